@@ -1,0 +1,26 @@
+# Two commands a newcomer needs: `make run` and `make test`. Both bootstrap .venv from plain python3.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+ROWS   ?= 10000
+SCHEMA ?= seed
+
+.PHONY: run test venv clean
+
+venv: $(STAMP)
+
+# Reinstall only when the package metadata changes; the install is editable.
+$(STAMP): setup.py
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/churn run-scripts --rows $(ROWS) --schema $(SCHEMA)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .churn *.egg-info .pytest_cache

@@ -1,0 +1,149 @@
+"""Dataset schema: the one file that describes a churn table to every step.
+
+A schema is a JSON file naming the id column, the target and its churned value, the feature
+columns in order (numeric or categorical, with validation bounds), columns to drop, which raw
+strings mean "missing", and optionally a DataBrew recipe. Shipped schemas live in
+`schemas/<name>.json` beside this module and are addressed by name; any other path works too,
+so a user's own table needs a schema file and no code.
+
+Standard library only: this module runs inside the SageMaker processing image.
+"""
+import json
+import os
+
+SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas")
+FEATURE_TYPES = ("numeric", "categorical")
+
+
+class SchemaError(ValueError):
+    """The schema file itself is wrong; the message says what to fix."""
+
+
+class Feature(object):
+    def __init__(self, name, type, min=None, max=None, integer=False, values=None,
+                 completeness=1.0):
+        self.name = name
+        self.type = type
+        self.min = min
+        self.max = max
+        self.integer = integer
+        self.values = values
+        self.completeness = completeness
+
+    @property
+    def is_numeric(self):
+        return self.type == "numeric"
+
+
+class Schema(object):
+    """A parsed, checked schema. Raw target values are compared as stripped strings."""
+
+    def __init__(self, raw, source):
+        self.source = source
+        where = "schema %s" % source
+        if not isinstance(raw, dict):
+            raise SchemaError("%s: expected a JSON object at the top level" % where)
+        unknown = set(raw) - {"name", "description", "id_column", "target", "features", "drop",
+                              "missing_values", "recipe", "id_completeness"}
+        if unknown:
+            raise SchemaError("%s: unknown keys %s" % (where, ", ".join(sorted(unknown))))
+        self.name = raw.get("name") or os.path.splitext(os.path.basename(source))[0]
+        self.description = raw.get("description", "")
+        self.id_column = raw.get("id_column")
+        self.drop = list(raw.get("drop", []))
+        self.missing_values = [str(v) for v in raw.get("missing_values", [])]
+        self.recipe = raw.get("recipe")
+
+        target = raw.get("target")
+        if not isinstance(target, dict) or "column" not in target or "positive" not in target:
+            raise SchemaError('%s: "target" needs "column" and "positive" (the raw value that '
+                              'means churned), e.g. {"column": "churn", "positive": "1"}' % where)
+        self.target = target["column"]
+        self.positive = _raw_string(target["positive"])
+        self.target_values = [_raw_string(v) for v in target.get("values", [])]
+        if not self.target_values:
+            raise SchemaError('%s: "target.values" must list every allowed raw target value'
+                              % where)
+        if self.positive not in self.target_values:
+            raise SchemaError('%s: target.positive %r is not among target.values %r'
+                              % (where, self.positive, self.target_values))
+
+        features = raw.get("features")
+        if not isinstance(features, list) or not features:
+            raise SchemaError('%s: "features" must be a non-empty list of '
+                              '{"name": ..., "type": "numeric"|"categorical"}' % where)
+        self.features = []
+        for i, spec in enumerate(features):
+            if not isinstance(spec, dict) or "name" not in spec:
+                raise SchemaError("%s: features[%d] needs a name" % (where, i))
+            if spec.get("type") not in FEATURE_TYPES:
+                raise SchemaError("%s: feature %r has type %r; use numeric or categorical"
+                                  % (where, spec["name"], spec.get("type")))
+            extra = set(spec) - {"name", "type", "min", "max", "integer", "values",
+                                 "completeness"}
+            if extra:
+                raise SchemaError("%s: feature %r has unknown keys %s"
+                                  % (where, spec["name"], ", ".join(sorted(extra))))
+            values = spec.get("values")
+            self.features.append(Feature(
+                spec["name"], spec["type"], spec.get("min"), spec.get("max"),
+                bool(spec.get("integer", False)),
+                [_raw_string(v) for v in values] if values is not None else None,
+                float(spec.get("completeness", 1.0))))
+        self.id_completeness = float(raw.get("id_completeness", 1.0))
+
+        names = [self.target] + self.feature_names + self.drop
+        if self.id_column:
+            names.append(self.id_column)
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise SchemaError("%s: columns named more than once: %s"
+                              % (where, ", ".join(duplicated)))
+
+    @property
+    def feature_names(self):
+        return [f.name for f in self.features]
+
+    @property
+    def required_columns(self):
+        """Every column the raw table must have (dropped columns are optional)."""
+        cols = ([self.id_column] if self.id_column else []) + self.feature_names + [self.target]
+        return cols
+
+    def feature(self, name):
+        for f in self.features:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+def _raw_string(value):
+    """Raw CSV values are text; JSON numbers and booleans in a schema mean their CSV spelling."""
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    return str(value).strip()
+
+
+def available_schemas():
+    return sorted(f[:-5] for f in os.listdir(SCHEMA_DIR) if f.endswith(".json"))
+
+
+def resolve_schema_path(name_or_path):
+    """A shipped schema name (`seed`, `bank`, ...) or a path to a schema file."""
+    if os.path.isfile(name_or_path):
+        return name_or_path
+    shipped = os.path.join(SCHEMA_DIR, name_or_path + ".json")
+    if os.sep not in name_or_path and os.path.isfile(shipped):
+        return shipped
+    raise SchemaError("schema %r is neither a file nor a shipped schema name (%s)"
+                      % (name_or_path, ", ".join(available_schemas())))
+
+
+def load_schema(name_or_path):
+    path = resolve_schema_path(name_or_path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = json.load(f)
+    except ValueError as e:
+        raise SchemaError("schema %s is not valid JSON: %s" % (path, e))
+    return Schema(raw, path)

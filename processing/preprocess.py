@@ -1,0 +1,231 @@
+"""Preprocess a raw churn table for XGBoost: stratified split, recipe fitted on train only.
+
+Runs unchanged as a SageMaker Processing job (sklearn image), under the local runner and in a
+test. Reads every CSV under --input (a folder, so sharded inputs work, or one file), maps the
+target to 0/1 with the schema, splits rows into train / validation / test (stratified, seeded),
+fits the DataBrew recipe on the train rows and replays it on all three. Writes
+
+  <output-dir>/train/train.csv, validation/validation.csv, test/test.csv
+      label first, no header: the SageMaker XGBoost CSV convention
+  <output-dir>/preprocessing/preprocessing.json
+      the fitted recipe and feature order that inference replays
+
+Every file is written under a temporary name and renamed, so nothing half-written is published.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+from churn_recipe import (InputValueError, RecipeError, default_recipe, feature_matrix, fit,
+                          normalize_steps, transform)
+from churn_schema import SchemaError, load_schema
+
+FORMAT = "churn-preprocessing/1"
+FAILURE_FILE = "/opt/ml/output/message"
+SPLITS = ("train", "validation", "test")
+
+
+class DataError(ValueError):
+    """The input data cannot be preprocessed; the message says why."""
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--input", default="/opt/ml/processing/input/data",
+                   help="a CSV file or a folder of CSV files (all read, in name order)")
+    p.add_argument("--schema", default="seed", help="shipped schema name or schema file path")
+    p.add_argument("--recipe", default=None,
+                   help="DataBrew recipe JSON file; default: the schema's recipe, else the "
+                        "recipe the schema implies")
+    p.add_argument("--output-dir", default="/opt/ml/processing")
+    p.add_argument("--validation-fraction", type=float, default=0.15)
+    p.add_argument("--test-fraction", type=float, default=0.15)
+    p.add_argument("--seed", type=int, default=42)
+    return p.parse_args(argv)
+
+
+def csv_files(path):
+    if os.path.isfile(path):
+        return [path]
+    if not os.path.isdir(path):
+        raise DataError("input %s does not exist" % path)
+    files = sorted(os.path.join(root, f) for root, _, names in os.walk(path)
+                   for f in names if f.lower().endswith(".csv"))
+    if not files:
+        raise DataError("no .csv file under %s" % path)
+    return files
+
+
+def read_table(path, schema):
+    """Raw CSV -> DataFrame. Text columns stay text; only "" and the schema's missing_values
+    count as missing (so a category literally named "NA" survives)."""
+    text_columns = [f.name for f in schema.features if not f.is_numeric] + [schema.target]
+    if schema.id_column:
+        text_columns.append(schema.id_column)
+    frames = []
+    for name in csv_files(path):
+        try:
+            frames.append(pd.read_csv(name, dtype={c: str for c in text_columns},
+                                      keep_default_na=False, na_values=[""] + schema.missing_values,
+                                      skipinitialspace=False))
+        except pd.errors.EmptyDataError:
+            raise DataError("%s is empty: expected a header line and rows" % name)
+        except (pd.errors.ParserError, UnicodeDecodeError) as e:
+            raise DataError("%s is not a readable CSV file: %s" % (name, str(e).strip()))
+    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    missing = [c for c in schema.required_columns if c not in df.columns]
+    if missing:
+        raise DataError("columns %s are missing (the table has: %s); fix the data or the schema"
+                        % (", ".join(missing), ", ".join(map(str, df.columns))))
+    if len(df) == 0:
+        raise DataError("the input has a header but no rows")
+    return df
+
+
+def labels_from_target(raw, schema):
+    text = pd.Series(raw).fillna("").astype(str).str.strip().to_numpy()
+    bad = ~np.isin(text, schema.target_values)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise DataError("target column %r has %d values outside %s (first at data row %d: %r)"
+                        % (schema.target, int(bad.sum()), schema.target_values, first + 1,
+                           text[first]))
+    return (text == schema.positive).astype(np.int8)
+
+
+def stratified_split(labels, validation_fraction, test_fraction, seed):
+    """Row indices per split, each class divided in the same proportions; rows keep their
+    original order inside a split so the output is stable and easy to audit."""
+    if not (0 < validation_fraction < 1 and 0 < test_fraction < 1
+            and validation_fraction + test_fraction < 1):
+        raise DataError("validation and test fractions must be in (0, 1) and sum below 1")
+    rng = np.random.default_rng(seed)
+    assignment = np.zeros(len(labels), dtype=np.int8)
+    for cls in (0, 1):
+        idx = np.flatnonzero(labels == cls)
+        rng.shuffle(idx)
+        n_test = int(round(len(idx) * test_fraction))
+        n_val = int(round(len(idx) * validation_fraction))
+        assignment[idx[:n_test]] = 2
+        assignment[idx[n_test:n_test + n_val]] = 1
+    splits = {name: np.flatnonzero(assignment == i) for i, name in enumerate(SPLITS)}
+    for name, idx in splits.items():
+        classes = set(labels[idx].tolist())
+        if classes != {0, 1}:
+            raise DataError("the %s split has no %s rows: the table has %d churned and %d "
+                            "retained rows, too few to split; add rows or change the fractions"
+                            % (name, "churned" if 1 not in classes else "retained",
+                               int(labels.sum()), int(len(labels) - labels.sum())))
+    return splits
+
+
+def as_table(df):
+    return {str(c): df[c].to_numpy() for c in df.columns}
+
+
+def write_atomic(path, write):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def write_xgboost_csv(path, labels, features):
+    """Label first, no header, no index: what the XGBoost container's CSV reader expects."""
+    data = np.column_stack([labels.astype(np.float32), features])
+    frame = pd.DataFrame(data)
+    frame[0] = frame[0].astype(np.int8)
+    write_atomic(path, lambda tmp: frame.to_csv(tmp, header=False, index=False,
+                                                float_format="%.7g"))
+
+
+def preprocess(args):
+    started = time.time()
+    schema = load_schema(args.schema)
+    if args.recipe:
+        with open(args.recipe, encoding="utf-8") as f:
+            steps = json.load(f)
+    else:
+        steps = schema.recipe if schema.recipe is not None else default_recipe(schema)
+    steps = normalize_steps(steps)
+    for step in steps:
+        if step["Action"]["Parameters"].get("sourceColumn") == schema.target:
+            raise RecipeError("the recipe touches the target column %r; the schema maps the "
+                              "target, leave it out of the recipe" % schema.target)
+
+    df = read_table(args.input, schema)
+    labels = labels_from_target(df[schema.target], schema)
+    df = df.drop(columns=[schema.target])
+    splits = stratified_split(labels, args.validation_fraction, args.test_fraction, args.seed)
+
+    label_key = "\0label"  # rides along so row filters drop the label with its row
+    tables = {}
+    for name, idx in splits.items():
+        table = as_table(df.iloc[idx])
+        table[label_key] = labels[idx]
+        tables[name] = table
+    fitted, tables["train"] = fit(tables["train"], steps)
+    for name in ("validation", "test"):
+        tables[name] = transform(tables[name], fitted, filter_rows=True)
+    feature_names = [c for c in tables["train"] if c != label_key]
+
+    rows = {}
+    for name in SPLITS:
+        table = tables[name]
+        matrix = feature_matrix(table, feature_names)
+        write_xgboost_csv(os.path.join(args.output_dir, name, name + ".csv"),
+                          table[label_key], matrix)
+        rows[name] = {"rows": int(len(table[label_key])),
+                      "positive_rate": round(float(table[label_key].mean()), 6)}
+
+    spec = {
+        "format": FORMAT,
+        "schema": schema.name,
+        "id_column": schema.id_column,
+        "target_column": schema.target,
+        "positive_value": schema.positive,
+        "input_columns": schema.feature_names,
+        "missing_values": schema.missing_values,
+        "recipe": fitted,
+        "feature_names": feature_names,
+        "split": {"seed": args.seed, "validation_fraction": args.validation_fraction,
+                  "test_fraction": args.test_fraction, "splits": rows},
+    }
+    write_atomic(os.path.join(args.output_dir, "preprocessing", "preprocessing.json"),
+                 lambda tmp: _dump_json(tmp, spec))
+    print("preprocess: %d rows -> %s; %d features; %.2f s" % (
+        len(labels), ", ".join("%s %d" % (n, rows[n]["rows"]) for n in SPLITS),
+        len(feature_names), time.time() - started))
+    return spec
+
+
+def _dump_json(path, obj):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=1, default=_json_default)
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError("not JSON serializable: %r" % (value,))
+
+
+def fail(message):
+    """One clear line for the user, and the job's failure message for SageMaker (section 1.7)."""
+    sys.stderr.write("preprocess: error: %s\n" % message)
+    if os.path.isdir(os.path.dirname(FAILURE_FILE)):
+        with open(FAILURE_FILE, "w", encoding="utf-8") as f:
+            f.write(message[:1024])
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+    try:
+        preprocess(parse_args())
+    except (SchemaError, RecipeError, DataError, InputValueError, OSError) as e:
+        fail(str(e))

@@ -1,0 +1,44 @@
+"""Package metadata for the churn SageMaker Pipelines template.
+
+Dependency ranges follow the SageMaker images the jobs run in (sklearn 1.4-2 for processing,
+xgboost 3.0-5 for training and serving): a model trained here must load there and back.
+"""
+from setuptools import find_packages, setup
+
+REQUIRED = [
+    "sagemaker>=2.257,<3",  # SDK v2: see docs/adr/0001-sagemaker-sdk-v2.md
+    "boto3>=1.34,<2",
+    "pandas>=2.0,<4",
+    "numpy>=1.24,<3",
+    "scikit-learn>=1.4,<2",
+    "xgboost>=3.0,<3.1",  # the 3.0-5 image ships xgboost 3.0.x
+    "great-expectations>=1.0,<2",
+    "matplotlib>=3.7,<4",  # ROC / PR plots; the xgboost image ships matplotlib too
+]
+
+EXTRAS = {
+    "test": [
+        "pytest>=8,<10",
+    ],
+}
+
+setup(
+    name="churn-pipelines",
+    version="0.1.0",
+    description="SageMaker Pipelines project template for customer-churn prediction, "
+    "with a Docker-free local runner",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.9",
+    packages=find_packages(include=["pipelines", "pipelines.*", "processing", "training",
+                                    "evaluation", "inference"]),
+    package_data={"processing": ["schemas/*.json", "requirements.txt"]},
+    install_requires=REQUIRED,
+    extras_require=EXTRAS,
+    entry_points={
+        "console_scripts": [
+            "churn=pipelines.cli:main",
+        ],
+    },
+)
