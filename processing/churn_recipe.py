@@ -52,7 +52,7 @@ class InputValueError(ValueError):
     """A value in the data cannot be used; names the row (1-based) and the column."""
 
     def __init__(self, row, column, value, expected):
-        self.row, self.column, self.value = row, column, value
+        self.row, self.column, self.value, self.expected = row, column, value, expected
         ValueError.__init__(self, "row %d, column %r: %r is not %s" % (row, column, value, expected))
 
 

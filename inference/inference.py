@@ -1,0 +1,273 @@
+"""Serve the churn model: model_fn / input_fn / predict_fn / output_fn (section 3.2).
+
+The SageMaker XGBoost image imports this module in script mode; the local endpoint does the
+same. Requests carry raw rows as they are in the source table, and the fitted recipe saved by
+preprocessing is replayed on them, so a row exported from the table works as is:
+
+  text/csv              rows of the schema's feature columns in schema order, or a header line
+                        first, then columns are matched by name (id, target, unknown ignored)
+  application/json      {"instances": [{"age": 40, ...}, ...]} by column name (or lists in
+                        schema order); a single object is one instance
+  application/jsonlines one such object (or list) per line
+
+Answers per row the churn probability (`score`) and the label at the decision threshold
+(`predicted_label`, env CHURN_DECISION_THRESHOLD, default 0.5), as text/csv `score,label`
+lines, application/json {"predictions": [...]} or application/jsonlines. Bad input raises an
+InferenceError whose status_code is 400 (names the record and column), 415 (content type) or
+406 (Accept), so a server answers 4xx, never 5xx, for a caller's mistake.
+
+Run as a script to score a file: python inference.py --model-dir DIR --input rows.csv
+"""
+import csv
+import io
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+try:
+    import churn_recipe
+except ImportError:
+    # In the repository the recipe module lives with preprocessing; in a model artifact the
+    # pipeline ships it beside this file (code/churn_recipe.py).
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                    "processing"))
+    import churn_recipe
+
+MODEL_FILE = "xgboost-model"
+PREPROCESSING_FILE = "preprocessing.json"
+PREPROCESSING_FORMAT = "churn-preprocessing/1"
+CSV, JSON, JSONLINES = "text/csv", "application/json", "application/jsonlines"
+CONTENT_TYPES = (CSV, JSON, JSONLINES)
+
+
+class InferenceError(ValueError):
+    status_code = 400
+
+
+class UnsupportedContentType(InferenceError):
+    status_code = 415
+
+
+class NotAcceptable(InferenceError):
+    status_code = 406
+
+
+class ChurnModel(object):
+    """The booster and the fitted preprocessing it was trained behind."""
+
+    def __init__(self, booster, spec):
+        self.booster = booster
+        self.spec = spec
+        self.input_columns = spec["input_columns"]
+        self.feature_names = spec["feature_names"]
+        self.missing_values = set(spec.get("missing_values", []))
+        self.known_columns = set(self.input_columns) | {spec.get("id_column"),
+                                                        spec.get("target_column")}
+
+
+def model_fn(model_dir):
+    import xgboost as xgb
+
+    with open(os.path.join(model_dir, PREPROCESSING_FILE), encoding="utf-8") as f:
+        spec = json.load(f)
+    if spec.get("format") != PREPROCESSING_FORMAT:
+        raise ValueError("%s in %s has format %r; this inference code reads %r"
+                         % (PREPROCESSING_FILE, model_dir, spec.get("format"), PREPROCESSING_FORMAT))
+    booster = xgb.Booster()
+    booster.load_model(os.path.join(model_dir, MODEL_FILE))  # XGBoost's own format, no pickle
+    if booster.num_features() != len(spec["feature_names"]):
+        raise ValueError("the booster expects %d features, %s describes %d"
+                         % (booster.num_features(), PREPROCESSING_FILE, len(spec["feature_names"])))
+    # One thread per worker: several workers with default OpenMP threads fight over the cores.
+    booster.set_param({"nthread": int(os.environ.get("OMP_NUM_THREADS", "1"))})
+    return ChurnModel(booster, spec)
+
+
+# ----------------------------------------------------------------------------- decoding
+
+def media_type(header):
+    return (header or "").split(";")[0].strip().lower()
+
+
+def input_fn(request_body, request_content_type):
+    """Decode the body into raw column values; the columns are checked in predict_fn, where the
+    model's schema is known."""
+    content_type = media_type(request_content_type) or CSV
+    if content_type not in CONTENT_TYPES:
+        raise UnsupportedContentType("content type %r is not supported; send %s"
+                                     % (request_content_type, ", ".join(CONTENT_TYPES)))
+    if isinstance(request_body, (bytes, bytearray)):
+        try:
+            request_body = request_body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InferenceError("the request body is not UTF-8 text")
+    if not request_body.strip():
+        raise InferenceError("the request body is empty; send at least one row")
+    if content_type == CSV:
+        return _Pending([r for r in csv.reader(io.StringIO(request_body.strip("\r\n"))) if r])
+    if content_type == JSON:
+        try:
+            payload = json.loads(request_body)
+        except ValueError as e:
+            raise InferenceError("the body is not valid JSON: %s" % e)
+        if isinstance(payload, dict) and "instances" in payload:
+            payload = payload["instances"]
+        instances = payload if isinstance(payload, list) else [payload]
+        return _Pending(instances, by_name=True)
+    instances = []
+    for n, line in enumerate(request_body.splitlines(), 1):
+        if line.strip():
+            try:
+                instances.append(json.loads(line))
+            except ValueError as e:
+                raise InferenceError("JSON line %d is not valid JSON: %s" % (n, e))
+    return _Pending(instances, by_name=True)
+
+
+class _Pending(object):
+    """Records not yet matched to the model's columns (input_fn does not see the model)."""
+
+    def __init__(self, records, by_name=False):
+        self.records = records
+        self.by_name = by_name
+
+
+def _columns_from_csv(rows, model):
+    """CSV records -> {input column: raw values}. Records are numbered from 1, after any
+    header line."""
+    first = [v.strip() for v in rows[0]]
+    expected = model.input_columns
+    if set(first) & model.known_columns and not _all_numbers(first):
+        missing = [c for c in expected if c not in first]
+        if missing:
+            raise InferenceError("the CSV header lacks columns %s" % ", ".join(missing))
+        index = {c: first.index(c) for c in expected}
+        data = rows[1:]
+        if not data:
+            raise InferenceError("the CSV has a header but no rows")
+        layout = ", ".join(first)
+    else:
+        if len(first) != len(expected):
+            raise InferenceError("record 1 has %d fields; expected %d in this order: %s (or "
+                                 "send a header line)" % (len(first), len(expected),
+                                                          ", ".join(expected)))
+        index = {c: i for i, c in enumerate(expected)}
+        data = rows
+        layout = ", ".join(expected)
+    width = len(first)
+    columns = {c: np.empty(len(data), dtype=object) for c in expected}
+    for r, row in enumerate(data):
+        if len(row) != width:
+            raise InferenceError("record %d has %d fields; expected %d (%s)"
+                                 % (r + 1, len(row), width, layout))
+        for c, i in index.items():
+            value = row[i]
+            columns[c][r] = "" if value in model.missing_values else value
+    return columns
+
+
+def _all_numbers(fields):
+    try:
+        [float(f) for f in fields]
+        return True
+    except ValueError:
+        return False
+
+
+def _columns_from_instances(instances, model):
+    expected = model.input_columns
+    columns = {c: np.empty(len(instances), dtype=object) for c in expected}
+    for r, instance in enumerate(instances):
+        if isinstance(instance, list):
+            if len(instance) != len(expected):
+                raise InferenceError("instance %d has %d values; expected %d in this order: %s"
+                                     % (r + 1, len(instance), len(expected), ", ".join(expected)))
+            instance = dict(zip(expected, instance))
+        if not isinstance(instance, dict):
+            raise InferenceError("instance %d is not an object of column values" % (r + 1))
+        for c in expected:
+            if c not in instance:
+                raise InferenceError("instance %d lacks column %r (send null for a missing value)"
+                                     % (r + 1, c))
+            value = instance[c]
+            if isinstance(value, (dict, list)):
+                raise InferenceError("instance %d, column %r: %r is not a single value"
+                                     % (r + 1, c, value))
+            columns[c][r] = "" if value is None or value in model.missing_values else value
+    if not instances:
+        raise InferenceError("no instances in the request")
+    return columns
+
+
+# ----------------------------------------------------------------------------- predicting
+
+def predict_fn(input_data, model):
+    """Raw rows -> churn probabilities (float per row)."""
+    columns = (_columns_from_instances(input_data.records, model) if input_data.by_name
+               else _columns_from_csv(input_data.records, model))
+    try:
+        table = churn_recipe.transform(columns, model.spec["recipe"], strict=True)
+    except churn_recipe.InputValueError as e:
+        raise InferenceError("record %d, column %r: %r is not %s"
+                             % (e.row, e.column, e.value, e.expected))
+    matrix = churn_recipe.feature_matrix(table, model.feature_names)
+    return model.booster.inplace_predict(matrix)
+
+
+def output_fn(prediction, accept):
+    """Probabilities -> (body, content type) in the first supported type of Accept."""
+    media = _choose_accept(accept)
+    threshold = float(os.environ.get("CHURN_DECISION_THRESHOLD", "0.5"))
+    scores = [float(p) for p in prediction]
+    labels = [int(s >= threshold) for s in scores]
+    if media == CSV:
+        body = "".join("%.6g,%d\n" % (s, l) for s, l in zip(scores, labels))
+    elif media == JSON:
+        body = json.dumps({"predictions": [{"score": round(s, 6), "predicted_label": l}
+                                           for s, l in zip(scores, labels)]})
+    else:
+        body = "".join(json.dumps({"score": round(s, 6), "predicted_label": l}) + "\n"
+                       for s, l in zip(scores, labels))
+    return body, media
+
+
+def _choose_accept(accept):
+    default = os.environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", JSON)
+    if not accept:
+        return default
+    for part in accept.split(","):
+        media = media_type(part)
+        if media in CONTENT_TYPES:
+            return media
+        if media in ("*/*", "text/*", "application/*"):
+            return default if media == "*/*" or default.startswith(media[:-1]) else \
+                (CSV if media == "text/*" else JSON)
+    raise NotAcceptable("Accept %r is not supported; ask for %s"
+                        % (accept, ", ".join(CONTENT_TYPES)))
+
+
+def main(argv=None):
+    import argparse
+
+    p = argparse.ArgumentParser(description="Score a file with a trained churn model.")
+    p.add_argument("--model-dir", default=os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
+    p.add_argument("--input", required=True, help="request body file ('-' for stdin)")
+    p.add_argument("--content-type", default=CSV)
+    p.add_argument("--accept", default=CSV)
+    args = p.parse_args(argv)
+    try:
+        body = sys.stdin.read() if args.input == "-" else open(args.input, "rb").read()
+        model = model_fn(args.model_dir)
+        out, _ = output_fn(predict_fn(input_fn(body, args.content_type), model), args.accept)
+    except (InferenceError, OSError, ValueError) as e:
+        sys.stderr.write("inference: error: %s\n" % e)
+        return 1
+    sys.stdout.write(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
