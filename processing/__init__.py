@@ -1,0 +1,1 @@
+"""Container scripts; see the module docstrings. Not imported by the jobs themselves."""

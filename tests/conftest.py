@@ -1,0 +1,64 @@
+"""Shared test helpers: where the scripts and the public datasets are, and how to run a script."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+BANK = SHARED_DATA / "bank_churn_modelling.csv"
+TELCO = SHARED_DATA / "telco_customer_churn.csv"
+BIGML = SHARED_DATA / "churn_bigml_80.csv"
+
+needs_shared_data = pytest.mark.skipif(not BANK.is_file(),
+                                       reason="../shared/data is not next to this checkout")
+
+
+def run(script, *args, env=None, check=None):
+    """Run a container script (path relative to the repo) as a child process."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    proc = subprocess.run([sys.executable, str(ROOT / script)] + [str(a) for a in args],
+                          capture_output=True, text=True, env=full_env)
+    if check is not None:
+        assert proc.returncode == check, (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:])
+    return proc
+
+
+def write_model_inputs(data, schema, workdir):
+    """preprocess + train a model on `data`; returns the folders as a dict."""
+    processed = workdir / "processed"
+    run("processing/preprocess.py", "--input", data, "--schema", schema,
+        "--output-dir", processed, check=0)
+    model = workdir / "model"
+    run("training/train.py", env={
+        "SM_MODEL_DIR": str(model),
+        "SM_CHANNEL_TRAIN": str(processed / "train"),
+        "SM_CHANNEL_VALIDATION": str(processed / "validation"),
+        "SM_CHANNEL_PREPROCESSING": str(processed / "preprocessing"),
+    }, check=0)
+    return {"processed": processed, "model": model}
+
+
+@pytest.fixture(scope="session")
+def seed_csv(tmp_path_factory):
+    from pipelines.datagen import write_csv
+
+    path = tmp_path_factory.mktemp("seed-data") / "churn.csv"
+    write_csv(3000, 7, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def seed_model(seed_csv, tmp_path_factory):
+    """A model trained by the real scripts on generated seed-schema data."""
+    return write_model_inputs(seed_csv, "seed", tmp_path_factory.mktemp("seed-model"))
+
+
+@pytest.fixture(scope="session")
+def bank_model(tmp_path_factory):
+    if not BANK.is_file():
+        pytest.skip("../shared/data is not next to this checkout")
+    return write_model_inputs(BANK, "bank", tmp_path_factory.mktemp("bank-model"))
