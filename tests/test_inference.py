@@ -1,0 +1,115 @@
+"""inference.py handlers, loaded the way the XGBoost serving container loads them."""
+import importlib.util
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import BANK, ROOT, needs_shared_data, run
+
+
+def load_module():
+    spec = importlib.util.spec_from_file_location("churn_inference", ROOT / "inference" / "inference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+inference = load_module()
+
+
+def invoke(model, body, content_type="text/csv", accept="text/csv"):
+    return inference.output_fn(inference.predict_fn(inference.input_fn(body, content_type), model),
+                               accept)
+
+
+@pytest.fixture(scope="module")
+def seed(seed_model):
+    return inference.model_fn(str(seed_model["model"]))
+
+
+def scores(body):
+    return [float(line.split(",")[0]) for line in body.strip().splitlines()]
+
+
+def test_the_seed_example_row_works_as_is(seed):
+    body, content_type = invoke(seed, "40,5,100000,2,1")
+    assert content_type == "text/csv"
+    score, label = body.strip().split(",")
+    assert 0 < float(score) < 1 and label in ("0", "1")
+
+
+def test_every_input_format_gives_the_same_scores(seed, seed_csv):
+    raw = pd.read_csv(seed_csv).head(4)
+    features = raw[["age", "tenure", "balance", "num_products", "is_active"]]
+    headerless = features.to_csv(header=False, index=False)
+    expected = scores(invoke(seed, headerless)[0])
+    # A row exported from the source table: header, id and target included, columns shuffled,
+    # plus a column the model never saw.
+    exported = raw.assign(region="north")[["churn", "region", "is_active", "customer_id", "age",
+                                           "balance", "tenure", "num_products"]]
+    assert scores(invoke(seed, exported.to_csv(index=False))[0]) == expected
+    instances = json.dumps({"instances": raw.to_dict(orient="records")})
+    body, content_type = invoke(seed, instances, "application/json", "application/json")
+    assert content_type == "application/json"
+    predictions = json.loads(body)["predictions"]
+    assert [p["score"] for p in predictions] == pytest.approx(expected, abs=1e-6)
+    assert [p["predicted_label"] for p in predictions] == [int(s >= 0.5) for s in expected]
+    lines = "\n".join(json.dumps(r) for r in features.values.tolist())
+    body, content_type = invoke(seed, lines, "application/jsonlines", "application/jsonlines")
+    assert [json.loads(l)["score"] for l in body.splitlines()] == pytest.approx(expected, abs=1e-6)
+
+
+def test_accept_negotiation(seed):
+    assert invoke(seed, "40,5,100000,2,1", accept=None)[1] == "application/json"
+    assert invoke(seed, "40,5,100000,2,1", accept="*/*")[1] == "application/json"
+    assert invoke(seed, "40,5,100000,2,1", accept="application/xml, text/csv;q=0.5")[1] == "text/csv"
+    with pytest.raises(inference.NotAcceptable) as err:
+        invoke(seed, "40,5,100000,2,1", accept="application/xml")
+    assert err.value.status_code == 406
+
+
+@pytest.mark.parametrize("body, content_type, status, message", [
+    ("40,5,lots,2,1", "text/csv", 400, "record 1, column 'balance': 'lots' is not a number"),
+    ("40,5,100000,2,1\n41,5,100000,2", "text/csv", 400, "record 2 has 4 fields; expected 5"),
+    ("40,5,100000", "text/csv", 400, "expected 5 in this order: age, tenure, balance"),
+    ("age,tenure\n40,5", "text/csv", 400, "header lacks columns balance, num_products, is_active"),
+    ("", "text/csv", 400, "body is empty"),
+    ('{"instances": [{"age": 40}]}', "application/json", 400, "instance 1 lacks column 'tenure'"),
+    ('{"instances": [', "application/json", 400, "not valid JSON"),
+    ("40,5,100000,2,1", "application/x-npy", 415, "not supported"),
+])
+def test_bad_requests_are_client_errors_that_say_what_is_wrong(seed, body, content_type, status,
+                                                               message):
+    with pytest.raises(inference.InferenceError) as err:
+        invoke(seed, body, content_type)
+    assert err.value.status_code == status
+    assert message in str(err.value)
+
+
+def test_missing_values_are_allowed_and_filled(seed):
+    body = invoke(seed, '{"instances": [{"age": 40, "tenure": null, "balance": 100000, '
+                        '"num_products": 2, "is_active": 1}]}', "application/json")[0]
+    assert 0 < scores(body)[0] < 1
+
+
+@needs_shared_data
+def test_unknown_category_is_scored_as_other(bank_model):
+    bank = inference.model_fn(str(bank_model["model"]))
+    row = "CreditScore,Geography,Gender,Age,Tenure,Balance,NumOfProducts,HasCrCard,IsActiveMember,EstimatedSalary\n"
+    known = scores(invoke(bank, row + "619,France,Female,42,2,0,1,1,1,101348.88")[0])
+    unknown = scores(invoke(bank, row + "619,Atlantis,Female,42,2,0,1,1,1,101348.88")[0])
+    assert len(known) == len(unknown) == 1 and 0 < unknown[0] < 1
+
+
+def test_script_mode_scores_a_file(seed_model, seed_csv, tmp_path):
+    sample = tmp_path / "rows.csv"
+    sample.write_text("".join(open(seed_csv).readlines()[:4]))
+    proc = run("inference/inference.py", "--model-dir", seed_model["model"], "--input", sample,
+               check=0)
+    assert len(proc.stdout.splitlines()) == 3
+    sample.write_text("age\nold\n")
+    proc = run("inference/inference.py", "--model-dir", seed_model["model"], "--input", sample)
+    assert proc.returncode == 1 and "header lacks columns" in proc.stderr
+    assert "Traceback" not in proc.stderr
