@@ -1,0 +1,389 @@
+"""Validate a raw churn table against its schema with Great Expectations before preprocessing.
+
+Runs unchanged as a SageMaker Processing job (sklearn image plus requirements.txt), under the
+local runner and in a test. Reads every CSV under --input (a folder, so sharded inputs work, or
+one file) as raw text, builds an expectation suite from the schema and validates the table:
+
+  - every required column (id, features, target) is present; a missing column is reported and
+    its other checks are skipped
+  - numeric columns hold numbers (integer columns whole numbers), checked on the raw text so the
+    count of bad rows is exact
+  - values lie within the schema's min / max; categorical and target values lie in their sets
+  - completeness: the share of non-missing values reaches the schema's threshold
+  - ids are unique; the table has at least one row
+
+Writes <output-dir>/validation_report.json (our summary: one entry per check with its column,
+outcome, bad-row count and examples) and <output-dir>/ge_validation_result.json (Great
+Expectations' own result), each under a temporary name and then renamed. Exits 0 when every check
+passes; otherwise exits 1 with a message naming each failed check, its column and its count, also
+written to /opt/ml/output/message for SageMaker's failure reason.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+STARTED = time.time()  # the reported time includes the imports, most of the job's cost
+
+# Set before Great Expectations is imported: it reads this once, and the job must not phone home.
+os.environ["GX_ANALYTICS_ENABLED"] = "False"
+
+import pandas as pd  # noqa: E402
+
+from churn_schema import SchemaError, load_schema  # noqa: E402
+
+FAILURE_FILE = "/opt/ml/output/message"
+REPORT_FILE = "validation_report.json"
+GE_RESULT_FILE = "ge_validation_result.json"
+FORMAT = "churn-validation/1"
+
+# What counts as a number: plain decimal notation, optionally with an exponent. Stricter than
+# float(), which also takes "nan", "inf" and "1_000"; such values in a churn table are data errors.
+NUMBER_PATTERN = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"
+# Whole numbers; "3.0" passes because a CSV writer may print an integer column as floats.
+INTEGER_PATTERN = r"^\s*[+-]?\d+(\.0*)?\s*$"
+# Range checks need numbers while the type checks need the raw text, so a numeric column with
+# bounds gets a parsed copy under this derived name in the frame Great Expectations sees.
+PARSED_SUFFIX = " (as number)"
+EXAMPLES = 5
+
+
+class DataError(ValueError):
+    """The input cannot be read as a table; the message says why."""
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--input", default="/opt/ml/processing/input/data",
+                   help="a CSV file or a folder of CSV files (all read, in name order)")
+    p.add_argument("--schema", default="seed", help="shipped schema name or schema file path")
+    p.add_argument("--output-dir", default="/opt/ml/processing/validation")
+    return p.parse_args(argv)
+
+
+# ----------------------------------------------------------------------------- reading
+
+def csv_files(path):
+    if os.path.isfile(path):
+        return [path]
+    if not os.path.isdir(path):
+        raise DataError("input %s does not exist" % path)
+    files = sorted(os.path.join(root, f) for root, _, names in os.walk(path)
+                   for f in names if f.lower().endswith(".csv"))
+    if not files:
+        raise DataError("no .csv file under %s" % path)
+    return files
+
+
+def read_raw(files, schema):
+    """Every column as raw text (object dtype, so values stay plain Python strings). Only ""
+    and the schema's missing_values become missing, exactly as preprocess reads them."""
+    frames = []
+    for name in files:
+        try:
+            frames.append(pd.read_csv(name, dtype=object, keep_default_na=False,
+                                      na_values=[""] + schema.missing_values))
+        except pd.errors.EmptyDataError:
+            raise DataError("%s is empty: expected a header line and rows" % name)
+        except (pd.errors.ParserError, UnicodeDecodeError) as e:
+            raise DataError("%s is not a readable CSV file: %s" % (name, str(e).strip()))
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def validation_frame(raw, schema):
+    """The frame the suite runs on: the schema's columns as raw text, the target stripped (as
+    preprocess compares it), plus a parsed copy of each bounded numeric column."""
+    columns = [c for c in schema.required_columns if c in raw.columns]
+    frame = raw[columns].copy()
+    if schema.target in frame.columns:
+        frame[schema.target] = frame[schema.target].str.strip()
+    for feature in schema.features:
+        if feature.name in frame.columns and has_bounds(feature):
+            parsed_name = feature.name + PARSED_SUFFIX
+            if parsed_name in frame.columns:
+                raise SchemaError("column %r clashes with the parsed copy of %r; rename it"
+                                  % (parsed_name, feature.name))
+            frame[parsed_name] = parse_numbers(frame[feature.name])
+    return frame
+
+
+def parse_numbers(text):
+    """Only values that pass the number check are parsed, so a bad value is counted once, by
+    the type check, and never again by the range check."""
+    is_number = text.str.match(NUMBER_PATTERN, na=False)
+    return pd.to_numeric(text.where(is_number), errors="coerce")
+
+
+def has_bounds(feature):
+    return feature.is_numeric and (feature.min is not None or feature.max is not None)
+
+
+# ----------------------------------------------------------------------------- the checks
+
+class Check(object):
+    """One rule from the schema: the GE expectation that tests it and how to word the result."""
+
+    def __init__(self, column, expectation, kwargs, rule, problem):
+        self.column = column            # the table column the rule is about; None: the table
+        self.expectation = expectation  # GE class name, e.g. "ExpectColumnValuesToBeBetween"
+        self.kwargs = kwargs            # the expectation's arguments (incl. the column it reads)
+        self.rule = rule                # what passing means, e.g. "values in [0, 120]"
+        self.problem = problem          # failure wording; {rows}, {percent}, {observed} filled in
+
+
+def plan_checks(schema, table_columns):
+    """The suite, in report order. A missing column gets its existence check only: the rest of
+    its checks would fail for the same reason and hide what to fix."""
+    checks = [Check(None, "ExpectTableRowCountToBeBetween", {"min_value": 1},
+                    "at least 1 row", "{observed} rows, expected at least 1")]
+    # Listing what the table has makes a misspelt or differently cased header easy to spot.
+    shown = ", ".join(str(c) for c in table_columns[:20])
+    if len(table_columns) > 20:
+        shown += ", ... (%d in all)" % len(table_columns)
+    for column in schema.required_columns:
+        checks.append(Check(column, "ExpectColumnToExist", {"column": column}, "column present",
+                            "column is missing from the table (its columns: %s)" % shown))
+        if column in table_columns:
+            checks.extend(column_checks(schema, column))
+    return checks
+
+
+def column_checks(schema, column):
+    if column == schema.id_column:
+        return [completeness_check(column, schema.id_completeness),
+                Check(column, "ExpectColumnValuesToBeUnique", {"column": column},
+                      "ids unique", "{rows} have a duplicated id")]
+    if column == schema.target:
+        return [completeness_check(column, 1.0),
+                in_set_check(column, schema.target_values)]
+    feature = schema.feature(column)
+    checks = [completeness_check(column, feature.completeness)]
+    if feature.is_numeric:
+        checks.append(type_check(feature))
+        if has_bounds(feature):
+            checks.append(range_check(feature))
+    elif feature.values is not None:
+        checks.append(in_set_check(column, feature.values))
+    return checks
+
+
+def completeness_check(column, completeness):
+    # GE's `mostly` is the share of rows that must pass: the schema's completeness exactly.
+    if not 0.0 <= completeness <= 1.0:
+        raise SchemaError("completeness of %r is %r; it must be between 0 and 1"
+                          % (column, completeness))
+    if completeness >= 1.0:
+        return Check(column, "ExpectColumnValuesToNotBeNull", {"column": column},
+                     "no missing values", "{rows} missing")
+    required = "%g%%" % (100.0 * completeness)
+    return Check(column, "ExpectColumnValuesToNotBeNull",
+                 {"column": column, "mostly": completeness},
+                 "at least %s of values present" % required,
+                 "{rows} missing ({percent}), schema requires at least %s present" % required)
+
+
+def type_check(feature):
+    if feature.integer:
+        return Check(feature.name, "ExpectColumnValuesToMatchRegex",
+                     {"column": feature.name, "regex": INTEGER_PATTERN},
+                     "whole numbers", "{rows} with non-integer values")
+    return Check(feature.name, "ExpectColumnValuesToMatchRegex",
+                 {"column": feature.name, "regex": NUMBER_PATTERN},
+                 "numbers", "{rows} with non-numeric values")
+
+
+def range_check(feature):
+    kwargs = {"column": feature.name + PARSED_SUFFIX}
+    if feature.min is not None:
+        kwargs["min_value"] = feature.min
+    if feature.max is not None:
+        kwargs["max_value"] = feature.max
+    if feature.min is not None and feature.max is not None:
+        bounds = "[%s, %s]" % (feature.min, feature.max)
+        return Check(feature.name, "ExpectColumnValuesToBeBetween", kwargs,
+                     "values in %s" % bounds, "{rows} outside %s" % bounds)
+    if feature.min is not None:
+        return Check(feature.name, "ExpectColumnValuesToBeBetween", kwargs,
+                     "values >= %s" % feature.min, "{rows} below %s" % feature.min)
+    return Check(feature.name, "ExpectColumnValuesToBeBetween", kwargs,
+                 "values <= %s" % feature.max, "{rows} above %s" % feature.max)
+
+
+def in_set_check(column, values):
+    allowed = "{%s}" % ", ".join(values)
+    return Check(column, "ExpectColumnValuesToBeInSet", {"column": column, "value_set": values},
+                 "values in %s" % allowed, "{rows} with values outside %s" % allowed)
+
+
+# ----------------------------------------------------------------------------- running GE
+
+def run_suite(frame, checks, suite_name):
+    """Validate the frame with an in-memory suite; returns GE's suite result and one
+    expectation result per check, in the order of `checks`."""
+    # Imported here, not at the top: the import takes seconds, and a missing or unreadable
+    # input should fail before paying for it.
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    # Ephemeral: no project folder, stores in memory. Progress bars would spam the job log.
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+
+    expectations = []
+    for i, check in enumerate(checks):
+        expectation_class = getattr(gx.expectations, check.expectation)
+        # GE returns results grouped by column, not in suite order: the index in meta maps
+        # each result back to its check.
+        expectations.append(expectation_class(meta={"check": i}, **check.kwargs))
+    suite = context.suites.add(gx.ExpectationSuite(name=suite_name, expectations=expectations))
+
+    asset = context.data_sources.add_pandas("raw").add_dataframe_asset("table")
+    batch = asset.add_batch_definition_whole_dataframe("all rows").get_batch(
+        batch_parameters={"dataframe": frame})
+    result = batch.validate(suite, result_format={"result_format": "SUMMARY",
+                                                  "partial_unexpected_count": 20})
+
+    by_check = {}
+    for r in result.results:
+        by_check[r.expectation_config.meta["check"]] = r
+    return result, [by_check[i] for i in range(len(checks))]
+
+
+# ----------------------------------------------------------------------------- reporting
+
+def summarize(check, result, row_count):
+    """Our report entry for one check: what it tested, whether it passed, how many rows broke
+    it, a few of their values, and one human sentence."""
+    details = result.result or {}
+    unexpected = details.get("unexpected_count")
+    entry = {
+        "expectation": result.expectation_config.type,
+        "column": check.column,
+        "success": bool(result.success),
+        "unexpected_count": None if unexpected is None else int(unexpected),
+        "unexpected_examples": examples(details.get("partial_unexpected_list") or []),
+        "message": "",
+    }
+    exception = result.exception_info or {}
+    if exception.get("raised_exception"):
+        entry["success"] = False
+        entry["message"] = "check could not run: %s" % exception.get("exception_message")
+    elif result.success:
+        entry["message"] = check.rule
+    else:
+        count = unexpected or 0
+        entry["message"] = fill(check.problem, {
+            "rows": plural(count, "row"),
+            "observed": str(details.get("observed_value")),
+            "percent": "%.2f%%" % (100.0 * count / row_count if row_count else 0.0)})
+        if entry["unexpected_examples"] and check.expectation != "ExpectColumnValuesToNotBeNull":
+            entry["message"] += ", e.g. %s" % ", ".join(
+                repr(v) for v in entry["unexpected_examples"])
+    return entry
+
+
+def examples(values):
+    """A few distinct bad values, JSON-safe; integral floats print as integers (150, not 150.0)."""
+    out = []
+    for v in values:
+        if hasattr(v, "item"):  # numpy scalar -> Python
+            v = v.item()
+        if isinstance(v, float):
+            if math.isnan(v):
+                continue
+            if v.is_integer():
+                v = int(v)
+        if v not in out:
+            out.append(v)
+        if len(out) == EXAMPLES:
+            break
+    return out
+
+
+def fill(template, values):
+    """Fill {name} placeholders. Not str.format: column names and allowed values in the
+    template may contain braces of their own."""
+    for name, value in values.items():
+        template = template.replace("{%s}" % name, value)
+    return template
+
+
+def plural(n, word):
+    return "%d %s%s" % (n, word, "" if n == 1 else "s")
+
+
+def failure_message(entries):
+    failed = [e for e in entries if not e["success"]]
+    lines = ["validate: %d of %d checks failed:" % (len(failed), len(entries))]
+    for e in failed:
+        lines.append("  - %s: %s (%s)" % (e["column"] or "table", e["message"], e["expectation"]))
+    return "\n".join(lines)
+
+
+def write_json_atomic(path, obj):
+    """Write under a temporary name, then rename: readers never see half a file."""
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=1, default=str)
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------- main
+
+def validate(args):
+    """Returns (exit code, message)."""
+    schema = load_schema(args.schema)
+    files = csv_files(args.input)
+    raw = read_raw(files, schema)
+    frame = validation_frame(raw, schema)
+    checks = plan_checks(schema, list(raw.columns))
+    result, results = run_suite(frame, checks, "churn-" + schema.name)
+
+    row_count = len(frame)
+    entries = [summarize(c, r, row_count) for c, r in zip(checks, results)]
+    success = all(e["success"] for e in entries)
+    report = {
+        "format": FORMAT,
+        "success": success,
+        "schema": schema.name,
+        "input_files": files,
+        "row_count": row_count,
+        "checks_total": len(entries),
+        "checks_failed": sum(1 for e in entries if not e["success"]),
+        "expectations": entries,
+    }
+    os.makedirs(args.output_dir, exist_ok=True)
+    write_json_atomic(os.path.join(args.output_dir, GE_RESULT_FILE), result.to_json_dict())
+    write_json_atomic(os.path.join(args.output_dir, REPORT_FILE), report)
+
+    if not success:
+        return 1, failure_message(entries)
+    return 0, "validate: %d rows, %d of %d checks passed, %.2f s" % (
+        row_count, len(entries), len(entries), time.time() - STARTED)
+
+
+def write_failure_file(message):
+    """SageMaker shows /opt/ml/output/message as the job's failure reason (first 1 KiB)."""
+    if os.path.isdir(os.path.dirname(FAILURE_FILE)):
+        with open(FAILURE_FILE, "w", encoding="utf-8") as f:
+            f.write(message[:1024])
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        code, message = validate(args)
+    except (SchemaError, DataError, OSError) as e:
+        code, message = 1, "validate: error: %s" % e
+    if code == 0:
+        print(message)
+    else:
+        sys.stderr.write(message + "\n")
+        write_failure_file(message)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,349 @@
+"""processing/validate.py, run as the processing job runs it: a child process on temp folders.
+
+Each run that reaches Great Expectations costs 4-6 s of CPU, nearly all of it GE's import and
+bookkeeping, so the file keeps those runs few and starts them all at once (the `runs` fixture)
+rather than one after another. Runs are shared where that hides nothing: the faults of the seed
+table sit in different columns of one table, and each must be reported on its own line with its
+own count, with nothing else failing.
+"""
+import csv
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "processing" / "validate.py"
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is absent")
+
+SEED_COLUMNS = ["customer_id", "age", "tenure", "balance", "num_products", "is_active", "churn"]
+SEED_CHECKS = 27  # row count + 7 columns present + id 2 + target 2 + 5 numeric features x 3
+
+# Runs the script the way `python processing/validate.py` does, after installing an audit
+# hook that records network use, and records at exit whether Great Expectations was imported.
+PROBE = r"""
+import atexit, json, os, runpy, sys
+probe_file, script = sys.argv[1], sys.argv[2]
+attempts = []
+def audit(event, args):
+    if event in ("socket.connect", "socket.getaddrinfo", "socket.sendto"):
+        attempts.append("%s %r" % (event, args[-1] if event != "socket.getaddrinfo" else args))
+sys.addaudithook(audit)
+@atexit.register
+def record():
+    with open(probe_file, "w") as f:
+        json.dump({"network": attempts, "gx_imported": "great_expectations" in sys.modules}, f)
+sys.argv = sys.argv[2:]
+sys.path.insert(0, os.path.dirname(script))
+runpy.run_path(script, run_name="__main__")
+"""
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def seed_rows(n, start=0):
+    """A valid seed-schema table: unique ids, ages 18-90, churn 0/1 (every fifth row)."""
+    return [{"customer_id": "C%05d" % i,
+             "age": str(18 + (i * 7) % 73),
+             "tenure": str(i % 11),
+             "balance": "%.2f" % ((i * 1234.5) % 90000),
+             "num_products": str(1 + i % 4),
+             "is_active": str(i % 2),
+             "churn": "1" if i % 5 == 0 else "0"} for i in range(start, start + n)]
+
+
+def write_csv(path, rows, columns=SEED_COLUMNS):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+class Run(object):
+    """validate.py started as a child process now; `.wait()` when a test needs the outcome."""
+
+    def __init__(self, tmp, input_path, schema="seed", probe=False):
+        self.out = tmp / "out"
+        args = ["--input", str(input_path), "--schema", str(schema),
+                "--output-dir", str(self.out)]
+        self.probe_file = tmp / "probe.json" if probe else None
+        if probe:
+            cmd = [sys.executable, "-c", PROBE, str(self.probe_file), str(SCRIPT)] + args
+        else:
+            cmd = [sys.executable, str(SCRIPT)] + args
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        self.returncode = None
+
+    def wait(self):
+        if self.returncode is None:
+            self.stdout, self.stderr = self.proc.communicate(timeout=180)
+            self.returncode = self.proc.returncode
+            self.probe = json.loads(self.probe_file.read_text()) if self.probe_file else None
+        return self
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+    @property
+    def report(self):
+        return json.loads((self.out / "validation_report.json").read_text())
+
+    @property
+    def ge_result(self):
+        return json.loads((self.out / "ge_validation_result.json").read_text())
+
+    def entry(self, column, expectation):
+        found = [e for e in self.report["expectations"]
+                 if e["column"] == column and e["expectation"] == expectation]
+        assert len(found) == 1, found
+        return found[0]
+
+
+def failure_line(stderr, column):
+    lines = [l for l in stderr.splitlines() if l.startswith("  - %s: " % column)]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+# ----------------------------------------------------------------------------- the GE runs
+
+def valid_table(tmp):
+    """Two shards in a folder, as a sharded processing input arrives."""
+    write_csv(tmp / "in" / "part-0.csv", seed_rows(20))
+    write_csv(tmp / "in" / "part-1.csv", seed_rows(20, start=20))
+    return tmp / "in", "seed"
+
+
+def bad_table(tmp):
+    """One fault per column; each must be reported alone with its exact count."""
+    rows = seed_rows(30)
+    rows[3]["balance"], rows[4]["balance"] = "abc", "12,5"
+    rows[5]["tenure"] = "3.5"
+    rows[6]["age"], rows[7]["age"], rows[8]["age"] = "-1", "150", "121"
+    rows[9]["churn"], rows[10]["churn"] = "2", "yes"
+    rows[12]["customer_id"] = rows[11]["customer_id"]
+    columns = [c for c in SEED_COLUMNS if c != "is_active"]
+    return write_csv(tmp / "bad.csv", rows, columns), "seed"
+
+
+def header_only_table(tmp):
+    return write_csv(tmp / "header.csv", []), "seed"
+
+
+def telco_with_strict_total_charges(tmp):
+    """The telco schema, but TotalCharges must be complete: its 11 blanks now fail."""
+    strict = json.loads((ROOT / "processing" / "schemas" / "telco.json").read_text())
+    for feature in strict["features"]:
+        if feature["name"] == "TotalCharges":
+            feature["completeness"] = 1.0
+    schema_path = tmp / "telco_strict.json"
+    schema_path.write_text(json.dumps(strict))
+    return DATA / "telco_customer_churn.csv", schema_path
+
+
+def real_table(filename, schema):
+    return lambda tmp: (DATA / filename, schema)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Every run that imports Great Expectations, started together so they share the cores.
+    Selecting a single test still starts them all: the price of a short full run."""
+    scenarios = {"valid": valid_table, "bad": bad_table, "header_only": header_only_table}
+    if DATA.is_dir():
+        scenarios.update(bank=real_table("bank_churn_modelling.csv", "bank"),
+                         telco=real_table("telco_customer_churn.csv", "telco"),
+                         bigml=real_table("churn_bigml_80.csv", "bigml"),
+                         telco_strict=telco_with_strict_total_charges)
+    started = {}
+    try:
+        for name, make in scenarios.items():
+            tmp = tmp_path_factory.mktemp(name)
+            input_path, schema = make(tmp)
+            started[name] = Run(tmp, input_path, schema, probe=(name == "valid"))
+        yield started
+    finally:
+        for run in started.values():
+            run.stop()
+
+
+# ----------------------------------------------------------------------------- a valid table
+
+def test_valid_table_passes_with_one_line_and_no_network(runs):
+    run = runs["valid"].wait()
+    assert run.returncode == 0, run.stderr
+    assert re.fullmatch(r"validate: 40 rows, %d of %d checks passed, [0-9.]+ s\n"
+                        % (SEED_CHECKS, SEED_CHECKS), run.stdout)
+    assert run.stderr == ""  # no progress bars, no warnings
+    assert run.probe["network"] == []
+
+
+def test_valid_report_lists_every_check(runs):
+    run = runs["valid"].wait()
+    report = run.report
+    assert report["success"] is True
+    assert (report["schema"], report["row_count"]) == ("seed", 40)
+    assert len(report["input_files"]) == 2
+    assert (report["checks_total"], report["checks_failed"]) == (SEED_CHECKS, 0)
+    entries = report["expectations"]
+    assert len(entries) == SEED_CHECKS and all(e["success"] for e in entries)
+    assert {e["column"] for e in entries} == set(SEED_COLUMNS) | {None}
+    age_range = run.entry("age", "expect_column_values_to_be_between")
+    assert (age_range["unexpected_count"], age_range["message"]) == (0, "values in [0, 120]")
+
+    ge = run.ge_result
+    assert ge["success"] is True and len(ge["results"]) == SEED_CHECKS
+    assert sorted(p.name for p in run.out.iterdir()) == [
+        "ge_validation_result.json", "validation_report.json"]  # no temp files left
+
+
+# ----------------------------------------------------------------------------- bad tables
+
+BAD_TABLE_FAILURES = [
+    ("is_active", "expect_column_to_exist", None, "column is missing from the table"),
+    ("balance", "expect_column_values_to_match_regex", 2, "2 rows with non-numeric values"),
+    ("tenure", "expect_column_values_to_match_regex", 1, "1 row with non-integer values"),
+    ("age", "expect_column_values_to_be_between", 3, "3 rows outside [0, 120]"),
+    ("churn", "expect_column_values_to_be_in_set", 2, "2 rows with values outside {0, 1}"),
+    ("customer_id", "expect_column_values_to_be_unique", 2, "2 rows have a duplicated id"),
+]
+
+
+@pytest.mark.parametrize("column,expectation,count,phrase", BAD_TABLE_FAILURES,
+                         ids=[f[0] for f in BAD_TABLE_FAILURES])
+def test_each_fault_is_named_with_its_column_and_count(runs, column, expectation, count,
+                                                       phrase):
+    run = runs["bad"].wait()
+    assert run.returncode == 1
+    line = failure_line(run.stderr, column)
+    assert phrase in line and line.endswith("(%s)" % expectation), line
+    entry = run.entry(column, expectation)
+    assert entry["success"] is False and entry["unexpected_count"] == count
+
+
+def test_bad_table_fails_exactly_those_checks(runs):
+    run = runs["bad"].wait()
+    # 27 checks less the 3 skipped for the missing column (completeness, type, range).
+    assert run.stderr.startswith("validate: 6 of %d checks failed:\n" % (SEED_CHECKS - 3))
+    report = run.report
+    assert report["success"] is False and report["checks_failed"] == 6
+    failed = {(e["column"], e["expectation"]) for e in report["expectations"]
+              if not e["success"]}
+    assert failed == {(f[0], f[1]) for f in BAD_TABLE_FAILURES}
+    # The missing column is reported once; its other checks are skipped, not crashed.
+    assert [e["expectation"] for e in report["expectations"] if e["column"] == "is_active"] \
+        == ["expect_column_to_exist"]
+    assert "its columns: customer_id, age, tenure, balance, num_products, churn" \
+        in failure_line(run.stderr, "is_active")
+    # Bad values are shown raw; parsed numbers print as integers where integral.
+    assert run.entry("balance", "expect_column_values_to_match_regex")[
+        "unexpected_examples"] == ["abc", "12,5"]
+    assert run.entry("age", "expect_column_values_to_be_between")[
+        "unexpected_examples"] == [-1, 150, 121]
+    assert run.ge_result["success"] is False
+
+
+def test_header_only_file_fails_on_row_count(runs):
+    run = runs["header_only"].wait()
+    assert run.returncode == 1
+    line = failure_line(run.stderr, "table")
+    assert "0 rows, expected at least 1" in line, run.stderr
+    assert line.endswith("(expect_table_row_count_to_be_between)")
+    assert run.stderr.startswith("validate: 1 of %d checks failed:" % SEED_CHECKS)
+    assert run.report["row_count"] == 0
+
+
+# ----------------------------------------------------------------------------- real data
+
+@needs_data
+@pytest.mark.shared_data
+@pytest.mark.parametrize("schema,rows", [("bank", 10000), ("telco", 7043), ("bigml", 2666)])
+def test_real_table_passes(runs, schema, rows):
+    run = runs[schema].wait()
+    assert run.returncode == 0, run.stderr
+    report = run.report
+    assert report["success"] is True and report["row_count"] == rows
+    assert all(e["success"] for e in report["expectations"])
+    if schema == "telco":
+        # The 11 blank TotalCharges are missing per the schema (" " in missing_values) and
+        # within its 99% completeness: they pass by the schema, the check still counts them.
+        entry = run.entry("TotalCharges", "expect_column_values_to_not_be_null")
+        assert entry["unexpected_count"] == 11
+
+
+@needs_data
+@pytest.mark.shared_data
+def test_telco_fails_when_total_charges_must_be_complete(runs):
+    run = runs["telco_strict"].wait()
+    assert run.returncode == 1
+    assert run.stderr.startswith("validate: 1 of "), run.stderr
+    line = failure_line(run.stderr, "TotalCharges")
+    assert "11 rows missing" in line and "(expect_column_values_to_not_be_null)" in line
+
+
+# ----------------------------------------------------------------------------- user errors
+# These fail before Great Expectations is imported, so they run one by one.
+
+def _empty_file(tmp):
+    path = tmp / "empty.csv"
+    path.write_bytes(b"")
+    return path, "seed", "is empty"
+
+
+def _missing_file(tmp):
+    return tmp / "nope.csv", "seed", "does not exist"
+
+
+def _folder_without_csv(tmp):
+    (tmp / "in").mkdir()
+    (tmp / "in" / "notes.txt").write_text("hello\n")
+    return tmp / "in", "seed", "no .csv file"
+
+
+def _unreadable_csv(tmp):
+    path = tmp / "ragged.csv"
+    path.write_text("customer_id,age\nC1,30\nC2,31,7,8\n")
+    return path, "seed", "not a readable CSV file"
+
+
+def _bad_schema(tmp):
+    return write_csv(tmp / "t.csv", seed_rows(3)), "no-such-schema", "neither a file nor"
+
+
+@pytest.mark.parametrize("make", [_empty_file, _missing_file, _folder_without_csv,
+                                  _unreadable_csv, _bad_schema],
+                         ids=lambda f: f.__name__.strip("_"))
+def test_user_error_is_one_line_before_importing_great_expectations(tmp_path, make):
+    input_path, schema, phrase = make(tmp_path)
+    run = Run(tmp_path, input_path, schema, probe=True).wait()
+    assert run.returncode == 1
+    assert run.stderr.startswith("validate: error: ") and run.stderr.count("\n") == 1, run.stderr
+    assert phrase in run.stderr and "Traceback" not in run.stderr
+    assert run.probe["gx_imported"] is False  # failed fast
+    assert not (tmp_path / "out").exists()
+
+
+def test_failure_message_file_is_written_only_where_sagemaker_expects_it(tmp_path):
+    """The /opt/ml/output/message contract, on a temp folder: first 1024 characters, and
+    nothing when the folder is absent (a local run)."""
+    code = ("import sys, validate\n"
+            "validate.FAILURE_FILE = sys.argv[1]\n"
+            "validate.write_failure_file('x' * 2000)\n")
+    present = tmp_path / "output" / "message"
+    present.parent.mkdir()
+    absent = tmp_path / "missing" / "message"
+    for target in (present, absent):
+        subprocess.run([sys.executable, "-c", code, str(target)], check=True,
+                       cwd=str(ROOT / "processing"))
+    assert present.read_text() == "x" * 1024
+    assert not absent.parent.exists()
