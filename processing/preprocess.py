@@ -136,12 +136,14 @@ def write_atomic(path, write):
 
 
 def write_xgboost_csv(path, labels, features):
-    """Label first, no header, no index: what the XGBoost container's CSV reader expects."""
+    """Label first, no header, no index: what the XGBoost container's CSV reader expects.
+    Nine significant digits round-trip float32 exactly: training then sees the very values
+    inference computes, which matters because tree split points are data values."""
     data = np.column_stack([labels.astype(np.float32), features])
     frame = pd.DataFrame(data)
     frame[0] = frame[0].astype(np.int8)
     write_atomic(path, lambda tmp: frame.to_csv(tmp, header=False, index=False,
-                                                float_format="%.7g"))
+                                                float_format="%.9g"))
 
 
 def preprocess(args):
