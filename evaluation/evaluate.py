@@ -1,0 +1,528 @@
+"""Evaluate a trained churn model on the held-out test split.
+
+Runs unchanged as a SageMaker Processing job (xgboost 3.0-5 image), under the local runner and in
+a test. Reads
+
+  <model-dir>/model.tar.gz   the training artifact (or --model-dir names the archive itself):
+                             `xgboost-model` (XGBoost's own UBJSON format, never pickle) and
+                             `preprocessing.json` at its root; unpacked into a temporary
+                             folder, refusing links, devices and paths leaving the folder
+  <test-dir>/test.csv        no header, label (0/1) first, float features after it
+
+and writes to <output-dir>
+
+  evaluation.json            model-quality metrics in the Model Monitor convention
+                             (SAGEMAKER_CONTRACTS.md 4.3); the pipeline's ConditionStep reads
+                             binary_classification_metrics.auc.value
+  roc_curve.png, precision_recall_curve.png
+
+AUC, PR AUC and the curves are computed on the predicted probabilities; --threshold turns them
+into labels only for the confusion-matrix metrics (recall, precision, F-scores, rates). Every
+output is written under a temporary name and renamed, so nothing half-written is published.
+"""
+import argparse
+import datetime
+import json
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+import time
+
+import numpy as np
+import pandas as pd
+
+FAILURE_FILE = "/opt/ml/output/message"
+MODEL_ARCHIVE = "model.tar.gz"
+BOOSTER_FILE = "xgboost-model"
+TEST_FILE = "test.csv"
+
+# A model artifact holds a few files; the caps stop a broken or hostile archive from filling the
+# disk or memory before anything is loaded.
+MAX_ARCHIVE_MEMBERS = 1000
+MAX_ARCHIVE_BYTES = 2 * 1024 ** 3
+
+# Objectives whose prediction is already the probability of class 1. Others (binary:hinge
+# predicts 0/1 labels, regression objectives predict anything) would give meaningless curves.
+PROBABILITY_OBJECTIVES = ("binary:logistic", "reg:logistic")
+
+# The convention reports standard deviations only from 200 rows up, "NaN" below.
+MIN_ROWS_FOR_DEVIATION = 200
+BOOTSTRAP_RESAMPLES = 100
+MAX_CURVE_POINTS = 200
+F_SCORES = (("f0_5", 0.5), ("f1", 1.0), ("f2", 2.0))
+
+
+class EvaluationError(ValueError):
+    """The inputs cannot be evaluated; the message says why."""
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model-dir", default="/opt/ml/processing/model",
+                   help="folder holding model.tar.gz, or the path of the archive itself")
+    p.add_argument("--test-dir", default="/opt/ml/processing/test", help="folder holding test.csv")
+    p.add_argument("--output-dir", default="/opt/ml/processing/evaluation")
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="probability at or above which a row is predicted to churn")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling")
+    return p.parse_args(argv)
+
+
+# ---------------------------------------------------------------------------------------------
+# Model archive
+
+
+def model_archive(model_dir):
+    if os.path.isfile(model_dir):
+        return model_dir
+    path = os.path.join(model_dir, MODEL_ARCHIVE)
+    if not os.path.isfile(path):
+        raise EvaluationError("no %s in %s: point --model-dir at the training step's model "
+                              "artifact" % (MODEL_ARCHIVE, model_dir))
+    return path
+
+
+def member_problem(member):
+    """Why this archive member may not be extracted, or None for a plain file or folder that
+    stays inside the extraction folder."""
+    if not member.name:
+        return "has an empty name"
+    if member.name.startswith("/"):
+        return "has an absolute path"
+    if ".." in member.name.split("/"):
+        return "has a '..' path component"
+    if member.issym():
+        return "is a symbolic link (to %r)" % member.linkname
+    if member.islnk():
+        return "is a hard link (to %r)" % member.linkname
+    if member.ischr() or member.isblk():
+        return "is a device file"
+    if member.isfifo():
+        return "is a FIFO"
+    if not (member.isreg() or member.isdir()):
+        return "is not a regular file or folder (tar type %r)" % member.type
+    return None
+
+
+def checked_members(archive, label, max_members=MAX_ARCHIVE_MEMBERS,
+                    max_bytes=MAX_ARCHIVE_BYTES):
+    """All members of the open archive, each checked before any is extracted, so an archive
+    with a single unsafe member leaves nothing behind."""
+    members, total_bytes = [], 0
+    for member in archive:
+        problem = member_problem(member)
+        if problem:
+            raise EvaluationError("%s is unsafe: member %r %s; nothing was extracted"
+                                  % (label, member.name, problem))
+        members.append(member)
+        total_bytes += member.size
+        if len(members) > max_members:
+            raise EvaluationError("%s has more than %d members; nothing was extracted"
+                                  % (label, max_members))
+        if total_bytes > max_bytes:
+            raise EvaluationError("%s unpacks to more than %d bytes; nothing was extracted"
+                                  % (label, max_bytes))
+    return members
+
+
+def extract_safely(path, destination):
+    """Unpack the archive at `path` into the empty folder `destination`.
+
+    Files are written by hand rather than with TarFile.extractall: its `filter=` safety argument
+    does not exist on the Python 3.9 of older images, and copying bytes alone means no owner,
+    mode or timestamp from the archive is ever applied. With links refused and every name
+    relative and free of '..', each target lies inside `destination`.
+    """
+    try:
+        with tarfile.open(path, "r:*") as archive:
+            members = checked_members(archive, path)
+            for member in members:
+                target = os.path.join(destination, *member.name.split("/"))
+                if member.isdir():
+                    os.makedirs(target, exist_ok=True)
+                    continue
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with archive.extractfile(member) as source, open(target, "wb") as sink:
+                    shutil.copyfileobj(source, sink)
+    except (tarfile.TarError, EOFError) as e:
+        raise EvaluationError("%s is not a readable tar archive: %s" % (path, e))
+
+
+def load_booster(archive_path):
+    with tempfile.TemporaryDirectory(prefix="evaluate-model-") as folder:
+        extract_safely(archive_path, folder)
+        path = os.path.join(folder, BOOSTER_FILE)
+        if not os.path.isfile(path):
+            raise EvaluationError("%s has no %s at its root (it holds: %s)" % (
+                archive_path, BOOSTER_FILE, ", ".join(sorted(os.listdir(folder))) or "nothing"))
+        return read_booster(path, archive_path)
+
+
+def read_booster(path, archive_path):
+    """The booster from XGBoost's own format: load_model, never pickle."""
+    # Imported here, not at the top: xgboost takes 1.5-2.5 s to import, and a wrong path or an
+    # unsafe archive should be reported without that wait.
+    import xgboost
+
+    booster = xgboost.Booster()
+    try:
+        booster.load_model(path)
+    except xgboost.core.XGBoostError as e:
+        raise EvaluationError("%s in %s is not an XGBoost model: %s"
+                              % (BOOSTER_FILE, archive_path, first_line(e)))
+    return booster
+
+
+def first_line(error):
+    """Library errors can run over many lines (XGBoost appends a C++ stack trace); the first
+    says what went wrong."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+# ---------------------------------------------------------------------------------------------
+# Test data and predictions
+
+
+def test_file(test_dir):
+    path = os.path.join(test_dir, TEST_FILE)
+    if not os.path.isfile(path):
+        raise EvaluationError("no %s in %s: point --test-dir at the preprocessing step's test "
+                              "split" % (TEST_FILE, test_dir))
+    return path
+
+
+def read_test_set(path):
+    """(labels as 0/1 ints, float32 feature matrix) from test.csv."""
+    try:
+        table = pd.read_csv(path, header=None, dtype=np.float32).to_numpy()
+    except pd.errors.EmptyDataError:
+        raise EvaluationError("%s is empty: expected rows of label then features" % path)
+    except ValueError as e:  # pandas' ParserError and UnicodeDecodeError are ValueErrors
+        raise EvaluationError("%s is not a headerless numeric CSV (label first): %s"
+                              % (path, first_line(e)))
+    labels = table[:, 0]
+    bad = ~np.isin(labels, (0.0, 1.0))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise EvaluationError("%s: the label column has %d values other than 0 and 1 (first on "
+                              "line %d: %r)" % (path, int(bad.sum()), row + 1, float(labels[row])))
+    labels = labels.astype(np.int64)
+    if labels.min() == labels.max():
+        raise EvaluationError("%s holds only rows labelled %d; AUC and the rates need both "
+                              "classes" % (path, labels[0]))
+    return labels, np.ascontiguousarray(table[:, 1:])
+
+
+def predict_probabilities(booster, features):
+    expected = booster.num_features()
+    if features.shape[1] != expected:
+        raise EvaluationError("%s has %d feature columns after the label but the model expects "
+                              "%d: the test split and the model come from different "
+                              "preprocessing" % (TEST_FILE, features.shape[1], expected))
+    objective = json.loads(booster.save_config())["learner"]["objective"]["name"]
+    if objective not in PROBABILITY_OBJECTIVES:
+        raise EvaluationError("the model's objective %r does not predict probabilities; train "
+                              "with one of %s" % (objective, ", ".join(PROBABILITY_OBJECTIVES)))
+    # The CSV has no header: its columns are in the booster's feature order by contract, so the
+    # feature names the booster may carry are not compared.
+    return booster.inplace_predict(features, validate_features=False).astype(np.float64)
+
+
+# ---------------------------------------------------------------------------------------------
+# Metrics
+#
+# Everything is computed from class counts per distinct predicted probability, `counts` of shape
+# (batch, scores, 2): [..., 0] negatives, [..., 1] positives, scores ascending. A bootstrap
+# resample is just another row of counts, so the reported value and its standard deviation come
+# from the same code, vectorised over the resamples.
+
+
+def ratio(numerator, denominator):
+    """Elementwise numerator / denominator; NaN, without a warning, where the metric is
+    undefined because the denominator is 0."""
+    numerator, denominator = np.broadcast_arrays(np.asarray(numerator, dtype=np.float64),
+                                                 np.asarray(denominator, dtype=np.float64))
+    out = np.full(numerator.shape, np.nan)
+    np.divide(numerator, denominator, out=out, where=denominator != 0)
+    return out
+
+
+def f_score(beta, tp, fn, fp):
+    b2 = beta * beta
+    return ratio((1 + b2) * tp, (1 + b2) * tp + b2 * fn + fp)
+
+
+def roc_auc(negatives, positives, n_neg, n_pos):
+    # The chance that a random positive scores above a random negative, ties counting half: the
+    # Mann-Whitney form of the area under the ROC curve, equal to scikit-learn's roc_auc_score.
+    negatives_below = np.cumsum(negatives, axis=-1) - negatives
+    return ratio((positives * (negatives_below + 0.5 * negatives)).sum(axis=-1), n_pos * n_neg)
+
+
+def average_precision(negatives, positives, n_pos):
+    # scikit-learn's average_precision_score: from the highest score down, the recall each
+    # threshold adds times the precision at that threshold.
+    positives_down = positives[..., ::-1]
+    true_positives = np.cumsum(positives_down, axis=-1)
+    flagged = np.cumsum(positives_down + negatives[..., ::-1], axis=-1)
+    # Where nothing is flagged yet, no recall is added either: precision 0 there is harmless.
+    precision = np.nan_to_num(ratio(true_positives, flagged))
+    return ratio((positives_down * precision).sum(axis=-1), n_pos)
+
+
+def scalar_metrics(counts, predicted_positive):
+    """{metric name: array over the batch}; `predicted_positive` flags the scores at or above
+    the threshold."""
+    negatives, positives = counts[..., 0], counts[..., 1]
+    n_neg, n_pos = negatives.sum(axis=-1), positives.sum(axis=-1)
+    tp = positives[:, predicted_positive].sum(axis=-1)
+    fp = negatives[:, predicted_positive].sum(axis=-1)
+    fn, tn = n_pos - tp, n_neg - fp
+    rows = n_pos + n_neg
+    metrics = {
+        "recall": ratio(tp, n_pos),
+        "precision": ratio(tp, tp + fp),
+        "accuracy": ratio(tp + tn, rows),
+        # The best constant classifier is the one that flags every row as positive, for accuracy
+        # too, because that is what Model Monitor reports: the dev guide's example
+        # (model-monitor-model-quality-metrics.md, 1 positive in 4 rows) gives
+        # accuracy_best_constant_classifier 0.25, the positive share, not the 0.75 of predicting
+        # the majority class; its multiclass example agrees. Keeping Monitor's definition keeps
+        # this file comparable with Monitor's own reports and baselines.
+        "recall_best_constant_classifier": ratio(n_pos, n_pos),
+        "precision_best_constant_classifier": ratio(n_pos, rows),
+        "accuracy_best_constant_classifier": ratio(n_pos, rows),
+        "true_positive_rate": ratio(tp, n_pos),
+        "true_negative_rate": ratio(tn, n_neg),
+        "false_positive_rate": ratio(fp, n_neg),
+        "false_negative_rate": ratio(fn, n_pos),
+        "auc": roc_auc(negatives, positives, n_neg, n_pos),
+        "pr_auc": average_precision(negatives, positives, n_pos),
+    }
+    for name, beta in F_SCORES:
+        metrics[name] = f_score(beta, tp, fn, fp)
+        metrics[name + "_best_constant_classifier"] = f_score(beta, n_pos, 0, n_neg)
+    return metrics
+
+
+def bootstrap_counts(cells, n_scores, seed):
+    """Yields, for each of BOOTSTRAP_RESAMPLES resamples of the rows drawn with replacement, the
+    (scores, 2) counts of the resample. `cells` holds each row's (score, class) cell."""
+    rng = np.random.default_rng(seed)
+    n = len(cells)
+    occupied, rows_per_cell = np.unique(cells, return_counts=True)
+    # A resample's cell counts follow a multinomial over the occupied cells, so they can be drawn
+    # per cell instead of per row. Per cell costs about twice as much per draw; it wins whenever
+    # cells are fewer than rows / 3, as with a small model or a large test set.
+    by_cell = len(occupied) * 3 < n
+    for _ in range(BOOTSTRAP_RESAMPLES):
+        if by_cell:
+            counts = np.zeros(2 * n_scores, dtype=np.int64)
+            counts[occupied] = rng.multinomial(n, rows_per_cell / n)
+        else:
+            counts = np.bincount(cells[rng.integers(0, n, size=n)], minlength=2 * n_scores)
+        yield counts.reshape(n_scores, 2)
+
+
+def bootstrap_deviations(cells, n_scores, predicted_positive, seed):
+    """{metric name: standard deviation over the bootstrap resamples, or "NaN" when fewer than
+    two resamples define the metric}.
+
+    A seeded bootstrap estimates each metric's sampling error. Model Monitor instead takes 5
+    subsamples of 80 % without replacement, which reports about half the sampling error and
+    varies much from run to run.
+    """
+    resamples = [scalar_metrics(counts[None], predicted_positive)
+                 for counts in bootstrap_counts(cells, n_scores, seed)]
+    deviations = {}
+    for name in resamples[0]:
+        values = np.concatenate([resample[name] for resample in resamples])
+        values = values[np.isfinite(values)]  # resamples that miss a class leave some undefined
+        deviations[name] = float(np.std(values, ddof=1)) if len(values) > 1 else "NaN"
+    return deviations
+
+
+def thin_curve(x, y, max_points=MAX_CURVE_POINTS):
+    """The curve with at most `max_points` points, first and last kept exactly. Points in line
+    with their neighbours go first, as they add nothing; if too many remain, points are taken
+    evenly along the curve's length so steep and flat stretches both keep their shape."""
+    if len(x) > 2:
+        dx, dy = np.diff(x), np.diff(y)
+        turn = dx[:-1] * dy[1:] - dy[:-1] * dx[1:]
+        scale = np.abs(dx[:-1] * dy[1:]) + np.abs(dy[:-1] * dx[1:])
+        keep = np.concatenate([[True], np.abs(turn) > 1e-9 * scale, [True]])
+        x, y = x[keep], y[keep]
+    if len(x) > max_points:
+        length = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(x), np.diff(y)))])
+        picks = np.searchsorted(length, np.linspace(0.0, length[-1], max_points)[:-1])
+        picks = np.unique(np.append(picks, len(x) - 1))
+        x, y = x[picks], y[picks]
+    return x.tolist(), y.tolist()
+
+
+def curves(counts):
+    """Full ROC and precision-recall curves from the (scores, 2) counts of the test set, from the
+    highest threshold down. Both classes are present (read_test_set checks), so no rate divides
+    by zero, and every score holds a row, so no precision does."""
+    false_positives = np.cumsum(counts[::-1, 0])
+    true_positives = np.cumsum(counts[::-1, 1])
+    n_neg, n_pos = false_positives[-1], true_positives[-1]
+    roc = (np.concatenate([[0.0], false_positives / n_neg]),
+           np.concatenate([[0.0], true_positives / n_pos]))
+    # As in scikit-learn, the precision-recall curve starts at (recall 0, precision 1) and stops
+    # at the first threshold reaching full recall: lower ones only add false positives.
+    full = int(np.searchsorted(true_positives, n_pos)) + 1
+    tp, fp = true_positives[:full], false_positives[:full]
+    pr = (np.concatenate([[0.0], tp / n_pos]), np.concatenate([[1.0], tp / (tp + fp)]))
+    return roc, pr
+
+
+def evaluation_report(labels, probabilities, threshold, seed):
+    """evaluation.json as a dict, keys in the order of the convention."""
+    scores, score_index = np.unique(probabilities, return_inverse=True)
+    cells = score_index.reshape(-1) * 2 + labels  # the (score, class) cell of each row
+    counts = np.bincount(cells, minlength=2 * len(scores)).reshape(1, len(scores), 2)
+    predicted_positive = scores >= threshold
+    # An undefined value (precision when no row is flagged) is reported as 0, like
+    # scikit-learn's zero_division=0: the JSON must hold numbers, never NaN.
+    values = {name: float(np.nan_to_num(v[0])) for name, v in
+              scalar_metrics(counts, predicted_positive).items()}
+    if len(labels) >= MIN_ROWS_FOR_DEVIATION:
+        deviations = bootstrap_deviations(cells, len(scores), predicted_positive, seed)
+    else:
+        deviations = dict.fromkeys(values, "NaN")
+
+    def scalar(name):
+        return {"value": values[name], "standard_deviation": deviations[name]}
+
+    (fpr, tpr), (recalls, precisions) = curves(counts[0])
+    fpr, tpr = thin_curve(fpr, tpr)
+    recalls, precisions = thin_curve(recalls, precisions)
+    negatives, positives = counts[0, :, 0], counts[0, :, 1]
+    tp, fp = int(positives[predicted_positive].sum()), int(negatives[predicted_positive].sum())
+    fn, tn = int(positives.sum()) - tp, int(negatives.sum()) - fp
+    metrics = {"confusion_matrix": {"0": {"0": tn, "1": fp}, "1": {"0": fn, "1": tp}}}
+    metrics.update((name, scalar(name)) for name in (
+        "recall", "precision", "accuracy", "recall_best_constant_classifier",
+        "precision_best_constant_classifier", "accuracy_best_constant_classifier",
+        "true_positive_rate", "true_negative_rate", "false_positive_rate",
+        "false_negative_rate"))
+    metrics["receiver_operating_characteristic_curve"] = {
+        "false_positive_rates": fpr, "true_positive_rates": tpr}
+    metrics["precision_recall_curve"] = {"precisions": precisions, "recalls": recalls}
+    metrics.update((name, scalar(name)) for name in (
+        "auc", "f0_5", "f1", "f2", "f0_5_best_constant_classifier",
+        "f1_best_constant_classifier", "f2_best_constant_classifier"))
+    # Extra statistic, allowed by the convention: area under the precision-recall curve
+    # (average precision), more telling than ROC AUC when churners are rare.
+    metrics["pr_auc"] = scalar("pr_auc")
+    evaluated_at = datetime.datetime.now(datetime.timezone.utc)
+    return {
+        "version": 0.0,
+        "dataset": {"item_count": int(len(labels)),
+                    "evaluation_time": evaluated_at.isoformat(timespec="seconds")
+                    .replace("+00:00", "Z")},
+        "binary_classification_metrics": metrics,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Outputs
+
+
+def write_atomic(path, write):
+    tmp = path + ".tmp"
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def write_json(path, report):
+    text = json.dumps(report, indent=2, allow_nan=False) + "\n"
+
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    write_atomic(path, write)
+
+
+def plot_curve(path, curve, baseline, title, xlabel, ylabel, drawstyle="default"):
+    """`curve` and `baseline` are (x, y, legend label); saved as PNG. A Figure on an Agg canvas,
+    not pyplot, so no display backend or global state is involved. Imported here for the same
+    reason as xgboost: errors before plotting need not wait for it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5.5, 5), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot(1, 1, 1)
+    axes.plot(*curve[:2], label=curve[2], drawstyle=drawstyle)
+    axes.plot(*baseline[:2], label=baseline[2], linestyle="--", color="grey")
+    axes.set_xlim(0.0, 1.0)
+    axes.set_ylim(0.0, 1.02)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.legend(loc="lower right")
+    axes.grid(alpha=0.3)
+    write_atomic(path, lambda tmp: figure.savefig(tmp, format="png"))
+
+
+def plot_curves(output_dir, metrics):
+    roc = metrics["receiver_operating_characteristic_curve"]
+    auc = metrics["auc"]["value"]
+    plot_curve(os.path.join(output_dir, "roc_curve.png"),
+               (roc["false_positive_rates"], roc["true_positive_rates"],
+                "model (AUC = %.3f)" % auc),
+               ([0, 1], [0, 1], "chance (AUC = 0.5)"),
+               "ROC curve, AUC = %.3f" % auc, "False positive rate", "True positive rate")
+    pr = metrics["precision_recall_curve"]
+    ap = metrics["pr_auc"]["value"]
+    share = metrics["precision_best_constant_classifier"]["value"]
+    # steps-pre: the precision at each threshold holds over the recall it adds, which is the
+    # area average precision measures.
+    plot_curve(os.path.join(output_dir, "precision_recall_curve.png"),
+               (pr["recalls"], pr["precisions"], "model (PR AUC = %.3f)" % ap),
+               ([0, 1], [share, share], "churn rate (%.3f)" % share),
+               "Precision-recall curve (ROC AUC = %.3f)" % auc,
+               "Recall", "Precision", drawstyle="steps-pre")
+
+
+def evaluate(args):
+    started = time.time()
+    if not 0.0 <= args.threshold <= 1.0:
+        raise EvaluationError("--threshold must be a probability in [0, 1], got %r"
+                              % args.threshold)
+    archive, test_path = model_archive(args.model_dir), test_file(args.test_dir)
+    booster = load_booster(archive)
+    labels, features = read_test_set(test_path)
+    probabilities = predict_probabilities(booster, features)
+    report = evaluation_report(labels, probabilities, args.threshold, args.seed)
+    metrics = report["binary_classification_metrics"]
+    os.makedirs(args.output_dir, exist_ok=True)
+    plot_curves(args.output_dir, metrics)
+    # Last, so that once the file the ConditionStep reads exists, every output does.
+    write_json(os.path.join(args.output_dir, "evaluation.json"), report)
+    print("evaluate: %d rows, auc %.4f, accuracy %.4f, %.2f s" % (
+        len(labels), metrics["auc"]["value"], metrics["accuracy"]["value"],
+        time.time() - started))
+    return report
+
+
+def fail(message):
+    """One clear line for the user, and the job's failure message for SageMaker (section 1.7)."""
+    sys.stderr.write("evaluate: error: %s\n" % message)
+    if os.path.isdir(os.path.dirname(FAILURE_FILE)):
+        with open(FAILURE_FILE, "w", encoding="utf-8") as f:
+            f.write(message[:1024])
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+    try:
+        evaluate(parse_args())
+    except (EvaluationError, OSError) as e:
+        fail(str(e))
