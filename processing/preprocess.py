@@ -21,6 +21,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from churn_io import DataError, csv_files, read_raw_table
 from churn_recipe import (InputValueError, RecipeError, default_recipe, feature_matrix, fit,
                           normalize_steps, transform)
 from churn_schema import SchemaError, load_schema
@@ -28,10 +29,6 @@ from churn_schema import SchemaError, load_schema
 FORMAT = "churn-preprocessing/1"
 FAILURE_FILE = "/opt/ml/output/message"
 SPLITS = ("train", "validation", "test")
-
-
-class DataError(ValueError):
-    """The input data cannot be preprocessed; the message says why."""
 
 
 def parse_args(argv=None):
@@ -49,35 +46,12 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def csv_files(path):
-    if os.path.isfile(path):
-        return [path]
-    if not os.path.isdir(path):
-        raise DataError("input %s does not exist" % path)
-    files = sorted(os.path.join(root, f) for root, _, names in os.walk(path)
-                   for f in names if f.lower().endswith(".csv"))
-    if not files:
-        raise DataError("no .csv file under %s" % path)
-    return files
-
-
 def read_table(path, schema):
-    """Raw CSV -> DataFrame. Text columns stay text; only "" and the schema's missing_values
-    count as missing (so a category literally named "NA" survives)."""
+    """Raw CSV -> DataFrame. Text columns (categories, id, target) stay text; numbers parse."""
     text_columns = [f.name for f in schema.features if not f.is_numeric] + [schema.target]
     if schema.id_column:
         text_columns.append(schema.id_column)
-    frames = []
-    for name in csv_files(path):
-        try:
-            frames.append(pd.read_csv(name, dtype={c: str for c in text_columns},
-                                      keep_default_na=False, na_values=[""] + schema.missing_values,
-                                      skipinitialspace=False))
-        except pd.errors.EmptyDataError:
-            raise DataError("%s is empty: expected a header line and rows" % name)
-        except (pd.errors.ParserError, UnicodeDecodeError) as e:
-            raise DataError("%s is not a readable CSV file: %s" % (name, str(e).strip()))
-    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    df = read_raw_table(csv_files(path), schema, {c: str for c in text_columns})
     missing = [c for c in schema.required_columns if c not in df.columns]
     if missing:
         raise DataError("columns %s are missing (the table has: %s); fix the data or the schema"

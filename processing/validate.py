@@ -32,6 +32,7 @@ os.environ["GX_ANALYTICS_ENABLED"] = "False"
 
 import pandas as pd  # noqa: E402
 
+from churn_io import DataError, csv_files, read_raw_table  # noqa: E402
 from churn_schema import SchemaError, load_schema  # noqa: E402
 
 FAILURE_FILE = "/opt/ml/output/message"
@@ -50,10 +51,6 @@ PARSED_SUFFIX = " (as number)"
 EXAMPLES = 5
 
 
-class DataError(ValueError):
-    """The input cannot be read as a table; the message says why."""
-
-
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--input", default="/opt/ml/processing/input/data",
@@ -64,33 +61,6 @@ def parse_args(argv=None):
 
 
 # ----------------------------------------------------------------------------- reading
-
-def csv_files(path):
-    if os.path.isfile(path):
-        return [path]
-    if not os.path.isdir(path):
-        raise DataError("input %s does not exist" % path)
-    files = sorted(os.path.join(root, f) for root, _, names in os.walk(path)
-                   for f in names if f.lower().endswith(".csv"))
-    if not files:
-        raise DataError("no .csv file under %s" % path)
-    return files
-
-
-def read_raw(files, schema):
-    """Every column as raw text (object dtype, so values stay plain Python strings). Only ""
-    and the schema's missing_values become missing, exactly as preprocess reads them."""
-    frames = []
-    for name in files:
-        try:
-            frames.append(pd.read_csv(name, dtype=object, keep_default_na=False,
-                                      na_values=[""] + schema.missing_values))
-        except pd.errors.EmptyDataError:
-            raise DataError("%s is empty: expected a header line and rows" % name)
-        except (pd.errors.ParserError, UnicodeDecodeError) as e:
-            raise DataError("%s is not a readable CSV file: %s" % (name, str(e).strip()))
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-
 
 def validation_frame(raw, schema):
     """The frame the suite runs on: the schema's columns as raw text, the target stripped (as
@@ -336,7 +306,8 @@ def validate(args):
     """Returns (exit code, message)."""
     schema = load_schema(args.schema)
     files = csv_files(args.input)
-    raw = read_raw(files, schema)
+    # Every column as raw text (object dtype), so type checks see what the file holds.
+    raw = read_raw_table(files, schema, object)
     frame = validation_frame(raw, schema)
     checks = plan_checks(schema, list(raw.columns))
     result, results = run_suite(frame, checks, "churn-" + schema.name)
