@@ -19,6 +19,10 @@ REQUIRED = [
 EXTRAS = {
     "test": [
         "pytest>=8,<10",
+        "moto[server]>=5.1,<6",  # a real HTTP stand-in for the AWS APIs, on 127.0.0.1
+        "nbclient>=0.10",
+        "nbformat>=5.9",
+        "ipykernel>=6.29",
     ],
 }
 
@@ -39,6 +43,8 @@ setup(
     entry_points={
         "console_scripts": [
             "churn=pipelines.cli:main",
+            "get-pipeline-definition=pipelines.get_pipeline_definition:entry_point",
+            "run-pipeline=pipelines.run_pipeline:entry_point",
         ],
     },
 )

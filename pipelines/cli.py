@@ -54,8 +54,10 @@ def cmd_run_scripts(args):
         summary = run_sequence(data, args.schema, workdir)
     except StepFailed as e:
         raise UserError(str(e))
+    sd = summary["auc_std"]  # the string "NaN" below 200 test rows, by the convention
     print("test AUC %.4f (bootstrap sd %s), accuracy %.4f, F1 %.4f"
-          % (summary["auc"], summary["auc_std"], summary["accuracy"], summary["f1"]))
+          % (summary["auc"], "%.4f" % sd if isinstance(sd, float) else sd, summary["accuracy"],
+             summary["f1"]))
     print("model: %s" % summary["model"])
     print("scores of the first rows (probability,label): %s" % " ".join(summary["sample_scores"]))
     return 0

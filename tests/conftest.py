@@ -62,3 +62,59 @@ def bank_model(tmp_path_factory):
     if not BANK.is_file():
         pytest.skip("../shared/data is not next to this checkout")
     return write_model_inputs(BANK, "bank", tmp_path_factory.mktemp("bank-model"))
+
+
+# ----------------------------------------------------------------------------- AWS stand-in
+
+# Never let boto look for credentials on the instance-metadata address: tests talk to 127.0.0.1.
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """A moto server on loopback: the AWS APIs over real HTTP, with dummy credentials."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield "http://127.0.0.1:%d" % port
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(moto_server):
+    """Environment for a child process that should reach only the moto server."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": moto_server,
+                "AWS_EC2_METADATA_DISABLED": "true"})
+    return env
+
+
+def aws_client(service, env):
+    import boto3
+
+    return boto3.client(service, region_name=env["AWS_DEFAULT_REGION"],
+                        endpoint_url=env["AWS_ENDPOINT_URL"],
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@pytest.fixture
+def bucket(aws_env, request):
+    """A fresh bucket per test, so tests sharing the server do not see each other's objects."""
+    import re
+    import uuid
+
+    name = "churn-%s-%s" % (re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:30].strip("-"),
+                            uuid.uuid4().hex[:8])
+    aws_client("s3", aws_env).create_bucket(Bucket=name)
+    return name

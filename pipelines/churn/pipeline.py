@@ -11,7 +11,7 @@ default bucket, STS for an account or IAM for a role. See docs/adr/0001-sagemake
 import os
 
 from pipelines.code_bundles import build_bundles, upload
-from pipelines.sdk import quiet_sdk
+from pipelines.sdk import quiet_sdk, telemetry_opted_out
 
 quiet_sdk()  # before the SDK import: its v2 deprecation warnings are not our users' business
 
@@ -43,9 +43,6 @@ CODE = "/opt/ml/processing/input/code"
 # Stand-in execution role for definitions built without one (review, CI diffs, local runs).
 # run-pipeline always passes the real role.
 PLACEHOLDER_ROLE = "arn:aws:iam::000000000000:role/SageMakerPipelineExecutionRole"
-# Telemetry off: the SDK would otherwise call an AWS endpoint on every step build.
-SDK_CONFIG = {"SchemaVersion": "1.0",
-              "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
 VALIDATION_AUC_REGEX = r".*\[[0-9]+\].*#011validation-auc:([0-9.]+)"
 
 # Pipeline parameters and their defaults; get_pipeline(**overrides) may change any default.
@@ -89,7 +86,7 @@ def _session(region, default_bucket, sagemaker_session):
     import boto3
 
     return PipelineSession(boto_session=boto3.Session(region_name=region),
-                           default_bucket=default_bucket, sagemaker_config=SDK_CONFIG)
+                           default_bucket=default_bucket)
 
 
 def _has_credentials(session):
@@ -218,15 +215,15 @@ def get_pipeline(region, role=None, default_bucket=None,
                          "objective": "binary:logistic"},
         metric_definitions=[{"Name": "validation:auc", "Regex": VALIDATION_AUC_REGEX}],
         disable_profiler=True)
-    train = TrainingStep(
-        name="TrainModel",
-        step_args=estimator.fit(inputs={
+    with telemetry_opted_out(session):
+        train_args = estimator.fit(inputs={
             "train": TrainingInput(split_uri("train"), content_type="text/csv"),
             "validation": TrainingInput(split_uri("validation"), content_type="text/csv"),
             "preprocessing": TrainingInput(split_uri("preprocessing"),
                                            content_type="application/json"),
-        }),
-        cache_config=cache, retry_policies=retry)
+        })
+    train = TrainingStep(name="TrainModel", step_args=train_args, cache_config=cache,
+                         retry_policies=retry)
     model_data = train.properties.ModelArtifacts.S3ModelArtifacts
 
     # EvaluateModel: evaluation.json in the model-quality convention, read by the condition.
@@ -283,6 +280,18 @@ def get_pipeline(region, role=None, default_bucket=None,
         conditions=[ConditionGreaterThanOrEqualTo(left=auc, right=p["AucThreshold"])],
         if_steps=[register], else_steps=[too_low])
 
-    return Pipeline(name=pipeline_name, parameters=list(p.values()),
-                    steps=[validate, preprocess, train, evaluate, check],
-                    sagemaker_session=session)
+    return ChurnPipeline(name=pipeline_name, parameters=list(p.values()),
+                         steps=[validate, preprocess, train, evaluate, check],
+                         sagemaker_session=session)
+
+
+class ChurnPipeline(Pipeline):
+    """The SDK's Pipeline, with telemetry off where the SDK would send it (pipelines/sdk.py)."""
+
+    def create(self, *args, **kwargs):
+        with telemetry_opted_out(self.sagemaker_session):
+            return super(ChurnPipeline, self).create(*args, **kwargs)
+
+    def start(self, *args, **kwargs):
+        with telemetry_opted_out(self.sagemaker_session):
+            return super(ChurnPipeline, self).start(*args, **kwargs)

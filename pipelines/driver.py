@@ -1,0 +1,82 @@
+"""What `get-pipeline-definition` and `run-pipeline` share: load a pipeline module, call its
+get_pipeline(**kwargs), and turn the mistakes users make into one clear line."""
+import importlib
+import json
+import os
+import sys
+
+from pipelines.sdk import quiet_sdk
+
+
+class CommandError(Exception):
+    """A mistake the user can fix; printed as one line, exit code 1."""
+
+
+def parse_kwargs(text):
+    if not text:
+        return {}
+    try:
+        kwargs = json.loads(text)
+    except ValueError as e:
+        raise CommandError("--kwargs is not valid JSON (%s): %r" % (e, text))
+    if not isinstance(kwargs, dict):
+        raise CommandError('--kwargs must be a JSON object, e.g. \'{"region": "us-east-1"}\'')
+    return kwargs
+
+
+def region_of(kwargs):
+    region = kwargs.get("region") or os.environ.get("AWS_REGION") \
+        or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise CommandError("no AWS region: pass \"region\" in --kwargs or set AWS_DEFAULT_REGION")
+    return region
+
+
+def load_pipeline(module_name, kwargs):
+    """Import `module_name` and call its get_pipeline(**kwargs), region filled in from the
+    environment when kwargs lack it."""
+    quiet_sdk()
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise CommandError("cannot import module %r (%s); pass the dotted name of a module with "
+                           "get_pipeline(), e.g. pipelines.churn.pipeline" % (module_name, e))
+    if not hasattr(module, "get_pipeline"):
+        raise CommandError("module %r has no get_pipeline() function" % module_name)
+    kwargs = dict(kwargs, region=region_of(kwargs))
+    try:
+        return module.get_pipeline(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise CommandError(str(e))
+
+
+def credentials_error(e):
+    """botocore's credential and endpoint errors, worded as what to do."""
+    from botocore.exceptions import (EndpointConnectionError, NoCredentialsError,
+                                     NoRegionError, PartialCredentialsError)
+
+    if isinstance(e, (NoCredentialsError, PartialCredentialsError)):
+        return CommandError("no AWS credentials found: configure a profile (aws configure, "
+                            "AWS_PROFILE) or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+    if isinstance(e, NoRegionError):
+        return CommandError("no AWS region: set AWS_DEFAULT_REGION")
+    if isinstance(e, EndpointConnectionError):
+        return CommandError("cannot reach AWS at %s: check the network, or AWS_ENDPOINT_URL"
+                            % e.kwargs.get("endpoint_url"))
+    return None
+
+
+def run_command(main, argv):
+    """Run main(argv); user mistakes become one line on stderr and exit code 1."""
+    prog = os.path.basename(sys.argv[0])
+    try:
+        return main(argv)
+    except CommandError as e:
+        sys.stderr.write("%s: error: %s\n" % (prog, e))
+        return 1
+    except Exception as e:
+        friendly = credentials_error(e)
+        if friendly is None:
+            raise
+        sys.stderr.write("%s: error: %s\n" % (prog, friendly))
+        return 1

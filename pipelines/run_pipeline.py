@@ -1,0 +1,105 @@
+"""run-pipeline: upsert a pipeline and start an execution (SageMaker project template CLI).
+
+  run-pipeline --module-name pipelines.churn.pipeline --role-arn ARN \\
+      [--kwargs JSON] [--tags JSON] [--description TEXT] [--wait]
+
+Creates the pipeline or updates it when it exists, starts an execution and prints its ARN. With
+--wait, polls until the execution ends, printing each step's status as it changes, and exits 1
+when the execution does not succeed.
+"""
+import argparse
+import json
+import sys
+import time
+
+from pipelines.driver import CommandError, load_pipeline, parse_kwargs, run_command
+
+FINAL = ("Succeeded", "Failed", "Stopped")
+
+
+def parse_tags(text):
+    if not text:
+        return []
+    try:
+        tags = json.loads(text)
+    except ValueError as e:
+        raise CommandError("--tags is not valid JSON (%s)" % e)
+    if isinstance(tags, dict):  # {"k": "v"} is easier to type than the API's list
+        tags = [{"Key": k, "Value": str(v)} for k, v in tags.items()]
+    if not all(isinstance(t, dict) and "Key" in t and "Value" in t for t in tags):
+        raise CommandError('--tags must be [{"Key": ..., "Value": ...}, ...] or {"key": "value"}')
+    return tags
+
+
+def wait_for(execution, client, poll_seconds, out):
+    """Poll until the execution ends; print each step's status when it changes."""
+    seen = {}
+    list_steps = True
+    while True:
+        status = client.describe_pipeline_execution(
+            PipelineExecutionArn=execution.arn)["PipelineExecutionStatus"]
+        steps = _steps(client, execution.arn) if list_steps else None
+        if steps is None:
+            list_steps = False  # this endpoint lacks the call; the execution status still comes
+        for step in steps or []:
+            name, step_status = step["StepName"], step.get("StepStatus", "?")
+            if seen.get(name) != step_status:
+                seen[name] = step_status
+                reason = step.get("FailureReason")
+                out.write("  %-28s %s%s\n" % (name, step_status, (": " + reason) if reason else ""))
+        if status in FINAL:
+            out.write("Execution %s: %s\n" % (execution.arn, status))
+            return status
+        time.sleep(poll_seconds)
+
+
+def _steps(client, arn):
+    from botocore.exceptions import ClientError
+
+    try:
+        pages = client.get_paginator("list_pipeline_execution_steps").paginate(
+            PipelineExecutionArn=arn, SortOrder="Ascending")
+        return [s for page in pages for s in page["PipelineExecutionSteps"]]
+    except ClientError:
+        return None
+
+
+def main(argv=None, out=sys.stdout):
+    parser = argparse.ArgumentParser(prog="run-pipeline",
+                                     description="Upsert a pipeline and start an execution.")
+    parser.add_argument("-n", "--module-name", required=True,
+                        help="module with get_pipeline(), e.g. pipelines.churn.pipeline")
+    parser.add_argument("-kwargs", "--kwargs", default=None,
+                        help="JSON object of get_pipeline() arguments")
+    parser.add_argument("-role-arn", "--role-arn", required=True,
+                        help="IAM role SageMaker Pipelines assumes to run the pipeline")
+    parser.add_argument("-tags", "--tags", default=None,
+                        help='JSON list of {"Key": ..., "Value": ...} tags')
+    parser.add_argument("-description", "--description", default=None)
+    parser.add_argument("--wait", action="store_true", help="wait for the execution to end")
+    parser.add_argument("--poll-seconds", type=float, default=30.0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    kwargs = parse_kwargs(args.kwargs)
+    kwargs.setdefault("role", args.role_arn)
+    tags = parse_tags(args.tags)
+    pipeline = load_pipeline(args.module_name, kwargs)
+    response = pipeline.upsert(role_arn=args.role_arn, description=args.description,
+                               tags=tags or None)
+    out.write("Upserted pipeline %s\n" % response["PipelineArn"])
+    execution = pipeline.start()
+    out.write("Execution started with PipelineExecutionArn: %s\n" % execution.arn)
+    out.flush()
+    if not args.wait:
+        return 0
+    client = pipeline.sagemaker_session.sagemaker_client
+    status = wait_for(execution, client, args.poll_seconds, out)
+    return 0 if status == "Succeeded" else 1
+
+
+def entry_point():
+    sys.exit(run_command(main, None))
+
+
+if __name__ == "__main__":
+    entry_point()

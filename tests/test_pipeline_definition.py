@@ -1,0 +1,204 @@
+"""The pipeline definition JSON is the contract (DESIGN rule 2): assert on it, not on SDK objects."""
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from pipelines.code_bundles import CodeBundle, deterministic_tarball
+from pipelines.driver import run_command
+from pipelines.get_pipeline_definition import main
+
+KWARGS = json.dumps({"region": "eu-west-1", "default_bucket": "review-bucket"})
+STEP_TYPES = {"ValidateData": "Processing", "PreprocessData": "Processing",
+              "TrainModel": "Training", "EvaluateModel": "Processing",
+              "CheckAucThreshold": "Condition", "RegisterModel-RegisterModel": "RegisterModel",
+              "AucTooLow": "Fail"}
+
+# Runs the command with every socket connection refused except to loopback, and no credentials.
+GUARDED = """
+import sys
+attempts = []
+def guard(event, args):
+    # Libraries may swallow the refusal (the SDK's telemetry does), so record it as well.
+    if event in ("socket.connect", "socket.getaddrinfo"):
+        address = args[1] if event == "socket.connect" else args[0]
+        host = address[0] if isinstance(address, tuple) else address
+        if host not in ("127.0.0.1", "::1", "localhost"):
+            attempts.append(repr(address))
+            raise OSError("network access attempted: %r" % (address,))
+sys.addaudithook(guard)
+from pipelines.get_pipeline_definition import main
+from pipelines.driver import run_command
+code = run_command(main, sys.argv[1:])
+if attempts:
+    sys.stderr.write("network access attempted: %s\\n" % ", ".join(attempts))
+    code = 3
+sys.exit(code)
+"""
+
+
+def offline_env():
+    """No credentials, no endpoint, no instance metadata: nothing to talk to."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/nonexistent",
+                "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"})
+    return env
+
+
+def get_definition(*args, env=None):
+    return subprocess.run([sys.executable, "-c", GUARDED] + list(args), capture_output=True,
+                          text=True, cwd=str(ROOT), env=env or offline_env())
+
+
+@pytest.fixture(scope="module")
+def definition():
+    proc = get_definition("--module-name", "pipelines.churn.pipeline", "--kwargs", KWARGS)
+    assert proc.returncode == 0, proc.stderr
+    # The SDK's v2 deprecation warnings and config chatter must not reach the terminal.
+    assert proc.stderr == ""
+    return proc.stdout
+
+
+def all_steps(definition):
+    steps = []
+    for step in definition["Steps"]:
+        steps.append(step)
+        if step["Type"] == "Condition":
+            steps += step["Arguments"]["IfSteps"] + step["Arguments"]["ElseSteps"]
+    return {s["Name"]: s for s in steps}
+
+
+def test_seven_steps_with_the_right_types(definition):
+    steps = all_steps(json.loads(definition))
+    assert {name: s["Type"] for name, s in steps.items()} == STEP_TYPES
+
+
+def test_parameters_and_their_defaults(definition):
+    parameters = {p["Name"]: p for p in json.loads(definition)["Parameters"]}
+    for name in ("InputDataUrl", "ProcessingInstanceType", "ProcessingInstanceCount",
+                 "TrainingInstanceType", "TrainingInstanceCount", "ModelApprovalStatus",
+                 "AucThreshold", "MaxDepth", "Eta", "NumRound"):
+        assert name in parameters
+    assert parameters["ModelApprovalStatus"]["DefaultValue"] == "PendingManualApproval"
+    assert parameters["AucThreshold"]["Type"] == "Float"
+    assert parameters["TrainingInstanceCount"]["Type"] == "Integer"
+    assert parameters["InputDataUrl"]["DefaultValue"] == "s3://review-bucket/churn/data/"
+
+
+def test_every_reference_points_at_an_existing_step_output(definition):
+    parsed = json.loads(definition)
+    steps = all_steps(parsed)
+    parameters = {p["Name"] for p in parsed["Parameters"]}
+    references = re.findall(r'"Get": "([^"]+)"', definition)
+    assert len(references) > 20
+    for ref in references:
+        if ref.startswith("Parameters."):
+            assert ref.split(".", 1)[1] in parameters, ref
+        elif ref.startswith("Steps."):
+            name = ref.split(".")[1]
+            assert name in steps, ref
+            output = re.search(r"Outputs\['([^']+)'\]", ref)
+            if output:
+                outputs = steps[name]["Arguments"]["ProcessingOutputConfig"]["Outputs"]
+                assert output.group(1) in [o["OutputName"] for o in outputs], ref
+            if ".PropertyFiles." in ref:
+                files = [f["PropertyFileName"] for f in steps[name]["PropertyFiles"]]
+                assert ref.rsplit(".", 1)[1] in files, ref
+        else:
+            assert ref.startswith("Execution."), ref
+
+
+def test_wiring_of_the_job_steps(definition):
+    steps = all_steps(json.loads(definition))
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]["Get"]
+                for c in steps["TrainModel"]["Arguments"]["InputDataConfig"]}
+    assert channels == {
+        name: "Steps.PreprocessData.ProcessingOutputConfig.Outputs['%s'].S3Output.S3Uri" % name
+        for name in ("train", "validation", "preprocessing")}
+    assert steps["PreprocessData"]["DependsOn"] == ["ValidateData"]
+    evaluate_inputs = {i["InputName"]: i["S3Input"]["S3Uri"]
+                       for i in steps["EvaluateModel"]["Arguments"]["ProcessingInputs"]}
+    assert evaluate_inputs["model"] == {"Get": "Steps.TrainModel.ModelArtifacts.S3ModelArtifacts"}
+    condition = steps["CheckAucThreshold"]["Arguments"]["Conditions"][0]
+    assert condition["Type"] == "GreaterThanOrEqualTo"
+    assert condition["LeftValue"]["Std:JsonGet"]["Path"] == "binary_classification_metrics.auc.value"
+    assert condition["RightValue"] == {"Get": "Parameters.AucThreshold"}
+    message = json.dumps(steps["AucTooLow"]["Arguments"]["ErrorMessage"])
+    assert "binary_classification_metrics.auc.value" in message and "Parameters.AucThreshold" in message
+    register = steps["RegisterModel-RegisterModel"]["Arguments"]
+    assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+    assert {"text/csv", "application/json"} <= set(
+        register["InferenceSpecification"]["SupportedContentTypes"])
+    container = register["InferenceSpecification"]["Containers"][0]
+    assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+    assert "sagemaker-xgboost:3.0-5" in container["Image"]
+    assert "evaluation.json" in json.dumps(register["ModelMetrics"]["ModelQuality"]["Statistics"])
+    training = steps["TrainModel"]["Arguments"]
+    assert training["HyperParameters"]["sagemaker_program"] == '"train.py"'
+    assert training["AlgorithmSpecification"]["MetricDefinitions"][0]["Name"] == "validation:auc"
+    for name in ("ValidateData", "PreprocessData", "TrainModel", "EvaluateModel"):
+        assert steps[name]["CacheConfig"] == {"Enabled": True, "ExpireAfter": "P30D"}
+        types = {t for p in steps[name]["RetryPolicies"] for t in p["ExceptionType"]}
+        assert {"Step.THROTTLING", "SageMaker.CAPACITY_ERROR"} <= types
+
+
+def test_code_keys_are_content_hashes_and_the_json_is_stable(definition):
+    again = get_definition("--module-name", "pipelines.churn.pipeline", "--kwargs", KWARGS)
+    assert again.stdout == definition
+    keys = set(re.findall(r"s3://review-bucket/churn/code/(\w+)/([0-9a-f]{16})/", definition))
+    assert {k for k, _ in keys} == {"processing", "evaluation", "training", "inference"}
+
+
+def test_bundle_digest_follows_content_only():
+    a = CodeBundle("x", {"a.py": b"print(1)\n", "b.py": b"2"}, packed=True)
+    same = CodeBundle("x", {"b.py": b"2", "a.py": b"print(1)\n"}, packed=True)
+    changed = CodeBundle("x", {"a.py": b"print(2)\n", "b.py": b"2"}, packed=True)
+    assert a.digest == same.digest != changed.digest
+    assert a.objects() == same.objects()  # the tarball bytes are reproducible too
+    assert deterministic_tarball({"a": b"1"}) == deterministic_tarball({"a": b"1"})
+
+
+def test_definition_file_and_user_schema(tmp_path):
+    schema = json.loads((ROOT / "processing/schemas/seed.json").read_text())
+    (tmp_path / "mine.json").write_text(json.dumps(schema))
+    kwargs = json.dumps({"region": "eu-west-1", "default_bucket": "review-bucket",
+                         "schema": str(tmp_path / "mine.json"), "AucThreshold": 0.8})
+    out = tmp_path / "definition.json"
+    proc = get_definition("-n", "pipelines.churn.pipeline", "--kwargs", kwargs, "-f", str(out))
+    assert proc.returncode == 0, proc.stderr
+    parsed = json.loads(out.read_text())
+    steps = all_steps(parsed)
+    assert "schemas/mine.json" in steps["ValidateData"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    threshold = [p for p in parsed["Parameters"] if p["Name"] == "AucThreshold"][0]
+    assert threshold["DefaultValue"] == 0.8
+
+
+@pytest.mark.parametrize("args, env_region, message", [
+    (["-n", "pipelines.churn.pipeline", "--kwargs", "{not json"], "eu-west-1",
+     "--kwargs is not valid JSON"),
+    (["-n", "pipelines.nope", "--kwargs", KWARGS], "eu-west-1", "cannot import module 'pipelines.nope'"),
+    (["-n", "pipelines.churn.pipeline", "--kwargs", '{"default_bucket": "b"}'], None,
+     'no AWS region: pass "region" in --kwargs or set AWS_DEFAULT_REGION'),
+    (["-n", "pipelines.churn.pipeline", "--kwargs", '{"region": "eu-west-1"}'], None,
+     "no S3 bucket"),
+    (["-n", "pipelines.churn.pipeline", "--kwargs",
+      '{"region": "eu-west-1", "default_bucket": "b", "MaxDeep": 3}'], None,
+     "unknown arguments MaxDeep"),
+])
+def test_user_mistakes_are_one_line(args, env_region, message, monkeypatch, capsys):
+    # In-process (the SDK import is paid once); the command's own error path, not a mock.
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    if env_region:
+        monkeypatch.setenv("AWS_DEFAULT_REGION", env_region)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    assert run_command(main, args) == 1
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
