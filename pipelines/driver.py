@@ -66,9 +66,8 @@ def credentials_error(e):
     return None
 
 
-def run_command(main, argv):
+def run_command(main, argv, prog):
     """Run main(argv); user mistakes become one line on stderr and exit code 1."""
-    prog = os.path.basename(sys.argv[0])
     try:
         return main(argv)
     except CommandError as e:

@@ -33,7 +33,7 @@ def main(argv=None):
 
 
 def entry_point():
-    sys.exit(run_command(main, None))
+    sys.exit(run_command(main, None, "get-pipeline-definition"))
 
 
 if __name__ == "__main__":

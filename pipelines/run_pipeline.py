@@ -98,7 +98,7 @@ def main(argv=None, out=sys.stdout):
 
 
 def entry_point():
-    sys.exit(run_command(main, None))
+    sys.exit(run_command(main, None, "run-pipeline"))
 
 
 if __name__ == "__main__":

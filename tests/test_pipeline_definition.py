@@ -32,7 +32,7 @@ def guard(event, args):
 sys.addaudithook(guard)
 from pipelines.get_pipeline_definition import main
 from pipelines.driver import run_command
-code = run_command(main, sys.argv[1:])
+code = run_command(main, sys.argv[1:], "get-pipeline-definition")
 if attempts:
     sys.stderr.write("network access attempted: %s\\n" % ", ".join(attempts))
     code = 3
@@ -198,7 +198,7 @@ def test_user_mistakes_are_one_line(args, env_region, message, monkeypatch, caps
         monkeypatch.setenv("AWS_DEFAULT_REGION", env_region)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    assert run_command(main, args) == 1
+    assert run_command(main, args, "get-pipeline-definition") == 1
     err = capsys.readouterr().err
     assert message in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -1,0 +1,118 @@
+"""run-pipeline and the CodeBuild job against a moto server on 127.0.0.1 (real HTTP, fake AWS).
+
+moto marks executions Succeeded at once without running them; the local runner runs them."""
+import io
+import json
+import subprocess
+import sys
+import tarfile
+
+import yaml
+
+from conftest import ROOT, aws_client
+
+ROLE = "arn:aws:iam::123456789012:role/ChurnPipelineRole"
+
+
+def run_pipeline(env, *args):
+    return subprocess.run([sys.executable, "-m", "pipelines.run_pipeline"] + list(args),
+                          capture_output=True, text=True, cwd=str(ROOT), env=env)
+
+
+def definition(env, kwargs):
+    proc = subprocess.run([sys.executable, "-m", "pipelines.get_pipeline_definition",
+                           "-n", "pipelines.churn.pipeline", "--kwargs", kwargs],
+                          capture_output=True, text=True, cwd=str(ROOT), env=env)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_upsert_creates_then_updates_and_starts(aws_env, bucket):
+    kwargs = json.dumps({"default_bucket": bucket, "pipeline_name": "Churn-upsert"})
+    first = run_pipeline(aws_env, "-n", "pipelines.churn.pipeline", "--role-arn", ROLE,
+                         "--kwargs", kwargs, "--tags", '{"team": "ml"}',
+                         "--description", "churn model")
+    assert first.returncode == 0, first.stderr
+    assert first.stderr == ""  # no SDK deprecation warnings or INFO chatter
+    assert "Execution started with PipelineExecutionArn: arn:aws:sagemaker:" in first.stdout
+    sagemaker = aws_client("sagemaker", aws_env)
+    created = sagemaker.describe_pipeline(PipelineName="Churn-upsert")
+    assert created["RoleArn"] == ROLE and created["PipelineDescription"] == "churn model"
+
+    second = run_pipeline(aws_env, "-n", "pipelines.churn.pipeline", "--role-arn", ROLE,
+                          "--kwargs", kwargs, "--wait", "--poll-seconds", "0.1")
+    assert second.returncode == 0, second.stderr
+    assert "Succeeded" in second.stdout
+    updated = sagemaker.describe_pipeline(PipelineName="Churn-upsert")
+    assert updated["LastModifiedTime"] >= created["CreationTime"]
+    summaries = sagemaker.list_pipeline_executions(PipelineName="Churn-upsert")
+    assert len(summaries["PipelineExecutionSummaries"]) == 2
+
+    # What SageMaker stores is exactly what get-pipeline-definition prints.
+    stored = json.loads(updated["PipelineDefinition"])
+    assert stored == definition(aws_env, json.dumps(dict(json.loads(kwargs), role=ROLE)))
+    tags = sagemaker.list_tags(ResourceArn=updated["PipelineArn"])["Tags"]
+    assert {"Key": "team", "Value": "ml"} in tags
+
+
+def test_code_objects_hold_the_scripts_bytes(aws_env, bucket):
+    kwargs = json.dumps({"default_bucket": bucket, "pipeline_name": "Churn-code"})
+    proc = run_pipeline(aws_env, "-n", "pipelines.churn.pipeline", "--role-arn", ROLE,
+                        "--kwargs", kwargs)
+    assert proc.returncode == 0, proc.stderr
+    s3 = aws_client("s3", aws_env)
+    stored = json.dumps(definition(aws_env, kwargs))
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    validate_key = [k for k in keys if k.endswith("/validate.py")][0]
+    assert validate_key.split("/processing/")[1].split("/")[0] in stored
+    body = s3.get_object(Bucket=bucket, Key=validate_key)["Body"].read()
+    assert body == (ROOT / "processing" / "validate.py").read_bytes()
+    tar_key = [k for k in keys if k.startswith("churn/code/training/")][0]
+    assert "s3://%s/%s" % (bucket, tar_key) in stored
+    tarball = s3.get_object(Bucket=bucket, Key=tar_key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(tarball)) as tar:
+        assert tar.getnames() == ["train.py"]
+        assert tar.extractfile("train.py").read() == (ROOT / "training" / "train.py").read_bytes()
+
+
+def test_missing_credentials_are_one_clear_line(aws_env, tmp_path):
+    env = {k: v for k, v in aws_env.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    env.update({"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+                "AWS_CONFIG_FILE": str(tmp_path / "none")})
+    proc = run_pipeline(env, "-n", "pipelines.churn.pipeline", "--role-arn", ROLE,
+                        "--kwargs", '{"default_bucket": "churn-nocreds"}')
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == ("run-pipeline: error: no AWS credentials found: configure a "
+                                   "profile (aws configure, AWS_PROFILE) or set "
+                                   "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+
+
+def test_codebuild_build_phase(aws_env, bucket, tmp_path):
+    """The buildspec's build commands, run as CodeBuild would with the project's variables."""
+    spec = yaml.safe_load((ROOT / "codebuild-buildspec.yml").read_text())
+    assert spec["env"]["shell"] == "bash"
+    script = "\n".join(spec["phases"]["build"]["commands"])
+    script += '\necho "EXPORTED ${PIPELINE_NAME} ${PIPELINE_EXECUTION_ARN}"\n'
+    env = dict(aws_env)
+    env.update({"SAGEMAKER_PROJECT_NAME": "churn", "SAGEMAKER_PROJECT_ID": "p-abc123",
+                "SAGEMAKER_PIPELINE_ROLE_ARN": ROLE, "ARTIFACT_BUCKET": bucket,
+                "AWS_REGION": "us-east-1",
+                # The suite is already running; the build runs a small, real part of it.
+                "PYTEST_ARGS": "-q -p no:cacheprovider tests/test_schema.py",
+                "PATH": "%s:%s" % (ROOT / ".venv" / "bin", env.get("PATH", ""))})
+    proc = subprocess.run(["bash", "-c", script], cwd=str(ROOT), env=env, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "passed" in proc.stdout
+    exported = [l for l in proc.stdout.splitlines() if l.startswith("EXPORTED")][0].split()
+    assert exported[1] == "churn-p-abc123" and exported[2].startswith("arn:aws:sagemaker:")
+    sagemaker = aws_client("sagemaker", aws_env)
+    pipeline = sagemaker.describe_pipeline(PipelineName="churn-p-abc123")
+    executions = sagemaker.list_pipeline_executions(PipelineName="churn-p-abc123")
+    assert executions["PipelineExecutionSummaries"][0]["PipelineExecutionArn"] == exported[2]
+    tags = sagemaker.list_tags(ResourceArn=pipeline["PipelineArn"])["Tags"]
+    assert {"Key": "sagemaker:project-id", "Value": "p-abc123"} in tags
+    stored = json.loads(pipeline["PipelineDefinition"])
+    register = stored["Steps"][4]["Arguments"]["IfSteps"][0]["Arguments"]
+    assert register["ModelPackageGroupName"] == "churn-p-abc123"
+    (ROOT / "run-pipeline.log").unlink()
