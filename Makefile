@@ -19,8 +19,10 @@ $(STAMP): setup.py
 run: $(STAMP)
 	$(BIN)/churn run-scripts --rows $(ROWS) --schema $(SCHEMA)
 
+# pytest exits 5 when it collected no test: a broken suite, not a pass.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	@$(BIN)/python -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 clean:
 	rm -rf $(VENV) .churn *.egg-info .pytest_cache
