@@ -1,14 +1,21 @@
 """The `churn` command.
 
+  churn run [--data CSV|S3] [--schema S] [--param Name=Value ...] [--home DIR] [--json]
+                                                     run the pipeline locally, no Docker
+  churn runs list | churn runs show ID               local executions
+  churn models list [--group G] | describe V | approve V | reject V
+                                                     the local model registry
   churn generate-data --rows N --seed S --out FILE   synthetic seed-schema customers
-  churn run-scripts [--data CSV --schema NAME]       run the container scripts in sequence
+  churn run-scripts [--data CSV --schema NAME]       the container scripts in sequence, no engine
   churn schemas                                      list the shipped schemas
 
 Errors a user can cause print one line saying what is wrong and what to do, and exit 1.
 """
 import argparse
+import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from processing.churn_schema import SchemaError, available_schemas, load_schema
@@ -63,6 +70,146 @@ def cmd_run_scripts(args):
     return 0
 
 
+def generated_data(rows, seed):
+    """Seed-schema data under $CHURN_HOME/data, made once per (rows, seed)."""
+    from pipelines.datagen import write_csv
+
+    path = home() / "data" / ("churn-%d-rows-seed-%d.csv" % (rows, seed))
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_csv(rows, seed, path)
+    return str(path)
+
+
+def parse_params(pairs):
+    params = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UserError("--param %r: use Name=Value, e.g. --param AucThreshold=0.8" % pair)
+        params[name] = value
+    return params
+
+
+def cmd_run(args):
+    from pipelines.local.engine import PipelineError
+    from pipelines.local.run import run_local, summary
+
+    load_schema(args.schema)
+    data = args.data
+    if data is None:
+        if args.schema != "seed":
+            raise UserError("--schema %s needs --data: only the seed schema has generated data"
+                            % args.schema)
+        data = generated_data(args.rows, args.seed)
+    elif not data.startswith("s3://") and not Path(data).is_file():
+        raise UserError("--data %s is not a file" % data)
+    progress = sys.stderr if args.json else sys.stdout
+    echo = lambda line: (progress.write(line + "\n"), progress.flush())  # noqa: E731
+    started = time.time()
+    try:
+        record, execution = run_local(home(), data, schema=args.schema,
+                                      parameters=parse_params(args.param), echo=echo)
+    except (PipelineError, FileNotFoundError) as e:
+        raise UserError(str(e))
+    result = summary(home(), record, execution)
+    result["seconds"] = round(time.time() - started, 2)
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        print_summary(result, record)
+    return 0 if result["status"] == "Succeeded" else 1
+
+
+def print_summary(result, record):
+    hits = sum(1 for s in result["steps"] if s["cache_hit"])
+    print("%s: %s in %.1f s (%d of %d steps from cache)" % (
+        result["execution_id"], result["status"], result["seconds"], hits, len(result["steps"])))
+    if result["metrics"]:
+        print("test metrics: " + ", ".join("%s %.4f" % kv for kv in result["metrics"].items()))
+    if result["model_package"]:
+        p = result["model_package"]
+        print("registered %s version %d (%s); approve it with `churn models approve %d`"
+              % (p["group"], p["version"], p["approval_status"], p["version"]))
+    if result["status"] != "Succeeded":
+        sys.stderr.write("failed: %s\n" % result["failure_reason"])
+        for step in record["Steps"]:
+            if step["StepStatus"] == "Failed" and step["Log"]:
+                from pipelines.local.run import log_tail
+
+                tail, path = log_tail(step["Log"])
+                if tail:
+                    sys.stderr.write("last lines of %s:\n%s\n" % (path, tail))
+
+
+def cmd_runs(args):
+    from pipelines.local.engine import PipelineError, list_executions, load_execution
+
+    if args.action == "list":
+        records = list_executions(home())
+        if not records:
+            print("no executions under %s yet; run `churn run`" % home())
+        for r in records:
+            print("%s  %-10s %s  %5.1f s  %s" % (
+                r["PipelineExecutionId"], r["PipelineExecutionStatus"],
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["StartTime"])),
+                (r["EndTime"] or time.time()) - r["StartTime"], r["PipelineName"]))
+        return 0
+    if not args.id:
+        raise UserError("churn runs show needs an execution id (see `churn runs list`)")
+    try:
+        record = load_execution(home(), args.id)
+    except PipelineError as e:
+        raise UserError(str(e))
+    if args.json:
+        print(json.dumps(record, indent=1, default=str))
+        return 0
+    print("%s %s: %s" % (record["PipelineName"], record["PipelineExecutionId"],
+                         record["PipelineExecutionStatus"]))
+    if record["FailureReason"]:
+        print("failure: %s" % record["FailureReason"])
+    for s in record["Steps"]:
+        took = (s["EndTime"] or time.time()) - s["StartTime"]
+        print("  %-28s %-12s %-9s %6.1f s%s" % (
+            s["StepName"], s["StepType"], s["StepStatus"], took,
+            "  cache hit from %s" % s["CacheHit"] if s["CacheHit"] else ""))
+    return 0
+
+
+def cmd_models(args):
+    from pipelines.local.registry import Registry, RegistryError
+
+    registry = Registry(home())
+    try:
+        if args.action == "list":
+            packages = registry.list_packages(args.group)
+            if not packages:
+                print("no model versions registered under %s yet" % home())
+            for p in packages:
+                print("%-24s %3d  %-22s %s" % (
+                    p["ModelPackageGroupName"], p["ModelPackageVersion"],
+                    p["ModelApprovalStatus"],
+                    time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(p["CreationTime"]))))
+            return 0
+        if not args.version:
+            raise UserError("churn models %s needs a VERSION (see `churn models list`)"
+                            % args.action)
+        if args.action == "describe":
+            package = registry.find(args.version, args.group)
+        else:
+            status = "Approved" if args.action == "approve" else "Rejected"
+            package = registry.set_approval(args.version, status, args.description, args.group)
+            print("%s version %d is now %s" % (package["ModelPackageGroupName"],
+                                                package["ModelPackageVersion"], status))
+            return 0
+        print(json.dumps(package, indent=1, default=str))
+        return 0
+    except RegistryError as e:
+        raise UserError(str(e))
+    finally:
+        registry.close()
+
+
 def cmd_schemas(args):
     for name in available_schemas():
         schema = load_schema(name)
@@ -78,6 +225,35 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="churn", description="Churn pipeline template tools.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+
+    p = sub.add_parser("run", help="run the pipeline definition locally (no Docker, no AWS)")
+    p.add_argument("--data", help="raw churn CSV, or an s3:// URI in the local store "
+                                  "(default: generated seed-schema data)")
+    p.add_argument("--schema", default="seed", help="schema name (%s) or file"
+                   % ", ".join(available_schemas()))
+    p.add_argument("--param", action="append", metavar="NAME=VALUE",
+                   help="pipeline parameter, e.g. AucThreshold=0.8 (repeatable)")
+    p.add_argument("--home", help="where runs, models and the local store live "
+                                  "(default: $CHURN_HOME or ./.churn)")
+    p.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    p.add_argument("--rows", type=_positive_int, default=10000, help="rows to generate")
+    p.add_argument("--seed", type=int, default=0, help="generator seed")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("runs", help="list local executions or show one")
+    p.add_argument("action", choices=("list", "show"))
+    p.add_argument("id", nargs="?")
+    p.add_argument("--home")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("models", help="the local model registry")
+    p.add_argument("action", choices=("list", "describe", "approve", "reject"))
+    p.add_argument("version", nargs="?", help="version number, GROUP/NUMBER or ARN")
+    p.add_argument("--group")
+    p.add_argument("--description", help="approval note")
+    p.add_argument("--home")
+    p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("generate-data", help="write synthetic seed-schema customers to a CSV")
     p.add_argument("--rows", type=_positive_int, default=10000)
@@ -112,6 +288,8 @@ def _positive_int(text):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if getattr(args, "home", None):
+        os.environ["CHURN_HOME"] = args.home
     try:
         return args.func(args)
     except (UserError, SchemaError) as e:

@@ -23,7 +23,6 @@ import time
 
 MODEL_FILE = "xgboost-model"
 PREPROCESSING_FILE = "preprocessing.json"
-FAILURE_FILE = "/opt/ml/output/failure"
 
 
 class TrainingError(ValueError):
@@ -146,8 +145,9 @@ def train(args):
 def fail(message):
     """One clear line for the user, and the job's FailureReason for SageMaker (section 2.5)."""
     sys.stderr.write("train: error: %s\n" % message)
-    if os.path.isdir(os.path.dirname(FAILURE_FILE)):
-        with open(FAILURE_FILE, "w", encoding="utf-8") as f:
+    output_dir = os.environ.get("SM_OUTPUT_DIR", "/opt/ml/output")
+    if os.path.isdir(output_dir):
+        with open(os.path.join(output_dir, "failure"), "w", encoding="utf-8") as f:
             f.write(message[:1024])
     sys.exit(1)
 
