@@ -37,7 +37,7 @@ setup(
     python_requires=">=3.9",
     packages=find_packages(include=["pipelines", "pipelines.*", "processing", "training",
                                     "evaluation", "inference"]),
-    package_data={"processing": ["schemas/*.json", "requirements.txt", "*.sh"]},
+    package_data={"processing": ["schemas/*.json", "requirements.txt"]},
     install_requires=REQUIRED,
     extras_require=EXTRAS,
     entry_points={

@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCESSING_FILES = ("validate.py", "preprocess.py", "churn_schema.py", "churn_recipe.py",
-                    "churn_io.py", "requirements.txt", "run_with_requirements.sh")
+                    "churn_io.py", "requirements.txt", "run_with_requirements.py")
 
 
 class CodeBundle(object):
@@ -63,7 +63,7 @@ def deterministic_tarball(files):
         for arcname, data in files.items():
             info = tarfile.TarInfo(arcname)
             info.size = len(data)
-            info.mode = 0o755 if arcname.endswith(".sh") else 0o644
+            info.mode = 0o644
             info.mtime = 0
             tar.addfile(info, io.BytesIO(data))
     packed = io.BytesIO()

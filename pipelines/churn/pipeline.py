@@ -169,7 +169,7 @@ def get_pipeline(region, role=None, default_bucket=None,
     validate = ProcessingStep(
         name="ValidateData",
         step_args=processor("validate", sklearn_image,
-                            ["/bin/sh", CODE + "/run_with_requirements.sh", "validate.py"]).run(
+                            ["python3", CODE + "/run_with_requirements.py", "validate.py"]).run(
             inputs=[ProcessingInput(source=p["InputDataUrl"],
                                     destination="/opt/ml/processing/input/data", input_name="data"),
                     code_input("processing")],
