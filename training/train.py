@@ -12,16 +12,23 @@ Writes to SM_MODEL_DIR:
 Logs one `[i]<TAB>train-auc:...<TAB>validation-auc:...` line per round, the lines the metric
 definition regex `validation-auc:([0-9.]+)` picks up. The image imports this module to serve,
 so everything runs under `if __name__ == "__main__"`.
+
+With several hosts (SM_HOSTS), the hosts train one model together through XGBoost's collective:
+the first host runs the tracker, each host trains on its share of the rows, and the first host
+saves the model.
 """
 import argparse
+import contextlib
 import glob
 import json
 import os
 import shutil
+import socket
 import sys
 import time
 
 MODEL_FILE = "xgboost-model"
+TRACKER_PORT = 9099  # as the SageMaker XGBoost container's distributed training uses
 PREPROCESSING_FILE = "preprocessing.json"
 
 
@@ -96,15 +103,82 @@ def find_preprocessing(args):
                         % (PREPROCESSING_FILE, args.preprocessing))
 
 
+class Cluster(object):
+    """Where this host stands in a multi-host job (SM_HOSTS / SM_CURRENT_HOST)."""
+
+    def __init__(self):
+        self.hosts = sorted(json.loads(os.environ.get("SM_HOSTS", "[]")) or ["algo-1"])
+        self.current = os.environ.get("SM_CURRENT_HOST", self.hosts[0])
+        self.rank = self.hosts.index(self.current) if self.current in self.hosts else 0
+        self.size = len(self.hosts)
+        config = json.loads(os.environ.get("SM_INPUT_DATA_CONFIG", "{}"))
+        # A FullyReplicated channel gives every host all rows; each then trains on its share.
+        self.replicated = {name: c.get("S3DistributionType", "FullyReplicated") ==
+                           "FullyReplicated" for name, c in config.items()}
+
+    @property
+    def is_master(self):
+        return self.rank == 0
+
+    def share(self, labels, features, channel):
+        if self.size == 1 or not self.replicated.get(channel, True):
+            return labels, features
+        return labels[self.rank::self.size], features[self.rank::self.size]
+
+    def tracker_address(self):
+        """The local runner names a loopback tracker (CHURN_TRACKER_URI=host:port); on
+        SageMaker the first host runs it, and its name resolves once the cluster's DNS is up."""
+        uri = os.environ.get("CHURN_TRACKER_URI")
+        if uri:
+            host, port = uri.rsplit(":", 1)
+            return host, int(port)
+        for attempt in range(60):
+            try:
+                return socket.gethostbyname(self.hosts[0]), TRACKER_PORT
+            except socket.gaierror:
+                time.sleep(2)
+        raise TrainingError("cannot resolve the first host %s of %s"
+                            % (self.hosts[0], self.hosts))
+
+
+@contextlib.contextmanager
+def collective(cluster):
+    """Join the other hosts in XGBoost's collective, so they train one model together."""
+    if cluster.size == 1:
+        yield
+        return
+    import xgboost as xgb
+    from xgboost.tracker import RabitTracker
+
+    host, port = cluster.tracker_address()
+    tracker = None
+    if cluster.is_master:
+        tracker = RabitTracker(n_workers=cluster.size, host_ip=host, port=port, sortby="task")
+        tracker.start()
+    with xgb.collective.CommunicatorContext(dmlc_tracker_uri=host, dmlc_tracker_port=port,
+                                            dmlc_task_id=cluster.current, dmlc_retry=30,
+                                            dmlc_timeout=600):
+        yield
+    if tracker is not None:
+        tracker.wait_for()
+
+
 def train(args):
+    cluster = Cluster()
+    with collective(cluster):
+        return _train(args, cluster)
+
+
+def _train(args, cluster):
     import xgboost as xgb
 
     started = time.time()
     preprocessing = find_preprocessing(args)
     with open(preprocessing, encoding="utf-8") as f:
         feature_names = json.load(f).get("feature_names")
-    y_train, x_train = read_channel(args.train, "train")
-    y_val, x_val = read_channel(args.validation, "validation")
+    y_train, x_train = cluster.share(*read_channel(args.train, "train"), channel="train")
+    y_val, x_val = cluster.share(*read_channel(args.validation, "validation"),
+                                 channel="validation")
     if feature_names is not None and len(feature_names) != x_train.shape[1]:
         raise TrainingError("train data has %d features but %s names %d"
                             % (x_train.shape[1], PREPROCESSING_FILE, len(feature_names)))
@@ -129,6 +203,10 @@ def train(args):
         rounds = booster.best_iteration + 1
         booster = booster[:rounds]  # serve the best round, not the last one
 
+    if not cluster.is_master:  # every host holds the same model; one saves it
+        print("train: %s of %s done (%d rows); %s saves the model"
+              % (cluster.current, cluster.hosts, len(y_train), cluster.hosts[0]))
+        return booster
     os.makedirs(args.model_dir, exist_ok=True)
     # save_model picks the format from the extension: write UBJSON under a temporary name,
     # then publish it as `xgboost-model`, the name the XGBoost serving image looks for.
@@ -136,8 +214,9 @@ def train(args):
     booster.save_model(tmp)
     os.replace(tmp, os.path.join(args.model_dir, MODEL_FILE))
     shutil.copyfile(preprocessing, os.path.join(args.model_dir, PREPROCESSING_FILE))
-    print("train: %d rows, %d features, %d rounds kept; model in %s; %.2f s"
-          % (len(y_train), x_train.shape[1], rounds, args.model_dir, time.time() - started))
+    print("train: %d rows%s, %d features, %d rounds kept; model in %s; %.2f s"
+          % (len(y_train), " on each of %d hosts" % cluster.size if cluster.size > 1 else "",
+             x_train.shape[1], rounds, args.model_dir, time.time() - started))
     sys.stdout.flush()
     return booster
 
