@@ -76,6 +76,26 @@ def base_env(threads):
     return env
 
 
+def _text(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _stringify_app(request):
+    """The API takes container arguments and environment values as strings; a pipeline
+    parameter in them arrives as its text."""
+    request = dict(request)
+    app = dict(request["AppSpecification"])
+    for key in ("ContainerEntrypoint", "ContainerArguments"):
+        if app.get(key):
+            app[key] = [_text(v) for v in app[key]]
+    request["AppSpecification"] = app
+    if request.get("Environment"):
+        request["Environment"] = {k: _text(v) for k, v in request["Environment"].items()}
+    return request
+
+
 def _command(argv):
     """python3 / python in an entrypoint mean this interpreter."""
     if argv and os.path.basename(argv[0]) in ("python3", "python"):
@@ -157,6 +177,7 @@ def _raise_first_failure(results, failure_file):
 def run_processing(request, job_name, workdir, store, launcher=popen_launcher):
     """Run a CreateProcessingJob request; returns its DescribeProcessingJob-shaped dict."""
     started = time.time()
+    request = _stringify_app(request)
     cluster = request["ProcessingResources"]["ClusterConfig"]
     hosts = hosts_of(cluster["InstanceCount"])
     threads = thread_budget(len(hosts))
@@ -180,7 +201,7 @@ def run_processing(request, job_name, workdir, store, launcher=popen_launcher):
         _write_json(c.path("/opt/ml/config/resourceconfig.json"),
                     {"current_host": host, "hosts": hosts})
         env = base_env(threads)
-        env.update({k: str(v) for k, v in (request.get("Environment") or {}).items()})
+        env.update(request.get("Environment") or {})
         argv = [c.rewrite(a) for a in (app.get("ContainerEntrypoint") or [])
                 + (app.get("ContainerArguments") or [])]
         if not argv:

@@ -1,0 +1,256 @@
+"""The local engine on hand-written definitions: the container contract a job sees (parity with
+SAGEMAKER_CONTRACTS.md), sharding, metrics, crashes, conditions, unsupported steps, retries."""
+import io
+import json
+import tarfile
+
+import pytest
+
+from pipelines.local import engine
+from pipelines.local.engine import PipelineError, parse_duration, retry_delays, run_definition
+from pipelines.local.store import Store
+
+PROBE = r'''
+import json, os, sys
+out = sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else os.environ.get("SM_MODEL_DIR")
+config_dir = "/opt/ml/config" if "--out" in sys.argv else "/opt/ml/input/config"
+root = os.environ.get("PROBE_ROOT_HINT", "")
+def read_config(folder):
+    # the container paths, mapped: find the config folder next to this job's /opt/ml
+    here = os.path.abspath(out)
+    base = here[:here.index("/opt/ml/")] if "/opt/ml/" in here else ""
+    path = base + folder
+    return {n: json.load(open(os.path.join(path, n))) for n in sorted(os.listdir(path))}
+inputs = {}
+for name in ("data",):
+    folder = os.path.join(os.path.abspath(out)[:os.path.abspath(out).index("/opt/ml/")], "opt/ml/processing/input", name)
+    if os.path.isdir(folder):
+        inputs[name] = sorted(os.listdir(folder))
+print("[3]\tvalidation-auc:0.75\tvalidation-logloss:0.4")
+record = {"argv": sys.argv, "env": dict(os.environ), "config": read_config(config_dir),
+          "inputs": inputs, "name": __name__, "spec": getattr(__spec__, "name", None)}
+os.makedirs(out, exist_ok=True)
+host = os.environ.get("SM_CURRENT_HOST") or json.load(open(os.path.join(os.path.abspath(out)[:os.path.abspath(out).index("/opt/ml/")], "opt/ml/config/resourceconfig.json")))["current_host"]
+with open(os.path.join(out, host + ".json"), "w") as f:
+    json.dump(record, f)
+'''
+
+BUCKET = "s3://probe-bucket"
+
+
+def tarball(files):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def processing_step(name="Probe", entrypoint=None, count=1, extra=None):
+    step = {
+        "Name": name, "Type": "Processing",
+        "Arguments": {
+            "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.m5.xlarge",
+                                                      "InstanceCount": count,
+                                                      "VolumeSizeInGB": 30}},
+            "AppSpecification": {
+                "ImageUri": "image",
+                "ContainerEntrypoint": entrypoint or ["python3",
+                                                      "/opt/ml/processing/input/code/probe.py"],
+                "ContainerArguments": ["--out", "/opt/ml/processing/output", "--n",
+                                       {"Get": "Parameters.N"}]},
+            "RoleArn": "arn:aws:iam::000000000000:role/r",
+            "Environment": {"LOG_LEVEL": "INFO"},
+            "ProcessingInputs": [
+                {"InputName": "code", "S3Input": {
+                    "S3Uri": BUCKET + "/code/", "LocalPath": "/opt/ml/processing/input/code",
+                    "S3DataType": "S3Prefix", "S3InputMode": "File",
+                    "S3DataDistributionType": "FullyReplicated"}},
+                {"InputName": "data", "S3Input": {
+                    "S3Uri": BUCKET + "/data/", "LocalPath": "/opt/ml/processing/input/data",
+                    "S3DataType": "S3Prefix", "S3InputMode": "File",
+                    "S3DataDistributionType": "ShardedByS3Key"}}],
+            "ProcessingOutputConfig": {"Outputs": [{"OutputName": "out", "S3Output": {
+                "S3Uri": {"Std:Join": {"On": "/", "Values": [
+                    BUCKET, {"Get": "Execution.PipelineExecutionId"}, "out"]}},
+                "LocalPath": "/opt/ml/processing/output", "S3UploadMode": "EndOfJob"}}]}}}
+    step["Arguments"].update(extra or {})
+    return step
+
+
+def training_step(count=1):
+    hps = {"eta": "0.2", "max_depth": "5", "early_stop": "true",
+           "objective": '"binary:logistic"', "sagemaker_program": '"probe.py"',
+           "sagemaker_submit_directory": '"%s/code/sourcedir.tar.gz"' % BUCKET,
+           "sagemaker_container_log_level": "20", "sagemaker_region": '"us-east-1"'}
+    return {"Name": "ProbeTraining", "Type": "Training", "Arguments": {
+        "AlgorithmSpecification": {"TrainingImage": "image", "TrainingInputMode": "File",
+                                   "MetricDefinitions": [{"Name": "validation:auc",
+                                                          "Regex": ".*\\[[0-9]+\\].*#011validation-auc:([0-9.]+)"}]},
+        "OutputDataConfig": {"S3OutputPath": BUCKET + "/models"},
+        "ResourceConfig": {"InstanceCount": count, "InstanceType": "ml.m5.xlarge",
+                           "VolumeSizeInGB": 30},
+        "RoleArn": "arn:aws:iam::000000000000:role/r",
+        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+        "HyperParameters": hps,
+        "InputDataConfig": [{"ChannelName": "train", "ContentType": "text/csv", "DataSource": {
+            "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": BUCKET + "/data/",
+                             "S3DataDistributionType": "FullyReplicated"}}}]}}
+
+
+@pytest.fixture
+def home(tmp_path):
+    store = Store(tmp_path)
+    store.put_bytes(BUCKET + "/code/probe.py", PROBE.encode())
+    store.put_bytes(BUCKET + "/code/sourcedir.tar.gz", tarball({"probe.py": PROBE.encode()}))
+    for i in range(3):
+        store.put_bytes(BUCKET + "/data/part-%d.csv" % i, b"1,2\n")
+    return tmp_path
+
+
+def definition(*steps):
+    return {"Version": "2020-12-01", "Parameters": [
+        {"Name": "N", "Type": "Integer", "DefaultValue": 3},
+        {"Name": "Threshold", "Type": "Float", "DefaultValue": 0.5}], "Steps": list(steps)}
+
+
+def outputs(home, record, step_uri_suffix):
+    store = Store(home)
+    return {name: json.loads(path.read_text()) for name, path in
+            store.objects("%s/%s/%s/" % (BUCKET, record["PipelineExecutionId"],
+                                         step_uri_suffix)).items()}
+
+
+def test_processing_job_sees_the_processing_contract(home):
+    record = run_definition(home, definition(processing_step(count=2)), "Parity")
+    assert record["PipelineExecutionStatus"] == "Succeeded", record
+    seen = outputs(home, record, "out")
+    assert sorted(seen) == ["algo-1.json", "algo-2.json"]
+    one, two = seen["algo-1.json"], seen["algo-2.json"]
+    # Entrypoint + arguments, container paths mapped onto the job folder, parameters resolved.
+    assert one["argv"][1:3] == ["--out", one["argv"][2]]
+    assert one["argv"][2].endswith("/Probe/algo-1/opt/ml/processing/output")
+    assert one["argv"][3:] == ["--n", "3"]
+    # Only the request's Environment (plus the thread budget) - no SM_* for processing.
+    assert one["env"]["LOG_LEVEL"] == "INFO"
+    assert not [k for k in one["env"] if k.startswith("SM_")]
+    assert one["env"]["OMP_WAIT_POLICY"] == "PASSIVE" and one["env"]["OMP_NUM_THREADS"] == "1"
+    config = one["config"]
+    assert config["resourceconfig.json"] == {"current_host": "algo-1", "hosts": ["algo-1", "algo-2"]}
+    job = config["processingjobconfig.json"]
+    assert job["ProcessingJobName"].startswith("pipelines-" + record["PipelineExecutionId"])
+    assert job["AppSpecification"]["ContainerArguments"][-1] == "3"
+    assert job["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 2
+    # ShardedByS3Key deals the objects out by key: 3 objects over 2 hosts.
+    assert one["inputs"]["data"] == ["part-0.csv", "part-2.csv"]
+    assert two["inputs"]["data"] == ["part-1.csv"]
+
+
+def test_training_job_sees_the_script_mode_contract(home):
+    record = run_definition(home, definition(training_step()), "Parity")
+    assert record["PipelineExecutionStatus"] == "Succeeded", record
+    store = Store(home)
+    job_name = "pipelines-%s-ProbeTraining" % record["PipelineExecutionId"]
+    model = store.read_bytes("%s/models/%s/output/model.tar.gz" % (BUCKET, job_name))
+    with tarfile.open(fileobj=io.BytesIO(model)) as tar:
+        assert tar.getnames() == ["algo-1.json"]  # files at the archive root
+        seen = json.load(tar.extractfile("algo-1.json"))
+    # Hyperparameters as sorted CLI args, decoded and str()-ed: "true" -> True.
+    assert seen["argv"][1:] == ["--early_stop", "True", "--eta", "0.2", "--max_depth", "5",
+                                "--objective", "binary:logistic"]
+    assert seen["name"] == "__main__" and seen["spec"] == "probe"  # python -m probe
+    env = seen["env"]
+    assert env["SM_HPS"] == '{"early_stop":true,"eta":0.2,"max_depth":5,"objective":"binary:logistic"}'
+    assert env["SM_HP_EARLY_STOP"] == "true" and env["SM_HP_OBJECTIVE"] == "binary:logistic"
+    assert env["SM_USER_ARGS"] == json.dumps(seen["argv"][1:], separators=(",", ":"))
+    assert env["SM_CHANNELS"] == '["train"]'
+    assert env["SM_CHANNEL_TRAIN"].endswith("/algo-1/opt/ml/input/data/train")
+    assert env["SM_MODEL_DIR"].endswith("/algo-1/opt/ml/model")
+    assert env["SM_OUTPUT_DATA_DIR"].endswith("/algo-1/opt/ml/output/data")
+    assert env["SM_HOSTS"] == '["algo-1"]' and env["SM_CURRENT_HOST"] == "algo-1"
+    assert env["SM_MODULE_NAME"] == "probe" and env["SM_USER_ENTRY_POINT"] == "probe.py"
+    assert env["SM_MODULE_DIR"] == BUCKET + "/code/sourcedir.tar.gz"
+    assert env["SM_NETWORK_INTERFACE_NAME"] == "eth0" and env["SM_NUM_GPUS"] == "0"
+    assert env["TRAINING_JOB_NAME"] == job_name and env["CURRENT_HOST"] == "algo-1"
+    assert json.loads(env["SM_TRAINING_ENV"])["hyperparameters"]["max_depth"] == 5
+    config = seen["config"]
+    assert config["hyperparameters.json"]["objective"] == '"binary:logistic"'  # strings as sent
+    assert config["inputdataconfig.json"] == {"train": {
+        "ContentType": "text/csv", "TrainingInputMode": "File",
+        "S3DistributionType": "FullyReplicated", "RecordWrapperType": "None"}}
+    assert config["resourceconfig.json"] == {"current_host": "algo-1", "hosts": ["algo-1"],
+                                             "network_interface_name": "eth0",
+                                             "current_instance_type": "ml.m5.xlarge"}
+
+
+def test_metrics_conditions_and_step_properties(home):
+    train = training_step()
+    check = {"Name": "Check", "Type": "Condition", "Arguments": {
+        "Conditions": [
+            {"Type": "GreaterThanOrEqualTo", "LeftValue": {
+                "Get": "Steps.ProbeTraining.FinalMetricDataList['validation:auc'].Value"},
+             "RightValue": {"Get": "Parameters.Threshold"}},
+            {"Type": "Not", "Condition": {"Type": "Equals", "LeftValue": {"Get": "Parameters.N"},
+                                          "RightValue": 4}},
+            {"Type": "Or", "Conditions": [
+                {"Type": "In", "QueryValue": {"Get": "Parameters.N"}, "Values": [1, 2, 3]},
+                {"Type": "LessThan", "LeftValue": 1, "RightValue": 0}]}],
+        "IfSteps": [{"Name": "Good", "Type": "Fail", "Arguments": {"ErrorMessage": {
+            "Std:Join": {"On": " ", "Values": ["auc", {
+                "Get": "Steps.ProbeTraining.FinalMetricDataList['validation:auc'].Value"},
+                "model", {"Get": "Steps.ProbeTraining.ModelArtifacts.S3ModelArtifacts"}]}}}}],
+        "ElseSteps": [{"Name": "Bad", "Type": "Fail", "Arguments": {"ErrorMessage": "low"}}]}}
+    record = run_definition(home, definition(train, check), "Cond")
+    # The If branch is a FailStep here, so the message proves which branch ran and what
+    # the expressions resolved to.
+    assert record["PipelineExecutionStatus"] == "Failed"
+    assert record["FailureReason"].startswith("step Good failed: auc 0.75 model s3://probe-bucket/models/")
+    assert [s["StepName"] for s in record["Steps"]] == ["ProbeTraining", "Check", "Good"]
+    record = run_definition(home, definition(train, check), "Cond", {"Threshold": 0.8})
+    assert record["FailureReason"] == "step Bad failed: low"
+    assert record["Steps"][0]["CacheHit"] is None  # no CacheConfig on this step
+
+
+def test_a_crashing_job_fails_the_run_with_its_log_tail(home):
+    crash = processing_step(entrypoint=["python3", "-c",
+                                        "import sys; print('loading rows'); "
+                                        "raise RuntimeError('disk on fire')"])
+    after = processing_step(name="After")
+    after["DependsOn"] = ["Probe"]
+    execution = engine.Execution(home, definition(crash, after), "Crash", {})
+    record = execution.run()
+    assert record["PipelineExecutionStatus"] == "Failed"
+    assert "RuntimeError: disk on fire" in record["FailureReason"]
+    assert [s["StepName"] for s in record["Steps"]] == ["Probe"]  # After never started
+    step = record["Steps"][0]
+    assert step["StepStatus"] == "Failed"
+    log = (home / "executions" / record["PipelineExecutionId"] / "Probe" / "algo-1.log").read_text()
+    assert "loading rows" in log and "disk on fire" in log
+
+
+def test_unsupported_steps_and_parameters_are_refused_up_front(home):
+    lam = {"Name": "Notify", "Type": "Lambda", "Arguments": {}}
+    with pytest.raises(PipelineError, match="step Notify has type Lambda, which the local runner"):
+        run_definition(home, definition(processing_step(), lam), "X")
+    with pytest.raises(PipelineError, match="unknown pipeline parameters Nope"):
+        run_definition(home, definition(processing_step()), "X", {"Nope": 1})
+    with pytest.raises(PipelineError, match="parameter N is Integer; 'many' is not one"):
+        run_definition(home, definition(processing_step()), "X", {"N": "many"})
+    assert not (home / "executions").exists()
+
+
+def test_retry_policies_and_durations():
+    policies = [{"ExceptionType": ["Step.THROTTLING"], "IntervalSeconds": 1, "MaxAttempts": 9},
+                {"ExceptionType": ["SageMaker.JOB_INTERNAL_ERROR"], "IntervalSeconds": 2,
+                 "BackoffRate": 3.0, "MaxAttempts": 4}]
+    assert retry_delays(policies, "SageMaker.JOB_INTERNAL_ERROR") == [2.0, 6.0, 18.0]
+    assert retry_delays(policies, "SageMaker.CAPACITY_ERROR") == []
+    assert retry_delays([{"ExceptionType": ["X"], "IntervalSeconds": 30, "BackoffRate": 2.0,
+                          "ExpireAfterMin": 2}], "X") == [30.0, 60.0]
+    assert parse_duration("P30D") == 30 * 86400
+    assert parse_duration("PT1H30M") == 5400
+    assert parse_duration("P1Y") == 365 * 86400
+    with pytest.raises(PipelineError):
+        parse_duration("30 days")
