@@ -22,6 +22,7 @@ import tarfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+USER_SCHEMA_DIR = "schemas/user"  # apart from the shipped ones, so no name can shadow them
 PROCESSING_FILES = ("validate.py", "preprocess.py", "churn_schema.py", "churn_recipe.py",
                     "churn_io.py", "requirements.txt", "run_with_requirements.py")
 
@@ -78,13 +79,14 @@ def _read(folder, names):
 
 def build_bundles(schema_file=None):
     """All bundles. `schema_file`: a user's schema outside the shipped ones, delivered with the
-    processing code as schemas/<file name>."""
+    processing code as schemas/user/<file name>."""
     schemas = sorted(p.name for p in (ROOT / "processing" / "schemas").glob("*.json"))
     processing = _read("processing", PROCESSING_FILES)
     processing.update({"schemas/" + name: data for name, data in
                        _read("processing/schemas", schemas).items()})
     if schema_file is not None:
-        processing["schemas/" + os.path.basename(schema_file)] = Path(schema_file).read_bytes()
+        processing[USER_SCHEMA_DIR + "/" + os.path.basename(schema_file)] = \
+            Path(schema_file).read_bytes()
     inference = _read("inference", ["inference.py"])
     inference.update(_read("processing", ["churn_recipe.py"]))
     return {

@@ -173,7 +173,8 @@ def test_definition_file_and_user_schema(tmp_path):
     assert proc.returncode == 0, proc.stderr
     parsed = json.loads(out.read_text())
     steps = all_steps(parsed)
-    assert "schemas/mine.json" in steps["ValidateData"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert "/opt/ml/processing/input/code/schemas/user/mine.json" in \
+        steps["ValidateData"]["Arguments"]["AppSpecification"]["ContainerArguments"]
     threshold = [p for p in parsed["Parameters"] if p["Name"] == "AucThreshold"][0]
     assert threshold["DefaultValue"] == 0.8
 

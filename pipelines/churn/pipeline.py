@@ -10,7 +10,7 @@ default bucket, STS for an account or IAM for a role. See docs/adr/0001-sagemake
 """
 import os
 
-from pipelines.code_bundles import build_bundles, upload
+from pipelines.code_bundles import USER_SCHEMA_DIR, build_bundles, upload
 from pipelines.sdk import quiet_sdk, telemetry_opted_out
 
 quiet_sdk()  # before the SDK import: its v2 deprecation warnings are not our users' business
@@ -125,7 +125,10 @@ def get_pipeline(region, role=None, default_bucket=None,
     shipped = os.path.dirname(schema_path) == os.path.join(
         os.path.dirname(os.path.abspath(load_schema.__code__.co_filename)), "schemas")
     bundles = build_bundles(None if shipped else schema_path)
-    schema_arg = schema.name if shipped else "schemas/" + os.path.basename(schema_path)
+    # A user's schema file travels with the processing code; the jobs name it by its absolute
+    # container path (their working directory is the image's business).
+    schema_arg = schema.name if shipped else CODE + "/" + USER_SCHEMA_DIR + "/" + \
+        os.path.basename(schema_path)
     upload_code = options["upload_code"]
     if upload_code is None:
         upload_code = _has_credentials(session)

@@ -159,6 +159,14 @@ def popen_launcher(argv, env, cwd, log):
         out.close()  # the child holds its own descriptor
 
 
+def last_message(tail):
+    """The last unindented log line and the indented lines under it: a script's error with
+    its details, or the exception line that ends a traceback."""
+    lines = [l for l in tail.splitlines() if l.strip()]
+    starts = [i for i, l in enumerate(lines) if not l[0].isspace()]
+    return "\n".join(lines[starts[-1]:]) if starts else "\n".join(lines[-1:])
+
+
 def _raise_first_failure(results, failure_file):
     for host, code, log in results:
         if code != 0:
@@ -168,7 +176,7 @@ def _raise_first_failure(results, failure_file):
                 if path.is_file():
                     message = path.read_text(errors="replace").strip()[:1024]
             tail = _tail(log)
-            reason = message or (tail.splitlines()[-1] if tail else "")
+            reason = message or last_message(tail)
             raise JobFailed("%s exited with code %d: %s" % (host, code, reason), log, tail)
 
 

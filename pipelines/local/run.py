@@ -131,11 +131,12 @@ def summary(home, record, execution):
     return out
 
 
-def log_tail(job_folder, lines=20):
-    """The last lines of the failing job's log, and its path."""
-    logs = sorted(Path(job_folder).glob("*.log"))
+def log_tail(log, lines=20):
+    """The last lines of a failed job's log (a log file, or the job folder), and its path."""
+    log = Path(log)
+    logs = [log] if log.is_file() else sorted(log.glob("*.log"))
     for log in logs:
         text = log.read_text(errors="replace").rstrip()
         if text:
             return "\n".join(text.splitlines()[-lines:]), log
-    return "", job_folder
+    return "", log

@@ -1,0 +1,180 @@
+"""`churn run` end to end: the real definition, the real scripts, the local registry and cache."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from conftest import BANK, ROOT, needs_shared_data
+
+
+def churn(home, *args, env=None, wrap=()):
+    full_env = dict(os.environ, CHURN_HOME=str(home))
+    full_env.update(env or {})
+    return subprocess.run(list(wrap) + [sys.executable, "-m", "pipelines.cli"] + list(args),
+                          capture_output=True, text=True, cwd=str(ROOT), env=full_env)
+
+
+def run_json(home, *args, **kwargs):
+    proc = churn(home, "run", "--json", *args, **kwargs)
+    try:
+        return proc, json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError(proc.stdout[-2000:] + proc.stderr[-3000:])
+
+
+class Home(type(ROOT)):
+    """The home folder of a run, with that first run's --json result."""
+    first = None
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    """One full local run on generated data, shared by the tests that look at its results."""
+    home = Home(tmp_path_factory.mktemp("churn-home"))
+    proc, result = run_json(home, "--rows", "3000")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    home.first = result
+    return home
+
+
+def test_full_run_succeeds_and_registers_a_version(home):
+    result = home.first
+    assert result["status"] == "Succeeded" and result["failure_reason"] is None
+    assert [(s["name"], s["type"], s["status"]) for s in result["steps"]] == [
+        ("ValidateData", "Processing", "Succeeded"), ("PreprocessData", "Processing", "Succeeded"),
+        ("TrainModel", "Training", "Succeeded"), ("EvaluateModel", "Processing", "Succeeded"),
+        ("CheckAucThreshold", "Condition", "Succeeded"),
+        ("RegisterModel-RegisterModel", "RegisterModel", "Succeeded")]
+    assert not any(s["cache_hit"] for s in result["steps"])
+    assert all(s["end"] >= s["start"] for s in result["steps"])
+    assert 0.7 < result["metrics"]["auc"] <= 1
+    assert result["model_package"]["group"] == "ChurnPackageGroup"
+    assert result["model_package"]["version"] == 1
+    assert result["model_package"]["approval_status"] == "PendingManualApproval"
+
+
+def test_registry_commands(home):
+    listing = churn(home, "models", "list")
+    assert "ChurnPackageGroup" in listing.stdout and "PendingManualApproval" in listing.stdout
+    described = json.loads(churn(home, "models", "describe", "1").stdout)
+    container = described["InferenceSpecification"]["Containers"][0]
+    assert container["ModelDataUrl"].startswith("s3://churn-local/churn/models/")
+    assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+    metrics_uri = described["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
+    assert metrics_uri.endswith("/EvaluateModel/evaluation/evaluation.json")
+    assert described["MetadataProperties"]["GeneratedBy"].endswith(
+        home.first["execution_id"])
+    assert "version 1 is now Approved" in churn(home, "models", "approve", "1").stdout
+    assert json.loads(churn(home, "models", "describe", "1").stdout)[
+        "ModelApprovalStatus"] == "Approved"
+    assert "is now Rejected" in churn(home, "models", "reject", "ChurnPackageGroup/1").stdout
+    missing = churn(home, "models", "describe", "7")
+    assert missing.returncode == 1
+    assert "no model version 7 (registered: ChurnPackageGroup/1)" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+def test_rerun_reuses_every_job_step(home):
+    proc, result = run_json(home, "--rows", "3000")
+    assert proc.returncode == 0
+    hits = {s["name"]: s["cache_hit"] for s in result["steps"]}
+    assert hits == {"ValidateData": True, "PreprocessData": True, "TrainModel": True,
+                    "EvaluateModel": True, "CheckAucThreshold": False,
+                    "RegisterModel-RegisterModel": False}
+    assert result["metrics"] == home.first["metrics"]
+    runs = churn(home, "runs", "show", result["execution_id"])
+    assert "cache hit from %s" % home.first["execution_id"] in runs.stdout
+
+
+def test_auc_threshold_takes_the_fail_branch(home):
+    proc, result = run_json(home, "--rows", "3000", "--param", "AucThreshold=0.99")
+    assert proc.returncode == 1
+    assert result["status"] == "Failed"
+    assert result["steps"][-1]["name"] == "AucTooLow"
+    auc = "%s" % home.first["metrics"]["auc"]
+    assert result["failure_reason"] == ("step AucTooLow failed: Test AUC %s is below the "
+                                        "AucThreshold 0.99 - the model was not registered." % auc)
+    assert result["model_package"] is None
+
+
+def test_two_training_instances_train_one_model_together(home):
+    proc, result = run_json(home, "--rows", "3000", "--param", "TrainingInstanceCount=2",
+                            "--param", "NumRound=40")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    train = [s for s in result["steps"] if s["name"] == "TrainModel"][0]
+    assert not train["cache_hit"]  # NumRound changed the hyperparameters, so the key
+    folder = home / "executions" / result["execution_id"] / "TrainModel"
+    first = (folder / "algo-1.log").read_text()
+    second = (folder / "algo-2.log").read_text()
+    assert "on each of 2 hosts" in first and "validation-auc" in first
+    assert "got rank 1" in second and "algo-1 saves the model" in second
+    assert result["metrics"]["auc"] > 0.7
+
+
+def test_a_validation_failure_stops_at_validate_data(home, tmp_path, seed_csv):
+    bad = pd.read_csv(seed_csv)
+    bad.loc[:2, "age"] = 150
+    path = tmp_path / "bad.csv"
+    bad.to_csv(path, index=False)
+    before = churn(home, "models", "list").stdout
+    proc = churn(home, "run", "--data", str(path))
+    assert proc.returncode == 1
+    assert "ValidateData                 Failed" in proc.stdout
+    assert "age: 3 rows outside [0, 120]" in proc.stderr
+    assert "last lines of" in proc.stderr and "ValidateData" in proc.stderr
+    assert "PreprocessData" not in proc.stdout
+    assert churn(home, "models", "list").stdout == before  # nothing registered
+
+
+def test_runs_list_and_user_errors(home):
+    listing = churn(home, "runs", "list").stdout
+    assert home.first["execution_id"] in listing and "Succeeded" in listing
+    for args, message in [
+        (["runs", "show", "nope"], "no execution nope under"),
+        (["run", "--data", "/nonexistent.csv"], "--data /nonexistent.csv is not a file"),
+        (["run", "--param", "AucThreshold"], "use Name=Value"),
+        (["run", "--param", "Colour=blue"], "unknown pipeline parameters Colour"),
+        (["run", "--schema", "bank"], "--schema bank needs --data"),
+    ]:
+        proc = churn(home, *args)
+        assert proc.returncode == 1, args
+        assert message in proc.stderr, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.skipif(not shutil.which("unshare") or os.geteuid() != 0,
+                    reason="needs unshare and root for a loopback-only network namespace")
+def test_a_local_run_needs_no_network(tmp_path):
+    """In a namespace with only loopback, with the definition built from scratch; the parent
+    also records any connection attempt a library might swallow."""
+    guard = tmp_path / "guard"
+    guard.mkdir()
+    (guard / "sitecustomize.py").write_text(
+        "import sys\n"
+        "def _guard(event, args):\n"
+        "    if event == 'socket.connect':\n"
+        "        host = args[1][0] if isinstance(args[1], tuple) else args[1]\n"
+        "        if host not in ('127.0.0.1', '::1', 'localhost'):\n"
+        "            open(%r, 'a').write(repr(args[1]) + '\\n')\n"
+        "sys.addaudithook(_guard)\n" % str(tmp_path / "attempts.txt"))
+    proc, result = run_json(tmp_path / "home", "--rows", "1000", "--param", "AucThreshold=0.5",
+                            env={"PYTHONPATH": str(guard)},
+                            wrap=["unshare", "--net", "--"])
+    assert result["status"] == "Succeeded", proc.stderr[-3000:]
+    assert not (tmp_path / "attempts.txt").exists()
+
+
+@needs_shared_data
+def test_bank_table_with_a_user_schema_file(tmp_path):
+    """`churn run --data bank.csv` with the schema as a user would write it: a file."""
+    schema = tmp_path / "my_bank.json"
+    schema.write_text((ROOT / "processing" / "schemas" / "bank.json").read_text())
+    proc, result = run_json(tmp_path / "home", "--data", str(BANK), "--schema", str(schema),
+                            "--param", "AucThreshold=0.85")
+    assert result["status"] == "Succeeded", proc.stderr[-3000:]
+    assert result["metrics"]["auc"] >= 0.86
+    assert result["model_package"]["version"] == 1
