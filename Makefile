@@ -4,7 +4,6 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ROWS   ?= 10000
-SCHEMA ?= seed
 
 .PHONY: run test venv clean
 
@@ -16,8 +15,9 @@ $(STAMP): setup.py
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
 
+# The whole pipeline definition, executed locally: no Docker, no AWS account.
 run: $(STAMP)
-	$(BIN)/churn run-scripts --rows $(ROWS) --schema $(SCHEMA)
+	$(BIN)/churn run --rows $(ROWS)
 
 # pytest exits 5 when it collected no test: a broken suite, not a pass.
 test: $(STAMP)
