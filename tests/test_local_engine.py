@@ -100,6 +100,18 @@ def training_step(count=1):
                              "S3DataDistributionType": "FullyReplicated"}}}]}}
 
 
+@pytest.fixture(scope="module", params=["warm", "cold"])
+def runner(request, tmp_path_factory):
+    """Both job launchers must give a job the same contract: forked from the warm parent
+    (the default) and a fresh interpreter per job (CHURN_COLD_JOBS=1)."""
+    from pipelines.local.jobs import ColdRunner, WarmRunner
+
+    launcher = WarmRunner(tmp_path_factory.mktemp("zygote") / "zygote.log") \
+        if request.param == "warm" else ColdRunner()
+    yield launcher
+    launcher.close()
+
+
 @pytest.fixture
 def home(tmp_path):
     store = Store(tmp_path)
@@ -123,8 +135,9 @@ def outputs(home, record, step_uri_suffix):
                                          step_uri_suffix)).items()}
 
 
-def test_processing_job_sees_the_processing_contract(home):
-    record = run_definition(home, definition(processing_step(count=2)), "Parity")
+def test_processing_job_sees_the_processing_contract(home, runner):
+    record = run_definition(home, definition(processing_step(count=2)), "Parity",
+                            runner=runner)
     assert record["PipelineExecutionStatus"] == "Succeeded", record
     seen = outputs(home, record, "out")
     assert sorted(seen) == ["algo-1.json", "algo-2.json"]
@@ -148,8 +161,8 @@ def test_processing_job_sees_the_processing_contract(home):
     assert two["inputs"]["data"] == ["part-1.csv"]
 
 
-def test_training_job_sees_the_script_mode_contract(home):
-    record = run_definition(home, definition(training_step()), "Parity")
+def test_training_job_sees_the_script_mode_contract(home, runner):
+    record = run_definition(home, definition(training_step()), "Parity", runner=runner)
     assert record["PipelineExecutionStatus"] == "Succeeded", record
     store = Store(home)
     job_name = "pipelines-%s-ProbeTraining" % record["PipelineExecutionId"]
@@ -185,7 +198,7 @@ def test_training_job_sees_the_script_mode_contract(home):
                                              "current_instance_type": "ml.m5.xlarge"}
 
 
-def test_metrics_conditions_and_step_properties(home):
+def test_metrics_conditions_and_step_properties(home, runner):
     train = training_step()
     check = {"Name": "Check", "Type": "Condition", "Arguments": {
         "Conditions": [
@@ -202,24 +215,25 @@ def test_metrics_conditions_and_step_properties(home):
                 "Get": "Steps.ProbeTraining.FinalMetricDataList['validation:auc'].Value"},
                 "model", {"Get": "Steps.ProbeTraining.ModelArtifacts.S3ModelArtifacts"}]}}}}],
         "ElseSteps": [{"Name": "Bad", "Type": "Fail", "Arguments": {"ErrorMessage": "low"}}]}}
-    record = run_definition(home, definition(train, check), "Cond")
+    record = run_definition(home, definition(train, check), "Cond", runner=runner)
     # The If branch is a FailStep here, so the message proves which branch ran and what
     # the expressions resolved to.
     assert record["PipelineExecutionStatus"] == "Failed"
     assert record["FailureReason"].startswith("step Good failed: auc 0.75 model s3://probe-bucket/models/")
     assert [s["StepName"] for s in record["Steps"]] == ["ProbeTraining", "Check", "Good"]
-    record = run_definition(home, definition(train, check), "Cond", {"Threshold": 0.8})
+    record = run_definition(home, definition(train, check), "Cond", {"Threshold": 0.8},
+                            runner=runner)
     assert record["FailureReason"] == "step Bad failed: low"
     assert record["Steps"][0]["CacheHit"] is None  # no CacheConfig on this step
 
 
-def test_a_crashing_job_fails_the_run_with_its_log_tail(home):
+def test_a_crashing_job_fails_the_run_with_its_log_tail(home, runner):
     crash = processing_step(entrypoint=["python3", "-c",
                                         "import sys; print('loading rows'); "
                                         "raise RuntimeError('disk on fire')"])
     after = processing_step(name="After")
     after["DependsOn"] = ["Probe"]
-    execution = engine.Execution(home, definition(crash, after), "Crash", {})
+    execution = engine.Execution(home, definition(crash, after), "Crash", {}, runner=runner)
     record = execution.run()
     assert record["PipelineExecutionStatus"] == "Failed"
     assert "RuntimeError: disk on fire" in record["FailureReason"]

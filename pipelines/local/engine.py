@@ -116,7 +116,7 @@ class StepFailure(Exception):
 class Execution(object):
     """Runs one execution of a definition and records it."""
 
-    def __init__(self, home, definition, pipeline_name, parameters, echo=None):
+    def __init__(self, home, definition, pipeline_name, parameters, echo=None, runner=None):
         self.home = Path(home)
         self.definition = definition
         self.store = Store(home)
@@ -147,6 +147,8 @@ class Execution(object):
                        "StartTime": now, "EndTime": None, "FailureReason": None,
                        "Parameters": self.parameters, "Steps": []}
         self.steps = {}
+        self.own_runner = runner is None
+        self.runner = runner or make_runner(self.home)
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -206,6 +208,8 @@ class Execution(object):
             self.record["EndTime"] = time.time()
             self.save()
             self.registry.close()
+            if self.own_runner:
+                self.runner.close()
         return self.record
 
     def _run_step(self, step):
@@ -265,7 +269,7 @@ class Execution(object):
 
     def _step_processing(self, step, entry):
         properties = self._job(step, entry, "Processing", lambda a, name, folder:
-                               jobs.run_processing(a, name, folder, self.store))
+                               jobs.run_processing(a, name, folder, self.store, self.runner))
         entry["Metadata"] = {"ProcessingJob": {"Arn": properties["ProcessingJobArn"]}}
         outputs = {o["OutputName"]: o["S3Output"]["S3Uri"]
                    for o in properties.get("ProcessingOutputConfig", {}).get("Outputs", [])}
@@ -277,7 +281,7 @@ class Execution(object):
 
     def _step_training(self, step, entry):
         properties = self._job(step, entry, "Training", lambda a, name, folder:
-                               jobs.run_training(a, name, folder, self.store))
+                               jobs.run_training(a, name, folder, self.store, self.runner))
         entry["Metadata"] = {"TrainingJob": {"Arn": properties["TrainingJobArn"]}}
 
     def _step_condition(self, step, entry):
@@ -305,8 +309,18 @@ class Execution(object):
         entry["Metadata"] = {"Model": {"Arn": model["ModelArn"]}}
 
 
-def run_definition(home, definition, pipeline_name, parameters=None, echo=None):
-    return Execution(home, definition, pipeline_name, dict(parameters or {}), echo).run()
+def make_runner(home):
+    """Jobs fork from a warm parent unless CHURN_COLD_JOBS=1 asks for a fresh interpreter per
+    job (slower by the imports; useful to rule the warm parent out when debugging)."""
+    if os.environ.get("CHURN_COLD_JOBS") == "1":
+        return jobs.ColdRunner()
+    Path(home).mkdir(parents=True, exist_ok=True)
+    return jobs.WarmRunner(Path(home) / "zygote.log")
+
+
+def run_definition(home, definition, pipeline_name, parameters=None, echo=None, runner=None):
+    return Execution(home, definition, pipeline_name, dict(parameters or {}), echo,
+                     runner).run()
 
 
 def list_executions(home):

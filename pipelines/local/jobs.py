@@ -131,32 +131,77 @@ def _tail(path, lines=LOG_TAIL_LINES):
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
-def _run_hosts(launches, timeout, launcher):
-    """Start every host's process, wait for all; returns [(host, returncode, log)]."""
-    started = []
-    for host, argv, env, cwd, log in launches:
-        started.append((host, launcher(argv, env, cwd, log), log))
-    deadline = time.time() + timeout if timeout else None
-    results = []
-    for host, proc, log in started:
-        try:
-            code = proc.wait(timeout=max(1, deadline - time.time()) if deadline else None)
-        except subprocess.TimeoutExpired:
-            for _, other, _ in started:
-                other.kill()
-            raise JobFailed("MaxRuntimeInSeconds (%d s) exceeded; the job was stopped"
-                            % timeout, log, _tail(log))
-        results.append((host, code, log))
-    return results
+class ColdRunner(object):
+    """Each host a fresh process, as a container would start it."""
+
+    def run(self, launches, timeout):
+        """Start every host, wait for all; returns [(host, returncode, log)]."""
+        started = []
+        for host, argv, env, cwd, log in launches:
+            with open(log, "wb") as out:  # the child keeps its own descriptor
+                started.append((host, subprocess.Popen(
+                    argv, env=env, cwd=str(cwd), stdout=out, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL), log))
+        deadline = time.time() + timeout if timeout else None
+        results = []
+        for host, proc, log in started:
+            try:
+                code = proc.wait(timeout=max(1, deadline - time.time()) if deadline else None)
+            except subprocess.TimeoutExpired:
+                for _, other, _ in started:
+                    other.kill()
+                raise _timed_out(timeout, log)
+            results.append((host, code, log))
+        return results
+
+    def close(self):
+        pass
 
 
-def popen_launcher(argv, env, cwd, log):
-    out = open(log, "wb")
-    try:
-        return subprocess.Popen(argv, env=env, cwd=str(cwd), stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    finally:
-        out.close()  # the child holds its own descriptor
+class WarmRunner(object):
+    """Hosts forked from a zygote that has the heavy libraries imported already
+    (pipelines/local/zygote.py); anything but a Python entry point runs cold."""
+
+    def __init__(self, log):
+        self.log = open(log, "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "pipelines.local.zygote"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.log, env=dict(os.environ, **base_env(CORES)),
+                                     cwd=str(Path(__file__).resolve().parents[2]))
+        self.ready = False
+
+    def run(self, launches, timeout):
+        if any(argv[0] != sys.executable for _, argv, _, _, _ in launches):
+            return ColdRunner().run(launches, timeout)
+        if not self.ready:  # the preloading overlapped whatever the engine did meanwhile
+            self._read()
+            self.ready = True
+        request = {"launches": [{"host": h, "argv": a, "env": e, "cwd": str(c), "log": str(l)}
+                                for h, a, e, c, l in launches], "timeout": timeout}
+        self.proc.stdin.write((json.dumps(request) + "\n").encode())
+        self.proc.stdin.flush()
+        reply = self._read()
+        logs = {h: l for h, _, _, _, l in launches}
+        if reply["timed_out"]:
+            raise _timed_out(timeout, logs[launches[0][0]])
+        return [(h, code, logs[h]) for h, code in reply["results"]]
+
+    def _read(self):
+        line = self.proc.stdout.readline()
+        if not line:
+            raise OSError("the warm job parent stopped; see %s" % self.log.name)
+        return json.loads(line)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+        self.log.close()
+
+
+def _timed_out(timeout, log):
+    return JobFailed("MaxRuntimeInSeconds (%d s) exceeded; the job was stopped" % timeout,
+                     log, _tail(log))
 
 
 def last_message(tail):
@@ -182,7 +227,7 @@ def _raise_first_failure(results, failure_file):
 
 # ----------------------------------------------------------------------------- processing
 
-def run_processing(request, job_name, workdir, store, launcher=popen_launcher):
+def run_processing(request, job_name, workdir, store, runner):
     """Run a CreateProcessingJob request; returns its DescribeProcessingJob-shaped dict."""
     started = time.time()
     request = _stringify_app(request)
@@ -217,7 +262,7 @@ def run_processing(request, job_name, workdir, store, launcher=popen_launcher):
                             "run an image's built-in entry point")
         launches.append((host, _command(argv), env, c.root, Path(workdir) / (host + ".log")))
     timeout = (request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
-    results = _run_hosts(launches, timeout, launcher)
+    results = runner.run(launches, timeout)
     _raise_first_failure(results, lambda h: containers[h].path("/opt/ml/output/message"))
     for host, c in containers.items():
         for item in outputs:
@@ -375,7 +420,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def run_training(request, job_name, workdir, store, region="local", launcher=popen_launcher):
+def run_training(request, job_name, workdir, store, runner, region="local"):
     """Run a CreateTrainingJob request (script mode); returns DescribeTrainingJob's shape."""
     started = time.time()
     resources = request["ResourceConfig"]
@@ -426,7 +471,7 @@ def run_training(request, job_name, workdir, store, region="local", launcher=pop
         launches.append((host, argv, env, c.path("/opt/ml/code"),
                          Path(workdir) / (host + ".log")))
     timeout = (request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
-    results = _run_hosts(launches, timeout, launcher)
+    results = runner.run(launches, timeout)
     _raise_first_failure(results, lambda h: containers[h].path("/opt/ml/output/failure"))
 
     output_path = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")

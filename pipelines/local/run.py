@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 from pipelines.code_bundles import ROOT, build_bundles
-from pipelines.local.engine import Execution
+from pipelines.local.engine import Execution, make_runner
 from pipelines.local.registry import Registry
 from pipelines.local.store import Store
 
@@ -92,12 +92,17 @@ def run_local(home, data, schema="seed", parameters=None, pipeline_name="ChurnPi
     execution) so callers can read what the steps produced."""
     echo = echo or (lambda line: None)
     store = Store(home)
-    definition, bundles = local_definition(home, schema=schema, pipeline_name=pipeline_name)
-    stage_code(store, bundles)
-    parameters = dict(parameters or {})
-    parameters["InputDataUrl"] = stage_data(store, data)
-    execution = Execution(home, definition, pipeline_name, parameters, echo)
-    return execution.run(), execution
+    # Started first: the job parent imports the libraries while the definition is built.
+    runner = make_runner(home)
+    try:
+        definition, bundles = local_definition(home, schema=schema, pipeline_name=pipeline_name)
+        stage_code(store, bundles)
+        parameters = dict(parameters or {})
+        parameters["InputDataUrl"] = stage_data(store, data)
+        execution = Execution(home, definition, pipeline_name, parameters, echo, runner)
+        return execution.run(), execution
+    finally:
+        runner.close()
 
 
 def summary(home, record, execution):
