@@ -248,6 +248,8 @@ class Execution(object):
             job_name = ("pipelines-%s-%s" % (self.id, step["Name"]))[:63]
             entry["Log"] = str(workdir)
             properties = self._with_retries(step, lambda: run(arguments, job_name, workdir))
+            if self.runner.last_usage:
+                entry["Resources"] = self.runner.last_usage
             if key:
                 self.registry.cache_store(self.pipeline, step["Name"], key, self.id, properties)
         self.ctx.properties[step["Name"]] = properties

@@ -134,6 +134,8 @@ def _tail(path, lines=LOG_TAIL_LINES):
 class ColdRunner(object):
     """Each host a fresh process, as a container would start it."""
 
+    last_usage = {}  # not measured here
+
     def run(self, launches, timeout):
         """Start every host, wait for all; returns [(host, returncode, log)]."""
         started = []
@@ -169,9 +171,11 @@ class WarmRunner(object):
                                      stderr=self.log, env=dict(os.environ, **base_env(CORES)),
                                      cwd=str(Path(__file__).resolve().parents[2]))
         self.ready = False
+        self.last_usage = {}
 
     def run(self, launches, timeout):
         if any(argv[0] != sys.executable for _, argv, _, _, _ in launches):
+            self.last_usage = {}
             return ColdRunner().run(launches, timeout)
         if not self.ready:  # the preloading overlapped whatever the engine did meanwhile
             self._read()
@@ -181,6 +185,7 @@ class WarmRunner(object):
         self.proc.stdin.write((json.dumps(request) + "\n").encode())
         self.proc.stdin.flush()
         reply = self._read()
+        self.last_usage = reply.get("usage", {})
         logs = {h: l for h, _, _, _, l in launches}
         if reply["timed_out"]:
             raise _timed_out(timeout, logs[launches[0][0]])
@@ -194,8 +199,13 @@ class WarmRunner(object):
 
     def close(self):
         if self.proc.poll() is None:
-            self.proc.stdin.close()
-            self.proc.wait(timeout=30)
+            if self.ready:
+                self.proc.stdin.close()  # end of requests: the zygote exits
+                self.proc.wait(timeout=30)
+            else:
+                self.proc.kill()  # never used (every step came from the cache): no waiting
+                self.proc.wait()
+        self.proc.stdout.close()
         self.log.close()
 
 

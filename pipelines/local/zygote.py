@@ -9,7 +9,7 @@ state into each other.
 
 Protocol (one JSON object per line): the engine sends {"launches": [{"host", "argv", "env",
 "cwd", "log"}], "timeout": seconds or null} and reads back {"results": [[host, returncode]],
-"timed_out": bool}. End of input ends the zygote.
+"usage": {host: {"max_rss_mb", "cpu_seconds"}}, "timed_out": bool}. End of input ends the zygote.
 """
 import json
 import os
@@ -95,13 +95,16 @@ def run_launches(launches, timeout):
         if pid == 0:
             run_child(launch)
         pids[pid] = launch["host"]
-    codes, timed_out = {}, False
+    codes, usage, timed_out = {}, {}, False
     deadline = time.time() + timeout if timeout else None
     while len(codes) < len(pids):
-        pid, status = os.waitpid(-1, os.WNOHANG)
+        pid, status, rusage = os.wait4(-1, os.WNOHANG)
         if pid:
-            codes[pids[pid]] = os.waitstatus_to_exitcode(status) if hasattr(
-                os, "waitstatus_to_exitcode") else (status >> 8)
+            host = pids[pid]
+            codes[host] = os.waitstatus_to_exitcode(status)
+            # ru_maxrss counts the pages shared with this parent too (Linux: KiB).
+            usage[host] = {"max_rss_mb": round(rusage.ru_maxrss / 1024.0, 1),
+                           "cpu_seconds": round(rusage.ru_utime + rusage.ru_stime, 3)}
             continue
         if deadline and time.time() > deadline:
             timed_out = True
@@ -110,7 +113,7 @@ def run_launches(launches, timeout):
                     os.kill(other, signal.SIGKILL)
         time.sleep(0.005)
     return {"results": [[launch["host"], codes[launch["host"]]] for launch in launches],
-            "timed_out": timed_out}
+            "usage": usage, "timed_out": timed_out}
 
 
 def main():

@@ -1,0 +1,66 @@
+"""Helpers shared by the benchmark scripts: data, timing, medians, machine description."""
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def machine():
+    cpu = "unknown cpu"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
+    return "%d cores (%s), %.0f GiB, Python %s, %s" % (os.cpu_count(), cpu, mem,
+                                                       platform.python_version(), platform.system())
+
+
+def generate(rows, folder, seed=0):
+    from pipelines.datagen import write_csv
+
+    path = Path(folder) / ("churn-%d.csv" % rows)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_csv(rows, seed, path)
+    return path
+
+
+def timed(argv, env=None, cwd=ROOT):
+    """Wall seconds of a command, which must succeed; and its stdout."""
+    started = time.time()
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=str(cwd),
+                          env=dict(os.environ, **(env or {})))
+    seconds = time.time() - started
+    if proc.returncode != 0:
+        raise RuntimeError("%s failed:\n%s\n%s" % (" ".join(map(str, argv)), proc.stdout[-2000:],
+                                                   proc.stderr[-3000:]))
+    return seconds, proc.stdout
+
+
+def median(values):
+    return statistics.median(values)
+
+
+def churn_run(home, data, *extra):
+    """`churn run --json` in `home`; returns (wall seconds, result JSON)."""
+    seconds, out = timed([sys.executable, "-m", "pipelines.cli", "run", "--json", "--data",
+                          str(data), "--param", "AucThreshold=0.5"] + list(extra),
+                         env={"CHURN_HOME": str(home)})
+    return seconds, json.loads(out)
+
+
+def in_process(data, workdir):
+    seconds, out = timed([sys.executable, str(ROOT / "benchmarks" / "inprocess.py"),
+                          "--data", str(data), "--workdir", str(workdir)])
+    return seconds, json.loads(out.strip().splitlines()[-1])
