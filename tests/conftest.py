@@ -118,3 +118,23 @@ def bucket(aws_env, request):
                             uuid.uuid4().hex[:8])
     aws_client("s3", aws_env).create_bucket(Bucket=name)
     return name
+
+
+def load_inference():
+    """inference/inference.py imported from its file, as the serving container imports it."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("churn_inference",
+                                                  ROOT / "inference" / "inference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def score_rows(model_dir, csv_text):
+    """Reference scores (CSV lines) for headerless rows, from the handlers in this process."""
+    module = load_inference()
+    model = module.model_fn(str(model_dir))
+    body, _ = module.output_fn(module.predict_fn(module.input_fn(csv_text, "text/csv"), model),
+                               "text/csv")
+    return body.splitlines()

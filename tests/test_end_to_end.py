@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import BANK, BIGML, ROOT, TELCO, needs_shared_data
+from conftest import BANK, BIGML, ROOT, TELCO, load_inference, needs_shared_data
 from pipelines.script_run import run_sequence
 
 sys.path.insert(0, str(ROOT / "processing"))
@@ -44,13 +44,9 @@ def test_public_tables_reach_the_reference_auc(tmp_path, data, schema, floor):
 @needs_shared_data
 def test_serving_replays_exactly_the_training_features(bank_model):
     """Raw test rows through inference.py score exactly as the preprocessed test.csv does."""
-    import importlib.util
-
     import xgboost
 
-    spec = importlib.util.spec_from_file_location("inference_e2e", ROOT / "inference" / "inference.py")
-    inference = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(inference)
+    inference = load_inference()
 
     raw = pd.read_csv(BANK)
     test_rows = raw.iloc[stratified_split(raw.Exited.to_numpy(), 0.15, 0.15, 42)["test"]]

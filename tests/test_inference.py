@@ -1,22 +1,14 @@
 """inference.py handlers, loaded the way the XGBoost serving container loads them."""
-import importlib.util
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import BANK, ROOT, needs_shared_data, run
+from conftest import load_inference, needs_shared_data, run
 
 
-def load_module():
-    spec = importlib.util.spec_from_file_location("churn_inference", ROOT / "inference" / "inference.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-inference = load_module()
+inference = load_inference()
 
 
 def invoke(model, body, content_type="text/csv", accept="text/csv"):

@@ -6,6 +6,7 @@ import tarfile
 
 import pytest
 
+from conftest import score_rows
 from pipelines.local import engine
 from pipelines.local.engine import PipelineError, parse_duration, retry_delays, run_definition
 from pipelines.local.store import Store
@@ -268,3 +269,50 @@ def test_retry_policies_and_durations():
     assert parse_duration("P1Y") == 365 * 86400
     with pytest.raises(PipelineError):
         parse_duration("30 days")
+
+
+def test_create_model_and_batch_transform(home, runner, seed_model, seed_csv):
+    """A Model step, then a Transform step with the real inference code: SplitType Line,
+    MultiRecord batches under MaxPayloadInMB, AssembleWith Line, JoinSource Input."""
+    import pandas as pd
+
+    from pipelines.code_bundles import build_bundles
+    from pipelines.script_run import package_model
+
+    store = Store(home)
+    tar = package_model(seed_model["model"], home / "model.tar.gz")
+    store.put_file(BUCKET + "/model/model.tar.gz", tar)
+    store.put_bytes(BUCKET + "/serve/sourcedir.tar.gz",
+                    build_bundles()["inference"].objects()["sourcedir.tar.gz"])
+    rows = pd.read_csv(seed_csv)[["age", "tenure", "balance", "num_products", "is_active"]]
+    batch_a = rows.iloc[:700].to_csv(header=False, index=False)
+    batch_b = rows.iloc[700:705].to_csv(header=False, index=False)
+    store.put_bytes(BUCKET + "/batch/a.csv", batch_a.encode())
+    store.put_bytes(BUCKET + "/batch/b.csv", batch_b.encode())
+    model = {"Name": "CreateModel", "Type": "Model", "Arguments": {
+        "ExecutionRoleArn": "arn:aws:iam::000000000000:role/r",
+        "PrimaryContainer": {"Image": "image", "ModelDataUrl": BUCKET + "/model/model.tar.gz",
+                             "Environment": {"SAGEMAKER_PROGRAM": "inference.py",
+                                             "SAGEMAKER_SUBMIT_DIRECTORY":
+                                                 BUCKET + "/serve/sourcedir.tar.gz"}}}}
+    transform = {"Name": "Score", "Type": "Transform", "Arguments": {
+        "ModelName": {"Get": "Steps.CreateModel.ModelName"},
+        "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                                                           "S3Uri": BUCKET + "/batch/"}},
+                           "ContentType": "text/csv", "SplitType": "Line"},
+        "TransformOutput": {"S3OutputPath": BUCKET + "/scored", "AssembleWith": "Line",
+                            "Accept": "text/csv"},
+        "TransformResources": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge"},
+        "BatchStrategy": "MultiRecord", "MaxPayloadInMB": 0.01,
+        "DataProcessing": {"InputFilter": "$", "OutputFilter": "$", "JoinSource": "Input"}}}
+    record = run_definition(home, definition(model, transform), "Batch", runner=runner)
+    assert record["PipelineExecutionStatus"] == "Succeeded", record["FailureReason"]
+    out_a = store.read_bytes(BUCKET + "/scored/a.csv.out").decode().splitlines()
+    out_b = store.read_bytes(BUCKET + "/scored/b.csv.out").decode().splitlines()
+    assert len(out_a) == 700 and len(out_b) == 5
+    inputs = batch_a.splitlines()
+    for line_in, line_out in zip(inputs, out_a):
+        assert line_out.startswith(line_in + ",")  # input order, joined with the input
+    # Several payload-limited requests (0.01 MB) give the same scores as one request would.
+    expected = score_rows(seed_model["model"], batch_a)
+    assert [l.split(",", 5)[5] for l in out_a] == expected

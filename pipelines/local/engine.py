@@ -17,12 +17,14 @@ from pipelines.local import expressions, jobs
 from pipelines.local.registry import Registry
 from pipelines.local.store import Store, StoreError
 
-SUPPORTED = ("Processing", "Training", "Condition", "Fail", "RegisterModel", "Model")
+SUPPORTED = ("Processing", "Training", "Transform", "Condition", "Fail", "RegisterModel",
+             "Model")
 # What SageMaker puts in a step's cache key (SAGEMAKER_CONTRACTS.md section 7.4).
 CACHE_KEY_ATTRIBUTES = {
     "Processing": ("AppSpecification", "Environment", "ProcessingInputs"),
     "Training": ("AlgorithmSpecification", "CheckpointConfig", "DebugHookConfig",
                  "DebugRuleConfigurations", "Environment", "HyperParameters", "InputDataConfig"),
+    "Transform": ("DataProcessing", "Environment", "ModelName", "TransformInput"),
 }
 # Local faults that stand for SageMaker's retryable exception types.
 INTERNAL_ERROR = "SageMaker.JOB_INTERNAL_ERROR"
@@ -285,6 +287,14 @@ class Execution(object):
         properties = self._job(step, entry, "Training", lambda a, name, folder:
                                jobs.run_training(a, name, folder, self.store, self.runner))
         entry["Metadata"] = {"TrainingJob": {"Arn": properties["TrainingJobArn"]}}
+
+    def _step_transform(self, step, entry):
+        def run(arguments, name, folder):
+            model = self.registry.model(arguments["ModelName"])
+            return jobs.run_transform(arguments, name, folder, self.store, self.runner, model)
+
+        properties = self._job(step, entry, "Transform", run)
+        entry["Metadata"] = {"TransformJob": {"Arn": properties["TransformJobArn"]}}
 
     def _step_condition(self, step, entry):
         outcome = expressions.evaluate_all(step["Arguments"]["Conditions"], self.ctx)

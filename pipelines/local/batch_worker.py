@@ -1,0 +1,144 @@
+"""A batch transform job's container, emulated (SAGEMAKER_CONTRACTS.md section 3.3).
+
+    python -m pipelines.local.batch_worker --model-dir D --code-dir D --program inference.py
+        --input-dir D --output-dir D [--content-type text/csv] [--accept text/csv]
+        [--split-type Line] [--strategy MultiRecord] [--max-payload-mb 6]
+        [--assemble-with Line] [--join-source None]
+
+Imports the model's inference module as the serving container does (model_fn once, then
+input_fn / predict_fn / output_fn per request), cuts every input object into requests by
+SplitType and BatchStrategy within MaxPayloadInMB, and writes `<object>.out` in input order,
+with a newline after each response when AssembleWith is Line and each output record appended to
+its input record when JoinSource is Input. An object's output is written only when all of it
+succeeded (under a temporary name, then renamed).
+"""
+import argparse
+import importlib.util
+import json
+import os
+import sys
+
+MB = 1024 * 1024
+
+
+class TransformError(RuntimeError):
+    pass
+
+
+def load_handlers(code_dir, program):
+    module_name = program[:-3] if program.endswith(".py") else program
+    sys.path.insert(0, code_dir)
+    spec = importlib.util.spec_from_file_location(module_name, os.path.join(code_dir, program))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name in ("model_fn", "input_fn", "predict_fn", "output_fn"):
+        if not hasattr(module, name):
+            raise TransformError("%s defines no %s" % (program, name))
+    return module
+
+
+def requests(records, strategy, max_payload_bytes):
+    """Group records (each a bytes line with its newline) into request bodies."""
+    if strategy == "SingleRecord":
+        for record in records:
+            yield [record]
+        return
+    batch, size = [], 0
+    for record in records:
+        if len(record) > max_payload_bytes:
+            raise TransformError("a record of %d bytes exceeds MaxPayloadInMB" % len(record))
+        if batch and size + len(record) > max_payload_bytes:
+            yield batch
+            batch, size = [], 0
+        batch.append(record)
+        size += len(record)
+    if batch:
+        yield batch
+
+
+def invoke(handlers, model, body, content_type, accept):
+    result = handlers.output_fn(handlers.predict_fn(handlers.input_fn(body, content_type), model),
+                                accept)
+    if isinstance(result, tuple):
+        result = result[0]
+    return result.encode("utf-8") if isinstance(result, str) else bytes(result)
+
+
+def join(records, response, content_type):
+    """JoinSource=Input: each output record appended to its input record."""
+    outputs = response.decode("utf-8").splitlines()
+    if len(outputs) != len(records):
+        raise TransformError("JoinSource=Input needs one output line per record; got %d for %d"
+                             % (len(outputs), len(records)))
+    joined = []
+    for record, output in zip(records, outputs):
+        text = record.decode("utf-8").rstrip("\r\n")
+        if content_type.startswith("text/csv"):
+            joined.append("%s,%s\n" % (text, output))
+        else:
+            obj = json.loads(text)
+            obj["SageMakerOutput"] = json.loads(output)
+            joined.append(json.dumps(obj) + "\n")
+    return "".join(joined).encode("utf-8")
+
+
+def transform_object(path, out_path, handlers, model, args):
+    with open(path, "rb") as f:
+        data = f.read()
+    if args.split_type == "Line":
+        records = [line for line in data.splitlines(True) if line.strip()]
+        batches = requests(records, args.strategy, int(args.max_payload_mb * MB))
+    else:
+        batches = [[data]]
+    parts = []
+    for batch in batches:
+        body = b"".join(batch)
+        response = invoke(handlers, model, body, args.content_type, args.accept)
+        if args.join_source == "Input":
+            response = join(batch, response, args.content_type)
+        if args.assemble_with == "Line" and not response.endswith(b"\n"):
+            response += b"\n"
+        parts.append(response)
+    tmp = out_path + ".tmp"
+    os.makedirs(os.path.dirname(out_path), exist_ok=True)
+    with open(tmp, "wb") as f:
+        f.write(b"".join(parts))
+    os.replace(tmp, out_path)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="Batch transform worker")
+    p.add_argument("--model-dir", required=True)
+    p.add_argument("--code-dir", required=True)
+    p.add_argument("--program", required=True)
+    p.add_argument("--input-dir", required=True)
+    p.add_argument("--output-dir", required=True)
+    p.add_argument("--content-type", default="text/csv")
+    p.add_argument("--accept", default="text/csv")
+    p.add_argument("--split-type", default="Line", choices=("None", "Line"))
+    p.add_argument("--strategy", default="MultiRecord", choices=("MultiRecord", "SingleRecord"))
+    p.add_argument("--max-payload-mb", type=float, default=6)
+    p.add_argument("--assemble-with", default="Line", choices=("None", "Line"))
+    p.add_argument("--join-source", default="None", choices=("None", "Input"))
+    args = p.parse_args(argv)
+    handlers = load_handlers(args.code_dir, args.program)
+    model = handlers.model_fn(args.model_dir)
+    count = 0
+    for root, _, names in sorted(os.walk(args.input_dir)):
+        for name in sorted(names):
+            source = os.path.join(root, name)
+            relative = os.path.relpath(source, args.input_dir)
+            try:
+                transform_object(source, os.path.join(args.output_dir, relative + ".out"),
+                                 handlers, model, args)
+            except Exception as e:  # the object fails as a whole, with what went wrong
+                sys.stderr.write("transform: %s failed: %s: %s\n" % (relative, type(e).__name__,
+                                                                     e))
+                return 1
+            count += 1
+    print("transform: %d objects" % count)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
