@@ -252,6 +252,10 @@ class Execution(object):
             properties = self._with_retries(step, lambda: run(arguments, job_name, workdir))
             if self.runner.last_usage:
                 entry["Resources"] = self.runner.last_usage
+            if getattr(self.runner, "waited", 0):
+                # The first job waits for the warm parent's imports: time of no job's own.
+                entry["JobParentWaitSeconds"] = round(self.runner.waited, 2)
+                self.runner.waited = 0.0
             if key:
                 self.registry.cache_store(self.pipeline, step["Name"], key, self.id, properties)
         self.ctx.properties[step["Name"]] = properties

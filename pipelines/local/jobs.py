@@ -172,14 +172,17 @@ class WarmRunner(object):
                                      cwd=str(Path(__file__).resolve().parents[2]))
         self.ready = False
         self.last_usage = {}
+        self.waited = 0.0  # seconds the first job waited for the imports to finish
 
     def run(self, launches, timeout):
         if any(argv[0] != sys.executable for _, argv, _, _, _ in launches):
             self.last_usage = {}
             return ColdRunner().run(launches, timeout)
         if not self.ready:  # the preloading overlapped whatever the engine did meanwhile
+            started = time.time()
             self._read()
             self.ready = True
+            self.waited = time.time() - started
         request = {"launches": [{"host": h, "argv": a, "env": e, "cwd": str(c), "log": str(l)}
                                 for h, a, e, c, l in launches], "timeout": timeout}
         self.proc.stdin.write((json.dumps(request) + "\n").encode())
