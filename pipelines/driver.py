@@ -1,5 +1,6 @@
 """What `get-pipeline-definition` and `run-pipeline` share: load a pipeline module, call its
 get_pipeline(**kwargs), and turn the mistakes users make into one clear line."""
+import argparse
 import importlib
 import json
 import os
@@ -10,6 +11,16 @@ from pipelines.sdk import quiet_sdk
 
 class CommandError(Exception):
     """A mistake the user can fix; printed as one line, exit code 1."""
+
+
+def pipeline_parser(prog, description):
+    """The flags the SageMaker project templates' commands share."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("-n", "--module-name", required=True,
+                        help="module with get_pipeline(), e.g. pipelines.churn.pipeline")
+    parser.add_argument("-kwargs", "--kwargs", default=None,
+                        help="JSON object of get_pipeline() arguments")
+    return parser
 
 
 def parse_kwargs(text):

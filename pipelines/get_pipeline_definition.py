@@ -6,20 +6,14 @@
 Works with no AWS credentials and no endpoint: code objects have content-hashed keys, so the
 JSON is the same whether or not they were uploaded (nothing is uploaded without credentials).
 """
-import argparse
 import json
 import sys
 
-from pipelines.driver import load_pipeline, parse_kwargs, run_command
+from pipelines.driver import load_pipeline, parse_kwargs, pipeline_parser, run_command
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="get-pipeline-definition",
-                                     description="Print the pipeline definition JSON.")
-    parser.add_argument("-n", "--module-name", required=True,
-                        help="module with get_pipeline(), e.g. pipelines.churn.pipeline")
-    parser.add_argument("-kwargs", "--kwargs", default=None,
-                        help="JSON object of get_pipeline() arguments")
+    parser = pipeline_parser("get-pipeline-definition", "Print the pipeline definition JSON.")
     parser.add_argument("-f", "--file-name", default=None, help="write here instead of stdout")
     args = parser.parse_args(argv)
     pipeline = load_pipeline(args.module_name, parse_kwargs(args.kwargs))

@@ -12,7 +12,8 @@ import json
 import sys
 import time
 
-from pipelines.driver import CommandError, load_pipeline, parse_kwargs, run_command
+from pipelines.driver import (CommandError, load_pipeline, parse_kwargs, pipeline_parser,
+                              run_command)
 
 FINAL = ("Succeeded", "Failed", "Stopped")
 
@@ -65,12 +66,7 @@ def _steps(client, arn):
 
 
 def main(argv=None, out=sys.stdout):
-    parser = argparse.ArgumentParser(prog="run-pipeline",
-                                     description="Upsert a pipeline and start an execution.")
-    parser.add_argument("-n", "--module-name", required=True,
-                        help="module with get_pipeline(), e.g. pipelines.churn.pipeline")
-    parser.add_argument("-kwargs", "--kwargs", default=None,
-                        help="JSON object of get_pipeline() arguments")
+    parser = pipeline_parser("run-pipeline", "Upsert a pipeline and start an execution.")
     parser.add_argument("-role-arn", "--role-arn", required=True,
                         help="IAM role SageMaker Pipelines assumes to run the pipeline")
     parser.add_argument("-tags", "--tags", default=None,

@@ -316,3 +316,14 @@ def test_create_model_and_batch_transform(home, runner, seed_model, seed_csv):
     # Several payload-limited requests (0.01 MB) give the same scores as one request would.
     expected = score_rows(seed_model["model"], batch_a)
     assert [l.split(",", 5)[5] for l in out_a] == expected
+
+
+def test_cache_entries_expire(tmp_path):
+    from pipelines.local.registry import Registry
+
+    registry = Registry(tmp_path)
+    registry.cache_store("P", "Train", "key", "exec1", {"TrainingJobName": "t"})
+    assert registry.cache_lookup("P", "Train", "key", parse_duration("P30D"))["execution_id"] == "exec1"
+    assert registry.cache_lookup("P", "Train", "other-key", parse_duration("P30D")) is None
+    assert registry.cache_lookup("P", "Train", "key", 0) is None  # ExpireAfter elapsed
+    registry.close()
