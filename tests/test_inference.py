@@ -1,7 +1,6 @@
 """inference.py handlers, loaded the way the XGBoost serving container loads them."""
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -2,7 +2,6 @@
 import json
 import sys
 
-import numpy as np
 import pandas as pd
 import pytest
 
