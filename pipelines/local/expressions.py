@@ -36,13 +36,14 @@ def resolve(value, ctx):
         return get(value["Get"], ctx)
     if set(value) == {"Std:Join"}:
         join = value["Std:Join"]
-        return join["On"].join(_text(resolve(v, ctx)) for v in join["Values"])
+        return join["On"].join(as_text(resolve(v, ctx)) for v in join["Values"])
     if set(value) == {"Std:JsonGet"}:
         return json_get(value["Std:JsonGet"], ctx)
     return {k: resolve(v, ctx) for k, v in value.items()}
 
 
-def _text(value):
+def as_text(value):
+    """A value as pipeline text: booleans lower-case, as the service renders them."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

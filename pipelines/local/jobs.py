@@ -24,6 +24,8 @@ import tarfile
 import time
 from pathlib import Path
 
+from pipelines.local.expressions import as_text
+
 CORES = os.cpu_count() or 1
 BASE_ENV_KEYS = ("HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
 LOG_TAIL_LINES = 20
@@ -76,12 +78,6 @@ def base_env(threads):
     return env
 
 
-def _text(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def _stringify_app(request):
     """The API takes container arguments and environment values as strings; a pipeline
     parameter in them arrives as its text."""
@@ -89,10 +85,10 @@ def _stringify_app(request):
     app = dict(request["AppSpecification"])
     for key in ("ContainerEntrypoint", "ContainerArguments"):
         if app.get(key):
-            app[key] = [_text(v) for v in app[key]]
+            app[key] = [as_text(v) for v in app[key]]
     request["AppSpecification"] = app
     if request.get("Environment"):
-        request["Environment"] = {k: _text(v) for k, v in request["Environment"].items()}
+        request["Environment"] = {k: as_text(v) for k, v in request["Environment"].items()}
     return request
 
 
@@ -534,13 +530,13 @@ def run_transform(request, job_name, workdir, store, runner, model):
     transform_input, transform_output = request["TransformInput"], request["TransformOutput"]
     strategy = request.get("BatchStrategy") or "MultiRecord"
     payload = request.get("MaxPayloadInMB") or 6
-    env = dict(base_env(CORES), **{k: _text(v) for k, v in env_model.items()})
+    env = dict(base_env(CORES), **{k: as_text(v) for k, v in env_model.items()})
     env.update({"SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_PAYLOAD_IN_MB": str(payload),
                 "SAGEMAKER_BATCH_STRATEGY": "SINGLE_RECORD" if strategy == "SingleRecord"
                 else "MULTI_RECORD",
                 "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": str(
                     request.get("MaxConcurrentTransforms") or 1)})
-    env.update({k: _text(v) for k, v in (request.get("Environment") or {}).items()})
+    env.update({k: as_text(v) for k, v in (request.get("Environment") or {}).items()})
     argv = [sys.executable, "-m", "pipelines.local.batch_worker",
             "--model-dir", str(model_dir), "--code-dir", str(code_dir), "--program", program,
             "--input-dir", str(input_dir), "--output-dir", str(output_dir),
