@@ -210,6 +210,96 @@ def cmd_models(args):
         registry.close()
 
 
+def cmd_serve(args):
+    import uvicorn
+
+    from pipelines.local.registry import RegistryError
+    from pipelines.serving.app import CONFIG_ENV
+    from pipelines.serving.model import ModelSourceError, from_dir, from_registry
+
+    sources = [x for x in (args.model_version, args.model_package_arn, args.model_dir) if x]
+    if len(sources) > 1:
+        raise UserError("give one of --model-version, --model-package-arn, --model-dir")
+    try:
+        if args.model_dir:
+            model = from_dir(args.model_dir)
+        else:
+            model = from_registry(home(), sources[0] if sources else _latest(),
+                                  args.allow_unapproved)
+    except (ModelSourceError, RegistryError) as e:
+        raise UserError(str(e))
+    config = {"model_dir": model.model_dir, "code_dir": model.code_dir, "program": model.program}
+    if args.capture_percent > 0:
+        config["capture"] = {"destination": str(Path(args.capture_dir or home() / "capture")),
+                             "endpoint": args.endpoint_name, "percent": args.capture_percent}
+    os.environ[CONFIG_ENV] = json.dumps(config)
+    port = args.port or int(os.environ.get("SAGEMAKER_BIND_TO_PORT", "8080"))
+    print("serving %s on http://%s:%d (%d worker%s); data capture %s"
+          % (model.description, args.host, port, args.workers, "s" if args.workers > 1 else "",
+             "%g%% to %s" % (args.capture_percent, config["capture"]["destination"])
+             if "capture" in config else "off"))
+    sys.stdout.flush()
+    uvicorn.run("pipelines.serving.app:app_from_env", factory=True, host=args.host, port=port,
+                workers=args.workers, loop="uvloop", http="httptools", log_level="warning",
+                access_log=False, timeout_graceful_shutdown=30)
+    return 0
+
+
+def _latest():
+    """With no model named: the newest Approved version (what the templates deploy)."""
+    from pipelines.local.registry import Registry
+
+    registry = Registry(home())
+    try:
+        approved = [p for p in registry.list_packages() if p["ModelApprovalStatus"] == "Approved"]
+    finally:
+        registry.close()
+    if not approved:
+        raise UserError("no Approved model version under %s: approve one (`churn models approve "
+                        "N`) or name it with --model-version N --allow-unapproved" % home())
+    newest = max(approved, key=lambda p: p["CreationTime"])
+    return newest["ModelPackageArn"]
+
+
+def cmd_predict(args):
+    import urllib.error
+    import urllib.request
+
+    given = [x for x in (args.file, args.json, args.csv) if x is not None]
+    if len(given) != 1:
+        raise UserError("give exactly one of --file, --json, --csv")
+    if args.file:
+        try:
+            body = Path(args.file).read_bytes()
+        except OSError as e:
+            raise UserError("cannot read %s: %s" % (args.file, e.strerror))
+        content_type = "application/json" if args.file.endswith(".json") else \
+            "application/jsonlines" if args.file.endswith(".jsonl") else "text/csv"
+    elif args.json:
+        body, content_type = args.json.encode(), "application/json"
+    else:
+        body, content_type = args.csv.encode(), "text/csv"
+    request = urllib.request.Request(args.endpoint.rstrip("/") + "/invocations", data=body,
+                                     headers={"Content-Type": content_type,
+                                              "Accept": args.accept})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            sys.stdout.write(response.read().decode("utf-8"))
+    except urllib.error.HTTPError as e:
+        detail = e.read().decode("utf-8", "replace")
+        try:
+            detail = json.loads(detail)["message"]
+        except (ValueError, KeyError):
+            pass
+        raise UserError("the endpoint answered %d: %s" % (e.code, detail))
+    except (urllib.error.URLError, OSError) as e:
+        raise UserError("cannot reach %s (%s); is `churn serve` running?"
+                        % (args.endpoint, getattr(e, "reason", e)))
+    if not args.accept.endswith("csv"):
+        sys.stdout.write("\n")
+    return 0
+
+
 def cmd_schemas(args):
     for name in available_schemas():
         schema = load_schema(name)
@@ -254,6 +344,34 @@ def build_parser():
     p.add_argument("--description", help="approval note")
     p.add_argument("--home")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("serve", help="serve a model over HTTP with the SageMaker hosting "
+                                     "contract and data capture")
+    p.add_argument("--model-version", help="registered version: N, GROUP/N or ARN "
+                                           "(default: the newest Approved one)")
+    p.add_argument("--model-package-arn", help="registered version by ARN")
+    p.add_argument("--model-dir", help="a trained model's folder (xgboost-model + "
+                                       "preprocessing.json)")
+    p.add_argument("--allow-unapproved", action="store_true",
+                   help="serve a version that is not Approved")
+    p.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to accept other machines")
+    p.add_argument("--port", type=int, default=None,
+                   help="default: $SAGEMAKER_BIND_TO_PORT or 8080")
+    p.add_argument("--workers", type=_positive_int, default=1)
+    p.add_argument("--endpoint-name", default="churn-local")
+    p.add_argument("--capture-percent", type=float, default=100.0,
+                   help="data capture sampling percentage (0 turns capture off)")
+    p.add_argument("--capture-dir", help="default: $CHURN_HOME/capture")
+    p.add_argument("--home")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("predict", help="send rows to an endpoint and print the predictions")
+    p.add_argument("--endpoint", default="http://127.0.0.1:8080")
+    p.add_argument("--file", help="CSV, .json or .jsonl file of rows")
+    p.add_argument("--json", help='e.g. \'{"instances": [{"age": 40, ...}]}\'')
+    p.add_argument("--csv", help="e.g. 40,5,100000,2,1 (features in schema order)")
+    p.add_argument("--accept", default="text/csv")
+    p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("generate-data", help="write synthetic seed-schema customers to a CSV")
     p.add_argument("--rows", type=_positive_int, default=10000)

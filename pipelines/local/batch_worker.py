@@ -13,28 +13,17 @@ its input record when JoinSource is Input. An object's output is written only wh
 succeeded (under a temporary name, then renamed).
 """
 import argparse
-import importlib.util
 import json
 import os
 import sys
+
+from pipelines.serving.handlers import invoke, load_handlers
 
 MB = 1024 * 1024
 
 
 class TransformError(RuntimeError):
     pass
-
-
-def load_handlers(code_dir, program):
-    module_name = program[:-3] if program.endswith(".py") else program
-    sys.path.insert(0, code_dir)
-    spec = importlib.util.spec_from_file_location(module_name, os.path.join(code_dir, program))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for name in ("model_fn", "input_fn", "predict_fn", "output_fn"):
-        if not hasattr(module, name):
-            raise TransformError("%s defines no %s" % (program, name))
-    return module
 
 
 def requests(records, strategy, max_payload_bytes):
@@ -54,14 +43,6 @@ def requests(records, strategy, max_payload_bytes):
         size += len(record)
     if batch:
         yield batch
-
-
-def invoke(handlers, model, body, content_type, accept):
-    result = handlers.output_fn(handlers.predict_fn(handlers.input_fn(body, content_type), model),
-                                accept)
-    if isinstance(result, tuple):
-        result = result[0]
-    return result.encode("utf-8") if isinstance(result, str) else bytes(result)
 
 
 def join(records, response, content_type):
@@ -93,7 +74,7 @@ def transform_object(path, out_path, handlers, model, args):
     parts = []
     for batch in batches:
         body = b"".join(batch)
-        response = invoke(handlers, model, body, args.content_type, args.accept)
+        response = invoke(handlers, model, body, args.content_type, args.accept)[0]
         if args.join_source == "Input":
             response = join(batch, response, args.content_type)
         if args.assemble_with == "Line" and not response.endswith(b"\n"):

@@ -1,0 +1,36 @@
+"""Import a model's inference module as the SageMaker serving container does."""
+import importlib.util
+import os
+import sys
+
+REQUIRED = ("model_fn", "input_fn", "predict_fn", "output_fn")
+
+
+class HandlerError(RuntimeError):
+    pass
+
+
+def load_handlers(code_dir, program):
+    """The module SAGEMAKER_PROGRAM names, from SAGEMAKER_SUBMIT_DIRECTORY's code folder."""
+    path = os.path.join(code_dir, program)
+    if not os.path.isfile(path):
+        raise HandlerError("no inference program %s in %s" % (program, code_dir))
+    module_name = program[:-3] if program.endswith(".py") else program
+    sys.path.insert(0, code_dir)
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    missing = [name for name in REQUIRED if not hasattr(module, name)]
+    if missing:
+        raise HandlerError("%s defines no %s" % (program, ", ".join(missing)))
+    return module
+
+
+def invoke(handlers, model, body, content_type, accept):
+    """One request through input_fn -> predict_fn -> output_fn; returns (bytes, content type)."""
+    result = handlers.output_fn(handlers.predict_fn(handlers.input_fn(body, content_type), model),
+                                accept)
+    media = accept
+    if isinstance(result, tuple):
+        result, media = result
+    return (result.encode("utf-8") if isinstance(result, str) else bytes(result)), media

@@ -1,0 +1,171 @@
+"""`churn serve` over real HTTP on 127.0.0.1: the hosting contract, 4xx errors, data capture."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import ROOT, free_port
+
+SEED_ROW = "40,5,100000,2,1"
+
+
+def request(url, body=b"", content_type="text/csv", accept="text/csv", method="POST"):
+    req = urllib.request.Request(url, data=body if method == "POST" else None, method=method,
+                                 headers={"Content-Type": content_type, "Accept": accept})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return response.status, response.read(), response.headers.get("Content-Type")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), e.headers.get("Content-Type")
+
+
+def start_server(home, capture, *extra, workers=1):
+    port = free_port()
+    env = dict(os.environ, CHURN_HOME=str(home))
+    proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "serve", "--port", str(port),
+                             "--capture-dir", str(capture), "--workers", str(workers)]
+                            + list(extra), cwd=str(ROOT), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = "http://127.0.0.1:%d" % port
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(proc.stderr.read())
+        try:
+            if request(url + "/ping", method="GET")[0] == 200:
+                return proc, url
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("server did not answer /ping")
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=60)
+
+
+def capture_records(capture):
+    records = []
+    for root, _, names in os.walk(capture):
+        for name in names:
+            with open(os.path.join(root, name)) as f:
+                records += [json.loads(line) for line in f if line.strip()]
+    return records
+
+
+@pytest.fixture(scope="module")
+def server(seed_model, tmp_path_factory):
+    home = tmp_path_factory.mktemp("serve-home")
+    capture = home / "capture"
+    proc, url = start_server(home, capture, "--model-dir", str(seed_model["model"]))
+    yield url, capture
+    stop(proc)
+
+
+def test_ping_and_every_content_type(server, seed_csv):
+    url, _ = server
+    status, body, _ = request(url + "/ping", method="GET")
+    assert status == 200
+    status, body, media = request(url + "/invocations", SEED_ROW.encode())
+    assert status == 200 and media.startswith("text/csv")
+    score, label = body.decode().strip().split(",")
+    assert 0 < float(score) < 1
+    instances = {"instances": [{"age": 40, "tenure": 5, "balance": 100000, "num_products": 2,
+                                "is_active": 1}]}
+    status, body, media = request(url + "/invocations", json.dumps(instances).encode(),
+                                  "application/json", "application/json")
+    assert status == 200 and media.startswith("application/json")
+    assert json.loads(body)["predictions"][0]["score"] == pytest.approx(float(score), abs=1e-6)
+    status, body, _ = request(url + "/invocations", json.dumps(instances["instances"][0]).encode(),
+                              "application/jsonlines", "application/jsonlines")
+    assert status == 200 and json.loads(body)["predicted_label"] == int(label)
+    exported = open(seed_csv).read().splitlines()[:3]  # header with id and target, two rows
+    status, body, _ = request(url + "/invocations", "\n".join(exported).encode())
+    assert status == 200 and len(body.decode().splitlines()) == 2
+
+
+@pytest.mark.parametrize("body, content_type, status, message", [
+    (b"40,5,100000,2", "text/csv", 400, "expected 5 in this order"),
+    (b'40,5,"100000,2,1', "text/csv", 400, "record 1 has 3 fields"),
+    (b"40,5,lots,2,1", "text/csv", 400, "column 'balance': 'lots' is not a number"),
+    (b"", "text/csv", 400, "body is empty"),
+    (SEED_ROW.encode(), "application/x-npy", 415, "not supported"),
+    (b"1," * (3 * 1024 * 1024 + 10), "text/csv", 413, "exceeds 6291456 bytes"),
+])
+def test_caller_errors_are_4xx_with_a_message(server, body, content_type, status, message):
+    url, _ = server
+    got, text, media = request(url + "/invocations", body, content_type)
+    assert got == status, text
+    assert media == "application/json"
+    assert message in json.loads(text)["message"]
+
+
+def test_unacceptable_accept_is_406(server):
+    url, _ = server
+    status, text, _ = request(url + "/invocations", SEED_ROW.encode(), accept="application/xml")
+    assert status == 406 and "not supported" in json.loads(text)["message"]
+
+
+def test_sigterm_under_load_loses_no_capture_record(seed_model, tmp_path):
+    """Every request answered 200 is in the capture files after a SIGTERM mid-load, and
+    nothing else is: capture counts exactly the requests made."""
+    capture = tmp_path / "capture"
+    proc, url = start_server(tmp_path / "home", capture, "--model-dir", str(seed_model["model"]),
+                             workers=2)
+    answered, lock, stop_event = [], threading.Lock(), threading.Event()
+
+    def client():
+        while not stop_event.is_set():
+            try:
+                status, _, _ = request(url + "/invocations", SEED_ROW.encode())
+            except OSError:
+                return  # the server is going away
+            if status == 200:
+                with lock:
+                    answered.append(1)
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for t in threads:
+        t.start()
+    time.sleep(2.0)
+    assert stop(proc) == 0  # SIGTERM while requests are in flight
+    stop_event.set()
+    for t in threads:
+        t.join(timeout=30)
+    records = capture_records(capture)
+    assert len(answered) > 50
+    assert len(records) == len(answered)
+    record = records[0]
+    assert record["eventVersion"] == "0"
+    assert record["captureData"]["endpointInput"] == {
+        "observedContentType": "text/csv", "mode": "INPUT", "data": SEED_ROW, "encoding": "CSV"}
+    assert record["captureData"]["endpointOutput"]["mode"] == "OUTPUT"
+    assert set(record["eventMetadata"]) == {"eventId", "inferenceTime"}
+    # <endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl
+    files = [os.path.relpath(os.path.join(r, n), capture) for r, _, ns in os.walk(capture)
+             for n in ns]
+    assert all(f.split(os.sep)[:2] == ["churn-local", "AllTraffic"] and len(f.split(os.sep)) == 7
+               for f in files)
+
+
+def test_only_approved_versions_are_served_by_default(tmp_path):
+    from pipelines.local.registry import Registry
+
+    registry = Registry(tmp_path)
+    registry.create_model_package({"ModelPackageGroupName": "G", "InferenceSpecification": {
+        "Containers": [{"Image": "i", "ModelDataUrl": "s3://b/m.tar.gz"}]}})
+    registry.close()
+    env = dict(os.environ, CHURN_HOME=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "serve", "--model-version", "1"],
+                          capture_output=True, text=True, cwd=str(ROOT), env=env, timeout=60)
+    assert proc.returncode == 1
+    assert "G/1 is PendingManualApproval, not Approved" in proc.stderr
+    assert "--allow-unapproved" in proc.stderr and "Traceback" not in proc.stderr
