@@ -300,6 +300,41 @@ def cmd_predict(args):
     return 0
 
 
+def cmd_batch(args):
+    """Batch transform semantics (SplitType Line, MultiRecord, AssembleWith Line) on local files,
+    with the model's own inference code: <input>.out per input file, rows in input order."""
+    from pipelines.local import batch_worker
+    from pipelines.local.registry import RegistryError
+    from pipelines.serving.model import ModelSourceError, from_dir, from_registry
+
+    source = Path(args.input)
+    if not source.exists():
+        raise UserError("--input %s does not exist" % source)
+    try:
+        model = from_dir(args.model_dir) if args.model_dir else from_registry(
+            home(), args.model_version or _latest(), args.allow_unapproved)
+    except (ModelSourceError, RegistryError) as e:
+        raise UserError(str(e))
+    input_dir = source if source.is_dir() else None
+    if input_dir is None:  # one file: give the worker a folder holding just that file
+        import tempfile
+
+        input_dir = Path(tempfile.mkdtemp(prefix="churn-batch-"))
+        os.symlink(source.resolve(), input_dir / source.name)
+    started = time.time()
+    code = batch_worker.main([
+        "--model-dir", model.model_dir, "--code-dir", model.code_dir, "--program", model.program,
+        "--input-dir", str(input_dir), "--output-dir", args.output,
+        "--content-type", args.content_type, "--accept", args.accept, "--split-type", "Line",
+        "--strategy", "MultiRecord", "--max-payload-mb", str(args.max_payload_mb),
+        "--assemble-with", "Line", "--join-source", "Input" if args.join_input else "None"])
+    if code != 0:
+        raise UserError("batch transform failed (see the message above)")
+    print("scored with %s into %s in %.1f s" % (model.description, args.output,
+                                               time.time() - started))
+    return 0
+
+
 def cmd_schemas(args):
     for name in available_schemas():
         schema = load_schema(name)
@@ -372,6 +407,21 @@ def build_parser():
     p.add_argument("--csv", help="e.g. 40,5,100000,2,1 (features in schema order)")
     p.add_argument("--accept", default="text/csv")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("batch", help="score files with batch transform semantics")
+    p.add_argument("--input", required=True, help="a CSV / JSON-lines file or a folder of them "
+                                                  "(no header; features in schema order)")
+    p.add_argument("--output", required=True, help="folder for <input>.out files")
+    p.add_argument("--model-version", help="N, GROUP/N or ARN (default: newest Approved)")
+    p.add_argument("--model-dir", help="a trained model's folder instead of a version")
+    p.add_argument("--allow-unapproved", action="store_true")
+    p.add_argument("--content-type", default="text/csv")
+    p.add_argument("--accept", default="text/csv")
+    p.add_argument("--max-payload-mb", type=float, default=6.0)
+    p.add_argument("--join-input", action="store_true",
+                   help="append each prediction to its input row (JoinSource=Input)")
+    p.add_argument("--home")
+    p.set_defaults(func=cmd_batch)
 
     p = sub.add_parser("generate-data", help="write synthetic seed-schema customers to a CSV")
     p.add_argument("--rows", type=_positive_int, default=10000)
