@@ -24,7 +24,8 @@ DEFAULT_HOME = ".churn"
 
 
 def home():
-    return Path(os.environ.get("CHURN_HOME", DEFAULT_HOME))
+    # Absolute: jobs run in their own working directories and must still find the store.
+    return Path(os.environ.get("CHURN_HOME", DEFAULT_HOME)).resolve()
 
 
 def cmd_generate_data(args):

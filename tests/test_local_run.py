@@ -193,3 +193,15 @@ def test_a_users_own_table_needs_only_a_schema_file(tmp_path):
                             "--schema", str(tmp_path / "customers.json"))
     assert result["status"] == "Succeeded", proc.stderr[-3000:]
     assert result["metrics"]["auc"] > 0.85
+
+
+def test_default_home_is_relative_to_the_working_directory(tmp_path):
+    """`make run` uses the default ./.churn; jobs run in their own folders and must still
+    find the store."""
+    env = {k: v for k, v in os.environ.items() if k != "CHURN_HOME"}
+    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--rows", "1000",
+                           "--param", "AucThreshold=0.5"], capture_output=True, text=True,
+                          cwd=str(tmp_path), env=env)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "Succeeded" in proc.stdout
+    assert list((tmp_path / ".churn" / "executions").iterdir())

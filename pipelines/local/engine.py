@@ -119,7 +119,7 @@ class Execution(object):
     """Runs one execution of a definition and records it."""
 
     def __init__(self, home, definition, pipeline_name, parameters, echo=None, runner=None):
-        self.home = Path(home)
+        self.home = Path(home).resolve()  # jobs chdir into their folders
         self.definition = definition
         self.store = Store(home)
         self.registry = Registry(home)

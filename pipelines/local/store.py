@@ -13,7 +13,7 @@ class StoreError(ValueError):
 
 class Store(object):
     def __init__(self, home):
-        self.root = Path(home) / "s3"
+        self.root = Path(home).resolve() / "s3"
 
     def path(self, uri):
         if not isinstance(uri, str) or not uri.startswith("s3://"):
