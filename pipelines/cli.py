@@ -280,6 +280,10 @@ def cmd_predict(args):
         body, content_type = args.json.encode(), "application/json"
     else:
         body, content_type = args.csv.encode(), "text/csv"
+    if args.endpoint_name:
+        sys.stdout.write(invoke_sagemaker_endpoint(args.endpoint_name, body, content_type,
+                                                   args.accept))
+        return 0
     request = urllib.request.Request(args.endpoint.rstrip("/") + "/invocations", data=body,
                                      headers={"Content-Type": content_type,
                                               "Accept": args.accept})
@@ -334,6 +338,24 @@ def cmd_batch(args):
     print("scored with %s into %s in %.1f s" % (model.description, args.output,
                                                time.time() - started))
     return 0
+
+
+def invoke_sagemaker_endpoint(name, body, content_type, accept):
+    """InvokeEndpoint on AWS (sagemaker-runtime): the same request `churn serve` answers."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from pipelines.driver import credentials_error
+
+    try:
+        response = boto3.client("sagemaker-runtime").invoke_endpoint(
+            EndpointName=name, Body=body, ContentType=content_type, Accept=accept)
+        return response["Body"].read().decode("utf-8")
+    except ClientError as e:
+        raise UserError("endpoint %s: %s" % (name, e.response["Error"].get("Message", e)))
+    except BotoCoreError as e:
+        friendly = credentials_error(e)
+        raise UserError(str(friendly) if friendly else str(e))
 
 
 def cmd_schemas(args):
@@ -402,7 +424,8 @@ def build_parser():
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("predict", help="send rows to an endpoint and print the predictions")
-    p.add_argument("--endpoint", default="http://127.0.0.1:8080")
+    p.add_argument("--endpoint", default="http://127.0.0.1:8080", help="a local endpoint URL")
+    p.add_argument("--endpoint-name", help="a SageMaker endpoint on AWS (InvokeEndpoint)")
     p.add_argument("--file", help="CSV, .json or .jsonl file of rows")
     p.add_argument("--json", help='e.g. \'{"instances": [{"age": 40, ...}]}\'')
     p.add_argument("--csv", help="e.g. 40,5,100000,2,1 (features in schema order)")

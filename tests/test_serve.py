@@ -169,3 +169,27 @@ def test_only_approved_versions_are_served_by_default(tmp_path):
     assert proc.returncode == 1
     assert "G/1 is PendingManualApproval, not Approved" in proc.stderr
     assert "--allow-unapproved" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_predict_through_invoke_endpoint_on_aws(aws_env, moto_server):
+    """`churn predict --endpoint-name` sends InvokeEndpoint over HTTP; moto (standing in for AWS)
+    answers with the body it was told to."""
+    import urllib.request as r
+
+    results = {"results": [{"Body": "0.111373,0\n", "ContentType": "text/csv"}]}
+    r.urlopen(r.Request(moto_server + "/moto-api/static/sagemaker/endpoint-results",
+                        data=json.dumps(results).encode(),
+                        headers={"Content-Type": "application/json"}), timeout=30).read()
+    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "predict", "--endpoint-name",
+                           "churn-prod", "--csv", SEED_ROW], capture_output=True, text=True,
+                          cwd=str(ROOT), env=aws_env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "0.111373,0\n"
+    env = {k: v for k, v in aws_env.items() if not k.startswith("AWS_ACCESS") and
+           not k.startswith("AWS_SECRET")}
+    env.update({"AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent"})
+    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "predict", "--endpoint-name",
+                           "churn-prod", "--csv", SEED_ROW], capture_output=True, text=True,
+                          cwd=str(ROOT), env=env, timeout=120)
+    assert proc.returncode == 1 and "no AWS credentials found" in proc.stderr
+    assert "Traceback" not in proc.stderr
