@@ -358,6 +358,40 @@ def invoke_sagemaker_endpoint(name, body, content_type, accept):
         raise UserError(str(friendly) if friendly else str(e))
 
 
+def cmd_deploy(args):
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from pipelines.aws_deploy import DeployError, deploy, undeploy
+    from pipelines.driver import credentials_error
+
+    try:
+        if args.command == "undeploy":
+            done = undeploy(args.endpoint_name)
+            print("deleted endpoint %s, config %s, models %s, monitoring schedules %s" % (
+                done["endpoint"], done["endpoint_config"], ", ".join(done["models"]),
+                ", ".join(done["monitoring_schedules"]) or "none"))
+            return 0
+        role = args.role_arn or os.environ.get("SAGEMAKER_EXECUTION_ROLE_ARN")
+        if not role:
+            raise UserError("--role-arn (or SAGEMAKER_EXECUTION_ROLE_ARN): the role the "
+                            "endpoint's model runs as")
+        done = deploy(args.model_package_arn, args.endpoint_name, role, args.instance_type,
+                      args.instance_count, args.data_capture_percent, args.capture_destination,
+                      args.allow_unapproved)
+        print("endpoint %s: config %s, model %s; data capture %s" % (
+            done["endpoint"], done["endpoint_config"], done["model"],
+            "%g%% to %s" % (args.data_capture_percent, args.capture_destination)
+            if args.data_capture_percent > 0 else "off"))
+        return 0
+    except DeployError as e:
+        raise UserError(str(e))
+    except ClientError as e:
+        raise UserError(e.response["Error"].get("Message", str(e)))
+    except BotoCoreError as e:
+        friendly = credentials_error(e)
+        raise UserError(str(friendly) if friendly else str(e))
+
+
 def cmd_schemas(args):
     for name in available_schemas():
         schema = load_schema(name)
@@ -446,6 +480,24 @@ def build_parser():
                    help="append each prediction to its input row (JoinSource=Input)")
     p.add_argument("--home")
     p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser("deploy", help="deploy a registered version to a SageMaker endpoint "
+                                      "with data capture (AWS)")
+    p.add_argument("--model-package-arn", required=True)
+    p.add_argument("--endpoint-name", required=True)
+    p.add_argument("--role-arn", help="execution role of the model "
+                                      "(default: $SAGEMAKER_EXECUTION_ROLE_ARN)")
+    p.add_argument("--instance-type", default="ml.m5.large")
+    p.add_argument("--instance-count", type=_positive_int, default=1)
+    p.add_argument("--data-capture-percent", type=float, default=100.0)
+    p.add_argument("--capture-destination", help="s3://bucket/prefix for captured data")
+    p.add_argument("--allow-unapproved", action="store_true")
+    p.set_defaults(func=cmd_deploy)
+
+    p = sub.add_parser("undeploy", help="delete an endpoint, its config, models and "
+                                        "monitoring schedules (AWS)")
+    p.add_argument("--endpoint-name", required=True)
+    p.set_defaults(func=cmd_deploy)
 
     p = sub.add_parser("generate-data", help="write synthetic seed-schema customers to a CSV")
     p.add_argument("--rows", type=_positive_int, default=10000)

@@ -1,0 +1,103 @@
+"""Deploy a registered model version to a SageMaker endpoint with data capture, and remove it.
+
+The seed's deployment and its clean-up, as boto3 calls (what `churn deploy` / `churn undeploy`
+run): CreateModel from the model package's container, CreateEndpointConfig with a
+DataCaptureConfig, CreateEndpoint (or UpdateEndpoint when it exists). Undeploy deletes the
+endpoint's monitoring schedules, the endpoint, its config and its models.
+"""
+import time
+
+CAPTURE_CSV_TYPES = ["text/csv"]
+CAPTURE_JSON_TYPES = ["application/json", "application/jsonlines"]
+
+
+class DeployError(ValueError):
+    pass
+
+
+def _client(session=None):
+    import boto3
+
+    return (session or boto3.Session()).client("sagemaker")
+
+
+def _exists(call, **kwargs):
+    from botocore.exceptions import ClientError
+
+    try:
+        call(**kwargs)
+        return True
+    except ClientError as e:
+        if e.response["Error"]["Code"] in ("ValidationException", "ResourceNotFound"):
+            return False
+        raise
+
+
+def deploy(model_package_arn, endpoint_name, role_arn, instance_type="ml.m5.large",
+           instance_count=1, capture_percent=100, capture_destination=None,
+           allow_unapproved=False, session=None):
+    """Returns the names it created: {"model", "endpoint_config", "endpoint"}."""
+    sm = _client(session)
+    package = sm.describe_model_package(ModelPackageName=model_package_arn)
+    status = package.get("ModelApprovalStatus")
+    if status != "Approved" and not allow_unapproved:
+        raise DeployError("model package %s is %s, not Approved: approve it in the registry "
+                          "first (or pass --allow-unapproved)" % (model_package_arn, status))
+    container = package["InferenceSpecification"]["Containers"][0]
+    suffix = time.strftime("%Y%m%d%H%M%S", time.gmtime())
+    model_name = "%s-%s" % (endpoint_name, suffix)
+    config_name = "%s-config-%s" % (endpoint_name, suffix)
+    primary = {"Image": container["Image"], "ModelDataUrl": container["ModelDataUrl"],
+               "Environment": container.get("Environment", {})}
+    sm.create_model(ModelName=model_name, ExecutionRoleArn=role_arn, PrimaryContainer=primary,
+                    Tags=[{"Key": "model-package-arn", "Value": model_package_arn}])
+    config = {"EndpointConfigName": config_name, "ProductionVariants": [{
+        "VariantName": "AllTraffic", "ModelName": model_name,
+        "InitialInstanceCount": int(instance_count), "InstanceType": instance_type,
+        "InitialVariantWeight": 1.0}]}
+    if capture_percent > 0:
+        if not capture_destination:
+            raise DeployError("data capture needs --capture-destination s3://bucket/prefix "
+                              "(or --data-capture-percent 0 to turn it off)")
+        config["DataCaptureConfig"] = {
+            "EnableCapture": True, "InitialSamplingPercentage": int(capture_percent),
+            "DestinationS3Uri": capture_destination,
+            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+            "CaptureContentTypeHeader": {"CsvContentTypes": CAPTURE_CSV_TYPES,
+                                         "JsonContentTypes": CAPTURE_JSON_TYPES}}
+    sm.create_endpoint_config(**config)
+    if _exists(sm.describe_endpoint, EndpointName=endpoint_name):
+        sm.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name)
+    else:
+        sm.create_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name)
+    return {"model": model_name, "endpoint_config": config_name, "endpoint": endpoint_name}
+
+
+def undeploy(endpoint_name, session=None, monitoring_client=None):
+    """Delete the endpoint's monitoring schedules, the endpoint, its config and its models.
+    Returns what was deleted. `monitoring_client` answers the Model Monitor calls (default: the
+    same SageMaker client; tests stub it, as the AWS stand-in lacks those APIs)."""
+    from botocore.exceptions import ClientError
+
+    sm = _client(session)
+    monitor = monitoring_client or sm
+    try:
+        endpoint = sm.describe_endpoint(EndpointName=endpoint_name)
+    except ClientError as e:
+        raise DeployError("no endpoint %s (%s)" % (endpoint_name,
+                                                   e.response["Error"].get("Message", "")))
+    deleted = {"monitoring_schedules": [], "models": []}
+    for schedule in monitor.list_monitoring_schedules(EndpointName=endpoint_name).get(
+            "MonitoringScheduleSummaries", []):
+        monitor.delete_monitoring_schedule(
+            MonitoringScheduleName=schedule["MonitoringScheduleName"])
+        deleted["monitoring_schedules"].append(schedule["MonitoringScheduleName"])
+    config_name = endpoint["EndpointConfigName"]
+    config = sm.describe_endpoint_config(EndpointConfigName=config_name)
+    sm.delete_endpoint(EndpointName=endpoint_name)
+    sm.delete_endpoint_config(EndpointConfigName=config_name)
+    for variant in config["ProductionVariants"]:
+        sm.delete_model(ModelName=variant["ModelName"])
+        deleted["models"].append(variant["ModelName"])
+    deleted.update({"endpoint": endpoint_name, "endpoint_config": config_name})
+    return deleted

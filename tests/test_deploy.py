@@ -1,0 +1,95 @@
+"""`churn deploy` / `undeploy` against the moto server on 127.0.0.1.
+
+moto implements the model package, model, endpoint config and endpoint APIs over HTTP; it lacks
+the Model Monitor ones (ListMonitoringSchedules, DeleteMonitoringSchedule), so those calls go
+to a client stubbed with botocore's Stubber, and only those."""
+import os
+import subprocess
+import sys
+
+import pytest
+from botocore.stub import Stubber
+
+from conftest import ROOT, aws_client
+from pipelines.aws_deploy import undeploy
+
+ROLE = "arn:aws:iam::123456789012:role/ChurnEndpointRole"
+
+
+def register(sagemaker, group, status):
+    sagemaker.create_model_package_group(ModelPackageGroupName=group)
+    arn = sagemaker.create_model_package(
+        ModelPackageGroupName=group, ModelApprovalStatus=status,
+        InferenceSpecification={"Containers": [{
+            "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.0-5",
+            "ModelDataUrl": "s3://artifacts/churn/models/job/output/model.tar.gz",
+            "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}}],
+            "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
+    )["ModelPackageArn"]
+    return arn
+
+
+def churn(env, *args):
+    return subprocess.run([sys.executable, "-m", "pipelines.cli"] + list(args),
+                          capture_output=True, text=True, cwd=str(ROOT), env=env, timeout=120)
+
+
+def test_deploy_with_data_capture_then_undeploy(aws_env, monkeypatch):
+    sagemaker = aws_client("sagemaker", aws_env)
+    arn = register(sagemaker, "ChurnDeployGroup", "Approved")
+    proc = churn(aws_env, "deploy", "--model-package-arn", arn, "--endpoint-name", "churn-prod",
+                 "--role-arn", ROLE, "--capture-destination", "s3://artifacts/capture",
+                 "--data-capture-percent", "100")
+    assert proc.returncode == 0, proc.stderr
+    endpoint = sagemaker.describe_endpoint(EndpointName="churn-prod")
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    capture = config["DataCaptureConfig"]
+    assert capture["EnableCapture"] and capture["InitialSamplingPercentage"] == 100
+    assert capture["DestinationS3Uri"] == "s3://artifacts/capture"
+    assert {o["CaptureMode"] for o in capture["CaptureOptions"]} == {"Input", "Output"}
+    model_name = config["ProductionVariants"][0]["ModelName"]
+    model = sagemaker.describe_model(ModelName=model_name)
+    assert model["PrimaryContainer"]["ModelDataUrl"].endswith("/model.tar.gz")
+    assert model["ExecutionRoleArn"] == ROLE
+
+    for key, value in aws_env.items():
+        monkeypatch.setenv(key, value)
+    monitor = aws_client("sagemaker", aws_env)
+    with Stubber(monitor) as stub:  # the only stubbed calls: moto has no Model Monitor APIs
+        stub.add_response("list_monitoring_schedules", {"MonitoringScheduleSummaries": [{
+            "MonitoringScheduleName": "churn-prod-hourly",
+            "MonitoringScheduleArn": "arn:aws:sagemaker:us-east-1:123456789012:monitoring-"
+                                     "schedule/churn-prod-hourly",
+            "CreationTime": 0, "LastModifiedTime": 0, "MonitoringScheduleStatus": "Scheduled",
+            "EndpointName": "churn-prod"}]}, {"EndpointName": "churn-prod"})
+        stub.add_response("delete_monitoring_schedule", {},
+                          {"MonitoringScheduleName": "churn-prod-hourly"})
+        done = undeploy("churn-prod", monitoring_client=monitor)
+        stub.assert_no_pending_responses()
+    assert done["monitoring_schedules"] == ["churn-prod-hourly"]
+    assert done["models"] == [model_name]
+    names = [e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]]
+    assert "churn-prod" not in names
+    configs = [c["EndpointConfigName"] for c in sagemaker.list_endpoint_configs()["EndpointConfigs"]]
+    assert endpoint["EndpointConfigName"] not in configs
+    assert model_name not in [m["ModelName"] for m in sagemaker.list_models()["Models"]]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--role-arn", ROLE, "--capture-destination", "s3://a/c"], "is PendingManualApproval, not Approved"),
+    (["--capture-destination", "s3://a/c"], "--role-arn (or SAGEMAKER_EXECUTION_ROLE_ARN)"),
+    (["--role-arn", ROLE], "data capture needs --capture-destination"),
+])
+def test_deploy_refusals_are_one_line(aws_env, args, message):
+    sagemaker = aws_client("sagemaker", aws_env)
+    group = "Pending%d" % abs(hash(message))
+    arn = register(sagemaker, group, "PendingManualApproval" if "Approved" in message else "Approved")
+    env = {k: v for k, v in aws_env.items() if k != "SAGEMAKER_EXECUTION_ROLE_ARN"}
+    proc = churn(env, "deploy", "--model-package-arn", arn, "--endpoint-name", "x", *args)
+    assert proc.returncode == 1
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_undeploy_of_a_missing_endpoint(aws_env):
+    proc = churn(aws_env, "undeploy", "--endpoint-name", "nothing-here")
+    assert proc.returncode == 1 and "no endpoint nothing-here" in proc.stderr
