@@ -392,6 +392,66 @@ def cmd_deploy(args):
         raise UserError(str(friendly) if friendly else str(e))
 
 
+def cmd_monitor(args):
+    """Captured requests against the version's DriftCheckBaselines (or --baseline-dir)."""
+    from datetime import datetime, timedelta, timezone
+
+    from pipelines.local.registry import Registry, RegistryError
+    from pipelines.local.store import Store, StoreError
+    from pipelines.monitor import MonitorError, monitor
+
+    try:
+        if args.baseline_dir:
+            folder = Path(args.baseline_dir)
+            statistics = json.loads((folder / "statistics.json").read_text())
+            constraints = json.loads((folder / "constraints.json").read_text())
+        else:
+            registry = Registry(home())
+            try:
+                package = registry.find(args.model_version or _latest())
+            finally:
+                registry.close()
+            quality = (package.get("DriftCheckBaselines") or {}).get("ModelDataQuality")
+            if not quality:
+                raise UserError("model version %s has no data-quality DriftCheckBaselines"
+                                % args.model_version)
+            store = Store(home())
+            statistics = json.loads(store.read_bytes(quality["Statistics"]["S3Uri"]))
+            constraints = json.loads(store.read_bytes(quality["Constraints"]["S3Uri"]))
+    except (OSError, ValueError, RegistryError, StoreError) as e:
+        raise UserError("cannot read the baseline: %s" % e)
+    since = None
+    if args.since:
+        text = args.since.strip()
+        try:
+            if text[-1] in "hmd" and text[:-1].isdigit():
+                unit = {"h": "hours", "m": "minutes", "d": "days"}[text[-1]]
+                since = datetime.now(timezone.utc) - timedelta(**{unit: int(text[:-1])})
+            else:
+                since = datetime.fromisoformat(text.replace("Z", "+00:00"))
+                since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+        except ValueError:
+            raise UserError("--since %r: use an ISO time (2026-11-26T06:00:00Z) or 2h, 30m, 1d"
+                            % args.since)
+    output = Path(args.output or home() / "monitoring" / args.endpoint_name /
+                  datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+    try:
+        violations, metrics, rows = monitor(statistics, constraints,
+                                            str(args.capture_dir or home() / "capture"),
+                                            args.endpoint_name, str(output), since)
+    except MonitorError as e:
+        raise UserError(str(e))
+    for line in metrics:
+        print(line)
+    print("%d captured rows checked; %d violation%s; %s" % (
+        rows, len(violations), "" if len(violations) == 1 else "s",
+        output / "constraint_violations.json"))
+    for v in violations:
+        print("  %-22s %-26s %s" % (v["feature_name"], v["constraint_check_type"],
+                                    v["description"]))
+    return 0
+
+
 def cmd_schemas(args):
     for name in available_schemas():
         schema = load_schema(name)
@@ -498,6 +558,17 @@ def build_parser():
                                         "monitoring schedules (AWS)")
     p.add_argument("--endpoint-name", required=True)
     p.set_defaults(func=cmd_deploy)
+
+    p = sub.add_parser("monitor", help="check captured requests against the data-quality "
+                                       "baseline (drift, types, completeness, domains)")
+    p.add_argument("--model-version", help="N, GROUP/N or ARN (default: newest Approved)")
+    p.add_argument("--baseline-dir", help="statistics.json + constraints.json instead")
+    p.add_argument("--since", help="ISO time or 2h / 30m / 1d (default: all captured data)")
+    p.add_argument("--endpoint-name", default="churn-local")
+    p.add_argument("--capture-dir", help="default: $CHURN_HOME/capture")
+    p.add_argument("--output", help="folder for constraint_violations.json")
+    p.add_argument("--home")
+    p.set_defaults(func=cmd_monitor)
 
     p = sub.add_parser("generate-data", help="write synthetic seed-schema customers to a CSV")
     p.add_argument("--rows", type=_positive_int, default=10000)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 USER_SCHEMA_DIR = "schemas/user"  # apart from the shipped ones, so no name can shadow them
-PROCESSING_FILES = ("validate.py", "preprocess.py", "churn_schema.py", "churn_recipe.py",
+PROCESSING_FILES = ("validate.py", "preprocess.py", "baseline.py", "churn_schema.py", "churn_recipe.py",
                     "churn_io.py", "requirements.txt", "run_with_requirements.py")
 
 

@@ -45,7 +45,8 @@ def test_full_run_succeeds_and_registers_a_version(home):
     result = home.first
     assert result["status"] == "Succeeded" and result["failure_reason"] is None
     assert [(s["name"], s["type"], s["status"]) for s in result["steps"]] == [
-        ("ValidateData", "Processing", "Succeeded"), ("PreprocessData", "Processing", "Succeeded"),
+        ("ValidateData", "Processing", "Succeeded"), ("BaselineData", "Processing", "Succeeded"),
+        ("PreprocessData", "Processing", "Succeeded"),
         ("TrainModel", "Training", "Succeeded"), ("EvaluateModel", "Processing", "Succeeded"),
         ("CheckAucThreshold", "Condition", "Succeeded"),
         ("RegisterModel-RegisterModel", "RegisterModel", "Succeeded")]
@@ -68,6 +69,8 @@ def test_registry_commands(home):
     assert metrics_uri.endswith("/EvaluateModel/evaluation/evaluation.json")
     assert described["MetadataProperties"]["GeneratedBy"].endswith(
         home.first["execution_id"])
+    drift = described["DriftCheckBaselines"]["ModelDataQuality"]
+    assert drift["Statistics"]["S3Uri"].endswith("/BaselineData/baseline/statistics.json")
     assert "version 1 is now Approved" in churn(home, "models", "approve", "1").stdout
     assert json.loads(churn(home, "models", "describe", "1").stdout)[
         "ModelApprovalStatus"] == "Approved"
@@ -82,7 +85,8 @@ def test_rerun_reuses_every_job_step(home):
     proc, result = run_json(home, "--rows", "3000")
     assert proc.returncode == 0
     hits = {s["name"]: s["cache_hit"] for s in result["steps"]}
-    assert hits == {"ValidateData": True, "PreprocessData": True, "TrainModel": True,
+    assert hits == {"ValidateData": True, "BaselineData": True, "PreprocessData": True,
+                    "TrainModel": True,
                     "EvaluateModel": True, "CheckAucThreshold": False,
                     "RegisterModel-RegisterModel": False}
     assert result["metrics"] == home.first["metrics"]

@@ -12,7 +12,8 @@ from pipelines.driver import run_command
 from pipelines.get_pipeline_definition import main
 
 KWARGS = json.dumps({"region": "eu-west-1", "default_bucket": "review-bucket"})
-STEP_TYPES = {"ValidateData": "Processing", "PreprocessData": "Processing",
+STEP_TYPES = {"ValidateData": "Processing", "BaselineData": "Processing",
+              "PreprocessData": "Processing",
               "TrainModel": "Training", "EvaluateModel": "Processing",
               "CheckAucThreshold": "Condition", "RegisterModel-RegisterModel": "RegisterModel",
               "AucTooLow": "Fail"}
@@ -73,7 +74,7 @@ def all_steps(definition):
     return {s["Name"]: s for s in steps}
 
 
-def test_seven_steps_with_the_right_types(definition):
+def test_the_steps_with_the_right_types(definition):
     steps = all_steps(json.loads(definition))
     assert {name: s["Type"] for name, s in steps.items()} == STEP_TYPES
 
@@ -138,6 +139,12 @@ def test_wiring_of_the_job_steps(definition):
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
     assert "sagemaker-xgboost:3.0-5" in container["Image"]
     assert "evaluation.json" in json.dumps(register["ModelMetrics"]["ModelQuality"]["Statistics"])
+    drift = register["DriftCheckBaselines"]["ModelDataQuality"]
+    for name, key in (("statistics.json", "Statistics"), ("constraints.json", "Constraints")):
+        values = drift[key]["S3Uri"]["Std:Join"]["Values"]
+        assert values == [{"Get": "Steps.BaselineData.ProcessingOutputConfig.Outputs['baseline']"
+                                  ".S3Output.S3Uri"}, name]
+    assert steps["BaselineData"]["DependsOn"] == ["ValidateData"]
     training = steps["TrainModel"]["Arguments"]
     assert training["HyperParameters"]["sagemaker_program"] == '"train.py"'
     assert training["AlgorithmSpecification"]["MetricDefinitions"][0]["Name"] == "validation:auc"

@@ -2,6 +2,7 @@
 
 ValidateData -> PreprocessData -> TrainModel -> EvaluateModel -> CheckAucThreshold
     -> RegisterModel (AUC >= AucThreshold)  or  AucTooLow (FailStep naming the AUC)
+ValidateData -> BaselineData (data-quality baseline, registered as DriftCheckBaselines)
 
 The same definition JSON is upserted to SageMaker by `run-pipeline` (CodeBuild) and executed by
 the local runner. Building it touches no network: code lives under content-hashed S3 keys
@@ -17,6 +18,7 @@ quiet_sdk()  # before the SDK import: its v2 deprecation warnings are not our us
 
 from sagemaker import image_uris  # noqa: E402
 from sagemaker.inputs import TrainingInput  # noqa: E402
+from sagemaker.drift_check_baselines import DriftCheckBaselines  # noqa: E402
 from sagemaker.model import Model  # noqa: E402
 from sagemaker.model_metrics import MetricsSource, ModelMetrics  # noqa: E402
 from sagemaker.processing import ProcessingInput, ProcessingOutput, Processor  # noqa: E402
@@ -199,6 +201,26 @@ def get_pipeline(region, role=None, default_bucket=None,
                        "--output-dir", "/opt/ml/processing"]),
         depends_on=[validate], cache_config=cache, retry_policies=retry)
 
+    # BaselineData: Model Monitor statistics and constraints of the raw training table, which
+    # the registered version carries as its DriftCheckBaselines (drift monitoring's reference).
+    baseline = ProcessingStep(
+        name="BaselineData",
+        step_args=processor("baseline", sklearn_image, ["python3", CODE + "/baseline.py"]).run(
+            inputs=[ProcessingInput(source=p["InputDataUrl"],
+                                    destination="/opt/ml/processing/input/data", input_name="data"),
+                    code_input("processing")],
+            outputs=[ProcessingOutput(output_name="baseline",
+                                      source="/opt/ml/processing/baseline",
+                                      destination=output_uri("BaselineData", "baseline"))],
+            arguments=["--input", "/opt/ml/processing/input/data", "--schema", schema_arg,
+                       "--output-dir", "/opt/ml/processing/baseline"]),
+        depends_on=[validate], cache_config=cache, retry_policies=retry)
+
+    def baseline_file(name):
+        return MetricsSource(s3_uri=Join(on="/", values=[
+            baseline.properties.ProcessingOutputConfig.Outputs["baseline"].S3Output.S3Uri,
+            name]), content_type="application/json")
+
     def split_uri(name):
         return preprocess.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri
 
@@ -269,8 +291,14 @@ def get_pipeline(region, role=None, default_bucket=None,
             transform_instances=["ml.m5.large", "ml.m5.xlarge"],
             model_package_group_name=model_package_group_name,
             approval_status=p["ModelApprovalStatus"],
-            model_metrics=ModelMetrics(model_statistics=MetricsSource(
-                s3_uri=evaluation_json, content_type="application/json")),
+            model_metrics=ModelMetrics(
+                model_statistics=MetricsSource(s3_uri=evaluation_json,
+                                               content_type="application/json"),
+                model_data_statistics=baseline_file("statistics.json"),
+                model_data_constraints=baseline_file("constraints.json")),
+            drift_check_baselines=DriftCheckBaselines(
+                model_data_statistics=baseline_file("statistics.json"),
+                model_data_constraints=baseline_file("constraints.json")),
             description="Churn XGBoost model (schema %s)" % schema.name),
         retry_policies=retry[:1])  # job-level retry types do not apply to registering
 
@@ -284,7 +312,7 @@ def get_pipeline(region, role=None, default_bucket=None,
         if_steps=[register], else_steps=[too_low])
 
     return ChurnPipeline(name=pipeline_name, parameters=list(p.values()),
-                         steps=[validate, preprocess, train, evaluate, check],
+                         steps=[validate, baseline, preprocess, train, evaluate, check],
                          sagemaker_session=session)
 
 
