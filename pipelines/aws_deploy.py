@@ -2,8 +2,9 @@
 
 The seed's deployment and its clean-up, as boto3 calls (what `churn deploy` / `churn undeploy`
 run): CreateModel from the model package's container, CreateEndpointConfig with a
-DataCaptureConfig, CreateEndpoint (or UpdateEndpoint when it exists). Undeploy deletes the
-endpoint's monitoring schedules, the endpoint, its config and its models.
+DataCaptureConfig, CreateEndpoint (or UpdateEndpoint when it exists), and with --monitor hourly
+a data-quality monitoring schedule against the version's DriftCheckBaselines. Undeploy deletes
+the endpoint's monitoring schedules, the endpoint, its config and its models.
 """
 import time
 
@@ -71,6 +72,54 @@ def deploy(model_package_arn, endpoint_name, role_arn, instance_type="ml.m5.larg
     else:
         sm.create_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name)
     return {"model": model_name, "endpoint_config": config_name, "endpoint": endpoint_name}
+
+
+HOURLY = "cron(0 * ? * * *)"
+MONITOR_IMAGE_FRAMEWORK = "model-monitor"  # SageMaker's Deequ-based data-quality analyzer
+
+
+def schedule_monitoring(endpoint_name, model_package_arn, role_arn, output_uri,
+                        instance_type="ml.m5.xlarge", session=None, monitoring_client=None):
+    """An hourly data-quality monitoring schedule against the version's DriftCheckBaselines,
+    publishing CloudWatch metrics (what DefaultModelMonitor.create_monitoring_schedule sends)."""
+    from pipelines.sdk import quiet_sdk
+
+    quiet_sdk()  # before the SDK import: no v2 deprecation warnings on our users' terminals
+    from sagemaker import image_uris
+
+    sm = _client(session)
+    monitor = monitoring_client or sm
+    package = sm.describe_model_package(ModelPackageName=model_package_arn)
+    quality = (package.get("DriftCheckBaselines") or {}).get("ModelDataQuality")
+    if not quality:
+        raise DeployError("model package %s has no data-quality DriftCheckBaselines to "
+                          "monitor against" % model_package_arn)
+    region = (session.region_name if session else None) or sm.meta.region_name
+    name = "%s-data-quality-hourly" % endpoint_name
+    monitor.create_monitoring_schedule(
+        MonitoringScheduleName=name,
+        MonitoringScheduleConfig={
+            "ScheduleConfig": {"ScheduleExpression": HOURLY},
+            "MonitoringType": "DataQuality",
+            "MonitoringJobDefinition": {
+                "BaselineConfig": {
+                    "ConstraintsResource": {"S3Uri": quality["Constraints"]["S3Uri"]},
+                    "StatisticsResource": {"S3Uri": quality["Statistics"]["S3Uri"]}},
+                "MonitoringInputs": [{"EndpointInput": {
+                    "EndpointName": endpoint_name,
+                    "LocalPath": "/opt/ml/processing/input/endpoint",
+                    "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated"}}],
+                "MonitoringOutputConfig": {"MonitoringOutputs": [{"S3Output": {
+                    "S3Uri": output_uri, "LocalPath": "/opt/ml/processing/output",
+                    "S3UploadMode": "EndOfJob"}}]},
+                "MonitoringResources": {"ClusterConfig": {
+                    "InstanceCount": 1, "InstanceType": instance_type, "VolumeSizeInGB": 20}},
+                "MonitoringAppSpecification": {"ImageUri": image_uris.retrieve(
+                    MONITOR_IMAGE_FRAMEWORK, region)},
+                "Environment": {"publish_cloudwatch_metrics": "Enabled"},
+                "RoleArn": role_arn,
+                "StoppingCondition": {"MaxRuntimeInSeconds": 3600}}})
+    return name
 
 
 def undeploy(endpoint_name, session=None, monitoring_client=None):

@@ -361,7 +361,7 @@ def invoke_sagemaker_endpoint(name, body, content_type, accept):
 def cmd_deploy(args):
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from pipelines.aws_deploy import DeployError, deploy, undeploy
+    from pipelines.aws_deploy import DeployError, deploy, schedule_monitoring, undeploy
     from pipelines.driver import credentials_error
 
     try:
@@ -382,6 +382,14 @@ def cmd_deploy(args):
             done["endpoint"], done["endpoint_config"], done["model"],
             "%g%% to %s" % (args.data_capture_percent, args.capture_destination)
             if args.data_capture_percent > 0 else "off"))
+        if args.monitor == "hourly":
+            if not args.monitoring_output:
+                raise UserError("--monitor hourly needs --monitoring-output s3://... for the "
+                                "monitoring reports")
+            name = schedule_monitoring(args.endpoint_name, args.model_package_arn, role,
+                                       args.monitoring_output)
+            print("monitoring schedule %s: hourly data-quality checks, CloudWatch metrics on"
+                  % name)
         return 0
     except DeployError as e:
         raise UserError(str(e))
@@ -552,6 +560,9 @@ def build_parser():
     p.add_argument("--data-capture-percent", type=float, default=100.0)
     p.add_argument("--capture-destination", help="s3://bucket/prefix for captured data")
     p.add_argument("--allow-unapproved", action="store_true")
+    p.add_argument("--monitor", choices=("none", "hourly"), default="none",
+                   help="hourly data-quality monitoring against the version's baseline")
+    p.add_argument("--monitoring-output", help="s3://bucket/prefix for monitoring reports")
     p.set_defaults(func=cmd_deploy)
 
     p = sub.add_parser("undeploy", help="delete an endpoint, its config, models and "

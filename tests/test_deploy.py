@@ -93,3 +93,59 @@ def test_deploy_refusals_are_one_line(aws_env, args, message):
 def test_undeploy_of_a_missing_endpoint(aws_env):
     proc = churn(aws_env, "undeploy", "--endpoint-name", "nothing-here")
     assert proc.returncode == 1 and "no endpoint nothing-here" in proc.stderr
+
+
+def test_hourly_monitoring_schedule_against_the_registered_baseline(aws_env, monkeypatch):
+    import boto3
+
+    from pipelines.aws_deploy import HOURLY, schedule_monitoring
+    from pipelines.sdk import quiet_sdk
+
+    quiet_sdk()
+    from sagemaker import image_uris
+
+    for key, value in aws_env.items():
+        monkeypatch.setenv(key, value)
+    sagemaker = aws_client("sagemaker", aws_env)
+    sagemaker.create_model_package_group(ModelPackageGroupName="ChurnMonitored")
+    arn = sagemaker.create_model_package(
+        ModelPackageGroupName="ChurnMonitored", ModelApprovalStatus="Approved",
+        InferenceSpecification={"Containers": [{"Image": "i", "ModelDataUrl": "s3://a/m.tar.gz"}],
+                                "SupportedContentTypes": ["text/csv"],
+                                "SupportedResponseMIMETypes": ["text/csv"]},
+        DriftCheckBaselines={"ModelDataQuality": {
+            "Statistics": {"ContentType": "application/json", "S3Uri": "s3://a/b/statistics.json"},
+            "Constraints": {"ContentType": "application/json",
+                            "S3Uri": "s3://a/b/constraints.json"}}})["ModelPackageArn"]
+    monitor = aws_client("sagemaker", aws_env)
+    expected = {"MonitoringScheduleName": "churn-prod-data-quality-hourly",
+                "MonitoringScheduleConfig": {
+                    "ScheduleConfig": {"ScheduleExpression": HOURLY},
+                    "MonitoringType": "DataQuality",
+                    "MonitoringJobDefinition": {
+                        "BaselineConfig": {
+                            "ConstraintsResource": {"S3Uri": "s3://a/b/constraints.json"},
+                            "StatisticsResource": {"S3Uri": "s3://a/b/statistics.json"}},
+                        "MonitoringInputs": [{"EndpointInput": {
+                            "EndpointName": "churn-prod",
+                            "LocalPath": "/opt/ml/processing/input/endpoint",
+                            "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated"}}],
+                        "MonitoringOutputConfig": {"MonitoringOutputs": [{"S3Output": {
+                            "S3Uri": "s3://a/reports", "LocalPath": "/opt/ml/processing/output",
+                            "S3UploadMode": "EndOfJob"}}]},
+                        "MonitoringResources": {"ClusterConfig": {
+                            "InstanceCount": 1, "InstanceType": "ml.m5.xlarge",
+                            "VolumeSizeInGB": 20}},
+                        "MonitoringAppSpecification": {
+                            "ImageUri": image_uris.retrieve("model-monitor", "us-east-1")},
+                        "Environment": {"publish_cloudwatch_metrics": "Enabled"},
+                        "RoleArn": ROLE, "StoppingCondition": {"MaxRuntimeInSeconds": 3600}}}}
+    with Stubber(monitor) as stub:  # moto has no CreateMonitoringSchedule: this call only
+        stub.add_response("create_monitoring_schedule", {
+            "MonitoringScheduleArn": "arn:aws:sagemaker:us-east-1:123456789012:monitoring-"
+                                     "schedule/churn-prod-data-quality-hourly"}, expected)
+        name = schedule_monitoring("churn-prod", arn, ROLE, "s3://a/reports",
+                                   session=boto3.Session(region_name="us-east-1"),
+                                   monitoring_client=monitor)
+        stub.assert_no_pending_responses()
+    assert name == "churn-prod-data-quality-hourly"
