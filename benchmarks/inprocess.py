@@ -2,10 +2,10 @@
 
     python benchmarks/inprocess.py --data CSV --workdir DIR [--schema seed]
 
-Imports each library once, then runs validate -> preprocess -> train -> evaluate with the very
-scripts the jobs run (runpy, same arguments), on local folders. Prints one JSON object: total
-wall time from interpreter start, import time, and seconds per step. It is what `churn run`
-would cost with no process, container-contract or bookkeeping overhead at all.
+Imports each library once, then runs validate -> baseline -> preprocess -> train -> evaluate
+with the very scripts the jobs run (runpy, same arguments), on local folders. Prints one JSON
+object: total wall time from interpreter start, import time, and seconds per step. It is what
+`churn run` would cost with no process, container-contract or bookkeeping overhead at all.
 """
 import argparse
 import json
@@ -63,6 +63,8 @@ def main():
 
     step("ValidateData", "processing/validate.py",
          ["--input", args.data, "--schema", args.schema, "--output-dir", work + "/validation"])
+    step("BaselineData", "processing/baseline.py",
+         ["--input", args.data, "--schema", args.schema, "--output-dir", work + "/baseline"])
     step("PreprocessData", "processing/preprocess.py",
          ["--input", args.data, "--schema", args.schema, "--output-dir", work + "/processed"])
     step("TrainModel", "training/train.py", [], {

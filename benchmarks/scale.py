@@ -19,7 +19,7 @@ from pathlib import Path
 
 from common import churn_run, generate, in_process, machine
 
-STEPS = ("ValidateData", "PreprocessData", "TrainModel", "EvaluateModel")
+STEPS = ("ValidateData", "BaselineData", "PreprocessData", "TrainModel", "EvaluateModel")
 
 
 def main():
