@@ -327,3 +327,12 @@ def test_cache_entries_expire(tmp_path):
     assert registry.cache_lookup("P", "Train", "other-key", parse_duration("P30D")) is None
     assert registry.cache_lookup("P", "Train", "key", 0) is None  # ExpireAfter elapsed
     registry.close()
+
+
+def test_a_step_waiting_on_a_step_that_never_runs_fails_the_execution(home, runner):
+    orphan = processing_step(name="Orphan")
+    orphan["DependsOn"] = ["Ghost"]
+    record = run_definition(home, definition(orphan), "Orphan", runner=runner)
+    assert record["PipelineExecutionStatus"] == "Failed"
+    assert record["FailureReason"] == "steps Orphan wait on steps that never ran"
+    assert record["EndTime"] is not None

@@ -195,9 +195,9 @@ class Execution(object):
                 step = ready[0]
                 pending.remove(step)
                 pending += self._run_step(step)
-        except StepFailure as failure:
+        except (StepFailure, PipelineError) as failure:
             self.record["PipelineExecutionStatus"] = "Failed"
-            self.record["FailureReason"] = failure.reason
+            self.record["FailureReason"] = getattr(failure, "reason", str(failure))
         except KeyboardInterrupt:
             for entry in self.record["Steps"]:
                 if entry["StepStatus"] == "Executing":
