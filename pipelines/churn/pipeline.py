@@ -42,6 +42,7 @@ from sagemaker.xgboost import XGBoost  # noqa: E402
 SKLEARN_VERSION = "1.4-2"   # processing image
 XGBOOST_VERSION = "3.0-5"   # training, evaluation and serving image; xgboost 3.0.x locally too
 CODE = "/opt/ml/processing/input/code"
+RAW_DATA = "/opt/ml/processing/input/data"
 # Stand-in execution role for definitions built without one (review, CI diffs, local runs).
 # run-pipeline always passes the real role.
 PLACEHOLDER_ROLE = "arn:aws:iam::000000000000:role/SageMakerPipelineExecutionRole"
@@ -170,51 +171,35 @@ def get_pipeline(region, role=None, default_bucket=None,
                          base_job_name="%s-%s" % (prefix, name), sagemaker_session=session,
                          env={"PYTHONUNBUFFERED": "1"})
 
+    def raw_table_step(name, job, entrypoint, outputs, output_dir, **step_options):
+        """A processing step over the raw table with the processing code and the schema."""
+        return ProcessingStep(
+            name=name,
+            step_args=processor(job, sklearn_image, entrypoint).run(
+                inputs=[ProcessingInput(source=p["InputDataUrl"], destination=RAW_DATA,
+                                        input_name="data"),
+                        code_input("processing")],
+                outputs=[ProcessingOutput(output_name=o, source="/opt/ml/processing/" + o,
+                                          destination=output_uri(name, o)) for o in outputs],
+                arguments=["--input", RAW_DATA, "--schema", schema_arg,
+                           "--output-dir", output_dir]),
+            cache_config=cache, retry_policies=retry, **step_options)
+
     # ValidateData: Great Expectations suite from the schema; stops the run on bad data.
-    validate = ProcessingStep(
-        name="ValidateData",
-        step_args=processor("validate", sklearn_image,
-                            ["python3", CODE + "/run_with_requirements.py", "validate.py"]).run(
-            inputs=[ProcessingInput(source=p["InputDataUrl"],
-                                    destination="/opt/ml/processing/input/data", input_name="data"),
-                    code_input("processing")],
-            outputs=[ProcessingOutput(output_name="validation",
-                                      source="/opt/ml/processing/validation",
-                                      destination=output_uri("ValidateData", "validation"))],
-            arguments=["--input", "/opt/ml/processing/input/data", "--schema", schema_arg,
-                       "--output-dir", "/opt/ml/processing/validation"]),
-        cache_config=cache, retry_policies=retry)
-
+    validate = raw_table_step(
+        "ValidateData", "validate",
+        ["python3", CODE + "/run_with_requirements.py", "validate.py"],
+        ["validation"], "/opt/ml/processing/validation")
     # PreprocessData: stratified split, DataBrew recipe fitted on train, preprocessing.json.
-    splits = ("train", "validation", "test", "preprocessing")
-    preprocess = ProcessingStep(
-        name="PreprocessData",
-        step_args=processor("preprocess", sklearn_image,
-                            ["python3", CODE + "/preprocess.py"]).run(
-            inputs=[ProcessingInput(source=p["InputDataUrl"],
-                                    destination="/opt/ml/processing/input/data", input_name="data"),
-                    code_input("processing")],
-            outputs=[ProcessingOutput(output_name=name, source="/opt/ml/processing/" + name,
-                                      destination=output_uri("PreprocessData", name))
-                     for name in splits],
-            arguments=["--input", "/opt/ml/processing/input/data", "--schema", schema_arg,
-                       "--output-dir", "/opt/ml/processing"]),
-        depends_on=[validate], cache_config=cache, retry_policies=retry)
-
+    preprocess = raw_table_step(
+        "PreprocessData", "preprocess", ["python3", CODE + "/preprocess.py"],
+        ["train", "validation", "test", "preprocessing"], "/opt/ml/processing",
+        depends_on=[validate])
     # BaselineData: Model Monitor statistics and constraints of the raw training table, which
     # the registered version carries as its DriftCheckBaselines (drift monitoring's reference).
-    baseline = ProcessingStep(
-        name="BaselineData",
-        step_args=processor("baseline", sklearn_image, ["python3", CODE + "/baseline.py"]).run(
-            inputs=[ProcessingInput(source=p["InputDataUrl"],
-                                    destination="/opt/ml/processing/input/data", input_name="data"),
-                    code_input("processing")],
-            outputs=[ProcessingOutput(output_name="baseline",
-                                      source="/opt/ml/processing/baseline",
-                                      destination=output_uri("BaselineData", "baseline"))],
-            arguments=["--input", "/opt/ml/processing/input/data", "--schema", schema_arg,
-                       "--output-dir", "/opt/ml/processing/baseline"]),
-        depends_on=[validate], cache_config=cache, retry_policies=retry)
+    baseline = raw_table_step(
+        "BaselineData", "baseline", ["python3", CODE + "/baseline.py"], ["baseline"],
+        "/opt/ml/processing/baseline", depends_on=[validate])
 
     def baseline_file(name):
         return MetricsSource(s3_uri=Join(on="/", values=[
