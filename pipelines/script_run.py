@@ -9,9 +9,10 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import time
 from pathlib import Path
+
+from pipelines.local.jobs import pack_model
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = {
@@ -49,15 +50,6 @@ def run_script(step, args, workdir, env=None):
     return proc.stdout, time.time() - started
 
 
-def package_model(model_dir, tar_path):
-    """model.tar.gz with the model files at the archive root, as SageMaker packs /opt/ml/model."""
-    tar_path.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(tar_path, "w:gz") as tar:
-        for item in sorted(model_dir.iterdir()):
-            tar.add(item, arcname=item.name)
-    return tar_path
-
-
 def run_sequence(data, schema, workdir, hyperparameters=None, echo=print):
     """validate -> preprocess -> train -> evaluate -> score a few raw rows. Returns a summary."""
     workdir = Path(workdir)
@@ -85,7 +77,7 @@ def run_sequence(data, schema, workdir, hyperparameters=None, echo=print):
         "SM_CHANNEL_VALIDATION": str(workdir / "processed" / "validation"),
         "SM_CHANNEL_PREPROCESSING": str(workdir / "processed" / "preprocessing"),
     })
-    tarball = package_model(workdir / "model", workdir / "artifacts" / "model.tar.gz")
+    tarball = pack_model([workdir / "model"], workdir / "artifacts" / "model.tar.gz")
     step("evaluate", ["--model-dir", tarball.parent, "--test-dir", workdir / "processed" / "test",
                       "--output-dir", workdir / "evaluation"])
     sample = workdir / "sample.csv"

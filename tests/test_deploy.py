@@ -3,7 +3,6 @@
 moto implements the model package, model, endpoint config and endpoint APIs over HTTP; it lacks
 the Model Monitor ones (ListMonitoringSchedules, DeleteMonitoringSchedule), so those calls go
 to a client stubbed with botocore's Stubber, and only those."""
-import os
 import subprocess
 import sys
 

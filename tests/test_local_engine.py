@@ -277,10 +277,10 @@ def test_create_model_and_batch_transform(home, runner, seed_model, seed_csv):
     import pandas as pd
 
     from pipelines.code_bundles import build_bundles
-    from pipelines.script_run import package_model
+    from pipelines.local.jobs import pack_model
 
     store = Store(home)
-    tar = package_model(seed_model["model"], home / "model.tar.gz")
+    tar = pack_model([seed_model["model"]], home / "model.tar.gz")
     store.put_file(BUCKET + "/model/model.tar.gz", tar)
     store.put_bytes(BUCKET + "/serve/sourcedir.tar.gz",
                     build_bundles()["inference"].objects()["sourcedir.tar.gz"])

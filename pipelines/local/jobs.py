@@ -394,7 +394,7 @@ def extract_code(tarball, destination):
                     shutil.copyfileobj(src, dst)
 
 
-def _tar_folders(folders, tar_path):
+def pack_model(folders, tar_path):
     """model.tar.gz: the files of every host's folder at the archive root (SageMaker merges
     the hosts' /opt/ml/model)."""
     tar_path.parent.mkdir(parents=True, exist_ok=True)
@@ -486,7 +486,7 @@ def run_training(request, job_name, workdir, store, runner, region="local"):
     output_path = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
     model_uri = "%s/%s/output/model.tar.gz" % (output_path, job_name)
     tmp = Path(workdir) / "model.tar.gz"
-    _tar_folders([c.path("/opt/ml/model") for c in containers.values()], tmp)
+    pack_model([c.path("/opt/ml/model") for c in containers.values()], tmp)
     store.put_file(model_uri, tmp)
     metrics = final_metrics(request["AlgorithmSpecification"].get("MetricDefinitions", []),
                             [log for _, _, log in results])
