@@ -336,3 +336,28 @@ def test_a_step_waiting_on_a_step_that_never_runs_fails_the_execution(home, runn
     assert record["PipelineExecutionStatus"] == "Failed"
     assert record["FailureReason"] == "steps Orphan wait on steps that never ran"
     assert record["EndTime"] is not None
+
+
+def test_a_condition_waits_on_what_it_reads_not_on_its_branches():
+    """Branch steps that read each other (a Transform reading its Model step) are scheduled
+    when the branch is chosen; the condition itself must not wait on them."""
+    model = {"Name": "BatchModel", "Type": "Model", "Arguments": {}}
+    transform = {"Name": "Score", "Type": "Transform", "Arguments": {
+        "ModelName": {"Get": "Steps.BatchModel.ModelName"}}}
+    condition = {"Name": "Check", "Type": "Condition", "Arguments": {
+        "Conditions": [{"Type": "GreaterThanOrEqualTo", "RightValue": 0.7, "LeftValue": {
+            "Std:JsonGet": {"PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.Report"},
+                            "Path": "auc"}}}],
+        "IfSteps": [model, transform], "ElseSteps": []}}
+    assert engine.dependencies(condition) == {"Evaluate"}
+    assert engine.dependencies(transform) == {"BatchModel"}
+
+
+def test_enum_parameters_accept_only_their_values():
+    definition = {"Parameters": [{"Name": "BatchJoinSource", "Type": "String",
+                                  "DefaultValue": "None", "EnumValues": ["None", "Input"]}]}
+    assert engine.parameter_values(definition, {}) == {"BatchJoinSource": "None"}
+    assert engine.parameter_values(definition, {"BatchJoinSource": "Input"}) == {
+        "BatchJoinSource": "Input"}
+    with pytest.raises(PipelineError, match="must be one of None, Input; 'input' is not one"):
+        engine.parameter_values(definition, {"BatchJoinSource": "input"})

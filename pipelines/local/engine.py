@@ -91,6 +91,9 @@ def parameter_values(definition, overrides):
                 value = value.lower() == "true"
         except (TypeError, ValueError):
             raise PipelineError("parameter %s is %s; %r is not one" % (name, p["Type"], value))
+        if p.get("EnumValues") and value not in p["EnumValues"]:  # as StartPipelineExecution
+            raise PipelineError("parameter %s must be one of %s; %r is not one"
+                                % (name, ", ".join(p["EnumValues"]), value))
         values[name] = value
     return values
 
@@ -105,7 +108,13 @@ def all_steps(definition):
 
 
 def dependencies(step):
-    refs = set(STEP_REF.findall(json.dumps(step.get("Arguments", {}))))
+    arguments = step.get("Arguments", {})
+    if step["Type"] == "Condition":
+        # A branch's steps wait on what they reference once the branch is chosen; the
+        # condition itself waits only on what its conditions read (a branch step that reads
+        # another branch step would otherwise make the condition wait on itself).
+        arguments = {k: v for k, v in arguments.items() if k not in ("IfSteps", "ElseSteps")}
+    refs = set(STEP_REF.findall(json.dumps(arguments)))
     return (refs | set(step.get("DependsOn", []))) - {step["Name"]}
 
 
