@@ -12,6 +12,10 @@ from pipelines.driver import run_command
 from pipelines.get_pipeline_definition import main
 
 KWARGS = json.dumps({"region": "eu-west-1", "default_bucket": "review-bucket"})
+BATCH_KWARGS = json.dumps({"region": "eu-west-1", "default_bucket": "review-bucket",
+                           "batch_input": "s3://review-bucket/churn/to-score/"})
+BATCH_PARAMETERS = {"BatchInputUrl", "BatchOutputUrl", "BatchJoinSource",
+                    "TransformInstanceType", "TransformInstanceCount"}
 STEP_TYPES = {"ValidateData": "Processing", "BaselineData": "Processing",
               "PreprocessData": "Processing",
               "TrainModel": "Training", "EvaluateModel": "Processing",
@@ -65,6 +69,14 @@ def definition():
     return proc.stdout
 
 
+@pytest.fixture(scope="module")
+def batch_definition():
+    proc = get_definition("--module-name", "pipelines.churn.pipeline", "--kwargs", BATCH_KWARGS)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    return proc.stdout
+
+
 def all_steps(definition):
     steps = []
     for step in definition["Steps"]:
@@ -91,7 +103,12 @@ def test_parameters_and_their_defaults(definition):
     assert parameters["InputDataUrl"]["DefaultValue"] == "s3://review-bucket/churn/data/"
 
 
-def test_every_reference_points_at_an_existing_step_output(definition):
+def test_every_reference_points_at_an_existing_step_output(definition, batch_definition):
+    check_references(definition)
+    check_references(batch_definition)
+
+
+def check_references(definition):
     parsed = json.loads(definition)
     steps = all_steps(parsed)
     parameters = {p["Name"] for p in parsed["Parameters"]}
@@ -110,8 +127,71 @@ def test_every_reference_points_at_an_existing_step_output(definition):
             if ".PropertyFiles." in ref:
                 files = [f["PropertyFileName"] for f in steps[name]["PropertyFiles"]]
                 assert ref.rsplit(".", 1)[1] in files, ref
+            if ref.endswith(".ModelName"):  # DescribeModel's field: only a Model step has it
+                assert steps[name]["Type"] == "Model", ref
         else:
             assert ref.startswith("Execution."), ref
+
+
+def test_without_batch_input_there_is_no_batch_scoring(definition):
+    parsed = json.loads(definition)
+    assert not BATCH_PARAMETERS & {p["Name"] for p in parsed["Parameters"]}
+    assert not {"Model", "Transform"} & {s["Type"] for s in all_steps(parsed).values()}
+
+
+def test_batch_input_adds_model_and_transform_after_registering(definition, batch_definition):
+    parsed = json.loads(batch_definition)
+    steps = all_steps(parsed)
+    assert {n: s["Type"] for n, s in steps.items()} == dict(
+        STEP_TYPES, **{"BatchModel-CreateModel": "Model", "BatchTransform": "Transform"})
+    # Only a model that passed the AUC gate scores, and only once it is registered.
+    check = [s for s in parsed["Steps"] if s["Name"] == "CheckAucThreshold"][0]["Arguments"]
+    assert [s["Name"] for s in check["IfSteps"]] == [
+        "RegisterModel-RegisterModel", "BatchModel-CreateModel", "BatchTransform"]
+    assert [s["Name"] for s in check["ElseSteps"]] == ["AucTooLow"]
+    assert steps["BatchModel-CreateModel"]["DependsOn"] == ["RegisterModel-RegisterModel"]
+    # The same serving container as the registered version: image, artifact, inference code.
+    container = steps["BatchModel-CreateModel"]["Arguments"]["PrimaryContainer"]
+    registered = steps["RegisterModel-RegisterModel"]["Arguments"]["InferenceSpecification"][
+        "Containers"][0]
+    assert container == registered
+    assert container["ModelDataUrl"] == {"Get": "Steps.TrainModel.ModelArtifacts.S3ModelArtifacts"}
+    assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+    assert re.fullmatch(r"s3://review-bucket/churn/code/inference/[0-9a-f]{16}/sourcedir\.tar\.gz",
+                        container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"])
+
+    transform = steps["BatchTransform"]["Arguments"]
+    assert transform["ModelName"] == {"Get": "Steps.BatchModel-CreateModel.ModelName"}
+    assert transform["TransformInput"] == {
+        "ContentType": "text/csv", "SplitType": "Line",
+        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                                        "S3Uri": {"Get": "Parameters.BatchInputUrl"}}}}
+    assert transform["BatchStrategy"] == "MultiRecord" and transform["MaxPayloadInMB"] == 6
+    assert transform["TransformOutput"] == {
+        "Accept": "text/csv", "AssembleWith": "Line",
+        "S3OutputPath": {"Std:Join": {"On": "/", "Values": [
+            {"Get": "Parameters.BatchOutputUrl"}, {"Get": "Execution.PipelineExecutionId"}]}}}
+    assert transform["DataProcessing"] == {"JoinSource": {"Get": "Parameters.BatchJoinSource"}}
+    assert transform["TransformResources"] == {
+        "InstanceCount": {"Get": "Parameters.TransformInstanceCount"},
+        "InstanceType": {"Get": "Parameters.TransformInstanceType"}}
+    assert "CacheConfig" not in steps["BatchTransform"]  # a new model per execution: never hits
+
+    parameters = {p["Name"]: p for p in parsed["Parameters"]}
+    assert parameters["BatchInputUrl"]["DefaultValue"] == "s3://review-bucket/churn/to-score/"
+    assert parameters["BatchOutputUrl"]["DefaultValue"] == "s3://review-bucket/churn/batch/output"
+    assert parameters["BatchJoinSource"] == {"Name": "BatchJoinSource", "Type": "String",
+                                             "DefaultValue": "None",
+                                             "EnumValues": ["None", "Input"]}
+    assert parameters["TransformInstanceCount"]["Type"] == "Integer"
+    # Everything else is the definition without batch scoring, unchanged.
+    plain = json.loads(definition)
+    assert [p for p in parsed["Parameters"] if p["Name"] not in BATCH_PARAMETERS] == \
+        plain["Parameters"]
+    without = [dict(s) for s in parsed["Steps"]]
+    without[-1] = dict(without[-1], Arguments=dict(without[-1]["Arguments"], IfSteps=check[
+        "IfSteps"][:1]))
+    assert without == plain["Steps"]
 
 
 def test_wiring_of_the_job_steps(definition):
@@ -197,6 +277,15 @@ def test_definition_file_and_user_schema(tmp_path):
     (["-n", "pipelines.churn.pipeline", "--kwargs",
       '{"region": "eu-west-1", "default_bucket": "b", "MaxDeep": 3}'], None,
      "unknown arguments MaxDeep"),
+    (["-n", "pipelines.churn.pipeline", "--kwargs",
+      '{"region": "eu-west-1", "default_bucket": "b", "batch_input": "b/to-score"}'], None,
+     "batch_input 'b/to-score': give the s3:// URI of the CSV files to score"),
+    (["-n", "pipelines.churn.pipeline", "--kwargs",
+      '{"region": "eu-west-1", "default_bucket": "b", "BatchJoinSource": "Input"}'], None,
+     "BatchJoinSource: parameters of the batch-scoring steps, which only batch_input"),
+    (["-n", "pipelines.churn.pipeline", "--kwargs",
+      '{"region": "eu-west-1", "default_bucket": "b", "batch_input": true, '
+      '"BatchJoinSource": "input"}'], None, "BatchJoinSource 'input': use one of None, Input"),
 ])
 def test_user_mistakes_are_one_line(args, env_region, message, monkeypatch, capsys):
     # In-process (the SDK import is paid once); the command's own error path, not a mock.

@@ -3,6 +3,8 @@
 ValidateData -> PreprocessData -> TrainModel -> EvaluateModel -> CheckAucThreshold
     -> RegisterModel (AUC >= AucThreshold)  or  AucTooLow (FailStep naming the AUC)
 ValidateData -> BaselineData (data-quality baseline, registered as DriftCheckBaselines)
+With batch_input: RegisterModel -> BatchModel (CreateModel) -> BatchTransform, in the AUC-passed
+branch, so only a model that passed the gate scores anything.
 
 The same definition JSON is upserted to SageMaker by `run-pipeline` (CodeBuild) and executed by
 the local runner. Building it touches no network: code lives under content-hashed S3 keys
@@ -22,6 +24,7 @@ from sagemaker.drift_check_baselines import DriftCheckBaselines  # noqa: E402
 from sagemaker.model import Model  # noqa: E402
 from sagemaker.model_metrics import MetricsSource, ModelMetrics  # noqa: E402
 from sagemaker.processing import ProcessingInput, ProcessingOutput, Processor  # noqa: E402
+from sagemaker.transformer import Transformer  # noqa: E402
 from sagemaker.workflow.condition_step import ConditionStep  # noqa: E402
 from sagemaker.workflow.conditions import ConditionGreaterThanOrEqualTo  # noqa: E402
 from sagemaker.workflow.execution_variables import ExecutionVariables  # noqa: E402
@@ -36,7 +39,8 @@ from sagemaker.workflow.properties import PropertyFile  # noqa: E402
 from sagemaker.workflow.retry import (SageMakerJobExceptionTypeEnum,  # noqa: E402
                                       SageMakerJobStepRetryPolicy, StepExceptionTypeEnum,
                                       StepRetryPolicy)
-from sagemaker.workflow.steps import CacheConfig, ProcessingStep, TrainingStep  # noqa: E402
+from sagemaker.workflow.steps import (CacheConfig, ProcessingStep, TrainingStep,  # noqa: E402
+                                      TransformStep)
 from sagemaker.xgboost import XGBoost  # noqa: E402
 
 SKLEARN_VERSION = "1.4-2"   # processing image
@@ -72,7 +76,24 @@ PARAMETER_DEFAULTS = {
 BUILD_OPTIONS = {
     "schema": "seed",     # shipped schema name or a schema file path
     "upload_code": None,  # None: upload when AWS credentials are available
+    # An s3:// URI of headerless CSV files to score after registering (or True for
+    # s3://<bucket>/<prefix>/batch/input/). A build option, not a parameter: SageMaker cannot
+    # skip a step at run time except through a condition, and an empty input would fail the
+    # transform job; the URI itself stays a parameter (BatchInputUrl) so each execution can
+    # score other files.
+    "batch_input": None,
 }
+# Parameters the batch-scoring steps add (only with batch_input); overrides may set them too.
+BATCH_PARAMETER_DEFAULTS = {
+    "BatchInputUrl": None,   # the batch_input option
+    # Each execution writes under <BatchOutputUrl>/<execution id>/ (no trailing slash), as
+    # SageMaker's own default output is per job: a rerun never overwrites earlier scores.
+    "BatchOutputUrl": None,  # default: s3://<bucket>/<prefix>/batch/output
+    "BatchJoinSource": "None",  # "Input": each prediction appended to its input row
+    "TransformInstanceType": "ml.m5.xlarge",
+    "TransformInstanceCount": 1,
+}
+JOIN_SOURCES = ["None", "Input"]
 
 
 def _parameter(name, default):
@@ -104,12 +125,28 @@ def get_pipeline(region, role=None, default_bucket=None,
                  base_job_prefix="churn", sagemaker_session=None, **overrides):
     """Build the churn pipeline. `overrides` set parameter defaults (e.g. AucThreshold=0.8,
     InputDataUrl="s3://...") and the build options `schema` and `upload_code`."""
-    unknown = set(overrides) - set(PARAMETER_DEFAULTS) - set(BUILD_OPTIONS)
+    unknown = set(overrides) - set(PARAMETER_DEFAULTS) - set(BUILD_OPTIONS) - \
+        set(BATCH_PARAMETER_DEFAULTS)
     if unknown:
         raise TypeError("get_pipeline() got unknown arguments %s; parameters: %s; options: %s"
-                        % (", ".join(sorted(unknown)), ", ".join(PARAMETER_DEFAULTS),
+                        % (", ".join(sorted(unknown)),
+                           ", ".join(list(PARAMETER_DEFAULTS) + list(BATCH_PARAMETER_DEFAULTS)),
                            ", ".join(BUILD_OPTIONS)))
     options = dict(BUILD_OPTIONS, **{k: v for k, v in overrides.items() if k in BUILD_OPTIONS})
+    batch_input = options["batch_input"]
+    batch_overrides = sorted(set(overrides) & set(BATCH_PARAMETER_DEFAULTS))
+    if batch_input is None or batch_input is False:
+        batch_input = None
+        if batch_overrides:
+            raise TypeError("%s: parameters of the batch-scoring steps, which only "
+                            "batch_input (the s3:// URI of CSV files to score) adds"
+                            % ", ".join(batch_overrides))
+    elif not (batch_input is True or str(batch_input).startswith("s3://")):
+        raise ValueError("batch_input %r: give the s3:// URI of the CSV files to score (or "
+                         "true for s3://<bucket>/<prefix>/batch/input/)" % (batch_input,))
+    if overrides.get("BatchJoinSource", "None") not in JOIN_SOURCES:
+        raise ValueError("BatchJoinSource %r: use one of %s"
+                         % (overrides["BatchJoinSource"], ", ".join(JOIN_SOURCES)))
     if not region:
         raise ValueError("no AWS region: pass region or set AWS_DEFAULT_REGION")
     if sagemaker_session is not None:
@@ -140,8 +177,16 @@ def get_pipeline(region, role=None, default_bucket=None,
                default_bucket, prefix)
 
     defaults = dict(PARAMETER_DEFAULTS, InputDataUrl="s3://%s/%s/data/" % (default_bucket, prefix))
-    defaults.update({k: v for k, v in overrides.items() if k in PARAMETER_DEFAULTS})
+    if batch_input:
+        defaults.update(BATCH_PARAMETER_DEFAULTS, BatchInputUrl=(
+            "s3://%s/%s/batch/input/" % (default_bucket, prefix) if batch_input is True
+            else batch_input), BatchOutputUrl="s3://%s/%s/batch/output" % (default_bucket, prefix))
+    defaults.update({k: v for k, v in overrides.items() if k in defaults})
     p = {name: _parameter(name, value) for name, value in defaults.items()}
+    if batch_input:  # SageMaker refuses other values when an execution starts
+        p["BatchJoinSource"] = ParameterString(name="BatchJoinSource",
+                                               default_value=defaults["BatchJoinSource"],
+                                               enum_values=JOIN_SOURCES)
 
     def output_uri(step_name, output_name):
         # Explicit, per execution: the SDK would otherwise ask S3 for a default bucket.
@@ -262,14 +307,16 @@ def get_pipeline(region, role=None, default_bucket=None,
 
     # RegisterModel: the serving container finds inference.py through SAGEMAKER_SUBMIT_DIRECTORY
     # (a content-hashed tarball), so the model artifact needs no repack step.
-    model = Model(
-        image_uri=xgboost_image, model_data=model_data, role=role, sagemaker_session=session,
-        env={"SAGEMAKER_PROGRAM": "inference.py",
-             "SAGEMAKER_SUBMIT_DIRECTORY": bundles["inference"].uri(default_bucket, prefix),
-             "SAGEMAKER_CONTAINER_LOG_LEVEL": "20", "SAGEMAKER_REGION": region})
+    def serving_model():
+        return Model(
+            image_uri=xgboost_image, model_data=model_data, role=role, sagemaker_session=session,
+            env={"SAGEMAKER_PROGRAM": "inference.py",
+                 "SAGEMAKER_SUBMIT_DIRECTORY": bundles["inference"].uri(default_bucket, prefix),
+                 "SAGEMAKER_CONTAINER_LOG_LEVEL": "20", "SAGEMAKER_REGION": region})
+
     register = ModelStep(
         name="RegisterModel",
-        step_args=model.register(
+        step_args=serving_model().register(
             content_types=["text/csv", "application/json", "application/jsonlines"],
             response_types=["text/csv", "application/json", "application/jsonlines"],
             inference_instances=["ml.t2.medium", "ml.m5.large", "ml.m5.xlarge"],
@@ -291,14 +338,43 @@ def get_pipeline(region, role=None, default_bucket=None,
         name="AucTooLow",
         error_message=Join(on=" ", values=["Test AUC", auc, "is below the AucThreshold",
                                            p["AucThreshold"], "- the model was not registered."]))
+    passed = [register]
+    if batch_input:
+        passed += batch_scoring_steps(p, serving_model(), register, retry, prefix, session)
     check = ConditionStep(
         name="CheckAucThreshold",
         conditions=[ConditionGreaterThanOrEqualTo(left=auc, right=p["AucThreshold"])],
-        if_steps=[register], else_steps=[too_low])
+        if_steps=passed, else_steps=[too_low])
 
     return ChurnPipeline(name=pipeline_name, parameters=list(p.values()),
                          steps=[validate, baseline, preprocess, train, evaluate, check],
                          sagemaker_session=session)
+
+
+def batch_scoring_steps(p, model, register, retry, prefix, session):
+    """BatchModel (CreateModel from the trained artifact, the registered container and code) and
+    BatchTransform over BatchInputUrl with the batch semantics of SAGEMAKER_CONTRACTS.md 3.3:
+    each CSV line a record, as many records per request as fit in 6 MB, one output line per
+    record, <file>.out per input file, in input order."""
+    create = ModelStep(name="BatchModel",
+                       step_args=model.create(instance_type=p["TransformInstanceType"]),
+                       depends_on=[register], retry_policies=retry[:1])
+    transformer = Transformer(
+        model_name=create.properties.ModelName, instance_count=p["TransformInstanceCount"],
+        instance_type=p["TransformInstanceType"], strategy="MultiRecord", assemble_with="Line",
+        accept="text/csv", max_payload=6,
+        output_path=Join(on="/", values=[p["BatchOutputUrl"],
+                                         ExecutionVariables.PIPELINE_EXECUTION_ID]),
+        base_transform_job_name="%s-score" % prefix, sagemaker_session=session)
+    # No CacheConfig: the model is created anew by every execution, and ModelName is part of
+    # the transform's cache key, so a cache could never hit.
+    transform = TransformStep(
+        name="BatchTransform",
+        step_args=transformer.transform(data=p["BatchInputUrl"], data_type="S3Prefix",
+                                        content_type="text/csv", split_type="Line",
+                                        join_source=p["BatchJoinSource"]),
+        retry_policies=retry)
+    return [create, transform]
 
 
 class ChurnPipeline(Pipeline):
