@@ -1,7 +1,7 @@
 """The `churn` command.
 
-  churn run [--data CSV|S3] [--schema S] [--param Name=Value ...] [--home DIR] [--json]
-                                                     run the pipeline locally, no Docker
+  churn run [--data CSV|S3] [--schema S] [--param Name=Value ...] [--batch-input CSV]
+            [--home DIR] [--json]                    run the pipeline locally, no Docker
   churn runs list | churn runs show ID               local executions
   churn models list [--group G] | describe V | approve V | reject V
                                                      the local model registry
@@ -102,12 +102,15 @@ def cmd_run(args):
         data = generated_data(args.rows, args.seed)
     elif not data.startswith("s3://") and not Path(data).is_file():
         raise UserError("--data %s is not a file" % data)
+    if args.batch_input:
+        check_batch_input(args.batch_input, load_schema(args.schema))
     progress = sys.stderr if args.json else sys.stdout
     echo = lambda line: (progress.write(line + "\n"), progress.flush())  # noqa: E731
     started = time.time()
     try:
         record, execution = run_local(home(), data, schema=args.schema,
-                                      parameters=parse_params(args.param), echo=echo)
+                                      parameters=parse_params(args.param), echo=echo,
+                                      batch_input=args.batch_input)
     except (PipelineError, FileNotFoundError) as e:
         raise UserError(str(e))
     result = summary(home(), record, execution)
@@ -117,6 +120,27 @@ def cmd_run(args):
     else:
         print_summary(result, record)
     return 0 if result["status"] == "Succeeded" else 1
+
+
+def check_batch_input(path, schema):
+    """Batch transform treats every line as a record: a header line would be scored as a
+    customer (or fail the job), so say so before anything runs."""
+    if path.startswith("s3://"):
+        return  # in the local store; the transform step reports what it finds
+    if not Path(path).is_file():
+        raise UserError("--batch-input %s is not a file" % path)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            first = f.readline()
+    except OSError as e:
+        raise UserError("--batch-input %s: %s" % (path, e.strerror))
+    if not first.strip():
+        raise UserError("--batch-input %s is empty (or starts with a blank line)" % path)
+    names = set(schema.feature_names) | {schema.target}
+    if {field.strip().strip('"') for field in first.split(",")} & names:
+        raise UserError("--batch-input %s starts with a header line; batch transform scores "
+                        "every line: give rows only, features in schema order (%s)"
+                        % (path, ",".join(schema.feature_names)))
 
 
 def print_summary(result, record):
@@ -129,6 +153,9 @@ def print_summary(result, record):
         p = result["model_package"]
         print("registered %s version %d (%s); approve it with `churn models approve %d`"
               % (p["group"], p["version"], p["approval_status"], p["version"]))
+    if result.get("batch_output"):
+        for path in result["batch_output"]["files"]:
+            print("batch scores: %s" % path)
     if result["status"] != "Succeeded":
         sys.stderr.write("failed: %s\n" % result["failure_reason"])
         for step in record["Steps"]:
@@ -227,6 +254,10 @@ def build_parser():
                    % ", ".join(available_schemas()))
     p.add_argument("--param", action="append", metavar="NAME=VALUE",
                    help="pipeline parameter, e.g. AucThreshold=0.8 (repeatable)")
+    p.add_argument("--batch-input", metavar="CSV",
+                   help="also score this headerless CSV with the model once it is registered "
+                        "(the pipeline's BatchModel and BatchTransform steps); "
+                        "--param BatchJoinSource=Input appends each score to its row")
     p.add_argument("--home", help="where runs, models and the local store live "
                                   "(default: $CHURN_HOME or ./.churn)")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")

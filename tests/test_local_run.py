@@ -94,6 +94,60 @@ def test_rerun_reuses_every_job_step(home):
     assert "cache hit from %s" % home.first["execution_id"] in runs.stdout
 
 
+def test_batch_input_scores_a_csv_after_registering(home, tmp_path, seed_csv):
+    """--batch-input adds BatchModel and BatchTransform to the definition: the registered
+    model scores the file, one prediction per row, in input order; JoinSource=Input appends
+    each score to its row."""
+    import tarfile
+
+    from conftest import score_rows
+
+    rows = pd.read_csv(seed_csv)[["age", "tenure", "balance", "num_products", "is_active"]]
+    rows = rows.sample(n=400, random_state=5)  # shuffled: order must follow the file
+    csv = rows.to_csv(header=False, index=False)
+    (tmp_path / "customers.csv").write_text(csv)
+    # Cold jobs: with every training step cached, waiting for the warm parent's imports would
+    # be most of these runs' time (test_local_engine runs a transform job in the warm parent).
+    cold = {"CHURN_COLD_JOBS": "1"}
+    proc, result = run_json(home, "--rows", "3000", "--batch-input",
+                            str(tmp_path / "customers.csv"), env=cold)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    steps = [(s["name"], s["type"], s["status"], s["cache_hit"]) for s in result["steps"]]
+    assert steps[-4:] == [
+        ("CheckAucThreshold", "Condition", "Succeeded", False),
+        ("RegisterModel-RegisterModel", "RegisterModel", "Succeeded", False),
+        ("BatchModel-CreateModel", "Model", "Succeeded", False),
+        ("BatchTransform", "Transform", "Succeeded", False)]
+    assert all(hit for _, _, _, hit in steps[:5])  # the training steps came from the cache
+    output = result["batch_output"]
+    assert output["uri"] == "s3://churn-local/churn/batch/output/%s/" % result["execution_id"]
+    assert [os.path.basename(f) for f in output["files"]] == ["customers.csv.out"]
+    scores = open(output["files"][0]).read().splitlines()
+
+    described = json.loads(churn(home, "models", "describe",
+                                 str(result["model_package"]["version"])).stdout)
+    artifact = described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    with tarfile.open(home / "s3" / artifact[len("s3://"):]) as tar:
+        tar.extractall(tmp_path / "model", filter="data")
+    assert scores == score_rows(tmp_path / "model", csv)  # the registered model, row by row
+    assert len(scores) == 400
+
+    proc = churn(home, "run", "--rows", "3000", "--batch-input", str(tmp_path / "customers.csv"),
+                 "--param", "BatchJoinSource=Input", env=cold)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    printed = [l for l in proc.stdout.splitlines() if l.startswith("batch scores: ")]
+    assert len(printed) == 1
+    path = printed[0][len("batch scores: "):]
+    assert path.startswith(str(home / "s3" / "churn-local" / "churn" / "batch" / "output"))
+    lines = open(path).read().splitlines()
+    assert lines == ["%s,%s" % pair for pair in zip(csv.splitlines(), scores)]
+
+    bad = churn(home, "run", "--rows", "3000", "--batch-input", str(tmp_path / "customers.csv"),
+                "--param", "BatchJoinSource=input", env=cold)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert "parameter BatchJoinSource must be one of None, Input; 'input' is not one" in bad.stderr
+
+
 def test_auc_threshold_takes_the_fail_branch(home):
     proc, result = run_json(home, "--rows", "3000", "--param", "AucThreshold=0.99")
     assert proc.returncode == 1
@@ -136,7 +190,7 @@ def test_a_validation_failure_stops_at_validate_data(home, tmp_path, seed_csv):
     assert churn(home, "models", "list").stdout == before  # nothing registered
 
 
-def test_runs_list_and_user_errors(home):
+def test_runs_list_and_user_errors(home, seed_csv):
     listing = churn(home, "runs", "list").stdout
     assert home.first["execution_id"] in listing and "Succeeded" in listing
     for args, message in [
@@ -145,6 +199,8 @@ def test_runs_list_and_user_errors(home):
         (["run", "--param", "AucThreshold"], "use Name=Value"),
         (["run", "--param", "Colour=blue"], "unknown pipeline parameters Colour"),
         (["run", "--schema", "bank"], "--schema bank needs --data"),
+        (["run", "--batch-input", "/nonexistent.csv"], "--batch-input /nonexistent.csv is not a file"),
+        (["run", "--batch-input", str(seed_csv)], "starts with a header line"),
     ]:
         proc = churn(home, *args)
         assert proc.returncode == 1, args

@@ -70,7 +70,7 @@ def stage_code(store, bundles):
                 store.put_bytes(uri, data)
 
 
-def stage_data(store, data):
+def stage_data(store, data, folder="data"):
     """A local CSV goes into the store under a hash of its bytes (same data, same key, cache
     hits); an s3:// URI must already be in the local store."""
     if data.startswith("s3://"):
@@ -80,25 +80,32 @@ def stage_data(store, data):
         return data
     path = Path(data)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    prefix = "s3://%s/%s/data/%s/" % (LOCAL_BUCKET, PREFIX, digest)
+    prefix = "s3://%s/%s/%s/%s/" % (LOCAL_BUCKET, PREFIX, folder, digest)
     if not store.exists(prefix + path.name):
         store.put_file(prefix + path.name, path)
     return prefix
 
 
 def run_local(home, data, schema="seed", parameters=None, pipeline_name="ChurnPipeline",
-              echo=None):
+              echo=None, batch_input=None):
     """Build (or reuse) the definition, stage code and data, execute. Returns (record,
-    execution) so callers can read what the steps produced."""
+    execution) so callers can read what the steps produced. `batch_input` (a CSV file or an
+    s3:// URI in the local store) adds the batch-scoring steps and is what they score."""
     echo = echo or (lambda line: None)
     store = Store(home)
     # Started first: the job parent imports the libraries while the definition is built.
     runner = make_runner(home)
     try:
-        definition, bundles = local_definition(home, schema=schema, pipeline_name=pipeline_name)
+        # The definition gets a fixed placeholder input and the file goes in as the
+        # BatchInputUrl parameter: scoring another file reuses the memoised definition.
+        options = {"batch_input": True} if batch_input else {}
+        definition, bundles = local_definition(home, schema=schema, pipeline_name=pipeline_name,
+                                               **options)
         stage_code(store, bundles)
         parameters = dict(parameters or {})
         parameters["InputDataUrl"] = stage_data(store, data)
+        if batch_input:
+            parameters["BatchInputUrl"] = stage_data(store, batch_input, "batch/input")
         execution = Execution(home, definition, pipeline_name, parameters, echo, runner)
         return execution.run(), execution
     finally:
@@ -114,7 +121,7 @@ def summary(home, record, execution):
                       "start": s["StartTime"], "end": s["EndTime"],
                       "cache_hit": bool(s["CacheHit"]), "failure_reason": s["FailureReason"]}
                      for s in record["Steps"]],
-           "metrics": None, "model_package": None}
+           "metrics": None, "model_package": None, "batch_output": None}
     for files in execution.ctx.property_files.values():
         if "EvaluationReport" in files and execution.store.exists(files["EvaluationReport"]):
             report = json.loads(execution.store.read_bytes(files["EvaluationReport"]))
@@ -133,6 +140,11 @@ def summary(home, record, execution):
                                     "version": package["ModelPackageVersion"],
                                     "approval_status": package["ModelApprovalStatus"],
                                     "arn": arn}
+        if step["StepType"] == "Transform" and step["StepStatus"] == "Succeeded":
+            output = execution.ctx.properties[step["StepName"]]["TransformOutput"][
+                "S3OutputPath"].rstrip("/") + "/"
+            out["batch_output"] = {"uri": output, "files": [
+                str(path) for _, path in sorted(execution.store.objects(output).items())]}
     return out
 
 
