@@ -124,7 +124,8 @@ def get_pipeline(region, role=None, default_bucket=None,
                  model_package_group_name="ChurnPackageGroup", pipeline_name="ChurnPipeline",
                  base_job_prefix="churn", sagemaker_session=None, **overrides):
     """Build the churn pipeline. `overrides` set parameter defaults (e.g. AucThreshold=0.8,
-    InputDataUrl="s3://...") and the build options `schema` and `upload_code`."""
+    InputDataUrl="s3://...") and the build options `schema`, `upload_code` and `batch_input`
+    (which adds the batch-scoring steps and their parameters, BATCH_PARAMETER_DEFAULTS)."""
     unknown = set(overrides) - set(PARAMETER_DEFAULTS) - set(BUILD_OPTIONS) - \
         set(BATCH_PARAMETER_DEFAULTS)
     if unknown:
