@@ -14,7 +14,6 @@ REQUIRED = [
     "xgboost>=3.0,<3.1",  # the 3.0-5 image ships xgboost 3.0.x
     "great-expectations>=1.0,<2",
     "matplotlib>=3.7,<4",  # ROC / PR plots; the xgboost image ships matplotlib too
-    "starlette>=0.40,<2",  # the local endpoint (churn serve)
     "uvicorn[standard]>=0.30,<1",  # uvloop + httptools: several workers without a fixed delay
 ]
 

@@ -16,6 +16,10 @@ lines, application/json {"predictions": [...]} or application/jsonlines. Bad inp
 InferenceError whose status_code is 400 (names the record and column), 415 (content type) or
 406 (Accept), so a server answers 4xx, never 5xx, for a caller's mistake.
 
+predict_batch_fn is an addition to the SageMaker contract that SageMaker's own server ignores:
+the local endpoint hands it the decoded inputs of requests that arrived together, so they share
+one recipe replay and one booster call (a booster call costs about the same for 1 row as for 32).
+
 Run as a script to score a file: python inference.py --model-dir DIR --input rows.csv
 """
 import csv
@@ -158,14 +162,16 @@ def _columns_from_csv(rows, model):
         data = rows
         layout = ", ".join(expected)
     width = len(first)
-    columns = {c: np.empty(len(data), dtype=object) for c in expected}
-    for r, row in enumerate(data):
-        if len(row) != width:
-            raise InferenceError("record %d has %d fields; expected %d (%s)"
-                                 % (r + 1, len(row), width, layout))
-        for c, i in index.items():
-            value = row[i]
-            columns[c][r] = "" if value in model.missing_values else value
+    if any(len(row) != width for row in data):
+        r = next(r for r, row in enumerate(data) if len(row) != width)
+        raise InferenceError("record %d has %d fields; expected %d (%s)"
+                             % (r + 1, len(data[r]), width, layout))
+    fields = np.array(data, dtype=object)  # rows x fields in one C call, not a loop per cell
+    columns = {c: fields[:, i] for c, i in index.items()}
+    if model.missing_values:
+        for values in columns.values():
+            values[np.fromiter((v in model.missing_values for v in values), bool,
+                               len(values))] = ""
     return columns
 
 
@@ -206,8 +212,26 @@ def _columns_from_instances(instances, model):
 
 def predict_fn(input_data, model):
     """Raw rows -> churn probabilities (float per row)."""
-    columns = (_columns_from_instances(input_data.records, model) if input_data.by_name
-               else _columns_from_csv(input_data.records, model))
+    return _scores(_columns(input_data, model), model)
+
+
+def predict_batch_fn(inputs, model):
+    """Several requests' input_fn results -> one probability array per request, computed with
+    one recipe replay and one booster call. Every step is row-wise, so each request gets exactly
+    what predict_fn gives it alone. Raises if any input is bad; the caller then predicts the
+    inputs one by one, so each request gets its own answer or error."""
+    columns = [_columns(input_data, model) for input_data in inputs]
+    sizes = [len(c[model.input_columns[0]]) for c in columns]
+    merged = {name: np.concatenate([c[name] for c in columns]) for name in model.input_columns}
+    return np.split(_scores(merged, model), np.cumsum(sizes)[:-1])
+
+
+def _columns(input_data, model):
+    return (_columns_from_instances(input_data.records, model) if input_data.by_name
+            else _columns_from_csv(input_data.records, model))
+
+
+def _scores(columns, model):
     try:
         table = churn_recipe.transform(columns, model.spec["recipe"], strict=True)
     except churn_recipe.InputValueError as e:
@@ -221,16 +245,16 @@ def output_fn(prediction, accept):
     """Probabilities -> (body, content type) in the first supported type of Accept."""
     media = _choose_accept(accept)
     threshold = float(os.environ.get("CHURN_DECISION_THRESHOLD", "0.5"))
-    scores = [float(p) for p in prediction]
-    labels = [int(s >= threshold) for s in scores]
+    scores = np.asarray(prediction, dtype=np.float64)
+    pairs = zip(scores.tolist(), (scores >= threshold).tolist())
     if media == CSV:
-        body = "".join("%.6g,%d\n" % (s, l) for s, l in zip(scores, labels))
+        body = "".join(["%.6g,%d\n" % pair for pair in pairs])
     elif media == JSON:
-        body = json.dumps({"predictions": [{"score": round(s, 6), "predicted_label": l}
-                                           for s, l in zip(scores, labels)]})
+        body = json.dumps({"predictions": [{"score": round(s, 6), "predicted_label": int(l)}
+                                           for s, l in pairs]})
     else:
-        body = "".join(json.dumps({"score": round(s, 6), "predicted_label": l}) + "\n"
-                       for s, l in zip(scores, labels))
+        body = "".join([json.dumps({"score": round(s, 6), "predicted_label": int(l)}) + "\n"
+                        for s, l in pairs])
     return body, media
 
 

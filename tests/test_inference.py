@@ -104,3 +104,22 @@ def test_script_mode_scores_a_file(seed_model, seed_csv, tmp_path):
     proc = run("inference/inference.py", "--model-dir", seed_model["model"], "--input", sample)
     assert proc.returncode == 1 and "header lacks columns" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_batch_of_requests_scores_each_as_it_would_alone(seed):
+    """predict_batch_fn: one recipe replay and one booster call for several requests' inputs
+    of every content type; each request's scores equal predict_fn's for it alone."""
+    bodies = [("40,5,100000,2,1", "text/csv"),
+              ("age,tenure,balance,num_products,is_active\n70,1,0,1,0\n33,9,5000,3,1", "text/csv"),
+              ('{"instances": [{"age": 25, "tenure": null, "balance": 100, "num_products": 1, '
+               '"is_active": 1}]}', "application/json"),
+              ('[51, 2, 120000, 2, 0]\n[19, 0, 0, 1, 1]\n[88, 40, 9, 4, 0]',
+               "application/jsonlines")]
+    inputs = [inference.input_fn(body, content_type) for body, content_type in bodies]
+    batched = inference.predict_batch_fn(inputs, seed)
+    assert [len(p) for p in batched] == [1, 2, 1, 3]
+    for input_data, predictions in zip(inputs, batched):
+        assert list(predictions) == list(inference.predict_fn(input_data, seed))
+    bad = inference.input_fn("40,5,lots,2,1", "text/csv")
+    with pytest.raises(inference.InferenceError):
+        inference.predict_batch_fn(inputs + [bad], seed)

@@ -114,6 +114,44 @@ def test_unacceptable_accept_is_406(server):
     assert status == 406 and "not supported" in json.loads(text)["message"]
 
 
+def test_unknown_path_and_wrong_method_are_404_and_405(server):
+    url, _ = server
+    status, text, media = request(url + "/predict", SEED_ROW.encode())
+    assert status == 404 and "GET /ping or POST /invocations" in json.loads(text)["message"]
+    status, text, media = request(url + "/invocations", method="GET")
+    assert status == 405 and media == "application/json"
+
+
+def test_concurrent_requests_each_get_their_own_answer(server, seed_model):
+    """Requests in flight together are predicted together; each still gets exactly its own
+    scores, and a bad request among them gets its own 400 without harming the others."""
+    from conftest import score_rows
+
+    url, _ = server
+    bodies = ["%d,%d,%d,2,1" % (20 + i, i % 10, 1000 * i) for i in range(48)]
+    bodies[7] = "40,5,lots,2,1"
+    bodies[30] = "\n".join(bodies[:3])  # a three-row request
+    expected = {i: score_rows(seed_model["model"], body) for i, body in enumerate(bodies)
+                if i != 7}
+    results = [None] * len(bodies)
+    start = threading.Barrier(16)
+
+    def client(indexes):
+        start.wait()
+        for i in indexes:
+            results[i] = request(url + "/invocations", bodies[i].encode())
+
+    threads = [threading.Thread(target=client, args=(range(k, len(bodies), 16),))
+               for k in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert results[7][0] == 400 and "'lots' is not a number" in json.loads(results[7][1])["message"]
+    for i, lines in expected.items():
+        assert results[i][0] == 200 and results[i][1].decode().splitlines() == lines, i
+
+
 def test_sigterm_under_load_loses_no_capture_record(seed_model, tmp_path):
     """Every request answered 200 is in the capture files after a SIGTERM mid-load, and
     nothing else is: capture counts exactly the requests made."""

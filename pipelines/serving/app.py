@@ -4,48 +4,74 @@ GET /ping answers 200 once the model is loaded. POST /invocations passes the bod
 and Accept to the model's input_fn / predict_fn / output_fn; bodies over 6 MB get 413; an error
 the caller caused (the handler's exception carries a 4xx status_code) gets that status with a
 JSON body {"error": ..., "message": ...}; anything else is a 500 that is logged. Each answered
-invocation is handed to data capture. The application is built in each worker process from the
-JSON configuration in CHURN_SERVE_CONFIG (uvicorn starts workers by import string).
+invocation is handed to data capture. Small requests that arrive together are predicted
+together (batching.py) when the inference module offers predict_batch_fn.
+
+This is a bare ASGI application run by uvicorn: two routes need no framework, and a framework's
+request and response objects cost about a fifth of a one-row request. The application is built
+in each worker process from the JSON configuration in CHURN_SERVE_CONFIG (uvicorn starts
+workers by import string).
 """
-import contextlib
 import gc
 import json
 import logging
 import os
 
-from starlette.applications import Starlette
-from starlette.responses import Response
-from starlette.routing import Route
-
+from pipelines.serving.batching import PredictionBatcher
 from pipelines.serving.capture import CaptureWriter
-from pipelines.serving.handlers import invoke, load_handlers
+from pipelines.serving.handlers import encode_result, load_handlers
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's body limit
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
+# Bigger bodies are predicted on their own: their cost is in their rows, not in the fixed cost
+# of a booster call, and batching them would only hold several large tables in memory at once.
+BATCH_BODY_LIMIT = 64 * 1024
 CONFIG_ENV = "CHURN_SERVE_CONFIG"
 log = logging.getLogger("churn.serve")
 
 
-def _error(status, kind, message):
-    return Response(json.dumps({"error": kind, "message": message}), status_code=status,
-                    media_type="application/json")
-
-
-async def _read_body(request):
+async def _read_body(receive, declared_length):
     """The body, or None when it exceeds MAX_PAYLOAD_BYTES. An oversize body is read and
     dropped (up to DRAIN_LIMIT_BYTES, then the connection is cut) so that the client, still
     sending, gets the 413 instead of a broken pipe; nothing past the limit is kept."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > DRAIN_LIMIT_BYTES:
+    if declared_length is not None and declared_length > DRAIN_LIMIT_BYTES:
         return None
-    chunks, size = [], 0
-    async for chunk in request.stream():
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        more = message.get("more_body", False)
         size += len(chunk)
         if size > DRAIN_LIMIT_BYTES:
             return None
         if size <= MAX_PAYLOAD_BYTES:
             chunks.append(chunk)
     return b"".join(chunks) if size <= MAX_PAYLOAD_BYTES else None
+
+
+async def _respond(send, status, body, media_type):
+    headers = [(b"content-length", str(len(body)).encode())]
+    if media_type:
+        headers.append((b"content-type", media_type.encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _error(send, status, kind, message):
+    await _respond(send, status, json.dumps({"error": kind, "message": message}).encode(),
+                   "application/json")
+
+
+def _headers(scope):
+    """content-type, accept, content-length and the inference id, as str (or None)."""
+    wanted = {b"content-type": None, b"accept": None, b"content-length": None,
+              b"x-amzn-sagemaker-inference-id": None}
+    for name, value in scope["headers"]:
+        if name in wanted:
+            wanted[name] = value.decode("latin-1")
+    return wanted
 
 
 def create_app(config):
@@ -60,40 +86,66 @@ def create_app(config):
     gc.collect()
     gc.freeze()
     capture = CaptureWriter(**config["capture"]) if config.get("capture") else None
+    batcher = PredictionBatcher(handlers, model) if hasattr(handlers, "predict_batch_fn") \
+        else None
 
-    async def ping(request):
-        return Response(b"", status_code=200)
-
-    async def invocations(request):
-        body = await _read_body(request)
+    async def invocations(scope, receive, send):
+        headers = _headers(scope)
+        length = headers[b"content-length"]
+        body = await _read_body(receive, int(length) if length and length.isdigit() else None)
         if body is None:
-            return _error(413, "PayloadTooLarge",
-                          "the request body exceeds %d bytes (6 MB)" % MAX_PAYLOAD_BYTES)
-        content_type = request.headers.get("content-type", "")
-        accept = request.headers.get("accept")
+            return await _error(send, 413, "PayloadTooLarge",
+                                "the request body exceeds %d bytes (6 MB)" % MAX_PAYLOAD_BYTES)
+        content_type = headers[b"content-type"]
+        accept = headers[b"accept"]
         try:
-            out, media = invoke(handlers, model, body, content_type, accept)
+            input_data = handlers.input_fn(body, content_type)
+            if batcher is not None and len(body) <= BATCH_BODY_LIMIT:
+                prediction = await batcher.predict(input_data)
+            else:
+                prediction = handlers.predict_fn(input_data, model)
+            out, media = encode_result(handlers.output_fn(prediction, accept), accept)
         except Exception as e:
             status = getattr(e, "status_code", None)
             if isinstance(status, int) and 400 <= status < 500:
-                return _error(status, type(e).__name__, str(e))
+                return await _error(send, status, type(e).__name__, str(e))
             log.exception("invocation failed")
-            return _error(500, "InternalServerError", "the model failed on this request; "
-                                                      "see the server log")
+            return await _error(send, 500, "InternalServerError",
+                                "the model failed on this request; see the server log")
         if capture is not None:
             capture.capture(body, content_type or "text/csv", out, media,
-                            request.headers.get("x-amzn-sagemaker-inference-id"))
-        return Response(out, status_code=200, media_type=media)
+                            headers[b"x-amzn-sagemaker-inference-id"])
+        await _respond(send, 200, out, media)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app):
-        yield
-        if capture is not None:
-            capture.close()  # drain the queue: no captured record is lost on SIGTERM
+    async def lifespan(receive, send):
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if capture is not None:
+                    capture.close()  # drain the queue: no captured record is lost on SIGTERM
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
-    return Starlette(routes=[Route("/ping", ping, methods=["GET"]),
-                             Route("/invocations", invocations, methods=["POST"])],
-                     lifespan=lifespan)
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            return await lifespan(receive, send)
+        if scope["type"] != "http":
+            return
+        path, method = scope["path"], scope["method"]
+        if path == "/invocations":
+            if method == "POST":
+                return await invocations(scope, receive, send)
+        elif path == "/ping":
+            if method in ("GET", "HEAD"):
+                return await _respond(send, 200, b"", None)
+        else:
+            return await _error(send, 404, "NotFound", "%s is not a path of this endpoint: use "
+                                                       "GET /ping or POST /invocations" % path)
+        await _error(send, 405, "MethodNotAllowed", "%s does not take %s" % (path, method))
+
+    return app
 
 
 def app_from_env():

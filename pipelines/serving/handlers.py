@@ -28,8 +28,12 @@ def load_handlers(code_dir, program):
 
 def invoke(handlers, model, body, content_type, accept):
     """One request through input_fn -> predict_fn -> output_fn; returns (bytes, content type)."""
-    result = handlers.output_fn(handlers.predict_fn(handlers.input_fn(body, content_type), model),
-                                accept)
+    return encode_result(handlers.output_fn(handlers.predict_fn(
+        handlers.input_fn(body, content_type), model), accept), accept)
+
+
+def encode_result(result, accept):
+    """output_fn's result (body, or (body, content type)) -> (bytes, content type)."""
     media = accept
     if isinstance(result, tuple):
         result, media = result
