@@ -199,63 +199,148 @@ def cmd_deploy(args):
 
 
 def cmd_monitor(args):
-    """Captured requests against the version's DriftCheckBaselines (or --baseline-dir)."""
-    from datetime import datetime, timedelta, timezone
-
-    from pipelines.local.registry import Registry, RegistryError
-    from pipelines.local.store import Store, StoreError
+    """Captured requests against the version's DriftCheckBaselines (or --baseline-dir): local
+    capture files and EMF lines, or on AWS (--capture-destination or --model-package-arn)
+    capture objects in S3 and PutMetricData."""
+    since = _since(args.since)
+    schedule = args.schedule_name or "%s-adhoc" % args.endpoint_name
+    if args.capture_destination or args.model_package_arn:
+        return _monitor_aws(args, since, schedule)
     from pipelines.monitor import MonitorError, monitor
 
-    try:
-        if args.baseline_dir:
-            folder = Path(args.baseline_dir)
-            statistics = json.loads((folder / "statistics.json").read_text())
-            constraints = json.loads((folder / "constraints.json").read_text())
-        else:
-            registry = Registry(home())
-            try:
-                package = registry.find(args.model_version or _latest())
-            finally:
-                registry.close()
-            quality = (package.get("DriftCheckBaselines") or {}).get("ModelDataQuality")
-            if not quality:
-                raise UserError("model version %s has no data-quality DriftCheckBaselines"
-                                % args.model_version)
-            store = Store(home())
-            statistics = json.loads(store.read_bytes(quality["Statistics"]["S3Uri"]))
-            constraints = json.loads(store.read_bytes(quality["Constraints"]["S3Uri"]))
-    except (OSError, ValueError, RegistryError, StoreError) as e:
-        raise UserError("cannot read the baseline: %s" % e)
-    since = None
-    if args.since:
-        text = args.since.strip()
-        try:
-            if text[-1] in "hmd" and text[:-1].isdigit():
-                unit = {"h": "hours", "m": "minutes", "d": "days"}[text[-1]]
-                since = datetime.now(timezone.utc) - timedelta(**{unit: int(text[:-1])})
-            else:
-                since = datetime.fromisoformat(text.replace("Z", "+00:00"))
-                since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
-        except ValueError:
-            raise UserError("--since %r: use an ISO time (2026-11-26T06:00:00Z) or 2h, 30m, 1d"
-                            % args.since)
-    output = Path(args.output or home() / "monitoring" / args.endpoint_name /
-                  datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+    if args.output and args.output.startswith("s3://"):
+        raise UserError("--output %s: S3 is for monitoring on AWS (with --capture-destination "
+                        "or --model-package-arn); give a folder here" % args.output)
+    statistics, constraints = _local_baseline(args)
+    output = _output_dir(args)
     try:
         violations, metrics, rows = monitor(statistics, constraints,
                                             str(args.capture_dir or home() / "capture"),
-                                            args.endpoint_name, str(output), since)
+                                            args.endpoint_name, str(output), since, schedule)
     except MonitorError as e:
         raise UserError(str(e))
     for line in metrics:
         print(line)
+    _print_violations(violations, rows, output / "constraint_violations.json")
+    return 0
+
+
+def _monitor_aws(args, since, schedule):
+    from datetime import datetime, timezone
+
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    from pipelines import monitor_aws
+    from pipelines.driver import credentials_error
+    from pipelines.monitor import NAMESPACE, MonitorError, check, write_violations
+
+    namespace = args.metrics_namespace or NAMESPACE
+    if args.capture_dir or args.model_version:
+        raise UserError("--capture-dir and --model-version read local capture and the local "
+                        "registry; on AWS name the baseline with --model-package-arn ARN (or "
+                        "--baseline-dir DIR)")
+    if not (args.model_package_arn or args.baseline_dir):
+        raise UserError("on AWS, name the baseline: --model-package-arn ARN (its "
+                        "DriftCheckBaselines) or --baseline-dir DIR")
+    session = boto3.Session()
+    if not session.region_name:
+        raise UserError("no AWS region: set AWS_DEFAULT_REGION to the endpoint's region")
+    if session.get_credentials() is None:
+        raise UserError(str(credentials_error(NoCredentialsError())))
+    try:
+        s3, sagemaker = session.client("s3"), session.client("sagemaker")
+        if args.baseline_dir:
+            statistics, constraints = _local_baseline(args)
+        else:
+            statistics, constraints = monitor_aws.package_baseline(sagemaker, s3,
+                                                                   args.model_package_arn)
+        destination = args.capture_destination or monitor_aws.capture_destination(
+            sagemaker, args.endpoint_name)
+        payloads = monitor_aws.captured_payloads(s3, destination, args.endpoint_name, since)
+        if not payloads:
+            raise MonitorError("no captured requests for %s since %s"
+                               % (args.endpoint_name, since))
+        violations, metrics, rows = check(statistics, constraints, payloads)
+        if args.output and args.output.startswith("s3://"):
+            where = monitor_aws.write_violations(s3, args.output, violations)
+        else:
+            where = write_violations(violations, str(_output_dir(args)))
+        data = monitor_aws.metric_data(args.endpoint_name, schedule, metrics,
+                                       datetime.now(timezone.utc))
+        published = monitor_aws.publish(session.client("cloudwatch"), data, namespace)
+    except MonitorError as e:
+        raise UserError(str(e))
+    except ClientError as e:
+        raise UserError(e.response["Error"].get("Message", str(e)))
+    except BotoCoreError as e:
+        friendly = credentials_error(e)
+        raise UserError(str(friendly) if friendly else str(e))
+    for datum in data:
+        print("%-40s %.6f" % (datum["MetricName"], datum["Value"]))
+    print("published %d metrics to CloudWatch %s (Endpoint=%s, MonitoringSchedule=%s)"
+          % (published, namespace, args.endpoint_name, schedule))
+    _print_violations(violations, rows, where)
+    return 0
+
+
+def _since(text):
+    from datetime import datetime, timedelta, timezone
+
+    if not text:
+        return None
+    text = text.strip()
+    try:
+        if text[-1] in "hmd" and text[:-1].isdigit():
+            unit = {"h": "hours", "m": "minutes", "d": "days"}[text[-1]]
+            return datetime.now(timezone.utc) - timedelta(**{unit: int(text[:-1])})
+        since = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise UserError("--since %r: use an ISO time (2026-11-26T06:00:00Z) or 2h, 30m, 1d"
+                        % text)
+
+
+def _local_baseline(args):
+    """(statistics, constraints) from --baseline-dir, or the local version's
+    DriftCheckBaselines."""
+    from pipelines.local.registry import Registry, RegistryError
+    from pipelines.local.store import Store, StoreError
+
+    try:
+        if args.baseline_dir:
+            folder = Path(args.baseline_dir)
+            return (json.loads((folder / "statistics.json").read_text()),
+                    json.loads((folder / "constraints.json").read_text()))
+        registry = Registry(home())
+        try:
+            package = registry.find(args.model_version or _latest())
+        finally:
+            registry.close()
+        quality = (package.get("DriftCheckBaselines") or {}).get("ModelDataQuality")
+        if not quality:
+            raise UserError("model version %s has no data-quality DriftCheckBaselines"
+                            % args.model_version)
+        store = Store(home())
+        return (json.loads(store.read_bytes(quality["Statistics"]["S3Uri"])),
+                json.loads(store.read_bytes(quality["Constraints"]["S3Uri"])))
+    except (OSError, ValueError, RegistryError, StoreError) as e:
+        raise UserError("cannot read the baseline: %s" % e)
+
+
+def _output_dir(args):
+    from datetime import datetime, timezone
+
+    return Path(args.output or home() / "monitoring" / args.endpoint_name /
+                datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+
+
+def _print_violations(violations, rows, where):
     print("%d captured rows checked; %d violation%s; %s" % (
-        rows, len(violations), "" if len(violations) == 1 else "s",
-        output / "constraint_violations.json"))
+        rows, len(violations), "" if len(violations) == 1 else "s", where))
     for v in violations:
         print("  %-22s %-26s %s" % (v["feature_name"], v["constraint_check_type"],
                                     v["description"]))
-    return 0
 
 
 def add_parsers(sub):
@@ -331,6 +416,17 @@ def add_parsers(sub):
     p.add_argument("--since", help="ISO time or 2h / 30m / 1d (default: all captured data)")
     p.add_argument("--endpoint-name", default="churn-local")
     p.add_argument("--capture-dir", help="default: $CHURN_HOME/capture")
-    p.add_argument("--output", help="folder for constraint_violations.json")
+    p.add_argument("--output", help="folder for constraint_violations.json (on AWS also "
+                                    "s3://bucket/prefix)")
+    p.add_argument("--capture-destination",
+                   help="AWS: the endpoint's capture destination s3://bucket/prefix (default: "
+                        "read from the endpoint's DataCaptureConfig)")
+    p.add_argument("--model-package-arn",
+                   help="AWS: the registered version whose DriftCheckBaselines to check against")
+    p.add_argument("--schedule-name", help="the MonitoringSchedule dimension of the metrics "
+                                           "(default: <endpoint>-adhoc)")
+    p.add_argument("--metrics-namespace",
+                   help="AWS: CloudWatch namespace (default: Model Monitor's, "
+                        "aws/sagemaker/Endpoints/data-metrics)")
     p.add_argument("--home")
     p.set_defaults(func=cmd_monitor)

@@ -6,7 +6,7 @@ statistics.json and constraints.json and write constraint_violations.json with t
 data_type_check, completeness_check, baseline_drift_check (L-infinity distance, Robust
 correction, threshold 0.1), missing_column_check, extra_column_check and
 categorical_values_check. Per-feature metrics are printed as CloudWatch Embedded Metric Format
-lines.
+lines. The same analysis reads S3 and publishes to CloudWatch in pipelines/monitor_aws.py.
 """
 import base64
 import csv
@@ -40,18 +40,25 @@ def captured_payloads(capture_dir, endpoint, since=None):
             if not name.endswith(".jsonl"):
                 continue
             with open(os.path.join(folder, name), encoding="utf-8") as f:
-                for line in f:
-                    if not line.strip():
-                        continue
-                    record = json.loads(line)
-                    when = datetime.strptime(record["eventMetadata"]["inferenceTime"],
-                                             "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-                    if since and when < since:
-                        continue
-                    data = record["captureData"]["endpointInput"]
-                    text = data["data"] if data["encoding"] != "BASE64" else \
-                        base64.b64decode(data["data"]).decode("utf-8", "replace")
-                    payloads.append((data["observedContentType"], text))
+                payloads += payloads_of_records(f, since)
+    return payloads
+
+
+def payloads_of_records(lines, since=None):
+    """(content type, text) of the requests in capture-record lines, at or after `since`."""
+    payloads = []
+    for line in lines:
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        when = datetime.strptime(record["eventMetadata"]["inferenceTime"],
+                                 "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        if since and when < since:
+            continue
+        data = record["captureData"]["endpointInput"]
+        text = data["data"] if data["encoding"] != "BASE64" else \
+            base64.b64decode(data["data"]).decode("utf-8", "replace")
+        payloads.append((data["observedContentType"], text))
     return payloads
 
 
@@ -216,19 +223,35 @@ def emf_lines(endpoint, schedule, metrics, item_count):
     return lines
 
 
+def check(statistics, constraints, payloads):
+    """(violations, {feature: drift distance}, rows analysed) of captured requests."""
+    features = [f["name"] for f in constraints["features"]]
+    rows, missing, extra = rows_from_payloads(payloads, features)
+    violations, metrics = analyze(statistics, constraints, rows, missing, extra)
+    return violations, metrics, len(rows)
+
+
+def violations_json(violations):
+    return json.dumps({"violations": violations}, indent=1)
+
+
+def write_violations(violations, output_dir):
+    """constraint_violations.json in `output_dir`, written whole or not at all."""
+    os.makedirs(output_dir, exist_ok=True)
+    path = os.path.join(output_dir, "constraint_violations.json")
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        f.write(violations_json(violations))
+    os.replace(path + ".tmp", path)
+    return path
+
+
 def monitor(statistics, constraints, capture_dir, endpoint, output_dir, since=None,
             schedule="churn-local-adhoc"):
     """Run the analysis; write constraint_violations.json (and statistics of nothing else);
     returns (violations, emf lines, rows analysed)."""
-    features = [f["name"] for f in constraints["features"]]
     payloads = captured_payloads(capture_dir, endpoint, since)
     if not payloads:
         raise MonitorError("no captured requests for %s since %s" % (endpoint, since))
-    rows, missing, extra = rows_from_payloads(payloads, features)
-    violations, metrics = analyze(statistics, constraints, rows, missing, extra)
-    os.makedirs(output_dir, exist_ok=True)
-    path = os.path.join(output_dir, "constraint_violations.json")
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        json.dump({"violations": violations}, f, indent=1)
-    os.replace(path + ".tmp", path)
-    return violations, emf_lines(endpoint, schedule, metrics, len(rows)), len(rows)
+    violations, metrics, rows = check(statistics, constraints, payloads)
+    write_violations(violations, output_dir)
+    return violations, emf_lines(endpoint, schedule, metrics, rows), rows

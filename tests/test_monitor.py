@@ -108,3 +108,162 @@ def test_distances():
 def test_no_capture_is_one_clear_line(baseline_dir, tmp_path):
     proc = monitor(baseline_dir, tmp_path / "none", tmp_path / "out")
     assert proc.returncode == 1 and "no captured data for endpoint churn-local" in proc.stderr
+
+
+# ----------------------------------------------------------------------------- on AWS (moto)
+
+NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
+
+
+def upload_capture(s3, bucket, prefix, local_capture):
+    """Capture files written by the endpoint's CaptureWriter, uploaded with the same key layout
+    (<prefix>/<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl)."""
+    for path in sorted(local_capture.rglob("*.jsonl")):
+        s3.upload_file(str(path), bucket, prefix + "/" + str(path.relative_to(local_capture)))
+
+
+def churn_aws(env, *args):
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", "monitor"] + list(args),
+                          capture_output=True, text=True, cwd=str(ROOT), env=env, timeout=120)
+
+
+def drift_metrics(cloudwatch, endpoint, schedule):
+    """{feature: value} of the feature_baseline_drift_* metrics under Model Monitor's
+    namespace and dimensions, as an alarm would read them."""
+    from datetime import datetime, timedelta, timezone
+
+    listed = cloudwatch.list_metrics(Namespace=NAMESPACE, Dimensions=[
+        {"Name": "Endpoint", "Value": endpoint}])["Metrics"]
+    dimensions = [{"Name": "Endpoint", "Value": endpoint},
+                  {"Name": "MonitoringSchedule", "Value": schedule}]
+    assert all(sorted(m["Dimensions"], key=lambda d: d["Name"]) == dimensions for m in listed)
+    now = datetime.now(timezone.utc)
+    answer = cloudwatch.get_metric_data(
+        MetricDataQueries=[{"Id": "m%d" % i, "Label": m["MetricName"], "MetricStat": {
+            "Metric": {"Namespace": NAMESPACE, "MetricName": m["MetricName"],
+                       "Dimensions": dimensions}, "Period": 60, "Stat": "Maximum"}}
+            for i, m in enumerate(listed)],
+        StartTime=now - timedelta(minutes=10), EndTime=now + timedelta(minutes=10))
+    return {r["Label"][len("feature_baseline_drift_"):]: r["Values"]
+            for r in answer["MetricDataResults"]}
+
+
+def test_on_aws_drift_from_s3_capture_reaches_cloudwatch(baseline_dir, aws_env, bucket, tmp_path):
+    """The endpoint's capture destination (from its DataCaptureConfig) and the version's
+    DriftCheckBaselines, both in S3: shifted ages give one baseline_drift_check violation,
+    written to S3, and one drift metric per feature in CloudWatch."""
+    import uuid
+
+    from conftest import aws_client
+
+    s3, sagemaker = aws_client("s3", aws_env), aws_client("sagemaker", aws_env)
+    cloudwatch = aws_client("cloudwatch", aws_env)
+    endpoint = "churn-%s" % uuid.uuid4().hex[:8]
+    for name in ("statistics.json", "constraints.json"):
+        s3.upload_file(str(baseline_dir / name), bucket, "baseline/" + name)
+    group = "Monitored-%s" % endpoint
+    sagemaker.create_model_package_group(ModelPackageGroupName=group)
+    arn = sagemaker.create_model_package(
+        ModelPackageGroupName=group, ModelApprovalStatus="Approved",
+        InferenceSpecification={"Containers": [{"Image": "i", "ModelDataUrl": "s3://a/m.tar.gz"}],
+                                "SupportedContentTypes": ["text/csv"],
+                                "SupportedResponseMIMETypes": ["text/csv"]},
+        DriftCheckBaselines={"ModelDataQuality": {
+            "Statistics": {"ContentType": "application/json",
+                           "S3Uri": "s3://%s/baseline/statistics.json" % bucket},
+            "Constraints": {"ContentType": "application/json",
+                            "S3Uri": "s3://%s/baseline/constraints.json" % bucket}}})[
+        "ModelPackageArn"]
+    sagemaker.create_model(ModelName=endpoint, ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
+                           PrimaryContainer={"Image": "i", "ModelDataUrl": "s3://a/m.tar.gz"})
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=endpoint + "-config", ProductionVariants=[{
+            "VariantName": "AllTraffic", "ModelName": endpoint, "InitialInstanceCount": 1,
+            "InstanceType": "ml.m5.large"}],
+        DataCaptureConfig={"EnableCapture": True, "InitialSamplingPercentage": 100,
+                           "DestinationS3Uri": "s3://%s/capture" % bucket,
+                           "CaptureOptions": [{"CaptureMode": "Input"}]})
+    sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=endpoint + "-config")
+
+    shifted = generate(600, seed=11)[FEATURES]
+    shifted = shifted.assign(age=shifted["age"] + 25)
+    writer = CaptureWriter(str(tmp_path / "capture"), endpoint)
+    for i in range(0, len(shifted), 20):
+        body = shifted.iloc[i:i + 20].to_csv(header=False, index=False).encode()
+        writer.capture(body, "text/csv", b"0.1,0\n", "text/csv")
+    writer.close()
+    upload_capture(s3, bucket, "capture", tmp_path / "capture")
+    # An old hour with rows of seven columns: --since 2h must leave it out.
+    old = {"captureData": {"endpointInput": {"observedContentType": "text/csv", "mode": "INPUT",
+                                             "data": "1,2,3,4,5,6,7\n", "encoding": "CSV"}},
+           "eventMetadata": {"eventId": "e", "inferenceTime": "2020-01-01T00:10:00Z"},
+           "eventVersion": "0"}
+    s3.put_object(Bucket=bucket, Key="capture/%s/AllTraffic/2020/01/01/00/old.jsonl" % endpoint,
+                  Body=json.dumps(old).encode())
+
+    proc = churn_aws(aws_env, "--endpoint-name", endpoint, "--model-package-arn", arn,
+                     "--since", "2h", "--output", "s3://%s/monitoring/run-1" % bucket)
+    assert proc.returncode == 0, proc.stderr
+    assert "600 captured rows checked; 1 violation; s3://%s/monitoring/run-1/" \
+           "constraint_violations.json" % bucket in proc.stdout
+    report = json.loads(s3.get_object(Bucket=bucket, Key="monitoring/run-1/constraint_violations"
+                                                          ".json")["Body"].read())
+    assert [(v["feature_name"], v["constraint_check_type"]) for v in report["violations"]] == \
+        [("age", "baseline_drift_check")]
+    reported = float(report["violations"][0]["description"].split(": ")[1].split(" ")[0])
+
+    values = drift_metrics(cloudwatch, endpoint, endpoint + "-adhoc")
+    assert set(values) == set(FEATURES)
+    assert all(len(v) == 1 for v in values.values())
+    assert values["age"][0] == pytest.approx(reported, abs=1e-4) and values["age"][0] > 0.5
+    assert all(values[f][0] <= 0.1 for f in FEATURES if f != "age")
+
+
+def test_on_aws_unshifted_capture_is_no_violation(baseline_dir, aws_env, bucket, tmp_path):
+    """An explicit capture destination and a local baseline; the report in a local folder."""
+    import uuid
+
+    from conftest import aws_client
+
+    s3, cloudwatch = aws_client("s3", aws_env), aws_client("cloudwatch", aws_env)
+    endpoint = "churn-%s" % uuid.uuid4().hex[:8]
+    capture(tmp_path / "capture", generate(600, seed=11)[FEATURES])  # endpoint churn-local
+    upload_capture(s3, bucket, "prod/capture", tmp_path / "capture")
+    proc = churn_aws(aws_env, "--endpoint-name", "churn-local", "--capture-destination",
+                     "s3://%s/prod/capture/" % bucket, "--baseline-dir", str(baseline_dir),
+                     "--schedule-name", endpoint, "--output", str(tmp_path / "report"))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "report" / "constraint_violations.json").read_text()) == \
+        {"violations": []}
+    assert "published 5 metrics to CloudWatch %s (Endpoint=churn-local, MonitoringSchedule=%s)" \
+        % (NAMESPACE, endpoint) in proc.stdout
+    listed = cloudwatch.list_metrics(Namespace=NAMESPACE, Dimensions=[
+        {"Name": "MonitoringSchedule", "Value": endpoint}])["Metrics"]
+    assert {m["MetricName"] for m in listed} == {"feature_baseline_drift_" + f for f in FEATURES}
+
+
+MISSING_BUCKET = ["--capture-destination", "s3://no-such-churn-bucket/capture"]
+
+
+@pytest.mark.parametrize("unset, args, message", [
+    (["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"], MISSING_BUCKET, "no AWS credentials found"),
+    (["AWS_DEFAULT_REGION"], MISSING_BUCKET, "no AWS region: set AWS_DEFAULT_REGION"),
+    ([], MISSING_BUCKET, "capture destination s3://no-such-churn-bucket/capture: bucket "
+                         "no-such-churn-bucket does not exist"),
+    ([], ["--capture-destination", "s3://BUCKET/empty"],
+     "no captured data for endpoint churn-prod under s3://BUCKET/empty/"),
+    ([], ["--model-package-arn", "arn:aws:sagemaker:us-east-1:123456789012:model-package/x/1"],
+     "model package arn:aws:sagemaker:us-east-1:123456789012:model-package/x/1"),
+    ([], ["--capture-destination", "s3://BUCKET/c", "--model-version", "1"],
+     "--capture-dir and --model-version read local capture"),
+])
+def test_on_aws_mistakes_are_one_line(baseline_dir, aws_env, bucket, unset, args, message):
+    env = {k: v for k, v in aws_env.items() if k not in unset}
+    env.update(AWS_CONFIG_FILE="/nonexistent", AWS_SHARED_CREDENTIALS_FILE="/nonexistent")
+    args = [a.replace("BUCKET", bucket) for a in args]
+    if "--model-package-arn" not in args:
+        args += ["--baseline-dir", str(baseline_dir)]
+    proc = churn_aws(env, "--endpoint-name", "churn-prod", *args)
+    assert proc.returncode == 1
+    assert message.replace("BUCKET", bucket) in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
