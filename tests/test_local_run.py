@@ -199,7 +199,8 @@ def test_runs_list_and_user_errors(home, seed_csv):
         (["run", "--param", "AucThreshold"], "use Name=Value"),
         (["run", "--param", "Colour=blue"], "unknown pipeline parameters Colour"),
         (["run", "--schema", "bank"], "--schema bank needs --data"),
-        (["run", "--batch-input", "/nonexistent.csv"], "--batch-input /nonexistent.csv is not a file"),
+        (["run", "--batch-input", "/nonexistent.csv"],
+         "--batch-input /nonexistent.csv is not a file"),
         (["run", "--batch-input", str(seed_csv)], "starts with a header line"),
     ]:
         proc = churn(home, *args)
