@@ -45,6 +45,9 @@ PREPROCESSING_FILE = "preprocessing.json"
 PREPROCESSING_FORMAT = "churn-preprocessing/1"
 CSV, JSON, JSONLINES = "text/csv", "application/json", "application/jsonlines"
 CONTENT_TYPES = (CSV, JSON, JSONLINES)
+SCORE_DECIMALS = 9
+VECTOR_FORMAT_ROWS = 64  # below this a format string per row is cheaper than numpy's fixed cost
+BULK_CSV_BYTES = 1024 * 1024  # batch transform payloads (MaxPayloadInMB), not live requests
 
 
 class InferenceError(ValueError):
@@ -70,6 +73,7 @@ class ChurnModel(object):
         self.missing_values = set(spec.get("missing_values", []))
         self.known_columns = set(self.input_columns) | {spec.get("id_column"),
                                                         spec.get("target_column")}
+        self.numeric_inputs = churn_recipe.numeric_inputs(spec["recipe"], self.input_columns)
 
 
 def model_fn(model_dir):
@@ -111,7 +115,10 @@ def input_fn(request_body, request_content_type):
     if not request_body.strip():
         raise InferenceError("the request body is empty; send at least one row")
     if content_type == CSV:
-        return _Pending([r for r in csv.reader(io.StringIO(request_body.strip("\r\n"))) if r])
+        text = request_body.strip("\r\n")
+        if len(text) >= BULK_CSV_BYTES and '"' not in text:
+            return _Pending(text, bulk=True)
+        return _Pending(_csv_rows(text))
     if content_type == JSON:
         try:
             payload = json.loads(request_body)
@@ -132,11 +139,56 @@ def input_fn(request_body, request_content_type):
 
 
 class _Pending(object):
-    """Records not yet matched to the model's columns (input_fn does not see the model)."""
+    """Records not yet matched to the model's columns (input_fn does not see the model):
+    CSV rows, JSON instances (by_name), or a bulk CSV text parsed once the columns' types are
+    known."""
 
-    def __init__(self, records, by_name=False):
+    def __init__(self, records, by_name=False, bulk=False):
         self.records = records
         self.by_name = by_name
+        self.bulk = bulk
+
+
+def _csv_rows(text):
+    return [r for r in csv.reader(io.StringIO(text)) if r]
+
+
+def _columns_from_bulk_csv(text, model):
+    """A batch payload's columns through pandas' C parser, numbers parsed as numbers (40 ns a
+    field against 250 ns for Python's float() on each string). Only bodies of at least
+    BULK_CSV_BYTES come here, where pandas' fixed cost is nothing; one-row requests never touch
+    pandas (read_csv on one row costs more than a whole request). Gives None when the text is
+    anything but clean rows of the expected width and types (a header that does not match,
+    ragged rows, a non-number in a numeric column): the row-by-row path then answers, and its
+    error names the record and column."""
+    import pandas as pd
+
+    first = next(csv.reader([text[:text.find("\n")]]))
+    header = bool(set(first) & model.known_columns) and not _all_numbers(first)
+    width = len(first)
+    if header and any(c not in first for c in model.input_columns):
+        return None
+    if not header and width != len(model.input_columns):
+        return None
+    if "\n\n" in text or text.count(",") != (width - 1) * (text.count("\n") + 1):
+        return None  # blank lines, or rows with fewer or more fields
+    missing = [""] + sorted(model.missing_values)
+    try:
+        frame = pd.read_csv(io.StringIO(text), header=0 if header else None,
+                            names=None if header else model.input_columns,
+                            usecols=model.input_columns, keep_default_na=False,
+                            na_values=missing, skip_blank_lines=True,
+                            dtype={c: (np.float64 if c in model.numeric_inputs else str)
+                                   for c in model.input_columns})
+    except (ValueError, pd.errors.ParserError):
+        return None
+    columns = {}
+    for c in model.input_columns:
+        values = frame[c].to_numpy(dtype=np.float64 if c in model.numeric_inputs else object)
+        if c not in model.numeric_inputs:
+            values[pd.isna(values)] = ""  # missing text is "" in a recipe table
+        columns[c] = values
+    return columns
 
 
 def _columns_from_csv(rows, model):
@@ -227,8 +279,13 @@ def predict_batch_fn(inputs, model):
 
 
 def _columns(input_data, model):
-    return (_columns_from_instances(input_data.records, model) if input_data.by_name
-            else _columns_from_csv(input_data.records, model))
+    if input_data.by_name:
+        return _columns_from_instances(input_data.records, model)
+    if input_data.bulk:
+        columns = _columns_from_bulk_csv(input_data.records, model)
+        return columns if columns is not None else \
+            _columns_from_csv(_csv_rows(input_data.records), model)
+    return _columns_from_csv(input_data.records, model)
 
 
 def _scores(columns, model):
@@ -242,20 +299,42 @@ def _scores(columns, model):
 
 
 def output_fn(prediction, accept):
-    """Probabilities -> (body, content type) in the first supported type of Accept."""
+    """Probabilities -> (body, content type) in the first supported type of Accept. Scores
+    have SCORE_DECIMALS decimals in every format."""
     media = _choose_accept(accept)
     threshold = float(os.environ.get("CHURN_DECISION_THRESHOLD", "0.5"))
     scores = np.asarray(prediction, dtype=np.float64)
-    pairs = zip(scores.tolist(), (scores >= threshold).tolist())
+    labels = scores >= threshold
     if media == CSV:
-        body = "".join(["%.6g,%d\n" % pair for pair in pairs])
-    elif media == JSON:
-        body = json.dumps({"predictions": [{"score": round(s, 6), "predicted_label": int(l)}
+        return _csv_lines(scores, labels), media
+    pairs = zip(np.round(scores, SCORE_DECIMALS).tolist(), labels.tolist())
+    if media == JSON:
+        body = json.dumps({"predictions": [{"score": s, "predicted_label": int(l)}
                                            for s, l in pairs]})
     else:
-        body = "".join([json.dumps({"score": round(s, 6), "predicted_label": int(l)}) + "\n"
+        body = "".join([json.dumps({"score": s, "predicted_label": int(l)}) + "\n"
                         for s, l in pairs])
     return body, media
+
+
+def _csv_lines(scores, labels):
+    """`score,label` lines as "%.9f,%d" writes them. Many probabilities are written as
+    fixed-width bytes by numpy instead (a million rows in 50 ms, against half a second for a
+    format string per row): for booster outputs (float32 widened to float64) rounding
+    scores * 10**9 to the nearest integer, ties to even, gives exactly the digits "%.9f" gives."""
+    if len(scores) < VECTOR_FORMAT_ROWS or not ((scores >= 0) & (scores <= 1)).all():
+        return "".join(["%.9f,%d\n" % pair for pair in zip(scores.tolist(), labels.tolist())])
+    units = np.rint(scores * 10 ** SCORE_DECIMALS).astype(np.int64)
+    text = np.empty((len(scores), SCORE_DECIMALS + 5), dtype=np.uint8)
+    text[:, 0] = 48 + units // 10 ** SCORE_DECIMALS  # "0" or "1"
+    text[:, 1] = 46  # "."
+    for position in range(SCORE_DECIMALS + 1, 1, -1):
+        text[:, position] = 48 + units % 10
+        units //= 10
+    text[:, -3] = 44  # ","
+    text[:, -2] = 48 + labels
+    text[:, -1] = 10  # "\n"
+    return text.tobytes().decode("ascii")
 
 
 def _choose_accept(accept):

@@ -130,7 +130,8 @@ def cmd_batch(args):
         "--input-dir", str(input_dir), "--output-dir", args.output,
         "--content-type", args.content_type, "--accept", args.accept, "--split-type", "Line",
         "--strategy", "MultiRecord", "--max-payload-mb", str(args.max_payload_mb),
-        "--assemble-with", "Line", "--join-source", "Input" if args.join_input else "None"])
+        "--assemble-with", "Line", "--join-source", "Input" if args.join_input else "None",
+        "--concurrency", str(args.concurrency)])
     if code != 0:
         raise UserError("batch transform failed (see the message above)")
     print("scored with %s into %s in %.1f s" % (model.description, args.output,
@@ -383,6 +384,9 @@ def add_parsers(sub):
     p.add_argument("--content-type", default="text/csv")
     p.add_argument("--accept", default="text/csv")
     p.add_argument("--max-payload-mb", type=float, default=6.0)
+    p.add_argument("--concurrency", type=positive_int, default=os.cpu_count() or 1,
+                   help="requests scored at once, one core each (MaxConcurrentTransforms; "
+                        "default: the number of cores)")
     p.add_argument("--join-input", action="store_true",
                    help="append each prediction to its input row (JoinSource=Input)")
     p.add_argument("--home")

@@ -233,6 +233,23 @@ def transform(table, fitted_steps, strict=False, filter_rows=False):
     return table
 
 
+def numeric_inputs(fitted_steps, input_columns):
+    """The input columns the recipe first casts to a number: a reader may parse them as numbers
+    right away (the cast then changes nothing)."""
+    numeric, seen = set(), set()
+    for step in fitted_steps:
+        p = step["Action"]["Parameters"]
+        column = p.get("sourceColumn")
+        if column not in input_columns or column in seen:
+            continue
+        seen.add(column)
+        if step["Action"]["Operation"] == "CHANGE_DATA_TYPE" \
+                and p.get("columnDataType", "").lower() in NUMERIC_TYPES \
+                and p.get("targetColumn", column) == column:
+            numeric.add(column)
+    return numeric
+
+
 def _fit_step(table, op, p):
     col = p.get("sourceColumn")
     if op not in ("DELETE", "DELETE_DUPLICATE_ROWS") and col not in table:

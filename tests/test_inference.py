@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import load_inference, needs_shared_data, run
+from conftest import BANK, load_inference, needs_shared_data, run
 
 
 inference = load_inference()
@@ -123,3 +123,71 @@ def test_a_batch_of_requests_scores_each_as_it_would_alone(seed):
     bad = inference.input_fn("40,5,lots,2,1", "text/csv")
     with pytest.raises(inference.InferenceError):
         inference.predict_batch_fn(inputs + [bad], seed)
+
+
+def bulk_and_row_by_row(model, text):
+    """Scores of a batch-sized body through the bulk reader, and through the row-by-row reader
+    the same body takes below BULK_CSV_BYTES."""
+    bulk = inference.input_fn(text, "text/csv")
+    assert bulk.bulk and len(text) >= inference.BULK_CSV_BYTES
+    rows = inference._Pending(inference._csv_rows(text.strip("\r\n")))
+    return inference.predict_fn(bulk, model), inference.predict_fn(rows, model)
+
+
+def seed_rows(n, seed=0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return ["%d,%d,%.2f,%d,%d" % row for row in zip(
+        rng.integers(18, 90, n), rng.integers(0, 11, n), rng.uniform(0, 2e5, n),
+        rng.integers(1, 5, n), rng.integers(0, 2, n))]
+
+
+def test_a_batch_payload_scores_as_its_rows_do(seed):
+    rows = seed_rows(60000)
+    rows[5] = "40,,100000,2,1"  # a missing value
+    rows[6] = "40, 5 ,1e5,2,1"  # spaces and an exponent: what float() accepts
+    bulk, row_by_row = bulk_and_row_by_row(seed, "\n".join(rows) + "\n")
+    assert len(bulk) == 60000 and list(bulk) == list(row_by_row)
+    header = "age,tenure,balance,num_products,is_active,churn\n"
+    bulk, row_by_row = bulk_and_row_by_row(seed, header + "\n".join(r + ",0" for r in rows))
+    assert list(bulk) == list(row_by_row)
+
+
+@pytest.mark.parametrize("flaw, message", [
+    (lambda rows: rows.__setitem__(41234, "40,5,lots,2,1"),
+     "record 41235, column 'balance': 'lots' is not a number"),
+    (lambda rows: rows.__setitem__(50000, "40,5,100000,2"), "record 50001 has 4 fields"),
+    (lambda rows: rows.__setitem__(7, "40,5,100000,2,1,9"), "record 8 has 6 fields"),
+])
+def test_a_flawed_batch_payload_names_the_record(seed, flaw, message):
+    rows = seed_rows(60000)
+    flaw(rows)
+    with pytest.raises(inference.InferenceError) as err:
+        inference.predict_fn(inference.input_fn("\n".join(rows), "text/csv"), seed)
+    assert message in str(err.value)
+
+
+@needs_shared_data
+def test_a_batch_payload_with_categories_scores_as_its_rows_do(bank_model):
+    bank = inference.model_fn(str(bank_model["model"]))
+    lines = open(BANK).read().splitlines()
+    text = "\n".join(lines * max(1, inference.BULK_CSV_BYTES // len("\n".join(lines)) + 1))
+    text = text.replace("France", "Atlantis", 7)  # unknown categories
+    bulk, row_by_row = bulk_and_row_by_row(bank, lines[0] + "\n" + "\n".join(
+        l for l in text.splitlines() if l != lines[0]))
+    assert list(bulk) == list(row_by_row)
+
+
+def test_csv_scores_read_as_printf_writes_them():
+    """Many rows are formatted by numpy, few by a format string: the same text either way."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    scores = np.concatenate([rng.uniform(0, 1, 100000), rng.uniform(0, 1e-3, 100000),
+                             [0, 1, 0.5, 2 ** -10, 1e-9, 0.9999999995, 5e-10]])
+    scores = scores.astype(np.float32).astype(np.float64)  # booster outputs
+    labels = scores >= 0.5
+    expected = "".join("%.9f,%d\n" % (s, l) for s, l in zip(scores.tolist(), labels.tolist()))
+    assert inference._csv_lines(scores, labels) == expected
+    assert inference._csv_lines(scores[:3], labels[:3]) == "".join(expected.splitlines(True)[:3])

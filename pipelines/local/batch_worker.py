@@ -3,7 +3,7 @@
     python -m pipelines.local.batch_worker --model-dir D --code-dir D --program inference.py
         --input-dir D --output-dir D [--content-type text/csv] [--accept text/csv]
         [--split-type Line] [--strategy MultiRecord] [--max-payload-mb 6]
-        [--assemble-with Line] [--join-source None]
+        [--assemble-with Line] [--join-source None] [--concurrency N]
 
 Imports the model's inference module as the serving container does (model_fn once, then
 input_fn / predict_fn / output_fn per request), cuts every input object into requests by
@@ -11,9 +11,14 @@ SplitType and BatchStrategy within MaxPayloadInMB, and writes `<object>.out` in 
 with a newline after each response when AssembleWith is Line and each output record appended to
 its input record when JoinSource is Input. An object's output is written only when all of it
 succeeded (under a temporary name, then renamed).
+
+Up to --concurrency requests are in flight at once (MaxConcurrentTransforms; default from
+SAGEMAKER_MAX_CONCURRENT_TRANSFORMS), each in a process forked after the model is loaded: one
+process scores one payload on one core, as one request to a serving container does.
 """
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 
@@ -26,34 +31,39 @@ class TransformError(RuntimeError):
     pass
 
 
-def requests(records, strategy, max_payload_bytes):
-    """Group records (each a bytes line with its newline) into request bodies."""
+def payloads(data, strategy, max_payload_bytes):
+    """(start, end) byte ranges of the request bodies SplitType=Line cuts from `data`: whole
+    lines, one per request for SingleRecord, as many as fit in max_payload_bytes for
+    MultiRecord. Blank lines are not records."""
     if strategy == "SingleRecord":
-        for record in records:
-            yield [record]
+        start = 0
+        for line in data.splitlines(True):
+            if line.strip():
+                yield start, start + len(line)
+            start += len(line)
         return
-    batch, size = [], 0
-    for record in records:
-        if len(record) > max_payload_bytes:
-            raise TransformError("a record of %d bytes exceeds MaxPayloadInMB" % len(record))
-        if batch and size + len(record) > max_payload_bytes:
-            yield batch
-            batch, size = [], 0
-        batch.append(record)
-        size += len(record)
-    if batch:
-        yield batch
+    start = 0
+    while start < len(data):
+        end = len(data) if len(data) - start <= max_payload_bytes else \
+            data.rfind(b"\n", start, start + max_payload_bytes) + 1
+        if end <= start:
+            raise TransformError("a record of more than %d bytes exceeds MaxPayloadInMB"
+                                 % max_payload_bytes)
+        if data[start:end].strip():
+            yield start, end
+        start = end
 
 
-def join(records, response, content_type):
+def join(body, response, content_type):
     """JoinSource=Input: each output record appended to its input record."""
+    records = [line for line in body.splitlines() if line.strip()]
     outputs = response.decode("utf-8").splitlines()
     if len(outputs) != len(records):
         raise TransformError("JoinSource=Input needs one output line per record; got %d for %d"
                              % (len(outputs), len(records)))
     joined = []
     for record, output in zip(records, outputs):
-        text = record.decode("utf-8").rstrip("\r\n")
+        text = record.decode("utf-8").rstrip("\r")
         if content_type.startswith("text/csv"):
             joined.append("%s,%s\n" % (text, output))
         else:
@@ -63,23 +73,37 @@ def join(records, response, content_type):
     return "".join(joined).encode("utf-8")
 
 
+# What a forked request process works on: set before the processes fork, so that the model
+# and the object's bytes are shared with them instead of being sent to them.
+_job = {}
+
+
+def _respond(span):
+    data, handlers, model, args = _job["data"], _job["handlers"], _job["model"], _job["args"]
+    body = data[span[0]:span[1]]
+    response = invoke(handlers, model, body, args.content_type, args.accept)[0]
+    if args.join_source == "Input":
+        response = join(body, response, args.content_type)
+    if args.assemble_with == "Line" and not response.endswith(b"\n"):
+        response += b"\n"
+    return response
+
+
 def transform_object(path, out_path, handlers, model, args):
     with open(path, "rb") as f:
         data = f.read()
-    if args.split_type == "Line":
-        records = [line for line in data.splitlines(True) if line.strip()]
-        batches = requests(records, args.strategy, int(args.max_payload_mb * MB))
-    else:
-        batches = [[data]]
-    parts = []
-    for batch in batches:
-        body = b"".join(batch)
-        response = invoke(handlers, model, body, args.content_type, args.accept)[0]
-        if args.join_source == "Input":
-            response = join(batch, response, args.content_type)
-        if args.assemble_with == "Line" and not response.endswith(b"\n"):
-            response += b"\n"
-        parts.append(response)
+    spans = list(payloads(data, args.strategy, int(args.max_payload_mb * MB))) \
+        if args.split_type == "Line" else [(0, len(data))]
+    _job.update(data=data, handlers=handlers, model=model, args=args)
+    try:
+        if args.concurrency > 1 and len(spans) > 1:
+            with multiprocessing.get_context("fork").Pool(min(args.concurrency,
+                                                              len(spans))) as pool:
+                parts = pool.map(_respond, spans, chunksize=1)
+        else:
+            parts = [_respond(span) for span in spans]
+    finally:
+        _job.clear()
     tmp = out_path + ".tmp"
     os.makedirs(os.path.dirname(out_path), exist_ok=True)
     with open(tmp, "wb") as f:
@@ -101,6 +125,8 @@ def main(argv=None):
     p.add_argument("--max-payload-mb", type=float, default=6)
     p.add_argument("--assemble-with", default="Line", choices=("None", "Line"))
     p.add_argument("--join-source", default="None", choices=("None", "Input"))
+    p.add_argument("--concurrency", type=int,
+                   default=int(os.environ.get("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", "1")))
     args = p.parse_args(argv)
     handlers = load_handlers(args.code_dir, args.program)
     model = handlers.model_fn(args.model_dir)
