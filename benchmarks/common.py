@@ -64,3 +64,12 @@ def in_process(data, workdir):
     seconds, out = timed([sys.executable, str(ROOT / "benchmarks" / "inprocess.py"),
                           "--data", str(data), "--workdir", str(workdir)])
     return seconds, json.loads(out.strip().splitlines()[-1])
+
+
+def approved_model_home(work):
+    """A churn home under `work` with a seed-schema model trained on 10k rows and approved."""
+    home = work / "home"
+    env = {"CHURN_HOME": str(home)}
+    timed([sys.executable, "-m", "pipelines.cli", "run", "--rows", "10000"], env=env)
+    timed([sys.executable, "-m", "pipelines.cli", "models", "approve", "1"], env=env)
+    return home

@@ -19,7 +19,6 @@ row through xgboost's Booster.inplace_predict on one thread, and the whole handl
 import argparse
 import importlib.util
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -27,9 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, machine, median
-from http_load import (approved_model_home, free_port, start, start_churn_serve, stop,
-                       wait_ready, wrk)
+from common import ROOT, approved_model_home, machine, median
+from http_load import free_port, start, start_churn_serve, stop, wait_ready, wrk
 
 ROW = "40,5,100000,2,1\n"
 MLSERVER_PACKAGES = ["mlserver==1.7.*", "mlserver-xgboost==1.7.*", "uvloop==0.21.*"]

@@ -4,20 +4,11 @@ import re
 import signal
 import socket
 import subprocess
-import time
 import sys
+import time
 import urllib.request
 
-from common import ROOT, timed
-
-
-def approved_model_home(work):
-    """A churn home under `work` with a seed-schema model trained on 10k rows and approved."""
-    home = work / "home"
-    env = {"CHURN_HOME": str(home)}
-    timed([sys.executable, "-m", "pipelines.cli", "run", "--rows", "10000"], env=env)
-    timed([sys.executable, "-m", "pipelines.cli", "models", "approve", "1"], env=env)
-    return home
+from common import ROOT
 
 
 def start_churn_serve(home, workers, log, *extra):

@@ -18,8 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import machine
-from http_load import approved_model_home, lua_string, run_wrk, start_churn_serve, stop
+from common import approved_model_home, machine
+from http_load import lua_string, run_wrk, start_churn_serve, stop
 
 ROW = "40,5,100000,2,1"
 HEADER = "age,tenure,balance,num_products,is_active"

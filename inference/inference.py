@@ -170,14 +170,16 @@ def _columns_from_bulk_csv(text, model):
         return None
     if not header and width != len(model.input_columns):
         return None
-    if "\n\n" in text or text.count(",") != (width - 1) * (text.count("\n") + 1):
-        return None  # blank lines, or rows with fewer or more fields
+    data = text.encode("utf-8")  # pandas reads bytes a third faster than a str
+    octets = np.frombuffer(data, dtype=np.uint8)
+    if np.count_nonzero(octets == 44) != (width - 1) * (np.count_nonzero(octets == 10) + 1):
+        return None  # a row with fewer or more fields than the first, or a blank line
     missing = [""] + sorted(model.missing_values)
     try:
-        frame = pd.read_csv(io.StringIO(text), header=0 if header else None,
+        frame = pd.read_csv(io.BytesIO(data), header=0 if header else None,
                             names=None if header else model.input_columns,
                             usecols=model.input_columns, keep_default_na=False,
-                            na_values=missing, skip_blank_lines=True,
+                            na_values=missing, low_memory=False,
                             dtype={c: (np.float64 if c in model.numeric_inputs else str)
                                    for c in model.input_columns})
     except (ValueError, pd.errors.ParserError):

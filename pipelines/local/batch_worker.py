@@ -20,11 +20,14 @@ import argparse
 import json
 import multiprocessing
 import os
+import re
 import sys
+import time
 
 from pipelines.serving.handlers import invoke, load_handlers
 
 MB = 1024 * 1024
+NOT_BLANK = re.compile(rb"\S")
 
 
 class TransformError(RuntimeError):
@@ -49,7 +52,7 @@ def payloads(data, strategy, max_payload_bytes):
         if end <= start:
             raise TransformError("a record of more than %d bytes exceeds MaxPayloadInMB"
                                  % max_payload_bytes)
-        if data[start:end].strip():
+        if NOT_BLANK.search(data, start, end):
             yield start, end
         start = end
 
@@ -92,7 +95,12 @@ def _respond(span):
 def transform_object(path, out_path, handlers, model, args):
     with open(path, "rb") as f:
         data = f.read()
-    spans = list(payloads(data, args.strategy, int(args.max_payload_mb * MB))) \
+    max_bytes = int(args.max_payload_mb * MB)
+    if args.concurrency > 1:
+        # Smaller requests (still within MaxPayloadInMB) keep every process busy to the end:
+        # three 6 MB payloads on two processes would leave one idle for a third of the time.
+        max_bytes = min(max_bytes, max(MB, len(data) // (4 * args.concurrency) + 1))
+    spans = list(payloads(data, args.strategy, max_bytes)) \
         if args.split_type == "Line" else [(0, len(data))]
     _job.update(data=data, handlers=handlers, model=model, args=args)
     try:
@@ -109,6 +117,7 @@ def transform_object(path, out_path, handlers, model, args):
     with open(tmp, "wb") as f:
         f.write(b"".join(parts))
     os.replace(tmp, out_path)
+    return len(spans)
 
 
 def main(argv=None):
@@ -130,20 +139,24 @@ def main(argv=None):
     args = p.parse_args(argv)
     handlers = load_handlers(args.code_dir, args.program)
     model = handlers.model_fn(args.model_dir)
-    count = 0
+    count = requests = 0
+    started = time.perf_counter()
     for root, _, names in sorted(os.walk(args.input_dir)):
         for name in sorted(names):
             source = os.path.join(root, name)
             relative = os.path.relpath(source, args.input_dir)
             try:
-                transform_object(source, os.path.join(args.output_dir, relative + ".out"),
-                                 handlers, model, args)
+                requests += transform_object(source, os.path.join(args.output_dir,
+                                                                  relative + ".out"),
+                                             handlers, model, args)
             except Exception as e:  # the object fails as a whole, with what went wrong
                 sys.stderr.write("transform: %s failed: %s: %s\n" % (relative, type(e).__name__,
                                                                      e))
                 return 1
             count += 1
-    print("transform: %d objects" % count)
+    # The time after model_fn: what scoring costs, without the fixed cost of imports.
+    print("transform: %d objects, %d requests in %.2f s" % (count, requests,
+                                                            time.perf_counter() - started))
     return 0
 
 
