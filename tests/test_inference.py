@@ -191,3 +191,15 @@ def test_csv_scores_read_as_printf_writes_them():
     expected = "".join("%.9f,%d\n" % (s, l) for s, l in zip(scores.tolist(), labels.tolist()))
     assert inference._csv_lines(scores, labels) == expected
     assert inference._csv_lines(scores[:3], labels[:3]) == "".join(expected.splitlines(True)[:3])
+
+
+def test_the_direct_predictor_answers_as_inplace_predict(seed):
+    """model_fn predicts through XGBoost's C function without the Python wrapper (on this
+    xgboost it must: the probe passed), with exactly inplace_predict's scores."""
+    import numpy as np
+
+    assert seed.predict != seed.booster.inplace_predict
+    matrix = np.random.default_rng(5).uniform(-1, 2, size=(5000, 5)).astype(np.float32)
+    matrix[::7, 2] = np.nan
+    for rows in (matrix[:1], matrix[:33], matrix, np.asfortranarray(matrix[:100])):
+        assert np.array_equal(seed.predict(rows), seed.booster.inplace_predict(rows))

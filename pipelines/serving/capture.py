@@ -15,38 +15,39 @@ import random
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
 
 CSV_TYPES = ("text/csv",)
 JSON_TYPES = ("application/json", "application/jsonlines")
 FLUSH_SECONDS = 0.2
-# Formatting a record takes about 20 us: yielding every 16 keeps a request's wait for the
-# GIL well under a millisecond, instead of the interpreter's 5 ms switch interval.
+# Yielding the GIL every 16 records keeps a request's wait for it well under a millisecond,
+# instead of the interpreter's 5 ms switch interval.
 YIELD_EVERY = 16
+# One record per line, keys in SageMaker's order. Filled in with %: a record is written at
+# request rate, and formatting a template costs a third of json.dumps on nested dicts.
+RECORD = ('{"captureData":{"endpointInput":%s,"endpointOutput":%s},'
+          '"eventMetadata":{"eventId":"%s","inferenceTime":"%s"%s},"eventVersion":"0"}\n')
+PAYLOAD = '{"observedContentType":%s,"mode":"%s","data":%s,"encoding":"%s"}'
 
 
 def _payload(data, content_type, mode):
     media = (content_type or "").split(";")[0].strip().lower()
     if media in CSV_TYPES or media in JSON_TYPES:
         try:
-            return {"observedContentType": content_type, "mode": mode,
-                    "data": data.decode("utf-8"),
-                    "encoding": "CSV" if media in CSV_TYPES else "JSON"}
+            return PAYLOAD % (json.dumps(content_type), mode, json.dumps(data.decode("utf-8")),
+                              "CSV" if media in CSV_TYPES else "JSON")
         except UnicodeDecodeError:
             pass
-    return {"observedContentType": content_type, "mode": mode,
-            "data": base64.b64encode(data).decode("ascii"), "encoding": "BASE64"}
+    return PAYLOAD % (json.dumps(content_type), mode,
+                      '"%s"' % base64.b64encode(data).decode("ascii"), "BASE64")
 
 
-def capture_record(request_body, request_type, response_body, response_type, when,
-                   inference_id=None):
-    metadata = {"eventId": str(uuid.uuid4()),
-                "inferenceTime": when.strftime("%Y-%m-%dT%H:%M:%SZ")}
-    if inference_id:
-        metadata["inferenceId"] = inference_id
-    return {"captureData": {"endpointInput": _payload(request_body, request_type, "INPUT"),
-                            "endpointOutput": _payload(response_body, response_type, "OUTPUT")},
-            "eventMetadata": metadata, "eventVersion": "0"}
+def capture_line(request_body, request_type, response_body, response_type, inference_time,
+                 inference_id=None):
+    """One capture record as a JSON line; inference_time is "yyyy-mm-ddThh:mm:ssZ"."""
+    event_id = uuid.UUID(int=random.getrandbits(128), version=4)  # no system call per record
+    return RECORD % (_payload(request_body, request_type, "INPUT"),
+                     _payload(response_body, response_type, "OUTPUT"), event_id, inference_time,
+                     ',"inferenceId":%s' % json.dumps(inference_id) if inference_id else "")
 
 
 class CaptureWriter(object):
@@ -64,24 +65,29 @@ class CaptureWriter(object):
         """Called per request: sampling and an append, nothing else."""
         if self.percent < 100.0 and random.random() * 100.0 >= self.percent:
             return
-        self.pending.append((request_body, request_type, response_body, response_type,
-                             datetime.now(timezone.utc), inference_id))
+        self.pending.append((time.time(), request_body, request_type, response_body,
+                             response_type, inference_id))
 
-    def _file(self, when):
-        folder = os.path.join(self.root, when.strftime("%Y/%m/%d/%H"))
-        f = self.files.get(folder)
+    def _file(self, hour):
+        """The open file of an UTC hour (seconds since the epoch // 3600)."""
+        f = self.files.get(hour)
         if f is None:
+            started = time.gmtime(hour * 3600)
+            folder = os.path.join(self.root, time.strftime("%Y/%m/%d/%H", started))
             os.makedirs(folder, exist_ok=True)
-            name = "%s-%s.jsonl" % (when.strftime("%M-%S-%f")[:-3], uuid.uuid4().hex)
-            f = self.files[folder] = open(os.path.join(folder, name), "a", encoding="utf-8")
+            name = "%s-%s.jsonl" % (time.strftime("%M-%S", time.gmtime()), uuid.uuid4().hex)
+            f = self.files[hour] = open(os.path.join(folder, name), "a", encoding="utf-8")
         return f
 
     def _write_pending(self):
-        written = 0
+        written, second, stamp = 0, None, None
         while self.pending:
-            body, body_type, out, out_type, when, inference_id = self.pending.popleft()
-            record = capture_record(body, body_type, out, out_type, when, inference_id)
-            self._file(when).write(json.dumps(record, separators=(",", ":")) + "\n")
+            when, body, body_type, out, out_type, inference_id = self.pending.popleft()
+            if int(when) != second:
+                second = int(when)
+                stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+            self._file(second // 3600).write(capture_line(body, body_type, out, out_type, stamp,
+                                                          inference_id))
             written += 1
             if written % YIELD_EVERY == 0:
                 time.sleep(0)  # hand the GIL back to the event loop now and then
