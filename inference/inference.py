@@ -115,13 +115,14 @@ def _direct_predict(booster):
     config = json.dumps({"type": 0, "training": False, "iteration_begin": 0,
                          "iteration_end": 0, "missing": float("nan"), "strict_shape": False,
                          "cache_id": 0}).encode()
-    shape, dims = ctypes.POINTER(core.c_bst_ulong)(), core.c_bst_ulong()
-    result, no_proxy = ctypes.POINTER(ctypes.c_float)(), ctypes.c_void_p()
     predict_from_dense = core._LIB.XGBoosterPredictFromDense
 
     def predict(matrix):
         matrix = np.ascontiguousarray(matrix, dtype=np.float32)
         rows, columns = matrix.shape
+        # Out-parameters per call: a serving container may call from several threads.
+        shape, dims = ctypes.POINTER(core.c_bst_ulong)(), core.c_bst_ulong()
+        result, no_proxy = ctypes.POINTER(ctypes.c_float)(), ctypes.c_void_p()
         interface = b'{"data": [%d, true], "shape": [%d, %d], "typestr": "<f4", ' \
                     b'"version": 3}' % (matrix.ctypes.data, rows, columns)
         core._check_call(predict_from_dense(booster.handle, interface, config, no_proxy,
@@ -129,7 +130,8 @@ def _direct_predict(booster):
                                             ctypes.byref(result)))
         if dims.value != 1 or shape[0] != rows:  # not one score per row: use the wrapper
             return booster.inplace_predict(matrix)
-        return np.ctypeslib.as_array(result, shape=(rows,)).copy()  # the buffer is reused
+        # XGBoost reuses the buffer (per thread) on the next call: copy the scores out now.
+        return np.ctypeslib.as_array(result, shape=(rows,)).copy()
 
     probe = np.random.default_rng(0).normal(size=(16, booster.num_features())).astype(np.float32)
     probe[0, 0] = np.nan
