@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines.cli_support import UserError, home, positive_int
+from pipelines.cli_support import UserError, aws_errors, home, positive_int
 
 
 def cmd_serve(args):
@@ -144,61 +144,56 @@ def cmd_batch(args):
 def invoke_sagemaker_endpoint(name, body, content_type, accept):
     """InvokeEndpoint on AWS (sagemaker-runtime): the same request `churn serve` answers."""
     import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
 
-    from pipelines.driver import credentials_error
-
-    try:
+    with aws_errors("endpoint %s: " % name):
         response = boto3.client("sagemaker-runtime").invoke_endpoint(
             EndpointName=name, Body=body, ContentType=content_type, Accept=accept)
         return response["Body"].read().decode("utf-8")
-    except ClientError as e:
-        raise UserError("endpoint %s: %s" % (name, e.response["Error"].get("Message", e)))
-    except BotoCoreError as e:
-        friendly = credentials_error(e)
-        raise UserError(str(friendly) if friendly else str(e))
 
 
 def cmd_deploy(args):
-    from botocore.exceptions import BotoCoreError, ClientError
+    from pipelines.aws_deploy import DeployError
 
-    from pipelines.aws_deploy import DeployError, deploy, schedule_monitoring, undeploy
-    from pipelines.driver import credentials_error
+    with aws_errors():
+        try:
+            return _undeploy(args) if args.command == "undeploy" else _deploy(args)
+        except DeployError as e:
+            raise UserError(str(e))
 
-    try:
-        if args.command == "undeploy":
-            done = undeploy(args.endpoint_name)
-            print("deleted endpoint %s, config %s, models %s, monitoring schedules %s" % (
-                done["endpoint"], done["endpoint_config"], ", ".join(done["models"]),
-                ", ".join(done["monitoring_schedules"]) or "none"))
-            return 0
-        role = args.role_arn or os.environ.get("SAGEMAKER_EXECUTION_ROLE_ARN")
-        if not role:
-            raise UserError("--role-arn (or SAGEMAKER_EXECUTION_ROLE_ARN): the role the "
-                            "endpoint's model runs as")
-        done = deploy(args.model_package_arn, args.endpoint_name, role, args.instance_type,
-                      args.instance_count, args.data_capture_percent, args.capture_destination,
-                      args.allow_unapproved)
-        print("endpoint %s: config %s, model %s; data capture %s" % (
-            done["endpoint"], done["endpoint_config"], done["model"],
-            "%g%% to %s" % (args.data_capture_percent, args.capture_destination)
-            if args.data_capture_percent > 0 else "off"))
-        if args.monitor == "hourly":
-            if not args.monitoring_output:
-                raise UserError("--monitor hourly needs --monitoring-output s3://... for the "
-                                "monitoring reports")
-            name = schedule_monitoring(args.endpoint_name, args.model_package_arn, role,
-                                       args.monitoring_output)
-            print("monitoring schedule %s: hourly data-quality checks, CloudWatch metrics on"
-                  % name)
-        return 0
-    except DeployError as e:
-        raise UserError(str(e))
-    except ClientError as e:
-        raise UserError(e.response["Error"].get("Message", str(e)))
-    except BotoCoreError as e:
-        friendly = credentials_error(e)
-        raise UserError(str(friendly) if friendly else str(e))
+
+def _undeploy(args):
+    from pipelines.aws_deploy import undeploy
+
+    done = undeploy(args.endpoint_name)
+    print("deleted endpoint %s, config %s, models %s, monitoring schedules %s" % (
+        done["endpoint"], done["endpoint_config"], ", ".join(done["models"]),
+        ", ".join(done["monitoring_schedules"]) or "none"))
+    return 0
+
+
+def _deploy(args):
+    from pipelines.aws_deploy import deploy, schedule_monitoring
+
+    role = args.role_arn or os.environ.get("SAGEMAKER_EXECUTION_ROLE_ARN")
+    if not role:
+        raise UserError("--role-arn (or SAGEMAKER_EXECUTION_ROLE_ARN): the role the "
+                        "endpoint's model runs as")
+    done = deploy(args.model_package_arn, args.endpoint_name, role, args.instance_type,
+                  args.instance_count, args.data_capture_percent, args.capture_destination,
+                  args.allow_unapproved)
+    print("endpoint %s: config %s, model %s; data capture %s" % (
+        done["endpoint"], done["endpoint_config"], done["model"],
+        "%g%% to %s" % (args.data_capture_percent, args.capture_destination)
+        if args.data_capture_percent > 0 else "off"))
+    if args.monitor == "hourly":
+        if not args.monitoring_output:
+            raise UserError("--monitor hourly needs --monitoring-output s3://... for the "
+                            "monitoring reports")
+        name = schedule_monitoring(args.endpoint_name, args.model_package_arn, role,
+                                   args.monitoring_output)
+        print("monitoring schedule %s: hourly data-quality checks, CloudWatch metrics on"
+              % name)
+    return 0
 
 
 def cmd_monitor(args):
@@ -232,7 +227,7 @@ def _monitor_aws(args, since, schedule):
     from datetime import datetime, timezone
 
     import boto3
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+    from botocore.exceptions import NoCredentialsError
 
     from pipelines import monitor_aws
     from pipelines.driver import credentials_error
@@ -251,34 +246,30 @@ def _monitor_aws(args, since, schedule):
         raise UserError("no AWS region: set AWS_DEFAULT_REGION to the endpoint's region")
     if session.get_credentials() is None:
         raise UserError(str(credentials_error(NoCredentialsError())))
-    try:
-        s3, sagemaker = session.client("s3"), session.client("sagemaker")
-        if args.baseline_dir:
-            statistics, constraints = _local_baseline(args)
-        else:
-            statistics, constraints = monitor_aws.package_baseline(sagemaker, s3,
-                                                                   args.model_package_arn)
-        destination = args.capture_destination or monitor_aws.capture_destination(
-            sagemaker, args.endpoint_name)
-        payloads = monitor_aws.captured_payloads(s3, destination, args.endpoint_name, since)
-        if not payloads:
-            raise MonitorError("no captured requests for %s since %s"
-                               % (args.endpoint_name, since))
-        violations, metrics, rows = check(statistics, constraints, payloads)
-        if args.output and args.output.startswith("s3://"):
-            where = monitor_aws.write_violations(s3, args.output, violations)
-        else:
-            where = write_violations(violations, str(_output_dir(args)))
-        data = monitor_aws.metric_data(args.endpoint_name, schedule, metrics,
-                                       datetime.now(timezone.utc))
-        published = monitor_aws.publish(session.client("cloudwatch"), data, namespace)
-    except MonitorError as e:
-        raise UserError(str(e))
-    except ClientError as e:
-        raise UserError(e.response["Error"].get("Message", str(e)))
-    except BotoCoreError as e:
-        friendly = credentials_error(e)
-        raise UserError(str(friendly) if friendly else str(e))
+    with aws_errors():
+        try:
+            s3, sagemaker = session.client("s3"), session.client("sagemaker")
+            if args.baseline_dir:
+                statistics, constraints = _local_baseline(args)
+            else:
+                statistics, constraints = monitor_aws.package_baseline(sagemaker, s3,
+                                                                       args.model_package_arn)
+            destination = args.capture_destination or monitor_aws.capture_destination(
+                sagemaker, args.endpoint_name)
+            payloads = monitor_aws.captured_payloads(s3, destination, args.endpoint_name, since)
+            if not payloads:
+                raise MonitorError("no captured requests for %s since %s"
+                                   % (args.endpoint_name, since))
+            violations, metrics, rows = check(statistics, constraints, payloads)
+            if args.output and args.output.startswith("s3://"):
+                where = monitor_aws.write_violations(s3, args.output, violations)
+            else:
+                where = write_violations(violations, str(_output_dir(args)))
+            data = monitor_aws.metric_data(args.endpoint_name, schedule, metrics,
+                                           datetime.now(timezone.utc))
+            published = monitor_aws.publish(session.client("cloudwatch"), data, namespace)
+        except MonitorError as e:
+            raise UserError(str(e))
     for datum in data:
         print("%-40s %.6f" % (datum["MetricName"], datum["Value"]))
     print("published %d metrics to CloudWatch %s (Endpoint=%s, MonitoringSchedule=%s)"

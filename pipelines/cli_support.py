@@ -1,5 +1,6 @@
 """What the `churn` commands share: where home is, and how a user's mistake is reported."""
 import argparse
+import contextlib
 import os
 from pathlib import Path
 
@@ -23,3 +24,20 @@ def positive_int(text):
     if value < 1:
         raise argparse.ArgumentTypeError("%r is not a positive whole number" % text)
     return value
+
+
+@contextlib.contextmanager
+def aws_errors(context=""):
+    """An AWS call's failure as one line: the service's message, or what to do about missing
+    credentials. `context` ("endpoint x: ") goes in front of a service message."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from pipelines.driver import credentials_error
+
+    try:
+        yield
+    except ClientError as e:
+        raise UserError(context + e.response["Error"].get("Message", str(e)))
+    except BotoCoreError as e:
+        friendly = credentials_error(e)
+        raise UserError(str(friendly) if friendly else str(e))
