@@ -1,6 +1,7 @@
 """`churn serve` over real HTTP on 127.0.0.1: the hosting contract, 4xx errors, data capture."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -112,6 +113,31 @@ def test_unacceptable_accept_is_406(server):
     url, _ = server
     status, text, _ = request(url + "/invocations", SEED_ROW.encode(), accept="application/xml")
     assert status == 406 and "not supported" in json.loads(text)["message"]
+
+
+def test_capture_record_has_sagemakers_shape_and_the_inference_id(server):
+    """A request with InvokeEndpoint's inference id header is captured with it, keys in the order
+    of SageMaker's sample record (SAGEMAKER_CONTRACTS.md section 5)."""
+    url, capture = server
+    req = urllib.request.Request(url + "/invocations", data=SEED_ROW.encode(), method="POST",
+                                 headers={"Content-Type": "text/csv", "Accept": "text/csv",
+                                          "X-Amzn-SageMaker-Inference-Id": "cust-000123"})
+    with urllib.request.urlopen(req, timeout=30) as response:
+        answer = response.read().decode()
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        found = [r for r in capture_records(capture)
+                 if r["eventMetadata"].get("inferenceId") == "cust-000123"]
+        if found:
+            break
+        time.sleep(0.1)
+    record = found[0]
+    assert list(record) == ["captureData", "eventMetadata", "eventVersion"]
+    assert list(record["eventMetadata"]) == ["eventId", "inferenceId", "inferenceTime"]
+    assert record["captureData"]["endpointOutput"] == {
+        "observedContentType": "text/csv", "mode": "OUTPUT", "data": answer, "encoding": "CSV"}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ",
+                        record["eventMetadata"]["inferenceTime"])
 
 
 def test_unknown_path_and_wrong_method_are_404_and_405(server):

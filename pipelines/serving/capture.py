@@ -25,7 +25,7 @@ YIELD_EVERY = 16
 # One record per line, keys in SageMaker's order. Filled in with %: a record is written at
 # request rate, and formatting a template costs a third of json.dumps on nested dicts.
 RECORD = ('{"captureData":{"endpointInput":%s,"endpointOutput":%s},'
-          '"eventMetadata":{"eventId":"%s","inferenceTime":"%s"%s},"eventVersion":"0"}\n')
+          '"eventMetadata":{"eventId":"%s"%s,"inferenceTime":"%s"},"eventVersion":"0"}\n')
 PAYLOAD = '{"observedContentType":%s,"mode":"%s","data":%s,"encoding":"%s"}'
 
 
@@ -46,8 +46,9 @@ def capture_line(request_body, request_type, response_body, response_type, infer
     """One capture record as a JSON line; inference_time is "yyyy-mm-ddThh:mm:ssZ"."""
     event_id = uuid.UUID(int=random.getrandbits(128), version=4)  # no system call per record
     return RECORD % (_payload(request_body, request_type, "INPUT"),
-                     _payload(response_body, response_type, "OUTPUT"), event_id, inference_time,
-                     ',"inferenceId":%s' % json.dumps(inference_id) if inference_id else "")
+                     _payload(response_body, response_type, "OUTPUT"), event_id,
+                     ',"inferenceId":%s' % json.dumps(inference_id) if inference_id else "",
+                     inference_time)
 
 
 class CaptureWriter(object):
