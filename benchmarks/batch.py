@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common import ROOT, approved_model_home, machine, median, timed
+from common import (approved_model_home, load_inference, machine, median, prepared_features,
+                    timed)
 
 
 def write_rows(path, rows, seed=0):
@@ -37,14 +38,9 @@ def write_rows(path, rows, seed=0):
 
 def prepared_matrix(model_dir, data):
     """The booster, and the float features the recipe makes of the rows."""
-    sys.path.insert(0, str(model_dir / "code"))
-    import churn_recipe
-    import inference
-
+    inference = load_inference()
     model = inference.model_fn(str(model_dir))
-    columns = inference._columns(inference.input_fn(data.read_bytes(), "text/csv"), model)
-    table = churn_recipe.transform(columns, model.spec["recipe"], strict=True)
-    return model.booster, churn_recipe.feature_matrix(table, model.feature_names)
+    return model.booster, prepared_features(inference, model, data.read_bytes())
 
 
 def predict_seconds(booster, matrix, threads, runs):

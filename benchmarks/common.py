@@ -73,3 +73,19 @@ def approved_model_home(work):
     timed([sys.executable, "-m", "pipelines.cli", "run", "--rows", "10000"], env=env)
     timed([sys.executable, "-m", "pipelines.cli", "models", "approve", "1"], env=env)
     return home
+
+
+def load_inference():
+    """This checkout's inference/inference.py, imported from its file as the serving container
+    imports it (it finds the recipe module beside processing/)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("inference", ROOT / "inference" / "inference.py")
+    handlers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(handlers)
+    return handlers
+
+
+def prepared_features(handlers, model, body):
+    """The float matrix the booster is given for a CSV body: the floor's input."""
+    return handlers.features(handlers._columns(handlers.input_fn(body, "text/csv"), model), model)

@@ -17,7 +17,6 @@ row through xgboost's Booster.inplace_predict on one thread, and the whole handl
 (input_fn -> predict_fn -> output_fn) without HTTP. Loopback only.
 """
 import argparse
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -26,19 +25,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, approved_model_home, machine, median
+from common import (approved_model_home, load_inference, machine, median,
+                    prepared_features)
 from http_load import free_port, start, start_churn_serve, stop, wait_ready, wrk
 
 ROW = "40,5,100000,2,1\n"
 MLSERVER_PACKAGES = ["mlserver==1.7.*", "mlserver-xgboost==1.7.*", "uvloop==0.21.*"]
 DEFAULT_VENV = Path.home() / ".cache" / "churn-benchmarks" / "mlserver-1.7"
-
-
-def load_handlers():
-    spec = importlib.util.spec_from_file_location("inference", ROOT / "inference" / "inference.py")
-    handlers = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(handlers)
-    return handlers
 
 
 def rate(call, seconds):
@@ -52,21 +45,12 @@ def rate(call, seconds):
 def floor(handlers, model, runs):
     """Calls per second on one thread: inplace_predict of one prepared row, and the chain."""
     model.booster.set_param({"nthread": 1})
-    matrix = features(handlers, model, 1)
+    matrix = prepared_features(handlers, model, ROW)
     booster = median([rate(lambda: model.booster.inplace_predict(matrix), 2.0)
                       for _ in range(runs)])
     chain = median([rate(lambda: handlers.output_fn(handlers.predict_fn(
         handlers.input_fn(ROW, "text/csv"), model), "text/csv"), 2.0) for _ in range(runs)])
     return booster, chain
-
-
-def features(handlers, model, rows):
-    """The float features the recipe makes of `rows` copies of ROW (what MLServer is sent)."""
-    import churn_recipe
-
-    columns = handlers._columns(handlers.input_fn(ROW * rows, "text/csv"), model)
-    table = churn_recipe.transform(columns, model.spec["recipe"], strict=True)
-    return churn_recipe.feature_matrix(table, model.feature_names)
 
 
 def ensure_mlserver(venv):
@@ -122,7 +106,7 @@ def main():
         ours, base = start_churn_serve(home, args.workers, work / "serve.log")
         servers.append(ours)
         model_dir = next((home / "serving").glob("*/model"))
-        handlers = load_handlers()
+        handlers = load_inference()
         model = handlers.model_fn(str(model_dir))
         targets = {"churn serve": (base + "/invocations", "text/csv",
                                    {1: ROW, 100: ROW * 100})}
@@ -130,7 +114,7 @@ def main():
             proc, url = start_mlserver(mlserver, model_dir / "xgboost-model", work)
             servers.append(proc)
             targets["MLServer 1.7"] = (url, "application/json",
-                                       {n: v2_body(features(handlers, model, n))
+                                       {n: v2_body(prepared_features(handlers, model, ROW * n))
                                         for n in (1, 100)})
         booster, chain = floor(handlers, model, args.runs)
         print("in-process floor, one thread: Booster.inplace_predict 1 row %.0f calls/s; "

@@ -74,6 +74,7 @@ class ChurnModel(object):
         self.known_columns = set(self.input_columns) | {spec.get("id_column"),
                                                         spec.get("target_column")}
         self.numeric_inputs = churn_recipe.numeric_inputs(spec["recipe"], self.input_columns)
+        self.predict = _direct_predict(booster) or booster.inplace_predict  # matrix -> scores
 
 
 def model_fn(model_dir):
@@ -91,9 +92,7 @@ def model_fn(model_dir):
                          % (booster.num_features(), PREPROCESSING_FILE, len(spec["feature_names"])))
     # One thread per worker: several workers with default OpenMP threads fight over the cores.
     booster.set_param({"nthread": int(os.environ.get("OMP_NUM_THREADS", "1"))})
-    model = ChurnModel(booster, spec)
-    model.predict = _direct_predict(booster) or booster.inplace_predict
-    return model
+    return ChurnModel(booster, spec)
 
 
 def _direct_predict(booster):
@@ -265,8 +264,8 @@ def _columns_from_csv(rows, model):
         data = rows
         layout = ", ".join(expected)
     width = len(first)
-    if any(len(row) != width for row in data):
-        r = next(r for r, row in enumerate(data) if len(row) != width)
+    r = next((r for r, row in enumerate(data) if len(row) != width), None)
+    if r is not None:
         raise InferenceError("record %d has %d fields; expected %d (%s)"
                              % (r + 1, len(data[r]), width, layout))
     fields = np.array(data, dtype=object)  # rows x fields in one C call, not a loop per cell
@@ -315,7 +314,7 @@ def _columns_from_instances(instances, model):
 
 def predict_fn(input_data, model):
     """Raw rows -> churn probabilities (float per row)."""
-    return _scores(_columns(input_data, model), model)
+    return model.predict(features(_columns(input_data, model), model))
 
 
 def predict_batch_fn(inputs, model):
@@ -326,7 +325,7 @@ def predict_batch_fn(inputs, model):
     columns = [_columns(input_data, model) for input_data in inputs]
     sizes = [len(c[model.input_columns[0]]) for c in columns]
     merged = {name: np.concatenate([c[name] for c in columns]) for name in model.input_columns}
-    return np.split(_scores(merged, model), np.cumsum(sizes)[:-1])
+    return np.split(model.predict(features(merged, model)), np.cumsum(sizes)[:-1])
 
 
 def _columns(input_data, model):
@@ -339,13 +338,15 @@ def _columns(input_data, model):
     return _columns_from_csv(input_data.records, model)
 
 
-def _scores(columns, model):
+def features(columns, model):
+    """Raw input columns -> the float32 matrix the booster was trained on (the fitted recipe
+    replayed)."""
     try:
         table = churn_recipe.transform(columns, model.spec["recipe"], strict=True)
     except churn_recipe.InputValueError as e:
         raise InferenceError("record %d, column %r: %r is not %s"
                              % (e.row, e.column, e.value, e.expected))
-    return model.predict(churn_recipe.feature_matrix(table, model.feature_names))
+    return churn_recipe.feature_matrix(table, model.feature_names)
 
 
 def output_fn(prediction, accept):
