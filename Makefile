@@ -5,14 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ROWS   ?= 10000
 
-.PHONY: run test venv clean
+.PHONY: run test lint fmt venv clean
 
 venv: $(STAMP)
 
 # Reinstall only when the package metadata changes; the install is editable.
-$(STAMP): setup.py
+$(STAMP): setup.py pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
 # The whole pipeline definition, executed locally: no Docker, no AWS account.
@@ -23,6 +23,17 @@ run: $(STAMP)
 test: $(STAMP)
 	@$(BIN)/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# Style, likely bugs and the architecture's import rules over the whole checkout
+# (pyproject.toml says which rules and why). CodeBuild runs the same three commands.
+lint: $(STAMP)
+	$(BIN)/ruff check
+	$(BIN)/ruff format --check
+	$(BIN)/lint-imports
+
+fmt: $(STAMP)
+	$(BIN)/ruff check --fix
+	$(BIN)/ruff format
 
 clean:
 	rm -rf $(VENV) .churn *.egg-info .pytest_cache

@@ -25,7 +25,13 @@ EXTRAS = {
         "nbformat>=5.9",
         "ipykernel>=6.29",
     ],
+    # `make lint` / `make fmt`; rules in pyproject.toml.
+    "lint": [
+        "ruff>=0.17,<0.18",
+        "import-linter>=2.16,<3",
+    ],
 }
+EXTRAS["dev"] = EXTRAS["test"] + EXTRAS["lint"]
 
 setup(
     name="churn-pipelines",

@@ -21,9 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from common import (approved_model_home, load_inference, machine, median, prepared_features,
-                    timed)
+from common import approved_model_home, load_inference, machine, median, prepared_features, timed
 
 
 def write_rows(path, rows, seed=0):

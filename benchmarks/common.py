@@ -27,7 +27,7 @@ def machine():
 
 
 def generate(rows, folder, seed=0):
-    from pipelines.datagen import write_csv
+    from pipelines.churn.datagen import write_csv
 
     path = Path(folder) / ("churn-%d.csv" % rows)
     if not path.exists():

@@ -25,8 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import (approved_model_home, load_inference, machine, median,
-                    prepared_features)
+from common import approved_model_home, load_inference, machine, median, prepared_features
 from http_load import free_port, start, start_churn_serve, stop, wait_ready, wrk
 
 ROW = "40,5,100000,2,1\n"

@@ -21,12 +21,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ["GX_ANALYTICS_ENABLED"] = "False"
 
+import great_expectations  # noqa: E402,F401
+import matplotlib  # noqa: E402
 import numpy  # noqa: E402,F401
 import pandas  # noqa: E402,F401
 import sklearn  # noqa: E402,F401
 import xgboost  # noqa: E402,F401
-import matplotlib  # noqa: E402
-import great_expectations  # noqa: E402,F401
 
 matplotlib.use("Agg")
 IMPORTED = time.time()

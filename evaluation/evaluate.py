@@ -12,7 +12,7 @@ a test. Reads
 and writes to <output-dir>
 
   evaluation.json            model-quality metrics in the Model Monitor convention
-                             (SAGEMAKER_CONTRACTS.md 4.3); the pipeline's ConditionStep reads
+                             (docs/container-contracts.md 4.3); the pipeline's ConditionStep reads
                              binary_classification_metrics.auc.value
   roc_curve.png, precision_recall_curve.png
 
@@ -24,24 +24,23 @@ import argparse
 import datetime
 import json
 import os
-import shutil
 import sys
-import tarfile
 import tempfile
 import time
 
 import numpy as np
 import pandas as pd
 
+# The shared job module ships beside this file in the evaluation code bundle; in the repository
+# it lives with the processing scripts.
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.join(HERE, "..", "processing")]
+from churn_job import ArchiveError, extract_archive, fail, write_atomic, write_text_atomic  # noqa: E402
+
 FAILURE_FILE = "/opt/ml/output/message"
 MODEL_ARCHIVE = "model.tar.gz"
 BOOSTER_FILE = "xgboost-model"
 TEST_FILE = "test.csv"
-
-# A model artifact holds a few files; the caps stop a broken or hostile archive from filling the
-# disk or memory before anything is loaded.
-MAX_ARCHIVE_MEMBERS = 1000
-MAX_ARCHIVE_BYTES = 2 * 1024 ** 3
 
 # Objectives whose prediction is already the probability of class 1. Others (binary:hinge
 # predicts 0/1 labels, regression objectives predict anything) would give meaningless curves.
@@ -84,75 +83,12 @@ def model_archive(model_dir):
     return path
 
 
-def member_problem(member):
-    """Why this archive member may not be extracted, or None for a plain file or folder that
-    stays inside the extraction folder."""
-    if not member.name:
-        return "has an empty name"
-    if member.name.startswith("/"):
-        return "has an absolute path"
-    if ".." in member.name.split("/"):
-        return "has a '..' path component"
-    if member.issym():
-        return "is a symbolic link (to %r)" % member.linkname
-    if member.islnk():
-        return "is a hard link (to %r)" % member.linkname
-    if member.ischr() or member.isblk():
-        return "is a device file"
-    if member.isfifo():
-        return "is a FIFO"
-    if not (member.isreg() or member.isdir()):
-        return "is not a regular file or folder (tar type %r)" % member.type
-    return None
-
-
-def checked_members(archive, label, max_members=MAX_ARCHIVE_MEMBERS,
-                    max_bytes=MAX_ARCHIVE_BYTES):
-    """All members of the open archive, each checked before any is extracted, so an archive
-    with a single unsafe member leaves nothing behind."""
-    members, total_bytes = [], 0
-    for member in archive:
-        problem = member_problem(member)
-        if problem:
-            raise EvaluationError("%s is unsafe: member %r %s; nothing was extracted"
-                                  % (label, member.name, problem))
-        members.append(member)
-        total_bytes += member.size
-        if len(members) > max_members:
-            raise EvaluationError("%s has more than %d members; nothing was extracted"
-                                  % (label, max_members))
-        if total_bytes > max_bytes:
-            raise EvaluationError("%s unpacks to more than %d bytes; nothing was extracted"
-                                  % (label, max_bytes))
-    return members
-
-
-def extract_safely(path, destination):
-    """Unpack the archive at `path` into the empty folder `destination`.
-
-    Files are written by hand rather than with TarFile.extractall: its `filter=` safety argument
-    does not exist on the Python 3.9 of older images, and copying bytes alone means no owner,
-    mode or timestamp from the archive is ever applied. With links refused and every name
-    relative and free of '..', each target lies inside `destination`.
-    """
-    try:
-        with tarfile.open(path, "r:*") as archive:
-            members = checked_members(archive, path)
-            for member in members:
-                target = os.path.join(destination, *member.name.split("/"))
-                if member.isdir():
-                    os.makedirs(target, exist_ok=True)
-                    continue
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                with archive.extractfile(member) as source, open(target, "wb") as sink:
-                    shutil.copyfileobj(source, sink)
-    except (tarfile.TarError, EOFError) as e:
-        raise EvaluationError("%s is not a readable tar archive: %s" % (path, e))
-
-
 def load_booster(archive_path):
     with tempfile.TemporaryDirectory(prefix="evaluate-model-") as folder:
-        extract_safely(archive_path, folder)
+        try:
+            extract_archive(archive_path, folder)
+        except ArchiveError as e:
+            raise EvaluationError(str(e))
         path = os.path.join(folder, BOOSTER_FILE)
         if not os.path.isfile(path):
             raise EvaluationError("%s has no %s at its root (it holds: %s)" % (
@@ -433,20 +369,8 @@ def evaluation_report(labels, probabilities, threshold, seed):
 # Outputs
 
 
-def write_atomic(path, write):
-    tmp = path + ".tmp"
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def write_json(path, report):
-    text = json.dumps(report, indent=2, allow_nan=False) + "\n"
-
-    def write(tmp):
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-
-    write_atomic(path, write)
+    write_text_atomic(path, json.dumps(report, indent=2, allow_nan=False) + "\n")
 
 
 def plot_curve(path, curve, baseline, title, xlabel, ylabel, drawstyle="default"):
@@ -512,17 +436,8 @@ def evaluate(args):
     return report
 
 
-def fail(message):
-    """One clear line for the user, and the job's failure message for SageMaker (section 1.7)."""
-    sys.stderr.write("evaluate: error: %s\n" % message)
-    if os.path.isdir(os.path.dirname(FAILURE_FILE)):
-        with open(FAILURE_FILE, "w", encoding="utf-8") as f:
-            f.write(message[:1024])
-    sys.exit(1)
-
-
 if __name__ == "__main__":
     try:
         evaluate(parse_args())
     except (EvaluationError, OSError) as e:
-        fail(str(e))
+        fail("evaluate", str(e), FAILURE_FILE)

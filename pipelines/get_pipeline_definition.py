@@ -9,7 +9,7 @@ JSON is the same whether or not they were uploaded (nothing is uploaded without 
 import json
 import sys
 
-from pipelines.driver import load_pipeline, parse_kwargs, pipeline_parser, run_command
+from pipelines.cli.template import load_pipeline, parse_kwargs, pipeline_parser, run_command
 
 
 def main(argv=None):

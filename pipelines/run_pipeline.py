@@ -12,8 +12,8 @@ import json
 import sys
 import time
 
-from pipelines.driver import (CommandError, load_pipeline, parse_kwargs, pipeline_parser,
-                              run_command)
+from pipelines.cli.template import load_pipeline, parse_kwargs, pipeline_parser, run_command
+from pipelines.errors import UserError
 
 FINAL = ("Succeeded", "Failed", "Stopped")
 
@@ -24,11 +24,11 @@ def parse_tags(text):
     try:
         tags = json.loads(text)
     except ValueError as e:
-        raise CommandError("--tags is not valid JSON (%s)" % e)
+        raise UserError("--tags is not valid JSON (%s)" % e)
     if isinstance(tags, dict):  # {"k": "v"} is easier to type than the API's list
         tags = [{"Key": k, "Value": str(v)} for k, v in tags.items()]
     if not all(isinstance(t, dict) and "Key" in t and "Value" in t for t in tags):
-        raise CommandError('--tags must be [{"Key": ..., "Value": ...}, ...] or {"key": "value"}')
+        raise UserError('--tags must be [{"Key": ..., "Value": ...}, ...] or {"key": "value"}')
     return tags
 
 

@@ -1,7 +1,7 @@
 """Data-quality baseline: statistics.json and constraints.json in Model Monitor's format.
 
 Runs as a processing job (sklearn image) on the raw training table, so that captured endpoint
-requests (raw rows too) can be compared with it (SAGEMAKER_CONTRACTS.md section 6):
+requests (raw rows too) can be compared with it (docs/container-contracts.md section 6):
 
   statistics.json   per feature: counts, and for numbers mean, sum, std_dev, min, max, ten
                     equal-width buckets and a quantile sketch; for text the value counts
@@ -17,12 +17,14 @@ to rebuild the baseline's distribution.
 import argparse
 import json
 import os
-import sys
 
 import numpy as np
 
 from churn_io import DataError, csv_files, read_raw_table
+from churn_job import fail, write_text_atomic
 from churn_schema import SchemaError, load_schema
+
+FAILURE_FILE = "/opt/ml/output/message"
 
 SKETCH_SIZE = 2048
 SHRINKING_FACTOR = 0.64
@@ -131,15 +133,11 @@ def _completeness(common):
 
 
 def _write(path, obj):
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(obj, indent=1))
 
 
 if __name__ == "__main__":
     try:
         baseline(parse_args())
     except (SchemaError, DataError, OSError) as e:
-        sys.stderr.write("baseline: error: %s\n" % e)
-        sys.exit(1)
+        fail("baseline", str(e), FAILURE_FILE)

@@ -2,7 +2,7 @@
 
 A recipe is a list of AWS Glue DataBrew steps,
 `{"Action": {"Operation": "FILL_WITH_MEDIAN", "Parameters": {"sourceColumn": "x"}}}`, with every
-parameter value a string (SAGEMAKER_CONTRACTS.md section 9). `fit` learns what a step needs from
+parameter value a string (docs/container-contracts.md section 9). `fit` learns what a step needs from
 the train rows only (a median, min and max, the category set) and returns the steps with a
 `Fitted` object added; `transform` replays fitted steps on any table, so preprocessing and
 inference share one implementation and serving can never lay features out differently.
@@ -35,10 +35,6 @@ PARAMETER_ALIASES = {"normalizeType": "strategy", "columnType": "columnDataType"
                      "targetType": "columnDataType", "sourceColumns": "sourceColumn"}
 NUMERIC_TYPES = ("byte", "short", "int", "integer", "long", "float", "double", "decimal", "number")
 INTEGER_TYPES = ("byte", "short", "int", "integer", "long")
-ROW_FILTERS = ("REMOVE_MISSING", "REMOVE_INVALID", "REMOVE_DUPLICATES", "DELETE_DUPLICATE_ROWS")
-OPERATIONS = ("CHANGE_DATA_TYPE", "NORMALIZATION", "DELETE", "FILL_WITH_AVERAGE",
-              "FILL_WITH_MEDIAN", "FILL_WITH_MODE", "FILL_WITH_CUSTOM", "FILL_WITH_NULL",
-              "ONE_HOT_ENCODING", "CATEGORICAL_MAPPING") + ROW_FILTERS
 TRUE_TEXT = ("true", "t", "yes", "y", "1")
 FALSE_TEXT = ("false", "f", "no", "n", "0")
 OTHER = "other"
@@ -72,9 +68,10 @@ def normalize_steps(steps):
                               '"Parameters": {...}}}' % i)
         raw_op = str(action["Operation"]).upper()
         op = OPERATION_ALIASES.get(raw_op, raw_op)
-        if op not in OPERATIONS:
+        if op not in OPERATION_TABLE:
             raise RecipeError("recipe step %d: operation %s is not supported (supported: %s)"
-                              % (i, raw_op, ", ".join(OPERATIONS + tuple(OPERATION_ALIASES))))
+                              % (i, raw_op, ", ".join(tuple(OPERATION_TABLE)
+                                                      + tuple(OPERATION_ALIASES))))
         params = {}
         for key, value in (action.get("Parameters") or {}).items():
             params[PARAMETER_ALIASES.get(key, key)] = value if isinstance(value, str) else json.dumps(value)
@@ -250,138 +247,222 @@ def numeric_inputs(fitted_steps, input_columns):
     return numeric
 
 
-def _fit_step(table, op, p):
-    col = p.get("sourceColumn")
-    if op not in ("DELETE", "DELETE_DUPLICATE_ROWS") and col not in table:
-        raise RecipeError("%s: column %r is not in the data (columns: %s)"
-                          % (op, col, ", ".join(table)))
-    if op == "NORMALIZATION":
-        x = _numeric(table, col)
-        x = x[~np.isnan(x)]
-        if len(x) == 0:
-            raise RecipeError("NORMALIZATION of %r: the train split has no values" % col)
-        return {"min": float(x.min()), "max": float(x.max()), "mean": float(x.mean()),
-                "std": float(x.std())}
-    if op in ("FILL_WITH_AVERAGE", "FILL_WITH_MEDIAN"):
-        x = _numeric(table, col)
-        x = x[~np.isnan(x)]
-        if len(x) == 0:
-            raise RecipeError("%s of %r: the train split has no values" % (op, col))
-        return {"value": float(np.mean(x) if op == "FILL_WITH_AVERAGE" else np.median(x))}
-    if op == "FILL_WITH_MODE":
-        values = table[col]
-        present = values[~_missing(values)]
-        if len(present) == 0:
-            raise RecipeError("FILL_WITH_MODE of %r: the train split has no values" % col)
-        uniq, counts = np.unique(present, return_counts=True)
-        tied = uniq[counts == counts.max()]
-        choice = p.get("modeType", "MINIMUM").upper()
-        if values.dtype.kind in "fiub" and choice == "AVERAGE":
-            value = float(np.mean(tied.astype(np.float64)))
-        elif choice == "MAXIMUM":
-            value = tied.max()
+# ----------------------------------------------------------------------------- operations
+# One entry per operation: what it learns from the train split (fit, or None) and how it is
+# replayed (apply). fit(table, p) returns the step's Fitted object; apply(table, p, fitted,
+# strict) returns the new table (a copy: tables are never changed in place).
+
+def _fit_normalization(table, p):
+    x = _present_numbers(table, p["sourceColumn"], "NORMALIZATION")
+    return {"min": float(x.min()), "max": float(x.max()), "mean": float(x.mean()),
+            "std": float(x.std())}
+
+
+def _apply_normalization(table, p, fitted, strict):
+    x = _numeric(table, p["sourceColumn"])
+    lo, hi, mean, std = fitted["min"], fitted["max"], fitted["mean"], fitted["std"]
+    span = hi - lo
+    strategy = p["strategy"]
+    if strategy == "Z_SCORE":
+        out = (x - mean) / std if std > 0 else x - mean
+    elif strategy == "MEAN_NORMALIZATION":
+        out = (x - mean) / span if span > 0 else x - mean
+    else:
+        out = (x - lo) / span if span > 0 else x - lo
+        if strategy == "SCALE_BETWEEN":
+            low = float(p.get("lowerBound", "0"))
+            high = float(p.get("upperBound", "1"))
+            out = low + out * (high - low)
+    return _with(table, p, out)
+
+
+def _fit_average(table, p):
+    return {"value": float(np.mean(_present_numbers(table, p["sourceColumn"],
+                                                    "FILL_WITH_AVERAGE")))}
+
+
+def _fit_median(table, p):
+    return {"value": float(np.median(_present_numbers(table, p["sourceColumn"],
+                                                      "FILL_WITH_MEDIAN")))}
+
+
+def _fit_mode(table, p):
+    col = p["sourceColumn"]
+    values = table[col]
+    present = values[~_missing(values)]
+    if len(present) == 0:
+        raise RecipeError("FILL_WITH_MODE of %r: the train split has no values" % col)
+    uniq, counts = np.unique(present, return_counts=True)
+    tied = uniq[counts == counts.max()]
+    choice = p.get("modeType", "MINIMUM").upper()
+    if values.dtype.kind in "fiub" and choice == "AVERAGE":
+        value = float(np.mean(tied.astype(np.float64)))
+    elif choice == "MAXIMUM":
+        value = tied.max()
+    else:
+        value = tied.min()
+    return {"value": value.item() if hasattr(value, "item") else value}
+
+
+def _apply_fill(table, p, fitted, strict):
+    value = fitted["value"] if fitted is not None else p["value"]
+    values = table[p["sourceColumn"]]
+    missing = _missing(values)
+    filled = values.copy()
+    if values.dtype.kind in "fiub":
+        filled = filled.astype(np.float64)
+        filled[missing] = float(value)
+    else:
+        filled[missing] = str(value)
+    return _with(table, p, filled)
+
+
+def _apply_nothing(table, p, fitted, strict):
+    return table  # FILL_WITH_NULL: missing values stay missing (NaN for numbers, "" for text)
+
+
+def _apply_change_type(table, p, fitted, strict):
+    col = p["sourceColumn"]
+    return _with(table, p, _convert(table[col], col, p["columnDataType"], strict))
+
+
+def _apply_delete(table, p, fitted, strict):
+    table = dict(table)
+    table.pop(p["sourceColumn"], None)  # the id or a dropped column is absent at inference time
+    return table
+
+
+def _fit_one_hot(table, p):
+    text = to_text(table[p["sourceColumn"]])
+    present = text[text != ""]
+    uniq, counts = np.unique(present, return_counts=True)
+    limit = int(p.get("maxCategories", "10"))
+    # Most frequent first; ties broken by value so the encoding is deterministic.
+    order = sorted(range(len(uniq)), key=lambda i: (-counts[i], uniq[i]))[:limit]
+    return {"categories": sorted(str(uniq[i]) for i in order)}
+
+
+def _apply_one_hot(table, p, fitted, strict):
+    col = p["sourceColumn"]
+    text = to_text(table[col])
+    known = np.zeros(len(text), dtype=bool)
+    encoded = {}
+    for category in fitted["categories"]:
+        hit = text == category
+        known |= hit
+        encoded["%s_%s" % (col, category)] = hit.astype(np.float64)
+    encoded["%s_%s" % (col, OTHER)] = ((~known) & (text != "")).astype(np.float64)
+    return _replace_column(table, col, encoded)
+
+
+def _apply_categorical_mapping(table, p, fitted, strict):
+    col = p["sourceColumn"]
+    mapping = json.loads(p["categoryMap"])
+    numeric = p.get("mapType", "").upper() == "NUMERIC"
+    keep_others = p.get("keepOthers", "false").lower() == "true"
+    other = p.get("other")
+    out = []
+    for v in to_text(table[col]):
+        if v in mapping:
+            out.append(mapping[v])
+        elif keep_others:
+            out.append(v)
         else:
-            value = tied.min()
-        return {"value": value.item() if hasattr(value, "item") else value}
-    if op == "ONE_HOT_ENCODING":
-        text = to_text(table[col])
-        present = text[text != ""]
-        uniq, counts = np.unique(present, return_counts=True)
-        limit = int(p.get("maxCategories", "10"))
-        # Most frequent first; ties broken by value so the encoding is deterministic.
-        order = sorted(range(len(uniq)), key=lambda i: (-counts[i], uniq[i]))[:limit]
-        return {"categories": sorted(str(uniq[i]) for i in order)}
-    return None
+            out.append(other if other is not None else "")
+    out = np.array(out, dtype=object)
+    return _with(table, p, to_float(out, col, strict) if numeric else out)
+
+
+def _keep_mapped(table, p):
+    """deleteOtherRows: only the rows whose value the map names (None: every row)."""
+    if p.get("deleteOtherRows", "false").lower() != "true":
+        return None
+    mapping = json.loads(p["categoryMap"])
+    return np.array([v in mapping for v in to_text(table[p["sourceColumn"]])], dtype=bool)
+
+
+def _keep_all_duplicates_removed(table, p):
+    return _first_occurrence(list(zip(*[to_text(v) for v in table.values()])))
+
+
+def _keep_first_of_column(table, p):
+    return _first_occurrence(list(to_text(table[p["sourceColumn"]])))
+
+
+def _keep_present(table, p):
+    return ~_missing(table[p["sourceColumn"]])
+
+
+def _keep_valid(table, p):
+    col = p["sourceColumn"]
+    return ~np.isnan(_convert(table[col], col, p.get("columnDataType", "double"), False))
+
+
+class Operation(object):
+    """fit(table, p) -> the step's Fitted object (no fit: nothing to learn);
+    apply(table, p, fitted, strict) -> the new table; keep(table, p) -> the mask of rows to keep
+    (or None for all), evaluated before apply and used only when preparing data sets. A row
+    filter has keep and no apply."""
+
+    def __init__(self, fit=None, apply=None, keep=None, needs_column=True):
+        self.fit, self.apply, self.keep, self.needs_column = fit, apply, keep, needs_column
+
+
+OPERATION_TABLE = {
+    "CHANGE_DATA_TYPE": Operation(apply=_apply_change_type),
+    "NORMALIZATION": Operation(fit=_fit_normalization, apply=_apply_normalization),
+    "DELETE": Operation(apply=_apply_delete, needs_column=False),
+    "FILL_WITH_AVERAGE": Operation(fit=_fit_average, apply=_apply_fill),
+    "FILL_WITH_MEDIAN": Operation(fit=_fit_median, apply=_apply_fill),
+    "FILL_WITH_MODE": Operation(fit=_fit_mode, apply=_apply_fill),
+    "FILL_WITH_CUSTOM": Operation(apply=_apply_fill),
+    "FILL_WITH_NULL": Operation(apply=_apply_nothing),
+    "ONE_HOT_ENCODING": Operation(fit=_fit_one_hot, apply=_apply_one_hot),
+    "CATEGORICAL_MAPPING": Operation(apply=_apply_categorical_mapping, keep=_keep_mapped),
+    "REMOVE_MISSING": Operation(keep=_keep_present),
+    "REMOVE_INVALID": Operation(keep=_keep_valid),
+    "REMOVE_DUPLICATES": Operation(keep=_keep_first_of_column),
+    "DELETE_DUPLICATE_ROWS": Operation(keep=_keep_all_duplicates_removed, needs_column=False),
+}
+
+
+def _fit_step(table, op, p):
+    operation = OPERATION_TABLE[op]
+    if operation.needs_column and p.get("sourceColumn") not in table:
+        raise RecipeError("%s: column %r is not in the data (columns: %s)"
+                          % (op, p.get("sourceColumn"), ", ".join(table)))
+    return operation.fit(table, p) if operation.fit else None
 
 
 def _apply_step(table, step, strict, filter_rows):
     op = step["Action"]["Operation"]
     p = step["Action"]["Parameters"]
-    fitted = step.get("Fitted")
-    col = p.get("sourceColumn")
-    table = dict(table)
-
-    if op in ROW_FILTERS:
-        if not filter_rows:
-            return table
-        if op == "DELETE_DUPLICATE_ROWS":
-            keep = _first_occurrence(list(zip(*[to_text(v) for v in table.values()])))
-        elif op == "REMOVE_DUPLICATES":
-            keep = _first_occurrence(list(to_text(table[col])))
-        elif op == "REMOVE_MISSING":
-            keep = ~_missing(table[col])
-        else:  # REMOVE_INVALID
-            keep = ~np.isnan(_convert(table[col], col, p.get("columnDataType", "double"), False))
-        return {name: values[keep] for name, values in table.items()}
-
-    if op == "DELETE":
-        table.pop(col, None)  # the id or a dropped column is simply absent at inference time
-        return table
-    if col not in table:
-        raise RecipeError("%s: column %r is not in the data" % (op, col))
-    values = table[col]
-    target = p.get("targetColumn") or col
-
-    if op == "CHANGE_DATA_TYPE":
-        table[target] = _convert(values, col, p["columnDataType"], strict)
-    elif op == "NORMALIZATION":
-        x = _numeric(table, col)
-        lo, hi, mean, std = fitted["min"], fitted["max"], fitted["mean"], fitted["std"]
-        span = hi - lo
-        strategy = p["strategy"]
-        if strategy == "Z_SCORE":
-            table[target] = (x - mean) / std if std > 0 else x - mean
-        elif strategy == "MEAN_NORMALIZATION":
-            table[target] = (x - mean) / span if span > 0 else x - mean
-        else:
-            scaled = (x - lo) / span if span > 0 else x - lo
-            if strategy == "SCALE_BETWEEN":
-                low = float(p.get("lowerBound", "0"))
-                high = float(p.get("upperBound", "1"))
-                scaled = low + scaled * (high - low)
-            table[target] = scaled
-    elif op in ("FILL_WITH_AVERAGE", "FILL_WITH_MEDIAN", "FILL_WITH_MODE", "FILL_WITH_CUSTOM"):
-        value = fitted["value"] if fitted is not None else p["value"]
-        missing = _missing(values)
-        filled = values.copy()
-        if values.dtype.kind in "fiub":
-            filled = filled.astype(np.float64)
-            filled[missing] = float(value)
-        else:
-            filled[missing] = str(value)
-        table[target] = filled
-    elif op == "FILL_WITH_NULL":
-        pass  # missing values stay missing (NaN for numbers, "" for text)
-    elif op == "ONE_HOT_ENCODING":
-        text = to_text(values)
-        categories = fitted["categories"]
-        known = np.zeros(len(text), dtype=bool)
-        encoded = {}
-        for category in categories:
-            hit = text == category
-            known |= hit
-            encoded["%s_%s" % (col, category)] = hit.astype(np.float64)
-        encoded["%s_%s" % (col, OTHER)] = ((~known) & (text != "")).astype(np.float64)
-        table = _replace_column(table, col, encoded)
-    elif op == "CATEGORICAL_MAPPING":
-        mapping = json.loads(p["categoryMap"])
-        numeric = p.get("mapType", "").upper() == "NUMERIC"
-        keep_others = p.get("keepOthers", "false").lower() == "true"
-        other = p.get("other")
-        out = []
-        for v in to_text(values):
-            if v in mapping:
-                out.append(mapping[v])
-            elif keep_others:
-                out.append(v)
-            else:
-                out.append(other if other is not None else "")
-        out = np.array(out, dtype=object)
-        table[target] = to_float(out, col, strict) if numeric else out
-        if filter_rows and p.get("deleteOtherRows", "false").lower() == "true":
-            keep = np.array([v in mapping for v in to_text(values)], dtype=bool)
-            table = {name: arr[keep] for name, arr in table.items()}
+    operation = OPERATION_TABLE[op]
+    if operation.apply is None and not filter_rows:
+        return table  # a row filter: every request row gets an answer at inference time
+    if operation.needs_column and p["sourceColumn"] not in table:
+        raise RecipeError("%s: column %r is not in the data" % (op, p["sourceColumn"]))
+    keep = operation.keep(table, p) if filter_rows and operation.keep else None
+    if operation.apply is not None:
+        table = operation.apply(table, p, step.get("Fitted"), strict)
+    if keep is not None:
+        table = {name: values[keep] for name, values in table.items()}
     return table
+
+
+def _with(table, p, values):
+    """The table with `values` as the step's target column (its source column by default)."""
+    table = dict(table)
+    table[p.get("targetColumn") or p["sourceColumn"]] = values
+    return table
+
+
+def _present_numbers(table, column, op):
+    x = _numeric(table, column)
+    x = x[~np.isnan(x)]
+    if len(x) == 0:
+        raise RecipeError("%s of %r: the train split has no values" % (op, column))
+    return x
 
 
 def _convert(values, column, kind, strict):

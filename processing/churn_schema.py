@@ -124,6 +124,11 @@ def _raw_string(value):
     return str(value).strip()
 
 
+def is_shipped(path):
+    """Whether `path` is one of the shipped schemas (addressed by name, shipped with the code)."""
+    return os.path.dirname(os.path.realpath(path)) == os.path.realpath(SCHEMA_DIR)
+
+
 def available_schemas():
     return sorted(f[:-5] for f in os.listdir(SCHEMA_DIR) if f.endswith(".json"))
 

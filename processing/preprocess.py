@@ -15,15 +15,22 @@ Every file is written under a temporary name and renamed, so nothing half-writte
 import argparse
 import json
 import os
-import sys
 import time
 
 import numpy as np
 import pandas as pd
 
 from churn_io import DataError, csv_files, read_raw_table
-from churn_recipe import (InputValueError, RecipeError, default_recipe, feature_matrix, fit,
-                          normalize_steps, transform)
+from churn_job import fail, write_atomic
+from churn_recipe import (
+    InputValueError,
+    RecipeError,
+    default_recipe,
+    feature_matrix,
+    fit,
+    normalize_steps,
+    transform,
+)
 from churn_schema import SchemaError, load_schema
 
 FORMAT = "churn-preprocessing/1"
@@ -100,13 +107,6 @@ def stratified_split(labels, validation_fraction, test_fraction, seed):
 
 def as_table(df):
     return {str(c): df[c].to_numpy() for c in df.columns}
-
-
-def write_atomic(path, write):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def write_xgboost_csv(path, labels, features):
@@ -191,17 +191,8 @@ def _json_default(value):
     raise TypeError("not JSON serializable: %r" % (value,))
 
 
-def fail(message):
-    """One clear line for the user, and the job's failure message for SageMaker (section 1.7)."""
-    sys.stderr.write("preprocess: error: %s\n" % message)
-    if os.path.isdir(os.path.dirname(FAILURE_FILE)):
-        with open(FAILURE_FILE, "w", encoding="utf-8") as f:
-            f.write(message[:1024])
-    sys.exit(1)
-
-
 if __name__ == "__main__":
     try:
         preprocess(parse_args())
     except (SchemaError, RecipeError, DataError, InputValueError, OSError) as e:
-        fail(str(e))
+        fail("preprocess", str(e), FAILURE_FILE)

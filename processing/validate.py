@@ -33,6 +33,7 @@ os.environ["GX_ANALYTICS_ENABLED"] = "False"
 import pandas as pd  # noqa: E402
 
 from churn_io import DataError, csv_files, read_raw_table  # noqa: E402
+from churn_job import write_failure_message, write_text_atomic  # noqa: E402
 from churn_schema import SchemaError, load_schema  # noqa: E402
 
 FAILURE_FILE = "/opt/ml/output/message"
@@ -293,11 +294,7 @@ def failure_message(entries):
 
 
 def write_json_atomic(path, obj):
-    """Write under a temporary name, then rename: readers never see half a file."""
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=1, default=str)
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(obj, indent=1, default=str))
 
 
 # ----------------------------------------------------------------------------- main
@@ -335,13 +332,6 @@ def validate(args):
         row_count, len(entries), len(entries), time.time() - STARTED)
 
 
-def write_failure_file(message):
-    """SageMaker shows /opt/ml/output/message as the job's failure reason (first 1 KiB)."""
-    if os.path.isdir(os.path.dirname(FAILURE_FILE)):
-        with open(FAILURE_FILE, "w", encoding="utf-8") as f:
-            f.write(message[:1024])
-
-
 def main(argv=None):
     args = parse_args(argv)
     try:
@@ -351,8 +341,8 @@ def main(argv=None):
     if code == 0:
         print(message)
     else:
+        write_failure_message(message, FAILURE_FILE)
         sys.stderr.write(message + "\n")
-        write_failure_file(message)
     return code
 
 

@@ -44,7 +44,7 @@ def write_model_inputs(data, schema, workdir):
 
 @pytest.fixture(scope="session")
 def seed_csv(tmp_path_factory):
-    from pipelines.datagen import write_csv
+    from pipelines.churn.datagen import write_csv
 
     path = tmp_path_factory.mktemp("seed-data") / "churn.csv"
     write_csv(3000, 7, path)

@@ -4,8 +4,9 @@ import asyncio
 
 import pytest
 
-from conftest import load_inference
 from pipelines.serving.batching import PredictionBatcher
+
+from conftest import load_inference
 
 inference = load_inference()
 

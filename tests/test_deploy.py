@@ -9,8 +9,9 @@ import sys
 import pytest
 from botocore.stub import Stubber
 
+from pipelines.aws.deploy import undeploy
+
 from conftest import ROOT, aws_client
-from pipelines.aws_deploy import undeploy
 
 ROLE = "arn:aws:iam::123456789012:role/ChurnEndpointRole"
 
@@ -97,8 +98,9 @@ def test_undeploy_of_a_missing_endpoint(aws_env):
 def test_hourly_monitoring_schedule_against_the_registered_baseline(aws_env, monkeypatch):
     import boto3
 
-    from pipelines.aws_deploy import HOURLY, schedule_monitoring
-    from pipelines.sdk import quiet_sdk
+    from pipelines.aws.deploy import HOURLY, schedule_monitoring
+    from pipelines.churn.pipeline import model_monitor_image
+    from pipelines.churn.sdk import quiet_sdk
 
     quiet_sdk()
     from sagemaker import image_uris
@@ -144,6 +146,7 @@ def test_hourly_monitoring_schedule_against_the_registered_baseline(aws_env, mon
             "MonitoringScheduleArn": "arn:aws:sagemaker:us-east-1:123456789012:monitoring-"
                                      "schedule/churn-prod-data-quality-hourly"}, expected)
         name = schedule_monitoring("churn-prod", arn, ROLE, "s3://a/reports",
+                                   model_monitor_image("us-east-1"),
                                    session=boto3.Session(region_name="us-east-1"),
                                    monitoring_client=monitor)
         stub.assert_no_pending_responses()

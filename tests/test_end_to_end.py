@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines.churn.script_run import run_sequence
+
 from conftest import BANK, ROOT, TELCO, load_inference, needs_shared_data
-from pipelines.script_run import run_sequence
 
 sys.path.insert(0, str(ROOT / "processing"))
 from preprocess import stratified_split  # noqa: E402

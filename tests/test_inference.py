@@ -1,11 +1,11 @@
 """inference.py handlers, loaded the way the XGBoost serving container loads them."""
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from conftest import BANK, load_inference, needs_shared_data, run
-
 
 inference = load_inference()
 
@@ -96,7 +96,7 @@ def test_unknown_category_is_scored_as_other(bank_model):
 
 def test_script_mode_scores_a_file(seed_model, seed_csv, tmp_path):
     sample = tmp_path / "rows.csv"
-    sample.write_text("".join(open(seed_csv).readlines()[:4]))
+    sample.write_text("".join(Path(seed_csv).read_text().splitlines(True)[:4]))
     proc = run("inference/inference.py", "--model-dir", seed_model["model"], "--input", sample,
                check=0)
     assert len(proc.stdout.splitlines()) == 3
@@ -130,7 +130,7 @@ def bulk_and_row_by_row(model, text):
     the same body takes below BULK_CSV_BYTES."""
     bulk = inference.input_fn(text, "text/csv")
     assert bulk.bulk and len(text) >= inference.BULK_CSV_BYTES
-    rows = inference._Pending(inference._csv_rows(text.strip("\r\n")))
+    rows = inference.decoding.Pending(inference.decoding.csv_rows(text.strip("\r\n")))
     return inference.predict_fn(bulk, model), inference.predict_fn(rows, model)
 
 
@@ -171,7 +171,7 @@ def test_a_flawed_batch_payload_names_the_record(seed, flaw, message):
 @needs_shared_data
 def test_a_batch_payload_with_categories_scores_as_its_rows_do(bank_model):
     bank = inference.model_fn(str(bank_model["model"]))
-    lines = open(BANK).read().splitlines()
+    lines = Path(BANK).read_text().splitlines()
     text = "\n".join(lines * max(1, inference.BULK_CSV_BYTES // len("\n".join(lines)) + 1))
     text = text.replace("France", "Atlantis", 7)  # unknown categories
     bulk, row_by_row = bulk_and_row_by_row(bank, lines[0] + "\n" + "\n".join(
@@ -208,10 +208,10 @@ def test_the_direct_predictor_answers_as_inplace_predict(seed):
 def test_batch_payloads_are_big_enough_for_the_bulk_reader():
     """The batch worker cuts payloads down to about 1 MB (a whole line less) to keep every core
     busy; each must still take the bulk reader, or a 200k-row file scores 2.5x slower."""
-    from pipelines.local import batch_worker
+    from pipelines.serving import batch_transform
 
     row = b"40,5,100000.25,2,1\n"
-    data = row * (2 * batch_worker.MB // len(row))
-    start, end = next(batch_worker.payloads(data, "MultiRecord", batch_worker.MB))
+    data = row * (2 * batch_transform.MB // len(row))
+    start, end = next(batch_transform.payloads(data, "MultiRecord", batch_transform.MB))
     assert end - start >= inference.BULK_CSV_BYTES
     assert inference.input_fn(data[start:end], "text/csv").bulk

@@ -1,15 +1,19 @@
 """The local engine on hand-written definitions: the container contract a job sees (parity with
-SAGEMAKER_CONTRACTS.md), sharding, metrics, crashes, conditions, unsupported steps, retries."""
+docs/container-contracts.md), sharding, metrics, crashes, conditions, unsupported steps, retries."""
 import io
 import json
 import tarfile
 
 import pytest
 
+from pipelines.errors import PipelineError
+from pipelines.local.s3 import Store
+from pipelines.local.sagemaker import engine
+from pipelines.local.sagemaker.backend import SageMakerBackend
+from pipelines.local.sagemaker.engine import run_definition
+from pipelines.local.sagemaker.policies import parse_duration, retry_delays
+
 from conftest import score_rows
-from pipelines.local import engine
-from pipelines.local.engine import PipelineError, parse_duration, retry_delays, run_definition
-from pipelines.local.store import Store
 
 PROBE = r'''
 import json, os, sys
@@ -105,9 +109,9 @@ def training_step(count=1):
 def runner(request, tmp_path_factory):
     """Both job launchers must give a job the same contract: forked from the warm parent
     (the default) and a fresh interpreter per job (CHURN_COLD_JOBS=1)."""
-    from pipelines.local.jobs import ColdRunner, WarmRunner
+    from pipelines.local.sagemaker.runners import ColdRunner, WarmRunner
 
-    launcher = WarmRunner(tmp_path_factory.mktemp("zygote") / "zygote.log") \
+    launcher = WarmRunner(tmp_path_factory.mktemp("warm-parent") / "warm-parent.log") \
         if request.param == "warm" else ColdRunner()
     yield launcher
     launcher.close()
@@ -234,8 +238,9 @@ def test_a_crashing_job_fails_the_run_with_its_log_tail(home, runner):
                                         "raise RuntimeError('disk on fire')"])
     after = processing_step(name="After")
     after["DependsOn"] = ["Probe"]
-    execution = engine.Execution(home, definition(crash, after), "Crash", {}, runner=runner)
-    record = execution.run()
+    backend = SageMakerBackend(home, runner=runner)
+    record = engine.Execution(backend, definition(crash, after), "Crash", {}).run()
+    backend.close()
     assert record["PipelineExecutionStatus"] == "Failed"
     assert "RuntimeError: disk on fire" in record["FailureReason"]
     assert [s["StepName"] for s in record["Steps"]] == ["Probe"]  # After never started
@@ -276,8 +281,8 @@ def test_create_model_and_batch_transform(home, runner, seed_model, seed_csv):
     MultiRecord batches under MaxPayloadInMB, AssembleWith Line, JoinSource Input."""
     import pandas as pd
 
-    from pipelines.code_bundles import build_bundles
-    from pipelines.local.jobs import pack_model
+    from pipelines.churn.bundles import build_bundles
+    from pipelines.local.sagemaker.jobs.training import pack_model
 
     store = Store(home)
     tar = pack_model([seed_model["model"]], home / "model.tar.gz")
@@ -319,14 +324,15 @@ def test_create_model_and_batch_transform(home, runner, seed_model, seed_csv):
 
 
 def test_cache_entries_expire(tmp_path):
-    from pipelines.local.registry import Registry
+    from pipelines.local.sagemaker.backend import SageMakerBackend
 
-    registry = Registry(tmp_path)
-    registry.cache_store("P", "Train", "key", "exec1", {"TrainingJobName": "t"})
-    assert registry.cache_lookup("P", "Train", "key", parse_duration("P30D"))["execution_id"] == "exec1"
-    assert registry.cache_lookup("P", "Train", "other-key", parse_duration("P30D")) is None
-    assert registry.cache_lookup("P", "Train", "key", 0) is None  # ExpireAfter elapsed
-    registry.close()
+    backend = SageMakerBackend(tmp_path)
+    cache = backend.step_cache
+    cache.store("P", "Train", "key", "exec1", {"TrainingJobName": "t"})
+    assert cache.lookup("P", "Train", "key", parse_duration("P30D"))["execution_id"] == "exec1"
+    assert cache.lookup("P", "Train", "other-key", parse_duration("P30D")) is None
+    assert cache.lookup("P", "Train", "key", 0) is None  # ExpireAfter elapsed
+    backend.close()
 
 
 def test_a_step_waiting_on_a_step_that_never_runs_fails_the_execution(home, runner):

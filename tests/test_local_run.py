@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -122,7 +123,7 @@ def test_batch_input_scores_a_csv_after_registering(home, tmp_path, seed_csv):
     output = result["batch_output"]
     assert output["uri"] == "s3://churn-local/churn/batch/output/%s/" % result["execution_id"]
     assert [os.path.basename(f) for f in output["files"]] == ["customers.csv.out"]
-    scores = open(output["files"][0]).read().splitlines()
+    scores = Path(output["files"][0]).read_text().splitlines()
 
     described = json.loads(churn(home, "models", "describe",
                                  str(result["model_package"]["version"])).stdout)
@@ -139,7 +140,7 @@ def test_batch_input_scores_a_csv_after_registering(home, tmp_path, seed_csv):
     assert len(printed) == 1
     path = printed[0][len("batch scores: "):]
     assert path.startswith(str(home / "s3" / "churn-local" / "churn" / "batch" / "output"))
-    lines = open(path).read().splitlines()
+    lines = Path(path).read_text().splitlines()
     assert lines == ["%s,%s" % pair for pair in zip(csv.splitlines(), scores)]
 
     bad = churn(home, "run", "--rows", "3000", "--batch-input", str(tmp_path / "customers.csv"),

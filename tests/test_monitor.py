@@ -6,10 +6,11 @@ import sys
 
 import pytest
 
-from conftest import ROOT, run
-from pipelines.datagen import generate
-from pipelines.monitor import analyze, categorical_distance, numeric_distance, robust
+from pipelines.churn.datagen import generate
+from pipelines.monitoring.drift import analyze, categorical_distance, numeric_distance, robust
 from pipelines.serving.capture import CaptureWriter
+
+from conftest import ROOT, run
 
 FEATURES = ["age", "tenure", "balance", "num_products", "is_active"]
 

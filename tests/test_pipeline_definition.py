@@ -6,10 +6,11 @@ import sys
 
 import pytest
 
-from conftest import ROOT
-from pipelines.code_bundles import CodeBundle, deterministic_tarball
-from pipelines.driver import run_command
+from pipelines.churn.bundles import CodeBundle, deterministic_tarball
+from pipelines.cli.template import run_command
 from pipelines.get_pipeline_definition import main
+
+from conftest import ROOT
 
 KWARGS = json.dumps({"region": "eu-west-1", "default_bucket": "review-bucket"})
 BATCH_KWARGS = json.dumps({"region": "eu-west-1", "default_bucket": "review-bucket",
@@ -36,7 +37,7 @@ def guard(event, args):
             raise OSError("network access attempted: %r" % (address,))
 sys.addaudithook(guard)
 from pipelines.get_pipeline_definition import main
-from pipelines.driver import run_command
+from pipelines.cli.template import run_command
 code = run_command(main, sys.argv[1:], "get-pipeline-definition")
 if attempts:
     sys.stderr.write("network access attempted: %s\\n" % ", ".join(attempts))

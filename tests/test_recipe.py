@@ -2,8 +2,14 @@
 import numpy as np
 import pytest
 
-from processing.churn_recipe import (InputValueError, RecipeError, feature_matrix, fit,
-                                     normalize_steps, transform)
+from processing.churn_recipe import (
+    InputValueError,
+    RecipeError,
+    feature_matrix,
+    fit,
+    normalize_steps,
+    transform,
+)
 
 
 def step(op, **params):

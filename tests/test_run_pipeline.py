@@ -71,8 +71,11 @@ def test_code_objects_hold_the_scripts_bytes(aws_env, bucket):
     assert "s3://%s/%s" % (bucket, tar_key) in stored
     tarball = s3.get_object(Bucket=bucket, Key=tar_key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(tarball)) as tar:
-        assert tar.getnames() == ["train.py"]
+        # train.py and the job module it shares with the other scripts (processing/churn_job.py)
+        assert tar.getnames() == ["churn_job.py", "train.py"]
         assert tar.extractfile("train.py").read() == (ROOT / "training" / "train.py").read_bytes()
+        assert tar.extractfile("churn_job.py").read() == \
+            (ROOT / "processing" / "churn_job.py").read_bytes()
 
 
 def test_missing_credentials_are_one_clear_line(aws_env, tmp_path):

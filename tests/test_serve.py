@@ -9,6 +9,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -88,7 +89,7 @@ def test_ping_and_every_content_type(server, seed_csv):
     status, body, _ = request(url + "/invocations", json.dumps(instances["instances"][0]).encode(),
                               "application/jsonlines", "application/jsonlines")
     assert status == 200 and json.loads(body)["predicted_label"] == int(label)
-    exported = open(seed_csv).read().splitlines()[:3]  # header with id and target, two rows
+    exported = Path(seed_csv).read_text().splitlines()[:3]  # header with id and target, two rows
     status, body, _ = request(url + "/invocations", "\n".join(exported).encode())
     assert status == 200 and len(body.decode().splitlines()) == 2
 
@@ -117,7 +118,7 @@ def test_unacceptable_accept_is_406(server):
 
 def test_capture_record_has_sagemakers_shape_and_the_inference_id(server):
     """A request with InvokeEndpoint's inference id header is captured with it, keys in the order
-    of SageMaker's sample record (SAGEMAKER_CONTRACTS.md section 5)."""
+    of SageMaker's sample record (docs/container-contracts.md section 5)."""
     url, capture = server
     req = urllib.request.Request(url + "/invocations", data=SEED_ROW.encode(), method="POST",
                                  headers={"Content-Type": "text/csv", "Accept": "text/csv",
@@ -221,12 +222,12 @@ def test_sigterm_under_load_loses_no_capture_record(seed_model, tmp_path):
 
 
 def test_only_approved_versions_are_served_by_default(tmp_path):
-    from pipelines.local.registry import Registry
+    from pipelines.local.sagemaker.backend import SageMakerBackend
 
-    registry = Registry(tmp_path)
-    registry.create_model_package({"ModelPackageGroupName": "G", "InferenceSpecification": {
+    backend = SageMakerBackend(tmp_path)
+    backend.registry.create_model_package({"ModelPackageGroupName": "G", "InferenceSpecification": {
         "Containers": [{"Image": "i", "ModelDataUrl": "s3://b/m.tar.gz"}]}})
-    registry.close()
+    backend.close()
     env = dict(os.environ, CHURN_HOME=str(tmp_path))
     proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "serve", "--model-version", "1"],
                           capture_output=True, text=True, cwd=str(ROOT), env=env, timeout=60)

@@ -331,19 +331,3 @@ def test_user_error_is_one_line_before_importing_great_expectations(tmp_path, ma
     assert phrase in run.stderr and "Traceback" not in run.stderr
     assert run.probe["gx_imported"] is False  # failed fast
     assert not (tmp_path / "out").exists()
-
-
-def test_failure_message_file_is_written_only_where_sagemaker_expects_it(tmp_path):
-    """The /opt/ml/output/message contract, on a temp folder: first 1024 characters, and
-    nothing when the folder is absent (a local run)."""
-    code = ("import sys, validate\n"
-            "validate.FAILURE_FILE = sys.argv[1]\n"
-            "validate.write_failure_file('x' * 2000)\n")
-    present = tmp_path / "output" / "message"
-    present.parent.mkdir()
-    absent = tmp_path / "missing" / "message"
-    for target in (present, absent):
-        subprocess.run([sys.executable, "-c", code, str(target)], check=True,
-                       cwd=str(ROOT / "processing"))
-    assert present.read_text() == "x" * 1024
-    assert not absent.parent.exists()

@@ -1,4 +1,4 @@
-"""Train the churn model: XGBoost script mode (SAGEMAKER_CONTRACTS.md section 2).
+"""Train the churn model: XGBoost script mode (docs/container-contracts.md section 2).
 
 The SageMaker XGBoost image runs this file as `python -m train --max_depth 5 ...` with the data
 channels in SM_CHANNEL_*; the local runner and the tests do the same on their own folders.
@@ -26,6 +26,12 @@ import shutil
 import socket
 import sys
 import time
+
+# The shared job module ships beside this file in the training code bundle; in the repository it
+# lives with the processing scripts.
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.join(HERE, "..", "processing")]
+from churn_job import fail, write_atomic  # noqa: E402
 
 MODEL_FILE = "xgboost-model"
 TRACKER_PORT = 9099  # as the SageMaker XGBoost container's distributed training uses
@@ -210,9 +216,7 @@ def _train(args, cluster):
     os.makedirs(args.model_dir, exist_ok=True)
     # save_model picks the format from the extension: write UBJSON under a temporary name,
     # then publish it as `xgboost-model`, the name the XGBoost serving image looks for.
-    tmp = os.path.join(args.model_dir, MODEL_FILE + ".tmp.ubj")
-    booster.save_model(tmp)
-    os.replace(tmp, os.path.join(args.model_dir, MODEL_FILE))
+    write_atomic(os.path.join(args.model_dir, MODEL_FILE), booster.save_model, suffix=".ubj")
     shutil.copyfile(preprocessing, os.path.join(args.model_dir, PREPROCESSING_FILE))
     print("train: %d rows%s, %d features, %d rounds kept; model in %s; %.2f s"
           % (len(y_train), " on each of %d hosts" % cluster.size if cluster.size > 1 else "",
@@ -221,18 +225,10 @@ def _train(args, cluster):
     return booster
 
 
-def fail(message):
-    """One clear line for the user, and the job's FailureReason for SageMaker (section 2.5)."""
-    sys.stderr.write("train: error: %s\n" % message)
-    output_dir = os.environ.get("SM_OUTPUT_DIR", "/opt/ml/output")
-    if os.path.isdir(output_dir):
-        with open(os.path.join(output_dir, "failure"), "w", encoding="utf-8") as f:
-            f.write(message[:1024])
-    sys.exit(1)
-
-
 if __name__ == "__main__":
     try:
         train(parse_args())
     except (TrainingError, OSError) as e:
-        fail(str(e))
+        # The job's FailureReason for SageMaker (section 2.5).
+        fail("train", str(e), os.path.join(os.environ.get("SM_OUTPUT_DIR", "/opt/ml/output"),
+                                           "failure"))

@@ -1,9 +1,10 @@
-"""The Docker-free local engine: executes a SageMaker Pipelines definition JSON on one machine.
+"""The Docker-free twins of the AWS services the template uses, one package per service (as moto
+keeps one backend per service). They run what the AWS APIs would be asked to run, on this
+machine, and know nothing of churn: building the churn definition and choosing its bucket
+belong to the layer above (pipelines/workspace.py).
 
-store        s3://bucket/key <-> <home>/s3/bucket/key
-expressions  Get / Std:Join / Std:JsonGet and conditions, resolved against an execution
-jobs         processing and training jobs as child processes, the container contract mapped
-             onto a per-job folder
-registry     model package groups, versions and models in SQLite; the step cache
-engine       runs the steps in order: caching, retries, branches, statuses, progress
+arns         the one ARN formatter, with the stand-in account and region
+s3           s3://bucket/key <-> <home>/s3/bucket/key
+sagemaker/   SageMaker Pipelines: the engine that executes a definition JSON, its step types,
+             jobs as processes, the model registry and the step cache
 """

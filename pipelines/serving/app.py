@@ -1,4 +1,4 @@
-"""The SageMaker hosting contract over HTTP (SAGEMAKER_CONTRACTS.md section 3.1).
+"""The SageMaker hosting contract over HTTP (docs/container-contracts.md section 3.1).
 
 GET /ping answers 200 once the model is loaded. POST /invocations passes the body, Content-Type
 and Accept to the model's input_fn / predict_fn / output_fn; bodies over 6 MB get 413; an error

@@ -1,4 +1,4 @@
-"""Endpoint data capture in SageMaker's format (SAGEMAKER_CONTRACTS.md section 5).
+"""Endpoint data capture in SageMaker's format (docs/container-contracts.md section 5).
 
 One JSON object per line, under <destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl
 (UTC hour of the invocation). Requests only append to a queue; a writer thread wakes every
@@ -16,8 +16,10 @@ import threading
 import time
 import uuid
 
-CSV_TYPES = ("text/csv",)
-JSON_TYPES = ("application/json", "application/jsonlines")
+from processing.churn_decoding import CSV, JSON, JSONLINES, media_type
+
+CSV_TYPES = (CSV,)
+JSON_TYPES = (JSON, JSONLINES)
 FLUSH_SECONDS = 0.2
 # Yielding the GIL every 16 records keeps a request's wait for it well under a millisecond,
 # instead of the interpreter's 5 ms switch interval.
@@ -30,7 +32,7 @@ PAYLOAD = '{"observedContentType":%s,"mode":"%s","data":%s,"encoding":"%s"}'
 
 
 def _payload(data, content_type, mode):
-    media = (content_type or "").split(";")[0].strip().lower()
+    media = media_type(content_type)
     if media in CSV_TYPES or media in JSON_TYPES:
         try:
             return PAYLOAD % (json.dumps(content_type), mode, json.dumps(data.decode("utf-8")),

@@ -1,16 +1,13 @@
-"""Find the model to serve and lay it out as the serving container sees it:
-/opt/ml/model holds model.tar.gz's files, and the inference code sits in /opt/ml/model/code."""
+"""Lay a model out as the serving container sees it: /opt/ml/model holds model.tar.gz's files,
+and the inference code sits in /opt/ml/model/code. Where the model comes from (the registry, a
+trained model's folder) is the caller's business: serving knows no registry and no store."""
 import hashlib
 from pathlib import Path
 
-from pipelines.code_bundles import ROOT
-from pipelines.local.jobs import extract_code
-from pipelines.local.registry import Registry
-from pipelines.local.store import Store
+from pipelines.errors import ModelSourceError
+from processing.churn_job import ArchiveError, extract_archive
 
-
-class ModelSourceError(ValueError):
-    pass
+INFERENCE_DIR = Path(__file__).resolve().parents[2] / "inference"  # this checkout's code
 
 
 class ServableModel(object):
@@ -21,33 +18,18 @@ class ServableModel(object):
         self.description = description
 
 
-def from_registry(home, ref, allow_unapproved=False):
-    """A registered version (number, GROUP/NUMBER or ARN). Only Approved versions unless
-    `allow_unapproved`: the registry's approval is the gate to production."""
-    registry = Registry(home)
-    try:
-        package = registry.find(ref)
-    finally:
-        registry.close()
-    status = package["ModelApprovalStatus"]
-    name = "%s/%d" % (package["ModelPackageGroupName"], package["ModelPackageVersion"])
-    if status != "Approved" and not allow_unapproved:
-        raise ModelSourceError("model version %s is %s, not Approved: approve it with "
-                               "`churn models approve %s`, or pass --allow-unapproved to serve "
-                               "it anyway" % (name, status, name))
-    container = package["InferenceSpecification"]["Containers"][0]
-    env = container.get("Environment") or {}
-    store = Store(home)
-    digest = hashlib.sha256(container["ModelDataUrl"].encode()).hexdigest()[:16]
-    model_dir = Path(home) / "serving" / digest / "model"
-    if not (model_dir / "code").is_dir():  # unpack once per model artifact
-        extract_code(store.read_bytes(container["ModelDataUrl"]), model_dir)
-        submit = env.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
-        if submit.startswith("s3://"):
-            extract_code(store.read_bytes(submit), model_dir / "code")
-    return ServableModel(model_dir, model_dir / "code", env.get("SAGEMAKER_PROGRAM",
-                                                               "inference.py"),
-                         "%s (%s)" % (name, status))
+def unpack_model(cache_root, model_archive, code_archive, key):
+    """The model folder of an artifact (and its SAGEMAKER_SUBMIT_DIRECTORY code archive, if
+    any) under cache_root, unpacked once per `key` (the artifact's URI)."""
+    model_dir = Path(cache_root) / hashlib.sha256(key.encode()).hexdigest()[:16] / "model"
+    if not (model_dir / "code").is_dir():
+        try:
+            extract_archive(model_archive, model_dir, label=key)
+            if code_archive is not None:
+                extract_archive(code_archive, model_dir / "code")
+        except ArchiveError as e:
+            raise ModelSourceError(str(e))
+    return model_dir
 
 
 def from_dir(model_dir):
@@ -57,5 +39,5 @@ def from_dir(model_dir):
     if not (model_dir / "xgboost-model").is_file():
         raise ModelSourceError("%s has no xgboost-model: point --model-dir at a trained "
                                "model's folder" % model_dir)
-    code = model_dir / "code" if (model_dir / "code").is_dir() else ROOT / "inference"
+    code = model_dir / "code" if (model_dir / "code").is_dir() else INFERENCE_DIR
     return ServableModel(model_dir, code, "inference.py", str(model_dir))

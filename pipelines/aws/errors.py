@@ -1,0 +1,39 @@
+"""AWS failures as one line: the service's message, or what to do about missing credentials,
+a missing region or an unreachable endpoint."""
+import contextlib
+
+from pipelines.errors import UserError
+
+
+def credentials_error(e):
+    """botocore's credential and endpoint errors, worded as what to do (or None)."""
+    from botocore.exceptions import (
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+    )
+
+    if isinstance(e, (NoCredentialsError, PartialCredentialsError)):
+        return UserError("no AWS credentials found: configure a profile (aws configure, "
+                         "AWS_PROFILE) or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+    if isinstance(e, NoRegionError):
+        return UserError("no AWS region: set AWS_DEFAULT_REGION")
+    if isinstance(e, EndpointConnectionError):
+        return UserError("cannot reach AWS at %s: check the network, or AWS_ENDPOINT_URL"
+                         % e.kwargs.get("endpoint_url"))
+    return None
+
+
+@contextlib.contextmanager
+def aws_errors(context=""):
+    """Turn an AWS call's failure into a UserError. `context` ("endpoint x: ") goes in front of
+    a service message."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as e:
+        raise UserError(context + e.response["Error"].get("Message", str(e)))
+    except BotoCoreError as e:
+        raise credentials_error(e) or UserError(str(e))

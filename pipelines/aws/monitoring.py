@@ -1,0 +1,161 @@
+"""`churn monitor` on AWS: captured requests from S3, metrics to CloudWatch.
+
+What a Model Monitor data-quality job reads and writes (docs/container-contracts.md sections 5
+and 6), with the analysis of pipelines/monitoring/:
+- capture records under <DestinationS3Uri>/<endpoint>/<variant>/yyyy/mm/dd/hh/*.jsonl, the
+  destination given or the one in the endpoint's DataCaptureConfig;
+- the baseline a model package carries as DriftCheckBaselines;
+- constraint_violations.json, to S3 or to a folder;
+- one feature_baseline_drift_<feature> metric per feature with PutMetricData, in Model Monitor's
+  namespace with its dimensions Endpoint and MonitoringSchedule, so alarms written for Model
+  Monitor's own metrics see these too.
+"""
+import json
+from datetime import datetime, timedelta, timezone
+
+from pipelines.errors import MonitorError
+from pipelines.monitoring.capture_reader import payloads_of_records
+from pipelines.monitoring.report import NAMESPACE, violations_json
+
+# PutMetricData takes at most 1,000 data points per call today, 20 in older API versions and
+# stand-ins; 20 per call costs nothing at a few metrics per feature.
+METRICS_PER_CALL = 20
+
+
+def split_s3_uri(uri):
+    bucket, _, key = uri[len("s3://"):].partition("/") if uri.startswith("s3://") else ("", "", "")
+    if not bucket:
+        raise MonitorError("%r is not an s3://bucket/prefix URI" % uri)
+    return bucket, key
+
+
+def _message(error):
+    return error.response.get("Error", {}).get("Message") or str(error)
+
+
+def capture_destination(sagemaker, endpoint):
+    """The endpoint's DataCaptureConfig.DestinationS3Uri."""
+    from botocore.exceptions import ClientError
+
+    try:
+        config_name = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+        config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+    except ClientError as e:
+        raise MonitorError("cannot read endpoint %s to find its capture destination (%s); pass "
+                           "--capture-destination s3://..." % (endpoint, _message(e)))
+    capture = config.get("DataCaptureConfig") or {}
+    if not capture.get("EnableCapture", True) or not capture.get("DestinationS3Uri"):
+        raise MonitorError("endpoint %s does not capture data (endpoint config %s has no "
+                           "DataCaptureConfig); deploy it with --data-capture-percent > 0"
+                           % (endpoint, config_name))
+    return capture["DestinationS3Uri"]
+
+
+def _read_json(s3, uri, what):
+    from botocore.exceptions import ClientError
+
+    bucket, key = split_s3_uri(uri)
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as e:
+        raise MonitorError("cannot read the %s %s: %s" % (what, uri, _message(e)))
+    try:
+        return json.loads(body)
+    except ValueError as e:
+        raise MonitorError("the %s %s is not JSON: %s" % (what, uri, e))
+
+
+def package_baseline(sagemaker, s3, model_package_arn):
+    """(statistics, constraints) of the version's data-quality DriftCheckBaselines."""
+    from botocore.exceptions import ClientError
+
+    try:
+        package = sagemaker.describe_model_package(ModelPackageName=model_package_arn)
+    except ClientError as e:
+        raise MonitorError("model package %s: %s" % (model_package_arn, _message(e)))
+    quality = (package.get("DriftCheckBaselines") or {}).get("ModelDataQuality")
+    if not quality:
+        raise MonitorError("model package %s has no data-quality DriftCheckBaselines"
+                           % model_package_arn)
+    return (_read_json(s3, quality["Statistics"]["S3Uri"], "baseline statistics"),
+            _read_json(s3, quality["Constraints"]["S3Uri"], "baseline constraints"))
+
+
+def _hour_of(relative_key):
+    """The UTC hour a capture object's key names (<variant>/yyyy/mm/dd/hh/<file>), or None."""
+    parts = relative_key.split("/")
+    try:
+        y, m, d, h = (int(p) for p in parts[1:5])
+        return datetime(y, m, d, h, tzinfo=timezone.utc)
+    except (ValueError, IndexError):
+        return None
+
+
+def captured_payloads(s3, destination, endpoint, since=None):
+    """(content type, text) of the requests captured for `endpoint` under `destination`, at or
+    after `since`. Objects whose hour folder ends before `since` are not even downloaded."""
+    from botocore.exceptions import ClientError
+
+    bucket, prefix = split_s3_uri(destination)
+    root = "/".join(p for p in (prefix.strip("/"), endpoint) if p) + "/"
+    uri = "s3://%s/%s" % (bucket, root)
+    payloads, objects = [], 0
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=root):
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                if not key.endswith(".jsonl"):
+                    continue
+                hour = _hour_of(key[len(root):])
+                if since and hour is not None and hour + timedelta(hours=1) <= since:
+                    continue
+                body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+                payloads += payloads_of_records(body.splitlines(), since)
+                objects += 1
+    except ClientError as e:
+        code = e.response.get("Error", {}).get("Code")
+        if code == "NoSuchBucket":
+            raise MonitorError("capture destination %s: bucket %s does not exist"
+                               % (destination, bucket))
+        raise MonitorError("cannot read captured data under %s: %s" % (uri, _message(e)))
+    if not objects:
+        raise MonitorError("no captured data for endpoint %s under %s%s"
+                           % (endpoint, uri, " since %s" % since.isoformat() if since else ""))
+    return payloads
+
+
+def write_violations(s3, output_uri, violations):
+    """constraint_violations.json under the output prefix; returns its URI."""
+    from botocore.exceptions import ClientError
+
+    bucket, prefix = split_s3_uri(output_uri)
+    key = "/".join(p for p in (prefix.strip("/"), "constraint_violations.json") if p)
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=violations_json(violations).encode("utf-8"),
+                      ContentType="application/json")
+    except ClientError as e:
+        raise MonitorError("cannot write s3://%s/%s: %s" % (bucket, key, _message(e)))
+    return "s3://%s/%s" % (bucket, key)
+
+
+def metric_data(endpoint, schedule, metrics, when):
+    """PutMetricData entries: feature_baseline_drift_<feature> with Model Monitor's
+    dimensions."""
+    dimensions = [{"Name": "Endpoint", "Value": endpoint},
+                  {"Name": "MonitoringSchedule", "Value": schedule}]
+    return [{"MetricName": "feature_baseline_drift_%s" % feature, "Dimensions": dimensions,
+             "Timestamp": when, "Value": float(value), "Unit": "None"}
+            for feature, value in sorted(metrics.items())]
+
+
+def publish(cloudwatch, data, namespace=NAMESPACE):
+    from botocore.exceptions import ClientError
+
+    try:
+        for i in range(0, len(data), METRICS_PER_CALL):
+            cloudwatch.put_metric_data(Namespace=namespace,
+                                       MetricData=data[i:i + METRICS_PER_CALL])
+    except ClientError as e:
+        raise MonitorError("CloudWatch refused the metrics (namespace %s): %s"
+                           % (namespace, _message(e)))
+    return len(data)

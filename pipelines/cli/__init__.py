@@ -1,0 +1,53 @@
+"""The `churn` command, one module per command group.
+
+  churn run [--data CSV|S3] [--schema S] [--param Name=Value ...] [--batch-input CSV]
+            [--home DIR] [--json]                    run the pipeline locally, no Docker
+  churn runs list | churn runs show ID               local executions
+  churn run-scripts [--data CSV --schema NAME]       the container scripts in sequence, no engine
+  churn models list [--group G] | describe V | approve V | reject V
+                                                     the local model registry
+  churn serve | predict                              the hosting contract, and a client
+  churn batch                                        batch-transform semantics on local files
+  churn deploy | undeploy                            SageMaker endpoints (AWS)
+  churn monitor                                      drift against the registered baseline
+  churn generate-data --rows N --seed S --out FILE   synthetic seed-schema customers
+  churn schemas                                      list the shipped schemas
+
+Errors a user can cause (pipelines.errors.UserError) print one line saying what is wrong and
+what to do, and exit 1.
+"""
+import argparse
+import sys
+
+from pipelines.cli import batch, data, deploy, models, monitor, run, serve
+from pipelines.errors import UserError
+from pipelines.workspace import Workspace
+
+# The command groups in the order `churn --help` lists them; each adds its own subcommands.
+COMMAND_GROUPS = (run, models, serve, batch, deploy, monitor, data)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="churn", description="Churn pipeline template tools.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for group in COMMAND_GROUPS:
+        group.add_parsers(sub)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        with Workspace(getattr(args, "home", None)) as ws:
+            return args.func(args, ws)
+    except UserError as e:
+        sys.stderr.write("churn %s: error: %s\n" % (args.command, e))
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("churn %s: interrupted\n" % args.command)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

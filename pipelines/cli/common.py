@@ -1,0 +1,55 @@
+"""What the `churn` command groups share: argument types and the options every group that
+reads a home takes."""
+import argparse
+from pathlib import Path
+
+from pipelines.errors import UserError
+from processing.churn_schema import available_schemas
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError("%r is not a positive whole number" % text)
+    return value
+
+
+def add_home(parser):
+    parser.add_argument("--home", help="where runs, models and the local store live "
+                                       "(default: $CHURN_HOME or ./.churn)")
+
+
+def add_schema(parser):
+    parser.add_argument("--schema", default="seed", help="schema name (%s) or file"
+                        % ", ".join(available_schemas()))
+
+
+def add_generated_data(parser):
+    parser.add_argument("--rows", type=positive_int, default=10000, help="rows to generate")
+    parser.add_argument("--seed", type=int, default=0, help="generator seed")
+
+
+def data_or_generated(args, ws, allow_s3=False):
+    """--data (a file, or with allow_s3 an s3:// URI in the local store), or generated
+    seed-schema data when the schema is the seed's."""
+    if args.data is None:
+        if args.schema != "seed":
+            raise UserError("--schema %s needs --data: only the seed schema has generated data"
+                            % args.schema)
+        return ws.generated_data(args.rows, args.seed)
+    if not (allow_s3 and args.data.startswith("s3://")) and not Path(args.data).is_file():
+        raise UserError("--data %s is not a file" % args.data)
+    return args.data
+
+
+def parse_params(pairs):
+    params = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UserError("--param %r: use Name=Value, e.g. --param AucThreshold=0.8" % pair)
+        params[name] = value
+    return params

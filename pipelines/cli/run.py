@@ -1,0 +1,174 @@
+"""`churn run`, `churn runs` and `churn run-scripts`: the pipeline on this machine."""
+import json
+import sys
+import time
+from pathlib import Path
+
+from pipelines.churn.schema_source import SchemaSource
+from pipelines.cli.common import (
+    add_generated_data,
+    add_home,
+    add_schema,
+    data_or_generated,
+    parse_params,
+)
+from pipelines.errors import UserError
+from pipelines.local.sagemaker.jobs.container import tail
+
+
+def cmd_run(args, ws):
+    source = SchemaSource(args.schema)  # a wrong schema fails here, before anything starts
+    data = data_or_generated(args, ws, allow_s3=True)
+    if args.batch_input:
+        check_batch_input(args.batch_input, source.schema)
+    progress = sys.stderr if args.json else sys.stdout
+    echo = lambda line: (progress.write(line + "\n"), progress.flush())  # noqa: E731
+    try:
+        result = ws.run(data, schema=source, parameters=parse_params(args.param), echo=echo,
+                        batch_input=args.batch_input)
+    except FileNotFoundError as e:
+        raise UserError(str(e))
+    if args.json:
+        print(json.dumps(result.as_json(), indent=1))
+    else:
+        print_result(result)
+    return 0 if result.succeeded else 1
+
+
+def check_batch_input(path, schema):
+    """Batch transform treats every line as a record: a header line would be scored as a
+    customer (or fail the job), so say so before anything runs."""
+    if path.startswith("s3://"):
+        return  # in the local store; the transform step reports what it finds
+    if not Path(path).is_file():
+        raise UserError("--batch-input %s is not a file" % path)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            first = f.readline()
+    except OSError as e:
+        raise UserError("--batch-input %s: %s" % (path, e.strerror))
+    if not first.strip():
+        raise UserError("--batch-input %s is empty (or starts with a blank line)" % path)
+    names = set(schema.feature_names) | {schema.target}
+    if {field.strip().strip('"') for field in first.split(",")} & names:
+        raise UserError("--batch-input %s starts with a header line; batch transform scores "
+                        "every line: give rows only, features in schema order (%s)"
+                        % (path, ",".join(schema.feature_names)))
+
+
+def print_result(result):
+    record = result.record
+    steps = record["Steps"]
+    print("%s: %s in %.1f s (%d of %d steps from cache)" % (
+        record["PipelineExecutionId"], result.status, result.seconds,
+        sum(1 for s in steps if s["CacheHit"]), len(steps)))
+    if result.metrics:
+        print("test metrics: " + ", ".join("%s %.4f" % kv for kv in result.metrics.items()))
+    if result.model_package:
+        p = result.model_package
+        print("registered %s version %d (%s); approve it with `churn models approve %d`"
+              % (p["group"], p["version"], p["approval_status"], p["version"]))
+    if result.batch_output:
+        for path in result.batch_output["files"]:
+            print("batch scores: %s" % path)
+    if not result.succeeded:
+        sys.stderr.write("failed: %s\n" % record["FailureReason"])
+        for log in result.failed_logs():
+            text, path = log_tail(log)
+            if text:
+                sys.stderr.write("last lines of %s:\n%s\n" % (path, text))
+
+
+def log_tail(log):
+    """The last lines of a failed job's log (a log file, or the first non-empty log of the job
+    folder), and its path."""
+    log = Path(log)
+    for path in [log] if log.is_file() else sorted(log.glob("*.log")):
+        text = tail(path)
+        if text:
+            return text, path
+    return "", log
+
+
+def cmd_runs(args, ws):
+    records = ws.sagemaker.executions
+    if args.action == "list":
+        found = records.list()
+        if not found:
+            print("no executions under %s yet; run `churn run`" % ws.home)
+        for r in found:
+            print("%s  %-10s %s  %5.1f s  %s" % (
+                r["PipelineExecutionId"], r["PipelineExecutionStatus"],
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["StartTime"])),
+                (r["EndTime"] or time.time()) - r["StartTime"], r["PipelineName"]))
+        return 0
+    if not args.id:
+        raise UserError("churn runs show needs an execution id (see `churn runs list`)")
+    record = records.load(args.id)
+    if args.json:
+        print(json.dumps(record, indent=1, default=str))
+        return 0
+    print("%s %s: %s" % (record["PipelineName"], record["PipelineExecutionId"],
+                         record["PipelineExecutionStatus"]))
+    if record["FailureReason"]:
+        print("failure: %s" % record["FailureReason"])
+    for s in record["Steps"]:
+        took = (s["EndTime"] or time.time()) - s["StartTime"]
+        print("  %-28s %-12s %-9s %6.1f s%s" % (
+            s["StepName"], s["StepType"], s["StepStatus"], took,
+            "  cache hit from %s" % s["CacheHit"] if s["CacheHit"] else ""))
+    return 0
+
+
+def cmd_run_scripts(args, ws):
+    from pipelines.churn.script_run import StepFailed, run_sequence
+
+    SchemaSource(args.schema)  # a wrong schema name fails here, before any job starts
+    data = data_or_generated(args, ws)
+    if args.data is None:
+        print("generated %d seed-schema rows in %s" % (args.rows, data))
+    workdir = Path(args.workdir) if args.workdir else ws.home / "script-run"
+    print("running the container scripts on %s (schema %s) in %s" % (data, args.schema, workdir))
+    try:
+        summary = run_sequence(data, args.schema, workdir)
+    except StepFailed as e:
+        raise UserError(str(e))
+    sd = summary["auc_std"]  # the string "NaN" below 200 test rows, by the convention
+    print("test AUC %.4f (bootstrap sd %s), accuracy %.4f, F1 %.4f"
+          % (summary["auc"], "%.4f" % sd if isinstance(sd, float) else sd, summary["accuracy"],
+             summary["f1"]))
+    print("model: %s" % summary["model"])
+    print("scores of the first rows (probability,label): %s" % " ".join(summary["sample_scores"]))
+    return 0
+
+
+def add_parsers(sub):
+    p = sub.add_parser("run", help="run the pipeline definition locally (no Docker, no AWS)")
+    p.add_argument("--data", help="raw churn CSV, or an s3:// URI in the local store "
+                                  "(default: generated seed-schema data)")
+    add_schema(p)
+    p.add_argument("--param", action="append", metavar="NAME=VALUE",
+                   help="pipeline parameter, e.g. AucThreshold=0.8 (repeatable)")
+    p.add_argument("--batch-input", metavar="CSV",
+                   help="also score this headerless CSV with the model once it is registered "
+                        "(the pipeline's BatchModel and BatchTransform steps); "
+                        "--param BatchJoinSource=Input appends each score to its row")
+    add_home(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    add_generated_data(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("runs", help="list local executions or show one")
+    p.add_argument("action", choices=("list", "show"))
+    p.add_argument("id", nargs="?")
+    add_home(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("run-scripts", help="run validate, preprocess, train, evaluate and "
+                                           "inference in sequence on one table")
+    p.add_argument("--data", help="raw churn CSV (default: generate seed-schema data)")
+    add_schema(p)
+    add_generated_data(p)
+    p.add_argument("--workdir", help="default: $CHURN_HOME/script-run")
+    p.set_defaults(func=cmd_run_scripts)

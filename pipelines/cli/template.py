@@ -1,0 +1,75 @@
+"""What the SageMaker project templates' commands, `get-pipeline-definition` and `run-pipeline`,
+share: load a pipeline module, call its get_pipeline(**kwargs), and turn the mistakes users make
+into one clear line."""
+import argparse
+import importlib
+import json
+import os
+import sys
+
+from pipelines.aws.errors import credentials_error
+from pipelines.churn.sdk import quiet_sdk
+from pipelines.errors import UserError
+
+
+def pipeline_parser(prog, description):
+    """The flags the SageMaker project templates' commands share."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("-n", "--module-name", required=True,
+                        help="module with get_pipeline(), e.g. pipelines.churn.pipeline")
+    parser.add_argument("-kwargs", "--kwargs", default=None,
+                        help="JSON object of get_pipeline() arguments")
+    return parser
+
+
+def parse_kwargs(text):
+    if not text:
+        return {}
+    try:
+        kwargs = json.loads(text)
+    except ValueError as e:
+        raise UserError("--kwargs is not valid JSON (%s): %r" % (e, text))
+    if not isinstance(kwargs, dict):
+        raise UserError('--kwargs must be a JSON object, e.g. \'{"region": "us-east-1"}\'')
+    return kwargs
+
+
+def region_of(kwargs):
+    region = kwargs.get("region") or os.environ.get("AWS_REGION") \
+        or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise UserError("no AWS region: pass \"region\" in --kwargs or set AWS_DEFAULT_REGION")
+    return region
+
+
+def load_pipeline(module_name, kwargs):
+    """Import `module_name` and call its get_pipeline(**kwargs), region filled in from the
+    environment when kwargs lack it."""
+    quiet_sdk()
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise UserError("cannot import module %r (%s); pass the dotted name of a module with "
+                           "get_pipeline(), e.g. pipelines.churn.pipeline" % (module_name, e))
+    if not hasattr(module, "get_pipeline"):
+        raise UserError("module %r has no get_pipeline() function" % module_name)
+    kwargs = dict(kwargs, region=region_of(kwargs))
+    try:
+        return module.get_pipeline(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise UserError(str(e))
+
+
+def run_command(main, argv, prog):
+    """Run main(argv); user mistakes become one line on stderr and exit code 1."""
+    try:
+        return main(argv)
+    except UserError as e:
+        sys.stderr.write("%s: error: %s\n" % (prog, e))
+        return 1
+    except Exception as e:
+        friendly = credentials_error(e)
+        if friendly is None:
+            raise
+        sys.stderr.write("%s: error: %s\n" % (prog, friendly))
+        return 1

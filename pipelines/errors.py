@@ -1,0 +1,47 @@
+"""The errors this package raises on purpose, in one hierarchy.
+
+    ChurnError                 base of them all
+     +-- UserError             the user can fix it (a flag, a file, a name, credentials):
+          |                    commands print it as one line, with no traceback, and exit 1
+          +-- PipelineError    a definition the local engine cannot run; nothing was started
+          +-- StoreError       a bad S3 URI, or no object there, in the local store
+          +-- RegistryError    an unknown model version or group in the local registry
+          +-- ModelSourceError a model that cannot be served from where it was named
+          +-- MonitorError     captured data or a baseline that cannot be checked
+          +-- DeployError      an endpoint that cannot be deployed or removed as asked
+
+The container scripts raise their own errors (SchemaError, DataError, ...): they never import
+this package. Where a command calls them in-process, the caller turns those into UserError.
+"""
+
+
+class ChurnError(Exception):
+    """Base of every error raised on purpose under pipelines/."""
+
+
+class UserError(ChurnError):
+    """Something the user can fix; printed as one line saying what is wrong and what to do."""
+
+
+class PipelineError(UserError):
+    """The definition cannot run here (unsupported step, bad parameter); nothing was started."""
+
+
+class StoreError(UserError):
+    """A URI the local store cannot hold, or no object at it."""
+
+
+class RegistryError(UserError):
+    """No such model version or group, or a status the registry does not know."""
+
+
+class ModelSourceError(UserError):
+    """The model named cannot be served (not approved, not a model folder, no code)."""
+
+
+class MonitorError(UserError):
+    """Captured data or a baseline that cannot be read or checked."""
+
+
+class DeployError(UserError):
+    """An endpoint that cannot be deployed or removed as asked."""

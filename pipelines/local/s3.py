@@ -1,0 +1,64 @@
+"""The local object store, S3's twin: s3://bucket/key is the file <home>/s3/bucket/key.
+
+Jobs read and write S3 URIs exactly as on SageMaker; only this module knows they are files.
+Every object is published whole or not at all (processing/churn_job.py's atomic write), so a
+kill or a full disk never leaves a partial object under its key.
+"""
+from pathlib import Path
+
+from pipelines.errors import StoreError
+from processing.churn_job import copy_atomic, is_temporary, write_bytes_atomic
+
+
+class Store(object):
+    def __init__(self, home):
+        self.root = Path(home).resolve() / "s3"
+
+    def path(self, uri):
+        if not isinstance(uri, str) or not uri.startswith("s3://"):
+            raise StoreError("not an S3 URI: %r" % (uri,))
+        bucket, _, key = uri[len("s3://"):].partition("/")
+        if not bucket or ".." in key.split("/"):
+            raise StoreError("bad S3 URI: %r" % (uri,))
+        return self.root / bucket / key
+
+    def file(self, uri):
+        """The file of an existing object (read it in place, without loading it whole)."""
+        path = self.path(uri)
+        if not path.is_file():
+            raise StoreError("no object at %s (local store %s)" % (uri, path))
+        return path
+
+    def put_bytes(self, uri, data):
+        write_bytes_atomic(self.path(uri), data)
+
+    def put_file(self, uri, source):
+        copy_atomic(source, self.path(uri))
+
+    def read_bytes(self, uri):
+        return self.file(uri).read_bytes()
+
+    def exists(self, uri):
+        return self.path(uri).exists()
+
+    def objects(self, prefix):
+        """{relative name: file} of every object whose key starts with `prefix`, as S3Prefix
+        inputs select them: a prefix ending in / is a folder; otherwise a file of that exact
+        key, or a folder of that name."""
+        base = self.path(prefix)
+        if prefix.endswith("/") or base.is_dir():
+            if not base.is_dir():
+                return {}
+            return {str(p.relative_to(base)): p for p in sorted(base.rglob("*"))
+                    if p.is_file() and not is_temporary(p.name)}
+        if base.is_file():
+            return {base.name: base}
+        return {}
+
+    def upload_folder(self, folder, prefix):
+        """Copy a job's output folder under `prefix` (relative paths kept; links not followed,
+        as SageMaker does not follow them)."""
+        folder = Path(folder)
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                self.put_file(prefix.rstrip("/") + "/" + str(path.relative_to(folder)), path)

@@ -1,0 +1,29 @@
+"""The SQLite database under a home (registry.db) that the registry and the step cache share:
+one file, so a registration and the cache entries of one execution live side by side, and
+SQLite's locking lets several runs on one home write at once (docs/adr/0004)."""
+import sqlite3
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS model_package_groups (
+    name TEXT PRIMARY KEY, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS model_packages (
+    arn TEXT PRIMARY KEY, group_name TEXT NOT NULL, version INTEGER NOT NULL,
+    approval_status TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL,
+    pipeline_execution TEXT, request TEXT NOT NULL, approval_description TEXT,
+    UNIQUE (group_name, version));
+CREATE TABLE IF NOT EXISTS models (
+    name TEXT PRIMARY KEY, created REAL NOT NULL, request TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS step_cache (
+    pipeline TEXT NOT NULL, step TEXT NOT NULL, cache_key TEXT NOT NULL,
+    execution_id TEXT NOT NULL, created REAL NOT NULL, properties TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS step_cache_key ON step_cache (pipeline, step, cache_key);
+"""
+
+
+def connect(home):
+    Path(home).mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(str(Path(home) / "registry.db"), timeout=30)
+    db.row_factory = sqlite3.Row
+    db.executescript(SCHEMA)
+    return db

@@ -1,0 +1,198 @@
+"""Execute a pipeline definition: steps in dependency order, branches, statuses, progress.
+
+A run is a first-class execution with an id, a folder (<home>/executions/<id>/ with
+execution.json, one folder per step with its logs) and SageMaker's status names (Executing,
+Succeeded, Failed, Stopped). What each step type does is steps.py's table; caching and retries
+are there too. Jobs run one at a time: on two cores a second XGBoost or pandas job only slows
+the first, and each job gets the whole thread budget. The engine knows nothing of churn: it
+runs any definition whose step types the table has.
+"""
+import json
+import re
+import time
+import uuid
+
+from pipelines.errors import PipelineError, UserError
+from pipelines.local.arns import sagemaker_arn
+from pipelines.local.sagemaker import expressions
+from pipelines.local.sagemaker.backend import SageMakerBackend
+from pipelines.local.sagemaker.steps import FAILURES, STEP_TYPES, StepFailure
+
+STEP_REF = re.compile(r'"Get": "Steps\.([A-Za-z0-9_-]+)[.\']')
+
+
+def parameter_values(definition, overrides):
+    """Defaults from the definition, overridden by name; values cast to the declared type."""
+    declared = {p["Name"]: p for p in definition.get("Parameters", [])}
+    unknown = set(overrides) - set(declared)
+    if unknown:
+        raise PipelineError("unknown pipeline parameters %s (the pipeline has: %s)"
+                            % (", ".join(sorted(unknown)), ", ".join(declared)))
+    values = {}
+    for name, p in declared.items():
+        value = overrides.get(name, p.get("DefaultValue"))
+        try:
+            if p["Type"] == "Integer":
+                value = int(value)
+            elif p["Type"] == "Float":
+                value = float(value)
+            elif p["Type"] == "Boolean" and isinstance(value, str):
+                if value.lower() not in ("true", "false"):
+                    raise ValueError(value)
+                value = value.lower() == "true"
+        except (TypeError, ValueError):
+            raise PipelineError("parameter %s is %s; %r is not one" % (name, p["Type"], value))
+        if p.get("EnumValues") and value not in p["EnumValues"]:  # as StartPipelineExecution
+            raise PipelineError("parameter %s must be one of %s; %r is not one"
+                                % (name, ", ".join(p["EnumValues"]), value))
+        values[name] = value
+    return values
+
+
+def all_steps(definition):
+    steps = []
+    for step in definition["Steps"]:
+        steps.append(step)
+        if step["Type"] == "Condition":
+            steps += step["Arguments"].get("IfSteps", []) + step["Arguments"].get("ElseSteps", [])
+    return steps
+
+
+def dependencies(step):
+    arguments = step.get("Arguments", {})
+    if step["Type"] == "Condition":
+        # A branch's steps wait on what they reference once the branch is chosen; the
+        # condition itself waits only on what its conditions read (a branch step that reads
+        # another branch step would otherwise make the condition wait on itself).
+        arguments = {k: v for k, v in arguments.items() if k not in ("IfSteps", "ElseSteps")}
+    refs = set(STEP_REF.findall(json.dumps(arguments)))
+    return (refs | set(step.get("DependsOn", []))) - {step["Name"]}
+
+
+
+class Execution(object):
+    """Runs one execution of a definition on a backend and records it."""
+
+    def __init__(self, backend, definition, pipeline_name, parameters, echo=None):
+        self.backend = backend
+        self.definition = definition
+        self.echo = echo or (lambda line: None)
+        self.id = uuid.uuid4().hex[:12]
+        self.pipeline = pipeline_name
+        self.folder = backend.executions.folder(self.id)
+        self.arn = sagemaker_arn("pipeline", self.pipeline, "execution", self.id)
+        unsupported = [s for s in all_steps(definition) if s["Type"] not in STEP_TYPES]
+        if unsupported:
+            s = unsupported[0]
+            raise PipelineError("step %s has type %s, which the local runner cannot execute "
+                                "(it runs %s)" % (s["Name"], s["Type"], ", ".join(STEP_TYPES)))
+        self.parameters = parameter_values(definition, parameters)
+        now = time.time()
+        self.ctx = expressions.Context(self.parameters, {
+            "PipelineExecutionId": self.id, "PipelineExecutionArn": self.arn,
+            "PipelineName": self.pipeline,
+            "PipelineArn": sagemaker_arn("pipeline", self.pipeline),
+            "StartDateTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+            "CurrentDateTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))},
+            backend.store)
+        self.record = {"PipelineExecutionId": self.id, "PipelineExecutionArn": self.arn,
+                       "PipelineName": self.pipeline, "PipelineExecutionStatus": "Executing",
+                       "StartTime": now, "EndTime": None, "FailureReason": None,
+                       "Parameters": self.parameters, "Steps": []}
+        self.steps = {}
+
+    # ------------------------------------------------------------------ what it produced
+
+    def succeeded(self, step_type):
+        """The Describe*-shaped properties of each step of `step_type` that succeeded (ran or
+        came from the cache), in the order they ran."""
+        return [self.ctx.properties[entry["StepName"]] for entry in self.record["Steps"]
+                if entry["StepType"] == step_type and entry["StepStatus"] == "Succeeded"]
+
+    def property_files(self, file_name):
+        """The S3 URIs of the property files named `file_name`, of every step that has one."""
+        return [files[file_name] for files in self.ctx.property_files.values()
+                if file_name in files]
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def save(self):
+        self.backend.executions.save(self.record)
+
+    def _start(self, step):
+        entry = {"StepName": step["Name"], "StepType": step["Type"], "StepStatus": "Executing",
+                 "StartTime": time.time(), "EndTime": None, "CacheHit": None,
+                 "FailureReason": None, "Metadata": {}, "Log": None}
+        self.record["Steps"].append(entry)
+        self.steps[step["Name"]] = entry
+        self.save()
+        return entry
+
+    def _finish(self, entry, status, reason=None):
+        entry["StepStatus"] = status
+        entry["EndTime"] = time.time()
+        entry["FailureReason"] = reason
+        self.save()
+        seconds = entry["EndTime"] - entry["StartTime"]
+        note = " (cache hit from %s)" % entry["CacheHit"] if entry["CacheHit"] else ""
+        self.echo("  %-28s %-9s %6.1f s%s" % (entry["StepName"], status, seconds, note))
+
+    # ------------------------------------------------------------------ running
+
+    def run(self):
+        self.save()
+        self.echo("execution %s of %s" % (self.id, self.pipeline))
+        pending = list(self.definition["Steps"])
+        try:
+            while pending:
+                ready = [s for s in pending if all(
+                    self.steps.get(d, {}).get("StepStatus") == "Succeeded"
+                    for d in dependencies(s))]
+                if not ready:
+                    names = ", ".join(s["Name"] for s in pending)
+                    raise PipelineError("steps %s wait on steps that never ran" % names)
+                step = ready[0]
+                pending.remove(step)
+                pending += self._run_step(step)
+        except (StepFailure, PipelineError) as failure:
+            self.record["PipelineExecutionStatus"] = "Failed"
+            self.record["FailureReason"] = getattr(failure, "reason", str(failure))
+        except KeyboardInterrupt:
+            for entry in self.record["Steps"]:
+                if entry["StepStatus"] == "Executing":
+                    entry["StepStatus"] = "Stopped"
+            self.record["PipelineExecutionStatus"] = "Stopped"
+            self.record["FailureReason"] = "stopped by the user"
+        else:
+            self.record["PipelineExecutionStatus"] = "Succeeded"
+        finally:
+            self.record["EndTime"] = time.time()
+            self.save()
+        return self.record
+
+    def _run_step(self, step):
+        """Run one step; returns the steps it unlocks (a condition's chosen branch)."""
+        entry = self._start(step)
+        self.echo("  %-28s Executing" % step["Name"])
+        try:
+            follow = STEP_TYPES[step["Type"]](self, step, entry) or []
+        except FAILURES as e:
+            entry["Log"] = str(e.log) if getattr(e, "log", None) else entry["Log"]
+            self._finish(entry, "Failed", e.reason)
+            raise StepFailure("step %s failed: %s" % (step["Name"], e.reason),
+                              getattr(e, "log", None), getattr(e, "tail", ""))
+        except (expressions.ExpressionError, UserError, ValueError) as e:
+            self._finish(entry, "Failed", str(e))
+            raise StepFailure("step %s failed: %s" % (step["Name"], e))
+        self._finish(entry, "Succeeded")
+        return follow
+
+
+def run_definition(home, definition, pipeline_name, parameters=None, echo=None, runner=None):
+    """Run a definition on the local SageMaker of `home`; returns the execution record."""
+    backend = SageMakerBackend(home, runner=runner)
+    try:
+        return Execution(backend, definition, pipeline_name, dict(parameters or {}),
+                         echo).run()
+    finally:
+        backend.close()

@@ -1,0 +1,222 @@
+"""A CreateTrainingJob request in script mode run as local processes
+(docs/container-contracts.md section 2): channels copied in, the config files and SM_* variables
+the training toolkit would set, hyperparameters as arguments, the hosts' /opt/ml/model packed
+into model.tar.gz, FinalMetricDataList scraped from the logs with the MetricDefinitions.
+
+A multi-host job learns the XGBoost tracker's loopback address from CHURN_TRACKER_URI, since the
+hosts' names (algo-1, ...) do not resolve on this machine.
+"""
+import json
+import re
+import socket
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+from pipelines.local.arns import sagemaker_arn
+from pipelines.local.sagemaker.jobs.container import (
+    Container,
+    JobFailed,
+    Launch,
+    base_env,
+    copy_inputs,
+    hosts_of,
+    raise_first_failure,
+    thread_budget,
+    unpack,
+    write_json,
+)
+
+
+def decode_hyperparameter(value):
+    """The toolkit json.loads each value when it can ("5" -> 5, '"train.py"' -> "train.py")."""
+    try:
+        return json.loads(value)
+    except (ValueError, TypeError):
+        return value
+
+
+def encode_env(value):
+    """mapping.to_env_vars: strings raw, None empty, anything else compact sorted JSON."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def cli_args(hyperparameters):
+    """mapping.to_cmd_args: sorted keys, `--key value` (`-k` for one letter), str() values,
+    dicts as k1=v1,k2=v2."""
+    args = []
+    for key in sorted(hyperparameters):
+        value = hyperparameters[key]
+        if isinstance(value, dict):
+            value = ",".join("%s=%s" % (k, v) for k, v in sorted(value.items()))
+        args += ["-" + key if len(key) == 1 else "--" + key, str(value)]
+    return args
+
+
+def training_env(request, job_name, host, hosts, c, threads, region):
+    hps_raw = request.get("HyperParameters") or {}
+    decoded = {k: decode_hyperparameter(v) for k, v in hps_raw.items()}
+    user_hps = {k: v for k, v in decoded.items() if not k.startswith("sagemaker_")}
+    framework = {k: v for k, v in decoded.items() if k.startswith("sagemaker_") and k not in (
+        "sagemaker_program", "sagemaker_submit_directory", "sagemaker_region",
+        "sagemaker_job_name", "sagemaker_container_log_level")}
+    channels = sorted(ch["ChannelName"] for ch in request.get("InputDataConfig", []))
+    program = decoded.get("sagemaker_program", "")
+    input_config = json.loads(c.path("/opt/ml/input/config/inputdataconfig.json").read_text())
+    resource_config = json.loads(c.path("/opt/ml/input/config/resourceconfig.json").read_text())
+    log_level = decoded.get("sagemaker_container_log_level", 20)
+    env = {
+        "SM_MODEL_DIR": "/opt/ml/model",
+        "SM_CHANNELS": channels,
+        "SM_HPS": user_hps,
+        "SM_USER_ARGS": cli_args(user_hps),
+        "SM_HOSTS": hosts,
+        "SM_CURRENT_HOST": host,
+        "SM_NETWORK_INTERFACE_NAME": "eth0",
+        "SM_NUM_CPUS": threads,
+        "SM_NUM_GPUS": 0,
+        "SM_LOG_LEVEL": log_level,
+        "SM_INPUT_DIR": "/opt/ml/input",
+        "SM_INPUT_CONFIG_DIR": "/opt/ml/input/config",
+        "SM_OUTPUT_DIR": "/opt/ml/output",
+        "SM_OUTPUT_DATA_DIR": "/opt/ml/output/data",
+        "SM_OUTPUT_INTERMEDIATE_DIR": "/opt/ml/output/intermediate",
+        "SM_MODULE_NAME": program[:-3] if program.endswith(".py") else program,
+        "SM_MODULE_DIR": decoded.get("sagemaker_submit_directory", ""),
+        "SM_USER_ENTRY_POINT": program,
+        "SM_FRAMEWORK_MODULE": "sagemaker_xgboost_container.training:main",
+        "SM_FRAMEWORK_PARAMS": framework,
+        "SM_RESOURCE_CONFIG": resource_config,
+        "SM_INPUT_DATA_CONFIG": input_config,
+    }
+    for name in channels:
+        env["SM_CHANNEL_" + name.upper()] = "/opt/ml/input/data/" + name
+    for key, value in user_hps.items():
+        env["SM_HP_" + key.upper()] = value
+    env["SM_TRAINING_ENV"] = {
+        "channel_input_dirs": {n: "/opt/ml/input/data/" + n for n in channels},
+        "current_host": host, "hosts": hosts, "hyperparameters": user_hps,
+        "input_data_config": input_config, "job_name": job_name,
+        "log_level": log_level, "model_dir": "/opt/ml/model",
+        "module_name": env["SM_MODULE_NAME"], "num_cpus": threads, "num_gpus": 0,
+        "output_data_dir": "/opt/ml/output/data", "resource_config": resource_config,
+        "user_entry_point": program}
+    out = {k: c.rewrite(encode_env(v)) for k, v in env.items()}
+    # Paths inside JSON values (SM_TRAINING_ENV, ...) point at the host folder too.
+    root = str(c.root)
+    for key in ("SM_TRAINING_ENV",):
+        out[key] = out[key].replace('"/opt/ml', '"' + root + "/opt/ml")
+    out.update({"TRAINING_JOB_NAME": job_name, "SAGEMAKER_JOB_NAME": job_name,
+                "TRAINING_JOB_ARN": sagemaker_arn("training-job", job_name),
+                "CURRENT_HOST": host, "SAGEMAKER_REGION": region,
+                "PYTHONPATH": str(c.path("/opt/ml/code"))})
+    return out, user_hps, program
+
+
+def pack_model(folders, tar_path):
+    """model.tar.gz: the files of every host's folder at the archive root (SageMaker merges
+    the hosts' /opt/ml/model)."""
+    tar_path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(tar_path, "w:gz") as tar:
+        for folder in folders:
+            for item in sorted(folder.rglob("*")):
+                if item.is_file():
+                    tar.add(str(item), arcname=str(item.relative_to(folder)))
+    return tar_path
+
+
+def final_metrics(definitions, logs):
+    """Apply MetricDefinitions to the job logs with tabs as #011 (CloudWatch's spelling); the
+    last value of each metric wins, as in FinalMetricDataList."""
+    found = {}
+    for log in logs:
+        for line in Path(log).read_text(errors="replace").splitlines():
+            line = line.replace("\t", "#011")
+            for d in definitions:
+                m = re.search(d["Regex"], line)
+                if m:
+                    try:
+                        found[d["Name"]] = float(m.group(1))
+                    except (IndexError, ValueError):
+                        pass
+    return [{"MetricName": k, "Value": v, "Timestamp": time.time()} for k, v in found.items()]
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_training(request, job_name, workdir, store, runner, region="local"):
+    """Run a CreateTrainingJob request (script mode); returns DescribeTrainingJob's shape."""
+    started = time.time()
+    resources = request["ResourceConfig"]
+    hosts = hosts_of(resources["InstanceCount"])
+    threads = thread_budget(len(hosts))
+    hps = request.get("HyperParameters") or {}
+    submit = decode_hyperparameter(hps.get("sagemaker_submit_directory", '""'))
+    if not submit:
+        raise JobFailed("the training request has no sagemaker_submit_directory: the local "
+                        "runner runs script-mode jobs only")
+    code_archive = store.file(submit)
+    tracker = "127.0.0.1:%d" % _free_port() if len(hosts) > 1 else None
+    launches, containers = [], {}
+    for host in hosts:
+        c = containers[host] = Container(Path(workdir) / host)
+        data_config = {}
+        for channel in request.get("InputDataConfig", []):
+            name = channel["ChannelName"]
+            source = channel["DataSource"]["S3DataSource"]
+            shard = None
+            if source.get("S3DataDistributionType") == "ShardedByS3Key":
+                shard = (hosts.index(host), len(hosts))
+            copy_inputs(store, source["S3Uri"], c.path("/opt/ml/input/data/" + name), shard)
+            entry = {"TrainingInputMode": request["AlgorithmSpecification"].get(
+                "TrainingInputMode", "File"),
+                "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
+                "RecordWrapperType": channel.get("RecordWrapperType", "None")}
+            if channel.get("ContentType"):
+                entry["ContentType"] = channel["ContentType"]
+            data_config[name] = entry
+        config = c.path("/opt/ml/input/config")
+        write_json(config / "hyperparameters.json", hps)
+        write_json(config / "inputdataconfig.json", data_config)
+        write_json(config / "resourceconfig.json", {
+            "current_host": host, "hosts": hosts, "network_interface_name": "eth0",
+            "current_instance_type": resources.get("InstanceType", "local")})
+        for folder in ("/opt/ml/model", "/opt/ml/output/data", "/opt/ml/output/intermediate"):
+            c.path(folder).mkdir(parents=True, exist_ok=True)
+        unpack(code_archive, c.path("/opt/ml/code"), submit)
+        env, user_hps, program = training_env(request, job_name, host, hosts, c, threads, region)
+        env = dict(base_env(threads), **env)
+        env.update({k: str(v) for k, v in (request.get("Environment") or {}).items()})
+        if tracker:
+            env["CHURN_TRACKER_URI"] = tracker
+        module = program[:-3] if program.endswith(".py") else program
+        # The XGBoost image runs the entry point as a module from /opt/ml/code.
+        argv = [sys.executable, "-m", module] + cli_args(user_hps)
+        launches.append(Launch(host, argv, env, c.path("/opt/ml/code"),
+                               Path(workdir) / (host + ".log")))
+    timeout = (request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
+    results = runner.run(launches, timeout)
+    raise_first_failure(results, lambda h: containers[h].path("/opt/ml/output/failure"))
+
+    output_path = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+    model_uri = "%s/%s/output/model.tar.gz" % (output_path, job_name)
+    tmp = Path(workdir) / "model.tar.gz"
+    pack_model([c.path("/opt/ml/model") for c in containers.values()], tmp)
+    store.put_file(model_uri, tmp)
+    metrics = final_metrics(request["AlgorithmSpecification"].get("MetricDefinitions", []),
+                            [log for _, _, log in results])
+    return dict(request, TrainingJobName=job_name,
+                TrainingJobArn=sagemaker_arn("training-job", job_name),
+                TrainingJobStatus="Completed", SecondaryStatus="Completed",
+                ModelArtifacts={"S3ModelArtifacts": model_uri},
+                FinalMetricDataList=metrics, TrainingStartTime=started,
+                TrainingEndTime=time.time())

@@ -1,0 +1,121 @@
+"""How a job's host processes are started: the one interface the job kinds use, and its two
+implementations.
+
+    runner.run(launches, timeout) -> [(host, returncode, log path)]
+        start every Launch (pipelines/local/sagemaker/jobs/container.py) at once and wait for
+        all; raise JobFailed when MaxRuntimeInSeconds passes first
+    runner.last_usage   {host: {"max_rss_mb", "cpu_seconds"}} of the last run, where measured
+    runner.waited       seconds the last run waited for the runner itself to be ready
+    runner.close()
+
+ColdRunner starts each host as a fresh interpreter, as a container would. WarmRunner forks Python
+hosts from a parent that imported the heavy libraries once (warm_parent.py; docs/adr/0002).
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pipelines.local.sagemaker.jobs.container import CORES, base_env, timed_out
+
+ROOT = Path(__file__).resolve().parents[3]  # the checkout: the warm parent imports pipelines
+
+
+class JobRunner(object):
+    """The interface; see the module docstring."""
+
+    last_usage = {}
+    waited = 0.0
+
+    def run(self, launches, timeout):
+        raise NotImplementedError
+
+    def close(self):
+        pass
+
+
+class ColdRunner(JobRunner):
+    """Each host a fresh process, as a container would start it."""
+
+    def run(self, launches, timeout):
+        started = []
+        for launch in launches:
+            with open(launch.log, "wb") as out:  # the child keeps its own descriptor
+                started.append((launch.host, subprocess.Popen(
+                    launch.argv, env=launch.env, cwd=str(launch.cwd), stdout=out,
+                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL), launch.log))
+        deadline = time.time() + timeout if timeout else None
+        results = []
+        for host, proc, log in started:
+            try:
+                code = proc.wait(timeout=max(1, deadline - time.time()) if deadline else None)
+            except subprocess.TimeoutExpired:
+                for _, other, _ in started:
+                    other.kill()
+                raise timed_out(timeout, log)
+            results.append((host, code, log))
+        return results
+
+
+class WarmRunner(JobRunner):
+    """Hosts forked from a parent that has the heavy libraries imported already; anything but
+    a Python entry point runs cold."""
+
+    def __init__(self, log):
+        self.log = open(log, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pipelines.local.sagemaker.warm_parent"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
+            env=dict(os.environ, **base_env(CORES)), cwd=str(ROOT))
+        self.ready = False
+        self.last_usage = {}
+        self.waited = 0.0
+
+    def run(self, launches, timeout):
+        if any(launch.argv[0] != sys.executable for launch in launches):
+            self.last_usage = {}
+            return ColdRunner().run(launches, timeout)
+        if not self.ready:  # the preloading overlapped whatever the engine did meanwhile
+            started = time.time()
+            self._read()
+            self.ready = True
+            self.waited = time.time() - started
+        request = {"launches": [{"host": launch.host, "argv": launch.argv, "env": launch.env,
+                                 "cwd": str(launch.cwd), "log": str(launch.log)}
+                                for launch in launches], "timeout": timeout}
+        self.proc.stdin.write((json.dumps(request) + "\n").encode())
+        self.proc.stdin.flush()
+        reply = self._read()
+        self.last_usage = reply.get("usage", {})
+        logs = {launch.host: launch.log for launch in launches}
+        if reply["timed_out"]:
+            raise timed_out(timeout, logs[launches[0].host])
+        return [(host, code, logs[host]) for host, code in reply["results"]]
+
+    def _read(self):
+        line = self.proc.stdout.readline()
+        if not line:
+            raise OSError("the warm job parent stopped; see %s" % self.log.name)
+        return json.loads(line)
+
+    def close(self):
+        if self.proc.poll() is None:
+            if self.ready:
+                self.proc.stdin.close()  # end of requests: the parent exits
+                self.proc.wait(timeout=30)
+            else:
+                self.proc.kill()  # never used (every step came from the cache): no waiting
+                self.proc.wait()
+        self.proc.stdout.close()
+        self.log.close()
+
+
+def make_runner(home):
+    """Jobs fork from a warm parent unless CHURN_COLD_JOBS=1 asks for a fresh interpreter per
+    job (slower by the imports; useful to rule the warm parent out when debugging)."""
+    if os.environ.get("CHURN_COLD_JOBS") == "1":
+        return ColdRunner()
+    Path(home).mkdir(parents=True, exist_ok=True)
+    return WarmRunner(Path(home) / "warm-parent.log")

@@ -1,0 +1,143 @@
+"""What each step type does, in one table: STEP_TYPES maps a definition's step Type to its
+handler. A handler takes (execution, step, record entry), sets the step's properties in the
+execution's context and its Metadata in the entry, and returns the steps it unlocks (a
+condition's chosen branch). Job steps go through the step cache and the retry policies
+(policies.py) first."""
+import time
+
+from pipelines.local.sagemaker import expressions
+from pipelines.local.sagemaker.jobs.container import JobFailed
+from pipelines.local.sagemaker.jobs.processing import run_processing
+from pipelines.local.sagemaker.jobs.training import run_training
+from pipelines.local.sagemaker.jobs.transform import run_transform
+from pipelines.local.sagemaker.policies import (
+    INTERNAL_ERROR,
+    cache_key,
+    parse_duration,
+    retry_delays,
+)
+
+
+class StepFailure(Exception):
+    def __init__(self, reason, log=None, tail=""):
+        Exception.__init__(self, reason)
+        self.reason, self.log, self.tail = reason, log, tail
+
+
+def job_name(execution, step):
+    return ("pipelines-%s-%s" % (execution.id, step["Name"]))[:63]
+
+
+def run_job(execution, step, entry, kind, run):
+    """A job step: resolve, look in the cache, run (with retries), remember."""
+    arguments = expressions.resolve(step["Arguments"], execution.ctx)
+    cache = step.get("CacheConfig") or {}
+    key = cache_key(kind, arguments) if cache.get("Enabled") else None
+    step_cache, runner = execution.backend.step_cache, execution.backend.runner
+    hit = None
+    if key:
+        max_age = parse_duration(cache["ExpireAfter"]) if cache.get("ExpireAfter") \
+            else float("inf")
+        hit = step_cache.lookup(execution.pipeline, step["Name"], key, max_age)
+    if hit:
+        entry["CacheHit"] = hit["execution_id"]
+        properties = hit["properties"]
+    else:
+        workdir = execution.folder / step["Name"]
+        entry["Log"] = str(workdir)
+        properties = _with_retries(execution, step, lambda: run(
+            arguments, job_name(execution, step), workdir))
+        if runner.last_usage:
+            entry["Resources"] = runner.last_usage
+        if runner.waited:
+            # The first job waits for the warm parent's imports: time of no job's own.
+            entry["JobParentWaitSeconds"] = round(runner.waited, 2)
+            runner.waited = 0.0
+        if key:
+            step_cache.store(execution.pipeline, step["Name"], key, execution.id, properties)
+    execution.ctx.properties[step["Name"]] = properties
+    return properties
+
+
+def _with_retries(execution, step, attempt):
+    delays = None
+    while True:
+        try:
+            return attempt()
+        except OSError as e:  # the local stand-in for a SageMaker-side job fault
+            if delays is None:
+                delays = retry_delays(step.get("RetryPolicies"), INTERNAL_ERROR)
+            if not delays:
+                raise StepFailure("%s: %s" % (INTERNAL_ERROR, e))
+            wait = delays.pop(0)
+            execution.echo("  %-28s retrying in %.0f s after %s" % (step["Name"], wait, e))
+            time.sleep(wait)
+
+
+def processing_step(execution, step, entry):
+    backend = execution.backend
+    properties = run_job(execution, step, entry, "Processing", lambda a, name, folder:
+                         run_processing(a, name, folder, backend.store, backend.runner))
+    entry["Metadata"] = {"ProcessingJob": {"Arn": properties["ProcessingJobArn"]}}
+    outputs = {o["OutputName"]: o["S3Output"]["S3Uri"]
+               for o in properties.get("ProcessingOutputConfig", {}).get("Outputs", [])}
+    execution.ctx.property_files[step["Name"]] = {
+        pf["PropertyFileName"]: outputs[pf["OutputName"]].rstrip("/") + "/" + pf["FilePath"]
+        for pf in step.get("PropertyFiles", [])}
+
+
+def training_step(execution, step, entry):
+    backend = execution.backend
+    properties = run_job(execution, step, entry, "Training", lambda a, name, folder:
+                         run_training(a, name, folder, backend.store, backend.runner))
+    entry["Metadata"] = {"TrainingJob": {"Arn": properties["TrainingJobArn"]}}
+
+
+def transform_step(execution, step, entry):
+    backend = execution.backend
+
+    def run(arguments, name, folder):
+        model = backend.registry.model(arguments["ModelName"])
+        return run_transform(arguments, name, folder, backend.store, backend.runner, model)
+
+    properties = run_job(execution, step, entry, "Transform", run)
+    entry["Metadata"] = {"TransformJob": {"Arn": properties["TransformJobArn"]}}
+
+
+def condition_step(execution, step, entry):
+    outcome = expressions.evaluate_all(step["Arguments"]["Conditions"], execution.ctx)
+    execution.ctx.properties[step["Name"]] = {"Outcome": outcome}
+    entry["Metadata"] = {"Condition": {"Outcome": str(outcome).lower()}}
+    return list(step["Arguments"]["IfSteps" if outcome else "ElseSteps"])
+
+
+def fail_step(execution, step, entry):
+    message = expressions.resolve(step["Arguments"].get("ErrorMessage", ""), execution.ctx)
+    entry["Metadata"] = {"Fail": {"ErrorMessage": message}}
+    raise StepFailure(message)
+
+
+def register_model_step(execution, step, entry):
+    request = expressions.resolve(step["Arguments"], execution.ctx)
+    package = execution.backend.registry.create_model_package(request, execution.arn)
+    execution.ctx.properties[step["Name"]] = package
+    entry["Metadata"] = {"RegisterModel": {"Arn": package["ModelPackageArn"]}}
+
+
+def model_step(execution, step, entry):
+    request = expressions.resolve(step["Arguments"], execution.ctx)
+    model = execution.backend.registry.create_model(job_name(execution, step), request)
+    execution.ctx.properties[step["Name"]] = model
+    entry["Metadata"] = {"Model": {"Arn": model["ModelArn"]}}
+
+
+STEP_TYPES = {
+    "Processing": processing_step,
+    "Training": training_step,
+    "Transform": transform_step,
+    "Condition": condition_step,
+    "Fail": fail_step,
+    "RegisterModel": register_model_step,
+    "Model": model_step,
+}
+FAILURES = (StepFailure, JobFailed)

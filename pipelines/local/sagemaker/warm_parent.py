@@ -1,0 +1,133 @@
+"""A warm parent for job processes: import the heavy libraries once, fork every job from it.
+
+At small and medium data sizes a local run is dominated by each job paying 1.5-6 s of imports
+(pandas, scikit-learn, xgboost, Great Expectations). This process imports them once, then forks
+a child per job host; the child takes the job's environment, working directory, argv and log,
+and runs the script as `python script.py args`, `python -m module args` or `python -c code`
+would (runpy, with __name__ == "__main__"). Every child starts from the same pristine parent,
+so jobs cannot leak state into each other (docs/adr/0002 records why jobs fork from it).
+
+Protocol (one JSON object per line): the engine sends {"launches": [{"host", "argv", "env",
+"cwd", "log"}], "timeout": seconds or null} and reads back {"results": [[host, returncode]],
+"usage": {host: {"max_rss_mb", "cpu_seconds"}}, "timed_out": bool}. End of input ends the
+parent.
+"""
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+
+# Read by these libraries at import time, so set before the imports: OpenMP threads must not
+# spin-wait on a shared 2-core machine, and Great Expectations must not phone home.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ["GX_ANALYTICS_ENABLED"] = "False"
+PRELOAD = ("numpy", "pandas", "sklearn", "sklearn.metrics", "xgboost", "matplotlib",
+           "great_expectations")
+
+
+def preload():
+    for name in PRELOAD:
+        try:
+            __import__(name)
+        except ImportError:
+            pass  # a job that needs it will say so itself
+    import matplotlib
+    matplotlib.use("Agg")  # no display in a job
+
+
+def run_child(launch):
+    """In the forked child: become the job's process, run it, never return."""
+    code = 1
+    try:
+        fd = os.open(launch["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+        sys.stdout = open(1, "w", buffering=1, closefd=False)
+        sys.stderr = open(2, "w", buffering=1, closefd=False)
+        sys.stdin = open(os.devnull)
+        os.chdir(launch["cwd"])
+        os.environ.clear()
+        os.environ.update(launch["env"])
+        argv = launch["argv"][1:]  # drop the interpreter
+        extra = [p for p in launch["env"].get("PYTHONPATH", "").split(os.pathsep) if p]
+        import runpy
+
+        if argv and argv[0] == "-c":
+            sys.argv = ["-c"] + argv[2:]
+            sys.path[0:1] = [""] + extra
+            exec(compile(argv[1], "<string>", "exec"), {"__name__": "__main__"})
+        elif argv and argv[0] == "-m":
+            sys.argv = [argv[1]] + argv[2:]
+            sys.path[0:1] = [launch["cwd"]] + extra
+            runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+        else:
+            script = os.path.abspath(argv[0])
+            sys.argv = [script] + argv[1:]
+            sys.path[0:1] = [os.path.dirname(script)] + extra
+            runpy.run_path(script, run_name="__main__")
+        code = 0
+    except SystemExit as e:
+        if e.code is None:
+            code = 0
+        elif isinstance(e.code, int):
+            code = e.code
+        else:
+            sys.stderr.write("%s\n" % e.code)
+            code = 1
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        os._exit(code)
+
+
+def run_launches(launches, timeout):
+    pids = {}
+    for launch in launches:
+        pid = os.fork()
+        if pid == 0:
+            run_child(launch)
+        pids[pid] = launch["host"]
+    codes, usage, timed_out = {}, {}, False
+    deadline = time.time() + timeout if timeout else None
+    while len(codes) < len(pids):
+        pid, status, rusage = os.wait4(-1, os.WNOHANG)
+        if pid:
+            host = pids[pid]
+            codes[host] = os.waitstatus_to_exitcode(status)
+            # ru_maxrss counts the pages shared with this parent too (Linux: KiB).
+            usage[host] = {"max_rss_mb": round(rusage.ru_maxrss / 1024.0, 1),
+                           "cpu_seconds": round(rusage.ru_utime + rusage.ru_stime, 3)}
+            continue
+        if deadline and time.time() > deadline:
+            timed_out = True
+            for other, host in pids.items():
+                if host not in codes:
+                    os.kill(other, signal.SIGKILL)
+        time.sleep(0.005)
+    return {"results": [[launch["host"], codes[launch["host"]]] for launch in launches],
+            "usage": usage, "timed_out": timed_out}
+
+
+def main():
+    preload()
+    out = sys.stdout
+    sys.stdout = sys.stderr  # nothing else may write into the protocol stream
+    out.write(json.dumps({"ready": True}) + "\n")
+    out.flush()
+    for line in sys.stdin:
+        request = json.loads(line)
+        out.write(json.dumps(run_launches(request["launches"], request.get("timeout"))) + "\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    main()

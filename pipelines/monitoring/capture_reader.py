@@ -1,0 +1,72 @@
+"""Captured requests read back: the capture files of an endpoint (docs/container-contracts.md
+section 5), their records, and the request rows in them."""
+import base64
+import json
+import os
+from datetime import datetime, timezone
+
+from pipelines.errors import MonitorError
+from processing import churn_decoding as decoding
+
+
+def captured_payloads(capture_dir, endpoint, since=None):
+    """(content type, text) of every captured request at or after `since` (UTC datetime)."""
+    root = os.path.join(capture_dir, endpoint)
+    if not os.path.isdir(root):
+        raise MonitorError("no captured data for endpoint %s under %s" % (endpoint, capture_dir))
+    payloads = []
+    for folder, _, names in sorted(os.walk(root)):
+        for name in sorted(names):
+            if not name.endswith(".jsonl"):
+                continue
+            with open(os.path.join(folder, name), encoding="utf-8") as f:
+                payloads += payloads_of_records(f, since)
+    return payloads
+
+
+def payloads_of_records(lines, since=None):
+    """(content type, text) of the requests in capture-record lines, at or after `since`."""
+    payloads = []
+    for line in lines:
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        when = datetime.strptime(record["eventMetadata"]["inferenceTime"],
+                                 "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        if since and when < since:
+            continue
+        data = record["captureData"]["endpointInput"]
+        text = data["data"] if data["encoding"] != "BASE64" else \
+            base64.b64decode(data["data"]).decode("utf-8", "replace")
+        payloads.append((data["observedContentType"], text))
+    return payloads
+
+
+def rows_from_payloads(payloads, features):
+    """Rows as {column: raw value} plus the column problems seen (missing / extra columns).
+    Bodies are read with the inference code's own rules (processing/churn_decoding.py)."""
+    rows, missing, extra = [], set(), set()
+    for content_type, text in payloads:
+        media = decoding.media_type(content_type)
+        if media == decoding.CSV:
+            records = decoding.csv_rows(text.strip("\r\n"))
+            if records and decoding.is_header(records[0], features):
+                header = [v.strip() for v in records[0]]
+                missing |= set(features) - set(header)
+                extra |= set(header) - set(features)
+                rows += [dict(zip(header, r)) for r in records[1:]]
+            else:
+                for r in records:
+                    if len(r) < len(features):
+                        missing |= set(features[len(r):])
+                    elif len(r) > len(features):
+                        extra.add("column %d" % (len(features) + 1))
+                    rows.append(dict(zip(features, r)))
+        elif media in (decoding.JSON, decoding.JSONLINES):
+            for instance in decoding.json_instances(text, media):
+                if isinstance(instance, list):
+                    instance = dict(zip(features, instance))
+                missing |= set(features) - set(instance)
+                extra |= set(instance) - set(features)
+                rows.append(instance)
+    return rows, missing, extra

@@ -1,0 +1,128 @@
+"""Model Monitor's data-quality analysis, emulated (docs/container-contracts.md section 6):
+captured request rows against the baseline's statistics.json and constraints.json, with the
+checks data_type_check, completeness_check, baseline_drift_check (L-infinity distance, Robust
+correction, threshold 0.1), missing_column_check, extra_column_check and
+categorical_values_check, and one drift metric per feature."""
+import math
+
+import numpy as np
+
+from pipelines.monitoring.capture_reader import rows_from_payloads
+
+C_ALPHA = 1.8  # Deequ's default for the Robust (two-sample KS) correction
+
+
+def numeric_distance(baseline_quantiles, values):
+    """max |CDF_baseline - CDF_current| over every point of either sample."""
+    base = np.sort(np.asarray(baseline_quantiles, dtype=float))
+    cur = np.sort(values)
+    points = np.concatenate([base, cur])
+    cdf_base = np.searchsorted(base, points, side="right") / float(len(base))
+    cdf_cur = np.searchsorted(cur, points, side="right") / float(len(cur))
+    return float(np.max(np.abs(cdf_base - cdf_cur)))
+
+
+def categorical_distance(baseline_counts, values):
+    total = float(sum(baseline_counts.values()))
+    current = {}
+    for v in values:
+        current[v] = current.get(v, 0) + 1
+    n = float(len(values))
+    keys = set(baseline_counts) | set(current)
+    return max(abs(baseline_counts.get(k, 0) / total - current.get(k, 0) / n) for k in keys)
+
+
+def robust(distance, n, m):
+    return max(0.0, distance - C_ALPHA * math.sqrt((n + m) / float(n * m)))
+
+
+def _number(value):
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return None, True
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        return float(value), True
+    except (TypeError, ValueError):
+        return None, False
+
+
+def analyze(statistics, constraints, rows, missing, extra):
+    """(violations, metrics): the checks of section 6.4 and one drift metric per feature."""
+    config = constraints.get("monitoring_config", {})
+    dist_config = config.get("distribution_constraints", {})
+    threshold = float(dist_config.get("comparison_threshold", 0.1))
+    cat_threshold = float(dist_config.get("categorical_comparison_threshold", threshold))
+    type_threshold = float(config.get("datatype_check_threshold", 0.1))
+    domain_threshold = float(config.get("domain_content_threshold", 0.1))
+    method = dist_config.get("comparison_method", "Robust")
+    stats = {f["name"]: f for f in statistics["features"]}
+    violations, metrics = [], {}
+    for name in sorted(missing):
+        violations.append({"feature_name": name, "constraint_check_type": "missing_column_check",
+                           "description": "Column %s is missing from the captured data" % name})
+    for name in sorted(extra):
+        violations.append({"feature_name": name, "constraint_check_type": "extra_column_check",
+                           "description": "Column %s is not in the baseline" % name})
+    for constraint in constraints["features"]:
+        name = constraint["name"]
+        if name in missing:
+            continue
+        raw = [row.get(name) for row in rows]
+        present = [v for v in raw if not (v is None or (isinstance(v, str) and v.strip() == ""))]
+        completeness = len(present) / float(len(raw)) if raw else 0.0
+        if completeness < constraint.get("completeness", 0.0) - 1e-9:
+            violations.append({"feature_name": name, "constraint_check_type": "completeness_check",
+                               "description": "Completeness %.4f is below the baseline's %.4f"
+                                              % (completeness, constraint["completeness"])})
+        feature_stats = stats.get(name, {})
+        if constraint["inferred_type"] in ("Integral", "Fractional"):
+            parsed = [_number(v) for v in present]
+            bad = sum(1 for _, ok in parsed if not ok)
+            if present and bad / float(len(present)) > type_threshold:
+                violations.append({"feature_name": name, "constraint_check_type": "data_type_check",
+                                   "description": "%d of %d values are not numbers (threshold "
+                                                  "%.2f)" % (bad, len(present), type_threshold)})
+            values = np.array([v for v, ok in parsed if ok and v is not None])
+            sketch = feature_stats.get("numerical_statistics", {}).get("distribution", {}).get(
+                "kll", {}).get("sketch", {}).get("data", [[]])[0]
+            if len(values) and sketch:
+                distance = numeric_distance(sketch, values)
+                n = feature_stats["numerical_statistics"]["common"]["num_present"]
+                limit = threshold
+            else:
+                continue
+        else:
+            values = [str(v).strip() for v in present]
+            buckets = feature_stats.get("string_statistics", {}).get("distribution", {}).get(
+                "categorical", {}).get("buckets", [])
+            counts = {b["value"]: b["count"] for b in buckets}
+            domain = constraint.get("string_constraints", {}).get("domains")
+            if domain is not None and values:
+                outside = sum(1 for v in values if v not in domain)
+                if outside / float(len(values)) > domain_threshold:
+                    violations.append({"feature_name": name,
+                                       "constraint_check_type": "categorical_values_check",
+                                       "description": "%d of %d values are outside the baseline "
+                                                      "domain" % (outside, len(values))})
+            if not values or not counts:
+                continue
+            distance = categorical_distance(counts, values)
+            n = sum(counts.values())
+            limit = cat_threshold
+        if method == "Robust":
+            distance = robust(distance, n, len(values))
+        metrics[name] = round(distance, 6)
+        if distance > limit:
+            violations.append({"feature_name": name, "constraint_check_type": "baseline_drift_check",
+                               "description": "Baseline drift distance: %.4f exceeds threshold: "
+                                              "%.2f" % (distance, limit)})
+    return violations, metrics
+
+
+def check(statistics, constraints, payloads):
+    """(violations, {feature: drift distance}, rows analysed) of captured requests."""
+    features = [f["name"] for f in constraints["features"]]
+    rows, missing, extra = rows_from_payloads(payloads, features)
+    violations, metrics = analyze(statistics, constraints, rows, missing, extra)
+    return violations, metrics, len(rows)

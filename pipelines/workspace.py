@@ -1,0 +1,226 @@
+"""A home (`$CHURN_HOME`, default ./.churn, or --home) and what the commands do with it.
+
+One Workspace opens the home's local SageMaker (store, registry, step cache, executions, job
+runner) once and hands out what a command needs: `run` builds (or reuses) the churn definition,
+stages its code and data under content-hashed keys, executes it and returns a RunResult;
+`servable_model` lays a registered version out for serving; `drift_baseline` reads the baseline a
+version carries. This is the layer that knows churn: the engine below it does not.
+"""
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX, local_definition
+from pipelines.churn.schema_source import SchemaSource
+from pipelines.errors import ModelSourceError, MonitorError, UserError
+from pipelines.local.sagemaker.backend import SageMakerBackend
+from pipelines.local.sagemaker.engine import Execution
+from pipelines.serving.model import ServableModel, unpack_model
+
+DEFAULT_HOME = ".churn"
+HASH_CHUNK = 1024 * 1024
+
+
+def default_home():
+    # Absolute: jobs run in their own working directories and must still find the store.
+    return Path(os.environ.get("CHURN_HOME", DEFAULT_HOME)).resolve()
+
+
+class RunResult(object):
+    """What one `churn run` produced: the execution record and, read from its steps, the test
+    metrics, the registered version and the batch scores."""
+
+    def __init__(self, record, metrics, model_package, batch_output, seconds):
+        self.record = record
+        self.metrics = metrics
+        self.model_package = model_package
+        self.batch_output = batch_output
+        self.seconds = seconds
+
+    @property
+    def status(self):
+        return self.record["PipelineExecutionStatus"]
+
+    @property
+    def succeeded(self):
+        return self.status == "Succeeded"
+
+    def failed_logs(self):
+        """The log (file or job folder) of each failed step."""
+        return [s["Log"] for s in self.record["Steps"] if s["StepStatus"] == "Failed" and s["Log"]]
+
+    def as_json(self):
+        """What `churn run --json` prints."""
+        r = self.record
+        return {"execution_id": r["PipelineExecutionId"], "status": self.status,
+                "failure_reason": r["FailureReason"],
+                "steps": [{"name": s["StepName"], "type": s["StepType"],
+                           "status": s["StepStatus"], "start": s["StartTime"],
+                           "end": s["EndTime"], "cache_hit": bool(s["CacheHit"]),
+                           "failure_reason": s["FailureReason"]} for s in r["Steps"]],
+                "metrics": self.metrics, "model_package": self.model_package,
+                "batch_output": self.batch_output, "seconds": self.seconds}
+
+
+class Workspace(object):
+    def __init__(self, home=None):
+        self.home = Path(home).resolve() if home else default_home()
+        self.sagemaker = SageMakerBackend(self.home)
+
+    @property
+    def store(self):
+        return self.sagemaker.store
+
+    @property
+    def registry(self):
+        return self.sagemaker.registry
+
+    def close(self):
+        self.sagemaker.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ------------------------------------------------------------------ data
+
+    def generated_data(self, rows, seed):
+        """Seed-schema data under <home>/data, made once per (rows, seed)."""
+        from pipelines.churn.datagen import write_csv
+
+        path = self.home / "data" / ("churn-%d-rows-seed-%d.csv" % (rows, seed))
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_csv(rows, seed, path)
+        return str(path)
+
+    def stage_code(self, bundles):
+        for bundle in bundles.values():
+            prefix = bundle.prefix(LOCAL_BUCKET, PREFIX)
+            for name, data in bundle.objects().items():
+                uri = prefix + "/" + name
+                if not self.store.exists(uri):
+                    self.store.put_bytes(uri, data)
+
+    def stage_data(self, data, folder="data"):
+        """A local CSV goes into the store under a hash of its bytes (same data, same key,
+        cache hits); an s3:// URI must already be in the local store."""
+        if data.startswith("s3://"):
+            if not self.store.objects(data):
+                raise UserError("%s is not in the local store (%s); copy the data there or "
+                                "pass a local CSV file" % (data, self.store.path(data)))
+            return data
+        path = Path(data)
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(HASH_CHUNK), b""):
+                h.update(block)
+        prefix = "s3://%s/%s/%s/%s/" % (LOCAL_BUCKET, PREFIX, folder, h.hexdigest()[:16])
+        if not self.store.exists(prefix + path.name):
+            self.store.put_file(prefix + path.name, path)
+        return prefix
+
+    # ------------------------------------------------------------------ running
+
+    def run(self, data, schema="seed", parameters=None, pipeline_name="ChurnPipeline",
+            echo=None, batch_input=None):
+        """Build (or reuse) the definition, stage code and data, execute. `batch_input` (a CSV
+        file or an s3:// URI in the local store) adds the batch-scoring steps and is what they
+        score."""
+        started = time.time()
+        source = schema if isinstance(schema, SchemaSource) else SchemaSource(schema)
+        self.sagemaker.start_runner()  # it imports the libraries while the definition builds
+        # The definition gets a fixed placeholder input and the file goes in as the
+        # BatchInputUrl parameter: scoring another file reuses the memoised definition.
+        options = {"batch_input": True} if batch_input else {}
+        definition, bundles = local_definition(self.home, source, pipeline_name=pipeline_name,
+                                               **options)
+        self.stage_code(bundles)
+        parameters = dict(parameters or {})
+        parameters["InputDataUrl"] = self.stage_data(data)
+        if batch_input:
+            parameters["BatchInputUrl"] = self.stage_data(batch_input, "batch/input")
+        execution = Execution(self.sagemaker, definition, pipeline_name, parameters, echo)
+        record = execution.run()
+        return RunResult(record, self._metrics(execution), self._model_package(execution),
+                         self._batch_output(execution), round(time.time() - started, 2))
+
+    def _metrics(self, execution):
+        reports = [uri for uri in execution.property_files("EvaluationReport")
+                   if self.store.exists(uri)]
+        if not reports:
+            return None
+        metrics = json.loads(self.store.read_bytes(reports[-1])).get(
+            "binary_classification_metrics", {})
+        out = {name: metrics[name]["value"] for name in ("auc", "accuracy", "precision",
+                                                         "recall", "f1") if name in metrics}
+        if "pr_auc" in metrics:
+            out["pr_auc"] = metrics["pr_auc"]["value"]
+        return out
+
+    @staticmethod
+    def _model_package(execution):
+        registered = execution.succeeded("RegisterModel")
+        if not registered:
+            return None
+        package = registered[-1]
+        return {"group": package["ModelPackageGroupName"],
+                "version": package["ModelPackageVersion"],
+                "approval_status": package["ModelApprovalStatus"],
+                "arn": package["ModelPackageArn"]}
+
+    def _batch_output(self, execution):
+        transforms = execution.succeeded("Transform")
+        if not transforms:
+            return None
+        output = transforms[-1]["TransformOutput"]["S3OutputPath"].rstrip("/") + "/"
+        return {"uri": output, "files": [str(path) for _, path in
+                                         sorted(self.store.objects(output).items())]}
+
+    # ------------------------------------------------------------------ registered models
+
+    def latest_approved(self):
+        """With no model named: the newest Approved version (what the templates deploy)."""
+        approved = [p for p in self.registry.list_packages()
+                    if p["ModelApprovalStatus"] == "Approved"]
+        if not approved:
+            raise UserError("no Approved model version under %s: approve one (`churn models "
+                            "approve N`) or name it with --model-version N --allow-unapproved"
+                            % self.home)
+        return max(approved, key=lambda p: p["CreationTime"])["ModelPackageArn"]
+
+    def servable_model(self, ref=None, allow_unapproved=False):
+        """A registered version (number, GROUP/NUMBER or ARN; default the newest Approved)
+        laid out for serving. Only Approved versions unless `allow_unapproved`: the registry's
+        approval is the gate to production."""
+        package = self.registry.find(ref or self.latest_approved())
+        status = package["ModelApprovalStatus"]
+        name = "%s/%d" % (package["ModelPackageGroupName"], package["ModelPackageVersion"])
+        if status != "Approved" and not allow_unapproved:
+            raise ModelSourceError("model version %s is %s, not Approved: approve it with "
+                                   "`churn models approve %s`, or pass --allow-unapproved to "
+                                   "serve it anyway" % (name, status, name))
+        container = package["InferenceSpecification"]["Containers"][0]
+        env = container.get("Environment") or {}
+        submit = env.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
+        model_dir = unpack_model(
+            self.home / "serving", self.store.file(container["ModelDataUrl"]),
+            self.store.file(submit) if submit.startswith("s3://") else None,
+            key=container["ModelDataUrl"])
+        return ServableModel(model_dir, model_dir / "code",
+                             env.get("SAGEMAKER_PROGRAM", "inference.py"),
+                             "%s (%s)" % (name, status))
+
+    def drift_baseline(self, ref=None):
+        """(statistics, constraints) of a version's data-quality DriftCheckBaselines."""
+        package = self.registry.find(ref or self.latest_approved())
+        quality = (package.get("DriftCheckBaselines") or {}).get("ModelDataQuality")
+        if not quality:
+            raise MonitorError("model version %s has no data-quality DriftCheckBaselines"
+                               % ref)
+        return (json.loads(self.store.read_bytes(quality["Statistics"]["S3Uri"])),
+                json.loads(self.store.read_bytes(quality["Constraints"]["S3Uri"])))

@@ -1,0 +1,159 @@
+"""What every job script and the local engine share: publishing a file whole or not at all,
+unpacking an archive safely, and reporting a job's failure.
+
+Standard library only, Python 3.9: this module ships inside the processing, training and
+evaluation code bundles (the container scripts never import `pipelines`), and `pipelines`
+imports it too, so each of these mechanics has exactly one implementation.
+"""
+import gzip
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+import zlib
+
+# A model or code archive holds a few files; the caps stop a broken or hostile archive from
+# filling the disk before anything is loaded.
+MAX_ARCHIVE_MEMBERS = 1000
+MAX_ARCHIVE_BYTES = 2 * 1024 ** 3
+FAILURE_MESSAGE_BYTES = 1024  # what SageMaker keeps of a job's failure message
+
+
+class ArchiveError(ValueError):
+    """An archive that is unreadable or unsafe to unpack; nothing was extracted."""
+
+
+# ----------------------------------------------------------------------------- publishing
+
+def write_atomic(path, write, suffix=""):
+    """Publish `path` whole or not at all: `write(tmp)` writes a temporary file in the same
+    folder, which is flushed to disk and renamed over `path`. Readers never see half a file,
+    and a kill or a full disk leaves at most a hidden temporary file behind. `suffix` ends the
+    temporary name, for writers that pick a format from the extension."""
+    path = os.fspath(path)
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp" + suffix,
+                               dir=folder)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def is_temporary(name):
+    """Whether a file name is one of write_atomic's temporary files (not yet published)."""
+    return name.startswith(".") and ".tmp" in name
+
+
+def write_bytes_atomic(path, data):
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+    return write_atomic(path, write)
+
+
+def write_text_atomic(path, text):
+    return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def copy_atomic(source, path):
+    return write_atomic(path, lambda tmp: shutil.copyfile(source, tmp))
+
+
+# ----------------------------------------------------------------------------- archives
+
+def member_problem(member):
+    """Why this archive member may not be extracted, or None for a plain file or folder that
+    stays inside the extraction folder."""
+    if not member.name:
+        return "has an empty name"
+    if member.name.startswith("/"):
+        return "has an absolute path"
+    if ".." in member.name.split("/"):
+        return "has a '..' path component"
+    if member.issym():
+        return "is a symbolic link (to %r)" % member.linkname
+    if member.islnk():
+        return "is a hard link (to %r)" % member.linkname
+    if member.ischr() or member.isblk():
+        return "is a device file"
+    if member.isfifo():
+        return "is a FIFO"
+    if not (member.isreg() or member.isdir()):
+        return "is not a regular file or folder (tar type %r)" % member.type
+    return None
+
+
+def _checked_members(archive, label, max_members, max_bytes):
+    """All members, each checked before any is extracted, so an archive with a single unsafe
+    member leaves nothing behind."""
+    members, total_bytes = [], 0
+    for member in archive:
+        problem = member_problem(member)
+        if problem:
+            raise ArchiveError("%s is unsafe: member %r %s; nothing was extracted"
+                               % (label, member.name, problem))
+        members.append(member)
+        total_bytes += member.size
+        if len(members) > max_members:
+            raise ArchiveError("%s has more than %d members; nothing was extracted"
+                               % (label, max_members))
+        if total_bytes > max_bytes:
+            raise ArchiveError("%s unpacks to more than %d bytes; nothing was extracted"
+                               % (label, max_bytes))
+    return members
+
+
+def extract_archive(path, destination, label=None, max_members=MAX_ARCHIVE_MEMBERS,
+                    max_bytes=MAX_ARCHIVE_BYTES):
+    """Unpack the (optionally compressed) tar archive at `path` into `destination`.
+
+    Read from the file, never whole into memory. Files are written by hand rather than with
+    TarFile.extractall: its `filter=` argument does not exist on the Python 3.9 of older
+    images, and copying bytes alone means no owner, mode or timestamp from the archive is ever
+    applied. With links refused and every name relative and free of '..', each target lies
+    inside `destination`."""
+    label = label or os.fspath(path)
+    destination = os.fspath(destination)
+    os.makedirs(destination, exist_ok=True)
+    try:
+        with tarfile.open(os.fspath(path), "r:*") as archive:
+            for member in _checked_members(archive, label, max_members, max_bytes):
+                target = os.path.join(destination, *member.name.split("/"))
+                if member.isdir():
+                    os.makedirs(target, exist_ok=True)
+                    continue
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with archive.extractfile(member) as source, open(target, "wb") as sink:
+                    shutil.copyfileobj(source, sink)
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise ArchiveError("%s is not a readable tar archive: %s" % (label, e))
+
+
+# ----------------------------------------------------------------------------- failure
+
+def write_failure_message(message, failure_file):
+    """The job's failure message for SageMaker, where its folder exists: the processing
+    contract's /opt/ml/output/message, training's <SM_OUTPUT_DIR>/failure."""
+    if os.path.isdir(os.path.dirname(failure_file)):
+        with open(failure_file, "w", encoding="utf-8") as f:
+            f.write(message[:FAILURE_MESSAGE_BYTES])
+
+
+def fail(program, message, failure_file):
+    """One clear line for the user and the failure message for SageMaker; exits 1."""
+    sys.stderr.write("%s: error: %s\n" % (program, message))
+    write_failure_message(message, failure_file)
+    sys.exit(1)
