@@ -3,6 +3,7 @@
 Dependency ranges follow the SageMaker images the jobs run in (sklearn 1.4-2 for processing,
 xgboost 3.0-5 for training and serving): a model trained here must load there and back.
 """
+
 from setuptools import find_packages, setup
 
 REQUIRED = [
@@ -42,8 +43,9 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.9",
-    packages=find_packages(include=["pipelines", "pipelines.*", "processing", "training",
-                                    "evaluation", "inference"]),
+    packages=find_packages(
+        include=["pipelines", "pipelines.*", "processing", "training", "evaluation", "inference"]
+    ),
     package_data={"processing": ["schemas/*.json", "requirements.txt"]},
     install_requires=REQUIRED,
     extras_require=EXTRAS,
