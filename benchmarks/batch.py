@@ -11,6 +11,7 @@ formatting and writing the .out file); the command's wall time, imports included
 beside it. The floor is xgboost's Booster.inplace_predict on the already-prepared float
 matrix of the same rows, in this process, on one thread and on every core. Medians of --runs.
 """
+
 import argparse
 import os
 import re
@@ -29,9 +30,18 @@ def write_rows(path, rows, seed=0):
     with open(path, "w") as f:
         for start in range(0, rows, 100000):
             n = min(100000, rows - start)
-            f.write("".join("%d,%d,%.2f,%d,%d\n" % row for row in zip(
-                rng.integers(18, 90, n), rng.integers(0, 11, n), rng.uniform(0, 2e5, n),
-                rng.integers(1, 5, n), rng.integers(0, 2, n))))
+            f.write(
+                "".join(
+                    "%d,%d,%.2f,%d,%d\n" % row
+                    for row in zip(
+                        rng.integers(18, 90, n),
+                        rng.integers(0, 11, n),
+                        rng.uniform(0, 2e5, n),
+                        rng.integers(1, 5, n),
+                        rng.integers(0, 2, n),
+                    )
+                )
+            )
 
 
 def prepared_matrix(model_dir, data):
@@ -65,9 +75,19 @@ def main():
         scoring, walls = [], []
         for run in range(args.runs):
             output = work / ("out-%d" % run)
-            wall, out = timed([sys.executable, "-m", "pipelines.cli", "batch", "--input",
-                               str(data), "--output", str(output)],
-                              env={"CHURN_HOME": str(home)})
+            wall, out = timed(
+                [
+                    sys.executable,
+                    "-m",
+                    "pipelines.cli",
+                    "batch",
+                    "--input",
+                    str(data),
+                    "--output",
+                    str(output),
+                ],
+                env={"CHURN_HOME": str(home)},
+            )
             scoring.append(float(re.search(r"requests in ([\d.]+) s", out).group(1)))
             walls.append(wall)
             with open(output / "rows.csv.out", "rb") as f:
@@ -77,15 +97,21 @@ def main():
         one = predict_seconds(booster, matrix, 1, args.runs)
         every = predict_seconds(booster, matrix, os.cpu_count(), args.runs)
         rate = args.rows / median(scoring)
-        print("%d rows, `churn batch` with %d concurrent requests: scoring %.2f s = %.0f rows/s "
-              "(command wall time with imports %.2f s)"
-              % (args.rows, os.cpu_count(), median(scoring), rate, median(walls)))
-        print("Booster.inplace_predict on the same matrix: one thread %.2f s = %.0f rows/s; "
-              "%d threads %.2f s = %.0f rows/s"
-              % (one, args.rows / one, os.cpu_count(), every, args.rows / every))
-        print("churn batch / inplace_predict: %.0f%% of the %d-thread rate, %.0f%% of the "
-              "one-thread rate (goal >= 50%%)" % (100 * rate * every / args.rows,
-                                                  os.cpu_count(), 100 * rate * one / args.rows))
+        print(
+            "%d rows, `churn batch` with %d concurrent requests: scoring %.2f s = %.0f rows/s "
+            "(command wall time with imports %.2f s)"
+            % (args.rows, os.cpu_count(), median(scoring), rate, median(walls))
+        )
+        print(
+            "Booster.inplace_predict on the same matrix: one thread %.2f s = %.0f rows/s; "
+            "%d threads %.2f s = %.0f rows/s"
+            % (one, args.rows / one, os.cpu_count(), every, args.rows / every)
+        )
+        print(
+            "churn batch / inplace_predict: %.0f%% of the %d-thread rate, %.0f%% of the "
+            "one-thread rate (goal >= 50%%)"
+            % (100 * rate * every / args.rows, os.cpu_count(), 100 * rate * one / args.rows)
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

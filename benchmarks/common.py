@@ -1,4 +1,5 @@
 """Helpers shared by the benchmark scripts: data, timing, medians, machine description."""
+
 import json
 import os
 import platform
@@ -21,9 +22,14 @@ def machine():
                 break
     except OSError:
         pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
-    return "%d cores (%s), %.0f GiB, Python %s, %s" % (os.cpu_count(), cpu, mem,
-                                                       platform.python_version(), platform.system())
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return "%d cores (%s), %.0f GiB, Python %s, %s" % (
+        os.cpu_count(),
+        cpu,
+        mem,
+        platform.python_version(),
+        platform.system(),
+    )
 
 
 def generate(rows, folder, seed=0):
@@ -39,12 +45,15 @@ def generate(rows, folder, seed=0):
 def timed(argv, env=None, cwd=ROOT):
     """Wall seconds of a command, which must succeed; and its stdout."""
     started = time.time()
-    proc = subprocess.run(argv, capture_output=True, text=True, cwd=str(cwd),
-                          env=dict(os.environ, **(env or {})))
+    proc = subprocess.run(
+        argv, capture_output=True, text=True, cwd=str(cwd), env=dict(os.environ, **(env or {}))
+    )
     seconds = time.time() - started
     if proc.returncode != 0:
-        raise RuntimeError("%s failed:\n%s\n%s" % (" ".join(map(str, argv)), proc.stdout[-2000:],
-                                                   proc.stderr[-3000:]))
+        raise RuntimeError(
+            "%s failed:\n%s\n%s"
+            % (" ".join(map(str, argv)), proc.stdout[-2000:], proc.stderr[-3000:])
+        )
     return seconds, proc.stdout
 
 
@@ -54,15 +63,35 @@ def median(values):
 
 def churn_run(home, data, *extra):
     """`churn run --json` in `home`; returns (wall seconds, result JSON)."""
-    seconds, out = timed([sys.executable, "-m", "pipelines.cli", "run", "--json", "--data",
-                          str(data), "--param", "AucThreshold=0.5"] + list(extra),
-                         env={"CHURN_HOME": str(home)})
+    seconds, out = timed(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "run",
+            "--json",
+            "--data",
+            str(data),
+            "--param",
+            "AucThreshold=0.5",
+        ]
+        + list(extra),
+        env={"CHURN_HOME": str(home)},
+    )
     return seconds, json.loads(out)
 
 
 def in_process(data, workdir):
-    seconds, out = timed([sys.executable, str(ROOT / "benchmarks" / "inprocess.py"),
-                          "--data", str(data), "--workdir", str(workdir)])
+    seconds, out = timed(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "inprocess.py"),
+            "--data",
+            str(data),
+            "--workdir",
+            str(workdir),
+        ]
+    )
     return seconds, json.loads(out.strip().splitlines()[-1])
 
 
@@ -88,4 +117,6 @@ def load_inference():
 
 def prepared_features(handlers, model, body):
     """The float matrix the booster is given for a CSV body: the floor's input."""
-    return handlers.features(handlers._columns(handlers.input_fn(body, "text/csv"), model), model)
+    return handlers.features(
+        handlers.decoding.columns(handlers.input_fn(body, "text/csv"), model), model
+    )

@@ -7,6 +7,7 @@ with the very scripts the jobs run (runpy, same arguments), on local folders. Pr
 object: total wall time from interpreter start, import time, and seconds per step. It is what
 `churn run` would cost with no process, container-contract or bookkeeping overhead at all.
 """
+
 import argparse
 import json
 import os
@@ -61,27 +62,59 @@ def main():
         run_script(os.path.join(ROOT, script), script_args, env)
         seconds[name] = round(time.time() - t, 3)
 
-    step("ValidateData", "processing/validate.py",
-         ["--input", args.data, "--schema", args.schema, "--output-dir", work + "/validation"])
-    step("BaselineData", "processing/baseline.py",
-         ["--input", args.data, "--schema", args.schema, "--output-dir", work + "/baseline"])
-    step("PreprocessData", "processing/preprocess.py",
-         ["--input", args.data, "--schema", args.schema, "--output-dir", work + "/processed"])
-    step("TrainModel", "training/train.py", [], {
-        "SM_MODEL_DIR": work + "/model", "SM_CHANNEL_TRAIN": work + "/processed/train",
-        "SM_CHANNEL_VALIDATION": work + "/processed/validation",
-        "SM_CHANNEL_PREPROCESSING": work + "/processed/preprocessing"})
+    step(
+        "ValidateData",
+        "processing/validate.py",
+        ["--input", args.data, "--schema", args.schema, "--output-dir", work + "/validation"],
+    )
+    step(
+        "BaselineData",
+        "processing/baseline.py",
+        ["--input", args.data, "--schema", args.schema, "--output-dir", work + "/baseline"],
+    )
+    step(
+        "PreprocessData",
+        "processing/preprocess.py",
+        ["--input", args.data, "--schema", args.schema, "--output-dir", work + "/processed"],
+    )
+    step(
+        "TrainModel",
+        "training/train.py",
+        [],
+        {
+            "SM_MODEL_DIR": work + "/model",
+            "SM_CHANNEL_TRAIN": work + "/processed/train",
+            "SM_CHANNEL_VALIDATION": work + "/processed/validation",
+            "SM_CHANNEL_PREPROCESSING": work + "/processed/preprocessing",
+        },
+    )
     t = time.time()
     os.makedirs(work + "/artifact")
     with tarfile.open(work + "/artifact/model.tar.gz", "w:gz") as tar:
         for name in sorted(os.listdir(work + "/model")):
             tar.add(os.path.join(work, "model", name), arcname=name)
     seconds["TrainModel"] += round(time.time() - t, 3)  # SageMaker packs the model in the job
-    step("EvaluateModel", "evaluation/evaluate.py",
-         ["--model-dir", work + "/artifact", "--test-dir", work + "/processed/test",
-          "--output-dir", work + "/evaluation"])
-    print(json.dumps({"total_seconds": round(time.time() - STARTED, 3),
-                      "import_seconds": round(IMPORTED - STARTED, 3), "steps": seconds}))
+    step(
+        "EvaluateModel",
+        "evaluation/evaluate.py",
+        [
+            "--model-dir",
+            work + "/artifact",
+            "--test-dir",
+            work + "/processed/test",
+            "--output-dir",
+            work + "/evaluation",
+        ],
+    )
+    print(
+        json.dumps(
+            {
+                "total_seconds": round(time.time() - STARTED, 3),
+                "import_seconds": round(IMPORTED - STARTED, 3),
+                "steps": seconds,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ the same scripts, one import of each library), and their ratio. Then the cold fi
 changed (every job step a cache hit). Goals (issue 4): ratio <= 1.5 at 100k rows; cold 10k run
 <= 10 s; rerun < 3 s.
 """
+
 import argparse
 import shutil
 import tempfile
@@ -38,21 +39,28 @@ def main():
                 assert not any(s["cache_hit"] for s in result["steps"])
                 local.append(seconds)
                 floor.append(in_process(data, work / "inprocess")[0])
-            print("%8d %14.2f %14.2f %7.2f" % (rows, median(local), median(floor),
-                                             median(local) / median(floor)))
+            print(
+                "%8d %14.2f %14.2f %7.2f"
+                % (rows, median(local), median(floor), median(local) / median(floor))
+            )
         data = generate(10000, work)
         cold, rerun = [], []
         for i in range(args.runs):
             home = work / ("cold%d" % i)
             cold.append(churn_run(home, data)[0])
             seconds, result = churn_run(home, data)
-            assert all(s["cache_hit"] for s in result["steps"] if s["type"] in
-                       ("Processing", "Training"))
+            assert all(
+                s["cache_hit"] for s in result["steps"] if s["type"] in ("Processing", "Training")
+            )
             rerun.append(seconds)
-        print("cold churn run, 10k rows (definition built): median %.2f s (runs: %s)"
-              % (median(cold), ", ".join("%.2f" % s for s in cold)))
-        print("rerun with nothing changed: median %.2f s (runs: %s)"
-              % (median(rerun), ", ".join("%.2f" % s for s in rerun)))
+        print(
+            "cold churn run, 10k rows (definition built): median %.2f s (runs: %s)"
+            % (median(cold), ", ".join("%.2f" % s for s in cold))
+        )
+        print(
+            "rerun with nothing changed: median %.2f s (runs: %s)"
+            % (median(rerun), ", ".join("%.2f" % s for s in rerun))
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -11,6 +11,7 @@ brackets, not counted in the step's seconds): that is the import cost the single
 up front. Peak RSS is measured on the forked job process and includes the pages it
 shares with the warm parent (about 190 MB of imported libraries).
 """
+
 import argparse
 import json
 import shutil
@@ -36,25 +37,41 @@ def main():
             home = work / ("h%d" % rows)
             shutil.copytree(memo_home / "definitions", home / "definitions")
             wall, result = churn_run(home, data)
-            record = json.loads((home / "executions" / result["execution_id"] /
-                                 "execution.json").read_text())
+            record = json.loads(
+                (home / "executions" / result["execution_id"] / "execution.json").read_text()
+            )
             floor_total, floor = in_process(data, work / "inprocess")
-            print("\n%d rows: churn run %.1f s, single process %.1f s (%.1f s of it imports); "
-                  "test AUC %.4f" % (rows, wall, floor_total, floor["import_seconds"],
-                                     result["metrics"]["auc"]))
-            print("  %-16s %9s %9s %9s %12s %s" % ("step", "local s", "floor s", "overhead",
-                                                  "peak RSS MB", "(waited for imports)"))
+            print(
+                "\n%d rows: churn run %.1f s, single process %.1f s (%.1f s of it imports); "
+                "test AUC %.4f"
+                % (rows, wall, floor_total, floor["import_seconds"], result["metrics"]["auc"])
+            )
+            print(
+                "  %-16s %9s %9s %9s %12s %s"
+                % ("step", "local s", "floor s", "overhead", "peak RSS MB", "(waited for imports)")
+            )
             for step in record["Steps"]:
                 if step["StepName"] not in STEPS:
                     continue
                 seconds = step["EndTime"] - step["StartTime"]
-                rss = max(u["max_rss_mb"] for u in step.get("Resources", {}).values()) \
-                    if step.get("Resources") else float("nan")
+                rss = (
+                    max(u["max_rss_mb"] for u in step.get("Resources", {}).values())
+                    if step.get("Resources")
+                    else float("nan")
+                )
                 base = floor["steps"][step["StepName"]]
                 wait = step.get("JobParentWaitSeconds", 0.0)
-                print("  %-16s %9.2f %9.2f %+9.2f %12.0f %s" % (
-                    step["StepName"], seconds - wait, base, seconds - wait - base, rss,
-                    "(+%.2f s)" % wait if wait else ""))
+                print(
+                    "  %-16s %9.2f %9.2f %+9.2f %12.0f %s"
+                    % (
+                        step["StepName"],
+                        seconds - wait,
+                        base,
+                        seconds - wait - base,
+                        rss,
+                        "(+%.2f s)" % wait if wait else "",
+                    )
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

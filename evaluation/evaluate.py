@@ -20,6 +20,7 @@ AUC, PR AUC and the curves are computed on the predicted probabilities; --thresh
 into labels only for the confusion-matrix metrics (recall, precision, F-scores, rates). Every
 output is written under a temporary name and renamed, so nothing half-written is published.
 """
+
 import argparse
 import datetime
 import json
@@ -59,12 +60,19 @@ class EvaluationError(ValueError):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model-dir", default="/opt/ml/processing/model",
-                   help="folder holding model.tar.gz, or the path of the archive itself")
+    p.add_argument(
+        "--model-dir",
+        default="/opt/ml/processing/model",
+        help="folder holding model.tar.gz, or the path of the archive itself",
+    )
     p.add_argument("--test-dir", default="/opt/ml/processing/test", help="folder holding test.csv")
     p.add_argument("--output-dir", default="/opt/ml/processing/evaluation")
-    p.add_argument("--threshold", type=float, default=0.5,
-                   help="probability at or above which a row is predicted to churn")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        help="probability at or above which a row is predicted to churn",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling")
     return p.parse_args(argv)
 
@@ -78,8 +86,10 @@ def model_archive(model_dir):
         return model_dir
     path = os.path.join(model_dir, MODEL_ARCHIVE)
     if not os.path.isfile(path):
-        raise EvaluationError("no %s in %s: point --model-dir at the training step's model "
-                              "artifact" % (MODEL_ARCHIVE, model_dir))
+        raise EvaluationError(
+            "no %s in %s: point --model-dir at the training step's model "
+            "artifact" % (MODEL_ARCHIVE, model_dir)
+        )
     return path
 
 
@@ -91,8 +101,10 @@ def load_booster(archive_path):
             raise EvaluationError(str(e))
         path = os.path.join(folder, BOOSTER_FILE)
         if not os.path.isfile(path):
-            raise EvaluationError("%s has no %s at its root (it holds: %s)" % (
-                archive_path, BOOSTER_FILE, ", ".join(sorted(os.listdir(folder))) or "nothing"))
+            raise EvaluationError(
+                "%s has no %s at its root (it holds: %s)"
+                % (archive_path, BOOSTER_FILE, ", ".join(sorted(os.listdir(folder))) or "nothing")
+            )
         return read_booster(path, archive_path)
 
 
@@ -106,8 +118,9 @@ def read_booster(path, archive_path):
     try:
         booster.load_model(path)
     except xgboost.core.XGBoostError as e:
-        raise EvaluationError("%s in %s is not an XGBoost model: %s"
-                              % (BOOSTER_FILE, archive_path, first_line(e)))
+        raise EvaluationError(
+            "%s in %s is not an XGBoost model: %s" % (BOOSTER_FILE, archive_path, first_line(e))
+        )
     return booster
 
 
@@ -125,8 +138,10 @@ def first_line(error):
 def test_file(test_dir):
     path = os.path.join(test_dir, TEST_FILE)
     if not os.path.isfile(path):
-        raise EvaluationError("no %s in %s: point --test-dir at the preprocessing step's test "
-                              "split" % (TEST_FILE, test_dir))
+        raise EvaluationError(
+            "no %s in %s: point --test-dir at the preprocessing step's test "
+            "split" % (TEST_FILE, test_dir)
+        )
     return path
 
 
@@ -137,31 +152,40 @@ def read_test_set(path):
     except pd.errors.EmptyDataError:
         raise EvaluationError("%s is empty: expected rows of label then features" % path)
     except ValueError as e:  # pandas' ParserError and UnicodeDecodeError are ValueErrors
-        raise EvaluationError("%s is not a headerless numeric CSV (label first): %s"
-                              % (path, first_line(e)))
+        raise EvaluationError(
+            "%s is not a headerless numeric CSV (label first): %s" % (path, first_line(e))
+        )
     labels = table[:, 0]
     bad = ~np.isin(labels, (0.0, 1.0))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise EvaluationError("%s: the label column has %d values other than 0 and 1 (first on "
-                              "line %d: %r)" % (path, int(bad.sum()), row + 1, float(labels[row])))
+        raise EvaluationError(
+            "%s: the label column has %d values other than 0 and 1 (first on "
+            "line %d: %r)" % (path, int(bad.sum()), row + 1, float(labels[row]))
+        )
     labels = labels.astype(np.int64)
     if labels.min() == labels.max():
-        raise EvaluationError("%s holds only rows labelled %d; AUC and the rates need both "
-                              "classes" % (path, labels[0]))
+        raise EvaluationError(
+            "%s holds only rows labelled %d; AUC and the rates need both "
+            "classes" % (path, labels[0])
+        )
     return labels, np.ascontiguousarray(table[:, 1:])
 
 
 def predict_probabilities(booster, features):
     expected = booster.num_features()
     if features.shape[1] != expected:
-        raise EvaluationError("%s has %d feature columns after the label but the model expects "
-                              "%d: the test split and the model come from different "
-                              "preprocessing" % (TEST_FILE, features.shape[1], expected))
+        raise EvaluationError(
+            "%s has %d feature columns after the label but the model expects "
+            "%d: the test split and the model come from different "
+            "preprocessing" % (TEST_FILE, features.shape[1], expected)
+        )
     objective = json.loads(booster.save_config())["learner"]["objective"]["name"]
     if objective not in PROBABILITY_OBJECTIVES:
-        raise EvaluationError("the model's objective %r does not predict probabilities; train "
-                              "with one of %s" % (objective, ", ".join(PROBABILITY_OBJECTIVES)))
+        raise EvaluationError(
+            "the model's objective %r does not predict probabilities; train "
+            "with one of %s" % (objective, ", ".join(PROBABILITY_OBJECTIVES))
+        )
     # The CSV has no header: its columns are in the booster's feature order by contract, so the
     # feature names the booster may carry are not compared.
     return booster.inplace_predict(features, validate_features=False).astype(np.float64)
@@ -179,8 +203,9 @@ def predict_probabilities(booster, features):
 def ratio(numerator, denominator):
     """Elementwise numerator / denominator; NaN, without a warning, where the metric is
     undefined because the denominator is 0."""
-    numerator, denominator = np.broadcast_arrays(np.asarray(numerator, dtype=np.float64),
-                                                 np.asarray(denominator, dtype=np.float64))
+    numerator, denominator = np.broadcast_arrays(
+        np.asarray(numerator, dtype=np.float64), np.asarray(denominator, dtype=np.float64)
+    )
     out = np.full(numerator.shape, np.nan)
     np.divide(numerator, denominator, out=out, where=denominator != 0)
     return out
@@ -271,8 +296,10 @@ def bootstrap_deviations(cells, n_scores, predicted_positive, seed):
     subsamples of 80 % without replacement, which reports about half the sampling error and
     varies much from run to run.
     """
-    resamples = [scalar_metrics(counts[None], predicted_positive)
-                 for counts in bootstrap_counts(cells, n_scores, seed)]
+    resamples = [
+        scalar_metrics(counts[None], predicted_positive)
+        for counts in bootstrap_counts(cells, n_scores, seed)
+    ]
     deviations = {}
     for name in resamples[0]:
         values = np.concatenate([resample[name] for resample in resamples])
@@ -306,8 +333,10 @@ def curves(counts):
     false_positives = np.cumsum(counts[::-1, 0])
     true_positives = np.cumsum(counts[::-1, 1])
     n_neg, n_pos = false_positives[-1], true_positives[-1]
-    roc = (np.concatenate([[0.0], false_positives / n_neg]),
-           np.concatenate([[0.0], true_positives / n_pos]))
+    roc = (
+        np.concatenate([[0.0], false_positives / n_neg]),
+        np.concatenate([[0.0], true_positives / n_pos]),
+    )
     # As in scikit-learn, the precision-recall curve starts at (recall 0, precision 1) and stops
     # at the first threshold reaching full recall: lower ones only add false positives.
     full = int(np.searchsorted(true_positives, n_pos)) + 1
@@ -324,8 +353,10 @@ def evaluation_report(labels, probabilities, threshold, seed):
     predicted_positive = scores >= threshold
     # An undefined value (precision when no row is flagged) is reported as 0, like
     # scikit-learn's zero_division=0: the JSON must hold numbers, never NaN.
-    values = {name: float(np.nan_to_num(v[0])) for name, v in
-              scalar_metrics(counts, predicted_positive).items()}
+    values = {
+        name: float(np.nan_to_num(v[0]))
+        for name, v in scalar_metrics(counts, predicted_positive).items()
+    }
     if len(labels) >= MIN_ROWS_FOR_DEVIATION:
         deviations = bootstrap_deviations(cells, len(scores), predicted_positive, seed)
     else:
@@ -341,26 +372,48 @@ def evaluation_report(labels, probabilities, threshold, seed):
     tp, fp = int(positives[predicted_positive].sum()), int(negatives[predicted_positive].sum())
     fn, tn = int(positives.sum()) - tp, int(negatives.sum()) - fp
     metrics = {"confusion_matrix": {"0": {"0": tn, "1": fp}, "1": {"0": fn, "1": tp}}}
-    metrics.update((name, scalar(name)) for name in (
-        "recall", "precision", "accuracy", "recall_best_constant_classifier",
-        "precision_best_constant_classifier", "accuracy_best_constant_classifier",
-        "true_positive_rate", "true_negative_rate", "false_positive_rate",
-        "false_negative_rate"))
+    metrics.update(
+        (name, scalar(name))
+        for name in (
+            "recall",
+            "precision",
+            "accuracy",
+            "recall_best_constant_classifier",
+            "precision_best_constant_classifier",
+            "accuracy_best_constant_classifier",
+            "true_positive_rate",
+            "true_negative_rate",
+            "false_positive_rate",
+            "false_negative_rate",
+        )
+    )
     metrics["receiver_operating_characteristic_curve"] = {
-        "false_positive_rates": fpr, "true_positive_rates": tpr}
+        "false_positive_rates": fpr,
+        "true_positive_rates": tpr,
+    }
     metrics["precision_recall_curve"] = {"precisions": precisions, "recalls": recalls}
-    metrics.update((name, scalar(name)) for name in (
-        "auc", "f0_5", "f1", "f2", "f0_5_best_constant_classifier",
-        "f1_best_constant_classifier", "f2_best_constant_classifier"))
+    metrics.update(
+        (name, scalar(name))
+        for name in (
+            "auc",
+            "f0_5",
+            "f1",
+            "f2",
+            "f0_5_best_constant_classifier",
+            "f1_best_constant_classifier",
+            "f2_best_constant_classifier",
+        )
+    )
     # Extra statistic, allowed by the convention: area under the precision-recall curve
     # (average precision), more telling than ROC AUC when churners are rare.
     metrics["pr_auc"] = scalar("pr_auc")
     evaluated_at = datetime.datetime.now(datetime.timezone.utc)
     return {
         "version": 0.0,
-        "dataset": {"item_count": int(len(labels)),
-                    "evaluation_time": evaluated_at.isoformat(timespec="seconds")
-                    .replace("+00:00", "Z")},
+        "dataset": {
+            "item_count": int(len(labels)),
+            "evaluation_time": evaluated_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        },
         "binary_classification_metrics": metrics,
     }
 
@@ -398,28 +451,36 @@ def plot_curve(path, curve, baseline, title, xlabel, ylabel, drawstyle="default"
 def plot_curves(output_dir, metrics):
     roc = metrics["receiver_operating_characteristic_curve"]
     auc = metrics["auc"]["value"]
-    plot_curve(os.path.join(output_dir, "roc_curve.png"),
-               (roc["false_positive_rates"], roc["true_positive_rates"],
-                "model (AUC = %.3f)" % auc),
-               ([0, 1], [0, 1], "chance (AUC = 0.5)"),
-               "ROC curve, AUC = %.3f" % auc, "False positive rate", "True positive rate")
+    plot_curve(
+        os.path.join(output_dir, "roc_curve.png"),
+        (roc["false_positive_rates"], roc["true_positive_rates"], "model (AUC = %.3f)" % auc),
+        ([0, 1], [0, 1], "chance (AUC = 0.5)"),
+        "ROC curve, AUC = %.3f" % auc,
+        "False positive rate",
+        "True positive rate",
+    )
     pr = metrics["precision_recall_curve"]
     ap = metrics["pr_auc"]["value"]
     share = metrics["precision_best_constant_classifier"]["value"]
     # steps-pre: the precision at each threshold holds over the recall it adds, which is the
     # area average precision measures.
-    plot_curve(os.path.join(output_dir, "precision_recall_curve.png"),
-               (pr["recalls"], pr["precisions"], "model (PR AUC = %.3f)" % ap),
-               ([0, 1], [share, share], "churn rate (%.3f)" % share),
-               "Precision-recall curve (ROC AUC = %.3f)" % auc,
-               "Recall", "Precision", drawstyle="steps-pre")
+    plot_curve(
+        os.path.join(output_dir, "precision_recall_curve.png"),
+        (pr["recalls"], pr["precisions"], "model (PR AUC = %.3f)" % ap),
+        ([0, 1], [share, share], "churn rate (%.3f)" % share),
+        "Precision-recall curve (ROC AUC = %.3f)" % auc,
+        "Recall",
+        "Precision",
+        drawstyle="steps-pre",
+    )
 
 
 def evaluate(args):
     started = time.time()
     if not 0.0 <= args.threshold <= 1.0:
-        raise EvaluationError("--threshold must be a probability in [0, 1], got %r"
-                              % args.threshold)
+        raise EvaluationError(
+            "--threshold must be a probability in [0, 1], got %r" % args.threshold
+        )
     archive, test_path = model_archive(args.model_dir), test_file(args.test_dir)
     booster = load_booster(archive)
     labels, features = read_test_set(test_path)
@@ -430,9 +491,15 @@ def evaluate(args):
     plot_curves(args.output_dir, metrics)
     # Last, so that once the file the ConditionStep reads exists, every output does.
     write_json(os.path.join(args.output_dir, "evaluation.json"), report)
-    print("evaluate: %d rows, auc %.4f, accuracy %.4f, %.2f s" % (
-        len(labels), metrics["auc"]["value"], metrics["accuracy"]["value"],
-        time.time() - started))
+    print(
+        "evaluate: %d rows, auc %.4f, accuracy %.4f, %.2f s"
+        % (
+            len(labels),
+            metrics["auc"]["value"],
+            metrics["accuracy"]["value"],
+            time.time() - started,
+        )
+    )
     return report
 
 

@@ -2,6 +2,7 @@
 
 Part of the inference code bundle; standard library, numpy and xgboost only.
 """
+
 import json
 
 import numpy as np
@@ -23,9 +24,17 @@ def direct_predict(booster):
     major, minor = (int(v) for v in xgboost.__version__.split(".")[:2])
     if not (1, 4) <= (major, minor) < (4, 0):
         return None
-    config = json.dumps({"type": 0, "training": False, "iteration_begin": 0,
-                         "iteration_end": 0, "missing": float("nan"), "strict_shape": False,
-                         "cache_id": 0}).encode()
+    config = json.dumps(
+        {
+            "type": 0,
+            "training": False,
+            "iteration_begin": 0,
+            "iteration_end": 0,
+            "missing": float("nan"),
+            "strict_shape": False,
+            "cache_id": 0,
+        }
+    ).encode()
     predict_from_dense = core._LIB.XGBoosterPredictFromDense
 
     def predict(matrix):
@@ -34,11 +43,22 @@ def direct_predict(booster):
         # Out-parameters per call: a serving container may call from several threads.
         shape, dims = ctypes.POINTER(core.c_bst_ulong)(), core.c_bst_ulong()
         result, no_proxy = ctypes.POINTER(ctypes.c_float)(), ctypes.c_void_p()
-        interface = b'{"data": [%d, true], "shape": [%d, %d], "typestr": "<f4", ' \
-                    b'"version": 3}' % (matrix.ctypes.data, rows, columns)
-        core._check_call(predict_from_dense(booster.handle, interface, config, no_proxy,
-                                            ctypes.byref(shape), ctypes.byref(dims),
-                                            ctypes.byref(result)))
+        interface = b'{"data": [%d, true], "shape": [%d, %d], "typestr": "<f4", "version": 3}' % (
+            matrix.ctypes.data,
+            rows,
+            columns,
+        )
+        core._check_call(
+            predict_from_dense(
+                booster.handle,
+                interface,
+                config,
+                no_proxy,
+                ctypes.byref(shape),
+                ctypes.byref(dims),
+                ctypes.byref(result),
+            )
+        )
         if dims.value != 1 or shape[0] != rows:  # not one score per row: use the wrapper
             return booster.inplace_predict(matrix)
         # XGBoost reuses the buffer (per thread) on the next call: copy the scores out now.

@@ -19,6 +19,7 @@ one recipe replay and one booster call (a booster call costs about the same for 
 
 Run as a script to score a file: python inference.py --model-dir DIR --input rows.csv
 """
+
 import json
 import os
 import sys
@@ -59,8 +60,10 @@ class ChurnModel(object):
         self.input_columns = spec["input_columns"]
         self.feature_names = spec["feature_names"]
         self.missing_values = set(spec.get("missing_values", []))
-        self.known_columns = set(self.input_columns) | {spec.get("id_column"),
-                                                        spec.get("target_column")}
+        self.known_columns = set(self.input_columns) | {
+            spec.get("id_column"),
+            spec.get("target_column"),
+        }
         self.numeric_inputs = churn_recipe.numeric_inputs(spec["recipe"], self.input_columns)
         self.predict = direct_predict(booster) or booster.inplace_predict  # matrix -> scores
 
@@ -71,19 +74,24 @@ def model_fn(model_dir):
     with open(os.path.join(model_dir, PREPROCESSING_FILE), encoding="utf-8") as f:
         spec = json.load(f)
     if spec.get("format") != PREPROCESSING_FORMAT:
-        raise ValueError("%s in %s has format %r; this inference code reads %r"
-                         % (PREPROCESSING_FILE, model_dir, spec.get("format"), PREPROCESSING_FORMAT))
+        raise ValueError(
+            "%s in %s has format %r; this inference code reads %r"
+            % (PREPROCESSING_FILE, model_dir, spec.get("format"), PREPROCESSING_FORMAT)
+        )
     booster = xgb.Booster()
     booster.load_model(os.path.join(model_dir, MODEL_FILE))  # XGBoost's own format, no pickle
     if booster.num_features() != len(spec["feature_names"]):
-        raise ValueError("the booster expects %d features, %s describes %d"
-                         % (booster.num_features(), PREPROCESSING_FILE, len(spec["feature_names"])))
+        raise ValueError(
+            "the booster expects %d features, %s describes %d"
+            % (booster.num_features(), PREPROCESSING_FILE, len(spec["feature_names"]))
+        )
     # One thread per worker: several workers with default OpenMP threads fight over the cores.
     booster.set_param({"nthread": int(os.environ.get("OMP_NUM_THREADS", "1"))})
     return ChurnModel(booster, spec)
 
 
 # ----------------------------------------------------------------------------- predicting
+
 
 def input_fn(request_body, request_content_type):
     """Decode the body into raw column values (churn_decoding.py); the columns are checked in
@@ -113,8 +121,9 @@ def features(columns, model):
     try:
         table = churn_recipe.transform(columns, model.spec["recipe"], strict=True)
     except churn_recipe.InputValueError as e:
-        raise InferenceError("record %d, column %r: %r is not %s"
-                             % (e.row, e.column, e.value, e.expected))
+        raise InferenceError(
+            "record %d, column %r: %r is not %s" % (e.row, e.column, e.value, e.expected)
+        )
     return churn_recipe.feature_matrix(table, model.feature_names)
 
 
@@ -129,11 +138,13 @@ def output_fn(prediction, accept):
         return _csv_lines(scores, labels), media
     pairs = zip(np.round(scores, SCORE_DECIMALS).tolist(), labels.tolist())
     if media == JSON:
-        body = json.dumps({"predictions": [{"score": s, "predicted_label": int(l)}
-                                           for s, l in pairs]})
+        body = json.dumps(
+            {"predictions": [{"score": s, "predicted_label": int(label)} for s, label in pairs]}
+        )
     else:
-        body = "".join([json.dumps({"score": s, "predicted_label": int(l)}) + "\n"
-                        for s, l in pairs])
+        body = "".join(
+            [json.dumps({"score": s, "predicted_label": int(label)}) + "\n" for s, label in pairs]
+        )
     return body, media
 
 
@@ -144,9 +155,9 @@ def _csv_lines(scores, labels):
     scores * 10**9 to the nearest integer, ties to even, gives exactly the digits "%.9f" gives."""
     if len(scores) < VECTOR_FORMAT_ROWS or not ((scores >= 0) & (scores <= 1)).all():
         return "".join(["%.9f,%d\n" % pair for pair in zip(scores.tolist(), labels.tolist())])
-    units = np.rint(scores * 10 ** SCORE_DECIMALS).astype(np.int64)
+    units = np.rint(scores * 10**SCORE_DECIMALS).astype(np.int64)
     text = np.empty((len(scores), SCORE_DECIMALS + 5), dtype=np.uint8)
-    text[:, 0] = 48 + units // 10 ** SCORE_DECIMALS  # "0" or "1"
+    text[:, 0] = 48 + units // 10**SCORE_DECIMALS  # "0" or "1"
     text[:, 1] = 46  # "."
     for position in range(SCORE_DECIMALS + 1, 1, -1):
         text[:, position] = 48 + units % 10
@@ -166,10 +177,14 @@ def _choose_accept(accept):
         if media in CONTENT_TYPES:
             return media
         if media in ("*/*", "text/*", "application/*"):
-            return default if media == "*/*" or default.startswith(media[:-1]) else \
-                (CSV if media == "text/*" else JSON)
-    raise NotAcceptable("Accept %r is not supported; ask for %s"
-                        % (accept, ", ".join(CONTENT_TYPES)))
+            return (
+                default
+                if media == "*/*" or default.startswith(media[:-1])
+                else (CSV if media == "text/*" else JSON)
+            )
+    raise NotAcceptable(
+        "Accept %r is not supported; ask for %s" % (accept, ", ".join(CONTENT_TYPES))
+    )
 
 
 def main(argv=None):

@@ -6,6 +6,7 @@
 Works with no AWS credentials and no endpoint: code objects have content-hashed keys, so the
 JSON is the same whether or not they were uploaded (nothing is uploaded without credentials).
 """
+
 import json
 import sys
 

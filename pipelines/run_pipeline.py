@@ -7,6 +7,7 @@ Creates the pipeline or updates it when it exists, starts an execution and print
 --wait, polls until the execution ends, printing each step's status as it changes, and exits 1
 when the execution does not succeed.
 """
+
 import argparse
 import json
 import sys
@@ -37,8 +38,9 @@ def wait_for(execution, client, poll_seconds, out):
     seen = {}
     list_steps = True
     while True:
-        status = client.describe_pipeline_execution(
-            PipelineExecutionArn=execution.arn)["PipelineExecutionStatus"]
+        status = client.describe_pipeline_execution(PipelineExecutionArn=execution.arn)[
+            "PipelineExecutionStatus"
+        ]
         steps = _steps(client, execution.arn) if list_steps else None
         if steps is None:
             list_steps = False  # this endpoint lacks the call; the execution status still comes
@@ -59,7 +61,8 @@ def _steps(client, arn):
 
     try:
         pages = client.get_paginator("list_pipeline_execution_steps").paginate(
-            PipelineExecutionArn=arn, SortOrder="Ascending")
+            PipelineExecutionArn=arn, SortOrder="Ascending"
+        )
         return [s for page in pages for s in page["PipelineExecutionSteps"]]
     except ClientError:
         return None
@@ -67,10 +70,15 @@ def _steps(client, arn):
 
 def main(argv=None, out=sys.stdout):
     parser = pipeline_parser("run-pipeline", "Upsert a pipeline and start an execution.")
-    parser.add_argument("-role-arn", "--role-arn", required=True,
-                        help="IAM role SageMaker Pipelines assumes to run the pipeline")
-    parser.add_argument("-tags", "--tags", default=None,
-                        help='JSON list of {"Key": ..., "Value": ...} tags')
+    parser.add_argument(
+        "-role-arn",
+        "--role-arn",
+        required=True,
+        help="IAM role SageMaker Pipelines assumes to run the pipeline",
+    )
+    parser.add_argument(
+        "-tags", "--tags", default=None, help='JSON list of {"Key": ..., "Value": ...} tags'
+    )
     parser.add_argument("-description", "--description", default=None)
     parser.add_argument("--wait", action="store_true", help="wait for the execution to end")
     parser.add_argument("--poll-seconds", type=float, default=30.0, help=argparse.SUPPRESS)
@@ -80,8 +88,9 @@ def main(argv=None, out=sys.stdout):
     kwargs.setdefault("role", args.role_arn)
     tags = parse_tags(args.tags)
     pipeline = load_pipeline(args.module_name, kwargs)
-    response = pipeline.upsert(role_arn=args.role_arn, description=args.description,
-                               tags=tags or None)
+    response = pipeline.upsert(
+        role_arn=args.role_arn, description=args.description, tags=tags or None
+    )
     out.write("Upserted pipeline %s\n" % response["PipelineArn"])
     execution = pipeline.start()
     out.write("Execution started with PipelineExecutionArn: %s\n" % execution.arn)

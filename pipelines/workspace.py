@@ -6,6 +6,7 @@ stages its code and data under content-hashed keys, executes it and returns a Ru
 `servable_model` lays a registered version out for serving; `drift_baseline` reads the baseline a
 version carries. This is the layer that knows churn: the engine below it does not.
 """
+
 import hashlib
 import json
 import os
@@ -54,14 +55,27 @@ class RunResult(object):
     def as_json(self):
         """What `churn run --json` prints."""
         r = self.record
-        return {"execution_id": r["PipelineExecutionId"], "status": self.status,
-                "failure_reason": r["FailureReason"],
-                "steps": [{"name": s["StepName"], "type": s["StepType"],
-                           "status": s["StepStatus"], "start": s["StartTime"],
-                           "end": s["EndTime"], "cache_hit": bool(s["CacheHit"]),
-                           "failure_reason": s["FailureReason"]} for s in r["Steps"]],
-                "metrics": self.metrics, "model_package": self.model_package,
-                "batch_output": self.batch_output, "seconds": self.seconds}
+        return {
+            "execution_id": r["PipelineExecutionId"],
+            "status": self.status,
+            "failure_reason": r["FailureReason"],
+            "steps": [
+                {
+                    "name": s["StepName"],
+                    "type": s["StepType"],
+                    "status": s["StepStatus"],
+                    "start": s["StartTime"],
+                    "end": s["EndTime"],
+                    "cache_hit": bool(s["CacheHit"]),
+                    "failure_reason": s["FailureReason"],
+                }
+                for s in r["Steps"]
+            ],
+            "metrics": self.metrics,
+            "model_package": self.model_package,
+            "batch_output": self.batch_output,
+            "seconds": self.seconds,
+        }
 
 
 class Workspace(object):
@@ -111,8 +125,10 @@ class Workspace(object):
         cache hits); an s3:// URI must already be in the local store."""
         if data.startswith("s3://"):
             if not self.store.objects(data):
-                raise UserError("%s is not in the local store (%s); copy the data there or "
-                                "pass a local CSV file" % (data, self.store.path(data)))
+                raise UserError(
+                    "%s is not in the local store (%s); copy the data there or "
+                    "pass a local CSV file" % (data, self.store.path(data))
+                )
             return data
         path = Path(data)
         h = hashlib.sha256()
@@ -126,8 +142,15 @@ class Workspace(object):
 
     # ------------------------------------------------------------------ running
 
-    def run(self, data, schema="seed", parameters=None, pipeline_name="ChurnPipeline",
-            echo=None, batch_input=None):
+    def run(
+        self,
+        data,
+        schema="seed",
+        parameters=None,
+        pipeline_name="ChurnPipeline",
+        echo=None,
+        batch_input=None,
+    ):
         """Build (or reuse) the definition, stage code and data, execute. `batch_input` (a CSV
         file or an s3:// URI in the local store) adds the batch-scoring steps and is what they
         score."""
@@ -137,8 +160,9 @@ class Workspace(object):
         # The definition gets a fixed placeholder input and the file goes in as the
         # BatchInputUrl parameter: scoring another file reuses the memoised definition.
         options = {"batch_input": True} if batch_input else {}
-        definition, bundles = local_definition(self.home, source, pipeline_name=pipeline_name,
-                                               **options)
+        definition, bundles = local_definition(
+            self.home, source, pipeline_name=pipeline_name, **options
+        )
         self.stage_code(bundles)
         parameters = dict(parameters or {})
         parameters["InputDataUrl"] = self.stage_data(data)
@@ -146,18 +170,28 @@ class Workspace(object):
             parameters["BatchInputUrl"] = self.stage_data(batch_input, "batch/input")
         execution = Execution(self.sagemaker, definition, pipeline_name, parameters, echo)
         record = execution.run()
-        return RunResult(record, self._metrics(execution), self._model_package(execution),
-                         self._batch_output(execution), round(time.time() - started, 2))
+        return RunResult(
+            record,
+            self._metrics(execution),
+            self._model_package(execution),
+            self._batch_output(execution),
+            round(time.time() - started, 2),
+        )
 
     def _metrics(self, execution):
-        reports = [uri for uri in execution.property_files("EvaluationReport")
-                   if self.store.exists(uri)]
+        reports = [
+            uri for uri in execution.property_files("EvaluationReport") if self.store.exists(uri)
+        ]
         if not reports:
             return None
         metrics = json.loads(self.store.read_bytes(reports[-1])).get(
-            "binary_classification_metrics", {})
-        out = {name: metrics[name]["value"] for name in ("auc", "accuracy", "precision",
-                                                         "recall", "f1") if name in metrics}
+            "binary_classification_metrics", {}
+        )
+        out = {
+            name: metrics[name]["value"]
+            for name in ("auc", "accuracy", "precision", "recall", "f1")
+            if name in metrics
+        }
         if "pr_auc" in metrics:
             out["pr_auc"] = metrics["pr_auc"]["value"]
         return out
@@ -168,29 +202,35 @@ class Workspace(object):
         if not registered:
             return None
         package = registered[-1]
-        return {"group": package["ModelPackageGroupName"],
-                "version": package["ModelPackageVersion"],
-                "approval_status": package["ModelApprovalStatus"],
-                "arn": package["ModelPackageArn"]}
+        return {
+            "group": package["ModelPackageGroupName"],
+            "version": package["ModelPackageVersion"],
+            "approval_status": package["ModelApprovalStatus"],
+            "arn": package["ModelPackageArn"],
+        }
 
     def _batch_output(self, execution):
         transforms = execution.succeeded("Transform")
         if not transforms:
             return None
         output = transforms[-1]["TransformOutput"]["S3OutputPath"].rstrip("/") + "/"
-        return {"uri": output, "files": [str(path) for _, path in
-                                         sorted(self.store.objects(output).items())]}
+        return {
+            "uri": output,
+            "files": [str(path) for _, path in sorted(self.store.objects(output).items())],
+        }
 
     # ------------------------------------------------------------------ registered models
 
     def latest_approved(self):
         """With no model named: the newest Approved version (what the templates deploy)."""
-        approved = [p for p in self.registry.list_packages()
-                    if p["ModelApprovalStatus"] == "Approved"]
+        approved = [
+            p for p in self.registry.list_packages() if p["ModelApprovalStatus"] == "Approved"
+        ]
         if not approved:
-            raise UserError("no Approved model version under %s: approve one (`churn models "
-                            "approve N`) or name it with --model-version N --allow-unapproved"
-                            % self.home)
+            raise UserError(
+                "no Approved model version under %s: approve one (`churn models "
+                "approve N`) or name it with --model-version N --allow-unapproved" % self.home
+            )
         return max(approved, key=lambda p: p["CreationTime"])["ModelPackageArn"]
 
     def servable_model(self, ref=None, allow_unapproved=False):
@@ -201,26 +241,34 @@ class Workspace(object):
         status = package["ModelApprovalStatus"]
         name = "%s/%d" % (package["ModelPackageGroupName"], package["ModelPackageVersion"])
         if status != "Approved" and not allow_unapproved:
-            raise ModelSourceError("model version %s is %s, not Approved: approve it with "
-                                   "`churn models approve %s`, or pass --allow-unapproved to "
-                                   "serve it anyway" % (name, status, name))
+            raise ModelSourceError(
+                "model version %s is %s, not Approved: approve it with "
+                "`churn models approve %s`, or pass --allow-unapproved to "
+                "serve it anyway" % (name, status, name)
+            )
         container = package["InferenceSpecification"]["Containers"][0]
         env = container.get("Environment") or {}
         submit = env.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
         model_dir = unpack_model(
-            self.home / "serving", self.store.file(container["ModelDataUrl"]),
+            self.home / "serving",
+            self.store.file(container["ModelDataUrl"]),
             self.store.file(submit) if submit.startswith("s3://") else None,
-            key=container["ModelDataUrl"])
-        return ServableModel(model_dir, model_dir / "code",
-                             env.get("SAGEMAKER_PROGRAM", "inference.py"),
-                             "%s (%s)" % (name, status))
+            key=container["ModelDataUrl"],
+        )
+        return ServableModel(
+            model_dir,
+            model_dir / "code",
+            env.get("SAGEMAKER_PROGRAM", "inference.py"),
+            "%s (%s)" % (name, status),
+        )
 
     def drift_baseline(self, ref=None):
         """(statistics, constraints) of a version's data-quality DriftCheckBaselines."""
         package = self.registry.find(ref or self.latest_approved())
         quality = (package.get("DriftCheckBaselines") or {}).get("ModelDataQuality")
         if not quality:
-            raise MonitorError("model version %s has no data-quality DriftCheckBaselines"
-                               % ref)
-        return (json.loads(self.store.read_bytes(quality["Statistics"]["S3Uri"])),
-                json.loads(self.store.read_bytes(quality["Constraints"]["S3Uri"])))
+            raise MonitorError("model version %s has no data-quality DriftCheckBaselines" % ref)
+        return (
+            json.loads(self.store.read_bytes(quality["Statistics"]["S3Uri"])),
+            json.loads(self.store.read_bytes(quality["Constraints"]["S3Uri"])),
+        )

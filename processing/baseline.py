@@ -14,6 +14,7 @@ to rebuild the baseline's distribution.
 
     python baseline.py --input DIR_OR_CSV --schema NAME_OR_PATH --output-dir DIR
 """
+
 import argparse
 import json
 import os
@@ -31,12 +32,18 @@ SHRINKING_FACTOR = 0.64
 BUCKETS = 10
 DOMAIN_LIMIT = 50  # text features with at most this many values get a domain constraint
 MONITORING_CONFIG = {
-    "evaluate_constraints": "Enabled", "emit_metrics": "Enabled",
-    "datatype_check_threshold": 0.1, "domain_content_threshold": 0.1,
-    "distribution_constraints": {"perform_comparison": "Enabled", "comparison_threshold": 0.1,
-                                 "comparison_method": "Robust",
-                                 "categorical_comparison_threshold": 0.1,
-                                 "categorical_drift_method": "LInfinity"}}
+    "evaluate_constraints": "Enabled",
+    "emit_metrics": "Enabled",
+    "datatype_check_threshold": 0.1,
+    "domain_content_threshold": 0.1,
+    "distribution_constraints": {
+        "perform_comparison": "Enabled",
+        "comparison_threshold": 0.1,
+        "comparison_method": "Robust",
+        "categorical_comparison_threshold": 0.1,
+        "categorical_drift_method": "LInfinity",
+    },
+}
 
 
 def parse_args(argv=None):
@@ -54,31 +61,61 @@ def numeric_statistics(values, integral):
         return {"common": common}
     lo, hi = float(present.min()), float(present.max())
     edges = np.linspace(lo, hi, BUCKETS + 1) if hi > lo else np.array([lo] * (BUCKETS + 1))
-    counts = np.histogram(present, bins=edges)[0] if hi > lo else \
-        np.array([len(present)] + [0] * (BUCKETS - 1))
+    counts = (
+        np.histogram(present, bins=edges)[0]
+        if hi > lo
+        else np.array([len(present)] + [0] * (BUCKETS - 1))
+    )
     quantiles = np.quantile(present, np.linspace(0, 1, min(SKETCH_SIZE, len(present))))
-    return {"common": common, "mean": float(present.mean()), "sum": float(present.sum()),
-            "std_dev": float(present.std()), "min": lo, "max": hi,
-            "distribution": {"kll": {
-                "buckets": [{"lower_bound": float(edges[i]), "upper_bound": float(edges[i + 1]),
-                             "count": float(counts[i])} for i in range(BUCKETS)],
-                "sketch": {"parameters": {"c": SHRINKING_FACTOR, "k": float(SKETCH_SIZE)},
-                           "data": [[float(q) for q in quantiles]]}}}}
+    return {
+        "common": common,
+        "mean": float(present.mean()),
+        "sum": float(present.sum()),
+        "std_dev": float(present.std()),
+        "min": lo,
+        "max": hi,
+        "distribution": {
+            "kll": {
+                "buckets": [
+                    {
+                        "lower_bound": float(edges[i]),
+                        "upper_bound": float(edges[i + 1]),
+                        "count": float(counts[i]),
+                    }
+                    for i in range(BUCKETS)
+                ],
+                "sketch": {
+                    "parameters": {"c": SHRINKING_FACTOR, "k": float(SKETCH_SIZE)},
+                    "data": [[float(q) for q in quantiles]],
+                },
+            }
+        },
+    }
 
 
 def string_statistics(values):
     present = [v for v in values if v != ""]
-    uniq, counts = np.unique(np.array(present, dtype=object).astype(str), return_counts=True) \
-        if present else (np.array([]), np.array([]))
-    return {"common": {"num_present": len(present), "num_missing": len(values) - len(present)},
-            "distinct_count": float(len(uniq)),
-            "distribution": {"categorical": {"buckets": [
-                {"value": str(v), "count": int(c)} for v, c in zip(uniq, counts)]}}}
+    uniq, counts = (
+        np.unique(np.array(present, dtype=object).astype(str), return_counts=True)
+        if present
+        else (np.array([]), np.array([]))
+    )
+    return {
+        "common": {"num_present": len(present), "num_missing": len(values) - len(present)},
+        "distinct_count": float(len(uniq)),
+        "distribution": {
+            "categorical": {
+                "buckets": [{"value": str(v), "count": int(c)} for v, c in zip(uniq, counts)]
+            }
+        },
+    }
 
 
 def text_of(column):
-    return ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip()
-            for v in column]
+    return [
+        "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip()
+        for v in column
+    ]
 
 
 def baseline(args):
@@ -94,29 +131,41 @@ def baseline(args):
             values = np.array([_number(v) for v in text])
             inferred = "Integral" if f.integer else "Fractional"
             stats = numeric_statistics(values, f.integer)
-            statistics.append({"name": f.name, "inferred_type": inferred,
-                               "numerical_statistics": stats})
-            constraint = {"name": f.name, "inferred_type": inferred,
-                          "completeness": _completeness(stats["common"]),
-                          "num_constraints": {"is_non_negative": bool(
-                              stats.get("min", 0) >= 0)}}
+            statistics.append(
+                {"name": f.name, "inferred_type": inferred, "numerical_statistics": stats}
+            )
+            constraint = {
+                "name": f.name,
+                "inferred_type": inferred,
+                "completeness": _completeness(stats["common"]),
+                "num_constraints": {"is_non_negative": bool(stats.get("min", 0) >= 0)},
+            }
         else:
             stats = string_statistics(text)
-            statistics.append({"name": f.name, "inferred_type": "String",
-                               "string_statistics": stats})
-            constraint = {"name": f.name, "inferred_type": "String",
-                          "completeness": _completeness(stats["common"])}
+            statistics.append(
+                {"name": f.name, "inferred_type": "String", "string_statistics": stats}
+            )
+            constraint = {
+                "name": f.name,
+                "inferred_type": "String",
+                "completeness": _completeness(stats["common"]),
+            }
             domain = [b["value"] for b in stats["distribution"]["categorical"]["buckets"]]
             if len(domain) <= DOMAIN_LIMIT:
                 constraint["string_constraints"] = {"domains": domain}
         constraints.append(constraint)
     os.makedirs(args.output_dir, exist_ok=True)
-    _write(os.path.join(args.output_dir, "statistics.json"),
-           {"version": 0.0, "dataset": {"item_count": int(len(table))}, "features": statistics})
-    _write(os.path.join(args.output_dir, "constraints.json"),
-           {"version": 0.0, "features": constraints, "monitoring_config": MONITORING_CONFIG})
-    print("baseline: %d rows, %d features -> %s" % (len(table), len(schema.features),
-                                                   args.output_dir))
+    _write(
+        os.path.join(args.output_dir, "statistics.json"),
+        {"version": 0.0, "dataset": {"item_count": int(len(table))}, "features": statistics},
+    )
+    _write(
+        os.path.join(args.output_dir, "constraints.json"),
+        {"version": 0.0, "features": constraints, "monitoring_config": MONITORING_CONFIG},
+    )
+    print(
+        "baseline: %d rows, %d features -> %s" % (len(table), len(schema.features), args.output_dir)
+    )
 
 
 def _number(text):

@@ -14,6 +14,7 @@ requests with the same rules, so a body means one thing everywhere:
 (inference.ChurnModel). Bad input raises an InferenceError whose status_code is 400 (names the
 record and column), 415 (content type) or 406 (Accept).
 """
+
 import csv
 import io
 import json
@@ -49,8 +50,10 @@ def decode(request_body, request_content_type):
     model's schema is known."""
     content_type = media_type(request_content_type) or CSV
     if content_type not in CONTENT_TYPES:
-        raise UnsupportedContentType("content type %r is not supported; send %s"
-                                     % (request_content_type, ", ".join(CONTENT_TYPES)))
+        raise UnsupportedContentType(
+            "content type %r is not supported; send %s"
+            % (request_content_type, ", ".join(CONTENT_TYPES))
+        )
     if isinstance(request_body, (bytes, bytearray)):
         try:
             request_body = request_body.decode("utf-8")
@@ -87,8 +90,6 @@ def json_instances(text, content_type):
     return instances
 
 
-
-
 class Pending(object):
     """Records not yet matched to the model's columns (input_fn does not see the model):
     CSV rows, JSON instances (by_name), or a bulk CSV text parsed once the columns' types are
@@ -114,7 +115,7 @@ def _columns_from_bulk_csv(text, model):
     error names the record and column."""
     import pandas as pd
 
-    first = next(csv.reader([text[:text.find("\n")]]))
+    first = next(csv.reader([text[: text.find("\n")]]))
     header = is_header(first, model.known_columns)
     width = len(first)
     if header and any(c not in first for c in model.input_columns):
@@ -127,12 +128,18 @@ def _columns_from_bulk_csv(text, model):
         return None  # a row with fewer or more fields than the first, or a blank line
     missing = [""] + sorted(model.missing_values)
     try:
-        frame = pd.read_csv(io.BytesIO(data), header=0 if header else None,
-                            names=None if header else model.input_columns,
-                            usecols=model.input_columns, keep_default_na=False,
-                            na_values=missing, low_memory=False,
-                            dtype={c: (np.float64 if c in model.numeric_inputs else str)
-                                   for c in model.input_columns})
+        frame = pd.read_csv(
+            io.BytesIO(data),
+            header=0 if header else None,
+            names=None if header else model.input_columns,
+            usecols=model.input_columns,
+            keep_default_na=False,
+            na_values=missing,
+            low_memory=False,
+            dtype={
+                c: (np.float64 if c in model.numeric_inputs else str) for c in model.input_columns
+            },
+        )
     except (ValueError, pd.errors.ParserError):
         return None
     columns = {}
@@ -160,23 +167,24 @@ def _columns_from_csv(rows, model):
         layout = ", ".join(first)
     else:
         if len(first) != len(expected):
-            raise InferenceError("record 1 has %d fields; expected %d in this order: %s (or "
-                                 "send a header line)" % (len(first), len(expected),
-                                                          ", ".join(expected)))
+            raise InferenceError(
+                "record 1 has %d fields; expected %d in this order: %s (or "
+                "send a header line)" % (len(first), len(expected), ", ".join(expected))
+            )
         index = {c: i for i, c in enumerate(expected)}
         data = rows
         layout = ", ".join(expected)
     width = len(first)
     r = next((r for r, row in enumerate(data) if len(row) != width), None)
     if r is not None:
-        raise InferenceError("record %d has %d fields; expected %d (%s)"
-                             % (r + 1, len(data[r]), width, layout))
+        raise InferenceError(
+            "record %d has %d fields; expected %d (%s)" % (r + 1, len(data[r]), width, layout)
+        )
     fields = np.array(data, dtype=object)  # rows x fields in one C call, not a loop per cell
     columns = {c: fields[:, i] for c, i in index.items()}
     if model.missing_values:
         for values in columns.values():
-            values[np.fromiter((v in model.missing_values for v in values), bool,
-                               len(values))] = ""
+            values[np.fromiter((v in model.missing_values for v in values), bool, len(values))] = ""
     return columns
 
 
@@ -198,19 +206,23 @@ def _columns_from_instances(instances, model):
     for r, instance in enumerate(instances):
         if isinstance(instance, list):
             if len(instance) != len(expected):
-                raise InferenceError("instance %d has %d values; expected %d in this order: %s"
-                                     % (r + 1, len(instance), len(expected), ", ".join(expected)))
+                raise InferenceError(
+                    "instance %d has %d values; expected %d in this order: %s"
+                    % (r + 1, len(instance), len(expected), ", ".join(expected))
+                )
             instance = dict(zip(expected, instance))
         if not isinstance(instance, dict):
             raise InferenceError("instance %d is not an object of column values" % (r + 1))
         for c in expected:
             if c not in instance:
-                raise InferenceError("instance %d lacks column %r (send null for a missing value)"
-                                     % (r + 1, c))
+                raise InferenceError(
+                    "instance %d lacks column %r (send null for a missing value)" % (r + 1, c)
+                )
             value = instance[c]
             if isinstance(value, (dict, list)):
-                raise InferenceError("instance %d, column %r: %r is not a single value"
-                                     % (r + 1, c, value))
+                raise InferenceError(
+                    "instance %d, column %r: %r is not a single value" % (r + 1, c, value)
+                )
             columns[c][r] = "" if value is None or value in model.missing_values else value
     if not instances:
         raise InferenceError("no instances in the request")
@@ -223,6 +235,7 @@ def columns(input_data, model):
         return _columns_from_instances(input_data.records, model)
     if input_data.bulk:
         found = _columns_from_bulk_csv(input_data.records, model)
-        return found if found is not None else \
-            _columns_from_csv(csv_rows(input_data.records), model)
+        return (
+            found if found is not None else _columns_from_csv(csv_rows(input_data.records), model)
+        )
     return _columns_from_csv(input_data.records, model)

@@ -4,6 +4,7 @@ Only "" and the schema's missing_values count as missing (pandas' default NA wor
 or "None" would silently turn real categories into gaps). An input is one CSV file or a folder
 of them, read in name order, so ShardedByS3Key inputs and multi-file exports work.
 """
+
 import os
 
 import pandas as pd
@@ -18,8 +19,12 @@ def csv_files(path):
         return [path]
     if not os.path.isdir(path):
         raise DataError("input %s does not exist" % path)
-    files = sorted(os.path.join(root, f) for root, _, names in os.walk(path)
-                   for f in names if f.lower().endswith(".csv"))
+    files = sorted(
+        os.path.join(root, f)
+        for root, _, names in os.walk(path)
+        for f in names
+        if f.lower().endswith(".csv")
+    )
     if not files:
         raise DataError("no .csv file under %s" % path)
     return files
@@ -30,8 +35,11 @@ def read_raw_table(files, schema, dtype):
     frames = []
     for name in files:
         try:
-            frames.append(pd.read_csv(name, dtype=dtype, keep_default_na=False,
-                                      na_values=[""] + schema.missing_values))
+            frames.append(
+                pd.read_csv(
+                    name, dtype=dtype, keep_default_na=False, na_values=[""] + schema.missing_values
+                )
+            )
         except pd.errors.EmptyDataError:
             raise DataError("%s is empty: expected a header line and rows" % name)
         except (pd.errors.ParserError, UnicodeDecodeError) as e:

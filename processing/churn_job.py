@@ -5,6 +5,7 @@ Standard library only, Python 3.9: this module ships inside the processing, trai
 evaluation code bundles (the container scripts never import `pipelines`), and `pipelines`
 imports it too, so each of these mechanics has exactly one implementation.
 """
+
 import gzip
 import os
 import shutil
@@ -16,7 +17,7 @@ import zlib
 # A model or code archive holds a few files; the caps stop a broken or hostile archive from
 # filling the disk before anything is loaded.
 MAX_ARCHIVE_MEMBERS = 1000
-MAX_ARCHIVE_BYTES = 2 * 1024 ** 3
+MAX_ARCHIVE_BYTES = 2 * 1024**3
 FAILURE_MESSAGE_BYTES = 1024  # what SageMaker keeps of a job's failure message
 
 
@@ -26,6 +27,7 @@ class ArchiveError(ValueError):
 
 # ----------------------------------------------------------------------------- publishing
 
+
 def write_atomic(path, write, suffix=""):
     """Publish `path` whole or not at all: `write(tmp)` writes a temporary file in the same
     folder, which is flushed to disk and renamed over `path`. Readers never see half a file,
@@ -34,8 +36,9 @@ def write_atomic(path, write, suffix=""):
     path = os.fspath(path)
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp" + suffix,
-                               dir=folder)
+    fd, tmp = tempfile.mkstemp(
+        prefix="." + os.path.basename(path) + ".", suffix=".tmp" + suffix, dir=folder
+    )
     os.close(fd)
     try:
         write(tmp)
@@ -74,6 +77,7 @@ def copy_atomic(source, path):
 
 # ----------------------------------------------------------------------------- archives
 
+
 def member_problem(member):
     """Why this archive member may not be extracted, or None for a plain file or folder that
     stays inside the extraction folder."""
@@ -103,21 +107,25 @@ def _checked_members(archive, label, max_members, max_bytes):
     for member in archive:
         problem = member_problem(member)
         if problem:
-            raise ArchiveError("%s is unsafe: member %r %s; nothing was extracted"
-                               % (label, member.name, problem))
+            raise ArchiveError(
+                "%s is unsafe: member %r %s; nothing was extracted" % (label, member.name, problem)
+            )
         members.append(member)
         total_bytes += member.size
         if len(members) > max_members:
-            raise ArchiveError("%s has more than %d members; nothing was extracted"
-                               % (label, max_members))
+            raise ArchiveError(
+                "%s has more than %d members; nothing was extracted" % (label, max_members)
+            )
         if total_bytes > max_bytes:
-            raise ArchiveError("%s unpacks to more than %d bytes; nothing was extracted"
-                               % (label, max_bytes))
+            raise ArchiveError(
+                "%s unpacks to more than %d bytes; nothing was extracted" % (label, max_bytes)
+            )
     return members
 
 
-def extract_archive(path, destination, label=None, max_members=MAX_ARCHIVE_MEMBERS,
-                    max_bytes=MAX_ARCHIVE_BYTES):
+def extract_archive(
+    path, destination, label=None, max_members=MAX_ARCHIVE_MEMBERS, max_bytes=MAX_ARCHIVE_BYTES
+):
     """Unpack the (optionally compressed) tar archive at `path` into `destination`.
 
     Read from the file, never whole into memory. Files are written by hand rather than with
@@ -143,6 +151,7 @@ def extract_archive(path, destination, label=None, max_members=MAX_ARCHIVE_MEMBE
 
 
 # ----------------------------------------------------------------------------- failure
+
 
 def write_failure_message(message, failure_file):
     """The job's failure message for SageMaker, where its folder exists: the processing

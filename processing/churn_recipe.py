@@ -2,8 +2,8 @@
 
 A recipe is a list of AWS Glue DataBrew steps,
 `{"Action": {"Operation": "FILL_WITH_MEDIAN", "Parameters": {"sourceColumn": "x"}}}`, with every
-parameter value a string (docs/container-contracts.md section 9). `fit` learns what a step needs from
-the train rows only (a median, min and max, the category set) and returns the steps with a
+parameter value a string (docs/container-contracts.md section 9). `fit` learns what a step needs
+from the train rows only (a median, min and max, the category set) and returns the steps with a
 `Fitted` object added; `transform` replays fitted steps on any table, so preprocessing and
 inference share one implementation and serving can never lay features out differently.
 
@@ -22,17 +22,27 @@ Semantics worth knowing (where DataBrew leaves a choice):
 - Text that does not convert to a number becomes missing while preparing data (DataBrew's
   NULL); at inference time it is an error naming the row and column (`strict=True`).
 """
+
 import copy
 import json
 
 import numpy as np
 
 # The seed recipe spells two operations the DataBrew docs do not have; accept them as aliases.
-OPERATION_ALIASES = {"CAST_COLUMN_TYPE": "CHANGE_DATA_TYPE", "NORMALIZE_COLUMN": "NORMALIZATION",
-                     "SCALE": "NORMALIZATION", "TO_NUMBER_COLUMN": "CHANGE_DATA_TYPE",
-                     "TO_DOUBLE_COLUMN": "CHANGE_DATA_TYPE", "TO_STRING_COLUMN": "CHANGE_DATA_TYPE"}
-PARAMETER_ALIASES = {"normalizeType": "strategy", "columnType": "columnDataType",
-                     "targetType": "columnDataType", "sourceColumns": "sourceColumn"}
+OPERATION_ALIASES = {
+    "CAST_COLUMN_TYPE": "CHANGE_DATA_TYPE",
+    "NORMALIZE_COLUMN": "NORMALIZATION",
+    "SCALE": "NORMALIZATION",
+    "TO_NUMBER_COLUMN": "CHANGE_DATA_TYPE",
+    "TO_DOUBLE_COLUMN": "CHANGE_DATA_TYPE",
+    "TO_STRING_COLUMN": "CHANGE_DATA_TYPE",
+}
+PARAMETER_ALIASES = {
+    "normalizeType": "strategy",
+    "columnType": "columnDataType",
+    "targetType": "columnDataType",
+    "sourceColumns": "sourceColumn",
+}
 NUMERIC_TYPES = ("byte", "short", "int", "integer", "long", "float", "double", "decimal", "number")
 INTEGER_TYPES = ("byte", "short", "int", "integer", "long")
 TRUE_TEXT = ("true", "t", "yes", "y", "1")
@@ -49,10 +59,13 @@ class InputValueError(ValueError):
 
     def __init__(self, row, column, value, expected):
         self.row, self.column, self.value, self.expected = row, column, value, expected
-        ValueError.__init__(self, "row %d, column %r: %r is not %s" % (row, column, value, expected))
+        ValueError.__init__(
+            self, "row %d, column %r: %r is not %s" % (row, column, value, expected)
+        )
 
 
 # ----------------------------------------------------------------------------- recipe parsing
+
 
 def normalize_steps(steps):
     """Check a recipe and rewrite aliases to documented DataBrew names; returns a new list."""
@@ -64,17 +77,21 @@ def normalize_steps(steps):
     for i, step in enumerate(steps, 1):
         action = step.get("Action") or step.get("RecipeAction") if isinstance(step, dict) else None
         if not isinstance(action, dict) or "Operation" not in action:
-            raise RecipeError('recipe step %d: expected {"Action": {"Operation": ..., '
-                              '"Parameters": {...}}}' % i)
+            raise RecipeError(
+                'recipe step %d: expected {"Action": {"Operation": ..., "Parameters": {...}}}' % i
+            )
         raw_op = str(action["Operation"]).upper()
         op = OPERATION_ALIASES.get(raw_op, raw_op)
         if op not in OPERATION_TABLE:
-            raise RecipeError("recipe step %d: operation %s is not supported (supported: %s)"
-                              % (i, raw_op, ", ".join(tuple(OPERATION_TABLE)
-                                                      + tuple(OPERATION_ALIASES))))
+            raise RecipeError(
+                "recipe step %d: operation %s is not supported (supported: %s)"
+                % (i, raw_op, ", ".join(tuple(OPERATION_TABLE) + tuple(OPERATION_ALIASES)))
+            )
         params = {}
         for key, value in (action.get("Parameters") or {}).items():
-            params[PARAMETER_ALIASES.get(key, key)] = value if isinstance(value, str) else json.dumps(value)
+            params[PARAMETER_ALIASES.get(key, key)] = (
+                value if isinstance(value, str) else json.dumps(value)
+            )
         if raw_op in ("TO_NUMBER_COLUMN", "TO_DOUBLE_COLUMN"):
             params["columnDataType"] = "double"
         elif raw_op == "TO_STRING_COLUMN":
@@ -84,21 +101,26 @@ def normalize_steps(steps):
         if op == "CHANGE_DATA_TYPE":
             kind = params.get("columnDataType", "").lower()
             if kind not in NUMERIC_TYPES + ("string", "boolean"):
-                raise RecipeError("recipe step %d: CHANGE_DATA_TYPE to %r is not supported; use "
-                                  "one of %s, string, boolean" % (i, kind, ", ".join(NUMERIC_TYPES)))
+                raise RecipeError(
+                    "recipe step %d: CHANGE_DATA_TYPE to %r is not supported; use "
+                    "one of %s, string, boolean" % (i, kind, ", ".join(NUMERIC_TYPES))
+                )
         if op == "NORMALIZATION":
             strategy = params.setdefault("strategy", "MIN_MAX").upper()
             if strategy not in ("MIN_MAX", "Z_SCORE", "MEAN_NORMALIZATION", "SCALE_BETWEEN"):
-                raise RecipeError("recipe step %d: NORMALIZATION strategy %r is not supported"
-                                  % (i, strategy))
+                raise RecipeError(
+                    "recipe step %d: NORMALIZATION strategy %r is not supported" % (i, strategy)
+                )
             params["strategy"] = strategy
         if op == "CATEGORICAL_MAPPING":
             try:
                 mapping = json.loads(params.get("categoryMap", ""))
                 assert isinstance(mapping, dict)
             except (ValueError, AssertionError):
-                raise RecipeError("recipe step %d: CATEGORICAL_MAPPING needs categoryMap, a JSON "
-                                  "object as a string" % i)
+                raise RecipeError(
+                    "recipe step %d: CATEGORICAL_MAPPING needs categoryMap, a JSON "
+                    "object as a string" % i
+                )
         if op == "FILL_WITH_CUSTOM" and "value" not in params:
             raise RecipeError("recipe step %d: FILL_WITH_CUSTOM needs a value" % i)
         out.append({"Action": {"Operation": op, "Parameters": params}})
@@ -127,9 +149,13 @@ def _step(operation, **params):
 
 # ----------------------------------------------------------------------------- value helpers
 
+
 def is_missing_text(values):
-    return np.array([v is None or v == "" for v in values], dtype=bool) if values.dtype == object \
+    return (
+        np.array([v is None or v == "" for v in values], dtype=bool)
+        if values.dtype == object
         else np.zeros(len(values), dtype=bool)
+    )
 
 
 def to_float(values, column="", strict=False):
@@ -204,12 +230,14 @@ def _missing(values):
 def _numeric(table, column):
     values = table[column]
     if values.dtype.kind not in "fiub":
-        raise RecipeError("column %r is text; cast it with CHANGE_DATA_TYPE before this step"
-                          % column)
+        raise RecipeError(
+            "column %r is text; cast it with CHANGE_DATA_TYPE before this step" % column
+        )
     return values.astype(np.float64)
 
 
 # ----------------------------------------------------------------------------- fit and replay
+
 
 def fit(table, steps):
     """Fit `steps` on `table` (the train split) and return (fitted_steps, transformed_table)."""
@@ -240,9 +268,11 @@ def numeric_inputs(fitted_steps, input_columns):
         if column not in input_columns or column in seen:
             continue
         seen.add(column)
-        if step["Action"]["Operation"] == "CHANGE_DATA_TYPE" \
-                and p.get("columnDataType", "").lower() in NUMERIC_TYPES \
-                and p.get("targetColumn", column) == column:
+        if (
+            step["Action"]["Operation"] == "CHANGE_DATA_TYPE"
+            and p.get("columnDataType", "").lower() in NUMERIC_TYPES
+            and p.get("targetColumn", column) == column
+        ):
             numeric.add(column)
     return numeric
 
@@ -252,10 +282,15 @@ def numeric_inputs(fitted_steps, input_columns):
 # replayed (apply). fit(table, p) returns the step's Fitted object; apply(table, p, fitted,
 # strict) returns the new table (a copy: tables are never changed in place).
 
+
 def _fit_normalization(table, p):
     x = _present_numbers(table, p["sourceColumn"], "NORMALIZATION")
-    return {"min": float(x.min()), "max": float(x.max()), "mean": float(x.mean()),
-            "std": float(x.std())}
+    return {
+        "min": float(x.min()),
+        "max": float(x.max()),
+        "mean": float(x.mean()),
+        "std": float(x.std()),
+    }
 
 
 def _apply_normalization(table, p, fitted, strict):
@@ -277,13 +312,15 @@ def _apply_normalization(table, p, fitted, strict):
 
 
 def _fit_average(table, p):
-    return {"value": float(np.mean(_present_numbers(table, p["sourceColumn"],
-                                                    "FILL_WITH_AVERAGE")))}
+    return {
+        "value": float(np.mean(_present_numbers(table, p["sourceColumn"], "FILL_WITH_AVERAGE")))
+    }
 
 
 def _fit_median(table, p):
-    return {"value": float(np.median(_present_numbers(table, p["sourceColumn"],
-                                                      "FILL_WITH_MEDIAN")))}
+    return {
+        "value": float(np.median(_present_numbers(table, p["sourceColumn"], "FILL_WITH_MEDIAN")))
+    }
 
 
 def _fit_mode(table, p):
@@ -429,8 +466,10 @@ OPERATION_TABLE = {
 def _fit_step(table, op, p):
     operation = OPERATION_TABLE[op]
     if operation.needs_column and p.get("sourceColumn") not in table:
-        raise RecipeError("%s: column %r is not in the data (columns: %s)"
-                          % (op, p.get("sourceColumn"), ", ".join(table)))
+        raise RecipeError(
+            "%s: column %r is not in the data (columns: %s)"
+            % (op, p.get("sourceColumn"), ", ".join(table))
+        )
     return operation.fit(table, p) if operation.fit else None
 
 
@@ -505,8 +544,10 @@ def feature_matrix(table, feature_names):
     for name in feature_names:
         values = table[name]
         if values.dtype.kind not in "fiub":
-            raise RecipeError("column %r is still text after the recipe; encode it "
-                              "(ONE_HOT_ENCODING, CATEGORICAL_MAPPING) or DELETE it" % name)
+            raise RecipeError(
+                "column %r is still text after the recipe; encode it "
+                "(ONE_HOT_ENCODING, CATEGORICAL_MAPPING) or DELETE it" % name
+            )
         columns.append(values.astype(np.float32))
     if not columns:
         return np.empty((0, 0), dtype=np.float32)

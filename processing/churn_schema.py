@@ -8,6 +8,7 @@ so a user's own table needs a schema file and no code.
 
 Standard library only: this module runs inside the SageMaker processing image.
 """
+
 import json
 import os
 
@@ -20,8 +21,9 @@ class SchemaError(ValueError):
 
 
 class Feature(object):
-    def __init__(self, name, type, min=None, max=None, integer=False, values=None,
-                 completeness=1.0):
+    def __init__(
+        self, name, type, min=None, max=None, integer=False, values=None, completeness=1.0
+    ):
         self.name = name
         self.type = type
         self.min = min
@@ -43,8 +45,17 @@ class Schema(object):
         where = "schema %s" % source
         if not isinstance(raw, dict):
             raise SchemaError("%s: expected a JSON object at the top level" % where)
-        unknown = set(raw) - {"name", "description", "id_column", "target", "features", "drop",
-                              "missing_values", "recipe", "id_completeness"}
+        unknown = set(raw) - {
+            "name",
+            "description",
+            "id_column",
+            "target",
+            "features",
+            "drop",
+            "missing_values",
+            "recipe",
+            "id_completeness",
+        }
         if unknown:
             raise SchemaError("%s: unknown keys %s" % (where, ", ".join(sorted(unknown))))
         self.name = raw.get("name") or os.path.splitext(os.path.basename(source))[0]
@@ -56,40 +67,56 @@ class Schema(object):
 
         target = raw.get("target")
         if not isinstance(target, dict) or "column" not in target or "positive" not in target:
-            raise SchemaError('%s: "target" needs "column" and "positive" (the raw value that '
-                              'means churned), e.g. {"column": "churn", "positive": "1"}' % where)
+            raise SchemaError(
+                '%s: "target" needs "column" and "positive" (the raw value that '
+                'means churned), e.g. {"column": "churn", "positive": "1"}' % where
+            )
         self.target = target["column"]
         self.positive = _raw_string(target["positive"])
         self.target_values = [_raw_string(v) for v in target.get("values", [])]
         if not self.target_values:
-            raise SchemaError('%s: "target.values" must list every allowed raw target value'
-                              % where)
+            raise SchemaError(
+                '%s: "target.values" must list every allowed raw target value' % where
+            )
         if self.positive not in self.target_values:
-            raise SchemaError('%s: target.positive %r is not among target.values %r'
-                              % (where, self.positive, self.target_values))
+            raise SchemaError(
+                "%s: target.positive %r is not among target.values %r"
+                % (where, self.positive, self.target_values)
+            )
 
         features = raw.get("features")
         if not isinstance(features, list) or not features:
-            raise SchemaError('%s: "features" must be a non-empty list of '
-                              '{"name": ..., "type": "numeric"|"categorical"}' % where)
+            raise SchemaError(
+                '%s: "features" must be a non-empty list of '
+                '{"name": ..., "type": "numeric"|"categorical"}' % where
+            )
         self.features = []
         for i, spec in enumerate(features):
             if not isinstance(spec, dict) or "name" not in spec:
                 raise SchemaError("%s: features[%d] needs a name" % (where, i))
             if spec.get("type") not in FEATURE_TYPES:
-                raise SchemaError("%s: feature %r has type %r; use numeric or categorical"
-                                  % (where, spec["name"], spec.get("type")))
-            extra = set(spec) - {"name", "type", "min", "max", "integer", "values",
-                                 "completeness"}
+                raise SchemaError(
+                    "%s: feature %r has type %r; use numeric or categorical"
+                    % (where, spec["name"], spec.get("type"))
+                )
+            extra = set(spec) - {"name", "type", "min", "max", "integer", "values", "completeness"}
             if extra:
-                raise SchemaError("%s: feature %r has unknown keys %s"
-                                  % (where, spec["name"], ", ".join(sorted(extra))))
+                raise SchemaError(
+                    "%s: feature %r has unknown keys %s"
+                    % (where, spec["name"], ", ".join(sorted(extra)))
+                )
             values = spec.get("values")
-            self.features.append(Feature(
-                spec["name"], spec["type"], spec.get("min"), spec.get("max"),
-                bool(spec.get("integer", False)),
-                [_raw_string(v) for v in values] if values is not None else None,
-                float(spec.get("completeness", 1.0))))
+            self.features.append(
+                Feature(
+                    spec["name"],
+                    spec["type"],
+                    spec.get("min"),
+                    spec.get("max"),
+                    bool(spec.get("integer", False)),
+                    [_raw_string(v) for v in values] if values is not None else None,
+                    float(spec.get("completeness", 1.0)),
+                )
+            )
         self.id_completeness = float(raw.get("id_completeness", 1.0))
 
         names = [self.target] + self.feature_names + self.drop
@@ -97,8 +124,9 @@ class Schema(object):
             names.append(self.id_column)
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
-            raise SchemaError("%s: columns named more than once: %s"
-                              % (where, ", ".join(duplicated)))
+            raise SchemaError(
+                "%s: columns named more than once: %s" % (where, ", ".join(duplicated))
+            )
 
     @property
     def feature_names(self):
@@ -140,8 +168,10 @@ def resolve_schema_path(name_or_path):
     shipped = os.path.join(SCHEMA_DIR, name_or_path + ".json")
     if os.sep not in name_or_path and os.path.isfile(shipped):
         return shipped
-    raise SchemaError("schema %r is neither a file nor a shipped schema name (%s)"
-                      % (name_or_path, ", ".join(available_schemas())))
+    raise SchemaError(
+        "schema %r is neither a file nor a shipped schema name (%s)"
+        % (name_or_path, ", ".join(available_schemas()))
+    )
 
 
 def load_schema(name_or_path):

@@ -12,6 +12,7 @@ fits the DataBrew recipe on the train rows and replays it on all three. Writes
 
 Every file is written under a temporary name and renamed, so nothing half-written is published.
 """
+
 import argparse
 import json
 import os
@@ -40,12 +41,18 @@ SPLITS = ("train", "validation", "test")
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--input", default="/opt/ml/processing/input/data",
-                   help="a CSV file or a folder of CSV files (all read, in name order)")
+    p.add_argument(
+        "--input",
+        default="/opt/ml/processing/input/data",
+        help="a CSV file or a folder of CSV files (all read, in name order)",
+    )
     p.add_argument("--schema", default="seed", help="shipped schema name or schema file path")
-    p.add_argument("--recipe", default=None,
-                   help="DataBrew recipe JSON file; default: the schema's recipe, else the "
-                        "recipe the schema implies")
+    p.add_argument(
+        "--recipe",
+        default=None,
+        help="DataBrew recipe JSON file; default: the schema's recipe, else the "
+        "recipe the schema implies",
+    )
     p.add_argument("--output-dir", default="/opt/ml/processing")
     p.add_argument("--validation-fraction", type=float, default=0.15)
     p.add_argument("--test-fraction", type=float, default=0.15)
@@ -61,8 +68,10 @@ def read_table(path, schema):
     df = read_raw_table(csv_files(path), schema, {c: str for c in text_columns})
     missing = [c for c in schema.required_columns if c not in df.columns]
     if missing:
-        raise DataError("columns %s are missing (the table has: %s); fix the data or the schema"
-                        % (", ".join(missing), ", ".join(map(str, df.columns))))
+        raise DataError(
+            "columns %s are missing (the table has: %s); fix the data or the schema"
+            % (", ".join(missing), ", ".join(map(str, df.columns)))
+        )
     if len(df) == 0:
         raise DataError("the input has a header but no rows")
     return df
@@ -73,17 +82,21 @@ def labels_from_target(raw, schema):
     bad = ~np.isin(text, schema.target_values)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
-        raise DataError("target column %r has %d values outside %s (first at data row %d: %r)"
-                        % (schema.target, int(bad.sum()), schema.target_values, first + 1,
-                           text[first]))
+        raise DataError(
+            "target column %r has %d values outside %s (first at data row %d: %r)"
+            % (schema.target, int(bad.sum()), schema.target_values, first + 1, text[first])
+        )
     return (text == schema.positive).astype(np.int8)
 
 
 def stratified_split(labels, validation_fraction, test_fraction, seed):
     """Row indices per split, each class divided in the same proportions; rows keep their
     original order inside a split so the output is stable and easy to audit."""
-    if not (0 < validation_fraction < 1 and 0 < test_fraction < 1
-            and validation_fraction + test_fraction < 1):
+    if not (
+        0 < validation_fraction < 1
+        and 0 < test_fraction < 1
+        and validation_fraction + test_fraction < 1
+    ):
         raise DataError("validation and test fractions must be in (0, 1) and sum below 1")
     rng = np.random.default_rng(seed)
     assignment = np.zeros(len(labels), dtype=np.int8)
@@ -93,15 +106,21 @@ def stratified_split(labels, validation_fraction, test_fraction, seed):
         n_test = int(round(len(idx) * test_fraction))
         n_val = int(round(len(idx) * validation_fraction))
         assignment[idx[:n_test]] = 2
-        assignment[idx[n_test:n_test + n_val]] = 1
+        assignment[idx[n_test : n_test + n_val]] = 1
     splits = {name: np.flatnonzero(assignment == i) for i, name in enumerate(SPLITS)}
     for name, idx in splits.items():
         classes = set(labels[idx].tolist())
         if classes != {0, 1}:
-            raise DataError("the %s split has no %s rows: the table has %d churned and %d "
-                            "retained rows, too few to split; add rows or change the fractions"
-                            % (name, "churned" if 1 not in classes else "retained",
-                               int(labels.sum()), int(len(labels) - labels.sum())))
+            raise DataError(
+                "the %s split has no %s rows: the table has %d churned and %d "
+                "retained rows, too few to split; add rows or change the fractions"
+                % (
+                    name,
+                    "churned" if 1 not in classes else "retained",
+                    int(labels.sum()),
+                    int(len(labels) - labels.sum()),
+                )
+            )
     return splits
 
 
@@ -116,8 +135,9 @@ def write_xgboost_csv(path, labels, features):
     data = np.column_stack([labels.astype(np.float32), features])
     frame = pd.DataFrame(data)
     frame[0] = frame[0].astype(np.int8)
-    write_atomic(path, lambda tmp: frame.to_csv(tmp, header=False, index=False,
-                                                float_format="%.9g"))
+    write_atomic(
+        path, lambda tmp: frame.to_csv(tmp, header=False, index=False, float_format="%.9g")
+    )
 
 
 def preprocess(args):
@@ -131,8 +151,10 @@ def preprocess(args):
     steps = normalize_steps(steps)
     for step in steps:
         if step["Action"]["Parameters"].get("sourceColumn") == schema.target:
-            raise RecipeError("the recipe touches the target column %r; the schema maps the "
-                              "target, leave it out of the recipe" % schema.target)
+            raise RecipeError(
+                "the recipe touches the target column %r; the schema maps the "
+                "target, leave it out of the recipe" % schema.target
+            )
 
     df = read_table(args.input, schema)
     labels = labels_from_target(df[schema.target], schema)
@@ -154,10 +176,13 @@ def preprocess(args):
     for name in SPLITS:
         table = tables[name]
         matrix = feature_matrix(table, feature_names)
-        write_xgboost_csv(os.path.join(args.output_dir, name, name + ".csv"),
-                          table[label_key], matrix)
-        rows[name] = {"rows": int(len(table[label_key])),
-                      "positive_rate": round(float(table[label_key].mean()), 6)}
+        write_xgboost_csv(
+            os.path.join(args.output_dir, name, name + ".csv"), table[label_key], matrix
+        )
+        rows[name] = {
+            "rows": int(len(table[label_key])),
+            "positive_rate": round(float(table[label_key].mean()), 6),
+        }
 
     spec = {
         "format": FORMAT,
@@ -169,14 +194,26 @@ def preprocess(args):
         "missing_values": schema.missing_values,
         "recipe": fitted,
         "feature_names": feature_names,
-        "split": {"seed": args.seed, "validation_fraction": args.validation_fraction,
-                  "test_fraction": args.test_fraction, "splits": rows},
+        "split": {
+            "seed": args.seed,
+            "validation_fraction": args.validation_fraction,
+            "test_fraction": args.test_fraction,
+            "splits": rows,
+        },
     }
-    write_atomic(os.path.join(args.output_dir, "preprocessing", "preprocessing.json"),
-                 lambda tmp: _dump_json(tmp, spec))
-    print("preprocess: %d rows -> %s; %d features; %.2f s" % (
-        len(labels), ", ".join("%s %d" % (n, rows[n]["rows"]) for n in SPLITS),
-        len(feature_names), time.time() - started))
+    write_atomic(
+        os.path.join(args.output_dir, "preprocessing", "preprocessing.json"),
+        lambda tmp: _dump_json(tmp, spec),
+    )
+    print(
+        "preprocess: %d rows -> %s; %d features; %.2f s"
+        % (
+            len(labels),
+            ", ".join("%s %d" % (n, rows[n]["rows"]) for n in SPLITS),
+            len(feature_names),
+            time.time() - started,
+        )
+    )
     return spec
 
 

@@ -8,6 +8,7 @@ SCRIPT as __main__ with ARGS, as the SDK's generated runproc.sh would. Where eve
 already installed (the local runner's virtualenv) it installs nothing and costs nothing.
 Standard library only; Python 3.9 syntax.
 """
+
 import os
 import re
 import runpy
@@ -44,8 +45,18 @@ def main(argv):
         return 2
     requirements = os.path.join(HERE, "requirements.txt")
     if os.path.isfile(requirements) and (metadata is None or missing_requirements(requirements)):
-        subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet",
-                               "--disable-pip-version-check", "-r", requirements])
+        subprocess.check_call(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+                requirements,
+            ]
+        )
     script = os.path.join(HERE, argv[0])
     sys.argv = [script] + argv[1:]
     sys.path.insert(0, HERE)

@@ -18,6 +18,7 @@ Expectations' own result), each under a temporary name and then renamed. Exits 0
 passes; otherwise exits 1 with a message naming each failed check, its column and its count, also
 written to /opt/ml/output/message for SageMaker's failure reason.
 """
+
 import argparse
 import json
 import math
@@ -54,14 +55,18 @@ EXAMPLES = 5
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--input", default="/opt/ml/processing/input/data",
-                   help="a CSV file or a folder of CSV files (all read, in name order)")
+    p.add_argument(
+        "--input",
+        default="/opt/ml/processing/input/data",
+        help="a CSV file or a folder of CSV files (all read, in name order)",
+    )
     p.add_argument("--schema", default="seed", help="shipped schema name or schema file path")
     p.add_argument("--output-dir", default="/opt/ml/processing/validation")
     return p.parse_args(argv)
 
 
 # ----------------------------------------------------------------------------- reading
+
 
 def validation_frame(raw, schema):
     """The frame the suite runs on: the schema's columns as raw text, the target stripped (as
@@ -74,8 +79,10 @@ def validation_frame(raw, schema):
         if feature.name in frame.columns and has_bounds(feature):
             parsed_name = feature.name + PARSED_SUFFIX
             if parsed_name in frame.columns:
-                raise SchemaError("column %r clashes with the parsed copy of %r; rename it"
-                                  % (parsed_name, feature.name))
+                raise SchemaError(
+                    "column %r clashes with the parsed copy of %r; rename it"
+                    % (parsed_name, feature.name)
+                )
             frame[parsed_name] = parse_numbers(frame[feature.name])
     return frame
 
@@ -93,29 +100,44 @@ def has_bounds(feature):
 
 # ----------------------------------------------------------------------------- the checks
 
+
 class Check(object):
     """One rule from the schema: the GE expectation that tests it and how to word the result."""
 
     def __init__(self, column, expectation, kwargs, rule, problem):
-        self.column = column            # the table column the rule is about; None: the table
+        self.column = column  # the table column the rule is about; None: the table
         self.expectation = expectation  # GE class name, e.g. "ExpectColumnValuesToBeBetween"
-        self.kwargs = kwargs            # the expectation's arguments (incl. the column it reads)
-        self.rule = rule                # what passing means, e.g. "values in [0, 120]"
-        self.problem = problem          # failure wording; {rows}, {percent}, {observed} filled in
+        self.kwargs = kwargs  # the expectation's arguments (incl. the column it reads)
+        self.rule = rule  # what passing means, e.g. "values in [0, 120]"
+        self.problem = problem  # failure wording; {rows}, {percent}, {observed} filled in
 
 
 def plan_checks(schema, table_columns):
     """The suite, in report order. A missing column gets its existence check only: the rest of
     its checks would fail for the same reason and hide what to fix."""
-    checks = [Check(None, "ExpectTableRowCountToBeBetween", {"min_value": 1},
-                    "at least 1 row", "{observed} rows, expected at least 1")]
+    checks = [
+        Check(
+            None,
+            "ExpectTableRowCountToBeBetween",
+            {"min_value": 1},
+            "at least 1 row",
+            "{observed} rows, expected at least 1",
+        )
+    ]
     # Listing what the table has makes a misspelt or differently cased header easy to spot.
     shown = ", ".join(str(c) for c in table_columns[:20])
     if len(table_columns) > 20:
         shown += ", ... (%d in all)" % len(table_columns)
     for column in schema.required_columns:
-        checks.append(Check(column, "ExpectColumnToExist", {"column": column}, "column present",
-                            "column is missing from the table (its columns: %s)" % shown))
+        checks.append(
+            Check(
+                column,
+                "ExpectColumnToExist",
+                {"column": column},
+                "column present",
+                "column is missing from the table (its columns: %s)" % shown,
+            )
+        )
         if column in table_columns:
             checks.extend(column_checks(schema, column))
     return checks
@@ -123,12 +145,18 @@ def plan_checks(schema, table_columns):
 
 def column_checks(schema, column):
     if column == schema.id_column:
-        return [completeness_check(column, schema.id_completeness),
-                Check(column, "ExpectColumnValuesToBeUnique", {"column": column},
-                      "ids unique", "{rows} have a duplicated id")]
+        return [
+            completeness_check(column, schema.id_completeness),
+            Check(
+                column,
+                "ExpectColumnValuesToBeUnique",
+                {"column": column},
+                "ids unique",
+                "{rows} have a duplicated id",
+            ),
+        ]
     if column == schema.target:
-        return [completeness_check(column, 1.0),
-                in_set_check(column, schema.target_values)]
+        return [completeness_check(column, 1.0), in_set_check(column, schema.target_values)]
     feature = schema.feature(column)
     checks = [completeness_check(column, feature.completeness)]
     if feature.is_numeric:
@@ -143,26 +171,43 @@ def column_checks(schema, column):
 def completeness_check(column, completeness):
     # GE's `mostly` is the share of rows that must pass: the schema's completeness exactly.
     if not 0.0 <= completeness <= 1.0:
-        raise SchemaError("completeness of %r is %r; it must be between 0 and 1"
-                          % (column, completeness))
+        raise SchemaError(
+            "completeness of %r is %r; it must be between 0 and 1" % (column, completeness)
+        )
     if completeness >= 1.0:
-        return Check(column, "ExpectColumnValuesToNotBeNull", {"column": column},
-                     "no missing values", "{rows} missing")
+        return Check(
+            column,
+            "ExpectColumnValuesToNotBeNull",
+            {"column": column},
+            "no missing values",
+            "{rows} missing",
+        )
     required = "%g%%" % (100.0 * completeness)
-    return Check(column, "ExpectColumnValuesToNotBeNull",
-                 {"column": column, "mostly": completeness},
-                 "at least %s of values present" % required,
-                 "{rows} missing ({percent}), schema requires at least %s present" % required)
+    return Check(
+        column,
+        "ExpectColumnValuesToNotBeNull",
+        {"column": column, "mostly": completeness},
+        "at least %s of values present" % required,
+        "{rows} missing ({percent}), schema requires at least %s present" % required,
+    )
 
 
 def type_check(feature):
     if feature.integer:
-        return Check(feature.name, "ExpectColumnValuesToMatchRegex",
-                     {"column": feature.name, "regex": INTEGER_PATTERN},
-                     "whole numbers", "{rows} with non-integer values")
-    return Check(feature.name, "ExpectColumnValuesToMatchRegex",
-                 {"column": feature.name, "regex": NUMBER_PATTERN},
-                 "numbers", "{rows} with non-numeric values")
+        return Check(
+            feature.name,
+            "ExpectColumnValuesToMatchRegex",
+            {"column": feature.name, "regex": INTEGER_PATTERN},
+            "whole numbers",
+            "{rows} with non-integer values",
+        )
+    return Check(
+        feature.name,
+        "ExpectColumnValuesToMatchRegex",
+        {"column": feature.name, "regex": NUMBER_PATTERN},
+        "numbers",
+        "{rows} with non-numeric values",
+    )
 
 
 def range_check(feature):
@@ -173,22 +218,43 @@ def range_check(feature):
         kwargs["max_value"] = feature.max
     if feature.min is not None and feature.max is not None:
         bounds = "[%s, %s]" % (feature.min, feature.max)
-        return Check(feature.name, "ExpectColumnValuesToBeBetween", kwargs,
-                     "values in %s" % bounds, "{rows} outside %s" % bounds)
+        return Check(
+            feature.name,
+            "ExpectColumnValuesToBeBetween",
+            kwargs,
+            "values in %s" % bounds,
+            "{rows} outside %s" % bounds,
+        )
     if feature.min is not None:
-        return Check(feature.name, "ExpectColumnValuesToBeBetween", kwargs,
-                     "values >= %s" % feature.min, "{rows} below %s" % feature.min)
-    return Check(feature.name, "ExpectColumnValuesToBeBetween", kwargs,
-                 "values <= %s" % feature.max, "{rows} above %s" % feature.max)
+        return Check(
+            feature.name,
+            "ExpectColumnValuesToBeBetween",
+            kwargs,
+            "values >= %s" % feature.min,
+            "{rows} below %s" % feature.min,
+        )
+    return Check(
+        feature.name,
+        "ExpectColumnValuesToBeBetween",
+        kwargs,
+        "values <= %s" % feature.max,
+        "{rows} above %s" % feature.max,
+    )
 
 
 def in_set_check(column, values):
     allowed = "{%s}" % ", ".join(values)
-    return Check(column, "ExpectColumnValuesToBeInSet", {"column": column, "value_set": values},
-                 "values in %s" % allowed, "{rows} with values outside %s" % allowed)
+    return Check(
+        column,
+        "ExpectColumnValuesToBeInSet",
+        {"column": column, "value_set": values},
+        "values in %s" % allowed,
+        "{rows} with values outside %s" % allowed,
+    )
 
 
 # ----------------------------------------------------------------------------- running GE
+
 
 def run_suite(frame, checks, suite_name):
     """Validate the frame with an in-memory suite; returns GE's suite result and one
@@ -212,9 +278,11 @@ def run_suite(frame, checks, suite_name):
 
     asset = context.data_sources.add_pandas("raw").add_dataframe_asset("table")
     batch = asset.add_batch_definition_whole_dataframe("all rows").get_batch(
-        batch_parameters={"dataframe": frame})
-    result = batch.validate(suite, result_format={"result_format": "SUMMARY",
-                                                  "partial_unexpected_count": 20})
+        batch_parameters={"dataframe": frame}
+    )
+    result = batch.validate(
+        suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20}
+    )
 
     by_check = {}
     for r in result.results:
@@ -223,6 +291,7 @@ def run_suite(frame, checks, suite_name):
 
 
 # ----------------------------------------------------------------------------- reporting
+
 
 def summarize(check, result, row_count):
     """Our report entry for one check: what it tested, whether it passed, how many rows broke
@@ -245,13 +314,18 @@ def summarize(check, result, row_count):
         entry["message"] = check.rule
     else:
         count = unexpected or 0
-        entry["message"] = fill(check.problem, {
-            "rows": plural(count, "row"),
-            "observed": str(details.get("observed_value")),
-            "percent": "%.2f%%" % (100.0 * count / row_count if row_count else 0.0)})
+        entry["message"] = fill(
+            check.problem,
+            {
+                "rows": plural(count, "row"),
+                "observed": str(details.get("observed_value")),
+                "percent": "%.2f%%" % (100.0 * count / row_count if row_count else 0.0),
+            },
+        )
         if entry["unexpected_examples"] and check.expectation != "ExpectColumnValuesToNotBeNull":
             entry["message"] += ", e.g. %s" % ", ".join(
-                repr(v) for v in entry["unexpected_examples"])
+                repr(v) for v in entry["unexpected_examples"]
+            )
     return entry
 
 
@@ -299,6 +373,7 @@ def write_json_atomic(path, obj):
 
 # ----------------------------------------------------------------------------- main
 
+
 def validate(args):
     """Returns (exit code, message)."""
     schema = load_schema(args.schema)
@@ -329,7 +404,11 @@ def validate(args):
     if not success:
         return 1, failure_message(entries)
     return 0, "validate: %d rows, %d of %d checks passed, %.2f s" % (
-        row_count, len(entries), len(entries), time.time() - STARTED)
+        row_count,
+        len(entries),
+        len(entries),
+        time.time() - STARTED,
+    )
 
 
 def main(argv=None):

@@ -1,4 +1,5 @@
 """Shared test helpers: where the scripts and the public datasets are, and how to run a script."""
+
 import os
 import subprocess
 import sys
@@ -12,16 +13,21 @@ BANK = SHARED_DATA / "bank_churn_modelling.csv"
 TELCO = SHARED_DATA / "telco_customer_churn.csv"
 BIGML = SHARED_DATA / "churn_bigml_80.csv"
 
-needs_shared_data = pytest.mark.skipif(not BANK.is_file(),
-                                       reason="../shared/data is not next to this checkout")
+needs_shared_data = pytest.mark.skipif(
+    not BANK.is_file(), reason="../shared/data is not next to this checkout"
+)
 
 
 def run(script, *args, env=None, check=None):
     """Run a container script (path relative to the repo) as a child process."""
     full_env = dict(os.environ)
     full_env.update(env or {})
-    proc = subprocess.run([sys.executable, str(ROOT / script)] + [str(a) for a in args],
-                          capture_output=True, text=True, env=full_env)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / script)] + [str(a) for a in args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+    )
     if check is not None:
         assert proc.returncode == check, (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:])
     return proc
@@ -30,15 +36,27 @@ def run(script, *args, env=None, check=None):
 def write_model_inputs(data, schema, workdir):
     """preprocess + train a model on `data`; returns the folders as a dict."""
     processed = workdir / "processed"
-    run("processing/preprocess.py", "--input", data, "--schema", schema,
-        "--output-dir", processed, check=0)
+    run(
+        "processing/preprocess.py",
+        "--input",
+        data,
+        "--schema",
+        schema,
+        "--output-dir",
+        processed,
+        check=0,
+    )
     model = workdir / "model"
-    run("training/train.py", env={
-        "SM_MODEL_DIR": str(model),
-        "SM_CHANNEL_TRAIN": str(processed / "train"),
-        "SM_CHANNEL_VALIDATION": str(processed / "validation"),
-        "SM_CHANNEL_PREPROCESSING": str(processed / "preprocessing"),
-    }, check=0)
+    run(
+        "training/train.py",
+        env={
+            "SM_MODEL_DIR": str(model),
+            "SM_CHANNEL_TRAIN": str(processed / "train"),
+            "SM_CHANNEL_VALIDATION": str(processed / "validation"),
+            "SM_CHANNEL_PREPROCESSING": str(processed / "preprocessing"),
+        },
+        check=0,
+    )
     return {"processed": processed, "model": model}
 
 
@@ -94,18 +112,28 @@ def moto_server():
 def aws_env(moto_server):
     """Environment for a child process that should reach only the moto server."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": moto_server,
-                "AWS_EC2_METADATA_DISABLED": "true"})
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": moto_server,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
     return env
 
 
 def aws_client(service, env):
     import boto3
 
-    return boto3.client(service, region_name=env["AWS_DEFAULT_REGION"],
-                        endpoint_url=env["AWS_ENDPOINT_URL"],
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return boto3.client(
+        service,
+        region_name=env["AWS_DEFAULT_REGION"],
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 @pytest.fixture
@@ -114,8 +142,10 @@ def bucket(aws_env, request):
     import re
     import uuid
 
-    name = "churn-%s-%s" % (re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:30].strip("-"),
-                            uuid.uuid4().hex[:8])
+    name = "churn-%s-%s" % (
+        re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:30].strip("-"),
+        uuid.uuid4().hex[:8],
+    )
     aws_client("s3", aws_env).create_bucket(Bucket=name)
     return name
 
@@ -124,8 +154,9 @@ def load_inference():
     """inference/inference.py imported from its file, as the serving container imports it."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("churn_inference",
-                                                  ROOT / "inference" / "inference.py")
+    spec = importlib.util.spec_from_file_location(
+        "churn_inference", ROOT / "inference" / "inference.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -135,6 +166,7 @@ def score_rows(model_dir, csv_text):
     """Reference scores (CSV lines) for headerless rows, from the handlers in this process."""
     module = load_inference()
     model = module.model_fn(str(model_dir))
-    body, _ = module.output_fn(module.predict_fn(module.input_fn(csv_text, "text/csv"), model),
-                               "text/csv")
+    body, _ = module.output_fn(
+        module.predict_fn(module.input_fn(csv_text, "text/csv"), model), "text/csv"
+    )
     return body.splitlines()

@@ -1,5 +1,6 @@
 """The serving batcher: requests decoded in one event-loop turn share one prediction, and a bad
 request in a batch gets its own error while the others get their answers."""
+
 import asyncio
 
 import pytest
@@ -44,8 +45,9 @@ def test_requests_of_one_turn_share_one_prediction(seed):
     results = run_together(PredictionBatcher(handlers, seed), bodies)
     assert handlers.batch_sizes == [len(bodies)]
     for body, result in zip(bodies, results):
-        assert list(result) == list(inference.predict_fn(inference.input_fn(body, "text/csv"),
-                                                         seed))
+        assert list(result) == list(
+            inference.predict_fn(inference.input_fn(body, "text/csv"), seed)
+        )
 
 
 def test_a_bad_request_fails_alone(seed):

@@ -1,6 +1,7 @@
 """processing/churn_job.py, the one home of what every job script and the local engine share:
 atomic publishing, safe archive extraction and the failure message. Run as the scripts import it
 (from the processing folder) and as pipelines imports it."""
+
 import io
 import os
 import subprocess
@@ -26,21 +27,20 @@ def tar_of(path, members):
 def test_failure_message_file_is_written_only_where_sagemaker_expects_it(tmp_path):
     """The /opt/ml/output/message contract, on a temp folder: first 1024 characters, and
     nothing when the folder is absent (a local run)."""
-    code = ("import sys, churn_job\n"
-            "churn_job.write_failure_message('x' * 2000, sys.argv[1])\n")
+    code = "import sys, churn_job\nchurn_job.write_failure_message('x' * 2000, sys.argv[1])\n"
     present = tmp_path / "output" / "message"
     present.parent.mkdir()
     absent = tmp_path / "missing" / "message"
     for target in (present, absent):
-        subprocess.run([sys.executable, "-c", code, str(target)], check=True,
-                       cwd=str(ROOT / "processing"))
+        subprocess.run(
+            [sys.executable, "-c", code, str(target)], check=True, cwd=str(ROOT / "processing")
+        )
     assert present.read_text() == "x" * 1024
     assert not absent.parent.exists()
 
 
 def test_every_member_is_checked_before_any_is_extracted(tmp_path):
-    archive = tar_of(tmp_path / "model.tar.gz", [("xgboost-model", b"model"),
-                                                 ("../evil", b"x")])
+    archive = tar_of(tmp_path / "model.tar.gz", [("xgboost-model", b"model"), ("../evil", b"x")])
     destination = tmp_path / "extract"
     destination.mkdir()
     with pytest.raises(churn_job.ArchiveError, match="nothing was extracted"):
@@ -50,8 +50,9 @@ def test_every_member_is_checked_before_any_is_extracted(tmp_path):
 
 
 def test_member_count_and_size_are_capped(tmp_path):
-    archive = tar_of(tmp_path / "model.tar.gz", [("xgboost-model", b"m" * 200),
-                                                 ("preprocessing.json", b"{}")])
+    archive = tar_of(
+        tmp_path / "model.tar.gz", [("xgboost-model", b"m" * 200), ("preprocessing.json", b"{}")]
+    )
     with pytest.raises(churn_job.ArchiveError, match="more than 1 members"):
         churn_job.extract_archive(archive, tmp_path / "a", max_members=1)
     with pytest.raises(churn_job.ArchiveError, match="more than 100 bytes"):
@@ -83,8 +84,11 @@ def test_a_failed_write_publishes_nothing_and_leaves_no_temporary_file(tmp_path)
 
 def test_temporary_files_are_named_so_listings_can_skip_them(tmp_path):
     seen = []
-    churn_job.write_atomic(tmp_path / "data.csv", lambda tmp: seen.append(os.path.basename(tmp))
-                           or open(tmp, "w").close(), suffix=".ubj")
+    churn_job.write_atomic(
+        tmp_path / "data.csv",
+        lambda tmp: seen.append(os.path.basename(tmp)) or open(tmp, "w").close(),
+        suffix=".ubj",
+    )
     assert churn_job.is_temporary(seen[0]) and seen[0].endswith(".tmp.ubj")
     assert not churn_job.is_temporary("data.csv")
     assert (tmp_path / "data.csv").exists()

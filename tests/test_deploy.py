@@ -3,6 +3,7 @@
 moto implements the model package, model, endpoint config and endpoint APIs over HTTP; it lacks
 the Model Monitor ones (ListMonitoringSchedules, DeleteMonitoringSchedule), so those calls go
 to a client stubbed with botocore's Stubber, and only those."""
+
 import subprocess
 import sys
 
@@ -19,27 +20,51 @@ ROLE = "arn:aws:iam::123456789012:role/ChurnEndpointRole"
 def register(sagemaker, group, status):
     sagemaker.create_model_package_group(ModelPackageGroupName=group)
     arn = sagemaker.create_model_package(
-        ModelPackageGroupName=group, ModelApprovalStatus=status,
-        InferenceSpecification={"Containers": [{
-            "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.0-5",
-            "ModelDataUrl": "s3://artifacts/churn/models/job/output/model.tar.gz",
-            "Environment": {"SAGEMAKER_PROGRAM": "inference.py"}}],
-            "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
+        ModelPackageGroupName=group,
+        ModelApprovalStatus=status,
+        InferenceSpecification={
+            "Containers": [
+                {
+                    "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.0-5",
+                    "ModelDataUrl": "s3://artifacts/churn/models/job/output/model.tar.gz",
+                    "Environment": {"SAGEMAKER_PROGRAM": "inference.py"},
+                }
+            ],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
     )["ModelPackageArn"]
     return arn
 
 
 def churn(env, *args):
-    return subprocess.run([sys.executable, "-m", "pipelines.cli"] + list(args),
-                          capture_output=True, text=True, cwd=str(ROOT), env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli"] + list(args),
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        env=env,
+        timeout=120,
+    )
 
 
 def test_deploy_with_data_capture_then_undeploy(aws_env, monkeypatch):
     sagemaker = aws_client("sagemaker", aws_env)
     arn = register(sagemaker, "ChurnDeployGroup", "Approved")
-    proc = churn(aws_env, "deploy", "--model-package-arn", arn, "--endpoint-name", "churn-prod",
-                 "--role-arn", ROLE, "--capture-destination", "s3://artifacts/capture",
-                 "--data-capture-percent", "100")
+    proc = churn(
+        aws_env,
+        "deploy",
+        "--model-package-arn",
+        arn,
+        "--endpoint-name",
+        "churn-prod",
+        "--role-arn",
+        ROLE,
+        "--capture-destination",
+        "s3://artifacts/capture",
+        "--data-capture-percent",
+        "100",
+    )
     assert proc.returncode == 0, proc.stderr
     endpoint = sagemaker.describe_endpoint(EndpointName="churn-prod")
     config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
@@ -56,34 +81,56 @@ def test_deploy_with_data_capture_then_undeploy(aws_env, monkeypatch):
         monkeypatch.setenv(key, value)
     monitor = aws_client("sagemaker", aws_env)
     with Stubber(monitor) as stub:  # the only stubbed calls: moto has no Model Monitor APIs
-        stub.add_response("list_monitoring_schedules", {"MonitoringScheduleSummaries": [{
-            "MonitoringScheduleName": "churn-prod-hourly",
-            "MonitoringScheduleArn": "arn:aws:sagemaker:us-east-1:123456789012:monitoring-"
-                                     "schedule/churn-prod-hourly",
-            "CreationTime": 0, "LastModifiedTime": 0, "MonitoringScheduleStatus": "Scheduled",
-            "EndpointName": "churn-prod"}]}, {"EndpointName": "churn-prod"})
-        stub.add_response("delete_monitoring_schedule", {},
-                          {"MonitoringScheduleName": "churn-prod-hourly"})
+        stub.add_response(
+            "list_monitoring_schedules",
+            {
+                "MonitoringScheduleSummaries": [
+                    {
+                        "MonitoringScheduleName": "churn-prod-hourly",
+                        "MonitoringScheduleArn": "arn:aws:sagemaker:us-east-1:123456789012:monitoring-"
+                        "schedule/churn-prod-hourly",
+                        "CreationTime": 0,
+                        "LastModifiedTime": 0,
+                        "MonitoringScheduleStatus": "Scheduled",
+                        "EndpointName": "churn-prod",
+                    }
+                ]
+            },
+            {"EndpointName": "churn-prod"},
+        )
+        stub.add_response(
+            "delete_monitoring_schedule", {}, {"MonitoringScheduleName": "churn-prod-hourly"}
+        )
         done = undeploy("churn-prod", monitoring_client=monitor)
         stub.assert_no_pending_responses()
     assert done["monitoring_schedules"] == ["churn-prod-hourly"]
     assert done["models"] == [model_name]
     names = [e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]]
     assert "churn-prod" not in names
-    configs = [c["EndpointConfigName"] for c in sagemaker.list_endpoint_configs()["EndpointConfigs"]]
+    configs = [
+        c["EndpointConfigName"] for c in sagemaker.list_endpoint_configs()["EndpointConfigs"]
+    ]
     assert endpoint["EndpointConfigName"] not in configs
     assert model_name not in [m["ModelName"] for m in sagemaker.list_models()["Models"]]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--role-arn", ROLE, "--capture-destination", "s3://a/c"], "is PendingManualApproval, not Approved"),
-    (["--capture-destination", "s3://a/c"], "--role-arn (or SAGEMAKER_EXECUTION_ROLE_ARN)"),
-    (["--role-arn", ROLE], "data capture needs --capture-destination"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--role-arn", ROLE, "--capture-destination", "s3://a/c"],
+            "is PendingManualApproval, not Approved",
+        ),
+        (["--capture-destination", "s3://a/c"], "--role-arn (or SAGEMAKER_EXECUTION_ROLE_ARN)"),
+        (["--role-arn", ROLE], "data capture needs --capture-destination"),
+    ],
+)
 def test_deploy_refusals_are_one_line(aws_env, args, message):
     sagemaker = aws_client("sagemaker", aws_env)
     group = "Pending%d" % abs(hash(message))
-    arn = register(sagemaker, group, "PendingManualApproval" if "Approved" in message else "Approved")
+    arn = register(
+        sagemaker, group, "PendingManualApproval" if "Approved" in message else "Approved"
+    )
     env = {k: v for k, v in aws_env.items() if k != "SAGEMAKER_EXECUTION_ROLE_ARN"}
     proc = churn(env, "deploy", "--model-package-arn", arn, "--endpoint-name", "x", *args)
     assert proc.returncode == 1
@@ -110,44 +157,91 @@ def test_hourly_monitoring_schedule_against_the_registered_baseline(aws_env, mon
     sagemaker = aws_client("sagemaker", aws_env)
     sagemaker.create_model_package_group(ModelPackageGroupName="ChurnMonitored")
     arn = sagemaker.create_model_package(
-        ModelPackageGroupName="ChurnMonitored", ModelApprovalStatus="Approved",
-        InferenceSpecification={"Containers": [{"Image": "i", "ModelDataUrl": "s3://a/m.tar.gz"}],
-                                "SupportedContentTypes": ["text/csv"],
-                                "SupportedResponseMIMETypes": ["text/csv"]},
-        DriftCheckBaselines={"ModelDataQuality": {
-            "Statistics": {"ContentType": "application/json", "S3Uri": "s3://a/b/statistics.json"},
-            "Constraints": {"ContentType": "application/json",
-                            "S3Uri": "s3://a/b/constraints.json"}}})["ModelPackageArn"]
+        ModelPackageGroupName="ChurnMonitored",
+        ModelApprovalStatus="Approved",
+        InferenceSpecification={
+            "Containers": [{"Image": "i", "ModelDataUrl": "s3://a/m.tar.gz"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+        DriftCheckBaselines={
+            "ModelDataQuality": {
+                "Statistics": {
+                    "ContentType": "application/json",
+                    "S3Uri": "s3://a/b/statistics.json",
+                },
+                "Constraints": {
+                    "ContentType": "application/json",
+                    "S3Uri": "s3://a/b/constraints.json",
+                },
+            }
+        },
+    )["ModelPackageArn"]
     monitor = aws_client("sagemaker", aws_env)
-    expected = {"MonitoringScheduleName": "churn-prod-data-quality-hourly",
-                "MonitoringScheduleConfig": {
-                    "ScheduleConfig": {"ScheduleExpression": HOURLY},
-                    "MonitoringType": "DataQuality",
-                    "MonitoringJobDefinition": {
-                        "BaselineConfig": {
-                            "ConstraintsResource": {"S3Uri": "s3://a/b/constraints.json"},
-                            "StatisticsResource": {"S3Uri": "s3://a/b/statistics.json"}},
-                        "MonitoringInputs": [{"EndpointInput": {
+    expected = {
+        "MonitoringScheduleName": "churn-prod-data-quality-hourly",
+        "MonitoringScheduleConfig": {
+            "ScheduleConfig": {"ScheduleExpression": HOURLY},
+            "MonitoringType": "DataQuality",
+            "MonitoringJobDefinition": {
+                "BaselineConfig": {
+                    "ConstraintsResource": {"S3Uri": "s3://a/b/constraints.json"},
+                    "StatisticsResource": {"S3Uri": "s3://a/b/statistics.json"},
+                },
+                "MonitoringInputs": [
+                    {
+                        "EndpointInput": {
                             "EndpointName": "churn-prod",
                             "LocalPath": "/opt/ml/processing/input/endpoint",
-                            "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated"}}],
-                        "MonitoringOutputConfig": {"MonitoringOutputs": [{"S3Output": {
-                            "S3Uri": "s3://a/reports", "LocalPath": "/opt/ml/processing/output",
-                            "S3UploadMode": "EndOfJob"}}]},
-                        "MonitoringResources": {"ClusterConfig": {
-                            "InstanceCount": 1, "InstanceType": "ml.m5.xlarge",
-                            "VolumeSizeInGB": 20}},
-                        "MonitoringAppSpecification": {
-                            "ImageUri": image_uris.retrieve("model-monitor", "us-east-1")},
-                        "Environment": {"publish_cloudwatch_metrics": "Enabled"},
-                        "RoleArn": ROLE, "StoppingCondition": {"MaxRuntimeInSeconds": 3600}}}}
+                            "S3InputMode": "File",
+                            "S3DataDistributionType": "FullyReplicated",
+                        }
+                    }
+                ],
+                "MonitoringOutputConfig": {
+                    "MonitoringOutputs": [
+                        {
+                            "S3Output": {
+                                "S3Uri": "s3://a/reports",
+                                "LocalPath": "/opt/ml/processing/output",
+                                "S3UploadMode": "EndOfJob",
+                            }
+                        }
+                    ]
+                },
+                "MonitoringResources": {
+                    "ClusterConfig": {
+                        "InstanceCount": 1,
+                        "InstanceType": "ml.m5.xlarge",
+                        "VolumeSizeInGB": 20,
+                    }
+                },
+                "MonitoringAppSpecification": {
+                    "ImageUri": image_uris.retrieve("model-monitor", "us-east-1")
+                },
+                "Environment": {"publish_cloudwatch_metrics": "Enabled"},
+                "RoleArn": ROLE,
+                "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+            },
+        },
+    }
     with Stubber(monitor) as stub:  # moto has no CreateMonitoringSchedule: this call only
-        stub.add_response("create_monitoring_schedule", {
-            "MonitoringScheduleArn": "arn:aws:sagemaker:us-east-1:123456789012:monitoring-"
-                                     "schedule/churn-prod-data-quality-hourly"}, expected)
-        name = schedule_monitoring("churn-prod", arn, ROLE, "s3://a/reports",
-                                   model_monitor_image("us-east-1"),
-                                   session=boto3.Session(region_name="us-east-1"),
-                                   monitoring_client=monitor)
+        stub.add_response(
+            "create_monitoring_schedule",
+            {
+                "MonitoringScheduleArn": "arn:aws:sagemaker:us-east-1:123456789012:monitoring-"
+                "schedule/churn-prod-data-quality-hourly"
+            },
+            expected,
+        )
+        name = schedule_monitoring(
+            "churn-prod",
+            arn,
+            ROLE,
+            "s3://a/reports",
+            model_monitor_image("us-east-1"),
+            session=boto3.Session(region_name="us-east-1"),
+            monitoring_client=monitor,
+        )
         stub.assert_no_pending_responses()
     assert name == "churn-prod-data-quality-hourly"

@@ -1,5 +1,6 @@
 """The five container scripts in sequence on real tables: validate -> preprocess -> train ->
 evaluate -> inference, each a child process on its own folders, as `make run` does."""
+
 import json
 import subprocess
 import sys
@@ -19,8 +20,13 @@ from preprocess import stratified_split  # noqa: E402
 def test_make_run_equivalent_on_generated_data(tmp_path):
     """`churn run-scripts` with defaults: generates seed data and runs every script."""
     env = {"CHURN_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "run-scripts", "--rows", "5000"],
-                          capture_output=True, text=True, cwd=str(ROOT), env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "run-scripts", "--rows", "5000"],
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "generated 5000 seed-schema rows" in proc.stdout
     auc = float(proc.stdout.split("test AUC ")[1].split()[0])
@@ -30,10 +36,13 @@ def test_make_run_equivalent_on_generated_data(tmp_path):
 
 
 @needs_shared_data
-@pytest.mark.parametrize("data, schema, floor", [
-    (BANK, "bank", 0.86),    # reference: stratified 5-fold CV 0.866
-    (TELCO, "telco", 0.84),  # reference: 0.846
-])  # bigml runs through `churn run` as a user's own table (tests/test_local_run.py)
+@pytest.mark.parametrize(
+    "data, schema, floor",
+    [
+        (BANK, "bank", 0.86),  # reference: stratified 5-fold CV 0.866
+        (TELCO, "telco", 0.84),  # reference: 0.846
+    ],
+)  # bigml runs through `churn run` as a user's own table (tests/test_local_run.py)
 def test_public_tables_reach_the_reference_auc(tmp_path, data, schema, floor):
     summary = run_sequence(str(data), schema, tmp_path, echo=lambda *_: None)
     assert summary["auc"] >= floor, summary
@@ -51,8 +60,9 @@ def test_serving_replays_exactly_the_training_features(bank_model):
     raw = pd.read_csv(BANK)
     test_rows = raw.iloc[stratified_split(raw.Exited.to_numpy(), 0.15, 0.15, 42)["test"]]
     model = inference.model_fn(str(bank_model["model"]))
-    served = inference.predict_fn(inference.input_fn(test_rows.to_csv(index=False), "text/csv"),
-                                  model)
+    served = inference.predict_fn(
+        inference.input_fn(test_rows.to_csv(index=False), "text/csv"), model
+    )
     test = pd.read_csv(bank_model["processed"] / "test" / "test.csv", header=None).to_numpy()
     booster = xgboost.Booster()
     booster.load_model(str(bank_model["model"] / "xgboost-model"))

@@ -4,6 +4,7 @@ A small real XGBoost model is trained here on synthetic data whose label depends
 metrics are checked against scikit-learn on the same probabilities. Crafted archives check that
 extraction refuses anything that could write outside its folder.
 """
+
 import importlib.util
 import io
 import json
@@ -25,14 +26,33 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 # docs/container-contracts.md 4.3: the full binary-classification list, in its order.
 CONVENTION_METRICS = (
-    "confusion_matrix", "recall", "precision", "accuracy", "recall_best_constant_classifier",
-    "precision_best_constant_classifier", "accuracy_best_constant_classifier",
-    "true_positive_rate", "true_negative_rate", "false_positive_rate", "false_negative_rate",
-    "receiver_operating_characteristic_curve", "precision_recall_curve", "auc", "f0_5", "f1",
-    "f2", "f0_5_best_constant_classifier", "f1_best_constant_classifier",
-    "f2_best_constant_classifier")
-SCALARS = tuple(name for name in CONVENTION_METRICS if name not in (
-    "confusion_matrix", "receiver_operating_characteristic_curve", "precision_recall_curve"))
+    "confusion_matrix",
+    "recall",
+    "precision",
+    "accuracy",
+    "recall_best_constant_classifier",
+    "precision_best_constant_classifier",
+    "accuracy_best_constant_classifier",
+    "true_positive_rate",
+    "true_negative_rate",
+    "false_positive_rate",
+    "false_negative_rate",
+    "receiver_operating_characteristic_curve",
+    "precision_recall_curve",
+    "auc",
+    "f0_5",
+    "f1",
+    "f2",
+    "f0_5_best_constant_classifier",
+    "f1_best_constant_classifier",
+    "f2_best_constant_classifier",
+)
+SCALARS = tuple(
+    name
+    for name in CONVENTION_METRICS
+    if name
+    not in ("confusion_matrix", "receiver_operating_characteristic_curve", "precision_recall_curve")
+)
 
 
 def synthetic(n, seed):
@@ -48,8 +68,7 @@ def synthetic(n, seed):
 def write_test_csv(folder, labels, features):
     folder.mkdir(parents=True, exist_ok=True)
     rows = np.column_stack([labels, features])
-    np.savetxt(folder / "test.csv", rows, fmt=["%d"] + ["%.6f"] * features.shape[1],
-               delimiter=",")
+    np.savetxt(folder / "test.csv", rows, fmt=["%d"] + ["%.6f"] * features.shape[1], delimiter=",")
     return folder
 
 
@@ -70,9 +89,11 @@ def add_special(archive, name, kind, linkname=""):
 def booster_bytes(tmp_path_factory):
     """A real booster saved the way training saves it: save_model to `xgboost-model`."""
     labels, features = synthetic(600, seed=1)
-    booster = xgboost.train({"objective": "binary:logistic", "max_depth": 3, "eta": 0.3,
-                             "seed": 0, "nthread": 1},
-                            xgboost.DMatrix(features, label=labels), num_boost_round=30)
+    booster = xgboost.train(
+        {"objective": "binary:logistic", "max_depth": 3, "eta": 0.3, "seed": 0, "nthread": 1},
+        xgboost.DMatrix(features, label=labels),
+        num_boost_round=30,
+    )
     path = tmp_path_factory.mktemp("booster") / "xgboost-model"
     with warnings.catch_warnings():
         # Without an extension XGBoost warns that it picks UBJSON: the format the contract wants.
@@ -110,9 +131,22 @@ def run(tmp_path, model, test, output, *extra):
     scratch.mkdir(exist_ok=True)
     env = dict(os.environ, TMPDIR=str(scratch))
     return subprocess.run(
-        [sys.executable, str(SCRIPT), "--model-dir", str(model), "--test-dir", str(test),
-         "--output-dir", str(output)] + list(extra),
-        capture_output=True, text=True, env=env, timeout=120)
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--model-dir",
+            str(model),
+            "--test-dir",
+            str(test),
+            "--output-dir",
+            str(output),
+        ]
+        + list(extra),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def strict_json(path):
@@ -144,9 +178,14 @@ def good_run(tmp_path_factory, booster_bytes):
     result = run(root, root / "model", root / "test", root / "out")
     assert result.returncode == 0, result.stderr
     report = strict_json(root / "out" / "evaluation.json")
-    return {"result": result, "report": report, "metrics": report["binary_classification_metrics"],
-            "out": root / "out", "labels": labels,
-            "probabilities": predict(booster_bytes, features)}
+    return {
+        "result": result,
+        "report": report,
+        "metrics": report["binary_classification_metrics"],
+        "out": root / "out",
+        "labels": labels,
+        "probabilities": predict(booster_bytes, features),
+    }
 
 
 def test_report_follows_the_model_quality_convention(good_run):
@@ -169,7 +208,8 @@ def test_auc_is_computed_on_probabilities_not_on_rounded_labels(good_run):
     assert abs(auc_on_probabilities - auc_on_labels) > 0.02  # the test can tell them apart
     assert good_run["metrics"]["auc"]["value"] == pytest.approx(auc_on_probabilities, abs=1e-12)
     assert good_run["metrics"]["pr_auc"]["value"] == pytest.approx(
-        skm.average_precision_score(labels, probabilities), abs=1e-12)
+        skm.average_precision_score(labels, probabilities), abs=1e-12
+    )
 
 
 def test_threshold_metrics_match_scikit_learn(good_run):
@@ -181,8 +221,10 @@ def test_threshold_metrics_match_scikit_learn(good_run):
         "recall": skm.recall_score(labels, predicted),
         "precision": skm.precision_score(labels, predicted),
         "accuracy": skm.accuracy_score(labels, predicted),
-        "true_positive_rate": tp / (tp + fn), "true_negative_rate": tn / (tn + fp),
-        "false_positive_rate": fp / (fp + tn), "false_negative_rate": fn / (fn + tp),
+        "true_positive_rate": tp / (tp + fn),
+        "true_negative_rate": tn / (tn + fp),
+        "false_positive_rate": fp / (fp + tn),
+        "false_negative_rate": fn / (fn + tp),
         "f0_5": skm.fbeta_score(labels, predicted, beta=0.5),
         "f1": skm.f1_score(labels, predicted),
         "f2": skm.fbeta_score(labels, predicted, beta=2),
@@ -213,8 +255,11 @@ def test_standard_deviations_are_numbers_from_200_rows(good_run):
 
 
 def test_curves_are_short_exact_and_span_the_unit_square(good_run):
-    labels, probabilities, metrics = good_run["labels"], good_run["probabilities"], \
-        good_run["metrics"]
+    labels, probabilities, metrics = (
+        good_run["labels"],
+        good_run["probabilities"],
+        good_run["metrics"],
+    )
     roc = metrics["receiver_operating_characteristic_curve"]
     fpr, tpr = roc["false_positive_rates"], roc["true_positive_rates"]
     assert 2 < len(fpr) == len(tpr) <= 200
@@ -237,7 +282,10 @@ def test_plots_and_summary_are_written(good_run):
     for name in ("roc_curve.png", "precision_recall_curve.png"):
         assert (out / name).read_bytes().startswith(PNG_SIGNATURE), name
     assert sorted(p.name for p in out.iterdir()) == [
-        "evaluation.json", "precision_recall_curve.png", "roc_curve.png"]  # no temp names left
+        "evaluation.json",
+        "precision_recall_curve.png",
+        "roc_curve.png",
+    ]  # no temp names left
     summary = good_run["result"].stdout.strip().splitlines()
     assert len(summary) == 1 and "300 rows" in summary[0] and "auc" in summary[0]
 
@@ -257,8 +305,9 @@ def test_fewer_than_200_rows_report_NaN_deviations(tmp_path, booster_bytes):
     for name in SCALARS + ("pr_auc",):
         assert metrics[name]["standard_deviation"] == "NaN", name
     predicted = predict(booster_bytes, features) >= 0.9
-    assert metrics["confusion_matrix"]["1"]["1"] + metrics["confusion_matrix"]["0"]["1"] \
-        == int(predicted.sum())
+    assert metrics["confusion_matrix"]["1"]["1"] + metrics["confusion_matrix"]["0"]["1"] == int(
+        predicted.sum()
+    )
 
 
 def load_script():
@@ -319,21 +368,36 @@ def unsafe_members(tmp_path):
     sentinel = tmp_path / "sentinel.txt"
     return {
         "dot-dot": ([("../evil", tarfile.REGTYPE, b"pwned")], tmp_path / "tmp" / "evil"),
-        "absolute": ([(str(tmp_path / "absolute" / "evil"), tarfile.REGTYPE, b"pwned")],
-                     tmp_path / "absolute" / "evil"),
+        "absolute": (
+            [(str(tmp_path / "absolute" / "evil"), tarfile.REGTYPE, b"pwned")],
+            tmp_path / "absolute" / "evil",
+        ),
         # A link out of the folder, then a file written through it.
-        "symlink": ([("escape", tarfile.SYMTYPE, str(tmp_path / "outside")),
-                     ("escape/evil", tarfile.REGTYPE, b"pwned")], tmp_path / "outside" / "evil"),
+        "symlink": (
+            [
+                ("escape", tarfile.SYMTYPE, str(tmp_path / "outside")),
+                ("escape/evil", tarfile.REGTYPE, b"pwned"),
+            ],
+            tmp_path / "outside" / "evil",
+        ),
         # A hard link to a file outside, then a file of the same name overwriting it.
-        "hardlink": ([("shared", tarfile.LNKTYPE, str(sentinel)),
-                      ("shared", tarfile.REGTYPE, b"pwned")], sentinel),
+        "hardlink": (
+            [("shared", tarfile.LNKTYPE, str(sentinel)), ("shared", tarfile.REGTYPE, b"pwned")],
+            sentinel,
+        ),
         "device": ([("console", tarfile.CHRTYPE, "")], None),
         "fifo": ([("pipe", tarfile.FIFOTYPE, "")], None),
     }
 
 
-UNSAFE_MESSAGES = {"dot-dot": "'..'", "absolute": "absolute path", "symlink": "symbolic link",
-                   "hardlink": "hard link", "device": "device", "fifo": "FIFO"}
+UNSAFE_MESSAGES = {
+    "dot-dot": "'..'",
+    "absolute": "absolute path",
+    "symlink": "symbolic link",
+    "hardlink": "hard link",
+    "device": "device",
+    "fifo": "FIFO",
+}
 
 
 @pytest.mark.parametrize("case", sorted(UNSAFE_MESSAGES))
@@ -346,8 +410,9 @@ def test_unsafe_archive_is_refused_and_nothing_is_written(tmp_path, booster_byte
 
     result = run(tmp_path, tmp_path / "model", tmp_path / "test", tmp_path / "out")
 
-    assert_user_error(result, "unsafe", repr(members[0][0]), UNSAFE_MESSAGES[case],
-                      "nothing was extracted")
+    assert_user_error(
+        result, "unsafe", repr(members[0][0]), UNSAFE_MESSAGES[case], "nothing was extracted"
+    )
     if target is not None:
         assert not target.exists() or target.read_text() == "original"
     assert list((tmp_path / "tmp").iterdir()) == []  # extraction folder gone, nothing beside it

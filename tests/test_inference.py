@@ -1,4 +1,5 @@
 """inference.py handlers, loaded the way the XGBoost serving container loads them."""
+
 import json
 from pathlib import Path
 
@@ -11,8 +12,9 @@ inference = load_inference()
 
 
 def invoke(model, body, content_type="text/csv", accept="text/csv"):
-    return inference.output_fn(inference.predict_fn(inference.input_fn(body, content_type), model),
-                               accept)
+    return inference.output_fn(
+        inference.predict_fn(inference.input_fn(body, content_type), model), accept
+    )
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +40,9 @@ def test_every_input_format_gives_the_same_scores(seed, seed_csv):
     expected = scores(invoke(seed, headerless)[0])
     # A row exported from the source table: header, id and target included, columns shuffled,
     # plus a column the model never saw.
-    exported = raw.assign(region="north")[["churn", "region", "is_active", "customer_id", "age",
-                                           "balance", "tenure", "num_products"]]
+    exported = raw.assign(region="north")[
+        ["churn", "region", "is_active", "customer_id", "age", "balance", "tenure", "num_products"]
+    ]
     assert scores(invoke(seed, exported.to_csv(index=False))[0]) == expected
     instances = json.dumps({"instances": raw.to_dict(orient="records")})
     body, content_type = invoke(seed, instances, "application/json", "application/json")
@@ -49,30 +52,48 @@ def test_every_input_format_gives_the_same_scores(seed, seed_csv):
     assert [p["predicted_label"] for p in predictions] == [int(s >= 0.5) for s in expected]
     lines = "\n".join(json.dumps(r) for r in features.values.tolist())
     body, content_type = invoke(seed, lines, "application/jsonlines", "application/jsonlines")
-    assert [json.loads(l)["score"] for l in body.splitlines()] == pytest.approx(expected, abs=1e-6)
+    assert [json.loads(line)["score"] for line in body.splitlines()] == pytest.approx(
+        expected, abs=1e-6
+    )
 
 
 def test_accept_negotiation(seed):
     assert invoke(seed, "40,5,100000,2,1", accept=None)[1] == "application/json"
     assert invoke(seed, "40,5,100000,2,1", accept="*/*")[1] == "application/json"
-    assert invoke(seed, "40,5,100000,2,1", accept="application/xml, text/csv;q=0.5")[1] == "text/csv"
+    assert (
+        invoke(seed, "40,5,100000,2,1", accept="application/xml, text/csv;q=0.5")[1] == "text/csv"
+    )
     with pytest.raises(inference.NotAcceptable) as err:
         invoke(seed, "40,5,100000,2,1", accept="application/xml")
     assert err.value.status_code == 406
 
 
-@pytest.mark.parametrize("body, content_type, status, message", [
-    ("40,5,lots,2,1", "text/csv", 400, "record 1, column 'balance': 'lots' is not a number"),
-    ("40,5,100000,2,1\n41,5,100000,2", "text/csv", 400, "record 2 has 4 fields; expected 5"),
-    ("40,5,100000", "text/csv", 400, "expected 5 in this order: age, tenure, balance"),
-    ("age,tenure\n40,5", "text/csv", 400, "header lacks columns balance, num_products, is_active"),
-    ("", "text/csv", 400, "body is empty"),
-    ('{"instances": [{"age": 40}]}', "application/json", 400, "instance 1 lacks column 'tenure'"),
-    ('{"instances": [', "application/json", 400, "not valid JSON"),
-    ("40,5,100000,2,1", "application/x-npy", 415, "not supported"),
-])
-def test_bad_requests_are_client_errors_that_say_what_is_wrong(seed, body, content_type, status,
-                                                               message):
+@pytest.mark.parametrize(
+    "body, content_type, status, message",
+    [
+        ("40,5,lots,2,1", "text/csv", 400, "record 1, column 'balance': 'lots' is not a number"),
+        ("40,5,100000,2,1\n41,5,100000,2", "text/csv", 400, "record 2 has 4 fields; expected 5"),
+        ("40,5,100000", "text/csv", 400, "expected 5 in this order: age, tenure, balance"),
+        (
+            "age,tenure\n40,5",
+            "text/csv",
+            400,
+            "header lacks columns balance, num_products, is_active",
+        ),
+        ("", "text/csv", 400, "body is empty"),
+        (
+            '{"instances": [{"age": 40}]}',
+            "application/json",
+            400,
+            "instance 1 lacks column 'tenure'",
+        ),
+        ('{"instances": [', "application/json", 400, "not valid JSON"),
+        ("40,5,100000,2,1", "application/x-npy", 415, "not supported"),
+    ],
+)
+def test_bad_requests_are_client_errors_that_say_what_is_wrong(
+    seed, body, content_type, status, message
+):
     with pytest.raises(inference.InferenceError) as err:
         invoke(seed, body, content_type)
     assert err.value.status_code == status
@@ -80,8 +101,12 @@ def test_bad_requests_are_client_errors_that_say_what_is_wrong(seed, body, conte
 
 
 def test_missing_values_are_allowed_and_filled(seed):
-    body = invoke(seed, '{"instances": [{"age": 40, "tenure": null, "balance": 100000, '
-                        '"num_products": 2, "is_active": 1}]}', "application/json")[0]
+    body = invoke(
+        seed,
+        '{"instances": [{"age": 40, "tenure": null, "balance": 100000, '
+        '"num_products": 2, "is_active": 1}]}',
+        "application/json",
+    )[0]
     assert 0 < scores(body)[0] < 1
 
 
@@ -97,8 +122,9 @@ def test_unknown_category_is_scored_as_other(bank_model):
 def test_script_mode_scores_a_file(seed_model, seed_csv, tmp_path):
     sample = tmp_path / "rows.csv"
     sample.write_text("".join(Path(seed_csv).read_text().splitlines(True)[:4]))
-    proc = run("inference/inference.py", "--model-dir", seed_model["model"], "--input", sample,
-               check=0)
+    proc = run(
+        "inference/inference.py", "--model-dir", seed_model["model"], "--input", sample, check=0
+    )
     assert len(proc.stdout.splitlines()) == 3
     sample.write_text("age\nold\n")
     proc = run("inference/inference.py", "--model-dir", seed_model["model"], "--input", sample)
@@ -109,12 +135,16 @@ def test_script_mode_scores_a_file(seed_model, seed_csv, tmp_path):
 def test_a_batch_of_requests_scores_each_as_it_would_alone(seed):
     """predict_batch_fn: one recipe replay and one booster call for several requests' inputs
     of every content type; each request's scores equal predict_fn's for it alone."""
-    bodies = [("40,5,100000,2,1", "text/csv"),
-              ("age,tenure,balance,num_products,is_active\n70,1,0,1,0\n33,9,5000,3,1", "text/csv"),
-              ('{"instances": [{"age": 25, "tenure": null, "balance": 100, "num_products": 1, '
-               '"is_active": 1}]}', "application/json"),
-              ('[51, 2, 120000, 2, 0]\n[19, 0, 0, 1, 1]\n[88, 40, 9, 4, 0]',
-               "application/jsonlines")]
+    bodies = [
+        ("40,5,100000,2,1", "text/csv"),
+        ("age,tenure,balance,num_products,is_active\n70,1,0,1,0\n33,9,5000,3,1", "text/csv"),
+        (
+            '{"instances": [{"age": 25, "tenure": null, "balance": 100, "num_products": 1, '
+            '"is_active": 1}]}',
+            "application/json",
+        ),
+        ("[51, 2, 120000, 2, 0]\n[19, 0, 0, 1, 1]\n[88, 40, 9, 4, 0]", "application/jsonlines"),
+    ]
     inputs = [inference.input_fn(body, content_type) for body, content_type in bodies]
     batched = inference.predict_batch_fn(inputs, seed)
     assert [len(p) for p in batched] == [1, 2, 1, 3]
@@ -138,9 +168,16 @@ def seed_rows(n, seed=0):
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    return ["%d,%d,%.2f,%d,%d" % row for row in zip(
-        rng.integers(18, 90, n), rng.integers(0, 11, n), rng.uniform(0, 2e5, n),
-        rng.integers(1, 5, n), rng.integers(0, 2, n))]
+    return [
+        "%d,%d,%.2f,%d,%d" % row
+        for row in zip(
+            rng.integers(18, 90, n),
+            rng.integers(0, 11, n),
+            rng.uniform(0, 2e5, n),
+            rng.integers(1, 5, n),
+            rng.integers(0, 2, n),
+        )
+    ]
 
 
 def test_a_batch_payload_scores_as_its_rows_do(seed):
@@ -154,12 +191,17 @@ def test_a_batch_payload_scores_as_its_rows_do(seed):
     assert list(bulk) == list(row_by_row)
 
 
-@pytest.mark.parametrize("flaw, message", [
-    (lambda rows: rows.__setitem__(41234, "40,5,lots,2,1"),
-     "record 41235, column 'balance': 'lots' is not a number"),
-    (lambda rows: rows.__setitem__(50000, "40,5,100000,2"), "record 50001 has 4 fields"),
-    (lambda rows: rows.__setitem__(7, "40,5,100000,2,1,9"), "record 8 has 6 fields"),
-])
+@pytest.mark.parametrize(
+    "flaw, message",
+    [
+        (
+            lambda rows: rows.__setitem__(41234, "40,5,lots,2,1"),
+            "record 41235, column 'balance': 'lots' is not a number",
+        ),
+        (lambda rows: rows.__setitem__(50000, "40,5,100000,2"), "record 50001 has 4 fields"),
+        (lambda rows: rows.__setitem__(7, "40,5,100000,2,1,9"), "record 8 has 6 fields"),
+    ],
+)
 def test_a_flawed_batch_payload_names_the_record(seed, flaw, message):
     rows = seed_rows(60000)
     flaw(rows)
@@ -174,8 +216,9 @@ def test_a_batch_payload_with_categories_scores_as_its_rows_do(bank_model):
     lines = Path(BANK).read_text().splitlines()
     text = "\n".join(lines * max(1, inference.BULK_CSV_BYTES // len("\n".join(lines)) + 1))
     text = text.replace("France", "Atlantis", 7)  # unknown categories
-    bulk, row_by_row = bulk_and_row_by_row(bank, lines[0] + "\n" + "\n".join(
-        l for l in text.splitlines() if l != lines[0]))
+    bulk, row_by_row = bulk_and_row_by_row(
+        bank, lines[0] + "\n" + "\n".join(line for line in text.splitlines() if line != lines[0])
+    )
     assert list(bulk) == list(row_by_row)
 
 
@@ -184,11 +227,18 @@ def test_csv_scores_read_as_printf_writes_them():
     import numpy as np
 
     rng = np.random.default_rng(3)
-    scores = np.concatenate([rng.uniform(0, 1, 100000), rng.uniform(0, 1e-3, 100000),
-                             [0, 1, 0.5, 2 ** -10, 1e-9, 0.9999999995, 5e-10]])
+    scores = np.concatenate(
+        [
+            rng.uniform(0, 1, 100000),
+            rng.uniform(0, 1e-3, 100000),
+            [0, 1, 0.5, 2**-10, 1e-9, 0.9999999995, 5e-10],
+        ]
+    )
     scores = scores.astype(np.float32).astype(np.float64)  # booster outputs
     labels = scores >= 0.5
-    expected = "".join("%.9f,%d\n" % (s, l) for s, l in zip(scores.tolist(), labels.tolist()))
+    expected = "".join(
+        "%.9f,%d\n" % (s, label) for s, label in zip(scores.tolist(), labels.tolist())
+    )
     assert inference._csv_lines(scores, labels) == expected
     assert inference._csv_lines(scores[:3], labels[:3]) == "".join(expected.splitlines(True)[:3])
 

@@ -1,5 +1,6 @@
 """The local engine on hand-written definitions: the container contract a job sees (parity with
 docs/container-contracts.md), sharding, metrics, crashes, conditions, unsupported steps, retries."""
+
 import io
 import json
 import tarfile
@@ -15,7 +16,7 @@ from pipelines.local.sagemaker.policies import parse_duration, retry_delays
 
 from conftest import score_rows
 
-PROBE = r'''
+PROBE = r"""
 import json, os, sys
 out = sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else os.environ.get("SM_MODEL_DIR")
 config_dir = "/opt/ml/config" if "--out" in sys.argv else "/opt/ml/input/config"
@@ -38,7 +39,7 @@ os.makedirs(out, exist_ok=True)
 host = os.environ.get("SM_CURRENT_HOST") or json.load(open(os.path.join(os.path.abspath(out)[:os.path.abspath(out).index("/opt/ml/")], "opt/ml/config/resourceconfig.json")))["current_host"]
 with open(os.path.join(out, host + ".json"), "w") as f:
     json.dump(record, f)
-'''
+"""
 
 BUCKET = "s3://probe-bucket"
 
@@ -55,54 +56,127 @@ def tarball(files):
 
 def processing_step(name="Probe", entrypoint=None, count=1, extra=None):
     step = {
-        "Name": name, "Type": "Processing",
+        "Name": name,
+        "Type": "Processing",
         "Arguments": {
-            "ProcessingResources": {"ClusterConfig": {"InstanceType": "ml.m5.xlarge",
-                                                      "InstanceCount": count,
-                                                      "VolumeSizeInGB": 30}},
+            "ProcessingResources": {
+                "ClusterConfig": {
+                    "InstanceType": "ml.m5.xlarge",
+                    "InstanceCount": count,
+                    "VolumeSizeInGB": 30,
+                }
+            },
             "AppSpecification": {
                 "ImageUri": "image",
-                "ContainerEntrypoint": entrypoint or ["python3",
-                                                      "/opt/ml/processing/input/code/probe.py"],
-                "ContainerArguments": ["--out", "/opt/ml/processing/output", "--n",
-                                       {"Get": "Parameters.N"}]},
+                "ContainerEntrypoint": entrypoint
+                or ["python3", "/opt/ml/processing/input/code/probe.py"],
+                "ContainerArguments": [
+                    "--out",
+                    "/opt/ml/processing/output",
+                    "--n",
+                    {"Get": "Parameters.N"},
+                ],
+            },
             "RoleArn": "arn:aws:iam::000000000000:role/r",
             "Environment": {"LOG_LEVEL": "INFO"},
             "ProcessingInputs": [
-                {"InputName": "code", "S3Input": {
-                    "S3Uri": BUCKET + "/code/", "LocalPath": "/opt/ml/processing/input/code",
-                    "S3DataType": "S3Prefix", "S3InputMode": "File",
-                    "S3DataDistributionType": "FullyReplicated"}},
-                {"InputName": "data", "S3Input": {
-                    "S3Uri": BUCKET + "/data/", "LocalPath": "/opt/ml/processing/input/data",
-                    "S3DataType": "S3Prefix", "S3InputMode": "File",
-                    "S3DataDistributionType": "ShardedByS3Key"}}],
-            "ProcessingOutputConfig": {"Outputs": [{"OutputName": "out", "S3Output": {
-                "S3Uri": {"Std:Join": {"On": "/", "Values": [
-                    BUCKET, {"Get": "Execution.PipelineExecutionId"}, "out"]}},
-                "LocalPath": "/opt/ml/processing/output", "S3UploadMode": "EndOfJob"}}]}}}
+                {
+                    "InputName": "code",
+                    "S3Input": {
+                        "S3Uri": BUCKET + "/code/",
+                        "LocalPath": "/opt/ml/processing/input/code",
+                        "S3DataType": "S3Prefix",
+                        "S3InputMode": "File",
+                        "S3DataDistributionType": "FullyReplicated",
+                    },
+                },
+                {
+                    "InputName": "data",
+                    "S3Input": {
+                        "S3Uri": BUCKET + "/data/",
+                        "LocalPath": "/opt/ml/processing/input/data",
+                        "S3DataType": "S3Prefix",
+                        "S3InputMode": "File",
+                        "S3DataDistributionType": "ShardedByS3Key",
+                    },
+                },
+            ],
+            "ProcessingOutputConfig": {
+                "Outputs": [
+                    {
+                        "OutputName": "out",
+                        "S3Output": {
+                            "S3Uri": {
+                                "Std:Join": {
+                                    "On": "/",
+                                    "Values": [
+                                        BUCKET,
+                                        {"Get": "Execution.PipelineExecutionId"},
+                                        "out",
+                                    ],
+                                }
+                            },
+                            "LocalPath": "/opt/ml/processing/output",
+                            "S3UploadMode": "EndOfJob",
+                        },
+                    }
+                ]
+            },
+        },
+    }
     step["Arguments"].update(extra or {})
     return step
 
 
 def training_step(count=1):
-    hps = {"eta": "0.2", "max_depth": "5", "early_stop": "true",
-           "objective": '"binary:logistic"', "sagemaker_program": '"probe.py"',
-           "sagemaker_submit_directory": '"%s/code/sourcedir.tar.gz"' % BUCKET,
-           "sagemaker_container_log_level": "20", "sagemaker_region": '"us-east-1"'}
-    return {"Name": "ProbeTraining", "Type": "Training", "Arguments": {
-        "AlgorithmSpecification": {"TrainingImage": "image", "TrainingInputMode": "File",
-                                   "MetricDefinitions": [{"Name": "validation:auc",
-                                                          "Regex": ".*\\[[0-9]+\\].*#011validation-auc:([0-9.]+)"}]},
-        "OutputDataConfig": {"S3OutputPath": BUCKET + "/models"},
-        "ResourceConfig": {"InstanceCount": count, "InstanceType": "ml.m5.xlarge",
-                           "VolumeSizeInGB": 30},
-        "RoleArn": "arn:aws:iam::000000000000:role/r",
-        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
-        "HyperParameters": hps,
-        "InputDataConfig": [{"ChannelName": "train", "ContentType": "text/csv", "DataSource": {
-            "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": BUCKET + "/data/",
-                             "S3DataDistributionType": "FullyReplicated"}}}]}}
+    hps = {
+        "eta": "0.2",
+        "max_depth": "5",
+        "early_stop": "true",
+        "objective": '"binary:logistic"',
+        "sagemaker_program": '"probe.py"',
+        "sagemaker_submit_directory": '"%s/code/sourcedir.tar.gz"' % BUCKET,
+        "sagemaker_container_log_level": "20",
+        "sagemaker_region": '"us-east-1"',
+    }
+    return {
+        "Name": "ProbeTraining",
+        "Type": "Training",
+        "Arguments": {
+            "AlgorithmSpecification": {
+                "TrainingImage": "image",
+                "TrainingInputMode": "File",
+                "MetricDefinitions": [
+                    {
+                        "Name": "validation:auc",
+                        "Regex": ".*\\[[0-9]+\\].*#011validation-auc:([0-9.]+)",
+                    }
+                ],
+            },
+            "OutputDataConfig": {"S3OutputPath": BUCKET + "/models"},
+            "ResourceConfig": {
+                "InstanceCount": count,
+                "InstanceType": "ml.m5.xlarge",
+                "VolumeSizeInGB": 30,
+            },
+            "RoleArn": "arn:aws:iam::000000000000:role/r",
+            "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+            "HyperParameters": hps,
+            "InputDataConfig": [
+                {
+                    "ChannelName": "train",
+                    "ContentType": "text/csv",
+                    "DataSource": {
+                        "S3DataSource": {
+                            "S3DataType": "S3Prefix",
+                            "S3Uri": BUCKET + "/data/",
+                            "S3DataDistributionType": "FullyReplicated",
+                        }
+                    },
+                }
+            ],
+        },
+    }
 
 
 @pytest.fixture(scope="module", params=["warm", "cold"])
@@ -111,8 +185,11 @@ def runner(request, tmp_path_factory):
     (the default) and a fresh interpreter per job (CHURN_COLD_JOBS=1)."""
     from pipelines.local.sagemaker.runners import ColdRunner, WarmRunner
 
-    launcher = WarmRunner(tmp_path_factory.mktemp("warm-parent") / "warm-parent.log") \
-        if request.param == "warm" else ColdRunner()
+    launcher = (
+        WarmRunner(tmp_path_factory.mktemp("warm-parent") / "warm-parent.log")
+        if request.param == "warm"
+        else ColdRunner()
+    )
     yield launcher
     launcher.close()
 
@@ -128,21 +205,28 @@ def home(tmp_path):
 
 
 def definition(*steps):
-    return {"Version": "2020-12-01", "Parameters": [
-        {"Name": "N", "Type": "Integer", "DefaultValue": 3},
-        {"Name": "Threshold", "Type": "Float", "DefaultValue": 0.5}], "Steps": list(steps)}
+    return {
+        "Version": "2020-12-01",
+        "Parameters": [
+            {"Name": "N", "Type": "Integer", "DefaultValue": 3},
+            {"Name": "Threshold", "Type": "Float", "DefaultValue": 0.5},
+        ],
+        "Steps": list(steps),
+    }
 
 
 def outputs(home, record, step_uri_suffix):
     store = Store(home)
-    return {name: json.loads(path.read_text()) for name, path in
-            store.objects("%s/%s/%s/" % (BUCKET, record["PipelineExecutionId"],
-                                         step_uri_suffix)).items()}
+    return {
+        name: json.loads(path.read_text())
+        for name, path in store.objects(
+            "%s/%s/%s/" % (BUCKET, record["PipelineExecutionId"], step_uri_suffix)
+        ).items()
+    }
 
 
 def test_processing_job_sees_the_processing_contract(home, runner):
-    record = run_definition(home, definition(processing_step(count=2)), "Parity",
-                            runner=runner)
+    record = run_definition(home, definition(processing_step(count=2)), "Parity", runner=runner)
     assert record["PipelineExecutionStatus"] == "Succeeded", record
     seen = outputs(home, record, "out")
     assert sorted(seen) == ["algo-1.json", "algo-2.json"]
@@ -156,7 +240,10 @@ def test_processing_job_sees_the_processing_contract(home, runner):
     assert not [k for k in one["env"] if k.startswith("SM_")]
     assert one["env"]["OMP_WAIT_POLICY"] == "PASSIVE" and one["env"]["OMP_NUM_THREADS"] == "1"
     config = one["config"]
-    assert config["resourceconfig.json"] == {"current_host": "algo-1", "hosts": ["algo-1", "algo-2"]}
+    assert config["resourceconfig.json"] == {
+        "current_host": "algo-1",
+        "hosts": ["algo-1", "algo-2"],
+    }
     job = config["processingjobconfig.json"]
     assert job["ProcessingJobName"].startswith("pipelines-" + record["PipelineExecutionId"])
     assert job["AppSpecification"]["ContainerArguments"][-1] == "3"
@@ -176,11 +263,21 @@ def test_training_job_sees_the_script_mode_contract(home, runner):
         assert tar.getnames() == ["algo-1.json"]  # files at the archive root
         seen = json.load(tar.extractfile("algo-1.json"))
     # Hyperparameters as sorted CLI args, decoded and str()-ed: "true" -> True.
-    assert seen["argv"][1:] == ["--early_stop", "True", "--eta", "0.2", "--max_depth", "5",
-                                "--objective", "binary:logistic"]
+    assert seen["argv"][1:] == [
+        "--early_stop",
+        "True",
+        "--eta",
+        "0.2",
+        "--max_depth",
+        "5",
+        "--objective",
+        "binary:logistic",
+    ]
     assert seen["name"] == "__main__" and seen["spec"] == "probe"  # python -m probe
     env = seen["env"]
-    assert env["SM_HPS"] == '{"early_stop":true,"eta":0.2,"max_depth":5,"objective":"binary:logistic"}'
+    assert (
+        env["SM_HPS"] == '{"early_stop":true,"eta":0.2,"max_depth":5,"objective":"binary:logistic"}'
+    )
     assert env["SM_HP_EARLY_STOP"] == "true" and env["SM_HP_OBJECTIVE"] == "binary:logistic"
     assert env["SM_USER_ARGS"] == json.dumps(seen["argv"][1:], separators=(",", ":"))
     assert env["SM_CHANNELS"] == '["train"]'
@@ -195,47 +292,99 @@ def test_training_job_sees_the_script_mode_contract(home, runner):
     assert json.loads(env["SM_TRAINING_ENV"])["hyperparameters"]["max_depth"] == 5
     config = seen["config"]
     assert config["hyperparameters.json"]["objective"] == '"binary:logistic"'  # strings as sent
-    assert config["inputdataconfig.json"] == {"train": {
-        "ContentType": "text/csv", "TrainingInputMode": "File",
-        "S3DistributionType": "FullyReplicated", "RecordWrapperType": "None"}}
-    assert config["resourceconfig.json"] == {"current_host": "algo-1", "hosts": ["algo-1"],
-                                             "network_interface_name": "eth0",
-                                             "current_instance_type": "ml.m5.xlarge"}
+    assert config["inputdataconfig.json"] == {
+        "train": {
+            "ContentType": "text/csv",
+            "TrainingInputMode": "File",
+            "S3DistributionType": "FullyReplicated",
+            "RecordWrapperType": "None",
+        }
+    }
+    assert config["resourceconfig.json"] == {
+        "current_host": "algo-1",
+        "hosts": ["algo-1"],
+        "network_interface_name": "eth0",
+        "current_instance_type": "ml.m5.xlarge",
+    }
 
 
 def test_metrics_conditions_and_step_properties(home, runner):
     train = training_step()
-    check = {"Name": "Check", "Type": "Condition", "Arguments": {
-        "Conditions": [
-            {"Type": "GreaterThanOrEqualTo", "LeftValue": {
-                "Get": "Steps.ProbeTraining.FinalMetricDataList['validation:auc'].Value"},
-             "RightValue": {"Get": "Parameters.Threshold"}},
-            {"Type": "Not", "Condition": {"Type": "Equals", "LeftValue": {"Get": "Parameters.N"},
-                                          "RightValue": 4}},
-            {"Type": "Or", "Conditions": [
-                {"Type": "In", "QueryValue": {"Get": "Parameters.N"}, "Values": [1, 2, 3]},
-                {"Type": "LessThan", "LeftValue": 1, "RightValue": 0}]}],
-        "IfSteps": [{"Name": "Good", "Type": "Fail", "Arguments": {"ErrorMessage": {
-            "Std:Join": {"On": " ", "Values": ["auc", {
-                "Get": "Steps.ProbeTraining.FinalMetricDataList['validation:auc'].Value"},
-                "model", {"Get": "Steps.ProbeTraining.ModelArtifacts.S3ModelArtifacts"}]}}}}],
-        "ElseSteps": [{"Name": "Bad", "Type": "Fail", "Arguments": {"ErrorMessage": "low"}}]}}
+    check = {
+        "Name": "Check",
+        "Type": "Condition",
+        "Arguments": {
+            "Conditions": [
+                {
+                    "Type": "GreaterThanOrEqualTo",
+                    "LeftValue": {
+                        "Get": "Steps.ProbeTraining.FinalMetricDataList['validation:auc'].Value"
+                    },
+                    "RightValue": {"Get": "Parameters.Threshold"},
+                },
+                {
+                    "Type": "Not",
+                    "Condition": {
+                        "Type": "Equals",
+                        "LeftValue": {"Get": "Parameters.N"},
+                        "RightValue": 4,
+                    },
+                },
+                {
+                    "Type": "Or",
+                    "Conditions": [
+                        {"Type": "In", "QueryValue": {"Get": "Parameters.N"}, "Values": [1, 2, 3]},
+                        {"Type": "LessThan", "LeftValue": 1, "RightValue": 0},
+                    ],
+                },
+            ],
+            "IfSteps": [
+                {
+                    "Name": "Good",
+                    "Type": "Fail",
+                    "Arguments": {
+                        "ErrorMessage": {
+                            "Std:Join": {
+                                "On": " ",
+                                "Values": [
+                                    "auc",
+                                    {
+                                        "Get": "Steps.ProbeTraining.FinalMetricDataList['validation:auc'].Value"
+                                    },
+                                    "model",
+                                    {"Get": "Steps.ProbeTraining.ModelArtifacts.S3ModelArtifacts"},
+                                ],
+                            }
+                        }
+                    },
+                }
+            ],
+            "ElseSteps": [{"Name": "Bad", "Type": "Fail", "Arguments": {"ErrorMessage": "low"}}],
+        },
+    }
     record = run_definition(home, definition(train, check), "Cond", runner=runner)
     # The If branch is a FailStep here, so the message proves which branch ran and what
     # the expressions resolved to.
     assert record["PipelineExecutionStatus"] == "Failed"
-    assert record["FailureReason"].startswith("step Good failed: auc 0.75 model s3://probe-bucket/models/")
+    assert record["FailureReason"].startswith(
+        "step Good failed: auc 0.75 model s3://probe-bucket/models/"
+    )
     assert [s["StepName"] for s in record["Steps"]] == ["ProbeTraining", "Check", "Good"]
-    record = run_definition(home, definition(train, check), "Cond", {"Threshold": 0.8},
-                            runner=runner)
+    record = run_definition(
+        home, definition(train, check), "Cond", {"Threshold": 0.8}, runner=runner
+    )
     assert record["FailureReason"] == "step Bad failed: low"
     assert record["Steps"][0]["CacheHit"] is None  # no CacheConfig on this step
 
 
 def test_a_crashing_job_fails_the_run_with_its_log_tail(home, runner):
-    crash = processing_step(entrypoint=["python3", "-c",
-                                        "import sys; print('loading rows'); "
-                                        "raise RuntimeError('disk on fire')"])
+    crash = processing_step(
+        entrypoint=[
+            "python3",
+            "-c",
+            "import sys; print('loading rows'); raise RuntimeError('disk on fire')",
+        ]
+    )
     after = processing_step(name="After")
     after["DependsOn"] = ["Probe"]
     backend = SageMakerBackend(home, runner=runner)
@@ -262,13 +411,21 @@ def test_unsupported_steps_and_parameters_are_refused_up_front(home):
 
 
 def test_retry_policies_and_durations():
-    policies = [{"ExceptionType": ["Step.THROTTLING"], "IntervalSeconds": 1, "MaxAttempts": 9},
-                {"ExceptionType": ["SageMaker.JOB_INTERNAL_ERROR"], "IntervalSeconds": 2,
-                 "BackoffRate": 3.0, "MaxAttempts": 4}]
+    policies = [
+        {"ExceptionType": ["Step.THROTTLING"], "IntervalSeconds": 1, "MaxAttempts": 9},
+        {
+            "ExceptionType": ["SageMaker.JOB_INTERNAL_ERROR"],
+            "IntervalSeconds": 2,
+            "BackoffRate": 3.0,
+            "MaxAttempts": 4,
+        },
+    ]
     assert retry_delays(policies, "SageMaker.JOB_INTERNAL_ERROR") == [2.0, 6.0, 18.0]
     assert retry_delays(policies, "SageMaker.CAPACITY_ERROR") == []
-    assert retry_delays([{"ExceptionType": ["X"], "IntervalSeconds": 30, "BackoffRate": 2.0,
-                          "ExpireAfterMin": 2}], "X") == [30.0, 60.0]
+    assert retry_delays(
+        [{"ExceptionType": ["X"], "IntervalSeconds": 30, "BackoffRate": 2.0, "ExpireAfterMin": 2}],
+        "X",
+    ) == [30.0, 60.0]
     assert parse_duration("P30D") == 30 * 86400
     assert parse_duration("PT1H30M") == 5400
     assert parse_duration("P1Y") == 365 * 86400
@@ -287,29 +444,53 @@ def test_create_model_and_batch_transform(home, runner, seed_model, seed_csv):
     store = Store(home)
     tar = pack_model([seed_model["model"]], home / "model.tar.gz")
     store.put_file(BUCKET + "/model/model.tar.gz", tar)
-    store.put_bytes(BUCKET + "/serve/sourcedir.tar.gz",
-                    build_bundles()["inference"].objects()["sourcedir.tar.gz"])
+    store.put_bytes(
+        BUCKET + "/serve/sourcedir.tar.gz",
+        build_bundles()["inference"].objects()["sourcedir.tar.gz"],
+    )
     rows = pd.read_csv(seed_csv)[["age", "tenure", "balance", "num_products", "is_active"]]
     batch_a = rows.iloc[:700].to_csv(header=False, index=False)
     batch_b = rows.iloc[700:705].to_csv(header=False, index=False)
     store.put_bytes(BUCKET + "/batch/a.csv", batch_a.encode())
     store.put_bytes(BUCKET + "/batch/b.csv", batch_b.encode())
-    model = {"Name": "CreateModel", "Type": "Model", "Arguments": {
-        "ExecutionRoleArn": "arn:aws:iam::000000000000:role/r",
-        "PrimaryContainer": {"Image": "image", "ModelDataUrl": BUCKET + "/model/model.tar.gz",
-                             "Environment": {"SAGEMAKER_PROGRAM": "inference.py",
-                                             "SAGEMAKER_SUBMIT_DIRECTORY":
-                                                 BUCKET + "/serve/sourcedir.tar.gz"}}}}
-    transform = {"Name": "Score", "Type": "Transform", "Arguments": {
-        "ModelName": {"Get": "Steps.CreateModel.ModelName"},
-        "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
-                                                           "S3Uri": BUCKET + "/batch/"}},
-                           "ContentType": "text/csv", "SplitType": "Line"},
-        "TransformOutput": {"S3OutputPath": BUCKET + "/scored", "AssembleWith": "Line",
-                            "Accept": "text/csv"},
-        "TransformResources": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge"},
-        "BatchStrategy": "MultiRecord", "MaxPayloadInMB": 0.01,
-        "DataProcessing": {"InputFilter": "$", "OutputFilter": "$", "JoinSource": "Input"}}}
+    model = {
+        "Name": "CreateModel",
+        "Type": "Model",
+        "Arguments": {
+            "ExecutionRoleArn": "arn:aws:iam::000000000000:role/r",
+            "PrimaryContainer": {
+                "Image": "image",
+                "ModelDataUrl": BUCKET + "/model/model.tar.gz",
+                "Environment": {
+                    "SAGEMAKER_PROGRAM": "inference.py",
+                    "SAGEMAKER_SUBMIT_DIRECTORY": BUCKET + "/serve/sourcedir.tar.gz",
+                },
+            },
+        },
+    }
+    transform = {
+        "Name": "Score",
+        "Type": "Transform",
+        "Arguments": {
+            "ModelName": {"Get": "Steps.CreateModel.ModelName"},
+            "TransformInput": {
+                "DataSource": {
+                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": BUCKET + "/batch/"}
+                },
+                "ContentType": "text/csv",
+                "SplitType": "Line",
+            },
+            "TransformOutput": {
+                "S3OutputPath": BUCKET + "/scored",
+                "AssembleWith": "Line",
+                "Accept": "text/csv",
+            },
+            "TransformResources": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge"},
+            "BatchStrategy": "MultiRecord",
+            "MaxPayloadInMB": 0.01,
+            "DataProcessing": {"InputFilter": "$", "OutputFilter": "$", "JoinSource": "Input"},
+        },
+    }
     record = run_definition(home, definition(model, transform), "Batch", runner=runner)
     assert record["PipelineExecutionStatus"] == "Succeeded", record["FailureReason"]
     out_a = store.read_bytes(BUCKET + "/scored/a.csv.out").decode().splitlines()
@@ -320,7 +501,7 @@ def test_create_model_and_batch_transform(home, runner, seed_model, seed_csv):
         assert line_out.startswith(line_in + ",")  # input order, joined with the input
     # Several payload-limited requests (0.01 MB) give the same scores as one request would.
     expected = score_rows(seed_model["model"], batch_a)
-    assert [l.split(",", 5)[5] for l in out_a] == expected
+    assert [line.split(",", 5)[5] for line in out_a] == expected
 
 
 def test_cache_entries_expire(tmp_path):
@@ -348,22 +529,49 @@ def test_a_condition_waits_on_what_it_reads_not_on_its_branches():
     """Branch steps that read each other (a Transform reading its Model step) are scheduled
     when the branch is chosen; the condition itself must not wait on them."""
     model = {"Name": "BatchModel", "Type": "Model", "Arguments": {}}
-    transform = {"Name": "Score", "Type": "Transform", "Arguments": {
-        "ModelName": {"Get": "Steps.BatchModel.ModelName"}}}
-    condition = {"Name": "Check", "Type": "Condition", "Arguments": {
-        "Conditions": [{"Type": "GreaterThanOrEqualTo", "RightValue": 0.7, "LeftValue": {
-            "Std:JsonGet": {"PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.Report"},
-                            "Path": "auc"}}}],
-        "IfSteps": [model, transform], "ElseSteps": []}}
+    transform = {
+        "Name": "Score",
+        "Type": "Transform",
+        "Arguments": {"ModelName": {"Get": "Steps.BatchModel.ModelName"}},
+    }
+    condition = {
+        "Name": "Check",
+        "Type": "Condition",
+        "Arguments": {
+            "Conditions": [
+                {
+                    "Type": "GreaterThanOrEqualTo",
+                    "RightValue": 0.7,
+                    "LeftValue": {
+                        "Std:JsonGet": {
+                            "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.Report"},
+                            "Path": "auc",
+                        }
+                    },
+                }
+            ],
+            "IfSteps": [model, transform],
+            "ElseSteps": [],
+        },
+    }
     assert engine.dependencies(condition) == {"Evaluate"}
     assert engine.dependencies(transform) == {"BatchModel"}
 
 
 def test_enum_parameters_accept_only_their_values():
-    definition = {"Parameters": [{"Name": "BatchJoinSource", "Type": "String",
-                                  "DefaultValue": "None", "EnumValues": ["None", "Input"]}]}
+    definition = {
+        "Parameters": [
+            {
+                "Name": "BatchJoinSource",
+                "Type": "String",
+                "DefaultValue": "None",
+                "EnumValues": ["None", "Input"],
+            }
+        ]
+    }
     assert engine.parameter_values(definition, {}) == {"BatchJoinSource": "None"}
     assert engine.parameter_values(definition, {"BatchJoinSource": "Input"}) == {
-        "BatchJoinSource": "Input"}
+        "BatchJoinSource": "Input"
+    }
     with pytest.raises(PipelineError, match="must be one of None, Input; 'input' is not one"):
         engine.parameter_values(definition, {"BatchJoinSource": "input"})

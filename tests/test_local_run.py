@@ -1,4 +1,5 @@
 """`churn run` end to end: the real definition, the real scripts, the local registry and cache."""
+
 import json
 import os
 import shutil
@@ -15,8 +16,13 @@ from conftest import BANK, BIGML, ROOT, needs_shared_data
 def churn(home, *args, env=None, wrap=()):
     full_env = dict(os.environ, CHURN_HOME=str(home))
     full_env.update(env or {})
-    return subprocess.run(list(wrap) + [sys.executable, "-m", "pipelines.cli"] + list(args),
-                          capture_output=True, text=True, cwd=str(ROOT), env=full_env)
+    return subprocess.run(
+        list(wrap) + [sys.executable, "-m", "pipelines.cli"] + list(args),
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        env=full_env,
+    )
 
 
 def run_json(home, *args, **kwargs):
@@ -29,6 +35,7 @@ def run_json(home, *args, **kwargs):
 
 class Home(type(ROOT)):
     """The home folder of a run, with that first run's --json result."""
+
     first = None
 
 
@@ -46,11 +53,14 @@ def test_full_run_succeeds_and_registers_a_version(home):
     result = home.first
     assert result["status"] == "Succeeded" and result["failure_reason"] is None
     assert [(s["name"], s["type"], s["status"]) for s in result["steps"]] == [
-        ("ValidateData", "Processing", "Succeeded"), ("BaselineData", "Processing", "Succeeded"),
+        ("ValidateData", "Processing", "Succeeded"),
+        ("BaselineData", "Processing", "Succeeded"),
         ("PreprocessData", "Processing", "Succeeded"),
-        ("TrainModel", "Training", "Succeeded"), ("EvaluateModel", "Processing", "Succeeded"),
+        ("TrainModel", "Training", "Succeeded"),
+        ("EvaluateModel", "Processing", "Succeeded"),
         ("CheckAucThreshold", "Condition", "Succeeded"),
-        ("RegisterModel-RegisterModel", "RegisterModel", "Succeeded")]
+        ("RegisterModel-RegisterModel", "RegisterModel", "Succeeded"),
+    ]
     assert not any(s["cache_hit"] for s in result["steps"])
     assert all(s["end"] >= s["start"] for s in result["steps"])
     assert 0.7 < result["metrics"]["auc"] <= 1
@@ -68,13 +78,14 @@ def test_registry_commands(home):
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
     metrics_uri = described["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
     assert metrics_uri.endswith("/EvaluateModel/evaluation/evaluation.json")
-    assert described["MetadataProperties"]["GeneratedBy"].endswith(
-        home.first["execution_id"])
+    assert described["MetadataProperties"]["GeneratedBy"].endswith(home.first["execution_id"])
     drift = described["DriftCheckBaselines"]["ModelDataQuality"]
     assert drift["Statistics"]["S3Uri"].endswith("/BaselineData/baseline/statistics.json")
     assert "version 1 is now Approved" in churn(home, "models", "approve", "1").stdout
-    assert json.loads(churn(home, "models", "describe", "1").stdout)[
-        "ModelApprovalStatus"] == "Approved"
+    assert (
+        json.loads(churn(home, "models", "describe", "1").stdout)["ModelApprovalStatus"]
+        == "Approved"
+    )
     assert "is now Rejected" in churn(home, "models", "reject", "ChurnPackageGroup/1").stdout
     missing = churn(home, "models", "describe", "7")
     assert missing.returncode == 1
@@ -86,10 +97,15 @@ def test_rerun_reuses_every_job_step(home):
     proc, result = run_json(home, "--rows", "3000")
     assert proc.returncode == 0
     hits = {s["name"]: s["cache_hit"] for s in result["steps"]}
-    assert hits == {"ValidateData": True, "BaselineData": True, "PreprocessData": True,
-                    "TrainModel": True,
-                    "EvaluateModel": True, "CheckAucThreshold": False,
-                    "RegisterModel-RegisterModel": False}
+    assert hits == {
+        "ValidateData": True,
+        "BaselineData": True,
+        "PreprocessData": True,
+        "TrainModel": True,
+        "EvaluateModel": True,
+        "CheckAucThreshold": False,
+        "RegisterModel-RegisterModel": False,
+    }
     assert result["metrics"] == home.first["metrics"]
     runs = churn(home, "runs", "show", result["execution_id"])
     assert "cache hit from %s" % home.first["execution_id"] in runs.stdout
@@ -110,41 +126,62 @@ def test_batch_input_scores_a_csv_after_registering(home, tmp_path, seed_csv):
     # Cold jobs: with every training step cached, waiting for the warm parent's imports would
     # be most of these runs' time (test_local_engine runs a transform job in the warm parent).
     cold = {"CHURN_COLD_JOBS": "1"}
-    proc, result = run_json(home, "--rows", "3000", "--batch-input",
-                            str(tmp_path / "customers.csv"), env=cold)
+    proc, result = run_json(
+        home, "--rows", "3000", "--batch-input", str(tmp_path / "customers.csv"), env=cold
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     steps = [(s["name"], s["type"], s["status"], s["cache_hit"]) for s in result["steps"]]
     assert steps[-4:] == [
         ("CheckAucThreshold", "Condition", "Succeeded", False),
         ("RegisterModel-RegisterModel", "RegisterModel", "Succeeded", False),
         ("BatchModel-CreateModel", "Model", "Succeeded", False),
-        ("BatchTransform", "Transform", "Succeeded", False)]
+        ("BatchTransform", "Transform", "Succeeded", False),
+    ]
     assert all(hit for _, _, _, hit in steps[:5])  # the training steps came from the cache
     output = result["batch_output"]
     assert output["uri"] == "s3://churn-local/churn/batch/output/%s/" % result["execution_id"]
     assert [os.path.basename(f) for f in output["files"]] == ["customers.csv.out"]
     scores = Path(output["files"][0]).read_text().splitlines()
 
-    described = json.loads(churn(home, "models", "describe",
-                                 str(result["model_package"]["version"])).stdout)
+    described = json.loads(
+        churn(home, "models", "describe", str(result["model_package"]["version"])).stdout
+    )
     artifact = described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
-    with tarfile.open(home / "s3" / artifact[len("s3://"):]) as tar:
+    with tarfile.open(home / "s3" / artifact[len("s3://") :]) as tar:
         tar.extractall(tmp_path / "model", filter="data")
     assert scores == score_rows(tmp_path / "model", csv)  # the registered model, row by row
     assert len(scores) == 400
 
-    proc = churn(home, "run", "--rows", "3000", "--batch-input", str(tmp_path / "customers.csv"),
-                 "--param", "BatchJoinSource=Input", env=cold)
+    proc = churn(
+        home,
+        "run",
+        "--rows",
+        "3000",
+        "--batch-input",
+        str(tmp_path / "customers.csv"),
+        "--param",
+        "BatchJoinSource=Input",
+        env=cold,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    printed = [l for l in proc.stdout.splitlines() if l.startswith("batch scores: ")]
+    printed = [line for line in proc.stdout.splitlines() if line.startswith("batch scores: ")]
     assert len(printed) == 1
-    path = printed[0][len("batch scores: "):]
+    path = printed[0][len("batch scores: ") :]
     assert path.startswith(str(home / "s3" / "churn-local" / "churn" / "batch" / "output"))
     lines = Path(path).read_text().splitlines()
     assert lines == ["%s,%s" % pair for pair in zip(csv.splitlines(), scores)]
 
-    bad = churn(home, "run", "--rows", "3000", "--batch-input", str(tmp_path / "customers.csv"),
-                "--param", "BatchJoinSource=input", env=cold)
+    bad = churn(
+        home,
+        "run",
+        "--rows",
+        "3000",
+        "--batch-input",
+        str(tmp_path / "customers.csv"),
+        "--param",
+        "BatchJoinSource=input",
+        env=cold,
+    )
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert "parameter BatchJoinSource must be one of None, Input; 'input' is not one" in bad.stderr
 
@@ -155,14 +192,17 @@ def test_auc_threshold_takes_the_fail_branch(home):
     assert result["status"] == "Failed"
     assert result["steps"][-1]["name"] == "AucTooLow"
     auc = "%s" % home.first["metrics"]["auc"]
-    assert result["failure_reason"] == ("step AucTooLow failed: Test AUC %s is below the "
-                                        "AucThreshold 0.99 - the model was not registered." % auc)
+    assert result["failure_reason"] == (
+        "step AucTooLow failed: Test AUC %s is below the "
+        "AucThreshold 0.99 - the model was not registered." % auc
+    )
     assert result["model_package"] is None
 
 
 def test_two_training_instances_train_one_model_together(home):
-    proc, result = run_json(home, "--rows", "3000", "--param", "TrainingInstanceCount=2",
-                            "--param", "NumRound=40")
+    proc, result = run_json(
+        home, "--rows", "3000", "--param", "TrainingInstanceCount=2", "--param", "NumRound=40"
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     hits = {s["name"]: s["cache_hit"] for s in result["steps"]}
     # NumRound changed the training key: training and what depends on it rerun, the rest not.
@@ -200,8 +240,10 @@ def test_runs_list_and_user_errors(home, seed_csv):
         (["run", "--param", "AucThreshold"], "use Name=Value"),
         (["run", "--param", "Colour=blue"], "unknown pipeline parameters Colour"),
         (["run", "--schema", "bank"], "--schema bank needs --data"),
-        (["run", "--batch-input", "/nonexistent.csv"],
-         "--batch-input /nonexistent.csv is not a file"),
+        (
+            ["run", "--batch-input", "/nonexistent.csv"],
+            "--batch-input /nonexistent.csv is not a file",
+        ),
         (["run", "--batch-input", str(seed_csv)], "starts with a header line"),
     ]:
         proc = churn(home, *args)
@@ -210,8 +252,10 @@ def test_runs_list_and_user_errors(home, seed_csv):
         assert "Traceback" not in proc.stderr
 
 
-@pytest.mark.skipif(not shutil.which("unshare") or os.geteuid() != 0,
-                    reason="needs unshare and root for a loopback-only network namespace")
+@pytest.mark.skipif(
+    not shutil.which("unshare") or os.geteuid() != 0,
+    reason="needs unshare and root for a loopback-only network namespace",
+)
 def test_a_local_run_needs_no_network(tmp_path):
     """In a namespace with only loopback, with the definition built from scratch; the parent
     also records any connection attempt a library might swallow."""
@@ -224,10 +268,17 @@ def test_a_local_run_needs_no_network(tmp_path):
         "        host = args[1][0] if isinstance(args[1], tuple) else args[1]\n"
         "        if host not in ('127.0.0.1', '::1', 'localhost'):\n"
         "            open(%r, 'a').write(repr(args[1]) + '\\n')\n"
-        "sys.addaudithook(_guard)\n" % str(tmp_path / "attempts.txt"))
-    proc, result = run_json(tmp_path / "home", "--rows", "1000", "--param", "AucThreshold=0.5",
-                            env={"PYTHONPATH": str(guard)},
-                            wrap=["unshare", "--net", "--"])
+        "sys.addaudithook(_guard)\n" % str(tmp_path / "attempts.txt")
+    )
+    proc, result = run_json(
+        tmp_path / "home",
+        "--rows",
+        "1000",
+        "--param",
+        "AucThreshold=0.5",
+        env={"PYTHONPATH": str(guard)},
+        wrap=["unshare", "--net", "--"],
+    )
     assert result["status"] == "Succeeded", proc.stderr[-3000:]
     assert not (tmp_path / "attempts.txt").exists()
 
@@ -251,8 +302,13 @@ def test_a_users_own_table_needs_only_a_schema_file(tmp_path):
     schema["target"] = {"column": "left", "positive": "yes", "values": ["no", "yes"]}
     schema["features"][0]["name"] = "state"
     (tmp_path / "customers.json").write_text(json.dumps(schema))
-    proc, result = run_json(tmp_path / "home", "--data", str(tmp_path / "customers.csv"),
-                            "--schema", str(tmp_path / "customers.json"))
+    proc, result = run_json(
+        tmp_path / "home",
+        "--data",
+        str(tmp_path / "customers.csv"),
+        "--schema",
+        str(tmp_path / "customers.json"),
+    )
     assert result["status"] == "Succeeded", proc.stderr[-3000:]
     assert result["metrics"]["auc"] > 0.85
 
@@ -261,9 +317,22 @@ def test_default_home_is_relative_to_the_working_directory(tmp_path):
     """`make run` uses the default ./.churn; jobs run in their own folders and must still
     find the store."""
     env = {k: v for k, v in os.environ.items() if k != "CHURN_HOME"}
-    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--rows", "1000",
-                           "--param", "AucThreshold=0.5"], capture_output=True, text=True,
-                          cwd=str(tmp_path), env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "run",
+            "--rows",
+            "1000",
+            "--param",
+            "AucThreshold=0.5",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+        env=env,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "Succeeded" in proc.stdout
     assert list((tmp_path / ".churn" / "executions").iterdir())

@@ -1,4 +1,5 @@
 """Data-quality baseline (processing/baseline.py) and `churn monitor` on captured requests."""
+
 import json
 import os
 import subprocess
@@ -18,24 +19,46 @@ FEATURES = ["age", "tenure", "balance", "num_products", "is_active"]
 @pytest.fixture(scope="module")
 def baseline_dir(seed_csv, tmp_path_factory):
     out = tmp_path_factory.mktemp("baseline")
-    run("processing/baseline.py", "--input", seed_csv, "--schema", "seed", "--output-dir", out,
-        check=0)
+    run(
+        "processing/baseline.py",
+        "--input",
+        seed_csv,
+        "--schema",
+        "seed",
+        "--output-dir",
+        out,
+        check=0,
+    )
     return out
 
 
 def capture(folder, frame, rows_per_request=20):
     writer = CaptureWriter(str(folder), "churn-local")
     for i in range(0, len(frame), rows_per_request):
-        body = frame.iloc[i:i + rows_per_request].to_csv(header=False, index=False).encode()
+        body = frame.iloc[i : i + rows_per_request].to_csv(header=False, index=False).encode()
         writer.capture(body, "text/csv", b"0.1,0\n", "text/csv")
     writer.close()
 
 
 def monitor(baseline_dir, capture_dir, out):
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", "monitor", "--baseline-dir",
-                           str(baseline_dir), "--capture-dir", str(capture_dir), "--output",
-                           str(out)], capture_output=True, text=True, cwd=str(ROOT),
-                          env=dict(os.environ, CHURN_HOME=str(out / "home")))
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "monitor",
+            "--baseline-dir",
+            str(baseline_dir),
+            "--capture-dir",
+            str(capture_dir),
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        env=dict(os.environ, CHURN_HOME=str(out / "home")),
+    )
 
 
 def test_baseline_files_follow_the_model_monitor_format(baseline_dir, seed_csv):
@@ -62,34 +85,59 @@ def test_shifted_data_is_drift_unshifted_is_not(baseline_dir, tmp_path):
     capture(tmp_path / "same", same)
     proc = monitor(baseline_dir, tmp_path / "same", tmp_path / "out-same")
     assert proc.returncode == 0, proc.stderr
-    assert json.loads((tmp_path / "out-same" / "constraint_violations.json").read_text()) == \
-        {"violations": []}
+    assert json.loads((tmp_path / "out-same" / "constraint_violations.json").read_text()) == {
+        "violations": []
+    }
     assert "600 captured rows checked; 0 violations" in proc.stdout
-    emf = [json.loads(l) for l in proc.stdout.splitlines() if l.startswith("{")]
+    emf = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     assert {m["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"] for m in emf} == {
-        "feature_baseline_drift_" + f for f in FEATURES}
+        "feature_baseline_drift_" + f for f in FEATURES
+    }
 
     shifted = same.assign(age=same["age"] + 25)
     capture(tmp_path / "shifted", shifted)
     proc = monitor(baseline_dir, tmp_path / "shifted", tmp_path / "out-shifted")
     violations = json.loads((tmp_path / "out-shifted" / "constraint_violations.json").read_text())
-    assert [(v["feature_name"], v["constraint_check_type"]) for v in violations["violations"]] == \
-        [("age", "baseline_drift_check")]
+    assert [(v["feature_name"], v["constraint_check_type"]) for v in violations["violations"]] == [
+        ("age", "baseline_drift_check")
+    ]
     assert "Baseline drift distance: 0.6" in violations["violations"][0]["description"]
 
 
 def test_type_completeness_domain_and_column_checks(baseline_dir):
     statistics = json.loads((baseline_dir / "statistics.json").read_text())
     constraints = json.loads((baseline_dir / "constraints.json").read_text())
-    constraints["features"].append({"name": "plan", "inferred_type": "String",
-                                    "completeness": 1.0, "string_constraints": {"domains": ["a"]}})
-    statistics["features"].append({"name": "plan", "inferred_type": "String", "string_statistics": {
-        "common": {"num_present": 10, "num_missing": 0}, "distinct_count": 1.0,
-        "distribution": {"categorical": {"buckets": [{"value": "a", "count": 10}]}}}})
-    rows = [{"age": "forty" if i % 3 == 0 else "40", "tenure": "" if i % 2 else "5",
-             "balance": "100", "plan": "b"} for i in range(30)]
-    violations, _ = analyze(statistics, constraints, rows, {"num_products", "is_active"},
-                            {"colour"})
+    constraints["features"].append(
+        {
+            "name": "plan",
+            "inferred_type": "String",
+            "completeness": 1.0,
+            "string_constraints": {"domains": ["a"]},
+        }
+    )
+    statistics["features"].append(
+        {
+            "name": "plan",
+            "inferred_type": "String",
+            "string_statistics": {
+                "common": {"num_present": 10, "num_missing": 0},
+                "distinct_count": 1.0,
+                "distribution": {"categorical": {"buckets": [{"value": "a", "count": 10}]}},
+            },
+        }
+    )
+    rows = [
+        {
+            "age": "forty" if i % 3 == 0 else "40",
+            "tenure": "" if i % 2 else "5",
+            "balance": "100",
+            "plan": "b",
+        }
+        for i in range(30)
+    ]
+    violations, _ = analyze(
+        statistics, constraints, rows, {"num_products", "is_active"}, {"colour"}
+    )
     kinds = {(v["feature_name"], v["constraint_check_type"]) for v in violations}
     assert ("age", "data_type_check") in kinds
     assert ("tenure", "completeness_check") in kinds
@@ -124,8 +172,14 @@ def upload_capture(s3, bucket, prefix, local_capture):
 
 
 def churn_aws(env, *args):
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", "monitor"] + list(args),
-                          capture_output=True, text=True, cwd=str(ROOT), env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "monitor"] + list(args),
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        env=env,
+        timeout=120,
+    )
 
 
 def drift_metrics(cloudwatch, endpoint, schedule):
@@ -133,20 +187,39 @@ def drift_metrics(cloudwatch, endpoint, schedule):
     namespace and dimensions, as an alarm would read them."""
     from datetime import datetime, timedelta, timezone
 
-    listed = cloudwatch.list_metrics(Namespace=NAMESPACE, Dimensions=[
-        {"Name": "Endpoint", "Value": endpoint}])["Metrics"]
-    dimensions = [{"Name": "Endpoint", "Value": endpoint},
-                  {"Name": "MonitoringSchedule", "Value": schedule}]
+    listed = cloudwatch.list_metrics(
+        Namespace=NAMESPACE, Dimensions=[{"Name": "Endpoint", "Value": endpoint}]
+    )["Metrics"]
+    dimensions = [
+        {"Name": "Endpoint", "Value": endpoint},
+        {"Name": "MonitoringSchedule", "Value": schedule},
+    ]
     assert all(sorted(m["Dimensions"], key=lambda d: d["Name"]) == dimensions for m in listed)
     now = datetime.now(timezone.utc)
     answer = cloudwatch.get_metric_data(
-        MetricDataQueries=[{"Id": "m%d" % i, "Label": m["MetricName"], "MetricStat": {
-            "Metric": {"Namespace": NAMESPACE, "MetricName": m["MetricName"],
-                       "Dimensions": dimensions}, "Period": 60, "Stat": "Maximum"}}
-            for i, m in enumerate(listed)],
-        StartTime=now - timedelta(minutes=10), EndTime=now + timedelta(minutes=10))
-    return {r["Label"][len("feature_baseline_drift_"):]: r["Values"]
-            for r in answer["MetricDataResults"]}
+        MetricDataQueries=[
+            {
+                "Id": "m%d" % i,
+                "Label": m["MetricName"],
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": NAMESPACE,
+                        "MetricName": m["MetricName"],
+                        "Dimensions": dimensions,
+                    },
+                    "Period": 60,
+                    "Stat": "Maximum",
+                },
+            }
+            for i, m in enumerate(listed)
+        ],
+        StartTime=now - timedelta(minutes=10),
+        EndTime=now + timedelta(minutes=10),
+    )
+    return {
+        r["Label"][len("feature_baseline_drift_") :]: r["Values"]
+        for r in answer["MetricDataResults"]
+    }
 
 
 def test_on_aws_drift_from_s3_capture_reaches_cloudwatch(baseline_dir, aws_env, bucket, tmp_path):
@@ -165,52 +238,101 @@ def test_on_aws_drift_from_s3_capture_reaches_cloudwatch(baseline_dir, aws_env, 
     group = "Monitored-%s" % endpoint
     sagemaker.create_model_package_group(ModelPackageGroupName=group)
     arn = sagemaker.create_model_package(
-        ModelPackageGroupName=group, ModelApprovalStatus="Approved",
-        InferenceSpecification={"Containers": [{"Image": "i", "ModelDataUrl": "s3://a/m.tar.gz"}],
-                                "SupportedContentTypes": ["text/csv"],
-                                "SupportedResponseMIMETypes": ["text/csv"]},
-        DriftCheckBaselines={"ModelDataQuality": {
-            "Statistics": {"ContentType": "application/json",
-                           "S3Uri": "s3://%s/baseline/statistics.json" % bucket},
-            "Constraints": {"ContentType": "application/json",
-                            "S3Uri": "s3://%s/baseline/constraints.json" % bucket}}})[
-        "ModelPackageArn"]
-    sagemaker.create_model(ModelName=endpoint, ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
-                           PrimaryContainer={"Image": "i", "ModelDataUrl": "s3://a/m.tar.gz"})
+        ModelPackageGroupName=group,
+        ModelApprovalStatus="Approved",
+        InferenceSpecification={
+            "Containers": [{"Image": "i", "ModelDataUrl": "s3://a/m.tar.gz"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+        DriftCheckBaselines={
+            "ModelDataQuality": {
+                "Statistics": {
+                    "ContentType": "application/json",
+                    "S3Uri": "s3://%s/baseline/statistics.json" % bucket,
+                },
+                "Constraints": {
+                    "ContentType": "application/json",
+                    "S3Uri": "s3://%s/baseline/constraints.json" % bucket,
+                },
+            }
+        },
+    )["ModelPackageArn"]
+    sagemaker.create_model(
+        ModelName=endpoint,
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
+        PrimaryContainer={"Image": "i", "ModelDataUrl": "s3://a/m.tar.gz"},
+    )
     sagemaker.create_endpoint_config(
-        EndpointConfigName=endpoint + "-config", ProductionVariants=[{
-            "VariantName": "AllTraffic", "ModelName": endpoint, "InitialInstanceCount": 1,
-            "InstanceType": "ml.m5.large"}],
-        DataCaptureConfig={"EnableCapture": True, "InitialSamplingPercentage": 100,
-                           "DestinationS3Uri": "s3://%s/capture" % bucket,
-                           "CaptureOptions": [{"CaptureMode": "Input"}]})
+        EndpointConfigName=endpoint + "-config",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": endpoint,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+        DataCaptureConfig={
+            "EnableCapture": True,
+            "InitialSamplingPercentage": 100,
+            "DestinationS3Uri": "s3://%s/capture" % bucket,
+            "CaptureOptions": [{"CaptureMode": "Input"}],
+        },
+    )
     sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=endpoint + "-config")
 
     shifted = generate(600, seed=11)[FEATURES]
     shifted = shifted.assign(age=shifted["age"] + 25)
     writer = CaptureWriter(str(tmp_path / "capture"), endpoint)
     for i in range(0, len(shifted), 20):
-        body = shifted.iloc[i:i + 20].to_csv(header=False, index=False).encode()
+        body = shifted.iloc[i : i + 20].to_csv(header=False, index=False).encode()
         writer.capture(body, "text/csv", b"0.1,0\n", "text/csv")
     writer.close()
     upload_capture(s3, bucket, "capture", tmp_path / "capture")
     # An old hour with rows of seven columns: --since 2h must leave it out.
-    old = {"captureData": {"endpointInput": {"observedContentType": "text/csv", "mode": "INPUT",
-                                             "data": "1,2,3,4,5,6,7\n", "encoding": "CSV"}},
-           "eventMetadata": {"eventId": "e", "inferenceTime": "2020-01-01T00:10:00Z"},
-           "eventVersion": "0"}
-    s3.put_object(Bucket=bucket, Key="capture/%s/AllTraffic/2020/01/01/00/old.jsonl" % endpoint,
-                  Body=json.dumps(old).encode())
+    old = {
+        "captureData": {
+            "endpointInput": {
+                "observedContentType": "text/csv",
+                "mode": "INPUT",
+                "data": "1,2,3,4,5,6,7\n",
+                "encoding": "CSV",
+            }
+        },
+        "eventMetadata": {"eventId": "e", "inferenceTime": "2020-01-01T00:10:00Z"},
+        "eventVersion": "0",
+    }
+    s3.put_object(
+        Bucket=bucket,
+        Key="capture/%s/AllTraffic/2020/01/01/00/old.jsonl" % endpoint,
+        Body=json.dumps(old).encode(),
+    )
 
-    proc = churn_aws(aws_env, "--endpoint-name", endpoint, "--model-package-arn", arn,
-                     "--since", "2h", "--output", "s3://%s/monitoring/run-1" % bucket)
+    proc = churn_aws(
+        aws_env,
+        "--endpoint-name",
+        endpoint,
+        "--model-package-arn",
+        arn,
+        "--since",
+        "2h",
+        "--output",
+        "s3://%s/monitoring/run-1" % bucket,
+    )
     assert proc.returncode == 0, proc.stderr
-    assert "600 captured rows checked; 1 violation; s3://%s/monitoring/run-1/" \
-           "constraint_violations.json" % bucket in proc.stdout
-    report = json.loads(s3.get_object(Bucket=bucket, Key="monitoring/run-1/constraint_violations"
-                                                          ".json")["Body"].read())
-    assert [(v["feature_name"], v["constraint_check_type"]) for v in report["violations"]] == \
-        [("age", "baseline_drift_check")]
+    assert (
+        "600 captured rows checked; 1 violation; s3://%s/monitoring/run-1/"
+        "constraint_violations.json" % bucket in proc.stdout
+    )
+    report = json.loads(
+        s3.get_object(Bucket=bucket, Key="monitoring/run-1/constraint_violations.json")[
+            "Body"
+        ].read()
+    )
+    assert [(v["feature_name"], v["constraint_check_type"]) for v in report["violations"]] == [
+        ("age", "baseline_drift_check")
+    ]
     reported = float(report["violations"][0]["description"].split(": ")[1].split(" ")[0])
 
     values = drift_metrics(cloudwatch, endpoint, endpoint + "-adhoc")
@@ -230,34 +352,69 @@ def test_on_aws_unshifted_capture_is_no_violation(baseline_dir, aws_env, bucket,
     endpoint = "churn-%s" % uuid.uuid4().hex[:8]
     capture(tmp_path / "capture", generate(600, seed=11)[FEATURES])  # endpoint churn-local
     upload_capture(s3, bucket, "prod/capture", tmp_path / "capture")
-    proc = churn_aws(aws_env, "--endpoint-name", "churn-local", "--capture-destination",
-                     "s3://%s/prod/capture/" % bucket, "--baseline-dir", str(baseline_dir),
-                     "--schedule-name", endpoint, "--output", str(tmp_path / "report"))
+    proc = churn_aws(
+        aws_env,
+        "--endpoint-name",
+        "churn-local",
+        "--capture-destination",
+        "s3://%s/prod/capture/" % bucket,
+        "--baseline-dir",
+        str(baseline_dir),
+        "--schedule-name",
+        endpoint,
+        "--output",
+        str(tmp_path / "report"),
+    )
     assert proc.returncode == 0, proc.stderr
-    assert json.loads((tmp_path / "report" / "constraint_violations.json").read_text()) == \
-        {"violations": []}
-    assert "published 5 metrics to CloudWatch %s (Endpoint=churn-local, MonitoringSchedule=%s)" \
-        % (NAMESPACE, endpoint) in proc.stdout
-    listed = cloudwatch.list_metrics(Namespace=NAMESPACE, Dimensions=[
-        {"Name": "MonitoringSchedule", "Value": endpoint}])["Metrics"]
+    assert json.loads((tmp_path / "report" / "constraint_violations.json").read_text()) == {
+        "violations": []
+    }
+    assert (
+        "published 5 metrics to CloudWatch %s (Endpoint=churn-local, MonitoringSchedule=%s)"
+        % (NAMESPACE, endpoint)
+        in proc.stdout
+    )
+    listed = cloudwatch.list_metrics(
+        Namespace=NAMESPACE, Dimensions=[{"Name": "MonitoringSchedule", "Value": endpoint}]
+    )["Metrics"]
     assert {m["MetricName"] for m in listed} == {"feature_baseline_drift_" + f for f in FEATURES}
 
 
 MISSING_BUCKET = ["--capture-destination", "s3://no-such-churn-bucket/capture"]
 
 
-@pytest.mark.parametrize("unset, args, message", [
-    (["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"], MISSING_BUCKET, "no AWS credentials found"),
-    (["AWS_DEFAULT_REGION"], MISSING_BUCKET, "no AWS region: set AWS_DEFAULT_REGION"),
-    ([], MISSING_BUCKET, "capture destination s3://no-such-churn-bucket/capture: bucket "
-                         "no-such-churn-bucket does not exist"),
-    ([], ["--capture-destination", "s3://BUCKET/empty"],
-     "no captured data for endpoint churn-prod under s3://BUCKET/empty/"),
-    ([], ["--model-package-arn", "arn:aws:sagemaker:us-east-1:123456789012:model-package/x/1"],
-     "model package arn:aws:sagemaker:us-east-1:123456789012:model-package/x/1"),
-    ([], ["--capture-destination", "s3://BUCKET/c", "--model-version", "1"],
-     "--capture-dir and --model-version read local capture"),
-])
+@pytest.mark.parametrize(
+    "unset, args, message",
+    [
+        (
+            ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+            MISSING_BUCKET,
+            "no AWS credentials found",
+        ),
+        (["AWS_DEFAULT_REGION"], MISSING_BUCKET, "no AWS region: set AWS_DEFAULT_REGION"),
+        (
+            [],
+            MISSING_BUCKET,
+            "capture destination s3://no-such-churn-bucket/capture: bucket "
+            "no-such-churn-bucket does not exist",
+        ),
+        (
+            [],
+            ["--capture-destination", "s3://BUCKET/empty"],
+            "no captured data for endpoint churn-prod under s3://BUCKET/empty/",
+        ),
+        (
+            [],
+            ["--model-package-arn", "arn:aws:sagemaker:us-east-1:123456789012:model-package/x/1"],
+            "model package arn:aws:sagemaker:us-east-1:123456789012:model-package/x/1",
+        ),
+        (
+            [],
+            ["--capture-destination", "s3://BUCKET/c", "--model-version", "1"],
+            "--capture-dir and --model-version read local capture",
+        ),
+    ],
+)
 def test_on_aws_mistakes_are_one_line(baseline_dir, aws_env, bucket, unset, args, message):
     env = {k: v for k, v in aws_env.items() if k not in unset}
     env.update(AWS_CONFIG_FILE="/nonexistent", AWS_SHARED_CREDENTIALS_FILE="/nonexistent")

@@ -1,4 +1,5 @@
 """The Studio notebook runs top to bottom against the moto server, so it cannot rot."""
+
 import nbformat
 from nbclient import NotebookClient
 
@@ -13,11 +14,16 @@ def test_notebook_builds_upserts_starts_and_lists(aws_env, bucket, monkeypatch):
     monkeypatch.setenv("PIPELINE_NAME", "ChurnNotebook")
     monkeypatch.setenv("POLL_SECONDS", "0.1")
     notebook = nbformat.read(str(ROOT / "sagemaker-pipelines-project.ipynb"), as_version=4)
-    NotebookClient(notebook, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(ROOT)}}).execute()
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+    ).execute()
 
-    outputs = "".join(o.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
-                      for o in cell.outputs)
+    outputs = "".join(
+        o.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for o in cell.outputs
+    )
     assert "RegisterModel-RegisterModel RegisterModel" in outputs
     assert "execution status: Succeeded" in outputs
     assert "registered version(s)" in outputs

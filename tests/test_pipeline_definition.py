@@ -1,4 +1,5 @@
 """The pipeline definition JSON is the contract (DESIGN rule 2): assert on it, not on SDK objects."""
+
 import json
 import re
 import subprocess
@@ -13,15 +14,30 @@ from pipelines.get_pipeline_definition import main
 from conftest import ROOT
 
 KWARGS = json.dumps({"region": "eu-west-1", "default_bucket": "review-bucket"})
-BATCH_KWARGS = json.dumps({"region": "eu-west-1", "default_bucket": "review-bucket",
-                           "batch_input": "s3://review-bucket/churn/to-score/"})
-BATCH_PARAMETERS = {"BatchInputUrl", "BatchOutputUrl", "BatchJoinSource",
-                    "TransformInstanceType", "TransformInstanceCount"}
-STEP_TYPES = {"ValidateData": "Processing", "BaselineData": "Processing",
-              "PreprocessData": "Processing",
-              "TrainModel": "Training", "EvaluateModel": "Processing",
-              "CheckAucThreshold": "Condition", "RegisterModel-RegisterModel": "RegisterModel",
-              "AucTooLow": "Fail"}
+BATCH_KWARGS = json.dumps(
+    {
+        "region": "eu-west-1",
+        "default_bucket": "review-bucket",
+        "batch_input": "s3://review-bucket/churn/to-score/",
+    }
+)
+BATCH_PARAMETERS = {
+    "BatchInputUrl",
+    "BatchOutputUrl",
+    "BatchJoinSource",
+    "TransformInstanceType",
+    "TransformInstanceCount",
+}
+STEP_TYPES = {
+    "ValidateData": "Processing",
+    "BaselineData": "Processing",
+    "PreprocessData": "Processing",
+    "TrainModel": "Training",
+    "EvaluateModel": "Processing",
+    "CheckAucThreshold": "Condition",
+    "RegisterModel-RegisterModel": "RegisterModel",
+    "AucTooLow": "Fail",
+}
 
 # Runs the command with every socket connection refused except to loopback, and no credentials.
 GUARDED = """
@@ -51,14 +67,24 @@ def offline_env():
     import os
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update({"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/nonexistent",
-                "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"})
+    env.update(
+        {
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": "/nonexistent",
+            "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+        }
+    )
     return env
 
 
 def get_definition(*args, env=None):
-    return subprocess.run([sys.executable, "-c", GUARDED] + list(args), capture_output=True,
-                          text=True, cwd=str(ROOT), env=env or offline_env())
+    return subprocess.run(
+        [sys.executable, "-c", GUARDED] + list(args),
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        env=env or offline_env(),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -94,9 +120,18 @@ def test_the_steps_with_the_right_types(definition):
 
 def test_parameters_and_their_defaults(definition):
     parameters = {p["Name"]: p for p in json.loads(definition)["Parameters"]}
-    for name in ("InputDataUrl", "ProcessingInstanceType", "ProcessingInstanceCount",
-                 "TrainingInstanceType", "TrainingInstanceCount", "ModelApprovalStatus",
-                 "AucThreshold", "MaxDepth", "Eta", "NumRound"):
+    for name in (
+        "InputDataUrl",
+        "ProcessingInstanceType",
+        "ProcessingInstanceCount",
+        "TrainingInstanceType",
+        "TrainingInstanceCount",
+        "ModelApprovalStatus",
+        "AucThreshold",
+        "MaxDepth",
+        "Eta",
+        "NumRound",
+    ):
         assert name in parameters
     assert parameters["ModelApprovalStatus"]["DefaultValue"] == "PendingManualApproval"
     assert parameters["AucThreshold"]["Type"] == "Float"
@@ -144,78 +179,114 @@ def test_batch_input_adds_model_and_transform_after_registering(definition, batc
     parsed = json.loads(batch_definition)
     steps = all_steps(parsed)
     assert {n: s["Type"] for n, s in steps.items()} == dict(
-        STEP_TYPES, **{"BatchModel-CreateModel": "Model", "BatchTransform": "Transform"})
+        STEP_TYPES, **{"BatchModel-CreateModel": "Model", "BatchTransform": "Transform"}
+    )
     # Only a model that passed the AUC gate scores, and only once it is registered.
     check = [s for s in parsed["Steps"] if s["Name"] == "CheckAucThreshold"][0]["Arguments"]
     assert [s["Name"] for s in check["IfSteps"]] == [
-        "RegisterModel-RegisterModel", "BatchModel-CreateModel", "BatchTransform"]
+        "RegisterModel-RegisterModel",
+        "BatchModel-CreateModel",
+        "BatchTransform",
+    ]
     assert [s["Name"] for s in check["ElseSteps"]] == ["AucTooLow"]
     assert steps["BatchModel-CreateModel"]["DependsOn"] == ["RegisterModel-RegisterModel"]
     # The same serving container as the registered version: image, artifact, inference code.
     container = steps["BatchModel-CreateModel"]["Arguments"]["PrimaryContainer"]
     registered = steps["RegisterModel-RegisterModel"]["Arguments"]["InferenceSpecification"][
-        "Containers"][0]
+        "Containers"
+    ][0]
     assert container == registered
     assert container["ModelDataUrl"] == {"Get": "Steps.TrainModel.ModelArtifacts.S3ModelArtifacts"}
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
-    assert re.fullmatch(r"s3://review-bucket/churn/code/inference/[0-9a-f]{16}/sourcedir\.tar\.gz",
-                        container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"])
+    assert re.fullmatch(
+        r"s3://review-bucket/churn/code/inference/[0-9a-f]{16}/sourcedir\.tar\.gz",
+        container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"],
+    )
 
     transform = steps["BatchTransform"]["Arguments"]
     assert transform["ModelName"] == {"Get": "Steps.BatchModel-CreateModel.ModelName"}
     assert transform["TransformInput"] == {
-        "ContentType": "text/csv", "SplitType": "Line",
-        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
-                                        "S3Uri": {"Get": "Parameters.BatchInputUrl"}}}}
+        "ContentType": "text/csv",
+        "SplitType": "Line",
+        "DataSource": {
+            "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": {"Get": "Parameters.BatchInputUrl"}}
+        },
+    }
     assert transform["BatchStrategy"] == "MultiRecord" and transform["MaxPayloadInMB"] == 6
     assert transform["TransformOutput"] == {
-        "Accept": "text/csv", "AssembleWith": "Line",
-        "S3OutputPath": {"Std:Join": {"On": "/", "Values": [
-            {"Get": "Parameters.BatchOutputUrl"}, {"Get": "Execution.PipelineExecutionId"}]}}}
+        "Accept": "text/csv",
+        "AssembleWith": "Line",
+        "S3OutputPath": {
+            "Std:Join": {
+                "On": "/",
+                "Values": [
+                    {"Get": "Parameters.BatchOutputUrl"},
+                    {"Get": "Execution.PipelineExecutionId"},
+                ],
+            }
+        },
+    }
     assert transform["DataProcessing"] == {"JoinSource": {"Get": "Parameters.BatchJoinSource"}}
     assert transform["TransformResources"] == {
         "InstanceCount": {"Get": "Parameters.TransformInstanceCount"},
-        "InstanceType": {"Get": "Parameters.TransformInstanceType"}}
+        "InstanceType": {"Get": "Parameters.TransformInstanceType"},
+    }
     assert "CacheConfig" not in steps["BatchTransform"]  # a new model per execution: never hits
 
     parameters = {p["Name"]: p for p in parsed["Parameters"]}
     assert parameters["BatchInputUrl"]["DefaultValue"] == "s3://review-bucket/churn/to-score/"
     assert parameters["BatchOutputUrl"]["DefaultValue"] == "s3://review-bucket/churn/batch/output"
-    assert parameters["BatchJoinSource"] == {"Name": "BatchJoinSource", "Type": "String",
-                                             "DefaultValue": "None",
-                                             "EnumValues": ["None", "Input"]}
+    assert parameters["BatchJoinSource"] == {
+        "Name": "BatchJoinSource",
+        "Type": "String",
+        "DefaultValue": "None",
+        "EnumValues": ["None", "Input"],
+    }
     assert parameters["TransformInstanceCount"]["Type"] == "Integer"
     # Everything else is the definition without batch scoring, unchanged.
     plain = json.loads(definition)
-    assert [p for p in parsed["Parameters"] if p["Name"] not in BATCH_PARAMETERS] == \
-        plain["Parameters"]
+    assert [p for p in parsed["Parameters"] if p["Name"] not in BATCH_PARAMETERS] == plain[
+        "Parameters"
+    ]
     without = [dict(s) for s in parsed["Steps"]]
-    without[-1] = dict(without[-1], Arguments=dict(without[-1]["Arguments"], IfSteps=check[
-        "IfSteps"][:1]))
+    without[-1] = dict(
+        without[-1], Arguments=dict(without[-1]["Arguments"], IfSteps=check["IfSteps"][:1])
+    )
     assert without == plain["Steps"]
 
 
 def test_wiring_of_the_job_steps(definition):
     steps = all_steps(json.loads(definition))
-    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]["Get"]
-                for c in steps["TrainModel"]["Arguments"]["InputDataConfig"]}
+    channels = {
+        c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]["Get"]
+        for c in steps["TrainModel"]["Arguments"]["InputDataConfig"]
+    }
     assert channels == {
         name: "Steps.PreprocessData.ProcessingOutputConfig.Outputs['%s'].S3Output.S3Uri" % name
-        for name in ("train", "validation", "preprocessing")}
+        for name in ("train", "validation", "preprocessing")
+    }
     assert steps["PreprocessData"]["DependsOn"] == ["ValidateData"]
-    evaluate_inputs = {i["InputName"]: i["S3Input"]["S3Uri"]
-                       for i in steps["EvaluateModel"]["Arguments"]["ProcessingInputs"]}
+    evaluate_inputs = {
+        i["InputName"]: i["S3Input"]["S3Uri"]
+        for i in steps["EvaluateModel"]["Arguments"]["ProcessingInputs"]
+    }
     assert evaluate_inputs["model"] == {"Get": "Steps.TrainModel.ModelArtifacts.S3ModelArtifacts"}
     condition = steps["CheckAucThreshold"]["Arguments"]["Conditions"][0]
     assert condition["Type"] == "GreaterThanOrEqualTo"
-    assert condition["LeftValue"]["Std:JsonGet"]["Path"] == "binary_classification_metrics.auc.value"
+    assert (
+        condition["LeftValue"]["Std:JsonGet"]["Path"] == "binary_classification_metrics.auc.value"
+    )
     assert condition["RightValue"] == {"Get": "Parameters.AucThreshold"}
     message = json.dumps(steps["AucTooLow"]["Arguments"]["ErrorMessage"])
-    assert "binary_classification_metrics.auc.value" in message and "Parameters.AucThreshold" in message
+    assert (
+        "binary_classification_metrics.auc.value" in message
+        and "Parameters.AucThreshold" in message
+    )
     register = steps["RegisterModel-RegisterModel"]["Arguments"]
     assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
     assert {"text/csv", "application/json"} <= set(
-        register["InferenceSpecification"]["SupportedContentTypes"])
+        register["InferenceSpecification"]["SupportedContentTypes"]
+    )
     container = register["InferenceSpecification"]["Containers"][0]
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
     assert "sagemaker-xgboost:3.0-5" in container["Image"]
@@ -223,8 +294,10 @@ def test_wiring_of_the_job_steps(definition):
     drift = register["DriftCheckBaselines"]["ModelDataQuality"]
     for name, key in (("statistics.json", "Statistics"), ("constraints.json", "Constraints")):
         values = drift[key]["S3Uri"]["Std:Join"]["Values"]
-        assert values == [{"Get": "Steps.BaselineData.ProcessingOutputConfig.Outputs['baseline']"
-                                  ".S3Output.S3Uri"}, name]
+        assert values == [
+            {"Get": "Steps.BaselineData.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"},
+            name,
+        ]
     assert steps["BaselineData"]["DependsOn"] == ["ValidateData"]
     training = steps["TrainModel"]["Arguments"]
     assert training["HyperParameters"]["sagemaker_program"] == '"train.py"'
@@ -254,40 +327,93 @@ def test_bundle_digest_follows_content_only():
 def test_definition_file_and_user_schema(tmp_path):
     schema = json.loads((ROOT / "processing/schemas/seed.json").read_text())
     (tmp_path / "mine.json").write_text(json.dumps(schema))
-    kwargs = json.dumps({"region": "eu-west-1", "default_bucket": "review-bucket",
-                         "schema": str(tmp_path / "mine.json"), "AucThreshold": 0.8})
+    kwargs = json.dumps(
+        {
+            "region": "eu-west-1",
+            "default_bucket": "review-bucket",
+            "schema": str(tmp_path / "mine.json"),
+            "AucThreshold": 0.8,
+        }
+    )
     out = tmp_path / "definition.json"
     proc = get_definition("-n", "pipelines.churn.pipeline", "--kwargs", kwargs, "-f", str(out))
     assert proc.returncode == 0, proc.stderr
     parsed = json.loads(out.read_text())
     steps = all_steps(parsed)
-    assert "/opt/ml/processing/input/code/schemas/user/mine.json" in \
-        steps["ValidateData"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert (
+        "/opt/ml/processing/input/code/schemas/user/mine.json"
+        in steps["ValidateData"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    )
     threshold = [p for p in parsed["Parameters"] if p["Name"] == "AucThreshold"][0]
     assert threshold["DefaultValue"] == 0.8
 
 
-@pytest.mark.parametrize("args, env_region, message", [
-    (["-n", "pipelines.churn.pipeline", "--kwargs", "{not json"], "eu-west-1",
-     "--kwargs is not valid JSON"),
-    (["-n", "pipelines.nope", "--kwargs", KWARGS], "eu-west-1", "cannot import module 'pipelines.nope'"),
-    (["-n", "pipelines.churn.pipeline", "--kwargs", '{"default_bucket": "b"}'], None,
-     'no AWS region: pass "region" in --kwargs or set AWS_DEFAULT_REGION'),
-    (["-n", "pipelines.churn.pipeline", "--kwargs", '{"region": "eu-west-1"}'], None,
-     "no S3 bucket"),
-    (["-n", "pipelines.churn.pipeline", "--kwargs",
-      '{"region": "eu-west-1", "default_bucket": "b", "MaxDeep": 3}'], None,
-     "unknown arguments MaxDeep"),
-    (["-n", "pipelines.churn.pipeline", "--kwargs",
-      '{"region": "eu-west-1", "default_bucket": "b", "batch_input": "b/to-score"}'], None,
-     "batch_input 'b/to-score': give the s3:// URI of the CSV files to score"),
-    (["-n", "pipelines.churn.pipeline", "--kwargs",
-      '{"region": "eu-west-1", "default_bucket": "b", "BatchJoinSource": "Input"}'], None,
-     "BatchJoinSource: parameters of the batch-scoring steps, which only batch_input"),
-    (["-n", "pipelines.churn.pipeline", "--kwargs",
-      '{"region": "eu-west-1", "default_bucket": "b", "batch_input": true, '
-      '"BatchJoinSource": "input"}'], None, "BatchJoinSource 'input': use one of None, Input"),
-])
+@pytest.mark.parametrize(
+    "args, env_region, message",
+    [
+        (
+            ["-n", "pipelines.churn.pipeline", "--kwargs", "{not json"],
+            "eu-west-1",
+            "--kwargs is not valid JSON",
+        ),
+        (
+            ["-n", "pipelines.nope", "--kwargs", KWARGS],
+            "eu-west-1",
+            "cannot import module 'pipelines.nope'",
+        ),
+        (
+            ["-n", "pipelines.churn.pipeline", "--kwargs", '{"default_bucket": "b"}'],
+            None,
+            'no AWS region: pass "region" in --kwargs or set AWS_DEFAULT_REGION',
+        ),
+        (
+            ["-n", "pipelines.churn.pipeline", "--kwargs", '{"region": "eu-west-1"}'],
+            None,
+            "no S3 bucket",
+        ),
+        (
+            [
+                "-n",
+                "pipelines.churn.pipeline",
+                "--kwargs",
+                '{"region": "eu-west-1", "default_bucket": "b", "MaxDeep": 3}',
+            ],
+            None,
+            "unknown arguments MaxDeep",
+        ),
+        (
+            [
+                "-n",
+                "pipelines.churn.pipeline",
+                "--kwargs",
+                '{"region": "eu-west-1", "default_bucket": "b", "batch_input": "b/to-score"}',
+            ],
+            None,
+            "batch_input 'b/to-score': give the s3:// URI of the CSV files to score",
+        ),
+        (
+            [
+                "-n",
+                "pipelines.churn.pipeline",
+                "--kwargs",
+                '{"region": "eu-west-1", "default_bucket": "b", "BatchJoinSource": "Input"}',
+            ],
+            None,
+            "BatchJoinSource: parameters of the batch-scoring steps, which only batch_input",
+        ),
+        (
+            [
+                "-n",
+                "pipelines.churn.pipeline",
+                "--kwargs",
+                '{"region": "eu-west-1", "default_bucket": "b", "batch_input": true, '
+                '"BatchJoinSource": "input"}',
+            ],
+            None,
+            "BatchJoinSource 'input': use one of None, Input",
+        ),
+    ],
+)
 def test_user_mistakes_are_one_line(args, env_region, message, monkeypatch, capsys):
     # In-process (the SDK import is paid once); the command's own error path, not a mock.
     for name in ("AWS_DEFAULT_REGION", "AWS_REGION"):

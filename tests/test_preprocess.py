@@ -1,4 +1,5 @@
 """preprocess.py as a job: real CSVs in, XGBoost CSVs and the fitted transform out."""
+
 import json
 import sys
 
@@ -17,8 +18,16 @@ def read_split(out, name):
 
 def test_outputs_follow_the_xgboost_csv_convention(seed_csv, tmp_path):
     out = tmp_path / "out"
-    proc = run("processing/preprocess.py", "--input", seed_csv, "--schema", "seed",
-               "--output-dir", out, check=0)
+    proc = run(
+        "processing/preprocess.py",
+        "--input",
+        seed_csv,
+        "--schema",
+        "seed",
+        "--output-dir",
+        out,
+        check=0,
+    )
     assert "3000 rows -> train 2100, validation 450, test 450" in proc.stdout
     spec = json.loads((out / "preprocessing" / "preprocessing.json").read_text())
     assert spec["feature_names"] == ["age", "tenure", "balance", "num_products", "is_active"]
@@ -42,8 +51,10 @@ def test_statistics_are_fitted_on_the_train_split_only(seed_csv, tmp_path):
     spec = json.loads((out / "preprocessing" / "preprocessing.json").read_text())
     raw = pd.read_csv(seed_csv)
     train_rows = raw.iloc[stratified_split(raw.churn.to_numpy(), 0.15, 0.15, 42)["train"]]
-    fitted = {(s["Action"]["Operation"], s["Action"]["Parameters"]["sourceColumn"]): s["Fitted"]
-              for s in spec["recipe"]}
+    fitted = {
+        (s["Action"]["Operation"], s["Action"]["Parameters"]["sourceColumn"]): s["Fitted"]
+        for s in spec["recipe"]
+    }
     assert fitted[("FILL_WITH_MEDIAN", "balance")]["value"] == train_rows.balance.median()
     assert fitted[("FILL_WITH_MEDIAN", "balance")]["value"] != raw.balance.median()
     scale = fitted[("NORMALIZATION", "balance")]
@@ -54,13 +65,29 @@ def test_statistics_are_fitted_on_the_train_split_only(seed_csv, tmp_path):
 
 def test_same_input_and_seed_give_identical_files(seed_csv, tmp_path):
     for name in ("a", "b"):
-        run("processing/preprocess.py", "--input", seed_csv, "--output-dir", tmp_path / name,
-            check=0)
+        run(
+            "processing/preprocess.py",
+            "--input",
+            seed_csv,
+            "--output-dir",
+            tmp_path / name,
+            check=0,
+        )
     for part in ("train/train.csv", "test/test.csv", "preprocessing/preprocessing.json"):
         assert (tmp_path / "a" / part).read_bytes() == (tmp_path / "b" / part).read_bytes()
-    run("processing/preprocess.py", "--input", seed_csv, "--output-dir", tmp_path / "c",
-        "--seed", "1", check=0)
-    assert (tmp_path / "c/train/train.csv").read_bytes() != (tmp_path / "a/train/train.csv").read_bytes()
+    run(
+        "processing/preprocess.py",
+        "--input",
+        seed_csv,
+        "--output-dir",
+        tmp_path / "c",
+        "--seed",
+        "1",
+        check=0,
+    )
+    assert (tmp_path / "c/train/train.csv").read_bytes() != (
+        tmp_path / "a/train/train.csv"
+    ).read_bytes()
 
 
 def test_a_folder_of_shards_is_one_table(seed_csv, tmp_path):
@@ -71,47 +98,82 @@ def test_a_folder_of_shards_is_one_table(seed_csv, tmp_path):
     raw.iloc[1000:].to_csv(shards / "part-1.csv", index=False)
     run("processing/preprocess.py", "--input", shards, "--output-dir", tmp_path / "a", check=0)
     run("processing/preprocess.py", "--input", seed_csv, "--output-dir", tmp_path / "b", check=0)
-    assert (tmp_path / "a/test/test.csv").read_bytes() == (tmp_path / "b/test/test.csv").read_bytes()
+    assert (tmp_path / "a/test/test.csv").read_bytes() == (
+        tmp_path / "b/test/test.csv"
+    ).read_bytes()
 
 
 def test_a_recipe_file_in_the_seed_spelling(seed_csv, tmp_path):
     recipe = [
         {"Action": {"Operation": "DELETE", "Parameters": {"sourceColumn": "customer_id"}}},
-        {"Action": {"Operation": "CAST_COLUMN_TYPE",
-                    "Parameters": {"sourceColumn": "age", "columnType": "double"}}},
-        {"Action": {"Operation": "NORMALIZE_COLUMN",
-                    "Parameters": {"sourceColumn": "age", "normalizeType": "MIN_MAX"}}},
+        {
+            "Action": {
+                "Operation": "CAST_COLUMN_TYPE",
+                "Parameters": {"sourceColumn": "age", "columnType": "double"},
+            }
+        },
+        {
+            "Action": {
+                "Operation": "NORMALIZE_COLUMN",
+                "Parameters": {"sourceColumn": "age", "normalizeType": "MIN_MAX"},
+            }
+        },
         {"Action": {"Operation": "DELETE", "Parameters": {"sourceColumn": "balance"}}},
     ]
     path = tmp_path / "recipe.json"
     path.write_text(json.dumps(recipe))
-    run("processing/preprocess.py", "--input", seed_csv, "--recipe", path,
-        "--output-dir", tmp_path / "out", check=0)
+    run(
+        "processing/preprocess.py",
+        "--input",
+        seed_csv,
+        "--recipe",
+        path,
+        "--output-dir",
+        tmp_path / "out",
+        check=0,
+    )
     spec = json.loads((tmp_path / "out/preprocessing/preprocessing.json").read_text())
     assert spec["feature_names"] == ["age", "tenure", "num_products", "is_active"]
-    assert [s["Action"]["Operation"] for s in spec["recipe"]][1:3] == ["CHANGE_DATA_TYPE",
-                                                                       "NORMALIZATION"]
+    assert [s["Action"]["Operation"] for s in spec["recipe"]][1:3] == [
+        "CHANGE_DATA_TYPE",
+        "NORMALIZATION",
+    ]
     assert read_split(tmp_path / "out", "train")[1].max() == 1.0
 
 
 @needs_shared_data
 def test_telco_blank_total_charges_are_filled_by_the_recipe(tmp_path):
-    run("processing/preprocess.py", "--input", TELCO, "--schema", "telco",
-        "--output-dir", tmp_path, check=0)
+    run(
+        "processing/preprocess.py",
+        "--input",
+        TELCO,
+        "--schema",
+        "telco",
+        "--output-dir",
+        tmp_path,
+        check=0,
+    )
     spec = json.loads((tmp_path / "preprocessing/preprocessing.json").read_text())
     assert "TotalCharges" in spec["feature_names"] and "Contract_Two year" in spec["feature_names"]
     for name in ("train", "validation", "test"):
         assert not read_split(tmp_path, name).isna().any().any()
 
 
-@pytest.mark.parametrize("content, message", [
-    ("", "is empty"),
-    ("customer_id,age,tenure,balance,num_products,is_active,churn\n", "header but no rows"),
-    ("customer_id,age,tenure,balance,num_products,churn\nC1,40,5,100,2,1\n",
-     "columns is_active are missing"),
-    ("customer_id,age,tenure,balance,num_products,is_active,churn\nC1,40,5,100,2,1,maybe\n",
-     "target column 'churn' has 1 values outside"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "is empty"),
+        ("customer_id,age,tenure,balance,num_products,is_active,churn\n", "header but no rows"),
+        (
+            "customer_id,age,tenure,balance,num_products,churn\nC1,40,5,100,2,1\n",
+            "columns is_active are missing",
+        ),
+        (
+            "customer_id,age,tenure,balance,num_products,is_active,churn\nC1,40,5,100,2,1,maybe\n",
+            "target column 'churn' has 1 values outside",
+        ),
+    ],
+)
 def test_unusable_input_fails_with_one_clear_line(tmp_path, content, message):
     path = tmp_path / "bad.csv"
     path.write_text(content)
@@ -125,7 +187,8 @@ def test_unusable_input_fails_with_one_clear_line(tmp_path, content, message):
 def test_too_few_rows_to_stratify(tmp_path):
     rows = ["C%d,40,5,100,2,1,%d" % (i, int(i == 0)) for i in range(10)]
     path = tmp_path / "tiny.csv"
-    path.write_text("customer_id,age,tenure,balance,num_products,is_active,churn\n"
-                    + "\n".join(rows) + "\n")
+    path.write_text(
+        "customer_id,age,tenure,balance,num_products,is_active,churn\n" + "\n".join(rows) + "\n"
+    )
     proc = run("processing/preprocess.py", "--input", path, "--output-dir", tmp_path / "out")
     assert proc.returncode == 1 and "too few to split" in proc.stderr

@@ -1,4 +1,5 @@
 """The DataBrew recipe engine: fitted on train rows only, replayed identically anywhere."""
+
 import numpy as np
 import pytest
 
@@ -21,9 +22,11 @@ def table(**columns):
 
 
 def test_statistics_come_from_the_train_rows_only():
-    steps = [step("CHANGE_DATA_TYPE", sourceColumn="x", columnDataType="double"),
-             step("FILL_WITH_MEDIAN", sourceColumn="x"),
-             step("NORMALIZATION", sourceColumn="x", strategy="MIN_MAX")]
+    steps = [
+        step("CHANGE_DATA_TYPE", sourceColumn="x", columnDataType="double"),
+        step("FILL_WITH_MEDIAN", sourceColumn="x"),
+        step("NORMALIZATION", sourceColumn="x", strategy="MIN_MAX"),
+    ]
     train = table(x=["1", "2", "", "5"])
     fitted, out = fit(train, steps)
     assert fitted[1]["Fitted"] == {"value": 2.0}
@@ -35,17 +38,23 @@ def test_statistics_come_from_the_train_rows_only():
 
 
 def test_seed_aliases_mean_the_documented_operations():
-    documented = [step("CHANGE_DATA_TYPE", sourceColumn="x", columnDataType="double"),
-                  step("NORMALIZATION", sourceColumn="x", strategy="MIN_MAX")]
-    seed_style = [step("CAST_COLUMN_TYPE", sourceColumn="x", columnType="double"),
-                  step("NORMALIZE_COLUMN", sourceColumn="x", normalizeType="MIN_MAX")]
+    documented = [
+        step("CHANGE_DATA_TYPE", sourceColumn="x", columnDataType="double"),
+        step("NORMALIZATION", sourceColumn="x", strategy="MIN_MAX"),
+    ]
+    seed_style = [
+        step("CAST_COLUMN_TYPE", sourceColumn="x", columnType="double"),
+        step("NORMALIZE_COLUMN", sourceColumn="x", normalizeType="MIN_MAX"),
+    ]
     assert normalize_steps(seed_style) == normalize_steps(documented)
     data = table(x=["3", "4", "7"])
     assert fit(data, seed_style)[1]["x"].tolist() == fit(data, documented)[1]["x"].tolist()
 
 
 def test_unknown_categories_map_to_other_never_raise():
-    fitted, out = fit(table(plan=["a", "b", "a", ""]), [step("ONE_HOT_ENCODING", sourceColumn="plan")])
+    fitted, out = fit(
+        table(plan=["a", "b", "a", ""]), [step("ONE_HOT_ENCODING", sourceColumn="plan")]
+    )
     assert list(out) == ["plan_a", "plan_b", "plan_other"]
     replay = transform(table(plan=["b", "zzz", ""]), fitted, strict=True)
     assert feature_matrix(replay, list(out)).tolist() == [[0, 1, 0], [0, 0, 1], [0, 0, 0]]
@@ -53,14 +62,16 @@ def test_unknown_categories_map_to_other_never_raise():
 
 def test_one_hot_keeps_the_most_frequent_categories():
     values = ["s%02d" % (i % 12) for i in range(100)] + ["s00"] * 10
-    fitted, out = fit(table(state=values), [step("ONE_HOT_ENCODING", sourceColumn="state",
-                                                 maxCategories="3")])
+    fitted, out = fit(
+        table(state=values), [step("ONE_HOT_ENCODING", sourceColumn="state", maxCategories="3")]
+    )
     assert list(out) == ["state_s00", "state_s01", "state_s02", "state_other"]
 
 
 def test_strict_replay_names_the_row_and_column():
-    fitted, _ = fit(table(x=["1", "2"]), [step("CHANGE_DATA_TYPE", sourceColumn="x",
-                                               columnDataType="double")])
+    fitted, _ = fit(
+        table(x=["1", "2"]), [step("CHANGE_DATA_TYPE", sourceColumn="x", columnDataType="double")]
+    )
     assert np.isnan(transform(table(x=["1", "abc"]), fitted)["x"][1])  # DataBrew: NULL
     with pytest.raises(InputValueError) as err:
         transform(table(x=["1", "abc"]), fitted, strict=True)
@@ -76,24 +87,37 @@ def test_row_filters_apply_when_preparing_data_not_when_serving():
 
 
 def test_categorical_mapping_and_other_scalers():
-    steps = [step("CATEGORICAL_MAPPING", sourceColumn="plan", categoryMap='{"Yes": "1", "No": "0"}',
-                  mapType="NUMERIC", other="0.5"),
-             step("CHANGE_DATA_TYPE", sourceColumn="x", columnDataType="double"),
-             step("NORMALIZATION", sourceColumn="x", strategy="Z_SCORE", targetColumn="x_z"),
-             step("DELETE", sourceColumn="x")]
+    steps = [
+        step(
+            "CATEGORICAL_MAPPING",
+            sourceColumn="plan",
+            categoryMap='{"Yes": "1", "No": "0"}',
+            mapType="NUMERIC",
+            other="0.5",
+        ),
+        step("CHANGE_DATA_TYPE", sourceColumn="x", columnDataType="double"),
+        step("NORMALIZATION", sourceColumn="x", strategy="Z_SCORE", targetColumn="x_z"),
+        step("DELETE", sourceColumn="x"),
+    ]
     fitted, out = fit(table(plan=["Yes", "No", "Maybe"], x=["1", "2", "3"]), steps)
     assert out["plan"].tolist() == [1.0, 0.0, 0.5]
     assert list(out) == ["plan", "x_z"]
     assert out["x_z"].tolist() == pytest.approx([-1.2247449, 0.0, 1.2247449])
 
 
-@pytest.mark.parametrize("steps, message", [
-    ([step("PIVOT", sourceColumn="x")], "operation PIVOT is not supported"),
-    ([step("FILL_WITH_MEDIAN")], "sourceColumn is required"),
-    ([step("CHANGE_DATA_TYPE", sourceColumn="x", columnDataType="date")], "to 'date' is not supported"),
-    ([step("FILL_WITH_MEDIAN", sourceColumn="nope")], "column 'nope' is not in the data"),
-    ([step("NORMALIZATION", sourceColumn="x")], "column 'x' is text; cast it"),
-])
+@pytest.mark.parametrize(
+    "steps, message",
+    [
+        ([step("PIVOT", sourceColumn="x")], "operation PIVOT is not supported"),
+        ([step("FILL_WITH_MEDIAN")], "sourceColumn is required"),
+        (
+            [step("CHANGE_DATA_TYPE", sourceColumn="x", columnDataType="date")],
+            "to 'date' is not supported",
+        ),
+        ([step("FILL_WITH_MEDIAN", sourceColumn="nope")], "column 'nope' is not in the data"),
+        ([step("NORMALIZATION", sourceColumn="x")], "column 'x' is text; cast it"),
+    ],
+)
 def test_recipe_mistakes_are_named(steps, message):
     with pytest.raises(RecipeError, match=message):
         fit(table(x=["1", "2"]), steps)

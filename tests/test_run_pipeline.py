@@ -1,6 +1,7 @@
 """run-pipeline and the CodeBuild job against a moto server on 127.0.0.1 (real HTTP, fake AWS).
 
 moto marks executions Succeeded at once without running them; the local runner runs them."""
+
 import io
 import json
 import subprocess
@@ -15,23 +16,50 @@ ROLE = "arn:aws:iam::123456789012:role/ChurnPipelineRole"
 
 
 def run_pipeline(env, *args):
-    return subprocess.run([sys.executable, "-m", "pipelines.run_pipeline"] + list(args),
-                          capture_output=True, text=True, cwd=str(ROOT), env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.run_pipeline"] + list(args),
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        env=env,
+    )
 
 
 def definition(env, kwargs):
-    proc = subprocess.run([sys.executable, "-m", "pipelines.get_pipeline_definition",
-                           "-n", "pipelines.churn.pipeline", "--kwargs", kwargs],
-                          capture_output=True, text=True, cwd=str(ROOT), env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.get_pipeline_definition",
+            "-n",
+            "pipelines.churn.pipeline",
+            "--kwargs",
+            kwargs,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
 
 def test_upsert_creates_then_updates_and_starts(aws_env, bucket):
     kwargs = json.dumps({"default_bucket": bucket, "pipeline_name": "Churn-upsert"})
-    first = run_pipeline(aws_env, "-n", "pipelines.churn.pipeline", "--role-arn", ROLE,
-                         "--kwargs", kwargs, "--tags", '{"team": "ml"}',
-                         "--description", "churn model")
+    first = run_pipeline(
+        aws_env,
+        "-n",
+        "pipelines.churn.pipeline",
+        "--role-arn",
+        ROLE,
+        "--kwargs",
+        kwargs,
+        "--tags",
+        '{"team": "ml"}',
+        "--description",
+        "churn model",
+    )
     assert first.returncode == 0, first.stderr
     assert first.stderr == ""  # no SDK deprecation warnings or INFO chatter
     assert "Execution started with PipelineExecutionArn: arn:aws:sagemaker:" in first.stdout
@@ -39,8 +67,18 @@ def test_upsert_creates_then_updates_and_starts(aws_env, bucket):
     created = sagemaker.describe_pipeline(PipelineName="Churn-upsert")
     assert created["RoleArn"] == ROLE and created["PipelineDescription"] == "churn model"
 
-    second = run_pipeline(aws_env, "-n", "pipelines.churn.pipeline", "--role-arn", ROLE,
-                          "--kwargs", kwargs, "--wait", "--poll-seconds", "0.1")
+    second = run_pipeline(
+        aws_env,
+        "-n",
+        "pipelines.churn.pipeline",
+        "--role-arn",
+        ROLE,
+        "--kwargs",
+        kwargs,
+        "--wait",
+        "--poll-seconds",
+        "0.1",
+    )
     assert second.returncode == 0, second.stderr
     assert "Succeeded" in second.stdout
     updated = sagemaker.describe_pipeline(PipelineName="Churn-upsert")
@@ -57,8 +95,9 @@ def test_upsert_creates_then_updates_and_starts(aws_env, bucket):
 
 def test_code_objects_hold_the_scripts_bytes(aws_env, bucket):
     kwargs = json.dumps({"default_bucket": bucket, "pipeline_name": "Churn-code"})
-    proc = run_pipeline(aws_env, "-n", "pipelines.churn.pipeline", "--role-arn", ROLE,
-                        "--kwargs", kwargs)
+    proc = run_pipeline(
+        aws_env, "-n", "pipelines.churn.pipeline", "--role-arn", ROLE, "--kwargs", kwargs
+    )
     assert proc.returncode == 0, proc.stderr
     s3 = aws_client("s3", aws_env)
     stored = json.dumps(definition(aws_env, kwargs))
@@ -74,20 +113,37 @@ def test_code_objects_hold_the_scripts_bytes(aws_env, bucket):
         # train.py and the job module it shares with the other scripts (processing/churn_job.py)
         assert tar.getnames() == ["churn_job.py", "train.py"]
         assert tar.extractfile("train.py").read() == (ROOT / "training" / "train.py").read_bytes()
-        assert tar.extractfile("churn_job.py").read() == \
-            (ROOT / "processing" / "churn_job.py").read_bytes()
+        assert (
+            tar.extractfile("churn_job.py").read()
+            == (ROOT / "processing" / "churn_job.py").read_bytes()
+        )
 
 
 def test_missing_credentials_are_one_clear_line(aws_env, tmp_path):
-    env = {k: v for k, v in aws_env.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    env.update({"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-                "AWS_CONFIG_FILE": str(tmp_path / "none")})
-    proc = run_pipeline(env, "-n", "pipelines.churn.pipeline", "--role-arn", ROLE,
-                        "--kwargs", '{"default_bucket": "churn-nocreds"}')
+    env = {
+        k: v for k, v in aws_env.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    }
+    env.update(
+        {
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+            "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        }
+    )
+    proc = run_pipeline(
+        env,
+        "-n",
+        "pipelines.churn.pipeline",
+        "--role-arn",
+        ROLE,
+        "--kwargs",
+        '{"default_bucket": "churn-nocreds"}',
+    )
     assert proc.returncode == 1
-    assert proc.stderr.strip() == ("run-pipeline: error: no AWS credentials found: configure a "
-                                   "profile (aws configure, AWS_PROFILE) or set "
-                                   "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+    assert proc.stderr.strip() == (
+        "run-pipeline: error: no AWS credentials found: configure a "
+        "profile (aws configure, AWS_PROFILE) or set "
+        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+    )
 
 
 def test_codebuild_build_phase(aws_env, bucket, tmp_path):
@@ -97,17 +153,24 @@ def test_codebuild_build_phase(aws_env, bucket, tmp_path):
     script = "\n".join(spec["phases"]["build"]["commands"])
     script += '\necho "EXPORTED ${PIPELINE_NAME} ${PIPELINE_EXECUTION_ARN}"\n'
     env = dict(aws_env)
-    env.update({"SAGEMAKER_PROJECT_NAME": "churn", "SAGEMAKER_PROJECT_ID": "p-abc123",
-                "SAGEMAKER_PIPELINE_ROLE_ARN": ROLE, "ARTIFACT_BUCKET": bucket,
-                "AWS_REGION": "us-east-1",
-                # The suite is already running; the build runs a small, real part of it.
-                "PYTEST_ARGS": "-q -p no:cacheprovider tests/test_schema.py",
-                "PATH": "%s:%s" % (ROOT / ".venv" / "bin", env.get("PATH", ""))})
-    proc = subprocess.run(["bash", "-c", script], cwd=str(ROOT), env=env, capture_output=True,
-                          text=True)
+    env.update(
+        {
+            "SAGEMAKER_PROJECT_NAME": "churn",
+            "SAGEMAKER_PROJECT_ID": "p-abc123",
+            "SAGEMAKER_PIPELINE_ROLE_ARN": ROLE,
+            "ARTIFACT_BUCKET": bucket,
+            "AWS_REGION": "us-east-1",
+            # The suite is already running; the build runs a small, real part of it.
+            "PYTEST_ARGS": "-q -p no:cacheprovider tests/test_schema.py",
+            "PATH": "%s:%s" % (ROOT / ".venv" / "bin", env.get("PATH", "")),
+        }
+    )
+    proc = subprocess.run(
+        ["bash", "-c", script], cwd=str(ROOT), env=env, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "passed" in proc.stdout
-    exported = [l for l in proc.stdout.splitlines() if l.startswith("EXPORTED")][0].split()
+    exported = [line for line in proc.stdout.splitlines() if line.startswith("EXPORTED")][0].split()
     assert exported[1] == "churn-p-abc123" and exported[2].startswith("arn:aws:sagemaker:")
     sagemaker = aws_client("sagemaker", aws_env)
     pipeline = sagemaker.describe_pipeline(PipelineName="churn-p-abc123")

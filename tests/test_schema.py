@@ -1,4 +1,5 @@
 """Schemas: shipped ones load by name, a user's file loads by path, mistakes are explained."""
+
 import json
 
 import pytest
@@ -20,8 +21,11 @@ def test_shipped_schemas_are_addressable_by_name():
 
 
 def test_a_schema_file_path_works(tmp_path):
-    spec = {"id_column": "id", "target": {"column": "left", "positive": "y", "values": ["y", "n"]},
-            "features": [{"name": "spend", "type": "numeric", "min": 0}]}
+    spec = {
+        "id_column": "id",
+        "target": {"column": "left", "positive": "y", "values": ["y", "n"]},
+        "features": [{"name": "spend", "type": "numeric", "min": 0}],
+    }
     path = tmp_path / "mytable.json"
     path.write_text(json.dumps(spec))
     schema = load_schema(str(path))
@@ -29,17 +33,25 @@ def test_a_schema_file_path_works(tmp_path):
     assert schema.required_columns == ["id", "spend", "left"]
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"features": [{"name": "x", "type": "number"}]}, "use numeric or categorical"),
-    ({"target": {"column": "left", "positive": "maybe", "values": ["y", "n"]}},
-     "not among target.values"),
-    ({"target": {"column": "left"}}, '"target" needs "column" and "positive"'),
-    ({"drop": ["spend"]}, "columns named more than once: spend"),
-    ({"colour": "blue"}, "unknown keys colour"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"features": [{"name": "x", "type": "number"}]}, "use numeric or categorical"),
+        (
+            {"target": {"column": "left", "positive": "maybe", "values": ["y", "n"]}},
+            "not among target.values",
+        ),
+        ({"target": {"column": "left"}}, '"target" needs "column" and "positive"'),
+        ({"drop": ["spend"]}, "columns named more than once: spend"),
+        ({"colour": "blue"}, "unknown keys colour"),
+    ],
+)
 def test_schema_mistakes_are_named(tmp_path, change, message):
-    spec = {"id_column": "id", "target": {"column": "left", "positive": "y", "values": ["y", "n"]},
-            "features": [{"name": "spend", "type": "numeric"}]}
+    spec = {
+        "id_column": "id",
+        "target": {"column": "left", "positive": "y", "values": ["y", "n"]},
+        "features": [{"name": "spend", "type": "numeric"}],
+    }
     spec.update(change)
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(spec))

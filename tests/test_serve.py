@@ -1,4 +1,5 @@
 """`churn serve` over real HTTP on 127.0.0.1: the hosting contract, 4xx errors, data capture."""
+
 import json
 import os
 import re
@@ -19,8 +20,12 @@ SEED_ROW = "40,5,100000,2,1"
 
 
 def request(url, body=b"", content_type="text/csv", accept="text/csv", method="POST"):
-    req = urllib.request.Request(url, data=body if method == "POST" else None, method=method,
-                                 headers={"Content-Type": content_type, "Accept": accept})
+    req = urllib.request.Request(
+        url,
+        data=body if method == "POST" else None,
+        method=method,
+        headers={"Content-Type": content_type, "Accept": accept},
+    )
     try:
         with urllib.request.urlopen(req, timeout=30) as response:
             return response.status, response.read(), response.headers.get("Content-Type")
@@ -31,10 +36,26 @@ def request(url, body=b"", content_type="text/csv", accept="text/csv", method="P
 def start_server(home, capture, *extra, workers=1):
     port = free_port()
     env = dict(os.environ, CHURN_HOME=str(home))
-    proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "serve", "--port", str(port),
-                             "--capture-dir", str(capture), "--workers", str(workers)]
-                            + list(extra), cwd=str(ROOT), env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--capture-dir",
+            str(capture),
+            "--workers",
+            str(workers),
+        ]
+        + list(extra),
+        cwd=str(ROOT),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     url = "http://127.0.0.1:%d" % port
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -80,28 +101,39 @@ def test_ping_and_every_content_type(server, seed_csv):
     assert status == 200 and media.startswith("text/csv")
     score, label = body.decode().strip().split(",")
     assert 0 < float(score) < 1
-    instances = {"instances": [{"age": 40, "tenure": 5, "balance": 100000, "num_products": 2,
-                                "is_active": 1}]}
-    status, body, media = request(url + "/invocations", json.dumps(instances).encode(),
-                                  "application/json", "application/json")
+    instances = {
+        "instances": [
+            {"age": 40, "tenure": 5, "balance": 100000, "num_products": 2, "is_active": 1}
+        ]
+    }
+    status, body, media = request(
+        url + "/invocations", json.dumps(instances).encode(), "application/json", "application/json"
+    )
     assert status == 200 and media.startswith("application/json")
     assert json.loads(body)["predictions"][0]["score"] == pytest.approx(float(score), abs=1e-6)
-    status, body, _ = request(url + "/invocations", json.dumps(instances["instances"][0]).encode(),
-                              "application/jsonlines", "application/jsonlines")
+    status, body, _ = request(
+        url + "/invocations",
+        json.dumps(instances["instances"][0]).encode(),
+        "application/jsonlines",
+        "application/jsonlines",
+    )
     assert status == 200 and json.loads(body)["predicted_label"] == int(label)
     exported = Path(seed_csv).read_text().splitlines()[:3]  # header with id and target, two rows
     status, body, _ = request(url + "/invocations", "\n".join(exported).encode())
     assert status == 200 and len(body.decode().splitlines()) == 2
 
 
-@pytest.mark.parametrize("body, content_type, status, message", [
-    (b"40,5,100000,2", "text/csv", 400, "expected 5 in this order"),
-    (b'40,5,"100000,2,1', "text/csv", 400, "record 1 has 3 fields"),
-    (b"40,5,lots,2,1", "text/csv", 400, "column 'balance': 'lots' is not a number"),
-    (b"", "text/csv", 400, "body is empty"),
-    (SEED_ROW.encode(), "application/x-npy", 415, "not supported"),
-    (b"1," * (3 * 1024 * 1024 + 10), "text/csv", 413, "exceeds 6291456 bytes"),
-])
+@pytest.mark.parametrize(
+    "body, content_type, status, message",
+    [
+        (b"40,5,100000,2", "text/csv", 400, "expected 5 in this order"),
+        (b'40,5,"100000,2,1', "text/csv", 400, "record 1 has 3 fields"),
+        (b"40,5,lots,2,1", "text/csv", 400, "column 'balance': 'lots' is not a number"),
+        (b"", "text/csv", 400, "body is empty"),
+        (SEED_ROW.encode(), "application/x-npy", 415, "not supported"),
+        (b"1," * (3 * 1024 * 1024 + 10), "text/csv", 413, "exceeds 6291456 bytes"),
+    ],
+)
 def test_caller_errors_are_4xx_with_a_message(server, body, content_type, status, message):
     url, _ = server
     got, text, media = request(url + "/invocations", body, content_type)
@@ -120,15 +152,25 @@ def test_capture_record_has_sagemakers_shape_and_the_inference_id(server):
     """A request with InvokeEndpoint's inference id header is captured with it, keys in the order
     of SageMaker's sample record (docs/container-contracts.md section 5)."""
     url, capture = server
-    req = urllib.request.Request(url + "/invocations", data=SEED_ROW.encode(), method="POST",
-                                 headers={"Content-Type": "text/csv", "Accept": "text/csv",
-                                          "X-Amzn-SageMaker-Inference-Id": "cust-000123"})
+    req = urllib.request.Request(
+        url + "/invocations",
+        data=SEED_ROW.encode(),
+        method="POST",
+        headers={
+            "Content-Type": "text/csv",
+            "Accept": "text/csv",
+            "X-Amzn-SageMaker-Inference-Id": "cust-000123",
+        },
+    )
     with urllib.request.urlopen(req, timeout=30) as response:
         answer = response.read().decode()
     deadline = time.time() + 10
     while time.time() < deadline:
-        found = [r for r in capture_records(capture)
-                 if r["eventMetadata"].get("inferenceId") == "cust-000123"]
+        found = [
+            r
+            for r in capture_records(capture)
+            if r["eventMetadata"].get("inferenceId") == "cust-000123"
+        ]
         if found:
             break
         time.sleep(0.1)
@@ -136,9 +178,14 @@ def test_capture_record_has_sagemakers_shape_and_the_inference_id(server):
     assert list(record) == ["captureData", "eventMetadata", "eventVersion"]
     assert list(record["eventMetadata"]) == ["eventId", "inferenceId", "inferenceTime"]
     assert record["captureData"]["endpointOutput"] == {
-        "observedContentType": "text/csv", "mode": "OUTPUT", "data": answer, "encoding": "CSV"}
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ",
-                        record["eventMetadata"]["inferenceTime"])
+        "observedContentType": "text/csv",
+        "mode": "OUTPUT",
+        "data": answer,
+        "encoding": "CSV",
+    }
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", record["eventMetadata"]["inferenceTime"]
+    )
 
 
 def test_unknown_path_and_wrong_method_are_404_and_405(server):
@@ -158,8 +205,7 @@ def test_concurrent_requests_each_get_their_own_answer(server, seed_model):
     bodies = ["%d,%d,%d,2,1" % (20 + i, i % 10, 1000 * i) for i in range(48)]
     bodies[7] = "40,5,lots,2,1"
     bodies[30] = "\n".join(bodies[:3])  # a three-row request
-    expected = {i: score_rows(seed_model["model"], body) for i, body in enumerate(bodies)
-                if i != 7}
+    expected = {i: score_rows(seed_model["model"], body) for i, body in enumerate(bodies) if i != 7}
     results = [None] * len(bodies)
     start = threading.Barrier(16)
 
@@ -168,8 +214,9 @@ def test_concurrent_requests_each_get_their_own_answer(server, seed_model):
         for i in indexes:
             results[i] = request(url + "/invocations", bodies[i].encode())
 
-    threads = [threading.Thread(target=client, args=(range(k, len(bodies), 16),))
-               for k in range(16)]
+    threads = [
+        threading.Thread(target=client, args=(range(k, len(bodies), 16),)) for k in range(16)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -183,8 +230,9 @@ def test_sigterm_under_load_loses_no_capture_record(seed_model, tmp_path):
     """Every request answered 200 is in the capture files after a SIGTERM mid-load, and
     nothing else is: capture counts exactly the requests made."""
     capture = tmp_path / "capture"
-    proc, url = start_server(tmp_path / "home", capture, "--model-dir", str(seed_model["model"]),
-                             workers=2)
+    proc, url = start_server(
+        tmp_path / "home", capture, "--model-dir", str(seed_model["model"]), workers=2
+    )
     answered, lock, stop_event = [], threading.Lock(), threading.Event()
 
     def client():
@@ -211,26 +259,45 @@ def test_sigterm_under_load_loses_no_capture_record(seed_model, tmp_path):
     record = records[0]
     assert record["eventVersion"] == "0"
     assert record["captureData"]["endpointInput"] == {
-        "observedContentType": "text/csv", "mode": "INPUT", "data": SEED_ROW, "encoding": "CSV"}
+        "observedContentType": "text/csv",
+        "mode": "INPUT",
+        "data": SEED_ROW,
+        "encoding": "CSV",
+    }
     assert record["captureData"]["endpointOutput"]["mode"] == "OUTPUT"
     assert set(record["eventMetadata"]) == {"eventId", "inferenceTime"}
     # <endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl
-    files = [os.path.relpath(os.path.join(r, n), capture) for r, _, ns in os.walk(capture)
-             for n in ns]
-    assert all(f.split(os.sep)[:2] == ["churn-local", "AllTraffic"] and len(f.split(os.sep)) == 7
-               for f in files)
+    files = [
+        os.path.relpath(os.path.join(r, n), capture) for r, _, ns in os.walk(capture) for n in ns
+    ]
+    assert all(
+        f.split(os.sep)[:2] == ["churn-local", "AllTraffic"] and len(f.split(os.sep)) == 7
+        for f in files
+    )
 
 
 def test_only_approved_versions_are_served_by_default(tmp_path):
     from pipelines.local.sagemaker.backend import SageMakerBackend
 
     backend = SageMakerBackend(tmp_path)
-    backend.registry.create_model_package({"ModelPackageGroupName": "G", "InferenceSpecification": {
-        "Containers": [{"Image": "i", "ModelDataUrl": "s3://b/m.tar.gz"}]}})
+    backend.registry.create_model_package(
+        {
+            "ModelPackageGroupName": "G",
+            "InferenceSpecification": {
+                "Containers": [{"Image": "i", "ModelDataUrl": "s3://b/m.tar.gz"}]
+            },
+        }
+    )
     backend.close()
     env = dict(os.environ, CHURN_HOME=str(tmp_path))
-    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "serve", "--model-version", "1"],
-                          capture_output=True, text=True, cwd=str(ROOT), env=env, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "serve", "--model-version", "1"],
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        env=env,
+        timeout=60,
+    )
     assert proc.returncode == 1
     assert "G/1 is PendingManualApproval, not Approved" in proc.stderr
     assert "--allow-unapproved" in proc.stderr and "Traceback" not in proc.stderr
@@ -242,19 +309,55 @@ def test_predict_through_invoke_endpoint_on_aws(aws_env, moto_server):
     import urllib.request as r
 
     results = {"results": [{"Body": "0.111373,0\n", "ContentType": "text/csv"}]}
-    r.urlopen(r.Request(moto_server + "/moto-api/static/sagemaker/endpoint-results",
-                        data=json.dumps(results).encode(),
-                        headers={"Content-Type": "application/json"}), timeout=30).read()
-    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "predict", "--endpoint-name",
-                           "churn-prod", "--csv", SEED_ROW], capture_output=True, text=True,
-                          cwd=str(ROOT), env=aws_env, timeout=120)
+    r.urlopen(
+        r.Request(
+            moto_server + "/moto-api/static/sagemaker/endpoint-results",
+            data=json.dumps(results).encode(),
+            headers={"Content-Type": "application/json"},
+        ),
+        timeout=30,
+    ).read()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "predict",
+            "--endpoint-name",
+            "churn-prod",
+            "--csv",
+            SEED_ROW,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        env=aws_env,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "0.111373,0\n"
-    env = {k: v for k, v in aws_env.items() if not k.startswith("AWS_ACCESS") and
-           not k.startswith("AWS_SECRET")}
+    env = {
+        k: v
+        for k, v in aws_env.items()
+        if not k.startswith("AWS_ACCESS") and not k.startswith("AWS_SECRET")
+    }
     env.update({"AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent"})
-    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "predict", "--endpoint-name",
-                           "churn-prod", "--csv", SEED_ROW], capture_output=True, text=True,
-                          cwd=str(ROOT), env=env, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "predict",
+            "--endpoint-name",
+            "churn-prod",
+            "--csv",
+            SEED_ROW,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 1 and "no AWS credentials found" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -1,4 +1,5 @@
 """train.py in script mode: SM_* channels in, a self-describing, pickle-free model out."""
+
 import re
 import subprocess
 import sys
@@ -10,38 +11,50 @@ VALIDATION_AUC = re.compile(r".*\[[0-9]+\].*#011validation-auc:([0-9.]+)")
 
 
 def channels(processed, model_dir):
-    return {"SM_MODEL_DIR": str(model_dir),
-            "SM_CHANNEL_TRAIN": str(processed / "train"),
-            "SM_CHANNEL_VALIDATION": str(processed / "validation"),
-            "SM_CHANNEL_PREPROCESSING": str(processed / "preprocessing")}
+    return {
+        "SM_MODEL_DIR": str(model_dir),
+        "SM_CHANNEL_TRAIN": str(processed / "train"),
+        "SM_CHANNEL_VALIDATION": str(processed / "validation"),
+        "SM_CHANNEL_PREPROCESSING": str(processed / "preprocessing"),
+    }
 
 
 def test_model_artifact_is_xgboost_format_with_its_preprocessing(seed_model):
     model = seed_model["model"]
     assert sorted(p.name for p in model.iterdir()) == ["preprocessing.json", "xgboost-model"]
     assert model.joinpath("xgboost-model").read_bytes()[:1] == b"{"  # UBJSON, not pickle
-    assert (model / "preprocessing.json").read_bytes() == \
-        (seed_model["processed"] / "preprocessing" / "preprocessing.json").read_bytes()
+    assert (model / "preprocessing.json").read_bytes() == (
+        seed_model["processed"] / "preprocessing" / "preprocessing.json"
+    ).read_bytes()
 
 
 def test_model_loads_in_a_fresh_process_without_our_code(seed_model, tmp_path):
-    code = ("import xgboost, numpy\n"
-            "b = xgboost.Booster()\n"
-            "b.load_model(%r)\n"
-            "print(b.num_features(), float(b.inplace_predict(numpy.zeros((1, 5)))[0]))\n"
-            % str(seed_model["model"] / "xgboost-model"))
-    proc = subprocess.run([sys.executable, "-I", "-c", code], cwd=str(tmp_path),
-                          capture_output=True, text=True)
+    code = (
+        "import xgboost, numpy\n"
+        "b = xgboost.Booster()\n"
+        "b.load_model(%r)\n"
+        "print(b.num_features(), float(b.inplace_predict(numpy.zeros((1, 5)))[0]))\n"
+        % str(seed_model["model"] / "xgboost-model")
+    )
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", code], cwd=str(tmp_path), capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
     features, score = proc.stdout.split()
     assert features == "5" and 0 < float(score) < 1
 
 
 def test_validation_auc_lines_match_the_metric_definition(seed_model, tmp_path):
-    proc = run("training/train.py", "--num_round", "7", "--early_stopping_rounds", "0",
-               env=channels(seed_model["processed"], tmp_path / "m"), check=0)
-    values = [VALIDATION_AUC.match(line.replace("\t", "#011"))
-              for line in proc.stdout.splitlines()]
+    proc = run(
+        "training/train.py",
+        "--num_round",
+        "7",
+        "--early_stopping_rounds",
+        "0",
+        env=channels(seed_model["processed"], tmp_path / "m"),
+        check=0,
+    )
+    values = [VALIDATION_AUC.match(line.replace("\t", "#011")) for line in proc.stdout.splitlines()]
     values = [float(m.group(1)) for m in values if m]
     assert len(values) == 7 and all(0.5 < v <= 1 for v in values)
 
@@ -49,23 +62,44 @@ def test_validation_auc_lines_match_the_metric_definition(seed_model, tmp_path):
 def test_hyperparameters_arrive_as_cli_args_and_training_is_deterministic(seed_model, tmp_path):
     import xgboost
 
-    args = ["--max_depth", "3", "--num_round", "12", "--early_stopping_rounds", "0",
-            "--sagemaker_extra", "ignored"]
+    args = [
+        "--max_depth",
+        "3",
+        "--num_round",
+        "12",
+        "--early_stopping_rounds",
+        "0",
+        "--sagemaker_extra",
+        "ignored",
+    ]
     for name in ("a", "b"):
-        proc = run("training/train.py", *args, env=channels(seed_model["processed"], tmp_path / name),
-                   check=0)
+        proc = run(
+            "training/train.py",
+            *args,
+            env=channels(seed_model["processed"], tmp_path / name),
+            check=0,
+        )
     assert "ignoring unknown arguments --sagemaker_extra ignored" in proc.stdout
     booster = xgboost.Booster()
     booster.load_model(str(tmp_path / "a" / "xgboost-model"))
     assert booster.num_boosted_rounds() == 12
-    assert (tmp_path / "a/xgboost-model").read_bytes() == (tmp_path / "b/xgboost-model").read_bytes()
+    assert (tmp_path / "a/xgboost-model").read_bytes() == (
+        tmp_path / "b/xgboost-model"
+    ).read_bytes()
 
 
 def test_early_stopping_keeps_the_best_round(seed_model, tmp_path):
     import xgboost
 
-    proc = run("training/train.py", "--num_round", "300", "--eta", "0.5",
-               env=channels(seed_model["processed"], tmp_path), check=0)
+    proc = run(
+        "training/train.py",
+        "--num_round",
+        "300",
+        "--eta",
+        "0.5",
+        env=channels(seed_model["processed"], tmp_path),
+        check=0,
+    )
     kept = int(re.search(r"(\d+) rounds kept", proc.stdout).group(1))
     booster = xgboost.Booster()
     booster.load_model(str(tmp_path / "xgboost-model"))

@@ -6,6 +6,7 @@ rather than one after another. Runs are shared where that hides nothing: the fau
 table sit in different columns of one table, and each must be reported on its own line with its
 own count, with nothing else failing.
 """
+
 import csv
 import json
 import re
@@ -46,15 +47,21 @@ runpy.run_path(script, run_name="__main__")
 
 # ----------------------------------------------------------------------------- helpers
 
+
 def seed_rows(n, start=0):
     """A valid seed-schema table: unique ids, ages 18-90, churn 0/1 (every fifth row)."""
-    return [{"customer_id": "C%05d" % i,
-             "age": str(18 + (i * 7) % 73),
-             "tenure": str(i % 11),
-             "balance": "%.2f" % ((i * 1234.5) % 90000),
-             "num_products": str(1 + i % 4),
-             "is_active": str(i % 2),
-             "churn": "1" if i % 5 == 0 else "0"} for i in range(start, start + n)]
+    return [
+        {
+            "customer_id": "C%05d" % i,
+            "age": str(18 + (i * 7) % 73),
+            "tenure": str(i % 11),
+            "balance": "%.2f" % ((i * 1234.5) % 90000),
+            "num_products": str(1 + i % 4),
+            "is_active": str(i % 2),
+            "churn": "1" if i % 5 == 0 else "0",
+        }
+        for i in range(start, start + n)
+    ]
 
 
 def write_csv(path, rows, columns=SEED_COLUMNS):
@@ -71,15 +78,13 @@ class Run(object):
 
     def __init__(self, tmp, input_path, schema="seed", probe=False):
         self.out = tmp / "out"
-        args = ["--input", str(input_path), "--schema", str(schema),
-                "--output-dir", str(self.out)]
+        args = ["--input", str(input_path), "--schema", str(schema), "--output-dir", str(self.out)]
         self.probe_file = tmp / "probe.json" if probe else None
         if probe:
             cmd = [sys.executable, "-c", PROBE, str(self.probe_file), str(SCRIPT)] + args
         else:
             cmd = [sys.executable, str(SCRIPT)] + args
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.returncode = None
 
     def wait(self):
@@ -103,19 +108,23 @@ class Run(object):
         return json.loads((self.out / "ge_validation_result.json").read_text())
 
     def entry(self, column, expectation):
-        found = [e for e in self.report["expectations"]
-                 if e["column"] == column and e["expectation"] == expectation]
+        found = [
+            e
+            for e in self.report["expectations"]
+            if e["column"] == column and e["expectation"] == expectation
+        ]
         assert len(found) == 1, found
         return found[0]
 
 
 def failure_line(stderr, column):
-    lines = [l for l in stderr.splitlines() if l.startswith("  - %s: " % column)]
+    lines = [line for line in stderr.splitlines() if line.startswith("  - %s: " % column)]
     assert len(lines) == 1, stderr
     return lines[0]
 
 
 # ----------------------------------------------------------------------------- the GE runs
+
 
 def valid_table(tmp):
     """Two shards in a folder, as a sharded processing input arrives."""
@@ -161,10 +170,12 @@ def runs(tmp_path_factory):
     Selecting a single test still starts them all: the price of a short full run."""
     scenarios = {"valid": valid_table, "bad": bad_table, "header_only": header_only_table}
     if DATA.is_dir():
-        scenarios.update(bank=real_table("bank_churn_modelling.csv", "bank"),
-                         telco=real_table("telco_customer_churn.csv", "telco"),
-                         bigml=real_table("churn_bigml_80.csv", "bigml"),
-                         telco_strict=telco_with_strict_total_charges)
+        scenarios.update(
+            bank=real_table("bank_churn_modelling.csv", "bank"),
+            telco=real_table("telco_customer_churn.csv", "telco"),
+            bigml=real_table("churn_bigml_80.csv", "bigml"),
+            telco_strict=telco_with_strict_total_charges,
+        )
     started = {}
     try:
         for name, make in scenarios.items():
@@ -179,11 +190,14 @@ def runs(tmp_path_factory):
 
 # ----------------------------------------------------------------------------- a valid table
 
+
 def test_valid_table_passes_with_one_line_and_no_network(runs):
     run = runs["valid"].wait()
     assert run.returncode == 0, run.stderr
-    assert re.fullmatch(r"validate: 40 rows, %d of %d checks passed, [0-9.]+ s\n"
-                        % (SEED_CHECKS, SEED_CHECKS), run.stdout)
+    assert re.fullmatch(
+        r"validate: 40 rows, %d of %d checks passed, [0-9.]+ s\n" % (SEED_CHECKS, SEED_CHECKS),
+        run.stdout,
+    )
     assert run.stderr == ""  # no progress bars, no warnings
     assert run.probe["network"] == []
 
@@ -204,7 +218,9 @@ def test_valid_report_lists_every_check(runs):
     ge = run.ge_result
     assert ge["success"] is True and len(ge["results"]) == SEED_CHECKS
     assert sorted(p.name for p in run.out.iterdir()) == [
-        "ge_validation_result.json", "validation_report.json"]  # no temp files left
+        "ge_validation_result.json",
+        "validation_report.json",
+    ]  # no temp files left
 
 
 # ----------------------------------------------------------------------------- bad tables
@@ -219,10 +235,10 @@ BAD_TABLE_FAILURES = [
 ]
 
 
-@pytest.mark.parametrize("column,expectation,count,phrase", BAD_TABLE_FAILURES,
-                         ids=[f[0] for f in BAD_TABLE_FAILURES])
-def test_each_fault_is_named_with_its_column_and_count(runs, column, expectation, count,
-                                                       phrase):
+@pytest.mark.parametrize(
+    "column,expectation,count,phrase", BAD_TABLE_FAILURES, ids=[f[0] for f in BAD_TABLE_FAILURES]
+)
+def test_each_fault_is_named_with_its_column_and_count(runs, column, expectation, count, phrase):
     run = runs["bad"].wait()
     assert run.returncode == 1
     line = failure_line(run.stderr, column)
@@ -237,19 +253,25 @@ def test_bad_table_fails_exactly_those_checks(runs):
     assert run.stderr.startswith("validate: 6 of %d checks failed:\n" % (SEED_CHECKS - 3))
     report = run.report
     assert report["success"] is False and report["checks_failed"] == 6
-    failed = {(e["column"], e["expectation"]) for e in report["expectations"]
-              if not e["success"]}
+    failed = {(e["column"], e["expectation"]) for e in report["expectations"] if not e["success"]}
     assert failed == {(f[0], f[1]) for f in BAD_TABLE_FAILURES}
     # The missing column is reported once; its other checks are skipped, not crashed.
-    assert [e["expectation"] for e in report["expectations"] if e["column"] == "is_active"] \
-        == ["expect_column_to_exist"]
-    assert "its columns: customer_id, age, tenure, balance, num_products, churn" \
-        in failure_line(run.stderr, "is_active")
+    assert [e["expectation"] for e in report["expectations"] if e["column"] == "is_active"] == [
+        "expect_column_to_exist"
+    ]
+    assert "its columns: customer_id, age, tenure, balance, num_products, churn" in failure_line(
+        run.stderr, "is_active"
+    )
     # Bad values are shown raw; parsed numbers print as integers where integral.
-    assert run.entry("balance", "expect_column_values_to_match_regex")[
-        "unexpected_examples"] == ["abc", "12,5"]
-    assert run.entry("age", "expect_column_values_to_be_between")[
-        "unexpected_examples"] == [-1, 150, 121]
+    assert run.entry("balance", "expect_column_values_to_match_regex")["unexpected_examples"] == [
+        "abc",
+        "12,5",
+    ]
+    assert run.entry("age", "expect_column_values_to_be_between")["unexpected_examples"] == [
+        -1,
+        150,
+        121,
+    ]
     assert run.ge_result["success"] is False
 
 
@@ -264,6 +286,7 @@ def test_header_only_file_fails_on_row_count(runs):
 
 
 # ----------------------------------------------------------------------------- real data
+
 
 @needs_data
 @pytest.mark.shared_data
@@ -294,6 +317,7 @@ def test_telco_fails_when_total_charges_must_be_complete(runs):
 # ----------------------------------------------------------------------------- user errors
 # These fail before Great Expectations is imported, so they run one by one.
 
+
 def _empty_file(tmp):
     path = tmp / "empty.csv"
     path.write_bytes(b"")
@@ -320,9 +344,11 @@ def _bad_schema(tmp):
     return write_csv(tmp / "t.csv", seed_rows(3)), "no-such-schema", "neither a file nor"
 
 
-@pytest.mark.parametrize("make", [_empty_file, _missing_file, _folder_without_csv,
-                                  _unreadable_csv, _bad_schema],
-                         ids=lambda f: f.__name__.strip("_"))
+@pytest.mark.parametrize(
+    "make",
+    [_empty_file, _missing_file, _folder_without_csv, _unreadable_csv, _bad_schema],
+    ids=lambda f: f.__name__.strip("_"),
+)
 def test_user_error_is_one_line_before_importing_great_expectations(tmp_path, make):
     input_path, schema, phrase = make(tmp_path)
     run = Run(tmp_path, input_path, schema, probe=True).wait()

@@ -17,6 +17,7 @@ With several hosts (SM_HOSTS), the hosts train one model together through XGBoos
 the first host runs the tracker, each host trains on its share of the rows, and the first host
 saves the model.
 """
+
 import argparse
 import contextlib
 import glob
@@ -53,23 +54,34 @@ def parse_args(argv=None):
     p.add_argument("--subsample", type=float, default=0.8)
     p.add_argument("--objective", default="binary:logistic")
     p.add_argument("--num_round", type=int, default=100)
-    p.add_argument("--early_stopping_rounds", type=int, default=10,
-                   help="stop when validation AUC has not improved for this many rounds; 0 = off")
+    p.add_argument(
+        "--early_stopping_rounds",
+        type=int,
+        default=10,
+        help="stop when validation AUC has not improved for this many rounds; 0 = off",
+    )
     # Early stopping watches the last metric. Validation logloss is smooth where AUC moves in
     # steps on a few thousand rows, so it stops less at random (bank: AUC 0.861 vs 0.860).
-    p.add_argument("--eval_metric", default="auc,logloss",
-                   help="comma-separated; the last one drives early stopping")
+    p.add_argument(
+        "--eval_metric",
+        default="auc,logloss",
+        help="comma-separated; the last one drives early stopping",
+    )
     p.add_argument("--tree_method", default="hist")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--nthread", type=int, default=int(env("SM_NUM_CPUS", "0")),
-                   help="0 = all cores")
+    p.add_argument(
+        "--nthread", type=int, default=int(env("SM_NUM_CPUS", "0")), help="0 = all cores"
+    )
     # Channels and output, SageMaker's paths by default.
     p.add_argument("--model-dir", default=env("SM_MODEL_DIR", "/opt/ml/model"))
     p.add_argument("--train", default=env("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train"))
-    p.add_argument("--validation",
-                   default=env("SM_CHANNEL_VALIDATION", "/opt/ml/input/data/validation"))
-    p.add_argument("--preprocessing",
-                   default=env("SM_CHANNEL_PREPROCESSING", "/opt/ml/input/data/preprocessing"))
+    p.add_argument(
+        "--validation", default=env("SM_CHANNEL_VALIDATION", "/opt/ml/input/data/validation")
+    )
+    p.add_argument(
+        "--preprocessing",
+        default=env("SM_CHANNEL_PREPROCESSING", "/opt/ml/input/data/preprocessing"),
+    )
     args, unknown = p.parse_known_args(argv)
     if unknown:
         # SageMaker passes every hyperparameter it was given; an unknown one is a typo to see,
@@ -83,17 +95,22 @@ def read_channel(path, name):
     import numpy as np
     import pandas as pd
 
-    files = sorted(glob.glob(os.path.join(path, "**", "*.csv"), recursive=True)) \
-        if os.path.isdir(path) else ([path] if os.path.isfile(path) else [])
+    files = (
+        sorted(glob.glob(os.path.join(path, "**", "*.csv"), recursive=True))
+        if os.path.isdir(path)
+        else ([path] if os.path.isfile(path) else [])
+    )
     if not files:
         raise TrainingError("channel %s: no .csv file under %s" % (name, path))
     try:
         frames = [pd.read_csv(f, header=None, dtype=np.float32) for f in files]
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        raise TrainingError("channel %s: %s is not numeric headerless CSV (label first): %s"
-                            % (name, path, e))
-    data = np.concatenate([f.to_numpy() for f in frames]) if len(frames) > 1 \
-        else frames[0].to_numpy()
+        raise TrainingError(
+            "channel %s: %s is not numeric headerless CSV (label first): %s" % (name, path, e)
+        )
+    data = (
+        np.concatenate([f.to_numpy() for f in frames]) if len(frames) > 1 else frames[0].to_numpy()
+    )
     if data.shape[0] == 0 or data.shape[1] < 2:
         raise TrainingError("channel %s: need rows with a label and at least one feature" % name)
     return data[:, 0], data[:, 1:]
@@ -104,9 +121,11 @@ def find_preprocessing(args):
         candidate = os.path.join(folder, PREPROCESSING_FILE)
         if os.path.isfile(candidate):
             return candidate
-    raise TrainingError("%s not found in the preprocessing channel (%s) or the train channel; "
-                        "the model must carry the preprocessing that inference replays"
-                        % (PREPROCESSING_FILE, args.preprocessing))
+    raise TrainingError(
+        "%s not found in the preprocessing channel (%s) or the train channel; "
+        "the model must carry the preprocessing that inference replays"
+        % (PREPROCESSING_FILE, args.preprocessing)
+    )
 
 
 class Cluster(object):
@@ -119,8 +138,10 @@ class Cluster(object):
         self.size = len(self.hosts)
         config = json.loads(os.environ.get("SM_INPUT_DATA_CONFIG", "{}"))
         # A FullyReplicated channel gives every host all rows; each then trains on its share.
-        self.replicated = {name: c.get("S3DistributionType", "FullyReplicated") ==
-                           "FullyReplicated" for name, c in config.items()}
+        self.replicated = {
+            name: c.get("S3DistributionType", "FullyReplicated") == "FullyReplicated"
+            for name, c in config.items()
+        }
 
     @property
     def is_master(self):
@@ -129,7 +150,7 @@ class Cluster(object):
     def share(self, labels, features, channel):
         if self.size == 1 or not self.replicated.get(channel, True):
             return labels, features
-        return labels[self.rank::self.size], features[self.rank::self.size]
+        return labels[self.rank :: self.size], features[self.rank :: self.size]
 
     def tracker_address(self):
         """The local runner names a loopback tracker (CHURN_TRACKER_URI=host:port); on
@@ -138,13 +159,12 @@ class Cluster(object):
         if uri:
             host, port = uri.rsplit(":", 1)
             return host, int(port)
-        for attempt in range(60):
+        for _ in range(60):
             try:
                 return socket.gethostbyname(self.hosts[0]), TRACKER_PORT
             except socket.gaierror:
                 time.sleep(2)
-        raise TrainingError("cannot resolve the first host %s of %s"
-                            % (self.hosts[0], self.hosts))
+        raise TrainingError("cannot resolve the first host %s of %s" % (self.hosts[0], self.hosts))
 
 
 @contextlib.contextmanager
@@ -161,9 +181,13 @@ def collective(cluster):
     if cluster.is_master:
         tracker = RabitTracker(n_workers=cluster.size, host_ip=host, port=port, sortby="task")
         tracker.start()
-    with xgb.collective.CommunicatorContext(dmlc_tracker_uri=host, dmlc_tracker_port=port,
-                                            dmlc_task_id=cluster.current, dmlc_retry=30,
-                                            dmlc_timeout=600):
+    with xgb.collective.CommunicatorContext(
+        dmlc_tracker_uri=host,
+        dmlc_tracker_port=port,
+        dmlc_task_id=cluster.current,
+        dmlc_retry=30,
+        dmlc_timeout=600,
+    ):
         yield
     if tracker is not None:
         tracker.wait_for()
@@ -183,44 +207,67 @@ def _train(args, cluster):
     with open(preprocessing, encoding="utf-8") as f:
         feature_names = json.load(f).get("feature_names")
     y_train, x_train = cluster.share(*read_channel(args.train, "train"), channel="train")
-    y_val, x_val = cluster.share(*read_channel(args.validation, "validation"),
-                                 channel="validation")
+    y_val, x_val = cluster.share(*read_channel(args.validation, "validation"), channel="validation")
     if feature_names is not None and len(feature_names) != x_train.shape[1]:
-        raise TrainingError("train data has %d features but %s names %d"
-                            % (x_train.shape[1], PREPROCESSING_FILE, len(feature_names)))
+        raise TrainingError(
+            "train data has %d features but %s names %d"
+            % (x_train.shape[1], PREPROCESSING_FILE, len(feature_names))
+        )
     if x_val.shape[1] != x_train.shape[1]:
-        raise TrainingError("validation data has %d features, train data %d"
-                            % (x_val.shape[1], x_train.shape[1]))
+        raise TrainingError(
+            "validation data has %d features, train data %d" % (x_val.shape[1], x_train.shape[1])
+        )
 
     dtrain = xgb.DMatrix(x_train, label=y_train, feature_names=feature_names)
     dval = xgb.DMatrix(x_val, label=y_val, feature_names=feature_names)
-    params = {"max_depth": args.max_depth, "eta": args.eta, "gamma": args.gamma,
-              "min_child_weight": args.min_child_weight, "subsample": args.subsample,
-              "objective": args.objective, "eval_metric": args.eval_metric.split(","),
-              "tree_method": args.tree_method, "seed": args.seed}
+    params = {
+        "max_depth": args.max_depth,
+        "eta": args.eta,
+        "gamma": args.gamma,
+        "min_child_weight": args.min_child_weight,
+        "subsample": args.subsample,
+        "objective": args.objective,
+        "eval_metric": args.eval_metric.split(","),
+        "tree_method": args.tree_method,
+        "seed": args.seed,
+    }
     if args.nthread > 0:
         params["nthread"] = args.nthread
-    booster = xgb.train(params, dtrain, num_boost_round=args.num_round,
-                        evals=[(dtrain, "train"), (dval, "validation")],
-                        early_stopping_rounds=args.early_stopping_rounds or None,
-                        verbose_eval=True)
+    booster = xgb.train(
+        params,
+        dtrain,
+        num_boost_round=args.num_round,
+        evals=[(dtrain, "train"), (dval, "validation")],
+        early_stopping_rounds=args.early_stopping_rounds or None,
+        verbose_eval=True,
+    )
     rounds = booster.num_boosted_rounds()
     if args.early_stopping_rounds and hasattr(booster, "best_iteration"):
         rounds = booster.best_iteration + 1
         booster = booster[:rounds]  # serve the best round, not the last one
 
     if not cluster.is_master:  # every host holds the same model; one saves it
-        print("train: %s of %s done (%d rows); %s saves the model"
-              % (cluster.current, cluster.hosts, len(y_train), cluster.hosts[0]))
+        print(
+            "train: %s of %s done (%d rows); %s saves the model"
+            % (cluster.current, cluster.hosts, len(y_train), cluster.hosts[0])
+        )
         return booster
     os.makedirs(args.model_dir, exist_ok=True)
     # save_model picks the format from the extension: write UBJSON under a temporary name,
     # then publish it as `xgboost-model`, the name the XGBoost serving image looks for.
     write_atomic(os.path.join(args.model_dir, MODEL_FILE), booster.save_model, suffix=".ubj")
     shutil.copyfile(preprocessing, os.path.join(args.model_dir, PREPROCESSING_FILE))
-    print("train: %d rows%s, %d features, %d rounds kept; model in %s; %.2f s"
-          % (len(y_train), " on each of %d hosts" % cluster.size if cluster.size > 1 else "",
-             x_train.shape[1], rounds, args.model_dir, time.time() - started))
+    print(
+        "train: %d rows%s, %d features, %d rounds kept; model in %s; %.2f s"
+        % (
+            len(y_train),
+            " on each of %d hosts" % cluster.size if cluster.size > 1 else "",
+            x_train.shape[1],
+            rounds,
+            args.model_dir,
+            time.time() - started,
+        )
+    )
     sys.stdout.flush()
     return booster
 
@@ -230,5 +277,8 @@ if __name__ == "__main__":
         train(parse_args())
     except (TrainingError, OSError) as e:
         # The job's FailureReason for SageMaker (section 2.5).
-        fail("train", str(e), os.path.join(os.environ.get("SM_OUTPUT_DIR", "/opt/ml/output"),
-                                           "failure"))
+        fail(
+            "train",
+            str(e),
+            os.path.join(os.environ.get("SM_OUTPUT_DIR", "/opt/ml/output"), "failure"),
+        )

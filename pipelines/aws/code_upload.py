@@ -6,7 +6,7 @@ def upload(bundles, s3_client, bucket, key_prefix):
     content hash, so an existing object holds the same bytes). Returns the keys written."""
     written = []
     for bundle in bundles.values():
-        base = bundle.prefix(bucket, key_prefix)[len("s3://%s/" % bucket):]
+        base = bundle.prefix(bucket, key_prefix)[len("s3://%s/" % bucket) :]
         for name, data in bundle.objects().items():
             key = "%s/%s" % (base, name)
             if not _exists(s3_client, bucket, key):

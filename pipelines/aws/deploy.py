@@ -6,13 +6,13 @@ DataCaptureConfig, CreateEndpoint (or UpdateEndpoint when it exists), and with -
 a data-quality monitoring schedule against the version's DriftCheckBaselines. Undeploy deletes
 the endpoint's monitoring schedules, the endpoint, its config and its models.
 """
+
 import time
+
+from pipelines.errors import DeployError
 
 CAPTURE_CSV_TYPES = ["text/csv"]
 CAPTURE_JSON_TYPES = ["application/json", "application/jsonlines"]
-
-
-from pipelines.errors import DeployError
 
 
 def _client(session=None):
@@ -33,38 +33,69 @@ def _exists(call, **kwargs):
         raise
 
 
-def deploy(model_package_arn, endpoint_name, role_arn, instance_type="ml.m5.large",
-           instance_count=1, capture_percent=100, capture_destination=None,
-           allow_unapproved=False, session=None):
+def deploy(
+    model_package_arn,
+    endpoint_name,
+    role_arn,
+    instance_type="ml.m5.large",
+    instance_count=1,
+    capture_percent=100,
+    capture_destination=None,
+    allow_unapproved=False,
+    session=None,
+):
     """Returns the names it created: {"model", "endpoint_config", "endpoint"}."""
     sm = _client(session)
     package = sm.describe_model_package(ModelPackageName=model_package_arn)
     status = package.get("ModelApprovalStatus")
     if status != "Approved" and not allow_unapproved:
-        raise DeployError("model package %s is %s, not Approved: approve it in the registry "
-                          "first (or pass --allow-unapproved)" % (model_package_arn, status))
+        raise DeployError(
+            "model package %s is %s, not Approved: approve it in the registry "
+            "first (or pass --allow-unapproved)" % (model_package_arn, status)
+        )
     container = package["InferenceSpecification"]["Containers"][0]
     suffix = time.strftime("%Y%m%d%H%M%S", time.gmtime())
     model_name = "%s-%s" % (endpoint_name, suffix)
     config_name = "%s-config-%s" % (endpoint_name, suffix)
-    primary = {"Image": container["Image"], "ModelDataUrl": container["ModelDataUrl"],
-               "Environment": container.get("Environment", {})}
-    sm.create_model(ModelName=model_name, ExecutionRoleArn=role_arn, PrimaryContainer=primary,
-                    Tags=[{"Key": "model-package-arn", "Value": model_package_arn}])
-    config = {"EndpointConfigName": config_name, "ProductionVariants": [{
-        "VariantName": "AllTraffic", "ModelName": model_name,
-        "InitialInstanceCount": int(instance_count), "InstanceType": instance_type,
-        "InitialVariantWeight": 1.0}]}
+    primary = {
+        "Image": container["Image"],
+        "ModelDataUrl": container["ModelDataUrl"],
+        "Environment": container.get("Environment", {}),
+    }
+    sm.create_model(
+        ModelName=model_name,
+        ExecutionRoleArn=role_arn,
+        PrimaryContainer=primary,
+        Tags=[{"Key": "model-package-arn", "Value": model_package_arn}],
+    )
+    config = {
+        "EndpointConfigName": config_name,
+        "ProductionVariants": [
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": model_name,
+                "InitialInstanceCount": int(instance_count),
+                "InstanceType": instance_type,
+                "InitialVariantWeight": 1.0,
+            }
+        ],
+    }
     if capture_percent > 0:
         if not capture_destination:
-            raise DeployError("data capture needs --capture-destination s3://bucket/prefix "
-                              "(or --data-capture-percent 0 to turn it off)")
+            raise DeployError(
+                "data capture needs --capture-destination s3://bucket/prefix "
+                "(or --data-capture-percent 0 to turn it off)"
+            )
         config["DataCaptureConfig"] = {
-            "EnableCapture": True, "InitialSamplingPercentage": int(capture_percent),
+            "EnableCapture": True,
+            "InitialSamplingPercentage": int(capture_percent),
             "DestinationS3Uri": capture_destination,
             "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-            "CaptureContentTypeHeader": {"CsvContentTypes": CAPTURE_CSV_TYPES,
-                                         "JsonContentTypes": CAPTURE_JSON_TYPES}}
+            "CaptureContentTypeHeader": {
+                "CsvContentTypes": CAPTURE_CSV_TYPES,
+                "JsonContentTypes": CAPTURE_JSON_TYPES,
+            },
+        }
     sm.create_endpoint_config(**config)
     if _exists(sm.describe_endpoint, EndpointName=endpoint_name):
         sm.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name)
@@ -76,8 +107,16 @@ def deploy(model_package_arn, endpoint_name, role_arn, instance_type="ml.m5.larg
 HOURLY = "cron(0 * ? * * *)"
 
 
-def schedule_monitoring(endpoint_name, model_package_arn, role_arn, output_uri, image_uri,
-                        instance_type="ml.m5.xlarge", session=None, monitoring_client=None):
+def schedule_monitoring(
+    endpoint_name,
+    model_package_arn,
+    role_arn,
+    output_uri,
+    image_uri,
+    instance_type="ml.m5.xlarge",
+    session=None,
+    monitoring_client=None,
+):
     """An hourly data-quality monitoring schedule against the version's DriftCheckBaselines,
     publishing CloudWatch metrics (what DefaultModelMonitor.create_monitoring_schedule sends).
     `image_uri` is Model Monitor's analyzer image in the endpoint's region
@@ -87,8 +126,10 @@ def schedule_monitoring(endpoint_name, model_package_arn, role_arn, output_uri, 
     package = sm.describe_model_package(ModelPackageName=model_package_arn)
     quality = (package.get("DriftCheckBaselines") or {}).get("ModelDataQuality")
     if not quality:
-        raise DeployError("model package %s has no data-quality DriftCheckBaselines to "
-                          "monitor against" % model_package_arn)
+        raise DeployError(
+            "model package %s has no data-quality DriftCheckBaselines to "
+            "monitor against" % model_package_arn
+        )
     name = "%s-data-quality-hourly" % endpoint_name
     monitor.create_monitoring_schedule(
         MonitoringScheduleName=name,
@@ -98,20 +139,43 @@ def schedule_monitoring(endpoint_name, model_package_arn, role_arn, output_uri, 
             "MonitoringJobDefinition": {
                 "BaselineConfig": {
                     "ConstraintsResource": {"S3Uri": quality["Constraints"]["S3Uri"]},
-                    "StatisticsResource": {"S3Uri": quality["Statistics"]["S3Uri"]}},
-                "MonitoringInputs": [{"EndpointInput": {
-                    "EndpointName": endpoint_name,
-                    "LocalPath": "/opt/ml/processing/input/endpoint",
-                    "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated"}}],
-                "MonitoringOutputConfig": {"MonitoringOutputs": [{"S3Output": {
-                    "S3Uri": output_uri, "LocalPath": "/opt/ml/processing/output",
-                    "S3UploadMode": "EndOfJob"}}]},
-                "MonitoringResources": {"ClusterConfig": {
-                    "InstanceCount": 1, "InstanceType": instance_type, "VolumeSizeInGB": 20}},
+                    "StatisticsResource": {"S3Uri": quality["Statistics"]["S3Uri"]},
+                },
+                "MonitoringInputs": [
+                    {
+                        "EndpointInput": {
+                            "EndpointName": endpoint_name,
+                            "LocalPath": "/opt/ml/processing/input/endpoint",
+                            "S3InputMode": "File",
+                            "S3DataDistributionType": "FullyReplicated",
+                        }
+                    }
+                ],
+                "MonitoringOutputConfig": {
+                    "MonitoringOutputs": [
+                        {
+                            "S3Output": {
+                                "S3Uri": output_uri,
+                                "LocalPath": "/opt/ml/processing/output",
+                                "S3UploadMode": "EndOfJob",
+                            }
+                        }
+                    ]
+                },
+                "MonitoringResources": {
+                    "ClusterConfig": {
+                        "InstanceCount": 1,
+                        "InstanceType": instance_type,
+                        "VolumeSizeInGB": 20,
+                    }
+                },
                 "MonitoringAppSpecification": {"ImageUri": image_uri},
                 "Environment": {"publish_cloudwatch_metrics": "Enabled"},
                 "RoleArn": role_arn,
-                "StoppingCondition": {"MaxRuntimeInSeconds": 3600}}})
+                "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+            },
+        },
+    )
     return name
 
 
@@ -126,13 +190,16 @@ def undeploy(endpoint_name, session=None, monitoring_client=None):
     try:
         endpoint = sm.describe_endpoint(EndpointName=endpoint_name)
     except ClientError as e:
-        raise DeployError("no endpoint %s (%s)" % (endpoint_name,
-                                                   e.response["Error"].get("Message", "")))
+        raise DeployError(
+            "no endpoint %s (%s)" % (endpoint_name, e.response["Error"].get("Message", ""))
+        )
     deleted = {"monitoring_schedules": [], "models": []}
     for schedule in monitor.list_monitoring_schedules(EndpointName=endpoint_name).get(
-            "MonitoringScheduleSummaries", []):
+        "MonitoringScheduleSummaries", []
+    ):
         monitor.delete_monitoring_schedule(
-            MonitoringScheduleName=schedule["MonitoringScheduleName"])
+            MonitoringScheduleName=schedule["MonitoringScheduleName"]
+        )
         deleted["monitoring_schedules"].append(schedule["MonitoringScheduleName"])
     config_name = endpoint["EndpointConfigName"]
     config = sm.describe_endpoint_config(EndpointConfigName=config_name)

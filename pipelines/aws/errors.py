@@ -1,5 +1,6 @@
 """AWS failures as one line: the service's message, or what to do about missing credentials,
 a missing region or an unreachable endpoint."""
+
 import contextlib
 
 from pipelines.errors import UserError
@@ -15,13 +16,17 @@ def credentials_error(e):
     )
 
     if isinstance(e, (NoCredentialsError, PartialCredentialsError)):
-        return UserError("no AWS credentials found: configure a profile (aws configure, "
-                         "AWS_PROFILE) or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+        return UserError(
+            "no AWS credentials found: configure a profile (aws configure, "
+            "AWS_PROFILE) or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        )
     if isinstance(e, NoRegionError):
         return UserError("no AWS region: set AWS_DEFAULT_REGION")
     if isinstance(e, EndpointConnectionError):
-        return UserError("cannot reach AWS at %s: check the network, or AWS_ENDPOINT_URL"
-                         % e.kwargs.get("endpoint_url"))
+        return UserError(
+            "cannot reach AWS at %s: check the network, or AWS_ENDPOINT_URL"
+            % e.kwargs.get("endpoint_url")
+        )
     return None
 
 

@@ -10,6 +10,7 @@ and 6), with the analysis of pipelines/monitoring/:
   namespace with its dimensions Endpoint and MonitoringSchedule, so alarms written for Model
   Monitor's own metrics see these too.
 """
+
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -23,7 +24,7 @@ METRICS_PER_CALL = 20
 
 
 def split_s3_uri(uri):
-    bucket, _, key = uri[len("s3://"):].partition("/") if uri.startswith("s3://") else ("", "", "")
+    bucket, _, key = uri[len("s3://") :].partition("/") if uri.startswith("s3://") else ("", "", "")
     if not bucket:
         raise MonitorError("%r is not an s3://bucket/prefix URI" % uri)
     return bucket, key
@@ -41,13 +42,17 @@ def capture_destination(sagemaker, endpoint):
         config_name = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
         config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
     except ClientError as e:
-        raise MonitorError("cannot read endpoint %s to find its capture destination (%s); pass "
-                           "--capture-destination s3://..." % (endpoint, _message(e)))
+        raise MonitorError(
+            "cannot read endpoint %s to find its capture destination (%s); pass "
+            "--capture-destination s3://..." % (endpoint, _message(e))
+        )
     capture = config.get("DataCaptureConfig") or {}
     if not capture.get("EnableCapture", True) or not capture.get("DestinationS3Uri"):
-        raise MonitorError("endpoint %s does not capture data (endpoint config %s has no "
-                           "DataCaptureConfig); deploy it with --data-capture-percent > 0"
-                           % (endpoint, config_name))
+        raise MonitorError(
+            "endpoint %s does not capture data (endpoint config %s has no "
+            "DataCaptureConfig); deploy it with --data-capture-percent > 0"
+            % (endpoint, config_name)
+        )
     return capture["DestinationS3Uri"]
 
 
@@ -75,10 +80,13 @@ def package_baseline(sagemaker, s3, model_package_arn):
         raise MonitorError("model package %s: %s" % (model_package_arn, _message(e)))
     quality = (package.get("DriftCheckBaselines") or {}).get("ModelDataQuality")
     if not quality:
-        raise MonitorError("model package %s has no data-quality DriftCheckBaselines"
-                           % model_package_arn)
-    return (_read_json(s3, quality["Statistics"]["S3Uri"], "baseline statistics"),
-            _read_json(s3, quality["Constraints"]["S3Uri"], "baseline constraints"))
+        raise MonitorError(
+            "model package %s has no data-quality DriftCheckBaselines" % model_package_arn
+        )
+    return (
+        _read_json(s3, quality["Statistics"]["S3Uri"], "baseline statistics"),
+        _read_json(s3, quality["Constraints"]["S3Uri"], "baseline constraints"),
+    )
 
 
 def _hour_of(relative_key):
@@ -106,7 +114,7 @@ def captured_payloads(s3, destination, endpoint, since=None):
                 key = item["Key"]
                 if not key.endswith(".jsonl"):
                     continue
-                hour = _hour_of(key[len(root):])
+                hour = _hour_of(key[len(root) :])
                 if since and hour is not None and hour + timedelta(hours=1) <= since:
                     continue
                 body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
@@ -115,12 +123,15 @@ def captured_payloads(s3, destination, endpoint, since=None):
     except ClientError as e:
         code = e.response.get("Error", {}).get("Code")
         if code == "NoSuchBucket":
-            raise MonitorError("capture destination %s: bucket %s does not exist"
-                               % (destination, bucket))
+            raise MonitorError(
+                "capture destination %s: bucket %s does not exist" % (destination, bucket)
+            )
         raise MonitorError("cannot read captured data under %s: %s" % (uri, _message(e)))
     if not objects:
-        raise MonitorError("no captured data for endpoint %s under %s%s"
-                           % (endpoint, uri, " since %s" % since.isoformat() if since else ""))
+        raise MonitorError(
+            "no captured data for endpoint %s under %s%s"
+            % (endpoint, uri, " since %s" % since.isoformat() if since else "")
+        )
     return payloads
 
 
@@ -131,8 +142,12 @@ def write_violations(s3, output_uri, violations):
     bucket, prefix = split_s3_uri(output_uri)
     key = "/".join(p for p in (prefix.strip("/"), "constraint_violations.json") if p)
     try:
-        s3.put_object(Bucket=bucket, Key=key, Body=violations_json(violations).encode("utf-8"),
-                      ContentType="application/json")
+        s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=violations_json(violations).encode("utf-8"),
+            ContentType="application/json",
+        )
     except ClientError as e:
         raise MonitorError("cannot write s3://%s/%s: %s" % (bucket, key, _message(e)))
     return "s3://%s/%s" % (bucket, key)
@@ -141,11 +156,20 @@ def write_violations(s3, output_uri, violations):
 def metric_data(endpoint, schedule, metrics, when):
     """PutMetricData entries: feature_baseline_drift_<feature> with Model Monitor's
     dimensions."""
-    dimensions = [{"Name": "Endpoint", "Value": endpoint},
-                  {"Name": "MonitoringSchedule", "Value": schedule}]
-    return [{"MetricName": "feature_baseline_drift_%s" % feature, "Dimensions": dimensions,
-             "Timestamp": when, "Value": float(value), "Unit": "None"}
-            for feature, value in sorted(metrics.items())]
+    dimensions = [
+        {"Name": "Endpoint", "Value": endpoint},
+        {"Name": "MonitoringSchedule", "Value": schedule},
+    ]
+    return [
+        {
+            "MetricName": "feature_baseline_drift_%s" % feature,
+            "Dimensions": dimensions,
+            "Timestamp": when,
+            "Value": float(value),
+            "Unit": "None",
+        }
+        for feature, value in sorted(metrics.items())
+    ]
 
 
 def publish(cloudwatch, data, namespace=NAMESPACE):
@@ -153,9 +177,11 @@ def publish(cloudwatch, data, namespace=NAMESPACE):
 
     try:
         for i in range(0, len(data), METRICS_PER_CALL):
-            cloudwatch.put_metric_data(Namespace=namespace,
-                                       MetricData=data[i:i + METRICS_PER_CALL])
+            cloudwatch.put_metric_data(
+                Namespace=namespace, MetricData=data[i : i + METRICS_PER_CALL]
+            )
     except ClientError as e:
-        raise MonitorError("CloudWatch refused the metrics (namespace %s): %s"
-                           % (namespace, _message(e)))
+        raise MonitorError(
+            "CloudWatch refused the metrics (namespace %s): %s" % (namespace, _message(e))
+        )
     return len(data)

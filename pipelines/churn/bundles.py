@@ -5,7 +5,8 @@ in SDK v3, change on every build). Here every bundle's key holds a hash of its f
 - two builds of unchanged code give the very same definition JSON, and SageMaker's step cache
   can hit (code inputs are part of the cache key);
 - the definition can be built with no credentials and no endpoint: the keys are known without
-  uploading anything; pipelines/aws/code_upload.py puts the objects there later (skipping those already present).
+  uploading anything; pipelines/aws/code_upload.py puts the objects there later (skipping those
+  already present).
 
 Bundles:
   processing  the processing scripts and their modules, schemas and requirements.txt, delivered
@@ -14,6 +15,7 @@ Bundles:
   training    sourcedir.tar.gz for the XGBoost estimator (script mode, entry point train.py)
   inference   sourcedir.tar.gz for the serving container (inference.py + the recipe module)
 """
+
 import gzip
 import hashlib
 import io
@@ -23,9 +25,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 USER_SCHEMA_DIR = "schemas/user"  # apart from the shipped ones, so no name can shadow them
-PROCESSING_FILES = ("validate.py", "preprocess.py", "baseline.py", "churn_schema.py",
-                    "churn_recipe.py", "churn_io.py", "churn_job.py", "requirements.txt",
-                    "run_with_requirements.py")
+PROCESSING_FILES = (
+    "validate.py",
+    "preprocess.py",
+    "baseline.py",
+    "churn_schema.py",
+    "churn_recipe.py",
+    "churn_io.py",
+    "churn_job.py",
+    "requirements.txt",
+    "run_with_requirements.py",
+)
 # The job module every script shares (atomic publishing, safe unpacking, failure messages)
 # travels in each bundle whose script imports it; the container scripts never import pipelines.
 SHARED_JOB_MODULE = "churn_job.py"
@@ -87,19 +97,23 @@ def build_bundles(schema_file=None):
     processing code as schemas/user/<file name>."""
     schemas = sorted(p.name for p in (ROOT / "processing" / "schemas").glob("*.json"))
     processing = _read("processing", PROCESSING_FILES)
-    processing.update({"schemas/" + name: data for name, data in
-                       _read("processing/schemas", schemas).items()})
+    processing.update(
+        {"schemas/" + name: data for name, data in _read("processing/schemas", schemas).items()}
+    )
     if schema_file is not None:
-        processing[USER_SCHEMA_DIR + "/" + os.path.basename(schema_file)] = \
-            Path(schema_file).read_bytes()
+        processing[USER_SCHEMA_DIR + "/" + os.path.basename(schema_file)] = Path(
+            schema_file
+        ).read_bytes()
     shared = _read("processing", [SHARED_JOB_MODULE])
     inference = _read("inference", INFERENCE_FILES)
     inference.update(_read("processing", ["churn_recipe.py", "churn_decoding.py"]))
     return {
         "processing": CodeBundle("processing", processing, packed=False),
-        "evaluation": CodeBundle("evaluation", dict(_read("evaluation", ["evaluate.py"]), **shared),
-                                 packed=False),
-        "training": CodeBundle("training", dict(_read("training", ["train.py"]), **shared),
-                               packed=True),
+        "evaluation": CodeBundle(
+            "evaluation", dict(_read("evaluation", ["evaluate.py"]), **shared), packed=False
+        ),
+        "training": CodeBundle(
+            "training", dict(_read("training", ["train.py"]), **shared), packed=True
+        ),
         "inference": CodeBundle("inference", inference, packed=True),
     }

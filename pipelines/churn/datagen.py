@@ -5,6 +5,7 @@ can be trusted. Here churn follows a logistic model with effects of the kind the
 churn data shows (older, inactive, single- or many-product customers with a balance leave more),
 plus label noise, calibrated to a 20% churn rate. Same rows and seed, same file.
 """
+
 import os
 
 import numpy as np
@@ -27,14 +28,16 @@ def generate(rows, seed=0):
     is_active = (rng.random(rows) < 0.52).astype(np.int64)
 
     product_effect = np.array([0.0, 0.45, -1.2, 2.2, 3.5])[num_products]
-    logit = (0.075 * (age - 40)
-             - 0.9 * (age > 62)                       # retirees settle down again
-             - 0.04 * (tenure - 5)
-             + 0.5 * has_balance
-             + product_effect
-             - 1.0 * is_active
-             + 0.6 * is_active * (age > 55)           # interaction a linear model misses
-             + rng.logistic(0, 0.6, rows))            # churn is never fully predictable
+    logit = (
+        0.075 * (age - 40)
+        - 0.9 * (age > 62)  # retirees settle down again
+        - 0.04 * (tenure - 5)
+        + 0.5 * has_balance
+        + product_effect
+        - 1.0 * is_active
+        + 0.6 * is_active * (age > 55)  # interaction a linear model misses
+        + rng.logistic(0, 0.6, rows)
+    )  # churn is never fully predictable
     # Shift the intercept so that the expected churn rate is CHURN_RATE.
     lo, hi = -20.0, 20.0
     for _ in range(60):
@@ -45,11 +48,18 @@ def generate(rows, seed=0):
             lo = mid
     churn = (rng.random(rows) < 1 / (1 + np.exp(-(logit + lo)))).astype(np.int64)
 
-    return pd.DataFrame({
-        "customer_id": ["C%08d" % i for i in range(1, rows + 1)],
-        "age": age, "tenure": tenure, "balance": balance, "num_products": num_products,
-        "is_active": is_active, "churn": churn,
-    }, columns=COLUMNS)
+    return pd.DataFrame(
+        {
+            "customer_id": ["C%08d" % i for i in range(1, rows + 1)],
+            "age": age,
+            "tenure": tenure,
+            "balance": balance,
+            "num_products": num_products,
+            "is_active": is_active,
+            "churn": churn,
+        },
+        columns=COLUMNS,
+    )
 
 
 def write_csv(rows, seed, path):

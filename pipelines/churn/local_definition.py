@@ -5,6 +5,7 @@ The definition is a pure function of the code, the build arguments and the SDK v
 memoised under <home>/definitions/ keyed by a hash of exactly those: a rerun does not import the
 SDK at all.
 """
+
 import hashlib
 import json
 from importlib import metadata
@@ -17,8 +18,11 @@ LOCAL_BUCKET = "churn-local"
 LOCAL_REGION = "us-east-1"  # image URIs need a region; nothing is called there
 PREFIX = "churn"
 # The files that shape the definition besides the job code (which the bundles cover).
-BUILDER_SOURCES = ("pipelines/churn/pipeline.py", "pipelines/churn/bundles.py",
-                   "pipelines/churn/sdk.py")
+BUILDER_SOURCES = (
+    "pipelines/churn/pipeline.py",
+    "pipelines/churn/bundles.py",
+    "pipelines/churn/sdk.py",
+)
 
 
 def definition_key(build_args, bundles):
@@ -42,10 +46,16 @@ def local_definition(home, source, pipeline_name="ChurnPipeline", **overrides):
         return json.loads(memo.read_text()), bundles
     from pipelines.churn.pipeline import get_pipeline  # imports the SDK: seconds
 
-    pipeline = get_pipeline(region=LOCAL_REGION, default_bucket=LOCAL_BUCKET,
-                            pipeline_name=pipeline_name, base_job_prefix=PREFIX,
-                            upload_code=False, schema=source.path, code_bundles=bundles,
-                            **overrides)
+    pipeline = get_pipeline(
+        region=LOCAL_REGION,
+        default_bucket=LOCAL_BUCKET,
+        pipeline_name=pipeline_name,
+        base_job_prefix=PREFIX,
+        upload_code=False,
+        schema=source.path,
+        code_bundles=bundles,
+        **overrides,
+    )
     definition = json.loads(pipeline.definition())
     write_text_atomic(memo, json.dumps(definition))
     return definition, bundles

@@ -12,6 +12,7 @@ the local runner. Building it touches no network: code lives under content-hashe
 (pipelines/churn/bundles.py) and every S3 location is explicit, so the SDK never asks S3 for a
 default bucket, STS for an account or IAM for a role. See docs/adr/0001-sagemaker-sdk-v2.md.
 """
+
 import os
 
 from pipelines.aws.code_upload import upload
@@ -47,8 +48,8 @@ from sagemaker.workflow.retry import (  # noqa: E402
 from sagemaker.workflow.steps import CacheConfig, ProcessingStep, TrainingStep, TransformStep  # noqa: E402
 from sagemaker.xgboost import XGBoost  # noqa: E402
 
-SKLEARN_VERSION = "1.4-2"   # processing image
-XGBOOST_VERSION = "3.0-5"   # training, evaluation and serving image; xgboost 3.0.x locally too
+SKLEARN_VERSION = "1.4-2"  # processing image
+XGBOOST_VERSION = "3.0-5"  # training, evaluation and serving image; xgboost 3.0.x locally too
 CODE = "/opt/ml/processing/input/code"
 RAW_DATA = "/opt/ml/processing/input/data"
 # Stand-in execution role for definitions built without one (review, CI diffs, local runs).
@@ -78,7 +79,7 @@ PARAMETER_DEFAULTS = {
 }
 # Build options (not pipeline parameters) that overrides may also set.
 BUILD_OPTIONS = {
-    "schema": "seed",     # shipped schema name or a schema file path
+    "schema": "seed",  # shipped schema name or a schema file path
     "upload_code": None,  # None: upload when AWS credentials are available
     # An s3:// URI of headerless CSV files to score after registering (or True for
     # s3://<bucket>/<prefix>/batch/input/). A build option, not a parameter: SageMaker cannot
@@ -92,7 +93,7 @@ BUILD_OPTIONS = {
 }
 # Parameters the batch-scoring steps add (only with batch_input); overrides may set them too.
 BATCH_PARAMETER_DEFAULTS = {
-    "BatchInputUrl": None,   # the batch_input option
+    "BatchInputUrl": None,  # the batch_input option
     # Each execution writes under <BatchOutputUrl>/<execution id>/ (no trailing slash), as
     # SageMaker's own default output is per job: a rerun never overwrites earlier scores.
     "BatchOutputUrl": None,  # default: s3://<bucket>/<prefix>/batch/output
@@ -122,8 +123,9 @@ def _session(region, default_bucket, sagemaker_session):
         return sagemaker_session
     import boto3
 
-    return PipelineSession(boto_session=boto3.Session(region_name=region),
-                           default_bucket=default_bucket)
+    return PipelineSession(
+        boto_session=boto3.Session(region_name=region), default_bucket=default_bucket
+    )
 
 
 def _has_credentials(session):
@@ -133,9 +135,16 @@ def _has_credentials(session):
         return False
 
 
-def get_pipeline(region, role=None, default_bucket=None,
-                 model_package_group_name="ChurnPackageGroup", pipeline_name="ChurnPipeline",
-                 base_job_prefix="churn", sagemaker_session=None, **overrides):
+def get_pipeline(
+    region,
+    role=None,
+    default_bucket=None,
+    model_package_group_name="ChurnPackageGroup",
+    pipeline_name="ChurnPipeline",
+    base_job_prefix="churn",
+    sagemaker_session=None,
+    **overrides,
+):
     """Build the churn pipeline. `overrides` set parameter defaults (e.g. AucThreshold=0.8,
     InputDataUrl="s3://...") and the build options BUILD_OPTIONS: `schema`, `upload_code`,
     `batch_input` (which adds the batch-scoring steps and their parameters,
@@ -146,8 +155,9 @@ def get_pipeline(region, role=None, default_bucket=None,
     if sagemaker_session is not None:
         default_bucket = default_bucket or sagemaker_session.default_bucket()
     if not default_bucket:
-        raise ValueError("no S3 bucket: pass default_bucket (the bucket for code, data and "
-                         "artifacts)")
+        raise ValueError(
+            "no S3 bucket: pass default_bucket (the bucket for code, data and artifacts)"
+        )
     session = _session(region, default_bucket, sagemaker_session)
     source = SchemaSource(options["schema"])
     bundles = options["code_bundles"] or build_bundles(source.user_file)
@@ -156,40 +166,64 @@ def get_pipeline(region, role=None, default_bucket=None,
     if upload_code is None:
         upload_code = _has_credentials(session)
     if upload_code:
-        upload(bundles, session.boto_session.client("s3", region_name=region),
-               default_bucket, prefix)
-    return _build(ChurnBuild(
-        region=region, session=session, bucket=default_bucket, prefix=prefix,
-        role=role or os.environ.get("SAGEMAKER_PIPELINE_ROLE_ARN") or PLACEHOLDER_ROLE,
-        source=source, bundles=bundles, batch_input=options["batch_input"],
-        overrides=parameter_overrides, pipeline_name=pipeline_name,
-        model_package_group_name=model_package_group_name))
+        upload(
+            bundles, session.boto_session.client("s3", region_name=region), default_bucket, prefix
+        )
+    return _build(
+        ChurnBuild(
+            region=region,
+            session=session,
+            bucket=default_bucket,
+            prefix=prefix,
+            role=role or os.environ.get("SAGEMAKER_PIPELINE_ROLE_ARN") or PLACEHOLDER_ROLE,
+            source=source,
+            bundles=bundles,
+            batch_input=options["batch_input"],
+            overrides=parameter_overrides,
+            pipeline_name=pipeline_name,
+            model_package_group_name=model_package_group_name,
+        )
+    )
 
 
 def _split_overrides(overrides):
     """(build options, parameter defaults) from get_pipeline's keywords, checked."""
-    unknown = set(overrides) - set(PARAMETER_DEFAULTS) - set(BUILD_OPTIONS) - \
-        set(BATCH_PARAMETER_DEFAULTS)
+    unknown = (
+        set(overrides)
+        - set(PARAMETER_DEFAULTS)
+        - set(BUILD_OPTIONS)
+        - set(BATCH_PARAMETER_DEFAULTS)
+    )
     if unknown:
-        raise TypeError("get_pipeline() got unknown arguments %s; parameters: %s; options: %s"
-                        % (", ".join(sorted(unknown)),
-                           ", ".join(list(PARAMETER_DEFAULTS) + list(BATCH_PARAMETER_DEFAULTS)),
-                           ", ".join(BUILD_OPTIONS)))
+        raise TypeError(
+            "get_pipeline() got unknown arguments %s; parameters: %s; options: %s"
+            % (
+                ", ".join(sorted(unknown)),
+                ", ".join(list(PARAMETER_DEFAULTS) + list(BATCH_PARAMETER_DEFAULTS)),
+                ", ".join(BUILD_OPTIONS),
+            )
+        )
     options = dict(BUILD_OPTIONS, **{k: v for k, v in overrides.items() if k in BUILD_OPTIONS})
     batch_input = options["batch_input"]
     batch_overrides = sorted(set(overrides) & set(BATCH_PARAMETER_DEFAULTS))
     if batch_input is None or batch_input is False:
         options["batch_input"] = None
         if batch_overrides:
-            raise TypeError("%s: parameters of the batch-scoring steps, which only "
-                            "batch_input (the s3:// URI of CSV files to score) adds"
-                            % ", ".join(batch_overrides))
+            raise TypeError(
+                "%s: parameters of the batch-scoring steps, which only "
+                "batch_input (the s3:// URI of CSV files to score) adds"
+                % ", ".join(batch_overrides)
+            )
     elif not (batch_input is True or str(batch_input).startswith("s3://")):
-        raise ValueError("batch_input %r: give the s3:// URI of the CSV files to score (or "
-                         "true for s3://<bucket>/<prefix>/batch/input/)" % (batch_input,))
+        raise ValueError(
+            "batch_input %r: give the s3:// URI of the CSV files to score (or "
+            "true for s3://<bucket>/<prefix>/batch/input/)" % (batch_input,)
+        )
     if overrides.get("BatchJoinSource", "None") not in JOIN_SOURCES:
-        raise ValueError("BatchJoinSource %r: use one of %s"
-                         % (overrides["BatchJoinSource"], ", ".join(JOIN_SOURCES)))
+        raise ValueError(
+            "BatchJoinSource %r: use one of %s"
+            % (overrides["BatchJoinSource"], ", ".join(JOIN_SOURCES))
+        )
     return options, {k: v for k, v in overrides.items() if k not in BUILD_OPTIONS}
 
 
@@ -205,26 +239,42 @@ def _parameters(build):
     bucket, prefix, batch_input = build.bucket, build.prefix, build.batch_input
     defaults = dict(PARAMETER_DEFAULTS, InputDataUrl="s3://%s/%s/data/" % (bucket, prefix))
     if batch_input:
-        defaults.update(BATCH_PARAMETER_DEFAULTS, BatchInputUrl=(
-            "s3://%s/%s/batch/input/" % (bucket, prefix) if batch_input is True
-            else batch_input), BatchOutputUrl="s3://%s/%s/batch/output" % (bucket, prefix))
+        defaults.update(
+            BATCH_PARAMETER_DEFAULTS,
+            BatchInputUrl=(
+                "s3://%s/%s/batch/input/" % (bucket, prefix) if batch_input is True else batch_input
+            ),
+            BatchOutputUrl="s3://%s/%s/batch/output" % (bucket, prefix),
+        )
     defaults.update({k: v for k, v in build.overrides.items() if k in defaults})
     p = {name: _parameter(name, value) for name, value in defaults.items()}
     if batch_input:  # SageMaker refuses other values when an execution starts
-        p["BatchJoinSource"] = ParameterString(name="BatchJoinSource",
-                                               default_value=defaults["BatchJoinSource"],
-                                               enum_values=JOIN_SOURCES)
+        p["BatchJoinSource"] = ParameterString(
+            name="BatchJoinSource",
+            default_value=defaults["BatchJoinSource"],
+            enum_values=JOIN_SOURCES,
+        )
     return p
 
 
 CACHE = CacheConfig(enable_caching=True, expire_after="P30D")
-RETRY = [StepRetryPolicy(exception_types=[StepExceptionTypeEnum.SERVICE_FAULT,
-                                          StepExceptionTypeEnum.THROTTLING],
-                         interval_seconds=10, backoff_rate=2.0, max_attempts=3),
-         SageMakerJobStepRetryPolicy(exception_types=[
-             SageMakerJobExceptionTypeEnum.CAPACITY_ERROR,
-             SageMakerJobExceptionTypeEnum.RESOURCE_LIMIT],
-             interval_seconds=60, backoff_rate=2.0, max_attempts=3)]
+RETRY = [
+    StepRetryPolicy(
+        exception_types=[StepExceptionTypeEnum.SERVICE_FAULT, StepExceptionTypeEnum.THROTTLING],
+        interval_seconds=10,
+        backoff_rate=2.0,
+        max_attempts=3,
+    ),
+    SageMakerJobStepRetryPolicy(
+        exception_types=[
+            SageMakerJobExceptionTypeEnum.CAPACITY_ERROR,
+            SageMakerJobExceptionTypeEnum.RESOURCE_LIMIT,
+        ],
+        interval_seconds=60,
+        backoff_rate=2.0,
+        max_attempts=3,
+    ),
+]
 SERVICE_RETRY = RETRY[:1]  # job-level retry types do not apply to registering or CreateModel
 
 
@@ -238,63 +288,112 @@ class _Steps(object):
         self.xgboost_image = image_uris.retrieve("xgboost", build.region, XGBOOST_VERSION)
         # A user's schema file travels with the processing code; the jobs name it by its
         # absolute container path (their working directory is the image's business).
-        self.schema_arg = build.source.schema.name if build.source.shipped else \
-            CODE + "/" + USER_SCHEMA_DIR + "/" + os.path.basename(build.source.path)
+        self.schema_arg = (
+            build.source.schema.name
+            if build.source.shipped
+            else CODE + "/" + USER_SCHEMA_DIR + "/" + os.path.basename(build.source.path)
+        )
 
     def output_uri(self, step_name, output_name):
         # Explicit, per execution: the SDK would otherwise ask S3 for a default bucket.
-        return Join(on="/", values=["s3:/", self.b.bucket, self.b.prefix,
-                                    ExecutionVariables.PIPELINE_EXECUTION_ID, step_name,
-                                    output_name])
+        return Join(
+            on="/",
+            values=[
+                "s3:/",
+                self.b.bucket,
+                self.b.prefix,
+                ExecutionVariables.PIPELINE_EXECUTION_ID,
+                step_name,
+                output_name,
+            ],
+        )
 
     def code_input(self, bundle):
-        return ProcessingInput(source=self.b.bundles[bundle].uri(self.b.bucket, self.b.prefix),
-                               destination=CODE, input_name="code")
+        return ProcessingInput(
+            source=self.b.bundles[bundle].uri(self.b.bucket, self.b.prefix),
+            destination=CODE,
+            input_name="code",
+        )
 
     def processor(self, name, image, entrypoint):
-        return Processor(role=self.b.role, image_uri=image, entrypoint=entrypoint,
-                         instance_type=self.p["ProcessingInstanceType"],
-                         instance_count=self.p["ProcessingInstanceCount"],
-                         base_job_name="%s-%s" % (self.b.prefix, name),
-                         sagemaker_session=self.b.session, env={"PYTHONUNBUFFERED": "1"})
+        return Processor(
+            role=self.b.role,
+            image_uri=image,
+            entrypoint=entrypoint,
+            instance_type=self.p["ProcessingInstanceType"],
+            instance_count=self.p["ProcessingInstanceCount"],
+            base_job_name="%s-%s" % (self.b.prefix, name),
+            sagemaker_session=self.b.session,
+            env={"PYTHONUNBUFFERED": "1"},
+        )
 
     def raw_table_step(self, name, job, entrypoint, outputs, output_dir, **step_options):
         """A processing step over the raw table with the processing code and the schema."""
         return ProcessingStep(
             name=name,
             step_args=self.processor(job, self.sklearn_image, entrypoint).run(
-                inputs=[ProcessingInput(source=self.p["InputDataUrl"], destination=RAW_DATA,
-                                        input_name="data"),
-                        self.code_input("processing")],
-                outputs=[ProcessingOutput(output_name=o, source="/opt/ml/processing/" + o,
-                                          destination=self.output_uri(name, o))
-                         for o in outputs],
-                arguments=["--input", RAW_DATA, "--schema", self.schema_arg,
-                           "--output-dir", output_dir]),
-            cache_config=CACHE, retry_policies=RETRY, **step_options)
+                inputs=[
+                    ProcessingInput(
+                        source=self.p["InputDataUrl"], destination=RAW_DATA, input_name="data"
+                    ),
+                    self.code_input("processing"),
+                ],
+                outputs=[
+                    ProcessingOutput(
+                        output_name=o,
+                        source="/opt/ml/processing/" + o,
+                        destination=self.output_uri(name, o),
+                    )
+                    for o in outputs
+                ],
+                arguments=[
+                    "--input",
+                    RAW_DATA,
+                    "--schema",
+                    self.schema_arg,
+                    "--output-dir",
+                    output_dir,
+                ],
+            ),
+            cache_config=CACHE,
+            retry_policies=RETRY,
+            **step_options,
+        )
 
     def validate(self):
         """ValidateData: Great Expectations suite from the schema; stops the run on bad data."""
         return self.raw_table_step(
-            "ValidateData", "validate",
+            "ValidateData",
+            "validate",
             ["python3", CODE + "/run_with_requirements.py", "validate.py"],
-            ["validation"], "/opt/ml/processing/validation")
+            ["validation"],
+            "/opt/ml/processing/validation",
+        )
 
     def preprocess(self, validate):
         """PreprocessData: stratified split, DataBrew recipe fitted on train,
         preprocessing.json."""
         return self.raw_table_step(
-            "PreprocessData", "preprocess", ["python3", CODE + "/preprocess.py"],
-            ["train", "validation", "test", "preprocessing"], "/opt/ml/processing",
-            depends_on=[validate])
+            "PreprocessData",
+            "preprocess",
+            ["python3", CODE + "/preprocess.py"],
+            ["train", "validation", "test", "preprocessing"],
+            "/opt/ml/processing",
+            depends_on=[validate],
+        )
 
     def baseline(self, validate):
         """BaselineData: Model Monitor statistics and constraints of the raw training table,
         which the registered version carries as its DriftCheckBaselines (drift monitoring's
         reference)."""
         return self.raw_table_step(
-            "BaselineData", "baseline", ["python3", CODE + "/baseline.py"], ["baseline"],
-            "/opt/ml/processing/baseline", depends_on=[validate])
+            "BaselineData",
+            "baseline",
+            ["python3", CODE + "/baseline.py"],
+            ["baseline"],
+            "/opt/ml/processing/baseline",
+            depends_on=[validate],
+        )
 
     def train(self, preprocess):
         """TrainModel: XGBoost framework estimator in script mode; code from a content-hashed
@@ -305,29 +404,44 @@ class _Steps(object):
             return preprocess.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri
 
         estimator = XGBoost(
-            entry_point="train.py", source_dir=b.bundles["training"].uri(b.bucket, b.prefix),
-            framework_version=XGBOOST_VERSION, py_version="py3", image_uri=self.xgboost_image,
-            role=b.role, instance_type=p["TrainingInstanceType"],
+            entry_point="train.py",
+            source_dir=b.bundles["training"].uri(b.bucket, b.prefix),
+            framework_version=XGBOOST_VERSION,
+            py_version="py3",
+            image_uri=self.xgboost_image,
+            role=b.role,
+            instance_type=p["TrainingInstanceType"],
             instance_count=p["TrainingInstanceCount"],
             output_path="s3://%s/%s/models" % (b.bucket, b.prefix),
             code_location="s3://%s/%s/code" % (b.bucket, b.prefix),
-            base_job_name="%s-train" % b.prefix, sagemaker_session=b.session,
-            hyperparameters={"max_depth": p["MaxDepth"], "eta": p["Eta"], "gamma": p["Gamma"],
-                             "min_child_weight": p["MinChildWeight"],
-                             "subsample": p["Subsample"], "num_round": p["NumRound"],
-                             "early_stopping_rounds": p["EarlyStoppingRounds"],
-                             "objective": "binary:logistic"},
+            base_job_name="%s-train" % b.prefix,
+            sagemaker_session=b.session,
+            hyperparameters={
+                "max_depth": p["MaxDepth"],
+                "eta": p["Eta"],
+                "gamma": p["Gamma"],
+                "min_child_weight": p["MinChildWeight"],
+                "subsample": p["Subsample"],
+                "num_round": p["NumRound"],
+                "early_stopping_rounds": p["EarlyStoppingRounds"],
+                "objective": "binary:logistic",
+            },
             metric_definitions=[{"Name": "validation:auc", "Regex": VALIDATION_AUC_REGEX}],
-            disable_profiler=True)
+            disable_profiler=True,
+        )
         with telemetry_opted_out(b.session):
-            train_args = estimator.fit(inputs={
-                "train": TrainingInput(split_uri("train"), content_type="text/csv"),
-                "validation": TrainingInput(split_uri("validation"), content_type="text/csv"),
-                "preprocessing": TrainingInput(split_uri("preprocessing"),
-                                               content_type="application/json"),
-            })
-        return TrainingStep(name="TrainModel", step_args=train_args, cache_config=CACHE,
-                            retry_policies=RETRY)
+            train_args = estimator.fit(
+                inputs={
+                    "train": TrainingInput(split_uri("train"), content_type="text/csv"),
+                    "validation": TrainingInput(split_uri("validation"), content_type="text/csv"),
+                    "preprocessing": TrainingInput(
+                        split_uri("preprocessing"), content_type="application/json"
+                    ),
+                }
+            )
+        return TrainingStep(
+            name="TrainModel", step_args=train_args, cache_config=CACHE, retry_policies=RETRY
+        )
 
     def evaluate(self, preprocess, model_data, report):
         """EvaluateModel: evaluation.json in the model-quality convention, read by the
@@ -335,39 +449,74 @@ class _Steps(object):
         test = preprocess.properties.ProcessingOutputConfig.Outputs["test"].S3Output.S3Uri
         return ProcessingStep(
             name="EvaluateModel",
-            step_args=self.processor("evaluate", self.xgboost_image,
-                                     ["python3", CODE + "/evaluate.py"]).run(
-                inputs=[ProcessingInput(source=model_data, destination="/opt/ml/processing/model",
-                                        input_name="model"),
-                        ProcessingInput(source=test, destination="/opt/ml/processing/test",
-                                        input_name="test"),
-                        self.code_input("evaluation")],
-                outputs=[ProcessingOutput(output_name="evaluation",
-                                          source="/opt/ml/processing/evaluation",
-                                          destination=self.output_uri("EvaluateModel",
-                                                                      "evaluation"))],
-                arguments=["--model-dir", "/opt/ml/processing/model",
-                           "--test-dir", "/opt/ml/processing/test",
-                           "--output-dir", "/opt/ml/processing/evaluation"]),
-            property_files=[report], cache_config=CACHE, retry_policies=RETRY)
+            step_args=self.processor(
+                "evaluate", self.xgboost_image, ["python3", CODE + "/evaluate.py"]
+            ).run(
+                inputs=[
+                    ProcessingInput(
+                        source=model_data,
+                        destination="/opt/ml/processing/model",
+                        input_name="model",
+                    ),
+                    ProcessingInput(
+                        source=test, destination="/opt/ml/processing/test", input_name="test"
+                    ),
+                    self.code_input("evaluation"),
+                ],
+                outputs=[
+                    ProcessingOutput(
+                        output_name="evaluation",
+                        source="/opt/ml/processing/evaluation",
+                        destination=self.output_uri("EvaluateModel", "evaluation"),
+                    )
+                ],
+                arguments=[
+                    "--model-dir",
+                    "/opt/ml/processing/model",
+                    "--test-dir",
+                    "/opt/ml/processing/test",
+                    "--output-dir",
+                    "/opt/ml/processing/evaluation",
+                ],
+            ),
+            property_files=[report],
+            cache_config=CACHE,
+            retry_policies=RETRY,
+        )
 
     def serving_model(self, model_data):
         """The serving container finds inference.py through SAGEMAKER_SUBMIT_DIRECTORY (a
         content-hashed tarball), so the model artifact needs no repack step."""
         b = self.b
         return Model(
-            image_uri=self.xgboost_image, model_data=model_data, role=b.role,
+            image_uri=self.xgboost_image,
+            model_data=model_data,
+            role=b.role,
             sagemaker_session=b.session,
-            env={"SAGEMAKER_PROGRAM": "inference.py",
-                 "SAGEMAKER_SUBMIT_DIRECTORY": b.bundles["inference"].uri(b.bucket, b.prefix),
-                 "SAGEMAKER_CONTAINER_LOG_LEVEL": "20", "SAGEMAKER_REGION": b.region})
+            env={
+                "SAGEMAKER_PROGRAM": "inference.py",
+                "SAGEMAKER_SUBMIT_DIRECTORY": b.bundles["inference"].uri(b.bucket, b.prefix),
+                "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+                "SAGEMAKER_REGION": b.region,
+            },
+        )
 
     def register(self, model_data, evaluation_json, baseline):
         """RegisterModel: the version with its model quality and data-quality baseline."""
+
         def baseline_file(name):
-            return MetricsSource(s3_uri=Join(on="/", values=[
-                baseline.properties.ProcessingOutputConfig.Outputs["baseline"].S3Output.S3Uri,
-                name]), content_type="application/json")
+            return MetricsSource(
+                s3_uri=Join(
+                    on="/",
+                    values=[
+                        baseline.properties.ProcessingOutputConfig.Outputs[
+                            "baseline"
+                        ].S3Output.S3Uri,
+                        name,
+                    ],
+                ),
+                content_type="application/json",
+            )
 
         return ModelStep(
             name="RegisterModel",
@@ -379,15 +528,20 @@ class _Steps(object):
                 model_package_group_name=self.b.model_package_group_name,
                 approval_status=self.p["ModelApprovalStatus"],
                 model_metrics=ModelMetrics(
-                    model_statistics=MetricsSource(s3_uri=evaluation_json,
-                                                   content_type="application/json"),
+                    model_statistics=MetricsSource(
+                        s3_uri=evaluation_json, content_type="application/json"
+                    ),
                     model_data_statistics=baseline_file("statistics.json"),
-                    model_data_constraints=baseline_file("constraints.json")),
+                    model_data_constraints=baseline_file("constraints.json"),
+                ),
                 drift_check_baselines=DriftCheckBaselines(
                     model_data_statistics=baseline_file("statistics.json"),
-                    model_data_constraints=baseline_file("constraints.json")),
-                description="Churn XGBoost model (schema %s)" % self.b.source.schema.name),
-            retry_policies=SERVICE_RETRY)
+                    model_data_constraints=baseline_file("constraints.json"),
+                ),
+                description="Churn XGBoost model (schema %s)" % self.b.source.schema.name,
+            ),
+            retry_policies=SERVICE_RETRY,
+        )
 
     def batch_scoring(self, model_data, register):
         """BatchModel (CreateModel from the trained artifact, the registered container and
@@ -396,24 +550,41 @@ class _Steps(object):
         request as fit in 6 MB, one output line per record, <file>.out per input file, in input
         order."""
         p = self.p
-        create = ModelStep(name="BatchModel", step_args=self.serving_model(model_data).create(
-            instance_type=p["TransformInstanceType"]), depends_on=[register],
-            retry_policies=SERVICE_RETRY)
+        create = ModelStep(
+            name="BatchModel",
+            step_args=self.serving_model(model_data).create(
+                instance_type=p["TransformInstanceType"]
+            ),
+            depends_on=[register],
+            retry_policies=SERVICE_RETRY,
+        )
         transformer = Transformer(
-            model_name=create.properties.ModelName, instance_count=p["TransformInstanceCount"],
-            instance_type=p["TransformInstanceType"], strategy="MultiRecord",
-            assemble_with="Line", accept="text/csv", max_payload=6,
-            output_path=Join(on="/", values=[p["BatchOutputUrl"],
-                                             ExecutionVariables.PIPELINE_EXECUTION_ID]),
-            base_transform_job_name="%s-score" % self.b.prefix, sagemaker_session=self.b.session)
+            model_name=create.properties.ModelName,
+            instance_count=p["TransformInstanceCount"],
+            instance_type=p["TransformInstanceType"],
+            strategy="MultiRecord",
+            assemble_with="Line",
+            accept="text/csv",
+            max_payload=6,
+            output_path=Join(
+                on="/", values=[p["BatchOutputUrl"], ExecutionVariables.PIPELINE_EXECUTION_ID]
+            ),
+            base_transform_job_name="%s-score" % self.b.prefix,
+            sagemaker_session=self.b.session,
+        )
         # No CacheConfig: the model is created anew by every execution, and ModelName is part
         # of the transform's cache key, so a cache could never hit.
         transform = TransformStep(
             name="BatchTransform",
-            step_args=transformer.transform(data=p["BatchInputUrl"], data_type="S3Prefix",
-                                            content_type="text/csv", split_type="Line",
-                                            join_source=p["BatchJoinSource"]),
-            retry_policies=RETRY)
+            step_args=transformer.transform(
+                data=p["BatchInputUrl"],
+                data_type="S3Prefix",
+                content_type="text/csv",
+                split_type="Line",
+                join_source=p["BatchJoinSource"],
+            ),
+            retry_policies=RETRY,
+        )
         return [create, transform]
 
 
@@ -425,30 +596,49 @@ def _build(build):
     baseline = steps.baseline(validate)
     train = steps.train(preprocess)
     model_data = train.properties.ModelArtifacts.S3ModelArtifacts
-    report = PropertyFile(name="EvaluationReport", output_name="evaluation",
-                          path="evaluation.json")
+    report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
     evaluate = steps.evaluate(preprocess, model_data, report)
-    evaluation_json = Join(on="/", values=[
-        evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri,
-        "evaluation.json"])
-    auc = JsonGet(step_name=evaluate.name, property_file=report,
-                  json_path="binary_classification_metrics.auc.value")
+    evaluation_json = Join(
+        on="/",
+        values=[
+            evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri,
+            "evaluation.json",
+        ],
+    )
+    auc = JsonGet(
+        step_name=evaluate.name,
+        property_file=report,
+        json_path="binary_classification_metrics.auc.value",
+    )
     register = steps.register(model_data, evaluation_json, baseline)
     too_low = FailStep(
         name="AucTooLow",
-        error_message=Join(on=" ", values=["Test AUC", auc, "is below the AucThreshold",
-                                           steps.p["AucThreshold"],
-                                           "- the model was not registered."]))
+        error_message=Join(
+            on=" ",
+            values=[
+                "Test AUC",
+                auc,
+                "is below the AucThreshold",
+                steps.p["AucThreshold"],
+                "- the model was not registered.",
+            ],
+        ),
+    )
     passed = [register]
     if build.batch_input:
         passed += steps.batch_scoring(model_data, register)
     check = ConditionStep(
         name="CheckAucThreshold",
         conditions=[ConditionGreaterThanOrEqualTo(left=auc, right=steps.p["AucThreshold"])],
-        if_steps=passed, else_steps=[too_low])
-    return ChurnPipeline(name=build.pipeline_name, parameters=list(steps.p.values()),
-                         steps=[validate, baseline, preprocess, train, evaluate, check],
-                         sagemaker_session=build.session)
+        if_steps=passed,
+        else_steps=[too_low],
+    )
+    return ChurnPipeline(
+        name=build.pipeline_name,
+        parameters=list(steps.p.values()),
+        steps=[validate, baseline, preprocess, train, evaluate, check],
+        sagemaker_session=build.session,
+    )
 
 
 class ChurnPipeline(Pipeline):

@@ -1,6 +1,7 @@
 """Which schema a command means, resolved once: the file, the parsed schema, and whether it is a
 shipped one (addressed by name, already in the code bundles) or a user's file (which travels
 with the processing code and whose content shapes the definition)."""
+
 import hashlib
 import os
 

@@ -4,6 +4,7 @@ This is `make run` until the local pipeline runner exists: every script runs as 
 process with the same arguments and SM_* variables the SageMaker jobs give it, each step reading
 the previous step's output folder. Tests use it for end-to-end checks too.
 """
+
 import json
 import os
 import shutil
@@ -28,8 +29,9 @@ class StepFailed(RuntimeError):
     def __init__(self, step, returncode, stderr, log):
         self.step = step
         last = "\n".join(stderr.strip().splitlines()[-15:])
-        RuntimeError.__init__(self, "step %s failed (exit %d); log: %s\n%s"
-                              % (step, returncode, log, last))
+        RuntimeError.__init__(
+            self, "step %s failed (exit %d); log: %s\n%s" % (step, returncode, log, last)
+        )
 
 
 def run_script(step, args, workdir, env=None):
@@ -42,8 +44,12 @@ def run_script(step, args, workdir, env=None):
     child_env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     child_env.update(env or {})
     started = time.time()
-    proc = subprocess.run([sys.executable, str(SCRIPTS[step])] + [str(a) for a in args],
-                          env=child_env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPTS[step])] + [str(a) for a in args],
+        env=child_env,
+        capture_output=True,
+        text=True,
+    )
     log.write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
         raise StepFailed(step, proc.returncode, proc.stderr, log)
@@ -65,21 +71,33 @@ def run_sequence(data, schema, workdir, hyperparameters=None, echo=print):
         echo("  %-10s done in %.1f s" % (name, seconds))
         return out
 
-    step("validate", ["--input", data, "--schema", schema,
-                      "--output-dir", workdir / "validation"])
+    step("validate", ["--input", data, "--schema", schema, "--output-dir", workdir / "validation"])
     step("preprocess", ["--input", data, "--schema", schema, "--output-dir", workdir / "processed"])
     hp_args = []
     for key, value in sorted((hyperparameters or {}).items()):
         hp_args += ["--%s" % key, value]
-    step("train", hp_args, env={
-        "SM_MODEL_DIR": str(workdir / "model"),
-        "SM_CHANNEL_TRAIN": str(workdir / "processed" / "train"),
-        "SM_CHANNEL_VALIDATION": str(workdir / "processed" / "validation"),
-        "SM_CHANNEL_PREPROCESSING": str(workdir / "processed" / "preprocessing"),
-    })
+    step(
+        "train",
+        hp_args,
+        env={
+            "SM_MODEL_DIR": str(workdir / "model"),
+            "SM_CHANNEL_TRAIN": str(workdir / "processed" / "train"),
+            "SM_CHANNEL_VALIDATION": str(workdir / "processed" / "validation"),
+            "SM_CHANNEL_PREPROCESSING": str(workdir / "processed" / "preprocessing"),
+        },
+    )
     tarball = pack_model([workdir / "model"], workdir / "artifacts" / "model.tar.gz")
-    step("evaluate", ["--model-dir", tarball.parent, "--test-dir", workdir / "processed" / "test",
-                      "--output-dir", workdir / "evaluation"])
+    step(
+        "evaluate",
+        [
+            "--model-dir",
+            tarball.parent,
+            "--test-dir",
+            workdir / "processed" / "test",
+            "--output-dir",
+            workdir / "evaluation",
+        ],
+    )
     sample = workdir / "sample.csv"
     with open(data, encoding="utf-8") as f:
         sample.write_text("".join(f.readline() for _ in range(6)))  # header + 5 rows

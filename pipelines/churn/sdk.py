@@ -10,14 +10,17 @@ that setting in the session's config for good would cost 15-30 s per definition 
 validates the whole config against its JSON schema on each of its ~80 config lookups. So the
 opt-out is put in place only around the calls that emit telemetry.
 """
+
 import contextlib
 import copy
 import logging
 import os
 import warnings
 
-TELEMETRY_OPT_OUT = {"SchemaVersion": "1.0",
-                     "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
+TELEMETRY_OPT_OUT = {
+    "SchemaVersion": "1.0",
+    "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
+}
 
 
 def quiet_sdk():
@@ -33,8 +36,9 @@ def telemetry_opted_out(session):
     """Run the enclosed SDK calls with TelemetryOptOut added to the session's config."""
     saved = session.sagemaker_config
     config = copy.deepcopy(saved) if saved else {"SchemaVersion": "1.0"}
-    modules = config.setdefault("SageMaker", {}).setdefault("PythonSDK", {}).setdefault(
-        "Modules", {})
+    modules = (
+        config.setdefault("SageMaker", {}).setdefault("PythonSDK", {}).setdefault("Modules", {})
+    )
     modules["TelemetryOptOut"] = True
     session.sagemaker_config = config
     try:

@@ -16,6 +16,7 @@
 Errors a user can cause (pipelines.errors.UserError) print one line saying what is wrong and
 what to do, and exit 1.
 """
+
 import argparse
 import sys
 

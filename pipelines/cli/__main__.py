@@ -1,4 +1,5 @@
 """python -m pipelines.cli: the `churn` command."""
+
 import sys
 
 from pipelines.cli import main

@@ -1,6 +1,7 @@
 """`churn batch`: batch-transform semantics (SplitType Line, MultiRecord, AssembleWith Line) on
 local files, with the model's own inference code: <input>.out per input file, rows in input
 order."""
+
 import os
 import tempfile
 import time
@@ -23,24 +24,51 @@ def cmd_batch(args, ws):
         input_dir = Path(tempfile.mkdtemp(prefix="churn-batch-"))
         os.symlink(source.resolve(), input_dir / source.name)
     started = time.time()
-    code = batch_transform.main([
-        "--model-dir", model.model_dir, "--code-dir", model.code_dir, "--program", model.program,
-        "--input-dir", str(input_dir), "--output-dir", args.output,
-        "--content-type", args.content_type, "--accept", args.accept, "--split-type", "Line",
-        "--strategy", "MultiRecord", "--max-payload-mb", str(args.max_payload_mb),
-        "--assemble-with", "Line", "--join-source", "Input" if args.join_input else "None",
-        "--concurrency", str(args.concurrency)])
+    code = batch_transform.main(
+        [
+            "--model-dir",
+            model.model_dir,
+            "--code-dir",
+            model.code_dir,
+            "--program",
+            model.program,
+            "--input-dir",
+            str(input_dir),
+            "--output-dir",
+            args.output,
+            "--content-type",
+            args.content_type,
+            "--accept",
+            args.accept,
+            "--split-type",
+            "Line",
+            "--strategy",
+            "MultiRecord",
+            "--max-payload-mb",
+            str(args.max_payload_mb),
+            "--assemble-with",
+            "Line",
+            "--join-source",
+            "Input" if args.join_input else "None",
+            "--concurrency",
+            str(args.concurrency),
+        ]
+    )
     if code != 0:
         raise UserError("batch transform failed (see the message above)")
-    print("scored with %s into %s in %.1f s" % (model.description, args.output,
-                                               time.time() - started))
+    print(
+        "scored with %s into %s in %.1f s" % (model.description, args.output, time.time() - started)
+    )
     return 0
 
 
 def add_parsers(sub):
     p = sub.add_parser("batch", help="score files with batch transform semantics")
-    p.add_argument("--input", required=True, help="a CSV / JSON-lines file or a folder of them "
-                                                  "(no header; features in schema order)")
+    p.add_argument(
+        "--input",
+        required=True,
+        help="a CSV / JSON-lines file or a folder of them (no header; features in schema order)",
+    )
     p.add_argument("--output", required=True, help="folder for <input>.out files")
     p.add_argument("--model-version", help="N, GROUP/N or ARN (default: newest Approved)")
     p.add_argument("--model-dir", help="a trained model's folder instead of a version")
@@ -48,10 +76,17 @@ def add_parsers(sub):
     p.add_argument("--content-type", default="text/csv")
     p.add_argument("--accept", default="text/csv")
     p.add_argument("--max-payload-mb", type=float, default=6.0)
-    p.add_argument("--concurrency", type=positive_int, default=os.cpu_count() or 1,
-                   help="requests scored at once, one core each (MaxConcurrentTransforms; "
-                        "default: the number of cores)")
-    p.add_argument("--join-input", action="store_true",
-                   help="append each prediction to its input row (JoinSource=Input)")
+    p.add_argument(
+        "--concurrency",
+        type=positive_int,
+        default=os.cpu_count() or 1,
+        help="requests scored at once, one core each (MaxConcurrentTransforms; "
+        "default: the number of cores)",
+    )
+    p.add_argument(
+        "--join-input",
+        action="store_true",
+        help="append each prediction to its input row (JoinSource=Input)",
+    )
     add_home(p)
     p.set_defaults(func=cmd_batch)

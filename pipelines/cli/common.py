@@ -1,5 +1,6 @@
 """What the `churn` command groups share: argument types and the options every group that
 reads a home takes."""
+
 import argparse
 from pathlib import Path
 
@@ -18,13 +19,16 @@ def positive_int(text):
 
 
 def add_home(parser):
-    parser.add_argument("--home", help="where runs, models and the local store live "
-                                       "(default: $CHURN_HOME or ./.churn)")
+    parser.add_argument(
+        "--home",
+        help="where runs, models and the local store live (default: $CHURN_HOME or ./.churn)",
+    )
 
 
 def add_schema(parser):
-    parser.add_argument("--schema", default="seed", help="schema name (%s) or file"
-                        % ", ".join(available_schemas()))
+    parser.add_argument(
+        "--schema", default="seed", help="schema name (%s) or file" % ", ".join(available_schemas())
+    )
 
 
 def add_generated_data(parser):
@@ -37,8 +41,9 @@ def data_or_generated(args, ws, allow_s3=False):
     seed-schema data when the schema is the seed's."""
     if args.data is None:
         if args.schema != "seed":
-            raise UserError("--schema %s needs --data: only the seed schema has generated data"
-                            % args.schema)
+            raise UserError(
+                "--schema %s needs --data: only the seed schema has generated data" % args.schema
+            )
         return ws.generated_data(args.rows, args.seed)
     if not (allow_s3 and args.data.startswith("s3://")) and not Path(args.data).is_file():
         raise UserError("--data %s is not a file" % args.data)

@@ -1,4 +1,5 @@
 """`churn generate-data` and `churn schemas`: tables and the schemas that describe them."""
+
 from pathlib import Path
 
 from pipelines.cli.common import positive_int

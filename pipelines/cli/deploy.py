@@ -1,5 +1,6 @@
 """`churn deploy` and `churn undeploy`: a registered version behind a SageMaker endpoint with
 data capture (and hourly monitoring), and down again (AWS)."""
+
 import os
 
 from pipelines.aws.errors import aws_errors
@@ -16,9 +17,15 @@ def _undeploy(args):
     from pipelines.aws.deploy import undeploy
 
     done = undeploy(args.endpoint_name)
-    print("deleted endpoint %s, config %s, models %s, monitoring schedules %s" % (
-        done["endpoint"], done["endpoint_config"], ", ".join(done["models"]),
-        ", ".join(done["monitoring_schedules"]) or "none"))
+    print(
+        "deleted endpoint %s, config %s, models %s, monitoring schedules %s"
+        % (
+            done["endpoint"],
+            done["endpoint_config"],
+            ", ".join(done["models"]),
+            ", ".join(done["monitoring_schedules"]) or "none",
+        )
+    )
     return 0
 
 
@@ -30,45 +37,68 @@ def _deploy(args):
 
     role = args.role_arn or os.environ.get("SAGEMAKER_EXECUTION_ROLE_ARN")
     if not role:
-        raise UserError("--role-arn (or SAGEMAKER_EXECUTION_ROLE_ARN): the role the "
-                        "endpoint's model runs as")
-    done = deploy(args.model_package_arn, args.endpoint_name, role, args.instance_type,
-                  args.instance_count, args.data_capture_percent, args.capture_destination,
-                  args.allow_unapproved)
-    print("endpoint %s: config %s, model %s; data capture %s" % (
-        done["endpoint"], done["endpoint_config"], done["model"],
-        "%g%% to %s" % (args.data_capture_percent, args.capture_destination)
-        if args.data_capture_percent > 0 else "off"))
+        raise UserError(
+            "--role-arn (or SAGEMAKER_EXECUTION_ROLE_ARN): the role the endpoint's model runs as"
+        )
+    done = deploy(
+        args.model_package_arn,
+        args.endpoint_name,
+        role,
+        args.instance_type,
+        args.instance_count,
+        args.data_capture_percent,
+        args.capture_destination,
+        args.allow_unapproved,
+    )
+    print(
+        "endpoint %s: config %s, model %s; data capture %s"
+        % (
+            done["endpoint"],
+            done["endpoint_config"],
+            done["model"],
+            "%g%% to %s" % (args.data_capture_percent, args.capture_destination)
+            if args.data_capture_percent > 0
+            else "off",
+        )
+    )
     if args.monitor == "hourly":
         if not args.monitoring_output:
-            raise UserError("--monitor hourly needs --monitoring-output s3://... for the "
-                            "monitoring reports")
+            raise UserError(
+                "--monitor hourly needs --monitoring-output s3://... for the monitoring reports"
+            )
         image = model_monitor_image(boto3.Session().region_name)
-        name = schedule_monitoring(args.endpoint_name, args.model_package_arn, role,
-                                   args.monitoring_output, image)
-        print("monitoring schedule %s: hourly data-quality checks, CloudWatch metrics on"
-              % name)
+        name = schedule_monitoring(
+            args.endpoint_name, args.model_package_arn, role, args.monitoring_output, image
+        )
+        print("monitoring schedule %s: hourly data-quality checks, CloudWatch metrics on" % name)
     return 0
 
 
 def add_parsers(sub):
-    p = sub.add_parser("deploy", help="deploy a registered version to a SageMaker endpoint "
-                                      "with data capture (AWS)")
+    p = sub.add_parser(
+        "deploy", help="deploy a registered version to a SageMaker endpoint with data capture (AWS)"
+    )
     p.add_argument("--model-package-arn", required=True)
     p.add_argument("--endpoint-name", required=True)
-    p.add_argument("--role-arn", help="execution role of the model "
-                                      "(default: $SAGEMAKER_EXECUTION_ROLE_ARN)")
+    p.add_argument(
+        "--role-arn", help="execution role of the model (default: $SAGEMAKER_EXECUTION_ROLE_ARN)"
+    )
     p.add_argument("--instance-type", default="ml.m5.large")
     p.add_argument("--instance-count", type=positive_int, default=1)
     p.add_argument("--data-capture-percent", type=float, default=100.0)
     p.add_argument("--capture-destination", help="s3://bucket/prefix for captured data")
     p.add_argument("--allow-unapproved", action="store_true")
-    p.add_argument("--monitor", choices=("none", "hourly"), default="none",
-                   help="hourly data-quality monitoring against the version's baseline")
+    p.add_argument(
+        "--monitor",
+        choices=("none", "hourly"),
+        default="none",
+        help="hourly data-quality monitoring against the version's baseline",
+    )
     p.add_argument("--monitoring-output", help="s3://bucket/prefix for monitoring reports")
     p.set_defaults(func=cmd_deploy)
 
-    p = sub.add_parser("undeploy", help="delete an endpoint, its config, models and "
-                                        "monitoring schedules (AWS)")
+    p = sub.add_parser(
+        "undeploy", help="delete an endpoint, its config, models and monitoring schedules (AWS)"
+    )
     p.add_argument("--endpoint-name", required=True)
     p.set_defaults(func=cmd_deploy)

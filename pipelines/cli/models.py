@@ -1,4 +1,5 @@
 """`churn models`: the local model registry."""
+
 import json
 import time
 
@@ -13,20 +14,27 @@ def cmd_models(args, ws):
         if not packages:
             print("no model versions registered under %s yet" % ws.home)
         for p in packages:
-            print("%-24s %3d  %-22s %s" % (
-                p["ModelPackageGroupName"], p["ModelPackageVersion"], p["ModelApprovalStatus"],
-                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(p["CreationTime"]))))
+            print(
+                "%-24s %3d  %-22s %s"
+                % (
+                    p["ModelPackageGroupName"],
+                    p["ModelPackageVersion"],
+                    p["ModelApprovalStatus"],
+                    time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(p["CreationTime"])),
+                )
+            )
         return 0
     if not args.version:
-        raise UserError("churn models %s needs a VERSION (see `churn models list`)"
-                        % args.action)
+        raise UserError("churn models %s needs a VERSION (see `churn models list`)" % args.action)
     if args.action == "describe":
         print(json.dumps(registry.find(args.version, args.group), indent=1, default=str))
         return 0
     status = "Approved" if args.action == "approve" else "Rejected"
     package = registry.set_approval(args.version, status, args.description, args.group)
-    print("%s version %d is now %s" % (package["ModelPackageGroupName"],
-                                        package["ModelPackageVersion"], status))
+    print(
+        "%s version %d is now %s"
+        % (package["ModelPackageGroupName"], package["ModelPackageVersion"], status)
+    )
     return 0
 
 

@@ -1,5 +1,6 @@
 """`churn monitor`: captured requests against a version's data-quality baseline, locally (capture
 files, EMF lines) or on AWS (capture objects in S3, PutMetricData)."""
+
 import json
 from pathlib import Path
 
@@ -19,13 +20,21 @@ def cmd_monitor(args, ws):
     from pipelines.monitoring.report import monitor
 
     if args.output and args.output.startswith("s3://"):
-        raise UserError("--output %s: S3 is for monitoring on AWS (with --capture-destination "
-                        "or --model-package-arn); give a folder here" % args.output)
+        raise UserError(
+            "--output %s: S3 is for monitoring on AWS (with --capture-destination "
+            "or --model-package-arn); give a folder here" % args.output
+        )
     statistics, constraints = _local_baseline(args, ws)
     output = _output_dir(args, ws)
-    violations, metrics, rows = monitor(statistics, constraints,
-                                        str(args.capture_dir or ws.home / "capture"),
-                                        args.endpoint_name, str(output), since, schedule)
+    violations, metrics, rows = monitor(
+        statistics,
+        constraints,
+        str(args.capture_dir or ws.home / "capture"),
+        args.endpoint_name,
+        str(output),
+        since,
+        schedule,
+    )
     for line in metrics:
         print(line)
     _print_violations(violations, rows, output / "constraint_violations.json")
@@ -46,12 +55,16 @@ def _monitor_aws(args, ws, since, schedule):
 
     namespace = args.metrics_namespace or NAMESPACE
     if args.capture_dir or args.model_version:
-        raise UserError("--capture-dir and --model-version read local capture and the local "
-                        "registry; on AWS name the baseline with --model-package-arn ARN (or "
-                        "--baseline-dir DIR)")
+        raise UserError(
+            "--capture-dir and --model-version read local capture and the local "
+            "registry; on AWS name the baseline with --model-package-arn ARN (or "
+            "--baseline-dir DIR)"
+        )
     if not (args.model_package_arn or args.baseline_dir):
-        raise UserError("on AWS, name the baseline: --model-package-arn ARN (its "
-                        "DriftCheckBaselines) or --baseline-dir DIR")
+        raise UserError(
+            "on AWS, name the baseline: --model-package-arn ARN (its "
+            "DriftCheckBaselines) or --baseline-dir DIR"
+        )
     session = boto3.Session()
     if not session.region_name:
         raise UserError("no AWS region: set AWS_DEFAULT_REGION to the endpoint's region")
@@ -62,26 +75,30 @@ def _monitor_aws(args, ws, since, schedule):
         if args.baseline_dir:
             statistics, constraints = _local_baseline(args, ws)
         else:
-            statistics, constraints = monitor_aws.package_baseline(sagemaker, s3,
-                                                                   args.model_package_arn)
+            statistics, constraints = monitor_aws.package_baseline(
+                sagemaker, s3, args.model_package_arn
+            )
         destination = args.capture_destination or monitor_aws.capture_destination(
-            sagemaker, args.endpoint_name)
+            sagemaker, args.endpoint_name
+        )
         payloads = monitor_aws.captured_payloads(s3, destination, args.endpoint_name, since)
         if not payloads:
-            raise MonitorError("no captured requests for %s since %s"
-                               % (args.endpoint_name, since))
+            raise MonitorError("no captured requests for %s since %s" % (args.endpoint_name, since))
         violations, metrics, rows = check(statistics, constraints, payloads)
         if args.output and args.output.startswith("s3://"):
             where = monitor_aws.write_violations(s3, args.output, violations)
         else:
             where = write_violations(violations, str(_output_dir(args, ws)))
-        data = monitor_aws.metric_data(args.endpoint_name, schedule, metrics,
-                                       datetime.now(timezone.utc))
+        data = monitor_aws.metric_data(
+            args.endpoint_name, schedule, metrics, datetime.now(timezone.utc)
+        )
         published = monitor_aws.publish(session.client("cloudwatch"), data, namespace)
     for datum in data:
         print("%-40s %.6f" % (datum["MetricName"], datum["Value"]))
-    print("published %d metrics to CloudWatch %s (Endpoint=%s, MonitoringSchedule=%s)"
-          % (published, namespace, args.endpoint_name, schedule))
+    print(
+        "published %d metrics to CloudWatch %s (Endpoint=%s, MonitoringSchedule=%s)"
+        % (published, namespace, args.endpoint_name, schedule)
+    )
     _print_violations(violations, rows, where)
     return 0
 
@@ -99,8 +116,7 @@ def _since(text):
         since = datetime.fromisoformat(text.replace("Z", "+00:00"))
         return since if since.tzinfo else since.replace(tzinfo=timezone.utc)
     except ValueError:
-        raise UserError("--since %r: use an ISO time (2026-11-26T06:00:00Z) or 2h, 30m, 1d"
-                        % text)
+        raise UserError("--since %r: use an ISO time (2026-11-26T06:00:00Z) or 2h, 30m, 1d" % text)
 
 
 def _local_baseline(args, ws):
@@ -109,8 +125,10 @@ def _local_baseline(args, ws):
     try:
         if args.baseline_dir:
             folder = Path(args.baseline_dir)
-            return (json.loads((folder / "statistics.json").read_text()),
-                    json.loads((folder / "constraints.json").read_text()))
+            return (
+                json.loads((folder / "statistics.json").read_text()),
+                json.loads((folder / "constraints.json").read_text()),
+            )
         return ws.drift_baseline(args.model_version)
     except (OSError, ValueError, RegistryError, StoreError) as e:
         raise UserError("cannot read the baseline: %s" % e)
@@ -119,37 +137,57 @@ def _local_baseline(args, ws):
 def _output_dir(args, ws):
     from datetime import datetime, timezone
 
-    return Path(args.output or ws.home / "monitoring" / args.endpoint_name /
-                datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+    return Path(
+        args.output
+        or ws.home
+        / "monitoring"
+        / args.endpoint_name
+        / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    )
 
 
 def _print_violations(violations, rows, where):
-    print("%d captured rows checked; %d violation%s; %s" % (
-        rows, len(violations), "" if len(violations) == 1 else "s", where))
+    print(
+        "%d captured rows checked; %d violation%s; %s"
+        % (rows, len(violations), "" if len(violations) == 1 else "s", where)
+    )
     for v in violations:
-        print("  %-22s %-26s %s" % (v["feature_name"], v["constraint_check_type"],
-                                    v["description"]))
+        print(
+            "  %-22s %-26s %s" % (v["feature_name"], v["constraint_check_type"], v["description"])
+        )
 
 
 def add_parsers(sub):
-    p = sub.add_parser("monitor", help="check captured requests against the data-quality "
-                                       "baseline (drift, types, completeness, domains)")
+    p = sub.add_parser(
+        "monitor",
+        help="check captured requests against the data-quality "
+        "baseline (drift, types, completeness, domains)",
+    )
     p.add_argument("--model-version", help="N, GROUP/N or ARN (default: newest Approved)")
     p.add_argument("--baseline-dir", help="statistics.json + constraints.json instead")
     p.add_argument("--since", help="ISO time or 2h / 30m / 1d (default: all captured data)")
     p.add_argument("--endpoint-name", default="churn-local")
     p.add_argument("--capture-dir", help="default: $CHURN_HOME/capture")
-    p.add_argument("--output", help="folder for constraint_violations.json (on AWS also "
-                                    "s3://bucket/prefix)")
-    p.add_argument("--capture-destination",
-                   help="AWS: the endpoint's capture destination s3://bucket/prefix (default: "
-                        "read from the endpoint's DataCaptureConfig)")
-    p.add_argument("--model-package-arn",
-                   help="AWS: the registered version whose DriftCheckBaselines to check against")
-    p.add_argument("--schedule-name", help="the MonitoringSchedule dimension of the metrics "
-                                           "(default: <endpoint>-adhoc)")
-    p.add_argument("--metrics-namespace",
-                   help="AWS: CloudWatch namespace (default: Model Monitor's, "
-                        "aws/sagemaker/Endpoints/data-metrics)")
+    p.add_argument(
+        "--output", help="folder for constraint_violations.json (on AWS also s3://bucket/prefix)"
+    )
+    p.add_argument(
+        "--capture-destination",
+        help="AWS: the endpoint's capture destination s3://bucket/prefix (default: "
+        "read from the endpoint's DataCaptureConfig)",
+    )
+    p.add_argument(
+        "--model-package-arn",
+        help="AWS: the registered version whose DriftCheckBaselines to check against",
+    )
+    p.add_argument(
+        "--schedule-name",
+        help="the MonitoringSchedule dimension of the metrics (default: <endpoint>-adhoc)",
+    )
+    p.add_argument(
+        "--metrics-namespace",
+        help="AWS: CloudWatch namespace (default: Model Monitor's, "
+        "aws/sagemaker/Endpoints/data-metrics)",
+    )
     add_home(p)
     p.set_defaults(func=cmd_monitor)

@@ -1,4 +1,5 @@
 """`churn run`, `churn runs` and `churn run-scripts`: the pipeline on this machine."""
+
 import json
 import sys
 import time
@@ -24,8 +25,13 @@ def cmd_run(args, ws):
     progress = sys.stderr if args.json else sys.stdout
     echo = lambda line: (progress.write(line + "\n"), progress.flush())  # noqa: E731
     try:
-        result = ws.run(data, schema=source, parameters=parse_params(args.param), echo=echo,
-                        batch_input=args.batch_input)
+        result = ws.run(
+            data,
+            schema=source,
+            parameters=parse_params(args.param),
+            echo=echo,
+            batch_input=args.batch_input,
+        )
     except FileNotFoundError as e:
         raise UserError(str(e))
     if args.json:
@@ -51,23 +57,34 @@ def check_batch_input(path, schema):
         raise UserError("--batch-input %s is empty (or starts with a blank line)" % path)
     names = set(schema.feature_names) | {schema.target}
     if {field.strip().strip('"') for field in first.split(",")} & names:
-        raise UserError("--batch-input %s starts with a header line; batch transform scores "
-                        "every line: give rows only, features in schema order (%s)"
-                        % (path, ",".join(schema.feature_names)))
+        raise UserError(
+            "--batch-input %s starts with a header line; batch transform scores "
+            "every line: give rows only, features in schema order (%s)"
+            % (path, ",".join(schema.feature_names))
+        )
 
 
 def print_result(result):
     record = result.record
     steps = record["Steps"]
-    print("%s: %s in %.1f s (%d of %d steps from cache)" % (
-        record["PipelineExecutionId"], result.status, result.seconds,
-        sum(1 for s in steps if s["CacheHit"]), len(steps)))
+    print(
+        "%s: %s in %.1f s (%d of %d steps from cache)"
+        % (
+            record["PipelineExecutionId"],
+            result.status,
+            result.seconds,
+            sum(1 for s in steps if s["CacheHit"]),
+            len(steps),
+        )
+    )
     if result.metrics:
         print("test metrics: " + ", ".join("%s %.4f" % kv for kv in result.metrics.items()))
     if result.model_package:
         p = result.model_package
-        print("registered %s version %d (%s); approve it with `churn models approve %d`"
-              % (p["group"], p["version"], p["approval_status"], p["version"]))
+        print(
+            "registered %s version %d (%s); approve it with `churn models approve %d`"
+            % (p["group"], p["version"], p["approval_status"], p["version"])
+        )
     if result.batch_output:
         for path in result.batch_output["files"]:
             print("batch scores: %s" % path)
@@ -97,10 +114,16 @@ def cmd_runs(args, ws):
         if not found:
             print("no executions under %s yet; run `churn run`" % ws.home)
         for r in found:
-            print("%s  %-10s %s  %5.1f s  %s" % (
-                r["PipelineExecutionId"], r["PipelineExecutionStatus"],
-                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["StartTime"])),
-                (r["EndTime"] or time.time()) - r["StartTime"], r["PipelineName"]))
+            print(
+                "%s  %-10s %s  %5.1f s  %s"
+                % (
+                    r["PipelineExecutionId"],
+                    r["PipelineExecutionStatus"],
+                    time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["StartTime"])),
+                    (r["EndTime"] or time.time()) - r["StartTime"],
+                    r["PipelineName"],
+                )
+            )
         return 0
     if not args.id:
         raise UserError("churn runs show needs an execution id (see `churn runs list`)")
@@ -108,15 +131,24 @@ def cmd_runs(args, ws):
     if args.json:
         print(json.dumps(record, indent=1, default=str))
         return 0
-    print("%s %s: %s" % (record["PipelineName"], record["PipelineExecutionId"],
-                         record["PipelineExecutionStatus"]))
+    print(
+        "%s %s: %s"
+        % (record["PipelineName"], record["PipelineExecutionId"], record["PipelineExecutionStatus"])
+    )
     if record["FailureReason"]:
         print("failure: %s" % record["FailureReason"])
     for s in record["Steps"]:
         took = (s["EndTime"] or time.time()) - s["StartTime"]
-        print("  %-28s %-12s %-9s %6.1f s%s" % (
-            s["StepName"], s["StepType"], s["StepStatus"], took,
-            "  cache hit from %s" % s["CacheHit"] if s["CacheHit"] else ""))
+        print(
+            "  %-28s %-12s %-9s %6.1f s%s"
+            % (
+                s["StepName"],
+                s["StepType"],
+                s["StepStatus"],
+                took,
+                "  cache hit from %s" % s["CacheHit"] if s["CacheHit"] else "",
+            )
+        )
     return 0
 
 
@@ -134,9 +166,15 @@ def cmd_run_scripts(args, ws):
     except StepFailed as e:
         raise UserError(str(e))
     sd = summary["auc_std"]  # the string "NaN" below 200 test rows, by the convention
-    print("test AUC %.4f (bootstrap sd %s), accuracy %.4f, F1 %.4f"
-          % (summary["auc"], "%.4f" % sd if isinstance(sd, float) else sd, summary["accuracy"],
-             summary["f1"]))
+    print(
+        "test AUC %.4f (bootstrap sd %s), accuracy %.4f, F1 %.4f"
+        % (
+            summary["auc"],
+            "%.4f" % sd if isinstance(sd, float) else sd,
+            summary["accuracy"],
+            summary["f1"],
+        )
+    )
     print("model: %s" % summary["model"])
     print("scores of the first rows (probability,label): %s" % " ".join(summary["sample_scores"]))
     return 0
@@ -144,15 +182,25 @@ def cmd_run_scripts(args, ws):
 
 def add_parsers(sub):
     p = sub.add_parser("run", help="run the pipeline definition locally (no Docker, no AWS)")
-    p.add_argument("--data", help="raw churn CSV, or an s3:// URI in the local store "
-                                  "(default: generated seed-schema data)")
+    p.add_argument(
+        "--data",
+        help="raw churn CSV, or an s3:// URI in the local store "
+        "(default: generated seed-schema data)",
+    )
     add_schema(p)
-    p.add_argument("--param", action="append", metavar="NAME=VALUE",
-                   help="pipeline parameter, e.g. AucThreshold=0.8 (repeatable)")
-    p.add_argument("--batch-input", metavar="CSV",
-                   help="also score this headerless CSV with the model once it is registered "
-                        "(the pipeline's BatchModel and BatchTransform steps); "
-                        "--param BatchJoinSource=Input appends each score to its row")
+    p.add_argument(
+        "--param",
+        action="append",
+        metavar="NAME=VALUE",
+        help="pipeline parameter, e.g. AucThreshold=0.8 (repeatable)",
+    )
+    p.add_argument(
+        "--batch-input",
+        metavar="CSV",
+        help="also score this headerless CSV with the model once it is registered "
+        "(the pipeline's BatchModel and BatchTransform steps); "
+        "--param BatchJoinSource=Input appends each score to its row",
+    )
     add_home(p)
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
     add_generated_data(p)
@@ -165,8 +213,10 @@ def add_parsers(sub):
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_runs)
 
-    p = sub.add_parser("run-scripts", help="run validate, preprocess, train, evaluate and "
-                                           "inference in sequence on one table")
+    p = sub.add_parser(
+        "run-scripts",
+        help="run validate, preprocess, train, evaluate and inference in sequence on one table",
+    )
     p.add_argument("--data", help="raw churn CSV (default: generate seed-schema data)")
     add_schema(p)
     add_generated_data(p)

@@ -1,5 +1,6 @@
 """`churn serve` and `churn predict`: the SageMaker hosting contract on this machine, and a
 client for it (or for a SageMaker endpoint on AWS)."""
+
 import json
 import os
 import sys
@@ -30,21 +31,43 @@ def cmd_serve(args, ws):
     model = servable(args, ws, sources[0] if sources else None)
     config = {"model_dir": model.model_dir, "code_dir": model.code_dir, "program": model.program}
     if args.capture_percent > 0:
-        config["capture"] = {"destination": str(Path(args.capture_dir or ws.home / "capture")),
-                             "endpoint": args.endpoint_name, "percent": args.capture_percent}
+        config["capture"] = {
+            "destination": str(Path(args.capture_dir or ws.home / "capture")),
+            "endpoint": args.endpoint_name,
+            "percent": args.capture_percent,
+        }
     os.environ[CONFIG_ENV] = json.dumps(config)
     port = args.port or int(os.environ.get("SAGEMAKER_BIND_TO_PORT", "8080"))
-    print("serving %s on http://%s:%d (%d worker%s); data capture %s"
-          % (model.description, args.host, port, args.workers, "s" if args.workers > 1 else "",
-             "%g%% to %s" % (args.capture_percent, config["capture"]["destination"])
-             if "capture" in config else "off"))
+    print(
+        "serving %s on http://%s:%d (%d worker%s); data capture %s"
+        % (
+            model.description,
+            args.host,
+            port,
+            args.workers,
+            "s" if args.workers > 1 else "",
+            "%g%% to %s" % (args.capture_percent, config["capture"]["destination"])
+            if "capture" in config
+            else "off",
+        )
+    )
     sys.stdout.flush()
     ws.close()  # the workers open what they need themselves
-    uvicorn.run("pipelines.serving.app:app_from_env", factory=True, host=args.host, port=port,
-                workers=args.workers, loop="uvloop", http="httptools", log_level="warning",
-                # No per-request access log and no X-Forwarded-* rewriting: a twelfth of a
-                # one-row request, for nothing the hosting contract uses.
-                access_log=False, proxy_headers=False, timeout_graceful_shutdown=30)
+    uvicorn.run(
+        "pipelines.serving.app:app_from_env",
+        factory=True,
+        host=args.host,
+        port=port,
+        workers=args.workers,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        # No per-request access log and no X-Forwarded-* rewriting: a twelfth of a
+        # one-row request, for nothing the hosting contract uses.
+        access_log=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=30,
+    )
     return 0
 
 
@@ -60,19 +83,27 @@ def cmd_predict(args, ws):
             body = Path(args.file).read_bytes()
         except OSError as e:
             raise UserError("cannot read %s: %s" % (args.file, e.strerror))
-        content_type = "application/json" if args.file.endswith(".json") else \
-            "application/jsonlines" if args.file.endswith(".jsonl") else "text/csv"
+        content_type = (
+            "application/json"
+            if args.file.endswith(".json")
+            else "application/jsonlines"
+            if args.file.endswith(".jsonl")
+            else "text/csv"
+        )
     elif args.json:
         body, content_type = args.json.encode(), "application/json"
     else:
         body, content_type = args.csv.encode(), "text/csv"
     if args.endpoint_name:
-        sys.stdout.write(invoke_sagemaker_endpoint(args.endpoint_name, body, content_type,
-                                                   args.accept))
+        sys.stdout.write(
+            invoke_sagemaker_endpoint(args.endpoint_name, body, content_type, args.accept)
+        )
         return 0
-    request = urllib.request.Request(args.endpoint.rstrip("/") + "/invocations", data=body,
-                                     headers={"Content-Type": content_type,
-                                              "Accept": args.accept})
+    request = urllib.request.Request(
+        args.endpoint.rstrip("/") + "/invocations",
+        data=body,
+        headers={"Content-Type": content_type, "Accept": args.accept},
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             sys.stdout.write(response.read().decode("utf-8"))
@@ -84,8 +115,10 @@ def cmd_predict(args, ws):
             pass
         raise UserError("the endpoint answered %d: %s" % (e.code, detail))
     except (urllib.error.URLError, OSError) as e:
-        raise UserError("cannot reach %s (%s); is `churn serve` running?"
-                        % (args.endpoint, getattr(e, "reason", e)))
+        raise UserError(
+            "cannot reach %s (%s); is `churn serve` running?"
+            % (args.endpoint, getattr(e, "reason", e))
+        )
     if not args.accept.endswith("csv"):
         sys.stdout.write("\n")
     return 0
@@ -97,27 +130,38 @@ def invoke_sagemaker_endpoint(name, body, content_type, accept):
 
     with aws_errors("endpoint %s: " % name):
         response = boto3.client("sagemaker-runtime").invoke_endpoint(
-            EndpointName=name, Body=body, ContentType=content_type, Accept=accept)
+            EndpointName=name, Body=body, ContentType=content_type, Accept=accept
+        )
         return response["Body"].read().decode("utf-8")
 
 
 def add_parsers(sub):
-    p = sub.add_parser("serve", help="serve a model over HTTP with the SageMaker hosting "
-                                     "contract and data capture")
-    p.add_argument("--model-version", help="registered version: N, GROUP/N or ARN "
-                                           "(default: the newest Approved one)")
+    p = sub.add_parser(
+        "serve", help="serve a model over HTTP with the SageMaker hosting contract and data capture"
+    )
+    p.add_argument(
+        "--model-version",
+        help="registered version: N, GROUP/N or ARN (default: the newest Approved one)",
+    )
     p.add_argument("--model-package-arn", help="registered version by ARN")
-    p.add_argument("--model-dir", help="a trained model's folder (xgboost-model + "
-                                       "preprocessing.json)")
-    p.add_argument("--allow-unapproved", action="store_true",
-                   help="serve a version that is not Approved")
+    p.add_argument(
+        "--model-dir", help="a trained model's folder (xgboost-model + preprocessing.json)"
+    )
+    p.add_argument(
+        "--allow-unapproved", action="store_true", help="serve a version that is not Approved"
+    )
     p.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to accept other machines")
-    p.add_argument("--port", type=int, default=None,
-                   help="default: $SAGEMAKER_BIND_TO_PORT or 8080")
+    p.add_argument(
+        "--port", type=int, default=None, help="default: $SAGEMAKER_BIND_TO_PORT or 8080"
+    )
     p.add_argument("--workers", type=positive_int, default=1)
     p.add_argument("--endpoint-name", default="churn-local")
-    p.add_argument("--capture-percent", type=float, default=100.0,
-                   help="data capture sampling percentage (0 turns capture off)")
+    p.add_argument(
+        "--capture-percent",
+        type=float,
+        default=100.0,
+        help="data capture sampling percentage (0 turns capture off)",
+    )
     p.add_argument("--capture-dir", help="default: $CHURN_HOME/capture")
     add_home(p)
     p.set_defaults(func=cmd_serve)

@@ -1,6 +1,7 @@
 """What the SageMaker project templates' commands, `get-pipeline-definition` and `run-pipeline`,
 share: load a pipeline module, call its get_pipeline(**kwargs), and turn the mistakes users make
 into one clear line."""
+
 import argparse
 import importlib
 import json
@@ -15,10 +16,15 @@ from pipelines.errors import UserError
 def pipeline_parser(prog, description):
     """The flags the SageMaker project templates' commands share."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument("-n", "--module-name", required=True,
-                        help="module with get_pipeline(), e.g. pipelines.churn.pipeline")
-    parser.add_argument("-kwargs", "--kwargs", default=None,
-                        help="JSON object of get_pipeline() arguments")
+    parser.add_argument(
+        "-n",
+        "--module-name",
+        required=True,
+        help="module with get_pipeline(), e.g. pipelines.churn.pipeline",
+    )
+    parser.add_argument(
+        "-kwargs", "--kwargs", default=None, help="JSON object of get_pipeline() arguments"
+    )
     return parser
 
 
@@ -35,10 +41,11 @@ def parse_kwargs(text):
 
 
 def region_of(kwargs):
-    region = kwargs.get("region") or os.environ.get("AWS_REGION") \
-        or os.environ.get("AWS_DEFAULT_REGION")
+    region = (
+        kwargs.get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    )
     if not region:
-        raise UserError("no AWS region: pass \"region\" in --kwargs or set AWS_DEFAULT_REGION")
+        raise UserError('no AWS region: pass "region" in --kwargs or set AWS_DEFAULT_REGION')
     return region
 
 
@@ -49,8 +56,10 @@ def load_pipeline(module_name, kwargs):
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
-        raise UserError("cannot import module %r (%s); pass the dotted name of a module with "
-                           "get_pipeline(), e.g. pipelines.churn.pipeline" % (module_name, e))
+        raise UserError(
+            "cannot import module %r (%s); pass the dotted name of a module with "
+            "get_pipeline(), e.g. pipelines.churn.pipeline" % (module_name, e)
+        )
     if not hasattr(module, "get_pipeline"):
         raise UserError("module %r has no get_pipeline() function" % module_name)
     kwargs = dict(kwargs, region=region_of(kwargs))

@@ -4,6 +4,7 @@ SageMaker writes resource names in ARNs lower-case (a job named TrainModel-x has
 ...:training-job/trainmodel-x); the local twins do the same, so code that parses ARNs works on
 both.
 """
+
 REGION = "local"
 ACCOUNT = "000000000000"
 

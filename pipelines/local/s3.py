@@ -4,6 +4,7 @@ Jobs read and write S3 URIs exactly as on SageMaker; only this module knows they
 Every object is published whole or not at all (processing/churn_job.py's atomic write), so a
 kill or a full disk never leaves a partial object under its key.
 """
+
 from pathlib import Path
 
 from pipelines.errors import StoreError
@@ -17,7 +18,7 @@ class Store(object):
     def path(self, uri):
         if not isinstance(uri, str) or not uri.startswith("s3://"):
             raise StoreError("not an S3 URI: %r" % (uri,))
-        bucket, _, key = uri[len("s3://"):].partition("/")
+        bucket, _, key = uri[len("s3://") :].partition("/")
         if not bucket or ".." in key.split("/"):
             raise StoreError("bad S3 URI: %r" % (uri,))
         return self.root / bucket / key
@@ -49,8 +50,11 @@ class Store(object):
         if prefix.endswith("/") or base.is_dir():
             if not base.is_dir():
                 return {}
-            return {str(p.relative_to(base)): p for p in sorted(base.rglob("*"))
-                    if p.is_file() and not is_temporary(p.name)}
+            return {
+                str(p.relative_to(base)): p
+                for p in sorted(base.rglob("*"))
+                if p.is_file() and not is_temporary(p.name)
+            }
         if base.is_file():
             return {base.name: base}
         return {}

@@ -1,5 +1,6 @@
 """Captured requests read back: the capture files of an endpoint (docs/container-contracts.md
 section 5), their records, and the request rows in them."""
+
 import base64
 import json
 import os
@@ -31,13 +32,17 @@ def payloads_of_records(lines, since=None):
         if not line.strip():
             continue
         record = json.loads(line)
-        when = datetime.strptime(record["eventMetadata"]["inferenceTime"],
-                                 "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+        when = datetime.strptime(
+            record["eventMetadata"]["inferenceTime"], "%Y-%m-%dT%H:%M:%SZ"
+        ).replace(tzinfo=timezone.utc)
         if since and when < since:
             continue
         data = record["captureData"]["endpointInput"]
-        text = data["data"] if data["encoding"] != "BASE64" else \
-            base64.b64decode(data["data"]).decode("utf-8", "replace")
+        text = (
+            data["data"]
+            if data["encoding"] != "BASE64"
+            else base64.b64decode(data["data"]).decode("utf-8", "replace")
+        )
         payloads.append((data["observedContentType"], text))
     return payloads
 
@@ -58,7 +63,7 @@ def rows_from_payloads(payloads, features):
             else:
                 for r in records:
                     if len(r) < len(features):
-                        missing |= set(features[len(r):])
+                        missing |= set(features[len(r) :])
                     elif len(r) > len(features):
                         extra.add("column %d" % (len(features) + 1))
                     rows.append(dict(zip(features, r)))

@@ -3,6 +3,7 @@ captured request rows against the baseline's statistics.json and constraints.jso
 checks data_type_check, completeness_check, baseline_drift_check (L-infinity distance, Robust
 correction, threshold 0.1), missing_column_check, extra_column_check and
 categorical_values_check, and one drift metric per feature."""
+
 import math
 
 import numpy as np
@@ -59,11 +60,21 @@ def analyze(statistics, constraints, rows, missing, extra):
     stats = {f["name"]: f for f in statistics["features"]}
     violations, metrics = [], {}
     for name in sorted(missing):
-        violations.append({"feature_name": name, "constraint_check_type": "missing_column_check",
-                           "description": "Column %s is missing from the captured data" % name})
+        violations.append(
+            {
+                "feature_name": name,
+                "constraint_check_type": "missing_column_check",
+                "description": "Column %s is missing from the captured data" % name,
+            }
+        )
     for name in sorted(extra):
-        violations.append({"feature_name": name, "constraint_check_type": "extra_column_check",
-                           "description": "Column %s is not in the baseline" % name})
+        violations.append(
+            {
+                "feature_name": name,
+                "constraint_check_type": "extra_column_check",
+                "description": "Column %s is not in the baseline" % name,
+            }
+        )
     for constraint in constraints["features"]:
         name = constraint["name"]
         if name in missing:
@@ -72,20 +83,35 @@ def analyze(statistics, constraints, rows, missing, extra):
         present = [v for v in raw if not (v is None or (isinstance(v, str) and v.strip() == ""))]
         completeness = len(present) / float(len(raw)) if raw else 0.0
         if completeness < constraint.get("completeness", 0.0) - 1e-9:
-            violations.append({"feature_name": name, "constraint_check_type": "completeness_check",
-                               "description": "Completeness %.4f is below the baseline's %.4f"
-                                              % (completeness, constraint["completeness"])})
+            violations.append(
+                {
+                    "feature_name": name,
+                    "constraint_check_type": "completeness_check",
+                    "description": "Completeness %.4f is below the baseline's %.4f"
+                    % (completeness, constraint["completeness"]),
+                }
+            )
         feature_stats = stats.get(name, {})
         if constraint["inferred_type"] in ("Integral", "Fractional"):
             parsed = [_number(v) for v in present]
             bad = sum(1 for _, ok in parsed if not ok)
             if present and bad / float(len(present)) > type_threshold:
-                violations.append({"feature_name": name, "constraint_check_type": "data_type_check",
-                                   "description": "%d of %d values are not numbers (threshold "
-                                                  "%.2f)" % (bad, len(present), type_threshold)})
+                violations.append(
+                    {
+                        "feature_name": name,
+                        "constraint_check_type": "data_type_check",
+                        "description": "%d of %d values are not numbers (threshold "
+                        "%.2f)" % (bad, len(present), type_threshold),
+                    }
+                )
             values = np.array([v for v, ok in parsed if ok and v is not None])
-            sketch = feature_stats.get("numerical_statistics", {}).get("distribution", {}).get(
-                "kll", {}).get("sketch", {}).get("data", [[]])[0]
+            sketch = (
+                feature_stats.get("numerical_statistics", {})
+                .get("distribution", {})
+                .get("kll", {})
+                .get("sketch", {})
+                .get("data", [[]])[0]
+            )
             if len(values) and sketch:
                 distance = numeric_distance(sketch, values)
                 n = feature_stats["numerical_statistics"]["common"]["num_present"]
@@ -94,17 +120,25 @@ def analyze(statistics, constraints, rows, missing, extra):
                 continue
         else:
             values = [str(v).strip() for v in present]
-            buckets = feature_stats.get("string_statistics", {}).get("distribution", {}).get(
-                "categorical", {}).get("buckets", [])
+            buckets = (
+                feature_stats.get("string_statistics", {})
+                .get("distribution", {})
+                .get("categorical", {})
+                .get("buckets", [])
+            )
             counts = {b["value"]: b["count"] for b in buckets}
             domain = constraint.get("string_constraints", {}).get("domains")
             if domain is not None and values:
                 outside = sum(1 for v in values if v not in domain)
                 if outside / float(len(values)) > domain_threshold:
-                    violations.append({"feature_name": name,
-                                       "constraint_check_type": "categorical_values_check",
-                                       "description": "%d of %d values are outside the baseline "
-                                                      "domain" % (outside, len(values))})
+                    violations.append(
+                        {
+                            "feature_name": name,
+                            "constraint_check_type": "categorical_values_check",
+                            "description": "%d of %d values are outside the baseline "
+                            "domain" % (outside, len(values)),
+                        }
+                    )
             if not values or not counts:
                 continue
             distance = categorical_distance(counts, values)
@@ -114,9 +148,14 @@ def analyze(statistics, constraints, rows, missing, extra):
             distance = robust(distance, n, len(values))
         metrics[name] = round(distance, 6)
         if distance > limit:
-            violations.append({"feature_name": name, "constraint_check_type": "baseline_drift_check",
-                               "description": "Baseline drift distance: %.4f exceeds threshold: "
-                                              "%.2f" % (distance, limit)})
+            violations.append(
+                {
+                    "feature_name": name,
+                    "constraint_check_type": "baseline_drift_check",
+                    "description": "Baseline drift distance: %.4f exceeds threshold: "
+                    "%.2f" % (distance, limit),
+                }
+            )
     return violations, metrics
 
 

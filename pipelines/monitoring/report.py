@@ -2,6 +2,7 @@
 as CloudWatch Embedded Metric Format lines (docs/container-contracts.md sections 6.4 and 5);
 `monitor` runs the local analysis end to end (`churn monitor`). The same analysis reads S3 and
 publishes to CloudWatch in pipelines/aws/monitoring.py."""
+
 import json
 import os
 import time
@@ -20,11 +21,26 @@ def emf_lines(endpoint, schedule, metrics, item_count):
     lines = []
     for feature, value in sorted(metrics.items()):
         metric = "feature_baseline_drift_%s" % feature
-        lines.append(json.dumps({"_aws": {"Timestamp": now, "CloudWatchMetrics": [{
-            "Namespace": NAMESPACE, "Dimensions": [["Endpoint", "MonitoringSchedule"]],
-            "Metrics": [{"Name": metric, "Unit": "None"}]}]},
-            "Endpoint": endpoint, "MonitoringSchedule": schedule, metric: value,
-            "item_count": item_count}))
+        lines.append(
+            json.dumps(
+                {
+                    "_aws": {
+                        "Timestamp": now,
+                        "CloudWatchMetrics": [
+                            {
+                                "Namespace": NAMESPACE,
+                                "Dimensions": [["Endpoint", "MonitoringSchedule"]],
+                                "Metrics": [{"Name": metric, "Unit": "None"}],
+                            }
+                        ],
+                    },
+                    "Endpoint": endpoint,
+                    "MonitoringSchedule": schedule,
+                    metric: value,
+                    "item_count": item_count,
+                }
+            )
+        )
     return lines
 
 
@@ -34,12 +50,20 @@ def violations_json(violations):
 
 def write_violations(violations, output_dir):
     """constraint_violations.json in `output_dir`, written whole or not at all."""
-    return write_text_atomic(os.path.join(output_dir, "constraint_violations.json"),
-                             violations_json(violations))
+    return write_text_atomic(
+        os.path.join(output_dir, "constraint_violations.json"), violations_json(violations)
+    )
 
 
-def monitor(statistics, constraints, capture_dir, endpoint, output_dir, since=None,
-            schedule="churn-local-adhoc"):
+def monitor(
+    statistics,
+    constraints,
+    capture_dir,
+    endpoint,
+    output_dir,
+    since=None,
+    schedule="churn-local-adhoc",
+):
     """Run the analysis; write constraint_violations.json (and statistics of nothing else);
     returns (violations, emf lines, rows analysed)."""
     payloads = captured_payloads(capture_dir, endpoint, since)

@@ -12,6 +12,7 @@ request and response objects cost about a fifth of a one-row request. The applic
 in each worker process from the JSON configuration in CHURN_SERVE_CONFIG (uvicorn starts
 workers by import string).
 """
+
 import gc
 import json
 import logging
@@ -60,14 +61,19 @@ async def _respond(send, status, body, media_type):
 
 
 async def _error(send, status, kind, message):
-    await _respond(send, status, json.dumps({"error": kind, "message": message}).encode(),
-                   "application/json")
+    await _respond(
+        send, status, json.dumps({"error": kind, "message": message}).encode(), "application/json"
+    )
 
 
 def _headers(scope):
     """content-type, accept, content-length and the inference id, as str (or None)."""
-    wanted = {b"content-type": None, b"accept": None, b"content-length": None,
-              b"x-amzn-sagemaker-inference-id": None}
+    wanted = {
+        b"content-type": None,
+        b"accept": None,
+        b"content-length": None,
+        b"x-amzn-sagemaker-inference-id": None,
+    }
     for name, value in scope["headers"]:
         if name in wanted:
             wanted[name] = value.decode("latin-1")
@@ -86,16 +92,19 @@ def create_app(config):
     gc.collect()
     gc.freeze()
     capture = CaptureWriter(**config["capture"]) if config.get("capture") else None
-    batcher = PredictionBatcher(handlers, model) if hasattr(handlers, "predict_batch_fn") \
-        else None
+    batcher = PredictionBatcher(handlers, model) if hasattr(handlers, "predict_batch_fn") else None
 
     async def invocations(scope, receive, send):
         headers = _headers(scope)
         length = headers[b"content-length"]
         body = await _read_body(receive, int(length) if length and length.isdigit() else None)
         if body is None:
-            return await _error(send, 413, "PayloadTooLarge",
-                                "the request body exceeds %d bytes (6 MB)" % MAX_PAYLOAD_BYTES)
+            return await _error(
+                send,
+                413,
+                "PayloadTooLarge",
+                "the request body exceeds %d bytes (6 MB)" % MAX_PAYLOAD_BYTES,
+            )
         content_type = headers[b"content-type"]
         accept = headers[b"accept"]
         try:
@@ -110,11 +119,20 @@ def create_app(config):
             if isinstance(status, int) and 400 <= status < 500:
                 return await _error(send, status, type(e).__name__, str(e))
             log.exception("invocation failed")
-            return await _error(send, 500, "InternalServerError",
-                                "the model failed on this request; see the server log")
+            return await _error(
+                send,
+                500,
+                "InternalServerError",
+                "the model failed on this request; see the server log",
+            )
         if capture is not None:
-            capture.capture(body, content_type or "text/csv", out, media,
-                            headers[b"x-amzn-sagemaker-inference-id"])
+            capture.capture(
+                body,
+                content_type or "text/csv",
+                out,
+                media,
+                headers[b"x-amzn-sagemaker-inference-id"],
+            )
         await _respond(send, 200, out, media)
 
     async def lifespan(receive, send):
@@ -141,8 +159,12 @@ def create_app(config):
             if method in ("GET", "HEAD"):
                 return await _respond(send, 200, b"", None)
         else:
-            return await _error(send, 404, "NotFound", "%s is not a path of this endpoint: use "
-                                                       "GET /ping or POST /invocations" % path)
+            return await _error(
+                send,
+                404,
+                "NotFound",
+                "%s is not a path of this endpoint: use GET /ping or POST /invocations" % path,
+            )
         await _error(send, 405, "MethodNotAllowed", "%s does not take %s" % (path, method))
 
     return app

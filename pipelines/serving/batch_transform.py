@@ -16,6 +16,7 @@ Up to --concurrency requests are in flight at once (MaxConcurrentTransforms; def
 SAGEMAKER_MAX_CONCURRENT_TRANSFORMS), each in a process forked after the model is loaded: one
 process scores one payload on one core, as one request to a serving container does.
 """
+
 import argparse
 import json
 import multiprocessing
@@ -48,11 +49,15 @@ def payloads(data, strategy, max_payload_bytes):
         return
     start = 0
     while start < len(data):
-        end = len(data) if len(data) - start <= max_payload_bytes else \
-            data.rfind(b"\n", start, start + max_payload_bytes) + 1
+        end = (
+            len(data)
+            if len(data) - start <= max_payload_bytes
+            else data.rfind(b"\n", start, start + max_payload_bytes) + 1
+        )
         if end <= start:
-            raise TransformError("a record of more than %d bytes exceeds MaxPayloadInMB"
-                                 % max_payload_bytes)
+            raise TransformError(
+                "a record of more than %d bytes exceeds MaxPayloadInMB" % max_payload_bytes
+            )
         if NOT_BLANK.search(data, start, end):
             yield start, end
         start = end
@@ -63,8 +68,10 @@ def join(body, response, content_type):
     records = [line for line in body.splitlines() if line.strip()]
     outputs = response.decode("utf-8").splitlines()
     if len(outputs) != len(records):
-        raise TransformError("JoinSource=Input needs one output line per record; got %d for %d"
-                             % (len(outputs), len(records)))
+        raise TransformError(
+            "JoinSource=Input needs one output line per record; got %d for %d"
+            % (len(outputs), len(records))
+        )
     joined = []
     for record, output in zip(records, outputs):
         text = record.decode("utf-8").rstrip("\r")
@@ -84,7 +91,7 @@ _job = {}
 
 def _respond(span):
     data, handlers, model, args = _job["data"], _job["handlers"], _job["model"], _job["args"]
-    body = data[span[0]:span[1]]
+    body = data[span[0] : span[1]]
     response = invoke(handlers, model, body, args.content_type, args.accept)[0]
     if args.join_source == "Input":
         response = join(body, response, args.content_type)
@@ -101,13 +108,17 @@ def transform_object(path, out_path, handlers, model, args):
         # Smaller requests (still within MaxPayloadInMB) keep every process busy to the end:
         # three 6 MB payloads on two processes would leave one idle for a third of the time.
         max_bytes = min(max_bytes, max(MB, len(data) // (4 * args.concurrency) + 1))
-    spans = list(payloads(data, args.strategy, max_bytes)) \
-        if args.split_type == "Line" else [(0, len(data))]
+    spans = (
+        list(payloads(data, args.strategy, max_bytes))
+        if args.split_type == "Line"
+        else [(0, len(data))]
+    )
     _job.update(data=data, handlers=handlers, model=model, args=args)
     try:
         if args.concurrency > 1 and len(spans) > 1:
-            with multiprocessing.get_context("fork").Pool(min(args.concurrency,
-                                                              len(spans))) as pool:
+            with multiprocessing.get_context("fork").Pool(
+                min(args.concurrency, len(spans))
+            ) as pool:
                 parts = pool.map(_respond, spans, chunksize=1)
         else:
             parts = [_respond(span) for span in spans]
@@ -131,8 +142,11 @@ def main(argv=None):
     p.add_argument("--max-payload-mb", type=float, default=6)
     p.add_argument("--assemble-with", default="Line", choices=("None", "Line"))
     p.add_argument("--join-source", default="None", choices=("None", "Input"))
-    p.add_argument("--concurrency", type=int,
-                   default=int(os.environ.get("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", "1")))
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=int(os.environ.get("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", "1")),
+    )
     args = p.parse_args(argv)
     handlers = load_handlers(args.code_dir, args.program)
     model = handlers.model_fn(args.model_dir)
@@ -143,17 +157,18 @@ def main(argv=None):
             source = os.path.join(root, name)
             relative = os.path.relpath(source, args.input_dir)
             try:
-                requests += transform_object(source, os.path.join(args.output_dir,
-                                                                  relative + ".out"),
-                                             handlers, model, args)
+                requests += transform_object(
+                    source, os.path.join(args.output_dir, relative + ".out"), handlers, model, args
+                )
             except Exception as e:  # the object fails as a whole, with what went wrong
-                sys.stderr.write("transform: %s failed: %s: %s\n" % (relative, type(e).__name__,
-                                                                     e))
+                sys.stderr.write("transform: %s failed: %s: %s\n" % (relative, type(e).__name__, e))
                 return 1
             count += 1
     # The time after model_fn: what scoring costs, without the fixed cost of imports.
-    print("transform: %d objects, %d requests in %.2f s" % (count, requests,
-                                                            time.perf_counter() - started))
+    print(
+        "transform: %d objects, %d requests in %.2f s"
+        % (count, requests, time.perf_counter() - started)
+    )
     return 0
 
 

@@ -7,6 +7,7 @@ predicts them with the inference module's predict_batch_fn at the start of the n
 is no timer and no waiting, a request alone is predicted at once, and while one batch is being
 predicted the next requests queue up in the sockets and become the next batch.
 """
+
 import asyncio
 
 

@@ -7,6 +7,7 @@ included) writes the rest, so no captured record is lost and no request waits on
 writer wakes on a timer rather than per record: a thread woken per record takes the GIL from the
 event loop thousands of times a second, in the middle of requests.
 """
+
 import base64
 import collections
 import json
@@ -26,8 +27,10 @@ FLUSH_SECONDS = 0.2
 YIELD_EVERY = 16
 # One record per line, keys in SageMaker's order. Filled in with %: a record is written at
 # request rate, and formatting a template costs a third of json.dumps on nested dicts.
-RECORD = ('{"captureData":{"endpointInput":%s,"endpointOutput":%s},'
-          '"eventMetadata":{"eventId":"%s"%s,"inferenceTime":"%s"},"eventVersion":"0"}\n')
+RECORD = (
+    '{"captureData":{"endpointInput":%s,"endpointOutput":%s},'
+    '"eventMetadata":{"eventId":"%s"%s,"inferenceTime":"%s"},"eventVersion":"0"}\n'
+)
 PAYLOAD = '{"observedContentType":%s,"mode":"%s","data":%s,"encoding":"%s"}'
 
 
@@ -35,22 +38,34 @@ def _payload(data, content_type, mode):
     media = media_type(content_type)
     if media in CSV_TYPES or media in JSON_TYPES:
         try:
-            return PAYLOAD % (json.dumps(content_type), mode, json.dumps(data.decode("utf-8")),
-                              "CSV" if media in CSV_TYPES else "JSON")
+            return PAYLOAD % (
+                json.dumps(content_type),
+                mode,
+                json.dumps(data.decode("utf-8")),
+                "CSV" if media in CSV_TYPES else "JSON",
+            )
         except UnicodeDecodeError:
             pass
-    return PAYLOAD % (json.dumps(content_type), mode,
-                      '"%s"' % base64.b64encode(data).decode("ascii"), "BASE64")
+    return PAYLOAD % (
+        json.dumps(content_type),
+        mode,
+        '"%s"' % base64.b64encode(data).decode("ascii"),
+        "BASE64",
+    )
 
 
-def capture_line(request_body, request_type, response_body, response_type, inference_time,
-                 inference_id=None):
+def capture_line(
+    request_body, request_type, response_body, response_type, inference_time, inference_id=None
+):
     """One capture record as a JSON line; inference_time is "yyyy-mm-ddThh:mm:ssZ"."""
     event_id = uuid.UUID(int=random.getrandbits(128), version=4)  # no system call per record
-    return RECORD % (_payload(request_body, request_type, "INPUT"),
-                     _payload(response_body, response_type, "OUTPUT"), event_id,
-                     ',"inferenceId":%s' % json.dumps(inference_id) if inference_id else "",
-                     inference_time)
+    return RECORD % (
+        _payload(request_body, request_type, "INPUT"),
+        _payload(response_body, response_type, "OUTPUT"),
+        event_id,
+        ',"inferenceId":%s' % json.dumps(inference_id) if inference_id else "",
+        inference_time,
+    )
 
 
 class CaptureWriter(object):
@@ -63,13 +78,13 @@ class CaptureWriter(object):
         self.thread = threading.Thread(target=self._run, name="data-capture", daemon=True)
         self.thread.start()
 
-    def capture(self, request_body, request_type, response_body, response_type,
-                inference_id=None):
+    def capture(self, request_body, request_type, response_body, response_type, inference_id=None):
         """Called per request: sampling and an append, nothing else."""
         if self.percent < 100.0 and random.random() * 100.0 >= self.percent:
             return
-        self.pending.append((time.time(), request_body, request_type, response_body,
-                             response_type, inference_id))
+        self.pending.append(
+            (time.time(), request_body, request_type, response_body, response_type, inference_id)
+        )
 
     def _file(self, hour):
         """The open file of an UTC hour (seconds since the epoch // 3600)."""
@@ -89,8 +104,9 @@ class CaptureWriter(object):
             if int(when) != second:
                 second = int(when)
                 stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
-            self._file(second // 3600).write(capture_line(body, body_type, out, out_type, stamp,
-                                                          inference_id))
+            self._file(second // 3600).write(
+                capture_line(body, body_type, out, out_type, stamp, inference_id)
+            )
             written += 1
             if written % YIELD_EVERY == 0:
                 time.sleep(0)  # hand the GIL back to the event loop now and then

@@ -1,4 +1,5 @@
 """Import a model's inference module as the SageMaker serving container does."""
+
 import importlib.util
 import os
 import sys
@@ -28,8 +29,12 @@ def load_handlers(code_dir, program):
 
 def invoke(handlers, model, body, content_type, accept):
     """One request through input_fn -> predict_fn -> output_fn; returns (bytes, content type)."""
-    return encode_result(handlers.output_fn(handlers.predict_fn(
-        handlers.input_fn(body, content_type), model), accept), accept)
+    return encode_result(
+        handlers.output_fn(
+            handlers.predict_fn(handlers.input_fn(body, content_type), model), accept
+        ),
+        accept,
+    )
 
 
 def encode_result(result, accept):

@@ -1,6 +1,7 @@
 """Lay a model out as the serving container sees it: /opt/ml/model holds model.tar.gz's files,
 and the inference code sits in /opt/ml/model/code. Where the model comes from (the registry, a
 trained model's folder) is the caller's business: serving knows no registry and no store."""
+
 import hashlib
 from pathlib import Path
 
@@ -37,7 +38,8 @@ def from_dir(model_dir):
     the inference code is its code/ folder, or this checkout's inference/."""
     model_dir = Path(model_dir)
     if not (model_dir / "xgboost-model").is_file():
-        raise ModelSourceError("%s has no xgboost-model: point --model-dir at a trained "
-                               "model's folder" % model_dir)
+        raise ModelSourceError(
+            "%s has no xgboost-model: point --model-dir at a trained model's folder" % model_dir
+        )
     code = model_dir / "code" if (model_dir / "code").is_dir() else INFERENCE_DIR
     return ServableModel(model_dir, code, "inference.py", str(model_dir))

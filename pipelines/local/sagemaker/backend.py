@@ -1,6 +1,7 @@
 """The local SageMaker of one home, opened once: its object store, registry, step cache,
 execution records and job runner. An execution and every command that reads what executions
 made share one of these (as moto keeps one backend per service)."""
+
 from pathlib import Path
 
 from pipelines.local.s3 import Store

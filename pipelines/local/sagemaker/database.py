@@ -1,6 +1,7 @@
 """The SQLite database under a home (registry.db) that the registry and the step cache share:
 one file, so a registration and the cache entries of one execution live side by side, and
 SQLite's locking lets several runs on one home write at once (docs/adr/0004)."""
+
 import sqlite3
 from pathlib import Path
 

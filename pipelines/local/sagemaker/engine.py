@@ -7,6 +7,7 @@ are there too. Jobs run one at a time: on two cores a second XGBoost or pandas j
 the first, and each job gets the whole thread budget. The engine knows nothing of churn: it
 runs any definition whose step types the table has.
 """
+
 import json
 import re
 import time
@@ -26,8 +27,10 @@ def parameter_values(definition, overrides):
     declared = {p["Name"]: p for p in definition.get("Parameters", [])}
     unknown = set(overrides) - set(declared)
     if unknown:
-        raise PipelineError("unknown pipeline parameters %s (the pipeline has: %s)"
-                            % (", ".join(sorted(unknown)), ", ".join(declared)))
+        raise PipelineError(
+            "unknown pipeline parameters %s (the pipeline has: %s)"
+            % (", ".join(sorted(unknown)), ", ".join(declared))
+        )
     values = {}
     for name, p in declared.items():
         value = overrides.get(name, p.get("DefaultValue"))
@@ -43,8 +46,10 @@ def parameter_values(definition, overrides):
         except (TypeError, ValueError):
             raise PipelineError("parameter %s is %s; %r is not one" % (name, p["Type"], value))
         if p.get("EnumValues") and value not in p["EnumValues"]:  # as StartPipelineExecution
-            raise PipelineError("parameter %s must be one of %s; %r is not one"
-                                % (name, ", ".join(p["EnumValues"]), value))
+            raise PipelineError(
+                "parameter %s must be one of %s; %r is not one"
+                % (name, ", ".join(p["EnumValues"]), value)
+            )
         values[name] = value
     return values
 
@@ -69,7 +74,6 @@ def dependencies(step):
     return (refs | set(step.get("DependsOn", []))) - {step["Name"]}
 
 
-
 class Execution(object):
     """Runs one execution of a definition on a backend and records it."""
 
@@ -84,21 +88,35 @@ class Execution(object):
         unsupported = [s for s in all_steps(definition) if s["Type"] not in STEP_TYPES]
         if unsupported:
             s = unsupported[0]
-            raise PipelineError("step %s has type %s, which the local runner cannot execute "
-                                "(it runs %s)" % (s["Name"], s["Type"], ", ".join(STEP_TYPES)))
+            raise PipelineError(
+                "step %s has type %s, which the local runner cannot execute "
+                "(it runs %s)" % (s["Name"], s["Type"], ", ".join(STEP_TYPES))
+            )
         self.parameters = parameter_values(definition, parameters)
         now = time.time()
-        self.ctx = expressions.Context(self.parameters, {
-            "PipelineExecutionId": self.id, "PipelineExecutionArn": self.arn,
+        self.ctx = expressions.Context(
+            self.parameters,
+            {
+                "PipelineExecutionId": self.id,
+                "PipelineExecutionArn": self.arn,
+                "PipelineName": self.pipeline,
+                "PipelineArn": sagemaker_arn("pipeline", self.pipeline),
+                "StartDateTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+                "CurrentDateTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+            },
+            backend.store,
+        )
+        self.record = {
+            "PipelineExecutionId": self.id,
+            "PipelineExecutionArn": self.arn,
             "PipelineName": self.pipeline,
-            "PipelineArn": sagemaker_arn("pipeline", self.pipeline),
-            "StartDateTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
-            "CurrentDateTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))},
-            backend.store)
-        self.record = {"PipelineExecutionId": self.id, "PipelineExecutionArn": self.arn,
-                       "PipelineName": self.pipeline, "PipelineExecutionStatus": "Executing",
-                       "StartTime": now, "EndTime": None, "FailureReason": None,
-                       "Parameters": self.parameters, "Steps": []}
+            "PipelineExecutionStatus": "Executing",
+            "StartTime": now,
+            "EndTime": None,
+            "FailureReason": None,
+            "Parameters": self.parameters,
+            "Steps": [],
+        }
         self.steps = {}
 
     # ------------------------------------------------------------------ what it produced
@@ -106,13 +124,17 @@ class Execution(object):
     def succeeded(self, step_type):
         """The Describe*-shaped properties of each step of `step_type` that succeeded (ran or
         came from the cache), in the order they ran."""
-        return [self.ctx.properties[entry["StepName"]] for entry in self.record["Steps"]
-                if entry["StepType"] == step_type and entry["StepStatus"] == "Succeeded"]
+        return [
+            self.ctx.properties[entry["StepName"]]
+            for entry in self.record["Steps"]
+            if entry["StepType"] == step_type and entry["StepStatus"] == "Succeeded"
+        ]
 
     def property_files(self, file_name):
         """The S3 URIs of the property files named `file_name`, of every step that has one."""
-        return [files[file_name] for files in self.ctx.property_files.values()
-                if file_name in files]
+        return [
+            files[file_name] for files in self.ctx.property_files.values() if file_name in files
+        ]
 
     # ------------------------------------------------------------------ bookkeeping
 
@@ -120,9 +142,17 @@ class Execution(object):
         self.backend.executions.save(self.record)
 
     def _start(self, step):
-        entry = {"StepName": step["Name"], "StepType": step["Type"], "StepStatus": "Executing",
-                 "StartTime": time.time(), "EndTime": None, "CacheHit": None,
-                 "FailureReason": None, "Metadata": {}, "Log": None}
+        entry = {
+            "StepName": step["Name"],
+            "StepType": step["Type"],
+            "StepStatus": "Executing",
+            "StartTime": time.time(),
+            "EndTime": None,
+            "CacheHit": None,
+            "FailureReason": None,
+            "Metadata": {},
+            "Log": None,
+        }
         self.record["Steps"].append(entry)
         self.steps[step["Name"]] = entry
         self.save()
@@ -145,9 +175,14 @@ class Execution(object):
         pending = list(self.definition["Steps"])
         try:
             while pending:
-                ready = [s for s in pending if all(
-                    self.steps.get(d, {}).get("StepStatus") == "Succeeded"
-                    for d in dependencies(s))]
+                ready = [
+                    s
+                    for s in pending
+                    if all(
+                        self.steps.get(d, {}).get("StepStatus") == "Succeeded"
+                        for d in dependencies(s)
+                    )
+                ]
                 if not ready:
                     names = ", ".join(s["Name"] for s in pending)
                     raise PipelineError("steps %s wait on steps that never ran" % names)
@@ -179,8 +214,11 @@ class Execution(object):
         except FAILURES as e:
             entry["Log"] = str(e.log) if getattr(e, "log", None) else entry["Log"]
             self._finish(entry, "Failed", e.reason)
-            raise StepFailure("step %s failed: %s" % (step["Name"], e.reason),
-                              getattr(e, "log", None), getattr(e, "tail", ""))
+            raise StepFailure(
+                "step %s failed: %s" % (step["Name"], e.reason),
+                getattr(e, "log", None),
+                getattr(e, "tail", ""),
+            )
         except (expressions.ExpressionError, UserError, ValueError) as e:
             self._finish(entry, "Failed", str(e))
             raise StepFailure("step %s failed: %s" % (step["Name"], e))
@@ -192,7 +230,6 @@ def run_definition(home, definition, pipeline_name, parameters=None, echo=None, 
     """Run a definition on the local SageMaker of `home`; returns the execution record."""
     backend = SageMakerBackend(home, runner=runner)
     try:
-        return Execution(backend, definition, pipeline_name, dict(parameters or {}),
-                         echo).run()
+        return Execution(backend, definition, pipeline_name, dict(parameters or {}), echo).run()
     finally:
         backend.close()

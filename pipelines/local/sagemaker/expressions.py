@@ -1,10 +1,11 @@
 """Pipeline expressions (docs/container-contracts.md section 7.2) and conditions (7.3).
 
-  {"Get": "Parameters.X"}, {"Get": "Execution.PipelineExecutionId"},
-  {"Get": "Steps.S.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"},
-  {"Std:Join": {"On": "/", "Values": [...]}},
-  {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.S.PropertyFiles.F"}, "Path": "a.b"}}
+{"Get": "Parameters.X"}, {"Get": "Execution.PipelineExecutionId"},
+{"Get": "Steps.S.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"},
+{"Std:Join": {"On": "/", "Values": [...]}},
+{"Std:JsonGet": {"PropertyFile": {"Get": "Steps.S.PropertyFiles.F"}, "Path": "a.b"}}
 """
+
 import json
 import re
 
@@ -19,10 +20,10 @@ class Context(object):
     """What expressions resolve against: parameters, execution variables, step properties."""
 
     def __init__(self, parameters, execution, store):
-        self.parameters = parameters      # name -> value
-        self.execution = execution        # name -> value (PipelineExecutionId, ...)
-        self.properties = {}              # step name -> Describe*-shaped dict
-        self.property_files = {}          # step name -> {file name: s3 uri}
+        self.parameters = parameters  # name -> value
+        self.execution = execution  # name -> value (PipelineExecutionId, ...)
+        self.properties = {}  # step name -> Describe*-shaped dict
+        self.property_files = {}  # step name -> {file name: s3 uri}
         self.store = store
 
 
@@ -80,8 +81,18 @@ def walk(obj, path, full=None):
         if isinstance(token, int):
             obj = obj[token]
         elif isinstance(obj, list):
-            matches = [o for o in obj if isinstance(o, dict) and token in (
-                o.get("OutputName"), o.get("ChannelName"), o.get("InputName"), o.get("MetricName"))]
+            matches = [
+                o
+                for o in obj
+                if isinstance(o, dict)
+                and token
+                in (
+                    o.get("OutputName"),
+                    o.get("ChannelName"),
+                    o.get("InputName"),
+                    o.get("MetricName"),
+                )
+            ]
             if not matches:
                 raise ExpressionError("%s: no item named %r" % (full or path, token))
             obj = matches[0]
@@ -121,13 +132,18 @@ def json_get(spec, ctx):
 
 # ----------------------------------------------------------------------------- conditions
 
+
 def _compare(kind, left, right):
     if kind == "Equals":
         return left == right
     if isinstance(left, str) != isinstance(right, str):
         left, right = float(left), float(right)
-    return {"GreaterThan": left > right, "GreaterThanOrEqualTo": left >= right,
-            "LessThan": left < right, "LessThanOrEqualTo": left <= right}[kind]
+    return {
+        "GreaterThan": left > right,
+        "GreaterThanOrEqualTo": left >= right,
+        "LessThan": left < right,
+        "LessThanOrEqualTo": left <= right,
+    }[kind]
 
 
 def evaluate(condition, ctx):
@@ -137,10 +153,13 @@ def evaluate(condition, ctx):
     if kind == "Or":
         return any(evaluate(c, ctx) for c in condition["Conditions"])
     if kind == "In":
-        return resolve(condition["QueryValue"], ctx) in [resolve(v, ctx) for v in condition["Values"]]
+        return resolve(condition["QueryValue"], ctx) in [
+            resolve(v, ctx) for v in condition["Values"]
+        ]
     if kind in ("Equals", "GreaterThan", "GreaterThanOrEqualTo", "LessThan", "LessThanOrEqualTo"):
-        return _compare(kind, resolve(condition["LeftValue"], ctx),
-                        resolve(condition["RightValue"], ctx))
+        return _compare(
+            kind, resolve(condition["LeftValue"], ctx), resolve(condition["RightValue"], ctx)
+        )
     raise ExpressionError("condition type %r is not supported" % kind)
 
 

@@ -1,5 +1,6 @@
 """What a step's definition asks of the engine besides running it: its cache key and expiry
 (docs/container-contracts.md section 7.4) and its retry delays (section 7.5)."""
+
 import hashlib
 import json
 import re
@@ -9,8 +10,15 @@ from pipelines.errors import PipelineError
 # What SageMaker puts in a step's cache key.
 CACHE_KEY_ATTRIBUTES = {
     "Processing": ("AppSpecification", "Environment", "ProcessingInputs"),
-    "Training": ("AlgorithmSpecification", "CheckpointConfig", "DebugHookConfig",
-                 "DebugRuleConfigurations", "Environment", "HyperParameters", "InputDataConfig"),
+    "Training": (
+        "AlgorithmSpecification",
+        "CheckpointConfig",
+        "DebugHookConfig",
+        "DebugRuleConfigurations",
+        "Environment",
+        "HyperParameters",
+        "InputDataConfig",
+    ),
     "Transform": ("DataProcessing", "Environment", "ModelName", "TransformInput"),
 }
 # Local faults that stand for SageMaker's retryable exception types.
@@ -20,11 +28,15 @@ MAX_ATTEMPTS_DEFAULT = 5
 
 def parse_duration(text):
     """ISO-8601 duration (P30D, PT1H, P1Y2M, P2W) -> seconds; months 30 days, years 365."""
-    m = re.fullmatch(r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?"
-                     r"(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?", text or "")
+    m = re.fullmatch(
+        r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?"
+        r"(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?",
+        text or "",
+    )
     if not m or not any(m.groups()):
-        raise PipelineError("ExpireAfter %r is not an ISO-8601 duration such as P30D or PT1H"
-                            % text)
+        raise PipelineError(
+            "ExpireAfter %r is not an ISO-8601 duration such as P30D or PT1H" % text
+        )
     y, mo, w, d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
     return (((y * 365 + mo * 30 + w * 7 + d) * 24 + h) * 60 + mi) * 60 + s
 
@@ -48,5 +60,5 @@ def retry_delays(policies, error_type):
                     interval *= backoff
                 return delays
             attempts = int(policy.get("MaxAttempts", MAX_ATTEMPTS_DEFAULT))
-            return [interval * backoff ** i for i in range(max(0, attempts - 1))]
+            return [interval * backoff**i for i in range(max(0, attempts - 1))]
     return []

@@ -1,6 +1,7 @@
 """Execution records on disk: <home>/executions/<id>/execution.json, written whole at every
 status change (DescribePipelineExecution and ListPipelineExecutionSteps in one document), and
 one folder per step with its logs."""
+
 import json
 from pathlib import Path
 
@@ -16,8 +17,10 @@ class ExecutionRecords(object):
         return self.root / execution_id
 
     def save(self, record):
-        write_text_atomic(self.folder(record["PipelineExecutionId"]) / "execution.json",
-                          json.dumps(record, indent=1, default=str))
+        write_text_atomic(
+            self.folder(record["PipelineExecutionId"]) / "execution.json",
+            json.dumps(record, indent=1, default=str),
+        )
 
     def list(self):
         """Every readable record, newest first."""
@@ -33,6 +36,8 @@ class ExecutionRecords(object):
         path = self.folder(execution_id) / "execution.json"
         if not path.is_file():
             known = ", ".join(r["PipelineExecutionId"] for r in self.list()[:5]) or "none"
-            raise PipelineError("no execution %s under %s (latest: %s); see `churn runs list`"
-                                % (execution_id, self.root.parent, known))
+            raise PipelineError(
+                "no execution %s under %s (latest: %s); see `churn runs list`"
+                % (execution_id, self.root.parent, known)
+            )
         return json.loads(path.read_text())

@@ -5,6 +5,7 @@ Model package groups and versions keep the CreateModelPackage fields
 Versions number from 1 per group, as SageMaker numbers them. CreateModel's models live here too:
 a Transform step finds its model by name.
 """
+
 import json
 import time
 
@@ -12,6 +13,8 @@ from pipelines.errors import RegistryError
 from pipelines.local.arns import sagemaker_arn
 
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
+
+
 class Registry(object):
     def __init__(self, db):
         self.db = db  # a connection from database.connect(home)
@@ -22,20 +25,24 @@ class Registry(object):
         group = request["ModelPackageGroupName"]
         status = request.get("ModelApprovalStatus") or "PendingManualApproval"
         if status not in APPROVAL_STATUSES:
-            raise RegistryError("ModelApprovalStatus %r is not one of %s"
-                                % (status, ", ".join(APPROVAL_STATUSES)))
+            raise RegistryError(
+                "ModelApprovalStatus %r is not one of %s" % (status, ", ".join(APPROVAL_STATUSES))
+            )
         now = time.time()
         with self.db:
-            self.db.execute("INSERT OR IGNORE INTO model_package_groups VALUES (?, ?)",
-                            (group, now))
+            self.db.execute(
+                "INSERT OR IGNORE INTO model_package_groups VALUES (?, ?)", (group, now)
+            )
             version = self.db.execute(
                 "SELECT COALESCE(MAX(version), 0) + 1 FROM model_packages WHERE group_name = ?",
-                (group,)).fetchone()[0]
+                (group,),
+            ).fetchone()[0]
             arn = sagemaker_arn("model-package", group, version)
             self.db.execute(
                 "INSERT INTO model_packages (arn, group_name, version, approval_status, created,"
                 " updated, pipeline_execution, request) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (arn, group, version, status, now, now, execution_arn, json.dumps(request)))
+                (arn, group, version, status, now, now, execution_arn, json.dumps(request)),
+            )
         return self.describe(arn)
 
     def list_packages(self, group=None):
@@ -57,22 +64,32 @@ class Registry(object):
             if "/" in ref:
                 group, ref = ref.rsplit("/", 1)
             if not ref.isdigit():
-                raise RegistryError("model version %r: give a number, group/number or an ARN"
-                                    % ref)
+                raise RegistryError("model version %r: give a number, group/number or an ARN" % ref)
             if group is None:
-                groups = [r[0] for r in self.db.execute(
-                    "SELECT DISTINCT group_name FROM model_packages")]
+                groups = [
+                    r[0] for r in self.db.execute("SELECT DISTINCT group_name FROM model_packages")
+                ]
                 if len(groups) > 1:
-                    raise RegistryError("several model package groups (%s): pass --group or "
-                                        "GROUP/VERSION" % ", ".join(sorted(groups)))
+                    raise RegistryError(
+                        "several model package groups (%s): pass --group or "
+                        "GROUP/VERSION" % ", ".join(sorted(groups))
+                    )
                 group = groups[0] if groups else ""
-            row = self.db.execute("SELECT * FROM model_packages WHERE group_name = ? AND "
-                                  "version = ?", (group, int(ref))).fetchone()
+            row = self.db.execute(
+                "SELECT * FROM model_packages WHERE group_name = ? AND version = ?",
+                (group, int(ref)),
+            ).fetchone()
         if row is None:
-            known = ", ".join("%s/%d" % (p["ModelPackageGroupName"], p["ModelPackageVersion"])
-                              for p in self.list_packages()) or "none yet"
-            raise RegistryError("no model version %s (registered: %s); run `churn models list`"
-                                % (ref, known))
+            known = (
+                ", ".join(
+                    "%s/%d" % (p["ModelPackageGroupName"], p["ModelPackageVersion"])
+                    for p in self.list_packages()
+                )
+                or "none yet"
+            )
+            raise RegistryError(
+                "no model version %s (registered: %s); run `churn models list`" % (ref, known)
+            )
         return self._package(row)
 
     def describe(self, arn):
@@ -80,26 +97,36 @@ class Registry(object):
 
     def set_approval(self, ref, status, description=None, group=None):
         if status not in APPROVAL_STATUSES:
-            raise RegistryError("approval status %r is not one of %s"
-                                % (status, ", ".join(APPROVAL_STATUSES)))
+            raise RegistryError(
+                "approval status %r is not one of %s" % (status, ", ".join(APPROVAL_STATUSES))
+            )
         package = self.find(ref, group)
         with self.db:
-            self.db.execute("UPDATE model_packages SET approval_status = ?, updated = ?, "
-                            "approval_description = ? WHERE arn = ?",
-                            (status, time.time(), description, package["ModelPackageArn"]))
+            self.db.execute(
+                "UPDATE model_packages SET approval_status = ?, updated = ?, "
+                "approval_description = ? WHERE arn = ?",
+                (status, time.time(), description, package["ModelPackageArn"]),
+            )
         return self.describe(package["ModelPackageArn"])
 
     @staticmethod
     def _package(row):
         out = json.loads(row["request"])
-        out.update({"ModelPackageArn": row["arn"], "ModelPackageGroupName": row["group_name"],
-                    "ModelPackageVersion": row["version"],
-                    "ModelApprovalStatus": row["approval_status"],
-                    "ModelPackageStatus": "Completed", "CreationTime": row["created"],
-                    "LastModifiedTime": row["updated"]})
+        out.update(
+            {
+                "ModelPackageArn": row["arn"],
+                "ModelPackageGroupName": row["group_name"],
+                "ModelPackageVersion": row["version"],
+                "ModelApprovalStatus": row["approval_status"],
+                "ModelPackageStatus": "Completed",
+                "CreationTime": row["created"],
+                "LastModifiedTime": row["updated"],
+            }
+        )
         if row["pipeline_execution"]:
-            out["MetadataProperties"] = dict(out.get("MetadataProperties") or {},
-                                             GeneratedBy=row["pipeline_execution"])
+            out["MetadataProperties"] = dict(
+                out.get("MetadataProperties") or {}, GeneratedBy=row["pipeline_execution"]
+            )
         if row["approval_description"]:
             out["ApprovalDescription"] = row["approval_description"]
         return out
@@ -108,10 +135,11 @@ class Registry(object):
 
     def create_model(self, name, request):
         with self.db:
-            self.db.execute("INSERT OR REPLACE INTO models VALUES (?, ?, ?)",
-                            (name, time.time(), json.dumps(request)))
-        return dict(request, ModelName=name,
-                    ModelArn=sagemaker_arn("model", name))
+            self.db.execute(
+                "INSERT OR REPLACE INTO models VALUES (?, ?, ?)",
+                (name, time.time(), json.dumps(request)),
+            )
+        return dict(request, ModelName=name, ModelArn=sagemaker_arn("model", name))
 
     def model(self, name):
         row = self.db.execute("SELECT * FROM models WHERE name = ?", (name,)).fetchone()

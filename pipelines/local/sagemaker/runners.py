@@ -11,6 +11,7 @@ implementations.
 ColdRunner starts each host as a fresh interpreter, as a container would. WarmRunner forks Python
 hosts from a parent that imported the heavy libraries once (warm_parent.py; docs/adr/0002).
 """
+
 import json
 import os
 import subprocess
@@ -43,9 +44,20 @@ class ColdRunner(JobRunner):
         started = []
         for launch in launches:
             with open(launch.log, "wb") as out:  # the child keeps its own descriptor
-                started.append((launch.host, subprocess.Popen(
-                    launch.argv, env=launch.env, cwd=str(launch.cwd), stdout=out,
-                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL), launch.log))
+                started.append(
+                    (
+                        launch.host,
+                        subprocess.Popen(
+                            launch.argv,
+                            env=launch.env,
+                            cwd=str(launch.cwd),
+                            stdout=out,
+                            stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL,
+                        ),
+                        launch.log,
+                    )
+                )
         deadline = time.time() + timeout if timeout else None
         results = []
         for host, proc, log in started:
@@ -67,8 +79,12 @@ class WarmRunner(JobRunner):
         self.log = open(log, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pipelines.local.sagemaker.warm_parent"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
-            env=dict(os.environ, **base_env(CORES)), cwd=str(ROOT))
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            env=dict(os.environ, **base_env(CORES)),
+            cwd=str(ROOT),
+        )
         self.ready = False
         self.last_usage = {}
         self.waited = 0.0
@@ -82,9 +98,19 @@ class WarmRunner(JobRunner):
             self._read()
             self.ready = True
             self.waited = time.time() - started
-        request = {"launches": [{"host": launch.host, "argv": launch.argv, "env": launch.env,
-                                 "cwd": str(launch.cwd), "log": str(launch.log)}
-                                for launch in launches], "timeout": timeout}
+        request = {
+            "launches": [
+                {
+                    "host": launch.host,
+                    "argv": launch.argv,
+                    "env": launch.env,
+                    "cwd": str(launch.cwd),
+                    "log": str(launch.log),
+                }
+                for launch in launches
+            ],
+            "timeout": timeout,
+        }
         self.proc.stdin.write((json.dumps(request) + "\n").encode())
         self.proc.stdin.flush()
         reply = self._read()

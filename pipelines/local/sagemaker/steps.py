@@ -3,6 +3,7 @@ handler. A handler takes (execution, step, record entry), sets the step's proper
 execution's context and its Metadata in the entry, and returns the steps it unlocks (a
 condition's chosen branch). Job steps go through the step cache and the retry policies
 (policies.py) first."""
+
 import time
 
 from pipelines.local.sagemaker import expressions
@@ -36,8 +37,7 @@ def run_job(execution, step, entry, kind, run):
     step_cache, runner = execution.backend.step_cache, execution.backend.runner
     hit = None
     if key:
-        max_age = parse_duration(cache["ExpireAfter"]) if cache.get("ExpireAfter") \
-            else float("inf")
+        max_age = parse_duration(cache["ExpireAfter"]) if cache.get("ExpireAfter") else float("inf")
         hit = step_cache.lookup(execution.pipeline, step["Name"], key, max_age)
     if hit:
         entry["CacheHit"] = hit["execution_id"]
@@ -45,8 +45,9 @@ def run_job(execution, step, entry, kind, run):
     else:
         workdir = execution.folder / step["Name"]
         entry["Log"] = str(workdir)
-        properties = _with_retries(execution, step, lambda: run(
-            arguments, job_name(execution, step), workdir))
+        properties = _with_retries(
+            execution, step, lambda: run(arguments, job_name(execution, step), workdir)
+        )
         if runner.last_usage:
             entry["Resources"] = runner.last_usage
         if runner.waited:
@@ -76,20 +77,33 @@ def _with_retries(execution, step, attempt):
 
 def processing_step(execution, step, entry):
     backend = execution.backend
-    properties = run_job(execution, step, entry, "Processing", lambda a, name, folder:
-                         run_processing(a, name, folder, backend.store, backend.runner))
+    properties = run_job(
+        execution,
+        step,
+        entry,
+        "Processing",
+        lambda a, name, folder: run_processing(a, name, folder, backend.store, backend.runner),
+    )
     entry["Metadata"] = {"ProcessingJob": {"Arn": properties["ProcessingJobArn"]}}
-    outputs = {o["OutputName"]: o["S3Output"]["S3Uri"]
-               for o in properties.get("ProcessingOutputConfig", {}).get("Outputs", [])}
+    outputs = {
+        o["OutputName"]: o["S3Output"]["S3Uri"]
+        for o in properties.get("ProcessingOutputConfig", {}).get("Outputs", [])
+    }
     execution.ctx.property_files[step["Name"]] = {
         pf["PropertyFileName"]: outputs[pf["OutputName"]].rstrip("/") + "/" + pf["FilePath"]
-        for pf in step.get("PropertyFiles", [])}
+        for pf in step.get("PropertyFiles", [])
+    }
 
 
 def training_step(execution, step, entry):
     backend = execution.backend
-    properties = run_job(execution, step, entry, "Training", lambda a, name, folder:
-                         run_training(a, name, folder, backend.store, backend.runner))
+    properties = run_job(
+        execution,
+        step,
+        entry,
+        "Training",
+        lambda a, name, folder: run_training(a, name, folder, backend.store, backend.runner),
+    )
     entry["Metadata"] = {"TrainingJob": {"Arn": properties["TrainingJobArn"]}}
 
 

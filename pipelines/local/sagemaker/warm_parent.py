@@ -12,6 +12,7 @@ Protocol (one JSON object per line): the engine sends {"launches": [{"host", "ar
 "usage": {host: {"max_rss_mb", "cpu_seconds"}}, "timed_out": bool}. End of input ends the
 parent.
 """
+
 import json
 import os
 import signal
@@ -23,8 +24,15 @@ import traceback
 # spin-wait on a shared 2-core machine, and Great Expectations must not phone home.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ["GX_ANALYTICS_ENABLED"] = "False"
-PRELOAD = ("numpy", "pandas", "sklearn", "sklearn.metrics", "xgboost", "matplotlib",
-           "great_expectations")
+PRELOAD = (
+    "numpy",
+    "pandas",
+    "sklearn",
+    "sklearn.metrics",
+    "xgboost",
+    "matplotlib",
+    "great_expectations",
+)
 
 
 def preload():
@@ -34,6 +42,7 @@ def preload():
         except ImportError:
             pass  # a job that needs it will say so itself
     import matplotlib
+
     matplotlib.use("Agg")  # no display in a job
 
 
@@ -58,7 +67,8 @@ def run_child(launch):
         if argv and argv[0] == "-c":
             sys.argv = ["-c"] + argv[2:]
             sys.path[0:1] = [""] + extra
-            exec(compile(argv[1], "<string>", "exec"), {"__name__": "__main__"})
+            # What `python -c CODE` does; the code is the job's own entry point.
+            exec(compile(argv[1], "<string>", "exec"), {"__name__": "__main__"})  # noqa: S102
         elif argv and argv[0] == "-m":
             sys.argv = [argv[1]] + argv[2:]
             sys.path[0:1] = [launch["cwd"]] + extra
@@ -104,8 +114,10 @@ def run_launches(launches, timeout):
             host = pids[pid]
             codes[host] = os.waitstatus_to_exitcode(status)
             # ru_maxrss counts the pages shared with this parent too (Linux: KiB).
-            usage[host] = {"max_rss_mb": round(rusage.ru_maxrss / 1024.0, 1),
-                           "cpu_seconds": round(rusage.ru_utime + rusage.ru_stime, 3)}
+            usage[host] = {
+                "max_rss_mb": round(rusage.ru_maxrss / 1024.0, 1),
+                "cpu_seconds": round(rusage.ru_utime + rusage.ru_stime, 3),
+            }
             continue
         if deadline and time.time() > deadline:
             timed_out = True
@@ -113,8 +125,11 @@ def run_launches(launches, timeout):
                 if host not in codes:
                     os.kill(other, signal.SIGKILL)
         time.sleep(0.005)
-    return {"results": [[launch["host"], codes[launch["host"]]] for launch in launches],
-            "usage": usage, "timed_out": timed_out}
+    return {
+        "results": [[launch["host"], codes[launch["host"]]] for launch in launches],
+        "usage": usage,
+        "timed_out": timed_out,
+    }
 
 
 def main():

@@ -11,6 +11,7 @@ What differs from a container, on purpose: `python3`/`python` run this interpret
 virtualenv has every package the images have); each job gets a thread budget (OMP_NUM_THREADS)
 and a passive OpenMP wait policy, so jobs sharing two cores do not spin against each other.
 """
+
 import collections
 import json
 import os
@@ -65,11 +66,18 @@ class Container(object):
 def base_env(threads):
     env = {k: os.environ[k] for k in BASE_ENV_KEYS if k in os.environ}
     # The job's python3 is this interpreter; its scripts find the same packages.
-    env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin",
-                                   "/bin"])
-    env.update({"OMP_NUM_THREADS": str(threads), "OMP_WAIT_POLICY": "PASSIVE",
-                "OPENBLAS_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-                "PYTHONUNBUFFERED": "1"})
+    env["PATH"] = os.pathsep.join(
+        [os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]
+    )
+    env.update(
+        {
+            "OMP_NUM_THREADS": str(threads),
+            "OMP_WAIT_POLICY": "PASSIVE",
+            "OPENBLAS_NUM_THREADS": str(threads),
+            "MKL_NUM_THREADS": str(threads),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # machine quirks, see the env notes
         if key in os.environ:
             env[key] = os.environ[key]
@@ -130,7 +138,7 @@ def last_message(text):
     its details, or the exception line that ends a traceback."""
     lines = [line for line in text.splitlines() if line.strip()]
     starts = [i for i, line in enumerate(lines) if not line[0].isspace()]
-    return "\n".join(lines[starts[-1]:]) if starts else "\n".join(lines[-1:])
+    return "\n".join(lines[starts[-1] :]) if starts else "\n".join(lines[-1:])
 
 
 def raise_first_failure(results, failure_file):
@@ -146,11 +154,10 @@ def raise_first_failure(results, failure_file):
             raise JobFailed("%s exited with code %d: %s" % (host, code, reason), log, tail_text)
 
 
-
-
 def timed_out(timeout, log):
-    return JobFailed("MaxRuntimeInSeconds (%d s) exceeded; the job was stopped" % timeout,
-                     log, tail(log))
+    return JobFailed(
+        "MaxRuntimeInSeconds (%d s) exceeded; the job was stopped" % timeout, log, tail(log)
+    )
 
 
 def unpack(archive, destination, uri):

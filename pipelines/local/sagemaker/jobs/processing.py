@@ -1,6 +1,7 @@
 """A CreateProcessingJob request run as local processes (docs/container-contracts.md section 1):
 inputs copied in (ShardedByS3Key dealt out by key), the config files written, the entrypoint
 run on every host, outputs copied back once every host exited 0."""
+
 import time
 from pathlib import Path
 
@@ -36,32 +37,45 @@ def run_processing(request, job_name, workdir, store, runner):
         c = containers[host] = Container(Path(workdir) / host)
         for item in inputs:
             s3 = item["S3Input"]
-            shard = (index, len(hosts)) if s3.get(
-                "S3DataDistributionType") == "ShardedByS3Key" else None
+            shard = (
+                (index, len(hosts))
+                if s3.get("S3DataDistributionType") == "ShardedByS3Key"
+                else None
+            )
             copy_inputs(store, s3["S3Uri"], c.path(s3["LocalPath"]), shard)
         for item in outputs:
             c.path(item["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
         c.path("/opt/ml/output").mkdir(parents=True, exist_ok=True)
         config = dict(request, ProcessingJobArn=arn, ProcessingJobName=job_name)
         write_json(c.path("/opt/ml/config/processingjobconfig.json"), config)
-        write_json(c.path("/opt/ml/config/resourceconfig.json"),
-                    {"current_host": host, "hosts": hosts})
+        write_json(
+            c.path("/opt/ml/config/resourceconfig.json"), {"current_host": host, "hosts": hosts}
+        )
         env = base_env(threads)
         env.update(request.get("Environment") or {})
-        argv = [c.rewrite(a) for a in (app.get("ContainerEntrypoint") or [])
-                + (app.get("ContainerArguments") or [])]
+        argv = [
+            c.rewrite(a)
+            for a in (app.get("ContainerEntrypoint") or []) + (app.get("ContainerArguments") or [])
+        ]
         if not argv:
-            raise JobFailed("the request has no ContainerEntrypoint: the local runner cannot "
-                            "run an image's built-in entry point")
+            raise JobFailed(
+                "the request has no ContainerEntrypoint: the local runner cannot "
+                "run an image's built-in entry point"
+            )
         launches.append(Launch(host, command(argv), env, c.root, Path(workdir) / (host + ".log")))
     timeout = (request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
     results = runner.run(launches, timeout)
     raise_first_failure(results, lambda h: containers[h].path("/opt/ml/output/message"))
-    for host, c in containers.items():
+    for c in containers.values():
         for item in outputs:
             store.upload_folder(c.path(item["S3Output"]["LocalPath"]), item["S3Output"]["S3Uri"])
     message = containers[hosts[0]].path("/opt/ml/output/message")
-    return dict(request, ProcessingJobName=job_name, ProcessingJobArn=arn,
-                ProcessingJobStatus="Completed",
-                ExitMessage=message.read_text()[:1024] if message.is_file() else "",
-                ProcessingStartTime=started, ProcessingEndTime=time.time())
+    return dict(
+        request,
+        ProcessingJobName=job_name,
+        ProcessingJobArn=arn,
+        ProcessingJobStatus="Completed",
+        ExitMessage=message.read_text()[:1024] if message.is_file() else "",
+        ProcessingStartTime=started,
+        ProcessingEndTime=time.time(),
+    )

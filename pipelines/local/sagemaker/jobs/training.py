@@ -6,6 +6,7 @@ into model.tar.gz, FinalMetricDataList scraped from the logs with the MetricDefi
 A multi-host job learns the XGBoost tracker's loopback address from CHURN_TRACKER_URI, since the
 hosts' names (algo-1, ...) do not resolve on this machine.
 """
+
 import json
 import re
 import socket
@@ -62,9 +63,19 @@ def training_env(request, job_name, host, hosts, c, threads, region):
     hps_raw = request.get("HyperParameters") or {}
     decoded = {k: decode_hyperparameter(v) for k, v in hps_raw.items()}
     user_hps = {k: v for k, v in decoded.items() if not k.startswith("sagemaker_")}
-    framework = {k: v for k, v in decoded.items() if k.startswith("sagemaker_") and k not in (
-        "sagemaker_program", "sagemaker_submit_directory", "sagemaker_region",
-        "sagemaker_job_name", "sagemaker_container_log_level")}
+    framework = {
+        k: v
+        for k, v in decoded.items()
+        if k.startswith("sagemaker_")
+        and k
+        not in (
+            "sagemaker_program",
+            "sagemaker_submit_directory",
+            "sagemaker_region",
+            "sagemaker_job_name",
+            "sagemaker_container_log_level",
+        )
+    }
     channels = sorted(ch["ChannelName"] for ch in request.get("InputDataConfig", []))
     program = decoded.get("sagemaker_program", "")
     input_config = json.loads(c.path("/opt/ml/input/config/inputdataconfig.json").read_text())
@@ -100,21 +111,35 @@ def training_env(request, job_name, host, hosts, c, threads, region):
         env["SM_HP_" + key.upper()] = value
     env["SM_TRAINING_ENV"] = {
         "channel_input_dirs": {n: "/opt/ml/input/data/" + n for n in channels},
-        "current_host": host, "hosts": hosts, "hyperparameters": user_hps,
-        "input_data_config": input_config, "job_name": job_name,
-        "log_level": log_level, "model_dir": "/opt/ml/model",
-        "module_name": env["SM_MODULE_NAME"], "num_cpus": threads, "num_gpus": 0,
-        "output_data_dir": "/opt/ml/output/data", "resource_config": resource_config,
-        "user_entry_point": program}
+        "current_host": host,
+        "hosts": hosts,
+        "hyperparameters": user_hps,
+        "input_data_config": input_config,
+        "job_name": job_name,
+        "log_level": log_level,
+        "model_dir": "/opt/ml/model",
+        "module_name": env["SM_MODULE_NAME"],
+        "num_cpus": threads,
+        "num_gpus": 0,
+        "output_data_dir": "/opt/ml/output/data",
+        "resource_config": resource_config,
+        "user_entry_point": program,
+    }
     out = {k: c.rewrite(encode_env(v)) for k, v in env.items()}
     # Paths inside JSON values (SM_TRAINING_ENV, ...) point at the host folder too.
     root = str(c.root)
     for key in ("SM_TRAINING_ENV",):
         out[key] = out[key].replace('"/opt/ml', '"' + root + "/opt/ml")
-    out.update({"TRAINING_JOB_NAME": job_name, "SAGEMAKER_JOB_NAME": job_name,
-                "TRAINING_JOB_ARN": sagemaker_arn("training-job", job_name),
-                "CURRENT_HOST": host, "SAGEMAKER_REGION": region,
-                "PYTHONPATH": str(c.path("/opt/ml/code"))})
+    out.update(
+        {
+            "TRAINING_JOB_NAME": job_name,
+            "SAGEMAKER_JOB_NAME": job_name,
+            "TRAINING_JOB_ARN": sagemaker_arn("training-job", job_name),
+            "CURRENT_HOST": host,
+            "SAGEMAKER_REGION": region,
+            "PYTHONPATH": str(c.path("/opt/ml/code")),
+        }
+    )
     return out, user_hps, program
 
 
@@ -162,8 +187,10 @@ def run_training(request, job_name, workdir, store, runner, region="local"):
     hps = request.get("HyperParameters") or {}
     submit = decode_hyperparameter(hps.get("sagemaker_submit_directory", '""'))
     if not submit:
-        raise JobFailed("the training request has no sagemaker_submit_directory: the local "
-                        "runner runs script-mode jobs only")
+        raise JobFailed(
+            "the training request has no sagemaker_submit_directory: the local "
+            "runner runs script-mode jobs only"
+        )
     code_archive = store.file(submit)
     tracker = "127.0.0.1:%d" % _free_port() if len(hosts) > 1 else None
     launches, containers = [], {}
@@ -177,19 +204,28 @@ def run_training(request, job_name, workdir, store, runner, region="local"):
             if source.get("S3DataDistributionType") == "ShardedByS3Key":
                 shard = (hosts.index(host), len(hosts))
             copy_inputs(store, source["S3Uri"], c.path("/opt/ml/input/data/" + name), shard)
-            entry = {"TrainingInputMode": request["AlgorithmSpecification"].get(
-                "TrainingInputMode", "File"),
+            entry = {
+                "TrainingInputMode": request["AlgorithmSpecification"].get(
+                    "TrainingInputMode", "File"
+                ),
                 "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
-                "RecordWrapperType": channel.get("RecordWrapperType", "None")}
+                "RecordWrapperType": channel.get("RecordWrapperType", "None"),
+            }
             if channel.get("ContentType"):
                 entry["ContentType"] = channel["ContentType"]
             data_config[name] = entry
         config = c.path("/opt/ml/input/config")
         write_json(config / "hyperparameters.json", hps)
         write_json(config / "inputdataconfig.json", data_config)
-        write_json(config / "resourceconfig.json", {
-            "current_host": host, "hosts": hosts, "network_interface_name": "eth0",
-            "current_instance_type": resources.get("InstanceType", "local")})
+        write_json(
+            config / "resourceconfig.json",
+            {
+                "current_host": host,
+                "hosts": hosts,
+                "network_interface_name": "eth0",
+                "current_instance_type": resources.get("InstanceType", "local"),
+            },
+        )
         for folder in ("/opt/ml/model", "/opt/ml/output/data", "/opt/ml/output/intermediate"):
             c.path(folder).mkdir(parents=True, exist_ok=True)
         unpack(code_archive, c.path("/opt/ml/code"), submit)
@@ -201,8 +237,9 @@ def run_training(request, job_name, workdir, store, runner, region="local"):
         module = program[:-3] if program.endswith(".py") else program
         # The XGBoost image runs the entry point as a module from /opt/ml/code.
         argv = [sys.executable, "-m", module] + cli_args(user_hps)
-        launches.append(Launch(host, argv, env, c.path("/opt/ml/code"),
-                               Path(workdir) / (host + ".log")))
+        launches.append(
+            Launch(host, argv, env, c.path("/opt/ml/code"), Path(workdir) / (host + ".log"))
+        )
     timeout = (request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
     results = runner.run(launches, timeout)
     raise_first_failure(results, lambda h: containers[h].path("/opt/ml/output/failure"))
@@ -212,11 +249,18 @@ def run_training(request, job_name, workdir, store, runner, region="local"):
     tmp = Path(workdir) / "model.tar.gz"
     pack_model([c.path("/opt/ml/model") for c in containers.values()], tmp)
     store.put_file(model_uri, tmp)
-    metrics = final_metrics(request["AlgorithmSpecification"].get("MetricDefinitions", []),
-                            [log for _, _, log in results])
-    return dict(request, TrainingJobName=job_name,
-                TrainingJobArn=sagemaker_arn("training-job", job_name),
-                TrainingJobStatus="Completed", SecondaryStatus="Completed",
-                ModelArtifacts={"S3ModelArtifacts": model_uri},
-                FinalMetricDataList=metrics, TrainingStartTime=started,
-                TrainingEndTime=time.time())
+    metrics = final_metrics(
+        request["AlgorithmSpecification"].get("MetricDefinitions", []),
+        [log for _, _, log in results],
+    )
+    return dict(
+        request,
+        TrainingJobName=job_name,
+        TrainingJobArn=sagemaker_arn("training-job", job_name),
+        TrainingJobStatus="Completed",
+        SecondaryStatus="Completed",
+        ModelArtifacts={"S3ModelArtifacts": model_uri},
+        FinalMetricDataList=metrics,
+        TrainingStartTime=started,
+        TrainingEndTime=time.time(),
+    )

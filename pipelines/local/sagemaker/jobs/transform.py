@@ -5,6 +5,7 @@ the batch-transform worker run as the container's process.
 The worker is the serving layer's (pipelines/serving/batch_transform.py), started by module
 name: the job knows only the command line a container would run.
 """
+
 import sys
 import time
 from pathlib import Path
@@ -31,8 +32,9 @@ def run_transform(request, job_name, workdir, store, runner, model):
     processing = request.get("DataProcessing") or {}
     for key in ("InputFilter", "OutputFilter"):
         if processing.get(key, "$") != "$":
-            raise JobFailed("DataProcessing.%s %r: the local runner supports only '$'"
-                            % (key, processing[key]))
+            raise JobFailed(
+                "DataProcessing.%s %r: the local runner supports only '$'" % (key, processing[key])
+            )
     container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
     env_model = container.get("Environment") or {}
     c = Container(Path(workdir) / "algo-1")
@@ -44,8 +46,9 @@ def run_transform(request, job_name, workdir, store, runner, model):
         unpack(store.file(submit), code_dir, submit)
     program = env_model.get("SAGEMAKER_PROGRAM")
     if not program or not (code_dir / program).is_file():
-        raise JobFailed("the model has no inference program (SAGEMAKER_PROGRAM %r in %s)"
-                        % (program, code_dir))
+        raise JobFailed(
+            "the model has no inference program (SAGEMAKER_PROGRAM %r in %s)" % (program, code_dir)
+        )
     source = request["TransformInput"]["DataSource"]["S3DataSource"]
     input_dir, output_dir = c.path("/opt/ml/input/data"), c.path("/opt/ml/output/data")
     if copy_inputs(store, source["S3Uri"], input_dir) == 0:
@@ -55,27 +58,58 @@ def run_transform(request, job_name, workdir, store, runner, model):
     strategy = request.get("BatchStrategy") or "MultiRecord"
     payload = request.get("MaxPayloadInMB") or 6
     env = dict(base_env(CORES), **{k: as_text(v) for k, v in env_model.items()})
-    env.update({"SAGEMAKER_BATCH": "true", "SAGEMAKER_MAX_PAYLOAD_IN_MB": str(payload),
-                "SAGEMAKER_BATCH_STRATEGY": "SINGLE_RECORD" if strategy == "SingleRecord"
-                else "MULTI_RECORD",
-                "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": str(
-                    request.get("MaxConcurrentTransforms") or 1)})
+    env.update(
+        {
+            "SAGEMAKER_BATCH": "true",
+            "SAGEMAKER_MAX_PAYLOAD_IN_MB": str(payload),
+            "SAGEMAKER_BATCH_STRATEGY": "SINGLE_RECORD"
+            if strategy == "SingleRecord"
+            else "MULTI_RECORD",
+            "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": str(request.get("MaxConcurrentTransforms") or 1),
+        }
+    )
     env.update({k: as_text(v) for k, v in (request.get("Environment") or {}).items()})
-    argv = [sys.executable, "-m", TRANSFORM_WORKER,
-            "--model-dir", str(model_dir), "--code-dir", str(code_dir), "--program", program,
-            "--input-dir", str(input_dir), "--output-dir", str(output_dir),
-            "--content-type", transform_input.get("ContentType") or "text/csv",
-            "--accept", transform_output.get("Accept") or "text/csv",
-            "--split-type", transform_input.get("SplitType") or "None",
-            "--strategy", strategy, "--max-payload-mb", str(payload),
-            "--assemble-with", transform_output.get("AssembleWith") or "None",
-            "--join-source", processing.get("JoinSource") or "None"]
+    argv = [
+        sys.executable,
+        "-m",
+        TRANSFORM_WORKER,
+        "--model-dir",
+        str(model_dir),
+        "--code-dir",
+        str(code_dir),
+        "--program",
+        program,
+        "--input-dir",
+        str(input_dir),
+        "--output-dir",
+        str(output_dir),
+        "--content-type",
+        transform_input.get("ContentType") or "text/csv",
+        "--accept",
+        transform_output.get("Accept") or "text/csv",
+        "--split-type",
+        transform_input.get("SplitType") or "None",
+        "--strategy",
+        strategy,
+        "--max-payload-mb",
+        str(payload),
+        "--assemble-with",
+        transform_output.get("AssembleWith") or "None",
+        "--join-source",
+        processing.get("JoinSource") or "None",
+    ]
     log = Path(workdir) / "algo-1.log"
     timeout = (request.get("ModelClientConfig") or {}).get("InvocationsTimeoutInSeconds")
-    results = runner.run([Launch("algo-1", argv, env, c.root, log)], None if timeout is None
-                         else timeout * 100)
+    results = runner.run(
+        [Launch("algo-1", argv, env, c.root, log)], None if timeout is None else timeout * 100
+    )
     raise_first_failure(results, None)
     store.upload_folder(output_dir, transform_output["S3OutputPath"])
-    return dict(request, TransformJobName=job_name, TransformJobStatus="Completed",
-                TransformJobArn=sagemaker_arn("transform-job", job_name),
-                TransformStartTime=started, TransformEndTime=time.time())
+    return dict(
+        request,
+        TransformJobName=job_name,
+        TransformJobStatus="Completed",
+        TransformJobArn=sagemaker_arn("transform-job", job_name),
+        TransformStartTime=started,
+        TransformEndTime=time.time(),
+    )
