@@ -2,13 +2,19 @@
 
     ChurnError                 base of them all
      +-- UserError             the user can fix it (a flag, a file, a name, credentials):
-          |                    commands print it as one line, with no traceback, and exit 1
-          +-- PipelineError    a definition the local engine cannot run; nothing was started
-          +-- StoreError       a bad S3 URI, or no object there, in the local store
-          +-- RegistryError    an unknown model version or group in the local registry
-          +-- ModelSourceError a model that cannot be served from where it was named
-          +-- MonitorError     captured data or a baseline that cannot be checked
-          +-- DeployError      an endpoint that cannot be deployed or removed as asked
+     |    |                    commands print it as one line, with no traceback, and exit 1
+     |    +-- PipelineError    a definition the local engine cannot run; nothing was started
+     |    +-- StoreError       a bad S3 URI, or no object there, in the local store
+     |    +-- RegistryError    an unknown model version or group in the local registry
+     |    +-- ModelSourceError a model that cannot be served from where it was named
+     |    |    +-- HandlerError       (serving/handlers.py) no inference program, or no handler
+     |    +-- MonitorError     captured data or a baseline that cannot be checked
+     |    +-- DeployError      an endpoint that cannot be deployed or removed as asked
+     |    +-- StepFailed       (churn/script_run.py) a container script exited non-zero
+     +-- StepFailure           (local/sagemaker/failure.py) a step or job that failed: recorded
+     |                         in the execution, whose status the command reports
+     +-- ExpressionError       (local/sagemaker/expressions.py) an expression that does not resolve
+     +-- TransformError        (serving/batch_transform.py) an input object that fails whole
 
 The container scripts raise their own errors (SchemaError, DataError, ...): they never import
 this package. Where a command calls them in-process, the caller turns those into UserError.

@@ -6,10 +6,10 @@ churn data shows (older, inactive, single- or many-product customers with a bala
 plus label noise, calibrated to a 20% churn rate. Same rows and seed, same file.
 """
 
-import os
-
 import numpy as np
 import pandas as pd
+
+from processing.churn_job import write_atomic
 
 COLUMNS = ["customer_id", "age", "tenure", "balance", "num_products", "is_active", "churn"]
 CHURN_RATE = 0.20
@@ -64,7 +64,5 @@ def generate(rows, seed=0):
 
 def write_csv(rows, seed, path):
     frame = generate(rows, seed)
-    tmp = str(path) + ".tmp"
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, str(path))
+    write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False))
     return frame

@@ -52,7 +52,7 @@ def local_definition(home, source, pipeline_name="ChurnPipeline", **overrides):
         pipeline_name=pipeline_name,
         base_job_prefix=PREFIX,
         upload_code=False,
-        schema=source.path,
+        schema=source,
         code_bundles=bundles,
         **overrides,
     )

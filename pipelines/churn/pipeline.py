@@ -79,7 +79,7 @@ PARAMETER_DEFAULTS = {
 }
 # Build options (not pipeline parameters) that overrides may also set.
 BUILD_OPTIONS = {
-    "schema": "seed",  # shipped schema name or a schema file path
+    "schema": "seed",  # shipped schema name, a schema file path, or a SchemaSource
     "upload_code": None,  # None: upload when AWS credentials are available
     # An s3:// URI of headerless CSV files to score after registering (or True for
     # s3://<bucket>/<prefix>/batch/input/). A build option, not a parameter: SageMaker cannot
@@ -159,7 +159,8 @@ def get_pipeline(
             "no S3 bucket: pass default_bucket (the bucket for code, data and artifacts)"
         )
     session = _session(region, default_bucket, sagemaker_session)
-    source = SchemaSource(options["schema"])
+    schema = options["schema"]
+    source = schema if isinstance(schema, SchemaSource) else SchemaSource(schema)
     bundles = options["code_bundles"] or build_bundles(source.user_file)
     prefix = base_job_prefix.strip("/")
     upload_code = options["upload_code"]

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from pipelines.errors import UserError
 from pipelines.local.sagemaker.jobs.training import pack_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,11 +26,13 @@ SCRIPTS = {
 }
 
 
-class StepFailed(RuntimeError):
+class StepFailed(UserError):
+    """A script exited non-zero; the message ends with its last lines of standard error."""
+
     def __init__(self, step, returncode, stderr, log):
         self.step = step
         last = "\n".join(stderr.strip().splitlines()[-15:])
-        RuntimeError.__init__(
+        UserError.__init__(
             self, "step %s failed (exit %d); log: %s\n%s" % (step, returncode, log, last)
         )
 

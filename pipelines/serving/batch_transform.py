@@ -25,6 +25,7 @@ import re
 import sys
 import time
 
+from pipelines.errors import ChurnError
 from pipelines.serving.handlers import invoke, load_handlers
 from processing.churn_job import write_bytes_atomic
 
@@ -32,8 +33,8 @@ MB = 1024 * 1024
 NOT_BLANK = re.compile(rb"\S")
 
 
-class TransformError(RuntimeError):
-    pass
+class TransformError(ChurnError):
+    """An input object that cannot be transformed as the job asks; the object fails whole."""
 
 
 def payloads(data, strategy, max_payload_bytes):

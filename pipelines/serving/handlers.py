@@ -4,11 +4,13 @@ import importlib.util
 import os
 import sys
 
+from pipelines.errors import ModelSourceError
+
 REQUIRED = ("model_fn", "input_fn", "predict_fn", "output_fn")
 
 
-class HandlerError(RuntimeError):
-    pass
+class HandlerError(ModelSourceError):
+    """The model's inference program is missing or lacks a handler."""
 
 
 def load_handlers(code_dir, program):

@@ -17,7 +17,8 @@ from pipelines.errors import PipelineError, UserError
 from pipelines.local.arns import sagemaker_arn
 from pipelines.local.sagemaker import expressions
 from pipelines.local.sagemaker.backend import SageMakerBackend
-from pipelines.local.sagemaker.steps import FAILURES, STEP_TYPES, StepFailure
+from pipelines.local.sagemaker.failure import StepFailure
+from pipelines.local.sagemaker.steps import STEP_TYPES
 
 STEP_REF = re.compile(r'"Get": "Steps\.([A-Za-z0-9_-]+)[.\']')
 
@@ -191,7 +192,7 @@ class Execution(object):
                 pending += self._run_step(step)
         except (StepFailure, PipelineError) as failure:
             self.record["PipelineExecutionStatus"] = "Failed"
-            self.record["FailureReason"] = getattr(failure, "reason", str(failure))
+            self.record["FailureReason"] = str(failure)
         except KeyboardInterrupt:
             for entry in self.record["Steps"]:
                 if entry["StepStatus"] == "Executing":
@@ -211,14 +212,10 @@ class Execution(object):
         self.echo("  %-28s Executing" % step["Name"])
         try:
             follow = STEP_TYPES[step["Type"]](self, step, entry) or []
-        except FAILURES as e:
-            entry["Log"] = str(e.log) if getattr(e, "log", None) else entry["Log"]
+        except StepFailure as e:
+            entry["Log"] = str(e.log) if e.log else entry["Log"]
             self._finish(entry, "Failed", e.reason)
-            raise StepFailure(
-                "step %s failed: %s" % (step["Name"], e.reason),
-                getattr(e, "log", None),
-                getattr(e, "tail", ""),
-            )
+            raise StepFailure("step %s failed: %s" % (step["Name"], e.reason), e.log, e.tail)
         except (expressions.ExpressionError, UserError, ValueError) as e:
             self._finish(entry, "Failed", str(e))
             raise StepFailure("step %s failed: %s" % (step["Name"], e))

@@ -9,11 +9,13 @@
 import json
 import re
 
+from pipelines.errors import ChurnError
+
 _INDEX = re.compile(r"\[('([^']*)'|\"([^\"]*)\"|(\d+))\]")
 
 
-class ExpressionError(ValueError):
-    pass
+class ExpressionError(ChurnError):
+    """An expression that does not resolve (unknown parameter, step not run, no such path)."""
 
 
 class Context(object):

@@ -3,7 +3,7 @@ implementations.
 
     runner.run(launches, timeout) -> [(host, returncode, log path)]
         start every Launch (pipelines/local/sagemaker/jobs/container.py) at once and wait for
-        all; raise JobFailed when MaxRuntimeInSeconds passes first
+        all; raise StepFailure when MaxRuntimeInSeconds passes first
     runner.last_usage   {host: {"max_rss_mb", "cpu_seconds"}} of the last run, where measured
     runner.waited       seconds the last run waited for the runner itself to be ready
     runner.close()

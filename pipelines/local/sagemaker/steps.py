@@ -7,7 +7,7 @@ condition's chosen branch). Job steps go through the step cache and the retry po
 import time
 
 from pipelines.local.sagemaker import expressions
-from pipelines.local.sagemaker.jobs.container import JobFailed
+from pipelines.local.sagemaker.failure import StepFailure
 from pipelines.local.sagemaker.jobs.processing import run_processing
 from pipelines.local.sagemaker.jobs.training import run_training
 from pipelines.local.sagemaker.jobs.transform import run_transform
@@ -19,12 +19,6 @@ from pipelines.local.sagemaker.policies import (
 )
 
 
-class StepFailure(Exception):
-    def __init__(self, reason, log=None, tail=""):
-        Exception.__init__(self, reason)
-        self.reason, self.log, self.tail = reason, log, tail
-
-
 def job_name(execution, step):
     return ("pipelines-%s-%s" % (execution.id, step["Name"]))[:63]
 
@@ -34,7 +28,7 @@ def run_job(execution, step, entry, kind, run):
     arguments = expressions.resolve(step["Arguments"], execution.ctx)
     cache = step.get("CacheConfig") or {}
     key = cache_key(kind, arguments) if cache.get("Enabled") else None
-    step_cache, runner = execution.backend.step_cache, execution.backend.runner
+    step_cache = execution.backend.step_cache
     hit = None
     if key:
         max_age = parse_duration(cache["ExpireAfter"]) if cache.get("ExpireAfter") else float("inf")
@@ -45,6 +39,7 @@ def run_job(execution, step, entry, kind, run):
     else:
         workdir = execution.folder / step["Name"]
         entry["Log"] = str(workdir)
+        runner = execution.backend.runner
         properties = _with_retries(
             execution, step, lambda: run(arguments, job_name(execution, step), workdir)
         )
@@ -154,4 +149,3 @@ STEP_TYPES = {
     "RegisterModel": register_model_step,
     "Model": model_step,
 }
-FAILURES = (StepFailure, JobFailed)

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from pipelines.local.sagemaker.expressions import as_text
+from pipelines.local.sagemaker.failure import StepFailure
 from processing.churn_job import ArchiveError, extract_archive
 
 CORES = os.cpu_count() or 1
@@ -28,16 +29,6 @@ LOG_TAIL_LINES = 20
 
 # One host's process as a runner starts it (pipelines/local/sagemaker/runners.py).
 Launch = collections.namedtuple("Launch", "host argv env cwd log")
-
-
-class JobFailed(Exception):
-    """A job ended without success; `reason` is what DescribeJob's FailureReason would say."""
-
-    def __init__(self, reason, log=None, tail=""):
-        Exception.__init__(self, reason)
-        self.reason = reason
-        self.log = log
-        self.tail = tail
 
 
 def hosts_of(count):
@@ -151,11 +142,11 @@ def raise_first_failure(results, failure_file):
                     message = path.read_text(errors="replace").strip()[:1024]
             tail_text = tail(log)
             reason = message or last_message(tail_text)
-            raise JobFailed("%s exited with code %d: %s" % (host, code, reason), log, tail_text)
+            raise StepFailure("%s exited with code %d: %s" % (host, code, reason), log, tail_text)
 
 
 def timed_out(timeout, log):
-    return JobFailed(
+    return StepFailure(
         "MaxRuntimeInSeconds (%d s) exceeded; the job was stopped" % timeout, log, tail(log)
     )
 
@@ -165,4 +156,4 @@ def unpack(archive, destination, uri):
     try:
         extract_archive(archive, destination, label=uri)
     except ArchiveError as e:
-        raise JobFailed(str(e))
+        raise StepFailure(str(e))

@@ -8,8 +8,8 @@ from pathlib import Path
 from pipelines.local.arns import sagemaker_arn
 from pipelines.local.sagemaker.jobs.container import (
     Container,
-    JobFailed,
     Launch,
+    StepFailure,
     base_env,
     command,
     copy_inputs,
@@ -58,7 +58,7 @@ def run_processing(request, job_name, workdir, store, runner):
             for a in (app.get("ContainerEntrypoint") or []) + (app.get("ContainerArguments") or [])
         ]
         if not argv:
-            raise JobFailed(
+            raise StepFailure(
                 "the request has no ContainerEntrypoint: the local runner cannot "
                 "run an image's built-in entry point"
             )

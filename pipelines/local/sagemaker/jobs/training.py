@@ -18,8 +18,8 @@ from pathlib import Path
 from pipelines.local.arns import sagemaker_arn
 from pipelines.local.sagemaker.jobs.container import (
     Container,
-    JobFailed,
     Launch,
+    StepFailure,
     base_env,
     copy_inputs,
     hosts_of,
@@ -187,7 +187,7 @@ def run_training(request, job_name, workdir, store, runner, region="local"):
     hps = request.get("HyperParameters") or {}
     submit = decode_hyperparameter(hps.get("sagemaker_submit_directory", '""'))
     if not submit:
-        raise JobFailed(
+        raise StepFailure(
             "the training request has no sagemaker_submit_directory: the local "
             "runner runs script-mode jobs only"
         )

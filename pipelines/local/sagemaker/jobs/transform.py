@@ -15,8 +15,8 @@ from pipelines.local.sagemaker.expressions import as_text
 from pipelines.local.sagemaker.jobs.container import (
     CORES,
     Container,
-    JobFailed,
     Launch,
+    StepFailure,
     base_env,
     copy_inputs,
     raise_first_failure,
@@ -32,7 +32,7 @@ def run_transform(request, job_name, workdir, store, runner, model):
     processing = request.get("DataProcessing") or {}
     for key in ("InputFilter", "OutputFilter"):
         if processing.get(key, "$") != "$":
-            raise JobFailed(
+            raise StepFailure(
                 "DataProcessing.%s %r: the local runner supports only '$'" % (key, processing[key])
             )
     container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
@@ -46,13 +46,13 @@ def run_transform(request, job_name, workdir, store, runner, model):
         unpack(store.file(submit), code_dir, submit)
     program = env_model.get("SAGEMAKER_PROGRAM")
     if not program or not (code_dir / program).is_file():
-        raise JobFailed(
+        raise StepFailure(
             "the model has no inference program (SAGEMAKER_PROGRAM %r in %s)" % (program, code_dir)
         )
     source = request["TransformInput"]["DataSource"]["S3DataSource"]
     input_dir, output_dir = c.path("/opt/ml/input/data"), c.path("/opt/ml/output/data")
     if copy_inputs(store, source["S3Uri"], input_dir) == 0:
-        raise JobFailed("no input objects under %s" % source["S3Uri"])
+        raise StepFailure("no input objects under %s" % source["S3Uri"])
     output_dir.mkdir(parents=True, exist_ok=True)
     transform_input, transform_output = request["TransformInput"], request["TransformOutput"]
     strategy = request.get("BatchStrategy") or "MultiRecord"
