@@ -24,7 +24,9 @@ def job_name(execution, step):
 
 
 def run_job(execution, step, entry, kind, run):
-    """A job step: resolve, look in the cache, run (with retries), remember."""
+    """A job step: resolve, look in the cache, run (with retries), remember. `kind` is the
+    job's name in the API (Processing, Training, Transform); `run(request, job name, folder,
+    store, runner)` runs one and returns its Describe*Job properties."""
     arguments = expressions.resolve(step["Arguments"], execution.ctx)
     cache = step.get("CacheConfig") or {}
     key = cache_key(kind, arguments) if cache.get("Enabled") else None
@@ -41,7 +43,11 @@ def run_job(execution, step, entry, kind, run):
         entry["Log"] = str(workdir)
         runner = execution.backend.runner
         properties = _with_retries(
-            execution, step, lambda: run(arguments, job_name(execution, step), workdir)
+            execution,
+            step,
+            lambda: run(
+                arguments, job_name(execution, step), workdir, execution.backend.store, runner
+            ),
         )
         if runner.last_usage:
             entry["Resources"] = runner.last_usage
@@ -52,6 +58,7 @@ def run_job(execution, step, entry, kind, run):
         if key:
             step_cache.store(execution.pipeline, step["Name"], key, execution.id, properties)
     execution.ctx.properties[step["Name"]] = properties
+    entry["Metadata"] = {kind + "Job": {"Arn": properties[kind + "JobArn"]}}
     return properties
 
 
@@ -71,15 +78,7 @@ def _with_retries(execution, step, attempt):
 
 
 def processing_step(execution, step, entry):
-    backend = execution.backend
-    properties = run_job(
-        execution,
-        step,
-        entry,
-        "Processing",
-        lambda a, name, folder: run_processing(a, name, folder, backend.store, backend.runner),
-    )
-    entry["Metadata"] = {"ProcessingJob": {"Arn": properties["ProcessingJobArn"]}}
+    properties = run_job(execution, step, entry, "Processing", run_processing)
     outputs = {
         o["OutputName"]: o["S3Output"]["S3Uri"]
         for o in properties.get("ProcessingOutputConfig", {}).get("Outputs", [])
@@ -91,26 +90,15 @@ def processing_step(execution, step, entry):
 
 
 def training_step(execution, step, entry):
-    backend = execution.backend
-    properties = run_job(
-        execution,
-        step,
-        entry,
-        "Training",
-        lambda a, name, folder: run_training(a, name, folder, backend.store, backend.runner),
-    )
-    entry["Metadata"] = {"TrainingJob": {"Arn": properties["TrainingJobArn"]}}
+    run_job(execution, step, entry, "Training", run_training)
 
 
 def transform_step(execution, step, entry):
-    backend = execution.backend
+    def run(request, name, folder, store, runner):
+        model = execution.backend.registry.model(request["ModelName"])
+        return run_transform(request, name, folder, store, runner, model)
 
-    def run(arguments, name, folder):
-        model = backend.registry.model(arguments["ModelName"])
-        return run_transform(arguments, name, folder, backend.store, backend.runner, model)
-
-    properties = run_job(execution, step, entry, "Transform", run)
-    entry["Metadata"] = {"TransformJob": {"Arn": properties["TransformJobArn"]}}
+    run_job(execution, step, entry, "Transform", run)
 
 
 def condition_step(execution, step, entry):
