@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 
-from pipelines.errors import PipelineError
+from pipelines.errors import PipelineError, UserError
 from pipelines.local.s3 import Store
 from pipelines.local.sagemaker import engine
 from pipelines.local.sagemaker.backend import SageMakerBackend
@@ -575,3 +575,40 @@ def test_enum_parameters_accept_only_their_values():
     }
     with pytest.raises(PipelineError, match="must be one of None, Input; 'input' is not one"):
         engine.parameter_values(definition, {"BatchJoinSource": "input"})
+
+
+@pytest.mark.parametrize(
+    "uri, problem",
+    [
+        ("s3://churn-local//{outside}/evil.csv", "may not start with '/'"),
+        ("s3://churn-local/a/../../{outside}/evil.csv", "'..'"),
+        ("s3://../{outside}/evil.csv", "is not an S3 bucket name"),
+        ("s3:///{outside}/evil.csv", "is not an S3 bucket name"),
+    ],
+)
+def test_keys_that_would_leave_the_store_are_refused(tmp_path, uri, problem):
+    """s3://bucket//abs/path once read and wrote any absolute path (a BatchOutputUrl wrote to
+    an arbitrary folder): keys are confined to the store, with a one-line error."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    store = Store(tmp_path / "home")
+    uri = uri.format(outside=str(outside).lstrip("/"))
+    with pytest.raises(UserError, match=problem):  # a UserError: one line, no traceback
+        store.put_bytes(uri, b"x")
+    with pytest.raises(UserError, match=problem):
+        store.objects(uri)
+    assert list(outside.iterdir()) == []
+    assert not (tmp_path / "home").exists() or not any(
+        p.name == "evil.csv" for p in (tmp_path / "home").rglob("*")
+    )
+
+
+def test_a_link_out_of_the_store_is_refused(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    store = Store(tmp_path / "home")
+    (tmp_path / "home" / "s3" / "churn-local").mkdir(parents=True)
+    (tmp_path / "home" / "s3" / "churn-local" / "out").symlink_to(outside)
+    with pytest.raises(UserError, match="leads outside the local store"):
+        store.put_bytes("s3://churn-local/out/evil.csv", b"x")
+    assert list(outside.iterdir()) == []

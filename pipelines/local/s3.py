@@ -5,10 +5,13 @@ Every object is published whole or not at all (processing/churn_job.py's atomic 
 kill or a full disk never leaves a partial object under its key.
 """
 
+import re
 from pathlib import Path
 
 from pipelines.errors import StoreError
 from processing.churn_job import copy_atomic, is_temporary, write_bytes_atomic
+
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 class Store(object):
@@ -16,12 +19,26 @@ class Store(object):
         self.root = Path(home).resolve() / "s3"
 
     def path(self, uri):
+        """The file of s3://bucket/key, always inside the store: a key that is absolute or
+        climbs out ('..', '.') and a bucket that is not an S3 bucket name are refused."""
         if not isinstance(uri, str) or not uri.startswith("s3://"):
             raise StoreError("not an S3 URI: %r" % (uri,))
         bucket, _, key = uri[len("s3://") :].partition("/")
-        if not bucket or ".." in key.split("/"):
-            raise StoreError("bad S3 URI: %r" % (uri,))
-        return self.root / bucket / key
+        if not BUCKET_NAME.match(bucket):
+            raise StoreError(
+                "%r: %r is not an S3 bucket name (3-63 lower-case letters, digits, '.' and "
+                "'-')" % (uri, bucket)
+            )
+        parts = key.split("/")
+        if key.startswith("/") or any(p in (".", "..") for p in parts):
+            raise StoreError(
+                "%r: a key may not start with '/' or hold '.' or '..' (it would leave the "
+                "bucket); write s3://%s/<key>" % (uri, bucket)
+            )
+        path = self.root.joinpath(bucket, *[p for p in parts if p])
+        if not path.resolve().is_relative_to(self.root.resolve()):  # a link out of the store
+            raise StoreError("%r leads outside the local store %s" % (uri, self.root))
+        return path
 
     def file(self, uri):
         """The file of an existing object (read it in place, without loading it whole)."""
