@@ -24,6 +24,16 @@ DEFAULT_HOME = ".churn"
 HASH_CHUNK = 1024 * 1024
 
 
+def file_digest(path):
+    """(size, sha256 hex) of a file, read in blocks (a table may not fit in memory)."""
+    h, size = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(HASH_CHUNK), b""):
+            h.update(block)
+            size += len(block)
+    return size, h.hexdigest()
+
+
 def default_home():
     # Absolute: jobs run in their own working directories and must still find the store.
     return Path(os.environ.get("CHURN_HOME", DEFAULT_HOME)).resolve()
@@ -121,8 +131,12 @@ class Workspace(object):
                     self.store.put_bytes(uri, data)
 
     def stage_data(self, data, folder="data"):
-        """A local CSV goes into the store under a hash of its bytes (same data, same key,
-        cache hits); an s3:// URI must already be in the local store."""
+        """A local CSV goes into the store as exactly one object, keyed by a hash of its bytes
+        (same data, same key, cache hits), and the run's input is that object alone: a file
+        staged under another name never joins it. The copy is published atomically and checked
+        against the source's size and hash, and an object already at the key is used only when
+        it matches them too (a kill or a full disk during an older copy cannot leave a partial
+        table that later runs train on). An s3:// URI must already be in the local store."""
         if data.startswith("s3://"):
             if not self.store.objects(data):
                 raise UserError(
@@ -130,15 +144,18 @@ class Workspace(object):
                     "pass a local CSV file" % (data, self.store.path(data))
                 )
             return data
-        path = Path(data)
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(HASH_CHUNK), b""):
-                h.update(block)
-        prefix = "s3://%s/%s/%s/%s/" % (LOCAL_BUCKET, PREFIX, folder, h.hexdigest()[:16])
-        if not self.store.exists(prefix + path.name):
-            self.store.put_file(prefix + path.name, path)
-        return prefix
+        source = Path(data)
+        size, digest = file_digest(source)
+        uri = "s3://%s/%s/%s/%s/%s" % (LOCAL_BUCKET, PREFIX, folder, digest[:16], source.name)
+        if self.store.exists(uri) and file_digest(self.store.file(uri)) == (size, digest):
+            return uri
+        self.store.put_file(uri, source)
+        if file_digest(self.store.file(uri)) != (size, digest):
+            raise UserError(
+                "%s changed while it was being copied into the local store; stage it again "
+                "once nothing writes to it" % source
+            )
+        return uri
 
     # ------------------------------------------------------------------ running
 
