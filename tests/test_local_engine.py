@@ -3,6 +3,7 @@ docs/container-contracts.md), sharding, metrics, crashes, conditions, unsupporte
 
 import io
 import json
+import re
 import tarfile
 
 import pytest
@@ -612,3 +613,54 @@ def test_a_link_out_of_the_store_is_refused(tmp_path):
     with pytest.raises(UserError, match="leads outside the local store"):
         store.put_bytes("s3://churn-local/out/evil.csv", b"x")
     assert list(outside.iterdir()) == []
+
+
+def test_a_job_that_wrote_nothing_is_never_cached(home, runner):
+    """TrainingInstanceCount=0 once 'succeeded' with an empty model.tar.gz that was cached, and
+    every later run failed at EvaluateModel for 30 days. A step whose outputs are missing or
+    empty is not cached, and a cache entry whose outputs vanished is not reused."""
+    store = Store(home)
+    store.put_bytes(BUCKET + "/empty/sourcedir.tar.gz", tarball({"probe.py": b"print('nothing')"}))
+    train = training_step()
+    hps = train["Arguments"]["HyperParameters"]
+    hps["sagemaker_submit_directory"] = '"%s/empty/sourcedir.tar.gz"' % BUCKET
+    train["CacheConfig"] = {"Enabled": True, "ExpireAfter": "P30D"}
+    first = run_definition(home, definition(train), "Empty", runner=runner)
+    second = run_definition(home, definition(train), "Empty", runner=runner)
+    assert first["PipelineExecutionStatus"] == second["PipelineExecutionStatus"] == "Succeeded"
+    assert second["Steps"][0]["CacheHit"] is None  # the empty model was not reused
+
+    cached = processing_step()
+    cached["CacheConfig"] = {"Enabled": True, "ExpireAfter": "P30D"}
+    first = run_definition(home, definition(cached), "Gone", runner=runner)
+    assert (
+        run_definition(home, definition(cached), "Gone", runner=runner)["Steps"][0]["CacheHit"]
+        == first["PipelineExecutionId"]
+    )
+    for path in store.objects("%s/%s/" % (BUCKET, first["PipelineExecutionId"])).values():
+        path.unlink()  # what the cached job wrote is gone
+    third = run_definition(home, definition(cached), "Gone", runner=runner)
+    assert third["PipelineExecutionStatus"] == "Succeeded"
+    assert third["Steps"][0]["CacheHit"] is None
+
+
+@pytest.mark.parametrize(
+    "step, parameters, message",
+    [
+        (training_step(count=0), {}, "ResourceConfig.InstanceCount is 0; CreateTrainingJob takes"),
+        (training_step(count=-1), {}, "ResourceConfig.InstanceCount is -1"),
+        (processing_step(count=0), {}, "InstanceCount is 0; CreateProcessingJob takes 1 to 100"),
+        (processing_step(count=101), {}, "InstanceCount is 101"),
+        (
+            processing_step(count={"Get": "Parameters.N"}),
+            {"N": 0},
+            "InstanceCount (parameter N) is 0",
+        ),
+    ],
+)
+def test_what_the_create_job_apis_refuse_is_refused_before_anything_runs(
+    home, step, parameters, message
+):
+    with pytest.raises(PipelineError, match=re.escape(message)):
+        run_definition(home, definition(step), "Refused", parameters)
+    assert not (home / "executions").exists()

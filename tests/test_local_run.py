@@ -336,3 +336,33 @@ def test_default_home_is_relative_to_the_working_directory(tmp_path):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "Succeeded" in proc.stdout
     assert list((tmp_path / ".churn" / "executions").iterdir())
+
+
+@pytest.mark.parametrize(
+    "param, message",
+    [
+        (
+            "TrainingInstanceCount=0",
+            "step TrainModel: ResourceConfig.InstanceCount (parameter "
+            "TrainingInstanceCount) is 0; CreateTrainingJob takes at least 1 instances",
+        ),
+        ("TrainingInstanceCount=-1", "(parameter TrainingInstanceCount) is -1"),
+        (
+            "ProcessingInstanceCount=0",
+            "(parameter ProcessingInstanceCount) is 0; "
+            "CreateProcessingJob takes 1 to 100 instances",
+        ),
+    ],
+)
+def test_instance_counts_sagemaker_refuses_are_refused_before_anything_runs(
+    tmp_path, param, message
+):
+    """TrainingInstanceCount=0 'succeeded' with an empty model that was then cached, and
+    ProcessingInstanceCount=0 was a 122-line traceback."""
+    proc = churn(tmp_path, "run", "--rows", "500", "--param", param)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("churn run: error: "), proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "executions").exists()
+    assert churn(tmp_path, "models", "list").stdout.startswith("no model versions")

@@ -18,6 +18,7 @@ from pipelines.local.arns import sagemaker_arn
 from pipelines.local.sagemaker import expressions
 from pipelines.local.sagemaker.backend import SageMakerBackend
 from pipelines.local.sagemaker.failure import StepFailure
+from pipelines.local.sagemaker.limits import check_request
 from pipelines.local.sagemaker.steps import STEP_TYPES
 
 STEP_REF = re.compile(r'"Get": "Steps\.([A-Za-z0-9_-]+)[.\']')
@@ -94,6 +95,10 @@ class Execution(object):
                 "(it runs %s)" % (s["Name"], s["Type"], ", ".join(STEP_TYPES))
             )
         self.parameters = parameter_values(definition, parameters)
+        for step in all_steps(definition):  # what the Create*Job APIs would refuse
+            check_request(
+                step["Name"], step["Type"], step.get("Arguments", {}), self._parameter_or_literal
+            )
         now = time.time()
         self.ctx = expressions.Context(
             self.parameters,
@@ -119,6 +124,16 @@ class Execution(object):
             "Steps": [],
         }
         self.steps = {}
+
+    def _parameter_or_literal(self, raw):
+        """A request field's value when a literal or a parameter sets it, before anything ran;
+        LookupError for what only running steps will tell."""
+        if isinstance(raw, dict):
+            name = raw.get("Get", "")
+            if set(raw) == {"Get"} and name.startswith("Parameters."):
+                return self.parameters[name[len("Parameters.") :]]
+            raise LookupError(name)
+        return raw
 
     # ------------------------------------------------------------------ what it produced
 

@@ -62,3 +62,13 @@ def retry_delays(policies, error_type):
             attempts = int(policy.get("MaxAttempts", MAX_ATTEMPTS_DEFAULT))
             return [interval * backoff**i for i in range(max(0, attempts - 1))]
     return []
+
+
+def output_uris(kind, properties):
+    """Where a job's outputs went, from its Describe*Job properties."""
+    if kind == "Processing":
+        outputs = properties.get("ProcessingOutputConfig", {}).get("Outputs", [])
+        return [o["S3Output"]["S3Uri"] for o in outputs]
+    if kind == "Training":
+        return [properties["ModelArtifacts"]["S3ModelArtifacts"]]
+    return [properties["TransformOutput"]["S3OutputPath"].rstrip("/") + "/"]

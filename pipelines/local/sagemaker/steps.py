@@ -4,6 +4,7 @@ execution's context and its Metadata in the entry, and returns the steps it unlo
 condition's chosen branch). Job steps go through the step cache and the retry policies
 (policies.py) first."""
 
+import tarfile
 import time
 
 from pipelines.local.sagemaker import expressions
@@ -11,9 +12,11 @@ from pipelines.local.sagemaker.failure import StepFailure
 from pipelines.local.sagemaker.jobs.processing import run_processing
 from pipelines.local.sagemaker.jobs.training import run_training
 from pipelines.local.sagemaker.jobs.transform import run_transform
+from pipelines.local.sagemaker.limits import check_request
 from pipelines.local.sagemaker.policies import (
     INTERNAL_ERROR,
     cache_key,
+    output_uris,
     parse_duration,
     retry_delays,
 )
@@ -28,6 +31,7 @@ def run_job(execution, step, entry, kind, run):
     job's name in the API (Processing, Training, Transform); `run(request, job name, folder,
     store, runner)` runs one and returns its Describe*Job properties."""
     arguments = expressions.resolve(step["Arguments"], execution.ctx)
+    check_request(step["Name"], kind, arguments)
     cache = step.get("CacheConfig") or {}
     key = cache_key(kind, arguments) if cache.get("Enabled") else None
     step_cache = execution.backend.step_cache
@@ -35,6 +39,8 @@ def run_job(execution, step, entry, kind, run):
     if key:
         max_age = parse_duration(cache["ExpireAfter"]) if cache.get("ExpireAfter") else float("inf")
         hit = step_cache.lookup(execution.pipeline, step["Name"], key, max_age)
+    if hit and not outputs_complete(execution.backend.store, kind, hit["properties"]):
+        hit = None  # what the earlier job wrote is gone: run it again
     if hit:
         entry["CacheHit"] = hit["execution_id"]
         properties = hit["properties"]
@@ -55,11 +61,34 @@ def run_job(execution, step, entry, kind, run):
             # The first job waits for the warm parent's imports: time of no job's own.
             entry["JobParentWaitSeconds"] = round(runner.waited, 2)
             runner.waited = 0.0
-        if key:
+        if key and outputs_complete(execution.backend.store, kind, properties):
             step_cache.store(execution.pipeline, step["Name"], key, execution.id, properties)
+        elif key:
+            execution.echo("  %-28s not cached: an output is missing or empty" % step["Name"])
     execution.ctx.properties[step["Name"]] = properties
     entry["Metadata"] = {kind + "Job": {"Arn": properties[kind + "JobArn"]}}
     return properties
+
+
+def outputs_complete(store, kind, properties):
+    """Whether every output of a job holds something: a step whose outputs are missing or empty
+    is never cached, nor reused from the cache (an empty model cached once would fail every
+    later run for the cache's 30 days)."""
+    for uri in output_uris(kind, properties):
+        files = list(store.objects(uri).values())
+        if not files or not any(f.stat().st_size for f in files):
+            return False
+        if uri.endswith(".tar.gz") and not _has_members(files[0]):
+            return False
+    return True
+
+
+def _has_members(archive):
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            return tar.next() is not None
+    except (tarfile.TarError, EOFError, OSError):
+        return False
 
 
 def _with_retries(execution, step, attempt):

@@ -1,0 +1,95 @@
+"""What CreateProcessingJob, CreateTrainingJob and CreateTransformJob refuse, checked before a
+job runs (and, where a value comes from a parameter or a literal, before an execution starts).
+
+The ranges are botocore's service model for SageMaker (ProcessingInstanceCount 1-100, ...);
+SageMaker's own check refuses a training job of no instances even though the model's minimum is
+0 (that minimum is for instance groups, which the local engine does not run).
+"""
+
+from pipelines.errors import PipelineError
+
+# (path in the request, smallest, largest or None, what to set)
+LIMITS = {
+    "Processing": [
+        ("ProcessingResources.ClusterConfig.InstanceCount", 1, 100, "instances"),
+        ("ProcessingResources.ClusterConfig.VolumeSizeInGB", 1, 16384, "GB of volume"),
+        ("StoppingCondition.MaxRuntimeInSeconds", 1, 777600, "seconds"),
+    ],
+    "Training": [
+        ("ResourceConfig.InstanceCount", 1, None, "instances"),
+        ("ResourceConfig.VolumeSizeInGB", 1, None, "GB of volume"),
+        ("StoppingCondition.MaxRuntimeInSeconds", 1, None, "seconds"),
+    ],
+    "Transform": [
+        ("TransformResources.InstanceCount", 1, None, "instances"),
+        # A fraction of a MB is the local engine's one liberty (the API takes whole MB): it lets
+        # tests cut a small file into several requests.
+        ("MaxPayloadInMB", 0, 100, "MB"),
+        ("MaxConcurrentTransforms", 0, None, "requests"),
+    ],
+}
+INSTANCE_TYPES = {
+    "Processing": "ProcessingResources.ClusterConfig.InstanceType",
+    "Training": "ResourceConfig.InstanceType",
+    "Transform": "TransformResources.InstanceType",
+}
+API = {
+    "Processing": "CreateProcessingJob",
+    "Training": "CreateTrainingJob",
+    "Transform": "CreateTransformJob",
+}
+
+
+def _at(request, path):
+    for key in path.split("."):
+        if not isinstance(request, dict) or key not in request:
+            return None
+        request = request[key]
+    return request
+
+
+def check_request(step_name, kind, request, resolve=lambda value: value):
+    """Raise PipelineError naming the step, the field and its range when a value is out of what
+    the API accepts. `resolve` turns a field's raw value into its value, or raises LookupError
+    when it cannot be known yet (the field is then left to the check at run time)."""
+    problems = []
+    for path, low, high, unit in LIMITS.get(kind, []):
+        value, source = _value(request, path, resolve)
+        if value is None:
+            continue
+        whole = path != "MaxPayloadInMB"
+        if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
+            problems.append(
+                "%s%s is %r, not a %s"
+                % (path, source, value, "whole number" if whole else "number")
+            )
+        elif value < low or (high is not None and value > high):
+            allowed = "%d to %d" % (low, high) if high is not None else "at least %d" % low
+            problems.append(
+                "%s%s is %d; %s takes %s %s" % (path, source, value, API[kind], allowed, unit)
+            )
+    if kind in INSTANCE_TYPES:
+        value, source = _value(request, INSTANCE_TYPES[kind], resolve)
+        if value is not None and not str(value).startswith("ml."):
+            problems.append(
+                "%s%s is %r; SageMaker instance types start with 'ml.' (ml.m5.xlarge)"
+                % (INSTANCE_TYPES[kind], source, value)
+            )
+    if problems:
+        raise PipelineError("step %s: %s" % (step_name, "; ".join(problems)))
+
+
+def _value(request, path, resolve):
+    """(value, " (parameter X)" when a parameter sets it) of a field; (None, "") when the
+    request lacks it or its value is not known yet."""
+    raw = _at(request, path)
+    if raw is None:
+        return None, ""
+    try:
+        value = resolve(raw)
+    except LookupError:
+        return None, ""
+    get = raw.get("Get", "") if isinstance(raw, dict) else ""
+    return value, " (parameter %s)" % get[len("Parameters.") :] if get.startswith(
+        "Parameters."
+    ) else ""
