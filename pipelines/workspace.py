@@ -7,7 +7,6 @@ stages its code and data under content-hashed keys, executes it and returns a Ru
 version carries. This is the layer that knows churn: the engine below it does not.
 """
 
-import hashlib
 import json
 import os
 import time
@@ -19,19 +18,9 @@ from pipelines.errors import ModelSourceError, MonitorError, UserError
 from pipelines.local.sagemaker.backend import SageMakerBackend
 from pipelines.local.sagemaker.engine import Execution
 from pipelines.serving.model import ServableModel, unpack_model
+from processing.churn_job import file_digest
 
 DEFAULT_HOME = ".churn"
-HASH_CHUNK = 1024 * 1024
-
-
-def file_digest(path):
-    """(size, sha256 hex) of a file, read in blocks (a table may not fit in memory)."""
-    h, size = hashlib.sha256(), 0
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(HASH_CHUNK), b""):
-            h.update(block)
-            size += len(block)
-    return size, h.hexdigest()
 
 
 def default_home():
@@ -270,7 +259,7 @@ class Workspace(object):
             self.home / "serving",
             self.store.file(container["ModelDataUrl"]),
             self.store.file(submit) if submit.startswith("s3://") else None,
-            key=container["ModelDataUrl"],
+            label=container["ModelDataUrl"],
         )
         return ServableModel(
             model_dir,

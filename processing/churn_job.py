@@ -7,6 +7,7 @@ imports it too, so each of these mechanics has exactly one implementation.
 """
 
 import gzip
+import hashlib
 import os
 import shutil
 import sys
@@ -18,6 +19,11 @@ import zlib
 # filling the disk before anything is loaded.
 MAX_ARCHIVE_MEMBERS = 1000
 MAX_ARCHIVE_BYTES = 2 * 1024**3
+# A model or code archive compresses a few times, a gzip bomb a thousand times. Past a floor
+# (small archives of text compress well), unpacking to more than MAX_RATIO times the archive's
+# own size is refused.
+MAX_RATIO = 200
+RATIO_FLOOR_BYTES = 64 * 1024**2
 FAILURE_MESSAGE_BYTES = 1024  # what SageMaker keeps of a job's failure message
 
 
@@ -75,6 +81,16 @@ def copy_atomic(source, path):
     return write_atomic(path, lambda tmp: shutil.copyfile(source, tmp))
 
 
+def file_digest(path, block_size=1024 * 1024):
+    """(size, sha256 hex) of a file, read in blocks (a table may not fit in memory)."""
+    h, size = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(block_size), b""):
+            h.update(block)
+            size += len(block)
+    return size, h.hexdigest()
+
+
 # ----------------------------------------------------------------------------- archives
 
 
@@ -100,9 +116,11 @@ def member_problem(member):
     return None
 
 
-def _checked_members(archive, label, max_members, max_bytes):
+def _checked_members(archive, label, max_members, max_bytes, archive_bytes):
     """All members, each checked before any is extracted, so an archive with a single unsafe
-    member leaves nothing behind."""
+    member leaves nothing behind. Reading the headers streams through the archive once; the
+    limits stop it as soon as they are crossed."""
+    max_bytes = min(max_bytes, max(RATIO_FLOOR_BYTES, MAX_RATIO * archive_bytes))
     members, total_bytes = [], 0
     for member in archive:
         problem = member_problem(member)
@@ -118,7 +136,8 @@ def _checked_members(archive, label, max_members, max_bytes):
             )
         if total_bytes > max_bytes:
             raise ArchiveError(
-                "%s unpacks to more than %d bytes; nothing was extracted" % (label, max_bytes)
+                "%s unpacks to more than %d bytes (%d times its own size at most); nothing was "
+                "extracted" % (label, max_bytes, MAX_RATIO)
             )
     return members
 
@@ -138,7 +157,9 @@ def extract_archive(
     os.makedirs(destination, exist_ok=True)
     try:
         with tarfile.open(os.fspath(path), "r:*") as archive:
-            for member in _checked_members(archive, label, max_members, max_bytes):
+            for member in _checked_members(
+                archive, label, max_members, max_bytes, os.path.getsize(os.fspath(path))
+            ):
                 target = os.path.join(destination, *member.name.split("/"))
                 if member.isdir():
                     os.makedirs(target, exist_ok=True)

@@ -66,3 +66,95 @@ def test_batch_refuses_a_bad_object_whole(seed_model, tmp_path):
     assert proc.returncode == 1
     assert "bad.csv failed: InferenceError: record 2, column 'balance'" in proc.stderr
     assert not (tmp_path / "out" / "bad.csv.out").exists()  # no partial output
+
+
+def register(home, model_tarball, code_tarball):
+    """A registered version whose artifact and code are the given archives in the store."""
+    from pipelines.local.sagemaker.backend import SageMakerBackend
+
+    backend = SageMakerBackend(home)
+    backend.store.put_bytes("s3://churn-local/m/model.tar.gz", model_tarball)
+    backend.store.put_bytes("s3://churn-local/c/sourcedir.tar.gz", code_tarball)
+    env = {
+        "SAGEMAKER_PROGRAM": "inference.py",
+        "SAGEMAKER_SUBMIT_DIRECTORY": "s3://churn-local/c/sourcedir.tar.gz",
+    }
+    backend.registry.create_model_package(
+        {
+            "ModelPackageGroupName": "G",
+            "InferenceSpecification": {
+                "Containers": [
+                    {
+                        "Image": "i",
+                        "ModelDataUrl": "s3://churn-local/m/model.tar.gz",
+                        "Environment": env,
+                    }
+                ]
+            },
+        }
+    )
+    backend.close()
+
+
+def batch_with_version(home, tmp_path, text):
+    (tmp_path / "rows.csv").write_text(text)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "batch",
+            "--model-version",
+            "1",
+            "--allow-unapproved",
+            "--input",
+            str(tmp_path / "rows.csv"),
+            "--output",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        env=dict(os.environ, CHURN_HOME=str(home)),
+    )
+
+
+def test_a_failed_unpack_is_not_reused_once_the_artifact_is_repaired(seed_model, tmp_path):
+    """After one failed or interrupted unpack, serving/<digest>/ was reused forever, even after
+    the artifact was repaired: a model is unpacked into a temporary folder, renamed into place
+    whole, and keyed by the archives' content."""
+    from pipelines.churn.bundles import build_bundles
+    from pipelines.local.sagemaker.jobs.training import pack_model
+
+    model = pack_model([seed_model["model"]], tmp_path / "model.tar.gz").read_bytes()
+    code = build_bundles()["inference"].objects()["sourcedir.tar.gz"]
+    home = tmp_path / "home"
+    register(home, model, code[: len(code) // 2])  # a code archive cut short
+    broken = batch_with_version(home, tmp_path, "40,5,100000,2,1\n")
+    assert broken.returncode == 1 and "Traceback" not in broken.stderr, broken.stderr
+    assert "is not a readable tar archive" in broken.stderr
+
+    register(home, model, code)  # repaired: the same URI, now whole
+    repaired = batch_with_version(home, tmp_path, "40,5,100000,2,1\n")
+    assert repaired.returncode == 0, repaired.stderr
+    assert (tmp_path / "out" / "rows.csv.out").read_text() == score_rows(
+        seed_model["model"], "40,5,100000,2,1\n"
+    )[0] + "\n"
+    assert [p.name for p in (home / "serving").iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_gzip_bomb_artifact_is_refused_on_the_serving_path(tmp_path):
+    """churn serve/batch extracted a 3 MB gzip bomb to 3 GiB, then served; they now use the one
+    extractor with its member, size and ratio limits."""
+    from test_churn_job import gzip_bomb
+
+    from pipelines.churn.bundles import build_bundles
+
+    bomb = gzip_bomb(tmp_path / "bomb.tar.gz", 300 * 1024**2).read_bytes()
+    home = tmp_path / "home"
+    register(home, bomb, build_bundles()["inference"].objects()["sourcedir.tar.gz"])
+    proc = batch_with_version(home, tmp_path, "40,5,100000,2,1\n")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "times its own size at most); nothing was extracted" in proc.stderr
+    assert not (home / "serving").exists() or list((home / "serving").rglob("*")) == []
+    assert not (tmp_path / "out").exists()

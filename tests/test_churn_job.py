@@ -92,3 +92,35 @@ def test_temporary_files_are_named_so_listings_can_skip_them(tmp_path):
     assert churn_job.is_temporary(seen[0]) and seen[0].endswith(".tmp.ubj")
     assert not churn_job.is_temporary("data.csv")
     assert (tmp_path / "data.csv").exists()
+
+
+class Zeros(io.RawIOBase):
+    """n zero bytes, read without holding them."""
+
+    def __init__(self, n):
+        self.left = n
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        n = min(len(buffer), self.left)
+        buffer[:n] = bytes(n)
+        self.left -= n
+        return n
+
+
+def gzip_bomb(path, size):
+    with tarfile.open(path, "w:gz", compresslevel=1) as archive:
+        info = tarfile.TarInfo("xgboost-model")
+        info.size = size
+        archive.addfile(info, io.BufferedReader(Zeros(size)))
+    return path
+
+
+def test_a_gzip_bomb_is_refused_by_its_ratio_before_anything_is_written(tmp_path):
+    bomb = gzip_bomb(tmp_path / "model.tar.gz", 300 * 1024**2)  # 300 MB of zeros, ~300 KB
+    assert bomb.stat().st_size * churn_job.MAX_RATIO < 300 * 1024**2
+    with pytest.raises(churn_job.ArchiveError, match="times its own size at most"):
+        churn_job.extract_archive(bomb, tmp_path / "out")
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []

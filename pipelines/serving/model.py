@@ -3,10 +3,13 @@ and the inference code sits in /opt/ml/model/code. Where the model comes from (t
 trained model's folder) is the caller's business: serving knows no registry and no store."""
 
 import hashlib
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from pipelines.errors import ModelSourceError
-from processing.churn_job import ArchiveError, extract_archive
+from processing.churn_job import ArchiveError, extract_archive, file_digest
 
 INFERENCE_DIR = Path(__file__).resolve().parents[2] / "inference"  # this checkout's code
 
@@ -19,18 +22,33 @@ class ServableModel(object):
         self.description = description
 
 
-def unpack_model(cache_root, model_archive, code_archive, key):
-    """The model folder of an artifact (and its SAGEMAKER_SUBMIT_DIRECTORY code archive, if
-    any) under cache_root, unpacked once per `key` (the artifact's URI)."""
-    model_dir = Path(cache_root) / hashlib.sha256(key.encode()).hexdigest()[:16] / "model"
-    if not (model_dir / "code").is_dir():
+def unpack_model(cache_root, model_archive, code_archive, label):
+    """The model folder of an artifact (and of its SAGEMAKER_SUBMIT_DIRECTORY code archive, if
+    any) under cache_root, keyed by the archives' content: a repaired or replaced artifact
+    gets a folder of its own. It is unpacked into a temporary folder with the one safe
+    extractor and renamed into place only once whole, so a failed or interrupted unpack is
+    never reused."""
+    archives = [a for a in (model_archive, code_archive) if a is not None]
+    key = hashlib.sha256("".join(file_digest(a)[1] for a in archives).encode()).hexdigest()
+    folder = Path(cache_root) / key[:16]
+    if (folder / "model").is_dir():
+        return folder / "model"
+    Path(cache_root).mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".unpacking-", dir=str(cache_root)))
+    try:
+        extract_archive(model_archive, tmp / "model", label=label)
+        if code_archive is not None:
+            extract_archive(code_archive, tmp / "model" / "code")
         try:
-            extract_archive(model_archive, model_dir, label=key)
-            if code_archive is not None:
-                extract_archive(code_archive, model_dir / "code")
-        except ArchiveError as e:
-            raise ModelSourceError(str(e))
-    return model_dir
+            os.rename(tmp, folder)
+        except OSError:
+            if not (folder / "model").is_dir():  # not another server that won the race
+                raise
+    except ArchiveError as e:
+        raise ModelSourceError(str(e))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder / "model"
 
 
 def from_dir(model_dir):
