@@ -25,6 +25,8 @@ Semantics worth knowing (where DataBrew leaves a choice):
 
 import copy
 import json
+import math
+import re
 
 import numpy as np
 
@@ -45,6 +47,14 @@ PARAMETER_ALIASES = {
 }
 NUMERIC_TYPES = ("byte", "short", "int", "integer", "long", "float", "double", "decimal", "number")
 INTEGER_TYPES = ("byte", "short", "int", "integer", "long")
+# The one number grammar, for training data and requests alike: plain decimal notation with an
+# optional exponent, ASCII digits only, and finite in a 64-bit float. Stricter than float(),
+# which also takes "nan", "inf", "1_000" and other scripts' digits: in a churn table those are
+# data errors, and an overflow (1e309) would become inf and erase a scaled feature.
+NUMBER_PATTERN = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
+# Whole numbers; "3.0" passes because a CSV writer may print an integer column as floats.
+INTEGER_PATTERN = r"^\s*[+-]?[0-9]+(\.0*)?\s*$"
+NUMBER = re.compile(NUMBER_PATTERN)
 TRUE_TEXT = ("true", "t", "yes", "y", "1")
 FALSE_TEXT = ("false", "f", "no", "n", "0")
 OTHER = "other"
@@ -159,28 +169,57 @@ def is_missing_text(values):
 
 
 def to_float(values, column="", strict=False):
-    """Text or numbers -> float64; empty text is NaN. Unconvertible text is NaN, or an
-    InputValueError naming the first bad row when strict."""
+    """Text or numbers -> float64; empty text is NaN. A value outside the number grammar
+    (NUMBER_PATTERN, finite) is NaN, or an InputValueError naming the first bad row when
+    strict."""
     if values.dtype.kind in "fiub":
-        return values.astype(np.float64)
-    try:
-        return values.astype(np.float64)  # fast path: every value is a clean number
-    except (ValueError, TypeError):
-        pass
-    out = np.empty(len(values), dtype=np.float64)
-    for i, v in enumerate(values):
-        if v is None or (isinstance(v, str) and v.strip() == ""):
-            out[i] = np.nan
-            continue
+        out = values.astype(np.float64)
+        bad = np.isinf(out)
+    else:
         try:
-            if isinstance(v, bool):
-                raise ValueError
-            out[i] = float(v)
-        except (ValueError, TypeError):
-            if strict:
-                raise InputValueError(i + 1, column, v, "a number")
-            out[i] = np.nan
+            out = values.astype(np.float64)  # fast path: every value a clean number
+        except (ValueError, TypeError, OverflowError):
+            out = None
+        if out is not None and np.isfinite(out).all() and _plain_text(values):
+            return out
+        out = np.empty(len(values), dtype=np.float64)
+        bad = np.zeros(len(values), dtype=bool)
+        for i, v in enumerate(values):
+            out[i], bad[i] = _number(v)
+    if bad.any():
+        if strict:
+            i = int(np.flatnonzero(bad)[0])
+            raise InputValueError(i + 1, column, values[i], "a number")
+        out[bad] = np.nan
     return out
+
+
+def _plain_text(values):
+    """Whether the text among `values` holds nothing float() takes beyond the grammar
+    (digit separators, other scripts' digits); "nan" and "inf" show as non-finite."""
+    try:
+        text = "".join(values)
+    except TypeError:  # JSON numbers among the text
+        text = "".join(v for v in values if isinstance(v, str))
+    return "_" not in text and text.isascii()
+
+
+def _number(v):
+    """(value, bad) for one raw value: missing is (NaN, False)."""
+    if v is None or (isinstance(v, str) and not v.strip()):
+        return np.nan, False
+    if isinstance(v, str):
+        if not NUMBER.match(v):
+            return np.nan, True
+        x = float(v)
+    elif isinstance(v, (bool, np.bool_)):
+        return np.nan, True
+    else:
+        try:
+            x = float(v)
+        except (TypeError, ValueError, OverflowError):
+            return np.nan, True
+    return (x, False) if math.isfinite(x) else (np.nan, True)
 
 
 def to_text(values):

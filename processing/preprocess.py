@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from churn_io import DataError, csv_files, read_raw_table
-from churn_job import fail, write_atomic
+from churn_job import fail, write_atomic, write_text_atomic
 from churn_recipe import (
     InputValueError,
     RecipeError,
@@ -201,10 +201,14 @@ def preprocess(args):
             "splits": rows,
         },
     }
-    write_atomic(
-        os.path.join(args.output_dir, "preprocessing", "preprocessing.json"),
-        lambda tmp: _dump_json(tmp, spec),
-    )
+    try:  # inference replays these numbers: Infinity or NaN in them would poison every answer
+        text = json.dumps(spec, indent=1, default=_json_default, allow_nan=False)
+    except ValueError:
+        raise DataError(
+            "the fitted recipe holds a value that is not a finite number; check the numeric "
+            "columns for overflowing values"
+        )
+    write_text_atomic(os.path.join(args.output_dir, "preprocessing", "preprocessing.json"), text)
     print(
         "preprocess: %d rows -> %s; %d features; %.2f s"
         % (
@@ -215,11 +219,6 @@ def preprocess(args):
         )
     )
     return spec
-
-
-def _dump_json(path, obj):
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=1, default=_json_default)
 
 
 def _json_default(value):

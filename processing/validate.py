@@ -35,6 +35,7 @@ import pandas as pd  # noqa: E402
 
 from churn_io import DataError, csv_files, read_raw_table  # noqa: E402
 from churn_job import write_failure_message, write_text_atomic  # noqa: E402
+from churn_recipe import INTEGER_PATTERN, NUMBER_PATTERN  # noqa: E402
 from churn_schema import SchemaError, load_schema  # noqa: E402
 
 FAILURE_FILE = "/opt/ml/output/message"
@@ -42,14 +43,10 @@ REPORT_FILE = "validation_report.json"
 GE_RESULT_FILE = "ge_validation_result.json"
 FORMAT = "churn-validation/1"
 
-# What counts as a number: plain decimal notation, optionally with an exponent. Stricter than
-# float(), which also takes "nan", "inf" and "1_000"; such values in a churn table are data errors.
-NUMBER_PATTERN = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"
-# Whole numbers; "3.0" passes because a CSV writer may print an integer column as floats.
-INTEGER_PATTERN = r"^\s*[+-]?\d+(\.0*)?\s*$"
-# Range checks need numbers while the type checks need the raw text, so a numeric column with
-# bounds gets a parsed copy under this derived name in the frame Great Expectations sees.
+# Range and overflow checks need numbers while the type checks need the raw text, so a numeric
+# column gets a parsed copy under this derived name in the frame Great Expectations sees.
 PARSED_SUFFIX = " (as number)"
+OVERFLOW = float("inf")  # what a number beyond a 64-bit float parses to
 EXAMPLES = 5
 
 
@@ -70,13 +67,13 @@ def parse_args(argv=None):
 
 def validation_frame(raw, schema):
     """The frame the suite runs on: the schema's columns as raw text, the target stripped (as
-    preprocess compares it), plus a parsed copy of each bounded numeric column."""
+    preprocess compares it), plus a parsed copy of each numeric column."""
     columns = [c for c in schema.required_columns if c in raw.columns]
     frame = raw[columns].copy()
     if schema.target in frame.columns:
         frame[schema.target] = frame[schema.target].str.strip()
     for feature in schema.features:
-        if feature.name in frame.columns and has_bounds(feature):
+        if feature.name in frame.columns and feature.is_numeric:
             parsed_name = feature.name + PARSED_SUFFIX
             if parsed_name in frame.columns:
                 raise SchemaError(
@@ -161,6 +158,7 @@ def column_checks(schema, column):
     checks = [completeness_check(column, feature.completeness)]
     if feature.is_numeric:
         checks.append(type_check(feature))
+        checks.append(finite_check(feature))
         if has_bounds(feature):
             checks.append(range_check(feature))
     elif feature.values is not None:
@@ -207,6 +205,18 @@ def type_check(feature):
         {"column": feature.name, "regex": NUMBER_PATTERN},
         "numbers",
         "{rows} with non-numeric values",
+    )
+
+
+def finite_check(feature):
+    """Numbers the grammar allows can still overflow a 64-bit float (1e309, a 400-digit
+    integer): they would become inf and erase the feature when it is scaled."""
+    return Check(
+        feature.name,
+        "ExpectColumnValuesToNotBeInSet",
+        {"column": feature.name + PARSED_SUFFIX, "value_set": [OVERFLOW, -OVERFLOW]},
+        "finite numbers",
+        "{rows} too large for a 64-bit float (beyond 1.8e308)",
     )
 
 

@@ -129,6 +129,24 @@ def test_ping_and_every_content_type(server, seed_csv):
         (b"40,5,100000,2", "text/csv", 400, "expected 5 in this order"),
         (b'40,5,"100000,2,1', "text/csv", 400, "record 1 has 3 fields"),
         (b"40,5,lots,2,1", "text/csv", 400, "column 'balance': 'lots' is not a number"),
+        # One number grammar for training and serving: what validation refuses, serving refuses
+        (b"40,5,inf,2,1", "text/csv", 400, "column 'balance': 'inf' is not a number"),
+        (b"40,5,nan,2,1", "text/csv", 400, "column 'balance': 'nan' is not a number"),
+        (b"40,5,1e309,2,1", "text/csv", 400, "column 'balance': '1e309' is not a number"),
+        (b"40,5,1_000,2,1", "text/csv", 400, "column 'balance': '1_000' is not a number"),
+        (
+            b'{"age": 40, "tenure": 5, "balance": 1e999, "num_products": 2, "is_active": 1}',
+            "application/json",
+            400,
+            "column 'balance': inf is not a number",
+        ),
+        (
+            b'{"age": 40, "tenure": 5, "balance": ' + b"9" * 400 + b', "num_products": 2, '
+            b'"is_active": 1}',
+            "application/json",
+            400,
+            "column 'balance'",
+        ),
         (b"", "text/csv", 400, "body is empty"),
         (SEED_ROW.encode(), "application/x-npy", 415, "not supported"),
         (b"1," * (3 * 1024 * 1024 + 10), "text/csv", 413, "exceeds 6291456 bytes"),

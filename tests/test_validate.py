@@ -23,7 +23,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is absent")
 
 SEED_COLUMNS = ["customer_id", "age", "tenure", "balance", "num_products", "is_active", "churn"]
-SEED_CHECKS = 27  # row count + 7 columns present + id 2 + target 2 + 5 numeric features x 3
+SEED_CHECKS = 32  # row count + 7 columns present + id 2 + target 2 + 5 numeric features x 4
 
 # Runs the script the way `python processing/validate.py` does, after installing an audit
 # hook that records network use, and records at exit whether Great Expectations was imported.
@@ -249,8 +249,8 @@ def test_each_fault_is_named_with_its_column_and_count(runs, column, expectation
 
 def test_bad_table_fails_exactly_those_checks(runs):
     run = runs["bad"].wait()
-    # 27 checks less the 3 skipped for the missing column (completeness, type, range).
-    assert run.stderr.startswith("validate: 6 of %d checks failed:\n" % (SEED_CHECKS - 3))
+    # 32 checks less the 4 skipped for the missing column (completeness, type, finite, range).
+    assert run.stderr.startswith("validate: 6 of %d checks failed:\n" % (SEED_CHECKS - 4))
     report = run.report
     assert report["success"] is False and report["checks_failed"] == 6
     failed = {(e["column"], e["expectation"]) for e in report["expectations"] if not e["success"]}
