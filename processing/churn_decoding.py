@@ -157,6 +157,9 @@ def _columns_from_csv(rows, model):
     first = [v.strip() for v in rows[0]]
     expected = model.input_columns
     if is_header(first, model.known_columns):
+        twice = sorted({c for c in first if first.count(c) > 1})
+        if twice:
+            raise InferenceError("the CSV header names column %r twice" % twice[0])
         missing = [c for c in expected if c not in first]
         if missing:
             raise InferenceError("the CSV header lacks columns %s" % ", ".join(missing))

@@ -21,7 +21,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from churn_io import DataError, csv_files, read_raw_table
+from churn_io import DataError, csv_files, read_raw_table, schema_columns
 from churn_job import fail, write_atomic, write_text_atomic
 from churn_recipe import (
     InputValueError,
@@ -74,7 +74,11 @@ def read_table(path, schema):
         )
     if len(df) == 0:
         raise DataError("the input has a header but no rows")
-    return df
+    named = schema_columns(schema)
+    ignored = [c for c in df.columns if c not in named]
+    if ignored:
+        print("preprocess: ignoring columns the schema does not name: %s" % ", ".join(ignored))
+    return df[[c for c in df.columns if c in named]]
 
 
 def labels_from_target(raw, schema):
@@ -128,6 +132,26 @@ def as_table(df):
     return {str(c): df[c].to_numpy() for c in df.columns}
 
 
+def check_reproducible(fitted, df, schema, feature_names):
+    """A request carries the schema's features only: the fitted recipe replayed on just those
+    columns must give every feature the model is trained on, or the registered model would
+    answer every request with an error."""
+    sample = as_table(df[schema.feature_names].head(5))
+    try:
+        produced = transform(sample, fitted)
+    except RecipeError as e:
+        raise RecipeError(
+            "the recipe needs more than the schema's features (%s): %s"
+            % (", ".join(schema.feature_names), e)
+        )
+    missing = [name for name in feature_names if name not in produced]
+    if missing:
+        raise RecipeError(
+            "the recipe makes features %s from columns a request does not carry; list those "
+            "columns in the schema's features, or change the recipe" % ", ".join(missing)
+        )
+
+
 def write_xgboost_csv(path, labels, features):
     """Label first, no header, no index: what the XGBoost container's CSV reader expects.
     Nine significant digits round-trip float32 exactly: training then sees the very values
@@ -171,6 +195,7 @@ def preprocess(args):
     for name in ("validation", "test"):
         tables[name] = transform(tables[name], fitted, filter_rows=True)
     feature_names = [c for c in tables["train"] if c != label_key]
+    check_reproducible(fitted, df, schema, feature_names)
 
     rows = {}
     for name in SPLITS:

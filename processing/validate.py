@@ -33,7 +33,7 @@ os.environ["GX_ANALYTICS_ENABLED"] = "False"
 
 import pandas as pd  # noqa: E402
 
-from churn_io import DataError, csv_files, read_raw_table  # noqa: E402
+from churn_io import DataError, csv_files, read_raw_table, schema_columns  # noqa: E402
 from churn_job import write_failure_message, write_text_atomic  # noqa: E402
 from churn_recipe import INTEGER_PATTERN, NUMBER_PATTERN  # noqa: E402
 from churn_schema import SchemaError, load_schema  # noqa: E402
@@ -403,6 +403,8 @@ def validate(args):
         "schema": schema.name,
         "input_files": files,
         "row_count": row_count,
+        # Columns the schema does not name: read by no check and by no later step.
+        "ignored_columns": [str(c) for c in raw.columns if c not in schema_columns(schema)],
         "checks_total": len(entries),
         "checks_failed": sum(1 for e in entries if not e["success"]),
         "expectations": entries,

@@ -135,6 +135,12 @@ def test_ping_and_every_content_type(server, seed_csv):
         (b"40,5,1e309,2,1", "text/csv", 400, "column 'balance': '1e309' is not a number"),
         (b"40,5,1_000,2,1", "text/csv", 400, "column 'balance': '1_000' is not a number"),
         (
+            b"age,tenure,balance,age,num_products,is_active\n40,5,1,41,2,1",
+            "text/csv",
+            400,
+            "the CSV header names column 'age' twice",
+        ),
+        (
             b'{"age": 40, "tenure": 5, "balance": 1e999, "num_products": 2, "is_active": 1}',
             "application/json",
             400,
