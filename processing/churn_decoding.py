@@ -77,6 +77,8 @@ def json_instances(text, content_type):
             payload = json.loads(text)
         except ValueError as e:
             raise InferenceError("the body is not valid JSON: %s" % e)
+        except RecursionError:
+            raise InferenceError("the body nests JSON arrays or objects too deeply")
         if isinstance(payload, dict) and "instances" in payload:
             payload = payload["instances"]
         return payload if isinstance(payload, list) else [payload]
@@ -87,6 +89,8 @@ def json_instances(text, content_type):
                 instances.append(json.loads(line))
             except ValueError as e:
                 raise InferenceError("JSON line %d is not valid JSON: %s" % (n, e))
+            except RecursionError:
+                raise InferenceError("JSON line %d nests arrays or objects too deeply" % n)
     return instances
 
 
@@ -102,7 +106,13 @@ class Pending(object):
 
 
 def csv_rows(text):
-    return [r for r in csv.reader(io.StringIO(text)) if r]
+    """The records of a CSV body. Line endings may be \n, \r\n or \r alone; a record the csv
+    module cannot read (a field over its 128 KB limit, a quote left open at the end) is the
+    caller's mistake."""
+    try:
+        return [r for r in csv.reader(io.StringIO(text, newline=None)) if r]
+    except csv.Error as e:
+        raise InferenceError("the CSV body cannot be read: %s" % e)
 
 
 def _columns_from_bulk_csv(text, model):

@@ -140,6 +140,10 @@ def test_ping_and_every_content_type(server, seed_csv):
             400,
             "the CSV header names column 'age' twice",
         ),
+        # Decoder errors that were 500s with a traceback in the log
+        (b"40,5,1," + b"1" * 200000 + b",2", "text/csv", 400, "field larger than field limit"),
+        (b"[" * 10000 + b"]" * 10000, "application/json", 400, "nests JSON arrays or objects"),
+        (b"[" * 10000 + b"]" * 10000, "application/jsonlines", 400, "JSON line 1 nests"),
         (
             b'{"age": 40, "tenure": 5, "balance": 1e999, "num_products": 2, "is_active": 1}',
             "application/json",
@@ -385,3 +389,11 @@ def test_predict_through_invoke_endpoint_on_aws(aws_env, moto_server):
     )
     assert proc.returncode == 1 and "no AWS credentials found" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_cr_only_line_endings_are_records_not_a_500(server):
+    """A body with old Mac line endings (CR alone) was a 500; it is two records."""
+    url, _ = server
+    status, body, _ = request(url + "/invocations", b"40,5,100000,2,1\r41,6,0,1,0")
+    assert status == 200, body
+    assert len(body.decode().splitlines()) == 2
