@@ -100,14 +100,15 @@ def _hour_of(relative_key):
 
 
 def captured_payloads(s3, destination, endpoint, since=None):
-    """(content type, text) of the requests captured for `endpoint` under `destination`, at or
-    after `since`. Objects whose hour folder ends before `since` are not even downloaded."""
+    """([(content type, text)] of the requests captured for `endpoint` under `destination` at
+    or after `since`, the number of unreadable lines skipped). Objects whose hour folder ends
+    before `since` are not even downloaded."""
     from botocore.exceptions import ClientError
 
     bucket, prefix = split_s3_uri(destination)
     root = "/".join(p for p in (prefix.strip("/"), endpoint) if p) + "/"
     uri = "s3://%s/%s" % (bucket, root)
-    payloads, objects = [], 0
+    payloads, objects, skipped = [], 0, 0
     try:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=root):
             for item in page.get("Contents", []):
@@ -118,7 +119,9 @@ def captured_payloads(s3, destination, endpoint, since=None):
                 if since and hour is not None and hour + timedelta(hours=1) <= since:
                     continue
                 body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
-                payloads += payloads_of_records(body.splitlines(), since)
+                found, unreadable = payloads_of_records(body.splitlines(), since)
+                payloads += found
+                skipped += unreadable
                 objects += 1
     except ClientError as e:
         code = e.response.get("Error", {}).get("Code")
@@ -132,7 +135,7 @@ def captured_payloads(s3, destination, endpoint, since=None):
             "no captured data for endpoint %s under %s%s"
             % (endpoint, uri, " since %s" % since.isoformat() if since else "")
         )
-    return payloads
+    return payloads, skipped
 
 
 def write_violations(s3, output_uri, violations):

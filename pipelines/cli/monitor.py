@@ -26,7 +26,7 @@ def cmd_monitor(args, ws):
         )
     statistics, constraints = _local_baseline(args, ws)
     output = _output_dir(args, ws)
-    violations, metrics, rows = monitor(
+    violations, metrics, rows, skipped = monitor(
         statistics,
         constraints,
         str(args.capture_dir or ws.home / "capture"),
@@ -37,6 +37,7 @@ def cmd_monitor(args, ws):
     )
     for line in metrics:
         print(line)
+    _print_skipped(skipped)
     _print_violations(violations, rows, output / "constraint_violations.json")
     return 0
 
@@ -81,7 +82,9 @@ def _monitor_aws(args, ws, since, schedule):
         destination = args.capture_destination or monitor_aws.capture_destination(
             sagemaker, args.endpoint_name
         )
-        payloads = monitor_aws.captured_payloads(s3, destination, args.endpoint_name, since)
+        payloads, skipped = monitor_aws.captured_payloads(
+            s3, destination, args.endpoint_name, since
+        )
         if not payloads:
             raise MonitorError("no captured requests for %s since %s" % (args.endpoint_name, since))
         violations, metrics, rows = check(statistics, constraints, payloads)
@@ -99,6 +102,7 @@ def _monitor_aws(args, ws, since, schedule):
         "published %d metrics to CloudWatch %s (Endpoint=%s, MonitoringSchedule=%s)"
         % (published, namespace, args.endpoint_name, schedule)
     )
+    _print_skipped(skipped)
     _print_violations(violations, rows, where)
     return 0
 
@@ -144,6 +148,14 @@ def _output_dir(args, ws):
         / args.endpoint_name
         / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     )
+
+
+def _print_skipped(skipped):
+    if skipped:
+        print(
+            "skipped %d unreadable capture line%s (cut short or not capture records)"
+            % (skipped, "" if skipped == 1 else "s")
+        )
 
 
 def _print_violations(violations, rows, where):

@@ -2,6 +2,7 @@
 section 5), their records, and the request rows in them."""
 
 import base64
+import binascii
 import json
 import os
 from datetime import datetime, timezone
@@ -11,40 +12,50 @@ from processing import churn_decoding as decoding
 
 
 def captured_payloads(capture_dir, endpoint, since=None):
-    """(content type, text) of every captured request at or after `since` (UTC datetime)."""
+    """([(content type, text)] of every captured request at or after `since` (UTC datetime),
+    the number of unreadable lines skipped)."""
     root = os.path.join(capture_dir, endpoint)
     if not os.path.isdir(root):
         raise MonitorError("no captured data for endpoint %s under %s" % (endpoint, capture_dir))
-    payloads = []
+    payloads, skipped = [], 0
     for folder, _, names in sorted(os.walk(root)):
         for name in sorted(names):
             if not name.endswith(".jsonl"):
                 continue
-            with open(os.path.join(folder, name), encoding="utf-8") as f:
-                payloads += payloads_of_records(f, since)
-    return payloads
+            with open(os.path.join(folder, name), encoding="utf-8", errors="replace") as f:
+                found, unreadable = payloads_of_records(f, since)
+            payloads += found
+            skipped += unreadable
+    return payloads, skipped
 
 
 def payloads_of_records(lines, since=None):
-    """(content type, text) of the requests in capture-record lines, at or after `since`."""
-    payloads = []
+    """([(content type, text)] of the requests in capture-record lines at or after `since`,
+    the number of lines skipped because they are not capture records: a line cut short by a
+    crash or a full disk, or anything else that is not one)."""
+    payloads, skipped = [], 0
     for line in lines:
         if not line.strip():
             continue
-        record = json.loads(line)
-        when = datetime.strptime(
-            record["eventMetadata"]["inferenceTime"], "%Y-%m-%dT%H:%M:%SZ"
-        ).replace(tzinfo=timezone.utc)
+        try:
+            record = json.loads(line)
+            when = datetime.strptime(
+                record["eventMetadata"]["inferenceTime"], "%Y-%m-%dT%H:%M:%SZ"
+            ).replace(tzinfo=timezone.utc)
+            data = record["captureData"]["endpointInput"]
+            text = (
+                data["data"]
+                if data["encoding"] != "BASE64"
+                else base64.b64decode(data["data"]).decode("utf-8", "replace")
+            )
+            content_type = data["observedContentType"]
+        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
+            skipped += 1
+            continue
         if since and when < since:
             continue
-        data = record["captureData"]["endpointInput"]
-        text = (
-            data["data"]
-            if data["encoding"] != "BASE64"
-            else base64.b64decode(data["data"]).decode("utf-8", "replace")
-        )
-        payloads.append((data["observedContentType"], text))
-    return payloads
+        payloads.append((content_type, text))
+    return payloads, skipped
 
 
 def rows_from_payloads(payloads, features):

@@ -65,10 +65,10 @@ def monitor(
     schedule="churn-local-adhoc",
 ):
     """Run the analysis; write constraint_violations.json (and statistics of nothing else);
-    returns (violations, emf lines, rows analysed)."""
-    payloads = captured_payloads(capture_dir, endpoint, since)
+    returns (violations, emf lines, rows analysed, unreadable capture lines skipped)."""
+    payloads, skipped = captured_payloads(capture_dir, endpoint, since)
     if not payloads:
         raise MonitorError("no captured requests for %s since %s" % (endpoint, since))
     violations, metrics, rows = check(statistics, constraints, payloads)
     write_violations(violations, output_dir)
-    return violations, emf_lines(endpoint, schedule, metrics, rows), rows
+    return violations, emf_lines(endpoint, schedule, metrics, rows), rows, skipped

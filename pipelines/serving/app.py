@@ -28,6 +28,7 @@ DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 # of a booster call, and batching them would only hold several large tables in memory at once.
 BATCH_BODY_LIMIT = 64 * 1024
 CONFIG_ENV = "CHURN_SERVE_CONFIG"
+CAPTURE_DROPPED = b"x-churn-capture-dropped"
 log = logging.getLogger("churn.serve")
 
 
@@ -52,8 +53,8 @@ async def _read_body(receive, declared_length):
     return b"".join(chunks) if size <= MAX_PAYLOAD_BYTES else None
 
 
-async def _respond(send, status, body, media_type):
-    headers = [(b"content-length", str(len(body)).encode())]
+async def _respond(send, status, body, media_type, extra_headers=()):
+    headers = [(b"content-length", str(len(body)).encode())] + list(extra_headers)
     if media_type:
         headers.append((b"content-type", media_type.encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -157,7 +158,10 @@ def create_app(config):
                 return await invocations(scope, receive, send)
         elif path == "/ping":
             if method in ("GET", "HEAD"):
-                return await _respond(send, 200, b"", None)
+                # What this worker's data capture lost to write errors (a full disk), so a
+                # health check sees it; 0 while every record is written.
+                dropped = [(CAPTURE_DROPPED, str(capture.dropped).encode())] if capture else []
+                return await _respond(send, 200, b"", None, dropped)
         else:
             return await _error(
                 send,

@@ -11,6 +11,7 @@ event loop thousands of times a second, in the middle of requests.
 import base64
 import collections
 import json
+import logging
 import os
 import random
 import threading
@@ -31,6 +32,7 @@ RECORD = (
     '{"captureData":{"endpointInput":%s,"endpointOutput":%s},'
     '"eventMetadata":{"eventId":"%s"%s,"inferenceTime":"%s"},"eventVersion":"0"}\n'
 )
+log = logging.getLogger("churn.capture")
 PAYLOAD = '{"observedContentType":%s,"mode":"%s","data":%s,"encoding":"%s"}'
 
 
@@ -69,12 +71,23 @@ def capture_line(
 
 
 class CaptureWriter(object):
+    """Appends capture records to the hour's file, whole records or none.
+
+    A full disk (or any write error) never stops the writer and never leaves part of a record:
+    the failed write is cut back to the last whole record, the records are counted as dropped
+    (`dropped`, logged, and reported on /ping), and the next flush tries again, so capture
+    resumes by itself when space returns. Records are dropped rather than kept, so memory
+    stays bounded by one flush interval's requests; SageMaker's capture is best effort too.
+    """
+
     def __init__(self, destination, endpoint, variant="AllTraffic", percent=100.0):
         self.root = os.path.join(destination, endpoint, variant)
         self.percent = float(percent)
         self.pending = collections.deque()  # appends and pops are thread-safe
         self.stopping = threading.Event()
-        self.files = {}  # hour folder -> open file
+        self.files = {}  # UTC hour -> open file descriptor
+        self.dropped = 0  # records lost to write errors since the start
+        self.failing = None  # the error of the last failed write, until one succeeds
         self.thread = threading.Thread(target=self._run, name="data-capture", daemon=True)
         self.thread.start()
 
@@ -87,38 +100,69 @@ class CaptureWriter(object):
         )
 
     def _file(self, hour):
-        """The open file of an UTC hour (seconds since the epoch // 3600)."""
-        f = self.files.get(hour)
-        if f is None:
+        """The file descriptor of an UTC hour's file (seconds since the epoch // 3600)."""
+        fd = self.files.get(hour)
+        if fd is None:
             started = time.gmtime(hour * 3600)
             folder = os.path.join(self.root, time.strftime("%Y/%m/%d/%H", started))
             os.makedirs(folder, exist_ok=True)
             name = "%s-%s.jsonl" % (time.strftime("%M-%S", time.gmtime()), uuid.uuid4().hex)
-            f = self.files[hour] = open(os.path.join(folder, name), "a", encoding="utf-8")
-        return f
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+            fd = self.files[hour] = os.open(os.path.join(folder, name), flags, 0o644)
+        return fd
 
     def _write_pending(self):
-        written, second, stamp = 0, None, None
+        by_hour, second, stamp = {}, None, None
+        formatted = 0
         while self.pending:
             when, body, body_type, out, out_type, inference_id = self.pending.popleft()
             if int(when) != second:
                 second = int(when)
                 stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
-            self._file(second // 3600).write(
+            by_hour.setdefault(second // 3600, []).append(
                 capture_line(body, body_type, out, out_type, stamp, inference_id)
             )
-            written += 1
-            if written % YIELD_EVERY == 0:
+            formatted += 1
+            if formatted % YIELD_EVERY == 0:
                 time.sleep(0)  # hand the GIL back to the event loop now and then
-        for f in self.files.values():
-            f.flush()
+        for hour, lines in by_hour.items():
+            self._append(hour, "".join(lines).encode("utf-8"), len(lines))
+
+    def _append(self, hour, data, count):
+        fd, start = None, None
+        try:
+            fd = self._file(hour)
+            start = os.lseek(fd, 0, os.SEEK_END)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        except OSError as e:
+            if fd is not None and start is not None:
+                try:
+                    os.ftruncate(fd, start)  # no partial record stays behind
+                except OSError:
+                    pass
+            self.dropped += count
+            if self.failing is None:
+                log.warning(
+                    "data capture: cannot write to %s (%s); dropping records until it can",
+                    self.root,
+                    e.strerror or e,
+                )
+            self.failing = e
+            return
+        if self.failing is not None:
+            log.warning("data capture: writing again; %d records dropped so far", self.dropped)
+            self.failing = None
 
     def _run(self):
         while not self.stopping.wait(FLUSH_SECONDS):
             self._write_pending()
         self._write_pending()
-        for f in self.files.values():
-            f.close()
+        for fd in self.files.values():
+            os.close(fd)
+        if self.dropped:
+            log.warning("data capture: %d records were dropped by write errors", self.dropped)
 
     def close(self):
         """Write everything still queued, then close the files."""

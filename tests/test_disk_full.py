@@ -1,0 +1,131 @@
+"""A full disk, for real: a small tmpfs mounted for the test (root, as on these machines; the
+tests skip where mounting is not allowed). Neither staging nor data capture may ever publish a
+partial object or record, and both must recover when space returns."""
+
+import json
+import os
+import subprocess
+import urllib.request
+
+import pytest
+from test_serve import SEED_ROW, request, start_server, stop
+
+from conftest import ROOT
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
+    if made.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here: %s" % made.stderr.strip())
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def grow(mount, size):
+    subprocess.run(["mount", "-o", "remount,size=%s" % size, str(mount)], check=True)
+
+
+def invoke(url, inference_id):
+    req = urllib.request.Request(
+        url + "/invocations",
+        data=SEED_ROW.encode(),
+        headers={"Content-Type": "text/csv", "X-Amzn-SageMaker-Inference-Id": inference_id},
+    )
+    with urllib.request.urlopen(req, timeout=30) as response:
+        return response.status
+
+
+def records_of(capture):
+    """Every capture line, each of which must be a whole record."""
+    records = []
+    for root, _, names in os.walk(capture):
+        for name in names:
+            with open(os.path.join(root, name), encoding="utf-8") as f:
+                text = f.read()
+            assert text == "" or text.endswith("\n"), "a partial record ends %s" % name
+            records += [json.loads(line) for line in text.splitlines()]
+    return records
+
+
+def test_capture_survives_a_full_disk_and_resumes_when_space_returns(
+    seed_model, tmp_path, small_disk
+):
+    """After one ENOSPC the writer stopped for good: requests got 200 and were never
+    captured, the file ended in a partial line and SIGTERM drained nothing."""
+    proc, url = start_server(tmp_path / "home", small_disk, "--model-dir", str(seed_model["model"]))
+    try:
+        sent = 0
+        while sent < 3000:  # about 600 records fill 256 KB
+            assert invoke(url, "before-%d" % sent) == 200
+            sent += 1
+            if sent % 100 == 0:
+                headers = urllib.request.urlopen(url + "/ping", timeout=30).headers
+                if int(headers["X-Churn-Capture-Dropped"]) > 0:
+                    break
+        dropped = int(
+            urllib.request.urlopen(url + "/ping", timeout=30).headers["X-Churn-Capture-Dropped"]
+        )
+        assert dropped > 0, "the disk never filled"
+        grow(small_disk, "8m")  # space returns
+        for i in range(200):
+            assert invoke(url, "after-%d" % i) == 200
+        assert request(url + "/ping", method="GET")[0] == 200
+    finally:
+        stop(proc)
+    records = records_of(small_disk)
+    ids = [r["eventMetadata"].get("inferenceId", "") for r in records]
+    assert sum(1 for i in ids if i.startswith("after-")) == 200  # every one after recovery
+    assert sum(1 for i in ids if i.startswith("before-")) + dropped >= sent
+    assert "records dropped so far" in proc.stderr.read()
+
+
+def test_monitor_skips_and_counts_a_partial_capture_line(tmp_path):
+    """churn monitor crashed on the partial line a full disk used to leave."""
+    capture = tmp_path / "capture" / "churn-local" / "AllTraffic" / "2026" / "11" / "30" / "10"
+    capture.mkdir(parents=True)
+    record = {
+        "captureData": {
+            "endpointInput": {
+                "observedContentType": "text/csv",
+                "mode": "INPUT",
+                "data": SEED_ROW,
+                "encoding": "CSV",
+            }
+        },
+        "eventMetadata": {"eventId": "e", "inferenceTime": "2026-11-30T10:00:00Z"},
+        "eventVersion": "0",
+    }
+    line = json.dumps(record)
+    (capture / "a.jsonl").write_text((line + "\n") * 20 + line[: len(line) // 2])
+    baseline = tmp_path / "baseline"
+    baseline.mkdir()
+    (baseline / "statistics.json").write_text(json.dumps({"features": []}))
+    (baseline / "constraints.json").write_text(json.dumps({"features": []}))
+    proc = subprocess.run(
+        [
+            os.sys.executable,
+            "-m",
+            "pipelines.cli",
+            "monitor",
+            "--baseline-dir",
+            str(baseline),
+            "--capture-dir",
+            str(tmp_path / "capture"),
+            "--output",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        env=dict(os.environ, CHURN_HOME=str(tmp_path / "home")),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "skipped 1 unreadable capture line" in proc.stdout
+    assert "20 captured rows checked" in proc.stdout
