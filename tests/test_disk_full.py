@@ -129,3 +129,27 @@ def test_monitor_skips_and_counts_a_partial_capture_line(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "skipped 1 unreadable capture line" in proc.stdout
     assert "20 captured rows checked" in proc.stdout
+
+
+def test_staging_on_a_full_disk_publishes_nothing_and_a_later_run_recovers(tmp_path, small_disk):
+    """A full disk while `churn run --data FILE` copied the file left a partial object that
+    every later run validated or trained on."""
+    from pipelines.churn.datagen import write_csv
+
+    table = tmp_path / "customers.csv"
+    write_csv(10000, 5, table)  # about 600 KB: more than the disk holds
+    home = small_disk / "home"
+    env = dict(os.environ, CHURN_HOME=str(home))
+    argv = [os.sys.executable, "-m", "pipelines.cli", "run", "--data", str(table), "--json"]
+    full = subprocess.run(argv, capture_output=True, text=True, cwd=str(ROOT), env=env)
+    assert full.returncode == 1 and "Traceback" not in full.stderr, full.stderr
+    assert "No space left on device" in full.stderr.strip().splitlines()[-1]
+    staged = [p for p in home.rglob("*") if p.is_file() and "churn/data" in str(p)]
+    assert staged == []  # nothing half-written under a key, no temporary file left
+
+    grow(small_disk, "64m")
+    again = subprocess.run(argv, capture_output=True, text=True, cwd=str(ROOT), env=env)
+    assert again.returncode == 0, again.stderr[-2000:]
+    result = json.loads(again.stdout)
+    log = home / "executions" / result["execution_id"] / "ValidateData" / "algo-1.log"
+    assert "validate: 10000 rows" in log.read_text()

@@ -45,6 +45,10 @@ def main(argv=None):
     except UserError as e:
         sys.stderr.write("churn %s: error: %s\n" % (args.command, e))
         return 1
+    except OSError as e:  # the machine said no: a full or read-only home, a missing folder
+        where = " (%s)" % e.filename if e.filename else ""
+        sys.stderr.write("churn %s: error: %s%s\n" % (args.command, e.strerror or e, where))
+        return 1
     except KeyboardInterrupt:
         sys.stderr.write("churn %s: interrupted\n" % args.command)
         return 130
