@@ -58,6 +58,7 @@ class Schema(object):
         }
         if unknown:
             raise SchemaError("%s: unknown keys %s" % (where, ", ".join(sorted(unknown))))
+        check_types(raw, where)
         self.name = raw.get("name") or os.path.splitext(os.path.basename(source))[0]
         self.description = raw.get("description", "")
         self.id_column = raw.get("id_column")
@@ -143,6 +144,145 @@ class Schema(object):
             if f.name == name:
                 return f
         raise KeyError(name)
+
+
+# ----------------------------------------------------------------------------- field types
+# The same rules as docs/schema-file.schema.json (a test checks that both agree), written with
+# the standard library: this module runs in processing images that have no JSON Schema library.
+
+
+def _is_text(v):
+    return isinstance(v, str)
+
+
+def _is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_scalar(v):
+    return isinstance(v, (str, int, float))  # a raw CSV value, JSON numbers and booleans too
+
+
+def _expect(ok, where, field, wanted, value):
+    if not ok:
+        raise SchemaError("%s: %s must be %s, not %s" % (where, field, wanted, json.dumps(value)))
+
+
+def _text_list(where, field, value):
+    _expect(
+        isinstance(value, list) and all(_is_text(v) and v for v in value),
+        where,
+        field,
+        "a list of column names (non-empty strings)" if field == "drop" else "a list of strings",
+        value,
+    )
+
+
+def check_types(raw, where):
+    """Every field of a schema file has the type it needs; the error names the field."""
+    for field in ("name", "description"):
+        if field in raw:
+            _expect(_is_text(raw[field]), where, field, "a string", raw[field])
+    if raw.get("id_column") is not None:
+        _expect(
+            _is_text(raw["id_column"]) and raw["id_column"],
+            where,
+            "id_column",
+            "a column name (a non-empty string) or null",
+            raw["id_column"],
+        )
+    if "id_completeness" in raw:
+        v = raw["id_completeness"]
+        _expect(_is_number(v) and 0 <= v <= 1, where, "id_completeness", "a number from 0 to 1", v)
+    if "drop" in raw:
+        _text_list(where, "drop", raw["drop"])
+    if "missing_values" in raw:
+        _text_list(where, "missing_values", raw["missing_values"])
+    if raw.get("recipe") is not None:
+        _expect(
+            isinstance(raw["recipe"], (list, dict)),
+            where,
+            "recipe",
+            "a list of DataBrew steps or null",
+            raw["recipe"],
+        )
+    target = raw.get("target")
+    if isinstance(target, dict):
+        if "column" in target:
+            _expect(
+                _is_text(target["column"]) and target["column"],
+                where,
+                "target.column",
+                "a column name (a non-empty string)",
+                target["column"],
+            )
+        if "positive" in target:
+            _expect(
+                _is_scalar(target["positive"]),
+                where,
+                "target.positive",
+                "a raw value (string, number or boolean)",
+                target["positive"],
+            )
+        if "values" in target:
+            _expect(
+                isinstance(target["values"], list) and all(_is_scalar(v) for v in target["values"]),
+                where,
+                "target.values",
+                "a list of raw values",
+                target["values"],
+            )
+        unknown = set(target) - {"column", "positive", "values"}
+        if unknown:
+            unknown = ", ".join(sorted(unknown))
+            raise SchemaError("%s: target has unknown keys %s" % (where, unknown))
+    features = raw.get("features")
+    for i, spec in enumerate(features if isinstance(features, list) else []):
+        at = "features[%d]" % i
+        if not isinstance(spec, dict):
+            _expect(False, where, at, "an object", spec)
+        if "name" in spec:
+            _expect(
+                _is_text(spec["name"]) and spec["name"],
+                where,
+                at + ".name",
+                "a column name (a non-empty string)",
+                spec["name"],
+            )
+        for bound in ("min", "max"):
+            if spec.get(bound) is not None:
+                _expect(
+                    _is_number(spec[bound]), where, "%s.%s" % (at, bound), "a number", spec[bound]
+                )
+        if _is_number(spec.get("min")) and _is_number(spec.get("max")):
+            _expect(spec["min"] <= spec["max"], where, at + ".min", "at most max", spec["min"])
+        if "integer" in spec:
+            _expect(
+                isinstance(spec["integer"], bool),
+                where,
+                at + ".integer",
+                "true or false",
+                spec["integer"],
+            )
+        if spec.get("values") is not None:
+            _expect(
+                isinstance(spec["values"], list)
+                and spec["values"]
+                and all(_is_scalar(v) for v in spec["values"]),
+                where,
+                at + ".values",
+                "a non-empty list of raw values or null",
+                spec["values"],
+            )
+        if "completeness" in spec:
+            v = spec["completeness"]
+            _expect(
+                _is_number(v) and 0 <= v <= 1,
+                where,
+                at + ".completeness",
+                "a number from 0 to 1",
+                v,
+            )
 
 
 def _raw_string(value):
