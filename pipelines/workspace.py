@@ -171,6 +171,9 @@ class Workspace(object):
         )
         self.stage_code(bundles)
         parameters = dict(parameters or {})
+        for name, flag in (("InputDataUrl", "--data"), ("BatchInputUrl", "--batch-input")):
+            if name in parameters:  # it would be replaced by what the flag stages
+                raise UserError("--param %s: give the file with %s instead" % (name, flag))
         parameters["InputDataUrl"] = self.stage_data(data)
         if batch_input:
             parameters["BatchInputUrl"] = self.stage_data(batch_input, "batch/input")

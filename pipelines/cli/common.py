@@ -18,6 +18,26 @@ def positive_int(text):
     return value
 
 
+def port_number(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError("%r is not a port number (1 to 65535)" % text)
+    return value
+
+
+def percentage(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 100.0:  # NaN fails too
+        raise argparse.ArgumentTypeError("%r is not a percentage from 0 to 100" % text)
+    return value
+
+
 def add_home(parser):
     parser.add_argument(
         "--home",

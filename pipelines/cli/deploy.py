@@ -4,7 +4,7 @@ data capture (and hourly monitoring), and down again (AWS)."""
 import os
 
 from pipelines.aws.errors import aws_errors
-from pipelines.cli.common import positive_int
+from pipelines.cli.common import percentage, positive_int
 from pipelines.errors import UserError
 
 
@@ -85,7 +85,7 @@ def add_parsers(sub):
     )
     p.add_argument("--instance-type", default="ml.m5.large")
     p.add_argument("--instance-count", type=positive_int, default=1)
-    p.add_argument("--data-capture-percent", type=float, default=100.0)
+    p.add_argument("--data-capture-percent", type=percentage, default=100.0)
     p.add_argument("--capture-destination", help="s3://bucket/prefix for captured data")
     p.add_argument("--allow-unapproved", action="store_true")
     p.add_argument(

@@ -1,13 +1,14 @@
 """`churn serve` and `churn predict`: the SageMaker hosting contract on this machine, and a
 client for it (or for a SageMaker endpoint on AWS)."""
 
+import argparse
 import json
 import os
 import sys
 from pathlib import Path
 
 from pipelines.aws.errors import aws_errors
-from pipelines.cli.common import add_home, positive_int
+from pipelines.cli.common import add_home, percentage, port_number, positive_int
 from pipelines.errors import UserError
 from pipelines.serving.model import from_dir
 
@@ -37,7 +38,12 @@ def cmd_serve(args, ws):
             "percent": args.capture_percent,
         }
     os.environ[CONFIG_ENV] = json.dumps(config)
-    port = args.port or int(os.environ.get("SAGEMAKER_BIND_TO_PORT", "8080"))
+    port = args.port
+    if port is None:
+        try:
+            port = port_number(os.environ.get("SAGEMAKER_BIND_TO_PORT", "8080"))
+        except argparse.ArgumentTypeError as e:
+            raise UserError("SAGEMAKER_BIND_TO_PORT: %s" % e)
     print(
         "serving %s on http://%s:%d (%d worker%s); data capture %s"
         % (
@@ -152,13 +158,13 @@ def add_parsers(sub):
     )
     p.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to accept other machines")
     p.add_argument(
-        "--port", type=int, default=None, help="default: $SAGEMAKER_BIND_TO_PORT or 8080"
+        "--port", type=port_number, default=None, help="default: $SAGEMAKER_BIND_TO_PORT or 8080"
     )
     p.add_argument("--workers", type=positive_int, default=1)
     p.add_argument("--endpoint-name", default="churn-local")
     p.add_argument(
         "--capture-percent",
-        type=float,
+        type=percentage,
         default=100.0,
         help="data capture sampling percentage (0 turns capture off)",
     )

@@ -63,8 +63,11 @@ class Registry(object):
         else:
             if "/" in ref:
                 group, ref = ref.rsplit("/", 1)
-            if not ref.isdigit():
-                raise RegistryError("model version %r: give a number, group/number or an ARN" % ref)
+            if not (ref.isascii() and ref.isdigit()) or len(ref) > 18:  # SQLite's INTEGER
+                raise RegistryError(
+                    "model version %r: give a version number, group/number or an ARN "
+                    "(see `churn models list`)" % ref
+                )
             if group is None:
                 groups = [
                     r[0] for r in self.db.execute("SELECT DISTINCT group_name FROM model_packages")

@@ -1,0 +1,73 @@
+"""Mistakes on the command line: refused with what is wrong and what to do, never a traceback,
+never a silent reinterpretation (defects 11 and 12 of the hostile review)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+
+def churn(home, *args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli"] + list(args),
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        env=dict(os.environ, CHURN_HOME=str(home), **(env or {})),
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    "args, env, message",
+    [
+        # --port 70000 bound port 4464 (70000 mod 65536)
+        (["serve", "--port", "70000"], {}, "'70000' is not a port number (1 to 65535)"),
+        (["serve", "--port", "0"], {}, "'0' is not a port number"),
+        # 150 was accepted, and -5 turned capture off silently
+        (["serve", "--capture-percent", "150"], {}, "'150' is not a percentage from 0 to 100"),
+        (["serve", "--capture-percent", "-5"], {}, "'-5' is not a percentage"),
+        (
+            [
+                "deploy",
+                "--model-package-arn",
+                "a",
+                "--endpoint-name",
+                "e",
+                "--data-capture-percent",
+                "nan",
+            ],
+            {},
+            "'nan' is not a percentage",
+        ),
+        # a 23-digit version was an OverflowError traceback from SQLite
+        (["models", "describe", "99999999999999999999999"], {}, "give a version number"),
+        # --param InputDataUrl=... was silently replaced by --data
+        (
+            ["run", "--param", "InputDataUrl=s3://churn-local/elsewhere/"],
+            {},
+            "--param InputDataUrl: give the file with --data instead",
+        ),
+    ],
+)
+def test_bad_arguments_are_refused_with_the_reason(tmp_path, args, env, message):
+    proc = churn(tmp_path, *args, env=env)
+    assert proc.returncode != 0
+    assert message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert not (tmp_path / "executions").exists()
+
+
+def test_a_bad_bind_port_variable_is_one_line(tmp_path, seed_model):
+    proc = churn(
+        tmp_path,
+        "serve",
+        "--model-dir",
+        str(seed_model["model"]),
+        env={"SAGEMAKER_BIND_TO_PORT": "abc"},
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert "SAGEMAKER_BIND_TO_PORT: 'abc' is not a port number" in lines[0]
