@@ -366,3 +366,62 @@ def test_instance_counts_sagemaker_refuses_are_refused_before_anything_runs(
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "executions").exists()
     assert churn(tmp_path, "models", "list").stdout.startswith("no model versions")
+
+
+def children_of(pid):
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid):
+    try:
+        state = Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_killed_run_ends_failed_and_takes_its_jobs_with_it(tmp_path):
+    """A killed run stayed Executing forever and its warm parent outlived it by 30 s."""
+    import signal
+    import time
+
+    home = tmp_path / "home"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "run", "--rows", "20000"],
+        cwd=str(ROOT),
+        env=dict(os.environ, CHURN_HOME=str(home)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    record = None
+    while time.time() < deadline:
+        records = list((home / "executions").glob("*/execution.json"))
+        if records:
+            record = json.loads(records[0].read_text())
+            if any(s["StepStatus"] == "Executing" for s in record["Steps"]):
+                break
+        time.sleep(0.05)
+    assert record is not None, "the run never started a step"
+    helpers = children_of(proc.pid)  # the warm parent (and through it the job)
+    assert helpers
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(alive(pid) for pid in helpers):
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in helpers), "the warm parent outlived the run"
+
+    listed = churn(home, "runs", "list")
+    assert " Failed " in listed.stdout and "Executing" not in listed.stdout, listed.stdout
+    shown = churn(home, "runs", "show", record["PipelineExecutionId"])
+    assert "the process running this execution ended before it finished" in shown.stdout
+    assert "Stopped" in shown.stdout

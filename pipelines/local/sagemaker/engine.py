@@ -9,6 +9,7 @@ runs any definition whose step types the table has.
 """
 
 import json
+import os
 import re
 import time
 import uuid
@@ -122,6 +123,8 @@ class Execution(object):
             "FailureReason": None,
             "Parameters": self.parameters,
             "Steps": [],
+            # Which process runs it: a record whose process is gone was killed (records.py).
+            "ProcessId": os.getpid(),
         }
         self.steps = {}
 

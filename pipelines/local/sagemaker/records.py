@@ -3,10 +3,24 @@ status change (DescribePipelineExecution and ListPipelineExecutionSteps in one d
 one folder per step with its logs."""
 
 import json
+import os
+import time
 from pathlib import Path
 
 from pipelines.errors import PipelineError
 from processing.churn_job import write_text_atomic
+
+
+def _alive(pid):
+    if not isinstance(pid, int) or pid <= 0:
+        return True  # a record from before process ids were kept: leave it as it is
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class ExecutionRecords(object):
@@ -27,10 +41,27 @@ class ExecutionRecords(object):
         records = []
         for path in self.root.glob("*/execution.json") if self.root.is_dir() else []:
             try:
-                records.append(json.loads(path.read_text()))
+                records.append(self._settled(json.loads(path.read_text())))
             except ValueError:
                 continue
         return sorted(records, key=lambda r: r["StartTime"], reverse=True)
+
+    def _settled(self, record):
+        """An Executing record whose process is gone was killed: it ends Failed, and its
+        running steps Stopped, as SageMaker ends an execution whose steps cannot finish."""
+        if record.get("PipelineExecutionStatus") != "Executing" or _alive(record.get("ProcessId")):
+            return record
+        for entry in record["Steps"]:
+            if entry["StepStatus"] == "Executing":
+                entry["StepStatus"] = "Stopped"
+        record.update(
+            PipelineExecutionStatus="Failed",
+            EndTime=record.get("EndTime") or time.time(),
+            FailureReason="the process running this execution ended "
+            "before it finished (killed?); run it again",
+        )
+        self.save(record)
+        return record
 
     def load(self, execution_id):
         path = self.folder(execution_id) / "execution.json"
@@ -40,4 +71,4 @@ class ExecutionRecords(object):
                 "no execution %s under %s (latest: %s); see `churn runs list`"
                 % (execution_id, self.root.parent, known)
             )
-        return json.loads(path.read_text())
+        return self._settled(json.loads(path.read_text()))
