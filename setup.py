@@ -22,6 +22,7 @@ EXTRAS = {
     "test": [
         "pytest>=8,<10",
         "moto[server]>=5.1,<6",  # a real HTTP stand-in for the AWS APIs, on 127.0.0.1
+        "hypothesis>=6.100,<7",  # the hostile-input suites generate their requests
         "jsonschema>=4.18",  # the published schema-file JSON Schema, checked against the loader
         "nbclient>=0.10",
         "nbformat>=5.9",
