@@ -21,6 +21,7 @@ REQUIRED = [
 EXTRAS = {
     "test": [
         "pytest>=8,<10",
+        "pytest-xdist>=3.6,<4",  # make test spreads the test files over the cores
         "moto[server]>=5.1,<6",  # a real HTTP stand-in for the AWS APIs, on 127.0.0.1
         "hypothesis>=6.100,<7",  # the hostile-input suites generate their requests
         "jsonschema>=4.18",  # the published schema-file JSON Schema, checked against the loader

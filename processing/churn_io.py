@@ -6,6 +6,7 @@ of them, read in name order, so ShardedByS3Key inputs and multi-file exports wor
 """
 
 import csv
+import itertools
 import os
 
 import pandas as pd
@@ -50,12 +51,22 @@ def read_raw_table(files, schema, dtype):
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
-def check_header(name):
+def check_header(name, schema=None):
+    """The header line of a CSV file, refused when it is unreadable, names a column twice or
+    (given a schema) lacks a column the schema requires: what a job would find, said before
+    anything runs."""
     try:
-        with open(name, newline="", encoding="utf-8") as f:
+        with open(name, newline="", encoding="utf-8-sig") as f:  # a BOM is not a column name
             header = next(csv.reader(f), [])
+            has_rows = bool(header) and any(line.strip() for line in itertools.islice(f, 50))
     except (csv.Error, UnicodeDecodeError) as e:
         raise DataError("%s is not a readable CSV file: %s" % (name, e))
+    if not header:
+        raise DataError("%s is empty: expected a header line and rows" % name)
+    if any("\x00" in column for column in header):
+        raise DataError(
+            "%s is not a readable CSV file: its header holds NUL bytes (a binary file?)" % name
+        )
     seen = set()
     for column in header:
         if column in seen:
@@ -64,6 +75,17 @@ def check_header(name):
                 % (name, column)
             )
         seen.add(column)
+    if schema is not None:
+        missing = [c for c in schema.required_columns if c not in seen]
+        if missing:
+            shown = ", ".join(header[:20]) + (", ..." if len(header) > 20 else "")
+            raise DataError(
+                "%s lacks columns %s (its header: %s); fix the data or the schema"
+                % (name, ", ".join(missing), shown)
+            )
+        if not has_rows:
+            raise DataError("%s has a header but no rows" % name)
+    return header
 
 
 def schema_columns(schema):

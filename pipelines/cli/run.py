@@ -1,6 +1,7 @@
 """`churn run`, `churn runs` and `churn run-scripts`: the pipeline on this machine."""
 
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -15,11 +16,17 @@ from pipelines.cli.common import (
 )
 from pipelines.errors import UserError
 from pipelines.local.sagemaker.jobs.container import tail
+from processing.churn_io import DataError, check_header
 
 
 def cmd_run(args, ws):
     source = SchemaSource(args.schema)  # a wrong schema fails here, before anything starts
     data = data_or_generated(args, ws, allow_s3=True)
+    if not data.startswith("s3://"):
+        try:  # what the jobs would find at the header, said before anything runs
+            check_header(data, source.schema)
+        except DataError as e:
+            raise UserError(str(e))
     if args.batch_input:
         check_batch_input(args.batch_input, source.schema)
     progress = sys.stderr if args.json else sys.stdout
@@ -37,7 +44,7 @@ def cmd_run(args, ws):
     if args.json:
         print(json.dumps(result.as_json(), indent=1))
     else:
-        print_result(result)
+        print_result(result, data)
     return 0 if result.succeeded else 1
 
 
@@ -64,7 +71,20 @@ def check_batch_input(path, schema):
         )
 
 
-def print_result(result):
+def in_users_terms(reason, data):
+    """A job's failure reason as one line, naming the user's file where the job named its
+    container path (/opt/ml/processing/input/data/<file>)."""
+    reason = "; ".join(line.strip(" -") for line in reason.splitlines() if line.strip())
+    if data and not data.startswith("s3://"):
+        reason = re.sub(
+            r"\S*/opt/ml/processing/input/data/" + re.escape(Path(data).name),
+            lambda m: data,
+            reason,
+        )
+    return reason
+
+
+def print_result(result, data=None):
     record = result.record
     steps = record["Steps"]
     print(
@@ -89,7 +109,7 @@ def print_result(result):
         for path in result.batch_output["files"]:
             print("batch scores: %s" % path)
     if not result.succeeded:
-        sys.stderr.write("failed: %s\n" % record["FailureReason"])
+        sys.stderr.write("failed: %s\n" % in_users_terms(record["FailureReason"], data))
         for log in result.failed_logs():
             text, path = log_tail(log)
             if text:
