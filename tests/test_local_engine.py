@@ -664,3 +664,50 @@ def test_what_the_create_job_apis_refuse_is_refused_before_anything_runs(
     with pytest.raises(PipelineError, match=re.escape(message)):
         run_definition(home, definition(step), "Refused", parameters)
     assert not (home / "executions").exists()
+
+
+def crafted(kind, outside):
+    """A tar.gz a hostile archive would hold: path traversal, an absolute path, a link."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo("probe.py")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"#"))
+        if kind == "traversal":
+            info = tarfile.TarInfo("../../../../../../../../%s/evil.py" % outside.lstrip("/"))
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"x"))
+        elif kind == "absolute":
+            info = tarfile.TarInfo(outside + "/evil.py")
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"x"))
+        else:
+            info = tarfile.TarInfo("evil")
+            info.type = tarfile.SYMTYPE if kind == "symlink" else tarfile.CHRTYPE
+            info.linkname = outside
+            tar.addfile(info)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["traversal", "absolute", "symlink", "device"])
+def test_a_crafted_code_archive_fails_the_training_step_and_writes_nothing(
+    home, runner, tmp_path, kind
+):
+    """The training job's code archive goes through the one extractor (as the transform job's
+    model and code archives, serving, and evaluate.py do)."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    Store(home).put_bytes(BUCKET + "/crafted/sourcedir.tar.gz", crafted(kind, str(outside)))
+    train = training_step()
+    train["Arguments"]["HyperParameters"]["sagemaker_submit_directory"] = (
+        '"%s/crafted/sourcedir.tar.gz"' % BUCKET
+    )
+    record = run_definition(home, definition(train), "Crafted", runner=runner)
+    assert record["PipelineExecutionStatus"] == "Failed"
+    assert (
+        "is unsafe" in record["FailureReason"]
+        and "nothing was extracted" in record["FailureReason"]
+    )
+    assert list(outside.iterdir()) == []
+    job = home / "executions" / record["PipelineExecutionId"] / "ProbeTraining"
+    assert not list(job.rglob("evil*"))
