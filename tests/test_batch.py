@@ -158,3 +158,35 @@ def test_a_gzip_bomb_artifact_is_refused_on_the_serving_path(tmp_path):
     assert "times its own size at most); nothing was extracted" in proc.stderr
     assert not (home / "serving").exists() or list((home / "serving").rglob("*")) == []
     assert not (tmp_path / "out").exists()
+
+
+def test_a_corrupt_model_dir_is_one_line(seed_model, tmp_path):
+    """A corrupt booster in --model-dir was an XGBoost traceback with a C++ stack."""
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(seed_model["model"], model)
+    (model / "xgboost-model").write_bytes(b"{ this is not a booster")
+    (tmp_path / "rows.csv").write_text("40,5,100000,2,1\n")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "batch",
+            "--model-dir",
+            str(model),
+            "--input",
+            str(tmp_path / "rows.csv"),
+            "--output",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        env=dict(os.environ, CHURN_HOME=str(tmp_path / "home")),
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert "cannot be loaded: XGBoostError" in lines[0]
+    assert not (tmp_path / "out").exists()

@@ -24,7 +24,7 @@ def cmd_batch(args, ws):
         input_dir = Path(tempfile.mkdtemp(prefix="churn-batch-"))
         os.symlink(source.resolve(), input_dir / source.name)
     started = time.time()
-    code = batch_transform.main(
+    worker = batch_transform.parse_args(
         [
             "--model-dir",
             model.model_dir,
@@ -54,8 +54,10 @@ def cmd_batch(args, ws):
             str(args.concurrency),
         ]
     )
-    if code != 0:
-        raise UserError("batch transform failed (see the message above)")
+    try:
+        batch_transform.transform_all(worker)
+    except batch_transform.TransformError as e:
+        raise UserError(str(e))
     print(
         "scored with %s into %s in %.1f s" % (model.description, args.output, time.time() - started)
     )

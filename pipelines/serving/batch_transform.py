@@ -129,7 +129,7 @@ def transform_object(path, out_path, handlers, model, args):
     return len(spans)
 
 
-def main(argv=None):
+def parse_args(argv=None):
     p = argparse.ArgumentParser(description="Batch transform worker")
     p.add_argument("--model-dir", required=True)
     p.add_argument("--code-dir", required=True)
@@ -148,9 +148,20 @@ def main(argv=None):
         type=int,
         default=int(os.environ.get("SAGEMAKER_MAX_CONCURRENT_TRANSFORMS", "1")),
     )
-    args = p.parse_args(argv)
-    handlers = load_handlers(args.code_dir, args.program)
-    model = handlers.model_fn(args.model_dir)
+    return p.parse_args(argv)
+
+
+def transform_all(args):
+    """Every input object to its .out file; raises TransformError saying what failed (the
+    model, or an object as a whole); returns what it did, as one line."""
+    try:
+        handlers = load_handlers(args.code_dir, args.program)
+        model = handlers.model_fn(args.model_dir)
+    except Exception as e:  # a model that cannot be loaded fails the job as a whole
+        first = (str(e).strip().splitlines() or [""])[0]  # XGBoost appends a C++ stack
+        raise TransformError(
+            "the model in %s cannot be loaded: %s: %s" % (args.model_dir, type(e).__name__, first)
+        )
     count = requests = 0
     started = time.perf_counter()
     for root, _, names in sorted(os.walk(args.input_dir)):
@@ -162,14 +173,18 @@ def main(argv=None):
                     source, os.path.join(args.output_dir, relative + ".out"), handlers, model, args
                 )
             except Exception as e:  # the object fails as a whole, with what went wrong
-                sys.stderr.write("transform: %s failed: %s: %s\n" % (relative, type(e).__name__, e))
-                return 1
+                raise TransformError("%s failed: %s: %s" % (relative, type(e).__name__, e))
             count += 1
     # The time after model_fn: what scoring costs, without the fixed cost of imports.
-    print(
-        "transform: %d objects, %d requests in %.2f s"
-        % (count, requests, time.perf_counter() - started)
-    )
+    return "%d objects, %d requests in %.2f s" % (count, requests, time.perf_counter() - started)
+
+
+def main(argv=None):
+    try:
+        print("transform: %s" % transform_all(parse_args(argv)))
+    except TransformError as e:
+        sys.stderr.write("transform: %s\n" % e)
+        return 1
     return 0
 
 
