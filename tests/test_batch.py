@@ -190,3 +190,38 @@ def test_a_corrupt_model_dir_is_one_line(seed_model, tmp_path):
     assert proc.returncode == 1 and len(lines) == 1, proc.stderr
     assert "cannot be loaded: XGBoostError" in lines[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_churn_batch_refuses_what_batch_input_refuses(seed_model, tmp_path):
+    """churn batch dropped blank lines, so output line N stopped matching input line N, and
+    accepted a header that churn run --batch-input refuses."""
+    cases = {
+        "blank.csv": ("40,5,100000,2,1\n\n41,5,0,1,0\n", "line 2 is blank"),
+        "header.csv": (
+            "age,tenure,balance,num_products,is_active\n40,5,1,2,1\n",
+            "starts with a header line",
+        ),
+    }
+    for name, (text, message) in cases.items():
+        (tmp_path / name).write_text(text)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pipelines.cli",
+                "batch",
+                "--model-dir",
+                str(seed_model["model"]),
+                "--input",
+                str(tmp_path / name),
+                "--output",
+                str(tmp_path / "out"),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=str(ROOT),
+            env=dict(os.environ, CHURN_HOME=str(tmp_path / "home")),
+        )
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 1 and len(lines) == 1 and message in lines[0], proc.stderr
+        assert not (tmp_path / "out").exists()

@@ -2,12 +2,13 @@
 local files, with the model's own inference code: <input>.out per input file, rows in input
 order."""
 
+import json
 import os
 import tempfile
 import time
 from pathlib import Path
 
-from pipelines.cli.common import add_home, positive_int
+from pipelines.cli.common import add_home, check_batch_file, positive_int
 from pipelines.cli.serve import servable
 from pipelines.errors import UserError
 
@@ -19,6 +20,17 @@ def cmd_batch(args, ws):
     if not source.exists():
         raise UserError("--input %s does not exist" % source)
     model = servable(args, ws, args.model_version)
+    spec = json.loads((Path(model.model_dir) / "preprocessing.json").read_text())
+    names = set(spec["input_columns"]) | {spec.get("id_column"), spec.get("target_column")}
+    for path in sorted(source.rglob("*")) if source.is_dir() else [source]:
+        if path.is_file():  # the same refusals as churn run --batch-input
+            check_batch_file(
+                str(path),
+                "--input",
+                spec["input_columns"],
+                names - {None},
+                csv_header=args.content_type.startswith("text/csv"),
+            )
     input_dir = source if source.is_dir() else None
     if input_dir is None:  # one file: give the worker a folder holding just that file
         input_dir = Path(tempfile.mkdtemp(prefix="churn-batch-"))

@@ -78,3 +78,32 @@ def parse_params(pairs):
             raise UserError("--param %r: use Name=Value, e.g. --param AucThreshold=0.8" % pair)
         params[name] = value
     return params
+
+
+def check_batch_file(path, flag, features, names, csv_header=True):
+    """What batch transform would mishandle, refused before anything runs: every line is a
+    record, so a header line would be scored as a customer, and a blank line would be skipped,
+    after which output line N no longer answers input line N."""
+    if not Path(path).is_file():
+        raise UserError("%s %s is not a file" % (flag, path))
+    if Path(path).stat().st_size == 0:
+        raise UserError("%s %s is empty: give one record a line" % (flag, path))
+    try:
+        with open(path, "rb") as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    raise UserError(
+                        "%s %s: line %d is blank; batch transform would skip it and the output "
+                        "lines would no longer match the input lines: remove blank lines"
+                        % (flag, path, number)
+                    )
+                if number == 1 and csv_header:
+                    fields = line.decode("utf-8", "replace").split(",")
+                    if {field.strip().strip('"') for field in fields} & set(names):
+                        raise UserError(
+                            "%s %s starts with a header line; batch transform scores every "
+                            "line: give rows only, features in schema order (%s)"
+                            % (flag, path, ",".join(features))
+                        )
+    except OSError as e:
+        raise UserError("%s %s: %s" % (flag, path, e.strerror))

@@ -11,6 +11,7 @@ from pipelines.cli.common import (
     add_generated_data,
     add_home,
     add_schema,
+    check_batch_file,
     data_or_generated,
     parse_params,
 )
@@ -27,8 +28,14 @@ def cmd_run(args, ws):
             check_header(data, source.schema)
         except DataError as e:
             raise UserError(str(e))
-    if args.batch_input:
-        check_batch_input(args.batch_input, source.schema)
+    if args.batch_input and not args.batch_input.startswith("s3://"):
+        # in the local store, an s3:// input is the transform step's to report
+        check_batch_file(
+            args.batch_input,
+            "--batch-input",
+            source.schema.feature_names,
+            set(source.schema.feature_names) | {source.schema.target},
+        )
     progress = sys.stderr if args.json else sys.stdout
     echo = lambda line: (progress.write(line + "\n"), progress.flush())  # noqa: E731
     try:
@@ -46,29 +53,6 @@ def cmd_run(args, ws):
     else:
         print_result(result, data)
     return 0 if result.succeeded else 1
-
-
-def check_batch_input(path, schema):
-    """Batch transform treats every line as a record: a header line would be scored as a
-    customer (or fail the job), so say so before anything runs."""
-    if path.startswith("s3://"):
-        return  # in the local store; the transform step reports what it finds
-    if not Path(path).is_file():
-        raise UserError("--batch-input %s is not a file" % path)
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            first = f.readline()
-    except OSError as e:
-        raise UserError("--batch-input %s: %s" % (path, e.strerror))
-    if not first.strip():
-        raise UserError("--batch-input %s is empty (or starts with a blank line)" % path)
-    names = set(schema.feature_names) | {schema.target}
-    if {field.strip().strip('"') for field in first.split(",")} & names:
-        raise UserError(
-            "--batch-input %s starts with a header line; batch transform scores "
-            "every line: give rows only, features in schema order (%s)"
-            % (path, ",".join(schema.feature_names))
-        )
 
 
 def in_users_terms(reason, data):
