@@ -397,3 +397,70 @@ def test_cr_only_line_endings_are_records_not_a_500(server):
     status, body, _ = request(url + "/invocations", b"40,5,100000,2,1\r41,6,0,1,0")
     assert status == 200, body
     assert len(body.decode().splitlines()) == 2
+
+
+def raw_exchange(url, data, wait=5.0):
+    """Send raw bytes, return what the server answers before it closes (or `wait` ends)."""
+    import socket
+
+    host, port = url[len("http://") :].split(":")
+    with socket.create_connection((host, int(port)), timeout=wait) as s:
+        s.sendall(data)
+        answer = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+        except socket.timeout:
+            pass
+    return answer
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n40,5,1,2,1",
+        b"POST /invocations HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # a TLS hello to the plain port
+    ],
+)
+def test_the_http_layers_own_400s_answer_json(server, data):
+    answer = raw_exchange(server[0], data)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), answer[:200]
+    assert b"content-type: application/json" in head.lower()
+    assert json.loads(body)["message"]
+
+
+def test_a_stalled_client_is_cut_off_and_does_not_delay_shutdown(seed_model, tmp_path):
+    """Slow connections could hold workers, and SIGTERM waited 30 s for them."""
+    import socket
+
+    proc, url = start_server(
+        tmp_path,
+        tmp_path / "capture",
+        "--model-dir",
+        str(seed_model["model"]),
+        "--request-timeout",
+        "1",
+    )
+    try:
+        started = time.time()  # headers that never end
+        answer = raw_exchange(url, b"POST /invocations HTTP/1.1\r\nHost: x\r\n", wait=10)
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert time.time() - started < 5
+        assert json.loads(answer.partition(b"\r\n\r\n")[2])["error"] == "RequestTimeout"
+        host, port = url[len("http://") :].split(":")
+        stalled = socket.create_connection((host, int(port)))  # a body that never ends
+        stalled.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n4")
+        time.sleep(0.3)
+        stopping = time.time()
+        stop(proc)
+        assert time.time() - stopping < 5
+        stalled.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()

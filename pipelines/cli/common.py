@@ -18,6 +18,16 @@ def positive_int(text):
     return value
 
 
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:  # NaN fails too
+        raise argparse.ArgumentTypeError("%r is not a positive number" % text)
+    return value
+
+
 def port_number(text):
     try:
         value = int(text)

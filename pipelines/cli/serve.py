@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 
 from pipelines.aws.errors import aws_errors
-from pipelines.cli.common import add_home, percentage, port_number, positive_int
+from pipelines.cli.common import (
+    add_home,
+    percentage,
+    port_number,
+    positive_float,
+    positive_int,
+)
 from pipelines.errors import UserError
 from pipelines.serving.model import from_dir
 
@@ -25,12 +31,18 @@ def cmd_serve(args, ws):
     import uvicorn
 
     from pipelines.serving.app import CONFIG_ENV
+    from pipelines.serving.protocol import ServingProtocol
 
     sources = [x for x in (args.model_version, args.model_package_arn, args.model_dir) if x]
     if len(sources) > 1:
         raise UserError("give one of --model-version, --model-package-arn, --model-dir")
     model = servable(args, ws, sources[0] if sources else None)
-    config = {"model_dir": model.model_dir, "code_dir": model.code_dir, "program": model.program}
+    config = {
+        "model_dir": model.model_dir,
+        "code_dir": model.code_dir,
+        "program": model.program,
+        "request_timeout": args.request_timeout,
+    }
     if args.capture_percent > 0:
         config["capture"] = {
             "destination": str(Path(args.capture_dir or ws.home / "capture")),
@@ -66,7 +78,7 @@ def cmd_serve(args, ws):
         port=port,
         workers=args.workers,
         loop="uvloop",
-        http="httptools",
+        http=ServingProtocol,
         log_level="warning",
         # No per-request access log and no X-Forwarded-* rewriting: a twelfth of a
         # one-row request, for nothing the hosting contract uses.
@@ -161,6 +173,13 @@ def add_parsers(sub):
         "--port", type=port_number, default=None, help="default: $SAGEMAKER_BIND_TO_PORT or 8080"
     )
     p.add_argument("--workers", type=positive_int, default=1)
+    p.add_argument(
+        "--request-timeout",
+        type=positive_float,
+        default=10.0,
+        help="seconds a request may take to arrive whole (default 10); a client that stalls "
+        "longer gets a 408",
+    )
     p.add_argument("--endpoint-name", default="churn-local")
     p.add_argument(
         "--capture-percent",
