@@ -71,3 +71,15 @@ def test_a_bad_bind_port_variable_is_one_line(tmp_path, seed_model):
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 1 and len(lines) == 1, proc.stderr
     assert "SAGEMAKER_BIND_TO_PORT: 'abc' is not a port number" in lines[0]
+
+
+def test_serving_a_corrupt_model_dir_is_one_line(tmp_path, seed_model):
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(seed_model["model"], model)
+    (model / "preprocessing.json").write_text('{"format": "churn-preprocessing/0"}')
+    proc = churn(tmp_path, "serve", "--model-dir", str(model))
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert "cannot be loaded: ValueError: preprocessing.json" in lines[0]

@@ -27,6 +27,22 @@ def servable(args, ws, ref=None):
     return ws.servable_model(ref, args.allow_unapproved)
 
 
+def check_loads(model):
+    """Load the model once here, so a model that cannot be loaded is one line instead of a
+    traceback from every worker (with one worker the libraries are imported here anyway)."""
+    from pipelines.serving.handlers import load_handlers
+
+    try:
+        load_handlers(model.code_dir, model.program).model_fn(model.model_dir)
+    except UserError:
+        raise
+    except Exception as e:
+        first = (str(e).strip().splitlines() or [""])[0]  # XGBoost appends a C++ stack
+        raise UserError(
+            "the model in %s cannot be loaded: %s: %s" % (model.model_dir, type(e).__name__, first)
+        )
+
+
 def cmd_serve(args, ws):
     import uvicorn
 
@@ -37,6 +53,7 @@ def cmd_serve(args, ws):
     if len(sources) > 1:
         raise UserError("give one of --model-version, --model-package-arn, --model-dir")
     model = servable(args, ws, sources[0] if sources else None)
+    check_loads(model)
     config = {
         "model_dir": model.model_dir,
         "code_dir": model.code_dir,
