@@ -15,7 +15,7 @@ from pipelines.cli.common import (
     positive_float,
     positive_int,
 )
-from pipelines.errors import UserError
+from pipelines.errors import UserError, first_line
 from pipelines.serving.model import from_dir
 
 
@@ -37,9 +37,8 @@ def check_loads(model):
     except UserError:
         raise
     except Exception as e:
-        first = (str(e).strip().splitlines() or [""])[0]  # XGBoost appends a C++ stack
         raise UserError(
-            "the model in %s cannot be loaded: %s: %s" % (model.model_dir, type(e).__name__, first)
+            "the model in %s cannot be loaded: %s: %s" % (model.model_dir, type(e).__name__, first_line(e))
         )
 
 

@@ -25,7 +25,7 @@ import re
 import sys
 import time
 
-from pipelines.errors import ChurnError
+from pipelines.errors import ChurnError, first_line
 from pipelines.serving.handlers import invoke, load_handlers
 from processing.churn_job import write_bytes_atomic
 
@@ -158,9 +158,8 @@ def transform_all(args):
         handlers = load_handlers(args.code_dir, args.program)
         model = handlers.model_fn(args.model_dir)
     except Exception as e:  # a model that cannot be loaded fails the job as a whole
-        first = (str(e).strip().splitlines() or [""])[0]  # XGBoost appends a C++ stack
         raise TransformError(
-            "the model in %s cannot be loaded: %s: %s" % (args.model_dir, type(e).__name__, first)
+            "the model in %s cannot be loaded: %s: %s" % (args.model_dir, type(e).__name__, first_line(e))
         )
     count = requests = 0
     started = time.perf_counter()
