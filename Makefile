@@ -34,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 fmt: $(STAMP)
-	$(BIN)/ruff check --fix
+	$(BIN)/ruff check --fix --exit-zero --quiet
 	$(BIN)/ruff format
 
 clean:

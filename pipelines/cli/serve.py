@@ -38,7 +38,8 @@ def check_loads(model):
         raise
     except Exception as e:
         raise UserError(
-            "the model in %s cannot be loaded: %s: %s" % (model.model_dir, type(e).__name__, first_line(e))
+            "the model in %s cannot be loaded: %s: %s"
+            % (model.model_dir, type(e).__name__, first_line(e))
         )
 
 

@@ -159,7 +159,8 @@ def transform_all(args):
         model = handlers.model_fn(args.model_dir)
     except Exception as e:  # a model that cannot be loaded fails the job as a whole
         raise TransformError(
-            "the model in %s cannot be loaded: %s: %s" % (args.model_dir, type(e).__name__, first_line(e))
+            "the model in %s cannot be loaded: %s: %s"
+            % (args.model_dir, type(e).__name__, first_line(e))
         )
     count = requests = 0
     started = time.perf_counter()
