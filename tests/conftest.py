@@ -18,6 +18,18 @@ needs_shared_data = pytest.mark.skipif(
 )
 
 
+def churn_cli(home, *args, env=None, timeout=600):
+    """The `churn` command as a user runs it, in its own process, with `home` as CHURN_HOME."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli"] + [str(a) for a in args],
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        env=dict(os.environ, CHURN_HOME=str(home), **(env or {})),
+        timeout=timeout,
+    )
+
+
 def run(script, *args, env=None, check=None):
     """Run a container script (path relative to the repo) as a child process."""
     full_env = dict(os.environ)

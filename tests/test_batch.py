@@ -6,7 +6,7 @@ import sys
 
 import pandas as pd
 
-from conftest import ROOT, score_rows
+from conftest import ROOT, churn_cli, score_rows
 
 
 def test_batch_scores_every_row_in_input_order(seed_model, seed_csv, tmp_path):
@@ -98,24 +98,16 @@ def register(home, model_tarball, code_tarball):
 
 def batch_with_version(home, tmp_path, text):
     (tmp_path / "rows.csv").write_text(text)
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipelines.cli",
-            "batch",
-            "--model-version",
-            "1",
-            "--allow-unapproved",
-            "--input",
-            str(tmp_path / "rows.csv"),
-            "--output",
-            str(tmp_path / "out"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=str(ROOT),
-        env=dict(os.environ, CHURN_HOME=str(home)),
+    return churn_cli(
+        home,
+        "batch",
+        "--model-version",
+        "1",
+        "--allow-unapproved",
+        "--input",
+        tmp_path / "rows.csv",
+        "--output",
+        tmp_path / "out",
     )
 
 
@@ -168,23 +160,15 @@ def test_a_corrupt_model_dir_is_one_line(seed_model, tmp_path):
     shutil.copytree(seed_model["model"], model)
     (model / "xgboost-model").write_bytes(b"{ this is not a booster")
     (tmp_path / "rows.csv").write_text("40,5,100000,2,1\n")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipelines.cli",
-            "batch",
-            "--model-dir",
-            str(model),
-            "--input",
-            str(tmp_path / "rows.csv"),
-            "--output",
-            str(tmp_path / "out"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=str(ROOT),
-        env=dict(os.environ, CHURN_HOME=str(tmp_path / "home")),
+    proc = churn_cli(
+        tmp_path / "home",
+        "batch",
+        "--model-dir",
+        model,
+        "--input",
+        tmp_path / "rows.csv",
+        "--output",
+        tmp_path / "out",
     )
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 1 and len(lines) == 1, proc.stderr
@@ -204,23 +188,15 @@ def test_churn_batch_refuses_what_batch_input_refuses(seed_model, tmp_path):
     }
     for name, (text, message) in cases.items():
         (tmp_path / name).write_text(text)
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pipelines.cli",
-                "batch",
-                "--model-dir",
-                str(seed_model["model"]),
-                "--input",
-                str(tmp_path / name),
-                "--output",
-                str(tmp_path / "out"),
-            ],
-            capture_output=True,
-            text=True,
-            cwd=str(ROOT),
-            env=dict(os.environ, CHURN_HOME=str(tmp_path / "home")),
+        proc = churn_cli(
+            tmp_path / "home",
+            "batch",
+            "--model-dir",
+            seed_model["model"],
+            "--input",
+            tmp_path / name,
+            "--output",
+            tmp_path / "out",
         )
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 1 and len(lines) == 1 and message in lines[0], proc.stderr

@@ -1,24 +1,9 @@
 """Mistakes on the command line: refused with what is wrong and what to do, never a traceback,
 never a silent reinterpretation (defects 11 and 12 of the hostile review)."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 
-from conftest import ROOT
-
-
-def churn(home, *args, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "pipelines.cli"] + list(args),
-        capture_output=True,
-        text=True,
-        cwd=str(ROOT),
-        env=dict(os.environ, CHURN_HOME=str(home), **(env or {})),
-        timeout=120,
-    )
+from conftest import churn_cli as churn
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 from test_serve import SEED_ROW, request, start_server, stop
 
-from conftest import ROOT
+from conftest import churn_cli
 
 
 @pytest.fixture
@@ -108,23 +108,15 @@ def test_monitor_skips_and_counts_a_partial_capture_line(tmp_path):
     baseline.mkdir()
     (baseline / "statistics.json").write_text(json.dumps({"features": []}))
     (baseline / "constraints.json").write_text(json.dumps({"features": []}))
-    proc = subprocess.run(
-        [
-            os.sys.executable,
-            "-m",
-            "pipelines.cli",
-            "monitor",
-            "--baseline-dir",
-            str(baseline),
-            "--capture-dir",
-            str(tmp_path / "capture"),
-            "--output",
-            str(tmp_path / "out"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=str(ROOT),
-        env=dict(os.environ, CHURN_HOME=str(tmp_path / "home")),
+    proc = churn_cli(
+        tmp_path / "home",
+        "monitor",
+        "--baseline-dir",
+        baseline,
+        "--capture-dir",
+        tmp_path / "capture",
+        "--output",
+        tmp_path / "out",
     )
     assert proc.returncode == 0, proc.stderr
     assert "skipped 1 unreadable capture line" in proc.stdout
@@ -139,16 +131,14 @@ def test_staging_on_a_full_disk_publishes_nothing_and_a_later_run_recovers(tmp_p
     table = tmp_path / "customers.csv"
     write_csv(10000, 5, table)  # about 600 KB: more than the disk holds
     home = small_disk / "home"
-    env = dict(os.environ, CHURN_HOME=str(home))
-    argv = [os.sys.executable, "-m", "pipelines.cli", "run", "--data", str(table), "--json"]
-    full = subprocess.run(argv, capture_output=True, text=True, cwd=str(ROOT), env=env)
+    full = churn_cli(home, "run", "--data", table, "--json")
     assert full.returncode == 1 and "Traceback" not in full.stderr, full.stderr
     assert "No space left on device" in full.stderr.strip().splitlines()[-1]
     staged = [p for p in home.rglob("*") if p.is_file() and "churn/data" in str(p)]
     assert staged == []  # nothing half-written under a key, no temporary file left
 
     grow(small_disk, "64m")
-    again = subprocess.run(argv, capture_output=True, text=True, cwd=str(ROOT), env=env)
+    again = churn_cli(home, "run", "--data", table, "--json")
     assert again.returncode == 0, again.stderr[-2000:]
     result = json.loads(again.stdout)
     log = home / "executions" / result["execution_id"] / "ValidateData" / "algo-1.log"

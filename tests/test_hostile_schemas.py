@@ -4,14 +4,12 @@ docs/schema-file.schema.json, and the shipped schemas are valid under it, so the
 
 import copy
 import json
-import os
-import subprocess
 import sys
 
 import jsonschema
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, churn_cli
 
 SEED = json.loads((ROOT / "processing" / "schemas" / "seed.json").read_text())
 PUBLISHED = json.loads((ROOT / "docs" / "schema-file.schema.json").read_text())
@@ -86,22 +84,7 @@ def test_a_bad_schema_file_is_one_line_naming_the_field(tmp_path, schema, field)
             jsonschema.validate(schema, PUBLISHED)
     path = tmp_path / "schema.json"
     path.write_text(json.dumps(schema))
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipelines.cli",
-            "run",
-            "--schema",
-            str(path),
-            "--data",
-            str(ROOT / "README.md"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=str(ROOT),
-        env=dict(os.environ, CHURN_HOME=str(tmp_path / "home")),
-    )
+    proc = churn_cli(tmp_path / "home", "run", "--schema", path, "--data", ROOT / "README.md")
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 1 and len(lines) == 1, proc.stderr
     assert lines[0].startswith("churn run: error: schema ") and field in lines[0], lines[0]

@@ -3,13 +3,11 @@ exit, one line naming the column, no traceback, nothing registered."""
 
 import gzip
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from conftest import ROOT
+from conftest import churn_cli as churn
 
 HEADER = "customer_id,age,tenure,balance,num_products,is_active,churn"
 
@@ -20,16 +18,6 @@ def good_rows(n=400):
         % (i, 20 + i % 50, i % 11, 1000 * (i % 97), 1 + i % 3, i % 2, int(i % 5 == 0))
         for i in range(n)
     ]
-
-
-def churn(home, *args, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "pipelines.cli"] + list(args),
-        capture_output=True,
-        text=True,
-        cwd=str(ROOT),
-        env=dict(os.environ, CHURN_HOME=str(home), **(env or {})),
-    )
 
 
 def assert_refused(home, proc, *fragments):

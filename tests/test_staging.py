@@ -3,24 +3,15 @@ the file it names, whole (defects 1 and 2 of the hostile review)."""
 
 import hashlib
 import json
-import os
 import shutil
-import subprocess
-import sys
 
-from conftest import ROOT
+from conftest import churn_cli
 
 ROWS = 1000
 
 
 def churn_run(home, data):
-    proc = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "run", "--json", "--data", str(data)],
-        capture_output=True,
-        text=True,
-        cwd=str(ROOT),
-        env=dict(os.environ, CHURN_HOME=str(home)),
-    )
+    proc = churn_cli(home, "run", "--json", "--data", data)
     try:
         return proc, json.loads(proc.stdout)
     except ValueError:
