@@ -143,3 +143,17 @@ def test_staging_on_a_full_disk_publishes_nothing_and_a_later_run_recovers(tmp_p
     result = json.loads(again.stdout)
     log = home / "executions" / result["execution_id"] / "ValidateData" / "algo-1.log"
     assert "validate: 10000 rows" in log.read_text()
+
+
+def test_a_read_only_home_is_one_line(tmp_path, small_disk):
+    """A read-only home was a traceback (root writes through file modes, so the test mounts the
+    home read-only)."""
+    from pipelines.churn.datagen import write_csv
+
+    table = tmp_path / "customers.csv"
+    write_csv(500, 5, table)
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    proc = churn_cli(small_disk / "home", "run", "--data", table)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert "Read-only file system" in lines[0] and "Traceback" not in proc.stderr
