@@ -107,8 +107,7 @@ class Workspace(object):
 
         path = self.home / "data" / ("churn-%d-rows-seed-%d.csv" % (rows, seed))
         if not path.is_file():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_csv(rows, seed, path)
+            write_csv(rows, seed, path)  # published atomically, folder made as needed
         return str(path)
 
     def stage_code(self, bundles):

@@ -142,6 +142,15 @@ def _checked_members(archive, label, max_members, max_bytes, archive_bytes):
     return members
 
 
+def archive_has_members(path):
+    """Whether a (compressed) tar archive opens and holds at least one member."""
+    try:
+        with tarfile.open(os.fspath(path), "r:*") as archive:
+            return archive.next() is not None
+    except (tarfile.TarError, EOFError, OSError, zlib.error):
+        return False
+
+
 def extract_archive(
     path, destination, label=None, max_members=MAX_ARCHIVE_MEMBERS, max_bytes=MAX_ARCHIVE_BYTES
 ):

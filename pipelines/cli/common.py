@@ -8,44 +8,31 @@ from pipelines.errors import UserError
 from processing.churn_schema import available_schemas
 
 
-def positive_int(text):
+def _number(text, cast, ok, wanted):
+    """An argparse type: `text` cast, and refused (NaN included) unless ok(value)."""
     try:
-        value = int(text)
+        value = cast(text)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError("%r is not a positive whole number" % text)
+        value = None
+    if value is None or not ok(value):
+        raise argparse.ArgumentTypeError("%r is not %s" % (text, wanted))
     return value
+
+
+def positive_int(text):
+    return _number(text, int, lambda v: v >= 1, "a positive whole number")
 
 
 def positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:  # NaN fails too
-        raise argparse.ArgumentTypeError("%r is not a positive number" % text)
-    return value
+    return _number(text, float, lambda v: v > 0, "a positive number")
 
 
 def port_number(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError("%r is not a port number (1 to 65535)" % text)
-    return value
+    return _number(text, int, lambda v: 1 <= v <= 65535, "a port number (1 to 65535)")
 
 
 def percentage(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 100.0:  # NaN fails too
-        raise argparse.ArgumentTypeError("%r is not a percentage from 0 to 100" % text)
-    return value
+    return _number(text, float, lambda v: 0.0 <= v <= 100.0, "a percentage from 0 to 100")
 
 
 def add_home(parser):

@@ -90,6 +90,6 @@ def _value(request, path, resolve):
     except LookupError:
         return None, ""
     get = raw.get("Get", "") if isinstance(raw, dict) else ""
-    return value, " (parameter %s)" % get[len("Parameters.") :] if get.startswith(
-        "Parameters."
-    ) else ""
+    if not get.startswith("Parameters."):
+        return value, ""
+    return value, " (parameter %s)" % get[len("Parameters.") :]

@@ -4,7 +4,6 @@ execution's context and its Metadata in the entry, and returns the steps it unlo
 condition's chosen branch). Job steps go through the step cache and the retry policies
 (policies.py) first."""
 
-import tarfile
 import time
 
 from pipelines.local.sagemaker import expressions
@@ -20,6 +19,7 @@ from pipelines.local.sagemaker.policies import (
     parse_duration,
     retry_delays,
 )
+from processing.churn_job import archive_has_members
 
 
 def job_name(execution, step):
@@ -78,17 +78,9 @@ def outputs_complete(store, kind, properties):
         files = list(store.objects(uri).values())
         if not files or not any(f.stat().st_size for f in files):
             return False
-        if uri.endswith(".tar.gz") and not _has_members(files[0]):
+        if uri.endswith(".tar.gz") and not archive_has_members(files[0]):
             return False
     return True
-
-
-def _has_members(archive):
-    try:
-        with tarfile.open(archive, "r:*") as tar:
-            return tar.next() is not None
-    except (tarfile.TarError, EOFError, OSError):
-        return False
 
 
 def _with_retries(execution, step, attempt):
