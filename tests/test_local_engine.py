@@ -3,7 +3,11 @@ docs/container-contracts.md), sharding, metrics, crashes, conditions, unsupporte
 
 import io
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 import tarfile
 
 import pytest
@@ -309,6 +313,115 @@ def test_training_job_sees_the_script_mode_contract(home, runner):
     }
 
 
+NETWORK_PROBE = r"""
+import json, os, socket, time
+host = os.environ["SM_CURRENT_HOST"]
+address, port = os.environ["CHURN_TRACKER_URI"].split(":")
+peer = socket.socket()
+peer.bind(("0.0.0.0", 0))  # as each XGBoost collective worker opens its peer socket
+peer.listen()
+heard = ""
+if host == "algo-1":  # the tracker's host
+    with socket.create_server((address, int(port))) as tracker:
+        conn, _ = tracker.accept()
+        heard = conn.recv(64).decode()
+else:
+    for _ in range(400):
+        try:
+            s = socket.create_connection((address, int(port)))
+            break
+        except OSError:
+            time.sleep(0.05)
+    s.sendall(b"hello from " + host.encode())
+record = {"netns": os.readlink("/proc/self/ns/net"), "uid": os.getuid(), "heard": heard,
+          "interfaces": sorted(name for _, name in socket.if_nameindex())}
+with open(os.path.join(os.environ["SM_MODEL_DIR"], host + ".json"), "w") as f:
+    json.dump(record, f)
+"""
+
+
+def network_probe_home(home):
+    Store(home).put_bytes(
+        BUCKET + "/code/sourcedir.tar.gz", tarball({"probe.py": NETWORK_PROBE.encode()})
+    )
+    return definition(training_step(count=2))
+
+
+def hosts_seen(home, record):
+    job_name = "pipelines-%s-ProbeTraining" % record["PipelineExecutionId"]
+    model = Store(home).read_bytes("%s/models/%s/output/model.tar.gz" % (BUCKET, job_name))
+    with tarfile.open(fileobj=io.BytesIO(model)) as tar:
+        return {n: json.load(tar.extractfile(n)) for n in tar.getnames()}
+
+
+def test_multi_host_training_runs_in_a_network_of_its_own(home, runner):
+    """The hosts of a multi-host job listened on 0.0.0.0 in this machine's network (XGBoost's
+    peer sockets have no bind option); now they share a namespace with only loopback: they
+    reach each other's tracker, nothing outside reaches them, files keep their owner."""
+    record = run_definition(home, network_probe_home(home), "Net", runner=runner)
+    assert record["PipelineExecutionStatus"] == "Succeeded", record.get("FailureReason")
+    seen = hosts_seen(home, record)
+    one, two = seen["algo-1.json"], seen["algo-2.json"]
+    assert one["netns"] == two["netns"] != os.readlink("/proc/self/ns/net")
+    assert one["interfaces"] == two["interfaces"] == ["lo"]
+    assert one["heard"] == "hello from algo-2"
+    assert one["uid"] == two["uid"] == os.getuid()
+
+
+def test_a_system_without_private_networks_refuses_multi_host_training(home, tmp_path):
+    """Where namespaces are not permitted (here: a user namespace with no capabilities and no
+    room for another), the job is refused with what to do; CHURN_ALLOW_OPEN_PORTS=1 runs it."""
+    if not (shutil.which("unshare") and shutil.which("setpriv")):
+        pytest.skip("needs util-linux's unshare and setpriv")
+    if subprocess.run(["unshare", "-U", "-r", "true"], capture_output=True).returncode:
+        pytest.skip("this system permits no user namespaces to build the refusal in")
+    (tmp_path / "definition.json").write_text(json.dumps(network_probe_home(home)))
+    run = (
+        "import json, sys; from pipelines.local.sagemaker.engine import run_definition; "
+        "from pipelines.local.sagemaker.runners import ColdRunner; "
+        "r = run_definition(sys.argv[1], json.load(open(sys.argv[2])), 'Net', runner=ColdRunner()); "
+        "print(json.dumps([r['PipelineExecutionStatus'], r.get('FailureReason')]))"
+    )
+    confined = (
+        "echo 0 > /proc/sys/user/max_user_namespaces && exec setpriv --bounding-set=-all "
+        '--inh-caps=-all --ambient-caps=-all "$@"'
+    )
+
+    def engine(env):
+        proc = subprocess.run(
+            [
+                "unshare",
+                "-U",
+                "-r",
+                "sh",
+                "-c",
+                confined,
+                "sh",
+                sys.executable,
+                "-c",
+                run,
+                str(home),
+                str(tmp_path / "definition.json"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=dict(os.environ, **env),
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    status, reason = engine({})
+    assert status == "Failed"
+    assert reason.startswith(
+        "step ProbeTraining failed: a multi-host job's hosts run in a private network, which "
+        "this system refused (unshare: "
+    ), reason
+    assert "set CHURN_ALLOW_OPEN_PORTS=1 to run them on this machine's network" in reason
+    status, reason = engine({"CHURN_ALLOW_OPEN_PORTS": "1"})
+    assert status == "Succeeded", reason
+
+
 def test_metrics_conditions_and_step_properties(home, runner):
     train = training_step()
     check = {
@@ -434,34 +547,15 @@ def test_retry_policies_and_durations():
         parse_duration("30 days")
 
 
-def test_create_model_and_batch_transform(home, runner, seed_model, seed_csv):
-    """A Model step, then a Transform step with the real inference code: SplitType Line,
-    MultiRecord batches under MaxPayloadInMB, AssembleWith Line, JoinSource Input."""
-    import pandas as pd
-
-    from pipelines.churn.bundles import build_bundles
-    from pipelines.local.sagemaker.jobs.training import pack_model
-
-    store = Store(home)
-    tar = pack_model([seed_model["model"]], home / "model.tar.gz")
-    store.put_file(BUCKET + "/model/model.tar.gz", tar)
-    store.put_bytes(
-        BUCKET + "/serve/sourcedir.tar.gz",
-        build_bundles()["inference"].objects()["sourcedir.tar.gz"],
-    )
-    rows = pd.read_csv(seed_csv)[["age", "tenure", "balance", "num_products", "is_active"]]
-    batch_a = rows.iloc[:700].to_csv(header=False, index=False)
-    batch_b = rows.iloc[700:705].to_csv(header=False, index=False)
-    store.put_bytes(BUCKET + "/batch/a.csv", batch_a.encode())
-    store.put_bytes(BUCKET + "/batch/b.csv", batch_b.encode())
-    model = {
+def model_step(model_data_url):
+    return {
         "Name": "CreateModel",
         "Type": "Model",
         "Arguments": {
             "ExecutionRoleArn": "arn:aws:iam::000000000000:role/r",
             "PrimaryContainer": {
                 "Image": "image",
-                "ModelDataUrl": BUCKET + "/model/model.tar.gz",
+                "ModelDataUrl": model_data_url,
                 "Environment": {
                     "SAGEMAKER_PROGRAM": "inference.py",
                     "SAGEMAKER_SUBMIT_DIRECTORY": BUCKET + "/serve/sourcedir.tar.gz",
@@ -469,7 +563,10 @@ def test_create_model_and_batch_transform(home, runner, seed_model, seed_csv):
             },
         },
     }
-    transform = {
+
+
+def transform_step():
+    return {
         "Name": "Score",
         "Type": "Transform",
         "Arguments": {
@@ -492,6 +589,29 @@ def test_create_model_and_batch_transform(home, runner, seed_model, seed_csv):
             "DataProcessing": {"InputFilter": "$", "OutputFilter": "$", "JoinSource": "Input"},
         },
     }
+
+
+def test_create_model_and_batch_transform(home, runner, seed_model, seed_csv):
+    """A Model step, then a Transform step with the real inference code: SplitType Line,
+    MultiRecord batches under MaxPayloadInMB, AssembleWith Line, JoinSource Input."""
+    import pandas as pd
+
+    from pipelines.churn.bundles import build_bundles
+    from pipelines.local.sagemaker.jobs.training import pack_model
+
+    store = Store(home)
+    tar = pack_model([seed_model["model"]], home / "model.tar.gz")
+    store.put_file(BUCKET + "/model/model.tar.gz", tar)
+    store.put_bytes(
+        BUCKET + "/serve/sourcedir.tar.gz",
+        build_bundles()["inference"].objects()["sourcedir.tar.gz"],
+    )
+    rows = pd.read_csv(seed_csv)[["age", "tenure", "balance", "num_products", "is_active"]]
+    batch_a = rows.iloc[:700].to_csv(header=False, index=False)
+    batch_b = rows.iloc[700:705].to_csv(header=False, index=False)
+    store.put_bytes(BUCKET + "/batch/a.csv", batch_a.encode())
+    store.put_bytes(BUCKET + "/batch/b.csv", batch_b.encode())
+    model, transform = model_step(BUCKET + "/model/model.tar.gz"), transform_step()
     record = run_definition(home, definition(model, transform), "Batch", runner=runner)
     assert record["PipelineExecutionStatus"] == "Succeeded", record["FailureReason"]
     out_a = store.read_bytes(BUCKET + "/scored/a.csv.out").decode().splitlines()
@@ -711,3 +831,32 @@ def test_a_crafted_code_archive_fails_the_training_step_and_writes_nothing(
     assert list(outside.iterdir()) == []
     job = home / "executions" / record["PipelineExecutionId"] / "ProbeTraining"
     assert not list(job.rglob("evil*"))
+
+
+@pytest.mark.parametrize("kind", ["traversal", "absolute", "symlink", "device"])
+def test_a_crafted_model_archive_fails_the_transform_step_and_writes_nothing(
+    home, runner, tmp_path, kind
+):
+    """The Transform job unpacks the model archive CreateModel names with the same extractor."""
+    from pipelines.churn.bundles import build_bundles
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    store = Store(home)
+    store.put_bytes(BUCKET + "/crafted/model.tar.gz", crafted(kind, str(outside)))
+    store.put_bytes(
+        BUCKET + "/serve/sourcedir.tar.gz",
+        build_bundles()["inference"].objects()["sourcedir.tar.gz"],
+    )
+    store.put_bytes(BUCKET + "/batch/a.csv", b"40,3,1000.0,2,1\n")
+    steps = model_step(BUCKET + "/crafted/model.tar.gz"), transform_step()
+    record = run_definition(home, definition(*steps), "Crafted", runner=runner)
+    assert record["PipelineExecutionStatus"] == "Failed"
+    assert record["FailureReason"].startswith("step Score failed: ")
+    assert (
+        "is unsafe" in record["FailureReason"]
+        and "nothing was extracted" in record["FailureReason"]
+    )
+    assert list(outside.iterdir()) == []
+    assert not list((home / "executions" / record["PipelineExecutionId"]).rglob("evil*"))
+    assert not store.objects(BUCKET + "/scored/")

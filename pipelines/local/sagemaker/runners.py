@@ -1,9 +1,10 @@
 """How a job's host processes are started: the one interface the job kinds use, and its two
 implementations.
 
-    runner.run(launches, timeout) -> [(host, returncode, log path)]
+    runner.run(launches, timeout, private_network=False) -> [(host, returncode, log path)]
         start every Launch (pipelines/local/sagemaker/jobs/container.py) at once and wait for
-        all; raise StepFailure when MaxRuntimeInSeconds passes first
+        all; raise StepFailure when MaxRuntimeInSeconds passes first. private_network: the
+        hosts share a network of their own (network.py), or the job is refused
     runner.last_usage   {host: {"max_rss_mb", "cpu_seconds"}} of the last run, where measured
     runner.waited       seconds the last run waited for the runner itself to be ready
     runner.close()
@@ -19,7 +20,9 @@ import sys
 import time
 from pathlib import Path
 
+from pipelines.local.sagemaker.failure import StepFailure
 from pipelines.local.sagemaker.jobs.container import CORES, base_env, timed_out
+from pipelines.local.sagemaker.network import ALLOW_OPEN_PORTS
 
 ROOT = Path(__file__).resolve().parents[3]  # the checkout: the warm parent imports pipelines
 
@@ -30,7 +33,7 @@ class JobRunner(object):
     last_usage = {}
     waited = 0.0
 
-    def run(self, launches, timeout):
+    def run(self, launches, timeout, private_network=False):
         raise NotImplementedError
 
     def close(self):
@@ -40,7 +43,9 @@ class JobRunner(object):
 class ColdRunner(JobRunner):
     """Each host a fresh process, as a container would start it."""
 
-    def run(self, launches, timeout):
+    def run(self, launches, timeout, private_network=False):
+        if private_network:
+            return run_in_private_network(launches, timeout, self)
         started = []
         for launch in launches:
             with open(launch.log, "wb") as out:  # the child keeps its own descriptor
@@ -89,7 +94,10 @@ class WarmRunner(JobRunner):
         self.last_usage = {}
         self.waited = 0.0
 
-    def run(self, launches, timeout):
+    def run(self, launches, timeout, private_network=False):
+        if private_network:  # a namespace needs a fresh interpreter: its hosts start cold
+            self.last_usage = {}
+            return run_in_private_network(launches, timeout, self)
         if any(launch.argv[0] != sys.executable for launch in launches):
             self.last_usage = {}
             return ColdRunner().run(launches, timeout)
@@ -136,6 +144,37 @@ class WarmRunner(JobRunner):
                 self.proc.wait()
         self.proc.stdout.close()
         self.log.close()
+
+
+def run_in_private_network(launches, timeout, runner):
+    """Start the hosts under a leader that moved into a network namespace of its own
+    (network.py). Where the system refuses one, the job is refused with the reason, unless
+    CHURN_ALLOW_OPEN_PORTS=1 accepts running it on this machine's network instead."""
+    request = {"launches": [dict(launch._asdict()) for launch in launches], "timeout": timeout}
+    leader = subprocess.run(
+        [sys.executable, "-m", "pipelines.local.sagemaker.network"],
+        input=json.dumps(request, default=str),
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+    )
+    try:
+        reply = json.loads(leader.stdout)
+    except ValueError:
+        lines = leader.stderr.strip().splitlines() or ["no output"]
+        raise StepFailure("the job's network leader failed: " + lines[-1]) from None
+    if reply.get("timed_out"):
+        raise timed_out(timeout, launches[0].log)
+    if "refused" in reply:
+        if os.environ.get(ALLOW_OPEN_PORTS) == "1":
+            return runner.run(launches, timeout)
+        raise StepFailure(
+            "a multi-host job's hosts run in a private network, which this system refused "
+            "(%s); allow unprivileged user namespaces (Linux), or set %s=1 to run them on this "
+            "machine's network, where XGBoost's peer sockets listen on every interface"
+            % (reply["refused"], ALLOW_OPEN_PORTS)
+        )
+    return [(host, code, Path(log)) for host, code, log in reply["results"]]
 
 
 def make_runner(home):

@@ -4,7 +4,8 @@ the training toolkit would set, hyperparameters as arguments, the hosts' /opt/ml
 into model.tar.gz, FinalMetricDataList scraped from the logs with the MetricDefinitions.
 
 A multi-host job learns the XGBoost tracker's loopback address from CHURN_TRACKER_URI, since the
-hosts' names (algo-1, ...) do not resolve on this machine.
+hosts' names (algo-1, ...) do not resolve on this machine, and its hosts share a private network
+(network.py).
 """
 
 import json
@@ -241,7 +242,8 @@ def run_training(request, job_name, workdir, store, runner, region="local"):
             Launch(host, argv, env, c.path("/opt/ml/code"), Path(workdir) / (host + ".log"))
         )
     timeout = (request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
-    results = runner.run(launches, timeout)
+    # XGBoost's collective listens on every interface: several hosts get a network of their own.
+    results = runner.run(launches, timeout, private_network=len(hosts) > 1)
     raise_first_failure(results, lambda h: containers[h].path("/opt/ml/output/failure"))
 
     output_path = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
