@@ -16,6 +16,7 @@ REQUIRED = [
     "great-expectations>=1.0,<2",
     "matplotlib>=3.7,<4",  # ROC / PR plots; the xgboost image ships matplotlib too
     "uvicorn[standard]>=0.30,<1",  # uvloop + httptools: several workers without a fixed delay
+    "pyarrow>=14",  # Parquet: the Feature Store's offline store; processing jobs read it too
 ]
 
 EXTRAS = {

@@ -89,6 +89,7 @@ def check_header(name, schema=None):
 
 
 def schema_columns(schema):
-    """The columns a schema names: id, features, target and the ones it drops. Others are
-    ignored, so they can never reach a model that inference could not feed."""
-    return set(schema.required_columns) | set(schema.drop)
+    """The columns a schema names: id, features, target, event time and the ones it drops.
+    Others are ignored, so they can never reach a model that inference could not feed."""
+    named = set(schema.required_columns) | set(schema.drop)
+    return named | ({schema.event_time_column} if schema.event_time_column else set())

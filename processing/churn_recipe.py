@@ -138,10 +138,11 @@ def normalize_steps(steps):
 
 
 def default_recipe(schema):
-    """The recipe a schema implies: drop id and unused columns, numbers cast, median-filled and
-    min-max scaled, categories one-hot encoded."""
+    """The recipe a schema implies: drop the id, event-time and unused columns, numbers cast,
+    median-filled and min-max scaled, categories one-hot encoded."""
     steps = []
-    for column in ([schema.id_column] if schema.id_column else []) + schema.drop:
+    named = [c for c in (schema.id_column, schema.event_time_column) if c]
+    for column in named + schema.drop:
         steps.append(_step("DELETE", sourceColumn=column))
     for f in schema.features:
         if f.is_numeric:

@@ -49,6 +49,7 @@ class Schema(object):
             "name",
             "description",
             "id_column",
+            "event_time_column",
             "target",
             "features",
             "drop",
@@ -62,6 +63,9 @@ class Schema(object):
         self.name = raw.get("name") or os.path.splitext(os.path.basename(source))[0]
         self.description = raw.get("description", "")
         self.id_column = raw.get("id_column")
+        # Feature Store's event time (processing/churn_features.py); like a dropped column,
+        # never a feature.
+        self.event_time_column = raw.get("event_time_column")
         self.drop = list(raw.get("drop", []))
         self.missing_values = [str(v) for v in raw.get("missing_values", [])]
         self.recipe = raw.get("recipe")
@@ -121,8 +125,7 @@ class Schema(object):
         self.id_completeness = float(raw.get("id_completeness", 1.0))
 
         names = [self.target] + self.feature_names + self.drop
-        if self.id_column:
-            names.append(self.id_column)
+        names += [c for c in (self.id_column, self.event_time_column) if c]
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
             raise SchemaError(
@@ -190,6 +193,14 @@ def check_types(raw, where):
             "id_column",
             "a column name (a non-empty string) or null",
             raw["id_column"],
+        )
+    if raw.get("event_time_column") is not None:
+        _expect(
+            _is_text(raw["event_time_column"]) and raw["event_time_column"],
+            where,
+            "event_time_column",
+            "a column name (a non-empty string) or null",
+            raw["event_time_column"],
         )
     if "id_completeness" in raw:
         v = raw["id_completeness"]

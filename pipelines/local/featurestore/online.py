@@ -1,0 +1,105 @@
+"""The online store in SQLite: one row per record identifier holding its latest record.
+
+SageMaker's rules, as documented for PutRecord and DeleteRecord:
+- a record whose event time is greater than the stored one replaces it; an older or equal one
+  is historic and goes to the offline store only;
+- SoftDelete keeps the identifier with no features (and the delete's event time, so an older
+  put cannot bring the record back); HardDelete removes it; a delete older than the stored
+  record changes nothing online;
+- ExpiresAt = event time + TtlDuration (the record's, else the group's); an expired record is
+  gone for GetRecord and for the event-time rule.
+"""
+
+import json
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS online_records (
+    feature_group TEXT NOT NULL, record_id TEXT NOT NULL, event_time REAL NOT NULL,
+    record TEXT, expires_at REAL, PRIMARY KEY (feature_group, record_id)) WITHOUT ROWID;
+"""
+
+# One statement applies the event-time rule, so a batch of puts is one executemany: a stored
+# record stays unless the new event time is greater or the stored one has expired.
+UPSERT = """
+INSERT INTO online_records (feature_group, record_id, event_time, record, expires_at)
+VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (feature_group, record_id) DO UPDATE SET
+    event_time = excluded.event_time, record = excluded.record, expires_at = excluded.expires_at
+WHERE excluded.event_time > online_records.event_time
+   OR (online_records.expires_at IS NOT NULL AND online_records.expires_at <= ?)
+"""
+
+
+class OnlineStore(object):
+    def __init__(self, db):
+        self.db = db
+        db.executescript(SCHEMA)
+
+    def put(self, group, rows, now):
+        """rows: [(record_id, event_time, record, expires_at)]; record is the PutRecord
+        Record list. Returns how many changed the online store."""
+        before = self.db.total_changes
+        self.db.executemany(
+            UPSERT,
+            [(group, rid, et, json.dumps(record), exp, now) for rid, et, record, exp in rows],
+        )
+        return self.db.total_changes - before
+
+    def get(self, group, record_id, now):
+        """(record, expires_at) of a live record, or None (absent, deleted or expired)."""
+        row = self.db.execute(
+            "SELECT record, expires_at FROM online_records "
+            "WHERE feature_group = ? AND record_id = ?",
+            (group, record_id),
+        ).fetchone()
+        if row is None or row[0] is None or (row[1] is not None and row[1] <= now):
+            return None
+        return json.loads(row[0]), row[1]
+
+    def get_many(self, group, record_ids, now):
+        """{record_id: (record, expires_at)} of the live ones among record_ids."""
+        marks = ",".join("?" * len(record_ids))
+        found = {}
+        for rid, record, expires_at in self.db.execute(
+            "SELECT record_id, record, expires_at FROM online_records "
+            "WHERE feature_group = ? AND record_id IN (%s)" % marks,
+            [group] + list(record_ids),
+        ):
+            if record is not None and (expires_at is None or expires_at > now):
+                found[rid] = (json.loads(record), expires_at)
+        return found
+
+    def delete(self, group, record_id, event_time, hard, now):
+        """Apply a DeleteRecord online; False when there was nothing to delete or the stored
+        record is newer than the delete."""
+        row = self.db.execute(
+            "SELECT event_time, expires_at FROM online_records "
+            "WHERE feature_group = ? AND record_id = ?",
+            (group, record_id),
+        ).fetchone()
+        if row is None:
+            return False
+        live = row[1] is None or row[1] > now
+        if live and event_time <= row[0]:
+            return False
+        if hard:
+            self.db.execute(
+                "DELETE FROM online_records WHERE feature_group = ? AND record_id = ?",
+                (group, record_id),
+            )
+        else:  # the tombstone's event time keeps older puts out
+            self.db.execute(
+                "UPDATE online_records SET record = NULL, event_time = ?, expires_at = NULL "
+                "WHERE feature_group = ? AND record_id = ?",
+                (event_time, group, record_id),
+            )
+        return True
+
+    def drop_group(self, group):
+        self.db.execute("DELETE FROM online_records WHERE feature_group = ?", (group,))
+
+    def count(self, group):
+        return self.db.execute(
+            "SELECT COUNT(*) FROM online_records WHERE feature_group = ? AND record IS NOT NULL",
+            (group,),
+        ).fetchone()[0]

@@ -1,0 +1,437 @@
+"""One home's SageMaker Feature Store: feature groups, online and offline stores, and two clients
+with the methods, arguments, answers and errors of boto3's:
+
+    fs = LocalFeatureStore(home)
+    sm = fs.sagemaker_client()   create_feature_group, describe_feature_group,
+                                 list_feature_groups, delete_feature_group
+    rt = fs.runtime_client()     put_record, get_record, batch_get_record, delete_record
+
+Arguments are checked by botocore's own validator first (what boto3 refuses before sending is
+refused here the same way), then by the service's documented rules (ValidationError and
+friends as ClientError). State lives in <home>/featurestore/featurestore.db (SQLite) and, for
+the offline store, as Parquet objects in the local S3 store.
+"""
+
+import datetime
+import json
+import math
+import re
+import sqlite3
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from pipelines.local.featurestore import groups
+from pipelines.local.featurestore.errors import not_found, validation
+from pipelines.local.featurestore.offline import OfflineStore
+from pipelines.local.featurestore.online import OnlineStore
+from pipelines.local.s3 import Store
+
+MAX_RECORD_BYTES = 350 * 1024  # the documented quotas
+MAX_VALUE_BYTES = 350 * 1024
+MAX_IDENTIFIER_BYTES = 2 * 1024
+MAX_BATCH_RECORDS = 100
+INTEGRAL = re.compile(r"^[+-]?[0-9]+$")
+ISO_EVENT_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d{1,9})?Z$")
+ARN_NAME = re.compile(r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:feature-group/(.+)$")
+GROUPS = """
+CREATE TABLE IF NOT EXISTS feature_groups (
+    name TEXT PRIMARY KEY COLLATE NOCASE, created REAL NOT NULL, description TEXT NOT NULL);
+"""
+
+
+def response(**fields):
+    fields["ResponseMetadata"] = {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": 200}
+    return fields
+
+
+def iso(seconds):
+    moment = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (moment.microsecond // 1000)
+
+
+class LocalFeatureStore(object):
+    def __init__(self, home):
+        folder = Path(home) / "featurestore"
+        folder.mkdir(parents=True, exist_ok=True)
+        # One connection behind a lock: the wire server calls in from several threads.
+        self.db = sqlite3.connect(
+            str(folder / "featurestore.db"), timeout=30, check_same_thread=False
+        )
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(GROUPS)
+        self.lock = threading.RLock()
+        self.online = OnlineStore(self.db)
+        self.offline = OfflineStore(Store(home))
+
+    def sagemaker_client(self):
+        return SageMakerClient(self)
+
+    def runtime_client(self):
+        return RuntimeClient(self)
+
+    def flush(self):
+        """Write the offline store's buffered rows (what SageMaker does within ~15 minutes)."""
+        with self.lock:
+            self.offline.flush()
+
+    def close(self):
+        self.flush()
+        self.db.close()
+
+    # ------------------------------------------------------------------ control plane
+
+    def create_group(self, request):
+        with self.lock:
+            description = groups.new_description(request)
+            name = request["FeatureGroupName"]
+            if self.db.execute("SELECT 1 FROM feature_groups WHERE name = ?", (name,)).fetchone():
+                raise groups.in_use(name)
+            if self.db.execute("SELECT COUNT(*) FROM feature_groups").fetchone()[0] >= (
+                groups.MAX_GROUPS
+            ):
+                raise groups.too_many()
+            self.db.execute(
+                "INSERT INTO feature_groups VALUES (?, ?, ?)",
+                (name, description["CreationTime"], json.dumps(description)),
+            )
+            self.db.commit()
+            return description
+
+    def group(self, name_or_arn, operation):
+        match = ARN_NAME.match(name_or_arn)
+        name = match.group(1) if match else name_or_arn
+        row = self.db.execute(
+            "SELECT description FROM feature_groups WHERE name = ?", (name,)
+        ).fetchone()
+        if row is None:
+            raise not_found(name, operation)
+        return json.loads(row[0])
+
+    def list_groups(self):
+        return [
+            json.loads(r[0])
+            for r in self.db.execute("SELECT description FROM feature_groups ORDER BY created")
+        ]
+
+    def delete_group(self, name):
+        with self.lock:
+            description = self.group(name, "DeleteFeatureGroup")
+            name = description["FeatureGroupName"]
+            self.offline.flush(name)  # what was put stays in the offline store, as on AWS
+            self.online.drop_group(name)
+            self.db.execute("DELETE FROM feature_groups WHERE name = ?", (name,))
+            self.db.commit()
+
+    # ------------------------------------------------------------------ records
+
+    def put(self, group_name, records, target_stores=None, ttl=None, operation="PutRecord"):
+        """PutRecord for each of `records` (Record lists), in one transaction; returns how
+        many changed the online store."""
+        with self.lock:
+            description = self.group(group_name, operation)
+            online, offline = self._targets(description, target_stores, operation)
+            ttl_seconds = groups.ttl_seconds(
+                ttl or (description.get("OnlineStoreConfig") or {}).get("TtlDuration")
+            )
+            now = time.time()
+            online_rows, offline_rows = [], []
+            for record in records:
+                values, record_id, event_time = self._check_record(description, record, operation)
+                if online:
+                    expires = event_time + ttl_seconds if ttl_seconds else None
+                    online_rows.append((record_id, event_time, record, expires))
+                if offline:
+                    offline_rows.append((values, event_time, now, False))
+            name = description["FeatureGroupName"]
+            changed = self.online.put(name, online_rows, now) if online_rows else 0
+            self.db.commit()
+            if offline_rows:
+                self.offline.append(description, offline_rows)
+            return changed
+
+    def get(self, group_name, record_ids, feature_names, operation):
+        """{record_id: (record, expires_at)} of the live records among record_ids."""
+        with self.lock:
+            description = self.group(group_name, operation)
+            if not (description.get("OnlineStoreConfig") or {}).get("EnableOnlineStore"):
+                raise validation(
+                    "feature group %s has no online store" % description["FeatureGroupName"],
+                    operation,
+                )
+            defined = {d["FeatureName"] for d in description["FeatureDefinitions"]}
+            unknown = [n for n in feature_names or [] if n not in defined]
+            if unknown:
+                raise validation(
+                    "features %s are not defined in feature group %s"
+                    % (", ".join(unknown), description["FeatureGroupName"]),
+                    operation,
+                )
+            found = self.online.get_many(description["FeatureGroupName"], record_ids, time.time())
+        if feature_names:
+            wanted = set(feature_names)
+            found = {
+                rid: ([fv for fv in record if fv["FeatureName"] in wanted], expires)
+                for rid, (record, expires) in found.items()
+            }
+        return found
+
+    def delete(self, group_name, record_id, event_time, target_stores, mode):
+        op = "DeleteRecord"
+        with self.lock:
+            description = self.group(group_name, op)
+            online, offline = self._targets(description, target_stores, op)
+            seconds = self._event_seconds(description, event_time, op)
+            name = description["FeatureGroupName"]
+            if online:
+                self.online.delete(name, record_id, seconds, mode == "HardDelete", time.time())
+                self.db.commit()
+            if offline:
+                tombstone = {
+                    description["RecordIdentifierFeatureName"]: record_id,
+                    description["EventTimeFeatureName"]: event_time,
+                }
+                self.offline.append(description, [(tombstone, seconds, time.time(), True)])
+
+    def _targets(self, description, target_stores, operation):
+        has_online = bool((description.get("OnlineStoreConfig") or {}).get("EnableOnlineStore"))
+        has_offline = "OfflineStoreConfig" in description
+        wanted = set(target_stores or ["OnlineStore", "OfflineStore"])
+        if target_stores and (
+            ("OnlineStore" in wanted and not has_online)
+            or ("OfflineStore" in wanted and not has_offline)
+        ):
+            raise validation(
+                "TargetStores %s: feature group %s has no such store"
+                % (", ".join(sorted(wanted)), description["FeatureGroupName"]),
+                operation,
+            )
+        return has_online and "OnlineStore" in wanted, has_offline and "OfflineStore" in wanted
+
+    def _check_record(self, description, record, operation):
+        types = {d["FeatureName"]: d["FeatureType"] for d in description["FeatureDefinitions"]}
+        values, size = {}, 0
+        for fv in record:
+            name = fv["FeatureName"]
+            if name not in types:
+                raise validation(
+                    "feature %s is not defined in feature group %s"
+                    % (name, description["FeatureGroupName"]),
+                    operation,
+                )
+            if name in values:
+                raise validation(
+                    "feature %s appears more than once in the record" % name, operation
+                )
+            if "ValueAsStringList" in fv or "ValueAsString" not in fv:
+                raise validation(
+                    "feature %s needs a ValueAsString (it is not a collection)" % name, operation
+                )
+            text = fv["ValueAsString"]
+            length = len(text.encode("utf-8"))
+            if length > MAX_VALUE_BYTES:
+                raise validation("feature %s's value is over 350 KB" % name, operation)
+            size += length + len(name)
+            if name != description["EventTimeFeatureName"]:  # its own check below
+                _check_value(name, types[name], text, operation)
+            values[name] = text
+        if size > MAX_RECORD_BYTES:
+            raise validation("the record is over 350 KB", operation)
+        id_name = description["RecordIdentifierFeatureName"]
+        record_id = values.get(id_name)
+        if record_id is None:
+            raise validation("the record has no %s (its record identifier)" % id_name, operation)
+        if len(record_id.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
+            raise validation("the record identifier is over 2 KB", operation)
+        et_name = description["EventTimeFeatureName"]
+        if et_name not in values:
+            raise validation("the record has no %s (its event time)" % et_name, operation)
+        return values, record_id, self._event_seconds(description, values[et_name], operation)
+
+    def _event_seconds(self, description, text, operation):
+        kind = {d["FeatureName"]: d["FeatureType"] for d in description["FeatureDefinitions"]}[
+            description["EventTimeFeatureName"]
+        ]
+        if kind == "Fractional":
+            try:
+                seconds = float(text)
+            except ValueError:
+                seconds = float("nan")
+            if not math.isfinite(seconds) or not -62135596800 <= seconds <= 253402300799:
+                raise validation(
+                    "event time %r: a Fractional event time is epoch seconds between "
+                    "0001-01-01 and 9999-12-31" % text,
+                    operation,
+                )
+            return seconds
+        match = ISO_EVENT_TIME.match(text)
+        try:
+            moment = datetime.datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S")
+        except (AttributeError, ValueError):
+            raise validation(
+                "event time %r: a String event time is ISO-8601 in UTC, "
+                "yyyy-MM-dd'T'HH:mm:ssZ or yyyy-MM-dd'T'HH:mm:ss.SSSZ" % text,
+                operation,
+            ) from None
+        fraction = float(match.group(2)) if match.group(2) else 0.0
+        return moment.replace(tzinfo=datetime.timezone.utc).timestamp() + fraction
+
+
+def _check_value(name, kind, text, operation):
+    if kind == "Integral":
+        if not INTEGRAL.match(text) or not -(2**63) <= int(text) < 2**63:
+            raise validation("feature %s: %r is not a 64-bit integer" % (name, text), operation)
+    elif kind == "Fractional":
+        try:
+            ok = math.isfinite(float(text))
+        except ValueError:
+            ok = False
+        if not ok:
+            raise validation("feature %s: %r is not a finite double" % (name, text), operation)
+
+
+def _created(description):
+    return datetime.datetime.fromtimestamp(description["CreationTime"], datetime.timezone.utc)
+
+
+class SageMakerClient(object):
+    """The feature-group calls of boto3's `sagemaker` client."""
+
+    def __init__(self, fs):
+        self.fs = fs
+
+    def create_feature_group(self, **request):
+        description = self.fs.create_group(request)
+        return response(FeatureGroupArn=description["FeatureGroupArn"])
+
+    def describe_feature_group(self, **request):
+        groups.check_parameters("sagemaker", "DescribeFeatureGroup", request)
+        description = self.fs.group(request["FeatureGroupName"], "DescribeFeatureGroup")
+        return response(**dict(description, CreationTime=_created(description)))
+
+    def list_feature_groups(self, **request):
+        groups.check_parameters("sagemaker", "ListFeatureGroups", request)
+        found = [
+            d
+            for d in self.fs.list_groups()
+            if request.get("NameContains", "").lower() in d["FeatureGroupName"].lower()
+        ]
+        key = {
+            "Name": lambda d: d["FeatureGroupName"],
+            "FeatureGroupStatus": lambda d: d["FeatureGroupStatus"],
+            "OfflineStoreStatus": lambda d: (d.get("OfflineStoreStatus") or {}).get("Status", ""),
+            "CreationTime": lambda d: d["CreationTime"],
+        }[request.get("SortBy", "CreationTime")]
+        found.sort(key=key, reverse=request.get("SortOrder", "Descending") == "Descending")
+        summaries = []
+        for d in found[: request.get("MaxResults", 100)]:
+            summary = {
+                "FeatureGroupName": d["FeatureGroupName"],
+                "FeatureGroupArn": d["FeatureGroupArn"],
+                "CreationTime": _created(d),
+                "FeatureGroupStatus": d["FeatureGroupStatus"],
+            }
+            if "OfflineStoreStatus" in d:
+                summary["OfflineStoreStatus"] = d["OfflineStoreStatus"]
+            summaries.append(summary)
+        return response(FeatureGroupSummaries=summaries)
+
+    def delete_feature_group(self, **request):
+        groups.check_parameters("sagemaker", "DeleteFeatureGroup", request)
+        self.fs.delete_group(request["FeatureGroupName"])
+        return response()
+
+
+class RuntimeClient(object):
+    """boto3's `sagemaker-featurestore-runtime` client, for the four record calls."""
+
+    def __init__(self, fs):
+        self.fs = fs
+
+    def put_record(self, **request):
+        groups.check_parameters("sagemaker-featurestore-runtime", "PutRecord", request)
+        self.fs.put(
+            request["FeatureGroupName"],
+            [request["Record"]],
+            request.get("TargetStores"),
+            request.get("TtlDuration"),
+        )
+        return response()
+
+    def get_record(self, **request):
+        op = "GetRecord"
+        groups.check_parameters("sagemaker-featurestore-runtime", op, request)
+        record_id = request["RecordIdentifierValueAsString"]
+        found = self.fs.get(
+            request["FeatureGroupName"], [record_id], request.get("FeatureNames"), op
+        )
+        if record_id not in found:
+            return response()
+        record, expires = found[record_id]
+        answer = {"Record": record} if record else {}
+        if request.get("ExpirationTimeResponse") == "Enabled" and expires is not None:
+            answer["ExpiresAt"] = iso(expires)
+        return response(**answer)
+
+    def batch_get_record(self, **request):
+        op = "BatchGetRecord"
+        groups.check_parameters("sagemaker-featurestore-runtime", op, request)
+        # botocore checks minimum lengths only; the service refuses the maximums.
+        if len(request["Identifiers"]) > MAX_BATCH_RECORDS or any(
+            len(i["RecordIdentifiersValueAsString"]) > MAX_BATCH_RECORDS
+            for i in request["Identifiers"]
+        ):
+            raise validation(
+                "BatchGetRecord takes at most 100 Identifiers of at most 100 record "
+                "identifiers each",
+                op,
+            )
+        records, errors, unprocessed, budget = [], [], [], MAX_BATCH_RECORDS
+        for identifier in request["Identifiers"]:
+            ids = identifier["RecordIdentifiersValueAsString"]
+            now, later = ids[:budget], ids[budget:]
+            budget -= len(now)
+            if later:
+                unprocessed.append(dict(identifier, RecordIdentifiersValueAsString=later))
+            if not now:
+                continue
+            group = identifier["FeatureGroupName"]
+            try:
+                found = self.fs.get(group, now, identifier.get("FeatureNames"), op)
+            except Exception as e:  # a group's failure is that group's Errors entries
+                code = getattr(e, "response", {}).get("Error", {})
+                for rid in now:
+                    errors.append(
+                        {
+                            "FeatureGroupName": group,
+                            "RecordIdentifierValueAsString": rid,
+                            "ErrorCode": code.get("Code", "InternalFailure"),
+                            "ErrorMessage": code.get("Message", str(e))[:2048],
+                        }
+                    )
+                continue
+            for rid in now:
+                if rid in found and found[rid][0]:
+                    record, expires = found[rid]
+                    detail = {
+                        "FeatureGroupName": group,
+                        "RecordIdentifierValueAsString": rid,
+                        "Record": record,
+                    }
+                    if request.get("ExpirationTimeResponse") == "Enabled" and expires is not None:
+                        detail["ExpiresAt"] = iso(expires)
+                    records.append(detail)
+        return response(Records=records, Errors=errors, UnprocessedIdentifiers=unprocessed)
+
+    def delete_record(self, **request):
+        groups.check_parameters("sagemaker-featurestore-runtime", "DeleteRecord", request)
+        self.fs.delete(
+            request["FeatureGroupName"],
+            request["RecordIdentifierValueAsString"],
+            request["EventTime"],
+            request.get("TargetStores"),
+            request.get("DeletionMode", "SoftDelete"),
+        )
+        return response()

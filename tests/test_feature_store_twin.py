@@ -1,0 +1,350 @@
+"""The local SageMaker Feature Store against its documented rules: the offline store's layout,
+columns and types; the online store's event-time, delete and TTL rules (property-based, against
+a brute-force model); the limits and errors, named as SageMaker names them."""
+
+import re
+import time
+
+import pyarrow.parquet as pq
+import pytest
+from botocore.exceptions import ClientError, ParamValidationError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipelines.local.featurestore.store import LocalFeatureStore
+
+GROUP = "churn-customers"
+ROLE = "arn:aws:iam::000000000000:role/FeatureStoreRole"
+
+
+def create(sm, name=GROUP, ttl=None, event_type="Fractional", **extra):
+    online = {"EnableOnlineStore": True}
+    if ttl:
+        online["TtlDuration"] = {"Unit": "Seconds", "Value": ttl}
+    request = dict(
+        FeatureGroupName=name,
+        RecordIdentifierFeatureName="customer_id",
+        EventTimeFeatureName="event_time",
+        FeatureDefinitions=[
+            {"FeatureName": "customer_id", "FeatureType": "String"},
+            {"FeatureName": "event_time", "FeatureType": event_type},
+            {"FeatureName": "age", "FeatureType": "Integral"},
+            {"FeatureName": "balance", "FeatureType": "Fractional"},
+            {"FeatureName": "plan", "FeatureType": "String"},
+        ],
+        OnlineStoreConfig=online,
+        OfflineStoreConfig={"S3StorageConfig": {"S3Uri": "s3://churn-local/feature-store"}},
+        RoleArn=ROLE,
+    )
+    request.update(extra)
+    return sm.create_feature_group(**{k: v for k, v in request.items() if v not in ("", None)})
+
+
+def record(rid, event_time, age=None, balance=None, plan=None):
+    values = {"customer_id": rid, "event_time": event_time, "age": age, "balance": balance}
+    values["plan"] = plan
+    return [{"FeatureName": k, "ValueAsString": str(v)} for k, v in values.items() if v is not None]
+
+
+@pytest.fixture
+def fs(tmp_path):
+    store = LocalFeatureStore(tmp_path)
+    yield store
+    store.close()
+
+
+def error_code(call):
+    with pytest.raises(ClientError) as e:
+        call()
+    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
+
+
+def test_the_offline_store_has_sagemakers_layout_columns_and_types(fs, tmp_path):
+    sm, rt = fs.sagemaker_client(), fs.runtime_client()
+    create(sm)
+    described = sm.describe_feature_group(FeatureGroupName=GROUP)
+    created = int(described["CreationTime"].timestamp())
+    resolved = described["OfflineStoreConfig"]["S3StorageConfig"]["ResolvedOutputS3Uri"]
+    assert resolved == (
+        "s3://churn-local/feature-store/000000000000/sagemaker/local/offline-store/"
+        "%s-%d/data" % (GROUP, created)
+    )
+    assert described["FeatureGroupStatus"] == "Created"
+    assert described["OfflineStoreStatus"] == {"Status": "Active"}
+    # Two event-time hours, one of them twice: two files, each named after its latest event.
+    t1, t2, t3 = 1714650000.5, 1714650900.0, 1714657201.25  # 11:40, 11:55 and 13:40 UTC
+    rt.put_record(FeatureGroupName=GROUP, Record=record("C1", t1, 40, 10.5, "gold"))
+    rt.put_record(FeatureGroupName=GROUP, Record=record("C2", t2, 41))
+    rt.put_record(FeatureGroupName=GROUP, Record=record("C1", t3, 42, 0.25))
+    rt.delete_record(FeatureGroupName=GROUP, RecordIdentifierValueAsString="C2", EventTime=str(t3))
+    fs.flush()
+    root = tmp_path / "s3" / resolved[len("s3://") :]
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.parquet"))
+    assert len(files) == 2
+    pattern = r"year=2024/month=05/day=02/hour=(11|13)/(\d{8}T\d{6}Z)_[A-Za-z0-9]{16}\.parquet"
+    names = [re.fullmatch(pattern, f).groups() for f in files]
+    assert names == [("11", "20240502T115500Z"), ("13", "20240502T134001Z")]
+    table = pq.ParquetFile(root / files[0]).read()
+    assert [(f.name, str(f.type)) for f in table.schema] == [
+        ("customer_id", "string"),
+        ("event_time", "double"),
+        ("age", "int64"),
+        ("balance", "double"),
+        ("plan", "string"),
+        ("write_time", "timestamp[ms, tz=UTC]"),
+        ("api_invocation_time", "timestamp[ms, tz=UTC]"),
+        ("is_deleted", "bool"),
+    ]
+    rows = table.to_pylist()
+    assert [(r["customer_id"], r["age"], r["plan"], r["is_deleted"]) for r in rows] == [
+        ("C1", 40, "gold", False),
+        ("C2", 41, None, False),
+    ]
+    later = pq.ParquetFile(root / files[1]).read().to_pylist()
+    tombstone = [r for r in later if r["is_deleted"]]
+    assert [(r["customer_id"], r["event_time"], r["age"]) for r in tombstone] == [("C2", t3, None)]
+    assert all(r["write_time"] >= r["api_invocation_time"] for r in rows + later)
+
+
+# A brute-force model of the online store, from the documented rules.
+def expected_online(operations, ttl, now):
+    state = {}  # rid -> (event_time, values or None (soft-deleted), expires)
+    for op in operations:
+        kind, rid, et = op[0], op[1], op[2]
+        stored = state.get(rid)
+        live = stored is not None and (stored[2] is None or stored[2] > now)
+        if kind == "put":
+            if stored is None or not live or et > stored[0]:
+                state[rid] = (et, op[3], et + ttl if ttl else None)
+        elif stored is not None and not (live and et <= stored[0]):
+            if kind == "hard":
+                del state[rid]
+            else:
+                state[rid] = (et, None, None)
+    return {
+        rid: values
+        for rid, (et, values, expires) in state.items()
+        if values is not None and (expires is None or expires > now)
+    }
+
+
+operation = st.tuples(
+    st.sampled_from(["put", "put", "put", "soft", "hard"]),
+    st.sampled_from(["C1", "C2", "C3"]),
+    st.integers(0, 6),  # few event times: ties happen
+    st.integers(0, 99),
+)
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(operations=st.lists(operation, max_size=14), ttl=st.sampled_from([None, 2500]))
+def test_the_online_store_follows_the_event_time_delete_and_ttl_rules(
+    tmp_path_factory, operations, ttl
+):
+    """Events an hour apart ending an hour ago: with a TTL of 2500 s the older ones have
+    expired and the newest not, so expiry meets late arrivals, ties and deletes."""
+    fs = LocalFeatureStore(tmp_path_factory.mktemp("fs"))
+    try:
+        sm, rt = fs.sagemaker_client(), fs.runtime_client()
+        create(sm, ttl=ttl)
+        base = time.time() - 6 * 3600 - 3600
+        ops = []
+        for kind, rid, step, age in operations:
+            et = base + step * 3600
+            if kind == "put":
+                rt.put_record(FeatureGroupName=GROUP, Record=record(rid, et, age))
+                ops.append((kind, rid, et, age))
+            else:
+                rt.delete_record(
+                    FeatureGroupName=GROUP,
+                    RecordIdentifierValueAsString=rid,
+                    EventTime=str(et),
+                    DeletionMode="HardDelete" if kind == "hard" else "SoftDelete",
+                )
+                ops.append((kind, rid, et, None))
+        expected = expected_online(ops, ttl, time.time())
+        for rid in ("C1", "C2", "C3"):
+            got = rt.get_record(FeatureGroupName=GROUP, RecordIdentifierValueAsString=rid)
+            if rid in expected:
+                assert {v["FeatureName"]: v["ValueAsString"] for v in got["Record"]}["age"] == str(
+                    expected[rid]
+                )
+            else:
+                assert "Record" not in got
+        batch = rt.batch_get_record(
+            Identifiers=[
+                {"FeatureGroupName": GROUP, "RecordIdentifiersValueAsString": ["C1", "C2", "C3"]}
+            ]
+        )
+        assert sorted(r["RecordIdentifierValueAsString"] for r in batch["Records"]) == sorted(
+            expected
+        )
+    finally:
+        fs.close()
+
+
+def test_get_record_with_feature_names_and_expiration(fs):
+    sm, rt = fs.sagemaker_client(), fs.runtime_client()
+    create(sm, ttl=3600)
+    et = time.time()
+    rt.put_record(FeatureGroupName=GROUP, Record=record("C1", et, 40, 2.5, "gold"))
+    got = rt.get_record(
+        FeatureGroupName=GROUP,
+        RecordIdentifierValueAsString="C1",
+        FeatureNames=["plan", "age"],
+        ExpirationTimeResponse="Enabled",
+    )
+    assert got["Record"] == [
+        {"FeatureName": "age", "ValueAsString": "40"},
+        {"FeatureName": "plan", "ValueAsString": "gold"},
+    ]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", got["ExpiresAt"])
+    # A record-level TtlDuration supersedes the group's: one second in the past is expired.
+    rt.put_record(
+        FeatureGroupName=GROUP,
+        Record=record("C2", et - 10, 41),
+        TtlDuration={"Unit": "Seconds", "Value": 1},
+    )
+    assert "Record" not in rt.get_record(FeatureGroupName=GROUP, RecordIdentifierValueAsString="C2")
+    code = error_code(
+        lambda: rt.get_record(
+            FeatureGroupName=GROUP, RecordIdentifierValueAsString="C1", FeatureNames=["nope"]
+        )
+    )
+    assert code[0] == "ValidationError" and "nope" in code[1]
+
+
+def test_batch_get_record_processes_100_ids_and_returns_the_rest_unprocessed(fs):
+    sm, rt = fs.sagemaker_client(), fs.runtime_client()
+    create(sm)
+    create(sm, name="other")
+    now = time.time()
+    fs.put(GROUP, [record("C%d" % i, now, i) for i in range(150)])
+    answer = rt.batch_get_record(
+        Identifiers=[
+            {
+                "FeatureGroupName": GROUP,
+                "RecordIdentifiersValueAsString": ["C%d" % i for i in range(80)],
+            },
+            {"FeatureGroupName": "missing-group", "RecordIdentifiersValueAsString": ["C1"]},
+            {
+                "FeatureGroupName": GROUP,
+                "RecordIdentifiersValueAsString": ["C%d" % i for i in range(80, 150)],
+            },
+        ]
+    )
+    assert len(answer["Records"]) == 99  # 80 + 19: the missing group's id took one place
+    assert [e["ErrorCode"] for e in answer["Errors"]] == ["ResourceNotFound"]
+    assert answer["UnprocessedIdentifiers"] == [
+        {
+            "FeatureGroupName": GROUP,
+            "RecordIdentifiersValueAsString": ["C%d" % i for i in range(99, 150)],
+        }
+    ]
+    code = error_code(  # more than 100 identifiers: the service refuses (botocore does not)
+        lambda: rt.batch_get_record(
+            Identifiers=[{"FeatureGroupName": GROUP, "RecordIdentifiersValueAsString": ["C1"]}]
+            * 101
+        )
+    )
+    assert code[0] == "ValidationError"
+    with pytest.raises(ParamValidationError):  # what boto3 refuses before sending
+        rt.batch_get_record(Identifiers=[])
+
+
+@pytest.mark.parametrize(
+    "change, code, words",
+    [
+        ({"FeatureGroupName": "bad name"}, "ValidationError", "FeatureGroupName"),
+        (
+            {
+                "FeatureDefinitions": [
+                    {"FeatureName": "customer_id", "FeatureType": "String"},
+                    {"FeatureName": "event_time", "FeatureType": "Fractional"},
+                    {"FeatureName": "write_time", "FeatureType": "String"},
+                ]
+            },
+            "ValidationError",
+            "reserved",
+        ),
+        (
+            {"EventTimeFeatureName": "missing"},
+            "ValidationError",
+            "not one of the FeatureDefinitions",
+        ),
+        ({"RoleArn": ""}, "ValidationError", "RoleArn is required"),
+        ({"OnlineStoreConfig": {}, "OfflineStoreConfig": None}, "ValidationError", "needs an"),
+    ],
+)
+def test_create_feature_group_refuses_what_sagemaker_refuses(fs, change, code, words):
+    got = error_code(lambda: create(fs.sagemaker_client(), **change))
+    assert got[0] == code and words in got[1], got
+
+
+def test_an_integral_event_time_and_a_second_group_of_one_name_are_refused(fs):
+    sm = fs.sagemaker_client()
+    code, message = error_code(lambda: create(sm, event_type="Integral"))
+    assert code == "ValidationError" and "Fractional (epoch seconds)" in message
+    create(sm)
+    assert error_code(lambda: create(sm))[0] == "ResourceInUse"
+
+
+@pytest.mark.parametrize(
+    "rec, words",
+    [
+        (record("C1", "1714650000", age="4.5"), "not a 64-bit integer"),
+        (record("C1", "1714650000", age=str(2**63)), "not a 64-bit integer"),
+        (record("C1", "1714650000", balance="inf"), "not a finite double"),
+        (record("C1", "not-a-time"), "epoch seconds"),
+        (record("x" * 2049, "1714650000"), "over 2 KB"),
+        (record("C1", "1714650000", plan="p" * (350 * 1024 + 1)), "over 350 KB"),
+        (
+            record("C1", "1714650000") + [{"FeatureName": "extra", "ValueAsString": "1"}],
+            "not defined",
+        ),
+        (record("C1", "1714650000") + record("C1", "1714650000")[:1], "more than once"),
+    ],
+)
+def test_put_record_refuses_bad_records_with_validation_error(fs, rec, words):
+    sm, rt = fs.sagemaker_client(), fs.runtime_client()
+    create(sm)
+    code, message = error_code(lambda: rt.put_record(FeatureGroupName=GROUP, Record=rec))
+    assert code == "ValidationError" and words in message, message
+
+
+def test_string_event_times_take_sagemakers_two_iso_formats_only(fs):
+    sm, rt = fs.sagemaker_client(), fs.runtime_client()
+    create(sm, event_type="String")
+    for good in ("2024-05-02T13:44:01Z", "2024-05-02T13:44:01.123Z"):
+        rt.put_record(FeatureGroupName=GROUP, Record=record("C1", good))
+    for bad in ("2024-05-02 13:44:01", "2024-05-02T13:44:01+02:00", "1714650000"):
+        code, message = error_code(
+            lambda bad=bad: rt.put_record(FeatureGroupName=GROUP, Record=record("C2", bad))
+        )
+        assert code == "ValidationError" and "ISO-8601" in message
+
+
+def test_an_unknown_group_is_resource_not_found_and_deleting_keeps_the_offline_store(fs, tmp_path):
+    sm, rt = fs.sagemaker_client(), fs.runtime_client()
+    assert error_code(lambda: sm.describe_feature_group(FeatureGroupName=GROUP))[0] == (
+        "ResourceNotFound"
+    )
+    create(sm)
+    rt.put_record(FeatureGroupName=GROUP, Record=record("C1", time.time(), 40))
+    assert [g["FeatureGroupName"] for g in sm.list_feature_groups()["FeatureGroupSummaries"]] == [
+        GROUP
+    ]
+    sm.delete_feature_group(FeatureGroupName=GROUP)
+    assert sm.list_feature_groups()["FeatureGroupSummaries"] == []
+    assert (
+        error_code(
+            lambda: rt.get_record(FeatureGroupName=GROUP, RecordIdentifierValueAsString="C1")
+        )[0]
+        == "ResourceNotFound"
+    )
+    assert len(list((tmp_path / "s3").rglob("*.parquet"))) == 1
