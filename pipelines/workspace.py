@@ -12,9 +12,17 @@ import os
 import time
 from pathlib import Path
 
+from pipelines.churn.feature_group import (
+    LOCAL_ROLE,
+    OFFLINE_FOLDER,
+    feature_group_request,
+    same_group,
+)
 from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX, local_definition
 from pipelines.churn.schema_source import SchemaSource
 from pipelines.errors import ModelSourceError, MonitorError, UserError
+from pipelines.local.featurestore.server import FeatureStoreServer
+from pipelines.local.featurestore.store import LocalFeatureStore
 from pipelines.local.sagemaker.backend import SageMakerBackend
 from pipelines.local.sagemaker.engine import Execution
 from pipelines.serving.model import ServableModel, unpack_model
@@ -81,6 +89,7 @@ class Workspace(object):
     def __init__(self, home=None):
         self.home = Path(home).resolve() if home else default_home()
         self.sagemaker = SageMakerBackend(self.home)
+        self._features = None
 
     @property
     def store(self):
@@ -92,6 +101,16 @@ class Workspace(object):
 
     def close(self):
         self.sagemaker.close()
+        if self._features is not None:
+            self._features.close()
+            self._features = None
+
+    @property
+    def features(self):
+        """The home's local SageMaker Feature Store, opened on first use."""
+        if self._features is None:
+            self._features = LocalFeatureStore(self.home)
+        return self._features
 
     def __enter__(self):
         return self
@@ -145,6 +164,36 @@ class Workspace(object):
             )
         return uri
 
+    # ------------------------------------------------------------------ feature store
+
+    def feature_group(self, schema, name, ttl_days=None, create=True):
+        """DescribeFeatureGroup of the schema's group in the local feature store, created
+        when missing (`create`); a group of that name holding other features is refused."""
+        from botocore.exceptions import ClientError
+
+        request = feature_group_request(
+            schema,
+            name,
+            "s3://%s/%s/%s" % (LOCAL_BUCKET, PREFIX, OFFLINE_FOLDER),
+            LOCAL_ROLE,
+            ttl_days,
+        )
+        sm = self.features.sagemaker_client()
+        try:
+            description = sm.describe_feature_group(FeatureGroupName=name)
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "ResourceNotFound" or not create:
+                raise UserError(e.response["Error"]["Message"]) from None
+            sm.create_feature_group(**request)
+            return sm.describe_feature_group(FeatureGroupName=name)
+        if not same_group(description, request):
+            raise UserError(
+                "feature group %s holds other features than schema %s implies; delete it "
+                "(churn features delete-group %s) or name another (--feature-group)"
+                % (name, schema.name, name)
+            )
+        return description
+
     # ------------------------------------------------------------------ running
 
     def run(
@@ -155,21 +204,52 @@ class Workspace(object):
         pipeline_name="ChurnPipeline",
         echo=None,
         batch_input=None,
+        feature_store=None,
     ):
         """Build (or reuse) the definition, stage code and data, execute. `batch_input` (a CSV
         file or an s3:// URI in the local store) adds the batch-scoring steps and is what they
-        score."""
+        score. `feature_store` ({"ingest", "train", "group", "as_of"}) adds the Feature Store
+        steps, run against the home's local feature store."""
         started = time.time()
         source = schema if isinstance(schema, SchemaSource) else SchemaSource(schema)
         self.sagemaker.start_runner()  # it imports the libraries while the definition builds
         # The definition gets a fixed placeholder input and the file goes in as the
         # BatchInputUrl parameter: scoring another file reuses the memoised definition.
         options = {"batch_input": True} if batch_input else {}
+        parameters = dict(parameters or {})
+        server = None
+        if feature_store and (feature_store.get("ingest") or feature_store.get("train")):
+            options.update(
+                ingest_features=bool(feature_store.get("ingest")),
+                train_from_feature_store=bool(feature_store.get("train")),
+            )
+            group = self.feature_group(source.schema, feature_store["group"])
+            parameters.update(FeatureGroupName=group["FeatureGroupName"])
+            if feature_store.get("train"):
+                offline = group["OfflineStoreConfig"]["S3StorageConfig"]
+                parameters.update(
+                    OfflineStoreUrl=offline["ResolvedOutputS3Uri"] + "/",
+                    DatasetAsOf=feature_store.get("as_of") or "now",
+                )
+                if feature_store.get("ingest"):
+                    parameters["OfflineStoreSettleSeconds"] = 0  # settled at each job start
+            server = FeatureStoreServer(self.features)
+            self.sagemaker.attach(server)
+        try:
+            return self._run(
+                data, source, parameters, pipeline_name, echo, batch_input, options, started
+            )
+        finally:
+            if server is not None:
+                self.sagemaker.detach(server)
+                server.close()
+                self.features.flush()
+
+    def _run(self, data, source, parameters, pipeline_name, echo, batch_input, options, started):
         definition, bundles = local_definition(
             self.home, source, pipeline_name=pipeline_name, **options
         )
         self.stage_code(bundles)
-        parameters = dict(parameters or {})
         for name, flag in (("InputDataUrl", "--data"), ("BatchInputUrl", "--batch-input")):
             if name in parameters:  # it would be replaced by what the flag stages
                 raise UserError("--param %s: give the file with %s instead" % (name, flag))

@@ -6,6 +6,10 @@ ValidateData -> PreprocessData -> TrainModel -> EvaluateModel -> CheckAucThresho
 ValidateData -> BaselineData (data-quality baseline, registered as DriftCheckBaselines)
 With batch_input: RegisterModel -> BatchModel (CreateModel) -> BatchTransform, in the AUC-passed
 branch, so only a model that passed the gate scores anything.
+With ingest_features: ValidateData -> IngestFeatures (the validated rows into the feature group).
+With train_from_feature_store: BuildDataset (an as-of join over the offline store) feeds
+PreprocessData and BaselineData instead of the raw table; after IngestFeatures when both are on,
+else before ValidateData, which then validates the built dataset.
 
 The same definition JSON is upserted to SageMaker by `run-pipeline` (CodeBuild) and executed by
 the local runner. Building it touches no network: code lives under content-hashed S3 keys
@@ -17,6 +21,7 @@ import os
 
 from pipelines.aws.code_upload import upload
 from pipelines.churn.bundles import USER_SCHEMA_DIR, build_bundles
+from pipelines.churn.feature_group import layout_of as feature_group_layout
 from pipelines.churn.schema_source import SchemaSource
 from pipelines.churn.sdk import quiet_sdk, telemetry_opted_out
 
@@ -90,6 +95,23 @@ BUILD_OPTIONS = {
     # Bundles already built for this schema (pipelines/churn/bundles.py), as the local runner
     # has them; None: built here.
     "code_bundles": None,
+    # SageMaker Feature Store (docs/feature-store.md): write the validated rows to the feature
+    # group, and/or train on a point-in-time dataset built from its offline store.
+    "ingest_features": False,
+    "train_from_feature_store": False,
+}
+# Parameters the Feature Store steps add (only with those options).
+FEATURE_PARAMETER_DEFAULTS = {
+    "FeatureGroupName": "churn-customers",
+    # The offline store's S3 prefix: run-pipeline and the local runner pass the group's
+    # ResolvedOutputS3Uri; BuildDataset reads only its group's newest folder under it anyway.
+    "OfflineStoreUrl": None,  # default: s3://<bucket>/<prefix>/feature-store/
+    # SageMaker writes the offline store within about 15 minutes of PutRecord: IngestFeatures
+    # waits that long before BuildDataset reads it (the local twin needs no wait).
+    "OfflineStoreSettleSeconds": 900,
+    "DatasetAsOf": "now",  # ISO-8601 or epoch seconds: each customer's features as of then
+    # As the store knew them at that write time (ISO-8601 or epoch seconds); "none": no cutoff.
+    "DatasetWriteTimeCutoff": "none",
 }
 # Parameters the batch-scoring steps add (only with batch_input); overrides may set them too.
 BATCH_PARAMETER_DEFAULTS = {
@@ -150,6 +172,8 @@ def get_pipeline(
     `batch_input` (which adds the batch-scoring steps and their parameters,
     BATCH_PARAMETER_DEFAULTS) and `code_bundles`."""
     options, parameter_overrides = _split_overrides(overrides)
+    if options["ingest_features"] or options["train_from_feature_store"]:
+        feature_group_layout(schema_source(options["schema"]).schema)  # a clear error first
     if not region:
         raise ValueError("no AWS region: pass region or set AWS_DEFAULT_REGION")
     if sagemaker_session is not None:
@@ -159,8 +183,7 @@ def get_pipeline(
             "no S3 bucket: pass default_bucket (the bucket for code, data and artifacts)"
         )
     session = _session(region, default_bucket, sagemaker_session)
-    schema = options["schema"]
-    source = schema if isinstance(schema, SchemaSource) else SchemaSource(schema)
+    source = schema_source(options["schema"])
     bundles = options["code_bundles"] or build_bundles(source.user_file)
     prefix = base_job_prefix.strip("/")
     upload_code = options["upload_code"]
@@ -180,11 +203,17 @@ def get_pipeline(
             source=source,
             bundles=bundles,
             batch_input=options["batch_input"],
+            ingest=bool(options["ingest_features"]),
+            from_store=bool(options["train_from_feature_store"]),
             overrides=parameter_overrides,
             pipeline_name=pipeline_name,
             model_package_group_name=model_package_group_name,
         )
     )
+
+
+def schema_source(schema):
+    return schema if isinstance(schema, SchemaSource) else SchemaSource(schema)
 
 
 def _split_overrides(overrides):
@@ -194,13 +223,18 @@ def _split_overrides(overrides):
         - set(PARAMETER_DEFAULTS)
         - set(BUILD_OPTIONS)
         - set(BATCH_PARAMETER_DEFAULTS)
+        - set(FEATURE_PARAMETER_DEFAULTS)
     )
     if unknown:
         raise TypeError(
             "get_pipeline() got unknown arguments %s; parameters: %s; options: %s"
             % (
                 ", ".join(sorted(unknown)),
-                ", ".join(list(PARAMETER_DEFAULTS) + list(BATCH_PARAMETER_DEFAULTS)),
+                ", ".join(
+                    list(PARAMETER_DEFAULTS)
+                    + list(BATCH_PARAMETER_DEFAULTS)
+                    + list(FEATURE_PARAMETER_DEFAULTS)
+                ),
                 ", ".join(BUILD_OPTIONS),
             )
         )
@@ -219,6 +253,14 @@ def _split_overrides(overrides):
         raise ValueError(
             "batch_input %r: give the s3:// URI of the CSV files to score (or "
             "true for s3://<bucket>/<prefix>/batch/input/)" % (batch_input,)
+        )
+    feature_overrides = sorted(set(overrides) & set(FEATURE_PARAMETER_DEFAULTS))
+    if feature_overrides and not (
+        options["ingest_features"] or options["train_from_feature_store"]
+    ):
+        raise TypeError(
+            "%s: parameters of the Feature Store steps, which only ingest_features or "
+            "train_from_feature_store adds" % ", ".join(feature_overrides)
         )
     if overrides.get("BatchJoinSource", "None") not in JOIN_SOURCES:
         raise ValueError(
@@ -247,6 +289,16 @@ def _parameters(build):
             ),
             BatchOutputUrl="s3://%s/%s/batch/output" % (bucket, prefix),
         )
+    if build.ingest or build.from_store:
+        defaults.update(
+            FEATURE_PARAMETER_DEFAULTS,
+            OfflineStoreUrl="s3://%s/%s/feature-store/" % (bucket, prefix),
+        )
+        if not (build.ingest and build.from_store):  # nothing to wait for
+            del defaults["OfflineStoreSettleSeconds"]
+        if not build.from_store:
+            for name in ("OfflineStoreUrl", "DatasetAsOf", "DatasetWriteTimeCutoff"):
+                del defaults[name]
     defaults.update({k: v for k, v in build.overrides.items() if k in defaults})
     p = {name: _parameter(name, value) for name, value in defaults.items()}
     if batch_input:  # SageMaker refuses other values when an execution starts
@@ -328,14 +380,19 @@ class _Steps(object):
             env={"PYTHONUNBUFFERED": "1"},
         )
 
-    def raw_table_step(self, name, job, entrypoint, outputs, output_dir, **step_options):
-        """A processing step over the raw table with the processing code and the schema."""
+    def raw_table_step(
+        self, name, job, entrypoint, outputs, output_dir, table=None, arguments=(), **step_options
+    ):
+        """A processing step over the raw table (InputDataUrl, or `table`: BuildDataset's
+        output) with the processing code and the schema, and the script's own `arguments`."""
         return ProcessingStep(
             name=name,
             step_args=self.processor(job, self.sklearn_image, entrypoint).run(
                 inputs=[
                     ProcessingInput(
-                        source=self.p["InputDataUrl"], destination=RAW_DATA, input_name="data"
+                        source=self.p["InputDataUrl"] if table is None else table,
+                        destination=RAW_DATA,
+                        input_name="data",
                     ),
                     self.code_input("processing"),
                 ],
@@ -354,14 +411,15 @@ class _Steps(object):
                     self.schema_arg,
                     "--output-dir",
                     output_dir,
-                ],
+                ]
+                + list(arguments),
             ),
             cache_config=CACHE,
             retry_policies=RETRY,
             **step_options,
         )
 
-    def validate(self):
+    def validate(self, table=None):
         """ValidateData: Great Expectations suite from the schema; stops the run on bad data."""
         return self.raw_table_step(
             "ValidateData",
@@ -369,9 +427,10 @@ class _Steps(object):
             ["python3", CODE + "/run_with_requirements.py", "validate.py"],
             ["validation"],
             "/opt/ml/processing/validation",
+            table=table,
         )
 
-    def preprocess(self, validate):
+    def preprocess(self, validate, table=None):
         """PreprocessData: stratified split, DataBrew recipe fitted on train,
         preprocessing.json."""
         return self.raw_table_step(
@@ -380,10 +439,11 @@ class _Steps(object):
             ["python3", CODE + "/preprocess.py"],
             ["train", "validation", "test", "preprocessing"],
             "/opt/ml/processing",
+            table=table,
             depends_on=[validate],
         )
 
-    def baseline(self, validate):
+    def baseline(self, validate, table=None):
         """BaselineData: Model Monitor statistics and constraints of the raw training table,
         which the registered version carries as its DriftCheckBaselines (drift monitoring's
         reference)."""
@@ -393,7 +453,83 @@ class _Steps(object):
             ["python3", CODE + "/baseline.py"],
             ["baseline"],
             "/opt/ml/processing/baseline",
+            table=table,
             depends_on=[validate],
+        )
+
+    def ingest(self, validate):
+        """IngestFeatures: the validated rows into the feature group with PutRecord (several
+        workers; records already stored unchanged are skipped)."""
+        waits = self.b.from_store  # BuildDataset reads the offline store after it
+        arguments = ["--feature-group", self.p["FeatureGroupName"], "--workers", "4"]
+        if waits:
+            arguments += ["--settle-seconds", self.p["OfflineStoreSettleSeconds"]]
+        return self.raw_table_step(
+            "IngestFeatures",
+            "ingest",
+            ["python3", CODE + "/ingest.py"],
+            ["ingest"],
+            "/opt/ml/processing/ingest",
+            arguments=arguments,
+            depends_on=[validate],
+        )
+
+    def build_dataset(self, ingest=None):
+        """BuildDataset: each customer's latest features as of DatasetAsOf from the offline
+        store (processing/build_dataset.py). After IngestFeatures it takes the ingest report
+        as an input, so it reruns exactly when the ingest did; without it, it is never cached
+        (the store may have changed under an unchanged request)."""
+        inputs = [
+            ProcessingInput(
+                source=self.p["OfflineStoreUrl"],
+                destination="/opt/ml/processing/input/offline-store",
+                input_name="offline-store",
+            ),
+            self.code_input("processing"),
+        ]
+        if ingest is not None:
+            inputs.append(
+                ProcessingInput(
+                    source=ingest.properties.ProcessingOutputConfig.Outputs[
+                        "ingest"
+                    ].S3Output.S3Uri,
+                    destination="/opt/ml/processing/input/ingest",
+                    input_name="ingest",
+                )
+            )
+        processor = self.processor(
+            "dataset",
+            self.sklearn_image,
+            ["python3", CODE + "/run_with_requirements.py", "build_dataset.py"],
+        )
+        return ProcessingStep(
+            name="BuildDataset",
+            step_args=processor.run(
+                inputs=inputs,
+                outputs=[
+                    ProcessingOutput(
+                        output_name="dataset",
+                        source="/opt/ml/processing/dataset",
+                        destination=self.output_uri("BuildDataset", "dataset"),
+                    )
+                ],
+                arguments=[
+                    "--offline-store",
+                    "/opt/ml/processing/input/offline-store",
+                    "--feature-group",
+                    self.p["FeatureGroupName"],
+                    "--schema",
+                    self.schema_arg,
+                    "--as-of",
+                    self.p["DatasetAsOf"],
+                    "--write-time-cutoff",
+                    self.p["DatasetWriteTimeCutoff"],
+                    "--output-dir",
+                    "/opt/ml/processing/dataset",
+                ],
+            ),
+            cache_config=CACHE if ingest is not None else None,
+            retry_policies=RETRY,
         )
 
     def train(self, preprocess):
@@ -592,9 +728,20 @@ class _Steps(object):
 def _build(build):
     """The steps wired together into the pipeline."""
     steps = _Steps(build)
-    validate = steps.validate()
-    preprocess = steps.preprocess(validate)
-    baseline = steps.baseline(validate)
+    table, before, after = None, [], []
+    if build.from_store and not build.ingest:  # the built dataset is what gets validated
+        dataset = steps.build_dataset()
+        table, before = dataset_uri(dataset), [dataset]
+    validate = steps.validate(table)
+    if build.ingest:
+        ingest = steps.ingest(validate)
+        after.append(ingest)
+        if build.from_store:
+            dataset = steps.build_dataset(ingest)
+            table = dataset_uri(dataset)
+            after.append(dataset)
+    preprocess = steps.preprocess(validate, table)
+    baseline = steps.baseline(validate, table)
     train = steps.train(preprocess)
     model_data = train.properties.ModelArtifacts.S3ModelArtifacts
     report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
@@ -637,9 +784,13 @@ def _build(build):
     return ChurnPipeline(
         name=build.pipeline_name,
         parameters=list(steps.p.values()),
-        steps=[validate, baseline, preprocess, train, evaluate, check],
+        steps=before + [validate] + after + [baseline, preprocess, train, evaluate, check],
         sagemaker_session=build.session,
     )
+
+
+def dataset_uri(build_dataset):
+    return build_dataset.properties.ProcessingOutputConfig.Outputs["dataset"].S3Output.S3Uri
 
 
 class ChurnPipeline(Pipeline):

@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+from pipelines.churn.feature_group import DEFAULT_NAME as DEFAULT_GROUP
 from pipelines.churn.schema_source import SchemaSource
 from pipelines.cli.common import (
     add_generated_data,
@@ -45,6 +46,12 @@ def cmd_run(args, ws):
             parameters=parse_params(args.param),
             echo=echo,
             batch_input=args.batch_input,
+            feature_store={
+                "ingest": args.ingest_features,
+                "train": args.train_from_feature_store,
+                "group": args.feature_group,
+                "as_of": args.as_of,
+            },
         )
     except FileNotFoundError as e:
         raise UserError(str(e))
@@ -202,6 +209,21 @@ def add_parsers(sub):
         "(the pipeline's BatchModel and BatchTransform steps); "
         "--param BatchJoinSource=Input appends each score to its row",
     )
+    p.add_argument(
+        "--ingest-features",
+        action="store_true",
+        help="write the validated rows to the feature group (IngestFeatures step)",
+    )
+    p.add_argument(
+        "--train-from-feature-store",
+        action="store_true",
+        help="train on each customer's features as of --as-of, from the feature group's "
+        "offline store (BuildDataset step)",
+    )
+    p.add_argument(
+        "--feature-group", default=DEFAULT_GROUP, help="default: %(default)s (made if missing)"
+    )
+    p.add_argument("--as-of", help="ISO-8601 or epoch seconds (default: now)")
     add_home(p)
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
     add_generated_data(p)

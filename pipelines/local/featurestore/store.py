@@ -63,6 +63,7 @@ class LocalFeatureStore(object):
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(GROUPS)
         self.lock = threading.RLock()
+        self.cache, self.cache_version = {}, None
         self.online = OnlineStore(self.db)
         self.offline = OfflineStore(Store(home))
 
@@ -98,23 +99,30 @@ class LocalFeatureStore(object):
                 (name, description["CreationTime"], json.dumps(description)),
             )
             self.db.commit()
+            self.cache = {}
             return description
 
     def group(self, name_or_arn, operation):
         match = ARN_NAME.match(name_or_arn)
         name = match.group(1) if match else name_or_arn
-        row = self.db.execute(
-            "SELECT description FROM feature_groups WHERE name = ?", (name,)
-        ).fetchone()
-        if row is None:
-            raise not_found(name, operation)
-        return json.loads(row[0])
+        with self.lock:
+            # Descriptions are read once per change of the database (by any process).
+            version = self.db.execute("PRAGMA data_version").fetchone()[0]
+            if version != self.cache_version:
+                self.cache, self.cache_version = {}, version
+            if name.lower() not in self.cache:
+                row = self.db.execute(
+                    "SELECT description FROM feature_groups WHERE name = ?", (name,)
+                ).fetchone()
+                if row is None:
+                    raise not_found(name, operation)
+                self.cache[name.lower()] = json.loads(row[0])
+            return self.cache[name.lower()]
 
     def list_groups(self):
-        return [
-            json.loads(r[0])
-            for r in self.db.execute("SELECT description FROM feature_groups ORDER BY created")
-        ]
+        with self.lock:
+            rows = self.db.execute("SELECT description FROM feature_groups ORDER BY created")
+            return [json.loads(r[0]) for r in rows.fetchall()]
 
     def delete_group(self, name):
         with self.lock:
@@ -124,6 +132,7 @@ class LocalFeatureStore(object):
             self.online.drop_group(name)
             self.db.execute("DELETE FROM feature_groups WHERE name = ?", (name,))
             self.db.commit()
+            self.cache = {}
 
     # ------------------------------------------------------------------ records
 

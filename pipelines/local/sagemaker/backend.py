@@ -20,6 +20,7 @@ class SageMakerBackend(object):
         self._db = None
         self._runner = runner
         self._own_runner = runner is None
+        self.services = []
 
     @property
     def db(self):
@@ -44,7 +45,32 @@ class SageMakerBackend(object):
         """Start the job runner now (its warm-up then overlaps whatever comes next)."""
         if self._runner is None:
             self._runner = make_runner(self.home)
+        self._runner.environment = self.job_environment()
         return self._runner
+
+    def attach(self, service):
+        """A local AWS service the jobs call, as a job on SageMaker calls AWS: every job's
+        environment gets its `job_environment()` (endpoint, region, credentials), and its
+        `settle()` runs before each job starts, so what one job wrote is what the next reads
+        (the twins are eventually consistent at most up to a job boundary)."""
+        self.services.append(service)
+        if self._runner is not None:
+            self._runner.environment = self.job_environment()
+
+    def detach(self, service):
+        self.services.remove(service)
+        if self._runner is not None:
+            self._runner.environment = self.job_environment()
+
+    def job_environment(self):
+        env = {}
+        for service in self.services:
+            env.update(service.job_environment())
+        return env
+
+    def settle(self):
+        for service in self.services:
+            service.settle()
 
     def close(self):
         if self._runner is not None and self._own_runner:

@@ -5,6 +5,8 @@ implementations.
         start every Launch (pipelines/local/sagemaker/jobs/container.py) at once and wait for
         all; raise StepFailure when MaxRuntimeInSeconds passes first. private_network: the
         hosts share a network of their own (network.py), or the job is refused
+    runner.environment  variables every host gets under the request's own (the local AWS
+                        services' endpoints and credentials, backend.attach)
     runner.last_usage   {host: {"max_rss_mb", "cpu_seconds"}} of the last run, where measured
     runner.waited       seconds the last run waited for the runner itself to be ready
     runner.close()
@@ -32,9 +34,13 @@ class JobRunner(object):
 
     last_usage = {}
     waited = 0.0
+    environment = {}
 
     def run(self, launches, timeout, private_network=False):
         raise NotImplementedError
+
+    def with_environment(self, launches):
+        return [launch._replace(env=dict(self.environment, **launch.env)) for launch in launches]
 
     def close(self):
         pass
@@ -44,6 +50,7 @@ class ColdRunner(JobRunner):
     """Each host a fresh process, as a container would start it."""
 
     def run(self, launches, timeout, private_network=False):
+        launches = self.with_environment(launches)
         if private_network:
             return run_in_private_network(launches, timeout, self)
         started = []
@@ -95,6 +102,7 @@ class WarmRunner(JobRunner):
         self.waited = 0.0
 
     def run(self, launches, timeout, private_network=False):
+        launches = self.with_environment(launches)
         if private_network:  # a namespace needs a fresh interpreter: its hosts start cold
             self.last_usage = {}
             return run_in_private_network(launches, timeout, self)

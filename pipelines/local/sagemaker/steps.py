@@ -48,6 +48,7 @@ def run_job(execution, step, entry, kind, run):
         workdir = execution.folder / step["Name"]
         entry["Log"] = str(workdir)
         runner = execution.backend.runner
+        execution.backend.settle()
         properties = _with_retries(
             execution,
             step,

@@ -1,0 +1,51 @@
+"""The churn feature group as plain data: the CreateFeatureGroup request a schema implies, for
+AWS and the local twin alike (the definitions come from processing/churn_features.py, which the
+ingest and dataset jobs use too).
+
+    feature_group_request(schema, name, offline_uri, role, ttl_days=None)
+"""
+
+from pipelines.errors import UserError
+from processing.churn_features import FeatureGroupError, definitions
+
+DEFAULT_NAME = "churn-customers"
+OFFLINE_FOLDER = "feature-store"  # s3://<bucket>/<prefix>/feature-store: the offline store
+LOCAL_ROLE = "arn:aws:iam::000000000000:role/FeatureStoreRole"  # the twin checks no roles
+
+
+def layout_of(schema):
+    """The schema's feature group layout, or a UserError naming what to change."""
+    try:
+        return definitions(schema)
+    except FeatureGroupError as e:
+        raise UserError(str(e)) from None
+
+
+def same_group(description, request):
+    """Whether an existing group holds what `request` would create (its features, identifier
+    and event time), so records written for one fit the other."""
+    fields = ("RecordIdentifierFeatureName", "EventTimeFeatureName", "FeatureDefinitions")
+    return all(description.get(f) == request[f] for f in fields)
+
+
+def feature_group_request(schema, name, offline_uri, role, ttl_days=None):
+    """CreateFeatureGroup's request: record identifier and types from the schema, a Fractional
+    event time, the online store on (with a TTL when given) and the offline store under
+    `offline_uri` in the Glue table format."""
+    layout = layout_of(schema)
+    online = {"EnableOnlineStore": True}
+    if ttl_days:
+        online["TtlDuration"] = {"Unit": "Days", "Value": int(ttl_days)}
+    return {
+        "FeatureGroupName": name,
+        "RecordIdentifierFeatureName": layout.record_identifier,
+        "EventTimeFeatureName": layout.event_time,
+        "FeatureDefinitions": layout.feature_definitions(),
+        "OnlineStoreConfig": online,
+        "OfflineStoreConfig": {
+            "S3StorageConfig": {"S3Uri": offline_uri},
+            "TableFormat": "Glue",
+        },
+        "RoleArn": role,
+        "Description": ("churn features of schema %s" % schema.name)[:128],
+    }
