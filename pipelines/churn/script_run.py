@@ -23,6 +23,7 @@ SCRIPTS = {
     "train": ROOT / "training" / "train.py",
     "evaluate": ROOT / "evaluation" / "evaluate.py",
     "inference": ROOT / "inference" / "inference.py",
+    "build_dataset": ROOT / "processing" / "build_dataset.py",
 }
 
 
@@ -31,7 +32,9 @@ class StepFailed(UserError):
 
     def __init__(self, step, returncode, stderr, log):
         self.step = step
-        last = "\n".join(stderr.strip().splitlines()[-15:])
+        lines = stderr.strip().splitlines()
+        self.last_line = lines[-1] if lines else "step %s failed (exit %d)" % (step, returncode)
+        last = "\n".join(lines[-15:])
         UserError.__init__(
             self, "step %s failed (exit %d); log: %s\n%s" % (step, returncode, log, last)
         )

@@ -1,6 +1,7 @@
 """The `churn` command, one module per command group.
 
   churn run [--data CSV|S3] [--schema S] [--param Name=Value ...] [--batch-input CSV]
+            [--ingest-features] [--train-from-feature-store] [--as-of T]
             [--home DIR] [--json]                    run the pipeline locally, no Docker
   churn runs list | churn runs show ID               local executions
   churn run-scripts [--data CSV --schema NAME]       the container scripts in sequence, no engine
@@ -10,6 +11,8 @@
   churn batch                                        batch-transform semantics on local files
   churn deploy | undeploy                            SageMaker endpoints (AWS)
   churn monitor                                      drift against the registered baseline
+  churn features create | describe | list | delete-group | ingest | get | delete-record | dataset
+                                                     the feature group (SageMaker Feature Store)
   churn generate-data --rows N --seed S --out FILE   synthetic seed-schema customers
   churn schemas                                      list the shipped schemas
 
@@ -20,12 +23,12 @@ what to do, and exit 1.
 import argparse
 import sys
 
-from pipelines.cli import batch, data, deploy, models, monitor, run, serve
+from pipelines.cli import batch, data, deploy, features, models, monitor, run, serve
 from pipelines.errors import UserError
 from pipelines.workspace import Workspace
 
 # The command groups in the order `churn --help` lists them; each adds its own subcommands.
-COMMAND_GROUPS = (run, models, serve, batch, deploy, monitor, data)
+COMMAND_GROUPS = (run, models, serve, batch, deploy, monitor, features, data)
 
 
 def build_parser():

@@ -2,14 +2,19 @@
 client for it (or for a SageMaker endpoint on AWS)."""
 
 import argparse
+import csv
+import io
 import json
 import os
 import sys
 from pathlib import Path
 
 from pipelines.aws.errors import aws_errors
+from pipelines.churn.feature_group import DEFAULT_NAME as DEFAULT_GROUP
+from pipelines.churn.schema_source import SchemaSource
 from pipelines.cli.common import (
     add_home,
+    add_schema,
     percentage,
     port_number,
     positive_float,
@@ -110,10 +115,12 @@ def cmd_predict(args, ws):
     import urllib.error
     import urllib.request
 
-    given = [x for x in (args.file, args.json, args.csv) if x is not None]
+    given = [x for x in (args.file, args.json, args.csv, args.customer_id) if x is not None]
     if len(given) != 1:
-        raise UserError("give exactly one of --file, --json, --csv")
-    if args.file:
+        raise UserError("give exactly one of --file, --json, --csv, --customer-id")
+    if args.customer_id:
+        body, content_type = customer_features(args, ws), "text/csv"
+    elif args.file:
         try:
             body = Path(args.file).read_bytes()
         except OSError as e:
@@ -157,6 +164,25 @@ def cmd_predict(args, ws):
     if not args.accept.endswith("csv"):
         sys.stdout.write("\n")
     return 0
+
+
+def customer_features(args, ws):
+    """The customer's features from the feature group's online store (the local twin, or
+    GetRecord on AWS with --region) as one CSV row in the schema's feature order, which is
+    what the model's inference code reads."""
+    from pipelines.cli.features import online_record
+
+    schema = SchemaSource(args.schema).schema
+    if args.region:
+        import boto3
+
+        runtime = boto3.client("sagemaker-featurestore-runtime", region_name=args.region)
+    else:
+        runtime = ws.features.runtime_client()
+    record = online_record(runtime, args.feature_group, args.customer_id)
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow([record.get(n, "") for n in schema.feature_names])
+    return out.getvalue().encode()
 
 
 def invoke_sagemaker_endpoint(name, body, content_type, accept):
@@ -214,5 +240,15 @@ def add_parsers(sub):
     p.add_argument("--file", help="CSV, .json or .jsonl file of rows")
     p.add_argument("--json", help='e.g. \'{"instances": [{"age": 40, ...}]}\'')
     p.add_argument("--csv", help="e.g. 40,5,100000,2,1 (features in schema order)")
+    p.add_argument(
+        "--customer-id",
+        help="score this customer's features from the feature group's online store",
+    )
+    p.add_argument("--feature-group", default=DEFAULT_GROUP, help="with --customer-id")
+    add_schema(p)
+    p.add_argument(
+        "--region", help="with --customer-id: the feature group on AWS (GetRecord) in this region"
+    )
     p.add_argument("--accept", default="text/csv")
+    add_home(p)
     p.set_defaults(func=cmd_predict)

@@ -1,0 +1,308 @@
+"""`churn features ...`: the churn feature group in SageMaker Feature Store, locally (the home's
+twin) by default, on AWS with --region. Both sides go through the same calls on clients of the
+same shape (boto3's `sagemaker` and `sagemaker-featurestore-runtime`, or the twin's).
+
+  churn features create | describe | list | delete-group
+  churn features ingest --data CSV          every row as a record (PutRecord semantics)
+  churn features get ID [--features a,b]    the customer's online record
+  churn features delete-record ID [--hard]
+  churn features dataset (--entities CSV | --as-of TIME) [--write-time-cutoff T] [--out FILE]
+"""
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from pipelines.aws.errors import aws_errors
+from pipelines.churn.feature_group import (
+    DEFAULT_NAME,
+    feature_group_request,
+    layout_of,
+)
+from pipelines.churn.schema_source import SchemaSource
+from pipelines.churn.script_run import StepFailed, run_script
+from pipelines.cli.common import add_home, add_schema, positive_int
+from pipelines.errors import UserError
+from processing.churn_features import FeatureGroupError, parse_event_time
+from processing.churn_io import DataError, csv_files, read_raw_table
+
+LOCAL_CHUNK = 50_000  # records per transaction of a local ingest
+
+
+class Side(object):
+    """Where the feature group lives: the two clients, and whether it is AWS."""
+
+    def __init__(self, args, ws):
+        self.aws = bool(args.region)
+        if self.aws:
+            import boto3
+
+            self.sagemaker = boto3.client("sagemaker", region_name=args.region)
+            self.runtime = boto3.client("sagemaker-featurestore-runtime", region_name=args.region)
+        else:
+            self.sagemaker = ws.features.sagemaker_client()
+            self.runtime = ws.features.runtime_client()
+        self.ws = ws
+
+
+def layout(args):
+    return layout_of(SchemaSource(args.schema).schema)
+
+
+def cmd_create(args, ws):
+    side = Side(args, ws)
+    schema = SchemaSource(args.schema).schema
+    if not side.aws:
+        description = ws.feature_group(schema, args.feature_group, args.ttl_days)
+        print(description["FeatureGroupArn"])
+        return 0
+    role = args.role_arn or os.environ.get("SAGEMAKER_PIPELINE_ROLE_ARN")
+    if not (role and args.offline_store):
+        raise UserError(
+            "on AWS, create needs --role-arn (a role Feature Store may write the offline "
+            "store with) and --offline-store s3://bucket/prefix"
+        )
+    request = feature_group_request(
+        schema, args.feature_group, args.offline_store, role, args.ttl_days
+    )
+    with aws_errors("feature group %s: " % args.feature_group):
+        print(side.sagemaker.create_feature_group(**request)["FeatureGroupArn"])
+    return 0
+
+
+def cmd_describe(args, ws):
+    side = Side(args, ws)
+    with aws_errors("feature group %s: " % args.feature_group):
+        description = side.sagemaker.describe_feature_group(FeatureGroupName=args.feature_group)
+    description.pop("ResponseMetadata", None)
+    print(json.dumps(description, indent=1, default=str))
+    return 0
+
+
+def cmd_list(args, ws):
+    side = Side(args, ws)
+    with aws_errors():
+        summaries = side.sagemaker.list_feature_groups()["FeatureGroupSummaries"]
+    for g in summaries:
+        print(
+            "%-40s %-10s %s" % (g["FeatureGroupName"], g["FeatureGroupStatus"], g["CreationTime"])
+        )
+    if not summaries:
+        print("no feature groups")
+    return 0
+
+
+def cmd_delete_group(args, ws):
+    side = Side(args, ws)
+    with aws_errors("feature group %s: " % args.feature_group):
+        side.sagemaker.delete_feature_group(FeatureGroupName=args.feature_group)
+    print("deleted feature group %s (its offline store stays where it is)" % args.feature_group)
+    return 0
+
+
+def records_of_file(path, schema, group_layout):
+    """[Record] of every row of a CSV, the event time from the schema's column or now."""
+    try:
+        table = read_raw_table(csv_files(path), schema, str)
+    except DataError as e:
+        raise UserError(str(e)) from None
+    missing = [c for c in group_layout.table_columns if c not in table.columns]
+    if missing:
+        raise UserError(
+            "%s has no column %s, which the feature group holds" % (path, ", ".join(missing))
+        )
+    now = time.time()
+    records = []
+    rows = table[group_layout.table_columns].fillna("").astype(str).to_dict("records")
+    for line, row in enumerate(rows, start=2):
+        try:
+            if group_layout.table_event_time:
+                event_time = parse_event_time(row[group_layout.table_event_time])
+            else:
+                event_time = now
+            records.append(group_layout.record(row, event_time))
+        except FeatureGroupError as e:
+            raise UserError("%s line %d: %s" % (path, line, e)) from None
+    return records
+
+
+def cmd_ingest(args, ws):
+    side = Side(args, ws)
+    schema = SchemaSource(args.schema).schema
+    if not Path(args.data).is_file():
+        raise UserError("--data %s is not a file" % args.data)
+    records = records_of_file(args.data, schema, layout_of(schema))
+    started = time.time()
+    with aws_errors("feature group %s: " % args.feature_group):
+        if side.aws:
+            with ThreadPoolExecutor(max_workers=args.workers) as pool:
+                for done in [
+                    pool.submit(
+                        side.runtime.put_record, FeatureGroupName=args.feature_group, Record=r
+                    )
+                    for r in records
+                ]:
+                    done.result()
+        else:  # the same rules as PutRecord, a transaction per chunk
+            for i in range(0, len(records), LOCAL_CHUNK):
+                ws.features.put(args.feature_group, records[i : i + LOCAL_CHUNK])
+            ws.features.flush()
+    print(
+        "ingested %d records into %s in %.1f s"
+        % (len(records), args.feature_group, time.time() - started)
+    )
+    return 0
+
+
+def online_record(runtime, group, customer_id, feature_names=None):
+    """{feature: value} of a customer's online record, or a UserError saying why there is
+    none."""
+    request = {"FeatureGroupName": group, "RecordIdentifierValueAsString": customer_id}
+    if feature_names:
+        request["FeatureNames"] = feature_names
+    with aws_errors("feature group %s: " % group):
+        answer = runtime.get_record(**request)
+    if "Record" not in answer:
+        raise UserError(
+            "no record for customer %s in feature group %s (never ingested, deleted, or "
+            "expired by its TTL)" % (customer_id, group)
+        )
+    return {v["FeatureName"]: v["ValueAsString"] for v in answer["Record"]}
+
+
+def cmd_get(args, ws):
+    side = Side(args, ws)
+    names = [n.strip() for n in args.features.split(",") if n.strip()] if args.features else None
+    print(json.dumps(online_record(side.runtime, args.feature_group, args.id, names), indent=1))
+    return 0
+
+
+def cmd_delete_record(args, ws):
+    side = Side(args, ws)
+    event_time = args.event_time or "%.6f" % time.time()
+    with aws_errors("feature group %s: " % args.feature_group):
+        side.runtime.delete_record(
+            FeatureGroupName=args.feature_group,
+            RecordIdentifierValueAsString=args.id,
+            EventTime=event_time,
+            DeletionMode="HardDelete" if args.hard else "SoftDelete",
+        )
+    print("deleted customer %s from %s" % (args.id, args.feature_group))
+    return 0
+
+
+def cmd_dataset(args, ws):
+    if bool(args.entities) == bool(args.as_of):
+        raise UserError("give --entities CSV or --as-of TIME")
+    side = Side(args, ws)
+    with aws_errors("feature group %s: " % args.feature_group):
+        description = side.sagemaker.describe_feature_group(FeatureGroupName=args.feature_group)
+    offline = description.get("OfflineStoreConfig", {}).get("S3StorageConfig", {})
+    uri = offline.get("ResolvedOutputS3Uri")
+    if not uri:
+        raise UserError("feature group %s has no offline store" % args.feature_group)
+    workdir = Path(tempfile.mkdtemp(prefix="churn-dataset-"))
+    try:
+        if side.aws:
+            folder = download(uri, workdir / "offline-store", args.region)
+        else:
+            ws.features.flush()
+            folder = ws.store.path(uri)
+        arguments = [
+            "--offline-store", folder, "--feature-group", args.feature_group,
+            "--schema", SchemaSource(args.schema).path, "--output-dir", workdir / "out",
+            "--as-of", args.as_of or "now", "--write-time-cutoff", args.write_time_cutoff or "none",
+        ]  # fmt: skip
+        if args.entities:
+            arguments += ["--entities", args.entities]
+        try:
+            out, _ = run_script("build_dataset", arguments, workdir)
+        except StepFailed as e:
+            raise UserError(e.last_line.replace("build-dataset: error: ", "")) from None
+        shutil.copyfile(workdir / "out" / "dataset.csv", args.out)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    sys.stdout.write(out.replace("build-dataset:", "dataset:").rstrip() + " -> %s\n" % args.out)
+    return 0
+
+
+def download(uri, folder, region):
+    """The objects under an S3 prefix, into `folder` (the offline store, for BuildDataset)."""
+    import boto3
+
+    bucket, _, prefix = uri[len("s3://") :].partition("/")
+    s3 = boto3.client("s3", region_name=region)
+    with aws_errors("offline store %s: " % uri):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                target = folder / item["Key"][len(prefix) :].lstrip("/")
+                if ".." in target.parts:
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(bucket, item["Key"], str(target))
+    return folder
+
+
+def add_common(p, schema=True):
+    p.add_argument("--feature-group", default=DEFAULT_NAME, help="default: %(default)s")
+    if schema:
+        add_schema(p)
+    p.add_argument("--region", help="on AWS in this region (default: the local feature store)")
+    add_home(p)
+
+
+def add_parsers(sub):
+    features = sub.add_parser("features", help="the churn feature group (SageMaker Feature Store)")
+    fsub = features.add_subparsers(dest="features_command", metavar="ACTION")
+    fsub.required = True
+
+    p = fsub.add_parser("create", help="create the feature group the schema implies")
+    add_common(p)
+    p.add_argument("--ttl-days", type=positive_int, help="online records expire after this")
+    p.add_argument("--role-arn", help="on AWS: the role Feature Store writes the offline store as")
+    p.add_argument("--offline-store", help="on AWS: s3://bucket/prefix of the offline store")
+    p.set_defaults(func=cmd_create)
+
+    p = fsub.add_parser("describe", help="DescribeFeatureGroup")
+    add_common(p, schema=False)
+    p.set_defaults(func=cmd_describe)
+
+    p = fsub.add_parser("list", help="the feature groups")
+    add_common(p, schema=False)
+    p.set_defaults(func=cmd_list)
+
+    p = fsub.add_parser("delete-group", help="delete the feature group (not its offline data)")
+    add_common(p, schema=False)
+    p.set_defaults(func=cmd_delete_group)
+
+    p = fsub.add_parser("ingest", help="write every row of a CSV as a record")
+    add_common(p)
+    p.add_argument("--data", required=True, help="a raw churn CSV")
+    p.add_argument("--workers", type=positive_int, default=8, help="on AWS: PutRecord threads")
+    p.set_defaults(func=cmd_ingest)
+
+    p = fsub.add_parser("get", help="a customer's online record")
+    add_common(p, schema=False)
+    p.add_argument("id", help="the customer's record identifier")
+    p.add_argument("--features", help="only these, comma-separated")
+    p.set_defaults(func=cmd_get)
+
+    p = fsub.add_parser("delete-record", help="delete a customer's record (soft by default)")
+    add_common(p, schema=False)
+    p.add_argument("id")
+    p.add_argument("--hard", action="store_true", help="HardDelete instead of SoftDelete")
+    p.add_argument("--event-time", help="the delete's event time (default: now)")
+    p.set_defaults(func=cmd_delete_record)
+
+    p = fsub.add_parser("dataset", help="point-in-time training data from the offline store")
+    add_common(p)
+    p.add_argument("--entities", help="CSV of customer ids (and their times) to build rows for")
+    p.add_argument("--as-of", help="every customer's latest features at this time (or now)")
+    p.add_argument("--write-time-cutoff", help="as the store knew them at this write time")
+    p.add_argument("--out", default="dataset.csv", help="default: %(default)s")
+    p.set_defaults(func=cmd_dataset)
