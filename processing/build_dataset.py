@@ -96,8 +96,9 @@ def read_history(folder, layout):
     columns = [n for n, _ in layout.features] + list(ORDER)
     frames = [pq.read_table(f, columns=columns).to_pandas() for f in files]
     history = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    for name in ("write_time", "api_invocation_time"):
-        history[name] = history[name].astype("int64") / 1e9 if len(history) else history[name]
+    epoch = pd.Timestamp(0, tz="UTC")
+    for name in ("write_time", "api_invocation_time"):  # whatever unit the files were written in
+        history[name] = (history[name] - epoch) / pd.Timedelta(seconds=1)
     return history
 
 
@@ -111,9 +112,13 @@ def as_of_join(history, entities, id_column, event_column, write_time_cutoff=Non
         [event_column, "api_invocation_time", "write_time"], kind="mergesort"
     )
     left = entities[[id_column, "as_of"]].copy()
+    left[id_column] = left[id_column].astype(object)
+    left["as_of"] = left["as_of"].astype("float64")
     left["\0order"] = np.arange(len(left))
     left = left.sort_values("as_of", kind="mergesort")
     right = history.rename(columns={event_column: "\0event"}).copy()
+    right[id_column] = right[id_column].astype(object)
+    right["\0event"] = right["\0event"].astype("float64")
     right[event_column] = right["\0event"]
     joined = pd.merge_asof(
         left,
