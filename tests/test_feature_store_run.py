@@ -1,0 +1,118 @@
+"""`churn run` with the Feature Store options end to end (ingest, build the dataset as of now,
+train, register), against the raw-table run; `churn features` and `churn predict --customer-id`
+against a live `churn serve` on 127.0.0.1."""
+
+import json
+
+import pandas as pd
+import pytest
+from test_serve import start_server, stop
+
+from conftest import BANK, churn_cli, needs_shared_data
+
+FEATURE_STORE = ("--ingest-features", "--train-from-feature-store")
+
+
+def run_json(home, *args):
+    proc = churn_cli(home, "run", "--json", *args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+def steps(result):
+    return {s["name"]: s for s in result["steps"]}
+
+
+@pytest.fixture(scope="module")
+def seed_runs(tmp_path_factory):
+    home = tmp_path_factory.mktemp("fs-run")
+    raw = run_json(home, "--rows", "2000")
+    stored = run_json(home, "--rows", "2000", *FEATURE_STORE)
+    again = run_json(home, "--rows", "2000", *FEATURE_STORE)
+    return home, raw, stored, again
+
+
+def test_training_from_the_feature_store_gives_the_raw_tables_model(seed_runs):
+    home, raw, stored, again = seed_runs
+    names = [s["name"] for s in stored["steps"]]
+    assert names[:3] == ["ValidateData", "IngestFeatures", "BuildDataset"]
+    assert stored["status"] == "Succeeded" and stored["model_package"]["version"] == 2
+    # The same customers in another order (the offline store's) give the same split and model.
+    assert abs(stored["metrics"]["auc"] - raw["metrics"]["auc"]) <= 0.005
+    assert stored["metrics"] == raw["metrics"]
+    # A rerun of the same rows is cached, ingest included.
+    assert all(s["cache_hit"] for s in steps(again).values() if s["type"] == "Processing")
+
+
+def test_the_ingest_wrote_every_row_and_a_customer_reads_back(seed_runs):
+    home, raw, stored, _ = seed_runs
+    table = pd.read_csv(next((home / "data").glob("*.csv")), dtype=str)
+    row = table.iloc[17]
+    proc = churn_cli(home, "features", "get", row["customer_id"])
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(proc.stdout)
+    assert {k: record[k] for k in table.columns} == row.to_dict()
+    assert float(record["event_time"]) > 1.7e9  # the ingest time, in epoch seconds
+    ingest = home / "executions" / stored["execution_id"] / "IngestFeatures"
+    assert (
+        "2000 rows into churn-customers: 2000 put, 0 unchanged"
+        in (ingest / "algo-1.log").read_text()
+    )
+
+
+def test_predict_by_customer_id_scores_the_online_record(seed_runs, tmp_path):
+    home, _, stored, _ = seed_runs
+    version = str(stored["model_package"]["version"])
+    assert churn_cli(home, "models", "approve", version).returncode == 0
+    table = pd.read_csv(next((home / "data").glob("*.csv")), dtype=str)
+    customer = table.iloc[3]
+    proc, url = start_server(home, tmp_path / "capture")
+    try:
+        by_id = churn_cli(
+            home, "predict", "--endpoint", url, "--customer-id", customer["customer_id"]
+        )
+        features = ",".join(customer[["age", "tenure", "balance", "num_products", "is_active"]])
+        by_row = churn_cli(home, "predict", "--endpoint", url, "--csv", features)
+        unknown = churn_cli(home, "predict", "--endpoint", url, "--customer-id", "nobody")
+    finally:
+        stop(proc)
+    assert by_id.returncode == 0, by_id.stderr
+    assert 0 < float(by_id.stdout.split(",")[0]) < 1 and by_id.stdout == by_row.stdout
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip() == (
+        "churn predict: error: no record for customer nobody in feature group churn-customers "
+        "(never ingested, deleted, or expired by its TTL)"
+    )
+
+
+def test_a_schema_without_an_id_column_is_refused_before_anything_runs(tmp_path):
+    data = tmp_path / "t.csv"
+    pd.DataFrame({"age": [40], "tenure": [1], "balance": [1], "num_products": [1],
+                  "is_active": [1], "churn": [0]}).to_csv(data, index=False)  # fmt: skip
+    schema = tmp_path / "noid.json"
+    schema.write_text(
+        json.dumps(
+            {
+                "name": "noid",
+                "target": {"column": "churn", "positive": 1, "values": [0, 1]},
+                "features": [{"name": "age", "type": "numeric"}],
+            }
+        )
+    )
+    proc = churn_cli(tmp_path, "run", "--data", data, "--schema", schema, "--ingest-features")
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        'churn run: error: schema %s has no "id_column": a feature group needs a record '
+        'identifier; set "id_column" to the column that names each customer' % schema
+    ]
+    assert not (tmp_path / "executions").exists()
+
+
+@needs_shared_data
+def test_the_bank_table_through_the_feature_store_matches_the_raw_run(tmp_path):
+    raw = run_json(tmp_path, "--data", BANK, "--schema", "bank")
+    stored = run_json(tmp_path, "--data", BANK, "--schema", "bank", *FEATURE_STORE)
+    assert abs(stored["metrics"]["auc"] - raw["metrics"]["auc"]) <= 0.005
+    assert stored["metrics"]["auc"] > 0.84
+    proc = churn_cli(tmp_path, "features", "get", "15634602", "--features", "Age,Exited")
+    assert json.loads(proc.stdout) == {"Age": "42", "Exited": "1"}
