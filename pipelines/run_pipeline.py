@@ -92,7 +92,9 @@ def main(argv=None, out=sys.stdout):
         role_arn=args.role_arn, description=args.description, tags=tags or None
     )
     out.write("Upserted pipeline %s\n" % response["PipelineArn"])
-    execution = pipeline.start()
+    execution = pipeline.start(
+        parameters=feature_store_parameters(kwargs, args.role_arn, pipeline, out) or None
+    )
     out.write("Execution started with PipelineExecutionArn: %s\n" % execution.arn)
     out.flush()
     if not args.wait:
@@ -100,6 +102,36 @@ def main(argv=None, out=sys.stdout):
     client = pipeline.sagemaker_session.sagemaker_client
     status = wait_for(execution, client, args.poll_seconds, out)
     return 0 if status == "Succeeded" else 1
+
+
+def feature_store_parameters(kwargs, role, pipeline, out):
+    """With the Feature Store options: the feature group, created (and waited for) when
+    missing, and the execution parameters that name it and its offline store."""
+    if not (kwargs.get("ingest_features") or kwargs.get("train_from_feature_store")):
+        return {}
+    from pipelines.aws.featurestore import ensure_feature_group, offline_store_uri
+    from pipelines.churn.feature_group import (
+        DEFAULT_NAME,
+        OFFLINE_FOLDER,
+        feature_group_request,
+    )
+    from pipelines.churn.schema_source import SchemaSource
+
+    session = pipeline.sagemaker_session
+    name = kwargs.get("FeatureGroupName", DEFAULT_NAME)
+    offline = "s3://%s/%s/%s" % (
+        kwargs.get("default_bucket") or session.default_bucket(),
+        kwargs.get("base_job_prefix", "churn").strip("/"),
+        OFFLINE_FOLDER,
+    )
+    schema = SchemaSource(kwargs.get("schema", "seed")).schema
+    request = feature_group_request(schema, name, offline, role)
+    description = ensure_feature_group(session.sagemaker_client, request)
+    out.write("Feature group %s\n" % description["FeatureGroupArn"])
+    parameters = {"FeatureGroupName": name}
+    if kwargs.get("train_from_feature_store"):
+        parameters["OfflineStoreUrl"] = offline_store_uri(description)
+    return parameters
 
 
 def entry_point():

@@ -12,12 +12,8 @@ import os
 import time
 from pathlib import Path
 
-from pipelines.churn.feature_group import (
-    LOCAL_ROLE,
-    OFFLINE_FOLDER,
-    feature_group_request,
-    same_group,
-)
+from pipelines.aws.featurestore import ensure_feature_group, offline_store_uri
+from pipelines.churn.feature_group import LOCAL_ROLE, OFFLINE_FOLDER, feature_group_request
 from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX, local_definition
 from pipelines.churn.schema_source import SchemaSource
 from pipelines.errors import ModelSourceError, MonitorError, UserError
@@ -166,11 +162,9 @@ class Workspace(object):
 
     # ------------------------------------------------------------------ feature store
 
-    def feature_group(self, schema, name, ttl_days=None, create=True):
-        """DescribeFeatureGroup of the schema's group in the local feature store, created
-        when missing (`create`); a group of that name holding other features is refused."""
-        from botocore.exceptions import ClientError
-
+    def feature_group(self, schema, name, ttl_days=None):
+        """DescribeFeatureGroup of the schema's group in the local feature store, created when
+        missing; a group of that name holding other features is refused."""
         request = feature_group_request(
             schema,
             name,
@@ -178,21 +172,7 @@ class Workspace(object):
             LOCAL_ROLE,
             ttl_days,
         )
-        sm = self.features.sagemaker_client()
-        try:
-            description = sm.describe_feature_group(FeatureGroupName=name)
-        except ClientError as e:
-            if e.response["Error"]["Code"] != "ResourceNotFound" or not create:
-                raise UserError(e.response["Error"]["Message"]) from None
-            sm.create_feature_group(**request)
-            return sm.describe_feature_group(FeatureGroupName=name)
-        if not same_group(description, request):
-            raise UserError(
-                "feature group %s holds other features than schema %s implies; delete it "
-                "(churn features delete-group %s) or name another (--feature-group)"
-                % (name, schema.name, name)
-            )
-        return description
+        return ensure_feature_group(self.features.sagemaker_client(), request)
 
     # ------------------------------------------------------------------ running
 
@@ -226,9 +206,8 @@ class Workspace(object):
             group = self.feature_group(source.schema, feature_store["group"])
             parameters.update(FeatureGroupName=group["FeatureGroupName"])
             if feature_store.get("train"):
-                offline = group["OfflineStoreConfig"]["S3StorageConfig"]
                 parameters.update(
-                    OfflineStoreUrl=offline["ResolvedOutputS3Uri"] + "/",
+                    OfflineStoreUrl=offline_store_uri(group),
                     DatasetAsOf=feature_store.get("as_of") or "now",
                 )
                 if feature_store.get("ingest"):

@@ -116,3 +116,31 @@ def test_the_bank_table_through_the_feature_store_matches_the_raw_run(tmp_path):
     assert stored["metrics"]["auc"] > 0.84
     proc = churn_cli(tmp_path, "features", "get", "15634602", "--features", "Age,Exited")
     assert json.loads(proc.stdout) == {"Age": "42", "Exited": "1"}
+
+
+def test_the_feature_commands_on_the_local_twin(tmp_path, seed_csv):
+    home = tmp_path / "home"
+    assert churn_cli(home, "features", "create").returncode == 0
+    ingest = churn_cli(home, "features", "ingest", "--data", seed_csv)
+    assert ingest.returncode == 0, ingest.stderr
+    rows = pd.read_csv(seed_csv, dtype=str)
+    assert ingest.stdout.startswith("ingested %d records into churn-customers" % len(rows))
+    listed = churn_cli(home, "features", "list")
+    assert listed.stdout.split()[:2] == ["churn-customers", "Created"]
+    first, second = rows["customer_id"].iloc[0], rows["customer_id"].iloc[1]
+    assert churn_cli(home, "features", "delete-record", first, "--hard").returncode == 0
+    assert churn_cli(home, "features", "get", first).returncode == 1
+    out = tmp_path / "now.csv"
+    dataset = churn_cli(home, "features", "dataset", "--as-of", "now", "--out", out)
+    assert dataset.returncode == 0, dataset.stderr
+    built = pd.read_csv(out, dtype=str)
+    assert len(built) == len(rows) - 1 and first not in set(built["customer_id"])
+    assert built.set_index("customer_id").loc[second, "age"] == rows.iloc[1]["age"]
+    neither = churn_cli(home, "features", "dataset", "--out", out)
+    assert neither.stderr.strip() == "churn features: error: give --entities CSV or --as-of TIME"
+    assert churn_cli(home, "features", "delete-group").returncode == 0
+    missing = churn_cli(home, "features", "get", second)
+    assert missing.stderr.strip() == (
+        "churn features: error: feature group churn-customers: Resource Not Found: "
+        "FeatureGroup churn-customers does not exist."
+    )

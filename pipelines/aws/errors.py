@@ -30,6 +30,18 @@ def credentials_error(e):
     return None
 
 
+def service_message(e):
+    """A ClientError's message as one line; a page of HTML (a proxy's, or a stand-in's 500)
+    becomes the status and code it came with."""
+    message = (e.response.get("Error", {}).get("Message") or str(e)).strip()
+    if message.lstrip().startswith("<") or "\n" in message:
+        return "the service answered HTTP %s (%s)" % (
+            e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?"),
+            e.response.get("Error", {}).get("Code", "no error code"),
+        )
+    return message
+
+
 @contextlib.contextmanager
 def aws_errors(context=""):
     """Turn an AWS call's failure into a UserError. `context` ("endpoint x: ") goes in front of
@@ -39,6 +51,6 @@ def aws_errors(context=""):
     try:
         yield
     except ClientError as e:
-        raise UserError(context + e.response["Error"].get("Message", str(e)))
+        raise UserError(context + service_message(e))
     except BotoCoreError as e:
         raise credentials_error(e) or UserError(str(e))

@@ -21,13 +21,6 @@ def layout_of(schema):
         raise UserError(str(e)) from None
 
 
-def same_group(description, request):
-    """Whether an existing group holds what `request` would create (its features, identifier
-    and event time), so records written for one fit the other."""
-    fields = ("RecordIdentifierFeatureName", "EventTimeFeatureName", "FeatureDefinitions")
-    return all(description.get(f) == request[f] for f in fields)
-
-
 def feature_group_request(schema, name, offline_uri, role, ttl_days=None):
     """CreateFeatureGroup's request: record identifier and types from the schema, a Fractional
     event time, the online store on (with a TTL when given) and the offline store under

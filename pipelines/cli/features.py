@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pipelines.aws.errors import aws_errors
+from pipelines.aws.featurestore import ensure_feature_group
 from pipelines.churn.feature_group import (
     DEFAULT_NAME,
     feature_group_request,
@@ -57,21 +58,20 @@ def layout(args):
 def cmd_create(args, ws):
     side = Side(args, ws)
     schema = SchemaSource(args.schema).schema
-    if not side.aws:
-        description = ws.feature_group(schema, args.feature_group, args.ttl_days)
-        print(description["FeatureGroupArn"])
-        return 0
-    role = args.role_arn or os.environ.get("SAGEMAKER_PIPELINE_ROLE_ARN")
-    if not (role and args.offline_store):
-        raise UserError(
-            "on AWS, create needs --role-arn (a role Feature Store may write the offline "
-            "store with) and --offline-store s3://bucket/prefix"
+    if side.aws:
+        role = args.role_arn or os.environ.get("SAGEMAKER_PIPELINE_ROLE_ARN")
+        if not (role and args.offline_store):
+            raise UserError(
+                "on AWS, create needs --role-arn (a role Feature Store may write the offline "
+                "store with) and --offline-store s3://bucket/prefix"
+            )
+        request = feature_group_request(
+            schema, args.feature_group, args.offline_store, role, args.ttl_days
         )
-    request = feature_group_request(
-        schema, args.feature_group, args.offline_store, role, args.ttl_days
-    )
-    with aws_errors("feature group %s: " % args.feature_group):
-        print(side.sagemaker.create_feature_group(**request)["FeatureGroupArn"])
+        description = ensure_feature_group(side.sagemaker, request)
+    else:
+        description = ws.feature_group(schema, args.feature_group, args.ttl_days)
+    print(description["FeatureGroupArn"])
     return 0
 
 
