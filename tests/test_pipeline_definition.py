@@ -426,3 +426,63 @@ def test_user_mistakes_are_one_line(args, env_region, message, monkeypatch, caps
     err = capsys.readouterr().err
     assert message in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+FEATURE_KWARGS = json.dumps(
+    dict(json.loads(KWARGS), schema="bank", ingest_features=True, train_from_feature_store=True)
+)
+
+
+@pytest.fixture(scope="module")
+def feature_definition():
+    proc = get_definition("--module-name", "pipelines.churn.pipeline", "--kwargs", FEATURE_KWARGS)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    return proc.stdout
+
+
+def test_the_feature_store_steps_build_offline_deterministically(feature_definition):
+    again = get_definition("--module-name", "pipelines.churn.pipeline", "--kwargs", FEATURE_KWARGS)
+    assert again.returncode == 0 and again.stdout == feature_definition  # no network, same bytes
+    check_references(feature_definition)
+    parsed = json.loads(feature_definition)
+    steps = all_steps(parsed)
+    assert [s["Name"] for s in parsed["Steps"]][:3] == [
+        "ValidateData",
+        "IngestFeatures",
+        "BuildDataset",
+    ]
+    assert steps["IngestFeatures"]["DependsOn"] == ["ValidateData"]
+    # Only validated rows are ingested; PreprocessData and BaselineData read the built dataset.
+    dataset = "Steps.BuildDataset.ProcessingOutputConfig.Outputs['dataset'].S3Output.S3Uri"
+    for name in ("PreprocessData", "BaselineData"):
+        data = steps[name]["Arguments"]["ProcessingInputs"][0]["S3Input"]["S3Uri"]
+        assert data == {"Get": dataset}, name
+    inputs = {
+        i["InputName"]: i["S3Input"]["S3Uri"]
+        for i in steps["BuildDataset"]["Arguments"]["ProcessingInputs"]
+    }
+    assert inputs["offline-store"] == {"Get": "Parameters.OfflineStoreUrl"}
+    assert inputs["ingest"] == {
+        "Get": "Steps.IngestFeatures.ProcessingOutputConfig.Outputs['ingest'].S3Output.S3Uri"
+    }  # it reruns exactly when the ingest did
+    defaults = {p["Name"]: p.get("DefaultValue") for p in parsed["Parameters"]}
+    assert defaults["FeatureGroupName"] == "churn-customers"
+    assert defaults["OfflineStoreUrl"] == "s3://review-bucket/churn/feature-store/"
+    assert defaults["OfflineStoreSettleSeconds"] == 900
+    assert (defaults["DatasetAsOf"], defaults["DatasetWriteTimeCutoff"]) == ("now", "none")
+
+
+def test_the_feature_store_options_need_a_schema_with_an_id(tmp_path):
+    proc = get_definition(
+        "--module-name",
+        "pipelines.churn.pipeline",
+        "--kwargs",
+        json.dumps(dict(json.loads(KWARGS), schema="bigml", ingest_features=True)),
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip().endswith(
+        'has no "id_column": a feature group needs a record identifier; set "id_column" to '
+        "the column that names each customer"
+    )
+    assert len(proc.stderr.strip().splitlines()) == 1
