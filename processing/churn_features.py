@@ -67,15 +67,36 @@ class FeatureGroupLayout(object):
             if name == self.event_time:
                 value = format_event_time(event_time)
             else:
-                value = (row.get(name) or "").strip()
-                if value == "" or value in self.missing:
-                    if name == self.record_identifier:
-                        raise FeatureGroupError("a row has no %s (the record identifier)" % name)
-                    continue
-                if kind == "Integral":
-                    value = integral(value, name)
-            record.append({"FeatureName": name, "ValueAsString": value})
+                value = self.value(name, kind, row.get(name))
+            if value is not None:
+                record.append({"FeatureName": name, "ValueAsString": value})
         return record
+
+    def columns(self, table, event_times):
+        """What record() makes of each row, column by column ({feature: [text or None]}) for
+        a table given as {column: [raw text]}: the bulk form of a local ingest."""
+        out = {}
+        for name, kind in self.features:
+            if name == self.event_time:
+                out[name] = [format_event_time(t) for t in event_times]
+                continue
+            values = []
+            for line, raw in enumerate(table[name], start=2):  # line 1 is the header
+                try:
+                    values.append(self.value(name, kind, raw))
+                except FeatureGroupError as e:
+                    raise FeatureGroupError("line %d: %s" % (line, e))
+            out[name] = values
+        return out
+
+    def value(self, name, kind, raw):
+        """A raw value as the feature's ValueAsString, or None when it is missing."""
+        value = (raw or "").strip()
+        if value == "" or value in self.missing:
+            if name == self.record_identifier:
+                raise FeatureGroupError("a row has no %s (the record identifier)" % name)
+            return None
+        return integral(value, name) if kind == "Integral" else value
 
 
 def definitions(schema):
@@ -122,6 +143,8 @@ def definitions(schema):
 
 def integral(value, name):
     """An Integral feature's value as SageMaker takes it: a 64-bit integer ('42.0' as '42')."""
+    if value.isdigit() and value.isascii() and len(value) < 19 and value[:1] != "0":
+        return value  # already canonical (the common case, kept cheap for bulk ingest)
     if INTEGER.match(value):
         number = int(value.strip().split(".")[0])
         if -(2**63) <= number < 2**63:

@@ -1,13 +1,13 @@
 """The offline store: every put and delete as a row of Parquet, in SageMaker's layout
-(docs/container-contracts.md section 8.2):
+(docs/feature-store.md):
 
     <ResolvedOutputS3Uri>/year=YYYY/month=MM/day=DD/hour=HH/<YYYYMMDDTHHMMSSZ>_<16 chars>.parquet
 
 partitioned by event time (UTC hours), each file named after the latest event time in it, with
 the group's features in definition order and write_time, api_invocation_time and is_deleted
 added. SageMaker buffers rows and writes them within about 15 minutes; the twin buffers them
-until flush() (the engine flushes before each job reads the store, pipelines/local/featurestore
-/store.py), so a step always sees what the steps before it wrote.
+until flush() (the engine flushes before each job reads the store: SageMakerBackend.attach), so a
+step always sees what the steps before it wrote.
 """
 
 import datetime
@@ -15,6 +15,7 @@ import io
 import secrets
 import string
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -37,34 +38,22 @@ def parquet_schema(description):
     return pa.schema(fields)
 
 
-def typed(kind, text):
-    if text is None:
-        return None
-    if kind == "Integral":
-        return int(text)
-    if kind == "Fractional":
-        return float(text)
-    return text
-
-
 class OfflineStore(object):
-    """Buffers rows per feature group and writes them as Parquet objects into the store."""
+    """Buffers rows per feature group, column by column, and writes them as Parquet objects
+    into the store."""
 
     def __init__(self, store):
         self.store = store
-        self.buffers = {}  # group name -> (description, [row tuples])
+        self.buffers = {}  # group name -> (description, [column chunks], [times], ...)
 
-    def append(self, description, rows):
-        """rows: [(values {feature: text or None}, event_time seconds, invoked seconds,
-        is_deleted)]."""
+    def append(self, description, columns, event_times, invoked, deleted):
+        """columns: the group's features in definition order, each a list of typed values
+        (int, float, str or None); event_times and invoked (the PutRecord call) in epoch
+        seconds; deleted: is_deleted per row."""
         name = description["FeatureGroupName"]
-        kinds = [(d["FeatureName"], d["FeatureType"]) for d in description["FeatureDefinitions"]]
-        buffered = self.buffers.setdefault(name, (description, []))[1]
-        for values, event_time, invoked, deleted in rows:
-            buffered.append(
-                (event_time, [typed(k, values.get(f)) for f, k in kinds], invoked, deleted)
-            )
-        if len(buffered) >= FLUSH_ROWS:
+        buffer = self.buffers.setdefault(name, {"description": description, "chunks": []})
+        buffer["chunks"].append((columns, event_times, invoked, deleted))
+        if sum(len(c[1]) for c in buffer["chunks"]) >= FLUSH_ROWS:
             self.flush(name)
 
     def discard(self, name):
@@ -72,28 +61,34 @@ class OfflineStore(object):
 
     def flush(self, name=None):
         for group in [name] if name else list(self.buffers):
-            description, rows = self.buffers.pop(group, (None, []))
-            if rows:
-                self._write(description, rows)
+            buffer = self.buffers.pop(group, None)
+            if buffer and buffer["chunks"]:
+                self._write(buffer["description"], buffer["chunks"])
 
-    def _write(self, description, rows):
+    def _write(self, description, chunks):
         schema = parquet_schema(description)
-        written = datetime.datetime.now(datetime.timezone.utc)
-        base = description["OfflineStoreConfig"]["S3StorageConfig"]["ResolvedOutputS3Uri"]
-        hours = {}
-        for row in rows:
-            hours.setdefault(int(row[0] // 3600), []).append(row)
         n_features = len(description["FeatureDefinitions"])
-        for hour, part in sorted(hours.items()):
-            columns = [[r[1][i] for r in part] for i in range(n_features)]
-            columns.append([written] * len(part))
-            columns.append([_utc(r[2]) for r in part])
-            columns.append([r[3] for r in part])
-            table = pa.Table.from_arrays(
-                [pa.array(c, type=f.type) for c, f in zip(columns, schema)], schema=schema
+        written = datetime.datetime.now(datetime.timezone.utc)
+        arrays = []
+        for i in range(n_features):
+            arrays.append(
+                pa.concat_arrays([pa.array(c[0][i], type=schema.field(i).type) for c in chunks])
             )
-            start = _utc(hour * 3600)
-            latest = _utc(max(r[0] for r in part))
+        events = np.concatenate([np.asarray(c[1], dtype=np.float64) for c in chunks])
+        invoked = np.concatenate([np.asarray(c[2], dtype=np.float64) for c in chunks])
+        rows = len(events)
+        arrays.append(
+            pa.array(np.full(rows, int(written.timestamp() * 1000)), pa.int64()).cast(TIMESTAMP)
+        )
+        arrays.append(pa.array((invoked * 1000).astype(np.int64)).cast(TIMESTAMP))
+        arrays.append(pa.array([d for c in chunks for d in c[3]], type=pa.bool_()))
+        table = pa.Table.from_arrays(arrays, schema=schema)
+        hours = np.floor(events / 3600).astype(np.int64)
+        base = description["OfflineStoreConfig"]["S3StorageConfig"]["ResolvedOutputS3Uri"]
+        for hour in np.unique(hours):
+            take = np.flatnonzero(hours == hour)
+            start = _utc(int(hour) * 3600)
+            latest = _utc(float(events[take].max()))
             key = "%s/year=%04d/month=%02d/day=%02d/hour=%02d/%s_%s.parquet" % (
                 base,
                 start.year,
@@ -104,7 +99,7 @@ class OfflineStore(object):
                 "".join(secrets.choice(ALPHABET) for _ in range(16)),
             )
             buf = io.BytesIO()
-            pq.write_table(table, buf)
+            pq.write_table(table.take(pa.array(take)), buf)
             self.store.put_bytes(key, buf.getvalue())
 
 

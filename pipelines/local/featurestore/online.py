@@ -36,28 +36,17 @@ class OnlineStore(object):
         db.executescript(SCHEMA)
 
     def put(self, group, rows, now):
-        """rows: [(record_id, event_time, record, expires_at)]; record is the PutRecord
-        Record list. Returns how many changed the online store."""
+        """rows: (record_id, event_time, values, expires_at), values the JSON array of the
+        group's features in definition order (null where missing). Returns how many changed
+        the online store."""
         before = self.db.total_changes
         self.db.executemany(
-            UPSERT,
-            [(group, rid, et, json.dumps(record), exp, now) for rid, et, record, exp in rows],
+            UPSERT, ((group, rid, et, values, exp, now) for rid, et, values, exp in rows)
         )
         return self.db.total_changes - before
 
-    def get(self, group, record_id, now):
-        """(record, expires_at) of a live record, or None (absent, deleted or expired)."""
-        row = self.db.execute(
-            "SELECT record, expires_at FROM online_records "
-            "WHERE feature_group = ? AND record_id = ?",
-            (group, record_id),
-        ).fetchone()
-        if row is None or row[0] is None or (row[1] is not None and row[1] <= now):
-            return None
-        return json.loads(row[0]), row[1]
-
     def get_many(self, group, record_ids, now):
-        """{record_id: (record, expires_at)} of the live ones among record_ids."""
+        """{record_id: (values, expires_at)} of the live ones among record_ids."""
         marks = ",".join("?" * len(record_ids))
         found = {}
         for rid, record, expires_at in self.db.execute(

@@ -22,6 +22,8 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
+
 from pipelines.local.featurestore import groups
 from pipelines.local.featurestore.errors import not_found, validation
 from pipelines.local.featurestore.offline import OfflineStore
@@ -35,6 +37,7 @@ MAX_BATCH_RECORDS = 100
 INTEGRAL = re.compile(r"^[+-]?[0-9]+$")
 ISO_EVENT_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d{1,9})?Z$")
 ARN_NAME = re.compile(r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:feature-group/(.+)$")
+COMPACT_JSON = json.JSONEncoder(separators=(",", ":")).encode
 GROUPS = """
 CREATE TABLE IF NOT EXISTS feature_groups (
     name TEXT PRIMARY KEY COLLATE NOCASE, created REAL NOT NULL, description TEXT NOT NULL);
@@ -141,28 +144,92 @@ class LocalFeatureStore(object):
         many changed the online store."""
         with self.lock:
             description = self.group(group_name, operation)
+            names = [d["FeatureName"] for d in description["FeatureDefinitions"]]
+            columns = {n: [None] * len(records) for n in names}
+            for row, record in enumerate(records):
+                seen = set()
+                for fv in record:
+                    name = fv["FeatureName"]
+                    if name not in columns:
+                        raise validation(
+                            "feature %s is not defined in feature group %s"
+                            % (name, description["FeatureGroupName"]),
+                            operation,
+                        )
+                    if name in seen:
+                        raise validation(
+                            "feature %s appears more than once in the record" % name, operation
+                        )
+                    if "ValueAsStringList" in fv or "ValueAsString" not in fv:
+                        raise validation(
+                            "feature %s needs a ValueAsString (it is not a collection)" % name,
+                            operation,
+                        )
+                    seen.add(name)
+                    columns[name][row] = fv["ValueAsString"]
+            return self.put_columns(group_name, columns, target_stores, ttl, operation)
+
+    def put_columns(self, group_name, columns, target_stores=None, ttl=None, operation="PutRecord"):
+        """PutRecord for each row of `columns` ({feature: [text or None]}, one list per
+        feature, all of one length), with the same checks, checked column by column: the bulk
+        path of a local ingest. Returns how many rows changed the online store."""
+        with self.lock:
+            description = self.group(group_name, operation)
             online, offline = self._targets(description, target_stores, operation)
+            kinds = {d["FeatureName"]: d["FeatureType"] for d in description["FeatureDefinitions"]}
+            unknown = sorted(set(columns) - set(kinds))
+            if unknown:
+                raise validation(
+                    "features %s are not defined in feature group %s"
+                    % (", ".join(unknown), description["FeatureGroupName"]),
+                    operation,
+                )
+            n = len(next(iter(columns.values()))) if columns else 0
+            names = list(kinds)
+            full = [columns.get(name) or [None] * n for name in names]
+            # A record over 350 KB is only possible when the longest values could add up to
+            # it (a character is at most 4 bytes); only then are rows measured one by one.
+            longest = [max((len(v) for v in c if v is not None), default=0) for c in full]
+            if (sum(longest) + sum(map(len, names))) * 4 > MAX_RECORD_BYTES:
+                for row in zip(*full):
+                    size = sum(len(v.encode("utf-8")) for v in row if v is not None)
+                    if size > MAX_RECORD_BYTES:
+                        raise validation("the record is over 350 KB", operation)
+            id_name = description["RecordIdentifierFeatureName"]
+            ids = full[names.index(id_name)]
+            for rid in ids:
+                if rid is None:
+                    raise validation(
+                        "the record has no %s (its record identifier)" % id_name, operation
+                    )
+                if (
+                    len(rid) * 4 > MAX_IDENTIFIER_BYTES
+                    and len(rid.encode("utf-8")) > MAX_IDENTIFIER_BYTES
+                ):
+                    raise validation("the record identifier is over 2 KB", operation)
+            et_name = description["EventTimeFeatureName"]
+            events = full[names.index(et_name)]
+            if any(v is None for v in events):
+                raise validation("the record has no %s (its event time)" % et_name, operation)
+            seconds = self._event_seconds_column(description, events, operation)
+            typed = [_typed_column(n, kinds[n], c, operation) for n, c in zip(names, full)]
             ttl_seconds = groups.ttl_seconds(
                 ttl or (description.get("OnlineStoreConfig") or {}).get("TtlDuration")
             )
             now = time.time()
-            online_rows, offline_rows = [], []
-            for record in records:
-                values, record_id, event_time = self._check_record(description, record, operation)
-                if online:
-                    expires = event_time + ttl_seconds if ttl_seconds else None
-                    online_rows.append((record_id, event_time, record, expires))
-                if offline:
-                    offline_rows.append((values, event_time, now, False))
             name = description["FeatureGroupName"]
-            changed = self.online.put(name, online_rows, now) if online_rows else 0
-            self.db.commit()
-            if offline_rows:
-                self.offline.append(description, offline_rows)
+            changed = 0
+            if online:
+                values = list(map(COMPACT_JSON, zip(*full)))
+                expires = [s + ttl_seconds for s in seconds] if ttl_seconds else [None] * n
+                changed = self.online.put(name, zip(ids, seconds, values, expires), now)
+                self.db.commit()
+            if offline:
+                self.offline.append(description, typed, seconds, [now] * n, [False] * n)
             return changed
 
     def get(self, group_name, record_ids, feature_names, operation):
-        """{record_id: (record, expires_at)} of the live records among record_ids."""
+        """{record_id: (Record, expires_at)} of the live records among record_ids."""
         with self.lock:
             description = self.group(group_name, operation)
             if not (description.get("OnlineStoreConfig") or {}).get("EnableOnlineStore"):
@@ -170,8 +237,8 @@ class LocalFeatureStore(object):
                     "feature group %s has no online store" % description["FeatureGroupName"],
                     operation,
                 )
-            defined = {d["FeatureName"] for d in description["FeatureDefinitions"]}
-            unknown = [n for n in feature_names or [] if n not in defined]
+            names = [d["FeatureName"] for d in description["FeatureDefinitions"]]
+            unknown = [n for n in feature_names or [] if n not in names]
             if unknown:
                 raise validation(
                     "features %s are not defined in feature group %s"
@@ -179,13 +246,18 @@ class LocalFeatureStore(object):
                     operation,
                 )
             found = self.online.get_many(description["FeatureGroupName"], record_ids, time.time())
-        if feature_names:
-            wanted = set(feature_names)
-            found = {
-                rid: ([fv for fv in record if fv["FeatureName"] in wanted], expires)
-                for rid, (record, expires) in found.items()
-            }
-        return found
+        wanted = set(feature_names or names)
+        return {
+            rid: (
+                [
+                    {"FeatureName": n, "ValueAsString": v}
+                    for n, v in zip(names, values)
+                    if v is not None and n in wanted
+                ],
+                expires,
+            )
+            for rid, (values, expires) in found.items()
+        }
 
     def delete(self, group_name, record_id, event_time, target_stores, mode):
         op = "DeleteRecord"
@@ -198,11 +270,14 @@ class LocalFeatureStore(object):
                 self.online.delete(name, record_id, seconds, mode == "HardDelete", time.time())
                 self.db.commit()
             if offline:
+                names = [d["FeatureName"] for d in description["FeatureDefinitions"]]
+                kinds = [d["FeatureType"] for d in description["FeatureDefinitions"]]
                 tombstone = {
                     description["RecordIdentifierFeatureName"]: record_id,
                     description["EventTimeFeatureName"]: event_time,
                 }
-                self.offline.append(description, [(tombstone, seconds, time.time(), True)])
+                typed = [_typed_column(n, k, [tombstone.get(n)], op) for n, k in zip(names, kinds)]
+                self.offline.append(description, typed, [seconds], [time.time()], [True])
 
     def _targets(self, description, target_stores, operation):
         has_online = bool((description.get("OnlineStoreConfig") or {}).get("EnableOnlineStore"))
@@ -219,45 +294,23 @@ class LocalFeatureStore(object):
             )
         return has_online and "OnlineStore" in wanted, has_offline and "OfflineStore" in wanted
 
-    def _check_record(self, description, record, operation):
-        types = {d["FeatureName"]: d["FeatureType"] for d in description["FeatureDefinitions"]}
-        values, size = {}, 0
-        for fv in record:
-            name = fv["FeatureName"]
-            if name not in types:
-                raise validation(
-                    "feature %s is not defined in feature group %s"
-                    % (name, description["FeatureGroupName"]),
-                    operation,
-                )
-            if name in values:
-                raise validation(
-                    "feature %s appears more than once in the record" % name, operation
-                )
-            if "ValueAsStringList" in fv or "ValueAsString" not in fv:
-                raise validation(
-                    "feature %s needs a ValueAsString (it is not a collection)" % name, operation
-                )
-            text = fv["ValueAsString"]
-            length = len(text.encode("utf-8"))
-            if length > MAX_VALUE_BYTES:
-                raise validation("feature %s's value is over 350 KB" % name, operation)
-            size += length + len(name)
-            if name != description["EventTimeFeatureName"]:  # its own check below
-                _check_value(name, types[name], text, operation)
-            values[name] = text
-        if size > MAX_RECORD_BYTES:
-            raise validation("the record is over 350 KB", operation)
-        id_name = description["RecordIdentifierFeatureName"]
-        record_id = values.get(id_name)
-        if record_id is None:
-            raise validation("the record has no %s (its record identifier)" % id_name, operation)
-        if len(record_id.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
-            raise validation("the record identifier is over 2 KB", operation)
-        et_name = description["EventTimeFeatureName"]
-        if et_name not in values:
-            raise validation("the record has no %s (its event time)" % et_name, operation)
-        return values, record_id, self._event_seconds(description, values[et_name], operation)
+    def _event_seconds_column(self, description, texts, operation):
+        """_event_seconds of each text; Fractional ones converted and checked at once."""
+        kind = {d["FeatureName"]: d["FeatureType"] for d in description["FeatureDefinitions"]}[
+            description["EventTimeFeatureName"]
+        ]
+        if kind == "Fractional":
+            try:
+                seconds = np.array(texts, dtype=np.float64)
+            except ValueError:
+                seconds = None
+            if seconds is not None and (
+                not len(seconds)
+                or (np.isfinite(seconds).all() and seconds.min() >= -62135596800)
+                and seconds.max() <= 253402300799
+            ):
+                return seconds.tolist()
+        return [self._event_seconds(description, t, operation) for t in texts]
 
     def _event_seconds(self, description, text, operation):
         kind = {d["FeatureName"]: d["FeatureType"] for d in description["FeatureDefinitions"]}[
@@ -288,17 +341,44 @@ class LocalFeatureStore(object):
         return moment.replace(tzinfo=datetime.timezone.utc).timestamp() + fraction
 
 
-def _check_value(name, kind, text, operation):
+def _typed_column(name, kind, column, operation):
+    """A column's values as the offline store types them (int, float, str or None), after the
+    checks of its feature type and the per-value size limit."""
+    present = [t for t in column if t is not None]
+    if any(not isinstance(t, str) for t in present):
+        raise validation("feature %s: ValueAsString must be a string" % name, operation)
+    if present and max(map(len, present)) * 4 > MAX_VALUE_BYTES:
+        if any(len(t.encode("utf-8")) > MAX_VALUE_BYTES for t in present):
+            raise validation("feature %s's value is over 350 KB" % name, operation)
+    if kind == "String":
+        return column
     if kind == "Integral":
-        if not INTEGRAL.match(text) or not -(2**63) <= int(text) < 2**63:
-            raise validation("feature %s: %r is not a 64-bit integer" % (name, text), operation)
-    elif kind == "Fractional":
-        try:
-            ok = math.isfinite(float(text))
-        except ValueError:
-            ok = False
-        if not ok:
-            raise validation("feature %s: %r is not a finite double" % (name, text), operation)
+        out = []
+        for text in column:
+            if text is None:
+                out.append(None)
+            elif text.isdigit() and text.isascii() and len(text) < 19:
+                out.append(int(text))
+            elif INTEGRAL.match(text) and -(2**63) <= int(text) < 2**63:
+                out.append(int(text))
+            else:
+                raise validation("feature %s: %r is not a 64-bit integer" % (name, text), operation)
+        return out
+    try:
+        out = [None if t is None else float(t) for t in column]
+    except ValueError:
+        out = None
+    if out is None or not all(map(math.isfinite, (v for v in out if v is not None))):
+        bad = next(t for t in present if not _finite(t))
+        raise validation("feature %s: %r is not a finite double" % (name, bad), operation)
+    return out
+
+
+def _finite(text):
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def _created(description):
