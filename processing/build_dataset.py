@@ -78,7 +78,8 @@ def group_folder(folder, group):
 
 def read_history(folder, layout):
     """Every offline-store row (features, event time, write_time, api_invocation_time,
-    is_deleted) under `folder`, times as epoch seconds."""
+    is_deleted) under `folder` as a pyarrow Table, the two write times as epoch seconds."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     files = sorted(
@@ -94,49 +95,69 @@ def read_history(folder, layout):
             "minutes)" % folder
         )
     columns = [n for n, _ in layout.features] + list(ORDER)
-    frames = [pq.read_table(f, columns=columns).to_pandas() for f in files]
-    history = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    epoch = pd.Timestamp(0, tz="UTC")
+    history = pa.concat_tables([pq.read_table(f, columns=columns) for f in files])
     for name in ("write_time", "api_invocation_time"):  # whatever unit the files were written in
-        history[name] = (history[name] - epoch) / pd.Timedelta(seconds=1)
+        micros = history[name].cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+        seconds = pa.array(micros.to_numpy(zero_copy_only=False) / 1e6)
+        history = history.set_column(history.schema.get_field_index(name), name, seconds)
     return history
 
 
 def as_of_join(history, entities, id_column, event_column, write_time_cutoff=None):
     """For each entity row (id_column, "as_of" in epoch seconds), its latest history row with
     event time <= as_of (ties: the later api_invocation_time, then write_time), unless that
-    row is a delete marker. Returns (the joined rows in entity order, counts)."""
+    row is a delete marker. `history` is a pyarrow Table (or a DataFrame). Returns (the joined
+    rows in entity order as a DataFrame with "as_of", counts).
+
+    Exact and vectorised: ids become codes of one dictionary, event times ranks of their
+    sorted set, so (code, rank) is one int64 key; the history sorted by key, then
+    api_invocation_time and write_time, answers every entity with one binary search."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(history, pd.DataFrame):
+        history = pa.Table.from_pandas(history, preserve_index=False)
     if write_time_cutoff is not None:
-        history = history[history["write_time"] <= write_time_cutoff]
-    history = history.sort_values(
-        [event_column, "api_invocation_time", "write_time"], kind="mergesort"
+        history = history.filter(pc.less_equal(history["write_time"], write_time_cutoff))
+    ids = pa.array(entities[id_column].astype(str), type=pa.string())
+    as_of = np.asarray(entities["as_of"], dtype=np.float64)
+    keys = pc.cast(history[id_column], pa.string())
+    dictionary = pc.unique(keys)
+    history_code = pc.index_in(keys, value_set=dictionary).to_numpy().astype(np.int64)
+    entity_code = pc.index_in(ids, value_set=dictionary).to_numpy(zero_copy_only=False)
+    entity_code = np.where(np.isnan(entity_code.astype(np.float64)), -1, entity_code).astype(
+        np.int64
     )
-    left = entities[[id_column, "as_of"]].copy()
-    left[id_column] = left[id_column].astype(object)
-    left["as_of"] = left["as_of"].astype("float64")
-    left["\0order"] = np.arange(len(left))
-    left = left.sort_values("as_of", kind="mergesort")
-    right = history.rename(columns={event_column: "\0event"}).copy()
-    right[id_column] = right[id_column].astype(object)
-    right["\0event"] = right["\0event"].astype("float64")
-    right[event_column] = right["\0event"]
-    joined = pd.merge_asof(
-        left,
-        right,
-        left_on="as_of",
-        right_on="\0event",
-        by=id_column,
-        direction="backward",
-        allow_exact_matches=True,
+    events = history[event_column].to_numpy().astype(np.float64)
+    times, ranks = np.unique(events, return_inverse=True)
+    span = len(times) + 1
+    history_key = history_code * span + ranks.reshape(-1)
+    order = np.lexsort(
+        (
+            history["write_time"].to_numpy().astype(np.float64),
+            history["api_invocation_time"].to_numpy().astype(np.float64),
+            history_key,
+        )
     )
-    joined = joined.sort_values("\0order", kind="mergesort")
-    unmatched = joined["\0event"].isna()
-    deleted = joined["is_deleted"].fillna(False).astype(bool) & ~unmatched
-    kept = joined[~unmatched & ~deleted]
+    sorted_key, sorted_code = history_key[order], history_code[order]
+    # The rank of the latest event time <= as_of (-1: before them all), exact: no float
+    # arithmetic on the times themselves.
+    entity_key = entity_code * span + np.searchsorted(times, as_of, side="right") - 1
+    position = np.searchsorted(sorted_key, entity_key, side="right") - 1
+    safe = np.clip(position, 0, max(len(order) - 1, 0))
+    matched = (entity_code >= 0) & (position >= 0)
+    if len(order):
+        matched &= sorted_code[safe] == entity_code
+    deleted_column = pc.fill_null(history["is_deleted"], False).to_numpy(zero_copy_only=False)
+    deleted = matched & (deleted_column[order][safe] if len(order) else matched)
+    keep = matched & ~deleted
+    kept = history.take(pa.array(order[safe[keep]])).to_pandas()
+    kept.index = np.flatnonzero(keep)
+    kept["as_of"] = as_of[keep]
     counts = {
         "entities": int(len(entities)),
-        "rows": int(len(kept)),
-        "without_history": int(unmatched.sum()),
+        "rows": int(keep.sum()),
+        "without_history": int((~matched).sum()),
         "deleted": int(deleted.sum()),
     }
     return kept, counts
@@ -192,9 +213,8 @@ def build(args):
     if args.entities:
         entities = read_entities(args.entities, layout, as_of)
     else:
-        ids = pd.unique(history[layout.record_identifier])
+        ids = sorted(history[layout.record_identifier].unique().to_pylist())
         entities = pd.DataFrame({layout.record_identifier: ids, "as_of": as_of})
-        entities = entities.sort_values(layout.record_identifier, kind="mergesort")
     kept, counts = as_of_join(
         history, entities, layout.record_identifier, layout.event_time, cutoff
     )
