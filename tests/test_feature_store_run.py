@@ -116,6 +116,26 @@ def test_the_bank_table_through_the_feature_store_matches_the_raw_run(tmp_path):
     assert stored["metrics"]["auc"] > 0.84
     proc = churn_cli(tmp_path, "features", "get", "15634602", "--features", "Age,Exited")
     assert json.loads(proc.stdout) == {"Age": "42", "Exited": "1"}
+    # A bank customer scored by id against the registered model behind churn serve.
+    version = str(stored["model_package"]["version"])
+    assert churn_cli(tmp_path, "models", "approve", version).returncode == 0
+    server, url = start_server(tmp_path, tmp_path / "capture")
+    try:
+        by_id = churn_cli(
+            tmp_path, "predict", "--endpoint", url, "--customer-id", "15634602", "--schema", "bank"
+        )
+        by_row = churn_cli(
+            tmp_path,
+            "predict",
+            "--endpoint",
+            url,
+            "--csv",
+            "619,France,Female,42,2,0,1,1,1,101348.88",
+        )
+    finally:
+        stop(server)
+    assert by_id.returncode == 0, by_id.stderr
+    assert by_id.stdout == by_row.stdout and 0 < float(by_id.stdout.split(",")[0]) < 1
 
 
 def test_the_feature_commands_on_the_local_twin(tmp_path, seed_csv):

@@ -51,10 +51,6 @@ class Side(object):
         self.ws = ws
 
 
-def layout(args):
-    return layout_of(SchemaSource(args.schema).schema)
-
-
 def cmd_create(args, ws):
     side = Side(args, ws)
     schema = SchemaSource(args.schema).schema

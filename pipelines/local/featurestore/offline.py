@@ -56,9 +56,6 @@ class OfflineStore(object):
         if sum(len(c[1]) for c in buffer["chunks"]) >= FLUSH_ROWS:
             self.flush(name)
 
-    def discard(self, name):
-        self.buffers.pop(name, None)
-
     def flush(self, name=None):
         for group in [name] if name else list(self.buffers):
             buffer = self.buffers.pop(group, None)

@@ -222,7 +222,10 @@ class LocalFeatureStore(object):
             if online:
                 values = list(map(COMPACT_JSON, zip(*full)))
                 expires = [s + ttl_seconds for s in seconds] if ttl_seconds else [None] * n
-                changed = self.online.put(name, zip(ids, seconds, values, expires), now)
+                rows = zip(ids, seconds, values, expires)
+                if n > 1000:  # in key order: SQLite's B-tree takes sorted keys several times faster
+                    rows = sorted(rows, key=lambda row: row[0])  # stable: put order per id
+                changed = self.online.put(name, rows, now)
                 self.db.commit()
             if offline:
                 self.offline.append(description, typed, seconds, [now] * n, [False] * n)
