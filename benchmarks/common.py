@@ -120,3 +120,14 @@ def prepared_features(handlers, model, body):
     return handlers.features(
         handlers.decoding.columns(handlers.input_fn(body, "text/csv"), model), model
     )
+
+
+def ensure_venv(venv, packages, program):
+    """`program` inside a virtualenv of its own with `packages`, created on first use: peers
+    measured against the project are never its dependencies."""
+    path = Path(venv) / "bin" / program
+    if not path.exists():
+        print("creating %s with %s (once)" % (venv, " ".join(packages)))
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(Path(venv) / "bin" / "pip"), "install", "-q"] + packages, check=True)
+    return path

@@ -20,13 +20,19 @@ row through xgboost's Booster.inplace_predict on one thread, and the whole handl
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import approved_model_home, load_inference, machine, median, prepared_features
+from common import (
+    approved_model_home,
+    ensure_venv,
+    load_inference,
+    machine,
+    median,
+    prepared_features,
+)
 from http_load import free_port, start, start_churn_serve, stop, wait_ready, wrk
 
 ROW = "40,5,100000,2,1\n"
@@ -64,12 +70,7 @@ def floor(handlers, model, runs):
 
 
 def ensure_mlserver(venv):
-    mlserver = venv / "bin" / "mlserver"
-    if not mlserver.exists():
-        print("creating %s with %s (once)" % (venv, " ".join(MLSERVER_PACKAGES)))
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q"] + MLSERVER_PACKAGES, check=True)
-    return mlserver
+    return ensure_venv(venv, MLSERVER_PACKAGES, "mlserver")
 
 
 def start_mlserver(mlserver, model_file, work):

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from common import ROOT, machine, median
+from common import ROOT, ensure_venv, machine, median
 
 FEAST_PACKAGES = ["feast==0.67.*"]
 DEFAULT_VENV = Path.home() / ".cache" / "churn-benchmarks" / "feast-0.67"
@@ -177,12 +177,7 @@ def run_json(argv):
 
 
 def ensure_feast(venv):
-    python = venv / "bin" / "python"
-    if not python.exists():
-        print("creating %s with %s (once)" % (venv, " ".join(FEAST_PACKAGES)))
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q"] + FEAST_PACKAGES, check=True)
-    return python
+    return ensure_venv(venv, FEAST_PACKAGES, "python")
 
 
 def feast_repo(work, frame, python):

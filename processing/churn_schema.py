@@ -186,22 +186,15 @@ def check_types(raw, where):
     for field in ("name", "description"):
         if field in raw:
             _expect(_is_text(raw[field]), where, field, "a string", raw[field])
-    if raw.get("id_column") is not None:
-        _expect(
-            _is_text(raw["id_column"]) and raw["id_column"],
-            where,
-            "id_column",
-            "a column name (a non-empty string) or null",
-            raw["id_column"],
-        )
-    if raw.get("event_time_column") is not None:
-        _expect(
-            _is_text(raw["event_time_column"]) and raw["event_time_column"],
-            where,
-            "event_time_column",
-            "a column name (a non-empty string) or null",
-            raw["event_time_column"],
-        )
+    for field in ("id_column", "event_time_column"):
+        if raw.get(field) is not None:
+            _expect(
+                _is_text(raw[field]) and raw[field],
+                where,
+                field,
+                "a column name (a non-empty string) or null",
+                raw[field],
+            )
     if "id_completeness" in raw:
         v = raw["id_completeness"]
         _expect(_is_number(v) and 0 <= v <= 1, where, "id_completeness", "a number from 0 to 1", v)
