@@ -121,9 +121,11 @@ def as_of_join(history, entities, id_column, event_column, write_time_cutoff=Non
         history = history.filter(pc.less_equal(history["write_time"], write_time_cutoff))
     ids = pa.array(entities[id_column].astype(str), type=pa.string())
     as_of = np.asarray(entities["as_of"], dtype=np.float64)
-    keys = pc.cast(history[id_column], pa.string())
-    dictionary = pc.unique(keys)
-    history_code = pc.index_in(keys, value_set=dictionary).to_numpy().astype(np.int64)
+    # One array, so one dictionary (each chunk of a table read from several files would
+    # otherwise get its own).
+    encoded = pc.dictionary_encode(pc.cast(history[id_column], pa.string()).combine_chunks())
+    dictionary = encoded.dictionary
+    history_code = encoded.indices.to_numpy().astype(np.int64)
     entity_code = pc.index_in(ids, value_set=dictionary).to_numpy(zero_copy_only=False)
     entity_code = np.where(np.isnan(entity_code.astype(np.float64)), -1, entity_code).astype(
         np.int64
@@ -142,8 +144,8 @@ def as_of_join(history, entities, id_column, event_column, write_time_cutoff=Non
     sorted_key, sorted_code = history_key[order], history_code[order]
     # The rank of the latest event time <= as_of (-1: before them all), exact: no float
     # arithmetic on the times themselves.
-    entity_key = entity_code * span + np.searchsorted(times, as_of, side="right") - 1
-    position = np.searchsorted(sorted_key, entity_key, side="right") - 1
+    entity_key = entity_code * span + _searchsorted(times, as_of) - 1
+    position = _searchsorted(sorted_key, entity_key) - 1
     safe = np.clip(position, 0, max(len(order) - 1, 0))
     matched = (entity_code >= 0) & (position >= 0)
     if len(order):
@@ -161,6 +163,15 @@ def as_of_join(history, entities, id_column, event_column, write_time_cutoff=Non
         "deleted": int(deleted.sum()),
     }
     return kept, counts
+
+
+def _searchsorted(haystack, needles):
+    """np.searchsorted(side="right") with the needles looked up in sorted order: the same
+    answer, several times faster on millions of random needles (the search stays in cache)."""
+    order = np.argsort(needles, kind="stable")
+    found = np.empty(len(needles), dtype=np.int64)
+    found[order] = np.searchsorted(haystack, needles[order], side="right")
+    return found
 
 
 def read_entities(path, layout, as_of):
