@@ -181,11 +181,6 @@ def preprocess(args):
             )
 
     df = read_table(args.input, schema)
-    if schema.id_column:
-        # The split depends on which rows, not on the order a file (or the feature store's
-        # offline store) lists them in: the same customers give the same split and the same
-        # model, and a customer stays in its split as long as the seed is kept.
-        df = df.sort_values(schema.id_column, kind="mergesort").reset_index(drop=True)
     labels = labels_from_target(df[schema.target], schema)
     df = df.drop(columns=[schema.target])
     splits = stratified_split(labels, args.validation_fraction, args.test_fraction, args.seed)
