@@ -109,9 +109,10 @@ def as_of_join(history, entities, id_column, event_column, write_time_cutoff=Non
     row is a delete marker. `history` is a pyarrow Table (or a DataFrame). Returns (the joined
     rows in entity order as a DataFrame with "as_of", counts).
 
-    Exact and vectorised: ids become codes of one dictionary, event times ranks of their
-    sorted set, so (code, rank) is one int64 key; the history sorted by key, then
-    api_invocation_time and write_time, answers every entity with one binary search."""
+    Exact and vectorised: ids become codes of one dictionary and event times ranks of their
+    sorted set, so (code, rank) is one int64 key; the history is sorted by that key (and, among
+    equal keys, by api_invocation_time and write_time), and one binary search per entity finds
+    its last record at or before its time. No float arithmetic touches the times."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -121,35 +122,42 @@ def as_of_join(history, entities, id_column, event_column, write_time_cutoff=Non
         history = history.filter(pc.less_equal(history["write_time"], write_time_cutoff))
     ids = pa.array(entities[id_column].astype(str), type=pa.string())
     as_of = np.asarray(entities["as_of"], dtype=np.float64)
-    # One array, so one dictionary (each chunk of a table read from several files would
-    # otherwise get its own).
-    encoded = pc.dictionary_encode(pc.cast(history[id_column], pa.string()).combine_chunks())
-    dictionary = encoded.dictionary
-    history_code = encoded.indices.to_numpy().astype(np.int64)
-    entity_code = pc.index_in(ids, value_set=dictionary).to_numpy(zero_copy_only=False)
-    entity_code = np.where(np.isnan(entity_code.astype(np.float64)), -1, entity_code).astype(
-        np.int64
-    )
-    events = history[event_column].to_numpy().astype(np.float64)
-    times, ranks = np.unique(events, return_inverse=True)
+    # History ids then entity ids in one array, so one dictionary whose codes follow first
+    # appearance: an entity code past the history's last is a customer with no record.
+    history_ids = pc.cast(history[id_column], pa.string()).combine_chunks()
+    codes = pc.dictionary_encode(pa.concat_arrays([history_ids, ids])).indices.to_numpy()
+    history_code = codes[: len(history_ids)].astype(np.int64)
+    known = int(history_code.max()) + 1 if len(history_code) else 0
+    entity_code = codes[len(history_ids) :].astype(np.int64)
+    entity_code[entity_code >= known] = -1
+    times, ranks = np.unique(history[event_column].to_numpy(), return_inverse=True)
     span = len(times) + 1
-    history_key = history_code * span + ranks.reshape(-1)
-    order = np.lexsort(
-        (
-            history["write_time"].to_numpy().astype(np.float64),
-            history["api_invocation_time"].to_numpy().astype(np.float64),
-            history_key,
-        )
-    )
-    sorted_key, sorted_code = history_key[order], history_code[order]
-    # The rank of the latest event time <= as_of (-1: before them all), exact: no float
-    # arithmetic on the times themselves.
+    key = history_code * span + ranks.reshape(-1)
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    # Records of one customer and one event time: the later call wins, so those few runs are
+    # ordered by (api_invocation_time, write_time) too, in place.
+    tied = np.flatnonzero(sorted_key[1:] == sorted_key[:-1])
+    if len(tied):
+        runs = np.unique(np.concatenate([tied, tied + 1]))
+        rows = order[runs]
+        order[runs] = rows[
+            np.lexsort(
+                (
+                    history["write_time"].to_numpy()[rows],
+                    history["api_invocation_time"].to_numpy()[rows],
+                    key[rows],
+                )
+            )
+        ]
+    # The rank of the latest event time <= as_of (-1: before them all), then that entity's
+    # last record with a rank at most that.
     entity_key = entity_code * span + _searchsorted(times, as_of) - 1
     position = _searchsorted(sorted_key, entity_key) - 1
     safe = np.clip(position, 0, max(len(order) - 1, 0))
     matched = (entity_code >= 0) & (position >= 0)
     if len(order):
-        matched &= sorted_code[safe] == entity_code
+        matched &= history_code[order[safe]] == entity_code
     deleted_column = pc.fill_null(history["is_deleted"], False).to_numpy(zero_copy_only=False)
     deleted = matched & (deleted_column[order][safe] if len(order) else matched)
     keep = matched & ~deleted
@@ -165,12 +173,12 @@ def as_of_join(history, entities, id_column, event_column, write_time_cutoff=Non
     return kept, counts
 
 
-def _searchsorted(haystack, needles):
-    """np.searchsorted(side="right") with the needles looked up in sorted order: the same
-    answer, several times faster on millions of random needles (the search stays in cache)."""
+def _searchsorted(haystack, needles, side="right"):
+    """np.searchsorted with the needles looked up in sorted order: the same answer, several
+    times faster on millions of random needles (the search stays in cache)."""
     order = np.argsort(needles, kind="stable")
     found = np.empty(len(needles), dtype=np.int64)
-    found[order] = np.searchsorted(haystack, needles[order], side="right")
+    found[order] = np.searchsorted(haystack, needles[order], side=side)
     return found
 
 
