@@ -120,11 +120,11 @@ def as_of_join(history, entities, id_column, event_column, write_time_cutoff=Non
         history = pa.Table.from_pandas(history, preserve_index=False)
     if write_time_cutoff is not None:
         history = history.filter(pc.less_equal(history["write_time"], write_time_cutoff))
-    ids = pa.array(entities[id_column].astype(str), type=pa.string())
+    ids = _one_array(pa.array(entities[id_column].astype(str), type=pa.string()))
     as_of = np.asarray(entities["as_of"], dtype=np.float64)
     # History ids then entity ids in one array, so one dictionary whose codes follow first
     # appearance: an entity code past the history's last is a customer with no record.
-    history_ids = pc.cast(history[id_column], pa.string()).combine_chunks()
+    history_ids = _one_array(pc.cast(history[id_column], pa.string()))
     codes = pc.dictionary_encode(pa.concat_arrays([history_ids, ids])).indices.to_numpy()
     history_code = codes[: len(history_ids)].astype(np.int64)
     known = int(history_code.max()) + 1 if len(history_code) else 0
@@ -171,6 +171,12 @@ def as_of_join(history, entities, id_column, event_column, write_time_cutoff=Non
         "deleted": int(deleted.sum()),
     }
     return kept, counts
+
+
+def _one_array(values):
+    """A pyarrow Array, whether pyarrow handed a ChunkedArray (Arrow-backed pandas strings,
+    several Parquet files) or an Array."""
+    return values.combine_chunks() if hasattr(values, "combine_chunks") else values
 
 
 def _searchsorted(haystack, needles, side="right"):

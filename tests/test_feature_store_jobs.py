@@ -295,3 +295,24 @@ def test_a_job_sees_the_twin_only_through_its_environment(twin):
         os.environ.get("AWS_ENDPOINT_URL_SAGEMAKER_FEATURESTORE_RUNTIME")
         != env["AWS_ENDPOINT_URL_SAGEMAKER_FEATURESTORE_RUNTIME"]
     )
+
+
+def test_the_join_takes_arrow_backed_ids_and_a_history_of_several_chunks(tmp_path):
+    """Entities read from Parquet come as Arrow-backed strings, and a history read from
+    several files as chunks: the ids must meet in one dictionary."""
+    import pyarrow as pa
+
+    part = {"api_invocation_time": [1.0, 1.0], "write_time": [1.0, 1.0], "is_deleted": [False] * 2}
+    history = pa.concat_tables(
+        [
+            pa.table(dict(part, customer_id=["B", "A"], event_time=[1.0, 1.0], v=[1, 2])),
+            pa.table(dict(part, customer_id=["C", "A"], event_time=[2.0, 2.0], v=[3, 4])),
+        ]
+    )
+    pd.DataFrame(
+        {"customer_id": ["A", "B", "C", "A", "Z"], "as_of": [1.5, 5.0, 5.0, 5.0, 5.0]}
+    ).to_parquet(tmp_path / "entities.parquet", index=False, row_group_size=2)  # 3 chunks
+    entities = pd.read_parquet(tmp_path / "entities.parquet")
+    kept, counts = as_of_join(history, entities, "customer_id", "event_time")
+    assert kept[["customer_id", "v"]].values.tolist() == [["A", 2], ["B", 1], ["C", 3], ["A", 4]]
+    assert counts["without_history"] == 1  # Z
