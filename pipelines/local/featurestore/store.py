@@ -37,6 +37,8 @@ MAX_BATCH_RECORDS = 100
 INTEGRAL = re.compile(r"^[+-]?[0-9]+$")
 ISO_EVENT_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d{1,9})?Z$")
 ARN_NAME = re.compile(r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:feature-group/(.+)$")
+# A Fractional event time is epoch seconds from 0001-01-01 to 9999-12-31.
+EVENT_SECONDS = (-62135596800, 253402300799)
 COMPACT_JSON = json.JSONEncoder(separators=(",", ":")).encode
 GROUPS = """
 CREATE TABLE IF NOT EXISTS feature_groups (
@@ -47,6 +49,11 @@ CREATE TABLE IF NOT EXISTS feature_groups (
 def response(**fields):
     fields["ResponseMetadata"] = {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": 200}
     return fields
+
+
+def feature_types(description):
+    """{feature name: FeatureType} of a group, in definition order."""
+    return {d["FeatureName"]: d["FeatureType"] for d in description["FeatureDefinitions"]}
 
 
 def iso(seconds):
@@ -144,8 +151,7 @@ class LocalFeatureStore(object):
         many changed the online store."""
         with self.lock:
             description = self.group(group_name, operation)
-            names = [d["FeatureName"] for d in description["FeatureDefinitions"]]
-            columns = {n: [None] * len(records) for n in names}
+            columns = {n: [None] * len(records) for n in feature_types(description)}
             for row, record in enumerate(records):
                 seen = set()
                 for fv in record:
@@ -176,7 +182,7 @@ class LocalFeatureStore(object):
         with self.lock:
             description = self.group(group_name, operation)
             online, offline = self._targets(description, target_stores, operation)
-            kinds = {d["FeatureName"]: d["FeatureType"] for d in description["FeatureDefinitions"]}
+            kinds = feature_types(description)
             unknown = sorted(set(columns) - set(kinds))
             if unknown:
                 raise validation(
@@ -240,7 +246,7 @@ class LocalFeatureStore(object):
                     "feature group %s has no online store" % description["FeatureGroupName"],
                     operation,
                 )
-            names = [d["FeatureName"] for d in description["FeatureDefinitions"]]
+            names = list(feature_types(description))
             unknown = [n for n in feature_names or [] if n not in names]
             if unknown:
                 raise validation(
@@ -273,13 +279,14 @@ class LocalFeatureStore(object):
                 self.online.delete(name, record_id, seconds, mode == "HardDelete", time.time())
                 self.db.commit()
             if offline:
-                names = [d["FeatureName"] for d in description["FeatureDefinitions"]]
-                kinds = [d["FeatureType"] for d in description["FeatureDefinitions"]]
                 tombstone = {
                     description["RecordIdentifierFeatureName"]: record_id,
                     description["EventTimeFeatureName"]: event_time,
                 }
-                typed = [_typed_column(n, k, [tombstone.get(n)], op) for n, k in zip(names, kinds)]
+                typed = [
+                    _typed_column(n, k, [tombstone.get(n)], op)
+                    for n, k in feature_types(description).items()
+                ]
                 self.offline.append(description, typed, [seconds], [time.time()], [True])
 
     def _targets(self, description, target_stores, operation):
@@ -299,9 +306,7 @@ class LocalFeatureStore(object):
 
     def _event_seconds_column(self, description, texts, operation):
         """_event_seconds of each text; Fractional ones converted and checked at once."""
-        kind = {d["FeatureName"]: d["FeatureType"] for d in description["FeatureDefinitions"]}[
-            description["EventTimeFeatureName"]
-        ]
+        kind = feature_types(description)[description["EventTimeFeatureName"]]
         if kind == "Fractional":
             try:
                 seconds = np.array(texts, dtype=np.float64)
@@ -309,22 +314,20 @@ class LocalFeatureStore(object):
                 seconds = None
             if seconds is not None and (
                 not len(seconds)
-                or (np.isfinite(seconds).all() and seconds.min() >= -62135596800)
-                and seconds.max() <= 253402300799
+                or (np.isfinite(seconds).all() and seconds.min() >= EVENT_SECONDS[0])
+                and seconds.max() <= EVENT_SECONDS[1]
             ):
                 return seconds.tolist()
         return [self._event_seconds(description, t, operation) for t in texts]
 
     def _event_seconds(self, description, text, operation):
-        kind = {d["FeatureName"]: d["FeatureType"] for d in description["FeatureDefinitions"]}[
-            description["EventTimeFeatureName"]
-        ]
+        kind = feature_types(description)[description["EventTimeFeatureName"]]
         if kind == "Fractional":
             try:
                 seconds = float(text)
             except ValueError:
                 seconds = float("nan")
-            if not math.isfinite(seconds) or not -62135596800 <= seconds <= 253402300799:
+            if not math.isfinite(seconds) or not EVENT_SECONDS[0] <= seconds <= EVENT_SECONDS[1]:
                 raise validation(
                     "event time %r: a Fractional event time is epoch seconds between "
                     "0001-01-01 and 9999-12-31" % text,
