@@ -112,17 +112,16 @@ def feature_store_parameters(kwargs, role, pipeline, out):
     from pipelines.aws.featurestore import ensure_feature_group, offline_store_uri
     from pipelines.churn.feature_group import (
         DEFAULT_NAME,
-        OFFLINE_FOLDER,
         feature_group_request,
+        offline_store_root,
     )
     from pipelines.churn.schema_source import SchemaSource
 
     session = pipeline.sagemaker_session
     name = kwargs.get("FeatureGroupName", DEFAULT_NAME)
-    offline = "s3://%s/%s/%s" % (
+    offline = offline_store_root(
         kwargs.get("default_bucket") or session.default_bucket(),
-        kwargs.get("base_job_prefix", "churn").strip("/"),
-        OFFLINE_FOLDER,
+        kwargs.get("base_job_prefix", "churn"),
     )
     schema = SchemaSource(kwargs.get("schema", "seed")).schema
     request = feature_group_request(schema, name, offline, role)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from pipelines.aws.featurestore import ensure_feature_group, offline_store_uri
-from pipelines.churn.feature_group import LOCAL_ROLE, OFFLINE_FOLDER, feature_group_request
+from pipelines.churn.feature_group import LOCAL_ROLE, feature_group_request, offline_store_root
 from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX, local_definition
 from pipelines.churn.schema_source import SchemaSource
 from pipelines.errors import ModelSourceError, MonitorError, UserError
@@ -168,7 +168,7 @@ class Workspace(object):
         request = feature_group_request(
             schema,
             name,
-            "s3://%s/%s/%s" % (LOCAL_BUCKET, PREFIX, OFFLINE_FOLDER),
+            offline_store_root(LOCAL_BUCKET, PREFIX),
             LOCAL_ROLE,
             ttl_days,
         )

@@ -21,6 +21,12 @@ def layout_of(schema):
         raise UserError(str(e)) from None
 
 
+def offline_store_root(bucket, prefix):
+    """Where a pipeline's feature groups keep their offline stores: s3://<bucket>/<prefix>/
+    feature-store (SageMaker adds <account>/sagemaker/<region>/offline-store/<group>-<time>)."""
+    return "s3://%s/%s/%s" % (bucket, prefix.strip("/"), OFFLINE_FOLDER)
+
+
 def feature_group_request(schema, name, offline_uri, role, ttl_days=None):
     """CreateFeatureGroup's request: record identifier and types from the schema, a Fractional
     event time, the online store on (with a TTL when given) and the offline store under

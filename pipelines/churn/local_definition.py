@@ -22,6 +22,7 @@ BUILDER_SOURCES = (
     "pipelines/churn/pipeline.py",
     "pipelines/churn/bundles.py",
     "pipelines/churn/sdk.py",
+    "pipelines/churn/feature_group.py",  # the offline store's default prefix
 )
 
 

@@ -22,6 +22,7 @@ import os
 from pipelines.aws.code_upload import upload
 from pipelines.churn.bundles import USER_SCHEMA_DIR, build_bundles
 from pipelines.churn.feature_group import layout_of as feature_group_layout
+from pipelines.churn.feature_group import offline_store_root
 from pipelines.churn.schema_source import SchemaSource
 from pipelines.churn.sdk import quiet_sdk, telemetry_opted_out
 
@@ -292,7 +293,7 @@ def _parameters(build):
     if build.ingest or build.from_store:
         defaults.update(
             FEATURE_PARAMETER_DEFAULTS,
-            OfflineStoreUrl="s3://%s/%s/feature-store/" % (bucket, prefix),
+            OfflineStoreUrl=offline_store_root(bucket, prefix) + "/",
         )
         if not (build.ingest and build.from_store):  # nothing to wait for
             del defaults["OfflineStoreSettleSeconds"]
