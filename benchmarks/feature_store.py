@@ -4,7 +4,8 @@
                                        [--feast-runs 1] [--feast-venv DIR] [--no-feast]
 
 - Point-in-time join: each of --entities customers once, at a random label time, against a
-  history of --snapshots records per customer (1M x 5 = 5M rows). Ours: BuildDataset's own
+  history of --snapshots records per customer (1M x 5 = 5M rows) in event-time order, as the
+  offline store's hourly files hold it. Ours: BuildDataset's own
   read and as-of join (processing/build_dataset.py) over the offline-store Parquet; Feast:
   get_historical_features(...).to_df() over a FileSource of the same rows. Each in a fresh
   process, timed inside it, its peak RSS reported.
@@ -146,7 +147,11 @@ def history(n, snapshots, seed=0):
     labels = pd.DataFrame(
         {"customer_id": ids, "as_of": BASE + rng.uniform(30 * 86400, 365 * 86400, n).round(3)}
     )
-    return frame, labels
+    # As an offline store holds them: rows in event-time order (hourly files, customers
+    # interleaved), not grouped by customer, which would flatter every sort and hash; and
+    # the label rows in no particular order.
+    frame = frame.sort_values("event_time", kind="stable", ignore_index=True)
+    return frame, labels.sample(frac=1, random_state=seed, ignore_index=True)
 
 
 def write_ours(frame, folder):
