@@ -1,0 +1,42 @@
+"""The errors of the Amazon States Language, by the names AWS gives them.
+
+StatesError is an error *inside* an execution: a state raises it, a Retry or Catch may handle
+it, and otherwise the execution fails with it. States.Runtime and States.DataLimitExceeded are
+terminal: States.ALL does not match them, as on AWS.
+"""
+
+from pipelines.errors import ChurnError
+
+ALL = "States.ALL"
+TASK_FAILED = "States.TaskFailed"
+TIMEOUT = "States.Timeout"
+RUNTIME = "States.Runtime"
+DATA_LIMIT = "States.DataLimitExceeded"
+BRANCH_FAILED = "States.BranchFailed"
+NO_CHOICE = "States.NoChoiceMatched"
+INTRINSIC = "States.IntrinsicFailure"
+TERMINAL = (RUNTIME, DATA_LIMIT)
+
+
+class StatesError(ChurnError):
+    def __init__(self, error, cause=""):
+        super().__init__("%s: %s" % (error, cause) if cause else error)
+        self.error = error
+        self.cause = cause
+
+    def output(self):
+        """What a Catch puts at its ResultPath."""
+        return {"Error": self.error, "Cause": self.cause}
+
+
+def matches(error, names):
+    """Whether a Retry's or Catch's ErrorEquals takes `error`."""
+    if error in names:
+        return True
+    if error in TERMINAL:
+        return False
+    if ALL in names:
+        return True
+    # "States.TaskFailed acts as a wildcard that matches any known error name except for
+    # States.Timeout" (AWS's error-handling guide).
+    return TASK_FAILED in names and error != TIMEOUT

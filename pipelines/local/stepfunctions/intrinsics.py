@@ -1,0 +1,296 @@
+"""The intrinsic functions (States.Format, States.Array, ...), parsed and evaluated as AWS does.
+
+An expression is `States.Name(arg, ...)`; an argument is a 'string' (escapes \\' \\{ \\} \\\\),
+a number, true, false, null, a path ($.x, $$.x) or another call. Wrong arguments raise
+States.IntrinsicFailure with the function's name.
+"""
+
+import base64
+import hashlib
+import json
+import random
+import re
+import uuid
+
+from pipelines.local.stepfunctions import paths
+from pipelines.local.stepfunctions.errors import INTRINSIC, RUNTIME, StatesError
+
+_NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?")
+
+
+def is_intrinsic(text):
+    return isinstance(text, str) and text.startswith("States.") and text.rstrip().endswith(")")
+
+
+def parse(text):
+    """The call tree of an intrinsic expression: ("call", name, [args]), ("literal", v),
+    ("path", text). Raises paths.PathSyntaxError on a malformed one."""
+    tree, i = _call(text.strip(), 0)
+    if i != len(text.strip()):
+        raise paths.PathSyntaxError("%r: unexpected text after the call" % text)
+    return tree
+
+
+def _call(text, i):
+    match = re.compile(r"States\.[A-Za-z0-9]+").match(text, i)
+    if not match or not text.startswith("(", match.end()):
+        raise paths.PathSyntaxError("%r is not an intrinsic function call" % text[i:])
+    name, i = match.group(), match.end() + 1
+    if name not in FUNCTIONS:
+        raise paths.PathSyntaxError("%s is not an intrinsic function" % name)
+    args = []
+    i = _space(text, i)
+    if text.startswith(")", i):
+        return ("call", name, args), i + 1
+    while True:
+        arg, i = _argument(text, _space(text, i))
+        args.append(arg)
+        i = _space(text, i)
+        if text.startswith(")", i):
+            return ("call", name, args), i + 1
+        if not text.startswith(",", i):
+            raise paths.PathSyntaxError("%r: expected , or ) at character %d" % (text, i))
+        i += 1
+
+
+def _space(text, i):
+    while i < len(text) and text[i] == " ":
+        i += 1
+    return i
+
+
+def _argument(text, i):
+    if text.startswith("'", i):
+        out, j = [], i + 1
+        while j < len(text):
+            c = text[j]
+            if c == "\\" and j + 1 < len(text):
+                out.append(text[j + 1])
+                j += 2
+                continue
+            if c == "'":
+                return ("literal", "".join(out)), j + 1
+            out.append(c)
+            j += 1
+        raise paths.PathSyntaxError("%r: a string is not closed" % text)
+    if text.startswith("States.", i):
+        return _call(text, i)
+    if text.startswith("$", i):
+        depth, quote, j = 0, None, i
+        while j < len(text):
+            c = text[j]
+            if quote:
+                quote = None if c == quote else quote
+            elif c in "'\"":
+                quote = c
+            elif c in "[(":
+                depth += 1
+            elif c in "])":
+                if depth == 0:
+                    break
+                depth -= 1
+            elif c == "," and depth == 0:
+                break
+            j += 1
+        path = text[i:j].strip()
+        paths.parse(path)
+        return ("path", path), j
+    for word, value in (("true", True), ("false", False), ("null", None)):
+        if text.startswith(word, i):
+            return ("literal", value), i + len(word)
+    match = _NUMBER.match(text, i)
+    if match:
+        number = float(match.group())
+        literal = int(number) if match.group(1) is None and match.group(2) is None else number
+        return ("literal", literal), match.end()
+    raise paths.PathSyntaxError("%r: cannot read the argument at character %d" % (text, i))
+
+
+def evaluate(text, document, context):
+    return _evaluate(parse(text), document, context)
+
+
+def _evaluate(node, document, context):
+    if node[0] == "literal":
+        return node[1]
+    if node[0] == "path":
+        try:
+            return paths.read(document, node[1], context)
+        except LookupError:
+            raise StatesError(
+                RUNTIME,
+                "The JSONPath %s could not be found in the input %s"
+                % (node[1], json.dumps(document)),
+            )
+    _, name, args = node
+    values = [_evaluate(a, document, context) for a in args]
+    try:
+        return FUNCTIONS[name](*values)
+    except StatesError:
+        raise
+    except (TypeError, ValueError, IndexError, KeyError, OverflowError) as e:
+        raise StatesError(INTRINSIC, "Invalid arguments in %s: %s" % (name, e))
+
+
+def _number(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("%s takes numbers, not %s" % (name, json.dumps(value)))
+    return value
+
+
+def _integer(value, name):
+    value = _number(value, name)
+    if float(value) != int(value):
+        raise ValueError("%s takes integers, not %s" % (name, value))
+    return int(value)
+
+
+def _string(value, name):
+    if not isinstance(value, str):
+        raise ValueError("%s takes a string, not %s" % (name, json.dumps(value)))
+    return value
+
+
+def _array(value, name):
+    if not isinstance(value, list):
+        raise ValueError("%s takes an array, not %s" % (name, json.dumps(value)))
+    return value
+
+
+def _text(value):
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+def _format(template, *args):
+    pieces = re.split(r"(?<!\\)\{\}", _string(template, "States.Format"))
+    if len(pieces) - 1 != len(args):
+        raise ValueError(
+            "the template has %d placeholders and %d arguments were given"
+            % (len(pieces) - 1, len(args))
+        )
+    if any(isinstance(a, (dict, list)) for a in args):
+        raise ValueError("States.Format takes strings, numbers, booleans and null")
+    out = pieces[0]
+    for arg, piece in zip(args, pieces[1:]):
+        out += _text(arg) + piece
+    return out.replace("\\{", "{").replace("\\}", "}")
+
+
+def _partition(array, size):
+    array, size = _array(array, "States.ArrayPartition"), _integer(size, "States.ArrayPartition")
+    if size <= 0:
+        raise ValueError("the chunk size must be positive")
+    return [array[i : i + size] for i in range(0, len(array), size)]
+
+
+def _range(start, end, step):
+    start, end, step = (_integer(v, "States.ArrayRange") for v in (start, end, step))
+    if step == 0:
+        raise ValueError("the step must not be 0")
+    out = list(range(start, end + (1 if step > 0 else -1), step))
+    if len(out) > 1000:
+        raise ValueError("States.ArrayRange makes at most 1000 items")
+    return out
+
+
+def _unique(array):
+    out = []
+    for item in _array(array, "States.ArrayUnique"):
+        if not any(_equal(item, seen) for seen in out):
+            out.append(item)
+    return out
+
+
+def _equal(a, b):
+    return type(a) is type(b) and a == b if isinstance(a, bool) or isinstance(b, bool) else a == b
+
+
+def _base64_encode(text):
+    text = _string(text, "States.Base64Encode")
+    if len(text) > 10000:
+        raise ValueError("States.Base64Encode takes at most 10,000 characters")
+    return base64.b64encode(text.encode()).decode()
+
+
+def _base64_decode(text):
+    text = _string(text, "States.Base64Decode")
+    if len(text) > 10000:
+        raise ValueError("States.Base64Decode takes at most 10,000 characters")
+    return base64.b64decode(text.encode(), validate=True).decode()
+
+
+_HASHES = {
+    "MD5": "md5",
+    "SHA-1": "sha1",
+    "SHA-256": "sha256",
+    "SHA-384": "sha384",
+    "SHA-512": "sha512",
+}
+
+
+def _hash(data, algorithm):
+    if algorithm not in _HASHES:
+        raise ValueError("the algorithm is one of %s" % ", ".join(_HASHES))
+    data = _text(data)
+    if len(data) > 10000:
+        raise ValueError("States.Hash takes at most 10,000 characters")
+    return hashlib.new(_HASHES[algorithm], data.encode()).hexdigest()
+
+
+def _merge(a, b, deep):
+    if deep is not False:
+        raise ValueError("only a shallow merge is supported: the third argument must be false")
+    if not isinstance(a, dict) or not isinstance(b, dict):
+        raise ValueError("States.JsonMerge takes two objects")
+    return dict(a, **b)
+
+
+def _random(start, end, seed=None):
+    start, end = _integer(start, "States.MathRandom"), _integer(end, "States.MathRandom")
+    rng = random.Random(_integer(seed, "States.MathRandom")) if seed is not None else random
+    return rng.randrange(start, end)
+
+
+def _split(text, delimiters):
+    text, delimiters = (
+        _string(text, "States.StringSplit"),
+        _string(delimiters, "States.StringSplit"),
+    )
+    if not delimiters:
+        return [text]
+    return [p for p in re.split("[%s]" % re.escape(delimiters), text) if p]
+
+
+def _get_item(array, index):
+    array, index = _array(array, "States.ArrayGetItem"), _integer(index, "States.ArrayGetItem")
+    if not 0 <= index < len(array):
+        raise ValueError("index %d is outside the array of %d items" % (index, len(array)))
+    return array[index]
+
+
+def _to_json(text):
+    return json.loads(_string(text, "States.StringToJson"))
+
+
+FUNCTIONS = {
+    "States.Format": _format,
+    "States.StringToJson": _to_json,
+    "States.JsonToString": lambda value: json.dumps(value, separators=(",", ":")),
+    "States.Array": lambda *values: list(values),
+    "States.ArrayPartition": _partition,
+    "States.ArrayContains": lambda array, value: any(
+        _equal(item, value) for item in _array(array, "States.ArrayContains")
+    ),
+    "States.ArrayRange": _range,
+    "States.ArrayGetItem": _get_item,
+    "States.ArrayLength": lambda array: len(_array(array, "States.ArrayLength")),
+    "States.ArrayUnique": _unique,
+    "States.Base64Encode": _base64_encode,
+    "States.Base64Decode": _base64_decode,
+    "States.Hash": _hash,
+    "States.JsonMerge": _merge,
+    "States.MathRandom": _random,
+    "States.MathAdd": lambda a, b: _integer(a, "States.MathAdd") + _integer(b, "States.MathAdd"),
+    "States.StringSplit": _split,
+    "States.UUID": lambda: str(uuid.uuid4()),
+}
