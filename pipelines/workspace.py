@@ -9,22 +9,43 @@ version carries. This is the layer that knows churn: the engine below it does no
 
 import json
 import os
+import sys
+import threading
 import time
+import uuid
 from pathlib import Path
 
 from pipelines.aws.featurestore import ensure_feature_group, offline_store_uri
 from pipelines.churn.feature_group import LOCAL_ROLE, feature_group_request, offline_store_root
 from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX, local_definition
 from pipelines.churn.schema_source import SchemaSource
+from pipelines.churn.workflows import NAMES as WORKFLOW_NAMES
+from pipelines.churn.workflows import WorkflowSettings
+from pipelines.churn.workflows import definition as workflow_definition
 from pipelines.errors import ModelSourceError, MonitorError, UserError
+from pipelines.local.databrew.service import DataBrew
 from pipelines.local.featurestore.server import FeatureStoreServer
 from pipelines.local.featurestore.store import LocalFeatureStore
 from pipelines.local.sagemaker.backend import SageMakerBackend
 from pipelines.local.sagemaker.engine import Execution
+from pipelines.local.sagemaker.hosting import HostingError
+from pipelines.local.sfn_integrations import databrew_integrations, sagemaker_integrations
+from pipelines.local.stepfunctions.integrations import Integrations
+from pipelines.local.stepfunctions.service import StepFunctions, machine_arn
 from pipelines.serving.model import ServableModel, unpack_model
 from processing.churn_job import file_digest
 
 DEFAULT_HOME = ".churn"
+# The workflows' names in a local home; polls shorter than on AWS, where a job takes minutes.
+LOCAL_WORKFLOW_SETTINGS = {
+    "role_arn": LOCAL_ROLE,
+    "capture_uri": "s3://%s/%s/capture" % (LOCAL_BUCKET, PREFIX),
+    "monitoring_output_uri": "s3://%s/%s/monitoring" % (LOCAL_BUCKET, PREFIX),
+    "instance_type": "local",
+    "pipeline_poll_seconds": 5,
+    "endpoint_poll_seconds": 1,
+    "endpoint_max_polls": 120,
+}
 
 
 def default_home():
@@ -85,6 +106,7 @@ class Workspace(object):
     def __init__(self, home=None):
         self.home = Path(home).resolve() if home else default_home()
         self.sagemaker = SageMakerBackend(self.home)
+        self.sagemaker.launcher = self._serving_command
         self._features = None
 
     @property
@@ -185,6 +207,7 @@ class Workspace(object):
         echo=None,
         batch_input=None,
         feature_store=None,
+        on_start=None,
     ):
         """Build (or reuse) the definition, stage code and data, execute. `batch_input` (a CSV
         file or an s3:// URI in the local store) adds the batch-scoring steps and is what they
@@ -216,15 +239,19 @@ class Workspace(object):
             self.sagemaker.attach(server)
         try:
             return self._run(
-                data, source, parameters, pipeline_name, echo, batch_input, options, started
-            )
+                data, source, parameters, pipeline_name, echo, batch_input, options, started,
+                on_start,
+            )  # fmt: skip
         finally:
             if server is not None:
                 self.sagemaker.detach(server)
                 server.close()
                 self.features.flush()
 
-    def _run(self, data, source, parameters, pipeline_name, echo, batch_input, options, started):
+    def _run(
+        self, data, source, parameters, pipeline_name, echo, batch_input, options, started,
+        on_start=None,
+    ):  # fmt: skip
         definition, bundles = local_definition(
             self.home, source, pipeline_name=pipeline_name, **options
         )
@@ -236,6 +263,8 @@ class Workspace(object):
         if batch_input:
             parameters["BatchInputUrl"] = self.stage_data(batch_input, "batch/input")
         execution = Execution(self.sagemaker, definition, pipeline_name, parameters, echo)
+        if on_start:
+            on_start(execution.arn)
         record = execution.run()
         return RunResult(
             record,
@@ -328,6 +357,148 @@ class Workspace(object):
             env.get("SAGEMAKER_PROGRAM", "inference.py"),
             "%s (%s)" % (name, status),
         )
+
+    # ------------------------------------------------------------------ local endpoints
+
+    @property
+    def hosting(self):
+        return self.sagemaker.hosting
+
+    def model_request(self, name):
+        """The CreateModel request of a model in the home (what an endpoint config names)."""
+        return self.registry.model(name)
+
+    def _serving_command(self, model, port, endpoint, capture, log):
+        """The argv of a local endpoint's serving process: `churn serve` of the model's
+        package, capture as the endpoint config asks, into the local store's path of its
+        destination."""
+        container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
+        package = container.get("ModelPackageName")
+        if not package:
+            raise HostingError(
+                "model %s: a local endpoint serves a registered model package (CreateModel "
+                "with PrimaryContainer.ModelPackageName)" % model["ModelName"]
+            )
+        argv = [sys.executable, "-m", "pipelines.cli", "serve", "--home", str(self.home),
+                "--model-package-arn", package, "--port", str(port),
+                "--endpoint-name", endpoint]  # fmt: skip
+        if capture and capture.get("EnableCapture", True):
+            argv += [
+                "--capture-percent", str(capture.get("InitialSamplingPercentage", 100)),
+                "--capture-dir", str(self.store.path(capture["DestinationS3Uri"])),
+            ]  # fmt: skip
+        else:
+            argv += ["--capture-percent", "0"]
+        return argv
+
+    def deploy_local(self, ref, endpoint, capture_percent=100, wait_seconds=120):
+        """A registered version (Approved) behind local endpoint `endpoint`: CreateModel,
+        CreateEndpointConfig with data capture, CreateEndpoint or UpdateEndpoint, then wait
+        until it serves the new configuration. Returns DescribeEndpoint."""
+        package = self.registry.find(ref or self.latest_approved())
+        if package["ModelApprovalStatus"] != "Approved":
+            raise ModelSourceError(
+                "model version %s/%d is %s, not Approved: approve it with `churn models "
+                "approve`" % (package["ModelPackageGroupName"], package["ModelPackageVersion"],
+                              package["ModelApprovalStatus"])
+            )  # fmt: skip
+        name = "%s-%s" % (endpoint, uuid.uuid4().hex[:8])
+        self.registry.create_model(name, {
+            "PrimaryContainer": {"ModelPackageName": package["ModelPackageArn"]},
+            "ExecutionRoleArn": LOCAL_ROLE,
+        })  # fmt: skip
+        config = {"EndpointConfigName": name, "ProductionVariants": [{
+            "VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1,
+            "InstanceType": "local", "InitialVariantWeight": 1.0}]}  # fmt: skip
+        if capture_percent > 0:
+            config["DataCaptureConfig"] = {
+                "EnableCapture": True,
+                "InitialSamplingPercentage": capture_percent,
+                "DestinationS3Uri": "s3://%s/%s/capture" % (LOCAL_BUCKET, PREFIX),
+                "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+            }
+        hosting = self.hosting
+        hosting.create_endpoint_config(config)
+        try:
+            hosting.describe_endpoint(endpoint)
+            hosting.update_endpoint(endpoint, name, self.model_request)
+        except HostingError as e:
+            if e.code != "ValidationException" or "Could not find endpoint" not in str(e):
+                raise
+            hosting.create_endpoint(endpoint, name, self.model_request)
+        return self.wait_for_endpoint(endpoint, name, wait_seconds)
+
+    def wait_for_endpoint(self, endpoint, config, wait_seconds):
+        deadline = time.time() + wait_seconds
+        while True:
+            described = self.hosting.describe_endpoint(endpoint)
+            if described["EndpointStatus"] == "Failed":
+                raise HostingError("endpoint %s failed: %s" % (endpoint, described.get(
+                    "FailureReason", "")))  # fmt: skip
+            if described["EndpointStatus"] == "InService":
+                if described["EndpointConfigName"] == config:
+                    return described
+                raise HostingError("endpoint %s keeps its previous configuration: %s" % (
+                    endpoint, described.get("FailureReason", "")))  # fmt: skip
+            if time.time() > deadline:
+                raise HostingError(
+                    "endpoint %s is still %s after %d s (log: %s)"
+                    % (endpoint, described["EndpointStatus"], wait_seconds,
+                       self.home / "endpoints" / endpoint)
+                )  # fmt: skip
+            time.sleep(0.2)
+
+    # ------------------------------------------------------------------ workflows
+
+    @property
+    def databrew(self):
+        return DataBrew(self.home, self.store)
+
+    def workflows(self, schema, data, clock=None, echo=None, **settings):
+        """The home's Step Functions twin with the churn workflows created in it, their Task
+        states answered by the local SageMaker (the pipeline of `schema` on `data`, the
+        registry, local endpoints). Returns (service, WorkflowSettings)."""
+        source = schema if isinstance(schema, SchemaSource) else SchemaSource(schema)
+        integrations = Integrations(sagemaker_integrations(
+            self.sagemaker, lambda name, parameters: self._start_pipeline(
+                source, name, parameters, echo)))  # fmt: skip
+        for resource, function in databrew_integrations(self.databrew).items():
+            integrations.register(resource, function)
+        service = StepFunctions(self.home, integrations, clock)
+        values = dict(LOCAL_WORKFLOW_SETTINGS, **settings)
+        values.setdefault("input_data_url", self.stage_data(data))
+        names = WorkflowSettings(**values)
+        names.deploy_state_machine_arn = machine_arn("churn-deploy")
+        for name in WORKFLOW_NAMES:
+            service.create_state_machine("churn-" + name, workflow_definition(name, names),
+                                         LOCAL_ROLE)  # fmt: skip
+        return service, names
+
+    def _start_pipeline(self, source, name, parameters, echo):
+        """StartPipelineExecution: the pipeline runs in a thread of its own, on a workspace of
+        its own (its own database connection and job runner); returns the execution's ARN
+        once it has one."""
+        started, box = threading.Event(), {}
+
+        def run():
+            try:
+                with Workspace(self.home) as ws:
+                    values = dict(parameters)
+                    data = values.pop("InputDataUrl")
+                    ws.run(data, source, values, pipeline_name=name, echo=echo,
+                           on_start=lambda arn: (box.update(arn=arn), started.set()))  # fmt: skip
+            except Exception as e:  # reported to the caller, as StartPipelineExecution would
+                box["error"] = e
+            finally:
+                started.set()
+
+        thread = threading.Thread(target=run, name="pipeline-" + name)
+        thread.start()
+        started.wait()
+        if "arn" not in box:
+            thread.join()
+            raise HostingError("cannot start pipeline %s: %s" % (name, box.get("error")))
+        return box["arn"]
 
     def drift_baseline(self, ref=None):
         """(statistics, constraints) of a version's data-quality DriftCheckBaselines."""

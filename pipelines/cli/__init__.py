@@ -9,7 +9,10 @@
                                                      the local model registry
   churn serve | predict                              the hosting contract, and a client
   churn batch                                        batch-transform semantics on local files
-  churn deploy | undeploy                            SageMaker endpoints (AWS)
+  churn deploy | undeploy [--local]                  endpoints on SageMaker, or local ones
+  churn endpoints list | describe NAME | delete NAME the home's local endpoints
+  churn workflow definition | run | runs | create | update | start | describe
+                                                     the Step Functions workflows
   churn monitor                                      drift against the registered baseline
   churn features create | describe | list | delete-group | ingest | get | delete-record | dataset
                                                      the feature group (SageMaker Feature Store)
@@ -23,12 +26,23 @@ what to do, and exit 1.
 import argparse
 import sys
 
-from pipelines.cli import batch, data, deploy, features, models, monitor, run, serve
+from pipelines.cli import (
+    batch,
+    data,
+    deploy,
+    endpoints,
+    features,
+    models,
+    monitor,
+    run,
+    serve,
+    workflow,
+)
 from pipelines.errors import UserError
 from pipelines.workspace import Workspace
 
 # The command groups in the order `churn --help` lists them; each adds its own subcommands.
-COMMAND_GROUPS = (run, models, serve, batch, deploy, monitor, features, data)
+COMMAND_GROUPS = (run, models, serve, batch, deploy, endpoints, workflow, monitor, features, data)
 
 
 def build_parser():

@@ -1,16 +1,47 @@
 """`churn deploy` and `churn undeploy`: a registered version behind a SageMaker endpoint with
-data capture (and hourly monitoring), and down again (AWS)."""
+data capture (and hourly monitoring), and down again; on AWS, or with --local behind a local
+endpoint (pipelines/local/sagemaker/hosting.py)."""
 
 import os
 
 from pipelines.aws.errors import aws_errors
-from pipelines.cli.common import percentage, positive_int
+from pipelines.cli.common import add_home, percentage, positive_int
 from pipelines.errors import UserError
 
 
 def cmd_deploy(args, ws):
+    if args.local:
+        return _local(args, ws)
+    if args.command == "deploy" and not args.model_package_arn:
+        raise UserError("deploy on AWS needs --model-package-arn (or --local --model-version N)")
     with aws_errors():
         return _undeploy(args) if args.command == "undeploy" else _deploy(args)
+
+
+def _local(args, ws):
+    """The home's local endpoints: the same control plane the workflows drive."""
+    if args.command == "undeploy":
+        ws.hosting.delete_endpoint(args.endpoint_name)
+        print("deleted local endpoint %s" % args.endpoint_name)
+        return 0
+    described = ws.deploy_local(
+        args.model_version or args.model_package_arn,
+        args.endpoint_name,
+        capture_percent=args.data_capture_percent,
+    )
+    print(
+        "local endpoint %s InService on %s: config %s; data capture %s"
+        % (
+            described["EndpointName"],
+            described["Url"],
+            described["EndpointConfigName"],
+            "%g%% to %s" % (args.data_capture_percent,
+                            described["DataCaptureConfig"]["DestinationS3Uri"])
+            if args.data_capture_percent > 0
+            else "off",
+        )
+    )  # fmt: skip
+    return 0
 
 
 def _undeploy(args):
@@ -76,10 +107,19 @@ def _deploy(args):
 
 def add_parsers(sub):
     p = sub.add_parser(
-        "deploy", help="deploy a registered version to a SageMaker endpoint with data capture (AWS)"
+        "deploy",
+        help="deploy a registered version behind an endpoint with data capture (AWS, or --local)",
     )
-    p.add_argument("--model-package-arn", required=True)
+    p.add_argument("--model-package-arn")
+    p.add_argument(
+        "--model-version", help="with --local: N, GROUP/N or ARN (default: the newest Approved)"
+    )
     p.add_argument("--endpoint-name", required=True)
+    p.add_argument(
+        "--local",
+        action="store_true",
+        help="a local endpoint: `churn serve` of the version, run in the background",
+    )
     p.add_argument(
         "--role-arn", help="execution role of the model (default: $SAGEMAKER_EXECUTION_ROLE_ARN)"
     )
@@ -95,10 +135,13 @@ def add_parsers(sub):
         help="hourly data-quality monitoring against the version's baseline",
     )
     p.add_argument("--monitoring-output", help="s3://bucket/prefix for monitoring reports")
+    add_home(p)
     p.set_defaults(func=cmd_deploy)
 
     p = sub.add_parser(
         "undeploy", help="delete an endpoint, its config, models and monitoring schedules (AWS)"
     )
     p.add_argument("--endpoint-name", required=True)
+    p.add_argument("--local", action="store_true", help="a local endpoint")
+    add_home(p)
     p.set_defaults(func=cmd_deploy)

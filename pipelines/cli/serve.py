@@ -136,9 +136,18 @@ def cmd_predict(args, ws):
         body, content_type = args.json.encode(), "application/json"
     else:
         body, content_type = args.csv.encode(), "text/csv"
+    if args.endpoint_name and not args.region and ws.hosting.has_endpoint(args.endpoint_name):
+        status, _, answer = ws.hosting.invoke(args.endpoint_name, body, content_type, args.accept)
+        if status != 200:
+            raise UserError("local endpoint %s answered %d: %s" % (
+                args.endpoint_name, status, _message(answer)))  # fmt: skip
+        sys.stdout.write(answer.decode("utf-8") + ("" if args.accept.endswith("csv") else "\n"))
+        return 0
     if args.endpoint_name:
         sys.stdout.write(
-            invoke_sagemaker_endpoint(args.endpoint_name, body, content_type, args.accept)
+            invoke_sagemaker_endpoint(
+                args.endpoint_name, body, content_type, args.accept, args.region
+            )
         )
         return 0
     request = urllib.request.Request(
@@ -150,12 +159,7 @@ def cmd_predict(args, ws):
         with urllib.request.urlopen(request, timeout=60) as response:
             sys.stdout.write(response.read().decode("utf-8"))
     except urllib.error.HTTPError as e:
-        detail = e.read().decode("utf-8", "replace")
-        try:
-            detail = json.loads(detail)["message"]
-        except (ValueError, KeyError):
-            pass
-        raise UserError("the endpoint answered %d: %s" % (e.code, detail))
+        raise UserError("the endpoint answered %d: %s" % (e.code, _message(e.read())))
     except (urllib.error.URLError, OSError) as e:
         raise UserError(
             "cannot reach %s (%s); is `churn serve` running?"
@@ -164,6 +168,15 @@ def cmd_predict(args, ws):
     if not args.accept.endswith("csv"):
         sys.stdout.write("\n")
     return 0
+
+
+def _message(body):
+    """An error answer's message: the JSON "message" the hosting contract sends, or the text."""
+    detail = body.decode("utf-8", "replace")
+    try:
+        return json.loads(detail)["message"]
+    except (ValueError, KeyError, TypeError):
+        return detail
 
 
 def customer_features(args, ws):
@@ -185,12 +198,12 @@ def customer_features(args, ws):
     return out.getvalue().encode()
 
 
-def invoke_sagemaker_endpoint(name, body, content_type, accept):
+def invoke_sagemaker_endpoint(name, body, content_type, accept, region=None):
     """InvokeEndpoint on AWS (sagemaker-runtime): the same request `churn serve` answers."""
     import boto3
 
     with aws_errors("endpoint %s: " % name):
-        response = boto3.client("sagemaker-runtime").invoke_endpoint(
+        response = boto3.client("sagemaker-runtime", region_name=region).invoke_endpoint(
             EndpointName=name, Body=body, ContentType=content_type, Accept=accept
         )
         return response["Body"].read().decode("utf-8")
@@ -236,7 +249,11 @@ def add_parsers(sub):
 
     p = sub.add_parser("predict", help="send rows to an endpoint and print the predictions")
     p.add_argument("--endpoint", default="http://127.0.0.1:8080", help="a local endpoint URL")
-    p.add_argument("--endpoint-name", help="a SageMaker endpoint on AWS (InvokeEndpoint)")
+    p.add_argument(
+        "--endpoint-name",
+        help="an endpoint by name: the home's local endpoint of that name (churn deploy "
+        "--local), else a SageMaker endpoint on AWS (InvokeEndpoint; --region to say which)",
+    )
     p.add_argument("--file", help="CSV, .json or .jsonl file of rows")
     p.add_argument("--json", help='e.g. \'{"instances": [{"age": 40, ...}]}\'')
     p.add_argument("--csv", help="e.g. 40,5,100000,2,1 (features in schema order)")
@@ -247,7 +264,9 @@ def add_parsers(sub):
     p.add_argument("--feature-group", default=DEFAULT_GROUP, help="with --customer-id")
     add_schema(p)
     p.add_argument(
-        "--region", help="with --customer-id: the feature group on AWS (GetRecord) in this region"
+        "--region",
+        help="AWS: the feature group of --customer-id (GetRecord) and the endpoint of "
+        "--endpoint-name are looked up there",
     )
     p.add_argument("--accept", default="text/csv")
     add_home(p)

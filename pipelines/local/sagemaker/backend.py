@@ -2,10 +2,12 @@
 execution records and job runner. An execution and every command that reads what executions
 made share one of these (as moto keeps one backend per service)."""
 
+import threading
 from pathlib import Path
 
 from pipelines.local.s3 import Store
 from pipelines.local.sagemaker.database import connect
+from pipelines.local.sagemaker.hosting import Hosting
 from pipelines.local.sagemaker.records import ExecutionRecords
 from pipelines.local.sagemaker.registry import Registry
 from pipelines.local.sagemaker.runners import make_runner
@@ -17,20 +19,35 @@ class SageMakerBackend(object):
         self.home = Path(home).resolve()  # jobs chdir into their folders
         self.store = store or Store(self.home)
         self.executions = ExecutionRecords(self.home)
-        self._db = None
+        self._local = threading.local()
+        self._connections = []
         self._runner = runner
         self._own_runner = runner is None
         self.services = []
+        self.launcher = None
+        self._hosting = None
 
     @property
     def db(self):
-        if self._db is None:
-            self._db = connect(self.home)
-        return self._db
+        """This thread's connection to the home's database (a Step Functions task runs in a
+        thread of its own; SQLite connections stay in the thread that opened them)."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = connect(self.home)
+            self._connections.append(db)
+        return db
 
     @property
     def registry(self):
         return Registry(self.db)
+
+    @property
+    def hosting(self):
+        """Endpoint configs and endpoints; their serving processes are started by
+        `self.launcher` (the workspace's), none when it is unset."""
+        if self._hosting is None:
+            self._hosting = Hosting(lambda: self.db, self.home, self.launcher)
+        return self._hosting
 
     @property
     def step_cache(self):
@@ -76,6 +93,6 @@ class SageMakerBackend(object):
         if self._runner is not None and self._own_runner:
             self._runner.close()
             self._runner = None
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        while self._connections:
+            self._connections.pop().close()
+        self._local = threading.local()

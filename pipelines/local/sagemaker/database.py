@@ -1,6 +1,6 @@
-"""The SQLite database under a home (registry.db) that the registry and the step cache share:
-one file, so a registration and the cache entries of one execution live side by side, and
-SQLite's locking lets several runs on one home write at once (docs/adr/0004)."""
+"""The SQLite database under a home (registry.db) that the registry, the step cache and hosting
+share: one file, so a registration and the cache entries of one execution live side by side,
+and SQLite's locking lets several runs on one home write at once (docs/adr/0004)."""
 
 import sqlite3
 from pathlib import Path
@@ -19,12 +19,20 @@ CREATE TABLE IF NOT EXISTS step_cache (
     pipeline TEXT NOT NULL, step TEXT NOT NULL, cache_key TEXT NOT NULL,
     execution_id TEXT NOT NULL, created REAL NOT NULL, properties TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS step_cache_key ON step_cache (pipeline, step, cache_key);
+CREATE TABLE IF NOT EXISTS endpoint_configs (
+    name TEXT PRIMARY KEY, created REAL NOT NULL, request TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS endpoints (
+    name TEXT PRIMARY KEY, config TEXT NOT NULL, status TEXT NOT NULL, created REAL NOT NULL,
+    updated REAL NOT NULL, failure TEXT, serving TEXT, pending TEXT, pending_config TEXT);
+CREATE TABLE IF NOT EXISTS monitoring_schedules (
+    name TEXT PRIMARY KEY, created REAL NOT NULL, updated REAL NOT NULL, request TEXT NOT NULL);
 """
 
 
 def connect(home):
     Path(home).mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(str(Path(home) / "registry.db"), timeout=30)
+    # One connection per thread (backend.py); closing them all at the end happens in one.
+    db = sqlite3.connect(str(Path(home) / "registry.db"), timeout=30, check_same_thread=False)
     db.row_factory = sqlite3.Row
     db.executescript(SCHEMA)
     return db

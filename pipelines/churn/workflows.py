@@ -1,0 +1,629 @@
+"""The churn workflows as Amazon States Language definitions: plain dicts, no SDK.
+
+    definition(name, settings) -> dict      name: train-and-deploy | deploy
+
+- train-and-deploy: an optional DataBrew job, then the SageMaker pipeline on the raw table
+  (polled: Wait, DescribePipelineExecution, Choice), then the group's newest model package; if
+  it is Approved, `deploy` runs as a nested execution, else the execution succeeds "awaiting
+  approval".
+- deploy (what the EventBridge rule on "SageMaker Model Package State Change" to Approved
+  starts, or train-and-deploy): CreateModel from the package, CreateEndpointConfig with data
+  capture, CreateEndpoint or UpdateEndpoint, polls until InService on the new configuration,
+  then the data-quality monitoring schedule. A failure anywhere ends in the DeployFailed state
+  with the error and its cause; SageMaker keeps serving the previous configuration when an
+  update fails, and the workflow says so.
+
+The same definition runs on AWS and in the local interpreter (pipelines/local/stepfunctions):
+only the names in WorkflowSettings differ. Error names are AWS's: an optimized SageMaker
+integration fails with SageMaker.AmazonSageMakerException or a modelled exception
+(SageMaker.ResourceLimitExceededException, ...), an aws-sdk one with SageMaker.<Code>Exception.
+"""
+
+from dataclasses import dataclass, field
+
+from pipelines.aws.deploy import CAPTURE_CSV_TYPES, CAPTURE_JSON_TYPES, HOURLY
+from pipelines.errors import UserError
+
+NAMES = ("train-and-deploy", "deploy")
+SDK = "arn:aws:states:::aws-sdk:sagemaker:"
+SAGEMAKER = "arn:aws:states:::sagemaker:"
+LIMIT = "SageMaker.ResourceLimitExceededException"
+# Retried with backoff wherever a SageMaker call may hit an account limit or throttling.
+RETRY_LIMITS = [
+    {"ErrorEquals": [LIMIT], "IntervalSeconds": 60, "MaxAttempts": 3, "BackoffRate": 2.0,
+     "JitterStrategy": "FULL"},
+    {"ErrorEquals": ["SageMaker.ThrottlingException"], "IntervalSeconds": 5, "MaxAttempts": 5,
+     "BackoffRate": 2.0, "JitterStrategy": "FULL"},
+]  # fmt: skip
+SUFFIX_LENGTH = 9  # "-" and eight hex characters: the model's and endpoint config's names
+
+
+@dataclass
+class WorkflowSettings:
+    """The names a workflow's states use; the defaults are the local home's."""
+
+    pipeline_name: str = "ChurnPipeline"
+    model_package_group: str = "ChurnPackageGroup"
+    endpoint_name: str = "churn"
+    role_arn: str = "arn:aws:iam::000000000000:role/SageMakerExecutionRole"
+    input_data_url: str = "s3://churn-local/churn/data/"
+    capture_uri: str = "s3://churn-local/churn/capture"
+    monitoring_output_uri: str = "s3://churn-local/churn/monitoring"
+    monitor_image: str = "local/model-monitor"
+    deploy_state_machine_arn: str = "arn:aws:states:local:000000000000:stateMachine:churn-deploy"
+    databrew_job: str = ""
+    instance_type: str = "ml.m5.large"
+    instance_count: int = 1
+    capture_percent: int = 100
+    pipeline_poll_seconds: int = 60
+    endpoint_poll_seconds: int = 30
+    endpoint_max_polls: int = 60  # 30 min at 30 s
+    monitor: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+def definition(name, settings=None):
+    settings = settings or WorkflowSettings()
+    if name not in NAMES:
+        raise UserError("no workflow %r: the workflows are %s" % (name, ", ".join(NAMES)))
+    if len(settings.endpoint_name) + SUFFIX_LENGTH > 63:
+        raise UserError(
+            "endpoint name %r is too long for the workflow: at most %d characters, so that "
+            "its models and configs (<name>-<8 hex>) fit SageMaker's 63"
+            % (settings.endpoint_name, 63 - SUFFIX_LENGTH)
+        )
+    return {"train-and-deploy": train_and_deploy, "deploy": deploy}[name](settings)
+
+
+def _fail_from_error(name="DeployFailed"):
+    """A Fail state naming the error a Catch put at $.error."""
+    return {name: {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}}
+
+
+def _catch(target="DeployFailed"):
+    return [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": target}]
+
+
+def train_and_deploy(s):
+    states = {
+        "Defaults": {
+            "Type": "Pass",
+            "Comment": "The execution's input over these defaults",
+            "Result": {
+                "InputDataUrl": s.input_data_url,
+                "ModelApprovalStatus": "PendingManualApproval",
+                "DataBrewJobName": s.databrew_job,
+            },
+            "ResultPath": "$.defaults",
+            "Next": "Settings",
+        },
+        "Settings": {
+            "Type": "Pass",
+            "Parameters": {"config.$": "States.JsonMerge($.defaults, $$.Execution.Input, false)"},
+            "Next": "Prepare with DataBrew?",
+        },
+        "Prepare with DataBrew?": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Variable": "$.config.DataBrewJobName",
+                    "StringEquals": "",
+                    "Next": "Start pipeline",
+                }
+            ],
+            "Default": "Run DataBrew job",
+        },
+        "Run DataBrew job": {
+            "Type": "Task",
+            "Comment": "Its output must be a raw table of the schema: the pipeline validates and "
+            "preprocesses it",
+            "Resource": "arn:aws:states:::databrew:startJobRun.sync",
+            "Parameters": {"Name.$": "$.config.DataBrewJobName"},
+            "ResultSelector": {
+                "InputDataUrl.$": "States.Format('s3://{}/{}', $.Outputs[0].Location.Bucket, "
+                "$.Outputs[0].Location.Key)"
+            },
+            "ResultPath": "$.databrew",
+            "Retry": [
+                {
+                    "ErrorEquals": ["DataBrew.ConflictException"],
+                    "IntervalSeconds": 30,
+                    "MaxAttempts": 3,
+                    "BackoffRate": 2.0,
+                }
+            ],
+            "Catch": _catch("PipelineFailed"),
+            "Next": "Use DataBrew output",
+        },  # fmt: skip
+        "Use DataBrew output": {
+            "Type": "Pass",
+            "InputPath": "$.databrew.InputDataUrl",
+            "ResultPath": "$.config.InputDataUrl",
+            "Next": "Start pipeline",
+        },
+        "Start pipeline": {
+            "Type": "Task",
+            "Resource": SDK + "startPipelineExecution",
+            "Parameters": {
+                "PipelineName": s.pipeline_name,
+                "PipelineExecutionDescription.$": "States.Format('started by {}', $$.Execution.Id)",
+                "PipelineParameters": [
+                    {"Name": "InputDataUrl", "Value.$": "$.config.InputDataUrl"},
+                    {"Name": "ModelApprovalStatus", "Value.$": "$.config.ModelApprovalStatus"},
+                ],
+            },
+            "ResultSelector": {"PipelineExecutionArn.$": "$.PipelineExecutionArn"},
+            "ResultPath": "$.pipeline",
+            "Retry": RETRY_LIMITS,
+            "Catch": _catch("PipelineFailed"),
+            "Next": "Wait for pipeline",
+        },
+        "Wait for pipeline": {
+            "Type": "Wait",
+            "Seconds": s.pipeline_poll_seconds,
+            "Next": "Describe pipeline execution",
+        },
+        "Describe pipeline execution": {
+            "Type": "Task",
+            "Resource": SDK + "describePipelineExecution",
+            "Parameters": {"PipelineExecutionArn.$": "$.pipeline.PipelineExecutionArn"},
+            "ResultPath": "$.execution",
+            "Retry": RETRY_LIMITS,
+            "Catch": _catch("PipelineFailed"),
+            "Next": "Pipeline done?",
+        },
+        "Pipeline done?": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Variable": "$.execution.PipelineExecutionStatus",
+                    "StringEquals": "Succeeded",
+                    "Next": "Newest model package",
+                },
+                {
+                    "And": [
+                        {
+                            "Or": [
+                                {
+                                    "Variable": "$.execution.PipelineExecutionStatus",
+                                    "StringEquals": s,
+                                }
+                                for s in ("Failed", "Stopped")
+                            ]
+                        },
+                        {"Variable": "$.execution.FailureReason", "IsPresent": True},
+                    ],
+                    "Next": "Pipeline failed with reason",
+                },
+                {
+                    "Or": [
+                        {"Variable": "$.execution.PipelineExecutionStatus", "StringEquals": s}
+                        for s in ("Failed", "Stopped")
+                    ],
+                    "Next": "Pipeline failed without reason",
+                },
+            ],
+            "Default": "Wait for pipeline",
+        },  # fmt: skip
+        "Pipeline failed with reason": {
+            "Type": "Fail",
+            "Error": "PipelineExecutionFailed",
+            "CausePath": "$.execution.FailureReason",
+        },
+        "Pipeline failed without reason": {
+            "Type": "Fail",
+            "Error": "PipelineExecutionFailed",
+            "CausePath": "States.Format('the pipeline execution {} ended {}', "
+            "$.pipeline.PipelineExecutionArn, $.execution.PipelineExecutionStatus)",
+        },
+        "PipelineFailed": _fail_from_error("PipelineFailed")["PipelineFailed"],
+        "Newest model package": {
+            "Type": "Task",
+            "Resource": SDK + "listModelPackages",
+            "Parameters": {
+                "ModelPackageGroupName": s.model_package_group,
+                "SortBy": "CreationTime",
+                "SortOrder": "Descending",
+                "MaxResults": 1,
+            },
+            "ResultPath": "$.packages",
+            "Retry": RETRY_LIMITS,
+            "Catch": _catch("PipelineFailed"),
+            "Next": "Approved?",
+        },
+        "Approved?": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Variable": "$.packages.ModelPackageSummaryList[0].ModelApprovalStatus",
+                    "StringEquals": "Approved",
+                    "Next": "Deploy",
+                },
+                {
+                    "Variable": "$.packages.ModelPackageSummaryList[0]",
+                    "IsPresent": True,
+                    "Next": "Awaiting approval",
+                },
+            ],
+            "Default": "No model package",
+        },  # fmt: skip
+        "No model package": {
+            "Type": "Fail",
+            "Error": "NoModelPackage",
+            "Cause": "the pipeline succeeded but group %s has no model package"
+            % s.model_package_group,
+        },
+        "Awaiting approval": {
+            "Type": "Pass",
+            "Parameters": {
+                "Status": "awaiting approval",
+                "ModelPackageArn.$": "$.packages.ModelPackageSummaryList[0].ModelPackageArn",
+                "PipelineExecutionArn.$": "$.pipeline.PipelineExecutionArn",
+            },
+            "End": True,
+        },
+        "Deploy": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::states:startExecution.sync:2",
+            "Parameters": {
+                "StateMachineArn": s.deploy_state_machine_arn,
+                "Input": {
+                    "ModelPackageArn.$": "$.packages.ModelPackageSummaryList[0].ModelPackageArn",
+                    "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id",
+                },
+            },
+            "ResultSelector": {
+                "Status": "deployed",
+                "Deployment.$": "$.Output",
+                "DeployExecutionArn.$": "$.ExecutionArn",
+            },
+            "Catch": _catch("PipelineFailed"),
+            "End": True,
+        },
+    }
+    return {
+        "Comment": "Train the churn model with the SageMaker pipeline and deploy it once approved",
+        "StartAt": "Defaults",
+        "TimeoutSeconds": 24 * 3600,
+        "States": states,
+    }
+
+
+def deploy(s):
+    endpoint = s.endpoint_name
+    capture = {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": int(s.capture_percent),
+        "DestinationS3Uri": s.capture_uri,
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        "CaptureContentTypeHeader": {
+            "CsvContentTypes": CAPTURE_CSV_TYPES,
+            "JsonContentTypes": CAPTURE_JSON_TYPES,
+        },
+    }
+    states = {
+        "From an event?": {
+            "Type": "Choice",
+            "Choices": [
+                {"Variable": "$.detail.ModelPackageArn", "IsPresent": True, "Next": "From event"}
+            ],
+            "Default": "From input",
+        },
+        "From event": {
+            "Type": "Pass",
+            "Comment": "EventBridge's SageMaker Model Package State Change event",
+            "Parameters": {"ModelPackageArn.$": "$.detail.ModelPackageArn"},
+            "Next": "Names",
+        },
+        "From input": {
+            "Type": "Pass",
+            "Parameters": {"ModelPackageArn.$": "$.ModelPackageArn"},
+            "Next": "Names",
+        },
+        "Names": {
+            "Type": "Pass",
+            "Comment": "One suffix for this deployment's model and endpoint config",
+            "Parameters": {
+                "Suffix.$": "States.ArrayGetItem(States.StringSplit(States.UUID(), '-'), 0)"
+            },
+            "ResultPath": "$.names",
+            "Next": "Resource name",
+        },
+        "Resource name": {
+            "Type": "Pass",
+            "Parameters": {
+                "Resource.$": "States.Format('%s-{}', $.names.Suffix)" % endpoint,
+                "Polls": 0,
+            },
+            "ResultPath": "$.names",
+            "Next": "Describe model package",
+        },
+        "Describe model package": {
+            "Type": "Task",
+            "Resource": SDK + "describeModelPackage",
+            "Parameters": {"ModelPackageName.$": "$.ModelPackageArn"},
+            "ResultPath": "$.package",
+            "Retry": RETRY_LIMITS,
+            "Catch": _catch(),
+            "Next": "Approved?",
+        },
+        "Approved?": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Variable": "$.package.ModelApprovalStatus",
+                    "StringEquals": "Approved",
+                    "Next": "Create model",
+                }
+            ],
+            "Default": "Not approved",
+        },  # fmt: skip
+        "Not approved": {
+            "Type": "Fail",
+            "Error": "ModelPackageNotApproved",
+            "CausePath": "States.Format('model package {} is {}, not Approved: approve it in "
+            "the registry first', $.ModelPackageArn, $.package.ModelApprovalStatus)",
+        },
+        "Create model": {
+            "Type": "Task",
+            "Resource": SAGEMAKER + "createModel",
+            "Parameters": {
+                "ModelName.$": "$.names.Resource",
+                "ExecutionRoleArn": s.role_arn,
+                "PrimaryContainer": {"ModelPackageName.$": "$.ModelPackageArn"},
+                "Tags": [{"Key": "model-package-arn", "Value.$": "$.ModelPackageArn"}],
+            },
+            "ResultPath": None,
+            "Retry": RETRY_LIMITS,
+            "Catch": _catch(),
+            "Next": "Create endpoint config",
+        },
+        "Create endpoint config": {
+            "Type": "Task",
+            "Resource": SAGEMAKER + "createEndpointConfig",
+            "Parameters": {
+                "EndpointConfigName.$": "$.names.Resource",
+                "ProductionVariants": [
+                    {
+                        "VariantName": "AllTraffic",
+                        "ModelName.$": "$.names.Resource",
+                        "InitialInstanceCount": int(s.instance_count),
+                        "InstanceType": s.instance_type,
+                        "InitialVariantWeight": 1.0,
+                    }
+                ],
+                "DataCaptureConfig": capture,
+            },
+            "ResultPath": None,
+            "Retry": RETRY_LIMITS,
+            "Catch": _catch(),
+            "Next": "Endpoint exists?",
+        },
+        "Endpoint exists?": {
+            "Type": "Task",
+            "Resource": SDK + "describeEndpoint",
+            "Parameters": {"EndpointName": endpoint},
+            "ResultSelector": {"EndpointConfigName.$": "$.EndpointConfigName"},
+            "ResultPath": "$.previous",
+            "Retry": RETRY_LIMITS,
+            "Catch": [
+                {
+                    "ErrorEquals": ["SageMaker.ValidationException"],
+                    "ResultPath": None,
+                    "Next": "Create endpoint",
+                },
+                *_catch(),
+            ],
+            "Next": "Update endpoint",
+        },  # fmt: skip
+        "Create endpoint": {
+            "Type": "Task",
+            "Resource": SAGEMAKER + "createEndpoint",
+            "Parameters": {"EndpointName": endpoint, "EndpointConfigName.$": "$.names.Resource"},
+            "ResultPath": None,
+            "Retry": RETRY_LIMITS,
+            "Catch": _catch(),
+            "Next": "Wait for endpoint",
+        },
+        "Update endpoint": {
+            "Type": "Task",
+            "Resource": SAGEMAKER + "updateEndpoint",
+            "Parameters": {"EndpointName": endpoint, "EndpointConfigName.$": "$.names.Resource"},
+            "ResultPath": None,
+            "Retry": RETRY_LIMITS,
+            "Catch": _catch(),
+            "Next": "Wait for endpoint",
+        },
+        "Wait for endpoint": {
+            "Type": "Wait",
+            "Seconds": s.endpoint_poll_seconds,
+            "Next": "Describe endpoint",
+        },
+        "Describe endpoint": {
+            "Type": "Task",
+            "Resource": SDK + "describeEndpoint",
+            "Parameters": {"EndpointName": endpoint},
+            "ResultPath": "$.endpoint",
+            "Retry": RETRY_LIMITS,
+            "Catch": _catch(),
+            "Next": "Count poll",
+        },
+        "Count poll": {
+            "Type": "Pass",
+            "Parameters": {
+                "Resource.$": "$.names.Resource",
+                "Polls.$": "States.MathAdd($.names.Polls, 1)",
+            },
+            "ResultPath": "$.names",
+            "Next": "Endpoint ready?",
+        },
+        "Endpoint ready?": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "And": [
+                        {"Variable": "$.endpoint.EndpointStatus", "StringEquals": "InService"},
+                        {
+                            "Variable": "$.endpoint.EndpointConfigName",
+                            "StringEqualsPath": "$.names.Resource",
+                        },
+                    ],
+                    "Next": "Monitor?",
+                },
+                {
+                    "And": [
+                        {"Variable": "$.endpoint.EndpointStatus", "StringEquals": "InService"},
+                        {"Variable": "$.endpoint.FailureReason", "IsPresent": True},
+                    ],
+                    "Next": "Update rolled back",
+                },
+                {
+                    "And": [
+                        {"Variable": "$.endpoint.EndpointStatus", "StringEquals": "Failed"},
+                        {"Variable": "$.endpoint.FailureReason", "IsPresent": True},
+                    ],
+                    "Next": "Endpoint failed",
+                },
+                {
+                    "Variable": "$.names.Polls",
+                    "NumericGreaterThanEquals": s.endpoint_max_polls,
+                    "Next": "Endpoint timed out",
+                },
+            ],
+            "Default": "Wait for endpoint",
+        },  # fmt: skip
+        "Update rolled back": {
+            "Type": "Fail",
+            "Error": "EndpointUpdateFailed",
+            "CausePath": "States.Format('the endpoint keeps serving its previous configuration "
+            "{}: {}', $.endpoint.EndpointConfigName, $.endpoint.FailureReason)",
+        },
+        "Endpoint failed": {
+            "Type": "Fail",
+            "Error": "EndpointFailed",
+            "CausePath": "$.endpoint.FailureReason",
+        },
+        "Endpoint timed out": {
+            "Type": "Fail",
+            "Error": "EndpointTimeout",
+            "Cause": "endpoint %s was not InService on its new configuration after %d s"
+            % (endpoint, s.endpoint_poll_seconds * s.endpoint_max_polls),
+        },
+        "Monitor?": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Variable": "$.package.DriftCheckBaselines.ModelDataQuality",
+                    "IsPresent": True,
+                    "Next": "Schedule exists?",
+                }
+            ],
+            "Default": "Deployed",
+        },  # fmt: skip
+        **_monitoring_states(s),
+        "Deployed": {
+            "Type": "Pass",
+            "Parameters": {
+                "EndpointName": endpoint,
+                "EndpointConfigName.$": "$.names.Resource",
+                "ModelName.$": "$.names.Resource",
+                "ModelPackageArn.$": "$.ModelPackageArn",
+            },
+            "End": True,
+        },
+        **_fail_from_error(),
+    }
+    if not s.monitor:
+        states["Monitor?"] = {"Type": "Pass", "Next": "Deployed"}
+        for name in list(_monitoring_states(s)):
+            del states[name]
+    return {
+        "Comment": "Deploy an approved churn model package behind endpoint %s with data capture"
+        % endpoint,
+        "StartAt": "From an event?",
+        "TimeoutSeconds": 2 * 3600,
+        "States": states,
+    }
+
+
+def _monitoring_states(s):
+    schedule = "%s-data-quality-hourly" % s.endpoint_name
+    quality = "$.package.DriftCheckBaselines.ModelDataQuality"
+    config = {
+        "ScheduleConfig": {"ScheduleExpression": HOURLY},
+        "MonitoringType": "DataQuality",
+        "MonitoringJobDefinition": {
+            "BaselineConfig": {
+                "ConstraintsResource": {"S3Uri.$": quality + ".Constraints.S3Uri"},
+                "StatisticsResource": {"S3Uri.$": quality + ".Statistics.S3Uri"},
+            },
+            "MonitoringInputs": [
+                {
+                    "EndpointInput": {
+                        "EndpointName": s.endpoint_name,
+                        "LocalPath": "/opt/ml/processing/input/endpoint",
+                        "S3InputMode": "File",
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                }
+            ],
+            "MonitoringOutputConfig": {
+                "MonitoringOutputs": [
+                    {
+                        "S3Output": {
+                            "S3Uri": s.monitoring_output_uri,
+                            "LocalPath": "/opt/ml/processing/output",
+                            "S3UploadMode": "EndOfJob",
+                        }
+                    }
+                ]
+            },
+            "MonitoringResources": {
+                "ClusterConfig": {
+                    "InstanceCount": 1,
+                    "InstanceType": "ml.m5.xlarge",
+                    "VolumeSizeInGB": 20,
+                }
+            },
+            "MonitoringAppSpecification": {"ImageUri": s.monitor_image},
+            "Environment": {"publish_cloudwatch_metrics": "Enabled"},
+            "RoleArn": s.role_arn,
+            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        },
+    }
+    return {
+        "Schedule exists?": {
+            "Type": "Task",
+            "Resource": SDK + "describeMonitoringSchedule",
+            "Parameters": {"MonitoringScheduleName": schedule},
+            "ResultPath": None,
+            "Retry": RETRY_LIMITS,
+            "Catch": [
+                {
+                    "ErrorEquals": ["SageMaker.ResourceNotFoundException"],
+                    "ResultPath": None,
+                    "Next": "Create monitoring schedule",
+                },
+                *_catch(),
+            ],
+            "Next": "Update monitoring schedule",
+        },  # fmt: skip
+        "Create monitoring schedule": {
+            "Type": "Task",
+            "Resource": SDK + "createMonitoringSchedule",
+            "Parameters": {"MonitoringScheduleName": schedule, "MonitoringScheduleConfig": config},
+            "ResultPath": None,
+            "Retry": RETRY_LIMITS,
+            "Catch": _catch(),
+            "Next": "Deployed",
+        },
+        "Update monitoring schedule": {
+            "Type": "Task",
+            "Resource": SDK + "updateMonitoringSchedule",
+            "Parameters": {"MonitoringScheduleName": schedule, "MonitoringScheduleConfig": config},
+            "ResultPath": None,
+            "Retry": RETRY_LIMITS,
+            "Catch": _catch(),
+            "Next": "Deployed",
+        },
+    }

@@ -1,0 +1,43 @@
+"""`churn endpoints list | describe NAME | delete NAME`: the home's local endpoints (started by
+`churn deploy --local` or a workflow's CreateEndpoint), as DescribeEndpoint reports them."""
+
+import json
+
+
+def cmd_endpoints(args, ws):
+    hosting = ws.hosting
+    if args.action == "list":
+        endpoints = hosting.list_endpoints()
+        if not endpoints:
+            print("no local endpoints in %s (start one: churn deploy --local ...)" % ws.home)
+        for e in endpoints:
+            print(
+                "%-24s %-10s %-34s %s"
+                % (
+                    e["EndpointName"],
+                    e["EndpointStatus"],
+                    e["EndpointConfigName"],
+                    e.get("Url", ""),
+                )
+            )
+        return 0
+    if not args.name:
+        from pipelines.errors import UserError
+
+        raise UserError("%s needs an endpoint NAME (see `churn endpoints list`)" % args.action)
+    if args.action == "describe":
+        print(json.dumps(hosting.describe_endpoint(args.name), indent=1))
+        return 0
+    hosting.delete_endpoint(args.name)
+    print("deleted local endpoint %s" % args.name)
+    return 0
+
+
+def add_parsers(sub):
+    from pipelines.cli.common import add_home
+
+    p = sub.add_parser("endpoints", help="the home's local endpoints")
+    p.add_argument("action", choices=("list", "describe", "delete"))
+    p.add_argument("name", nargs="?")
+    add_home(p)
+    p.set_defaults(func=cmd_endpoints)

@@ -1,0 +1,1 @@
+"""The local twin of AWS Glue DataBrew (service.py)."""

@@ -1,0 +1,254 @@
+"""The local twin of AWS Glue DataBrew: datasets, recipes (published versions), recipe jobs and
+their runs, over the home's object store.
+
+The calls and answers follow DataBrew's API (CreateDataset, CreateRecipe, PublishRecipe,
+DescribeRecipe, CreateRecipeJob, StartJobRun, DescribeJobRun, ...). A run replays the job's
+recipe version on the dataset's CSV objects, as DataBrew does: each step fitted on the whole
+table (processing/churn_recipe.py, the one implementation of the DataBrew operations this
+project knows; any other operation is refused by name when the recipe is created), and writes
+one CSV with a header row under the output location, named <job>_<run time>_part00000.csv.
+StartJobRun runs the job to its end before it returns; DescribeJobRun then reports it.
+"""
+
+import csv
+import io
+import json
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.errors import UserError
+from processing.churn_job import write_text_atomic
+from processing.churn_recipe import RecipeError, fit, normalize_steps
+
+MAX_CELLS = 200_000_000  # a local run reads the dataset into memory
+
+
+class DataBrewError(UserError):
+    def __init__(self, message, code="ValidationException"):
+        super().__init__(message)
+        self.code = code
+
+
+class DataBrew(object):
+    def __init__(self, home, store):
+        self.root = Path(home) / "databrew"
+        self.store = store
+
+    # ------------------------------------------------------------------ datasets
+
+    def create_dataset(self, Name, Input, Format="CSV", FormatOptions=None, **extra):
+        if Format != "CSV":
+            raise DataBrewError("dataset %s: the local twin reads CSV datasets" % Name)
+        location = (Input or {}).get("S3InputDefinition") or {}
+        if not location.get("Bucket"):
+            raise DataBrewError("dataset %s: Input.S3InputDefinition.Bucket is required" % Name)
+        record = {
+            "Name": Name,
+            "Format": Format,
+            "Input": Input,
+            "FormatOptions": FormatOptions or {"Csv": {"Delimiter": ",", "HeaderRow": True}},
+            "CreateDate": time.time(),
+        }
+        self._create("datasets", Name, record)
+        return {"Name": Name}
+
+    def describe_dataset(self, Name):
+        return self._load("datasets", Name)
+
+    # ------------------------------------------------------------------ recipes
+
+    def create_recipe(self, Name, Steps, Description=""):
+        try:
+            normalize_steps(Steps)
+        except RecipeError as e:
+            raise DataBrewError("recipe %s cannot be replayed locally: %s" % (Name, e))
+        record = {
+            "Name": Name,
+            "Steps": Steps,
+            "Description": Description,
+            "RecipeVersion": "LATEST_WORKING",
+            "Published": [],
+            "CreateDate": time.time(),
+        }
+        self._create("recipes", Name, record)
+        return {"Name": Name}
+
+    def publish_recipe(self, Name, Description=""):
+        record = self._load("recipes", Name)
+        version = "%d.0" % (len(record["Published"]) + 1)
+        record["Published"].append(
+            {"RecipeVersion": version, "Steps": record["Steps"], "PublishedDate": time.time()}
+        )
+        self._save("recipes", Name, record)
+        return {"Name": Name}
+
+    def describe_recipe(self, Name, RecipeVersion="LATEST_WORKING"):
+        record = self._load("recipes", Name)
+        if RecipeVersion == "LATEST_WORKING":
+            return {"Name": Name, "Steps": record["Steps"], "RecipeVersion": RecipeVersion}
+        if RecipeVersion == "LATEST_PUBLISHED" and record["Published"]:
+            return dict(record["Published"][-1], Name=Name)
+        for published in record["Published"]:
+            if published["RecipeVersion"] == RecipeVersion:
+                return dict(published, Name=Name)
+        raise DataBrewError(
+            "recipe %s has no version %s" % (Name, RecipeVersion), "ResourceNotFoundException"
+        )
+
+    # ------------------------------------------------------------------ jobs
+
+    def create_recipe_job(self, Name, DatasetName, RecipeReference, Outputs, RoleArn="", **extra):
+        self.describe_dataset(DatasetName)
+        self.describe_recipe(
+            RecipeReference["Name"], RecipeReference.get("RecipeVersion", "LATEST_PUBLISHED")
+        )
+        if len(Outputs) != 1 or Outputs[0].get("Format", "CSV") != "CSV":
+            raise DataBrewError("job %s: the local twin writes one CSV output" % Name)
+        record = {
+            "Name": Name,
+            "Type": "RECIPE",
+            "DatasetName": DatasetName,
+            "RecipeReference": RecipeReference,
+            "Outputs": Outputs,
+            "RoleArn": RoleArn,
+            "CreateDate": time.time(),
+        }
+        self._create("jobs", Name, record)
+        return {"Name": Name}
+
+    def describe_job(self, Name):
+        return self._load("jobs", Name)
+
+    def start_job_run(self, Name):
+        job = self.describe_job(Name)
+        run_id = "db_" + uuid.uuid4().hex
+        run = {
+            "JobName": Name,
+            "RunId": run_id,
+            "State": "RUNNING",
+            "Attempt": 0,
+            "DatasetName": job["DatasetName"],
+            "RecipeReference": job["RecipeReference"],
+            "Outputs": job["Outputs"],
+            "StartedOn": time.time(),
+        }
+        self._save("runs", run_id, run)
+        try:
+            rows = self._run(job, run)
+            run.update(State="SUCCEEDED", Rows=rows)
+        except (DataBrewError, RecipeError, ValueError, OSError) as e:
+            run.update(State="FAILED", ErrorMessage=str(e))
+        run["CompletedOn"] = time.time()
+        run["ExecutionTime"] = int(round(run["CompletedOn"] - run["StartedOn"]))
+        self._save("runs", run_id, run)
+        return {"RunId": run_id}
+
+    def describe_job_run(self, Name, RunId):
+        run = self._load("runs", RunId)
+        if run["JobName"] != Name:
+            raise DataBrewError("job %s has no run %s" % (Name, RunId), "ResourceNotFoundException")
+        return run
+
+    def _run(self, job, run):
+        dataset = self.describe_dataset(job["DatasetName"])
+        reference = job["RecipeReference"]
+        recipe = self.describe_recipe(
+            reference["Name"], reference.get("RecipeVersion", "LATEST_PUBLISHED")
+        )
+        location = dataset["Input"]["S3InputDefinition"]
+        uri = "s3://%s/%s" % (location["Bucket"], location.get("Key", ""))
+        files = [p for _, p in sorted(self.store.objects(uri).items()) if p.suffix == ".csv"]
+        if not files:
+            raise DataBrewError("dataset %s: no CSV objects at %s" % (dataset["Name"], uri))
+        options = dataset["FormatOptions"].get("Csv", {})
+        table = _read(files, options.get("Delimiter", ","), options.get("HeaderRow", True))
+        _, prepared = fit(table, recipe["Steps"])
+        output = job["Outputs"][0]["Location"]
+        key = output.get("Key", "").strip("/")
+        name = "%s_%s_part00000.csv" % (job["Name"], time.strftime("%d%b%Y_%H%M%S", time.gmtime()))
+        target = "s3://%s/%s" % (output["Bucket"], "/".join(p for p in (key, name) if p))
+        if job["Outputs"][0].get("Overwrite"):
+            for _, old in self.store.objects("s3://%s/%s/" % (output["Bucket"], key)).items():
+                old.unlink()
+        self.store.put_bytes(target, _csv(prepared).encode())
+        return len(next(iter(prepared.values()))) if prepared else 0
+
+    # ------------------------------------------------------------------ records
+
+    def _path(self, kind, name):
+        if not name or "/" in name or name.startswith("."):
+            raise DataBrewError("%r is not a DataBrew name" % (name,))
+        return self.root / kind / ("%s.json" % name)
+
+    def _create(self, kind, name, record):
+        if self._path(kind, name).exists():
+            raise DataBrewError("%s %s already exists" % (kind[:-1], name), "ConflictException")
+        self._save(kind, name, record)
+
+    def _save(self, kind, name, record):
+        write_text_atomic(str(self._path(kind, name)), json.dumps(record, indent=1))
+
+    def _load(self, kind, name):
+        path = self._path(kind, name)
+        if not path.exists():
+            raise DataBrewError(
+                "%s %s does not exist" % (kind[:-1], name), "ResourceNotFoundException"
+            )
+        return json.loads(path.read_text())
+
+
+def _read(files, delimiter, header):
+    """The CSV objects as one table of text columns (DataBrew reads every value as text until a
+    step gives it a type)."""
+    rows, columns = [], None
+    for path in files:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.reader(f, delimiter=delimiter)
+            first = next(reader, None)
+            if first is None:
+                continue
+            names = first if header else ["Column_%d" % (i + 1) for i in range(len(first))]
+            if columns is None:
+                columns = names
+            elif names != columns:
+                raise DataBrewError("%s has other columns than the dataset's first object" % path)
+            if not header:
+                rows.append(first)
+            rows.extend(reader)
+            if len(rows) * len(columns) > MAX_CELLS:
+                raise DataBrewError(
+                    "the dataset is over %d cells: too big to run locally" % MAX_CELLS
+                )
+    if columns is None:
+        raise DataBrewError("the dataset's objects are empty")
+    bad = next((i for i, r in enumerate(rows) if len(r) != len(columns)), None)
+    if bad is not None:
+        raise DataBrewError(
+            "row %d has %d fields, the header %d" % (bad + 2, len(rows[bad]), len(columns))
+        )
+    return {name: np.array([r[i] for r in rows], dtype=object) for i, name in enumerate(columns)}
+
+
+def _csv(table):
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    names = list(table)
+    writer.writerow(names)
+    columns = [table[n] for n in names]
+    for values in zip(*columns):
+        writer.writerow(
+            [
+                ""
+                if _missing(v)
+                else (repr(float(v)) if isinstance(v, (float, np.floating)) else v)
+                for v in values
+            ]
+        )
+    return out.getvalue()
+
+
+def _missing(value):
+    return value is None or (isinstance(value, (float, np.floating)) and np.isnan(value))

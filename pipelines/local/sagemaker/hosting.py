@@ -1,0 +1,398 @@
+"""SageMaker hosting on this machine: endpoint configs and endpoints as managed services.
+
+An endpoint is a serving process the control plane starts in the background, detached from the
+command that asked (its port, pid, log and capture folder recorded in the home's database).
+What the process runs is the workspace's business: `launcher(model, port, endpoint, capture,
+log)` gives its argv, for a model (the CreateModel request) and the config's data capture.
+
+The API follows SageMaker's: CreateEndpointConfig, CreateEndpoint (Creating until the process
+answers GET /ping, then InService; Failed with the log's last line if it dies), UpdateEndpoint
+(only an InService endpoint; the new configuration starts beside the old, traffic switches
+once it answers, then the old one drains: SIGTERM, in-flight requests finish, capture is
+flushed), DescribeEndpoint (which is also when those transitions are observed), DeleteEndpoint.
+Clients address an endpoint by name (`invoke`), as InvokeEndpoint does, and are routed to the
+process serving at that moment, so a switch loses no request.
+"""
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from pipelines.errors import DeployError
+from pipelines.local.arns import sagemaker_arn
+
+DRAIN_SECONDS = 1.0  # after a switch: a request routed to the old process just before it
+STOP_SECONDS = 40.0  # the serving process's graceful shutdown is 30 s
+PING_TIMEOUT = 0.5
+
+
+class HostingError(DeployError):
+    """A hosting call SageMaker would refuse; `code` is SageMaker's error code."""
+
+    def __init__(self, message, code="ValidationException"):
+        super().__init__(message)
+        self.code = code
+
+
+class Hosting(object):
+    def __init__(self, connection, home, launcher=None):
+        self._connection = connection  # the calling thread's database connection
+        self.home = Path(home)
+        self.launcher = launcher
+        self._children = {}
+
+    @property
+    def db(self):
+        return self._connection()
+
+    # ------------------------------------------------------------------ endpoint configs
+
+    def create_endpoint_config(self, request):
+        name = request["EndpointConfigName"]
+        variants = request.get("ProductionVariants") or []
+        if len(variants) != 1:
+            raise HostingError(
+                "endpoint config %s: the local twin serves one production variant (got %d)"
+                % (name, len(variants))
+            )
+        if self._row("endpoint_configs", name):
+            raise HostingError(
+                "Cannot create already existing endpoint configuration %r"
+                % sagemaker_arn("endpoint-config", name)
+            )
+        with self.db:
+            self.db.execute(
+                "INSERT INTO endpoint_configs VALUES (?, ?, ?)",
+                (name, time.time(), json.dumps(request)),
+            )
+        return {"EndpointConfigArn": sagemaker_arn("endpoint-config", name)}
+
+    def describe_endpoint_config(self, name):
+        row = self._row("endpoint_configs", name)
+        if row is None:
+            raise HostingError("Could not find endpoint configuration %r" % name)
+        return dict(
+            json.loads(row["request"]),
+            EndpointConfigArn=sagemaker_arn("endpoint-config", name),
+            CreationTime=row["created"],
+        )
+
+    def delete_endpoint_config(self, name):
+        self.describe_endpoint_config(name)
+        with self.db:
+            self.db.execute("DELETE FROM endpoint_configs WHERE name = ?", (name,))
+
+    # ------------------------------------------------------------------ endpoints
+
+    def create_endpoint(self, name, config_name, model_of):
+        """`model_of(model_name)` gives the CreateModel request of a model name."""
+        config = self.describe_endpoint_config(config_name)
+        if self._row("endpoints", name):
+            raise HostingError(
+                "Cannot create already existing endpoint %r" % sagemaker_arn("endpoint", name)
+            )
+        process = self._start(name, config, model_of)
+        now = time.time()
+        with self.db:
+            self.db.execute(
+                "INSERT INTO endpoints (name, config, status, created, updated, serving) "
+                "VALUES (?, ?, 'Creating', ?, ?, ?)",
+                (name, config_name, now, now, json.dumps(process)),
+            )
+        return {"EndpointArn": sagemaker_arn("endpoint", name)}
+
+    def update_endpoint(self, name, config_name, model_of):
+        row = self._endpoint(name)
+        self.describe_endpoint(name)  # observe what happened since
+        row = self._endpoint(name)
+        if row["status"] != "InService":
+            raise HostingError(
+                "Cannot update in-progress endpoint %r (it is %s)"
+                % (sagemaker_arn("endpoint", name), row["status"])
+            )
+        config = self.describe_endpoint_config(config_name)
+        process = self._start(name, config, model_of)
+        with self.db:
+            self.db.execute(
+                "UPDATE endpoints SET status = 'Updating', pending = ?, pending_config = ?, "
+                "failure = NULL, updated = ? WHERE name = ?",
+                (json.dumps(process), config_name, time.time(), name),
+            )
+        return {"EndpointArn": sagemaker_arn("endpoint", name)}
+
+    def describe_endpoint(self, name):
+        row = self._endpoint(name)
+        serving = json.loads(row["serving"]) if row["serving"] else None
+        if row["status"] == "Creating":
+            state = self._probe(serving)
+            if state == "ready":
+                self._set(name, status="InService")
+            elif state == "dead":
+                self._set(name, status="Failed", failure=self._reason(serving))
+        elif row["status"] == "Updating":
+            pending = json.loads(row["pending"])
+            state = self._probe(pending)
+            if state == "ready":
+                self._set(
+                    name,
+                    status="InService",
+                    serving=row["pending"],
+                    config=row["pending_config"],
+                    pending=None,
+                    pending_config=None,
+                )
+                time.sleep(DRAIN_SECONDS)
+                self._stop(serving)
+            elif state == "dead":
+                # As SageMaker does: the endpoint keeps its previous configuration.
+                self._set(
+                    name,
+                    status="InService",
+                    pending=None,
+                    pending_config=None,
+                    failure=self._reason(pending),
+                )
+        elif row["status"] == "InService" and self._probe(serving) == "dead":
+            self._set(name, status="Failed", failure=self._reason(serving))
+        return self._description(self._endpoint(name))
+
+    def list_endpoints(self):
+        rows = self.db.execute("SELECT name FROM endpoints ORDER BY created").fetchall()
+        return [self.describe_endpoint(r["name"]) for r in rows]
+
+    def delete_endpoint(self, name):
+        row = self._endpoint(name)
+        for column in ("pending", "serving"):
+            if row[column]:
+                self._stop(json.loads(row[column]))
+        with self.db:
+            self.db.execute("DELETE FROM endpoints WHERE name = ?", (name,))
+
+    def has_endpoint(self, name):
+        return self._row("endpoints", name) is not None
+
+    def address(self, name):
+        """(host, port) of the process serving `name` now."""
+        row = self._endpoint(name)
+        if row["status"] not in ("InService", "Updating"):
+            raise HostingError(
+                "endpoint %s is %s, not InService%s"
+                % (name, row["status"], ": " + row["failure"] if row["failure"] else "")
+            )
+        serving = json.loads(row["serving"])
+        return "127.0.0.1", serving["port"]
+
+    def invoke(self, name, body, content_type="text/csv", accept="text/csv", timeout=60):
+        """InvokeEndpoint: (status, content type, body) from the process serving `name`."""
+        host, port = self.address(name)
+        connection = http.client.HTTPConnection(host, port, timeout=timeout)
+        try:
+            connection.request(
+                "POST",
+                "/invocations",
+                body=body,
+                headers={"Content-Type": content_type, "Accept": accept},
+            )
+            response = connection.getresponse()
+            return response.status, response.getheader("Content-Type"), response.read()
+        finally:
+            connection.close()
+
+    # ------------------------------------------------------------------ monitoring schedules
+    # Recorded as SageMaker records them; locally `churn monitor` runs the checks they name.
+
+    def create_monitoring_schedule(self, request):
+        name = request["MonitoringScheduleName"]
+        if self._row("monitoring_schedules", name):
+            raise HostingError("Monitoring schedule %s already exists" % name, "ResourceInUse")
+        now = time.time()
+        with self.db:
+            self.db.execute(
+                "INSERT INTO monitoring_schedules VALUES (?, ?, ?, ?)",
+                (name, now, now, json.dumps(request)),
+            )
+        return {"MonitoringScheduleArn": sagemaker_arn("monitoring-schedule", name)}
+
+    def describe_monitoring_schedule(self, name):
+        row = self._row("monitoring_schedules", name)
+        if row is None:
+            raise HostingError("Monitoring schedule %s does not exist" % name, "ResourceNotFound")
+        request = json.loads(row["request"])
+        config = request["MonitoringScheduleConfig"]
+        inputs = config.get("MonitoringJobDefinition", {}).get("MonitoringInputs") or [{}]
+        return {
+            "MonitoringScheduleArn": sagemaker_arn("monitoring-schedule", name),
+            "MonitoringScheduleName": name,
+            "MonitoringScheduleStatus": "Scheduled",
+            "MonitoringType": config.get("MonitoringType", "DataQuality"),
+            "MonitoringScheduleConfig": config,
+            "EndpointName": inputs[0].get("EndpointInput", {}).get("EndpointName"),
+            "CreationTime": row["created"],
+            "LastModifiedTime": row["updated"],
+        }
+
+    def update_monitoring_schedule(self, request):
+        name = request["MonitoringScheduleName"]
+        self.describe_monitoring_schedule(name)
+        with self.db:
+            self.db.execute(
+                "UPDATE monitoring_schedules SET request = ?, updated = ? WHERE name = ?",
+                (json.dumps(request), time.time(), name),
+            )
+        return {"MonitoringScheduleArn": sagemaker_arn("monitoring-schedule", name)}
+
+    # ------------------------------------------------------------------ processes
+
+    def _start(self, name, config, model_of):
+        if self.launcher is None:
+            raise HostingError("this home's hosting has no launcher for serving processes")
+        variant = config["ProductionVariants"][0]
+        model = model_of(variant["ModelName"])
+        folder = self.home / "endpoints" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        log = folder / ("%s.log" % config["EndpointConfigName"])
+        port = _free_port()
+        argv = self.launcher(model, port, name, config.get("DataCaptureConfig"), str(log))
+        with open(log, "ab") as out:
+            child = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+            )
+        self._children[child.pid] = child
+        return {
+            "pid": child.pid,
+            "port": port,
+            "log": str(log),
+            "config": config["EndpointConfigName"],
+            "started": time.time(),
+        }
+
+    def _probe(self, process):
+        """ "ready" (answers /ping), "dead" (exited), or "starting"."""
+        if not _alive(process["pid"], self._children.get(process["pid"])):
+            return "dead"
+        try:
+            connection = http.client.HTTPConnection(
+                "127.0.0.1", process["port"], timeout=PING_TIMEOUT
+            )
+            connection.request("GET", "/ping")
+            ready = connection.getresponse().status == 200
+            connection.close()
+        except OSError:
+            return "starting"
+        return "ready" if ready else "starting"
+
+    def _stop(self, process):
+        """SIGTERM, then wait for the graceful shutdown (in-flight requests, capture)."""
+        pid = process["pid"]
+        child = self._children.get(pid)
+        if not _alive(pid, child):
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.time() + STOP_SECONDS
+        while time.time() < deadline and _alive(pid, child):
+            time.sleep(0.05)
+        if _alive(pid, child):
+            os.kill(pid, signal.SIGKILL)
+
+    @staticmethod
+    def _reason(process):
+        try:
+            lines = Path(process["log"]).read_text(errors="replace").strip().splitlines()
+        except OSError:
+            lines = []
+        last = lines[-1] if lines else "the serving process exited"
+        return "the serving process for %s exited: %s (log: %s)" % (
+            process["config"],
+            last,
+            process["log"],
+        )
+
+    # ------------------------------------------------------------------ records
+
+    def _row(self, table, name):
+        return self.db.execute("SELECT * FROM %s WHERE name = ?" % table, (name,)).fetchone()
+
+    def _endpoint(self, name):
+        row = self._row("endpoints", name)
+        if row is None:
+            raise HostingError("Could not find endpoint %r" % name)
+        return row
+
+    def _set(self, name, **columns):
+        columns["updated"] = time.time()
+        assignments = ", ".join("%s = ?" % c for c in columns)
+        with self.db:
+            self.db.execute(
+                "UPDATE endpoints SET %s WHERE name = ?" % assignments,
+                list(columns.values()) + [name],
+            )
+
+    def _description(self, row):
+        config = self.describe_endpoint_config(row["config"])
+        variant = config["ProductionVariants"][0]
+        out = {
+            "EndpointName": row["name"],
+            "EndpointArn": sagemaker_arn("endpoint", row["name"]),
+            "EndpointConfigName": row["config"],
+            "EndpointStatus": row["status"],
+            "ProductionVariants": [
+                {
+                    "VariantName": variant["VariantName"],
+                    "CurrentInstanceCount": 1,
+                    "DesiredInstanceCount": 1,
+                    "CurrentWeight": 1.0,
+                    "DesiredWeight": 1.0,
+                }
+            ],
+            "CreationTime": row["created"],
+            "LastModifiedTime": row["updated"],
+        }
+        capture = config.get("DataCaptureConfig")
+        if capture:
+            out["DataCaptureConfig"] = {
+                "EnableCapture": capture.get("EnableCapture", True),
+                "CaptureStatus": "Started",
+                "CurrentSamplingPercentage": capture.get("InitialSamplingPercentage", 100),
+                "DestinationS3Uri": capture["DestinationS3Uri"],
+            }
+        if row["failure"]:
+            out["FailureReason"] = row["failure"]
+        serving = json.loads(row["serving"]) if row["serving"] else None
+        if serving and row["status"] in ("InService", "Updating"):
+            out["Url"] = "http://127.0.0.1:%d" % serving["port"]  # not in SageMaker's answer
+        return out
+
+
+def _free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _alive(pid, child=None):
+    if child is not None:
+        return child.poll() is None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited, not yet reaped by its parent) is not alive
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
