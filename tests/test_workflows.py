@@ -1,0 +1,316 @@
+"""The churn workflows: their definitions checked by statelint and the Step Functions schema
+cfn-lint ships, then run locally end to end by `churn workflow run` (the ASL interpreter, the
+pipeline, the registry, local endpoints as serving processes, the DataBrew twin)."""
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from pipelines.churn.workflows import NAMES, WorkflowSettings, definition
+from pipelines.workspace import Workspace
+
+from conftest import BANK, churn_cli, needs_shared_data
+
+SEED_ROW = "40,5,100000,2,1"
+FAST = ("--wait-scale", "0.05")
+CFN_SCHEMA = "cfnlint/data/schemas/other/step_functions/statemachine.json"
+
+
+def statelint(document):
+    from statelint.linter import Linter
+
+    return list(Linter.validate(document))
+
+
+def cfn_schema(document):
+    """The Step Functions definition schema cfn-lint ships, as its rule applies it."""
+    import importlib.util
+
+    import jsonschema
+
+    origin = Path(importlib.util.find_spec("cfnlint").origin).parent.parent
+    schema = json.loads((origin / CFN_SCHEMA).read_text())
+    return [e.message for e in jsonschema.Draft7Validator(schema).iter_errors(document)]
+
+
+def lint(document):
+    return statelint(document) + cfn_schema(document)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_workflow_passes_statelint_and_the_cfn_lint_schema(name):
+    assert lint(definition(name)) == []
+    assert lint(definition(name, WorkflowSettings(monitor=False, databrew_job="prep"))) == []
+
+
+def test_the_linters_do_refuse_a_broken_definition():
+    broken = definition("deploy")
+    broken["States"]["Names"]["Type"] = "Bogus"
+    broken["States"]["Approved?"]["Choices"][0]["Next"] = "Nowhere"
+    assert any('No state found named "Nowhere"' in p for p in statelint(broken))
+    assert any('Names.Type is "Bogus"' in p for p in statelint(broken))
+    assert any("'Bogus' is not one of" in p for p in cfn_schema(broken))
+
+
+def test_workflow_definition_prints_what_the_code_generates(tmp_path):
+    proc = churn_cli(tmp_path, "workflow", "definition", "deploy", "--endpoint-name", "prod")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == definition("deploy", WorkflowSettings(endpoint_name="prod"))
+    proc = churn_cli(tmp_path, "workflow", "definition", "deploy", "--endpoint-name", "x" * 60)
+    assert proc.returncode == 1 and "at most 54 characters" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+# -- local runs ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("workflows")
+    yield home
+    with Workspace(home) as ws:  # no serving process outlives the tests
+        for endpoint in ws.hosting.list_endpoints():
+            ws.hosting.delete_endpoint(endpoint["EndpointName"])
+
+
+def workflow(home, name, document=None, *args):
+    proc = churn_cli(home, "workflow", "run", name, "--input", json.dumps(document or {}),
+                     *FAST, *args, timeout=900)  # fmt: skip
+    return proc
+
+
+def execution(home, proc):
+    arn = proc.stdout.strip().splitlines()[-1].split()[-1]
+    shown = churn_cli(home, "workflow", "runs", "show", arn)
+    assert shown.returncode == 0, shown.stderr
+    return json.loads(shown.stdout)
+
+
+def entered_and_exited(events):
+    entered = [
+        e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")
+    ]
+    exited = [
+        e["stateExitedEventDetails"]["name"] for e in events if e["type"].endswith("StateExited")
+    ]
+    return entered, exited
+
+
+def test_train_and_deploy_runs_the_pipeline_and_deploys_an_approved_model(home):
+    proc = workflow(home, "train-and-deploy", {"ModelApprovalStatus": "Approved"}, "--rows", "2000")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    record = execution(home, proc)
+    assert record["status"] == "SUCCEEDED"
+    output = json.loads(record["output"])
+    assert output["Status"] == "deployed" and output["Deployment"]["EndpointName"] == "churn"
+    entered, exited = entered_and_exited(record["events"])
+    assert entered[:4] == ["Defaults", "Settings", "Prepare with DataBrew?", "Start pipeline"]
+    assert entered[-1] == "Deploy" and "Describe pipeline execution" in entered
+    assert entered == exited  # every state entered was left
+    with Workspace(home) as ws:
+        described = ws.hosting.describe_endpoint("churn")
+        assert described["EndpointStatus"] == "InService"
+        assert described["EndpointConfigName"] == output["Deployment"]["EndpointConfigName"]
+    predicted = churn_cli(home, "predict", "--endpoint-name", "churn", "--csv", SEED_ROW)
+    assert predicted.returncode == 0, predicted.stderr
+    score, label = predicted.stdout.strip().split(",")
+    assert 0.0 <= float(score) <= 1.0 and label in ("0", "1")
+    listed = churn_cli(home, "workflow", "runs", "list")
+    assert "churn-train-and-deploy" in listed.stdout and "churn-deploy" in listed.stdout
+
+
+def test_a_model_awaiting_approval_is_not_deployed(home):
+    proc = workflow(home, "train-and-deploy", {"ModelApprovalStatus": "PendingManualApproval"},
+                    "--rows", "2000", "--endpoint-name", "pending")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    output = json.loads(execution(home, proc)["output"])
+    assert output["Status"] == "awaiting approval"
+    with Workspace(home) as ws:
+        assert not ws.hosting.has_endpoint("pending")
+
+
+def test_a_failing_pipeline_ends_the_workflow_in_its_fail_state_with_the_reason(home, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("age,tenure\n40,5\n")  # the seed schema's other columns are missing
+    proc = workflow(home, "train-and-deploy", {}, "--data", str(bad), "--endpoint-name", "bad")
+    assert proc.returncode == 1
+    record = execution(home, proc)
+    assert record["status"] == "FAILED" and record["error"] == "PipelineExecutionFailed"
+    assert "ValidateData" in record["cause"]
+    entered, _ = entered_and_exited(record["events"])
+    assert entered[-1] == "Pipeline failed with reason"
+
+
+def approved_arn(home):
+    with Workspace(home) as ws:
+        return ws.latest_approved()
+
+
+def test_deploying_again_updates_the_endpoint_under_load_without_a_failed_request(home):
+    arn = approved_arn(home)
+    with Workspace(home) as ws:
+        before = ws.hosting.describe_endpoint("churn")
+    stop, outcomes, ports = threading.Event(), [], set()
+
+    def load():
+        with Workspace(home) as ws:
+            while not stop.is_set():
+                ports.add(ws.hosting.address("churn")[1])
+                try:
+                    status, _, body = ws.hosting.invoke("churn", SEED_ROW.encode(), timeout=30)
+                    outcomes.append(status)
+                except OSError as e:
+                    outcomes.append(repr(e))
+                time.sleep(0.002)  # bounded: about 2 x 300 requests a second
+
+    senders = [threading.Thread(target=load) for _ in range(2)]
+    for t in senders:
+        t.start()
+    try:
+        proc = workflow(home, "deploy", {"detail": {"ModelPackageArn": arn}})
+    finally:
+        time.sleep(0.5)
+        stop.set()
+        for t in senders:
+            t.join()
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    output = json.loads(execution(home, proc)["output"])
+    with Workspace(home) as ws:
+        after = ws.hosting.describe_endpoint("churn")
+    assert (
+        after["EndpointConfigName"] == output["EndpointConfigName"] != before["EndpointConfigName"]
+    )
+    assert len(ports) == 2, "traffic never moved to the new configuration"
+    failed = [o for o in outcomes if o != 200]
+    assert len(outcomes) > 100 and failed == []
+
+
+def test_deploying_a_model_that_cannot_serve_keeps_the_previous_configuration(home):
+    with Workspace(home) as ws:
+        good = ws.registry.find(approved_arn(home))
+        request = {k: good[k] for k in ("ModelPackageGroupName", "InferenceSpecification")}
+        container = dict(request["InferenceSpecification"]["Containers"][0])
+        container["ModelDataUrl"] = "s3://churn-local/churn/models/missing/model.tar.gz"
+        request["InferenceSpecification"] = dict(
+            request["InferenceSpecification"], Containers=[container]
+        )
+        request["ModelApprovalStatus"] = "Approved"
+        broken = ws.registry.create_model_package(request)["ModelPackageArn"]
+        before = ws.hosting.describe_endpoint("churn")["EndpointConfigName"]
+    proc = workflow(home, "deploy", {"ModelPackageArn": broken})
+    assert proc.returncode == 1
+    record = execution(home, proc)
+    assert record["error"] == "EndpointUpdateFailed"
+    assert "keeps serving its previous configuration %s" % before in record["cause"]
+    assert "no object at s3://churn-local/churn/models/missing/model.tar.gz" in record["cause"]
+    predicted = churn_cli(home, "predict", "--endpoint-name", "churn", "--csv", SEED_ROW)
+    assert predicted.returncode == 0, predicted.stderr
+
+
+def test_deploying_an_unapproved_package_fails_naming_it(home):
+    with Workspace(home) as ws:
+        pending = [p for p in ws.registry.list_packages() if p["ModelApprovalStatus"] != "Approved"]
+    proc = workflow(home, "deploy", {"ModelPackageArn": pending[0]["ModelPackageArn"]})
+    record = execution(home, proc)
+    assert record["error"] == "ModelPackageNotApproved" and "not Approved" in record["cause"]
+
+
+def test_local_endpoints_commands(home):
+    listed = churn_cli(home, "endpoints", "list")
+    assert listed.returncode == 0 and "InService" in listed.stdout
+    proc = churn_cli(home, "endpoints", "describe", "nope")
+    assert proc.returncode == 1 and "Could not find endpoint 'nope'" in proc.stderr
+    with Workspace(home) as ws:  # the first Approved version (a later one cannot serve)
+        first = min((p for p in ws.registry.list_packages() if p["ModelApprovalStatus"] == "Approved"),
+                    key=lambda p: p["ModelPackageVersion"])  # fmt: skip
+    proc = churn_cli(home, "deploy", "--local", "--endpoint-name", "second", "--model-version",
+                     first["ModelPackageArn"])  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "local endpoint second InService" in proc.stdout
+    with Workspace(home) as ws:
+        pid = json.loads(ws.hosting._endpoint("second")["serving"])["pid"]
+    proc = churn_cli(home, "endpoints", "delete", "second")
+    assert proc.returncode == 0, proc.stderr
+    deadline = time.time() + 10
+    while time.time() < deadline and Path("/proc/%d" % pid).exists() and _state(pid) != "Z":
+        time.sleep(0.1)
+    assert not Path("/proc/%d" % pid).exists() or _state(pid) == "Z", "the process outlived delete"
+
+
+def _state(pid):
+    try:
+        return Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
+# -- DataBrew ------------------------------------------------------------------------------
+
+
+def test_a_databrew_job_prepares_the_table_before_the_pipeline(home, seed_csv):
+    with Workspace(home) as ws:
+        uri = ws.stage_data(str(seed_csv), "databrew-input")
+        bucket, key = uri[len("s3://") :].split("/", 1)
+        brew = ws.databrew
+        brew.create_dataset(Name="raw", Input={"S3InputDefinition": {"Bucket": bucket, "Key": key}})
+        brew.create_recipe(Name="dedupe", Steps=[{"Action": {"Operation": "DELETE_DUPLICATE_ROWS",
+                                                            "Parameters": {}}}])  # fmt: skip
+        brew.publish_recipe(Name="dedupe")
+        brew.create_recipe_job(Name="prepare", DatasetName="raw",
+                               RecipeReference={"Name": "dedupe", "RecipeVersion": "1.0"},
+                               Outputs=[{"Location": {"Bucket": bucket, "Key": "churn/prepared/"},
+                                         "Format": "CSV", "Overwrite": True}])  # fmt: skip
+    proc = workflow(home, "train-and-deploy", {"DataBrewJobName": "prepare"}, "--rows", "2000",
+                    "--endpoint-name", "brewed")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    record = execution(home, proc)
+    entered, _ = entered_and_exited(record["events"])
+    assert entered[2:5] == ["Prepare with DataBrew?", "Run DataBrew job", "Use DataBrew output"]
+    scheduled = [json.loads(e["taskScheduledEventDetails"]["parameters"]) for e in record["events"]
+                 if e["type"] == "TaskScheduled"]  # fmt: skip
+    started = next(p for p in scheduled if "PipelineName" in p)
+    data_url = started["PipelineParameters"][0]["Value"]
+    assert data_url == "s3://%s/churn/prepared/" % bucket
+    with Workspace(home) as ws:
+        ((name, path),) = ws.store.objects(data_url).items()
+    assert name.startswith("prepare_") and name.endswith("_part00000.csv")
+    assert path.read_text().splitlines()[0] == Path(seed_csv).read_text().splitlines()[0]
+
+
+def test_a_recipe_the_twin_cannot_replay_is_refused_by_name(home):
+    from pipelines.local.databrew.service import DataBrewError
+
+    with (
+        Workspace(home) as ws,
+        pytest.raises(DataBrewError, match="operation SPLIT_COLUMN_SINGLE_DELIMITER"),
+    ):
+        ws.databrew.create_recipe(Name="split", Steps=[{"Action": {
+            "Operation": "SPLIT_COLUMN_SINGLE_DELIMITER", "Parameters": {"sourceColumn": "a"}}}])  # fmt: skip
+
+
+@needs_shared_data
+def test_the_bank_table_through_train_and_deploy(tmp_path):
+    home = tmp_path / "bank"
+    try:
+        proc = workflow(home, "train-and-deploy", {"ModelApprovalStatus": "Approved"},
+                        "--data", str(BANK), "--schema", "bank")  # fmt: skip
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        record = execution(home, proc)
+        entered, exited = entered_and_exited(record["events"])
+        assert entered == exited and entered[-1] == "Deploy"
+        import pandas as pd
+
+        from processing.churn_schema import load_schema
+
+        features = load_schema("bank").feature_names
+        row = pd.read_csv(BANK, nrows=1)[features].to_csv(index=False, header=False).strip()
+        predicted = churn_cli(home, "predict", "--endpoint-name", "churn", "--csv", row)
+        assert predicted.returncode == 0, predicted.stderr
+        assert 0.0 <= float(predicted.stdout.split(",")[0]) <= 1.0
+    finally:
+        with Workspace(home) as ws:
+            for endpoint in ws.hosting.list_endpoints():
+                ws.hosting.delete_endpoint(endpoint["EndpointName"])
