@@ -6,34 +6,12 @@ import time
 
 from pipelines.local.arns import ACCOUNT, REGION, sagemaker_arn
 from pipelines.local.featurestore.errors import client_error, validation
+from pipelines.local.parameters import check_parameters
 
 NAME = re.compile(r"^[a-zA-Z0-9]([-_]*[a-zA-Z0-9]){0,63}$")
 RESERVED_NAMES = ("is_deleted", "write_time", "api_invocation_time")
 MAX_GROUPS = 100  # the account's soft limit
 TTL_SECONDS = {"Seconds": 1, "Minutes": 60, "Hours": 3600, "Days": 86400, "Weeks": 604800}
-
-
-def check_parameters(service, operation, params):
-    """What boto3 checks before sending (types, required members, enums, lengths), with
-    botocore's own validator and service model: the twin refuses what boto3 would."""
-    from botocore.exceptions import ParamValidationError
-    from botocore.validate import ParamValidator
-
-    model = _model(service).operation_model(operation)
-    report = ParamValidator().validate(params, model.input_shape)
-    if report.has_errors():
-        raise ParamValidationError(report=report.generate_report())
-
-
-_MODELS = {}
-
-
-def _model(service):
-    if service not in _MODELS:
-        import botocore.session
-
-        _MODELS[service] = botocore.session.get_session().get_service_model(service)
-    return _MODELS[service]
 
 
 def ttl_seconds(ttl):

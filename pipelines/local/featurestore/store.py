@@ -28,6 +28,7 @@ from pipelines.local.featurestore import groups
 from pipelines.local.featurestore.errors import not_found, validation
 from pipelines.local.featurestore.offline import OfflineStore
 from pipelines.local.featurestore.online import OnlineStore
+from pipelines.local.parameters import check_parameters
 from pipelines.local.s3 import Store
 
 MAX_RECORD_BYTES = 350 * 1024  # the documented quotas
@@ -402,12 +403,12 @@ class SageMakerClient(object):
         return response(FeatureGroupArn=description["FeatureGroupArn"])
 
     def describe_feature_group(self, **request):
-        groups.check_parameters("sagemaker", "DescribeFeatureGroup", request)
+        check_parameters("sagemaker", "DescribeFeatureGroup", request)
         description = self.fs.group(request["FeatureGroupName"], "DescribeFeatureGroup")
         return response(**dict(description, CreationTime=_created(description)))
 
     def list_feature_groups(self, **request):
-        groups.check_parameters("sagemaker", "ListFeatureGroups", request)
+        check_parameters("sagemaker", "ListFeatureGroups", request)
         found = [
             d
             for d in self.fs.list_groups()
@@ -434,7 +435,7 @@ class SageMakerClient(object):
         return response(FeatureGroupSummaries=summaries)
 
     def delete_feature_group(self, **request):
-        groups.check_parameters("sagemaker", "DeleteFeatureGroup", request)
+        check_parameters("sagemaker", "DeleteFeatureGroup", request)
         self.fs.delete_group(request["FeatureGroupName"])
         return response()
 
@@ -446,7 +447,7 @@ class RuntimeClient(object):
         self.fs = fs
 
     def put_record(self, **request):
-        groups.check_parameters("sagemaker-featurestore-runtime", "PutRecord", request)
+        check_parameters("sagemaker-featurestore-runtime", "PutRecord", request)
         self.fs.put(
             request["FeatureGroupName"],
             [request["Record"]],
@@ -457,7 +458,7 @@ class RuntimeClient(object):
 
     def get_record(self, **request):
         op = "GetRecord"
-        groups.check_parameters("sagemaker-featurestore-runtime", op, request)
+        check_parameters("sagemaker-featurestore-runtime", op, request)
         record_id = request["RecordIdentifierValueAsString"]
         found = self.fs.get(
             request["FeatureGroupName"], [record_id], request.get("FeatureNames"), op
@@ -472,7 +473,7 @@ class RuntimeClient(object):
 
     def batch_get_record(self, **request):
         op = "BatchGetRecord"
-        groups.check_parameters("sagemaker-featurestore-runtime", op, request)
+        check_parameters("sagemaker-featurestore-runtime", op, request)
         # botocore checks minimum lengths only; the service refuses the maximums.
         if len(request["Identifiers"]) > MAX_BATCH_RECORDS or any(
             len(i["RecordIdentifiersValueAsString"]) > MAX_BATCH_RECORDS
@@ -521,7 +522,7 @@ class RuntimeClient(object):
         return response(Records=records, Errors=errors, UnprocessedIdentifiers=unprocessed)
 
     def delete_record(self, **request):
-        groups.check_parameters("sagemaker-featurestore-runtime", "DeleteRecord", request)
+        check_parameters("sagemaker-featurestore-runtime", "DeleteRecord", request)
         self.fs.delete(
             request["FeatureGroupName"],
             request["RecordIdentifierValueAsString"],
