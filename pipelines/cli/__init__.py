@@ -13,6 +13,7 @@
   churn endpoints list | describe NAME | delete NAME the home's local endpoints
   churn workflow definition | run | runs | create | update | start | describe
                                                      the Step Functions workflows
+  churn databrew publish | run                       the recipe as a DataBrew job
   churn monitor                                      drift against the registered baseline
   churn features create | describe | list | delete-group | ingest | get | delete-record | dataset
                                                      the feature group (SageMaker Feature Store)
@@ -29,6 +30,7 @@ import sys
 from pipelines.cli import (
     batch,
     data,
+    databrew,
     deploy,
     endpoints,
     features,
@@ -42,7 +44,19 @@ from pipelines.errors import UserError
 from pipelines.workspace import Workspace
 
 # The command groups in the order `churn --help` lists them; each adds its own subcommands.
-COMMAND_GROUPS = (run, models, serve, batch, deploy, endpoints, workflow, monitor, features, data)
+COMMAND_GROUPS = (
+    run,
+    models,
+    serve,
+    batch,
+    deploy,
+    endpoints,
+    workflow,
+    databrew,
+    monitor,
+    features,
+    data,
+)
 
 
 def build_parser():

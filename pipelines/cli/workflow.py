@@ -5,11 +5,14 @@ pipelines/churn/workflows.py), printed, and run locally by the ASL interpreter.
   churn workflow run NAME [--input JSON] [--data CSV --schema S]
                                                execute it locally; prints each state
   churn workflow runs list | show ARN          the home's executions and their history
+  churn workflow create | update NAME --states-role-arn R [names] [--region R]
+  churn workflow start NAME [--input JSON] | describe ARN        the same, on AWS
 """
 
 import json
 import sys
 
+from pipelines.aws.errors import aws_errors
 from pipelines.churn.schema_source import SchemaSource
 from pipelines.churn.workflows import NAMES, WorkflowSettings, definition
 from pipelines.cli.common import add_generated_data, add_home, add_schema, data_or_generated
@@ -104,6 +107,74 @@ def cmd_runs(args, ws):
     return 0
 
 
+# -- on AWS -----------------------------------------------------------------------------
+
+
+def _aws(args):
+    import boto3
+
+    return boto3.Session(region_name=args.region)
+
+
+def _machine_name(args):
+    return "%s-%s" % (args.prefix, args.name)
+
+
+def cmd_create(args, ws):
+    from pipelines.aws.stepfunctions import ensure_state_machine, find, machine_arn
+
+    if not args.states_role_arn:
+        raise UserError(
+            "--states-role-arn: the role the state machine runs as (it calls "
+            "SageMaker, DataBrew and Step Functions)"
+        )
+    session = _aws(args)
+    settings = _settings(args)
+    with aws_errors("workflow %s: " % args.name):
+        if args.name == "train-and-deploy" and "deploy_state_machine_arn" not in settings:
+            account = session.client("sts").get_caller_identity()["Account"]
+            settings["deploy_state_machine_arn"] = machine_arn(
+                session.region_name, account, "%s-deploy" % args.prefix
+            )
+        document = definition(args.name, WorkflowSettings(**settings))
+        client = session.client("stepfunctions")
+        if args.action == "update" and find(client, _machine_name(args)) is None:
+            raise UserError(
+                "no state machine %s in %s: create it first"
+                % (_machine_name(args), session.region_name)
+            )
+        arn, done = ensure_state_machine(
+            client, _machine_name(args), document, args.states_role_arn, args.log_group_arn
+        )
+    print("%s %s" % (done, arn))
+    return 0
+
+
+def cmd_start(args, ws):
+    from pipelines.aws.stepfunctions import find, start
+
+    session = _aws(args)
+    with aws_errors("workflow %s: " % args.name):
+        client = session.client("stepfunctions")
+        arn = find(client, _machine_name(args))
+        if arn is None:
+            raise UserError(
+                "no state machine %s in %s: `churn workflow create %s` first"
+                % (_machine_name(args), session.region_name, args.name)
+            )
+        print(start(client, arn, _input(args.input), args.execution_name))
+    return 0
+
+
+def cmd_describe(args, ws):
+    from pipelines.aws.stepfunctions import describe
+
+    with aws_errors("execution %s: " % args.execution):
+        described = describe(_aws(args).client("stepfunctions"), args.execution)
+    print(json.dumps(described, indent=1, default=str))
+    return 0
+
+
 def _add_names(p):
     p.add_argument("--pipeline-name")
     p.add_argument("--model-package-group")
@@ -114,6 +185,12 @@ def _add_names(p):
     p.add_argument("--monitoring-output-uri")
     p.add_argument("--deploy-state-machine-arn")
     p.add_argument("--databrew-job", help="a DataBrew job to run before the pipeline")
+
+
+def _add_aws(p):
+    p.add_argument("--region", help="the AWS region (default: the session's)")
+    p.add_argument("--prefix", default="churn", help="state machines are named <prefix>-<NAME>")
+    add_home(p)
 
 
 def add_parsers(sub):
@@ -143,6 +220,30 @@ def add_parsers(sub):
     _add_names(q)
     add_home(q)
     q.set_defaults(func=cmd_run)
+
+    for action, help in (
+        ("create", "create the state machine on AWS (or update it)"),
+        ("update", "update the state machine on AWS"),
+    ):
+        q = actions.add_parser(action, help=help)
+        q.add_argument("name", choices=NAMES)
+        q.add_argument("--states-role-arn", help="the role the state machine runs as")
+        q.add_argument("--log-group-arn", help="CloudWatch Logs group for the executions' logs")
+        _add_aws(q)
+        _add_names(q)
+        q.set_defaults(func=cmd_create)
+
+    q = actions.add_parser("start", help="start an execution on AWS; prints its ARN")
+    q.add_argument("name", choices=NAMES)
+    q.add_argument("--input", help="the execution's input, a JSON object")
+    q.add_argument("--execution-name")
+    _add_aws(q)
+    q.set_defaults(func=cmd_start)
+
+    q = actions.add_parser("describe", help="an execution on AWS, with its history")
+    q.add_argument("execution", help="the execution ARN")
+    _add_aws(q)
+    q.set_defaults(func=cmd_describe)
 
     q = actions.add_parser("runs", help="the home's workflow executions")
     q.add_argument("runs_action", choices=("list", "show"), metavar="list|show")

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.errors import UserError
+from pipelines.local.parameters import check_parameters
 from processing.churn_job import write_text_atomic
 from processing.churn_recipe import RecipeError, fit, normalize_steps
 
@@ -32,6 +33,16 @@ class DataBrewError(UserError):
         self.code = code
 
 
+def _checked(operation, params):
+    """boto3's own checks of a request (botocore's model: RecipeStep's shape, ...)."""
+    from botocore.exceptions import ParamValidationError
+
+    try:
+        check_parameters("databrew", operation, params)
+    except ParamValidationError as e:
+        raise DataBrewError("%s: %s" % (operation, " ".join(str(e).split())))
+
+
 class DataBrew(object):
     def __init__(self, home, store):
         self.root = Path(home) / "databrew"
@@ -40,6 +51,16 @@ class DataBrew(object):
     # ------------------------------------------------------------------ datasets
 
     def create_dataset(self, Name, Input, Format="CSV", FormatOptions=None, **extra):
+        _checked(
+            "CreateDataset",
+            dict(
+                extra,
+                Name=Name,
+                Input=Input,
+                Format=Format,
+                **({"FormatOptions": FormatOptions} if FormatOptions else {}),
+            ),
+        )
         if Format != "CSV":
             raise DataBrewError("dataset %s: the local twin reads CSV datasets" % Name)
         location = (Input or {}).get("S3InputDefinition") or {}
@@ -58,9 +79,18 @@ class DataBrew(object):
     def describe_dataset(self, Name):
         return self._load("datasets", Name)
 
+    def update_dataset(self, Name, Input, Format="CSV", FormatOptions=None, **extra):
+        created = self.describe_dataset(Name)["CreateDate"]
+        self._delete("datasets", Name)
+        self.create_dataset(Name, Input, Format, FormatOptions, **extra)
+        record = self._load("datasets", Name)
+        self._save("datasets", Name, dict(record, CreateDate=created))
+        return {"Name": Name}
+
     # ------------------------------------------------------------------ recipes
 
     def create_recipe(self, Name, Steps, Description=""):
+        _checked("CreateRecipe", {"Name": Name, "Steps": Steps, "Description": Description})
         try:
             normalize_steps(Steps)
         except RecipeError as e:
@@ -74,6 +104,17 @@ class DataBrew(object):
             "CreateDate": time.time(),
         }
         self._create("recipes", Name, record)
+        return {"Name": Name}
+
+    def update_recipe(self, Name, Steps, Description=""):
+        _checked("UpdateRecipe", {"Name": Name, "Steps": Steps, "Description": Description})
+        try:
+            normalize_steps(Steps)
+        except RecipeError as e:
+            raise DataBrewError("recipe %s cannot be replayed locally: %s" % (Name, e))
+        record = self._load("recipes", Name)
+        record.update(Steps=Steps, Description=Description)
+        self._save("recipes", Name, record)
         return {"Name": Name}
 
     def publish_recipe(self, Name, Description=""):
@@ -101,6 +142,17 @@ class DataBrew(object):
     # ------------------------------------------------------------------ jobs
 
     def create_recipe_job(self, Name, DatasetName, RecipeReference, Outputs, RoleArn="", **extra):
+        _checked(
+            "CreateRecipeJob",
+            dict(
+                extra,
+                Name=Name,
+                DatasetName=DatasetName,
+                RecipeReference=RecipeReference,
+                Outputs=Outputs,
+                RoleArn=RoleArn or "local",
+            ),
+        )
         self.describe_dataset(DatasetName)
         self.describe_recipe(
             RecipeReference["Name"], RecipeReference.get("RecipeVersion", "LATEST_PUBLISHED")
@@ -121,6 +173,11 @@ class DataBrew(object):
 
     def describe_job(self, Name):
         return self._load("jobs", Name)
+
+    def delete_job(self, Name):
+        self.describe_job(Name)
+        self._delete("jobs", Name)
+        return {"Name": Name}
 
     def start_job_run(self, Name):
         job = self.describe_job(Name)
@@ -187,6 +244,9 @@ class DataBrew(object):
         if self._path(kind, name).exists():
             raise DataBrewError("%s %s already exists" % (kind[:-1], name), "ConflictException")
         self._save(kind, name, record)
+
+    def _delete(self, kind, name):
+        self._path(kind, name).unlink()
 
     def _save(self, kind, name, record):
         write_text_atomic(str(self._path(kind, name)), json.dumps(record, indent=1))

@@ -1,0 +1,89 @@
+"""`churn databrew publish | run`: the schema's PreprocessData recipe as an AWS Glue DataBrew
+project (dataset, recipe, published recipe version, recipe job), in the home's DataBrew twin
+by default, on AWS with --region. A DataBrew job fits each step on the whole table, where
+PreprocessData fits on the train split only (pipelines/churn/databrew.py).
+
+  churn databrew publish --data-url S3_OR_CSV [--output-url S3] [--role-arn R] [--schema S]
+  churn databrew run [--job NAME]              start the job and wait for it
+"""
+
+from pipelines.aws.databrew import publish, run_job
+from pipelines.aws.errors import aws_errors
+from pipelines.churn.databrew import databrew_requests
+from pipelines.churn.feature_group import LOCAL_ROLE
+from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX
+from pipelines.churn.schema_source import SchemaSource
+from pipelines.cli.common import add_home, add_schema
+from pipelines.errors import UserError
+
+
+def _client(args, ws):
+    if not args.region:
+        return ws.databrew
+    import boto3
+
+    return boto3.client("databrew", region_name=args.region)
+
+
+def cmd_publish(args, ws):
+    schema = SchemaSource(args.schema).schema
+    data_url, output_url, role = args.data_url, args.output_url, args.role_arn
+    if args.region:
+        if not (data_url.startswith("s3://") and output_url and role):
+            raise UserError(
+                "on AWS, publish needs --data-url s3://..., --output-url s3://... and "
+                "--role-arn (a role DataBrew reads and writes those with)"
+            )
+    else:
+        data_url = ws.stage_data(data_url, "databrew/input")
+        output_url = output_url or "s3://%s/%s/databrew/prepared/" % (LOCAL_BUCKET, PREFIX)
+        role = role or LOCAL_ROLE
+    requests = databrew_requests(schema, data_url, output_url, role, args.prefix)
+    with aws_errors("databrew: "):
+        done = publish(_client(args, ws), requests)
+    names = done["names"]
+    print(
+        "dataset %s (%s), recipe %s version %s (%d steps), job %s (%s) writing CSV to %s"
+        % (
+            names["dataset"],
+            done["dataset"],
+            names["recipe"],
+            done["recipe_version"],
+            len(requests["recipe"]["Steps"]),
+            names["job"],
+            done["job"],
+            output_url,
+        )
+    )
+    return 0
+
+
+def cmd_run(args, ws):
+    with aws_errors("databrew job %s: " % args.job):
+        described = run_job(_client(args, ws), args.job)
+    location = described["Outputs"][0]["Location"]
+    print(
+        "%s: %s, output s3://%s/%s"
+        % (args.job, described["State"], location["Bucket"], location.get("Key", ""))
+    )
+    return 0
+
+
+def add_parsers(sub):
+    p = sub.add_parser("databrew", help="the recipe as an AWS Glue DataBrew job (local or AWS)")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    q = actions.add_parser("publish", help="create or update the dataset, recipe and job")
+    q.add_argument("--data-url", required=True, help="the raw table: s3://... (locally a CSV too)")
+    q.add_argument("--output-url", help="where the job writes its CSV (s3://bucket/prefix/)")
+    q.add_argument("--role-arn", help="on AWS: the role DataBrew runs the job as")
+    q.add_argument("--prefix", default="churn", help="names: <prefix>-raw, -recipe, -prepare")
+    add_schema(q)
+    q.add_argument("--region", help="publish on AWS in this region (default: the local twin)")
+    add_home(q)
+    q.set_defaults(func=cmd_publish)
+    q = actions.add_parser("run", help="start the recipe job and wait for it")
+    q.add_argument("--job", default="churn-prepare")
+    q.add_argument("--region", help="the job on AWS in this region (default: the local twin)")
+    add_home(q)
+    q.set_defaults(func=cmd_run)
