@@ -262,7 +262,8 @@ def test_a_databrew_job_prepares_the_table_before_the_pipeline(home, seed_csv):
         brew.create_recipe_job(Name="prepare", DatasetName="raw",
                                RecipeReference={"Name": "dedupe", "RecipeVersion": "1.0"},
                                Outputs=[{"Location": {"Bucket": bucket, "Key": "churn/prepared/"},
-                                         "Format": "CSV", "Overwrite": True}])  # fmt: skip
+                                         "Format": "CSV", "Overwrite": True}],
+                               RoleArn="arn:aws:iam::000000000000:role/DataBrew")  # fmt: skip
     proc = workflow(home, "train-and-deploy", {"DataBrewJobName": "prepare"}, "--rows", "2000",
                     "--endpoint-name", "brewed")  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
@@ -314,3 +315,118 @@ def test_the_bank_table_through_train_and_deploy(tmp_path):
         with Workspace(home) as ws:
             for endpoint in ws.hosting.list_endpoints():
                 ws.hosting.delete_endpoint(endpoint["EndpointName"])
+
+
+# -- jobs outside a pipeline ----------------------------------------------------------------
+
+REQUEST_FIELDS = ("AlgorithmSpecification", "OutputDataConfig", "StoppingCondition",
+                  "ResourceConfig", "RoleArn", "InputDataConfig", "HyperParameters")  # fmt: skip
+
+
+def training_request(home):
+    """The CreateTrainingJob request a pipeline run made (from its step cache)."""
+    with Workspace(home) as ws:
+        row = ws.sagemaker.db.execute(
+            "SELECT properties FROM step_cache WHERE step = 'TrainModel' LIMIT 1").fetchone()  # fmt: skip
+    return {k: v for k, v in json.loads(row["properties"]).items() if k in REQUEST_FIELDS}
+
+
+def train_workflow(request):
+    return {"StartAt": "Train", "States": {
+        "Train": {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
+                  "Parameters": dict(request, **{"TrainingJobName.$": "$.name"}),
+                  "ResultSelector": {"Model.$": "$.ModelArtifacts.S3ModelArtifacts",
+                                     "Status.$": "$.TrainingJobStatus"},
+                  # States.TaskFailed matches every error but a timeout: the API's refusals
+                  # are caught first, so the job failures' cause (a description) is JSON.
+                  "Catch": [{"ErrorEquals": ["SageMaker.AmazonSageMakerException"], "ResultPath": "$.error",
+                             "Next": "Refused"},
+                            {"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.error",
+                             "Next": "Read failure"}], "End": True},
+        "Refused": {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"},
+        "Read failure": {"Type": "Pass", "Parameters": {"job.$": "States.StringToJson($.error.Cause)"},
+                         "Next": "Training failed"},
+        "Training failed": {"Type": "Fail", "Error": "TrainingFailed", "CausePath": "$.job.FailureReason"}}}  # fmt: skip
+
+
+def test_a_training_job_runs_from_a_task_and_a_failing_one_ends_in_the_fail_state_with_its_reason(
+    home,
+):
+    from pipelines.local.sfn_integrations import sagemaker_integrations
+    from pipelines.local.stepfunctions.integrations import Integrations
+    from pipelines.local.stepfunctions.service import StepFunctions
+
+    request = training_request(home)
+    with Workspace(home) as ws:
+        service = StepFunctions(home, Integrations(sagemaker_integrations(ws.sagemaker, None)))
+        service.create_state_machine("train-only", train_workflow(request))
+        done = service.start_execution("train-only", {"name": "direct-train-1"})
+        assert done["status"] == "SUCCEEDED", done
+        output = json.loads(done["output"])
+        assert output["Status"] == "Completed" and ws.store.exists(output["Model"])
+        again = service.start_execution("train-only", {"name": "direct-train-1"})
+        assert (
+            again["error"] == "SageMaker.AmazonSageMakerException"
+            and "must be unique" in again["cause"]
+        )
+        # A train channel of text where numbers belong: train.py's own message is the reason.
+        ws.store.put_bytes("s3://churn-local/churn/bad-train/train.csv", b"yes,no\nmaybe,so\n")
+        bad = json.loads(json.dumps(request))
+        bad["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] = (
+            "s3://churn-local/churn/bad-train/"
+        )
+        service.create_state_machine("train-bad", train_workflow(bad))
+        failed = service.start_execution("train-bad", {"name": "direct-train-2"})
+        assert failed["status"] == "FAILED" and failed["error"] == "TrainingFailed"
+        from pipelines.local.sagemaker.job_api import Jobs  # the job's description agrees
+
+        job = Jobs(ws.sagemaker).describe("Training", "direct-train-2")
+        assert (
+            job["TrainingJobStatus"] == "Failed" and failed["cause"] == job["FailureReason"] != ""
+        )
+
+
+def test_deploy_retries_an_account_limit_with_the_definitions_delays_time_injected(home):
+    """CreateModel hits SageMaker.ResourceLimitExceededException twice (injected in front of
+    the real local integration); the deploy definition's Retry waits at most 60 s then 120 s
+    (FULL jitter), time recorded rather than slept, and the deployment then succeeds."""
+    from test_stepfunctions_interpreter import RecordingClock
+
+    from pipelines.local.sfn_integrations import sagemaker_integrations
+    from pipelines.local.stepfunctions.errors import StatesError
+    from pipelines.local.stepfunctions.integrations import Integrations
+    from pipelines.local.stepfunctions.service import StepFunctions
+
+    with Workspace(home) as ws:
+        integrations = Integrations(sagemaker_integrations(ws.sagemaker, None))
+        real, refusals = integrations.lookup("sagemaker:createModel"), []
+
+        def limited(parameters, call):
+            if len(refusals) < 2:
+                refusals.append(call.context["State"]["RetryCount"])
+                raise StatesError("SageMaker.ResourceLimitExceededException", "account limit")
+            return real(parameters, call)
+
+        integrations.register("sagemaker:createModel", limited)
+        clock = RecordingClock()
+        service = StepFunctions(home, integrations, clock)
+        settings = WorkflowSettings(endpoint_name="limited", monitor=False, endpoint_poll_seconds=1)
+        service.create_state_machine("deploy-limited", definition("deploy", settings))
+        clock.sleeps.clear()
+        done = service.start_execution("deploy-limited", {"ModelPackageArn": approved_first(ws)})
+        assert done["status"] == "SUCCEEDED", done
+        assert refusals == [0, 1]  # $$.State.RetryCount as the retries counted
+        retry_waits = clock.sleeps[:2]
+        assert 0 <= retry_waits[0] <= 60 and 0 <= retry_waits[1] <= 120
+        events = service.get_execution_history(done["executionArn"])["events"]
+        failed = [e["taskFailedEventDetails"]["error"] for e in events if e["type"] == "TaskFailed"]
+        # then DescribeEndpoint's refusal of a missing endpoint, which routes to CreateEndpoint
+        assert failed == ["SageMaker.ResourceLimitExceededException"] * 2 + [
+            "SageMaker.ValidationException"
+        ]
+        ws.hosting.delete_endpoint("limited")
+
+
+def approved_first(ws):
+    approved = [p for p in ws.registry.list_packages() if p["ModelApprovalStatus"] == "Approved"]
+    return min(approved, key=lambda p: p["ModelPackageVersion"])["ModelPackageArn"]

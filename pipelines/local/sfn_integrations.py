@@ -17,6 +17,7 @@ import time
 
 from pipelines.errors import UserError
 from pipelines.local.sagemaker.hosting import HostingError
+from pipelines.local.sagemaker.job_api import KINDS, Jobs
 from pipelines.local.stepfunctions.errors import StatesError
 
 MODELLED = ("ResourceLimitExceeded", "ResourceInUse", "ResourceNotFound")
@@ -128,9 +129,39 @@ def sagemaker_integrations(backend, start_pipeline):
         "createMonitoringSchedule": hosting.create_monitoring_schedule,
         "updateMonitoringSchedule": hosting.update_monitoring_schedule,
     }
+    jobs = Jobs(backend)
+    for kind in KINDS:
+        optimized["sagemaker:create%sJob" % kind] = _starter(jobs, kind)
+        sdk["describe%sJob" % kind] = _describer(jobs, kind)
     out = {name: _call(f, True) for name, f in optimized.items()}
     out.update({"aws-sdk:sagemaker:" + name: _call(f, False) for name, f in sdk.items()})
+    for kind in KINDS:
+        out["sagemaker:create%sJob.sync" % kind] = _sync_job(jobs, kind)
     return out
+
+
+def _starter(jobs, kind):
+    return lambda p: jobs.create(kind, p, wait=False)
+
+
+def _describer(jobs, kind):
+    return lambda p: jobs.describe(kind, p[kind + "JobName"])
+
+
+def _sync_job(jobs, kind):
+    """create*Job.sync: the job's description once it ends; a failed job is States.TaskFailed
+    with the description (its FailureReason) as the cause, as Step Functions reports it."""
+
+    def run(parameters, call):
+        try:
+            described = jobs.create(kind, parameters, wait=True)
+        except UserError as e:
+            raise _error(e, optimized=True)
+        if described[kind + "JobStatus"] != "Completed":
+            raise StatesError("States.TaskFailed", json.dumps(described, default=str))
+        return described
+
+    return run
 
 
 def databrew_integrations(databrew):

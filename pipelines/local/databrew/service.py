@@ -141,7 +141,7 @@ class DataBrew(object):
 
     # ------------------------------------------------------------------ jobs
 
-    def create_recipe_job(self, Name, DatasetName, RecipeReference, Outputs, RoleArn="", **extra):
+    def create_recipe_job(self, Name, DatasetName, RecipeReference, Outputs, RoleArn, **extra):
         _checked(
             "CreateRecipeJob",
             dict(
@@ -150,7 +150,7 @@ class DataBrew(object):
                 DatasetName=DatasetName,
                 RecipeReference=RecipeReference,
                 Outputs=Outputs,
-                RoleArn=RoleArn or "local",
+                RoleArn=RoleArn,
             ),
         )
         self.describe_dataset(DatasetName)

@@ -1,0 +1,114 @@
+"""CreateTrainingJob, CreateProcessingJob and CreateTransformJob outside a pipeline (a workflow's
+Task states call them), with DescribeTrainingJob / DescribeProcessingJob / DescribeTransformJob.
+
+A job runs through the same job layer a pipeline step uses (jobs/training.py, processing.py,
+transform.py) in <home>/jobs/<kind>/<name>/, and its description is kept in
+<home>/jobs/<kind>/<name>.json: InProgress while it runs, then Completed, or Failed with the
+FailureReason the job's failure file or log gives. `create(..., wait=False)` returns at once
+with the job's ARN, as the API returns before the job runs. Jobs run one at a time in one
+long-lived thread of their own: the runner's warm parent dies with the thread that started it
+(PR_SET_PDEATHSIG), so it must not be a task's short-lived thread.
+"""
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from pipelines.errors import PipelineError, UserError
+from pipelines.local.arns import sagemaker_arn
+from pipelines.local.sagemaker.failure import StepFailure
+from pipelines.local.sagemaker.jobs.processing import run_processing
+from pipelines.local.sagemaker.jobs.training import run_training
+from pipelines.local.sagemaker.jobs.transform import run_transform
+from pipelines.local.sagemaker.limits import check_request
+from processing.churn_job import write_text_atomic
+
+KINDS = ("Training", "Processing", "Transform")
+
+
+class JobError(UserError):
+    def __init__(self, message, code="ValidationException"):
+        super().__init__(message)
+        self.code = code
+
+
+class Jobs(object):
+    def __init__(self, backend):
+        self.backend = backend
+        self.root = Path(backend.home) / "jobs"
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="sagemaker-jobs")
+
+    def create(self, kind, request, wait=True):
+        name = request.get(kind + "JobName", "")
+        if kind not in KINDS or not name:
+            raise JobError("a %s job needs %sJobName" % (kind, kind))
+        try:
+            check_request(name, kind, request)
+        except PipelineError as e:
+            raise JobError(str(e))
+        path = self._path(kind, name)
+        if path.exists():
+            raise JobError(
+                "Job name must be unique within an AWS account and region, and a "
+                "job with this name already exists (%s)" % name
+            )
+        arn = sagemaker_arn(kind.lower() + "-job", name)
+        self._save(
+            kind,
+            dict(
+                request,
+                **{
+                    kind + "JobArn": arn,
+                    kind + "JobStatus": "InProgress",
+                    "CreationTime": time.time(),
+                },
+            ),
+        )
+        future = self._worker.submit(self._run, kind, request, arn)
+        return future.result() if wait else {kind + "JobArn": arn}
+
+    def describe(self, kind, name):
+        path = self._path(kind, name)
+        if not path.exists():
+            raise JobError(
+                "Requested resource not found: %s job %s" % (kind, name), "ResourceNotFound"
+            )
+        return json.loads(path.read_text())
+
+    def wait(self):
+        """Until every job started has ended."""
+        self._worker.submit(lambda: None).result()
+
+    def _run(self, kind, request, arn):
+        name = request[kind + "JobName"]
+        workdir = self.root / kind.lower() / name
+        started = time.time()
+        try:
+            backend = self.backend
+            if kind == "Transform":
+                model = backend.registry.model(request["ModelName"])
+                described = run_transform(
+                    request, name, workdir, backend.store, backend.runner, model
+                )
+            else:
+                run = run_training if kind == "Training" else run_processing
+                described = run(request, name, workdir, backend.store, backend.runner)
+            described = dict(described, **{kind + "JobStatus": "Completed"})
+        except (StepFailure, UserError) as e:
+            described = dict(
+                request,
+                **{kind + "JobStatus": "Failed", "FailureReason": getattr(e, "reason", str(e))},
+            )
+        described.update({kind + "JobArn": arn, "CreationTime": started, "EndTime": time.time()})
+        self._save(kind, described)
+        return described
+
+    def _path(self, kind, name):
+        if "/" in name or name.startswith("."):
+            raise JobError("%r is not a job name" % name)
+        return self.root / kind.lower() / ("%s.json" % name)
+
+    def _save(self, kind, described):
+        path = self._path(kind, described[kind + "JobName"])
+        write_text_atomic(str(path), json.dumps(described, indent=1, default=str))
