@@ -419,12 +419,9 @@ class Workspace(object):
             }
         hosting = self.hosting
         hosting.create_endpoint_config(config)
-        try:
-            hosting.describe_endpoint(endpoint)
+        if hosting.has_endpoint(endpoint):
             hosting.update_endpoint(endpoint, name, self.model_request)
-        except HostingError as e:
-            if e.code != "ValidationException" or "Could not find endpoint" not in str(e):
-                raise
+        else:
             hosting.create_endpoint(endpoint, name, self.model_request)
         return self.wait_for_endpoint(endpoint, name, wait_seconds)
 

@@ -234,6 +234,23 @@ def test_local_endpoints_commands(home):
         pid = json.loads(ws.hosting._endpoint("second")["serving"])["pid"]
     proc = churn_cli(home, "endpoints", "delete", "second")
     assert proc.returncode == 0, proc.stderr
+    # A version whose model is gone: the serving process exits, the endpoint is Failed with
+    # its last log line, and the command says so in one line.
+    with Workspace(home) as ws:
+        broken = max(ws.registry.list_packages(), key=lambda p: p["ModelPackageVersion"])
+    assert "missing" in broken["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    proc = churn_cli(home, "deploy", "--local", "--endpoint-name", "third", "--model-version",
+                     broken["ModelPackageArn"])  # fmt: skip
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert (
+        "endpoint third failed: the serving process" in proc.stderr
+        and "no object at" in proc.stderr
+    )
+    assert "Failed" in churn_cli(home, "endpoints", "list").stdout
+    again = churn_cli(home, "deploy", "--local", "--endpoint-name", "third", "--model-version",
+                      first["ModelPackageArn"])  # fmt: skip
+    assert again.returncode == 1 and "churn endpoints delete third" in again.stderr
+    assert churn_cli(home, "endpoints", "delete", "third").returncode == 0
     deadline = time.time() + 10
     while time.time() < deadline and Path("/proc/%d" % pid).exists() and _state(pid) != "Z":
         time.sleep(0.1)

@@ -107,9 +107,13 @@ class Hosting(object):
         return {"EndpointArn": sagemaker_arn("endpoint", name)}
 
     def update_endpoint(self, name, config_name, model_of):
-        row = self._endpoint(name)
         self.describe_endpoint(name)  # observe what happened since
         row = self._endpoint(name)
+        if row["status"] == "Failed":
+            raise HostingError(
+                "endpoint %s is Failed and cannot be updated: delete it (`churn endpoints "
+                "delete %s`) and create it again" % (name, name)
+            )
         if row["status"] != "InService":
             raise HostingError(
                 "Cannot update in-progress endpoint %r (it is %s)"
