@@ -107,6 +107,67 @@ def deploy(
 HOURLY = "cron(0 * ? * * *)"
 
 
+def schedule_name(endpoint_name):
+    return "%s-data-quality-hourly" % endpoint_name
+
+
+def monitoring_schedule_config(
+    endpoint_name,
+    constraints,
+    statistics,
+    output_uri,
+    image_uri,
+    role_arn,
+    instance_type="ml.m5.xlarge",
+):
+    """CreateMonitoringSchedule's MonitoringScheduleConfig: hourly data-quality checks of the
+    endpoint's captured traffic against a baseline (`constraints` and `statistics` are the
+    BaselineConfig resources, {"S3Uri": ...}), publishing CloudWatch metrics (what
+    DefaultModelMonitor.create_monitoring_schedule sends)."""
+    return {
+        "ScheduleConfig": {"ScheduleExpression": HOURLY},
+        "MonitoringType": "DataQuality",
+        "MonitoringJobDefinition": {
+            "BaselineConfig": {
+                "ConstraintsResource": constraints,
+                "StatisticsResource": statistics,
+            },
+            "MonitoringInputs": [
+                {
+                    "EndpointInput": {
+                        "EndpointName": endpoint_name,
+                        "LocalPath": "/opt/ml/processing/input/endpoint",
+                        "S3InputMode": "File",
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                }
+            ],
+            "MonitoringOutputConfig": {
+                "MonitoringOutputs": [
+                    {
+                        "S3Output": {
+                            "S3Uri": output_uri,
+                            "LocalPath": "/opt/ml/processing/output",
+                            "S3UploadMode": "EndOfJob",
+                        }
+                    }
+                ]
+            },
+            "MonitoringResources": {
+                "ClusterConfig": {
+                    "InstanceCount": 1,
+                    "InstanceType": instance_type,
+                    "VolumeSizeInGB": 20,
+                }
+            },
+            "MonitoringAppSpecification": {"ImageUri": image_uri},
+            "Environment": {"publish_cloudwatch_metrics": "Enabled"},
+            "RoleArn": role_arn,
+            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        },
+    }
+
+
 def schedule_monitoring(
     endpoint_name,
     model_package_arn,
@@ -117,10 +178,9 @@ def schedule_monitoring(
     session=None,
     monitoring_client=None,
 ):
-    """An hourly data-quality monitoring schedule against the version's DriftCheckBaselines,
-    publishing CloudWatch metrics (what DefaultModelMonitor.create_monitoring_schedule sends).
-    `image_uri` is Model Monitor's analyzer image in the endpoint's region
-    (pipelines.churn.images.model_monitor_image)."""
+    """An hourly data-quality monitoring schedule against the version's DriftCheckBaselines
+    (monitoring_schedule_config). `image_uri` is Model Monitor's analyzer image in the
+    endpoint's region (pipelines.churn.images.model_monitor_image)."""
     sm = _client(session)
     monitor = monitoring_client or sm
     package = sm.describe_model_package(ModelPackageName=model_package_arn)
@@ -130,51 +190,18 @@ def schedule_monitoring(
             "model package %s has no data-quality DriftCheckBaselines to "
             "monitor against" % model_package_arn
         )
-    name = "%s-data-quality-hourly" % endpoint_name
+    name = schedule_name(endpoint_name)
     monitor.create_monitoring_schedule(
         MonitoringScheduleName=name,
-        MonitoringScheduleConfig={
-            "ScheduleConfig": {"ScheduleExpression": HOURLY},
-            "MonitoringType": "DataQuality",
-            "MonitoringJobDefinition": {
-                "BaselineConfig": {
-                    "ConstraintsResource": {"S3Uri": quality["Constraints"]["S3Uri"]},
-                    "StatisticsResource": {"S3Uri": quality["Statistics"]["S3Uri"]},
-                },
-                "MonitoringInputs": [
-                    {
-                        "EndpointInput": {
-                            "EndpointName": endpoint_name,
-                            "LocalPath": "/opt/ml/processing/input/endpoint",
-                            "S3InputMode": "File",
-                            "S3DataDistributionType": "FullyReplicated",
-                        }
-                    }
-                ],
-                "MonitoringOutputConfig": {
-                    "MonitoringOutputs": [
-                        {
-                            "S3Output": {
-                                "S3Uri": output_uri,
-                                "LocalPath": "/opt/ml/processing/output",
-                                "S3UploadMode": "EndOfJob",
-                            }
-                        }
-                    ]
-                },
-                "MonitoringResources": {
-                    "ClusterConfig": {
-                        "InstanceCount": 1,
-                        "InstanceType": instance_type,
-                        "VolumeSizeInGB": 20,
-                    }
-                },
-                "MonitoringAppSpecification": {"ImageUri": image_uri},
-                "Environment": {"publish_cloudwatch_metrics": "Enabled"},
-                "RoleArn": role_arn,
-                "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-            },
-        },
+        MonitoringScheduleConfig=monitoring_schedule_config(
+            endpoint_name,
+            {"S3Uri": quality["Constraints"]["S3Uri"]},
+            {"S3Uri": quality["Statistics"]["S3Uri"]},
+            output_uri,
+            image_uri,
+            role_arn,
+            instance_type,
+        ),
     )
     return name
 

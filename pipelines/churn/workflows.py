@@ -21,7 +21,12 @@ integration fails with SageMaker.AmazonSageMakerException or a modelled exceptio
 
 from dataclasses import dataclass, field
 
-from pipelines.aws.deploy import CAPTURE_CSV_TYPES, CAPTURE_JSON_TYPES, HOURLY
+from pipelines.aws.deploy import (
+    CAPTURE_CSV_TYPES,
+    CAPTURE_JSON_TYPES,
+    monitoring_schedule_config,
+    schedule_name,
+)
 from pipelines.errors import UserError
 
 NAMES = ("train-and-deploy", "deploy")
@@ -547,50 +552,16 @@ def deploy(s):
 
 
 def _monitoring_states(s):
-    schedule = "%s-data-quality-hourly" % s.endpoint_name
+    schedule = schedule_name(s.endpoint_name)
     quality = "$.package.DriftCheckBaselines.ModelDataQuality"
-    config = {
-        "ScheduleConfig": {"ScheduleExpression": HOURLY},
-        "MonitoringType": "DataQuality",
-        "MonitoringJobDefinition": {
-            "BaselineConfig": {
-                "ConstraintsResource": {"S3Uri.$": quality + ".Constraints.S3Uri"},
-                "StatisticsResource": {"S3Uri.$": quality + ".Statistics.S3Uri"},
-            },
-            "MonitoringInputs": [
-                {
-                    "EndpointInput": {
-                        "EndpointName": s.endpoint_name,
-                        "LocalPath": "/opt/ml/processing/input/endpoint",
-                        "S3InputMode": "File",
-                        "S3DataDistributionType": "FullyReplicated",
-                    }
-                }
-            ],
-            "MonitoringOutputConfig": {
-                "MonitoringOutputs": [
-                    {
-                        "S3Output": {
-                            "S3Uri": s.monitoring_output_uri,
-                            "LocalPath": "/opt/ml/processing/output",
-                            "S3UploadMode": "EndOfJob",
-                        }
-                    }
-                ]
-            },
-            "MonitoringResources": {
-                "ClusterConfig": {
-                    "InstanceCount": 1,
-                    "InstanceType": "ml.m5.xlarge",
-                    "VolumeSizeInGB": 20,
-                }
-            },
-            "MonitoringAppSpecification": {"ImageUri": s.monitor_image},
-            "Environment": {"publish_cloudwatch_metrics": "Enabled"},
-            "RoleArn": s.role_arn,
-            "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-        },
-    }
+    config = monitoring_schedule_config(
+        s.endpoint_name,
+        {"S3Uri.$": quality + ".Constraints.S3Uri"},
+        {"S3Uri.$": quality + ".Statistics.S3Uri"},
+        s.monitoring_output_uri,
+        s.monitor_image,
+        s.role_arn,
+    )
     return {
         "Schedule exists?": {
             "Type": "Task",

@@ -43,6 +43,16 @@ def _checked(operation, params):
         raise DataBrewError("%s: %s" % (operation, " ".join(str(e).split())))
 
 
+def _replayable(operation, name, steps, description):
+    """A recipe boto3 would send, made only of operations the twin replays (else refused by
+    the operation's name)."""
+    _checked(operation, {"Name": name, "Steps": steps, "Description": description})
+    try:
+        normalize_steps(steps)
+    except RecipeError as e:
+        raise DataBrewError("recipe %s cannot be replayed locally: %s" % (name, e))
+
+
 class DataBrew(object):
     def __init__(self, home, store):
         self.root = Path(home) / "databrew"
@@ -90,11 +100,7 @@ class DataBrew(object):
     # ------------------------------------------------------------------ recipes
 
     def create_recipe(self, Name, Steps, Description=""):
-        _checked("CreateRecipe", {"Name": Name, "Steps": Steps, "Description": Description})
-        try:
-            normalize_steps(Steps)
-        except RecipeError as e:
-            raise DataBrewError("recipe %s cannot be replayed locally: %s" % (Name, e))
+        _replayable("CreateRecipe", Name, Steps, Description)
         record = {
             "Name": Name,
             "Steps": Steps,
@@ -107,11 +113,7 @@ class DataBrew(object):
         return {"Name": Name}
 
     def update_recipe(self, Name, Steps, Description=""):
-        _checked("UpdateRecipe", {"Name": Name, "Steps": Steps, "Description": Description})
-        try:
-            normalize_steps(Steps)
-        except RecipeError as e:
-            raise DataBrewError("recipe %s cannot be replayed locally: %s" % (Name, e))
+        _replayable("UpdateRecipe", Name, Steps, Description)
         record = self._load("recipes", Name)
         record.update(Steps=Steps, Description=Description)
         self._save("recipes", Name, record)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from pipelines.errors import DeployError
 from pipelines.local.arns import sagemaker_arn
+from pipelines.local.sagemaker.records import process_alive
 
 DRAIN_SECONDS = 1.0  # after a switch: a request routed to the old process just before it
 STOP_SECONDS = 40.0  # the serving process's graceful shutdown is 30 s
@@ -387,16 +388,7 @@ def _free_port():
 
 
 def _alive(pid, child=None):
+    """A process this control plane started is asked directly (which also reaps it)."""
     if child is not None:
         return child.poll() is None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not yet reaped by its parent) is not alive
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
+    return process_alive(pid)

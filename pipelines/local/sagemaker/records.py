@@ -11,16 +11,23 @@ from pipelines.errors import PipelineError
 from processing.churn_job import write_text_atomic
 
 
-def _alive(pid):
+def process_alive(pid):
+    """Whether process `pid` runs: not gone, and not a zombie (exited, not yet reaped). An id
+    that is not a positive int (a record from before process ids were kept) counts as alive,
+    so its record is left as it is."""
     if not isinstance(pid, int) or pid <= 0:
-        return True  # a record from before process ids were kept: leave it as it is
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:  # no /proc (macOS): kill(0) said it exists
+        return True
 
 
 class ExecutionRecords(object):
@@ -49,7 +56,9 @@ class ExecutionRecords(object):
     def _settled(self, record):
         """An Executing record whose process is gone was killed: it ends Failed, and its
         running steps Stopped, as SageMaker ends an execution whose steps cannot finish."""
-        if record.get("PipelineExecutionStatus") != "Executing" or _alive(record.get("ProcessId")):
+        if record.get("PipelineExecutionStatus") != "Executing" or process_alive(
+            record.get("ProcessId")
+        ):
             return record
         for entry in record["Steps"]:
             if entry["StepStatus"] == "Executing":
