@@ -120,6 +120,13 @@ def test_train_and_deploy_runs_the_pipeline_and_deploys_an_approved_model(home):
     assert 0.0 <= float(score) <= 1.0 and label in ("0", "1")
     listed = churn_cli(home, "workflow", "runs", "list")
     assert "churn-train-and-deploy" in listed.stdout and "churn-deploy" in listed.stdout
+    by_name = churn_cli(home, "workflow", "runs", "show", record["name"])
+    assert (
+        by_name.returncode == 0
+        and json.loads(by_name.stdout)["executionArn"] == record["executionArn"]
+    )
+    unknown = churn_cli(home, "workflow", "runs", "show", "no-such-run")
+    assert unknown.returncode == 1 and "no workflow execution named no-such-run" in unknown.stderr
 
 
 def test_a_model_awaiting_approval_is_not_deployed(home):

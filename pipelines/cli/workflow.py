@@ -100,9 +100,15 @@ def cmd_runs(args, ws):
             print("%-10s %s" % (r["status"], r["executionArn"]))
         return 0
     if not args.execution:
-        raise UserError("runs show needs an execution ARN (see `churn workflow runs list`)")
-    described = service.describe_execution(args.execution)
-    described["events"] = service.get_execution_history(args.execution)["events"]
+        raise UserError("runs show needs an execution ARN or name (see `churn workflow runs list`)")
+    arn = args.execution
+    if ":execution:" not in arn:  # a name: the execution of that name, whichever machine ran it
+        found = [r["executionArn"] for r in service.list_executions() if r["name"] == arn]
+        if not found:
+            raise UserError("no workflow execution named %s in %s" % (arn, ws.home))
+        arn = found[0]
+    described = service.describe_execution(arn)
+    described["events"] = service.get_execution_history(arn)["events"]
     print(json.dumps(described, indent=1))
     return 0
 
