@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 from pipelines.aws.featurestore import ensure_feature_group, offline_store_uri
+from pipelines.churn.bundles import build_bundles
 from pipelines.churn.feature_group import LOCAL_ROLE, feature_group_request, offline_store_root
 from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX, local_definition
 from pipelines.churn.schema_source import SchemaSource
@@ -51,6 +52,12 @@ LOCAL_WORKFLOW_SETTINGS = {
 def default_home():
     # Absolute: jobs run in their own working directories and must still find the store.
     return Path(os.environ.get("CHURN_HOME", DEFAULT_HOME)).resolve()
+
+
+def _label_text(positive):
+    """The schema's positive target value as the raw table writes it ("" when it is 1: the
+    label column then holds 0 and 1)."""
+    return "" if positive in (None, "1") else str(positive)
 
 
 class RunResult(object):
@@ -239,9 +246,16 @@ class Workspace(object):
             self.sagemaker.attach(server)
         try:
             return self._run(
-                data, source, parameters, pipeline_name, echo, batch_input, options, started,
+                data,
+                source,
+                parameters,
+                pipeline_name,
+                echo,
+                batch_input,
+                options,
+                started,
                 on_start,
-            )  # fmt: skip
+            )
         finally:
             if server is not None:
                 self.sagemaker.detach(server)
@@ -249,9 +263,17 @@ class Workspace(object):
                 self.features.flush()
 
     def _run(
-        self, data, source, parameters, pipeline_name, echo, batch_input, options, started,
+        self,
+        data,
+        source,
+        parameters,
+        pipeline_name,
+        echo,
+        batch_input,
+        options,
+        started,
         on_start=None,
-    ):  # fmt: skip
+    ):
         definition, bundles = local_definition(
             self.home, source, pipeline_name=pipeline_name, **options
         )
@@ -373,20 +395,45 @@ class Workspace(object):
         package, capture as the endpoint config asks, into the local store's path of its
         destination."""
         container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
-        package = container.get("ModelPackageName")
-        if not package:
+        if container.get("ModelPackageName"):
+            source = ["--model-package-arn", container["ModelPackageName"]]
+        elif container.get("ModelDataUrl"):  # a training job's artifact and its serving code
+            submit = (container.get("Environment") or {}).get("SAGEMAKER_SUBMIT_DIRECTORY", "")
+            try:
+                model_dir = unpack_model(
+                    self.home / "serving",
+                    self.store.file(container["ModelDataUrl"]),
+                    self.store.file(submit) if submit.startswith("s3://") else None,
+                    label=container["ModelDataUrl"],
+                )
+            except UserError as e:
+                raise HostingError("model %s: %s" % (model["ModelName"], e))
+            source = ["--model-dir", str(model_dir)]
+        else:
             raise HostingError(
-                "model %s: a local endpoint serves a registered model package (CreateModel "
-                "with PrimaryContainer.ModelPackageName)" % model["ModelName"]
+                "model %s: a local endpoint serves a model package (ModelPackageName) or a "
+                "training job's artifact (ModelDataUrl)" % model["ModelName"]
             )
-        argv = [sys.executable, "-m", "pipelines.cli", "serve", "--home", str(self.home),
-                "--model-package-arn", package, "--port", str(port),
-                "--endpoint-name", endpoint]  # fmt: skip
+        argv = [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "serve",
+            "--home",
+            str(self.home),
+            *source,
+            "--port",
+            str(port),
+            "--endpoint-name",
+            endpoint,
+        ]
         if capture and capture.get("EnableCapture", True):
             argv += [
-                "--capture-percent", str(capture.get("InitialSamplingPercentage", 100)),
-                "--capture-dir", str(self.store.path(capture["DestinationS3Uri"])),
-            ]  # fmt: skip
+                "--capture-percent",
+                str(capture.get("InitialSamplingPercentage", 100)),
+                "--capture-dir",
+                str(self.store.path(capture["DestinationS3Uri"])),
+            ]
         else:
             argv += ["--capture-percent", "0"]
         return argv
@@ -399,17 +446,33 @@ class Workspace(object):
         if package["ModelApprovalStatus"] != "Approved":
             raise ModelSourceError(
                 "model version %s/%d is %s, not Approved: approve it with `churn models "
-                "approve`" % (package["ModelPackageGroupName"], package["ModelPackageVersion"],
-                              package["ModelApprovalStatus"])
-            )  # fmt: skip
+                "approve`"
+                % (
+                    package["ModelPackageGroupName"],
+                    package["ModelPackageVersion"],
+                    package["ModelApprovalStatus"],
+                )
+            )
         name = "%s-%s" % (endpoint, uuid.uuid4().hex[:8])
-        self.registry.create_model(name, {
-            "PrimaryContainer": {"ModelPackageName": package["ModelPackageArn"]},
-            "ExecutionRoleArn": LOCAL_ROLE,
-        })  # fmt: skip
-        config = {"EndpointConfigName": name, "ProductionVariants": [{
-            "VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1,
-            "InstanceType": "local", "InitialVariantWeight": 1.0}]}  # fmt: skip
+        self.registry.create_model(
+            name,
+            {
+                "PrimaryContainer": {"ModelPackageName": package["ModelPackageArn"]},
+                "ExecutionRoleArn": LOCAL_ROLE,
+            },
+        )
+        config = {
+            "EndpointConfigName": name,
+            "ProductionVariants": [
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": name,
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "local",
+                    "InitialVariantWeight": 1.0,
+                }
+            ],
+        }
         if capture_percent > 0:
             config["DataCaptureConfig"] = {
                 "EnableCapture": True,
@@ -430,19 +493,26 @@ class Workspace(object):
         while True:
             described = self.hosting.describe_endpoint(endpoint)
             if described["EndpointStatus"] == "Failed":
-                raise HostingError("endpoint %s failed: %s" % (endpoint, described.get(
-                    "FailureReason", "")))  # fmt: skip
+                raise HostingError(
+                    "endpoint %s failed: %s" % (endpoint, described.get("FailureReason", ""))
+                )
             if described["EndpointStatus"] == "InService":
                 if described["EndpointConfigName"] == config:
                     return described
-                raise HostingError("endpoint %s keeps its previous configuration: %s" % (
-                    endpoint, described.get("FailureReason", "")))  # fmt: skip
+                raise HostingError(
+                    "endpoint %s keeps its previous configuration: %s"
+                    % (endpoint, described.get("FailureReason", ""))
+                )
             if time.time() > deadline:
                 raise HostingError(
                     "endpoint %s is still %s after %d s (log: %s)"
-                    % (endpoint, described["EndpointStatus"], wait_seconds,
-                       self.home / "endpoints" / endpoint)
-                )  # fmt: skip
+                    % (
+                        endpoint,
+                        described["EndpointStatus"],
+                        wait_seconds,
+                        self.home / "endpoints" / endpoint,
+                    )
+                )
             time.sleep(0.2)
 
     # ------------------------------------------------------------------ workflows
@@ -456,19 +526,32 @@ class Workspace(object):
         states answered by the local SageMaker (the pipeline of `schema` on `data`, the
         registry, local endpoints). Returns (service, WorkflowSettings)."""
         source = schema if isinstance(schema, SchemaSource) else SchemaSource(schema)
-        integrations = Integrations(sagemaker_integrations(
-            self.sagemaker, lambda name, parameters: self._start_pipeline(
-                source, name, parameters, echo)))  # fmt: skip
+        integrations = Integrations(
+            sagemaker_integrations(
+                self.sagemaker,
+                lambda name, parameters: self._start_pipeline(source, name, parameters, echo),
+            )
+        )
         for resource, function in databrew_integrations(self.databrew).items():
             integrations.register(resource, function)
         service = StepFunctions(self.home, integrations, clock)
-        values = dict(LOCAL_WORKFLOW_SETTINGS, **settings)
+        bundles = build_bundles()  # direct's training job and model run the shipped code
+        self.stage_code(bundles)
+        values = dict(
+            LOCAL_WORKFLOW_SETTINGS,
+            training_code_uri=bundles["training"].uri(LOCAL_BUCKET, PREFIX),
+            inference_code_uri=bundles["inference"].uri(LOCAL_BUCKET, PREFIX),
+            label_column=source.schema.target,
+            label_positive=_label_text(source.schema.positive),
+        )
+        values.update(settings)
         values.setdefault("input_data_url", self.stage_data(data))
         names = WorkflowSettings(**values)
         names.deploy_state_machine_arn = machine_arn("churn-deploy")
         for name in WORKFLOW_NAMES:
-            service.create_state_machine("churn-" + name, workflow_definition(name, names),
-                                         LOCAL_ROLE)  # fmt: skip
+            service.create_state_machine(
+                "churn-" + name, workflow_definition(name, names), LOCAL_ROLE
+            )
         return service, names
 
     def _start_pipeline(self, source, name, parameters, echo):
@@ -482,8 +565,14 @@ class Workspace(object):
                 with Workspace(self.home) as ws:
                     values = dict(parameters)
                     data = values.pop("InputDataUrl")
-                    ws.run(data, source, values, pipeline_name=name, echo=echo,
-                           on_start=lambda arn: (box.update(arn=arn), started.set()))  # fmt: skip
+                    ws.run(
+                        data,
+                        source,
+                        values,
+                        pipeline_name=name,
+                        echo=echo,
+                        on_start=lambda arn: (box.update(arn=arn), started.set()),
+                    )
             except Exception as e:  # reported to the caller, as StartPipelineExecution would
                 box["error"] = e
             finally:

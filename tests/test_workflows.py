@@ -454,3 +454,50 @@ def test_deploy_retries_an_account_limit_with_the_definitions_delays_time_inject
 def approved_first(ws):
     approved = [p for p in ws.registry.list_packages() if p["ModelApprovalStatus"] == "Approved"]
     return min(approved, key=lambda p: p["ModelPackageVersion"])["ModelPackageArn"]
+
+
+# -- direct: the guide's literal shape -------------------------------------------------------
+
+
+def test_direct_trains_on_the_databrew_output_and_serves_prepared_rows(home, seed_csv):
+    published = churn_cli(home, "databrew", "publish", "--data-url", seed_csv)
+    assert published.returncode == 0, published.stderr
+    proc = workflow(home, "direct", {}, "--data", seed_csv, "--endpoint-name", "direct")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    record = execution(home, proc)
+    entered, exited = entered_and_exited(record["events"])
+    assert entered[:3] == ["Defaults", "Settings", "Run DataBrew job"]
+    assert ["Train", "Create model", "Create endpoint config"] == [
+        n for n in entered if n in ("Train", "Create model", "Create endpoint config")]  # fmt: skip
+    assert entered[-1] == "Deployed" and entered == exited
+    output = json.loads(record["output"])
+    with Workspace(home) as ws:
+        assert ws.store.exists(output["ModelDataUrl"])
+        ((_, prepared),) = ws.store.objects("s3://churn-local/churn/databrew/prepared/").items()
+    header, first = prepared.read_text().splitlines()[:2]
+    features = [v for name, v in zip(header.split(","), first.split(",")) if name != "churn"]
+    predicted = churn_cli(home, "predict", "--endpoint-name", "direct", "--csv", ",".join(features))
+    assert predicted.returncode == 0, predicted.stderr
+    assert 0.0 <= float(predicted.stdout.split(",")[0]) <= 1.0
+
+
+def test_a_failing_training_job_ends_direct_in_its_fail_state_with_the_jobs_reason(home):
+    with Workspace(home) as ws:
+        brew = ws.databrew
+        brew.create_recipe(Name="no-label", Steps=[{"Action": {"Operation": "DELETE",
+                                                              "Parameters": {"sourceColumn": "churn"}}}])  # fmt: skip
+        brew.publish_recipe(Name="no-label")
+        brew.create_recipe_job(Name="no-label", DatasetName="churn-raw",
+                               RecipeReference={"Name": "no-label", "RecipeVersion": "1.0"},
+                               Outputs=[{"Location": {"Bucket": "churn-local", "Key": "churn/no-label/"},
+                                         "Format": "CSV", "Overwrite": True}],
+                               RoleArn="arn:aws:iam::000000000000:role/DataBrew")  # fmt: skip
+    proc = workflow(home, "direct", {"DataBrewJobName": "no-label"}, "--endpoint-name", "nolabel")
+    assert proc.returncode == 1
+    record = execution(home, proc)
+    assert record["error"] == "TrainingJobFailed"
+    assert "no column 'churn' (label_column)" in record["cause"]
+    entered, _ = entered_and_exited(record["events"])
+    assert entered[-2:] == ["Read training failure", "Training failed"]
+    with Workspace(home) as ws:
+        assert not ws.hosting.has_endpoint("nolabel")

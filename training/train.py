@@ -13,6 +13,12 @@ Logs one `[i]<TAB>train-auc:...<TAB>validation-auc:...` line per round, the line
 definition regex `validation-auc:([0-9.]+)` picks up. The image imports this module to serve,
 so everything runs under `if __name__ == "__main__"`.
 
+With --label_column (the guide's DataBrew -> training shape), the train channel is a prepared
+table instead: CSV with a header, the label in that column (1 where it equals --label_positive,
+when given), every other column a numeric feature; the validation channel is optional (without
+it, no early stopping), and the preprocessing.json written beside the model passes those
+columns through, so the model answers rows as the table holds them.
+
 With several hosts (SM_HOSTS), the hosts train one model together through XGBoost's collective:
 the first host runs the tracker, each host trains on its share of the rows, and the first host
 saves the model.
@@ -32,7 +38,7 @@ import time
 # lives with the processing scripts.
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.join(HERE, "..", "processing")]
-from churn_job import fail, write_atomic  # noqa: E402
+from churn_job import fail, write_atomic, write_text_atomic  # noqa: E402
 
 MODEL_FILE = "xgboost-model"
 TRACKER_PORT = 9099  # as the SageMaker XGBoost container's distributed training uses
@@ -67,6 +73,13 @@ def parse_args(argv=None):
         default="auc,logloss",
         help="comma-separated; the last one drives early stopping",
     )
+    # A prepared table instead of PreprocessData's split (the guide's DataBrew -> training
+    # shape): CSV with a header, the label in the column of this name, every other column a
+    # numeric feature; validation optional; preprocessing.json is written to say so.
+    p.add_argument("--label_column", default="")
+    p.add_argument(
+        "--label_positive", default="", help="with --label_column: the label value that is 1"
+    )
     p.add_argument("--tree_method", default="hist")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
@@ -95,13 +108,7 @@ def read_channel(path, name):
     import numpy as np
     import pandas as pd
 
-    files = (
-        sorted(glob.glob(os.path.join(path, "**", "*.csv"), recursive=True))
-        if os.path.isdir(path)
-        else ([path] if os.path.isfile(path) else [])
-    )
-    if not files:
-        raise TrainingError("channel %s: no .csv file under %s" % (name, path))
+    files = _csv_files(path, name)
     try:
         frames = [pd.read_csv(f, header=None, dtype=np.float32) for f in files]
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
@@ -114,6 +121,81 @@ def read_channel(path, name):
     if data.shape[0] == 0 or data.shape[1] < 2:
         raise TrainingError("channel %s: need rows with a label and at least one feature" % name)
     return data[:, 0], data[:, 1:]
+
+
+def read_prepared(path, name, label_column, positive=""):
+    """All CSV files of a channel of a prepared table (header row) -> (labels, features,
+    feature names): the label from `label_column` (1 where it equals `positive`, when given),
+    every other column a numeric feature."""
+    import numpy as np
+    import pandas as pd
+
+    files = _csv_files(path, name)
+    try:
+        table = pd.concat(
+            [pd.read_csv(f, dtype=str, keep_default_na=False) for f in files], ignore_index=True
+        )
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise TrainingError("channel %s: %s is not CSV with a header row: %s" % (name, path, e))
+    if label_column not in table.columns:
+        raise TrainingError(
+            "channel %s: no column %r (label_column) in %s; columns: %s"
+            % (name, label_column, path, ", ".join(table.columns))
+        )
+    label = table.pop(label_column).str.strip()
+    if positive:
+        labels = (label == positive).to_numpy(dtype=np.float32)
+    else:
+        labels = pd.to_numeric(label, errors="coerce").to_numpy(dtype=np.float32)
+        if np.isnan(labels).any() or not np.isin(labels, (0.0, 1.0)).all():
+            raise TrainingError(
+                "channel %s: label column %r holds values other than 0 and 1 (set "
+                "label_positive to the value that means churn)" % (name, label_column)
+            )
+    features = table.apply(lambda c: pd.to_numeric(c.str.strip().replace("", None)))
+    bad = [c for c in features.columns if features[c].dtype == object]
+    if bad or table.shape[1] == 0:
+        raise TrainingError(
+            "channel %s: columns %s are not numeric (a prepared table holds numbers only)"
+            % (name, ", ".join(bad) or "(none)")
+        )
+    return labels, features.to_numpy(dtype=np.float32), list(table.columns)
+
+
+def prepared_spec(feature_names, label_column, positive):
+    """preprocessing.json for a model trained on a prepared table: requests carry the prepared
+    columns, converted to numbers and passed through (no recipe to replay)."""
+    return {
+        "format": "churn-preprocessing/1",
+        "schema": "prepared",
+        "id_column": None,
+        "target_column": label_column,
+        "positive_value": positive or "1",
+        "input_columns": feature_names,
+        "missing_values": [""],
+        "recipe": [
+            {
+                "Action": {
+                    "Operation": "CHANGE_DATA_TYPE",
+                    "Parameters": {"sourceColumn": n, "columnDataType": "double"},
+                },
+                "Fitted": None,
+            }
+            for n in feature_names
+        ],
+        "feature_names": feature_names,
+    }
+
+
+def _csv_files(path, name):
+    files = (
+        sorted(glob.glob(os.path.join(path, "**", "*.csv"), recursive=True))
+        if os.path.isdir(path)
+        else ([path] if os.path.isfile(path) else [])
+    )
+    if not files:
+        raise TrainingError("channel %s: no .csv file under %s" % (name, path))
+    return files
 
 
 def find_preprocessing(args):
@@ -203,23 +285,42 @@ def _train(args, cluster):
     import xgboost as xgb
 
     started = time.time()
-    preprocessing = find_preprocessing(args)
-    with open(preprocessing, encoding="utf-8") as f:
-        feature_names = json.load(f).get("feature_names")
-    y_train, x_train = cluster.share(*read_channel(args.train, "train"), channel="train")
-    y_val, x_val = cluster.share(*read_channel(args.validation, "validation"), channel="validation")
+    if args.label_column:
+        y_train, x_train, feature_names = read_prepared(
+            args.train, "train", args.label_column, args.label_positive
+        )
+        spec = prepared_spec(feature_names, args.label_column, args.label_positive)
+        preprocessing = None
+        y_train, x_train = cluster.share(y_train, x_train, channel="train")
+        if os.path.isdir(args.validation):
+            y_val, x_val, _ = read_prepared(
+                args.validation, "validation", args.label_column, args.label_positive
+            )
+        else:  # no held-out rows: no early stopping (the guide's shape trains on one table)
+            y_val, x_val, args.early_stopping_rounds = None, None, 0
+    else:
+        preprocessing = find_preprocessing(args)
+        with open(preprocessing, encoding="utf-8") as f:
+            spec = json.load(f)
+        feature_names = spec.get("feature_names")
+        y_train, x_train = cluster.share(*read_channel(args.train, "train"), channel="train")
+        y_val, x_val = cluster.share(
+            *read_channel(args.validation, "validation"), channel="validation"
+        )
     if feature_names is not None and len(feature_names) != x_train.shape[1]:
         raise TrainingError(
             "train data has %d features but %s names %d"
             % (x_train.shape[1], PREPROCESSING_FILE, len(feature_names))
         )
-    if x_val.shape[1] != x_train.shape[1]:
+    if x_val is not None and x_val.shape[1] != x_train.shape[1]:
         raise TrainingError(
             "validation data has %d features, train data %d" % (x_val.shape[1], x_train.shape[1])
         )
 
     dtrain = xgb.DMatrix(x_train, label=y_train, feature_names=feature_names)
-    dval = xgb.DMatrix(x_val, label=y_val, feature_names=feature_names)
+    evals = [(dtrain, "train")]
+    if x_val is not None:
+        evals.append((xgb.DMatrix(x_val, label=y_val, feature_names=feature_names), "validation"))
     params = {
         "max_depth": args.max_depth,
         "eta": args.eta,
@@ -237,7 +338,7 @@ def _train(args, cluster):
         params,
         dtrain,
         num_boost_round=args.num_round,
-        evals=[(dtrain, "train"), (dval, "validation")],
+        evals=evals,
         early_stopping_rounds=args.early_stopping_rounds or None,
         verbose_eval=True,
     )
@@ -256,7 +357,11 @@ def _train(args, cluster):
     # save_model picks the format from the extension: write UBJSON under a temporary name,
     # then publish it as `xgboost-model`, the name the XGBoost serving image looks for.
     write_atomic(os.path.join(args.model_dir, MODEL_FILE), booster.save_model, suffix=".ubj")
-    shutil.copyfile(preprocessing, os.path.join(args.model_dir, PREPROCESSING_FILE))
+    target = os.path.join(args.model_dir, PREPROCESSING_FILE)
+    if preprocessing:
+        shutil.copyfile(preprocessing, target)  # byte for byte what PreprocessData wrote
+    else:
+        write_text_atomic(target, json.dumps(spec, indent=1))
     print(
         "train: %d rows%s, %d features, %d rounds kept; model in %s; %.2f s"
         % (

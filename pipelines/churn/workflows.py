@@ -19,6 +19,7 @@ integration fails with SageMaker.AmazonSageMakerException or a modelled exceptio
 (SageMaker.ResourceLimitExceededException, ...), an aws-sdk one with SageMaker.<Code>Exception.
 """
 
+import json
 from dataclasses import dataclass, field
 
 from pipelines.aws.deploy import (
@@ -29,17 +30,37 @@ from pipelines.aws.deploy import (
 )
 from pipelines.errors import UserError
 
-NAMES = ("train-and-deploy", "deploy")
+NAMES = ("train-and-deploy", "deploy", "direct")
 SDK = "arn:aws:states:::aws-sdk:sagemaker:"
 SAGEMAKER = "arn:aws:states:::sagemaker:"
 LIMIT = "SageMaker.ResourceLimitExceededException"
 # Retried with backoff wherever a SageMaker call may hit an account limit or throttling.
 RETRY_LIMITS = [
-    {"ErrorEquals": [LIMIT], "IntervalSeconds": 60, "MaxAttempts": 3, "BackoffRate": 2.0,
-     "JitterStrategy": "FULL"},
-    {"ErrorEquals": ["SageMaker.ThrottlingException"], "IntervalSeconds": 5, "MaxAttempts": 5,
-     "BackoffRate": 2.0, "JitterStrategy": "FULL"},
-]  # fmt: skip
+    {
+        "ErrorEquals": [LIMIT],
+        "IntervalSeconds": 60,
+        "MaxAttempts": 3,
+        "BackoffRate": 2.0,
+        "JitterStrategy": "FULL",
+    },
+    {
+        "ErrorEquals": ["SageMaker.ThrottlingException"],
+        "IntervalSeconds": 5,
+        "MaxAttempts": 5,
+        "BackoffRate": 2.0,
+        "JitterStrategy": "FULL",
+    },
+]
+# The guide's (and the pipeline's default) XGBoost hyperparameters.
+GUIDE_HYPERPARAMETERS = {
+    "max_depth": 5,
+    "eta": 0.2,
+    "gamma": 4,
+    "min_child_weight": 6,
+    "subsample": 0.8,
+    "num_round": 100,
+    "objective": "binary:logistic",
+}
 SUFFIX_LENGTH = 9  # "-" and eight hex characters: the model's and endpoint config's names
 
 
@@ -64,7 +85,15 @@ class WorkflowSettings:
     endpoint_poll_seconds: int = 30
     endpoint_max_polls: int = 60  # 30 min at 30 s
     monitor: bool = True
-    extra: dict = field(default_factory=dict)
+    # direct: the guide's DataBrew -> training job -> endpoint, with no pipeline.
+    training_image: str = "local/sagemaker-xgboost:3.0-5"
+    training_code_uri: str = "s3://churn-local/churn/code/training/sourcedir.tar.gz"
+    inference_code_uri: str = "s3://churn-local/churn/code/inference/sourcedir.tar.gz"
+    model_output_uri: str = "s3://churn-local/churn/models"
+    training_instance_type: str = "ml.m5.xlarge"
+    label_column: str = "churn"
+    label_positive: str = ""
+    hyperparameters: dict = field(default_factory=lambda: dict(GUIDE_HYPERPARAMETERS))
 
 
 def definition(name, settings=None):
@@ -77,7 +106,9 @@ def definition(name, settings=None):
             "its models and configs (<name>-<8 hex>) fit SageMaker's 63"
             % (settings.endpoint_name, 63 - SUFFIX_LENGTH)
         )
-    return {"train-and-deploy": train_and_deploy, "deploy": deploy}[name](settings)
+    return {"train-and-deploy": train_and_deploy, "deploy": deploy, "direct": direct}[name](
+        settings
+    )
 
 
 def _fail_from_error(name="DeployFailed"):
@@ -139,7 +170,7 @@ def train_and_deploy(s):
             ],
             "Catch": _catch("PipelineFailed"),
             "Next": "Use DataBrew output",
-        },  # fmt: skip
+        },
         "Use DataBrew output": {
             "Type": "Pass",
             "InputPath": "$.databrew.InputDataUrl",
@@ -209,7 +240,7 @@ def train_and_deploy(s):
                 },
             ],
             "Default": "Wait for pipeline",
-        },  # fmt: skip
+        },
         "Pipeline failed with reason": {
             "Type": "Fail",
             "Error": "PipelineExecutionFailed",
@@ -251,7 +282,7 @@ def train_and_deploy(s):
                 },
             ],
             "Default": "No model package",
-        },  # fmt: skip
+        },
         "No model package": {
             "Type": "Fail",
             "Error": "NoModelPackage",
@@ -296,16 +327,6 @@ def train_and_deploy(s):
 
 def deploy(s):
     endpoint = s.endpoint_name
-    capture = {
-        "EnableCapture": True,
-        "InitialSamplingPercentage": int(s.capture_percent),
-        "DestinationS3Uri": s.capture_uri,
-        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-        "CaptureContentTypeHeader": {
-            "CsvContentTypes": CAPTURE_CSV_TYPES,
-            "JsonContentTypes": CAPTURE_JSON_TYPES,
-        },
-    }
     states = {
         "From an event?": {
             "Type": "Choice",
@@ -325,24 +346,7 @@ def deploy(s):
             "Parameters": {"ModelPackageArn.$": "$.ModelPackageArn"},
             "Next": "Names",
         },
-        "Names": {
-            "Type": "Pass",
-            "Comment": "One suffix for this deployment's model and endpoint config",
-            "Parameters": {
-                "Suffix.$": "States.ArrayGetItem(States.StringSplit(States.UUID(), '-'), 0)"
-            },
-            "ResultPath": "$.names",
-            "Next": "Resource name",
-        },
-        "Resource name": {
-            "Type": "Pass",
-            "Parameters": {
-                "Resource.$": "States.Format('%s-{}', $.names.Suffix)" % endpoint,
-                "Polls": 0,
-            },
-            "ResultPath": "$.names",
-            "Next": "Describe model package",
-        },
+        **_name_states(endpoint, "Describe model package"),
         "Describe model package": {
             "Type": "Task",
             "Resource": SDK + "describeModelPackage",
@@ -362,7 +366,7 @@ def deploy(s):
                 }
             ],
             "Default": "Not approved",
-        },  # fmt: skip
+        },
         "Not approved": {
             "Type": "Fail",
             "Error": "ModelPackageNotApproved",
@@ -383,6 +387,234 @@ def deploy(s):
             "Catch": _catch(),
             "Next": "Create endpoint config",
         },
+        **_endpoint_states(s, "Monitor?"),
+        "Monitor?": {
+            "Type": "Choice",
+            "Choices": [
+                {
+                    "Variable": "$.package.DriftCheckBaselines.ModelDataQuality",
+                    "IsPresent": True,
+                    "Next": "Schedule exists?",
+                }
+            ],
+            "Default": "Deployed",
+        },
+        **_monitoring_states(s),
+        "Deployed": {
+            "Type": "Pass",
+            "Parameters": {
+                "EndpointName": endpoint,
+                "EndpointConfigName.$": "$.names.Resource",
+                "ModelName.$": "$.names.Resource",
+                "ModelPackageArn.$": "$.ModelPackageArn",
+            },
+            "End": True,
+        },
+        **_fail_from_error(),
+    }
+    if not s.monitor:
+        states["Monitor?"] = {"Type": "Pass", "Next": "Deployed"}
+        for name in list(_monitoring_states(s)):
+            del states[name]
+    return {
+        "Comment": "Deploy an approved churn model package behind endpoint %s with data capture"
+        % endpoint,
+        "StartAt": "From an event?",
+        "TimeoutSeconds": 2 * 3600,
+        "States": states,
+    }
+
+
+def _hyperparameter(value):
+    """As the SageMaker SDK sends script-mode hyperparameters: strings JSON-quoted."""
+    return json.dumps(value) if isinstance(value, str) else str(value)
+
+
+def direct(s):
+    """The guide's literal shape: the DataBrew job, a training job on its output (train.py on
+    the prepared table), a model from the job's artifact, then the endpoint states."""
+    hyperparameters = dict(
+        s.hyperparameters,
+        label_column=s.label_column,
+        sagemaker_program="train.py",
+        sagemaker_submit_directory=s.training_code_uri,
+    )
+    if s.label_positive:
+        hyperparameters["label_positive"] = s.label_positive
+    states = {
+        "Defaults": {
+            "Type": "Pass",
+            "Result": {"DataBrewJobName": s.databrew_job or "churn-prepare"},
+            "ResultPath": "$.defaults",
+            "Next": "Settings",
+        },
+        "Settings": {
+            "Type": "Pass",
+            "Parameters": {"config.$": "States.JsonMerge($.defaults, $$.Execution.Input, false)"},
+            "Next": "Run DataBrew job",
+        },
+        "Run DataBrew job": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::databrew:startJobRun.sync",
+            "Parameters": {"Name.$": "$.config.DataBrewJobName"},
+            "ResultSelector": {
+                "DataUrl.$": "States.Format('s3://{}/{}', $.Outputs[0].Location.Bucket, "
+                "$.Outputs[0].Location.Key)"
+            },
+            "ResultPath": "$.databrew",
+            "Catch": _catch(),
+            "Next": "Names",
+        },
+        **_name_states(s.endpoint_name, "Train"),
+        "Train": {
+            "Type": "Task",
+            "Resource": SAGEMAKER + "createTrainingJob.sync",
+            "Parameters": {
+                "TrainingJobName.$": "$.names.Resource",
+                "AlgorithmSpecification": {
+                    "TrainingImage": s.training_image,
+                    "TrainingInputMode": "File",
+                    "MetricDefinitions": [
+                        {"Name": "train:auc", "Regex": r".*\[[0-9]+\].*train-auc:([0-9.]+)"}
+                    ],
+                },
+                "HyperParameters": {k: _hyperparameter(v) for k, v in hyperparameters.items()},
+                "InputDataConfig": [
+                    {
+                        "ChannelName": "train",
+                        "ContentType": "text/csv",
+                        "DataSource": {
+                            "S3DataSource": {
+                                "S3DataType": "S3Prefix",
+                                "S3Uri.$": "$.databrew.DataUrl",
+                                "S3DataDistributionType": "FullyReplicated",
+                            }
+                        },
+                    }
+                ],
+                "OutputDataConfig": {"S3OutputPath": s.model_output_uri},
+                "ResourceConfig": {
+                    "InstanceCount": 1,
+                    "InstanceType": s.training_instance_type,
+                    "VolumeSizeInGB": 30,
+                },
+                "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
+                "RoleArn": s.role_arn,
+            },
+            "ResultSelector": {"ModelDataUrl.$": "$.ModelArtifacts.S3ModelArtifacts"},
+            "ResultPath": "$.training",
+            "Retry": RETRY_LIMITS,
+            # States.TaskFailed matches every error but a timeout: the API's refusals first,
+            # so what reaches "Read training failure" is a failed job, its cause a description.
+            "Catch": [
+                {
+                    "ErrorEquals": ["SageMaker.AmazonSageMakerException", LIMIT],
+                    "ResultPath": "$.error",
+                    "Next": "DeployFailed",
+                },
+                {
+                    "ErrorEquals": ["States.TaskFailed"],
+                    "ResultPath": "$.error",
+                    "Next": "Read training failure",
+                },
+                *_catch(),
+            ],
+            "Next": "Create model",
+        },
+        "Read training failure": {
+            "Type": "Pass",
+            "Parameters": {"job.$": "States.StringToJson($.error.Cause)"},
+            "ResultPath": "$.failure",
+            "Next": "Training failed",
+        },
+        "Training failed": {
+            "Type": "Fail",
+            "Error": "TrainingJobFailed",
+            "CausePath": "$.failure.job.FailureReason",
+        },
+        "Create model": {
+            "Type": "Task",
+            "Resource": SAGEMAKER + "createModel",
+            "Parameters": {
+                "ModelName.$": "$.names.Resource",
+                "ExecutionRoleArn": s.role_arn,
+                "PrimaryContainer": {
+                    "Image": s.training_image,
+                    "ModelDataUrl.$": "$.training.ModelDataUrl",
+                    "Environment": {
+                        "SAGEMAKER_PROGRAM": "inference.py",
+                        "SAGEMAKER_SUBMIT_DIRECTORY": s.inference_code_uri,
+                        "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+                    },
+                },
+            },
+            "ResultPath": None,
+            "Retry": RETRY_LIMITS,
+            "Catch": _catch(),
+            "Next": "Create endpoint config",
+        },
+        **_endpoint_states(s, "Deployed"),
+        "Deployed": {
+            "Type": "Pass",
+            "Parameters": {
+                "EndpointName": s.endpoint_name,
+                "EndpointConfigName.$": "$.names.Resource",
+                "ModelName.$": "$.names.Resource",
+                "TrainingJobName.$": "$.names.Resource",
+                "ModelDataUrl.$": "$.training.ModelDataUrl",
+            },
+            "End": True,
+        },
+        **_fail_from_error(),
+    }
+    return {
+        "Comment": "The guide's workflow: DataBrew, a training job, an endpoint (no pipeline, "
+        "no registry, no approval)",
+        "StartAt": "Defaults",
+        "TimeoutSeconds": 24 * 3600,
+        "States": states,
+    }
+
+
+def _name_states(endpoint, following):
+    """One suffix for this deployment's resources: <endpoint>-<8 hex> (and a poll counter)."""
+    return {
+        "Names": {
+            "Type": "Pass",
+            "Comment": "One suffix for this deployment's model and endpoint config",
+            "Parameters": {
+                "Suffix.$": "States.ArrayGetItem(States.StringSplit(States.UUID(), '-'), 0)"
+            },
+            "ResultPath": "$.names",
+            "Next": "Resource name",
+        },
+        "Resource name": {
+            "Type": "Pass",
+            "Parameters": {
+                "Resource.$": "States.Format('%s-{}', $.names.Suffix)" % endpoint,
+                "Polls": 0,
+            },
+            "ResultPath": "$.names",
+            "Next": following,
+        },
+    }
+
+
+def _endpoint_states(s, following):
+    """CreateEndpointConfig with data capture, then CreateEndpoint or UpdateEndpoint, and the
+    poll until the endpoint is InService on the new configuration (then `following`)."""
+    endpoint = s.endpoint_name
+    capture = {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": int(s.capture_percent),
+        "DestinationS3Uri": s.capture_uri,
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        "CaptureContentTypeHeader": {
+            "CsvContentTypes": CAPTURE_CSV_TYPES,
+            "JsonContentTypes": CAPTURE_JSON_TYPES,
+        },
+    }
+    return {
         "Create endpoint config": {
             "Type": "Task",
             "Resource": SAGEMAKER + "createEndpointConfig",
@@ -420,7 +652,7 @@ def deploy(s):
                 *_catch(),
             ],
             "Next": "Update endpoint",
-        },  # fmt: skip
+        },
         "Create endpoint": {
             "Type": "Task",
             "Resource": SAGEMAKER + "createEndpoint",
@@ -473,7 +705,7 @@ def deploy(s):
                             "StringEqualsPath": "$.names.Resource",
                         },
                     ],
-                    "Next": "Monitor?",
+                    "Next": following,
                 },
                 {
                     "And": [
@@ -496,7 +728,7 @@ def deploy(s):
                 },
             ],
             "Default": "Wait for endpoint",
-        },  # fmt: skip
+        },
         "Update rolled back": {
             "Type": "Fail",
             "Error": "EndpointUpdateFailed",
@@ -514,40 +746,6 @@ def deploy(s):
             "Cause": "endpoint %s was not InService on its new configuration after %d s"
             % (endpoint, s.endpoint_poll_seconds * s.endpoint_max_polls),
         },
-        "Monitor?": {
-            "Type": "Choice",
-            "Choices": [
-                {
-                    "Variable": "$.package.DriftCheckBaselines.ModelDataQuality",
-                    "IsPresent": True,
-                    "Next": "Schedule exists?",
-                }
-            ],
-            "Default": "Deployed",
-        },  # fmt: skip
-        **_monitoring_states(s),
-        "Deployed": {
-            "Type": "Pass",
-            "Parameters": {
-                "EndpointName": endpoint,
-                "EndpointConfigName.$": "$.names.Resource",
-                "ModelName.$": "$.names.Resource",
-                "ModelPackageArn.$": "$.ModelPackageArn",
-            },
-            "End": True,
-        },
-        **_fail_from_error(),
-    }
-    if not s.monitor:
-        states["Monitor?"] = {"Type": "Pass", "Next": "Deployed"}
-        for name in list(_monitoring_states(s)):
-            del states[name]
-    return {
-        "Comment": "Deploy an approved churn model package behind endpoint %s with data capture"
-        % endpoint,
-        "StartAt": "From an event?",
-        "TimeoutSeconds": 2 * 3600,
-        "States": states,
     }
 
 
@@ -578,7 +776,7 @@ def _monitoring_states(s):
                 *_catch(),
             ],
             "Next": "Update monitoring schedule",
-        },  # fmt: skip
+        },
         "Create monitoring schedule": {
             "Type": "Task",
             "Resource": SDK + "createMonitoringSchedule",
