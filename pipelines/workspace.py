@@ -21,7 +21,7 @@ from pipelines.churn.feature_group import LOCAL_ROLE, feature_group_request, off
 from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX, local_definition
 from pipelines.churn.schema_source import SchemaSource
 from pipelines.churn.workflows import NAMES as WORKFLOW_NAMES
-from pipelines.churn.workflows import WorkflowSettings
+from pipelines.churn.workflows import WorkflowSettings, training_labels
 from pipelines.churn.workflows import definition as workflow_definition
 from pipelines.errors import ModelSourceError, MonitorError, UserError
 from pipelines.local.databrew.service import DataBrew
@@ -52,12 +52,6 @@ LOCAL_WORKFLOW_SETTINGS = {
 def default_home():
     # Absolute: jobs run in their own working directories and must still find the store.
     return Path(os.environ.get("CHURN_HOME", DEFAULT_HOME)).resolve()
-
-
-def _label_text(positive):
-    """The schema's positive target value as the raw table writes it ("" when it is 1: the
-    label column then holds 0 and 1)."""
-    return "" if positive in (None, "1") else str(positive)
 
 
 class RunResult(object):
@@ -541,8 +535,7 @@ class Workspace(object):
             LOCAL_WORKFLOW_SETTINGS,
             training_code_uri=bundles["training"].uri(LOCAL_BUCKET, PREFIX),
             inference_code_uri=bundles["inference"].uri(LOCAL_BUCKET, PREFIX),
-            label_column=source.schema.target,
-            label_positive=_label_text(source.schema.positive),
+            **training_labels(source.schema),
         )
         values.update(settings)
         values.setdefault("input_data_url", self.stage_data(data))

@@ -203,3 +203,30 @@ def test_databrew_run_waits_for_the_run_and_reports_a_failure_with_its_reason():
     client, _ = stubbed(["RUNNING", "FAILED"], error="Column Age not found")
     with pytest.raises(UserError, match="run db_1 ended FAILED: Column Age not found"):
         run_job(client, "churn-prepare", sleep=lambda s: None)
+
+
+def test_workflow_create_direct_uploads_its_code_and_names_the_regions_image(
+    aws_env, bucket, tmp_path
+):
+    created = workflow(aws_env, tmp_path, "create", "direct", "--states-role-arn", ROLE,
+                       "--prefix", "t3", "--bucket", bucket, "--schema", "bank")  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    sfn = aws_client("stepfunctions", aws_env)
+    stored = json.loads(
+        sfn.describe_state_machine(stateMachineArn=created.stdout.split()[-1])["definition"]
+    )
+    train = stored["States"]["Train"]["Parameters"]
+    assert train["AlgorithmSpecification"]["TrainingImage"].endswith(
+        ".dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.0-5"
+    )
+    assert train["HyperParameters"]["label_column"] == '"Exited"'
+    code = json.loads(train["HyperParameters"]["sagemaker_submit_directory"])
+    key = code[len("s3://%s/" % bucket) :]
+    aws_client("s3", aws_env).head_object(Bucket=bucket, Key=key)  # uploaded
+    assert train["OutputDataConfig"]["S3OutputPath"] == "s3://%s/t3/models" % bucket
+    model = stored["States"]["Create model"]["Parameters"]["PrimaryContainer"]
+    assert model["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"].startswith(
+        "s3://%s/t3/code/inference/" % bucket
+    )
+    no_bucket = workflow(aws_env, tmp_path, "create", "direct", "--states-role-arn", ROLE)
+    assert no_bucket.returncode == 1 and "direct needs --bucket" in no_bucket.stderr

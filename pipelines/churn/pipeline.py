@@ -127,6 +127,11 @@ BATCH_PARAMETER_DEFAULTS = {
 JOIN_SOURCES = ["None", "Input"]
 
 
+def xgboost_image(region):
+    """The XGBoost image the training and serving jobs run in `region`."""
+    return image_uris.retrieve("xgboost", region, XGBOOST_VERSION)
+
+
 def model_monitor_image(region):
     """Model Monitor's analyzer image in `region`, for data-quality monitoring schedules (the
     SDK keeps the table of its accounts per region)."""

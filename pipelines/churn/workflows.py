@@ -96,6 +96,13 @@ class WorkflowSettings:
     hyperparameters: dict = field(default_factory=lambda: dict(GUIDE_HYPERPARAMETERS))
 
 
+def training_labels(schema):
+    """direct's train.py label settings for a schema: the target column, and the raw value
+    that means churn ("" when it is 1: the column then holds 0 and 1)."""
+    positive = "" if schema.positive in (None, "1") else str(schema.positive)
+    return {"label_column": schema.target, "label_positive": positive}
+
+
 def definition(name, settings=None):
     settings = settings or WorkflowSettings()
     if name not in NAMES:

@@ -14,7 +14,7 @@ import sys
 
 from pipelines.aws.errors import aws_errors
 from pipelines.churn.schema_source import SchemaSource
-from pipelines.churn.workflows import NAMES, WorkflowSettings, definition
+from pipelines.churn.workflows import NAMES, WorkflowSettings, definition, training_labels
 from pipelines.cli.common import add_generated_data, add_home, add_schema, data_or_generated
 from pipelines.errors import UserError
 
@@ -137,6 +137,7 @@ def cmd_create(args, ws):
     session = _aws(args)
     settings = _settings(args)
     with aws_errors("workflow %s: " % args.name):
+        settings.update(_aws_locations(args, session, settings))
         if args.name == "train-and-deploy" and "deploy_state_machine_arn" not in settings:
             account = session.client("sts").get_caller_identity()["Account"]
             settings["deploy_state_machine_arn"] = machine_arn(
@@ -154,6 +155,34 @@ def cmd_create(args, ws):
         )
     print("%s %s" % (done, arn))
     return 0
+
+
+def _aws_locations(args, session, settings):
+    """Where a workflow's objects go on AWS, under --bucket: capture, monitoring reports and
+    (direct) the code bundles, uploaded here, the model artifacts and the region's XGBoost
+    image; a flag given wins."""
+    if not args.bucket:
+        if args.name == "direct":
+            raise UserError("direct needs --bucket: its training code and models live there")
+        return {}
+    base = "s3://%s/%s" % (args.bucket, args.prefix)
+    out = {"capture_uri": base + "/capture", "monitoring_output_uri": base + "/monitoring"}
+    if args.name == "direct":
+        from pipelines.aws.code_upload import upload
+        from pipelines.churn.bundles import build_bundles
+        from pipelines.churn.pipeline import xgboost_image
+
+        schema = SchemaSource(args.schema).schema
+        bundles = build_bundles()
+        upload(bundles, session.client("s3"), args.bucket, args.prefix)
+        out.update(
+            training_code_uri=bundles["training"].uri(args.bucket, args.prefix),
+            inference_code_uri=bundles["inference"].uri(args.bucket, args.prefix),
+            model_output_uri=base + "/models",
+            training_image=xgboost_image(session.region_name),
+            **training_labels(schema),
+        )
+    return {k: v for k, v in out.items() if k not in settings}
 
 
 def cmd_start(args, ws):
@@ -235,6 +264,11 @@ def add_parsers(sub):
         q.add_argument("name", choices=NAMES)
         q.add_argument("--states-role-arn", help="the role the state machine runs as")
         q.add_argument("--log-group-arn", help="CloudWatch Logs group for the executions' logs")
+        q.add_argument(
+            "--bucket",
+            help="S3 bucket for capture, monitoring reports and (direct) code and models",
+        )
+        add_schema(q)
         _add_aws(q)
         _add_names(q)
         q.set_defaults(func=cmd_create)
