@@ -318,14 +318,33 @@ def test_a_recipe_the_twin_cannot_replay_is_refused_by_name(home):
 
 @needs_shared_data
 def test_the_bank_table_through_train_and_deploy(tmp_path):
+    """The DataBrew job (dropping duplicate rows, so its output is still a raw bank table), the
+    pipeline on its output, the Approved version deployed, a bank row scored."""
     home = tmp_path / "bank"
     try:
-        proc = workflow(home, "train-and-deploy", {"ModelApprovalStatus": "Approved"},
+        with Workspace(home) as ws:
+            raw = ws.stage_data(str(BANK), "databrew-input")
+            bucket, key = raw[len("s3://") :].split("/", 1)
+            brew = ws.databrew
+            brew.create_dataset(
+                Name="bank", Input={"S3InputDefinition": {"Bucket": bucket, "Key": key}}
+            )
+            brew.create_recipe(Name="dedupe", Steps=[{"Action": {"Operation": "DELETE_DUPLICATE_ROWS",
+                                                                "Parameters": {}}}])  # fmt: skip
+            brew.publish_recipe(Name="dedupe")
+            brew.create_recipe_job(Name="bank-prepare", DatasetName="bank",
+                                   RecipeReference={"Name": "dedupe", "RecipeVersion": "1.0"},
+                                   Outputs=[{"Location": {"Bucket": bucket, "Key": "churn/bank-prepared/"},
+                                             "Format": "CSV", "Overwrite": True}],
+                                   RoleArn="arn:aws:iam::000000000000:role/DataBrew")  # fmt: skip
+        proc = workflow(home, "train-and-deploy", {"ModelApprovalStatus": "Approved",
+                                                   "DataBrewJobName": "bank-prepare"},
                         "--data", str(BANK), "--schema", "bank")  # fmt: skip
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         record = execution(home, proc)
         entered, exited = entered_and_exited(record["events"])
         assert entered == exited and entered[-1] == "Deploy"
+        assert "Run DataBrew job" in entered and "Describe pipeline execution" in entered
         import pandas as pd
 
         from processing.churn_schema import load_schema
