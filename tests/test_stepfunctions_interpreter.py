@@ -628,3 +628,18 @@ def test_a_definition_that_cannot_run_is_refused_before_it_starts_naming_the_sta
 ):
     with pytest.raises(DefinitionError, match=re.escape(message)):
         validate(definition, Integrations())
+
+
+def test_states_runtime_is_never_caught_and_data_limit_only_when_named():
+    runtime = machine({"T": {"Type": "Task", "Resource": "lambda:invoke", "InputPath": "$.missing", "End": True,
+                             "Catch": [{"ErrorEquals": ["States.Runtime", "States.ALL"], "Next": "Caught"}]},
+                       "Caught": {"Type": "Succeed"}})  # fmt: skip
+    assert (
+        run(runtime, {}, integrations=Integrations({"lambda:invoke": echo})).error
+        == "States.Runtime"
+    )
+    big = Integrations({"lambda:invoke": lambda p, c: "x" * (256 * 1024)})
+    named = machine({"T": {"Type": "Task", "Resource": "lambda:invoke", "End": True,
+                           "Catch": [{"ErrorEquals": ["States.DataLimitExceeded"], "Next": "Caught"}]},
+                     "Caught": {"Type": "Pass", "Result": "caught", "End": True}})  # fmt: skip
+    assert succeeded(named, {}, integrations=big) == "caught"

@@ -30,7 +30,10 @@ class StatesError(ChurnError):
 
 
 def matches(error, names):
-    """Whether a Retry's or Catch's ErrorEquals takes `error`."""
+    """Whether a Retry's or Catch's ErrorEquals takes `error`. States.Runtime "will always cause
+    the execution to fail"; States.DataLimitExceeded is taken only when named."""
+    if error == RUNTIME:
+        return False
     if error in names:
         return True
     if error in TERMINAL:

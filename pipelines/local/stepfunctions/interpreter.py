@@ -372,19 +372,14 @@ class Machine:
             if handler is None:
                 raise
             output = processing.place(raw, e.output(), handler.get("ResultPath", "$"))
-            history.add(
-                kind + "StateExited",
-                {"name": name, "output": json.dumps(output), "outputDetails": {"truncated": False}},
-            )
-            return handler["Next"], output
-        _limit(output, "output of state %r" % name)
+            following = handler["Next"]
+        else:
+            _limit(output, "output of state %r" % name)
         history.add(
             kind + "StateExited",
             {"name": name, "output": json.dumps(output), "outputDetails": {"truncated": False}},
         )
-        if state.get("End") or following is None:
-            return None, output
-        return following, output
+        return following, output  # None after an End state
 
     # -- input and output ----------------------------------------------------------------
 
