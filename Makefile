@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ROWS   ?= 10000
 
-.PHONY: run test lint fmt venv clean
+.PHONY: run test lint fmt synth venv clean
 
 venv: $(STAMP)
 
@@ -33,9 +33,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check
 	$(BIN)/lint-imports
 
+# The CDK app's CloudFormation templates into cdk.out, checked by cdk-nag on the way (infra/);
+# Python and the machine's Node.js only, no CDK CLI. Deploying: README, "Infrastructure".
+synth: $(STAMP)
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/python -m infra.app
+
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix --exit-zero --quiet
 	$(BIN)/ruff format
 
 clean:
-	rm -rf $(VENV) .churn *.egg-info .pytest_cache
+	rm -rf $(VENV) .churn *.egg-info .pytest_cache cdk.out

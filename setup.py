@@ -38,7 +38,9 @@ EXTRAS = {
         "import-linter>=2.16,<3",
     ],
 }
-EXTRAS["dev"] = EXTRAS["test"] + EXTRAS["lint"]
+# The CDK app (infra/): synthesized with Python and Node.js, no CDK CLI.
+EXTRAS["infra"] = ["aws-cdk-lib==2.275.*", "constructs>=10,<11", "cdk-nag>=3.0,<4"]
+EXTRAS["dev"] = EXTRAS["test"] + EXTRAS["lint"] + EXTRAS["infra"]
 
 setup(
     name="churn-pipelines",
@@ -50,7 +52,15 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.9",
     packages=find_packages(
-        include=["pipelines", "pipelines.*", "processing", "training", "evaluation", "inference"]
+        include=[
+            "pipelines",
+            "pipelines.*",
+            "processing",
+            "training",
+            "evaluation",
+            "inference",
+            "infra",
+        ]
     ),
     package_data={"processing": ["schemas/*.json", "requirements.txt"]},
     install_requires=REQUIRED,

@@ -132,6 +132,16 @@ def xgboost_image(region):
     return image_uris.retrieve("xgboost", region, XGBOOST_VERSION)
 
 
+def job_images(region):
+    """Every image the pipeline's jobs and the endpoints run, in `region` (their ECR
+    repositories are what the execution role may pull)."""
+    return {
+        "sklearn": image_uris.retrieve("sklearn", region, SKLEARN_VERSION),
+        "xgboost": xgboost_image(region),
+        "model-monitor": model_monitor_image(region),
+    }
+
+
 def model_monitor_image(region):
     """Model Monitor's analyzer image in `region`, for data-quality monitoring schedules (the
     SDK keeps the table of its accounts per region)."""

@@ -1,0 +1,44 @@
+"""The CDK app: `python -m infra.app` (what cdk.json runs), or `make synth` into cdk.out.
+
+    context (cdk.json or -c): prefix (churn), region (us-east-1), account, group
+    (ChurnPackageGroup), capture_days (365)
+
+Every stack is checked by cdk-nag's AwsSolutions pack during synthesis: an unacknowledged
+finding fails it."""
+
+import os
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+
+from infra.mlops import MlopsStack
+from infra.storage import StorageStack
+from pipelines.churn.pipeline import job_images
+
+
+def build(app):
+    """The stacks, checked by cdk-nag; returns {name: stack}."""
+    context = app.node.try_get_context
+    prefix = context("prefix") or "churn"
+    region = context("region") or os.environ.get("CDK_DEFAULT_REGION") or "us-east-1"
+    # Names (the bucket's, the roles' ARNs) need the account: give -c account=..., or let the
+    # CDK CLI set CDK_DEFAULT_ACCOUNT from your credentials; synthesis alone uses a stand-in.
+    account = context("account") or os.environ.get("CDK_DEFAULT_ACCOUNT") or "123456789012"
+    env = cdk.Environment(account=account, region=region)
+    storage = StorageStack(app, "%s-storage" % prefix, prefix=prefix, env=env,
+                           capture_days=int(context("capture_days") or 365))  # fmt: skip
+    mlops = MlopsStack(app, "%s-mlops" % prefix, prefix=prefix, env=env, storage=storage,
+                       group_name=context("group") or "ChurnPackageGroup",
+                       images=list(job_images(region).values()))  # fmt: skip
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return {"storage": storage, "mlops": mlops}
+
+
+def main():
+    app = cdk.App()
+    build(app)
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""The CDK app (infra/), synthesized offline in this process: the properties the issue names,
+asserted on the templates with aws_cdk.assertions; cdk-nag's AwsSolutions pack with every
+acknowledgement counted; cfn-lint on the templates; a policy check over every IAM policy."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+
+cdk = pytest.importorskip("aws_cdk")
+from aws_cdk.assertions import Match, Template  # noqa: E402
+
+from infra.app import build  # noqa: E402
+from infra.roles import WILDCARD_RESOURCES  # noqa: E402
+
+ACCOUNT, REGION = "123456789012", "eu-west-1"
+# A new acknowledgement is a visible change: this count moves with it.
+ACKNOWLEDGED = 8
+# The only wildcard resources a policy may name (the role's docstring says why).
+SCOPED = [
+    r"arn:aws:s3:::churn-artifacts-%s-%s/churn/\*" % (ACCOUNT, REGION),
+    r"arn:aws:sagemaker:%s:%s:(processing-job|training-job|transform-job|model)/pipelines-\*"
+    % (REGION, ACCOUNT),
+    r"arn:aws:sagemaker:%s:%s:model-package/churnpackagegroup/\*" % (REGION, ACCOUNT),
+    r"arn:aws:logs:%s:%s:log-group:/aws/sagemaker/\*" % (REGION, ACCOUNT),
+]
+
+
+@pytest.fixture(scope="module")
+def synthesized(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cdk.out")
+    app = cdk.App(outdir=str(out), context={"account": ACCOUNT, "region": REGION})
+    stacks = build(app)
+    app.synth()
+    return out, {name: Template.from_stack(stack) for name, stack in stacks.items()}
+
+
+def test_the_key_rotates_and_encrypts_the_artifact_bucket(synthesized):
+    _, t = synthesized
+    storage = t["storage"]
+    storage.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    key = next(iter(storage.find_resources("AWS::KMS::Key")))
+    storage.has_resource_properties("AWS::S3::Bucket", {
+        "BucketName": "churn-artifacts-%s-%s" % (ACCOUNT, REGION),
+        "BucketEncryption": {"ServerSideEncryptionConfiguration": [{
+            "BucketKeyEnabled": True,
+            "ServerSideEncryptionByDefault": {
+                "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Fn::GetAtt": [key, "Arn"]}}}]},
+        "VersioningConfiguration": {"Status": "Enabled"},
+        "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                           "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+        "LoggingConfiguration": {"DestinationBucketName": Match.any_value(),
+                                 "LogFilePrefix": "artifacts/"},
+    })  # fmt: skip
+
+
+def test_every_bucket_refuses_plain_http_and_blocks_public_access(synthesized):
+    _, t = synthesized
+    storage = t["storage"]
+    buckets = storage.find_resources("AWS::S3::Bucket")
+    assert len(buckets) == 2
+    for body in buckets.values():
+        assert body["Properties"]["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True, "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True, "RestrictPublicBuckets": True}  # fmt: skip
+    policies = storage.find_resources("AWS::S3::BucketPolicy")
+    assert len(policies) == 2
+    for body in policies.values():
+        statements = body["Properties"]["PolicyDocument"]["Statement"]
+        assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+                   for s in statements)  # fmt: skip
+
+
+def test_the_lifecycle_rules(synthesized):
+    _, t = synthesized
+    t["storage"].has_resource_properties("AWS::S3::Bucket", {
+        "LifecycleConfiguration": {"Rules": [
+            {"Id": "capture-to-infrequent-access", "Prefix": "churn/capture/", "Status": "Enabled",
+             "ExpirationInDays": 365,
+             "Transitions": [{"StorageClass": "STANDARD_IA", "TransitionInDays": 30}]},
+            {"Id": "noncurrent-versions", "Status": "Enabled",
+             "NoncurrentVersionExpiration": {"NoncurrentDays": 30}},
+            {"Id": "incomplete-uploads", "Status": "Enabled",
+             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}},
+        ]},
+    })  # fmt: skip
+
+
+def test_the_model_package_group_and_the_pipeline_role(synthesized):
+    _, t = synthesized
+    mlops = t["mlops"]
+    mlops.has_resource_properties("AWS::SageMaker::ModelPackageGroup",
+                                  {"ModelPackageGroupName": "ChurnPackageGroup"})  # fmt: skip
+    mlops.has_resource_properties("AWS::IAM::Role", {"AssumeRolePolicyDocument": {"Statement": [{
+        "Action": "sts:AssumeRole", "Effect": "Allow",
+        "Principal": {"Service": "sagemaker.amazonaws.com"}}]}})  # fmt: skip
+    statements = {s["Sid"]: s for s in policy_statements(mlops)}
+    assert statements["PassToJobs"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}  # fmt: skip
+    assert statements["ListProjectPrefix"]["Condition"] == {
+        "StringLike": {"s3:prefix": ["churn/*", "churn"]}
+    }
+    pull = statements["PullJobImages"]["Resource"]
+    assert all(
+        re.fullmatch(r"arn:aws:ecr:eu-west-1:\d{12}:repository/sagemaker-[a-z-]+", r) for r in pull
+    )
+
+
+def policy_statements(template):
+    found = []
+    for body in template.find_resources("AWS::IAM::Policy").values():
+        found += body["Properties"]["PolicyDocument"]["Statement"]
+    for body in template.find_resources("AWS::IAM::Role").values():
+        for policy in body["Properties"].get("Policies", []):
+            found += policy["PolicyDocument"]["Statement"]
+    return found
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def test_no_policy_grants_everything(synthesized):
+    """No "Action": "*", no kms:* or s3:*, no "Resource": "*" except the actions that have no
+    resource-level permission, and every other wildcard resource one of the scoped ones."""
+    _, t = synthesized
+    statements = [s for template in t.values() for s in policy_statements(template)]
+    assert statements
+    for s in statements:
+        actions = as_list(s["Action"])
+        assert "*" not in actions and not {"kms:*", "s3:*"} & set(actions), s
+        for resource in as_list(s["Resource"]):
+            if not isinstance(resource, str) or "*" not in resource:
+                continue
+            if resource == "*":
+                assert set(actions) <= set(WILDCARD_RESOURCES), s
+            else:
+                assert any(re.fullmatch(p, resource) for p in SCOPED), resource
+
+
+def test_cdk_nag_passes_with_every_acknowledgement_counted_and_reasoned(synthesized):
+    out, _ = synthesized
+    report = json.loads((out / "validation-report.json").read_text())
+    (nag,) = [p for p in report["pluginReports"] if p["pluginName"] == "AwsSolutions"]
+    assert nag["conclusion"] == "success" and nag["violations"] == []
+    acknowledged = nag["suppressedViolations"]
+    assert len(acknowledged) == ACKNOWLEDGED, [a["acknowledgedId"] for a in acknowledged]
+    assert all(len(a["reason"]) > 40 for a in acknowledged)
+
+
+def test_cdk_nag_fails_synthesis_on_a_finding():
+    from aws_cdk import aws_s3 as s3
+    from cdk_nag import AwsSolutionsChecks
+
+    app = cdk.App()
+    stack = cdk.Stack(app, "Careless")
+    s3.Bucket(stack, "Open")
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    with pytest.raises(RuntimeError, match="AwsSolutions-S10") as refused:
+        app.synth()
+    assert "AwsSolutions-S1'" in str(refused.value)  # no access logs, and no TLS-only policy
+
+
+def test_cfn_lint_finds_nothing_in_the_templates(synthesized):
+    out, _ = synthesized
+    templates = sorted(str(p) for p in out.glob("*.template.json"))
+    assert len(templates) == 2
+    cfn_lint = os.path.join(os.path.dirname(sys.executable), "cfn-lint")
+    proc = subprocess.run([cfn_lint, "--regions", REGION, "--", *templates],
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_make_synth_writes_the_templates(tmp_path):
+    env = dict(os.environ, CDK_DEFAULT_ACCOUNT=ACCOUNT, CDK_DEFAULT_REGION=REGION,
+               CDK_OUTDIR=str(tmp_path))  # fmt: skip
+    proc = subprocess.run([sys.executable, "-m", "infra.app"], capture_output=True, text=True,
+                          env=env, cwd=str(os.path.dirname(os.path.dirname(__file__))))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(p.name for p in tmp_path.glob("*.template.json")) == [
+        "churn-mlops.template.json", "churn-storage.template.json"]  # fmt: skip
