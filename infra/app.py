@@ -25,11 +25,22 @@ def build(app):
     # CDK CLI set CDK_DEFAULT_ACCOUNT from your credentials; synthesis alone uses a stand-in.
     account = context("account") or os.environ.get("CDK_DEFAULT_ACCOUNT") or "123456789012"
     env = cdk.Environment(account=account, region=region)
-    storage = StorageStack(app, "%s-storage" % prefix, prefix=prefix, env=env,
-                           capture_days=int(context("capture_days") or 365))  # fmt: skip
-    mlops = MlopsStack(app, "%s-mlops" % prefix, prefix=prefix, env=env, storage=storage,
-                       group_name=context("group") or "ChurnPackageGroup",
-                       images=list(job_images(region).values()))  # fmt: skip
+    storage = StorageStack(
+        app,
+        "%s-storage" % prefix,
+        prefix=prefix,
+        env=env,
+        capture_days=int(context("capture_days") or 365),
+    )
+    mlops = MlopsStack(
+        app,
+        "%s-mlops" % prefix,
+        prefix=prefix,
+        env=env,
+        storage=storage,
+        group_name=context("group") or "ChurnPackageGroup",
+        images=list(job_images(region).values()),
+    )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return {"storage": storage, "mlops": mlops}
 

@@ -9,8 +9,7 @@ from infra.roles import pipeline_execution_role
 
 
 class MlopsStack(cdk.Stack):
-    def __init__(self, scope: Construct, id: str, *, prefix, storage, group_name, images,
-                 **kwargs):  # fmt: skip
+    def __init__(self, scope: Construct, id: str, *, prefix, storage, group_name, images, **kwargs):
         """`storage`: the StorageStack (its bucket is addressed by name, its key by ARN)."""
         super().__init__(scope, id, **kwargs)
         self.group = sagemaker.CfnModelPackageGroup(
@@ -20,8 +19,14 @@ class MlopsStack(cdk.Stack):
             model_package_group_description="churn models that passed the AUC gate",
         )
         self.pipeline_role = pipeline_execution_role(
-            self, "PipelineExecutionRole", bucket_name=storage.bucket_name, key=storage.key,
-            prefix=prefix, group_name=group_name, images=images, region=self.region,
+            self,
+            "PipelineExecutionRole",
+            bucket_name=storage.bucket_name,
+            key=storage.key,
+            prefix=prefix,
+            group_name=group_name,
+            images=images,
+            region=self.region,
             account=self.account,
-        )  # fmt: skip
+        )
         cdk.CfnOutput(self, "PipelineRoleArn", value=self.pipeline_role.role_arn)

@@ -42,13 +42,15 @@ def acknowledge_wildcards(construct, policy_resources, reason):
     for resource in sorted({r for r in policy_resources if "*" in r}):
         why = WILDCARD_RESOURCES_REASON if resource == "*" else reason
         cdk.Validations.of(construct).acknowledge(
-            cdk.Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::%s]" % resource,
-                               reason=why)
-        )  # fmt: skip
+            cdk.Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM5[Resource::%s]" % resource, reason=why
+            )
+        )
 
 
-def pipeline_execution_role(scope: Construct, id: str, *, bucket_name, key, prefix, group_name,
-                            images, region, account):  # fmt: skip
+def pipeline_execution_role(
+    scope: Construct, id: str, *, bucket_name, key, prefix, group_name, images, region, account
+):
     """The role SageMaker Pipelines and its jobs assume: read and write the project's prefix,
     use the key, pull the job images, run the pipeline's jobs, register in one model package
     group, write the jobs' logs."""
@@ -85,7 +87,7 @@ def pipeline_execution_role(scope: Construct, id: str, *, bucket_name, key, pref
                 "ecr:BatchCheckLayerAvailability",
             ],
             resources=sorted({ecr_repository_arn(i) for i in images}),
-        ),  # fmt: skip
+        ),
         iam.PolicyStatement(
             sid="RegistryToken", actions=["ecr:GetAuthorizationToken"], resources=["*"]
         ),
@@ -104,7 +106,7 @@ def pipeline_execution_role(scope: Construct, id: str, *, bucket_name, key, pref
                 "logs:DescribeLogStreams",
             ],
             resources=[arn("logs", region, account, "log-group:/aws/sagemaker/*")],
-        ),  # fmt: skip
+        ),
         iam.PolicyStatement(
             sid="PipelineJobs",
             actions=[
@@ -123,12 +125,12 @@ def pipeline_execution_role(scope: Construct, id: str, *, bucket_name, key, pref
                 arn("sagemaker", region, account, "%s/pipelines-*" % kind)
                 for kind in ("processing-job", "training-job", "transform-job")
             ],
-        ),  # fmt: skip
+        ),
         iam.PolicyStatement(
             sid="PipelineModels",
             actions=["sagemaker:CreateModel", "sagemaker:DescribeModel"],
             resources=[arn("sagemaker", region, account, "model/pipelines-*")],
-        ),  # fmt: skip
+        ),
         iam.PolicyStatement(
             sid="RegisterModels",
             actions=[
@@ -140,7 +142,7 @@ def pipeline_execution_role(scope: Construct, id: str, *, bucket_name, key, pref
                 arn("sagemaker", region, account, "model-package-group/%s" % group),
                 arn("sagemaker", region, account, "model-package/%s/*" % group),
             ],
-        ),  # fmt: skip
+        ),
     ]
     for statement in statements:
         role.add_to_policy(statement)

@@ -12,8 +12,7 @@ CAPTURE_PREFIX = "churn/capture/"
 
 
 class StorageStack(cdk.Stack):
-    def __init__(self, scope: Construct, id: str, *, prefix="churn", capture_days=365,
-                 **kwargs):  # fmt: skip
+    def __init__(self, scope: Construct, id: str, *, prefix="churn", capture_days=365, **kwargs):
         super().__init__(scope, id, **kwargs)
         # Access-log delivery granted by bucket policy, not the legacy LogDeliveryWrite ACL.
         self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
@@ -36,13 +35,16 @@ class StorageStack(cdk.Stack):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
             versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,  # log delivery by policy, no ACL
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,  # no ACLs at all
             lifecycle_rules=[
-                s3.LifecycleRule(id="expire-logs", expiration=cdk.Duration.days(365),
-                                 noncurrent_version_expiration=cdk.Duration.days(30))
+                s3.LifecycleRule(
+                    id="expire-logs",
+                    expiration=cdk.Duration.days(365),
+                    noncurrent_version_expiration=cdk.Duration.days(30),
+                )
             ],
             removal_policy=cdk.RemovalPolicy.RETAIN,
-        )  # fmt: skip
+        )
         self.bucket = s3.Bucket(
             self,
             "Artifacts",
@@ -59,16 +61,23 @@ class StorageStack(cdk.Stack):
                 s3.LifecycleRule(
                     id="capture-to-infrequent-access",
                     prefix=CAPTURE_PREFIX,
-                    transitions=[s3.Transition(storage_class=s3.StorageClass.INFREQUENT_ACCESS,
-                                               transition_after=cdk.Duration.days(30))],
+                    transitions=[
+                        s3.Transition(
+                            storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                            transition_after=cdk.Duration.days(30),
+                        )
+                    ],
                     expiration=cdk.Duration.days(capture_days),
                 ),
-                s3.LifecycleRule(id="noncurrent-versions",
-                                 noncurrent_version_expiration=cdk.Duration.days(30)),
-                s3.LifecycleRule(id="incomplete-uploads",
-                                 abort_incomplete_multipart_upload_after=cdk.Duration.days(7)),
+                s3.LifecycleRule(
+                    id="noncurrent-versions", noncurrent_version_expiration=cdk.Duration.days(30)
+                ),
+                s3.LifecycleRule(
+                    id="incomplete-uploads",
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
+                ),
             ],
             removal_policy=cdk.RemovalPolicy.RETAIN,
-        )  # fmt: skip
+        )
         cdk.CfnOutput(self, "BucketName", value=self.bucket.bucket_name)
         cdk.CfnOutput(self, "KeyArn", value=self.key.key_arn)
