@@ -1,7 +1,7 @@
 """The CDK app: `python -m infra.app` (what cdk.json runs), or `make synth` into cdk.out.
 
     context (cdk.json or -c): prefix (churn), region (us-east-1), account, group
-    (ChurnPackageGroup), capture_days (365)
+    (ChurnPackageGroup), endpoint (churn), capture_days (365)
 
 Every stack is checked by cdk-nag's AwsSolutions pack during synthesis: an unacknowledged
 finding fails it."""
@@ -13,6 +13,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra.mlops import MlopsStack
 from infra.storage import StorageStack
+from infra.workflows import WorkflowStack
 from pipelines.churn.pipeline import job_images
 
 
@@ -41,8 +42,18 @@ def build(app):
         group_name=context("group") or "ChurnPackageGroup",
         images=list(job_images(region).values()),
     )
+    workflows = WorkflowStack(
+        app,
+        "%s-workflows" % prefix,
+        prefix=prefix,
+        env=env,
+        storage=storage,
+        mlops=mlops,
+        group_name=context("group") or "ChurnPackageGroup",
+        endpoint_name=context("endpoint") or "churn",
+    )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    return {"storage": storage, "mlops": mlops}
+    return {"storage": storage, "mlops": mlops, "workflows": workflows}
 
 
 def main():

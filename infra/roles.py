@@ -12,10 +12,35 @@ from constructs import Construct
 
 # Actions that accept no resource but "*" (the Service Authorization Reference lists no
 # resource type for them), with why the role needs each.
+LOG_DELIVERY = "Step Functions' log delivery to CloudWatch Logs (CDK grants it)"
+TRACING = "X-Ray tracing of the state machines (CDK grants it)"
 WILDCARD_RESOURCES = {
     "ecr:GetAuthorizationToken": "pulling the job images needs a registry token",
     "cloudwatch:PutMetricData": "jobs publish metrics (limited to SageMaker's namespaces by a "
     "condition)",
+    "sagemaker:ListModelPackages": "train-and-deploy finds the group's newest version",
+    **{
+        "logs:%s" % a: LOG_DELIVERY
+        for a in (
+            "CreateLogDelivery",
+            "GetLogDelivery",
+            "UpdateLogDelivery",
+            "DeleteLogDelivery",
+            "ListLogDeliveries",
+            "PutResourcePolicy",
+            "DescribeResourcePolicies",
+            "DescribeLogGroups",
+        )
+    },
+    **{
+        "xray:%s" % a: TRACING
+        for a in (
+            "PutTraceSegments",
+            "PutTelemetryRecords",
+            "GetSamplingRules",
+            "GetSamplingTargets",
+        )
+    },
 }
 WILDCARD_RESOURCES_REASON = "no resource-level permission exists for " + "; ".join(
     "%s (%s)" % kv for kv in WILDCARD_RESOURCES.items()

@@ -21,7 +21,7 @@ from infra.roles import WILDCARD_RESOURCES  # noqa: E402
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 # A new acknowledgement is a visible change: this count moves with it.
-ACKNOWLEDGED = 8
+ACKNOWLEDGED = 15
 # The only wildcard resources a policy may name (the role's docstring says why).
 SCOPED = [
     r"arn:aws:s3:::churn-artifacts-%s-%s/churn/\*" % (ACCOUNT, REGION),
@@ -29,6 +29,9 @@ SCOPED = [
     % (REGION, ACCOUNT),
     r"arn:aws:sagemaker:%s:%s:model-package/churnpackagegroup/\*" % (REGION, ACCOUNT),
     r"arn:aws:logs:%s:%s:log-group:/aws/sagemaker/\*" % (REGION, ACCOUNT),
+    r"arn:aws:sagemaker:%s:%s:(model|endpoint-config|training-job)/churn-\*" % (REGION, ACCOUNT),
+    r"arn:aws:sagemaker:%s:%s:pipeline/churnpipeline/execution/\*" % (REGION, ACCOUNT),
+    r"arn:aws:states:%s:%s:execution:churn-deploy:\*" % (REGION, ACCOUNT),
 ]
 
 
@@ -170,7 +173,7 @@ def test_cdk_nag_fails_synthesis_on_a_finding():
 def test_cfn_lint_finds_nothing_in_the_templates(synthesized):
     out, _ = synthesized
     templates = sorted(str(p) for p in out.glob("*.template.json"))
-    assert len(templates) == 2
+    assert len(templates) == 3
     cfn_lint = os.path.join(os.path.dirname(sys.executable), "cfn-lint")
     proc = subprocess.run([cfn_lint, "--regions", REGION, "--", *templates],
                           capture_output=True, text=True)  # fmt: skip
@@ -184,4 +187,61 @@ def test_make_synth_writes_the_templates(tmp_path):
                           env=env, cwd=str(os.path.dirname(os.path.dirname(__file__))))  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert sorted(p.name for p in tmp_path.glob("*.template.json")) == [
-        "churn-mlops.template.json", "churn-storage.template.json"]  # fmt: skip
+        "churn-mlops.template.json", "churn-storage.template.json",
+        "churn-workflows.template.json"]  # fmt: skip
+
+
+def asl(definition_string):
+    """The ASL of a DefinitionString; a reference in it (the role's ARN) read as ROLE."""
+    if isinstance(definition_string, str):
+        return json.loads(definition_string)
+    parts = definition_string["Fn::Join"][1]
+    return json.loads("".join(x if isinstance(x, str) else "ROLE" for x in parts))
+
+
+def test_the_state_machines_run_the_generated_asl_with_logging_and_tracing(synthesized):
+    _, t = synthesized
+    workflows = t["workflows"]
+    machines = workflows.find_resources("AWS::StepFunctions::StateMachine")
+    assert sorted(m["Properties"]["StateMachineName"] for m in machines.values()) == [
+        "churn-deploy", "churn-train-and-deploy"]  # fmt: skip
+    from pipelines.churn.workflows import definition
+
+    for body in machines.values():
+        p = body["Properties"]
+        assert p["TracingConfiguration"] == {"Enabled": True}
+        assert p["LoggingConfiguration"]["Level"] == "ALL"
+        assert p["LoggingConfiguration"]["IncludeExecutionData"] is False
+        # The definition is the generated one; only the role's ARN is a reference to resolve.
+        document = asl(p["DefinitionString"])
+        name = p["StateMachineName"][len("churn-") :]
+        assert list(document["States"]) == list(definition(name)["States"])
+    deploy = asl(next(m for m in machines.values() if m["Properties"]["StateMachineName"] ==
+                      "churn-deploy")["Properties"]["DefinitionString"])  # fmt: skip
+    assert deploy["States"]["Create model"]["Parameters"]["ExecutionRoleArn"] == "ROLE"
+    capture = deploy["States"]["Create endpoint config"]["Parameters"]["DataCaptureConfig"]
+    assert capture["DestinationS3Uri"] == "s3://churn-artifacts-%s-%s/churn/capture" % (
+        ACCOUNT,
+        REGION,
+    )
+
+
+def test_an_approved_model_package_starts_the_deploy_workflow(synthesized):
+    _, t = synthesized
+    workflows = t["workflows"]
+    deploy = next(k for k, v in workflows.find_resources("AWS::StepFunctions::StateMachine").items()
+                  if v["Properties"]["StateMachineName"] == "churn-deploy")  # fmt: skip
+    workflows.has_resource_properties("AWS::Events::Rule", {
+        "EventPattern": {"source": ["aws.sagemaker"],
+                         "detail-type": ["SageMaker Model Package State Change"],
+                         "detail": {"ModelPackageGroupName": ["ChurnPackageGroup"],
+                                    "ModelApprovalStatus": ["Approved"]}},
+        "Targets": [Match.object_like({"Arn": {"Ref": deploy}})],
+    })  # fmt: skip
+    statements = {s.get("Sid"): s for s in policy_statements(workflows)}
+    assert statements["PassSageMakerRole"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}  # fmt: skip
+    assert statements["Deploy"]["Resource"][-1] == "arn:aws:sagemaker:%s:%s:endpoint/churn" % (
+        REGION,
+        ACCOUNT,
+    )

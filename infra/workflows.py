@@ -1,0 +1,198 @@
+"""The workflows on AWS: the state machines of pipelines/churn/workflows.py (their ASL as the
+code generates it), logging every event (without execution data) to CloudWatch Logs with
+X-Ray tracing on, a role written by hand for what their states call, and the EventBridge rule
+that starts *deploy* when a model package of the group is Approved."""
+
+import json
+
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.roles import acknowledge_wildcards, arn
+from pipelines.churn.workflows import WorkflowSettings, definition
+
+
+class WorkflowStack(cdk.Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        prefix,
+        storage,
+        mlops,
+        group_name,
+        pipeline_name="ChurnPipeline",
+        endpoint_name="churn",
+        **kwargs,
+    ):
+        super().__init__(scope, id, **kwargs)
+        region, account = self.region, self.account
+        base = "s3://%s/%s" % (storage.bucket_name, prefix)
+        deploy_name = "%s-deploy" % prefix
+        settings = WorkflowSettings(
+            pipeline_name=pipeline_name,
+            model_package_group=group_name,
+            endpoint_name=endpoint_name,
+            role_arn=mlops.pipeline_role.role_arn,
+            input_data_url=base + "/data/",
+            capture_uri=base + "/capture",
+            monitoring_output_uri=base + "/monitoring",
+            deploy_state_machine_arn=arn("states", region, account, "stateMachine:" + deploy_name),
+            databrew_job="",
+        )
+        role = iam.Role(
+            self,
+            "StatesRole",
+            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            description="runs the %s workflows (least privilege)" % prefix,
+        )
+        statements = self._statements(settings, prefix, group_name, deploy_name, mlops)
+        for statement in statements:
+            role.add_to_policy(statement)
+        self.machines = {}
+        for name in ("deploy", "train-and-deploy"):
+            machine_name = "%s-%s" % (prefix, name)
+            log_group = logs.LogGroup(
+                self,
+                "%sLogs" % name.title().replace("-", ""),
+                log_group_name="/aws/vendedlogs/states/%s" % machine_name,
+                retention=logs.RetentionDays.ONE_YEAR,
+                removal_policy=cdk.RemovalPolicy.RETAIN,
+            )
+            self.machines[name] = sfn.StateMachine(
+                self,
+                name.title().replace("-", ""),
+                state_machine_name=machine_name,
+                definition_body=sfn.DefinitionBody.from_string(
+                    json.dumps(definition(name, settings))
+                ),
+                role=role,
+                tracing_enabled=True,
+                logs=sfn.LogOptions(
+                    destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False
+                ),
+            )
+        # CDK makes each machine depend on the role and its policy; the role's is already
+        # implied by RoleArn (cfn-lint W3005), the policy's is the one that matters.
+        policy = role.node.find_child("DefaultPolicy").node.default_child
+        for machine in self.machines.values():
+            machine.node.default_child.add_override("DependsOn", [self.get_logical_id(policy)])
+        # Approved in the registry -> deploy, with the event as its input.
+        self.rule = events.Rule(
+            self,
+            "OnApproval",
+            description="a %s model package Approved starts %s" % (group_name, deploy_name),
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=["SageMaker Model Package State Change"],
+                detail={"ModelPackageGroupName": [group_name], "ModelApprovalStatus": ["Approved"]},
+            ),
+            targets=[targets.SfnStateMachine(self.machines["deploy"])],
+        )
+        acknowledge_wildcards(
+            role,
+            [r for s in statements for r in s.resources] + ["*"],
+            "scoped to the workflow's own names: models and endpoint configs <endpoint>-<8 "
+            "hex>, the deploy machine's executions, the versions of one model package group, "
+            "the pipeline's executions, the training jobs <endpoint>-<8 hex>",
+        )
+
+    @staticmethod
+    def _statements(s, prefix, group_name, deploy_name, mlops):
+        stack_region, account = cdk.Stack.of(mlops).region, cdk.Stack.of(mlops).account
+
+        def sm(resource):
+            return arn("sagemaker", stack_region, account, resource)
+
+        endpoint, group = s.endpoint_name, group_name.lower()
+        return [
+            iam.PolicyStatement(
+                sid="Deploy",
+                actions=[
+                    "sagemaker:CreateModel",
+                    "sagemaker:CreateEndpointConfig",
+                    "sagemaker:CreateEndpoint",
+                    "sagemaker:UpdateEndpoint",
+                    "sagemaker:DescribeEndpoint",
+                    "sagemaker:AddTags",
+                ],
+                resources=[
+                    sm("model/%s-*" % endpoint),
+                    sm("endpoint-config/%s-*" % endpoint),
+                    sm("endpoint/%s" % endpoint),
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="Monitoring",
+                actions=[
+                    "sagemaker:DescribeMonitoringSchedule",
+                    "sagemaker:CreateMonitoringSchedule",
+                    "sagemaker:UpdateMonitoringSchedule",
+                ],
+                resources=[sm("monitoring-schedule/%s-data-quality-hourly" % endpoint)],
+            ),
+            iam.PolicyStatement(
+                sid="Registry",
+                actions=["sagemaker:DescribeModelPackage"],
+                resources=[sm("model-package/%s/*" % group)],
+            ),
+            iam.PolicyStatement(
+                sid="ListPackages", actions=["sagemaker:ListModelPackages"], resources=["*"]
+            ),
+            iam.PolicyStatement(
+                sid="Pipeline",
+                actions=["sagemaker:StartPipelineExecution", "sagemaker:DescribePipelineExecution"],
+                resources=[
+                    sm("pipeline/%s" % s.pipeline_name.lower()),
+                    sm("pipeline/%s/execution/*" % s.pipeline_name.lower()),
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="Training",
+                actions=[
+                    "sagemaker:CreateTrainingJob",
+                    "sagemaker:DescribeTrainingJob",
+                    "sagemaker:StopTrainingJob",
+                ],
+                resources=[sm("training-job/%s-*" % endpoint)],
+            ),
+            iam.PolicyStatement(
+                sid="DataBrew",
+                actions=["databrew:StartJobRun", "databrew:ListJobRuns", "databrew:StopJobRun"],
+                resources=[arn("databrew", stack_region, account, "job/%s-prepare" % prefix)],
+            ),
+            iam.PolicyStatement(
+                sid="NestedDeploy",
+                actions=["states:StartExecution"],
+                resources=[arn("states", stack_region, account, "stateMachine:" + deploy_name)],
+            ),
+            iam.PolicyStatement(
+                sid="NestedDeployWait",
+                actions=["states:DescribeExecution", "states:StopExecution"],
+                resources=[arn("states", stack_region, account, "execution:%s:*" % deploy_name)],
+            ),
+            # .sync integrations learn of the end of a job or execution through these rules.
+            iam.PolicyStatement(
+                sid="SyncRules",
+                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                resources=[
+                    arn("events", stack_region, account, "rule/" + rule)
+                    for rule in (
+                        "StepFunctionsGetEventsForStepFunctionsExecutionRule",
+                        "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+                    )
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="PassSageMakerRole",
+                actions=["iam:PassRole"],
+                resources=[mlops.pipeline_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            ),
+        ]
