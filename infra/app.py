@@ -1,7 +1,8 @@
 """The CDK app: `python -m infra.app` (what cdk.json runs), or `make synth` into cdk.out.
 
     context (cdk.json or -c): prefix (churn), region (us-east-1), account, group
-    (ChurnPackageGroup), endpoint (churn), capture_days (365)
+    (ChurnPackageGroup), endpoint (churn), schema (seed: the drift alarms' features),
+    capture_days (365)
 
 Every stack is checked by cdk-nag's AwsSolutions pack during synthesis: an unacknowledged
 finding fails it."""
@@ -12,9 +13,11 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from infra.mlops import MlopsStack
+from infra.monitoring import MonitoringStack
 from infra.storage import StorageStack
 from infra.workflows import WorkflowStack
 from pipelines.churn.pipeline import job_images
+from pipelines.churn.schema_source import SchemaSource
 
 
 def build(app):
@@ -52,8 +55,18 @@ def build(app):
         group_name=context("group") or "ChurnPackageGroup",
         endpoint_name=context("endpoint") or "churn",
     )
+    schema = SchemaSource(context("schema") or "seed").schema
+    monitoring = MonitoringStack(
+        app,
+        "%s-monitoring" % prefix,
+        prefix=prefix,
+        env=env,
+        storage=storage,
+        features=schema.feature_names,
+        endpoint_name=context("endpoint") or "churn",
+    )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    return {"storage": storage, "mlops": mlops, "workflows": workflows}
+    return {"storage": storage, "mlops": mlops, "workflows": workflows, "monitoring": monitoring}
 
 
 def main():

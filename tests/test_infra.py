@@ -173,7 +173,7 @@ def test_cdk_nag_fails_synthesis_on_a_finding():
 def test_cfn_lint_finds_nothing_in_the_templates(synthesized):
     out, _ = synthesized
     templates = sorted(str(p) for p in out.glob("*.template.json"))
-    assert len(templates) == 3
+    assert len(templates) == 4
     cfn_lint = os.path.join(os.path.dirname(sys.executable), "cfn-lint")
     proc = subprocess.run([cfn_lint, "--regions", REGION, "--", *templates],
                           capture_output=True, text=True)  # fmt: skip
@@ -187,8 +187,8 @@ def test_make_synth_writes_the_templates(tmp_path):
                           env=env, cwd=str(os.path.dirname(os.path.dirname(__file__))))  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert sorted(p.name for p in tmp_path.glob("*.template.json")) == [
-        "churn-mlops.template.json", "churn-storage.template.json",
-        "churn-workflows.template.json"]  # fmt: skip
+        "churn-mlops.template.json", "churn-monitoring.template.json",
+        "churn-storage.template.json", "churn-workflows.template.json"]  # fmt: skip
 
 
 def asl(definition_string):
@@ -245,3 +245,49 @@ def test_an_approved_model_package_starts_the_deploy_workflow(synthesized):
         REGION,
         ACCOUNT,
     )
+
+
+def test_alarms_on_errors_latency_drift_and_failed_pipelines_to_an_encrypted_topic(synthesized):
+    _, t = synthesized
+    monitoring = t["monitoring"]
+    (topic,) = monitoring.find_resources("AWS::SNS::Topic")
+    assert monitoring.find_resources("AWS::SNS::Topic")[topic]["Properties"]["KmsMasterKeyId"]
+    alarms = {a["Properties"]["AlarmName"]: a["Properties"]
+              for a in monitoring.find_resources("AWS::CloudWatch::Alarm").values()}  # fmt: skip
+    assert alarms["churn-endpoint-5xx"]["MetricName"] == "Invocation5XXErrors"
+    assert alarms["churn-endpoint-5xx"]["Dimensions"] == [
+        {"Name": "EndpointName", "Value": "churn"}, {"Name": "VariantName", "Value": "AllTraffic"}]  # fmt: skip
+    latency = alarms["churn-model-latency-p99"]
+    assert (latency["MetricName"], latency["ExtendedStatistic"], latency["Threshold"]) == (
+        "ModelLatency", "p99", 100000)  # fmt: skip
+    failed = alarms["churn-pipeline-failed"]
+    assert (failed["Namespace"], failed["MetricName"]) == ("AWS/Sagemaker/ModelBuildingPipeline",
+                                                           "ExecutionFailed")  # fmt: skip
+    from processing.churn_schema import load_schema
+
+    for feature in load_schema("seed").feature_names:
+        drift = alarms["churn-drift-%s" % feature]
+        assert drift["Namespace"] == "aws/sagemaker/Endpoints/data-metrics"
+        assert drift["MetricName"] == "feature_baseline_drift_%s" % feature
+        assert drift["Threshold"] == 0.1
+        assert {"Name": "MonitoringSchedule", "Value": "churn-data-quality-hourly"} in drift[
+            "Dimensions"
+        ]
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": topic}]
+    # CloudWatch may use the key to publish to the topic, and only that.
+    key_policy = next(iter(t["storage"].find_resources("AWS::KMS::Key").values()))["Properties"][
+        "KeyPolicy"
+    ]
+    (grant,) = [s for s in key_policy["Statement"] if s.get("Sid") == "CloudWatchAlarmsToTheTopic"]
+    assert grant["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert sorted(grant["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+
+
+def test_one_dashboard_shows_invocations_latency_errors_drift_and_executions(synthesized):
+    _, t = synthesized
+    (dashboard,) = t["monitoring"].find_resources("AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for needle in ("Invocations", "ModelLatency", "Invocation5XXErrors", "feature_baseline_drift_age",
+                   "ExecutionFailed", "Drift per feature"):  # fmt: skip
+        assert needle in body, needle
