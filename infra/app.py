@@ -12,6 +12,7 @@ import os
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
+from infra.config import ConfigStack
 from infra.mlops import MlopsStack
 from infra.monitoring import MonitoringStack
 from infra.storage import StorageStack
@@ -65,8 +66,25 @@ def build(app):
         features=schema.feature_names,
         endpoint_name=context("endpoint") or "churn",
     )
+    config = ConfigStack(
+        app,
+        "%s-config" % prefix,
+        prefix=prefix,
+        env=env,
+        storage=storage,
+        mlops=mlops,
+        workflows=workflows,
+        monitoring=monitoring,
+        endpoint_name=context("endpoint") or "churn",
+    )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    return {"storage": storage, "mlops": mlops, "workflows": workflows, "monitoring": monitoring}
+    return {
+        "storage": storage,
+        "mlops": mlops,
+        "workflows": workflows,
+        "monitoring": monitoring,
+        "config": config,
+    }
 
 
 def main():

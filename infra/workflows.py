@@ -52,6 +52,7 @@ class WorkflowStack(cdk.Stack):
             assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
             description="runs the %s workflows (least privilege)" % prefix,
         )
+        self.role = role
         statements = self._statements(settings, prefix, group_name, deploy_name, mlops)
         for statement in statements:
             role.add_to_policy(statement)

@@ -73,8 +73,12 @@ def main(argv=None, out=sys.stdout):
     parser.add_argument(
         "-role-arn",
         "--role-arn",
-        required=True,
-        help="IAM role SageMaker Pipelines assumes to run the pipeline",
+        help="IAM role SageMaker Pipelines assumes to run the pipeline (or from --config-prefix)",
+    )
+    parser.add_argument(
+        "--config-prefix",
+        help="read what is not given (role, bucket, model package group) from Parameter Store "
+        "under this path, e.g. /churn/ (the infrastructure writes it)",
     )
     parser.add_argument(
         "-tags", "--tags", default=None, help='JSON list of {"Key": ..., "Value": ...} tags'
@@ -85,6 +89,17 @@ def main(argv=None, out=sys.stdout):
     args = parser.parse_args(argv)
 
     kwargs = parse_kwargs(args.kwargs)
+    if args.config_prefix:
+        from pipelines.aws.config import fill
+
+        config = fill(args, args.config_prefix, {"role_arn": "pipeline-role-arn"},
+                      region=kwargs.get("region"))  # fmt: skip
+        for key, name in (("default_bucket", "bucket"),
+                          ("model_package_group_name", "model-package-group")):  # fmt: skip
+            if name in config:
+                kwargs.setdefault(key, config[name])
+    if not args.role_arn:
+        raise UserError("--role-arn (or --config-prefix naming where it is in Parameter Store)")
     kwargs.setdefault("role", args.role_arn)
     tags = parse_tags(args.tags)
     pipeline = load_pipeline(args.module_name, kwargs)

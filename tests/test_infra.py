@@ -173,7 +173,7 @@ def test_cdk_nag_fails_synthesis_on_a_finding():
 def test_cfn_lint_finds_nothing_in_the_templates(synthesized):
     out, _ = synthesized
     templates = sorted(str(p) for p in out.glob("*.template.json"))
-    assert len(templates) == 4
+    assert len(templates) == 5
     cfn_lint = os.path.join(os.path.dirname(sys.executable), "cfn-lint")
     proc = subprocess.run([cfn_lint, "--regions", REGION, "--", *templates],
                           capture_output=True, text=True)  # fmt: skip
@@ -187,8 +187,9 @@ def test_make_synth_writes_the_templates(tmp_path):
                           env=env, cwd=str(os.path.dirname(os.path.dirname(__file__))))  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert sorted(p.name for p in tmp_path.glob("*.template.json")) == [
-        "churn-mlops.template.json", "churn-monitoring.template.json",
-        "churn-storage.template.json", "churn-workflows.template.json"]  # fmt: skip
+        "churn-config.template.json", "churn-mlops.template.json",
+        "churn-monitoring.template.json", "churn-storage.template.json",
+        "churn-workflows.template.json"]  # fmt: skip
 
 
 def asl(definition_string):
@@ -291,3 +292,15 @@ def test_one_dashboard_shows_invocations_latency_errors_drift_and_executions(syn
     for needle in ("Invocations", "ModelLatency", "Invocation5XXErrors", "feature_baseline_drift_age",
                    "ExecutionFailed", "Drift per feature"):  # fmt: skip
         assert needle in body, needle
+
+
+def test_parameter_store_holds_every_name_the_commands_read(synthesized):
+    from pipelines.aws.config import NAMES
+
+    _, t = synthesized
+    parameters = {p["Properties"]["Name"]: p["Properties"]["Value"]
+                  for p in t["config"].find_resources("AWS::SSM::Parameter").values()}  # fmt: skip
+    assert sorted(parameters) == sorted("/churn/%s" % n for n in NAMES)
+    assert parameters["/churn/bucket"] == "churn-artifacts-%s-%s" % (ACCOUNT, REGION)
+    assert parameters["/churn/endpoint-name"] == "churn"
+    assert parameters["/churn/model-package-group"] == "ChurnPackageGroup"

@@ -230,3 +230,61 @@ def test_workflow_create_direct_uploads_its_code_and_names_the_regions_image(
     )
     no_bucket = workflow(aws_env, tmp_path, "create", "direct", "--states-role-arn", ROLE)
     assert no_bucket.returncode == 1 and "direct needs --bucket" in no_bucket.stderr
+
+
+def put_config(env, prefix, bucket):
+    """Parameter Store as the infrastructure's config stack writes it."""
+    ssm = aws_client("ssm", env)
+    values = {"bucket": bucket, "pipeline-role-arn": "arn:aws:iam::123456789012:role/churn-pipeline",
+              "states-role-arn": ROLE, "model-package-group": "ConfiguredGroup",
+              "endpoint-name": "churn-configured"}  # fmt: skip
+    for name, value in values.items():
+        ssm.put_parameter(Name="%s%s" % (prefix, name), Value=value, Type="String", Overwrite=True)
+    return values
+
+
+def test_config_prefix_fills_every_name_that_was_not_given(aws_env, bucket, tmp_path):
+    values = put_config(aws_env, "/t5/", bucket)
+    created = workflow(
+        aws_env, tmp_path, "create", "deploy", "--prefix", "t5", "--config-prefix", "/t5/"
+    )
+    assert created.returncode == 0, created.stderr
+    sfn = aws_client("stepfunctions", aws_env)
+    arn = created.stdout.split()[-1]
+    described = sfn.describe_state_machine(stateMachineArn=arn)
+    assert described["roleArn"] == ROLE
+    stored = json.loads(described["definition"])
+    assert (
+        stored["States"]["Create model"]["Parameters"]["ExecutionRoleArn"]
+        == values["pipeline-role-arn"]
+    )
+    assert stored["States"]["Create endpoint"]["Parameters"]["EndpointName"] == "churn-configured"
+    capture = stored["States"]["Create endpoint config"]["Parameters"]["DataCaptureConfig"]
+    assert capture["DestinationS3Uri"] == "s3://%s/t5/capture" % bucket
+    # A flag given wins over the parameter.
+    given = workflow(aws_env, tmp_path, "create", "deploy", "--prefix", "t5b", "--config-prefix", "/t5/",
+                     "--endpoint-name", "churn-flag")  # fmt: skip
+    stored = json.loads(
+        sfn.describe_state_machine(stateMachineArn=given.stdout.split()[-1])["definition"]
+    )
+    assert stored["States"]["Create endpoint"]["Parameters"]["EndpointName"] == "churn-flag"
+    missing = workflow(aws_env, tmp_path, "create", "deploy", "--config-prefix", "/nothing-here/")
+    assert missing.returncode == 1 and "no parameters under /nothing-here/" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+def test_run_pipeline_reads_its_role_bucket_and_group_from_parameter_store(aws_env, bucket):
+    from test_run_pipeline import run_pipeline
+
+    values = put_config(aws_env, "/t6/", bucket)
+    proc = run_pipeline(aws_env, "-n", "pipelines.churn.pipeline", "--config-prefix", "/t6/",
+                        "--kwargs", json.dumps({"pipeline_name": "Churn-configured"}))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    sm = aws_client("sagemaker", aws_env)
+    pipeline = sm.describe_pipeline(PipelineName="Churn-configured")
+    assert pipeline["RoleArn"] == values["pipeline-role-arn"]
+    document = json.loads(pipeline["PipelineDefinition"])
+    text = json.dumps(document)
+    assert "s3://%s/" % bucket in text and "ConfiguredGroup" in text
+    no_role = run_pipeline(aws_env, "-n", "pipelines.churn.pipeline")
+    assert no_role.returncode != 0 and "--role-arn" in no_role.stderr

@@ -66,10 +66,19 @@ def _deploy(args):
     from pipelines.aws.deploy import deploy, schedule_monitoring
     from pipelines.churn.pipeline import model_monitor_image
 
+    if args.config_prefix:
+        from pipelines.aws.config import fill
+
+        config = fill(args, args.config_prefix, {"role_arn": "pipeline-role-arn"})
+        if "bucket" in config:
+            base = "s3://%s/%s" % (config["bucket"], args.config_prefix.strip("/"))
+            args.capture_destination = args.capture_destination or base + "/capture"
+            args.monitoring_output = args.monitoring_output or base + "/monitoring"
     role = args.role_arn or os.environ.get("SAGEMAKER_EXECUTION_ROLE_ARN")
     if not role:
         raise UserError(
-            "--role-arn (or SAGEMAKER_EXECUTION_ROLE_ARN): the role the endpoint's model runs as"
+            "--role-arn (or SAGEMAKER_EXECUTION_ROLE_ARN, or --config-prefix): the role the "
+            "endpoint's model runs as"
         )
     done = deploy(
         args.model_package_arn,
@@ -135,6 +144,11 @@ def add_parsers(sub):
         help="hourly data-quality monitoring against the version's baseline",
     )
     p.add_argument("--monitoring-output", help="s3://bucket/prefix for monitoring reports")
+    p.add_argument(
+        "--config-prefix",
+        help="on AWS: read the role, capture and monitoring locations that are not given from "
+        "Parameter Store under this path, e.g. /churn/",
+    )
     add_home(p)
     p.set_defaults(func=cmd_deploy)
 

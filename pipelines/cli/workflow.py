@@ -129,6 +129,21 @@ def _machine_name(args):
 def cmd_create(args, ws):
     from pipelines.aws.stepfunctions import ensure_state_machine, find, machine_arn
 
+    if args.config_prefix:
+        from pipelines.aws.config import fill
+
+        fill(
+            args,
+            args.config_prefix,
+            {
+                "states_role_arn": "states-role-arn",
+                "role_arn": "pipeline-role-arn",
+                "bucket": "bucket",
+                "model_package_group": "model-package-group",
+                "endpoint_name": "endpoint-name",
+            },
+            region=args.region,
+        )
     if not args.states_role_arn:
         raise UserError(
             "--states-role-arn: the role the state machine runs as (it calls "
@@ -267,6 +282,11 @@ def add_parsers(sub):
         q.add_argument(
             "--bucket",
             help="S3 bucket for capture, monitoring reports and (direct) code and models",
+        )
+        q.add_argument(
+            "--config-prefix",
+            help="read the roles, bucket, group and endpoint names that are not given from "
+            "Parameter Store under this path, e.g. /churn/",
         )
         add_schema(q)
         _add_aws(q)

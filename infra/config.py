@@ -1,0 +1,42 @@
+"""The project's names in Parameter Store under /<prefix>/ (pipelines/aws/config.py reads them
+for `--config-prefix`), so CodeBuild and the commands need no hard-coded names."""
+
+import aws_cdk as cdk
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+
+class ConfigStack(cdk.Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        prefix,
+        storage,
+        mlops,
+        workflows,
+        monitoring,
+        endpoint_name,
+        **kwargs,
+    ):
+        super().__init__(scope, id, **kwargs)
+        values = {
+            "bucket": storage.bucket_name,
+            "kms-key-arn": storage.key.key_arn,
+            "pipeline-role-arn": mlops.pipeline_role.role_arn,
+            "states-role-arn": workflows.role.role_arn,
+            "model-package-group": mlops.group.model_package_group_name,
+            "endpoint-name": endpoint_name,
+            "alarm-topic-arn": monitoring.topic.topic_arn,
+        }
+        self.parameters = {
+            name: ssm.StringParameter(
+                self,
+                name.title().replace("-", ""),
+                parameter_name="/%s/%s" % (prefix, name),
+                string_value=value,
+                description="churn %s (written by the %s-config stack)" % (name, prefix),
+            )
+            for name, value in values.items()
+        }
