@@ -121,7 +121,10 @@ def test_deploy_with_data_capture_then_undeploy(aws_env, monkeypatch):
             ["--role-arn", ROLE, "--capture-destination", "s3://a/c"],
             "is PendingManualApproval, not Approved",
         ),
-        (["--capture-destination", "s3://a/c"], "--role-arn (or SAGEMAKER_EXECUTION_ROLE_ARN)"),
+        (
+            ["--capture-destination", "s3://a/c"],
+            "--role-arn (or SAGEMAKER_EXECUTION_ROLE_ARN, or --config-prefix)",
+        ),
         (["--role-arn", ROLE], "data capture needs --capture-destination"),
     ],
 )
