@@ -14,6 +14,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.roles import acknowledge_wildcards, arn
+from pipelines.churn.pipeline import model_monitor_image
 from pipelines.churn.workflows import WorkflowSettings, definition
 
 
@@ -45,6 +46,7 @@ class WorkflowStack(cdk.Stack):
             monitoring_output_uri=base + "/monitoring",
             deploy_state_machine_arn=arn("states", region, account, "stateMachine:" + deploy_name),
             databrew_job="",
+            monitor_image=model_monitor_image(region),
         )
         role = iam.Role(
             self,

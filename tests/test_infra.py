@@ -220,6 +220,11 @@ def test_the_state_machines_run_the_generated_asl_with_logging_and_tracing(synth
     deploy = asl(next(m for m in machines.values() if m["Properties"]["StateMachineName"] ==
                       "churn-deploy")["Properties"]["DefinitionString"])  # fmt: skip
     assert deploy["States"]["Create model"]["Parameters"]["ExecutionRoleArn"] == "ROLE"
+    image = deploy["States"]["Create monitoring schedule"]["Parameters"]["MonitoringScheduleConfig"][
+        "MonitoringJobDefinition"]["MonitoringAppSpecification"]["ImageUri"]  # fmt: skip
+    assert re.fullmatch(
+        r"\d{12}\.dkr\.ecr\.eu-west-1\.amazonaws\.com/sagemaker-model-monitor-analyzer", image
+    )
     capture = deploy["States"]["Create endpoint config"]["Parameters"]["DataCaptureConfig"]
     assert capture["DestinationS3Uri"] == "s3://churn-artifacts-%s-%s/churn/capture" % (
         ACCOUNT,

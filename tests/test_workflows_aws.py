@@ -37,7 +37,14 @@ def test_workflow_create_update_start_and_describe_on_aws(aws_env, tmp_path):
     stored = json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])
     from pipelines.churn.workflows import WorkflowSettings, definition
 
-    assert stored == definition("deploy", WorkflowSettings(endpoint_name="churn-prod"))
+    image = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
+    assert stored == definition(
+        "deploy", WorkflowSettings(endpoint_name="churn-prod", monitor_image=image)
+    )
+    schedule = stored["States"]["Create monitoring schedule"]["Parameters"][
+        "MonitoringScheduleConfig"
+    ]
+    assert schedule["MonitoringJobDefinition"]["MonitoringAppSpecification"]["ImageUri"] == image
     # train-and-deploy starts the deploy machine of the same prefix, in this account.
     created = workflow(aws_env, tmp_path, "create", "train-and-deploy", "--states-role-arn", ROLE,
                        "--prefix", "t1")  # fmt: skip

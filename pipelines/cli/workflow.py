@@ -176,12 +176,15 @@ def _aws_locations(args, session, settings):
     """Where a workflow's objects go on AWS, under --bucket: capture, monitoring reports and
     (direct) the code bundles, uploaded here, the model artifacts and the region's XGBoost
     image; a flag given wins."""
+    from pipelines.churn.pipeline import model_monitor_image
+
+    out = {"monitor_image": model_monitor_image(session.region_name)}
     if not args.bucket:
         if args.name == "direct":
             raise UserError("direct needs --bucket: its training code and models live there")
-        return {}
+        return {k: v for k, v in out.items() if k not in settings}
     base = "s3://%s/%s" % (args.bucket, args.prefix)
-    out = {"capture_uri": base + "/capture", "monitoring_output_uri": base + "/monitoring"}
+    out.update(capture_uri=base + "/capture", monitoring_output_uri=base + "/monitoring")
     if args.name == "direct":
         from pipelines.aws.code_upload import upload
         from pipelines.churn.bundles import build_bundles
