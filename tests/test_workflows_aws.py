@@ -21,15 +21,24 @@ from pipelines.local.stepfunctions.interpreter import Execution
 from conftest import aws_client, churn_cli
 
 ROLE = "arn:aws:iam::123456789012:role/churn-states"
+SAGEMAKER_ROLE = "arn:aws:iam::123456789012:role/churn-sagemaker"
 
 
 def workflow(env, home, *args):
     return churn_cli(home, "workflow", *args, "--region", "us-east-1", env=env)
 
 
-def test_workflow_create_update_start_and_describe_on_aws(aws_env, tmp_path):
+def test_workflow_create_update_start_and_describe_on_aws(aws_env, bucket, tmp_path):
+    local = workflow(
+        aws_env, tmp_path, "create", "deploy", "--states-role-arn", ROLE, "--prefix", "t0"
+    )
+    assert (
+        local.returncode == 1
+        and "on AWS, give --capture-uri, --monitoring-output-uri, --role-arn" in local.stderr
+    )
     created = workflow(aws_env, tmp_path, "create", "deploy", "--states-role-arn", ROLE,
-                       "--prefix", "t1", "--endpoint-name", "churn-prod")  # fmt: skip
+                       "--prefix", "t1", "--endpoint-name", "churn-prod", "--bucket", bucket,
+                       "--role-arn", SAGEMAKER_ROLE)  # fmt: skip
     assert created.returncode == 0, created.stderr
     assert created.stdout.startswith("created arn:aws:states:us-east-1:")
     arn = created.stdout.split()[-1]
@@ -38,28 +47,31 @@ def test_workflow_create_update_start_and_describe_on_aws(aws_env, tmp_path):
     from pipelines.churn.workflows import WorkflowSettings, definition
 
     image = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
-    assert stored == definition(
-        "deploy", WorkflowSettings(endpoint_name="churn-prod", monitor_image=image)
-    )
+    base = "s3://%s/t1" % bucket
+    assert stored == definition("deploy", WorkflowSettings(
+        endpoint_name="churn-prod", monitor_image=image, capture_uri=base + "/capture",
+        role_arn=SAGEMAKER_ROLE,
+        monitoring_output_uri=base + "/monitoring", input_data_url=base + "/data/"))  # fmt: skip
     schedule = stored["States"]["Create monitoring schedule"]["Parameters"][
         "MonitoringScheduleConfig"
     ]
     assert schedule["MonitoringJobDefinition"]["MonitoringAppSpecification"]["ImageUri"] == image
     # train-and-deploy starts the deploy machine of the same prefix, in this account.
     created = workflow(aws_env, tmp_path, "create", "train-and-deploy", "--states-role-arn", ROLE,
-                       "--prefix", "t1")  # fmt: skip
+                       "--prefix", "t1", "--bucket", bucket)  # fmt: skip
     assert created.returncode == 0, created.stderr
     machine = json.loads(sfn.describe_state_machine(stateMachineArn=created.stdout.split()[-1])[
         "definition"])  # fmt: skip
     assert machine["States"]["Deploy"]["Parameters"]["StateMachineArn"] == arn
     updated = workflow(aws_env, tmp_path, "update", "deploy", "--states-role-arn", ROLE,
-                       "--prefix", "t1", "--endpoint-name", "churn-staging")  # fmt: skip
+                       "--prefix", "t1", "--endpoint-name", "churn-staging", "--bucket", bucket,
+                       "--role-arn", SAGEMAKER_ROLE)  # fmt: skip
     assert updated.returncode == 0, updated.stderr
     assert updated.stdout == "updated %s\n" % arn
     stored = json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])
     assert stored["States"]["Create endpoint"]["Parameters"]["EndpointName"] == "churn-staging"
     missing = workflow(aws_env, tmp_path, "update", "deploy", "--states-role-arn", ROLE,
-                       "--prefix", "nope")  # fmt: skip
+                       "--prefix", "nope", "--bucket", bucket, "--role-arn", SAGEMAKER_ROLE)  # fmt: skip
     assert missing.returncode == 1 and "create it first" in missing.stderr
     started = workflow(aws_env, tmp_path, "start", "deploy", "--prefix", "t1",
                        "--input", json.dumps({"ModelPackageArn": "arn:x"}))  # fmt: skip
@@ -216,7 +228,8 @@ def test_workflow_create_direct_uploads_its_code_and_names_the_regions_image(
     aws_env, bucket, tmp_path
 ):
     created = workflow(aws_env, tmp_path, "create", "direct", "--states-role-arn", ROLE,
-                       "--prefix", "t3", "--bucket", bucket, "--schema", "bank")  # fmt: skip
+                       "--prefix", "t3", "--bucket", bucket, "--schema", "bank",
+                       "--role-arn", SAGEMAKER_ROLE)  # fmt: skip
     assert created.returncode == 0, created.stderr
     sfn = aws_client("stepfunctions", aws_env)
     stored = json.loads(

@@ -158,7 +158,21 @@ def cmd_create(args, ws):
             settings["deploy_state_machine_arn"] = machine_arn(
                 session.region_name, account, "%s-deploy" % args.prefix
             )
-        document = definition(args.name, WorkflowSettings(**settings))
+        names = WorkflowSettings(**settings)
+        document = definition(args.name, names)
+        text = json.dumps(document)
+        local = sorted(
+            k
+            for k, v in vars(names).items()  # the local home's stand-ins
+            if isinstance(v, str)
+            and v in text
+            and (v.startswith("s3://churn-local/") or ":000000000000:" in v)
+        )
+        if local:
+            raise UserError(
+                "on AWS, give %s (or --config-prefix): the defaults name the local home"
+                % ", ".join("--" + k.replace("_", "-") for k in local)
+            )
         client = session.client("stepfunctions")
         if args.action == "update" and find(client, _machine_name(args)) is None:
             raise UserError(
@@ -184,7 +198,11 @@ def _aws_locations(args, session, settings):
             raise UserError("direct needs --bucket: its training code and models live there")
         return {k: v for k, v in out.items() if k not in settings}
     base = "s3://%s/%s" % (args.bucket, args.prefix)
-    out.update(capture_uri=base + "/capture", monitoring_output_uri=base + "/monitoring")
+    out.update(
+        capture_uri=base + "/capture",
+        monitoring_output_uri=base + "/monitoring",
+        input_data_url=base + "/data/",
+    )
     if args.name == "direct":
         from pipelines.aws.code_upload import upload
         from pipelines.churn.bundles import build_bundles
