@@ -1,7 +1,7 @@
 """The workflows on AWS: the state machines of pipelines/churn/workflows.py (their ASL as the
-code generates it), logging every event (without execution data) to CloudWatch Logs with
-X-Ray tracing on, a role written by hand for what their states call, and the EventBridge rule
-that starts *deploy* when a model package of the group is Approved."""
+code generates it), logging every event (without execution data) to CloudWatch Logs encrypted
+with the project's key, X-Ray tracing on, a role written by hand for what their states call,
+and the EventBridge rule that starts *deploy* when a model package of the group is Approved."""
 
 import json
 
@@ -58,6 +58,32 @@ class WorkflowStack(cdk.Stack):
         statements = self._statements(settings, prefix, group_name, deploy_name, mlops)
         for statement in statements:
             role.add_to_policy(statement)
+        # The executions' logs are encrypted with the project's key; CloudWatch Logs may use it
+        # for these log groups only.
+        log_prefix = "/aws/vendedlogs/states/%s-" % prefix
+        storage.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="StateMachineLogs",
+                principals=[iam.ServicePrincipal("logs.%s.amazonaws.com" % region)],
+                actions=[
+                    "kms:Encrypt",
+                    "kms:Decrypt",
+                    "kms:ReEncryptFrom",
+                    "kms:ReEncryptTo",
+                    "kms:GenerateDataKey",
+                    "kms:GenerateDataKeyWithoutPlaintext",
+                    "kms:DescribeKey",
+                ],
+                resources=["*"],  # in a key policy, "*" is the key itself
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": arn(
+                            "logs", region, account, "log-group:%s*" % log_prefix
+                        )
+                    }
+                },
+            )
+        )
         self.machines = {}
         for name in ("deploy", "train-and-deploy"):
             machine_name = "%s-%s" % (prefix, name)
@@ -67,6 +93,7 @@ class WorkflowStack(cdk.Stack):
                 log_group_name="/aws/vendedlogs/states/%s" % machine_name,
                 retention=logs.RetentionDays.ONE_YEAR,
                 removal_policy=cdk.RemovalPolicy.RETAIN,
+                encryption_key=storage.key,
             )
             self.machines[name] = sfn.StateMachine(
                 self,

@@ -309,3 +309,19 @@ def test_parameter_store_holds_every_name_the_commands_read(synthesized):
     assert parameters["/churn/bucket"] == "churn-artifacts-%s-%s" % (ACCOUNT, REGION)
     assert parameters["/churn/endpoint-name"] == "churn"
     assert parameters["/churn/model-package-group"] == "ChurnPackageGroup"
+
+
+def test_the_workflows_logs_are_encrypted_with_the_key_for_those_log_groups_only(synthesized):
+    _, t = synthesized
+    groups = t["workflows"].find_resources("AWS::Logs::LogGroup")
+    assert len(groups) == 2
+    for body in groups.values():
+        assert body["Properties"]["KmsKeyId"]
+        assert body["Properties"]["LogGroupName"].startswith("/aws/vendedlogs/states/churn-")
+    key_policy = next(iter(t["storage"].find_resources("AWS::KMS::Key").values()))["Properties"][
+        "KeyPolicy"
+    ]
+    (grant,) = [s for s in key_policy["Statement"] if s.get("Sid") == "StateMachineLogs"]
+    assert grant["Principal"] == {"Service": "logs.%s.amazonaws.com" % REGION}
+    assert grant["Condition"] == {"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
+        "arn:aws:logs:%s:%s:log-group:/aws/vendedlogs/states/churn-*" % (REGION, ACCOUNT)}}  # fmt: skip
