@@ -118,6 +118,43 @@ def definition(name, settings=None):
     )
 
 
+def _input_over_defaults(defaults, following, comment=None):
+    """Two Pass states: the defaults at $.defaults, then the execution's input merged over them
+    at $.config."""
+    first = {"Type": "Pass"}
+    if comment:
+        first["Comment"] = comment
+    first.update(Result=defaults, ResultPath="$.defaults", Next="Settings")
+    return {
+        "Defaults": first,
+        "Settings": {
+            "Type": "Pass",
+            "Parameters": {"config.$": "States.JsonMerge($.defaults, $$.Execution.Input, false)"},
+            "Next": following,
+        },
+    }
+
+
+def _databrew_job(result_key, following, **fields):
+    """The DataBrew job $.config.DataBrewJobName, run to its end; its output's s3:// URL at
+    $.databrew.<result_key>. `fields` adds Comment, Retry, Catch."""
+    state = {"Type": "Task"}
+    if "Comment" in fields:
+        state["Comment"] = fields.pop("Comment")
+    state.update(
+        Resource="arn:aws:states:::databrew:startJobRun.sync",
+        Parameters={"Name.$": "$.config.DataBrewJobName"},
+        ResultSelector={
+            result_key + ".$": "States.Format('s3://{}/{}', $.Outputs[0].Location.Bucket, "
+            "$.Outputs[0].Location.Key)"
+        },
+        ResultPath="$.databrew",
+        **fields,
+        Next=following,
+    )
+    return state
+
+
 def _fail_from_error(name="DeployFailed"):
     """A Fail state naming the error a Catch put at $.error."""
     return {name: {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}}
@@ -129,22 +166,15 @@ def _catch(target="DeployFailed"):
 
 def train_and_deploy(s):
     states = {
-        "Defaults": {
-            "Type": "Pass",
-            "Comment": "The execution's input over these defaults",
-            "Result": {
+        **_input_over_defaults(
+            {
                 "InputDataUrl": s.input_data_url,
                 "ModelApprovalStatus": "PendingManualApproval",
                 "DataBrewJobName": s.databrew_job,
             },
-            "ResultPath": "$.defaults",
-            "Next": "Settings",
-        },
-        "Settings": {
-            "Type": "Pass",
-            "Parameters": {"config.$": "States.JsonMerge($.defaults, $$.Execution.Input, false)"},
-            "Next": "Prepare with DataBrew?",
-        },
+            "Prepare with DataBrew?",
+            comment="The execution's input over these defaults",
+        ),
         "Prepare with DataBrew?": {
             "Type": "Choice",
             "Choices": [
@@ -156,18 +186,12 @@ def train_and_deploy(s):
             ],
             "Default": "Run DataBrew job",
         },
-        "Run DataBrew job": {
-            "Type": "Task",
-            "Comment": "Its output must be a raw table of the schema: the pipeline validates and "
+        "Run DataBrew job": _databrew_job(
+            "InputDataUrl",
+            "Use DataBrew output",
+            Comment="Its output must be a raw table of the schema: the pipeline validates and "
             "preprocesses it",
-            "Resource": "arn:aws:states:::databrew:startJobRun.sync",
-            "Parameters": {"Name.$": "$.config.DataBrewJobName"},
-            "ResultSelector": {
-                "InputDataUrl.$": "States.Format('s3://{}/{}', $.Outputs[0].Location.Bucket, "
-                "$.Outputs[0].Location.Key)"
-            },
-            "ResultPath": "$.databrew",
-            "Retry": [
+            Retry=[
                 {
                     "ErrorEquals": ["DataBrew.ConflictException"],
                     "IntervalSeconds": 30,
@@ -175,9 +199,8 @@ def train_and_deploy(s):
                     "BackoffRate": 2.0,
                 }
             ],
-            "Catch": _catch("PipelineFailed"),
-            "Next": "Use DataBrew output",
-        },
+            Catch=_catch("PipelineFailed"),
+        ),
         "Use DataBrew output": {
             "Type": "Pass",
             "InputPath": "$.databrew.InputDataUrl",
@@ -449,29 +472,10 @@ def direct(s):
     if s.label_positive:
         hyperparameters["label_positive"] = s.label_positive
     states = {
-        "Defaults": {
-            "Type": "Pass",
-            "Result": {"DataBrewJobName": s.databrew_job or "churn-prepare"},
-            "ResultPath": "$.defaults",
-            "Next": "Settings",
-        },
-        "Settings": {
-            "Type": "Pass",
-            "Parameters": {"config.$": "States.JsonMerge($.defaults, $$.Execution.Input, false)"},
-            "Next": "Run DataBrew job",
-        },
-        "Run DataBrew job": {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::databrew:startJobRun.sync",
-            "Parameters": {"Name.$": "$.config.DataBrewJobName"},
-            "ResultSelector": {
-                "DataUrl.$": "States.Format('s3://{}/{}', $.Outputs[0].Location.Bucket, "
-                "$.Outputs[0].Location.Key)"
-            },
-            "ResultPath": "$.databrew",
-            "Catch": _catch(),
-            "Next": "Names",
-        },
+        **_input_over_defaults(
+            {"DataBrewJobName": s.databrew_job or "churn-prepare"}, "Run DataBrew job"
+        ),
+        "Run DataBrew job": _databrew_job("DataUrl", "Names", Catch=_catch()),
         **_name_states(s.endpoint_name, "Train"),
         "Train": {
             "Type": "Task",
