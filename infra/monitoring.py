@@ -74,56 +74,43 @@ class MonitoringStack(cdk.Stack):
             )
             for f in features
         }
-        failed = cloudwatch.Metric(
-            namespace="AWS/Sagemaker/ModelBuildingPipeline",
-            metric_name="ExecutionFailed",
-            dimensions_map={"PipelineName": pipeline_name},
-            statistic="Sum",
-            period=FIVE_MINUTES,
-        )
-        alarms = [
-            cloudwatch.Alarm(
+
+        def pipeline_metric(name):
+            return cloudwatch.Metric(
+                namespace="AWS/Sagemaker/ModelBuildingPipeline",
+                metric_name=name,
+                dimensions_map={"PipelineName": pipeline_name},
+                statistic="Sum",
+                period=FIVE_MINUTES,
+            )
+
+        def above(id, name, metric, threshold, **periods):
+            """An alarm when `metric` goes above `threshold`; no data is not a breach."""
+            return cloudwatch.Alarm(
                 self,
-                "Endpoint5xx",
-                alarm_name="%s-endpoint-5xx" % prefix,
-                metric=endpoint_metric("Invocation5XXErrors", "Sum"),
-                threshold=0,
-                evaluation_periods=1,
+                id,
+                alarm_name="%s-%s" % (prefix, name),
+                metric=metric,
+                threshold=threshold,
+                evaluation_periods=periods.pop("evaluation_periods", 1),
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
-            cloudwatch.Alarm(
-                self,
+                **periods,
+            )
+
+        alarms = [
+            above("Endpoint5xx", "endpoint-5xx", endpoint_metric("Invocation5XXErrors", "Sum"), 0),
+            above(
                 "LatencyP99",
-                alarm_name="%s-model-latency-p99" % prefix,
-                metric=endpoint_metric("ModelLatency", "p99"),
-                threshold=latency_p99_ms * 1000,  # ModelLatency is in microseconds
+                "model-latency-p99",
+                endpoint_metric("ModelLatency", "p99"),
+                latency_p99_ms * 1000,  # ModelLatency is in microseconds
                 evaluation_periods=3,
                 datapoints_to_alarm=2,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ),
-            cloudwatch.Alarm(
-                self,
-                "PipelineFailed",
-                alarm_name="%s-pipeline-failed" % prefix,
-                metric=failed,
-                threshold=0,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            ),
+            above("PipelineFailed", "pipeline-failed", pipeline_metric("ExecutionFailed"), 0),
         ] + [
-            cloudwatch.Alarm(
-                self,
-                "Drift%d" % i,
-                alarm_name="%s-drift-%s" % (prefix, f),
-                metric=metric,
-                threshold=DRIFT_THRESHOLD,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
+            above("Drift%d" % i, "drift-%s" % f, metric, DRIFT_THRESHOLD)
             for i, (f, metric) in enumerate(sorted(drift.items()))
         ]
         for alarm in alarms:
@@ -166,13 +153,7 @@ class MonitoringStack(cdk.Stack):
                         title="Pipeline executions",
                         width=12,
                         left=[
-                            cloudwatch.Metric(
-                                namespace="AWS/Sagemaker/ModelBuildingPipeline",
-                                metric_name=name,
-                                dimensions_map={"PipelineName": pipeline_name},
-                                statistic="Sum",
-                                period=FIVE_MINUTES,
-                            )
+                            pipeline_metric(name)
                             for name in (
                                 "ExecutionStarted",
                                 "ExecutionSucceeded",
