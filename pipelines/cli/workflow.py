@@ -87,11 +87,10 @@ def cmd_run(args, ws):
 
 
 def cmd_runs(args, ws):
-    from pipelines.local.sfn_integrations import sagemaker_integrations
     from pipelines.local.stepfunctions.integrations import Integrations
     from pipelines.local.stepfunctions.service import StepFunctions
 
-    service = StepFunctions(ws.home, Integrations(sagemaker_integrations(ws.sagemaker, None)))
+    service = StepFunctions(ws.home, Integrations())  # reading records runs no task
     if args.runs_action == "list":
         runs = service.list_executions()
         if not runs:
