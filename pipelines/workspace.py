@@ -209,17 +209,24 @@ class Workspace(object):
         batch_input=None,
         feature_store=None,
         on_start=None,
+        spot=False,
+        network_isolation=False,
     ):
         """Build (or reuse) the definition, stage code and data, execute. `batch_input` (a CSV
         file or an s3:// URI in the local store) adds the batch-scoring steps and is what they
         score. `feature_store` ({"ingest", "train", "group", "as_of"}) adds the Feature Store
-        steps, run against the home's local feature store."""
+        steps, run against the home's local feature store. `spot` and `network_isolation`
+        are get_pipeline's spot_training and network_isolation."""
         started = time.time()
         source = schema if isinstance(schema, SchemaSource) else SchemaSource(schema)
         self.sagemaker.start_runner()  # it imports the libraries while the definition builds
         # The definition gets a fixed placeholder input and the file goes in as the
         # BatchInputUrl parameter: scoring another file reuses the memoised definition.
         options = {"batch_input": True} if batch_input else {}
+        if spot:
+            options["spot_training"] = True
+        if network_isolation:
+            options["network_isolation"] = True
         parameters = dict(parameters or {})
         server = None
         if feature_store and (feature_store.get("ingest") or feature_store.get("train")):

@@ -414,8 +414,8 @@ def test_a_system_without_private_networks_refuses_multi_host_training(home, tmp
     status, reason = engine({})
     assert status == "Failed"
     assert reason.startswith(
-        "step ProbeTraining failed: a multi-host job's hosts run in a private network, which "
-        "this system refused (unshare: "
+        "step ProbeTraining failed: a multi-host or network-isolated job's hosts run in a "
+        "private network, which this system refused (unshare: "
     ), reason
     assert "set CHURN_ALLOW_OPEN_PORTS=1 to run them on this machine's network" in reason
     status, reason = engine({"CHURN_ALLOW_OPEN_PORTS": "1"})

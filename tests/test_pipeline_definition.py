@@ -412,6 +412,27 @@ def test_definition_file_and_user_schema(tmp_path):
             None,
             "BatchJoinSource 'input': use one of None, Input",
         ),
+        (
+            [
+                "-n",
+                "pipelines.churn.pipeline",
+                "--kwargs",
+                '{"region": "eu-west-1", "default_bucket": "b", "spot_training": true, '
+                '"spot_max_wait_seconds": 60}',
+            ],
+            None,
+            "spot_max_wait_seconds 60: at least the training's MaxRuntimeInSeconds (86400)",
+        ),
+        (
+            [
+                "-n",
+                "pipelines.churn.pipeline",
+                "--kwargs",
+                '{"region": "eu-west-1", "default_bucket": "b", "subnets": ["subnet-1"]}',
+            ],
+            None,
+            "subnets and security_group_ids: a job runs in a VPC with both",
+        ),
     ],
 )
 def test_user_mistakes_are_one_line(args, env_region, message, monkeypatch, capsys):
@@ -486,3 +507,91 @@ def test_the_feature_store_options_need_a_schema_with_an_id(tmp_path):
         "the column that names each customer"
     )
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+KEY = "arn:aws:kms:eu-west-1:111122223333:key/"
+SECURE_KWARGS = json.dumps(
+    dict(
+        json.loads(BATCH_KWARGS),
+        volume_kms_key=KEY + "volumes",
+        output_kms_key=KEY + "outputs",
+        subnets=["subnet-a", "subnet-b"],
+        security_group_ids=["sg-jobs"],
+        network_isolation=True,
+        encrypt_inter_container_traffic=True,
+        spot_training=True,
+    )
+)
+
+
+@pytest.fixture(scope="module")
+def secure_definition():
+    proc = get_definition("--module-name", "pipelines.churn.pipeline", "--kwargs", SECURE_KWARGS)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_the_production_options_reach_every_job_field_by_field(secure_definition, definition):
+    steps = all_steps(secure_definition)
+    vpc = {"Subnets": ["subnet-a", "subnet-b"], "SecurityGroupIds": ["sg-jobs"]}
+    # Jobs that need the network keep it: package installs and the Feature Store API.
+    needs_network = {"ValidateData"}
+    for name in ("ValidateData", "BaselineData", "PreprocessData", "EvaluateModel"):
+        args = steps[name]["Arguments"]
+        assert args["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == KEY + "volumes"
+        assert args["ProcessingOutputConfig"]["KmsKeyId"] == KEY + "outputs"
+        assert args["NetworkConfig"] == {
+            "EnableNetworkIsolation": name not in needs_network,
+            "VpcConfig": {"SecurityGroupIds": ["sg-jobs"], "Subnets": ["subnet-a", "subnet-b"]},
+        }, name
+    train = steps["TrainModel"]["Arguments"]
+    assert train["ResourceConfig"]["VolumeKmsKeyId"] == KEY + "volumes"
+    assert train["OutputDataConfig"]["KmsKeyId"] == KEY + "outputs"  # the model artifact
+    assert train["VpcConfig"] == vpc
+    assert train["EnableNetworkIsolation"] is True
+    assert train["EnableInterContainerTrafficEncryption"] is True
+    assert train["EnableManagedSpotTraining"] is True
+    assert train["StoppingCondition"] == {
+        "MaxRuntimeInSeconds": 86400,
+        "MaxWaitTimeInSeconds": 172800,
+    }
+    # One checkpoint prefix for every execution, so the step's cache key stays the same.
+    assert train["CheckpointConfig"] == {"S3Uri": "s3://review-bucket/churn/checkpoints/train"}
+    # Isolated, the container cannot fetch its code: it arrives as the `code` channel.
+    code = [c for c in train["InputDataConfig"] if c["ChannelName"] == "code"]
+    assert code and code[0]["DataSource"]["S3DataSource"]["S3Uri"].endswith("sourcedir.tar.gz")
+    assert (
+        train["HyperParameters"]["sagemaker_submit_directory"]
+        == '"/opt/ml/input/data/code/sourcedir.tar.gz"'
+    )
+    model = steps["BatchModel-CreateModel"]["Arguments"]
+    assert model["VpcConfig"] == vpc
+    assert "EnableNetworkIsolation" not in model  # it fetches SAGEMAKER_SUBMIT_DIRECTORY
+    transform = steps["BatchTransform"]["Arguments"]
+    assert transform["TransformResources"]["VolumeKmsKeyId"] == KEY + "volumes"
+    assert transform["TransformOutput"]["KmsKeyId"] == KEY + "outputs"
+    # Off by default: none of these fields in the plain definition.
+    plain = json.dumps(json.loads(definition))
+    for field in (
+        "KmsKeyId",
+        "NetworkConfig",
+        "VpcConfig",
+        "EnableManagedSpotTraining",
+        "CheckpointConfig",
+        "MaxWaitTimeInSeconds",
+        '"EnableNetworkIsolation": true',
+    ):
+        assert field not in plain, field
+
+
+def test_the_feature_store_jobs_keep_their_network_under_isolation():
+    kwargs = dict(json.loads(FEATURE_KWARGS), network_isolation=True)
+    proc = get_definition(
+        "--module-name", "pipelines.churn.pipeline", "--kwargs", json.dumps(kwargs)
+    )
+    assert proc.returncode == 0, proc.stderr
+    steps = all_steps(json.loads(proc.stdout))
+    for name in ("IngestFeatures", "BuildDataset"):
+        network = steps[name]["Arguments"].get("NetworkConfig", {})
+        assert not network.get("EnableNetworkIsolation"), name
+    assert steps["PreprocessData"]["Arguments"]["NetworkConfig"]["EnableNetworkIsolation"]

@@ -22,13 +22,23 @@ columns through, so the model answers rows as the table holds them.
 With several hosts (SM_HOSTS), the hosts train one model together through XGBoost's collective:
 the first host runs the tracker, each host trains on its share of the rows, and the first host
 saves the model.
+
+Checkpoints (Managed Spot Training): when the checkpoint folder exists (SageMaker makes
+CheckpointConfig.LocalPath, /opt/ml/checkpoints, and fills it from CheckpointConfig.S3Uri before
+the job starts), the first host saves the booster there after every round, as
+checkpoint-<fingerprint>-<rounds>.ubj, and a job that starts over (after a Spot interruption)
+resumes from the newest one. The fingerprint covers the hyperparameters and the bytes of the
+first host's channels, so a checkpoint of other data or other settings is never resumed. After
+a resume, early stopping's patience counts from the checkpoint's round.
 """
 
 import argparse
 import contextlib
 import glob
+import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import sys
@@ -43,6 +53,8 @@ from churn_job import fail, write_atomic, write_text_atomic  # noqa: E402
 MODEL_FILE = "xgboost-model"
 TRACKER_PORT = 9099  # as the SageMaker XGBoost container's distributed training uses
 PREPROCESSING_FILE = "preprocessing.json"
+CHECKPOINT_NAME = re.compile(r"checkpoint-([0-9a-f]{12})-([0-9]{6})\.ubj")
+CHECKPOINTS_KEPT = 2  # the newest, and the one before it in case the newest was cut short
 
 
 class TrainingError(ValueError):
@@ -80,6 +92,12 @@ def parse_args(argv=None):
     p.add_argument(
         "--label_positive", default="", help="with --label_column: the label value that is 1"
     )
+    p.add_argument(
+        "--checkpoint_interval",
+        type=int,
+        default=10,
+        help="rounds between checkpoints (when the checkpoint folder exists)",
+    )
     p.add_argument("--tree_method", default="hist")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
@@ -95,6 +113,8 @@ def parse_args(argv=None):
         "--preprocessing",
         default=env("SM_CHANNEL_PREPROCESSING", "/opt/ml/input/data/preprocessing"),
     )
+    # CheckpointConfig.LocalPath; the local runner names its stand-in folder.
+    p.add_argument("--checkpoint-dir", default=env("CHURN_CHECKPOINT_DIR", "/opt/ml/checkpoints"))
     args, unknown = p.parse_known_args(argv)
     if unknown:
         # SageMaker passes every hyperparameter it was given; an unknown one is a typo to see,
@@ -249,6 +269,117 @@ class Cluster(object):
         raise TrainingError("cannot resolve the first host %s of %s" % (self.hosts[0], self.hosts))
 
 
+class Checkpoints(object):
+    """The checkpoint folder of one training: its fingerprint's files, newest first."""
+
+    def __init__(self, folder, fingerprint):
+        self.folder, self.fingerprint = folder, fingerprint
+
+    def rounds(self):
+        """Rounds of this fingerprint's checkpoints, newest first."""
+        found = []
+        for name in os.listdir(self.folder):
+            match = CHECKPOINT_NAME.fullmatch(name)
+            if match and match.group(1) == self.fingerprint:
+                found.append(int(match.group(2)))
+        return sorted(found, reverse=True)
+
+    def path(self, rounds):
+        return os.path.join(self.folder, "checkpoint-%s-%06d.ubj" % (self.fingerprint, rounds))
+
+    def save(self, booster):
+        rounds = booster.num_boosted_rounds()
+        write_atomic(self.path(rounds), booster.save_model, suffix=".ubj")
+        for old in self.rounds()[CHECKPOINTS_KEPT:]:
+            os.unlink(self.path(old))
+
+
+def open_checkpoints(args, params, cluster, channel_dirs):
+    """Checkpoints when the folder exists, with the fingerprint every host agrees on (the
+    first host's: in a sharded job each host holds other rows); else None."""
+    if not os.path.isdir(args.checkpoint_dir):
+        return None
+    digest = hashlib.sha256(
+        json.dumps(
+            # nthread changes no model; a restarted job may get another thread budget
+            [
+                {k: v for k, v in params.items() if k != "nthread"},
+                args.num_round,
+                args.early_stopping_rounds,
+                cluster.size,
+            ],
+            sort_keys=True,
+            default=str,
+        ).encode()
+    )
+    for folder in channel_dirs:
+        for path in sorted(glob.glob(os.path.join(folder, "**", "*"), recursive=True)):
+            if os.path.isfile(path):
+                digest.update(os.path.relpath(path, folder).encode() + b"\0")
+                with open(path, "rb") as f:
+                    for block in iter(lambda: f.read(1 << 20), b""):
+                        digest.update(block)
+    fingerprint = digest.hexdigest()[:12]
+    if cluster.size > 1:
+        import numpy as np
+        import xgboost as xgb
+
+        mine = [int(fingerprint, 16)] if cluster.is_master else [0]
+        total = xgb.collective.allreduce(np.array(mine, dtype=np.int64), xgb.collective.Op.SUM)
+        fingerprint = "%012x" % int(total[0])
+    return Checkpoints(args.checkpoint_dir, fingerprint)
+
+
+def resume_point(checkpoints, cluster):
+    """(checkpoint path or None, rounds done): the newest checkpoint the first host has; every
+    host resumes from that round (SageMaker gives each host the same S3 prefix)."""
+    found = checkpoints.rounds() if checkpoints else []
+    rounds = found[0] if found else 0
+    if cluster.size > 1 and checkpoints:
+        import numpy as np
+        import xgboost as xgb
+
+        mine = [rounds] if cluster.is_master else [0]
+        rounds = int(
+            xgb.collective.allreduce(np.array(mine, dtype=np.int64), xgb.collective.Op.SUM)[0]
+        )
+    if not rounds:
+        return None, 0
+    path = checkpoints.path(rounds)
+    if not os.path.isfile(path):
+        raise TrainingError(
+            "checkpoint %s of the first host is missing on %s: the hosts' checkpoint folders "
+            "differ" % (os.path.basename(path), cluster.current)
+        )
+    return path, rounds
+
+
+def round_logger(offset):
+    """XGBoost's per-round log line, numbered from the start of the whole training: a resumed
+    job goes on at [offset], not at [0]."""
+    import xgboost as xgb
+
+    class RoundLogger(xgb.callback.EvaluationMonitor):
+        def after_iteration(self, model, epoch, evals_log):
+            return super().after_iteration(model, epoch + offset, evals_log)
+
+    return RoundLogger()
+
+
+def checkpoint_callback(checkpoints, cluster, interval):
+    import xgboost as xgb
+
+    class SaveCheckpoint(xgb.callback.TrainingCallback):
+        # Every `interval` rounds, not every round: a save writes the whole model, so saving
+        # each of n rounds would write O(n^2) bytes.
+        def after_iteration(self, model, epoch, evals_log):
+            if cluster.is_master and model.num_boosted_rounds() % interval == 0:
+                checkpoints.save(model)  # the hosts hold the same model; one writes it
+            return False
+
+    return SaveCheckpoint()
+
+
 @contextlib.contextmanager
 def collective(cluster):
     """Join the other hosts in XGBoost's collective, so they train one model together."""
@@ -334,13 +465,30 @@ def _train(args, cluster):
     }
     if args.nthread > 0:
         params["nthread"] = args.nthread
+    channel_dirs = [
+        d for d in (args.train, args.validation, args.preprocessing) if os.path.isdir(d)
+    ]
+    checkpoints = open_checkpoints(args, params, cluster, channel_dirs)
+    checkpoint, done = resume_point(checkpoints, cluster)
+    if checkpoint:
+        print(
+            "train: resuming from checkpoint %s (%d of %d rounds done)"
+            % (os.path.basename(checkpoint), done, args.num_round)
+        )
     booster = xgb.train(
         params,
         dtrain,
-        num_boost_round=args.num_round,
+        num_boost_round=max(0, args.num_round - done),
         evals=evals,
         early_stopping_rounds=args.early_stopping_rounds or None,
-        verbose_eval=True,
+        verbose_eval=False,
+        xgb_model=checkpoint,
+        callbacks=[round_logger(done)]
+        + (
+            [checkpoint_callback(checkpoints, cluster, max(1, args.checkpoint_interval))]
+            if checkpoints
+            else []
+        ),
     )
     rounds = booster.num_boosted_rounds()
     if args.early_stopping_rounds and hasattr(booster, "best_iteration"):

@@ -33,6 +33,7 @@ from sagemaker.drift_check_baselines import DriftCheckBaselines  # noqa: E402
 from sagemaker.inputs import TrainingInput  # noqa: E402
 from sagemaker.model import Model  # noqa: E402
 from sagemaker.model_metrics import MetricsSource, ModelMetrics  # noqa: E402
+from sagemaker.network import NetworkConfig  # noqa: E402
 from sagemaker.processing import ProcessingInput, ProcessingOutput, Processor  # noqa: E402
 from sagemaker.transformer import Transformer  # noqa: E402
 from sagemaker.workflow.condition_step import ConditionStep  # noqa: E402
@@ -100,7 +101,25 @@ BUILD_OPTIONS = {
     # group, and/or train on a point-in-time dataset built from its offline store.
     "ingest_features": False,
     "train_from_feature_store": False,
+    # Production settings for the jobs (README, Infrastructure); all off by default.
+    "volume_kms_key": None,  # KMS key ARN for the jobs' storage volumes
+    "output_kms_key": None,  # KMS key ARN for job outputs, the model artifact, batch scores
+    "subnets": None,  # VPC subnet ids for the jobs and the batch model, with:
+    "security_group_ids": None,
+    # No network for the jobs that need none (PreprocessData, BaselineData, TrainModel,
+    # EvaluateModel). ValidateData and BuildDataset install packages the image
+    # lacks and IngestFeatures calls the Feature Store API, so those keep theirs (in a VPC,
+    # through its NAT gateway and endpoints).
+    "network_isolation": False,
+    "encrypt_inter_container_traffic": False,  # between the hosts of a multi-instance training
+    # Managed Spot Training: train.py checkpoints every round under checkpoint_s3_uri (default
+    # s3://<bucket>/<prefix>/checkpoints/train) and resumes after an interruption; a job waits
+    # up to spot_max_wait_seconds (at least its MaxRuntimeInSeconds) for Spot capacity.
+    "spot_training": False,
+    "spot_max_wait_seconds": 2 * 86400,
+    "checkpoint_s3_uri": None,
 }
+TRAINING_MAX_RUNTIME = 86400  # the SDK's default, written out: spot_max_wait_seconds >= it
 # Parameters the Feature Store steps add (only with those options).
 FEATURE_PARAMETER_DEFAULTS = {
     "FeatureGroupName": "churn-customers",
@@ -222,6 +241,7 @@ def get_pipeline(
             ingest=bool(options["ingest_features"]),
             from_store=bool(options["train_from_feature_store"]),
             overrides=parameter_overrides,
+            security=JobSecurity(options),
             pipeline_name=pipeline_name,
             model_package_group_name=model_package_group_name,
         )
@@ -278,12 +298,73 @@ def _split_overrides(overrides):
             "%s: parameters of the Feature Store steps, which only ingest_features or "
             "train_from_feature_store adds" % ", ".join(feature_overrides)
         )
+    if bool(options["subnets"]) != bool(options["security_group_ids"]):
+        raise ValueError(
+            "subnets and security_group_ids: a job runs in a VPC with both, give both or neither"
+        )
+    if options["spot_training"] and int(options["spot_max_wait_seconds"]) < TRAINING_MAX_RUNTIME:
+        raise ValueError(
+            "spot_max_wait_seconds %s: at least the training's MaxRuntimeInSeconds (%d)"
+            % (options["spot_max_wait_seconds"], TRAINING_MAX_RUNTIME)
+        )
     if overrides.get("BatchJoinSource", "None") not in JOIN_SOURCES:
         raise ValueError(
             "BatchJoinSource %r: use one of %s"
             % (overrides["BatchJoinSource"], ", ".join(JOIN_SOURCES))
         )
     return options, {k: v for k, v in overrides.items() if k not in BUILD_OPTIONS}
+
+
+class JobSecurity(object):
+    """The build options that say how the jobs run: keys, VPC, isolation, Spot."""
+
+    def __init__(self, options):
+        self.volume_kms_key = options["volume_kms_key"]
+        self.output_kms_key = options["output_kms_key"]
+        self.subnets = list(options["subnets"] or []) or None
+        self.security_group_ids = list(options["security_group_ids"] or []) or None
+        self.network_isolation = bool(options["network_isolation"])
+        self.encrypt_inter_container_traffic = bool(options["encrypt_inter_container_traffic"])
+        self.spot = bool(options["spot_training"])
+        self.max_wait = int(options["spot_max_wait_seconds"])
+        self.checkpoint_s3_uri = options["checkpoint_s3_uri"]
+
+    def network_config(self, needs_network):
+        if not (self.subnets or (self.network_isolation and not needs_network)):
+            return None
+        return NetworkConfig(
+            enable_network_isolation=self.network_isolation and not needs_network,
+            security_group_ids=self.security_group_ids,
+            subnets=self.subnets,
+        )
+
+    def vpc_config(self):
+        if not self.subnets:
+            return None
+        return {"Subnets": self.subnets, "SecurityGroupIds": self.security_group_ids}
+
+    def training(self, bucket, prefix):
+        """The estimator's keywords."""
+        options = dict(
+            volume_kms_key=self.volume_kms_key,
+            output_kms_key=self.output_kms_key,
+            subnets=self.subnets,
+            security_group_ids=self.security_group_ids,
+            enable_network_isolation=self.network_isolation,
+            encrypt_inter_container_traffic=self.encrypt_inter_container_traffic,
+            max_run=TRAINING_MAX_RUNTIME,
+        )
+        if self.spot:
+            # One place for every execution's checkpoints: a per-execution URI would change
+            # the step's cache key (CheckpointConfig is part of it) on every run. train.py
+            # resumes only a checkpoint of the same hyperparameters and data.
+            options.update(
+                use_spot_instances=True,
+                max_wait=self.max_wait,
+                checkpoint_s3_uri=self.checkpoint_s3_uri
+                or "s3://%s/%s/checkpoints/train" % (bucket, prefix),
+            )
+        return options
 
 
 class ChurnBuild(object):
@@ -384,8 +465,12 @@ class _Steps(object):
             input_name="code",
         )
 
-    def processor(self, name, image, entrypoint):
+    def processor(self, name, image, entrypoint, needs_network=False):
+        security = self.b.security
         return Processor(
+            volume_kms_key=security.volume_kms_key,
+            output_kms_key=security.output_kms_key,
+            network_config=security.network_config(needs_network),
             role=self.b.role,
             image_uri=image,
             entrypoint=entrypoint,
@@ -397,13 +482,22 @@ class _Steps(object):
         )
 
     def raw_table_step(
-        self, name, job, entrypoint, outputs, output_dir, table=None, arguments=(), **step_options
+        self,
+        name,
+        job,
+        entrypoint,
+        outputs,
+        output_dir,
+        table=None,
+        arguments=(),
+        needs_network=False,
+        **step_options,
     ):
         """A processing step over the raw table (InputDataUrl, or `table`: BuildDataset's
         output) with the processing code and the schema, and the script's own `arguments`."""
         return ProcessingStep(
             name=name,
-            step_args=self.processor(job, self.sklearn_image, entrypoint).run(
+            step_args=self.processor(job, self.sklearn_image, entrypoint, needs_network).run(
                 inputs=[
                     ProcessingInput(
                         source=self.p["InputDataUrl"] if table is None else table,
@@ -444,6 +538,7 @@ class _Steps(object):
             ["validation"],
             "/opt/ml/processing/validation",
             table=table,
+            needs_network=True,  # installs Great Expectations
         )
 
     def preprocess(self, validate, table=None):
@@ -487,6 +582,7 @@ class _Steps(object):
             ["ingest"],
             "/opt/ml/processing/ingest",
             arguments=arguments,
+            needs_network=True,  # the Feature Store runtime API
             depends_on=[validate],
         )
 
@@ -517,6 +613,7 @@ class _Steps(object):
             "dataset",
             self.sklearn_image,
             ["python3", CODE + "/run_with_requirements.py", "build_dataset.py"],
+            needs_network=True,  # installs pyarrow
         )
         return ProcessingStep(
             name="BuildDataset",
@@ -581,6 +678,7 @@ class _Steps(object):
             },
             metric_definitions=[{"Name": "validation:auc", "Regex": VALIDATION_AUC_REGEX}],
             disable_profiler=True,
+            **b.security.training(b.bucket, b.prefix),
         )
         with telemetry_opted_out(b.session):
             train_args = estimator.fit(
@@ -652,6 +750,9 @@ class _Steps(object):
                 "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
                 "SAGEMAKER_REGION": b.region,
             },
+            # In the VPC, not isolated: the container fetches its code from
+            # SAGEMAKER_SUBMIT_DIRECTORY in S3 (through the VPC's S3 endpoint).
+            vpc_config=b.security.vpc_config(),
         )
 
     def register(self, model_data, evaluation_json, baseline):
@@ -724,6 +825,8 @@ class _Steps(object):
             ),
             base_transform_job_name="%s-score" % self.b.prefix,
             sagemaker_session=self.b.session,
+            volume_kms_key=self.b.security.volume_kms_key,
+            output_kms_key=self.b.security.output_kms_key,
         )
         # No CacheConfig: the model is created anew by every execution, and ModelName is part
         # of the transform's cache key, so a cache could never hit.

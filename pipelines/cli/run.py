@@ -52,6 +52,8 @@ def cmd_run(args, ws):
                 "group": args.feature_group,
                 "as_of": args.as_of,
             },
+            spot=args.spot,
+            network_isolation=args.network_isolation,
         )
     except FileNotFoundError as e:
         raise UserError(str(e))
@@ -224,6 +226,17 @@ def add_parsers(sub):
         "--feature-group", default=DEFAULT_GROUP, help="default: %(default)s (made if missing)"
     )
     p.add_argument("--as-of", help="ISO-8601 or epoch seconds (default: now)")
+    p.add_argument(
+        "--spot",
+        action="store_true",
+        help="Managed Spot Training as on SageMaker: TrainModel checkpoints into the local "
+        "store, and a training stopped part-way resumes from its checkpoint when run again",
+    )
+    p.add_argument(
+        "--network-isolation",
+        action="store_true",
+        help="the jobs that need no network run without one, as SageMaker isolates them",
+    )
     add_home(p)
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
     add_generated_data(p)

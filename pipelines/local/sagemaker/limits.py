@@ -75,8 +75,33 @@ def check_request(step_name, kind, request, resolve=lambda value: value):
                 "%s%s is %r; SageMaker instance types start with 'ml.' (ml.m5.xlarge)"
                 % (INSTANCE_TYPES[kind], source, value)
             )
+    if kind == "Training":
+        problems += _spot_problems(request, resolve)
     if problems:
         raise PipelineError("step %s: %s" % (step_name, "; ".join(problems)))
+
+
+def _spot_problems(request, resolve):
+    """CreateTrainingJob's rules for Managed Spot Training: MaxWaitTimeInSeconds only with
+    EnableManagedSpotTraining, and then required and at least MaxRuntimeInSeconds."""
+    spot = request.get("EnableManagedSpotTraining")
+    wait, _ = _value(request, "StoppingCondition.MaxWaitTimeInSeconds", resolve)
+    runtime, _ = _value(request, "StoppingCondition.MaxRuntimeInSeconds", resolve)
+    if not spot:
+        if wait is not None:
+            return [
+                "StoppingCondition.MaxWaitTimeInSeconds is set without "
+                "EnableManagedSpotTraining; it is the wait for Spot capacity"
+            ]
+        return []
+    if wait is None:
+        return ["EnableManagedSpotTraining needs StoppingCondition.MaxWaitTimeInSeconds"]
+    if isinstance(runtime, int) and isinstance(wait, int) and wait < runtime:
+        return [
+            "StoppingCondition.MaxWaitTimeInSeconds is %d, below MaxRuntimeInSeconds %d; "
+            "CreateTrainingJob takes a wait of at least the runtime" % (wait, runtime)
+        ]
+    return []
 
 
 def _value(request, path, resolve):

@@ -64,7 +64,10 @@ def run_processing(request, job_name, workdir, store, runner):
             )
         launches.append(Launch(host, command(argv), env, c.root, Path(workdir) / (host + ".log")))
     timeout = (request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
-    results = runner.run(launches, timeout)
+    # Network isolation: the hosts reach nothing (a job that would download packages fails
+    # here as it would on SageMaker).
+    isolated = bool((request.get("NetworkConfig") or {}).get("EnableNetworkIsolation"))
+    results = runner.run(launches, timeout, private_network=isolated)
     raise_first_failure(results, lambda h: containers[h].path("/opt/ml/output/message"))
     for c in containers.values():
         for item in outputs:

@@ -5,7 +5,13 @@ into model.tar.gz, FinalMetricDataList scraped from the logs with the MetricDefi
 
 A multi-host job learns the XGBoost tracker's loopback address from CHURN_TRACKER_URI, since the
 hosts' names (algo-1, ...) do not resolve on this machine, and its hosts share a private network
-(network.py).
+(network.py). So does a job with EnableNetworkIsolation: its hosts reach nothing but each other,
+as on SageMaker, where the code arrives through the `code` channel the SDK adds.
+
+CheckpointConfig: each host's LocalPath (CHURN_CHECKPOINT_DIR names its stand-in folder) is
+filled from S3Uri before the job, and what the hosts wrote there is copied back to S3Uri when
+the job ends however it ends, as SageMaker keeps the checkpoints of a stopped or interrupted
+job: a job started again with the same CheckpointConfig resumes from them.
 """
 
 import json
@@ -192,7 +198,9 @@ def run_training(request, job_name, workdir, store, runner, region="local"):
             "the training request has no sagemaker_submit_directory: the local "
             "runner runs script-mode jobs only"
         )
-    code_archive = store.file(submit)
+    isolated = bool(request.get("EnableNetworkIsolation"))
+    checkpoint = request.get("CheckpointConfig")
+    checkpoint_dir = (checkpoint or {}).get("LocalPath") or "/opt/ml/checkpoints"
     tracker = "127.0.0.1:%d" % _free_port() if len(hosts) > 1 else None
     launches, containers = [], {}
     for host in hosts:
@@ -229,12 +237,18 @@ def run_training(request, job_name, workdir, store, runner, region="local"):
         )
         for folder in ("/opt/ml/model", "/opt/ml/output/data", "/opt/ml/output/intermediate"):
             c.path(folder).mkdir(parents=True, exist_ok=True)
+        # Under network isolation the code is a channel's file (/opt/ml/input/data/code/...).
+        code_archive = c.path(submit) if submit.startswith("/opt/ml/") else store.file(submit)
         unpack(code_archive, c.path("/opt/ml/code"), submit)
+        if checkpoint:
+            copy_inputs(store, checkpoint["S3Uri"].rstrip("/") + "/", c.path(checkpoint_dir))
         env, user_hps, program = training_env(request, job_name, host, hosts, c, threads, region)
         env = dict(base_env(threads), **env)
         env.update({k: str(v) for k, v in (request.get("Environment") or {}).items()})
         if tracker:
             env["CHURN_TRACKER_URI"] = tracker
+        if checkpoint:
+            env["CHURN_CHECKPOINT_DIR"] = str(c.path(checkpoint_dir))
         module = program[:-3] if program.endswith(".py") else program
         # The XGBoost image runs the entry point as a module from /opt/ml/code.
         argv = [sys.executable, "-m", module] + cli_args(user_hps)
@@ -243,7 +257,12 @@ def run_training(request, job_name, workdir, store, runner, region="local"):
         )
     timeout = (request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
     # XGBoost's collective listens on every interface: several hosts get a network of their own.
-    results = runner.run(launches, timeout, private_network=len(hosts) > 1)
+    try:
+        results = runner.run(launches, timeout, private_network=len(hosts) > 1 or isolated)
+    finally:
+        if checkpoint:
+            for c in containers.values():
+                store.upload_folder(c.path(checkpoint_dir), checkpoint["S3Uri"])
     raise_first_failure(results, lambda h: containers[h].path("/opt/ml/output/failure"))
 
     output_path = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
