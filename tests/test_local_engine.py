@@ -368,6 +368,29 @@ def test_multi_host_training_runs_in_a_network_of_its_own(home, runner):
     assert one["uid"] == two["uid"] == os.getuid()
 
 
+INTERFACES_PROBE = (
+    "import json, os, socket, sys\n"
+    "out = sys.argv[sys.argv.index('--out') + 1]\n"
+    "names = sorted(n for _, n in socket.if_nameindex())\n"
+    "open(os.path.join(out, 'interfaces.json'), 'w').write(json.dumps(names))\n"
+)
+
+
+def test_a_network_isolated_job_has_no_network(home, runner):
+    """EnableNetworkIsolation: the job's only interface is loopback, so a job that would
+    download something fails here as it fails on SageMaker."""
+    isolated = processing_step(
+        entrypoint=["python3", "-c", INTERFACES_PROBE],
+        extra={"NetworkConfig": {"EnableNetworkIsolation": True}},
+    )
+    record = run_definition(home, definition(isolated), "Isolated", runner=runner)
+    assert record["PipelineExecutionStatus"] == "Succeeded", record.get("FailureReason")
+    assert outputs(home, record, "out")["interfaces.json"] == ["lo"]
+    open_step = processing_step(entrypoint=["python3", "-c", INTERFACES_PROBE])
+    record = run_definition(home, definition(open_step), "Open", runner=runner)
+    assert outputs(home, record, "out")["interfaces.json"] != ["lo"]
+
+
 def test_a_system_without_private_networks_refuses_multi_host_training(home, tmp_path):
     """Where namespaces are not permitted (here: a user namespace with no capabilities and no
     room for another), the job is refused with what to do; CHURN_ALLOW_OPEN_PORTS=1 runs it."""
