@@ -248,3 +248,171 @@ def test_hourly_monitoring_schedule_against_the_registered_baseline(aws_env, mon
         )
         stub.assert_no_pending_responses()
     assert name == "churn-prod-data-quality-hourly"
+
+
+def sent(session, operation):
+    """The parameters of every `operation` request this session's clients send (to moto, for
+    real: a botocore event hook, no stubbing)."""
+    calls = []
+    session.events.register(
+        "provide-client-params.*.%s" % operation, lambda params, **_: calls.append(params)
+    )
+    return calls
+
+
+class Answered(object):
+    status_code = 200
+
+
+def answer_update_endpoint(session):
+    """moto lacks UpdateEndpoint: this hook answers that one call in moto's place (what
+    botocore's Stubber would do, for this call only) and keeps the requests; every other call
+    reaches the moto server."""
+    calls = sent(session, "UpdateEndpoint")
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/churn-scaled"
+    session.events.register(
+        "before-call.sagemaker.UpdateEndpoint", lambda **_: (Answered(), {"EndpointArn": arn})
+    )
+    return calls
+
+
+def test_autoscaling_and_blue_green_updates(aws_env, monkeypatch):
+    """Application Auto Scaling requests are asserted by what moto kept (it accepts any
+    endpoint name and creates no alarms); UpdateEndpoint's DeploymentConfig by the request."""
+    import boto3
+
+    from pipelines.aws.deploy import deploy
+    from pipelines.aws.scaling import AutoScaling, BlueGreen
+
+    for key, value in aws_env.items():
+        monkeypatch.setenv(key, value)
+    sagemaker = aws_client("sagemaker", aws_env)
+    autoscaling = aws_client("application-autoscaling", aws_env)
+    arn = register(sagemaker, "ChurnScaledGroup", "Approved")
+    # First deployment, through the command: a new endpoint with auto-scaling and a KMS key.
+    proc = churn(
+        aws_env,
+        "deploy",
+        "--model-package-arn",
+        arn,
+        "--endpoint-name",
+        "churn-scaled",
+        "--role-arn",
+        ROLE,
+        "--capture-destination",
+        "s3://artifacts/capture",
+        "--kms-key-arn",
+        "arn:aws:kms:us-east-1:123456789012:key/k",
+        "--subnets",
+        "subnet-1,subnet-2",
+        "--security-group-ids",
+        "sg-1",
+        "--autoscale-min",
+        "1",
+        "--autoscale-max",
+        "4",
+        "--autoscale-target",
+        "750",
+        "--blue-green",
+        "--rollback-alarms",
+        "churn-endpoint-5xx,churn-model-latency-p99",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "nothing to shift from" in proc.stdout
+    assert "auto-scaling: 1 to 4 instances, holding 750 invocations" in proc.stdout
+    resource = "endpoint/churn-scaled/variant/AllTraffic"
+    (target,) = autoscaling.describe_scalable_targets(
+        ServiceNamespace="sagemaker", ResourceIds=[resource]
+    )["ScalableTargets"]
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 4)
+    assert target["ScalableDimension"] == "sagemaker:variant:DesiredInstanceCount"
+    (policy,) = autoscaling.describe_scaling_policies(
+        ServiceNamespace="sagemaker", ResourceId=resource
+    )["ScalingPolicies"]
+    assert policy["PolicyType"] == "TargetTrackingScaling"
+    tracking = policy["TargetTrackingScalingPolicyConfiguration"]
+    assert tracking["TargetValue"] == 750.0
+    assert tracking["PredefinedMetricSpecification"] == {
+        "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+    }
+    assert (tracking["ScaleInCooldown"], tracking["ScaleOutCooldown"]) == (300, 60)
+    endpoint = sagemaker.describe_endpoint(EndpointName="churn-scaled")
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    assert config["KmsKeyId"] == "arn:aws:kms:us-east-1:123456789012:key/k"
+    assert config["DataCaptureConfig"]["KmsKeyId"] == "arn:aws:kms:us-east-1:123456789012:key/k"
+    model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
+    assert model["VpcConfig"] == {"Subnets": ["subnet-1", "subnet-2"], "SecurityGroupIds": ["sg-1"]}
+
+    # A new version on the same instance type: blue/green, the scaled count kept.
+    session = boto3.Session()
+    updates = answer_update_endpoint(session)
+    deregistered = sent(session, "DeregisterScalableTarget")
+    alarms = ["churn-endpoint-5xx", "churn-model-latency-p99"]
+    done = deploy(
+        arn,
+        "churn-scaled",
+        ROLE,
+        capture_destination="s3://artifacts/capture",
+        session=session,
+        rollout=BlueGreen(canary_percent=20, wait_seconds=300, bake_seconds=900, alarms=alarms),
+    )
+    assert done["rollout"] == "blue/green"
+    (update,) = updates
+    assert update["RetainAllVariantProperties"] is True
+    assert update["DeploymentConfig"] == {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {
+                "Type": "CANARY",
+                "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 20},
+                "WaitIntervalInSeconds": 300,
+            },
+            "TerminationWaitInSeconds": 900,
+        },
+        "AutoRollbackConfiguration": {
+            "Alarms": [
+                {"AlarmName": "churn-endpoint-5xx"},
+                {"AlarmName": "churn-model-latency-p99"},
+            ]
+        },
+    }
+    assert not deregistered
+    # Another instance type: SageMaker refuses that update of a scaled variant, so the
+    # policies go and the target is deregistered first, then registered again.
+    deploy(
+        arn,
+        "churn-scaled",
+        ROLE,
+        instance_type="ml.c5.xlarge",
+        capture_destination="s3://artifacts/capture",
+        session=session,
+        scaling=AutoScaling(2, 6, 500),
+    )
+    assert len(deregistered) == 1 and "RetainAllVariantProperties" not in updates[1]
+    (target,) = autoscaling.describe_scalable_targets(
+        ServiceNamespace="sagemaker", ResourceIds=[resource]
+    )["ScalableTargets"]
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (2, 6)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--autoscale-max", "3"], "auto-scaling needs --autoscale-min, --autoscale-max and"),
+        (
+            ["--autoscale-min", "5", "--autoscale-max", "3", "--autoscale-target", "9"],
+            "--autoscale-min 5, --autoscale-max 3: need 1 <= min <= max",
+        ),
+        (["--blue-green"], "a blue/green rollout rolls back on alarms: give --rollback-alarms"),
+        (["--subnets", "subnet-1"], "--subnets and --security-group-ids: an endpoint's VPC"),
+    ],
+)
+def test_scaling_and_rollout_refusals_are_one_line(aws_env, args, message):
+    sagemaker = aws_client("sagemaker", aws_env)
+    arn = register(sagemaker, "Scaling%d" % abs(hash(message)), "Approved")
+    base = ["--role-arn", ROLE, "--capture-destination", "s3://a/c"]
+    proc = churn(
+        aws_env, "deploy", "--model-package-arn", arn, "--endpoint-name", "y", *base, *args
+    )
+    assert proc.returncode == 1, proc.stdout
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert "y" not in [e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]]

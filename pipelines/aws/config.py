@@ -3,7 +3,8 @@ commands and CodeBuild need no hard-coded names: `--config-prefix /churn/` fills
 that was not given from <prefix><name>.
 
     bucket, kms-key-arn, pipeline-role-arn, states-role-arn, model-package-group,
-    endpoint-name, alarm-topic-arn
+    endpoint-name, alarm-topic-arn, rollback-alarms (comma-separated), and in VPC mode
+    subnets and security-group-ids (comma-separated)
 """
 
 from pipelines.aws.errors import aws_errors
@@ -17,6 +18,9 @@ NAMES = (
     "model-package-group",
     "endpoint-name",
     "alarm-topic-arn",
+    "rollback-alarms",
+    "subnets",
+    "security-group-ids",
 )
 
 

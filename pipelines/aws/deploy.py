@@ -1,14 +1,17 @@
 """Deploy a registered model version to a SageMaker endpoint with data capture, and remove it.
 
 The seed's deployment and its clean-up, as boto3 calls (what `churn deploy` / `churn undeploy`
-run): CreateModel from the model package's container, CreateEndpointConfig with a
-DataCaptureConfig, CreateEndpoint (or UpdateEndpoint when it exists), and with --monitor hourly
-a data-quality monitoring schedule against the version's DriftCheckBaselines. Undeploy deletes
-the endpoint's monitoring schedules, the endpoint, its config and its models.
+run): CreateModel from the model package's container (in the VPC when subnets are given),
+CreateEndpointConfig with a DataCaptureConfig (volumes and captures encrypted with the KMS key
+when one is given), CreateEndpoint, or UpdateEndpoint when it exists (blue/green with canary
+shifting and alarm rollback when asked, pipelines/aws/scaling.py), then auto-scaling, and with
+--monitor hourly a data-quality monitoring schedule against the version's DriftCheckBaselines.
+Undeploy deletes the endpoint's monitoring schedules, the endpoint, its config and its models.
 """
 
 import time
 
+from pipelines.aws import scaling as endpoint_scaling
 from pipelines.errors import DeployError
 
 CAPTURE_CSV_TYPES = ["text/csv"]
@@ -16,9 +19,7 @@ CAPTURE_JSON_TYPES = ["application/json", "application/jsonlines"]
 
 
 def _client(session=None):
-    import boto3
-
-    return (session or boto3.Session()).client("sagemaker")
+    return (session or _boto3_session()).client("sagemaker")
 
 
 def _exists(call, **kwargs):
@@ -43,9 +44,21 @@ def deploy(
     capture_destination=None,
     allow_unapproved=False,
     session=None,
+    kms_key=None,
+    vpc=None,
+    scaling=None,
+    rollout=None,
+    autoscaling_client=None,
 ):
-    """Returns the names it created: {"model", "endpoint_config", "endpoint"}."""
+    """Returns the names it created: {"model", "endpoint_config", "endpoint", "rollout"}.
+    `vpc`: {"Subnets": [...], "SecurityGroupIds": [...]}; `scaling`: a scaling.AutoScaling;
+    `rollout`: a scaling.BlueGreen, used when the endpoint exists (a new one has no traffic to
+    shift)."""
+
     sm = _client(session)
+    autoscaling = autoscaling_client or (session or _boto3_session()).client(
+        "application-autoscaling"
+    )
     package = sm.describe_model_package(ModelPackageName=model_package_arn)
     status = package.get("ModelApprovalStatus")
     if status != "Approved" and not allow_unapproved:
@@ -62,17 +75,20 @@ def deploy(
         "ModelDataUrl": container["ModelDataUrl"],
         "Environment": container.get("Environment", {}),
     }
-    sm.create_model(
+    model = dict(
         ModelName=model_name,
         ExecutionRoleArn=role_arn,
         PrimaryContainer=primary,
         Tags=[{"Key": "model-package-arn", "Value": model_package_arn}],
     )
+    if vpc:
+        model["VpcConfig"] = vpc
+    sm.create_model(**model)
     config = {
         "EndpointConfigName": config_name,
         "ProductionVariants": [
             {
-                "VariantName": "AllTraffic",
+                "VariantName": endpoint_scaling.VARIANT,
                 "ModelName": model_name,
                 "InitialInstanceCount": int(instance_count),
                 "InstanceType": instance_type,
@@ -96,12 +112,47 @@ def deploy(
                 "JsonContentTypes": CAPTURE_JSON_TYPES,
             },
         }
+        if kms_key:
+            config["DataCaptureConfig"]["KmsKeyId"] = kms_key
+    if kms_key:
+        config["KmsKeyId"] = kms_key  # the instances' storage volumes
     sm.create_endpoint_config(**config)
+    used = None
     if _exists(sm.describe_endpoint, EndpointName=endpoint_name):
-        sm.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name)
+        update = {"EndpointName": endpoint_name, "EndpointConfigName": config_name}
+        if endpoint_scaling.is_scaled(autoscaling, endpoint_name):
+            if _instance_type(sm, endpoint_name) != instance_type:
+                endpoint_scaling.remove(autoscaling, endpoint_name)
+            else:  # keep the instance count auto-scaling reached
+                update["RetainAllVariantProperties"] = True
+        if rollout is not None:
+            update["DeploymentConfig"] = rollout.deployment_config()
+            used = "blue/green"
+        sm.update_endpoint(**update)
     else:
         sm.create_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name)
-    return {"model": model_name, "endpoint_config": config_name, "endpoint": endpoint_name}
+    if scaling is not None:
+        # Application Auto Scaling takes only an endpoint that is InService.
+        sm.get_waiter("endpoint_in_service").wait(EndpointName=endpoint_name)
+        scaling.apply(autoscaling, endpoint_name)
+    return {
+        "model": model_name,
+        "endpoint_config": config_name,
+        "endpoint": endpoint_name,
+        "rollout": used,
+    }
+
+
+def _boto3_session():
+    import boto3
+
+    return boto3.Session()
+
+
+def _instance_type(sm, endpoint_name):
+    endpoint = sm.describe_endpoint(EndpointName=endpoint_name)
+    config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    return config["ProductionVariants"][0].get("InstanceType")
 
 
 HOURLY = "cron(0 * ? * * *)"

@@ -69,7 +69,17 @@ def _deploy(args):
     if args.config_prefix:
         from pipelines.aws.config import fill
 
-        config = fill(args, args.config_prefix, {"role_arn": "pipeline-role-arn"})
+        config = fill(
+            args,
+            args.config_prefix,
+            {
+                "role_arn": "pipeline-role-arn",
+                "kms_key_arn": "kms-key-arn",
+                "subnets": "subnets",
+                "security_group_ids": "security-group-ids",
+                "rollback_alarms": "rollback-alarms",
+            },
+        )
         if "bucket" in config:
             base = "s3://%s/%s" % (config["bucket"], args.config_prefix.strip("/"))
             args.capture_destination = args.capture_destination or base + "/capture"
@@ -89,6 +99,10 @@ def _deploy(args):
         args.data_capture_percent,
         args.capture_destination,
         args.allow_unapproved,
+        kms_key=args.kms_key_arn or None,
+        vpc=_vpc(args),
+        scaling=_scaling(args),
+        rollout=_rollout(args),
     )
     print(
         "endpoint %s: config %s, model %s; data capture %s"
@@ -101,6 +115,18 @@ def _deploy(args):
             else "off",
         )
     )
+    if args.blue_green:
+        print(
+            "rollout: canary %g%% of the capacity, %d s, then the rest; rolls back on %s"
+            % (args.canary_percent, args.canary_wait, args.rollback_alarms)
+            if done["rollout"]
+            else "rollout: a new endpoint, nothing to shift from (blue/green applies to updates)"
+        )
+    if args.autoscale_max:
+        print(
+            "auto-scaling: %d to %d instances, holding %g invocations per instance per minute"
+            % (args.autoscale_min, args.autoscale_max, args.autoscale_target)
+        )
     if args.monitor == "hourly":
         if not args.monitoring_output:
             raise UserError(
@@ -112,6 +138,41 @@ def _deploy(args):
         )
         print("monitoring schedule %s: hourly data-quality checks, CloudWatch metrics on" % name)
     return 0
+
+
+def _ids(text):
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def _vpc(args):
+    subnets, groups = _ids(args.subnets), _ids(args.security_group_ids)
+    if bool(subnets) != bool(groups):
+        raise UserError("--subnets and --security-group-ids: an endpoint's VPC needs both")
+    return {"Subnets": subnets, "SecurityGroupIds": groups} if subnets else None
+
+
+def _scaling(args):
+    from pipelines.aws.scaling import AutoScaling
+
+    given = [args.autoscale_min, args.autoscale_max, args.autoscale_target]
+    if not any(v is not None for v in given):
+        return None
+    if any(v is None for v in given):
+        raise UserError(
+            "auto-scaling needs --autoscale-min, --autoscale-max and --autoscale-target "
+            "(invocations per instance per minute) together"
+        )
+    return AutoScaling(args.autoscale_min, args.autoscale_max, args.autoscale_target)
+
+
+def _rollout(args):
+    from pipelines.aws.scaling import BlueGreen
+
+    if not args.blue_green:
+        return None
+    return BlueGreen(
+        args.canary_percent, args.canary_wait, args.bake_seconds, _ids(args.rollback_alarms)
+    )
 
 
 def add_parsers(sub):
@@ -144,6 +205,33 @@ def add_parsers(sub):
         help="hourly data-quality monitoring against the version's baseline",
     )
     p.add_argument("--monitoring-output", help="s3://bucket/prefix for monitoring reports")
+    p.add_argument("--kms-key-arn", help="encrypt the instances' volumes and the captures")
+    p.add_argument("--subnets", help="comma-separated subnet ids: the model runs in the VPC")
+    p.add_argument("--security-group-ids", help="comma-separated, with --subnets")
+    p.add_argument("--autoscale-min", type=positive_int, help="fewest instances")
+    p.add_argument("--autoscale-max", type=positive_int, help="most instances")
+    p.add_argument(
+        "--autoscale-target",
+        type=float,
+        help="invocations per instance per minute that target tracking holds",
+    )
+    p.add_argument(
+        "--blue-green",
+        action="store_true",
+        help="update a live endpoint blue/green: a canary share first, rolled back by itself "
+        "when a --rollback-alarms alarm fires",
+    )
+    p.add_argument("--canary-percent", type=float, default=10.0, help="default: %(default)s")
+    p.add_argument(
+        "--canary-wait", type=int, default=600, help="seconds on the canary (default: 600)"
+    )
+    p.add_argument(
+        "--bake-seconds",
+        type=int,
+        default=600,
+        help="seconds the old fleet stays up after the shift, for a rollback (default: 600)",
+    )
+    p.add_argument("--rollback-alarms", help="comma-separated CloudWatch alarm names")
     p.add_argument(
         "--config-prefix",
         help="on AWS: read the role, capture and monitoring locations that are not given from "

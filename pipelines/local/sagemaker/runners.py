@@ -178,9 +178,9 @@ def run_in_private_network(launches, timeout, runner):
             return runner.run(launches, timeout)
         raise StepFailure(
             "a multi-host or network-isolated job's hosts run in a private network, which "
-            "this system refused (%s); allow unprivileged user namespaces (Linux), or set %s=1 to run them on this "
-            "machine's network, where XGBoost's peer sockets listen on every interface"
-            % (reply["refused"], ALLOW_OPEN_PORTS)
+            "this system refused (%s); allow unprivileged user namespaces (Linux), or set "
+            "%s=1 to run them on this machine's network, where XGBoost's peer sockets listen "
+            "on every interface" % (reply["refused"], ALLOW_OPEN_PORTS)
         )
     return [(host, code, Path(log)) for host, code, log in reply["results"]]
 
