@@ -94,10 +94,7 @@ def main(argv=None, out=sys.stdout):
 
         config = fill(args, args.config_prefix, {"role_arn": "pipeline-role-arn"},
                       region=kwargs.get("region"))  # fmt: skip
-        for key, name in (("default_bucket", "bucket"),
-                          ("model_package_group_name", "model-package-group")):  # fmt: skip
-            if name in config:
-                kwargs.setdefault(key, config[name])
+        kwargs.update(config_kwargs(config, args.config_prefix, kwargs))
     if not args.role_arn:
         raise UserError("--role-arn (or --config-prefix naming where it is in Parameter Store)")
     kwargs.setdefault("role", args.role_arn)
@@ -117,6 +114,23 @@ def main(argv=None, out=sys.stdout):
     client = pipeline.sagemaker_session.sagemaker_client
     status = wait_for(execution, client, args.poll_seconds, out)
     return 0 if status == "Succeeded" else 1
+
+
+def config_kwargs(config, prefix, given):
+    """get_pipeline keywords from the infrastructure's parameters, where `given` lacks them:
+    the bucket, group and job prefix (the execution role may use <bucket>/<prefix>/* only),
+    the KMS key for volumes and outputs, and the VPC in VPC mode."""
+    found = {
+        "default_bucket": config.get("bucket"),
+        "model_package_group_name": config.get("model-package-group"),
+        "base_job_prefix": prefix.strip("/"),
+        "volume_kms_key": config.get("kms-key-arn"),
+        "output_kms_key": config.get("kms-key-arn"),
+    }
+    if config.get("subnets"):
+        found["subnets"] = config["subnets"].split(",")
+        found["security_group_ids"] = config.get("security-group-ids", "").split(",")
+    return {k: v for k, v in found.items() if v and k not in given}
 
 
 def feature_store_parameters(kwargs, role, pipeline, out):

@@ -183,3 +183,40 @@ def test_codebuild_build_phase(aws_env, bucket, tmp_path):
     register = check["Arguments"]["IfSteps"][0]["Arguments"]
     assert register["ModelPackageGroupName"] == "churn-p-abc123"
     (ROOT / "run-pipeline.log").unlink()
+
+
+def test_codebuild_build_phase_with_the_infrastructures_parameters(aws_env, bucket):
+    """Run by the CDK app's CodeBuild project: CONFIG_PREFIX and PIPELINE_NAME only; the role,
+    bucket, group and key come from Parameter Store."""
+    spec = yaml.safe_load((ROOT / "codebuild-buildspec.yml").read_text())
+    script = "\n".join(spec["phases"]["build"]["commands"])
+    script += '\necho "EXPORTED ${PIPELINE_NAME} ${PIPELINE_EXECUTION_ARN}"\n'
+    ssm = aws_client("ssm", aws_env)
+    key = "arn:aws:kms:us-east-1:123456789012:key/cb"
+    for name, value in {
+        "bucket": bucket,
+        "pipeline-role-arn": ROLE,
+        "model-package-group": "ChurnFromConfig",
+        "kms-key-arn": key,
+    }.items():
+        ssm.put_parameter(Name="/cb/" + name, Value=value, Type="String", Overwrite=True)
+    env = dict(
+        aws_env,
+        CONFIG_PREFIX="/cb/",
+        PIPELINE_NAME="ChurnFromConfig",
+        AWS_REGION="us-east-1",
+        PYTEST_ARGS="-q -p no:cacheprovider tests/test_schema.py",
+        PATH="%s:%s" % (ROOT / ".venv" / "bin", aws_env.get("PATH", "")),
+    )
+    proc = subprocess.run(
+        ["bash", "-c", script], cwd=str(ROOT), env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    exported = [line for line in proc.stdout.splitlines() if line.startswith("EXPORTED")][0].split()
+    assert exported[1] == "ChurnFromConfig" and exported[2].startswith("arn:aws:sagemaker:")
+    pipeline = aws_client("sagemaker", aws_env).describe_pipeline(PipelineName="ChurnFromConfig")
+    assert pipeline["RoleArn"] == ROLE
+    text = pipeline["PipelineDefinition"]
+    assert '"ModelPackageGroupName": "ChurnFromConfig"' in text
+    assert "s3://%s/cb/" % bucket in text and key in text
+    (ROOT / "run-pipeline.log").unlink()

@@ -297,6 +297,11 @@ def test_run_pipeline_reads_its_role_bucket_and_group_from_parameter_store(aws_e
     from test_run_pipeline import run_pipeline
 
     values = put_config(aws_env, "/t6/", bucket)
+    ssm = aws_client("ssm", aws_env)
+    vpc_mode = {"kms-key-arn": "arn:aws:kms:us-east-1:123456789012:key/t6",
+                "subnets": "subnet-1,subnet-2", "security-group-ids": "sg-jobs"}  # fmt: skip
+    for name, value in vpc_mode.items():
+        ssm.put_parameter(Name="/t6/" + name, Value=value, Type="String", Overwrite=True)
     proc = run_pipeline(aws_env, "-n", "pipelines.churn.pipeline", "--config-prefix", "/t6/",
                         "--kwargs", json.dumps({"pipeline_name": "Churn-configured"}))  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -306,5 +311,16 @@ def test_run_pipeline_reads_its_role_bucket_and_group_from_parameter_store(aws_e
     document = json.loads(pipeline["PipelineDefinition"])
     text = json.dumps(document)
     assert "s3://%s/" % bucket in text and "ConfiguredGroup" in text
+    # The jobs under the prefix the role may use, with the key and in the VPC.
+    train = [s for s in document["Steps"] if s["Name"] == "TrainModel"][0]["Arguments"]
+    assert train["OutputDataConfig"] == {
+        "S3OutputPath": "s3://%s/t6/models" % bucket,
+        "KmsKeyId": vpc_mode["kms-key-arn"],
+    }
+    assert train["ResourceConfig"]["VolumeKmsKeyId"] == vpc_mode["kms-key-arn"]
+    assert train["VpcConfig"] == {
+        "Subnets": ["subnet-1", "subnet-2"],
+        "SecurityGroupIds": ["sg-jobs"],
+    }
     no_role = run_pipeline(aws_env, "-n", "pipelines.churn.pipeline")
     assert no_role.returncode != 0 and "--role-arn" in no_role.stderr
