@@ -2,7 +2,8 @@
 
     context (cdk.json or -c): prefix (churn), region (us-east-1), account, group
     (ChurnPackageGroup), endpoint (churn), schema (seed: the drift alarms' features),
-    capture_days (365)
+    capture_days (365); for the CI stack: repository (owner/name with connection_arn, a
+    CodeStar connection; or a CodeCommit repository's name) and branch (main)
 
 Every stack is checked by cdk-nag's AwsSolutions pack during synthesis: an unacknowledged
 finding fails it."""
@@ -12,11 +13,15 @@ import os
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
+from infra.ci import CiStack
 from infra.config import ConfigStack
+from infra.data import DataStack, has_record_identifier
 from infra.mlops import MlopsStack
 from infra.monitoring import MonitoringStack
+from infra.network import NetworkStack
 from infra.storage import StorageStack
 from infra.workflows import WorkflowStack
+from pipelines.churn.feature_group import DEFAULT_NAME as FEATURE_GROUP
 from pipelines.churn.pipeline import job_images
 from pipelines.churn.schema_source import SchemaSource
 
@@ -37,6 +42,10 @@ def build(app):
         env=env,
         capture_days=int(context("capture_days") or 365),
     )
+    schema = SchemaSource(context("schema") or "seed")
+    network = None
+    if str(context("vpc") or "").lower() in ("1", "true", "yes"):
+        network = NetworkStack(app, "%s-network" % prefix, prefix=prefix, env=env, storage=storage)
     mlops = MlopsStack(
         app,
         "%s-mlops" % prefix,
@@ -45,7 +54,14 @@ def build(app):
         storage=storage,
         group_name=context("group") or "ChurnPackageGroup",
         images=list(job_images(region).values()),
+        schema=schema,
+        network=network,
+        feature_group=FEATURE_GROUP if has_record_identifier(schema.schema) else None,
     )
+    data = DataStack(
+        app, "%s-data" % prefix, prefix=prefix, env=env, storage=storage, mlops=mlops,
+        schema=schema.schema,
+    )  # fmt: skip
     workflows = WorkflowStack(
         app,
         "%s-workflows" % prefix,
@@ -55,15 +71,16 @@ def build(app):
         mlops=mlops,
         group_name=context("group") or "ChurnPackageGroup",
         endpoint_name=context("endpoint") or "churn",
+        schema=schema,
+        databrew_job="%s-prepare" % prefix,  # the data stack's recipe job
     )
-    schema = SchemaSource(context("schema") or "seed").schema
     monitoring = MonitoringStack(
         app,
         "%s-monitoring" % prefix,
         prefix=prefix,
         env=env,
         storage=storage,
-        features=schema.feature_names,
+        features=schema.schema.feature_names,
         endpoint_name=context("endpoint") or "churn",
     )
     config = ConfigStack(
@@ -76,15 +93,34 @@ def build(app):
         workflows=workflows,
         monitoring=monitoring,
         endpoint_name=context("endpoint") or "churn",
+        network=network,
     )
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    return {
+    stacks = {
         "storage": storage,
         "mlops": mlops,
         "workflows": workflows,
         "monitoring": monitoring,
         "config": config,
+        "data": data,
     }
+    if network:
+        stacks["network"] = network
+    repository = context("repository")
+    if repository:  # the CI stack needs to know where the code lives
+        stacks["ci"] = CiStack(
+            app,
+            "%s-ci" % prefix,
+            prefix=prefix,
+            env=env,
+            storage=storage,
+            mlops=mlops,
+            pipeline_name="ChurnPipeline",
+            repository=repository,
+            branch=context("branch") or "main",
+            connection_arn=context("connection_arn"),
+        )
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return stacks
 
 
 def main():

@@ -18,6 +18,7 @@ class ConfigStack(cdk.Stack):
         workflows,
         monitoring,
         endpoint_name,
+        network=None,
         **kwargs,
     ):
         super().__init__(scope, id, **kwargs)
@@ -29,7 +30,12 @@ class ConfigStack(cdk.Stack):
             "model-package-group": mlops.group.model_package_group_name,
             "endpoint-name": endpoint_name,
             "alarm-topic-arn": monitoring.topic.topic_arn,
+            # churn deploy --blue-green rolls back on these
+            "rollback-alarms": cdk.Fn.join(",", [a.alarm_name for a in monitoring.endpoint_alarms]),
         }
+        if network:
+            values["subnets"] = cdk.Fn.join(",", network.subnet_ids)
+            values["security-group-ids"] = network.security_group.security_group_id
         self.parameters = {
             name: ssm.StringParameter(
                 self,

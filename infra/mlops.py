@@ -1,16 +1,40 @@
-"""The model registry and the roles that use it: the model package group and the SageMaker
-Pipelines execution role (infra/roles.py)."""
+"""The model registry, the pipeline and the role they run as: the model package group, the
+SageMaker Pipelines execution role (infra/roles.py) and the pipeline itself, its definition from
+get_pipeline() with the project's bucket, key and (in VPC mode) subnets.
+
+CodeBuild upserts the same pipeline on every commit (codebuild-buildspec.yml) with that commit's
+code; the stack creates it so that the alarms, the workflows and the roles name an existing
+pipeline from the first deploy. Its first execution needs the code bundles in S3, which the
+first CodeBuild run (or `run-pipeline --config-prefix`) uploads."""
+
+import json
 
 import aws_cdk as cdk
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from infra.roles import pipeline_execution_role
+from infra.roles import pipeline_execution_role, pipeline_role_name
+from pipelines.churn.pipeline import get_pipeline
 
 
 class MlopsStack(cdk.Stack):
-    def __init__(self, scope: Construct, id: str, *, prefix, storage, group_name, images, **kwargs):
-        """`storage`: the StorageStack (its bucket is addressed by name, its key by ARN)."""
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        prefix,
+        storage,
+        group_name,
+        images,
+        schema="seed",
+        pipeline_name="ChurnPipeline",
+        network=None,
+        feature_group=None,
+        **kwargs,
+    ):
+        """`storage`: the StorageStack (its bucket is addressed by name, its key by ARN);
+        `network`: the NetworkStack in VPC mode; `feature_group`: the name the jobs may write."""
         super().__init__(scope, id, **kwargs)
         self.group = sagemaker.CfnModelPackageGroup(
             self,
@@ -28,5 +52,39 @@ class MlopsStack(cdk.Stack):
             images=images,
             region=self.region,
             account=self.account,
+            network=network,
+            feature_group=feature_group,
         )
+        vpc = (
+            dict(
+                subnets=network.subnet_ids,
+                security_group_ids=[network.security_group.security_group_id],
+            )
+            if network
+            else {}
+        )
+        role_arn = "arn:aws:iam::%s:role/%s" % (self.account, pipeline_role_name(prefix))
+        definition = get_pipeline(
+            self.region,
+            role=role_arn,
+            default_bucket=storage.bucket_name,
+            model_package_group_name=group_name,
+            pipeline_name=pipeline_name,
+            base_job_prefix=prefix,
+            upload_code=False,
+            schema=schema,
+            volume_kms_key=storage.key.key_arn,
+            output_kms_key=storage.key.key_arn,
+            **vpc,
+        ).definition()
+        self.pipeline = sagemaker.CfnPipeline(
+            self,
+            "Pipeline",
+            pipeline_name=pipeline_name,
+            pipeline_definition={"PipelineDefinitionBody": definition},
+            role_arn=self.pipeline_role.role_arn,
+            pipeline_description="churn: validate, preprocess, train, evaluate, register",
+        )
+        self.pipeline.node.add_dependency(self.group)
+        self.definition = json.loads(definition)
         cdk.CfnOutput(self, "PipelineRoleArn", value=self.pipeline_role.role_arn)

@@ -116,6 +116,7 @@ class MonitoringStack(cdk.Stack):
         for alarm in alarms:
             alarm.add_alarm_action(actions.SnsAction(self.topic))
         self.alarms = alarms
+        self.endpoint_alarms = alarms[:2]  # errors and latency: a rollout's rollback alarms
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",

@@ -20,6 +20,16 @@ WILDCARD_RESOURCES = {
     "condition)",
     "sagemaker:ListModelPackages": "train-and-deploy finds the group's newest version",
     **{
+        "ec2:%s" % a: "jobs in the VPC describe its network (VPC mode only)"
+        for a in (
+            "DescribeNetworkInterfaces",
+            "DescribeVpcs",
+            "DescribeSubnets",
+            "DescribeSecurityGroups",
+            "DescribeDhcpOptions",
+        )
+    },
+    **{
         "logs:%s" % a: LOG_DELIVERY
         for a in (
             "CreateLogDelivery",
@@ -73,15 +83,35 @@ def acknowledge_wildcards(construct, policy_resources, reason):
         )
 
 
+def pipeline_role_name(prefix):
+    return "%s-pipeline-execution" % prefix
+
+
 def pipeline_execution_role(
-    scope: Construct, id: str, *, bucket_name, key, prefix, group_name, images, region, account
+    scope: Construct,
+    id: str,
+    *,
+    bucket_name,
+    key,
+    prefix,
+    group_name,
+    images,
+    region,
+    account,
+    network=None,
+    feature_group=None,
 ):
     """The role SageMaker Pipelines and its jobs assume: read and write the project's prefix,
-    use the key, pull the job images, run the pipeline's jobs, register in one model package
-    group, write the jobs' logs."""
+    use the key (and let SageMaker encrypt the jobs' volumes with it), pull the job images, run
+    the pipeline's jobs, register in one model package group, write the jobs' logs; with a
+    feature group, write and read its records and keep its offline store's Glue table; in VPC
+    mode, attach the jobs to the VPC's subnets."""
     role = iam.Role(
         scope,
         id,
+        # Named, so the pipeline definition names it by a plain ARN (the SDK would otherwise
+        # ask IAM to expand what it takes for a role name).
+        role_name=pipeline_role_name(prefix),
         assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
         description="SageMaker Pipelines execution role for %s (least privilege)" % prefix,
     )
@@ -103,6 +133,12 @@ def pipeline_execution_role(
             sid="UseTheKey",
             actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
             resources=[key.key_arn],
+        ),
+        iam.PolicyStatement(
+            sid="EncryptJobVolumes",
+            actions=["kms:CreateGrant"],
+            resources=[key.key_arn],
+            conditions={"Bool": {"kms:GrantIsForAWSResource": True}},
         ),
         iam.PolicyStatement(
             sid="PullJobImages",
@@ -169,6 +205,74 @@ def pipeline_execution_role(
             ],
         ),
     ]
+    if feature_group:
+        statements += [
+            iam.PolicyStatement(
+                sid="FeatureRecords",
+                actions=[
+                    "sagemaker:PutRecord",
+                    "sagemaker:GetRecord",
+                    "sagemaker:BatchGetRecord",
+                    "sagemaker:DescribeFeatureGroup",
+                ],
+                resources=[arn("sagemaker", region, account, "feature-group/%s" % feature_group)],
+            ),
+            iam.PolicyStatement(
+                sid="OfflineStoreBucket",  # the offline store checks the bucket's owner
+                actions=["s3:GetBucketAcl"],
+                resources=["arn:aws:s3:::%s" % bucket_name],
+            ),
+            iam.PolicyStatement(
+                sid="OfflineStoreTable",
+                actions=[
+                    "glue:GetTable",
+                    "glue:CreateTable",
+                    "glue:UpdateTable",
+                    "glue:GetDatabase",
+                ],
+                resources=[
+                    arn("glue", region, account, r)
+                    for r in (
+                        "catalog",
+                        "database/sagemaker_featurestore",
+                        "table/sagemaker_featurestore/%s*" % feature_group.replace("-", "_"),
+                    )
+                ],
+            ),
+        ]
+    if network:
+        statements += [
+            iam.PolicyStatement(
+                sid="JobNetworkInterfaces",
+                actions=[
+                    "ec2:CreateNetworkInterface",
+                    "ec2:CreateNetworkInterfacePermission",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:DeleteNetworkInterfacePermission",
+                ],
+                resources=[
+                    arn("ec2", region, account, "network-interface/*"),
+                    arn(
+                        "ec2",
+                        region,
+                        account,
+                        "security-group/%s" % network.security_group.security_group_id,
+                    ),
+                ]
+                + [arn("ec2", region, account, "subnet/%s" % s) for s in network.subnet_ids],
+            ),
+            iam.PolicyStatement(
+                sid="DescribeTheNetwork",
+                actions=[
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeVpcs",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeSecurityGroups",
+                    "ec2:DescribeDhcpOptions",
+                ],
+                resources=["*"],
+            ),
+        ]
     for statement in statements:
         role.add_to_policy(statement)
     # The pipeline hands this role to the jobs it creates, and only to SageMaker.
@@ -185,6 +289,7 @@ def pipeline_execution_role(
         [r for st in statements for r in st.resources],
         "scoped to what SageMaker's naming allows: objects under <bucket>/%s/*, the jobs and "
         "models SageMaker Pipelines names pipelines-<execution>-<step>, the versions of model "
-        "package group %s, the /aws/sagemaker/* log groups" % (prefix, group_name),
+        "package group %s, the /aws/sagemaker/* log groups, the feature group's Glue tables, "
+        "the network interfaces SageMaker creates in the VPC" % (prefix, group_name),
     )
     return role

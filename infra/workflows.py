@@ -14,8 +14,10 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.roles import acknowledge_wildcards, arn
-from pipelines.churn.pipeline import model_monitor_image
-from pipelines.churn.workflows import WorkflowSettings, definition
+from pipelines.churn.bundles import build_bundles
+from pipelines.churn.pipeline import model_monitor_image, xgboost_image
+from pipelines.churn.schema_source import SchemaSource
+from pipelines.churn.workflows import WorkflowSettings, definition, training_labels
 
 
 class WorkflowStack(cdk.Stack):
@@ -30,12 +32,16 @@ class WorkflowStack(cdk.Stack):
         group_name,
         pipeline_name="ChurnPipeline",
         endpoint_name="churn",
+        schema="seed",
+        databrew_job="",
         **kwargs,
     ):
         super().__init__(scope, id, **kwargs)
         region, account = self.region, self.account
         base = "s3://%s/%s" % (storage.bucket_name, prefix)
         deploy_name = "%s-deploy" % prefix
+        source = schema if isinstance(schema, SchemaSource) else SchemaSource(schema)
+        bundles = build_bundles(source.user_file)  # direct's code, as run-pipeline uploads it
         settings = WorkflowSettings(
             pipeline_name=pipeline_name,
             model_package_group=group_name,
@@ -45,8 +51,13 @@ class WorkflowStack(cdk.Stack):
             capture_uri=base + "/capture",
             monitoring_output_uri=base + "/monitoring",
             deploy_state_machine_arn=arn("states", region, account, "stateMachine:" + deploy_name),
-            databrew_job="",
+            databrew_job=databrew_job,
             monitor_image=model_monitor_image(region),
+            training_image=xgboost_image(region),
+            training_code_uri=bundles["training"].uri(storage.bucket_name, prefix),
+            inference_code_uri=bundles["inference"].uri(storage.bucket_name, prefix),
+            model_output_uri=base + "/models",
+            **training_labels(source.schema),
         )
         role = iam.Role(
             self,
@@ -85,7 +96,7 @@ class WorkflowStack(cdk.Stack):
             )
         )
         self.machines = {}
-        for name in ("deploy", "train-and-deploy"):
+        for name in ("deploy", "train-and-deploy", "direct"):
             machine_name = "%s-%s" % (prefix, name)
             log_group = logs.LogGroup(
                 self,

@@ -21,7 +21,8 @@ from infra.roles import WILDCARD_RESOURCES  # noqa: E402
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 # A new acknowledgement is a visible change: this count moves with it.
-ACKNOWLEDGED = 15
+ACKNOWLEDGED = 21
+VPC_ACKNOWLEDGED = 22
 # The only wildcard resources a policy may name (the role's docstring says why).
 SCOPED = [
     r"arn:aws:s3:::churn-artifacts-%s-%s/churn/\*" % (ACCOUNT, REGION),
@@ -32,16 +33,33 @@ SCOPED = [
     r"arn:aws:sagemaker:%s:%s:(model|endpoint-config|training-job)/churn-\*" % (REGION, ACCOUNT),
     r"arn:aws:sagemaker:%s:%s:pipeline/churnpipeline/execution/\*" % (REGION, ACCOUNT),
     r"arn:aws:states:%s:%s:execution:churn-deploy:\*" % (REGION, ACCOUNT),
+    r"arn:aws:s3:::churn-artifacts-%s-%s/churn(-ci|/code)/\*" % (ACCOUNT, REGION),
+    r"arn:aws:glue:%s:%s:table/sagemaker_featurestore/churn_customers\*" % (REGION, ACCOUNT),
+    r"arn:aws:logs:%s:%s:log-group:/aws-glue-databrew/\*" % (REGION, ACCOUNT),
+    r"arn:aws:ec2:%s:%s:network-interface/\*" % (REGION, ACCOUNT),
 ]
+CONNECTION = "arn:aws:codestar-connections:%s:%s:connection/example" % (REGION, ACCOUNT)
+
+
+def synthesize(out, **context):
+    app = cdk.App(outdir=str(out), context=dict(context, account=ACCOUNT, region=REGION))
+    stacks = build(app)
+    app.synth()
+    return out, {name: Template.from_stack(stack) for name, stack in stacks.items()}
 
 
 @pytest.fixture(scope="module")
 def synthesized(tmp_path_factory):
-    out = tmp_path_factory.mktemp("cdk.out")
-    app = cdk.App(outdir=str(out), context={"account": ACCOUNT, "region": REGION})
-    stacks = build(app)
-    app.synth()
-    return out, {name: Template.from_stack(stack) for name, stack in stacks.items()}
+    """The app with its CI from a CodeStar connection."""
+    return synthesize(
+        tmp_path_factory.mktemp("cdk.out"), repository="example/churn", connection_arn=CONNECTION
+    )
+
+
+@pytest.fixture(scope="module")
+def vpc_mode(tmp_path_factory):
+    """In VPC mode, with its CI from a CodeCommit repository."""
+    return synthesize(tmp_path_factory.mktemp("cdk.vpc"), vpc="true", repository="churn-code")
 
 
 def test_the_key_rotates_and_encrypts_the_artifact_bucket(synthesized):
@@ -129,10 +147,11 @@ def as_list(value):
     return value if isinstance(value, list) else [value]
 
 
-def test_no_policy_grants_everything(synthesized):
+@pytest.mark.parametrize("mode", ["synthesized", "vpc_mode"])
+def test_no_policy_grants_everything(mode, request):
     """No "Action": "*", no kms:* or s3:*, no "Resource": "*" except the actions that have no
     resource-level permission, and every other wildcard resource one of the scoped ones."""
-    _, t = synthesized
+    _, t = request.getfixturevalue(mode)
     statements = [s for template in t.values() for s in policy_statements(template)]
     assert statements
     for s in statements:
@@ -147,13 +166,16 @@ def test_no_policy_grants_everything(synthesized):
                 assert any(re.fullmatch(p, resource) for p in SCOPED), resource
 
 
-def test_cdk_nag_passes_with_every_acknowledgement_counted_and_reasoned(synthesized):
-    out, _ = synthesized
+@pytest.mark.parametrize(
+    "mode, count", [("synthesized", ACKNOWLEDGED), ("vpc_mode", VPC_ACKNOWLEDGED)]
+)
+def test_cdk_nag_passes_with_every_acknowledgement_counted_and_reasoned(mode, count, request):
+    out, _ = request.getfixturevalue(mode)
     report = json.loads((out / "validation-report.json").read_text())
     (nag,) = [p for p in report["pluginReports"] if p["pluginName"] == "AwsSolutions"]
     assert nag["conclusion"] == "success" and nag["violations"] == []
     acknowledged = nag["suppressedViolations"]
-    assert len(acknowledged) == ACKNOWLEDGED, [a["acknowledgedId"] for a in acknowledged]
+    assert len(acknowledged) == count, [a["acknowledgedId"] for a in acknowledged]
     assert all(len(a["reason"]) > 40 for a in acknowledged)
 
 
@@ -170,10 +192,13 @@ def test_cdk_nag_fails_synthesis_on_a_finding():
     assert "AwsSolutions-S1'" in str(refused.value)  # no access logs, and no TLS-only policy
 
 
-def test_cfn_lint_finds_nothing_in_the_templates(synthesized):
+def test_cfn_lint_finds_nothing_in_the_templates(synthesized, vpc_mode):
     out, _ = synthesized
+    vpc_out, _ = vpc_mode
     templates = sorted(str(p) for p in out.glob("*.template.json"))
-    assert len(templates) == 5
+    assert len(templates) == 7
+    templates += sorted(str(p) for p in vpc_out.glob("churn-network.template.json"))
+    assert len(templates) == 8
     cfn_lint = os.path.join(os.path.dirname(sys.executable), "cfn-lint")
     proc = subprocess.run([cfn_lint, "--regions", REGION, "--", *templates],
                           capture_output=True, text=True)  # fmt: skip
@@ -187,7 +212,7 @@ def test_make_synth_writes_the_templates(tmp_path):
                           env=env, cwd=str(os.path.dirname(os.path.dirname(__file__))))  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert sorted(p.name for p in tmp_path.glob("*.template.json")) == [
-        "churn-config.template.json", "churn-mlops.template.json",
+        "churn-config.template.json", "churn-data.template.json", "churn-mlops.template.json",
         "churn-monitoring.template.json", "churn-storage.template.json",
         "churn-workflows.template.json"]  # fmt: skip
 
@@ -205,7 +230,7 @@ def test_the_state_machines_run_the_generated_asl_with_logging_and_tracing(synth
     workflows = t["workflows"]
     machines = workflows.find_resources("AWS::StepFunctions::StateMachine")
     assert sorted(m["Properties"]["StateMachineName"] for m in machines.values()) == [
-        "churn-deploy", "churn-train-and-deploy"]  # fmt: skip
+        "churn-deploy", "churn-direct", "churn-train-and-deploy"]  # fmt: skip
     from pipelines.churn.workflows import definition
 
     for body in machines.values():
@@ -305,7 +330,11 @@ def test_parameter_store_holds_every_name_the_commands_read(synthesized):
     _, t = synthesized
     parameters = {p["Properties"]["Name"]: p["Properties"]["Value"]
                   for p in t["config"].find_resources("AWS::SSM::Parameter").values()}  # fmt: skip
-    assert sorted(parameters) == sorted("/churn/%s" % n for n in NAMES)
+    vpc_only = {"subnets", "security-group-ids"}
+    assert sorted(parameters) == sorted("/churn/%s" % n for n in NAMES if n not in vpc_only)
+    # the monitoring stack's endpoint-5xx and model-latency-p99 alarms, for churn deploy
+    joined = parameters["/churn/rollback-alarms"]["Fn::Join"]
+    assert joined[0] == "," and len(joined[1]) == 2
     assert parameters["/churn/bucket"] == "churn-artifacts-%s-%s" % (ACCOUNT, REGION)
     assert parameters["/churn/endpoint-name"] == "churn"
     assert parameters["/churn/model-package-group"] == "ChurnPackageGroup"
@@ -314,7 +343,7 @@ def test_parameter_store_holds_every_name_the_commands_read(synthesized):
 def test_the_workflows_logs_are_encrypted_with_the_key_for_those_log_groups_only(synthesized):
     _, t = synthesized
     groups = t["workflows"].find_resources("AWS::Logs::LogGroup")
-    assert len(groups) == 2
+    assert len(groups) == 3
     for body in groups.values():
         assert body["Properties"]["KmsKeyId"]
         assert body["Properties"]["LogGroupName"].startswith("/aws/vendedlogs/states/churn-")
@@ -325,3 +354,108 @@ def test_the_workflows_logs_are_encrypted_with_the_key_for_those_log_groups_only
     assert grant["Principal"] == {"Service": "logs.%s.amazonaws.com" % REGION}
     assert grant["Condition"] == {"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
         "arn:aws:logs:%s:%s:log-group:/aws/vendedlogs/states/churn-*" % (REGION, ACCOUNT)}}  # fmt: skip
+
+
+def test_the_sagemaker_pipeline_is_get_pipelines_definition_with_the_key(synthesized):
+    _, t = synthesized
+    (pipeline,) = t["mlops"].find_resources("AWS::SageMaker::Pipeline").values()
+    p = pipeline["Properties"]
+    assert p["PipelineName"] == "ChurnPipeline"
+    body = p["PipelineDefinition"]["PipelineDefinitionBody"]
+    text = body if isinstance(body, str) else "".join(
+        x if isinstance(x, str) else "KEY" for x in body["Fn::Join"][1])  # fmt: skip
+    document = json.loads(text)
+    steps = {s["Name"]: s for s in document["Steps"]}
+    train = steps["TrainModel"]["Arguments"]
+    assert train["OutputDataConfig"] == {
+        "S3OutputPath": "s3://churn-artifacts-%s-%s/churn/models" % (ACCOUNT, REGION),
+        "KmsKeyId": "KEY"}  # fmt: skip
+    assert train["RoleArn"] == "arn:aws:iam::%s:role/churn-pipeline-execution" % ACCOUNT
+    assert steps["ValidateData"]["Arguments"]["ProcessingResources"]["ClusterConfig"][
+        "VolumeKmsKeyId"] == "KEY"  # fmt: skip
+    t["mlops"].has_resource_properties("AWS::IAM::Role", {"RoleName": "churn-pipeline-execution"})
+
+
+def test_codepipeline_takes_the_repository_to_codebuild_which_runs_the_buildspec(synthesized):
+    _, t = synthesized
+    ci = t["ci"]
+    ci.has_resource_properties("AWS::CodeBuild::Project", {
+        "Name": "churn-ci",
+        "Source": {"BuildSpec": "codebuild-buildspec.yml", "Type": "CODEPIPELINE"},
+        "EncryptionKey": Match.any_value(),
+        "Environment": Match.object_like({"PrivilegedMode": False, "EnvironmentVariables": [
+            {"Name": "CONFIG_PREFIX", "Type": "PLAINTEXT", "Value": "/churn/"},
+            {"Name": "PIPELINE_NAME", "Type": "PLAINTEXT", "Value": "ChurnPipeline"}]})})  # fmt: skip
+    (pipeline,) = ci.find_resources("AWS::CodePipeline::Pipeline").values()
+    stages = pipeline["Properties"]["Stages"]
+    assert [s["Name"] for s in stages] == ["Source", "BuildAndRun"]
+    source = stages[0]["Actions"][0]
+    assert source["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
+    assert source["Configuration"]["ConnectionArn"] == CONNECTION
+    assert source["Configuration"]["FullRepositoryId"] == "example/churn"
+    assert stages[1]["Actions"][0]["ActionTypeId"]["Provider"] == "CodeBuild"
+    statements = {s["Sid"]: s for s in policy_statements(ci)}
+    assert statements["UseTheConnection"]["Resource"] == CONNECTION
+    assert statements["UpsertAndStartPipeline"]["Resource"] == (
+        "arn:aws:sagemaker:%s:%s:pipeline/churnpipeline" % (REGION, ACCOUNT))  # fmt: skip
+    assert statements["ReadConfig"]["Action"] == "ssm:GetParametersByPath"
+
+
+def test_a_codecommit_repository_starts_the_pipeline_on_a_commit(vpc_mode):
+    _, t = vpc_mode
+    ci = t["ci"]
+    (pipeline,) = ci.find_resources("AWS::CodePipeline::Pipeline").values()
+    source = pipeline["Properties"]["Stages"][0]["Actions"][0]
+    assert source["ActionTypeId"]["Provider"] == "CodeCommit"
+    assert source["Configuration"]["RepositoryName"] == "churn-code"
+    ci.has_resource_properties("AWS::Events::Rule", {"EventPattern": Match.object_like({
+        "source": ["aws.codecommit"], "detail": Match.object_like({"referenceName": ["main"]})})})  # fmt: skip
+
+
+def test_vpc_mode_puts_the_jobs_in_private_subnets_with_endpoints(vpc_mode):
+    _, t = vpc_mode
+    network = t["network"]
+    services = sorted(
+        json.dumps(e["Properties"]["ServiceName"])
+        for e in network.find_resources("AWS::EC2::VPCEndpoint").values()
+    )
+    for needle in ("sagemaker.api", "sagemaker.runtime", "ecr.api", "ecr.dkr", ".logs", ".sts",
+                   ".s3"):  # fmt: skip
+        assert any(needle in s for s in services), (needle, services)
+    network.has_resource_properties("AWS::EC2::FlowLog", {"LogDestinationType": "cloud-watch-logs"})
+    network.has_resource_properties("AWS::EC2::SecurityGroupIngress", {
+        "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+        "SourceSecurityGroupId": Match.any_value()})  # fmt: skip
+    # The pipeline's jobs run in those subnets; the names reach the commands through SSM.
+    (pipeline,) = t["mlops"].find_resources("AWS::SageMaker::Pipeline").values()
+    assert "VpcConfig" in json.dumps(pipeline["Properties"]["PipelineDefinition"])
+    names = {
+        p["Properties"]["Name"] for p in t["config"].find_resources("AWS::SSM::Parameter").values()
+    }
+    assert {"/churn/subnets", "/churn/security-group-ids"} <= names
+    statements = {s["Sid"]: s for s in policy_statements(t["mlops"])}
+    assert "ec2:CreateNetworkInterface" in statements["JobNetworkInterfaces"]["Action"]
+
+
+def test_the_feature_group_and_the_databrew_job(synthesized):
+    _, t = synthesized
+    data = t["data"]
+    data.has_resource_properties("AWS::SageMaker::FeatureGroup", {
+        "FeatureGroupName": "churn-customers",
+        "OnlineStoreConfig": Match.object_like({"EnableOnlineStore": True,
+                                                "SecurityConfig": {"KmsKeyId": Match.any_value()}}),
+        "OfflineStoreConfig": {"S3StorageConfig": {
+            "S3Uri": "s3://churn-artifacts-%s-%s/churn/feature-store" % (ACCOUNT, REGION),
+            "KmsKeyId": Match.any_value()}, "TableFormat": "Glue"}})  # fmt: skip
+    data.has_resource_properties("AWS::DataBrew::Dataset", {"Name": "churn-raw", "Input": {
+        "S3InputDefinition": {"Bucket": "churn-artifacts-%s-%s" % (ACCOUNT, REGION),
+                              "Key": "churn/data/"}}})  # fmt: skip
+    from pipelines.churn.databrew import recipe_steps
+    from pipelines.churn.schema_source import SchemaSource
+
+    (recipe,) = data.find_resources("AWS::DataBrew::Recipe").values()
+    assert recipe["Properties"]["Steps"] == recipe_steps(SchemaSource("seed").schema)
+    data.has_resource_properties("AWS::DataBrew::Job", {
+        "Name": "churn-prepare", "Type": "RECIPE", "DatasetName": "churn-raw",
+        "Recipe": {"Name": "churn-recipe", "Version": "LATEST_WORKING"},
+        "EncryptionMode": "SSE-KMS"})  # fmt: skip

@@ -1,0 +1,259 @@
+"""From a commit to a pipeline execution: CodePipeline takes the repository (a CodeStar
+connection to GitHub, GitLab or Bitbucket, or a CodeCommit repository) and hands it to CodeBuild,
+which runs codebuild-buildspec.yml: lint, the tests, then `run-pipeline --config-prefix`, which
+uploads the code, upserts the SageMaker pipeline and starts it with the names this app wrote to
+Parameter Store.
+
+Both roles are written by hand and closed to CDK's grant helpers (`without_policy_updates`):
+those would add s3:GetObject*-style wildcard actions and grants on every artifact."""
+
+import aws_cdk as cdk
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codecommit as codecommit
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.roles import acknowledge_wildcards, arn
+
+
+class CiStack(cdk.Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        prefix,
+        storage,
+        mlops,
+        pipeline_name,
+        repository,
+        branch="main",
+        connection_arn=None,
+        **kwargs,
+    ):
+        """`repository`: owner/name with `connection_arn` (a CodeStar connection), or the
+        name of a CodeCommit repository without it."""
+        super().__init__(scope, id, **kwargs)
+        region, account = self.region, self.account
+        name = "%s-ci" % prefix
+        # Imported by name: grants cannot touch the storage stack's policies from here.
+        key = kms.Key.from_key_arn(self, "Key", storage.key.key_arn)
+        bucket = s3.Bucket.from_bucket_attributes(
+            self, "Artifacts", bucket_name=storage.bucket_name, encryption_key=key
+        )
+        bucket_arn = "arn:aws:s3:::%s" % storage.bucket_name
+        # CodePipeline keeps its artifacts under the first 20 characters of its name.
+        artifacts = "%s/%s/*" % (bucket_arn, name[:20])
+        log_group = logs.LogGroup(
+            self,
+            "BuildLogs",
+            log_group_name="/aws/codebuild/%s" % name,
+            retention=logs.RetentionDays.ONE_YEAR,
+            encryption_key=key,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        build_statements = [
+            iam.PolicyStatement(
+                sid="BuildLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn],
+            ),
+            iam.PolicyStatement(
+                sid="SourceArtifact",
+                actions=["s3:GetObject", "s3:PutObject"],
+                resources=[artifacts],
+            ),
+            iam.PolicyStatement(
+                sid="UploadCode",  # run-pipeline uploads the code bundles (HeadObject first)
+                actions=["s3:GetObject", "s3:PutObject"],
+                resources=["%s/%s/code/*" % (bucket_arn, prefix)],
+            ),
+            iam.PolicyStatement(
+                # Without it a missing object answers 403, not the 404 the upload looks for.
+                sid="ListCode",
+                actions=["s3:ListBucket"],
+                resources=[bucket_arn],
+                conditions={"StringLike": {"s3:prefix": ["%s/code/*" % prefix]}},
+            ),
+            iam.PolicyStatement(
+                sid="UseTheKey",
+                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                resources=[storage.key.key_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ReadConfig",
+                actions=["ssm:GetParametersByPath"],
+                resources=[arn("ssm", region, account, "parameter/%s" % prefix)],
+            ),
+            iam.PolicyStatement(
+                sid="UpsertAndStartPipeline",
+                actions=[
+                    "sagemaker:CreatePipeline",
+                    "sagemaker:UpdatePipeline",
+                    "sagemaker:DescribePipeline",
+                    "sagemaker:StartPipelineExecution",
+                    "sagemaker:AddTags",
+                    "sagemaker:ListTags",
+                ],
+                resources=[
+                    arn("sagemaker", region, account, "pipeline/%s" % pipeline_name.lower())
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="PassPipelineRole",
+                actions=["iam:PassRole"],
+                resources=[mlops.pipeline_role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            ),
+        ]
+        build_role = self._role(
+            "BuildRole", "codebuild.amazonaws.com", build_statements, "builds %s" % name
+        )
+        self.project = codebuild.PipelineProject(
+            self,
+            "Build",
+            project_name=name,
+            description="lint, test, then upsert and start the SageMaker pipeline",
+            build_spec=codebuild.BuildSpec.from_source_filename("codebuild-buildspec.yml"),
+            environment=codebuild.BuildEnvironment(
+                build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
+                compute_type=codebuild.ComputeType.MEDIUM,
+            ),
+            environment_variables={
+                "CONFIG_PREFIX": codebuild.BuildEnvironmentVariable(value="/%s/" % prefix),
+                "PIPELINE_NAME": codebuild.BuildEnvironmentVariable(value=pipeline_name),
+            },
+            encryption_key=key,
+            logging=codebuild.LoggingOptions(
+                cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)
+            ),
+            role=build_role.without_policy_updates(),
+            timeout=cdk.Duration.hours(1),
+        )
+        source_output = codepipeline.Artifact("Source")
+        pipeline_statements = [
+            iam.PolicyStatement(
+                sid="Artifacts",
+                actions=["s3:GetObject", "s3:PutObject"],
+                resources=[artifacts],
+            ),
+            iam.PolicyStatement(
+                sid="UseTheKey",
+                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                resources=[storage.key.key_arn],
+            ),
+            iam.PolicyStatement(
+                sid="RunTheBuild",
+                actions=["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
+                resources=[arn("codebuild", region, account, "project/%s" % name)],
+            ),
+        ]
+        if connection_arn:
+            owner, _, repo = repository.partition("/")
+            pipeline_statements.append(
+                iam.PolicyStatement(
+                    sid="UseTheConnection",
+                    actions=["codestar-connections:UseConnection"],
+                    resources=[connection_arn],
+                )
+            )
+        else:
+            pipeline_statements.append(
+                iam.PolicyStatement(
+                    sid="ReadTheRepository",
+                    actions=[
+                        "codecommit:GetBranch",
+                        "codecommit:GetCommit",
+                        "codecommit:UploadArchive",
+                        "codecommit:GetUploadArchiveStatus",
+                    ],
+                    resources=[arn("codecommit", region, account, repository)],
+                )
+            )
+        pipeline_role_itself = self._role(
+            "PipelineRole", "codepipeline.amazonaws.com", pipeline_statements, "runs %s" % name
+        )
+        pipeline_role = pipeline_role_itself.without_policy_updates()
+        if connection_arn:
+            source = actions.CodeStarConnectionsSourceAction(
+                action_name="Source",
+                connection_arn=connection_arn,
+                owner=owner,
+                repo=repo,
+                branch=branch,
+                output=source_output,
+                role=pipeline_role,
+            )
+        else:
+            # A commit starts the pipeline through an EventBridge rule, with a role that may
+            # start this pipeline only.
+            events_role = self._role(
+                "SourceEventsRole",
+                "events.amazonaws.com",
+                [
+                    iam.PolicyStatement(
+                        sid="StartThePipeline",
+                        actions=["codepipeline:StartPipelineExecution"],
+                        resources=[arn("codepipeline", region, account, name)],
+                    )
+                ],
+                "starts %s on a commit" % name,
+            )
+            source = actions.CodeCommitSourceAction(
+                action_name="Source",
+                repository=codecommit.Repository.from_repository_name(
+                    self, "Repository", repository
+                ),
+                branch=branch,
+                output=source_output,
+                role=pipeline_role,
+                event_role=events_role.without_policy_updates(),
+            )
+        self.pipeline = codepipeline.Pipeline(
+            self,
+            "Pipeline",
+            pipeline_name=name,
+            pipeline_type=codepipeline.PipelineType.V2,
+            artifact_bucket=bucket,
+            role=pipeline_role,
+            restart_execution_on_update=False,
+            stages=[
+                codepipeline.StageProps(stage_name="Source", actions=[source]),
+                codepipeline.StageProps(
+                    stage_name="BuildAndRun",
+                    actions=[
+                        actions.CodeBuildAction(
+                            action_name="TestUpsertStart",
+                            project=self.project,
+                            input=source_output,
+                            role=pipeline_role,
+                        )
+                    ],
+                ),
+            ],
+        )
+        # The role's DependsOn is implied by its RoleArn (cfn-lint W3005); its policy's is not.
+        policy = pipeline_role_itself.node.find_child("DefaultPolicy").node.default_child
+        self.pipeline.node.default_child.add_override("DependsOn", [self.get_logical_id(policy)])
+
+    def _role(self, id, service, statements, purpose):
+        role = iam.Role(
+            self,
+            id,
+            assumed_by=iam.ServicePrincipal(service),
+            description="%s (least privilege)" % purpose,
+        )
+        for statement in statements:
+            role.add_to_policy(statement)
+        acknowledge_wildcards(
+            role,
+            [r for s in statements for r in s.resources],
+            "scoped to CodePipeline's artifacts of this pipeline (<bucket>/<pipeline>/*) and "
+            "the project's code bundles (<bucket>/<prefix>/code/*)",
+        )
+        return role

@@ -1,0 +1,109 @@
+"""The data services: the feature group the Feature Store steps write and read (its request
+from pipelines/churn/feature_group.py, the online store and the offline store encrypted with
+the project's key), and the DataBrew dataset, recipe and recipe job that `churn databrew`
+publishes by API (their requests from pipelines/churn/databrew.py), with DataBrew's role.
+
+The recipe job runs the recipe's LATEST_WORKING version: CloudFormation creates a recipe but
+cannot publish a numbered version of it."""
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from infra.roles import acknowledge_wildcards, arn
+from pipelines.churn.databrew import databrew_requests
+from pipelines.churn.feature_group import (
+    DEFAULT_NAME,
+    feature_group_request,
+    layout_of,
+    offline_store_root,
+)
+from pipelines.errors import UserError
+
+
+def has_record_identifier(schema):
+    try:
+        layout_of(schema)
+        return True
+    except UserError:
+        return False
+
+
+class DataStack(cdk.Stack):
+    def __init__(self, scope: Construct, id: str, *, prefix, storage, mlops, schema, **kwargs):
+        super().__init__(scope, id, **kwargs)
+        bucket, key_arn = storage.bucket_name, storage.key.key_arn
+        self.feature_group = None
+        if has_record_identifier(schema):  # a feature group needs an id column
+            request = feature_group_request(
+                schema,
+                DEFAULT_NAME,
+                offline_store_root(bucket, prefix),
+                mlops.pipeline_role.role_arn,
+            )
+            request["OnlineStoreConfig"]["SecurityConfig"] = {"KmsKeyId": key_arn}
+            request["OfflineStoreConfig"]["S3StorageConfig"]["KmsKeyId"] = key_arn
+            self.feature_group = cdk.CfnResource(
+                self, "FeatureGroup", type="AWS::SageMaker::FeatureGroup", properties=request
+            )
+        role = iam.Role(
+            self,
+            "DataBrewRole",
+            assumed_by=iam.ServicePrincipal("databrew.amazonaws.com"),
+            description="DataBrew's %s recipe job (least privilege)" % prefix,
+        )
+        statements = [
+            iam.PolicyStatement(
+                sid="ReadRawWritePrepared",
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=["arn:aws:s3:::%s/%s/*" % (bucket, prefix)],
+            ),
+            iam.PolicyStatement(
+                sid="ListProjectPrefix",
+                actions=["s3:ListBucket"],
+                resources=["arn:aws:s3:::%s" % bucket],
+                conditions={"StringLike": {"s3:prefix": ["%s/*" % prefix]}},
+            ),
+            iam.PolicyStatement(
+                sid="UseTheKey",
+                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                resources=[key_arn],
+            ),
+            iam.PolicyStatement(
+                sid="JobLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[
+                    arn("logs", self.region, self.account, "log-group:/aws-glue-databrew/*")
+                ],
+            ),
+        ]
+        for statement in statements:
+            role.add_to_policy(statement)
+        acknowledge_wildcards(
+            role,
+            [r for s in statements for r in s.resources],
+            "scoped to the project's prefix of the bucket and DataBrew's own log groups",
+        )
+        requests = databrew_requests(
+            schema,
+            "s3://%s/%s/data/" % (bucket, prefix),
+            "s3://%s/%s/databrew/prepared/" % (bucket, prefix),
+            role.role_arn,
+            prefix=prefix,
+        )
+        self.dataset = cdk.CfnResource(
+            self, "Dataset", type="AWS::DataBrew::Dataset", properties=requests["dataset"]
+        )
+        self.recipe = cdk.CfnResource(
+            self, "Recipe", type="AWS::DataBrew::Recipe", properties=requests["recipe"]
+        )
+        job = dict(requests["job"])
+        job.update(
+            Type="RECIPE",
+            Recipe={"Name": job.pop("RecipeReference")["Name"], "Version": "LATEST_WORKING"},
+            EncryptionMode="SSE-KMS",
+            EncryptionKeyArn=key_arn,
+        )
+        self.job = cdk.CfnResource(self, "RecipeJob", type="AWS::DataBrew::Job", properties=job)
+        self.job.node.add_dependency(self.dataset, self.recipe)
+        self.role = role
