@@ -18,7 +18,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.roles import acknowledge_wildcards, arn
+from infra.roles import acknowledge_wildcards, arn, use_key
 
 
 class CiStack(cdk.Stack):
@@ -80,11 +80,7 @@ class CiStack(cdk.Stack):
                 resources=[bucket_arn],
                 conditions={"StringLike": {"s3:prefix": ["%s/code/*" % prefix]}},
             ),
-            iam.PolicyStatement(
-                sid="UseTheKey",
-                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                resources=[storage.key.key_arn],
-            ),
+            use_key(storage.key.key_arn),
             iam.PolicyStatement(
                 sid="ReadConfig",
                 actions=["ssm:GetParametersByPath"],
@@ -142,11 +138,7 @@ class CiStack(cdk.Stack):
                 actions=["s3:GetObject", "s3:PutObject"],
                 resources=[artifacts],
             ),
-            iam.PolicyStatement(
-                sid="UseTheKey",
-                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                resources=[storage.key.key_arn],
-            ),
+            use_key(storage.key.key_arn),
             iam.PolicyStatement(
                 sid="RunTheBuild",
                 actions=["codebuild:StartBuild", "codebuild:BatchGetBuilds"],

@@ -10,7 +10,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from infra.roles import acknowledge_wildcards, arn
+from infra.roles import acknowledge_wildcards, arn, use_key
 from pipelines.churn.databrew import databrew_requests
 from pipelines.churn.feature_group import (
     DEFAULT_NAME,
@@ -64,11 +64,7 @@ class DataStack(cdk.Stack):
                 resources=["arn:aws:s3:::%s" % bucket],
                 conditions={"StringLike": {"s3:prefix": ["%s/*" % prefix]}},
             ),
-            iam.PolicyStatement(
-                sid="UseTheKey",
-                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                resources=[key_arn],
-            ),
+            use_key(key_arn),
             iam.PolicyStatement(
                 sid="JobLogs",
                 actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],

@@ -71,6 +71,15 @@ def arn(service, region, account, resource):
     return "arn:aws:%s:%s:%s:%s" % (service, region, account, resource)
 
 
+def use_key(key_arn):
+    """Read and write what the project's key encrypts (no kms:* and no re-encryption)."""
+    return iam.PolicyStatement(
+        sid="UseTheKey",
+        actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+        resources=[key_arn],
+    )
+
+
 def acknowledge_wildcards(construct, policy_resources, reason):
     """One acknowledgement per wildcard resource of `construct`'s statements, with the reason,
     so a wildcard added later is a new finding, not silently covered."""
@@ -129,11 +138,7 @@ def pipeline_execution_role(
             resources=["arn:aws:s3:::%s" % bucket_name],
             conditions={"StringLike": {"s3:prefix": ["%s/*" % prefix, prefix]}},
         ),
-        iam.PolicyStatement(
-            sid="UseTheKey",
-            actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-            resources=[key.key_arn],
-        ),
+        use_key(key.key_arn),
         iam.PolicyStatement(
             sid="EncryptJobVolumes",
             actions=["kms:CreateGrant"],
