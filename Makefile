@@ -21,10 +21,9 @@ run: $(STAMP)
 
 # pytest exits 5 when it collected no test: a broken suite, not a pass. The test files are
 # spread over the cores (most tests wait on child processes importing libraries); a file's
-# tests stay on one worker, so its module fixtures are built once, except the files
-# tests/conftest.py lets spread (independent tests, one slow file would be the critical path).
+# tests stay on one worker, so its module fixtures are built once.
 test: $(STAMP)
-	@$(BIN)/python -m pytest -n auto --dist loadgroup; rc=$$?; \
+	@$(BIN)/python -m pytest -n auto --dist loadfile; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 # Style, likely bugs and the architecture's import rules over the whole checkout

@@ -182,17 +182,3 @@ def score_rows(model_dir, csv_text):
         module.predict_fn(module.input_fn(csv_text, "text/csv"), model), "text/csv"
     )
     return body.splitlines()
-
-
-# Files whose tests are independent and slow enough together to be the suite's critical path
-# on one worker: `--dist loadgroup` spreads them over every worker. Every other file's tests
-# form one group, as `--dist loadfile` would keep them (their module fixtures, and the order
-# test_workflows.py relies on).
-SPREAD_FILES = {"test_hostile_tables.py"}
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        name = item.path.name
-        if name not in SPREAD_FILES:
-            item.add_marker(pytest.mark.xdist_group(name))
