@@ -37,11 +37,10 @@ from pipelines.serving.model import ServableModel, unpack_model
 from processing.churn_job import file_digest
 
 DEFAULT_HOME = ".churn"
-# The workflows' names in a local home; polls shorter than on AWS, where a job takes minutes.
+# The workflows' names in a local home (WorkflowSettings' defaults hold its store's locations);
+# polls shorter than on AWS, where a job takes minutes.
 LOCAL_WORKFLOW_SETTINGS = {
     "role_arn": LOCAL_ROLE,
-    "capture_uri": "s3://%s/%s/capture" % (LOCAL_BUCKET, PREFIX),
-    "monitoring_output_uri": "s3://%s/%s/monitoring" % (LOCAL_BUCKET, PREFIX),
     "instance_type": "local",
     "pipeline_poll_seconds": 5,
     "endpoint_poll_seconds": 1,

@@ -28,6 +28,7 @@ from pipelines.aws.deploy import (
     monitoring_schedule_config,
     schedule_name,
 )
+from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX
 from pipelines.errors import UserError
 
 NAMES = ("train-and-deploy", "deploy", "direct")
@@ -64,6 +65,9 @@ GUIDE_HYPERPARAMETERS = {
 SUFFIX_LENGTH = 9  # "-" and eight hex characters: the model's and endpoint config's names
 
 
+LOCAL_BASE = "s3://%s/%s" % (LOCAL_BUCKET, PREFIX)  # the local home's store
+
+
 @dataclass
 class WorkflowSettings:
     """The names a workflow's states use; the defaults are the local home's."""
@@ -72,9 +76,9 @@ class WorkflowSettings:
     model_package_group: str = "ChurnPackageGroup"
     endpoint_name: str = "churn"
     role_arn: str = "arn:aws:iam::000000000000:role/SageMakerExecutionRole"
-    input_data_url: str = "s3://churn-local/churn/data/"
-    capture_uri: str = "s3://churn-local/churn/capture"
-    monitoring_output_uri: str = "s3://churn-local/churn/monitoring"
+    input_data_url: str = LOCAL_BASE + "/data/"
+    capture_uri: str = LOCAL_BASE + "/capture"
+    monitoring_output_uri: str = LOCAL_BASE + "/monitoring"
     monitor_image: str = "local/model-monitor"
     deploy_state_machine_arn: str = "arn:aws:states:local:000000000000:stateMachine:churn-deploy"
     databrew_job: str = ""
@@ -87,9 +91,9 @@ class WorkflowSettings:
     monitor: bool = True
     # direct: the guide's DataBrew -> training job -> endpoint, with no pipeline.
     training_image: str = "local/sagemaker-xgboost:3.0-5"
-    training_code_uri: str = "s3://churn-local/churn/code/training/sourcedir.tar.gz"
-    inference_code_uri: str = "s3://churn-local/churn/code/inference/sourcedir.tar.gz"
-    model_output_uri: str = "s3://churn-local/churn/models"
+    training_code_uri: str = LOCAL_BASE + "/code/training/sourcedir.tar.gz"
+    inference_code_uri: str = LOCAL_BASE + "/code/inference/sourcedir.tar.gz"
+    model_output_uri: str = LOCAL_BASE + "/models"
     training_instance_type: str = "ml.m5.xlarge"
     label_column: str = "churn"
     label_positive: str = ""
