@@ -128,8 +128,10 @@ def config_kwargs(config, prefix, given):
         "output_kms_key": config.get("kms-key-arn"),
     }
     if config.get("subnets"):
-        found["subnets"] = config["subnets"].split(",")
-        found["security_group_ids"] = config.get("security-group-ids", "").split(",")
+        from pipelines.aws.config import split_ids
+
+        found["subnets"] = split_ids(config["subnets"])
+        found["security_group_ids"] = split_ids(config.get("security-group-ids"))
     return {k: v for k, v in found.items() if v and k not in given}
 
 

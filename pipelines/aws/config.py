@@ -24,6 +24,12 @@ NAMES = (
 )
 
 
+def split_ids(text):
+    """The ids of a comma-separated value (subnets, security groups, alarm names), as the
+    config stack writes them and as flags take them."""
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
 def read_config(prefix, ssm=None, region=None):
     """{name: value} of the parameters under `prefix` (a path such as /churn/)."""
     if not prefix.startswith("/"):

@@ -4,6 +4,7 @@ endpoint (pipelines/local/sagemaker/hosting.py)."""
 
 import os
 
+from pipelines.aws.config import split_ids
 from pipelines.aws.errors import aws_errors
 from pipelines.cli.common import add_home, percentage, positive_int
 from pipelines.errors import UserError
@@ -140,12 +141,8 @@ def _deploy(args):
     return 0
 
 
-def _ids(text):
-    return [part.strip() for part in (text or "").split(",") if part.strip()]
-
-
 def _vpc(args):
-    subnets, groups = _ids(args.subnets), _ids(args.security_group_ids)
+    subnets, groups = split_ids(args.subnets), split_ids(args.security_group_ids)
     if bool(subnets) != bool(groups):
         raise UserError("--subnets and --security-group-ids: an endpoint's VPC needs both")
     return {"Subnets": subnets, "SecurityGroupIds": groups} if subnets else None
@@ -171,7 +168,7 @@ def _rollout(args):
     if not args.blue_green:
         return None
     return BlueGreen(
-        args.canary_percent, args.canary_wait, args.bake_seconds, _ids(args.rollback_alarms)
+        args.canary_percent, args.canary_wait, args.bake_seconds, split_ids(args.rollback_alarms)
     )
 
 
