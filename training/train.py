@@ -25,7 +25,7 @@ saves the model.
 
 Checkpoints (Managed Spot Training): when the checkpoint folder exists (SageMaker makes
 CheckpointConfig.LocalPath, /opt/ml/checkpoints, and fills it from CheckpointConfig.S3Uri before
-the job starts), the first host saves the booster there after every round, as
+the job starts), the first host saves the booster there every --checkpoint_interval rounds, as
 checkpoint-<fingerprint>-<rounds>.ubj, and a job that starts over (after a Spot interruption)
 resumes from the newest one. The fingerprint covers the hyperparameters and the bytes of the
 first host's channels, so a checkpoint of other data or other settings is never resumed. After
@@ -319,30 +319,28 @@ def open_checkpoints(args, params, cluster, channel_dirs):
                 with open(path, "rb") as f:
                     for block in iter(lambda: f.read(1 << 20), b""):
                         digest.update(block)
-    fingerprint = digest.hexdigest()[:12]
-    if cluster.size > 1:
-        import numpy as np
-        import xgboost as xgb
-
-        mine = [int(fingerprint, 16)] if cluster.is_master else [0]
-        total = xgb.collective.allreduce(np.array(mine, dtype=np.int64), xgb.collective.Op.SUM)
-        fingerprint = "%012x" % int(total[0])
+    fingerprint = "%012x" % first_hosts(cluster, int(digest.hexdigest()[:12], 16))
     return Checkpoints(args.checkpoint_dir, fingerprint)
+
+
+def first_hosts(cluster, value):
+    """The first host's `value` (a non-negative int below 2**63) on every host."""
+    if cluster.size == 1:
+        return value
+    import numpy as np
+    import xgboost as xgb
+
+    mine = np.array([value if cluster.is_master else 0], dtype=np.int64)
+    return int(xgb.collective.allreduce(mine, xgb.collective.Op.SUM)[0])
 
 
 def resume_point(checkpoints, cluster):
     """(checkpoint path or None, rounds done): the newest checkpoint the first host has; every
     host resumes from that round (SageMaker gives each host the same S3 prefix)."""
-    found = checkpoints.rounds() if checkpoints else []
-    rounds = found[0] if found else 0
-    if cluster.size > 1 and checkpoints:
-        import numpy as np
-        import xgboost as xgb
-
-        mine = [rounds] if cluster.is_master else [0]
-        rounds = int(
-            xgb.collective.allreduce(np.array(mine, dtype=np.int64), xgb.collective.Op.SUM)[0]
-        )
+    if checkpoints is None:
+        return None, 0
+    found = checkpoints.rounds()
+    rounds = first_hosts(cluster, found[0] if found else 0)
     if not rounds:
         return None, 0
     path = checkpoints.path(rounds)

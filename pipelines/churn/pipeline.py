@@ -112,7 +112,7 @@ BUILD_OPTIONS = {
     # through its NAT gateway and endpoints).
     "network_isolation": False,
     "encrypt_inter_container_traffic": False,  # between the hosts of a multi-instance training
-    # Managed Spot Training: train.py checkpoints every round under checkpoint_s3_uri (default
+    # Managed Spot Training: train.py checkpoints every 10 rounds under checkpoint_s3_uri (default
     # s3://<bucket>/<prefix>/checkpoints/train) and resumes after an interruption; a job waits
     # up to spot_max_wait_seconds (at least its MaxRuntimeInSeconds) for Spot capacity.
     "spot_training": False,
