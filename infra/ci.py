@@ -18,7 +18,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.roles import acknowledge_wildcards, arn, use_key
+from infra.roles import arn, hand_written_role, use_key
+
+ROLE_SCOPE = (
+    "scoped to CodePipeline's artifacts of this pipeline (<bucket>/<pipeline>/*) and the "
+    "project's code bundles (<bucket>/<prefix>/code/*)"
+)
 
 
 class CiStack(cdk.Stack):
@@ -107,8 +112,13 @@ class CiStack(cdk.Stack):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             ),
         ]
-        build_role = self._role(
-            "BuildRole", "codebuild.amazonaws.com", build_statements, "builds %s" % name
+        build_role = hand_written_role(
+            self,
+            "BuildRole",
+            "codebuild.amazonaws.com",
+            build_statements,
+            "builds %s" % name,
+            ROLE_SCOPE,
         )
         self.project = codebuild.PipelineProject(
             self,
@@ -167,8 +177,13 @@ class CiStack(cdk.Stack):
                     resources=[arn("codecommit", region, account, repository)],
                 )
             )
-        pipeline_role_itself = self._role(
-            "PipelineRole", "codepipeline.amazonaws.com", pipeline_statements, "runs %s" % name
+        pipeline_role_itself = hand_written_role(
+            self,
+            "PipelineRole",
+            "codepipeline.amazonaws.com",
+            pipeline_statements,
+            "runs %s" % name,
+            ROLE_SCOPE,
         )
         pipeline_role = pipeline_role_itself.without_policy_updates()
         if connection_arn:
@@ -184,7 +199,8 @@ class CiStack(cdk.Stack):
         else:
             # A commit starts the pipeline through an EventBridge rule, with a role that may
             # start this pipeline only.
-            events_role = self._role(
+            events_role = hand_written_role(
+                self,
                 "SourceEventsRole",
                 "events.amazonaws.com",
                 [
@@ -195,6 +211,7 @@ class CiStack(cdk.Stack):
                     )
                 ],
                 "starts %s on a commit" % name,
+                ROLE_SCOPE,
             )
             source = actions.CodeCommitSourceAction(
                 action_name="Source",
@@ -232,20 +249,3 @@ class CiStack(cdk.Stack):
         # The role's DependsOn is implied by its RoleArn (cfn-lint W3005); its policy's is not.
         policy = pipeline_role_itself.node.find_child("DefaultPolicy").node.default_child
         self.pipeline.node.default_child.add_override("DependsOn", [self.get_logical_id(policy)])
-
-    def _role(self, id, service, statements, purpose):
-        role = iam.Role(
-            self,
-            id,
-            assumed_by=iam.ServicePrincipal(service),
-            description="%s (least privilege)" % purpose,
-        )
-        for statement in statements:
-            role.add_to_policy(statement)
-        acknowledge_wildcards(
-            role,
-            [r for s in statements for r in s.resources],
-            "scoped to CodePipeline's artifacts of this pipeline (<bucket>/<pipeline>/*) and "
-            "the project's code bundles (<bucket>/<prefix>/code/*)",
-        )
-        return role

@@ -10,7 +10,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from infra.roles import acknowledge_wildcards, arn, use_key
+from infra.roles import arn, hand_written_role, use_key
 from pipelines.churn.databrew import databrew_requests
 from pipelines.churn.feature_group import (
     DEFAULT_NAME,
@@ -46,12 +46,6 @@ class DataStack(cdk.Stack):
             self.feature_group = cdk.CfnResource(
                 self, "FeatureGroup", type="AWS::SageMaker::FeatureGroup", properties=request
             )
-        role = iam.Role(
-            self,
-            "DataBrewRole",
-            assumed_by=iam.ServicePrincipal("databrew.amazonaws.com"),
-            description="DataBrew's %s recipe job (least privilege)" % prefix,
-        )
         statements = [
             iam.PolicyStatement(
                 sid="ReadRawWritePrepared",
@@ -73,11 +67,12 @@ class DataStack(cdk.Stack):
                 ],
             ),
         ]
-        for statement in statements:
-            role.add_to_policy(statement)
-        acknowledge_wildcards(
-            role,
-            [r for s in statements for r in s.resources],
+        role = hand_written_role(
+            self,
+            "DataBrewRole",
+            "databrew.amazonaws.com",
+            statements,
+            "DataBrew's %s recipe job" % prefix,
             "scoped to the project's prefix of the bucket and DataBrew's own log groups",
         )
         requests = databrew_requests(

@@ -92,6 +92,21 @@ def acknowledge_wildcards(construct, policy_resources, reason):
         )
 
 
+def hand_written_role(scope, id, service, statements, purpose, reason):
+    """A role `service` assumes with exactly `statements`, its wildcard resources acknowledged
+    with `reason` (acknowledge_wildcards)."""
+    role = iam.Role(
+        scope,
+        id,
+        assumed_by=iam.ServicePrincipal(service),
+        description="%s (least privilege)" % purpose,
+    )
+    for statement in statements:
+        role.add_to_policy(statement)
+    acknowledge_wildcards(role, [r for s in statements for r in s.resources], reason)
+    return role
+
+
 def pipeline_role_name(prefix):
     return "%s-pipeline-execution" % prefix
 
