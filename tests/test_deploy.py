@@ -17,7 +17,7 @@ from conftest import ROOT, aws_client
 ROLE = "arn:aws:iam::123456789012:role/ChurnEndpointRole"
 
 
-def register(sagemaker, group, status):
+def register(sagemaker, group, status, environment=None):
     sagemaker.create_model_package_group(ModelPackageGroupName=group)
     arn = sagemaker.create_model_package(
         ModelPackageGroupName=group,
@@ -27,7 +27,7 @@ def register(sagemaker, group, status):
                 {
                     "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.0-5",
                     "ModelDataUrl": "s3://artifacts/churn/models/job/output/model.tar.gz",
-                    "Environment": {"SAGEMAKER_PROGRAM": "inference.py"},
+                    "Environment": environment or {"SAGEMAKER_PROGRAM": "inference.py"},
                 }
             ],
             "SupportedContentTypes": ["text/csv"],
@@ -416,3 +416,33 @@ def test_scaling_and_rollout_refusals_are_one_line(aws_env, args, message):
     assert proc.returncode == 1, proc.stdout
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert "y" not in [e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]]
+
+
+def test_an_isolated_endpoint_needs_a_version_whose_code_is_in_its_artifact(aws_env, monkeypatch):
+    """moto keeps no EnableNetworkIsolation on CreateModel: the request sent to it is
+    asserted (a botocore event hook, no stubbing)."""
+    import boto3
+
+    from pipelines.aws.deploy import deploy
+
+    for key, value in aws_env.items():
+        monkeypatch.setenv(key, value)
+    sagemaker = aws_client("sagemaker", aws_env)
+    packed = register(sagemaker, "IsolatedGroup", "Approved", {
+        "SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"})  # fmt: skip
+    session = boto3.Session()
+    created = sent(session, "CreateModel")
+    deploy(packed, "iso", ROLE, capture_destination="s3://a/c", session=session,
+           network_isolation=True)  # fmt: skip
+    (request,) = created
+    assert request["EnableNetworkIsolation"] is True
+    fetched = register(sagemaker, "FetchingGroup", "Approved", {
+        "SAGEMAKER_PROGRAM": "inference.py",
+        "SAGEMAKER_SUBMIT_DIRECTORY": "s3://artifacts/churn/code/inference/x/sourcedir.tar.gz"})  # fmt: skip
+    base = ["--role-arn", ROLE, "--capture-destination", "s3://a/c", "--network-isolation"]
+    proc = churn(
+        aws_env, "deploy", "--model-package-arn", fetched, "--endpoint-name", "iso2", *base
+    )
+    assert proc.returncode == 1
+    assert "fetches its serving code from s3://" in proc.stderr and "Traceback" not in proc.stderr
+    assert "iso2" not in [e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]]

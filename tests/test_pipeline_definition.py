@@ -564,9 +564,21 @@ def test_the_production_options_reach_every_job_field_by_field(secure_definition
         train["HyperParameters"]["sagemaker_submit_directory"]
         == '"/opt/ml/input/data/code/sourcedir.tar.gz"'
     )
+    # The isolated model's serving code travels in the artifact: train.py packs the inference
+    # channel into code/, where SAGEMAKER_SUBMIT_DIRECTORY points.
+    inference = [c for c in train["InputDataConfig"] if c["ChannelName"] == "inference"]
+    assert inference and inference[0]["DataSource"]["S3DataSource"]["S3Uri"].startswith(
+        "s3://review-bucket/churn/code/inference/"
+    )
     model = steps["BatchModel-CreateModel"]["Arguments"]
     assert model["VpcConfig"] == vpc
-    assert "EnableNetworkIsolation" not in model  # it fetches SAGEMAKER_SUBMIT_DIRECTORY
+    assert model["EnableNetworkIsolation"] is True
+    assert model["PrimaryContainer"]["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == (
+        "/opt/ml/model/code"
+    )
+    register = steps["RegisterModel-RegisterModel"]["Arguments"]
+    (container,) = register["InferenceSpecification"]["Containers"]
+    assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
     transform = steps["BatchTransform"]["Arguments"]
     assert transform["TransformResources"]["VolumeKmsKeyId"] == KEY + "volumes"
     assert transform["TransformOutput"]["KmsKeyId"] == KEY + "outputs"
@@ -580,6 +592,8 @@ def test_the_production_options_reach_every_job_field_by_field(secure_definition
         "CheckpointConfig",
         "MaxWaitTimeInSeconds",
         '"EnableNetworkIsolation": true',
+        '"ChannelName": "inference"',
+        "/opt/ml/model/code",
     ):
         assert field not in plain, field
 

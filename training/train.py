@@ -48,7 +48,7 @@ import time
 # lives with the processing scripts.
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.join(HERE, "..", "processing")]
-from churn_job import fail, write_atomic, write_text_atomic  # noqa: E402
+from churn_job import ArchiveError, extract_archive, fail, write_atomic, write_text_atomic  # noqa: E402
 
 MODEL_FILE = "xgboost-model"
 TRACKER_PORT = 9099  # as the SageMaker XGBoost container's distributed training uses
@@ -112,6 +112,11 @@ def parse_args(argv=None):
     p.add_argument(
         "--preprocessing",
         default=env("SM_CHANNEL_PREPROCESSING", "/opt/ml/input/data/preprocessing"),
+    )
+    # Optional: the serving code's sourcedir.tar.gz, packed into the model as code/ for a
+    # network-isolated model, which cannot fetch SAGEMAKER_SUBMIT_DIRECTORY from S3.
+    p.add_argument(
+        "--inference", default=env("SM_CHANNEL_INFERENCE", "/opt/ml/input/data/inference")
     )
     # CheckpointConfig.LocalPath; the local runner names its stand-in folder.
     p.add_argument("--checkpoint-dir", default=env("CHURN_CHECKPOINT_DIR", "/opt/ml/checkpoints"))
@@ -228,6 +233,23 @@ def find_preprocessing(args):
         "the model must carry the preprocessing that inference replays"
         % (PREPROCESSING_FILE, args.preprocessing)
     )
+
+
+def pack_serving_code(channel, target):
+    """The inference channel's archives unpacked into the model's code/ (safely: no links, no
+    names leaving it), when the job has that channel."""
+    if not os.path.isdir(channel):
+        return
+    archives = sorted(glob.glob(os.path.join(channel, "*.tar.gz")))
+    if not archives:
+        raise TrainingError("channel inference: no .tar.gz of serving code in %s" % channel)
+    for archive in archives:
+        try:
+            extract_archive(
+                archive, target, label="channel inference: " + os.path.basename(archive)
+            )
+        except ArchiveError as e:
+            raise TrainingError(str(e))
 
 
 class Cluster(object):
@@ -503,6 +525,7 @@ def _train(args, cluster):
     # save_model picks the format from the extension: write UBJSON under a temporary name,
     # then publish it as `xgboost-model`, the name the XGBoost serving image looks for.
     write_atomic(os.path.join(args.model_dir, MODEL_FILE), booster.save_model, suffix=".ubj")
+    pack_serving_code(args.inference, os.path.join(args.model_dir, "code"))
     target = os.path.join(args.model_dir, PREPROCESSING_FILE)
     if preprocessing:
         shutil.copyfile(preprocessing, target)  # byte for byte what PreprocessData wrote

@@ -49,11 +49,14 @@ def deploy(
     scaling=None,
     rollout=None,
     autoscaling_client=None,
+    network_isolation=False,
 ):
     """Returns the names it created: {"model", "endpoint_config", "endpoint", "rollout"}.
     `vpc`: {"Subnets": [...], "SecurityGroupIds": [...]}; `scaling`: a scaling.AutoScaling;
     `rollout`: a scaling.BlueGreen, used when the endpoint exists (a new one has no traffic to
-    shift)."""
+    shift); `network_isolation`: the model's container gets no network, so its serving code
+    must be in the artifact (a version registered by a pipeline built with
+    network_isolation)."""
 
     sm = _client(session)
     autoscaling = autoscaling_client or (session or _boto3_session()).client(
@@ -75,6 +78,14 @@ def deploy(
         "ModelDataUrl": container["ModelDataUrl"],
         "Environment": container.get("Environment", {}),
     }
+    submit = primary["Environment"].get("SAGEMAKER_SUBMIT_DIRECTORY", "")
+    if network_isolation and submit.startswith("s3://"):
+        raise DeployError(
+            "model package %s fetches its serving code from %s, which an isolated container "
+            "cannot: register it from a pipeline built with network_isolation (its code is then "
+            "in the model artifact), or deploy without --network-isolation"
+            % (model_package_arn, submit)
+        )
     model = dict(
         ModelName=model_name,
         ExecutionRoleArn=role_arn,
@@ -83,6 +94,8 @@ def deploy(
     )
     if vpc:
         model["VpcConfig"] = vpc
+    if network_isolation:
+        model["EnableNetworkIsolation"] = True
     sm.create_model(**model)
     config = {
         "EndpointConfigName": config_name,

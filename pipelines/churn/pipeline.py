@@ -107,19 +107,22 @@ BUILD_OPTIONS = {
     "subnets": None,  # VPC subnet ids for the jobs and the batch model, with:
     "security_group_ids": None,
     # No network for the jobs that need none (PreprocessData, BaselineData, TrainModel,
-    # EvaluateModel). ValidateData and BuildDataset install packages the image
-    # lacks and IngestFeatures calls the Feature Store API, so those keep theirs (in a VPC,
-    # through its NAT gateway and endpoints).
+    # EvaluateModel) and for the model (its serving code then travels in the artifact, under
+    # code/, and SAGEMAKER_SUBMIT_DIRECTORY names it there). ValidateData and BuildDataset
+    # install packages the image lacks and IngestFeatures calls the Feature Store API, so those
+    # keep theirs (in a VPC, through its NAT gateway and endpoints).
     "network_isolation": False,
     "encrypt_inter_container_traffic": False,  # between the hosts of a multi-instance training
     # Managed Spot Training: train.py checkpoints every 10 rounds under checkpoint_s3_uri (default
     # s3://<bucket>/<prefix>/checkpoints/train) and resumes after an interruption; a job waits
     # up to spot_max_wait_seconds (at least its MaxRuntimeInSeconds) for Spot capacity.
     "spot_training": False,
-    "spot_max_wait_seconds": 2 * 86400,
+    "spot_max_wait_seconds": 2 * 86400,  # twice TRAINING_MAX_RUNTIME
     "checkpoint_s3_uri": None,
 }
 TRAINING_MAX_RUNTIME = 86400  # the SDK's default, written out: spot_max_wait_seconds >= it
+# Where an isolated model's serving code is: packed into the artifact by train.py.
+MODEL_CODE_DIR = "/opt/ml/model/code"
 # Parameters the Feature Store steps add (only with those options).
 FEATURE_PARAMETER_DEFAULTS = {
     "FeatureGroupName": "churn-customers",
@@ -680,16 +683,19 @@ class _Steps(object):
             disable_profiler=True,
             **b.security.training(b.bucket, b.prefix),
         )
+        channels = {
+            "train": TrainingInput(split_uri("train"), content_type="text/csv"),
+            "validation": TrainingInput(split_uri("validation"), content_type="text/csv"),
+            "preprocessing": TrainingInput(
+                split_uri("preprocessing"), content_type="application/json"
+            ),
+        }
+        if b.security.network_isolation:
+            # An isolated serving container cannot fetch its code: train.py packs it into the
+            # model as code/, where SAGEMAKER_SUBMIT_DIRECTORY then points.
+            channels["inference"] = TrainingInput(b.bundles["inference"].uri(b.bucket, b.prefix))
         with telemetry_opted_out(b.session):
-            train_args = estimator.fit(
-                inputs={
-                    "train": TrainingInput(split_uri("train"), content_type="text/csv"),
-                    "validation": TrainingInput(split_uri("validation"), content_type="text/csv"),
-                    "preprocessing": TrainingInput(
-                        split_uri("preprocessing"), content_type="application/json"
-                    ),
-                }
-            )
+            train_args = estimator.fit(inputs=channels)
         return TrainingStep(
             name="TrainModel", step_args=train_args, cache_config=CACHE, retry_policies=RETRY
         )
@@ -737,7 +743,8 @@ class _Steps(object):
 
     def serving_model(self, model_data):
         """The serving container finds inference.py through SAGEMAKER_SUBMIT_DIRECTORY (a
-        content-hashed tarball), so the model artifact needs no repack step."""
+        content-hashed tarball), so the model artifact needs no repack step; with
+        network_isolation, in the artifact's code/ (train.py packed it there)."""
         b = self.b
         return Model(
             image_uri=self.xgboost_image,
@@ -746,13 +753,16 @@ class _Steps(object):
             sagemaker_session=b.session,
             env={
                 "SAGEMAKER_PROGRAM": "inference.py",
-                "SAGEMAKER_SUBMIT_DIRECTORY": b.bundles["inference"].uri(b.bucket, b.prefix),
+                "SAGEMAKER_SUBMIT_DIRECTORY": (
+                    MODEL_CODE_DIR
+                    if b.security.network_isolation
+                    else b.bundles["inference"].uri(b.bucket, b.prefix)
+                ),
                 "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
                 "SAGEMAKER_REGION": b.region,
             },
-            # In the VPC, not isolated: the container fetches its code from
-            # SAGEMAKER_SUBMIT_DIRECTORY in S3 (through the VPC's S3 endpoint).
             vpc_config=b.security.vpc_config(),
+            enable_network_isolation=b.security.network_isolation,
         )
 
     def register(self, model_data, evaluation_json, baseline):

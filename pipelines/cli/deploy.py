@@ -104,6 +104,7 @@ def _deploy(args):
         vpc=_vpc(args),
         scaling=_scaling(args),
         rollout=_rollout(args),
+        network_isolation=args.network_isolation,
     )
     print(
         "endpoint %s: config %s, model %s; data capture %s"
@@ -205,6 +206,12 @@ def add_parsers(sub):
     p.add_argument("--kms-key-arn", help="encrypt the instances' volumes and the captures")
     p.add_argument("--subnets", help="comma-separated subnet ids: the model runs in the VPC")
     p.add_argument("--security-group-ids", help="comma-separated, with --subnets")
+    p.add_argument(
+        "--network-isolation",
+        action="store_true",
+        help="no network for the model's container (a version whose serving code is in its "
+        "artifact: registered by a pipeline built with network_isolation)",
+    )
     p.add_argument("--autoscale-min", type=positive_int, help="fewest instances")
     p.add_argument("--autoscale-max", type=positive_int, help="most instances")
     p.add_argument(

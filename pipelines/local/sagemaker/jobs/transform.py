@@ -101,7 +101,10 @@ def run_transform(request, job_name, workdir, store, runner, model):
     log = Path(workdir) / "algo-1.log"
     timeout = (request.get("ModelClientConfig") or {}).get("InvocationsTimeoutInSeconds")
     results = runner.run(
-        [Launch("algo-1", argv, env, c.root, log)], None if timeout is None else timeout * 100
+        [Launch("algo-1", argv, env, c.root, log)],
+        None if timeout is None else timeout * 100,
+        # An isolated model's container reaches nothing; its code is in the artifact.
+        private_network=bool(model.get("EnableNetworkIsolation")),
     )
     raise_first_failure(results, None)
     store.upload_folder(output_dir, transform_output["S3OutputPath"])
