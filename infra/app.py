@@ -73,6 +73,7 @@ def build(app):
         endpoint_name=context("endpoint") or "churn",
         schema=schema,
         databrew_job="%s-prepare" % prefix,  # the data stack's recipe job
+        network=network,
     )
     monitoring = MonitoringStack(
         app,

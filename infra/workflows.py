@@ -34,8 +34,10 @@ class WorkflowStack(cdk.Stack):
         endpoint_name="churn",
         schema="seed",
         databrew_job="",
+        network=None,
         **kwargs,
     ):
+        """`network`: the NetworkStack in VPC mode (the models and direct's training in it)."""
         super().__init__(scope, id, **kwargs)
         region, account = self.region, self.account
         base = "s3://%s/%s" % (storage.bucket_name, prefix)
@@ -57,6 +59,9 @@ class WorkflowStack(cdk.Stack):
             training_code_uri=bundles["training"].uri(storage.bucket_name, prefix),
             inference_code_uri=bundles["inference"].uri(storage.bucket_name, prefix),
             model_output_uri=base + "/models",
+            kms_key=storage.key.key_arn,
+            subnets=network.subnet_ids if network else [],
+            security_group_ids=[network.security_group.security_group_id] if network else [],
             **training_labels(source.schema),
         )
         role = iam.Role(
@@ -67,6 +72,18 @@ class WorkflowStack(cdk.Stack):
         )
         self.role = role
         statements = self._statements(settings, prefix, group_name, deploy_name, mlops)
+        # Endpoint configs and direct's training name the key: SageMaker takes a grant on it.
+        statements += [
+            iam.PolicyStatement(
+                sid="GrantTheKeyToSageMaker",
+                actions=["kms:CreateGrant"],
+                resources=[storage.key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": True}},
+            ),
+            iam.PolicyStatement(
+                sid="DescribeTheKey", actions=["kms:DescribeKey"], resources=[storage.key.key_arn]
+            ),
+        ]
         for statement in statements:
             role.add_to_policy(statement)
         # The executions' logs are encrypted with the project's key; CloudWatch Logs may use it

@@ -218,7 +218,8 @@ def test_make_synth_writes_the_templates(tmp_path):
 
 
 def asl(definition_string):
-    """The ASL of a DefinitionString; a reference in it (the role's ARN) read as ROLE."""
+    """The ASL of a DefinitionString; each reference in it (the role's ARN, the key's, the
+    subnets') read as ROLE."""
     if isinstance(definition_string, str):
         return json.loads(definition_string)
     parts = definition_string["Fn::Join"][1]
@@ -435,6 +436,18 @@ def test_vpc_mode_puts_the_jobs_in_private_subnets_with_endpoints(vpc_mode):
     assert {"/churn/subnets", "/churn/security-group-ids"} <= names
     statements = {s["Sid"]: s for s in policy_statements(t["mlops"])}
     assert "ec2:CreateNetworkInterface" in statements["JobNetworkInterfaces"]["Action"]
+    # The workflows' models are in the VPC too, their endpoint configs use the key.
+    machines = t["workflows"].find_resources("AWS::StepFunctions::StateMachine").values()
+    for body in machines:
+        document = asl(body["Properties"]["DefinitionString"])
+        if "Create model" in document["States"]:
+            create = document["States"]["Create model"]["Parameters"]
+            assert create["VpcConfig"] == {
+                "Subnets": ["ROLE", "ROLE"],
+                "SecurityGroupIds": ["ROLE"],
+            }
+            config = document["States"]["Create endpoint config"]["Parameters"]
+            assert config["KmsKeyId"] == config["DataCaptureConfig"]["KmsKeyId"] == "ROLE"
 
 
 def test_the_feature_group_and_the_databrew_job(synthesized):

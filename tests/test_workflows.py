@@ -64,6 +64,30 @@ def test_workflow_definition_prints_what_the_code_generates(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def test_the_key_and_the_vpc_reach_the_models_endpoint_configs_and_training(tmp_path):
+    """Given the infrastructure's key and VPC (flags, or --config-prefix), every model runs in
+    the VPC and the endpoint's volumes, the captures and direct's training use the key."""
+    proc = churn_cli(tmp_path, "workflow", "definition", "direct", "--kms-key", "KEY",
+                     "--subnets", "subnet-1, subnet-2", "--security-group-ids", "sg-1")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    document = json.loads(proc.stdout)
+    assert lint(document) == []
+    vpc = {"Subnets": ["subnet-1", "subnet-2"], "SecurityGroupIds": ["sg-1"]}
+    states = document["States"]
+    assert states["Create model"]["Parameters"]["VpcConfig"] == vpc
+    config = states["Create endpoint config"]["Parameters"]
+    assert config["KmsKeyId"] == config["DataCaptureConfig"]["KmsKeyId"] == "KEY"
+    train = states["Train"]["Parameters"]
+    assert train["VpcConfig"] == vpc
+    assert train["OutputDataConfig"]["KmsKeyId"] == train["ResourceConfig"]["VolumeKmsKeyId"]
+    assert train["OutputDataConfig"]["KmsKeyId"] == "KEY"
+    deploy = definition("deploy", WorkflowSettings(subnets=["subnet-1"], security_group_ids=["g"]))
+    assert deploy["States"]["Create model"]["Parameters"]["VpcConfig"]["Subnets"] == ["subnet-1"]
+    # Without them, none of these fields.
+    plain = json.dumps(definition("direct"))
+    assert "VpcConfig" not in plain and "KmsKeyId" not in plain
+
+
 # -- local runs ---------------------------------------------------------------------------
 
 

@@ -98,6 +98,22 @@ class WorkflowSettings:
     label_column: str = "churn"
     label_positive: str = ""
     hyperparameters: dict = field(default_factory=lambda: dict(GUIDE_HYPERPARAMETERS))
+    # The infrastructure's key and VPC (empty: none), for the models, endpoint configs and
+    # direct's training job, as churn deploy and the pipeline use them.
+    kms_key: str = ""
+    subnets: list = field(default_factory=list)
+    security_group_ids: list = field(default_factory=list)
+
+    def vpc(self):
+        """{"VpcConfig": ...} for a model or job in the VPC, else {}."""
+        if not self.subnets:
+            return {}
+        return {
+            "VpcConfig": {
+                "Subnets": list(self.subnets),
+                "SecurityGroupIds": list(self.security_group_ids),
+            }
+        }
 
 
 def training_labels(schema):
@@ -415,6 +431,7 @@ def deploy(s):
                 "ExecutionRoleArn": s.role_arn,
                 "PrimaryContainer": {"ModelPackageName.$": "$.ModelPackageArn"},
                 "Tags": [{"Key": "model-package-arn", "Value.$": "$.ModelPackageArn"}],
+                **s.vpc(),
             },
             "ResultPath": None,
             "Retry": RETRY_LIMITS,
@@ -507,14 +524,20 @@ def direct(s):
                         },
                     }
                 ],
-                "OutputDataConfig": {"S3OutputPath": s.model_output_uri},
-                "ResourceConfig": {
-                    "InstanceCount": 1,
-                    "InstanceType": s.training_instance_type,
-                    "VolumeSizeInGB": 30,
-                },
+                "OutputDataConfig": dict(
+                    {"S3OutputPath": s.model_output_uri}, **_key("KmsKeyId", s)
+                ),
+                "ResourceConfig": dict(
+                    {
+                        "InstanceCount": 1,
+                        "InstanceType": s.training_instance_type,
+                        "VolumeSizeInGB": 30,
+                    },
+                    **_key("VolumeKmsKeyId", s),
+                ),
                 "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
                 "RoleArn": s.role_arn,
+                **s.vpc(),
             },
             "ResultSelector": {"ModelDataUrl.$": "$.ModelArtifacts.S3ModelArtifacts"},
             "ResultPath": "$.training",
@@ -562,6 +585,7 @@ def direct(s):
                         "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
                     },
                 },
+                **s.vpc(),
             },
             "ResultPath": None,
             "Retry": RETRY_LIMITS,
@@ -615,6 +639,11 @@ def _name_states(endpoint, following):
     }
 
 
+def _key(field_name, s):
+    """{field_name: the KMS key} when the settings name one, else {}."""
+    return {field_name: s.kms_key} if s.kms_key else {}
+
+
 def _endpoint_states(s, following):
     """CreateEndpointConfig with data capture, then CreateEndpoint or UpdateEndpoint, and the
     poll until the endpoint is InService on the new configuration (then `following`)."""
@@ -628,6 +657,7 @@ def _endpoint_states(s, following):
             "CsvContentTypes": CAPTURE_CSV_TYPES,
             "JsonContentTypes": CAPTURE_JSON_TYPES,
         },
+        **_key("KmsKeyId", s),
     }
     return {
         "Create endpoint config": {
@@ -645,6 +675,7 @@ def _endpoint_states(s, following):
                     }
                 ],
                 "DataCaptureConfig": capture,
+                **_key("KmsKeyId", s),  # the instances' volumes
             },
             "ResultPath": None,
             "Retry": RETRY_LIMITS,

@@ -12,6 +12,7 @@ pipelines/churn/workflows.py), printed, and run locally by the ASL interpreter.
 import json
 import sys
 
+from pipelines.aws.config import split_ids
 from pipelines.aws.errors import aws_errors
 from pipelines.churn.schema_source import SchemaSource
 from pipelines.churn.workflows import NAMES, WorkflowSettings, definition, training_labels
@@ -32,9 +33,13 @@ def _settings(args):
             "monitoring_output_uri",
             "deploy_state_machine_arn",
             "databrew_job",
+            "kms_key",
         )
         if getattr(args, key, None)
     }
+    for key in ("subnets", "security_group_ids"):  # comma-separated, as the flags take them
+        if getattr(args, key, None):
+            values[key] = split_ids(getattr(args, key))
     return values
 
 
@@ -140,6 +145,9 @@ def cmd_create(args, ws):
                 "bucket": "bucket",
                 "model_package_group": "model-package-group",
                 "endpoint_name": "endpoint-name",
+                "kms_key": "kms-key-arn",
+                "subnets": "subnets",
+                "security_group_ids": "security-group-ids",
             },
             region=args.region,
         )
@@ -255,6 +263,11 @@ def _add_names(p):
     p.add_argument("--monitoring-output-uri")
     p.add_argument("--deploy-state-machine-arn")
     p.add_argument("--databrew-job", help="a DataBrew job to run before the pipeline")
+    p.add_argument(
+        "--kms-key", help="KMS key for the endpoint's volumes, the captures, direct's training"
+    )
+    p.add_argument("--subnets", help="comma-separated: the models and direct's training in the VPC")
+    p.add_argument("--security-group-ids", help="comma-separated, with --subnets")
 
 
 def _add_aws(p):
