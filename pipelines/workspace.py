@@ -274,9 +274,7 @@ class Workspace(object):
         started,
         on_start=None,
     ):
-        definition, bundles = local_definition(
-            self.home, source, pipeline_name=pipeline_name, **options
-        )
+        definition, bundles = local_definition(source, pipeline_name=pipeline_name, **options)
         self.stage_code(bundles)
         for name, flag in (("InputDataUrl", "--data"), ("BatchInputUrl", "--batch-input")):
             if name in parameters:  # it would be replaced by what the flag stages

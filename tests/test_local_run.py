@@ -276,11 +276,31 @@ def test_a_local_run_needs_no_network(tmp_path):
         "1000",
         "--param",
         "AucThreshold=0.5",
-        env={"PYTHONPATH": str(guard)},
+        env={"PYTHONPATH": str(guard), "XDG_CACHE_HOME": str(tmp_path / "cache")},
         wrap=["unshare", "--net", "--"],
     )
     assert result["status"] == "Succeeded", proc.stderr[-3000:]
     assert not (tmp_path / "attempts.txt").exists()
+
+
+def test_a_new_home_reuses_the_definition_without_importing_the_sdk(tmp_path):
+    """The definition memo sits in the user's cache, not in a home. `--param InputDataUrl` is
+    refused right after the definition is found, so these runs execute no job."""
+
+    def attempt(home):
+        # PYTHONPROFILEIMPORTTIME lists every module the process imports on its stderr.
+        env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "PYTHONPROFILEIMPORTTIME": "1"}
+        proc = churn(tmp_path / home, "run", "--param", "InputDataUrl=x", env=env)
+        assert "--param InputDataUrl: give the file with --data" in proc.stderr, proc.stderr[-2000:]
+        lines = proc.stderr.splitlines()
+        return {line.split("|")[-1].strip() for line in lines if line.startswith("import time:")}
+
+    memos = tmp_path / "cache" / "churn" / "definitions"
+    assert "sagemaker.workflow.pipeline" in attempt("first")
+    (memo,) = memos.iterdir()
+    built = memo.read_bytes()
+    assert not [name for name in attempt("second") if name.split(".")[0] == "sagemaker"]
+    assert list(memos.iterdir()) == [memo] and memo.read_bytes() == built
 
 
 @needs_shared_data

@@ -2,12 +2,14 @@
 with the local store's bucket.
 
 The definition is a pure function of the code, the build arguments and the SDK version, so it is
-memoised under <home>/definitions/ keyed by a hash of exactly those: a rerun does not import the
-SDK at all.
+memoised keyed by a hash of exactly those: a rerun does not import the SDK at all. Nothing in it
+depends on the home, so the memo lives in the user's cache (`$XDG_CACHE_HOME/churn/definitions`,
+else `~/.cache/churn/definitions`) and a new home, a fresh clone's or a test's, reuses it.
 """
 
 import hashlib
 import json
+import os
 from importlib import metadata
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from processing.churn_job import write_text_atomic
 LOCAL_BUCKET = "churn-local"
 LOCAL_REGION = "us-east-1"  # image URIs need a region; nothing is called there
 PREFIX = "churn"
+KEEP_MEMOS = 64  # every code change makes new keys: the cache keeps the most recently used
 # The files that shape the definition besides the job code (which the bundles cover).
 BUILDER_SOURCES = (
     "pipelines/churn/pipeline.py",
@@ -37,14 +40,27 @@ def definition_key(build_args, bundles):
     return h.hexdigest()[:24]
 
 
-def local_definition(home, source, pipeline_name="ChurnPipeline", **overrides):
+def memo_folder():
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "churn" / "definitions"
+
+
+def local_definition(source, pipeline_name="ChurnPipeline", **overrides):
     """(definition dict, bundles) for a SchemaSource, from the memo when nothing it depends on
     changed."""
     bundles = build_bundles(source.user_file)
     build_args = dict(overrides, pipeline_name=pipeline_name, **source.identity())
-    memo = Path(home) / "definitions" / (definition_key(build_args, bundles) + ".json")
-    if memo.is_file():
-        return json.loads(memo.read_text()), bundles
+    memo = memo_folder() / (definition_key(build_args, bundles) + ".json")
+    try:
+        definition = json.loads(memo.read_text())
+    except (OSError, ValueError):
+        definition = None  # not built yet, or a cache we cannot read: build it
+    if definition is not None:
+        try:
+            os.utime(memo)  # recently used: kept by prune_memos
+        except OSError:
+            pass
+        return definition, bundles
     from pipelines.churn.pipeline import get_pipeline  # imports the SDK: seconds
 
     pipeline = get_pipeline(
@@ -58,5 +74,15 @@ def local_definition(home, source, pipeline_name="ChurnPipeline", **overrides):
         **overrides,
     )
     definition = json.loads(pipeline.definition())
-    write_text_atomic(memo, json.dumps(definition))
+    try:
+        write_text_atomic(memo, json.dumps(definition))
+        prune_memos(memo.parent)
+    except OSError:
+        pass  # a read-only or full cache only costs the next run this build
     return definition, bundles
+
+
+def prune_memos(folder):
+    memos = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for stale in memos[KEEP_MEMOS:]:
+        stale.unlink()
