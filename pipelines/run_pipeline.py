@@ -13,7 +13,14 @@ import json
 import sys
 import time
 
-from pipelines.cli.template import load_pipeline, parse_kwargs, pipeline_parser, run_command
+from pipelines.aws.errors import require_credentials
+from pipelines.cli.template import (
+    load_pipeline,
+    parse_kwargs,
+    pipeline_parser,
+    region_of,
+    run_command,
+)
 from pipelines.errors import UserError
 
 FINAL = ("Succeeded", "Failed", "Stopped")
@@ -99,6 +106,9 @@ def main(argv=None, out=sys.stdout):
         raise UserError("--role-arn (or --config-prefix naming where it is in Parameter Store)")
     kwargs.setdefault("role", args.role_arn)
     tags = parse_tags(args.tags)
+    import boto3
+
+    require_credentials(boto3.Session(region_name=region_of(kwargs)))
     pipeline = load_pipeline(args.module_name, kwargs)
     response = pipeline.upsert(
         role_arn=args.role_arn, description=args.description, tags=tags or None

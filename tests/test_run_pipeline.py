@@ -145,6 +145,14 @@ def test_missing_credentials_are_one_clear_line(aws_env, tmp_path):
         "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
     )
 
+    env["AWS_PROFILE"] = "nope"
+    proc = run_pipeline(env, "-n", "pipelines.churn.pipeline", "--role-arn", ROLE)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (
+        "run-pipeline: error: AWS profile 'nope' is not in your AWS config: check AWS_PROFILE "
+        "(aws configure list-profiles)"
+    )
+
 
 def test_codebuild_build_phase(aws_env, bucket, tmp_path):
     """The buildspec's build commands, run as CodeBuild would with the project's variables."""

@@ -13,12 +13,18 @@ def credentials_error(e):
         NoCredentialsError,
         NoRegionError,
         PartialCredentialsError,
+        ProfileNotFound,
     )
 
     if isinstance(e, (NoCredentialsError, PartialCredentialsError)):
         return UserError(
             "no AWS credentials found: configure a profile (aws configure, "
             "AWS_PROFILE) or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        )
+    if isinstance(e, ProfileNotFound):
+        return UserError(
+            "AWS profile %r is not in your AWS config: check AWS_PROFILE "
+            "(aws configure list-profiles)" % e.kwargs.get("profile")
         )
     if isinstance(e, NoRegionError):
         return UserError("no AWS region: set AWS_DEFAULT_REGION")
@@ -28,6 +34,19 @@ def credentials_error(e):
             % e.kwargs.get("endpoint_url")
         )
     return None
+
+
+def require_credentials(session):
+    """Refuse before the slow part (the SDK's import, a pipeline's build) when the boto3 session
+    has no credentials: the call that needs them would fail only at the end."""
+    from botocore.exceptions import NoCredentialsError
+
+    try:
+        found = session.get_credentials()
+    except Exception as e:  # a broken profile: botocore's reason, worded by credentials_error
+        raise credentials_error(e) or UserError("cannot load AWS credentials: %s" % e)
+    if found is None:
+        raise credentials_error(NoCredentialsError())
 
 
 def service_message(e):

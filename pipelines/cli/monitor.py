@@ -46,10 +46,9 @@ def _monitor_aws(args, ws, since, schedule):
     from datetime import datetime, timezone
 
     import boto3
-    from botocore.exceptions import NoCredentialsError
 
     from pipelines.aws import monitoring as monitor_aws
-    from pipelines.aws.errors import credentials_error
+    from pipelines.aws.errors import require_credentials
     from pipelines.errors import MonitorError
     from pipelines.monitoring.drift import check
     from pipelines.monitoring.report import NAMESPACE, write_violations
@@ -69,8 +68,7 @@ def _monitor_aws(args, ws, since, schedule):
     session = boto3.Session()
     if not session.region_name:
         raise UserError("no AWS region: set AWS_DEFAULT_REGION to the endpoint's region")
-    if session.get_credentials() is None:
-        raise credentials_error(NoCredentialsError())
+    require_credentials(session)
     with aws_errors():
         s3, sagemaker = session.client("s3"), session.client("sagemaker")
         if args.baseline_dir:
