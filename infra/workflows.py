@@ -15,7 +15,8 @@ from constructs import Construct
 
 from infra.roles import acknowledge_wildcards, arn
 from pipelines.churn.bundles import build_bundles
-from pipelines.churn.pipeline import model_monitor_image, xgboost_image
+from pipelines.churn.images import model_monitor_image
+from pipelines.churn.pipeline import xgboost_image
 from pipelines.churn.schema_source import SchemaSource
 from pipelines.churn.workflows import WorkflowSettings, definition, training_labels
 

@@ -126,6 +126,11 @@ def test_deploy_with_data_capture_then_undeploy(aws_env, monkeypatch):
             "--role-arn (or SAGEMAKER_EXECUTION_ROLE_ARN, or --config-prefix)",
         ),
         (["--role-arn", ROLE], "data capture needs --capture-destination"),
+        (
+            # Refused before the endpoint is made, not after it (as it once was).
+            ["--role-arn", ROLE, "--capture-destination", "s3://a/c", "--monitor", "hourly"],
+            "--monitor hourly needs --monitoring-output",
+        ),
     ],
 )
 def test_deploy_refusals_are_one_line(aws_env, args, message):
@@ -138,6 +143,7 @@ def test_deploy_refusals_are_one_line(aws_env, args, message):
     proc = churn(env, "deploy", "--model-package-arn", arn, "--endpoint-name", "x", *args)
     assert proc.returncode == 1
     assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert "x" not in [e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]]
 
 
 def test_undeploy_of_a_missing_endpoint(aws_env):
@@ -145,11 +151,28 @@ def test_undeploy_of_a_missing_endpoint(aws_env):
     assert proc.returncode == 1 and "no endpoint nothing-here" in proc.stderr
 
 
+def test_the_monitor_image_is_the_sdks_in_every_region():
+    """churn deploy and churn workflow look the image up without importing the SDK."""
+    from pipelines.churn.images import model_monitor_image, sdk_image_table
+    from pipelines.churn.sdk import quiet_sdk
+    from pipelines.errors import UserError
+
+    quiet_sdk()
+    from sagemaker import image_uris
+
+    regions = sdk_image_table("model-monitor")["versions"][""]["registries"]
+    assert {"us-east-1", "eu-west-1", "cn-north-1"} <= set(regions)
+    for region in regions:
+        assert model_monitor_image(region) == image_uris.retrieve("model-monitor", region), region
+    with pytest.raises(UserError, match="Model Monitor has no image in region 'mars-1'"):
+        model_monitor_image("mars-1")
+
+
 def test_hourly_monitoring_schedule_against_the_registered_baseline(aws_env, monkeypatch):
     import boto3
 
     from pipelines.aws.deploy import HOURLY, schedule_monitoring
-    from pipelines.churn.pipeline import model_monitor_image
+    from pipelines.churn.images import model_monitor_image
     from pipelines.churn.sdk import quiet_sdk
 
     quiet_sdk()

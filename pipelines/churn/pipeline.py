@@ -23,6 +23,7 @@ from pipelines.aws.code_upload import upload
 from pipelines.churn.bundles import USER_SCHEMA_DIR, build_bundles
 from pipelines.churn.feature_group import layout_of as feature_group_layout
 from pipelines.churn.feature_group import offline_store_root
+from pipelines.churn.images import model_monitor_image
 from pipelines.churn.schema_source import SchemaSource
 from pipelines.churn.sdk import quiet_sdk, telemetry_opted_out
 
@@ -162,12 +163,6 @@ def job_images(region):
         "xgboost": xgboost_image(region),
         "model-monitor": model_monitor_image(region),
     }
-
-
-def model_monitor_image(region):
-    """Model Monitor's analyzer image in `region`, for data-quality monitoring schedules (the
-    SDK keeps the table of its accounts per region)."""
-    return image_uris.retrieve("model-monitor", region)
 
 
 def _parameter(name, default):

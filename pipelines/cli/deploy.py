@@ -65,7 +65,6 @@ def _deploy(args):
     import boto3
 
     from pipelines.aws.deploy import deploy, schedule_monitoring
-    from pipelines.churn.pipeline import model_monitor_image
 
     if args.config_prefix:
         from pipelines.aws.config import fill
@@ -90,6 +89,10 @@ def _deploy(args):
         raise UserError(
             "--role-arn (or SAGEMAKER_EXECUTION_ROLE_ARN, or --config-prefix): the role the "
             "endpoint's model runs as"
+        )
+    if args.monitor == "hourly" and not args.monitoring_output:
+        raise UserError(
+            "--monitor hourly needs --monitoring-output s3://... for the monitoring reports"
         )
     done = deploy(
         args.model_package_arn,
@@ -130,10 +133,8 @@ def _deploy(args):
             % (args.autoscale_min, args.autoscale_max, args.autoscale_target)
         )
     if args.monitor == "hourly":
-        if not args.monitoring_output:
-            raise UserError(
-                "--monitor hourly needs --monitoring-output s3://... for the monitoring reports"
-            )
+        from pipelines.churn.images import model_monitor_image
+
         image = model_monitor_image(boto3.Session().region_name)
         name = schedule_monitoring(
             args.endpoint_name, args.model_package_arn, role, args.monitoring_output, image

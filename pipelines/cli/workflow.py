@@ -197,7 +197,7 @@ def _aws_locations(args, session, settings):
     """Where a workflow's objects go on AWS, under --bucket: capture, monitoring reports and
     (direct) the code bundles, uploaded here, the model artifacts and the region's XGBoost
     image; a flag given wins."""
-    from pipelines.churn.pipeline import model_monitor_image
+    from pipelines.churn.images import model_monitor_image
 
     out = {"monitor_image": model_monitor_image(session.region_name)}
     if not args.bucket:
