@@ -1,5 +1,6 @@
 """The pipeline definition JSON is the contract (DESIGN rule 2): assert on it, not on SDK objects."""
 
+import collections
 import json
 import re
 import subprocess
@@ -21,6 +22,22 @@ BATCH_KWARGS = json.dumps(
         "batch_input": "s3://review-bucket/churn/to-score/",
     }
 )
+FEATURE_KWARGS = json.dumps(
+    dict(json.loads(KWARGS), schema="bank", ingest_features=True, train_from_feature_store=True)
+)
+KEY = "arn:aws:kms:eu-west-1:111122223333:key/"
+SECURE_KWARGS = json.dumps(
+    dict(
+        json.loads(BATCH_KWARGS),
+        volume_kms_key=KEY + "volumes",
+        output_kms_key=KEY + "outputs",
+        subnets=["subnet-a", "subnet-b"],
+        security_group_ids=["sg-jobs"],
+        network_isolation=True,
+        encrypt_inter_container_traffic=True,
+        spot_training=True,
+    )
+)
 BATCH_PARAMETERS = {
     "BatchInputUrl",
     "BatchOutputUrl",
@@ -39,9 +56,10 @@ STEP_TYPES = {
     "AucTooLow": "Fail",
 }
 
-# Runs the command with every socket connection refused except to loopback, and no credentials.
+# Runs each command line in turn, every socket connection refused except to loopback, with no
+# credentials; one process pays for the SDK's import once. Prints each one's code and output.
 GUARDED = """
-import sys
+import contextlib, io, json, sys
 attempts = []
 def guard(event, args):
     # Libraries may swallow the refusal (the SDK's telemetry does), so record it as well.
@@ -54,11 +72,13 @@ def guard(event, args):
 sys.addaudithook(guard)
 from pipelines.get_pipeline_definition import main
 from pipelines.cli.template import run_command
-code = run_command(main, sys.argv[1:], "get-pipeline-definition")
-if attempts:
-    sys.stderr.write("network access attempted: %s\\n" % ", ".join(attempts))
-    code = 3
-sys.exit(code)
+results = []
+for argv in json.loads(sys.argv[1]):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = run_command(main, argv, "get-pipeline-definition")
+    results.append([code, out.getvalue(), err.getvalue()])
+sys.stdout.write(json.dumps({"results": results, "attempts": attempts}))
 """
 
 
@@ -77,31 +97,79 @@ def offline_env():
     return env
 
 
-def get_definition(*args, env=None):
-    return subprocess.run(
-        [sys.executable, "-c", GUARDED] + list(args),
+Built = collections.namedtuple("Built", "returncode stdout stderr")
+
+
+def get_definitions(**commands):
+    """{name: Built} for get-pipeline-definition command lines (--module-name
+    pipelines.churn.pipeline and a --kwargs JSON, or a list of arguments), run in one offline
+    process that must neither touch the network nor write anything to its own stderr (the SDK's
+    deprecation warnings and config chatter must not reach the terminal)."""
+    argvs = [
+        argv
+        if isinstance(argv, list)
+        else ["--module-name", "pipelines.churn.pipeline", "--kwargs", argv]
+        for argv in commands.values()
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-c", GUARDED, json.dumps(argvs)],
         capture_output=True,
         text=True,
         cwd=str(ROOT),
-        env=env or offline_env(),
+        env=offline_env(),
+    )
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    reply = json.loads(proc.stdout)
+    assert reply["attempts"] == [], reply["attempts"]
+    return {name: Built(*result) for name, result in zip(commands, reply["results"])}
+
+
+def user_schema_command(folder):
+    schema = json.loads((ROOT / "processing/schemas/seed.json").read_text())
+    (folder / "mine.json").write_text(json.dumps(schema))
+    kwargs = json.dumps(
+        {
+            "region": "eu-west-1",
+            "default_bucket": "review-bucket",
+            "schema": str(folder / "mine.json"),
+            "AucThreshold": 0.8,
+        }
+    )
+    return ["-n", "pipelines.churn.pipeline", "--kwargs", kwargs, "-f", str(folder / "out.json")]
+
+
+@pytest.fixture(scope="module")
+def user_folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("user-schema")
+
+
+@pytest.fixture(scope="module")
+def built(user_folder):
+    """Every definition the tests read, built in one process."""
+    return get_definitions(
+        plain=KWARGS,
+        batch=BATCH_KWARGS,
+        feature=FEATURE_KWARGS,
+        secure=SECURE_KWARGS,
+        feature_isolated=json.dumps(dict(json.loads(FEATURE_KWARGS), network_isolation=True)),
+        no_id=json.dumps(dict(json.loads(KWARGS), schema="bigml", ingest_features=True)),
+        user_schema=user_schema_command(user_folder),
     )
 
 
-@pytest.fixture(scope="module")
-def definition():
-    proc = get_definition("--module-name", "pipelines.churn.pipeline", "--kwargs", KWARGS)
-    assert proc.returncode == 0, proc.stderr
-    # The SDK's v2 deprecation warnings and config chatter must not reach the terminal.
-    assert proc.stderr == ""
-    return proc.stdout
+def succeeded(build):
+    assert build.returncode == 0 and build.stderr == "", build.stderr
+    return build.stdout
 
 
 @pytest.fixture(scope="module")
-def batch_definition():
-    proc = get_definition("--module-name", "pipelines.churn.pipeline", "--kwargs", BATCH_KWARGS)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == ""
-    return proc.stdout
+def definition(built):
+    return succeeded(built["plain"])
+
+
+@pytest.fixture(scope="module")
+def batch_definition(built):
+    return succeeded(built["batch"])
 
 
 def all_steps(definition):
@@ -308,9 +376,14 @@ def test_wiring_of_the_job_steps(definition):
         assert {"Step.THROTTLING", "SageMaker.CAPACITY_ERROR"} <= types
 
 
-def test_code_keys_are_content_hashes_and_the_json_is_stable(definition):
-    again = get_definition("--module-name", "pipelines.churn.pipeline", "--kwargs", KWARGS)
-    assert again.stdout == definition
+@pytest.fixture(scope="module")
+def rebuilt():
+    """The same definitions from a second process: no hash seed or clock may change a byte."""
+    return get_definitions(plain=KWARGS, feature=FEATURE_KWARGS)
+
+
+def test_code_keys_are_content_hashes_and_the_json_is_stable(definition, rebuilt):
+    assert succeeded(rebuilt["plain"]) == definition
     keys = set(re.findall(r"s3://review-bucket/churn/code/(\w+)/([0-9a-f]{16})/", definition))
     assert {k for k, _ in keys} == {"processing", "evaluation", "training", "inference"}
 
@@ -324,20 +397,9 @@ def test_bundle_digest_follows_content_only():
     assert deterministic_tarball({"a": b"1"}) == deterministic_tarball({"a": b"1"})
 
 
-def test_definition_file_and_user_schema(tmp_path):
-    schema = json.loads((ROOT / "processing/schemas/seed.json").read_text())
-    (tmp_path / "mine.json").write_text(json.dumps(schema))
-    kwargs = json.dumps(
-        {
-            "region": "eu-west-1",
-            "default_bucket": "review-bucket",
-            "schema": str(tmp_path / "mine.json"),
-            "AucThreshold": 0.8,
-        }
-    )
-    out = tmp_path / "definition.json"
-    proc = get_definition("-n", "pipelines.churn.pipeline", "--kwargs", kwargs, "-f", str(out))
-    assert proc.returncode == 0, proc.stderr
+def test_definition_file_and_user_schema(built, user_folder):
+    assert succeeded(built["user_schema"]) == ""  # with -f the definition goes to the file
+    out = user_folder / "out.json"
     parsed = json.loads(out.read_text())
     steps = all_steps(parsed)
     assert (
@@ -449,22 +511,13 @@ def test_user_mistakes_are_one_line(args, env_region, message, monkeypatch, caps
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-FEATURE_KWARGS = json.dumps(
-    dict(json.loads(KWARGS), schema="bank", ingest_features=True, train_from_feature_store=True)
-)
-
-
 @pytest.fixture(scope="module")
-def feature_definition():
-    proc = get_definition("--module-name", "pipelines.churn.pipeline", "--kwargs", FEATURE_KWARGS)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == ""
-    return proc.stdout
+def feature_definition(built):
+    return succeeded(built["feature"])
 
 
-def test_the_feature_store_steps_build_offline_deterministically(feature_definition):
-    again = get_definition("--module-name", "pipelines.churn.pipeline", "--kwargs", FEATURE_KWARGS)
-    assert again.returncode == 0 and again.stdout == feature_definition  # no network, same bytes
+def test_the_feature_store_steps_build_offline_deterministically(feature_definition, rebuilt):
+    assert succeeded(rebuilt["feature"]) == feature_definition  # no network, same bytes
     check_references(feature_definition)
     parsed = json.loads(feature_definition)
     steps = all_steps(parsed)
@@ -494,13 +547,8 @@ def test_the_feature_store_steps_build_offline_deterministically(feature_definit
     assert (defaults["DatasetAsOf"], defaults["DatasetWriteTimeCutoff"]) == ("now", "none")
 
 
-def test_the_feature_store_options_need_a_schema_with_an_id(tmp_path):
-    proc = get_definition(
-        "--module-name",
-        "pipelines.churn.pipeline",
-        "--kwargs",
-        json.dumps(dict(json.loads(KWARGS), schema="bigml", ingest_features=True)),
-    )
+def test_the_feature_store_options_need_a_schema_with_an_id(built):
+    proc = built["no_id"]
     assert proc.returncode == 1
     assert proc.stderr.strip().endswith(
         'has no "id_column": a feature group needs a record identifier; set "id_column" to '
@@ -509,26 +557,9 @@ def test_the_feature_store_options_need_a_schema_with_an_id(tmp_path):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-KEY = "arn:aws:kms:eu-west-1:111122223333:key/"
-SECURE_KWARGS = json.dumps(
-    dict(
-        json.loads(BATCH_KWARGS),
-        volume_kms_key=KEY + "volumes",
-        output_kms_key=KEY + "outputs",
-        subnets=["subnet-a", "subnet-b"],
-        security_group_ids=["sg-jobs"],
-        network_isolation=True,
-        encrypt_inter_container_traffic=True,
-        spot_training=True,
-    )
-)
-
-
 @pytest.fixture(scope="module")
-def secure_definition():
-    proc = get_definition("--module-name", "pipelines.churn.pipeline", "--kwargs", SECURE_KWARGS)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+def secure_definition(built):
+    return json.loads(succeeded(built["secure"]))
 
 
 def test_the_production_options_reach_every_job_field_by_field(secure_definition, definition):
@@ -598,11 +629,8 @@ def test_the_production_options_reach_every_job_field_by_field(secure_definition
         assert field not in plain, field
 
 
-def test_the_feature_store_jobs_keep_their_network_under_isolation():
-    kwargs = dict(json.loads(FEATURE_KWARGS), network_isolation=True)
-    proc = get_definition(
-        "--module-name", "pipelines.churn.pipeline", "--kwargs", json.dumps(kwargs)
-    )
+def test_the_feature_store_jobs_keep_their_network_under_isolation(built):
+    proc = built["feature_isolated"]
     assert proc.returncode == 0, proc.stderr
     steps = all_steps(json.loads(proc.stdout))
     for name in ("IngestFeatures", "BuildDataset"):
