@@ -31,11 +31,10 @@ def main():
     print("machine: %s" % machine())
     try:
         memo_home = work / "memo"
-        churn_run(memo_home, generate(1000, work))
+        churn_run(memo_home, generate(1000, work))  # memoises the definition (user cache)
         for rows in args.rows:
             data = generate(rows, work)
             home = work / ("h%d" % rows)
-            shutil.copytree(memo_home / "definitions", home / "definitions")
             wall, result = churn_run(home, data)
             record = json.loads(
                 (home / "executions" / result["execution_id"] / "execution.json").read_text()
