@@ -6,7 +6,11 @@ target to 0/1 with the schema, splits rows into train / validation / test (strat
 fits the DataBrew recipe on the train rows and replays it on all three. Writes
 
   <output-dir>/train/train.csv, validation/validation.csv, test/test.csv
-      label first, no header: the SageMaker XGBoost CSV convention
+      label first, no header: the SageMaker XGBoost CSV convention. With --train-parts K > 1
+      (the pipeline passes TrainingInstanceCount) the train split is K files instead,
+      train/train-part-00000.csv ..., consecutive runs of its rows whose concatenation is
+      byte for byte the single train.csv: the train channel is ShardedByS3Key, so each
+      training host downloads only its part.
   <output-dir>/preprocessing/preprocessing.json
       the fitted recipe and feature order that inference replays
 
@@ -57,6 +61,12 @@ def parse_args(argv=None):
     p.add_argument("--validation-fraction", type=float, default=0.15)
     p.add_argument("--test-fraction", type=float, default=0.15)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument(
+        "--train-parts",
+        type=int,
+        default=1,
+        help="files to write the train split as, one per training host",
+    )
     return p.parse_args(argv)
 
 
@@ -164,6 +174,25 @@ def write_xgboost_csv(path, labels, features):
     )
 
 
+def split_files(folder, name, parts, row_count):
+    """(path, row slice) of each file a split is written as: one file, or `parts` consecutive
+    runs of rows as even as they divide."""
+    if parts < 1:
+        raise DataError("--train-parts is %d; it must be at least 1" % parts)
+    if parts == 1:
+        return [(os.path.join(folder, name + ".csv"), slice(None))]
+    if row_count < parts:
+        raise DataError(
+            "the %s split has %d rows, fewer than the %d training instances that each "
+            "need a part; use fewer instances or a larger table" % (name, row_count, parts)
+        )
+    bounds = [row_count * i // parts for i in range(parts + 1)]
+    return [
+        (os.path.join(folder, "%s-part-%05d.csv" % (name, i)), slice(bounds[i], bounds[i + 1]))
+        for i in range(parts)
+    ]
+
+
 def preprocess(args):
     started = time.time()
     schema = load_schema(args.schema)
@@ -201,9 +230,11 @@ def preprocess(args):
     for name in SPLITS:
         table = tables[name]
         matrix = feature_matrix(table, feature_names)
-        write_xgboost_csv(
-            os.path.join(args.output_dir, name, name + ".csv"), table[label_key], matrix
-        )
+        parts = args.train_parts if name == "train" else 1
+        for path, part in split_files(
+            os.path.join(args.output_dir, name), name, parts, len(matrix)
+        ):
+            write_xgboost_csv(path, table[label_key][part], matrix[part])
         rows[name] = {
             "rows": int(len(table[label_key])),
             "positive_rate": round(float(table[label_key].mean()), 6),

@@ -200,20 +200,32 @@ def test_auc_threshold_takes_the_fail_branch(home):
 
 
 def test_two_training_instances_train_one_model_together(home):
-    proc, result = run_json(
-        home, "--rows", "3000", "--param", "TrainingInstanceCount=2", "--param", "NumRound=40"
-    )
+    """Each host downloads only its part of the train split (a ShardedByS3Key channel over
+    the parts PreprocessData writes, one per host), and the two train one model together: its
+    AUC is within 0.005 of the single host's. Subsample=1: with row sampling each host would
+    draw its own sample, which is another model, not the same one trained on two hosts."""
+    whole = ["--rows", "3000", "--param", "Subsample=1"]
+    proc, single = run_json(home, *whole)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc, result = run_json(home, *whole, "--param", "TrainingInstanceCount=2")
     assert proc.returncode == 0, proc.stderr[-3000:]
     hits = {s["name"]: s["cache_hit"] for s in result["steps"]}
-    # NumRound changed the training key: training and what depends on it rerun, the rest not.
-    assert hits["ValidateData"] and hits["PreprocessData"]
-    assert not hits["TrainModel"] and not hits["EvaluateModel"]
-    folder = home / "executions" / result["execution_id"] / "TrainModel"
-    first = (folder / "algo-1.log").read_text()
-    second = (folder / "algo-2.log").read_text()
-    assert "on each of 2 hosts" in first and "validation-auc" in first
-    assert "got rank 1" in second and "algo-1 saves the model" in second
-    assert result["metrics"]["auc"] > 0.7
+    # The part count is PreprocessData's argument: it reruns, and what depends on it.
+    assert hits["ValidateData"] and hits["BaselineData"]
+    assert not hits["PreprocessData"] and not hits["TrainModel"] and not hits["EvaluateModel"]
+    execution = home / "executions" / result["execution_id"]
+    first = (execution / "TrainModel" / "algo-1.log").read_text()
+    second = (execution / "TrainModel" / "algo-2.log").read_text()
+    assert "train: 1050 rows on each of 2 hosts" in first and "validation-auc" in first
+    assert "got rank 1" in second and "algo-2 of ['algo-1', 'algo-2'] done (1050 rows)" in second
+    channels = [
+        sorted(
+            p.name for p in (execution / "TrainModel" / host / "opt/ml/input/data/train").iterdir()
+        )
+        for host in ("algo-1", "algo-2")
+    ]
+    assert channels == [["train-part-00000.csv"], ["train-part-00001.csv"]]
+    assert abs(result["metrics"]["auc"] - single["metrics"]["auc"]) <= 0.005
 
 
 def test_a_validation_failure_stops_at_validate_data(home, tmp_path, seed_csv):

@@ -334,6 +334,32 @@ def test_wiring_of_the_job_steps(definition):
         for name in ("train", "validation", "preprocessing")
     }
     assert steps["PreprocessData"]["DependsOn"] == ["ValidateData"]
+    # Scale-out: each training host downloads only its part of the train split, which
+    # PreprocessData writes as one file per host; the jobs that do not divide run once.
+    distribution = {
+        c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3DataDistributionType"]
+        for c in steps["TrainModel"]["Arguments"]["InputDataConfig"]
+    }
+    assert distribution == {
+        "train": "ShardedByS3Key",
+        "validation": "FullyReplicated",
+        "preprocessing": "FullyReplicated",
+    }
+    preprocess = steps["PreprocessData"]["Arguments"]
+    assert preprocess["AppSpecification"]["ContainerArguments"][-2:] == [
+        "--train-parts",
+        {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.TrainingInstanceCount"}]}},
+    ]
+    counts = {
+        name: steps[name]["Arguments"]["ProcessingResources"]["ClusterConfig"]["InstanceCount"]
+        for name in ("ValidateData", "BaselineData", "PreprocessData", "EvaluateModel")
+    }
+    assert counts == {
+        "ValidateData": {"Get": "Parameters.ProcessingInstanceCount"},
+        "BaselineData": {"Get": "Parameters.ProcessingInstanceCount"},
+        "PreprocessData": 1,
+        "EvaluateModel": 1,
+    }
     evaluate_inputs = {
         i["InputName"]: i["S3Input"]["S3Uri"]
         for i in steps["EvaluateModel"]["Arguments"]["ProcessingInputs"]

@@ -184,6 +184,29 @@ def test_unusable_input_fails_with_one_clear_line(tmp_path, content, message):
     assert not (tmp_path / "out" / "preprocessing").exists()
 
 
+def test_train_parts_are_consecutive_runs_of_the_one_train_file(seed_csv, tmp_path):
+    """One part per training host (the train channel is ShardedByS3Key); concatenated, the
+    parts are the single-host train.csv byte for byte, and the other outputs do not change."""
+    for name, parts in (("one", "1"), ("three", "3")):
+        run("processing/preprocess.py", "--input", seed_csv, "--output-dir", tmp_path / name,
+            "--train-parts", parts, check=0)  # fmt: skip
+    one, three = tmp_path / "one", tmp_path / "three"
+    files = sorted(p.name for p in (three / "train").iterdir())
+    assert files == ["train-part-00000.csv", "train-part-00001.csv", "train-part-00002.csv"]
+    pieces = [(three / "train" / f).read_bytes() for f in files]
+    assert b"".join(pieces) == (one / "train" / "train.csv").read_bytes()
+    assert sorted(piece.count(b"\n") for piece in pieces) == [700, 700, 700]  # 2100 rows
+    for same in ("validation/validation.csv", "test/test.csv", "preprocessing/preprocessing.json"):
+        assert (three / same).read_bytes() == (one / same).read_bytes()
+    too_many = run("processing/preprocess.py", "--input", seed_csv, "--output-dir",
+                   tmp_path / "many", "--train-parts", "5000")  # fmt: skip
+    assert too_many.returncode == 1 and "Traceback" not in too_many.stderr
+    assert "the train split has 2100 rows, fewer than the 5000 training instances" in (
+        too_many.stderr
+    )
+    assert not (tmp_path / "many" / "train").exists()
+
+
 def test_too_few_rows_to_stratify(tmp_path):
     rows = ["C%d,40,5,100,2,1,%d" % (i, int(i == 0)) for i in range(10)]
     path = tmp_path / "tiny.csv"

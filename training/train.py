@@ -20,8 +20,9 @@ it, no early stopping), and the preprocessing.json written beside the model pass
 columns through, so the model answers rows as the table holds them.
 
 With several hosts (SM_HOSTS), the hosts train one model together through XGBoost's collective:
-the first host runs the tracker, each host trains on its share of the rows, and the first host
-saves the model.
+the first host runs the tracker, each host trains on its share of the rows (its part of a
+ShardedByS3Key channel, as the pipeline's train channel is; of a FullyReplicated one, every
+size-th row), every host evaluates on all validation rows, and the first host saves the model.
 
 Checkpoints (Managed Spot Training): when the checkpoint folder exists (SageMaker makes
 CheckpointConfig.LocalPath, /opt/ml/checkpoints, and fills it from CheckpointConfig.S3Uri before
@@ -455,9 +456,10 @@ def _train(args, cluster):
             spec = json.load(f)
         feature_names = spec.get("feature_names")
         y_train, x_train = cluster.share(*read_channel(args.train, "train"), channel="train")
-        y_val, x_val = cluster.share(
-            *read_channel(args.validation, "validation"), channel="validation"
-        )
+        # Every host evaluates on all validation rows: XGBoost's distributed AUC is the mean
+        # of the hosts' own AUCs, which is the single-host AUC (and so picks the same early-
+        # stopping round) only when each host holds the same rows.
+        y_val, x_val = read_channel(args.validation, "validation")
     if feature_names is not None and len(feature_names) != x_train.shape[1]:
         raise TrainingError(
             "train data has %d features but %s names %d"

@@ -463,7 +463,9 @@ class _Steps(object):
             input_name="code",
         )
 
-    def processor(self, name, image, entrypoint, needs_network=False):
+    def processor(self, name, image, entrypoint, needs_network=False, single_instance=False):
+        """`single_instance`: a job whose work does not divide over instances runs on one,
+        whatever ProcessingInstanceCount says (more would each repeat all of it)."""
         security = self.b.security
         return Processor(
             volume_kms_key=security.volume_kms_key,
@@ -473,7 +475,7 @@ class _Steps(object):
             image_uri=image,
             entrypoint=entrypoint,
             instance_type=self.p["ProcessingInstanceType"],
-            instance_count=self.p["ProcessingInstanceCount"],
+            instance_count=1 if single_instance else self.p["ProcessingInstanceCount"],
             base_job_name="%s-%s" % (self.b.prefix, name),
             sagemaker_session=self.b.session,
             env={"PYTHONUNBUFFERED": "1"},
@@ -489,13 +491,17 @@ class _Steps(object):
         table=None,
         arguments=(),
         needs_network=False,
+        single_instance=False,
         **step_options,
     ):
         """A processing step over the raw table (InputDataUrl, or `table`: BuildDataset's
         output) with the processing code and the schema, and the script's own `arguments`."""
+        processor = self.processor(
+            job, self.sklearn_image, entrypoint, needs_network, single_instance
+        )
         return ProcessingStep(
             name=name,
-            step_args=self.processor(job, self.sklearn_image, entrypoint, needs_network).run(
+            step_args=processor.run(
                 inputs=[
                     ProcessingInput(
                         source=self.p["InputDataUrl"] if table is None else table,
@@ -541,7 +547,11 @@ class _Steps(object):
 
     def preprocess(self, validate, table=None):
         """PreprocessData: stratified split, DataBrew recipe fitted on train,
-        preprocessing.json."""
+        preprocessing.json. One instance: the split is stratified over the whole table and
+        the recipe's statistics (min-max, categories) are fitted on the whole train split, so
+        the instances of a sharded job would each fit other numbers. It writes the train
+        split as one file per training instance, the parts of the ShardedByS3Key train
+        channel (so changing TrainingInstanceCount reruns it)."""
         return self.raw_table_step(
             "PreprocessData",
             "preprocess",
@@ -549,6 +559,8 @@ class _Steps(object):
             ["train", "validation", "test", "preprocessing"],
             "/opt/ml/processing",
             table=table,
+            arguments=["--train-parts", self.p["TrainingInstanceCount"].to_string()],
+            single_instance=True,
             depends_on=[validate],
         )
 
@@ -679,7 +691,11 @@ class _Steps(object):
             **b.security.training(b.bucket, b.prefix),
         )
         channels = {
-            "train": TrainingInput(split_uri("train"), content_type="text/csv"),
+            # Each host downloads only its part of the train split (PreprocessData writes one
+            # per host); validation stays whole on every host, for early stopping.
+            "train": TrainingInput(
+                split_uri("train"), content_type="text/csv", distribution="ShardedByS3Key"
+            ),
             "validation": TrainingInput(split_uri("validation"), content_type="text/csv"),
             "preprocessing": TrainingInput(
                 split_uri("preprocessing"), content_type="application/json"
@@ -697,12 +713,15 @@ class _Steps(object):
 
     def evaluate(self, preprocess, model_data, report):
         """EvaluateModel: evaluation.json in the model-quality convention, read by the
-        condition."""
+        condition. One instance: the metrics are over the whole test split."""
         test = preprocess.properties.ProcessingOutputConfig.Outputs["test"].S3Output.S3Uri
         return ProcessingStep(
             name="EvaluateModel",
             step_args=self.processor(
-                "evaluate", self.xgboost_image, ["python3", CODE + "/evaluate.py"]
+                "evaluate",
+                self.xgboost_image,
+                ["python3", CODE + "/evaluate.py"],
+                single_instance=True,
             ).run(
                 inputs=[
                     ProcessingInput(
