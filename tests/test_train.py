@@ -57,6 +57,14 @@ def test_validation_auc_lines_match_the_metric_definition(seed_model, tmp_path):
     values = [VALIDATION_AUC.match(line.replace("\t", "#011")) for line in proc.stdout.splitlines()]
     values = [float(m.group(1)) for m in values if m]
     assert len(values) == 7 and all(0.5 < v <= 1 for v in values)
+    # Each round scores the validation rows only (the train rows' AUC, a sort of every row each
+    # round, cost more than the boosting); the model kept is scored on the train rows once.
+    rounds = [line for line in proc.stdout.splitlines() if line.startswith("[")]
+    assert len(rounds) == 7 and not [line for line in rounds if "train-" in line]
+    kept = [
+        line for line in proc.stdout.splitlines() if "the model kept, on the train rows" in line
+    ]
+    assert len(kept) == 1 and re.search(r"train-auc:0\.\d+ train-logloss:0\.\d+$", kept[0])
 
 
 def test_hyperparameters_arrive_as_cli_args_and_training_is_deterministic(seed_model, tmp_path):

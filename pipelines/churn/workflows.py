@@ -506,9 +506,7 @@ def direct(s):
                 "AlgorithmSpecification": {
                     "TrainingImage": s.training_image,
                     "TrainingInputMode": "File",
-                    "MetricDefinitions": [
-                        {"Name": "train:auc", "Regex": r".*\[[0-9]+\].*train-auc:([0-9.]+)"}
-                    ],
+                    "MetricDefinitions": [{"Name": "train:auc", "Regex": r".*train-auc:([0-9.]+)"}],
                 },
                 "HyperParameters": {k: _hyperparameter(v) for k, v in hyperparameters.items()},
                 "InputDataConfig": [
