@@ -357,3 +357,54 @@ def test_user_error_is_one_line_before_importing_great_expectations(tmp_path, ma
     assert phrase in run.stderr and "Traceback" not in run.stderr
     assert run.probe["gx_imported"] is False  # failed fast
     assert not (tmp_path / "out").exists()
+
+
+def test_the_number_checks_read_every_value_as_pythons_re_would():
+    """The type checks run RE2 over Arrow arrays; what they accept must be exactly what
+    re.match with the same patterns accepts, Unicode whitespace and digits included."""
+    import pandas as pd
+
+    sys.path.insert(0, str(ROOT / "processing"))
+    from validate import matches
+
+    from churn_recipe import INTEGER_PATTERN, NUMBER_PATTERN
+
+    spaces = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
+    values = [
+        "12",
+        " 12 ",
+        "+3",
+        "-0.5",
+        ".5",
+        "5.",
+        "1e5",
+        "1E-3",
+        "3.0",
+        "3.50",
+        "1_000",
+        "inf",
+        "nan",
+        "",
+        " ",
+        "+-1",
+        "1e",
+        "e5",
+        "12\n",
+        "12\n34",
+        "\v7\v",
+        "٤٠",
+        "١",
+        "1\u00a0",
+        "\u3000 8",
+        "\u200b9",
+        "0x10",
+        "1,5",
+        "７",
+        None,
+        float("nan"),
+    ]
+    values += [space + "42" + space for space in spaces]  # fmt: skip
+    column = pd.Series(values, dtype=object)
+    for pattern in (NUMBER_PATTERN, INTEGER_PATTERN):
+        expected = [isinstance(v, str) and re.match(pattern, v) is not None for v in values]
+        assert matches(column, pattern).tolist() == expected, pattern
