@@ -41,6 +41,7 @@ from churn_schema import SchemaError, load_schema
 FORMAT = "churn-preprocessing/1"
 FAILURE_FILE = "/opt/ml/output/message"
 SPLITS = ("train", "validation", "test")
+CSV_BLOCK_ROWS = 100000  # formatted at a time: a 10M-row split's text would not fit in memory
 
 
 def parse_args(argv=None):
@@ -165,13 +166,30 @@ def check_reproducible(fitted, df, schema, feature_names):
 def write_xgboost_csv(path, labels, features):
     """Label first, no header, no index: what the XGBoost container's CSV reader expects.
     Nine significant digits round-trip float32 exactly: training then sees the very values
-    inference computes, which matters because tree split points are data values."""
-    data = np.column_stack([labels.astype(np.float32), features])
-    frame = pd.DataFrame(data)
-    frame[0] = frame[0].astype(np.int8)
-    write_atomic(
-        path, lambda tmp: frame.to_csv(tmp, header=False, index=False, float_format="%.9g")
-    )
+    inference computes, which matters because tree split points are data values. The bytes are
+    those of pandas' to_csv(float_format="%.9g"), written a block of rows at a time: pandas
+    checks every value for NaN in Python before formatting it, three quarters of its time."""
+    labels = np.asarray(labels).astype(np.float32).astype(np.int8)
+    features = np.asarray(features, dtype=np.float32)
+
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            for start in range(0, len(labels), CSV_BLOCK_ROWS):
+                block = slice(start, start + CSV_BLOCK_ROWS)
+                columns = [[str(v) for v in labels[block].tolist()]]
+                columns += [format_floats(column) for column in features[block].T]
+                f.write("".join(",".join(row) + "\n" for row in zip(*columns)))
+
+    write_atomic(path, write)
+
+
+def format_floats(values):
+    """What to_csv(float_format="%.9g") writes for each value: "%.9g" of the value widened to
+    a double, and nothing for NaN."""
+    text = ["%.9g" % v for v in values.astype(np.float64).tolist()]
+    for i in np.flatnonzero(np.isnan(values)).tolist():
+        text[i] = ""
+    return text
 
 
 def split_files(folder, name, parts, row_count):

@@ -9,7 +9,7 @@ import pytest
 from conftest import ROOT, TELCO, needs_shared_data, run
 
 sys.path.insert(0, str(ROOT / "processing"))
-from preprocess import stratified_split  # noqa: E402  (the script's own split, to find train rows)
+from preprocess import CSV_BLOCK_ROWS, stratified_split, write_xgboost_csv  # noqa: E402
 
 
 def read_split(out, name):
@@ -182,6 +182,27 @@ def test_unusable_input_fails_with_one_clear_line(tmp_path, content, message):
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "out" / "preprocessing").exists()
+
+
+def test_the_csv_writer_writes_the_bytes_pandas_to_csv_did(tmp_path):
+    """Faster than to_csv(float_format="%.9g"), which it replaced, and byte for byte the same
+    (cached steps and trained models keep their meaning), NaN, infinities, -0 and subnormals
+    included, across its blocks of rows."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    rows = 2 * CSV_BLOCK_ROWS + 12345
+    features = rng.standard_normal((rows, 3)) * 10.0 ** rng.integers(-40, 38, (rows, 3))
+    features = features.astype(np.float32)
+    special = [np.nan, np.inf, -np.inf, -0.0, 0.0, 1e-45, 3.4028235e38, 0.1, 1 / 3]
+    features[: len(special), 0] = special
+    labels = (rng.random(rows) < 0.2).astype(np.int64)
+    write_xgboost_csv(tmp_path / "ours.csv", labels, features)
+
+    frame = pd.DataFrame(np.column_stack([labels.astype(np.float32), features]))
+    frame[0] = frame[0].astype(np.int8)
+    frame.to_csv(tmp_path / "pandas.csv", header=False, index=False, float_format="%.9g")
+    assert (tmp_path / "ours.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
 
 
 def test_train_parts_are_consecutive_runs_of_the_one_train_file(seed_csv, tmp_path):
