@@ -128,7 +128,7 @@ def baseline(args):
     for f in schema.features:
         text = text_of(table[f.name].tolist())
         if f.is_numeric:
-            values = np.array([_number(v) for v in text])
+            values = numbers(text)
             inferred = "Integral" if f.integer else "Fractional"
             stats = numeric_statistics(values, f.integer)
             statistics.append(
@@ -168,8 +168,19 @@ def baseline(args):
     )
 
 
+def numbers(text):
+    """float() of each value; missing or non-numeric text is not a value (validation reports
+    the latter). After validation every value parses, and numpy's conversion calls float() on
+    each one in C, five times faster than a loop of try/except in Python."""
+    values = np.array(text, dtype=object)
+    values[values == ""] = "nan"
+    try:
+        return values.astype(np.float64)
+    except ValueError:  # text validation would have refused: per value
+        return np.array([_number(v) for v in text], dtype=np.float64)
+
+
 def _number(text):
-    """Missing or non-numeric text is not a value (validation reports the latter)."""
     try:
         return float(text) if text != "" else np.nan
     except ValueError:

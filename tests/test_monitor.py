@@ -80,6 +80,21 @@ def test_baseline_files_follow_the_model_monitor_format(baseline_dir, seed_csv):
     assert drift["comparison_threshold"] == 0.1 and drift["categorical_drift_method"] == "LInfinity"
 
 
+def test_the_baseline_counts_only_numbers_as_values(tmp_path):
+    """Run alone on unvalidated text, a value that is not a number, like a missing one, is no
+    value: the statistics come from the numbers only."""
+    rows = ["C%d,%d,3,%s,1,1,0" % (i, 20 + i, value)
+            for i, value in enumerate(["10", "lots", "", " 20 ", "1e1", "30"])]  # fmt: skip
+    table = tmp_path / "t.csv"
+    table.write_text("customer_id,age,tenure,balance,num_products,is_active,churn\n"
+                     + "\n".join(rows) + "\n")  # fmt: skip
+    run("processing/baseline.py", "--input", table, "--output-dir", tmp_path / "out", check=0)
+    features = json.loads((tmp_path / "out" / "statistics.json").read_text())["features"]
+    balance = [f for f in features if f["name"] == "balance"][0]["numerical_statistics"]
+    assert balance["common"] == {"num_present": 4, "num_missing": 2}
+    assert (balance["sum"], balance["min"], balance["max"]) == (70.0, 10.0, 30.0)
+
+
 def test_shifted_data_is_drift_unshifted_is_not(baseline_dir, tmp_path):
     same = generate(600, seed=11)[FEATURES]
     capture(tmp_path / "same", same)
