@@ -45,7 +45,7 @@ def definition(env, kwargs):
     return json.loads(proc.stdout)
 
 
-def test_upsert_creates_then_updates_and_starts(aws_env, bucket):
+def test_upsert_creates_then_updates_and_starts_with_the_code_uploaded(aws_env, bucket):
     kwargs = json.dumps({"default_bucket": bucket, "pipeline_name": "Churn-upsert"})
     first = run_pipeline(
         aws_env,
@@ -89,18 +89,14 @@ def test_upsert_creates_then_updates_and_starts(aws_env, bucket):
     # What SageMaker stores is exactly what get-pipeline-definition prints.
     stored = json.loads(updated["PipelineDefinition"])
     assert stored == definition(aws_env, json.dumps(dict(json.loads(kwargs), role=ROLE)))
+    assert_code_objects_hold_the_scripts_bytes(aws_env, bucket, updated["PipelineDefinition"])
     tags = sagemaker.list_tags(ResourceArn=updated["PipelineArn"])["Tags"]
     assert {"Key": "team", "Value": "ml"} in tags
 
 
-def test_code_objects_hold_the_scripts_bytes(aws_env, bucket):
-    kwargs = json.dumps({"default_bucket": bucket, "pipeline_name": "Churn-code"})
-    proc = run_pipeline(
-        aws_env, "-n", "pipelines.churn.pipeline", "--role-arn", ROLE, "--kwargs", kwargs
-    )
-    assert proc.returncode == 0, proc.stderr
+def assert_code_objects_hold_the_scripts_bytes(aws_env, bucket, stored):
+    """The objects the definition names are in the bucket, holding the scripts' bytes."""
     s3 = aws_client("s3", aws_env)
-    stored = json.dumps(definition(aws_env, kwargs))
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
     validate_key = [k for k in keys if k.endswith("/validate.py")][0]
     assert validate_key.split("/processing/")[1].split("/")[0] in stored
