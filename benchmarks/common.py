@@ -95,6 +95,21 @@ def in_process(data, workdir):
     return seconds, json.loads(out.strip().splitlines()[-1])
 
 
+def physical_floor(data, workdir):
+    """benchmarks/floor.py's JSON: the work written directly with pyarrow and numpy."""
+    _, out = timed(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "floor.py"),
+            "--data",
+            str(data),
+            "--workdir",
+            str(workdir),
+        ]  # fmt: skip
+    )
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def approved_model_home(work):
     """A churn home under `work` with a seed-schema model trained on 10k rows and approved."""
     home = work / "home"

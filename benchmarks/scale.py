@@ -2,8 +2,10 @@
 
     python benchmarks/scale.py [--rows 10000 100000 1000000]
 
-For each size, one `churn run` (definition memoised, nothing cached) and one single-process
-floor run (benchmarks/inprocess.py, same scripts). Prints per step: seconds in the local run,
+For each size, one `churn run` (definition memoised, nothing cached), one single-process run of
+the same scripts (benchmarks/inprocess.py) and the physical floor (benchmarks/floor.py: the work
+written directly with pyarrow and numpy), with the ratio of `churn run`, less its wait for the
+warm parent's imports, to that floor. Prints per step: seconds in the local run,
 seconds of the same script in the single process, their difference (the local runner's cost
 for that step: copying inputs and outputs through the store, forking, config files), and the
 job's peak RSS. The first job also waits for the warm parent to finish its imports (shown in
@@ -18,7 +20,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from common import churn_run, generate, in_process, machine
+from common import churn_run, generate, in_process, machine, physical_floor
 
 STEPS = ("ValidateData", "BaselineData", "PreprocessData", "TrainModel", "EvaluateModel")
 
@@ -71,6 +73,20 @@ def main():
                         "(+%.2f s)" % wait if wait else "",
                     )
                 )
+            physical = physical_floor(data, work / "floor")
+            waited = sum(step.get("JobParentWaitSeconds", 0.0) for step in record["Steps"])
+            print(
+                "  physical floor %.2f s (%s; +%.1f s imports); churn run less its %.1f s wait "
+                "for imports: %.1f s, %.1fx the floor"
+                % (
+                    physical["seconds"],
+                    ", ".join("%s %.2f" % item for item in physical["phases"].items()),
+                    physical["import_seconds"],
+                    waited,
+                    wall - waited,
+                    (wall - waited) / physical["seconds"],
+                )
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
