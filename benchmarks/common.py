@@ -81,11 +81,12 @@ def churn_run(home, data, *extra):
     return seconds, json.loads(out)
 
 
-def in_process(data, workdir):
+def script_json(script, data, workdir):
+    """(wall seconds, the JSON object it prints last) of a benchmarks/ script run on a table."""
     seconds, out = timed(
         [
             sys.executable,
-            str(ROOT / "benchmarks" / "inprocess.py"),
+            str(ROOT / "benchmarks" / script),
             "--data",
             str(data),
             "--workdir",
@@ -95,19 +96,14 @@ def in_process(data, workdir):
     return seconds, json.loads(out.strip().splitlines()[-1])
 
 
+def in_process(data, workdir):
+    """The same scripts in one process (benchmarks/inprocess.py): (seconds, its JSON)."""
+    return script_json("inprocess.py", data, workdir)
+
+
 def physical_floor(data, workdir):
     """benchmarks/floor.py's JSON: the work written directly with pyarrow and numpy."""
-    _, out = timed(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "floor.py"),
-            "--data",
-            str(data),
-            "--workdir",
-            str(workdir),
-        ]  # fmt: skip
-    )
-    return json.loads(out.strip().splitlines()[-1])
+    return script_json("floor.py", data, workdir)[1]
 
 
 def approved_model_home(work):
