@@ -58,10 +58,9 @@ def deploy(
     must be in the artifact (a version registered by a pipeline built with
     network_isolation)."""
 
-    sm = _client(session)
-    autoscaling = autoscaling_client or (session or _boto3_session()).client(
-        "application-autoscaling"
-    )
+    session = session or _boto3_session()
+    sm = session.client("sagemaker")
+    autoscaling = autoscaling_client or session.client("application-autoscaling")
     package = sm.describe_model_package(ModelPackageName=model_package_arn)
     status = package.get("ModelApprovalStatus")
     if status != "Approved" and not allow_unapproved:

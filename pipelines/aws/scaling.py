@@ -19,6 +19,15 @@ def resource_id(endpoint_name):
     return "endpoint/%s/variant/%s" % (endpoint_name, VARIANT)
 
 
+def scalable_target(endpoint_name):
+    """What names the variant's scalable target in every Application Auto Scaling call."""
+    return {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": resource_id(endpoint_name),
+        "ScalableDimension": DIMENSION,
+    }
+
+
 def policy_name(endpoint_name):
     return "%s-invocations-per-instance" % endpoint_name
 
@@ -40,18 +49,10 @@ class AutoScaling(object):
 
     def apply(self, client, endpoint_name):
         """RegisterScalableTarget and PutScalingPolicy (both upserts)."""
-        client.register_scalable_target(
-            ServiceNamespace="sagemaker",
-            ResourceId=resource_id(endpoint_name),
-            ScalableDimension=DIMENSION,
-            MinCapacity=self.minimum,
-            MaxCapacity=self.maximum,
-        )
+        names = scalable_target(endpoint_name)
+        client.register_scalable_target(MinCapacity=self.minimum, MaxCapacity=self.maximum, **names)
         client.put_scaling_policy(
             PolicyName=policy_name(endpoint_name),
-            ServiceNamespace="sagemaker",
-            ResourceId=resource_id(endpoint_name),
-            ScalableDimension=DIMENSION,
             PolicyType="TargetTrackingScaling",
             TargetTrackingScalingPolicyConfiguration={
                 "TargetValue": float(self.target),
@@ -60,6 +61,7 @@ class AutoScaling(object):
                 "ScaleInCooldown": self.scale_in_cooldown,
                 "ScaleOutCooldown": self.scale_out_cooldown,
             },
+            **names,
         )
 
 
@@ -75,23 +77,10 @@ def is_scaled(client, endpoint_name):
 def remove(client, endpoint_name):
     """Delete the variant's scaling policies and deregister it: SageMaker refuses an update
     that changes the instance type of a scaled variant."""
-    policies = client.describe_scaling_policies(
-        ServiceNamespace="sagemaker",
-        ResourceId=resource_id(endpoint_name),
-        ScalableDimension=DIMENSION,
-    )["ScalingPolicies"]
-    for policy in policies:
-        client.delete_scaling_policy(
-            PolicyName=policy["PolicyName"],
-            ServiceNamespace="sagemaker",
-            ResourceId=resource_id(endpoint_name),
-            ScalableDimension=DIMENSION,
-        )
-    client.deregister_scalable_target(
-        ServiceNamespace="sagemaker",
-        ResourceId=resource_id(endpoint_name),
-        ScalableDimension=DIMENSION,
-    )
+    names = scalable_target(endpoint_name)
+    for policy in client.describe_scaling_policies(**names)["ScalingPolicies"]:
+        client.delete_scaling_policy(PolicyName=policy["PolicyName"], **names)
+    client.deregister_scalable_target(**names)
 
 
 class BlueGreen(object):
