@@ -519,7 +519,7 @@ def _train(args, cluster):
     if args.early_stopping_rounds and hasattr(booster, "best_iteration"):
         rounds = booster.best_iteration + 1
         booster = booster[:rounds]  # serve the best round, not the last one
-    if evals[0][0] is not dtrain:  # on every host: in a cluster the metric is collective
+    if x_val is not None:  # on every host: in a cluster the metric is collective
         scores = booster.eval(dtrain, "train").split("\t")[1:]  # "[0]\ttrain-auc:..."
         print("train: the model kept, on the train rows: %s" % " ".join(scores))
 
