@@ -16,7 +16,9 @@ class DataError(ValueError):
     """The input cannot be read as a table; the message says why."""
 
 
-def csv_files(path):
+def csv_files(path, none_is_empty=False):
+    """The CSV files of an input, in name order. `none_is_empty`: a folder without one is an
+    empty share (a sharded job's instance that got no file), not an error."""
     if os.path.isfile(path):
         return [path]
     if not os.path.isdir(path):
@@ -27,7 +29,7 @@ def csv_files(path):
         for f in names
         if f.lower().endswith(".csv")
     )
-    if not files:
+    if not files and not none_is_empty:
         raise DataError("no .csv file under %s" % path)
     return files
 
@@ -35,6 +37,13 @@ def csv_files(path):
 def read_raw_table(files, schema, dtype):
     """Concatenate the CSV files; `dtype` as for pandas.read_csv. A header that names a column
     twice is refused (pandas would silently rename the second one)."""
+    frames = read_raw_frames(files, schema, dtype)
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def read_raw_frames(files, schema, dtype):
+    """One frame per CSV file, as read_raw_table reads them (for a job that must say which
+    file and row a value came from)."""
     frames = []
     for name in files:
         check_header(name)
@@ -48,7 +57,20 @@ def read_raw_table(files, schema, dtype):
             raise DataError("%s is empty: expected a header line and rows" % name)
         except (pd.errors.ParserError, UnicodeDecodeError) as e:
             raise DataError("%s is not a readable CSV file: %s" % (name, str(e).strip()))
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return frames
+
+
+def column_union(headers):
+    """The columns of several files, in order of first appearance: the columns of their
+    concatenation (a file lacking a column holds missing values in it)."""
+    union = []
+    seen = set()
+    for header in headers:
+        for column in header:
+            if column not in seen:
+                seen.add(column)
+                union.append(column)
+    return union
 
 
 def check_header(name, schema=None):

@@ -8,6 +8,7 @@ imports it too, so each of these mechanics has exactly one implementation.
 
 import gzip
 import hashlib
+import json
 import os
 import shutil
 import sys
@@ -178,6 +179,23 @@ def extract_archive(
                     shutil.copyfileobj(source, sink)
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:
         raise ArchiveError("%s is not a readable tar archive: %s" % (label, e))
+
+
+# ----------------------------------------------------------------------------- cluster
+
+
+def current_host(resource_config):
+    """This instance's name (algo-1, algo-2, ...) from the job's resourceconfig.json, which
+    SageMaker writes for every processing and training instance: a sharded job names its
+    partial result after it, so the instances' uploads to one S3 prefix never collide."""
+    try:
+        with open(resource_config, encoding="utf-8") as f:
+            host = json.load(f)["current_host"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise OSError("cannot read this instance's name from %s: %s" % (resource_config, e))
+    if not isinstance(host, str) or not host or "/" in host or host.startswith("."):
+        raise OSError("%s names this instance %r, not a host name" % (resource_config, host))
+    return host
 
 
 # ----------------------------------------------------------------------------- failure

@@ -17,13 +17,30 @@ outcome, bad-row count and examples) and <output-dir>/ge_validation_result.json 
 Expectations' own result), each under a temporary name and then renamed. Exits 0 when every check
 passes; otherwise exits 1 with a message naming each failed check, its column and its count, also
 written to /opt/ml/output/message for SageMaker's failure reason.
+
+Sharded, the same work divides over the instances of two jobs (the pipeline's ValidateShards and
+ValidateData steps):
+
+  --shard-of RESOURCE_CONFIG   each instance runs the suite on its share of the files and writes
+                               <output-dir>/<its host>/validation_shard.json (per check: the
+                               count, the first bad values with the file and row of each; the
+                               ids of its rows) and its GE result beside it. Exits 0 whatever
+                               the data holds: a verdict needs every shard.
+  --merge DIR                  reads every shard result under DIR and writes the report, with
+                               the verdict and exit code of an unsharded run.
+
+An unsharded run is one shard merged, so the report is the same for any number of instances:
+counts add up, completeness is judged on the whole table, ids are compared across shards, and
+examples are the table's first bad values in file and row order.
 """
 
 import argparse
+import bisect
 import functools
 import json
 import math
 import os
+import re
 import sys
 import time
 
@@ -34,21 +51,31 @@ os.environ["GX_ANALYTICS_ENABLED"] = "False"
 
 import pandas as pd  # noqa: E402
 
-from churn_io import DataError, csv_files, read_raw_table, schema_columns  # noqa: E402
-from churn_job import write_failure_message, write_text_atomic  # noqa: E402
+from churn_io import (  # noqa: E402
+    DataError,
+    column_union,
+    csv_files,
+    read_raw_frames,
+    schema_columns,
+)
+from churn_job import current_host, write_failure_message, write_text_atomic  # noqa: E402
 from churn_recipe import INTEGER_PATTERN, NUMBER_PATTERN  # noqa: E402
 from churn_schema import SchemaError, load_schema  # noqa: E402
 
 FAILURE_FILE = "/opt/ml/output/message"
 REPORT_FILE = "validation_report.json"
 GE_RESULT_FILE = "ge_validation_result.json"
-FORMAT = "churn-validation/1"
+SHARD_FILE = "validation_shard.json"
+FORMAT = "churn-validation/2"  # 2: input_files relative to the input
+SHARD_FORMAT = "churn-validation-shard/1"
 
 # Range and overflow checks need numbers while the type checks need the raw text, so a numeric
 # column gets a parsed copy under this derived name in the frame Great Expectations sees.
 PARSED_SUFFIX = " (as number)"
 OVERFLOW = float("inf")  # what a number beyond a 64-bit float parses to
 EXAMPLES = 5
+# GE keeps the first bad values of each check; the examples come from the first of those.
+PARTIAL_UNEXPECTED = 20
 
 
 def parse_args(argv=None):
@@ -60,6 +87,18 @@ def parse_args(argv=None):
     )
     p.add_argument("--schema", default="seed", help="shipped schema name or schema file path")
     p.add_argument("--output-dir", default="/opt/ml/processing/validation")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--shard-of",
+        metavar="RESOURCE_CONFIG",
+        help="check this instance's share only (its host named in this resourceconfig.json) "
+        "and write the partial result for --merge",
+    )
+    mode.add_argument(
+        "--merge",
+        metavar="DIR",
+        help="write the report from the shard results under DIR instead of reading --input",
+    )
     return p.parse_args(argv)
 
 
@@ -320,35 +359,214 @@ def run_suite(frame, checks, suite_name):
     return result, [by_check[i] for i in range(len(checks))]
 
 
+# ----------------------------------------------------------------------------- one shard
+
+
+def check_shard(schema, input_path, files):
+    """Run the suite on these files (one instance's share of the table, or all of it).
+    Returns the shard's partial result, JSON-safe, and GE's own result (None: no files)."""
+    frames = read_raw_frames(files, schema, object)
+    partial = {
+        "format": SHARD_FORMAT,
+        "schema": schema.name,
+        "input": input_path,
+        "files": [],
+        "checks": [],
+    }
+    if not frames:  # more instances than files: this one got none
+        return partial, None
+    raw = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    frame = validation_frame(raw, schema)
+    checks = plan_checks(schema, column_union(list(f.columns) for f in frames))
+    ge_result, results = run_suite(frame, checks, "churn-" + schema.name)
+    # The frame's rows are the files' rows in order: starts[k] is file k's first row.
+    starts = [0]
+    for f in frames:
+        starts.append(starts[-1] + len(f))
+    # Named relative to the input: every instance has its own copy of the input folder (on
+    # SageMaker at the same path, under the local runner in its own host folder).
+    root = input_path if os.path.isdir(input_path) else os.path.dirname(input_path)
+    names = [os.path.relpath(name, root) for name in files]
+    for k, (name, f) in enumerate(zip(names, frames)):
+        entry = {"path": name, "rows": len(f), "columns": [str(c) for c in f.columns]}
+        # Uniqueness is a property of the whole table: the merge compares every shard's ids.
+        if schema.id_column in raw.columns:
+            entry["ids"] = raw[schema.id_column].iloc[starts[k] : starts[k + 1]].tolist()
+        partial["files"].append(entry)
+    for check, result in zip(checks, results):
+        partial["checks"].append(shard_check(check, result, names, starts))
+    return partial, ge_result
+
+
+def shard_check(check, result, files, starts):
+    """One check's outcome on a shard: GE's count, verdict and first bad values, each value
+    with its file and row so the merge can put every shard's values in table order."""
+    details = result.result or {}
+    exception = result.exception_info or {}
+    values = details.get("partial_unexpected_list") or []
+    rows = details.get("partial_unexpected_index_list") or []
+    if len(rows) != len(values):
+        raise RuntimeError(
+            "Great Expectations gave %d bad values but %d rows" % (len(values), len(rows))
+        )
+    examples = []
+    for row, value in zip(rows, values):
+        k = bisect.bisect_right(starts, row) - 1
+        examples.append([files[k], int(row) - starts[k], plain(value)])
+    unexpected = details.get("unexpected_count")
+    return {
+        "expectation": check.expectation,
+        "column": check.column,
+        "ge_success": bool(result.success),
+        "unexpected_count": None if unexpected is None else int(unexpected),
+        "observed_value": plain(details.get("observed_value")),
+        "error": (
+            str(exception.get("exception_message")) if exception.get("raised_exception") else None
+        ),
+        "examples": examples,
+    }
+
+
+def plain(value):
+    """A numpy scalar as the Python value json writes (NaN stays NaN: a missing value)."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def read_shards(folder):
+    """Every shard result under `folder` (one per instance of the sharded job)."""
+    paths = sorted(
+        os.path.join(root, name)
+        for root, _, names in os.walk(folder)
+        for name in names
+        if name == SHARD_FILE
+    )
+    if not paths:
+        raise DataError(
+            "no %s under %s: the sharded validation (--shard-of) writes them" % (SHARD_FILE, folder)
+        )
+    partials = []
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as f:
+                partial = json.load(f)
+        except ValueError as e:
+            raise DataError("%s is not a shard result: %s" % (path, e))
+        if not isinstance(partial, dict) or partial.get("format") != SHARD_FORMAT:
+            raise DataError("%s is not a %s shard result" % (path, SHARD_FORMAT))
+        partials.append(partial)
+    return partials
+
+
+# ----------------------------------------------------------------------------- the merge
+
+
+class Outcome(object):
+    """A check's result on the whole table, from one or more shards."""
+
+    def __init__(self, success, unexpected_count=None, first_bad=(), observed=None, error=None):
+        self.success = success
+        self.unexpected_count = unexpected_count
+        self.first_bad = list(first_bad)  # the table's first bad values, in row order
+        self.observed = observed
+        self.error = error
+
+
+def merge_shards(schema, partials):
+    """(input files, columns, row count, checks, outcomes) of the whole table: the checks
+    an unsharded run would plan, each judged by GE's rule on the shards' summed counts."""
+    for partial in partials:
+        if partial.get("schema") != schema.name:
+            raise DataError(
+                "a shard was validated against schema %r, not %r"
+                % (partial.get("schema"), schema.name)
+            )
+    files = sorted((f for p in partials for f in p["files"]), key=lambda f: f["path"])
+    if not files:
+        raise DataError("no .csv file under %s" % partials[0]["input"])
+    paths = [f["path"] for f in files]
+    if len(set(paths)) != len(paths):
+        raise DataError("the shards overlap: some files were validated by two instances")
+    columns = column_union(f["columns"] for f in files)
+    row_count = sum(f["rows"] for f in files)
+    checks = plan_checks(schema, columns)
+    outcomes = [merge_check(check, partials, files, row_count) for check in checks]
+    return paths, columns, row_count, checks, outcomes
+
+
+def merge_check(check, partials, files, row_count):
+    if check.expectation == "ExpectTableRowCountToBeBetween":
+        return Outcome(row_count >= check.kwargs["min_value"], observed=row_count)
+    if check.expectation == "ExpectColumnToExist":
+        return Outcome(any(check.column in f["columns"] for f in files))
+    if check.expectation == "ExpectColumnValuesToBeUnique":
+        return unique_outcome(files)
+    unexpected, bad, errors = 0, [], []
+    for partial in partials:
+        found = [
+            c
+            for c in partial["checks"]
+            if (c["expectation"], c["column"]) == (check.expectation, check.column)
+        ]
+        if found:
+            unexpected += found[0]["unexpected_count"] or 0
+            bad.extend(found[0]["examples"])
+            if found[0]["error"]:
+                errors.append(found[0]["error"])
+        elif check.expectation == "ExpectColumnValuesToNotBeNull":
+            # None of this shard's files has the column: each of its rows is missing there.
+            unexpected += sum(f["rows"] for f in partial["files"])
+    bad.sort(key=lambda e: (e[0], e[1]))
+    first_bad = [e[2] for e in bad[:PARTIAL_UNEXPECTED]]
+    if errors:
+        return Outcome(False, unexpected, first_bad, error=errors[0])
+    if check.expectation == "ExpectColumnValuesToNotBeNull":
+        # GE's rule: the share of all rows that are present reaches `mostly`; an empty
+        # table passes vacuously.
+        mostly = check.kwargs.get("mostly", 1.0)
+        success = row_count == 0 or (row_count - unexpected) / float(row_count) >= mostly
+    else:
+        # The other map checks have no `mostly`: one bad (non-missing) value fails them.
+        success = unexpected == 0
+    return Outcome(success, unexpected, first_bad)
+
+
+def unique_outcome(files):
+    """GE's uniqueness rule on every shard's ids: each present id that occurs more than once,
+    in any file, counts once per row."""
+    ids = pd.Series([v for f in files for v in f.get("ids", [None] * f["rows"])], dtype=object)
+    present = ids[ids.notna()]
+    duplicated = present[present.duplicated(keep=False)]
+    return Outcome(
+        len(duplicated) == 0, len(duplicated), duplicated.head(PARTIAL_UNEXPECTED).tolist()
+    )
+
+
 # ----------------------------------------------------------------------------- reporting
 
 
-def summarize(check, result, row_count):
+def summarize(check, outcome, row_count):
     """Our report entry for one check: what it tested, whether it passed, how many rows broke
     it, a few of their values, and one human sentence."""
-    details = result.result or {}
-    unexpected = details.get("unexpected_count")
     entry = {
-        "expectation": result.expectation_config.type,
+        "expectation": snake_case(check.expectation),
         "column": check.column,
-        "success": bool(result.success),
-        "unexpected_count": None if unexpected is None else int(unexpected),
-        "unexpected_examples": examples(details.get("partial_unexpected_list") or []),
+        "success": bool(outcome.success),
+        "unexpected_count": outcome.unexpected_count,
+        "unexpected_examples": examples(outcome.first_bad),
         "message": "",
     }
-    exception = result.exception_info or {}
-    if exception.get("raised_exception"):
+    if outcome.error is not None:
         entry["success"] = False
-        entry["message"] = "check could not run: %s" % exception.get("exception_message")
-    elif result.success:
+        entry["message"] = "check could not run: %s" % outcome.error
+    elif outcome.success:
         entry["message"] = check.rule
     else:
-        count = unexpected or 0
+        count = outcome.unexpected_count or 0
         entry["message"] = fill(
             check.problem,
             {
                 "rows": plural(count, "row"),
-                "observed": str(details.get("observed_value")),
+                "observed": str(outcome.observed),
                 "percent": "%.2f%%" % (100.0 * count / row_count if row_count else 0.0),
             },
         )
@@ -357,6 +575,11 @@ def summarize(check, result, row_count):
                 repr(v) for v in entry["unexpected_examples"]
             )
     return entry
+
+
+def snake_case(class_name):
+    """GE's name of an expectation type: ExpectColumnToExist -> expect_column_to_exist."""
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", class_name).lower()
 
 
 def examples(values):
@@ -407,30 +630,33 @@ def write_json_atomic(path, obj):
 def validate(args):
     """Returns (exit code, message)."""
     schema = load_schema(args.schema)
-    files = csv_files(args.input)
-    # Every column as raw text (object dtype), so type checks see what the file holds.
-    raw = read_raw_table(files, schema, object)
-    frame = validation_frame(raw, schema)
-    checks = plan_checks(schema, list(raw.columns))
-    result, results = run_suite(frame, checks, "churn-" + schema.name)
-
-    row_count = len(frame)
-    entries = [summarize(c, r, row_count) for c, r in zip(checks, results)]
+    ge_result = None
+    if args.merge:
+        partials = read_shards(args.merge)
+    else:
+        files = csv_files(args.input, none_is_empty=bool(args.shard_of))
+        partial, ge_result = check_shard(schema, args.input, files)
+        if args.shard_of:
+            return write_shard(args, partial, ge_result)
+        partials = [partial]
+    files, columns, row_count, checks, outcomes = merge_shards(schema, partials)
+    entries = [summarize(c, o, row_count) for c, o in zip(checks, outcomes)]
     success = all(e["success"] for e in entries)
     report = {
         "format": FORMAT,
         "success": success,
         "schema": schema.name,
-        "input_files": files,
+        "input_files": files,  # relative to the input folder
         "row_count": row_count,
         # Columns the schema does not name: read by no check and by no later step.
-        "ignored_columns": [str(c) for c in raw.columns if c not in schema_columns(schema)],
+        "ignored_columns": [str(c) for c in columns if c not in schema_columns(schema)],
         "checks_total": len(entries),
         "checks_failed": sum(1 for e in entries if not e["success"]),
         "expectations": entries,
     }
     os.makedirs(args.output_dir, exist_ok=True)
-    write_json_atomic(os.path.join(args.output_dir, GE_RESULT_FILE), result.to_json_dict())
+    if ge_result is not None:
+        write_json_atomic(os.path.join(args.output_dir, GE_RESULT_FILE), ge_result.to_json_dict())
     write_json_atomic(os.path.join(args.output_dir, REPORT_FILE), report)
 
     if not success:
@@ -439,6 +665,24 @@ def validate(args):
         row_count,
         len(entries),
         len(entries),
+        time.time() - STARTED,
+    )
+
+
+def write_shard(args, partial, ge_result):
+    """This instance's partial result under <output-dir>/<host>/: every instance uploads to
+    the same S3 prefix, so each writes under its own name."""
+    host = current_host(args.shard_of)
+    folder = os.path.join(args.output_dir, host)
+    os.makedirs(folder, exist_ok=True)
+    if ge_result is not None:
+        write_json_atomic(os.path.join(folder, GE_RESULT_FILE), ge_result.to_json_dict())
+    write_text_atomic(os.path.join(folder, SHARD_FILE), json.dumps(partial))
+    rows = sum(f["rows"] for f in partial["files"])
+    return 0, "validate: %s checked %d rows in %d files, %.2f s (the merge gives the verdict)" % (
+        host,
+        rows,
+        len(partial["files"]),
         time.time() - STARTED,
     )
 

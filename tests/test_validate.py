@@ -117,6 +117,68 @@ class Run(object):
         return found[0]
 
 
+class ShardedRun(object):
+    """validate.py as the pipeline runs it on several instances: the input's files dealt out
+    by sorted name as ShardedByS3Key deals objects, one `--shard-of` process per host (all
+    started now), their folders uploaded to one prefix, then one `--merge` process."""
+
+    def __init__(self, tmp, input_path, schema, hosts):
+        self.tmp, self.schema = tmp, str(schema)
+        self.shards, self.out = tmp / "shards", tmp / "merged"
+        if Path(input_path).is_file():  # one file: the object of a prefix that holds one
+            files, input_folder = [Path(input_path)], Path(input_path).parent
+        else:
+            input_folder = Path(input_path)
+            files = sorted(input_folder.rglob("*.csv"))
+        self.procs = []
+        for index in range(hosts):
+            host = "algo-%d" % (index + 1)
+            share = tmp / host / "data"
+            share.mkdir(parents=True)
+            for path in files[index::hosts]:
+                target = share / path.relative_to(input_folder)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(path.read_bytes())
+            config = tmp / host / "resourceconfig.json"
+            hosts_list = ["algo-%d" % (i + 1) for i in range(hosts)]
+            config.write_text(json.dumps({"current_host": host, "hosts": hosts_list}))
+            args = ["--input", str(share), "--schema", self.schema, "--shard-of", str(config)]
+            self.procs.append(
+                subprocess.Popen(
+                    [sys.executable, str(SCRIPT)] + args + ["--output-dir", str(self.shards)],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        self.merged = None
+
+    def wait(self):
+        if self.merged is None:
+            for proc in self.procs:
+                stdout, stderr = proc.communicate(timeout=180)
+                assert proc.returncode == 0 and stderr == "", stderr
+                assert re.match(r"validate: algo-\d checked \d+ rows in \d+ files", stdout)
+            args = ["--merge", str(self.shards), "--schema", self.schema, "--output-dir"]
+            self.merged = subprocess.run(
+                [sys.executable, str(SCRIPT)] + args + [str(self.out)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        return self.merged
+
+    def stop(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+
+    @property
+    def report(self):
+        return json.loads((self.out / "validation_report.json").read_text())
+
+
 def failure_line(stderr, column):
     lines = [line for line in stderr.splitlines() if line.startswith("  - %s: " % column)]
     assert len(lines) == 1, stderr
@@ -145,6 +207,32 @@ def bad_table(tmp):
     return write_csv(tmp / "bad.csv", rows, columns), "seed"
 
 
+def spread_table(tmp):
+    """Faults spread over five files, each of which only the whole table can judge: an id
+    repeated in another file, a column one file lacks, blanks that one file alone has too
+    many of (balance must be 80% complete: file 1 holds 5 blanks of its 10 rows, the table 5 of
+    its 50), bad values in several files (the examples are the table's first ones). Dealt to
+    three instances, the third gets file 2 alone, which has no is_active column."""
+    schema = json.loads((ROOT / "processing" / "schemas" / "seed.json").read_text())
+    for feature in schema["features"]:
+        if feature["name"] == "balance":
+            feature["completeness"] = 0.8
+    schema_path = tmp / "seed_80.json"
+    schema_path.write_text(json.dumps(schema))
+    rows = seed_rows(50)
+    rows[42]["customer_id"] = rows[3]["customer_id"]  # files 4 and 0
+    rows[27]["customer_id"] = rows[25]["customer_id"]  # both in file 2
+    for i in range(10, 15):
+        rows[i]["balance"] = ""
+    for i, value in [(48, "x9"), (31, "1.5"), (2, "two"), (33, "1.5")]:
+        rows[i]["tenure"] = value
+    rows[19]["age"], rows[45]["age"] = "130", "-4"
+    for k in range(5):
+        columns = [c for c in SEED_COLUMNS if k != 2 or c != "is_active"]
+        write_csv(tmp / "in" / ("part-%d.csv" % k), rows[10 * k : 10 * k + 10], columns)
+    return tmp / "in", schema_path
+
+
 def header_only_table(tmp):
     return write_csv(tmp / "header.csv", []), "seed"
 
@@ -168,7 +256,12 @@ def real_table(filename, schema):
 def runs(tmp_path_factory):
     """Every run that imports Great Expectations, started together so they share the cores.
     Selecting a single test still starts them all: the price of a short full run."""
-    scenarios = {"valid": valid_table, "bad": bad_table, "header_only": header_only_table}
+    scenarios = {
+        "valid": valid_table,
+        "bad": bad_table,
+        "header_only": header_only_table,
+        "spread": spread_table,
+    }
     if DATA.is_dir():
         scenarios.update(
             bank=real_table("bank_churn_modelling.csv", "bank"),
@@ -182,6 +275,9 @@ def runs(tmp_path_factory):
             tmp = tmp_path_factory.mktemp(name)
             input_path, schema = make(tmp)
             started[name] = Run(tmp, input_path, schema, probe=(name == "valid"))
+            if name in ("bad", "spread"):  # the same tables on three instances
+                sharded = tmp_path_factory.mktemp(name + "-sharded")
+                started[name + "_sharded"] = ShardedRun(sharded, input_path, schema, hosts=3)
         yield started
     finally:
         for run in started.values():
@@ -312,6 +408,75 @@ def test_telco_fails_when_total_charges_must_be_complete(runs):
     assert run.stderr.startswith("validate: 1 of "), run.stderr
     line = failure_line(run.stderr, "TotalCharges")
     assert "11 rows missing" in line and "(expect_column_values_to_not_be_null)" in line
+
+
+# ----------------------------------------------------------------------------- sharded
+
+
+def test_the_report_agrees_with_great_expectations_on_every_check(runs):
+    """The report's verdicts come from counts (so that shards can add them up); on one shard
+    each must be the verdict Great Expectations gave."""
+    for name in ("valid", "bad", "header_only", "spread"):
+        run = runs[name].wait()
+        ge = {r["expectation_config"]["meta"]["check"]: r for r in run.ge_result["results"]}
+        entries = run.report["expectations"]
+        assert len(ge) == len(entries)
+        for i, entry in enumerate(entries):
+            assert ge[i]["expectation_config"]["type"] == entry["expectation"]
+            assert ge[i]["success"] == entry["success"], (name, entry)
+            assert ge[i]["result"].get("unexpected_count") == entry["unexpected_count"]
+
+
+def test_a_table_only_the_whole_can_judge_is_reported_exactly(runs):
+    run = runs["spread"].wait()
+    assert run.returncode == 1
+    failed = {
+        (e["column"], e["expectation"]): e for e in run.report["expectations"] if not e["success"]
+    }
+    assert sorted(failed) == [
+        ("age", "expect_column_values_to_be_between"),
+        ("customer_id", "expect_column_values_to_be_unique"),
+        ("is_active", "expect_column_values_to_not_be_null"),
+        ("tenure", "expect_column_values_to_match_regex"),
+    ]
+    assert failed[("customer_id", "expect_column_values_to_be_unique")]["unexpected_count"] == 4
+    assert failed[("is_active", "expect_column_values_to_not_be_null")]["unexpected_count"] == 10
+    tenure = failed[("tenure", "expect_column_values_to_match_regex")]
+    assert (tenure["unexpected_count"], tenure["unexpected_examples"]) == (4, ["two", "1.5", "x9"])
+    balance = run.entry("balance", "expect_column_values_to_not_be_null")
+    assert (balance["success"], balance["unexpected_count"]) == (True, 5)
+
+
+@pytest.mark.parametrize("name", ["bad", "spread"])
+def test_three_instances_report_what_one_does(runs, name):
+    """The spread table's faults each need the whole table (an id repeated across shards,
+    blanks one shard alone has too many of, examples from several shards, a column one shard
+    never saw); the bad table is one file, which leaves two instances with nothing."""
+    one, three = runs[name].wait(), runs[name + "_sharded"].wait()
+    assert three.returncode == one.returncode
+    assert three.stderr == one.stderr
+    assert runs[name + "_sharded"].report == one.report
+    shards = sorted(
+        p.relative_to(runs[name + "_sharded"].shards).as_posix()
+        for p in runs[name + "_sharded"].shards.rglob("*.json")
+    )
+    expected = [
+        "algo-%d/%s" % (i, f)
+        for i in (1, 2, 3)
+        for f in ("ge_validation_result.json", "validation_shard.json")
+    ]
+    if name == "bad":  # one file: algo-2 and algo-3 checked none, ran no suite
+        expected = [e for e in expected if e.startswith("algo-1/") or "shard" in e]
+    assert shards == expected
+
+
+def test_a_merge_without_shard_results_is_one_line(tmp_path):
+    (tmp_path / "shards").mkdir()
+    args = ["--merge", str(tmp_path / "shards"), "--output-dir", str(tmp_path / "out")]
+    proc = subprocess.run([sys.executable, str(SCRIPT)] + args, capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("validate: error: no validation_shard.json under ")
+    assert proc.stderr.count("\n") == 1 and not (tmp_path / "out").exists()
 
 
 # ----------------------------------------------------------------------------- user errors
