@@ -12,20 +12,37 @@ The sketch keeps KLL's shape ({"parameters": {"c": 0.64, "k": 2048}, "data": [[.
 level holding up to k evenly spaced quantiles of the column, which is what a drift check needs
 to rebuild the baseline's distribution.
 
+The table is read in chunks of CHUNK_ROWS rows, and each is summarised exactly and mergeably:
+per numeric feature its distinct values with their counts, per text feature its value counts.
+Memory grows with the distinct values, not the rows, and summaries merge without loss, so the
+statistics are the same however the rows were divided. That divides the work over instances:
+
     python baseline.py --input DIR_OR_CSV --schema NAME_OR_PATH --output-dir DIR
+    python baseline.py ... --shard-of RESOURCE_CONFIG   one instance's share: writes its summary,
+                                                        <output-dir>/<host>/baseline_shard.npz
+    python baseline.py --merge DIR --schema ... --output-dir DIR    the shards' summaries merged
+                                                        into statistics.json, constraints.json
+
+(the pipeline's BaselineShards and BaselineData steps). The summaries are numpy arrays in an
+.npz archive, read with allow_pickle=False.
 """
 
 import argparse
 import json
 import os
+import zipfile
 
 import numpy as np
+import pandas as pd
 
-from churn_io import DataError, csv_files, read_raw_table
-from churn_job import fail, write_text_atomic
+from churn_io import DataError, check_header, csv_files
+from churn_job import current_host, fail, write_atomic, write_text_atomic
 from churn_schema import SchemaError, load_schema
 
 FAILURE_FILE = "/opt/ml/output/message"
+SHARD_FILE = "baseline_shard.npz"
+SHARD_FORMAT = "churn-baseline-shard/1"
+CHUNK_ROWS = 500000  # rows read at a time: about 200 MB of raw text in pandas
 
 SKETCH_SIZE = 2048
 SHRINKING_FACTOR = 0.64
@@ -51,12 +68,31 @@ def parse_args(argv=None):
     p.add_argument("--input", default="/opt/ml/processing/input/data")
     p.add_argument("--schema", default="seed")
     p.add_argument("--output-dir", default="/opt/ml/processing/baseline")
+    p.add_argument(
+        "--chunk-rows",
+        type=int,
+        default=CHUNK_ROWS,
+        help="rows read at a time (memory against per-chunk overhead)",
+    )
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--shard-of",
+        metavar="RESOURCE_CONFIG",
+        help="summarise this instance's share only (its host named in this "
+        "resourceconfig.json) for --merge",
+    )
+    mode.add_argument(
+        "--merge",
+        metavar="DIR",
+        help="write the baseline from the shard summaries under DIR instead of reading --input",
+    )
     return p.parse_args(argv)
 
 
-def numeric_statistics(values, integral):
-    present = values[~np.isnan(values)]
-    common = {"num_present": int(len(present)), "num_missing": int(len(values) - len(present))}
+def numeric_statistics(present, missing):
+    """Model Monitor's numerical statistics of the present values, sorted (so the sums are the
+    same whichever instances read which rows)."""
+    common = {"num_present": int(len(present)), "num_missing": int(missing)}
     if len(present) == 0:
         return {"common": common}
     lo, hi = float(present.min()), float(present.max())
@@ -93,19 +129,14 @@ def numeric_statistics(values, integral):
     }
 
 
-def string_statistics(values):
-    present = [v for v in values if v != ""]
-    uniq, counts = (
-        np.unique(np.array(present, dtype=object).astype(str), return_counts=True)
-        if present
-        else (np.array([]), np.array([]))
-    )
+def string_statistics(values, counts, missing):
+    """Model Monitor's string statistics from the value counts (values sorted)."""
     return {
-        "common": {"num_present": len(present), "num_missing": len(values) - len(present)},
-        "distinct_count": float(len(uniq)),
+        "common": {"num_present": int(counts.sum()), "num_missing": int(missing)},
+        "distinct_count": float(len(values)),
         "distribution": {
             "categorical": {
-                "buckets": [{"value": str(v), "count": int(c)} for v, c in zip(uniq, counts)]
+                "buckets": [{"value": str(v), "count": int(c)} for v, c in zip(values, counts)]
             }
         },
     }
@@ -118,19 +149,165 @@ def text_of(column):
     ]
 
 
+# ----------------------------------------------------------------------------- summaries
+
+
+class Summary(object):
+    """The mergeable, exact summary of some rows: per feature, its distinct present values
+    (sorted) with their counts and the number of missing values; whether any file had it."""
+
+    def __init__(self, schema):
+        self.schema = schema
+        self.rows = 0
+        self.values = {f.name: [] for f in schema.features}  # [(distinct values, counts)]
+        self.missing = {f.name: 0 for f in schema.features}
+        self.seen = {f.name: False for f in schema.features}
+
+    def add_chunk(self, chunk):
+        self.rows += len(chunk)
+        for f in self.schema.features:
+            if f.name not in chunk.columns:  # this file lacks it: its rows are missing there
+                self.missing[f.name] += len(chunk)
+                continue
+            self.seen[f.name] = True
+            text = text_of(chunk[f.name].tolist())
+            if f.is_numeric:
+                values = numbers(text)
+                present = values[~np.isnan(values)] + 0.0  # + 0.0: -0.0 counts as 0.0
+                self.missing[f.name] += len(values) - len(present)
+                self.values[f.name].append(np.unique(present, return_counts=True))
+            else:
+                present = [v for v in text if v != ""]
+                self.missing[f.name] += len(text) - len(present)
+                self.values[f.name].append(
+                    np.unique(np.array(present, dtype=str), return_counts=True)
+                    if present
+                    else (np.array([], dtype=str), np.array([], dtype=np.int64))
+                )
+
+    def merge(self, other):
+        self.rows += other.rows
+        for name in self.values:
+            self.values[name].extend(other.values[name])
+            self.missing[name] += other.missing[name]
+            self.seen[name] = self.seen[name] or other.seen[name]
+
+    def distinct(self, name, dtype):
+        """(sorted distinct values, counts) of a feature over everything added."""
+        parts = self.values[name]
+        if not parts:
+            return np.array([], dtype=dtype), np.array([], dtype=np.int64)
+        if len(parts) == 1:
+            return parts[0]
+        values, inverse = np.unique(np.concatenate([v for v, _ in parts]), return_inverse=True)
+        counts = np.bincount(inverse.ravel(), weights=np.concatenate([c for _, c in parts]))
+        return values, counts.astype(np.int64)
+
+    def save(self, path):
+        arrays = {"rows": np.array(self.rows, dtype=np.int64)}
+        meta = {"format": SHARD_FORMAT, "schema": self.schema.name, "features": []}
+        for i, f in enumerate(self.schema.features):
+            values, counts = self.distinct(f.name, np.float64 if f.is_numeric else str)
+            arrays["values_%d" % i], arrays["counts_%d" % i] = values, counts
+            arrays["missing_%d" % i] = np.array(self.missing[f.name], dtype=np.int64)
+            meta["features"].append({"name": f.name, "seen": self.seen[f.name]})
+        arrays["meta"] = np.array(json.dumps(meta))
+        write_atomic(path, lambda tmp: np.savez(tmp, **arrays), suffix=".npz")
+
+    @classmethod
+    def load(cls, schema, path):
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                meta = json.loads(str(archive["meta"]))
+                if meta.get("format") != SHARD_FORMAT:
+                    raise ValueError("not a %s summary" % SHARD_FORMAT)
+                if [m["name"] for m in meta["features"]] != [f.name for f in schema.features]:
+                    raise ValueError("its features are not those of schema %r" % schema.name)
+                summary = cls(schema)
+                summary.rows = int(archive["rows"])
+                for i, (f, m) in enumerate(zip(schema.features, meta["features"])):
+                    summary.values[f.name] = [(archive["values_%d" % i], archive["counts_%d" % i])]
+                    summary.missing[f.name] = int(archive["missing_%d" % i])
+                    summary.seen[f.name] = bool(m["seen"])
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as e:
+            raise DataError("%s is not a baseline shard summary: %s" % (path, e))
+        return summary
+
+
+def summarise(schema, files, chunk_rows):
+    summary = Summary(schema)
+    for chunk in raw_chunks(files, schema, chunk_rows):
+        summary.add_chunk(chunk)
+    return summary
+
+
+def raw_chunks(files, schema, chunk_rows):
+    """The files' rows as raw text, `chunk_rows` at a time (only the features' columns)."""
+    wanted = {f.name for f in schema.features}
+    for name in files:
+        header = check_header(name)
+        columns = [c for c in header if c in wanted]
+        try:
+            reader = pd.read_csv(
+                name,
+                dtype=object,
+                keep_default_na=False,
+                na_values=[""] + schema.missing_values,
+                usecols=columns,
+                chunksize=chunk_rows,
+            )
+            with reader:
+                for chunk in reader:
+                    yield chunk
+        except pd.errors.EmptyDataError:
+            raise DataError("%s is empty: expected a header line and rows" % name)
+        except (pd.errors.ParserError, UnicodeDecodeError) as e:
+            raise DataError("%s is not a readable CSV file: %s" % (name, str(e).strip()))
+
+
+def read_shards(schema, folder):
+    paths = sorted(
+        os.path.join(root, name)
+        for root, _, names in os.walk(folder)
+        for name in names
+        if name == SHARD_FILE
+    )
+    if not paths:
+        raise DataError(
+            "no %s under %s: the sharded baseline (--shard-of) writes them" % (SHARD_FILE, folder)
+        )
+    summary = Summary(schema)
+    for path in paths:
+        summary.merge(Summary.load(schema, path))
+    return summary
+
+
+# ----------------------------------------------------------------------------- the baseline
+
+
 def baseline(args):
     schema = load_schema(args.schema)
-    table = read_raw_table(csv_files(args.input), schema, object)
-    missing = [f.name for f in schema.features if f.name not in table.columns]
+    if args.chunk_rows < 1:
+        raise DataError("--chunk-rows must be at least 1, not %d" % args.chunk_rows)
+    if args.merge:
+        summary = read_shards(schema, args.merge)
+    else:
+        files = csv_files(args.input, none_is_empty=bool(args.shard_of))
+        summary = summarise(schema, files, args.chunk_rows)
+        if args.shard_of:
+            host = current_host(args.shard_of)
+            summary.save(os.path.join(args.output_dir, host, SHARD_FILE))
+            print("baseline: %s summarised %d rows" % (host, summary.rows))
+            return
+    missing = [f.name for f in schema.features if not summary.seen[f.name]]
     if missing:
         raise DataError("columns %s are missing from the baseline data" % ", ".join(missing))
     statistics, constraints = [], []
     for f in schema.features:
-        text = text_of(table[f.name].tolist())
         if f.is_numeric:
-            values = numbers(text)
+            values, counts = summary.distinct(f.name, np.float64)
             inferred = "Integral" if f.integer else "Fractional"
-            stats = numeric_statistics(values, f.integer)
+            stats = numeric_statistics(np.repeat(values, counts), summary.missing[f.name])
             statistics.append(
                 {"name": f.name, "inferred_type": inferred, "numerical_statistics": stats}
             )
@@ -141,7 +318,8 @@ def baseline(args):
                 "num_constraints": {"is_non_negative": bool(stats.get("min", 0) >= 0)},
             }
         else:
-            stats = string_statistics(text)
+            values, counts = summary.distinct(f.name, str)
+            stats = string_statistics(values, counts, summary.missing[f.name])
             statistics.append(
                 {"name": f.name, "inferred_type": "String", "string_statistics": stats}
             )
@@ -157,14 +335,15 @@ def baseline(args):
     os.makedirs(args.output_dir, exist_ok=True)
     _write(
         os.path.join(args.output_dir, "statistics.json"),
-        {"version": 0.0, "dataset": {"item_count": int(len(table))}, "features": statistics},
+        {"version": 0.0, "dataset": {"item_count": summary.rows}, "features": statistics},
     )
     _write(
         os.path.join(args.output_dir, "constraints.json"),
         {"version": 0.0, "features": constraints, "monitoring_config": MONITORING_CONFIG},
     )
     print(
-        "baseline: %d rows, %d features -> %s" % (len(table), len(schema.features), args.output_dir)
+        "baseline: %d rows, %d features -> %s"
+        % (summary.rows, len(schema.features), args.output_dir)
     )
 
 

@@ -95,6 +95,64 @@ def test_the_baseline_counts_only_numbers_as_values(tmp_path):
     assert (balance["sum"], balance["min"], balance["max"]) == (70.0, 10.0, 30.0)
 
 
+def test_three_instances_reading_small_chunks_give_the_baseline_of_one(seed_csv, tmp_path):
+    """The table in five files, one without the text feature, dealt to three instances as
+    ShardedByS3Key deals objects; each reads 97 rows at a time. Merged, their summaries give
+    the very files one instance reading it whole writes."""
+    schema = json.loads((ROOT / "processing" / "schemas" / "seed.json").read_text())
+    schema["name"] = "seed_plan"
+    schema["features"].append({"name": "plan", "type": "categorical", "completeness": 0.5})
+    (tmp_path / "seed_plan.json").write_text(json.dumps(schema))
+    lines = seed_csv.read_text().splitlines()
+    plans = ["basic", "plus", "", "pro", "plus"]
+    rows = [line + "," + plans[i % 5] for i, line in enumerate(lines[1:])]
+    whole = tmp_path / "whole"
+    for k in range(5):
+        part = rows[600 * k : 600 * (k + 1)]
+        header = lines[0] + ",plan"
+        if k == 3:  # a file without the column: its rows count as missing plans
+            header, part = lines[0], [r.rsplit(",", 1)[0] for r in part]
+        (whole / ("part-%d.csv" % k)).parent.mkdir(exist_ok=True)
+        (whole / ("part-%d.csv" % k)).write_text("\n".join([header] + part) + "\n")
+    schema_arg = ("--schema", tmp_path / "seed_plan.json")
+    run("processing/baseline.py", "--input", whole, *schema_arg, "--output-dir", tmp_path / "one",
+        check=0)  # fmt: skip
+    files = sorted(whole.iterdir())
+    procs = []
+    for i in range(3):
+        host = tmp_path / ("algo-%d" % (i + 1))
+        (host / "data").mkdir(parents=True)
+        for f in files[i::3]:
+            (host / "data" / f.name).write_bytes(f.read_bytes())
+        (host / "resourceconfig.json").write_text(json.dumps({"current_host": host.name}))
+        procs.append(subprocess.Popen(
+            [sys.executable, str(ROOT / "processing" / "baseline.py"), "--input", str(host / "data"),
+             "--schema", str(schema_arg[1]), "--chunk-rows", "97", "--output-dir",
+             str(tmp_path / "shards"), "--shard-of", str(host / "resourceconfig.json")],
+            stdout=subprocess.PIPE, text=True,
+        ))  # fmt: skip
+    for proc in procs:
+        assert proc.communicate(timeout=120)[0].startswith("baseline: algo-")
+        assert proc.returncode == 0
+    run("processing/baseline.py", "--merge", tmp_path / "shards", *schema_arg, "--output-dir",
+        tmp_path / "three", check=0)  # fmt: skip
+    for name in ("statistics.json", "constraints.json"):
+        one = json.loads((tmp_path / "one" / name).read_text())
+        assert json.loads((tmp_path / "three" / name).read_text()) == one
+    plan = json.loads((tmp_path / "one" / "statistics.json").read_text())["features"][-1]
+    assert plan["string_statistics"]["common"] == {"num_present": 1920, "num_missing": 1080}
+    assert [b["value"] for b in plan["string_statistics"]["distribution"]["categorical"]["buckets"]] == [
+        "basic", "plus", "pro"]  # fmt: skip
+
+
+def test_a_baseline_merge_without_shards_is_one_line(tmp_path):
+    (tmp_path / "shards").mkdir()
+    proc = run("processing/baseline.py", "--merge", tmp_path / "shards", "--output-dir",
+               tmp_path / "out", check=1)  # fmt: skip
+    assert proc.stderr.startswith("baseline: error: no baseline_shard.npz under ")
+    assert proc.stderr.count("\n") == 1 and not (tmp_path / "out").exists()
+
+
 def test_shifted_data_is_drift_unshifted_is_not(baseline_dir, tmp_path):
     same = generate(600, seed=11)[FEATURES]
     capture(tmp_path / "same", same)
