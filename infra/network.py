@@ -2,7 +2,7 @@
 group they share, and VPC endpoints for what they call, so their AWS traffic stays off the
 internet: S3 (a gateway endpoint), the SageMaker API and runtime, ECR (API and images), CloudWatch
 Logs and STS. One NAT gateway remains for the two jobs that install packages from PyPI
-(ValidateData, BuildDataset); the isolated jobs never use it. Flow logs go to CloudWatch Logs
+(ValidateShards, BuildDataset); the isolated jobs never use it. Flow logs go to CloudWatch Logs
 encrypted with the project's key."""
 
 import aws_cdk as cdk

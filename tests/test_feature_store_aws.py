@@ -117,7 +117,8 @@ def test_run_pipeline_creates_the_group_and_names_it_in_the_execution(aws_env, b
     definition = json.loads(
         sagemaker.describe_pipeline(PipelineName="Churn-features")["PipelineDefinition"]
     )
-    assert [s["Name"] for s in definition["Steps"]][:3] == [
+    assert [s["Name"] for s in definition["Steps"]][:4] == [
+        "ValidateShards",
         "ValidateData",
         "IngestFeatures",
         "BuildDataset",

@@ -35,7 +35,7 @@ def seed_runs(tmp_path_factory):
 def test_training_from_the_feature_store_gives_the_raw_tables_model(seed_runs):
     home, raw, stored, again = seed_runs
     names = [s["name"] for s in stored["steps"]]
-    assert names[:3] == ["ValidateData", "IngestFeatures", "BuildDataset"]
+    assert names[:4] == ["ValidateShards", "ValidateData", "IngestFeatures", "BuildDataset"]
     assert stored["status"] == "Succeeded" and stored["model_package"]["version"] == 2
     assert abs(stored["metrics"]["auc"] - raw["metrics"]["auc"]) <= 0.005
     # Generated ids ascend with the file, the order BuildDataset lists customers in: the built

@@ -53,7 +53,9 @@ def test_full_run_succeeds_and_registers_a_version(home):
     result = home.first
     assert result["status"] == "Succeeded" and result["failure_reason"] is None
     assert [(s["name"], s["type"], s["status"]) for s in result["steps"]] == [
+        ("ValidateShards", "Processing", "Succeeded"),
         ("ValidateData", "Processing", "Succeeded"),
+        ("BaselineShards", "Processing", "Succeeded"),
         ("BaselineData", "Processing", "Succeeded"),
         ("PreprocessData", "Processing", "Succeeded"),
         ("TrainModel", "Training", "Succeeded"),
@@ -98,7 +100,9 @@ def test_rerun_reuses_every_job_step(home):
     assert proc.returncode == 0
     hits = {s["name"]: s["cache_hit"] for s in result["steps"]}
     assert hits == {
+        "ValidateShards": True,
         "ValidateData": True,
+        "BaselineShards": True,
         "BaselineData": True,
         "PreprocessData": True,
         "TrainModel": True,
@@ -199,21 +203,60 @@ def test_auc_threshold_takes_the_fail_branch(home):
     assert result["model_package"] is None
 
 
-def test_two_training_instances_train_one_model_together(home):
-    """Each host downloads only its part of the train split (a ShardedByS3Key channel over
-    the parts PreprocessData writes, one per host), and the two train one model together: its
-    AUC is within 0.005 of the single host's. Subsample=1: with row sampling each host would
-    draw its own sample, which is another model, not the same one trained on two hosts."""
-    whole = ["--rows", "3000", "--param", "Subsample=1"]
+def test_three_processing_and_two_training_instances_divide_the_work(home, seed_csv, tmp_path):
+    """The table as six objects. With ProcessingInstanceCount=3 each ValidateShards and
+    BaselineShards instance downloads two of them, and the merges make the very report and
+    baseline one instance makes; with TrainingInstanceCount=2 each host downloads only its
+    part of the train split (a ShardedByS3Key channel over the parts PreprocessData writes,
+    one per host), and the two train one model together: its AUC is within 0.005 of the
+    single host's. Subsample=1: with row sampling each host would draw its own sample, which
+    is another model, not the same one trained on two hosts. The scaled run has a home of its
+    own: in the first one it would reuse the shard steps (the instance count is not in
+    SageMaker's cache key, and their results are the same on any number of instances)."""
+    lines = seed_csv.read_text().splitlines()
+    scaled_home = tmp_path / "scaled-home"
+    for store in (home, scaled_home):
+        parts = store / "s3" / "churn-local" / "tables" / "six-parts"
+        parts.mkdir(parents=True)
+        for k in range(6):
+            rows = lines[1 + 500 * k : 1 + 500 * (k + 1)]
+            (parts / ("part-%d.csv" % k)).write_text("\n".join([lines[0]] + rows) + "\n")
+    whole = ["--data", "s3://churn-local/tables/six-parts/", "--param", "Subsample=1"]
     proc, single = run_json(home, *whole)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    proc, result = run_json(home, *whole, "--param", "TrainingInstanceCount=2")
+    single["home"] = home
+    scaled = ["--param", "ProcessingInstanceCount=3", "--param", "TrainingInstanceCount=2"]
+    proc, result = run_json(scaled_home, *whole, *scaled)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    result["home"] = scaled_home
+
+    def published(run, step, output, name):
+        folder = run["home"] / "s3" / "churn-local" / "churn" / run["execution_id"] / step
+        return (folder / output / name).read_bytes()
+
+    for step, output, name in [
+        ("ValidateData", "validation", "validation_report.json"),
+        ("BaselineData", "baseline", "statistics.json"),
+        ("BaselineData", "baseline", "constraints.json"),
+    ]:
+        assert published(result, step, output, name) == published(single, step, output, name)
+    execution = scaled_home / "executions" / result["execution_id"]
+    for step in ("ValidateShards", "BaselineShards"):
+        shares = [
+            sorted(
+                p.name for p in (execution / step / host / "opt/ml/processing/input/data").iterdir()
+            )
+            for host in ("algo-1", "algo-2", "algo-3")
+        ]
+        assert shares == [["part-0.csv", "part-3.csv"], ["part-1.csv", "part-4.csv"],
+                          ["part-2.csv", "part-5.csv"]]  # fmt: skip
+    report = json.loads(published(result, "ValidateData", "validation", "validation_report.json"))
+    assert report["row_count"] == 3000 and report["success"] is True
     hits = {s["name"]: s["cache_hit"] for s in result["steps"]}
     # The part count is PreprocessData's argument: it reruns, and what depends on it.
-    assert hits["ValidateData"] and hits["BaselineData"]
-    assert not hits["PreprocessData"] and not hits["TrainModel"] and not hits["EvaluateModel"]
-    execution = home / "executions" / result["execution_id"]
+    assert not any(
+        hits[s] for s in ("ValidateShards", "PreprocessData", "TrainModel", "EvaluateModel")
+    )
     first = (execution / "TrainModel" / "algo-1.log").read_text()
     second = (execution / "TrainModel" / "algo-2.log").read_text()
     assert "train: 1050 rows on each of 2 hosts" in first and "validation-auc" in first

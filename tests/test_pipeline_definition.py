@@ -46,7 +46,9 @@ BATCH_PARAMETERS = {
     "TransformInstanceCount",
 }
 STEP_TYPES = {
+    "ValidateShards": "Processing",
     "ValidateData": "Processing",
+    "BaselineShards": "Processing",
     "BaselineData": "Processing",
     "PreprocessData": "Processing",
     "TrainModel": "Training",
@@ -350,16 +352,38 @@ def test_wiring_of_the_job_steps(definition):
         "--train-parts",
         {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.TrainingInstanceCount"}]}},
     ]
+    processing = [n for n, t in STEP_TYPES.items() if t == "Processing"]
     counts = {
         name: steps[name]["Arguments"]["ProcessingResources"]["ClusterConfig"]["InstanceCount"]
-        for name in ("ValidateData", "BaselineData", "PreprocessData", "EvaluateModel")
+        for name in processing
     }
     assert counts == {
-        "ValidateData": {"Get": "Parameters.ProcessingInstanceCount"},
-        "BaselineData": {"Get": "Parameters.ProcessingInstanceCount"},
+        "ValidateShards": {"Get": "Parameters.ProcessingInstanceCount"},
+        "ValidateData": 1,
+        "BaselineShards": {"Get": "Parameters.ProcessingInstanceCount"},
+        "BaselineData": 1,
         "PreprocessData": 1,
         "EvaluateModel": 1,
     }
+    # The shard steps divide the table's objects; each merge reads every shard's result.
+    data = {
+        name: {
+            i["InputName"]: (i["S3Input"]["S3Uri"], i["S3Input"]["S3DataDistributionType"])
+            for i in steps[name]["Arguments"]["ProcessingInputs"]
+            if i["InputName"] != "code"
+        }
+        for name in processing
+    }
+    table = {"Get": "Parameters.InputDataUrl"}
+    for job in ("Validate", "Baseline"):
+        shards = "Steps.%sShards.ProcessingOutputConfig.Outputs['shards'].S3Output.S3Uri" % job
+        assert data[job + "Shards"] == {"data": (table, "ShardedByS3Key")}
+        assert data[job + "Data"] == {"shards": ({"Get": shards}, "FullyReplicated")}
+        arguments = steps[job + "Shards"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+        assert arguments[-2:] == ["--shard-of", "/opt/ml/config/resourceconfig.json"]
+        arguments = steps[job + "Data"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+        assert arguments[:2] == ["--merge", "/opt/ml/processing/shards"]
+    assert data["PreprocessData"] == {"data": (table, "FullyReplicated")}
     evaluate_inputs = {
         i["InputName"]: i["S3Input"]["S3Uri"]
         for i in steps["EvaluateModel"]["Arguments"]["ProcessingInputs"]
@@ -392,11 +416,11 @@ def test_wiring_of_the_job_steps(definition):
             {"Get": "Steps.BaselineData.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"},
             name,
         ]
-    assert steps["BaselineData"]["DependsOn"] == ["ValidateData"]
+    assert steps["BaselineShards"]["DependsOn"] == ["ValidateData"]
     training = steps["TrainModel"]["Arguments"]
     assert training["HyperParameters"]["sagemaker_program"] == '"train.py"'
     assert training["AlgorithmSpecification"]["MetricDefinitions"][0]["Name"] == "validation:auc"
-    for name in ("ValidateData", "PreprocessData", "TrainModel", "EvaluateModel"):
+    for name in processing + ["TrainModel"]:
         assert steps[name]["CacheConfig"] == {"Enabled": True, "ExpireAfter": "P30D"}
         types = {t for p in steps[name]["RetryPolicies"] for t in p["ExceptionType"]}
         assert {"Step.THROTTLING", "SageMaker.CAPACITY_ERROR"} <= types
@@ -547,15 +571,16 @@ def test_the_feature_store_steps_build_offline_deterministically(feature_definit
     check_references(feature_definition)
     parsed = json.loads(feature_definition)
     steps = all_steps(parsed)
-    assert [s["Name"] for s in parsed["Steps"]][:3] == [
+    assert [s["Name"] for s in parsed["Steps"]][:4] == [
+        "ValidateShards",
         "ValidateData",
         "IngestFeatures",
         "BuildDataset",
     ]
     assert steps["IngestFeatures"]["DependsOn"] == ["ValidateData"]
-    # Only validated rows are ingested; PreprocessData and BaselineData read the built dataset.
+    # Only validated rows are ingested; PreprocessData and BaselineShards read the built dataset.
     dataset = "Steps.BuildDataset.ProcessingOutputConfig.Outputs['dataset'].S3Output.S3Uri"
-    for name in ("PreprocessData", "BaselineData"):
+    for name in ("PreprocessData", "BaselineShards"):
         data = steps[name]["Arguments"]["ProcessingInputs"][0]["S3Input"]["S3Uri"]
         assert data == {"Get": dataset}, name
     inputs = {
@@ -592,8 +617,8 @@ def test_the_production_options_reach_every_job_field_by_field(secure_definition
     steps = all_steps(secure_definition)
     vpc = {"Subnets": ["subnet-a", "subnet-b"], "SecurityGroupIds": ["sg-jobs"]}
     # Jobs that need the network keep it: package installs and the Feature Store API.
-    needs_network = {"ValidateData"}
-    for name in ("ValidateData", "BaselineData", "PreprocessData", "EvaluateModel"):
+    needs_network = {"ValidateShards"}
+    for name in [n for n, t in STEP_TYPES.items() if t == "Processing"]:
         args = steps[name]["Arguments"]
         assert args["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == KEY + "volumes"
         assert args["ProcessingOutputConfig"]["KmsKeyId"] == KEY + "outputs"

@@ -1,15 +1,19 @@
 """get_pipeline(): the churn SageMaker Pipeline. The only module that imports the SageMaker SDK
 (an import-linter contract in pyproject.toml keeps it so).
 
-ValidateData -> PreprocessData -> TrainModel -> EvaluateModel -> CheckAucThreshold
-    -> RegisterModel (AUC >= AucThreshold)  or  AucTooLow (FailStep naming the AUC)
-ValidateData -> BaselineData (data-quality baseline, registered as DriftCheckBaselines)
+ValidateShards -> ValidateData -> PreprocessData -> TrainModel -> EvaluateModel
+    -> CheckAucThreshold -> RegisterModel (AUC >= AucThreshold)  or  AucTooLow (FailStep)
+ValidateData -> BaselineShards -> BaselineData (data-quality baseline, registered as
+    DriftCheckBaselines)
+The *Shards steps run on ProcessingInstanceCount instances, each on its share of the table's
+files (ShardedByS3Key); ValidateData and BaselineData merge their partial results into the
+report and baseline one instance would have written.
 With batch_input: RegisterModel -> BatchModel (CreateModel) -> BatchTransform, in the AUC-passed
 branch, so only a model that passed the gate scores anything.
 With ingest_features: ValidateData -> IngestFeatures (the validated rows into the feature group).
 With train_from_feature_store: BuildDataset (an as-of join over the offline store) feeds
 PreprocessData and BaselineData instead of the raw table; after IngestFeatures when both are on,
-else before ValidateData, which then validates the built dataset.
+else before ValidateShards, which then validates the built dataset.
 
 The same definition JSON is upserted to SageMaker by `run-pipeline` (CodeBuild) and executed by
 the local runner. Building it touches no network: code lives under content-hashed S3 keys
@@ -60,6 +64,9 @@ SKLEARN_VERSION = "1.4-2"  # processing image
 XGBOOST_VERSION = "3.0-5"  # training, evaluation and serving image; xgboost 3.0.x locally too
 CODE = "/opt/ml/processing/input/code"
 RAW_DATA = "/opt/ml/processing/input/data"
+SHARDS = "/opt/ml/processing/shards"
+# Where SageMaker tells each processing instance its name; sharded jobs name their results so.
+RESOURCE_CONFIG = "/opt/ml/config/resourceconfig.json"
 # Stand-in execution role for definitions built without one (review, CI diffs, local runs).
 # run-pipeline always passes the real role.
 PLACEHOLDER_ROLE = "arn:aws:iam::000000000000:role/SageMakerPipelineExecutionRole"
@@ -492,10 +499,12 @@ class _Steps(object):
         arguments=(),
         needs_network=False,
         single_instance=False,
+        sharded=False,
         **step_options,
     ):
         """A processing step over the raw table (InputDataUrl, or `table`: BuildDataset's
-        output) with the processing code and the schema, and the script's own `arguments`."""
+        output) with the processing code and the schema, and the script's own `arguments`.
+        `sharded`: each instance downloads only its share of the table's objects."""
         processor = self.processor(
             job, self.sklearn_image, entrypoint, needs_network, single_instance
         )
@@ -507,17 +516,13 @@ class _Steps(object):
                         source=self.p["InputDataUrl"] if table is None else table,
                         destination=RAW_DATA,
                         input_name="data",
+                        s3_data_distribution_type=(
+                            "ShardedByS3Key" if sharded else "FullyReplicated"
+                        ),
                     ),
                     self.code_input("processing"),
                 ],
-                outputs=[
-                    ProcessingOutput(
-                        output_name=o,
-                        source="/opt/ml/processing/" + o,
-                        destination=self.output_uri(name, o),
-                    )
-                    for o in outputs
-                ],
+                outputs=self.outputs(name, outputs),
                 arguments=[
                     "--input",
                     RAW_DATA,
@@ -533,16 +538,76 @@ class _Steps(object):
             **step_options,
         )
 
-    def validate(self, table=None):
-        """ValidateData: Great Expectations suite from the schema; stops the run on bad data."""
+    def outputs(self, step_name, names):
+        return [
+            ProcessingOutput(
+                output_name=o,
+                source="/opt/ml/processing/" + o,
+                destination=self.output_uri(step_name, o),
+            )
+            for o in names
+        ]
+
+    def shard_step(self, name, job, entrypoint, table=None, **step_options):
+        """Each of ProcessingInstanceCount instances runs `entrypoint` on its share of the
+        table and writes its partial result under shards/<its host>/."""
         return self.raw_table_step(
-            "ValidateData",
-            "validate",
+            name,
+            job,
+            entrypoint,
+            ["shards"],
+            SHARDS,
+            table=table,
+            arguments=["--shard-of", RESOURCE_CONFIG],
+            sharded=True,
+            **step_options,
+        )
+
+    def merge_step(self, name, job, script, shards, output):
+        """One instance merges the shard step's partial results into `output`: the merge
+        reads kilobytes per shard, so more instances would only repeat it."""
+        processor = self.processor(job, self.sklearn_image, ["python3", CODE + "/" + script],
+                                   single_instance=True)  # fmt: skip
+        return ProcessingStep(
+            name=name,
+            step_args=processor.run(
+                inputs=[
+                    ProcessingInput(
+                        source=shards.properties.ProcessingOutputConfig.Outputs[
+                            "shards"
+                        ].S3Output.S3Uri,
+                        destination=SHARDS,
+                        input_name="shards",
+                    ),
+                    self.code_input("processing"),
+                ],
+                outputs=self.outputs(name, [output]),
+                arguments=[
+                    "--merge",
+                    SHARDS,
+                    "--schema",
+                    self.schema_arg,
+                    "--output-dir",
+                    "/opt/ml/processing/" + output,
+                ],
+            ),
+            cache_config=CACHE,
+            retry_policies=RETRY,
+        )
+
+    def validate(self, table=None):
+        """ValidateShards: the Great Expectations suite from the schema, each instance on its
+        share of the table; ValidateData: their counts merged into the report of the whole
+        table, which stops the run on bad data. Returns both."""
+        shards = self.shard_step(
+            "ValidateShards",
+            "validate-shards",
             ["python3", CODE + "/run_with_requirements.py", "validate.py"],
-            ["validation"],
-            "/opt/ml/processing/validation",
             table=table,
             needs_network=True,  # installs Great Expectations
+        )
+        return shards, self.merge_step(
+            "ValidateData", "validate", "validate.py", shards, "validation"
         )
 
     def preprocess(self, validate, table=None):
@@ -565,17 +630,19 @@ class _Steps(object):
         )
 
     def baseline(self, validate, table=None):
-        """BaselineData: Model Monitor statistics and constraints of the raw training table,
-        which the registered version carries as its DriftCheckBaselines (drift monitoring's
-        reference)."""
-        return self.raw_table_step(
-            "BaselineData",
-            "baseline",
+        """BaselineShards: exact summaries of each instance's share of the raw training
+        table; BaselineData: merged into Model Monitor statistics and constraints, which the
+        registered version carries as its DriftCheckBaselines (drift monitoring's reference).
+        Returns both."""
+        shards = self.shard_step(
+            "BaselineShards",
+            "baseline-shards",
             ["python3", CODE + "/baseline.py"],
-            ["baseline"],
-            "/opt/ml/processing/baseline",
             table=table,
             depends_on=[validate],
+        )
+        return shards, self.merge_step(
+            "BaselineData", "baseline", "baseline.py", shards, "baseline"
         )
 
     def ingest(self, validate):
@@ -875,7 +942,7 @@ def _build(build):
     if build.from_store and not build.ingest:  # the built dataset is what gets validated
         dataset = steps.build_dataset()
         table, before = dataset_uri(dataset), [dataset]
-    validate = steps.validate(table)
+    validate_shards, validate = steps.validate(table)
     if build.ingest:
         ingest = steps.ingest(validate)
         after.append(ingest)
@@ -884,7 +951,7 @@ def _build(build):
             table = dataset_uri(dataset)
             after.append(dataset)
     preprocess = steps.preprocess(validate, table)
-    baseline = steps.baseline(validate, table)
+    baseline_shards, baseline = steps.baseline(validate, table)
     train = steps.train(preprocess)
     model_data = train.properties.ModelArtifacts.S3ModelArtifacts
     report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
@@ -927,7 +994,10 @@ def _build(build):
     return ChurnPipeline(
         name=build.pipeline_name,
         parameters=list(steps.p.values()),
-        steps=before + [validate] + after + [baseline, preprocess, train, evaluate, check],
+        steps=before
+        + [validate_shards, validate]
+        + after
+        + [baseline_shards, baseline, preprocess, train, evaluate, check],
         sagemaker_session=build.session,
     )
 
