@@ -12,6 +12,7 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -525,12 +526,13 @@ def test_user_error_is_one_line_before_importing_great_expectations(tmp_path, ma
 
 
 def test_the_number_checks_read_every_value_as_pythons_re_would():
-    """The type checks run RE2 over Arrow arrays; what they accept must be exactly what
-    re.match with the same patterns accepts, Unicode whitespace and digits included."""
+    """The number parsing and Great Expectations' type checks run RE2 over Arrow arrays; what
+    they accept must be exactly what re.match with the grammar's patterns accepts, Unicode
+    whitespace and digits included."""
     import pandas as pd
 
     sys.path.insert(0, str(ROOT / "processing"))
-    from validate import matches
+    from validate import matches, vectorised_pattern
 
     from churn_recipe import INTEGER_PATTERN, NUMBER_PATTERN
 
@@ -570,6 +572,18 @@ def test_the_number_checks_read_every_value_as_pythons_re_would():
     ]
     values += [space + "42" + space for space in spaces]  # fmt: skip
     column = pd.Series(values, dtype=object)
+    arrow = column.astype(pd.StringDtype("pyarrow", na_value=float("nan")))
     for pattern in (NUMBER_PATTERN, INTEGER_PATTERN):
         expected = [isinstance(v, str) and re.match(pattern, v) is not None for v in values]
         assert matches(column, pattern).tolist() == expected, pattern
+        assert matches(arrow, pattern).tolist() == expected, pattern
+        # What Great Expectations runs: str.contains with the rewritten pattern, in RE2 over
+        # Arrow strings here, in Python's re over object columns on older pandas.
+        rewritten = vectorised_pattern(pattern)
+        text = [v for v in values if isinstance(v, str)]
+        wanted = [re.match(pattern, v) is not None for v in text]
+        assert [re.search(rewritten, v) is not None for v in text] == wanted
+        with warnings.catch_warnings():  # "has match groups": they are only for grouping
+            warnings.simplefilter("ignore", UserWarning)
+            found = pd.Series(text, dtype=arrow.dtype).str.contains(rewritten).tolist()
+        assert found == wanted
