@@ -33,9 +33,8 @@ import os
 import zipfile
 
 import numpy as np
-import pandas as pd
 
-from churn_io import DataError, check_header, csv_files
+from churn_io import DataError, csv_files, read_raw_chunks
 from churn_job import current_host, fail, write_atomic, write_text_atomic
 from churn_schema import SchemaError, load_schema
 
@@ -236,33 +235,13 @@ class Summary(object):
 
 def summarise(schema, files, chunk_rows):
     summary = Summary(schema)
-    for chunk in raw_chunks(files, schema, chunk_rows):
+    wanted = {f.name for f in schema.features}
+    chunks = read_raw_chunks(
+        files, schema, object, chunk_rows, usecols=lambda header: [c for c in header if c in wanted]
+    )
+    for _, _, chunk in chunks:
         summary.add_chunk(chunk)
     return summary
-
-
-def raw_chunks(files, schema, chunk_rows):
-    """The files' rows as raw text, `chunk_rows` at a time (only the features' columns)."""
-    wanted = {f.name for f in schema.features}
-    for name in files:
-        header = check_header(name)
-        columns = [c for c in header if c in wanted]
-        try:
-            reader = pd.read_csv(
-                name,
-                dtype=object,
-                keep_default_na=False,
-                na_values=[""] + schema.missing_values,
-                usecols=columns,
-                chunksize=chunk_rows,
-            )
-            with reader:
-                for chunk in reader:
-                    yield chunk
-        except pd.errors.EmptyDataError:
-            raise DataError("%s is empty: expected a header line and rows" % name)
-        except (pd.errors.ParserError, UnicodeDecodeError) as e:
-            raise DataError("%s is not a readable CSV file: %s" % (name, str(e).strip()))
 
 
 def read_shards(schema, folder):

@@ -37,27 +37,38 @@ def csv_files(path, none_is_empty=False):
 def read_raw_table(files, schema, dtype):
     """Concatenate the CSV files; `dtype` as for pandas.read_csv. A header that names a column
     twice is refused (pandas would silently rename the second one)."""
-    frames = read_raw_frames(files, schema, dtype)
+    frames = [frame for _, _, frame in read_raw_chunks(files, schema, dtype)]
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
-def read_raw_frames(files, schema, dtype):
-    """One frame per CSV file, as read_raw_table reads them (for a job that must say which
-    file and row a value came from)."""
-    frames = []
+def read_raw_chunks(files, schema, dtype, rows=None, usecols=None):
+    """(file, its first row in the chunk, frame) for each chunk of at most `rows` rows (None:
+    each file whole) of the CSV files, read as read_raw_table reads them, so a job's memory
+    need not grow with the table. A file with a header and no rows gives one empty frame.
+    `usecols(header)`: the columns to keep."""
     for name in files:
-        check_header(name)
+        header = check_header(name)
         try:
-            frames.append(
-                pd.read_csv(
-                    name, dtype=dtype, keep_default_na=False, na_values=[""] + schema.missing_values
-                )
+            reader = pd.read_csv(
+                name,
+                dtype=dtype,
+                keep_default_na=False,
+                na_values=[""] + schema.missing_values,
+                usecols=None if usecols is None else usecols(header),
+                chunksize=rows,
             )
+            if rows is None:
+                yield name, 0, reader
+                continue
+            first = 0
+            with reader:
+                for chunk in reader:
+                    yield name, first, chunk.reset_index(drop=True)
+                    first += len(chunk)
         except pd.errors.EmptyDataError:
             raise DataError("%s is empty: expected a header line and rows" % name)
         except (pd.errors.ParserError, UnicodeDecodeError) as e:
             raise DataError("%s is not a readable CSV file: %s" % (name, str(e).strip()))
-    return frames
 
 
 def column_union(headers):

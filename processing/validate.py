@@ -14,24 +14,26 @@ one file) as raw text, builds an expectation suite from the schema and validates
 
 Writes <output-dir>/validation_report.json (our summary: one entry per check with its column,
 outcome, bad-row count and examples) and <output-dir>/ge_validation_result.json (Great
-Expectations' own result), each under a temporary name and then renamed. Exits 0 when every check
+Expectations' own results), each under a temporary name and then renamed. Exits 0 when every check
 passes; otherwise exits 1 with a message naming each failed check, its column and its count, also
 written to /opt/ml/output/message for SageMaker's failure reason.
 
-Sharded, the same work divides over the instances of two jobs (the pipeline's ValidateShards and
-ValidateData steps):
+The table is validated in batches of --chunk-rows rows (a million by default), so a job's
+memory does not grow with the table, and the same mechanics divide the work over the instances of
+two jobs (the pipeline's ValidateShards and ValidateData steps):
 
   --shard-of RESOURCE_CONFIG   each instance runs the suite on its share of the files and writes
-                               <output-dir>/<its host>/validation_shard.json (per check: the
-                               count, the first bad values with the file and row of each; the
-                               ids of its rows) and its GE result beside it. Exits 0 whatever
-                               the data holds: a verdict needs every shard.
+                               <output-dir>/<its host>/validation_shard.json (per batch and
+                               check: the count, the first bad values with the file and row of
+                               each; the ids of its rows) and its GE results beside it. Exits 0
+                               whatever the data holds: a verdict needs every shard.
   --merge DIR                  reads every shard result under DIR and writes the report, with
                                the verdict and exit code of an unsharded run.
 
-An unsharded run is one shard merged, so the report is the same for any number of instances:
-counts add up, completeness is judged on the whole table, ids are compared across shards, and
-examples are the table's first bad values in file and row order.
+An unsharded run is its batches merged, so the report is the same for any number of instances
+and any batch size: counts add up, completeness is judged on the whole table, ids are compared
+across batches, and examples are the table's first bad values in file and row order.
+ge_validation_result.json holds Great Expectations' own results, one per batch.
 """
 
 import argparse
@@ -56,7 +58,7 @@ from churn_io import (  # noqa: E402
     DataError,
     column_union,
     csv_files,
-    read_raw_frames,
+    read_raw_chunks,
     schema_columns,
 )
 from churn_job import current_host, write_failure_message, write_text_atomic  # noqa: E402
@@ -68,7 +70,7 @@ REPORT_FILE = "validation_report.json"
 GE_RESULT_FILE = "ge_validation_result.json"
 SHARD_FILE = "validation_shard.json"
 FORMAT = "churn-validation/2"  # 2: input_files relative to the input
-SHARD_FORMAT = "churn-validation-shard/1"
+SHARD_FORMAT = "churn-validation-shard/2"  # 2: one part per batch
 
 # Range and overflow checks need numbers while the type checks need the raw text, so a numeric
 # column gets a parsed copy under this derived name in the frame Great Expectations sees.
@@ -77,6 +79,8 @@ OVERFLOW = float("inf")  # what a number beyond a 64-bit float parses to
 EXAMPLES = 5
 # GE keeps the first bad values of each check; the examples come from the first of those.
 PARTIAL_UNEXPECTED = 20
+# Rows Great Expectations validates at a time: about 900 MB of job memory per million.
+CHUNK_ROWS = 1000000
 
 
 def parse_args(argv=None):
@@ -88,6 +92,12 @@ def parse_args(argv=None):
     )
     p.add_argument("--schema", default="seed", help="shipped schema name or schema file path")
     p.add_argument("--output-dir", default="/opt/ml/processing/validation")
+    p.add_argument(
+        "--chunk-rows",
+        type=int,
+        default=CHUNK_ROWS,
+        help="rows read and validated at a time (memory against per-batch overhead)",
+    )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(
         "--shard-of",
@@ -353,18 +363,25 @@ def in_set_check(column, values):
 # ----------------------------------------------------------------------------- running GE
 
 
-def run_suite(frame, checks, suite_name):
-    """Validate the frame with an in-memory suite; returns GE's suite result and one
-    expectation result per check, in the order of `checks`."""
+@functools.lru_cache(maxsize=None)
+def ge_context():
+    """One ephemeral context (no project folder, stores in memory) for every batch."""
     # Imported here, not at the top: the import takes seconds, and a missing or unreadable
     # input should fail before paying for it.
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    # Ephemeral: no project folder, stores in memory. Progress bars would spam the job log.
     context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # they spam the log
+    return context
 
+
+def run_suite(frame, checks, suite_name):
+    """Validate the frame with an in-memory suite; returns GE's suite result and one
+    expectation result per check, in the order of `checks`."""
+    import great_expectations as gx
+
+    context = ge_context()
     expectations = []
     for i, check in enumerate(checks):
         expectation_class = getattr(gx.expectations, check.expectation)
@@ -373,7 +390,7 @@ def run_suite(frame, checks, suite_name):
         expectations.append(expectation_class(meta={"check": i}, **check.kwargs))
     suite = context.suites.add(gx.ExpectationSuite(name=suite_name, expectations=expectations))
 
-    asset = context.data_sources.add_pandas("raw").add_dataframe_asset("table")
+    asset = context.data_sources.add_pandas(suite_name).add_dataframe_asset("table")
     rows = asset.add_batch_definition_whole_dataframe("all rows")
     # A validation definition loads the batch once; Batch.validate would load it a second
     # time, and each load fingerprints every cell of the frame.
@@ -384,6 +401,10 @@ def run_suite(frame, checks, suite_name):
         batch_parameters={"dataframe": frame},
         result_format={"result_format": "SUMMARY", "partial_unexpected_count": PARTIAL_UNEXPECTED},
     )
+    # Nothing of this batch stays in the context: the next one would otherwise sit beside it.
+    context.validation_definitions.delete(suite_name)
+    context.suites.delete(suite_name)
+    context.data_sources.delete(suite_name)
 
     by_check = {}
     for r in result.results:
@@ -394,45 +415,67 @@ def run_suite(frame, checks, suite_name):
 # ----------------------------------------------------------------------------- one shard
 
 
-def check_shard(schema, input_path, files):
-    """Run the suite on these files (one instance's share of the table, or all of it).
-    Returns the shard's partial result, JSON-safe, and GE's own result (None: no files)."""
-    frames = read_raw_frames(files, schema, object)
-    partial = {
-        "format": SHARD_FORMAT,
-        "schema": schema.name,
-        "input": input_path,
-        "files": [],
-        "checks": [],
-    }
-    if not frames:  # more instances than files: this one got none
-        return partial, None
-    raw = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    frame = validation_frame(raw, schema)
-    checks = plan_checks(schema, column_union(list(f.columns) for f in frames))
-    ge_result, results = run_suite(frame, checks, "churn-" + schema.name)
-    # The frame's rows are the files' rows in order: starts[k] is file k's first row.
-    starts = [0]
-    for f in frames:
-        starts.append(starts[-1] + len(f))
+def check_shard(schema, input_path, files, chunk_rows):
+    """Run the suite on these files (one instance's share of the table, or all of it), one
+    batch of about `chunk_rows` rows at a time, so memory does not grow with the table.
+    Returns the shard's result, JSON-safe, with one part per batch, and GE's own results."""
+    shard = {"format": SHARD_FORMAT, "schema": schema.name, "input": input_path, "parts": []}
     # Named relative to the input: every instance has its own copy of the input folder (on
     # SageMaker at the same path, under the local runner in its own host folder).
     root = input_path if os.path.isdir(input_path) else os.path.dirname(input_path)
-    names = [os.path.relpath(name, root) for name in files]
-    for k, (name, f) in enumerate(zip(names, frames)):
-        entry = {"path": name, "rows": len(f), "columns": [str(c) for c in f.columns]}
+    ge_results = []
+    for batch in batches(files, schema, chunk_rows):
+        part, ge_result = check_batch(schema, root, batch, len(ge_results))
+        shard["parts"].append(part)
+        ge_results.append(ge_result)
+    return shard, ge_results
+
+
+def batches(files, schema, rows):
+    """Lists of (file, first row, frame) chunks, about `rows` rows a list: big files in
+    several batches, small ones together."""
+    batch, size = [], 0
+    for chunk in read_raw_chunks(files, schema, object, rows):
+        batch.append(chunk)
+        size += len(chunk[2])
+        if size >= rows:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def check_batch(schema, root, batch, index):
+    """The suite on one batch. Returns its part of the shard result and GE's result."""
+    frames = [frame for _, _, frame in batch]
+    raw = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    checks = plan_checks(schema, column_union(list(f.columns) for f in frames))
+    ge_result, results = run_suite(
+        validation_frame(raw, schema), checks, "churn-%s-%d" % (schema.name, index)
+    )
+    # The frame's rows are the chunks' rows in order: starts[k] is chunk k's first row.
+    starts = [0]
+    for f in frames:
+        starts.append(starts[-1] + len(f))
+    pieces = []
+    for k, (name, first, f) in enumerate(batch):
+        piece = {
+            "path": os.path.relpath(name, root),
+            "first_row": first,
+            "rows": len(f),
+            "columns": [str(c) for c in f.columns],
+        }
         # Uniqueness is a property of the whole table: the merge compares every shard's ids.
         if schema.id_column in raw.columns:
-            entry["ids"] = raw[schema.id_column].iloc[starts[k] : starts[k + 1]].tolist()
-        partial["files"].append(entry)
-    for check, result in zip(checks, results):
-        partial["checks"].append(shard_check(check, result, names, starts))
-    return partial, ge_result
+            piece["ids"] = raw[schema.id_column].iloc[starts[k] : starts[k + 1]].tolist()
+        pieces.append(piece)
+    checks = [shard_check(c, r, pieces, starts) for c, r in zip(checks, results)]
+    return {"pieces": pieces, "checks": checks}, ge_result
 
 
-def shard_check(check, result, files, starts):
-    """One check's outcome on a shard: GE's count, verdict and first bad values, each value
-    with its file and row so the merge can put every shard's values in table order."""
+def shard_check(check, result, pieces, starts):
+    """One check's outcome on a batch: GE's count, verdict and first bad values, each value
+    with its file and row so the merge can put every batch's values in table order."""
     details = result.result or {}
     exception = result.exception_info or {}
     values = details.get("partial_unexpected_list") or []
@@ -444,7 +487,8 @@ def shard_check(check, result, files, starts):
     examples = []
     for row, value in zip(rows, values):
         k = bisect.bisect_right(starts, row) - 1
-        examples.append([files[k], int(row) - starts[k], plain(value)])
+        piece = pieces[k]
+        examples.append([piece["path"], piece["first_row"] + int(row) - starts[k], plain(value)])
     unexpected = details.get("unexpected_count")
     return {
         "expectation": check.expectation,
@@ -476,17 +520,17 @@ def read_shards(folder):
         raise DataError(
             "no %s under %s: the sharded validation (--shard-of) writes them" % (SHARD_FILE, folder)
         )
-    partials = []
+    shards = []
     for path in paths:
         try:
             with open(path, encoding="utf-8") as f:
-                partial = json.load(f)
+                shard = json.load(f)
         except ValueError as e:
             raise DataError("%s is not a shard result: %s" % (path, e))
-        if not isinstance(partial, dict) or partial.get("format") != SHARD_FORMAT:
+        if not isinstance(shard, dict) or shard.get("format") != SHARD_FORMAT:
             raise DataError("%s is not a %s shard result" % (path, SHARD_FORMAT))
-        partials.append(partial)
-    return partials
+        shards.append(shard)
+    return shards
 
 
 # ----------------------------------------------------------------------------- the merge
@@ -503,40 +547,48 @@ class Outcome(object):
         self.error = error
 
 
-def merge_shards(schema, partials):
+def merge_shards(schema, shards):
     """(input files, columns, row count, checks, outcomes) of the whole table: the checks
-    an unsharded run would plan, each judged by GE's rule on the shards' summed counts."""
-    for partial in partials:
-        if partial.get("schema") != schema.name:
+    an unsharded run would plan, each judged by GE's rule on the batches' summed counts."""
+    for shard in shards:
+        if shard.get("schema") != schema.name:
             raise DataError(
                 "a shard was validated against schema %r, not %r"
-                % (partial.get("schema"), schema.name)
+                % (shard.get("schema"), schema.name)
             )
-    files = sorted((f for p in partials for f in p["files"]), key=lambda f: f["path"])
-    if not files:
-        raise DataError("no .csv file under %s" % partials[0]["input"])
-    paths = [f["path"] for f in files]
-    if len(set(paths)) != len(paths):
-        raise DataError("the shards overlap: some files were validated by two instances")
-    columns = column_union(f["columns"] for f in files)
-    row_count = sum(f["rows"] for f in files)
+    parts = [part for shard in shards for part in shard["parts"]]
+    pieces = sorted(
+        (piece for part in parts for piece in part["pieces"]),
+        key=lambda p: (p["path"], p["first_row"]),
+    )
+    if not pieces:
+        raise DataError("no .csv file under %s" % shards[0]["input"])
+    starts = [(p["path"], p["first_row"]) for p in pieces]
+    if len(set(starts)) != len(starts):
+        raise DataError("the shards overlap: some rows were validated by two instances")
+    files = []
+    for piece in pieces:
+        if not files or files[-1] != piece["path"]:
+            files.append(piece["path"])
+    columns = column_union(p["columns"] for p in pieces)
+    row_count = sum(p["rows"] for p in pieces)
     checks = plan_checks(schema, columns)
-    outcomes = [merge_check(check, partials, files, row_count) for check in checks]
-    return paths, columns, row_count, checks, outcomes
+    outcomes = [merge_check(check, parts, pieces, row_count) for check in checks]
+    return files, columns, row_count, checks, outcomes
 
 
-def merge_check(check, partials, files, row_count):
+def merge_check(check, parts, pieces, row_count):
     if check.expectation == "ExpectTableRowCountToBeBetween":
         return Outcome(row_count >= check.kwargs["min_value"], observed=row_count)
     if check.expectation == "ExpectColumnToExist":
-        return Outcome(any(check.column in f["columns"] for f in files))
+        return Outcome(any(check.column in p["columns"] for p in pieces))
     if check.expectation == "ExpectColumnValuesToBeUnique":
-        return unique_outcome(files)
+        return unique_outcome(pieces)
     unexpected, bad, errors = 0, [], []
-    for partial in partials:
+    for part in parts:
         found = [
             c
-            for c in partial["checks"]
+            for c in part["checks"]
             if (c["expectation"], c["column"]) == (check.expectation, check.column)
         ]
         if found:
@@ -545,8 +597,8 @@ def merge_check(check, partials, files, row_count):
             if found[0]["error"]:
                 errors.append(found[0]["error"])
         elif check.expectation == "ExpectColumnValuesToNotBeNull":
-            # None of this shard's files has the column: each of its rows is missing there.
-            unexpected += sum(f["rows"] for f in partial["files"])
+            # None of this batch's files has the column: each of its rows is missing there.
+            unexpected += sum(p["rows"] for p in part["pieces"])
     bad.sort(key=lambda e: (e[0], e[1]))
     first_bad = [e[2] for e in bad[:PARTIAL_UNEXPECTED]]
     if errors:
@@ -562,10 +614,10 @@ def merge_check(check, partials, files, row_count):
     return Outcome(success, unexpected, first_bad)
 
 
-def unique_outcome(files):
-    """GE's uniqueness rule on every shard's ids: each present id that occurs more than once,
+def unique_outcome(pieces):
+    """GE's uniqueness rule on every batch's ids: each present id that occurs more than once,
     in any file, counts once per row."""
-    ids = pd.Series([v for f in files for v in f.get("ids", [None] * f["rows"])], dtype=object)
+    ids = pd.Series([v for p in pieces for v in p.get("ids", [None] * p["rows"])], dtype=object)
     present = ids[ids.notna()]
     duplicated = present[present.duplicated(keep=False)]
     return Outcome(
@@ -662,16 +714,18 @@ def write_json_atomic(path, obj):
 def validate(args):
     """Returns (exit code, message)."""
     schema = load_schema(args.schema)
-    ge_result = None
+    if args.chunk_rows < 1:
+        raise DataError("--chunk-rows must be at least 1, not %d" % args.chunk_rows)
+    ge_results = []
     if args.merge:
-        partials = read_shards(args.merge)
+        shards = read_shards(args.merge)
     else:
         files = csv_files(args.input, none_is_empty=bool(args.shard_of))
-        partial, ge_result = check_shard(schema, args.input, files)
+        shard, ge_results = check_shard(schema, args.input, files, args.chunk_rows)
         if args.shard_of:
-            return write_shard(args, partial, ge_result)
-        partials = [partial]
-    files, columns, row_count, checks, outcomes = merge_shards(schema, partials)
+            return write_shard(args, shard, ge_results)
+        shards = [shard]
+    files, columns, row_count, checks, outcomes = merge_shards(schema, shards)
     entries = [summarize(c, o, row_count) for c, o in zip(checks, outcomes)]
     success = all(e["success"] for e in entries)
     report = {
@@ -687,8 +741,8 @@ def validate(args):
         "expectations": entries,
     }
     os.makedirs(args.output_dir, exist_ok=True)
-    if ge_result is not None:
-        write_json_atomic(os.path.join(args.output_dir, GE_RESULT_FILE), ge_result.to_json_dict())
+    if ge_results:
+        write_ge_results(args.output_dir, ge_results)
     write_json_atomic(os.path.join(args.output_dir, REPORT_FILE), report)
 
     if not success:
@@ -701,22 +755,27 @@ def validate(args):
     )
 
 
-def write_shard(args, partial, ge_result):
-    """This instance's partial result under <output-dir>/<host>/: every instance uploads to
-    the same S3 prefix, so each writes under its own name."""
+def write_shard(args, shard, ge_results):
+    """This instance's result under <output-dir>/<host>/: every instance uploads to the same
+    S3 prefix, so each writes under its own name."""
     host = current_host(args.shard_of)
     folder = os.path.join(args.output_dir, host)
     os.makedirs(folder, exist_ok=True)
-    if ge_result is not None:
-        write_json_atomic(os.path.join(folder, GE_RESULT_FILE), ge_result.to_json_dict())
-    write_text_atomic(os.path.join(folder, SHARD_FILE), json.dumps(partial))
-    rows = sum(f["rows"] for f in partial["files"])
+    if ge_results:
+        write_ge_results(folder, ge_results)
+    write_text_atomic(os.path.join(folder, SHARD_FILE), json.dumps(shard))
+    pieces = [p for part in shard["parts"] for p in part["pieces"]]
     return 0, "validate: %s checked %d rows in %d files, %.2f s (the merge gives the verdict)" % (
         host,
-        rows,
-        len(partial["files"]),
+        sum(p["rows"] for p in pieces),
+        len({p["path"] for p in pieces}),
         time.time() - STARTED,
     )
+
+
+def write_ge_results(folder, ge_results):
+    """Great Expectations' own results, one per batch it validated."""
+    write_json_atomic(os.path.join(folder, GE_RESULT_FILE), [r.to_json_dict() for r in ge_results])
 
 
 def main(argv=None):
