@@ -35,7 +35,14 @@ import zipfile
 import numpy as np
 
 from churn_io import DataError, csv_files, read_raw_chunks
-from churn_job import current_host, fail, write_atomic, write_text_atomic
+from churn_job import (
+    add_shard_arguments,
+    current_host,
+    fail,
+    shard_results,
+    write_atomic,
+    write_text_atomic,
+)
 from churn_schema import SchemaError, load_schema
 
 FAILURE_FILE = "/opt/ml/output/message"
@@ -73,18 +80,7 @@ def parse_args(argv=None):
         default=CHUNK_ROWS,
         help="rows read at a time (memory against per-chunk overhead)",
     )
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument(
-        "--shard-of",
-        metavar="RESOURCE_CONFIG",
-        help="summarise this instance's share only (its host named in this "
-        "resourceconfig.json) for --merge",
-    )
-    mode.add_argument(
-        "--merge",
-        metavar="DIR",
-        help="write the baseline from the shard summaries under DIR instead of reading --input",
-    )
+    add_shard_arguments(p, "summary", "baseline")
     return p.parse_args(argv)
 
 
@@ -245,18 +241,8 @@ def summarise(schema, files, chunk_rows):
 
 
 def read_shards(schema, folder):
-    paths = sorted(
-        os.path.join(root, name)
-        for root, _, names in os.walk(folder)
-        for name in names
-        if name == SHARD_FILE
-    )
-    if not paths:
-        raise DataError(
-            "no %s under %s: the sharded baseline (--shard-of) writes them" % (SHARD_FILE, folder)
-        )
     summary = Summary(schema)
-    for path in paths:
+    for path in shard_results(folder, SHARD_FILE, "baseline.py"):
         summary.merge(Summary.load(schema, path))
     return summary
 

@@ -198,6 +198,36 @@ def current_host(resource_config):
     return host
 
 
+def add_shard_arguments(parser, partial, result):
+    """--shard-of and --merge, the two halves of a job divided over instances: each instance
+    writes its `partial` result, then one instance merges them into the `result`."""
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--shard-of",
+        metavar="RESOURCE_CONFIG",
+        help="this instance's share only (its host named in this resourceconfig.json): write "
+        "its %s under <output-dir>/<host>/ for --merge" % partial,
+    )
+    mode.add_argument(
+        "--merge",
+        metavar="DIR",
+        help="write the %s from the shards' results under DIR instead of reading --input" % result,
+    )
+
+
+def shard_results(folder, name, program):
+    """The paths of every shard result called `name` under `folder`, in host order."""
+    paths = sorted(
+        os.path.join(root, found)
+        for root, _, names in os.walk(folder)
+        for found in names
+        if found == name
+    )
+    if not paths:
+        raise OSError("no %s under %s: %s --shard-of writes them" % (name, folder, program))
+    return paths
+
+
 # ----------------------------------------------------------------------------- failure
 
 

@@ -61,7 +61,13 @@ from churn_io import (  # noqa: E402
     read_raw_chunks,
     schema_columns,
 )
-from churn_job import current_host, write_failure_message, write_text_atomic  # noqa: E402
+from churn_job import (  # noqa: E402
+    add_shard_arguments,
+    current_host,
+    shard_results,
+    write_failure_message,
+    write_text_atomic,
+)
 from churn_recipe import INTEGER_PATTERN, NUMBER_PATTERN  # noqa: E402
 from churn_schema import SchemaError, load_schema  # noqa: E402
 
@@ -98,18 +104,7 @@ def parse_args(argv=None):
         default=CHUNK_ROWS,
         help="rows read and validated at a time (memory against per-batch overhead)",
     )
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument(
-        "--shard-of",
-        metavar="RESOURCE_CONFIG",
-        help="check this instance's share only (its host named in this resourceconfig.json) "
-        "and write the partial result for --merge",
-    )
-    mode.add_argument(
-        "--merge",
-        metavar="DIR",
-        help="write the report from the shard results under DIR instead of reading --input",
-    )
+    add_shard_arguments(p, "partial result", "report")
     return p.parse_args(argv)
 
 
@@ -510,18 +505,8 @@ def plain(value):
 
 def read_shards(folder):
     """Every shard result under `folder` (one per instance of the sharded job)."""
-    paths = sorted(
-        os.path.join(root, name)
-        for root, _, names in os.walk(folder)
-        for name in names
-        if name == SHARD_FILE
-    )
-    if not paths:
-        raise DataError(
-            "no %s under %s: the sharded validation (--shard-of) writes them" % (SHARD_FILE, folder)
-        )
     shards = []
-    for path in paths:
+    for path in shard_results(folder, SHARD_FILE, "validate.py"):
         try:
             with open(path, encoding="utf-8") as f:
                 shard = json.load(f)
