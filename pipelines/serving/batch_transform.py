@@ -19,6 +19,7 @@ process scores one payload on one core, as one request to a serving container do
 
 import argparse
 import json
+import mmap
 import multiprocessing
 import os
 import re
@@ -27,7 +28,7 @@ import time
 
 from pipelines.errors import ChurnError, first_line
 from pipelines.serving.handlers import invoke, load_handlers
-from processing.churn_job import write_bytes_atomic
+from processing.churn_job import write_atomic
 
 MB = 1024 * 1024
 NOT_BLANK = re.compile(rb"\S")
@@ -102,30 +103,46 @@ def _respond(span):
 
 
 def transform_object(path, out_path, handlers, model, args):
+    """Score one object, its responses written in order as they arrive. The object is mapped
+    into memory, not read (its pages are the page cache's, shared with the forked request
+    processes), and no more than the requests in flight are held at once: memory does not grow
+    with the object. The output is published whole or not at all."""
     with open(path, "rb") as f:
-        data = f.read()
+        size = os.fstat(f.fileno()).st_size
+        if size == 0 or (args.split_type == "Line" and args.strategy == "SingleRecord"):
+            data = f.read()  # splitlines() below needs bytes; an empty object cannot be mapped
+        else:
+            data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     max_bytes = int(args.max_payload_mb * MB)
     if args.concurrency > 1:
         # Smaller requests (still within MaxPayloadInMB) keep every process busy to the end:
         # three 6 MB payloads on two processes would leave one idle for a third of the time.
-        max_bytes = min(max_bytes, max(MB, len(data) // (4 * args.concurrency) + 1))
+        max_bytes = min(max_bytes, max(MB, size // (4 * args.concurrency) + 1))
     spans = (
         list(payloads(data, args.strategy, max_bytes))
         if args.split_type == "Line"
         else [(0, len(data))]
     )
     _job.update(data=data, handlers=handlers, model=model, args=args)
+
+    def write(tmp):
+        with open(tmp, "wb") as out:
+            if args.concurrency > 1 and len(spans) > 1:
+                with multiprocessing.get_context("fork").Pool(
+                    min(args.concurrency, len(spans))
+                ) as pool:
+                    for part in pool.imap(_respond, spans, chunksize=1):
+                        out.write(part)
+            else:
+                for span in spans:
+                    out.write(_respond(span))
+
     try:
-        if args.concurrency > 1 and len(spans) > 1:
-            with multiprocessing.get_context("fork").Pool(
-                min(args.concurrency, len(spans))
-            ) as pool:
-                parts = pool.map(_respond, spans, chunksize=1)
-        else:
-            parts = [_respond(span) for span in spans]
+        write_atomic(out_path, write)
     finally:
         _job.clear()
-    write_bytes_atomic(out_path, b"".join(parts))
+        if isinstance(data, mmap.mmap):
+            data.close()
     return len(spans)
 
 
