@@ -469,7 +469,7 @@ def check_batch(schema, root, batch, index):
 
 
 def shard_check(check, result, pieces, starts):
-    """One check's outcome on a batch: GE's count, verdict and first bad values, each value
+    """One check's outcome on a batch: GE's count and first bad values, each value
     with its file and row so the merge can put every batch's values in table order."""
     details = result.result or {}
     exception = result.exception_info or {}
@@ -488,7 +488,6 @@ def shard_check(check, result, pieces, starts):
     return {
         "expectation": check.expectation,
         "column": check.column,
-        "ge_success": bool(result.success),
         "unexpected_count": None if unexpected is None else int(unexpected),
         "observed_value": plain(details.get("observed_value")),
         "error": (
