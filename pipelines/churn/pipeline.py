@@ -565,9 +565,9 @@ class _Steps(object):
 
     def merge_step(self, name, job, script, shards, output):
         """One instance merges the shard step's partial results into `output`: the merge
-        reads kilobytes per shard, so more instances would only repeat it."""
-        processor = self.processor(job, self.sklearn_image, ["python3", CODE + "/" + script],
-                                   single_instance=True)  # fmt: skip
+        needs them all in one place, so more instances would only repeat it."""
+        entrypoint = ["python3", CODE + "/" + script]
+        processor = self.processor(job, self.sklearn_image, entrypoint, single_instance=True)
         return ProcessingStep(
             name=name,
             step_args=processor.run(
