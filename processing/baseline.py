@@ -221,7 +221,17 @@ class Summary(object):
                 summary = cls(schema)
                 summary.rows = int(archive["rows"])
                 for i, (f, m) in enumerate(zip(schema.features, meta["features"])):
-                    summary.values[f.name] = [(archive["values_%d" % i], archive["counts_%d" % i])]
+                    values, counts = archive["values_%d" % i], archive["counts_%d" % i]
+                    numeric = values.dtype.kind == "f"
+                    if (
+                        values.ndim != 1
+                        or counts.shape != values.shape
+                        or counts.dtype.kind != "i"
+                        or (counts < 0).any()
+                        or numeric != f.is_numeric
+                    ):
+                        raise ValueError("the arrays of %r are not a summary of it" % f.name)
+                    summary.values[f.name] = [(values, counts)]
                     summary.missing[f.name] = int(archive["missing_%d" % i])
                     summary.seen[f.name] = bool(m["seen"])
         except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as e:

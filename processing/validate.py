@@ -513,8 +513,42 @@ def read_shards(folder):
             raise DataError("%s is not a shard result: %s" % (path, e))
         if not isinstance(shard, dict) or shard.get("format") != SHARD_FORMAT:
             raise DataError("%s is not a %s shard result" % (path, SHARD_FORMAT))
+        problem = shard_problem(shard)
+        if problem:
+            raise DataError("%s is not a whole shard result: %s" % (path, problem))
         shards.append(shard)
     return shards
+
+
+def shard_problem(shard):
+    """What makes a shard result unusable (a truncated or edited file), or None: the merge
+    then reads only fields that are there, with the types it expects."""
+    if not isinstance(shard.get("input"), str) or not isinstance(shard.get("parts"), list):
+        return "it lacks its input or parts"
+    for part in shard["parts"]:
+        if not isinstance(part, dict) or not all(
+            isinstance(part.get(k), list) for k in ("pieces", "checks")
+        ):
+            return "a part lacks its pieces or checks"
+        for piece in part["pieces"]:
+            fields = [(piece.get("path"), str), (piece.get("first_row"), int),
+                      (piece.get("rows"), int), (piece.get("columns"), list)]  # fmt: skip
+            if not all(isinstance(v, t) for v, t in fields):
+                return "a piece lacks its path, first row, row count or columns"
+            if "ids" in piece and not (
+                isinstance(piece["ids"], list) and len(piece["ids"]) == piece["rows"]
+            ):
+                return "a piece's ids do not match its row count"
+        for check in part["checks"]:
+            count = check.get("unexpected_count")
+            if not (
+                isinstance(check.get("expectation"), str)
+                and (count is None or isinstance(count, int))
+                and isinstance(check.get("examples"), list)
+                and all(isinstance(e, list) and len(e) == 3 for e in check["examples"])
+            ):
+                return "a check lacks its expectation, count or examples"
+    return None
 
 
 # ----------------------------------------------------------------------------- the merge

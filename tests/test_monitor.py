@@ -145,6 +145,25 @@ def test_three_instances_reading_small_chunks_give_the_baseline_of_one(seed_csv,
         "basic", "plus", "pro"]  # fmt: skip
 
 
+def test_a_damaged_baseline_summary_is_one_line(seed_csv, tmp_path):
+    """A summary whose arrays disagree (a cut or edited file) is refused by name, not merged."""
+    import numpy as np
+
+    (tmp_path / "rc.json").write_text(json.dumps({"current_host": "algo-1"}))
+    run("processing/baseline.py", "--input", seed_csv, "--output-dir", tmp_path / "shards",
+        "--shard-of", tmp_path / "rc.json", check=0)  # fmt: skip
+    path = tmp_path / "shards" / "algo-1" / "baseline_shard.npz"
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    arrays["counts_0"] = arrays["counts_0"][:-1]
+    np.savez(path, **arrays)
+    proc = run("processing/baseline.py", "--merge", tmp_path / "shards", "--output-dir",
+               tmp_path / "out", check=1)  # fmt: skip
+    assert proc.stderr.startswith("baseline: error: ") and proc.stderr.count("\n") == 1
+    assert "is not a baseline shard summary: the arrays of 'age'" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_baseline_merge_without_shards_is_one_line(tmp_path):
     (tmp_path / "shards").mkdir()
     proc = run("processing/baseline.py", "--merge", tmp_path / "shards", "--output-dir",

@@ -477,6 +477,30 @@ def test_three_instances_report_what_one_does(runs, name):
     assert shards == expected
 
 
+def test_a_damaged_shard_result_is_one_line_and_no_report(runs, tmp_path):
+    """A shard file cut short or edited (a lost upload, a hand edit) is refused by name."""
+    shards = runs["spread_sharded"]
+    shards.wait()
+    original = json.loads((shards.shards / "algo-2" / "validation_shard.json").read_text())
+    damages = {
+        "no parts": lambda s: s.pop("parts"),
+        "ids short": lambda s: s["parts"][0]["pieces"][0]["ids"].pop(),
+        "bad count": lambda s: s["parts"][0]["checks"][1].update(unexpected_count="many"),
+    }
+    for name, damage in damages.items():
+        folder = tmp_path / name.replace(" ", "-")
+        shard = json.loads(json.dumps(original))
+        damage(shard)
+        (folder / "algo-1").mkdir(parents=True)
+        (folder / "algo-1" / "validation_shard.json").write_text(json.dumps(shard))
+        args = ["--merge", str(folder), "--schema", shards.schema, "--output-dir"]
+        proc = subprocess.run([sys.executable, str(SCRIPT)] + args + [str(folder / "out")],
+                              capture_output=True, text=True)  # fmt: skip
+        assert proc.returncode == 1, name
+        assert proc.stderr.startswith("validate: error: ") and "is not a whole shard" in proc.stderr
+        assert proc.stderr.count("\n") == 1 and not (folder / "out").exists(), name
+
+
 def test_a_merge_without_shard_results_is_one_line(tmp_path):
     (tmp_path / "shards").mkdir()
     args = ["--merge", str(tmp_path / "shards"), "--output-dir", str(tmp_path / "out")]
