@@ -36,7 +36,7 @@ import numpy as np
 
 from churn_io import DataError, csv_files, read_raw_chunks
 from churn_job import (
-    add_shard_arguments,
+    add_division_arguments,
     current_host,
     fail,
     shard_results,
@@ -74,13 +74,7 @@ def parse_args(argv=None):
     p.add_argument("--input", default="/opt/ml/processing/input/data")
     p.add_argument("--schema", default="seed")
     p.add_argument("--output-dir", default="/opt/ml/processing/baseline")
-    p.add_argument(
-        "--chunk-rows",
-        type=int,
-        default=CHUNK_ROWS,
-        help="rows read at a time (memory against per-chunk overhead)",
-    )
-    add_shard_arguments(p, "summary", "baseline")
+    add_division_arguments(p, CHUNK_ROWS, "summary", "baseline")
     return p.parse_args(argv)
 
 

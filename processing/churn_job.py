@@ -198,9 +198,16 @@ def current_host(resource_config):
     return host
 
 
-def add_shard_arguments(parser, partial, result):
-    """--shard-of and --merge, the two halves of a job divided over instances: each instance
+def add_division_arguments(parser, chunk_rows, partial, result):
+    """How a job divides its work: --chunk-rows, the rows it reads and works on at a time, and
+    --shard-of and --merge, the two halves of a job divided over instances: each instance
     writes its `partial` result, then one instance merges them into the `result`."""
+    parser.add_argument(
+        "--chunk-rows",
+        type=int,
+        default=chunk_rows,
+        help="rows read and worked on at a time (memory against per-chunk overhead)",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
         "--shard-of",

@@ -62,7 +62,7 @@ from churn_io import (  # noqa: E402
     schema_columns,
 )
 from churn_job import (  # noqa: E402
-    add_shard_arguments,
+    add_division_arguments,
     current_host,
     shard_results,
     write_failure_message,
@@ -98,13 +98,7 @@ def parse_args(argv=None):
     )
     p.add_argument("--schema", default="seed", help="shipped schema name or schema file path")
     p.add_argument("--output-dir", default="/opt/ml/processing/validation")
-    p.add_argument(
-        "--chunk-rows",
-        type=int,
-        default=CHUNK_ROWS,
-        help="rows read and validated at a time (memory against per-batch overhead)",
-    )
-    add_shard_arguments(p, "partial result", "report")
+    add_division_arguments(p, CHUNK_ROWS, "partial result", "report")
     return p.parse_args(argv)
 
 
@@ -489,7 +483,6 @@ def shard_check(check, result, pieces, starts):
         "expectation": check.expectation,
         "column": check.column,
         "unexpected_count": None if unexpected is None else int(unexpected),
-        "observed_value": plain(details.get("observed_value")),
         "error": (
             str(exception.get("exception_message")) if exception.get("raised_exception") else None
         ),
