@@ -696,13 +696,7 @@ class _Steps(object):
             name="BuildDataset",
             step_args=processor.run(
                 inputs=inputs,
-                outputs=[
-                    ProcessingOutput(
-                        output_name="dataset",
-                        source="/opt/ml/processing/dataset",
-                        destination=self.output_uri("BuildDataset", "dataset"),
-                    )
-                ],
+                outputs=self.outputs("BuildDataset", ["dataset"]),
                 arguments=[
                     "--offline-store",
                     "/opt/ml/processing/input/offline-store",
@@ -801,13 +795,7 @@ class _Steps(object):
                     ),
                     self.code_input("evaluation"),
                 ],
-                outputs=[
-                    ProcessingOutput(
-                        output_name="evaluation",
-                        source="/opt/ml/processing/evaluation",
-                        destination=self.output_uri("EvaluateModel", "evaluation"),
-                    )
-                ],
+                outputs=self.outputs("EvaluateModel", ["evaluation"]),
                 arguments=[
                     "--model-dir",
                     "/opt/ml/processing/model",
