@@ -217,12 +217,7 @@ def spread_table(tmp):
     many of (balance must be 80% complete: file 1 holds 5 blanks of its 10 rows, the table 5 of
     its 50), bad values in several files (the examples are the table's first ones). Dealt to
     three instances, the third gets file 2 alone, which has no is_active column."""
-    schema = json.loads((ROOT / "processing" / "schemas" / "seed.json").read_text())
-    for feature in schema["features"]:
-        if feature["name"] == "balance":
-            feature["completeness"] = 0.8
-    schema_path = tmp / "seed_80.json"
-    schema_path.write_text(json.dumps(schema))
+    schema_path = with_completeness(tmp, "seed", "balance", 0.8)
     rows = seed_rows(50)
     rows[42]["customer_id"] = rows[3]["customer_id"]  # files 4 and 0
     rows[27]["customer_id"] = rows[25]["customer_id"]  # both in file 2
@@ -243,13 +238,18 @@ def header_only_table(tmp):
 
 def telco_with_strict_total_charges(tmp):
     """The telco schema, but TotalCharges must be complete: its 11 blanks now fail."""
-    strict = json.loads((ROOT / "processing" / "schemas" / "telco.json").read_text())
-    for feature in strict["features"]:
-        if feature["name"] == "TotalCharges":
-            feature["completeness"] = 1.0
-    schema_path = tmp / "telco_strict.json"
-    schema_path.write_text(json.dumps(strict))
-    return DATA / "telco_customer_churn.csv", schema_path
+    return DATA / "telco_customer_churn.csv", with_completeness(tmp, "telco", "TotalCharges", 1.0)
+
+
+def with_completeness(tmp, shipped, column, completeness):
+    """A schema file: the shipped schema with one feature's completeness changed."""
+    schema = json.loads((ROOT / "processing" / "schemas" / (shipped + ".json")).read_text())
+    for feature in schema["features"]:
+        if feature["name"] == column:
+            feature["completeness"] = completeness
+    path = tmp / ("%s_%s_%g.json" % (shipped, column, completeness))
+    path.write_text(json.dumps(schema))
+    return path
 
 
 def real_table(filename, schema):
