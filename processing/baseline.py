@@ -14,8 +14,9 @@ to rebuild the baseline's distribution.
 
 The table is read in chunks of CHUNK_ROWS rows, and each is summarised exactly and mergeably:
 per numeric feature its distinct values with their counts, per text feature its value counts.
-Memory grows with the distinct values, not the rows, and summaries merge without loss, so the
-statistics are the same however the rows were divided. That divides the work over instances:
+Memory holds each chunk's distinct values, combined once at the end, so it grows with the rows
+only as fast as new values keep appearing; summaries merge without loss, so the statistics are
+the same however the rows were divided. That divides the work over instances:
 
     python baseline.py --input DIR_OR_CSV --schema NAME_OR_PATH --output-dir DIR
     python baseline.py ... --shard-of RESOURCE_CONFIG   one instance's share: writes its summary,
@@ -143,17 +144,12 @@ def text_of(column):
 
 class Summary(object):
     """The mergeable, exact summary of some rows: per feature, its distinct present values
-    (sorted) with their counts, folded in as each chunk or shard arrives so that memory holds
-    one copy of the distinct values; the number of missing values; whether any file had it."""
+    (sorted) with their counts and the number of missing values; whether any file had it."""
 
     def __init__(self, schema):
         self.schema = schema
         self.rows = 0
-        empty = np.array([], dtype=np.int64)
-        self.values = {  # (sorted distinct values, counts)
-            f.name: (np.array([], dtype=np.float64 if f.is_numeric else str), empty)
-            for f in schema.features
-        }
+        self.values = {f.name: [] for f in schema.features}  # [(distinct values, counts)]
         self.missing = {f.name: 0 for f in schema.features}
         self.seen = {f.name: False for f in schema.features}
 
@@ -168,33 +164,40 @@ class Summary(object):
             if f.is_numeric:
                 values = numbers(text)
                 present = values[~np.isnan(values)] + 0.0  # + 0.0: -0.0 counts as 0.0
+                self.missing[f.name] += len(values) - len(present)
+                self.values[f.name].append(np.unique(present, return_counts=True))
             else:
-                present = np.array([v for v in text if v != ""], dtype=str)
-            self.missing[f.name] += len(text) - len(present)
-            self.fold(f.name, np.unique(present, return_counts=True))
+                present = [v for v in text if v != ""]
+                self.missing[f.name] += len(text) - len(present)
+                self.values[f.name].append(
+                    np.unique(np.array(present, dtype=str), return_counts=True)
+                    if present
+                    else (np.array([], dtype=str), np.array([], dtype=np.int64))
+                )
 
     def merge(self, other):
         self.rows += other.rows
         for name in self.values:
-            self.fold(name, other.values[name])
+            self.values[name].extend(other.values[name])
             self.missing[name] += other.missing[name]
             self.seen[name] = self.seen[name] or other.seen[name]
 
-    def fold(self, name, part):
-        """Add (sorted distinct values, counts) to a feature's."""
-        values, counts = self.values[name]
-        if len(values) == 0:
-            self.values[name] = part
-            return
-        merged, inverse = np.unique(np.concatenate([values, part[0]]), return_inverse=True)
-        counts = np.bincount(inverse.ravel(), weights=np.concatenate([counts, part[1]]))
-        self.values[name] = (merged, counts.astype(np.int64))
+    def distinct(self, name, dtype):
+        """(sorted distinct values, counts) of a feature over everything added."""
+        parts = self.values[name]
+        if not parts:
+            return np.array([], dtype=dtype), np.array([], dtype=np.int64)
+        if len(parts) == 1:
+            return parts[0]
+        values, inverse = np.unique(np.concatenate([v for v, _ in parts]), return_inverse=True)
+        counts = np.bincount(inverse.ravel(), weights=np.concatenate([c for _, c in parts]))
+        return values, counts.astype(np.int64)
 
     def save(self, path):
         arrays = {"rows": np.array(self.rows, dtype=np.int64)}
         meta = {"format": SHARD_FORMAT, "schema": self.schema.name, "features": []}
         for i, f in enumerate(self.schema.features):
-            values, counts = self.values[f.name]
+            values, counts = self.distinct(f.name, np.float64 if f.is_numeric else str)
             arrays["values_%d" % i], arrays["counts_%d" % i] = values, counts
             arrays["missing_%d" % i] = np.array(self.missing[f.name], dtype=np.int64)
             meta["features"].append({"name": f.name, "seen": self.seen[f.name]})
@@ -223,7 +226,7 @@ class Summary(object):
                         or numeric != f.is_numeric
                     ):
                         raise ValueError("the arrays of %r are not a summary of it" % f.name)
-                    summary.values[f.name] = (values, counts)
+                    summary.values[f.name] = [(values, counts)]
                     summary.missing[f.name] = int(archive["missing_%d" % i])
                     summary.seen[f.name] = bool(m["seen"])
         except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as e:
@@ -272,7 +275,7 @@ def baseline(args):
     statistics, constraints = [], []
     for f in schema.features:
         if f.is_numeric:
-            values, counts = summary.values[f.name]
+            values, counts = summary.distinct(f.name, np.float64)
             inferred = "Integral" if f.integer else "Fractional"
             stats = numeric_statistics(np.repeat(values, counts), summary.missing[f.name])
             statistics.append(
@@ -285,7 +288,7 @@ def baseline(args):
                 "num_constraints": {"is_non_negative": bool(stats.get("min", 0) >= 0)},
             }
         else:
-            values, counts = summary.values[f.name]
+            values, counts = summary.distinct(f.name, str)
             stats = string_statistics(values, counts, summary.missing[f.name])
             statistics.append(
                 {"name": f.name, "inferred_type": "String", "string_statistics": stats}
