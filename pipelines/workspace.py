@@ -53,6 +53,21 @@ def default_home():
     return Path(os.environ.get("CHURN_HOME", DEFAULT_HOME)).resolve()
 
 
+# The plots EvaluateModel writes beside evaluation.json (evaluation/evaluate.py).
+EVALUATION_PLOTS = {"roc": "roc_curve.png", "pr": "precision_recall_curve.png"}
+METRIC_NAMES = ("auc", "accuracy", "precision", "recall", "f1", "pr_auc")
+
+
+def quality_metrics(evaluation):
+    """{name: value} of the test metrics in an evaluation.json (docs/container-contracts.md)."""
+    metrics = evaluation.get("binary_classification_metrics", {})
+    return {
+        name: metrics[name]["value"]
+        for name in METRIC_NAMES
+        if isinstance(metrics.get(name), dict) and "value" in metrics[name]
+    }
+
+
 class RunResult(object):
     """What one `churn run` produced: the execution record and, read from its steps, the test
     metrics, the registered version and the batch scores."""
@@ -108,6 +123,7 @@ class Workspace(object):
         self.sagemaker = SageMakerBackend(self.home)
         self.sagemaker.launcher = self._serving_command
         self._features = None
+        self._parsed = {}
 
     @property
     def store(self):
@@ -288,29 +304,62 @@ class Workspace(object):
         record = execution.run()
         return RunResult(
             record,
-            self._metrics(execution),
+            self.test_metrics(record),
             self._model_package(execution),
             self._batch_output(execution),
             round(time.time() - started, 2),
         )
 
-    def _metrics(self, execution):
+    # ------------------------------------------------------------------ what runs left
+
+    def execution_summaries(self):
+        """Every execution, newest first, as `churn runs list` and `churn ui` list them: id,
+        pipeline, status, start, seconds (so far, while it runs), steps, cache hits, test AUC."""
+        summaries = []
+        for r in self.sagemaker.executions.list():
+            metrics = self.test_metrics(r) or {}
+            summaries.append(
+                {
+                    "id": r["PipelineExecutionId"],
+                    "pipeline": r["PipelineName"],
+                    "status": r["PipelineExecutionStatus"],
+                    "start": r["StartTime"],
+                    "seconds": (r["EndTime"] or time.time()) - r["StartTime"],
+                    "steps": len(r["Steps"]),
+                    "cache_hits": sum(1 for s in r["Steps"] if s["CacheHit"]),
+                    "auc": metrics.get("auc"),
+                    "failure_reason": r["FailureReason"],
+                }
+            )
+        return summaries
+
+    def test_metrics(self, record):
+        """The test metrics in an execution's evaluation report (the EvaluationReport property
+        file), None before it has one."""
         reports = [
-            uri for uri in execution.property_files("EvaluationReport") if self.store.exists(uri)
+            e["PropertyFiles"]["EvaluationReport"]
+            for e in record["Steps"]
+            if "EvaluationReport" in e.get("PropertyFiles", {})
         ]
-        if not reports:
+        evaluation = self.store_json(reports[-1]) if reports else None
+        return quality_metrics(evaluation) if evaluation else None
+
+    def store_json(self, uri):
+        """An object of the local store read as JSON, None when it is missing or not JSON.
+        Objects are published whole and never rewritten in place, so a parse is kept per
+        (file, size, modification time): a page listing 500 executions reads each report once."""
+        try:
+            path = self.store.path(uri)
+            stat = path.stat()
+        except (UserError, OSError):
             return None
-        metrics = json.loads(self.store.read_bytes(reports[-1])).get(
-            "binary_classification_metrics", {}
-        )
-        out = {
-            name: metrics[name]["value"]
-            for name in ("auc", "accuracy", "precision", "recall", "f1")
-            if name in metrics
-        }
-        if "pr_auc" in metrics:
-            out["pr_auc"] = metrics["pr_auc"]["value"]
-        return out
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        if key not in self._parsed:
+            try:
+                self._parsed[key] = json.loads(path.read_bytes())
+            except (OSError, ValueError):
+                return None
+        return self._parsed[key]
 
     @staticmethod
     def _model_package(execution):
@@ -582,6 +631,42 @@ class Workspace(object):
             thread.join()
             raise HostingError("cannot start pipeline %s: %s" % (name, box.get("error")))
         return box["arn"]
+
+    def version_report(self, ref):
+        """What a registered version carries, read once for `churn ui`: the package, its test
+        metrics and evaluation report (ModelMetrics.ModelQuality), the ROC and PR plots that
+        EvaluateModel writes beside the report, and the data-quality baseline (statistics and
+        constraints, None where the version has none)."""
+        package = self.registry.find(ref)
+        metrics = package.get("ModelMetrics") or {}
+        report_uri = ((metrics.get("ModelQuality") or {}).get("Statistics") or {}).get("S3Uri")
+        evaluation = self.store_json(report_uri) if report_uri else None
+        plots = {}
+        if report_uri:
+            folder = report_uri.rsplit("/", 1)[0]
+            for name, file_name in EVALUATION_PLOTS.items():
+                uri = folder + "/" + file_name
+                if self.store.exists(uri):
+                    plots[name] = uri
+        quality = (package.get("DriftCheckBaselines") or {}).get("ModelDataQuality") or {}
+        return {
+            "package": package,
+            "evaluation": evaluation,
+            "metrics": quality_metrics(evaluation) if evaluation else {},
+            "plots": plots,
+            "statistics": self.store_json((quality.get("Statistics") or {}).get("S3Uri", "")),
+            "constraints": self.store_json((quality.get("Constraints") or {}).get("S3Uri", "")),
+        }
+
+    @property
+    def capture_dir(self):
+        """Where `churn serve` captures and `churn monitor` reads by default."""
+        return self.home / "capture"
+
+    @property
+    def monitoring_dir(self):
+        """Where `churn monitor` writes its reports by default (<endpoint>/<UTC time>/)."""
+        return self.home / "monitoring"
 
     def drift_baseline(self, ref=None):
         """(statistics, constraints) of a version's data-quality DriftCheckBaselines."""

@@ -29,7 +29,7 @@ def cmd_monitor(args, ws):
     violations, metrics, rows, skipped = monitor(
         statistics,
         constraints,
-        str(args.capture_dir or ws.home / "capture"),
+        str(args.capture_dir or ws.capture_dir),
         args.endpoint_name,
         str(output),
         since,
@@ -139,12 +139,13 @@ def _local_baseline(args, ws):
 def _output_dir(args, ws):
     from datetime import datetime, timezone
 
+    from pipelines.monitoring.report import REPORT_TIME_FORMAT
+
     return Path(
         args.output
-        or ws.home
-        / "monitoring"
+        or ws.monitoring_dir
         / args.endpoint_name
-        / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        / datetime.now(timezone.utc).strftime(REPORT_TIME_FORMAT)
     )
 
 

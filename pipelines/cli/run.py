@@ -121,26 +121,28 @@ def log_tail(log):
 
 
 def cmd_runs(args, ws):
-    records = ws.sagemaker.executions
     if args.action == "list":
-        found = records.list()
+        found = ws.execution_summaries()
         if not found:
             print("no executions under %s yet; run `churn run`" % ws.home)
         for r in found:
             print(
-                "%s  %-10s %s  %5.1f s  %s"
+                "%s  %-10s %s  %5.1f s  %2d/%-2d cached  AUC %-6s  %s"
                 % (
-                    r["PipelineExecutionId"],
-                    r["PipelineExecutionStatus"],
-                    time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["StartTime"])),
-                    (r["EndTime"] or time.time()) - r["StartTime"],
-                    r["PipelineName"],
+                    r["id"],
+                    r["status"],
+                    time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["start"])),
+                    r["seconds"],
+                    r["cache_hits"],
+                    r["steps"],
+                    "-" if r["auc"] is None else "%.4f" % r["auc"],
+                    r["pipeline"],
                 )
             )
         return 0
     if not args.id:
         raise UserError("churn runs show needs an execution id (see `churn runs list`)")
-    record = records.load(args.id)
+    record = ws.sagemaker.executions.load(args.id)
     if args.json:
         print(json.dumps(record, indent=1, default=str))
         return 0

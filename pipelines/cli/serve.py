@@ -67,7 +67,7 @@ def cmd_serve(args, ws):
     }
     if args.capture_percent > 0:
         config["capture"] = {
-            "destination": str(Path(args.capture_dir or ws.home / "capture")),
+            "destination": str(Path(args.capture_dir or ws.capture_dir)),
             "endpoint": args.endpoint_name,
             "percent": args.capture_percent,
         }

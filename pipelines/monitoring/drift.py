@@ -165,3 +165,77 @@ def check(statistics, constraints, payloads):
     rows, missing, extra = rows_from_payloads(payloads, features)
     violations, metrics = analyze(statistics, constraints, rows, missing, extra)
     return violations, metrics, len(rows)
+
+
+def distributions(statistics, rows, most_values=20):
+    """Each baseline feature's distribution beside the captured rows', in the baseline's own
+    buckets (its KLL histogram, or its most frequent values): [{"name", "type", "buckets":
+    [{"label", "baseline", "captured"}]}] with each side as fractions of its rows. Captured
+    numbers outside the baseline's range get a bucket of their own on each end; values the
+    baseline never saw are counted under "other"."""
+    out = []
+    for feature in statistics["features"]:
+        name = feature["name"]
+        present = [
+            row.get(name)
+            for row in rows
+            if not (row.get(name) is None or str(row.get(name)).strip() == "")
+        ]
+        if "numerical_statistics" in feature:
+            buckets = feature["numerical_statistics"]["distribution"]["kll"]["buckets"]
+            if not buckets:
+                continue
+            edges = [b["lower_bound"] for b in buckets] + [buckets[-1]["upper_bound"]]
+            values = np.array([v for v, ok in map(_number, present) if ok and v is not None])
+            below = int(np.sum(values < edges[0]))
+            above = int(np.sum(values > edges[-1]))
+            inside = values[(values >= edges[0]) & (values <= edges[-1])]
+            counts = np.histogram(inside, bins=edges)[0] if len(inside) else [0] * len(buckets)
+            base_total = float(sum(b["count"] for b in buckets)) or 1.0
+            cur_total = float(len(values)) or 1.0
+            rows_out = [
+                {
+                    "label": "%g to %g" % (b["lower_bound"], b["upper_bound"]),
+                    "baseline": b["count"] / base_total,
+                    "captured": int(c) / cur_total,
+                }
+                for b, c in zip(buckets, counts)
+            ]
+            if below:
+                rows_out.insert(
+                    0, {"label": "< %g" % edges[0], "baseline": 0.0, "captured": below / cur_total}
+                )
+            if above:
+                rows_out.append(
+                    {"label": "> %g" % edges[-1], "baseline": 0.0, "captured": above / cur_total}
+                )
+            out.append({"name": name, "type": feature["inferred_type"], "buckets": rows_out})
+        else:
+            buckets = feature["string_statistics"]["distribution"]["categorical"]["buckets"]
+            base = {b["value"]: b["count"] for b in buckets}
+            base_total = float(sum(base.values())) or 1.0
+            current = {}
+            for v in present:
+                current[str(v).strip()] = current.get(str(v).strip(), 0) + 1
+            cur_total = float(len(present)) or 1.0
+            shown = sorted(base, key=lambda v: -base[v])[:most_values]
+            rows_out = [
+                {
+                    "label": v,
+                    "baseline": base[v] / base_total,
+                    "captured": current.get(v, 0) / cur_total,
+                }
+                for v in shown
+            ]
+            other_base = sum(c for v, c in base.items() if v not in shown)
+            other_cur = sum(c for v, c in current.items() if v not in shown)
+            if other_base or other_cur:
+                rows_out.append(
+                    {
+                        "label": "other",
+                        "baseline": other_base / base_total,
+                        "captured": other_cur / cur_total,
+                    }
+                )
+            out.append({"name": name, "type": feature["inferred_type"], "buckets": rows_out})
+    return out

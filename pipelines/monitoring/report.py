@@ -1,8 +1,10 @@
 """What a monitoring run leaves behind: constraint_violations.json and the per-feature metrics
 as CloudWatch Embedded Metric Format lines (docs/container-contracts.md sections 6.4 and 5);
-`monitor` runs the local analysis end to end (`churn monitor`). The same analysis reads S3 and
-publishes to CloudWatch in pipelines/aws/monitoring.py."""
+`monitor` runs the local analysis end to end (`churn monitor`), and `reports` reads its reports
+back (`churn ui`). The same analysis reads S3 and publishes to CloudWatch in
+pipelines/aws/monitoring.py."""
 
+import calendar
 import json
 import os
 import time
@@ -13,6 +15,13 @@ from pipelines.monitoring.drift import check
 from processing.churn_job import write_text_atomic
 
 NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
+# A local report's folder: <monitoring dir>/<endpoint>/<UTC time of the run>/.
+REPORT_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
+VIOLATIONS_FILE = "constraint_violations.json"
+# The metrics a Model Monitor job hands CloudWatch (its container writes them under
+# /opt/ml/output/metrics/cloudwatch); locally they stay in the report, one EMF line each.
+METRICS_FILE = "cloudwatch_metrics.jsonl"
+METRIC_PREFIX = "feature_baseline_drift_"
 
 
 def emf_lines(endpoint, schedule, metrics, item_count):
@@ -20,7 +29,7 @@ def emf_lines(endpoint, schedule, metrics, item_count):
     now = int(time.time() * 1000)
     lines = []
     for feature, value in sorted(metrics.items()):
-        metric = "feature_baseline_drift_%s" % feature
+        metric = METRIC_PREFIX + feature
         lines.append(
             json.dumps(
                 {
@@ -50,9 +59,7 @@ def violations_json(violations):
 
 def write_violations(violations, output_dir):
     """constraint_violations.json in `output_dir`, written whole or not at all."""
-    return write_text_atomic(
-        os.path.join(output_dir, "constraint_violations.json"), violations_json(violations)
-    )
+    return write_text_atomic(os.path.join(output_dir, VIOLATIONS_FILE), violations_json(violations))
 
 
 def monitor(
@@ -70,5 +77,54 @@ def monitor(
     if not payloads:
         raise MonitorError("no captured requests for %s since %s" % (endpoint, since))
     violations, metrics, rows = check(statistics, constraints, payloads)
-    write_violations(violations, output_dir)
-    return violations, emf_lines(endpoint, schedule, metrics, rows), rows, skipped
+    lines = emf_lines(endpoint, schedule, metrics, rows)
+    write_text_atomic(os.path.join(output_dir, METRICS_FILE), "".join(x + "\n" for x in lines))
+    write_violations(violations, output_dir)  # last: a report with violations is complete
+    return violations, lines, rows, skipped
+
+
+def reports(monitoring_dir, endpoint):
+    """The local reports of `endpoint` under `monitoring_dir`, oldest first: {"time" (epoch
+    seconds), "folder", "violations", "metrics" ({feature: drift distance}), "rows"}. A
+    folder without a complete report (a run that failed, or a report from before metrics were
+    kept) gives what it holds, or is left out when it holds no violations file."""
+    root = os.path.join(monitoring_dir, endpoint)
+    found = []
+    for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+        folder = os.path.join(root, name)
+        try:
+            when = calendar.timegm(time.strptime(name, REPORT_TIME_FORMAT))
+            with open(os.path.join(folder, VIOLATIONS_FILE)) as f:
+                violations = json.load(f)["violations"]
+        except (ValueError, KeyError, TypeError, OSError):
+            continue
+        metrics, rows = {}, None
+        try:
+            with open(os.path.join(folder, METRICS_FILE)) as f:
+                for line in f:
+                    entry = json.loads(line)
+                    for metric in entry["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+                        feature = metric["Name"][len(METRIC_PREFIX) :]
+                        metrics[feature] = entry[metric["Name"]]
+                    rows = entry.get("item_count", rows)
+        except (ValueError, KeyError, TypeError, IndexError, OSError):
+            pass
+        found.append(
+            {
+                "time": when,
+                "folder": folder,
+                "violations": violations,
+                "metrics": metrics,
+                "rows": rows,
+            }
+        )
+    return found
+
+
+def monitored_endpoints(monitoring_dir):
+    """The endpoints with a folder of reports under `monitoring_dir`."""
+    if not os.path.isdir(monitoring_dir):
+        return []
+    return sorted(
+        n for n in os.listdir(monitoring_dir) if os.path.isdir(os.path.join(monitoring_dir, n))
+    )

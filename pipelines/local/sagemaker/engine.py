@@ -188,8 +188,13 @@ class Execution(object):
 
     # ------------------------------------------------------------------ running
 
+    def save_step(self, entry, **details):
+        """Keep what a step was asked and produced beside the record (records.py)."""
+        self.backend.executions.save_step(self.id, entry["StepName"], details)
+
     def run(self):
         self.save()
+        self.backend.executions.save_definition(self.id, self.definition)
         self.echo("execution %s of %s" % (self.id, self.pipeline))
         pending = list(self.definition["Steps"])
         try:

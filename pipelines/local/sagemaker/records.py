@@ -1,6 +1,10 @@
 """Execution records on disk: <home>/executions/<id>/execution.json, written whole at every
-status change (DescribePipelineExecution and ListPipelineExecutionSteps in one document), and
-one folder per step with its logs."""
+status change (DescribePipelineExecution and ListPipelineExecutionSteps in one document);
+definition.json, the definition the execution ran (DescribePipelineDefinitionForExecution);
+<step>.step.json per step, its request as resolved and the Describe*-shaped properties it
+produced (what DescribeProcessingJob and its kin answer on SageMaker), kept apart so that a
+listing of many executions reads small files; and one folder per job step with its logs. Step
+names hold no '.', so none of these names meets a step's folder."""
 
 import json
 import os
@@ -42,6 +46,32 @@ class ExecutionRecords(object):
             self.folder(record["PipelineExecutionId"]) / "execution.json",
             json.dumps(record, indent=1, default=str),
         )
+
+    def save_definition(self, execution_id, definition):
+        write_text_atomic(
+            self.folder(execution_id) / "definition.json", json.dumps(definition, indent=1)
+        )
+
+    def definition(self, execution_id):
+        """The definition an execution ran; None for a record from before they were kept."""
+        return self._optional(self.folder(execution_id) / "definition.json")
+
+    def save_step(self, execution_id, step_name, details):
+        write_text_atomic(
+            self.folder(execution_id) / (step_name + ".step.json"),
+            json.dumps(details, indent=1, default=str),
+        )
+
+    def step(self, execution_id, step_name):
+        """{"Arguments", "Properties"} of a step that started; None when it kept none."""
+        return self._optional(self.folder(execution_id) / (step_name + ".step.json"))
+
+    @staticmethod
+    def _optional(path):
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
 
     def list(self):
         """Every readable record, newest first."""

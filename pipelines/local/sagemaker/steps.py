@@ -31,9 +31,11 @@ def run_job(execution, step, entry, kind, run):
     job's name in the API (Processing, Training, Transform); `run(request, job name, folder,
     store, runner)` runs one and returns its Describe*Job properties."""
     arguments = expressions.resolve(step["Arguments"], execution.ctx)
+    execution.save_step(entry, Arguments=arguments)
     check_request(step["Name"], kind, arguments)
     cache = step.get("CacheConfig") or {}
     key = cache_key(kind, arguments) if cache.get("Enabled") else None
+    entry["CacheKey"] = key
     step_cache = execution.backend.step_cache
     hit = None
     if key:
@@ -52,6 +54,7 @@ def run_job(execution, step, entry, kind, run):
         properties = _with_retries(
             execution,
             step,
+            entry,
             lambda: run(
                 arguments, job_name(execution, step), workdir, execution.backend.store, runner
             ),
@@ -67,6 +70,7 @@ def run_job(execution, step, entry, kind, run):
         elif key:
             execution.echo("  %-28s not cached: an output is missing or empty" % step["Name"])
     execution.ctx.properties[step["Name"]] = properties
+    execution.save_step(entry, Arguments=arguments, Properties=properties)
     entry["Metadata"] = {kind + "Job": {"Arn": properties[kind + "JobArn"]}}
     return properties
 
@@ -84,7 +88,9 @@ def outputs_complete(store, kind, properties):
     return True
 
 
-def _with_retries(execution, step, attempt):
+def _with_retries(execution, step, entry, attempt):
+    """Run `attempt` under the step's retry policies; each retry is listed in the entry's
+    Retries (the error and the wait before the next attempt)."""
     delays = None
     while True:
         try:
@@ -95,6 +101,8 @@ def _with_retries(execution, step, attempt):
             if not delays:
                 raise StepFailure("%s: %s" % (INTERNAL_ERROR, e))
             wait = delays.pop(0)
+            entry.setdefault("Retries", []).append({"Error": str(e), "WaitSeconds": wait})
+            execution.save()
             execution.echo("  %-28s retrying in %.0f s after %s" % (step["Name"], wait, e))
             time.sleep(wait)
 
@@ -105,10 +113,13 @@ def processing_step(execution, step, entry):
         o["OutputName"]: o["S3Output"]["S3Uri"]
         for o in properties.get("ProcessingOutputConfig", {}).get("Outputs", [])
     }
-    execution.ctx.property_files[step["Name"]] = {
+    files = {
         pf["PropertyFileName"]: outputs[pf["OutputName"]].rstrip("/") + "/" + pf["FilePath"]
         for pf in step.get("PropertyFiles", [])
     }
+    execution.ctx.property_files[step["Name"]] = files
+    if files:  # where a reader of the record finds them (the workspace's test metrics)
+        entry["PropertyFiles"] = files
 
 
 def training_step(execution, step, entry):
@@ -124,7 +135,11 @@ def transform_step(execution, step, entry):
 
 
 def condition_step(execution, step, entry):
-    outcome = expressions.evaluate_all(step["Arguments"]["Conditions"], execution.ctx)
+    conditions = step["Arguments"]["Conditions"]
+    execution.save_step(
+        entry, Arguments={"Conditions": expressions.resolve(conditions, execution.ctx)}
+    )
+    outcome = expressions.evaluate_all(conditions, execution.ctx)
     execution.ctx.properties[step["Name"]] = {"Outcome": outcome}
     entry["Metadata"] = {"Condition": {"Outcome": str(outcome).lower()}}
     return list(step["Arguments"]["IfSteps" if outcome else "ElseSteps"])
@@ -132,20 +147,25 @@ def condition_step(execution, step, entry):
 
 def fail_step(execution, step, entry):
     message = expressions.resolve(step["Arguments"].get("ErrorMessage", ""), execution.ctx)
+    execution.save_step(entry, Arguments={"ErrorMessage": message})
     entry["Metadata"] = {"Fail": {"ErrorMessage": message}}
     raise StepFailure(message)
 
 
 def register_model_step(execution, step, entry):
     request = expressions.resolve(step["Arguments"], execution.ctx)
+    execution.save_step(entry, Arguments=request)
     package = execution.backend.registry.create_model_package(request, execution.arn)
+    execution.save_step(entry, Arguments=request, Properties=package)
     execution.ctx.properties[step["Name"]] = package
     entry["Metadata"] = {"RegisterModel": {"Arn": package["ModelPackageArn"]}}
 
 
 def model_step(execution, step, entry):
     request = expressions.resolve(step["Arguments"], execution.ctx)
+    execution.save_step(entry, Arguments=request)
     model = execution.backend.registry.create_model(job_name(execution, step), request)
+    execution.save_step(entry, Arguments=request, Properties=model)
     execution.ctx.properties[step["Name"]] = model
     entry["Metadata"] = {"Model": {"Arn": model["ModelArn"]}}
 
