@@ -62,7 +62,10 @@ setup(
             "infra",
         ]
     ),
-    package_data={"processing": ["schemas/*.json", "requirements.txt"]},
+    package_data={
+        "processing": ["schemas/*.json", "requirements.txt"],
+        "pipelines.ui": ["static/*"],
+    },
     install_requires=REQUIRED,
     extras_require=EXTRAS,
     entry_points={

@@ -15,6 +15,8 @@
                                                      the Step Functions workflows
   churn databrew publish | run                       the recipe as a DataBrew job
   churn monitor                                      drift against the registered baseline
+  churn ui [--port 8090]                             web pages of the executions, registry and
+                                                     monitoring, on 127.0.0.1
   churn features create | describe | list | delete-group | ingest | get | delete-record | dataset
                                                      the feature group (SageMaker Feature Store)
   churn generate-data --rows N --seed S --out FILE   synthetic seed-schema customers
@@ -38,6 +40,7 @@ from pipelines.cli import (
     monitor,
     run,
     serve,
+    ui,
     workflow,
 )
 from pipelines.errors import UserError
@@ -54,6 +57,7 @@ COMMAND_GROUPS = (
     workflow,
     databrew,
     monitor,
+    ui,
     features,
     data,
 )

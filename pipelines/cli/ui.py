@@ -1,0 +1,32 @@
+"""`churn ui`: the home's executions, model registry and monitoring reports as web pages, on
+127.0.0.1 (pipelines/ui/)."""
+
+import sys
+
+from pipelines.cli.common import add_home
+
+
+def cmd_ui(args, ws):
+    from pipelines.ui.server import serve
+
+    def ready(url):
+        print("churn ui: %s (home %s); Ctrl-C stops it" % (url, ws.home))
+        sys.stdout.flush()
+
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        sys.stderr.write(
+            "churn ui: warning: listening on %s lets other machines approve models; the pages "
+            "have no login\n" % args.host
+        )
+    serve(ws, args.host, args.port, ready)
+    return 0
+
+
+def add_parsers(sub):
+    p = sub.add_parser(
+        "ui", help="web pages of the executions, model registry and monitoring (127.0.0.1)"
+    )
+    p.add_argument("--port", type=int, default=8090, help="default: %(default)s (0: any free)")
+    p.add_argument("--host", default="127.0.0.1", help="default: %(default)s, this machine only")
+    add_home(p)
+    p.set_defaults(func=cmd_ui)

@@ -1,0 +1,122 @@
+"""HTML built from Python values, escaped by construction: `tag()` escapes every string it is
+given and every attribute value, and only what `tag()` (or `Html`) made passes through as it
+is. A page never formats user-controlled text into markup by hand, so a step name, a failure
+reason or a captured value cannot inject markup (the pages' Content-Security-Policy forbids
+inline script besides)."""
+
+import html
+import json
+import time
+
+
+class Html(str):
+    """Markup that is already safe."""
+
+
+def escape(value):
+    return value if isinstance(value, Html) else Html(html.escape(str(value), quote=True))
+
+
+def _children(children):
+    for child in children:
+        if child is None or child is False:
+            continue
+        if isinstance(child, (list, tuple)):
+            yield from _children(child)
+        else:
+            yield escape(child)
+
+
+VOID = {"br", "img", "input", "meta", "link", "hr"}
+
+
+def tag(name, /, *children, **attrs):
+    """<name attrs>children</name>; an attribute `class_` is `class`, `data_x` is `data-x`, a
+    True value is a bare attribute and None or False leaves it out."""
+    parts = [name]
+    for key, value in attrs.items():
+        if value is None or value is False:
+            continue
+        key = key.rstrip("_").replace("_", "-")
+        parts.append(key if value is True else '%s="%s"' % (key, escape(value)))
+    start = "<%s>" % " ".join(parts)
+    if name in VOID:
+        return Html(start)
+    return Html(start + "".join(_children(children)) + "</%s>" % name)
+
+
+def join(*children):
+    return Html("".join(_children(children)))
+
+
+def when(epoch):
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch)) if epoch else "-"
+
+
+def seconds(value):
+    if value is None:
+        return "-"
+    return "%.1f s" % value if value < 120 else "%d min %02d s" % divmod(int(value), 60)
+
+
+def number(value, digits=4):
+    if value is None:
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return ("%%.%df" % digits) % value if isinstance(value, float) else str(value)
+
+
+def size(n):
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return ("%d %s" if unit == "B" else "%.1f %s") % (n, unit)
+        n /= 1024.0
+
+
+def pretty_json(value):
+    return tag("pre", json.dumps(value, indent=1, default=str), class_="json")
+
+
+def table(headers, rows, **attrs):
+    return tag(
+        "table",
+        tag("thead", tag("tr", [tag("th", h) for h in headers])),
+        tag("tbody", [tag("tr", [tag("td", c) for c in row]) for row in rows]),
+        **attrs,
+    )
+
+
+def status_badge(status, label=None):
+    return tag("span", label or status, class_="badge status-%s" % status.lower().replace(" ", "-"))
+
+
+def page(title, body, section, **body_attrs):
+    """The whole document: the navigation, the title and the body."""
+    nav = tag(
+        "nav",
+        tag("span", "churn ui", class_="brand"),
+        [
+            tag("a", label, href=href, class_="current" if key == section else None)
+            for key, label, href in (
+                ("executions", "Executions", "/executions"),
+                ("models", "Model registry", "/models"),
+                ("monitoring", "Monitoring", "/monitoring"),
+            )
+        ],
+    )
+    return Html(
+        "<!doctype html>\n"
+        + tag(
+            "html",
+            tag(
+                "head",
+                tag("meta", charset="utf-8"),
+                tag("title", title + " - churn ui"),
+                tag("link", rel="stylesheet", href="/static/ui.css"),
+                tag("script", src="/static/ui.js", defer=True),
+            ),
+            tag("body", nav, tag("main", tag("h1", title), body), **body_attrs),
+            lang="en",
+        )
+    )

@@ -1,0 +1,264 @@
+"""The monitoring pages: for each endpoint `churn monitor` has reported on, the drift distance
+of every feature over time with the threshold drawn, each report's violations, and, per
+feature, the baseline's distribution against the captured traffic. Reports are read by
+pipelines/monitoring/report.py, captured requests by capture_reader.py, and distributions are
+drift.py's: the code `churn monitor` runs."""
+
+from pipelines.errors import MonitorError, UserError
+from pipelines.monitoring.capture_reader import captured_payloads, rows_from_payloads
+from pipelines.monitoring.drift import distributions
+from pipelines.monitoring.report import monitored_endpoints, reports
+from pipelines.ui.html import Html, join, page, table, tag, when
+from pipelines.ui.registry import version_href, version_name
+
+PALETTE = (
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#9467bd",
+    "#ff7f0e",
+    "#17becf",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+)
+DEFAULT_THRESHOLD = 0.1  # Model Monitor's comparison_threshold when constraints name none
+
+
+def endpoints(ui):
+    """Endpoints with reports or captured traffic in the home."""
+    found = set(monitored_endpoints(str(ui.ws.monitoring_dir)))
+    if ui.ws.capture_dir.is_dir():
+        found |= {p.name for p in ui.ws.capture_dir.iterdir() if p.is_dir()}
+    return sorted(found)
+
+
+def index_page(ui):
+    rows = []
+    for name in endpoints(ui):
+        found = reports(str(ui.ws.monitoring_dir), name)
+        last = found[-1] if found else None
+        rows.append(
+            [
+                tag("a", name, href="/monitoring/%s" % name),
+                len(found),
+                when(last["time"]) if last else "-",
+                len(last["violations"]) if last else "-",
+            ]
+        )
+    body = (
+        table(["Endpoint", "Reports", "Latest report", "Violations in it"], rows)
+        if rows
+        else tag(
+            "p",
+            "No monitoring reports yet: serve a version with capture on, send it "
+            "requests, then run `churn monitor`.",
+        )
+    )
+    return page("Monitoring", body, "monitoring")
+
+
+def _drift_chart(found, threshold, width=760, height=300, pad=44):
+    features = sorted({f for r in found for f in r["metrics"]})
+    points = [r for r in found if r["metrics"]]
+    if not points:
+        return tag("p", "These reports hold no drift metrics.")
+    top = max([threshold * 1.5] + [v for r in points for v in r["metrics"].values()])
+    t0, t1 = points[0]["time"], points[-1]["time"]
+    span = (t1 - t0) or 1.0
+
+    def x(t):
+        return pad + (t - t0) / span * (width - 2 * pad) if t1 != t0 else width / 2.0
+
+    def y(v):
+        return height - pad - v / top * (height - 2 * pad)
+
+    parts = [
+        tag("line", x1=pad, y1=height - pad, x2=width - pad, y2=height - pad, class_="axis"),
+        tag("line", x1=pad, y1=pad, x2=pad, y2=height - pad, class_="axis"),
+        tag(
+            "line",
+            x1=pad,
+            y1="%.1f" % y(threshold),
+            x2=width - pad,
+            y2="%.1f" % y(threshold),
+            class_="threshold",
+        ),
+        tag(
+            "text",
+            "threshold %g" % threshold,
+            x=width - pad - 90,
+            y="%.1f" % (y(threshold) - 6),
+            class_="threshold-label",
+        ),
+        tag("text", "0", x=pad - 14, y=height - pad + 4, class_="tick"),
+        tag("text", "%.2f" % top, x=4, y=pad + 4, class_="tick"),
+        tag("text", when(t0), x=pad, y=height - pad + 18, class_="tick"),
+        tag("text", when(t1), x=width - pad - 120, y=height - pad + 18, class_="tick")
+        if t1 != t0
+        else None,
+    ]
+    legend = []
+    for i, feature in enumerate(features):
+        colour = PALETTE[i % len(PALETTE)]
+        series = [
+            (x(r["time"]), y(r["metrics"][feature])) for r in points if feature in r["metrics"]
+        ]
+        parts.append(
+            tag(
+                "polyline",
+                points=" ".join("%.1f,%.1f" % p for p in series),
+                stroke=colour,
+                class_="series",
+                data_feature=feature,
+            )
+        )
+        parts += [
+            tag("circle", cx="%.1f" % px, cy="%.1f" % py, r=3, fill=colour) for px, py in series
+        ]
+        legend.append(
+            tag(
+                "li",
+                tag("svg", tag("rect", width=12, height=12, fill=colour), width=12, height=12),
+                " ",
+                feature,
+            )
+        )
+    return join(
+        tag(
+            "svg",
+            parts,
+            xmlns="http://www.w3.org/2000/svg",
+            width=width,
+            height=height,
+            viewBox="0 0 %d %d" % (width, height),
+            class_="chart",
+            role="img",
+            aria_label="drift distance over time",
+        ),
+        tag("ul", legend, class_="legend"),
+    )
+
+
+def _bars(feature, width=360, row=18):
+    buckets = feature["buckets"]
+    height = row * len(buckets) + 8
+    label_w, bar_w = 130, width - 130 - 8
+    top = max([b["baseline"] for b in buckets] + [b["captured"] for b in buckets] + [1e-9])
+    parts = []
+    for i, b in enumerate(buckets):
+        y0 = 4 + i * row
+        parts.append(tag("text", b["label"][:20], x=0, y=y0 + 12, class_="tick"))
+        parts.append(
+            tag(
+                "rect",
+                x=label_w,
+                y=y0 + 1,
+                height=7,
+                width="%.1f" % (b["baseline"] / top * bar_w),
+                class_="bar-baseline",
+            )
+        )
+        parts.append(
+            tag(
+                "rect",
+                x=label_w,
+                y=y0 + 9,
+                height=7,
+                width="%.1f" % (b["captured"] / top * bar_w),
+                class_="bar-captured",
+            )
+        )
+    return tag(
+        "svg",
+        parts,
+        xmlns="http://www.w3.org/2000/svg",
+        width=width,
+        height=height,
+        class_="bars",
+        role="img",
+        aria_label="distribution of %s" % feature["name"],
+    )
+
+
+def endpoint_page(ui, endpoint, version=None):
+    if endpoint not in endpoints(ui):
+        raise UserError("no monitoring reports or captured traffic for endpoint %r" % endpoint)
+    found = reports(str(ui.ws.monitoring_dir), endpoint)
+    parts = []
+    try:
+        statistics, constraints = ui.ws.drift_baseline(version)
+        package = ui.ws.registry.find(version or ui.ws.latest_approved())
+    except UserError as e:
+        statistics = constraints = package = None
+        baseline_note = tag("p", "No baseline to compare with: %s" % e)
+    threshold = float(
+        ((constraints or {}).get("monitoring_config", {}).get("distribution_constraints", {})).get(
+            "comparison_threshold", DEFAULT_THRESHOLD
+        )
+    )
+    parts.append(tag("h2", "Drift distance over time"))
+    parts.append(_drift_chart(found, threshold) if found else tag("p", "No reports yet."))
+    parts.append(tag("h2", "Reports"))
+    parts.append(
+        table(
+            ["Report", "Rows checked", "Violations"],
+            [
+                [when(r["time"]), r["rows"] if r["rows"] is not None else "-", len(r["violations"])]
+                for r in reversed(found)
+            ],
+        )
+    )
+    parts.append(tag("h2", "Violations in the latest report"))
+    latest = found[-1]["violations"] if found else []
+    parts.append(
+        table(
+            ["Feature", "Check", "Description"],
+            [[v["feature_name"], v["constraint_check_type"], v["description"]] for v in latest],
+        )
+        if latest
+        else tag("p", "None.")
+    )
+    parts.append(tag("h2", "Baseline against captured traffic"))
+    if statistics is None:
+        parts.append(baseline_note)
+    else:
+        parts.append(
+            tag(
+                "p",
+                "Baseline of ",
+                tag("a", version_name(package), href=version_href(package)),
+                " (the newest Approved unless ?version= names one); captured "
+                "requests under %s." % ui.ws.capture_dir,
+                class_="muted",
+            )
+        )
+        try:
+            payloads, _ = captured_payloads(str(ui.ws.capture_dir), endpoint)
+        except MonitorError as e:
+            payloads = []
+            parts.append(tag("p", str(e)))
+        features = [f["name"] for f in statistics["features"]]
+        rows = rows_from_payloads(payloads, features)[0]
+        parts.append(
+            tag(
+                "p",
+                Html('<span class="key bar-baseline"></span>'),
+                " baseline ",
+                Html('<span class="key bar-captured"></span>'),
+                " captured (%d rows)" % len(rows),
+                class_="legend-line",
+            )
+        )
+        parts.append(
+            tag(
+                "div",
+                [
+                    tag("figure", _bars(f), tag("figcaption", "%s (%s)" % (f["name"], f["type"])))
+                    for f in distributions(statistics, rows)
+                ],
+                class_="distributions",
+            )
+        )
+    return page("Endpoint %s" % endpoint, join(parts), "monitoring")

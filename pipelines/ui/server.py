@@ -1,0 +1,429 @@
+"""`churn ui`'s web application: a bare ASGI application (as `churn serve`'s, docs/adr/0003)
+run by uvicorn on 127.0.0.1, over one Workspace opened by the command.
+
+Routes (GET unless said): /executions[?status=], /executions/<id>, /executions/<id>/events
+(server-sent events of the live graph's state), /executions/<id>/steps/<step>,
+/executions/<id>/steps/<step>/log?host=&offset= (server-sent events of a log's new text),
+/store/<bucket>/<key> (an object of the local store), /models[?group=], /models/<group>/<n>,
+POST /models/<group>/<n>/approval, /models/compare?a=&b=, /monitoring, /monitoring/<endpoint>,
+/static/<file>.
+
+Safety: requests whose Host is not the address the server listens on are refused (a page of
+another site cannot reach it through DNS rebinding); the one request that changes state is a
+POST carrying the server's CSRF token, from a same-origin page; nothing changes on GET; every
+name a request gives for a file (an execution id, a step, a log's host, a store key, an
+endpoint, a static file) is checked against what exists under the home before it is read, and
+paths are resolved and kept inside the home; pages carry a Content-Security-Policy that allows
+only the application's own script and styles.
+"""
+
+import asyncio
+import json
+import mimetypes
+import re
+import secrets
+from pathlib import Path
+from urllib.parse import parse_qs
+
+from pipelines.errors import UserError
+from pipelines.ui import executions, monitoring, registry
+from processing.churn_job import file_digest
+
+STATIC = Path(__file__).with_name("static")
+STATIC_FILES = {"ui.css": "text/css", "ui.js": "text/javascript"}
+FORM_LIMIT = 64 * 1024
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+POLL_SECONDS = 0.25
+KEEPALIVE_SECONDS = 15.0
+# Objects a browser may show in place; anything else is downloaded, never rendered as a page.
+INLINE_TYPES = {
+    ".png": "image/png",
+    ".json": "application/json",
+    ".csv": "text/plain",
+    ".txt": "text/plain",
+    ".log": "text/plain",
+    ".jsonl": "text/plain",
+}
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        b"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+    (b"cache-control", b"no-store"),
+]
+
+
+class HTTPError(Exception):
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+class UI(object):
+    """What every page reads: the workspace, this server's CSRF token, object hashes."""
+
+    def __init__(self, ws, allowed_hosts):
+        self.ws = ws
+        self.csrf_token = secrets.token_urlsafe(32)
+        self.allowed_hosts = {h.lower() for h in allowed_hosts}
+        self._digests = {}
+
+    def digest(self, path):
+        """(size, sha256) of a store object, hashed once per (file, size, modification time)."""
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        if key not in self._digests:
+            self._digests[key] = file_digest(path)
+        return self._digests[key]
+
+
+def checked_name(value, what):
+    """A name that becomes a path component: letters, digits, '-' and '_' only."""
+    if not isinstance(value, str) or not NAME.match(value):
+        raise HTTPError(404, "no %s %r" % (what, value))
+    return value
+
+
+def _query(scope):
+    return {
+        k: v[-1]
+        for k, v in parse_qs(
+            scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
+        ).items()
+    }
+
+
+def _header(scope, name):
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def _send(send, status, body, content_type, extra=()):
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    headers = (
+        [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
+        + SECURITY_HEADERS
+        + list(extra)
+    )
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _read_form(receive):
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise HTTPError(400, "the request ended early")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > FORM_LIMIT:
+            raise HTTPError(413, "the form is larger than %d bytes" % FORM_LIMIT)
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return {k: v[-1] for k, v in parse_qs(b"".join(chunks).decode("utf-8", "replace")).items()}
+
+
+class Application(object):
+    def __init__(self, ui):
+        self.ui = ui
+        self.routes = [
+            ("GET", r"/", self.root),
+            ("GET", r"/executions", self.execution_list),
+            ("GET", r"/executions/([^/]+)", self.execution),
+            ("GET", r"/executions/([^/]+)/events", self.execution_events),
+            ("GET", r"/executions/([^/]+)/steps/([^/]+)", self.step),
+            ("GET", r"/executions/([^/]+)/steps/([^/]+)/log", self.step_log),
+            ("GET", r"/store/(.+)", self.store_object),
+            ("GET", r"/models", self.models),
+            ("GET", r"/models/compare", self.compare),
+            ("GET", r"/models/([^/]+)/([^/]+)", self.version),
+            ("POST", r"/models/([^/]+)/([^/]+)/approval", self.approval),
+            ("GET", r"/monitoring", self.monitoring),
+            ("GET", r"/monitoring/([^/]+)", self.endpoint),
+            ("GET", r"/static/([^/]+)", self.static),
+        ]
+        self.routes = [(m, re.compile("^%s$" % p), f) for m, p, f in self.routes]
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return
+        try:
+            host = (_header(scope, b"host") or "").lower()
+            if host not in self.ui.allowed_hosts:
+                raise HTTPError(
+                    421,
+                    "this server answers only requests to %s"
+                    % " or ".join(sorted(self.ui.allowed_hosts)),
+                )
+            path = scope["path"]  # decoded once by the server; never again
+            method = scope["method"]
+            for route_method, pattern, handler in self.routes:
+                match = pattern.match(path)
+                if match and route_method == method:
+                    return await handler(scope, receive, send, *match.groups())
+            if any(p.match(path) for _, p, _ in self.routes):
+                raise HTTPError(405, "%s is not allowed here" % method)
+            raise HTTPError(404, "no page %s" % path)
+        except HTTPError as e:
+            await self.error_page(send, e.status, str(e))
+        except UserError as e:  # a name the home does not have: an unknown execution, version
+            await self.error_page(send, 404, str(e))
+
+    async def error_page(self, send, status, message):
+        from pipelines.ui.html import page, tag
+
+        await _send(
+            send,
+            status,
+            page("Error %d" % status, tag("p", message, class_="failure"), None),
+            "text/html; charset=utf-8",
+        )
+
+    async def html(self, send, markup, status=200):
+        await _send(send, status, markup, "text/html; charset=utf-8")
+
+    # ------------------------------------------------------------------ executions
+
+    async def root(self, scope, receive, send):
+        await _send(send, 303, b"", "text/plain", [(b"location", b"/executions")])
+
+    async def execution_list(self, scope, receive, send):
+        status = _query(scope).get("status") or None
+        await self.html(send, executions.list_page(self.ui, status))
+
+    async def execution(self, scope, receive, send, execution_id):
+        await self.html(
+            send, executions.execution_page(self.ui, checked_name(execution_id, "execution"))
+        )
+
+    async def step(self, scope, receive, send, execution_id, step):
+        await self.html(
+            send,
+            executions.step_page(
+                self.ui, checked_name(execution_id, "execution"), checked_name(step, "step")
+            ),
+        )
+
+    async def execution_events(self, scope, receive, send, execution_id):
+        """The live graph: the execution's state each time it changes, until it has ended."""
+        checked_name(execution_id, "execution")
+        executions.state(self.ui, execution_id)  # an unknown execution: 404 before the stream
+        last = {}
+
+        def next_event():
+            now = executions.state(self.ui, execution_id)
+            ended = now["status"] != "Executing"
+            if now == last.get("state"):
+                return None, ended
+            last["state"] = now
+            return ("state", json.dumps(now)), ended
+
+        await self.stream(receive, send, next_event)
+
+    async def step_log(self, scope, receive, send, execution_id, step):
+        """Follow mode: a log's text from `offset` as it grows, until the step has ended."""
+        query = _query(scope)
+        checked_name(execution_id, "execution")
+        checked_name(step, "step")
+        host = checked_name(query.get("host", ""), "log host")
+        try:
+            offset = int(query.get("offset", "0"))
+        except ValueError:
+            raise HTTPError(400, "offset must be a whole number")
+        _, entry, _ = executions.step_entry(self.ui, execution_id, step)
+        logs = executions.logs(self.ui, entry)
+        if host not in logs:
+            raise HTTPError(404, "step %s has no log of host %r" % (step, host))
+        position = {"offset": offset}
+
+        def next_event():
+            text, position["offset"] = executions.read_log(logs[host], position["offset"])
+            _, now, _ = executions.step_entry(self.ui, execution_id, step)
+            ended = now is None or now["StepStatus"] != "Executing"
+            return (
+                ("log", json.dumps({"text": text, "offset": position["offset"]})) if text else None
+            ), ended and not text
+
+        await self.stream(receive, send, next_event)
+
+    async def stream(self, receive, send, next_event):
+        """Server-sent events: `next_event()` -> ((event, data) or None, ended) every
+        POLL_SECONDS, until it says ended (an "end" event follows) or the browser goes."""
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream"), *SECURITY_HEADERS],
+            }
+        )
+        gone = asyncio.ensure_future(receive())
+        idle = 0.0
+        try:
+            while not gone.done():
+                event, ended = next_event()
+                if event:
+                    await send(
+                        {
+                            "type": "http.response.body",
+                            "more_body": True,
+                            "body": ("event: %s\ndata: %s\n\n" % event).encode(),
+                        }
+                    )
+                    idle = 0.0
+                if ended:
+                    await send(
+                        {
+                            "type": "http.response.body",
+                            "more_body": True,
+                            "body": b"event: end\ndata: {}\n\n",
+                        }
+                    )
+                    break
+                if idle >= KEEPALIVE_SECONDS:
+                    await send(
+                        {
+                            "type": "http.response.body",
+                            "more_body": True,
+                            "body": b": keep-alive\n\n",
+                        }
+                    )
+                    idle = 0.0
+                await asyncio.sleep(POLL_SECONDS)
+                idle += POLL_SECONDS
+            await send({"type": "http.response.body", "body": b""})
+        except OSError:  # the browser went between two events
+            pass
+        finally:
+            gone.cancel()
+
+    async def store_object(self, scope, receive, send, key):
+        """An object of the local store: shown in place when it is an image, JSON or text,
+        downloaded otherwise; a key that climbs out of the store is refused by the store."""
+        store = self.ui.ws.store
+        path = store.path("s3://" + key)  # StoreError (404) for '..', '/...', a link out
+        home = self.ui.ws.home.resolve()
+        if not path.is_file() or path.is_symlink() or not path.resolve().is_relative_to(home):
+            raise HTTPError(404, "no object s3://%s in the local store" % key)
+        inline = INLINE_TYPES.get(path.suffix.lower())
+        headers = (
+            []
+            if inline
+            else [
+                (
+                    b"content-disposition",
+                    b'attachment; filename="%s"'
+                    % re.sub(r"[^A-Za-z0-9._-]", "_", path.name).encode(),
+                )
+            ]
+        )
+        size = path.stat().st_size
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (
+                        b"content-type",
+                        (
+                            inline
+                            or mimetypes.types_map.get(path.suffix, "")
+                            or "application/octet-stream"
+                        ).encode(),
+                    ),
+                    (b"content-length", str(size).encode()),
+                    *SECURITY_HEADERS,
+                    *headers,
+                ],
+            }
+        )
+        with open(path, "rb") as f:
+            while True:
+                block = f.read(1024 * 1024)
+                if not block:
+                    break
+                await send({"type": "http.response.body", "body": block, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    # ------------------------------------------------------------------ registry
+
+    async def models(self, scope, receive, send):
+        await self.html(send, registry.list_page(self.ui, _query(scope).get("group") or None))
+
+    async def version(self, scope, receive, send, group, version):
+        await self.html(send, registry.version_page(self.ui, group, version))
+
+    async def compare(self, scope, receive, send):
+        query = _query(scope)
+        if not query.get("a") or not query.get("b"):
+            raise HTTPError(400, "compare needs two versions: ?a=GROUP/N&b=GROUP/N")
+        await self.html(send, registry.compare_page(self.ui, query["a"], query["b"]))
+
+    async def approval(self, scope, receive, send, group, version):
+        """The approve and reject buttons: a same-origin form POST with the CSRF token."""
+        origin = _header(scope, b"origin")
+        if origin is not None and origin.lower().split("://", 1)[-1] not in self.ui.allowed_hosts:
+            raise HTTPError(403, "a page of %s may not change this registry" % origin)
+        form = await _read_form(receive)
+        if not secrets.compare_digest(form.get("csrf_token", ""), self.ui.csrf_token):
+            raise HTTPError(403, "the form's CSRF token is missing or stale: reload the page")
+        status = form.get("status")
+        if status not in ("Approved", "Rejected"):
+            raise HTTPError(400, "status must be Approved or Rejected")
+        package = registry.set_approval(self.ui, group, version, status, form.get("description"))
+        await _send(
+            send, 303, b"", "text/plain", [(b"location", registry.version_href(package).encode())]
+        )
+
+    # ------------------------------------------------------------------ monitoring
+
+    async def monitoring(self, scope, receive, send):
+        await self.html(send, monitoring.index_page(self.ui))
+
+    async def endpoint(self, scope, receive, send, endpoint):
+        await self.html(
+            send,
+            monitoring.endpoint_page(
+                self.ui, checked_name(endpoint, "endpoint"), _query(scope).get("version") or None
+            ),
+        )
+
+    async def static(self, scope, receive, send, name):
+        if name not in STATIC_FILES:
+            raise HTTPError(404, "no static file %r" % name)
+        await _send(send, 200, (STATIC / name).read_bytes(), STATIC_FILES[name])
+
+
+def serve(ws, host="127.0.0.1", port=8090, on_ready=None):
+    """Serve the home's pages until interrupted. The socket is bound here, so a port in use is
+    one clear error and port 0 picks a free one; `on_ready(url)` is told the address."""
+    import socket
+
+    import uvicorn
+
+    try:
+        sock = socket.create_server((host, port), reuse_port=False)
+    except OSError as e:
+        raise UserError(
+            "cannot listen on %s:%d (%s): pass --port N for another port"
+            % (host, port, e.strerror or e)
+        )
+    port = sock.getsockname()[1]
+    names = {"%s:%d" % (host, port)}
+    if host in ("127.0.0.1", "localhost", "::1"):
+        names |= {"127.0.0.1:%d" % port, "localhost:%d" % port, "[::1]:%d" % port}
+    app = Application(UI(ws, names))
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=2
+    )
+    server = uvicorn.Server(config)
+    if on_ready:
+        on_ready("http://%s:%d/" % ("[%s]" % host if ":" in host else host, port))
+    server.run(sockets=[sock])
