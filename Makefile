@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ROWS   ?= 10000
 
-.PHONY: run test lint fmt synth venv clean
+.PHONY: run test lint fmt synth venv clean browser ui
 
 venv: $(STAMP)
 
@@ -22,9 +22,24 @@ run: $(STAMP)
 # pytest exits 5 when it collected no test: a broken suite, not a pass. The test files are
 # spread over the cores (most tests wait on child processes importing libraries); a file's
 # tests stay on one worker, so its module fixtures are built once.
-test: $(STAMP)
+test: $(STAMP) browser
 	@$(BIN)/python -m pytest -n auto --dist loadfile; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# churn ui's browser tests run in headless Chromium: Debian's package, installed when missing
+# (as root, or through sudo). Elsewhere, point CHURN_CHROMIUM at a Chromium; without one the
+# browser tests skip and say so.
+browser:
+	@command -v chromium >/dev/null 2>&1 || test -n "$${CHURN_CHROMIUM:-}" || \
+	{ command -v apt-get >/dev/null 2>&1 && sudo=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ) && \
+	  echo "installing Debian's chromium for the browser tests" && \
+	  { $$sudo apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    { $$sudo apt-get update -q >/dev/null && $$sudo apt-get install -y -q chromium >/dev/null; }; }; } || \
+	echo "make browser: could not install chromium; the browser tests will skip" >&2
+
+# The home's executions, registry and monitoring as web pages on http://127.0.0.1:8090/.
+ui: $(STAMP)
+	$(BIN)/churn ui
 
 # Style, likely bugs and the architecture's import rules over the whole checkout
 # (pyproject.toml says which rules and why). CodeBuild runs the same three commands.

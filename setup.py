@@ -31,6 +31,9 @@ EXTRAS = {
         "nbclient>=0.10",
         "nbformat>=5.9",
         "ipykernel>=6.29",
+        # churn ui's browser tests drive Debian's Chromium (`make browser`); Playwright's own
+        # browser download is not used
+        "playwright>=1.50,<2",
     ],
     # `make lint` / `make fmt`; rules in pyproject.toml.
     "lint": [

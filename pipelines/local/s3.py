@@ -30,6 +30,8 @@ class Store(object):
                 "'-')" % (uri, bucket)
             )
         parts = key.split("/")
+        if "\x00" in key:  # no file can be named so
+            raise StoreError("%r: a key of the local store may not hold a NUL byte" % (uri,))
         if key.startswith("/") or any(p in (".", "..") for p in parts):
             raise StoreError(
                 "%r: a key may not start with '/' or hold '.' or '..' (it would leave the "

@@ -114,6 +114,7 @@ def page(title, body, section, **body_attrs):
                 tag("meta", charset="utf-8"),
                 tag("title", title + " - churn ui"),
                 tag("link", rel="stylesheet", href="/static/ui.css"),
+                tag("link", rel="icon", href="/static/favicon.svg", type="image/svg+xml"),
                 tag("script", src="/static/ui.js", defer=True),
             ),
             tag("body", nav, tag("main", tag("h1", title), body), **body_attrs),

@@ -187,12 +187,18 @@ def endpoint_page(ui, endpoint, version=None):
         raise UserError("no monitoring reports or captured traffic for endpoint %r" % endpoint)
     found = reports(str(ui.ws.monitoring_dir), endpoint)
     parts = []
-    try:
-        statistics, constraints = ui.ws.drift_baseline(version)
+    statistics = constraints = package = None
+    try:  # a version named in the address must exist; the default may not yet
         package = ui.ws.registry.find(version or ui.ws.latest_approved())
     except UserError as e:
-        statistics = constraints = package = None
+        if version:
+            raise
         baseline_note = tag("p", "No baseline to compare with: %s" % e)
+    if package:
+        try:
+            statistics, constraints = ui.ws.drift_baseline(package["ModelPackageArn"])
+        except UserError as e:
+            baseline_note = tag("p", "No baseline to compare with: %s" % e)
     threshold = float(
         ((constraints or {}).get("monitoring_config", {}).get("distribution_constraints", {})).get(
             "comparison_threshold", DEFAULT_THRESHOLD

@@ -30,7 +30,7 @@ from pipelines.ui import executions, monitoring, registry
 from processing.churn_job import file_digest
 
 STATIC = Path(__file__).with_name("static")
-STATIC_FILES = {"ui.css": "text/css", "ui.js": "text/javascript"}
+STATIC_FILES = {"ui.css": "text/css", "ui.js": "text/javascript", "favicon.svg": "image/svg+xml"}
 FORM_LIMIT = 64 * 1024
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 POLL_SECONDS = 0.25
@@ -136,6 +136,7 @@ class Application(object):
         self.ui = ui
         self.routes = [
             ("GET", r"/", self.root),
+            ("GET", r"/favicon.ico", self.favicon),
             ("GET", r"/executions", self.execution_list),
             ("GET", r"/executions/([^/]+)", self.execution),
             ("GET", r"/executions/([^/]+)/events", self.execution_events),
@@ -194,6 +195,9 @@ class Application(object):
 
     async def root(self, scope, receive, send):
         await _send(send, 303, b"", "text/plain", [(b"location", b"/executions")])
+
+    async def favicon(self, scope, receive, send):
+        await _send(send, 308, b"", "text/plain", [(b"location", b"/static/favicon.svg")])
 
     async def execution_list(self, scope, receive, send):
         status = _query(scope).get("status") or None
@@ -264,7 +268,12 @@ class Application(object):
                 "headers": [(b"content-type", b"text/event-stream"), *SECURITY_HEADERS],
             }
         )
-        gone = asyncio.ensure_future(receive())
+
+        async def disconnected():  # the request's (empty) body comes first, then this
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        gone = asyncio.ensure_future(disconnected())
         idle = 0.0
         try:
             while not gone.done():

@@ -1,0 +1,393 @@
+"""`churn ui` as a user meets it: the command serving a real home on 127.0.0.1, read over HTTP
+and driven in headless Chromium (Debian's, through Playwright). The home holds real runs made
+by `churn run`, capture written by the serving code and reports written by `churn monitor`.
+Screenshots go to $CHURN_TEST_ARTIFACTS (default .test-artifacts/) for a person to look at."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipelines.churn.schema_source import SchemaSource
+from pipelines.serving.capture import CaptureWriter
+
+from conftest import ROOT, churn_cli
+
+ARTIFACTS = Path(os.environ.get("CHURN_TEST_ARTIFACTS", ROOT / ".test-artifacts")) / "ui"
+CANARY = "canary-outside-the-home-3f9a"
+
+
+def chromium_path():
+    for candidate in (
+        os.environ.get("CHURN_CHROMIUM"),
+        shutil.which("chromium"),
+        "/usr/bin/chromium",
+    ):
+        if candidate and os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def capture_rows(capture_dir, frame):
+    writer = CaptureWriter(str(capture_dir), "churn-local")
+    for i in range(0, len(frame), 25):
+        body = frame.iloc[i : i + 25].to_csv(header=False, index=False).encode()
+        writer.capture(body, "text/csv", b"0.1,0\n", "text/csv")
+    writer.close()
+
+
+class UIServer(object):
+    def __init__(self, home):
+        self.home = home
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pipelines.cli", "ui", "--home", str(home), "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=str(ROOT),
+        )
+        line = self.proc.stdout.readline()
+        match = re.search(r"(http://[^ ]+/) ", line)
+        assert match, line + self.proc.stderr.read()
+        self.url = match.group(1)
+
+    def get(self, path, headers=None, data=None, method=None):
+        """(status, body text, headers) of one request; errors are answers too."""
+        request = urllib.request.Request(
+            self.url.rstrip("/") + path, data=data, headers=headers or {}, method=method
+        )
+        opener = urllib.request.build_opener(NoRedirect)
+        try:
+            with opener.open(request, timeout=30) as r:
+                return r.status, r.read().decode("utf-8", "replace"), r.headers
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode("utf-8", "replace"), e.headers
+
+    def close(self):
+        self.proc.terminate()
+        try:
+            _, err = self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+        return err
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A home with a passing run (version 1), a failing one (AucThreshold=0.99), two monitor
+    reports (the second on shifted traffic), a canary file beside the home, and `churn ui`."""
+    base = tmp_path_factory.mktemp("ui")
+    home = base / "home"
+    (base / "secret.txt").write_text(CANARY)
+    passing = churn_cli(home, "run", "--rows", "2000", "--json")
+    assert passing.returncode == 0, passing.stderr[-2000:]
+    failing = churn_cli(home, "run", "--rows", "2000", "--param", "AucThreshold=0.99", "--json")
+    assert failing.returncode == 1, failing.stderr[-2000:]
+    features = SchemaSource("seed").schema.feature_names
+    table = pd.read_csv(home / "data" / "churn-2000-rows-seed-0.csv")[features]
+    capture = home / "capture"
+    for stamp, frame in (
+        ("20261201T080000Z", table.iloc[:400]),
+        ("20261201T090000Z", table.iloc[400:800].assign(age=table["age"].iloc[400:800] + 30)),
+    ):
+        capture_rows(capture, frame)
+        proc = churn_cli(
+            home,
+            "monitor",
+            "--model-version",
+            "1",
+            "--output",
+            home / "monitoring" / "churn-local" / stamp,
+        )
+        assert proc.returncode == 0, proc.stderr
+    server = UIServer(home)
+    server.passing = json.loads(passing.stdout)
+    server.failing = json.loads(failing.stdout)
+    yield server
+    err = server.close()
+    assert "Traceback" not in err, err  # no page failed on the server's side
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("no Chromium: `make browser` installs Debian's (make test runs it)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    p = context.new_page()
+    errors = []
+    p.on("pageerror", lambda e: errors.append(str(e)))
+    p.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    yield p
+    context.close()
+    assert not errors, errors  # no script error, no refused resource (CSP)
+
+
+def shoot(page, name):
+    page.screenshot(path=str(ARTIFACTS / (name + ".png")), full_page=True)
+
+
+def wait_until(page, expression, timeout):
+    """Poll `expression` in the page (Playwright's wait_for_function evaluates strings, which
+    the pages' Content-Security-Policy rightly forbids); a reload in between is retried."""
+    from playwright.sync_api import Error
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if page.evaluate(expression):
+                return
+        except Error:  # the page was reloading
+            pass
+        time.sleep(0.1)
+    raise AssertionError("not within %d s: %s" % (timeout, expression))
+
+
+def node_status(page, step):
+    classes = page.locator('g.node[data-step="%s"]' % step).get_attribute("class").split()
+    return [c for c in classes if c.startswith("status-")][0]
+
+
+# ---------------------------------------------------------------------------- in the browser
+
+
+def test_execution_view_shows_every_step_succeeded_and_the_auc(site, page):
+    execution = site.passing["execution_id"]
+    page.goto(site.url + "executions")
+    page.click("text=" + execution)
+    page.wait_for_selector("svg.graph")
+    ran = [s["name"] for s in site.passing["steps"]]
+    assert len(ran) == 9
+    for step in ran:
+        assert node_status(page, step) == "status-succeeded", step
+    assert node_status(page, "AucTooLow") == "status-not-run"  # the branch not taken
+    assert page.locator("svg.graph path.edge.branch").count() == 2  # if true, if false
+    auc = "%.4f" % site.passing["metrics"]["auc"]
+    assert page.locator("table.metrics tr", has_text="auc").first.inner_text().split()[-1] == auc
+    shoot(page, "execution")
+
+
+def test_failing_run_shows_auc_too_low_failed_with_its_message(site, page):
+    execution = site.failing["execution_id"]
+    page.goto(site.url + "executions?status=Failed")
+    assert page.locator("table.executions tbody tr").count() == 1
+    page.click("text=" + execution)
+    assert node_status(page, "AucTooLow") == "status-failed"
+    assert node_status(page, "TrainModel") == "status-cache-hit"
+    assert node_status(page, "RegisterModel-RegisterModel") == "status-not-run"
+    assert "is below the AucThreshold 0.99" in page.locator("p.failure").inner_text()
+    shoot(page, "execution-failed")
+    page.click('g.node[data-step="AucTooLow"]')
+    page.wait_for_url(re.compile(r".*/steps/AucTooLow$"))
+    assert "is below the AucThreshold 0.99" in page.locator("span.failure").inner_text()
+    page.goto(site.url + "executions/%s/steps/TrainModel" % execution)
+    text = page.locator("table.facts").inner_text()
+    assert "from execution %s" % site.passing["execution_id"] in text  # the cache hit's source
+    assert "model.tar.gz" in page.locator("main").inner_text()  # its output object, linked
+
+
+def test_approve_version_1_from_the_page(site, page):
+    page.goto(site.url + "models")
+    page.click("text=version 1")
+    shoot(page, "registry-version")
+    page.fill("input[name=description]", "looked at it in churn ui")
+    page.click("button.approve")
+    page.wait_for_selector("#approval-status .badge.status-approved")
+    described = json.loads(churn_cli(site.home, "models", "describe", "1").stdout)
+    assert described["ModelApprovalStatus"] == "Approved"
+    assert described["ApprovalDescription"] == "looked at it in churn ui"
+    assert page.locator("button.approve").is_disabled()
+
+
+def test_a_live_run_recolours_the_graph_while_it_executes(site, page):
+    """A run on fresh data (no cache hits) opened while its first step executes: the graph
+    turns that step green without a reload, then the page shows the run's end."""
+    before = {p.name for p in (site.home / "executions").iterdir()}
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "run", "--rows", "3000", "--home", str(site.home)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=str(ROOT),
+    )
+    try:
+        deadline = time.time() + 60
+        new = set()
+        while not new and time.time() < deadline:
+            time.sleep(0.1)
+            new = {p.name for p in (site.home / "executions").iterdir()} - before
+            new = {n for n in new if (site.home / "executions" / n / "definition.json").exists()}
+        (execution,) = new
+        page.goto(site.url + "executions/" + execution)
+        assert node_status(page, "ValidateShards") == "status-executing", "run ended too soon"
+        assert node_status(page, "TrainModel") == "status-not-run"
+        shoot(page, "execution-live-executing")
+        page.evaluate("window.notReloaded = true")
+        wait_until(
+            page,
+            "document.querySelector('g.node[data-step=ValidateShards]')"
+            ".classList.contains('status-succeeded') && window.notReloaded === true",
+            60,
+        )
+        shoot(page, "execution-live-later")
+        wait_until(
+            page, "document.body.dataset.status === 'Succeeded' && !window.notReloaded", 120
+        )  # the end reloads the page, which then shows the finished run
+        assert node_status(page, "RegisterModel-RegisterModel") == "status-succeeded"
+    finally:
+        assert run.wait(timeout=120) == 0, run.stderr.read()[-2000:]
+
+
+def test_registry_compare_and_monitoring_pages(site, page):
+    page.goto(site.url + "models/compare?a=ChurnPackageGroup/1&b=ChurnPackageGroup/2")
+    assert page.locator("table.metrics tr", has_text="AUC").count() >= 1
+    assert page.locator(".plots img").count() == 4
+    shoot(page, "registry-compare")
+    page.goto(site.url + "monitoring")
+    page.click("text=churn-local")
+    chart = page.locator("svg.chart")
+    assert chart.locator("line.threshold").count() == 1
+    age = chart.locator('polyline[data-feature="age"]').get_attribute("points").split()
+    assert len(age) == 2  # two reports
+    assert "age" in page.locator("table", has_text="baseline_drift_check").inner_text()
+    assert page.locator(".distributions figure").count() == len(
+        SchemaSource("seed").schema.feature_names
+    )
+    shoot(page, "monitoring")
+
+
+# ---------------------------------------------------------------------------- over HTTP
+
+
+def test_listens_on_loopback_and_refuses_other_hosts(site):
+    assert site.url.startswith("http://127.0.0.1:")
+    status, body, _ = site.get("/executions", headers={"Host": "attacker.example"})
+    assert status == 421 and "127.0.0.1" in body
+    status, body, headers = site.get("/executions")
+    assert status == 200 and "script-src 'self'" in headers["Content-Security-Policy"]
+
+
+def version_status(site):
+    return json.loads(churn_cli(site.home, "models", "describe", "1").stdout)["ModelApprovalStatus"]
+
+
+def test_state_changes_only_by_post_with_the_csrf_token(site):
+    status, body, _ = site.get("/models/ChurnPackageGroup/1")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', body).group(1)
+    before = version_status(site)
+    target = "PendingManualApproval" if before != "Rejected" else "Approved"
+    assert target  # the refused requests below must leave `before` as it is
+    form = lambda **f: "&".join("%s=%s" % kv for kv in f.items()).encode()  # noqa: E731
+    refused = [
+        site.get("/models/ChurnPackageGroup/1/approval?status=Rejected&csrf_token=" + token),
+        site.get("/models/ChurnPackageGroup/1/approval", data=form(status="Rejected")),
+        site.get(
+            "/models/ChurnPackageGroup/1/approval",
+            data=form(status="Rejected", csrf_token="x" + token),
+        ),
+        site.get(
+            "/models/ChurnPackageGroup/1/approval",
+            data=form(status="Rejected", csrf_token=token),
+            headers={"Origin": "http://attacker.example"},
+        ),
+        site.get(
+            "/models/ChurnPackageGroup/1/approval",
+            data=form(status="PendingManualApproval", csrf_token=token),
+        ),
+    ]
+    assert [r[0] for r in refused] == [405, 403, 403, 403, 400]
+    assert version_status(site) == before
+    status, _, headers = site.get(
+        "/models/ChurnPackageGroup/1/approval", data=form(status="Rejected", csrf_token=token)
+    )
+    assert status == 303 and headers["Location"] == "/models/ChurnPackageGroup/1"
+    assert version_status(site) == "Rejected"
+    churn_cli(site.home, "models", "approve", "1")  # as the browser test left it
+
+
+def test_no_path_outside_the_home_is_served(site, tmp_path):
+    """Traversal in every parameter that names a file: none answers 200, none shows the canary
+    file beside the home, the registry database or a file of the package."""
+    execution = site.passing["execution_id"]
+    store = site.home / "s3" / "churn-local"
+    (store / "link-out.txt").symlink_to(site.home.parent / "secret.txt")
+    climbs = [
+        "..",
+        "../secret.txt",
+        "..%2fsecret.txt",
+        "%2e%2e",
+        "%2e%2e%2fsecret.txt",
+        "..%5csecret.txt",
+        "%252e%252e%252fsecret.txt",
+        "....//secret.txt",
+        "%00",
+    ]
+    paths = []
+    for c in climbs:
+        paths += [
+            "/executions/" + c,
+            "/executions/%s/steps/%s" % (execution, c),
+            "/executions/%s/steps/%s/log?host=algo-1" % (execution, c),
+            "/executions/%s/steps/TrainModel/log?host=%s" % (execution, c),
+            "/executions/%s/steps/TrainModel/log?host=algo-1/%s" % (execution, c),
+            "/store/churn-local/" + c,
+            "/store/churn-local/%s/%s/registry.db" % (c, c),
+            "/store/" + c,
+            "/static/" + c,
+            "/static/%s/server.py" % c,
+            "/monitoring/" + c,
+            "/monitoring/churn-local?version=" + c,
+            "/models/%s/1" % c,
+            "/models/ChurnPackageGroup/" + c,
+            "/models/compare?a=%s&b=ChurnPackageGroup/1" % c,
+        ]
+    paths += [
+        "/store/churn-local/link-out.txt",
+        "/store//etc/passwd",
+        "/store/etc/passwd",
+        "/static/%2e%2e/server.py",
+        "/executions/%s/execution.json" % execution,
+    ]
+    for path in paths:
+        status, body, _ = site.get(path)
+        assert status in (400, 404, 405), (path, status)
+        assert CANARY not in body and "SQLite format" not in body, path
+        assert "root:" not in body and "import asyncio" not in body, path
+    status, body, _ = site.get(
+        "/store/churn-local/churn/%s/EvaluateModel/evaluation/evaluation.json" % execution
+    )
+    assert status == 200 and "binary_classification_metrics" in body  # objects are served
+
+
+def test_unknown_names_are_one_clear_404(site):
+    status, body, _ = site.get("/executions/0123456789ab")
+    assert status == 404 and "no execution 0123456789ab under" in body
+    status, body, _ = site.get("/models/ChurnPackageGroup/99")
+    assert status == 404 and "no model version 99" in body
+    status, body, _ = site.get("/executions?status=Sideways")
+    assert status == 404 and "not one of Executing" in body
