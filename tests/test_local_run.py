@@ -289,6 +289,8 @@ def test_a_validation_failure_stops_at_validate_data(home, tmp_path, seed_csv):
 def test_runs_list_and_user_errors(home, seed_csv):
     listing = churn(home, "runs", "list").stdout
     assert home.first["execution_id"] in listing and "Succeeded" in listing
+    auc = "AUC %.4f" % home.first["metrics"]["auc"]  # the listing's test AUC is the run's
+    assert auc in listing, listing
     for args, message in [
         (["runs", "show", "nope"], "no execution nope under"),
         (["run", "--data", "/nonexistent.csv"], "--data /nonexistent.csv is not a file"),
