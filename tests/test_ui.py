@@ -248,6 +248,20 @@ def test_a_live_run_recolours_the_graph_while_it_executes(site, page):
         assert node_status(page, "TrainModel") == "status-not-run"
         shoot(page, "execution-live-executing")
         page.evaluate("window.notReloaded = true")
+        # the step's log, followed from before the job wrote its first line
+        log = page.context.new_page()
+        log.goto(site.url + "executions/%s/steps/ValidateShards" % execution)
+        assert log.locator("pre.log[data-follow]").count() == 1, "the step ended too soon"
+        log.evaluate("window.notReloaded = true")
+        wait_until(
+            log,
+            "document.querySelector('pre.log').textContent.includes('validate: algo-1 checked')"
+            " && document.querySelector('#step-status .badge').textContent === 'Succeeded'"
+            " && window.notReloaded === true",
+            60,
+        )
+        shoot(log, "step-log-followed")
+        log.close()
         wait_until(
             page,
             "document.querySelector('g.node[data-step=ValidateShards]')"

@@ -195,9 +195,8 @@ def _uris(kind_properties):
     for c in (p.get("InferenceSpecification") or {}).get("Containers", []):
         if c.get("ModelDataUrl"):
             found.append(("input", "model", c["ModelDataUrl"]))
-    for c in [p.get("PrimaryContainer") or {}]:
-        if c.get("ModelDataUrl"):
-            found.append(("input", "model", c["ModelDataUrl"]))
+    if (p.get("PrimaryContainer") or {}).get("ModelDataUrl"):
+        found.append(("input", "model", p["PrimaryContainer"]["ModelDataUrl"]))
     return [f for f in found if isinstance(f[2], str) and f[2].startswith("s3://")]
 
 
@@ -234,22 +233,40 @@ def step_entry(ui, execution_id, step_name):
     return record, entry, step
 
 
-def logs(ui, entry):
-    """{host: log file} of a job step's folder, each inside the home."""
+def instance_count(arguments):
+    """How many hosts a job's request asks for (1 when it names none)."""
+    resources = (
+        (arguments or {}).get("ProcessingResources", {}).get("ClusterConfig")
+        or (arguments or {}).get("ResourceConfig")
+        or {}
+    )
+    count = resources.get("InstanceCount", 1)
+    return count if isinstance(count, int) and 0 < count <= 100 else 1
+
+
+def logs(ui, entry, details=None):
+    """{host: log file} of a job step's folder, each inside the home. While the job runs, its
+    hosts' logs are listed before they exist (followed from their first line)."""
     if not entry or not entry.get("Log"):
         return {}
     folder = Path(entry["Log"])
     home = ui.ws.home.resolve()
-    candidates = [folder] if folder.is_file() else sorted(folder.glob("*.log"))
+    found = {p.stem: p for p in ([folder] if folder.is_file() else sorted(folder.glob("*.log")))}
+    if entry["StepStatus"] == "Executing" and not folder.is_file():
+        for i in range(instance_count((details or {}).get("Arguments"))):
+            found.setdefault("algo-%d" % (i + 1), folder / ("algo-%d.log" % (i + 1)))
     return {
-        p.stem: p
-        for p in candidates
-        if p.is_file() and not p.is_symlink() and p.resolve().is_relative_to(home)
+        host: p
+        for host, p in found.items()
+        if not p.is_symlink() and p.parent.resolve().is_relative_to(home)
     }
 
 
 def read_log(path, offset=None):
-    """(text, next offset): from `offset`, or the last LOG_TAIL_BYTES when it is None."""
+    """(text, next offset): from `offset`, or the last LOG_TAIL_BYTES when it is None; nothing
+    yet for a log the job has not started."""
+    if not Path(path).is_file():
+        return "", offset or 0
     with open(path, "rb") as f:
         f.seek(0, 2)
         end = f.tell()
@@ -313,7 +330,7 @@ def step_page(ui, execution_id, step_name):
         objects.append(tag("h3", "%s %s: " % (direction.capitalize(), name), tag("code", uri)))
         objects.append(table(["Object", "Size", "SHA-256"], _object_rows(ui, uri)))
     log_parts = []
-    for host, path in logs(ui, entry).items():
+    for host, path in logs(ui, entry, details).items():
         text, offset = read_log(path)
         follow = entry["StepStatus"] == "Executing"
         log_parts.append(tag("h3", "Log of %s" % host))

@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from pipelines.errors import UserError
-from pipelines.ui import executions, monitoring, registry
+from pipelines.ui import executions, graph, monitoring, registry
 from processing.churn_job import file_digest
 
 STATIC = Path(__file__).with_name("static")
@@ -243,18 +243,21 @@ class Application(object):
         except ValueError:
             raise HTTPError(400, "offset must be a whole number")
         _, entry, _ = executions.step_entry(self.ui, execution_id, step)
-        logs = executions.logs(self.ui, entry)
+        details = self.ui.ws.sagemaker.executions.step(execution_id, step)
+        logs = executions.logs(self.ui, entry, details)
         if host not in logs:
             raise HTTPError(404, "step %s has no log of host %r" % (step, host))
         position = {"offset": offset}
 
         def next_event():
-            text, position["offset"] = executions.read_log(logs[host], position["offset"])
             _, now, _ = executions.step_entry(self.ui, execution_id, step)
             ended = now is None or now["StepStatus"] != "Executing"
-            return (
-                ("log", json.dumps({"text": text, "offset": position["offset"]})) if text else None
-            ), ended and not text
+            text, position["offset"] = executions.read_log(logs[host], position["offset"])
+            if text:  # the job's last lines are sent before its end
+                return ("log", json.dumps({"text": text, "offset": position["offset"]})), False
+            if ended:
+                return ("status", json.dumps({"status": graph.step_status(now)})), True
+            return None, False
 
         await self.stream(receive, send, next_event)
 
@@ -418,7 +421,8 @@ def serve(ws, host="127.0.0.1", port=8090, on_ready=None):
     import uvicorn
 
     try:
-        sock = socket.create_server((host, port), reuse_port=False)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.create_server((host, port), family=family)
     except OSError as e:
         raise UserError(
             "cannot listen on %s:%d (%s): pass --port N for another port"

@@ -49,6 +49,7 @@ def run_job(execution, step, entry, kind, run):
     else:
         workdir = execution.folder / step["Name"]
         entry["Log"] = str(workdir)
+        execution.save()  # where the job's logs are, for a reader following them
         runner = execution.backend.runner
         execution.backend.settle()
         properties = _with_retries(

@@ -1,7 +1,7 @@
 // churn ui: the live parts of the pages, no framework. An execution page whose execution runs
-// follows its state over server-sent events and recolours the graph; a step page whose job
-// runs follows its log. Both reload the page once the run or step has ended, so what is shown
-// last is the server's full page.
+// follows its state over server-sent events and recolours the graph, and reloads once the run
+// has ended, so what is shown last is the server's full page; a step page whose job runs
+// follows its log.
 "use strict";
 
 function statusClass(status) {
@@ -38,6 +38,8 @@ function followExecution(id) {
   });
 }
 
+// A followed log stays as it was read when the step ends (no reload: the reader may be in
+// the middle of it); the step's status badge shows how it ended.
 function followLog(pre) {
   const events = new EventSource(pre.dataset.follow);
   events.addEventListener("log", (message) => {
@@ -46,10 +48,14 @@ function followLog(pre) {
     pre.appendChild(document.createTextNode(chunk.text));
     if (atEnd) pre.scrollTop = pre.scrollHeight;
   });
-  events.addEventListener("end", () => {
-    events.close();
-    window.location.reload();
+  events.addEventListener("status", (message) => {
+    const badge = document.querySelector("#step-status .badge");
+    if (badge) {
+      badge.textContent = JSON.parse(message.data).status;
+      recolour(badge, badge.textContent);
+    }
   });
+  events.addEventListener("end", () => events.close());
 }
 
 document.addEventListener("DOMContentLoaded", () => {
