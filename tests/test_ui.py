@@ -405,3 +405,15 @@ def test_unknown_names_are_one_clear_404(site):
     assert status == 404 and "no model version 99" in body
     status, body, _ = site.get("/executions?status=Sideways")
     assert status == 404 and "not one of Executing" in body
+
+
+def test_a_port_in_use_or_out_of_range_is_one_clear_line(site):
+    port = site.url.rsplit(":", 1)[1].strip("/")
+    for value, message in (
+        (port, "cannot listen on 127.0.0.1:%s" % port),
+        ("70000", "--port 70000: give a port from 1 to 65535"),
+    ):
+        proc = churn_cli(site.home, "ui", "--port", value, timeout=60)
+        assert proc.returncode == 1, proc.stdout
+        assert message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1

@@ -313,6 +313,8 @@ class Application(object):
             await send({"type": "http.response.body", "body": b""})
         except OSError:  # the browser went between two events
             pass
+        except UserError:  # the execution went (its folder deleted) while it was followed
+            await send({"type": "http.response.body", "body": b""})
         finally:
             gone.cancel()
 
@@ -420,6 +422,8 @@ def serve(ws, host="127.0.0.1", port=8090, on_ready=None):
 
     import uvicorn
 
+    if not 0 <= port <= 65535:
+        raise UserError("--port %d: give a port from 1 to 65535 (0 picks a free one)" % port)
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.create_server((host, port), family=family)
