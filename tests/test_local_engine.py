@@ -883,3 +883,16 @@ def test_a_crafted_model_archive_fails_the_transform_step_and_writes_nothing(
     assert list(outside.iterdir()) == []
     assert not list((home / "executions" / record["PipelineExecutionId"]).rglob("evil*"))
     assert not store.objects(BUCKET + "/scored/")
+
+
+def test_an_execution_id_cannot_climb_out_of_the_executions_folder(tmp_path):
+    """`churn runs show ../x` (and the UI) name executions by id; an id is never a path."""
+    backend = SageMakerBackend(tmp_path / "home")
+    try:
+        (tmp_path / "home" / "x").mkdir(parents=True)
+        (tmp_path / "home" / "x" / "execution.json").write_text('{"StartTime": 0}')
+        for bad in ("../x", "..", "x/../../x", ""):
+            with pytest.raises(PipelineError, match="no execution"):
+                backend.executions.load(bad)
+    finally:
+        backend.close()

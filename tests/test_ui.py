@@ -89,13 +89,16 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """A home with a passing run (version 1), a failing one (AucThreshold=0.99), two monitor
+    """A home with a passing run (version 1), its rerun from the cache (version 2), a failing
+    one (AucThreshold=0.99), two monitor
     reports (the second on shifted traffic), a canary file beside the home, and `churn ui`."""
     base = tmp_path_factory.mktemp("ui")
     home = base / "home"
     (base / "secret.txt").write_text(CANARY)
     passing = churn_cli(home, "run", "--rows", "2000", "--json")
     assert passing.returncode == 0, passing.stderr[-2000:]
+    again = churn_cli(home, "run", "--rows", "2000")  # from the cache: version 2, to compare
+    assert again.returncode == 0, again.stderr[-2000:]
     failing = churn_cli(home, "run", "--rows", "2000", "--param", "AucThreshold=0.99", "--json")
     assert failing.returncode == 1, failing.stderr[-2000:]
     features = SchemaSource("seed").schema.feature_names
@@ -214,7 +217,7 @@ def test_failing_run_shows_auc_too_low_failed_with_its_message(site, page):
 
 def test_approve_version_1_from_the_page(site, page):
     page.goto(site.url + "models")
-    page.click("text=version 1")
+    page.locator("table.versions a", has_text=re.compile(r"^version 1$")).click()
     shoot(page, "registry-version")
     page.fill("input[name=description]", "looked at it in churn ui")
     page.click("button.approve")
@@ -289,6 +292,7 @@ def test_registry_compare_and_monitoring_pages(site, page):
     age = chart.locator('polyline[data-feature="age"]').get_attribute("points").split()
     assert len(age) == 2  # two reports
     assert "age" in page.locator("table", has_text="baseline_drift_check").inner_text()
+    page.goto(site.url + "monitoring/churn-local?version=1")  # whether or not one is Approved
     assert page.locator(".distributions figure").count() == len(
         SchemaSource("seed").schema.feature_names
     )

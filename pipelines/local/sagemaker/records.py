@@ -8,11 +8,14 @@ names hold no '.', so none of these names meets a step's folder."""
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
 from pipelines.errors import PipelineError
 from processing.churn_job import write_text_atomic
+
+EXECUTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
 
 
 def process_alive(pid):
@@ -104,7 +107,9 @@ class ExecutionRecords(object):
 
     def load(self, execution_id):
         path = self.folder(execution_id) / "execution.json"
-        if not path.is_file():
+        # An id is letters, digits and '-': anything else (a '../' climbing out of the
+        # executions folder) names no execution.
+        if not EXECUTION_ID.match(execution_id) or not path.is_file():
             known = ", ".join(r["PipelineExecutionId"] for r in self.list()[:5]) or "none"
             raise PipelineError(
                 "no execution %s under %s (latest: %s); see `churn runs list`"
