@@ -150,26 +150,17 @@ def _bars(feature, width=360, row=18):
     for i, b in enumerate(buckets):
         y0 = 4 + i * row
         parts.append(tag("text", b["label"][:20], x=0, y=y0 + 12, class_="tick"))
-        parts.append(
-            tag(
-                "rect",
-                x=label_w,
-                y=y0 + 1,
-                height=7,
-                width="%.1f" % (b["baseline"] / top * bar_w),
-                class_="bar-baseline",
+        for side, offset in (("baseline", 1), ("captured", 9)):
+            parts.append(
+                tag(
+                    "rect",
+                    x=label_w,
+                    y=y0 + offset,
+                    height=7,
+                    width="%.1f" % (b[side] / top * bar_w),
+                    class_="bar-" + side,
+                )
             )
-        )
-        parts.append(
-            tag(
-                "rect",
-                x=label_w,
-                y=y0 + 9,
-                height=7,
-                width="%.1f" % (b["captured"] / top * bar_w),
-                class_="bar-captured",
-            )
-        )
     return tag(
         "svg",
         parts,
