@@ -18,11 +18,18 @@ import re
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
-from common import approved_model_home, load_inference, machine, median, prepared_features, timed
+from common import (
+    approved_model_home,
+    load_inference,
+    machine,
+    median,
+    median_seconds,
+    prepared_features,
+    timed,
+)
 
 
 def write_rows(path, rows, seed=0):
@@ -53,12 +60,7 @@ def prepared_matrix(model_dir, data):
 
 def predict_seconds(booster, matrix, threads, runs):
     booster.set_param({"nthread": threads})
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        booster.inplace_predict(matrix)
-        times.append(time.perf_counter() - started)
-    return median(times)
+    return median_seconds(lambda: booster.inplace_predict(matrix), runs)
 
 
 def main():

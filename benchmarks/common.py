@@ -61,6 +61,16 @@ def median(values):
     return statistics.median(values)
 
 
+def median_seconds(function, runs):
+    """The median wall time of `runs` calls of `function()`."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return median(times)
+
+
 def churn_run(home, data, *extra):
     """`churn run --json` in `home`; returns (wall seconds, result JSON)."""
     seconds, out = timed(

@@ -20,7 +20,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from common import ROOT, machine, median
+from common import ROOT, machine, median, median_seconds
 
 from pipelines.workspace import Workspace
 
@@ -45,15 +45,6 @@ def timed_get(url):
     return time.perf_counter() - t, len(body)
 
 
-def timed_call(function, repeat):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - t)
-    return median(times)
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--executions", type=int, default=500)
@@ -72,8 +63,8 @@ def main():
         failing = next(s for s in summaries if s["status"] == "Failed")["id"]
         newest = max(p["ModelPackageVersion"] for p in packages)
         baseline = {
-            "execution summaries": timed_call(ws.execution_summaries, args.repeat),
-            "registry listing": timed_call(ws.registry.list_packages, args.repeat),
+            "execution summaries": median_seconds(ws.execution_summaries, args.repeat),
+            "registry listing": median_seconds(ws.registry.list_packages, args.repeat),
         }
     print("home %s: %d executions, %d versions" % (home, len(summaries), len(packages)))
     server = subprocess.Popen(
