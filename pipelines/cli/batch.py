@@ -67,11 +67,12 @@ def cmd_batch(args, ws):
         ]
     )
     try:
-        batch_transform.transform_all(worker)
+        done = batch_transform.transform_all(worker)  # "N objects, N requests in S s"
     except batch_transform.TransformError as e:
         raise UserError(str(e))
     print(
-        "scored with %s into %s in %.1f s" % (model.description, args.output, time.time() - started)
+        "scored with %s into %s in %.1f s (%s)"
+        % (model.description, args.output, time.time() - started, done)
     )
     return 0
 
