@@ -30,6 +30,7 @@ from pipelines.local.featurestore.store import LocalFeatureStore
 from pipelines.local.sagemaker.backend import SageMakerBackend
 from pipelines.local.sagemaker.engine import Execution
 from pipelines.local.sagemaker.hosting import HostingError
+from pipelines.local.sagemaker.records import elapsed
 from pipelines.local.sfn_integrations import databrew_integrations, sagemaker_integrations
 from pipelines.local.stepfunctions.integrations import Integrations
 from pipelines.local.stepfunctions.service import StepFunctions, machine_arn
@@ -66,6 +67,12 @@ def quality_metrics(evaluation):
         for name in METRIC_NAMES
         if isinstance(metrics.get(name), dict) and "value" in metrics[name]
     }
+
+
+def evaluation_uri(package):
+    """Where a model package's evaluation report is (ModelMetrics.ModelQuality), or None."""
+    metrics = package.get("ModelMetrics") or {}
+    return ((metrics.get("ModelQuality") or {}).get("Statistics") or {}).get("S3Uri")
 
 
 class RunResult(object):
@@ -324,7 +331,7 @@ class Workspace(object):
                     "pipeline": r["PipelineName"],
                     "status": r["PipelineExecutionStatus"],
                     "start": r["StartTime"],
-                    "seconds": (r["EndTime"] or time.time()) - r["StartTime"],
+                    "seconds": elapsed(r),
                     "steps": len(r["Steps"]),
                     "cache_hits": sum(1 for s in r["Steps"] if s["CacheHit"]),
                     "auc": metrics.get("auc"),
@@ -638,8 +645,7 @@ class Workspace(object):
         EvaluateModel writes beside the report, and the data-quality baseline (statistics and
         constraints, None where the version has none)."""
         package = self.registry.find(ref)
-        metrics = package.get("ModelMetrics") or {}
-        report_uri = ((metrics.get("ModelQuality") or {}).get("Statistics") or {}).get("S3Uri")
+        report_uri = evaluation_uri(package)
         evaluation = self.store_json(report_uri) if report_uri else None
         plots = {}
         if report_uri:
@@ -657,6 +663,13 @@ class Workspace(object):
             "statistics": self.store_json((quality.get("Statistics") or {}).get("S3Uri", "")),
             "constraints": self.store_json((quality.get("Constraints") or {}).get("S3Uri", "")),
         }
+
+    def version_metrics(self, package):
+        """A version's test metrics alone (what a listing of versions shows), {} without a
+        report."""
+        report_uri = evaluation_uri(package)
+        evaluation = self.store_json(report_uri) if report_uri else None
+        return quality_metrics(evaluation) if evaluation else {}
 
     @property
     def capture_dir(self):

@@ -18,6 +18,7 @@ from pipelines.cli.common import (
 )
 from pipelines.errors import UserError
 from pipelines.local.sagemaker.jobs.container import tail
+from pipelines.local.sagemaker.records import elapsed
 from processing.churn_io import DataError, check_header
 
 
@@ -153,7 +154,7 @@ def cmd_runs(args, ws):
     if record["FailureReason"]:
         print("failure: %s" % record["FailureReason"])
     for s in record["Steps"]:
-        took = (s["EndTime"] or time.time()) - s["StartTime"]
+        took = elapsed(s)
         print(
             "  %-28s %-12s %-9s %6.1f s%s"
             % (

@@ -7,13 +7,13 @@ from pipelines.cli.common import add_home
 
 
 def cmd_ui(args, ws):
-    from pipelines.ui.server import serve
+    from pipelines.ui.server import LOOPBACK, serve
 
     def ready(url):
         print("churn ui: %s (home %s); Ctrl-C stops it" % (url, ws.home))
         sys.stdout.flush()
 
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
+    if args.host not in LOOPBACK:
         sys.stderr.write(
             "churn ui: warning: listening on %s lets other machines approve models; the pages "
             "have no login\n" % args.host

@@ -37,8 +37,13 @@ def robust(distance, n, m):
     return max(0.0, distance - C_ALPHA * math.sqrt((n + m) / float(n * m)))
 
 
+def _missing(value):
+    """No value: absent, null or blank text (what completeness counts as missing)."""
+    return value is None or (isinstance(value, str) and value.strip() == "")
+
+
 def _number(value):
-    if value is None or (isinstance(value, str) and value.strip() == ""):
+    if _missing(value):
         return None, True
     try:
         if isinstance(value, bool):
@@ -80,7 +85,7 @@ def analyze(statistics, constraints, rows, missing, extra):
         if name in missing:
             continue
         raw = [row.get(name) for row in rows]
-        present = [v for v in raw if not (v is None or (isinstance(v, str) and v.strip() == ""))]
+        present = [v for v in raw if not _missing(v)]
         completeness = len(present) / float(len(raw)) if raw else 0.0
         if completeness < constraint.get("completeness", 0.0) - 1e-9:
             violations.append(
@@ -176,11 +181,7 @@ def distributions(statistics, rows, most_values=20):
     out = []
     for feature in statistics["features"]:
         name = feature["name"]
-        present = [
-            row.get(name)
-            for row in rows
-            if not (row.get(name) is None or str(row.get(name)).strip() == "")
-        ]
+        present = [row.get(name) for row in rows if not _missing(row.get(name))]
         if "numerical_statistics" in feature:
             buckets = feature["numerical_statistics"]["distribution"]["kll"]["buckets"]
             if not buckets:

@@ -3,10 +3,10 @@ timings and log. Every fact comes from the workspace (the execution summaries `c
 list` prints, the record and what records.py keeps beside it)."""
 
 import json
-import time
 from pathlib import Path
 
 from pipelines.errors import UserError
+from pipelines.local.sagemaker.records import elapsed
 from pipelines.ui import graph
 from pipelines.ui.html import (
     join,
@@ -107,7 +107,7 @@ def execution_page(ui, execution_id):
                 tag("span", status_badge(status), id="execution-status"),
                 record["PipelineName"],
                 when(record["StartTime"]),
-                seconds((record["EndTime"] or time.time()) - record["StartTime"]),
+                seconds(elapsed(record)),
                 "%d of %d"
                 % (sum(1 for s in record["Steps"] if s["CacheHit"]), len(record["Steps"])),
             ]
@@ -138,7 +138,7 @@ def execution_page(ui, execution_id):
             tag("a", e["StepName"], href=step_href(execution_id, e["StepName"])),
             e["StepType"],
             status_badge(graph.step_status(e)),
-            seconds((e["EndTime"] or time.time()) - e["StartTime"]),
+            seconds(elapsed(e)),
             tag("a", e["CacheHit"], href=execution_href(e["CacheHit"])) if e["CacheHit"] else "",
             e["FailureReason"] or "",
         ]
@@ -220,12 +220,17 @@ def _object_rows(ui, uri):
     return rows
 
 
+def record_entry(record, step_name):
+    """A step's entry in an execution record, None before it started."""
+    return next((e for e in record["Steps"] if e["StepName"] == step_name), None)
+
+
 def step_entry(ui, execution_id, step_name):
     """(record, entry or None, definition step or None); a step the execution does not have is
     refused (the name is a path component of what the page reads)."""
     records = ui.ws.sagemaker.executions
     record = records.load(execution_id)
-    entry = next((e for e in record["Steps"] if e["StepName"] == step_name), None)
+    entry = record_entry(record, step_name)
     definition = records.definition(execution_id) or {"Steps": []}
     step = next((s for s in graph.all_steps(definition) if s["Name"] == step_name), None)
     if entry is None and step is None:
@@ -289,7 +294,7 @@ def step_page(ui, execution_id, step_name):
         facts += [
             ["Start", when(entry["StartTime"])],
             ["End", when(entry["EndTime"])],
-            ["Duration", seconds((entry["EndTime"] or time.time()) - entry["StartTime"])],
+            ["Duration", seconds(elapsed(entry))],
             ["Cache key", entry.get("CacheKey") or "caching off"],
             [
                 "Cache hit",

@@ -41,7 +41,7 @@ def list_page(ui, group=None):
     for name, versions in sorted(groups.items()):
         rows = []
         for p in reversed(versions):
-            metrics = ui.ws.version_report(p["ModelPackageArn"])["metrics"]
+            metrics = ui.ws.version_metrics(p)
             rows.append(
                 [
                     tag("a", "version %d" % p["ModelPackageVersion"], href=version_href(p)),

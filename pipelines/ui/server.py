@@ -27,12 +27,14 @@ from urllib.parse import parse_qs
 
 from pipelines.errors import UserError
 from pipelines.ui import executions, graph, monitoring, registry
+from pipelines.ui.html import page, tag
 from processing.churn_job import file_digest
 
 STATIC = Path(__file__).with_name("static")
 STATIC_FILES = {"ui.css": "text/css", "ui.js": "text/javascript", "favicon.svg": "image/svg+xml"}
 FORM_LIMIT = 64 * 1024
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")  # addresses only this machine reaches
 POLL_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
 # Objects a browser may show in place; anything else is downloaded, never rendered as a page.
@@ -179,8 +181,6 @@ class Application(object):
             await self.error_page(send, 404, str(e))
 
     async def error_page(self, send, status, message):
-        from pipelines.ui.html import page, tag
-
         await _send(
             send,
             status,
@@ -250,7 +250,8 @@ class Application(object):
         position = {"offset": offset}
 
         def next_event():
-            _, now, _ = executions.step_entry(self.ui, execution_id, step)
+            record = self.ui.ws.sagemaker.executions.load(execution_id)
+            now = executions.record_entry(record, step)
             ended = now is None or now["StepStatus"] != "Executing"
             text, position["offset"] = executions.read_log(logs[host], position["offset"])
             if text:  # the job's last lines are sent before its end
@@ -276,37 +277,22 @@ class Application(object):
             while (await receive())["type"] != "http.disconnect":
                 pass
 
+        async def piece(text):
+            await send({"type": "http.response.body", "more_body": True, "body": text.encode()})
+
         gone = asyncio.ensure_future(disconnected())
         idle = 0.0
         try:
             while not gone.done():
                 event, ended = next_event()
                 if event:
-                    await send(
-                        {
-                            "type": "http.response.body",
-                            "more_body": True,
-                            "body": ("event: %s\ndata: %s\n\n" % event).encode(),
-                        }
-                    )
+                    await piece("event: %s\ndata: %s\n\n" % event)
                     idle = 0.0
                 if ended:
-                    await send(
-                        {
-                            "type": "http.response.body",
-                            "more_body": True,
-                            "body": b"event: end\ndata: {}\n\n",
-                        }
-                    )
+                    await piece("event: end\ndata: {}\n\n")
                     break
                 if idle >= KEEPALIVE_SECONDS:
-                    await send(
-                        {
-                            "type": "http.response.body",
-                            "more_body": True,
-                            "body": b": keep-alive\n\n",
-                        }
-                    )
+                    await piece(": keep-alive\n\n")
                     idle = 0.0
                 await asyncio.sleep(POLL_SECONDS)
                 idle += POLL_SECONDS
@@ -434,7 +420,7 @@ def serve(ws, host="127.0.0.1", port=8090, on_ready=None):
         )
     port = sock.getsockname()[1]
     names = {"%s:%d" % (host, port)}
-    if host in ("127.0.0.1", "localhost", "::1"):
+    if host in LOOPBACK:
         names |= {"127.0.0.1:%d" % port, "localhost:%d" % port, "[::1]:%d" % port}
     app = Application(UI(ws, names))
     config = uvicorn.Config(

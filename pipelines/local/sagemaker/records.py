@@ -37,6 +37,11 @@ def process_alive(pid):
         return True
 
 
+def elapsed(item):
+    """Seconds an execution or a step took, or has taken so far while it runs."""
+    return (item["EndTime"] or time.time()) - item["StartTime"]
+
+
 class ExecutionRecords(object):
     def __init__(self, home):
         self.root = Path(home) / "executions"
