@@ -136,10 +136,10 @@ def transform_step(execution, step, entry):
 
 
 def condition_step(execution, step, entry):
-    conditions = step["Arguments"]["Conditions"]
-    execution.save_step(
-        entry, Arguments={"Conditions": expressions.resolve(conditions, execution.ctx)}
-    )
+    # Resolved once (each Std:JsonGet reads its property file), kept, then judged: the
+    # resolved conditions hold only values, which evaluate as they are.
+    conditions = expressions.resolve(step["Arguments"]["Conditions"], execution.ctx)
+    execution.save_step(entry, Arguments={"Conditions": conditions})
     outcome = expressions.evaluate_all(conditions, execution.ctx)
     execution.ctx.properties[step["Name"]] = {"Outcome": outcome}
     entry["Metadata"] = {"Condition": {"Outcome": str(outcome).lower()}}
