@@ -344,8 +344,8 @@ def step_page(ui, execution_id, step_name):
                 "pre",
                 text,
                 class_="log",
-                data_follow="/executions/%s/steps/%s/log?host=%s&offset=%d"
-                % (execution_id, step_name, host, offset)
+                data_follow="%s/log?host=%s&offset=%d"
+                % (step_href(execution_id, step_name), host, offset)
                 if follow
                 else None,
             )
