@@ -29,7 +29,14 @@ BULK_CSV_BYTES = 256 * 1024
 
 
 class InferenceError(ValueError):
+    """The request cannot be scored. `record`: the 1-based record of the body it is about,
+    when one is (a batch job turns it into the line of its input file)."""
+
     status_code = 400
+
+    def __init__(self, message, record=None):
+        ValueError.__init__(self, message)
+        self.record = record
 
 
 class UnsupportedContentType(InferenceError):
@@ -88,9 +95,11 @@ def json_instances(text, content_type):
             try:
                 instances.append(json.loads(line))
             except ValueError as e:
-                raise InferenceError("JSON line %d is not valid JSON: %s" % (n, e))
+                raise InferenceError("JSON line %d is not valid JSON: %s" % (n, e), record=n)
             except RecursionError:
-                raise InferenceError("JSON line %d nests arrays or objects too deeply" % n)
+                raise InferenceError(
+                    "JSON line %d nests arrays or objects too deeply" % n, record=n
+                )
     return instances
 
 
@@ -182,7 +191,8 @@ def _columns_from_csv(rows, model):
         if len(first) != len(expected):
             raise InferenceError(
                 "record 1 has %d fields; expected %d in this order: %s (or "
-                "send a header line)" % (len(first), len(expected), ", ".join(expected))
+                "send a header line)" % (len(first), len(expected), ", ".join(expected)),
+                record=1,
             )
         index = {c: i for i, c in enumerate(expected)}
         data = rows
@@ -191,7 +201,8 @@ def _columns_from_csv(rows, model):
     r = next((r for r, row in enumerate(data) if len(row) != width), None)
     if r is not None:
         raise InferenceError(
-            "record %d has %d fields; expected %d (%s)" % (r + 1, len(data[r]), width, layout)
+            "record %d has %d fields; expected %d (%s)" % (r + 1, len(data[r]), width, layout),
+            record=r + 1,
         )
     fields = np.array(data, dtype=object)  # rows x fields in one C call, not a loop per cell
     columns = {c: fields[:, i] for c, i in index.items()}
@@ -221,20 +232,25 @@ def _columns_from_instances(instances, model):
             if len(instance) != len(expected):
                 raise InferenceError(
                     "instance %d has %d values; expected %d in this order: %s"
-                    % (r + 1, len(instance), len(expected), ", ".join(expected))
+                    % (r + 1, len(instance), len(expected), ", ".join(expected)),
+                    record=r + 1,
                 )
             instance = dict(zip(expected, instance))
         if not isinstance(instance, dict):
-            raise InferenceError("instance %d is not an object of column values" % (r + 1))
+            raise InferenceError(
+                "instance %d is not an object of column values" % (r + 1), record=r + 1
+            )
         for c in expected:
             if c not in instance:
                 raise InferenceError(
-                    "instance %d lacks column %r (send null for a missing value)" % (r + 1, c)
+                    "instance %d lacks column %r (send null for a missing value)" % (r + 1, c),
+                    record=r + 1,
                 )
             value = instance[c]
             if isinstance(value, (dict, list)):
                 raise InferenceError(
-                    "instance %d, column %r: %r is not a single value" % (r + 1, c, value)
+                    "instance %d, column %r: %r is not a single value" % (r + 1, c, value),
+                    record=r + 1,
                 )
             columns[c][r] = "" if value is None or value in model.missing_values else value
     if not instances:

@@ -11,9 +11,14 @@ Standard library only: this module runs inside the SageMaker processing image.
 
 import json
 import os
+import re
 
 SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas")
 FEATURE_TYPES = ("numeric", "categorical")
+# What scoring does with a row that breaks a feature's rule (processing/churn_rules.py).
+ON_INVALID = ("refuse", "flag")
+# SageMaker's ModelPackageGroupName pattern (CreateModelPackageGroup, API reference).
+GROUP_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
 
 class SchemaError(ValueError):
@@ -22,7 +27,15 @@ class SchemaError(ValueError):
 
 class Feature(object):
     def __init__(
-        self, name, type, min=None, max=None, integer=False, values=None, completeness=1.0
+        self,
+        name,
+        type,
+        min=None,
+        max=None,
+        integer=False,
+        values=None,
+        completeness=1.0,
+        on_invalid="refuse",
     ):
         self.name = name
         self.type = type
@@ -31,6 +44,7 @@ class Feature(object):
         self.integer = integer
         self.values = values
         self.completeness = completeness
+        self.on_invalid = on_invalid
 
     @property
     def is_numeric(self):
@@ -56,6 +70,8 @@ class Schema(object):
             "missing_values",
             "recipe",
             "id_completeness",
+            "on_invalid",
+            "model_package_group",
         }
         if unknown:
             raise SchemaError("%s: unknown keys %s" % (where, ", ".join(sorted(unknown))))
@@ -69,6 +85,10 @@ class Schema(object):
         self.drop = list(raw.get("drop", []))
         self.missing_values = [str(v) for v in raw.get("missing_values", [])]
         self.recipe = raw.get("recipe")
+        # The model registry's group for this table's versions: every command that picks
+        # "the newest Approved version" picks it in the group of the schema it is given.
+        self.model_package_group = raw.get("model_package_group") or default_group(self.name)
+        on_invalid = raw.get("on_invalid", "refuse")
 
         target = raw.get("target")
         if not isinstance(target, dict) or "column" not in target or "positive" not in target:
@@ -104,7 +124,16 @@ class Schema(object):
                     "%s: feature %r has type %r; use numeric or categorical"
                     % (where, spec["name"], spec.get("type"))
                 )
-            extra = set(spec) - {"name", "type", "min", "max", "integer", "values", "completeness"}
+            extra = set(spec) - {
+                "name",
+                "type",
+                "min",
+                "max",
+                "integer",
+                "values",
+                "completeness",
+                "on_invalid",
+            }
             if extra:
                 raise SchemaError(
                     "%s: feature %r has unknown keys %s"
@@ -120,6 +149,7 @@ class Schema(object):
                     bool(spec.get("integer", False)),
                     [_raw_string(v) for v in values] if values is not None else None,
                     float(spec.get("completeness", 1.0)),
+                    spec.get("on_invalid", on_invalid),
                 )
             )
         self.id_completeness = float(raw.get("id_completeness", 1.0))
@@ -195,6 +225,19 @@ def check_types(raw, where):
                 "a column name (a non-empty string) or null",
                 raw[field],
             )
+    if "on_invalid" in raw:
+        v = raw["on_invalid"]
+        _expect(v in ON_INVALID, where, "on_invalid", '"refuse" or "flag"', v)
+    if raw.get("model_package_group") is not None:
+        v = raw["model_package_group"]
+        _expect(
+            _is_text(v) and GROUP_NAME.match(v),
+            where,
+            "model_package_group",
+            "a model package group name (letters, digits and hyphens, at most 63, starting "
+            "with a letter or digit)",
+            v,
+        )
     if "id_completeness" in raw:
         v = raw["id_completeness"]
         _expect(_is_number(v) and 0 <= v <= 1, where, "id_completeness", "a number from 0 to 1", v)
@@ -278,6 +321,14 @@ def check_types(raw, where):
                 "a non-empty list of raw values or null",
                 spec["values"],
             )
+        if "on_invalid" in spec:
+            _expect(
+                spec["on_invalid"] in ON_INVALID,
+                where,
+                at + ".on_invalid",
+                '"refuse" or "flag"',
+                spec["on_invalid"],
+            )
         if "completeness" in spec:
             v = spec["completeness"]
             _expect(
@@ -287,6 +338,13 @@ def check_types(raw, where):
                 "a number from 0 to 1",
                 v,
             )
+
+
+def default_group(schema_name):
+    """The model package group a schema names by default: churn-<its name>, spelt as SageMaker
+    allows (letters, digits and single hyphens)."""
+    slug = re.sub(r"[^a-zA-Z0-9]+", "-", schema_name).strip("-")
+    return ("churn-" + slug if slug else "churn")[:63].rstrip("-")
 
 
 def _raw_string(value):

@@ -6,8 +6,9 @@ one file) as raw text, builds an expectation suite from the schema and validates
 
   - every required column (id, features, target) is present; a missing column is reported and
     its other checks are skipped
-  - numeric columns hold numbers (integer columns whole numbers), checked on the raw text so the
-    count of bad rows is exact
+  - numeric columns hold numbers (integer columns whole numbers: by value, so 42, 42.0 and 4.2e1
+    all pass, as they do when a request is scored), checked on the raw text so the count of bad
+    rows is exact
   - values lie within the schema's min / max; categorical and target values lie in their sets
   - completeness: the share of non-missing values reaches the schema's threshold
   - ids are unique; the table has at least one row
@@ -69,6 +70,7 @@ from churn_job import (  # noqa: E402
     write_text_atomic,
 )
 from churn_recipe import INTEGER_PATTERN, NUMBER_PATTERN  # noqa: E402
+from churn_rules import near_miss  # noqa: E402
 from churn_schema import SchemaError, load_schema  # noqa: E402
 
 FAILURE_FILE = "/opt/ml/output/message"
@@ -81,6 +83,10 @@ SHARD_FORMAT = "churn-validation-shard/2"  # 2: one part per batch
 # Range and overflow checks need numbers while the type checks need the raw text, so a numeric
 # column gets a parsed copy under this derived name in the frame Great Expectations sees.
 PARSED_SUFFIX = " (as number)"
+# An integer column's type check reads its raw text with every whole number (in any spelling
+# of the number grammar, 4.2e1 too) written as "0": whole is a property of the value, as the
+# input rules of scoring judge it (processing/churn_rules.py), and the examples stay raw text.
+WHOLE_SUFFIX = " (whole numbers as 0)"
 OVERFLOW = float("inf")  # what a number beyond a 64-bit float parses to
 EXAMPLES = 5
 # GE keeps the first bad values of each check; the examples come from the first of those.
@@ -118,13 +124,20 @@ def validation_frame(raw, schema):
         frame[schema.target] = frame[schema.target].str.strip()
     for feature in schema.features:
         if feature.name in frame.columns and feature.is_numeric:
-            parsed_name = feature.name + PARSED_SUFFIX
-            if parsed_name in frame.columns:
-                raise SchemaError(
-                    "column %r clashes with the parsed copy of %r; rename it"
-                    % (parsed_name, feature.name)
-                )
-            frame[parsed_name] = parse_numbers(frame[feature.name])
+            derived = [feature.name + PARSED_SUFFIX]
+            if feature.integer:
+                derived.append(feature.name + WHOLE_SUFFIX)
+            for name in derived:
+                if name in frame.columns:
+                    raise SchemaError(
+                        "column %r clashes with a derived copy of %r; rename it"
+                        % (name, feature.name)
+                    )
+            parsed = parse_numbers(frame[feature.name])
+            frame[derived[0]] = parsed
+            if feature.integer:
+                whole = np.isfinite(parsed) & (parsed == np.floor(parsed))
+                frame[derived[1]] = frame[feature.name].mask(whole, "0")
     return frame
 
 
@@ -281,7 +294,7 @@ def type_check(feature):
         return Check(
             feature.name,
             "ExpectColumnValuesToMatchRegex",
-            {"column": feature.name, "regex": vectorised_pattern(INTEGER_PATTERN)},
+            {"column": feature.name + WHOLE_SUFFIX, "regex": vectorised_pattern(INTEGER_PATTERN)},
             "whole numbers",
             "{rows} with non-integer values",
         )
@@ -669,7 +682,22 @@ def summarize(check, outcome, row_count):
             entry["message"] += ", e.g. %s" % ", ".join(
                 repr(v) for v in entry["unexpected_examples"]
             )
+        if check.expectation == "ExpectColumnValuesToBeInSet":
+            entry["message"] += case_hint(entry["unexpected_examples"], check.kwargs["value_set"])
     return entry
+
+
+def case_hint(values, allowed):
+    """A note when a bad category differs from an allowed one only in case or spaces: they are
+    matched exactly, in training and in scoring alike."""
+    for value in values:
+        twin = near_miss(value, allowed)
+        if twin is not None:
+            return " (categories match exactly, case and spaces included: %r is not %r)" % (
+                value,
+                twin,
+            )
+    return ""
 
 
 def snake_case(class_name):

@@ -72,6 +72,22 @@ def write_model_inputs(data, schema, workdir):
     return {"processed": processed, "model": model}
 
 
+def changed_schema(path, base, on_invalid=None, **features):
+    """A copy of the shipped schema `base` at `path`, with the named features' fields updated
+    (`age={"completeness": 0.9}`) and, given, the schema's on_invalid."""
+    import json
+
+    schema = json.loads((ROOT / "processing" / "schemas" / (base + ".json")).read_text())
+    for spec in schema["features"]:
+        spec.update(features.pop(spec["name"], {}))
+    assert not features, "no such features: %s" % ", ".join(features)
+    if on_invalid:
+        schema["on_invalid"] = on_invalid
+    schema["name"] = path.stem
+    path.write_text(json.dumps(schema))
+    return path
+
+
 @pytest.fixture(scope="session")
 def seed_csv(tmp_path_factory):
     from pipelines.churn.datagen import write_csv
@@ -85,6 +101,17 @@ def seed_csv(tmp_path_factory):
 def seed_model(seed_csv, tmp_path_factory):
     """A model trained by the real scripts on generated seed-schema data."""
     return write_model_inputs(seed_csv, "seed", tmp_path_factory.mktemp("seed-model"))
+
+
+@pytest.fixture(scope="session")
+def lenient_seed_model(seed_csv, tmp_path_factory):
+    """A seed model whose schema lets tenure be missing and flags (scores) rows that break
+    another rule, instead of refusing them."""
+    folder = tmp_path_factory.mktemp("lenient-seed-model")
+    schema = changed_schema(
+        folder / "lenient.json", "seed", on_invalid="flag", tenure={"completeness": 0.5}
+    )
+    return write_model_inputs(seed_csv, schema, folder)
 
 
 @pytest.fixture(scope="session")

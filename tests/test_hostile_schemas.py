@@ -68,6 +68,11 @@ BAD = [
     (changed("target.weights", [1, 2]), "target has unknown keys weights"),
     (changed("target", "churn"), '"target" needs "column" and "positive"'),
     (changed("colour", "blue"), "unknown keys colour"),
+    (changed("on_invalid", "warn"), "on_invalid"),
+    (changed("features.1.on_invalid", True), "features[1].on_invalid"),
+    (changed("model_package_group", "churn models"), "model_package_group"),
+    (changed("model_package_group", "-churn"), "model_package_group"),
+    (changed("model_package_group", "x" * 64), "model_package_group"),
     (["not", "an", "object"], "expected a JSON object"),
 ]
 

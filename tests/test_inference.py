@@ -6,7 +6,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import BANK, load_inference, needs_shared_data, run
+from conftest import (
+    BANK,
+    BIGML,
+    changed_schema,
+    load_inference,
+    needs_shared_data,
+    run,
+    write_model_inputs,
+)
 
 inference = load_inference()
 
@@ -100,23 +108,125 @@ def test_bad_requests_are_client_errors_that_say_what_is_wrong(
     assert message in str(err.value)
 
 
-def test_missing_values_are_allowed_and_filled(seed):
-    body = invoke(
-        seed,
-        '{"instances": [{"age": 40, "tenure": null, "balance": 100000, '
-        '"num_products": 2, "is_active": 1}]}',
-        "application/json",
-    )[0]
-    assert 0 < scores(body)[0] < 1
+NULL_TENURE = (
+    '{"instances": [{"age": 40, "tenure": null, "balance": 100000, "num_products": 2, '
+    '"is_active": 1}]}'
+)
+
+
+def test_a_missing_value_is_scored_only_where_the_schema_allows_gaps(seed, lenient_seed_model):
+    """The seed schema gives tenure no completeness below 1: training refuses a table with a
+    gap there, so scoring refuses the row; a schema that allows gaps gets the row scored, the
+    gap filled as the recipe fills it."""
+    with pytest.raises(inference.InferenceError) as err:
+        invoke(seed, NULL_TENURE, "application/json")
+    assert err.value.status_code == 400 and err.value.record == 1
+    assert "record 1, column 'tenure': a value is required" in str(err.value)
+    lenient = inference.model_fn(str(lenient_seed_model["model"]))
+    body = invoke(lenient, NULL_TENURE, "application/json")[0]
+    assert 0 < scores(body)[0] < 1 and body.strip().endswith(",")  # no flag: gaps are allowed
+
+
+# Each a value the seed schema's validation refuses (tests/test_hostile_tables.py holds the same
+# values against `churn run`), in the second of two rows so the record number is checked too.
+REFUSED_ROWS = [
+    ("150,5,100000,2,1", "column 'age': 150 is outside [0, 120]"),
+    ("-42,5,100000,2,1", "column 'age': -42 is outside [0, 120]"),
+    ("42.5,5,100000,2,1", "column 'age': 42.5 is not a whole number"),
+    ("42,5,-5,2,1", "column 'balance': -5 is below 0"),
+    ("42,5,100000,0,1", "column 'num_products': 0 is outside [1, 10]"),
+    ("42,5,100000,2,2", "column 'is_active': 2 is outside [0, 1]"),
+    (",5,100000,2,1", "column 'age': a value is required"),
+    ("42,5,nan,2,1", "column 'balance': 'nan' is not a number"),
+    ("42,5,1e309,2,1", "column 'balance': '1e309' is not a number"),
+    ("42,5,1_000,2,1", "column 'balance': '1_000' is not a number"),
+]
+
+
+@pytest.mark.parametrize("row, message", REFUSED_ROWS, ids=[r for r, _ in REFUSED_ROWS])
+def test_a_row_training_would_refuse_is_refused_naming_record_column_and_value(seed, row, message):
+    for body, content_type in (
+        ("40,5,100000,2,1\n" + row, "text/csv"),
+        ("[40,5,100000,2,1]\n[%s]" % row.replace(",,", ",null,").lstrip(","), None),
+    ):
+        if content_type is None:  # the same row as a JSON line (numbers as JSON numbers)
+            if row.startswith(",") or "nan" in row or "_" in row or "e309" in row:
+                continue
+            content_type = "application/jsonlines"
+        with pytest.raises(inference.InferenceError) as err:
+            invoke(seed, body, content_type)
+        assert err.value.status_code == 400 and err.value.record == 2
+        assert "record 2, " + message in str(err.value), str(err.value)
+
+
+def test_whole_numbers_in_any_spelling_are_whole(seed):
+    """Whole is a property of the value, in validation and in scoring alike."""
+    expected = scores(invoke(seed, "42,5,100000,2,1")[0])
+    for row in ("42.0,5,100000,2,1", "4.2e1,5,1e5,2.0,1", " 42 ,+5,100000.000,2,1"):
+        assert scores(invoke(seed, row)[0]) == expected
+
+
+def test_a_flagging_schema_scores_the_row_and_flags_it(seed, lenient_seed_model):
+    """on_invalid "flag": the row is scored, and its answer names each broken rule; a clean
+    row's flags are empty. Every answer type carries them."""
+    lenient = inference.model_fn(str(lenient_seed_model["model"]))
+    rows = "40,5,100000,2,1\n150,5,100000,0,1\n42.5,5,100000,2,1"
+    body, _ = invoke(lenient, rows)
+    lines = body.splitlines()
+    assert [line.split(",", 2)[2] for line in lines] == [
+        "",
+        "age:range;num_products:range",
+        "age:integer",
+    ]
+    assert scores(body)[0] == scores(invoke(seed, "40,5,100000,2,1")[0])[0]
+    answers = json.loads(invoke(lenient, rows, accept="application/json")[0])["predictions"]
+    assert [a["flags"] for a in answers] == [
+        [],
+        ["age:range", "num_products:range"],
+        ["age:integer"],
+    ]
+    assert [a["score"] for a in answers] == pytest.approx(scores(body), abs=1e-9)
+    lines = invoke(lenient, rows, accept="application/jsonlines")[0].splitlines()
+    assert [json.loads(line)["flags"] for line in lines][2] == ["age:integer"]
 
 
 @needs_shared_data
-def test_unknown_category_is_scored_as_other(bank_model):
+@pytest.mark.parametrize(
+    "geography, gender, message",
+    [
+        ("Italy", "Female", "column 'Geography': 'Italy' is not one of France, Germany, Spain"),
+        ("France", "F", "column 'Gender': 'F' is not one of Female, Male"),
+        ("france", "Female", "did you mean 'France'?"),
+        (" France", "Female", "categories match exactly, case and spaces included"),
+    ],
+)
+def test_an_unknown_category_is_refused(bank_model, geography, gender, message):
+    """'Italy', 'france' or 'F' were scored as `other`: a bank row training refuses."""
     bank = inference.model_fn(str(bank_model["model"]))
-    row = "CreditScore,Geography,Gender,Age,Tenure,Balance,NumOfProducts,HasCrCard,IsActiveMember,EstimatedSalary\n"
-    known = scores(invoke(bank, row + "619,France,Female,42,2,0,1,1,1,101348.88")[0])
-    unknown = scores(invoke(bank, row + "619,Atlantis,Female,42,2,0,1,1,1,101348.88")[0])
-    assert len(known) == len(unknown) == 1 and 0 < unknown[0] < 1
+    header = "CreditScore,Geography,Gender,Age,Tenure,Balance,NumOfProducts,HasCrCard,IsActiveMember,EstimatedSalary\n"
+    row = "619,%s,%s,42,2,0,1,1,1,101348.88" % (geography, gender)
+    with pytest.raises(inference.InferenceError) as err:
+        invoke(bank, header + row)
+    assert "record 1, " in str(err.value) and message in str(err.value)
+
+
+@needs_shared_data
+def test_a_category_the_table_never_held_is_refused(tmp_path):
+    """bigml's State declares no values: the categories the table held travel in the model."""
+    model = write_model_inputs(BIGML, "bigml", tmp_path)["model"]
+    rules = json.loads((model / "preprocessing.json").read_text())["input_rules"]
+    state = next(r for r in rules["features"] if r["name"] == "State")
+    assert state["values_from"] == "table" and len(state["values"]) == 51
+    bigml = inference.model_fn(str(model))
+    rows = pd.read_csv(BIGML, dtype=str).drop(columns=["Churn"]).head(2)
+    expected = scores(invoke(bigml, rows.to_csv(index=False))[0])
+    assert len(expected) == 2
+    rows.loc[1, "State"] = "XX"
+    with pytest.raises(inference.InferenceError) as err:
+        invoke(bigml, rows.to_csv(index=False))
+    assert "record 2, column 'State': 'XX' was never seen in training (its values: AK, AL," in str(
+        err.value
+    )
 
 
 def test_script_mode_scores_a_file(seed_model, seed_csv, tmp_path):
@@ -139,7 +249,7 @@ def test_a_batch_of_requests_scores_each_as_it_would_alone(seed):
         ("40,5,100000,2,1", "text/csv"),
         ("age,tenure,balance,num_products,is_active\n70,1,0,1,0\n33,9,5000,3,1", "text/csv"),
         (
-            '{"instances": [{"age": 25, "tenure": null, "balance": 100, "num_products": 1, '
+            '{"instances": [{"age": 25, "tenure": 3, "balance": 100, "num_products": 1, '
             '"is_active": 1}]}',
             "application/json",
         ),
@@ -180,15 +290,21 @@ def seed_rows(n, seed=0):
     ]
 
 
-def test_a_batch_payload_scores_as_its_rows_do(seed):
+def test_a_batch_payload_scores_as_its_rows_do(seed, lenient_seed_model):
     rows = seed_rows(60000)
-    rows[5] = "40,,100000,2,1"  # a missing value
     rows[6] = "40, 5 ,1e5,2,1"  # spaces and an exponent: what float() accepts
     bulk, row_by_row = bulk_and_row_by_row(seed, "\n".join(rows) + "\n")
     assert len(bulk) == 60000 and list(bulk) == list(row_by_row)
     header = "age,tenure,balance,num_products,is_active,churn\n"
     bulk, row_by_row = bulk_and_row_by_row(seed, header + "\n".join(r + ",0" for r in rows))
     assert list(bulk) == list(row_by_row)
+    # A missing value and broken rules, where the schema allows and flags them.
+    lenient = inference.model_fn(str(lenient_seed_model["model"]))
+    rows[5] = "40,,100000,2,1"
+    rows[7] = "40,5,-1,2,1"
+    bulk, row_by_row = bulk_and_row_by_row(lenient, "\n".join(rows) + "\n")
+    assert list(bulk.scores) == list(row_by_row.scores) and bulk.flags == row_by_row.flags
+    assert (bulk.flags[5], bulk.flags[7], set(bulk.flags[8:])) == ("", "balance:range", {""})
 
 
 @pytest.mark.parametrize(
@@ -200,6 +316,11 @@ def test_a_batch_payload_scores_as_its_rows_do(seed):
         ),
         (lambda rows: rows.__setitem__(50000, "40,5,100000,2"), "record 50001 has 4 fields"),
         (lambda rows: rows.__setitem__(7, "40,5,100000,2,1,9"), "record 8 has 6 fields"),
+        (
+            lambda rows: rows.__setitem__(59999, "40,5,100000,11,1"),
+            "record 60000, column 'num_products': 11 is outside [1, 10]",
+        ),
+        (lambda rows: rows.__setitem__(3, "40,5,,2,1"), "record 4, column 'balance': a value is"),
     ],
 )
 def test_a_flawed_batch_payload_names_the_record(seed, flaw, message):
@@ -211,15 +332,19 @@ def test_a_flawed_batch_payload_names_the_record(seed, flaw, message):
 
 
 @needs_shared_data
-def test_a_batch_payload_with_categories_scores_as_its_rows_do(bank_model):
-    bank = inference.model_fn(str(bank_model["model"]))
+def test_a_batch_payload_with_categories_scores_as_its_rows_do(tmp_path):
+    """Through the bulk reader and row by row, the same scores and the same flags, unknown
+    categories included (a schema that flags them)."""
+    schema = changed_schema(tmp_path / "bank-flags.json", "bank", on_invalid="flag")
+    bank = inference.model_fn(str(write_model_inputs(BANK, schema, tmp_path)["model"]))
     lines = Path(BANK).read_text().splitlines()
     text = "\n".join(lines * max(1, inference.BULK_CSV_BYTES // len("\n".join(lines)) + 1))
     text = text.replace("France", "Atlantis", 7)  # unknown categories
     bulk, row_by_row = bulk_and_row_by_row(
         bank, lines[0] + "\n" + "\n".join(line for line in text.splitlines() if line != lines[0])
     )
-    assert list(bulk) == list(row_by_row)
+    assert list(bulk.scores) == list(row_by_row.scores) and bulk.flags == row_by_row.flags
+    assert bulk.flags.count("Geography:category") == 7
 
 
 def test_csv_scores_read_as_printf_writes_them():

@@ -34,6 +34,7 @@ PROCESSING_FILES = (
     "churn_features.py",
     "churn_schema.py",
     "churn_recipe.py",
+    "churn_rules.py",
     "churn_io.py",
     "churn_job.py",
     "requirements.txt",
@@ -43,6 +44,8 @@ PROCESSING_FILES = (
 # travels in each bundle whose script imports it; the container scripts never import pipelines.
 SHARED_JOB_MODULE = "churn_job.py"
 INFERENCE_FILES = ("inference.py", "churn_predictor.py")
+# The processing modules the serving code shares: the recipe, the input rules, request decoding.
+INFERENCE_SHARED_FILES = ("churn_recipe.py", "churn_rules.py", "churn_decoding.py")
 
 
 class CodeBundle(object):
@@ -109,7 +112,7 @@ def build_bundles(schema_file=None):
         ).read_bytes()
     shared = _read("processing", [SHARED_JOB_MODULE])
     inference = _read("inference", INFERENCE_FILES)
-    inference.update(_read("processing", ["churn_recipe.py", "churn_decoding.py"]))
+    inference.update(_read("processing", INFERENCE_SHARED_FILES))
     return {
         "processing": CodeBundle("processing", processing, packed=False),
         "evaluation": CodeBundle(
