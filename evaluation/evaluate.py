@@ -13,7 +13,14 @@ and writes to <output-dir>
 
   evaluation.json            model-quality metrics in the Model Monitor convention
                              (docs/container-contracts.md 4.3); the pipeline's ConditionStep reads
-                             binary_classification_metrics.auc.value
+                             binary_classification_metrics.auc.value. Beside them, data_checks:
+                             the verdict on what preprocessing found in the table (the facts in
+                             the artifact's preprocessing.json) against --max-feature-auc and
+                             --max-train-test-overlap: whether a feature alone separates the
+                             target, whether the test split repeats the train split, whether
+                             any feature varies. A second ConditionStep reads data_checks.failed
+                             and stops a model that cannot be trusted from being registered,
+                             naming data_checks.reason; the checks are reported when they pass.
   roc_curve.png, precision_recall_curve.png
 
 AUC, PR AUC and the curves are computed on the predicted probabilities; --threshold turns them
@@ -41,7 +48,11 @@ from churn_job import ArchiveError, extract_archive, fail, write_atomic, write_t
 FAILURE_FILE = "/opt/ml/output/message"
 MODEL_ARCHIVE = "model.tar.gz"
 BOOSTER_FILE = "xgboost-model"
+PREPROCESSING_FILE = "preprocessing.json"
 TEST_FILE = "test.csv"
+# The share of distinctive test rows below which a train/test overlap is not judged: a handful
+# of rows says nothing about a split.
+MIN_DISTINCTIVE_ROWS = 20
 
 # Objectives whose prediction is already the probability of class 1. Others (binary:hinge
 # predicts 0/1 labels, regression objectives predict anything) would give meaningless curves.
@@ -74,6 +85,19 @@ def parse_args(argv=None):
         help="probability at or above which a row is predicted to churn",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling")
+    p.add_argument(
+        "--max-feature-auc",
+        type=float,
+        default=0.99,
+        help="refuse the model when one feature alone reaches this AUC (a leak of the target)",
+    )
+    p.add_argument(
+        "--max-train-test-overlap",
+        type=float,
+        default=0.05,
+        help="refuse the model when more than this share of the test rows with a distinctive "
+        "value repeat a train row (the same customers in both splits)",
+    )
     return p.parse_args(argv)
 
 
@@ -93,7 +117,8 @@ def model_archive(model_dir):
     return path
 
 
-def load_booster(archive_path):
+def load_model(archive_path):
+    """(booster, the artifact's preprocessing.json as a dict, or None without one)."""
     with tempfile.TemporaryDirectory(prefix="evaluate-model-") as folder:
         try:
             extract_archive(archive_path, folder)
@@ -105,7 +130,14 @@ def load_booster(archive_path):
                 "%s has no %s at its root (it holds: %s)"
                 % (archive_path, BOOSTER_FILE, ", ".join(sorted(os.listdir(folder))) or "nothing")
             )
-        return read_booster(path, archive_path)
+        spec = None
+        if os.path.isfile(os.path.join(folder, PREPROCESSING_FILE)):
+            try:
+                with open(os.path.join(folder, PREPROCESSING_FILE), encoding="utf-8") as f:
+                    spec = json.load(f)
+            except ValueError as e:
+                raise EvaluationError("%s in %s: %s" % (PREPROCESSING_FILE, archive_path, e))
+        return read_booster(path, archive_path), spec
 
 
 def read_booster(path, archive_path):
@@ -419,6 +451,93 @@ def evaluation_report(labels, probabilities, threshold, seed):
 
 
 # ---------------------------------------------------------------------------------------------
+# Data checks
+
+
+def judge_data(facts, max_feature_auc, max_overlap):
+    """The verdict on preprocessing's data_checks facts: each check with its threshold and
+    outcome, `failed` (how many failed), and `reason` (one sentence per failure, what the
+    pipeline's FailStep says). Without facts (a model trained on a prepared table) nothing is
+    judged and nothing fails."""
+    if not facts:
+        return {
+            "passed": True,
+            "failed": 0,
+            "reason": "",
+            "note": "the model's %s holds no data checks" % PREPROCESSING_FILE,
+        }
+    reasons = []
+    aucs = facts["single_feature_auc"]
+    strongest = aucs[0] if aucs else {"feature": None, "auc": 0.5}
+    leak = strongest["auc"] >= max_feature_auc
+    if leak:
+        reasons.append(
+            "feature %r alone separates the target (AUC %.4f, MaxFeatureAuc %g): it is the "
+            "target under another name or a value known only after the customer left; drop it "
+            "from the schema's features" % (strongest["feature"], strongest["auc"], max_feature_auc)
+        )
+    overlap = facts["train_test_overlap"]
+    distinctive = overlap["distinctive_test_rows"]
+    share = overlap["repeated"] / float(distinctive) if distinctive else 0.0
+    judged = distinctive >= MIN_DISTINCTIVE_ROWS
+    repeats = judged and share > max_overlap
+    if repeats:
+        reasons.append(
+            "%d of the %d test rows with a distinctive value (%.1f%%, MaxTrainTestOverlap "
+            "%g) repeat a train row feature for feature: the same customers are in both "
+            "splits (rows listed twice?); remove the duplicates"
+            % (overlap["repeated"], distinctive, 100.0 * share, max_overlap)
+        )
+    varying = facts["varying_features"]
+    constant = varying["varying"] == 0
+    if constant:
+        reasons.append(
+            "no feature varies in the train split (%d features, each a single value): the "
+            "model can only guess" % varying["features"]
+        )
+    return {
+        "passed": not reasons,
+        "failed": len(reasons),
+        "reason": "; ".join(reasons),
+        "single_feature_auc": {
+            "passed": not leak,
+            "threshold": max_feature_auc,
+            "strongest": strongest,
+            "features": aucs,
+        },
+        "train_test_overlap": dict(
+            overlap,
+            passed=not repeats,
+            threshold=max_overlap,
+            share=round(share, 6),
+            judged=judged,
+        ),
+        "varying_features": dict(varying, passed=not constant),
+    }
+
+
+def data_summary(verdict):
+    """One line of what the data checks found, passed or not."""
+    if "single_feature_auc" not in verdict:
+        return "data checks: none (%s)" % verdict["note"]
+    strongest = verdict["single_feature_auc"]["strongest"]
+    overlap, varying = verdict["train_test_overlap"], verdict["varying_features"]
+    template = (
+        "data checks: %s (strongest single feature %s AUC %.4f; %d of %d distinctive test "
+        "rows repeat a train row; %d of %d features vary)"
+    )
+    return template % (
+        "passed" if verdict["passed"] else "FAILED",
+        strongest["feature"],
+        strongest["auc"],
+        overlap["repeated"],
+        overlap["distinctive_test_rows"],
+        varying["varying"],
+        varying["features"],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # Outputs
 
 
@@ -481,23 +600,38 @@ def evaluate(args):
         raise EvaluationError(
             "--threshold must be a probability in [0, 1], got %r" % args.threshold
         )
+    if not 0.5 < args.max_feature_auc <= 1.0:
+        raise EvaluationError(
+            "--max-feature-auc (MaxFeatureAuc) must be above 0.5 and at most 1, got %r"
+            % args.max_feature_auc
+        )
+    if not 0.0 <= args.max_train_test_overlap <= 1.0:
+        raise EvaluationError(
+            "--max-train-test-overlap (MaxTrainTestOverlap) must be a share from 0 to 1, got %r"
+            % args.max_train_test_overlap
+        )
     archive, test_path = model_archive(args.model_dir), test_file(args.test_dir)
-    booster = load_booster(archive)
+    booster, spec = load_model(archive)
     labels, features = read_test_set(test_path)
     probabilities = predict_probabilities(booster, features)
     report = evaluation_report(labels, probabilities, args.threshold, args.seed)
+    report["data_checks"] = judge_data(
+        (spec or {}).get("data_checks"), args.max_feature_auc, args.max_train_test_overlap
+    )
+    report["data_checks"]["summary"] = data_summary(report["data_checks"])  # churn run prints it
     metrics = report["binary_classification_metrics"]
     os.makedirs(args.output_dir, exist_ok=True)
     plot_curves(args.output_dir, metrics)
     # Last, so that once the file the ConditionStep reads exists, every output does.
     write_json(os.path.join(args.output_dir, "evaluation.json"), report)
     print(
-        "evaluate: %d rows, auc %.4f, accuracy %.4f, %.2f s"
+        "evaluate: %d rows, auc %.4f, accuracy %.4f, %.2f s; %s"
         % (
             len(labels),
             metrics["auc"]["value"],
             metrics["accuracy"]["value"],
             time.time() - started,
+            report["data_checks"]["summary"],
         )
     )
     return report

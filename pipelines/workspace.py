@@ -79,9 +79,10 @@ class RunResult(object):
     """What one `churn run` produced: the execution record and, read from its steps, the test
     metrics, the registered version and the batch scores."""
 
-    def __init__(self, record, metrics, model_package, batch_output, seconds):
+    def __init__(self, record, metrics, model_package, batch_output, seconds, data_checks=None):
         self.record = record
         self.metrics = metrics
+        self.data_checks = data_checks  # EvaluateModel's verdict on the table (evaluate.py)
         self.model_package = model_package
         self.batch_output = batch_output
         self.seconds = seconds
@@ -118,6 +119,7 @@ class RunResult(object):
                 for s in r["Steps"]
             ],
             "metrics": self.metrics,
+            "data_checks": self.data_checks,
             "model_package": self.model_package,
             "batch_output": self.batch_output,
             "seconds": self.seconds,
@@ -309,12 +311,14 @@ class Workspace(object):
         if on_start:
             on_start(execution.arn)
         record = execution.run()
+        evaluation = self.evaluation(record) or {}
         return RunResult(
             record,
-            self.test_metrics(record),
+            quality_metrics(evaluation) or None,
             self._model_package(execution),
             self._batch_output(execution),
             round(time.time() - started, 2),
+            evaluation.get("data_checks"),
         )
 
     # ------------------------------------------------------------------ what runs left
@@ -340,15 +344,19 @@ class Workspace(object):
             )
         return summaries
 
-    def test_metrics(self, record):
-        """The test metrics in an execution's evaluation report (the EvaluationReport property
-        file), None before it has one."""
+    def evaluation(self, record):
+        """An execution's evaluation report (the EvaluationReport property file), None before
+        it has one."""
         reports = [
             e["PropertyFiles"]["EvaluationReport"]
             for e in record["Steps"]
             if "EvaluationReport" in e.get("PropertyFiles", {})
         ]
-        evaluation = self.store_json(reports[-1]) if reports else None
+        return self.store_json(reports[-1]) if reports else None
+
+    def test_metrics(self, record):
+        """The test metrics in an execution's evaluation report, None before it has one."""
+        evaluation = self.evaluation(record)
         return quality_metrics(evaluation) if evaluation else None
 
     def store_json(self, uri):

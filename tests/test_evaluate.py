@@ -102,14 +102,14 @@ def booster_bytes(tmp_path_factory):
     return path.read_bytes()
 
 
-def write_model(folder, booster_bytes, extra=()):
-    """model.tar.gz with the training layout, then any (name, TarInfo type, linkname or bytes)
-    members in `extra`."""
+def write_model(folder, booster_bytes, extra=(), spec=None):
+    """model.tar.gz with the training layout (preprocessing.json: `spec`), then any (name,
+    TarInfo type, linkname or bytes) members in `extra`."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "model.tar.gz"
     with tarfile.open(path, "w:gz") as archive:
         add_bytes(archive, "xgboost-model", booster_bytes)
-        add_bytes(archive, "preprocessing.json", b'{"feature_names": []}')
+        add_bytes(archive, "preprocessing.json", json.dumps(spec or {"feature_names": []}).encode())
         for name, kind, payload in extra:
             if kind == tarfile.REGTYPE:
                 add_bytes(archive, name, payload)
@@ -464,3 +464,98 @@ def test_empty_test_csv_is_a_clear_error(tmp_path, booster_bytes):
     (tmp_path / "test" / "test.csv").write_text("")
     result = run(tmp_path, tmp_path / "model", tmp_path / "test", tmp_path / "out")
     assert_user_error(result, "is empty")
+
+
+# --------------------------------------------------------------------------------------------
+# Data checks: preprocessing's facts (in the artifact's preprocessing.json), judged here
+
+
+def facts(top_auc=0.73, repeated=0, distinctive=280, varying=5):
+    """data_checks as processing/preprocess.py writes them."""
+    return {
+        "single_feature_auc": [
+            {"feature": "is_active", "auc": top_auc, "rows": 700},
+            {"feature": "age", "auc": 0.66, "rows": 700},
+        ],
+        "train_test_overlap": {
+            "test_rows": 300,
+            "distinctive_test_rows": distinctive,
+            "repeated": repeated,
+        },
+        "varying_features": {
+            "features": 5,
+            "varying": varying,
+            "constant": ["age", "tenure", "balance", "num_products", "is_active"][varying:],
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def test_split(tmp_path_factory):
+    labels, features = synthetic(300, seed=2)
+    return write_test_csv(tmp_path_factory.mktemp("split") / "test", labels, features)
+
+
+@pytest.mark.parametrize(
+    "found, thresholds, failed, reason",
+    [
+        (facts(), [], 0, ""),
+        (
+            facts(top_auc=1.0),
+            [],
+            1,
+            "feature 'is_active' alone separates the target (AUC 1.0000, MaxFeatureAuc 0.99)",
+        ),
+        (facts(top_auc=0.95), ["--max-feature-auc", "0.9"], 1, "(AUC 0.9500, MaxFeatureAuc 0.9)"),
+        (
+            facts(repeated=196),
+            [],
+            1,
+            "196 of the 280 test rows with a distinctive value (70.0%, MaxTrainTestOverlap 0.05) "
+            "repeat a train row feature for feature",
+        ),
+        (facts(repeated=196), ["--max-train-test-overlap", "0.8"], 0, ""),
+        (facts(repeated=10, distinctive=12), [], 0, ""),  # too few rows to judge a split by
+        (facts(varying=0), [], 1, "no feature varies in the train split (5 features"),
+        (facts(top_auc=1.0, varying=0), [], 2, "; no feature varies"),
+    ],
+)
+def test_the_data_checks_are_judged_against_their_thresholds(
+    tmp_path, booster_bytes, test_split, found, thresholds, failed, reason
+):
+    write_model(tmp_path / "model", booster_bytes, spec={"data_checks": found})
+    result = run(tmp_path, tmp_path / "model", test_split, tmp_path / "out", *thresholds)
+    assert result.returncode == 0, result.stderr
+    verdict = strict_json(tmp_path / "out" / "evaluation.json")["data_checks"]
+    assert (verdict["failed"], verdict["passed"]) == (failed, failed == 0)
+    assert reason in verdict["reason"] and bool(verdict["reason"]) == bool(failed)
+    # What was found is reported whether or not it passed: each check, its threshold, its facts.
+    assert verdict["single_feature_auc"]["strongest"] == found["single_feature_auc"][0]
+    assert verdict["train_test_overlap"]["repeated"] == found["train_test_overlap"]["repeated"]
+    assert verdict["varying_features"]["varying"] == found["varying_features"]["varying"]
+    assert ("data checks: %s" % ("passed" if not failed else "FAILED")) in result.stdout
+
+
+def test_a_model_without_data_checks_is_not_judged(tmp_path, booster_bytes, test_split):
+    """A model trained on a prepared table (the direct workflow) carries no facts."""
+    write_model(tmp_path / "model", booster_bytes)
+    result = run(tmp_path, tmp_path / "model", test_split, tmp_path / "out")
+    assert result.returncode == 0 and "data checks: none" in result.stdout, result.stderr
+    verdict = strict_json(tmp_path / "out" / "evaluation.json")["data_checks"]
+    assert verdict["failed"] == 0 and "holds no data checks" in verdict["note"]
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--max-feature-auc", "0.4"], "--max-feature-auc (MaxFeatureAuc) must be above 0.5"),
+        (["--max-train-test-overlap", "1.5"], "must be a share from 0 to 1, got 1.5"),
+    ],
+)
+def test_thresholds_outside_their_range_are_one_line(
+    tmp_path, booster_bytes, test_split, arguments, message
+):
+    write_model(tmp_path / "model", booster_bytes, spec={"data_checks": facts()})
+    assert_user_error(
+        run(tmp_path, tmp_path / "model", test_split, tmp_path / "out", *arguments), message
+    )

@@ -237,3 +237,77 @@ def test_a_bad_table_is_refused_naming_its_column(shared_home, tmp_path, name, d
     if (shared_home / "registry.db").exists():
         with sqlite3.connect(str(shared_home / "registry.db")) as db:
             assert db.execute("SELECT COUNT(*) FROM model_packages").fetchone()[0] == 0
+
+
+# Tables that pass validation and still cannot give a model anyone should trust: no version is
+# registered, and the run's failure names the cause (the UntrustedData FailStep, from what
+# EvaluateModel found). Generated seed-schema customers, so the split holds distinctive values.
+def untrusted(change):
+    def table(path):
+
+        from pipelines.churn.datagen import generate
+
+        change(generate(3000, seed=3)).to_csv(path, index=False)
+
+    return table
+
+
+def twice(frame):
+    import pandas as pd
+
+    return pd.concat([frame, frame.assign(customer_id=frame.customer_id + "-2")])
+
+
+UNTRUSTED_TABLES = [
+    (
+        "a copy of the target",
+        untrusted(lambda f: f.assign(is_active=f.churn)),
+        [],
+        "feature 'is_active' alone separates the target (AUC 1.0000, MaxFeatureAuc 0.99)",
+    ),
+    (
+        "a copy of the target reversed",
+        untrusted(lambda f: f.assign(is_active=1 - f.churn)),
+        [],
+        "feature 'is_active' alone separates the target (AUC 1.0000",
+    ),
+    ("every row twice under two ids", untrusted(twice), [], "the same customers are in both"),
+    (
+        "no feature varies, with a gate of 0.5",
+        untrusted(lambda f: f.assign(age=40, tenure=5, balance=100.0, num_products=2, is_active=1)),
+        ["--param", "AucThreshold=0.5"],
+        "no feature varies in the train split (5 features, each a single value)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "name, write, params, fragment", UNTRUSTED_TABLES, ids=[t[0] for t in UNTRUSTED_TABLES]
+)
+def test_a_table_that_cannot_be_trusted_registers_no_model(tmp_path, name, write, params, fragment):
+    """A copy of the target gave test AUC 1.0 and a registered version; every row twice gave an
+    AUC a split with no repeats does not reach; constant features met a gate of 0.5."""
+    table = tmp_path / "customers.csv"
+    write(table)
+    home = tmp_path / "home"
+    proc = churn(home, "run", "--data", str(table), *params)
+    first = proc.stderr.strip().splitlines()[0] if proc.stderr.strip() else ""
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert first.startswith("failed: step UntrustedData failed: The data cannot be trusted: ")
+    assert fragment in first and first.endswith("- the model was not registered."), first
+    assert "data checks: FAILED" in proc.stdout
+    assert churn(home, "models", "list").stdout.startswith("no model versions")
+
+
+def test_a_trusted_table_reports_what_the_data_checks_found(tmp_path):
+    """The report says what it found when the checks pass, too."""
+    table = tmp_path / "customers.csv"
+    untrusted(lambda f: f)(table)
+    proc = churn(tmp_path / "home", "run", "--data", str(table), "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    checks = json.loads(proc.stdout)["data_checks"]
+    assert checks["passed"] and checks["failed"] == 0 and checks["reason"] == ""
+    assert checks["single_feature_auc"]["strongest"]["feature"] == "age"
+    assert checks["train_test_overlap"]["repeated"] == 0
+    assert checks["varying_features"]["varying"] == 5
+    assert checks["summary"].startswith("data checks: passed (strongest single feature age AUC 0.")

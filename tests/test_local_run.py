@@ -60,6 +60,7 @@ def test_full_run_succeeds_and_registers_a_version(home):
         ("PreprocessData", "Processing", "Succeeded"),
         ("TrainModel", "Training", "Succeeded"),
         ("EvaluateModel", "Processing", "Succeeded"),
+        ("CheckDataChecks", "Condition", "Succeeded"),
         ("CheckAucThreshold", "Condition", "Succeeded"),
         ("RegisterModel-RegisterModel", "RegisterModel", "Succeeded"),
     ]
@@ -107,6 +108,7 @@ def test_rerun_reuses_every_job_step(home):
         "PreprocessData": True,
         "TrainModel": True,
         "EvaluateModel": True,
+        "CheckDataChecks": False,
         "CheckAucThreshold": False,
         "RegisterModel-RegisterModel": False,
     }

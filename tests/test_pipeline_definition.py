@@ -53,9 +53,11 @@ STEP_TYPES = {
     "PreprocessData": "Processing",
     "TrainModel": "Training",
     "EvaluateModel": "Processing",
+    "CheckDataChecks": "Condition",
     "CheckAucThreshold": "Condition",
     "RegisterModel-RegisterModel": "RegisterModel",
     "AucTooLow": "Fail",
+    "UntrustedData": "Fail",
 }
 
 # Runs each command line in turn, every socket connection refused except to loopback, with no
@@ -175,12 +177,15 @@ def batch_definition(built):
 
 
 def all_steps(definition):
-    steps = []
-    for step in definition["Steps"]:
-        steps.append(step)
-        if step["Type"] == "Condition":
-            steps += step["Arguments"]["IfSteps"] + step["Arguments"]["ElseSteps"]
-    return {s["Name"]: s for s in steps}
+    """{name: step} of every step, those in (nested) condition branches too."""
+
+    def walk(steps):
+        for step in steps:
+            yield step
+            if step["Type"] == "Condition":
+                yield from walk(step["Arguments"]["IfSteps"] + step["Arguments"]["ElseSteps"])
+
+    return {s["Name"]: s for s in walk(definition["Steps"])}
 
 
 def test_the_steps_with_the_right_types(definition):
@@ -207,6 +212,11 @@ def test_parameters_and_their_defaults(definition):
     assert parameters["AucThreshold"]["Type"] == "Float"
     assert parameters["TrainingInstanceCount"]["Type"] == "Integer"
     assert parameters["InputDataUrl"]["DefaultValue"] == "s3://review-bucket/churn/data/"
+    assert (parameters["MaxFeatureAuc"]["Type"], parameters["MaxFeatureAuc"]["DefaultValue"]) == (
+        "Float",
+        0.99,
+    )
+    assert parameters["MaxTrainTestOverlap"]["DefaultValue"] == 0.05
 
 
 def test_every_reference_points_at_an_existing_step_output(definition, batch_definition):
@@ -252,7 +262,7 @@ def test_batch_input_adds_model_and_transform_after_registering(definition, batc
         STEP_TYPES, **{"BatchModel-CreateModel": "Model", "BatchTransform": "Transform"}
     )
     # Only a model that passed the AUC gate scores, and only once it is registered.
-    check = [s for s in parsed["Steps"] if s["Name"] == "CheckAucThreshold"][0]["Arguments"]
+    check = steps["CheckAucThreshold"]["Arguments"]
     assert [s["Name"] for s in check["IfSteps"]] == [
         "RegisterModel-RegisterModel",
         "BatchModel-CreateModel",
@@ -318,10 +328,9 @@ def test_batch_input_adds_model_and_transform_after_registering(definition, batc
     assert [p for p in parsed["Parameters"] if p["Name"] not in BATCH_PARAMETERS] == plain[
         "Parameters"
     ]
-    without = [dict(s) for s in parsed["Steps"]]
-    without[-1] = dict(
-        without[-1], Arguments=dict(without[-1]["Arguments"], IfSteps=check["IfSteps"][:1])
-    )
+    without = json.loads(json.dumps(parsed["Steps"]))
+    nested = without[-1]["Arguments"]["IfSteps"][0]["Arguments"]
+    nested["IfSteps"] = nested["IfSteps"][:1]
     assert without == plain["Steps"]
 
 
@@ -400,6 +409,24 @@ def test_wiring_of_the_job_steps(definition):
         "binary_classification_metrics.auc.value" in message
         and "Parameters.AucThreshold" in message
     )
+    # The data checks come first: a model of data that cannot be trusted never reaches the AUC
+    # gate. Their thresholds are parameters that EvaluateModel judges.
+    parsed = json.loads(definition)
+    assert parsed["Steps"][-1]["Name"] == "CheckDataChecks"
+    data = steps["CheckDataChecks"]["Arguments"]
+    assert data["Conditions"][0]["Type"] == "Equals"
+    assert data["Conditions"][0]["LeftValue"]["Std:JsonGet"]["Path"] == "data_checks.failed"
+    assert data["Conditions"][0]["RightValue"] == 0
+    assert [s["Name"] for s in data["IfSteps"]] == ["CheckAucThreshold"]
+    assert [s["Name"] for s in data["ElseSteps"]] == ["UntrustedData"]
+    assert "data_checks.reason" in json.dumps(steps["UntrustedData"]["Arguments"]["ErrorMessage"])
+    arguments = steps["EvaluateModel"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert arguments[-4:] == [
+        "--max-feature-auc",
+        {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.MaxFeatureAuc"}]}},
+        "--max-train-test-overlap",
+        {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.MaxTrainTestOverlap"}]}},
+    ]
     register = steps["RegisterModel-RegisterModel"]["Arguments"]
     assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
     assert {"text/csv", "application/json"} <= set(

@@ -183,8 +183,8 @@ def test_codebuild_build_phase(aws_env, bucket, tmp_path):
     tags = sagemaker.list_tags(ResourceArn=pipeline["PipelineArn"])["Tags"]
     assert {"Key": "sagemaker:project-id", "Value": "p-abc123"} in tags
     stored = json.loads(pipeline["PipelineDefinition"])
-    check = [step for step in stored["Steps"] if step["Name"] == "CheckAucThreshold"][0]
-    register = check["Arguments"]["IfSteps"][0]["Arguments"]
+    check = [step for step in stored["Steps"] if step["Name"] == "CheckDataChecks"][0]
+    register = check["Arguments"]["IfSteps"][0]["Arguments"]["IfSteps"][0]["Arguments"]
     assert register["ModelPackageGroupName"] == "churn-p-abc123"
     (ROOT / "run-pipeline.log").unlink()
 

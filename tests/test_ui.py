@@ -186,11 +186,12 @@ def test_execution_view_shows_every_step_succeeded_and_the_auc(site, page):
     page.click("text=" + execution)
     page.wait_for_selector("svg.graph")
     ran = [s["name"] for s in site.passing["steps"]]
-    assert len(ran) == 9
+    assert len(ran) == 10
     for step in ran:
         assert node_status(page, step) == "status-succeeded", step
-    assert node_status(page, "AucTooLow") == "status-not-run"  # the branch not taken
-    assert page.locator("svg.graph path.edge.branch").count() == 2  # if true, if false
+    assert node_status(page, "AucTooLow") == "status-not-run"  # the branches not taken
+    assert node_status(page, "UntrustedData") == "status-not-run"
+    assert page.locator("svg.graph path.edge.branch").count() == 4  # two conditions' branches
     auc = "%.4f" % site.passing["metrics"]["auc"]
     assert page.locator("table.metrics tr", has_text="auc").first.inner_text().split()[-1] == auc
     shoot(page, "execution")

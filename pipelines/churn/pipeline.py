@@ -2,7 +2,10 @@
 (an import-linter contract in pyproject.toml keeps it so).
 
 ValidateShards -> ValidateData -> PreprocessData -> TrainModel -> EvaluateModel
-    -> CheckAucThreshold -> RegisterModel (AUC >= AucThreshold)  or  AucTooLow (FailStep)
+    -> CheckDataChecks -> CheckAucThreshold -> RegisterModel (AUC >= AucThreshold)
+                                            or AucTooLow (FailStep)
+                       or UntrustedData (FailStep: a feature that alone separates the target,
+                          test rows that repeat train rows, or no feature that varies)
 ValidateData -> BaselineShards -> BaselineData (data-quality baseline, registered as
     DriftCheckBaselines)
 The *Shards steps run on ProcessingInstanceCount instances, each on its share of the table's
@@ -42,7 +45,10 @@ from sagemaker.network import NetworkConfig  # noqa: E402
 from sagemaker.processing import ProcessingInput, ProcessingOutput, Processor  # noqa: E402
 from sagemaker.transformer import Transformer  # noqa: E402
 from sagemaker.workflow.condition_step import ConditionStep  # noqa: E402
-from sagemaker.workflow.conditions import ConditionGreaterThanOrEqualTo  # noqa: E402
+from sagemaker.workflow.conditions import (  # noqa: E402
+    ConditionEquals,
+    ConditionGreaterThanOrEqualTo,
+)
 from sagemaker.workflow.execution_variables import ExecutionVariables  # noqa: E402
 from sagemaker.workflow.fail_step import FailStep  # noqa: E402
 from sagemaker.workflow.functions import Join, JsonGet  # noqa: E402
@@ -84,6 +90,13 @@ PARAMETER_DEFAULTS = {
     # purpose) and random labels give 0.5: 0.7 passes a healthy model and stops a broken one.
     # Raise it for real tables (bank reaches 0.86, telco 0.85).
     "AucThreshold": 0.7,
+    # The data checks EvaluateModel judges (evaluation/evaluate.py): no version is registered
+    # when one feature alone reaches MaxFeatureAuc (a copy of the target separates it
+    # perfectly; the best real feature of the shipped tables reaches 0.74), or when more than
+    # MaxTrainTestOverlap of the test rows holding a distinctive value repeat a train row (0.1%
+    # on the shipped tables, 69% when every row is listed twice).
+    "MaxFeatureAuc": 0.99,
+    "MaxTrainTestOverlap": 0.05,
     "MaxDepth": 5,
     "Eta": 0.2,
     "Gamma": 4.0,
@@ -773,8 +786,9 @@ class _Steps(object):
         )
 
     def evaluate(self, preprocess, model_data, report):
-        """EvaluateModel: evaluation.json in the model-quality convention, read by the
-        condition. One instance: the metrics are over the whole test split."""
+        """EvaluateModel: evaluation.json in the model-quality convention and the verdict of
+        the data checks, read by the conditions. One instance: the metrics are over the whole
+        test split."""
         test = preprocess.properties.ProcessingOutputConfig.Outputs["test"].S3Output.S3Uri
         return ProcessingStep(
             name="EvaluateModel",
@@ -803,6 +817,10 @@ class _Steps(object):
                     "/opt/ml/processing/test",
                     "--output-dir",
                     "/opt/ml/processing/evaluation",
+                    "--max-feature-auc",
+                    self.p["MaxFeatureAuc"].to_string(),
+                    "--max-train-test-overlap",
+                    self.p["MaxTrainTestOverlap"].to_string(),
                 ],
             ),
             property_files=[report],
@@ -973,11 +991,39 @@ def _build(build):
     passed = [register]
     if build.batch_input:
         passed += steps.batch_scoring(model_data, register)
-    check = ConditionStep(
+    check_auc = ConditionStep(
         name="CheckAucThreshold",
         conditions=[ConditionGreaterThanOrEqualTo(left=auc, right=steps.p["AucThreshold"])],
         if_steps=passed,
         else_steps=[too_low],
+    )
+    # Only a model of data that can be trusted reaches the AUC gate: a leaked target or test
+    # rows that repeat train rows give a fine AUC that means nothing.
+    untrusted = FailStep(
+        name="UntrustedData",
+        error_message=Join(
+            on=" ",
+            values=[
+                "The data cannot be trusted:",
+                JsonGet(
+                    step_name=evaluate.name, property_file=report, json_path="data_checks.reason"
+                ),
+                "- the model was not registered.",
+            ],
+        ),
+    )
+    check_data = ConditionStep(
+        name="CheckDataChecks",
+        conditions=[
+            ConditionEquals(
+                left=JsonGet(
+                    step_name=evaluate.name, property_file=report, json_path="data_checks.failed"
+                ),
+                right=0,
+            )
+        ],
+        if_steps=[check_auc],
+        else_steps=[untrusted],
     )
     return ChurnPipeline(
         name=build.pipeline_name,
@@ -985,7 +1031,7 @@ def _build(build):
         steps=before
         + [validate_shards, validate]
         + after
-        + [baseline_shards, baseline, preprocess, train, evaluate, check],
+        + [baseline_shards, baseline, preprocess, train, evaluate, check_data],
         sagemaker_session=build.session,
     )
 

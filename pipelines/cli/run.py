@@ -93,11 +93,13 @@ def print_result(result, data=None):
     )
     if result.metrics:
         print("test metrics: " + ", ".join("%s %.4f" % kv for kv in result.metrics.items()))
+    if result.data_checks:
+        print(result.data_checks.get("summary", ""))
     if result.model_package:
         p = result.model_package
         print(
-            "registered %s version %d (%s); approve it with `churn models approve %d`"
-            % (p["group"], p["version"], p["approval_status"], p["version"])
+            "registered %s version %d (%s); approve it with `churn models approve %s/%d`"
+            % (p["group"], p["version"], p["approval_status"], p["group"], p["version"])
         )
     if result.batch_output:
         for path in result.batch_output["files"]:

@@ -58,12 +58,19 @@ def parameter_values(definition, overrides):
 
 
 def all_steps(definition):
-    steps = []
-    for step in definition["Steps"]:
-        steps.append(step)
+    """Every step of the definition, those in conditions' branches too (at any depth: a branch
+    may hold a condition of its own)."""
+    return _with_branches(definition["Steps"])
+
+
+def _with_branches(steps):
+    found = []
+    for step in steps:
+        found.append(step)
         if step["Type"] == "Condition":
-            steps += step["Arguments"].get("IfSteps", []) + step["Arguments"].get("ElseSteps", [])
-    return steps
+            arguments = step["Arguments"]
+            found += _with_branches(arguments.get("IfSteps", []) + arguments.get("ElseSteps", []))
+    return found
 
 
 def dependencies(step):
