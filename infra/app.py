@@ -1,9 +1,10 @@
 """The CDK app: `python -m infra.app` (what cdk.json runs), or `make synth` into cdk.out.
 
-    context (cdk.json or -c): prefix (churn), region (us-east-1), account, group
-    (ChurnPackageGroup), endpoint (churn), schema (seed: the drift alarms' features),
-    capture_days (365); for the CI stack: repository (owner/name with connection_arn, a
-    CodeStar connection; or a CodeCommit repository's name) and branch (main)
+    context (cdk.json or -c): prefix (churn), region (us-east-1), account, group (the
+    schema's model package group, churn-<schema name>), endpoint (churn), schema (seed: the
+    drift alarms' features), capture_days (365); for the CI stack: repository (owner/name
+    with connection_arn, a CodeStar connection; or a CodeCommit repository's name) and branch
+    (main)
 
 Every stack is checked by cdk-nag's AwsSolutions pack during synthesis: an unacknowledged
 finding fails it."""
@@ -43,6 +44,9 @@ def build(app):
         capture_days=int(context("capture_days") or 365),
     )
     schema = SchemaSource(context("schema") or "seed")
+    # The schema's model package group (churn-<schema name> unless it names one), as `churn run`
+    # and run-pipeline register into it; -c group=NAME keeps an existing group.
+    group_name = context("group") or schema.schema.model_package_group
     network = None
     if str(context("vpc") or "").lower() in ("1", "true", "yes"):
         network = NetworkStack(app, "%s-network" % prefix, prefix=prefix, env=env, storage=storage)
@@ -52,7 +56,7 @@ def build(app):
         prefix=prefix,
         env=env,
         storage=storage,
-        group_name=context("group") or "ChurnPackageGroup",
+        group_name=group_name,
         images=list(job_images(region).values()),
         schema=schema,
         network=network,
@@ -69,7 +73,7 @@ def build(app):
         env=env,
         storage=storage,
         mlops=mlops,
-        group_name=context("group") or "ChurnPackageGroup",
+        group_name=group_name,
         endpoint_name=context("endpoint") or "churn",
         schema=schema,
         databrew_job="%s-prepare" % prefix,  # the data stack's recipe job

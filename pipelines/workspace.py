@@ -9,6 +9,7 @@ version carries. This is the layer that knows churn: the engine below it does no
 
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -35,7 +36,7 @@ from pipelines.local.sfn_integrations import databrew_integrations, sagemaker_in
 from pipelines.local.stepfunctions.integrations import Integrations
 from pipelines.local.stepfunctions.service import StepFunctions, machine_arn
 from pipelines.serving.model import ServableModel, unpack_model
-from processing.churn_job import file_digest
+from processing.churn_job import file_digest, write_text_atomic
 
 DEFAULT_HOME = ".churn"
 # The workflows' names in a local home (WorkflowSettings' defaults hold its store's locations);
@@ -235,12 +236,14 @@ class Workspace(object):
         on_start=None,
         spot=False,
         network_isolation=False,
+        group=None,
     ):
         """Build (or reuse) the definition, stage code and data, execute. `batch_input` (a CSV
         file or an s3:// URI in the local store) adds the batch-scoring steps and is what they
         score. `feature_store` ({"ingest", "train", "group", "as_of"}) adds the Feature Store
         steps, run against the home's local feature store. `spot` and `network_isolation`
-        are get_pipeline's spot_training and network_isolation."""
+        are get_pipeline's spot_training and network_isolation; `group` its
+        model_package_group_name (default: the schema's)."""
         started = time.time()
         source = schema if isinstance(schema, SchemaSource) else SchemaSource(schema)
         self.sagemaker.start_runner()  # it imports the libraries while the definition builds
@@ -251,6 +254,8 @@ class Workspace(object):
             options["spot_training"] = True
         if network_isolation:
             options["network_isolation"] = True
+        if group:
+            options["model_package_group_name"] = group
         parameters = dict(parameters or {})
         server = None
         if feature_store and (feature_store.get("ingest") or feature_store.get("train")):
@@ -401,23 +406,39 @@ class Workspace(object):
 
     # ------------------------------------------------------------------ registered models
 
-    def latest_approved(self):
-        """With no model named: the newest Approved version (what the templates deploy)."""
-        approved = [
-            p for p in self.registry.list_packages() if p["ModelApprovalStatus"] == "Approved"
-        ]
-        if not approved:
+    def latest_approved(self, group):
+        """The newest Approved version of model package group `group` (what the templates
+        deploy): each table registers into its own group, so a command given a schema serves,
+        scores and monitors that table's versions only."""
+        packages = self.registry.list_packages()
+        approved = [p for p in packages if p["ModelApprovalStatus"] == "Approved"]
+        mine = [p for p in approved if p["ModelPackageGroupName"] == group]
+        if not mine:
+            others = sorted({p["ModelPackageGroupName"] for p in approved})
             raise UserError(
-                "no Approved model version under %s: approve one (`churn models "
-                "approve N`) or name it with --model-version N --allow-unapproved" % self.home
+                "no Approved model version in group %s under %s: approve one (`churn models "
+                "approve %s/N`), name one with --model-version N --allow-unapproved%s"
+                % (
+                    group,
+                    self.home,
+                    group,
+                    "; Approved versions are in %s: pass the schema of that table (--schema) "
+                    "or --group %s" % (", ".join(others), others[0])
+                    if others
+                    else "",
+                )
             )
-        return max(approved, key=lambda p: p["CreationTime"])["ModelPackageArn"]
+        return max(mine, key=lambda p: p["CreationTime"])["ModelPackageArn"]
 
-    def servable_model(self, ref=None, allow_unapproved=False):
-        """A registered version (number, GROUP/NUMBER or ARN; default the newest Approved)
-        laid out for serving. Only Approved versions unless `allow_unapproved`: the registry's
-        approval is the gate to production."""
-        package = self.registry.find(ref or self.latest_approved())
+    def package(self, ref, group):
+        """A registered version: `ref` (number, GROUP/NUMBER or ARN; a number in `group`), or
+        the newest Approved version of `group`."""
+        return self.registry.find(ref or self.latest_approved(group), group)
+
+    def servable_model(self, ref, group, allow_unapproved=False):
+        """A registered version (see `package`) laid out for serving. Only Approved versions
+        unless `allow_unapproved`: the registry's approval is the gate to production."""
+        package = self.package(ref, group)
         status = package["ModelApprovalStatus"]
         name = "%s/%d" % (package["ModelPackageGroupName"], package["ModelPackageVersion"])
         if status != "Approved" and not allow_unapproved:
@@ -440,6 +461,7 @@ class Workspace(object):
             model_dir / "code",
             env.get("SAGEMAKER_PROGRAM", "inference.py"),
             "%s (%s)" % (name, status),
+            package["ModelPackageArn"],
         )
 
     # ------------------------------------------------------------------ local endpoints
@@ -500,11 +522,11 @@ class Workspace(object):
             argv += ["--capture-percent", "0"]
         return argv
 
-    def deploy_local(self, ref, endpoint, capture_percent=100, wait_seconds=120):
-        """A registered version (Approved) behind local endpoint `endpoint`: CreateModel,
-        CreateEndpointConfig with data capture, CreateEndpoint or UpdateEndpoint, then wait
-        until it serves the new configuration. Returns DescribeEndpoint."""
-        package = self.registry.find(ref or self.latest_approved())
+    def deploy_local(self, ref, group, endpoint, capture_percent=100, wait_seconds=120):
+        """A registered version (Approved; see `package`) behind local endpoint `endpoint`:
+        CreateModel, CreateEndpointConfig with data capture, CreateEndpoint or UpdateEndpoint,
+        then wait until it serves the new configuration. Returns DescribeEndpoint."""
+        package = self.package(ref, group)
         if package["ModelApprovalStatus"] != "Approved":
             raise ModelSourceError(
                 "model version %s/%d is %s, not Approved: approve it with `churn models "
@@ -603,6 +625,7 @@ class Workspace(object):
             LOCAL_WORKFLOW_SETTINGS,
             training_code_uri=bundles["training"].uri(LOCAL_BUCKET, PREFIX),
             inference_code_uri=bundles["inference"].uri(LOCAL_BUCKET, PREFIX),
+            model_package_group=source.schema.model_package_group,
             **training_labels(source.schema),
         )
         values.update(settings)
@@ -681,7 +704,7 @@ class Workspace(object):
 
     @property
     def capture_dir(self):
-        """Where `churn serve` captures and `churn monitor` reads by default."""
+        """Where `churn serve` captures by default."""
         return self.home / "capture"
 
     @property
@@ -689,9 +712,51 @@ class Workspace(object):
         """Where `churn monitor` writes its reports by default (<endpoint>/<UTC time>/)."""
         return self.home / "monitoring"
 
-    def drift_baseline(self, ref=None):
+    # ------------------------------------------------------------------ what an endpoint serves
+
+    def record_serving(self, endpoint, model_package_arn, capture_dir):
+        """Remember which version `churn serve --endpoint-name ENDPOINT` serves and where it
+        captures, so that monitoring checks its traffic against that version's baseline."""
+        write_text_atomic(
+            self.home / "serving" / "endpoints" / (endpoint + ".json"),
+            json.dumps(
+                {
+                    "EndpointName": endpoint,
+                    "ModelPackageArn": model_package_arn,
+                    "CaptureDir": str(capture_dir) if capture_dir else None,
+                    "Since": time.time(),
+                }
+            ),
+        )
+
+    def served(self, endpoint):
+        """{"ModelPackageArn" (None when it serves a model folder), "CaptureDir"} of what
+        endpoint `endpoint` serves: a local endpoint's own configuration (churn deploy --local,
+        the workflows), else what `churn serve --endpoint-name` recorded; None when unknown."""
+        if self.hosting.has_endpoint(endpoint):
+            described = self.hosting.describe_endpoint(endpoint)
+            config = self.hosting.describe_endpoint_config(described["EndpointConfigName"])
+            model = self.model_request(config["ProductionVariants"][0]["ModelName"])
+            container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
+            capture = config.get("DataCaptureConfig") or {}
+            destination = capture.get("DestinationS3Uri")
+            return {
+                "ModelPackageArn": container.get("ModelPackageName"),
+                "CaptureDir": str(self.store.path(destination)) if destination else None,
+            }
+        if not valid_name(endpoint):
+            return None
+        try:
+            record = json.loads(
+                (self.home / "serving" / "endpoints" / (endpoint + ".json")).read_text()
+            )
+        except (OSError, ValueError):
+            return None
+        return {k: record.get(k) for k in ("ModelPackageArn", "CaptureDir")}
+
+    def drift_baseline(self, ref):
         """(statistics, constraints) of a version's data-quality DriftCheckBaselines."""
-        package = self.registry.find(ref or self.latest_approved())
+        package = self.registry.find(ref)
         quality = (package.get("DriftCheckBaselines") or {}).get("ModelDataQuality")
         if not quality:
             raise MonitorError("model version %s has no data-quality DriftCheckBaselines" % ref)
@@ -699,3 +764,9 @@ class Workspace(object):
             json.loads(self.store.read_bytes(quality["Statistics"]["S3Uri"])),
             json.loads(self.store.read_bytes(quality["Constraints"]["S3Uri"])),
         )
+
+
+def valid_name(name):
+    """An endpoint name as SageMaker spells them (letters, digits, hyphens): nothing else may
+    name a file of the home."""
+    return bool(re.match(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", name))

@@ -44,7 +44,12 @@ def test_batch_scores_every_row_in_input_order(seed_model, seed_csv, tmp_path):
 
 
 def test_batch_refuses_a_bad_object_whole(seed_model, tmp_path):
-    bad = tmp_path / "bad.csv"
+    """The line of the input file (not a record of some payload), and nothing written: not the
+    bad object's scores, nor those of the objects before it."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.csv").write_text("40,5,100000,2,1\n")
+    bad = folder / "bad.csv"
     bad.write_text("40,5,100000,2,1\n40,5,lots,2,1\n")
     proc = subprocess.run(
         [
@@ -55,7 +60,7 @@ def test_batch_refuses_a_bad_object_whole(seed_model, tmp_path):
             "--model-dir",
             str(seed_model["model"]),
             "--input",
-            str(bad),
+            str(folder),
             "--output",
             str(tmp_path / "out"),
         ],
@@ -64,8 +69,11 @@ def test_batch_refuses_a_bad_object_whole(seed_model, tmp_path):
         cwd=str(ROOT),
     )
     assert proc.returncode == 1
-    assert "bad.csv failed: InferenceError: record 2, column 'balance'" in proc.stderr
-    assert not (tmp_path / "out" / "bad.csv.out").exists()  # no partial output
+    assert proc.stderr == (
+        "churn batch: error: bad.csv line 2, column 'balance': 'lots' is not a number; "
+        "nothing was written to %s\n" % (tmp_path / "out")
+    )
+    assert not (tmp_path / "out").exists()  # no output, no staging folder left
 
 
 def register(home, model_tarball, code_tarball):
@@ -102,7 +110,7 @@ def batch_with_version(home, tmp_path, text):
         home,
         "batch",
         "--model-version",
-        "1",
+        "G/1",
         "--allow-unapproved",
         "--input",
         tmp_path / "rows.csv",

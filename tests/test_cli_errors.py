@@ -68,3 +68,22 @@ def test_serving_a_corrupt_model_dir_is_one_line(tmp_path, seed_model):
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 1 and len(lines) == 1, proc.stderr
     assert "cannot be loaded: ValueError: preprocessing.json" in lines[0]
+
+
+def test_serving_on_a_busy_port_is_one_line_before_anything_is_printed(tmp_path, seed_model):
+    """It printed "serving ... on :8080", then uvicorn's raw Errno 98, exit 3."""
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = churn(
+            tmp_path, "serve", "--model-dir", str(seed_model["model"]), "--port", str(port)
+        )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and proc.stdout == "" and len(lines) == 1, proc.stderr
+    assert lines[0] == (
+        "churn serve: error: cannot serve on 127.0.0.1:%d: Address already in use; stop what "
+        "listens there or pass --port" % port
+    )

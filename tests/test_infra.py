@@ -28,7 +28,7 @@ SCOPED = [
     r"arn:aws:s3:::churn-artifacts-%s-%s/churn/\*" % (ACCOUNT, REGION),
     r"arn:aws:sagemaker:%s:%s:(processing-job|training-job|transform-job|model)/pipelines-\*"
     % (REGION, ACCOUNT),
-    r"arn:aws:sagemaker:%s:%s:model-package/churnpackagegroup/\*" % (REGION, ACCOUNT),
+    r"arn:aws:sagemaker:%s:%s:model-package/churn-seed/\*" % (REGION, ACCOUNT),
     r"arn:aws:logs:%s:%s:log-group:/aws/sagemaker/\*" % (REGION, ACCOUNT),
     r"arn:aws:sagemaker:%s:%s:(model|endpoint-config|training-job)/churn-\*" % (REGION, ACCOUNT),
     r"arn:aws:sagemaker:%s:%s:pipeline/churnpipeline/execution/\*" % (REGION, ACCOUNT),
@@ -117,7 +117,7 @@ def test_the_model_package_group_and_the_pipeline_role(synthesized):
     _, t = synthesized
     mlops = t["mlops"]
     mlops.has_resource_properties("AWS::SageMaker::ModelPackageGroup",
-                                  {"ModelPackageGroupName": "ChurnPackageGroup"})  # fmt: skip
+                                  {"ModelPackageGroupName": "churn-seed"})  # fmt: skip
     mlops.has_resource_properties("AWS::IAM::Role", {"AssumeRolePolicyDocument": {"Statement": [{
         "Action": "sts:AssumeRole", "Effect": "Allow",
         "Principal": {"Service": "sagemaker.amazonaws.com"}}]}})  # fmt: skip
@@ -266,7 +266,7 @@ def test_an_approved_model_package_starts_the_deploy_workflow(synthesized):
     workflows.has_resource_properties("AWS::Events::Rule", {
         "EventPattern": {"source": ["aws.sagemaker"],
                          "detail-type": ["SageMaker Model Package State Change"],
-                         "detail": {"ModelPackageGroupName": ["ChurnPackageGroup"],
+                         "detail": {"ModelPackageGroupName": ["churn-seed"],
                                     "ModelApprovalStatus": ["Approved"]}},
         "Targets": [Match.object_like({"Arn": {"Ref": deploy}})],
     })  # fmt: skip
@@ -338,7 +338,7 @@ def test_parameter_store_holds_every_name_the_commands_read(synthesized):
     assert joined[0] == "," and len(joined[1]) == 2
     assert parameters["/churn/bucket"] == "churn-artifacts-%s-%s" % (ACCOUNT, REGION)
     assert parameters["/churn/endpoint-name"] == "churn"
-    assert parameters["/churn/model-package-group"] == "ChurnPackageGroup"
+    assert parameters["/churn/model-package-group"] == "churn-seed"
 
 
 def test_the_workflows_logs_are_encrypted_with_the_key_for_those_log_groups_only(synthesized):

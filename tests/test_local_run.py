@@ -67,14 +67,16 @@ def test_full_run_succeeds_and_registers_a_version(home):
     assert not any(s["cache_hit"] for s in result["steps"])
     assert all(s["end"] >= s["start"] for s in result["steps"])
     assert 0.7 < result["metrics"]["auc"] <= 1
-    assert result["model_package"]["group"] == "ChurnPackageGroup"
+    assert result["model_package"]["group"] == "churn-seed"  # the seed schema's group
     assert result["model_package"]["version"] == 1
     assert result["model_package"]["approval_status"] == "PendingManualApproval"
 
 
 def test_registry_commands(home):
     listing = churn(home, "models", "list")
-    assert "ChurnPackageGroup" in listing.stdout and "PendingManualApproval" in listing.stdout
+    assert listing.stdout.split()[:5] == ["churn-seed", "1", "PendingManualApproval", "AUC", (
+        "%.4f" % home.first["metrics"]["auc"])]  # fmt: skip
+    assert listing.stdout.split()[5] == "seed"  # the schema the version was trained with
     described = json.loads(churn(home, "models", "describe", "1").stdout)
     container = described["InferenceSpecification"]["Containers"][0]
     assert container["ModelDataUrl"].startswith("s3://churn-local/churn/models/")
@@ -89,10 +91,10 @@ def test_registry_commands(home):
         json.loads(churn(home, "models", "describe", "1").stdout)["ModelApprovalStatus"]
         == "Approved"
     )
-    assert "is now Rejected" in churn(home, "models", "reject", "ChurnPackageGroup/1").stdout
+    assert "is now Rejected" in churn(home, "models", "reject", "churn-seed/1").stdout
     missing = churn(home, "models", "describe", "7")
     assert missing.returncode == 1
-    assert "no model version 7 (registered: ChurnPackageGroup/1)" in missing.stderr
+    assert "no model version 7 in group churn-seed (registered: churn-seed/1)" in missing.stderr
     assert "Traceback" not in missing.stderr
 
 

@@ -319,7 +319,7 @@ def test_only_approved_versions_are_served_by_default(tmp_path):
     backend.close()
     env = dict(os.environ, CHURN_HOME=str(tmp_path))
     proc = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "serve", "--model-version", "1"],
+        [sys.executable, "-m", "pipelines.cli", "serve", "--model-version", "1", "--group", "G"],
         capture_output=True,
         text=True,
         cwd=str(ROOT),

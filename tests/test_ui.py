@@ -282,7 +282,7 @@ def test_a_live_run_recolours_the_graph_while_it_executes(site, page):
 
 
 def test_registry_compare_and_monitoring_pages(site, page):
-    page.goto(site.url + "models/compare?a=ChurnPackageGroup/1&b=ChurnPackageGroup/2")
+    page.goto(site.url + "models/compare?a=churn-seed/1&b=churn-seed/2")
     assert page.locator("table.metrics tr", has_text="AUC").count() >= 1
     assert page.locator(".plots img").count() == 4
     shoot(page, "registry-compare")
@@ -316,35 +316,35 @@ def version_status(site):
 
 
 def test_state_changes_only_by_post_with_the_csrf_token(site):
-    status, body, _ = site.get("/models/ChurnPackageGroup/1")
+    status, body, _ = site.get("/models/churn-seed/1")
     token = re.search(r'name="csrf_token" value="([^"]+)"', body).group(1)
     before = version_status(site)
     target = "PendingManualApproval" if before != "Rejected" else "Approved"
     assert target  # the refused requests below must leave `before` as it is
     form = lambda **f: "&".join("%s=%s" % kv for kv in f.items()).encode()  # noqa: E731
     refused = [
-        site.get("/models/ChurnPackageGroup/1/approval?status=Rejected&csrf_token=" + token),
-        site.get("/models/ChurnPackageGroup/1/approval", data=form(status="Rejected")),
+        site.get("/models/churn-seed/1/approval?status=Rejected&csrf_token=" + token),
+        site.get("/models/churn-seed/1/approval", data=form(status="Rejected")),
         site.get(
-            "/models/ChurnPackageGroup/1/approval",
+            "/models/churn-seed/1/approval",
             data=form(status="Rejected", csrf_token="x" + token),
         ),
         site.get(
-            "/models/ChurnPackageGroup/1/approval",
+            "/models/churn-seed/1/approval",
             data=form(status="Rejected", csrf_token=token),
             headers={"Origin": "http://attacker.example"},
         ),
         site.get(
-            "/models/ChurnPackageGroup/1/approval",
+            "/models/churn-seed/1/approval",
             data=form(status="PendingManualApproval", csrf_token=token),
         ),
     ]
     assert [r[0] for r in refused] == [405, 403, 403, 403, 400]
     assert version_status(site) == before
     status, _, headers = site.get(
-        "/models/ChurnPackageGroup/1/approval", data=form(status="Rejected", csrf_token=token)
+        "/models/churn-seed/1/approval", data=form(status="Rejected", csrf_token=token)
     )
-    assert status == 303 and headers["Location"] == "/models/ChurnPackageGroup/1"
+    assert status == 303 and headers["Location"] == "/models/churn-seed/1"
     assert version_status(site) == "Rejected"
     churn_cli(site.home, "models", "approve", "1")  # as the browser test left it
 
@@ -382,8 +382,8 @@ def test_no_path_outside_the_home_is_served(site, tmp_path):
             "/monitoring/" + c,
             "/monitoring/churn-local?version=" + c,
             "/models/%s/1" % c,
-            "/models/ChurnPackageGroup/" + c,
-            "/models/compare?a=%s&b=ChurnPackageGroup/1" % c,
+            "/models/churn-seed/" + c,
+            "/models/compare?a=%s&b=churn-seed/1" % c,
         ]
     paths += [
         "/store/churn-local/link-out.txt",
@@ -406,7 +406,7 @@ def test_no_path_outside_the_home_is_served(site, tmp_path):
 def test_unknown_names_are_one_clear_404(site):
     status, body, _ = site.get("/executions/0123456789ab")
     assert status == 404 and "no execution 0123456789ab under" in body
-    status, body, _ = site.get("/models/ChurnPackageGroup/99")
+    status, body, _ = site.get("/models/churn-seed/99")
     assert status == 404 and "no model version 99" in body
     status, body, _ = site.get("/executions?status=Sideways")
     assert status == 404 and "not one of Executing" in body
@@ -422,3 +422,25 @@ def test_a_port_in_use_or_out_of_range_is_one_clear_line(site):
         assert proc.returncode == 1, proc.stdout
         assert message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_the_monitoring_page_draws_the_baseline_its_reports_were_checked_against(site):
+    """After a newer version of another table was approved, the page drew version 1's drift
+    chart over that version's baseline histograms with no warning. The baseline is now the
+    one the endpoint serves or its reports name, never the newest Approved of some group."""
+    from pipelines.workspace import Workspace
+
+    with Workspace(site.home) as ws:
+        seed = ws.registry.find("churn-seed/1")
+        other = {k: seed[k] for k in ("InferenceSpecification", "DriftCheckBaselines")}
+        other.update(ModelPackageGroupName="churn-bank", ModelApprovalStatus="Approved")
+        ws.registry.create_model_package(other)
+    status, body, _ = site.get("/monitoring/churn-local")
+    assert status == 200
+    assert "Baseline of" in body and "churn-seed/1" in body and "churn-bank" not in body
+    assert "the latest report was checked against it" in body
+    # Each report says what it was checked against.
+    assert body.count("churn-seed/1 (--model-version)") == 2
+    # A version named in the address wins, and a mixed history is pointed out.
+    status, body, _ = site.get("/monitoring/churn-local?version=churn-bank/1")
+    assert status == 200 and "Some reports were checked against another baseline" in body

@@ -142,6 +142,21 @@ def test_train_and_deploy_runs_the_pipeline_and_deploys_an_approved_model(home):
     assert predicted.returncode == 0, predicted.stderr
     score, label = predicted.stdout.strip().split(",")
     assert 0.0 <= float(score) <= 1.0 and label in ("0", "1")
+    # churn monitor finds what the endpoint captured (in the store, where its DataCaptureConfig
+    # says) and checks it against the baseline of the version it serves; it looked under
+    # <home>/capture and found nothing.
+    deadline = time.time() + 20
+    while True:  # the capture writer flushes on a timer
+        monitored = churn_cli(home, "monitor", "--endpoint-name", "churn")
+        if monitored.returncode == 0 or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    assert monitored.returncode == 0, monitored.stderr
+    served = ws_served(home, "churn")
+    assert monitored.stdout.startswith(
+        "baseline: %s (the version endpoint churn serves)\n" % served
+    ), monitored.stdout
+    assert "1 captured rows checked" in monitored.stdout
     listed = churn_cli(home, "workflow", "runs", "list")
     assert "churn-train-and-deploy" in listed.stdout and "churn-deploy" in listed.stdout
     by_name = churn_cli(home, "workflow", "runs", "show", record["name"])
@@ -175,9 +190,16 @@ def test_a_failing_pipeline_ends_the_workflow_in_its_fail_state_with_the_reason(
     assert entered[-1] == "Pipeline failed with reason"
 
 
+def ws_served(home, endpoint):
+    """GROUP/N of the version a local endpoint serves, from its own configuration."""
+    with Workspace(home) as ws:
+        package = ws.registry.find(ws.served(endpoint)["ModelPackageArn"])
+    return "%s/%d" % (package["ModelPackageGroupName"], package["ModelPackageVersion"])
+
+
 def approved_arn(home):
     with Workspace(home) as ws:
-        return ws.latest_approved()
+        return ws.latest_approved("churn-seed")  # the seed schema's group
 
 
 def test_deploying_again_updates_the_endpoint_under_load_without_a_failed_request(home):

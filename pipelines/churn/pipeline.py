@@ -214,7 +214,7 @@ def get_pipeline(
     region,
     role=None,
     default_bucket=None,
-    model_package_group_name="ChurnPackageGroup",
+    model_package_group_name=None,
     pipeline_name="ChurnPipeline",
     base_job_prefix="churn",
     sagemaker_session=None,
@@ -223,7 +223,9 @@ def get_pipeline(
     """Build the churn pipeline. `overrides` set parameter defaults (e.g. AucThreshold=0.8,
     InputDataUrl="s3://...") and the build options BUILD_OPTIONS: `schema`, `upload_code`,
     `batch_input` (which adds the batch-scoring steps and their parameters,
-    BATCH_PARAMETER_DEFAULTS) and `code_bundles`."""
+    BATCH_PARAMETER_DEFAULTS) and `code_bundles`. Versions are registered in
+    `model_package_group_name`, by default the schema's group (its model_package_group, or
+    churn-<schema name>): each table has its own."""
     options, parameter_overrides = _split_overrides(overrides)
     if options["ingest_features"] or options["train_from_feature_store"]:
         feature_group_layout(schema_source(options["schema"]).schema)  # a clear error first
@@ -261,7 +263,7 @@ def get_pipeline(
             overrides=parameter_overrides,
             security=JobSecurity(options),
             pipeline_name=pipeline_name,
-            model_package_group_name=model_package_group_name,
+            model_package_group_name=model_package_group_name or source.schema.model_package_group,
         )
     )
 
@@ -890,6 +892,8 @@ class _Steps(object):
                     model_data_constraints=baseline_file("constraints.json"),
                 ),
                 description="Churn XGBoost model (schema %s)" % self.b.source.schema.name,
+                # Which table's rules the version serves: `churn models list` shows it.
+                customer_metadata_properties={"schema": self.b.source.schema.name},
             ),
             retry_policies=SERVICE_RETRY,
         )

@@ -4,11 +4,18 @@ order."""
 
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
 
-from pipelines.cli.common import add_home, check_batch_file, positive_int
+from pipelines.cli.common import (
+    add_group,
+    add_home,
+    check_batch_file,
+    positive_float,
+    positive_int,
+)
 from pipelines.cli.serve import servable
 from pipelines.errors import UserError
 
@@ -35,6 +42,12 @@ def cmd_batch(args, ws):
     if input_dir is None:  # one file: give the worker a folder holding just that file
         input_dir = Path(tempfile.mkdtemp(prefix="churn-batch-"))
         os.symlink(source.resolve(), input_dir / source.name)
+    # Every object's scores go into a folder beside the output first and move into it only when
+    # every object succeeded: a refused line leaves nothing behind, not the objects before it.
+    output = Path(args.output)
+    made = [p for p in [output] + list(output.parents) if not p.exists()]
+    output.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".churn-batch-", dir=str(output)))
     started = time.time()
     worker = batch_transform.parse_args(
         [
@@ -47,7 +60,7 @@ def cmd_batch(args, ws):
             "--input-dir",
             str(input_dir),
             "--output-dir",
-            args.output,
+            str(staging),
             "--content-type",
             args.content_type,
             "--accept",
@@ -68,8 +81,17 @@ def cmd_batch(args, ws):
     )
     try:
         done = batch_transform.transform_all(worker)  # "N objects, N requests in S s"
+        for path in sorted(staging.rglob("*.out")):
+            target = output / path.relative_to(staging)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
     except batch_transform.TransformError as e:
-        raise UserError(str(e))
+        shutil.rmtree(staging, ignore_errors=True)
+        for folder in made:  # the folders this command made, now empty again
+            folder.rmdir()
+        raise UserError("%s; nothing was written to %s" % (e, output))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     print(
         "scored with %s into %s in %.1f s (%s)"
         % (model.description, args.output, time.time() - started, done)
@@ -85,12 +107,32 @@ def add_parsers(sub):
         help="a CSV / JSON-lines file or a folder of them (no header; features in schema order)",
     )
     p.add_argument("--output", required=True, help="folder for <input>.out files")
-    p.add_argument("--model-version", help="N, GROUP/N or ARN (default: newest Approved)")
+    p.add_argument(
+        "--model-version",
+        help="N, GROUP/N or ARN (default: the newest Approved version of the schema's group)",
+    )
     p.add_argument("--model-dir", help="a trained model's folder instead of a version")
-    p.add_argument("--allow-unapproved", action="store_true")
-    p.add_argument("--content-type", default="text/csv")
-    p.add_argument("--accept", default="text/csv")
-    p.add_argument("--max-payload-mb", type=float, default=6.0)
+    p.add_argument(
+        "--allow-unapproved", action="store_true", help="score with a version not Approved"
+    )
+    add_group(p)
+    p.add_argument(
+        "--content-type",
+        default="text/csv",
+        help="the input's type: text/csv or application/jsonlines (default: %(default)s)",
+    )
+    p.add_argument(
+        "--accept",
+        default="text/csv",
+        help="the scores' type: text/csv, application/json or application/jsonlines "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--max-payload-mb",
+        type=positive_float,
+        default=6.0,
+        help="MaxPayloadInMB: records per request up to this size (default: %(default)s)",
+    )
     p.add_argument(
         "--concurrency",
         type=positive_int,

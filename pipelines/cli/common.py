@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from pipelines.errors import UserError
-from processing.churn_schema import available_schemas
+from processing.churn_schema import GROUP_NAME, available_schemas
 
 
 def _number(text, cast, ok, wanted):
@@ -46,6 +46,50 @@ def add_schema(parser):
     parser.add_argument(
         "--schema", default="seed", help="schema name (%s) or file" % ", ".join(available_schemas())
     )
+
+
+def group_name(text):
+    """An argparse type: a model package group name as SageMaker allows it."""
+    if not GROUP_NAME.match(text):
+        raise argparse.ArgumentTypeError(
+            "%r is not a model package group name (letters, digits and single hyphens, at "
+            "most 63, starting with a letter or digit)" % text
+        )
+    return text
+
+
+def add_group(parser, schema_default="seed"):
+    """--schema and --group: the model package group a command picks versions in (the newest
+    Approved by default), the schema's unless --group names one. `schema_default` None: no
+    group unless one of them is given."""
+    parser.add_argument(
+        "--schema",
+        default=schema_default,
+        help="the table's schema (%s, or a file); its versions are in its model package group"
+        % ", ".join(available_schemas())
+        + (" (default: %(default)s)" if schema_default else ""),
+    )
+    parser.add_argument(
+        "--group",
+        type=group_name,
+        help="model package group (default: the schema's model_package_group, churn-<name>)",
+    )
+
+
+def group_of(args):
+    """The model package group a command's --group or --schema names (None: neither given)."""
+    from pipelines.churn.schema_source import SchemaSource
+
+    if args.group:
+        return args.group
+    return SchemaSource(args.schema).schema.model_package_group if args.schema else None
+
+
+def default_group():
+    """The seed schema's group: what a command given no --schema means."""
+    from pipelines.churn.schema_source import SchemaSource
+
+    return SchemaSource("seed").schema.model_package_group
 
 
 def add_generated_data(parser):
@@ -99,7 +143,8 @@ def check_batch_file(path, flag, features, names, csv_header=True):
                     if {field.strip().strip('"') for field in fields} & set(names):
                         raise UserError(
                             "%s %s starts with a header line; batch transform scores every "
-                            "line: give rows only, features in schema order (%s)"
+                            "line: give rows only, features in schema order (%s), as "
+                            "`churn data features --data TABLE --schema S --out ROWS` writes"
                             % (flag, path, ",".join(features))
                         )
     except OSError as e:

@@ -1,8 +1,14 @@
-"""`churn generate-data` and `churn schemas`: tables and the schemas that describe them."""
+"""`churn generate-data`, `churn schemas` and `churn data features`: tables, the schemas that
+describe them, and a table's feature rows as batch scoring reads them."""
 
+import csv
 from pathlib import Path
 
-from pipelines.cli.common import positive_int
+from pipelines.churn.schema_source import SchemaSource
+from pipelines.cli.common import add_schema, positive_int
+from pipelines.errors import UserError
+from processing.churn_io import DataError, check_header, csv_files, read_raw_chunks
+from processing.churn_job import write_atomic
 from processing.churn_schema import available_schemas, load_schema
 
 
@@ -23,6 +29,43 @@ def cmd_schemas(args, ws):
     return 0
 
 
+def cmd_data_features(args, ws):
+    """The table's feature columns, in schema order, as headerless rows: what `churn batch`
+    and `churn run --batch-input` score (the id, the target and every other column left out;
+    a missing value written as an empty field)."""
+    schema = SchemaSource(args.schema).schema
+    source = Path(args.data)
+    if not source.exists():
+        raise UserError("--data %s does not exist" % source)
+    try:
+        files = csv_files(str(source))
+        for name in files:
+            check_header(name, schema)
+    except DataError as e:
+        raise UserError(str(e))
+    features = schema.feature_names
+    count = 0
+
+    def write(tmp):
+        nonlocal count
+        with open(tmp, "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out, lineterminator="\n")
+            try:
+                for _, _, chunk in read_raw_chunks(files, schema, str, 100000):
+                    writer.writerows(chunk[features].fillna("").itertuples(index=False))
+                    count += len(chunk)
+            except DataError as e:
+                raise UserError(str(e))
+
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(args.out, write)
+    print(
+        "wrote %d rows of %s's features (%s) to %s"
+        % (count, schema.name, ", ".join(features), args.out)
+    )
+    return 0
+
+
 def add_parsers(sub):
     p = sub.add_parser("generate-data", help="write synthetic seed-schema customers to a CSV")
     p.add_argument("--rows", type=positive_int, default=10000)
@@ -32,3 +75,16 @@ def add_parsers(sub):
 
     p = sub.add_parser("schemas", help="list the shipped dataset schemas")
     p.set_defaults(func=cmd_schemas)
+
+    p = sub.add_parser("data", help="tables: a table's feature rows for batch scoring")
+    actions = p.add_subparsers(dest="data_command", metavar="ACTION")
+    actions.required = True
+    f = actions.add_parser(
+        "features",
+        help="write a table's feature columns as headerless rows in schema order, what "
+        "`churn batch` and `churn run --batch-input` score",
+    )
+    f.add_argument("--data", required=True, help="a CSV table with a header, or a folder of them")
+    add_schema(f)
+    f.add_argument("--out", required=True, help="the rows' file")
+    f.set_defaults(func=cmd_data_features)

@@ -6,7 +6,7 @@ import os
 
 from pipelines.aws.config import split_ids
 from pipelines.aws.errors import aws_errors
-from pipelines.cli.common import add_home, percentage, positive_int
+from pipelines.cli.common import add_group, add_home, group_of, percentage, positive_int
 from pipelines.errors import UserError
 
 
@@ -27,6 +27,7 @@ def _local(args, ws):
         return 0
     described = ws.deploy_local(
         args.model_version or args.model_package_arn,
+        group_of(args),
         args.endpoint_name,
         capture_percent=args.data_capture_percent,
     )
@@ -181,8 +182,11 @@ def add_parsers(sub):
     )
     p.add_argument("--model-package-arn")
     p.add_argument(
-        "--model-version", help="with --local: N, GROUP/N or ARN (default: the newest Approved)"
+        "--model-version",
+        help="with --local: N, GROUP/N or ARN (default: the newest Approved version of the "
+        "schema's group)",
     )
+    add_group(p)
     p.add_argument("--endpoint-name", required=True)
     p.add_argument(
         "--local",

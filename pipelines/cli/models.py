@@ -1,36 +1,72 @@
 """`churn models`: the local model registry."""
 
 import json
+import re
 import time
 
-from pipelines.cli.common import add_home
+from pipelines.cli.common import add_group, add_home, group_of
 from pipelines.errors import UserError
+
+
+def schema_of(package):
+    """The schema a version was trained with: RegisterModel's CustomerMetadataProperties, or
+    its description for versions registered before those carried it."""
+    named = (package.get("CustomerMetadataProperties") or {}).get("schema")
+    if named:
+        return named
+    found = re.search(r"\(schema ([^)]+)\)", package.get("ModelPackageDescription") or "")
+    return found.group(1) if found else None
+
+
+def listing(ws, group):
+    """What `churn models list` shows of each version."""
+    return [
+        {
+            "group": p["ModelPackageGroupName"],
+            "version": p["ModelPackageVersion"],
+            "status": p["ModelApprovalStatus"],
+            "auc": ws.version_metrics(p).get("auc"),
+            "schema": schema_of(p),
+            "created": p["CreationTime"],
+            "arn": p["ModelPackageArn"],
+        }
+        for p in ws.registry.list_packages(group)
+    ]
 
 
 def cmd_models(args, ws):
     registry = ws.registry
+    group = group_of(args)
     if args.action == "list":
-        packages = registry.list_packages(args.group)
-        if not packages:
-            print("no model versions registered under %s yet" % ws.home)
-        for p in packages:
+        versions = listing(ws, group)
+        if args.json:
+            print(json.dumps(versions, indent=1))
+            return 0
+        if not versions:
             print(
-                "%-24s %3d  %-22s %s"
+                "no model versions registered under %s%s yet"
+                % (ws.home, " in group %s" % group if group else "")
+            )
+        for v in versions:
+            print(
+                "%-24s %3d  %-22s AUC %-6s  %-10s %s"
                 % (
-                    p["ModelPackageGroupName"],
-                    p["ModelPackageVersion"],
-                    p["ModelApprovalStatus"],
-                    time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(p["CreationTime"])),
+                    v["group"],
+                    v["version"],
+                    v["status"],
+                    "-" if v["auc"] is None else "%.4f" % v["auc"],
+                    v["schema"] or "-",
+                    time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v["created"])),
                 )
             )
         return 0
     if not args.version:
         raise UserError("churn models %s needs a VERSION (see `churn models list`)" % args.action)
     if args.action == "describe":
-        print(json.dumps(registry.find(args.version, args.group), indent=1, default=str))
+        print(json.dumps(registry.find(args.version, group), indent=1, default=str))
         return 0
     status = "Approved" if args.action == "approve" else "Rejected"
-    package = registry.set_approval(args.version, status, args.description, args.group)
+    package = registry.set_approval(args.version, status, args.description, group)
     print(
         "%s version %d is now %s"
         % (package["ModelPackageGroupName"], package["ModelPackageVersion"], status)
@@ -42,7 +78,8 @@ def add_parsers(sub):
     p = sub.add_parser("models", help="the local model registry")
     p.add_argument("action", choices=("list", "describe", "approve", "reject"))
     p.add_argument("version", nargs="?", help="version number, GROUP/NUMBER or ARN")
-    p.add_argument("--group")
-    p.add_argument("--description", help="approval note")
+    add_group(p, schema_default=None)
+    p.add_argument("--description", help="approval note (approve, reject)")
+    p.add_argument("--json", action="store_true", help="list: one JSON list of the versions")
     add_home(p)
     p.set_defaults(func=cmd_models)

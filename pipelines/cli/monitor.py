@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from pipelines.aws.errors import aws_errors
-from pipelines.cli.common import add_home
+from pipelines.cli.common import add_group, add_home, default_group, group_of
 from pipelines.errors import RegistryError, StoreError, UserError
 
 
@@ -24,17 +24,20 @@ def cmd_monitor(args, ws):
             "--output %s: S3 is for monitoring on AWS (with --capture-destination "
             "or --model-package-arn); give a folder here" % args.output
         )
-    statistics, constraints = _local_baseline(args, ws)
+    served = ws.served(args.endpoint_name) or {}
+    statistics, constraints, baseline = _local_baseline(args, ws, served)
     output = _output_dir(args, ws)
     violations, metrics, rows, skipped = monitor(
         statistics,
         constraints,
-        str(args.capture_dir or ws.capture_dir),
+        str(args.capture_dir or served.get("CaptureDir") or ws.capture_dir),
         args.endpoint_name,
         str(output),
         since,
         schedule,
+        baseline,
     )
+    print("baseline: %s" % baseline["description"])
     for line in metrics:
         print(line)
     _print_skipped(skipped)
@@ -72,7 +75,7 @@ def _monitor_aws(args, ws, since, schedule):
     with aws_errors():
         s3, sagemaker = session.client("s3"), session.client("sagemaker")
         if args.baseline_dir:
-            statistics, constraints = _local_baseline(args, ws)
+            statistics, constraints, _ = _local_baseline(args, ws, {})
         else:
             statistics, constraints = monitor_aws.package_baseline(
                 sagemaker, s3, args.model_package_arn
@@ -121,19 +124,50 @@ def _since(text):
         raise UserError("--since %r: use an ISO time (2026-11-26T06:00:00Z) or 2h, 30m, 1d" % text)
 
 
-def _local_baseline(args, ws):
-    """(statistics, constraints) from --baseline-dir, or the local version's
-    DriftCheckBaselines."""
+def _local_baseline(args, ws, served):
+    """(statistics, constraints, what they are) from --baseline-dir, else the DriftCheckBaselines
+    of --model-version, of the version the endpoint serves, or of the newest Approved version
+    of the schema's group, in that order. What they are: {"description", "ModelPackageArn" or
+    "BaselineDir"}, kept in the report."""
     try:
         if args.baseline_dir:
             folder = Path(args.baseline_dir)
             return (
                 json.loads((folder / "statistics.json").read_text()),
                 json.loads((folder / "constraints.json").read_text()),
+                {"description": "%s (--baseline-dir)" % folder, "BaselineDir": str(folder)},
             )
-        return ws.drift_baseline(args.model_version)
+        group = group_of(args)
+        if args.model_version:
+            package = ws.package(args.model_version, group or default_group())
+            why = "--model-version"
+        elif served.get("ModelPackageArn"):
+            package = ws.registry.find(served["ModelPackageArn"])
+            why = "the version endpoint %s serves" % args.endpoint_name
+            if group and package["ModelPackageGroupName"] != group:
+                raise UserError(
+                    "endpoint %s serves %s/%d, not a version of group %s: its traffic is "
+                    "checked against the baseline of what it serves (drop --schema/--group, "
+                    "or name a version with --model-version)"
+                    % (
+                        args.endpoint_name,
+                        package["ModelPackageGroupName"],
+                        package["ModelPackageVersion"],
+                        group,
+                    )
+                )
+        else:
+            package = ws.package(None, group or default_group())
+            why = "the newest Approved version of %s" % package["ModelPackageGroupName"]
+        statistics, constraints = ws.drift_baseline(package["ModelPackageArn"])
     except (OSError, ValueError, RegistryError, StoreError) as e:
         raise UserError("cannot read the baseline: %s" % e)
+    name = "%s/%d" % (package["ModelPackageGroupName"], package["ModelPackageVersion"])
+    return (
+        statistics,
+        constraints,
+        {"description": "%s (%s)" % (name, why), "ModelPackageArn": package["ModelPackageArn"]},
+    )
 
 
 def _output_dir(args, ws):
@@ -174,11 +208,24 @@ def add_parsers(sub):
         help="check captured requests against the data-quality "
         "baseline (drift, types, completeness, domains)",
     )
-    p.add_argument("--model-version", help="N, GROUP/N or ARN (default: newest Approved)")
+    p.add_argument(
+        "--model-version",
+        help="N, GROUP/N or ARN (default: the version the endpoint serves, else the newest "
+        "Approved version of the schema's group, the seed schema's when none is given)",
+    )
+    add_group(p, schema_default=None)
     p.add_argument("--baseline-dir", help="statistics.json + constraints.json instead")
     p.add_argument("--since", help="ISO time or 2h / 30m / 1d (default: all captured data)")
-    p.add_argument("--endpoint-name", default="churn-local")
-    p.add_argument("--capture-dir", help="default: $CHURN_HOME/capture")
+    p.add_argument(
+        "--endpoint-name",
+        default="churn-local",
+        help="the endpoint whose captured requests to check (default: %(default)s)",
+    )
+    p.add_argument(
+        "--capture-dir",
+        help="where its capture is (default: a local endpoint's capture destination, else "
+        "$CHURN_HOME/capture)",
+    )
     p.add_argument(
         "--output", help="folder for constraint_violations.json (on AWS also s3://bucket/prefix)"
     )

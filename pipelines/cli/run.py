@@ -14,6 +14,7 @@ from pipelines.cli.common import (
     add_schema,
     check_batch_file,
     data_or_generated,
+    group_name,
     parse_params,
 )
 from pipelines.errors import UserError
@@ -55,6 +56,7 @@ def cmd_run(args, ws):
             },
             spot=args.spot,
             network_isolation=args.network_isolation,
+            group=args.group,
         )
     except FileNotFoundError as e:
         raise UserError(str(e))
@@ -203,6 +205,12 @@ def add_parsers(sub):
         "(default: generated seed-schema data)",
     )
     add_schema(p)
+    p.add_argument(
+        "--group",
+        type=group_name,
+        help="model package group to register into (default: the schema's "
+        "model_package_group, churn-<schema name>)",
+    )
     p.add_argument(
         "--param",
         action="append",

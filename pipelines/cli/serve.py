@@ -2,8 +2,6 @@
 client for it (or for a SageMaker endpoint on AWS)."""
 
 import argparse
-import csv
-import io
 import json
 import os
 import sys
@@ -11,10 +9,10 @@ from pathlib import Path
 
 from pipelines.aws.errors import aws_errors
 from pipelines.churn.feature_group import DEFAULT_NAME as DEFAULT_GROUP
-from pipelines.churn.schema_source import SchemaSource
 from pipelines.cli.common import (
+    add_group,
     add_home,
-    add_schema,
+    group_of,
     percentage,
     port_number,
     positive_float,
@@ -26,10 +24,10 @@ from pipelines.serving.model import from_dir
 
 def servable(args, ws, ref=None):
     """The model a serving command names: --model-dir, else a registered version (`ref`, or
-    the newest Approved one)."""
+    the newest Approved one of the group --schema or --group names)."""
     if args.model_dir:
         return from_dir(args.model_dir)
-    return ws.servable_model(ref, args.allow_unapproved)
+    return ws.servable_model(ref, group_of(args), args.allow_unapproved)
 
 
 def check_loads(model):
@@ -78,6 +76,12 @@ def cmd_serve(args, ws):
             port = port_number(os.environ.get("SAGEMAKER_BIND_TO_PORT", "8080"))
         except argparse.ArgumentTypeError as e:
             raise UserError("SAGEMAKER_BIND_TO_PORT: %s" % e)
+    check_port_free(args.host, port)
+    ws.record_serving(
+        args.endpoint_name,
+        model.model_package_arn,
+        config["capture"]["destination"] if "capture" in config else None,
+    )
     print(
         "serving %s on http://%s:%d (%d worker%s); data capture %s"
         % (
@@ -111,6 +115,23 @@ def cmd_serve(args, ws):
     return 0
 
 
+def check_port_free(host, port):
+    """Bind the address as uvicorn will, so a port in use is one line before anything is
+    printed, instead of uvicorn's own error after the serving line."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise UserError(
+                "cannot serve on %s:%d: %s; stop what listens there or pass --port"
+                % (host, port, e.strerror or e)
+            )
+
+
 def cmd_predict(args, ws):
     import urllib.error
     import urllib.request
@@ -119,7 +140,7 @@ def cmd_predict(args, ws):
     if len(given) != 1:
         raise UserError("give exactly one of --file, --json, --csv, --customer-id")
     if args.customer_id:
-        body, content_type = customer_features(args, ws), "text/csv"
+        body, content_type = customer_features(args, ws), "application/json"
     elif args.file:
         try:
             body = Path(args.file).read_bytes()
@@ -180,22 +201,25 @@ def _message(body):
 
 
 def customer_features(args, ws):
-    """The customer's features from the feature group's online store (the local twin, or
-    GetRecord on AWS with --region) as one CSV row in the schema's feature order, which is
-    what the model's inference code reads."""
+    """The customer's online record from the feature group (the local twin, or GetRecord on
+    AWS with --region) as one JSON instance, by feature name: the model reads its own input
+    columns from it, whatever its schema."""
     from pipelines.cli.features import online_record
 
-    schema = SchemaSource(args.schema).schema
     if args.region:
         import boto3
 
         runtime = boto3.client("sagemaker-featurestore-runtime", region_name=args.region)
+        control = boto3.client("sagemaker", region_name=args.region)
     else:
-        runtime = ws.features.runtime_client()
+        runtime, control = ws.features.runtime_client(), ws.features.sagemaker_client()
     record = online_record(runtime, args.feature_group, args.customer_id)
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow([record.get(n, "") for n in schema.feature_names])
-    return out.getvalue().encode()
+    with aws_errors("feature group %s: " % args.feature_group):
+        described = control.describe_feature_group(FeatureGroupName=args.feature_group)
+    # A record holds no feature whose value was missing: send those as null, as the
+    # hosting contract says a missing value is sent.
+    names = [d["FeatureName"] for d in described["FeatureDefinitions"]]
+    return json.dumps({"instances": [{n: record.get(n) for n in names}]}).encode()
 
 
 def invoke_sagemaker_endpoint(name, body, content_type, accept, region=None):
@@ -224,6 +248,7 @@ def add_parsers(sub):
     p.add_argument(
         "--allow-unapproved", action="store_true", help="serve a version that is not Approved"
     )
+    add_group(p)
     p.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to accept other machines")
     p.add_argument(
         "--port", type=port_number, default=None, help="default: $SAGEMAKER_BIND_TO_PORT or 8080"
@@ -261,8 +286,11 @@ def add_parsers(sub):
         "--customer-id",
         help="score this customer's features from the feature group's online store",
     )
-    p.add_argument("--feature-group", default=DEFAULT_GROUP, help="with --customer-id")
-    add_schema(p)
+    p.add_argument(
+        "--feature-group",
+        default=DEFAULT_GROUP,
+        help="with --customer-id: the feature group holding its record (default: %(default)s)",
+    )
     p.add_argument(
         "--region",
         help="AWS: the feature group of --customer-id (GetRecord) and the endpoint of "

@@ -22,6 +22,9 @@ VIOLATIONS_FILE = "constraint_violations.json"
 # /opt/ml/output/metrics/cloudwatch); locally they stay in the report, one EMF line each.
 METRICS_FILE = "cloudwatch_metrics.jsonl"
 METRIC_PREFIX = "feature_baseline_drift_"
+# Which baseline a local report was checked against ({"description", "ModelPackageArn" or
+# "BaselineDir"}): Model Monitor's schedule knows it; a local report keeps it beside itself.
+BASELINE_FILE = "baseline.json"
 
 
 def emf_lines(endpoint, schedule, metrics, item_count):
@@ -70,22 +73,28 @@ def monitor(
     output_dir,
     since=None,
     schedule="churn-local-adhoc",
+    baseline=None,
 ):
-    """Run the analysis; write constraint_violations.json (and statistics of nothing else);
-    returns (violations, emf lines, rows analysed, unreadable capture lines skipped)."""
+    """Run the analysis; write constraint_violations.json, the metrics and what the baseline
+    was (`baseline`, kept as BASELINE_FILE: a report names the version it was checked
+    against); returns (violations, emf lines, rows analysed, unreadable capture lines
+    skipped)."""
     payloads, skipped = captured_payloads(capture_dir, endpoint, since)
     if not payloads:
         raise MonitorError("no captured requests for %s since %s" % (endpoint, since))
     violations, metrics, rows = check(statistics, constraints, payloads)
     lines = emf_lines(endpoint, schedule, metrics, rows)
     write_text_atomic(os.path.join(output_dir, METRICS_FILE), "".join(x + "\n" for x in lines))
+    if baseline:
+        write_text_atomic(os.path.join(output_dir, BASELINE_FILE), json.dumps(baseline))
     write_violations(violations, output_dir)  # last: a report with violations is complete
     return violations, lines, rows, skipped
 
 
 def reports(monitoring_dir, endpoint):
     """The local reports of `endpoint` under `monitoring_dir`, oldest first: {"time" (epoch
-    seconds), "folder", "violations", "metrics" ({feature: drift distance}), "rows"}. A
+    seconds), "folder", "violations", "metrics" ({feature: drift distance}), "rows",
+    "baseline" (what it was checked against, or None)}. A
     folder without a complete report (a run that failed, or a report from before metrics were
     kept) gives what it holds, or is left out when it holds no violations file."""
     root = os.path.join(monitoring_dir, endpoint)
@@ -109,6 +118,11 @@ def reports(monitoring_dir, endpoint):
                     rows = entry.get("item_count", rows)
         except (ValueError, KeyError, TypeError, IndexError, OSError):
             pass
+        try:
+            with open(os.path.join(folder, BASELINE_FILE)) as f:
+                baseline = json.load(f)
+        except (ValueError, OSError):
+            baseline = None  # a report from before reports named their baseline
         found.append(
             {
                 "time": when,
@@ -116,6 +130,7 @@ def reports(monitoring_dir, endpoint):
                 "violations": violations,
                 "metrics": metrics,
                 "rows": rows,
+                "baseline": baseline if isinstance(baseline, dict) else None,
             }
         )
     return found

@@ -10,7 +10,8 @@ input_fn / predict_fn / output_fn per request), cuts every input object into req
 SplitType and BatchStrategy within MaxPayloadInMB, and writes `<object>.out` in input order,
 with a newline after each response when AssembleWith is Line and each output record appended to
 its input record when JoinSource is Input. An object's output is written only when all of it
-succeeded, whole or not at all.
+succeeded, whole or not at all. A record the model refuses fails the job, naming the object's
+line (the inference code's record number, counted from the request's first line).
 
 Up to --concurrency requests are in flight at once (MaxConcurrentTransforms; default from
 SAGEMAKER_MAX_CONCURRENT_TRANSFORMS), each in a process forked after the model is loaded: one
@@ -32,10 +33,23 @@ from processing.churn_job import write_atomic
 
 MB = 1024 * 1024
 NOT_BLANK = re.compile(rb"\S")
+# How the inference code names a record of a request; a job names the line of its object.
+RECORD = re.compile(r"^(?:record|instance|JSON line) (\d+)")
 
 
 class TransformError(ChurnError):
     """An input object that cannot be transformed as the job asks; the object fails whole."""
+
+
+def refused_record(error, data, start):
+    """The inference code's error about a record of the request that starts at byte `start`,
+    as a TransformError naming the object's line (a request's records are its lines: blank
+    lines are not records, and batch inputs have none)."""
+    record = getattr(error, "record", None)
+    if record is None:
+        return None
+    line = bytes(data[:start]).count(b"\n") + record
+    return TransformError(RECORD.sub("line %d" % line, str(error), count=1))
 
 
 def payloads(data, strategy, max_payload_bytes):
@@ -94,7 +108,13 @@ _job = {}
 def _respond(span):
     data, handlers, model, args = _job["data"], _job["handlers"], _job["model"], _job["args"]
     body = data[span[0] : span[1]]
-    response = invoke(handlers, model, body, args.content_type, args.accept)[0]
+    try:
+        response = invoke(handlers, model, body, args.content_type, args.accept)[0]
+    except Exception as e:
+        refused = refused_record(e, data, span[0])
+        if refused is None:
+            raise
+        raise refused
     if args.join_source == "Input":
         response = join(body, response, args.content_type)
     if args.assemble_with == "Line" and not response.endswith(b"\n"):
@@ -189,6 +209,8 @@ def transform_all(args):
                 requests += transform_object(
                     source, os.path.join(args.output_dir, relative + ".out"), handlers, model, args
                 )
+            except TransformError as e:  # a record the model refused: the object's line
+                raise TransformError("%s %s" % (relative, e))
             except Exception as e:  # the object fails as a whole, with what went wrong
                 raise TransformError("%s failed: %s: %s" % (relative, type(e).__name__, e))
             count += 1

@@ -15,11 +15,12 @@ INFERENCE_DIR = Path(__file__).resolve().parents[2] / "inference"  # this checko
 
 
 class ServableModel(object):
-    def __init__(self, model_dir, code_dir, program, description):
+    def __init__(self, model_dir, code_dir, program, description, model_package_arn=None):
         self.model_dir = str(model_dir)
         self.code_dir = str(code_dir)
         self.program = program
         self.description = description
+        self.model_package_arn = model_package_arn  # the registered version it is, if one
 
 
 def unpack_model(cache_root, model_archive, code_archive, label):

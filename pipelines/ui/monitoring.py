@@ -4,6 +4,8 @@ feature, the baseline's distribution against the captured traffic. Reports are r
 pipelines/monitoring/report.py, captured requests by capture_reader.py, and distributions are
 drift.py's: the code `churn monitor` runs."""
 
+import os
+
 from pipelines.errors import MonitorError, UserError
 from pipelines.monitoring.capture_reader import captured_payloads, rows_from_payloads
 from pipelines.monitoring.drift import distributions
@@ -27,10 +29,15 @@ DEFAULT_THRESHOLD = 0.1  # Model Monitor's comparison_threshold when constraints
 
 
 def endpoints(ui):
-    """Endpoints with reports or captured traffic in the home."""
+    """Endpoints with reports or captured traffic in the home (churn serve's capture folder,
+    or a local endpoint's capture destination)."""
     found = set(monitored_endpoints(str(ui.ws.monitoring_dir)))
     if ui.ws.capture_dir.is_dir():
         found |= {p.name for p in ui.ws.capture_dir.iterdir() if p.is_dir()}
+    for described in ui.ws.hosting.list_endpoints():
+        capture = (ui.ws.served(described["EndpointName"]) or {}).get("CaptureDir")
+        if capture and os.path.isdir(os.path.join(capture, described["EndpointName"])):
+            found.add(described["EndpointName"])
     return sorted(found)
 
 
@@ -173,23 +180,56 @@ def _bars(feature, width=360, row=18):
     )
 
 
+def baseline_version(ui, endpoint, found, version):
+    """(the version whose baseline the page draws, why that one): the one the address names,
+    else the one the endpoint serves, else the one its latest report was checked against;
+    (None, why none) when none of them is known. Never the newest Approved version of some
+    group: that may be another table's."""
+    if version:
+        return ui.ws.registry.find(version), "named in the address"
+    served = ui.ws.served(endpoint) or {}
+    if served.get("ModelPackageArn"):
+        return ui.ws.registry.find(served["ModelPackageArn"]), "the version %s serves" % endpoint
+    checked = [r["baseline"]["ModelPackageArn"] for r in found if (r["baseline"] or {}).get(
+        "ModelPackageArn")]  # fmt: skip
+    if checked:
+        return ui.ws.registry.find(checked[-1]), "the latest report was checked against it"
+    return None, (
+        "%s serves no registered version this home knows of (a model folder, or nothing "
+        "served yet) and no report names one; name one with ?version=GROUP/N" % endpoint
+    )
+
+
 def endpoint_page(ui, endpoint, version=None):
     if endpoint not in endpoints(ui):
         raise UserError("no monitoring reports or captured traffic for endpoint %r" % endpoint)
     found = reports(str(ui.ws.monitoring_dir), endpoint)
     parts = []
-    statistics = constraints = package = None
-    try:  # a version named in the address must exist; the default may not yet
-        package = ui.ws.registry.find(version or ui.ws.latest_approved())
-    except UserError as e:
-        if version:
-            raise
-        baseline_note = tag("p", "No baseline to compare with: %s" % e)
+    statistics = constraints = None
+    package, why = baseline_version(ui, endpoint, found, version)
+    baseline_note = tag("p", "No baseline to compare with: %s." % why)
     if package:
         try:
             statistics, constraints = ui.ws.drift_baseline(package["ModelPackageArn"])
         except UserError as e:
             baseline_note = tag("p", "No baseline to compare with: %s" % e)
+        others = sorted(
+            {
+                r["baseline"]["description"]
+                for r in found
+                if r["baseline"]
+                and r["baseline"].get("ModelPackageArn") != package["ModelPackageArn"]
+            }
+        )
+        if others:
+            parts.append(
+                tag(
+                    "p",
+                    "Some reports were checked against another baseline than the one drawn "
+                    "below (%s): %s." % (version_name(package), "; ".join(others)),
+                    class_="warning",
+                )
+            )
     threshold = float(
         ((constraints or {}).get("monitoring_config", {}).get("distribution_constraints", {})).get(
             "comparison_threshold", DEFAULT_THRESHOLD
@@ -200,9 +240,14 @@ def endpoint_page(ui, endpoint, version=None):
     parts.append(tag("h2", "Reports"))
     parts.append(
         table(
-            ["Report", "Rows checked", "Violations"],
+            ["Report", "Rows checked", "Violations", "Checked against"],
             [
-                [when(r["time"]), r["rows"] if r["rows"] is not None else "-", len(r["violations"])]
+                [
+                    when(r["time"]),
+                    r["rows"] if r["rows"] is not None else "-",
+                    len(r["violations"]),
+                    r["baseline"]["description"] if r["baseline"] else "-",
+                ]
                 for r in reversed(found)
             ],
         )
@@ -218,6 +263,7 @@ def endpoint_page(ui, endpoint, version=None):
         else tag("p", "None.")
     )
     parts.append(tag("h2", "Baseline against captured traffic"))
+    capture_dir = (ui.ws.served(endpoint) or {}).get("CaptureDir") or ui.ws.capture_dir
     if statistics is None:
         parts.append(baseline_note)
     else:
@@ -226,13 +272,12 @@ def endpoint_page(ui, endpoint, version=None):
                 "p",
                 "Baseline of ",
                 tag("a", version_name(package), href=version_href(package)),
-                " (the newest Approved unless ?version= names one); captured "
-                "requests under %s." % ui.ws.capture_dir,
+                " (%s); captured requests under %s." % (why, capture_dir),
                 class_="muted",
             )
         )
         try:
-            payloads, _ = captured_payloads(str(ui.ws.capture_dir), endpoint)
+            payloads, _ = captured_payloads(str(capture_dir), endpoint)
         except MonitorError as e:
             payloads = []
             parts.append(tag("p", str(e)))

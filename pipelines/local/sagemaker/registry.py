@@ -90,8 +90,10 @@ class Registry(object):
                 )
                 or "none yet"
             )
+            where = " in group %s" % group if group and not ref.startswith("arn:") else ""
             raise RegistryError(
-                "no model version %s (registered: %s); run `churn models list`" % (ref, known)
+                "no model version %s%s (registered: %s); name one as GROUP/N, or the group "
+                "with --group or --schema (`churn models list`)" % (ref, where, known)
             )
         return self._package(row)
 
