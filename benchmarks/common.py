@@ -138,9 +138,10 @@ def load_inference():
 
 def prepared_features(handlers, model, body):
     """The float matrix the booster is given for a CSV body: the floor's input."""
-    return handlers.features(
+    matrix, _ = handlers.features(
         handlers.decoding.columns(handlers.input_fn(body, "text/csv"), model), model
     )
+    return matrix
 
 
 def ensure_venv(venv, packages, program):
