@@ -43,6 +43,7 @@ from pipelines.cli import (
     ui,
     workflow,
 )
+from pipelines.cli.common import quiet_when_stdout_closes
 from pipelines.errors import UserError
 from pipelines.workspace import Workspace
 
@@ -73,10 +74,16 @@ def build_parser():
 
 
 def main(argv=None):
+    return quiet_when_stdout_closes(_main, argv)
+
+
+def _main(argv):
     args = build_parser().parse_args(argv)
     try:
         with Workspace(getattr(args, "home", None)) as ws:
             return args.func(args, ws)
+    except BrokenPipeError:  # an OSError, but no error of the user's: main ends quietly
+        raise
     except UserError as e:
         sys.stderr.write("churn %s: error: %s\n" % (args.command, e))
         return 1

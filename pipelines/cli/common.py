@@ -2,7 +2,10 @@
 reads a home takes."""
 
 import argparse
+import os
+import sys
 from pathlib import Path
+from typing import Callable, Optional, Sequence
 
 from pipelines.errors import UserError
 from processing.churn_schema import available_schemas
@@ -104,3 +107,26 @@ def check_batch_file(path, flag, features, names, csv_header=True):
                         )
     except OSError as e:
         raise UserError("%s %s: %s" % (flag, path, e.strerror))
+
+
+# What a shell reports for a command that a closed pipe stopped (128 + SIGPIPE), as `yes | head`.
+CLOSED_STDOUT_EXIT = 141
+
+
+def quiet_when_stdout_closes(
+    main: Callable[[Optional[Sequence[str]]], int], argv: Optional[Sequence[str]]
+) -> int:
+    """main(argv), ending quietly with CLOSED_STDOUT_EXIT when its reader goes away (`churn runs
+    list | head`): Python ignores SIGPIPE, so the write raises instead of the process ending as
+    Unix tools do. stdout is flushed here, so a pipe that breaks on the last lines is caught too,
+    and then pointed at /dev/null so the interpreter's own flush at exit has nowhere to fail."""
+    try:
+        try:
+            return main(argv)
+        finally:  # also after argparse's --help, whose SystemExit passes through
+            sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return CLOSED_STDOUT_EXIT

@@ -10,6 +10,7 @@ import sys
 
 from pipelines.aws.errors import credentials_error
 from pipelines.churn.sdk import quiet_sdk
+from pipelines.cli.common import quiet_when_stdout_closes
 from pipelines.errors import UserError
 
 
@@ -70,7 +71,12 @@ def load_pipeline(module_name, kwargs):
 
 
 def run_command(main, argv, prog):
-    """Run main(argv); user mistakes become one line on stderr and exit code 1."""
+    """Run main(argv); user mistakes become one line on stderr and exit code 1, and a closed
+    stdout ends it quietly, as it ends `churn`."""
+    return quiet_when_stdout_closes(lambda a: _one_line_errors(main, a, prog), argv)
+
+
+def _one_line_errors(main, argv, prog):
     try:
         return main(argv)
     except UserError as e:

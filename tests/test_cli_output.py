@@ -1,0 +1,111 @@
+"""What `churn` prints for the first things a new user does: a listing piped into `head`
+(issue 24)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from conftest import churn_cli as churn
+
+
+class Home(type(ROOT)):
+    """A home folder, with the --json result of its first run."""
+
+    first = None
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    """A home with one real execution on the user's own file, customers.csv."""
+    from pipelines.churn.datagen import write_csv
+
+    folder = tmp_path_factory.mktemp("cli-output")
+    write_csv(600, 5, folder / "customers.csv")
+    home = Home(folder / "home")
+    proc = churn(
+        home, "run", "--json", "--data", folder / "customers.csv", "--param", "AucThreshold=0"
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    home.first = json.loads(proc.stdout)
+    return home
+
+
+def many_executions(home, count):
+    """`count` more executions in the home: copies of the first one's record under new ids."""
+    source = home / "executions" / home.first["execution_id"] / "execution.json"
+    record = json.loads(source.read_text())
+    for i in range(count):
+        record["PipelineExecutionId"] = "copy%08d" % i
+        folder = home / "executions" / record["PipelineExecutionId"]
+        folder.mkdir(exist_ok=True)
+        (folder / "execution.json").write_text(json.dumps(record))
+
+
+def test_runs_list_into_head_ends_quietly_as_unix_tools_do(home):
+    """`churn runs list | head` ended in "churn runs: error: Broken pipe", exit 1."""
+    many_executions(home, 1500)  # far more than a pipe holds, so the listing outlives head
+    proc = subprocess.run(
+        [
+            "bash",
+            "-c",
+            '"$0" -m pipelines.cli runs list | head -1; exit "${PIPESTATUS[0]}"',
+            sys.executable,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        env=dict(os.environ, CHURN_HOME=str(home)),
+    )
+    assert proc.stderr == ""
+    assert proc.returncode == 141
+    assert len(proc.stdout.splitlines()) == 1
+
+
+def closed_pipe_run(argv, env=None):
+    """argv with its stdout a pipe whose reader has already gone."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            argv,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=str(ROOT),
+            env=dict(os.environ, **(env or {})),
+            timeout=300,
+        )
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["schemas"], ["runs", "list"], ["runs", "list", "--json"], ["models", "list"]],
+)
+def test_any_churn_command_ends_quietly_on_a_closed_stdout(home, args):
+    proc = closed_pipe_run(
+        [sys.executable, "-m", "pipelines.cli"] + args, {"CHURN_HOME": str(home)}
+    )
+    assert proc.stderr == "", proc.stderr
+    assert proc.returncode == 141
+
+
+def test_get_pipeline_definition_ends_quietly_on_a_closed_stdout():
+    proc = closed_pipe_run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.get_pipeline_definition",
+            "--module-name",
+            "pipelines.churn.pipeline",
+            "--kwargs",
+            '{"region": "us-east-1", "default_bucket": "churn-closed"}',
+        ]
+    )
+    assert proc.stderr == "", proc.stderr
+    assert proc.returncode == 141
