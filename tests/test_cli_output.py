@@ -1,15 +1,19 @@
-"""What `churn` prints for the first things a new user does: a listing piped into `head`
-(issue 24)."""
+"""What `churn` prints for the first things a new user does: a listing piped into `head`,
+`--version` (issue 24)."""
 
 import json
 import os
+import re
 import subprocess
 import sys
+import sysconfig
 
 import pytest
 
 from conftest import ROOT
 from conftest import churn_cli as churn
+
+SETUP_VERSION = re.search(r'version="([^"]+)"', (ROOT / "setup.py").read_text()).group(1)
 
 
 class Home(type(ROOT)):
@@ -109,3 +113,29 @@ def test_get_pipeline_definition_ends_quietly_on_a_closed_stdout():
     )
     assert proc.stderr == "", proc.stderr
     assert proc.returncode == 141
+
+
+def test_version_is_the_packages(tmp_path):
+    proc = churn(tmp_path, "--version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "churn " + SETUP_VERSION
+
+
+def test_version_without_an_install_comes_from_setup_py(tmp_path):
+    """A clone run as `python -m pipelines.cli` with the libraries but without the package's
+    own metadata: every installed distribution but this one, and no .pth processing."""
+    site = tmp_path / "site"
+    site.mkdir()
+    purelib = sysconfig.get_paths()["purelib"]
+    for name in os.listdir(purelib):
+        if "churn_pipelines" not in name:
+            os.symlink(os.path.join(purelib, name), site / name)
+    proc = subprocess.run(
+        [sys.executable, "-S", "-m", "pipelines.cli", "--version"],
+        capture_output=True,
+        text=True,
+        cwd=str(ROOT),
+        env=dict(os.environ, PYTHONPATH=str(site)),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "churn " + SETUP_VERSION

@@ -43,7 +43,7 @@ from pipelines.cli import (
     ui,
     workflow,
 )
-from pipelines.cli.common import quiet_when_stdout_closes
+from pipelines.cli.common import package_version, quiet_when_stdout_closes
 from pipelines.errors import UserError
 from pipelines.workspace import Workspace
 
@@ -66,6 +66,7 @@ COMMAND_GROUPS = (
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="churn", description="Churn pipeline template tools.")
+    parser.add_argument("--version", action="version", version="churn " + package_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for group in COMMAND_GROUPS:

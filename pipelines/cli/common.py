@@ -2,7 +2,9 @@
 reads a home takes."""
 
 import argparse
+import importlib.metadata
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -130,3 +132,20 @@ def quiet_when_stdout_closes(
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
         return CLOSED_STDOUT_EXIT
+
+
+DISTRIBUTION = "churn-pipelines"  # setup.py's name
+
+
+def package_version() -> str:
+    """The installed package's version; from setup.py in the checkout when it is not installed
+    (`python -m pipelines.cli` in a clone), as that is the version it would install."""
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        setup = Path(__file__).resolve().parents[2] / "setup.py"
+        try:
+            found = re.search(r"""\bversion\s*=\s*["']([^"']+)["']""", setup.read_text())
+        except OSError:
+            found = None
+        return found.group(1) if found else "unknown (not installed, no setup.py)"
