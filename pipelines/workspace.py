@@ -9,11 +9,13 @@ version carries. This is the layer that knows churn: the engine below it does no
 
 import json
 import os
+import re
 import sys
 import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Optional
 
 from pipelines.aws.featurestore import ensure_feature_group, offline_store_uri
 from pipelines.churn.bundles import build_bundles
@@ -38,6 +40,7 @@ from pipelines.serving.model import ServableModel, unpack_model
 from processing.churn_job import file_digest
 
 DEFAULT_HOME = ".churn"
+DATA_FOLDER = "data"  # where stage_data puts a run's input, under the store's churn prefix
 # The workflows' names in a local home (WorkflowSettings' defaults hold its store's locations);
 # polls shorter than on AWS, where a job takes minutes.
 LOCAL_WORKFLOW_SETTINGS = {
@@ -73,6 +76,17 @@ def evaluation_uri(package):
     """Where a model package's evaluation report is (ModelMetrics.ModelQuality), or None."""
     metrics = package.get("ModelMetrics") or {}
     return ((metrics.get("ModelQuality") or {}).get("Statistics") or {}).get("S3Uri")
+
+
+def staged_name(uri: Optional[str]) -> Optional[str]:
+    """The file (or folder/) name a user gave `--data` when `uri` is where stage_data put it
+    (<data prefix>/<digest>/<name>): the digest means nothing to them. Other URIs as they are."""
+    staged = "s3://%s/%s/%s/" % (LOCAL_BUCKET, PREFIX, DATA_FOLDER)
+    if uri and uri.startswith(staged):
+        digest, _, name = uri[len(staged) :].partition("/")
+        if re.fullmatch("[0-9a-f]{16}", digest) and name and "/" not in name.rstrip("/"):
+            return name
+    return uri
 
 
 class RunResult(object):
@@ -178,7 +192,7 @@ class Workspace(object):
                 if not self.store.exists(uri):
                     self.store.put_bytes(uri, data)
 
-    def stage_data(self, data, folder="data"):
+    def stage_data(self, data, folder=DATA_FOLDER):
         """A local CSV goes into the store as exactly one object, keyed by a hash of its bytes
         (same data, same key, cache hits), and the run's input is that object alone: a file
         staged under another name never joins it. The copy is published atomically and checked
@@ -321,10 +335,12 @@ class Workspace(object):
 
     def execution_summaries(self):
         """Every execution, newest first, as `churn runs list` and `churn ui` list them: id,
-        pipeline, status, start, seconds (so far, while it runs), steps, cache hits, test AUC."""
+        pipeline, status, start, seconds (so far, while it runs), steps, cache hits, test AUC,
+        its InputDataUrl and the name the user gave that input (staged_name)."""
         summaries = []
         for r in self.sagemaker.executions.list():
             metrics = self.test_metrics(r) or {}
+            input_url = (r.get("Parameters") or {}).get("InputDataUrl")
             summaries.append(
                 {
                     "id": r["PipelineExecutionId"],
@@ -336,6 +352,8 @@ class Workspace(object):
                     "cache_hits": sum(1 for s in r["Steps"] if s["CacheHit"]),
                     "auc": metrics.get("auc"),
                     "failure_reason": r["FailureReason"],
+                    "input_data_url": input_url,
+                    "input": staged_name(input_url),
                 }
             )
         return summaries

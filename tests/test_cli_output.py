@@ -1,5 +1,5 @@
 """What `churn` prints for the first things a new user does: a listing piped into `head`,
-`--version` (issue 24)."""
+`runs list --json` and the input it lists, `--version` (issue 24)."""
 
 import json
 import os
@@ -36,6 +36,36 @@ def home(tmp_path_factory):
     assert proc.returncode == 0, proc.stderr[-3000:]
     home.first = json.loads(proc.stdout)
     return home
+
+
+def record_of(home, execution_id):
+    proc = churn(home, "runs", "show", execution_id, "--json")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_runs_list_json_is_the_summaries_with_the_input_file(home):
+    """--json printed the table; the listing never said which data a run read."""
+    proc = churn(home, "runs", "list", "--json")
+    assert proc.returncode == 0, proc.stderr
+    listed = json.loads(proc.stdout)
+    assert isinstance(listed, list)
+    first = [r for r in listed if r["id"] == home.first["execution_id"]]
+    assert len(first) == 1, listed
+    summary = first[0]
+    assert summary["status"] == "Succeeded" and summary["steps"] == 9
+    assert summary["auc"] == home.first["metrics"]["auc"]
+    # the staged key is content-hashed; what the user gave was customers.csv
+    assert summary["input"] == "customers.csv"
+    assert re.fullmatch(
+        r"s3://churn-local/churn/data/[0-9a-f]{16}/customers\.csv", summary["input_data_url"]
+    ), summary
+    record = record_of(home, home.first["execution_id"])
+    assert summary["input_data_url"] == record["Parameters"]["InputDataUrl"]
+
+    table = churn(home, "runs", "list").stdout
+    line = [x for x in table.splitlines() if x.startswith(home.first["execution_id"])][0]
+    assert line.endswith("ChurnPipeline  customers.csv"), line
 
 
 def many_executions(home, count):

@@ -124,11 +124,14 @@ def log_tail(log):
 def cmd_runs(args, ws):
     if args.action == "list":
         found = ws.execution_summaries()
+        if args.json:
+            print(json.dumps(found, indent=1))
+            return 0
         if not found:
             print("no executions under %s yet; run `churn run`" % ws.home)
         for r in found:
             print(
-                "%s  %-10s %s  %5.1f s  %2d/%-2d cached  AUC %-6s  %s"
+                "%s  %-10s %s  %5.1f s  %2d/%-2d cached  AUC %-6s  %s  %s"
                 % (
                     r["id"],
                     r["status"],
@@ -138,6 +141,7 @@ def cmd_runs(args, ws):
                     r["steps"],
                     "-" if r["auc"] is None else "%.4f" % r["auc"],
                     r["pipeline"],
+                    r["input"] or "-",
                 )
             )
         return 0
@@ -249,7 +253,11 @@ def add_parsers(sub):
     p.add_argument("action", choices=("list", "show"))
     p.add_argument("id", nargs="?")
     add_home(p)
-    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="list: a JSON list of the executions' summaries; show: the execution's record",
+    )
     p.set_defaults(func=cmd_runs)
 
     p = sub.add_parser(
