@@ -91,7 +91,10 @@ def staged_name(uri: Optional[str]) -> Optional[str]:
 
 class RunResult(object):
     """What one `churn run` produced: the execution record and, read from its steps, the test
-    metrics, the registered version and the batch scores."""
+    metrics, the registered version and the batch scores. `seconds` is the whole command's
+    time (the definition built or found, code and data staged, the job parent started, the
+    execution); `execution_seconds` the execution's own, start to end, as `churn runs list`
+    and `churn ui` give it."""
 
     def __init__(self, record, metrics, model_package, batch_output, seconds):
         self.record = record
@@ -99,6 +102,10 @@ class RunResult(object):
         self.model_package = model_package
         self.batch_output = batch_output
         self.seconds = seconds
+
+    @property
+    def execution_seconds(self):
+        return round(elapsed(self.record), 2)
 
     @property
     def status(self):
@@ -135,6 +142,7 @@ class RunResult(object):
             "model_package": self.model_package,
             "batch_output": self.batch_output,
             "seconds": self.seconds,
+            "execution_seconds": self.execution_seconds,
         }
 
 

@@ -1,5 +1,6 @@
 """What `churn` prints for the first things a new user does: a listing piped into `head`,
-`runs list --json` and the input it lists, `--version` (issue 24)."""
+`runs list --json` and the input it lists, `--version`, the line that ends `churn run`
+(issue 24)."""
 
 import json
 import os
@@ -66,6 +67,34 @@ def test_runs_list_json_is_the_summaries_with_the_input_file(home):
     table = churn(home, "runs", "list").stdout
     line = [x for x in table.splitlines() if x.startswith(home.first["execution_id"])][0]
     assert line.endswith("ChurnPipeline  customers.csv"), line
+
+
+def test_the_run_line_gives_the_executions_time_and_the_commands_apart(home):
+    """`churn run` said "Succeeded in 24.2 s" where `runs list` said 10.3 s: the first was the
+    whole command (definition, staging, job parent), the second the execution."""
+    data = home.parent / "customers.csv"
+    proc = churn(home, "run", "--data", data, "--param", "AucThreshold=0")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = [x for x in proc.stdout.splitlines() if ": Succeeded in " in x][0]
+    found = re.fullmatch(
+        r"(\w+): Succeeded in ([\d.]+) s \((\d) of 9 steps from cache\); ([\d.]+) s in all with "
+        r"the definition, staging and job parent",
+        line,
+    )
+    assert found, line
+    record = record_of(home, found.group(1))
+    took = record["EndTime"] - record["StartTime"]
+    assert found.group(2) == "%.1f" % took
+    assert float(found.group(4)) >= float(found.group(2))
+    listed = [x for x in churn(home, "runs", "list").stdout.splitlines() if x.startswith(found[1])]
+    assert " %s s " % found.group(2) in listed[0], listed  # the same figure as the listing's
+
+
+def test_run_json_keeps_seconds_and_adds_the_executions_own(home):
+    result = home.first
+    record = record_of(home, result["execution_id"])
+    assert result["execution_seconds"] == round(record["EndTime"] - record["StartTime"], 2)
+    assert result["seconds"] >= result["execution_seconds"]
 
 
 def many_executions(home, count):
