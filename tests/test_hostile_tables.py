@@ -134,9 +134,10 @@ def good_table():
     return "\n".join([HEADER] + good_rows()) + "\n"
 
 
-# (name, file bytes, what the error must name): 44 tables a careless or hostile user gives, with
-# the overflow and extra-column tables above. The first group is refused at the header, before
-# anything runs; the rest by the pipeline's own steps.
+# (name, file bytes, what the error's first line must hold, {table} standing for the file's
+# path): 51 tables a careless or hostile user gives, with the overflow and extra-column tables
+# above. Those whose header or rows the CLI can judge are refused before anything runs (the
+# user's file and line named); the rest by the pipeline's own steps.
 BAD_TABLES = [
     ("empty", b"", "is empty"),
     ("header only", (HEADER + "\n").encode(), "has a header but no rows"),
@@ -151,13 +152,34 @@ BAD_TABLES = [
         good_table().replace(",churn", ",age", 1).encode(),
         "names column 'age' twice",
     ),
-    ("utf-16", good_table().encode("utf-16"), "is not a readable CSV file"),
+    (
+        "utf-16",
+        good_table().encode("utf-16"),
+        "{table} is not a readable CSV file: it is UTF-16 text: save it as UTF-8 CSV",
+    ),
+    (
+        "utf-16 without a byte-order mark",
+        good_table().encode("utf-16-le"),
+        "is not a readable CSV file: it looks like UTF-16 text (every other byte is 0): save it "
+        "as UTF-8 CSV",
+    ),
     (
         "latin-1 header",
         ("âge" + HEADER[3:] + "\n").encode("latin-1") + b"x\n",
-        "is not a readable CSV file",
+        "{table} is not a readable CSV file: line 1 is not UTF-8 (byte 0xe2: Latin-1 or "
+        "Windows-1252 text?): save it as UTF-8 CSV",
     ),
-    ("binary", bytes(range(256)) * 8, "is not a readable CSV file"),
+    (
+        "latin-1 row",
+        (good_table() + "Cé9999,40,1,1.5,1,1,0\n").encode("latin-1"),
+        "{table} is not a readable CSV file: line 402 is not UTF-8 (byte 0xe9",
+    ),
+    (
+        "binary",
+        bytes(range(256)) * 8,
+        "is not a readable CSV file: it holds NUL bytes (a binary file, not text): save it as "
+        "UTF-8 CSV",
+    ),
     ("header in capitals", good_table().replace("age", "Age", 1).encode(), "lacks columns age"),
     ("open quote in header", ('"' + good_table()).encode(), "lacks columns"),
     ("age out of range", with_field("age", "150").encode(), "age: 3 rows outside [0, 120]"),
@@ -188,9 +210,35 @@ BAD_TABLES = [
     (
         "row too long",
         good_table().replace("\nC00005,", "\nC00005,1,", 1).encode(),
-        "is not a readable CSV file",
+        "{table} line 7 has 8 fields, the header has 7; fix the row (a comma inside a value "
+        "needs quotes)",
     ),
-    ("row too short", (good_table() + "C99999,40\n").encode(), "1 row missing"),
+    (
+        "row too long, CR line ends",
+        good_table().replace("\n", "\r").replace("\rC00005,", "\rC00005,1,", 1).encode(),
+        "{table} line 7 has 8 fields, the header has 7",
+    ),
+    (
+        "row too long after quoted line breaks",
+        with_field("balance", '"12\n34"').replace("\nC00009,", "\nC00009,1,", 1).encode(),
+        "{table} line 13 has 8 fields, the header has 7",
+    ),
+    (
+        "row too short",
+        (good_table() + "C99999,40\n").encode(),
+        "{table} line 402 has 2 fields, the header has 7; fix the row (every column needs a "
+        "field, empty where the value is missing)",
+    ),
+    (
+        "unclosed quote",
+        good_table().replace("\nC00005,", '\n"C00005,', 1).encode(),
+        "{table} line 7 opens a quote that is never closed",
+    ),
+    (
+        "unclosed quote on the last line",
+        (good_table() + 'C99999,40,1,1.5,1,1,"1\n').encode(),
+        "{table} line 402 opens a quote that is never closed",
+    ),
     ("only churners", with_field("churn", "1", rows=range(400)).encode(), "no retained rows"),
     ("three rows", "\n".join([HEADER] + good_rows(3)).encode(), "too few to split"),
     (
@@ -198,9 +246,29 @@ BAD_TABLES = [
         with_field("balance", '"12\n34"').encode(),
         "balance: 3 rows with non-numeric",
     ),
-    ("bom and junk", b"\xef\xbb\xbf\xff\xfe" + good_table().encode(), "is not a readable CSV"),
-    ("gzip", gzip.compress(good_table().encode()), "is not a readable CSV file"),
-    ("zip (a spreadsheet)", b"PK\x03\x04" + bytes(200), "is not a readable CSV file"),
+    (
+        "bom and junk",
+        b"\xef\xbb\xbf\xff\xfe" + good_table().encode(),
+        "is not a readable CSV file: line 1 is not UTF-8 (byte 0xff",
+    ),
+    (
+        "gzip",
+        gzip.compress(good_table().encode()),
+        "{table} is not a readable CSV file: it is gzip-compressed: decompress it (gunzip), or "
+        "open it and save it as UTF-8 CSV",
+    ),
+    (
+        "zip (a spreadsheet)",
+        b"PK\x03\x04" + bytes(200),
+        "{table} is not a readable CSV file: it is a ZIP archive (an Excel .xlsx workbook is "
+        "one): open the sheet and save it as UTF-8 CSV",
+    ),
+    (
+        "an old Excel workbook",
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(200),
+        "is not a readable CSV file: it is an Excel 97-2003 workbook (.xls): open the sheet and "
+        "save it as UTF-8 CSV",
+    ),
     ("json", json.dumps([{"age": 40}]).encode(), "lacks columns"),
     (
         "header with spaces",
@@ -232,8 +300,9 @@ def test_a_bad_table_is_refused_naming_its_column(shared_home, tmp_path, name, d
     assert proc.returncode == 1, proc.stdout[-2000:]
     assert "Traceback" not in proc.stderr, proc.stderr
     first = proc.stderr.strip().splitlines()[0]
-    assert fragment in first, first
-    assert "/opt/ml/" not in first, first  # the user's file, never a job's container path
+    assert fragment.replace("{table}", str(table)) in first, first
+    # the user's file, never a job's container path or the copy staged under the home
+    assert "/opt/ml/" not in first and str(shared_home) not in first, first
     if (shared_home / "registry.db").exists():
         with sqlite3.connect(str(shared_home / "registry.db")) as db:
             assert db.execute("SELECT COUNT(*) FROM model_packages").fetchone()[0] == 0

@@ -19,15 +19,15 @@ from pipelines.cli.common import (
 from pipelines.errors import UserError
 from pipelines.local.sagemaker.jobs.container import tail
 from pipelines.local.sagemaker.records import elapsed
-from processing.churn_io import DataError, check_header
+from processing.churn_io import DataError, check_table
 
 
 def cmd_run(args, ws):
     source = SchemaSource(args.schema)  # a wrong schema fails here, before anything starts
     data = data_or_generated(args, ws, allow_s3=True)
     if not data.startswith("s3://"):
-        try:  # what the jobs would find at the header, said before anything runs
-            check_header(data, source.schema)
+        try:  # what the jobs would find in the header and the rows, said before anything runs
+            check_table(data, source.schema)
         except DataError as e:
             raise UserError(str(e))
     if args.batch_input and not args.batch_input.startswith("s3://"):
