@@ -121,8 +121,8 @@ def not_utf8(data, first_line, error):
 
 def check_header(name, schema=None):
     """The header line of a CSV file, refused when it is unreadable, names a column twice or
-    (given a schema) lacks a column the schema requires: what a job would find, said before
-    anything runs. A file that is no UTF-8 text (gzip, a workbook,
+    (given a schema) lacks a column the schema requires or that its "drop" names: what a job
+    would find, said before anything runs. A file that is no UTF-8 text (gzip, a workbook,
     UTF-16, Latin-1) is named for what it is."""
     with open(name, "rb") as f:
         head = f.read(HEAD_BYTES)
@@ -162,6 +162,12 @@ def check_header(name, schema=None):
             raise DataError(
                 "%s lacks columns %s (its header: %s); fix the data or the schema"
                 % (name, ", ".join(missing), shown(header))
+            )
+        absent = [c for c in schema.drop if c not in seen]
+        if absent:
+            raise DataError(
+                '%s has no column %s, which the schema\'s "drop" names (its header: %s); '
+                'fix the name in "drop" or leave it out' % (name, ", ".join(absent), shown(header))
             )
         if not has_rows:
             raise DataError("%s has a header but no rows" % name)

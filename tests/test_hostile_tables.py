@@ -306,3 +306,20 @@ def test_a_bad_table_is_refused_naming_its_column(shared_home, tmp_path, name, d
     if (shared_home / "registry.db").exists():
         with sqlite3.connect(str(shared_home / "registry.db")) as db:
             assert db.execute("SELECT COUNT(*) FROM model_packages").fetchone()[0] == 0
+
+
+def test_a_schema_that_drops_a_column_the_table_lacks_is_refused(tmp_path):
+    """A "drop" naming a column the table does not have (a misspelt name) was silently
+    accepted, and the column meant stayed in the table."""
+    schema = json.loads((ROOT / "processing" / "schemas" / "seed.json").read_text())
+    schema["drop"] = ["notes"]
+    (tmp_path / "schema.json").write_text(json.dumps(schema))
+    table = tmp_path / "customers.csv"
+    table.write_text(good_table())
+    home = tmp_path / "home"
+    proc = churn(home, "run", "--data", table, "--schema", tmp_path / "schema.json")
+    assert_refused(home, proc)
+    assert proc.stderr.strip() == (
+        'churn run: error: %s has no column notes, which the schema\'s "drop" names (its '
+        'header: %s); fix the name in "drop" or leave it out' % (table, HEADER.replace(",", ", "))
+    )
