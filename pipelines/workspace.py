@@ -7,6 +7,7 @@ stages its code and data under content-hashed keys, executes it and returns a Ru
 version carries. This is the layer that knows churn: the engine below it does not.
 """
 
+import hashlib
 import json
 import os
 import re
@@ -37,6 +38,7 @@ from pipelines.local.sfn_integrations import databrew_integrations, sagemaker_in
 from pipelines.local.stepfunctions.integrations import Integrations
 from pipelines.local.stepfunctions.service import StepFunctions, machine_arn
 from pipelines.serving.model import ServableModel, unpack_model
+from processing.churn_io import csv_files
 from processing.churn_job import file_digest
 
 DEFAULT_HOME = ".churn"
@@ -206,7 +208,8 @@ class Workspace(object):
         staged under another name never joins it. The copy is published atomically and checked
         against the source's size and hash, and an object already at the key is used only when
         it matches them too (a kill or a full disk during an older copy cannot leave a partial
-        table that later runs train on). An s3:// URI must already be in the local store."""
+        table that later runs train on). A folder of CSV files goes in as one prefix
+        (_stage_folder). An s3:// URI must already be in the local store."""
         if data.startswith("s3://"):
             if not self.store.objects(data):
                 raise UserError(
@@ -215,17 +218,51 @@ class Workspace(object):
                 )
             return data
         source = Path(data)
+        if source.is_dir():
+            return self._stage_folder(source.resolve(), folder)
         size, digest = file_digest(source)
         uri = "s3://%s/%s/%s/%s/%s" % (LOCAL_BUCKET, PREFIX, folder, digest[:16], source.name)
-        if self.store.exists(uri) and file_digest(self.store.file(uri)) == (size, digest):
-            return uri
+        self._stage_object(uri, source, (size, digest))
+        return uri
+
+    def _stage_folder(self, source, folder):
+        """A folder of CSV parts (every *.csv under it, as csv_files and the jobs select them)
+        under one prefix, keyed by a hash of their names and contents, each part staged as a
+        single file is: the same parts give the same prefix, and a prefix whose parts a kill
+        interrupted is completed, never used in part, as every run stages before it starts.
+        The run's input is the prefix, holding exactly these parts."""
+        parts = {
+            Path(f).relative_to(source).as_posix(): Path(f)
+            for f in csv_files(str(source), none_is_empty=True)
+        }
+        if not parts:
+            raise UserError("%s holds no .csv file" % source)
+        digests = {name: file_digest(path) for name, path in sorted(parts.items())}
+        key = hashlib.sha256(json.dumps(sorted(digests.items())).encode()).hexdigest()
+        label = source.name or "data"  # the root folder has no name
+        prefix = "s3://%s/%s/%s/%s/%s/" % (LOCAL_BUCKET, PREFIX, folder, key[:16], label)
+        for name, path in sorted(parts.items()):
+            self._stage_object(prefix + name, path, digests[name])
+        stray = sorted(set(self.store.objects(prefix)) - set(parts))
+        if stray:
+            raise UserError(
+                "the local store's copy of %s (%s) also holds %s, which the folder does not; "
+                "delete %s and run again"
+                % (source, prefix, ", ".join(stray), self.store.path(prefix))
+            )
+        return prefix
+
+    def _stage_object(self, uri, source, expected):
+        """`source` at `uri`, published atomically and checked against its (size, sha256); an
+        object already there is kept only when it matches them too."""
+        if self.store.exists(uri) and file_digest(self.store.file(uri)) == expected:
+            return
         self.store.put_file(uri, source)
-        if file_digest(self.store.file(uri)) != (size, digest):
+        if file_digest(self.store.file(uri)) != expected:
             raise UserError(
                 "%s changed while it was being copied into the local store; stage it again "
                 "once nothing writes to it" % source
             )
-        return uri
 
     # ------------------------------------------------------------------ feature store
 

@@ -294,10 +294,30 @@ def open_quote(name, line):
 
 def check_table(path, schema):
     """What the jobs would refuse in a table, said before anything runs and naming the file
-    and line: a header the schema can use (check_header) and rows of its width
-    (check_shape)."""
-    header = check_header(path, schema)
-    check_shape(path, len(header))
+    and line: a CSV file, or a folder of them (every *.csv under it, as the jobs read an S3
+    prefix), each with a header the schema can use (check_header) and rows of its width
+    (check_shape), all with the same header. Returns the files."""
+    if os.path.isdir(path):
+        files = csv_files(path, none_is_empty=True)
+        if not files:
+            raise DataError(
+                "%s holds no .csv file: give a CSV file, or a folder of CSV files that share "
+                "one header" % path
+            )
+    else:
+        files = [path]
+    first = None
+    for name in files:
+        header = check_header(name, schema)
+        if first is None:
+            first = (name, header)
+        elif header != first[1]:
+            raise DataError(
+                "%s's header is not %s's (%s against %s); every file of a table needs the "
+                "same header" % (name, first[0], shown(header), shown(first[1]))
+            )
+        check_shape(name, len(header))
+    return files
 
 
 def schema_columns(schema):

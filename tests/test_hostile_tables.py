@@ -323,3 +323,72 @@ def test_a_schema_that_drops_a_column_the_table_lacks_is_refused(tmp_path):
         'churn run: error: %s has no column notes, which the schema\'s "drop" names (its '
         'header: %s); fix the name in "drop" or leave it out' % (table, HEADER.replace(",", ", "))
     )
+
+
+# A folder of CSV parts, as the pipeline reads an S3 prefix: each part is checked like a file,
+# and all parts need one header. (name, {part: bytes}, what the first line must hold, {folder}
+# standing for the folder's path.)
+SECOND_PART = "\n".join([HEADER] + good_rows()).replace("\nC", "\nD") + "\n"
+BAD_FOLDERS = [
+    ("an empty folder", {}, "{folder} holds no .csv file: give a CSV file, or a folder"),
+    ("a folder without CSV files", {"notes.txt": b"x\n"}, "{folder} holds no .csv file"),
+    (
+        "parts with different headers",
+        {
+            "a.csv": good_table().encode(),
+            "b.csv": SECOND_PART.replace("age,tenure", "tenure,age", 1).encode(),
+        },
+        "{folder}/b.csv's header is not {folder}/a.csv's (customer_id, tenure, age,",
+    ),
+    (
+        "a ragged row in a part in a subfolder",
+        {
+            "a.csv": good_table().encode(),
+            "2024/b.csv": SECOND_PART.replace("\nD00005,", "\nD00005,1,", 1).encode(),
+        },
+        "{folder}/2024/b.csv line 7 has 8 fields, the header has 7",
+    ),
+    (
+        "a gzip part",
+        {"a.csv": good_table().encode(), "b.csv": gzip.compress(SECOND_PART.encode())},
+        "{folder}/b.csv is not a readable CSV file: it is gzip-compressed",
+    ),
+]
+
+
+@pytest.mark.parametrize("name, parts, fragment", BAD_FOLDERS, ids=[t[0] for t in BAD_FOLDERS])
+def test_a_bad_folder_of_parts_is_refused_naming_its_file(
+    shared_home, tmp_path, name, parts, fragment
+):
+    folder = tmp_path / "customers"
+    folder.mkdir()
+    for part, data in parts.items():
+        (folder / part).parent.mkdir(parents=True, exist_ok=True)
+        (folder / part).write_bytes(data)
+    proc = churn(shared_home, "run", "--data", folder)
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    assert "Traceback" not in proc.stderr, proc.stderr
+    first = proc.stderr.strip().splitlines()[0]
+    assert fragment.replace("{folder}", str(folder)) in first, first
+    assert "/opt/ml/" not in first and str(shared_home) not in first, first
+
+
+def test_a_jobs_container_path_names_the_users_file_or_the_file_in_their_folder(tmp_path):
+    """A job names its input by its container path, under the job's folder in the home; the
+    user gave a file or a folder, and a failure must name that."""
+    from pipelines.cli.run import in_users_terms
+
+    folder = tmp_path / "customers"
+    (folder / "2024").mkdir(parents=True)
+    for part in ("a.csv", "2024/b.csv"):
+        (folder / part).write_text(good_table())
+    job = str(tmp_path / "home/executions/e1/ValidateShards/algo-1/opt/ml/processing/input/data")
+    reason = "step ValidateShards failed: %s/2024/b.csv is not a readable CSV file: EOF" % job
+    assert in_users_terms(reason, str(folder)) == (
+        "step ValidateShards failed: %s/2024/b.csv is not a readable CSV file: EOF" % folder
+    )
+    table = folder / "a.csv"
+    reason = "step PreprocessData failed: %s/a.csv is not a readable CSV file: EOF" % job
+    assert in_users_terms(reason, str(table)) == (
+        "step PreprocessData failed: %s is not a readable CSV file: EOF" % table
+    )

@@ -58,17 +58,23 @@ def add_generated_data(parser):
     parser.add_argument("--seed", type=int, default=0, help="generator seed")
 
 
-def data_or_generated(args, ws, allow_s3=False):
-    """--data (a file, or with allow_s3 an s3:// URI in the local store), or generated
-    seed-schema data when the schema is the seed's."""
+def data_or_generated(args, ws, allow_s3=False, allow_folder=False):
+    """--data (a file; with allow_s3 an s3:// URI in the local store; with allow_folder a
+    folder of CSV files), or generated seed-schema data when the schema is the seed's."""
     if args.data is None:
         if args.schema != "seed":
             raise UserError(
                 "--schema %s needs --data: only the seed schema has generated data" % args.schema
             )
         return ws.generated_data(args.rows, args.seed)
-    if not (allow_s3 and args.data.startswith("s3://")) and not Path(args.data).is_file():
-        raise UserError("--data %s is not a file" % args.data)
+    if allow_s3 and args.data.startswith("s3://"):
+        return args.data
+    if allow_folder and Path(args.data).is_dir():
+        return args.data
+    if not Path(args.data).is_file():
+        raise UserError(
+            "--data %s is not a file%s" % (args.data, " or a folder" if allow_folder else "")
+        )
     return args.data
 
 

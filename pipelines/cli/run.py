@@ -1,6 +1,7 @@
 """`churn run`, `churn runs` and `churn run-scripts`: the pipeline on this machine."""
 
 import json
+import os
 import re
 import sys
 import time
@@ -19,12 +20,12 @@ from pipelines.cli.common import (
 from pipelines.errors import UserError
 from pipelines.local.sagemaker.jobs.container import tail
 from pipelines.local.sagemaker.records import elapsed
-from processing.churn_io import DataError, check_table
+from processing.churn_io import DataError, check_table, csv_files
 
 
 def cmd_run(args, ws):
     source = SchemaSource(args.schema)  # a wrong schema fails here, before anything starts
-    data = data_or_generated(args, ws, allow_s3=True)
+    data = data_or_generated(args, ws, allow_s3=True, allow_folder=True)
     if not data.startswith("s3://"):
         try:  # what the jobs would find in the header and the rows, said before anything runs
             check_table(data, source.schema)
@@ -66,15 +67,18 @@ def cmd_run(args, ws):
 
 
 def in_users_terms(reason, data):
-    """A job's failure reason as one line, naming the user's file where the job named its
-    container path (/opt/ml/processing/input/data/<file>)."""
+    """A job's failure reason as one line, naming the user's file (for a folder, its file)
+    where the job named its container path (/opt/ml/processing/input/data/<file>)."""
     reason = "; ".join(line.strip(" -") for line in reason.splitlines() if line.strip())
-    if data and not data.startswith("s3://"):
-        reason = re.sub(
-            r"\S*/opt/ml/processing/input/data/" + re.escape(Path(data).name),
-            lambda m: data,
-            reason,
-        )
+    if not data or data.startswith("s3://"):
+        return reason
+    if Path(data).is_dir():  # the jobs see each file at its path in the folder
+        files = {os.path.relpath(f, data): f for f in csv_files(data, none_is_empty=True)}
+    else:  # and a file under its own name
+        files = {Path(data).name: data}
+    for name, path in files.items():
+        container = r"\S*/opt/ml/processing/input/data/%s(?!\w)" % re.escape(name)
+        reason = re.sub(container, lambda m, path=path: path, reason)
     return reason
 
 
@@ -205,8 +209,8 @@ def add_parsers(sub):
     p = sub.add_parser("run", help="run the pipeline definition locally (no Docker, no AWS)")
     p.add_argument(
         "--data",
-        help="raw churn CSV, or an s3:// URI in the local store "
-        "(default: generated seed-schema data)",
+        help="raw churn CSV, a folder of CSV files with one header (every *.csv under it), or "
+        "an s3:// URI in the local store (default: generated seed-schema data)",
     )
     add_schema(p)
     p.add_argument(
