@@ -241,7 +241,7 @@ def column_checks(schema, column):
     if column == schema.target:
         return [completeness_check(column, 1.0), in_set_check(column, schema.target_values)]
     feature = schema.feature(column)
-    checks = [completeness_check(column, feature.completeness)]
+    checks = [completeness_check(column, feature.completeness, feature=True)]
     if feature.is_numeric:
         checks.append(type_check(feature))
         checks.append(finite_check(feature))
@@ -252,19 +252,29 @@ def column_checks(schema, column):
     return checks
 
 
-def completeness_check(column, completeness):
+def completeness_check(column, completeness, feature=False):
+    """Non-missing values in at least `completeness` of the rows. A feature's failure says how
+    the schema allows gaps: without "completeness" every value is required, which a user who
+    never wrote that key cannot guess from a count."""
     # GE's `mostly` is the share of rows that must pass: the schema's completeness exactly.
     if not 0.0 <= completeness <= 1.0:
         raise SchemaError(
             "completeness of %r is %r; it must be between 0 and 1" % (column, completeness)
         )
     if completeness >= 1.0:
+        problem = "{rows} missing"
+        if feature:
+            problem += (
+                '; the schema requires every value of %s (a feature without "completeness" '
+                'must be complete): to allow gaps, give it "completeness", e.g. 0.99 (a gap '
+                'is an empty field or a spelling listed in "missing_values")' % column
+            )
         return Check(
             column,
             "ExpectColumnValuesToNotBeNull",
             {"column": column},
             "no missing values",
-            "{rows} missing",
+            problem,
         )
     required = "%g%%" % (100.0 * completeness)
     return Check(

@@ -192,12 +192,17 @@ BAD_TABLES = [
     ("balance negative", with_field("balance", "-5").encode(), "balance: 3 rows below 0"),
     ("products zero", with_field("num_products", "0").encode(), "num_products: 3 rows outside"),
     ("active two", with_field("is_active", "2").encode(), "is_active: 3 rows outside [0, 1]"),
-    ("age missing", with_field("age", "").encode(), "age: 3 rows missing"),
+    (
+        "age missing",
+        with_field("age", "").encode(),
+        "age: 3 rows missing; the schema requires every value of age (a feature without "
+        '"completeness" must be complete): to allow gaps, give it "completeness", e.g. 0.99',
+    ),
     ("age arabic digits", with_field("age", "٤٠").encode(), "age: 3 rows with non-integer"),
     (
         "balance all missing",
         with_field("balance", "", rows=range(400)).encode(),
-        "balance: 400 rows missing",
+        "balance: 400 rows missing; the schema requires every value of balance",
     ),
     ("target yes", with_field("churn", "yes").encode(), "churn: 3 rows"),
     ("target missing", with_field("churn", "").encode(), "churn: 3 rows missing"),

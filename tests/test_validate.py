@@ -415,6 +415,12 @@ def test_telco_fails_when_total_charges_must_be_complete(runs):
     assert run.stderr.startswith("validate: 1 of "), run.stderr
     line = failure_line(run.stderr, "TotalCharges")
     assert "11 rows missing" in line and "(expect_column_values_to_not_be_null)" in line
+    # A count alone did not say that the schema asks for every value, nor how to allow gaps.
+    assert (
+        "11 rows missing; the schema requires every value of TotalCharges (a feature without "
+        '"completeness" must be complete): to allow gaps, give it "completeness", e.g. 0.99 '
+        '(a gap is an empty field or a spelling listed in "missing_values")' in line
+    ), line
 
 
 # ----------------------------------------------------------------------------- sharded
