@@ -182,9 +182,17 @@ BAD_TABLES = [
     ),
     ("header in capitals", good_table().replace("age", "Age", 1).encode(), "lacks columns age"),
     ("open quote in header", ('"' + good_table()).encode(), "lacks columns"),
-    ("age out of range", with_field("age", "150").encode(), "age: 3 rows outside [0, 120]"),
+    (
+        "age out of range",
+        with_field("age", "150").encode(),
+        "age: 3 rows outside [0, 120], e.g. 150 ({table} line 5)",
+    ),
     ("age not whole", with_field("age", "3.5").encode(), "age: 3 rows with non-integer values"),
-    ("balance text", with_field("balance", "lots").encode(), "balance: 3 rows with non-numeric"),
+    (
+        "balance text",
+        with_field("balance", "lots").encode(),
+        "balance: 3 rows with non-numeric values, e.g. 'lots' ({table} line 5)",
+    ),
     ("balance inf", with_field("balance", "inf").encode(), "balance: 3 rows with non-numeric"),
     ("balance nan", with_field("balance", "nan").encode(), "balance: 3 rows with non-numeric"),
     ("balance 1_000", with_field("balance", "1_000").encode(), "balance: 3 rows with non-numeric"),
@@ -357,6 +365,14 @@ BAD_FOLDERS = [
         "a gzip part",
         {"a.csv": good_table().encode(), "b.csv": gzip.compress(SECOND_PART.encode())},
         "{folder}/b.csv is not a readable CSV file: it is gzip-compressed",
+    ),
+    (
+        "a bad value in the second part",
+        {
+            "a.csv": good_table().encode(),
+            "b.csv": SECOND_PART.replace("\nD00007,27,", "\nD00007,150,", 1).encode(),
+        },
+        "age: 1 row outside [0, 120], e.g. 150 ({folder}/b.csv line 9)",
     ),
 ]
 

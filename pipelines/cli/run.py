@@ -68,7 +68,8 @@ def cmd_run(args, ws):
 
 def in_users_terms(reason, data):
     """A job's failure reason as one line, naming the user's file (for a folder, its file)
-    where the job named its container path (/opt/ml/processing/input/data/<file>)."""
+    where the job named its container path (/opt/ml/processing/input/data/<file>) or, in a
+    validation example, the file relative to its input ("(<file> line 5)")."""
     reason = "; ".join(line.strip(" -") for line in reason.splitlines() if line.strip())
     if not data or data.startswith("s3://"):
         return reason
@@ -79,6 +80,7 @@ def in_users_terms(reason, data):
     for name, path in files.items():
         container = r"\S*/opt/ml/processing/input/data/%s(?!\w)" % re.escape(name)
         reason = re.sub(container, lambda m, path=path: path, reason)
+        reason = reason.replace("(%s line " % name, "(%s line " % path)
     return reason
 
 
