@@ -122,7 +122,7 @@ def not_utf8(data, first_line, error):
 def check_header(name, schema=None):
     """The header line of a CSV file, refused when it is unreadable, names a column twice or
     (given a schema) lacks a column the schema requires or that its "drop" names: what a job
-    would find, said before anything runs. A file that is no UTF-8 text (gzip, a workbook,
+    would find, said before anything runs. A file that is not UTF-8 text (gzip, a workbook,
     UTF-16, Latin-1) is named for what it is."""
     with open(name, "rb") as f:
         head = f.read(HEAD_BYTES)
@@ -134,8 +134,9 @@ def check_header(name, schema=None):
             header = next(csv.reader(f), [])
             has_rows = bool(header) and any(line.strip() for line in itertools.islice(f, 50))
     except UnicodeDecodeError as e:
-        try:  # the line, when the bad byte is in the first bytes
-            head[: max(len(head) - 4, 0)].decode("utf-8")
+        try:  # the line, when the bad byte is in the first bytes (whose last character may
+            # be cut short, unless they are the whole file)
+            (head if len(head) < HEAD_BYTES else head[:-4]).decode("utf-8")
             where = "it is not UTF-8 (Latin-1 or Windows-1252 text?): save it as UTF-8 CSV"
         except UnicodeDecodeError as found:
             where = not_utf8(head, 1, found)
@@ -188,8 +189,8 @@ def check_shape(name, width):
     that is not UTF-8, naming its line (the header is line 1): a job's reader would otherwise
     fail on it, or pad a short row with missing values, after the run has started. Blank lines
     are skipped, as the readers skip them. A file without a quote character is checked by
-    counting the commas of each line with numpy (a 40 MB table in about 0.1 s); one with
-    quotes, where a comma or a line break can be part of a value, by the csv module."""
+    counting the commas of each line with numpy (1M rows, 29 MB, in 0.15 s); one with quotes,
+    where a comma or a line break can be part of a value, by the csv module (0.5 s)."""
     quoted = False
     first_line = 1
     tail = b""

@@ -135,7 +135,7 @@ def good_table():
 
 
 # (name, file bytes, what the error's first line must hold, {table} standing for the file's
-# path): 51 tables a careless or hostile user gives, with the overflow and extra-column tables
+# path): 52 tables a careless or hostile user gives, with the overflow and extra-column tables
 # above. Those whose header or rows the CLI can judge are refused before anything runs (the
 # user's file and line named); the rest by the pipeline's own steps.
 BAD_TABLES = [
@@ -173,6 +173,11 @@ BAD_TABLES = [
         "latin-1 row",
         (good_table() + "Cé9999,40,1,1.5,1,1,0\n").encode("latin-1"),
         "{table} is not a readable CSV file: line 402 is not UTF-8 (byte 0xe9",
+    ),
+    (
+        "latin-1 at the end of a short file",
+        "\n".join([HEADER] + good_rows(3) + ["C00009,40,1,1.5,1,1,0é\n"]).encode("latin-1"),
+        "{table} is not a readable CSV file: line 5 is not UTF-8 (byte 0xe9",
     ),
     (
         "binary",
