@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 ROWS   ?= 10000
+# BROWSER=skip: `make test` installs no Chromium (the browser tests then skip, saying so).
+BROWSER ?= install
 
 .PHONY: run test lint fmt synth venv clean browser ui
 
@@ -28,14 +30,18 @@ test: $(STAMP) browser
 
 # churn ui's browser tests run in headless Chromium: Debian's package, installed when missing
 # (as root, or through sudo). Elsewhere, point CHURN_CHROMIUM at a Chromium; without one the
-# browser tests skip and say so.
+# browser tests skip and say so. BROWSER=skip installs nothing.
 browser:
+ifeq ($(BROWSER),skip)
+	@echo "make browser: BROWSER=skip, no Chromium installed; without one the browser tests skip"
+else
 	@command -v chromium >/dev/null 2>&1 || test -n "$${CHURN_CHROMIUM:-}" || \
 	{ command -v apt-get >/dev/null 2>&1 && sudo=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ) && \
 	  echo "installing Debian's chromium for the browser tests" && \
 	  { $$sudo apt-get install -y -q chromium >/dev/null 2>&1 || \
 	    { $$sudo apt-get update -q >/dev/null && $$sudo apt-get install -y -q chromium >/dev/null; }; }; } || \
 	echo "make browser: could not install chromium; the browser tests will skip" >&2
+endif
 
 # The home's executions, registry and monitoring as web pages on http://127.0.0.1:8090/.
 ui: $(STAMP)

@@ -1,6 +1,6 @@
 """get-pipeline-definition: print a pipeline's definition JSON (SageMaker project template CLI).
 
-  get-pipeline-definition --module-name pipelines.churn.pipeline \\
+  get-pipeline-definition [--module-name pipelines.churn.pipeline] \\
       --kwargs '{"region": "us-east-1", "default_bucket": "my-bucket"}' [--file-name F]
 
 Works with no AWS credentials and no endpoint: code objects have content-hashed keys, so the

@@ -1,6 +1,6 @@
 """run-pipeline: upsert a pipeline and start an execution (SageMaker project template CLI).
 
-  run-pipeline --module-name pipelines.churn.pipeline --role-arn ARN \\
+  run-pipeline [--module-name pipelines.churn.pipeline] --role-arn ARN \\
       [--kwargs JSON] [--tags JSON] [--description TEXT] [--wait]
 
 Creates the pipeline or updates it when it exists, starts an execution and prints its ARN. With
@@ -15,6 +15,7 @@ import time
 
 from pipelines.aws.errors import require_credentials
 from pipelines.cli.template import (
+    add_option,
     load_pipeline,
     parse_kwargs,
     pipeline_parser,
@@ -77,8 +78,8 @@ def _steps(client, arn):
 
 def main(argv=None, out=sys.stdout):
     parser = pipeline_parser("run-pipeline", "Upsert a pipeline and start an execution.")
-    parser.add_argument(
-        "-role-arn",
+    add_option(
+        parser,
         "--role-arn",
         help="IAM role SageMaker Pipelines assumes to run the pipeline (or from --config-prefix)",
     )
@@ -87,10 +88,8 @@ def main(argv=None, out=sys.stdout):
         help="read what is not given (role, bucket, model package group) from Parameter Store "
         "under this path, e.g. /churn/ (the infrastructure writes it)",
     )
-    parser.add_argument(
-        "-tags", "--tags", default=None, help='JSON list of {"Key": ..., "Value": ...} tags'
-    )
-    parser.add_argument("-description", "--description", default=None)
+    add_option(parser, "--tags", help='JSON list of {"Key": ..., "Value": ...} tags')
+    add_option(parser, "--description", help="the pipeline's description")
     parser.add_argument("--wait", action="store_true", help="wait for the execution to end")
     parser.add_argument("--poll-seconds", type=float, default=30.0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -7,6 +7,7 @@ stages its code and data under content-hashed keys, executes it and returns a Ru
 version carries. This is the layer that knows churn: the engine below it does not.
 """
 
+import hashlib
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Optional
 
 from pipelines.aws.featurestore import ensure_feature_group, offline_store_uri
 from pipelines.churn.bundles import build_bundles
@@ -36,9 +38,11 @@ from pipelines.local.sfn_integrations import databrew_integrations, sagemaker_in
 from pipelines.local.stepfunctions.integrations import Integrations
 from pipelines.local.stepfunctions.service import StepFunctions, machine_arn
 from pipelines.serving.model import ServableModel, unpack_model
+from processing.churn_io import csv_files
 from processing.churn_job import file_digest, write_text_atomic
 
 DEFAULT_HOME = ".churn"
+DATA_FOLDER = "data"  # where stage_data puts a run's input, under the store's churn prefix
 # The workflows' names in a local home (WorkflowSettings' defaults hold its store's locations);
 # polls shorter than on AWS, where a job takes minutes.
 LOCAL_WORKFLOW_SETTINGS = {
@@ -76,9 +80,23 @@ def evaluation_uri(package):
     return ((metrics.get("ModelQuality") or {}).get("Statistics") or {}).get("S3Uri")
 
 
+def staged_name(uri: Optional[str]) -> Optional[str]:
+    """The file (or folder/) name a user gave `--data` when `uri` is where stage_data put it
+    (<data prefix>/<digest>/<name>): the digest means nothing to them. Other URIs as they are."""
+    staged = "s3://%s/%s/%s/" % (LOCAL_BUCKET, PREFIX, DATA_FOLDER)
+    if uri and uri.startswith(staged):
+        digest, _, name = uri[len(staged) :].partition("/")
+        if re.fullmatch("[0-9a-f]{16}", digest) and name and "/" not in name.rstrip("/"):
+            return name
+    return uri
+
+
 class RunResult(object):
     """What one `churn run` produced: the execution record and, read from its steps, the test
-    metrics, the registered version and the batch scores."""
+    metrics, the registered version and the batch scores. `seconds` is the whole command's
+    time (the definition built or found, code and data staged, the job parent started, the
+    execution); `execution_seconds` the execution's own, start to end, as `churn runs list`
+    and `churn ui` give it."""
 
     def __init__(self, record, metrics, model_package, batch_output, seconds, data_checks=None):
         self.record = record
@@ -87,6 +105,10 @@ class RunResult(object):
         self.model_package = model_package
         self.batch_output = batch_output
         self.seconds = seconds
+
+    @property
+    def execution_seconds(self):
+        return round(elapsed(self.record), 2)
 
     @property
     def status(self):
@@ -124,6 +146,7 @@ class RunResult(object):
             "model_package": self.model_package,
             "batch_output": self.batch_output,
             "seconds": self.seconds,
+            "execution_seconds": self.execution_seconds,
         }
 
 
@@ -181,13 +204,14 @@ class Workspace(object):
                 if not self.store.exists(uri):
                     self.store.put_bytes(uri, data)
 
-    def stage_data(self, data, folder="data"):
+    def stage_data(self, data, folder=DATA_FOLDER):
         """A local CSV goes into the store as exactly one object, keyed by a hash of its bytes
         (same data, same key, cache hits), and the run's input is that object alone: a file
         staged under another name never joins it. The copy is published atomically and checked
         against the source's size and hash, and an object already at the key is used only when
         it matches them too (a kill or a full disk during an older copy cannot leave a partial
-        table that later runs train on). An s3:// URI must already be in the local store."""
+        table that later runs train on). A folder of CSV files goes in as one prefix
+        (_stage_folder). An s3:// URI must already be in the local store."""
         if data.startswith("s3://"):
             if not self.store.objects(data):
                 raise UserError(
@@ -196,17 +220,51 @@ class Workspace(object):
                 )
             return data
         source = Path(data)
+        if source.is_dir():
+            return self._stage_folder(source.resolve(), folder)
         size, digest = file_digest(source)
         uri = "s3://%s/%s/%s/%s/%s" % (LOCAL_BUCKET, PREFIX, folder, digest[:16], source.name)
-        if self.store.exists(uri) and file_digest(self.store.file(uri)) == (size, digest):
-            return uri
+        self._stage_object(uri, source, (size, digest))
+        return uri
+
+    def _stage_folder(self, source, folder):
+        """A folder of CSV parts (every *.csv under it, as csv_files and the jobs select them)
+        under one prefix, keyed by a hash of their names and contents, each part staged as a
+        single file is: the same parts give the same prefix, and a prefix whose parts a kill
+        interrupted is completed, never used in part, as every run stages before it starts.
+        The run's input is the prefix, holding exactly these parts."""
+        parts = {
+            Path(f).relative_to(source).as_posix(): Path(f)
+            for f in csv_files(str(source), none_is_empty=True)
+        }
+        if not parts:
+            raise UserError("%s holds no .csv file" % source)
+        digests = {name: file_digest(path) for name, path in sorted(parts.items())}
+        key = hashlib.sha256(json.dumps(sorted(digests.items())).encode()).hexdigest()
+        label = source.name or "data"  # the root folder has no name
+        prefix = "s3://%s/%s/%s/%s/%s/" % (LOCAL_BUCKET, PREFIX, folder, key[:16], label)
+        for name, path in sorted(parts.items()):
+            self._stage_object(prefix + name, path, digests[name])
+        stray = sorted(set(self.store.objects(prefix)) - set(parts))
+        if stray:
+            raise UserError(
+                "the local store's copy of %s (%s) also holds %s, which the folder does not; "
+                "delete %s and run again"
+                % (source, prefix, ", ".join(stray), self.store.path(prefix))
+            )
+        return prefix
+
+    def _stage_object(self, uri, source, expected):
+        """`source` at `uri`, published atomically and checked against its (size, sha256); an
+        object already there is kept only when it matches them too."""
+        if self.store.exists(uri) and file_digest(self.store.file(uri)) == expected:
+            return
         self.store.put_file(uri, source)
-        if file_digest(self.store.file(uri)) != (size, digest):
+        if file_digest(self.store.file(uri)) != expected:
             raise UserError(
                 "%s changed while it was being copied into the local store; stage it again "
                 "once nothing writes to it" % source
             )
-        return uri
 
     # ------------------------------------------------------------------ feature store
 
@@ -330,10 +388,12 @@ class Workspace(object):
 
     def execution_summaries(self):
         """Every execution, newest first, as `churn runs list` and `churn ui` list them: id,
-        pipeline, status, start, seconds (so far, while it runs), steps, cache hits, test AUC."""
+        pipeline, status, start, seconds (so far, while it runs), steps, cache hits, test AUC,
+        its InputDataUrl and the name the user gave that input (staged_name)."""
         summaries = []
         for r in self.sagemaker.executions.list():
             metrics = self.test_metrics(r) or {}
+            input_url = (r.get("Parameters") or {}).get("InputDataUrl")
             summaries.append(
                 {
                     "id": r["PipelineExecutionId"],
@@ -345,6 +405,8 @@ class Workspace(object):
                     "cache_hits": sum(1 for s in r["Steps"] if s["CacheHit"]),
                     "auc": metrics.get("auc"),
                     "failure_reason": r["FailureReason"],
+                    "input_data_url": input_url,
+                    "input": staged_name(input_url),
                 }
             )
         return summaries

@@ -263,6 +263,38 @@ def table_text(kept, layout):
     return out
 
 
+def utc(seconds):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def why_empty(history, layout, entities, counts, own_times):
+    """Why the join gave no row, in one line, rather than an empty dataset: most often the time
+    asked for precedes every record's event time (a table without an event-time column is
+    stamped with its ingest time, so an --as-of before the ingest finds nothing)."""
+    import pyarrow.compute as pc
+
+    if not counts["entities"]:
+        return "the entities hold no rows: give the ids (and times) to build rows for"
+    found = (
+        "no entity has a record at or before its time (%(entities)d entities, "
+        "%(without_history)d without history, %(deleted)d deleted)" % counts
+    )
+    earliest = pc.min(history[layout.event_time]).as_py()
+    latest = float(np.max(entities["as_of"]))
+    if earliest is None or latest >= earliest:
+        return found
+    if own_times:
+        return (
+            "%s: the latest of their times, %s, precedes every record's event time (the "
+            "earliest is %s)" % (found, utc(latest), utc(earliest))
+        )
+    return (
+        "no customer has a record at or before --as-of %s: it precedes every record's event "
+        "time (the earliest is %s; rows of a table without an event-time column carry their "
+        "ingest time); give a later --as-of, or none for now" % (utc(latest), utc(earliest))
+    )
+
+
 def build(args):
     schema = load_schema(args.schema)
     layout = definitions(schema)
@@ -278,10 +310,7 @@ def build(args):
         history, entities, layout.record_identifier, layout.event_time, cutoff
     )
     if not len(kept):
-        raise DataError(
-            "no entity has a record at or before its time (%d entities, %d without history, "
-            "%d deleted)" % (counts["entities"], counts["without_history"], counts["deleted"])
-        )
+        raise DataError(why_empty(history, layout, entities, counts, bool(args.entities)))
     table = table_text(kept, layout)
     write_atomic(
         os.path.join(args.output_dir, "dataset.csv"),

@@ -14,8 +14,11 @@ one file) as raw text, builds an expectation suite from the schema and validates
   - ids are unique; the table has at least one row
 
 Writes <output-dir>/validation_report.json (our summary: one entry per check with its column,
-outcome, bad-row count and examples) and <output-dir>/ge_validation_result.json (Great
-Expectations' own results), each under a temporary name and then renamed. Exits 0 when every check
+outcome, bad-row count, examples and, beside each example, the file it is in, relative to the
+input, and its line: the data row + 2, as the header is line 1 and rows count from 0; a row
+after a blank line or a quoted line break sits further down) and
+<output-dir>/ge_validation_result.json (Great Expectations' own results), each under a
+temporary name and then renamed. Exits 0 when every check
 passes; otherwise exits 1 with a message naming each failed check, its column and its count, also
 written to /opt/ml/output/message for SageMaker's failure reason.
 
@@ -77,7 +80,9 @@ FAILURE_FILE = "/opt/ml/output/message"
 REPORT_FILE = "validation_report.json"
 GE_RESULT_FILE = "ge_validation_result.json"
 SHARD_FILE = "validation_shard.json"
-FORMAT = "churn-validation/2"  # 2: input_files relative to the input
+# 2: input_files relative to the input; unexpected_example_lines (file and line of each
+# example) added since, which readers of 2 may ignore
+FORMAT = "churn-validation/2"
 SHARD_FORMAT = "churn-validation-shard/2"  # 2: one part per batch
 
 # Range and overflow checks need numbers while the type checks need the raw text, so a numeric
@@ -254,7 +259,7 @@ def column_checks(schema, column):
     if column == schema.target:
         return [completeness_check(column, 1.0), in_set_check(column, schema.target_values)]
     feature = schema.feature(column)
-    checks = [completeness_check(column, feature.completeness)]
+    checks = [completeness_check(column, feature.completeness, feature=True)]
     if feature.is_numeric:
         checks.append(type_check(feature))
         checks.append(finite_check(feature))
@@ -265,19 +270,29 @@ def column_checks(schema, column):
     return checks
 
 
-def completeness_check(column, completeness):
+def completeness_check(column, completeness, feature=False):
+    """Non-missing values in at least `completeness` of the rows. A feature's failure says how
+    the schema allows gaps: without "completeness" every value is required, which a user who
+    never wrote that key cannot guess from a count."""
     # GE's `mostly` is the share of rows that must pass: the schema's completeness exactly.
     if not 0.0 <= completeness <= 1.0:
         raise SchemaError(
             "completeness of %r is %r; it must be between 0 and 1" % (column, completeness)
         )
     if completeness >= 1.0:
+        problem = "{rows} missing"
+        if feature:
+            problem += (
+                '; the schema requires every value of %s (a feature without "completeness" '
+                'must be complete): to allow gaps, give it "completeness", e.g. 0.99 (a gap '
+                'is an empty field or a spelling listed in "missing_values")' % column
+            )
         return Check(
             column,
             "ExpectColumnValuesToNotBeNull",
             {"column": column},
             "no missing values",
-            "{rows} missing",
+            problem,
         )
     required = "%g%%" % (100.0 * completeness)
     return Check(
@@ -563,10 +578,13 @@ def shard_problem(shard):
 class Outcome(object):
     """A check's result on the whole table, from one or more shards."""
 
-    def __init__(self, success, unexpected_count=None, first_bad=(), observed=None, error=None):
+    def __init__(
+        self, success, unexpected_count=None, first_bad=(), observed=None, error=None, where=()
+    ):
         self.success = success
         self.unexpected_count = unexpected_count
         self.first_bad = list(first_bad)  # the table's first bad values, in row order
+        self.where = list(where)  # (file, data row) of each of them, where known
         self.observed = observed
         self.error = error
 
@@ -625,8 +643,9 @@ def merge_check(check, parts, pieces, row_count):
             unexpected += sum(p["rows"] for p in part["pieces"])
     bad.sort(key=lambda e: (e[0], e[1]))
     first_bad = [e[2] for e in bad[:PARTIAL_UNEXPECTED]]
+    where = [(e[0], e[1]) for e in bad[:PARTIAL_UNEXPECTED]]
     if errors:
-        return Outcome(False, unexpected, first_bad, error=errors[0])
+        return Outcome(False, unexpected, first_bad, error=errors[0], where=where)
     if check.expectation == "ExpectColumnValuesToNotBeNull":
         # GE's rule: the share of all rows that are present reaches `mostly`; an empty
         # table passes vacuously.
@@ -635,7 +654,7 @@ def merge_check(check, parts, pieces, row_count):
     else:
         # The other map checks have no `mostly`: one bad (non-missing) value fails them.
         success = unexpected == 0
-    return Outcome(success, unexpected, first_bad)
+    return Outcome(success, unexpected, first_bad, where=where)
 
 
 def unique_outcome(pieces):
@@ -654,13 +673,21 @@ def unique_outcome(pieces):
 
 def summarize(check, outcome, row_count):
     """Our report entry for one check: what it tested, whether it passed, how many rows broke
-    it, a few of their values, and one human sentence."""
+    it, a few of their values with where each first occurs, and one human sentence."""
+    picked = distinct_examples(outcome.first_bad)
     entry = {
         "expectation": snake_case(check.expectation),
         "column": check.column,
         "success": bool(outcome.success),
         "unexpected_count": outcome.unexpected_count,
-        "unexpected_examples": examples(outcome.first_bad),
+        "unexpected_examples": [value for value, _ in picked],
+        # Beside each example: its file (relative to the input) and line, the data row + 2
+        # (the header is line 1); empty where the check keeps no rows (unique ids).
+        "unexpected_example_lines": [
+            {"file": outcome.where[i][0], "line": outcome.where[i][1] + 2}
+            for _, i in picked
+            if i < len(outcome.where)
+        ],
         "message": "",
     }
     if outcome.error is not None:
@@ -679,8 +706,10 @@ def summarize(check, outcome, row_count):
             },
         )
         if entry["unexpected_examples"] and check.expectation != "ExpectColumnValuesToNotBeNull":
+            lines = entry["unexpected_example_lines"]
             entry["message"] += ", e.g. %s" % ", ".join(
-                repr(v) for v in entry["unexpected_examples"]
+                repr(v) + (" (%(file)s line %(line)d)" % lines[i] if i < len(lines) else "")
+                for i, v in enumerate(entry["unexpected_examples"])
             )
         if check.expectation == "ExpectColumnValuesToBeInSet":
             entry["message"] += case_hint(entry["unexpected_examples"], check.kwargs["value_set"])
@@ -705,10 +734,11 @@ def snake_case(class_name):
     return re.sub(r"(?<!^)([A-Z])", r"_\1", class_name).lower()
 
 
-def examples(values):
-    """A few distinct bad values, JSON-safe; integral floats print as integers (150, not 150.0)."""
+def distinct_examples(values):
+    """(value, its index in `values`) of a few distinct bad values, JSON-safe; integral floats
+    print as integers (150, not 150.0)."""
     out = []
-    for v in values:
+    for i, v in enumerate(values):
         if hasattr(v, "item"):  # numpy scalar -> Python
             v = v.item()
         if isinstance(v, float):
@@ -716,8 +746,8 @@ def examples(values):
                 continue
             if v.is_integer():
                 v = int(v)
-        if v not in out:
-            out.append(v)
+        if v not in [seen for seen, _ in out]:
+            out.append((v, i))
         if len(out) == EXAMPLES:
             break
     return out

@@ -208,6 +208,33 @@ def test_a_write_time_cutoff_sees_only_what_the_store_held_then(tmp_path, twin):
     assert pd.read_csv(out / "dataset.csv")["age"].tolist() == [1]
 
 
+def test_times_before_every_record_say_so_instead_of_an_empty_dataset(tmp_path, twin):
+    """A dataset with no row said only "no entity has a record at or before its time", however
+    far the time asked for lay before the records."""
+    fs, _, schema_file = twin
+    t = 1714600000  # 2024-05-01T21:46:40Z
+    put(fs, "C1", t, 1)
+    put(fs, "C2", t + 60, 2)
+    proc, out = build(tmp_path, fs, schema_file, "--as-of", "2024-01-01T00:00:00Z")
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "build-dataset: error: no customer has a record at or before --as-of "
+        "2024-01-01T00:00:00Z: it precedes every record's event time (the earliest is "
+        "2024-05-01T21:46:40Z; rows of a table without an event-time column carry their ingest "
+        "time); give a later --as-of, or none for now"
+    )
+    assert not (out / "dataset.csv").exists()
+    entities = tmp_path / "entities.csv"
+    entities.write_text("customer_id,updated_at\nC1,%d\nC2,%d\n" % (t - 100, t - 10))
+    proc, out = build(tmp_path, fs, schema_file, "--entities", entities)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "build-dataset: error: no entity has a record at or before its time (2 entities, 2 "
+        "without history, 0 deleted): the latest of their times, 2024-05-01T21:46:30Z, "
+        "precedes every record's event time (the earliest is 2024-05-01T21:46:40Z)"
+    )
+
+
 def test_an_empty_offline_store_is_one_line(tmp_path, twin):
     fs, _, schema_file = twin
     proc, _ = build(tmp_path, fs, schema_file)

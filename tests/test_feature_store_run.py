@@ -157,11 +157,43 @@ def test_the_feature_commands_on_the_local_twin(tmp_path, seed_csv):
     built = pd.read_csv(out, dtype=str)
     assert len(built) == len(rows) - 1 and first not in set(built["customer_id"])
     assert built.set_index("customer_id").loc[second, "age"] == rows.iloc[1]["age"]
-    neither = churn_cli(home, "features", "dataset", "--out", out)
-    assert neither.stderr.strip() == "churn features: error: give --entities CSV or --as-of TIME"
+    both = churn_cli(home, "features", "dataset", "--as-of", "now", "--entities", seed_csv)
+    assert both.stderr.strip() == (
+        "churn features: error: give --entities CSV or --as-of TIME, not both"
+    )
     assert churn_cli(home, "features", "delete-group").returncode == 0
     missing = churn_cli(home, "features", "get", second)
     assert missing.stderr.strip() == (
         "churn features: error: feature group churn-customers: Resource Not Found: "
         "FeatureGroup churn-customers does not exist."
     )
+
+
+def test_a_new_users_first_feature_commands_say_what_to_do(tmp_path, seed_csv):
+    """An ingest into a missing group said only "Resource Not Found"; --as-of claimed a default
+    of now that it did not have; and the README's dataset as of 2024, right after its own
+    ingest (whose records carry the ingest time), found nothing without saying why."""
+    home = tmp_path / "home"
+    missing = churn_cli(home, "features", "ingest", "--data", seed_csv)
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == (
+        "churn features: error: feature group churn-customers does not exist: create it first "
+        "with `churn features create`"
+    )
+    named = churn_cli(home, "features", "ingest", "--data", seed_csv, "--feature-group", "mine")
+    assert "create it first with `churn features create --feature-group mine`" in named.stderr
+    assert churn_cli(home, "features", "create").returncode == 0
+    assert churn_cli(home, "features", "ingest", "--data", seed_csv).returncode == 0
+
+    out = tmp_path / "asof.csv"
+    early = churn_cli(home, "features", "dataset", "--as-of", "2024-01-01T00:00:00Z", "--out", out)
+    assert early.returncode == 1
+    assert len(early.stderr.strip().splitlines()) == 1, early.stderr
+    assert early.stderr.startswith(
+        "churn features: error: no customer has a record at or before --as-of "
+        "2024-01-01T00:00:00Z: it precedes every record's event time (the earliest is 20"
+    ), early.stderr
+    assert not out.exists()
+    now = churn_cli(home, "features", "dataset", "--out", out)  # as of now
+    assert now.returncode == 0, now.stderr
+    assert len(pd.read_csv(out)) == len(pd.read_csv(seed_csv))

@@ -3,6 +3,7 @@ exit, one line naming the column, no traceback, nothing registered."""
 
 import gzip
 import json
+import os
 
 import pytest
 
@@ -134,9 +135,10 @@ def good_table():
     return "\n".join([HEADER] + good_rows()) + "\n"
 
 
-# (name, file bytes, what the error must name): 44 tables a careless or hostile user gives, with
-# the overflow and extra-column tables above. The first group is refused at the header, before
-# anything runs; the rest by the pipeline's own steps.
+# (name, file bytes, what the error's first line must hold, {table} standing for the file's
+# path): 52 tables a careless or hostile user gives, with the overflow and extra-column tables
+# above. Those whose header or rows the CLI can judge are refused before anything runs (the
+# user's file and line named); the rest by the pipeline's own steps.
 BAD_TABLES = [
     ("empty", b"", "is empty"),
     ("header only", (HEADER + "\n").encode(), "has a header but no rows"),
@@ -151,18 +153,52 @@ BAD_TABLES = [
         good_table().replace(",churn", ",age", 1).encode(),
         "names column 'age' twice",
     ),
-    ("utf-16", good_table().encode("utf-16"), "is not a readable CSV file"),
+    (
+        "utf-16",
+        good_table().encode("utf-16"),
+        "{table} is not a readable CSV file: it is UTF-16 text: save it as UTF-8 CSV",
+    ),
+    (
+        "utf-16 without a byte-order mark",
+        good_table().encode("utf-16-le"),
+        "is not a readable CSV file: it looks like UTF-16 text (every other byte is 0): save it "
+        "as UTF-8 CSV",
+    ),
     (
         "latin-1 header",
         ("âge" + HEADER[3:] + "\n").encode("latin-1") + b"x\n",
-        "is not a readable CSV file",
+        "{table} is not a readable CSV file: line 1 is not UTF-8 (byte 0xe2: Latin-1 or "
+        "Windows-1252 text?): save it as UTF-8 CSV",
     ),
-    ("binary", bytes(range(256)) * 8, "is not a readable CSV file"),
+    (
+        "latin-1 row",
+        (good_table() + "Cé9999,40,1,1.5,1,1,0\n").encode("latin-1"),
+        "{table} is not a readable CSV file: line 402 is not UTF-8 (byte 0xe9",
+    ),
+    (
+        "latin-1 at the end of a short file",
+        "\n".join([HEADER] + good_rows(3) + ["C00009,40,1,1.5,1,1,0é\n"]).encode("latin-1"),
+        "{table} is not a readable CSV file: line 5 is not UTF-8 (byte 0xe9",
+    ),
+    (
+        "binary",
+        bytes(range(256)) * 8,
+        "is not a readable CSV file: it holds NUL bytes (a binary file, not text): save it as "
+        "UTF-8 CSV",
+    ),
     ("header in capitals", good_table().replace("age", "Age", 1).encode(), "lacks columns age"),
     ("open quote in header", ('"' + good_table()).encode(), "lacks columns"),
-    ("age out of range", with_field("age", "150").encode(), "age: 3 rows outside [0, 120]"),
+    (
+        "age out of range",
+        with_field("age", "150").encode(),
+        "age: 3 rows outside [0, 120], e.g. 150 ({table} line 5)",
+    ),
     ("age not whole", with_field("age", "3.5").encode(), "age: 3 rows with non-integer values"),
-    ("balance text", with_field("balance", "lots").encode(), "balance: 3 rows with non-numeric"),
+    (
+        "balance text",
+        with_field("balance", "lots").encode(),
+        "balance: 3 rows with non-numeric values, e.g. 'lots' ({table} line 5)",
+    ),
     ("balance inf", with_field("balance", "inf").encode(), "balance: 3 rows with non-numeric"),
     ("balance nan", with_field("balance", "nan").encode(), "balance: 3 rows with non-numeric"),
     ("balance 1_000", with_field("balance", "1_000").encode(), "balance: 3 rows with non-numeric"),
@@ -170,12 +206,17 @@ BAD_TABLES = [
     ("balance negative", with_field("balance", "-5").encode(), "balance: 3 rows below 0"),
     ("products zero", with_field("num_products", "0").encode(), "num_products: 3 rows outside"),
     ("active two", with_field("is_active", "2").encode(), "is_active: 3 rows outside [0, 1]"),
-    ("age missing", with_field("age", "").encode(), "age: 3 rows missing"),
+    (
+        "age missing",
+        with_field("age", "").encode(),
+        "age: 3 rows missing; the schema requires every value of age (a feature without "
+        '"completeness" must be complete): to allow gaps, give it "completeness", e.g. 0.99',
+    ),
     ("age arabic digits", with_field("age", "٤٠").encode(), "age: 3 rows with non-integer"),
     (
         "balance all missing",
         with_field("balance", "", rows=range(400)).encode(),
-        "balance: 400 rows missing",
+        "balance: 400 rows missing; the schema requires every value of balance",
     ),
     ("target yes", with_field("churn", "yes").encode(), "churn: 3 rows"),
     ("target missing", with_field("churn", "").encode(), "churn: 3 rows missing"),
@@ -188,9 +229,35 @@ BAD_TABLES = [
     (
         "row too long",
         good_table().replace("\nC00005,", "\nC00005,1,", 1).encode(),
-        "is not a readable CSV file",
+        "{table} line 7 has 8 fields, the header has 7; fix the row (a comma inside a value "
+        "needs quotes)",
     ),
-    ("row too short", (good_table() + "C99999,40\n").encode(), "1 row missing"),
+    (
+        "row too long, CR line ends",
+        good_table().replace("\n", "\r").replace("\rC00005,", "\rC00005,1,", 1).encode(),
+        "{table} line 7 has 8 fields, the header has 7",
+    ),
+    (
+        "row too long after quoted line breaks",
+        with_field("balance", '"12\n34"').replace("\nC00009,", "\nC00009,1,", 1).encode(),
+        "{table} line 13 has 8 fields, the header has 7",
+    ),
+    (
+        "row too short",
+        (good_table() + "C99999,40\n").encode(),
+        "{table} line 402 has 2 fields, the header has 7; fix the row (every column needs a "
+        "field, empty where the value is missing)",
+    ),
+    (
+        "unclosed quote",
+        good_table().replace("\nC00005,", '\n"C00005,', 1).encode(),
+        "{table} line 7 opens a quote that is never closed",
+    ),
+    (
+        "unclosed quote on the last line",
+        (good_table() + 'C99999,40,1,1.5,1,1,"1\n').encode(),
+        "{table} line 402 opens a quote that is never closed",
+    ),
     ("only churners", with_field("churn", "1", rows=range(400)).encode(), "no retained rows"),
     ("three rows", "\n".join([HEADER] + good_rows(3)).encode(), "too few to split"),
     (
@@ -198,9 +265,29 @@ BAD_TABLES = [
         with_field("balance", '"12\n34"').encode(),
         "balance: 3 rows with non-numeric",
     ),
-    ("bom and junk", b"\xef\xbb\xbf\xff\xfe" + good_table().encode(), "is not a readable CSV"),
-    ("gzip", gzip.compress(good_table().encode()), "is not a readable CSV file"),
-    ("zip (a spreadsheet)", b"PK\x03\x04" + bytes(200), "is not a readable CSV file"),
+    (
+        "bom and junk",
+        b"\xef\xbb\xbf\xff\xfe" + good_table().encode(),
+        "is not a readable CSV file: line 1 is not UTF-8 (byte 0xff",
+    ),
+    (
+        "gzip",
+        gzip.compress(good_table().encode()),
+        "{table} is not a readable CSV file: it is gzip-compressed: decompress it (gunzip), or "
+        "open it and save it as UTF-8 CSV",
+    ),
+    (
+        "zip (a spreadsheet)",
+        b"PK\x03\x04" + bytes(200),
+        "{table} is not a readable CSV file: it is a ZIP archive (an Excel .xlsx workbook is "
+        "one): open the sheet and save it as UTF-8 CSV",
+    ),
+    (
+        "an old Excel workbook",
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(200),
+        "is not a readable CSV file: it is an Excel 97-2003 workbook (.xls): open the sheet and "
+        "save it as UTF-8 CSV",
+    ),
     ("json", json.dumps([{"age": 40}]).encode(), "lacks columns"),
     (
         "header with spaces",
@@ -232,8 +319,9 @@ def test_a_bad_table_is_refused_naming_its_column(shared_home, tmp_path, name, d
     assert proc.returncode == 1, proc.stdout[-2000:]
     assert "Traceback" not in proc.stderr, proc.stderr
     first = proc.stderr.strip().splitlines()[0]
-    assert fragment in first, first
-    assert "/opt/ml/" not in first, first  # the user's file, never a job's container path
+    assert fragment.replace("{table}", str(table)) in first, first
+    # the user's file, never a job's container path or the copy staged under the home
+    assert "/opt/ml/" not in first and str(shared_home) not in first, first
     if (shared_home / "registry.db").exists():
         with sqlite3.connect(str(shared_home / "registry.db")) as db:
             assert db.execute("SELECT COUNT(*) FROM model_packages").fetchone()[0] == 0
@@ -281,6 +369,66 @@ UNTRUSTED_TABLES = [
 ]
 
 
+def test_a_schema_that_drops_a_column_the_table_lacks_says_so(tmp_path):
+    """A "drop" naming a column the table does not have (a misspelt name) was silently
+    accepted. It changes nothing (a column the schema does not name is ignored), so the run goes
+    on, saying so first: a table built from the feature store has no dropped columns at all."""
+    schema = json.loads((ROOT / "processing" / "schemas" / "seed.json").read_text())
+    schema["drop"] = ["notes"]
+    (tmp_path / "schema.json").write_text(json.dumps(schema))
+    table = tmp_path / "customers.csv"
+    table.write_text(good_table())
+    home = tmp_path / "home"
+    proc = churn(
+        home, "run", "--data", table, "--schema", tmp_path / "schema.json", "--param",
+        "AucThreshold=0",
+    )  # fmt: skip
+    assert proc.stderr.splitlines()[0] == (
+        'note: the schema\'s "drop" names notes, which %s does not have: nothing to drop (a '
+        "misspelt name?)" % table
+    )
+    assert "Traceback" not in proc.stderr and "executions" in os.listdir(home)
+
+
+# A folder of CSV parts, as the pipeline reads an S3 prefix: each part is checked like a file,
+# and all parts need one header. (name, {part: bytes}, what the first line must hold, {folder}
+# standing for the folder's path.)
+SECOND_PART = "\n".join([HEADER] + good_rows()).replace("\nC", "\nD") + "\n"
+BAD_FOLDERS = [
+    ("an empty folder", {}, "{folder} holds no .csv file: give a CSV file, or a folder"),
+    ("a folder without CSV files", {"notes.txt": b"x\n"}, "{folder} holds no .csv file"),
+    (
+        "parts with different headers",
+        {
+            "a.csv": good_table().encode(),
+            "b.csv": SECOND_PART.replace("age,tenure", "tenure,age", 1).encode(),
+        },
+        "{folder}/b.csv's header is not {folder}/a.csv's (customer_id, tenure, age,",
+    ),
+    (
+        "a ragged row in a part in a subfolder",
+        {
+            "a.csv": good_table().encode(),
+            "2024/b.csv": SECOND_PART.replace("\nD00005,", "\nD00005,1,", 1).encode(),
+        },
+        "{folder}/2024/b.csv line 7 has 8 fields, the header has 7",
+    ),
+    (
+        "a gzip part",
+        {"a.csv": good_table().encode(), "b.csv": gzip.compress(SECOND_PART.encode())},
+        "{folder}/b.csv is not a readable CSV file: it is gzip-compressed",
+    ),
+    (
+        "a bad value in the second part",
+        {
+            "a.csv": good_table().encode(),
+            "b.csv": SECOND_PART.replace("\nD00007,27,", "\nD00007,150,", 1).encode(),
+        },
+        "age: 1 row outside [0, 120], e.g. 150 ({folder}/b.csv line 9)",
+    ),
+]
+
+
 @pytest.mark.parametrize(
     "name, write, params, fragment", UNTRUSTED_TABLES, ids=[t[0] for t in UNTRUSTED_TABLES]
 )
@@ -311,3 +459,41 @@ def test_a_trusted_table_reports_what_the_data_checks_found(tmp_path):
     assert checks["train_test_overlap"]["repeated"] == 0
     assert checks["varying_features"]["varying"] == 5
     assert checks["summary"].startswith("data checks: passed (strongest single feature age AUC 0.")
+
+
+@pytest.mark.parametrize("name, parts, fragment", BAD_FOLDERS, ids=[t[0] for t in BAD_FOLDERS])
+def test_a_bad_folder_of_parts_is_refused_naming_its_file(
+    shared_home, tmp_path, name, parts, fragment
+):
+    folder = tmp_path / "customers"
+    folder.mkdir()
+    for part, data in parts.items():
+        (folder / part).parent.mkdir(parents=True, exist_ok=True)
+        (folder / part).write_bytes(data)
+    proc = churn(shared_home, "run", "--data", folder)
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    assert "Traceback" not in proc.stderr, proc.stderr
+    first = proc.stderr.strip().splitlines()[0]
+    assert fragment.replace("{folder}", str(folder)) in first, first
+    assert "/opt/ml/" not in first and str(shared_home) not in first, first
+
+
+def test_a_jobs_container_path_names_the_users_file_or_the_file_in_their_folder(tmp_path):
+    """A job names its input by its container path, under the job's folder in the home; the
+    user gave a file or a folder, and a failure must name that."""
+    from pipelines.cli.run import in_users_terms
+
+    folder = tmp_path / "customers"
+    (folder / "2024").mkdir(parents=True)
+    for part in ("a.csv", "2024/b.csv"):
+        (folder / part).write_text(good_table())
+    job = str(tmp_path / "home/executions/e1/ValidateShards/algo-1/opt/ml/processing/input/data")
+    reason = "step ValidateShards failed: %s/2024/b.csv is not a readable CSV file: EOF" % job
+    assert in_users_terms(reason, str(folder)) == (
+        "step ValidateShards failed: %s/2024/b.csv is not a readable CSV file: EOF" % folder
+    )
+    table = folder / "a.csv"
+    reason = "step PreprocessData failed: %s/a.csv is not a readable CSV file: EOF" % job
+    assert in_users_terms(reason, str(table)) == (
+        "step PreprocessData failed: %s is not a readable CSV file: EOF" % table
+    )

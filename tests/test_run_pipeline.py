@@ -227,3 +227,51 @@ def test_codebuild_build_phase_with_the_infrastructures_parameters(aws_env, buck
     assert '"ModelPackageGroupName": "ChurnFromConfig"' in text
     assert "s3://%s/cb/" % bucket in text and key in text
     (ROOT / "run-pipeline.log").unlink()
+
+
+def test_the_templates_single_dash_spellings_work_but_help_shows_one_spelling(aws_env, bucket):
+    """The SageMaker project templates call `run-pipeline -role-arn ... -kwargs ...`; --help
+    listed every such option twice (`-kwargs KWARGS, --kwargs KWARGS`)."""
+    import re
+
+    for command in ("pipelines.run_pipeline", "pipelines.get_pipeline_definition"):
+        shown = subprocess.run(
+            [sys.executable, "-m", command, "--help"], capture_output=True, text=True, cwd=ROOT
+        ).stdout
+        shown = " ".join(shown.split())  # as wide as argparse wraps it
+        assert "--kwargs" in shown and "default: pipelines.churn.pipeline" in shown, shown
+        single = re.findall(r"(?<![-\w])-(?:kwargs|role-arn|tags|description)\b", shown)
+        assert not single, shown
+    kwargs = json.dumps({"default_bucket": bucket, "pipeline_name": "Churn-single-dash"})
+    proc = run_pipeline(aws_env, "-role-arn", ROLE, "-kwargs", kwargs, "-tags",
+                        '{"team": "ml"}', "-description", "templated")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    sagemaker = aws_client("sagemaker", aws_env)
+    described = sagemaker.describe_pipeline(PipelineName="Churn-single-dash")
+    assert described["RoleArn"] == ROLE and described["PipelineDescription"] == "templated"
+    tags = sagemaker.list_tags(ResourceArn=described["PipelineArn"])["Tags"]
+    assert {"Key": "team", "Value": "ml"} in tags
+
+
+def test_config_prefix_alone_runs_the_churn_pipeline(aws_env, bucket):
+    """`run-pipeline --config-prefix /churn/` failed: --module-name was required, though this
+    project has one pipeline module."""
+    ssm = aws_client("ssm", aws_env)
+    for name, value in {"bucket": bucket, "pipeline-role-arn": ROLE}.items():
+        ssm.put_parameter(Name="/t7/" + name, Value=value, Type="String", Overwrite=True)
+    proc = run_pipeline(aws_env, "--config-prefix", "/t7/", "-kwargs",
+                        '{"pipeline_name": "Churn-prefix-only"}')  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    described = aws_client("sagemaker", aws_env).describe_pipeline(PipelineName="Churn-prefix-only")
+    assert described["RoleArn"] == ROLE
+    assert "s3://%s/t7/" % bucket in described["PipelineDefinition"]
+
+
+def test_get_pipeline_definition_defaults_to_the_churn_pipeline(aws_env, bucket):
+    kwargs = {"region": "us-east-1", "default_bucket": bucket}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipelines.get_pipeline_definition", "-kwargs", json.dumps(kwargs)],
+        capture_output=True, text=True, cwd=str(ROOT), env=aws_env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == definition(aws_env, json.dumps(kwargs))

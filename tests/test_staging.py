@@ -62,3 +62,35 @@ def test_the_same_rows_under_a_second_name_are_not_read_twice(tmp_path):
     proc, second = churn_run(home, copy)
     assert first["status"] == second["status"] == "Succeeded", second["failure_reason"]
     assert validated_rows(home, first) == validated_rows(home, second) == ROWS
+
+
+def test_a_folder_of_parts_is_one_input_staged_once(tmp_path):
+    """--data refused a folder, though the pipeline reads a folder (an S3 prefix of CSV files).
+    A folder's parts go under one content-hashed prefix, exactly those parts, so the same
+    parts again hit every job step's cache."""
+    lines = seed_table(tmp_path).read_text().splitlines(keepends=True)
+    folder = tmp_path / "parts"
+    (folder / "2024").mkdir(parents=True)
+    (folder / "a.csv").write_text("".join(lines[:501]))  # the header and 500 rows
+    (folder / "2024" / "b.csv").write_text("".join(lines[:1] + lines[501:]))
+    (folder / "notes.txt").write_text("not a part\n")  # ignored, as the jobs ignore it
+    home = tmp_path / "home"
+
+    _, first = churn_run(home, folder)
+    assert first["status"] == "Succeeded", first["failure_reason"]
+    assert validated_rows(home, first) == ROWS
+    listed = {r["id"]: r for r in json.loads(churn_cli(home, "runs", "list", "--json").stdout)}
+    summary = listed[first["execution_id"]]
+    assert summary["input"] == "parts/"
+    prefix = summary["input_data_url"]
+    assert prefix.startswith("s3://churn-local/churn/data/") and prefix.endswith("/parts/")
+    staged = home / "s3" / prefix[len("s3://") :]
+    parts = sorted(p.relative_to(staged).as_posix() for p in staged.rglob("*") if p.is_file())
+    assert parts == ["2024/b.csv", "a.csv"]
+    assert (staged / "a.csv").read_bytes() == (folder / "a.csv").read_bytes()
+
+    _, second = churn_run(home, folder)
+    hits = {s["name"]: s["cache_hit"] for s in second["steps"] if s["type"] == "Processing"}
+    assert all(hits.values()), hits
+    listed = {r["id"]: r for r in json.loads(churn_cli(home, "runs", "list", "--json").stdout)}
+    assert listed[second["execution_id"]]["input_data_url"] == prefix

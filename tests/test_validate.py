@@ -378,6 +378,31 @@ def test_bad_table_fails_exactly_those_checks(runs):
     assert run.ge_result["success"] is False
 
 
+def test_each_example_is_named_with_its_file_and_line(runs):
+    """The shard results carried each bad value's file and row, but the message showed the
+    values alone: where to fix them was left to the user's search."""
+    run = runs["bad"].wait()
+    age = run.entry("age", "expect_column_values_to_be_between")
+    assert age["unexpected_example_lines"] == [  # rows 6, 7 and 8; the header is line 1
+        {"file": "bad.csv", "line": 8},
+        {"file": "bad.csv", "line": 9},
+        {"file": "bad.csv", "line": 10},
+    ]
+    assert failure_line(run.stderr, "age") == (
+        "  - age: 3 rows outside [0, 120], e.g. -1 (bad.csv line 8), 150 (bad.csv line 9), 121 "
+        "(bad.csv line 10) (expect_column_values_to_be_between)"
+    )
+    balance = failure_line(run.stderr, "balance")
+    assert "e.g. 'abc' (bad.csv line 5), '12,5' (bad.csv line 6)" in balance, balance
+    # Examples from several files of a folder, each named relative to the input.
+    tenure = runs["spread"].wait().entry("tenure", "expect_column_values_to_match_regex")
+    assert tenure["unexpected_example_lines"] == [
+        {"file": "part-0.csv", "line": 4},
+        {"file": "part-3.csv", "line": 3},
+        {"file": "part-4.csv", "line": 10},
+    ]
+
+
 def test_header_only_file_fails_on_row_count(runs):
     run = runs["header_only"].wait()
     assert run.returncode == 1
@@ -415,6 +440,12 @@ def test_telco_fails_when_total_charges_must_be_complete(runs):
     assert run.stderr.startswith("validate: 1 of "), run.stderr
     line = failure_line(run.stderr, "TotalCharges")
     assert "11 rows missing" in line and "(expect_column_values_to_not_be_null)" in line
+    # A count alone did not say that the schema asks for every value, nor how to allow gaps.
+    assert (
+        "11 rows missing; the schema requires every value of TotalCharges (a feature without "
+        '"completeness" must be complete): to allow gaps, give it "completeness", e.g. 0.99 '
+        '(a gap is an empty field or a spelling listed in "missing_values")' in line
+    ), line
 
 
 # ----------------------------------------------------------------------------- sharded

@@ -43,6 +43,7 @@ from pipelines.cli import (
     ui,
     workflow,
 )
+from pipelines.cli.common import package_version, quiet_when_stdout_closes
 from pipelines.errors import UserError
 from pipelines.workspace import Workspace
 
@@ -65,6 +66,7 @@ COMMAND_GROUPS = (
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="churn", description="Churn pipeline template tools.")
+    parser.add_argument("--version", action="version", version="churn " + package_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for group in COMMAND_GROUPS:
@@ -73,10 +75,16 @@ def build_parser():
 
 
 def main(argv=None):
+    return quiet_when_stdout_closes(_main, argv)
+
+
+def _main(argv):
     args = build_parser().parse_args(argv)
     try:
         with Workspace(getattr(args, "home", None)) as ws:
             return args.func(args, ws)
+    except BrokenPipeError:  # an OSError, but no error of the user's: main ends quietly
+        raise
     except UserError as e:
         sys.stderr.write("churn %s: error: %s\n" % (args.command, e))
         return 1

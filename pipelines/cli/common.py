@@ -2,7 +2,12 @@
 reads a home takes."""
 
 import argparse
+import importlib.metadata
+import os
+import re
+import sys
 from pathlib import Path
+from typing import Callable, Optional, Sequence
 
 from pipelines.errors import UserError
 from processing.churn_schema import GROUP_NAME, available_schemas
@@ -97,17 +102,23 @@ def add_generated_data(parser):
     parser.add_argument("--seed", type=int, default=0, help="generator seed")
 
 
-def data_or_generated(args, ws, allow_s3=False):
-    """--data (a file, or with allow_s3 an s3:// URI in the local store), or generated
-    seed-schema data when the schema is the seed's."""
+def data_or_generated(args, ws, allow_s3=False, allow_folder=False):
+    """--data (a file; with allow_s3 an s3:// URI in the local store; with allow_folder a
+    folder of CSV files), or generated seed-schema data when the schema is the seed's."""
     if args.data is None:
         if args.schema != "seed":
             raise UserError(
                 "--schema %s needs --data: only the seed schema has generated data" % args.schema
             )
         return ws.generated_data(args.rows, args.seed)
-    if not (allow_s3 and args.data.startswith("s3://")) and not Path(args.data).is_file():
-        raise UserError("--data %s is not a file" % args.data)
+    if allow_s3 and args.data.startswith("s3://"):
+        return args.data
+    if allow_folder and Path(args.data).is_dir():
+        return args.data
+    if not Path(args.data).is_file():
+        raise UserError(
+            "--data %s is not a file%s" % (args.data, " or a folder" if allow_folder else "")
+        )
     return args.data
 
 
@@ -149,3 +160,43 @@ def check_batch_file(path, flag, features, names, csv_header=True):
                         )
     except OSError as e:
         raise UserError("%s %s: %s" % (flag, path, e.strerror))
+
+
+# What a shell reports for a command that a closed pipe stopped (128 + SIGPIPE), as `yes | head`.
+CLOSED_STDOUT_EXIT = 141
+
+
+def quiet_when_stdout_closes(
+    main: Callable[[Optional[Sequence[str]]], int], argv: Optional[Sequence[str]]
+) -> int:
+    """main(argv), ending quietly with CLOSED_STDOUT_EXIT when its reader goes away (`churn runs
+    list | head`): Python ignores SIGPIPE, so the write raises instead of the process ending as
+    Unix tools do. stdout is flushed here, so a pipe that breaks on the last lines is caught too,
+    and then pointed at /dev/null so the interpreter's own flush at exit has nowhere to fail."""
+    try:
+        try:
+            return main(argv)
+        finally:  # also after argparse's --help, whose SystemExit passes through
+            sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return CLOSED_STDOUT_EXIT
+
+
+DISTRIBUTION = "churn-pipelines"  # setup.py's name
+
+
+def package_version() -> str:
+    """The installed package's version; from setup.py in the checkout when it is not installed
+    (`python -m pipelines.cli` in a clone), as that is the version it would install."""
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        setup = Path(__file__).resolve().parents[2] / "setup.py"
+        try:
+            found = re.search(r"""\bversion\s*=\s*["']([^"']+)["']""", setup.read_text())
+        except OSError:
+            found = None
+        return found.group(1) if found else "unknown (not installed, no setup.py)"

@@ -6,11 +6,13 @@ same shape (boto3's `sagemaker` and `sagemaker-featurestore-runtime`, or the twi
   churn features ingest --data CSV          every row as a record (PutRecord semantics)
   churn features get ID [--features a,b]    the customer's online record
   churn features delete-record ID [--hard]
-  churn features dataset (--entities CSV | --as-of TIME) [--write-time-cutoff T] [--out FILE]
+  churn features dataset [--entities CSV | --as-of TIME (default now)] [--write-time-cutoff T]
+                         [--out FILE]
 """
 
 import json
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -129,12 +131,42 @@ def event_times(path, table, group_layout):
     return times
 
 
+def require_group(side, args):
+    """Refuse a missing feature group before the table is read, naming the command that
+    creates it (ingest writes records; it does not create the group)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        side.sagemaker.describe_feature_group(FeatureGroupName=args.feature_group)
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") != "ResourceNotFound":
+            raise
+        words = ["churn", "features", "create"]
+        if args.schema != "seed":
+            words += ["--schema", args.schema]
+        if args.feature_group != DEFAULT_NAME:
+            words += ["--feature-group", args.feature_group]
+        if args.home:
+            words += ["--home", args.home]
+        command = " ".join(shlex.quote(w) for w in words)
+        if args.region:
+            command += " --region %s --role-arn ROLE --offline-store s3://BUCKET/PREFIX" % (
+                shlex.quote(args.region)
+            )
+        raise UserError(
+            "feature group %s does not exist: create it first with `%s`"
+            % (args.feature_group, command)
+        ) from None
+
+
 def cmd_ingest(args, ws):
     side = Side(args, ws)
     schema = SchemaSource(args.schema).schema
     group_layout = layout_of(schema)
     if not Path(args.data).is_file():
         raise UserError("--data %s is not a file" % args.data)
+    with aws_errors("feature group %s: " % args.feature_group):
+        require_group(side, args)
     started = time.time()
     table = read_table(args.data, schema, group_layout)
     try:
@@ -210,8 +242,8 @@ def cmd_delete_record(args, ws):
 
 
 def cmd_dataset(args, ws):
-    if bool(args.entities) == bool(args.as_of):
-        raise UserError("give --entities CSV or --as-of TIME")
+    if args.entities and args.as_of:
+        raise UserError("give --entities CSV or --as-of TIME, not both")
     side = Side(args, ws)
     with aws_errors("feature group %s: " % args.feature_group):
         description = side.sagemaker.describe_feature_group(FeatureGroupName=args.feature_group)
@@ -315,7 +347,11 @@ def add_parsers(sub):
     p = fsub.add_parser("dataset", help="point-in-time training data from the offline store")
     add_common(p)
     p.add_argument("--entities", help="CSV of customer ids (and their times) to build rows for")
-    p.add_argument("--as-of", help="every customer's latest features at this time (or now)")
+    p.add_argument(
+        "--as-of",
+        help="every customer's latest features at this time (ISO-8601, epoch seconds or now; "
+        "default: now)",
+    )
     p.add_argument("--write-time-cutoff", help="as the store knew them at this write time")
     p.add_argument("--out", default="dataset.csv", help="default: %(default)s")
     p.set_defaults(func=cmd_dataset)

@@ -1,6 +1,7 @@
 """`churn run`, `churn runs` and `churn run-scripts`: the pipeline on this machine."""
 
 import json
+import os
 import re
 import sys
 import time
@@ -20,17 +21,18 @@ from pipelines.cli.common import (
 from pipelines.errors import UserError
 from pipelines.local.sagemaker.jobs.container import tail
 from pipelines.local.sagemaker.records import elapsed
-from processing.churn_io import DataError, check_header
+from processing.churn_io import DataError, check_header, check_table, csv_files
 
 
 def cmd_run(args, ws):
     source = SchemaSource(args.schema)  # a wrong schema fails here, before anything starts
-    data = data_or_generated(args, ws, allow_s3=True)
+    data = data_or_generated(args, ws, allow_s3=True, allow_folder=True)
     if not data.startswith("s3://"):
-        try:  # what the jobs would find at the header, said before anything runs
-            check_header(data, source.schema)
+        try:  # what the jobs would find in the header and the rows, said before anything runs
+            files = check_table(data, source.schema)
         except DataError as e:
             raise UserError(str(e))
+        note_absent_drops(files[0], source.schema)
     if args.batch_input and not args.batch_input.startswith("s3://"):
         # in the local store, an s3:// input is the transform step's to report
         check_batch_file(
@@ -67,30 +69,52 @@ def cmd_run(args, ws):
     return 0 if result.succeeded else 1
 
 
-def in_users_terms(reason, data):
-    """A job's failure reason as one line, naming the user's file where the job named its
-    container path (/opt/ml/processing/input/data/<file>)."""
-    reason = "; ".join(line.strip(" -") for line in reason.splitlines() if line.strip())
-    if data and not data.startswith("s3://"):
-        reason = re.sub(
-            r"\S*/opt/ml/processing/input/data/" + re.escape(Path(data).name),
-            lambda m: data,
-            reason,
+def note_absent_drops(table, schema):
+    """A "drop" naming a column the table does not have changes nothing (columns the schema does
+    not name are ignored anyway) but may be a misspelt name: said, not refused, since a table
+    built from the feature store has no dropped columns at all."""
+    header = set(check_header(table))
+    absent = [c for c in schema.drop if c not in header]
+    if absent:
+        sys.stderr.write(
+            'note: the schema\'s "drop" names %s, which %s does not have: nothing to drop '
+            "(a misspelt name?)\n" % (", ".join(absent), table)
         )
+
+
+def in_users_terms(reason, data):
+    """A job's failure reason as one line, naming the user's file (for a folder, its file)
+    where the job named its container path (/opt/ml/processing/input/data/<file>) or, in a
+    validation example, the file relative to its input ("(<file> line 5)")."""
+    reason = "; ".join(line.strip(" -") for line in reason.splitlines() if line.strip())
+    if not data or data.startswith("s3://"):
+        return reason
+    if Path(data).is_dir():  # the jobs see each file at its path in the folder
+        files = {os.path.relpath(f, data): f for f in csv_files(data, none_is_empty=True)}
+    else:  # and a file under its own name
+        files = {Path(data).name: data}
+    for name, path in files.items():
+        container = r"\S*/opt/ml/processing/input/data/%s(?!\w)" % re.escape(name)
+        reason = re.sub(container, lambda m, path=path: path, reason)
+        reason = reason.replace("(%s line " % name, "(%s line " % path)
     return reason
 
 
 def print_result(result, data=None):
     record = result.record
     steps = record["Steps"]
+    # The execution's time is what `churn runs list` and the UI show; the command's also holds
+    # finding the definition, staging code and data and starting the job parent.
     print(
-        "%s: %s in %.1f s (%d of %d steps from cache)"
+        "%s: %s in %.1f s (%d of %d steps from cache); %.1f s in all with the definition, "
+        "staging and job parent"
         % (
             record["PipelineExecutionId"],
             result.status,
-            result.seconds,
+            result.execution_seconds,
             sum(1 for s in steps if s["CacheHit"]),
             len(steps),
+            result.seconds,
         )
     )
     if result.metrics:
@@ -128,11 +152,14 @@ def log_tail(log):
 def cmd_runs(args, ws):
     if args.action == "list":
         found = ws.execution_summaries()
+        if args.json:
+            print(json.dumps(found, indent=1))
+            return 0
         if not found:
             print("no executions under %s yet; run `churn run`" % ws.home)
         for r in found:
             print(
-                "%s  %-10s %s  %5.1f s  %2d/%-2d cached  AUC %-6s  %s"
+                "%s  %-10s %s  %5.1f s  %2d/%-2d cached  AUC %-6s  %s  %s"
                 % (
                     r["id"],
                     r["status"],
@@ -142,6 +169,7 @@ def cmd_runs(args, ws):
                     r["steps"],
                     "-" if r["auc"] is None else "%.4f" % r["auc"],
                     r["pipeline"],
+                    r["input"] or "-",
                 )
             )
         return 0
@@ -201,8 +229,8 @@ def add_parsers(sub):
     p = sub.add_parser("run", help="run the pipeline definition locally (no Docker, no AWS)")
     p.add_argument(
         "--data",
-        help="raw churn CSV, or an s3:// URI in the local store "
-        "(default: generated seed-schema data)",
+        help="raw churn CSV, a folder of CSV files with one header (every *.csv under it), or "
+        "an s3:// URI in the local store (default: generated seed-schema data)",
     )
     add_schema(p)
     p.add_argument(
@@ -259,7 +287,11 @@ def add_parsers(sub):
     p.add_argument("action", choices=("list", "show"))
     p.add_argument("id", nargs="?")
     add_home(p)
-    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="list: a JSON list of the executions' summaries; show: the execution's record",
+    )
     p.set_defaults(func=cmd_runs)
 
     p = sub.add_parser(

@@ -10,7 +10,10 @@ import sys
 
 from pipelines.aws.errors import credentials_error
 from pipelines.churn.sdk import quiet_sdk
+from pipelines.cli.common import quiet_when_stdout_closes
 from pipelines.errors import UserError
+
+DEFAULT_MODULE = "pipelines.churn.pipeline"
 
 
 def pipeline_parser(prog, description):
@@ -19,13 +22,21 @@ def pipeline_parser(prog, description):
     parser.add_argument(
         "-n",
         "--module-name",
-        required=True,
-        help="module with get_pipeline(), e.g. pipelines.churn.pipeline",
+        default=DEFAULT_MODULE,
+        help="module with get_pipeline() (default: %(default)s)",
     )
-    parser.add_argument(
-        "-kwargs", "--kwargs", default=None, help="JSON object of get_pipeline() arguments"
-    )
+    add_option(parser, "--kwargs", help="JSON object of get_pipeline() arguments")
     return parser
+
+
+def add_option(parser: argparse.ArgumentParser, flag: str, **kwargs) -> None:
+    """`--flag`, and `-flag` as the SageMaker project templates spell it (their buildspecs
+    call `run-pipeline -role-arn ... -kwargs ...`): accepted, but left out of --help, which
+    would otherwise show every option twice in two spellings."""
+    action = parser.add_argument(flag, **kwargs)
+    parser.add_argument(
+        flag[1:], dest=action.dest, default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
 
 
 def parse_kwargs(text):
@@ -70,7 +81,12 @@ def load_pipeline(module_name, kwargs):
 
 
 def run_command(main, argv, prog):
-    """Run main(argv); user mistakes become one line on stderr and exit code 1."""
+    """Run main(argv); user mistakes become one line on stderr and exit code 1, and a closed
+    stdout ends it quietly, as it ends `churn`."""
+    return quiet_when_stdout_closes(lambda a: _one_line_errors(main, a, prog), argv)
+
+
+def _one_line_errors(main, argv, prog):
     try:
         return main(argv)
     except UserError as e:
