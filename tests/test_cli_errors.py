@@ -87,3 +87,28 @@ def test_serving_on_a_busy_port_is_one_line_before_anything_is_printed(tmp_path,
         "churn serve: error: cannot serve on 127.0.0.1:%d: Address already in use; stop what "
         "listens there or pass --port" % port
     )
+
+
+def test_every_option_says_what_it_is_and_its_default():
+    """Many options had no help text, or a default the help did not give."""
+    import argparse
+
+    from pipelines.cli import build_parser
+
+    unsaid = []
+
+    def walk(parser, path):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, path + [name])
+            elif not isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+                name = " ".join(path + [action.option_strings[-1] if action.option_strings
+                                        else action.dest])  # fmt: skip
+                if not action.help:
+                    unsaid.append(name + ": no help")
+                elif action.default not in (None, False) and "default" not in action.help:
+                    unsaid.append(name + ": its default %r unsaid" % (action.default,))
+
+    walk(build_parser(), ["churn"])
+    assert unsaid == []

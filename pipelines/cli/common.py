@@ -49,7 +49,9 @@ def add_home(parser):
 
 def add_schema(parser):
     parser.add_argument(
-        "--schema", default="seed", help="schema name (%s) or file" % ", ".join(available_schemas())
+        "--schema",
+        default="seed",
+        help="schema name (%s) or file (default: %%(default)s)" % ", ".join(available_schemas()),
     )
 
 
@@ -98,8 +100,10 @@ def default_group():
 
 
 def add_generated_data(parser):
-    parser.add_argument("--rows", type=positive_int, default=10000, help="rows to generate")
-    parser.add_argument("--seed", type=int, default=0, help="generator seed")
+    parser.add_argument(
+        "--rows", type=positive_int, default=10000, help="rows to generate (default: %(default)s)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="generator seed (default: %(default)s)")
 
 
 def data_or_generated(args, ws, allow_s3=False, allow_folder=False):

@@ -68,9 +68,13 @@ def cmd_data_features(args, ws):
 
 def add_parsers(sub):
     p = sub.add_parser("generate-data", help="write synthetic seed-schema customers to a CSV")
-    p.add_argument("--rows", type=positive_int, default=10000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True)
+    p.add_argument(
+        "--rows", type=positive_int, default=10000, help="customers to write (default: %(default)s)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="same seed, same rows (default: %(default)s)"
+    )
+    p.add_argument("--out", required=True, help="the CSV file to write")
     p.set_defaults(func=cmd_generate_data)
 
     p = sub.add_parser("schemas", help="list the shipped dataset schemas")

@@ -77,13 +77,17 @@ def add_parsers(sub):
     q.add_argument("--data-url", required=True, help="the raw table: s3://... (locally a CSV too)")
     q.add_argument("--output-url", help="where the job writes its CSV (s3://bucket/prefix/)")
     q.add_argument("--role-arn", help="on AWS: the role DataBrew runs the job as")
-    q.add_argument("--prefix", default="churn", help="names: <prefix>-raw, -recipe, -prepare")
+    q.add_argument(
+        "--prefix",
+        default="churn",
+        help="names: <prefix>-raw, -recipe, -prepare (default: %(default)s)",
+    )
     add_schema(q)
     q.add_argument("--region", help="publish on AWS in this region (default: the local twin)")
     add_home(q)
     q.set_defaults(func=cmd_publish)
     q = actions.add_parser("run", help="start the recipe job and wait for it")
-    q.add_argument("--job", default="churn-prepare")
+    q.add_argument("--job", default="churn-prepare", help="the job to run (default: %(default)s)")
     q.add_argument("--region", help="the job on AWS in this region (default: the local twin)")
     add_home(q)
     q.set_defaults(func=cmd_run)

@@ -180,14 +180,14 @@ def add_parsers(sub):
         "deploy",
         help="deploy a registered version behind an endpoint with data capture (AWS, or --local)",
     )
-    p.add_argument("--model-package-arn")
+    p.add_argument("--model-package-arn", help="the registered version to deploy (on AWS)")
     p.add_argument(
         "--model-version",
         help="with --local: N, GROUP/N or ARN (default: the newest Approved version of the "
         "schema's group)",
     )
     add_group(p)
-    p.add_argument("--endpoint-name", required=True)
+    p.add_argument("--endpoint-name", required=True, help="the endpoint to create or update")
     p.add_argument(
         "--local",
         action="store_true",
@@ -196,16 +196,30 @@ def add_parsers(sub):
     p.add_argument(
         "--role-arn", help="execution role of the model (default: $SAGEMAKER_EXECUTION_ROLE_ARN)"
     )
-    p.add_argument("--instance-type", default="ml.m5.large")
-    p.add_argument("--instance-count", type=positive_int, default=1)
-    p.add_argument("--data-capture-percent", type=percentage, default=100.0)
+    p.add_argument(
+        "--instance-type", default="ml.m5.large", help="the endpoint's (default: %(default)s)"
+    )
+    p.add_argument(
+        "--instance-count",
+        type=positive_int,
+        default=1,
+        help="instances behind the endpoint (default: %(default)s)",
+    )
+    p.add_argument(
+        "--data-capture-percent",
+        type=percentage,
+        default=100.0,
+        help="share of the requests captured; 0 turns capture off (default: %(default)s)",
+    )
     p.add_argument("--capture-destination", help="s3://bucket/prefix for captured data")
-    p.add_argument("--allow-unapproved", action="store_true")
+    p.add_argument(
+        "--allow-unapproved", action="store_true", help="deploy a version that is not Approved"
+    )
     p.add_argument(
         "--monitor",
         choices=("none", "hourly"),
         default="none",
-        help="hourly data-quality monitoring against the version's baseline",
+        help="hourly data-quality monitoring against the version's baseline (default: %(default)s)",
     )
     p.add_argument("--monitoring-output", help="s3://bucket/prefix for monitoring reports")
     p.add_argument("--kms-key-arn", help="encrypt the instances' volumes and the captures")
@@ -252,7 +266,7 @@ def add_parsers(sub):
     p = sub.add_parser(
         "undeploy", help="delete an endpoint, its config, models and monitoring schedules (AWS)"
     )
-    p.add_argument("--endpoint-name", required=True)
+    p.add_argument("--endpoint-name", required=True, help="the endpoint to delete")
     p.add_argument("--local", action="store_true", help="a local endpoint")
     add_home(p)
     p.set_defaults(func=cmd_deploy)

@@ -37,7 +37,11 @@ def add_parsers(sub):
     from pipelines.cli.common import add_home
 
     p = sub.add_parser("endpoints", help="the home's local endpoints")
-    p.add_argument("action", choices=("list", "describe", "delete"))
-    p.add_argument("name", nargs="?")
+    p.add_argument(
+        "action",
+        choices=("list", "describe", "delete"),
+        help="list the home's endpoints, describe or delete one",
+    )
+    p.add_argument("name", nargs="?", help="describe, delete: the endpoint's name")
     add_home(p)
     p.set_defaults(func=cmd_endpoints)

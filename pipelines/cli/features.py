@@ -328,7 +328,12 @@ def add_parsers(sub):
     p = fsub.add_parser("ingest", help="write every row of a CSV as a record")
     add_common(p)
     p.add_argument("--data", required=True, help="a raw churn CSV")
-    p.add_argument("--workers", type=positive_int, default=8, help="on AWS: PutRecord threads")
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=8,
+        help="on AWS: PutRecord threads (default: %(default)s)",
+    )
     p.set_defaults(func=cmd_ingest)
 
     p = fsub.add_parser("get", help="a customer's online record")
@@ -339,7 +344,7 @@ def add_parsers(sub):
 
     p = fsub.add_parser("delete-record", help="delete a customer's record (soft by default)")
     add_common(p, schema=False)
-    p.add_argument("id")
+    p.add_argument("id", help="the customer's record identifier")
     p.add_argument("--hard", action="store_true", help="HardDelete instead of SoftDelete")
     p.add_argument("--event-time", help="the delete's event time (default: now)")
     p.set_defaults(func=cmd_delete_record)

@@ -76,7 +76,11 @@ def cmd_models(args, ws):
 
 def add_parsers(sub):
     p = sub.add_parser("models", help="the local model registry")
-    p.add_argument("action", choices=("list", "describe", "approve", "reject"))
+    p.add_argument(
+        "action",
+        choices=("list", "describe", "approve", "reject"),
+        help="list the versions, describe one, approve or reject it",
+    )
     p.add_argument("version", nargs="?", help="version number, GROUP/NUMBER or ARN")
     add_group(p, schema_default=None)
     p.add_argument("--description", help="approval note (approve, reject)")

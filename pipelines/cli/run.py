@@ -284,8 +284,8 @@ def add_parsers(sub):
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("runs", help="list local executions or show one")
-    p.add_argument("action", choices=("list", "show"))
-    p.add_argument("id", nargs="?")
+    p.add_argument("action", choices=("list", "show"), help="list the executions, or show one")
+    p.add_argument("id", nargs="?", help="show: the execution's id")
     add_home(p)
     p.add_argument(
         "--json",

@@ -249,11 +249,20 @@ def add_parsers(sub):
         "--allow-unapproved", action="store_true", help="serve a version that is not Approved"
     )
     add_group(p)
-    p.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to accept other machines")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address to listen on; 0.0.0.0 accepts other machines (default: %(default)s)",
+    )
     p.add_argument(
         "--port", type=port_number, default=None, help="default: $SAGEMAKER_BIND_TO_PORT or 8080"
     )
-    p.add_argument("--workers", type=positive_int, default=1)
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="server processes; one per core when nothing else runs there (default: %(default)s)",
+    )
     p.add_argument(
         "--request-timeout",
         type=positive_float,
@@ -261,19 +270,27 @@ def add_parsers(sub):
         help="seconds a request may take to arrive whole (default 10); a client that stalls "
         "longer gets a 408",
     )
-    p.add_argument("--endpoint-name", default="churn-local")
+    p.add_argument(
+        "--endpoint-name",
+        default="churn-local",
+        help="the name captured data and monitoring go by (default: %(default)s)",
+    )
     p.add_argument(
         "--capture-percent",
         type=percentage,
         default=100.0,
-        help="data capture sampling percentage (0 turns capture off)",
+        help="data capture sampling percentage; 0 turns capture off (default: %(default)s)",
     )
     p.add_argument("--capture-dir", help="default: $CHURN_HOME/capture")
     add_home(p)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("predict", help="send rows to an endpoint and print the predictions")
-    p.add_argument("--endpoint", default="http://127.0.0.1:8080", help="a local endpoint URL")
+    p.add_argument(
+        "--endpoint",
+        default="http://127.0.0.1:8080",
+        help="the URL of a `churn serve` (default: %(default)s)",
+    )
     p.add_argument(
         "--endpoint-name",
         help="an endpoint by name: the home's local endpoint of that name (churn deploy "
@@ -296,6 +313,11 @@ def add_parsers(sub):
         help="AWS: the feature group of --customer-id (GetRecord) and the endpoint of "
         "--endpoint-name are looked up there",
     )
-    p.add_argument("--accept", default="text/csv")
+    p.add_argument(
+        "--accept",
+        default="text/csv",
+        help="the answer's type: text/csv, application/json or application/jsonlines "
+        "(default: %(default)s)",
+    )
     add_home(p)
     p.set_defaults(func=cmd_predict)

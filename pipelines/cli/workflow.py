@@ -254,14 +254,18 @@ def cmd_describe(args, ws):
 
 
 def _add_names(p):
-    p.add_argument("--pipeline-name")
-    p.add_argument("--model-package-group")
-    p.add_argument("--endpoint-name")
+    p.add_argument("--pipeline-name", help="the pipeline train-and-deploy starts (ChurnPipeline)")
+    p.add_argument(
+        "--model-package-group",
+        help="the group whose newest version train-and-deploy deploys (default: the schema's, "
+        "churn-<schema name>)",
+    )
+    p.add_argument("--endpoint-name", help="the endpoint deploy creates or updates (churn)")
     p.add_argument("--role-arn", help="the SageMaker execution role the models run as")
     p.add_argument("--input-data-url", help="the raw table the pipeline trains on")
-    p.add_argument("--capture-uri")
-    p.add_argument("--monitoring-output-uri")
-    p.add_argument("--deploy-state-machine-arn")
+    p.add_argument("--capture-uri", help="s3:// prefix of the endpoint's data capture")
+    p.add_argument("--monitoring-output-uri", help="s3:// prefix of the monitoring reports")
+    p.add_argument("--deploy-state-machine-arn", help="the deploy workflow train-and-deploy starts")
     p.add_argument("--databrew-job", help="a DataBrew job to run before the pipeline")
     p.add_argument(
         "--kms-key", help="KMS key for the endpoint's volumes, the captures, direct's training"
@@ -272,7 +276,11 @@ def _add_names(p):
 
 def _add_aws(p):
     p.add_argument("--region", help="the AWS region (default: the session's)")
-    p.add_argument("--prefix", default="churn", help="state machines are named <prefix>-<NAME>")
+    p.add_argument(
+        "--prefix",
+        default="churn",
+        help="state machines are named <prefix>-<NAME> (default: %(default)s)",
+    )
     add_home(p)
 
 
@@ -282,15 +290,15 @@ def add_parsers(sub):
     actions.required = True
 
     q = actions.add_parser("definition", help="print a workflow's state machine definition")
-    q.add_argument("name", choices=NAMES)
+    q.add_argument("name", choices=NAMES, help="the workflow: %s" % ", ".join(NAMES))
     _add_names(q)
     add_home(q)
     q.set_defaults(func=cmd_definition)
 
     q = actions.add_parser("run", help="execute a workflow locally")
-    q.add_argument("name", choices=NAMES)
+    q.add_argument("name", choices=NAMES, help="the workflow: %s" % ", ".join(NAMES))
     q.add_argument("--input", help="the execution's input, a JSON object")
-    q.add_argument("--execution-name")
+    q.add_argument("--execution-name", help="default: a new unique name")
     q.add_argument("--data", help="the raw table (CSV, or s3:// in the local store)")
     add_schema(q)
     add_generated_data(q)
@@ -298,7 +306,8 @@ def add_parsers(sub):
         "--wait-scale",
         type=float,
         default=1.0,
-        help="multiply every wait (Wait states, retry delays, polls) by this; tests use 0.01",
+        help="multiply every wait (Wait states, retry delays, polls) by this; tests use 0.01 "
+        "(default: %(default)s)",
     )
     _add_names(q)
     add_home(q)
@@ -309,7 +318,7 @@ def add_parsers(sub):
         ("update", "update the state machine on AWS"),
     ):
         q = actions.add_parser(action, help=help)
-        q.add_argument("name", choices=NAMES)
+        q.add_argument("name", choices=NAMES, help="the workflow: %s" % ", ".join(NAMES))
         q.add_argument("--states-role-arn", help="the role the state machine runs as")
         q.add_argument("--log-group-arn", help="CloudWatch Logs group for the executions' logs")
         q.add_argument(
@@ -327,9 +336,9 @@ def add_parsers(sub):
         q.set_defaults(func=cmd_create)
 
     q = actions.add_parser("start", help="start an execution on AWS; prints its ARN")
-    q.add_argument("name", choices=NAMES)
+    q.add_argument("name", choices=NAMES, help="the workflow: %s" % ", ".join(NAMES))
     q.add_argument("--input", help="the execution's input, a JSON object")
-    q.add_argument("--execution-name")
+    q.add_argument("--execution-name", help="default: a new unique name")
     _add_aws(q)
     q.set_defaults(func=cmd_start)
 
@@ -339,7 +348,12 @@ def add_parsers(sub):
     q.set_defaults(func=cmd_describe)
 
     q = actions.add_parser("runs", help="the home's workflow executions")
-    q.add_argument("runs_action", choices=("list", "show"), metavar="list|show")
-    q.add_argument("execution", nargs="?")
+    q.add_argument(
+        "runs_action",
+        choices=("list", "show"),
+        metavar="list|show",
+        help="list every execution, or show one with its history",
+    )
+    q.add_argument("execution", nargs="?", help="show: the execution's name or ARN")
     add_home(q)
     q.set_defaults(func=cmd_runs)
