@@ -82,8 +82,8 @@ def main():
             ("/executions/%s" % failing, None),
             ("/executions/%s/steps/TrainModel" % passing, None),
             ("/models", "registry listing"),
-            ("/models/ChurnPackageGroup/%d" % newest, None),
-            ("/models/compare?a=ChurnPackageGroup/1&b=ChurnPackageGroup/%d" % newest, None),
+            ("/models/churn-seed/%d" % newest, None),
+            ("/models/compare?a=churn-seed/1&b=churn-seed/%d" % newest, None),
             ("/monitoring", None),
         ]
         print(

@@ -73,7 +73,7 @@ class WorkflowSettings:
     """The names a workflow's states use; the defaults are the local home's."""
 
     pipeline_name: str = "ChurnPipeline"
-    model_package_group: str = "ChurnPackageGroup"
+    model_package_group: str = "churn-seed"  # the seed schema's (churn-<schema name>)
     endpoint_name: str = "churn"
     role_arn: str = "arn:aws:iam::000000000000:role/SageMakerExecutionRole"
     input_data_url: str = LOCAL_BASE + "/data/"

@@ -158,6 +158,7 @@ def cmd_create(args, ws):
         )
     session = _aws(args)
     settings = _settings(args)
+    settings.setdefault("model_package_group", SchemaSource(args.schema).schema.model_package_group)
     with aws_errors("workflow %s: " % args.name):
         settings.update(_aws_locations(args, session, settings))
         if args.name == "train-and-deploy" and "deploy_state_machine_arn" not in settings:
