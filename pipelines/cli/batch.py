@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from pipelines.cli.common import (
-    add_group,
     add_home,
+    add_model_choice,
     check_batch_file,
     positive_float,
     positive_int,
@@ -107,15 +107,7 @@ def add_parsers(sub):
         help="a CSV / JSON-lines file or a folder of them (no header; features in schema order)",
     )
     p.add_argument("--output", required=True, help="folder for <input>.out files")
-    p.add_argument(
-        "--model-version",
-        help="N, GROUP/N or ARN (default: the newest Approved version of the schema's group)",
-    )
-    p.add_argument("--model-dir", help="a trained model's folder instead of a version")
-    p.add_argument(
-        "--allow-unapproved", action="store_true", help="score with a version not Approved"
-    )
-    add_group(p)
+    add_model_choice(p, "score with")
     p.add_argument(
         "--content-type",
         default="text/csv",

@@ -83,6 +83,24 @@ def add_group(parser, schema_default="seed"):
     )
 
 
+def add_model_choice(parser, verb):
+    """The options that say which model a serving command uses: a registered version (by
+    number in the schema's group, GROUP/N or ARN; the newest Approved by default), or a trained
+    model's folder. `verb`: what the command does with it ("serve", "score with")."""
+    parser.add_argument(
+        "--model-version",
+        help="N, GROUP/N or ARN (default: the newest Approved version of the schema's group)",
+    )
+    parser.add_argument(
+        "--model-dir",
+        help="a trained model's folder (xgboost-model + preprocessing.json) instead of a version",
+    )
+    parser.add_argument(
+        "--allow-unapproved", action="store_true", help="%s a version that is not Approved" % verb
+    )
+    add_group(parser)
+
+
 def group_of(args):
     """The model package group a command's --group or --schema names (None: neither given)."""
     from pipelines.churn.schema_source import SchemaSource

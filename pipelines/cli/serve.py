@@ -10,8 +10,8 @@ from pathlib import Path
 from pipelines.aws.errors import aws_errors
 from pipelines.churn.feature_group import DEFAULT_NAME as DEFAULT_GROUP
 from pipelines.cli.common import (
-    add_group,
     add_home,
+    add_model_choice,
     group_of,
     percentage,
     port_number,
@@ -237,18 +237,8 @@ def add_parsers(sub):
     p = sub.add_parser(
         "serve", help="serve a model over HTTP with the SageMaker hosting contract and data capture"
     )
-    p.add_argument(
-        "--model-version",
-        help="registered version: N, GROUP/N or ARN (default: the newest Approved one)",
-    )
-    p.add_argument("--model-package-arn", help="registered version by ARN")
-    p.add_argument(
-        "--model-dir", help="a trained model's folder (xgboost-model + preprocessing.json)"
-    )
-    p.add_argument(
-        "--allow-unapproved", action="store_true", help="serve a version that is not Approved"
-    )
-    add_group(p)
+    add_model_choice(p, "serve")
+    p.add_argument("--model-package-arn", help="a registered version by ARN")
     p.add_argument(
         "--host",
         default="127.0.0.1",
