@@ -204,6 +204,8 @@ def plain_text(values):
     try:
         text = "".join(values)
     except TypeError:  # JSON numbers among the text
+        if any(isinstance(v, (bool, np.bool_)) for v in values):  # float() takes them: no number
+            return False
         text = "".join(v for v in values if isinstance(v, str))
     return "_" not in text and text.isascii()
 

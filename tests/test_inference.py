@@ -390,3 +390,17 @@ def test_batch_payloads_are_big_enough_for_the_bulk_reader():
     start, end = next(batch_transform.payloads(data, "MultiRecord", batch_transform.MB))
     assert end - start >= inference.BULK_CSV_BYTES
     assert inference.input_fn(data[start:end], "text/csv").bulk
+
+
+def test_a_json_boolean_is_not_a_number(seed):
+    """float(True) is 1.0, and the fast conversion took it; the number grammar does not."""
+    body = json.dumps(
+        {
+            "instances": [
+                {"age": 40, "tenure": 5, "balance": 1e5, "num_products": 2, "is_active": True}
+            ]
+        }
+    )
+    with pytest.raises(inference.InferenceError) as err:
+        invoke(seed, body, "application/json")
+    assert "record 1, column 'is_active': True is not a number" in str(err.value)
