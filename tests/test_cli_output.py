@@ -54,7 +54,7 @@ def test_runs_list_json_is_the_summaries_with_the_input_file(home):
     first = [r for r in listed if r["id"] == home.first["execution_id"]]
     assert len(first) == 1, listed
     summary = first[0]
-    assert summary["status"] == "Succeeded" and summary["steps"] == 9
+    assert summary["status"] == "Succeeded" and summary["steps"] == 10
     assert summary["auc"] == home.first["metrics"]["auc"]
     # the staged key is content-hashed; what the user gave was customers.csv
     assert summary["input"] == "customers.csv"
@@ -77,7 +77,7 @@ def test_the_run_line_gives_the_executions_time_and_the_commands_apart(home):
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = [x for x in proc.stdout.splitlines() if ": Succeeded in " in x][0]
     found = re.fullmatch(
-        r"(\w+): Succeeded in ([\d.]+) s \((\d) of 9 steps from cache\); ([\d.]+) s in all with "
+        r"(\w+): Succeeded in ([\d.]+) s \((\d+) of 10 steps from cache\); ([\d.]+) s in all with "
         r"the definition, staging and job parent",
         line,
     )
