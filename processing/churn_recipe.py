@@ -288,7 +288,8 @@ def _numeric(table, column):
         raise RecipeError(
             "column %r is text; cast it with CHANGE_DATA_TYPE before this step" % column
         )
-    return values.astype(np.float64)
+    # No copy of a float column: every caller makes new arrays of it, none changes it.
+    return values if values.dtype == np.float64 else values.astype(np.float64)
 
 
 # ----------------------------------------------------------------------------- fit and replay
@@ -296,6 +297,7 @@ def _numeric(table, column):
 
 def fit(table, steps):
     """Fit `steps` on `table` (the train split) and return (fitted_steps, transformed_table)."""
+    table = dict(table)  # the steps change this copy, never the caller's table or arrays
     fitted = []
     for step in normalize_steps(steps):
         step = copy.deepcopy(step)
@@ -308,6 +310,7 @@ def fit(table, steps):
 def transform(table, fitted_steps, strict=False, filter_rows=False):
     """Replay fitted steps. `strict` turns unconvertible values into InputValueError;
     `filter_rows` applies the row filters (data set preparation, not inference)."""
+    table = dict(table)  # the steps change this copy, never the caller's table or arrays
     for step in fitted_steps:
         table = _apply_step(table, step, strict=strict, filter_rows=filter_rows)
     return table
@@ -335,7 +338,8 @@ def numeric_inputs(fitted_steps, input_columns):
 # ----------------------------------------------------------------------------- operations
 # One entry per operation: what it learns from the train split (fit, or None) and how it is
 # replayed (apply). fit(table, p) returns the step's Fitted object; apply(table, p, fitted,
-# strict) returns the new table (a copy: tables are never changed in place).
+# strict) returns the new table: it may set columns of the dict it is given (fit and transform
+# hand the steps a copy of the caller's) but never changes an array in place.
 
 
 def _fit_normalization(table, p):
@@ -400,6 +404,8 @@ def _apply_fill(table, p, fitted, strict):
     value = fitted["value"] if fitted is not None else p["value"]
     values = table[p["sourceColumn"]]
     missing = _missing(values)
+    if values.dtype in (np.float64, object) and not p.get("targetColumn") and not missing.any():
+        return table  # nothing to fill, as in most requests: no copy of the column and table
     filled = values.copy()
     if values.dtype.kind in "fiub":
         filled = filled.astype(np.float64)
@@ -427,7 +433,6 @@ def _apply_change_type(table, p, fitted, strict):
 
 
 def _apply_delete(table, p, fitted, strict):
-    table = dict(table)
     table.pop(p["sourceColumn"], None)  # the id or a dropped column is absent at inference time
     return table
 
@@ -554,7 +559,6 @@ def _apply_step(table, step, strict, filter_rows):
 
 def _with(table, p, values):
     """The table with `values` as the step's target column (its source column by default)."""
-    table = dict(table)
     table[p.get("targetColumn") or p["sourceColumn"]] = values
     return table
 
@@ -603,15 +607,15 @@ def feature_matrix(table, feature_names):
     missing = [n for n in feature_names if n not in table]
     if missing:
         raise RecipeError("the recipe did not produce feature columns %s" % ", ".join(missing))
-    columns = []
-    for name in feature_names:
+    if not feature_names:
+        return np.empty((0, 0), dtype=np.float32)
+    matrix = np.empty((len(table[feature_names[0]]), len(feature_names)), dtype=np.float32)
+    for j, name in enumerate(feature_names):
         values = table[name]
         if values.dtype.kind not in "fiub":
             raise RecipeError(
                 "column %r is still text after the recipe; encode it "
                 "(ONE_HOT_ENCODING, CATEGORICAL_MAPPING) or DELETE it" % name
             )
-        columns.append(values.astype(np.float32))
-    if not columns:
-        return np.empty((0, 0), dtype=np.float32)
-    return np.column_stack(columns)
+        matrix[:, j] = values  # cast to float32 in place: no copy per column, no stacking
+    return matrix

@@ -131,6 +131,7 @@ class InputRules(object):
         self.low = np.array([_or(r.get("min"), -np.inf) for r in self.numeric], dtype=np.float64)
         self.high = np.array([_or(r.get("max"), np.inf) for r in self.numeric], dtype=np.float64)
         self.whole = np.array([bool(r.get("integer")) for r in self.numeric])
+        self.fraction_allowed = ~self.whole
         self.required = np.array([bool(r.get("required")) for r in self.numeric])
         # Per categorical feature, the values a row may hold ("" when a value may be missing),
         # or None when any value may be (no categories known).
@@ -174,43 +175,47 @@ class InputRules(object):
         return columns, [";".join(f) for f in flags]
 
     def _parse(self, values):
-        """The numeric features' values as float64 columns, parsed with the number grammar.
+        """The numeric features' values as float64 columns (a list, or a features x rows
+        matrix), parsed with the number grammar.
         A request's clean text converts in one call for all features (its fixed cost); columns
         already parsed (a batch payload's) are only checked for infinities; anything else
         (missing, bad, a JSON number among text) takes the recipe's own parse, feature by
         feature, which names the first bad value."""
-        if len(values[0]) < BULK_ROWS and all(v.dtype == object for v in values):
+        if len(values[0]) < BULK_ROWS:
             stacked = np.array(values)  # features x rows, one C call
-            try:
-                x = stacked.astype(np.float64)
-            except (ValueError, TypeError, OverflowError):
-                x = None
-            if x is not None and np.isfinite(x).all() and plain_text(stacked):
-                return list(x)
+            if stacked.dtype == object:
+                try:
+                    x = stacked.astype(np.float64)
+                except (ValueError, TypeError, OverflowError):
+                    x = None
+                if x is not None and np.isfinite(x).all() and plain_text(stacked):
+                    return x  # features x rows: its rows are the columns
         return [
             v if v.dtype == np.float64 and not np.isinf(v).any() else to_float(v, r["name"], True)
             for v, r in zip(values, self.numeric)
         ]
 
     def _numeric(self, parsed):
-        """(rule, bad rows, kinds) for each numeric feature that some row breaks. A request's
-        few rows are checked for all features at once (rows x features), a batch payload's
-        column by column (the temporaries of a whole matrix cost more than the arithmetic),
-        each only for the rules it has."""
+        """(rule, bad rows, kinds) for each numeric feature that some row breaks, given the
+        parsed columns (_parse's). A request's
+        few rows are checked for all features at once (rows x features: a handful of numpy
+        calls, whatever the number of features), a batch payload's column by column (the
+        temporaries of a whole matrix cost more than the arithmetic)."""
         if len(parsed[0]) < BULK_ROWS:
-            blocks = [(slice(None), np.array(parsed).T)]
+            matrix = parsed if isinstance(parsed, np.ndarray) else np.array(parsed)
+            blocks = [(slice(None), matrix.T)]
         else:
             blocks = [(slice(j, j + 1), x[:, None]) for j, x in enumerate(parsed)]
         found = []
         for features, x in blocks:
             low, high = self.low[features], self.high[features]
-            whole, required = self.whole[features], self.required[features]
-            # NaN (missing) fails every comparison, so a missing value is bad here ...
-            bad = np.clip(x, low, high) != x
-            if whole.any():
-                bad |= whole & (np.trunc(x) != x)
-            if not required.all():  # ... unless the feature may be missing
-                bad &= required | ~np.isnan(x)
+            # NaN (missing) fails every comparison, so a missing value is outside here ...
+            inside = (x >= low) & (x <= high)
+            if self.whole[features].any():
+                inside &= self.fraction_allowed[features] | (np.trunc(x) == x)
+            bad = ~inside
+            if not self.required[features].all():  # ... and bad unless it may be missing
+                bad &= self.required[features] | ~np.isnan(x)
             if not bad.any():
                 continue
             missing = np.isnan(x)
