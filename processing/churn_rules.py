@@ -130,9 +130,9 @@ class InputRules(object):
         # One vector per rule field, so every numeric feature is checked at once.
         self.low = np.array([_or(r.get("min"), -np.inf) for r in self.numeric], dtype=np.float64)
         self.high = np.array([_or(r.get("max"), np.inf) for r in self.numeric], dtype=np.float64)
-        self.whole = np.array([bool(r.get("integer")) for r in self.numeric])
+        self.whole = np.array([bool(r.get("integer")) for r in self.numeric], dtype=bool)
         self.fraction_allowed = ~self.whole
-        self.required = np.array([bool(r.get("required")) for r in self.numeric])
+        self.required = np.array([bool(r.get("required")) for r in self.numeric], dtype=bool)
         # Per categorical feature, the values a row may hold ("" when a value may be missing),
         # or None when any value may be (no categories known).
         self.accepted = {

@@ -404,3 +404,21 @@ def test_a_json_boolean_is_not_a_number(seed):
     with pytest.raises(inference.InferenceError) as err:
         invoke(seed, body, "application/json")
     assert "record 1, column 'is_active': True is not a number" in str(err.value)
+
+
+def test_a_model_without_input_rules_loads_and_scores(seed_model, tmp_path):
+    """A model registered before models carried rules, or trained on a prepared table (the
+    direct workflow), has preprocessing.json format 1 and no input_rules: only the recipe's
+    number check applies."""
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(seed_model["model"], model)
+    spec = json.loads((model / "preprocessing.json").read_text())
+    spec["format"] = "churn-preprocessing/1"
+    del spec["input_rules"]
+    (model / "preprocessing.json").write_text(json.dumps(spec))
+    old = inference.model_fn(str(model))
+    assert scores(invoke(old, "150,5,100000,2,1")[0])  # no rule: scored
+    with pytest.raises(inference.InferenceError):
+        invoke(old, "40,5,lots,2,1")
