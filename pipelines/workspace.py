@@ -792,9 +792,10 @@ class Workspace(object):
         )
 
     def served(self, endpoint):
-        """{"ModelPackageArn" (None when it serves a model folder), "CaptureDir"} of what
-        endpoint `endpoint` serves: a local endpoint's own configuration (churn deploy --local,
-        the workflows), else what `churn serve --endpoint-name` recorded; None when unknown."""
+        """{"ModelPackageArn" (None when it serves a model folder), "CaptureDir", "Since" (when
+        it began serving that, epoch seconds)} of what endpoint `endpoint` serves: a local
+        endpoint's own configuration (churn deploy --local, the workflows), else what `churn
+        serve --endpoint-name` recorded; None when unknown."""
         if self.hosting.has_endpoint(endpoint):
             described = self.hosting.describe_endpoint(endpoint)
             config = self.hosting.describe_endpoint_config(described["EndpointConfigName"])
@@ -805,6 +806,7 @@ class Workspace(object):
             return {
                 "ModelPackageArn": container.get("ModelPackageName"),
                 "CaptureDir": str(self.store.path(destination)) if destination else None,
+                "Since": described["LastModifiedTime"],
             }
         if not valid_name(endpoint):
             return None
@@ -814,7 +816,7 @@ class Workspace(object):
             )
         except (OSError, ValueError):
             return None
-        return {k: record.get(k) for k in ("ModelPackageArn", "CaptureDir")}
+        return {k: record.get(k) for k in ("ModelPackageArn", "CaptureDir", "Since")}
 
     def drift_baseline(self, ref):
         """(statistics, constraints) of a version's data-quality DriftCheckBaselines."""

@@ -137,7 +137,15 @@ def test_run_registers_into_the_group_it_is_given(home):
 
 def test_monitor_checks_an_endpoint_against_what_it_serves(home):
     """`churn serve --endpoint-name` records what it serves; monitoring takes that version's
-    baseline, and refuses a schema that is not the served version's table."""
+    baseline and the traffic captured since it began serving (not what another version
+    answered under the same name before), and refuses a schema that is not the served
+    version's table."""
+    server, url = serve(home, "--endpoint-name", "other-endpoint")  # the seed group's first
+    try:
+        for _ in range(2):
+            assert churn(home, "predict", "--endpoint", url, "--csv", SEED_ROW).returncode == 0
+    finally:
+        stop(server)
     server, url = serve(home, "--schema", home.other, "--endpoint-name", "other-endpoint")
     try:
         assert churn(home, "predict", "--endpoint", url, "--csv", SEED_ROW).returncode == 0
@@ -146,8 +154,9 @@ def test_monitor_checks_an_endpoint_against_what_it_serves(home):
     proc = churn(home, "monitor", "--endpoint-name", "other-endpoint")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(
-        "baseline: churn-other/1 (the version endpoint other-endpoint serves)\n"
+        "baseline: churn-other/1 (the version endpoint other-endpoint serves); traffic since "
     )
+    assert "\n1 captured rows checked;" in proc.stdout  # not the seed version's two
     wrong = churn(home, "monitor", "--endpoint-name", "other-endpoint", "--schema", "seed")
     assert wrong.returncode == 1 and wrong.stderr.strip().endswith(
         "endpoint other-endpoint serves churn-other/1, not a version of group churn-seed: its "

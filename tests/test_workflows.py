@@ -154,7 +154,7 @@ def test_train_and_deploy_runs_the_pipeline_and_deploys_an_approved_model(home):
     assert monitored.returncode == 0, monitored.stderr
     served = ws_served(home, "churn")
     assert monitored.stdout.startswith(
-        "baseline: %s (the version endpoint churn serves)\n" % served
+        "baseline: %s (the version endpoint churn serves); traffic since " % served
     ), monitored.stdout
     assert "1 captured rows checked" in monitored.stdout
     listed = churn_cli(home, "workflow", "runs", "list")

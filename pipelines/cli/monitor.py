@@ -26,6 +26,10 @@ def cmd_monitor(args, ws):
         )
     served = ws.served(args.endpoint_name) or {}
     statistics, constraints, baseline = _local_baseline(args, ws, served)
+    if since is None and baseline.get("Served"):
+        # Traffic captured before this version served (another version under the same
+        # endpoint name) would be checked against a baseline it was never scored with.
+        since = _epoch(served["Since"])
     output = _output_dir(args, ws)
     violations, metrics, rows, skipped = monitor(
         statistics,
@@ -37,7 +41,10 @@ def cmd_monitor(args, ws):
         schedule,
         baseline,
     )
-    print("baseline: %s" % baseline["description"])
+    print(
+        "baseline: %s%s"
+        % (baseline["description"], "; traffic since %s" % since.isoformat() if since else "")
+    )
     for line in metrics:
         print(line)
     _print_skipped(skipped)
@@ -166,8 +173,20 @@ def _local_baseline(args, ws, served):
     return (
         statistics,
         constraints,
-        {"description": "%s (%s)" % (name, why), "ModelPackageArn": package["ModelPackageArn"]},
+        {
+            "description": "%s (%s)" % (name, why),
+            "ModelPackageArn": package["ModelPackageArn"],
+            "Served": bool(served.get("ModelPackageArn"))
+            and package["ModelPackageArn"] == served["ModelPackageArn"],
+        },
     )
+
+
+def _epoch(seconds):
+    """A UTC time, to the second: captured records name their time to the second only."""
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(int(seconds), timezone.utc) if seconds else None
 
 
 def _output_dir(args, ws):
@@ -215,7 +234,11 @@ def add_parsers(sub):
     )
     add_group(p, schema_default=None)
     p.add_argument("--baseline-dir", help="statistics.json + constraints.json instead")
-    p.add_argument("--since", help="ISO time or 2h / 30m / 1d (default: all captured data)")
+    p.add_argument(
+        "--since",
+        help="ISO time or 2h / 30m / 1d (default: since the endpoint began serving the version "
+        "it is checked against, else all captured data)",
+    )
     p.add_argument(
         "--endpoint-name",
         default="churn-local",

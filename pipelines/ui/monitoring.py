@@ -5,6 +5,7 @@ pipelines/monitoring/report.py, captured requests by capture_reader.py, and dist
 drift.py's: the code `churn monitor` runs."""
 
 import os
+from datetime import datetime, timezone
 
 from pipelines.errors import MonitorError, UserError
 from pipelines.monitoring.capture_reader import captured_payloads, rows_from_payloads
@@ -181,22 +182,33 @@ def _bars(feature, width=360, row=18):
 
 
 def baseline_version(ui, endpoint, found, version):
-    """(the version whose baseline the page draws, why that one): the one the address names,
-    else the one the endpoint serves, else the one its latest report was checked against;
-    (None, why none) when none of them is known. Never the newest Approved version of some
-    group: that may be another table's."""
+    """(the version whose baseline the page draws, why that one, the time from which captured
+    traffic is drawn against it or None): the version the address names, else the one the
+    endpoint serves (its traffic since it began serving it), else the one its latest report
+    was checked against; (None, why none, None) when none of them is known. Never the newest
+    Approved version of some group: that may be another table's."""
     if version:
-        return ui.ws.registry.find(version), "named in the address"
+        return ui.ws.registry.find(version), "named in the address", None
     served = ui.ws.served(endpoint) or {}
     if served.get("ModelPackageArn"):
-        return ui.ws.registry.find(served["ModelPackageArn"]), "the version %s serves" % endpoint
+        since = served.get("Since")
+        return (
+            ui.ws.registry.find(served["ModelPackageArn"]),
+            "the version %s serves" % endpoint,
+            # to the second, as captured records name their time
+            datetime.fromtimestamp(int(since), timezone.utc) if since else None,
+        )
     checked = [r["baseline"]["ModelPackageArn"] for r in found if (r["baseline"] or {}).get(
         "ModelPackageArn")]  # fmt: skip
     if checked:
-        return ui.ws.registry.find(checked[-1]), "the latest report was checked against it"
-    return None, (
-        "%s serves no registered version this home knows of (a model folder, or nothing "
-        "served yet) and no report names one; name one with ?version=GROUP/N" % endpoint
+        return ui.ws.registry.find(checked[-1]), "the latest report was checked against it", None
+    return (
+        None,
+        (
+            "%s serves no registered version this home knows of (a model folder, or nothing "
+            "served yet) and no report names one; name one with ?version=GROUP/N" % endpoint
+        ),
+        None,
     )
 
 
@@ -206,7 +218,7 @@ def endpoint_page(ui, endpoint, version=None):
     found = reports(str(ui.ws.monitoring_dir), endpoint)
     parts = []
     statistics = constraints = None
-    package, why = baseline_version(ui, endpoint, found, version)
+    package, why, since = baseline_version(ui, endpoint, found, version)
     baseline_note = tag("p", "No baseline to compare with: %s." % why)
     if package:
         try:
@@ -272,12 +284,13 @@ def endpoint_page(ui, endpoint, version=None):
                 "p",
                 "Baseline of ",
                 tag("a", version_name(package), href=version_href(package)),
-                " (%s); captured requests under %s." % (why, capture_dir),
+                " (%s); captured requests under %s%s."
+                % (why, capture_dir, " since %s" % when(since.timestamp()) if since else ""),
                 class_="muted",
             )
         )
         try:
-            payloads, _ = captured_payloads(str(capture_dir), endpoint)
+            payloads, _ = captured_payloads(str(capture_dir), endpoint, since)
         except MonitorError as e:
             payloads = []
             parts.append(tag("p", str(e)))
