@@ -116,9 +116,13 @@ def test_validation_and_scoring_agree_on_every_bank_category(bank_model):
         "Geography": ["France", "france", " France", "France ", "FRANCE", "Italy", "", "1"],
         "Gender": ["Female", "F", "female", "Male", "M", ""],
         "CreditScore": ["619", "299", "900", "901", "619.0", "619.5"],
+        # the hostile review's bank row: scored before, whatever the value
+        "Age": ["42", "420", "-42", "42.5", "nan"],
+        "EstimatedSalary": ["101348.88", ""],
     }
     refused = assert_same_verdicts("bank", bank_model["model"], base, probes)
     assert ("Geography", "france") in refused and ("Geography", "France") not in refused
+    assert {("Age", "420"), ("Age", "-42"), ("Age", "42.5"), ("EstimatedSalary", "")} <= refused
 
 
 def test_rows_flagged_instead_of_refused_name_each_rule(lenient_seed_model):
