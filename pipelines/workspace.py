@@ -40,6 +40,7 @@ from pipelines.local.stepfunctions.service import StepFunctions, machine_arn
 from pipelines.serving.model import ServableModel, unpack_model
 from processing.churn_io import csv_files
 from processing.churn_job import file_digest, write_text_atomic
+from processing.churn_schema import SAGEMAKER_NAME
 
 DEFAULT_HOME = ".churn"
 DATA_FOLDER = "data"  # where stage_data puts a run's input, under the store's churn prefix
@@ -779,6 +780,11 @@ class Workspace(object):
     def record_serving(self, endpoint, model_package_arn, capture_dir):
         """Remember which version `churn serve --endpoint-name ENDPOINT` serves and where it
         captures, so that monitoring checks its traffic against that version's baseline."""
+        if not SAGEMAKER_NAME.match(endpoint):  # it names a file of the home
+            raise UserError(
+                "endpoint name %r: use letters, digits and single hyphens (at most 63, "
+                "starting with a letter or digit), as SageMaker names endpoints" % endpoint
+            )
         write_text_atomic(
             self.home / "serving" / "endpoints" / (endpoint + ".json"),
             json.dumps(
@@ -808,7 +814,7 @@ class Workspace(object):
                 "CaptureDir": str(self.store.path(destination)) if destination else None,
                 "Since": described["LastModifiedTime"],
             }
-        if not valid_name(endpoint):
+        if not SAGEMAKER_NAME.match(endpoint):  # no record can have another name
             return None
         try:
             record = json.loads(
@@ -828,9 +834,3 @@ class Workspace(object):
             json.loads(self.store.read_bytes(quality["Statistics"]["S3Uri"])),
             json.loads(self.store.read_bytes(quality["Constraints"]["S3Uri"])),
         )
-
-
-def valid_name(name):
-    """An endpoint name as SageMaker spells them (letters, digits, hyphens): nothing else may
-    name a file of the home."""
-    return bool(re.match(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", name))

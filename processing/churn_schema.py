@@ -17,8 +17,9 @@ SCHEMA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemas")
 FEATURE_TYPES = ("numeric", "categorical")
 # What scoring does with a row that breaks a feature's rule (processing/churn_rules.py).
 ON_INVALID = ("refuse", "flag")
-# SageMaker's ModelPackageGroupName pattern (CreateModelPackageGroup, API reference).
-GROUP_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# SageMaker's pattern for a model package group's name (CreateModelPackageGroup) and an
+# endpoint's (CreateEndpoint), API reference: letters, digits and single hyphens, at most 63.
+SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
 
 class SchemaError(ValueError):
@@ -231,7 +232,7 @@ def check_types(raw, where):
     if raw.get("model_package_group") is not None:
         v = raw["model_package_group"]
         _expect(
-            _is_text(v) and GROUP_NAME.match(v),
+            _is_text(v) and SAGEMAKER_NAME.match(v),
             where,
             "model_package_group",
             "a model package group name (letters, digits and hyphens, at most 63, starting "

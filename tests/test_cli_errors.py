@@ -112,3 +112,15 @@ def test_every_option_says_what_it_is_and_its_default():
 
     walk(build_parser(), ["churn"])
     assert unsaid == []
+
+
+def test_an_endpoint_name_that_is_no_name_is_refused_before_serving(tmp_path, seed_model):
+    """`churn serve` records what an endpoint serves in a file of the home named after it: a
+    name SageMaker would refuse (`../x`) would have written outside the home."""
+    proc = churn(
+        tmp_path, "serve", "--model-dir", str(seed_model["model"]), "--endpoint-name", "../x"
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and proc.stdout == "" and len(lines) == 1, proc.stderr
+    assert lines[0].startswith("churn serve: error: endpoint name '../x': use letters, digits")
+    assert not (tmp_path / "serving" / "x.json").exists()

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from pipelines.errors import UserError
-from processing.churn_schema import GROUP_NAME, available_schemas
+from processing.churn_schema import SAGEMAKER_NAME, available_schemas
 
 
 def _number(text, cast, ok, wanted):
@@ -57,7 +57,7 @@ def add_schema(parser):
 
 def group_name(text):
     """An argparse type: a model package group name as SageMaker allows it."""
-    if not GROUP_NAME.match(text):
+    if not SAGEMAKER_NAME.match(text):
         raise argparse.ArgumentTypeError(
             "%r is not a model package group name (letters, digits and single hyphens, at "
             "most 63, starting with a letter or digit)" % text
