@@ -452,12 +452,29 @@ def _apply_one_hot(table, p, fitted, strict):
     text = to_text(table[col])
     known = np.zeros(len(text), dtype=bool)
     encoded = {}
-    for category in fitted["categories"]:
+    names = ["%s_%s" % (col, category) for category in fitted["categories"]]
+    _check_new_names(table, col, names + ["%s_%s" % (col, OTHER)])
+    for name, category in zip(names, fitted["categories"]):
         hit = text == category
         known |= hit
-        encoded["%s_%s" % (col, category)] = hit.astype(np.float64)
+        encoded[name] = hit.astype(np.float64)
     encoded["%s_%s" % (col, OTHER)] = ((~known) & (text != "")).astype(np.float64)
     return _replace_column(table, col, encoded)
+
+
+def _check_new_names(table, column, names):
+    """One column per name: a one-hot column named like another column (a numeric plan_pro
+    beside plan's category 'pro', or a category 'other' beside the bucket of unseen ones)
+    would silently replace it."""
+    seen = set()
+    for name in names:
+        if name in seen or (name in table and name != column):
+            raise RecipeError(
+                "ONE_HOT_ENCODING of %r makes a column %r, which is already the name of "
+                "another column; rename the feature or the category (in the table and the "
+                "schema) so every encoded column has a name of its own" % (column, name)
+            )
+        seen.add(name)
 
 
 def _apply_categorical_mapping(table, p, fitted, strict):

@@ -497,3 +497,101 @@ def test_a_jobs_container_path_names_the_users_file_or_the_file_in_their_folder(
     assert in_users_terms(reason, str(table)) == (
         "step PreprocessData failed: %s is not a readable CSV file: EOF" % table
     )
+
+
+def plan_table(path, plan_values, numeric_name="plan_pro"):
+    """customer_id, plan (a category), a numeric feature, churn: churn follows the numeric
+    feature, so a model that lost it scores near 0.5."""
+    lines = ["customer_id,plan,%s,churn" % numeric_name]
+    for i in range(600):
+        score = i % 10
+        lines.append(
+            "C%05d,%s,%d,%d"
+            % (i, plan_values[i % len(plan_values)], score, int(score >= 7 or i % 23 == 0))
+        )
+    path.write_text("\n".join(lines) + "\n")
+
+
+def plan_schema(path, numeric_name="plan_pro", plan_values=None):
+    plan = {"name": "plan", "type": "categorical"}
+    if plan_values:
+        plan["values"] = plan_values
+    schema = {
+        "name": "plans",
+        "id_column": "customer_id",
+        "target": {"column": "churn", "positive": 1, "values": [0, 1]},
+        "features": [plan, {"name": numeric_name, "type": "numeric", "min": 0}],
+    }
+    path.write_text(json.dumps(schema))
+
+
+@pytest.mark.parametrize(
+    "numeric_name, plan_values, column",
+    [
+        ("plan_pro", ["basic", "pro"], "plan_pro"),  # a category's column
+        ("plan_other", ["basic", "pro"], "plan_other"),  # the column of categories not seen
+    ],
+)
+def test_a_one_hot_column_that_takes_another_features_name_is_refused(
+    tmp_path, numeric_name, plan_values, column
+):
+    """A numeric feature plan_pro beside a category plan holding 'pro': the one-hot column
+    plan_pro silently replaced the numeric feature (AUC 0.51 against 0.87 renamed)."""
+    plan_table(tmp_path / "plans.csv", plan_values, numeric_name)
+    plan_schema(tmp_path / "plans.json", numeric_name)
+    home = tmp_path / "home"
+    proc = churn(home, "run", "--data", tmp_path / "plans.csv", "--schema", tmp_path / "plans.json")
+    assert_refused(home, proc, "'%s'" % column, "rename")
+
+
+def test_a_category_named_like_the_unseen_bucket_is_refused(tmp_path):
+    """A category 'other' made the column plan_other, which the bucket for categories training
+    never saw then overwrote."""
+    plan_table(tmp_path / "plans.csv", ["basic", "other"], "score")
+    plan_schema(tmp_path / "plans.json", "score")
+    home = tmp_path / "home"
+    proc = churn(home, "run", "--data", tmp_path / "plans.csv", "--schema", tmp_path / "plans.json")
+    assert_refused(home, proc, "'plan_other'", "rename")
+
+
+def test_names_and_categories_xgboost_refuses_train_a_model_that_scores_them(tmp_path):
+    """A band like '<30k' or a feature named 'balance[eur]' passed validation and failed
+    TrainModel with XGBoost's 'feature_names may not contain [, ] or <'."""
+    bands = ["<30k", "[30k-60k)", "60k+"]
+    plan_table(tmp_path / "plans.csv", bands, "balance[eur]")
+    plan_schema(tmp_path / "plans.json", "balance[eur]")
+    home = tmp_path / "home"
+    proc, result = run_json_with(
+        home, "--data", tmp_path / "plans.csv", "--schema", tmp_path / "plans.json"
+    )
+    assert result["status"] == "Succeeded", result["failure_reason"]
+    assert result["metrics"]["auc"] > 0.8
+    spec = staged_json(home, result, "PreprocessData", "preprocessing", "preprocessing.json")
+    assert {"balance[eur]", "plan_<30k", "plan_[30k-60k)"} <= set(spec["feature_names"])
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "rows.csv").write_text("<30k,9\n[30k-60k),1\n")
+    scored = churn(
+        home,
+        "batch",
+        "--schema",
+        tmp_path / "plans.json",
+        "--input",
+        tmp_path / "in",
+        "--output",
+        tmp_path / "out",
+        "--model-version",
+        "1",
+        "--allow-unapproved",
+    )
+    assert scored.returncode == 0, scored.stderr
+    lines = (tmp_path / "out" / "rows.csv.out").read_text().split()
+    high, low = [float(line.split(",")[0]) for line in lines]
+    assert high > low
+
+
+def run_json_with(home, *args):
+    proc = churn(home, "run", "--json", *args)
+    try:
+        return proc, json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError(proc.stdout[-2000:] + proc.stderr[-3000:])

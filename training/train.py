@@ -427,6 +427,23 @@ def collective(cluster):
         tracker.wait_for()
 
 
+# XGBoost refuses feature names holding '[', ']' or '<' (a band like '<30k' one-hot encodes to
+# 'income_<30k'). The booster gets them escaped, HTML-style and with '&' escaped first, so that
+# distinct names stay distinct; preprocessing.json keeps the table's own names, which is what
+# scoring reads (the booster is given a matrix in that order, never names).
+BOOSTER_NAME_ESCAPES = (("&", "&amp;"), ("[", "&#91;"), ("]", "&#93;"), ("<", "&lt;"))
+
+
+def booster_feature_names(feature_names):
+    """The names XGBoost accepts for `feature_names`, one to one."""
+    escaped = []
+    for name in feature_names:
+        for char, escape in BOOSTER_NAME_ESCAPES:
+            name = name.replace(char, escape)
+        escaped.append(name)
+    return escaped
+
+
 def train(args):
     cluster = Cluster()
     with collective(cluster):
@@ -470,6 +487,8 @@ def _train(args, cluster):
             "validation data has %d features, train data %d" % (x_val.shape[1], x_train.shape[1])
         )
 
+    if feature_names is not None:
+        feature_names = booster_feature_names(feature_names)
     dtrain = xgb.DMatrix(x_train, label=y_train, feature_names=feature_names)
     # Early stopping reads the last of `evals`. With validation rows only they are scored each
     # round: scoring the train rows too cost three times the boosting itself (an AUC sorts
