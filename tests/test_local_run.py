@@ -433,6 +433,11 @@ def test_default_home_is_relative_to_the_working_directory(tmp_path):
             "(parameter ProcessingInstanceCount) is 0; "
             "CreateProcessingJob takes 1 to 100 instances",
         ),
+        # A thousand local hosts started and exhausted the machine's memory.
+        (
+            "TrainingInstanceCount=1000",
+            "(parameter TrainingInstanceCount) is 1000; this machine runs at most",
+        ),
     ],
 )
 def test_instance_counts_sagemaker_refuses_are_refused_before_anything_runs(

@@ -6,7 +6,15 @@ SageMaker's own check refuses a training job of no instances even though the mod
 0 (that minimum is for instance groups, which the local engine does not run).
 """
 
+import os
+
 from pipelines.errors import PipelineError
+
+# A local host is a process on this machine: Python with pandas, Great Expectations or XGBoost
+# imported holds 210-250 MB before it reads a row (measured 2026-12-07), so a job gets at most
+# one host per 512 MB of the machine's memory. SageMaker has no such ceiling on training or
+# transform hosts (an account quota decides there); a thousand local ones exhausted 24 GB.
+LOCAL_HOST_MEMORY = 512 * 1024 * 1024
 
 # (path in the request, smallest, largest or None, what to set)
 LIMITS = {
@@ -68,6 +76,20 @@ def check_request(step_name, kind, request, resolve=lambda value: value):
             problems.append(
                 "%s%s is %d; %s takes %s %s" % (path, source, value, API[kind], allowed, unit)
             )
+        elif path.endswith("InstanceCount") and value > local_host_limit():
+            problems.append(
+                "%s%s is %d; this machine runs at most %d local hosts (one process of up to "
+                "%d MB each in its %.0f GB of memory): use at most %d to run it here"
+                % (
+                    path,
+                    source,
+                    value,
+                    local_host_limit(),
+                    LOCAL_HOST_MEMORY // 2**20,
+                    machine_memory() / 2**30,
+                    local_host_limit(),
+                )
+            )
     if kind in INSTANCE_TYPES:
         value, source = _value(request, INSTANCE_TYPES[kind], resolve)
         if value is not None and not str(value).startswith("ml."):
@@ -79,6 +101,19 @@ def check_request(step_name, kind, request, resolve=lambda value: value):
         problems += _spot_problems(request, resolve)
     if problems:
         raise PipelineError("step %s: %s" % (step_name, "; ".join(problems)))
+
+
+def machine_memory() -> int:
+    """Bytes of physical memory (4 GB where the platform does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 4 * 2**30
+
+
+def local_host_limit() -> int:
+    """How many hosts one local job may have on this machine."""
+    return max(1, machine_memory() // LOCAL_HOST_MEMORY)
 
 
 def _spot_problems(request, resolve):
