@@ -384,4 +384,9 @@ def load_schema(name_or_path):
             raw = json.load(f)
     except ValueError as e:
         raise SchemaError("schema %s is not valid JSON: %s" % (path, e))
+    except RecursionError:
+        raise SchemaError(
+            "schema %s nests arrays or objects too deeply to read; a schema is a few levels "
+            "deep (docs/schema-file.schema.json)" % path
+        )
     return Schema(raw, path)

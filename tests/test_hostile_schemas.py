@@ -105,3 +105,16 @@ def test_text_does_not_pass_for_other_types_silently():
     for schema, _ in BAD[:3] + BAD[8:9] + BAD[17:18] + BAD[19:20]:
         with pytest.raises(SchemaError):
             Schema(schema, "x.json")
+
+
+def test_a_schema_file_nested_too_deep_is_one_line(tmp_path):
+    """A schema file nested 100,000 deep was a RecursionError traceback."""
+    deep = "[" * 100_000 + "]" * 100_000
+    text = json.dumps(SEED)[:-1] + ', "recipe": %s}' % deep
+    path = tmp_path / "schema.json"
+    path.write_text(text)
+    proc = churn_cli(tmp_path / "home", "run", "--schema", path, "--data", ROOT / "README.md")
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr[-2000:]
+    assert "nests" in lines[0] and str(path) in lines[0], lines[0]
+    assert not (tmp_path / "home" / "executions").exists()
