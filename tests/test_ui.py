@@ -444,3 +444,41 @@ def test_the_monitoring_page_draws_the_baseline_its_reports_were_checked_against
     # A version named in the address wins, and a mixed history is pointed out.
     status, body, _ = site.get("/monitoring/churn-local?version=churn-bank/1")
     assert status == 200 and "Some reports were checked against another baseline" in body
+
+
+def test_over_long_names_in_paths_and_queries_are_a_4xx(site):
+    """A 5,000-character /store key was a 500 (the file system's 'File name too long'). S3
+    refuses a key over 1,024 bytes with 400 KeyTooLongError
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html); a segment
+    over 255 bytes can be no file of the local store. Every other parameter is probed too."""
+    execution = site.passing["execution_id"]
+    long = "a" * 5000
+    status, body, _ = site.get("/store/churn-local/" + long)
+    assert status == 400 and "1024 bytes" in body, (status, body[-300:])
+    status, body, _ = site.get("/store/churn-local/%s/x.csv" % ("b" * 300))
+    assert status == 400 and "255 bytes" in body, (status, body[-300:])
+    status, _, _ = site.get("/store/churn-local/" + "/".join(["c" * 200] * 30))
+    assert status == 400
+    paths = [
+        "/store/" + long,
+        "/executions/" + long,
+        "/executions?status=" + long,
+        "/executions/%s/events" % long,
+        "/executions/%s/steps/%s" % (execution, long),
+        "/executions/%s/steps/%s/log?host=algo-1" % (execution, long),
+        "/executions/%s/steps/TrainModel/log?host=%s" % (execution, long),
+        "/executions/%s/steps/TrainModel/log?host=algo-1&offset=%s" % (execution, "9" * 5000),
+        "/models/%s/1" % long,
+        "/models/churn-seed/" + "9" * 5000,
+        "/models/compare?a=%s&b=churn-seed/1" % long,
+        "/models/compare?a=churn-seed/1&b=churn-seed/" + "9" * 5000,
+        "/monitoring/" + long,
+        "/monitoring/churn-local?version=" + long,
+        "/monitoring/churn-local?version=churn-seed/" + "9" * 5000,
+        "/static/" + long,
+    ]
+    for path in paths:
+        status, _, _ = site.get(path)
+        assert 400 <= status < 500, (path[:80], status)
+    status, _, _ = site.get("/models?group=" + long)  # a filter: no version matches it
+    assert status == 200

@@ -25,7 +25,7 @@ import secrets
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from pipelines.errors import UserError
+from pipelines.errors import StoreError, UserError
 from pipelines.ui import executions, graph, monitoring, registry
 from pipelines.ui.html import page, tag
 from processing.churn_job import file_digest
@@ -308,7 +308,10 @@ class Application(object):
         """An object of the local store: shown in place when it is an image, JSON or text,
         downloaded otherwise; a key that climbs out of the store is refused by the store."""
         store = self.ui.ws.store
-        path = store.path("s3://" + key)  # StoreError (404) for '..', '/...', a link out
+        try:  # '..', '/...', a link out, a key too long for S3 or for a file name
+            path = store.path("s3://" + key)
+        except StoreError as e:
+            raise HTTPError(400, str(e))
         home = self.ui.ws.home.resolve()
         if not path.is_file() or path.is_symlink() or not path.resolve().is_relative_to(home):
             raise HTTPError(404, "no object s3://%s in the local store" % key)
