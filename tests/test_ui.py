@@ -46,10 +46,14 @@ def capture_rows(capture_dir, frame):
 
 
 class UIServer(object):
-    def __init__(self, home):
+    """`churn ui --port 0 [options]` on `home`; requests go to it on 127.0.0.1 whatever address
+    it listens on (0.0.0.0 included)."""
+
+    def __init__(self, home, *options):
         self.home = home
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pipelines.cli", "ui", "--home", str(home), "--port", "0"],
+            [sys.executable, "-m", "pipelines.cli", "ui", "--home", str(home), "--port", "0"]
+            + list(options),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -59,11 +63,15 @@ class UIServer(object):
         match = re.search(r"(http://[^ ]+/) ", line)
         assert match, line + self.proc.stderr.read()
         self.url = match.group(1)
+        self.port = int(self.url.rstrip("/").rsplit(":", 1)[1])
 
     def get(self, path, headers=None, data=None, method=None):
         """(status, body text, headers) of one request; errors are answers too."""
         request = urllib.request.Request(
-            self.url.rstrip("/") + path, data=data, headers=headers or {}, method=method
+            "http://127.0.0.1:%d%s" % (self.port, path),
+            data=data,
+            headers=headers or {},
+            method=method,
         )
         opener = urllib.request.build_opener(NoRedirect)
         try:
@@ -444,6 +452,47 @@ def test_the_monitoring_page_draws_the_baseline_its_reports_were_checked_against
     # A version named in the address wins, and a mixed history is pointed out.
     status, body, _ = site.get("/monitoring/churn-local?version=churn-bank/1")
     assert status == 200 and "Some reports were checked against another baseline" in body
+
+
+def test_host_0_0_0_0_answers_the_names_it_is_told_and_refuses_other_names(tmp_path):
+    """`--host 0.0.0.0` answered 421 to every real client: the rebinding defence allowed only
+    127.0.0.1 and localhost. A name given with --allow-host is answered, an address is (a page
+    that rebinds a name of its own sends that name), any other name still gets 421."""
+    server = UIServer(tmp_path / "home", "--host", "0.0.0.0", "--allow-host", "churn.lan")
+    try:
+        assert server.url.startswith("http://0.0.0.0:")
+        answers = {
+            host: server.get("/executions", headers={"Host": "%s:%d" % (host, server.port)})
+            for host in (
+                "127.0.0.1",
+                "churn.lan",
+                "CHURN.LAN",
+                "192.0.2.7",
+                "[::1]",
+                "evil.example",
+            )
+        }
+    finally:
+        err = server.close()
+    assert "warning: listening on 0.0.0.0" in err and "Traceback" not in err, err
+    assert {h: a[0] for h, a in answers.items()} == {
+        "127.0.0.1": 200,
+        "churn.lan": 200,
+        "CHURN.LAN": 200,
+        "192.0.2.7": 200,
+        "[::1]": 200,
+        "evil.example": 421,
+    }
+    assert "--allow-host" in answers["evil.example"][1]
+    shown = churn_cli(tmp_path / "home", "ui", "--help")
+    assert "--allow-host" in shown.stdout
+    for bad in ("http://churn.lan", "churn.lan:8090", "a b"):
+        refused = churn_cli(tmp_path / "home", "ui", "--allow-host", bad, "--port", "0", timeout=60)
+        assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1, (
+            bad,
+            refused.stderr,
+        )
+        assert "--allow-host %s" % bad in refused.stderr and "Traceback" not in refused.stderr
 
 
 def test_over_long_names_in_paths_and_queries_are_a_4xx(site):
