@@ -495,6 +495,66 @@ def test_host_0_0_0_0_answers_the_names_it_is_told_and_refuses_other_names(tmp_p
         assert "--allow-host %s" % bad in refused.stderr and "Traceback" not in refused.stderr
 
 
+def open_stream(port, path):
+    """A raw connection that asked for an event stream: (socket, status line and headers)."""
+    import socket
+
+    conn = socket.create_connection(("127.0.0.1", port), timeout=10)
+    conn.sendall(b"GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % (path.encode(), port))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = conn.recv(4096)
+        assert chunk, "closed without answering: %r" % head
+        head += chunk
+    return conn, head.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+
+
+def test_event_streams_are_capped_and_the_next_one_is_told_to_retry(tmp_path):
+    """1,500 open event streams took 94% of a core (each polls its record four times a
+    second). At MAX_STREAMS open, the next is a 503 with Retry-After (the streams open keep
+    going; a browser tab holds one or two); once one closes, a new one is served."""
+    from pipelines.local.sagemaker.records import ExecutionRecords
+    from pipelines.ui.server import MAX_STREAMS
+
+    home = tmp_path / "home"
+    # A run in progress (this process is its runner, so it is not settled as killed).
+    ExecutionRecords(home).save(
+        {
+            "PipelineExecutionId": "0123456789ab",
+            "PipelineExecutionStatus": "Executing",
+            "FailureReason": None,
+            "Steps": [],
+            "ProcessId": os.getpid(),
+        }
+    )
+    server = UIServer(home)
+    streams = []
+    try:
+        for _ in range(MAX_STREAMS):
+            streams.append(open_stream(server.port, "/executions/0123456789ab/events"))
+        assert all(head.startswith("HTTP/1.1 200") for _, head in streams), streams[-1][1]
+        extra, head = open_stream(server.port, "/executions/0123456789ab/events")
+        extra.close()
+        assert head.startswith("HTTP/1.1 503") and "retry-after: " in head.lower(), head
+        status, _, _ = server.get("/models")  # pages are still served
+        assert status == 200
+        streams.pop()[0].close()
+        deadline = time.time() + 10
+        while True:  # the server notices the closed stream within a poll
+            conn, head = open_stream(server.port, "/executions/0123456789ab/events")
+            streams.append((conn, head))
+            if head.startswith("HTTP/1.1 200") or time.time() > deadline:
+                break
+            streams.pop()[0].close()
+            time.sleep(0.2)
+        assert head.startswith("HTTP/1.1 200"), head
+    finally:
+        for conn, _ in streams:
+            conn.close()
+        err = server.close()
+    assert "Traceback" not in err, err
+
+
 def test_over_long_names_in_paths_and_queries_are_a_4xx(site):
     """A 5,000-character /store key was a 500 (the file system's 'File name too long'). S3
     refuses a key over 1,024 bytes with 400 KeyTooLongError

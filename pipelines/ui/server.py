@@ -20,7 +20,8 @@ same-origin page; nothing changes on GET; every name a request gives for a file 
 id, a step, a log's host, a store key, an endpoint, a static file) is checked against what
 exists under the home before it is read, and paths are resolved and kept inside the home;
 pages carry a Content-Security-Policy that allows only the application's own script and
-styles.
+styles. At most MAX_STREAMS event streams are followed at once (each polls a file four times a
+second); the next is refused with 503 and Retry-After.
 """
 
 import asyncio
@@ -47,6 +48,8 @@ WILDCARDS = ("0.0.0.0", "::", "")  # --host values that listen on every address 
 HOST_NAME = re.compile(
     r"^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$"
 )
+MAX_STREAMS = 32  # event streams followed at once; a browser tab holds one or two
+STREAM_RETRY_SECONDS = 5
 POLL_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
 # Objects a browser may show in place; anything else is downloaded, never rendered as a page.
@@ -72,9 +75,10 @@ SECURITY_HEADERS = [
 
 
 class HTTPError(Exception):
-    def __init__(self, status, message):
+    def __init__(self, status, message, headers=()):
         super().__init__(message)
         self.status = status
+        self.headers = list(headers)
 
 
 def host_name(host: str) -> str:
@@ -207,6 +211,7 @@ class Application(object):
             ("GET", r"/static/([^/]+)", self.static),
         ]
         self.routes = [(m, re.compile("^%s$" % p), f) for m, p, f in self.routes]
+        self.open_streams = 0
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -229,16 +234,17 @@ class Application(object):
                 raise HTTPError(405, "%s is not allowed here" % method)
             raise HTTPError(404, "no page %s" % path)
         except HTTPError as e:
-            await self.error_page(send, e.status, str(e))
+            await self.error_page(send, e.status, str(e), e.headers)
         except UserError as e:  # a name the home does not have: an unknown execution, version
             await self.error_page(send, 404, str(e))
 
-    async def error_page(self, send, status, message):
+    async def error_page(self, send, status, message, headers=()):
         await _send(
             send,
             status,
             page("Error %d" % status, tag("p", message, class_="failure"), None),
             "text/html; charset=utf-8",
+            headers,
         )
 
     async def html(self, send, markup, status=200):
@@ -317,7 +323,22 @@ class Application(object):
 
     async def stream(self, receive, send, next_event):
         """Server-sent events: `next_event()` -> ((event, data) or None, ended) every
-        POLL_SECONDS, until it says ended (an "end" event follows) or the browser goes."""
+        POLL_SECONDS, until it says ended (an "end" event follows) or the browser goes. Past
+        MAX_STREAMS open at once, a 503 with Retry-After."""
+        if self.open_streams >= MAX_STREAMS:
+            raise HTTPError(
+                503,
+                "%d live views are open, the most this server follows at once: close a tab "
+                "that follows a run or a log, or reload later" % self.open_streams,
+                [(b"retry-after", str(STREAM_RETRY_SECONDS).encode())],
+            )
+        self.open_streams += 1
+        try:
+            await self._stream(receive, send, next_event)
+        finally:
+            self.open_streams -= 1
+
+    async def _stream(self, receive, send, next_event):
         await send(
             {
                 "type": "http.response.start",
