@@ -566,3 +566,44 @@ def test_a_failing_training_job_ends_direct_in_its_fail_state_with_the_jobs_reas
     assert entered[-2:] == ["Read training failure", "Training failed"]
     with Workspace(home) as ws:
         assert not ws.hosting.has_endpoint("nolabel")
+
+
+# -- names that become paths ------------------------------------------------------------------
+
+
+def test_an_arn_or_name_that_climbs_out_of_the_home_reads_nothing(tmp_path):
+    """`runs show` read any .json through '../' in the state machine part of an execution ARN.
+    Step Functions names are 1-80 characters
+    (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html);
+    locally letters, digits, '-' and '_' (the set AWS asks for logging), checked wherever a
+    name from an ARN or a flag becomes a path."""
+    from pipelines.local.stepfunctions.integrations import Integrations
+    from pipelines.local.stepfunctions.service import StepFunctions, WorkflowError
+
+    home = tmp_path / "home"
+    for folder in ("executions", "state-machines"):  # a home that has run workflows
+        (home / "stepfunctions" / folder).mkdir(parents=True)
+    outside = tmp_path / "outside" / "secret.json"
+    outside.parent.mkdir()
+    content = '{"canary": "outside-the-home-7c1d", "events": [], "definition": "{}"}'
+    outside.write_text(content)
+    prefix = "arn:aws:states:us-east-1:000000000000:"
+    for arn in (
+        prefix + "execution:../../../outside:secret",
+        prefix + "execution:churn-deploy:../../../outside/secret",
+        prefix + "execution:churn-deploy:",
+        prefix + "execution:%s:x" % ("m" * 81),
+    ):
+        proc = churn_cli(home, "workflow", "runs", "show", arn)
+        assert proc.returncode == 1 and "outside-the-home" not in proc.stdout + proc.stderr, arn
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+        assert "1-80 letters, digits, - and _" in proc.stderr, proc.stderr
+    service = StepFunctions(home, Integrations())
+    for call in (
+        lambda: service.describe_state_machine(prefix + "stateMachine:../../../outside/secret"),
+        lambda: service.start_execution(prefix + "stateMachine:../../../outside/secret"),
+        lambda: service.list_executions("../../../outside"),
+    ):
+        with pytest.raises(WorkflowError, match="1-80 letters, digits, - and _"):
+            call()
+    assert outside.read_text() == content
