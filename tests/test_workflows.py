@@ -607,3 +607,55 @@ def test_an_arn_or_name_that_climbs_out_of_the_home_reads_nothing(tmp_path):
         with pytest.raises(WorkflowError, match="1-80 letters, digits, - and _"):
             call()
     assert outside.read_text() == content
+
+
+def databrew_run(home, table, output_bucket=None):
+    """StartJobRun of a dedupe job over `table` (CSV text), then DescribeJobRun polled until
+    the run leaves RUNNING (at most 20 s): the run's description."""
+    with Workspace(home) as ws:
+        source = home.parent / "table.csv"
+        source.write_text(table)
+        uri = ws.stage_data(str(source), "databrew-input")
+        bucket, key = uri[len("s3://") :].split("/", 1)
+        brew = ws.databrew
+        brew.create_dataset(Name="raw", Input={"S3InputDefinition": {"Bucket": bucket, "Key": key}})
+        brew.create_recipe(Name="dedupe", Steps=[{"Action": {"Operation": "DELETE_DUPLICATE_ROWS",
+                                                            "Parameters": {}}}])  # fmt: skip
+        brew.publish_recipe(Name="dedupe")
+        brew.create_recipe_job(Name="prepare", DatasetName="raw",
+                               RecipeReference={"Name": "dedupe", "RecipeVersion": "1.0"},
+                               Outputs=[{"Location": {"Bucket": output_bucket or bucket,
+                                                      "Key": "prepared/"},
+                                         "Format": "CSV", "Overwrite": True}],
+                               RoleArn="arn:aws:iam::000000000000:role/DataBrew")  # fmt: skip
+        run_id = brew.start_job_run(Name="prepare")["RunId"]
+        deadline = time.time() + 20
+        while True:
+            described = brew.describe_job_run(Name="prepare", RunId=run_id)
+            if described["State"] != "RUNNING" or time.time() > deadline:
+                return described, ws.store.objects("s3://%s/prepared/" % bucket)
+
+
+def test_a_databrew_run_over_a_field_of_200_kb_succeeds(tmp_path):
+    """A field over csv's 128 KB default killed the run's worker and the run stayed RUNNING.
+    DataBrew documents no limit on a value's size
+    (https://docs.aws.amazon.com/general/latest/gr/databrew.html lists its quotas; none is
+    per cell), so the twin reads it."""
+    big = "x" * 200_000
+    described, written = databrew_run(
+        tmp_path / "home", "id,note\n1,%s\n2,short\n1,%s\n" % (big, big)
+    )
+    assert described["State"] == "SUCCEEDED", described
+    ((_, path),) = written.items()
+    assert path.read_text() == "id,note\n1,%s\n2,short\n" % big  # the duplicate row went
+
+
+def test_any_failure_of_a_databrew_run_ends_it_failed_with_its_reason(tmp_path):
+    """A run whose output cannot be written (a bucket name S3 refuses: the job's Outputs are
+    checked only by length, https://docs.aws.amazon.com/databrew/latest/dg/API_S3Location.html)
+    raised out of StartJobRun and left the run RUNNING forever. Any failure of a run ends it
+    FAILED with an ErrorMessage (DescribeJobRun,
+    https://docs.aws.amazon.com/databrew/latest/dg/API_DescribeJobRun.html)."""
+    described, _ = databrew_run(tmp_path / "home", "id,note\n1,a\n", output_bucket="Not_A_Bucket")
+    assert described["State"] == "FAILED", described
+    assert "Not_A_Bucket" in described["ErrorMessage"] and "CompletedOn" in described
