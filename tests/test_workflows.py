@@ -659,3 +659,23 @@ def test_any_failure_of_a_databrew_run_ends_it_failed_with_its_reason(tmp_path):
     described, _ = databrew_run(tmp_path / "home", "id,note\n1,a\n", output_bucket="Not_A_Bucket")
     assert described["State"] == "FAILED", described
     assert "Not_A_Bucket" in described["ErrorMessage"] and "CompletedOn" in described
+
+
+def test_a_databrew_name_longer_than_a_file_name_is_a_validation_error(tmp_path):
+    """A name from a workflow's input (DataBrewJobName) or a RunId becomes a file name: one of
+    300 characters was an OSError ('File name too long'). DataBrew's names are at most 240
+    (jobs) or 255 characters (https://docs.aws.amazon.com/databrew/latest/dg/API_DescribeJob.html);
+    over that, or over a file name's 255 bytes locally, is a ValidationException."""
+    from pipelines.local.databrew.service import DataBrewError
+
+    described, _ = databrew_run(tmp_path / "home", "id\n1\n")
+    assert described["State"] == "SUCCEEDED"
+    with Workspace(tmp_path / "home") as ws:
+        for call in (
+            lambda: ws.databrew.describe_job(Name="j" * 300),
+            lambda: ws.databrew.describe_job_run(Name="prepare", RunId="r" * 300),
+            lambda: ws.databrew.start_job_run(Name="j" * 300),
+        ):
+            with pytest.raises(DataBrewError, match="is not a DataBrew name") as refused:
+                call()
+            assert refused.value.code == "ValidationException"

@@ -29,6 +29,7 @@ from processing.churn_recipe import RecipeError, fit, normalize_steps
 MAX_CELLS = 200_000_000  # a local run reads the dataset into memory
 # DataBrew documents no limit on a value's size; csv's own default (128 KB) is not DataBrew's.
 FIELD_LIMIT = 2**31 - 1
+NAME_BYTES = 250  # a record is <name>.json: a file name is at most 255 bytes
 
 
 class DataBrewError(UserError):
@@ -245,8 +246,19 @@ class DataBrew(object):
     # ------------------------------------------------------------------ records
 
     def _path(self, kind, name):
-        if not name or "/" in name or name.startswith("."):
-            raise DataBrewError("%r is not a DataBrew name" % (name,))
+        if (
+            not isinstance(name, str)
+            or not name
+            or "/" in name
+            or "\x00" in name
+            or name.startswith(".")
+            or len(name.encode("utf-8", "replace")) > NAME_BYTES
+        ):
+            raise DataBrewError(
+                "%r is not a DataBrew name (1-%d bytes, no '/', not starting with '.'; "
+                "DataBrew's names are at most 255 characters, a job's 240)"
+                % (name[:80] if isinstance(name, str) else name, NAME_BYTES)
+            )
         return self.root / kind / ("%s.json" % name)
 
     def _create(self, kind, name, record):
