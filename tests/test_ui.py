@@ -46,10 +46,14 @@ def capture_rows(capture_dir, frame):
 
 
 class UIServer(object):
-    def __init__(self, home):
+    """`churn ui --port 0 [options]` on `home`; requests go to it on 127.0.0.1 whatever address
+    it listens on (0.0.0.0 included)."""
+
+    def __init__(self, home, *options):
         self.home = home
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pipelines.cli", "ui", "--home", str(home), "--port", "0"],
+            [sys.executable, "-m", "pipelines.cli", "ui", "--home", str(home), "--port", "0"]
+            + list(options),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -59,11 +63,15 @@ class UIServer(object):
         match = re.search(r"(http://[^ ]+/) ", line)
         assert match, line + self.proc.stderr.read()
         self.url = match.group(1)
+        self.port = int(self.url.rstrip("/").rsplit(":", 1)[1])
 
     def get(self, path, headers=None, data=None, method=None):
         """(status, body text, headers) of one request; errors are answers too."""
         request = urllib.request.Request(
-            self.url.rstrip("/") + path, data=data, headers=headers or {}, method=method
+            "http://127.0.0.1:%d%s" % (self.port, path),
+            data=data,
+            headers=headers or {},
+            method=method,
         )
         opener = urllib.request.build_opener(NoRedirect)
         try:
@@ -444,3 +452,142 @@ def test_the_monitoring_page_draws_the_baseline_its_reports_were_checked_against
     # A version named in the address wins, and a mixed history is pointed out.
     status, body, _ = site.get("/monitoring/churn-local?version=churn-bank/1")
     assert status == 200 and "Some reports were checked against another baseline" in body
+
+
+def test_host_0_0_0_0_answers_the_names_it_is_told_and_refuses_other_names(tmp_path):
+    """`--host 0.0.0.0` answered 421 to every real client: the rebinding defence allowed only
+    127.0.0.1 and localhost. A name given with --allow-host is answered, an address is (a page
+    that rebinds a name of its own sends that name), any other name still gets 421."""
+    server = UIServer(tmp_path / "home", "--host", "0.0.0.0", "--allow-host", "churn.lan")
+    try:
+        assert server.url.startswith("http://0.0.0.0:")
+        answers = {
+            host: server.get("/executions", headers={"Host": "%s:%d" % (host, server.port)})
+            for host in (
+                "127.0.0.1",
+                "churn.lan",
+                "CHURN.LAN",
+                "192.0.2.7",
+                "[::1]",
+                "evil.example",
+            )
+        }
+    finally:
+        err = server.close()
+    assert "warning: listening on 0.0.0.0" in err and "Traceback" not in err, err
+    assert {h: a[0] for h, a in answers.items()} == {
+        "127.0.0.1": 200,
+        "churn.lan": 200,
+        "CHURN.LAN": 200,
+        "192.0.2.7": 200,
+        "[::1]": 200,
+        "evil.example": 421,
+    }
+    assert "--allow-host" in answers["evil.example"][1]
+    shown = churn_cli(tmp_path / "home", "ui", "--help")
+    assert "--allow-host" in shown.stdout
+    for bad in ("http://churn.lan", "churn.lan:8090", "a b"):
+        refused = churn_cli(tmp_path / "home", "ui", "--allow-host", bad, "--port", "0", timeout=60)
+        assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1, (
+            bad,
+            refused.stderr,
+        )
+        assert "--allow-host %s" % bad in refused.stderr and "Traceback" not in refused.stderr
+
+
+def open_stream(port, path):
+    """A raw connection that asked for an event stream: (socket, status line and headers)."""
+    import socket
+
+    conn = socket.create_connection(("127.0.0.1", port), timeout=10)
+    conn.sendall(b"GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % (path.encode(), port))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = conn.recv(4096)
+        assert chunk, "closed without answering: %r" % head
+        head += chunk
+    return conn, head.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+
+
+def test_event_streams_are_capped_and_the_next_one_is_told_to_retry(tmp_path):
+    """1,500 open event streams took 94% of a core (each polls its record four times a
+    second). At MAX_STREAMS open, the next is a 503 with Retry-After (the streams open keep
+    going; a browser tab holds one or two); once one closes, a new one is served."""
+    from pipelines.local.sagemaker.records import ExecutionRecords
+    from pipelines.ui.server import MAX_STREAMS
+
+    home = tmp_path / "home"
+    # A run in progress (this process is its runner, so it is not settled as killed).
+    ExecutionRecords(home).save(
+        {
+            "PipelineExecutionId": "0123456789ab",
+            "PipelineExecutionStatus": "Executing",
+            "FailureReason": None,
+            "Steps": [],
+            "ProcessId": os.getpid(),
+        }
+    )
+    server = UIServer(home)
+    streams = []
+    try:
+        for _ in range(MAX_STREAMS):
+            streams.append(open_stream(server.port, "/executions/0123456789ab/events"))
+        assert all(head.startswith("HTTP/1.1 200") for _, head in streams), streams[-1][1]
+        extra, head = open_stream(server.port, "/executions/0123456789ab/events")
+        extra.close()
+        assert head.startswith("HTTP/1.1 503") and "retry-after: " in head.lower(), head
+        status, _, _ = server.get("/models")  # pages are still served
+        assert status == 200
+        streams.pop()[0].close()
+        deadline = time.time() + 10
+        while True:  # the server notices the closed stream within a poll
+            conn, head = open_stream(server.port, "/executions/0123456789ab/events")
+            streams.append((conn, head))
+            if head.startswith("HTTP/1.1 200") or time.time() > deadline:
+                break
+            streams.pop()[0].close()
+            time.sleep(0.2)
+        assert head.startswith("HTTP/1.1 200"), head
+    finally:
+        for conn, _ in streams:
+            conn.close()
+        err = server.close()
+    assert "Traceback" not in err, err
+
+
+def test_over_long_names_in_paths_and_queries_are_a_4xx(site):
+    """A 5,000-character /store key was a 500 (the file system's 'File name too long'). S3
+    refuses a key over 1,024 bytes with 400 KeyTooLongError
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html); a segment
+    over 255 bytes can be no file of the local store. Every other parameter is probed too."""
+    execution = site.passing["execution_id"]
+    long = "a" * 5000
+    status, body, _ = site.get("/store/churn-local/" + long)
+    assert status == 400 and "1024 bytes" in body, (status, body[-300:])
+    status, body, _ = site.get("/store/churn-local/%s/x.csv" % ("b" * 300))
+    assert status == 400 and "255 bytes" in body, (status, body[-300:])
+    status, _, _ = site.get("/store/churn-local/" + "/".join(["c" * 200] * 30))
+    assert status == 400
+    paths = [
+        "/store/" + long,
+        "/executions/" + long,
+        "/executions?status=" + long,
+        "/executions/%s/events" % long,
+        "/executions/%s/steps/%s" % (execution, long),
+        "/executions/%s/steps/%s/log?host=algo-1" % (execution, long),
+        "/executions/%s/steps/TrainModel/log?host=%s" % (execution, long),
+        "/executions/%s/steps/TrainModel/log?host=algo-1&offset=%s" % (execution, "9" * 5000),
+        "/models/%s/1" % long,
+        "/models/churn-seed/" + "9" * 5000,
+        "/models/compare?a=%s&b=churn-seed/1" % long,
+        "/models/compare?a=churn-seed/1&b=churn-seed/" + "9" * 5000,
+        "/monitoring/" + long,
+        "/monitoring/churn-local?version=" + long,
+        "/monitoring/churn-local?version=churn-seed/" + "9" * 5000,
+        "/static/" + long,
+    ]
+    for path in paths:
+        status, _, _ = site.get(path)
+        assert 400 <= status < 500, (path[:80], status)
+    status, _, _ = site.get("/models?group=" + long)  # a filter: no version matches it
+    assert status == 200

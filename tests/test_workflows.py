@@ -566,3 +566,116 @@ def test_a_failing_training_job_ends_direct_in_its_fail_state_with_the_jobs_reas
     assert entered[-2:] == ["Read training failure", "Training failed"]
     with Workspace(home) as ws:
         assert not ws.hosting.has_endpoint("nolabel")
+
+
+# -- names that become paths ------------------------------------------------------------------
+
+
+def test_an_arn_or_name_that_climbs_out_of_the_home_reads_nothing(tmp_path):
+    """`runs show` read any .json through '../' in the state machine part of an execution ARN.
+    Step Functions names are 1-80 characters
+    (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html);
+    locally letters, digits, '-' and '_' (the set AWS asks for logging), checked wherever a
+    name from an ARN or a flag becomes a path."""
+    from pipelines.local.stepfunctions.integrations import Integrations
+    from pipelines.local.stepfunctions.service import StepFunctions, WorkflowError
+
+    home = tmp_path / "home"
+    for folder in ("executions", "state-machines"):  # a home that has run workflows
+        (home / "stepfunctions" / folder).mkdir(parents=True)
+    outside = tmp_path / "outside" / "secret.json"
+    outside.parent.mkdir()
+    content = '{"canary": "outside-the-home-7c1d", "events": [], "definition": "{}"}'
+    outside.write_text(content)
+    prefix = "arn:aws:states:us-east-1:000000000000:"
+    for arn in (
+        prefix + "execution:../../../outside:secret",
+        prefix + "execution:churn-deploy:../../../outside/secret",
+        prefix + "execution:churn-deploy:",
+        prefix + "execution:%s:x" % ("m" * 81),
+    ):
+        proc = churn_cli(home, "workflow", "runs", "show", arn)
+        assert proc.returncode == 1 and "outside-the-home" not in proc.stdout + proc.stderr, arn
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+        assert "1-80 letters, digits, - and _" in proc.stderr, proc.stderr
+    service = StepFunctions(home, Integrations())
+    for call in (
+        lambda: service.describe_state_machine(prefix + "stateMachine:../../../outside/secret"),
+        lambda: service.start_execution(prefix + "stateMachine:../../../outside/secret"),
+        lambda: service.list_executions("../../../outside"),
+    ):
+        with pytest.raises(WorkflowError, match="1-80 letters, digits, - and _"):
+            call()
+    assert outside.read_text() == content
+
+
+def databrew_run(home, table, output_bucket=None):
+    """StartJobRun of a dedupe job over `table` (CSV text), then DescribeJobRun polled until
+    the run leaves RUNNING (at most 20 s): the run's description."""
+    with Workspace(home) as ws:
+        source = home.parent / "table.csv"
+        source.write_text(table)
+        uri = ws.stage_data(str(source), "databrew-input")
+        bucket, key = uri[len("s3://") :].split("/", 1)
+        brew = ws.databrew
+        brew.create_dataset(Name="raw", Input={"S3InputDefinition": {"Bucket": bucket, "Key": key}})
+        brew.create_recipe(Name="dedupe", Steps=[{"Action": {"Operation": "DELETE_DUPLICATE_ROWS",
+                                                            "Parameters": {}}}])  # fmt: skip
+        brew.publish_recipe(Name="dedupe")
+        brew.create_recipe_job(Name="prepare", DatasetName="raw",
+                               RecipeReference={"Name": "dedupe", "RecipeVersion": "1.0"},
+                               Outputs=[{"Location": {"Bucket": output_bucket or bucket,
+                                                      "Key": "prepared/"},
+                                         "Format": "CSV", "Overwrite": True}],
+                               RoleArn="arn:aws:iam::000000000000:role/DataBrew")  # fmt: skip
+        run_id = brew.start_job_run(Name="prepare")["RunId"]
+        deadline = time.time() + 20
+        while True:
+            described = brew.describe_job_run(Name="prepare", RunId=run_id)
+            if described["State"] != "RUNNING" or time.time() > deadline:
+                return described, ws.store.objects("s3://%s/prepared/" % bucket)
+
+
+def test_a_databrew_run_over_a_field_of_200_kb_succeeds(tmp_path):
+    """A field over csv's 128 KB default killed the run's worker and the run stayed RUNNING.
+    DataBrew documents no limit on a value's size
+    (https://docs.aws.amazon.com/general/latest/gr/databrew.html lists its quotas; none is
+    per cell), so the twin reads it."""
+    big = "x" * 200_000
+    described, written = databrew_run(
+        tmp_path / "home", "id,note\n1,%s\n2,short\n1,%s\n" % (big, big)
+    )
+    assert described["State"] == "SUCCEEDED", described
+    ((_, path),) = written.items()
+    assert path.read_text() == "id,note\n1,%s\n2,short\n" % big  # the duplicate row went
+
+
+def test_any_failure_of_a_databrew_run_ends_it_failed_with_its_reason(tmp_path):
+    """A run whose output cannot be written (a bucket name S3 refuses: the job's Outputs are
+    checked only by length, https://docs.aws.amazon.com/databrew/latest/dg/API_S3Location.html)
+    raised out of StartJobRun and left the run RUNNING forever. Any failure of a run ends it
+    FAILED with an ErrorMessage (DescribeJobRun,
+    https://docs.aws.amazon.com/databrew/latest/dg/API_DescribeJobRun.html)."""
+    described, _ = databrew_run(tmp_path / "home", "id,note\n1,a\n", output_bucket="Not_A_Bucket")
+    assert described["State"] == "FAILED", described
+    assert "Not_A_Bucket" in described["ErrorMessage"] and "CompletedOn" in described
+
+
+def test_a_databrew_name_longer_than_a_file_name_is_a_validation_error(tmp_path):
+    """A name from a workflow's input (DataBrewJobName) or a RunId becomes a file name: one of
+    300 characters was an OSError ('File name too long'). DataBrew's names are at most 240
+    (jobs) or 255 characters (https://docs.aws.amazon.com/databrew/latest/dg/API_DescribeJob.html);
+    over that, or over a file name's 255 bytes locally, is a ValidationException."""
+    from pipelines.local.databrew.service import DataBrewError
+
+    described, _ = databrew_run(tmp_path / "home", "id\n1\n")
+    assert described["State"] == "SUCCEEDED"
+    with Workspace(tmp_path / "home") as ws:
+        for call in (
+            lambda: ws.databrew.describe_job(Name="j" * 300),
+            lambda: ws.databrew.describe_job_run(Name="prepare", RunId="r" * 300),
+            lambda: ws.databrew.start_job_run(Name="j" * 300),
+        ):
+            with pytest.raises(DataBrewError, match="is not a DataBrew name") as refused:
+                call()
+            assert refused.value.code == "ValidationException"

@@ -18,7 +18,7 @@ def cmd_ui(args, ws):
             "churn ui: warning: listening on %s lets other machines approve models; the pages "
             "have no login\n" % args.host
         )
-    serve(ws, args.host, args.port, ready)
+    serve(ws, args.host, args.port, ready, args.allow_host)
     return 0
 
 
@@ -27,6 +27,20 @@ def add_parsers(sub):
         "ui", help="web pages of the executions, model registry and monitoring (127.0.0.1)"
     )
     p.add_argument("--port", type=int, default=8090, help="default: %(default)s (0: any free)")
-    p.add_argument("--host", default="127.0.0.1", help="default: %(default)s, this machine only")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address to listen on; default: %(default)s, this machine only (0.0.0.0: "
+        "every address; requests to them by address or by this machine's name are answered)",
+    )
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="answer requests addressed to NAME too (a DNS name or alias of this machine; "
+        "repeatable). Requests to any other name get 421, so a page of another site cannot "
+        "reach the UI by rebinding its own name to this machine",
+    )
     add_home(p)
     p.set_defaults(func=cmd_ui)

@@ -12,6 +12,8 @@ from pipelines.errors import StoreError
 from processing.churn_job import copy_atomic, is_temporary, write_bytes_atomic
 
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+KEY_BYTES = 1024  # S3's longest key (KeyTooLongError beyond)
+SEGMENT_BYTES = 255  # the longest file name: each part of a key between '/' is one locally
 
 
 class Store(object):
@@ -20,7 +22,8 @@ class Store(object):
 
     def path(self, uri):
         """The file of s3://bucket/key, always inside the store: a key that is absolute or
-        climbs out ('..', '.') and a bucket that is not an S3 bucket name are refused."""
+        climbs out ('..', '.'), a key longer than S3 allows or with a part longer than a file
+        name, and a bucket that is not an S3 bucket name are refused."""
         if not isinstance(uri, str) or not uri.startswith("s3://"):
             raise StoreError("not an S3 URI: %r" % (uri,))
         bucket, _, key = uri[len("s3://") :].partition("/")
@@ -30,6 +33,17 @@ class Store(object):
                 "'-')" % (uri, bucket)
             )
         parts = key.split("/")
+        size = len(key.encode("utf-8", "replace"))
+        if size > KEY_BYTES:
+            raise StoreError(
+                "s3://%s/%s... is a key of %d bytes: an S3 key is at most %d bytes"
+                % (bucket, key[:40], size, KEY_BYTES)
+            )
+        if any(len(p.encode("utf-8", "replace")) > SEGMENT_BYTES for p in parts):
+            raise StoreError(
+                "s3://%s/%s...: a part of a key between '/' is at most %d bytes in the local "
+                "store (it is a file name there)" % (bucket, key[:40], SEGMENT_BYTES)
+            )
         if "\x00" in key:  # no file can be named so
             raise StoreError("%r: a key of the local store may not hold a NUL byte" % (uri,))
         if key.startswith("/") or any(p in (".", "..") for p in parts):

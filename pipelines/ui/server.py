@@ -1,5 +1,6 @@
 """`churn ui`'s web application: a bare ASGI application (as `churn serve`'s, docs/adr/0003)
-run by uvicorn on 127.0.0.1, over one Workspace opened by the command.
+run by uvicorn on 127.0.0.1 (or the address --host gives), over one Workspace opened by the
+command.
 
 Routes (GET unless said): /executions[?status=], /executions/<id>, /executions/<id>/events
 (server-sent events of the live graph's state), /executions/<id>/steps/<step>,
@@ -8,24 +9,32 @@ Routes (GET unless said): /executions[?status=], /executions/<id>, /executions/<
 POST /models/<group>/<n>/approval, /models/compare?a=&b=, /monitoring, /monitoring/<endpoint>,
 /static/<file>.
 
-Safety: requests whose Host is not the address the server listens on are refused (a page of
-another site cannot reach it through DNS rebinding); the one request that changes state is a
-POST carrying the server's CSRF token, from a same-origin page; nothing changes on GET; every
-name a request gives for a file (an execution id, a step, a log's host, a store key, an
-endpoint, a static file) is checked against what exists under the home before it is read, and
-paths are resolved and kept inside the home; pages carry a Content-Security-Policy that allows
-only the application's own script and styles.
+Safety: requests whose Host names a host the server was not told about are refused with 421
+(a page of another site cannot reach it through DNS rebinding: the browser sends that site's
+name). Answered are the loopback names, the --host value, the machine's own names when --host
+is a wildcard (0.0.0.0, ::), the names given with --allow-host, and any IP address (a page
+addressed by an address is that address's, so no rebinding can carry one); the port is not
+compared (a forwarded port or a proxy changes it; the name is what tells a rebinding page
+apart). The one request that changes state is a POST carrying the server's CSRF token, from a
+same-origin page; nothing changes on GET; every name a request gives for a file (an execution
+id, a step, a log's host, a store key, an endpoint, a static file) is checked against what
+exists under the home before it is read, and paths are resolved and kept inside the home;
+pages carry a Content-Security-Policy that allows only the application's own script and
+styles. At most MAX_STREAMS event streams are followed at once (each polls a file four times a
+second); the next is refused with 503 and Retry-After.
 """
 
 import asyncio
+import ipaddress
 import json
 import mimetypes
 import re
 import secrets
+import socket
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from pipelines.errors import UserError
+from pipelines.errors import StoreError, UserError
 from pipelines.ui import executions, graph, monitoring, registry
 from pipelines.ui.html import page, tag
 from processing.churn_job import file_digest
@@ -35,6 +44,12 @@ STATIC_FILES = {"ui.css": "text/css", "ui.js": "text/javascript", "favicon.svg":
 FORM_LIMIT = 64 * 1024
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")  # addresses only this machine reaches
+WILDCARDS = ("0.0.0.0", "::", "")  # --host values that listen on every address of the machine
+HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$"
+)
+MAX_STREAMS = 32  # event streams followed at once; a browser tab holds one or two
+STREAM_RETRY_SECONDS = 5
 POLL_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
 # Objects a browser may show in place; anything else is downloaded, never rendered as a page.
@@ -60,9 +75,46 @@ SECURITY_HEADERS = [
 
 
 class HTTPError(Exception):
-    def __init__(self, status, message):
+    def __init__(self, status, message, headers=()):
         super().__init__(message)
         self.status = status
+        self.headers = list(headers)
+
+
+def host_name(host: str) -> str:
+    """The name in a Host header or an Origin's authority: lower-case, without the port, the
+    brackets of an IPv6 address or a final dot."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        host = host[1:].partition("]")[0]
+    elif host.count(":") == 1:
+        host = host.partition(":")[0]
+    return host.rstrip(".")
+
+
+def is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def answered_names(host: str, allowed: list[str]) -> set[str]:
+    """The host names a server listening on `host` answers (see the module's Safety), with
+    each --allow-host value checked to be a host name or an address."""
+    names = {*LOOPBACK, host_name(host)} - {""}
+    if host in WILDCARDS:  # the names other machines know this one by
+        names |= {host_name(socket.gethostname()), host_name(socket.getfqdn())}
+    for value in allowed:
+        name = value.lower().rstrip(".").removeprefix("[").removesuffix("]")
+        if not (HOST_NAME.match(name) or is_address(name)):
+            raise UserError(
+                "--allow-host %s: give a host name or an IP address, without a scheme or a "
+                "port (e.g. --allow-host churn.lan)" % value
+            )
+        names.add(name)
+    return names
 
 
 class UI(object):
@@ -71,8 +123,13 @@ class UI(object):
     def __init__(self, ws, allowed_hosts):
         self.ws = ws
         self.csrf_token = secrets.token_urlsafe(32)
-        self.allowed_hosts = {h.lower() for h in allowed_hosts}
+        self.allowed_hosts = {host_name(h) for h in allowed_hosts}
         self._digests = {}
+
+    def answers(self, host):
+        """Whether a request's Host is one this server answers."""
+        name = host_name(host)
+        return name in self.allowed_hosts or is_address(name)
 
     def digest(self, path):
         """(size, sha256) of a store object, hashed once per (file, size, modification time)."""
@@ -154,17 +211,18 @@ class Application(object):
             ("GET", r"/static/([^/]+)", self.static),
         ]
         self.routes = [(m, re.compile("^%s$" % p), f) for m, p, f in self.routes]
+        self.open_streams = 0
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return
         try:
-            host = (_header(scope, b"host") or "").lower()
-            if host not in self.ui.allowed_hosts:
+            if not self.ui.answers(_header(scope, b"host") or ""):
                 raise HTTPError(
                     421,
-                    "this server answers only requests to %s"
-                    % " or ".join(sorted(self.ui.allowed_hosts)),
+                    "this server answers only requests to %s or an IP address: start it with "
+                    "--allow-host NAME to answer requests to NAME"
+                    % ", ".join(sorted(self.ui.allowed_hosts)),
                 )
             path = scope["path"]  # decoded once by the server; never again
             method = scope["method"]
@@ -176,16 +234,17 @@ class Application(object):
                 raise HTTPError(405, "%s is not allowed here" % method)
             raise HTTPError(404, "no page %s" % path)
         except HTTPError as e:
-            await self.error_page(send, e.status, str(e))
+            await self.error_page(send, e.status, str(e), e.headers)
         except UserError as e:  # a name the home does not have: an unknown execution, version
             await self.error_page(send, 404, str(e))
 
-    async def error_page(self, send, status, message):
+    async def error_page(self, send, status, message, headers=()):
         await _send(
             send,
             status,
             page("Error %d" % status, tag("p", message, class_="failure"), None),
             "text/html; charset=utf-8",
+            headers,
         )
 
     async def html(self, send, markup, status=200):
@@ -264,7 +323,22 @@ class Application(object):
 
     async def stream(self, receive, send, next_event):
         """Server-sent events: `next_event()` -> ((event, data) or None, ended) every
-        POLL_SECONDS, until it says ended (an "end" event follows) or the browser goes."""
+        POLL_SECONDS, until it says ended (an "end" event follows) or the browser goes. Past
+        MAX_STREAMS open at once, a 503 with Retry-After."""
+        if self.open_streams >= MAX_STREAMS:
+            raise HTTPError(
+                503,
+                "%d live views are open, the most this server follows at once: close a tab "
+                "that follows a run or a log, or reload later" % self.open_streams,
+                [(b"retry-after", str(STREAM_RETRY_SECONDS).encode())],
+            )
+        self.open_streams += 1
+        try:
+            await self._stream(receive, send, next_event)
+        finally:
+            self.open_streams -= 1
+
+    async def _stream(self, receive, send, next_event):
         await send(
             {
                 "type": "http.response.start",
@@ -308,7 +382,10 @@ class Application(object):
         """An object of the local store: shown in place when it is an image, JSON or text,
         downloaded otherwise; a key that climbs out of the store is refused by the store."""
         store = self.ui.ws.store
-        path = store.path("s3://" + key)  # StoreError (404) for '..', '/...', a link out
+        try:  # '..', '/...', a link out, a key too long for S3 or for a file name
+            path = store.path("s3://" + key)
+        except StoreError as e:
+            raise HTTPError(400, str(e))
         home = self.ui.ws.home.resolve()
         if not path.is_file() or path.is_symlink() or not path.resolve().is_relative_to(home):
             raise HTTPError(404, "no object s3://%s in the local store" % key)
@@ -369,7 +446,8 @@ class Application(object):
     async def approval(self, scope, receive, send, group, version):
         """The approve and reject buttons: a same-origin form POST with the CSRF token."""
         origin = _header(scope, b"origin")
-        if origin is not None and origin.lower().split("://", 1)[-1] not in self.ui.allowed_hosts:
+        host = (_header(scope, b"host") or "").lower()
+        if origin is not None and origin.lower().split("://", 1)[-1] != host:  # not same-origin
             raise HTTPError(403, "a page of %s may not change this registry" % origin)
         form = await _read_form(receive)
         if not secrets.compare_digest(form.get("csrf_token", ""), self.ui.csrf_token):
@@ -401,15 +479,15 @@ class Application(object):
         await _send(send, 200, (STATIC / name).read_bytes(), STATIC_FILES[name])
 
 
-def serve(ws, host="127.0.0.1", port=8090, on_ready=None):
+def serve(ws, host="127.0.0.1", port=8090, on_ready=None, allow_hosts=()):
     """Serve the home's pages until interrupted. The socket is bound here, so a port in use is
-    one clear error and port 0 picks a free one; `on_ready(url)` is told the address."""
-    import socket
-
+    one clear error and port 0 picks a free one; `on_ready(url)` is told the address. Requests
+    are answered for the names `answered_names(host, allow_hosts)` gives, and IP addresses."""
     import uvicorn
 
     if not 0 <= port <= 65535:
         raise UserError("--port %d: give a port from 1 to 65535 (0 picks a free one)" % port)
+    names = answered_names(host, list(allow_hosts))
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.create_server((host, port), family=family)
@@ -419,9 +497,6 @@ def serve(ws, host="127.0.0.1", port=8090, on_ready=None):
             % (host, port, e.strerror or e)
         )
     port = sock.getsockname()[1]
-    names = {"%s:%d" % (host, port)}
-    if host in LOOPBACK:
-        names |= {"127.0.0.1:%d" % port, "localhost:%d" % port, "[::1]:%d" % port}
     app = Application(UI(ws, names))
     config = uvicorn.Config(
         app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=2

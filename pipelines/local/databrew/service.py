@@ -7,7 +7,9 @@ recipe version on the dataset's CSV objects, as DataBrew does: each step fitted 
 table (processing/churn_recipe.py, the one implementation of the DataBrew operations this
 project knows; any other operation is refused by name when the recipe is created), and writes
 one CSV with a header row under the output location, named <job>_<run time>_part00000.csv.
-StartJobRun runs the job to its end before it returns; DescribeJobRun then reports it.
+StartJobRun runs the job to its end before it returns; DescribeJobRun then reports it: any
+failure of the run (a file it cannot read or write, a bug) ends it FAILED with its reason as
+the ErrorMessage, never RUNNING.
 """
 
 import csv
@@ -25,6 +27,9 @@ from processing.churn_job import write_text_atomic
 from processing.churn_recipe import RecipeError, fit, normalize_steps
 
 MAX_CELLS = 200_000_000  # a local run reads the dataset into memory
+# DataBrew documents no limit on a value's size; csv's own default (128 KB) is not DataBrew's.
+FIELD_LIMIT = 2**31 - 1
+NAME_BYTES = 250  # a record is <name>.json: a file name is at most 255 bytes
 
 
 class DataBrewError(UserError):
@@ -198,11 +203,14 @@ class DataBrew(object):
         try:
             rows = self._run(job, run)
             run.update(State="SUCCEEDED", Rows=rows)
-        except (DataBrewError, RecipeError, ValueError, OSError) as e:
-            run.update(State="FAILED", ErrorMessage=str(e))
-        run["CompletedOn"] = time.time()
-        run["ExecutionTime"] = int(round(run["CompletedOn"] - run["StartedOn"]))
-        self._save("runs", run_id, run)
+        except Exception as e:  # whatever stops the run fails it, with its reason
+            run.update(State="FAILED", ErrorMessage=_reason(e))
+        finally:  # an interrupt (re-raised) ends the run too: no run stays RUNNING
+            if run["State"] == "RUNNING":
+                run.update(State="FAILED", ErrorMessage="the run was interrupted")
+            run["CompletedOn"] = time.time()
+            run["ExecutionTime"] = int(round(run["CompletedOn"] - run["StartedOn"]))
+            self._save("runs", run_id, run)
         return {"RunId": run_id}
 
     def describe_job_run(self, Name, RunId):
@@ -238,8 +246,19 @@ class DataBrew(object):
     # ------------------------------------------------------------------ records
 
     def _path(self, kind, name):
-        if not name or "/" in name or name.startswith("."):
-            raise DataBrewError("%r is not a DataBrew name" % (name,))
+        if (
+            not isinstance(name, str)
+            or not name
+            or "/" in name
+            or "\x00" in name
+            or name.startswith(".")
+            or len(name.encode("utf-8", "replace")) > NAME_BYTES
+        ):
+            raise DataBrewError(
+                "%r is not a DataBrew name (1-%d bytes, no '/', not starting with '.'; "
+                "DataBrew's names are at most 255 characters, a job's 240)"
+                % (name[:80] if isinstance(name, str) else name, NAME_BYTES)
+            )
         return self.root / kind / ("%s.json" % name)
 
     def _create(self, kind, name, record):
@@ -262,9 +281,18 @@ class DataBrew(object):
         return json.loads(path.read_text())
 
 
+def _reason(error: Exception) -> str:
+    """A failed run's ErrorMessage: the twin's own errors say what is wrong; anything else is
+    named by its type too."""
+    if isinstance(error, (UserError, RecipeError)):
+        return str(error)
+    return "%s: %s" % (type(error).__name__, error)
+
+
 def _read(files, delimiter, header):
     """The CSV objects as one table of text columns (DataBrew reads every value as text until a
     step gives it a type)."""
+    csv.field_size_limit(max(csv.field_size_limit(), FIELD_LIMIT))  # process-wide: only raised
     rows, columns = [], None
     for path in files:
         with open(path, newline="", encoding="utf-8") as f:

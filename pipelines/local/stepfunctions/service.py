@@ -29,6 +29,15 @@ class WorkflowError(UserError):
     """A state machine or execution that does not exist, or cannot run locally."""
 
 
+def checked_name(name: str, what: str) -> str:
+    """A state machine's or an execution's name, which becomes a file name: 1-80 characters
+    as on AWS, of the set AWS asks for when executions are logged (so no '/' or '..' can lead
+    out of the home)."""
+    if not name or not set(name) <= NAME_CHARACTERS or len(name) > 80:
+        raise WorkflowError("%s name %r: 1-80 letters, digits, - and _" % (what, name))
+    return name
+
+
 def machine_arn(name):
     return arn("states", "stateMachine:%s" % name)
 
@@ -50,8 +59,7 @@ class StepFunctions(object):
 
     def create_state_machine(self, name, definition, role_arn="", update=True):
         """CreateStateMachine (or UpdateStateMachine when it exists and `update`)."""
-        if not name or not set(name) <= NAME_CHARACTERS or len(name) > 80:
-            raise WorkflowError("state machine name %r: 1-80 letters, digits, - and _" % name)
+        checked_name(name, "state machine")
         try:
             validate(definition, self.integrations)
         except DefinitionError as e:
@@ -133,7 +141,7 @@ class StepFunctions(object):
         folder = self.root / "executions"
         if not folder.is_dir():
             return []
-        pattern = "%s/*.json" % machine if machine else "*/*.json"
+        pattern = "%s/*.json" % checked_name(machine, "state machine") if machine else "*/*.json"
         records = []
         for path in folder.glob(pattern):
             try:
@@ -210,9 +218,12 @@ class StepFunctions(object):
         return json.loads(path.read_text())
 
     def _machine_path(self, name):
-        return self.root / "state-machines" / ("%s.json" % name)
+        return self.root / "state-machines" / ("%s.json" % checked_name(name, "state machine"))
 
     def _execution_path(self, machine, name):
-        if not set(name) <= NAME_CHARACTERS or len(name) > 80:
-            raise WorkflowError("execution name %r: 1-80 letters, digits, - and _" % name)
-        return self.root / "executions" / machine / ("%s.json" % name)
+        return (
+            self.root
+            / "executions"
+            / checked_name(machine, "state machine")
+            / ("%s.json" % checked_name(name, "execution"))
+        )
