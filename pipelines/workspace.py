@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 from pipelines.aws.featurestore import ensure_feature_group, offline_store_uri
 from pipelines.churn.bundles import build_bundles
@@ -55,9 +55,10 @@ LOCAL_WORKFLOW_SETTINGS = {
 }
 
 
-def default_home():
-    # Absolute: jobs run in their own working directories and must still find the store.
-    return Path(os.environ.get("CHURN_HOME", DEFAULT_HOME)).resolve()
+def home_path(home: Union[str, Path, None] = None) -> Path:
+    """The home a command's --home names, else $CHURN_HOME, else ./.churn. Absolute: jobs run
+    in their own working directories and must still find the store."""
+    return Path(home or os.environ.get("CHURN_HOME", DEFAULT_HOME)).resolve()
 
 
 # The plots EvaluateModel writes beside evaluation.json (evaluation/evaluate.py).
@@ -153,7 +154,7 @@ class RunResult(object):
 
 class Workspace(object):
     def __init__(self, home=None):
-        self.home = Path(home).resolve() if home else default_home()
+        self.home = home_path(home)
         self.sagemaker = SageMakerBackend(self.home)
         self.sagemaker.launcher = self._serving_command
         self._features = None

@@ -157,3 +157,42 @@ def test_a_read_only_home_is_one_line(tmp_path, small_disk):
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 1 and len(lines) == 1, proc.stderr
     assert "Read-only file system" in lines[0] and "Traceback" not in proc.stderr
+
+
+def register_versions(home, *statuses):
+    """Versions 1, 2, ... of churn-seed in the home's registry, with these approval statuses
+    (their packages carry no model: the commands under test only record a decision)."""
+    from pipelines.local.sagemaker.database import connect
+    from pipelines.local.sagemaker.registry import Registry
+
+    db = connect(home)
+    try:
+        for status in statuses:
+            Registry(db).create_model_package(
+                {"ModelPackageGroupName": "churn-seed", "ModelApprovalStatus": status}
+            )
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("models", "approve", "churn-seed/1"),
+        ("models", "reject", "churn-seed/1"),
+        # deploy --local records a model in the registry before anything starts
+        ("deploy", "--local", "--endpoint-name", "e", "--model-version", "churn-seed/2"),
+    ],
+)
+def test_a_registry_write_on_a_read_only_home_is_one_line(small_disk, args):
+    """The registry's database on a read-only home was a traceback (sqlite3's
+    OperationalError: attempt to write a readonly database)."""
+    home = small_disk / "home"
+    register_versions(home, "PendingManualApproval", "Approved")
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    proc = churn_cli(home, *args)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith("churn %s: error: " % args[0]), lines[0]
+    assert "readonly database" in lines[0] and str(home) in lines[0], lines[0]
+    assert "make %s writable" % home in lines[0], lines[0]
