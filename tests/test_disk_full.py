@@ -2,6 +2,7 @@
 tests skip where mounting is not allowed). Neither staging nor data capture may ever publish a
 partial object or record, and both must recover when space returns."""
 
+import errno
 import json
 import os
 import subprocess
@@ -196,3 +197,45 @@ def test_a_registry_write_on_a_read_only_home_is_one_line(small_disk, args):
     assert lines[0].startswith("churn %s: error: " % args[0]), lines[0]
     assert "readonly database" in lines[0] and str(home) in lines[0], lines[0]
     assert "make %s writable" % home in lines[0], lines[0]
+
+
+def fill(mount):
+    """Write zeros into `mount` until its disk is full."""
+    try:
+        with open(mount / "filler", "wb") as f:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+    except OSError as e:
+        assert e.errno == errno.ENOSPC, e
+
+
+def test_runs_list_and_show_read_a_full_home(small_disk):
+    """Listing settles a record whose process was killed (Executing, process gone) and saves
+    it: on a full disk that save failed the whole listing ("No space left on device")."""
+    from pipelines.local.sagemaker.records import ExecutionRecords
+
+    home = small_disk / "home"
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    ExecutionRecords(home).save(
+        {
+            "PipelineExecutionId": "killed-run",
+            "PipelineName": "ChurnPipeline",
+            "PipelineExecutionStatus": "Executing",
+            "StartTime": 1.0,
+            "EndTime": None,
+            "FailureReason": None,
+            "Parameters": {},
+            "Steps": [],
+            "ProcessId": gone.pid,
+        }
+    )
+    fill(small_disk)
+    listed = churn_cli(home, "runs", "list")
+    assert listed.returncode == 0 and listed.stderr == "", listed.stderr
+    assert listed.stdout.split()[:2] == ["killed-run", "Failed"], listed.stdout
+    shown = churn_cli(home, "runs", "show", "killed-run")
+    assert shown.returncode == 0 and shown.stderr == "", shown.stderr
+    assert "ChurnPipeline killed-run: Failed" in shown.stdout
+    assert "killed?" in shown.stdout

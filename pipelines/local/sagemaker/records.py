@@ -93,7 +93,9 @@ class ExecutionRecords(object):
 
     def _settled(self, record):
         """An Executing record whose process is gone was killed: it ends Failed, and its
-        running steps Stopped, as SageMaker ends an execution whose steps cannot finish."""
+        running steps Stopped, as SageMaker ends an execution whose steps cannot finish. The
+        settled record is saved when it can be; a reader of a full or read-only home still
+        gets it (and a later reader saves it)."""
         if record.get("PipelineExecutionStatus") != "Executing" or process_alive(
             record.get("ProcessId")
         ):
@@ -107,7 +109,10 @@ class ExecutionRecords(object):
             FailureReason="the process running this execution ended "
             "before it finished (killed?); run it again",
         )
-        self.save(record)
+        try:
+            self.save(record)
+        except OSError:  # published atomically: the old record stays whole
+            pass
         return record
 
     def load(self, execution_id):
