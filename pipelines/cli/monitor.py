@@ -95,7 +95,8 @@ def _monitor_aws(args, ws, since, schedule):
         )
         if not payloads:
             raise MonitorError("no captured requests for %s since %s" % (args.endpoint_name, since))
-        violations, metrics, rows = check(statistics, constraints, payloads)
+        violations, metrics, rows, unreadable = check(statistics, constraints, payloads)
+        skipped += unreadable
         if args.output and args.output.startswith("s3://"):
             where = monitor_aws.write_violations(s3, args.output, violations)
         else:
@@ -205,8 +206,8 @@ def _output_dir(args, ws):
 def _print_skipped(skipped):
     if skipped:
         print(
-            "skipped %d unreadable capture line%s (cut short or not capture records)"
-            % (skipped, "" if skipped == 1 else "s")
+            "skipped %d unreadable capture line%s (cut short, nested too deeply, not capture "
+            "records, or a request no scoring could read)" % (skipped, "" if skipped == 1 else "s")
         )
 
 
