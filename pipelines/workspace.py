@@ -55,6 +55,19 @@ LOCAL_WORKFLOW_SETTINGS = {
 }
 
 
+def endpoint_name(name: str) -> str:
+    """`name` when SageMaker would accept it for an endpoint. An endpoint's name becomes files
+    and folders of the home (what churn serve records and captures, a local endpoint's folder,
+    monitoring reports), so a name it refuses ('../x' climbs out of the home) is refused
+    before anything is written."""
+    if not SAGEMAKER_NAME.match(name):
+        raise UserError(
+            "endpoint name %r: use letters, digits and single hyphens (at most 63, "
+            "starting with a letter or digit), as SageMaker names endpoints" % name
+        )
+    return name
+
+
 def home_path(home: Union[str, Path, None] = None) -> Path:
     """The home a command's --home names, else $CHURN_HOME, else ./.churn. Absolute: jobs run
     in their own working directories and must still find the store."""
@@ -590,6 +603,7 @@ class Workspace(object):
         """A registered version (Approved; see `package`) behind local endpoint `endpoint`:
         CreateModel, CreateEndpointConfig with data capture, CreateEndpoint or UpdateEndpoint,
         then wait until it serves the new configuration. Returns DescribeEndpoint."""
+        endpoint_name(endpoint)
         package = self.package(ref, group)
         if package["ModelApprovalStatus"] != "Approved":
             raise ModelSourceError(
@@ -781,13 +795,8 @@ class Workspace(object):
     def record_serving(self, endpoint, model_package_arn, capture_dir):
         """Remember which version `churn serve --endpoint-name ENDPOINT` serves and where it
         captures, so that monitoring checks its traffic against that version's baseline."""
-        if not SAGEMAKER_NAME.match(endpoint):  # it names a file of the home
-            raise UserError(
-                "endpoint name %r: use letters, digits and single hyphens (at most 63, "
-                "starting with a letter or digit), as SageMaker names endpoints" % endpoint
-            )
         write_text_atomic(
-            self.home / "serving" / "endpoints" / (endpoint + ".json"),
+            self.home / "serving" / "endpoints" / (endpoint_name(endpoint) + ".json"),
             json.dumps(
                 {
                     "EndpointName": endpoint,

@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 from test_serve import SEED_ROW, request, start_server, stop
 
-from conftest import churn_cli
+from conftest import churn_cli, register_versions
 
 
 @pytest.fixture
@@ -158,22 +158,6 @@ def test_a_read_only_home_is_one_line(tmp_path, small_disk):
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 1 and len(lines) == 1, proc.stderr
     assert "Read-only file system" in lines[0] and "Traceback" not in proc.stderr
-
-
-def register_versions(home, *statuses):
-    """Versions 1, 2, ... of churn-seed in the home's registry, with these approval statuses
-    (their packages carry no model: the commands under test only record a decision)."""
-    from pipelines.local.sagemaker.database import connect
-    from pipelines.local.sagemaker.registry import Registry
-
-    db = connect(home)
-    try:
-        for status in statuses:
-            Registry(db).create_model_package(
-                {"ModelPackageGroupName": "churn-seed", "ModelApprovalStatus": status}
-            )
-    finally:
-        db.close()
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,10 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from pipelines.local.sagemaker.database import connect
-from pipelines.local.sagemaker.hosting import Hosting
+from pipelines.local.sagemaker.hosting import Hosting, HostingError
 
 from conftest import churn_cli
 
@@ -77,3 +79,27 @@ def test_delete_stops_the_endpoints_own_process(tmp_path):
     finally:
         served.kill()
         served.wait()
+
+
+@pytest.mark.parametrize("endpoint, config", [("../../x", "config"), ("e", "../../x")])
+def test_a_name_sagemaker_refuses_is_refused_before_anything_is_written(tmp_path, endpoint, config):
+    """An endpoint's folder and its config's log are named after them: a workflow's
+    CreateEndpoint named '../../x' created <home>/endpoints/../../x (SageMaker refuses such a
+    name: boto3 checks no pattern, the service does)."""
+    home = tmp_path / "a" / "home"
+    db = connect(home)
+    try:
+        hosting = Hosting(lambda: db, home, launcher=lambda *_: [sys.executable, "-c", "pass"])
+        with pytest.raises(HostingError, match="failed to satisfy constraint") as refused:
+            hosting.create_endpoint_config(
+                {
+                    "EndpointConfigName": config,
+                    "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "model"}],
+                }
+            )
+            hosting.create_endpoint(endpoint, config, lambda model: {"ModelName": model})
+        assert "Value '../../x' at" in str(refused.value)
+        assert hosting._children == {}
+    finally:
+        db.close()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "home", "registry.db"]

@@ -7,12 +7,14 @@ from pathlib import Path
 from pipelines.aws.errors import aws_errors
 from pipelines.cli.common import add_group, add_home, default_group, group_of
 from pipelines.errors import RegistryError, StoreError, UserError
+from pipelines.workspace import endpoint_name
 
 
 def cmd_monitor(args, ws):
     """Captured requests against the version's DriftCheckBaselines (or --baseline-dir): local
     capture files and EMF lines, or on AWS (--capture-destination or --model-package-arn)
     capture objects in S3 and PutMetricData."""
+    endpoint_name(args.endpoint_name)  # it names the capture's folder and the report's
     since = _since(args.since)
     schedule = args.schedule_name or "%s-adhoc" % args.endpoint_name
     if args.capture_destination or args.model_package_arn:

@@ -29,6 +29,7 @@ from typing import Dict, Optional
 from pipelines.errors import DeployError
 from pipelines.local.arns import sagemaker_arn
 from pipelines.local.sagemaker.records import process_alive, process_start
+from processing.churn_schema import SAGEMAKER_NAME
 
 DRAIN_SECONDS = 1.0  # after a switch: a request routed to the old process just before it
 STOP_SECONDS = 40.0  # the serving process's graceful shutdown is 30 s
@@ -57,7 +58,7 @@ class Hosting(object):
     # ------------------------------------------------------------------ endpoint configs
 
     def create_endpoint_config(self, request):
-        name = request["EndpointConfigName"]
+        name = _checked_name(request["EndpointConfigName"], "endpointConfigName")
         variants = request.get("ProductionVariants") or []
         if len(variants) != 1:
             raise HostingError(
@@ -95,6 +96,7 @@ class Hosting(object):
 
     def create_endpoint(self, name, config_name, model_of):
         """`model_of(model_name)` gives the CreateModel request of a model name."""
+        _checked_name(name, "endpointName")
         config = self.describe_endpoint_config(config_name)
         if self._row("endpoints", name):
             raise HostingError(
@@ -394,6 +396,19 @@ class Hosting(object):
         if serving and row["status"] in ("InService", "Updating"):
             out["Url"] = "http://127.0.0.1:%d" % serving["port"]  # not in SageMaker's answer
         return out
+
+
+def _checked_name(name: str, member: str) -> str:
+    """`name` as SageMaker checks an endpoint's or a config's name (the service does; boto3
+    checks no pattern). Here they also name the endpoint's folder and its config's log, which
+    a name such as '../x' would put outside the home."""
+    if not SAGEMAKER_NAME.match(name):
+        raise HostingError(
+            "1 validation error detected: Value %r at '%s' failed to satisfy constraint: "
+            "Member must satisfy regular expression pattern: %s"
+            % (name, member, SAGEMAKER_NAME.pattern.rstrip("$"))
+        )
+    return name
 
 
 def _free_port():
