@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 from pipelines.aws.featurestore import ensure_feature_group, offline_store_uri
 from pipelines.churn.bundles import build_bundles
@@ -55,9 +55,23 @@ LOCAL_WORKFLOW_SETTINGS = {
 }
 
 
-def default_home():
-    # Absolute: jobs run in their own working directories and must still find the store.
-    return Path(os.environ.get("CHURN_HOME", DEFAULT_HOME)).resolve()
+def endpoint_name(name: str) -> str:
+    """`name` when SageMaker would accept it for an endpoint. An endpoint's name becomes files
+    and folders of the home (what churn serve records and captures, a local endpoint's folder,
+    monitoring reports), so a name it refuses ('../x' climbs out of the home) is refused
+    before anything is written."""
+    if not SAGEMAKER_NAME.match(name):
+        raise UserError(
+            "endpoint name %r: use letters, digits and single hyphens (at most 63, "
+            "starting with a letter or digit), as SageMaker names endpoints" % name
+        )
+    return name
+
+
+def home_path(home: Union[str, Path, None] = None) -> Path:
+    """The home a command's --home names, else $CHURN_HOME, else ./.churn. Absolute: jobs run
+    in their own working directories and must still find the store."""
+    return Path(home or os.environ.get("CHURN_HOME", DEFAULT_HOME)).resolve()
 
 
 # The plots EvaluateModel writes beside evaluation.json (evaluation/evaluate.py).
@@ -153,7 +167,7 @@ class RunResult(object):
 
 class Workspace(object):
     def __init__(self, home=None):
-        self.home = Path(home).resolve() if home else default_home()
+        self.home = home_path(home)
         self.sagemaker = SageMakerBackend(self.home)
         self.sagemaker.launcher = self._serving_command
         self._features = None
@@ -589,6 +603,7 @@ class Workspace(object):
         """A registered version (Approved; see `package`) behind local endpoint `endpoint`:
         CreateModel, CreateEndpointConfig with data capture, CreateEndpoint or UpdateEndpoint,
         then wait until it serves the new configuration. Returns DescribeEndpoint."""
+        endpoint_name(endpoint)
         package = self.package(ref, group)
         if package["ModelApprovalStatus"] != "Approved":
             raise ModelSourceError(
@@ -780,13 +795,8 @@ class Workspace(object):
     def record_serving(self, endpoint, model_package_arn, capture_dir):
         """Remember which version `churn serve --endpoint-name ENDPOINT` serves and where it
         captures, so that monitoring checks its traffic against that version's baseline."""
-        if not SAGEMAKER_NAME.match(endpoint):  # it names a file of the home
-            raise UserError(
-                "endpoint name %r: use letters, digits and single hyphens (at most 63, "
-                "starting with a letter or digit), as SageMaker names endpoints" % endpoint
-            )
         write_text_atomic(
-            self.home / "serving" / "endpoints" / (endpoint + ".json"),
+            self.home / "serving" / "endpoints" / (endpoint_name(endpoint) + ".json"),
             json.dumps(
                 {
                     "EndpointName": endpoint,

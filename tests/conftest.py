@@ -30,6 +30,22 @@ def churn_cli(home, *args, env=None, timeout=600):
     )
 
 
+def register_versions(home, *statuses):
+    """Versions 1, 2, ... of churn-seed in the home's registry, with these approval statuses
+    (their packages carry no model: the commands under test only record a decision)."""
+    from pipelines.local.sagemaker.database import connect
+    from pipelines.local.sagemaker.registry import Registry
+
+    db = connect(home)
+    try:
+        for status in statuses:
+            Registry(db).create_model_package(
+                {"ModelPackageGroupName": "churn-seed", "ModelApprovalStatus": status}
+            )
+    finally:
+        db.close()
+
+
 def run(script, *args, env=None, check=None):
     """Run a container script (path relative to the repo) as a child process."""
     full_env = dict(os.environ)

@@ -1,9 +1,15 @@
 """Mistakes on the command line: refused with what is wrong and what to do, never a traceback,
 never a silent reinterpretation (defects 11 and 12 of the hostile review)."""
 
+import json
+import os
+
 import pytest
 
+from pipelines.serving.capture import CaptureWriter
+
 from conftest import churn_cli as churn
+from conftest import free_port, register_versions
 
 
 @pytest.mark.parametrize(
@@ -114,13 +120,54 @@ def test_every_option_says_what_it_is_and_its_default():
     assert unsaid == []
 
 
-def test_an_endpoint_name_that_is_no_name_is_refused_before_serving(tmp_path, seed_model):
-    """`churn serve` records what an endpoint serves in a file of the home named after it: a
-    name SageMaker would refuse (`../x`) would have written outside the home."""
-    proc = churn(
-        tmp_path, "serve", "--model-dir", str(seed_model["model"]), "--endpoint-name", "../x"
-    )
+def everything_under(folder):
+    return sorted(str(p) for p in folder.rglob("*"))
+
+
+CLIMBING = "../../../x"
+
+
+def serve_args(home, seed_model):
+    return ["serve", "--model-dir", seed_model["model"], "--port", free_port()]
+
+
+def deploy_args(home, seed_model):
+    register_versions(home, "Approved")
+    return ["deploy", "--local", "--model-version", "churn-seed/1"]
+
+
+def monitor_args(home, seed_model):
+    """Capture where the name leads from the home's capture folder, as if an endpoint of that
+    name had captured there."""
+    (home / "capture").mkdir(parents=True)
+    escape = os.path.normpath(home / "capture" / CLIMBING)
+    writer = CaptureWriter(os.path.dirname(escape), os.path.basename(escape))
+    writer.capture(b"40,5,100000,2,1\n", "text/csv", b"0.1\n", "text/csv")
+    writer.close()
+    baseline = home.parent / "baseline"
+    baseline.mkdir()
+    for name in ("statistics.json", "constraints.json"):
+        (baseline / name).write_text(json.dumps({"features": []}))
+    return ["monitor", "--baseline-dir", baseline]
+
+
+@pytest.mark.parametrize("command_args", [serve_args, deploy_args, monitor_args])
+def test_an_endpoint_name_that_climbs_out_of_the_home_is_refused_writing_nothing(
+    tmp_path, seed_model, command_args
+):
+    """An endpoint's name becomes files and folders of the home: what churn serve records and
+    captures, a local endpoint's folder and log (deploy --local created
+    <home>/endpoints/../../../x and its log), where churn monitor reads capture and writes its
+    report (<home>/monitoring/../../../x/TIME/). A name SageMaker would refuse is refused
+    first. The home is deep enough in tmp_path that every climb stays inside it."""
+    home = tmp_path / "a" / "b" / "c" / "d" / "home"
+    args = command_args(home, seed_model)
+    before = everything_under(tmp_path)
+    proc = churn(home, *args, "--endpoint-name", CLIMBING)
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 1 and proc.stdout == "" and len(lines) == 1, proc.stderr
-    assert lines[0].startswith("churn serve: error: endpoint name '../x': use letters, digits")
-    assert not (tmp_path / "serving" / "x.json").exists()
+    assert lines[0].startswith(
+        "churn %s: error: endpoint name %r: use letters, digits" % (args[0], CLIMBING)
+    ), lines[0]
+    outside = [p for p in everything_under(tmp_path) if not p.startswith(str(home))]
+    assert outside == [p for p in before if not p.startswith(str(home))]

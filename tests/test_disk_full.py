@@ -2,6 +2,7 @@
 tests skip where mounting is not allowed). Neither staging nor data capture may ever publish a
 partial object or record, and both must recover when space returns."""
 
+import errno
 import json
 import os
 import subprocess
@@ -10,7 +11,7 @@ import urllib.request
 import pytest
 from test_serve import SEED_ROW, request, start_server, stop
 
-from conftest import churn_cli
+from conftest import churn_cli, register_versions
 
 
 @pytest.fixture
@@ -157,3 +158,68 @@ def test_a_read_only_home_is_one_line(tmp_path, small_disk):
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 1 and len(lines) == 1, proc.stderr
     assert "Read-only file system" in lines[0] and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("models", "approve", "churn-seed/1"),
+        ("models", "reject", "churn-seed/1"),
+        # deploy --local records a model in the registry before anything starts
+        ("deploy", "--local", "--endpoint-name", "e", "--model-version", "churn-seed/2"),
+    ],
+)
+def test_a_registry_write_on_a_read_only_home_is_one_line(small_disk, args):
+    """The registry's database on a read-only home was a traceback (sqlite3's
+    OperationalError: attempt to write a readonly database)."""
+    home = small_disk / "home"
+    register_versions(home, "PendingManualApproval", "Approved")
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    proc = churn_cli(home, *args)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith("churn %s: error: " % args[0]), lines[0]
+    assert "readonly database" in lines[0] and str(home) in lines[0], lines[0]
+    assert "make %s writable" % home in lines[0], lines[0]
+
+
+def fill(mount):
+    """Write zeros into `mount` until its disk is full."""
+    try:
+        with open(mount / "filler", "wb") as f:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+    except OSError as e:
+        assert e.errno == errno.ENOSPC, e
+
+
+def test_runs_list_and_show_read_a_full_home(small_disk):
+    """Listing settles a record whose process was killed (Executing, process gone) and saves
+    it: on a full disk that save failed the whole listing ("No space left on device")."""
+    from pipelines.local.sagemaker.records import ExecutionRecords
+
+    home = small_disk / "home"
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    ExecutionRecords(home).save(
+        {
+            "PipelineExecutionId": "killed-run",
+            "PipelineName": "ChurnPipeline",
+            "PipelineExecutionStatus": "Executing",
+            "StartTime": 1.0,
+            "EndTime": None,
+            "FailureReason": None,
+            "Parameters": {},
+            "Steps": [],
+            "ProcessId": gone.pid,
+        }
+    )
+    fill(small_disk)
+    listed = churn_cli(home, "runs", "list")
+    assert listed.returncode == 0 and listed.stderr == "", listed.stderr
+    assert listed.stdout.split()[:2] == ["killed-run", "Failed"], listed.stdout
+    shown = churn_cli(home, "runs", "show", "killed-run")
+    assert shown.returncode == 0 and shown.stderr == "", shown.stderr
+    assert "ChurnPipeline killed-run: Failed" in shown.stdout
+    assert "killed?" in shown.stdout

@@ -251,6 +251,45 @@ def test_no_capture_is_one_clear_line(baseline_dir, tmp_path):
     assert proc.returncode == 1 and "no captured data for endpoint churn-local" in proc.stderr
 
 
+DEEP = 100000  # far beyond Python's recursion limit
+
+
+def append_line(folder, line):
+    with open(next(folder.rglob("*.jsonl")), "a") as f:
+        f.write(line + "\n")
+
+
+def capture_body(folder, body, content_type):
+    writer = CaptureWriter(str(folder), "churn-local")
+    writer.capture(body, content_type, b"0.1\n", "text/csv")
+    writer.close()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        # a whole capture line nested DEEP arrays deep
+        lambda folder: append_line(folder, "[" * DEEP + "]" * DEEP),
+        # a capture record whose JSON request body is
+        lambda folder: capture_body(folder, b"[" * DEEP + b"]" * DEEP, "application/json"),
+        # and one whose JSON body is no JSON at all
+        lambda folder: capture_body(folder, b'{"instances": [', "application/json"),
+    ],
+    ids=["line", "body", "not-json"],
+)
+def test_a_capture_nested_too_deep_or_undecodable_is_skipped_and_counted(
+    baseline_dir, tmp_path, damage
+):
+    """churn monitor was a traceback: RecursionError from the capture line, InferenceError
+    from the request body."""
+    capture(tmp_path / "capture", generate(100, seed=3)[FEATURES])
+    damage(tmp_path / "capture")
+    proc = monitor(baseline_dir, tmp_path / "capture", tmp_path / "out")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr[-2000:]
+    assert "skipped 1 unreadable capture line" in proc.stdout, proc.stdout
+    assert "100 captured rows checked" in proc.stdout, proc.stdout
+
+
 # ----------------------------------------------------------------------------- on AWS (moto)
 
 NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"

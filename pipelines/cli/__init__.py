@@ -27,6 +27,7 @@ what to do, and exit 1.
 """
 
 import argparse
+import sqlite3
 import sys
 
 from pipelines.cli import (
@@ -43,9 +44,9 @@ from pipelines.cli import (
     ui,
     workflow,
 )
-from pipelines.cli.common import package_version, quiet_when_stdout_closes
+from pipelines.cli.common import machine_refusal, package_version, quiet_when_stdout_closes
 from pipelines.errors import UserError
-from pipelines.workspace import Workspace
+from pipelines.workspace import Workspace, home_path
 
 # The command groups in the order `churn --help` lists them; each adds its own subcommands.
 COMMAND_GROUPS = (
@@ -80,17 +81,20 @@ def main(argv=None):
 
 def _main(argv):
     args = build_parser().parse_args(argv)
+    home = home_path(getattr(args, "home", None))
     try:
-        with Workspace(getattr(args, "home", None)) as ws:
+        with Workspace(home) as ws:
             return args.func(args, ws)
     except BrokenPipeError:  # an OSError, but no error of the user's: main ends quietly
         raise
     except UserError as e:
         sys.stderr.write("churn %s: error: %s\n" % (args.command, e))
         return 1
-    except OSError as e:  # the machine said no: a full or read-only home, a missing folder
-        where = " (%s)" % e.filename if e.filename else ""
-        sys.stderr.write("churn %s: error: %s%s\n" % (args.command, e.strerror or e, where))
+    except (OSError, sqlite3.Error) as e:  # the machine said no: a full or read-only home...
+        refusal = machine_refusal(e, home)
+        if refusal is None:  # ...or it is a bug, whose traceback helps
+            raise
+        sys.stderr.write("churn %s: error: %s\n" % (args.command, refusal))
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("churn %s: interrupted\n" % args.command)

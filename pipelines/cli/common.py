@@ -2,9 +2,11 @@
 reads a home takes."""
 
 import argparse
+import errno
 import importlib.metadata
 import os
 import re
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -182,6 +184,43 @@ def check_batch_file(path, flag, features, names, csv_header=True):
                         )
     except OSError as e:
         raise UserError("%s %s: %s" % (flag, path, e.strerror))
+
+
+# SQLite's own words (sqlite3_errstr) when the machine refuses a write; Python before 3.11 keeps
+# no error code on the exception, so the message is what tells these from a bug.
+SQLITE_READ_ONLY = ("attempt to write a readonly database", "unable to open database file")
+SQLITE_FULL = ("database or disk is full",)
+READ_ONLY_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM)
+FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
+def machine_refusal(error: BaseException, home: Path) -> Optional[str]:
+    """The one line for an error that is the machine refusing (a read-only or full home, a
+    file the user may not write, a missing folder), saying where and what to do; None for
+    any other error, a bug whose traceback helps. SQLite does not say which file it was
+    refused: the home's databases are under `home`."""
+    if isinstance(error, sqlite3.Error):
+        if str(error) not in SQLITE_READ_ONLY + SQLITE_FULL:
+            return None
+        where, what = home, "%s (a database under %s)" % (error, home)
+        read_only, full = str(error) in SQLITE_READ_ONLY, str(error) in SQLITE_FULL
+    elif isinstance(error, OSError):
+        where = Path(error.filename) if error.filename else home
+        what = str(error.strerror or error)
+        what += " (%s)" % error.filename if error.filename else ""
+        read_only, full = error.errno in READ_ONLY_ERRNOS, error.errno in FULL_ERRNOS
+    else:
+        return None
+    if read_only:
+        in_home = where == home or home in where.parents
+        return "%s: make %s writable%s" % (
+            what,
+            home if in_home else where,
+            ", or give another home with --home or CHURN_HOME" if in_home else "",
+        )
+    if full:
+        return "%s: free some space on its disk and run the command again" % what
+    return what
 
 
 # What a shell reports for a command that a closed pipe stopped (128 + SIGPIPE), as `yes | head`.

@@ -7,6 +7,7 @@ import os
 from pipelines.aws.config import split_ids
 from pipelines.aws.errors import aws_errors
 from pipelines.cli.common import add_group, add_home, group_of, percentage, positive_int
+from pipelines.cli.endpoints import deleted
 from pipelines.errors import UserError
 
 
@@ -22,8 +23,7 @@ def cmd_deploy(args, ws):
 def _local(args, ws):
     """The home's local endpoints: the same control plane the workflows drive."""
     if args.command == "undeploy":
-        ws.hosting.delete_endpoint(args.endpoint_name)
-        print("deleted local endpoint %s" % args.endpoint_name)
+        print(deleted(args.endpoint_name, ws.hosting.delete_endpoint(args.endpoint_name)))
         return 0
     described = ws.deploy_local(
         args.model_version or args.model_package_arn,

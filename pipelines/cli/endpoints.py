@@ -2,6 +2,7 @@
 `churn deploy --local` or a workflow's CreateEndpoint), as DescribeEndpoint reports them."""
 
 import json
+from typing import Dict
 
 
 def cmd_endpoints(args, ws):
@@ -28,9 +29,23 @@ def cmd_endpoints(args, ws):
     if args.action == "describe":
         print(json.dumps(hosting.describe_endpoint(args.name), indent=1))
         return 0
-    hosting.delete_endpoint(args.name)
-    print("deleted local endpoint %s" % args.name)
+    print(deleted(args.name, hosting.delete_endpoint(args.name)))
     return 0
+
+
+# What became of a deleted endpoint's serving process (Hosting.delete_endpoint).
+PROCESS_NOTES = {
+    "stopped": "stopped its serving process",
+    "exited": "its serving process had already exited",
+    "unverified": "left process {pid} running: this system cannot tell whether it is still the "
+    "endpoint's serving process (stop it yourself if it is)",
+}
+
+
+def deleted(name: str, processes: Dict[int, str]) -> str:
+    """What `churn endpoints delete` and `churn undeploy --local` say of a deleted endpoint."""
+    notes = [PROCESS_NOTES[what].format(pid=pid) for pid, what in processes.items()]
+    return "; ".join(["deleted local endpoint %s" % name] + notes)
 
 
 def add_parsers(sub):

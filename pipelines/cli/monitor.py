@@ -7,12 +7,14 @@ from pathlib import Path
 from pipelines.aws.errors import aws_errors
 from pipelines.cli.common import add_group, add_home, default_group, group_of
 from pipelines.errors import RegistryError, StoreError, UserError
+from pipelines.workspace import endpoint_name
 
 
 def cmd_monitor(args, ws):
     """Captured requests against the version's DriftCheckBaselines (or --baseline-dir): local
     capture files and EMF lines, or on AWS (--capture-destination or --model-package-arn)
     capture objects in S3 and PutMetricData."""
+    endpoint_name(args.endpoint_name)  # it names the capture's folder and the report's
     since = _since(args.since)
     schedule = args.schedule_name or "%s-adhoc" % args.endpoint_name
     if args.capture_destination or args.model_package_arn:
@@ -95,7 +97,8 @@ def _monitor_aws(args, ws, since, schedule):
         )
         if not payloads:
             raise MonitorError("no captured requests for %s since %s" % (args.endpoint_name, since))
-        violations, metrics, rows = check(statistics, constraints, payloads)
+        violations, metrics, rows, unreadable = check(statistics, constraints, payloads)
+        skipped += unreadable
         if args.output and args.output.startswith("s3://"):
             where = monitor_aws.write_violations(s3, args.output, violations)
         else:
@@ -205,8 +208,8 @@ def _output_dir(args, ws):
 def _print_skipped(skipped):
     if skipped:
         print(
-            "skipped %d unreadable capture line%s (cut short or not capture records)"
-            % (skipped, "" if skipped == 1 else "s")
+            "skipped %d unreadable capture line%s (cut short, nested too deeply, not capture "
+            "records, or a request no scoring could read)" % (skipped, "" if skipped == 1 else "s")
         )
 
 

@@ -20,6 +20,7 @@ from pipelines.cli.common import (
 )
 from pipelines.errors import UserError, first_line
 from pipelines.serving.model import from_dir
+from pipelines.workspace import endpoint_name
 
 
 def servable(args, ws, ref=None):
@@ -52,6 +53,7 @@ def cmd_serve(args, ws):
     from pipelines.serving.app import CONFIG_ENV
     from pipelines.serving.protocol import ServingProtocol
 
+    endpoint_name(args.endpoint_name)  # it names the capture's folder and the record
     sources = [x for x in (args.model_version, args.model_package_arn, args.model_dir) if x]
     if len(sources) > 1:
         raise UserError("give one of --model-version, --model-package-arn, --model-dir")

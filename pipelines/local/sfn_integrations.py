@@ -102,6 +102,10 @@ def sagemaker_integrations(backend, start_pipeline):
             out["FailureReason"] = record["FailureReason"]
         return out
 
+    def delete_endpoint(p):
+        hosting.delete_endpoint(p["EndpointName"])
+        return {}  # DeleteEndpoint's answer
+
     def start_pipeline_execution(p):
         parameters = {x["Name"]: x["Value"] for x in p.get("PipelineParameters", [])}
         return {"PipelineExecutionArn": start_pipeline(p["PipelineName"], parameters)}
@@ -115,7 +119,7 @@ def sagemaker_integrations(backend, start_pipeline):
         "sagemaker:updateEndpoint": lambda p: hosting.update_endpoint(
             p["EndpointName"], p["EndpointConfigName"], lambda name: registry().model(name)
         ),
-        "sagemaker:deleteEndpoint": lambda p: hosting.delete_endpoint(p["EndpointName"]) or {},
+        "sagemaker:deleteEndpoint": delete_endpoint,
     }
     sdk = {
         "describeModelPackage": model_package,

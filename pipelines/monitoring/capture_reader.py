@@ -32,7 +32,7 @@ def captured_payloads(capture_dir, endpoint, since=None):
 def payloads_of_records(lines, since=None):
     """([(content type, text)] of the requests in capture-record lines at or after `since`,
     the number of lines skipped because they are not capture records: a line cut short by a
-    crash or a full disk, or anything else that is not one)."""
+    crash or a full disk, one nested too deeply to parse, or anything else that is not one)."""
     payloads, skipped = [], 0
     for line in lines:
         if not line.strip():
@@ -49,7 +49,7 @@ def payloads_of_records(lines, since=None):
                 else base64.b64decode(data["data"]).decode("utf-8", "replace")
             )
             content_type = data["observedContentType"]
-        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
+        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, RecursionError):
             skipped += 1
             continue
         if since and when < since:
@@ -59,13 +59,24 @@ def payloads_of_records(lines, since=None):
 
 
 def rows_from_payloads(payloads, features):
-    """Rows as {column: raw value} plus the column problems seen (missing / extra columns).
-    Bodies are read with the inference code's own rules (processing/churn_decoding.py)."""
-    rows, missing, extra = [], set(), set()
+    """Rows as {column: raw value}, the column problems seen (missing / extra columns) and the
+    number of payloads skipped as unreadable: a body no scoring could read either (not JSON,
+    nested too deeply, an instance that is neither a row nor a record). Bodies are read with
+    the inference code's own rules (processing/churn_decoding.py)."""
+    rows, missing, extra, unreadable = [], set(), set(), 0
     for content_type, text in payloads:
         media = decoding.media_type(content_type)
+        try:
+            if media == decoding.CSV:
+                records = decoding.csv_rows(text.strip("\r\n"))
+            elif media in (decoding.JSON, decoding.JSONLINES):
+                records = decoding.json_instances(text, media)
+            else:
+                continue
+        except decoding.InferenceError:
+            unreadable += 1
+            continue
         if media == decoding.CSV:
-            records = decoding.csv_rows(text.strip("\r\n"))
             if records and decoding.is_header(records[0], features):
                 header = [v.strip() for v in records[0]]
                 missing |= set(features) - set(header)
@@ -78,11 +89,14 @@ def rows_from_payloads(payloads, features):
                     elif len(r) > len(features):
                         extra.add("column %d" % (len(features) + 1))
                     rows.append(dict(zip(features, r)))
-        elif media in (decoding.JSON, decoding.JSONLINES):
-            for instance in decoding.json_instances(text, media):
-                if isinstance(instance, list):
-                    instance = dict(zip(features, instance))
-                missing |= set(features) - set(instance)
-                extra |= set(instance) - set(features)
-                rows.append(instance)
-    return rows, missing, extra
+            continue
+        if not all(isinstance(instance, (list, dict)) for instance in records):
+            unreadable += 1
+            continue
+        for instance in records:
+            if isinstance(instance, list):
+                instance = dict(zip(features, instance))
+            missing |= set(features) - set(instance)
+            extra |= set(instance) - set(features)
+            rows.append(instance)
+    return rows, missing, extra, unreadable

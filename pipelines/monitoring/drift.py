@@ -165,11 +165,12 @@ def analyze(statistics, constraints, rows, missing, extra):
 
 
 def check(statistics, constraints, payloads):
-    """(violations, {feature: drift distance}, rows analysed) of captured requests."""
+    """(violations, {feature: drift distance}, rows analysed, payloads skipped as unreadable)
+    of captured requests."""
     features = [f["name"] for f in constraints["features"]]
-    rows, missing, extra = rows_from_payloads(payloads, features)
+    rows, missing, extra, unreadable = rows_from_payloads(payloads, features)
     violations, metrics = analyze(statistics, constraints, rows, missing, extra)
-    return violations, metrics, len(rows)
+    return violations, metrics, len(rows), unreadable
 
 
 def distributions(statistics, rows, most_values=20):

@@ -78,17 +78,17 @@ def monitor(
     """Run the analysis; write constraint_violations.json, the metrics and what the baseline
     was (`baseline`, kept as BASELINE_FILE: a report names the version it was checked
     against); returns (violations, emf lines, rows analysed, unreadable capture lines
-    skipped)."""
+    skipped: not capture records, or requests no scoring could read)."""
     payloads, skipped = captured_payloads(capture_dir, endpoint, since)
     if not payloads:
         raise MonitorError("no captured requests for %s since %s" % (endpoint, since))
-    violations, metrics, rows = check(statistics, constraints, payloads)
+    violations, metrics, rows, unreadable = check(statistics, constraints, payloads)
     lines = emf_lines(endpoint, schedule, metrics, rows)
     write_text_atomic(os.path.join(output_dir, METRICS_FILE), "".join(x + "\n" for x in lines))
     if baseline:
         write_text_atomic(os.path.join(output_dir, BASELINE_FILE), json.dumps(baseline))
     write_violations(violations, output_dir)  # last: a report with violations is complete
-    return violations, lines, rows, skipped
+    return violations, lines, rows, skipped + unreadable
 
 
 def reports(monitoring_dir, endpoint):

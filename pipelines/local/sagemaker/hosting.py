@@ -1,7 +1,9 @@
 """SageMaker hosting on this machine: endpoint configs and endpoints as managed services.
 
 An endpoint is a serving process the control plane starts in the background, detached from the
-command that asked (its port, pid, log and capture folder recorded in the home's database).
+command that asked (its port, pid and start time, log and capture folder recorded in the home's
+database; it is signalled only while its pid still names that process, never another process
+given the pid after it exited).
 What the process runs is the workspace's business: `launcher(model, port, endpoint, capture,
 log)` gives its argv, for a model (the CreateModel request) and the config's data capture.
 
@@ -22,10 +24,12 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Dict, Optional
 
 from pipelines.errors import DeployError
 from pipelines.local.arns import sagemaker_arn
-from pipelines.local.sagemaker.records import process_alive
+from pipelines.local.sagemaker.records import process_alive, process_start
+from processing.churn_schema import SAGEMAKER_NAME
 
 DRAIN_SECONDS = 1.0  # after a switch: a request routed to the old process just before it
 STOP_SECONDS = 40.0  # the serving process's graceful shutdown is 30 s
@@ -54,7 +58,7 @@ class Hosting(object):
     # ------------------------------------------------------------------ endpoint configs
 
     def create_endpoint_config(self, request):
-        name = request["EndpointConfigName"]
+        name = _checked_name(request["EndpointConfigName"], "endpointConfigName")
         variants = request.get("ProductionVariants") or []
         if len(variants) != 1:
             raise HostingError(
@@ -92,6 +96,7 @@ class Hosting(object):
 
     def create_endpoint(self, name, config_name, model_of):
         """`model_of(model_name)` gives the CreateModel request of a model name."""
+        _checked_name(name, "endpointName")
         config = self.describe_endpoint_config(config_name)
         if self._row("endpoints", name):
             raise HostingError(
@@ -170,13 +175,19 @@ class Hosting(object):
         rows = self.db.execute("SELECT name FROM endpoints ORDER BY created").fetchall()
         return [self.describe_endpoint(r["name"]) for r in rows]
 
-    def delete_endpoint(self, name):
+    def delete_endpoint(self, name: str) -> Dict[int, str]:
+        """DeleteEndpoint; returns what became of its serving processes, {pid: "stopped",
+        "exited" (before, its pid maybe another process's by now) or "unverified" (left
+        running: this system cannot tell whether the pid is still the endpoint's process)}."""
         row = self._endpoint(name)
+        processes = {}
         for column in ("pending", "serving"):
             if row[column]:
-                self._stop(json.loads(row[column]))
+                process = json.loads(row[column])
+                processes[process["pid"]] = self._stop(process)
         with self.db:
             self.db.execute("DELETE FROM endpoints WHERE name = ?", (name,))
+        return processes
 
     def has_endpoint(self, name):
         return self._row("endpoints", name) is not None
@@ -275,6 +286,7 @@ class Hosting(object):
         self._children[child.pid] = child
         return {
             "pid": child.pid,
+            "process_start": process_start(child.pid),  # with the pid, names this process
             "port": port,
             "log": str(log),
             "config": config["EndpointConfigName"],
@@ -283,7 +295,7 @@ class Hosting(object):
 
     def _probe(self, process):
         """ "ready" (answers /ping), "dead" (exited), or "starting"."""
-        if not _alive(process["pid"], self._children.get(process["pid"])):
+        if not _alive(process, self._children.get(process["pid"])):
             return "dead"
         try:
             connection = http.client.HTTPConnection(
@@ -296,21 +308,26 @@ class Hosting(object):
             return "starting"
         return "ready" if ready else "starting"
 
-    def _stop(self, process):
-        """SIGTERM, then wait for the graceful shutdown (in-flight requests, capture)."""
+    def _stop(self, process: dict) -> str:
+        """SIGTERM, then wait for the graceful shutdown (in-flight requests, capture); only
+        ever to the endpoint's own process. "stopped", "exited" or "unverified" (see
+        delete_endpoint)."""
         pid = process["pid"]
         child = self._children.get(pid)
-        if not _alive(pid, child):
-            return
+        if not _alive(process, child):
+            return "exited"
+        if child is None and _same_process(process) is None:
+            return "unverified"
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
-            return
+            return "exited"
         deadline = time.time() + STOP_SECONDS
-        while time.time() < deadline and _alive(pid, child):
+        while time.time() < deadline and _alive(process, child):
             time.sleep(0.05)
-        if _alive(pid, child):
+        if _alive(process, child):
             os.kill(pid, signal.SIGKILL)
+        return "stopped"
 
     @staticmethod
     def _reason(process):
@@ -381,14 +398,37 @@ class Hosting(object):
         return out
 
 
+def _checked_name(name: str, member: str) -> str:
+    """`name` as SageMaker checks an endpoint's or a config's name (the service does; boto3
+    checks no pattern). Here they also name the endpoint's folder and its config's log, which
+    a name such as '../x' would put outside the home."""
+    if not SAGEMAKER_NAME.match(name):
+        raise HostingError(
+            "1 validation error detected: Value %r at '%s' failed to satisfy constraint: "
+            "Member must satisfy regular expression pattern: %s"
+            % (name, member, SAGEMAKER_NAME.pattern.rstrip("$"))
+        )
+    return name
+
+
 def _free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _alive(pid, child=None):
-    """A process this control plane started is asked directly (which also reaps it)."""
+def _same_process(process: dict) -> Optional[bool]:
+    """Whether the recorded pid still names the process the endpoint started, not a later one
+    the system gave the same pid: True, False, or None when it cannot be told (a record from
+    before start times were kept, or a system that tells none)."""
+    recorded = process.get("process_start")
+    now = process_start(process["pid"])
+    return None if recorded is None or now is None else recorded == now
+
+
+def _alive(process: dict, child: Optional[subprocess.Popen] = None) -> bool:
+    """Whether the endpoint's process runs. One this control plane started is asked directly
+    (which also reaps it); any other by its pid, which must not name another process now."""
     if child is not None:
         return child.poll() is None
-    return process_alive(pid)
+    return process_alive(process["pid"]) and _same_process(process) is not False

@@ -9,8 +9,10 @@ names hold no '.', so none of these names meets a step's folder."""
 import json
 import os
 import re
+import subprocess
 import time
 from pathlib import Path
+from typing import Optional
 
 from pipelines.errors import PipelineError
 from processing.churn_job import write_text_atomic
@@ -35,6 +37,26 @@ def process_alive(pid):
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:  # no /proc (macOS): kill(0) said it exists
         return True
+
+
+def process_start(pid: int) -> Optional[str]:
+    """When process `pid` started, as the system tells it: Linux's /proc/PID/stat field 22
+    (clock ticks after boot), else ps's lstart (macOS, the BSDs). With the pid it names one
+    process: a later process given the same pid started later. None when it cannot be told
+    (no such process, neither source)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return "ticks " + f.read().rsplit(")", 1)[1].split()[19]  # fields 3.. follow ")"
+    except (OSError, IndexError):
+        pass
+    try:
+        found = subprocess.run(
+            ["ps", "-o", "lstart=", "-p", str(pid)], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    started = found.stdout.strip()
+    return "lstart " + started if found.returncode == 0 and started else None
 
 
 def elapsed(item):
@@ -93,7 +115,9 @@ class ExecutionRecords(object):
 
     def _settled(self, record):
         """An Executing record whose process is gone was killed: it ends Failed, and its
-        running steps Stopped, as SageMaker ends an execution whose steps cannot finish."""
+        running steps Stopped, as SageMaker ends an execution whose steps cannot finish. The
+        settled record is saved when it can be; a reader of a full or read-only home still
+        gets it (and a later reader saves it)."""
         if record.get("PipelineExecutionStatus") != "Executing" or process_alive(
             record.get("ProcessId")
         ):
@@ -107,7 +131,10 @@ class ExecutionRecords(object):
             FailureReason="the process running this execution ended "
             "before it finished (killed?); run it again",
         )
-        self.save(record)
+        try:
+            self.save(record)
+        except OSError:  # published atomically: the old record stays whole
+            pass
         return record
 
     def load(self, execution_id):
