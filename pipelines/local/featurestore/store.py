@@ -76,7 +76,7 @@ class LocalFeatureStore(object):
         self.lock = threading.RLock()
         self.cache, self.cache_version = {}, None
         self.online = OnlineStore(self.db)
-        self.offline = OfflineStore(Store(home))
+        self.offline = OfflineStore(Store(home), self.db, self._description)
 
     def sagemaker_client(self):
         return SageMakerClient(self)
@@ -129,6 +129,13 @@ class LocalFeatureStore(object):
                     raise not_found(name, operation)
                 self.cache[name.lower()] = json.loads(row[0])
             return self.cache[name.lower()]
+
+    def _description(self, name):
+        """A group's description by its exact name, or None (the offline store's flush)."""
+        row = self.db.execute(
+            "SELECT description FROM feature_groups WHERE name = ?", (name,)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
 
     def list_groups(self):
         with self.lock:
@@ -226,16 +233,17 @@ class LocalFeatureStore(object):
             now = time.time()
             name = description["FeatureGroupName"]
             changed = 0
-            if online:
-                values = list(map(COMPACT_JSON, zip(*full)))
-                expires = [s + ttl_seconds for s in seconds] if ttl_seconds else [None] * n
-                rows = zip(ids, seconds, values, expires)
-                if n > 1000:  # in key order: SQLite's B-tree takes sorted keys several times faster
-                    rows = sorted(rows, key=lambda row: row[0])  # stable: put order per id
-                changed = self.online.put(name, rows, now)
-                self.db.commit()
-            if offline:
-                self.offline.append(description, typed, seconds, [now] * n, [False] * n)
+            with self.db:  # online and offline in one transaction: what is acknowledged is kept
+                if online:
+                    values = list(map(COMPACT_JSON, zip(*full)))
+                    expires = [s + ttl_seconds for s in seconds] if ttl_seconds else [None] * n
+                    rows = zip(ids, seconds, values, expires)
+                    # In key order: SQLite's B-tree takes sorted keys several times faster.
+                    if n > 1000:
+                        rows = sorted(rows, key=lambda row: row[0])  # stable: put order per id
+                    changed = self.online.put(name, rows, now)
+                if offline:
+                    self.offline.append(description, typed, seconds, [now] * n, [False] * n)
             return changed
 
     def get(self, group_name, record_ids, feature_names, operation):
@@ -276,19 +284,19 @@ class LocalFeatureStore(object):
             online, offline = self._targets(description, target_stores, op)
             seconds = self._event_seconds(description, event_time, op)
             name = description["FeatureGroupName"]
-            if online:
-                self.online.delete(name, record_id, seconds, mode == "HardDelete", time.time())
-                self.db.commit()
-            if offline:
-                tombstone = {
-                    description["RecordIdentifierFeatureName"]: record_id,
-                    description["EventTimeFeatureName"]: event_time,
-                }
-                typed = [
-                    _typed_column(n, k, [tombstone.get(n)], op)
-                    for n, k in feature_types(description).items()
-                ]
-                self.offline.append(description, typed, [seconds], [time.time()], [True])
+            with self.db:  # online and offline in one transaction
+                if online:
+                    self.online.delete(name, record_id, seconds, mode == "HardDelete", time.time())
+                if offline:
+                    tombstone = {
+                        description["RecordIdentifierFeatureName"]: record_id,
+                        description["EventTimeFeatureName"]: event_time,
+                    }
+                    typed = [
+                        _typed_column(n, k, [tombstone.get(n)], op)
+                        for n, k in feature_types(description).items()
+                    ]
+                    self.offline.append(description, typed, [seconds], [time.time()], [True])
 
     def _targets(self, description, target_stores, operation):
         has_online = bool((description.get("OnlineStoreConfig") or {}).get("EnableOnlineStore"))
