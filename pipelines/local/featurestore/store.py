@@ -28,7 +28,7 @@ from pipelines.local.featurestore import groups
 from pipelines.local.featurestore.errors import not_found, validation
 from pipelines.local.featurestore.offline import OfflineStore
 from pipelines.local.featurestore.online import OnlineStore
-from pipelines.local.parameters import check_parameters
+from pipelines.local.parameters import check_parameters, constraint_violations
 from pipelines.local.s3 import Store
 
 MAX_RECORD_BYTES = 350 * 1024  # the documented quotas
@@ -41,6 +41,7 @@ ARN_NAME = re.compile(r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:feature
 # A Fractional event time is epoch seconds from 0001-01-01 to 9999-12-31.
 EVENT_SECONDS = (-62135596800, 253402300799)
 COMPACT_JSON = json.JSONEncoder(separators=(",", ":")).encode
+RUNTIME = "sagemaker-featurestore-runtime"
 GROUPS = """
 CREATE TABLE IF NOT EXISTS feature_groups (
     name TEXT PRIMARY KEY COLLATE NOCASE, created REAL NOT NULL, description TEXT NOT NULL);
@@ -448,6 +449,19 @@ class SageMakerClient(object):
         return response()
 
 
+def check_runtime_request(operation, request):
+    """What boto3 refuses before sending (ParamValidationError), then what the service refuses
+    by its model's constraints (ValidationError, worded as AWS words it)."""
+    check_parameters(RUNTIME, operation, request)
+    found = constraint_violations(RUNTIME, operation, request)
+    if found:
+        raise validation(
+            "%d validation error%s detected: %s"
+            % (len(found), "" if len(found) == 1 else "s", "; ".join(found)),
+            operation,
+        )
+
+
 class RuntimeClient(object):
     """boto3's `sagemaker-featurestore-runtime` client, for the four record calls."""
 
@@ -455,7 +469,7 @@ class RuntimeClient(object):
         self.fs = fs
 
     def put_record(self, **request):
-        check_parameters("sagemaker-featurestore-runtime", "PutRecord", request)
+        check_runtime_request("PutRecord", request)
         self.fs.put(
             request["FeatureGroupName"],
             [request["Record"]],
@@ -466,7 +480,7 @@ class RuntimeClient(object):
 
     def get_record(self, **request):
         op = "GetRecord"
-        check_parameters("sagemaker-featurestore-runtime", op, request)
+        check_runtime_request(op, request)
         record_id = request["RecordIdentifierValueAsString"]
         found = self.fs.get(
             request["FeatureGroupName"], [record_id], request.get("FeatureNames"), op
@@ -481,17 +495,7 @@ class RuntimeClient(object):
 
     def batch_get_record(self, **request):
         op = "BatchGetRecord"
-        check_parameters("sagemaker-featurestore-runtime", op, request)
-        # botocore checks minimum lengths only; the service refuses the maximums.
-        if len(request["Identifiers"]) > MAX_BATCH_RECORDS or any(
-            len(i["RecordIdentifiersValueAsString"]) > MAX_BATCH_RECORDS
-            for i in request["Identifiers"]
-        ):
-            raise validation(
-                "BatchGetRecord takes at most 100 Identifiers of at most 100 record "
-                "identifiers each",
-                op,
-            )
+        check_runtime_request(op, request)  # at most 100 Identifiers of at most 100 ids
         records, errors, unprocessed, budget = [], [], [], MAX_BATCH_RECORDS
         for identifier in request["Identifiers"]:
             ids = identifier["RecordIdentifiersValueAsString"]
@@ -530,7 +534,7 @@ class RuntimeClient(object):
         return response(Records=records, Errors=errors, UnprocessedIdentifiers=unprocessed)
 
     def delete_record(self, **request):
-        check_parameters("sagemaker-featurestore-runtime", "DeleteRecord", request)
+        check_runtime_request("DeleteRecord", request)
         self.fs.delete(
             request["FeatureGroupName"],
             request["RecordIdentifierValueAsString"],
