@@ -375,10 +375,16 @@ def _typed_column(name, kind, column, operation):
                 out.append(None)
             elif text.isdigit() and text.isascii() and len(text) < 19:
                 out.append(int(text))
-            elif INTEGRAL.match(text) and -(2**63) <= int(text) < 2**63:
+            elif (
+                INTEGRAL.match(text)
+                and len(text.lstrip("+-0")) <= 19  # before int(): Python refuses 4,300 digits
+                and -(2**63) <= int(text) < 2**63
+            ):
                 out.append(int(text))
             else:
-                raise validation("feature %s: %r is not a 64-bit integer" % (name, text), operation)
+                raise validation(
+                    "feature %s: %s is not a 64-bit integer" % (name, _shown(text)), operation
+                )
         return out
     try:
         out = [None if t is None else float(t) for t in column]
@@ -386,8 +392,13 @@ def _typed_column(name, kind, column, operation):
         out = None
     if out is None or not all(map(math.isfinite, (v for v in out if v is not None))):
         bad = next(t for t in present if not _finite(t))
-        raise validation("feature %s: %r is not a finite double" % (name, bad), operation)
+        raise validation("feature %s: %s is not a finite double" % (name, _shown(bad)), operation)
     return out
+
+
+def _shown(text):
+    """A value as a message quotes it: whole when short, its start when long."""
+    return repr(text) if len(text) <= 40 else "%r... (%d characters)" % (text[:30], len(text))
 
 
 def _finite(text):
