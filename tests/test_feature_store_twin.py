@@ -302,7 +302,8 @@ def test_an_integral_event_time_and_a_second_group_of_one_name_are_refused(fs):
         (record("C1", "1714650000", balance="inf"), "not a finite double"),
         (record("C1", "not-a-time"), "epoch seconds"),
         (record("x" * 2049, "1714650000"), "over 2 KB"),
-        (record("C1", "1714650000", plan="p" * (350 * 1024 + 1)), "over 350 KB"),
+        (record("C1", "1714650000", plan="p" * (350 * 1024 + 1)), "less than or equal to 358400"),
+        (record("C1", "1714650000", plan="é" * (175 * 1024 + 1)), "over 350 KB"),  # in bytes
         (
             record("C1", "1714650000") + [{"FeatureName": "extra", "ValueAsString": "1"}],
             "not defined",
@@ -348,3 +349,84 @@ def test_an_unknown_group_is_resource_not_found_and_deleting_keeps_the_offline_s
         == "ResourceNotFound"
     )
     assert len(list((tmp_path / "s3").rglob("*.parquet"))) == 1
+
+
+FRESH = 1714650000
+# What the service refuses by its model's constraints (enums, maximum lengths, patterns), which
+# botocore does not check before sending: PutRecord, GetRecord, BatchGetRecord and DeleteRecord
+# in https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_feature_store_PutRecord.html
+# (and the pages beside it): "Valid Values: OnlineStore | OfflineStore", "Array Members: Minimum
+# number of 1 item. Maximum number of 2 items.", "Length Constraints: ... Maximum length of 150",
+# "Pattern: (arn:aws[a-z\-]*:sagemaker:...)?([a-zA-Z0-9]([-_]*[a-zA-Z0-9]){0,63})". AWS answers
+# them with the model's ValidationError (400).
+REFUSED_BY_CONSTRAINTS = [
+    ("put_record", dict(Record=record("C9", FRESH), TargetStores=["Nowhere"]), "Nowhere"),
+    (
+        "put_record",
+        dict(Record=record("C9", FRESH), TargetStores=["OnlineStore"] * 2 + ["OfflineStore"]),
+        "targetStores",
+    ),
+    (
+        "put_record",
+        dict(Record=record("C9", FRESH), TtlDuration={"Unit": "Fortnights", "Value": 1}),
+        "Fortnights",
+    ),
+    ("put_record", dict(FeatureGroupName="bad name!", Record=record("C9", FRESH)), "bad name!"),
+    ("put_record", dict(FeatureGroupName="g" * 151, Record=record("C9", FRESH)), "150"),
+    ("put_record", dict(Record=record("C9", FRESH, plan="\ud800")), "valueAsString"),
+    ("get_record", dict(RecordIdentifierValueAsString="C1", ExpirationTimeResponse="On"), "On"),
+    ("get_record", dict(RecordIdentifierValueAsString="\ud800"), "UTF-8"),
+    (
+        "batch_get_record",
+        dict(
+            Identifiers=[{"FeatureGroupName": GROUP, "RecordIdentifiersValueAsString": ["C1"]}],
+            ExpirationTimeResponse="Yes",
+        ),
+        "Yes",
+    ),
+    (
+        "delete_record",
+        dict(RecordIdentifierValueAsString="C1", EventTime=str(FRESH + 1), DeletionMode="Shred"),
+        "Shred",
+    ),
+    (
+        "delete_record",
+        dict(
+            RecordIdentifierValueAsString="C1",
+            EventTime=str(FRESH + 1),
+            TargetStores=["Nowhere"],
+        ),
+        "Nowhere",
+    ),
+]
+
+
+@pytest.mark.parametrize("call, request_, words", REFUSED_BY_CONSTRAINTS)
+def test_record_calls_refuse_what_the_services_constraints_refuse(
+    fs, tmp_path, call, request_, words
+):
+    """The twin answered 200 to TargetStores ["Nowhere"] and wrote nothing, treated DeletionMode
+    "Shred" as a soft delete, failed on an unknown TTL unit with a KeyError, and called a
+    malformed group name not found. Each is the service's ValidationError now, and nothing
+    changes in either store."""
+    sm, rt = fs.sagemaker_client(), fs.runtime_client()
+    create(sm)
+    rt.put_record(FeatureGroupName=GROUP, Record=record("C1", FRESH, age=7))
+    if call != "batch_get_record":
+        request_ = dict({"FeatureGroupName": GROUP}, **request_)
+    code, message = error_code(lambda: getattr(rt, call)(**request_))
+    assert code == "ValidationError" and words in message, message
+    assert message.startswith("1 validation error detected: "), message
+    assert online_age(rt, "C1") == "7" and online_age(rt, "C9") is None
+    fs.flush()
+    assert len(offline_rows(fs, tmp_path)) == 1  # C1's put only
+
+
+def online_age(rt, rid):
+    got = rt.get_record(FeatureGroupName=GROUP, RecordIdentifierValueAsString=rid)
+    return {v["FeatureName"]: v["ValueAsString"] for v in got.get("Record", [])}.get("age")
+
+
+def offline_rows(fs, home):
+    files = sorted((home / "s3").rglob("*.parquet"))
+    return [row for f in files for row in pq.read_table(f).to_pylist()]

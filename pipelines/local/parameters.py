@@ -1,5 +1,9 @@
-"""What boto3 checks before it sends a request (types, required members, enums, lengths), with
-botocore's own validator and service model: the twins refuse what boto3 would."""
+"""What boto3 checks before it sends a request (types, required members, minimum lengths), with
+botocore's own validator and service model: the twins refuse what boto3 would; and what the
+service checks after it (constraint_violations: enums, maximum lengths, patterns), from the same
+model, for a twin to refuse as its service does."""
+
+import re
 
 _MODELS = {}
 
@@ -13,6 +17,80 @@ def check_parameters(service, operation, params):
     report = ParamValidator().validate(params, model.input_shape)
     if report.has_errors():
         raise ParamValidationError(report=report.generate_report())
+
+
+def constraint_violations(service, operation, params):
+    """What the service's own validation refuses and botocore does not check (enum values,
+    maximum lengths and counts, patterns, text that is not valid UTF-8), as AWS words each:
+    ["Value 'x' at 'targetStores.1.member' failed to satisfy constraint: Member must ..."].
+    Patterns are matched against the whole value, as the services match them."""
+    found = []
+    _walk(_model(service).operation_model(operation).input_shape, params, "", found)
+    return found
+
+
+def _walk(shape, value, path, found):
+    kind, meta = shape.type_name, shape.metadata
+    if kind == "structure" and isinstance(value, dict):
+        for name, member in shape.members.items():
+            if name in value:
+                where = name[:1].lower() + name[1:]
+                _walk(member, value[name], "%s.%s" % (path, where) if path else where, found)
+    elif kind == "list" and isinstance(value, list):
+        if len(value) > meta.get("max", len(value)):
+            found.append(
+                _violation(
+                    value, path, "Member must have length less than or equal to %d" % meta["max"]
+                )
+            )
+        for i, item in enumerate(value, start=1):
+            _walk(shape.member, item, "%s.%d.member" % (path, i), found)
+    elif kind == "string" and isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            found.append(
+                _violation(
+                    value, path, "Member must be valid UTF-8 text (it holds a lone surrogate)"
+                )
+            )
+            return
+        if shape.enum and value not in shape.enum:
+            found.append(
+                _violation(
+                    value, path, "Member must satisfy enum value set: [%s]" % ", ".join(shape.enum)
+                )
+            )
+        elif len(value) > meta.get("max", len(value)):
+            found.append(
+                _violation(
+                    value, path, "Member must have length less than or equal to %d" % meta["max"]
+                )
+            )
+        elif "pattern" in meta and not re.fullmatch(meta["pattern"], value, re.DOTALL):
+            found.append(
+                _violation(
+                    value,
+                    path,
+                    "Member must satisfy regular expression pattern: %s" % meta["pattern"],
+                )
+            )
+    elif kind in ("integer", "long") and isinstance(value, int):
+        if value > meta.get("max", value):
+            found.append(
+                _violation(
+                    value, path, "Member must have value less than or equal to %d" % meta["max"]
+                )
+            )
+
+
+def _violation(value, path, rule):
+    if isinstance(value, list):
+        value = "[%s]" % ", ".join(map(str, value))
+    text = str(value).encode("utf-8", "replace").decode("utf-8")
+    if len(text) > 80:  # a 350 KB value is named, not echoed
+        text = text[:77] + "..."
+    return "Value '%s' at '%s' failed to satisfy constraint: %s" % (text, path, rule)
 
 
 def _model(service):

@@ -8,6 +8,13 @@ the group's features in definition order and write_time, api_invocation_time and
 added. SageMaker buffers rows and writes them within about 15 minutes; the twin buffers them
 until flush() (the engine flushes before each job reads the store: SageMakerBackend.attach), so a
 step always sees what the steps before it wrote.
+
+The buffer is a table of the home's database, written in the transaction of the online write
+that acknowledges the put: a PutRecord that answered reaches the offline store even when the
+process holding the twin is killed before it flushes (the next flush, by any process, writes
+it). A kill between writing an object and clearing its rows writes them again: the offline
+store may hold a row twice, never lose one (readers deduplicate, as SageMaker's documented
+queries do).
 """
 
 import datetime
@@ -38,47 +45,90 @@ def parquet_schema(description):
     return pa.schema(fields)
 
 
-class OfflineStore(object):
-    """Buffers rows per feature group, column by column, and writes them as Parquet objects
-    into the store."""
+PENDING = """
+CREATE TABLE IF NOT EXISTS offline_pending (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, feature_group TEXT NOT NULL, rows INTEGER NOT NULL,
+    batch BLOB NOT NULL);
+"""
 
-    def __init__(self, store):
+
+class OfflineStore(object):
+    """Buffers rows per feature group in the database (as Arrow IPC batches) and writes them as
+    Parquet objects into the store."""
+
+    def __init__(self, store, db, describe):
+        """db: the connection the online store writes with (its caller commits both together);
+        describe(name): the group's description, or None once it is gone."""
         self.store = store
-        self.buffers = {}  # group name -> (description, [column chunks], [times], ...)
+        self.db = db
+        self.describe = describe
+        self.unflushed = {}  # group name -> rows this process buffered since its last flush
+        db.executescript(PENDING)
 
     def append(self, description, columns, event_times, invoked, deleted):
         """columns: the group's features in definition order, each a list of typed values
         (int, float, str or None); event_times and invoked (the PutRecord call) in epoch
-        seconds; deleted: is_deleted per row."""
+        seconds; deleted: is_deleted per row. Buffered in the caller's transaction."""
         name = description["FeatureGroupName"]
-        buffer = self.buffers.setdefault(name, {"description": description, "chunks": []})
-        buffer["chunks"].append((columns, event_times, invoked, deleted))
-        if sum(len(c[1]) for c in buffer["chunks"]) >= FLUSH_ROWS:
+        schema = parquet_schema(description)
+        arrays = [pa.array(c, type=schema.field(i).type) for i, c in enumerate(columns)]
+        arrays += [
+            pa.array(event_times, pa.float64()),
+            pa.array(invoked, pa.float64()),
+            pa.array(deleted, pa.bool_()),
+        ]
+        batch = pa.RecordBatch.from_arrays(arrays, names=[str(i) for i in range(len(arrays))])
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, batch.schema) as writer:
+            writer.write_batch(batch)
+        self.db.execute(
+            "INSERT INTO offline_pending (feature_group, rows, batch) VALUES (?, ?, ?)",
+            (name, len(event_times), sink.getvalue().to_pybytes()),
+        )
+        self.unflushed[name] = self.unflushed.get(name, 0) + len(event_times)
+        if self.unflushed[name] >= FLUSH_ROWS:
             self.flush(name)
 
     def flush(self, name=None):
-        for group in [name] if name else list(self.buffers):
-            buffer = self.buffers.pop(group, None)
-            if buffer and buffer["chunks"]:
-                self._write(buffer["description"], buffer["chunks"])
+        """Write the buffered rows (of one group, or all) and clear them, in one transaction
+        that holds the database's write lock, so two processes never write the same rows."""
+        if not self.db.in_transaction:
+            self.db.execute("BEGIN IMMEDIATE")
+        query = "SELECT id, feature_group, batch FROM offline_pending"
+        pending = self.db.execute(
+            query + (" WHERE feature_group = ? ORDER BY id" if name else " ORDER BY id"),
+            (name,) if name else (),
+        ).fetchall()
+        by_group = {}
+        for row_id, group, blob in pending:
+            by_group.setdefault(group, []).append((row_id, blob))
+        for group, batches in by_group.items():
+            description = self.describe(group)
+            if description is not None:
+                tables = [pa.ipc.open_stream(blob).read_all() for _, blob in batches]
+                self._write(description, pa.concat_tables(tables))
+            self.db.executemany(
+                "DELETE FROM offline_pending WHERE id = ?", [(i,) for i, _ in batches]
+            )
+        self.db.commit()
+        for group in [name] if name else list(self.unflushed):
+            self.unflushed.pop(group, None)
 
-    def _write(self, description, chunks):
+    def _write(self, description, buffered):
+        """buffered: the columns append() buffers (the features, then the event time, the
+        PutRecord call and is_deleted of each row)."""
         schema = parquet_schema(description)
         n_features = len(description["FeatureDefinitions"])
         written = datetime.datetime.now(datetime.timezone.utc)
-        arrays = []
-        for i in range(n_features):
-            arrays.append(
-                pa.concat_arrays([pa.array(c[0][i], type=schema.field(i).type) for c in chunks])
-            )
-        events = np.concatenate([np.asarray(c[1], dtype=np.float64) for c in chunks])
-        invoked = np.concatenate([np.asarray(c[2], dtype=np.float64) for c in chunks])
+        events = buffered.column(n_features).to_numpy()
+        invoked = buffered.column(n_features + 1).to_numpy()
         rows = len(events)
+        arrays = [buffered.column(i) for i in range(n_features)]
         arrays.append(
             pa.array(np.full(rows, int(written.timestamp() * 1000)), pa.int64()).cast(TIMESTAMP)
         )
         arrays.append(pa.array((invoked * 1000).astype(np.int64)).cast(TIMESTAMP))
-        arrays.append(pa.array([d for c in chunks for d in c[3]], type=pa.bool_()))
+        arrays.append(buffered.column(n_features + 2))
         table = pa.Table.from_arrays(arrays, schema=schema)
         hours = np.floor(events / 3600).astype(np.int64)
         order = np.argsort(hours, kind="stable")  # rows of one hour together, in put order

@@ -10,17 +10,24 @@
                                                   EventTime, TargetStores, DeletionMode
     POST   /BatchGetRecord        BatchGetRecord  JSON body
 
-Errors answer as the service does: the status, `x-amzn-ErrorType: <code>` and {"message"}.
-Signatures are not checked: the twin has no accounts. Bodies over 4 MB are refused (a record is
-at most 350 KB).
+Errors answer as the service does: the status, `x-amzn-ErrorType: <code>` and {"__type",
+"message"}; every request gets one, whatever its shape: a body that is not JSON (nested past
+Python's recursion limit, numbers past its digit limit) is a SerializationException, a body
+over 4 MB (a record is at most 350 KB) or a bad Content-Length a ValidationError, an unknown
+route or method an UnknownOperationException, and the HTTP layer's own refusals (a request line
+over 64 KB, headers too large) the same JSON instead of BaseHTTPRequestHandler's HTML. A failure
+of the twin itself is AWS's InternalFailure (500), still an answer. Signatures are not checked:
+the twin has no accounts.
 """
 
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 MAX_BODY = 4 * 1024 * 1024
+DRAIN_LIMIT = 4 * MAX_BODY  # a refused body up to this size is read, so the answer is seen
 ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_SAGEMAKER_FEATURESTORE_RUNTIME"
 
 
@@ -30,8 +37,7 @@ class FeatureStoreServer(object):
     def __init__(self, fs, host="127.0.0.1", port=0):
         self.fs = fs
         client = fs.runtime_client()
-        self.httpd = ThreadingHTTPServer((host, port), _handler(client))
-        self.httpd.daemon_threads = True
+        self.httpd = _Server((host, port), _handler(client))
         self.endpoint = "http://%s:%d" % self.httpd.server_address[:2]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -53,6 +59,13 @@ class FeatureStoreServer(object):
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class _Server(ThreadingHTTPServer):
+    # socketserver's backlog of 5 dropped connections when a job's workers (or 64 clients)
+    # connected at once; the kernel caps this at net.core.somaxconn.
+    request_queue_size = 256
+    daemon_threads = True
 
 
 def _handler(client):
@@ -88,11 +101,33 @@ def _handler(client):
             except ClientError as e:
                 error = e.response["Error"]
                 status = e.response["ResponseMetadata"]["HTTPStatusCode"]
-                self._send(status, {"message": error["Message"]}, error["Code"])
+                self._send_error(status, error["Code"], error["Message"])
             except ParamValidationError as e:
-                self._send(400, {"message": str(e)}, "ValidationError")
+                self._send_error(400, "ValidationError", str(e))
             except _BadRequest as e:
-                self._send(e.status, {"message": str(e)}, "ValidationError")
+                self._send_error(e.status, e.code, str(e))
+            except Exception as e:  # the twin's own failure: AWS's InternalFailure, an answer
+                self._send_error(500, "InternalFailure", "%s: %s" % (type(e).__name__, e))
+
+        def send_error(self, code, message=None, explain=None):
+            """The HTTP layer's refusals (a request line over 64 KB, headers too large, a
+            method no do_ handles, ...) as the service's JSON errors, not HTML pages."""
+            self.close_connection = True
+            if self.request_version == self.default_request_version:  # not parsed yet
+                self.request_version = self.protocol_version  # so the status line is sent
+            if code == 501:  # no do_<method>
+                path = urlsplit(getattr(self, "path", "") or "").path
+                self._send_error(
+                    404,
+                    "UnknownOperationException",
+                    "no such operation: %s %s" % (self.command, path),
+                )
+                return
+            if code == 414:  # the rest of the request line is unread: read it, then answer
+                self._discard_pending()
+            status = code if 400 <= code < 500 else 400
+            short, long = self.responses.get(code, ("Bad Request", "a bad request"))
+            self._send_error(status, "ValidationError", message or "%s: %s" % (short, long))
 
         def _dispatch(self, method):
             url = urlsplit(self.path)
@@ -102,9 +137,15 @@ def _handler(client):
             if method == "POST" and parts == ["BatchGetRecord"]:
                 return client.batch_get_record(**body)
             if len(parts) != 2 or parts[0] != "FeatureGroup":
-                raise _BadRequest("no such operation: %s %s" % (method, url.path), 404)
+                raise _unknown(method, url.path)
             group = parts[1]
             if method == "PUT":
+                if "FeatureGroupName" in body:  # a URI member: only the path names the group
+                    raise _BadRequest(
+                        "FeatureGroupName is not a member of PutRecord's body: the URL path "
+                        "(/FeatureGroup/{FeatureGroupName}) names the feature group",
+                        400,
+                    )
                 return client.put_record(FeatureGroupName=group, **body)
             one = {k: v[-1] for k, v in query.items()}
             if method == "GET":
@@ -123,25 +164,56 @@ def _handler(client):
                 if "TargetStores" in query:
                     request["TargetStores"] = query["TargetStores"]
                 return client.delete_record(**request)
-            raise _BadRequest("no such operation: %s %s" % (method, url.path), 404)
+            raise _unknown(method, url.path)
 
         def _body(self):
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                raise _BadRequest("a bad Content-Length", 400) from None
+            text = self.headers.get("Content-Length") or "0"
+            if not (text.isascii() and text.isdigit()):
+                self.close_connection = True  # where this body ends is unknown
+                raise _BadRequest("Content-Length %r is not a number of bytes" % text[:40], 400)
+            length = int(text)
             if length > MAX_BODY:
+                self.close_connection = True
+                if length <= DRAIN_LIMIT:  # unread, closing would reset the answer away
+                    self._discard(length)
                 raise _BadRequest("the request body is over 4 MB", 413)
             raw = self.rfile.read(length) if length else b""
             if not raw:
                 return {}
             try:
                 body = json.loads(raw)
-            except ValueError:
-                raise _BadRequest("the request body is not JSON", 400) from None
+            except RecursionError:
+                raise _unreadable("it is nested too deep") from None
+            except UnicodeDecodeError:
+                raise _unreadable("it is not UTF-8") from None
+            except json.JSONDecodeError as e:
+                raise _unreadable("it is not JSON (%s)" % e) from None
+            except ValueError:  # int() refuses numbers of over 4,300 digits
+                raise _unreadable("a number in it is too long") from None
             if not isinstance(body, dict):
                 raise _BadRequest("the request body is not a JSON object", 400)
             return body
+
+        def _discard(self, length):
+            while length > 0:
+                chunk = self.rfile.read(min(length, 1 << 16))
+                if not chunk:
+                    return
+                length -= len(chunk)
+
+        def _discard_pending(self):
+            """Read what the client has already sent (briefly), so closing does not reset
+            the connection before the client reads the answer."""
+            self.connection.settimeout(0.2)
+            try:
+                for _ in range(DRAIN_LIMIT >> 16):
+                    if not self.rfile.read1(1 << 16):
+                        return
+            except (socket.timeout, OSError):
+                return
+
+        def _send_error(self, status, code, message):
+            self._send(status, {"__type": code, "message": message}, code)
 
         def _send(self, status, payload, error_type=None):
             data = json.dumps(payload).encode()
@@ -150,6 +222,8 @@ def _handler(client):
             self.send_header("Content-Length", str(len(data)))
             if error_type:
                 self.send_header("x-amzn-ErrorType", error_type)
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(data)
 
@@ -157,6 +231,17 @@ def _handler(client):
 
 
 class _BadRequest(Exception):
-    def __init__(self, message, status):
+    def __init__(self, message, status, code="ValidationError"):
         Exception.__init__(self, message)
         self.status = status
+        self.code = code
+
+
+def _unreadable(why):
+    return _BadRequest("the request body cannot be read: %s" % why, 400, "SerializationException")
+
+
+def _unknown(method, path):
+    return _BadRequest(
+        "no such operation: %s %s" % (method, path), 404, "UnknownOperationException"
+    )

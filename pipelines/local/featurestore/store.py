@@ -28,7 +28,7 @@ from pipelines.local.featurestore import groups
 from pipelines.local.featurestore.errors import not_found, validation
 from pipelines.local.featurestore.offline import OfflineStore
 from pipelines.local.featurestore.online import OnlineStore
-from pipelines.local.parameters import check_parameters
+from pipelines.local.parameters import check_parameters, constraint_violations
 from pipelines.local.s3 import Store
 
 MAX_RECORD_BYTES = 350 * 1024  # the documented quotas
@@ -41,6 +41,7 @@ ARN_NAME = re.compile(r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:feature
 # A Fractional event time is epoch seconds from 0001-01-01 to 9999-12-31.
 EVENT_SECONDS = (-62135596800, 253402300799)
 COMPACT_JSON = json.JSONEncoder(separators=(",", ":")).encode
+RUNTIME = "sagemaker-featurestore-runtime"
 GROUPS = """
 CREATE TABLE IF NOT EXISTS feature_groups (
     name TEXT PRIMARY KEY COLLATE NOCASE, created REAL NOT NULL, description TEXT NOT NULL);
@@ -76,7 +77,7 @@ class LocalFeatureStore(object):
         self.lock = threading.RLock()
         self.cache, self.cache_version = {}, None
         self.online = OnlineStore(self.db)
-        self.offline = OfflineStore(Store(home))
+        self.offline = OfflineStore(Store(home), self.db, self._description)
 
     def sagemaker_client(self):
         return SageMakerClient(self)
@@ -129,6 +130,13 @@ class LocalFeatureStore(object):
                     raise not_found(name, operation)
                 self.cache[name.lower()] = json.loads(row[0])
             return self.cache[name.lower()]
+
+    def _description(self, name):
+        """A group's description by its exact name, or None (the offline store's flush)."""
+        row = self.db.execute(
+            "SELECT description FROM feature_groups WHERE name = ?", (name,)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
 
     def list_groups(self):
         with self.lock:
@@ -226,16 +234,17 @@ class LocalFeatureStore(object):
             now = time.time()
             name = description["FeatureGroupName"]
             changed = 0
-            if online:
-                values = list(map(COMPACT_JSON, zip(*full)))
-                expires = [s + ttl_seconds for s in seconds] if ttl_seconds else [None] * n
-                rows = zip(ids, seconds, values, expires)
-                if n > 1000:  # in key order: SQLite's B-tree takes sorted keys several times faster
-                    rows = sorted(rows, key=lambda row: row[0])  # stable: put order per id
-                changed = self.online.put(name, rows, now)
-                self.db.commit()
-            if offline:
-                self.offline.append(description, typed, seconds, [now] * n, [False] * n)
+            with self.db:  # online and offline in one transaction: what is acknowledged is kept
+                if online:
+                    values = list(map(COMPACT_JSON, zip(*full)))
+                    expires = [s + ttl_seconds for s in seconds] if ttl_seconds else [None] * n
+                    rows = zip(ids, seconds, values, expires)
+                    # In key order: SQLite's B-tree takes sorted keys several times faster.
+                    if n > 1000:
+                        rows = sorted(rows, key=lambda row: row[0])  # stable: put order per id
+                    changed = self.online.put(name, rows, now)
+                if offline:
+                    self.offline.append(description, typed, seconds, [now] * n, [False] * n)
             return changed
 
     def get(self, group_name, record_ids, feature_names, operation):
@@ -276,19 +285,19 @@ class LocalFeatureStore(object):
             online, offline = self._targets(description, target_stores, op)
             seconds = self._event_seconds(description, event_time, op)
             name = description["FeatureGroupName"]
-            if online:
-                self.online.delete(name, record_id, seconds, mode == "HardDelete", time.time())
-                self.db.commit()
-            if offline:
-                tombstone = {
-                    description["RecordIdentifierFeatureName"]: record_id,
-                    description["EventTimeFeatureName"]: event_time,
-                }
-                typed = [
-                    _typed_column(n, k, [tombstone.get(n)], op)
-                    for n, k in feature_types(description).items()
-                ]
-                self.offline.append(description, typed, [seconds], [time.time()], [True])
+            with self.db:  # online and offline in one transaction
+                if online:
+                    self.online.delete(name, record_id, seconds, mode == "HardDelete", time.time())
+                if offline:
+                    tombstone = {
+                        description["RecordIdentifierFeatureName"]: record_id,
+                        description["EventTimeFeatureName"]: event_time,
+                    }
+                    typed = [
+                        _typed_column(n, k, [tombstone.get(n)], op)
+                        for n, k in feature_types(description).items()
+                    ]
+                    self.offline.append(description, typed, [seconds], [time.time()], [True])
 
     def _targets(self, description, target_stores, operation):
         has_online = bool((description.get("OnlineStoreConfig") or {}).get("EnableOnlineStore"))
@@ -366,10 +375,16 @@ def _typed_column(name, kind, column, operation):
                 out.append(None)
             elif text.isdigit() and text.isascii() and len(text) < 19:
                 out.append(int(text))
-            elif INTEGRAL.match(text) and -(2**63) <= int(text) < 2**63:
+            elif (
+                INTEGRAL.match(text)
+                and len(text.lstrip("+-0")) <= 19  # before int(): Python refuses 4,300 digits
+                and -(2**63) <= int(text) < 2**63
+            ):
                 out.append(int(text))
             else:
-                raise validation("feature %s: %r is not a 64-bit integer" % (name, text), operation)
+                raise validation(
+                    "feature %s: %s is not a 64-bit integer" % (name, _shown(text)), operation
+                )
         return out
     try:
         out = [None if t is None else float(t) for t in column]
@@ -377,8 +392,13 @@ def _typed_column(name, kind, column, operation):
         out = None
     if out is None or not all(map(math.isfinite, (v for v in out if v is not None))):
         bad = next(t for t in present if not _finite(t))
-        raise validation("feature %s: %r is not a finite double" % (name, bad), operation)
+        raise validation("feature %s: %s is not a finite double" % (name, _shown(bad)), operation)
     return out
+
+
+def _shown(text):
+    """A value as a message quotes it: whole when short, its start when long."""
+    return repr(text) if len(text) <= 40 else "%r... (%d characters)" % (text[:30], len(text))
 
 
 def _finite(text):
@@ -440,6 +460,19 @@ class SageMakerClient(object):
         return response()
 
 
+def check_runtime_request(operation, request):
+    """What boto3 refuses before sending (ParamValidationError), then what the service refuses
+    by its model's constraints (ValidationError, worded as AWS words it)."""
+    check_parameters(RUNTIME, operation, request)
+    found = constraint_violations(RUNTIME, operation, request)
+    if found:
+        raise validation(
+            "%d validation error%s detected: %s"
+            % (len(found), "" if len(found) == 1 else "s", "; ".join(found)),
+            operation,
+        )
+
+
 class RuntimeClient(object):
     """boto3's `sagemaker-featurestore-runtime` client, for the four record calls."""
 
@@ -447,7 +480,7 @@ class RuntimeClient(object):
         self.fs = fs
 
     def put_record(self, **request):
-        check_parameters("sagemaker-featurestore-runtime", "PutRecord", request)
+        check_runtime_request("PutRecord", request)
         self.fs.put(
             request["FeatureGroupName"],
             [request["Record"]],
@@ -458,7 +491,7 @@ class RuntimeClient(object):
 
     def get_record(self, **request):
         op = "GetRecord"
-        check_parameters("sagemaker-featurestore-runtime", op, request)
+        check_runtime_request(op, request)
         record_id = request["RecordIdentifierValueAsString"]
         found = self.fs.get(
             request["FeatureGroupName"], [record_id], request.get("FeatureNames"), op
@@ -473,17 +506,7 @@ class RuntimeClient(object):
 
     def batch_get_record(self, **request):
         op = "BatchGetRecord"
-        check_parameters("sagemaker-featurestore-runtime", op, request)
-        # botocore checks minimum lengths only; the service refuses the maximums.
-        if len(request["Identifiers"]) > MAX_BATCH_RECORDS or any(
-            len(i["RecordIdentifiersValueAsString"]) > MAX_BATCH_RECORDS
-            for i in request["Identifiers"]
-        ):
-            raise validation(
-                "BatchGetRecord takes at most 100 Identifiers of at most 100 record "
-                "identifiers each",
-                op,
-            )
+        check_runtime_request(op, request)  # at most 100 Identifiers of at most 100 ids
         records, errors, unprocessed, budget = [], [], [], MAX_BATCH_RECORDS
         for identifier in request["Identifiers"]:
             ids = identifier["RecordIdentifiersValueAsString"]
@@ -522,7 +545,7 @@ class RuntimeClient(object):
         return response(Records=records, Errors=errors, UnprocessedIdentifiers=unprocessed)
 
     def delete_record(self, **request):
-        check_parameters("sagemaker-featurestore-runtime", "DeleteRecord", request)
+        check_runtime_request("DeleteRecord", request)
         self.fs.delete(
             request["FeatureGroupName"],
             request["RecordIdentifierValueAsString"],
