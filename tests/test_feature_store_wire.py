@@ -161,3 +161,22 @@ def test_64_clients_at_once_all_get_answers(server):
         t.join(TIMEOUT * calls)
     assert not failures, (len(failures), failures[:3])
     assert statuses == [200] * clients * calls
+
+
+def test_a_body_shorter_than_its_length_gets_a_408_once_the_connection_is_silent(tmp_path):
+    """A Content-Length of 100 with 10 bytes sent held a server thread for good: the handler
+    read the socket with no timeout."""
+    import time
+
+    fs = LocalFeatureStore(tmp_path)
+    twin = FeatureStoreServer(fs, idle_seconds=1.0)
+    try:
+        head, _ = request("PUT", PUT, b"", extra="Content-Length: 100")
+        started = time.monotonic()
+        status, headers, body = exchange(twin, head, b'{"Record":')
+        assert time.monotonic() - started < 5
+        assert status == 408
+        assert_json_error(status, headers, body, "RequestTimeout")
+    finally:
+        twin.close()
+        fs.close()

@@ -29,15 +29,19 @@ from urllib.parse import parse_qs, unquote, urlsplit
 MAX_BODY = 4 * 1024 * 1024
 DRAIN_LIMIT = 4 * MAX_BODY  # a refused body up to this size is read, so the answer is seen
 ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_SAGEMAKER_FEATURESTORE_RUNTIME"
+# A connection silent this long is done: a body shorter than its Content-Length gets a 408
+# instead of holding a server thread forever; an idle keep-alive connection is closed (botocore
+# opens another).
+IDLE_SECONDS = 60.0
 
 
 class FeatureStoreServer(object):
     """The wire layer over a LocalFeatureStore, in a thread; `endpoint` is its URL."""
 
-    def __init__(self, fs, host="127.0.0.1", port=0):
+    def __init__(self, fs, host="127.0.0.1", port=0, idle_seconds=IDLE_SECONDS):
         self.fs = fs
         client = fs.runtime_client()
-        self.httpd = _Server((host, port), _handler(client))
+        self.httpd = _Server((host, port), _handler(client, idle_seconds))
         self.endpoint = "http://%s:%d" % self.httpd.server_address[:2]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -68,9 +72,10 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
-def _handler(client):
+def _handler(client, idle_seconds):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        timeout = idle_seconds  # each read of the socket waits at most this long
         # Headers and body in one write, and no Nagle: otherwise each keep-alive call waits
         # out a delayed ACK (about 40 ms a call).
         wbufsize = 1 << 16
@@ -177,7 +182,15 @@ def _handler(client):
                 if length <= DRAIN_LIMIT:  # unread, closing would reset the answer away
                     self._discard(length)
                 raise _BadRequest("the request body is over 4 MB", 413)
-            raw = self.rfile.read(length) if length else b""
+            try:
+                raw = self.rfile.read(length) if length else b""
+            except (socket.timeout, TimeoutError):
+                self.close_connection = True
+                raise _BadRequest(
+                    "the request body stopped before its Content-Length of %d bytes" % length,
+                    408,
+                    "RequestTimeout",
+                ) from None
             if not raw:
                 return {}
             try:
