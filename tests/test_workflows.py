@@ -12,7 +12,7 @@ import pytest
 from pipelines.churn.workflows import NAMES, WorkflowSettings, definition
 from pipelines.workspace import Workspace
 
-from conftest import BANK, churn_cli, needs_shared_data
+from conftest import BANK, ROOT, churn_cli, needs_shared_data
 
 SEED_ROW = "40,5,100000,2,1"
 FAST = ("--wait-scale", "0.05")
@@ -679,3 +679,36 @@ def test_a_databrew_name_longer_than_a_file_name_is_a_validation_error(tmp_path)
             with pytest.raises(DataBrewError, match="is not a DataBrew name") as refused:
                 call()
             assert refused.value.code == "ValidationException"
+
+
+def test_a_databrew_run_whose_process_was_killed_ends_failed(tmp_path):
+    """StartJobRun runs the job in the caller's process: a caller killed mid-run left the run
+    RUNNING for good. DescribeJobRun finds its process gone and ends it FAILED, as DataBrew
+    ends a run that cannot finish (https://docs.aws.amazon.com/databrew/latest/dg/API_DescribeJobRun.html)."""
+    import signal
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    rows = "".join("%d,note %d\n" % (i, i % 97) for i in range(400_000))
+    databrew_run(home, "id,note\n" + rows)  # creates the job; its run is not the one killed
+    with Workspace(home) as ws:
+        runs = ws.databrew.root / "runs"
+        before = set(runs.iterdir())
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from pipelines.workspace import Workspace\n"
+         "with Workspace(sys.argv[1]) as ws: ws.databrew.start_job_run(Name='prepare')",
+         str(home)],
+        cwd=str(ROOT),
+    )  # fmt: skip
+    deadline = time.time() + 30
+    while not set(runs.iterdir()) - before and time.time() < deadline:
+        time.sleep(0.02)
+    (started,) = set(runs.iterdir()) - before
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    with Workspace(home) as ws:
+        described = ws.databrew.describe_job_run(Name="prepare", RunId=started.stem)
+    assert described["State"] == "FAILED", described
+    assert "ended before" in described["ErrorMessage"] and "CompletedOn" in described
+    assert not [k for k in described if k.startswith("_")], described

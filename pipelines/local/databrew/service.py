@@ -15,6 +15,7 @@ the ErrorMessage, never RUNNING.
 import csv
 import io
 import json
+import os
 import time
 import uuid
 from pathlib import Path
@@ -23,6 +24,7 @@ import numpy as np
 
 from pipelines.errors import UserError
 from pipelines.local.parameters import check_parameters
+from pipelines.local.processes import process_start, still_runs
 from processing.churn_job import write_text_atomic
 from processing.churn_recipe import RecipeError, fit, normalize_steps
 
@@ -198,6 +200,9 @@ class DataBrew(object):
             "RecipeReference": job["RecipeReference"],
             "Outputs": job["Outputs"],
             "StartedOn": time.time(),
+            # Which process runs it (a run is the caller's own work): one whose process is
+            # gone was killed, and DescribeJobRun ends it FAILED.
+            "_Process": {"pid": os.getpid(), "start": process_start(os.getpid())},
         }
         self._save("runs", run_id, run)
         try:
@@ -208,16 +213,27 @@ class DataBrew(object):
         finally:  # an interrupt (re-raised) ends the run too: no run stays RUNNING
             if run["State"] == "RUNNING":
                 run.update(State="FAILED", ErrorMessage="the run was interrupted")
-            run["CompletedOn"] = time.time()
-            run["ExecutionTime"] = int(round(run["CompletedOn"] - run["StartedOn"]))
-            self._save("runs", run_id, run)
+            self._end(run)
         return {"RunId": run_id}
 
     def describe_job_run(self, Name, RunId):
         run = self._load("runs", RunId)
         if run["JobName"] != Name:
             raise DataBrewError("job %s has no run %s" % (Name, RunId), "ResourceNotFoundException")
-        return run
+        process = run.get("_Process", {})
+        if run["State"] == "RUNNING" and not still_runs(process.get("pid"), process.get("start")):
+            run.update(
+                State="FAILED",
+                ErrorMessage="the process running this job run ended before the run did "
+                "(killed?); start the job again",
+            )
+            self._end(run)
+        return {k: v for k, v in run.items() if not k.startswith("_")}
+
+    def _end(self, run):
+        run["CompletedOn"] = time.time()
+        run["ExecutionTime"] = int(round(run["CompletedOn"] - run["StartedOn"]))
+        self._save("runs", run["RunId"], run)
 
     def _run(self, job, run):
         dataset = self.describe_dataset(job["DatasetName"])

@@ -16,6 +16,7 @@ import uuid
 
 from pipelines.errors import PipelineError, UserError
 from pipelines.local.arns import sagemaker_arn
+from pipelines.local.processes import process_start
 from pipelines.local.sagemaker import expressions
 from pipelines.local.sagemaker.backend import SageMakerBackend
 from pipelines.local.sagemaker.failure import StepFailure
@@ -132,6 +133,7 @@ class Execution(object):
             "Steps": [],
             # Which process runs it: a record whose process is gone was killed (records.py).
             "ProcessId": os.getpid(),
+            "ProcessStart": process_start(os.getpid()),
         }
         self.steps = {}
 

@@ -28,7 +28,7 @@ from typing import Dict, Optional
 
 from pipelines.errors import DeployError
 from pipelines.local.arns import sagemaker_arn
-from pipelines.local.sagemaker.records import process_alive, process_start
+from pipelines.local.processes import process_start, same_process, still_runs
 from processing.churn_schema import SAGEMAKER_NAME
 
 DRAIN_SECONDS = 1.0  # after a switch: a request routed to the old process just before it
@@ -316,7 +316,7 @@ class Hosting(object):
         child = self._children.get(pid)
         if not _alive(process, child):
             return "exited"
-        if child is None and _same_process(process) is None:
+        if child is None and same_process(process["pid"], process.get("process_start")) is None:
             return "unverified"
         try:
             os.kill(pid, signal.SIGTERM)
@@ -417,18 +417,9 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _same_process(process: dict) -> Optional[bool]:
-    """Whether the recorded pid still names the process the endpoint started, not a later one
-    the system gave the same pid: True, False, or None when it cannot be told (a record from
-    before start times were kept, or a system that tells none)."""
-    recorded = process.get("process_start")
-    now = process_start(process["pid"])
-    return None if recorded is None or now is None else recorded == now
-
-
 def _alive(process: dict, child: Optional[subprocess.Popen] = None) -> bool:
     """Whether the endpoint's process runs. One this control plane started is asked directly
     (which also reaps it); any other by its pid, which must not name another process now."""
     if child is not None:
         return child.poll() is None
-    return process_alive(process["pid"]) and _same_process(process) is not False
+    return still_runs(process["pid"], process.get("process_start"))

@@ -7,56 +7,15 @@ listing of many executions reads small files; and one folder per job step with i
 names hold no '.', so none of these names meets a step's folder."""
 
 import json
-import os
 import re
-import subprocess
 import time
 from pathlib import Path
-from typing import Optional
 
 from pipelines.errors import PipelineError
+from pipelines.local.processes import still_runs
 from processing.churn_job import write_text_atomic
 
 EXECUTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
-
-
-def process_alive(pid):
-    """Whether process `pid` runs: not gone, and not a zombie (exited, not yet reaped). An id
-    that is not a positive int (a record from before process ids were kept) counts as alive,
-    so its record is left as it is."""
-    if not isinstance(pid, int) or pid <= 0:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:  # no /proc (macOS): kill(0) said it exists
-        return True
-
-
-def process_start(pid: int) -> Optional[str]:
-    """When process `pid` started, as the system tells it: Linux's /proc/PID/stat field 22
-    (clock ticks after boot), else ps's lstart (macOS, the BSDs). With the pid it names one
-    process: a later process given the same pid started later. None when it cannot be told
-    (no such process, neither source)."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return "ticks " + f.read().rsplit(")", 1)[1].split()[19]  # fields 3.. follow ")"
-    except (OSError, IndexError):
-        pass
-    try:
-        found = subprocess.run(
-            ["ps", "-o", "lstart=", "-p", str(pid)], capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    started = found.stdout.strip()
-    return "lstart " + started if found.returncode == 0 and started else None
 
 
 def elapsed(item):
@@ -118,8 +77,8 @@ class ExecutionRecords(object):
         running steps Stopped, as SageMaker ends an execution whose steps cannot finish. The
         settled record is saved when it can be; a reader of a full or read-only home still
         gets it (and a later reader saves it)."""
-        if record.get("PipelineExecutionStatus") != "Executing" or process_alive(
-            record.get("ProcessId")
+        if record.get("PipelineExecutionStatus") != "Executing" or still_runs(
+            record.get("ProcessId"), record.get("ProcessStart")
         ):
             return record
         for entry in record["Steps"]:
