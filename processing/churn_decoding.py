@@ -69,7 +69,11 @@ def decode(request_body, request_content_type):
     if not request_body.strip():
         raise InferenceError("the request body is empty; send at least one row")
     if content_type == CSV:
-        text = request_body.strip("\r\n")
+        # Line ends may be \n, \r\n or \r alone: made \n once here, so that every reader
+        # below (the csv module, the bulk path's line count, pandas) sees the same lines.
+        if "\r" in request_body:
+            request_body = request_body.replace("\r\n", "\n").replace("\r", "\n")
+        text = request_body.strip("\n")
         if len(text) >= BULK_CSV_BYTES and '"' not in text:
             return Pending(text, bulk=True)
         return Pending(csv_rows(text))
@@ -118,10 +122,17 @@ def csv_rows(text):
     """The records of a CSV body. Line endings may be \n, \r\n or \r alone; a record the csv
     module cannot read (a field over its 128 KB limit, a quote left open at the end) is the
     caller's mistake."""
+    reader = csv.reader(io.StringIO(text, newline=None))
     try:
-        return [r for r in csv.reader(io.StringIO(text, newline=None)) if r]
+        return [r for r in reader if r]
     except csv.Error as e:
-        raise InferenceError("the CSV body cannot be read: %s" % e)
+        if "field limit" in str(e):
+            raise InferenceError(
+                "line %d of the CSV body has a field longer than %d characters; no column "
+                "value is that long: check the line ends and the quotes"
+                % (reader.line_num, csv.field_size_limit())
+            )
+        raise InferenceError("line %d of the CSV body cannot be read: %s" % (reader.line_num, e))
 
 
 def _columns_from_bulk_csv(text, model):
@@ -134,7 +145,7 @@ def _columns_from_bulk_csv(text, model):
     error names the record and column."""
     import pandas as pd
 
-    first = next(csv.reader([text[: text.find("\n")]]))
+    first = csv_rows(text.partition("\n")[0])[0]  # no quotes here: the first line is a record
     header = is_header(first, model.known_columns)
     width = len(first)
     if header and any(c not in first for c in model.input_columns):

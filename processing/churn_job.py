@@ -25,11 +25,34 @@ MAX_ARCHIVE_BYTES = 2 * 1024**3
 # own size is refused.
 MAX_RATIO = 200
 RATIO_FLOOR_BYTES = 64 * 1024**2
+# Extended headers (pax records, GNU long names) carry the next member's name and attributes.
+# tarfile reads each one whole into memory, recurses through consecutive ones, and before
+# Python 3.9.20/3.11.10/3.12.6 (CVE-2024-6232) parses pax records in time quadratic in their
+# size (64 KB took 3 s, 8 KB 0.05 s). A path and its attributes fit in 8 KB (PATH_MAX is 4096
+# bytes), a thousand members' pax times in 256 KB, and a member follows at most a few.
+MAX_HEADER_BYTES = 8 * 1024
+MAX_ARCHIVE_HEADER_BYTES = 256 * 1024
+MAX_HEADER_CHAIN = 8
+EXTENDED_HEADER_TYPES = (
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+)
+# What a file system and os.makedirs (recursive, one frame a folder) take.
+NAME_MAX = 255
+PATH_MAX = 4096
+MAX_FOLDER_DEPTH = 100
 FAILURE_MESSAGE_BYTES = 1024  # what SageMaker keeps of a job's failure message
 
 
 class ArchiveError(ValueError):
     """An archive that is unreadable or unsafe to unpack; nothing was extracted."""
+
+
+class _UnsafeHeader(Exception):
+    """A header refused before tarfile reads what it declares (the message says why)."""
 
 
 # ----------------------------------------------------------------------------- publishing
@@ -95,15 +118,69 @@ def file_digest(path, block_size=1024 * 1024):
 # ----------------------------------------------------------------------------- archives
 
 
+class _BoundedTarInfo(tarfile.TarInfo):
+    """tarfile's TarInfo, refusing a header that would make tarfile read or parse too much
+    before tarfile reads it: an extended header over MAX_HEADER_BYTES, extended headers over
+    MAX_ARCHIVE_HEADER_BYTES in all or more than MAX_HEADER_CHAIN before one member, and sparse
+    files (their block maps are read whole too; no model archive holds one).
+
+    It hooks _proc_member, tarfile's step that has a header's type and declared size and has
+    read nothing else (unchanged from Python 2.7 to 3.13; the hostile-archive tests fail if it
+    stops being called). A scan of the raw blocks beforehand would have to follow every rule
+    tarfile uses to find the next header, or it would check other headers than tarfile reads."""
+
+    __slots__ = ()
+
+    def _proc_member(self, tarfile_):
+        spent, chain = getattr(tarfile_, "_churn_header_use", (0, 0))
+        if self.type == tarfile.GNUTYPE_SPARSE:
+            raise _UnsafeHeader("member %r is a sparse file" % self.name)
+        if self.type in EXTENDED_HEADER_TYPES:
+            kind = self.type.decode("latin-1")
+            if self.size > MAX_HEADER_BYTES:
+                raise _UnsafeHeader(
+                    "an extended header (tar type %r) of %d bytes; at most %d are read"
+                    % (kind, self.size, MAX_HEADER_BYTES)
+                )
+            spent, chain = spent + self.size, chain + 1
+            if spent > MAX_ARCHIVE_HEADER_BYTES:
+                raise _UnsafeHeader(
+                    "extended headers of more than %d bytes in all" % MAX_ARCHIVE_HEADER_BYTES
+                )
+            if chain > MAX_HEADER_CHAIN:
+                raise _UnsafeHeader(
+                    "more than %d extended headers before one member" % MAX_HEADER_CHAIN
+                )
+        else:
+            chain = 0
+        tarfile_._churn_header_use = (spent, chain)
+        return super()._proc_member(tarfile_)
+
+    def _proc_gnusparse_10(self, member, pax_headers, tarfile_):
+        raise _UnsafeHeader("member %r is a sparse file" % member.name)
+
+
+def _path_parts(name):
+    """A member name's folders and file name, as os.path.join sees them ('a//./b' is a/b)."""
+    return [part for part in name.split("/") if part not in ("", ".")]
+
+
 def member_problem(member):
     """Why this archive member may not be extracted, or None for a plain file or folder that
     stays inside the extraction folder."""
-    if not member.name:
+    parts = _path_parts(member.name)
+    if not member.name or not (parts or member.isdir()):
         return "has an empty name"
     if member.name.startswith("/"):
         return "has an absolute path"
-    if ".." in member.name.split("/"):
+    if ".." in parts:
         return "has a '..' path component"
+    if any(len(os.fsencode(part)) > NAME_MAX for part in parts):
+        return "has a name longer than %d bytes" % NAME_MAX
+    if len(parts) > MAX_FOLDER_DEPTH:
+        return "is nested more than %d folders deep" % MAX_FOLDER_DEPTH
+    if member.sparse is not None:
+        return "is a sparse file"
     if member.issym():
         return "is a symbolic link (to %r)" % member.linkname
     if member.islnk():
@@ -117,19 +194,25 @@ def member_problem(member):
     return None
 
 
-def _checked_members(archive, label, max_members, max_bytes, archive_bytes):
+def _checked_members(archive, label, destination, max_members, max_bytes, archive_bytes):
     """All members, each checked before any is extracted, so an archive with a single unsafe
     member leaves nothing behind. Reading the headers streams through the archive once; the
     limits stop it as soon as they are crossed."""
     max_bytes = min(max_bytes, max(RATIO_FLOOR_BYTES, MAX_RATIO * archive_bytes))
-    members, total_bytes = [], 0
+    members, total_bytes, files, folders = [], 0, set(), set()
     for member in archive:
         problem = member_problem(member)
+        parts = tuple(_path_parts(member.name))
+        if not problem and len(os.fsencode(os.path.join(destination, *parts))) >= PATH_MAX:
+            problem = "makes a path longer than %d bytes" % PATH_MAX
         if problem:
+            name = member.name if len(member.name) <= 100 else member.name[:100] + "..."
             raise ArchiveError(
-                "%s is unsafe: member %r %s; nothing was extracted" % (label, member.name, problem)
+                "%s is unsafe: member %r %s; nothing was extracted" % (label, name, problem)
             )
         members.append(member)
+        (folders if member.isdir() else files).add(parts)
+        folders.update(parts[:end] for end in range(1, len(parts)))
         total_bytes += member.size
         if len(members) > max_members:
             raise ArchiveError(
@@ -140,15 +223,21 @@ def _checked_members(archive, label, max_members, max_bytes, archive_bytes):
                 "%s unpacks to more than %d bytes (%d times its own size at most); nothing was "
                 "extracted" % (label, max_bytes, MAX_RATIO)
             )
+    both = sorted(files & folders)
+    if both:
+        raise ArchiveError(
+            "%s is unsafe: %r is both a file and a folder; nothing was extracted"
+            % (label, "/".join(both[0]))
+        )
     return members
 
 
 def archive_has_members(path):
     """Whether a (compressed) tar archive opens and holds at least one member."""
     try:
-        with tarfile.open(os.fspath(path), "r:*") as archive:
+        with tarfile.open(os.fspath(path), "r:*", tarinfo=_BoundedTarInfo) as archive:
             return archive.next() is not None
-    except (tarfile.TarError, EOFError, OSError, zlib.error):
+    except (tarfile.TarError, EOFError, OSError, zlib.error, _UnsafeHeader):
         return False
 
 
@@ -164,21 +253,34 @@ def extract_archive(
     inside `destination`."""
     label = label or os.fspath(path)
     destination = os.fspath(destination)
-    os.makedirs(destination, exist_ok=True)
     try:
-        with tarfile.open(os.fspath(path), "r:*") as archive:
+        os.makedirs(destination, exist_ok=True)
+        with tarfile.open(os.fspath(path), "r:*", tarinfo=_BoundedTarInfo) as archive:
             for member in _checked_members(
-                archive, label, max_members, max_bytes, os.path.getsize(os.fspath(path))
+                archive,
+                label,
+                destination,
+                max_members,
+                max_bytes,
+                os.path.getsize(os.fspath(path)),
             ):
-                target = os.path.join(destination, *member.name.split("/"))
+                target = os.path.join(destination, *_path_parts(member.name))
                 if member.isdir():
                     os.makedirs(target, exist_ok=True)
                     continue
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 with archive.extractfile(member) as source, open(target, "wb") as sink:
                     shutil.copyfileobj(source, sink)
-    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:
+    except _UnsafeHeader as e:
+        raise ArchiveError("%s is unsafe: %s; nothing was extracted" % (label, e))
+    except ArchiveError:
+        raise
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, ValueError) as e:
         raise ArchiveError("%s is not a readable tar archive: %s" % (label, e))
+    except (OSError, RecursionError) as e:
+        # What the checks above cannot see (a full disk, a file already in the destination
+        # where the archive has a folder): still one line, naming the path.
+        raise ArchiveError("%s cannot be unpacked into %s: %s" % (label, destination, e))
 
 
 # ----------------------------------------------------------------------------- cluster

@@ -124,3 +124,146 @@ def test_a_gzip_bomb_is_refused_by_its_ratio_before_anything_is_written(tmp_path
     with pytest.raises(churn_job.ArchiveError, match="times its own size at most"):
         churn_job.extract_archive(bomb, tmp_path / "out")
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- hostile headers
+
+MEMORY_LIMIT = 512 * 1024**2  # the child's address space: a header bomb fails inside it
+EXTRACT = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (%d, %d))
+import churn_job
+try:
+    churn_job.extract_archive(sys.argv[1], sys.argv[2])
+except churn_job.ArchiveError as e:
+    sys.stderr.write("%%s\\n" %% e)
+    sys.exit(1)
+""" % (MEMORY_LIMIT, MEMORY_LIMIT)
+
+
+def header(name, kind=tarfile.REGTYPE, size=0):
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.size = size
+    return info.tobuf(tarfile.GNU_FORMAT)  # a name over 100 bytes gets a GNU long name
+
+
+def padded(data):
+    return data + bytes(-len(data) % 512)
+
+
+def pax(records):
+    """A pax extended header and its records ({keyword: value})."""
+    data = b""
+    for key, value in records.items():
+        record = b" %s=%s\n" % (key, value)
+        length = len(record) + len(str(len(record)))
+        length = len(record) + len(str(length))  # the length counts its own digits
+        data += b"%d%s" % (length, record)
+    return header("././@PaxHeader", tarfile.XHDTYPE, len(data)) + padded(data)
+
+
+MEMBER = header("xgboost-model", size=5) + padded(b"model")
+END = bytes(1024)
+DECLARED_GIB = header("././@LongLink", tarfile.GNUTYPE_LONGNAME, 1024**3) + bytes(512)
+HOSTILE_ARCHIVES = {
+    # (the archive's tar stream, what the refusal names); each did what the comment says
+    "pax-header-declaring-1-gib": (  # MemoryError traceback
+        header("././@PaxHeader", tarfile.XHDTYPE, 1024**3) + bytes(512) + MEMBER + END,
+        "an extended header (tar type 'x') of 1073741824 bytes",
+    ),
+    "gnu-long-name-declaring-1-gib": (  # MemoryError traceback
+        DECLARED_GIB + MEMBER + END,
+        "an extended header (tar type 'L') of 1073741824 bytes",
+    ),
+    "cve-2024-6232-pax-digits": (  # 40 s of CPU in tarfile's header regex
+        header("././@PaxHeader", tarfile.XHDTYPE, 256 * 1024)
+        + padded(b"1" * 256 * 1024)
+        + MEMBER
+        + END,
+        "an extended header (tar type 'x') of 262144 bytes",
+    ),
+    "a-chain-of-3000-long-names": (  # RecursionError traceback
+        header("././@LongLink", tarfile.GNUTYPE_LONGNAME, 0) * 3000 + MEMBER + END,
+        "more than 8 extended headers before one member",
+    ),
+    "gnu-sparse-1.0-map-of-a-billion-blocks": (  # ValueError traceback
+        pax({b"GNU.sparse.major": b"1", b"GNU.sparse.minor": b"0", b"GNU.sparse.name": b"m"})
+        + header("m", size=512)
+        + padded(b"1000000000\n" + b"1\n" * 200)
+        + END,
+        "a sparse file",
+    ),
+    "a-folder-then-a-file-of-its-name": (  # IsADirectoryError traceback
+        header("code", tarfile.DIRTYPE) + header("code", size=1) + padded(b"x") + END,
+        "'code' is both a file and a folder",
+    ),
+    "a-file-then-a-folder-of-its-name": (  # FileExistsError traceback
+        header("code", size=1)
+        + padded(b"x")
+        + header("code/inference.py", size=1)
+        + padded(b"x")
+        + END,
+        "'code' is both a file and a folder",
+    ),
+    "a-name-over-255-bytes": (  # OSError File name too long
+        header("x" * 300, size=1) + padded(b"x") + END,
+        "a name longer than 255 bytes",
+    ),
+    "a-path-over-4096-bytes": (  # OSError File name too long
+        header(("y" * 200 + "/") * 25 + "f", size=1) + padded(b"x") + END,
+        "a path longer than 4096 bytes",
+    ),
+    "a-path-1500-folders-deep": (  # RecursionError traceback in os.makedirs
+        header("a/" * 1500 + "f", size=1) + padded(b"x") + END,
+        "is nested more than 100 folders deep",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_ARCHIVES))
+def test_a_hostile_archive_is_one_line_in_bounded_time_and_memory(tmp_path, name):
+    """Each crafted archive, through extract_archive in a child process limited to 512 MB of
+    address space and 5 s: one line that names the problem, no traceback, nothing extracted."""
+    import gzip
+    import time
+
+    stream, refusal = HOSTILE_ARCHIVES[name]
+    archive = tmp_path / "model.tar.gz"
+    with gzip.open(archive, "wb", compresslevel=1) as f:
+        f.write(stream)
+    destination = tmp_path / "out"
+    started = time.time()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", EXTRACT, str(archive), str(destination)],
+            capture_output=True,
+            text=True,
+            cwd=str(ROOT / "processing"),
+            timeout=5,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("extract_archive ran past 5 s")
+    assert proc.returncode == 1, (proc.returncode, proc.stderr[-2000:])
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr[-2000:]
+    assert refusal in proc.stderr and "nothing was extracted" in proc.stderr, proc.stderr
+    assert not destination.exists() or list(destination.iterdir()) == []
+    assert time.time() - started < 5
+
+
+def test_archives_with_the_extended_headers_tar_writes_still_unpack(tmp_path):
+    """pax (long and non-ASCII names, as Python and GNU tar --format=posix write them) and GNU
+    long names pass the header bounds."""
+    long_name = "code/" + "n" * 180 + ".py"
+    for kind in (tarfile.PAX_FORMAT, tarfile.GNU_FORMAT):
+        archive = tmp_path / ("model-%d.tar.gz" % kind)
+        with tarfile.open(archive, "w:gz", format=kind) as tar:
+            for name in ("xgboost-model", long_name, "code/café.py"):
+                info = tarfile.TarInfo(name)
+                info.size = 2
+                if kind == tarfile.PAX_FORMAT:
+                    info.pax_headers = {"atime": "1700000000.5", "ctime": "1700000000.5"}
+                tar.addfile(info, io.BytesIO(b"ok"))
+        out = tmp_path / ("out-%d" % kind)
+        churn_job.extract_archive(archive, out)
+        assert (out / long_name).read_bytes() == b"ok" and (out / "code" / "café.py").exists()

@@ -151,3 +151,39 @@ def test_the_live_server_never_answers_5xx(server, body, content_type, accept):
     if response.status >= 400:
         assert response.getheader("Content-Type") == "application/json"
         assert json.loads(text)["message"]
+
+
+ROW = "40,5,100000,2,1"
+HEADER = ",".join(COLUMNS)
+BULK_ROWS = 300 * 1024 // len(ROW)  # past the 256 KB from which CSV bodies go to pandas
+BIG_BODIES = {
+    # (the body, the status it gets): every one was a 500
+    "cr-only-lines": ("\r".join([ROW] * BULK_ROWS), 200),
+    "cr-only-lines-after-a-header": (HEADER + "\r" + "\r".join([ROW] * BULK_ROWS), 200),
+    "one-5-mb-line": ("4" * (5 * 1024 * 1024), 400),
+    "exactly-6-mib": ("4" * (6 * 1024 * 1024), 400),
+    "a-200-kb-first-field": ("4" * 200_000 + ",5,1,2,1\n" + "\n".join([ROW] * BULK_ROWS), 400),
+    "a-300-kb-field-in-the-header": (
+        "x" * 300_000 + "," + HEADER + "\n" + "\n".join([ROW] * BULK_ROWS),
+        400,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BIG_BODIES))
+def test_big_csv_bodies_are_scored_or_refused_never_a_500(server, name):
+    body, status = BIG_BODIES[name]
+    host, port = server[len("http://") :].split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    connection.request(
+        "POST", "/invocations", body=body.encode(), headers={"Content-Type": "text/csv"}
+    )
+    response = connection.getresponse()
+    text = response.read()
+    connection.close()
+    assert response.status == status, text[:300]
+    if status == 200:
+        assert len(json.loads(text)["predictions"]) == BULK_ROWS
+    else:
+        message = json.loads(text)["message"]
+        assert message.startswith("line 1 of the CSV body has a field longer than"), message

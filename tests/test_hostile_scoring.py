@@ -159,3 +159,30 @@ def test_a_lower_case_category_fails_a_bigml_batch_instead_of_lowering_its_auc(t
         "churn batch: error: rows.csv line 100, column 'International plan': 'no' is not one "
         "of No, Yes (categories match exactly, case and spaces included: did you mean 'No'?)"
     ), proc.stderr
+
+
+def test_churn_serve_refuses_a_hostile_model_archive_in_one_line(home, tmp_path):
+    """A registered version whose model.tar.gz carries a 64 KB pax header of digits (the
+    CVE-2024-6232 shape: seconds of CPU in tarfile's header parsing, minutes for a bigger one)
+    is refused before anything is unpacked, in one line, instead of being parsed and
+    unpacked."""
+    import gzip
+    import shutil
+    import tarfile
+
+    from test_churn_job import END, MEMBER, header, padded
+
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy)
+    digits = 64 * 1024
+    stream = header("././@PaxHeader", tarfile.XHDTYPE, digits) + padded(b"1" * digits)
+    archives = list((copy / "s3").rglob("model.tar.gz"))
+    assert archives
+    for archive in archives:
+        with gzip.open(archive, "wb") as f:
+            f.write(stream + MEMBER + END)
+    proc = churn(copy, "serve", "--port", free_port(), timeout=60)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert "is unsafe: an extended header (tar type 'x') of 65536 bytes" in proc.stderr
+    assert "nothing was extracted" in proc.stderr

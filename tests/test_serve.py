@@ -141,7 +141,7 @@ def test_ping_and_every_content_type(server, seed_csv):
             "the CSV header names column 'age' twice",
         ),
         # Decoder errors that were 500s with a traceback in the log
-        (b"40,5,1," + b"1" * 200000 + b",2", "text/csv", 400, "field larger than field limit"),
+        (b"40,5,1," + b"1" * 200000 + b",2", "text/csv", 400, "has a field longer than 131072"),
         (b"[" * 10000 + b"]" * 10000, "application/json", 400, "nests JSON arrays or objects"),
         (b"[" * 10000 + b"]" * 10000, "application/jsonlines", 400, "JSON line 1 nests"),
         (
@@ -464,3 +464,99 @@ def test_a_stalled_client_is_cut_off_and_does_not_delay_shutdown(seed_model, tmp
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def first_answer(sock, wait):
+    """The status line and headers the server sends first on `sock` (b"" if none in `wait` s)."""
+    import socket
+
+    sock.settimeout(wait)
+    answer = b""
+    try:
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    except socket.timeout:
+        pass
+    return answer
+
+
+def test_a_declared_body_over_6_mb_gets_its_413_before_it_is_sent(server):
+    """A Content-Length of 7 MB with 15 bytes sent held the connection with no answer."""
+    import socket
+
+    host, port = server[0][len("http://") :].split(":")
+    with socket.create_connection((host, int(port))) as s:
+        started = time.time()
+        s.sendall(
+            b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+            b"Content-Length: 7000000\r\n\r\n40,5,100000,2,1"
+        )
+        answer = first_answer(s, wait=5)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert time.time() - started < 2
+
+
+def test_the_request_timeout_is_for_silence_not_for_a_slow_upload(seed_model, tmp_path):
+    """16 clients each sending 5.9 MB in pieces over 2.4 s, against a 1 s request timeout:
+    each legitimate upload is answered (a total deadline cut them off with 408s, as a busy
+    machine did with the 10 s default), and a client that stops sending mid-body gets its 408
+    once it has sent nothing for 1 s."""
+    import socket
+    from concurrent.futures import ThreadPoolExecutor
+    from http.client import HTTPConnection
+
+    proc, url = start_server(
+        tmp_path,
+        tmp_path / "capture",
+        "--model-dir",
+        str(seed_model["model"]),
+        "--request-timeout",
+        "1",
+        "--capture-percent",
+        "0",
+    )
+    host, port = url[len("http://") :].split(":")
+    rows = int(5.9 * 1024 * 1024) // len(SEED_ROW + "\n")
+    body = ((SEED_ROW + "\n") * rows).encode()
+    piece = 1024 * 1024
+
+    def pieces():
+        for start in range(0, len(body), piece):
+            yield body[start : start + piece]
+            time.sleep(0.4)
+
+    def upload(_):
+        connection = HTTPConnection(host, int(port), timeout=60)
+        try:
+            connection.request(
+                "POST",
+                "/invocations",
+                body=pieces(),
+                headers={
+                    "Content-Type": "text/csv",
+                    "Accept": "text/csv",
+                    "Content-Length": str(len(body)),
+                },
+            )
+            response = connection.getresponse()
+            return response.status, response.read().count(b"\n")
+        except OSError as e:
+            return repr(e)
+        finally:
+            connection.close()
+
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(upload, range(16)))
+        assert answers == [(200, rows)] * 16, answers
+        with socket.create_connection((host, int(port))) as s:
+            s.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n4")
+            started = time.time()
+            answer = first_answer(s, wait=5)
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert 0.9 < time.time() - started < 3
+    finally:
+        stop(proc)

@@ -259,8 +259,8 @@ def add_parsers(sub):
         "--request-timeout",
         type=positive_float,
         default=10.0,
-        help="seconds a request may take to arrive whole (default 10); a client that stalls "
-        "longer gets a 408",
+        help="seconds a client may send nothing while its request is arriving (default 10); "
+        "one that stalls longer gets a 408",
     )
     p.add_argument(
         "--endpoint-name",

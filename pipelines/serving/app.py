@@ -1,9 +1,10 @@
 """The SageMaker hosting contract over HTTP (docs/container-contracts.md section 3.1).
 
 GET /ping answers 200 once the model is loaded. POST /invocations passes the body, Content-Type
-and Accept to the model's input_fn / predict_fn / output_fn; bodies over 6 MB get 413; an error
-the caller caused (the handler's exception carries a 4xx status_code) gets that status with a
-JSON body {"error": ..., "message": ...}; anything else is a 500 that is logged. Each answered
+and Accept to the model's input_fn / predict_fn / output_fn; bodies over 6 MB get 413 (a
+Content-Length over 6 MB gets it from the protocol before the body is read); an error the
+caller caused (the handler's exception carries a 4xx status_code) gets that status with a JSON
+body {"error": ..., "message": ...}; anything else is a 500 that is logged. Each answered
 invocation is handed to data capture. Small requests that arrive together are predicted
 together (batching.py) when the inference module offers predict_batch_fn.
 
@@ -23,6 +24,7 @@ from pipelines.serving.capture import CaptureWriter
 from pipelines.serving.handlers import encode_result, load_handlers
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's body limit
+TOO_LARGE = "the request body exceeds %d bytes (6 MB)" % MAX_PAYLOAD_BYTES
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 # Bigger bodies are predicted on their own: their cost is in their rows, not in the fixed cost
 # of a booster call, and batching them would only hold several large tables in memory at once.
@@ -100,12 +102,7 @@ def create_app(config):
         length = headers[b"content-length"]
         body = await _read_body(receive, int(length) if length and length.isdigit() else None)
         if body is None:
-            return await _error(
-                send,
-                413,
-                "PayloadTooLarge",
-                "the request body exceeds %d bytes (6 MB)" % MAX_PAYLOAD_BYTES,
-            )
+            return await _error(send, 413, "PayloadTooLarge", TOO_LARGE)
         content_type = headers[b"content-type"]
         accept = headers[b"accept"]
         try:
