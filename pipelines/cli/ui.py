@@ -18,7 +18,7 @@ def cmd_ui(args, ws):
             "churn ui: warning: listening on %s lets other machines approve models; the pages "
             "have no login\n" % args.host
         )
-    serve(ws, args.host, args.port, ready, args.allow_host)
+    serve(ws, args.host, args.port, ready, args.allow_host or ())
     return 0
 
 
@@ -36,7 +36,6 @@ def add_parsers(sub):
     p.add_argument(
         "--allow-host",
         action="append",
-        default=[],
         metavar="NAME",
         help="answer requests addressed to NAME too (a DNS name or alias of this machine; "
         "repeatable). Requests to any other name get 421, so a page of another site cannot "
