@@ -320,20 +320,28 @@ def _state(pid):
 # -- DataBrew ------------------------------------------------------------------------------
 
 
+def dedupe_job(ws, table, output_key, output_bucket=None):
+    """A DataBrew job "prepare" dropping the duplicate rows of `table` (a CSV file), staged in
+    the home's store, into `output_key`: the store's bucket."""
+    uri = ws.stage_data(str(table), "databrew-input")
+    bucket, key = uri[len("s3://") :].split("/", 1)
+    brew = ws.databrew
+    brew.create_dataset(Name="raw", Input={"S3InputDefinition": {"Bucket": bucket, "Key": key}})
+    brew.create_recipe(Name="dedupe", Steps=[{"Action": {"Operation": "DELETE_DUPLICATE_ROWS",
+                                                        "Parameters": {}}}])  # fmt: skip
+    brew.publish_recipe(Name="dedupe")
+    brew.create_recipe_job(Name="prepare", DatasetName="raw",
+                           RecipeReference={"Name": "dedupe", "RecipeVersion": "1.0"},
+                           Outputs=[{"Location": {"Bucket": output_bucket or bucket,
+                                                  "Key": output_key},
+                                     "Format": "CSV", "Overwrite": True}],
+                           RoleArn="arn:aws:iam::000000000000:role/DataBrew")  # fmt: skip
+    return bucket
+
+
 def test_a_databrew_job_prepares_the_table_before_the_pipeline(home, seed_csv):
     with Workspace(home) as ws:
-        uri = ws.stage_data(str(seed_csv), "databrew-input")
-        bucket, key = uri[len("s3://") :].split("/", 1)
-        brew = ws.databrew
-        brew.create_dataset(Name="raw", Input={"S3InputDefinition": {"Bucket": bucket, "Key": key}})
-        brew.create_recipe(Name="dedupe", Steps=[{"Action": {"Operation": "DELETE_DUPLICATE_ROWS",
-                                                            "Parameters": {}}}])  # fmt: skip
-        brew.publish_recipe(Name="dedupe")
-        brew.create_recipe_job(Name="prepare", DatasetName="raw",
-                               RecipeReference={"Name": "dedupe", "RecipeVersion": "1.0"},
-                               Outputs=[{"Location": {"Bucket": bucket, "Key": "churn/prepared/"},
-                                         "Format": "CSV", "Overwrite": True}],
-                               RoleArn="arn:aws:iam::000000000000:role/DataBrew")  # fmt: skip
+        bucket = dedupe_job(ws, seed_csv, "churn/prepared/")
     proc = workflow(home, "train-and-deploy", {"DataBrewJobName": "prepare"}, "--rows", "2000",
                     "--endpoint-name", "brewed")  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
@@ -615,19 +623,8 @@ def databrew_run(home, table, output_bucket=None):
     with Workspace(home) as ws:
         source = home.parent / "table.csv"
         source.write_text(table)
-        uri = ws.stage_data(str(source), "databrew-input")
-        bucket, key = uri[len("s3://") :].split("/", 1)
+        bucket = dedupe_job(ws, source, "prepared/", output_bucket)
         brew = ws.databrew
-        brew.create_dataset(Name="raw", Input={"S3InputDefinition": {"Bucket": bucket, "Key": key}})
-        brew.create_recipe(Name="dedupe", Steps=[{"Action": {"Operation": "DELETE_DUPLICATE_ROWS",
-                                                            "Parameters": {}}}])  # fmt: skip
-        brew.publish_recipe(Name="dedupe")
-        brew.create_recipe_job(Name="prepare", DatasetName="raw",
-                               RecipeReference={"Name": "dedupe", "RecipeVersion": "1.0"},
-                               Outputs=[{"Location": {"Bucket": output_bucket or bucket,
-                                                      "Key": "prepared/"},
-                                         "Format": "CSV", "Overwrite": True}],
-                               RoleArn="arn:aws:iam::000000000000:role/DataBrew")  # fmt: skip
         run_id = brew.start_job_run(Name="prepare")["RunId"]
         deadline = time.time() + 20
         while True:
