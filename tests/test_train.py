@@ -121,3 +121,37 @@ def test_missing_channel_is_one_clear_error(seed_model, tmp_path):
     assert proc.returncode == 1
     assert "channel validation: no .csv file under" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_three_tables_of_xgboost_defaults_agree():
+    """train.py's argument defaults, the pipeline's parameter defaults and the workflows' guide
+    hyperparameters are three tables of the same values, with nothing tying them: a default
+    changed in one would train a different model depending on the path taken."""
+    import importlib.util
+
+    from pipelines.churn.pipeline import PARAMETER_DEFAULTS
+    from pipelines.churn.workflows import GUIDE_HYPERPARAMETERS
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("train_script", ROOT / "training" / "train.py")
+    train = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(ROOT / "training"))
+    try:
+        spec.loader.exec_module(train)
+    finally:
+        sys.path.remove(str(ROOT / "training"))
+    script = vars(train.parse_args([]))
+    parameters = {
+        "max_depth": "MaxDepth",
+        "eta": "Eta",
+        "gamma": "Gamma",
+        "min_child_weight": "MinChildWeight",
+        "subsample": "Subsample",
+        "num_round": "NumRound",
+        "early_stopping_rounds": "EarlyStoppingRounds",
+    }
+    assert {k: script[k] for k in parameters} == {
+        k: PARAMETER_DEFAULTS[p] for k, p in parameters.items()
+    }
+    assert GUIDE_HYPERPARAMETERS == {k: script[k] for k in GUIDE_HYPERPARAMETERS}
