@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 from pipelines.aws.featurestore import ensure_feature_group, offline_store_uri
+from pipelines.aws.stepfunctions import ensure_state_machine
 from pipelines.churn.bundles import build_bundles
 from pipelines.churn.feature_group import LOCAL_ROLE, feature_group_request, offline_store_root
 from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX, local_definition
@@ -711,8 +712,8 @@ class Workspace(object):
         names = WorkflowSettings(**values)
         names.deploy_state_machine_arn = machine_arn("churn-deploy")
         for name in WORKFLOW_NAMES:
-            service.create_state_machine(
-                "churn-" + name, workflow_definition(name, names), LOCAL_ROLE
+            ensure_state_machine(
+                service, "churn-" + name, workflow_definition(name, names), LOCAL_ROLE
             )
         return service, names
 

@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# Every answer a twin gives, in this process and in every process the tests start, is checked
+# against its operation's output shape in botocore's model (pipelines/local/api.py).
+os.environ["CHURN_CHECK_ANSWERS"] = "1"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 BANK = SHARED_DATA / "bank_churn_modelling.csv"
 TELCO = SHARED_DATA / "telco_customer_churn.csv"
@@ -177,6 +180,23 @@ def aws_env(moto_server):
         }
     )
     return env
+
+
+@pytest.fixture
+def moto_executes(moto_server):
+    """moto's Step Functions runs the executions it starts (its executor), for this test."""
+    import json
+    import urllib.request
+
+    def configure(on):
+        urllib.request.urlopen(urllib.request.Request(
+            moto_server + "/moto-api/config", method="POST",
+            data=json.dumps({"stepfunctions": {"execute_state_machine": on}}).encode(),
+            headers={"Content-Type": "application/json"}), timeout=30).read()  # fmt: skip
+
+    configure(True)
+    yield
+    configure(False)
 
 
 def aws_client(service, env):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.aws.stepfunctions import describe
 from pipelines.churn.workflows import NAMES, WorkflowSettings, definition
 from pipelines.workspace import Workspace
 
@@ -446,6 +447,22 @@ def train_workflow(request):
         "Training failed": {"Type": "Fail", "Error": "TrainingFailed", "CausePath": "$.job.FailureReason"}}}  # fmt: skip
 
 
+def create_machine(service, name, document):
+    """CreateStateMachine through the code that creates the workflows, on AWS as here."""
+    from pipelines.aws.stepfunctions import ensure_state_machine
+
+    return ensure_state_machine(service, name, document, "arn:aws:iam::000000000000:role/Local")[0]
+
+
+def run_machine(service, name, document, execution_input):
+    """An execution of state machine `name` (created or updated from `document` first, unless
+    None) to its end: its DescribeExecution."""
+    from pipelines.aws.stepfunctions import find, follow, start
+
+    arn = create_machine(service, name, document) if document else find(service, name)
+    return follow(service, start(service, arn, execution_input), poll_seconds=0.02)
+
+
 def test_a_training_job_runs_from_a_task_and_a_failing_one_ends_in_the_fail_state_with_its_reason(
     home,
 ):
@@ -456,12 +473,13 @@ def test_a_training_job_runs_from_a_task_and_a_failing_one_ends_in_the_fail_stat
     request = training_request(home)
     with Workspace(home) as ws:
         service = StepFunctions(home, Integrations(sagemaker_integrations(ws.sagemaker, None)))
-        service.create_state_machine("train-only", train_workflow(request))
-        done = service.start_execution("train-only", {"name": "direct-train-1"})
+        done = run_machine(
+            service, "train-only", train_workflow(request), {"name": "direct-train-1"}
+        )
         assert done["status"] == "SUCCEEDED", done
         output = json.loads(done["output"])
         assert output["Status"] == "Completed" and ws.store.exists(output["Model"])
-        again = service.start_execution("train-only", {"name": "direct-train-1"})
+        again = run_machine(service, "train-only", None, {"name": "direct-train-1"})
         assert (
             again["error"] == "SageMaker.AmazonSageMakerException"
             and "must be unique" in again["cause"]
@@ -472,8 +490,7 @@ def test_a_training_job_runs_from_a_task_and_a_failing_one_ends_in_the_fail_stat
         bad["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] = (
             "s3://churn-local/churn/bad-train/"
         )
-        service.create_state_machine("train-bad", train_workflow(bad))
-        failed = service.start_execution("train-bad", {"name": "direct-train-2"})
+        failed = run_machine(service, "train-bad", train_workflow(bad), {"name": "direct-train-2"})
         assert failed["status"] == "FAILED" and failed["error"] == "TrainingFailed"
         from pipelines.local.sagemaker.job_api import Jobs  # the job's description agrees
 
@@ -508,14 +525,14 @@ def test_deploy_retries_an_account_limit_with_the_definitions_delays_time_inject
         clock = RecordingClock()
         service = StepFunctions(home, integrations, clock)
         settings = WorkflowSettings(endpoint_name="limited", monitor=False, endpoint_poll_seconds=1)
-        service.create_state_machine("deploy-limited", definition("deploy", settings))
+        create_machine(service, "deploy-limited", definition("deploy", settings))
         clock.sleeps.clear()
-        done = service.start_execution("deploy-limited", {"ModelPackageArn": approved_first(ws)})
+        done = run_machine(service, "deploy-limited", None, {"ModelPackageArn": approved_first(ws)})
         assert done["status"] == "SUCCEEDED", done
         assert refusals == [0, 1]  # $$.State.RetryCount as the retries counted
         retry_waits = clock.sleeps[:2]
         assert 0 <= retry_waits[0] <= 60 and 0 <= retry_waits[1] <= 120
-        events = service.get_execution_history(done["executionArn"])["events"]
+        events = describe(service, done["executionArn"])["events"]
         failed = [e["taskFailedEventDetails"]["error"] for e in events if e["type"] == "TaskFailed"]
         # then DescribeEndpoint's refusal of a missing endpoint, which routes to CreateEndpoint
         assert failed == ["SageMaker.ResourceLimitExceededException"] * 2 + [
@@ -585,8 +602,10 @@ def test_an_arn_or_name_that_climbs_out_of_the_home_reads_nothing(tmp_path):
     (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html);
     locally letters, digits, '-' and '_' (the set AWS asks for logging), checked wherever a
     name from an ARN or a flag becomes a path."""
+    from botocore.exceptions import ClientError
+
     from pipelines.local.stepfunctions.integrations import Integrations
-    from pipelines.local.stepfunctions.service import StepFunctions, WorkflowError
+    from pipelines.local.stepfunctions.service import StepFunctions
 
     home = tmp_path / "home"
     for folder in ("executions", "state-machines"):  # a home that has run workflows
@@ -607,13 +626,15 @@ def test_an_arn_or_name_that_climbs_out_of_the_home_reads_nothing(tmp_path):
         assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
         assert "1-80 letters, digits, - and _" in proc.stderr, proc.stderr
     service = StepFunctions(home, Integrations())
+    machine = prefix + "stateMachine:../../../outside/secret"
     for call in (
-        lambda: service.describe_state_machine(prefix + "stateMachine:../../../outside/secret"),
-        lambda: service.start_execution(prefix + "stateMachine:../../../outside/secret"),
-        lambda: service.list_executions("../../../outside"),
+        lambda: service.describe_state_machine(stateMachineArn=machine),
+        lambda: service.start_execution(stateMachineArn=machine),
+        lambda: service.list_executions(stateMachineArn=prefix + "stateMachine:../../../outside"),
     ):
-        with pytest.raises(WorkflowError, match="1-80 letters, digits, - and _"):
+        with pytest.raises(ClientError, match="1-80 letters, digits, - and _") as refused:
             call()
+        assert refused.value.response["Error"]["Code"] == "InvalidName"
     assert outside.read_text() == content
 
 

@@ -8,7 +8,6 @@ botocore's shapes)."""
 
 import json
 import time
-import urllib.request
 
 import pytest
 from botocore.stub import Stubber
@@ -117,19 +116,6 @@ SHARED = {
             "OutputPath": "$.both", "End": True},
     },
 }  # fmt: skip
-
-
-@pytest.fixture
-def moto_executes(moto_server):
-    def configure(on):
-        urllib.request.urlopen(urllib.request.Request(
-            moto_server + "/moto-api/config", method="POST",
-            data=json.dumps({"stepfunctions": {"execute_state_machine": on}}).encode(),
-            headers={"Content-Type": "application/json"}), timeout=30).read()  # fmt: skip
-
-    configure(True)
-    yield
-    configure(False)
 
 
 def test_a_definition_gives_the_same_output_under_moto_and_locally(aws_env, moto_executes):

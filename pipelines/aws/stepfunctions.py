@@ -1,8 +1,13 @@
 """Step Functions calls: create a state machine (or update it when it exists), start an
-execution, describe one with its history. Logging to CloudWatch Logs and X-Ray tracing are on
-when a log group is given, as the infrastructure issue's stacks configure them."""
+execution, follow one to its end, describe one with its history, list a home's or an account's
+executions. Each takes a `stepfunctions` client, boto3's or the local twin's
+(pipelines/local/stepfunctions/service.py): the same code runs both (docs/adr/0011). Logging to
+CloudWatch Logs and X-Ray tracing are on when a log group is given, as the infrastructure
+issue's stacks configure them."""
 
 import json
+import time
+from typing import Any, Callable, Dict, List, Optional
 
 
 def machine_arn(region, account, name):
@@ -56,3 +61,43 @@ def describe(client, execution_arn):
         events.extend(page["events"])
     described["events"] = events
     return described
+
+
+def follow(
+    client: Any,
+    execution_arn: str,
+    on_event: Optional[Callable[[Dict[str, Any]], None]] = None,
+    poll_seconds: float = 2.0,
+    timeout_seconds: Optional[float] = None,
+) -> Dict[str, Any]:
+    """Wait for an execution to end, handing each new history event to `on_event` as it
+    appears; returns its DescribeExecution. TimeoutError after `timeout_seconds`, if given."""
+    seen = 0
+    deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
+    while True:
+        described = client.describe_execution(executionArn=execution_arn)
+        if on_event is not None:
+            events = []
+            pages = client.get_paginator("get_execution_history")
+            for page in pages.paginate(executionArn=execution_arn):
+                events.extend(page["events"])
+            for event in events[seen:]:
+                on_event(event)
+            seen = len(events)
+        if described["status"] != "RUNNING":
+            described.pop("ResponseMetadata", None)
+            return described
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError("execution %s still RUNNING" % execution_arn)
+        time.sleep(poll_seconds)
+
+
+def executions(client: Any) -> List[Dict[str, Any]]:
+    """Every execution of every state machine the client sees, newest first."""
+    found = []
+    for page in client.get_paginator("list_state_machines").paginate():
+        for machine in page["stateMachines"]:
+            pages = client.get_paginator("list_executions")
+            for listed in pages.paginate(stateMachineArn=machine["stateMachineArn"]):
+                found.extend(listed["executions"])
+    return sorted(found, key=lambda e: e["startDate"], reverse=True)

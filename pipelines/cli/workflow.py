@@ -19,6 +19,8 @@ from pipelines.churn.workflows import NAMES, WorkflowSettings, definition, train
 from pipelines.cli.common import add_generated_data, add_home, add_schema, data_or_generated
 from pipelines.errors import UserError
 
+LOCAL_POLL_SECONDS = 0.05  # a local execution's history is a file: following it is cheap
+
 
 def _settings(args):
     values = {
@@ -61,7 +63,9 @@ def _input(text):
 
 
 def cmd_run(args, ws):
+    from pipelines.aws.stepfunctions import follow, start
     from pipelines.local.stepfunctions.interpreter import Clock
+    from pipelines.local.stepfunctions.service import machine_arn
 
     document = _input(args.input)
     data = data_or_generated(args, ws, allow_s3=True)
@@ -79,7 +83,9 @@ def cmd_run(args, ws):
     service, _ = ws.workflows(schema, data, clock=Clock(args.wait_scale), **_settings(args))
     machine = "churn-" + args.name
     print("execution of %s (local)" % machine)
-    result = service.start_execution(machine, document, args.execution_name, listener=echo)
+    with aws_errors("workflow %s: " % args.name):
+        arn = start(service, machine_arn(machine), document, args.execution_name)
+        result = follow(service, arn, echo, poll_seconds=LOCAL_POLL_SECONDS)
     print(
         "%s: %s"
         % (
@@ -92,29 +98,37 @@ def cmd_run(args, ws):
 
 
 def cmd_runs(args, ws):
+    from pipelines.aws.stepfunctions import describe, executions
     from pipelines.local.stepfunctions.integrations import Integrations
     from pipelines.local.stepfunctions.service import StepFunctions
 
     service = StepFunctions(ws.home, Integrations())  # reading records runs no task
-    if args.runs_action == "list":
-        runs = service.list_executions()
-        if not runs:
-            print("no workflow executions in %s" % ws.home)
-        for r in runs:
-            print("%-10s %s" % (r["status"], r["executionArn"]))
-        return 0
-    if not args.execution:
-        raise UserError("runs show needs an execution ARN or name (see `churn workflow runs list`)")
-    arn = args.execution
-    if ":execution:" not in arn:  # a name: the execution of that name, whichever machine ran it
-        found = [r["executionArn"] for r in service.list_executions() if r["name"] == arn]
-        if not found:
-            raise UserError("no workflow execution named %s in %s" % (arn, ws.home))
-        arn = found[0]
-    described = service.describe_execution(arn)
-    described["events"] = service.get_execution_history(arn)["events"]
-    print(json.dumps(described, indent=1))
+    with aws_errors("workflow runs: "):
+        if args.runs_action == "list":
+            runs = executions(service)
+            if not runs:
+                print("no workflow executions in %s" % ws.home)
+            for r in runs:
+                print("%-10s %s" % (r["status"], r["executionArn"]))
+            return 0
+        if not args.execution:
+            raise UserError(
+                "runs show needs an execution ARN or name (see `churn workflow runs list`)"
+            )
+        arn = args.execution
+        if ":execution:" not in arn:  # a name: the execution of that name, whichever machine
+            found = [r["executionArn"] for r in executions(service) if r["name"] == arn]
+            if not found:
+                raise UserError("no workflow execution named %s in %s" % (arn, ws.home))
+            arn = found[0]
+        described = describe(service, arn)
+    print(json.dumps(described, indent=1, default=_json_time))
     return 0
+
+
+def _json_time(value):
+    """boto3's datetimes as JSON: ISO 8601, as the AWS CLI prints them."""
+    return value.isoformat()
 
 
 # -- on AWS -----------------------------------------------------------------------------
@@ -250,7 +264,7 @@ def cmd_describe(args, ws):
 
     with aws_errors("execution %s: " % args.execution):
         described = describe(_aws(args).client("stepfunctions"), args.execution)
-    print(json.dumps(described, indent=1, default=str))
+    print(json.dumps(described, indent=1, default=_json_time))
     return 0
 
 

@@ -4,6 +4,7 @@ service checks after it (constraint_violations: enums, maximum lengths, patterns
 model, for a twin to refuse as its service does."""
 
 import re
+from typing import Optional
 
 _MODELS = {}
 
@@ -99,3 +100,61 @@ def _model(service):
 
         _MODELS[service] = botocore.session.get_session().get_service_model(service)
     return _MODELS[service]
+
+
+def answer_problems(service: str, operation: str, answer: dict) -> list:
+    """Where a twin's answer differs from what boto3 would hand its caller for `operation`:
+    members the output shape lacks, required members missing, wrong types (botocore's own
+    validator over the output shape), and timestamps that are not datetimes (boto3 parses
+    every timestamp member into one)."""
+    import datetime
+
+    from botocore.validate import ParamValidator
+
+    shape = _model(service).operation_model(operation).output_shape
+    if shape is None:
+        return [] if not answer else ["%s answers nothing, not %r" % (operation, answer)]
+    report = ParamValidator().validate(answer, shape)
+    problems = report.generate_report().splitlines() if report.has_errors() else []
+
+    def walk(shape, value, path):
+        kind = shape.type_name
+        if kind == "timestamp" and not isinstance(value, datetime.datetime):
+            problems.append("%s: a timestamp boto3 gives as a datetime, not %r" % (path, value))
+        elif kind == "structure" and isinstance(value, dict):
+            for name, member in shape.members.items():
+                if name in value:
+                    walk(member, value[name], "%s.%s" % (path, name))
+        elif kind == "list" and isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(shape.member, item, "%s[%d]" % (path, i))
+        elif kind == "map" and isinstance(value, dict):
+            for key, item in value.items():
+                walk(shape.value, item, "%s[%r]" % (path, key))
+
+    walk(shape, answer, operation)
+    return [p.strip() for p in problems]
+
+
+def pagination(service: str, operation: str) -> Optional[dict]:
+    """botocore's pagination config of an operation (input_token, output_token, limit_key,
+    result_key), or None when boto3 offers no paginator for it."""
+    import botocore.session
+
+    loader = botocore.session.get_session().get_component("data_loader")
+    try:
+        config = loader.load_service_model(service, "paginators-1")
+    except Exception:  # a service without paginators
+        return None
+    return config.get("pagination", {}).get(operation)
+
+
+def operation_of(service: str, method_name: str) -> str:
+    """The operation boto3's client method `method_name` calls (list_state_machines ->
+    ListStateMachines), by botocore's own naming."""
+    from botocore import xform_name
+
+    for operation in _model(service).operation_names:
+        if xform_name(operation) == method_name:
+            return operation
+    raise AttributeError("%s has no operation for %s" % (service, method_name))
