@@ -709,3 +709,47 @@ def test_a_databrew_run_whose_process_was_killed_ends_failed(tmp_path):
     assert described["State"] == "FAILED", described
     assert "ended before" in described["ErrorMessage"] and "CompletedOn" in described
     assert not [k for k in described if k.startswith("_")], described
+
+
+def test_describe_recipe_without_a_version_answers_the_latest_published_one(tmp_path):
+    """DescribeRecipe's RecipeVersion: "If this parameter isn't specified, then the latest
+    published version is returned"
+    (https://docs.aws.amazon.com/databrew/latest/dg/API_DescribeRecipe.html). The twin answered
+    LATEST_WORKING, the unpublished edit."""
+    from pipelines.local.databrew.service import DataBrewError
+
+    fill = {"Action": {"Operation": "FILL_WITH_CUSTOM",
+                       "Parameters": {"sourceColumn": "a", "value": "0"}}}  # fmt: skip
+    with Workspace(tmp_path / "home") as ws:
+        brew = ws.databrew
+        brew.create_recipe(Name="r", Steps=[fill])
+        with pytest.raises(DataBrewError) as unpublished:
+            brew.describe_recipe(Name="r")
+        assert unpublished.value.code == "ResourceNotFoundException"
+        brew.publish_recipe(Name="r")
+        brew.update_recipe(Name="r", Steps=[fill, fill])
+        described = brew.describe_recipe(Name="r")
+        assert (described["RecipeVersion"], described["Steps"]) == ("1.0", [fill])
+        working = brew.describe_recipe(Name="r", RecipeVersion="LATEST_WORKING")
+        assert working["Steps"] == [fill, fill]
+
+
+@pytest.mark.parametrize("operation", ["fill_with_custom", "FILL-WITH-CUSTOM", "FILL WITH"])
+def test_an_operation_name_the_model_refuses_is_a_validation_exception(tmp_path, operation):
+    """RecipeAction.Operation must match ^[A-Z\\_]+$
+    (https://docs.aws.amazon.com/databrew/latest/dg/API_RecipeAction.html, botocore's databrew
+    model); the twin upper-cased a lower-case name and replayed it, where DataBrew answers
+    ValidationException at CreateRecipe and UpdateRecipe."""
+    from pipelines.local.databrew.service import DataBrewError
+
+    steps = [{"Action": {"Operation": operation,
+                         "Parameters": {"sourceColumn": "a", "value": "0"}}}]  # fmt: skip
+    good = [{"Action": {"Operation": "FILL_WITH_CUSTOM",
+                        "Parameters": {"sourceColumn": "a", "value": "0"}}}]  # fmt: skip
+    with Workspace(tmp_path / "home") as ws:
+        with pytest.raises(DataBrewError, match="regular expression pattern") as created:
+            ws.databrew.create_recipe(Name="r", Steps=steps)
+        ws.databrew.create_recipe(Name="r", Steps=good)
+        with pytest.raises(DataBrewError, match="regular expression pattern") as updated:
+            ws.databrew.update_recipe(Name="r", Steps=steps)
+    assert created.value.code == updated.value.code == "ValidationException"

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.errors import UserError
-from pipelines.local.parameters import check_parameters
+from pipelines.local.parameters import check_parameters, constraint_violations
 from pipelines.local.processes import process_start, still_runs
 from processing.churn_job import write_text_atomic
 from processing.churn_recipe import RecipeError, fit, normalize_steps
@@ -41,13 +41,17 @@ class DataBrewError(UserError):
 
 
 def _checked(operation, params):
-    """boto3's own checks of a request (botocore's model: RecipeStep's shape, ...)."""
+    """boto3's own checks of a request (botocore's model: RecipeStep's shape, ...), then the
+    service's (the model's enums and patterns: an Operation name must match ^[A-Z\\_]+$)."""
     from botocore.exceptions import ParamValidationError
 
     try:
         check_parameters("databrew", operation, params)
     except ParamValidationError as e:
         raise DataBrewError("%s: %s" % (operation, " ".join(str(e).split())))
+    violations = constraint_violations("databrew", operation, params)
+    if violations:
+        raise DataBrewError("%s: %s" % (operation, "; ".join(violations)))
 
 
 def _replayable(operation, name, steps, description):
@@ -135,7 +139,9 @@ class DataBrew(object):
         self._save("recipes", Name, record)
         return {"Name": Name}
 
-    def describe_recipe(self, Name, RecipeVersion="LATEST_WORKING"):
+    def describe_recipe(self, Name, RecipeVersion="LATEST_PUBLISHED"):
+        """Without RecipeVersion, "the latest published version is returned" (the API
+        reference's words)."""
         record = self._load("recipes", Name)
         if RecipeVersion == "LATEST_WORKING":
             return {"Name": Name, "Steps": record["Steps"], "RecipeVersion": RecipeVersion}
