@@ -335,6 +335,25 @@ def numeric_inputs(fitted_steps, input_columns):
     return numeric
 
 
+def integer_columns(fitted_steps):
+    """The columns the recipe leaves typed as integers (a CHANGE_DATA_TYPE to an integer type,
+    kept by later fills): numbers travel as float64 in a table (an integer column may hold
+    NaN), so a writer that prints types needs this to print 30, not 30.0."""
+    integers = set()
+    for step in fitted_steps:
+        op = step["Action"]["Operation"]
+        p = step["Action"]["Parameters"]
+        source = p.get("sourceColumn")
+        target = p.get("targetColumn") or source
+        if op == "CHANGE_DATA_TYPE" and p["columnDataType"].lower() in INTEGER_TYPES:
+            integers.add(target)
+        elif op.startswith("FILL_WITH_") and source in integers:
+            integers.add(target)  # a fill keeps the column's type
+        elif OPERATION_TABLE[op].apply is not None:
+            integers.discard(target)  # rewritten as another type, or deleted
+    return integers
+
+
 # ----------------------------------------------------------------------------- operations
 # One entry per operation: what it learns from the train split (fit, or None) and how it is
 # replayed (apply). fit(table, p) returns the step's Fitted object; apply(table, p, fitted,

@@ -320,15 +320,17 @@ def _state(pid):
 # -- DataBrew ------------------------------------------------------------------------------
 
 
-def dedupe_job(ws, table, output_key, output_bucket=None):
-    """A DataBrew job "prepare" dropping the duplicate rows of `table` (a CSV file), staged in
-    the home's store, into `output_key`: the store's bucket."""
+DEDUPE = [{"Action": {"Operation": "DELETE_DUPLICATE_ROWS", "Parameters": {}}}]
+
+
+def dedupe_job(ws, table, output_key, output_bucket=None, steps=DEDUPE):
+    """A DataBrew job "prepare" running `steps` (by default: dropping the duplicate rows) on
+    `table` (a CSV file), staged in the home's store, into `output_key`: the store's bucket."""
     uri = ws.stage_data(str(table), "databrew-input")
     bucket, key = uri[len("s3://") :].split("/", 1)
     brew = ws.databrew
     brew.create_dataset(Name="raw", Input={"S3InputDefinition": {"Bucket": bucket, "Key": key}})
-    brew.create_recipe(Name="dedupe", Steps=[{"Action": {"Operation": "DELETE_DUPLICATE_ROWS",
-                                                        "Parameters": {}}}])  # fmt: skip
+    brew.create_recipe(Name="dedupe", Steps=steps)
     brew.publish_recipe(Name="dedupe")
     brew.create_recipe_job(Name="prepare", DatasetName="raw",
                            RecipeReference={"Name": "dedupe", "RecipeVersion": "1.0"},
@@ -617,13 +619,14 @@ def test_an_arn_or_name_that_climbs_out_of_the_home_reads_nothing(tmp_path):
     assert outside.read_text() == content
 
 
-def databrew_run(home, table, output_bucket=None):
-    """StartJobRun of a dedupe job over `table` (CSV text), then DescribeJobRun polled until
-    the run leaves RUNNING (at most 20 s): the run's description."""
+def databrew_run(home, table, output_bucket=None, steps=DEDUPE):
+    """StartJobRun of a job running `steps` (a dedupe by default) over `table` (CSV text), then
+    DescribeJobRun polled until the run leaves RUNNING (at most 20 s): the run's description
+    and the objects under its output prefix."""
     with Workspace(home) as ws:
         source = home.parent / "table.csv"
         source.write_text(table)
-        bucket = dedupe_job(ws, source, "prepared/", output_bucket)
+        bucket = dedupe_job(ws, source, "prepared/", output_bucket, steps)
         brew = ws.databrew
         run_id = brew.start_job_run(Name="prepare")["RunId"]
         deadline = time.time() + 20
@@ -753,3 +756,32 @@ def test_an_operation_name_the_model_refuses_is_a_validation_exception(tmp_path,
         with pytest.raises(DataBrewError, match="regular expression pattern") as updated:
             ws.databrew.update_recipe(Name="r", Steps=steps)
     assert created.value.code == updated.value.code == "ValidationException"
+
+
+def step(operation, conditions=None, **parameters):
+    """A recipe step as CreateRecipe takes it."""
+    return dict(
+        {"Action": {"Operation": operation, "Parameters": parameters}},
+        **({"ConditionExpressions": conditions} if conditions else {}),
+    )
+
+
+def prepared_text(home, table, steps):
+    """The CSV a successful run of `steps` over `table` wrote."""
+    described, written = databrew_run(home, table, steps=steps)
+    assert described["State"] == "SUCCEEDED", described
+    ((_, path),) = written.items()
+    return path.read_text()
+
+
+@pytest.mark.parametrize("operation, kind", [("CHANGE_DATA_TYPE", "integer"),
+                                             ("CAST_COLUMN_TYPE", "int")])  # fmt: skip
+def test_a_column_cast_to_integer_is_written_as_integers(tmp_path, operation, kind):
+    """CHANGE_DATA_TYPE to an integer type
+    (https://docs.aws.amazon.com/databrew/latest/dg/recipe-actions.CHANGE_DATA_TYPE.html) made
+    the job's CSV say 30.0 for 30: the twin wrote every number as a double. A missing value
+    stays empty; a double column is still written as doubles."""
+    steps = [step(operation, sourceColumn="age", columnDataType=kind),
+             step("CHANGE_DATA_TYPE", sourceColumn="score", columnDataType="double")]  # fmt: skip
+    text = prepared_text(tmp_path / "home", "id,age,score\n1,30,2\n2,,3.5\n3,41.0,\n", steps)
+    assert text == "id,age,score\n1,30,2.0\n2,,3.5\n3,41,\n"

@@ -26,7 +26,7 @@ from pipelines.errors import UserError
 from pipelines.local.parameters import check_parameters, constraint_violations
 from pipelines.local.processes import process_start, still_runs
 from processing.churn_job import write_text_atomic
-from processing.churn_recipe import RecipeError, fit, normalize_steps
+from processing.churn_recipe import RecipeError, fit, integer_columns, normalize_steps
 
 MAX_CELLS = 200_000_000  # a local run reads the dataset into memory
 # DataBrew documents no limit on a value's size; csv's own default (128 KB) is not DataBrew's.
@@ -254,7 +254,7 @@ class DataBrew(object):
             raise DataBrewError("dataset %s: no CSV objects at %s" % (dataset["Name"], uri))
         options = dataset["FormatOptions"].get("Csv", {})
         table = _read(files, options.get("Delimiter", ","), options.get("HeaderRow", True))
-        _, prepared = fit(table, recipe["Steps"])
+        fitted, prepared = fit(table, recipe["Steps"])
         output = job["Outputs"][0]["Location"]
         key = output.get("Key", "").strip("/")
         name = "%s_%s_part00000.csv" % (job["Name"], time.strftime("%d%b%Y_%H%M%S", time.gmtime()))
@@ -262,7 +262,7 @@ class DataBrew(object):
         if job["Outputs"][0].get("Overwrite"):
             for _, old in self.store.objects("s3://%s/%s/" % (output["Bucket"], key)).items():
                 old.unlink()
-        self.store.put_bytes(target, _csv(prepared).encode())
+        self.store.put_bytes(target, _csv(prepared, integer_columns(fitted)).encode())
         return len(next(iter(prepared.values()))) if prepared else 0
 
     # ------------------------------------------------------------------ records
@@ -344,22 +344,32 @@ def _read(files, delimiter, header):
     return {name: np.array([r[i] for r in rows], dtype=object) for i, name in enumerate(columns)}
 
 
-def _csv(table):
+def _csv(table, integers):
+    """The table as CSV text: numbers of the `integers` columns as integers where they are
+    whole (a fill may have put a fraction there: it is written, never rounded away), other
+    numbers as doubles (30.0), missing values empty."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     names = list(table)
     writer.writerow(names)
-    columns = [table[n] for n in names]
-    for values in zip(*columns):
+    formats = [_integer_text if n in integers else _double_text for n in names]
+    for values in zip(*(table[n] for n in names)):
         writer.writerow(
             [
-                ""
-                if _missing(v)
-                else (repr(float(v)) if isinstance(v, (float, np.floating)) else v)
-                for v in values
+                "" if _missing(v) else (text(v) if isinstance(v, (float, np.floating)) else v)
+                for text, v in zip(formats, values)
             ]
         )
     return out.getvalue()
+
+
+def _double_text(value):
+    return repr(float(value))
+
+
+def _integer_text(value):
+    value = float(value)
+    return str(int(value)) if value.is_integer() else repr(value)
 
 
 def _missing(value):
