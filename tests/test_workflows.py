@@ -785,3 +785,60 @@ def test_a_column_cast_to_integer_is_written_as_integers(tmp_path, operation, ki
              step("CHANGE_DATA_TYPE", sourceColumn="score", columnDataType="double")]  # fmt: skip
     text = prepared_text(tmp_path / "home", "id,age,score\n1,30,2\n2,,3.5\n3,41.0,\n", steps)
     assert text == "id,age,score\n1,30,2.0\n2,,3.5\n3,41,\n"
+
+
+def test_every_answer_of_the_databrew_twin_is_valid_against_botocores_output_shape(tmp_path):
+    """Each answer is what boto3's client would hand back: valid against the operation's
+    output shape in botocore's databrew model (the API reference's Response Syntax, e.g.
+    https://docs.aws.amazon.com/databrew/latest/dg/API_DescribeJobRun.html), timestamps as
+    datetimes. DescribeJobRun carried a Rows member the model does not have, and every date was
+    a float of epoch seconds."""
+    import datetime
+
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client("databrew", region_name="us-east-1", aws_access_key_id="k",
+                          aws_secret_access_key="s")  # fmt: skip
+    stubber = Stubber(client)
+    model = client.meta.service_model
+    answers = []
+
+    def answered(method, **request):
+        answer = getattr(brew, method)(**request)
+        answers.append((method, answer))
+        return answer
+
+    with Workspace(tmp_path / "home") as ws:
+        source = tmp_path / "table.csv"
+        source.write_text("id,age\n1,30\n1,30\n")
+        uri = ws.stage_data(str(source), "databrew-input")
+        bucket, key = uri[len("s3://") :].split("/", 1)
+        brew = ws.databrew
+        location = {"S3InputDefinition": {"Bucket": bucket, "Key": key}}
+        answered("create_dataset", Name="raw", Input=location)
+        answered("update_dataset", Name="raw", Input=location)
+        answered("describe_dataset", Name="raw")
+        answered("create_recipe", Name="r", Steps=DEDUPE)
+        answered("update_recipe", Name="r", Steps=DEDUPE)
+        answered("publish_recipe", Name="r")
+        answered("describe_recipe", Name="r")
+        answered("describe_recipe", Name="r", RecipeVersion="LATEST_WORKING")
+        answered("create_recipe_job", Name="j", DatasetName="raw",
+                 RecipeReference={"Name": "r", "RecipeVersion": "1.0"},
+                 Outputs=[{"Location": {"Bucket": bucket, "Key": "out/"}}],
+                 RoleArn="arn:aws:iam::000000000000:role/DataBrew")  # fmt: skip
+        answered("describe_job", Name="j")
+        run_id = answered("start_job_run", Name="j")["RunId"]
+        described = answered("describe_job_run", Name="j", RunId=run_id)
+        answered("delete_job", Name="j")
+    assert described["State"] == "SUCCEEDED", described
+    for method, answer in answers:
+        stubber.add_response(method, answer)  # raises ParamValidationError when invalid
+        shape = model.operation_model(client.meta.method_to_api_mapping[method]).output_shape
+        for name, member in shape.members.items():
+            if member.type_name == "timestamp" and name in answer:
+                assert isinstance(answer[name], datetime.datetime), (method, name, answer[name])
+                assert answer[name].tzinfo is not None, (method, name)
+    assert {"CreateDate"} <= set(dict(answers)["describe_dataset"])
+    assert {"StartedOn", "CompletedOn"} <= set(described)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.errors import UserError
-from pipelines.local.parameters import check_parameters, constraint_violations
+from pipelines.local.parameters import check_parameters, constraint_violations, output_shape
 from pipelines.local.processes import process_start, still_runs
 from processing.churn_job import write_text_atomic
 from processing.churn_recipe import RecipeError, fit, integer_columns, normalize_steps
@@ -98,10 +98,10 @@ class DataBrew(object):
         return {"Name": Name}
 
     def describe_dataset(self, Name):
-        return self._load("datasets", Name)
+        return _answer("DescribeDataset", self._load("datasets", Name))
 
     def update_dataset(self, Name, Input, Format="CSV", FormatOptions=None, **extra):
-        created = self.describe_dataset(Name)["CreateDate"]
+        created = self._load("datasets", Name)["CreateDate"]
         self._delete("datasets", Name)
         self.create_dataset(Name, Input, Format, FormatOptions, **extra)
         record = self._load("datasets", Name)
@@ -142,6 +142,9 @@ class DataBrew(object):
     def describe_recipe(self, Name, RecipeVersion="LATEST_PUBLISHED"):
         """Without RecipeVersion, "the latest published version is returned" (the API
         reference's words)."""
+        return _answer("DescribeRecipe", self._recipe(Name, RecipeVersion))
+
+    def _recipe(self, Name, RecipeVersion):
         record = self._load("recipes", Name)
         if RecipeVersion == "LATEST_WORKING":
             return {"Name": Name, "Steps": record["Steps"], "RecipeVersion": RecipeVersion}
@@ -169,7 +172,7 @@ class DataBrew(object):
             ),
         )
         self.describe_dataset(DatasetName)
-        self.describe_recipe(
+        self._recipe(
             RecipeReference["Name"], RecipeReference.get("RecipeVersion", "LATEST_PUBLISHED")
         )
         if len(Outputs) != 1 or Outputs[0].get("Format", "CSV") != "CSV":
@@ -187,15 +190,15 @@ class DataBrew(object):
         return {"Name": Name}
 
     def describe_job(self, Name):
-        return self._load("jobs", Name)
+        return _answer("DescribeJob", self._load("jobs", Name))
 
     def delete_job(self, Name):
-        self.describe_job(Name)
+        self._load("jobs", Name)
         self._delete("jobs", Name)
         return {"Name": Name}
 
     def start_job_run(self, Name):
-        job = self.describe_job(Name)
+        job = self._load("jobs", Name)
         run_id = "db_" + uuid.uuid4().hex
         run = {
             "JobName": Name,
@@ -212,8 +215,8 @@ class DataBrew(object):
         }
         self._save("runs", run_id, run)
         try:
-            rows = self._run(job, run)
-            run.update(State="SUCCEEDED", Rows=rows)
+            self._run(job, run)
+            run.update(State="SUCCEEDED")
         except Exception as e:  # whatever stops the run fails it, with its reason
             run.update(State="FAILED", ErrorMessage=_reason(e))
         finally:  # an interrupt (re-raised) ends the run too: no run stays RUNNING
@@ -234,7 +237,7 @@ class DataBrew(object):
                 "(killed?); start the job again",
             )
             self._end(run)
-        return {k: v for k, v in run.items() if not k.startswith("_")}
+        return _answer("DescribeJobRun", {k: v for k, v in run.items() if not k.startswith("_")})
 
     def _end(self, run):
         run["CompletedOn"] = time.time()
@@ -242,11 +245,9 @@ class DataBrew(object):
         self._save("runs", run["RunId"], run)
 
     def _run(self, job, run):
-        dataset = self.describe_dataset(job["DatasetName"])
+        dataset = self._load("datasets", job["DatasetName"])
         reference = job["RecipeReference"]
-        recipe = self.describe_recipe(
-            reference["Name"], reference.get("RecipeVersion", "LATEST_PUBLISHED")
-        )
+        recipe = self._recipe(reference["Name"], reference.get("RecipeVersion", "LATEST_PUBLISHED"))
         location = dataset["Input"]["S3InputDefinition"]
         uri = "s3://%s/%s" % (location["Bucket"], location.get("Key", ""))
         files = [p for _, p in sorted(self.store.objects(uri).items()) if p.suffix == ".csv"]
@@ -263,7 +264,6 @@ class DataBrew(object):
             for _, old in self.store.objects("s3://%s/%s/" % (output["Bucket"], key)).items():
                 old.unlink()
         self.store.put_bytes(target, _csv(prepared, integer_columns(fitted)).encode())
-        return len(next(iter(prepared.values()))) if prepared else 0
 
     # ------------------------------------------------------------------ records
 
@@ -301,6 +301,18 @@ class DataBrew(object):
                 "%s %s does not exist" % (kind[:-1], name), "ResourceNotFoundException"
             )
         return json.loads(path.read_text())
+
+
+def _answer(operation, record):
+    """A record as boto3 hands the operation's answer back: its timestamp members (stored as
+    epoch seconds) as datetimes, parsed as botocore parses them."""
+    from botocore.utils import parse_timestamp
+
+    members = output_shape("databrew", operation).members
+    return {
+        k: parse_timestamp(v) if members[k].type_name == "timestamp" else v
+        for k, v in record.items()
+    }
 
 
 def _reason(error: Exception) -> str:
