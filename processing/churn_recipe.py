@@ -56,6 +56,7 @@ NUMBER_PATTERN = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
 # Whole numbers; "3.0" passes because a CSV writer may print an integer column as floats.
 INTEGER_PATTERN = r"^\s*[+-]?[0-9]+(\.0*)?\s*$"
 NUMBER = re.compile(NUMBER_PATTERN)
+POSITIVE_COUNT = re.compile(r"^0*[1-9][0-9]*$")
 TRUE_TEXT = ("true", "t", "yes", "y", "1")
 FALSE_TEXT = ("false", "f", "no", "n", "0")
 OTHER = "other"
@@ -132,6 +133,12 @@ def normalize_steps(steps):
                     "recipe step %d: CATEGORICAL_MAPPING needs categoryMap, a JSON "
                     "object as a string" % i
                 )
+        if op == "ONE_HOT_ENCODING" and not POSITIVE_COUNT.match(params.get("maxCategories", "10")):
+            raise RecipeError(
+                "recipe step %d: ONE_HOT_ENCODING maxCategories %r is not a positive whole "
+                "number (how many of the most frequent values get a column)"
+                % (i, params["maxCategories"])
+            )
         if op == "FILL_WITH_CUSTOM" and "value" not in params:
             raise RecipeError("recipe step %d: FILL_WITH_CUSTOM needs a value" % i)
         out.append({"Action": {"Operation": op, "Parameters": params}})
@@ -361,14 +368,34 @@ def integer_columns(fitted_steps):
 # hand the steps a copy of the caller's) but never changes an array in place.
 
 
+# The statistics each NORMALIZATION strategy scales by ("span" is max - min).
+SCALING_STATISTICS = {
+    "MIN_MAX": ("min", "span"),
+    "SCALE_BETWEEN": ("min", "span"),
+    "MEAN_NORMALIZATION": ("mean", "span"),
+    "Z_SCORE": ("mean", "std"),
+}
+
+
 def _fit_normalization(table, p):
-    x = _present_numbers(table, p["sourceColumn"], "NORMALIZATION")
-    return {
-        "min": float(x.min()),
-        "max": float(x.max()),
-        "mean": float(x.mean()),
-        "std": float(x.std()),
-    }
+    column = p["sourceColumn"]
+    x = _present_numbers(table, column, "NORMALIZATION")
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below
+        fitted = {
+            "min": float(x.min()),
+            "max": float(x.max()),
+            "mean": float(x.mean()),
+            "std": float(x.std()),
+        }
+    bounds = dict(fitted, span=fitted["max"] - fitted["min"])
+    overflowing = [k for k in SCALING_STATISTICS[p["strategy"]] if not math.isfinite(bounds[k])]
+    if overflowing:  # scaling by inf would make every value 0 or NaN: the column blanked
+        raise RecipeError(
+            "NORMALIZATION (%s) of %r: its %s is not a finite number in a double (the column "
+            "holds %r to %r); it cannot be scaled"
+            % (p["strategy"], column, " and ".join(overflowing), fitted["min"], fitted["max"])
+        )
+    return fitted
 
 
 def _apply_normalization(table, p, fitted, strict):

@@ -236,3 +236,26 @@ def test_too_few_rows_to_stratify(tmp_path):
     )
     proc = run("processing/preprocess.py", "--input", path, "--output-dir", tmp_path / "out")
     assert proc.returncode == 1 and "too few to split" in proc.stderr
+
+
+def test_a_max_categories_that_is_not_a_positive_count_fails_the_job(seed_csv, tmp_path):
+    """The recipe module is DataBrew's twin's too: maxCategories -1 kept all but the last
+    category of the one-hot encoding, silently, in PreprocessData as in a DataBrew run
+    (https://docs.aws.amazon.com/databrew/latest/dg/recipe-actions.ONE_HOT_ENCODING.html
+    documents no such parameter). The job fails naming the parameter."""
+    recipe = [
+        {"Action": {"Operation": "DELETE", "Parameters": {"sourceColumn": "customer_id"}}},
+        {
+            "Action": {
+                "Operation": "ONE_HOT_ENCODING",
+                "Parameters": {"sourceColumn": "num_products", "maxCategories": "-1"},
+            }
+        },
+    ]
+    path = tmp_path / "recipe.json"
+    path.write_text(json.dumps(recipe))
+    proc = run("processing/preprocess.py", "--input", seed_csv, "--recipe", path,
+               "--output-dir", tmp_path / "out")  # fmt: skip
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    assert "maxCategories" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out" / "preprocessing").exists()

@@ -842,3 +842,43 @@ def test_every_answer_of_the_databrew_twin_is_valid_against_botocores_output_sha
                 assert answer[name].tzinfo is not None, (method, name)
     assert {"CreateDate"} <= set(dict(answers)["describe_dataset"])
     assert {"StartedOn", "CompletedOn"} <= set(described)
+
+
+def test_a_dataset_naming_a_column_twice_fails_the_run_naming_it(tmp_path):
+    """A header naming a column twice kept only its second column's values, without a word.
+    DataBrew's CSV reading (https://docs.aws.amazon.com/databrew/latest/dg/API_CsvOptions.html)
+    documents nothing for it, so the run fails (DescribeJobRun's ErrorMessage,
+    https://docs.aws.amazon.com/databrew/latest/dg/API_DescribeJobRun.html) naming the column."""
+    described, written = databrew_run(tmp_path / "home", "id,age,age\n1,30,31\n")
+    assert described["State"] == "FAILED", described
+    assert "'age'" in described["ErrorMessage"] and "twice" in described["ErrorMessage"]
+    assert not written
+
+
+def test_a_scaling_whose_bounds_overflow_fails_the_run_naming_the_column(tmp_path):
+    """NORMALIZATION (https://docs.aws.amazon.com/databrew/latest/dg/recipe-actions.NORMALIZATION.html)
+    of a column whose range overflows a double (max - min = inf) made every value NaN: the
+    column came out blank. DataBrew documents nothing for it; the run fails naming the
+    column."""
+    steps = [step("CHANGE_DATA_TYPE", sourceColumn="x", columnDataType="double"),
+             step("NORMALIZATION", sourceColumn="x", strategy="MIN_MAX")]  # fmt: skip
+    described, written = databrew_run(tmp_path / "home", "x\n1e308\n-1e308\n0\n", steps=steps)
+    assert described["State"] == "FAILED", described
+    assert "'x'" in described["ErrorMessage"] and "finite" in described["ErrorMessage"]
+    assert not written
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "ten"])
+def test_a_max_categories_that_is_not_a_positive_count_is_refused(tmp_path, value):
+    """ONE_HOT_ENCODING takes sourceColumn only
+    (https://docs.aws.amazon.com/databrew/latest/dg/recipe-actions.ONE_HOT_ENCODING.html);
+    the twin's maxCategories (how many of the most frequent values get a column) of -1 kept all
+    but the last category, silently. A value that is not a positive count is refused by name
+    at CreateRecipe."""
+    from pipelines.local.databrew.service import DataBrewError
+
+    steps = [step("ONE_HOT_ENCODING", sourceColumn="plan", maxCategories=value)]
+    with Workspace(tmp_path / "home") as ws:
+        with pytest.raises(DataBrewError, match="maxCategories") as refused:
+            ws.databrew.create_recipe(Name="r", Steps=steps)
+    assert refused.value.code == "ValidationException"

@@ -335,6 +335,9 @@ def _read(files, delimiter, header):
             if first is None:
                 continue
             names = first if header else ["Column_%d" % (i + 1) for i in range(len(first))]
+            twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+            if twice is not None:  # one of the two columns would be lost
+                raise DataBrewError("%s names column %r twice" % (path.name, twice))
             if columns is None:
                 columns = names
             elif names != columns:
