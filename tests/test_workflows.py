@@ -882,3 +882,48 @@ def test_a_max_categories_that_is_not_a_positive_count_is_refused(tmp_path, valu
         with pytest.raises(DataBrewError, match="maxCategories") as refused:
             ws.databrew.create_recipe(Name="r", Steps=steps)
     assert refused.value.code == "ValidationException"
+
+
+def test_a_steps_conditions_choose_the_rows_it_changes(tmp_path):
+    """ "The action is only performed for column values where the condition evaluates to true",
+    every condition of a step combined with AND
+    (https://docs.aws.amazon.com/databrew/latest/dg/API_ConditionExpression.html,
+    https://docs.aws.amazon.com/databrew/latest/dg/API_RecipeStep.html). The twin ignored
+    ConditionExpressions: a fill meant for the rows of Paris filled Rome's too."""
+    paris = [{"Condition": "IS", "Value": '["Paris"]', "TargetColumn": "city"}]
+    steps = [
+        step("FILL_WITH_CUSTOM", paris, sourceColumn="note", value="x"),
+        step(
+            "REMOVE_MISSING",
+            [{"Condition": "STARTS_WITH", "Value": "Ro", "TargetColumn": "city"}],
+            sourceColumn="note",
+        ),  # fmt: skip
+    ]
+    table = "city,note\nParis,\nRome,\nParis,a\nRoma,b\nLyon,\n"
+    assert prepared_text(tmp_path / "home", table, steps) == (
+        "city,note\nParis,x\nParis,a\nRoma,b\nLyon,\n"
+    )
+
+
+def test_a_condition_the_twin_cannot_evaluate_is_refused_by_name(tmp_path):
+    """A condition (https://docs.aws.amazon.com/databrew/latest/dg/API_ConditionExpression.html)
+    the twin does not evaluate, or a condition on an operation whose conditional meaning it
+    does not replay, is refused at CreateRecipe by name: it used to be ignored, the step applied
+    to every row."""
+    from pipelines.local.databrew.service import DataBrewError
+
+    refused = {
+        "IS_INVALID": [step("FILL_WITH_CUSTOM", [{"Condition": "IS_INVALID", "Value": "[]",
+                                                  "TargetColumn": "a"}],
+                            sourceColumn="a", value="0")],
+        "FILL_WITH_MEDIAN": [step("FILL_WITH_MEDIAN", [{"Condition": "IS_MISSING",
+                                                        "TargetColumn": "b"}],
+                                  sourceColumn="a")],
+        "IS": [step("FILL_WITH_CUSTOM", [{"Condition": "IS", "Value": "Paris",
+                                          "TargetColumn": "a"}], sourceColumn="a", value="0")],
+    }  # fmt: skip
+    with Workspace(tmp_path / "home") as ws:
+        for name, steps in refused.items():
+            with pytest.raises(DataBrewError, match=name) as error:
+                ws.databrew.create_recipe(Name="r", Steps=steps)
+            assert error.value.code == "ValidationException"
