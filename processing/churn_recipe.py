@@ -21,6 +21,8 @@ Semantics worth knowing (where DataBrew leaves a choice):
   are skipped there and the value stays missing.
 - Text that does not convert to a number becomes missing while preparing data (DataBrew's
   NULL); at inference time it is an error naming the row and column (`strict=True`).
+- A step's ConditionExpressions choose the rows it changes or removes (CONDITIONS, on
+  CONDITIONAL_OPERATIONS only; anything else is refused by name, docs/workflows.md).
 """
 
 import copy
@@ -56,6 +58,7 @@ NUMBER_PATTERN = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
 # Whole numbers; "3.0" passes because a CSV writer may print an integer column as floats.
 INTEGER_PATTERN = r"^\s*[+-]?[0-9]+(\.0*)?\s*$"
 NUMBER = re.compile(NUMBER_PATTERN)
+POSITIVE_COUNT = re.compile(r"^0*[1-9][0-9]*$")
 TRUE_TEXT = ("true", "t", "yes", "y", "1")
 FALSE_TEXT = ("false", "f", "no", "n", "0")
 OTHER = "other"
@@ -132,10 +135,69 @@ def normalize_steps(steps):
                     "recipe step %d: CATEGORICAL_MAPPING needs categoryMap, a JSON "
                     "object as a string" % i
                 )
+        if op == "ONE_HOT_ENCODING" and not POSITIVE_COUNT.match(params.get("maxCategories", "10")):
+            raise RecipeError(
+                "recipe step %d: ONE_HOT_ENCODING maxCategories %r is not a positive whole "
+                "number (how many of the most frequent values get a column)"
+                % (i, params["maxCategories"])
+            )
         if op == "FILL_WITH_CUSTOM" and "value" not in params:
             raise RecipeError("recipe step %d: FILL_WITH_CUSTOM needs a value" % i)
-        out.append({"Action": {"Operation": op, "Parameters": params}})
+        step_out = {"Action": {"Operation": op, "Parameters": params}}
+        if step.get("ConditionExpressions"):
+            step_out["ConditionExpressions"] = _conditions(i, op, step["ConditionExpressions"])
+        out.append(step_out)
     return out
+
+
+def _conditions(i, op, expressions):
+    """A step's ConditionExpressions, checked: each a condition this module evaluates, on an
+    operation whose conditional meaning is plain (it changes, or removes, only the rows the
+    conditions choose); anything else is refused by name, never ignored."""
+    if op not in CONDITIONAL_OPERATIONS:
+        raise RecipeError(
+            "recipe step %d: conditions on %s are not replayed (conditions are replayed on %s)"
+            % (i, op, ", ".join(CONDITIONAL_OPERATIONS))
+        )
+    if not isinstance(expressions, list):
+        raise RecipeError("recipe step %d: ConditionExpressions is a list" % i)
+    out = []
+    for expression in expressions:
+        if not isinstance(expression, dict):
+            raise RecipeError("recipe step %d: a condition is an object" % i)
+        name, column = expression.get("Condition"), expression.get("TargetColumn")
+        value = expression.get("Value")
+        if name not in CONDITIONS:
+            raise RecipeError(
+                "recipe step %d: condition %s is not evaluated (evaluated: %s)"
+                % (i, name, ", ".join(CONDITIONS))
+            )
+        if not isinstance(column, str) or not column:
+            raise RecipeError("recipe step %d: condition %s needs a TargetColumn" % (i, name))
+        kind = CONDITIONS[name]
+        if kind is not None and not _condition_value(kind, value):
+            raise RecipeError(
+                "recipe step %d: condition %s needs a Value that is %s, not %r"
+                % (i, name, CONDITION_VALUES[kind], value)
+            )
+        out.append(dict(expression))
+    return out
+
+
+def _condition_value(kind, value):
+    """The condition's Value as `kind` reads it (None when it does not read)."""
+    if not isinstance(value, str):
+        return None
+    if kind == "texts":
+        try:
+            texts = json.loads(value)
+        except ValueError:
+            return None
+        ok = isinstance(texts, list) and texts and all(isinstance(t, str) for t in texts)
+        return texts if ok else None
+    if kind == "number":
+        return float(value) if NUMBER.match(value) and math.isfinite(float(value)) else None
+    return value or None
 
 
 def default_recipe(schema):
@@ -335,6 +397,25 @@ def numeric_inputs(fitted_steps, input_columns):
     return numeric
 
 
+def integer_columns(fitted_steps):
+    """The columns the recipe leaves typed as integers (a CHANGE_DATA_TYPE to an integer type,
+    kept by later fills): numbers travel as float64 in a table (an integer column may hold
+    NaN), so a writer that prints types needs this to print 30, not 30.0."""
+    integers = set()
+    for step in fitted_steps:
+        op = step["Action"]["Operation"]
+        p = step["Action"]["Parameters"]
+        source = p.get("sourceColumn")
+        target = p.get("targetColumn") or source
+        if op == "CHANGE_DATA_TYPE" and p["columnDataType"].lower() in INTEGER_TYPES:
+            integers.add(target)
+        elif op.startswith("FILL_WITH_") and source in integers:
+            integers.add(target)  # a fill keeps the column's type
+        elif OPERATION_TABLE[op].apply is not None:
+            integers.discard(target)  # rewritten as another type, or deleted
+    return integers
+
+
 # ----------------------------------------------------------------------------- operations
 # One entry per operation: what it learns from the train split (fit, or None) and how it is
 # replayed (apply). fit(table, p) returns the step's Fitted object; apply(table, p, fitted,
@@ -342,14 +423,34 @@ def numeric_inputs(fitted_steps, input_columns):
 # hand the steps a copy of the caller's) but never changes an array in place.
 
 
+# The statistics each NORMALIZATION strategy scales by ("span" is max - min).
+SCALING_STATISTICS = {
+    "MIN_MAX": ("min", "span"),
+    "SCALE_BETWEEN": ("min", "span"),
+    "MEAN_NORMALIZATION": ("mean", "span"),
+    "Z_SCORE": ("mean", "std"),
+}
+
+
 def _fit_normalization(table, p):
-    x = _present_numbers(table, p["sourceColumn"], "NORMALIZATION")
-    return {
-        "min": float(x.min()),
-        "max": float(x.max()),
-        "mean": float(x.mean()),
-        "std": float(x.std()),
-    }
+    column = p["sourceColumn"]
+    x = _present_numbers(table, column, "NORMALIZATION")
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below
+        fitted = {
+            "min": float(x.min()),
+            "max": float(x.max()),
+            "mean": float(x.mean()),
+            "std": float(x.std()),
+        }
+    bounds = dict(fitted, span=fitted["max"] - fitted["min"])
+    overflowing = [k for k in SCALING_STATISTICS[p["strategy"]] if not math.isfinite(bounds[k])]
+    if overflowing:  # scaling by inf would make every value 0 or NaN: the column blanked
+        raise RecipeError(
+            "NORMALIZATION (%s) of %r: its %s is not a finite number in a double (the column "
+            "holds %r to %r); it cannot be scaled"
+            % (p["strategy"], column, " and ".join(overflowing), fitted["min"], fitted["max"])
+        )
+    return fitted
 
 
 def _apply_normalization(table, p, fitted, strict):
@@ -548,6 +649,45 @@ OPERATION_TABLE = {
 }
 
 
+# Each condition this module evaluates, and what its Value is: None (no Value), "texts" (a JSON
+# array of texts: IS, IS_NOT), "text", "number" (in the one number grammar). DataBrew's list
+# of conditions and their Value forms (the developer guide's recipe structure) could not be
+# read here; anything else is refused by name (docs/workflows.md).
+CONDITIONS = {
+    "IS": "texts",
+    "IS_NOT": "texts",
+    "CONTAINS": "text",
+    "STARTS_WITH": "text",
+    "ENDS_WITH": "text",
+    "IS_MISSING": None,
+    "IS_NOT_MISSING": None,
+    "GREATER_THAN": "number",
+    "GREATER_THAN_EQUAL": "number",
+    "LESS_THAN": "number",
+    "LESS_THAN_EQUAL": "number",
+}
+CONDITION_VALUES = {
+    "texts": 'a JSON array of texts, such as ["Paris"]',
+    "text": "a text",
+    "number": "a number",
+}
+CONDITION_TESTS = {
+    "IS": lambda text, values: np.isin(text, values),
+    "IS_NOT": lambda text, values: ~np.isin(text, values),
+    "CONTAINS": lambda text, value: np.array([value in t for t in text], dtype=bool),
+    "STARTS_WITH": lambda text, value: np.array([t.startswith(value) for t in text], dtype=bool),
+    "ENDS_WITH": lambda text, value: np.array([t.endswith(value) for t in text], dtype=bool),
+    "GREATER_THAN": np.greater,
+    "GREATER_THAN_EQUAL": np.greater_equal,
+    "LESS_THAN": np.less,
+    "LESS_THAN_EQUAL": np.less_equal,
+}
+# The operations whose meaning under conditions is plain: they change, or remove, a row on
+# its own values (a fill with a statistic, a cast or a scaling of a whole column has no one
+# reading when only some rows are chosen, so conditions on them are refused).
+CONDITIONAL_OPERATIONS = ("FILL_WITH_CUSTOM", "FILL_WITH_NULL", "REMOVE_MISSING", "REMOVE_INVALID")
+
+
 def _fit_step(table, op, p):
     operation = OPERATION_TABLE[op]
     if operation.needs_column and p.get("sourceColumn") not in table:
@@ -566,12 +706,49 @@ def _apply_step(table, step, strict, filter_rows):
         return table  # a row filter: every request row gets an answer at inference time
     if operation.needs_column and p["sourceColumn"] not in table:
         raise RecipeError("%s: column %r is not in the data" % (op, p["sourceColumn"]))
+    chosen = _chosen_rows(table, op, step.get("ConditionExpressions"))
     keep = operation.keep(table, p) if filter_rows and operation.keep else None
-    if operation.apply is not None:
+    if keep is not None and chosen is not None:
+        keep = keep | ~chosen  # a row the conditions do not choose stays
+    if operation.apply is not None and chosen is not None:
+        # the step changes only the rows its conditions choose; a new target column holds
+        # the source's values in the others
+        written = p.get("targetColumn") or p["sourceColumn"]
+        before = table[written] if written in table else table[p["sourceColumn"]]
+        table = operation.apply(table, p, step.get("Fitted"), strict)
+        table[written] = np.where(chosen, table[written], before)
+    elif operation.apply is not None:
         table = operation.apply(table, p, step.get("Fitted"), strict)
     if keep is not None:
         table = {name: values[keep] for name, values in table.items()}
     return table
+
+
+def _chosen_rows(table, op, expressions):
+    """The rows every condition of the step holds for (None: a step without conditions)."""
+    if not expressions:
+        return None
+    chosen = None
+    for expression in expressions:
+        name, column = expression["Condition"], expression["TargetColumn"]
+        if column not in table:
+            raise RecipeError(
+                "%s: condition %s names column %r, which is not in the data" % (op, name, column)
+            )
+        values = table[column]
+        missing = _missing(values)
+        value = _condition_value(CONDITIONS[name], expression.get("Value"))
+        if name == "IS_MISSING":
+            holds = missing
+        elif name == "IS_NOT_MISSING":
+            holds = ~missing
+        elif CONDITIONS[name] == "number":
+            with np.errstate(invalid="ignore"):  # NaN, a missing value, compares False
+                holds = CONDITION_TESTS[name](to_float(values, column), value)
+        else:  # a missing value meets no condition on values
+            holds = CONDITION_TESTS[name](to_text(values), value) & ~missing
+        chosen = holds if chosen is None else chosen & holds
+    return chosen
 
 
 def _with(table, p, values):

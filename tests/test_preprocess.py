@@ -236,3 +236,58 @@ def test_too_few_rows_to_stratify(tmp_path):
     )
     proc = run("processing/preprocess.py", "--input", path, "--output-dir", tmp_path / "out")
     assert proc.returncode == 1 and "too few to split" in proc.stderr
+
+
+def test_a_max_categories_that_is_not_a_positive_count_fails_the_job(seed_csv, tmp_path):
+    """The recipe module is DataBrew's twin's too: maxCategories -1 kept all but the last
+    category of the one-hot encoding, silently, in PreprocessData as in a DataBrew run
+    (https://docs.aws.amazon.com/databrew/latest/dg/recipe-actions.ONE_HOT_ENCODING.html
+    documents no such parameter). The job fails naming the parameter."""
+    recipe = [
+        {"Action": {"Operation": "DELETE", "Parameters": {"sourceColumn": "customer_id"}}},
+        {
+            "Action": {
+                "Operation": "ONE_HOT_ENCODING",
+                "Parameters": {"sourceColumn": "num_products", "maxCategories": "-1"},
+            }
+        },
+    ]
+    path = tmp_path / "recipe.json"
+    path.write_text(json.dumps(recipe))
+    proc = run("processing/preprocess.py", "--input", seed_csv, "--recipe", path,
+               "--output-dir", tmp_path / "out")  # fmt: skip
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    assert "maxCategories" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out" / "preprocessing").exists()
+
+
+def test_a_recipes_conditions_reach_preprocess_data(seed_csv, tmp_path):
+    """ConditionExpressions (https://docs.aws.amazon.com/databrew/latest/dg/API_RecipeStep.html)
+    were dropped from the recipe PreprocessData fits, so a conditional step applied to every
+    row. They are now kept in the fitted recipe that inference replays, and one the recipe
+    module cannot evaluate fails the job by name."""
+
+    def preprocess(condition, out):
+        fill = {
+            "Action": {
+                "Operation": "FILL_WITH_CUSTOM",
+                "Parameters": {"sourceColumn": "balance", "value": "0"},
+            },
+            "ConditionExpressions": [condition],
+        }
+        path = tmp_path / "recipe.json"
+        delete = {"Action": {"Operation": "DELETE", "Parameters": {"sourceColumn": "customer_id"}}}
+        path.write_text(json.dumps([delete, fill]))
+        return run("processing/preprocess.py", "--input", seed_csv, "--recipe", path,
+                   "--output-dir", out)  # fmt: skip
+
+    kept = {"Condition": "GREATER_THAN", "Value": "60", "TargetColumn": "age"}
+    proc = preprocess(kept, tmp_path / "kept")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    spec = json.loads((tmp_path / "kept/preprocessing/preprocessing.json").read_text())
+    assert spec["recipe"][1]["ConditionExpressions"] == [kept]
+    proc = preprocess(
+        {"Condition": "MATCHES", "Value": "x", "TargetColumn": "age"}, tmp_path / "no"
+    )
+    assert proc.returncode == 1 and "condition MATCHES is not evaluated" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -126,3 +126,37 @@ def test_recipe_mistakes_are_named(steps, message):
 def test_text_left_after_the_recipe_is_an_error():
     with pytest.raises(RecipeError, match="still text"):
         feature_matrix(table(x=["a"]), ["x"])
+
+
+@pytest.mark.parametrize(
+    "condition, value, filled",
+    [
+        ("IS", '["a", "c"]', ["x", "", "x", "", ""]),
+        ("IS_NOT", '["a"]', ["", "x", "x", "x", ""]),
+        ("CONTAINS", "b", ["", "x", "", "x", ""]),
+        ("STARTS_WITH", "b", ["", "x", "", "x", ""]),
+        ("ENDS_WITH", "b", ["", "x", "", "", ""]),
+        ("IS_MISSING", None, ["", "", "", "", "x"]),
+        ("IS_NOT_MISSING", None, ["x", "x", "x", "x", ""]),
+        ("GREATER_THAN", "2", ["", "", "x", "x", ""]),
+        ("GREATER_THAN_EQUAL", "2", ["", "x", "x", "x", ""]),
+        ("LESS_THAN", "2", ["x", "", "", "", ""]),
+        ("LESS_THAN_EQUAL", "2", ["x", "x", "", "", ""]),
+    ],
+)
+def test_each_condition_chooses_its_rows(condition, value, filled):
+    """The conditions the recipe module evaluates
+    (https://docs.aws.amazon.com/databrew/latest/dg/API_ConditionExpression.html; a missing
+    value meets no condition but IS_MISSING), here choosing the rows a FILL_WITH_CUSTOM fills.
+    They were ignored: every row was filled."""
+    expression = {"Condition": condition, "TargetColumn": "key"}
+    if value is not None:
+        expression["Value"] = value
+    fill = step("FILL_WITH_CUSTOM", sourceColumn="note", value="x")
+    fill["ConditionExpressions"] = [expression]
+    compares = condition.startswith(("GREATER", "LESS"))
+    keys = ["1", "2", "3", "10", ""] if compares else ["a", "b", "c", "ba", ""]
+    data = table(key=keys, note=[""] * 5)
+    fitted, out = fit(data, [fill])
+    assert out["note"].tolist() == filled
+    assert transform(data, fitted)["note"].tolist() == filled  # inference replays them too

@@ -321,15 +321,17 @@ def _state(pid):
 # -- DataBrew ------------------------------------------------------------------------------
 
 
-def dedupe_job(ws, table, output_key, output_bucket=None):
-    """A DataBrew job "prepare" dropping the duplicate rows of `table` (a CSV file), staged in
-    the home's store, into `output_key`: the store's bucket."""
+DEDUPE = [{"Action": {"Operation": "DELETE_DUPLICATE_ROWS", "Parameters": {}}}]
+
+
+def dedupe_job(ws, table, output_key, output_bucket=None, steps=DEDUPE):
+    """A DataBrew job "prepare" running `steps` (by default: dropping the duplicate rows) on
+    `table` (a CSV file), staged in the home's store, into `output_key`: the store's bucket."""
     uri = ws.stage_data(str(table), "databrew-input")
     bucket, key = uri[len("s3://") :].split("/", 1)
     brew = ws.databrew
     brew.create_dataset(Name="raw", Input={"S3InputDefinition": {"Bucket": bucket, "Key": key}})
-    brew.create_recipe(Name="dedupe", Steps=[{"Action": {"Operation": "DELETE_DUPLICATE_ROWS",
-                                                        "Parameters": {}}}])  # fmt: skip
+    brew.create_recipe(Name="dedupe", Steps=steps)
     brew.publish_recipe(Name="dedupe")
     brew.create_recipe_job(Name="prepare", DatasetName="raw",
                            RecipeReference={"Name": "dedupe", "RecipeVersion": "1.0"},
@@ -638,13 +640,14 @@ def test_an_arn_or_name_that_climbs_out_of_the_home_reads_nothing(tmp_path):
     assert outside.read_text() == content
 
 
-def databrew_run(home, table, output_bucket=None):
-    """StartJobRun of a dedupe job over `table` (CSV text), then DescribeJobRun polled until
-    the run leaves RUNNING (at most 20 s): the run's description."""
+def databrew_run(home, table, output_bucket=None, steps=DEDUPE):
+    """StartJobRun of a job running `steps` (a dedupe by default) over `table` (CSV text), then
+    DescribeJobRun polled until the run leaves RUNNING (at most 20 s): the run's description
+    and the objects under its output prefix."""
     with Workspace(home) as ws:
         source = home.parent / "table.csv"
         source.write_text(table)
-        bucket = dedupe_job(ws, source, "prepared/", output_bucket)
+        bucket = dedupe_job(ws, source, "prepared/", output_bucket, steps)
         brew = ws.databrew
         run_id = brew.start_job_run(Name="prepare")["RunId"]
         deadline = time.time() + 20
@@ -730,3 +733,218 @@ def test_a_databrew_run_whose_process_was_killed_ends_failed(tmp_path):
     assert described["State"] == "FAILED", described
     assert "ended before" in described["ErrorMessage"] and "CompletedOn" in described
     assert not [k for k in described if k.startswith("_")], described
+
+
+def test_describe_recipe_without_a_version_answers_the_latest_published_one(tmp_path):
+    """DescribeRecipe's RecipeVersion: "If this parameter isn't specified, then the latest
+    published version is returned"
+    (https://docs.aws.amazon.com/databrew/latest/dg/API_DescribeRecipe.html). The twin answered
+    LATEST_WORKING, the unpublished edit."""
+    from pipelines.local.databrew.service import DataBrewError
+
+    fill = {"Action": {"Operation": "FILL_WITH_CUSTOM",
+                       "Parameters": {"sourceColumn": "a", "value": "0"}}}  # fmt: skip
+    with Workspace(tmp_path / "home") as ws:
+        brew = ws.databrew
+        brew.create_recipe(Name="r", Steps=[fill])
+        with pytest.raises(DataBrewError) as unpublished:
+            brew.describe_recipe(Name="r")
+        assert unpublished.value.code == "ResourceNotFoundException"
+        brew.publish_recipe(Name="r")
+        brew.update_recipe(Name="r", Steps=[fill, fill])
+        described = brew.describe_recipe(Name="r")
+        assert (described["RecipeVersion"], described["Steps"]) == ("1.0", [fill])
+        working = brew.describe_recipe(Name="r", RecipeVersion="LATEST_WORKING")
+        assert working["Steps"] == [fill, fill]
+
+
+@pytest.mark.parametrize("operation", ["fill_with_custom", "FILL-WITH-CUSTOM", "FILL WITH"])
+def test_an_operation_name_the_model_refuses_is_a_validation_exception(tmp_path, operation):
+    """RecipeAction.Operation must match ^[A-Z\\_]+$
+    (https://docs.aws.amazon.com/databrew/latest/dg/API_RecipeAction.html, botocore's databrew
+    model); the twin upper-cased a lower-case name and replayed it, where DataBrew answers
+    ValidationException at CreateRecipe and UpdateRecipe."""
+    from pipelines.local.databrew.service import DataBrewError
+
+    steps = [{"Action": {"Operation": operation,
+                         "Parameters": {"sourceColumn": "a", "value": "0"}}}]  # fmt: skip
+    good = [{"Action": {"Operation": "FILL_WITH_CUSTOM",
+                        "Parameters": {"sourceColumn": "a", "value": "0"}}}]  # fmt: skip
+    with Workspace(tmp_path / "home") as ws:
+        with pytest.raises(DataBrewError, match="regular expression pattern") as created:
+            ws.databrew.create_recipe(Name="r", Steps=steps)
+        ws.databrew.create_recipe(Name="r", Steps=good)
+        with pytest.raises(DataBrewError, match="regular expression pattern") as updated:
+            ws.databrew.update_recipe(Name="r", Steps=steps)
+    assert created.value.code == updated.value.code == "ValidationException"
+
+
+def step(operation, conditions=None, **parameters):
+    """A recipe step as CreateRecipe takes it."""
+    return dict(
+        {"Action": {"Operation": operation, "Parameters": parameters}},
+        **({"ConditionExpressions": conditions} if conditions else {}),
+    )
+
+
+def prepared_text(home, table, steps):
+    """The CSV a successful run of `steps` over `table` wrote."""
+    described, written = databrew_run(home, table, steps=steps)
+    assert described["State"] == "SUCCEEDED", described
+    ((_, path),) = written.items()
+    return path.read_text()
+
+
+@pytest.mark.parametrize("operation, kind", [("CHANGE_DATA_TYPE", "integer"),
+                                             ("CAST_COLUMN_TYPE", "int")])  # fmt: skip
+def test_a_column_cast_to_integer_is_written_as_integers(tmp_path, operation, kind):
+    """CHANGE_DATA_TYPE to an integer type
+    (https://docs.aws.amazon.com/databrew/latest/dg/recipe-actions.CHANGE_DATA_TYPE.html) made
+    the job's CSV say 30.0 for 30: the twin wrote every number as a double. A missing value
+    stays empty; a double column is still written as doubles."""
+    steps = [step(operation, sourceColumn="age", columnDataType=kind),
+             step("CHANGE_DATA_TYPE", sourceColumn="score", columnDataType="double")]  # fmt: skip
+    text = prepared_text(tmp_path / "home", "id,age,score\n1,30,2\n2,,3.5\n3,41.0,\n", steps)
+    assert text == "id,age,score\n1,30,2.0\n2,,3.5\n3,41,\n"
+
+
+def test_every_answer_of_the_databrew_twin_is_valid_against_botocores_output_shape(tmp_path):
+    """Each answer is what boto3's client would hand back: valid against the operation's
+    output shape in botocore's databrew model (the API reference's Response Syntax, e.g.
+    https://docs.aws.amazon.com/databrew/latest/dg/API_DescribeJobRun.html), timestamps as
+    datetimes. DescribeJobRun carried a Rows member the model does not have, and every date was
+    a float of epoch seconds."""
+    import datetime
+
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client("databrew", region_name="us-east-1", aws_access_key_id="k",
+                          aws_secret_access_key="s")  # fmt: skip
+    stubber = Stubber(client)
+    model = client.meta.service_model
+    answers = []
+
+    def answered(method, **request):
+        answer = getattr(brew, method)(**request)
+        answers.append((method, answer))
+        return answer
+
+    with Workspace(tmp_path / "home") as ws:
+        source = tmp_path / "table.csv"
+        source.write_text("id,age\n1,30\n1,30\n")
+        uri = ws.stage_data(str(source), "databrew-input")
+        bucket, key = uri[len("s3://") :].split("/", 1)
+        brew = ws.databrew
+        location = {"S3InputDefinition": {"Bucket": bucket, "Key": key}}
+        answered("create_dataset", Name="raw", Input=location)
+        answered("update_dataset", Name="raw", Input=location)
+        answered("describe_dataset", Name="raw")
+        answered("create_recipe", Name="r", Steps=DEDUPE)
+        answered("update_recipe", Name="r", Steps=DEDUPE)
+        answered("publish_recipe", Name="r")
+        answered("describe_recipe", Name="r")
+        answered("describe_recipe", Name="r", RecipeVersion="LATEST_WORKING")
+        answered("create_recipe_job", Name="j", DatasetName="raw",
+                 RecipeReference={"Name": "r", "RecipeVersion": "1.0"},
+                 Outputs=[{"Location": {"Bucket": bucket, "Key": "out/"}}],
+                 RoleArn="arn:aws:iam::000000000000:role/DataBrew")  # fmt: skip
+        answered("describe_job", Name="j")
+        run_id = answered("start_job_run", Name="j")["RunId"]
+        described = answered("describe_job_run", Name="j", RunId=run_id)
+        answered("delete_job", Name="j")
+    assert described["State"] == "SUCCEEDED", described
+    for method, answer in answers:
+        stubber.add_response(method, answer)  # raises ParamValidationError when invalid
+        shape = model.operation_model(client.meta.method_to_api_mapping[method]).output_shape
+        for name, member in shape.members.items():
+            if member.type_name == "timestamp" and name in answer:
+                assert isinstance(answer[name], datetime.datetime), (method, name, answer[name])
+                assert answer[name].tzinfo is not None, (method, name)
+    assert {"CreateDate"} <= set(dict(answers)["describe_dataset"])
+    assert {"StartedOn", "CompletedOn"} <= set(described)
+
+
+def test_a_dataset_naming_a_column_twice_fails_the_run_naming_it(tmp_path):
+    """A header naming a column twice kept only its second column's values, without a word.
+    DataBrew's CSV reading (https://docs.aws.amazon.com/databrew/latest/dg/API_CsvOptions.html)
+    documents nothing for it, so the run fails (DescribeJobRun's ErrorMessage,
+    https://docs.aws.amazon.com/databrew/latest/dg/API_DescribeJobRun.html) naming the column."""
+    described, written = databrew_run(tmp_path / "home", "id,age,age\n1,30,31\n")
+    assert described["State"] == "FAILED", described
+    assert "'age'" in described["ErrorMessage"] and "twice" in described["ErrorMessage"]
+    assert not written
+
+
+def test_a_scaling_whose_bounds_overflow_fails_the_run_naming_the_column(tmp_path):
+    """NORMALIZATION (https://docs.aws.amazon.com/databrew/latest/dg/recipe-actions.NORMALIZATION.html)
+    of a column whose range overflows a double (max - min = inf) made every value NaN: the
+    column came out blank. DataBrew documents nothing for it; the run fails naming the
+    column."""
+    steps = [step("CHANGE_DATA_TYPE", sourceColumn="x", columnDataType="double"),
+             step("NORMALIZATION", sourceColumn="x", strategy="MIN_MAX")]  # fmt: skip
+    described, written = databrew_run(tmp_path / "home", "x\n1e308\n-1e308\n0\n", steps=steps)
+    assert described["State"] == "FAILED", described
+    assert "'x'" in described["ErrorMessage"] and "finite" in described["ErrorMessage"]
+    assert not written
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "ten"])
+def test_a_max_categories_that_is_not_a_positive_count_is_refused(tmp_path, value):
+    """ONE_HOT_ENCODING takes sourceColumn only
+    (https://docs.aws.amazon.com/databrew/latest/dg/recipe-actions.ONE_HOT_ENCODING.html);
+    the twin's maxCategories (how many of the most frequent values get a column) of -1 kept all
+    but the last category, silently. A value that is not a positive count is refused by name
+    at CreateRecipe."""
+    from pipelines.local.databrew.service import DataBrewError
+
+    steps = [step("ONE_HOT_ENCODING", sourceColumn="plan", maxCategories=value)]
+    with Workspace(tmp_path / "home") as ws:
+        with pytest.raises(DataBrewError, match="maxCategories") as refused:
+            ws.databrew.create_recipe(Name="r", Steps=steps)
+    assert refused.value.code == "ValidationException"
+
+
+def test_a_steps_conditions_choose_the_rows_it_changes(tmp_path):
+    """ "The action is only performed for column values where the condition evaluates to true",
+    every condition of a step combined with AND
+    (https://docs.aws.amazon.com/databrew/latest/dg/API_ConditionExpression.html,
+    https://docs.aws.amazon.com/databrew/latest/dg/API_RecipeStep.html). The twin ignored
+    ConditionExpressions: a fill meant for the rows of Paris filled Rome's too."""
+    paris = [{"Condition": "IS", "Value": '["Paris"]', "TargetColumn": "city"}]
+    steps = [
+        step("FILL_WITH_CUSTOM", paris, sourceColumn="note", value="x"),
+        step(
+            "REMOVE_MISSING",
+            [{"Condition": "STARTS_WITH", "Value": "Ro", "TargetColumn": "city"}],
+            sourceColumn="note",
+        ),  # fmt: skip
+    ]
+    table = "city,note\nParis,\nRome,\nParis,a\nRoma,b\nLyon,\n"
+    assert prepared_text(tmp_path / "home", table, steps) == (
+        "city,note\nParis,x\nParis,a\nRoma,b\nLyon,\n"
+    )
+
+
+def test_a_condition_the_twin_cannot_evaluate_is_refused_by_name(tmp_path):
+    """A condition (https://docs.aws.amazon.com/databrew/latest/dg/API_ConditionExpression.html)
+    the twin does not evaluate, or a condition on an operation whose conditional meaning it
+    does not replay, is refused at CreateRecipe by name: it used to be ignored, the step applied
+    to every row."""
+    from pipelines.local.databrew.service import DataBrewError
+
+    refused = {
+        "IS_INVALID": [step("FILL_WITH_CUSTOM", [{"Condition": "IS_INVALID", "Value": "[]",
+                                                  "TargetColumn": "a"}],
+                            sourceColumn="a", value="0")],
+        "FILL_WITH_MEDIAN": [step("FILL_WITH_MEDIAN", [{"Condition": "IS_MISSING",
+                                                        "TargetColumn": "b"}],
+                                  sourceColumn="a")],
+        "IS": [step("FILL_WITH_CUSTOM", [{"Condition": "IS", "Value": "Paris",
+                                          "TargetColumn": "a"}], sourceColumn="a", value="0")],
+    }  # fmt: skip
+    with Workspace(tmp_path / "home") as ws:
+        for name, steps in refused.items():
+            with pytest.raises(DataBrewError, match=name) as error:
+                ws.databrew.create_recipe(Name="r", Steps=steps)
+            assert error.value.code == "ValidationException"

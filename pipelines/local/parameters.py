@@ -85,6 +85,11 @@ def _walk(shape, value, path, found):
             )
 
 
+def output_shape(service, operation):
+    """The operation's answer shape in botocore's model, for a twin to answer as boto3 parses."""
+    return _model(service).operation_model(operation).output_shape
+
+
 def _violation(value, path, rule):
     if isinstance(value, list):
         value = "[%s]" % ", ".join(map(str, value))

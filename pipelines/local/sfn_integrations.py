@@ -181,6 +181,8 @@ def databrew_integrations(databrew):
             raise StatesError("DataBrew.%s" % code, str(e))
         if not wait:
             return run
+        # boto3's answer holds datetimes; a state's JSON holds them as epoch seconds
+        described = json.loads(json.dumps(described, default=lambda d: d.timestamp()))
         if described["State"] != "SUCCEEDED":
             raise StatesError("States.TaskFailed", json.dumps(described))
         return described

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.errors import UserError
-from pipelines.local.parameters import check_parameters
+from pipelines.local.parameters import check_parameters, constraint_violations, output_shape
 from pipelines.local.processes import process_start, still_runs
 from processing.churn_job import write_text_atomic
-from processing.churn_recipe import RecipeError, fit, normalize_steps
+from processing.churn_recipe import RecipeError, fit, integer_columns, normalize_steps
 
 MAX_CELLS = 200_000_000  # a local run reads the dataset into memory
 # DataBrew documents no limit on a value's size; csv's own default (128 KB) is not DataBrew's.
@@ -41,13 +41,17 @@ class DataBrewError(UserError):
 
 
 def _checked(operation, params):
-    """boto3's own checks of a request (botocore's model: RecipeStep's shape, ...)."""
+    """boto3's own checks of a request (botocore's model: RecipeStep's shape, ...), then the
+    service's (the model's enums and patterns: an Operation name must match ^[A-Z\\_]+$)."""
     from botocore.exceptions import ParamValidationError
 
     try:
         check_parameters("databrew", operation, params)
     except ParamValidationError as e:
         raise DataBrewError("%s: %s" % (operation, " ".join(str(e).split())))
+    violations = constraint_violations("databrew", operation, params)
+    if violations:
+        raise DataBrewError("%s: %s" % (operation, "; ".join(violations)))
 
 
 def _replayable(operation, name, steps, description):
@@ -94,10 +98,10 @@ class DataBrew(object):
         return {"Name": Name}
 
     def describe_dataset(self, Name):
-        return self._load("datasets", Name)
+        return _answer("DescribeDataset", self._load("datasets", Name))
 
     def update_dataset(self, Name, Input, Format="CSV", FormatOptions=None, **extra):
-        created = self.describe_dataset(Name)["CreateDate"]
+        created = self._load("datasets", Name)["CreateDate"]
         self._delete("datasets", Name)
         self.create_dataset(Name, Input, Format, FormatOptions, **extra)
         record = self._load("datasets", Name)
@@ -135,7 +139,12 @@ class DataBrew(object):
         self._save("recipes", Name, record)
         return {"Name": Name}
 
-    def describe_recipe(self, Name, RecipeVersion="LATEST_WORKING"):
+    def describe_recipe(self, Name, RecipeVersion="LATEST_PUBLISHED"):
+        """Without RecipeVersion, "the latest published version is returned" (the API
+        reference's words)."""
+        return _answer("DescribeRecipe", self._recipe(Name, RecipeVersion))
+
+    def _recipe(self, Name, RecipeVersion):
         record = self._load("recipes", Name)
         if RecipeVersion == "LATEST_WORKING":
             return {"Name": Name, "Steps": record["Steps"], "RecipeVersion": RecipeVersion}
@@ -163,7 +172,7 @@ class DataBrew(object):
             ),
         )
         self.describe_dataset(DatasetName)
-        self.describe_recipe(
+        self._recipe(
             RecipeReference["Name"], RecipeReference.get("RecipeVersion", "LATEST_PUBLISHED")
         )
         if len(Outputs) != 1 or Outputs[0].get("Format", "CSV") != "CSV":
@@ -181,15 +190,15 @@ class DataBrew(object):
         return {"Name": Name}
 
     def describe_job(self, Name):
-        return self._load("jobs", Name)
+        return _answer("DescribeJob", self._load("jobs", Name))
 
     def delete_job(self, Name):
-        self.describe_job(Name)
+        self._load("jobs", Name)
         self._delete("jobs", Name)
         return {"Name": Name}
 
     def start_job_run(self, Name):
-        job = self.describe_job(Name)
+        job = self._load("jobs", Name)
         run_id = "db_" + uuid.uuid4().hex
         run = {
             "JobName": Name,
@@ -206,8 +215,8 @@ class DataBrew(object):
         }
         self._save("runs", run_id, run)
         try:
-            rows = self._run(job, run)
-            run.update(State="SUCCEEDED", Rows=rows)
+            self._run(job, run)
+            run.update(State="SUCCEEDED")
         except Exception as e:  # whatever stops the run fails it, with its reason
             run.update(State="FAILED", ErrorMessage=_reason(e))
         finally:  # an interrupt (re-raised) ends the run too: no run stays RUNNING
@@ -228,7 +237,7 @@ class DataBrew(object):
                 "(killed?); start the job again",
             )
             self._end(run)
-        return {k: v for k, v in run.items() if not k.startswith("_")}
+        return _answer("DescribeJobRun", {k: v for k, v in run.items() if not k.startswith("_")})
 
     def _end(self, run):
         run["CompletedOn"] = time.time()
@@ -236,11 +245,9 @@ class DataBrew(object):
         self._save("runs", run["RunId"], run)
 
     def _run(self, job, run):
-        dataset = self.describe_dataset(job["DatasetName"])
+        dataset = self._load("datasets", job["DatasetName"])
         reference = job["RecipeReference"]
-        recipe = self.describe_recipe(
-            reference["Name"], reference.get("RecipeVersion", "LATEST_PUBLISHED")
-        )
+        recipe = self._recipe(reference["Name"], reference.get("RecipeVersion", "LATEST_PUBLISHED"))
         location = dataset["Input"]["S3InputDefinition"]
         uri = "s3://%s/%s" % (location["Bucket"], location.get("Key", ""))
         files = [p for _, p in sorted(self.store.objects(uri).items()) if p.suffix == ".csv"]
@@ -248,7 +255,7 @@ class DataBrew(object):
             raise DataBrewError("dataset %s: no CSV objects at %s" % (dataset["Name"], uri))
         options = dataset["FormatOptions"].get("Csv", {})
         table = _read(files, options.get("Delimiter", ","), options.get("HeaderRow", True))
-        _, prepared = fit(table, recipe["Steps"])
+        fitted, prepared = fit(table, recipe["Steps"])
         output = job["Outputs"][0]["Location"]
         key = output.get("Key", "").strip("/")
         name = "%s_%s_part00000.csv" % (job["Name"], time.strftime("%d%b%Y_%H%M%S", time.gmtime()))
@@ -256,8 +263,7 @@ class DataBrew(object):
         if job["Outputs"][0].get("Overwrite"):
             for _, old in self.store.objects("s3://%s/%s/" % (output["Bucket"], key)).items():
                 old.unlink()
-        self.store.put_bytes(target, _csv(prepared).encode())
-        return len(next(iter(prepared.values()))) if prepared else 0
+        self.store.put_bytes(target, _csv(prepared, integer_columns(fitted)).encode())
 
     # ------------------------------------------------------------------ records
 
@@ -297,6 +303,18 @@ class DataBrew(object):
         return json.loads(path.read_text())
 
 
+def _answer(operation, record):
+    """A record as boto3 hands the operation's answer back: its timestamp members (stored as
+    epoch seconds) as datetimes, parsed as botocore parses them."""
+    from botocore.utils import parse_timestamp
+
+    members = output_shape("databrew", operation).members
+    return {
+        k: parse_timestamp(v) if members[k].type_name == "timestamp" else v
+        for k, v in record.items()
+    }
+
+
 def _reason(error: Exception) -> str:
     """A failed run's ErrorMessage: the twin's own errors say what is wrong; anything else is
     named by its type too."""
@@ -317,6 +335,9 @@ def _read(files, delimiter, header):
             if first is None:
                 continue
             names = first if header else ["Column_%d" % (i + 1) for i in range(len(first))]
+            twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+            if twice is not None:  # one of the two columns would be lost
+                raise DataBrewError("%s names column %r twice" % (path.name, twice))
             if columns is None:
                 columns = names
             elif names != columns:
@@ -338,22 +359,32 @@ def _read(files, delimiter, header):
     return {name: np.array([r[i] for r in rows], dtype=object) for i, name in enumerate(columns)}
 
 
-def _csv(table):
+def _csv(table, integers):
+    """The table as CSV text: numbers of the `integers` columns as integers where they are
+    whole (a fill may have put a fraction there: it is written, never rounded away), other
+    numbers as doubles (30.0), missing values empty."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     names = list(table)
     writer.writerow(names)
-    columns = [table[n] for n in names]
-    for values in zip(*columns):
+    formats = [_integer_text if n in integers else _double_text for n in names]
+    for values in zip(*(table[n] for n in names)):
         writer.writerow(
             [
-                ""
-                if _missing(v)
-                else (repr(float(v)) if isinstance(v, (float, np.floating)) else v)
-                for v in values
+                "" if _missing(v) else (text(v) if isinstance(v, (float, np.floating)) else v)
+                for text, v in zip(formats, values)
             ]
         )
     return out.getvalue()
+
+
+def _double_text(value):
+    return repr(float(value))
+
+
+def _integer_text(value):
+    value = float(value)
+    return str(int(value)) if value.is_integer() else repr(value)
 
 
 def _missing(value):
