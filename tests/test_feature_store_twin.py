@@ -108,24 +108,30 @@ def test_the_offline_store_has_sagemakers_layout_columns_and_types(fs, tmp_path)
 
 # A brute-force model of the online store, from the documented rules.
 def expected_online(operations, ttl, now):
+    """({rid: values} online, [index of each HardDelete refused for not being later])."""
     state = {}  # rid -> (event_time, values or None (soft-deleted), expires)
-    for op in operations:
+    refused = []
+    for index, op in enumerate(operations):
         kind, rid, et = op[0], op[1], op[2]
         stored = state.get(rid)
         live = stored is not None and (stored[2] is None or stored[2] > now)
         if kind == "put":
             if stored is None or not live or et > stored[0]:
                 state[rid] = (et, op[3], et + ttl if ttl else None)
-        elif stored is not None and not (live and et <= stored[0]):
+        elif live and et <= stored[0]:
+            if kind == "hard":  # DeleteRecord: such a HardDelete is a ValidationError
+                refused.append(index)
+        elif stored is not None:
             if kind == "hard":
                 del state[rid]
             else:
                 state[rid] = (et, None, None)
-    return {
+    online = {
         rid: values
         for rid, (et, values, expires) in state.items()
         if values is not None and (expires is None or expires > now)
     }
+    return online, refused
 
 
 operation = st.tuples(
@@ -153,21 +159,26 @@ def test_the_online_store_follows_the_event_time_delete_and_ttl_rules(
         sm, rt = fs.sagemaker_client(), fs.runtime_client()
         create(sm, ttl=ttl)
         base = time.time() - 6 * 3600 - 3600
-        ops = []
+        ops, refused = [], []
         for kind, rid, step, age in operations:
             et = base + step * 3600
             if kind == "put":
                 rt.put_record(FeatureGroupName=GROUP, Record=record(rid, et, age))
                 ops.append((kind, rid, et, age))
-            else:
+                continue
+            try:
                 rt.delete_record(
                     FeatureGroupName=GROUP,
                     RecordIdentifierValueAsString=rid,
                     EventTime=str(et),
                     DeletionMode="HardDelete" if kind == "hard" else "SoftDelete",
                 )
-                ops.append((kind, rid, et, None))
-        expected = expected_online(ops, ttl, time.time())
+            except ClientError as e:
+                assert e.response["Error"]["Code"] == "ValidationError"
+                refused.append(len(ops))
+            ops.append((kind, rid, et, None))
+        expected, expected_refused = expected_online(ops, ttl, time.time())
+        assert refused == expected_refused
         for rid in ("C1", "C2", "C3"):
             got = rt.get_record(FeatureGroupName=GROUP, RecordIdentifierValueAsString=rid)
             if rid in expected:
@@ -430,3 +441,39 @@ def online_age(rt, rid):
 def offline_rows(fs, home):
     files = sorted((home / "s3").rglob("*.parquet"))
     return [row for f in files for row in pq.read_table(f).to_pylist()]
+
+
+def test_a_hard_delete_not_later_than_the_stored_record_is_refused_and_writes_no_marker(
+    fs, tmp_path
+):
+    """DeleteRecord (https://docs.aws.amazon.com/sagemaker/latest/APIReference/
+    API_feature_store_DeleteRecord.html): "the EventTime specified in DeleteRecord should be set
+    later than the EventTime of the existing record ... If it is not, the deletion does not
+    occur: For SoftDelete, the existing (not deleted) record remains in the OnlineStore, though
+    the delete record marker is still written to the OfflineStore. HardDelete returns
+    EventTime: 400 ValidationException ... No delete record marker is written to the
+    OfflineStore." The twin answered such a HardDelete 200 and wrote the marker, which dropped
+    the customer from the next dataset."""
+    sm, rt = fs.sagemaker_client(), fs.runtime_client()
+    create(sm)
+    rt.put_record(FeatureGroupName=GROUP, Record=record("C1", FRESH, age=7))
+    for older in (FRESH - 1, FRESH):  # earlier, and equal: neither is later
+        code, message = error_code(
+            lambda older=older: rt.delete_record(
+                FeatureGroupName=GROUP,
+                RecordIdentifierValueAsString="C1",
+                EventTime=str(older),
+                DeletionMode="HardDelete",
+            )
+        )
+        assert code == "ValidationError" and "EventTime" in message, message
+    assert online_age(rt, "C1") == "7"
+    rt.delete_record(  # SoftDelete: answered, the record stays, the marker is written
+        FeatureGroupName=GROUP, RecordIdentifierValueAsString="C1", EventTime=str(FRESH - 1)
+    )
+    assert online_age(rt, "C1") == "7"
+    fs.flush()
+    assert [(r["event_time"], r["is_deleted"]) for r in offline_rows(fs, tmp_path)] == [
+        (FRESH, False),
+        (FRESH - 1, True),
+    ]

@@ -285,9 +285,20 @@ class LocalFeatureStore(object):
             online, offline = self._targets(description, target_stores, op)
             seconds = self._event_seconds(description, event_time, op)
             name = description["FeatureGroupName"]
+            now = time.time()
+            stored = self.online.live_event_time(name, record_id, now) if online else None
+            if mode == "HardDelete" and stored is not None and seconds <= stored:
+                # DeleteRecord's documented rule: such a HardDelete fails and writes no
+                # marker (a SoftDelete's marker is still written offline).
+                raise validation(
+                    "EventTime %s is not later than the EventTime of the record stored for %s "
+                    "(%s): a HardDelete must be later; nothing was deleted"
+                    % (event_time, record_id, iso(stored)),
+                    op,
+                )
             with self.db:  # online and offline in one transaction
                 if online:
-                    self.online.delete(name, record_id, seconds, mode == "HardDelete", time.time())
+                    self.online.delete(name, record_id, seconds, mode == "HardDelete", now)
                 if offline:
                     tombstone = {
                         description["RecordIdentifierFeatureName"]: record_id,
