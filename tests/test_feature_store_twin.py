@@ -477,3 +477,54 @@ def test_a_hard_delete_not_later_than_the_stored_record_is_refused_and_writes_no
         (FRESH, False),
         (FRESH - 1, True),
     ]
+
+
+def definitions_of(*types):
+    """The test group's record identifier and event time, then one feature per type."""
+    return [
+        {"FeatureName": "customer_id", "FeatureType": "String"},
+        {"FeatureName": "event_time", "FeatureType": "Fractional"},
+    ] + [{"FeatureName": "f%d" % i, "FeatureType": t} for i, t in enumerate(types)]
+
+
+def offline_at(uri):
+    return {"S3StorageConfig": {"S3Uri": uri}}
+
+
+# CreateFeatureGroup's constraints (https://docs.aws.amazon.com/sagemaker/latest/APIReference/
+# API_CreateFeatureGroup.html and API_FeatureDefinition.html, botocore's sagemaker model):
+# "FeatureDefinitions ... Array Members: Minimum number of 1 item. Maximum number of 2500
+# items.", "FeatureType ... Valid Values: Integral | Fractional | String", and S3StorageConfig's
+# "S3Uri ... Pattern: (https|s3)://([^/]+)/?(.*)". A bucket that is not an S3 bucket name cannot
+# hold the offline store, and the local store holds s3:// URIs only.
+REFUSED_AT_CREATION = [
+    ({"FeatureDefinitions": definitions_of("Boolean")}, "Integral, Fractional, String"),
+    ({"FeatureDefinitions": definitions_of(*["String"] * 2499)}, "less than or equal to 2500"),
+    ({"OfflineStoreConfig": offline_at("file:///tmp/store")}, "regular expression pattern"),
+    ({"OfflineStoreConfig": offline_at("s3://Not_A_Bucket/prefix")}, "not an S3 bucket name"),
+    ({"OfflineStoreConfig": offline_at("https://bucket.example.com/x")}, "not an S3 URI"),
+]
+
+
+@pytest.mark.parametrize("change, words", REFUSED_AT_CREATION)
+def test_create_feature_group_refuses_what_would_fail_later(fs, change, words):
+    """The twin created each of these groups and failed later: an unknown FeatureType with
+    KeyError('Boolean') at the offline store's flush, an unusable S3Uri when the flush wrote
+    (losing the rows), and 2,501 features without a word. Each is a ValidationError at
+    CreateFeatureGroup now, and no group is created."""
+    sm = fs.sagemaker_client()
+    code, message = error_code(lambda: create(sm, **change))
+    assert code == "ValidationError" and words in message, message
+    assert sm.list_feature_groups()["FeatureGroupSummaries"] == []
+
+
+def test_a_group_of_2500_features_is_created_and_written(fs, tmp_path):
+    """The limit is inclusive: 2,500 features are a group (and its records are written)."""
+    sm, rt = fs.sagemaker_client(), fs.runtime_client()
+    create(sm, FeatureDefinitions=definitions_of(*["Integral"] * 2498))
+    rt.put_record(
+        FeatureGroupName=GROUP,
+        Record=record("C1", FRESH) + [{"FeatureName": "f2497", "ValueAsString": "5"}],
+    )
+    fs.flush()
+    assert offline_rows(fs, tmp_path)[0]["f2497"] == 5

@@ -24,11 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
+from pipelines.errors import StoreError
 from pipelines.local.featurestore import groups
-from pipelines.local.featurestore.errors import not_found, validation
+from pipelines.local.featurestore.errors import check_constraints, not_found, validation
 from pipelines.local.featurestore.offline import OfflineStore
 from pipelines.local.featurestore.online import OnlineStore
-from pipelines.local.parameters import check_parameters, constraint_violations
+from pipelines.local.parameters import check_parameters
 from pipelines.local.s3 import Store
 
 MAX_RECORD_BYTES = 350 * 1024  # the documented quotas
@@ -100,6 +101,17 @@ class LocalFeatureStore(object):
         with self.lock:
             description = groups.new_description(request)
             name = request["FeatureGroupName"]
+            if "OfflineStoreConfig" in description:
+                # An offline store the flush could not write would lose every row put.
+                resolved = description["OfflineStoreConfig"]["S3StorageConfig"]
+                try:
+                    self.offline.store.path(resolved["ResolvedOutputS3Uri"] + "/")
+                except StoreError as e:
+                    raise validation(
+                        "OfflineStoreConfig.S3StorageConfig.S3Uri %r cannot hold the offline "
+                        "store: %s" % (resolved["S3Uri"], e),
+                        "CreateFeatureGroup",
+                    ) from None
             if self.db.execute("SELECT 1 FROM feature_groups WHERE name = ?", (name,)).fetchone():
                 raise groups.in_use(name)
             if self.db.execute("SELECT COUNT(*) FROM feature_groups").fetchone()[0] >= (
@@ -475,13 +487,7 @@ def check_runtime_request(operation, request):
     """What boto3 refuses before sending (ParamValidationError), then what the service refuses
     by its model's constraints (ValidationError, worded as AWS words it)."""
     check_parameters(RUNTIME, operation, request)
-    found = constraint_violations(RUNTIME, operation, request)
-    if found:
-        raise validation(
-            "%d validation error%s detected: %s"
-            % (len(found), "" if len(found) == 1 else "s", "; ".join(found)),
-            operation,
-        )
+    check_constraints(RUNTIME, operation, request)
 
 
 class RuntimeClient(object):
