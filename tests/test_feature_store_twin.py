@@ -528,3 +528,92 @@ def test_a_group_of_2500_features_is_created_and_written(fs, tmp_path):
     )
     fs.flush()
     assert offline_rows(fs, tmp_path)[0]["f2497"] == 5
+
+
+def output_problems(service, operation, answer):
+    """What botocore's validator finds wrong with an answer against the operation's output
+    shape (as Stubber.add_response checks it): '' when it is valid."""
+    import botocore.session
+    from botocore.exceptions import ParamValidationError
+    from botocore.validate import validate_parameters
+
+    model = botocore.session.get_session().get_service_model(service)
+    body = {k: v for k, v in answer.items() if k != "ResponseMetadata"}
+    shape = model.operation_model(operation).output_shape
+    if shape is None:  # an answer of ResponseMetadata only
+        return "unexpected members %s" % sorted(body) if body else ""
+    try:
+        validate_parameters(body, shape)
+    except ParamValidationError as e:
+        return str(e)
+    return ""
+
+
+def test_every_answer_of_the_twin_validates_against_botocores_output_shapes(fs):
+    """Each operation's answer is what AWS may answer: botocore's output shapes
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeFeatureGroup.html:
+    NextToken is required in DescribeFeatureGroup's response; Tags are not a member of it).
+    DescribeFeatureGroup answered without NextToken (Stubber refused it), echoed the
+    request's Tags, and left out the DataCatalogConfig that SageMaker fills in for an offline
+    store ("If not provided, Feature Store auto-generates the table name, database, and
+    catalog", API_OfflineStoreConfig.html)."""
+    sm, rt = fs.sagemaker_client(), fs.runtime_client()
+    answers = [("CreateFeatureGroup", create(sm, Tags=[{"Key": "team", "Value": "churn"}]))]
+    answers.append(
+        (
+            "CreateFeatureGroup",
+            create(
+                sm,
+                name="online-only",
+                OfflineStoreConfig=None,
+                RoleArn=None,
+                Description="no offline store",
+                ThroughputConfig={"ThroughputMode": "OnDemand"},
+            ),
+        )
+    )
+    described = sm.describe_feature_group(FeatureGroupName=GROUP)
+    answers.append(("DescribeFeatureGroup", described))
+    answers.append(
+        ("DescribeFeatureGroup", sm.describe_feature_group(FeatureGroupName="online-only"))
+    )
+    answers.append(("ListFeatureGroups", sm.list_feature_groups()))
+    answers.append(("ListFeatureGroups", sm.list_feature_groups(MaxResults=1)))
+    runtime = [
+        ("PutRecord", rt.put_record(FeatureGroupName=GROUP, Record=record("C1", FRESH, 40))),
+        ("GetRecord", rt.get_record(FeatureGroupName=GROUP, RecordIdentifierValueAsString="C1")),
+        ("GetRecord", rt.get_record(FeatureGroupName=GROUP, RecordIdentifierValueAsString="C2")),
+        (
+            "BatchGetRecord",
+            rt.batch_get_record(
+                Identifiers=[
+                    {"FeatureGroupName": GROUP, "RecordIdentifiersValueAsString": ["C1", "C2"]},
+                    {"FeatureGroupName": "nobody", "RecordIdentifiersValueAsString": ["C1"]},
+                ]
+            ),
+        ),
+        (
+            "DeleteRecord",
+            rt.delete_record(
+                FeatureGroupName=GROUP, RecordIdentifierValueAsString="C1", EventTime=str(FRESH + 1)
+            ),
+        ),
+    ]
+    answers.append(("DeleteFeatureGroup", sm.delete_feature_group(FeatureGroupName="online-only")))
+    problems = {
+        "%s %d" % (operation, i): output_problems("sagemaker", operation, answer)
+        for i, (operation, answer) in enumerate(answers)
+    }
+    problems.update(
+        ("%s %d" % (operation, i), output_problems("sagemaker-featurestore-runtime", operation, a))
+        for i, (operation, a) in enumerate(runtime)
+    )
+    assert {k: v for k, v in problems.items() if v} == {}
+    catalog = described["OfflineStoreConfig"]["DataCatalogConfig"]
+    created = int(described["CreationTime"].timestamp())
+    assert catalog == {
+        "TableName": "%s_%d" % (GROUP, created),
+        "Catalog": "AwsDataCatalog",
+        "Database": "sagemaker_featurestore",
+    }
+    assert "Tags" not in described

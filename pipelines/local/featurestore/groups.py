@@ -92,8 +92,16 @@ def new_description(request, now=None):
             name,
             created,
         )
+        # SageMaker names the Glue table when the request does not (API_OfflineStoreConfig).
+        catalog = offline.get("DataCatalogConfig") or {
+            "TableName": "%s_%d" % (name, created),
+            "Catalog": "AwsDataCatalog",
+            "Database": "sagemaker_featurestore",
+        }
         description["OfflineStoreConfig"] = dict(
-            offline, S3StorageConfig=dict(offline["S3StorageConfig"], ResolvedOutputS3Uri=resolved)
+            offline,
+            S3StorageConfig=dict(offline["S3StorageConfig"], ResolvedOutputS3Uri=resolved),
+            DataCatalogConfig=catalog,
         )
         description["OfflineStoreStatus"] = {"Status": "Active"}
     return description

@@ -448,7 +448,10 @@ class SageMakerClient(object):
     def describe_feature_group(self, **request):
         check_parameters("sagemaker", "DescribeFeatureGroup", request)
         description = self.fs.group(request["FeatureGroupName"], "DescribeFeatureGroup")
-        return response(**dict(description, CreationTime=_created(description)))
+        # Tags are the group's (kept with it) but not a member of DescribeFeatureGroup's
+        # output; NextToken is a required one ("": every feature definition is in the answer).
+        answer = {k: v for k, v in description.items() if k != "Tags"}
+        return response(**dict(answer, CreationTime=_created(description), NextToken=""))
 
     def list_feature_groups(self, **request):
         check_parameters("sagemaker", "ListFeatureGroups", request)
