@@ -617,3 +617,56 @@ def test_every_answer_of_the_twin_validates_against_botocores_output_shapes(fs):
         "Database": "sagemaker_featurestore",
     }
     assert "Tags" not in described
+
+
+def test_list_feature_groups_filters_sorts_and_pages_as_documented(fs):
+    """ListFeatureGroups (https://docs.aws.amazon.com/sagemaker/latest/APIReference/
+    API_ListFeatureGroups.html): NameContains, FeatureGroupStatusEquals,
+    OfflineStoreStatusEquals, CreationTimeAfter / CreationTimeBefore filter; SortBy and
+    SortOrder order; MaxResults (1 to 100) pages and NextToken resumes. The twin cut the list
+    at MaxResults and gave no NextToken (the rest could not be read), and ignored the status
+    and creation-time filters."""
+    sm = fs.sagemaker_client()
+    names = ["alpha-1", "beta-2", "Alpha-3", "gamma-4", "delta-5"]
+    for name in names:
+        if name == "gamma-4":
+            create(sm, name=name, OfflineStoreConfig=None, RoleArn=None)
+        else:
+            create(sm, name=name)
+
+    def listed(**request):
+        pages, token = [], None
+        while True:
+            answer = sm.list_feature_groups(**request, **({"NextToken": token} if token else {}))
+            pages.append([g["FeatureGroupName"] for g in answer["FeatureGroupSummaries"]])
+            token = answer.get("NextToken")
+            if not token:
+                return pages
+
+    by_name = sorted(names)  # code-point order (AWS's collation is not documented)
+    assert listed(SortBy="Name", SortOrder="Ascending", MaxResults=2) == [
+        by_name[0:2],
+        by_name[2:4],
+        by_name[4:],
+    ]
+    assert listed(SortBy="Name", SortOrder="Descending") == [by_name[::-1]]
+    assert listed(SortBy="Name", SortOrder="Ascending", NameContains="alpha") == [
+        ["Alpha-3", "alpha-1"]
+    ]
+    assert sorted(listed(OfflineStoreStatusEquals="Active")[0]) == sorted(set(names) - {"gamma-4"})
+    assert listed(FeatureGroupStatusEquals="Creating") == [[]]
+    assert sorted(listed(FeatureGroupStatusEquals="Created")[0]) == sorted(names)
+    created = {
+        g["FeatureGroupName"]: g["CreationTime"]
+        for g in sm.list_feature_groups()["FeatureGroupSummaries"]
+    }
+    cutoff = created["Alpha-3"]
+    assert sorted(listed(CreationTimeAfter=cutoff)[0]) == sorted(
+        n for n, t in created.items() if t > cutoff
+    )
+    assert sorted(listed(CreationTimeBefore=cutoff)[0]) == sorted(
+        n for n, t in created.items() if t < cutoff
+    )
+    for bad in ({"MaxResults": 101}, {"SortBy": "Size"}, {"NextToken": "not-a-token"}):
+        code, message = error_code(lambda bad=bad: sm.list_feature_groups(**bad))
+        assert code == "ValidationError", message

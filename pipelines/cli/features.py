@@ -84,8 +84,14 @@ def cmd_describe(args, ws):
 
 def cmd_list(args, ws):
     side = Side(args, ws)
+    summaries, page = [], {}
     with aws_errors():
-        summaries = side.sagemaker.list_feature_groups()["FeatureGroupSummaries"]
+        while True:  # every page: AWS's default page size is not documented
+            answer = side.sagemaker.list_feature_groups(**page)
+            summaries += answer["FeatureGroupSummaries"]
+            if not answer.get("NextToken"):
+                break
+            page = {"NextToken": answer["NextToken"]}
     for g in summaries:
         print(
             "%-40s %-10s %s" % (g["FeatureGroupName"], g["FeatureGroupStatus"], g["CreationTime"])

@@ -12,6 +12,7 @@ friends as ClientError). State lives in <home>/featurestore/featurestore.db (SQL
 the offline store, as Parquet objects in the local S3 store.
 """
 
+import base64
 import datetime
 import json
 import math
@@ -23,6 +24,7 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+from botocore.utils import parse_to_aware_datetime
 
 from pipelines.errors import StoreError
 from pipelines.local.featurestore import groups
@@ -431,6 +433,21 @@ def _finite(text):
         return False
 
 
+def _offline_status(description):
+    return (description.get("OfflineStoreStatus") or {}).get("Status", "")
+
+
+def _place(token, operation):
+    """The (sort key, name) a NextToken of list_feature_groups holds."""
+    try:
+        key, name = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
+        if isinstance(key, (str, int, float)) and isinstance(name, str):
+            return (key, name)
+    except (ValueError, TypeError, UnicodeError):
+        pass
+    raise validation("NextToken %r is not a token ListFeatureGroups answered" % token, operation)
+
+
 def _created(description):
     return datetime.datetime.fromtimestamp(description["CreationTime"], datetime.timezone.utc)
 
@@ -454,21 +471,47 @@ class SageMakerClient(object):
         return response(**dict(answer, CreationTime=_created(description), NextToken=""))
 
     def list_feature_groups(self, **request):
-        check_parameters("sagemaker", "ListFeatureGroups", request)
-        found = [
-            d
-            for d in self.fs.list_groups()
-            if request.get("NameContains", "").lower() in d["FeatureGroupName"].lower()
+        op = "ListFeatureGroups"
+        check_parameters("sagemaker", op, request)
+        check_constraints("sagemaker", op, request)
+        wanted = [
+            lambda d: request.get("NameContains", "").lower() in d["FeatureGroupName"].lower(),
+            lambda d: (
+                request.get("FeatureGroupStatusEquals", d["FeatureGroupStatus"])
+                == d["FeatureGroupStatus"]
+            ),
+            lambda d: (
+                "OfflineStoreStatusEquals" not in request
+                or _offline_status(d) == request["OfflineStoreStatusEquals"]
+            ),
+            lambda d: (
+                "CreationTimeAfter" not in request
+                or _created(d) > parse_to_aware_datetime(request["CreationTimeAfter"])
+            ),
+            lambda d: (
+                "CreationTimeBefore" not in request
+                or _created(d) < parse_to_aware_datetime(request["CreationTimeBefore"])
+            ),
         ]
+        found = [d for d in self.fs.list_groups() if all(w(d) for w in wanted)]
         key = {
             "Name": lambda d: d["FeatureGroupName"],
             "FeatureGroupStatus": lambda d: d["FeatureGroupStatus"],
-            "OfflineStoreStatus": lambda d: (d.get("OfflineStoreStatus") or {}).get("Status", ""),
+            "OfflineStoreStatus": _offline_status,
             "CreationTime": lambda d: d["CreationTime"],
         }[request.get("SortBy", "CreationTime")]
-        found.sort(key=key, reverse=request.get("SortOrder", "Descending") == "Descending")
+        descending = request.get("SortOrder", "Descending") == "Descending"
+        # Each group's place in the order, unique by its name: a NextToken is the place of
+        # the last one answered, so a group created or deleted between pages moves nothing.
+        places = sorted(((key(d), d["FeatureGroupName"]), d) for d in found)
+        if descending:
+            places.reverse()
+        if "NextToken" in request:
+            after = _place(request["NextToken"], op)
+            places = [(p, d) for p, d in places if (p < after if descending else p > after)]
+        page = places[: request.get("MaxResults", 100)]
         summaries = []
-        for d in found[: request.get("MaxResults", 100)]:
+        for _, d in page:
             summary = {
                 "FeatureGroupName": d["FeatureGroupName"],
                 "FeatureGroupArn": d["FeatureGroupArn"],
@@ -478,7 +521,12 @@ class SageMakerClient(object):
             if "OfflineStoreStatus" in d:
                 summary["OfflineStoreStatus"] = d["OfflineStoreStatus"]
             summaries.append(summary)
-        return response(FeatureGroupSummaries=summaries)
+        answer = {"FeatureGroupSummaries": summaries}
+        if len(places) > len(page):
+            answer["NextToken"] = base64.urlsafe_b64encode(
+                json.dumps(page[-1][0]).encode()
+            ).decode()
+        return response(**answer)
 
     def delete_feature_group(self, **request):
         check_parameters("sagemaker", "DeleteFeatureGroup", request)
