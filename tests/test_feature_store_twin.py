@@ -670,3 +670,47 @@ def test_list_feature_groups_filters_sorts_and_pages_as_documented(fs):
     for bad in ({"MaxResults": 101}, {"SortBy": "Size"}, {"NextToken": "not-a-token"}):
         code, message = error_code(lambda bad=bad: sm.list_feature_groups(**bad))
         assert code == "ValidationError", message
+
+
+@pytest.mark.parametrize(
+    "event_type, good, bad",
+    [
+        (
+            "String",
+            ["2024-05-02T13:44:01Z", "2024-05-02T13:44:01.123Z"],
+            [
+                "2024-05-02T13:44:01.1Z",
+                "2024-05-02T13:44:01.123456Z",
+                "2024-05-02T13:44:01.123456789Z",
+                "٢٠٢٤-05-02T13:44:01Z",  # Arabic-Indic digits
+            ],
+        ),
+        (
+            "Fractional",
+            ["1714650000", "1714650000.25", "1.71465E9", "+1714650000"],
+            [" 1714650000", "1714650000\n", "1_714_650_000", "١٧١٤٦٥٠٠٠٠"],
+        ),
+    ],
+)
+def test_event_times_take_the_documented_formats_and_no_others(fs, event_type, good, bad):
+    """CreateFeatureGroup's EventTimeFeatureName (https://docs.aws.amazon.com/sagemaker/latest/
+    APIReference/API_CreateFeatureGroup.html): "Fractional: EventTime feature values must be a
+    Unix timestamp in seconds. String: ... ISO-8601 ... yyyy-MM-dd'T'HH:mm:ssZ and
+    yyyy-MM-dd'T'HH:mm:ss.SSSZ where ... SSS represent ... milliseconds". The twin took one to
+    nine fractional digits, and for a Fractional event time whatever Python's float() reads
+    (surrounding whitespace, digit-group underscores, other scripts' digits). PutRecord and
+    DeleteRecord refuse them alike now."""
+    sm, rt = fs.sagemaker_client(), fs.runtime_client()
+    create(sm, event_type=event_type)
+    for text in good:
+        rt.put_record(FeatureGroupName=GROUP, Record=record("C1", text))
+    for text in bad:
+        for call in (
+            lambda text=text: rt.put_record(FeatureGroupName=GROUP, Record=record("C2", text)),
+            lambda text=text: rt.delete_record(
+                FeatureGroupName=GROUP, RecordIdentifierValueAsString="C1", EventTime=text
+            ),
+        ):
+            code, message = error_code(call)
+            assert code == "ValidationError" and "event time" in message, (text, message)
+    assert online_age(rt, "C2") is None

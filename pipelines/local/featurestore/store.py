@@ -39,7 +39,13 @@ MAX_VALUE_BYTES = 350 * 1024
 MAX_IDENTIFIER_BYTES = 2 * 1024
 MAX_BATCH_RECORDS = 100
 INTEGRAL = re.compile(r"^[+-]?[0-9]+$")
-ISO_EVENT_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d{1,9})?Z$")
+# The event-time formats CreateFeatureGroup documents: a String one is yyyy-MM-dd'T'HH:mm:ssZ
+# or yyyy-MM-dd'T'HH:mm:ss.SSSZ (milliseconds), a Fractional one Unix seconds written as a
+# number (a double's text: sign, fraction and exponent allowed; ASCII digits only).
+ISO_EVENT_TIME = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(\.[0-9]{3})?Z"
+)
+SECONDS_TEXT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 ARN_NAME = re.compile(r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:feature-group/(.+)$")
 # A Fractional event time is epoch seconds from 0001-01-01 to 9999-12-31.
 EVENT_SECONDS = (-62135596800, 253402300799)
@@ -347,6 +353,8 @@ class LocalFeatureStore(object):
                 seconds = np.array(texts, dtype=np.float64)
             except ValueError:
                 seconds = None
+            if seconds is not None and not all(map(SECONDS_TEXT.fullmatch, texts)):
+                seconds = None  # float() reads more than numbers (" 1", "1_0"): one by one
             if seconds is not None and (
                 not len(seconds)
                 or (np.isfinite(seconds).all() and seconds.min() >= EVENT_SECONDS[0])
@@ -358,18 +366,15 @@ class LocalFeatureStore(object):
     def _event_seconds(self, description, text, operation):
         kind = feature_types(description)[description["EventTimeFeatureName"]]
         if kind == "Fractional":
-            try:
-                seconds = float(text)
-            except ValueError:
-                seconds = float("nan")
+            seconds = float(text) if SECONDS_TEXT.fullmatch(text) else math.nan
             if not math.isfinite(seconds) or not EVENT_SECONDS[0] <= seconds <= EVENT_SECONDS[1]:
                 raise validation(
-                    "event time %r: a Fractional event time is epoch seconds between "
+                    "event time %r: a Fractional event time is epoch seconds, a number between "
                     "0001-01-01 and 9999-12-31" % text,
                     operation,
                 )
             return seconds
-        match = ISO_EVENT_TIME.match(text)
+        match = ISO_EVENT_TIME.fullmatch(text)
         try:
             moment = datetime.datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S")
         except (AttributeError, ValueError):
