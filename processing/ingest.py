@@ -25,7 +25,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from churn_features import FeatureGroupError, definitions, parse_event_time
+from churn_features import FeatureGroupError, definitions, parse_event_time, refused_record
 
 from churn_io import DataError, csv_files, read_raw_table
 from churn_job import fail, write_text_atomic
@@ -47,8 +47,8 @@ def parse_args(argv=None):
 
 
 def records_of(table, layout, ingest_time):
-    """[(record_id, Record)] of every row, or DataError naming the column, the count and
-    examples of the rows that cannot become records."""
+    """[(line, record_id, Record)] of every row, or DataError naming the column, the count
+    and examples of the rows that cannot become records."""
     rows = table.fillna("").astype(str).to_dict("records")
     out, bad = [], []
     for number, row in enumerate(rows, start=2):  # line 1 is the header
@@ -61,7 +61,7 @@ def records_of(table, layout, ingest_time):
         except FeatureGroupError as e:
             bad.append("line %d: %s" % (number, e))
             continue
-        out.append((row[layout.record_identifier].strip(), record))
+        out.append((number, row[layout.record_identifier].strip(), record))
     if bad:
         raise DataError(
             "%d rows cannot become feature records (%s)" % (len(bad), "; ".join(bad[:3]))
@@ -77,10 +77,15 @@ def comparable(record, layout):
 
 
 def ingest_batch(client, group, layout, batch, counts, lock):
+    from botocore.exceptions import ClientError
+
     stored = {}
     answer = client.batch_get_record(
         Identifiers=[
-            {"FeatureGroupName": group, "RecordIdentifiersValueAsString": [r for r, _ in batch]}
+            {
+                "FeatureGroupName": group,
+                "RecordIdentifiersValueAsString": [r for _, r, _ in batch],
+            }
         ]
     )
     for error in answer.get("Errors", []):
@@ -95,11 +100,14 @@ def ingest_batch(client, group, layout, batch, counts, lock):
         for rid in u["RecordIdentifiersValueAsString"]
     }
     put = unchanged = 0
-    for record_id, record in batch:
+    for line, record_id, record in batch:
         if record_id not in unprocessed and stored.get(record_id) == comparable(record, layout):
             unchanged += 1
             continue
-        client.put_record(FeatureGroupName=group, Record=record)
+        try:
+            client.put_record(FeatureGroupName=group, Record=record)
+        except ClientError as e:
+            raise DataError(refused_record(line, record_id, e)) from None
         put += 1
     with lock:
         counts["put"] += put

@@ -343,3 +343,28 @@ def test_the_join_takes_arrow_backed_ids_and_a_history_of_several_chunks(tmp_pat
     kept, counts = as_of_join(history, entities, "customer_id", "event_time")
     assert kept[["customer_id", "v"]].values.tolist() == [["A", 2], ["B", 1], ["C", 3], ["A", 4]]
     assert counts["without_history"] == 1  # Z
+
+
+LONG_ID = "C" * 2100  # PutRecord: "the record identifier ... at most 2 KB" (a quota)
+
+
+def test_a_record_putrecord_refuses_fails_the_ingest_naming_its_line(tmp_path, twin):
+    """A record that PutRecord refuses (https://docs.aws.amazon.com/sagemaker/latest/
+    APIReference/API_feature_store_PutRecord.html, ValidationError) fails the job with one line
+    naming the table's line, the record and the service's error, as `churn features ingest
+    --region` words it. The job said only "ClientError: An error occurred (ValidationError)
+    when calling the PutRecord operation: ...", with no line or record."""
+    fs, server, schema_file = twin
+    table = write_table(
+        tmp_path / "t.csv",
+        [
+            ["C1", "2024-05-01T00:00:00Z", "40", "1", "gold", "0"],
+            [LONG_ID, "2024-05-01T00:00:00Z", "41", "1", "gold", "0"],
+        ],
+    )
+    proc = ingest(tmp_path, server, schema_file, table)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "ingest: error: line 3 (record 'CCCCCCCCCCCCCCCCCCCCCCCCCCCCCC... (2100 characters)'): "
+        "PutRecord refused it: ValidationError: the record identifier is over 2 KB"
+    ]
