@@ -8,9 +8,13 @@ AWS_ENDPOINT_URL_SAGEMAKER_FEATURESTORE_RUNTIME).
 
 Every row is turned into a record first (processing/churn_features.py: types from the schema,
 the event time from the schema's event_time_column or this job's start), so a bad event time
-fails the job before anything is written. Rerunning an ingest of the same rows changes nothing:
-each worker reads its rows' stored records (BatchGetRecord, 100 at a time) and puts only the
-records that differ. The report, ingest.json, counts rows put and unchanged.
+fails the job before anything is written. Each worker reads its rows' stored records
+(BatchGetRecord, 100 at a time) and puts only the records that differ, so rerunning an ingest
+of the same rows changes nothing online, and with one row per customer appends nothing to the
+offline store. A customer's older rows (a table holding history) differ from the newer stored
+record: a rerun puts them again, and the offline store, append-only, holds them twice
+(BuildDataset's deduplication takes one); the online store cannot say which history the
+offline store already has. The report, ingest.json, counts rows put and unchanged.
 
 SageMaker writes the offline store within about 15 minutes of PutRecord: --settle-seconds waits
 that long before the job ends, so a BuildDataset step after it sees the rows (the local twin's
