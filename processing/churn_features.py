@@ -4,6 +4,7 @@ implies, the event time of a row, and the record a row becomes.
     definitions(schema)          -> FeatureGroupLayout (record identifier, event time, features)
     parse_event_time(raw)        -> epoch seconds (float), from ISO-8601 or epoch seconds
     layout.record(row, event)    -> [{"FeatureName", "ValueAsString"}], PutRecord's Record
+    refused_record(line, id, e)  -> how an ingest reports a record PutRecord refused
 
 Standard library only: ingest.py and build_dataset.py run it in the processing image, and
 pipelines/churn builds the CreateFeatureGroup request from the same function, so the group's
@@ -150,6 +151,28 @@ def integral(value, name):
         if -(2**63) <= number < 2**63:
             return str(number)
     raise FeatureGroupError("%s: %r is not a 64-bit integer (an Integral feature)" % (name, value))
+
+
+def refused_record(line, record_id, error):
+    """How the IngestFeatures job and `churn features ingest` report a record PutRecord
+    refused (error: botocore's ClientError): its line in the table, its record identifier and
+    the service's error code and message."""
+    detail = getattr(error, "response", {}).get("Error", {})
+    shown = (
+        record_id
+        if len(record_id) <= 40
+        else "%s... (%d characters)"
+        % (
+            record_id[:30],
+            len(record_id),
+        )
+    )
+    return "line %d (record %r): PutRecord refused it: %s: %s" % (
+        line,
+        shown,
+        detail.get("Code", type(error).__name__),
+        detail.get("Message", str(error)),
+    )
 
 
 def parse_event_time(raw):

@@ -8,9 +8,13 @@ AWS_ENDPOINT_URL_SAGEMAKER_FEATURESTORE_RUNTIME).
 
 Every row is turned into a record first (processing/churn_features.py: types from the schema,
 the event time from the schema's event_time_column or this job's start), so a bad event time
-fails the job before anything is written. Rerunning an ingest of the same rows changes nothing:
-each worker reads its rows' stored records (BatchGetRecord, 100 at a time) and puts only the
-records that differ. The report, ingest.json, counts rows put and unchanged.
+fails the job before anything is written. Each worker reads its rows' stored records
+(BatchGetRecord, 100 at a time) and puts only the records that differ, so rerunning an ingest
+of the same rows changes nothing online, and with one row per customer appends nothing to the
+offline store. A customer's older rows (a table holding history) differ from the newer stored
+record: a rerun puts them again, and the offline store, append-only, holds them twice
+(BuildDataset's deduplication takes one); the online store cannot say which history the
+offline store already has. The report, ingest.json, counts rows put and unchanged.
 
 SageMaker writes the offline store within about 15 minutes of PutRecord: --settle-seconds waits
 that long before the job ends, so a BuildDataset step after it sees the rows (the local twin's
@@ -25,7 +29,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from churn_features import FeatureGroupError, definitions, parse_event_time
+from churn_features import FeatureGroupError, definitions, parse_event_time, refused_record
 
 from churn_io import DataError, csv_files, read_raw_table
 from churn_job import fail, write_text_atomic
@@ -47,8 +51,8 @@ def parse_args(argv=None):
 
 
 def records_of(table, layout, ingest_time):
-    """[(record_id, Record)] of every row, or DataError naming the column, the count and
-    examples of the rows that cannot become records."""
+    """[(line, record_id, Record)] of every row, or DataError naming the column, the count
+    and examples of the rows that cannot become records."""
     rows = table.fillna("").astype(str).to_dict("records")
     out, bad = [], []
     for number, row in enumerate(rows, start=2):  # line 1 is the header
@@ -61,7 +65,7 @@ def records_of(table, layout, ingest_time):
         except FeatureGroupError as e:
             bad.append("line %d: %s" % (number, e))
             continue
-        out.append((row[layout.record_identifier].strip(), record))
+        out.append((number, row[layout.record_identifier].strip(), record))
     if bad:
         raise DataError(
             "%d rows cannot become feature records (%s)" % (len(bad), "; ".join(bad[:3]))
@@ -77,10 +81,15 @@ def comparable(record, layout):
 
 
 def ingest_batch(client, group, layout, batch, counts, lock):
+    from botocore.exceptions import ClientError
+
     stored = {}
     answer = client.batch_get_record(
         Identifiers=[
-            {"FeatureGroupName": group, "RecordIdentifiersValueAsString": [r for r, _ in batch]}
+            {
+                "FeatureGroupName": group,
+                "RecordIdentifiersValueAsString": [r for _, r, _ in batch],
+            }
         ]
     )
     for error in answer.get("Errors", []):
@@ -95,11 +104,14 @@ def ingest_batch(client, group, layout, batch, counts, lock):
         for rid in u["RecordIdentifiersValueAsString"]
     }
     put = unchanged = 0
-    for record_id, record in batch:
+    for line, record_id, record in batch:
         if record_id not in unprocessed and stored.get(record_id) == comparable(record, layout):
             unchanged += 1
             continue
-        client.put_record(FeatureGroupName=group, Record=record)
+        try:
+            client.put_record(FeatureGroupName=group, Record=record)
+        except ClientError as e:
+            raise DataError(refused_record(line, record_id, e)) from None
         put += 1
     with lock:
         counts["put"] += put

@@ -11,6 +11,7 @@ its output shapes; the two sides' answers must have the same shape."""
 import json
 import time
 
+import pandas as pd
 from botocore.stub import Stubber
 from test_run_pipeline import ROLE, run_pipeline
 
@@ -209,3 +210,46 @@ def test_the_twins_record_answers_have_the_shapes_boto3_and_aws_use(tmp_path):
     assert "ExpiresAt" in local_answers[1] and "Record" not in local_answers[2]
     assert local_answers[3]["Records"][0]["RecordIdentifierValueAsString"] == "C1"
     assert "Record" not in local_answers[5]  # soft-deleted
+
+
+def test_a_record_putrecord_refuses_on_aws_is_reported_as_the_ingest_job_reports_it(
+    aws_env, bucket, tmp_path, seed_csv
+):
+    """`churn features ingest --region` against AWS's API (the control plane on moto, the
+    record calls on the twin's wire server, since moto has none): a record PutRecord refuses
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_feature_store_PutRecord.html,
+    a record identifier over the 2 KB quota: ValidationError) is one line naming the file's
+    line, the record and the service's error, in the IngestFeatures job's words. It said
+    "feature group churn-customers: the record identifier is over 2 KB", naming no record."""
+    from pipelines.churn.feature_group import LOCAL_ROLE, feature_group_request
+    from pipelines.churn.schema_source import SchemaSource
+    from pipelines.local.featurestore.server import FeatureStoreServer
+
+    created = features(
+        aws_env, tmp_path, "create", "--role-arn", ROLE,
+        "--offline-store", "s3://%s/feature-store" % bucket,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    twin = LocalFeatureStore(tmp_path / "twin")
+    twin.sagemaker_client().create_feature_group(
+        **feature_group_request(
+            SchemaSource("seed").schema, "churn-customers", "s3://churn-local/fs", LOCAL_ROLE
+        )
+    )
+    server = FeatureStoreServer(twin)
+    try:
+        rows = pd.read_csv(seed_csv, dtype=str).head(3)
+        rows.loc[1, "customer_id"] = "C" * 2100
+        data = tmp_path / "bad.csv"
+        rows.to_csv(data, index=False)
+        env = dict(aws_env, AWS_ENDPOINT_URL_SAGEMAKER_FEATURESTORE_RUNTIME=server.endpoint)
+        proc = features(env, tmp_path, "ingest", "--data", data, "--workers", "1")
+    finally:
+        server.close()
+        twin.close()
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "churn features: error: %s line 3 (record 'CCCCCCCCCCCCCCCCCCCCCCCCCCCCCC... (2100 "
+        "characters)'): PutRecord refused it: ValidationError: the record identifier is over "
+        "2 KB" % data
+    ]

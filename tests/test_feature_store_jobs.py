@@ -343,3 +343,67 @@ def test_the_join_takes_arrow_backed_ids_and_a_history_of_several_chunks(tmp_pat
     kept, counts = as_of_join(history, entities, "customer_id", "event_time")
     assert kept[["customer_id", "v"]].values.tolist() == [["A", 2], ["B", 1], ["C", 3], ["A", 4]]
     assert counts["without_history"] == 1  # Z
+
+
+LONG_ID = "C" * 2100  # PutRecord: "the record identifier ... at most 2 KB" (a quota)
+
+
+def test_a_record_putrecord_refuses_fails_the_ingest_naming_its_line(tmp_path, twin):
+    """A record that PutRecord refuses (https://docs.aws.amazon.com/sagemaker/latest/
+    APIReference/API_feature_store_PutRecord.html, ValidationError) fails the job with one line
+    naming the table's line, the record and the service's error, as `churn features ingest
+    --region` words it. The job said only "ClientError: An error occurred (ValidationError)
+    when calling the PutRecord operation: ...", with no line or record."""
+    fs, server, schema_file = twin
+    table = write_table(
+        tmp_path / "t.csv",
+        [
+            ["C1", "2024-05-01T00:00:00Z", "40", "1", "gold", "0"],
+            [LONG_ID, "2024-05-01T00:00:00Z", "41", "1", "gold", "0"],
+        ],
+    )
+    proc = ingest(tmp_path, server, schema_file, table)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "ingest: error: line 3 (record 'CCCCCCCCCCCCCCCCCCCCCCCCCCCCCC... (2100 characters)'): "
+        "PutRecord refused it: ValidationError: the record identifier is over 2 KB"
+    ]
+
+
+def offline_rows(fs, home):
+    import pyarrow.parquet as pq
+
+    fs.flush()
+    files = sorted((home / "s3").rglob("*.parquet"))
+    return [row for f in files for row in pq.read_table(f).to_pylist()]
+
+
+def test_a_rerun_puts_again_only_history_older_than_the_online_record(tmp_path, twin):
+    """What a rerun writes, as the job's docstring now says: a record equal to the stored one
+    is skipped, so one row per customer appends nothing offline; a customer's older row
+    (history) differs from the newer stored record, is put again and, the offline store being
+    append-only ("the new record is written to ... OfflineStore" for every PutRecord,
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_feature_store_PutRecord.html),
+    appended again, which BuildDataset's deduplication absorbs. The docstring claimed that a
+    rerun "changes nothing"."""
+    fs, server, schema_file = twin
+    table = write_table(
+        tmp_path / "t.csv",
+        [
+            ["C1", "2024-05-01T00:00:00Z", "40", "1", "gold", "0"],
+            ["C1", "2024-05-02T00:00:00Z", "41", "1", "gold", "0"],
+            ["C2", "2024-05-01T00:00:00Z", "50", "1", "gold", "0"],
+        ],
+    )
+    assert "3 put, 0 unchanged" in ingest(tmp_path, server, schema_file, table).stdout
+    assert len(offline_rows(fs, tmp_path / "home")) == 3
+    again = ingest(tmp_path, server, schema_file, table)
+    assert "1 put, 2 unchanged" in again.stdout, again.stdout
+    assert online(fs, "C1")["age"] == "41"
+    rows = offline_rows(fs, tmp_path / "home")
+    assert sorted((r["customer_id"], r["age"]) for r in rows) == [
+        ("C1", 40),
+        ("C1", 40),
+        ("C1", 41),
+        ("C2", 50),
+    ]

@@ -252,3 +252,39 @@ def test_a_run_killed_during_the_ingest_loses_no_acknowledged_record(tmp_path):
     assert "build-dataset: %d rows for %d entities" % (rows, rows) in (
         (built / "algo-1.log").read_text()
     )
+
+
+# A user's script: PutRecord through the twin's client, then an ordinary exit with no flush and
+# no close (the buffered offline rows live in the home's database, not in this process).
+PUT_AND_EXIT = """
+import sys, time
+import pandas as pd
+from pipelines.churn.feature_group import layout_of
+from pipelines.churn.schema_source import SchemaSource
+from pipelines.local.featurestore.store import LocalFeatureStore
+layout = layout_of(SchemaSource("seed").schema)
+rows = pd.read_csv(sys.argv[2], dtype=str).head(3).fillna("").to_dict("records")
+runtime = LocalFeatureStore(sys.argv[1]).runtime_client()
+for row in rows:
+    runtime.put_record(FeatureGroupName="churn-customers", Record=layout.record(row, time.time()))
+"""
+
+
+def test_records_put_by_a_process_that_exits_without_flushing_reach_the_dataset(tmp_path, seed_csv):
+    """PutRecord (https://docs.aws.amazon.com/sagemaker/latest/APIReference/
+    API_feature_store_PutRecord.html): the new record "is written to both the OnlineStore and
+    OfflineStore". A process that put records and exited normally without a flush or close
+    leaves them for the next command: `churn features dataset` (BuildDataset's script) builds
+    its rows from them."""
+    home = tmp_path / "home"
+    assert churn_cli(home, "features", "create").returncode == 0
+    put = subprocess.run(
+        [sys.executable, "-c", PUT_AND_EXIT, str(home), str(seed_csv)],
+        cwd=str(ROOT), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert put.returncode == 0, put.stderr
+    out = tmp_path / "dataset.csv"
+    dataset = churn_cli(home, "features", "dataset", "--out", out)
+    assert dataset.returncode == 0, dataset.stderr
+    ids = pd.read_csv(seed_csv, dtype=str)["customer_id"].head(3)
+    assert sorted(pd.read_csv(out, dtype=str)["customer_id"]) == sorted(ids)

@@ -108,24 +108,30 @@ def test_the_offline_store_has_sagemakers_layout_columns_and_types(fs, tmp_path)
 
 # A brute-force model of the online store, from the documented rules.
 def expected_online(operations, ttl, now):
+    """({rid: values} online, [index of each HardDelete refused for not being later])."""
     state = {}  # rid -> (event_time, values or None (soft-deleted), expires)
-    for op in operations:
+    refused = []
+    for index, op in enumerate(operations):
         kind, rid, et = op[0], op[1], op[2]
         stored = state.get(rid)
         live = stored is not None and (stored[2] is None or stored[2] > now)
         if kind == "put":
             if stored is None or not live or et > stored[0]:
                 state[rid] = (et, op[3], et + ttl if ttl else None)
-        elif stored is not None and not (live and et <= stored[0]):
+        elif live and et <= stored[0]:
+            if kind == "hard":  # DeleteRecord: such a HardDelete is a ValidationError
+                refused.append(index)
+        elif stored is not None:
             if kind == "hard":
                 del state[rid]
             else:
                 state[rid] = (et, None, None)
-    return {
+    online = {
         rid: values
         for rid, (et, values, expires) in state.items()
         if values is not None and (expires is None or expires > now)
     }
+    return online, refused
 
 
 operation = st.tuples(
@@ -153,21 +159,26 @@ def test_the_online_store_follows_the_event_time_delete_and_ttl_rules(
         sm, rt = fs.sagemaker_client(), fs.runtime_client()
         create(sm, ttl=ttl)
         base = time.time() - 6 * 3600 - 3600
-        ops = []
+        ops, refused = [], []
         for kind, rid, step, age in operations:
             et = base + step * 3600
             if kind == "put":
                 rt.put_record(FeatureGroupName=GROUP, Record=record(rid, et, age))
                 ops.append((kind, rid, et, age))
-            else:
+                continue
+            try:
                 rt.delete_record(
                     FeatureGroupName=GROUP,
                     RecordIdentifierValueAsString=rid,
                     EventTime=str(et),
                     DeletionMode="HardDelete" if kind == "hard" else "SoftDelete",
                 )
-                ops.append((kind, rid, et, None))
-        expected = expected_online(ops, ttl, time.time())
+            except ClientError as e:
+                assert e.response["Error"]["Code"] == "ValidationError"
+                refused.append(len(ops))
+            ops.append((kind, rid, et, None))
+        expected, expected_refused = expected_online(ops, ttl, time.time())
+        assert refused == expected_refused
         for rid in ("C1", "C2", "C3"):
             got = rt.get_record(FeatureGroupName=GROUP, RecordIdentifierValueAsString=rid)
             if rid in expected:
@@ -430,3 +441,276 @@ def online_age(rt, rid):
 def offline_rows(fs, home):
     files = sorted((home / "s3").rglob("*.parquet"))
     return [row for f in files for row in pq.read_table(f).to_pylist()]
+
+
+def test_a_hard_delete_not_later_than_the_stored_record_is_refused_and_writes_no_marker(
+    fs, tmp_path
+):
+    """DeleteRecord (https://docs.aws.amazon.com/sagemaker/latest/APIReference/
+    API_feature_store_DeleteRecord.html): "the EventTime specified in DeleteRecord should be set
+    later than the EventTime of the existing record ... If it is not, the deletion does not
+    occur: For SoftDelete, the existing (not deleted) record remains in the OnlineStore, though
+    the delete record marker is still written to the OfflineStore. HardDelete returns
+    EventTime: 400 ValidationException ... No delete record marker is written to the
+    OfflineStore." The twin answered such a HardDelete 200 and wrote the marker, which dropped
+    the customer from the next dataset."""
+    sm, rt = fs.sagemaker_client(), fs.runtime_client()
+    create(sm)
+    rt.put_record(FeatureGroupName=GROUP, Record=record("C1", FRESH, age=7))
+    for older in (FRESH - 1, FRESH):  # earlier, and equal: neither is later
+        code, message = error_code(
+            lambda older=older: rt.delete_record(
+                FeatureGroupName=GROUP,
+                RecordIdentifierValueAsString="C1",
+                EventTime=str(older),
+                DeletionMode="HardDelete",
+            )
+        )
+        assert code == "ValidationError" and "EventTime" in message, message
+    assert online_age(rt, "C1") == "7"
+    rt.delete_record(  # SoftDelete: answered, the record stays, the marker is written
+        FeatureGroupName=GROUP, RecordIdentifierValueAsString="C1", EventTime=str(FRESH - 1)
+    )
+    assert online_age(rt, "C1") == "7"
+    fs.flush()
+    assert [(r["event_time"], r["is_deleted"]) for r in offline_rows(fs, tmp_path)] == [
+        (FRESH, False),
+        (FRESH - 1, True),
+    ]
+
+
+def definitions_of(*types):
+    """The test group's record identifier and event time, then one feature per type."""
+    return [
+        {"FeatureName": "customer_id", "FeatureType": "String"},
+        {"FeatureName": "event_time", "FeatureType": "Fractional"},
+    ] + [{"FeatureName": "f%d" % i, "FeatureType": t} for i, t in enumerate(types)]
+
+
+def offline_at(uri):
+    return {"S3StorageConfig": {"S3Uri": uri}}
+
+
+# CreateFeatureGroup's constraints (https://docs.aws.amazon.com/sagemaker/latest/APIReference/
+# API_CreateFeatureGroup.html and API_FeatureDefinition.html, botocore's sagemaker model):
+# "FeatureDefinitions ... Array Members: Minimum number of 1 item. Maximum number of 2500
+# items.", "FeatureType ... Valid Values: Integral | Fractional | String", and S3StorageConfig's
+# "S3Uri ... Pattern: (https|s3)://([^/]+)/?(.*)". A bucket that is not an S3 bucket name cannot
+# hold the offline store, and the local store holds s3:// URIs only.
+REFUSED_AT_CREATION = [
+    ({"FeatureDefinitions": definitions_of("Boolean")}, "Integral, Fractional, String"),
+    ({"FeatureDefinitions": definitions_of(*["String"] * 2499)}, "less than or equal to 2500"),
+    ({"OfflineStoreConfig": offline_at("file:///tmp/store")}, "regular expression pattern"),
+    ({"OfflineStoreConfig": offline_at("s3://Not_A_Bucket/prefix")}, "not an S3 bucket name"),
+    ({"OfflineStoreConfig": offline_at("https://bucket.example.com/x")}, "not an S3 URI"),
+]
+
+
+@pytest.mark.parametrize("change, words", REFUSED_AT_CREATION)
+def test_create_feature_group_refuses_what_would_fail_later(fs, change, words):
+    """The twin created each of these groups and failed later: an unknown FeatureType with
+    KeyError('Boolean') at the offline store's flush, an unusable S3Uri when the flush wrote
+    (losing the rows), and 2,501 features without a word. Each is a ValidationError at
+    CreateFeatureGroup now, and no group is created."""
+    sm = fs.sagemaker_client()
+    code, message = error_code(lambda: create(sm, **change))
+    assert code == "ValidationError" and words in message, message
+    assert sm.list_feature_groups()["FeatureGroupSummaries"] == []
+
+
+def test_a_group_of_2500_features_is_created_and_written(fs, tmp_path):
+    """The limit is inclusive: 2,500 features are a group (and its records are written)."""
+    sm, rt = fs.sagemaker_client(), fs.runtime_client()
+    create(sm, FeatureDefinitions=definitions_of(*["Integral"] * 2498))
+    rt.put_record(
+        FeatureGroupName=GROUP,
+        Record=record("C1", FRESH) + [{"FeatureName": "f2497", "ValueAsString": "5"}],
+    )
+    fs.flush()
+    assert offline_rows(fs, tmp_path)[0]["f2497"] == 5
+
+
+def output_problems(service, operation, answer):
+    """What botocore's validator finds wrong with an answer against the operation's output
+    shape (as Stubber.add_response checks it): '' when it is valid."""
+    import botocore.session
+    from botocore.exceptions import ParamValidationError
+    from botocore.validate import validate_parameters
+
+    model = botocore.session.get_session().get_service_model(service)
+    body = {k: v for k, v in answer.items() if k != "ResponseMetadata"}
+    shape = model.operation_model(operation).output_shape
+    if shape is None:  # an answer of ResponseMetadata only
+        return "unexpected members %s" % sorted(body) if body else ""
+    try:
+        validate_parameters(body, shape)
+    except ParamValidationError as e:
+        return str(e)
+    return ""
+
+
+def test_every_answer_of_the_twin_validates_against_botocores_output_shapes(fs):
+    """Each operation's answer is what AWS may answer: botocore's output shapes
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeFeatureGroup.html:
+    NextToken is required in DescribeFeatureGroup's response; Tags are not a member of it).
+    DescribeFeatureGroup answered without NextToken (Stubber refused it), echoed the
+    request's Tags, and left out the DataCatalogConfig that SageMaker fills in for an offline
+    store ("If not provided, Feature Store auto-generates the table name, database, and
+    catalog", API_OfflineStoreConfig.html)."""
+    sm, rt = fs.sagemaker_client(), fs.runtime_client()
+    answers = [("CreateFeatureGroup", create(sm, Tags=[{"Key": "team", "Value": "churn"}]))]
+    answers.append(
+        (
+            "CreateFeatureGroup",
+            create(
+                sm,
+                name="online-only",
+                OfflineStoreConfig=None,
+                RoleArn=None,
+                Description="no offline store",
+                ThroughputConfig={"ThroughputMode": "OnDemand"},
+            ),
+        )
+    )
+    described = sm.describe_feature_group(FeatureGroupName=GROUP)
+    answers.append(("DescribeFeatureGroup", described))
+    answers.append(
+        ("DescribeFeatureGroup", sm.describe_feature_group(FeatureGroupName="online-only"))
+    )
+    answers.append(("ListFeatureGroups", sm.list_feature_groups()))
+    answers.append(("ListFeatureGroups", sm.list_feature_groups(MaxResults=1)))
+    runtime = [
+        ("PutRecord", rt.put_record(FeatureGroupName=GROUP, Record=record("C1", FRESH, 40))),
+        ("GetRecord", rt.get_record(FeatureGroupName=GROUP, RecordIdentifierValueAsString="C1")),
+        ("GetRecord", rt.get_record(FeatureGroupName=GROUP, RecordIdentifierValueAsString="C2")),
+        (
+            "BatchGetRecord",
+            rt.batch_get_record(
+                Identifiers=[
+                    {"FeatureGroupName": GROUP, "RecordIdentifiersValueAsString": ["C1", "C2"]},
+                    {"FeatureGroupName": "nobody", "RecordIdentifiersValueAsString": ["C1"]},
+                ]
+            ),
+        ),
+        (
+            "DeleteRecord",
+            rt.delete_record(
+                FeatureGroupName=GROUP, RecordIdentifierValueAsString="C1", EventTime=str(FRESH + 1)
+            ),
+        ),
+    ]
+    answers.append(("DeleteFeatureGroup", sm.delete_feature_group(FeatureGroupName="online-only")))
+    problems = {
+        "%s %d" % (operation, i): output_problems("sagemaker", operation, answer)
+        for i, (operation, answer) in enumerate(answers)
+    }
+    problems.update(
+        ("%s %d" % (operation, i), output_problems("sagemaker-featurestore-runtime", operation, a))
+        for i, (operation, a) in enumerate(runtime)
+    )
+    assert {k: v for k, v in problems.items() if v} == {}
+    catalog = described["OfflineStoreConfig"]["DataCatalogConfig"]
+    created = int(described["CreationTime"].timestamp())
+    assert catalog == {
+        "TableName": "%s_%d" % (GROUP, created),
+        "Catalog": "AwsDataCatalog",
+        "Database": "sagemaker_featurestore",
+    }
+    assert "Tags" not in described
+
+
+def test_list_feature_groups_filters_sorts_and_pages_as_documented(fs):
+    """ListFeatureGroups (https://docs.aws.amazon.com/sagemaker/latest/APIReference/
+    API_ListFeatureGroups.html): NameContains, FeatureGroupStatusEquals,
+    OfflineStoreStatusEquals, CreationTimeAfter / CreationTimeBefore filter; SortBy and
+    SortOrder order; MaxResults (1 to 100) pages and NextToken resumes. The twin cut the list
+    at MaxResults and gave no NextToken (the rest could not be read), and ignored the status
+    and creation-time filters."""
+    sm = fs.sagemaker_client()
+    names = ["alpha-1", "beta-2", "Alpha-3", "gamma-4", "delta-5"]
+    for name in names:
+        if name == "gamma-4":
+            create(sm, name=name, OfflineStoreConfig=None, RoleArn=None)
+        else:
+            create(sm, name=name)
+
+    def listed(**request):
+        pages, token = [], None
+        while True:
+            answer = sm.list_feature_groups(**request, **({"NextToken": token} if token else {}))
+            pages.append([g["FeatureGroupName"] for g in answer["FeatureGroupSummaries"]])
+            token = answer.get("NextToken")
+            if not token:
+                return pages
+
+    by_name = sorted(names)  # code-point order (AWS's collation is not documented)
+    assert listed(SortBy="Name", SortOrder="Ascending", MaxResults=2) == [
+        by_name[0:2],
+        by_name[2:4],
+        by_name[4:],
+    ]
+    assert listed(SortBy="Name", SortOrder="Descending") == [by_name[::-1]]
+    assert listed(SortBy="Name", SortOrder="Ascending", NameContains="alpha") == [
+        ["Alpha-3", "alpha-1"]
+    ]
+    assert sorted(listed(OfflineStoreStatusEquals="Active")[0]) == sorted(set(names) - {"gamma-4"})
+    assert listed(FeatureGroupStatusEquals="Creating") == [[]]
+    assert sorted(listed(FeatureGroupStatusEquals="Created")[0]) == sorted(names)
+    created = {
+        g["FeatureGroupName"]: g["CreationTime"]
+        for g in sm.list_feature_groups()["FeatureGroupSummaries"]
+    }
+    cutoff = created["Alpha-3"]
+    assert sorted(listed(CreationTimeAfter=cutoff)[0]) == sorted(
+        n for n, t in created.items() if t > cutoff
+    )
+    assert sorted(listed(CreationTimeBefore=cutoff)[0]) == sorted(
+        n for n, t in created.items() if t < cutoff
+    )
+    for bad in ({"MaxResults": 101}, {"SortBy": "Size"}, {"NextToken": "not-a-token"}):
+        code, message = error_code(lambda bad=bad: sm.list_feature_groups(**bad))
+        assert code == "ValidationError", message
+
+
+@pytest.mark.parametrize(
+    "event_type, good, bad",
+    [
+        (
+            "String",
+            ["2024-05-02T13:44:01Z", "2024-05-02T13:44:01.123Z"],
+            [
+                "2024-05-02T13:44:01.1Z",
+                "2024-05-02T13:44:01.123456Z",
+                "2024-05-02T13:44:01.123456789Z",
+                "٢٠٢٤-05-02T13:44:01Z",  # Arabic-Indic digits
+            ],
+        ),
+        (
+            "Fractional",
+            ["1714650000", "1714650000.25", "1.71465E9", "+1714650000"],
+            [" 1714650000", "1714650000\n", "1_714_650_000", "١٧١٤٦٥٠٠٠٠"],
+        ),
+    ],
+)
+def test_event_times_take_the_documented_formats_and_no_others(fs, event_type, good, bad):
+    """CreateFeatureGroup's EventTimeFeatureName (https://docs.aws.amazon.com/sagemaker/latest/
+    APIReference/API_CreateFeatureGroup.html): "Fractional: EventTime feature values must be a
+    Unix timestamp in seconds. String: ... ISO-8601 ... yyyy-MM-dd'T'HH:mm:ssZ and
+    yyyy-MM-dd'T'HH:mm:ss.SSSZ where ... SSS represent ... milliseconds". The twin took one to
+    nine fractional digits, and for a Fractional event time whatever Python's float() reads
+    (surrounding whitespace, digit-group underscores, other scripts' digits). PutRecord and
+    DeleteRecord refuse them alike now."""
+    sm, rt = fs.sagemaker_client(), fs.runtime_client()
+    create(sm, event_type=event_type)
+    for text in good:
+        rt.put_record(FeatureGroupName=GROUP, Record=record("C1", text))
+    for text in bad:
+        for call in (
+            lambda text=text: rt.put_record(FeatureGroupName=GROUP, Record=record("C2", text)),
+            lambda text=text: rt.delete_record(
+                FeatureGroupName=GROUP, RecordIdentifierValueAsString="C1", EventTime=text
+            ),
+        ):
+            code, message = error_code(call)
+            assert code == "ValidationError" and "event time" in message, (text, message)
+    assert online_age(rt, "C2") is None

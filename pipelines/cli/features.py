@@ -31,7 +31,7 @@ from pipelines.churn.schema_source import SchemaSource
 from pipelines.churn.script_run import StepFailed, run_script
 from pipelines.cli.common import add_home, add_schema, positive_int
 from pipelines.errors import UserError
-from processing.churn_features import FeatureGroupError, parse_event_time
+from processing.churn_features import FeatureGroupError, parse_event_time, refused_record
 from processing.churn_io import DataError, csv_files, read_raw_table
 
 LOCAL_CHUNK = 200_000  # records per transaction of a local ingest
@@ -84,8 +84,14 @@ def cmd_describe(args, ws):
 
 def cmd_list(args, ws):
     side = Side(args, ws)
+    summaries, page = [], {}
     with aws_errors():
-        summaries = side.sagemaker.list_feature_groups()["FeatureGroupSummaries"]
+        while True:  # every page: AWS's default page size is not documented
+            answer = side.sagemaker.list_feature_groups(**page)
+            summaries += answer["FeatureGroupSummaries"]
+            if not answer.get("NextToken"):
+                break
+            page = {"NextToken": answer["NextToken"]}
     for g in summaries:
         print(
             "%-40s %-10s %s" % (g["FeatureGroupName"], g["FeatureGroupStatus"], g["CreationTime"])
@@ -177,6 +183,7 @@ def cmd_ingest(args, ws):
     with aws_errors("feature group %s: " % args.feature_group):
         if side.aws:
             names = list(columns)
+            ids = columns[group_layout.record_identifier]
             records = [
                 [
                     {"FeatureName": n, "ValueAsString": v}
@@ -185,13 +192,20 @@ def cmd_ingest(args, ws):
                 ]
                 for row in zip(*columns.values())
             ]
-            with ThreadPoolExecutor(max_workers=args.workers) as pool:
-                for done in [
-                    pool.submit(
-                        side.runtime.put_record, FeatureGroupName=args.feature_group, Record=r
+
+            def put(index):
+                from botocore.exceptions import ClientError
+
+                try:
+                    side.runtime.put_record(
+                        FeatureGroupName=args.feature_group, Record=records[index]
                     )
-                    for r in records
-                ]:
+                except ClientError as e:  # line 1 is the header
+                    message = refused_record(index + 2, ids[index], e)
+                    raise UserError("%s %s" % (args.data, message)) from None
+
+            with ThreadPoolExecutor(max_workers=args.workers) as pool:
+                for done in [pool.submit(put, i) for i in range(count)]:
                     done.result()
         else:  # PutRecord's rules, checked column by column, a transaction per chunk
             for i in range(0, count, LOCAL_CHUNK):

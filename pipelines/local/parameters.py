@@ -3,10 +3,18 @@ botocore's own validator and service model: the twins refuse what boto3 would; a
 service checks after it (constraint_violations: enums, maximum lengths, patterns), from the same
 model, for a twin to refuse as its service does."""
 
+import functools
 import re
+import sys
+import unicodedata
 from typing import Optional
 
 _MODELS = {}
+# Java regular-expression syntax the service models use that Python's re does not read: a
+# range of UTF-16 surrogate pairs (the supplementary planes) and Unicode categories.
+_PAIR = r"\\u(D[89AB][0-9A-F]{2})\\u(D[C-F][0-9A-F]{2})"
+_SURROGATE_PAIRS = re.compile(_PAIR + "-" + _PAIR, re.I)
+_CATEGORY = re.compile(r"\\p\{([A-Z][a-z]?)\}")
 
 
 def check_parameters(service, operation, params):
@@ -68,7 +76,7 @@ def _walk(shape, value, path, found):
                     value, path, "Member must have length less than or equal to %d" % meta["max"]
                 )
             )
-        elif "pattern" in meta and not re.fullmatch(meta["pattern"], value, re.DOTALL):
+        elif "pattern" in meta and not _pattern(meta["pattern"]).fullmatch(value):
             found.append(
                 _violation(
                     value,
@@ -88,6 +96,40 @@ def _walk(shape, value, path, found):
 def output_shape(service, operation):
     """The operation's answer shape in botocore's model, for a twin to answer as boto3 parses."""
     return _model(service).operation_model(operation).output_shape
+
+
+@functools.lru_cache(maxsize=None)
+def _pattern(java):
+    """A model's pattern (Java syntax) as Python's re reads it, matched with DOTALL."""
+
+    def pairs(m):
+        low, high = (
+            0x10000 + ((int(a, 16) - 0xD800) << 10) + (int(b, 16) - 0xDC00)
+            for a, b in (m.group(1, 2), m.group(3, 4))
+        )
+        return "\\U%08X-\\U%08X" % (low, high)
+
+    python = _SURROGATE_PAIRS.sub(pairs, java)
+    python = _CATEGORY.sub(lambda m: _category_ranges(m.group(1)), python)
+    return re.compile(python, re.DOTALL)
+
+
+@functools.lru_cache(maxsize=None)
+def _category_ranges(category):
+    """The code points of a Unicode category (L, or Lu) as ranges inside a character class,
+    as \\p{L} stands inside the models' classes."""
+    ranges, start, previous = [], None, None
+    for code in range(sys.maxunicode + 1):
+        if unicodedata.category(chr(code)).startswith(category):
+            if start is None:
+                start = code
+            previous = code
+        elif start is not None:
+            ranges.append((start, previous))
+            start = None
+    if start is not None:
+        ranges.append((start, previous))
+    return "".join("\\U%08X-\\U%08X" % r for r in ranges)
 
 
 def _violation(value, path, rule):

@@ -5,7 +5,7 @@ import re
 import time
 
 from pipelines.local.arns import ACCOUNT, REGION, sagemaker_arn
-from pipelines.local.featurestore.errors import client_error, validation
+from pipelines.local.featurestore.errors import check_constraints, client_error, validation
 from pipelines.local.parameters import check_parameters
 
 NAME = re.compile(r"^[a-zA-Z0-9]([-_]*[a-zA-Z0-9]){0,63}$")
@@ -28,7 +28,7 @@ def new_description(request, now=None):
         raise validation(
             "FeatureGroupName %r must match [a-zA-Z0-9]([_-]*[a-zA-Z0-9]){0,63}" % name, op
         )
-    types = {}
+    types, lower = {}, set()
     for d in request["FeatureDefinitions"]:
         feature = d["FeatureName"]
         if not NAME.match(feature):
@@ -41,8 +41,9 @@ def new_description(request, now=None):
                 % (feature, ", ".join(RESERVED_NAMES)),
                 op,
             )
-        if feature.lower() in {t.lower() for t in types}:
+        if feature.lower() in lower:
             raise validation("FeatureName %r is defined more than once" % feature, op)
+        lower.add(feature.lower())
         if d.get("CollectionType"):
             raise validation(
                 "feature %r: collection types (List, Set, Vector) are not supported by the "
@@ -64,6 +65,9 @@ def new_description(request, now=None):
             % (request["EventTimeFeatureName"], types[request["EventTimeFeatureName"]]),
             op,
         )
+    # The rest of the model's constraints: FeatureType's enum, at most 2,500 definitions,
+    # S3Uri's pattern, lengths (after the rules above, which name the field they refuse).
+    check_constraints("sagemaker", op, request)
     online = request.get("OnlineStoreConfig") or {}
     offline = request.get("OfflineStoreConfig")
     if not online.get("EnableOnlineStore") and not offline:
@@ -88,8 +92,16 @@ def new_description(request, now=None):
             name,
             created,
         )
+        # SageMaker names the Glue table when the request does not (API_OfflineStoreConfig).
+        catalog = offline.get("DataCatalogConfig") or {
+            "TableName": "%s_%d" % (name, created),
+            "Catalog": "AwsDataCatalog",
+            "Database": "sagemaker_featurestore",
+        }
         description["OfflineStoreConfig"] = dict(
-            offline, S3StorageConfig=dict(offline["S3StorageConfig"], ResolvedOutputS3Uri=resolved)
+            offline,
+            S3StorageConfig=dict(offline["S3StorageConfig"], ResolvedOutputS3Uri=resolved),
+            DataCatalogConfig=catalog,
         )
         description["OfflineStoreStatus"] = {"Status": "Active"}
     return description

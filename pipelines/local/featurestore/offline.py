@@ -94,22 +94,26 @@ class OfflineStore(object):
         that holds the database's write lock, so two processes never write the same rows."""
         if not self.db.in_transaction:
             self.db.execute("BEGIN IMMEDIATE")
-        query = "SELECT id, feature_group, batch FROM offline_pending"
-        pending = self.db.execute(
-            query + (" WHERE feature_group = ? ORDER BY id" if name else " ORDER BY id"),
-            (name,) if name else (),
-        ).fetchall()
-        by_group = {}
-        for row_id, group, blob in pending:
-            by_group.setdefault(group, []).append((row_id, blob))
-        for group, batches in by_group.items():
-            description = self.describe(group)
-            if description is not None:
-                tables = [pa.ipc.open_stream(blob).read_all() for _, blob in batches]
-                self._write(description, pa.concat_tables(tables))
-            self.db.executemany(
-                "DELETE FROM offline_pending WHERE id = ?", [(i,) for i, _ in batches]
-            )
+        try:
+            query = "SELECT id, feature_group, batch FROM offline_pending"
+            pending = self.db.execute(
+                query + (" WHERE feature_group = ? ORDER BY id" if name else " ORDER BY id"),
+                (name,) if name else (),
+            ).fetchall()
+            by_group = {}
+            for row_id, group, blob in pending:
+                by_group.setdefault(group, []).append((row_id, blob))
+            for group, batches in by_group.items():
+                description = self.describe(group)
+                if description is not None:
+                    tables = [pa.ipc.open_stream(blob).read_all() for _, blob in batches]
+                    self._write(description, pa.concat_tables(tables))
+                self.db.executemany(
+                    "DELETE FROM offline_pending WHERE id = ?", [(i,) for i, _ in batches]
+                )
+        except BaseException:  # the rows stay buffered, and the write lock is released
+            self.db.rollback()
+            raise
         self.db.commit()
         for group in [name] if name else list(self.unflushed):
             self.unflushed.pop(group, None)

@@ -4,8 +4,9 @@ SageMaker's rules, as documented for PutRecord and DeleteRecord:
 - a record whose event time is greater than the stored one replaces it; an older or equal one
   is historic and goes to the offline store only;
 - SoftDelete keeps the identifier with no features (and the delete's event time, so an older
-  put cannot bring the record back); HardDelete removes it; a delete older than the stored
-  record changes nothing online;
+  put cannot bring the record back); HardDelete removes it; a delete not later than the stored
+  record changes nothing online (a SoftDelete's marker still goes offline; such a HardDelete is
+  refused, store.py);
 - ExpiresAt = event time + TtlDuration (the record's, else the group's); an expired record is
   gone for GetRecord and for the event-time rule.
 """
@@ -58,31 +59,36 @@ class OnlineStore(object):
                 found[rid] = (json.loads(record), expires_at)
         return found
 
-    def delete(self, group, record_id, event_time, hard, now):
-        """Apply a DeleteRecord online; False when there was nothing to delete or the stored
-        record is newer than the delete."""
+    def live_event_time(self, group, record_id, now):
+        """The event time of the record stored for record_id (a soft delete's too), or None
+        when there is none or it has expired."""
         row = self.db.execute(
             "SELECT event_time, expires_at FROM online_records "
             "WHERE feature_group = ? AND record_id = ?",
             (group, record_id),
         ).fetchone()
-        if row is None:
-            return False
-        live = row[1] is None or row[1] > now
-        if live and event_time <= row[0]:
+        if row is None or (row[1] is not None and row[1] <= now):
+            return None
+        return row[0]
+
+    def delete(self, group, record_id, event_time, hard, now):
+        """Apply a DeleteRecord online; False when there was nothing to delete or the stored
+        record is not older than the delete (the caller refuses that HardDelete first)."""
+        stored = self.live_event_time(group, record_id, now)
+        if stored is not None and event_time <= stored:
             return False
         if hard:
-            self.db.execute(
+            done = self.db.execute(
                 "DELETE FROM online_records WHERE feature_group = ? AND record_id = ?",
                 (group, record_id),
             )
         else:  # the tombstone's event time keeps older puts out
-            self.db.execute(
+            done = self.db.execute(
                 "UPDATE online_records SET record = NULL, event_time = ?, expires_at = NULL "
                 "WHERE feature_group = ? AND record_id = ?",
                 (event_time, group, record_id),
             )
-        return True
+        return done.rowcount > 0
 
     def drop_group(self, group):
         self.db.execute("DELETE FROM online_records WHERE feature_group = ?", (group,))

@@ -12,6 +12,7 @@ friends as ClientError). State lives in <home>/featurestore/featurestore.db (SQL
 the offline store, as Parquet objects in the local S3 store.
 """
 
+import base64
 import datetime
 import json
 import math
@@ -23,12 +24,14 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+from botocore.utils import parse_to_aware_datetime
 
+from pipelines.errors import StoreError
 from pipelines.local.featurestore import groups
-from pipelines.local.featurestore.errors import not_found, validation
+from pipelines.local.featurestore.errors import check_constraints, not_found, validation
 from pipelines.local.featurestore.offline import OfflineStore
 from pipelines.local.featurestore.online import OnlineStore
-from pipelines.local.parameters import check_parameters, constraint_violations
+from pipelines.local.parameters import check_parameters
 from pipelines.local.s3 import Store
 
 MAX_RECORD_BYTES = 350 * 1024  # the documented quotas
@@ -36,7 +39,13 @@ MAX_VALUE_BYTES = 350 * 1024
 MAX_IDENTIFIER_BYTES = 2 * 1024
 MAX_BATCH_RECORDS = 100
 INTEGRAL = re.compile(r"^[+-]?[0-9]+$")
-ISO_EVENT_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d{1,9})?Z$")
+# The event-time formats CreateFeatureGroup documents: a String one is yyyy-MM-dd'T'HH:mm:ssZ
+# or yyyy-MM-dd'T'HH:mm:ss.SSSZ (milliseconds), a Fractional one Unix seconds written as a
+# number (a double's text: sign, fraction and exponent allowed; ASCII digits only).
+ISO_EVENT_TIME = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(\.[0-9]{3})?Z"
+)
+SECONDS_TEXT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 ARN_NAME = re.compile(r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:feature-group/(.+)$")
 # A Fractional event time is epoch seconds from 0001-01-01 to 9999-12-31.
 EVENT_SECONDS = (-62135596800, 253402300799)
@@ -100,6 +109,17 @@ class LocalFeatureStore(object):
         with self.lock:
             description = groups.new_description(request)
             name = request["FeatureGroupName"]
+            if "OfflineStoreConfig" in description:
+                # An offline store the flush could not write would lose every row put.
+                resolved = description["OfflineStoreConfig"]["S3StorageConfig"]
+                try:
+                    self.offline.store.path(resolved["ResolvedOutputS3Uri"] + "/")
+                except StoreError as e:
+                    raise validation(
+                        "OfflineStoreConfig.S3StorageConfig.S3Uri %r cannot hold the offline "
+                        "store: %s" % (resolved["S3Uri"], e),
+                        "CreateFeatureGroup",
+                    ) from None
             if self.db.execute("SELECT 1 FROM feature_groups WHERE name = ?", (name,)).fetchone():
                 raise groups.in_use(name)
             if self.db.execute("SELECT COUNT(*) FROM feature_groups").fetchone()[0] >= (
@@ -285,9 +305,20 @@ class LocalFeatureStore(object):
             online, offline = self._targets(description, target_stores, op)
             seconds = self._event_seconds(description, event_time, op)
             name = description["FeatureGroupName"]
+            now = time.time()
+            stored = self.online.live_event_time(name, record_id, now) if online else None
+            if mode == "HardDelete" and stored is not None and seconds <= stored:
+                # DeleteRecord's documented rule: such a HardDelete fails and writes no
+                # marker (a SoftDelete's marker is still written offline).
+                raise validation(
+                    "EventTime %s is not later than the EventTime of the record stored for %s "
+                    "(%s): a HardDelete must be later; nothing was deleted"
+                    % (event_time, record_id, iso(stored)),
+                    op,
+                )
             with self.db:  # online and offline in one transaction
                 if online:
-                    self.online.delete(name, record_id, seconds, mode == "HardDelete", time.time())
+                    self.online.delete(name, record_id, seconds, mode == "HardDelete", now)
                 if offline:
                     tombstone = {
                         description["RecordIdentifierFeatureName"]: record_id,
@@ -322,6 +353,8 @@ class LocalFeatureStore(object):
                 seconds = np.array(texts, dtype=np.float64)
             except ValueError:
                 seconds = None
+            if seconds is not None and not all(map(SECONDS_TEXT.fullmatch, texts)):
+                seconds = None  # float() reads more than numbers (" 1", "1_0"): one by one
             if seconds is not None and (
                 not len(seconds)
                 or (np.isfinite(seconds).all() and seconds.min() >= EVENT_SECONDS[0])
@@ -333,18 +366,15 @@ class LocalFeatureStore(object):
     def _event_seconds(self, description, text, operation):
         kind = feature_types(description)[description["EventTimeFeatureName"]]
         if kind == "Fractional":
-            try:
-                seconds = float(text)
-            except ValueError:
-                seconds = float("nan")
+            seconds = float(text) if SECONDS_TEXT.fullmatch(text) else math.nan
             if not math.isfinite(seconds) or not EVENT_SECONDS[0] <= seconds <= EVENT_SECONDS[1]:
                 raise validation(
-                    "event time %r: a Fractional event time is epoch seconds between "
+                    "event time %r: a Fractional event time is epoch seconds, a number between "
                     "0001-01-01 and 9999-12-31" % text,
                     operation,
                 )
             return seconds
-        match = ISO_EVENT_TIME.match(text)
+        match = ISO_EVENT_TIME.fullmatch(text)
         try:
             moment = datetime.datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S")
         except (AttributeError, ValueError):
@@ -408,6 +438,21 @@ def _finite(text):
         return False
 
 
+def _offline_status(description):
+    return (description.get("OfflineStoreStatus") or {}).get("Status", "")
+
+
+def _place(token, operation):
+    """The (sort key, name) a NextToken of list_feature_groups holds."""
+    try:
+        key, name = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
+        if isinstance(key, (str, int, float)) and isinstance(name, str):
+            return (key, name)
+    except (ValueError, TypeError, UnicodeError):
+        pass
+    raise validation("NextToken %r is not a token ListFeatureGroups answered" % token, operation)
+
+
 def _created(description):
     return datetime.datetime.fromtimestamp(description["CreationTime"], datetime.timezone.utc)
 
@@ -425,24 +470,53 @@ class SageMakerClient(object):
     def describe_feature_group(self, **request):
         check_parameters("sagemaker", "DescribeFeatureGroup", request)
         description = self.fs.group(request["FeatureGroupName"], "DescribeFeatureGroup")
-        return response(**dict(description, CreationTime=_created(description)))
+        # Tags are the group's (kept with it) but not a member of DescribeFeatureGroup's
+        # output; NextToken is a required one ("": every feature definition is in the answer).
+        answer = {k: v for k, v in description.items() if k != "Tags"}
+        return response(**dict(answer, CreationTime=_created(description), NextToken=""))
 
     def list_feature_groups(self, **request):
-        check_parameters("sagemaker", "ListFeatureGroups", request)
-        found = [
-            d
-            for d in self.fs.list_groups()
-            if request.get("NameContains", "").lower() in d["FeatureGroupName"].lower()
+        op = "ListFeatureGroups"
+        check_parameters("sagemaker", op, request)
+        check_constraints("sagemaker", op, request)
+        wanted = [
+            lambda d: request.get("NameContains", "").lower() in d["FeatureGroupName"].lower(),
+            lambda d: (
+                request.get("FeatureGroupStatusEquals", d["FeatureGroupStatus"])
+                == d["FeatureGroupStatus"]
+            ),
+            lambda d: (
+                "OfflineStoreStatusEquals" not in request
+                or _offline_status(d) == request["OfflineStoreStatusEquals"]
+            ),
+            lambda d: (
+                "CreationTimeAfter" not in request
+                or _created(d) > parse_to_aware_datetime(request["CreationTimeAfter"])
+            ),
+            lambda d: (
+                "CreationTimeBefore" not in request
+                or _created(d) < parse_to_aware_datetime(request["CreationTimeBefore"])
+            ),
         ]
+        found = [d for d in self.fs.list_groups() if all(w(d) for w in wanted)]
         key = {
             "Name": lambda d: d["FeatureGroupName"],
             "FeatureGroupStatus": lambda d: d["FeatureGroupStatus"],
-            "OfflineStoreStatus": lambda d: (d.get("OfflineStoreStatus") or {}).get("Status", ""),
+            "OfflineStoreStatus": _offline_status,
             "CreationTime": lambda d: d["CreationTime"],
         }[request.get("SortBy", "CreationTime")]
-        found.sort(key=key, reverse=request.get("SortOrder", "Descending") == "Descending")
+        descending = request.get("SortOrder", "Descending") == "Descending"
+        # Each group's place in the order, unique by its name: a NextToken is the place of
+        # the last one answered, so a group created or deleted between pages moves nothing.
+        places = sorted(((key(d), d["FeatureGroupName"]), d) for d in found)
+        if descending:
+            places.reverse()
+        if "NextToken" in request:
+            after = _place(request["NextToken"], op)
+            places = [(p, d) for p, d in places if (p < after if descending else p > after)]
+        page = places[: request.get("MaxResults", 100)]
         summaries = []
-        for d in found[: request.get("MaxResults", 100)]:
+        for _, d in page:
             summary = {
                 "FeatureGroupName": d["FeatureGroupName"],
                 "FeatureGroupArn": d["FeatureGroupArn"],
@@ -452,7 +526,12 @@ class SageMakerClient(object):
             if "OfflineStoreStatus" in d:
                 summary["OfflineStoreStatus"] = d["OfflineStoreStatus"]
             summaries.append(summary)
-        return response(FeatureGroupSummaries=summaries)
+        answer = {"FeatureGroupSummaries": summaries}
+        if len(places) > len(page):
+            answer["NextToken"] = base64.urlsafe_b64encode(
+                json.dumps(page[-1][0]).encode()
+            ).decode()
+        return response(**answer)
 
     def delete_feature_group(self, **request):
         check_parameters("sagemaker", "DeleteFeatureGroup", request)
@@ -464,13 +543,7 @@ def check_runtime_request(operation, request):
     """What boto3 refuses before sending (ParamValidationError), then what the service refuses
     by its model's constraints (ValidationError, worded as AWS words it)."""
     check_parameters(RUNTIME, operation, request)
-    found = constraint_violations(RUNTIME, operation, request)
-    if found:
-        raise validation(
-            "%d validation error%s detected: %s"
-            % (len(found), "" if len(found) == 1 else "s", "; ".join(found)),
-            operation,
-        )
+    check_constraints(RUNTIME, operation, request)
 
 
 class RuntimeClient(object):
