@@ -158,7 +158,7 @@ def answer_problems(service: str, operation: str, answer: dict) -> list:
 
     from botocore.validate import ParamValidator
 
-    shape = _model(service).operation_model(operation).output_shape
+    shape = output_shape(service, operation)
     if shape is None:
         return [] if not answer else ["%s answers nothing, not %r" % (operation, answer)]
     report = ParamValidator().validate(answer, shape)
