@@ -47,12 +47,14 @@ endif
 ui: $(STAMP)
 	$(BIN)/churn ui
 
-# Style, likely bugs and the architecture's import rules over the whole checkout
-# (pyproject.toml says which rules and why). CodeBuild runs the same three commands.
+# Style, likely bugs and the architecture's import rules over the whole checkout, then types:
+# mypy over the packages in pyproject.toml's [tool.mypy] files, every function annotated
+# (pyproject.toml says which rules and why). CodeBuild runs the same four commands.
 lint: $(STAMP)
 	$(BIN)/ruff check
 	$(BIN)/ruff format --check
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # The CDK app's CloudFormation templates into cdk.out, checked by cdk-nag on the way (infra/);
 # Python and the machine's Node.js only, no CDK CLI. Deploying: README, "Infrastructure".
@@ -64,4 +66,4 @@ fmt: $(STAMP)
 	$(BIN)/ruff format
 
 clean:
-	rm -rf $(VENV) .churn *.egg-info .pytest_cache cdk.out
+	rm -rf $(VENV) .churn *.egg-info .pytest_cache .mypy_cache cdk.out

@@ -39,6 +39,9 @@ EXTRAS = {
     "lint": [
         "ruff>=0.17,<0.18",
         "import-linter>=2.16,<3",
+        # Types (pyproject.toml's [tool.mypy] files): a minor release adds checks, so it is a
+        # bump of its own, like ruff's
+        "mypy>=2.4,<2.5",
     ],
 }
 # The CDK app (infra/): synthesized with Python and Node.js, no CDK CLI.

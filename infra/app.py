@@ -27,7 +27,7 @@ from pipelines.churn.pipeline import job_images
 from pipelines.churn.schema_source import SchemaSource
 
 
-def build(app):
+def build(app: cdk.App) -> dict[str, cdk.Stack]:
     """The stacks, checked by cdk-nag; returns {name: stack}."""
     context = app.node.try_get_context
     prefix = context("prefix") or "churn"
@@ -100,7 +100,7 @@ def build(app):
         endpoint_name=context("endpoint") or "churn",
         network=network,
     )
-    stacks = {
+    stacks: dict[str, cdk.Stack] = {
         "storage": storage,
         "mlops": mlops,
         "workflows": workflows,
@@ -128,7 +128,7 @@ def build(app):
     return stacks
 
 
-def main():
+def main() -> None:
     app = cdk.App()
     build(app)
     app.synth()

@@ -7,6 +7,8 @@ Parameter Store.
 Both roles are written by hand and closed to CDK's grant helpers (`without_policy_updates`):
 those would add s3:GetObject*-style wildcard actions and grants on every artifact."""
 
+from typing import Any, Optional
+
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codecommit as codecommit
@@ -18,7 +20,10 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.cfn import cfn_resource
+from infra.mlops import MlopsStack
 from infra.roles import arn, hand_written_role, use_key
+from infra.storage import StorageStack
 
 ROLE_SCOPE = (
     "scoped to CodePipeline's artifacts of this pipeline (<bucket>/<pipeline>/*) and the "
@@ -32,15 +37,15 @@ class CiStack(cdk.Stack):
         scope: Construct,
         id: str,
         *,
-        prefix,
-        storage,
-        mlops,
-        pipeline_name,
-        repository,
-        branch="main",
-        connection_arn=None,
-        **kwargs,
-    ):
+        prefix: str,
+        storage: StorageStack,
+        mlops: MlopsStack,
+        pipeline_name: str,
+        repository: str,
+        branch: str = "main",
+        connection_arn: Optional[str] = None,
+        **kwargs: Any,
+    ) -> None:
         """`repository`: owner/name with `connection_arn` (a CodeStar connection), or the
         name of a CodeCommit repository without it."""
         super().__init__(scope, id, **kwargs)
@@ -186,6 +191,7 @@ class CiStack(cdk.Stack):
             ROLE_SCOPE,
         )
         pipeline_role = pipeline_role_itself.without_policy_updates()
+        source: codepipeline.IAction
         if connection_arn:
             source = actions.CodeStarConnectionsSourceAction(
                 action_name="Source",
@@ -247,5 +253,5 @@ class CiStack(cdk.Stack):
             ],
         )
         # The role's DependsOn is implied by its RoleArn (cfn-lint W3005); its policy's is not.
-        policy = pipeline_role_itself.node.find_child("DefaultPolicy").node.default_child
-        self.pipeline.node.default_child.add_override("DependsOn", [self.get_logical_id(policy)])
+        policy = cfn_resource(pipeline_role_itself.node.find_child("DefaultPolicy"))
+        cfn_resource(self.pipeline).add_override("DependsOn", [self.get_logical_id(policy)])

@@ -1,9 +1,17 @@
 """The project's names in Parameter Store under /<prefix>/ (pipelines/aws/config.py reads them
 for `--config-prefix`), so CodeBuild and the commands need no hard-coded names."""
 
+from typing import Any, Optional
+
 import aws_cdk as cdk
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
+
+from infra.mlops import MlopsStack
+from infra.monitoring import MonitoringStack
+from infra.network import NetworkStack
+from infra.storage import StorageStack
+from infra.workflows import WorkflowStack
 
 
 class ConfigStack(cdk.Stack):
@@ -12,15 +20,15 @@ class ConfigStack(cdk.Stack):
         scope: Construct,
         id: str,
         *,
-        prefix,
-        storage,
-        mlops,
-        workflows,
-        monitoring,
-        endpoint_name,
-        network=None,
-        **kwargs,
-    ):
+        prefix: str,
+        storage: StorageStack,
+        mlops: MlopsStack,
+        workflows: WorkflowStack,
+        monitoring: MonitoringStack,
+        endpoint_name: str,
+        network: Optional[NetworkStack] = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, id, **kwargs)
         values = {
             "bucket": storage.bucket_name,

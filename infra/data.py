@@ -6,11 +6,15 @@ publishes by API (their requests from pipelines/churn/databrew.py), with DataBre
 The recipe job runs the recipe's LATEST_WORKING version: CloudFormation creates a recipe but
 cannot publish a numbered version of it."""
 
+from typing import Any, Optional
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from infra.mlops import MlopsStack
 from infra.roles import arn, hand_written_role, use_key
+from infra.storage import StorageStack
 from pipelines.churn.databrew import databrew_requests
 from pipelines.churn.feature_group import (
     DEFAULT_NAME,
@@ -19,9 +23,10 @@ from pipelines.churn.feature_group import (
     offline_store_root,
 )
 from pipelines.errors import UserError
+from processing.churn_schema import Schema
 
 
-def has_record_identifier(schema):
+def has_record_identifier(schema: Schema) -> bool:
     try:
         layout_of(schema)
         return True
@@ -30,10 +35,20 @@ def has_record_identifier(schema):
 
 
 class DataStack(cdk.Stack):
-    def __init__(self, scope: Construct, id: str, *, prefix, storage, mlops, schema, **kwargs):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        prefix: str,
+        storage: StorageStack,
+        mlops: MlopsStack,
+        schema: Schema,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, id, **kwargs)
         bucket, key_arn = storage.bucket_name, storage.key.key_arn
-        self.feature_group = None
+        self.feature_group: Optional[cdk.CfnResource] = None
         if has_record_identifier(schema):  # a feature group needs an id column
             request = feature_group_request(
                 schema,

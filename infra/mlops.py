@@ -8,13 +8,18 @@ pipeline from the first deploy. Its first execution needs the code bundles in S3
 first CodeBuild run (or `run-pipeline --config-prefix`) uploads."""
 
 import json
+from collections.abc import Sequence
+from typing import Any, Optional, Union
 
 import aws_cdk as cdk
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from infra.network import NetworkStack
 from infra.roles import pipeline_execution_role, pipeline_role_name
+from infra.storage import StorageStack
 from pipelines.churn.pipeline import get_pipeline
+from pipelines.churn.schema_source import SchemaSource
 
 
 class MlopsStack(cdk.Stack):
@@ -23,16 +28,16 @@ class MlopsStack(cdk.Stack):
         scope: Construct,
         id: str,
         *,
-        prefix,
-        storage,
-        group_name,
-        images,
-        schema="seed",
-        pipeline_name="ChurnPipeline",
-        network=None,
-        feature_group=None,
-        **kwargs,
-    ):
+        prefix: str,
+        storage: StorageStack,
+        group_name: str,
+        images: Sequence[str],
+        schema: Union[str, SchemaSource] = "seed",
+        pipeline_name: str = "ChurnPipeline",
+        network: Optional[NetworkStack] = None,
+        feature_group: Optional[str] = None,
+        **kwargs: Any,
+    ) -> None:
         """`storage`: the StorageStack (its bucket is addressed by name, its key by ARN);
         `network`: the NetworkStack in VPC mode; `feature_group`: the name the jobs may write."""
         super().__init__(scope, id, **kwargs)
@@ -55,7 +60,7 @@ class MlopsStack(cdk.Stack):
             network=network,
             feature_group=feature_group,
         )
-        vpc = (
+        vpc: dict[str, list[str]] = (
             dict(
                 subnets=network.subnet_ids,
                 security_group_ids=[network.security_group.security_group_id],

@@ -4,6 +4,9 @@ Monitor publish) and failed pipeline executions, all to an SNS topic encrypted w
 project's key; and one dashboard of invocations, latency, errors, drift per feature and
 pipeline executions."""
 
+from collections.abc import Iterable
+from typing import Any, Optional
+
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
@@ -11,6 +14,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from infra.storage import StorageStack
 from pipelines.aws.deploy import schedule_name
 from pipelines.monitoring.report import NAMESPACE as DRIFT_NAMESPACE
 
@@ -24,14 +28,14 @@ class MonitoringStack(cdk.Stack):
         scope: Construct,
         id: str,
         *,
-        prefix,
-        storage,
-        features,
-        pipeline_name="ChurnPipeline",
-        endpoint_name="churn",
-        latency_p99_ms=100,
-        **kwargs,
-    ):
+        prefix: str,
+        storage: StorageStack,
+        features: Iterable[str],
+        pipeline_name: str = "ChurnPipeline",
+        endpoint_name: str = "churn",
+        latency_p99_ms: float = 100,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, id, **kwargs)
         self.topic = sns.Topic(
             self,
@@ -52,7 +56,7 @@ class MonitoringStack(cdk.Stack):
         )
         endpoint = {"EndpointName": endpoint_name, "VariantName": "AllTraffic"}
 
-        def endpoint_metric(name, statistic):
+        def endpoint_metric(name: str, statistic: str) -> cloudwatch.Metric:
             return cloudwatch.Metric(
                 namespace="AWS/SageMaker",
                 metric_name=name,
@@ -75,7 +79,7 @@ class MonitoringStack(cdk.Stack):
             for f in features
         }
 
-        def pipeline_metric(name):
+        def pipeline_metric(name: str) -> cloudwatch.Metric:
             return cloudwatch.Metric(
                 namespace="AWS/Sagemaker/ModelBuildingPipeline",
                 metric_name=name,
@@ -84,7 +88,14 @@ class MonitoringStack(cdk.Stack):
                 period=FIVE_MINUTES,
             )
 
-        def above(id, name, metric, threshold, **periods):
+        def above(
+            id: str,
+            name: str,
+            metric: cloudwatch.IMetric,
+            threshold: float,
+            evaluation_periods: int = 1,
+            datapoints_to_alarm: Optional[int] = None,
+        ) -> cloudwatch.Alarm:
             """An alarm when `metric` goes above `threshold`; no data is not a breach."""
             return cloudwatch.Alarm(
                 self,
@@ -92,10 +103,10 @@ class MonitoringStack(cdk.Stack):
                 alarm_name="%s-%s" % (prefix, name),
                 metric=metric,
                 threshold=threshold,
-                evaluation_periods=periods.pop("evaluation_periods", 1),
+                evaluation_periods=evaluation_periods,
+                datapoints_to_alarm=datapoints_to_alarm,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                **periods,
             )
 
         alarms = [

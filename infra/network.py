@@ -5,11 +5,16 @@ Logs and STS. One NAT gateway remains for the two jobs that install packages fro
 (ValidateShards, BuildDataset); the isolated jobs never use it. Flow logs go to CloudWatch Logs
 encrypted with the project's key."""
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+from infra.cfn import cfn_resource
+from infra.storage import StorageStack
 
 INTERFACE_ENDPOINTS = {
     "SageMakerApi": ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_API,
@@ -22,7 +27,9 @@ INTERFACE_ENDPOINTS = {
 
 
 class NetworkStack(cdk.Stack):
-    def __init__(self, scope: Construct, id: str, *, prefix, storage, **kwargs):
+    def __init__(
+        self, scope: Construct, id: str, *, prefix: str, storage: StorageStack, **kwargs: Any
+    ) -> None:
         super().__init__(scope, id, **kwargs)
         flow_log_group = "/%s/vpc-flow-logs" % prefix  # a literal: the key policy names it
         flow_logs = logs.LogGroup(
@@ -69,7 +76,7 @@ class NetworkStack(cdk.Stack):
         # picks the region's first two when it deploys.
         for subnets in (self.vpc.public_subnets, self.vpc.private_subnets):
             for index, subnet in enumerate(subnets):
-                subnet.node.default_child.add_property_override(
+                cfn_resource(subnet).add_property_override(
                     "AvailabilityZone", cdk.Fn.select(index, cdk.Fn.get_azs())
                 )
         self.security_group = ec2.SecurityGroup(

@@ -6,9 +6,15 @@ the pipeline names (SageMaker Pipelines names them pipelines-<execution>-<step>)
 groups. A `Resource: "*"` appears only where the API has no resource-level permission; each one
 is in WILDCARD_RESOURCES with its reason and acknowledged next to the role."""
 
+from collections.abc import Iterable, Sequence
+from typing import Optional
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
-from constructs import Construct
+from aws_cdk import aws_kms as kms
+from constructs import Construct, IConstruct
+
+from infra.network import NetworkStack
 
 # Actions that accept no resource but "*" (the Service Authorization Reference lists no
 # resource type for them), with why the role needs each.
@@ -57,7 +63,7 @@ WILDCARD_RESOURCES_REASON = "no resource-level permission exists for " + "; ".jo
 )
 
 
-def ecr_repository_arn(image_uri):
+def ecr_repository_arn(image_uri: str) -> str:
     """arn:aws:ecr:<region>:<account>:repository/<name> of an image URI."""
     host, _, path = image_uri.partition("/")
     account, _, rest = host.partition(".dkr.ecr.")
@@ -65,13 +71,13 @@ def ecr_repository_arn(image_uri):
     return "arn:aws:ecr:%s:%s:repository/%s" % (region, account, path.split(":", 1)[0])
 
 
-def arn(service, region, account, resource):
+def arn(service: str, region: str, account: str, resource: str) -> str:
     """A plain ARN (partition aws): plain strings, so cdk-nag's findings for them have ids this
     code can name in its acknowledgements."""
     return "arn:aws:%s:%s:%s:%s" % (service, region, account, resource)
 
 
-def use_key(key_arn):
+def use_key(key_arn: str) -> iam.PolicyStatement:
     """Read and write what the project's key encrypts (no kms:* and no re-encryption)."""
     return iam.PolicyStatement(
         sid="UseTheKey",
@@ -80,7 +86,9 @@ def use_key(key_arn):
     )
 
 
-def acknowledge_wildcards(construct, policy_resources, reason):
+def acknowledge_wildcards(
+    construct: IConstruct, policy_resources: Iterable[str], reason: str
+) -> None:
     """One acknowledgement per wildcard resource of `construct`'s statements, with the reason,
     so a wildcard added later is a new finding, not silently covered."""
     for resource in sorted({r for r in policy_resources if "*" in r}):
@@ -92,7 +100,14 @@ def acknowledge_wildcards(construct, policy_resources, reason):
         )
 
 
-def hand_written_role(scope, id, service, statements, purpose, reason):
+def hand_written_role(
+    scope: Construct,
+    id: str,
+    service: str,
+    statements: Sequence[iam.PolicyStatement],
+    purpose: str,
+    reason: str,
+) -> iam.Role:
     """A role `service` assumes with exactly `statements`, its wildcard resources acknowledged
     with `reason` (acknowledge_wildcards)."""
     role = iam.Role(
@@ -107,7 +122,7 @@ def hand_written_role(scope, id, service, statements, purpose, reason):
     return role
 
 
-def pipeline_role_name(prefix):
+def pipeline_role_name(prefix: str) -> str:
     return "%s-pipeline-execution" % prefix
 
 
@@ -115,16 +130,16 @@ def pipeline_execution_role(
     scope: Construct,
     id: str,
     *,
-    bucket_name,
-    key,
-    prefix,
-    group_name,
-    images,
-    region,
-    account,
-    network=None,
-    feature_group=None,
-):
+    bucket_name: str,
+    key: kms.IKey,
+    prefix: str,
+    group_name: str,
+    images: Iterable[str],
+    region: str,
+    account: str,
+    network: Optional[NetworkStack] = None,
+    feature_group: Optional[str] = None,
+) -> iam.Role:
     """The role SageMaker Pipelines and its jobs assume: read and write the project's prefix,
     use the key (and let SageMaker encrypt the jobs' volumes with it), pull the job images, run
     the pipeline's jobs, register in one model package group, write the jobs' logs; with a

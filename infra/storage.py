@@ -2,6 +2,8 @@
 bucket itself (SSE-KMS with that key and bucket keys, versioned, all public access blocked,
 TLS-only, server access logs to a log bucket, lifecycle rules), with the log bucket beside it."""
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -12,7 +14,15 @@ CAPTURE_PREFIX = "churn/capture/"
 
 
 class StorageStack(cdk.Stack):
-    def __init__(self, scope: Construct, id: str, *, prefix="churn", capture_days=365, **kwargs):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        prefix: str = "churn",
+        capture_days: int = 365,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, id, **kwargs)
         # Access-log delivery granted by bucket policy, not the legacy LogDeliveryWrite ACL.
         self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)

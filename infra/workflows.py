@@ -4,6 +4,7 @@ with the project's key, X-Ray tracing on, a role written by hand for what their 
 and the EventBridge rule that starts *deploy* when a model package of the group is Approved."""
 
 import json
+from typing import Any, Optional, Union
 
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
@@ -13,7 +14,11 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.cfn import cfn_resource
+from infra.mlops import MlopsStack
+from infra.network import NetworkStack
 from infra.roles import acknowledge_wildcards, arn
+from infra.storage import StorageStack
 from pipelines.churn.bundles import build_bundles
 from pipelines.churn.images import model_monitor_image
 from pipelines.churn.pipeline import xgboost_image
@@ -27,17 +32,17 @@ class WorkflowStack(cdk.Stack):
         scope: Construct,
         id: str,
         *,
-        prefix,
-        storage,
-        mlops,
-        group_name,
-        pipeline_name="ChurnPipeline",
-        endpoint_name="churn",
-        schema="seed",
-        databrew_job="",
-        network=None,
-        **kwargs,
-    ):
+        prefix: str,
+        storage: StorageStack,
+        mlops: MlopsStack,
+        group_name: str,
+        pipeline_name: str = "ChurnPipeline",
+        endpoint_name: str = "churn",
+        schema: Union[str, SchemaSource] = "seed",
+        databrew_job: str = "",
+        network: Optional[NetworkStack] = None,
+        **kwargs: Any,
+    ) -> None:
         """`network`: the NetworkStack in VPC mode (the models and direct's training in it)."""
         super().__init__(scope, id, **kwargs)
         region, account = self.region, self.account
@@ -113,7 +118,7 @@ class WorkflowStack(cdk.Stack):
                 },
             )
         )
-        self.machines = {}
+        self.machines: dict[str, sfn.StateMachine] = {}
         for name in ("deploy", "train-and-deploy", "direct"):
             machine_name = "%s-%s" % (prefix, name)
             log_group = logs.LogGroup(
@@ -139,9 +144,9 @@ class WorkflowStack(cdk.Stack):
             )
         # CDK makes each machine depend on the role and its policy; the role's is already
         # implied by RoleArn (cfn-lint W3005), the policy's is the one that matters.
-        policy = role.node.find_child("DefaultPolicy").node.default_child
+        policy = cfn_resource(role.node.find_child("DefaultPolicy"))
         for machine in self.machines.values():
-            machine.node.default_child.add_override("DependsOn", [self.get_logical_id(policy)])
+            cfn_resource(machine).add_override("DependsOn", [self.get_logical_id(policy)])
         # Approved in the registry -> deploy, with the event as its input.
         self.rule = events.Rule(
             self,
@@ -163,10 +168,12 @@ class WorkflowStack(cdk.Stack):
         )
 
     @staticmethod
-    def _statements(s, prefix, group_name, deploy_name, mlops):
+    def _statements(
+        s: WorkflowSettings, prefix: str, group_name: str, deploy_name: str, mlops: MlopsStack
+    ) -> list[iam.PolicyStatement]:
         stack_region, account = cdk.Stack.of(mlops).region, cdk.Stack.of(mlops).account
 
-        def sm(resource):
+        def sm(resource: str) -> str:
             return arn("sagemaker", stack_region, account, resource)
 
         endpoint, group = s.endpoint_name, group_name.lower()

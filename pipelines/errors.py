@@ -53,7 +53,7 @@ class DeployError(UserError):
     """An endpoint that cannot be deployed or removed as asked."""
 
 
-def first_line(error):
+def first_line(error: BaseException) -> str:
     """A library's error as one line: XGBoost, for one, appends a C++ stack trace."""
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__

@@ -5,19 +5,29 @@ import base64
 import binascii
 import json
 import os
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
+from typing import Any, Optional
 
 from pipelines.errors import MonitorError
 from processing import churn_decoding as decoding
 
+# A captured request: (its content type, its body as text).
+Payload = tuple[str, str]
+# A request row: {column: raw value} (text from CSV, any JSON value from JSON).
+Row = dict[str, Any]
 
-def captured_payloads(capture_dir, endpoint, since=None):
+
+def captured_payloads(
+    capture_dir: str, endpoint: str, since: Optional[datetime] = None
+) -> tuple[list[Payload], int]:
     """([(content type, text)] of every captured request at or after `since` (UTC datetime),
     the number of unreadable lines skipped)."""
     root = os.path.join(capture_dir, endpoint)
     if not os.path.isdir(root):
         raise MonitorError("no captured data for endpoint %s under %s" % (endpoint, capture_dir))
-    payloads, skipped = [], 0
+    payloads: list[Payload] = []
+    skipped = 0
     for folder, _, names in sorted(os.walk(root)):
         for name in sorted(names):
             if not name.endswith(".jsonl"):
@@ -29,11 +39,14 @@ def captured_payloads(capture_dir, endpoint, since=None):
     return payloads, skipped
 
 
-def payloads_of_records(lines, since=None):
+def payloads_of_records(
+    lines: Iterable[str], since: Optional[datetime] = None
+) -> tuple[list[Payload], int]:
     """([(content type, text)] of the requests in capture-record lines at or after `since`,
     the number of lines skipped because they are not capture records: a line cut short by a
     crash or a full disk, one nested too deeply to parse, or anything else that is not one)."""
-    payloads, skipped = [], 0
+    payloads: list[Payload] = []
+    skipped = 0
     for line in lines:
         if not line.strip():
             continue
@@ -58,12 +71,17 @@ def payloads_of_records(lines, since=None):
     return payloads, skipped
 
 
-def rows_from_payloads(payloads, features):
+def rows_from_payloads(
+    payloads: Iterable[Payload], features: Sequence[str]
+) -> tuple[list[Row], set[str], set[str], int]:
     """Rows as {column: raw value}, the column problems seen (missing / extra columns) and the
     number of payloads skipped as unreadable: a body no scoring could read either (not JSON,
     nested too deeply, an instance that is neither a row nor a record). Bodies are read with
     the inference code's own rules (processing/churn_decoding.py)."""
-    rows, missing, extra, unreadable = [], set(), set(), 0
+    rows: list[Row] = []
+    missing: set[str] = set()
+    extra: set[str] = set()
+    unreadable = 0
     for content_type, text in payloads:
         media = decoding.media_type(content_type)
         try:

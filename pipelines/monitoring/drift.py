@@ -5,15 +5,42 @@ correction, threshold 0.1), missing_column_check, extra_column_check and
 categorical_values_check, and one drift metric per feature."""
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Optional, TypedDict, Union
 
 import numpy as np
+import numpy.typing as npt
 
-from pipelines.monitoring.capture_reader import rows_from_payloads
+from pipelines.monitoring.capture_reader import Payload, Row, rows_from_payloads
 
 C_ALPHA = 1.8  # Deequ's default for the Robust (two-sample KS) correction
 
 
-def numeric_distance(baseline_quantiles, values):
+class Violation(TypedDict):
+    """One entry of constraint_violations.json (section 6.4), as Model Monitor writes it."""
+
+    feature_name: str
+    constraint_check_type: str
+    description: str
+
+
+class DistributionBucket(TypedDict):
+    """A bucket of a feature's distribution: each side as a fraction of its rows."""
+
+    label: str
+    baseline: float
+    captured: float
+
+
+class FeatureDistribution(TypedDict):
+    """A baseline feature's distribution beside the captured rows' (`distributions`)."""
+
+    name: str
+    type: str  # the baseline's inferred_type: Integral, Fractional or String
+    buckets: list[DistributionBucket]
+
+
+def numeric_distance(baseline_quantiles: Sequence[float], values: npt.ArrayLike) -> float:
     """max |CDF_baseline - CDF_current| over every point of either sample."""
     base = np.sort(np.asarray(baseline_quantiles, dtype=float))
     cur = np.sort(values)
@@ -23,9 +50,9 @@ def numeric_distance(baseline_quantiles, values):
     return float(np.max(np.abs(cdf_base - cdf_cur)))
 
 
-def categorical_distance(baseline_counts, values):
+def categorical_distance(baseline_counts: Mapping[str, float], values: Sequence[str]) -> float:
     total = float(sum(baseline_counts.values()))
-    current = {}
+    current: dict[str, int] = {}
     for v in values:
         current[v] = current.get(v, 0) + 1
     n = float(len(values))
@@ -33,16 +60,16 @@ def categorical_distance(baseline_counts, values):
     return max(abs(baseline_counts.get(k, 0) / total - current.get(k, 0) / n) for k in keys)
 
 
-def robust(distance, n, m):
+def robust(distance: float, n: float, m: float) -> float:
     return max(0.0, distance - C_ALPHA * math.sqrt((n + m) / float(n * m)))
 
 
-def _missing(value):
+def _missing(value: object) -> bool:
     """No value: absent, null or blank text (what completeness counts as missing)."""
     return value is None or (isinstance(value, str) and value.strip() == "")
 
 
-def _number(value):
+def _number(value: Any) -> tuple[Optional[float], bool]:
     if _missing(value):
         return None, True
     try:
@@ -53,7 +80,13 @@ def _number(value):
         return None, False
 
 
-def analyze(statistics, constraints, rows, missing, extra):
+def analyze(
+    statistics: dict[str, Any],
+    constraints: dict[str, Any],
+    rows: Sequence[Row],
+    missing: Iterable[str],
+    extra: Iterable[str],
+) -> tuple[list[Violation], dict[str, float]]:
     """(violations, metrics): the checks of section 6.4 and one drift metric per feature."""
     config = constraints.get("monitoring_config", {})
     dist_config = config.get("distribution_constraints", {})
@@ -63,7 +96,8 @@ def analyze(statistics, constraints, rows, missing, extra):
     domain_threshold = float(config.get("domain_content_threshold", 0.1))
     method = dist_config.get("comparison_method", "Robust")
     stats = {f["name"]: f for f in statistics["features"]}
-    violations, metrics = [], {}
+    violations: list[Violation] = []
+    metrics: dict[str, float] = {}
     for name in sorted(missing):
         violations.append(
             {
@@ -84,6 +118,7 @@ def analyze(statistics, constraints, rows, missing, extra):
         name = constraint["name"]
         if name in missing:
             continue
+        values: Union[npt.NDArray[np.float64], list[str]]
         raw = [row.get(name) for row in rows]
         present = [v for v in raw if not _missing(v)]
         completeness = len(present) / float(len(raw)) if raw else 0.0
@@ -164,7 +199,9 @@ def analyze(statistics, constraints, rows, missing, extra):
     return violations, metrics
 
 
-def check(statistics, constraints, payloads):
+def check(
+    statistics: dict[str, Any], constraints: dict[str, Any], payloads: Iterable[Payload]
+) -> tuple[list[Violation], dict[str, float], int, int]:
     """(violations, {feature: drift distance}, rows analysed, payloads skipped as unreadable)
     of captured requests."""
     features = [f["name"] for f in constraints["features"]]
@@ -173,16 +210,19 @@ def check(statistics, constraints, payloads):
     return violations, metrics, len(rows), unreadable
 
 
-def distributions(statistics, rows, most_values=20):
+def distributions(
+    statistics: dict[str, Any], rows: Sequence[Row], most_values: int = 20
+) -> list[FeatureDistribution]:
     """Each baseline feature's distribution beside the captured rows', in the baseline's own
     buckets (its KLL histogram, or its most frequent values): [{"name", "type", "buckets":
     [{"label", "baseline", "captured"}]}] with each side as fractions of its rows. Captured
     numbers outside the baseline's range get a bucket of their own on each end; values the
     baseline never saw are counted under "other"."""
-    out = []
+    out: list[FeatureDistribution] = []
     for feature in statistics["features"]:
         name = feature["name"]
         present = [row.get(name) for row in rows if not _missing(row.get(name))]
+        rows_out: list[DistributionBucket]
         if "numerical_statistics" in feature:
             buckets = feature["numerical_statistics"]["distribution"]["kll"]["buckets"]
             if not buckets:
@@ -216,7 +256,7 @@ def distributions(statistics, rows, most_values=20):
             buckets = feature["string_statistics"]["distribution"]["categorical"]["buckets"]
             base = {b["value"]: b["count"] for b in buckets}
             base_total = float(sum(base.values())) or 1.0
-            current = {}
+            current: dict[str, int] = {}
             for v in present:
                 current[str(v).strip()] = current.get(str(v).strip(), 0) + 1
             cur_total = float(len(present)) or 1.0

@@ -8,10 +8,13 @@ import calendar
 import json
 import os
 import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Optional, TypedDict
 
 from pipelines.errors import MonitorError
 from pipelines.monitoring.capture_reader import captured_payloads
-from pipelines.monitoring.drift import check
+from pipelines.monitoring.drift import Violation, check
 from processing.churn_job import write_text_atomic
 
 NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
@@ -27,7 +30,22 @@ METRIC_PREFIX = "feature_baseline_drift_"
 BASELINE_FILE = "baseline.json"
 
 
-def emf_lines(endpoint, schedule, metrics, item_count):
+class Report(TypedDict):
+    """A local report as `reports` reads it back (`churn ui` draws them)."""
+
+    time: int  # when it ran, epoch seconds (its folder's name)
+    folder: str
+    violations: list[Violation]
+    metrics: dict[str, float]  # {feature: drift distance}
+    rows: Optional[int]  # rows analysed; None for a report from before it was kept
+    # what it was checked against ({"description", "ModelPackageArn" or "BaselineDir"}), or
+    # None for a report from before reports named their baseline
+    baseline: Optional[dict[str, Any]]
+
+
+def emf_lines(
+    endpoint: str, schedule: str, metrics: Mapping[str, float], item_count: int
+) -> list[str]:
     """CloudWatch Embedded Metric Format: one JSON line per feature drift metric."""
     now = int(time.time() * 1000)
     lines = []
@@ -56,25 +74,25 @@ def emf_lines(endpoint, schedule, metrics, item_count):
     return lines
 
 
-def violations_json(violations):
+def violations_json(violations: Sequence[Violation]) -> str:
     return json.dumps({"violations": violations}, indent=1)
 
 
-def write_violations(violations, output_dir):
+def write_violations(violations: Sequence[Violation], output_dir: str) -> str:
     """constraint_violations.json in `output_dir`, written whole or not at all."""
     return write_text_atomic(os.path.join(output_dir, VIOLATIONS_FILE), violations_json(violations))
 
 
 def monitor(
-    statistics,
-    constraints,
-    capture_dir,
-    endpoint,
-    output_dir,
-    since=None,
-    schedule="churn-local-adhoc",
-    baseline=None,
-):
+    statistics: dict[str, Any],
+    constraints: dict[str, Any],
+    capture_dir: str,
+    endpoint: str,
+    output_dir: str,
+    since: Optional[datetime] = None,
+    schedule: str = "churn-local-adhoc",
+    baseline: Optional[dict[str, Any]] = None,
+) -> tuple[list[Violation], list[str], int, int]:
     """Run the analysis; write constraint_violations.json, the metrics and what the baseline
     was (`baseline`, kept as BASELINE_FILE: a report names the version it was checked
     against); returns (violations, emf lines, rows analysed, unreadable capture lines
@@ -91,14 +109,14 @@ def monitor(
     return violations, lines, rows, skipped + unreadable
 
 
-def reports(monitoring_dir, endpoint):
+def reports(monitoring_dir: str, endpoint: str) -> list[Report]:
     """The local reports of `endpoint` under `monitoring_dir`, oldest first: {"time" (epoch
     seconds), "folder", "violations", "metrics" ({feature: drift distance}), "rows",
     "baseline" (what it was checked against, or None)}. A
     folder without a complete report (a run that failed, or a report from before metrics were
     kept) gives what it holds, or is left out when it holds no violations file."""
     root = os.path.join(monitoring_dir, endpoint)
-    found = []
+    found: list[Report] = []
     for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
         folder = os.path.join(root, name)
         try:
@@ -107,7 +125,8 @@ def reports(monitoring_dir, endpoint):
                 violations = json.load(f)["violations"]
         except (ValueError, KeyError, TypeError, OSError):
             continue
-        metrics, rows = {}, None
+        metrics: dict[str, float] = {}
+        rows: Optional[int] = None
         try:
             with open(os.path.join(folder, METRICS_FILE)) as f:
                 for line in f:
@@ -136,7 +155,7 @@ def reports(monitoring_dir, endpoint):
     return found
 
 
-def monitored_endpoints(monitoring_dir):
+def monitored_endpoints(monitoring_dir: str) -> list[str]:
     """The endpoints with a folder of reports under `monitoring_dir`."""
     if not os.path.isdir(monitoring_dir):
         return []

@@ -18,9 +18,12 @@ import gc
 import json
 import logging
 import os
+from collections.abc import Iterable
+from typing import Optional, TypedDict
 
+from pipelines.serving.asgi import Application, Headers, Receive, Scope, Send
 from pipelines.serving.batching import PredictionBatcher
-from pipelines.serving.capture import CaptureWriter
+from pipelines.serving.capture import CaptureConfig, CaptureWriter
 from pipelines.serving.handlers import encode_result, load_handlers
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # InvokeEndpoint's body limit
@@ -34,13 +37,29 @@ CAPTURE_DROPPED = b"x-churn-capture-dropped"
 log = logging.getLogger("churn.serve")
 
 
-async def _read_body(receive, declared_length):
+class _ServeConfigRequired(TypedDict):
+    model_dir: str
+    code_dir: str
+    program: str
+
+
+class ServeConfig(_ServeConfigRequired, total=False):
+    """What each worker builds its application from, as JSON in CONFIG_ENV (`churn serve`
+    writes it): the model's folder, its inference code's folder and program, data capture's
+    settings when capture is on, and the idle timeout of a request (protocol.py reads it)."""
+
+    capture: CaptureConfig
+    request_timeout: float
+
+
+async def _read_body(receive: Receive, declared_length: Optional[int]) -> Optional[bytes]:
     """The body, or None when it exceeds MAX_PAYLOAD_BYTES. An oversize body is read and
     dropped (up to DRAIN_LIMIT_BYTES, then the connection is cut) so that the client, still
     sending, gets the 413 instead of a broken pipe; nothing past the limit is kept."""
     if declared_length is not None and declared_length > DRAIN_LIMIT_BYTES:
         return None
-    chunks, size, more = [], 0, True
+    chunks: list[bytes] = []
+    size, more = 0, True
     while more:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -55,23 +74,29 @@ async def _read_body(receive, declared_length):
     return b"".join(chunks) if size <= MAX_PAYLOAD_BYTES else None
 
 
-async def _respond(send, status, body, media_type, extra_headers=()):
-    headers = [(b"content-length", str(len(body)).encode())] + list(extra_headers)
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    media_type: Optional[str],
+    extra_headers: Iterable[tuple[bytes, bytes]] = (),
+) -> None:
+    headers: Headers = [(b"content-length", str(len(body)).encode())] + list(extra_headers)
     if media_type:
         headers.append((b"content-type", media_type.encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
-async def _error(send, status, kind, message):
+async def _error(send: Send, status: int, kind: str, message: str) -> None:
     await _respond(
         send, status, json.dumps({"error": kind, "message": message}).encode(), "application/json"
     )
 
 
-def _headers(scope):
+def _headers(scope: Scope) -> dict[bytes, Optional[str]]:
     """content-type, accept, content-length and the inference id, as str (or None)."""
-    wanted = {
+    wanted: dict[bytes, Optional[str]] = {
         b"content-type": None,
         b"accept": None,
         b"content-length": None,
@@ -83,9 +108,9 @@ def _headers(scope):
     return wanted
 
 
-def create_app(config):
-    """config: model_dir, code_dir, program, and optionally capture {destination, endpoint,
-    variant, percent}."""
+def create_app(config: ServeConfig) -> Application:
+    """The application of one worker: the model loaded, data capture started if the
+    configuration asks for it."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # one thread per worker, as the image does
     handlers = load_handlers(config["code_dir"], config["program"])
     model = handlers.model_fn(config["model_dir"])
@@ -97,7 +122,7 @@ def create_app(config):
     capture = CaptureWriter(**config["capture"]) if config.get("capture") else None
     batcher = PredictionBatcher(handlers, model) if hasattr(handlers, "predict_batch_fn") else None
 
-    async def invocations(scope, receive, send):
+    async def invocations(scope: Scope, receive: Receive, send: Send) -> None:
         headers = _headers(scope)
         length = headers[b"content-length"]
         body = await _read_body(receive, int(length) if length and length.isdigit() else None)
@@ -133,7 +158,7 @@ def create_app(config):
             )
         await _respond(send, 200, out, media)
 
-    async def lifespan(receive, send):
+    async def lifespan(receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
@@ -144,7 +169,7 @@ def create_app(config):
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def app(scope, receive, send):
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             return await lifespan(receive, send)
         if scope["type"] != "http":
@@ -171,5 +196,7 @@ def create_app(config):
     return app
 
 
-def app_from_env():
-    return create_app(json.loads(os.environ[CONFIG_ENV]))
+def app_from_env() -> Application:
+    """uvicorn's factory, in each worker: the application of the configuration in CONFIG_ENV."""
+    config: ServeConfig = json.loads(os.environ[CONFIG_ENV])
+    return create_app(config)

@@ -26,6 +26,9 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterator, Sequence
+from types import ModuleType
+from typing import Any, Optional, Union
 
 from pipelines.errors import ChurnError, first_line
 from pipelines.serving.handlers import invoke, load_handlers
@@ -35,13 +38,15 @@ MB = 1024 * 1024
 NOT_BLANK = re.compile(rb"\S")
 # How the inference code names a record of a request; a job names the line of its object.
 RECORD = re.compile(r"^(?:record|instance|JSON line) (\d+)")
+# An input object: read whole, or mapped into memory (transform_object says when).
+Data = Union[bytes, mmap.mmap]
 
 
 class TransformError(ChurnError):
     """An input object that cannot be transformed as the job asks; the object fails whole."""
 
 
-def refused_record(error, data, start):
+def refused_record(error: BaseException, data: Data, start: int) -> Optional[TransformError]:
     """The inference code's error about a record of the request that starts at byte `start`,
     as a TransformError naming the object's line (a request's records are its lines: blank
     lines are not records, and batch inputs have none)."""
@@ -52,13 +57,14 @@ def refused_record(error, data, start):
     return TransformError(RECORD.sub("line %d" % line, str(error), count=1))
 
 
-def payloads(data, strategy, max_payload_bytes):
+def payloads(data: Data, strategy: str, max_payload_bytes: int) -> Iterator[tuple[int, int]]:
     """(start, end) byte ranges of the request bodies SplitType=Line cuts from `data`: whole
     lines, one per request for SingleRecord, as many as fit in max_payload_bytes for
     MultiRecord. Blank lines are not records."""
     if strategy == "SingleRecord":
         start = 0
-        for line in data.splitlines(True):
+        # transform_object reads such an object whole: a mapped one would be copied here
+        for line in (data if isinstance(data, bytes) else data[:]).splitlines(True):
             if line.strip():
                 yield start, start + len(line)
             start += len(line)
@@ -79,7 +85,7 @@ def payloads(data, strategy, max_payload_bytes):
         start = end
 
 
-def join(body, response, content_type):
+def join(body: bytes, response: bytes, content_type: str) -> bytes:
     """JoinSource=Input: each output record appended to its input record."""
     records = [line for line in body.splitlines() if line.strip()]
     outputs = response.decode("utf-8").splitlines()
@@ -102,10 +108,10 @@ def join(body, response, content_type):
 
 # What a forked request process works on: set before the processes fork, so that the model
 # and the object's bytes are shared with them instead of being sent to them.
-_job = {}
+_job: dict[str, Any] = {}
 
 
-def _respond(span):
+def _respond(span: tuple[int, int]) -> bytes:
     data, handlers, model, args = _job["data"], _job["handlers"], _job["model"], _job["args"]
     body = data[span[0] : span[1]]
     try:
@@ -122,11 +128,14 @@ def _respond(span):
     return response
 
 
-def transform_object(path, out_path, handlers, model, args):
+def transform_object(
+    path: str, out_path: str, handlers: ModuleType, model: object, args: argparse.Namespace
+) -> int:
     """Score one object, its responses written in order as they arrive. The object is mapped
     into memory, not read (its pages are the page cache's, shared with the forked request
     processes), and no more than the requests in flight are held at once: memory does not grow
     with the object. The output is published whole or not at all."""
+    data: Data
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size == 0 or (args.split_type == "Line" and args.strategy == "SingleRecord"):
@@ -145,7 +154,7 @@ def transform_object(path, out_path, handlers, model, args):
     )
     _job.update(data=data, handlers=handlers, model=model, args=args)
 
-    def write(tmp):
+    def write(tmp: str) -> None:
         with open(tmp, "wb") as out:
             if args.concurrency > 1 and len(spans) > 1:
                 with multiprocessing.get_context("fork").Pool(
@@ -166,7 +175,7 @@ def transform_object(path, out_path, handlers, model, args):
     return len(spans)
 
 
-def parse_args(argv=None):
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Batch transform worker")
     p.add_argument("--model-dir", required=True)
     p.add_argument("--code-dir", required=True)
@@ -188,7 +197,7 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def transform_all(args):
+def transform_all(args: argparse.Namespace) -> str:
     """Every input object to its .out file; raises TransformError saying what failed (the
     model, or an object as a whole); returns what it did, as one line."""
     try:
@@ -218,7 +227,7 @@ def transform_all(args):
     return "%d objects, %d requests in %.2f s" % (count, requests, time.perf_counter() - started)
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         print("transform: %s" % transform_all(parse_args(argv)))
     except TransformError as e:

@@ -9,15 +9,20 @@ predicted the next requests queue up in the sockets and become the next batch.
 """
 
 import asyncio
+from collections.abc import Sequence
+from types import ModuleType
 
 
 class PredictionBatcher(object):
-    def __init__(self, handlers, model):
+    """The inference module's inputs, predictions and model are its own business: the batcher
+    passes them along without looking at them (hence `object`)."""
+
+    def __init__(self, handlers: ModuleType, model: object) -> None:
         self.handlers = handlers
         self.model = model
-        self.pending = []  # (input_data, future)
+        self.pending: list[tuple[object, asyncio.Future[object]]] = []  # (input_data, future)
 
-    def predict(self, input_data):
+    def predict(self, input_data: object) -> asyncio.Future[object]:
         """A future resolved with predict_fn's result for this input (or its exception)."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
@@ -26,9 +31,10 @@ class PredictionBatcher(object):
             loop.call_soon(self._flush)
         return future
 
-    def _flush(self):
+    def _flush(self) -> None:
         batch, self.pending = self.pending, []
         inputs = [input_data for input_data, _ in batch]
+        results: Sequence[object]
         if len(batch) == 1:
             results = [self._predict_one(inputs[0])]
         else:
@@ -46,7 +52,7 @@ class PredictionBatcher(object):
             else:
                 future.set_result(result)
 
-    def _predict_one(self, input_data):
+    def _predict_one(self, input_data: object) -> object:
         try:
             return self.handlers.predict_fn(input_data, self.model)
         except Exception as e:

@@ -17,6 +17,7 @@ import random
 import threading
 import time
 import uuid
+from typing import Optional, TypedDict
 
 from processing.churn_decoding import CSV, JSON, JSONLINES, media_type
 
@@ -34,9 +35,25 @@ RECORD = (
 )
 log = logging.getLogger("churn.capture")
 PAYLOAD = '{"observedContentType":%s,"mode":"%s","data":%s,"encoding":"%s"}'
+# A request as it waits in the queue: (epoch seconds, request body, its content type, response
+# body, its content type or None when the model named none, inference id or None).
+Pending = tuple[float, bytes, str, bytes, Optional[str], Optional[str]]
 
 
-def _payload(data, content_type, mode):
+class _CaptureConfigRequired(TypedDict):
+    destination: str
+    endpoint: str
+
+
+class CaptureConfig(_CaptureConfigRequired, total=False):
+    """CaptureWriter's arguments, as `churn serve`'s configuration carries them (ServeConfig
+    in app.py)."""
+
+    variant: str
+    percent: float
+
+
+def _payload(data: bytes, content_type: Optional[str], mode: str) -> str:
     media = media_type(content_type)
     if media in CSV_TYPES or media in JSON_TYPES:
         try:
@@ -57,8 +74,13 @@ def _payload(data, content_type, mode):
 
 
 def capture_line(
-    request_body, request_type, response_body, response_type, inference_time, inference_id=None
-):
+    request_body: bytes,
+    request_type: str,
+    response_body: bytes,
+    response_type: Optional[str],
+    inference_time: str,
+    inference_id: Optional[str] = None,
+) -> str:
     """One capture record as a JSON line; inference_time is "yyyy-mm-ddThh:mm:ssZ"."""
     event_id = uuid.UUID(int=random.getrandbits(128), version=4)  # no system call per record
     return RECORD % (
@@ -80,18 +102,29 @@ class CaptureWriter(object):
     stays bounded by one flush interval's requests; SageMaker's capture is best effort too.
     """
 
-    def __init__(self, destination, endpoint, variant="AllTraffic", percent=100.0):
+    def __init__(
+        self, destination: str, endpoint: str, variant: str = "AllTraffic", percent: float = 100.0
+    ) -> None:
         self.root = os.path.join(destination, endpoint, variant)
         self.percent = float(percent)
-        self.pending = collections.deque()  # appends and pops are thread-safe
+        # appends and pops are thread-safe
+        self.pending: collections.deque[Pending] = collections.deque()
         self.stopping = threading.Event()
-        self.files = {}  # UTC hour -> open file descriptor
+        self.files: dict[int, int] = {}  # UTC hour -> open file descriptor
         self.dropped = 0  # records lost to write errors since the start
-        self.failing = None  # the error of the last failed write, until one succeeds
+        # the error of the last failed write, until one succeeds
+        self.failing: Optional[OSError] = None
         self.thread = threading.Thread(target=self._run, name="data-capture", daemon=True)
         self.thread.start()
 
-    def capture(self, request_body, request_type, response_body, response_type, inference_id=None):
+    def capture(
+        self,
+        request_body: bytes,
+        request_type: str,
+        response_body: bytes,
+        response_type: Optional[str],
+        inference_id: Optional[str] = None,
+    ) -> None:
         """Called per request: sampling and an append, nothing else."""
         if self.percent < 100.0 and random.random() * 100.0 >= self.percent:
             return
@@ -99,7 +132,7 @@ class CaptureWriter(object):
             (time.time(), request_body, request_type, response_body, response_type, inference_id)
         )
 
-    def _file(self, hour):
+    def _file(self, hour: int) -> int:
         """The file descriptor of an UTC hour's file (seconds since the epoch // 3600)."""
         fd = self.files.get(hour)
         if fd is None:
@@ -111,8 +144,9 @@ class CaptureWriter(object):
             fd = self.files[hour] = os.open(os.path.join(folder, name), flags, 0o644)
         return fd
 
-    def _write_pending(self):
-        by_hour, second, stamp = {}, None, None
+    def _write_pending(self) -> None:
+        by_hour: dict[int, list[str]] = {}
+        second, stamp = -1, ""  # the second of the last record formatted, and its stamp
         formatted = 0
         while self.pending:
             when, body, body_type, out, out_type, inference_id = self.pending.popleft()
@@ -128,8 +162,9 @@ class CaptureWriter(object):
         for hour, lines in by_hour.items():
             self._append(hour, "".join(lines).encode("utf-8"), len(lines))
 
-    def _append(self, hour, data, count):
-        fd, start = None, None
+    def _append(self, hour: int, data: bytes, count: int) -> None:
+        fd: Optional[int] = None
+        start: Optional[int] = None
         try:
             fd = self._file(hour)
             start = os.lseek(fd, 0, os.SEEK_END)
@@ -155,7 +190,7 @@ class CaptureWriter(object):
             log.warning("data capture: writing again; %d records dropped so far", self.dropped)
             self.failing = None
 
-    def _run(self):
+    def _run(self) -> None:
         while not self.stopping.wait(FLUSH_SECONDS):
             self._write_pending()
         self._write_pending()
@@ -164,7 +199,7 @@ class CaptureWriter(object):
         if self.dropped:
             log.warning("data capture: %d records were dropped by write errors", self.dropped)
 
-    def close(self):
+    def close(self) -> None:
         """Write everything still queued, then close the files."""
         self.stopping.set()
         self.thread.join()

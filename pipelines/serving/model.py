@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Optional, Union
 
 from pipelines.errors import ModelSourceError
 from processing.churn_job import ArchiveError, extract_archive, file_digest
@@ -15,7 +16,17 @@ INFERENCE_DIR = Path(__file__).resolve().parents[2] / "inference"  # this checko
 
 
 class ServableModel(object):
-    def __init__(self, model_dir, code_dir, program, description, model_package_arn=None):
+    """A model as the serving container sees it: its folder, its inference code's folder and
+    program, what to call it in messages, and the registered version it is, if one."""
+
+    def __init__(
+        self,
+        model_dir: Union[str, Path],
+        code_dir: Union[str, Path],
+        program: str,
+        description: str,
+        model_package_arn: Optional[str] = None,
+    ) -> None:
         self.model_dir = str(model_dir)
         self.code_dir = str(code_dir)
         self.program = program
@@ -23,7 +34,12 @@ class ServableModel(object):
         self.model_package_arn = model_package_arn  # the registered version it is, if one
 
 
-def unpack_model(cache_root, model_archive, code_archive, label):
+def unpack_model(
+    cache_root: Union[str, Path],
+    model_archive: Union[str, Path],
+    code_archive: Optional[Union[str, Path]],
+    label: str,
+) -> Path:
     """The model folder of an artifact (and of its SAGEMAKER_SUBMIT_DIRECTORY code archive, if
     any) under cache_root, keyed by the archives' content: a repaired or replaced artifact
     gets a folder of its own. It is unpacked into a temporary folder with the one safe
@@ -52,13 +68,13 @@ def unpack_model(cache_root, model_archive, code_archive, label):
     return folder / "model"
 
 
-def from_dir(model_dir):
+def from_dir(model_dir: Union[str, Path]) -> ServableModel:
     """A folder with xgboost-model and preprocessing.json (a training job's /opt/ml/model);
     the inference code is its code/ folder, or this checkout's inference/."""
-    model_dir = Path(model_dir)
-    if not (model_dir / "xgboost-model").is_file():
+    folder = Path(model_dir)
+    if not (folder / "xgboost-model").is_file():
         raise ModelSourceError(
-            "%s has no xgboost-model: point --model-dir at a trained model's folder" % model_dir
+            "%s has no xgboost-model: point --model-dir at a trained model's folder" % folder
         )
-    code = model_dir / "code" if (model_dir / "code").is_dir() else INFERENCE_DIR
-    return ServableModel(model_dir, code, "inference.py", str(model_dir))
+    code = folder / "code" if (folder / "code").is_dir() else INFERENCE_DIR
+    return ServableModel(folder, code, "inference.py", str(folder))

@@ -20,25 +20,28 @@ It subclasses uvicorn's HttpToolsProtocol (a public module, but not a documented
 point): the serving tests exercise each of these over real sockets.
 """
 
+import asyncio
 import json
 import os
+from typing import Any, Optional
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from pipelines.serving.app import CONFIG_ENV, DRAIN_LIMIT_BYTES, MAX_PAYLOAD_BYTES, TOO_LARGE
 
 DEFAULT_REQUEST_TIMEOUT = 10.0
-_timeout = []
+_timeout: list[float] = []
 
 
-def request_timeout():
+def request_timeout() -> float:
+    """The idle timeout of a request (ServeConfig's request_timeout), read once."""
     if not _timeout:
-        config = json.loads(os.environ.get(CONFIG_ENV) or "{}")
+        config: dict[str, Any] = json.loads(os.environ.get(CONFIG_ENV) or "{}")
         _timeout.append(float(config.get("request_timeout", DEFAULT_REQUEST_TIMEOUT)))
     return _timeout[0]
 
 
-def _response(status, reason, kind, message):
+def _response(status: int, reason: bytes, kind: str, message: str) -> bytes:
     body = json.dumps({"error": kind, "message": message}).encode()
     return b"".join(
         [
@@ -52,27 +55,34 @@ def _response(status, reason, kind, message):
 
 
 class ServingProtocol(HttpToolsProtocol):
-    def connection_made(self, transport):
+    _request_timer: Optional[asyncio.TimerHandle]
+    _refused_bytes: Optional[int]
+    _last_received: float
+
+    # HttpToolsProtocol narrows asyncio's BaseTransport to Transport (and silences mypy there the
+    # same way): the override has uvicorn's signature, which mypy holds against asyncio's.
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._request_timer = None
         self._refused_bytes = None  # while a refused body is being dropped: its bytes so far
         self._arm()
 
-    def data_received(self, data):
+    def data_received(self, data: bytes) -> None:
         self._last_received = self.loop.time()
         super().data_received(data)
 
-    def _arm(self):
+    def _arm(self) -> None:
         self._disarm()
         self._last_received = self.loop.time()
         self._request_timer = self.loop.call_later(request_timeout(), self._check_silence)
 
-    def _disarm(self):
-        if getattr(self, "_request_timer", None) is not None:
-            self._request_timer.cancel()
+    def _disarm(self) -> None:
+        timer = getattr(self, "_request_timer", None)  # absent before connection_made
+        if timer is not None:
+            timer.cancel()
             self._request_timer = None
 
-    def _check_silence(self):
+    def _check_silence(self) -> None:
         """One timer per request, not one per chunk received: when it fires, it looks at when
         the client last sent something and waits out the rest of the timeout."""
         self._request_timer = None
@@ -86,11 +96,11 @@ class ServingProtocol(HttpToolsProtocol):
         else:
             self._request_timed_out()
 
-    def on_message_begin(self):
+    def on_message_begin(self) -> None:
         super().on_message_begin()
         self._arm()
 
-    def on_headers_complete(self):
+    def on_headers_complete(self) -> None:
         length = dict(self.headers).get(b"content-length", b"")
         first_in_line = self.cycle is None or self.cycle.response_complete  # none pipelined
         if first_in_line and length.isdigit() and int(length) > MAX_PAYLOAD_BYTES:
@@ -99,25 +109,25 @@ class ServingProtocol(HttpToolsProtocol):
             return
         super().on_headers_complete()
 
-    def on_body(self, body):
+    def on_body(self, body: bytes) -> None:
         if self._refused_bytes is None:
             return super().on_body(body)
         self._refused_bytes += len(body)
         if self._refused_bytes > DRAIN_LIMIT_BYTES:
             self.transport.close()
 
-    def on_message_complete(self):
+    def on_message_complete(self) -> None:
         self._disarm()  # the request is whole: the application has it now
         if self._refused_bytes is not None:
             self.transport.close()  # the refused body is in: the client reads its 413
             return
         super().on_message_complete()
 
-    def connection_lost(self, exc):
+    def connection_lost(self, exc: Optional[Exception]) -> None:
         self._disarm()
         super().connection_lost(exc)
 
-    def _request_timed_out(self):
+    def _request_timed_out(self) -> None:
         if self.transport.is_closing():
             return
         answered = self._refused_bytes is not None or (
@@ -135,7 +145,7 @@ class ServingProtocol(HttpToolsProtocol):
             )
         self.transport.close()
 
-    def send_400_response(self, msg):
+    def send_400_response(self, msg: str) -> None:
         self.transport.write(
             _response(
                 400,
@@ -147,7 +157,7 @@ class ServingProtocol(HttpToolsProtocol):
         )
         self.transport.close()
 
-    def shutdown(self):
+    def shutdown(self) -> None:
         cycle = self.cycle
         if cycle is not None and not cycle.response_started and cycle.more_body:
             self.transport.close()  # a request still arriving: not worth the graceful wait

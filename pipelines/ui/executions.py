@@ -4,11 +4,14 @@ list` prints, the record and what records.py keeps beside it)."""
 
 import json
 from pathlib import Path
+from typing import Any, Optional, TypedDict, Union
 
 from pipelines.errors import UserError
 from pipelines.local.sagemaker.records import elapsed
 from pipelines.ui import graph
+from pipelines.ui.context import UI
 from pipelines.ui.html import (
+    Html,
     join,
     number,
     page,
@@ -26,19 +29,27 @@ LOG_TAIL_BYTES = 256 * 1024  # what a step page shows of a log at first; follow 
 OBJECTS_SHOWN = 50  # per input or output prefix
 
 
-def execution_href(execution_id):
+class LiveState(TypedDict):
+    """What the live graph redraws (`state`), sent to the page as JSON."""
+
+    status: str
+    failure: Optional[str]
+    steps: dict[str, str]  # {step: the status it is drawn with}
+
+
+def execution_href(execution_id: str) -> str:
     return "/executions/%s" % execution_id
 
 
-def step_href(execution_id, step):
+def step_href(execution_id: str, step: str) -> str:
     return "/executions/%s/steps/%s" % (execution_id, step)
 
 
-def store_href(uri):
+def store_href(uri: str) -> str:
     return "/store/" + uri[len("s3://") :]
 
 
-def list_page(ui, status=None):
+def list_page(ui: UI, status: Optional[str] = None) -> Html:
     if status is not None and status not in STATUSES:
         raise UserError("status %r is not one of %s" % (status, ", ".join(STATUSES)))
     summaries = ui.ws.execution_summaries()
@@ -84,7 +95,7 @@ def list_page(ui, status=None):
     return page("Executions", body, "executions")
 
 
-def state(ui, execution_id):
+def state(ui: UI, execution_id: str) -> LiveState:
     """What the live graph redraws: the execution's status and each step's."""
     record = ui.ws.sagemaker.executions.load(execution_id)
     return {
@@ -94,7 +105,7 @@ def state(ui, execution_id):
     }
 
 
-def execution_page(ui, execution_id):
+def execution_page(ui: UI, execution_id: str) -> Html:
     records = ui.ws.sagemaker.executions
     record = records.load(execution_id)
     definition = records.definition(execution_id)
@@ -172,10 +183,10 @@ def execution_page(ui, execution_id):
     )
 
 
-def _uris(kind_properties):
+def _uris(kind_properties: Optional[dict[str, Any]]) -> list[tuple[str, str, str]]:
     """[(direction, name, S3 URI)] of a job's or registration's inputs and outputs."""
     p = kind_properties or {}
-    found = []
+    found: list[tuple[str, str, Any]] = []
     for i in p.get("ProcessingInputs", []):
         if "S3Input" in i:
             found.append(("input", i["InputName"], i["S3Input"]["S3Uri"]))
@@ -200,7 +211,7 @@ def _uris(kind_properties):
     return [f for f in found if isinstance(f[2], str) and f[2].startswith("s3://")]
 
 
-def _object_rows(ui, uri):
+def _object_rows(ui: UI, uri: str) -> list[list[object]]:
     """[link, size, hash] of each object an S3 URI names (one object, or a prefix's)."""
     store = ui.ws.store
     try:
@@ -210,7 +221,7 @@ def _object_rows(ui, uri):
         return [[str(e), "", ""]]
     if not objects:
         return [["no objects", "", ""]]
-    rows = []
+    rows: list[list[object]] = []
     for name, path in objects[:OBJECTS_SHOWN]:
         object_uri = uri if single else uri.rstrip("/") + "/" + name
         length, digest = ui.digest(path)
@@ -220,12 +231,14 @@ def _object_rows(ui, uri):
     return rows
 
 
-def record_entry(record, step_name):
+def record_entry(record: dict[str, Any], step_name: str) -> Optional[dict[str, Any]]:
     """A step's entry in an execution record, None before it started."""
     return next((e for e in record["Steps"] if e["StepName"] == step_name), None)
 
 
-def step_entry(ui, execution_id, step_name):
+def step_entry(
+    ui: UI, execution_id: str, step_name: str
+) -> tuple[dict[str, Any], Optional[dict[str, Any]], Optional[dict[str, Any]]]:
     """(record, entry or None, definition step or None); a step the execution does not have is
     refused (the name is a path component of what the page reads)."""
     records = ui.ws.sagemaker.executions
@@ -238,7 +251,7 @@ def step_entry(ui, execution_id, step_name):
     return record, entry, step
 
 
-def instance_count(arguments):
+def instance_count(arguments: Optional[dict[str, Any]]) -> int:
     """How many hosts a job's request asks for (1 when it names none)."""
     resources = (
         (arguments or {}).get("ProcessingResources", {}).get("ClusterConfig")
@@ -249,7 +262,9 @@ def instance_count(arguments):
     return count if isinstance(count, int) and 0 < count <= 100 else 1
 
 
-def logs(ui, entry, details=None):
+def logs(
+    ui: UI, entry: Optional[dict[str, Any]], details: Optional[dict[str, Any]] = None
+) -> dict[str, Path]:
     """{host: log file} of a job step's folder, each inside the home. While the job runs, its
     hosts' logs are listed before they exist (followed from their first line)."""
     if not entry or not entry.get("Log"):
@@ -267,7 +282,7 @@ def logs(ui, entry, details=None):
     }
 
 
-def read_log(path, offset=None):
+def read_log(path: Union[str, Path], offset: Optional[int] = None) -> tuple[str, int]:
     """(text, next offset): from `offset`, or the last LOG_TAIL_BYTES when it is None; nothing
     yet for a log the job has not started."""
     if not Path(path).is_file():
@@ -281,13 +296,14 @@ def read_log(path, offset=None):
     return data.decode("utf-8", "replace"), start + len(data)
 
 
-def step_page(ui, execution_id, step_name):
+def step_page(ui: UI, execution_id: str, step_name: str) -> Html:
     record, entry, step = step_entry(ui, execution_id, step_name)
     details = ui.ws.sagemaker.executions.step(execution_id, step_name) or {}
     status = graph.step_status(entry)
     facts = [
         ["Execution", tag("a", execution_id, href=execution_href(execution_id))],
-        ["Type", (entry or step)["StepType" if entry else "Type"]],
+        # step_entry gives an entry, a definition step or both
+        ["Type", entry["StepType"] if entry else step["Type"] if step else "-"],
         ["Status", tag("span", status_badge(status), id="step-status")],
     ]
     if entry:
@@ -335,9 +351,9 @@ def step_page(ui, execution_id, step_name):
         objects.append(tag("h3", "%s %s: " % (direction.capitalize(), name), tag("code", uri)))
         objects.append(table(["Object", "Size", "SHA-256"], _object_rows(ui, uri)))
     log_parts = []
+    follow = entry is not None and entry["StepStatus"] == "Executing"
     for host, path in logs(ui, entry, details).items():
         text, offset = read_log(path)
-        follow = entry["StepStatus"] == "Executing"
         log_parts.append(tag("h3", "Log of %s" % host))
         log_parts.append(
             tag(

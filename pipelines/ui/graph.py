@@ -7,13 +7,16 @@ Layout: each step's row is one more than its deepest predecessor's (the longest 
 first step), and the steps of a row are ordered by the mean position of their predecessors,
 which keeps a pipeline this size free of most crossings without a layout library."""
 
+from collections.abc import Callable
+from typing import Any, Optional
+
 from pipelines.local.sagemaker.engine import all_steps, dependencies
 from pipelines.ui.html import Html, tag
 
 NODE_W, NODE_H, GAP_X, GAP_Y, MARGIN = 250, 46, 36, 44, 16
 
 
-def step_status(entry):
+def step_status(entry: Optional[dict[str, Any]]) -> str:
     """The status a step is drawn with: its record's status, "Cache hit" for a step whose job
     came from the cache, "Not run" for a step the execution never started."""
     if entry is None:
@@ -23,11 +26,11 @@ def step_status(entry):
     return entry["StepStatus"]
 
 
-def edges(definition):
+def edges(definition: dict[str, Any]) -> list[tuple[str, str, str]]:
     """[(from, to, label)]: data and DependsOn edges, and a condition's branch edges labelled
     "if true" and "if false"."""
     names = {s["Name"] for s in all_steps(definition)}
-    out = []
+    out: list[tuple[str, str, str]] = []
     for step in all_steps(definition):
         for dep in sorted(dependencies(step) & names):
             out.append((dep, step["Name"], ""))
@@ -38,16 +41,16 @@ def edges(definition):
     return out
 
 
-def layout(definition):
+def layout(definition: dict[str, Any]) -> tuple[dict[str, tuple[float, float]], int, int]:
     """({step: (x, y)}, width, height)."""
-    steps = [s["Name"] for s in all_steps(definition)]
-    preds = {name: [] for name in steps}
+    steps: list[str] = [s["Name"] for s in all_steps(definition)]
+    preds: dict[str, list[str]] = {name: [] for name in steps}
     for a, b, _ in edges(definition):
         if a != b and a not in preds[b]:
             preds[b].append(a)
-    rows = {}
+    rows: dict[str, int] = {}
 
-    def row(name, seen=()):
+    def row(name: str, seen: tuple[str, ...] = ()) -> int:
         if name not in rows:
             if name in seen:  # a cycle the engine would refuse; draw it rather than recurse
                 return 0
@@ -56,10 +59,10 @@ def layout(definition):
 
     for name in steps:
         row(name)
-    by_row = {}
+    by_row: dict[int, list[str]] = {}
     for name in steps:  # definition order first, then by the predecessors' mean column
         by_row.setdefault(rows[name], []).append(name)
-    column = {}
+    column: dict[str, int] = {}
     for r in sorted(by_row):
         names = by_row[r]
         for i, name in enumerate(names):
@@ -73,7 +76,7 @@ def layout(definition):
             column[name] = i
     widest = max(len(v) for v in by_row.values()) if by_row else 1
     width = MARGIN * 2 + widest * NODE_W + (widest - 1) * GAP_X
-    positions = {}
+    positions: dict[str, tuple[float, float]] = {}
     for r, names in by_row.items():
         span = len(names) * NODE_W + (len(names) - 1) * GAP_X
         left = (width - span) / 2.0
@@ -83,7 +86,9 @@ def layout(definition):
     return positions, width, height
 
 
-def svg(definition, record, step_href):
+def svg(
+    definition: dict[str, Any], record: dict[str, Any], step_href: Callable[[str], str]
+) -> Html:
     """The graph as an <svg> element; `step_href(name)` is where a click on a step leads."""
     entries = {e["StepName"]: e for e in record["Steps"]}
     types = {s["Name"]: s["Type"] for s in all_steps(definition)}

@@ -7,17 +7,21 @@ inline script besides)."""
 import html
 import json
 import time
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Optional
 
 
 class Html(str):
     """Markup that is already safe."""
 
 
-def escape(value):
+def escape(value: object) -> Html:
     return value if isinstance(value, Html) else Html(html.escape(str(value), quote=True))
 
 
-def _children(children):
+# Children are any values (hence `object`): Html passes as it is, None and False are left out,
+# lists and tuples are flattened, anything else is escaped text.
+def _children(children: Iterable[object]) -> Iterator[Html]:
     for child in children:
         if child is None or child is False:
             continue
@@ -30,7 +34,7 @@ def _children(children):
 VOID = {"br", "img", "input", "meta", "link", "hr"}
 
 
-def tag(name, /, *children, **attrs):
+def tag(name: str, /, *children: object, **attrs: object) -> Html:
     """<name attrs>children</name>; an attribute `class_` is `class`, `data_x` is `data-x`, a
     True value is a bare attribute and None or False leaves it out."""
     parts = [name]
@@ -45,21 +49,21 @@ def tag(name, /, *children, **attrs):
     return Html(start + "".join(_children(children)) + "</%s>" % name)
 
 
-def join(*children):
+def join(*children: object) -> Html:
     return Html("".join(_children(children)))
 
 
-def when(epoch):
+def when(epoch: Optional[float]) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch)) if epoch else "-"
 
 
-def seconds(value):
+def seconds(value: Optional[float]) -> str:
     if value is None:
         return "-"
     return "%.1f s" % value if value < 120 else "%d min %02d s" % divmod(int(value), 60)
 
 
-def number(value, digits=4):
+def number(value: object, digits: int = 4) -> str:
     if value is None:
         return "-"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -67,18 +71,19 @@ def number(value, digits=4):
     return ("%%.%df" % digits) % value if isinstance(value, float) else str(value)
 
 
-def size(n):
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
+def size(n: float) -> str:
+    for unit in ("B", "KB", "MB"):
+        if n < 1024:
             return ("%d %s" if unit == "B" else "%.1f %s") % (n, unit)
         n /= 1024.0
+    return "%.1f GB" % n
 
 
-def pretty_json(value):
+def pretty_json(value: object) -> Html:
     return tag("pre", json.dumps(value, indent=1, default=str), class_="json")
 
 
-def table(headers, rows, **attrs):
+def table(headers: Sequence[object], rows: Iterable[Sequence[object]], **attrs: object) -> Html:
     return tag(
         "table",
         tag("thead", tag("tr", [tag("th", h) for h in headers])),
@@ -87,11 +92,11 @@ def table(headers, rows, **attrs):
     )
 
 
-def status_badge(status, label=None):
+def status_badge(status: str, label: Optional[str] = None) -> Html:
     return tag("span", label or status, class_="badge status-%s" % status.lower().replace(" ", "-"))
 
 
-def page(title, body, section, **body_attrs):
+def page(title: str, body: object, section: Optional[str], **body_attrs: object) -> Html:
     """The whole document: the navigation, the title and the body."""
     nav = tag(
         "nav",

@@ -5,12 +5,15 @@ pipelines/monitoring/report.py, captured requests by capture_reader.py, and dist
 drift.py's: the code `churn monitor` runs."""
 
 import os
+from collections.abc import Sequence
 from datetime import datetime, timezone
+from typing import Any, Optional
 
 from pipelines.errors import MonitorError, UserError
-from pipelines.monitoring.capture_reader import captured_payloads, rows_from_payloads
-from pipelines.monitoring.drift import distributions
-from pipelines.monitoring.report import monitored_endpoints, reports
+from pipelines.monitoring.capture_reader import Payload, captured_payloads, rows_from_payloads
+from pipelines.monitoring.drift import FeatureDistribution, distributions
+from pipelines.monitoring.report import Report, monitored_endpoints, reports
+from pipelines.ui.context import UI
 from pipelines.ui.html import Html, join, page, table, tag, when
 from pipelines.ui.registry import version_href, version_name
 
@@ -29,7 +32,7 @@ PALETTE = (
 DEFAULT_THRESHOLD = 0.1  # Model Monitor's comparison_threshold when constraints name none
 
 
-def endpoints(ui):
+def endpoints(ui: UI) -> list[str]:
     """Endpoints with reports or captured traffic in the home (churn serve's capture folder,
     or a local endpoint's capture destination)."""
     found = set(monitored_endpoints(str(ui.ws.monitoring_dir)))
@@ -42,8 +45,8 @@ def endpoints(ui):
     return sorted(found)
 
 
-def index_page(ui):
-    rows = []
+def index_page(ui: UI) -> Html:
+    rows: list[list[object]] = []
     for name in endpoints(ui):
         found = reports(str(ui.ws.monitoring_dir), name)
         last = found[-1] if found else None
@@ -67,7 +70,9 @@ def index_page(ui):
     return page("Monitoring", body, "monitoring")
 
 
-def _drift_chart(found, threshold, width=760, height=300, pad=44):
+def _drift_chart(
+    found: Sequence[Report], threshold: float, width: int = 760, height: int = 300, pad: int = 44
+) -> Html:
     features = sorted({f for r in found for f in r["metrics"]})
     points = [r for r in found if r["metrics"]]
     if not points:
@@ -76,10 +81,10 @@ def _drift_chart(found, threshold, width=760, height=300, pad=44):
     t0, t1 = points[0]["time"], points[-1]["time"]
     span = (t1 - t0) or 1.0
 
-    def x(t):
+    def x(t: float) -> float:
         return pad + (t - t0) / span * (width - 2 * pad) if t1 != t0 else width / 2.0
 
-    def y(v):
+    def y(v: float) -> float:
         return height - pad - v / top * (height - 2 * pad)
 
     parts = [
@@ -149,7 +154,7 @@ def _drift_chart(found, threshold, width=760, height=300, pad=44):
     )
 
 
-def _bars(feature, width=360, row=18):
+def _bars(feature: FeatureDistribution, width: int = 360, row: int = 18) -> Html:
     buckets = feature["buckets"]
     height = row * len(buckets) + 8
     label_w, bar_w = 130, width - 130 - 8
@@ -158,14 +163,14 @@ def _bars(feature, width=360, row=18):
     for i, b in enumerate(buckets):
         y0 = 4 + i * row
         parts.append(tag("text", b["label"][:20], x=0, y=y0 + 12, class_="tick"))
-        for side, offset in (("baseline", 1), ("captured", 9)):
+        for side, share, offset in (("baseline", b["baseline"], 1), ("captured", b["captured"], 9)):
             parts.append(
                 tag(
                     "rect",
                     x=label_w,
                     y=y0 + offset,
                     height=7,
-                    width="%.1f" % (b[side] / top * bar_w),
+                    width="%.1f" % (share / top * bar_w),
                     class_="bar-" + side,
                 )
             )
@@ -181,7 +186,9 @@ def _bars(feature, width=360, row=18):
     )
 
 
-def baseline_version(ui, endpoint, found, version):
+def baseline_version(
+    ui: UI, endpoint: str, found: Sequence[Report], version: Optional[str]
+) -> tuple[Optional[dict[str, Any]], str, Optional[datetime]]:
     """(the version whose baseline the page draws, why that one, the time from which captured
     traffic is drawn against it or None): the version the address names, else the one the
     endpoint serves (its traffic since it began serving it), else the one its latest report
@@ -198,8 +205,11 @@ def baseline_version(ui, endpoint, found, version):
             # to the second, as captured records name their time
             datetime.fromtimestamp(int(since), timezone.utc) if since else None,
         )
-    checked = [r["baseline"]["ModelPackageArn"] for r in found if (r["baseline"] or {}).get(
-        "ModelPackageArn")]  # fmt: skip
+    checked = [
+        r["baseline"]["ModelPackageArn"]
+        for r in found
+        if r["baseline"] and r["baseline"].get("ModelPackageArn")
+    ]
     if checked:
         return ui.ws.registry.find(checked[-1]), "the latest report was checked against it", None
     return (
@@ -212,12 +222,13 @@ def baseline_version(ui, endpoint, found, version):
     )
 
 
-def endpoint_page(ui, endpoint, version=None):
+def endpoint_page(ui: UI, endpoint: str, version: Optional[str] = None) -> Html:
     if endpoint not in endpoints(ui):
         raise UserError("no monitoring reports or captured traffic for endpoint %r" % endpoint)
     found = reports(str(ui.ws.monitoring_dir), endpoint)
-    parts = []
-    statistics = constraints = None
+    parts: list[Html] = []
+    statistics: Optional[dict[str, Any]] = None
+    constraints: Optional[dict[str, Any]] = None
     package, why, since = baseline_version(ui, endpoint, found, version)
     baseline_note = tag("p", "No baseline to compare with: %s." % why)
     if package:
@@ -276,7 +287,7 @@ def endpoint_page(ui, endpoint, version=None):
     )
     parts.append(tag("h2", "Baseline against captured traffic"))
     capture_dir = (ui.ws.served(endpoint) or {}).get("CaptureDir") or ui.ws.capture_dir
-    if statistics is None:
+    if statistics is None or package is None:  # a baseline is read only for a version
         parts.append(baseline_note)
     else:
         parts.append(
@@ -289,6 +300,7 @@ def endpoint_page(ui, endpoint, version=None):
                 class_="muted",
             )
         )
+        payloads: list[Payload]
         try:
             payloads, _ = captured_payloads(str(capture_dir), endpoint, since)
         except MonitorError as e:

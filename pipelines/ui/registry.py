@@ -3,8 +3,12 @@ ROC and PR plots, the data-quality baseline, approve and reject), two versions s
 The facts are the workspace's `version_report`; approval goes through the registry's
 `set_approval`, as `churn models approve/reject` does."""
 
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from pipelines.ui.context import UI
 from pipelines.ui.executions import execution_href, store_href
-from pipelines.ui.html import join, number, page, status_badge, table, tag, when
+from pipelines.ui.html import Html, join, number, page, status_badge, table, tag, when
 
 METRIC_LABELS = (
     ("auc", "AUC"),
@@ -16,15 +20,15 @@ METRIC_LABELS = (
 )
 
 
-def version_name(package):
+def version_name(package: Mapping[str, Any]) -> str:
     return "%s/%d" % (package["ModelPackageGroupName"], package["ModelPackageVersion"])
 
 
-def version_href(package):
+def version_href(package: Mapping[str, Any]) -> str:
     return "/models/%s/%d" % (package["ModelPackageGroupName"], package["ModelPackageVersion"])
 
 
-def _execution_link(package):
+def _execution_link(package: Mapping[str, Any]) -> str:
     arn = (package.get("MetadataProperties") or {}).get("GeneratedBy", "")
     if "/execution/" not in arn:
         return "-"
@@ -32,9 +36,9 @@ def _execution_link(package):
     return tag("a", execution_id, href=execution_href(execution_id))
 
 
-def list_page(ui, group=None):
+def list_page(ui: UI, group: Optional[str] = None) -> Html:
     packages = ui.ws.registry.list_packages(group)
-    groups = {}
+    groups: dict[str, list[dict[str, Any]]] = {}
     for p in packages:
         groups.setdefault(p["ModelPackageGroupName"], []).append(p)
     sections = []
@@ -84,7 +88,7 @@ def list_page(ui, group=None):
     return page("Model registry", body, "models")
 
 
-def _confusion(evaluation):
+def _confusion(evaluation: Optional[dict[str, Any]]) -> Html:
     matrix = (evaluation or {}).get("binary_classification_metrics", {}).get("confusion_matrix")
     if not matrix:
         return tag("p", "No confusion matrix in the report.")
@@ -96,7 +100,7 @@ def _confusion(evaluation):
     )
 
 
-def _plots(report):
+def _plots(report: dict[str, Any]) -> Html:
     return tag(
         "div",
         [
@@ -110,7 +114,7 @@ def _plots(report):
     )
 
 
-def _baseline(report):
+def _baseline(report: dict[str, Any]) -> Html:
     statistics = report["statistics"]
     if not statistics:
         return tag("p", "This version carries no data-quality baseline.")
@@ -146,7 +150,7 @@ def _baseline(report):
     return table(["Feature", "Type", "Present", "Missing", "Completeness", "Distribution"], rows)
 
 
-def approval_form(ui, package):
+def approval_form(ui: UI, package: Mapping[str, Any]) -> Html:
     return tag(
         "form",
         tag("input", type="hidden", name="csrf_token", value=ui.csrf_token),
@@ -172,7 +176,7 @@ def approval_form(ui, package):
     )
 
 
-def version_page(ui, group, version):
+def version_page(ui: UI, group: str, version: str) -> Html:
     report = ui.ws.version_report("%s/%s" % (group, version))
     p = report["package"]
     container = (p.get("InferenceSpecification") or {}).get("Containers", [{}])[0]
@@ -216,7 +220,7 @@ def version_page(ui, group, version):
     return page("%s version %s" % (group, version), body, "models")
 
 
-def compare_page(ui, a, b):
+def compare_page(ui: UI, a: str, b: str) -> Html:
     reports = [ui.ws.version_report(a), ui.ws.version_report(b)]
     names = [version_name(r["package"]) for r in reports]
     rows = []
@@ -267,6 +271,8 @@ def compare_page(ui, a, b):
     return page("%s against %s" % (names[0], names[1]), body, "models")
 
 
-def set_approval(ui, group, version, status, description):
+def set_approval(
+    ui: UI, group: str, version: str, status: str, description: Optional[str]
+) -> dict[str, Any]:
     """What the approve and reject buttons do: `churn models approve/reject`'s call."""
     return ui.ws.registry.set_approval("%s/%s" % (group, version), status, description or None)

@@ -25,19 +25,24 @@ second); the next is refused with 503 and Retry-After.
 """
 
 import asyncio
-import ipaddress
 import json
 import mimetypes
 import re
 import secrets
 import socket
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING, Optional, Union
 from urllib.parse import parse_qs
 
 from pipelines.errors import StoreError, UserError
+from pipelines.serving.asgi import Headers, Receive, Scope, Send
 from pipelines.ui import executions, graph, monitoring, registry
-from pipelines.ui.html import page, tag
-from processing.churn_job import file_digest
+from pipelines.ui.context import UI, host_name, is_address
+from pipelines.ui.html import Html, page, tag
+
+if TYPE_CHECKING:
+    from pipelines.workspace import Workspace
 
 STATIC = Path(__file__).with_name("static")
 STATIC_FILES = {"ui.css": "text/css", "ui.js": "text/javascript", "favicon.svg": "image/svg+xml"}
@@ -61,7 +66,7 @@ INLINE_TYPES = {
     ".log": "text/plain",
     ".jsonl": "text/plain",
 }
-SECURITY_HEADERS = [
+SECURITY_HEADERS: Headers = [
     (
         b"content-security-policy",
         b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -74,30 +79,19 @@ SECURITY_HEADERS = [
 ]
 
 
+# A route's handler: (scope, receive, send, *the groups of its path pattern).
+Handler = Callable[..., Awaitable[None]]
+# What a live view sends next: ((event, data) or None, whether the stream has ended).
+NextEvent = Callable[[], tuple[Optional[tuple[str, str]], bool]]
+
+
 class HTTPError(Exception):
-    def __init__(self, status, message, headers=()):
+    def __init__(
+        self, status: int, message: str, headers: Iterable[tuple[bytes, bytes]] = ()
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.headers = list(headers)
-
-
-def host_name(host: str) -> str:
-    """The name in a Host header or an Origin's authority: lower-case, without the port, the
-    brackets of an IPv6 address or a final dot."""
-    host = host.strip().lower()
-    if host.startswith("["):
-        host = host[1:].partition("]")[0]
-    elif host.count(":") == 1:
-        host = host.partition(":")[0]
-    return host.rstrip(".")
-
-
-def is_address(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
 
 
 def answered_names(host: str, allowed: list[str]) -> set[str]:
@@ -117,37 +111,14 @@ def answered_names(host: str, allowed: list[str]) -> set[str]:
     return names
 
 
-class UI(object):
-    """What every page reads: the workspace, this server's CSRF token, object hashes."""
-
-    def __init__(self, ws, allowed_hosts):
-        self.ws = ws
-        self.csrf_token = secrets.token_urlsafe(32)
-        self.allowed_hosts = {host_name(h) for h in allowed_hosts}
-        self._digests = {}
-
-    def answers(self, host):
-        """Whether a request's Host is one this server answers."""
-        name = host_name(host)
-        return name in self.allowed_hosts or is_address(name)
-
-    def digest(self, path):
-        """(size, sha256) of a store object, hashed once per (file, size, modification time)."""
-        stat = path.stat()
-        key = (str(path), stat.st_size, stat.st_mtime_ns)
-        if key not in self._digests:
-            self._digests[key] = file_digest(path)
-        return self._digests[key]
-
-
-def checked_name(value, what):
+def checked_name(value: object, what: str) -> str:
     """A name that becomes a path component: letters, digits, '-' and '_' only."""
     if not isinstance(value, str) or not NAME.match(value):
         raise HTTPError(404, "no %s %r" % (what, value))
     return value
 
 
-def _query(scope):
+def _query(scope: Scope) -> dict[str, str]:
     return {
         k: v[-1]
         for k, v in parse_qs(
@@ -156,14 +127,20 @@ def _query(scope):
     }
 
 
-def _header(scope, name):
+def _header(scope: Scope, name: bytes) -> Optional[str]:
     for key, value in scope["headers"]:
         if key == name:
             return value.decode("latin-1")
     return None
 
 
-async def _send(send, status, body, content_type, extra=()):
+async def _send(
+    send: Send,
+    status: int,
+    body: Union[str, bytes],
+    content_type: str,
+    extra: Iterable[tuple[bytes, bytes]] = (),
+) -> None:
     if isinstance(body, str):
         body = body.encode("utf-8")
     headers = (
@@ -175,8 +152,9 @@ async def _send(send, status, body, content_type, extra=()):
     await send({"type": "http.response.body", "body": body})
 
 
-async def _read_form(receive):
-    chunks, size, more = [], 0, True
+async def _read_form(receive: Receive) -> dict[str, str]:
+    chunks: list[bytes] = []
+    size, more = 0, True
     while more:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -191,9 +169,9 @@ async def _read_form(receive):
 
 
 class Application(object):
-    def __init__(self, ui):
+    def __init__(self, ui: UI) -> None:
         self.ui = ui
-        self.routes = [
+        routes: list[tuple[str, str, Handler]] = [
             ("GET", r"/", self.root),
             ("GET", r"/favicon.ico", self.favicon),
             ("GET", r"/executions", self.execution_list),
@@ -210,10 +188,10 @@ class Application(object):
             ("GET", r"/monitoring/([^/]+)", self.endpoint),
             ("GET", r"/static/([^/]+)", self.static),
         ]
-        self.routes = [(m, re.compile("^%s$" % p), f) for m, p, f in self.routes]
+        self.routes = [(m, re.compile("^%s$" % p), f) for m, p, f in routes]
         self.open_streams = 0
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         try:
@@ -238,7 +216,9 @@ class Application(object):
         except UserError as e:  # a name the home does not have: an unknown execution, version
             await self.error_page(send, 404, str(e))
 
-    async def error_page(self, send, status, message, headers=()):
+    async def error_page(
+        self, send: Send, status: int, message: str, headers: Iterable[tuple[bytes, bytes]] = ()
+    ) -> None:
         await _send(
             send,
             status,
@@ -247,27 +227,31 @@ class Application(object):
             headers,
         )
 
-    async def html(self, send, markup, status=200):
+    async def html(self, send: Send, markup: Html, status: int = 200) -> None:
         await _send(send, status, markup, "text/html; charset=utf-8")
 
     # ------------------------------------------------------------------ executions
 
-    async def root(self, scope, receive, send):
+    async def root(self, scope: Scope, receive: Receive, send: Send) -> None:
         await _send(send, 303, b"", "text/plain", [(b"location", b"/executions")])
 
-    async def favicon(self, scope, receive, send):
+    async def favicon(self, scope: Scope, receive: Receive, send: Send) -> None:
         await _send(send, 308, b"", "text/plain", [(b"location", b"/static/favicon.svg")])
 
-    async def execution_list(self, scope, receive, send):
+    async def execution_list(self, scope: Scope, receive: Receive, send: Send) -> None:
         status = _query(scope).get("status") or None
         await self.html(send, executions.list_page(self.ui, status))
 
-    async def execution(self, scope, receive, send, execution_id):
+    async def execution(
+        self, scope: Scope, receive: Receive, send: Send, execution_id: str
+    ) -> None:
         await self.html(
             send, executions.execution_page(self.ui, checked_name(execution_id, "execution"))
         )
 
-    async def step(self, scope, receive, send, execution_id, step):
+    async def step(
+        self, scope: Scope, receive: Receive, send: Send, execution_id: str, step: str
+    ) -> None:
         await self.html(
             send,
             executions.step_page(
@@ -275,13 +259,15 @@ class Application(object):
             ),
         )
 
-    async def execution_events(self, scope, receive, send, execution_id):
+    async def execution_events(
+        self, scope: Scope, receive: Receive, send: Send, execution_id: str
+    ) -> None:
         """The live graph: the execution's state each time it changes, until it has ended."""
         checked_name(execution_id, "execution")
         executions.state(self.ui, execution_id)  # an unknown execution: 404 before the stream
-        last = {}
+        last: dict[str, executions.LiveState] = {}
 
-        def next_event():
+        def next_event() -> tuple[Optional[tuple[str, str]], bool]:
             now = executions.state(self.ui, execution_id)
             ended = now["status"] != "Executing"
             if now == last.get("state"):
@@ -291,7 +277,9 @@ class Application(object):
 
         await self.stream(receive, send, next_event)
 
-    async def step_log(self, scope, receive, send, execution_id, step):
+    async def step_log(
+        self, scope: Scope, receive: Receive, send: Send, execution_id: str, step: str
+    ) -> None:
         """Follow mode: a log's text from `offset` as it grows, until the step has ended."""
         query = _query(scope)
         checked_name(execution_id, "execution")
@@ -308,7 +296,7 @@ class Application(object):
             raise HTTPError(404, "step %s has no log of host %r" % (step, host))
         position = {"offset": offset}
 
-        def next_event():
+        def next_event() -> tuple[Optional[tuple[str, str]], bool]:
             record = self.ui.ws.sagemaker.executions.load(execution_id)
             now = executions.record_entry(record, step)
             ended = now is None or now["StepStatus"] != "Executing"
@@ -321,7 +309,7 @@ class Application(object):
 
         await self.stream(receive, send, next_event)
 
-    async def stream(self, receive, send, next_event):
+    async def stream(self, receive: Receive, send: Send, next_event: NextEvent) -> None:
         """Server-sent events: `next_event()` -> ((event, data) or None, ended) every
         POLL_SECONDS, until it says ended (an "end" event follows) or the browser goes. Past
         MAX_STREAMS open at once, a 503 with Retry-After."""
@@ -338,7 +326,7 @@ class Application(object):
         finally:
             self.open_streams -= 1
 
-    async def _stream(self, receive, send, next_event):
+    async def _stream(self, receive: Receive, send: Send, next_event: NextEvent) -> None:
         await send(
             {
                 "type": "http.response.start",
@@ -347,11 +335,11 @@ class Application(object):
             }
         )
 
-        async def disconnected():  # the request's (empty) body comes first, then this
+        async def disconnected() -> None:  # the request's (empty) body comes first, then this
             while (await receive())["type"] != "http.disconnect":
                 pass
 
-        async def piece(text):
+        async def piece(text: str) -> None:
             await send({"type": "http.response.body", "more_body": True, "body": text.encode()})
 
         gone = asyncio.ensure_future(disconnected())
@@ -378,7 +366,7 @@ class Application(object):
         finally:
             gone.cancel()
 
-    async def store_object(self, scope, receive, send, key):
+    async def store_object(self, scope: Scope, receive: Receive, send: Send, key: str) -> None:
         """An object of the local store: shown in place when it is an image, JSON or text,
         downloaded otherwise; a key that climbs out of the store is refused by the store."""
         store = self.ui.ws.store
@@ -390,7 +378,7 @@ class Application(object):
         if not path.is_file() or path.is_symlink() or not path.resolve().is_relative_to(home):
             raise HTTPError(404, "no object s3://%s in the local store" % key)
         inline = INLINE_TYPES.get(path.suffix.lower())
-        headers = (
+        headers: Headers = (
             []
             if inline
             else [
@@ -431,19 +419,23 @@ class Application(object):
 
     # ------------------------------------------------------------------ registry
 
-    async def models(self, scope, receive, send):
+    async def models(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.html(send, registry.list_page(self.ui, _query(scope).get("group") or None))
 
-    async def version(self, scope, receive, send, group, version):
+    async def version(
+        self, scope: Scope, receive: Receive, send: Send, group: str, version: str
+    ) -> None:
         await self.html(send, registry.version_page(self.ui, group, version))
 
-    async def compare(self, scope, receive, send):
+    async def compare(self, scope: Scope, receive: Receive, send: Send) -> None:
         query = _query(scope)
         if not query.get("a") or not query.get("b"):
             raise HTTPError(400, "compare needs two versions: ?a=GROUP/N&b=GROUP/N")
         await self.html(send, registry.compare_page(self.ui, query["a"], query["b"]))
 
-    async def approval(self, scope, receive, send, group, version):
+    async def approval(
+        self, scope: Scope, receive: Receive, send: Send, group: str, version: str
+    ) -> None:
         """The approve and reject buttons: a same-origin form POST with the CSRF token."""
         origin = _header(scope, b"origin")
         host = (_header(scope, b"host") or "").lower()
@@ -462,10 +454,10 @@ class Application(object):
 
     # ------------------------------------------------------------------ monitoring
 
-    async def monitoring(self, scope, receive, send):
+    async def monitoring(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.html(send, monitoring.index_page(self.ui))
 
-    async def endpoint(self, scope, receive, send, endpoint):
+    async def endpoint(self, scope: Scope, receive: Receive, send: Send, endpoint: str) -> None:
         await self.html(
             send,
             monitoring.endpoint_page(
@@ -473,13 +465,19 @@ class Application(object):
             ),
         )
 
-    async def static(self, scope, receive, send, name):
+    async def static(self, scope: Scope, receive: Receive, send: Send, name: str) -> None:
         if name not in STATIC_FILES:
             raise HTTPError(404, "no static file %r" % name)
         await _send(send, 200, (STATIC / name).read_bytes(), STATIC_FILES[name])
 
 
-def serve(ws, host="127.0.0.1", port=8090, on_ready=None, allow_hosts=()):
+def serve(
+    ws: "Workspace",
+    host: str = "127.0.0.1",
+    port: int = 8090,
+    on_ready: Optional[Callable[[str], None]] = None,
+    allow_hosts: Iterable[str] = (),
+) -> None:
     """Serve the home's pages until interrupted. The socket is bound here, so a port in use is
     one clear error and port 0 picks a free one; `on_ready(url)` is told the address. Requests
     are answered for the names `answered_names(host, allow_hosts)` gives, and IP addresses."""
