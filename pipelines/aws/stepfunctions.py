@@ -7,16 +7,23 @@ issue's stacks configure them."""
 
 import json
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 
-def machine_arn(region, account, name):
+def machine_arn(region: str, account: str, name: str) -> str:
     return "arn:aws:states:%s:%s:stateMachine:%s" % (region, account, name)
 
 
-def ensure_state_machine(client, name, definition, role_arn, log_group_arn=None, update=True):
+def ensure_state_machine(
+    client: Any,
+    name: str,
+    definition: Dict[str, Any],
+    role_arn: str,
+    log_group_arn: Optional[str] = None,
+    update: bool = True,
+) -> Tuple[str, str]:
     """(ARN, "created" | "updated"): created, or updated when one of that name exists."""
-    extra = {"tracingConfiguration": {"enabled": True}}
+    extra: Dict[str, Any] = {"tracingConfiguration": {"enabled": True}}
     if log_group_arn:
         extra["loggingConfiguration"] = {
             "level": "ERROR",
@@ -36,7 +43,7 @@ def ensure_state_machine(client, name, definition, role_arn, log_group_arn=None,
     return arn, "updated"
 
 
-def find(client, name):
+def find(client: Any, name: str) -> Optional[str]:
     """The ARN of the state machine named `name`, or None."""
     for page in client.get_paginator("list_state_machines").paginate():
         for machine in page["stateMachines"]:
@@ -45,14 +52,14 @@ def find(client, name):
     return None
 
 
-def start(client, arn, document, name=None):
+def start(client: Any, arn: str, document: Dict[str, Any], name: Optional[str] = None) -> str:
     request = {"stateMachineArn": arn, "input": json.dumps(document)}
     if name:
         request["name"] = name
     return client.start_execution(**request)["executionArn"]
 
 
-def describe(client, execution_arn):
+def describe(client: Any, execution_arn: str) -> Dict[str, Any]:
     """DescribeExecution with the execution's history events."""
     described = client.describe_execution(executionArn=execution_arn)
     described.pop("ResponseMetadata", None)

@@ -7,9 +7,9 @@ import functools
 import re
 import sys
 import unicodedata
-from typing import Optional
+from typing import Any, Dict, List, Match, Optional, Pattern, Tuple
 
-_MODELS = {}
+_MODELS: Dict[str, Any] = {}
 # Java regular-expression syntax the service models use that Python's re does not read: a
 # range of UTF-16 surrogate pairs (the supplementary planes) and Unicode categories.
 _PAIR = r"\\u(D[89AB][0-9A-F]{2})\\u(D[C-F][0-9A-F]{2})"
@@ -17,7 +17,7 @@ _SURROGATE_PAIRS = re.compile(_PAIR + "-" + _PAIR, re.I)
 _CATEGORY = re.compile(r"\\p\{([A-Z][a-z]?)\}")
 
 
-def check_parameters(service, operation, params):
+def check_parameters(service: str, operation: str, params: Dict[str, Any]) -> None:
     """Raises botocore's ParamValidationError, as a boto3 client does."""
     from botocore.exceptions import ParamValidationError
     from botocore.validate import ParamValidator
@@ -28,17 +28,17 @@ def check_parameters(service, operation, params):
         raise ParamValidationError(report=report.generate_report())
 
 
-def constraint_violations(service, operation, params):
+def constraint_violations(service: str, operation: str, params: Dict[str, Any]) -> List[str]:
     """What the service's own validation refuses and botocore does not check (enum values,
     maximum lengths and counts, patterns, text that is not valid UTF-8), as AWS words each:
     ["Value 'x' at 'targetStores.1.member' failed to satisfy constraint: Member must ..."].
     Patterns are matched against the whole value, as the services match them."""
-    found = []
+    found: List[str] = []
     _walk(_model(service).operation_model(operation).input_shape, params, "", found)
     return found
 
 
-def _walk(shape, value, path, found):
+def _walk(shape: Any, value: Any, path: str, found: List[str]) -> None:
     kind, meta = shape.type_name, shape.metadata
     if kind == "structure" and isinstance(value, dict):
         for name, member in shape.members.items():
@@ -93,16 +93,16 @@ def _walk(shape, value, path, found):
             )
 
 
-def output_shape(service, operation):
+def output_shape(service: str, operation: str) -> Any:
     """The operation's answer shape in botocore's model, for a twin to answer as boto3 parses."""
     return _model(service).operation_model(operation).output_shape
 
 
 @functools.lru_cache(maxsize=None)
-def _pattern(java):
+def _pattern(java: str) -> Pattern[str]:
     """A model's pattern (Java syntax) as Python's re reads it, matched with DOTALL."""
 
-    def pairs(m):
+    def pairs(m: Match[str]) -> str:
         low, high = (
             0x10000 + ((int(a, 16) - 0xD800) << 10) + (int(b, 16) - 0xDC00)
             for a, b in (m.group(1, 2), m.group(3, 4))
@@ -115,10 +115,12 @@ def _pattern(java):
 
 
 @functools.lru_cache(maxsize=None)
-def _category_ranges(category):
+def _category_ranges(category: str) -> str:
     """The code points of a Unicode category (L, or Lu) as ranges inside a character class,
     as \\p{L} stands inside the models' classes."""
-    ranges, start, previous = [], None, None
+    ranges: List[Tuple[int, int]] = []
+    start: Optional[int] = None
+    previous = 0
     for code in range(sys.maxunicode + 1):
         if unicodedata.category(chr(code)).startswith(category):
             if start is None:
@@ -132,7 +134,7 @@ def _category_ranges(category):
     return "".join("\\U%08X-\\U%08X" % r for r in ranges)
 
 
-def _violation(value, path, rule):
+def _violation(value: Any, path: str, rule: str) -> str:
     if isinstance(value, list):
         value = "[%s]" % ", ".join(map(str, value))
     text = str(value).encode("utf-8", "replace").decode("utf-8")
@@ -141,7 +143,7 @@ def _violation(value, path, rule):
     return "Value '%s' at '%s' failed to satisfy constraint: %s" % (text, path, rule)
 
 
-def _model(service):
+def _model(service: str) -> Any:
     if service not in _MODELS:
         import botocore.session
 
@@ -149,7 +151,7 @@ def _model(service):
     return _MODELS[service]
 
 
-def answer_problems(service: str, operation: str, answer: dict) -> list:
+def answer_problems(service: str, operation: str, answer: Dict[str, Any]) -> List[str]:
     """Where a twin's answer differs from what boto3 would hand its caller for `operation`:
     members the output shape lacks, required members missing, wrong types (botocore's own
     validator over the output shape), and timestamps that are not datetimes (boto3 parses
@@ -164,7 +166,7 @@ def answer_problems(service: str, operation: str, answer: dict) -> list:
     report = ParamValidator().validate(answer, shape)
     problems = report.generate_report().splitlines() if report.has_errors() else []
 
-    def walk(shape, value, path):
+    def walk(shape: Any, value: Any, path: str) -> None:
         kind = shape.type_name
         if kind == "timestamp" and not isinstance(value, datetime.datetime):
             problems.append("%s: a timestamp boto3 gives as a datetime, not %r" % (path, value))
@@ -183,7 +185,7 @@ def answer_problems(service: str, operation: str, answer: dict) -> list:
     return [p.strip() for p in problems]
 
 
-def pagination(service: str, operation: str) -> Optional[dict]:
+def pagination(service: str, operation: str) -> Optional[Dict[str, Any]]:
     """botocore's pagination config of an operation (input_token, output_token, limit_key,
     result_key), or None when boto3 offers no paginator for it."""
     import botocore.session
