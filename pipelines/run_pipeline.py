@@ -105,9 +105,9 @@ def main(argv=None, out=sys.stdout):
         raise UserError("--role-arn (or --config-prefix naming where it is in Parameter Store)")
     kwargs.setdefault("role", args.role_arn)
     tags = parse_tags(args.tags)
-    import boto3
+    from pipelines.aws.sessions import aws_session
 
-    require_credentials(boto3.Session(region_name=region_of(kwargs)))
+    require_credentials(aws_session(region_of(kwargs)))
     pipeline = load_pipeline(args.module_name, kwargs)
     response = pipeline.upsert(
         role_arn=args.role_arn, description=args.description, tags=tags or None

@@ -36,9 +36,9 @@ def read_config(prefix, ssm=None, region=None):
         raise UserError("--config-prefix %r: a Parameter Store path, such as /churn/" % prefix)
     path = prefix if prefix.endswith("/") else prefix + "/"
     if ssm is None:
-        import boto3
+        from pipelines.aws.sessions import aws_client
 
-        ssm = boto3.client("ssm", region_name=region)
+        ssm = aws_client("ssm", region)
     found = {}
     with aws_errors("Parameter Store %s: " % path):
         for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=path):

@@ -12,6 +12,7 @@ Undeploy deletes the endpoint's monitoring schedules, the endpoint, its config a
 import time
 
 from pipelines.aws import scaling as endpoint_scaling
+from pipelines.aws.sessions import aws_session
 from pipelines.errors import DeployError
 
 CAPTURE_CSV_TYPES = ["text/csv"]
@@ -19,7 +20,7 @@ CAPTURE_JSON_TYPES = ["application/json", "application/jsonlines"]
 
 
 def _client(session=None):
-    return (session or _boto3_session()).client("sagemaker")
+    return (session or aws_session()).client("sagemaker")
 
 
 def _exists(call, **kwargs):
@@ -58,7 +59,7 @@ def deploy(
     must be in the artifact (a version registered by a pipeline built with
     network_isolation)."""
 
-    session = session or _boto3_session()
+    session = session or aws_session()
     sm = session.client("sagemaker")
     autoscaling = autoscaling_client or session.client("application-autoscaling")
     package = sm.describe_model_package(ModelPackageName=model_package_arn)
@@ -153,12 +154,6 @@ def deploy(
         "endpoint": endpoint_name,
         "rollout": used,
     }
-
-
-def _boto3_session():
-    import boto3
-
-    return boto3.Session()
 
 
 def _instance_type(sm, endpoint_name):

@@ -196,11 +196,9 @@ def _parameter(name, default):
 def _session(region, default_bucket, sagemaker_session):
     if sagemaker_session is not None:
         return sagemaker_session
-    import boto3
+    from pipelines.aws.sessions import aws_session
 
-    return PipelineSession(
-        boto_session=boto3.Session(region_name=region), default_bucket=default_bucket
-    )
+    return PipelineSession(boto_session=aws_session(region), default_bucket=default_bucket)
 
 
 def _has_credentials(session):

@@ -63,9 +63,8 @@ def _undeploy(args):
 
 
 def _deploy(args):
-    import boto3
-
     from pipelines.aws.deploy import deploy, schedule_monitoring
+    from pipelines.aws.sessions import aws_session
 
     if args.config_prefix:
         from pipelines.aws.config import fill
@@ -136,7 +135,7 @@ def _deploy(args):
     if args.monitor == "hourly":
         from pipelines.churn.images import model_monitor_image
 
-        image = model_monitor_image(boto3.Session().region_name)
+        image = model_monitor_image(aws_session().region_name)
         name = schedule_monitoring(
             args.endpoint_name, args.model_package_arn, role, args.monitoring_output, image
         )

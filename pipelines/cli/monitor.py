@@ -57,10 +57,9 @@ def cmd_monitor(args, ws):
 def _monitor_aws(args, ws, since, schedule):
     from datetime import datetime, timezone
 
-    import boto3
-
     from pipelines.aws import monitoring as monitor_aws
     from pipelines.aws.errors import require_credentials
+    from pipelines.aws.sessions import aws_session
     from pipelines.errors import MonitorError
     from pipelines.monitoring.drift import check
     from pipelines.monitoring.report import NAMESPACE, write_violations
@@ -77,7 +76,7 @@ def _monitor_aws(args, ws, since, schedule):
             "on AWS, name the baseline: --model-package-arn ARN (its "
             "DriftCheckBaselines) or --baseline-dir DIR"
         )
-    session = boto3.Session()
+    session = aws_session()
     if not session.region_name:
         raise UserError("no AWS region: set AWS_DEFAULT_REGION to the endpoint's region")
     require_credentials(session)

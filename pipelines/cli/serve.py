@@ -209,10 +209,11 @@ def customer_features(args, ws):
     from pipelines.cli.features import online_record
 
     if args.region:
-        import boto3
+        from pipelines.aws.sessions import aws_session
 
-        runtime = boto3.client("sagemaker-featurestore-runtime", region_name=args.region)
-        control = boto3.client("sagemaker", region_name=args.region)
+        session = aws_session(args.region)
+        runtime = session.client("sagemaker-featurestore-runtime")
+        control = session.client("sagemaker")
     else:
         runtime, control = ws.features.runtime_client(), ws.features.sagemaker_client()
     record = online_record(runtime, args.feature_group, args.customer_id)
@@ -226,13 +227,13 @@ def customer_features(args, ws):
 
 def invoke_sagemaker_endpoint(name, body, content_type, accept, region=None):
     """InvokeEndpoint on AWS (sagemaker-runtime): the same request `churn serve` answers."""
-    import boto3
+    from pipelines.aws.runtime import invoke_endpoint
+    from pipelines.aws.sessions import aws_client
 
     with aws_errors("endpoint %s: " % name):
-        response = boto3.client("sagemaker-runtime", region_name=region).invoke_endpoint(
-            EndpointName=name, Body=body, ContentType=content_type, Accept=accept
+        return invoke_endpoint(
+            aws_client("sagemaker-runtime", region), name, body, content_type, accept
         )
-        return response["Body"].read().decode("utf-8")
 
 
 def add_parsers(sub):

@@ -135,9 +135,9 @@ def _json_time(value):
 
 
 def _aws(args):
-    import boto3
+    from pipelines.aws.sessions import aws_session
 
-    return boto3.Session(region_name=args.region)
+    return aws_session(args.region)
 
 
 def _machine_name(args):
