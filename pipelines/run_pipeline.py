@@ -14,6 +14,7 @@ import sys
 import time
 
 from pipelines.aws.errors import require_credentials
+from pipelines.aws.pipeline_executions import execution_steps
 from pipelines.cli.template import (
     add_option,
     load_pipeline,
@@ -49,7 +50,7 @@ def wait_for(execution, client, poll_seconds, out):
         status = client.describe_pipeline_execution(PipelineExecutionArn=execution.arn)[
             "PipelineExecutionStatus"
         ]
-        steps = _steps(client, execution.arn) if list_steps else None
+        steps = execution_steps(client, execution.arn) if list_steps else None
         if steps is None:
             list_steps = False  # this endpoint lacks the call; the execution status still comes
         for step in steps or []:
@@ -62,18 +63,6 @@ def wait_for(execution, client, poll_seconds, out):
             out.write("Execution %s: %s\n" % (execution.arn, status))
             return status
         time.sleep(poll_seconds)
-
-
-def _steps(client, arn):
-    from botocore.exceptions import ClientError
-
-    try:
-        pages = client.get_paginator("list_pipeline_execution_steps").paginate(
-            PipelineExecutionArn=arn, SortOrder="Ascending"
-        )
-        return [s for page in pages for s in page["PipelineExecutionSteps"]]
-    except ClientError:
-        return None
 
 
 def main(argv=None, out=sys.stdout):

@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 
+from pipelines.aws.regions import ecr_hostname
 from pipelines.errors import UserError
 
 ECR_URI = "{registry}.dkr.{hostname}/{repository}"  # image_uris.ECR_URI_TEMPLATE
@@ -22,17 +23,6 @@ def sdk_image_table(name):
     folder = list(spec.submodule_search_locations)[0]
     with open(os.path.join(folder, "image_uri_config", name + ".json")) as f:
         return json.load(f)
-
-
-def ecr_hostname(region):
-    from botocore.loaders import create_loader
-    from botocore.regions import EndpointResolver
-
-    endpoint = EndpointResolver(create_loader().load_data("endpoints")).construct_endpoint(
-        "ecr", region
-    )
-    # The SDK's own fallback for a region botocore's table may lack.
-    return endpoint["hostname"] if endpoint else "ecr.%s.amazonaws.com" % region
 
 
 def model_monitor_image(region):
