@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Optional, Union
 
+from pipelines.aws.databrew import databrew_integrations
 from pipelines.aws.featurestore import ensure_feature_group, offline_store_uri
 from pipelines.aws.stepfunctions import ensure_state_machine
 from pipelines.churn.bundles import build_bundles
@@ -35,7 +36,7 @@ from pipelines.local.sagemaker.backend import SageMakerBackend
 from pipelines.local.sagemaker.engine import Execution
 from pipelines.local.sagemaker.hosting import HostingError
 from pipelines.local.sagemaker.records import elapsed
-from pipelines.local.sfn_integrations import databrew_integrations, sagemaker_integrations
+from pipelines.local.sfn_integrations import sagemaker_integrations
 from pipelines.local.stepfunctions.integrations import Integrations
 from pipelines.local.stepfunctions.service import StepFunctions, machine_arn
 from pipelines.serving.model import ServableModel, unpack_model

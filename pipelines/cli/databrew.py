@@ -17,30 +17,42 @@ from pipelines.cli.common import add_home, add_schema
 from pipelines.errors import UserError
 
 
-def _client(args, ws):
-    if not args.region:
-        return ws.databrew
-    import boto3
+def _target(args, ws):
+    """(client, locations): boto3's `databrew` client for --region, else the home's twin, and
+    `locations()`, publish's (data URL, output URL, role) as that target reads them: on AWS as
+    given, in S3; locally the CSV staged into the home's store, and the local defaults. The one
+    place these commands choose between AWS and the twin: everything after it is the same
+    calls (pipelines/aws/databrew.py)."""
+    if args.region:
+        import boto3
 
-    return boto3.client("databrew", region_name=args.region)
+        def on_aws():
+            if not (args.data_url.startswith("s3://") and args.output_url and args.role_arn):
+                raise UserError(
+                    "on AWS, publish needs --data-url s3://..., --output-url s3://... and "
+                    "--role-arn (a role DataBrew reads and writes those with)"
+                )
+            return args.data_url, args.output_url, args.role_arn
+
+        return boto3.client("databrew", region_name=args.region), on_aws
+
+    def local():
+        return (
+            ws.stage_data(args.data_url, "databrew/input"),
+            args.output_url or "s3://%s/%s/databrew/prepared/" % (LOCAL_BUCKET, PREFIX),
+            args.role_arn or LOCAL_ROLE,
+        )
+
+    return ws.databrew, local
 
 
 def cmd_publish(args, ws):
     schema = SchemaSource(args.schema).schema
-    data_url, output_url, role = args.data_url, args.output_url, args.role_arn
-    if args.region:
-        if not (data_url.startswith("s3://") and output_url and role):
-            raise UserError(
-                "on AWS, publish needs --data-url s3://..., --output-url s3://... and "
-                "--role-arn (a role DataBrew reads and writes those with)"
-            )
-    else:
-        data_url = ws.stage_data(data_url, "databrew/input")
-        output_url = output_url or "s3://%s/%s/databrew/prepared/" % (LOCAL_BUCKET, PREFIX)
-        role = role or LOCAL_ROLE
+    client, locations = _target(args, ws)
+    data_url, output_url, role = locations()
     requests = databrew_requests(schema, data_url, output_url, role, args.prefix)
     with aws_errors("databrew: "):
-        done = publish(_client(args, ws), requests)
+        done = publish(client, requests)
     names = done["names"]
     print(
         "dataset %s (%s), recipe %s version %s (%d steps), job %s (%s) writing CSV to %s"
@@ -60,7 +72,7 @@ def cmd_publish(args, ws):
 
 def cmd_run(args, ws):
     with aws_errors("databrew job %s: " % args.job):
-        described = run_job(_client(args, ws), args.job)
+        described = run_job(_target(args, ws)[0], args.job)
     location = described["Outputs"][0]["Location"]
     print(
         "%s: %s, output s3://%s/%s"

@@ -1,7 +1,6 @@
 """Step Functions' service integrations, answered by the local twins.
 
     sagemaker_integrations(backend, start_pipeline) -> {resource: function}
-    databrew_integrations(databrew) -> {resource: function}
 
 The functions take a Task's parameters as Step Functions sends them (the API's own PascalCase
 request) and give the API's answer; a refusal becomes the error AWS's integration raises: an
@@ -9,7 +8,9 @@ optimized integration (sagemaker:createModel, ...) fails with SageMaker.AmazonSa
 or the modelled exception's name (SageMaker.ResourceLimitExceededException, ...), an aws-sdk
 one with SageMaker.<ErrorCode>, Exception-suffixed. `start_pipeline(name, parameters)` starts a
 pipeline execution and returns its ARN: the workspace's, which knows what the pipeline is.
-This module joins two twins, so it sits beside them rather than inside either.
+This module joins two twins, so it sits beside them rather than inside either. DataBrew's
+integration (databrew:startJobRun) is pipelines/aws/databrew.py's: it calls a `databrew` client,
+boto3's or the twin's, through the same functions as `churn databrew run`.
 """
 
 import json
@@ -166,31 +167,6 @@ def _sync_job(jobs, kind):
         return described
 
     return run
-
-
-def databrew_integrations(databrew):
-    """databrew:startJobRun (.sync waits for the run and fails as it fails, with the run's
-    description as the cause, as the optimized integration does)."""
-
-    def start(parameters, call, wait):
-        try:
-            run = databrew.start_job_run(parameters["Name"])
-            described = databrew.describe_job_run(parameters["Name"], run["RunId"])
-        except UserError as e:
-            code = getattr(e, "code", "ValidationException")
-            raise StatesError("DataBrew.%s" % code, str(e))
-        if not wait:
-            return run
-        # boto3's answer holds datetimes; a state's JSON holds them as epoch seconds
-        described = json.loads(json.dumps(described, default=lambda d: d.timestamp()))
-        if described["State"] != "SUCCEEDED":
-            raise StatesError("States.TaskFailed", json.dumps(described))
-        return described
-
-    return {
-        "databrew:startJobRun.sync": lambda p, call: start(p, call, True),
-        "databrew:startJobRun": lambda p, call: start(p, call, False),
-    }
 
 
 def _without_none(value):
