@@ -21,11 +21,11 @@ def ensure_feature_group(client, request, timeout=900, poll=5.0, sleep=time.slee
         except ClientError as e:
             if e.response["Error"]["Code"] != "ResourceInUse":
                 raise
-        description = client.describe_feature_group(FeatureGroupName=name)
+        description = describe_feature_group(client, name)
         deadline = time.time() + timeout
         while description.get("FeatureGroupStatus") == "Creating" and time.time() < deadline:
             sleep(poll)
-            description = client.describe_feature_group(FeatureGroupName=name)
+            description = describe_feature_group(client, name)
     status = description.get("FeatureGroupStatus")
     if status not in (None, "Created"):
         raise UserError(
