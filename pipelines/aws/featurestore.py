@@ -21,11 +21,11 @@ def ensure_feature_group(client, request, timeout=900, poll=5.0, sleep=time.slee
         except ClientError as e:
             if e.response["Error"]["Code"] != "ResourceInUse":
                 raise
-        description = client.describe_feature_group(FeatureGroupName=name)
+        description = describe_feature_group(client, name)
         deadline = time.time() + timeout
         while description.get("FeatureGroupStatus") == "Creating" and time.time() < deadline:
             sleep(poll)
-            description = client.describe_feature_group(FeatureGroupName=name)
+            description = describe_feature_group(client, name)
     status = description.get("FeatureGroupStatus")
     if status not in (None, "Created"):
         raise UserError(
@@ -52,3 +52,88 @@ def offline_store_uri(description):
     if not uri:
         raise UserError("feature group %s has no offline store" % description["FeatureGroupName"])
     return uri.rstrip("/") + "/"
+
+
+def describe_feature_group(client, name):
+    """DescribeFeatureGroup's answer (a `sagemaker` client, boto3's or the twin's), without
+    boto3's ResponseMetadata."""
+    with aws_errors("feature group %s: " % name):
+        description = client.describe_feature_group(FeatureGroupName=name)
+    description.pop("ResponseMetadata", None)
+    return description
+
+
+def feature_group_exists(client, name):
+    """Whether DescribeFeatureGroup finds the group (ResourceNotFound: it does not)."""
+    from botocore.exceptions import ClientError
+
+    with aws_errors("feature group %s: " % name):
+        try:
+            client.describe_feature_group(FeatureGroupName=name)
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") != "ResourceNotFound":
+                raise
+            return False
+    return True
+
+
+def list_feature_groups(client):
+    """Every FeatureGroupSummary, through every page (AWS's default page size is not
+    documented)."""
+    summaries = []
+    with aws_errors():
+        for page in client.get_paginator("list_feature_groups").paginate():
+            summaries += page["FeatureGroupSummaries"]
+    return summaries
+
+
+def delete_feature_group(client, name):
+    with aws_errors("feature group %s: " % name):
+        client.delete_feature_group(FeatureGroupName=name)
+
+
+def put_records(runtime, group, records, workers, refused):
+    """PutRecord of each of `records` (Record lists) on `workers` threads (a
+    `sagemaker-featurestore-runtime` client). A record the service refuses raises
+    refused(index, its ClientError)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from botocore.exceptions import ClientError
+
+    def put(index):
+        try:
+            runtime.put_record(FeatureGroupName=group, Record=records[index])
+        except ClientError as e:
+            raise refused(index, e) from None
+
+    with aws_errors("feature group %s: " % group):
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for done in [pool.submit(put, i) for i in range(len(records))]:
+                done.result()
+
+
+def online_record(runtime, group, customer_id, feature_names=None):
+    """{feature: value} of a customer's online record (GetRecord), or a UserError saying why
+    there is none."""
+    request = {"FeatureGroupName": group, "RecordIdentifierValueAsString": customer_id}
+    if feature_names:
+        request["FeatureNames"] = feature_names
+    with aws_errors("feature group %s: " % group):
+        answer = runtime.get_record(**request)
+    if "Record" not in answer:
+        raise UserError(
+            "no record for customer %s in feature group %s (never ingested, deleted, or "
+            "expired by its TTL)" % (customer_id, group)
+        )
+    return {v["FeatureName"]: v["ValueAsString"] for v in answer["Record"]}
+
+
+def delete_record(runtime, group, record_id, event_time, hard=False):
+    """DeleteRecord: a HardDelete, or a SoftDelete (the default)."""
+    with aws_errors("feature group %s: " % group):
+        runtime.delete_record(
+            FeatureGroupName=group,
+            RecordIdentifierValueAsString=record_id,
+            EventTime=event_time,
+            DeletionMode="HardDelete" if hard else "SoftDelete",
+        )

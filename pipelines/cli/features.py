@@ -1,6 +1,7 @@
 """`churn features ...`: the churn feature group in SageMaker Feature Store, locally (the home's
-twin) by default, on AWS with --region. Both sides go through the same calls on clients of the
-same shape (boto3's `sagemaker` and `sagemaker-featurestore-runtime`, or the twin's).
+twin) by default, on AWS with --region. Both sides go through the same calls
+(pipelines/aws/featurestore.py) on clients of the same shape: boto3's `sagemaker` and
+`sagemaker-featurestore-runtime`, or the twin's; `target` is the one place that chooses.
 
   churn features create | describe | list | delete-group
   churn features ingest --data CSV          every row as a record (PutRecord semantics)
@@ -17,16 +18,28 @@ import shutil
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pipelines.aws.errors import aws_errors
-from pipelines.aws.featurestore import ensure_feature_group
+from pipelines.aws.featurestore import (
+    delete_feature_group,
+    delete_record,
+    describe_feature_group,
+    ensure_feature_group,
+    feature_group_exists,
+    list_feature_groups,
+    online_record,
+    put_records,
+)
+from pipelines.aws.s3 import download_prefix
 from pipelines.churn.feature_group import (
     DEFAULT_NAME,
+    LOCAL_ROLE,
     feature_group_request,
     layout_of,
+    offline_store_root,
 )
+from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX
 from pipelines.churn.schema_source import SchemaSource
 from pipelines.churn.script_run import StepFailed, run_script
 from pipelines.cli.common import add_home, add_schema, positive_int
@@ -38,60 +51,96 @@ LOCAL_CHUNK = 200_000  # records per transaction of a local ingest
 
 
 class Side(object):
-    """Where the feature group lives: the two clients, and whether it is AWS."""
+    """Where the feature group lives: the clients the commands hand pipelines/aws/, what a new
+    group's offline store and role are when the command line names none, how a table is
+    ingested and where the offline store is read from."""
 
-    def __init__(self, args, ws):
-        self.aws = bool(args.region)
-        if self.aws:
-            import boto3
+    def __init__(self, sagemaker, runtime, role, offline_store, ingest, offline_folder):
+        self.sagemaker, self.runtime = sagemaker, runtime
+        self.role, self.offline_store = role, offline_store
+        self.ingest = ingest  # (group, {feature: [text or None]}, workers, refused) -> None
+        self.offline_folder = offline_folder  # (offline store URI, scratch folder) -> folder
 
-            self.sagemaker = boto3.client("sagemaker", region_name=args.region)
-            self.runtime = boto3.client("sagemaker-featurestore-runtime", region_name=args.region)
-        else:
-            self.sagemaker = ws.features.sagemaker_client()
-            self.runtime = ws.features.runtime_client()
-        self.ws = ws
+
+def target(args, ws):
+    """AWS in --region (boto3's clients), or the home's twin: the one place the commands
+    choose. The twin ingests through its bulk path (PutRecord's rules, checked column by
+    column, a transaction per chunk, rather than a PutRecord call per row), and its offline
+    store is a folder of the home's S3 store (there is no S3 twin client yet)."""
+    if args.region:
+        import boto3
+
+        runtime = boto3.client("sagemaker-featurestore-runtime", region_name=args.region)
+
+        def ingest(group, columns, workers, refused):
+            names = list(columns)
+            records = [
+                [
+                    {"FeatureName": n, "ValueAsString": v}
+                    for n, v in zip(names, row)
+                    if v is not None
+                ]
+                for row in zip(*columns.values())
+            ]
+            put_records(runtime, group, records, workers, refused)
+
+        return Side(
+            boto3.client("sagemaker", region_name=args.region),
+            runtime,
+            getattr(args, "role_arn", None) or os.environ.get("SAGEMAKER_PIPELINE_ROLE_ARN"),
+            getattr(args, "offline_store", None),
+            ingest,
+            lambda uri, scratch: download_prefix(
+                boto3.client("s3", region_name=args.region), uri, scratch / "offline-store"
+            ),
+        )
+
+    def ingest_locally(group, columns, workers, refused):
+        with aws_errors("feature group %s: " % group):
+            count = len(next(iter(columns.values()))) if columns else 0
+            for i in range(0, count, LOCAL_CHUNK):
+                ws.features.put_columns(
+                    group, {n: values[i : i + LOCAL_CHUNK] for n, values in columns.items()}
+                )
+            ws.features.flush()
+
+    def local_folder(uri, scratch):
+        ws.features.flush()
+        return ws.store.path(uri)
+
+    return Side(
+        ws.features.sagemaker_client(),
+        ws.features.runtime_client(),
+        LOCAL_ROLE,
+        offline_store_root(LOCAL_BUCKET, PREFIX),
+        ingest_locally,
+        local_folder,
+    )
 
 
 def cmd_create(args, ws):
-    side = Side(args, ws)
+    side = target(args, ws)
     schema = SchemaSource(args.schema).schema
-    if side.aws:
-        role = args.role_arn or os.environ.get("SAGEMAKER_PIPELINE_ROLE_ARN")
-        if not (role and args.offline_store):
-            raise UserError(
-                "on AWS, create needs --role-arn (a role Feature Store may write the offline "
-                "store with) and --offline-store s3://bucket/prefix"
-            )
-        request = feature_group_request(
-            schema, args.feature_group, args.offline_store, role, args.ttl_days
+    if not (side.role and side.offline_store):  # AWS has no defaults for these two
+        raise UserError(
+            "on AWS, create needs --role-arn (a role Feature Store may write the offline "
+            "store with) and --offline-store s3://bucket/prefix"
         )
-        description = ensure_feature_group(side.sagemaker, request)
-    else:
-        description = ws.feature_group(schema, args.feature_group, args.ttl_days)
-    print(description["FeatureGroupArn"])
+    request = feature_group_request(
+        schema, args.feature_group, side.offline_store, side.role, args.ttl_days
+    )
+    print(ensure_feature_group(side.sagemaker, request)["FeatureGroupArn"])
     return 0
 
 
 def cmd_describe(args, ws):
-    side = Side(args, ws)
-    with aws_errors("feature group %s: " % args.feature_group):
-        description = side.sagemaker.describe_feature_group(FeatureGroupName=args.feature_group)
-    description.pop("ResponseMetadata", None)
+    description = describe_feature_group(target(args, ws).sagemaker, args.feature_group)
     print(json.dumps(description, indent=1, default=str))
     return 0
 
 
 def cmd_list(args, ws):
-    side = Side(args, ws)
-    summaries, page = [], {}
-    with aws_errors():
-        while True:  # every page: AWS's default page size is not documented
-            answer = side.sagemaker.list_feature_groups(**page)
-            summaries += answer["FeatureGroupSummaries"]
-            if not answer.get("NextToken"):
-                break
-            page = {"NextToken": answer["NextToken"]}
+    summaries = list_feature_groups(target(args, ws).sagemaker)
     for g in summaries:
         print(
             "%-40s %-10s %s" % (g["FeatureGroupName"], g["FeatureGroupStatus"], g["CreationTime"])
@@ -102,9 +151,7 @@ def cmd_list(args, ws):
 
 
 def cmd_delete_group(args, ws):
-    side = Side(args, ws)
-    with aws_errors("feature group %s: " % args.feature_group):
-        side.sagemaker.delete_feature_group(FeatureGroupName=args.feature_group)
+    delete_feature_group(target(args, ws).sagemaker, args.feature_group)
     print("deleted feature group %s (its offline store stays where it is)" % args.feature_group)
     return 0
 
@@ -140,13 +187,7 @@ def event_times(path, table, group_layout):
 def require_group(side, args):
     """Refuse a missing feature group before the table is read, naming the command that
     creates it (ingest writes records; it does not create the group)."""
-    from botocore.exceptions import ClientError
-
-    try:
-        side.sagemaker.describe_feature_group(FeatureGroupName=args.feature_group)
-    except ClientError as e:
-        if e.response.get("Error", {}).get("Code") != "ResourceNotFound":
-            raise
+    if not feature_group_exists(side.sagemaker, args.feature_group):
         words = ["churn", "features", "create"]
         if args.schema != "seed":
             words += ["--schema", args.schema]
@@ -166,91 +207,41 @@ def require_group(side, args):
 
 
 def cmd_ingest(args, ws):
-    side = Side(args, ws)
+    side = target(args, ws)
     schema = SchemaSource(args.schema).schema
     group_layout = layout_of(schema)
     if not Path(args.data).is_file():
         raise UserError("--data %s is not a file" % args.data)
-    with aws_errors("feature group %s: " % args.feature_group):
-        require_group(side, args)
+    require_group(side, args)
     started = time.time()
     table = read_table(args.data, schema, group_layout)
     try:
         columns = group_layout.columns(table, event_times(args.data, table, group_layout))
     except FeatureGroupError as e:
         raise UserError("%s %s" % (args.data, e)) from None
-    count = len(columns[group_layout.record_identifier])
-    with aws_errors("feature group %s: " % args.feature_group):
-        if side.aws:
-            names = list(columns)
-            ids = columns[group_layout.record_identifier]
-            records = [
-                [
-                    {"FeatureName": n, "ValueAsString": v}
-                    for n, v in zip(names, row)
-                    if v is not None
-                ]
-                for row in zip(*columns.values())
-            ]
+    ids = columns[group_layout.record_identifier]
 
-            def put(index):
-                from botocore.exceptions import ClientError
+    def refused(index, error):  # line 1 is the header
+        return UserError("%s %s" % (args.data, refused_record(index + 2, ids[index], error)))
 
-                try:
-                    side.runtime.put_record(
-                        FeatureGroupName=args.feature_group, Record=records[index]
-                    )
-                except ClientError as e:  # line 1 is the header
-                    message = refused_record(index + 2, ids[index], e)
-                    raise UserError("%s %s" % (args.data, message)) from None
-
-            with ThreadPoolExecutor(max_workers=args.workers) as pool:
-                for done in [pool.submit(put, i) for i in range(count)]:
-                    done.result()
-        else:  # PutRecord's rules, checked column by column, a transaction per chunk
-            for i in range(0, count, LOCAL_CHUNK):
-                chunk = {n: values[i : i + LOCAL_CHUNK] for n, values in columns.items()}
-                ws.features.put_columns(args.feature_group, chunk)
-            ws.features.flush()
+    side.ingest(args.feature_group, columns, args.workers, refused)
     print(
-        "ingested %d records into %s in %.1f s" % (count, args.feature_group, time.time() - started)
+        "ingested %d records into %s in %.1f s"
+        % (len(ids), args.feature_group, time.time() - started)
     )
     return 0
 
 
-def online_record(runtime, group, customer_id, feature_names=None):
-    """{feature: value} of a customer's online record, or a UserError saying why there is
-    none."""
-    request = {"FeatureGroupName": group, "RecordIdentifierValueAsString": customer_id}
-    if feature_names:
-        request["FeatureNames"] = feature_names
-    with aws_errors("feature group %s: " % group):
-        answer = runtime.get_record(**request)
-    if "Record" not in answer:
-        raise UserError(
-            "no record for customer %s in feature group %s (never ingested, deleted, or "
-            "expired by its TTL)" % (customer_id, group)
-        )
-    return {v["FeatureName"]: v["ValueAsString"] for v in answer["Record"]}
-
-
 def cmd_get(args, ws):
-    side = Side(args, ws)
+    runtime = target(args, ws).runtime
     names = [n.strip() for n in args.features.split(",") if n.strip()] if args.features else None
-    print(json.dumps(online_record(side.runtime, args.feature_group, args.id, names), indent=1))
+    print(json.dumps(online_record(runtime, args.feature_group, args.id, names), indent=1))
     return 0
 
 
 def cmd_delete_record(args, ws):
-    side = Side(args, ws)
     event_time = args.event_time or "%.6f" % time.time()
-    with aws_errors("feature group %s: " % args.feature_group):
-        side.runtime.delete_record(
-            FeatureGroupName=args.feature_group,
-            RecordIdentifierValueAsString=args.id,
-            EventTime=event_time,
-            DeletionMode="HardDelete" if args.hard else "SoftDelete",
-        )
+    delete_record(target(args, ws).runtime, args.feature_group, args.id, event_time, args.hard)
     print("deleted customer %s from %s" % (args.id, args.feature_group))
     return 0
 
@@ -258,20 +249,15 @@ def cmd_delete_record(args, ws):
 def cmd_dataset(args, ws):
     if args.entities and args.as_of:
         raise UserError("give --entities CSV or --as-of TIME, not both")
-    side = Side(args, ws)
-    with aws_errors("feature group %s: " % args.feature_group):
-        description = side.sagemaker.describe_feature_group(FeatureGroupName=args.feature_group)
+    side = target(args, ws)
+    description = describe_feature_group(side.sagemaker, args.feature_group)
     offline = description.get("OfflineStoreConfig", {}).get("S3StorageConfig", {})
     uri = offline.get("ResolvedOutputS3Uri")
     if not uri:
         raise UserError("feature group %s has no offline store" % args.feature_group)
     workdir = Path(tempfile.mkdtemp(prefix="churn-dataset-"))
     try:
-        if side.aws:
-            folder = download(uri, workdir / "offline-store", args.region)
-        else:
-            ws.features.flush()
-            folder = ws.store.path(uri)
+        folder = side.offline_folder(uri, workdir)
         arguments = [
             "--offline-store", folder, "--feature-group", args.feature_group,
             "--schema", SchemaSource(args.schema).path, "--output-dir", workdir / "out",
@@ -288,23 +274,6 @@ def cmd_dataset(args, ws):
         shutil.rmtree(workdir, ignore_errors=True)
     sys.stdout.write(out.replace("build-dataset:", "dataset:").rstrip() + " -> %s\n" % args.out)
     return 0
-
-
-def download(uri, folder, region):
-    """The objects under an S3 prefix, into `folder` (the offline store, for BuildDataset)."""
-    import boto3
-
-    bucket, _, prefix = uri[len("s3://") :].partition("/")
-    s3 = boto3.client("s3", region_name=region)
-    with aws_errors("offline store %s: " % uri):
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                target = folder / item["Key"][len(prefix) :].lstrip("/")
-                if ".." in target.parts:
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                s3.download_file(bucket, item["Key"], str(target))
-    return folder
 
 
 def add_common(p, schema=True):

@@ -206,7 +206,7 @@ def customer_features(args, ws):
     """The customer's online record from the feature group (the local twin, or GetRecord on
     AWS with --region) as one JSON instance, by feature name: the model reads its own input
     columns from it, whatever its schema."""
-    from pipelines.cli.features import online_record
+    from pipelines.aws.featurestore import online_record
 
     if args.region:
         from pipelines.aws.sessions import aws_session

@@ -51,6 +51,9 @@ class TwinClient(object):
     answer)`."""
 
     service = ""
+    # The error code of a request the model's constraints refuse: most services answer
+    # ValidationException; some model their own (sagemaker-featurestore-runtime's ValidationError).
+    validation_code = "ValidationException"
 
     def _request(self, operation: str, request: Request) -> Request:
         check_parameters(self.service, operation, request)
@@ -58,7 +61,7 @@ class TwinClient(object):
         if found:
             raise client_error(
                 operation,
-                "ValidationException",
+                self.validation_code,
                 "%d validation error%s detected: %s"
                 % (len(found), "" if len(found) == 1 else "s", "; ".join(found)),
             )

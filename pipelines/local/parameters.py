@@ -207,3 +207,16 @@ def operation_of(service: str, method_name: str) -> str:
         if xform_name(operation) == method_name:
             return operation
     raise AttributeError("%s has no operation for %s" % (service, method_name))
+
+
+def error_status(service: str, code: str) -> int:
+    """The HTTP status the service answers its error `code` with: the error shape's
+    httpStatusCode in its model; 400, a client's fault, when the model gives none (every error
+    of a JSON-protocol service such as sagemaker answers 400)."""
+    from botocore.model import NoShapeFoundError
+
+    try:
+        shape = _model(service).shape_for(code)
+    except NoShapeFoundError:
+        return 400
+    return int(shape.metadata.get("error", {}).get("httpStatusCode", 400))

@@ -1,41 +1,29 @@
 """SageMaker Feature Store's errors, raised as botocore raises them: a ClientError whose code is
-the service's (ValidationError, ResourceNotFound, ResourceInUse, ...). Code that catches them
-from boto3 catches them from the twin unchanged, and pipelines/aws/errors.py words both."""
+the service's (ValidationError, ResourceNotFound, ResourceInUse, ...) with the HTTP status its
+model gives (pipelines/local/api.py makes them). Code that catches them from boto3 catches them
+from the twin unchanged, and pipelines/aws/errors.py words both."""
 
-STATUS = {"ValidationError": 400, "ResourceNotFound": 404, "ResourceInUse": 400}
+from botocore.exceptions import ClientError
 
+from pipelines.local import api
+from pipelines.local.parameters import error_status
 
-def client_error(code, message, operation):
-    from botocore.exceptions import ClientError
-
-    return ClientError(
-        {
-            "Error": {"Code": code, "Message": message},
-            "ResponseMetadata": {"HTTPStatusCode": STATUS.get(code, 400)},
-        },
-        operation,
-    )
+RUNTIME = "sagemaker-featurestore-runtime"
+RUNTIME_OPERATIONS = ("PutRecord", "GetRecord", "BatchGetRecord", "DeleteRecord")
 
 
-def validation(message, operation):
+def client_error(code: str, message: str, operation: str) -> ClientError:
+    """`code` as the service of `operation` answers it: the record calls' runtime gives
+    ResourceNotFound 404, the sagemaker control plane (JSON protocol) 400."""
+    service = RUNTIME if operation in RUNTIME_OPERATIONS else "sagemaker"
+    return api.client_error(operation, code, message, error_status(service, code))
+
+
+def validation(message: str, operation: str) -> ClientError:
     return client_error("ValidationError", message, operation)
 
 
-def check_constraints(service, operation, request):
-    """Refuse what the service's model constraints refuse and botocore does not check (enums,
-    maximum lengths and counts, patterns): the model's ValidationError, worded as AWS words it."""
-    from pipelines.local.parameters import constraint_violations
-
-    found = constraint_violations(service, operation, request)
-    if found:
-        raise validation(
-            "%d validation error%s detected: %s"
-            % (len(found), "" if len(found) == 1 else "s", "; ".join(found)),
-            operation,
-        )
-
-
-def not_found(name, operation):
+def not_found(name: str, operation: str) -> ClientError:
     return client_error(
         "ResourceNotFound", "Resource Not Found: FeatureGroup %s does not exist." % name, operation
     )

@@ -1,12 +1,11 @@
-"""Feature groups: CreateFeatureGroup's checks (botocore's own parameter validation, then the
-service's rules), and the descriptions DescribeFeatureGroup returns."""
+"""Feature groups: CreateFeatureGroup's rules beyond its model's constraints, and the
+descriptions DescribeFeatureGroup returns."""
 
 import re
 import time
 
 from pipelines.local.arns import ACCOUNT, REGION, sagemaker_arn
-from pipelines.local.featurestore.errors import check_constraints, client_error, validation
-from pipelines.local.parameters import check_parameters
+from pipelines.local.featurestore.errors import client_error, validation
 
 NAME = re.compile(r"^[a-zA-Z0-9]([-_]*[a-zA-Z0-9]){0,63}$")
 RESERVED_NAMES = ("is_deleted", "write_time", "api_invocation_time")
@@ -18,11 +17,10 @@ def ttl_seconds(ttl):
     return None if not ttl else ttl["Value"] * TTL_SECONDS[ttl["Unit"]]
 
 
-def new_description(request, now=None):
-    """DescribeFeatureGroup's answer for a CreateFeatureGroup request, after the service's
-    checks (ValidationError otherwise)."""
+def check_rules(request):
+    """CreateFeatureGroup's documented rules that name the member they refuse (ValidationError),
+    for a request boto3 would send (botocore's parameter validation passed)."""
     op = "CreateFeatureGroup"
-    check_parameters("sagemaker", op, request)
     name = request["FeatureGroupName"]
     if not NAME.match(name):
         raise validation(
@@ -65,9 +63,13 @@ def new_description(request, now=None):
             % (request["EventTimeFeatureName"], types[request["EventTimeFeatureName"]]),
             op,
         )
-    # The rest of the model's constraints: FeatureType's enum, at most 2,500 definitions,
-    # S3Uri's pattern, lengths (after the rules above, which name the field they refuse).
-    check_constraints("sagemaker", op, request)
+
+
+def new_description(request, now=None):
+    """DescribeFeatureGroup's answer for a CreateFeatureGroup request the service accepts
+    (ValidationError for the rules only a feature group has)."""
+    op = "CreateFeatureGroup"
+    name = request["FeatureGroupName"]
     online = request.get("OnlineStoreConfig") or {}
     offline = request.get("OfflineStoreConfig")
     if not online.get("EnableOnlineStore") and not offline:

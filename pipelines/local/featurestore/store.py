@@ -6,10 +6,12 @@ with the methods, arguments, answers and errors of boto3's:
                                  list_feature_groups, delete_feature_group
     rt = fs.runtime_client()     put_record, get_record, batch_get_record, delete_record
 
-Arguments are checked by botocore's own validator first (what boto3 refuses before sending is
-refused here the same way), then by the service's documented rules (ValidationError and
-friends as ClientError). State lives in <home>/featurestore/featurestore.db (SQLite) and, for
-the offline store, as Parquet objects in the local S3 store.
+Both are TwinClients (pipelines/local/api.py, docs/adr/0011): arguments are checked by
+botocore's own validator first (what boto3 refuses before sending is refused here the same way),
+then by the service's model constraints and documented rules (ValidationError and friends as
+ClientError); answers are the operations' output shapes, checked under CHURN_CHECK_ANSWERS.
+State lives in <home>/featurestore/featurestore.db (SQLite) and, for the offline store, as
+Parquet objects in the local S3 store.
 """
 
 import base64
@@ -20,15 +22,16 @@ import re
 import sqlite3
 import threading
 import time
-import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from botocore.utils import parse_to_aware_datetime
 
 from pipelines.errors import StoreError
+from pipelines.local.api import Answer, TwinClient
 from pipelines.local.featurestore import groups
-from pipelines.local.featurestore.errors import check_constraints, not_found, validation
+from pipelines.local.featurestore.errors import RUNTIME, not_found, validation
 from pipelines.local.featurestore.offline import OfflineStore
 from pipelines.local.featurestore.online import OnlineStore
 from pipelines.local.parameters import check_parameters
@@ -50,16 +53,10 @@ ARN_NAME = re.compile(r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:feature
 # A Fractional event time is epoch seconds from 0001-01-01 to 9999-12-31.
 EVENT_SECONDS = (-62135596800, 253402300799)
 COMPACT_JSON = json.JSONEncoder(separators=(",", ":")).encode
-RUNTIME = "sagemaker-featurestore-runtime"
 GROUPS = """
 CREATE TABLE IF NOT EXISTS feature_groups (
     name TEXT PRIMARY KEY COLLATE NOCASE, created REAL NOT NULL, description TEXT NOT NULL);
 """
-
-
-def response(**fields):
-    fields["ResponseMetadata"] = {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": 200}
-    return fields
 
 
 def feature_types(description):
@@ -457,28 +454,40 @@ def _created(description):
     return datetime.datetime.fromtimestamp(description["CreationTime"], datetime.timezone.utc)
 
 
-class SageMakerClient(object):
+class SageMakerClient(TwinClient):
     """The feature-group calls of boto3's `sagemaker` client."""
+
+    service = "sagemaker"
+    # What the twin has always answered for a refused request (SageMaker itself may say
+    # ValidationException: docs/feature-store.md).
+    validation_code = "ValidationError"
 
     def __init__(self, fs):
         self.fs = fs
 
-    def create_feature_group(self, **request):
+    def create_feature_group(self, **request: Any) -> Answer:
+        op = "CreateFeatureGroup"
+        # The rules that name the member they refuse come before the model's constraints
+        # (which say "at 'featureGroupName'" of a bad name); they read a request botocore's
+        # validation passed.
+        check_parameters(self.service, op, request)
+        groups.check_rules(request)
+        self._request(op, request)
         description = self.fs.create_group(request)
-        return response(FeatureGroupArn=description["FeatureGroupArn"])
+        return self._answer(op, {"FeatureGroupArn": description["FeatureGroupArn"]})
 
-    def describe_feature_group(self, **request):
-        check_parameters("sagemaker", "DescribeFeatureGroup", request)
-        description = self.fs.group(request["FeatureGroupName"], "DescribeFeatureGroup")
+    def describe_feature_group(self, **request: Any) -> Answer:
+        op = "DescribeFeatureGroup"
+        self._request(op, request)
+        description = self.fs.group(request["FeatureGroupName"], op)
         # Tags are the group's (kept with it) but not a member of DescribeFeatureGroup's
         # output; NextToken is a required one ("": every feature definition is in the answer).
         answer = {k: v for k, v in description.items() if k != "Tags"}
-        return response(**dict(answer, CreationTime=_created(description), NextToken=""))
+        return self._answer(op, dict(answer, CreationTime=_created(description), NextToken=""))
 
-    def list_feature_groups(self, **request):
+    def list_feature_groups(self, **request: Any) -> Answer:
         op = "ListFeatureGroups"
-        check_parameters("sagemaker", op, request)
-        check_constraints("sagemaker", op, request)
+        self._request(op, request)
         wanted = [
             lambda d: request.get("NameContains", "").lower() in d["FeatureGroupName"].lower(),
             lambda d: (
@@ -531,55 +540,53 @@ class SageMakerClient(object):
             answer["NextToken"] = base64.urlsafe_b64encode(
                 json.dumps(page[-1][0]).encode()
             ).decode()
-        return response(**answer)
+        return self._answer(op, answer)
 
-    def delete_feature_group(self, **request):
-        check_parameters("sagemaker", "DeleteFeatureGroup", request)
+    def delete_feature_group(self, **request: Any) -> Answer:
+        op = "DeleteFeatureGroup"
+        self._request(op, request)
         self.fs.delete_group(request["FeatureGroupName"])
-        return response()
+        return self._answer(op, {})
 
 
-def check_runtime_request(operation, request):
-    """What boto3 refuses before sending (ParamValidationError), then what the service refuses
-    by its model's constraints (ValidationError, worded as AWS words it)."""
-    check_parameters(RUNTIME, operation, request)
-    check_constraints(RUNTIME, operation, request)
-
-
-class RuntimeClient(object):
+class RuntimeClient(TwinClient):
     """boto3's `sagemaker-featurestore-runtime` client, for the four record calls."""
+
+    service = RUNTIME
+    validation_code = "ValidationError"  # the runtime model's own error for what it refuses
 
     def __init__(self, fs):
         self.fs = fs
 
-    def put_record(self, **request):
-        check_runtime_request("PutRecord", request)
+    def put_record(self, **request: Any) -> Answer:
+        op = "PutRecord"
+        self._request(op, request)
         self.fs.put(
             request["FeatureGroupName"],
             [request["Record"]],
             request.get("TargetStores"),
             request.get("TtlDuration"),
         )
-        return response()
+        return self._answer(op, {})
 
-    def get_record(self, **request):
+    def get_record(self, **request: Any) -> Answer:
         op = "GetRecord"
-        check_runtime_request(op, request)
+        self._request(op, request)
         record_id = request["RecordIdentifierValueAsString"]
         found = self.fs.get(
             request["FeatureGroupName"], [record_id], request.get("FeatureNames"), op
         )
         if record_id not in found:
-            return response()
+            return self._answer(op, {})
         record, expires = found[record_id]
         answer = {"Record": record} if record else {}
         if request.get("ExpirationTimeResponse") == "Enabled" and expires is not None:
             answer["ExpiresAt"] = iso(expires)
-        return response(**answer)
+        return self._answer(op, answer)
 
-    def batch_get_record(self, **request):
+    def batch_get_record(self, **request: Any) -> Answer:
         op = "BatchGetRecord"
-        check_runtime_request(op, request)  # at most 100 Identifiers of at most 100 ids
+        self._request(op, request)  # at most 100 Identifiers of at most 100 ids
         records, errors, unprocessed, budget = [], [], [], MAX_BATCH_RECORDS
         for identifier in request["Identifiers"]:
             ids = identifier["RecordIdentifiersValueAsString"]
@@ -615,10 +622,12 @@ class RuntimeClient(object):
                     if request.get("ExpirationTimeResponse") == "Enabled" and expires is not None:
                         detail["ExpiresAt"] = iso(expires)
                     records.append(detail)
-        return response(Records=records, Errors=errors, UnprocessedIdentifiers=unprocessed)
+        answer = {"Records": records, "Errors": errors, "UnprocessedIdentifiers": unprocessed}
+        return self._answer(op, answer)
 
-    def delete_record(self, **request):
-        check_runtime_request("DeleteRecord", request)
+    def delete_record(self, **request: Any) -> Answer:
+        op = "DeleteRecord"
+        self._request(op, request)
         self.fs.delete(
             request["FeatureGroupName"],
             request["RecordIdentifierValueAsString"],
@@ -626,4 +635,4 @@ class RuntimeClient(object):
             request.get("TargetStores"),
             request.get("DeletionMode", "SoftDelete"),
         )
-        return response()
+        return self._answer(op, {})

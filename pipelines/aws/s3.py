@@ -1,0 +1,19 @@
+"""S3 calls the commands share, each taking an `s3` client."""
+
+from pipelines.aws.errors import aws_errors
+from pipelines.aws.monitoring import split_s3_uri
+
+
+def download_prefix(s3, uri, folder):
+    """The objects under an S3 prefix, into `folder` (their keys below the prefix as paths; a
+    key that would lead out of `folder` is skipped). Returns `folder`."""
+    bucket, prefix = split_s3_uri(uri)
+    with aws_errors("%s: " % uri):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                target = folder / item["Key"][len(prefix) :].lstrip("/")
+                if ".." in target.parts:
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(bucket, item["Key"], str(target))
+    return folder
