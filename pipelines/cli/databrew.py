@@ -24,7 +24,7 @@ def _target(args, ws):
     place these commands choose between AWS and the twin: everything after it is the same
     calls (pipelines/aws/databrew.py)."""
     if args.region:
-        import boto3
+        from pipelines.aws.sessions import aws_client
 
         def on_aws():
             if not (args.data_url.startswith("s3://") and args.output_url and args.role_arn):
@@ -34,7 +34,7 @@ def _target(args, ws):
                 )
             return args.data_url, args.output_url, args.role_arn
 
-        return boto3.client("databrew", region_name=args.region), on_aws
+        return aws_client("databrew", args.region), on_aws
 
     def local():
         return (

@@ -68,9 +68,10 @@ def target(args, ws):
     column, a transaction per chunk, rather than a PutRecord call per row), and its offline
     store is a folder of the home's S3 store (there is no S3 twin client yet)."""
     if args.region:
-        import boto3
+        from pipelines.aws.sessions import aws_session
 
-        runtime = boto3.client("sagemaker-featurestore-runtime", region_name=args.region)
+        session = aws_session(args.region)
+        runtime = session.client("sagemaker-featurestore-runtime")
 
         def ingest(group, columns, workers, refused):
             names = list(columns)
@@ -85,13 +86,13 @@ def target(args, ws):
             put_records(runtime, group, records, workers, refused)
 
         return Side(
-            boto3.client("sagemaker", region_name=args.region),
+            session.client("sagemaker"),
             runtime,
             getattr(args, "role_arn", None) or os.environ.get("SAGEMAKER_PIPELINE_ROLE_ARN"),
             getattr(args, "offline_store", None),
             ingest,
             lambda uri, scratch: download_prefix(
-                boto3.client("s3", region_name=args.region), uri, scratch / "offline-store"
+                session.client("s3"), uri, scratch / "offline-store"
             ),
         )
 
