@@ -101,7 +101,8 @@ class ServingProtocol(HttpToolsProtocol):
         self._arm()
 
     def on_headers_complete(self) -> None:
-        length = dict(self.headers).get(b"content-length", b"")
+        # A scan, not a dict of the headers: this runs for every request.
+        length = next((v for k, v in self.headers if k == b"content-length"), b"")
         first_in_line = self.cycle is None or self.cycle.response_complete  # none pipelined
         if first_in_line and length.isdigit() and int(length) > MAX_PAYLOAD_BYTES:
             self.transport.write(_response(413, b"Payload Too Large", "PayloadTooLarge", TOO_LARGE))
