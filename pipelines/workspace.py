@@ -36,6 +36,7 @@ from pipelines.local.sagemaker.backend import SageMakerBackend
 from pipelines.local.sagemaker.engine import Execution
 from pipelines.local.sagemaker.hosting import HostingError
 from pipelines.local.sagemaker.records import elapsed
+from pipelines.local.session import LocalSession
 from pipelines.local.sfn_integrations import sagemaker_integrations
 from pipelines.local.stepfunctions.integrations import Integrations
 from pipelines.local.stepfunctions.service import StepFunctions, machine_arn
@@ -173,6 +174,7 @@ class Workspace(object):
         self.sagemaker = SageMakerBackend(self.home)
         self.sagemaker.launcher = self._serving_command
         self._features = None
+        self._session: Optional[LocalSession] = None
         self._parsed = {}
 
     @property
@@ -195,6 +197,22 @@ class Workspace(object):
         if self._features is None:
             self._features = LocalFeatureStore(self.home)
         return self._features
+
+    @property
+    def session(self) -> LocalSession:
+        """The home's twins as boto3 clients (what pipelines/aws/ calls on the local target)."""
+        if self._session is None:
+            self._session = LocalSession(
+                self.home,
+                self.store,
+                {
+                    "sagemaker": lambda: self.features.sagemaker_client(),
+                    "sagemaker-featurestore-runtime": lambda: self.features.runtime_client(),
+                    "databrew": lambda: self.databrew,
+                    "stepfunctions": lambda: StepFunctions(self.home, Integrations()),
+                },
+            )
+        return self._session
 
     def __enter__(self):
         return self

@@ -1,7 +1,8 @@
 """`churn databrew publish | run`: the schema's PreprocessData recipe as an AWS Glue DataBrew
 project (dataset, recipe, published recipe version, recipe job), in the home's DataBrew twin
-by default, on AWS with --region. A DataBrew job fits each step on the whole table, where
-PreprocessData fits on the train split only (pipelines/churn/databrew.py).
+by default, on AWS with --region or --profile (pipelines/cli/target.py). A DataBrew job fits
+each step on the whole table, where PreprocessData fits on the train split only
+(pipelines/churn/databrew.py).
 
   churn databrew publish --data-url S3_OR_CSV [--output-url S3] [--role-arn R] [--schema S]
   churn databrew run [--job NAME]              start the job and wait for it
@@ -14,45 +15,32 @@ from pipelines.churn.feature_group import LOCAL_ROLE
 from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX
 from pipelines.churn.schema_source import SchemaSource
 from pipelines.cli.common import add_home, add_schema
+from pipelines.cli.target import add_target, resolve
 from pipelines.errors import UserError
 
 
-def _target(args, ws):
-    """(client, locations): boto3's `databrew` client for --region, else the home's twin, and
-    `locations()`, publish's (data URL, output URL, role) as that target reads them: on AWS as
-    given, in S3; locally the CSV staged into the home's store, and the local defaults. The one
-    place these commands choose between AWS and the twin: everything after it is the same
-    calls (pipelines/aws/databrew.py)."""
-    if args.region:
-        from pipelines.aws.sessions import aws_client
-
-        def on_aws():
-            if not (args.data_url.startswith("s3://") and args.output_url and args.role_arn):
-                raise UserError(
-                    "on AWS, publish needs --data-url s3://..., --output-url s3://... and "
-                    "--role-arn (a role DataBrew reads and writes those with)"
-                )
-            return args.data_url, args.output_url, args.role_arn
-
-        return aws_client("databrew", args.region), on_aws
-
-    def local():
-        return (
-            ws.stage_data(args.data_url, "databrew/input"),
-            args.output_url or "s3://%s/%s/databrew/prepared/" % (LOCAL_BUCKET, PREFIX),
-            args.role_arn or LOCAL_ROLE,
+def _locations(args, target):
+    """(data URL, output URL, role) of publish: as given, else the local home's."""
+    data_url = target.data_url(args.data_url, "databrew/input")
+    output_url = args.output_url or target.local_default(
+        "s3://%s/%s/databrew/prepared/" % (LOCAL_BUCKET, PREFIX)
+    )
+    role = args.role_arn or target.local_default(LOCAL_ROLE)
+    if not (output_url and role):
+        raise UserError(
+            "on AWS, publish needs --data-url s3://..., --output-url s3://... and "
+            "--role-arn (a role DataBrew reads and writes those with)"
         )
-
-    return ws.databrew, local
+    return data_url, output_url, role
 
 
 def cmd_publish(args, ws):
     schema = SchemaSource(args.schema).schema
-    client, locations = _target(args, ws)
-    data_url, output_url, role = locations()
+    target = resolve(args, ws)
+    data_url, output_url, role = _locations(args, target)
     requests = databrew_requests(schema, data_url, output_url, role, args.prefix)
     with aws_errors("databrew: "):
-        done = publish(client, requests)
+        done = publish(target.client("databrew"), requests)
     names = done["names"]
     print(
         "dataset %s (%s), recipe %s version %s (%d steps), job %s (%s) writing CSV to %s"
@@ -72,7 +60,7 @@ def cmd_publish(args, ws):
 
 def cmd_run(args, ws):
     with aws_errors("databrew job %s: " % args.job):
-        described = run_job(_target(args, ws)[0], args.job)
+        described = run_job(resolve(args, ws).client("databrew"), args.job)
     location = described["Outputs"][0]["Location"]
     print(
         "%s: %s, output s3://%s/%s"
@@ -95,11 +83,11 @@ def add_parsers(sub):
         help="names: <prefix>-raw, -recipe, -prepare (default: %(default)s)",
     )
     add_schema(q)
-    q.add_argument("--region", help="publish on AWS in this region (default: the local twin)")
+    add_target(q)
     add_home(q)
     q.set_defaults(func=cmd_publish)
     q = actions.add_parser("run", help="start the recipe job and wait for it")
     q.add_argument("--job", default="churn-prepare", help="the job to run (default: %(default)s)")
-    q.add_argument("--region", help="the job on AWS in this region (default: the local twin)")
+    add_target(q)
     add_home(q)
     q.set_defaults(func=cmd_run)

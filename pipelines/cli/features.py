@@ -1,7 +1,7 @@
 """`churn features ...`: the churn feature group in SageMaker Feature Store, locally (the home's
-twin) by default, on AWS with --region. Both sides go through the same calls
-(pipelines/aws/featurestore.py) on clients of the same shape: boto3's `sagemaker` and
-`sagemaker-featurestore-runtime`, or the twin's; `target` is the one place that chooses.
+twin) by default, on AWS with --region or --profile. Both go through the same calls
+(pipelines/aws/featurestore.py) on clients of the same shape: boto3's `sagemaker`,
+`sagemaker-featurestore-runtime` and `s3`, or the twins' (pipelines/cli/target.py chooses).
 
   churn features create | describe | list | delete-group
   churn features ingest --data CSV          every row as a record (PutRecord semantics)
@@ -43,105 +43,46 @@ from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX
 from pipelines.churn.schema_source import SchemaSource
 from pipelines.churn.script_run import StepFailed, run_script
 from pipelines.cli.common import add_home, add_schema, positive_int
+from pipelines.cli.target import add_target, resolve
 from pipelines.errors import UserError
 from processing.churn_features import FeatureGroupError, parse_event_time, refused_record
 from processing.churn_io import DataError, csv_files, read_raw_table
 
-LOCAL_CHUNK = 200_000  # records per transaction of a local ingest
 
-
-class Side(object):
-    """Where the feature group lives: the clients the commands hand pipelines/aws/, what a new
-    group's offline store and role are when the command line names none, how a table is
-    ingested and where the offline store is read from."""
-
-    def __init__(self, sagemaker, runtime, role, offline_store, ingest, offline_folder):
-        self.sagemaker, self.runtime = sagemaker, runtime
-        self.role, self.offline_store = role, offline_store
-        self.ingest = ingest  # (group, {feature: [text or None]}, workers, refused) -> None
-        self.offline_folder = offline_folder  # (offline store URI, scratch folder) -> folder
-
-
-def target(args, ws):
-    """AWS in --region (boto3's clients), or the home's twin: the one place the commands
-    choose. The twin ingests through its bulk path (PutRecord's rules, checked column by
-    column, a transaction per chunk, rather than a PutRecord call per row), and its offline
-    store is a folder of the home's S3 store (there is no S3 twin client yet)."""
-    if args.region:
-        from pipelines.aws.sessions import aws_session
-
-        session = aws_session(args.region)
-        runtime = session.client("sagemaker-featurestore-runtime")
-
-        def ingest(group, columns, workers, refused):
-            names = list(columns)
-            records = [
-                [
-                    {"FeatureName": n, "ValueAsString": v}
-                    for n, v in zip(names, row)
-                    if v is not None
-                ]
-                for row in zip(*columns.values())
-            ]
-            put_records(runtime, group, records, workers, refused)
-
-        return Side(
-            session.client("sagemaker"),
-            runtime,
-            getattr(args, "role_arn", None) or os.environ.get("SAGEMAKER_PIPELINE_ROLE_ARN"),
-            getattr(args, "offline_store", None),
-            ingest,
-            lambda uri, scratch: download_prefix(
-                session.client("s3"), uri, scratch / "offline-store"
-            ),
-        )
-
-    def ingest_locally(group, columns, workers, refused):
-        with aws_errors("feature group %s: " % group):
-            count = len(next(iter(columns.values()))) if columns else 0
-            for i in range(0, count, LOCAL_CHUNK):
-                ws.features.put_columns(
-                    group, {n: values[i : i + LOCAL_CHUNK] for n, values in columns.items()}
-                )
-            ws.features.flush()
-
-    def local_folder(uri, scratch):
-        ws.features.flush()
-        return ws.store.path(uri)
-
-    return Side(
-        ws.features.sagemaker_client(),
-        ws.features.runtime_client(),
-        LOCAL_ROLE,
-        offline_store_root(LOCAL_BUCKET, PREFIX),
-        ingest_locally,
-        local_folder,
+def _role(args, target):
+    return (
+        args.role_arn
+        or target.local_default(LOCAL_ROLE)
+        or os.environ.get("SAGEMAKER_PIPELINE_ROLE_ARN")
     )
 
 
+def _offline_store(args, target):
+    return args.offline_store or target.local_default(offline_store_root(LOCAL_BUCKET, PREFIX))
+
+
 def cmd_create(args, ws):
-    side = target(args, ws)
+    target = resolve(args, ws)
     schema = SchemaSource(args.schema).schema
-    if not (side.role and side.offline_store):  # AWS has no defaults for these two
+    role, offline_store = _role(args, target), _offline_store(args, target)
+    if not (role and offline_store):  # AWS has no defaults for these two
         raise UserError(
             "on AWS, create needs --role-arn (a role Feature Store may write the offline "
             "store with) and --offline-store s3://bucket/prefix"
         )
-    request = feature_group_request(
-        schema, args.feature_group, side.offline_store, side.role, args.ttl_days
-    )
-    print(ensure_feature_group(side.sagemaker, request)["FeatureGroupArn"])
+    request = feature_group_request(schema, args.feature_group, offline_store, role, args.ttl_days)
+    print(ensure_feature_group(target.client("sagemaker"), request)["FeatureGroupArn"])
     return 0
 
 
 def cmd_describe(args, ws):
-    description = describe_feature_group(target(args, ws).sagemaker, args.feature_group)
+    description = describe_feature_group(resolve(args, ws).client("sagemaker"), args.feature_group)
     print(json.dumps(description, indent=1, default=str))
     return 0
 
 
 def cmd_list(args, ws):
-    summaries = list_feature_groups(target(args, ws).sagemaker)
+    summaries = list_feature_groups(resolve(args, ws).client("sagemaker"))
     for g in summaries:
         print(
             "%-40s %-10s %s" % (g["FeatureGroupName"], g["FeatureGroupStatus"], g["CreationTime"])
@@ -152,7 +93,7 @@ def cmd_list(args, ws):
 
 
 def cmd_delete_group(args, ws):
-    delete_feature_group(target(args, ws).sagemaker, args.feature_group)
+    delete_feature_group(resolve(args, ws).client("sagemaker"), args.feature_group)
     print("deleted feature group %s (its offline store stays where it is)" % args.feature_group)
     return 0
 
@@ -185,10 +126,10 @@ def event_times(path, table, group_layout):
     return times
 
 
-def require_group(side, args):
+def require_group(target, args):
     """Refuse a missing feature group before the table is read, naming the command that
     creates it (ingest writes records; it does not create the group)."""
-    if not feature_group_exists(side.sagemaker, args.feature_group):
+    if not feature_group_exists(target.client("sagemaker"), args.feature_group):
         words = ["churn", "features", "create"]
         if args.schema != "seed":
             words += ["--schema", args.schema]
@@ -196,11 +137,14 @@ def require_group(side, args):
             words += ["--feature-group", args.feature_group]
         if args.home:
             words += ["--home", args.home]
+        for flag in ("region", "profile"):
+            if getattr(args, flag, None):
+                words += ["--" + flag, getattr(args, flag)]
+        if not _role(args, target):
+            words += ["--role-arn", "ROLE"]
+        if not _offline_store(args, target):
+            words += ["--offline-store", "s3://BUCKET/PREFIX"]
         command = " ".join(shlex.quote(w) for w in words)
-        if args.region:
-            command += " --region %s --role-arn ROLE --offline-store s3://BUCKET/PREFIX" % (
-                shlex.quote(args.region)
-            )
         raise UserError(
             "feature group %s does not exist: create it first with `%s`"
             % (args.feature_group, command)
@@ -208,12 +152,12 @@ def require_group(side, args):
 
 
 def cmd_ingest(args, ws):
-    side = target(args, ws)
+    target = resolve(args, ws)
     schema = SchemaSource(args.schema).schema
     group_layout = layout_of(schema)
     if not Path(args.data).is_file():
         raise UserError("--data %s is not a file" % args.data)
-    require_group(side, args)
+    require_group(target, args)
     started = time.time()
     table = read_table(args.data, schema, group_layout)
     try:
@@ -225,7 +169,18 @@ def cmd_ingest(args, ws):
     def refused(index, error):  # line 1 is the header
         return UserError("%s %s" % (args.data, refused_record(index + 2, ids[index], error)))
 
-    side.ingest(args.feature_group, columns, args.workers, refused)
+    bulk = target.bulk_ingest()
+    if bulk is not None:
+        with aws_errors("feature group %s: " % args.feature_group):
+            bulk(args.feature_group, columns)
+    else:
+        names = list(columns)
+        records = [
+            [{"FeatureName": n, "ValueAsString": v} for n, v in zip(names, row) if v is not None]
+            for row in zip(*columns.values())
+        ]
+        runtime = target.client("sagemaker-featurestore-runtime")
+        put_records(runtime, args.feature_group, records, args.workers, refused)
     print(
         "ingested %d records into %s in %.1f s"
         % (len(ids), args.feature_group, time.time() - started)
@@ -234,7 +189,7 @@ def cmd_ingest(args, ws):
 
 
 def cmd_get(args, ws):
-    runtime = target(args, ws).runtime
+    runtime = resolve(args, ws).client("sagemaker-featurestore-runtime")
     names = [n.strip() for n in args.features.split(",") if n.strip()] if args.features else None
     print(json.dumps(online_record(runtime, args.feature_group, args.id, names), indent=1))
     return 0
@@ -242,7 +197,8 @@ def cmd_get(args, ws):
 
 def cmd_delete_record(args, ws):
     event_time = args.event_time or "%.6f" % time.time()
-    delete_record(target(args, ws).runtime, args.feature_group, args.id, event_time, args.hard)
+    runtime = resolve(args, ws).client("sagemaker-featurestore-runtime")
+    delete_record(runtime, args.feature_group, args.id, event_time, args.hard)
     print("deleted customer %s from %s" % (args.id, args.feature_group))
     return 0
 
@@ -250,15 +206,16 @@ def cmd_delete_record(args, ws):
 def cmd_dataset(args, ws):
     if args.entities and args.as_of:
         raise UserError("give --entities CSV or --as-of TIME, not both")
-    side = target(args, ws)
-    description = describe_feature_group(side.sagemaker, args.feature_group)
+    target = resolve(args, ws)
+    description = describe_feature_group(target.client("sagemaker"), args.feature_group)
     offline = description.get("OfflineStoreConfig", {}).get("S3StorageConfig", {})
     uri = offline.get("ResolvedOutputS3Uri")
     if not uri:
         raise UserError("feature group %s has no offline store" % args.feature_group)
     workdir = Path(tempfile.mkdtemp(prefix="churn-dataset-"))
     try:
-        folder = side.offline_folder(uri, workdir)
+        target.settle()  # the rows ingested so far, in the offline store
+        folder = download_prefix(target.client("s3"), uri, workdir / "offline-store")
         arguments = [
             "--offline-store", folder, "--feature-group", args.feature_group,
             "--schema", SchemaSource(args.schema).path, "--output-dir", workdir / "out",
@@ -281,7 +238,7 @@ def add_common(p, schema=True):
     p.add_argument("--feature-group", default=DEFAULT_NAME, help="default: %(default)s")
     if schema:
         add_schema(p)
-    p.add_argument("--region", help="on AWS in this region (default: the local feature store)")
+    add_target(p)
     add_home(p)
 
 

@@ -95,12 +95,23 @@ class Paginator(object):
         self.config = config
 
     def paginate(self, **request: Any) -> Iterator[Answer]:
-        token: Optional[str] = None
+        """Pages as boto3's paginator gives them; PaginationConfig's PageSize (the operation's
+        limit member), StartingToken and MaxItems (items of the result key, the last page cut
+        short) as boto3 reads them."""
+        config = dict(request.pop("PaginationConfig", None) or {})
+        limit_key, result_key = self.config.get("limit_key"), self.config.get("result_key")
+        if config.get("PageSize") and limit_key:
+            request[limit_key] = config["PageSize"]
+        token: Optional[str] = config.get("StartingToken")
+        left = config.get("MaxItems")
         while True:
             if token:
                 request[self.config["input_token"]] = token
             page = self.method(**request)
+            if left is not None and isinstance(result_key, str) and result_key in page:
+                page = dict(page, **{result_key: page[result_key][:left]})
+                left -= len(page[result_key])
             yield page
             token = page.get(self.config["output_token"])
-            if not token:
+            if not token or left == 0:
                 return

@@ -1,0 +1,143 @@
+"""Where a command's service calls go: the home's local twins or AWS, chosen once, here.
+
+Every command that calls a service takes the same flags (`add_target`):
+
+  --local          the home's twins (the default)
+  --region R       AWS, in region R
+  --profile P      AWS, with the named profile of the AWS config files (its region unless --region)
+
+and, without a flag, $CHURN_TARGET: `local` (the default) or `aws` (the session's region and
+profile, as boto3 reads them from AWS_DEFAULT_REGION, AWS_PROFILE and the config files).
+
+`resolve(args, ws)` gives a Target: its `session` makes the clients that pipelines/aws/ calls,
+boto3's or the twins', and its methods are the few things that differ between the two and are
+not service calls (where a local file goes before a service can read it, the local home's
+locations and role where the command line names none). No other module asks which target it has.
+"""
+
+import argparse
+import os
+from typing import Any, Callable, Dict, List, Optional
+
+from pipelines.errors import UserError
+
+TARGET_VARIABLE = "CHURN_TARGET"
+TARGETS = ("local", "aws")
+LOCAL_CHUNK = 200_000  # records per transaction of a local bulk ingest
+
+
+def add_target(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "target", "where the calls go (default: $%s, else local)" % TARGET_VARIABLE
+    )
+    group.add_argument(
+        "--local", action="store_true", help="the home's local twins of the AWS services"
+    )
+    group.add_argument("--region", help="AWS, in this region")
+    group.add_argument("--profile", help="AWS, with this profile of the AWS config files")
+
+
+class Target(object):
+    """What a command needs to know about where its calls go; see the module's docstring."""
+
+    name = ""
+
+    def __init__(self, session: Any, where: str) -> None:
+        self.session = session
+        self.where = where  # for messages: "the local home /x/.churn", "AWS (eu-west-1)"
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service)
+
+    def data_url(self, given: str, folder: str) -> str:
+        """An s3:// URL the service reads the table `given` (a file or an s3:// URL) from."""
+        raise NotImplementedError
+
+    def local_default(self, value: str) -> Optional[str]:
+        """`value` (a location or role in the local home) on the local target; None on AWS,
+        where a command names its own or refuses, saying which flag it needs."""
+        raise NotImplementedError
+
+    def settle(self) -> None:
+        """Make what the commands wrote readable by the next call (a local twin's buffered
+        offline-store rows); AWS does this on its own schedule."""
+
+    def bulk_ingest(self) -> Optional[Callable[..., None]]:
+        """A faster way than PutRecord per row to write a table into a feature group, when the
+        target has one: ingest(group, {feature: [text or None]}), PutRecord's rules checked
+        column by column, a transaction per chunk. None: PutRecord per row
+        (pipelines/aws/featurestore.put_records)."""
+        return None
+
+
+class LocalTarget(Target):
+    name = "local"
+
+    def __init__(self, ws: Any) -> None:
+        super().__init__(ws.session, "the local home %s" % ws.home)
+        self.ws = ws
+
+    def data_url(self, given: str, folder: str) -> str:
+        return str(self.ws.stage_data(given, folder))
+
+    def local_default(self, value: str) -> Optional[str]:
+        return value
+
+    def settle(self) -> None:
+        self.ws.features.flush()
+
+    def bulk_ingest(self) -> Optional[Callable[..., None]]:
+        features = self.ws.features
+
+        def ingest(group: str, columns: Dict[str, List[Any]]) -> None:
+            count = len(next(iter(columns.values()))) if columns else 0
+            for i in range(0, count, LOCAL_CHUNK):
+                chunk = {n: v[i : i + LOCAL_CHUNK] for n, v in columns.items()}
+                features.put_columns(group, chunk)
+            features.flush()
+
+        return ingest
+
+
+class AwsTarget(Target):
+    name = "aws"
+
+    def data_url(self, given: str, folder: str) -> str:
+        if not given.startswith("s3://"):
+            raise UserError(
+                "on AWS, the table must be in S3: give s3://bucket/key (not %s), or drop "
+                "--region/--profile to use the local home" % given
+            )
+        return given
+
+    def local_default(self, value: str) -> Optional[str]:
+        return None
+
+
+def resolve(args: argparse.Namespace, ws: Any) -> Target:
+    """The target the command line (or $CHURN_TARGET) names; the one place that decides."""
+    region, profile = getattr(args, "region", None), getattr(args, "profile", None)
+    if getattr(args, "local", False):
+        if region or profile:
+            raise UserError("--local and --region/--profile name different targets: give one")
+        return LocalTarget(ws)
+    if not (region or profile):
+        chosen = os.environ.get(TARGET_VARIABLE, "local").strip().lower() or "local"
+        if chosen not in TARGETS:
+            raise UserError(
+                "%s=%s: it is local or aws" % (TARGET_VARIABLE, os.environ[TARGET_VARIABLE])
+            )
+        if chosen == "local":
+            return LocalTarget(ws)
+    from pipelines.aws.errors import aws_errors, require_credentials
+    from pipelines.aws.sessions import aws_session
+
+    with aws_errors():  # a profile that is not in the config: one line
+        session = aws_session(region, profile)
+    if not session.region_name:
+        raise UserError(
+            "no AWS region: give --region, or set AWS_DEFAULT_REGION (or the profile's region)"
+        )
+    require_credentials(session)
+    where = "AWS (%s%s)" % (session.region_name, ", profile %s" % profile if profile else "")
+    return AwsTarget(session, where)
