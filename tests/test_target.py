@@ -2,6 +2,8 @@
 home's twins by default, AWS with --region or --profile, $CHURN_TARGET without a flag; a
 contradiction or an unknown target is one line."""
 
+import json
+
 from conftest import churn_cli
 
 CREATE_ON_AWS = (
@@ -59,4 +61,30 @@ def test_a_local_table_is_refused_on_aws_with_what_to_give(aws_env, tmp_path):
     assert proc.returncode == 1 and proc.stderr.strip() == (
         "churn databrew: error: on AWS, the table must be in S3: give s3://bucket/key (not "
         "%s), or drop --region/--profile to use the local home" % data
+    )
+
+
+def test_workflow_start_on_the_local_target_prints_the_arn_and_the_execution_ends(tmp_path):
+    """A local execution runs on a thread of the command that starts it (docs/adr/0011), so
+    `start` prints the ARN at once and waits for the end: the execution is never left
+    RUNNING by a process that exited."""
+    missing = "arn:aws:sagemaker:local:000000000000:model-package/churn-seed/99"
+    proc = churn_cli(
+        tmp_path, "workflow", "start", "deploy", "--input",
+        json.dumps({"ModelPackageArn": missing}), "--wait-scale", "0.05",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    arn = proc.stdout.strip().splitlines()[0]
+    assert ":execution:churn-deploy:" in arn
+    shown = churn_cli(tmp_path, "workflow", "describe", arn)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["status"] == "FAILED"
+
+
+def test_workflow_create_has_nothing_to_do_locally_and_says_so(tmp_path):
+    proc = churn_cli(tmp_path, "workflow", "create", "deploy", "--local",
+                     "--states-role-arn", "arn:aws:iam::123456789012:role/x")  # fmt: skip
+    assert proc.returncode == 1 and proc.stderr.strip() == (
+        "churn workflow: error: --local: the local home's state machines are made from the "
+        "code at each `churn workflow run`: there is nothing to create"
     )

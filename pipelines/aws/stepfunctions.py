@@ -14,6 +14,12 @@ def machine_arn(region: str, account: str, name: str) -> str:
     return "arn:aws:states:%s:%s:stateMachine:%s" % (region, account, name)
 
 
+def session_machine_arn(session: Any, name: str) -> str:
+    """The ARN state machine `name` has in the session's account (STS) and region."""
+    account = session.client("sts").get_caller_identity()["Account"]
+    return machine_arn(session.region_name, account, name)
+
+
 def ensure_state_machine(
     client: Any,
     name: str,

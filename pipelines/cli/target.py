@@ -41,6 +41,11 @@ class Target(object):
     """What a command needs to know about where its calls go; see the module's docstring."""
 
     name = ""
+    # How often a command that follows an execution asks for its history.
+    poll_seconds = 2.0
+    # Whether an execution lives only as long as the command that started it (a local twin
+    # runs it on a thread of that process, docs/adr/0011): `start` then waits for its end.
+    executions_end_with_the_command = False
 
     def __init__(self, session: Any, where: str) -> None:
         self.session = session
@@ -62,6 +67,12 @@ class Target(object):
         """Make what the commands wrote readable by the next call (a local twin's buffered
         offline-store rows); AWS does this on its own schedule."""
 
+    def stepfunctions(self, make_workflows: Callable[[], Any]) -> Any:
+        """The `stepfunctions` client whose state machines a workflow command runs: on AWS the
+        account's (made by `churn workflow create`); locally the twin `make_workflows()` gives,
+        its state machines made from the code with the local home's settings."""
+        return self.client("stepfunctions")
+
     def bulk_ingest(self) -> Optional[Callable[..., None]]:
         """A faster way than PutRecord per row to write a table into a feature group, when the
         target has one: ingest(group, {feature: [text or None]}), PutRecord's rules checked
@@ -72,6 +83,8 @@ class Target(object):
 
 class LocalTarget(Target):
     name = "local"
+    poll_seconds = 0.05  # a local execution's history is a file: following it is cheap
+    executions_end_with_the_command = True
 
     def __init__(self, ws: Any) -> None:
         super().__init__(ws.session, "the local home %s" % ws.home)
@@ -85,6 +98,9 @@ class LocalTarget(Target):
 
     def settle(self) -> None:
         self.ws.features.flush()
+
+    def stepfunctions(self, make_workflows: Callable[[], Any]) -> Any:
+        return make_workflows()
 
     def bulk_ingest(self) -> Optional[Callable[..., None]]:
         features = self.ws.features
@@ -114,14 +130,18 @@ class AwsTarget(Target):
         return None
 
 
-def resolve(args: argparse.Namespace, ws: Any) -> Target:
-    """The target the command line (or $CHURN_TARGET) names; the one place that decides."""
+def resolve(args: argparse.Namespace, ws: Any, aws_only: Optional[str] = None) -> Target:
+    """The target the command line (or $CHURN_TARGET) names; the one place that decides.
+    `aws_only`: the command has nothing to do locally, for this reason (the target is then
+    AWS without a flag, and --local is refused with it)."""
     region, profile = getattr(args, "region", None), getattr(args, "profile", None)
     if getattr(args, "local", False):
         if region or profile:
             raise UserError("--local and --region/--profile name different targets: give one")
+        if aws_only:
+            raise UserError("--local: %s" % aws_only)
         return LocalTarget(ws)
-    if not (region or profile):
+    if not (region or profile or aws_only):
         chosen = os.environ.get(TARGET_VARIABLE, "local").strip().lower() or "local"
         if chosen not in TARGETS:
             raise UserError(

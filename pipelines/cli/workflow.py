@@ -1,12 +1,17 @@
 """`churn workflow ...`: the churn workflows (Step Functions state machines generated from code,
-pipelines/churn/workflows.py), printed, and run locally by the ASL interpreter.
+pipelines/churn/workflows.py), in the home's Step Functions twin (the ASL interpreter) by
+default, on AWS with --region or --profile (pipelines/cli/target.py): the same calls
+(pipelines/aws/stepfunctions.py) on either.
 
   churn workflow definition NAME [names]      the state machine's definition, as JSON
   churn workflow run NAME [--input JSON] [--data CSV --schema S]
-                                               execute it locally; prints each state
-  churn workflow runs list | show ARN          the home's executions and their history
-  churn workflow create | update NAME --states-role-arn R [names] [--region R]
-  churn workflow start NAME [--input JSON] | describe ARN        the same, on AWS
+                                               start an execution and follow it, state by state
+  churn workflow start NAME [--input JSON]    start one; prints its ARN
+  churn workflow runs list | show ARN         the executions and their history
+  churn workflow describe ARN                 one execution with its history
+  churn workflow create | update NAME --states-role-arn R [names]
+                                               the state machine on AWS (locally they are made
+                                               from the code at each run)
 """
 
 import json
@@ -17,9 +22,13 @@ from pipelines.aws.errors import aws_errors
 from pipelines.churn.schema_source import SchemaSource
 from pipelines.churn.workflows import NAMES, WorkflowSettings, definition, training_labels
 from pipelines.cli.common import add_generated_data, add_home, add_schema, data_or_generated
+from pipelines.cli.target import add_target, resolve
 from pipelines.errors import UserError
 
-LOCAL_POLL_SECONDS = 0.05  # a local execution's history is a file: following it is cheap
+LOCAL_MACHINES = (
+    "the local home's state machines are made from the code at each `churn workflow run`: "
+    "there is nothing to create"
+)
 
 
 def _settings(args):
@@ -62,30 +71,50 @@ def _input(text):
     return value
 
 
+def _echo(event):
+    """A followed execution's progress, one line per state entered or failure."""
+    kind = event["type"]
+    if kind.endswith("StateEntered"):
+        print("  %-34s entered" % event["stateEnteredEventDetails"]["name"])
+    elif kind in ("TaskFailed", "ExecutionFailed", "ExecutionTimedOut"):
+        details = next(v for k, v in event.items() if k.endswith("EventDetails"))
+        print("  %s: %s: %s" % (kind, details.get("error"), details.get("cause", "")[:500]))
+    sys.stdout.flush()
+
+
+def _state_machine(args, ws, target):
+    """(client, ARN) of the workflow's state machine on the target: in the local home, made
+    from the code now (with --data staged and the local settings); on AWS, the one `churn
+    workflow create` made."""
+    from pipelines.aws.stepfunctions import find
+    from pipelines.local.stepfunctions.interpreter import Clock
+
+    def make_workflows():
+        data = data_or_generated(args, ws, allow_s3=True)
+        settings = _settings(args)
+        clock = Clock(getattr(args, "wait_scale", 1.0))
+        return ws.workflows(SchemaSource(args.schema), data, clock=clock, **settings)[0]
+
+    client = target.stepfunctions(make_workflows)
+    arn = find(client, _machine_name(args))
+    if arn is None:
+        raise UserError(
+            "no state machine %s in %s: `churn workflow create %s` first"
+            % (_machine_name(args), target.where, args.name)
+        )
+    return client, arn
+
+
 def cmd_run(args, ws):
     from pipelines.aws.stepfunctions import follow, start
-    from pipelines.local.stepfunctions.interpreter import Clock
-    from pipelines.local.stepfunctions.service import machine_arn
 
+    target = resolve(args, ws)
     document = _input(args.input)
-    data = data_or_generated(args, ws, allow_s3=True)
-    schema = SchemaSource(args.schema)
-
-    def echo(event):
-        kind = event["type"]
-        if kind.endswith("StateEntered"):
-            print("  %-34s entered" % event["stateEnteredEventDetails"]["name"])
-        elif kind in ("TaskFailed", "ExecutionFailed", "ExecutionTimedOut"):
-            details = next(v for k, v in event.items() if k.endswith("EventDetails"))
-            print("  %s: %s: %s" % (kind, details.get("error"), details.get("cause", "")[:500]))
-        sys.stdout.flush()
-
-    service, _ = ws.workflows(schema, data, clock=Clock(args.wait_scale), **_settings(args))
-    machine = "churn-" + args.name
-    print("execution of %s (local)" % machine)
     with aws_errors("workflow %s: " % args.name):
-        arn = start(service, machine_arn(machine), document, args.execution_name)
-        result = follow(service, arn, echo, poll_seconds=LOCAL_POLL_SECONDS)
+        client, machine = _state_machine(args, ws, target)
+        print("execution of %s (%s)" % (_machine_name(args), target.where))
+        arn = start(client, machine, document, args.execution_name)
+        result = follow(client, arn, _echo, poll_seconds=target.poll_seconds)
     print(
         "%s: %s"
         % (
@@ -99,15 +128,14 @@ def cmd_run(args, ws):
 
 def cmd_runs(args, ws):
     from pipelines.aws.stepfunctions import describe, executions
-    from pipelines.local.stepfunctions.integrations import Integrations
-    from pipelines.local.stepfunctions.service import StepFunctions
 
-    service = StepFunctions(ws.home, Integrations())  # reading records runs no task
+    target = resolve(args, ws)
+    client = target.client("stepfunctions")  # reading records runs no task
     with aws_errors("workflow runs: "):
         if args.runs_action == "list":
-            runs = executions(service)
+            runs = executions(client)
             if not runs:
-                print("no workflow executions in %s" % ws.home)
+                print("no workflow executions in %s" % target.where)
             for r in runs:
                 print("%-10s %s" % (r["status"], r["executionArn"]))
             return 0
@@ -117,11 +145,11 @@ def cmd_runs(args, ws):
             )
         arn = args.execution
         if ":execution:" not in arn:  # a name: the execution of that name, whichever machine
-            found = [r["executionArn"] for r in executions(service) if r["name"] == arn]
+            found = [r["executionArn"] for r in executions(client) if r["name"] == arn]
             if not found:
-                raise UserError("no workflow execution named %s in %s" % (arn, ws.home))
+                raise UserError("no workflow execution named %s in %s" % (arn, target.where))
             arn = found[0]
-        described = describe(service, arn)
+        described = describe(client, arn)
     print(json.dumps(described, indent=1, default=_json_time))
     return 0
 
@@ -134,18 +162,12 @@ def _json_time(value):
 # -- on AWS -----------------------------------------------------------------------------
 
 
-def _aws(args):
-    from pipelines.aws.sessions import aws_session
-
-    return aws_session(args.region)
-
-
 def _machine_name(args):
     return "%s-%s" % (args.prefix, args.name)
 
 
 def cmd_create(args, ws):
-    from pipelines.aws.stepfunctions import ensure_state_machine, find, machine_arn
+    from pipelines.aws.stepfunctions import ensure_state_machine, find, session_machine_arn
 
     if args.config_prefix:
         from pipelines.aws.config import fill
@@ -170,15 +192,14 @@ def cmd_create(args, ws):
             "--states-role-arn: the role the state machine runs as (it calls "
             "SageMaker, DataBrew and Step Functions)"
         )
-    session = _aws(args)
+    session = resolve(args, ws, aws_only=LOCAL_MACHINES).session
     settings = _settings(args)
     settings.setdefault("model_package_group", SchemaSource(args.schema).schema.model_package_group)
     with aws_errors("workflow %s: " % args.name):
         settings.update(_aws_locations(args, session, settings))
         if args.name == "train-and-deploy" and "deploy_state_machine_arn" not in settings:
-            account = session.client("sts").get_caller_identity()["Account"]
-            settings["deploy_state_machine_arn"] = machine_arn(
-                session.region_name, account, "%s-deploy" % args.prefix
+            settings["deploy_state_machine_arn"] = session_machine_arn(
+                session, "%s-deploy" % args.prefix
             )
         names = WorkflowSettings(**settings)
         document = definition(args.name, names)
@@ -244,26 +265,25 @@ def _aws_locations(args, session, settings):
 
 
 def cmd_start(args, ws):
-    from pipelines.aws.stepfunctions import find, start
+    from pipelines.aws.stepfunctions import follow, start
 
-    session = _aws(args)
+    target = resolve(args, ws)
     with aws_errors("workflow %s: " % args.name):
-        client = session.client("stepfunctions")
-        arn = find(client, _machine_name(args))
-        if arn is None:
-            raise UserError(
-                "no state machine %s in %s: `churn workflow create %s` first"
-                % (_machine_name(args), session.region_name, args.name)
-            )
-        print(start(client, arn, _input(args.input), args.execution_name))
+        client, machine = _state_machine(args, ws, target)
+        arn = start(client, machine, _input(args.input), args.execution_name)
+        print(arn)
+        sys.stdout.flush()
+        if target.executions_end_with_the_command:  # it would end with this process
+            follow(client, arn, poll_seconds=target.poll_seconds)
     return 0
 
 
 def cmd_describe(args, ws):
     from pipelines.aws.stepfunctions import describe
 
+    target = resolve(args, ws)
     with aws_errors("execution %s: " % args.execution):
-        described = describe(_aws(args).client("stepfunctions"), args.execution)
+        described = describe(target.client("stepfunctions"), args.execution)
     print(json.dumps(described, indent=1, default=_json_time))
     return 0
 
@@ -289,18 +309,26 @@ def _add_names(p):
     p.add_argument("--security-group-ids", help="comma-separated, with --subnets")
 
 
-def _add_aws(p):
-    p.add_argument("--region", help="the AWS region (default: the session's)")
+def _add_wait_scale(p):
+    p.add_argument(
+        "--wait-scale",
+        type=float,
+        default=1.0,
+        help="multiply every wait (Wait states, retry delays, polls) by this; tests use 0.01 "
+        "(default: %(default)s)",
+    )
+
+
+def _add_prefix(p):
     p.add_argument(
         "--prefix",
         default="churn",
         help="state machines are named <prefix>-<NAME> (default: %(default)s)",
     )
-    add_home(p)
 
 
 def add_parsers(sub):
-    p = sub.add_parser("workflow", help="the Step Functions workflows: print, run locally")
+    p = sub.add_parser("workflow", help="the Step Functions workflows: print, run, start")
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
 
@@ -310,21 +338,17 @@ def add_parsers(sub):
     add_home(q)
     q.set_defaults(func=cmd_definition)
 
-    q = actions.add_parser("run", help="execute a workflow locally")
+    q = actions.add_parser("run", help="execute a workflow and follow it, state by state")
     q.add_argument("name", choices=NAMES, help="the workflow: %s" % ", ".join(NAMES))
     q.add_argument("--input", help="the execution's input, a JSON object")
     q.add_argument("--execution-name", help="default: a new unique name")
     q.add_argument("--data", help="the raw table (CSV, or s3:// in the local store)")
     add_schema(q)
     add_generated_data(q)
-    q.add_argument(
-        "--wait-scale",
-        type=float,
-        default=1.0,
-        help="multiply every wait (Wait states, retry delays, polls) by this; tests use 0.01 "
-        "(default: %(default)s)",
-    )
+    _add_wait_scale(q)
     _add_names(q)
+    _add_prefix(q)
+    add_target(q)
     add_home(q)
     q.set_defaults(func=cmd_run)
 
@@ -346,23 +370,37 @@ def add_parsers(sub):
             "Parameter Store under this path, e.g. /churn/",
         )
         add_schema(q)
-        _add_aws(q)
+        _add_prefix(q)
+        add_target(q)
+        add_home(q)
         _add_names(q)
         q.set_defaults(func=cmd_create)
 
-    q = actions.add_parser("start", help="start an execution on AWS; prints its ARN")
+    q = actions.add_parser(
+        "start",
+        help="start an execution; prints its ARN (locally it runs in this command, which "
+        "waits for its end)",
+    )
     q.add_argument("name", choices=NAMES, help="the workflow: %s" % ", ".join(NAMES))
     q.add_argument("--input", help="the execution's input, a JSON object")
     q.add_argument("--execution-name", help="default: a new unique name")
-    _add_aws(q)
+    q.add_argument("--data", help="locally: the raw table (CSV, or s3:// in the local store)")
+    add_schema(q)
+    add_generated_data(q)
+    _add_wait_scale(q)
+    _add_names(q)
+    _add_prefix(q)
+    add_target(q)
+    add_home(q)
     q.set_defaults(func=cmd_start)
 
-    q = actions.add_parser("describe", help="an execution on AWS, with its history")
+    q = actions.add_parser("describe", help="an execution, with its history")
     q.add_argument("execution", help="the execution ARN")
-    _add_aws(q)
+    add_target(q)
+    add_home(q)
     q.set_defaults(func=cmd_describe)
 
-    q = actions.add_parser("runs", help="the home's workflow executions")
+    q = actions.add_parser("runs", help="the workflow executions")
     q.add_argument(
         "runs_action",
         choices=("list", "show"),
@@ -370,5 +408,6 @@ def add_parsers(sub):
         help="list every execution, or show one with its history",
     )
     q.add_argument("execution", nargs="?", help="show: the execution's name or ARN")
+    add_target(q)
     add_home(q)
     q.set_defaults(func=cmd_runs)
