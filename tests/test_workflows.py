@@ -857,6 +857,9 @@ def test_every_answer_of_the_databrew_twin_is_valid_against_botocores_output_sha
         answered("describe_job", Name="j")
         run_id = answered("start_job_run", Name="j")["RunId"]
         described = answered("describe_job_run", Name="j", RunId=run_id)
+        while described["State"] == "RUNNING":  # StartJobRun answers before the run ends
+            time.sleep(0.02)
+            described = answered("describe_job_run", Name="j", RunId=run_id)
         answered("delete_job", Name="j")
     assert described["State"] == "SUCCEEDED", described
     for method, answer in answers:
@@ -953,3 +956,26 @@ def test_a_condition_the_twin_cannot_evaluate_is_refused_by_name(tmp_path):
             with pytest.raises(ClientError, match=name) as error:
                 ws.databrew.create_recipe(Name="r", Steps=steps)
             assert error.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_start_job_run_answers_before_the_run_ends(tmp_path):
+    """StartJobRun "Runs a DataBrew job" and answers its RunId
+    (https://docs.aws.amazon.com/databrew/latest/dg/API_StartJobRun.html); the run's state is
+    DescribeJobRun's to tell, RUNNING until it ends. The twin used to run the job to its end
+    inside StartJobRun."""
+    home = tmp_path / "home"
+    rows = "".join("%d,note %d\n" % (i, i % 97) for i in range(400_000))
+    databrew_run(home, "id,note\n" + rows)  # creates the job
+    with Workspace(home) as ws:
+        started = time.time()
+        run_id = ws.databrew.start_job_run(Name="prepare")["RunId"]
+        answered = time.time() - started
+        first = ws.databrew.describe_job_run(Name="prepare", RunId=run_id)
+        while True:
+            described = ws.databrew.describe_job_run(Name="prepare", RunId=run_id)
+            if described["State"] != "RUNNING":
+                break
+            time.sleep(0.02)
+        took = time.time() - started
+    assert first["State"] == "RUNNING" and described["State"] == "SUCCEEDED", described
+    assert answered < took / 4, (answered, took)

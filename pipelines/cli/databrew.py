@@ -60,7 +60,8 @@ def cmd_publish(args, ws):
 
 def cmd_run(args, ws):
     with aws_errors("databrew job %s: " % args.job):
-        described = run_job(resolve(args, ws).client("databrew"), args.job)
+        target = resolve(args, ws)
+        described = run_job(target.client("databrew"), args.job, target.poll_seconds)
     location = described["Outputs"][0]["Location"]
     print(
         "%s: %s, output s3://%s/%s"

@@ -12,15 +12,17 @@ recipe version on the dataset's CSV objects, as DataBrew does: each step fitted 
 table (processing/churn_recipe.py, the one implementation of the DataBrew operations this
 project knows; any other operation is refused by name when the recipe is created), and writes
 one CSV with a header row under the output location, named <job>_<run time>_part00000.csv.
-StartJobRun runs the job to its end before it returns; DescribeJobRun then reports it: any
-failure of the run (a file it cannot read or write, a bug) ends it FAILED with its reason as
-the ErrorMessage, never RUNNING.
+StartJobRun answers with the RunId at once and the run goes on, as on AWS, on a thread of the
+caller's process (a local run lives no longer than that process: DescribeJobRun ends a run
+whose process is gone FAILED); any failure of the run (a file it cannot read or write, a bug)
+ends it FAILED with its reason as the ErrorMessage, never RUNNING.
 """
 
 import csv
 import io
 import json
 import os
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -216,16 +218,23 @@ class DataBrew(TwinClient):
             "_Process": {"pid": os.getpid(), "start": process_start(os.getpid())},
         }
         self._save("runs", run_id, run, op)
+        # StartJobRun answers at once and the run goes on (API_StartJobRun.html); here on a
+        # thread of the caller's process, which it lives no longer than (docs/adr/0011).
+        threading.Thread(
+            target=self._execute, args=(job, run), name="databrew-" + run_id, daemon=True
+        ).start()
+        return self._answer(op, {"RunId": run_id})
+
+    def _execute(self, job: Record, run: Record) -> None:
         try:
             self._run(job, run)
             run.update(State="SUCCEEDED")
         except Exception as e:  # whatever stops the run fails it, with its reason
             run.update(State="FAILED", ErrorMessage=_reason(e))
-        finally:  # an interrupt (re-raised) ends the run too: no run stays RUNNING
+        finally:  # an interrupt ends the run too: no run stays RUNNING
             if run["State"] == "RUNNING":
                 run.update(State="FAILED", ErrorMessage="the run was interrupted")
             self._end(run)
-        return self._answer(op, {"RunId": run_id})
 
     def describe_job_run(self, **request: Any) -> Answer:
         op = "DescribeJobRun"
