@@ -7,15 +7,13 @@ gives (errors.py); anything else it raises is a defect and fails the execution a
 States.TaskFailed with the exception's text.
 """
 
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
-
-if TYPE_CHECKING:
-    from pipelines.local.stepfunctions.interpreter import TaskCall
+from typing import Any, Callable, Mapping, Optional
 
 PREFIX = "arn:aws:states:::"
 
-# (the state's parameters, the TaskCall) -> the task's result
-Integration = Callable[[Any, "TaskCall"], Any]
+# (the state's parameters, the interpreter's TaskCall) -> the task's result. The TaskCall is Any
+# here: the interpreter imports this module, and the modules of a package import one way.
+Integration = Callable[[Any, Any], Any]
 
 
 def resource_key(resource: str) -> str:
