@@ -60,7 +60,7 @@ class MlopsStack(cdk.Stack):
             network=network,
             feature_group=feature_group,
         )
-        vpc: dict[str, list[str]] = (
+        vpc: dict[str, Any] = (  # get_pipeline keywords
             dict(
                 subnets=network.subnet_ids,
                 security_group_ids=[network.security_group.security_group_id],

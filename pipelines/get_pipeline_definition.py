@@ -9,11 +9,12 @@ JSON is the same whether or not they were uploaded (nothing is uploaded without 
 
 import json
 import sys
+from typing import Optional, Sequence
 
 from pipelines.cli.template import load_pipeline, parse_kwargs, pipeline_parser, run_command
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = pipeline_parser("get-pipeline-definition", "Print the pipeline definition JSON.")
     parser.add_argument("-f", "--file-name", default=None, help="write here instead of stdout")
     args = parser.parse_args(argv)
@@ -27,7 +28,7 @@ def main(argv=None):
     return 0
 
 
-def entry_point():
+def entry_point() -> None:
     sys.exit(run_command(main, None, "get-pipeline-definition"))
 
 

@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 import time
+from typing import Any, Mapping, Optional, Sequence, TextIO
 
 from pipelines.aws.errors import require_credentials
 from pipelines.aws.pipeline_executions import execution_steps
@@ -28,7 +29,7 @@ from pipelines.errors import UserError
 FINAL = ("Succeeded", "Failed", "Stopped")
 
 
-def parse_tags(text):
+def parse_tags(text: Optional[str]) -> list[dict[str, Any]]:
     if not text:
         return []
     try:
@@ -42,9 +43,9 @@ def parse_tags(text):
     return tags
 
 
-def wait_for(execution, client, poll_seconds, out):
+def wait_for(execution: Any, client: Any, poll_seconds: float, out: TextIO) -> str:
     """Poll until the execution ends; print each step's status when it changes."""
-    seen = {}
+    seen: dict[str, str] = {}
     list_steps = True
     while True:
         status = client.describe_pipeline_execution(PipelineExecutionArn=execution.arn)[
@@ -65,7 +66,7 @@ def wait_for(execution, client, poll_seconds, out):
         time.sleep(poll_seconds)
 
 
-def main(argv=None, out=sys.stdout):
+def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) -> int:
     parser = pipeline_parser("run-pipeline", "Upsert a pipeline and start an execution.")
     add_option(
         parser,
@@ -114,11 +115,13 @@ def main(argv=None, out=sys.stdout):
     return 0 if status == "Succeeded" else 1
 
 
-def config_kwargs(config, prefix, given):
+def config_kwargs(
+    config: Mapping[str, str], prefix: str, given: Mapping[str, Any]
+) -> dict[str, Any]:
     """get_pipeline keywords from the infrastructure's parameters, where `given` lacks them:
     the bucket, group and job prefix (the execution role may use <bucket>/<prefix>/* only),
     the KMS key for volumes and outputs, and the VPC in VPC mode."""
-    found = {
+    found: dict[str, Any] = {
         "default_bucket": config.get("bucket"),
         "model_package_group_name": config.get("model-package-group"),
         "base_job_prefix": prefix.strip("/"),
@@ -133,7 +136,9 @@ def config_kwargs(config, prefix, given):
     return {k: v for k, v in found.items() if v and k not in given}
 
 
-def feature_store_parameters(kwargs, role, pipeline, out):
+def feature_store_parameters(
+    kwargs: Mapping[str, Any], role: str, pipeline: Any, out: TextIO
+) -> dict[str, str]:
     """With the Feature Store options: the feature group, created (and waited for) when
     missing, and the execution parameters that name it and its offline store."""
     if not (kwargs.get("ingest_features") or kwargs.get("train_from_feature_store")):
@@ -162,7 +167,7 @@ def feature_store_parameters(kwargs, role, pipeline, out):
     return parameters
 
 
-def entry_point():
+def entry_point() -> None:
     sys.exit(run_command(main, None, "run-pipeline"))
 
 

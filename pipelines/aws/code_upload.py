@@ -1,7 +1,19 @@
 """Put the content-hashed code bundles (pipelines/churn/bundles.py) into S3."""
 
+from typing import Any, Mapping, Protocol
 
-def upload(bundles, s3_client, bucket, key_prefix):
+
+class Bundle(Protocol):
+    """What upload needs of a CodeBundle (pipelines/churn/bundles.py, a layer above)."""
+
+    def prefix(self, bucket: str, key_prefix: str) -> str: ...
+
+    def objects(self) -> dict[str, bytes]: ...
+
+
+def upload(
+    bundles: Mapping[str, Bundle], s3_client: Any, bucket: str, key_prefix: str
+) -> list[str]:
     """Put every bundle object into S3 unless an object with that key exists (the key is a
     content hash, so an existing object holds the same bytes). Returns the keys written."""
     written = []
@@ -15,7 +27,7 @@ def upload(bundles, s3_client, bucket, key_prefix):
     return written
 
 
-def _exists(s3_client, bucket, key):
+def _exists(s3_client: Any, bucket: str, key: str) -> bool:
     from botocore.exceptions import ClientError
 
     try:

@@ -7,6 +7,9 @@ that was not given from <prefix><name>.
     subnets and security-group-ids (comma-separated)
 """
 
+import argparse
+from typing import Any, Mapping, Optional
+
 from pipelines.aws.errors import aws_errors
 from pipelines.errors import UserError
 
@@ -24,13 +27,13 @@ NAMES = (
 )
 
 
-def split_ids(text):
+def split_ids(text: Optional[str]) -> list[str]:
     """The ids of a comma-separated value (subnets, security groups, alarm names), as the
     config stack writes them and as flags take them."""
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
-def read_config(prefix, ssm=None, region=None):
+def read_config(prefix: str, ssm: Any = None, region: Optional[str] = None) -> dict[str, str]:
     """{name: value} of the parameters under `prefix` (a path such as /churn/)."""
     if not prefix.startswith("/"):
         raise UserError("--config-prefix %r: a Parameter Store path, such as /churn/" % prefix)
@@ -39,7 +42,7 @@ def read_config(prefix, ssm=None, region=None):
         from pipelines.aws.sessions import aws_client
 
         ssm = aws_client("ssm", region)
-    found = {}
+    found: dict[str, str] = {}
     with aws_errors("Parameter Store %s: " % path):
         for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=path):
             for parameter in page["Parameters"]:
@@ -54,7 +57,13 @@ def read_config(prefix, ssm=None, region=None):
     return found
 
 
-def fill(args, prefix, mapping, ssm=None, region=None):
+def fill(
+    args: argparse.Namespace,
+    prefix: str,
+    mapping: Mapping[str, str],
+    ssm: Any = None,
+    region: Optional[str] = None,
+) -> dict[str, str]:
     """Set each attribute of `args` named in `mapping` ({attribute: parameter name}) that is
     unset from the parameters under `prefix`; returns the parameters read."""
     config = read_config(prefix, ssm, region)

@@ -2,6 +2,7 @@
 that name holds other features (records written for one would not fit the other)."""
 
 import time
+from typing import Any, Callable, Optional, Sequence
 
 from pipelines.aws.errors import aws_errors
 from pipelines.errors import UserError
@@ -9,7 +10,13 @@ from pipelines.errors import UserError
 SAME_FIELDS = ("RecordIdentifierFeatureName", "EventTimeFeatureName", "FeatureDefinitions")
 
 
-def ensure_feature_group(client, request, timeout=900, poll=5.0, sleep=time.sleep):
+def ensure_feature_group(
+    client: Any,
+    request: dict[str, Any],
+    timeout: float = 900,
+    poll: float = 5.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
     """DescribeFeatureGroup of request's group (a boto3 `sagemaker` client or the twin's),
     after CreateFeatureGroup when it does not exist, once its status is Created."""
     from botocore.exceptions import ClientError
@@ -44,7 +51,7 @@ def ensure_feature_group(client, request, timeout=900, poll=5.0, sleep=time.slee
     return description
 
 
-def offline_store_uri(description):
+def offline_store_uri(description: dict[str, Any]) -> str:
     """The group's offline store prefix (ResolvedOutputS3Uri), with a trailing / so an S3Prefix
     input takes the folder."""
     storage = (description.get("OfflineStoreConfig") or {}).get("S3StorageConfig") or {}
@@ -54,16 +61,16 @@ def offline_store_uri(description):
     return uri.rstrip("/") + "/"
 
 
-def describe_feature_group(client, name):
+def describe_feature_group(client: Any, name: str) -> dict[str, Any]:
     """DescribeFeatureGroup's answer (a `sagemaker` client, boto3's or the twin's), without
     boto3's ResponseMetadata."""
     with aws_errors("feature group %s: " % name):
-        description = client.describe_feature_group(FeatureGroupName=name)
+        description: dict[str, Any] = client.describe_feature_group(FeatureGroupName=name)
     description.pop("ResponseMetadata", None)
     return description
 
 
-def feature_group_exists(client, name):
+def feature_group_exists(client: Any, name: str) -> bool:
     """Whether DescribeFeatureGroup finds the group (ResourceNotFound: it does not)."""
     from botocore.exceptions import ClientError
 
@@ -77,22 +84,28 @@ def feature_group_exists(client, name):
     return True
 
 
-def list_feature_groups(client):
+def list_feature_groups(client: Any) -> list[dict[str, Any]]:
     """Every FeatureGroupSummary, through every page (AWS's default page size is not
     documented)."""
-    summaries = []
+    summaries: list[dict[str, Any]] = []
     with aws_errors():
         for page in client.get_paginator("list_feature_groups").paginate():
             summaries += page["FeatureGroupSummaries"]
     return summaries
 
 
-def delete_feature_group(client, name):
+def delete_feature_group(client: Any, name: str) -> None:
     with aws_errors("feature group %s: " % name):
         client.delete_feature_group(FeatureGroupName=name)
 
 
-def put_records(runtime, group, records, workers, refused):
+def put_records(
+    runtime: Any,
+    group: str,
+    records: Sequence[list[dict[str, str]]],
+    workers: int,
+    refused: Callable[[int, Exception], BaseException],
+) -> None:
     """PutRecord of each of `records` (Record lists) on `workers` threads (a
     `sagemaker-featurestore-runtime` client). A record the service refuses raises
     refused(index, its ClientError)."""
@@ -100,7 +113,7 @@ def put_records(runtime, group, records, workers, refused):
 
     from botocore.exceptions import ClientError
 
-    def put(index):
+    def put(index: int) -> None:
         try:
             runtime.put_record(FeatureGroupName=group, Record=records[index])
         except ClientError as e:
@@ -112,10 +125,15 @@ def put_records(runtime, group, records, workers, refused):
                 done.result()
 
 
-def online_record(runtime, group, customer_id, feature_names=None):
+def online_record(
+    runtime: Any, group: str, customer_id: str, feature_names: Optional[list[str]] = None
+) -> dict[str, str]:
     """{feature: value} of a customer's online record (GetRecord), or a UserError saying why
     there is none."""
-    request = {"FeatureGroupName": group, "RecordIdentifierValueAsString": customer_id}
+    request: dict[str, Any] = {
+        "FeatureGroupName": group,
+        "RecordIdentifierValueAsString": customer_id,
+    }
     if feature_names:
         request["FeatureNames"] = feature_names
     with aws_errors("feature group %s: " % group):
@@ -128,7 +146,9 @@ def online_record(runtime, group, customer_id, feature_names=None):
     return {v["FeatureName"]: v["ValueAsString"] for v in answer["Record"]}
 
 
-def delete_record(runtime, group, record_id, event_time, hard=False):
+def delete_record(
+    runtime: Any, group: str, record_id: str, event_time: str, hard: bool = False
+) -> None:
     """DeleteRecord: a HardDelete, or a SoftDelete (the default)."""
     with aws_errors("feature group %s: " % group):
         runtime.delete_record(

@@ -13,9 +13,11 @@ and 6), with the analysis of pipelines/monitoring/:
 
 import json
 from datetime import datetime, timedelta, timezone
+from typing import Any, Mapping, Optional, Sequence, TypedDict
 
 from pipelines.errors import MonitorError
-from pipelines.monitoring.capture_reader import payloads_of_records
+from pipelines.monitoring.capture_reader import Payload, payloads_of_records
+from pipelines.monitoring.drift import Violation
 from pipelines.monitoring.report import NAMESPACE, violations_json
 
 # PutMetricData takes at most 1,000 data points per call today, 20 in older API versions and
@@ -23,18 +25,33 @@ from pipelines.monitoring.report import NAMESPACE, violations_json
 METRICS_PER_CALL = 20
 
 
-def split_s3_uri(uri):
+class Dimension(TypedDict):
+    Name: str
+    Value: str
+
+
+class MetricDatum(TypedDict):
+    """One entry of PutMetricData's MetricData."""
+
+    MetricName: str
+    Dimensions: list[Dimension]
+    Timestamp: datetime
+    Value: float
+    Unit: str
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
     bucket, _, key = uri[len("s3://") :].partition("/") if uri.startswith("s3://") else ("", "", "")
     if not bucket:
         raise MonitorError("%r is not an s3://bucket/prefix URI" % uri)
     return bucket, key
 
 
-def _message(error):
+def _message(error: Any) -> str:
     return error.response.get("Error", {}).get("Message") or str(error)
 
 
-def capture_destination(sagemaker, endpoint):
+def capture_destination(sagemaker: Any, endpoint: str) -> str:
     """The endpoint's DataCaptureConfig.DestinationS3Uri."""
     from botocore.exceptions import ClientError
 
@@ -56,7 +73,7 @@ def capture_destination(sagemaker, endpoint):
     return capture["DestinationS3Uri"]
 
 
-def _read_json(s3, uri, what):
+def _read_json(s3: Any, uri: str, what: str) -> Any:
     from botocore.exceptions import ClientError
 
     bucket, key = split_s3_uri(uri)
@@ -70,7 +87,9 @@ def _read_json(s3, uri, what):
         raise MonitorError("the %s %s is not JSON: %s" % (what, uri, e))
 
 
-def package_baseline(sagemaker, s3, model_package_arn):
+def package_baseline(
+    sagemaker: Any, s3: Any, model_package_arn: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(statistics, constraints) of the version's data-quality DriftCheckBaselines."""
     from botocore.exceptions import ClientError
 
@@ -89,7 +108,7 @@ def package_baseline(sagemaker, s3, model_package_arn):
     )
 
 
-def _hour_of(relative_key):
+def _hour_of(relative_key: str) -> Optional[datetime]:
     """The UTC hour a capture object's key names (<variant>/yyyy/mm/dd/hh/<file>), or None."""
     parts = relative_key.split("/")
     try:
@@ -99,7 +118,9 @@ def _hour_of(relative_key):
         return None
 
 
-def captured_payloads(s3, destination, endpoint, since=None):
+def captured_payloads(
+    s3: Any, destination: str, endpoint: str, since: Optional[datetime] = None
+) -> tuple[list[Payload], int]:
     """([(content type, text)] of the requests captured for `endpoint` under `destination` at
     or after `since`, the number of unreadable lines skipped). Objects whose hour folder ends
     before `since` are not even downloaded."""
@@ -108,7 +129,8 @@ def captured_payloads(s3, destination, endpoint, since=None):
     bucket, prefix = split_s3_uri(destination)
     root = "/".join(p for p in (prefix.strip("/"), endpoint) if p) + "/"
     uri = "s3://%s/%s" % (bucket, root)
-    payloads, objects, skipped = [], 0, 0
+    payloads: list[Payload] = []
+    objects, skipped = 0, 0
     try:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=root):
             for item in page.get("Contents", []):
@@ -138,7 +160,7 @@ def captured_payloads(s3, destination, endpoint, since=None):
     return payloads, skipped
 
 
-def write_violations(s3, output_uri, violations):
+def write_violations(s3: Any, output_uri: str, violations: Sequence[Violation]) -> str:
     """constraint_violations.json under the output prefix; returns its URI."""
     from botocore.exceptions import ClientError
 
@@ -156,10 +178,12 @@ def write_violations(s3, output_uri, violations):
     return "s3://%s/%s" % (bucket, key)
 
 
-def metric_data(endpoint, schedule, metrics, when):
+def metric_data(
+    endpoint: str, schedule: str, metrics: Mapping[str, float], when: datetime
+) -> list[MetricDatum]:
     """PutMetricData entries: feature_baseline_drift_<feature> with Model Monitor's
     dimensions."""
-    dimensions = [
+    dimensions: list[Dimension] = [
         {"Name": "Endpoint", "Value": endpoint},
         {"Name": "MonitoringSchedule", "Value": schedule},
     ]
@@ -175,7 +199,7 @@ def metric_data(endpoint, schedule, metrics, when):
     ]
 
 
-def publish(cloudwatch, data, namespace=NAMESPACE):
+def publish(cloudwatch: Any, data: Sequence[MetricDatum], namespace: str = NAMESPACE) -> int:
     from botocore.exceptions import ClientError
 
     try:

@@ -1,10 +1,13 @@
 """S3 calls the commands share, each taking an `s3` client."""
 
+from pathlib import Path
+from typing import Any
+
 from pipelines.aws.errors import aws_errors
 from pipelines.aws.monitoring import split_s3_uri
 
 
-def download_prefix(s3, uri, folder):
+def download_prefix(s3: Any, uri: str, folder: Path) -> Path:
     """The objects under an S3 prefix, into `folder` (their keys below the prefix as paths; a
     key that would lead out of `folder` is skipped). Returns `folder`."""
     bucket, prefix = split_s3_uri(uri)

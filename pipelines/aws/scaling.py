@@ -8,6 +8,8 @@ fleet, waits, then the rest, and rolls back by itself when one of the alarms (th
 stack's endpoint-5xx and model-latency-p99) fires during the shift or the bake.
 """
 
+from typing import Any, Iterable
+
 from pipelines.errors import DeployError
 
 VARIANT = "AllTraffic"
@@ -15,11 +17,11 @@ DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 METRIC = "SageMakerVariantInvocationsPerInstance"
 
 
-def resource_id(endpoint_name):
+def resource_id(endpoint_name: str) -> str:
     return "endpoint/%s/variant/%s" % (endpoint_name, VARIANT)
 
 
-def scalable_target(endpoint_name):
+def scalable_target(endpoint_name: str) -> dict[str, str]:
     """What names the variant's scalable target in every Application Auto Scaling call."""
     return {
         "ServiceNamespace": "sagemaker",
@@ -28,14 +30,21 @@ def scalable_target(endpoint_name):
     }
 
 
-def policy_name(endpoint_name):
+def policy_name(endpoint_name: str) -> str:
     return "%s-invocations-per-instance" % endpoint_name
 
 
 class AutoScaling(object):
     """min/max instances and the target invocations per instance per minute."""
 
-    def __init__(self, minimum, maximum, target, scale_in_cooldown=300, scale_out_cooldown=60):
+    def __init__(
+        self,
+        minimum: int,
+        maximum: int,
+        target: float,
+        scale_in_cooldown: int = 300,
+        scale_out_cooldown: int = 60,
+    ) -> None:
         if not 1 <= minimum <= maximum:
             raise DeployError(
                 "--autoscale-min %d, --autoscale-max %d: need 1 <= min <= max" % (minimum, maximum)
@@ -47,7 +56,7 @@ class AutoScaling(object):
         self.minimum, self.maximum, self.target = minimum, maximum, target
         self.scale_in_cooldown, self.scale_out_cooldown = scale_in_cooldown, scale_out_cooldown
 
-    def apply(self, client, endpoint_name):
+    def apply(self, client: Any, endpoint_name: str) -> None:
         """RegisterScalableTarget and PutScalingPolicy (both upserts)."""
         names = scalable_target(endpoint_name)
         client.register_scalable_target(MinCapacity=self.minimum, MaxCapacity=self.maximum, **names)
@@ -65,7 +74,7 @@ class AutoScaling(object):
         )
 
 
-def is_scaled(client, endpoint_name):
+def is_scaled(client: Any, endpoint_name: str) -> bool:
     targets = client.describe_scalable_targets(
         ServiceNamespace="sagemaker",
         ResourceIds=[resource_id(endpoint_name)],
@@ -74,7 +83,7 @@ def is_scaled(client, endpoint_name):
     return bool(targets)
 
 
-def remove(client, endpoint_name):
+def remove(client: Any, endpoint_name: str) -> None:
     """Delete the variant's scaling policies and deregister it: SageMaker refuses an update
     that changes the instance type of a scaled variant."""
     names = scalable_target(endpoint_name)
@@ -86,7 +95,13 @@ def remove(client, endpoint_name):
 class BlueGreen(object):
     """UpdateEndpoint's DeploymentConfig: canary traffic shifting with automatic rollback."""
 
-    def __init__(self, canary_percent=10, wait_seconds=600, bake_seconds=600, alarms=()):
+    def __init__(
+        self,
+        canary_percent: float = 10,
+        wait_seconds: int = 600,
+        bake_seconds: int = 600,
+        alarms: Iterable[str] = (),
+    ) -> None:
         if not 0 < canary_percent < 100:
             raise DeployError(
                 "--canary-percent %g: the share of capacity to shift first, between 0 and 100"
@@ -101,7 +116,7 @@ class BlueGreen(object):
         self.canary_percent, self.wait_seconds = canary_percent, wait_seconds
         self.bake_seconds, self.alarms = bake_seconds, list(alarms)
 
-    def deployment_config(self):
+    def deployment_config(self) -> dict[str, Any]:
         return {
             "BlueGreenUpdatePolicy": {
                 "TrafficRoutingConfiguration": {

@@ -22,6 +22,7 @@ import io
 import os
 import tarfile
 from pathlib import Path
+from typing import Iterable, Mapping, Optional, Union
 
 ROOT = Path(__file__).resolve().parents[2]
 USER_SCHEMA_DIR = "schemas/user"  # apart from the shipped ones, so no name can shadow them
@@ -51,34 +52,34 @@ INFERENCE_SHARED_FILES = ("churn_recipe.py", "churn_rules.py", "churn_decoding.p
 class CodeBundle(object):
     """Named files with their bytes; `packed` bundles are stored as one sourcedir.tar.gz."""
 
-    def __init__(self, name, files, packed):
+    def __init__(self, name: str, files: Mapping[str, bytes], packed: bool) -> None:
         self.name = name
         self.files = dict(sorted(files.items()))
         self.packed = packed
 
     @property
-    def digest(self):
+    def digest(self) -> str:
         h = hashlib.sha256()
         for arcname, data in self.files.items():
             h.update(arcname.encode("utf-8") + b"\0" + hashlib.sha256(data).digest())
         return h.hexdigest()[:16]
 
-    def prefix(self, bucket, key_prefix):
+    def prefix(self, bucket: str, key_prefix: str) -> str:
         return "s3://%s/%s/code/%s/%s" % (bucket, key_prefix.strip("/"), self.name, self.digest)
 
-    def uri(self, bucket, key_prefix):
+    def uri(self, bucket: str, key_prefix: str) -> str:
         """What a step refers to: the tarball for packed bundles, else the folder prefix."""
         base = self.prefix(bucket, key_prefix)
         return base + "/sourcedir.tar.gz" if self.packed else base + "/"
 
-    def objects(self):
+    def objects(self) -> dict[str, bytes]:
         """{relative key: bytes} as stored under `prefix`."""
         if self.packed:
             return {"sourcedir.tar.gz": deterministic_tarball(self.files)}
         return dict(self.files)
 
 
-def deterministic_tarball(files):
+def deterministic_tarball(files: Mapping[str, bytes]) -> bytes:
     """A tar.gz whose bytes depend only on the files' names and contents (no times, owners)."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -94,11 +95,11 @@ def deterministic_tarball(files):
     return packed.getvalue()
 
 
-def _read(folder, names):
+def _read(folder: str, names: Iterable[str]) -> dict[str, bytes]:
     return {name: (ROOT / folder / name).read_bytes() for name in names}
 
 
-def build_bundles(schema_file=None):
+def build_bundles(schema_file: Optional[Union[str, Path]] = None) -> dict[str, CodeBundle]:
     """All bundles. `schema_file`: a user's schema outside the shipped ones, delivered with the
     processing code as schemas/user/<file name>."""
     schemas = sorted(p.name for p in (ROOT / "processing" / "schemas").glob("*.json"))

@@ -10,18 +10,20 @@ PreprocessData fits them on the train split only (so no statistic of validation 
 reaches the model); train from PreprocessData's output when the numbers matter.
 """
 
+from typing import Any
+
 from pipelines.errors import UserError
 from processing.churn_recipe import RecipeError, default_recipe, normalize_steps
 
 
-def _location(uri, what):
+def _location(uri: str, what: str) -> dict[str, str]:
     if not uri.startswith("s3://") or "/" not in uri[len("s3://") :]:
         raise UserError("%s must be s3://bucket/key, not %r" % (what, uri))
     bucket, key = uri[len("s3://") :].split("/", 1)
     return {"Bucket": bucket, "Key": key}
 
 
-def recipe_steps(schema):
+def recipe_steps(schema: Any) -> list[dict[str, Any]]:
     steps = schema.recipe if schema.recipe is not None else default_recipe(schema)
     try:
         return normalize_steps(steps)
@@ -29,7 +31,9 @@ def recipe_steps(schema):
         raise UserError("schema %s: %s" % (schema.name, e))
 
 
-def databrew_requests(schema, data_url, output_url, role_arn, prefix="churn"):
+def databrew_requests(
+    schema: Any, data_url: str, output_url: str, role_arn: str, prefix: str = "churn"
+) -> dict[str, dict[str, Any]]:
     """{"dataset": CreateDataset, "recipe": CreateRecipe, "job": CreateRecipeJob} requests
     (the job's RecipeReference gets its version once the recipe is published)."""
     names = {k: "%s-%s" % (prefix, k) for k in ("raw", "recipe", "prepare")}

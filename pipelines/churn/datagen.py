@@ -6,6 +6,9 @@ churn data shows (older, inactive, single- or many-product customers with a bala
 plus label noise, calibrated to a 20% churn rate. Same rows and seed, same file.
 """
 
+from pathlib import Path
+from typing import Union
+
 import numpy as np
 import pandas as pd
 
@@ -15,7 +18,7 @@ COLUMNS = ["customer_id", "age", "tenure", "balance", "num_products", "is_active
 CHURN_RATE = 0.20
 
 
-def generate(rows, seed=0):
+def generate(rows: int, seed: int = 0) -> pd.DataFrame:
     if rows < 1:
         raise ValueError("--rows must be at least 1")
     rng = np.random.default_rng(seed)
@@ -62,7 +65,7 @@ def generate(rows, seed=0):
     )
 
 
-def write_csv(rows, seed, path):
+def write_csv(rows: int, seed: int, path: Union[str, Path]) -> pd.DataFrame:
     frame = generate(rows, seed)
     write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False))
     return frame

@@ -5,6 +5,8 @@ ingest and dataset jobs use too).
     feature_group_request(schema, name, offline_uri, role, ttl_days=None)
 """
 
+from typing import Any, Optional
+
 from pipelines.errors import UserError
 from processing.churn_features import FeatureGroupError, definitions
 
@@ -13,7 +15,7 @@ OFFLINE_FOLDER = "feature-store"  # s3://<bucket>/<prefix>/feature-store: the of
 LOCAL_ROLE = "arn:aws:iam::000000000000:role/FeatureStoreRole"  # the twin checks no roles
 
 
-def layout_of(schema):
+def layout_of(schema: Any) -> Any:
     """The schema's feature group layout, or a UserError naming what to change."""
     try:
         return definitions(schema)
@@ -21,18 +23,20 @@ def layout_of(schema):
         raise UserError(str(e)) from None
 
 
-def offline_store_root(bucket, prefix):
+def offline_store_root(bucket: str, prefix: str) -> str:
     """Where a pipeline's feature groups keep their offline stores: s3://<bucket>/<prefix>/
     feature-store (SageMaker adds <account>/sagemaker/<region>/offline-store/<group>-<time>)."""
     return "s3://%s/%s/%s" % (bucket, prefix.strip("/"), OFFLINE_FOLDER)
 
 
-def feature_group_request(schema, name, offline_uri, role, ttl_days=None):
+def feature_group_request(
+    schema: Any, name: str, offline_uri: str, role: str, ttl_days: Optional[float] = None
+) -> dict[str, Any]:
     """CreateFeatureGroup's request: record identifier and types from the schema, a Fractional
     event time, the online store on (with a TTL when given) and the offline store under
     `offline_uri` in the Glue table format."""
     layout = layout_of(schema)
-    online = {"EnableOnlineStore": True}
+    online: dict[str, Any] = {"EnableOnlineStore": True}
     if ttl_days:
         online["TtlDuration"] = {"Unit": "Days", "Value": int(ttl_days)}
     return {

@@ -10,6 +10,7 @@ holds the two equal in every region of the table, so an SDK upgrade cannot drift
 import importlib.util
 import json
 import os
+from typing import Any
 
 from pipelines.aws.regions import ecr_hostname
 from pipelines.errors import UserError
@@ -17,15 +18,16 @@ from pipelines.errors import UserError
 ECR_URI = "{registry}.dkr.{hostname}/{repository}"  # image_uris.ECR_URI_TEMPLATE
 
 
-def sdk_image_table(name):
+def sdk_image_table(name: str) -> Any:
     """One of the SDK's image_uri_config tables, found without importing the package."""
     spec = importlib.util.find_spec("sagemaker")
+    assert spec is not None and spec.submodule_search_locations is not None  # a dependency
     folder = list(spec.submodule_search_locations)[0]
     with open(os.path.join(folder, "image_uri_config", name + ".json")) as f:
         return json.load(f)
 
 
-def model_monitor_image(region):
+def model_monitor_image(region: str) -> str:
     """Model Monitor's analyzer image in `region`, for data-quality monitoring schedules."""
     config = sdk_image_table("model-monitor")["versions"][""]
     registries = config["registries"]

@@ -12,8 +12,10 @@ import json
 import os
 from importlib import metadata
 from pathlib import Path
+from typing import Any, Mapping
 
-from pipelines.churn.bundles import ROOT, build_bundles
+from pipelines.churn.bundles import ROOT, CodeBundle, build_bundles
+from pipelines.churn.schema_source import SchemaSource
 from processing.churn_job import write_text_atomic
 
 LOCAL_BUCKET = "churn-local"
@@ -29,7 +31,7 @@ BUILDER_SOURCES = (
 )
 
 
-def definition_key(build_args, bundles):
+def definition_key(build_args: Mapping[str, Any], bundles: Mapping[str, CodeBundle]) -> str:
     h = hashlib.sha256()
     h.update(json.dumps(build_args, sort_keys=True).encode())
     h.update(metadata.version("sagemaker").encode())
@@ -40,12 +42,14 @@ def definition_key(build_args, bundles):
     return h.hexdigest()[:24]
 
 
-def memo_folder():
+def memo_folder() -> Path:
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(cache) / "churn" / "definitions"
 
 
-def local_definition(source, pipeline_name="ChurnPipeline", **overrides):
+def local_definition(
+    source: SchemaSource, pipeline_name: str = "ChurnPipeline", **overrides: Any
+) -> tuple[dict[str, Any], dict[str, CodeBundle]]:
     """(definition dict, bundles) for a SchemaSource, from the memo when nothing it depends on
     changed."""
     bundles = build_bundles(source.user_file)
@@ -82,7 +86,7 @@ def local_definition(source, pipeline_name="ChurnPipeline", **overrides):
     return definition, bundles
 
 
-def prune_memos(folder):
+def prune_memos(folder: Path) -> None:
     memos = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
     for stale in memos[KEEP_MEMOS:]:
         stale.unlink()

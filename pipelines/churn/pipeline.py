@@ -25,9 +25,11 @@ default bucket, STS for an account or IAM for a role. See docs/adr/0001-sagemake
 """
 
 import os
+from dataclasses import dataclass, fields
+from typing import Any, Mapping, Optional, Sequence, Union
 
 from pipelines.aws.code_upload import upload
-from pipelines.churn.bundles import USER_SCHEMA_DIR, build_bundles
+from pipelines.churn.bundles import USER_SCHEMA_DIR, CodeBundle, build_bundles
 from pipelines.churn.feature_group import layout_of as feature_group_layout
 from pipelines.churn.feature_group import offline_store_root
 from pipelines.churn.images import model_monitor_image
@@ -43,17 +45,24 @@ from sagemaker.model import Model  # noqa: E402
 from sagemaker.model_metrics import MetricsSource, ModelMetrics  # noqa: E402
 from sagemaker.network import NetworkConfig  # noqa: E402
 from sagemaker.processing import ProcessingInput, ProcessingOutput, Processor  # noqa: E402
+from sagemaker.session import Session  # noqa: E402
 from sagemaker.transformer import Transformer  # noqa: E402
 from sagemaker.workflow.condition_step import ConditionStep  # noqa: E402
 from sagemaker.workflow.conditions import (  # noqa: E402
     ConditionEquals,
     ConditionGreaterThanOrEqualTo,
 )
+from sagemaker.workflow.entities import PipelineVariable  # noqa: E402
 from sagemaker.workflow.execution_variables import ExecutionVariables  # noqa: E402
 from sagemaker.workflow.fail_step import FailStep  # noqa: E402
 from sagemaker.workflow.functions import Join, JsonGet  # noqa: E402
 from sagemaker.workflow.model_step import ModelStep  # noqa: E402
-from sagemaker.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString  # noqa: E402
+from sagemaker.workflow.parameters import (  # noqa: E402
+    Parameter,
+    ParameterFloat,
+    ParameterInteger,
+    ParameterString,
+)
 from sagemaker.workflow.pipeline import Pipeline  # noqa: E402
 from sagemaker.workflow.pipeline_context import PipelineSession  # noqa: E402
 from sagemaker.workflow.properties import PropertyFile  # noqa: E402
@@ -63,7 +72,14 @@ from sagemaker.workflow.retry import (  # noqa: E402
     StepExceptionTypeEnum,
     StepRetryPolicy,
 )
-from sagemaker.workflow.steps import CacheConfig, ProcessingStep, TrainingStep, TransformStep  # noqa: E402
+from sagemaker.workflow.step_collections import StepCollection  # noqa: E402
+from sagemaker.workflow.steps import (  # noqa: E402
+    CacheConfig,
+    ProcessingStep,
+    Step,
+    TrainingStep,
+    TransformStep,
+)
 from sagemaker.xgboost import XGBoost  # noqa: E402
 
 SKLEARN_VERSION = "1.4-2"  # processing image
@@ -76,10 +92,17 @@ RESOURCE_CONFIG = "/opt/ml/config/resourceconfig.json"
 # Stand-in execution role for definitions built without one (review, CI diffs, local runs).
 # run-pipeline always passes the real role.
 PLACEHOLDER_ROLE = "arn:aws:iam::000000000000:role/SageMakerPipelineExecutionRole"
+# A command line or an argument list, as the SDK's job classes type them: pipeline variables
+# (parameters, step properties) are resolved when the job starts.
+Words = list[Union[str, PipelineVariable]]
 VALIDATION_AUC_REGEX = r".*\[[0-9]+\].*#011validation-auc:([0-9.]+)"
 
+# A pipeline parameter's default: a ParameterString, ParameterInteger or ParameterFloat by its
+# type (_parameter); None where get_pipeline derives it from the bucket and prefix.
+ParameterValue = Union[str, int, float, None]
+
 # Pipeline parameters and their defaults; get_pipeline(**overrides) may change any default.
-PARAMETER_DEFAULTS = {
+PARAMETER_DEFAULTS: dict[str, ParameterValue] = {
     "InputDataUrl": None,  # default: s3://<bucket>/<base_job_prefix>/data/ (set in get_pipeline)
     "ProcessingInstanceType": "ml.m5.xlarge",
     "ProcessingInstanceCount": 1,
@@ -105,47 +128,11 @@ PARAMETER_DEFAULTS = {
     "NumRound": 100,
     "EarlyStoppingRounds": 10,
 }
-# Build options (not pipeline parameters) that overrides may also set.
-BUILD_OPTIONS = {
-    "schema": "seed",  # shipped schema name, a schema file path, or a SchemaSource
-    "upload_code": None,  # None: upload when AWS credentials are available
-    # An s3:// URI of headerless CSV files to score after registering (or True for
-    # s3://<bucket>/<prefix>/batch/input/). A build option, not a parameter: SageMaker cannot
-    # skip a step at run time except through a condition, and an empty input would fail the
-    # transform job; the URI itself stays a parameter (BatchInputUrl) so each execution can
-    # score other files.
-    "batch_input": None,
-    # Bundles already built for this schema (pipelines/churn/bundles.py), as the local runner
-    # has them; None: built here.
-    "code_bundles": None,
-    # SageMaker Feature Store (docs/feature-store.md): write the validated rows to the feature
-    # group, and/or train on a point-in-time dataset built from its offline store.
-    "ingest_features": False,
-    "train_from_feature_store": False,
-    # Production settings for the jobs (README, Infrastructure); all off by default.
-    "volume_kms_key": None,  # KMS key ARN for the jobs' storage volumes
-    "output_kms_key": None,  # KMS key ARN for job outputs, the model artifact, batch scores
-    "subnets": None,  # VPC subnet ids for the jobs and the batch model, with:
-    "security_group_ids": None,
-    # No network for the jobs that need none (PreprocessData, BaselineData, TrainModel,
-    # EvaluateModel) and for the model (its serving code then travels in the artifact, under
-    # code/, and SAGEMAKER_SUBMIT_DIRECTORY names it there). ValidateData and BuildDataset
-    # install packages the image lacks and IngestFeatures calls the Feature Store API, so those
-    # keep theirs (in a VPC, through its NAT gateway and endpoints).
-    "network_isolation": False,
-    "encrypt_inter_container_traffic": False,  # between the hosts of a multi-instance training
-    # Managed Spot Training: train.py checkpoints every 10 rounds under checkpoint_s3_uri (default
-    # s3://<bucket>/<prefix>/checkpoints/train) and resumes after an interruption; a job waits
-    # up to spot_max_wait_seconds (at least its MaxRuntimeInSeconds) for Spot capacity.
-    "spot_training": False,
-    "spot_max_wait_seconds": 2 * 86400,  # twice TRAINING_MAX_RUNTIME
-    "checkpoint_s3_uri": None,
-}
 TRAINING_MAX_RUNTIME = 86400  # the SDK's default, written out: spot_max_wait_seconds >= it
 # Where an isolated model's serving code is: packed into the artifact by train.py.
 MODEL_CODE_DIR = "/opt/ml/model/code"
 # Parameters the Feature Store steps add (only with those options).
-FEATURE_PARAMETER_DEFAULTS = {
+FEATURE_PARAMETER_DEFAULTS: dict[str, ParameterValue] = {
     "FeatureGroupName": "churn-customers",
     # The offline store's S3 prefix: run-pipeline and the local runner pass the group's
     # ResolvedOutputS3Uri; BuildDataset reads only its group's newest folder under it anyway.
@@ -158,7 +145,7 @@ FEATURE_PARAMETER_DEFAULTS = {
     "DatasetWriteTimeCutoff": "none",
 }
 # Parameters the batch-scoring steps add (only with batch_input); overrides may set them too.
-BATCH_PARAMETER_DEFAULTS = {
+BATCH_PARAMETER_DEFAULTS: dict[str, ParameterValue] = {
     "BatchInputUrl": None,  # the batch_input option
     # Each execution writes under <BatchOutputUrl>/<execution id>/ (no trailing slash), as
     # SageMaker's own default output is per job: a rerun never overwrites earlier scores.
@@ -170,12 +157,81 @@ BATCH_PARAMETER_DEFAULTS = {
 JOIN_SOURCES = ["None", "Input"]
 
 
-def xgboost_image(region):
+@dataclass(frozen=True)
+class BuildOptions:
+    """Build options (not pipeline parameters) that get_pipeline's keywords may also set,
+    checked when made. A keyword of get_pipeline is one of these or a parameter's name."""
+
+    schema: Union[str, SchemaSource] = "seed"  # a shipped schema name or a schema file path
+    upload_code: Optional[bool] = None  # None: upload when AWS credentials are available
+    # An s3:// URI of headerless CSV files to score after registering (or True for
+    # s3://<bucket>/<prefix>/batch/input/; False is None). A build option, not a parameter:
+    # SageMaker cannot skip a step at run time except through a condition, and an empty input
+    # would fail the transform job; the URI itself stays a parameter (BatchInputUrl) so each
+    # execution can score other files.
+    batch_input: Union[str, bool, None] = None
+    # Bundles already built for this schema (pipelines/churn/bundles.py), as the local runner
+    # has them; None: built here.
+    code_bundles: Optional[Mapping[str, CodeBundle]] = None
+    # SageMaker Feature Store (docs/feature-store.md): write the validated rows to the feature
+    # group, and/or train on a point-in-time dataset built from its offline store.
+    ingest_features: bool = False
+    train_from_feature_store: bool = False
+    # Production settings for the jobs (README, Infrastructure); all off by default.
+    volume_kms_key: Optional[str] = None  # KMS key ARN for the jobs' storage volumes
+    output_kms_key: Optional[str] = None  # KMS key ARN for job outputs, the model, batch scores
+    subnets: Optional[Sequence[str]] = None  # VPC subnet ids for the jobs and the batch model,
+    security_group_ids: Optional[Sequence[str]] = None  # with these security groups
+    # No network for the jobs that need none (PreprocessData, BaselineData, TrainModel,
+    # EvaluateModel) and for the model (its serving code then travels in the artifact, under
+    # code/, and SAGEMAKER_SUBMIT_DIRECTORY names it there). ValidateData and BuildDataset
+    # install packages the image lacks and IngestFeatures calls the Feature Store API, so those
+    # keep theirs (in a VPC, through its NAT gateway and endpoints).
+    network_isolation: bool = False
+    encrypt_inter_container_traffic: bool = False  # between the hosts of a multi-instance training
+    # Managed Spot Training: train.py checkpoints every 10 rounds under checkpoint_s3_uri (default
+    # s3://<bucket>/<prefix>/checkpoints/train) and resumes after an interruption; a job waits
+    # up to spot_max_wait_seconds (at least its MaxRuntimeInSeconds) for Spot capacity.
+    spot_training: bool = False
+    spot_max_wait_seconds: int = 2 * TRAINING_MAX_RUNTIME
+    checkpoint_s3_uri: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        batch_input = self.batch_input
+        if batch_input is False:
+            object.__setattr__(self, "batch_input", None)  # frozen: set once, here
+        elif not (
+            batch_input is None or batch_input is True or str(batch_input).startswith("s3://")
+        ):
+            raise ValueError(
+                "batch_input %r: give the s3:// URI of the CSV files to score (or "
+                "true for s3://<bucket>/<prefix>/batch/input/)" % (batch_input,)
+            )
+        if bool(self.subnets) != bool(self.security_group_ids):
+            raise ValueError(
+                "subnets and security_group_ids: a job runs in a VPC with both, give both or "
+                "neither"
+            )
+        if self.spot_training and int(self.spot_max_wait_seconds) < TRAINING_MAX_RUNTIME:
+            raise ValueError(
+                "spot_max_wait_seconds %s: at least the training's MaxRuntimeInSeconds (%d)"
+                % (self.spot_max_wait_seconds, TRAINING_MAX_RUNTIME)
+            )
+
+    @property
+    def uses_feature_store(self) -> bool:
+        return bool(self.ingest_features or self.train_from_feature_store)
+
+
+BUILD_OPTIONS = tuple(f.name for f in fields(BuildOptions))
+
+
+def xgboost_image(region: str) -> str:
     """The XGBoost image the training and serving jobs run in `region`."""
     return image_uris.retrieve("xgboost", region, XGBOOST_VERSION)
 
 
-def job_images(region):
+def job_images(region: str) -> dict[str, str]:
     """Every image the pipeline's jobs and the endpoints run, in `region` (their ECR
     repositories are what the execution role may pull)."""
     return {
@@ -185,7 +241,7 @@ def job_images(region):
     }
 
 
-def _parameter(name, default):
+def _parameter(name: str, default: ParameterValue) -> Parameter:
     if isinstance(default, bool) or not isinstance(default, (int, float)):
         return ParameterString(name=name, default_value=str(default))
     if isinstance(default, int):
@@ -193,7 +249,7 @@ def _parameter(name, default):
     return ParameterFloat(name=name, default_value=float(default))
 
 
-def _session(region, default_bucket, sagemaker_session):
+def _session(region: str, default_bucket: str, sagemaker_session: Optional[Session]) -> Session:
     if sagemaker_session is not None:
         return sagemaker_session
     from pipelines.aws.sessions import aws_session
@@ -201,7 +257,7 @@ def _session(region, default_bucket, sagemaker_session):
     return PipelineSession(boto_session=aws_session(region), default_bucket=default_bucket)
 
 
-def _has_credentials(session):
+def _has_credentials(session: Session) -> bool:
     try:
         return session.boto_session.get_credentials() is not None
     except Exception:  # a broken profile means "no usable credentials", not a crash
@@ -209,24 +265,24 @@ def _has_credentials(session):
 
 
 def get_pipeline(
-    region,
-    role=None,
-    default_bucket=None,
-    model_package_group_name=None,
-    pipeline_name="ChurnPipeline",
-    base_job_prefix="churn",
-    sagemaker_session=None,
-    **overrides,
-):
+    region: Optional[str],
+    role: Optional[str] = None,
+    default_bucket: Optional[str] = None,
+    model_package_group_name: Optional[str] = None,
+    pipeline_name: str = "ChurnPipeline",
+    base_job_prefix: str = "churn",
+    sagemaker_session: Optional[Session] = None,
+    **overrides: Any,
+) -> "ChurnPipeline":
     """Build the churn pipeline. `overrides` set parameter defaults (e.g. AucThreshold=0.8,
-    InputDataUrl="s3://...") and the build options BUILD_OPTIONS: `schema`, `upload_code`,
+    InputDataUrl="s3://...") and the build options, BuildOptions: `schema`, `upload_code`,
     `batch_input` (which adds the batch-scoring steps and their parameters,
-    BATCH_PARAMETER_DEFAULTS) and `code_bundles`. Versions are registered in
+    BATCH_PARAMETER_DEFAULTS), `code_bundles`, ... Versions are registered in
     `model_package_group_name`, by default the schema's group (its model_package_group, or
     churn-<schema name>): each table has its own."""
     options, parameter_overrides = _split_overrides(overrides)
-    if options["ingest_features"] or options["train_from_feature_store"]:
-        feature_group_layout(schema_source(options["schema"]).schema)  # a clear error first
+    if options.uses_feature_store:
+        feature_group_layout(schema_source(options.schema).schema)  # a clear error first
     if not region:
         raise ValueError("no AWS region: pass region or set AWS_DEFAULT_REGION")
     if sagemaker_session is not None:
@@ -236,10 +292,10 @@ def get_pipeline(
             "no S3 bucket: pass default_bucket (the bucket for code, data and artifacts)"
         )
     session = _session(region, default_bucket, sagemaker_session)
-    source = schema_source(options["schema"])
-    bundles = options["code_bundles"] or build_bundles(source.user_file)
+    source = schema_source(options.schema)
+    bundles = options.code_bundles or build_bundles(source.user_file)
     prefix = base_job_prefix.strip("/")
-    upload_code = options["upload_code"]
+    upload_code = options.upload_code
     if upload_code is None:
         upload_code = _has_credentials(session)
     if upload_code:
@@ -255,9 +311,9 @@ def get_pipeline(
             role=role or os.environ.get("SAGEMAKER_PIPELINE_ROLE_ARN") or PLACEHOLDER_ROLE,
             source=source,
             bundles=bundles,
-            batch_input=options["batch_input"],
-            ingest=bool(options["ingest_features"]),
-            from_store=bool(options["train_from_feature_store"]),
+            batch_input=options.batch_input,
+            ingest=bool(options.ingest_features),
+            from_store=bool(options.train_from_feature_store),
             overrides=parameter_overrides,
             security=JobSecurity(options),
             pipeline_name=pipeline_name,
@@ -266,12 +322,15 @@ def get_pipeline(
     )
 
 
-def schema_source(schema):
+def schema_source(schema: Union[str, SchemaSource]) -> SchemaSource:
     return schema if isinstance(schema, SchemaSource) else SchemaSource(schema)
 
 
-def _split_overrides(overrides):
-    """(build options, parameter defaults) from get_pipeline's keywords, checked."""
+def _split_overrides(
+    overrides: Mapping[str, Any],
+) -> tuple[BuildOptions, dict[str, ParameterValue]]:
+    """(build options, parameter defaults) from get_pipeline's keywords, checked: the options
+    by BuildOptions, then the parameters against them."""
     unknown = (
         set(overrides)
         - set(PARAMETER_DEFAULTS)
@@ -292,62 +351,48 @@ def _split_overrides(overrides):
                 ", ".join(BUILD_OPTIONS),
             )
         )
-    options = dict(BUILD_OPTIONS, **{k: v for k, v in overrides.items() if k in BUILD_OPTIONS})
-    batch_input = options["batch_input"]
-    batch_overrides = sorted(set(overrides) & set(BATCH_PARAMETER_DEFAULTS))
-    if batch_input is None or batch_input is False:
-        options["batch_input"] = None
-        if batch_overrides:
-            raise TypeError(
-                "%s: parameters of the batch-scoring steps, which only "
-                "batch_input (the s3:// URI of CSV files to score) adds"
-                % ", ".join(batch_overrides)
-            )
-    elif not (batch_input is True or str(batch_input).startswith("s3://")):
-        raise ValueError(
-            "batch_input %r: give the s3:// URI of the CSV files to score (or "
-            "true for s3://<bucket>/<prefix>/batch/input/)" % (batch_input,)
+    options = BuildOptions(**{k: v for k, v in overrides.items() if k in BUILD_OPTIONS})
+    parameters = {k: v for k, v in overrides.items() if k not in BUILD_OPTIONS}
+    batch_overrides = sorted(set(parameters) & set(BATCH_PARAMETER_DEFAULTS))
+    if options.batch_input is None and batch_overrides:
+        raise TypeError(
+            "%s: parameters of the batch-scoring steps, which only "
+            "batch_input (the s3:// URI of CSV files to score) adds" % ", ".join(batch_overrides)
         )
-    feature_overrides = sorted(set(overrides) & set(FEATURE_PARAMETER_DEFAULTS))
-    if feature_overrides and not (
-        options["ingest_features"] or options["train_from_feature_store"]
-    ):
+    feature_overrides = sorted(set(parameters) & set(FEATURE_PARAMETER_DEFAULTS))
+    if feature_overrides and not options.uses_feature_store:
         raise TypeError(
             "%s: parameters of the Feature Store steps, which only ingest_features or "
             "train_from_feature_store adds" % ", ".join(feature_overrides)
         )
-    if bool(options["subnets"]) != bool(options["security_group_ids"]):
-        raise ValueError(
-            "subnets and security_group_ids: a job runs in a VPC with both, give both or neither"
-        )
-    if options["spot_training"] and int(options["spot_max_wait_seconds"]) < TRAINING_MAX_RUNTIME:
-        raise ValueError(
-            "spot_max_wait_seconds %s: at least the training's MaxRuntimeInSeconds (%d)"
-            % (options["spot_max_wait_seconds"], TRAINING_MAX_RUNTIME)
-        )
-    if overrides.get("BatchJoinSource", "None") not in JOIN_SOURCES:
+    if parameters.get("BatchJoinSource", "None") not in JOIN_SOURCES:
         raise ValueError(
             "BatchJoinSource %r: use one of %s"
-            % (overrides["BatchJoinSource"], ", ".join(JOIN_SOURCES))
+            % (parameters["BatchJoinSource"], ", ".join(JOIN_SOURCES))
         )
-    return options, {k: v for k, v in overrides.items() if k not in BUILD_OPTIONS}
+    return options, parameters
 
 
 class JobSecurity(object):
     """The build options that say how the jobs run: keys, VPC, isolation, Spot."""
 
-    def __init__(self, options):
-        self.volume_kms_key = options["volume_kms_key"]
-        self.output_kms_key = options["output_kms_key"]
-        self.subnets = list(options["subnets"] or []) or None
-        self.security_group_ids = list(options["security_group_ids"] or []) or None
-        self.network_isolation = bool(options["network_isolation"])
-        self.encrypt_inter_container_traffic = bool(options["encrypt_inter_container_traffic"])
-        self.spot = bool(options["spot_training"])
-        self.max_wait = int(options["spot_max_wait_seconds"])
-        self.checkpoint_s3_uri = options["checkpoint_s3_uri"]
+    def __init__(self, options: BuildOptions) -> None:
+        self.volume_kms_key = options.volume_kms_key
+        self.output_kms_key = options.output_kms_key
+        # As the SDK's job classes type them (which also take pipeline variables).
+        self.subnets: Optional[list[Union[str, PipelineVariable]]] = (
+            list(options.subnets or []) or None
+        )
+        self.security_group_ids: Optional[list[Union[str, PipelineVariable]]] = (
+            list(options.security_group_ids or []) or None
+        )
+        self.network_isolation = bool(options.network_isolation)
+        self.encrypt_inter_container_traffic = bool(options.encrypt_inter_container_traffic)
+        self.spot = bool(options.spot_training)
+        self.max_wait = int(options.spot_max_wait_seconds)
+        self.checkpoint_s3_uri = options.checkpoint_s3_uri
 
-    def network_config(self, needs_network):
+    def network_config(self, needs_network: bool) -> Optional[NetworkConfig]:
         if not (self.subnets or (self.network_isolation and not needs_network)):
             return None
         return NetworkConfig(
@@ -356,14 +401,14 @@ class JobSecurity(object):
             subnets=self.subnets,
         )
 
-    def vpc_config(self):
+    def vpc_config(self) -> Optional[dict[str, Any]]:
         if not self.subnets:
             return None
         return {"Subnets": self.subnets, "SecurityGroupIds": self.security_group_ids}
 
-    def training(self, bucket, prefix):
+    def training(self, bucket: str, prefix: str) -> dict[str, Any]:
         """The estimator's keywords."""
-        options = dict(
+        options: dict[str, Any] = dict(
             volume_kms_key=self.volume_kms_key,
             output_kms_key=self.output_kms_key,
             subnets=self.subnets,
@@ -385,14 +430,27 @@ class JobSecurity(object):
         return options
 
 
-class ChurnBuild(object):
+@dataclass(frozen=True)
+class ChurnBuild:
     """What the steps are built from, checked: where, as whom, with which schema and code."""
 
-    def __init__(self, **fields):
-        self.__dict__.update(fields)
+    region: str
+    session: Session
+    bucket: str
+    prefix: str
+    role: str
+    source: SchemaSource
+    bundles: Mapping[str, CodeBundle]
+    batch_input: Union[str, bool, None]
+    ingest: bool
+    from_store: bool
+    overrides: dict[str, ParameterValue]  # parameter defaults get_pipeline's keywords set
+    security: JobSecurity
+    pipeline_name: str
+    model_package_group_name: str
 
 
-def _parameters(build):
+def _parameters(build: ChurnBuild) -> dict[str, Parameter]:
     """The pipeline parameters, their defaults overridden by get_pipeline's keywords."""
     bucket, prefix, batch_input = build.bucket, build.prefix, build.batch_input
     defaults = dict(PARAMETER_DEFAULTS, InputDataUrl="s3://%s/%s/data/" % (bucket, prefix))
@@ -419,7 +477,7 @@ def _parameters(build):
     if batch_input:  # SageMaker refuses other values when an execution starts
         p["BatchJoinSource"] = ParameterString(
             name="BatchJoinSource",
-            default_value=defaults["BatchJoinSource"],
+            default_value=str(defaults["BatchJoinSource"]),  # one of JOIN_SOURCES
             enum_values=JOIN_SOURCES,
         )
     return p
@@ -449,7 +507,7 @@ SERVICE_RETRY = RETRY[:1]  # job-level retry types do not apply to registering o
 class _Steps(object):
     """The steps of one build, each built by its own method from the shared pieces."""
 
-    def __init__(self, build):
+    def __init__(self, build: ChurnBuild) -> None:
         self.b = build
         self.p = _parameters(build)
         self.sklearn_image = image_uris.retrieve("sklearn", build.region, SKLEARN_VERSION)
@@ -462,7 +520,7 @@ class _Steps(object):
             else CODE + "/" + USER_SCHEMA_DIR + "/" + os.path.basename(build.source.path)
         )
 
-    def output_uri(self, step_name, output_name):
+    def output_uri(self, step_name: str, output_name: str) -> Join:
         # Explicit, per execution: the SDK would otherwise ask S3 for a default bucket.
         return Join(
             on="/",
@@ -476,14 +534,21 @@ class _Steps(object):
             ],
         )
 
-    def code_input(self, bundle):
+    def code_input(self, bundle: str) -> ProcessingInput:
         return ProcessingInput(
             source=self.b.bundles[bundle].uri(self.b.bucket, self.b.prefix),
             destination=CODE,
             input_name="code",
         )
 
-    def processor(self, name, image, entrypoint, needs_network=False, single_instance=False):
+    def processor(
+        self,
+        name: str,
+        image: str,
+        entrypoint: Words,
+        needs_network: bool = False,
+        single_instance: bool = False,
+    ) -> Processor:
         """`single_instance`: a job whose work does not divide over instances runs on one,
         whatever ProcessingInstanceCount says (more would each repeat all of it)."""
         security = self.b.security
@@ -503,18 +568,18 @@ class _Steps(object):
 
     def raw_table_step(
         self,
-        name,
-        job,
-        entrypoint,
-        outputs,
-        output_dir,
-        table=None,
-        arguments=(),
-        needs_network=False,
-        single_instance=False,
-        sharded=False,
-        **step_options,
-    ):
+        name: str,
+        job: str,
+        entrypoint: Words,
+        outputs: list[str],
+        output_dir: str,
+        table: Optional[PipelineVariable] = None,
+        arguments: Sequence[Union[str, PipelineVariable]] = (),
+        needs_network: bool = False,
+        single_instance: bool = False,
+        sharded: bool = False,
+        **step_options: Any,
+    ) -> ProcessingStep:
         """A processing step over the raw table (InputDataUrl, or `table`: BuildDataset's
         output) with the processing code and the schema, and the script's own `arguments`.
         `sharded`: each instance downloads only its share of the table's objects."""
@@ -551,7 +616,7 @@ class _Steps(object):
             **step_options,
         )
 
-    def outputs(self, step_name, names):
+    def outputs(self, step_name: str, names: list[str]) -> list[ProcessingOutput]:
         return [
             ProcessingOutput(
                 output_name=o,
@@ -561,7 +626,14 @@ class _Steps(object):
             for o in names
         ]
 
-    def shard_step(self, name, job, entrypoint, table=None, **step_options):
+    def shard_step(
+        self,
+        name: str,
+        job: str,
+        entrypoint: Words,
+        table: Optional[PipelineVariable] = None,
+        **step_options: Any,
+    ) -> ProcessingStep:
         """Each of ProcessingInstanceCount instances runs `entrypoint` on its share of the
         table and writes its partial result under shards/<its host>/."""
         return self.raw_table_step(
@@ -576,10 +648,12 @@ class _Steps(object):
             **step_options,
         )
 
-    def merge_step(self, name, job, script, shards, output):
+    def merge_step(
+        self, name: str, job: str, script: str, shards: ProcessingStep, output: str
+    ) -> ProcessingStep:
         """One instance merges the shard step's partial results into `output`: the merge
         needs them all in one place, so more instances would only repeat it."""
-        entrypoint = ["python3", CODE + "/" + script]
+        entrypoint: Words = ["python3", CODE + "/" + script]
         processor = self.processor(job, self.sklearn_image, entrypoint, single_instance=True)
         return ProcessingStep(
             name=name,
@@ -608,7 +682,9 @@ class _Steps(object):
             retry_policies=RETRY,
         )
 
-    def validate(self, table=None):
+    def validate(
+        self, table: Optional[PipelineVariable] = None
+    ) -> tuple[ProcessingStep, ProcessingStep]:
         """ValidateShards: the Great Expectations suite from the schema, each instance on its
         share of the table; ValidateData: their counts merged into the report of the whole
         table, which stops the run on bad data. Returns both."""
@@ -623,7 +699,9 @@ class _Steps(object):
             "ValidateData", "validate", "validate.py", shards, "validation"
         )
 
-    def preprocess(self, validate, table=None):
+    def preprocess(
+        self, validate: ProcessingStep, table: Optional[PipelineVariable] = None
+    ) -> ProcessingStep:
         """PreprocessData: stratified split, DataBrew recipe fitted on train,
         preprocessing.json. One instance: the split is stratified over the whole table and
         the recipe's statistics (min-max, categories) are fitted on the whole train split, so
@@ -642,7 +720,9 @@ class _Steps(object):
             depends_on=[validate],
         )
 
-    def baseline(self, validate, table=None):
+    def baseline(
+        self, validate: ProcessingStep, table: Optional[PipelineVariable] = None
+    ) -> tuple[ProcessingStep, ProcessingStep]:
         """BaselineShards: exact summaries of each instance's share of the raw training
         table; BaselineData: merged into Model Monitor statistics and constraints, which the
         registered version carries as its DriftCheckBaselines (drift monitoring's reference).
@@ -658,11 +738,11 @@ class _Steps(object):
             "BaselineData", "baseline", "baseline.py", shards, "baseline"
         )
 
-    def ingest(self, validate):
+    def ingest(self, validate: ProcessingStep) -> ProcessingStep:
         """IngestFeatures: the validated rows into the feature group with PutRecord (several
         workers; records already stored unchanged are skipped)."""
         waits = self.b.from_store  # BuildDataset reads the offline store after it
-        arguments = ["--feature-group", self.p["FeatureGroupName"], "--workers", "4"]
+        arguments: Words = ["--feature-group", self.p["FeatureGroupName"], "--workers", "4"]
         if waits:
             arguments += ["--settle-seconds", self.p["OfflineStoreSettleSeconds"]]
         return self.raw_table_step(
@@ -676,7 +756,7 @@ class _Steps(object):
             depends_on=[validate],
         )
 
-    def build_dataset(self, ingest=None):
+    def build_dataset(self, ingest: Optional[ProcessingStep] = None) -> ProcessingStep:
         """BuildDataset: each customer's latest features as of DatasetAsOf from the offline
         store (processing/build_dataset.py). After IngestFeatures it takes the ingest report
         as an input, so it reruns exactly when the ingest did; without it, it is never cached
@@ -729,12 +809,12 @@ class _Steps(object):
             retry_policies=RETRY,
         )
 
-    def train(self, preprocess):
+    def train(self, preprocess: ProcessingStep) -> TrainingStep:
         """TrainModel: XGBoost framework estimator in script mode; code from a content-hashed
         tarball."""
         b, p = self.b, self.p
 
-        def split_uri(name):
+        def split_uri(name: str) -> PipelineVariable:
             return preprocess.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri
 
         estimator = XGBoost(
@@ -785,7 +865,9 @@ class _Steps(object):
             name="TrainModel", step_args=train_args, cache_config=CACHE, retry_policies=RETRY
         )
 
-    def evaluate(self, preprocess, model_data, report):
+    def evaluate(
+        self, preprocess: ProcessingStep, model_data: PipelineVariable, report: PropertyFile
+    ) -> ProcessingStep:
         """EvaluateModel: evaluation.json in the model-quality convention and the verdict of
         the data checks, read by the conditions. One instance: the metrics are over the whole
         test split."""
@@ -828,7 +910,7 @@ class _Steps(object):
             retry_policies=RETRY,
         )
 
-    def serving_model(self, model_data):
+    def serving_model(self, model_data: PipelineVariable) -> Model:
         """The serving container finds inference.py through SAGEMAKER_SUBMIT_DIRECTORY (a
         content-hashed tarball), so the model artifact needs no repack step; with
         network_isolation, in the artifact's code/ (train.py packed it there)."""
@@ -852,10 +934,12 @@ class _Steps(object):
             enable_network_isolation=b.security.network_isolation,
         )
 
-    def register(self, model_data, evaluation_json, baseline):
+    def register(
+        self, model_data: PipelineVariable, evaluation_json: Join, baseline: ProcessingStep
+    ) -> ModelStep:
         """RegisterModel: the version with its model quality and data-quality baseline."""
 
-        def baseline_file(name):
+        def baseline_file(name: str) -> MetricsSource:
             return MetricsSource(
                 s3_uri=Join(
                     on="/",
@@ -896,7 +980,9 @@ class _Steps(object):
             retry_policies=SERVICE_RETRY,
         )
 
-    def batch_scoring(self, model_data, register):
+    def batch_scoring(
+        self, model_data: PipelineVariable, register: ModelStep
+    ) -> list[Union[ModelStep, TransformStep]]:
         """BatchModel (CreateModel from the trained artifact, the registered container and
         code) and BatchTransform over BatchInputUrl with batch-transform semantics
         (docs/container-contracts.md section 3.3): each CSV line a record, as many records per
@@ -943,7 +1029,7 @@ class _Steps(object):
         return [create, transform]
 
 
-def _build(build):
+def _build(build: ChurnBuild) -> "ChurnPipeline":
     """The steps wired together into the pipeline."""
     steps = _Steps(build)
     table, before, after = None, [], []
@@ -990,12 +1076,13 @@ def _build(build):
             ],
         ),
     )
-    passed = [register]
+    passed: list[Union[Step, StepCollection]] = [register]
     if build.batch_input:
         passed += steps.batch_scoring(model_data, register)
     check_auc = ConditionStep(
         name="CheckAucThreshold",
-        conditions=[ConditionGreaterThanOrEqualTo(left=auc, right=steps.p["AucThreshold"])],
+        # The SDK's annotation of `left` omits JsonGet, which it takes (a PipelineVariable).
+        conditions=[ConditionGreaterThanOrEqualTo(left=auc, right=steps.p["AucThreshold"])],  # type: ignore[arg-type]
         if_steps=passed,
         else_steps=[too_low],
     )
@@ -1018,7 +1105,7 @@ def _build(build):
         name="CheckDataChecks",
         conditions=[
             ConditionEquals(
-                left=JsonGet(
+                left=JsonGet(  # type: ignore[arg-type]  # a JsonGet, as above
                     step_name=evaluate.name, property_file=report, json_path="data_checks.failed"
                 ),
                 right=0,
@@ -1038,7 +1125,7 @@ def _build(build):
     )
 
 
-def dataset_uri(build_dataset):
+def dataset_uri(build_dataset: ProcessingStep) -> PipelineVariable:
     return build_dataset.properties.ProcessingOutputConfig.Outputs["dataset"].S3Output.S3Uri
 
 
@@ -1046,10 +1133,10 @@ class ChurnPipeline(Pipeline):
     """The SDK's Pipeline, with telemetry off where the SDK would send it
     (pipelines/churn/sdk.py)."""
 
-    def create(self, *args, **kwargs):
+    def create(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         with telemetry_opted_out(self.sagemaker_session):
             return super(ChurnPipeline, self).create(*args, **kwargs)
 
-    def start(self, *args, **kwargs):
+    def start(self, *args: Any, **kwargs: Any) -> Any:
         with telemetry_opted_out(self.sagemaker_session):
             return super(ChurnPipeline, self).start(*args, **kwargs)

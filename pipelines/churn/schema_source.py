@@ -4,26 +4,27 @@ with the processing code and whose content shapes the definition)."""
 
 import hashlib
 import os
+from typing import Any, Optional
 
 from pipelines.errors import UserError
 from processing.churn_schema import SchemaError, is_shipped, load_schema, resolve_schema_path
 
 
 class SchemaSource(object):
-    def __init__(self, name_or_path):
+    def __init__(self, name_or_path: str) -> None:
         try:
             self.path = os.path.abspath(resolve_schema_path(name_or_path))
-            self.schema = load_schema(self.path)
+            self.schema: Any = load_schema(self.path)  # processing/churn_schema.py's Schema
         except SchemaError as e:
             raise UserError(str(e))
         self.shipped = is_shipped(self.path)
 
     @property
-    def user_file(self):
+    def user_file(self) -> Optional[str]:
         """The user's schema file to ship with the processing code, or None."""
         return None if self.shipped else self.path
 
-    def identity(self):
+    def identity(self) -> dict[str, str]:
         """What identifies this schema in a memoised definition: a shipped schema's name, or a
         user file's path and the hash of its content."""
         if self.shipped:

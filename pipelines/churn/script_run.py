@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 from pipelines.errors import UserError
 from pipelines.local.sagemaker.jobs.training import pack_model
@@ -30,7 +31,7 @@ SCRIPTS = {
 class StepFailed(UserError):
     """A script exited non-zero; the message ends with its last lines of standard error."""
 
-    def __init__(self, step, returncode, stderr, log):
+    def __init__(self, step: str, returncode: int, stderr: str, log: Path) -> None:
         self.step = step
         lines = stderr.strip().splitlines()
         self.last_line = lines[-1] if lines else "step %s failed (exit %d)" % (step, returncode)
@@ -40,7 +41,9 @@ class StepFailed(UserError):
         )
 
 
-def run_script(step, args, workdir, env=None):
+def run_script(
+    step: str, args: Sequence[object], workdir: Path, env: Optional[Mapping[str, str]] = None
+) -> tuple[str, float]:
     """Run one container script as a child process; its output goes to <workdir>/logs/."""
     logs = workdir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -62,15 +65,21 @@ def run_script(step, args, workdir, env=None):
     return proc.stdout, time.time() - started
 
 
-def run_sequence(data, schema, workdir, hyperparameters=None, echo=print):
+def run_sequence(
+    data: Union[str, Path],
+    schema: str,
+    workdir: Union[str, Path],
+    hyperparameters: Optional[Mapping[str, object]] = None,
+    echo: Callable[[str], Any] = print,
+) -> dict[str, Any]:
     """validate -> preprocess -> train -> evaluate -> score a few raw rows. Returns a summary."""
     workdir = Path(workdir)
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
-    timings = {}
+    timings: dict[str, float] = {}
 
-    def step(name, args, env=None):
+    def step(name: str, args: Sequence[object], env: Optional[Mapping[str, str]] = None) -> str:
         echo("  %-10s ..." % name)
         out, seconds = run_script(name, args, workdir, env)
         timings[name] = round(seconds, 2)
@@ -79,7 +88,7 @@ def run_sequence(data, schema, workdir, hyperparameters=None, echo=print):
 
     step("validate", ["--input", data, "--schema", schema, "--output-dir", workdir / "validation"])
     step("preprocess", ["--input", data, "--schema", schema, "--output-dir", workdir / "processed"])
-    hp_args = []
+    hp_args: list[object] = []
     for key, value in sorted((hyperparameters or {}).items()):
         hp_args += ["--%s" % key, value]
     step(

@@ -16,14 +16,15 @@ import copy
 import logging
 import os
 import warnings
+from typing import Any, Iterator
 
-TELEMETRY_OPT_OUT = {
+TELEMETRY_OPT_OUT: dict[str, Any] = {
     "SchemaVersion": "1.0",
     "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}},
 }
 
 
-def quiet_sdk():
+def quiet_sdk() -> None:
     os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
     warnings.filterwarnings("ignore", module=r"sagemaker(\.|$)")
     # The SDK configures logging at INFO on import; botocore then reports every endpoint lookup.
@@ -32,10 +33,10 @@ def quiet_sdk():
 
 
 @contextlib.contextmanager
-def telemetry_opted_out(session):
+def telemetry_opted_out(session: Any) -> Iterator[None]:
     """Run the enclosed SDK calls with TelemetryOptOut added to the session's config."""
     saved = session.sagemaker_config
-    config = copy.deepcopy(saved) if saved else {"SchemaVersion": "1.0"}
+    config: dict[str, Any] = copy.deepcopy(saved) if saved else {"SchemaVersion": "1.0"}
     modules = (
         config.setdefault("SageMaker", {}).setdefault("PythonSDK", {}).setdefault("Modules", {})
     )

@@ -21,6 +21,7 @@ integration fails with SageMaker.AmazonSageMakerException or a modelled exceptio
 
 import json
 from dataclasses import dataclass, field
+from typing import Any, Optional, TypedDict
 
 from pipelines.aws.deploy import (
     CAPTURE_CSV_TYPES,
@@ -31,6 +32,8 @@ from pipelines.aws.deploy import (
 from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX
 from pipelines.errors import UserError
 
+# An Amazon States Language document: a definition, or one of its states.
+State = dict[str, Any]
 NAMES = ("train-and-deploy", "deploy", "direct")
 SDK = "arn:aws:states:::aws-sdk:sagemaker:"
 SAGEMAKER = "arn:aws:states:::sagemaker:"
@@ -97,14 +100,14 @@ class WorkflowSettings:
     training_instance_type: str = "ml.m5.xlarge"
     label_column: str = "churn"
     label_positive: str = ""
-    hyperparameters: dict = field(default_factory=lambda: dict(GUIDE_HYPERPARAMETERS))
+    hyperparameters: dict[str, Any] = field(default_factory=lambda: dict(GUIDE_HYPERPARAMETERS))
     # The infrastructure's key and VPC (empty: none), for the models, endpoint configs and
     # direct's training job, as churn deploy and the pipeline use them.
     kms_key: str = ""
-    subnets: list = field(default_factory=list)
-    security_group_ids: list = field(default_factory=list)
+    subnets: list[str] = field(default_factory=list)
+    security_group_ids: list[str] = field(default_factory=list)
 
-    def vpc(self):
+    def vpc(self) -> dict[str, Any]:
         """{"VpcConfig": ...} for a model or job in the VPC, else {}."""
         if not self.subnets:
             return {}
@@ -116,14 +119,21 @@ class WorkflowSettings:
         }
 
 
-def training_labels(schema):
+class TrainingLabels(TypedDict):
+    """The WorkflowSettings of direct's label (training_labels)."""
+
+    label_column: str
+    label_positive: str
+
+
+def training_labels(schema: Any) -> TrainingLabels:
     """direct's train.py label settings for a schema: the target column, and the raw value
     that means churn ("" when it is 1: the column then holds 0 and 1)."""
     positive = "" if schema.positive in (None, "1") else str(schema.positive)
     return {"label_column": schema.target, "label_positive": positive}
 
 
-def definition(name, settings=None):
+def definition(name: str, settings: Optional[WorkflowSettings] = None) -> State:
     settings = settings or WorkflowSettings()
     if name not in NAMES:
         raise UserError("no workflow %r: the workflows are %s" % (name, ", ".join(NAMES)))
@@ -138,10 +148,12 @@ def definition(name, settings=None):
     )
 
 
-def _input_over_defaults(defaults, following, comment=None):
+def _input_over_defaults(
+    defaults: dict[str, Any], following: str, comment: Optional[str] = None
+) -> dict[str, State]:
     """Two Pass states: the defaults at $.defaults, then the execution's input merged over them
     at $.config."""
-    first = {"Type": "Pass"}
+    first: State = {"Type": "Pass"}
     if comment:
         first["Comment"] = comment
     first.update(Result=defaults, ResultPath="$.defaults", Next="Settings")
@@ -155,10 +167,10 @@ def _input_over_defaults(defaults, following, comment=None):
     }
 
 
-def _databrew_job(result_key, following, **fields):
+def _databrew_job(result_key: str, following: str, **fields: Any) -> State:
     """The DataBrew job $.config.DataBrewJobName, run to its end; its output's s3:// URL at
     $.databrew.<result_key>. `fields` adds Comment, Retry, Catch."""
-    state = {"Type": "Task"}
+    state: State = {"Type": "Task"}
     if "Comment" in fields:
         state["Comment"] = fields.pop("Comment")
     state.update(
@@ -175,16 +187,16 @@ def _databrew_job(result_key, following, **fields):
     return state
 
 
-def _fail_from_error(name="DeployFailed"):
+def _fail_from_error(name: str = "DeployFailed") -> dict[str, State]:
     """A Fail state naming the error a Catch put at $.error."""
     return {name: {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}}
 
 
-def _catch(target="DeployFailed"):
+def _catch(target: str = "DeployFailed") -> list[State]:
     return [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": target}]
 
 
-def train_and_deploy(s):
+def train_and_deploy(s: WorkflowSettings) -> State:
     states = {
         **_input_over_defaults(
             {
@@ -375,7 +387,7 @@ def train_and_deploy(s):
     }
 
 
-def deploy(s):
+def deploy(s: WorkflowSettings) -> State:
     endpoint = s.endpoint_name
     states = {
         "From an event?": {
@@ -476,12 +488,12 @@ def deploy(s):
     }
 
 
-def _hyperparameter(value):
+def _hyperparameter(value: Any) -> str:
     """As the SageMaker SDK sends script-mode hyperparameters: strings JSON-quoted."""
     return json.dumps(value) if isinstance(value, str) else str(value)
 
 
-def direct(s):
+def direct(s: WorkflowSettings) -> State:
     """The guide's literal shape: the DataBrew job, a training job on its output (train.py on
     the prepared table), a model from the job's artifact, then the endpoint states."""
     hyperparameters = dict(
@@ -613,7 +625,7 @@ def direct(s):
     }
 
 
-def _name_states(endpoint, following):
+def _name_states(endpoint: str, following: str) -> dict[str, State]:
     """One suffix for this deployment's resources: <endpoint>-<8 hex> (and a poll counter)."""
     return {
         "Names": {
@@ -637,12 +649,12 @@ def _name_states(endpoint, following):
     }
 
 
-def _key(field_name, s):
+def _key(field_name: str, s: WorkflowSettings) -> dict[str, str]:
     """{field_name: the KMS key} when the settings name one, else {}."""
     return {field_name: s.kms_key} if s.kms_key else {}
 
 
-def _endpoint_states(s, following):
+def _endpoint_states(s: WorkflowSettings, following: str) -> dict[str, State]:
     """CreateEndpointConfig with data capture, then CreateEndpoint or UpdateEndpoint, and the
     poll until the endpoint is InService on the new configuration (then `following`)."""
     endpoint = s.endpoint_name
@@ -793,7 +805,7 @@ def _endpoint_states(s, following):
     }
 
 
-def _monitoring_states(s):
+def _monitoring_states(s: WorkflowSettings) -> dict[str, State]:
     schedule = schedule_name(s.endpoint_name)
     quality = "$.package.DriftCheckBaselines.ModelDataQuality"
     config = monitoring_schedule_config(

@@ -9,10 +9,10 @@ REGION = "local"
 ACCOUNT = "000000000000"
 
 
-def arn(service, resource):
+def arn(service: str, resource: str) -> str:
     return "arn:aws:%s:%s:%s:%s" % (service, REGION, ACCOUNT, resource)
 
 
-def sagemaker_arn(resource_type, *names):
+def sagemaker_arn(resource_type: str, *names: object) -> str:
     """arn:aws:sagemaker:local:000000000000:<type>/<name>[/<name>...], names lower-cased."""
     return arn("sagemaker", "/".join([resource_type] + [str(n).lower() for n in names]))

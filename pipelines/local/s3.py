@@ -7,6 +7,7 @@ kill or a full disk never leaves a partial object under its key.
 
 import re
 from pathlib import Path
+from typing import Union
 
 from pipelines.errors import StoreError
 from processing.churn_job import copy_atomic, is_temporary, write_bytes_atomic
@@ -17,10 +18,10 @@ SEGMENT_BYTES = 255  # the longest file name: each part of a key between '/' is 
 
 
 class Store(object):
-    def __init__(self, home):
+    def __init__(self, home: Union[str, Path]) -> None:
         self.root = Path(home).resolve() / "s3"
 
-    def path(self, uri):
+    def path(self, uri: str) -> Path:
         """The file of s3://bucket/key, always inside the store: a key that is absolute or
         climbs out ('..', '.'), a key longer than S3 allows or with a part longer than a file
         name, and a bucket that is not an S3 bucket name are refused."""
@@ -56,26 +57,26 @@ class Store(object):
             raise StoreError("%r leads outside the local store %s" % (uri, self.root))
         return path
 
-    def file(self, uri):
+    def file(self, uri: str) -> Path:
         """The file of an existing object (read it in place, without loading it whole)."""
         path = self.path(uri)
         if not path.is_file():
             raise StoreError("no object at %s (local store %s)" % (uri, path))
         return path
 
-    def put_bytes(self, uri, data):
+    def put_bytes(self, uri: str, data: bytes) -> None:
         write_bytes_atomic(self.path(uri), data)
 
-    def put_file(self, uri, source):
+    def put_file(self, uri: str, source: Union[str, Path]) -> None:
         copy_atomic(source, self.path(uri))
 
-    def read_bytes(self, uri):
+    def read_bytes(self, uri: str) -> bytes:
         return self.file(uri).read_bytes()
 
-    def exists(self, uri):
+    def exists(self, uri: str) -> bool:
         return self.path(uri).exists()
 
-    def objects(self, prefix):
+    def objects(self, prefix: str) -> dict[str, Path]:
         """{relative name: file} of every object whose key starts with `prefix`, as S3Prefix
         inputs select them: a prefix ending in / is a folder; otherwise a file of that exact
         key, or a folder of that name."""
@@ -92,7 +93,7 @@ class Store(object):
             return {base.name: base}
         return {}
 
-    def upload_folder(self, folder, prefix):
+    def upload_folder(self, folder: Union[str, Path], prefix: str) -> None:
         """Copy a job's output folder under `prefix` (relative paths kept; links not followed,
         as SageMaker does not follow them)."""
         folder = Path(folder)

@@ -3,6 +3,9 @@ descriptions DescribeFeatureGroup returns."""
 
 import re
 import time
+from typing import Any, Mapping, Optional
+
+from botocore.exceptions import ClientError
 
 from pipelines.local.arns import ACCOUNT, REGION, sagemaker_arn
 from pipelines.local.featurestore.errors import client_error, validation
@@ -13,11 +16,11 @@ MAX_GROUPS = 100  # the account's soft limit
 TTL_SECONDS = {"Seconds": 1, "Minutes": 60, "Hours": 3600, "Days": 86400, "Weeks": 604800}
 
 
-def ttl_seconds(ttl):
+def ttl_seconds(ttl: Optional[Mapping[str, Any]]) -> Optional[float]:
     return None if not ttl else ttl["Value"] * TTL_SECONDS[ttl["Unit"]]
 
 
-def check_rules(request):
+def check_rules(request: Mapping[str, Any]) -> None:
     """CreateFeatureGroup's documented rules that name the member they refuse (ValidationError),
     for a request boto3 would send (botocore's parameter validation passed)."""
     op = "CreateFeatureGroup"
@@ -26,7 +29,8 @@ def check_rules(request):
         raise validation(
             "FeatureGroupName %r must match [a-zA-Z0-9]([_-]*[a-zA-Z0-9]){0,63}" % name, op
         )
-    types, lower = {}, set()
+    types: dict[str, str] = {}
+    lower: set[str] = set()
     for d in request["FeatureDefinitions"]:
         feature = d["FeatureName"]
         if not NAME.match(feature):
@@ -65,7 +69,7 @@ def check_rules(request):
         )
 
 
-def new_description(request, now=None):
+def new_description(request: Mapping[str, Any], now: Optional[float] = None) -> dict[str, Any]:
     """DescribeFeatureGroup's answer for a CreateFeatureGroup request the service accepts
     (ValidationError for the rules only a feature group has)."""
     op = "CreateFeatureGroup"
@@ -109,7 +113,7 @@ def new_description(request, now=None):
     return description
 
 
-def in_use(name):
+def in_use(name: str) -> ClientError:
     return client_error(
         "ResourceInUse",
         "Resource Already Exists: FeatureGroup with name %s already exists." % name,
@@ -117,7 +121,7 @@ def in_use(name):
     )
 
 
-def too_many():
+def too_many() -> ClientError:
     return client_error(
         "ResourceLimitExceeded",
         "the account's limit of %d feature groups is reached" % MAX_GROUPS,

@@ -20,11 +20,15 @@ queries do).
 import datetime
 import io
 import secrets
+import sqlite3
 import string
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from pipelines.local.s3 import Store
 
 ARROW_TYPES = {"Integral": pa.int64(), "Fractional": pa.float64(), "String": pa.string()}
 TIMESTAMP = pa.timestamp("ms", tz="UTC")
@@ -32,7 +36,7 @@ ALPHABET = string.ascii_letters + string.digits
 FLUSH_ROWS = 200_000  # a buffer this long is written without waiting for flush()
 
 
-def parquet_schema(description):
+def parquet_schema(description: Mapping[str, Any]) -> pa.Schema:
     fields = [
         pa.field(d["FeatureName"], ARROW_TYPES[d["FeatureType"]])
         for d in description["FeatureDefinitions"]
@@ -56,16 +60,30 @@ class OfflineStore(object):
     """Buffers rows per feature group in the database (as Arrow IPC batches) and writes them as
     Parquet objects into the store."""
 
-    def __init__(self, store, db, describe):
+    def __init__(
+        self,
+        store: Store,
+        db: sqlite3.Connection,
+        describe: Callable[[str], Optional[dict[str, Any]]],
+    ) -> None:
         """db: the connection the online store writes with (its caller commits both together);
         describe(name): the group's description, or None once it is gone."""
         self.store = store
         self.db = db
         self.describe = describe
-        self.unflushed = {}  # group name -> rows this process buffered since its last flush
+        self.unflushed: dict[
+            str, int
+        ] = {}  # group name -> rows this process buffered since its last flush
         db.executescript(PENDING)
 
-    def append(self, description, columns, event_times, invoked, deleted):
+    def append(
+        self,
+        description: Mapping[str, Any],
+        columns: Sequence[Sequence[Any]],
+        event_times: Sequence[float],
+        invoked: Sequence[float],
+        deleted: Sequence[bool],
+    ) -> None:
         """columns: the group's features in definition order, each a list of typed values
         (int, float, str or None); event_times and invoked (the PutRecord call) in epoch
         seconds; deleted: is_deleted per row. Buffered in the caller's transaction."""
@@ -89,7 +107,7 @@ class OfflineStore(object):
         if self.unflushed[name] >= FLUSH_ROWS:
             self.flush(name)
 
-    def flush(self, name=None):
+    def flush(self, name: Optional[str] = None) -> None:
         """Write the buffered rows (of one group, or all) and clear them, in one transaction
         that holds the database's write lock, so two processes never write the same rows."""
         if not self.db.in_transaction:
@@ -100,7 +118,7 @@ class OfflineStore(object):
                 query + (" WHERE feature_group = ? ORDER BY id" if name else " ORDER BY id"),
                 (name,) if name else (),
             ).fetchall()
-            by_group = {}
+            by_group: dict[str, list[tuple[int, bytes]]] = {}
             for row_id, group, blob in pending:
                 by_group.setdefault(group, []).append((row_id, blob))
             for group, batches in by_group.items():
@@ -118,7 +136,7 @@ class OfflineStore(object):
         for group in [name] if name else list(self.unflushed):
             self.unflushed.pop(group, None)
 
-    def _write(self, description, buffered):
+    def _write(self, description: Mapping[str, Any], buffered: pa.Table) -> None:
         """buffered: the columns append() buffers (the features, then the event time, the
         PutRecord call and is_deleted of each row)."""
         schema = parquet_schema(description)
@@ -141,7 +159,7 @@ class OfflineStore(object):
         bounds = np.flatnonzero(np.diff(hours)) + 1
         starts, ends = np.concatenate([[0], bounds]), np.concatenate([bounds, [rows]])
 
-        def write_hour(first, end):
+        def write_hour(first: int, end: int) -> None:
             start = _utc(int(hours[first]) * 3600)
             latest = _utc(float(events[first:end].max()))
             key = "%s/year=%04d/month=%02d/day=%02d/hour=%02d/%s_%s.parquet" % (
@@ -163,5 +181,5 @@ class OfflineStore(object):
             write_hour(first, end)
 
 
-def _utc(seconds):
+def _utc(seconds: float) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)

@@ -12,6 +12,8 @@ SageMaker's rules, as documented for PutRecord and DeleteRecord:
 """
 
 import json
+import sqlite3
+from typing import Any, Iterable, Optional, Sequence
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS online_records (
@@ -32,11 +34,16 @@ WHERE excluded.event_time > online_records.event_time
 
 
 class OnlineStore(object):
-    def __init__(self, db):
+    def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         db.executescript(SCHEMA)
 
-    def put(self, group, rows, now):
+    def put(
+        self,
+        group: str,
+        rows: Iterable[tuple[str, float, str, Optional[float]]],
+        now: float,
+    ) -> int:
         """rows: (record_id, event_time, values, expires_at), values the JSON array of the
         group's features in definition order (null where missing). Returns how many changed
         the online store."""
@@ -46,10 +53,12 @@ class OnlineStore(object):
         )
         return self.db.total_changes - before
 
-    def get_many(self, group, record_ids, now):
+    def get_many(
+        self, group: str, record_ids: Sequence[str], now: float
+    ) -> dict[str, tuple[list[Any], Optional[float]]]:
         """{record_id: (values, expires_at)} of the live ones among record_ids."""
         marks = ",".join("?" * len(record_ids))
-        found = {}
+        found: dict[str, tuple[list[Any], Optional[float]]] = {}
         for rid, record, expires_at in self.db.execute(
             "SELECT record_id, record, expires_at FROM online_records "
             "WHERE feature_group = ? AND record_id IN (%s)" % marks,
@@ -59,7 +68,7 @@ class OnlineStore(object):
                 found[rid] = (json.loads(record), expires_at)
         return found
 
-    def live_event_time(self, group, record_id, now):
+    def live_event_time(self, group: str, record_id: str, now: float) -> Optional[float]:
         """The event time of the record stored for record_id (a soft delete's too), or None
         when there is none or it has expired."""
         row = self.db.execute(
@@ -71,7 +80,7 @@ class OnlineStore(object):
             return None
         return row[0]
 
-    def delete(self, group, record_id, event_time, hard, now):
+    def delete(self, group: str, record_id: str, event_time: float, hard: bool, now: float) -> bool:
         """Apply a DeleteRecord online; False when there was nothing to delete or the stored
         record is not older than the delete (the caller refuses that HardDelete first)."""
         stored = self.live_event_time(group, record_id, now)
@@ -90,10 +99,10 @@ class OnlineStore(object):
             )
         return done.rowcount > 0
 
-    def drop_group(self, group):
+    def drop_group(self, group: str) -> None:
         self.db.execute("DELETE FROM online_records WHERE feature_group = ?", (group,))
 
-    def count(self, group):
+    def count(self, group: str) -> int:
         return self.db.execute(
             "SELECT COUNT(*) FROM online_records WHERE feature_group = ? AND record IS NOT NULL",
             (group,),

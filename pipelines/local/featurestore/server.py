@@ -24,7 +24,11 @@ import json
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import parse_qs, unquote, urlsplit
+
+if TYPE_CHECKING:  # the twin's clients, imported by whoever makes the server
+    from pipelines.local.featurestore.store import LocalFeatureStore, RuntimeClient
 
 MAX_BODY = 4 * 1024 * 1024
 DRAIN_LIMIT = 4 * MAX_BODY  # a refused body up to this size is read, so the answer is seen
@@ -38,15 +42,22 @@ IDLE_SECONDS = 60.0
 class FeatureStoreServer(object):
     """The wire layer over a LocalFeatureStore, in a thread; `endpoint` is its URL."""
 
-    def __init__(self, fs, host="127.0.0.1", port=0, idle_seconds=IDLE_SECONDS):
+    def __init__(
+        self,
+        fs: "LocalFeatureStore",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        idle_seconds: float = IDLE_SECONDS,
+    ) -> None:
         self.fs = fs
         client = fs.runtime_client()
         self.httpd = _Server((host, port), _handler(client, idle_seconds))
-        self.endpoint = "http://%s:%d" % self.httpd.server_address[:2]
+        bound_host, bound_port = self.httpd.server_address[:2]
+        self.endpoint = "http://%s:%d" % (str(bound_host), bound_port)  # AF_INET: a str already
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
-    def job_environment(self):
+    def job_environment(self) -> dict[str, str]:
         """What a job needs to reach the twin with boto3: the endpoint, a region, and
         credentials for botocore to sign with (the twin checks none)."""
         return {
@@ -56,11 +67,11 @@ class FeatureStoreServer(object):
             "AWS_SECRET_ACCESS_KEY": "local-feature-store",
         }
 
-    def settle(self):
+    def settle(self) -> None:
         """Write what the offline store buffers (before a job reads the store)."""
         self.fs.flush()
 
-    def close(self):
+    def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -72,7 +83,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
-def _handler(client, idle_seconds):
+def _handler(client: "RuntimeClient", idle_seconds: float) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         timeout = idle_seconds  # each read of the socket waits at most this long
@@ -81,22 +92,22 @@ def _handler(client, idle_seconds):
         wbufsize = 1 << 16
         disable_nagle_algorithm = True
 
-        def log_message(self, *args):  # the job logs its own calls
+        def log_message(self, *args: Any) -> None:  # the job logs its own calls
             pass
 
-        def do_PUT(self):
+        def do_PUT(self) -> None:
             self._call("PUT")
 
-        def do_GET(self):
+        def do_GET(self) -> None:
             self._call("GET")
 
-        def do_DELETE(self):
+        def do_DELETE(self) -> None:
             self._call("DELETE")
 
-        def do_POST(self):
+        def do_POST(self) -> None:
             self._call("POST")
 
-        def _call(self, method):
+        def _call(self, method: str) -> None:
             from botocore.exceptions import ClientError, ParamValidationError
 
             try:
@@ -114,7 +125,9 @@ def _handler(client, idle_seconds):
             except Exception as e:  # the twin's own failure: AWS's InternalFailure, an answer
                 self._send_error(500, "InternalFailure", "%s: %s" % (type(e).__name__, e))
 
-        def send_error(self, code, message=None, explain=None):
+        def send_error(
+            self, code: int, message: Optional[str] = None, explain: Optional[str] = None
+        ) -> None:
             """The HTTP layer's refusals (a request line over 64 KB, headers too large, a
             method no do_ handles, ...) as the service's JSON errors, not HTML pages."""
             self.close_connection = True
@@ -134,7 +147,7 @@ def _handler(client, idle_seconds):
             short, long = self.responses.get(code, ("Bad Request", "a bad request"))
             self._send_error(status, "ValidationError", message or "%s: %s" % (short, long))
 
-        def _dispatch(self, method):
+        def _dispatch(self, method: str) -> dict[str, Any]:
             url = urlsplit(self.path)
             query = parse_qs(url.query, keep_blank_values=True)
             body = self._body()
@@ -153,6 +166,7 @@ def _handler(client, idle_seconds):
                     )
                 return client.put_record(FeatureGroupName=group, **body)
             one = {k: v[-1] for k, v in query.items()}
+            request: dict[str, Any]
             if method == "GET":
                 request = {"FeatureGroupName": group}
                 for name in ("RecordIdentifierValueAsString", "ExpirationTimeResponse"):
@@ -171,7 +185,7 @@ def _handler(client, idle_seconds):
                 return client.delete_record(**request)
             raise _unknown(method, url.path)
 
-        def _body(self):
+        def _body(self) -> dict[str, Any]:
             text = self.headers.get("Content-Length") or "0"
             if not (text.isascii() and text.isdigit()):
                 self.close_connection = True  # where this body ends is unknown
@@ -207,14 +221,14 @@ def _handler(client, idle_seconds):
                 raise _BadRequest("the request body is not a JSON object", 400)
             return body
 
-        def _discard(self, length):
+        def _discard(self, length: int) -> None:
             while length > 0:
                 chunk = self.rfile.read(min(length, 1 << 16))
                 if not chunk:
                     return
                 length -= len(chunk)
 
-        def _discard_pending(self):
+        def _discard_pending(self) -> None:
             """Read what the client has already sent (briefly), so closing does not reset
             the connection before the client reads the answer."""
             self.connection.settimeout(0.2)
@@ -225,10 +239,12 @@ def _handler(client, idle_seconds):
             except (socket.timeout, OSError):
                 return
 
-        def _send_error(self, status, code, message):
+        def _send_error(self, status: int, code: str, message: str) -> None:
             self._send(status, {"__type": code, "message": message}, code)
 
-        def _send(self, status, payload, error_type=None):
+        def _send(
+            self, status: int, payload: dict[str, Any], error_type: Optional[str] = None
+        ) -> None:
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -244,17 +260,17 @@ def _handler(client, idle_seconds):
 
 
 class _BadRequest(Exception):
-    def __init__(self, message, status, code="ValidationError"):
+    def __init__(self, message: str, status: int, code: str = "ValidationError") -> None:
         Exception.__init__(self, message)
         self.status = status
         self.code = code
 
 
-def _unreadable(why):
+def _unreadable(why: str) -> _BadRequest:
     return _BadRequest("the request body cannot be read: %s" % why, 400, "SerializationException")
 
 
-def _unknown(method, path):
+def _unknown(method: str, path: str) -> _BadRequest:
     return _BadRequest(
         "no such operation: %s %s" % (method, path), 404, "UnknownOperationException"
     )

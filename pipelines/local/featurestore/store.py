@@ -23,7 +23,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping, Optional, Sequence, Union, cast
 
 import numpy as np
 from botocore.utils import parse_to_aware_datetime
@@ -53,24 +53,29 @@ ARN_NAME = re.compile(r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:feature
 # A Fractional event time is epoch seconds from 0001-01-01 to 9999-12-31.
 EVENT_SECONDS = (-62135596800, 253402300799)
 COMPACT_JSON = json.JSONEncoder(separators=(",", ":")).encode
+# A feature group's description (DescribeFeatureGroup's answer, as stored), a record (PutRecord's
+# Record: FeatureName and ValueAsString pairs), and a typed offline column's value.
+Description = dict[str, Any]
+Record = list[dict[str, str]]
+TypedValue = Union[int, float, str, None]
 GROUPS = """
 CREATE TABLE IF NOT EXISTS feature_groups (
     name TEXT PRIMARY KEY COLLATE NOCASE, created REAL NOT NULL, description TEXT NOT NULL);
 """
 
 
-def feature_types(description):
+def feature_types(description: Mapping[str, Any]) -> dict[str, str]:
     """{feature name: FeatureType} of a group, in definition order."""
     return {d["FeatureName"]: d["FeatureType"] for d in description["FeatureDefinitions"]}
 
 
-def iso(seconds):
+def iso(seconds: float) -> str:
     moment = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (moment.microsecond // 1000)
 
 
 class LocalFeatureStore(object):
-    def __init__(self, home):
+    def __init__(self, home: Union[str, Path]) -> None:
         folder = Path(home) / "featurestore"
         folder.mkdir(parents=True, exist_ok=True)
         # One connection behind a lock: the wire server calls in from several threads.
@@ -81,28 +86,29 @@ class LocalFeatureStore(object):
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(GROUPS)
         self.lock = threading.RLock()
-        self.cache, self.cache_version = {}, None
+        self.cache: dict[str, Description] = {}
+        self.cache_version: Optional[int] = None
         self.online = OnlineStore(self.db)
         self.offline = OfflineStore(Store(home), self.db, self._description)
 
-    def sagemaker_client(self):
+    def sagemaker_client(self) -> "SageMakerClient":
         return SageMakerClient(self)
 
-    def runtime_client(self):
+    def runtime_client(self) -> "RuntimeClient":
         return RuntimeClient(self)
 
-    def flush(self):
+    def flush(self) -> None:
         """Write the offline store's buffered rows (what SageMaker does within ~15 minutes)."""
         with self.lock:
             self.offline.flush()
 
-    def close(self):
+    def close(self) -> None:
         self.flush()
         self.db.close()
 
     # ------------------------------------------------------------------ control plane
 
-    def create_group(self, request):
+    def create_group(self, request: Mapping[str, Any]) -> Description:
         with self.lock:
             description = groups.new_description(request)
             name = request["FeatureGroupName"]
@@ -131,7 +137,7 @@ class LocalFeatureStore(object):
             self.cache = {}
             return description
 
-    def group(self, name_or_arn, operation):
+    def group(self, name_or_arn: str, operation: str) -> Description:
         match = ARN_NAME.match(name_or_arn)
         name = match.group(1) if match else name_or_arn
         with self.lock:
@@ -148,19 +154,19 @@ class LocalFeatureStore(object):
                 self.cache[name.lower()] = json.loads(row[0])
             return self.cache[name.lower()]
 
-    def _description(self, name):
+    def _description(self, name: str) -> Optional[Description]:
         """A group's description by its exact name, or None (the offline store's flush)."""
         row = self.db.execute(
             "SELECT description FROM feature_groups WHERE name = ?", (name,)
         ).fetchone()
         return json.loads(row[0]) if row else None
 
-    def list_groups(self):
+    def list_groups(self) -> list[Description]:
         with self.lock:
             rows = self.db.execute("SELECT description FROM feature_groups ORDER BY created")
             return [json.loads(r[0]) for r in rows.fetchall()]
 
-    def delete_group(self, name):
+    def delete_group(self, name: str) -> None:
         with self.lock:
             description = self.group(name, "DeleteFeatureGroup")
             name = description["FeatureGroupName"]
@@ -172,14 +178,23 @@ class LocalFeatureStore(object):
 
     # ------------------------------------------------------------------ records
 
-    def put(self, group_name, records, target_stores=None, ttl=None, operation="PutRecord"):
+    def put(
+        self,
+        group_name: str,
+        records: Sequence[Record],
+        target_stores: Optional[Sequence[str]] = None,
+        ttl: Optional[Mapping[str, Any]] = None,
+        operation: str = "PutRecord",
+    ) -> int:
         """PutRecord for each of `records` (Record lists), in one transaction; returns how
         many changed the online store."""
         with self.lock:
             description = self.group(group_name, operation)
-            columns = {n: [None] * len(records) for n in feature_types(description)}
+            columns: dict[str, list[Optional[str]]] = {
+                n: [None] * len(records) for n in feature_types(description)
+            }
             for row, record in enumerate(records):
-                seen = set()
+                seen: set[str] = set()
                 for fv in record:
                     name = fv["FeatureName"]
                     if name not in columns:
@@ -201,7 +216,14 @@ class LocalFeatureStore(object):
                     columns[name][row] = fv["ValueAsString"]
             return self.put_columns(group_name, columns, target_stores, ttl, operation)
 
-    def put_columns(self, group_name, columns, target_stores=None, ttl=None, operation="PutRecord"):
+    def put_columns(
+        self,
+        group_name: str,
+        columns: Mapping[str, Sequence[Optional[str]]],
+        target_stores: Optional[Sequence[str]] = None,
+        ttl: Optional[Mapping[str, Any]] = None,
+        operation: str = "PutRecord",
+    ) -> int:
         """PutRecord for each row of `columns` ({feature: [text or None]}, one list per
         feature, all of one length), with the same checks, checked column by column: the bulk
         path of a local ingest. Returns how many rows changed the online store."""
@@ -243,7 +265,8 @@ class LocalFeatureStore(object):
             events = full[names.index(et_name)]
             if any(v is None for v in events):
                 raise validation("the record has no %s (its event time)" % et_name, operation)
-            seconds = self._event_seconds_column(description, events, operation)
+            # cast: no event time is None, as just checked
+            seconds = self._event_seconds_column(description, cast("list[str]", events), operation)
             typed = [_typed_column(n, kinds[n], c, operation) for n, c in zip(names, full)]
             ttl_seconds = groups.ttl_seconds(
                 ttl or (description.get("OnlineStoreConfig") or {}).get("TtlDuration")
@@ -255,7 +278,9 @@ class LocalFeatureStore(object):
                 if online:
                     values = list(map(COMPACT_JSON, zip(*full)))
                     expires = [s + ttl_seconds for s in seconds] if ttl_seconds else [None] * n
-                    rows = zip(ids, seconds, values, expires)
+                    rows: Iterable[tuple[Any, float, str, Optional[float]]] = zip(
+                        ids, seconds, values, expires
+                    )
                     # In key order: SQLite's B-tree takes sorted keys several times faster.
                     if n > 1000:
                         rows = sorted(rows, key=lambda row: row[0])  # stable: put order per id
@@ -264,7 +289,13 @@ class LocalFeatureStore(object):
                     self.offline.append(description, typed, seconds, [now] * n, [False] * n)
             return changed
 
-    def get(self, group_name, record_ids, feature_names, operation):
+    def get(
+        self,
+        group_name: str,
+        record_ids: Sequence[str],
+        feature_names: Optional[Sequence[str]],
+        operation: str,
+    ) -> dict[str, tuple[Record, Optional[float]]]:
         """{record_id: (Record, expires_at)} of the live records among record_ids."""
         with self.lock:
             description = self.group(group_name, operation)
@@ -295,7 +326,14 @@ class LocalFeatureStore(object):
             for rid, (values, expires) in found.items()
         }
 
-    def delete(self, group_name, record_id, event_time, target_stores, mode):
+    def delete(
+        self,
+        group_name: str,
+        record_id: str,
+        event_time: str,
+        target_stores: Optional[Sequence[str]],
+        mode: str,
+    ) -> None:
         op = "DeleteRecord"
         with self.lock:
             description = self.group(group_name, op)
@@ -327,7 +365,9 @@ class LocalFeatureStore(object):
                     ]
                     self.offline.append(description, typed, [seconds], [time.time()], [True])
 
-    def _targets(self, description, target_stores, operation):
+    def _targets(
+        self, description: Description, target_stores: Optional[Sequence[str]], operation: str
+    ) -> tuple[bool, bool]:
         has_online = bool((description.get("OnlineStoreConfig") or {}).get("EnableOnlineStore"))
         has_offline = "OfflineStoreConfig" in description
         wanted = set(target_stores or ["OnlineStore", "OfflineStore"])
@@ -342,7 +382,9 @@ class LocalFeatureStore(object):
             )
         return has_online and "OnlineStore" in wanted, has_offline and "OfflineStore" in wanted
 
-    def _event_seconds_column(self, description, texts, operation):
+    def _event_seconds_column(
+        self, description: Description, texts: Sequence[str], operation: str
+    ) -> list[float]:
         """_event_seconds of each text; Fractional ones converted and checked at once."""
         kind = feature_types(description)[description["EventTimeFeatureName"]]
         if kind == "Fractional":
@@ -360,7 +402,7 @@ class LocalFeatureStore(object):
                 return seconds.tolist()
         return [self._event_seconds(description, t, operation) for t in texts]
 
-    def _event_seconds(self, description, text, operation):
+    def _event_seconds(self, description: Description, text: str, operation: str) -> float:
         kind = feature_types(description)[description["EventTimeFeatureName"]]
         if kind == "Fractional":
             seconds = float(text) if SECONDS_TEXT.fullmatch(text) else math.nan
@@ -373,8 +415,10 @@ class LocalFeatureStore(object):
             return seconds
         match = ISO_EVENT_TIME.fullmatch(text)
         try:
+            if match is None:
+                raise ValueError(text)
             moment = datetime.datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S")
-        except (AttributeError, ValueError):
+        except ValueError:
             raise validation(
                 "event time %r: a String event time is ISO-8601 in UTC, "
                 "yyyy-MM-dd'T'HH:mm:ssZ or yyyy-MM-dd'T'HH:mm:ss.SSSZ" % text,
@@ -384,7 +428,9 @@ class LocalFeatureStore(object):
         return moment.replace(tzinfo=datetime.timezone.utc).timestamp() + fraction
 
 
-def _typed_column(name, kind, column, operation):
+def _typed_column(
+    name: str, kind: str, column: Sequence[Optional[str]], operation: str
+) -> Sequence[TypedValue]:
     """A column's values as the offline store types them (int, float, str or None), after the
     checks of its feature type and the per-value size limit."""
     present = [t for t in column if t is not None]
@@ -396,50 +442,51 @@ def _typed_column(name, kind, column, operation):
     if kind == "String":
         return column
     if kind == "Integral":
-        out = []
+        integers: list[Optional[int]] = []
         for text in column:
             if text is None:
-                out.append(None)
+                integers.append(None)
             elif text.isdigit() and text.isascii() and len(text) < 19:
-                out.append(int(text))
+                integers.append(int(text))
             elif (
                 INTEGRAL.match(text)
                 and len(text.lstrip("+-0")) <= 19  # before int(): Python refuses 4,300 digits
                 and -(2**63) <= int(text) < 2**63
             ):
-                out.append(int(text))
+                integers.append(int(text))
             else:
                 raise validation(
                     "feature %s: %s is not a 64-bit integer" % (name, _shown(text)), operation
                 )
-        return out
+        return integers
+    numbers: Optional[list[Optional[float]]]
     try:
-        out = [None if t is None else float(t) for t in column]
+        numbers = [None if t is None else float(t) for t in column]
     except ValueError:
-        out = None
-    if out is None or not all(map(math.isfinite, (v for v in out if v is not None))):
+        numbers = None
+    if numbers is None or not all(map(math.isfinite, (v for v in numbers if v is not None))):
         bad = next(t for t in present if not _finite(t))
         raise validation("feature %s: %s is not a finite double" % (name, _shown(bad)), operation)
-    return out
+    return numbers
 
 
-def _shown(text):
+def _shown(text: str) -> str:
     """A value as a message quotes it: whole when short, its start when long."""
     return repr(text) if len(text) <= 40 else "%r... (%d characters)" % (text[:30], len(text))
 
 
-def _finite(text):
+def _finite(text: str) -> bool:
     try:
         return math.isfinite(float(text))
     except ValueError:
         return False
 
 
-def _offline_status(description):
+def _offline_status(description: Mapping[str, Any]) -> str:
     return (description.get("OfflineStoreStatus") or {}).get("Status", "")
 
 
-def _place(token, operation):
+def _place(token: str, operation: str) -> tuple[Union[str, int, float], str]:
     """The (sort key, name) a NextToken of list_feature_groups holds."""
     try:
         key, name = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
@@ -450,7 +497,7 @@ def _place(token, operation):
     raise validation("NextToken %r is not a token ListFeatureGroups answered" % token, operation)
 
 
-def _created(description):
+def _created(description: Mapping[str, Any]) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(description["CreationTime"], datetime.timezone.utc)
 
 
@@ -462,7 +509,7 @@ class SageMakerClient(TwinClient):
     # ValidationException: docs/feature-store.md).
     validation_code = "ValidationError"
 
-    def __init__(self, fs):
+    def __init__(self, fs: LocalFeatureStore) -> None:
         self.fs = fs
 
     def create_feature_group(self, **request: Any) -> Answer:
@@ -526,7 +573,7 @@ class SageMakerClient(TwinClient):
         page = places[: request.get("MaxResults", 100)]
         summaries = []
         for _, d in page:
-            summary = {
+            summary: dict[str, Any] = {
                 "FeatureGroupName": d["FeatureGroupName"],
                 "FeatureGroupArn": d["FeatureGroupArn"],
                 "CreationTime": _created(d),
@@ -535,7 +582,7 @@ class SageMakerClient(TwinClient):
             if "OfflineStoreStatus" in d:
                 summary["OfflineStoreStatus"] = d["OfflineStoreStatus"]
             summaries.append(summary)
-        answer = {"FeatureGroupSummaries": summaries}
+        answer: dict[str, Any] = {"FeatureGroupSummaries": summaries}
         if len(places) > len(page):
             answer["NextToken"] = base64.urlsafe_b64encode(
                 json.dumps(page[-1][0]).encode()
@@ -555,7 +602,7 @@ class RuntimeClient(TwinClient):
     service = RUNTIME
     validation_code = "ValidationError"  # the runtime model's own error for what it refuses
 
-    def __init__(self, fs):
+    def __init__(self, fs: LocalFeatureStore) -> None:
         self.fs = fs
 
     def put_record(self, **request: Any) -> Answer:
@@ -579,7 +626,7 @@ class RuntimeClient(TwinClient):
         if record_id not in found:
             return self._answer(op, {})
         record, expires = found[record_id]
-        answer = {"Record": record} if record else {}
+        answer: dict[str, Any] = {"Record": record} if record else {}
         if request.get("ExpirationTimeResponse") == "Enabled" and expires is not None:
             answer["ExpiresAt"] = iso(expires)
         return self._answer(op, answer)
@@ -614,7 +661,7 @@ class RuntimeClient(TwinClient):
             for rid in now:
                 if rid in found and found[rid][0]:
                     record, expires = found[rid]
-                    detail = {
+                    detail: dict[str, Any] = {
                         "FeatureGroupName": group,
                         "RecordIdentifierValueAsString": rid,
                         "Record": record,

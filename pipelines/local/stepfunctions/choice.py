@@ -3,11 +3,12 @@ type tests (IsPresent, IsNull, IsNumeric, IsString, IsBoolean, IsTimestamp)."""
 
 import re
 from datetime import datetime
+from typing import Any, Callable, Mapping, Optional
 
 from pipelines.local.stepfunctions import paths
 
 _KINDS = {"String": str, "Numeric": (int, float), "Boolean": bool, "Timestamp": str}
-_RELATIONS = {
+_RELATIONS: dict[str, Callable[[Any, Any], bool]] = {
     "Equals": lambda a, b: a == b,
     "LessThan": lambda a, b: a < b,
     "GreaterThan": lambda a, b: a > b,
@@ -24,7 +25,7 @@ OPERATORS = {
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
-def timestamp(value):
+def timestamp(value: Any) -> Optional[datetime]:
     """An RFC 3339 timestamp (the profile ASL accepts: an upper-case T, a zone) as a datetime,
     or None when `value` is not one."""
     if not isinstance(value, str) or not _TIMESTAMP.match(value):
@@ -35,14 +36,14 @@ def timestamp(value):
         return None
 
 
-def operator_of(rule):
+def operator_of(rule: Mapping[str, Any]) -> str:
     found = [k for k in rule if k in OPERATORS]
     if len(found) != 1:
         raise ValueError("a Choice rule needs exactly one comparison operator: %s" % sorted(rule))
     return found[0]
 
 
-def evaluate(rule, document, context):
+def evaluate(rule: Mapping[str, Any], document: Any, context: Any) -> bool:
     """Whether `rule` holds for `document` (a state's effective input)."""
     if "And" in rule:
         return all(evaluate(r, document, context) for r in rule["And"])
@@ -91,11 +92,11 @@ def evaluate(rule, document, context):
     return isinstance(value, str) and isinstance(expected, str) and relation(value, expected)
 
 
-def _is_number(value):
+def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _matches(value, pattern):
+def _matches(value: str, pattern: str) -> bool:
     """StringMatches: * matches any run of characters; \\* is a literal star, \\\\ a backslash."""
     out, i = "", 0
     while i < len(pattern):

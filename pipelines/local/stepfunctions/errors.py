@@ -5,6 +5,8 @@ it, and otherwise the execution fails with it. States.Runtime and States.DataLim
 terminal: States.ALL does not match them, as on AWS.
 """
 
+from typing import Collection
+
 from pipelines.errors import ChurnError
 
 ALL = "States.ALL"
@@ -19,17 +21,17 @@ TERMINAL = (RUNTIME, DATA_LIMIT)
 
 
 class StatesError(ChurnError):
-    def __init__(self, error, cause=""):
+    def __init__(self, error: str, cause: str = "") -> None:
         super().__init__("%s: %s" % (error, cause) if cause else error)
         self.error = error
         self.cause = cause
 
-    def output(self):
+    def output(self) -> dict[str, str]:
         """What a Catch puts at its ResultPath."""
         return {"Error": self.error, "Cause": self.cause}
 
 
-def matches(error, names):
+def matches(error: str, names: Collection[str]) -> bool:
     """Whether a Retry's or Catch's ErrorEquals takes `error`. States.Runtime "will always cause
     the execution to fail"; States.DataLimitExceeded is taken only when named."""
     if error == RUNTIME:

@@ -17,32 +17,37 @@ import threading
 import time
 import uuid
 from datetime import datetime, timezone
+from typing import Any, Callable, Optional
 
 from pipelines.local.stepfunctions import choice, errors, intrinsics, paths, processing
 from pipelines.local.stepfunctions.errors import StatesError
+from pipelines.local.stepfunctions.integrations import Integration, Integrations
 
 PAYLOAD_LIMIT = 256 * 1024
 MAP_CONCURRENCY = 40  # an inline Map's iterations at once when MaxConcurrency is 0, as on AWS
+# A definition, a state, the context object: JSON documents of the Amazon States Language.
+Document = dict[str, Any]
+Event = dict[str, Any]  # one of GetExecutionHistory's events
 STATE_TYPES = ("Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map")
 
 
 class Clock:
     """Wall-clock time; `scale` < 1 shortens every wait (Wait states, retry delays, polls)."""
 
-    def __init__(self, scale=1.0):
+    def __init__(self, scale: float = 1.0) -> None:
         self.scale = scale
 
-    def now(self):
+    def now(self) -> float:
         return time.time()
 
-    def sleep(self, seconds, cancelled=None):
+    def sleep(self, seconds: float, cancelled: Optional[threading.Event] = None) -> None:
         seconds = max(0.0, seconds) * self.scale
         if cancelled is not None:
             cancelled.wait(seconds)
         else:
             time.sleep(seconds)
 
-    def real_seconds(self, seconds):
+    def real_seconds(self, seconds: float) -> float:
         return seconds * self.scale
 
 
@@ -54,7 +59,15 @@ class TaskCall:
     """What an integration gets besides its parameters: the state's name, the clock, and a
     way to learn it was cancelled (the state timed out, a sibling branch failed)."""
 
-    def __init__(self, state, resource, context, clock, cancelled, deadline):
+    def __init__(
+        self,
+        state: str,
+        resource: str,
+        context: Document,
+        clock: Clock,
+        cancelled: threading.Event,
+        deadline: Optional[float],
+    ) -> None:
         self.state = state
         self.resource = resource
         self.context = context
@@ -62,21 +75,21 @@ class TaskCall:
         self.cancelled = cancelled
         self.deadline = deadline
 
-    def sleep(self, seconds):
+    def sleep(self, seconds: float) -> None:
         """A poll's wait: returns early and raises States.Timeout when the state times out."""
         if self.deadline is not None:
             seconds = min(seconds, max(0.0, self.deadline - self.clock.now()))
         self.clock.sleep(seconds, self.cancelled)
         self.check()
 
-    def check(self):
+    def check(self) -> None:
         if self.cancelled.is_set() or (
             self.deadline is not None and self.clock.now() >= self.deadline
         ):
             raise StatesError(errors.TIMEOUT, "The task timed out or was cancelled")
 
 
-def validate(definition, integrations, where=""):
+def validate(definition: Document, integrations: Integrations, where: str = "") -> None:
     """Every state reachable and well formed, every path readable, every Task resource one
     the integrations know. Raises DefinitionError naming the state."""
     if definition.get("QueryLanguage", "JSONPath") != "JSONPath":
@@ -144,14 +157,14 @@ def validate(definition, integrations, where=""):
             validate(processor, integrations, "%sitem processor: " % here)
 
 
-def _parse(path, where):
+def _parse(path: str, where: str) -> None:
     try:
         paths.parse(path)
     except paths.PathSyntaxError as e:
         raise DefinitionError("%s: %s" % (where, e))
 
 
-def _check_template(value, where):
+def _check_template(value: Any, where: str) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             if key.endswith(".$"):
@@ -168,7 +181,7 @@ def _check_template(value, where):
             _check_template(item, where)
 
 
-def _check_rule(rule, where):
+def _check_rule(rule: Document, where: str) -> None:
     for nested in ("And", "Or"):
         if nested in rule:
             for r in rule[nested]:
@@ -189,15 +202,17 @@ def _check_rule(rule, where):
 class History:
     """Events in GetExecutionHistory's shape: id, previousEventId, timestamp, type, details."""
 
-    def __init__(self, clock, listener=None):
-        self.events = []
+    def __init__(self, clock: Clock, listener: Optional[Callable[[Event], None]] = None) -> None:
+        self.events: list[Event] = []
         self.clock = clock
         self.listener = listener
         self._lock = threading.Lock()
 
-    def add(self, kind, details=None, previous=None):
+    def add(
+        self, kind: str, details: Optional[Document] = None, previous: Optional[int] = None
+    ) -> int:
         with self._lock:
-            event = {
+            event: Event = {
                 "timestamp": _iso(self.clock.now()),
                 "type": kind,
                 "id": len(self.events) + 1,
@@ -211,7 +226,7 @@ class History:
         return event["id"]
 
 
-def _details_key(kind):
+def _details_key(kind: str) -> str:
     if kind.endswith("StateEntered"):
         return "stateEnteredEventDetails"
     if kind.endswith("StateExited"):
@@ -219,7 +234,7 @@ def _details_key(kind):
     return kind[0].lower() + kind[1:] + "EventDetails"
 
 
-def _iso(seconds):
+def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds")
 
 
@@ -229,16 +244,16 @@ class Execution:
 
     def __init__(
         self,
-        definition,
-        integrations,
-        input=None,
-        name=None,
-        arn=None,
-        state_machine_arn="",
-        role_arn="",
-        clock=None,
-        listener=None,
-    ):
+        definition: Document,
+        integrations: Integrations,
+        input: Any = None,
+        name: Optional[str] = None,
+        arn: Optional[str] = None,
+        state_machine_arn: str = "",
+        role_arn: str = "",
+        clock: Optional[Clock] = None,
+        listener: Optional[Callable[[Event], None]] = None,
+    ) -> None:
         self.definition = definition
         self.integrations = integrations
         self.input = {} if input is None else input
@@ -249,15 +264,16 @@ class Execution:
         self.state_machine_arn = state_machine_arn
         self.role_arn = role_arn
         self.status = "RUNNING"
-        self.output = None
-        self.error = self.cause = None
+        self.output: Any = None
+        self.error: Optional[str] = None
+        self.cause: Optional[str] = None
         self.started = self.clock.now()
-        self.stopped = None
+        self.stopped: Optional[float] = None
         self.cancelled = threading.Event()
         timeout = definition.get("TimeoutSeconds")
         self.deadline = self.started + timeout if timeout else None
 
-    def context(self):
+    def context(self) -> Document:
         return {
             "Execution": {
                 "Id": self.arn,
@@ -273,7 +289,7 @@ class Execution:
             },
         }
 
-    def run(self):
+    def run(self) -> "Execution":
         self.history.add(
             "ExecutionStarted",
             {
@@ -303,15 +319,15 @@ class Execution:
             self.stopped = self.clock.now()
         return self
 
-    def _past_deadline(self):
+    def _past_deadline(self) -> bool:
         return self.deadline is not None and self.clock.now() >= self.deadline
 
-    def check_deadline(self):
+    def check_deadline(self) -> None:
         if self._past_deadline():
             raise StatesError(errors.TIMEOUT, "The execution timed out")
 
 
-def _limit(value, what):
+def _limit(value: Any, what: str) -> None:
     size = len(json.dumps(value).encode())
     if size > PAYLOAD_LIMIT:
         raise StatesError(
@@ -320,27 +336,39 @@ def _limit(value, what):
         )
 
 
+# What Parallel and Map run concurrently: (machine, its input, the context object)
+Work = tuple["Machine", Any, Document]
+
+
 class Machine:
     """A definition's states (the top level, a Parallel branch, a Map's item processor)."""
 
-    def __init__(self, execution, definition, cancelled=None):
+    def __init__(
+        self,
+        execution: Execution,
+        definition: Document,
+        cancelled: Optional[threading.Event] = None,
+    ) -> None:
         self.execution = execution
         self.states = definition["States"]
         self.start = definition["StartAt"]
         self.cancelled = cancelled or execution.cancelled
 
-    def run(self, document, context):
+    def run(self, document: Any, context: Document) -> Any:
         name = self.start
         while True:
             if self.cancelled.is_set() and self.execution.status == "RUNNING":
                 raise StatesError(errors.BRANCH_FAILED, "Cancelled: another branch failed")
             self.execution.check_deadline()
             state = self.states[name]
-            name, document = self._state(name, state, document, context)
-            if name is None:
+            following, document = self._state(name, state, document, context)
+            if following is None:
                 return document
+            name = following
 
-    def _state(self, name, state, raw, context):
+    def _state(
+        self, name: str, state: Document, raw: Any, context: Document
+    ) -> tuple[Optional[str], Any]:
         kind = state["Type"]
         history = self.execution.history
         history.add(
@@ -351,6 +379,7 @@ class Machine:
             context,
             State={"Name": name, "EnteredTime": _iso(self.execution.clock.now()), "RetryCount": 0},
         )
+        following: Optional[str]
         try:
             if kind == "Fail":
                 raise self._fail(state, raw, context)
@@ -383,17 +412,17 @@ class Machine:
 
     # -- input and output ----------------------------------------------------------------
 
-    def _input(self, state, raw, context):
+    def _input(self, state: Document, raw: Any, context: Document) -> Any:
         if "InputPath" not in state:
             return raw
         return processing.select(raw, state["InputPath"], context, "InputPath")
 
-    def _output(self, state, document, context):
+    def _output(self, state: Document, document: Any, context: Document) -> Any:
         if "OutputPath" not in state:
             return document
         return processing.select(document, state["OutputPath"], context, "OutputPath")
 
-    def _finish(self, state, raw, result, context):
+    def _finish(self, state: Document, raw: Any, result: Any, context: Document) -> Any:
         """ResultSelector, ResultPath and OutputPath over a Task's, Map's or Parallel's result."""
         if "ResultSelector" in state:
             result = processing.template(state["ResultSelector"], result, context)
@@ -402,7 +431,7 @@ class Machine:
 
     # -- the state types -----------------------------------------------------------------
 
-    def _fail(self, state, raw, context):
+    def _fail(self, state: Document, raw: Any, context: Document) -> StatesError:
         error, cause = state.get("Error", ""), state.get("Cause", "")
         for field in ("ErrorPath", "CausePath"):
             expression = state.get(field)
@@ -421,7 +450,7 @@ class Machine:
                 cause = value
         return StatesError(error, cause)
 
-    def _choose(self, name, state, effective, context):
+    def _choose(self, name: str, state: Document, effective: Any, context: Document) -> str:
         for rule in state.get("Choices", []):
             if choice.evaluate(rule, effective, context):
                 return rule["Next"]
@@ -431,7 +460,7 @@ class Machine:
             errors.NO_CHOICE, "No Choice rule of state %r matched, and it has no Default" % name
         )
 
-    def _wait(self, state, effective, context):
+    def _wait(self, state: Document, effective: Any, context: Document) -> None:
         clock = self.execution.clock
         if "Seconds" in state:
             seconds = state["Seconds"]
@@ -455,7 +484,7 @@ class Machine:
             self.execution.check_deadline()
         clock.sleep(seconds, self.cancelled)
 
-    def _with_retries(self, name, state, raw, context):
+    def _with_retries(self, name: str, state: Document, raw: Any, context: Document) -> Any:
         """The state run, and run again as its first Retry matching the error says (each
         retrier counts its own attempts)."""
         retriers = state.get("Retry", [])
@@ -485,13 +514,13 @@ class Machine:
                 self.execution.clock.sleep(delay, self.cancelled)
                 self.execution.check_deadline()
 
-    def _catcher(self, state, error):
+    def _catcher(self, state: Document, error: StatesError) -> Optional[Document]:
         for catcher in state.get("Catch", []):
             if errors.matches(error.error, catcher.get("ErrorEquals", [])):
                 return catcher
         return None
 
-    def _run(self, name, state, raw, context):
+    def _run(self, name: str, state: Document, raw: Any, context: Document) -> Any:
         kind = state["Type"]
         effective = self._input(state, raw, context)
         if kind == "Pass":
@@ -508,13 +537,15 @@ class Machine:
             result = self._map(name, state, effective, context)
         return self._finish(state, raw, result, context)
 
-    def _task(self, name, state, effective, context):
+    def _task(self, name: str, state: Document, effective: Any, context: Document) -> Any:
         parameters = effective
         if "Parameters" in state:
             parameters = processing.template(state["Parameters"], effective, context)
         _limit(parameters, "input of state %r" % name)
         resource = state["Resource"]
         integration = self.execution.integrations.lookup(resource)
+        if integration is None:  # validate() refuses such a definition before it runs
+            raise StatesError(errors.TASK_FAILED, "%s has no local twin" % resource)
         kind, action = _resource_parts(resource)
         history = self.execution.history
         clock = self.execution.clock
@@ -567,7 +598,7 @@ class Machine:
         )
         return result
 
-    def _call(self, integration, parameters, call):
+    def _call(self, integration: Integration, parameters: Any, call: TaskCall) -> Any:
         """The integration in a thread of its own, so a state's TimeoutSeconds holds even for
         a call that never returns (it is told to stop through call.cancelled)."""
         pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sfn-task")
@@ -589,7 +620,7 @@ class Machine:
         finally:
             pool.shutdown(wait=False)
 
-    def _parallel(self, name, state, effective, context):
+    def _parallel(self, name: str, state: Document, effective: Any, context: Document) -> Any:
         history = self.execution.history
         history.add("ParallelStateStarted")
         branches = state["Branches"]
@@ -607,7 +638,7 @@ class Machine:
         history.add("ParallelStateSucceeded")
         return results
 
-    def _map(self, name, state, effective, context):
+    def _map(self, name: str, state: Document, effective: Any, context: Document) -> Any:
         items = effective
         if "ItemsPath" in state:
             items = processing.select(effective, state["ItemsPath"], context, "ItemsPath")
@@ -617,7 +648,7 @@ class Machine:
         processor = state.get("ItemProcessor") or state["Iterator"]
         history = self.execution.history
         history.add("MapStateStarted", {"length": len(items)})
-        work = []
+        work: list[Work] = []
         for index, item in enumerate(items):
             item_context = dict(context, Map={"Item": {"Index": index, "Value": item}})
             value = processing.template(selector, effective, item_context) if selector else item
@@ -631,14 +662,16 @@ class Machine:
         history.add("MapStateSucceeded")
         return results
 
-    def _concurrently(self, work, limit, map_state=None):
+    def _concurrently(
+        self, work: list[Work], limit: int, map_state: Optional[str] = None
+    ) -> list[Any]:
         """Each (machine, input, context) run, at most `limit` at once; the results in order.
         The first failure cancels the others and is raised."""
         history = self.execution.history
-        results = [None] * len(work)
-        failure = []
+        results: list[Any] = [None] * len(work)
+        failure: list[StatesError] = []
 
-        def one(i):
+        def one(i: int) -> None:
             machine, document, context = work[i]
             if map_state is not None:
                 history.add("MapIterationStarted", {"name": map_state, "index": i})
@@ -657,7 +690,7 @@ class Machine:
 
         done = threading.Event()
 
-        def forward_cancel():
+        def forward_cancel() -> None:
             """A cancelled parent (a sibling of its own failed) cancels its children."""
             while not done.is_set():
                 if self.cancelled.wait(0.05):
@@ -676,7 +709,7 @@ class Machine:
         return results
 
 
-def _result(future):
+def _result(future: "concurrent.futures.Future[Any]") -> Any:
     try:
         return future.result()
     except StatesError:
@@ -685,7 +718,7 @@ def _result(future):
         raise StatesError(errors.TASK_FAILED, "%s: %s" % (type(e).__name__, e))
 
 
-def _resource_parts(resource):
+def _resource_parts(resource: str) -> tuple[str, str]:
     """("sagemaker", "createTrainingJob.sync") from
     arn:aws:states:::sagemaker:createTrainingJob.sync."""
     tail = resource.split(":::", 1)[-1] if ":::" in resource else resource

@@ -11,18 +11,21 @@ import json
 import random
 import re
 import uuid
+from typing import Any, Callable, Optional
 
 from pipelines.local.stepfunctions import paths
 from pipelines.local.stepfunctions.errors import INTRINSIC, RUNTIME, StatesError
 
+# A parsed expression: ("call", name, [args]), ("literal", value) or ("path", text).
+Node = tuple[Any, ...]
 _NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?")
 
 
-def is_intrinsic(text):
+def is_intrinsic(text: object) -> bool:
     return isinstance(text, str) and text.startswith("States.") and text.rstrip().endswith(")")
 
 
-def parse(text):
+def parse(text: str) -> Node:
     """The call tree of an intrinsic expression: ("call", name, [args]), ("literal", v),
     ("path", text). Raises paths.PathSyntaxError on a malformed one."""
     tree, i = _call(text.strip(), 0)
@@ -31,14 +34,14 @@ def parse(text):
     return tree
 
 
-def _call(text, i):
+def _call(text: str, i: int) -> tuple[Node, int]:
     match = re.compile(r"States\.[A-Za-z0-9]+").match(text, i)
     if not match or not text.startswith("(", match.end()):
         raise paths.PathSyntaxError("%r is not an intrinsic function call" % text[i:])
     name, i = match.group(), match.end() + 1
     if name not in FUNCTIONS:
         raise paths.PathSyntaxError("%s is not an intrinsic function" % name)
-    args = []
+    args: list[Node] = []
     i = _space(text, i)
     if text.startswith(")", i):
         return ("call", name, args), i + 1
@@ -53,15 +56,16 @@ def _call(text, i):
         i += 1
 
 
-def _space(text, i):
+def _space(text: str, i: int) -> int:
     while i < len(text) and text[i] == " ":
         i += 1
     return i
 
 
-def _argument(text, i):
+def _argument(text: str, i: int) -> tuple[Node, int]:
     if text.startswith("'", i):
-        out, j = [], i + 1
+        out: list[str] = []
+        j = i + 1
         while j < len(text):
             c = text[j]
             if c == "\\" and j + 1 < len(text):
@@ -76,7 +80,8 @@ def _argument(text, i):
     if text.startswith("States.", i):
         return _call(text, i)
     if text.startswith("$", i):
-        depth, quote, j = 0, None, i
+        depth, j = 0, i
+        quote: Optional[str] = None
         while j < len(text):
             c = text[j]
             if quote:
@@ -106,11 +111,11 @@ def _argument(text, i):
     raise paths.PathSyntaxError("%r: cannot read the argument at character %d" % (text, i))
 
 
-def evaluate(text, document, context):
+def evaluate(text: str, document: Any, context: Any) -> Any:
     return _evaluate(parse(text), document, context)
 
 
-def _evaluate(node, document, context):
+def _evaluate(node: Node, document: Any, context: Any) -> Any:
     if node[0] == "literal":
         return node[1]
     if node[0] == "path":
@@ -132,36 +137,36 @@ def _evaluate(node, document, context):
         raise StatesError(INTRINSIC, "Invalid arguments in %s: %s" % (name, e))
 
 
-def _number(value, name):
+def _number(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError("%s takes numbers, not %s" % (name, json.dumps(value)))
     return value
 
 
-def _integer(value, name):
+def _integer(value: Any, name: str) -> int:
     value = _number(value, name)
     if float(value) != int(value):
         raise ValueError("%s takes integers, not %s" % (name, value))
     return int(value)
 
 
-def _string(value, name):
+def _string(value: Any, name: str) -> str:
     if not isinstance(value, str):
         raise ValueError("%s takes a string, not %s" % (name, json.dumps(value)))
     return value
 
 
-def _array(value, name):
+def _array(value: Any, name: str) -> list[Any]:
     if not isinstance(value, list):
         raise ValueError("%s takes an array, not %s" % (name, json.dumps(value)))
     return value
 
 
-def _text(value):
+def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
-def _format(template, *args):
+def _format(template: Any, *args: Any) -> str:
     pieces = re.split(r"(?<!\\)\{\}", _string(template, "States.Format"))
     if len(pieces) - 1 != len(args):
         raise ValueError(
@@ -176,14 +181,14 @@ def _format(template, *args):
     return out.replace("\\{", "{").replace("\\}", "}")
 
 
-def _partition(array, size):
+def _partition(array: Any, size: Any) -> list[list[Any]]:
     array, size = _array(array, "States.ArrayPartition"), _integer(size, "States.ArrayPartition")
     if size <= 0:
         raise ValueError("the chunk size must be positive")
     return [array[i : i + size] for i in range(0, len(array), size)]
 
 
-def _range(start, end, step):
+def _range(start: Any, end: Any, step: Any) -> list[int]:
     start, end, step = (_integer(v, "States.ArrayRange") for v in (start, end, step))
     if step == 0:
         raise ValueError("the step must not be 0")
@@ -193,26 +198,26 @@ def _range(start, end, step):
     return out
 
 
-def _unique(array):
-    out = []
+def _unique(array: Any) -> list[Any]:
+    out: list[Any] = []
     for item in _array(array, "States.ArrayUnique"):
         if not any(_equal(item, seen) for seen in out):
             out.append(item)
     return out
 
 
-def _equal(a, b):
+def _equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b if isinstance(a, bool) or isinstance(b, bool) else a == b
 
 
-def _base64_encode(text):
+def _base64_encode(text: Any) -> str:
     text = _string(text, "States.Base64Encode")
     if len(text) > 10000:
         raise ValueError("States.Base64Encode takes at most 10,000 characters")
     return base64.b64encode(text.encode()).decode()
 
 
-def _base64_decode(text):
+def _base64_decode(text: Any) -> str:
     text = _string(text, "States.Base64Decode")
     if len(text) > 10000:
         raise ValueError("States.Base64Decode takes at most 10,000 characters")
@@ -228,7 +233,7 @@ _HASHES = {
 }
 
 
-def _hash(data, algorithm):
+def _hash(data: Any, algorithm: Any) -> str:
     if algorithm not in _HASHES:
         raise ValueError("the algorithm is one of %s" % ", ".join(_HASHES))
     data = _text(data)
@@ -237,7 +242,7 @@ def _hash(data, algorithm):
     return hashlib.new(_HASHES[algorithm], data.encode()).hexdigest()
 
 
-def _merge(a, b, deep):
+def _merge(a: Any, b: Any, deep: Any) -> dict[str, Any]:
     if deep is not False:
         raise ValueError("only a shallow merge is supported: the third argument must be false")
     if not isinstance(a, dict) or not isinstance(b, dict):
@@ -245,13 +250,13 @@ def _merge(a, b, deep):
     return dict(a, **b)
 
 
-def _random(start, end, seed=None):
+def _random(start: Any, end: Any, seed: Any = None) -> int:
     start, end = _integer(start, "States.MathRandom"), _integer(end, "States.MathRandom")
     rng = random.Random(_integer(seed, "States.MathRandom")) if seed is not None else random
     return rng.randrange(start, end)
 
 
-def _split(text, delimiters):
+def _split(text: Any, delimiters: Any) -> list[str]:
     text, delimiters = (
         _string(text, "States.StringSplit"),
         _string(delimiters, "States.StringSplit"),
@@ -261,18 +266,18 @@ def _split(text, delimiters):
     return [p for p in re.split("[%s]" % re.escape(delimiters), text) if p]
 
 
-def _get_item(array, index):
+def _get_item(array: Any, index: Any) -> Any:
     array, index = _array(array, "States.ArrayGetItem"), _integer(index, "States.ArrayGetItem")
     if not 0 <= index < len(array):
         raise ValueError("index %d is outside the array of %d items" % (index, len(array)))
     return array[index]
 
 
-def _to_json(text):
+def _to_json(text: Any) -> Any:
     return json.loads(_string(text, "States.StringToJson"))
 
 
-FUNCTIONS = {
+FUNCTIONS: dict[str, Callable[..., Any]] = {
     "States.Format": _format,
     "States.StringToJson": _to_json,
     "States.JsonToString": lambda value: json.dumps(value, separators=(",", ":")),

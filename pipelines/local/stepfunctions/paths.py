@@ -8,24 +8,29 @@ writes through them, creating objects on the way.
 
 import copy
 import re
+from typing import Any, Iterator, Union
 
 from pipelines.local.stepfunctions.errors import StatesError
 
 _NAME = re.compile(r"[^.\[\]()'\" ,=<>!&|?@]+")
 MISSING = object()
+# A parsed path's step: ("name", str), ("index", int), ("slice", start, stop, step), ("wild",),
+# ("union", [key, ...]), ("filter", _Filter) or ("deep", segment).
+Segment = tuple[Any, ...]
 
 
 class PathSyntaxError(ValueError):
     """A path that is not JSONPath: a definition error, found before the run starts."""
 
 
-def parse(path):
+def parse(path: str) -> list[Segment]:
     """The segments of a path: ("name", str), ("index", int), ("slice", start, stop, step),
     ("wild",), ("union", [key, ...]), ("filter", test), each as ("deep", segment) under `..`."""
     if not isinstance(path, str) or not path.startswith("$"):
         raise PathSyntaxError("%r is not a JSONPath (it must start with $)" % (path,))
     text = path[2:] if path.startswith("$$") else path[1:]
-    segments, i = [], 0
+    segments: list[Segment] = []
+    i = 0
     while i < len(text):
         deep = text.startswith("..", i)
         if deep or text[i] == ".":
@@ -47,7 +52,7 @@ def parse(path):
     return segments
 
 
-def _bracket(text, i, path):
+def _bracket(text: str, i: int, path: str) -> tuple[Segment, int]:
     end = _closing(text, i, path)
     inner = text[i + 1 : end].strip()
     if inner == "*":
@@ -70,7 +75,7 @@ def _bracket(text, i, path):
     return ("union", keys), end + 1
 
 
-def _closing(text, i, path):
+def _closing(text: str, i: int, path: str) -> int:
     depth, quote = 0, None
     for j in range(i, len(text)):
         c = text[j]
@@ -90,8 +95,9 @@ def _closing(text, i, path):
     raise PathSyntaxError("%r: a [ is not closed" % path)
 
 
-def _split_union(inner):
-    parts, current, quote = [], "", None
+def _split_union(inner: str) -> list[str]:
+    parts: list[str] = []
+    current, quote = "", None
     for c in inner:
         if quote:
             quote = None if c == quote else quote
@@ -105,7 +111,7 @@ def _split_union(inner):
     return parts + [current]
 
 
-def _key(text, path):
+def _key(text: str, path: str) -> Union[str, int]:
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
         return text[1:-1].replace("\\'", "'").replace('\\"', '"')
     if re.fullmatch(r"-?\d+", text):
@@ -113,11 +119,11 @@ def _key(text, path):
     raise PathSyntaxError("%r: [%s] is neither a quoted name nor an index" % (path, text))
 
 
-def is_definite(path):
+def is_definite(path: str) -> bool:
     return all(s[0] in ("name", "index") for s in parse(path))
 
 
-def read(document, path, context=None):
+def read(document: Any, path: str, context: Any = None) -> Any:
     """The value `path` selects (a path starting $$ reads the context object). A definite path
     that selects nothing raises LookupError; an indefinite one gives a list."""
     root = context if path.startswith("$$") else document
@@ -135,7 +141,7 @@ def read(document, path, context=None):
     return values
 
 
-def _child(value, key):
+def _child(value: Any, key: Union[str, int]) -> Any:
     if isinstance(key, int):
         if isinstance(value, list) and -len(value) <= key < len(value):
             return value[key]
@@ -145,7 +151,7 @@ def _child(value, key):
     return MISSING
 
 
-def _children(value):
+def _children(value: Any) -> list[Any]:
     if isinstance(value, dict):
         return list(value.values())
     if isinstance(value, list):
@@ -153,10 +159,10 @@ def _children(value):
     return []
 
 
-def _select(value, segment, root):
+def _select(value: Any, segment: Segment, root: Any) -> list[Any]:
     kind = segment[0]
     if kind == "deep":
-        found = []
+        found: list[Any] = []
         for node in _walk(value):
             found.extend(_select(node, segment[1], root))
         return found
@@ -172,13 +178,13 @@ def _select(value, segment, root):
     return [c for c in _children(value) if segment[1].test(c, root)]
 
 
-def _walk(value):
+def _walk(value: Any) -> Iterator[Any]:
     yield value
     for child in _children(value):
         yield from _walk(child)
 
 
-def write(document, path, value):
+def write(document: Any, path: str, value: Any) -> Any:
     """A copy of `document` with `value` at the reference path `path` ("$" replaces it),
     creating the objects on the way; a path through something not an object raises
     StatesError(States.ResultPathMatchFailure)."""
@@ -190,7 +196,7 @@ def write(document, path, value):
     result = copy.deepcopy(document)
     if not isinstance(result, dict):
         raise _match_failure(path, document)
-    node = result
+    node: Union[dict[str, Any], list[Any]] = result
     for kind, key in segments[:-1]:
         child = _child(node, key)
         if child is MISSING and kind == "name" and isinstance(node, dict):
@@ -208,13 +214,18 @@ def write(document, path, value):
     return result
 
 
-def _match_failure(path, document):
+def _match_failure(path: str, document: Any) -> StatesError:
     import json
 
     return StatesError(
         "States.ResultPathMatchFailure",
         "Unable to apply ResultPath %s to input %s" % (path, json.dumps(document)),
     )
+
+
+# A filter's parsed test: ("or" | "and", left, right), ("not", node), ("exists", operand),
+# ("compare", op, left, right); an operand is ("literal", value) or ("path", text).
+Node = tuple[Any, ...]
 
 
 class _Filter:
@@ -229,14 +240,16 @@ class _Filter:
         r"|(?P<path>[@$](?:\.\.?[^\s.\[\]()=<>!&|]+|\[[^\]]*\])*))"
     )
 
-    def __init__(self, text, path):
-        self.tokens, i = [], 0
+    def __init__(self, text: str, path: str) -> None:
+        self.tokens: list[tuple[str, str]] = []
+        i = 0
         text = text.strip()
         while i < len(text):
             match = self._TOKEN.match(text, i)
             if not match or match.end() == i:
                 raise PathSyntaxError("%r: cannot read the filter at %r" % (path, text[i:]))
             kind = match.lastgroup
+            assert kind is not None  # every alternative of _TOKEN is a named group
             self.tokens.append((kind, match.group(kind)))
             i = match.end()
         self.path = path
@@ -244,21 +257,21 @@ class _Filter:
         if rest != len(self.tokens):
             raise PathSyntaxError("%r: the filter does not end where expected" % path)
 
-    def _or(self, i):
+    def _or(self, i: int) -> tuple[Node, int]:
         left, i = self._and(i)
         while i < len(self.tokens) and self.tokens[i] == ("op", "||"):
             right, i = self._and(i + 1)
             left = ("or", left, right)
         return left, i
 
-    def _and(self, i):
+    def _and(self, i: int) -> tuple[Node, int]:
         left, i = self._unary(i)
         while i < len(self.tokens) and self.tokens[i] == ("op", "&&"):
             right, i = self._unary(i + 1)
             left = ("and", left, right)
         return left, i
 
-    def _unary(self, i):
+    def _unary(self, i: int) -> tuple[Node, int]:
         if i < len(self.tokens) and self.tokens[i] == ("op", "!"):
             inner, i = self._unary(i + 1)
             return ("not", inner), i
@@ -274,7 +287,7 @@ class _Filter:
             return ("compare", self.tokens[i][1], left, right), j
         return ("exists", left), i
 
-    def _operand(self, i):
+    def _operand(self, i: int) -> tuple[Node, int]:
         if i >= len(self.tokens):
             raise PathSyntaxError("%r: the filter ends too early" % self.path)
         kind, text = self.tokens[i]
@@ -292,10 +305,10 @@ class _Filter:
             return ("path", text), i + 1
         raise PathSyntaxError("%r: unexpected %r in the filter" % (self.path, text))
 
-    def test(self, item, root):
+    def test(self, item: Any, root: Any) -> bool:
         return bool(self._eval(self.tree, item, root))
 
-    def _value(self, operand, item, root):
+    def _value(self, operand: Node, item: Any, root: Any) -> Any:
         if operand[0] == "literal":
             return operand[1]
         text = operand[1]
@@ -305,7 +318,7 @@ class _Filter:
         except LookupError:
             return MISSING
 
-    def _eval(self, node, item, root):
+    def _eval(self, node: Node, item: Any, root: Any) -> Any:
         kind = node[0]
         if kind == "or":
             return self._eval(node[1], item, root) or self._eval(node[2], item, root)
@@ -329,7 +342,7 @@ class _Filter:
         return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
 
 
-def _same(a, b):
+def _same(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     return a == b

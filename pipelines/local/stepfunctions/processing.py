@@ -2,12 +2,13 @@
 templates (fields ending `.$`: a path or an intrinsic function), ResultPath, OutputPath."""
 
 import json
+from typing import Any, Optional
 
 from pipelines.local.stepfunctions import intrinsics, paths
 from pipelines.local.stepfunctions.errors import RUNTIME, StatesError
 
 
-def select(document, path, context, field):
+def select(document: Any, path: Optional[str], context: Any, field: str) -> Any:
     """InputPath / OutputPath / ItemsPath: null gives {}, a path its value."""
     if path is None:
         return {}
@@ -21,10 +22,10 @@ def select(document, path, context, field):
         )
 
 
-def template(value, document, context):
+def template(value: Any, document: Any, context: Any) -> Any:
     """A payload template filled in from `document` and the context object."""
     if isinstance(value, dict):
-        out = {}
+        out: dict[str, Any] = {}
         for key, item in value.items():
             if key.endswith(".$"):
                 out[key[:-2]] = _dynamic(key, item, document, context)
@@ -36,7 +37,7 @@ def template(value, document, context):
     return value
 
 
-def _dynamic(key, expression, document, context):
+def _dynamic(key: str, expression: str, document: Any, context: Any) -> Any:
     if intrinsics.is_intrinsic(expression):
         return intrinsics.evaluate(expression, document, context)
     try:
@@ -49,13 +50,13 @@ def _dynamic(key, expression, document, context):
         )
 
 
-def place(state_input, result, result_path):
+def place(state_input: Any, result: Any, result_path: Optional[str]) -> Any:
     """ResultPath: the result put into the state's raw input (null: the input unchanged)."""
     if result_path is None:
         return state_input
     return paths.write(state_input, result_path, result)
 
 
-def _short(document):
+def _short(document: Any) -> str:
     text = json.dumps(document)
     return text if len(text) <= 1000 else text[:1000] + "..."

@@ -22,13 +22,21 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Union
 
 from pipelines.local.api import Answer, TwinClient, client_error
 from pipelines.local.arns import arn
 from pipelines.local.processes import process_start, still_runs
 from pipelines.local.stepfunctions.errors import StatesError
-from pipelines.local.stepfunctions.interpreter import Clock, DefinitionError, Execution, validate
+from pipelines.local.stepfunctions.integrations import Integration, Integrations
+from pipelines.local.stepfunctions.interpreter import (
+    Clock,
+    DefinitionError,
+    Event,
+    Execution,
+    TaskCall,
+    validate,
+)
 from processing.churn_job import write_text_atomic
 
 NAME_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
@@ -68,7 +76,9 @@ class StepFunctions(TwinClient):
 
     service = "stepfunctions"
 
-    def __init__(self, home, integrations, clock=None):
+    def __init__(
+        self, home: Union[str, Path], integrations: Integrations, clock: Optional[Clock] = None
+    ) -> None:
         self.root = Path(home) / "stepfunctions"
         self.integrations = integrations
         self.clock = clock or Clock()
@@ -237,7 +247,7 @@ class StepFunctions(TwinClient):
 
     # ------------------------------------------------------------------ inside
 
-    def _execution(self, request: Dict[str, Any], op: str):
+    def _execution(self, request: Dict[str, Any], op: str) -> Union[Execution, Answer]:
         """A new Execution for StartExecution's request, saved as RUNNING; or the description
         of the running execution the request repeats."""
         record = self._machine(request["stateMachineArn"], op)
@@ -271,7 +281,7 @@ class StepFunctions(TwinClient):
         )
         lock = threading.Lock()
 
-        def save(event=None):
+        def save(event: Optional[Event] = None) -> None:
             with lock:
                 write_text_atomic(str(path), json.dumps(self._record(execution), indent=1))
 
@@ -290,12 +300,12 @@ class StepFunctions(TwinClient):
             json.dumps(self._record(execution), indent=1),
         )
 
-    def _nested(self, parse):
+    def _nested(self, parse: Optional[bool]) -> Integration:
         """states:startExecution[.sync[:2]]: the child's DescribeExecution; `.sync` waits for it
         (Output a JSON string, or parsed with :2) and fails as it fails."""
 
-        def start(parameters, call):
-            request = {"stateMachineArn": parameters["StateMachineArn"]}
+        def start(parameters: Dict[str, Any], call: TaskCall) -> Dict[str, Any]:
+            request: Dict[str, Any] = {"stateMachineArn": parameters["StateMachineArn"]}
             if "Input" in parameters:
                 given = parameters["Input"]
                 request["input"] = given if isinstance(given, str) else json.dumps(given)
@@ -444,7 +454,7 @@ def _described(record: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-def _page(items: List[Any], request: Dict[str, Any], op: str):
+def _page(items: List[Any], request: Dict[str, Any], op: str) -> tuple[List[Any], Dict[str, str]]:
     """(this page of `items`, {"nextToken": ...} when more follow), for maxResults (0 or absent:
     the default page) and the nextToken a previous page gave."""
     size = request.get("maxResults") or PAGE_SIZE
