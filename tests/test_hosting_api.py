@@ -231,9 +231,9 @@ def test_endpoint_configs_and_what_a_local_endpoint_refuses(sm):
     a_model(sm, "m")
     with pytest.raises(ClientError) as no_model:
         a_config(sm, "c", "absent")
-    assert code(no_model)[0] == "ValidationException" and "Could not find model" in code(
-        no_model
-    )[1]
+    assert (
+        code(no_model)[0] == "ValidationException" and "Could not find model" in code(no_model)[1]
+    )
     with pytest.raises(ClientError) as local_type:
         a_config(sm, "c", "m", InstanceType="local")
     assert code(local_type)[0] == "ValidationException" and "enum value set" in code(local_type)[1]
@@ -489,3 +489,38 @@ def test_one_scenario_through_the_same_code_against_moto_and_the_twin(aws_env, w
     assert time.time() - started < 60
     assert on_moto["status"] == "InService" and on_moto["serves the version"]
     assert on_moto["missing"] == "ValidationException" and on_moto["left"] == [[], []]
+
+
+# -- the commands ------------------------------------------------------------------------
+
+
+def test_predict_without_region_names_where_it_looked(tmp_path):
+    """`churn predict --endpoint-name` without --region is the home's local endpoint: a name
+    that is not one is one line naming the home and how to reach AWS, not "no AWS region"."""
+    from conftest import churn_cli
+
+    proc = churn_cli(tmp_path, "predict", "--endpoint-name", "churn-prdo", "--csv", SEED_ROW)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert "no local endpoint churn-prdo in %s" % tmp_path in lines[0]
+    assert "pass --region" in lines[0]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--autoscale-min", "1", "--autoscale-max", "2", "--autoscale-target", "9"],
+        ["--blue-green", "--rollback-alarms", "a"],
+        ["--monitor", "hourly"],
+    ],
+)
+def test_deploy_local_refuses_what_needs_services_without_a_twin(tmp_path, args):
+    """Auto-scaling needs Application Auto Scaling, blue/green CloudWatch alarms, hourly
+    monitoring Model Monitor: with --local, one line saying so, nothing created."""
+    from conftest import churn_cli
+
+    proc = churn_cli(tmp_path, "deploy", "--local", "--endpoint-name", "e", *args)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert "no local twin: AWS only" in lines[0] and args[0] in lines[0]
+    assert not (tmp_path / "endpoints").exists()

@@ -108,7 +108,7 @@ def deploy(
             "in the model artifact), or deploy without --network-isolation"
             % (model_package_arn, submit)
         )
-    model = dict(
+    model: Dict[str, Any] = dict(
         ModelName=model_name,
         ExecutionRoleArn=role_arn,
         PrimaryContainer=primary,
@@ -119,7 +119,7 @@ def deploy(
     if network_isolation:
         model["EnableNetworkIsolation"] = True
     sm.create_model(**model)
-    config = {
+    config: Dict[str, Any] = {
         "EndpointConfigName": config_name,
         "ProductionVariants": [
             {
@@ -152,9 +152,12 @@ def deploy(
     if kms_key:
         config["KmsKeyId"] = kms_key  # the instances' storage volumes
     sm.create_endpoint_config(**config)
-    used = None
+    used: Optional[str] = None
     if _exists(sm.describe_endpoint, EndpointName=endpoint_name):
-        update = {"EndpointName": endpoint_name, "EndpointConfigName": config_name}
+        update: Dict[str, Any] = {
+            "EndpointName": endpoint_name,
+            "EndpointConfigName": config_name,
+        }
         if autoscaling is not None and endpoint_scaling.is_scaled(autoscaling, endpoint_name):
             if _instance_type(sm, endpoint_name) != instance_type:
                 endpoint_scaling.remove(autoscaling, endpoint_name)

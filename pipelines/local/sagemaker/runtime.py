@@ -84,5 +84,5 @@ class RuntimeClient(TwinClient):
             "OriginalMessage": text,
             "LogStreamArn": arn("logs", "log-group:/aws/sagemaker/Endpoints/%s" % name),
         }
-        error.response.update(extra)  # type: ignore[typeddict-item]
+        error.response.update(extra)
         return error
