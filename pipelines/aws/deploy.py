@@ -90,7 +90,13 @@ def deploy(
             "model package %s is %s, not Approved: approve it in the registry "
             "first (or pass --allow-unapproved)" % (model_package_arn, status)
         )
-    container = package["InferenceSpecification"]["Containers"][0]
+    containers = (package.get("InferenceSpecification") or {}).get("Containers") or []
+    if not containers:
+        raise DeployError(
+            "model package %s has no InferenceSpecification container: nothing to deploy"
+            % model_package_arn
+        )
+    container = containers[0]
     # Unique even for two deployments in one second.
     suffix = "%s-%s" % (time.strftime("%Y%m%d%H%M%S", time.gmtime()), uuid.uuid4().hex[:4])
     model_name = "%s-%s" % (endpoint_name, suffix)
