@@ -14,7 +14,6 @@ import re
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Optional, Union
 
@@ -565,35 +564,25 @@ class Workspace(object):
 
     @property
     def hosting(self):
+        """The home's local endpoints' control plane (its serving processes); commands call
+        it through the `sagemaker` twin client, pipelines/local/sagemaker/api.py."""
         return self.sagemaker.hosting
 
-    def model_request(self, name):
-        """The CreateModel request of a model in the home (what an endpoint config names)."""
-        return self.registry.model(name)
-
     def _serving_command(self, model, port, endpoint, capture, log):
-        """The argv of a local endpoint's serving process: `churn serve` of the model's
-        package, capture as the endpoint config asks, into the local store's path of its
-        destination."""
+        """The argv of a local endpoint's serving process: `churn serve` of the model (a
+        DescribeModel answer): its model package, or its container's artifact and serving code
+        (what pipelines/aws/deploy.py and a training job's model name), which the process
+        fetches itself, so a missing artifact fails the endpoint as on SageMaker; capture as
+        the endpoint config asks, into the local store's path of its destination."""
         container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
         if container.get("ModelPackageName"):
             source = ["--model-package-arn", container["ModelPackageName"]]
-        elif container.get("ModelDataUrl"):  # a training job's artifact and its serving code
-            submit = (container.get("Environment") or {}).get("SAGEMAKER_SUBMIT_DIRECTORY", "")
-            try:
-                model_dir = unpack_model(
-                    self.home / "serving",
-                    self.store.file(container["ModelDataUrl"]),
-                    self.store.file(submit) if submit.startswith("s3://") else None,
-                    label=container["ModelDataUrl"],
-                )
-            except UserError as e:
-                raise HostingError("model %s: %s" % (model["ModelName"], e))
-            source = ["--model-dir", str(model_dir)]
+        elif container.get("ModelDataUrl"):  # a package's container, a training job's artifact
+            source = ["--model-container", json.dumps(container, default=str)]
         else:
             raise HostingError(
                 "model %s: a local endpoint serves a model package (ModelPackageName) or a "
-                "training job's artifact (ModelDataUrl)" % model["ModelName"]
+                "model artifact (ModelDataUrl)" % model["ModelName"]
             )
         argv = [
             sys.executable,
@@ -618,84 +607,6 @@ class Workspace(object):
         else:
             argv += ["--capture-percent", "0"]
         return argv
-
-    def deploy_local(self, ref, group, endpoint, capture_percent=100, wait_seconds=120):
-        """A registered version (Approved; see `package`) behind local endpoint `endpoint`:
-        CreateModel, CreateEndpointConfig with data capture, CreateEndpoint or UpdateEndpoint,
-        then wait until it serves the new configuration. Returns DescribeEndpoint."""
-        endpoint_name(endpoint)
-        package = self.package(ref, group)
-        if package["ModelApprovalStatus"] != "Approved":
-            raise ModelSourceError(
-                "model version %s/%d is %s, not Approved: approve it with `churn models "
-                "approve`"
-                % (
-                    package["ModelPackageGroupName"],
-                    package["ModelPackageVersion"],
-                    package["ModelApprovalStatus"],
-                )
-            )
-        name = "%s-%s" % (endpoint, uuid.uuid4().hex[:8])
-        self.registry.create_model(
-            name,
-            {
-                "PrimaryContainer": {"ModelPackageName": package["ModelPackageArn"]},
-                "ExecutionRoleArn": LOCAL_ROLE,
-            },
-        )
-        config = {
-            "EndpointConfigName": name,
-            "ProductionVariants": [
-                {
-                    "VariantName": "AllTraffic",
-                    "ModelName": name,
-                    "InitialInstanceCount": 1,
-                    "InstanceType": "local",
-                    "InitialVariantWeight": 1.0,
-                }
-            ],
-        }
-        if capture_percent > 0:
-            config["DataCaptureConfig"] = {
-                "EnableCapture": True,
-                "InitialSamplingPercentage": capture_percent,
-                "DestinationS3Uri": "s3://%s/%s/capture" % (LOCAL_BUCKET, PREFIX),
-                "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-            }
-        hosting = self.hosting
-        hosting.create_endpoint_config(config)
-        if hosting.has_endpoint(endpoint):
-            hosting.update_endpoint(endpoint, name, self.model_request)
-        else:
-            hosting.create_endpoint(endpoint, name, self.model_request)
-        return self.wait_for_endpoint(endpoint, name, wait_seconds)
-
-    def wait_for_endpoint(self, endpoint, config, wait_seconds):
-        deadline = time.time() + wait_seconds
-        while True:
-            described = self.hosting.describe_endpoint(endpoint)
-            if described["EndpointStatus"] == "Failed":
-                raise HostingError(
-                    "endpoint %s failed: %s" % (endpoint, described.get("FailureReason", ""))
-                )
-            if described["EndpointStatus"] == "InService":
-                if described["EndpointConfigName"] == config:
-                    return described
-                raise HostingError(
-                    "endpoint %s keeps its previous configuration: %s"
-                    % (endpoint, described.get("FailureReason", ""))
-                )
-            if time.time() > deadline:
-                raise HostingError(
-                    "endpoint %s is still %s after %d s (log: %s)"
-                    % (
-                        endpoint,
-                        described["EndpointStatus"],
-                        wait_seconds,
-                        self.home / "endpoints" / endpoint,
-                    )
-                )
-            time.sleep(0.2)
 
     # ------------------------------------------------------------------ workflows
 
@@ -830,19 +741,19 @@ class Workspace(object):
     def served(self, endpoint):
         """{"ModelPackageArn" (None when it serves a model folder), "CaptureDir", "Since" (when
         it began serving that, epoch seconds)} of what endpoint `endpoint` serves: a local
-        endpoint's own configuration (churn deploy --local, the workflows), else what `churn
+        endpoint's own configuration (churn deploy --local, the workflows) read through the
+        `sagemaker` twin client as on AWS (pipelines/aws/deploy.serving), else what `churn
         serve --endpoint-name` recorded; None when unknown."""
+        from pipelines.aws.deploy import serving
+        from pipelines.local.sagemaker.api import SageMakerClient
+
         if self.hosting.has_endpoint(endpoint):
-            described = self.hosting.describe_endpoint(endpoint)
-            config = self.hosting.describe_endpoint_config(described["EndpointConfigName"])
-            model = self.model_request(config["ProductionVariants"][0]["ModelName"])
-            container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
-            capture = config.get("DataCaptureConfig") or {}
-            destination = capture.get("DestinationS3Uri")
+            found = serving(SageMakerClient(self.sagemaker), endpoint)
+            destination = found["CaptureDestination"]
             return {
-                "ModelPackageArn": container.get("ModelPackageName"),
+                "ModelPackageArn": found["ModelPackageArn"],
                 "CaptureDir": str(self.store.path(destination)) if destination else None,
-                "Since": described["LastModifiedTime"],
+                "Since": found["Since"].timestamp(),
             }
         if not SAGEMAKER_NAME.match(endpoint):  # no record can have another name
             return None

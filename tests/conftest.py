@@ -35,7 +35,8 @@ def churn_cli(home, *args, env=None, timeout=600):
 
 def register_versions(home, *statuses):
     """Versions 1, 2, ... of churn-seed in the home's registry, with these approval statuses
-    (their packages carry no model: the commands under test only record a decision)."""
+    (their packages name a container whose artifact does not exist: the commands under test
+    only record a decision, or deploy no further than CreateModel)."""
     from pipelines.local.sagemaker.database import connect
     from pipelines.local.sagemaker.registry import Registry
 
@@ -43,7 +44,13 @@ def register_versions(home, *statuses):
     try:
         for status in statuses:
             Registry(db).create_model_package(
-                {"ModelPackageGroupName": "churn-seed", "ModelApprovalStatus": status}
+                {
+                    "ModelPackageGroupName": "churn-seed",
+                    "ModelApprovalStatus": status,
+                    "InferenceSpecification": {
+                        "Containers": [{"Image": "i", "ModelDataUrl": "s3://none/model.tar.gz"}]
+                    },
+                }
             )
     finally:
         db.close()

@@ -332,8 +332,9 @@ def test_only_approved_versions_are_served_by_default(tmp_path):
 
 
 def test_predict_through_invoke_endpoint_on_aws(aws_env, moto_server):
-    """`churn predict --endpoint-name` sends InvokeEndpoint over HTTP; moto (standing in for AWS)
-    answers with the body it was told to."""
+    """`churn predict --endpoint-name --region` sends InvokeEndpoint over HTTP; moto (standing
+    in for AWS) answers with the body it was told to. Without --region, the name is the home's
+    local endpoint's (test_hosting_api.py)."""
     import urllib.request as r
 
     results = {"results": [{"Body": "0.111373,0\n", "ContentType": "text/csv"}]}
@@ -353,6 +354,8 @@ def test_predict_through_invoke_endpoint_on_aws(aws_env, moto_server):
             "predict",
             "--endpoint-name",
             "churn-prod",
+            "--region",
+            "us-east-1",
             "--csv",
             SEED_ROW,
         ],
@@ -378,6 +381,8 @@ def test_predict_through_invoke_endpoint_on_aws(aws_env, moto_server):
             "predict",
             "--endpoint-name",
             "churn-prod",
+            "--region",
+            "us-east-1",
             "--csv",
             SEED_ROW,
         ],

@@ -7,9 +7,16 @@ when one is given), CreateEndpoint, or UpdateEndpoint when it exists (blue/green
 shifting and alarm rollback when asked, pipelines/aws/scaling.py), then auto-scaling, and with
 --monitor hourly a data-quality monitoring schedule against the version's DriftCheckBaselines.
 Undeploy deletes the endpoint's monitoring schedules, the endpoint, its config and its models.
+
+Every function takes the `sagemaker` client it calls (`sagemaker_client`: boto3's, or the local
+twin's, pipelines/local/sagemaker/api.py), else makes boto3's from `session`: `churn deploy
+--local` runs this same code against the twin. Auto-scaling and blue/green rollouts need
+Application Auto Scaling and CloudWatch alarms, which have no twin: AWS only.
 """
 
 import time
+import uuid
+from typing import Any, Dict, Optional
 
 from pipelines.aws import scaling as endpoint_scaling
 from pipelines.aws.sessions import aws_session
@@ -17,13 +24,17 @@ from pipelines.errors import DeployError
 
 CAPTURE_CSV_TYPES = ["text/csv"]
 CAPTURE_JSON_TYPES = ["application/json", "application/jsonlines"]
+# The tag a model created from a package's container carries: which version it serves.
+PACKAGE_TAG = "model-package-arn"
 
 
-def _client(session=None):
+def _client(session: Any = None, sagemaker_client: Any = None) -> Any:
+    if sagemaker_client is not None:
+        return sagemaker_client
     return (session or aws_session()).client("sagemaker")
 
 
-def _exists(call, **kwargs):
+def _exists(call: Any, **kwargs: Any) -> bool:
     from botocore.exceptions import ClientError
 
     try:
@@ -36,32 +47,42 @@ def _exists(call, **kwargs):
 
 
 def deploy(
-    model_package_arn,
-    endpoint_name,
-    role_arn,
-    instance_type="ml.m5.large",
-    instance_count=1,
-    capture_percent=100,
-    capture_destination=None,
-    allow_unapproved=False,
-    session=None,
-    kms_key=None,
-    vpc=None,
-    scaling=None,
-    rollout=None,
-    autoscaling_client=None,
-    network_isolation=False,
-):
+    model_package_arn: str,
+    endpoint_name: str,
+    role_arn: str,
+    instance_type: str = "ml.m5.large",
+    instance_count: int = 1,
+    capture_percent: float = 100,
+    capture_destination: Optional[str] = None,
+    allow_unapproved: bool = False,
+    session: Any = None,
+    kms_key: Optional[str] = None,
+    vpc: Optional[Dict[str, Any]] = None,
+    scaling: Optional[endpoint_scaling.AutoScaling] = None,
+    rollout: Optional[endpoint_scaling.BlueGreen] = None,
+    autoscaling_client: Any = None,
+    network_isolation: bool = False,
+    sagemaker_client: Any = None,
+) -> Dict[str, Any]:
     """Returns the names it created: {"model", "endpoint_config", "endpoint", "rollout"}.
     `vpc`: {"Subnets": [...], "SecurityGroupIds": [...]}; `scaling`: a scaling.AutoScaling;
     `rollout`: a scaling.BlueGreen, used when the endpoint exists (a new one has no traffic to
     shift); `network_isolation`: the model's container gets no network, so its serving code
     must be in the artifact (a version registered by a pipeline built with
-    network_isolation)."""
+    network_isolation). `sagemaker_client` given and no `autoscaling_client`: there is no
+    Application Auto Scaling (the local twin), so `scaling` is refused and an existing endpoint
+    is taken as not scaled."""
 
-    session = session or aws_session()
-    sm = session.client("sagemaker")
-    autoscaling = autoscaling_client or session.client("application-autoscaling")
+    if sagemaker_client is None:
+        session = session or aws_session()
+    sm = _client(session, sagemaker_client)
+    autoscaling = autoscaling_client or (
+        session.client("application-autoscaling") if sagemaker_client is None else None
+    )
+    if scaling is not None and autoscaling is None:
+        raise DeployError(
+            "auto-scaling needs Application Auto Scaling, which has no local twin: AWS only"
+        )
     package = sm.describe_model_package(ModelPackageName=model_package_arn)
     status = package.get("ModelApprovalStatus")
     if status != "Approved" and not allow_unapproved:
@@ -69,8 +90,15 @@ def deploy(
             "model package %s is %s, not Approved: approve it in the registry "
             "first (or pass --allow-unapproved)" % (model_package_arn, status)
         )
-    container = package["InferenceSpecification"]["Containers"][0]
-    suffix = time.strftime("%Y%m%d%H%M%S", time.gmtime())
+    containers = (package.get("InferenceSpecification") or {}).get("Containers") or []
+    if not containers:
+        raise DeployError(
+            "model package %s has no InferenceSpecification container: nothing to deploy"
+            % model_package_arn
+        )
+    container = containers[0]
+    # Unique even for two deployments in one second.
+    suffix = "%s-%s" % (time.strftime("%Y%m%d%H%M%S", time.gmtime()), uuid.uuid4().hex[:4])
     model_name = "%s-%s" % (endpoint_name, suffix)
     config_name = "%s-config-%s" % (endpoint_name, suffix)
     primary = {
@@ -86,18 +114,18 @@ def deploy(
             "in the model artifact), or deploy without --network-isolation"
             % (model_package_arn, submit)
         )
-    model = dict(
+    model: Dict[str, Any] = dict(
         ModelName=model_name,
         ExecutionRoleArn=role_arn,
         PrimaryContainer=primary,
-        Tags=[{"Key": "model-package-arn", "Value": model_package_arn}],
+        Tags=[{"Key": PACKAGE_TAG, "Value": model_package_arn}],
     )
     if vpc:
         model["VpcConfig"] = vpc
     if network_isolation:
         model["EnableNetworkIsolation"] = True
     sm.create_model(**model)
-    config = {
+    config: Dict[str, Any] = {
         "EndpointConfigName": config_name,
         "ProductionVariants": [
             {
@@ -130,10 +158,13 @@ def deploy(
     if kms_key:
         config["KmsKeyId"] = kms_key  # the instances' storage volumes
     sm.create_endpoint_config(**config)
-    used = None
+    used: Optional[str] = None
     if _exists(sm.describe_endpoint, EndpointName=endpoint_name):
-        update = {"EndpointName": endpoint_name, "EndpointConfigName": config_name}
-        if endpoint_scaling.is_scaled(autoscaling, endpoint_name):
+        update: Dict[str, Any] = {
+            "EndpointName": endpoint_name,
+            "EndpointConfigName": config_name,
+        }
+        if autoscaling is not None and endpoint_scaling.is_scaled(autoscaling, endpoint_name):
             if _instance_type(sm, endpoint_name) != instance_type:
                 endpoint_scaling.remove(autoscaling, endpoint_name)
             else:  # keep the instance count auto-scaling reached
@@ -156,7 +187,64 @@ def deploy(
     }
 
 
-def _instance_type(sm, endpoint_name):
+def wait_until_serving(
+    sm: Any, endpoint_name: str, config_name: str, waiter_config: Optional[Dict[str, Any]] = None
+) -> Dict[str, Any]:
+    """Wait (the client's `endpoint_in_service` waiter) until `endpoint_name` is InService,
+    then check it serves `config_name`: an update that fails leaves the endpoint InService on
+    its previous configuration with a FailureReason. Returns DescribeEndpoint; a DeployError
+    with the FailureReason otherwise."""
+    from botocore.exceptions import WaiterError
+
+    try:
+        sm.get_waiter("endpoint_in_service").wait(
+            EndpointName=endpoint_name, **({"WaiterConfig": waiter_config} if waiter_config else {})
+        )
+    except WaiterError as e:
+        last = e.last_response or {}
+        if last.get("EndpointStatus") == "Failed":
+            raise DeployError(
+                "endpoint %s failed: %s" % (endpoint_name, last.get("FailureReason", ""))
+            )
+        if "Error" in last:
+            raise DeployError("endpoint %s: %s" % (endpoint_name, last["Error"].get("Message")))
+        raise DeployError(
+            "endpoint %s is still %s after waiting for it"
+            % (endpoint_name, last.get("EndpointStatus", "not InService"))
+        )
+    described = sm.describe_endpoint(EndpointName=endpoint_name)
+    if described["EndpointConfigName"] != config_name:
+        raise DeployError(
+            "endpoint %s keeps its previous configuration: %s"
+            % (endpoint_name, described.get("FailureReason", ""))
+        )
+    return described
+
+
+def serving(sm: Any, endpoint_name: str) -> Dict[str, Any]:
+    """What endpoint `endpoint_name` serves, read through the client (DescribeEndpoint,
+    DescribeEndpointConfig, DescribeModel, ListTags): {"ModelPackageArn" (the model's
+    ModelPackageName, or the PACKAGE_TAG of a model made from the package's container; None
+    when neither), "CaptureDestination" (the DataCaptureConfig's S3 URI, or None), "Since"
+    (DescribeEndpoint's LastModifiedTime)}. A missing endpoint is the client's
+    ValidationException."""
+    endpoint = sm.describe_endpoint(EndpointName=endpoint_name)
+    config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    model = sm.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
+    container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
+    package = container.get("ModelPackageName")
+    if not package:
+        tags = sm.list_tags(ResourceArn=model["ModelArn"]).get("Tags", [])
+        package = next((t["Value"] for t in tags if t["Key"] == PACKAGE_TAG), None)
+    capture = config.get("DataCaptureConfig") or {}
+    return {
+        "ModelPackageArn": package,
+        "CaptureDestination": capture.get("DestinationS3Uri"),
+        "Since": endpoint["LastModifiedTime"],
+    }
+
+
+def _instance_type(sm: Any, endpoint_name: str) -> Optional[str]:
     endpoint = sm.describe_endpoint(EndpointName=endpoint_name)
     config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
     return config["ProductionVariants"][0].get("InstanceType")
@@ -165,19 +253,19 @@ def _instance_type(sm, endpoint_name):
 HOURLY = "cron(0 * ? * * *)"
 
 
-def schedule_name(endpoint_name):
+def schedule_name(endpoint_name: str) -> str:
     return "%s-data-quality-hourly" % endpoint_name
 
 
 def monitoring_schedule_config(
-    endpoint_name,
-    constraints,
-    statistics,
-    output_uri,
-    image_uri,
-    role_arn,
-    instance_type="ml.m5.xlarge",
-):
+    endpoint_name: str,
+    constraints: Dict[str, str],
+    statistics: Dict[str, str],
+    output_uri: str,
+    image_uri: str,
+    role_arn: str,
+    instance_type: str = "ml.m5.xlarge",
+) -> Dict[str, Any]:
     """CreateMonitoringSchedule's MonitoringScheduleConfig: hourly data-quality checks of the
     endpoint's captured traffic against a baseline (`constraints` and `statistics` are the
     BaselineConfig resources, {"S3Uri": ...}), publishing CloudWatch metrics (what
@@ -227,19 +315,20 @@ def monitoring_schedule_config(
 
 
 def schedule_monitoring(
-    endpoint_name,
-    model_package_arn,
-    role_arn,
-    output_uri,
-    image_uri,
-    instance_type="ml.m5.xlarge",
-    session=None,
-    monitoring_client=None,
-):
+    endpoint_name: str,
+    model_package_arn: str,
+    role_arn: str,
+    output_uri: str,
+    image_uri: str,
+    instance_type: str = "ml.m5.xlarge",
+    session: Any = None,
+    monitoring_client: Any = None,
+    sagemaker_client: Any = None,
+) -> str:
     """An hourly data-quality monitoring schedule against the version's DriftCheckBaselines
     (monitoring_schedule_config). `image_uri` is Model Monitor's analyzer image in the
     endpoint's region (pipelines.churn.images.model_monitor_image)."""
-    sm = _client(session)
+    sm = _client(session, sagemaker_client)
     monitor = monitoring_client or sm
     package = sm.describe_model_package(ModelPackageName=model_package_arn)
     quality = (package.get("DriftCheckBaselines") or {}).get("ModelDataQuality")
@@ -264,13 +353,18 @@ def schedule_monitoring(
     return name
 
 
-def undeploy(endpoint_name, session=None, monitoring_client=None):
+def undeploy(
+    endpoint_name: str,
+    session: Any = None,
+    monitoring_client: Any = None,
+    sagemaker_client: Any = None,
+) -> Dict[str, Any]:
     """Delete the endpoint's monitoring schedules, the endpoint, its config and its models.
     Returns what was deleted. `monitoring_client` answers the Model Monitor calls (default: the
     same SageMaker client; tests stub it, as the AWS stand-in lacks those APIs)."""
     from botocore.exceptions import ClientError
 
-    sm = _client(session)
+    sm = _client(session, sagemaker_client)
     monitor = monitoring_client or sm
     try:
         endpoint = sm.describe_endpoint(EndpointName=endpoint_name)
@@ -278,7 +372,7 @@ def undeploy(endpoint_name, session=None, monitoring_client=None):
         raise DeployError(
             "no endpoint %s (%s)" % (endpoint_name, e.response["Error"].get("Message", ""))
         )
-    deleted = {"monitoring_schedules": [], "models": []}
+    deleted: Dict[str, Any] = {"monitoring_schedules": [], "models": []}
     for schedule in monitor.list_monitoring_schedules(EndpointName=endpoint_name).get(
         "MonitoringScheduleSummaries", []
     ):

@@ -1,13 +1,14 @@
 """`churn deploy` and `churn undeploy`: a registered version behind a SageMaker endpoint with
 data capture (and hourly monitoring), and down again; on AWS, or with --local behind a local
-endpoint (pipelines/local/sagemaker/hosting.py)."""
+endpoint. Both run pipelines/aws/deploy.py, on AWS with boto3's `sagemaker` client, with --local
+with the twin's (pipelines/local/sagemaker/api.py)."""
 
 import os
 
 from pipelines.aws.config import split_ids
 from pipelines.aws.errors import aws_errors
 from pipelines.cli.common import add_group, add_home, group_of, percentage, positive_int
-from pipelines.cli.endpoints import deleted
+from pipelines.cli.endpoints import PROCESS_NOTES
 from pipelines.errors import UserError
 
 
@@ -20,45 +21,97 @@ def cmd_deploy(args, ws):
         return _undeploy(args) if args.command == "undeploy" else _deploy(args)
 
 
+# What a local endpoint cannot do: they need services that have no twin.
+AWS_ONLY = {
+    "autoscale_min": "--autoscale-min",
+    "autoscale_max": "--autoscale-max",
+    "autoscale_target": "--autoscale-target",
+    "blue_green": "--blue-green",
+    "rollback_alarms": "--rollback-alarms",
+    "monitor": "--monitor hourly",
+    "config_prefix": "--config-prefix",
+}
+
+
 def _local(args, ws):
-    """The home's local endpoints: the same control plane the workflows drive."""
+    """The home's local endpoints, through the same pipelines/aws/deploy.py as on AWS, with
+    the `sagemaker` twin client; then wait until the endpoint serves the new configuration."""
+    from pipelines.aws.deploy import deploy, undeploy, wait_until_serving
+    from pipelines.churn.feature_group import LOCAL_ROLE
+    from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX
+    from pipelines.local.sagemaker.api import SageMakerClient
+    from pipelines.workspace import endpoint_name
+
+    client = SageMakerClient(ws.sagemaker)
     if args.command == "undeploy":
-        print(deleted(args.endpoint_name, ws.hosting.delete_endpoint(args.endpoint_name)))
+        with aws_errors():
+            done = undeploy(args.endpoint_name, sagemaker_client=client)
+        stopped = ws.hosting.deleted.get(args.endpoint_name, {})
+        print("; ".join([_deleted(done, "local endpoint")] + [
+            PROCESS_NOTES[what].format(pid=pid) for pid, what in stopped.items()]))  # fmt: skip
         return 0
-    described = ws.deploy_local(
-        args.model_version or args.model_package_arn,
-        group_of(args),
-        args.endpoint_name,
-        capture_percent=args.data_capture_percent,
-    )
+    endpoint_name(args.endpoint_name)
+    given = [
+        flag
+        for attribute, flag in AWS_ONLY.items()
+        if getattr(args, attribute) not in (None, False, "none")
+    ]
+    if given:
+        raise UserError(
+            "%s: auto-scaling needs Application Auto Scaling, a blue/green rollout CloudWatch "
+            "alarms, monitoring schedules SageMaker Model Monitor and --config-prefix Parameter "
+            "Store, which have no local twin: AWS only (locally, `churn monitor` checks an "
+            "endpoint's capture)" % ", ".join(given)
+        )
+    package = ws.package(args.model_version or args.model_package_arn, group_of(args))
+    destination = args.capture_destination or "s3://%s/%s/capture" % (LOCAL_BUCKET, PREFIX)
+    with aws_errors("endpoint %s: " % args.endpoint_name):
+        done = deploy(
+            package["ModelPackageArn"],
+            args.endpoint_name,
+            args.role_arn or LOCAL_ROLE,
+            args.instance_type,
+            args.instance_count,
+            args.data_capture_percent,
+            destination,
+            args.allow_unapproved,
+            kms_key=args.kms_key_arn or None,
+            vpc=_vpc(args),
+            network_isolation=args.network_isolation,
+            sagemaker_client=client,
+        )
+        described = wait_until_serving(client, args.endpoint_name, done["endpoint_config"])
+    host, port = ws.hosting.address(args.endpoint_name)
     print(
-        "local endpoint %s InService on %s: config %s; data capture %s"
+        "local endpoint %s InService on http://%s:%d: config %s; data capture %s"
         % (
             described["EndpointName"],
-            described["Url"],
+            host,
+            port,
             described["EndpointConfigName"],
-            "%g%% to %s" % (args.data_capture_percent,
-                            described["DataCaptureConfig"]["DestinationS3Uri"])
+            "%g%% to %s" % (args.data_capture_percent, destination)
             if args.data_capture_percent > 0
             else "off",
         )
-    )  # fmt: skip
+    )
     return 0
+
+
+def _deleted(done, what="endpoint"):
+    return "deleted %s %s, config %s, models %s, monitoring schedules %s" % (
+        what,
+        done["endpoint"],
+        done["endpoint_config"],
+        ", ".join(done["models"]),
+        ", ".join(done["monitoring_schedules"]) or "none",
+    )
 
 
 def _undeploy(args):
     from pipelines.aws.deploy import undeploy
 
     done = undeploy(args.endpoint_name)
-    print(
-        "deleted endpoint %s, config %s, models %s, monitoring schedules %s"
-        % (
-            done["endpoint"],
-            done["endpoint_config"],
-            ", ".join(done["models"]),
-            ", ".join(done["monitoring_schedules"]) or "none",
-        )
-    )
+    print(_deleted(done))
     return 0
 
 
@@ -190,7 +243,8 @@ def add_parsers(sub):
     p.add_argument(
         "--local",
         action="store_true",
-        help="a local endpoint: `churn serve` of the version, run in the background",
+        help="a local endpoint: `churn serve` of the version, run in the background (one "
+        "process, whatever --instance-count; no auto-scaling, blue/green or --monitor)",
     )
     p.add_argument(
         "--role-arn", help="execution role of the model (default: $SAGEMAKER_EXECUTION_ROLE_ARN)"
@@ -263,7 +317,7 @@ def add_parsers(sub):
     p.set_defaults(func=cmd_deploy)
 
     p = sub.add_parser(
-        "undeploy", help="delete an endpoint, its config, models and monitoring schedules (AWS)"
+        "undeploy", help="delete an endpoint, its config, models and monitoring schedules"
     )
     p.add_argument("--endpoint-name", required=True, help="the endpoint to delete")
     p.add_argument("--local", action="store_true", help="a local endpoint")

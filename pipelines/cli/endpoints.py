@@ -1,35 +1,43 @@
 """`churn endpoints list | describe NAME | delete NAME`: the home's local endpoints (started by
-`churn deploy --local` or a workflow's CreateEndpoint), as DescribeEndpoint reports them."""
+`churn deploy --local` or a workflow's CreateEndpoint), through the `sagemaker` twin client:
+ListEndpoints, DescribeEndpoint (as boto3 hands it over), DeleteEndpoint."""
 
 import json
 from typing import Dict
 
+from pipelines.aws.errors import aws_errors
+
 
 def cmd_endpoints(args, ws):
-    hosting = ws.hosting
+    from pipelines.local.sagemaker.api import SageMakerClient
+
+    client = SageMakerClient(ws.sagemaker)
     if args.action == "list":
-        endpoints = hosting.list_endpoints()
-        if not endpoints:
+        endpoints = client.get_paginator("list_endpoints").paginate(SortOrder="Ascending")
+        listed = [e for page in endpoints for e in page["Endpoints"]]
+        if not listed:
             print("no local endpoints in %s (start one: churn deploy --local ...)" % ws.home)
-        for e in endpoints:
+        for e in listed:
+            described = client.describe_endpoint(EndpointName=e["EndpointName"])
+            url = ""
+            if e["EndpointStatus"] in ("InService", "Updating"):
+                url = "http://%s:%d" % ws.hosting.address(e["EndpointName"])
             print(
                 "%-24s %-10s %-34s %s"
-                % (
-                    e["EndpointName"],
-                    e["EndpointStatus"],
-                    e["EndpointConfigName"],
-                    e.get("Url", ""),
-                )
+                % (e["EndpointName"], e["EndpointStatus"], described["EndpointConfigName"], url)
             )
         return 0
     if not args.name:
         from pipelines.errors import UserError
 
         raise UserError("%s needs an endpoint NAME (see `churn endpoints list`)" % args.action)
-    if args.action == "describe":
-        print(json.dumps(hosting.describe_endpoint(args.name), indent=1))
-        return 0
-    print(deleted(args.name, hosting.delete_endpoint(args.name)))
+    with aws_errors():
+        if args.action == "describe":
+            described = client.describe_endpoint(EndpointName=args.name)
+            print(json.dumps(described, indent=1, default=str))
+            return 0
+        client.delete_endpoint(EndpointName=args.name)
+    print(deleted(args.name, ws.hosting.deleted.get(args.name, {})))
     return 0
 
 

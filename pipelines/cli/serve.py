@@ -24,11 +24,33 @@ from pipelines.workspace import endpoint_name
 
 
 def servable(args, ws, ref=None):
-    """The model a serving command names: --model-dir, else a registered version (`ref`, or
-    the newest Approved one of the group --schema or --group names)."""
+    """The model a serving command names: --model-dir, a local endpoint's model container
+    (--model-container), else a registered version (`ref`, or the newest Approved one of the
+    group --schema or --group names)."""
     if args.model_dir:
         return from_dir(args.model_dir)
+    if getattr(args, "model_container", None):
+        return container_model(ws, json.loads(args.model_container))
     return ws.servable_model(ref, group_of(args), args.allow_unapproved)
+
+
+def container_model(ws, container):
+    """The model of a CreateModel container (ModelDataUrl, and the serving code its Environment
+    names) fetched from the home's store, as a SageMaker endpoint's instance fetches it."""
+    from pipelines.serving.model import unpack_model
+
+    env = container.get("Environment") or {}
+    submit = env.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
+    model_dir = unpack_model(
+        ws.home / "serving",
+        ws.store.file(container["ModelDataUrl"]),
+        ws.store.file(submit) if submit.startswith("s3://") else None,
+        label=container["ModelDataUrl"],
+    )
+    model = from_dir(model_dir)
+    model.program = env.get("SAGEMAKER_PROGRAM", model.program)
+    model.description = container["ModelDataUrl"]
+    return model
 
 
 def check_loads(model):
@@ -55,7 +77,7 @@ def cmd_serve(args, ws):
 
     endpoint_name(args.endpoint_name)  # it names the capture's folder and the record
     sources = [x for x in (args.model_version, args.model_package_arn, args.model_dir) if x]
-    if len(sources) > 1:
+    if len(sources) + bool(args.model_container) > 1:
         raise UserError("give one of --model-version, --model-package-arn, --model-dir")
     model = servable(args, ws, sources[0] if sources else None)
     check_loads(model)
@@ -159,19 +181,10 @@ def cmd_predict(args, ws):
         body, content_type = args.json.encode(), "application/json"
     else:
         body, content_type = args.csv.encode(), "text/csv"
-    if args.endpoint_name and not args.region and ws.hosting.has_endpoint(args.endpoint_name):
-        status, _, answer = ws.hosting.invoke(args.endpoint_name, body, content_type, args.accept)
-        if status != 200:
-            raise UserError("local endpoint %s answered %d: %s" % (
-                args.endpoint_name, status, _message(answer)))  # fmt: skip
-        sys.stdout.write(answer.decode("utf-8") + ("" if args.accept.endswith("csv") else "\n"))
-        return 0
     if args.endpoint_name:
-        sys.stdout.write(
-            invoke_sagemaker_endpoint(
-                args.endpoint_name, body, content_type, args.accept, args.region
-            )
-        )
+        answer = invoke_named_endpoint(ws, args.endpoint_name, body, content_type, args.accept,
+                                       args.region)  # fmt: skip
+        sys.stdout.write(answer + ("" if args.accept.endswith("csv") else "\n"))
         return 0
     request = urllib.request.Request(
         args.endpoint.rstrip("/") + "/invocations",
@@ -225,15 +238,25 @@ def customer_features(args, ws):
     return json.dumps({"instances": [{n: record.get(n) for n in names}]}).encode()
 
 
-def invoke_sagemaker_endpoint(name, body, content_type, accept, region=None):
-    """InvokeEndpoint on AWS (sagemaker-runtime): the same request `churn serve` answers."""
+def invoke_named_endpoint(ws, name, body, content_type, accept, region=None):
+    """InvokeEndpoint (sagemaker-runtime) on endpoint `name`: on AWS in `region` when one is
+    given, else on the home's local endpoint of that name (the sagemaker-runtime twin)."""
     from pipelines.aws.runtime import invoke_endpoint
-    from pipelines.aws.sessions import aws_client
 
-    with aws_errors("endpoint %s: " % name):
-        return invoke_endpoint(
-            aws_client("sagemaker-runtime", region), name, body, content_type, accept
-        )
+    if region:
+        from pipelines.aws.sessions import aws_client
+
+        client = aws_client("sagemaker-runtime", region)
+    else:
+        from pipelines.local.sagemaker.runtime import RuntimeClient
+
+        if not ws.hosting.has_endpoint(name):
+            raise UserError(
+                "no local endpoint %s in %s (churn endpoints list); for a SageMaker endpoint "
+                "on AWS, pass --region" % (name, ws.home)
+            )
+        client = RuntimeClient(ws.sagemaker)
+    return invoke_endpoint(client, name, body, content_type, accept)
 
 
 def add_parsers(sub):
@@ -275,6 +298,8 @@ def add_parsers(sub):
         help="data capture sampling percentage; 0 turns capture off (default: %(default)s)",
     )
     p.add_argument("--capture-dir", help="default: $CHURN_HOME/capture")
+    # A local endpoint's serving process: its model's container, as CreateModel gave it.
+    p.add_argument("--model-container", help=argparse.SUPPRESS)
     add_home(p)
     p.set_defaults(func=cmd_serve)
 
@@ -286,8 +311,8 @@ def add_parsers(sub):
     )
     p.add_argument(
         "--endpoint-name",
-        help="an endpoint by name: the home's local endpoint of that name (churn deploy "
-        "--local), else a SageMaker endpoint on AWS (InvokeEndpoint; --region to say which)",
+        help="an endpoint by name (InvokeEndpoint): the home's local endpoint of that name "
+        "(churn deploy --local), or with --region a SageMaker endpoint on AWS",
     )
     p.add_argument("--file", help="CSV, .json or .jsonl file of rows")
     p.add_argument("--json", help='e.g. \'{"instances": [{"age": 40, ...}]}\'')

@@ -15,6 +15,9 @@ _MODELS: Dict[str, Any] = {}
 _PAIR = r"\\u(D[89AB][0-9A-F]{2})\\u(D[C-F][0-9A-F]{2})"
 _SURROGATE_PAIRS = re.compile(_PAIR + "-" + _PAIR, re.I)
 _CATEGORY = re.compile(r"\\p\{([A-Z][a-z]?)\}")
+# Java's POSIX classes the models use (sagemaker-runtime's headers: \p{ASCII}*, [\p{Print}]*).
+_POSIX = {"ASCII": "\\x00-\\x7F", "Print": "\\x20-\\x7E"}
+_POSIX_CLASS = re.compile(r"\\p\{(ASCII|Print)\}")
 
 
 def check_parameters(service: str, operation: str, params: Dict[str, Any]) -> None:
@@ -109,9 +112,31 @@ def _pattern(java: str) -> Pattern[str]:
         )
         return "\\U%08X-\\U%08X" % (low, high)
 
-    python = _SURROGATE_PAIRS.sub(pairs, java)
+    python = _SURROGATE_PAIRS.sub(pairs, _posix_classes(java))
     python = _CATEGORY.sub(lambda m: _category_ranges(m.group(1)), python)
     return re.compile(python, re.DOTALL)
+
+
+def _posix_classes(java: str) -> str:
+    """Java's \\p{ASCII} and \\p{Print} as ranges (bracketed outside a character class), and
+    its end of input \\z as Python's \\Z."""
+    out: List[str] = []
+    in_class, i = False, 0
+    while i < len(java):
+        found = _POSIX_CLASS.match(java, i)
+        if found:
+            ranges = _POSIX[found.group(1)]
+            out.append(ranges if in_class else "[%s]" % ranges)
+            i = found.end()
+        elif java[i] == "\\":
+            pair = java[i : i + 2]
+            out.append("\\Z" if pair == "\\z" else pair)
+            i += 2
+        else:
+            in_class = True if java[i] == "[" else False if java[i] == "]" else in_class
+            out.append(java[i])
+            i += 1
+    return "".join(out)
 
 
 @functools.lru_cache(maxsize=None)

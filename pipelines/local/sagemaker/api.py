@@ -9,9 +9,10 @@ Code in pipelines/aws/ calls it exactly as it calls boto3's client.
 from typing import Any
 
 from pipelines.local.api import TwinClient
+from pipelines.local.sagemaker.hosting_api import HostingOperations
 
 
-class SageMakerClient(TwinClient):
+class SageMakerClient(HostingOperations, TwinClient):
     service = "sagemaker"
 
     def __init__(self, backend: Any) -> None:

@@ -26,6 +26,11 @@ CREATE TABLE IF NOT EXISTS endpoints (
     updated REAL NOT NULL, failure TEXT, serving TEXT, pending TEXT, pending_config TEXT);
 CREATE TABLE IF NOT EXISTS monitoring_schedules (
     name TEXT PRIMARY KEY, created REAL NOT NULL, updated REAL NOT NULL, request TEXT NOT NULL);
+-- AddTags / ListTags / DeleteTags, by resource ARN. Added after the others: a home made before
+-- it gets the table on its next connection (CREATE TABLE IF NOT EXISTS is the migration).
+CREATE TABLE IF NOT EXISTS tags (
+    arn TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, position INTEGER NOT NULL,
+    PRIMARY KEY (arn, key));
 """
 
 

@@ -14,6 +14,11 @@ once it answers, then the old one drains: SIGTERM, in-flight requests finish, ca
 flushed), DescribeEndpoint (which is also when those transitions are observed), DeleteEndpoint.
 Clients address an endpoint by name (`invoke`), as InvokeEndpoint does, and are routed to the
 process serving at that moment, so a switch loses no request.
+
+This is the twin's backend (as moto keeps one per service): requests arrive already checked
+and shaped by boto3's `sagemaker` client over it (hosting_api.py) and boto3's
+`sagemaker-runtime` client (runtime.py); a HostingError's `code` is the error code the client
+answers with. One serving process serves an endpoint whatever its InitialInstanceCount.
 """
 
 import http.client
@@ -50,6 +55,7 @@ class Hosting(object):
         self.home = Path(home)
         self.launcher = launcher
         self._children = {}
+        self.deleted: Dict[str, Dict[int, str]] = {}  # endpoint: what delete_endpoint reported
 
     @property
     def db(self):
@@ -91,6 +97,11 @@ class Hosting(object):
         self.describe_endpoint_config(name)
         with self.db:
             self.db.execute("DELETE FROM endpoint_configs WHERE name = ?", (name,))
+
+    def list_endpoint_configs(self):
+        """[(name, creation time)], oldest first."""
+        rows = self.db.execute("SELECT name, created FROM endpoint_configs ORDER BY created")
+        return [(r["name"], r["created"]) for r in rows.fetchall()]
 
     # ------------------------------------------------------------------ endpoints
 
@@ -187,10 +198,15 @@ class Hosting(object):
                 processes[process["pid"]] = self._stop(process)
         with self.db:
             self.db.execute("DELETE FROM endpoints WHERE name = ?", (name,))
+        self.deleted[name] = processes  # DeleteEndpoint answers nothing; a command may tell
         return processes
 
     def has_endpoint(self, name):
         return self._row("endpoints", name) is not None
+
+    def config_of(self, name):
+        """The name of the endpoint config `name` serves now."""
+        return self._endpoint(name)["config"]
 
     def address(self, name):
         """(host, port) of the process serving `name` now."""
@@ -204,15 +220,17 @@ class Hosting(object):
         return "127.0.0.1", serving["port"]
 
     def invoke(self, name, body, content_type="text/csv", accept="text/csv", timeout=60):
-        """InvokeEndpoint: (status, content type, body) from the process serving `name`."""
+        """InvokeEndpoint: (status, content type, body) from the process serving `name`; a
+        header given as None is not sent."""
         host, port = self.address(name)
         connection = http.client.HTTPConnection(host, port, timeout=timeout)
+        headers = {"Content-Type": content_type, "Accept": accept}
         try:
             connection.request(
                 "POST",
                 "/invocations",
                 body=body,
-                headers={"Content-Type": content_type, "Accept": accept},
+                headers={k: v for k, v in headers.items() if v is not None},
             )
             response = connection.getresponse()
             return response.status, response.getheader("Content-Type"), response.read()
@@ -261,6 +279,16 @@ class Hosting(object):
                 (json.dumps(request), time.time(), name),
             )
         return {"MonitoringScheduleArn": sagemaker_arn("monitoring-schedule", name)}
+
+    def delete_monitoring_schedule(self, name):
+        self.describe_monitoring_schedule(name)
+        with self.db:
+            self.db.execute("DELETE FROM monitoring_schedules WHERE name = ?", (name,))
+
+    def list_monitoring_schedules(self):
+        """DescribeMonitoringSchedule of every schedule, oldest first."""
+        rows = self.db.execute("SELECT name FROM monitoring_schedules ORDER BY created")
+        return [self.describe_monitoring_schedule(r["name"]) for r in rows.fetchall()]
 
     # ------------------------------------------------------------------ processes
 
@@ -373,8 +401,9 @@ class Hosting(object):
             "ProductionVariants": [
                 {
                     "VariantName": variant["VariantName"],
+                    # One serving process, whatever the config asks: said as it is.
                     "CurrentInstanceCount": 1,
-                    "DesiredInstanceCount": 1,
+                    "DesiredInstanceCount": variant.get("InitialInstanceCount", 1),
                     "CurrentWeight": 1.0,
                     "DesiredWeight": 1.0,
                 }
@@ -389,6 +418,8 @@ class Hosting(object):
                 "CaptureStatus": "Started",
                 "CurrentSamplingPercentage": capture.get("InitialSamplingPercentage", 100),
                 "DestinationS3Uri": capture["DestinationS3Uri"],
+                # A member the output shape requires; empty when the config names no key.
+                "KmsKeyId": capture.get("KmsKeyId", ""),
             }
         if row["failure"]:
             out["FailureReason"] = row["failure"]
