@@ -726,10 +726,13 @@ def test_a_databrew_run_whose_process_was_killed_ends_failed(tmp_path):
          str(home)],
         cwd=str(ROOT),
     )  # fmt: skip
+    def new_runs():  # the run's record, not the temporary file of its atomic write
+        return {p for p in runs.iterdir() if not p.name.startswith(".")} - before
+
     deadline = time.time() + 30
-    while not set(runs.iterdir()) - before and time.time() < deadline:
+    while not new_runs() and time.time() < deadline:
         time.sleep(0.02)
-    (started,) = set(runs.iterdir()) - before
+    (started,) = new_runs()
     child.send_signal(signal.SIGKILL)
     child.wait()
     with Workspace(home) as ws:
