@@ -29,6 +29,7 @@ what to do, and exit 1.
 import argparse
 import sqlite3
 import sys
+from typing import Optional, Sequence
 
 from pipelines.cli import (
     batch,
@@ -65,7 +66,7 @@ COMMAND_GROUPS = (
 )
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="churn", description="Churn pipeline template tools.")
     parser.add_argument("--version", action="version", version="churn " + package_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -75,11 +76,11 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
     return quiet_when_stdout_closes(_main, argv)
 
 
-def _main(argv):
+def _main(argv: Optional[Sequence[str]]) -> int:
     args = build_parser().parse_args(argv)
     home = home_path(getattr(args, "home", None))
     try:

@@ -2,12 +2,14 @@
 local files, with the model's own inference code: <input>.out per input file, rows in input
 order."""
 
+import argparse
 import json
 import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines.cli.common import (
     add_home,
@@ -19,8 +21,11 @@ from pipelines.cli.common import (
 from pipelines.cli.serve import servable
 from pipelines.errors import UserError
 
+if TYPE_CHECKING:
+    from pipelines.workspace import Workspace
 
-def cmd_batch(args, ws):
+
+def cmd_batch(args: argparse.Namespace, ws: "Workspace") -> int:
     from pipelines.serving import batch_transform
 
     source = Path(args.input)
@@ -99,7 +104,7 @@ def cmd_batch(args, ws):
     return 0
 
 
-def add_parsers(sub):
+def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("batch", help="score files with batch transform semantics")
     p.add_argument(
         "--input",

@@ -9,14 +9,20 @@ import re
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Optional, Sequence, TypeVar
 
 from pipelines.errors import UserError
 from processing.churn_schema import SAGEMAKER_NAME, available_schemas
 
+if TYPE_CHECKING:  # the command opens it; the groups only call it
+    from pipelines.workspace import Workspace
 
-def _number(text, cast, ok, wanted):
+N = TypeVar("N", int, float)
+
+
+def _number(text: str, cast: Callable[[str], N], ok: Callable[[N], bool], wanted: str) -> N:
     """An argparse type: `text` cast, and refused (NaN included) unless ok(value)."""
+    value: Optional[N]
     try:
         value = cast(text)
     except ValueError:
@@ -26,30 +32,30 @@ def _number(text, cast, ok, wanted):
     return value
 
 
-def positive_int(text):
+def positive_int(text: str) -> int:
     return _number(text, int, lambda v: v >= 1, "a positive whole number")
 
 
-def positive_float(text):
+def positive_float(text: str) -> float:
     return _number(text, float, lambda v: v > 0, "a positive number")
 
 
-def port_number(text):
+def port_number(text: str) -> int:
     return _number(text, int, lambda v: 1 <= v <= 65535, "a port number (1 to 65535)")
 
 
-def percentage(text):
+def percentage(text: str) -> float:
     return _number(text, float, lambda v: 0.0 <= v <= 100.0, "a percentage from 0 to 100")
 
 
-def add_home(parser):
+def add_home(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--home",
         help="where runs, models and the local store live (default: $CHURN_HOME or ./.churn)",
     )
 
 
-def add_schema(parser):
+def add_schema(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--schema",
         default="seed",
@@ -57,7 +63,7 @@ def add_schema(parser):
     )
 
 
-def group_name(text):
+def group_name(text: str) -> str:
     """An argparse type: a model package group name as SageMaker allows it."""
     if not SAGEMAKER_NAME.match(text):
         raise argparse.ArgumentTypeError(
@@ -67,7 +73,7 @@ def group_name(text):
     return text
 
 
-def add_group(parser, schema_default="seed"):
+def add_group(parser: argparse.ArgumentParser, schema_default: Optional[str] = "seed") -> None:
     """--schema and --group: the model package group a command picks versions in (the newest
     Approved by default), the schema's unless --group names one. `schema_default` None: no
     group unless one of them is given."""
@@ -85,7 +91,7 @@ def add_group(parser, schema_default="seed"):
     )
 
 
-def add_model_choice(parser, verb):
+def add_model_choice(parser: argparse.ArgumentParser, verb: str) -> None:
     """The options that say which model a serving command uses: a registered version (by
     number in the schema's group, GROUP/N or ARN; the newest Approved by default), or a trained
     model's folder. `verb`: what the command does with it ("serve", "score with")."""
@@ -103,7 +109,7 @@ def add_model_choice(parser, verb):
     add_group(parser)
 
 
-def group_of(args):
+def group_of(args: argparse.Namespace) -> Optional[str]:
     """The model package group a command's --group or --schema names (None: neither given)."""
     from pipelines.churn.schema_source import SchemaSource
 
@@ -112,21 +118,23 @@ def group_of(args):
     return SchemaSource(args.schema).schema.model_package_group if args.schema else None
 
 
-def default_group():
+def default_group() -> str:
     """The seed schema's group: what a command given no --schema means."""
     from pipelines.churn.schema_source import SchemaSource
 
     return SchemaSource("seed").schema.model_package_group
 
 
-def add_generated_data(parser):
+def add_generated_data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rows", type=positive_int, default=10000, help="rows to generate (default: %(default)s)"
     )
     parser.add_argument("--seed", type=int, default=0, help="generator seed (default: %(default)s)")
 
 
-def data_or_generated(args, ws, allow_s3=False, allow_folder=False):
+def data_or_generated(
+    args: argparse.Namespace, ws: "Workspace", allow_s3: bool = False, allow_folder: bool = False
+) -> str:
     """--data (a file; with allow_s3 an s3:// URI in the local store; with allow_folder a
     folder of CSV files), or generated seed-schema data when the schema is the seed's."""
     if args.data is None:
@@ -146,7 +154,7 @@ def data_or_generated(args, ws, allow_s3=False, allow_folder=False):
     return args.data
 
 
-def parse_params(pairs):
+def parse_params(pairs: Optional[Iterable[str]]) -> dict[str, str]:
     params = {}
     for pair in pairs or []:
         name, sep, value = pair.partition("=")
@@ -156,7 +164,9 @@ def parse_params(pairs):
     return params
 
 
-def check_batch_file(path, flag, features, names, csv_header=True):
+def check_batch_file(
+    path: str, flag: str, features: Iterable[str], names: Iterable[str], csv_header: bool = True
+) -> None:
     """What batch transform would mishandle, refused before anything runs: every line is a
     record, so a header line would be scored as a customer, and a blank line would be skipped,
     after which output line N no longer answers input line N."""

@@ -1,8 +1,10 @@
 """`churn generate-data`, `churn schemas` and `churn data features`: tables, the schemas that
 describe them, and a table's feature rows as batch scoring reads them."""
 
+import argparse
 import csv
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines.churn.schema_source import SchemaSource
 from pipelines.cli.common import add_schema, positive_int
@@ -11,8 +13,11 @@ from processing.churn_io import DataError, check_header, csv_files, read_raw_chu
 from processing.churn_job import write_atomic
 from processing.churn_schema import available_schemas, load_schema
 
+if TYPE_CHECKING:
+    from pipelines.workspace import Workspace
 
-def cmd_generate_data(args, ws):
+
+def cmd_generate_data(args: argparse.Namespace, ws: "Workspace") -> int:
     from pipelines.churn.datagen import write_csv
 
     out = Path(args.out)
@@ -23,13 +28,13 @@ def cmd_generate_data(args, ws):
     return 0
 
 
-def cmd_schemas(args, ws):
+def cmd_schemas(args: argparse.Namespace, ws: "Workspace") -> int:
     for name in available_schemas():
         print("%-8s %s" % (name, load_schema(name).description))
     return 0
 
 
-def cmd_data_features(args, ws):
+def cmd_data_features(args: argparse.Namespace, ws: "Workspace") -> int:
     """The table's feature columns, in schema order, as headerless rows: what `churn batch`
     and `churn run --batch-input` score (the id, the target and every other column left out;
     a missing value written as an empty field)."""
@@ -46,7 +51,7 @@ def cmd_data_features(args, ws):
     features = schema.feature_names
     count = 0
 
-    def write(tmp):
+    def write(tmp: str) -> None:
         nonlocal count
         with open(tmp, "w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out, lineterminator="\n")
@@ -66,7 +71,7 @@ def cmd_data_features(args, ws):
     return 0
 
 
-def add_parsers(sub):
+def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("generate-data", help="write synthetic seed-schema customers to a CSV")
     p.add_argument(
         "--rows", type=positive_int, default=10000, help="customers to write (default: %(default)s)"

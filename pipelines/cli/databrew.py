@@ -8,6 +8,9 @@ each step on the whole table, where PreprocessData fits on the train split only
   churn databrew run [--job NAME]              start the job and wait for it
 """
 
+import argparse
+from typing import TYPE_CHECKING
+
 from pipelines.aws.databrew import publish, run_job
 from pipelines.aws.errors import aws_errors
 from pipelines.churn.databrew import databrew_requests
@@ -15,11 +18,14 @@ from pipelines.churn.feature_group import LOCAL_ROLE
 from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX
 from pipelines.churn.schema_source import SchemaSource
 from pipelines.cli.common import add_home, add_schema
-from pipelines.cli.target import add_target, resolve
+from pipelines.cli.target import Target, add_target, resolve
 from pipelines.errors import UserError
 
+if TYPE_CHECKING:
+    from pipelines.workspace import Workspace
 
-def _locations(args, target):
+
+def _locations(args: argparse.Namespace, target: Target) -> tuple[str, str, str]:
     """(data URL, output URL, role) of publish: as given, else the local home's."""
     data_url = target.data_url(args.data_url, "databrew/input")
     output_url = args.output_url or target.local_default(
@@ -34,7 +40,7 @@ def _locations(args, target):
     return data_url, output_url, role
 
 
-def cmd_publish(args, ws):
+def cmd_publish(args: argparse.Namespace, ws: "Workspace") -> int:
     schema = SchemaSource(args.schema).schema
     target = resolve(args, ws)
     data_url, output_url, role = _locations(args, target)
@@ -58,7 +64,7 @@ def cmd_publish(args, ws):
     return 0
 
 
-def cmd_run(args, ws):
+def cmd_run(args: argparse.Namespace, ws: "Workspace") -> int:
     with aws_errors("databrew job %s: " % args.job):
         target = resolve(args, ws)
         described = run_job(target.client("databrew"), args.job, target.poll_seconds)
@@ -70,7 +76,7 @@ def cmd_run(args, ws):
     return 0
 
 
-def add_parsers(sub):
+def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("databrew", help="the recipe as an AWS Glue DataBrew job (local or AWS)")
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True

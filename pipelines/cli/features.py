@@ -11,6 +11,7 @@ twin) by default, on AWS with --region or --profile. Both go through the same ca
                          [--out FILE]
 """
 
+import argparse
 import json
 import os
 import shlex
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from pipelines.aws.errors import aws_errors
 from pipelines.aws.featurestore import (
@@ -43,13 +45,21 @@ from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX
 from pipelines.churn.schema_source import SchemaSource
 from pipelines.churn.script_run import StepFailed, run_script
 from pipelines.cli.common import add_home, add_schema, positive_int
-from pipelines.cli.target import add_target, resolve
+from pipelines.cli.target import Target, add_target, resolve
 from pipelines.errors import UserError
-from processing.churn_features import FeatureGroupError, parse_event_time, refused_record
+from processing.churn_features import (
+    FeatureGroupError,
+    FeatureGroupLayout,
+    parse_event_time,
+    refused_record,
+)
 from processing.churn_io import DataError, csv_files, read_raw_table
 
+if TYPE_CHECKING:
+    from pipelines.workspace import Workspace
 
-def _role(args, target):
+
+def _role(args: argparse.Namespace, target: Target) -> Optional[str]:
     return (
         args.role_arn
         or target.local_default(LOCAL_ROLE)
@@ -57,11 +67,11 @@ def _role(args, target):
     )
 
 
-def _offline_store(args, target):
+def _offline_store(args: argparse.Namespace, target: Target) -> Optional[str]:
     return args.offline_store or target.local_default(offline_store_root(LOCAL_BUCKET, PREFIX))
 
 
-def cmd_create(args, ws):
+def cmd_create(args: argparse.Namespace, ws: "Workspace") -> int:
     target = resolve(args, ws)
     schema = SchemaSource(args.schema).schema
     role, offline_store = _role(args, target), _offline_store(args, target)
@@ -75,13 +85,13 @@ def cmd_create(args, ws):
     return 0
 
 
-def cmd_describe(args, ws):
+def cmd_describe(args: argparse.Namespace, ws: "Workspace") -> int:
     description = describe_feature_group(resolve(args, ws).client("sagemaker"), args.feature_group)
     print(json.dumps(description, indent=1, default=str))
     return 0
 
 
-def cmd_list(args, ws):
+def cmd_list(args: argparse.Namespace, ws: "Workspace") -> int:
     summaries = list_feature_groups(resolve(args, ws).client("sagemaker"))
     for g in summaries:
         print(
@@ -92,13 +102,13 @@ def cmd_list(args, ws):
     return 0
 
 
-def cmd_delete_group(args, ws):
+def cmd_delete_group(args: argparse.Namespace, ws: "Workspace") -> int:
     delete_feature_group(resolve(args, ws).client("sagemaker"), args.feature_group)
     print("deleted feature group %s (its offline store stays where it is)" % args.feature_group)
     return 0
 
 
-def read_table(path, schema, group_layout):
+def read_table(path: str, schema: Any, group_layout: FeatureGroupLayout) -> dict[str, list[Any]]:
     """The CSV's columns the feature group holds, as {column: [raw text]}."""
     try:
         table = read_raw_table(csv_files(path), schema, str)
@@ -112,7 +122,9 @@ def read_table(path, schema, group_layout):
     return {c: table[c].fillna("").tolist() for c in group_layout.table_columns}
 
 
-def event_times(path, table, group_layout):
+def event_times(
+    path: str, table: Mapping[str, list[Any]], group_layout: FeatureGroupLayout
+) -> list[float]:
     """Each row's event time: the schema's event-time column, or now for every row."""
     column = group_layout.table_event_time
     if not column:
@@ -126,7 +138,7 @@ def event_times(path, table, group_layout):
     return times
 
 
-def require_group(target, args):
+def require_group(target: Target, args: argparse.Namespace) -> None:
     """Refuse a missing feature group before the table is read, naming the command that
     creates it (ingest writes records; it does not create the group)."""
     if not feature_group_exists(target.client("sagemaker"), args.feature_group):
@@ -151,7 +163,7 @@ def require_group(target, args):
         ) from None
 
 
-def cmd_ingest(args, ws):
+def cmd_ingest(args: argparse.Namespace, ws: "Workspace") -> int:
     target = resolve(args, ws)
     schema = SchemaSource(args.schema).schema
     group_layout = layout_of(schema)
@@ -166,7 +178,7 @@ def cmd_ingest(args, ws):
         raise UserError("%s %s" % (args.data, e)) from None
     ids = columns[group_layout.record_identifier]
 
-    def refused(index, error):  # line 1 is the header
+    def refused(index: int, error: Exception) -> UserError:  # line 1 is the header
         return UserError("%s %s" % (args.data, refused_record(index + 2, ids[index], error)))
 
     bulk = target.bulk_ingest()
@@ -188,14 +200,14 @@ def cmd_ingest(args, ws):
     return 0
 
 
-def cmd_get(args, ws):
+def cmd_get(args: argparse.Namespace, ws: "Workspace") -> int:
     runtime = resolve(args, ws).client("sagemaker-featurestore-runtime")
     names = [n.strip() for n in args.features.split(",") if n.strip()] if args.features else None
     print(json.dumps(online_record(runtime, args.feature_group, args.id, names), indent=1))
     return 0
 
 
-def cmd_delete_record(args, ws):
+def cmd_delete_record(args: argparse.Namespace, ws: "Workspace") -> int:
     event_time = args.event_time or "%.6f" % time.time()
     runtime = resolve(args, ws).client("sagemaker-featurestore-runtime")
     delete_record(runtime, args.feature_group, args.id, event_time, args.hard)
@@ -203,7 +215,7 @@ def cmd_delete_record(args, ws):
     return 0
 
 
-def cmd_dataset(args, ws):
+def cmd_dataset(args: argparse.Namespace, ws: "Workspace") -> int:
     if args.entities and args.as_of:
         raise UserError("give --entities CSV or --as-of TIME, not both")
     target = resolve(args, ws)
@@ -234,7 +246,7 @@ def cmd_dataset(args, ws):
     return 0
 
 
-def add_common(p, schema=True):
+def add_common(p: argparse.ArgumentParser, schema: bool = True) -> None:
     p.add_argument("--feature-group", default=DEFAULT_NAME, help="default: %(default)s")
     if schema:
         add_schema(p)
@@ -242,7 +254,7 @@ def add_common(p, schema=True):
     add_home(p)
 
 
-def add_parsers(sub):
+def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     features = sub.add_parser("features", help="the churn feature group (SageMaker Feature Store)")
     fsub = features.add_subparsers(dest="features_command", metavar="ACTION")
     fsub.required = True

@@ -1,11 +1,13 @@
 """`churn run`, `churn runs` and `churn run-scripts`: the pipeline on this machine."""
 
+import argparse
 import json
 import os
 import re
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from pipelines.churn.feature_group import DEFAULT_NAME as DEFAULT_GROUP
 from pipelines.churn.schema_source import SchemaSource
@@ -23,8 +25,11 @@ from pipelines.local.sagemaker.jobs.container import tail
 from pipelines.local.sagemaker.records import elapsed
 from processing.churn_io import DataError, check_header, check_table, csv_files
 
+if TYPE_CHECKING:
+    from pipelines.workspace import RunResult, Workspace
 
-def cmd_run(args, ws):
+
+def cmd_run(args: argparse.Namespace, ws: "Workspace") -> int:
     source = SchemaSource(args.schema)  # a wrong schema fails here, before anything starts
     data = data_or_generated(args, ws, allow_s3=True, allow_folder=True)
     if not data.startswith("s3://"):
@@ -69,7 +74,7 @@ def cmd_run(args, ws):
     return 0 if result.succeeded else 1
 
 
-def note_absent_drops(table, schema):
+def note_absent_drops(table: str, schema: Any) -> None:
     """A "drop" naming a column the table does not have changes nothing (columns the schema does
     not name are ignored anyway) but may be a misspelt name: said, not refused, since a table
     built from the feature store has no dropped columns at all."""
@@ -82,7 +87,7 @@ def note_absent_drops(table, schema):
         )
 
 
-def in_users_terms(reason, data):
+def in_users_terms(reason: str, data: Optional[str]) -> str:
     """A job's failure reason as one line, naming the user's file (for a folder, its file)
     where the job named its container path (/opt/ml/processing/input/data/<file>) or, in a
     validation example, the file relative to its input ("(<file> line 5)")."""
@@ -95,12 +100,17 @@ def in_users_terms(reason, data):
         files = {Path(data).name: data}
     for name, path in files.items():
         container = r"\S*/opt/ml/processing/input/data/%s(?!\w)" % re.escape(name)
-        reason = re.sub(container, lambda m, path=path: path, reason)
+        reason = re.sub(container, _literal(path), reason)
         reason = reason.replace("(%s line " % name, "(%s line " % path)
     return reason
 
 
-def print_result(result, data=None):
+def _literal(text: str) -> Callable[["re.Match[str]"], str]:
+    """A re.sub replacement that is `text` as it is: no backslash in it is an escape."""
+    return lambda match: text
+
+
+def print_result(result: "RunResult", data: Optional[str] = None) -> None:
     record = result.record
     steps = record["Steps"]
     # The execution's time is what `churn runs list` and the UI show; the command's also holds
@@ -138,7 +148,7 @@ def print_result(result, data=None):
                 sys.stderr.write("last lines of %s:\n%s\n" % (path, text))
 
 
-def log_tail(log):
+def log_tail(log: Union[str, Path]) -> tuple[str, Path]:
     """The last lines of a failed job's log (a log file, or the first non-empty log of the job
     folder), and its path."""
     log = Path(log)
@@ -149,7 +159,7 @@ def log_tail(log):
     return "", log
 
 
-def cmd_runs(args, ws):
+def cmd_runs(args: argparse.Namespace, ws: "Workspace") -> int:
     if args.action == "list":
         found = ws.execution_summaries()
         if args.json:
@@ -200,7 +210,7 @@ def cmd_runs(args, ws):
     return 0
 
 
-def cmd_run_scripts(args, ws):
+def cmd_run_scripts(args: argparse.Namespace, ws: "Workspace") -> int:
     from pipelines.churn.script_run import run_sequence
 
     SchemaSource(args.schema)  # a wrong schema name fails here, before any job starts
@@ -225,7 +235,7 @@ def cmd_run_scripts(args, ws):
     return 0
 
 
-def add_parsers(sub):
+def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("run", help="run the pipeline definition locally (no Docker, no AWS)")
     p.add_argument(
         "--data",

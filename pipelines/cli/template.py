@@ -7,6 +7,7 @@ import importlib
 import json
 import os
 import sys
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from pipelines.aws.errors import credentials_error
 from pipelines.churn.sdk import quiet_sdk
@@ -15,8 +16,11 @@ from pipelines.errors import UserError
 
 DEFAULT_MODULE = "pipelines.churn.pipeline"
 
+# A command's main: argv (None: sys.argv[1:]) to its exit code.
+Main = Callable[[Optional[Sequence[str]]], int]
 
-def pipeline_parser(prog, description):
+
+def pipeline_parser(prog: str, description: str) -> argparse.ArgumentParser:
     """The flags the SageMaker project templates' commands share."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument(
@@ -29,7 +33,7 @@ def pipeline_parser(prog, description):
     return parser
 
 
-def add_option(parser: argparse.ArgumentParser, flag: str, **kwargs) -> None:
+def add_option(parser: argparse.ArgumentParser, flag: str, **kwargs: Any) -> None:
     """`--flag`, and `-flag` as the SageMaker project templates spell it (their buildspecs
     call `run-pipeline -role-arn ... -kwargs ...`): accepted, but left out of --help, which
     would otherwise show every option twice in two spellings."""
@@ -39,7 +43,7 @@ def add_option(parser: argparse.ArgumentParser, flag: str, **kwargs) -> None:
     )
 
 
-def parse_kwargs(text):
+def parse_kwargs(text: Optional[str]) -> dict[str, Any]:
     if not text:
         return {}
     try:
@@ -51,7 +55,7 @@ def parse_kwargs(text):
     return kwargs
 
 
-def region_of(kwargs):
+def region_of(kwargs: Mapping[str, Any]) -> str:
     region = (
         kwargs.get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     )
@@ -60,7 +64,7 @@ def region_of(kwargs):
     return region
 
 
-def load_pipeline(module_name, kwargs):
+def load_pipeline(module_name: str, kwargs: Mapping[str, Any]) -> Any:
     """Import `module_name` and call its get_pipeline(**kwargs), region filled in from the
     environment when kwargs lack it."""
     quiet_sdk()
@@ -80,13 +84,13 @@ def load_pipeline(module_name, kwargs):
         raise UserError(str(e))
 
 
-def run_command(main, argv, prog):
+def run_command(main: Main, argv: Optional[Sequence[str]], prog: str) -> int:
     """Run main(argv); user mistakes become one line on stderr and exit code 1, and a closed
     stdout ends it quietly, as it ends `churn`."""
     return quiet_when_stdout_closes(lambda a: _one_line_errors(main, a, prog), argv)
 
 
-def _one_line_errors(main, argv, prog):
+def _one_line_errors(main: Main, argv: Optional[Sequence[str]], prog: str) -> int:
     try:
         return main(argv)
     except UserError as e:

@@ -1,15 +1,20 @@
 """`churn ui`: the home's executions, model registry and monitoring reports as web pages, on
 127.0.0.1 (pipelines/ui/)."""
 
+import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from pipelines.cli.common import add_home
 
+if TYPE_CHECKING:
+    from pipelines.workspace import Workspace
 
-def cmd_ui(args, ws):
+
+def cmd_ui(args: argparse.Namespace, ws: "Workspace") -> int:
     from pipelines.ui.server import LOOPBACK, serve
 
-    def ready(url):
+    def ready(url: str) -> None:
         print("churn ui: %s (home %s); Ctrl-C stops it" % (url, ws.home))
         sys.stdout.flush()
 
@@ -22,7 +27,7 @@ def cmd_ui(args, ws):
     return 0
 
 
-def add_parsers(sub):
+def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser(
         "ui", help="web pages of the executions, model registry and monitoring (127.0.0.1)"
     )

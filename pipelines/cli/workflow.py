@@ -14,16 +14,22 @@ default, on AWS with --region or --profile (pipelines/cli/target.py): the same c
                                                from the code at each run)
 """
 
+import argparse
 import json
 import sys
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 from pipelines.aws.config import split_ids
 from pipelines.aws.errors import aws_errors
 from pipelines.churn.schema_source import SchemaSource
 from pipelines.churn.workflows import NAMES, WorkflowSettings, definition, training_labels
 from pipelines.cli.common import add_generated_data, add_home, add_schema, data_or_generated
-from pipelines.cli.target import add_target, resolve
+from pipelines.cli.target import Target, add_target, resolve
 from pipelines.errors import UserError
+
+if TYPE_CHECKING:
+    from pipelines.workspace import Workspace
 
 LOCAL_MACHINES = (
     "the local home's state machines are made from the code at each `churn workflow run`: "
@@ -31,7 +37,7 @@ LOCAL_MACHINES = (
 )
 
 
-def _settings(args):
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
     values = {
         key: getattr(args, key)
         for key in (
@@ -54,12 +60,12 @@ def _settings(args):
     return values
 
 
-def cmd_definition(args, ws):
+def cmd_definition(args: argparse.Namespace, ws: "Workspace") -> int:
     print(json.dumps(definition(args.name, WorkflowSettings(**_settings(args))), indent=1))
     return 0
 
 
-def _input(text):
+def _input(text: Optional[str]) -> dict[str, Any]:
     if not text:
         return {}
     try:
@@ -71,7 +77,7 @@ def _input(text):
     return value
 
 
-def _echo(event):
+def _echo(event: dict[str, Any]) -> None:
     """A followed execution's progress, one line per state entered or failure."""
     kind = event["type"]
     if kind.endswith("StateEntered"):
@@ -82,14 +88,14 @@ def _echo(event):
     sys.stdout.flush()
 
 
-def _state_machine(args, ws, target):
+def _state_machine(args: argparse.Namespace, ws: "Workspace", target: Target) -> tuple[Any, str]:
     """(client, ARN) of the workflow's state machine on the target: in the local home, made
     from the code now (with --data staged and the local settings); on AWS, the one `churn
     workflow create` made."""
     from pipelines.aws.stepfunctions import find
     from pipelines.local.stepfunctions.interpreter import Clock
 
-    def make_workflows():
+    def make_workflows() -> Any:
         data = data_or_generated(args, ws, allow_s3=True)
         settings = _settings(args)
         clock = Clock(getattr(args, "wait_scale", 1.0))
@@ -105,7 +111,7 @@ def _state_machine(args, ws, target):
     return client, arn
 
 
-def cmd_run(args, ws):
+def cmd_run(args: argparse.Namespace, ws: "Workspace") -> int:
     from pipelines.aws.stepfunctions import follow, start
 
     target = resolve(args, ws)
@@ -126,7 +132,7 @@ def cmd_run(args, ws):
     return 0 if result["status"] == "SUCCEEDED" else 1
 
 
-def cmd_runs(args, ws):
+def cmd_runs(args: argparse.Namespace, ws: "Workspace") -> int:
     from pipelines.aws.stepfunctions import describe, executions
 
     target = resolve(args, ws)
@@ -154,7 +160,7 @@ def cmd_runs(args, ws):
     return 0
 
 
-def _json_time(value):
+def _json_time(value: datetime) -> str:
     """boto3's datetimes as JSON: ISO 8601, as the AWS CLI prints them."""
     return value.isoformat()
 
@@ -162,11 +168,11 @@ def _json_time(value):
 # -- on AWS -----------------------------------------------------------------------------
 
 
-def _machine_name(args):
+def _machine_name(args: argparse.Namespace) -> str:
     return "%s-%s" % (args.prefix, args.name)
 
 
-def cmd_create(args, ws):
+def cmd_create(args: argparse.Namespace, ws: "Workspace") -> int:
     from pipelines.aws.stepfunctions import ensure_state_machine, find, session_machine_arn
 
     if args.config_prefix:
@@ -229,7 +235,9 @@ def cmd_create(args, ws):
     return 0
 
 
-def _aws_locations(args, session, settings):
+def _aws_locations(
+    args: argparse.Namespace, session: Any, settings: Mapping[str, Any]
+) -> dict[str, str]:
     """Where a workflow's objects go on AWS, under --bucket: capture, monitoring reports and
     (direct) the code bundles, uploaded here, the model artifacts and the region's XGBoost
     image; a flag given wins."""
@@ -264,7 +272,7 @@ def _aws_locations(args, session, settings):
     return {k: v for k, v in out.items() if k not in settings}
 
 
-def cmd_start(args, ws):
+def cmd_start(args: argparse.Namespace, ws: "Workspace") -> int:
     from pipelines.aws.stepfunctions import follow, start
 
     target = resolve(args, ws)
@@ -278,7 +286,7 @@ def cmd_start(args, ws):
     return 0
 
 
-def cmd_describe(args, ws):
+def cmd_describe(args: argparse.Namespace, ws: "Workspace") -> int:
     from pipelines.aws.stepfunctions import describe
 
     target = resolve(args, ws)
@@ -288,7 +296,7 @@ def cmd_describe(args, ws):
     return 0
 
 
-def _add_names(p):
+def _add_names(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pipeline-name", help="the pipeline train-and-deploy starts (ChurnPipeline)")
     p.add_argument(
         "--model-package-group",
@@ -309,7 +317,7 @@ def _add_names(p):
     p.add_argument("--security-group-ids", help="comma-separated, with --subnets")
 
 
-def _add_wait_scale(p):
+def _add_wait_scale(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--wait-scale",
         type=float,
@@ -319,7 +327,7 @@ def _add_wait_scale(p):
     )
 
 
-def _add_prefix(p):
+def _add_prefix(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--prefix",
         default="churn",
@@ -327,7 +335,7 @@ def _add_prefix(p):
     )
 
 
-def add_parsers(sub):
+def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("workflow", help="the Step Functions workflows: print, run, start")
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
