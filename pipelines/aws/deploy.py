@@ -12,6 +12,7 @@ Undeploy deletes the endpoint's monitoring schedules, the endpoint, its config a
 import time
 
 from pipelines.aws import scaling as endpoint_scaling
+from pipelines.aws.registry import require_approved
 from pipelines.aws.sessions import aws_session
 from pipelines.errors import DeployError
 
@@ -63,12 +64,7 @@ def deploy(
     sm = session.client("sagemaker")
     autoscaling = autoscaling_client or session.client("application-autoscaling")
     package = sm.describe_model_package(ModelPackageName=model_package_arn)
-    status = package.get("ModelApprovalStatus")
-    if status != "Approved" and not allow_unapproved:
-        raise DeployError(
-            "model package %s is %s, not Approved: approve it in the registry "
-            "first (or pass --allow-unapproved)" % (model_package_arn, status)
-        )
+    require_approved(package, allow_unapproved)
     container = package["InferenceSpecification"]["Containers"][0]
     suffix = time.strftime("%Y%m%d%H%M%S", time.gmtime())
     model_name = "%s-%s" % (endpoint_name, suffix)
