@@ -126,20 +126,25 @@ def find_package(sm: Any, ref: Optional[Any], group: Optional[str], where: str =
                     "GROUP/VERSION" % ", ".join(groups)
                 )
             group = groups[0] if groups else ""
-        name = "%s/%d" % (group, int(number))
-    try:
-        package: Package = sm.describe_model_package(ModelPackageName=name)
-        return package
-    except ClientError as e:
-        if e.response["Error"]["Code"] != "ValidationException":
-            raise RegistryError(
-                "model version %s: %s" % (ref, e.response["Error"].get("Message", ""))
-            )
+        # by its ARN: DescribeModelPackage takes a versioned package's ARN (a name is an
+        # unversioned package's; moto maps a group's name to its newest version)
+        listed = _summaries(sm, group) if group else []
+        wanted = [p for p in listed if p.get("ModelPackageVersion") == int(number)]
+        name = wanted[0]["ModelPackageArn"] if wanted else ""
+    if name:
+        try:
+            package: Package = sm.describe_model_package(ModelPackageName=name)
+            return package
+        except ClientError as e:
+            if e.response["Error"]["Code"] != "ValidationException":
+                raise RegistryError(
+                    "model version %s: %s" % (ref, e.response["Error"].get("Message", ""))
+                )
     known = ", ".join(version_name(p) for p in list_versions(sm)) or "none yet"
     raise RegistryError(
         "no model version %s%s (registered: %s); name one as GROUP/N, or the group "
         "with --group or --schema (`churn models list`)"
-        % (number, " in group %s" % group if group and name != ref else "", known)
+        % (number, " in group %s" % group if group and not ref.startswith("arn:") else "", known)
     )
 
 

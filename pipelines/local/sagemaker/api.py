@@ -219,7 +219,7 @@ class SageMakerClient(TwinClient):
 
     @staticmethod
     def _created_in(request: Request, item: Dict[str, Any]) -> bool:
-        created = item.get("created", item.get("CreationTime"))
+        created = float(item["created"] if "created" in item else item["CreationTime"])
         after, before = request.get("CreationTimeAfter"), request.get("CreationTimeBefore")
         return (after is None or created > _epoch(after)) and (
             before is None or created < _epoch(before)
