@@ -99,13 +99,16 @@ def _token(place: Any) -> str:
 
 def _place(operation: str, token: str) -> Any:
     try:
-        return json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
+        place = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
+        if isinstance(place, list) and len(place) == 2 and isinstance(place[1], str):
+            return place
     except (ValueError, TypeError, UnicodeError):
-        raise client_error(
-            operation,
-            "ValidationException",
-            "NextToken %r is not a token %s answered" % (token, operation),
-        )
+        pass
+    raise client_error(
+        operation,
+        "ValidationException",
+        "NextToken %r is not a token %s answered" % (token, operation),
+    )
 
 
 def _page(
