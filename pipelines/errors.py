@@ -5,7 +5,7 @@
      |    |                    commands print it as one line, with no traceback, and exit 1
      |    +-- PipelineError    a definition the local engine cannot run; nothing was started
      |    +-- StoreError       a bad S3 URI, or no object there, in the local store
-     |    +-- RegistryError    an unknown model version or group in the local registry
+     |    +-- RegistryError    (aws/registry.py) a model version or group the registry lacks
      |    +-- ModelSourceError a model that cannot be served from where it was named
      |    |    +-- HandlerError       (serving/handlers.py) no inference program, or no handler
      |    +-- MonitorError     captured data or a baseline that cannot be checked
@@ -38,7 +38,9 @@ class StoreError(UserError):
 
 
 class RegistryError(UserError):
-    """No such model version or group, or a status the registry does not know."""
+    """No such model version or group, or a status the registry does not know: what
+    pipelines/aws/registry.py tells a user who named one (the twin itself refuses as SageMaker
+    does, with a ClientError)."""
 
 
 class ModelSourceError(UserError):

@@ -19,6 +19,8 @@ from typing import Optional, Union
 
 from pipelines.aws.databrew import databrew_integrations
 from pipelines.aws.featurestore import ensure_feature_group, offline_store_uri
+from pipelines.aws.registry import drift_baselines, find_package, require_approved
+from pipelines.aws.registry import latest_approved as latest_approved_version
 from pipelines.aws.stepfunctions import ensure_state_machine
 from pipelines.churn.bundles import build_bundles
 from pipelines.churn.feature_group import LOCAL_ROLE, feature_group_request, offline_store_root
@@ -27,10 +29,11 @@ from pipelines.churn.schema_source import SchemaSource
 from pipelines.churn.workflows import NAMES as WORKFLOW_NAMES
 from pipelines.churn.workflows import WorkflowSettings, training_labels
 from pipelines.churn.workflows import definition as workflow_definition
-from pipelines.errors import ModelSourceError, MonitorError, UserError
+from pipelines.errors import MonitorError, UserError
 from pipelines.local.databrew.service import DataBrew
 from pipelines.local.featurestore.server import FeatureStoreServer
 from pipelines.local.featurestore.store import LocalFeatureStore
+from pipelines.local.sagemaker.api import SageMakerClient
 from pipelines.local.sagemaker.backend import SageMakerBackend
 from pipelines.local.sagemaker.engine import Execution
 from pipelines.local.sagemaker.hosting import HostingError
@@ -182,7 +185,15 @@ class Workspace(object):
 
     @property
     def registry(self):
+        """The local registry's storage (what a run registers into); reads go through
+        `sagemaker_client`, as on AWS."""
         return self.sagemaker.registry
+
+    @property
+    def sagemaker_client(self):
+        """boto3's `sagemaker` client, answered by this home's local SageMaker: what
+        pipelines/aws/ takes."""
+        return SageMakerClient(self.sagemaker)
 
     def close(self):
         self.sagemaker.close()
@@ -503,46 +514,22 @@ class Workspace(object):
     # ------------------------------------------------------------------ registered models
 
     def latest_approved(self, group):
-        """The newest Approved version of model package group `group` (what the templates
-        deploy): each table registers into its own group, so a command given a schema serves,
-        scores and monitors that table's versions only."""
-        packages = self.registry.list_packages()
-        approved = [p for p in packages if p["ModelApprovalStatus"] == "Approved"]
-        mine = [p for p in approved if p["ModelPackageGroupName"] == group]
-        if not mine:
-            others = sorted({p["ModelPackageGroupName"] for p in approved})
-            raise UserError(
-                "no Approved model version in group %s under %s: approve one (`churn models "
-                "approve %s/N`), name one with --model-version N --allow-unapproved%s"
-                % (
-                    group,
-                    self.home,
-                    group,
-                    "; Approved versions are in %s: pass the schema of that table (--schema) "
-                    "or --group %s" % (", ".join(others), others[0])
-                    if others
-                    else "",
-                )
-            )
-        return max(mine, key=lambda p: p["CreationTime"])["ModelPackageArn"]
+        """The ARN of the newest Approved version of model package group `group` (what the
+        templates deploy; pipelines/aws/registry.py)."""
+        return latest_approved_version(self.sagemaker_client, group, "under %s" % self.home)
 
     def package(self, ref, group):
-        """A registered version: `ref` (number, GROUP/NUMBER or ARN; a number in `group`), or
-        the newest Approved version of `group`."""
-        return self.registry.find(ref or self.latest_approved(group), group)
+        """A registered version (DescribeModelPackage): `ref` (number, GROUP/NUMBER or ARN; a
+        number in `group`), or the newest Approved version of `group`."""
+        return find_package(self.sagemaker_client, ref or None, group, "under %s" % self.home)
 
     def servable_model(self, ref, group, allow_unapproved=False):
         """A registered version (see `package`) laid out for serving. Only Approved versions
         unless `allow_unapproved`: the registry's approval is the gate to production."""
         package = self.package(ref, group)
+        require_approved(package, allow_unapproved)
         status = package["ModelApprovalStatus"]
         name = "%s/%d" % (package["ModelPackageGroupName"], package["ModelPackageVersion"])
-        if status != "Approved" and not allow_unapproved:
-            raise ModelSourceError(
-                "model version %s is %s, not Approved: approve it with "
-                "`churn models approve %s`, or pass --allow-unapproved to "
-                "serve it anyway" % (name, status, name)
-            )
         container = package["InferenceSpecification"]["Containers"][0]
         env = container.get("Environment") or {}
         submit = env.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
@@ -684,7 +671,7 @@ class Workspace(object):
         metrics and evaluation report (ModelMetrics.ModelQuality), the ROC and PR plots that
         EvaluateModel writes beside the report, and the data-quality baseline (statistics and
         constraints, None where the version has none)."""
-        package = self.registry.find(ref)
+        package = self.package(ref, None)
         report_uri = evaluation_uri(package)
         evaluation = self.store_json(report_uri) if report_uri else None
         plots = {}
@@ -694,14 +681,14 @@ class Workspace(object):
                 uri = folder + "/" + file_name
                 if self.store.exists(uri):
                     plots[name] = uri
-        quality = (package.get("DriftCheckBaselines") or {}).get("ModelDataQuality") or {}
+        baselines = drift_baselines(package)
         return {
             "package": package,
             "evaluation": evaluation,
             "metrics": quality_metrics(evaluation) if evaluation else {},
             "plots": plots,
-            "statistics": self.store_json((quality.get("Statistics") or {}).get("S3Uri", "")),
-            "constraints": self.store_json((quality.get("Constraints") or {}).get("S3Uri", "")),
+            "statistics": self.store_json(baselines[0]) if baselines else None,
+            "constraints": self.store_json(baselines[1]) if baselines else None,
         }
 
     def version_metrics(self, package):
@@ -767,11 +754,10 @@ class Workspace(object):
 
     def drift_baseline(self, ref):
         """(statistics, constraints) of a version's data-quality DriftCheckBaselines."""
-        package = self.registry.find(ref)
-        quality = (package.get("DriftCheckBaselines") or {}).get("ModelDataQuality")
-        if not quality:
+        baselines = drift_baselines(self.package(ref, None))
+        if not baselines:
             raise MonitorError("model version %s has no data-quality DriftCheckBaselines" % ref)
         return (
-            json.loads(self.store.read_bytes(quality["Statistics"]["S3Uri"])),
-            json.loads(self.store.read_bytes(quality["Constraints"]["S3Uri"])),
+            json.loads(self.store.read_bytes(baselines[0])),
+            json.loads(self.store.read_bytes(baselines[1])),
         )

@@ -19,6 +19,7 @@ import uuid
 from typing import Any, Dict, Optional
 
 from pipelines.aws import scaling as endpoint_scaling
+from pipelines.aws.registry import require_approved
 from pipelines.aws.sessions import aws_session
 from pipelines.errors import DeployError
 
@@ -84,12 +85,7 @@ def deploy(
             "auto-scaling needs Application Auto Scaling, which has no local twin: AWS only"
         )
     package = sm.describe_model_package(ModelPackageName=model_package_arn)
-    status = package.get("ModelApprovalStatus")
-    if status != "Approved" and not allow_unapproved:
-        raise DeployError(
-            "model package %s is %s, not Approved: approve it in the registry "
-            "first (or pass --allow-unapproved)" % (model_package_arn, status)
-        )
+    require_approved(package, allow_unapproved)
     containers = (package.get("InferenceSpecification") or {}).get("Containers") or []
     if not containers:
         raise DeployError(

@@ -15,6 +15,7 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Optional, Sequence, TypedDict
 
+from pipelines.aws.registry import drift_baselines
 from pipelines.errors import MonitorError
 from pipelines.monitoring.capture_reader import Payload, payloads_of_records
 from pipelines.monitoring.drift import Violation
@@ -97,14 +98,14 @@ def package_baseline(
         package = sagemaker.describe_model_package(ModelPackageName=model_package_arn)
     except ClientError as e:
         raise MonitorError("model package %s: %s" % (model_package_arn, _message(e)))
-    quality = (package.get("DriftCheckBaselines") or {}).get("ModelDataQuality")
-    if not quality:
+    baselines = drift_baselines(package)
+    if not baselines:
         raise MonitorError(
             "model package %s has no data-quality DriftCheckBaselines" % model_package_arn
         )
     return (
-        _read_json(s3, quality["Statistics"]["S3Uri"], "baseline statistics"),
-        _read_json(s3, quality["Constraints"]["S3Uri"], "baseline constraints"),
+        _read_json(s3, baselines[0], "baseline statistics"),
+        _read_json(s3, baselines[1], "baseline constraints"),
     )
 
 

@@ -1,9 +1,11 @@
-"""`churn models`: the local model registry."""
+"""`churn models`: the local model registry, through pipelines/aws/registry.py with the twin's
+`sagemaker` client (the same calls AWS's registry answers)."""
 
 import json
 import re
 import time
 
+from pipelines.aws.registry import find_package, list_versions, set_approval
 from pipelines.cli.common import add_group, add_home, group_of
 from pipelines.errors import UserError
 
@@ -27,15 +29,15 @@ def listing(ws, group):
             "status": p["ModelApprovalStatus"],
             "auc": ws.version_metrics(p).get("auc"),
             "schema": schema_of(p),
-            "created": p["CreationTime"],
+            "created": p["CreationTime"].timestamp(),
             "arn": p["ModelPackageArn"],
         }
-        for p in ws.registry.list_packages(group)
+        for p in list_versions(ws.sagemaker_client, group)
     ]
 
 
 def cmd_models(args, ws):
-    registry = ws.registry
+    sm = ws.sagemaker_client
     group = group_of(args)
     if args.action == "list":
         versions = listing(ws, group)
@@ -63,10 +65,11 @@ def cmd_models(args, ws):
     if not args.version:
         raise UserError("churn models %s needs a VERSION (see `churn models list`)" % args.action)
     if args.action == "describe":
-        print(json.dumps(registry.find(args.version, group), indent=1, default=str))
+        package = find_package(sm, args.version, group, "under %s" % ws.home)
+        print(json.dumps(package, indent=1, default=str))
         return 0
     status = "Approved" if args.action == "approve" else "Rejected"
-    package = registry.set_approval(args.version, status, args.description, group)
+    package = set_approval(sm, args.version, status, args.description, group)
     print(
         "%s version %d is now %s"
         % (package["ModelPackageGroupName"], package["ModelPackageVersion"], status)

@@ -151,7 +151,7 @@ def _local_baseline(args, ws, served):
             package = ws.package(args.model_version, group or default_group())
             why = "--model-version"
         elif served.get("ModelPackageArn"):
-            package = ws.registry.find(served["ModelPackageArn"])
+            package = ws.package(served["ModelPackageArn"], None)
             why = "the version endpoint %s serves" % args.endpoint_name
             if group and package["ModelPackageGroupName"] != group:
                 raise UserError(

@@ -3,11 +3,14 @@
     sagemaker_integrations(backend, start_pipeline) -> {resource: function}
 
 The functions take a Task's parameters as Step Functions sends them (the API's own PascalCase
-request) and give the API's answer; a refusal becomes the error AWS's integration raises: an
-optimized integration (sagemaker:createModel, ...) fails with SageMaker.AmazonSageMakerException
-or the modelled exception's name (SageMaker.ResourceLimitExceededException, ...), an aws-sdk
-one with SageMaker.<ErrorCode>, Exception-suffixed. `start_pipeline(name, parameters)` starts a
-pipeline execution and returns its ARN: the workspace's, which knows what the pipeline is.
+request) and give the API's answer: the registry, pipeline and job calls are the SageMaker
+twin's client methods (api.py) called with the parameters as keyword arguments, their
+datetimes as epoch seconds in the state's JSON. A refusal becomes the error AWS's integration
+raises: an optimized integration (sagemaker:createModel, ...) fails with
+SageMaker.AmazonSageMakerException or the modelled exception's name
+(SageMaker.ResourceLimitExceededException, ...), an aws-sdk one with SageMaker.<ErrorCode>,
+Exception-suffixed. `start_pipeline(name, parameters)` starts a pipeline execution and returns
+its ARN: the workspace's, which knows what the pipeline is.
 This module joins two twins, so it sits beside them rather than inside either. DataBrew's
 integration (databrew:startJobRun) is pipelines/aws/databrew.py's: it calls a `databrew` client,
 boto3's or the twin's, through the same functions as `churn databrew run`.
@@ -16,66 +19,66 @@ boto3's or the twin's, through the same functions as `churn databrew run`.
 import json
 import time
 
+from botocore.exceptions import ClientError, ParamValidationError
+
 from pipelines.errors import UserError
+from pipelines.local.sagemaker.api import SageMakerClient
 from pipelines.local.sagemaker.hosting import HostingError
-from pipelines.local.sagemaker.job_api import KINDS, Jobs
+from pipelines.local.sagemaker.job_api import KINDS
 from pipelines.local.stepfunctions.errors import StatesError
 
 MODELLED = ("ResourceLimitExceeded", "ResourceInUse", "ResourceNotFound")
+JOB_POLL_SECONDS = 0.05
 
 
-def _error(exception, optimized):
-    code = getattr(exception, "code", "ValidationException")
+def _states_error(code, message, optimized):
     if code.endswith("Exception"):
         code = code[: -len("Exception")]
     if optimized and code not in MODELLED:
-        return StatesError("SageMaker.AmazonSageMakerException", str(exception))
-    return StatesError("SageMaker.%sException" % code, str(exception))
+        return StatesError("SageMaker.AmazonSageMakerException", message)
+    return StatesError("SageMaker.%sException" % code, message)
+
+
+def _error(exception, optimized):
+    """The StatesError of a refusal: a ClientError's code, a ParamValidationError (which the
+    service itself answers over HTTP) a ValidationException, a hosting UserError its `code`."""
+    if isinstance(exception, ClientError):
+        error = exception.response["Error"]
+        return _states_error(error["Code"], error.get("Message", ""), optimized)
+    if isinstance(exception, ParamValidationError):
+        return _states_error("ValidationException", " ".join(str(exception).split()), optimized)
+    return _states_error(
+        getattr(exception, "code", "ValidationException"), str(exception), optimized
+    )
+
+
+def _json(answer):
+    """boto3's answer holds datetimes; a state's JSON holds them as epoch seconds."""
+    return json.loads(json.dumps(answer, default=lambda d: d.timestamp()))
 
 
 def _call(function, optimized):
     def integration(parameters, call):
         try:
-            return function(parameters)
-        except UserError as e:
+            return _json(function(parameters))
+        except (ClientError, ParamValidationError, UserError) as e:
             raise _error(e, optimized)
 
     return integration
 
 
+def _client_call(client, name):
+    """An aws-sdk integration: the client's boto3 method with the Task's parameters."""
+    method = getattr(client, name)
+    return lambda p: method(**p)
+
+
 def sagemaker_integrations(backend, start_pipeline):
     hosting = backend.hosting
+    client = SageMakerClient(backend, start_pipeline)
 
     def registry():  # this thread's: a task runs in a thread of its own
         return backend.registry
-
-    def model_package(p):
-        return _without_none(registry().find(p["ModelPackageName"]))
-
-    def list_model_packages(p):
-        packages = registry().list_packages(p.get("ModelPackageGroupName"))
-        if p.get("ModelApprovalStatus"):
-            packages = [x for x in packages if x["ModelApprovalStatus"] == p["ModelApprovalStatus"]]
-        key = "ModelPackageName" if p.get("SortBy") == "Name" else "CreationTime"
-        packages.sort(key=lambda x: x.get(key) or "", reverse=p.get("SortOrder") != "Ascending")
-        packages = packages[: int(p.get("MaxResults", 100))]
-        return {
-            "ModelPackageSummaryList": [
-                {
-                    k: x[k]
-                    for k in (
-                        "ModelPackageGroupName",
-                        "ModelPackageVersion",
-                        "ModelPackageArn",
-                        "CreationTime",
-                        "ModelPackageStatus",
-                        "ModelApprovalStatus",
-                    )
-                    if k in x
-                }
-                for x in packages
-            ]
-        }
 
     def create_model(p):
         name = p["ModelName"]
@@ -86,30 +89,9 @@ def sagemaker_integrations(backend, start_pipeline):
             return {"ModelArn": registry().create_model(name, request)["ModelArn"]}
         raise HostingError("Cannot create already existing model %r" % name)
 
-    def describe_pipeline_execution(p):
-        arn = p["PipelineExecutionArn"]
-        try:
-            record = backend.executions.load(arn.rsplit("/", 1)[-1])
-        except UserError:
-            raise HostingError("Pipeline execution %s does not exist" % arn, "ResourceNotFound")
-        out = {
-            "PipelineArn": arn.split("/execution/")[0],
-            "PipelineExecutionArn": arn,
-            "PipelineExecutionStatus": record["PipelineExecutionStatus"],
-            "CreationTime": record["StartTime"],
-            "LastModifiedTime": record.get("EndTime") or time.time(),
-        }
-        if record.get("FailureReason"):
-            out["FailureReason"] = record["FailureReason"]
-        return out
-
     def delete_endpoint(p):
         hosting.delete_endpoint(p["EndpointName"])
         return {}  # DeleteEndpoint's answer
-
-    def start_pipeline_execution(p):
-        parameters = {x["Name"]: x["Value"] for x in p.get("PipelineParameters", [])}
-        return {"PipelineExecutionArn": start_pipeline(p["PipelineName"], parameters)}
 
     optimized = {
         "sagemaker:createModel": create_model,
@@ -123,51 +105,56 @@ def sagemaker_integrations(backend, start_pipeline):
         "sagemaker:deleteEndpoint": delete_endpoint,
     }
     sdk = {
-        "describeModelPackage": model_package,
-        "listModelPackages": list_model_packages,
-        "describeEndpoint": lambda p: hosting.describe_endpoint(p["EndpointName"]),
-        "startPipelineExecution": start_pipeline_execution,
-        "describePipelineExecution": describe_pipeline_execution,
-        "describeMonitoringSchedule": lambda p: hosting.describe_monitoring_schedule(
-            p["MonitoringScheduleName"]
-        ),
-        "createMonitoringSchedule": hosting.create_monitoring_schedule,
-        "updateMonitoringSchedule": hosting.update_monitoring_schedule,
+        name: _client_call(client, method)
+        for name, method in (
+            ("describeModelPackage", "describe_model_package"),
+            ("listModelPackages", "list_model_packages"),
+            ("startPipelineExecution", "start_pipeline_execution"),
+            ("describePipelineExecution", "describe_pipeline_execution"),
+        )
     }
-    jobs = Jobs(backend)
+    sdk.update(
+        {
+            "describeEndpoint": lambda p: hosting.describe_endpoint(p["EndpointName"]),
+            "describeMonitoringSchedule": lambda p: hosting.describe_monitoring_schedule(
+                p["MonitoringScheduleName"]
+            ),
+            "createMonitoringSchedule": hosting.create_monitoring_schedule,
+            "updateMonitoringSchedule": hosting.update_monitoring_schedule,
+        }
+    )
     for kind in KINDS:
-        optimized["sagemaker:create%sJob" % kind] = _starter(jobs, kind)
-        sdk["describe%sJob" % kind] = _describer(jobs, kind)
+        optimized["sagemaker:create%sJob" % kind] = _client_call(
+            client, "create_%s_job" % kind.lower()
+        )
+        sdk["describe%sJob" % kind] = _client_call(client, "describe_%s_job" % kind.lower())
     out = {name: _call(f, True) for name, f in optimized.items()}
     out.update({"aws-sdk:sagemaker:" + name: _call(f, False) for name, f in sdk.items()})
     for kind in KINDS:
-        out["sagemaker:create%sJob.sync" % kind] = _sync_job(jobs, kind)
+        out["sagemaker:create%sJob.sync" % kind] = _sync_job(client, kind)
     return out
 
 
-def _starter(jobs, kind):
-    return lambda p: jobs.create(kind, p, wait=False)
-
-
-def _describer(jobs, kind):
-    return lambda p: jobs.describe(kind, p[kind + "JobName"])
-
-
-def _sync_job(jobs, kind):
+def _sync_job(client, kind):
     """create*Job.sync: the job's description once it ends; a failed job is States.TaskFailed
     with the description (its FailureReason) as the cause, as Step Functions reports it."""
+    create = getattr(client, "create_%s_job" % kind.lower())
+    describe = getattr(client, "describe_%s_job" % kind.lower())
+    name = kind + "JobName"
 
     def run(parameters, call):
         try:
-            described = jobs.create(kind, parameters, wait=True)
-        except UserError as e:
+            create(**parameters)
+            while True:
+                described = describe(**{name: parameters[name]})
+                if described[kind + "JobStatus"] not in ("InProgress", "Stopping"):
+                    break
+                time.sleep(JOB_POLL_SECONDS)
+        except (ClientError, ParamValidationError, UserError) as e:
             raise _error(e, optimized=True)
+        described = _json(described)
         if described[kind + "JobStatus"] != "Completed":
-            raise StatesError("States.TaskFailed", json.dumps(described, default=str))
+            raise StatesError("States.TaskFailed", json.dumps(described))
         return described
 
     return run
-
-
-def _without_none(value):
-    return {k: v for k, v in value.items() if v is not None}

@@ -8,7 +8,8 @@ import html
 import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Optional
+from datetime import datetime
+from typing import Optional, Union
 
 
 class Html(str):
@@ -53,8 +54,11 @@ def join(*children: object) -> Html:
     return Html("".join(_children(children)))
 
 
-def when(epoch: Optional[float]) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch)) if epoch else "-"
+def when(moment: Union[float, datetime, None]) -> str:
+    """Local time of epoch seconds or of a datetime (what boto3 answers), "-" for none."""
+    if isinstance(moment, datetime):
+        moment = moment.timestamp()
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(moment)) if moment else "-"
 
 
 def seconds(value: Optional[float]) -> str:

@@ -195,12 +195,12 @@ def baseline_version(
     was checked against; (None, why none, None) when none of them is known. Never the newest
     Approved version of some group: that may be another table's."""
     if version:
-        return ui.ws.registry.find(version), "named in the address", None
+        return ui.ws.package(version, None), "named in the address", None
     served = ui.ws.served(endpoint) or {}
     if served.get("ModelPackageArn"):
         since = served.get("Since")
         return (
-            ui.ws.registry.find(served["ModelPackageArn"]),
+            ui.ws.package(served["ModelPackageArn"], None),
             "the version %s serves" % endpoint,
             # to the second, as captured records name their time
             datetime.fromtimestamp(int(since), timezone.utc) if since else None,
@@ -211,7 +211,7 @@ def baseline_version(
         if r["baseline"] and r["baseline"].get("ModelPackageArn")
     ]
     if checked:
-        return ui.ws.registry.find(checked[-1]), "the latest report was checked against it", None
+        return ui.ws.package(checked[-1], None), "the latest report was checked against it", None
     return (
         None,
         (

@@ -1,11 +1,13 @@
 """The model registry pages: versions per group, one version (metrics, confusion matrix, the
 ROC and PR plots, the data-quality baseline, approve and reject), two versions side by side.
-The facts are the workspace's `version_report`; approval goes through the registry's
+The facts are the workspace's `version_report`; approval goes through pipelines/aws/registry.py's
 `set_approval`, as `churn models approve/reject` does."""
 
 from collections.abc import Mapping
 from typing import Any, Optional
 
+from pipelines.aws.registry import list_versions
+from pipelines.aws.registry import set_approval as set_registry_approval
 from pipelines.ui.context import UI
 from pipelines.ui.executions import execution_href, store_href
 from pipelines.ui.html import Html, join, number, page, status_badge, table, tag, when
@@ -37,7 +39,7 @@ def _execution_link(package: Mapping[str, Any]) -> str:
 
 
 def list_page(ui: UI, group: Optional[str] = None) -> Html:
-    packages = ui.ws.registry.list_packages(group)
+    packages = list_versions(ui.ws.sagemaker_client, group)
     groups: dict[str, list[dict[str, Any]]] = {}
     for p in packages:
         groups.setdefault(p["ModelPackageGroupName"], []).append(p)
@@ -275,4 +277,6 @@ def set_approval(
     ui: UI, group: str, version: str, status: str, description: Optional[str]
 ) -> dict[str, Any]:
     """What the approve and reject buttons do: `churn models approve/reject`'s call."""
-    return ui.ws.registry.set_approval("%s/%s" % (group, version), status, description or None)
+    return set_registry_approval(
+        ui.ws.sagemaker_client, "%s/%s" % (group, version), status, description or None
+    )

@@ -8,6 +8,8 @@ from pathlib import Path
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS model_package_groups (
     name TEXT PRIMARY KEY, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS model_package_group_requests (
+    name TEXT PRIMARY KEY, request TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS model_packages (
     arn TEXT PRIMARY KEY, group_name TEXT NOT NULL, version INTEGER NOT NULL,
     approval_status TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL,

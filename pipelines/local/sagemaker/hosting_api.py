@@ -513,23 +513,6 @@ class HostingOperations(TwinClient):
         page, token = _listing(items, request, "MonitoringScheduleName")
         return self._answer(op, dict({"MonitoringScheduleSummaries": page}, **token))
 
-    # ------------------------------------------------------------------ until the registry's
-
-    def describe_model_package(self, **request: Any) -> Answer:
-        """DescribeModelPackage, so that deploy runs against this client before the registry's
-        operations join it: SageMakerClient's own DescribeModelPackage (api.py) takes precedence
-        over this one, which then goes."""
-        op = "DescribeModelPackage"
-        self._request(op, request)
-        with self._refusals(op):
-            package = self.backend.registry.find(request["ModelPackageName"])
-        answer = dict(
-            package,
-            ModelPackageName=package["ModelPackageGroupName"],
-            ModelPackageStatusDetails={"ValidationStatuses": []},
-        )
-        return self._answer(op, shaped(op, answer))
-
 
 def _offset(request: Dict[str, Any]) -> int:
     token = request.get("NextToken") or "0"

@@ -1,32 +1,84 @@
-"""The local model registry, in SQLite under the home folder (docs/adr/0004).
+"""The local model registry's storage, in SQLite under the home folder (docs/adr/0004).
 
 Model package groups and versions keep the CreateModelPackage fields
 (docs/container-contracts.md section 4.1) as the request JSON plus the columns a listing needs.
 Versions number from 1 per group, as SageMaker numbers them. CreateModel's models live here too:
 a Transform step finds its model by name.
+
+This is storage: boto3's `sagemaker` client over it is api.py (SageMakerClient), which is what
+code outside the twin calls. What it refuses, it refuses as SageMaker does (a ClientError with
+SageMaker's code), except `model`, whose callers (hosting, the Transform step) take a UserError.
 """
 
 import json
 import time
 
 from pipelines.errors import RegistryError
+from pipelines.local.api import client_error
 from pipelines.local.arns import sagemaker_arn
 
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
+
+
+def not_found(operation, name):
+    """DescribeModelPackage's answer for a package that is not there: SageMaker's API reference
+    models no error for it; SageMaker (and moto) answer ValidationException."""
+    return client_error(operation, "ValidationException", "Model package %s not found" % name)
 
 
 class Registry(object):
     def __init__(self, db):
         self.db = db  # a connection from database.connect(home)
 
+    # ------------------------------------------------------------------ groups
+
+    def create_group(self, name, request):
+        """CreateModelPackageGroup's record; a name taken is refused as SageMaker refuses it."""
+        with self.db:
+            if self.group(name) is not None:
+                raise client_error(
+                    "CreateModelPackageGroup",
+                    "ValidationException",
+                    "Model Package Group already exists: %s"
+                    % sagemaker_arn("model-package-group", name),
+                )
+            self.db.execute("INSERT INTO model_package_groups VALUES (?, ?)", (name, time.time()))
+            self.db.execute(
+                "INSERT OR REPLACE INTO model_package_group_requests VALUES (?, ?)",
+                (name, json.dumps(request)),
+            )
+        return self.group(name)
+
+    def group(self, name):
+        """{"name", "created", "request"} of a group, None when there is none. A group a
+        pipeline's RegisterModel made has the request {} (SageMaker Pipelines creates it)."""
+        row = self.db.execute(
+            "SELECT g.name, g.created, r.request FROM model_package_groups g "
+            "LEFT JOIN model_package_group_requests r ON r.name = g.name WHERE g.name = ?",
+            (name,),
+        ).fetchone()
+        return None if row is None else _group(row)
+
+    def groups(self):
+        rows = self.db.execute(
+            "SELECT g.name, g.created, r.request FROM model_package_groups g "
+            "LEFT JOIN model_package_group_requests r ON r.name = g.name ORDER BY g.name"
+        ).fetchall()
+        return [_group(r) for r in rows]
+
     # ------------------------------------------------------------------ model packages
 
     def create_model_package(self, request, execution_arn=None):
+        """A new version of the request's group, which is made when missing: as a pipeline's
+        RegisterModel step makes it (CreateModelPackage itself refuses a missing group: api.py
+        checks that first)."""
         group = request["ModelPackageGroupName"]
         status = request.get("ModelApprovalStatus") or "PendingManualApproval"
         if status not in APPROVAL_STATUSES:
-            raise RegistryError(
-                "ModelApprovalStatus %r is not one of %s" % (status, ", ".join(APPROVAL_STATUSES))
+            raise client_error(
+                "CreateModelPackage",
+                "ValidationException",
+                "ModelApprovalStatus %r is not one of %s" % (status, ", ".join(APPROVAL_STATUSES)),
             )
         now = time.time()
         with self.db:
@@ -46,6 +98,7 @@ class Registry(object):
         return self.describe(arn)
 
     def list_packages(self, group=None):
+        """Every version (of `group`), by group and version."""
         query = "SELECT * FROM model_packages"
         args = ()
         if group:
@@ -54,63 +107,70 @@ class Registry(object):
         rows = self.db.execute(query + " ORDER BY group_name, version", args).fetchall()
         return [self._package(r) for r in rows]
 
-    def find(self, ref, group=None):
-        """A version by ARN, by number (in `group`, or the only group there is), or
-        group/number."""
-        ref = str(ref)
-        if ref.startswith("arn:"):
-            row = self.db.execute("SELECT * FROM model_packages WHERE arn = ?", (ref,)).fetchone()
+    def package(self, name):
+        """A version by ARN or GROUP/NUMBER (what DescribeModelPackage's ModelPackageName
+        takes for a versioned package); None when there is none."""
+        name = str(name)
+        if name.startswith("arn:"):
+            # SageMaker writes the names in an ARN lower-case (arns.py)
+            row = self.db.execute(
+                "SELECT * FROM model_packages WHERE arn = ?", (name.lower(),)
+            ).fetchone()
         else:
-            if "/" in ref:
-                group, ref = ref.rsplit("/", 1)
-            if not (ref.isascii() and ref.isdigit()) or len(ref) > 18:  # SQLite's INTEGER
-                raise RegistryError(
-                    "model version %r: give a version number, group/number or an ARN "
-                    "(see `churn models list`)" % ref
-                )
-            if group is None:
-                groups = [
-                    r[0] for r in self.db.execute("SELECT DISTINCT group_name FROM model_packages")
-                ]
-                if len(groups) > 1:
-                    raise RegistryError(
-                        "several model package groups (%s): pass --group or "
-                        "GROUP/VERSION" % ", ".join(sorted(groups))
-                    )
-                group = groups[0] if groups else ""
+            group, _, number = name.rpartition("/")
+            if not (group and number.isascii() and number.isdigit() and len(number) <= 18):
+                return None
             row = self.db.execute(
                 "SELECT * FROM model_packages WHERE group_name = ? AND version = ?",
-                (group, int(ref)),
+                (group, int(number)),
             ).fetchone()
-        if row is None:
-            known = (
-                ", ".join(
-                    "%s/%d" % (p["ModelPackageGroupName"], p["ModelPackageVersion"])
-                    for p in self.list_packages()
-                )
-                or "none yet"
-            )
-            where = " in group %s" % group if group and not ref.startswith("arn:") else ""
-            raise RegistryError(
-                "no model version %s%s (registered: %s); name one as GROUP/N, or the group "
-                "with --group or --schema (`churn models list`)" % (ref, where, known)
-            )
-        return self._package(row)
+        return None if row is None else self._package(row)
+
+    def find(self, ref, group=None):
+        """A version by ARN, GROUP/NUMBER, or a number in `group`; ValidationException (as
+        DescribeModelPackage answers) when there is none. What users name goes through
+        pipelines/aws/registry.py's find_package, which says what there is."""
+        ref = str(ref)
+        name = ref if ref.startswith("arn:") or "/" in ref else "%s/%s" % (group, ref)
+        found = self.package(name)
+        if found is None:
+            raise not_found("DescribeModelPackage", ref)
+        return found
 
     def describe(self, arn):
         return self.find(arn)
 
-    def set_approval(self, ref, status, description=None, group=None):
-        if status not in APPROVAL_STATUSES:
-            raise RegistryError(
-                "approval status %r is not one of %s" % (status, ", ".join(APPROVAL_STATUSES))
+    def update_package(self, arn, status=None, description=None, metadata=None):
+        """UpdateModelPackage's changes: the approval status and its description, customer
+        metadata properties added or replaced."""
+        package = self.find(arn)
+        if status is not None and status not in APPROVAL_STATUSES:
+            raise client_error(
+                "UpdateModelPackage",
+                "ValidationException",
+                "approval status %r is not one of %s" % (status, ", ".join(APPROVAL_STATUSES)),
             )
-        package = self.find(ref, group)
+        request = json.loads(
+            self.db.execute(
+                "SELECT request FROM model_packages WHERE arn = ?", (package["ModelPackageArn"],)
+            ).fetchone()[0]
+        )
+        if metadata:
+            request["CustomerMetadataProperties"] = dict(
+                request.get("CustomerMetadataProperties") or {}, **metadata
+            )
         with self.db:
             self.db.execute(
                 "UPDATE model_packages SET approval_status = ?, updated = ?, "
-                "approval_description = ? WHERE arn = ?",
-                (status, time.time(), description, package["ModelPackageArn"]),
+                "approval_description = COALESCE(?, approval_description), request = ? "
+                "WHERE arn = ?",
+                (
+                    status or package["ModelApprovalStatus"],
+                    time.time(),
+                    description,
+                    json.dumps(request),
+                    package["ModelPackageArn"],
+                ),
             )
         return self.describe(package["ModelPackageArn"])
 
@@ -151,3 +211,11 @@ class Registry(object):
         if row is None:
             raise RegistryError("no model named %r" % name)
         return dict(json.loads(row["request"]), ModelName=name)
+
+
+def _group(row):
+    return {
+        "name": row["name"],
+        "created": row["created"],
+        "request": json.loads(row["request"]) if row["request"] else {},
+    }
