@@ -53,7 +53,7 @@ DATA_FOLDER = "data"  # where stage_data puts a run's input, under the store's c
 # polls shorter than on AWS, where a job takes minutes.
 LOCAL_WORKFLOW_SETTINGS = {
     "role_arn": LOCAL_ROLE,
-    "instance_type": "local",
+    "instance_type": "ml.m5.large",  # one local process serves it, whatever the type
     "pipeline_poll_seconds": 5,
     "endpoint_poll_seconds": 1,
     "endpoint_max_polls": 120,

@@ -23,7 +23,6 @@ from botocore.exceptions import ClientError, ParamValidationError
 
 from pipelines.errors import UserError
 from pipelines.local.sagemaker.api import SageMakerClient
-from pipelines.local.sagemaker.hosting import HostingError
 from pipelines.local.sagemaker.job_api import KINDS
 from pipelines.local.stepfunctions.errors import StatesError
 
@@ -41,7 +40,7 @@ def _states_error(code, message, optimized):
 
 def _error(exception, optimized):
     """The StatesError of a refusal: a ClientError's code, a ParamValidationError (which the
-    service itself answers over HTTP) a ValidationException, a hosting UserError its `code`."""
+    service itself answers over HTTP) a ValidationException, another UserError its `code`."""
     if isinstance(exception, ClientError):
         error = exception.response["Error"]
         return _states_error(error["Code"], error.get("Message", ""), optimized)
@@ -74,35 +73,16 @@ def _client_call(client, name):
 
 
 def sagemaker_integrations(backend, start_pipeline):
-    hosting = backend.hosting
     client = SageMakerClient(backend, start_pipeline)
-
-    def registry():  # this thread's: a task runs in a thread of its own
-        return backend.registry
-
-    def create_model(p):
-        name = p["ModelName"]
-        try:
-            registry().model(name)
-        except UserError:
-            request = {k: v for k, v in p.items() if k != "ModelName"}
-            return {"ModelArn": registry().create_model(name, request)["ModelArn"]}
-        raise HostingError("Cannot create already existing model %r" % name)
-
-    def delete_endpoint(p):
-        hosting.delete_endpoint(p["EndpointName"])
-        return {}  # DeleteEndpoint's answer
-
     optimized = {
-        "sagemaker:createModel": create_model,
-        "sagemaker:createEndpointConfig": hosting.create_endpoint_config,
-        "sagemaker:createEndpoint": lambda p: hosting.create_endpoint(
-            p["EndpointName"], p["EndpointConfigName"], lambda name: registry().model(name)
-        ),
-        "sagemaker:updateEndpoint": lambda p: hosting.update_endpoint(
-            p["EndpointName"], p["EndpointConfigName"], lambda name: registry().model(name)
-        ),
-        "sagemaker:deleteEndpoint": delete_endpoint,
+        "sagemaker:" + name: _client_call(client, method)
+        for name, method in (
+            ("createModel", "create_model"),
+            ("createEndpointConfig", "create_endpoint_config"),
+            ("createEndpoint", "create_endpoint"),
+            ("updateEndpoint", "update_endpoint"),
+            ("deleteEndpoint", "delete_endpoint"),
+        )
     }
     sdk = {
         name: _client_call(client, method)
@@ -111,18 +91,12 @@ def sagemaker_integrations(backend, start_pipeline):
             ("listModelPackages", "list_model_packages"),
             ("startPipelineExecution", "start_pipeline_execution"),
             ("describePipelineExecution", "describe_pipeline_execution"),
+            ("describeEndpoint", "describe_endpoint"),
+            ("describeMonitoringSchedule", "describe_monitoring_schedule"),
+            ("createMonitoringSchedule", "create_monitoring_schedule"),
+            ("updateMonitoringSchedule", "update_monitoring_schedule"),
         )
     }
-    sdk.update(
-        {
-            "describeEndpoint": lambda p: hosting.describe_endpoint(p["EndpointName"]),
-            "describeMonitoringSchedule": lambda p: hosting.describe_monitoring_schedule(
-                p["MonitoringScheduleName"]
-            ),
-            "createMonitoringSchedule": hosting.create_monitoring_schedule,
-            "updateMonitoringSchedule": hosting.update_monitoring_schedule,
-        }
-    )
     for kind in KINDS:
         optimized["sagemaker:create%sJob" % kind] = _client_call(
             client, "create_%s_job" % kind.lower()
