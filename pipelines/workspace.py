@@ -19,7 +19,13 @@ from typing import Optional, Union
 
 from pipelines.aws.databrew import databrew_integrations
 from pipelines.aws.featurestore import ensure_feature_group, offline_store_uri
-from pipelines.aws.registry import drift_baselines, find_package, require_approved
+from pipelines.aws.registry import (
+    drift_baselines,
+    evaluation_uri,
+    find_package,
+    quality_metrics,
+    require_approved,
+)
 from pipelines.aws.registry import latest_approved as latest_approved_version
 from pipelines.aws.stepfunctions import ensure_state_machine
 from pipelines.churn.bundles import build_bundles
@@ -81,23 +87,6 @@ def home_path(home: Union[str, Path, None] = None) -> Path:
 
 # The plots EvaluateModel writes beside evaluation.json (evaluation/evaluate.py).
 EVALUATION_PLOTS = {"roc": "roc_curve.png", "pr": "precision_recall_curve.png"}
-METRIC_NAMES = ("auc", "accuracy", "precision", "recall", "f1", "pr_auc")
-
-
-def quality_metrics(evaluation):
-    """{name: value} of the test metrics in an evaluation.json (docs/container-contracts.md)."""
-    metrics = evaluation.get("binary_classification_metrics", {})
-    return {
-        name: metrics[name]["value"]
-        for name in METRIC_NAMES
-        if isinstance(metrics.get(name), dict) and "value" in metrics[name]
-    }
-
-
-def evaluation_uri(package):
-    """Where a model package's evaluation report is (ModelMetrics.ModelQuality), or None."""
-    metrics = package.get("ModelMetrics") or {}
-    return ((metrics.get("ModelQuality") or {}).get("Statistics") or {}).get("S3Uri")
 
 
 def staged_name(uri: Optional[str]) -> Optional[str]:
@@ -214,9 +203,9 @@ class Workspace(object):
         if self._session is None:
             self._session = LocalSession(
                 self.home,
-                self.store,
+                self.sagemaker,
                 {
-                    "sagemaker": lambda: self.features.sagemaker_client(),
+                    "feature-groups": lambda: self.features.sagemaker_client(),
                     "sagemaker-featurestore-runtime": lambda: self.features.runtime_client(),
                     "databrew": lambda: self.databrew,
                     "stepfunctions": lambda: StepFunctions(self.home, Integrations()),

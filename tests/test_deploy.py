@@ -38,12 +38,14 @@ def register(sagemaker, group, status, environment=None):
 
 
 def churn(env, *args):
+    """`churn ARGS` on AWS (the moto server `env` points at): CHURN_TARGET=aws, as a user
+    deploying from CI sets it, unless ARGS say --local."""
     return subprocess.run(
         [sys.executable, "-m", "pipelines.cli"] + list(args),
         capture_output=True,
         text=True,
         cwd=str(ROOT),
-        env=env,
+        env=dict(env, CHURN_TARGET="aws"),
         timeout=120,
     )
 

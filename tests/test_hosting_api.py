@@ -495,15 +495,19 @@ def test_one_scenario_through_the_same_code_against_moto_and_the_twin(aws_env, w
 
 
 def test_predict_without_region_names_where_it_looked(tmp_path):
-    """`churn predict --endpoint-name` without --region is the home's local endpoint: a name
-    that is not one is one line naming the home and how to reach AWS, not "no AWS region"."""
+    """`churn predict --endpoint-name` on the local target (the default) is the home's local
+    endpoint: a name that is not one is one line naming the home, how to look on AWS, and the
+    twin's answer (DescribeEndpoint's), not "no AWS region"."""
     from conftest import churn_cli
 
     proc = churn_cli(tmp_path, "predict", "--endpoint-name", "churn-prdo", "--csv", SEED_ROW)
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 1 and len(lines) == 1, proc.stderr
-    assert "no local endpoint churn-prdo in %s" % tmp_path in lines[0]
-    assert "pass --region" in lines[0]
+    assert lines[0].startswith(
+        "churn predict: error: endpoint churn-prdo in the local home %s (elsewhere: --region R):"
+        % tmp_path
+    )
+    assert lines[0].endswith("Endpoint churn-prdo of account 000000000000 not found.")
 
 
 @pytest.mark.parametrize(

@@ -726,6 +726,7 @@ def test_a_databrew_run_whose_process_was_killed_ends_failed(tmp_path):
          str(home)],
         cwd=str(ROOT),
     )  # fmt: skip
+
     def new_runs():  # the run's record, not the temporary file of its atomic write
         return {p for p in runs.iterdir() if not p.name.startswith(".")} - before
 

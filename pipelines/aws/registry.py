@@ -25,6 +25,36 @@ STATUSES = ("Approved", "Rejected", "PendingManualApproval")
 MAX_VERSION_DIGITS = 9  # DescribeModelPackage's ModelPackageName pattern: GROUP/[0-9]{1,9}
 
 
+METRIC_NAMES = ("auc", "accuracy", "precision", "recall", "f1", "pr_auc")
+
+
+def evaluation_uri(package: Package) -> Optional[str]:
+    """Where a model package's evaluation report is (ModelMetrics.ModelQuality), or None."""
+    metrics = package.get("ModelMetrics") or {}
+    uri: Optional[str] = ((metrics.get("ModelQuality") or {}).get("Statistics") or {}).get("S3Uri")
+    return uri
+
+
+def quality_metrics(evaluation: Dict[str, Any]) -> Dict[str, float]:
+    """{name: value} of the test metrics in an evaluation.json (docs/container-contracts.md)."""
+    metrics = evaluation.get("binary_classification_metrics", {})
+    return {
+        name: metrics[name]["value"]
+        for name in METRIC_NAMES
+        if isinstance(metrics.get(name), dict) and "value" in metrics[name]
+    }
+
+
+def version_metrics(s3: Any, package: Package) -> Dict[str, float]:
+    """A version's test metrics, read from its evaluation report through an `s3` client; {}
+    when it has none or the report cannot be read as JSON."""
+    from pipelines.aws.s3 import read_json
+
+    uri = evaluation_uri(package)
+    evaluation = read_json(s3, uri) if uri else None
+    return quality_metrics(evaluation) if isinstance(evaluation, dict) else {}
+
+
 def version_name(package: Package) -> str:
     """GROUP/NUMBER of a version, as `churn models` names it."""
     return "%s/%d" % (package["ModelPackageGroupName"], package["ModelPackageVersion"])

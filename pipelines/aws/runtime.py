@@ -9,12 +9,15 @@ from pipelines.aws.errors import aws_errors
 from pipelines.errors import UserError
 
 
-def invoke_endpoint(client: Any, name: str, body: bytes, content_type: str, accept: str) -> str:
-    """The endpoint's answer to one request, as text. Its refusal is one line: a ModelError
-    (the model's container answered an error) says the container's status and message."""
+def invoke_endpoint(
+    client: Any, name: str, body: bytes, content_type: str, accept: str, where: str = ""
+) -> str:
+    """The endpoint's answer to one request, as text. Its refusal is one line, naming `where`
+    the endpoint was looked for when given: a ModelError (the model's container answered an
+    error) says the container's status and message."""
     from botocore.exceptions import ClientError
 
-    with aws_errors("endpoint %s: " % name):
+    with aws_errors("endpoint %s%s: " % (name, " in %s" % where if where else "")):
         try:
             response = client.invoke_endpoint(
                 EndpointName=name, Body=body, ContentType=content_type, Accept=accept

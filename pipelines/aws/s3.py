@@ -1,7 +1,8 @@
 """S3 calls the commands share, each taking an `s3` client."""
 
+import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from pipelines.aws.errors import aws_errors
 from pipelines.aws.monitoring import split_s3_uri
@@ -20,3 +21,21 @@ def download_prefix(s3: Any, uri: str, folder: Path) -> Path:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 s3.download_file(bucket, item["Key"], str(target))
     return folder
+
+
+def read_json(s3: Any, uri: str) -> Optional[Any]:
+    """The object at `uri` parsed as JSON; None when there is no such object or it is not JSON
+    (other failures, a refused read, raise)."""
+    from botocore.exceptions import ClientError
+
+    bucket, key = split_s3_uri(uri)
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as e:
+        if e.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NoSuchBucket"):
+            return None
+        raise
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None

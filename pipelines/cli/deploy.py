@@ -1,124 +1,68 @@
 """`churn deploy` and `churn undeploy`: a registered version behind a SageMaker endpoint with
-data capture (and hourly monitoring), and down again; on AWS, or with --local behind a local
-endpoint. Both run pipelines/aws/deploy.py, on AWS with boto3's `sagemaker` client, with --local
-with the twin's (pipelines/local/sagemaker/api.py)."""
+data capture (and hourly monitoring), and down again, on the command's target
+(pipelines/cli/target.py): pipelines/aws/deploy.py on boto3's clients or the twins'. Locally
+the endpoint is `churn serve` of the version, run in the background (one process, whatever
+--instance-count); what needs a service without a twin (Application Auto Scaling, Parameter
+Store, Model Monitor's image) is refused by that twin or lookup, in one line."""
 
 import os
 
 from pipelines.aws.config import split_ids
 from pipelines.aws.errors import aws_errors
+from pipelines.churn.feature_group import LOCAL_ROLE
+from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX
 from pipelines.cli.common import add_group, add_home, group_of, percentage, positive_int
-from pipelines.cli.endpoints import PROCESS_NOTES
+from pipelines.cli.target import add_target, resolve
 from pipelines.errors import UserError
+from pipelines.workspace import endpoint_name
 
 
 def cmd_deploy(args, ws):
-    if args.local:
-        return _local(args, ws)
-    if args.command == "deploy" and not args.model_package_arn:
-        raise UserError("deploy on AWS needs --model-package-arn (or --local --model-version N)")
-    with aws_errors():
-        return _undeploy(args) if args.command == "undeploy" else _deploy(args)
-
-
-# What a local endpoint cannot do: they need services that have no twin.
-AWS_ONLY = {
-    "autoscale_min": "--autoscale-min",
-    "autoscale_max": "--autoscale-max",
-    "autoscale_target": "--autoscale-target",
-    "blue_green": "--blue-green",
-    "rollback_alarms": "--rollback-alarms",
-    "monitor": "--monitor hourly",
-    "config_prefix": "--config-prefix",
-}
-
-
-def _local(args, ws):
-    """The home's local endpoints, through the same pipelines/aws/deploy.py as on AWS, with
-    the `sagemaker` twin client; then wait until the endpoint serves the new configuration."""
-    from pipelines.aws.deploy import deploy, undeploy, wait_until_serving
-    from pipelines.churn.feature_group import LOCAL_ROLE
-    from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX
-    from pipelines.local.sagemaker.api import SageMakerClient
-    from pipelines.workspace import endpoint_name
-
-    client = SageMakerClient(ws.sagemaker)
-    if args.command == "undeploy":
-        with aws_errors():
-            done = undeploy(args.endpoint_name, sagemaker_client=client)
-        stopped = ws.hosting.deleted.get(args.endpoint_name, {})
-        print("; ".join([_deleted(done, "local endpoint")] + [
-            PROCESS_NOTES[what].format(pid=pid) for pid, what in stopped.items()]))  # fmt: skip
-        return 0
-    endpoint_name(args.endpoint_name)
-    given = [
-        flag
-        for attribute, flag in AWS_ONLY.items()
-        if getattr(args, attribute) not in (None, False, "none")
-    ]
-    if given:
-        raise UserError(
-            "%s: auto-scaling needs Application Auto Scaling, a blue/green rollout CloudWatch "
-            "alarms, monitoring schedules SageMaker Model Monitor and --config-prefix Parameter "
-            "Store, which have no local twin: AWS only (locally, `churn monitor` checks an "
-            "endpoint's capture)" % ", ".join(given)
-        )
-    package = ws.package(args.model_version or args.model_package_arn, group_of(args))
-    destination = args.capture_destination or "s3://%s/%s/capture" % (LOCAL_BUCKET, PREFIX)
+    target = resolve(args, ws)
     with aws_errors("endpoint %s: " % args.endpoint_name):
-        done = deploy(
-            package["ModelPackageArn"],
-            args.endpoint_name,
-            args.role_arn or LOCAL_ROLE,
-            args.instance_type,
-            args.instance_count,
-            args.data_capture_percent,
-            destination,
-            args.allow_unapproved,
-            kms_key=args.kms_key_arn or None,
-            vpc=_vpc(args),
-            network_isolation=args.network_isolation,
-            sagemaker_client=client,
-        )
-        described = wait_until_serving(client, args.endpoint_name, done["endpoint_config"])
-    host, port = ws.hosting.address(args.endpoint_name)
-    print(
-        "local endpoint %s InService on http://%s:%d: config %s; data capture %s"
-        % (
-            described["EndpointName"],
-            host,
-            port,
-            described["EndpointConfigName"],
-            "%g%% to %s" % (args.data_capture_percent, destination)
-            if args.data_capture_percent > 0
-            else "off",
-        )
-    )
-    return 0
+        if args.command == "undeploy":
+            return _undeploy(args, target)
+        return _deploy(args, ws, target)
 
 
-def _deleted(done, what="endpoint"):
-    return "deleted %s %s, config %s, models %s, monitoring schedules %s" % (
-        what,
-        done["endpoint"],
-        done["endpoint_config"],
-        ", ".join(done["models"]),
-        ", ".join(done["monitoring_schedules"]) or "none",
-    )
-
-
-def _undeploy(args):
+def _undeploy(args, target):
     from pipelines.aws.deploy import undeploy
 
-    done = undeploy(args.endpoint_name)
-    print(_deleted(done))
+    done = undeploy(args.endpoint_name, session=target.session)
+    print(
+        "; ".join(
+            [
+                "deleted %s %s, config %s, models %s, monitoring schedules %s"
+                % (
+                    target.endpoint_word,
+                    done["endpoint"],
+                    done["endpoint_config"],
+                    ", ".join(done["models"]),
+                    ", ".join(done["monitoring_schedules"]) or "none",
+                )
+            ]
+            + target.deleted_endpoint_notes(args.endpoint_name)
+        )
+    )
     return 0
 
 
-def _deploy(args):
-    from pipelines.aws.deploy import deploy, schedule_monitoring
-    from pipelines.aws.sessions import aws_session
+def _deploy(args, ws, target):
+    """The version behind the endpoint through pipelines/aws/deploy.py, on the target's
+    clients (boto3's or the twins': a local endpoint is `churn serve` of the version in the
+    background), then wait until the endpoint serves the new configuration."""
+    from pipelines.aws.deploy import deploy, schedule_monitoring, wait_until_serving
+    from pipelines.aws.registry import find_package
 
+    scaling, rollout = _scaling(args), _rollout(args)
+    for needed, service, flags in (
+        (scaling, "Application Auto Scaling", "--autoscale-min/max/target"),
+        (rollout, "CloudWatch alarms to roll back on", "--blue-green"),
+        (args.monitor == "hourly", "SageMaker Model Monitor", "--monitor hourly"),
+        (args.config_prefix, "Parameter Store", "--config-prefix"),
+    ):
+        if needed:
+            target.require(service, flags)
     if args.config_prefix:
         from pipelines.aws.config import fill
 
@@ -132,12 +76,18 @@ def _deploy(args):
                 "security_group_ids": "security-group-ids",
                 "rollback_alarms": "rollback-alarms",
             },
+            ssm=target.client("ssm"),
         )
         if "bucket" in config:
             base = "s3://%s/%s" % (config["bucket"], args.config_prefix.strip("/"))
             args.capture_destination = args.capture_destination or base + "/capture"
             args.monitoring_output = args.monitoring_output or base + "/monitoring"
-    role = args.role_arn or os.environ.get("SAGEMAKER_EXECUTION_ROLE_ARN")
+    endpoint_name(args.endpoint_name)
+    role = (
+        args.role_arn
+        or target.local_default(LOCAL_ROLE)
+        or os.environ.get("SAGEMAKER_EXECUTION_ROLE_ARN")
+    )
     if not role:
         raise UserError(
             "--role-arn (or SAGEMAKER_EXECUTION_ROLE_ARN, or --config-prefix): the role the "
@@ -147,28 +97,38 @@ def _deploy(args):
         raise UserError(
             "--monitor hourly needs --monitoring-output s3://... for the monitoring reports"
         )
+    sm = target.client("sagemaker")
+    ref = args.model_package_arn or args.model_version
+    package = find_package(sm, ref, group_of(args))
+    destination = args.capture_destination or target.local_default(
+        "s3://%s/%s/capture" % (LOCAL_BUCKET, PREFIX)
+    )
     done = deploy(
-        args.model_package_arn,
+        package["ModelPackageArn"],
         args.endpoint_name,
         role,
         args.instance_type,
         args.instance_count,
         args.data_capture_percent,
-        args.capture_destination,
+        destination,
         args.allow_unapproved,
+        session=target.session,
         kms_key=args.kms_key_arn or None,
         vpc=_vpc(args),
-        scaling=_scaling(args),
-        rollout=_rollout(args),
+        scaling=scaling,
+        rollout=rollout,
         network_isolation=args.network_isolation,
     )
+    described = wait_until_serving(sm, args.endpoint_name, done["endpoint_config"])
     print(
-        "endpoint %s: config %s, model %s; data capture %s"
+        "%s %s InService at %s: config %s, model %s; data capture %s"
         % (
-            done["endpoint"],
-            done["endpoint_config"],
+            target.endpoint_word,
+            described["EndpointName"],
+            target.endpoint_url(args.endpoint_name),
+            described["EndpointConfigName"],
             done["model"],
-            "%g%% to %s" % (args.data_capture_percent, args.capture_destination)
+            "%g%% to %s" % (args.data_capture_percent, destination)
             if args.data_capture_percent > 0
             else "off",
         )
@@ -188,9 +148,14 @@ def _deploy(args):
     if args.monitor == "hourly":
         from pipelines.churn.images import model_monitor_image
 
-        image = model_monitor_image(aws_session().region_name)
+        image = model_monitor_image(target.session.region_name)
         name = schedule_monitoring(
-            args.endpoint_name, args.model_package_arn, role, args.monitoring_output, image
+            args.endpoint_name,
+            package["ModelPackageArn"],
+            role,
+            args.monitoring_output,
+            image,
+            session=target.session,
         )
         print("monitoring schedule %s: hourly data-quality checks, CloudWatch metrics on" % name)
     return 0
@@ -230,22 +195,15 @@ def _rollout(args):
 def add_parsers(sub):
     p = sub.add_parser(
         "deploy",
-        help="deploy a registered version behind an endpoint with data capture (AWS, or --local)",
+        help="deploy a registered version behind an endpoint with data capture",
     )
-    p.add_argument("--model-package-arn", help="the registered version to deploy (on AWS)")
+    p.add_argument("--model-package-arn", help="the registered version to deploy, by ARN")
     p.add_argument(
         "--model-version",
-        help="with --local: N, GROUP/N or ARN (default: the newest Approved version of the "
-        "schema's group)",
+        help="N, GROUP/N or ARN (default: the newest Approved version of the schema's group)",
     )
     add_group(p)
     p.add_argument("--endpoint-name", required=True, help="the endpoint to create or update")
-    p.add_argument(
-        "--local",
-        action="store_true",
-        help="a local endpoint: `churn serve` of the version, run in the background (one "
-        "process, whatever --instance-count; no auto-scaling, blue/green or --monitor)",
-    )
     p.add_argument(
         "--role-arn", help="execution role of the model (default: $SAGEMAKER_EXECUTION_ROLE_ARN)"
     )
@@ -313,6 +271,7 @@ def add_parsers(sub):
         help="on AWS: read the role, capture and monitoring locations that are not given from "
         "Parameter Store under this path, e.g. /churn/",
     )
+    add_target(p)
     add_home(p)
     p.set_defaults(func=cmd_deploy)
 
@@ -320,6 +279,6 @@ def add_parsers(sub):
         "undeploy", help="delete an endpoint, its config, models and monitoring schedules"
     )
     p.add_argument("--endpoint-name", required=True, help="the endpoint to delete")
-    p.add_argument("--local", action="store_true", help="a local endpoint")
+    add_target(p)
     add_home(p)
     p.set_defaults(func=cmd_deploy)

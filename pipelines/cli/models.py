@@ -1,12 +1,14 @@
-"""`churn models`: the local model registry, through pipelines/aws/registry.py with the twin's
-`sagemaker` client (the same calls AWS's registry answers)."""
+"""`churn models`: the model registry of the command's target (the home's twin by default, AWS
+with --region), through pipelines/aws/registry.py on its `sagemaker` and `s3` clients."""
 
 import json
 import re
 import time
 
-from pipelines.aws.registry import find_package, list_versions, set_approval
+from pipelines.aws.errors import aws_errors
+from pipelines.aws.registry import find_package, list_versions, set_approval, version_metrics
 from pipelines.cli.common import add_group, add_home, group_of
+from pipelines.cli.target import add_target, resolve
 from pipelines.errors import UserError
 
 
@@ -20,34 +22,40 @@ def schema_of(package):
     return found.group(1) if found else None
 
 
-def listing(ws, group):
+def listing(target, group):
     """What `churn models list` shows of each version."""
+    s3 = target.client("s3")
     return [
         {
             "group": p["ModelPackageGroupName"],
             "version": p["ModelPackageVersion"],
             "status": p["ModelApprovalStatus"],
-            "auc": ws.version_metrics(p).get("auc"),
+            "auc": version_metrics(s3, p).get("auc"),
             "schema": schema_of(p),
             "created": p["CreationTime"].timestamp(),
             "arn": p["ModelPackageArn"],
         }
-        for p in list_versions(ws.sagemaker_client, group)
+        for p in list_versions(target.client("sagemaker"), group)
     ]
 
 
 def cmd_models(args, ws):
-    sm = ws.sagemaker_client
+    with aws_errors():
+        return _models(args, resolve(args, ws))
+
+
+def _models(args, target):
+    sm = target.client("sagemaker")
     group = group_of(args)
     if args.action == "list":
-        versions = listing(ws, group)
+        versions = listing(target, group)
         if args.json:
             print(json.dumps(versions, indent=1))
             return 0
         if not versions:
             print(
-                "no model versions registered under %s%s yet"
-                % (ws.home, " in group %s" % group if group else "")
+                "no model versions registered in %s%s yet"
+                % (target.where, " in group %s" % group if group else "")
             )
         for v in versions:
             print(
@@ -65,7 +73,7 @@ def cmd_models(args, ws):
     if not args.version:
         raise UserError("churn models %s needs a VERSION (see `churn models list`)" % args.action)
     if args.action == "describe":
-        package = find_package(sm, args.version, group, "under %s" % ws.home)
+        package = find_package(sm, args.version, group, "in %s" % target.where)
         print(json.dumps(package, indent=1, default=str))
         return 0
     status = "Approved" if args.action == "approve" else "Rejected"
@@ -78,7 +86,7 @@ def cmd_models(args, ws):
 
 
 def add_parsers(sub):
-    p = sub.add_parser("models", help="the local model registry")
+    p = sub.add_parser("models", help="the model registry: list, describe, approve, reject")
     p.add_argument(
         "action",
         choices=("list", "describe", "approve", "reject"),
@@ -88,5 +96,6 @@ def add_parsers(sub):
     add_group(p, schema_default=None)
     p.add_argument("--description", help="approval note (approve, reject)")
     p.add_argument("--json", action="store_true", help="list: one JSON list of the versions")
+    add_target(p)
     add_home(p)
     p.set_defaults(func=cmd_models)

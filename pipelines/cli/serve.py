@@ -18,6 +18,7 @@ from pipelines.cli.common import (
     positive_float,
     positive_int,
 )
+from pipelines.cli.target import add_target, resolve
 from pipelines.errors import UserError, first_line
 from pipelines.serving.model import from_dir
 from pipelines.workspace import endpoint_name
@@ -182,8 +183,9 @@ def cmd_predict(args, ws):
     else:
         body, content_type = args.csv.encode(), "text/csv"
     if args.endpoint_name:
-        answer = invoke_named_endpoint(ws, args.endpoint_name, body, content_type, args.accept,
-                                       args.region)  # fmt: skip
+        answer = invoke_named_endpoint(
+            resolve(args, ws), args.endpoint_name, body, content_type, args.accept
+        )
         sys.stdout.write(answer + ("" if args.accept.endswith("csv") else "\n"))
         return 0
     request = urllib.request.Request(
@@ -216,19 +218,14 @@ def _message(body):
 
 
 def customer_features(args, ws):
-    """The customer's online record from the feature group (the local twin, or GetRecord on
-    AWS with --region) as one JSON instance, by feature name: the model reads its own input
+    """The customer's online record from the target's feature group (GetRecord) as one JSON
+    instance, by feature name: the model reads its own input
     columns from it, whatever its schema."""
     from pipelines.aws.featurestore import online_record
 
-    if args.region:
-        from pipelines.aws.sessions import aws_session
-
-        session = aws_session(args.region)
-        runtime = session.client("sagemaker-featurestore-runtime")
-        control = session.client("sagemaker")
-    else:
-        runtime, control = ws.features.runtime_client(), ws.features.sagemaker_client()
+    target = resolve(args, ws)
+    runtime = target.client("sagemaker-featurestore-runtime")
+    control = target.client("sagemaker")
     record = online_record(runtime, args.feature_group, args.customer_id)
     with aws_errors("feature group %s: " % args.feature_group):
         described = control.describe_feature_group(FeatureGroupName=args.feature_group)
@@ -238,25 +235,13 @@ def customer_features(args, ws):
     return json.dumps({"instances": [{n: record.get(n) for n in names}]}).encode()
 
 
-def invoke_named_endpoint(ws, name, body, content_type, accept, region=None):
-    """InvokeEndpoint (sagemaker-runtime) on endpoint `name`: on AWS in `region` when one is
-    given, else on the home's local endpoint of that name (the sagemaker-runtime twin)."""
+def invoke_named_endpoint(target, name, body, content_type, accept):
+    """InvokeEndpoint (sagemaker-runtime) on the target's endpoint `name`; a name the target
+    has no endpoint of is one line naming where it looked (InvokeEndpoint's own refusal)."""
     from pipelines.aws.runtime import invoke_endpoint
 
-    if region:
-        from pipelines.aws.sessions import aws_client
-
-        client = aws_client("sagemaker-runtime", region)
-    else:
-        from pipelines.local.sagemaker.runtime import RuntimeClient
-
-        if not ws.hosting.has_endpoint(name):
-            raise UserError(
-                "no local endpoint %s in %s (churn endpoints list); for a SageMaker endpoint "
-                "on AWS, pass --region" % (name, ws.home)
-            )
-        client = RuntimeClient(ws.sagemaker)
-    return invoke_endpoint(client, name, body, content_type, accept)
+    client = target.client("sagemaker-runtime")
+    return invoke_endpoint(client, name, body, content_type, accept, target.looked_in)
 
 
 def add_parsers(sub):
@@ -311,8 +296,8 @@ def add_parsers(sub):
     )
     p.add_argument(
         "--endpoint-name",
-        help="an endpoint by name (InvokeEndpoint): the home's local endpoint of that name "
-        "(churn deploy --local), or with --region a SageMaker endpoint on AWS",
+        help="an endpoint by name (InvokeEndpoint) on the target: the home's local endpoint "
+        "of that name (churn deploy), or with --region a SageMaker endpoint on AWS",
     )
     p.add_argument("--file", help="CSV, .json or .jsonl file of rows")
     p.add_argument("--json", help='e.g. \'{"instances": [{"age": 40, ...}]}\'')
@@ -327,15 +312,11 @@ def add_parsers(sub):
         help="with --customer-id: the feature group holding its record (default: %(default)s)",
     )
     p.add_argument(
-        "--region",
-        help="AWS: the feature group of --customer-id (GetRecord) and the endpoint of "
-        "--endpoint-name are looked up there",
-    )
-    p.add_argument(
         "--accept",
         default="text/csv",
         help="the answer's type: text/csv, application/json or application/jsonlines "
         "(default: %(default)s)",
     )
+    add_target(p)  # where --customer-id's record and --endpoint-name's endpoint are
     add_home(p)
     p.set_defaults(func=cmd_predict)

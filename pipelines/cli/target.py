@@ -24,6 +24,13 @@ from pipelines.errors import UserError
 TARGET_VARIABLE = "CHURN_TARGET"
 TARGETS = ("local", "aws")
 LOCAL_CHUNK = 200_000  # records per transaction of a local bulk ingest
+# What became of a deleted local endpoint's serving process (Hosting.delete_endpoint).
+PROCESS_NOTES = {
+    "stopped": "stopped its serving process",
+    "exited": "its serving process had already exited",
+    "unverified": "left process {pid} running: this system cannot tell whether it is still the "
+    "endpoint's serving process (stop it yourself if it is)",
+}
 
 
 def add_target(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +48,8 @@ class Target(object):
     """What a command needs to know about where its calls go; see the module's docstring."""
 
     name = ""
+    endpoint_word = "endpoint"  # what the commands call an endpoint of this target
+    elsewhere = "--local"  # the flag of the other target
     # How often a command that follows an execution asks for its history.
     poll_seconds = 2.0
     # Whether an execution lives only as long as the command that started it (a local twin
@@ -54,6 +63,12 @@ class Target(object):
     def client(self, service: str) -> Any:
         return self.session.client(service)
 
+    @property
+    def looked_in(self) -> str:
+        """Where a name was looked for, and how to look on the other target: for a one-line
+        "not found"."""
+        return "%s (elsewhere: %s)" % (self.where, self.elsewhere)
+
     def data_url(self, given: str, folder: str) -> str:
         """An s3:// URL the service reads the table `given` (a file or an s3:// URL) from."""
         raise NotImplementedError
@@ -62,6 +77,10 @@ class Target(object):
         """`value` (a location or role in the local home) on the local target; None on AWS,
         where a command names its own or refuses, saying which flag it needs."""
         raise NotImplementedError
+
+    def require(self, service: str, flags: str) -> None:
+        """Refuse, before anything is made, options whose effect needs `service` where the
+        target has no such service."""
 
     def settle(self) -> None:
         """Make what the commands wrote readable by the next call (a local twin's buffered
@@ -73,6 +92,17 @@ class Target(object):
         its state machines made from the code with the local home's settings."""
         return self.client("stepfunctions")
 
+    def endpoint_url(self, name: str) -> str:
+        """Where an InService endpoint answers InvokeEndpoint."""
+        return "https://runtime.sagemaker.%s.amazonaws.com/endpoints/%s/invocations" % (
+            self.session.region_name,
+            name,
+        )
+
+    def deleted_endpoint_notes(self, name: str) -> List[str]:
+        """What a deleted endpoint left behind that its caller should know of."""
+        return []
+
     def bulk_ingest(self) -> Optional[Callable[..., None]]:
         """A faster way than PutRecord per row to write a table into a feature group, when the
         target has one: ingest(group, {feature: [text or None]}), PutRecord's rules checked
@@ -83,6 +113,8 @@ class Target(object):
 
 class LocalTarget(Target):
     name = "local"
+    endpoint_word = "local endpoint"
+    elsewhere = "--region R"
     poll_seconds = 0.05  # a local execution's history is a file: following it is cheap
     executions_end_with_the_command = True
 
@@ -96,11 +128,27 @@ class LocalTarget(Target):
     def local_default(self, value: str) -> Optional[str]:
         return value
 
+    def require(self, service: str, flags: str) -> None:
+        raise UserError(
+            "%s: needs %s, which has no local twin: AWS only (--region R)" % (flags, service)
+        )
+
     def settle(self) -> None:
         self.ws.features.flush()
 
     def stepfunctions(self, make_workflows: Callable[[], Any]) -> Any:
         return make_workflows()
+
+    def endpoint_url(self, name: str) -> str:
+        return "http://%s:%d/invocations" % self.ws.hosting.address(name)
+
+    def deleted_endpoint_notes(self, name: str) -> List[str]:
+        """What became of its serving processes (Hosting.delete_endpoint): one that this
+        system cannot tell is still the endpoint's is left running, and said so."""
+        return [
+            PROCESS_NOTES[what].format(pid=pid)
+            for pid, what in self.ws.hosting.deleted.get(name, {}).items()
+        ]
 
     def bulk_ingest(self) -> Optional[Callable[..., None]]:
         features = self.ws.features

@@ -11,8 +11,26 @@ from typing import Any, Callable, Dict, Optional
 
 from pipelines.errors import UserError
 from pipelines.local.arns import REGION
-from pipelines.local.s3 import Store
+from pipelines.local.autoscaling import AutoScalingClient
 from pipelines.local.s3_api import S3Client
+from pipelines.local.sagemaker.api import SageMakerClient
+from pipelines.local.sagemaker.backend import SageMakerBackend
+from pipelines.local.sagemaker.runtime import RuntimeClient
+
+
+class SageMakerWithFeatureGroups(SageMakerClient):
+    """One `sagemaker` client, as boto3 has one: the SageMaker twin's operations, and the
+    feature-group operations (CreateFeatureGroup, ...) of the Feature Store twin, opened when
+    one is first called."""
+
+    def __init__(self, backend: SageMakerBackend, feature_groups: Callable[[], Any]) -> None:
+        super().__init__(backend)
+        self._feature_groups = feature_groups
+
+    def __getattr__(self, name: str) -> Any:  # only for what SageMakerClient does not have
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._feature_groups(), name)
 
 
 class LocalSession(object):
@@ -21,13 +39,24 @@ class LocalSession(object):
     def __init__(
         self,
         home: Path,
-        store: Store,
+        backend: SageMakerBackend,
         makers: Dict[str, Callable[[], Any]],
     ) -> None:
-        """`makers`: {service: a function making its twin's client}, besides S3's, which every
-        home has."""
+        """`makers`: {service: a function making its twin's client} for the twins that are
+        opened apart from the SageMaker backend (the Feature Store's `feature-groups`, its
+        runtime, DataBrew, Step Functions); S3, SageMaker, its runtime and Application Auto
+        Scaling come from the backend."""
         self.home = home
-        self._makers: Dict[str, Callable[[], Any]] = dict(makers, s3=lambda: S3Client(store))
+        feature_groups = makers.pop("feature-groups")
+        self._makers: Dict[str, Callable[[], Any]] = dict(
+            makers,
+            s3=lambda: S3Client(backend.store),
+            sagemaker=lambda: SageMakerWithFeatureGroups(backend, feature_groups),
+            **{
+                "sagemaker-runtime": lambda: RuntimeClient(backend),
+                "application-autoscaling": AutoScalingClient,
+            },
+        )
         self._clients: Dict[str, Any] = {}
 
     def client(self, service_name: str, region_name: Optional[str] = None, **_: Any) -> Any:
