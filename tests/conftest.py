@@ -8,6 +8,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# The test files sit in one folder per layer (tests/README.md), without __init__.py: pytest
+# imports each under its own name, which is unique across the folders. Every folder is on the
+# path from the start, so a test module imports another's helpers by that name
+# (`from test_serve import start_server`) whichever subset of the suite runs.
+for _folder in sorted(Path(__file__).resolve().parent.iterdir()):
+    if _folder.is_dir() and any(_folder.glob("test_*.py")) and str(_folder) not in sys.path:
+        sys.path.insert(1, str(_folder))
 # Every answer a twin gives, in this process and in every process the tests start, is checked
 # against its operation's output shape in botocore's model (pipelines/local/api.py).
 os.environ["CHURN_CHECK_ANSWERS"] = "1"

@@ -209,7 +209,7 @@ def test_make_synth_writes_the_templates(tmp_path):
     env = dict(os.environ, CDK_DEFAULT_ACCOUNT=ACCOUNT, CDK_DEFAULT_REGION=REGION,
                CDK_OUTDIR=str(tmp_path))  # fmt: skip
     proc = subprocess.run([sys.executable, "-m", "infra.app"], capture_output=True, text=True,
-                          env=env, cwd=str(os.path.dirname(os.path.dirname(__file__))))  # fmt: skip
+                          env=env, cwd=str(os.path.dirname(os.path.dirname(os.path.dirname(__file__)))))  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert sorted(p.name for p in tmp_path.glob("*.template.json")) == [
         "churn-config.template.json", "churn-data.template.json", "churn-mlops.template.json",

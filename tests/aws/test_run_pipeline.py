@@ -165,7 +165,7 @@ def test_codebuild_build_phase(aws_env, bucket, tmp_path):
             "ARTIFACT_BUCKET": bucket,
             "AWS_REGION": "us-east-1",
             # The suite is already running; the build runs a small, real part of it.
-            "PYTEST_ARGS": "-q -p no:cacheprovider tests/test_schema.py",
+            "PYTEST_ARGS": "-q -p no:cacheprovider tests/containers/test_schema.py",
             "PATH": "%s:%s" % (ROOT / ".venv" / "bin", env.get("PATH", "")),
         }
     )

@@ -20,7 +20,7 @@ import pytest
 import xgboost
 from sklearn import metrics as skm
 
-SCRIPT = Path(__file__).resolve().parents[1] / "evaluation" / "evaluate.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "evaluation" / "evaluate.py"
 N_FEATURES = 5
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
