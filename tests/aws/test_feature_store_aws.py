@@ -12,6 +12,7 @@ import json
 import time
 
 import pandas as pd
+import pytest
 from test_run_pipeline import ROLE, run_pipeline
 
 from pipelines.local.featurestore.store import LocalFeatureStore
@@ -128,6 +129,7 @@ def test_run_pipeline_creates_the_group_and_names_it_in_the_execution(aws_env, b
 # ------------------------------------------------------------------ the record calls' contract
 
 
+@pytest.mark.fast
 def test_the_twins_record_answers_have_the_shapes_boto3_and_aws_use(tmp_path):
     """The answers' shapes are checked by the twin's client on every call (CHURN_CHECK_ANSWERS,
     which tests/conftest.py sets); what they hold is asserted here."""

@@ -199,6 +199,7 @@ def stubbed(states, error=None):
     return client, stub
 
 
+@pytest.mark.fast
 def test_databrew_run_waits_for_the_run_and_reports_a_failure_with_its_reason():
     slept = []
     client, stub = stubbed(["STARTING", "RUNNING", "SUCCEEDED"])

@@ -95,6 +95,7 @@ def test_serving_on_a_busy_port_is_one_line_before_anything_is_printed(tmp_path,
     )
 
 
+@pytest.mark.fast
 def test_every_option_says_what_it_is_and_its_default():
     """Many options had no help text, or a default the help did not give."""
     import argparse

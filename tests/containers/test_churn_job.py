@@ -39,6 +39,7 @@ def test_failure_message_file_is_written_only_where_sagemaker_expects_it(tmp_pat
     assert not absent.parent.exists()
 
 
+@pytest.mark.fast
 def test_every_member_is_checked_before_any_is_extracted(tmp_path):
     archive = tar_of(tmp_path / "model.tar.gz", [("xgboost-model", b"model"), ("../evil", b"x")])
     destination = tmp_path / "extract"
@@ -49,6 +50,7 @@ def test_every_member_is_checked_before_any_is_extracted(tmp_path):
     assert not (tmp_path / "evil").exists()
 
 
+@pytest.mark.fast
 def test_member_count_and_size_are_capped(tmp_path):
     archive = tar_of(
         tmp_path / "model.tar.gz", [("xgboost-model", b"m" * 200), ("preprocessing.json", b"{}")]
@@ -61,12 +63,14 @@ def test_member_count_and_size_are_capped(tmp_path):
     assert (tmp_path / "c" / "xgboost-model").read_bytes() == b"m" * 200
 
 
+@pytest.mark.fast
 def test_a_file_that_is_not_an_archive_is_one_clear_error(tmp_path):
     (tmp_path / "model.tar.gz").write_bytes(b"not a tar file")
     with pytest.raises(churn_job.ArchiveError, match="is not a readable tar archive"):
         churn_job.extract_archive(tmp_path / "model.tar.gz", tmp_path / "out")
 
 
+@pytest.mark.fast
 def test_a_failed_write_publishes_nothing_and_leaves_no_temporary_file(tmp_path):
     target = tmp_path / "report.json"
     target.write_text("the old report")
@@ -82,6 +86,7 @@ def test_a_failed_write_publishes_nothing_and_leaves_no_temporary_file(tmp_path)
     assert os.listdir(tmp_path) == ["report.json"]
 
 
+@pytest.mark.fast
 def test_temporary_files_are_named_so_listings_can_skip_them(tmp_path):
     seen = []
     churn_job.write_atomic(
@@ -251,6 +256,7 @@ def test_a_hostile_archive_is_one_line_in_bounded_time_and_memory(tmp_path, name
     assert time.time() - started < 5
 
 
+@pytest.mark.fast
 def test_archives_with_the_extended_headers_tar_writes_still_unpack(tmp_path):
     """pax (long and non-ASCII names, as Python and GNU tar --format=posix write them) and GNU
     long names pass the header bounds."""

@@ -317,6 +317,7 @@ def load_script():
     return module
 
 
+@pytest.mark.fast
 def test_no_flagged_rows_give_zero_precision_without_nan():
     evaluate = load_script()
     labels = np.array([0, 1] * 150)
@@ -328,6 +329,7 @@ def test_no_flagged_rows_give_zero_precision_without_nan():
     assert metrics["f1"]["value"] == 0.0
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("distinct_scores", [10, None])
 def test_bootstrap_deviation_matches_the_binomial_error_of_accuracy(distinct_scores):
     """Both ways of drawing resamples (per (score, class) cell when scores are few, per row when
@@ -347,6 +349,7 @@ def test_bootstrap_deviation_matches_the_binomial_error_of_accuracy(distinct_sco
     assert again["binary_classification_metrics"] == report["binary_classification_metrics"]
 
 
+@pytest.mark.fast
 def test_thinning_keeps_endpoints_and_at_most_200_points():
     evaluate = load_script()
     x = np.linspace(0.0, 1.0, 5001)

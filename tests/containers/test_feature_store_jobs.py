@@ -269,6 +269,7 @@ def brute_force(history, entity, as_of, cutoff):
     return None if latest[4] else latest
 
 
+@pytest.mark.fast
 @settings(max_examples=300, deadline=None, derandomize=True)
 @given(
     rows=st.lists(
@@ -307,6 +308,7 @@ def test_the_as_of_join_never_takes_a_future_or_deleted_value(rows, entities, cu
     assert (kept["event_time"] <= kept["as_of"]).all()  # never a value from the future
 
 
+@pytest.mark.fast
 def test_a_job_sees_the_twin_only_through_its_environment(twin):
     """The wire server binds loopback and hands jobs what boto3 reads, nothing else."""
     _, server, _ = twin
@@ -324,6 +326,7 @@ def test_a_job_sees_the_twin_only_through_its_environment(twin):
     )
 
 
+@pytest.mark.fast
 def test_the_join_takes_arrow_backed_ids_and_a_history_of_several_chunks(tmp_path):
     """Entities read from Parquet come as Arrow-backed strings, and a history read from
     several files as chunks: the ids must meet in one dictionary."""

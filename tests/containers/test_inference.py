@@ -347,6 +347,7 @@ def test_a_batch_payload_with_categories_scores_as_its_rows_do(tmp_path):
     assert bulk.flags.count("Geography:category") == 7
 
 
+@pytest.mark.fast
 def test_csv_scores_read_as_printf_writes_them():
     """Many rows are formatted by numpy, few by a format string: the same text either way."""
     import numpy as np
@@ -380,6 +381,7 @@ def test_the_direct_predictor_answers_as_inplace_predict(seed):
         assert np.array_equal(seed.predict(rows), seed.booster.inplace_predict(rows))
 
 
+@pytest.mark.fast
 def test_batch_payloads_are_big_enough_for_the_bulk_reader():
     """The batch worker cuts payloads down to about 1 MB (a whole line less) to keep every core
     busy; each must still take the bulk reader, or a 200k-row file scores 2.5x slower."""

@@ -134,6 +134,7 @@ def test_rows_flagged_instead_of_refused_name_each_rule(lenient_seed_model):
     assert prediction.flags == ["", "age:range", "age:integer", "age:range", "", ""]
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "value, allowed, twin",
     [

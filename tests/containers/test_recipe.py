@@ -12,6 +12,9 @@ from processing.churn_recipe import (
     transform,
 )
 
+# Every test here runs in this process, with no child process, server or browser.
+pytestmark = pytest.mark.fast
+
 
 def step(op, **params):
     return {"Action": {"Operation": op, "Parameters": params}}

@@ -6,6 +6,9 @@ import pytest
 
 from processing.churn_schema import SchemaError, available_schemas, load_schema
 
+# Every test here runs in this process, with no child process, server or browser.
+pytestmark = pytest.mark.fast
+
 
 def test_shipped_schemas_are_addressable_by_name():
     assert set(available_schemas()) >= {"seed", "bank", "telco", "bigml"}

@@ -4,6 +4,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from conftest import run
 
 # The metric definition the pipeline gives the TrainingStep; CloudWatch shows a tab as #011.
@@ -123,6 +125,7 @@ def test_missing_channel_is_one_clear_error(seed_model, tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.fast
 def test_the_three_tables_of_xgboost_defaults_agree():
     """train.py's argument defaults, the pipeline's parameter defaults and the workflows' guide
     hyperparameters are three tables of the same values, with nothing tying them: a default

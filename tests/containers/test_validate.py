@@ -586,6 +586,7 @@ def test_user_error_is_one_line_before_importing_great_expectations(tmp_path, ma
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.fast
 def test_the_number_checks_read_every_value_as_pythons_re_would():
     """The number parsing and Great Expectations' type checks run RE2 over Arrow arrays; what
     they accept must be exactly what re.match with the grammar's patterns accepts, Unicode

@@ -41,12 +41,14 @@ def lint(document):
     return statelint(document) + cfn_schema(document)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("name", NAMES)
 def test_each_workflow_passes_statelint_and_the_cfn_lint_schema(name):
     assert lint(definition(name)) == []
     assert lint(definition(name, WorkflowSettings(monitor=False, databrew_job="prep"))) == []
 
 
+@pytest.mark.fast
 def test_the_linters_do_refuse_a_broken_definition():
     broken = definition("deploy")
     broken["States"]["Names"]["Type"] = "Bogus"
@@ -362,6 +364,7 @@ def test_a_databrew_job_prepares_the_table_before_the_pipeline(home, seed_csv):
     assert path.read_text().splitlines()[0] == Path(seed_csv).read_text().splitlines()[0]
 
 
+@pytest.mark.fast
 def test_a_recipe_the_twin_cannot_replay_is_refused_by_name(home):
     from botocore.exceptions import ClientError
 
@@ -658,6 +661,7 @@ def databrew_run(home, table, output_bucket=None, steps=DEDUPE):
                 return described, ws.store.objects("s3://%s/prepared/" % bucket)
 
 
+@pytest.mark.fast
 def test_a_databrew_run_over_a_field_of_200_kb_succeeds(tmp_path):
     """A field over csv's 128 KB default killed the run's worker and the run stayed RUNNING.
     DataBrew documents no limit on a value's size
@@ -672,6 +676,7 @@ def test_a_databrew_run_over_a_field_of_200_kb_succeeds(tmp_path):
     assert path.read_text() == "id,note\n1,%s\n2,short\n" % big  # the duplicate row went
 
 
+@pytest.mark.fast
 def test_any_failure_of_a_databrew_run_ends_it_failed_with_its_reason(tmp_path):
     """A run whose output cannot be written (a bucket name S3 refuses: the job's Outputs are
     checked only by length, https://docs.aws.amazon.com/databrew/latest/dg/API_S3Location.html)
@@ -683,6 +688,7 @@ def test_any_failure_of_a_databrew_run_ends_it_failed_with_its_reason(tmp_path):
     assert "Not_A_Bucket" in described["ErrorMessage"] and "CompletedOn" in described
 
 
+@pytest.mark.fast
 def test_a_databrew_name_longer_than_a_file_name_is_a_validation_error(tmp_path):
     """A name from a workflow's input (DataBrewJobName) or a RunId becomes a file name: one of
     300 characters was an OSError ('File name too long'). DataBrew's names are at most 240
@@ -739,6 +745,7 @@ def test_a_databrew_run_whose_process_was_killed_ends_failed(tmp_path):
     assert not [k for k in described if k.startswith("_")], described
 
 
+@pytest.mark.fast
 def test_describe_recipe_without_a_version_answers_the_latest_published_one(tmp_path):
     """DescribeRecipe's RecipeVersion: "If this parameter isn't specified, then the latest
     published version is returned"
@@ -762,6 +769,7 @@ def test_describe_recipe_without_a_version_answers_the_latest_published_one(tmp_
         assert working["Steps"] == [fill, fill]
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("operation", ["fill_with_custom", "FILL-WITH-CUSTOM", "FILL WITH"])
 def test_an_operation_name_the_model_refuses_is_a_validation_exception(tmp_path, operation):
     """RecipeAction.Operation must match ^[A-Z\\_]+$
@@ -800,6 +808,7 @@ def prepared_text(home, table, steps):
     return path.read_text()
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("operation, kind", [("CHANGE_DATA_TYPE", "integer"),
                                              ("CAST_COLUMN_TYPE", "int")])  # fmt: skip
 def test_a_column_cast_to_integer_is_written_as_integers(tmp_path, operation, kind):
@@ -813,6 +822,7 @@ def test_a_column_cast_to_integer_is_written_as_integers(tmp_path, operation, ki
     assert text == "id,age,score\n1,30,2.0\n2,,3.5\n3,41,\n"
 
 
+@pytest.mark.fast
 def test_every_answer_of_the_databrew_twin_is_valid_against_botocores_output_shape(tmp_path):
     """Each answer is what boto3's client would hand back: valid against the operation's
     output shape in botocore's databrew model (the API reference's Response Syntax, e.g.
@@ -870,6 +880,7 @@ def test_every_answer_of_the_databrew_twin_is_valid_against_botocores_output_sha
     assert {"StartedOn", "CompletedOn"} <= set(described)
 
 
+@pytest.mark.fast
 def test_a_dataset_naming_a_column_twice_fails_the_run_naming_it(tmp_path):
     """A header naming a column twice kept only its second column's values, without a word.
     DataBrew's CSV reading (https://docs.aws.amazon.com/databrew/latest/dg/API_CsvOptions.html)
@@ -881,6 +892,7 @@ def test_a_dataset_naming_a_column_twice_fails_the_run_naming_it(tmp_path):
     assert not written
 
 
+@pytest.mark.fast
 def test_a_scaling_whose_bounds_overflow_fails_the_run_naming_the_column(tmp_path):
     """NORMALIZATION (https://docs.aws.amazon.com/databrew/latest/dg/recipe-actions.NORMALIZATION.html)
     of a column whose range overflows a double (max - min = inf) made every value NaN: the
@@ -894,6 +906,7 @@ def test_a_scaling_whose_bounds_overflow_fails_the_run_naming_the_column(tmp_pat
     assert not written
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("value", ["-1", "0", "ten"])
 def test_a_max_categories_that_is_not_a_positive_count_is_refused(tmp_path, value):
     """ONE_HOT_ENCODING takes sourceColumn only
@@ -910,6 +923,7 @@ def test_a_max_categories_that_is_not_a_positive_count_is_refused(tmp_path, valu
     assert refused.value.response["Error"]["Code"] == "ValidationException"
 
 
+@pytest.mark.fast
 def test_a_steps_conditions_choose_the_rows_it_changes(tmp_path):
     """ "The action is only performed for column values where the condition evaluates to true",
     every condition of a step combined with AND
@@ -931,6 +945,7 @@ def test_a_steps_conditions_choose_the_rows_it_changes(tmp_path):
     )
 
 
+@pytest.mark.fast
 def test_a_condition_the_twin_cannot_evaluate_is_refused_by_name(tmp_path):
     """A condition (https://docs.aws.amazon.com/databrew/latest/dg/API_ConditionExpression.html)
     the twin does not evaluate, or a condition on an operation whose conditional meaning it

@@ -77,6 +77,7 @@ BAD = [
 ]
 
 
+@pytest.mark.fast
 def test_the_shipped_schemas_are_valid_under_the_published_json_schema():
     for path in sorted((ROOT / "processing" / "schemas").glob("*.json")):
         jsonschema.validate(json.loads(path.read_text()), PUBLISHED)
@@ -96,6 +97,7 @@ def test_a_bad_schema_file_is_one_line_naming_the_field(tmp_path, schema, field)
     assert not (tmp_path / "home" / "executions").exists()
 
 
+@pytest.mark.fast
 def test_text_does_not_pass_for_other_types_silently():
     """'"integer": "no"' became true, '"missing_values": "NA"' N and A, '"drop": "notes"' its
     letters: refused now, by the loader itself."""

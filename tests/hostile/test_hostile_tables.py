@@ -478,6 +478,7 @@ def test_a_bad_folder_of_parts_is_refused_naming_its_file(
     assert "/opt/ml/" not in first and str(shared_home) not in first, first
 
 
+@pytest.mark.fast
 def test_a_jobs_container_path_names_the_users_file_or_the_file_in_their_folder(tmp_path):
     """A job names its input by its container path, under the job's folder in the home; the
     user gave a file or a folder, and a failure must name that."""

@@ -166,6 +166,7 @@ def test_no_policy_grants_everything(mode, request):
                 assert any(re.fullmatch(p, resource) for p in SCOPED), resource
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "mode, count", [("synthesized", ACKNOWLEDGED), ("vpc_mode", VPC_ACKNOWLEDGED)]
 )
@@ -179,6 +180,7 @@ def test_cdk_nag_passes_with_every_acknowledgement_counted_and_reasoned(mode, co
     assert all(len(a["reason"]) > 40 for a in acknowledged)
 
 
+@pytest.mark.fast
 def test_cdk_nag_fails_synthesis_on_a_finding():
     from aws_cdk import aws_s3 as s3
     from cdk_nag import AwsSolutionsChecks
@@ -402,6 +404,7 @@ def test_codepipeline_takes_the_repository_to_codebuild_which_runs_the_buildspec
     assert statements["ReadConfig"]["Action"] == "ssm:GetParametersByPath"
 
 
+@pytest.mark.fast
 def test_a_codecommit_repository_starts_the_pipeline_on_a_commit(vpc_mode):
     _, t = vpc_mode
     ci = t["ci"]
@@ -413,6 +416,7 @@ def test_a_codecommit_repository_starts_the_pipeline_on_a_commit(vpc_mode):
         "source": ["aws.codecommit"], "detail": Match.object_like({"referenceName": ["main"]})})})  # fmt: skip
 
 
+@pytest.mark.fast
 def test_vpc_mode_puts_the_jobs_in_private_subnets_with_endpoints(vpc_mode):
     _, t = vpc_mode
     network = t["network"]

@@ -56,6 +56,7 @@ def with_job(brew):
                            RecipeReference={"Name": "dedupe", "RecipeVersion": "1.0"})  # fmt: skip
 
 
+@pytest.mark.fast
 def test_a_missing_dataset_recipe_job_or_run_is_resource_not_found(brew):
     """ResourceNotFoundException, HTTP 404: DescribeDataset, UpdateDataset
     (API_DescribeDataset.html, API_UpdateDataset.html), DescribeRecipe (a missing recipe or
@@ -85,6 +86,7 @@ def test_a_missing_dataset_recipe_job_or_run_is_resource_not_found(brew):
     assert brew.describe_job(Name="prepare")["Name"] == "prepare"  # the job was there all along
 
 
+@pytest.mark.fast
 def test_a_run_is_found_only_under_its_own_job(brew, tmp_path):
     """DescribeJobRun takes the job's name and the run's id (API_DescribeJobRun.html): another
     job's name with the id is no run of that job."""
@@ -99,6 +101,7 @@ def test_a_run_is_found_only_under_its_own_job(brew, tmp_path):
     )
 
 
+@pytest.mark.fast
 def test_creating_what_exists_is_a_conflict(brew):
     """ConflictException, HTTP 409, for a name in use: CreateDataset (API_CreateDataset.html),
     CreateRecipe (API_CreateRecipe.html), CreateRecipeJob (API_CreateRecipeJob.html). What
@@ -115,6 +118,7 @@ def test_creating_what_exists_is_a_conflict(brew):
     assert brew.describe_recipe(Name="dedupe", RecipeVersion="LATEST_WORKING")["Steps"] == DEDUPE
 
 
+@pytest.mark.fast
 def test_the_models_constraints_are_validation_exceptions(brew):
     """ValidationException, HTTP 400, for what the model's constraints refuse: a job name over
     240 characters (API_DescribeJob.html, API_StartJobRun.html), a RunId over 255
@@ -138,6 +142,7 @@ def test_the_models_constraints_are_validation_exceptions(brew):
         brew.create_dataset(Name="x")
 
 
+@pytest.mark.fast
 def test_what_the_twin_cannot_do_is_a_validation_exception_naming_it(brew):
     """The twin reads CSV from S3, runs a dataset with a recipe (no projects) into one CSV
     output, and replays only the operations processing/churn_recipe.py knows: anything else is

@@ -80,6 +80,7 @@ def test_one_scenario_through_the_same_code_against_moto_and_the_twin(aws_env, f
     assert on_moto["arn shape"] == ["arn", "aws", "sagemaker", "feature-group/scenario-group"]
 
 
+@pytest.mark.fast
 def test_a_missing_group_is_resource_not_found_with_the_models_status(fs):
     """DescribeFeatureGroup's ResourceNotFound (API_DescribeFeatureGroup.html): sagemaker is a
     JSON-protocol service whose model gives its errors no status, so 400; the runtime's model
@@ -99,6 +100,7 @@ def test_a_missing_group_is_resource_not_found_with_the_models_status(fs):
         )
 
 
+@pytest.mark.fast
 def test_list_feature_groups_pages_through_botocores_paginator(fs):
     """get_paginator("list_feature_groups") is botocore's pagination config (NextToken,
     MaxResults) over the twin's ListFeatureGroups; pipelines/aws/ reads every page."""

@@ -13,6 +13,9 @@ from hypothesis import strategies as st
 
 from pipelines.local.featurestore.store import LocalFeatureStore
 
+# Every test here runs in this process, with no child process, server or browser.
+pytestmark = pytest.mark.fast
+
 GROUP = "churn-customers"
 ROLE = "arn:aws:iam::000000000000:role/FeatureStoreRole"
 

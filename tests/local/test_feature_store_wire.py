@@ -13,6 +13,9 @@ import pytest
 from pipelines.local.featurestore.server import FeatureStoreServer
 from pipelines.local.featurestore.store import LocalFeatureStore
 
+# Every test here runs in this process, with no child process, server or browser.
+pytestmark = pytest.mark.fast
+
 GROUP = "churn-customers"
 TIMEOUT = 10  # seconds: a request that hangs fails here instead of hanging the suite
 RECORD = [

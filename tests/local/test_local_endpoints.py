@@ -81,6 +81,7 @@ def test_delete_stops_the_endpoints_own_process(tmp_path):
         served.wait()
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("endpoint, config", [("../../x", "config"), ("e", "../../x")])
 def test_a_name_sagemaker_refuses_is_refused_before_anything_is_written(tmp_path, endpoint, config):
     """An endpoint's folder and its config's log are named after them: a workflow's

@@ -536,6 +536,7 @@ def test_a_crashing_job_fails_the_run_with_its_log_tail(home, runner):
     assert "loading rows" in log and "disk on fire" in log
 
 
+@pytest.mark.fast
 def test_unsupported_steps_and_parameters_are_refused_up_front(home):
     lam = {"Name": "Notify", "Type": "Lambda", "Arguments": {}}
     with pytest.raises(PipelineError, match="step Notify has type Lambda, which the local runner"):
@@ -547,6 +548,7 @@ def test_unsupported_steps_and_parameters_are_refused_up_front(home):
     assert not (home / "executions").exists()
 
 
+@pytest.mark.fast
 def test_retry_policies_and_durations():
     policies = [
         {"ExceptionType": ["Step.THROTTLING"], "IntervalSeconds": 1, "MaxAttempts": 9},
@@ -648,6 +650,7 @@ def test_create_model_and_batch_transform(home, runner, seed_model, seed_csv):
     assert [line.split(",", 5)[5] for line in out_a] == expected
 
 
+@pytest.mark.fast
 def test_cache_entries_expire(tmp_path):
     from pipelines.local.sagemaker.backend import SageMakerBackend
 
@@ -669,6 +672,7 @@ def test_a_step_waiting_on_a_step_that_never_runs_fails_the_execution(home, runn
     assert record["EndTime"] is not None
 
 
+@pytest.mark.fast
 def test_a_condition_waits_on_what_it_reads_not_on_its_branches():
     """Branch steps that read each other (a Transform reading its Model step) are scheduled
     when the branch is chosen; the condition itself must not wait on them."""
@@ -702,6 +706,7 @@ def test_a_condition_waits_on_what_it_reads_not_on_its_branches():
     assert engine.dependencies(transform) == {"BatchModel"}
 
 
+@pytest.mark.fast
 def test_enum_parameters_accept_only_their_values():
     definition = {
         "Parameters": [
@@ -721,6 +726,7 @@ def test_enum_parameters_accept_only_their_values():
         engine.parameter_values(definition, {"BatchJoinSource": "input"})
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "uri, problem",
     [
@@ -747,6 +753,7 @@ def test_keys_that_would_leave_the_store_are_refused(tmp_path, uri, problem):
     )
 
 
+@pytest.mark.fast
 def test_a_link_out_of_the_store_is_refused(tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -787,6 +794,7 @@ def test_a_job_that_wrote_nothing_is_never_cached(home, runner):
     assert third["Steps"][0]["CacheHit"] is None
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "step, parameters, message",
     [
@@ -885,6 +893,7 @@ def test_a_crafted_model_archive_fails_the_transform_step_and_writes_nothing(
     assert not store.objects(BUCKET + "/scored/")
 
 
+@pytest.mark.fast
 def test_an_execution_id_cannot_climb_out_of_the_executions_folder(tmp_path):
     """`churn runs show ../x` (and the UI) name executions by id; an id is never a path."""
     backend = SageMakerBackend(tmp_path / "home")

@@ -43,6 +43,7 @@ def create(sfn, name, document=PASS, **extra):
     )["stateMachineArn"]
 
 
+@pytest.mark.fast
 def test_create_is_idempotent_and_a_different_definition_already_exists(sfn):
     """CreateStateMachine: "an idempotent API ... based on the state machine name, definition,
     type, LoggingConfiguration and TracingConfiguration"; a different definition is
@@ -58,6 +59,7 @@ def test_create_is_idempotent_and_a_different_definition_already_exists(sfn):
     assert sfn.describe_state_machine(stateMachineArn=arn)["definition"] == json.dumps(PASS)
 
 
+@pytest.mark.fast
 def test_describe_update_and_their_errors(sfn):
     """DescribeStateMachine: StateMachineDoesNotExist, InvalidArn (API_DescribeStateMachine.html);
     UpdateStateMachine with nothing to update: MissingRequiredParameter
@@ -77,6 +79,7 @@ def test_describe_update_and_their_errors(sfn):
         sfn.describe_state_machine(stateMachineArn=7)
 
 
+@pytest.mark.fast
 def test_start_answers_at_once_and_the_execution_runs_on(sfn):
     """StartExecution starts an execution and answers its ARN and start date
     (API_StartExecution.html): it does not wait for the end."""
@@ -89,6 +92,7 @@ def test_start_answers_at_once_and_the_execution_runs_on(sfn):
     assert done["status"] == "SUCCEEDED" and time.monotonic() - started >= 1
 
 
+@pytest.mark.fast
 def test_execution_errors(sfn):
     """ExecutionAlreadyExists for a closed execution of that name; the same name and input of
     a running one answers that one; InvalidExecutionInput; ExecutionDoesNotExist
@@ -108,6 +112,7 @@ def test_execution_errors(sfn):
     assert code_of(lambda: sfn.describe_execution(executionArn=gone)) == "ExecutionDoesNotExist"
 
 
+@pytest.mark.fast
 def test_lists_page_as_the_api_pages(sfn):
     """maxResults and nextToken (API_ListStateMachines.html, API_ListExecutions.html), and
     boto3's paginators over them."""

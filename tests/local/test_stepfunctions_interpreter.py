@@ -13,6 +13,9 @@ from pipelines.local.stepfunctions.errors import StatesError
 from pipelines.local.stepfunctions.integrations import Integrations
 from pipelines.local.stepfunctions.interpreter import DefinitionError, Execution, validate
 
+# Every test here runs in this process, with no child process, server or browser.
+pytestmark = pytest.mark.fast
+
 START = 1_700_000_000.0
 
 

@@ -238,6 +238,7 @@ def test_type_completeness_domain_and_column_checks(baseline_dir):
     assert ("colour", "extra_column_check") in kinds
 
 
+@pytest.mark.fast
 def test_distances():
     assert numeric_distance([1, 2, 3, 4], [1, 2, 3, 4]) == 0
     assert numeric_distance([1, 2, 3, 4], [10, 11]) == 1.0

@@ -465,6 +465,7 @@ def test_code_keys_are_content_hashes_and_the_json_is_stable(definition, rebuilt
     assert {k for k, _ in keys} == {"processing", "evaluation", "training", "inference"}
 
 
+@pytest.mark.fast
 def test_bundle_digest_follows_content_only():
     a = CodeBundle("x", {"a.py": b"print(1)\n", "b.py": b"2"}, packed=True)
     same = CodeBundle("x", {"b.py": b"2", "a.py": b"print(1)\n"}, packed=True)
@@ -487,6 +488,7 @@ def test_definition_file_and_user_schema(built, user_folder):
     assert threshold["DefaultValue"] == 0.8
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "args, env_region, message",
     [
