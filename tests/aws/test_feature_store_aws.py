@@ -6,7 +6,7 @@ moto has no sagemaker-featurestore-runtime (GetRecord answers 404), so the recor
 the twin only: a put / get / batch-get / delete sequence, each request checked against
 botocore's input shapes and each answer against its output shapes by the twin's own client
 (pipelines/local/api.py, with CHURN_CHECK_ANSWERS on for the whole suite), and what the answers
-hold asserted here. tests/test_feature_store_api.py runs one scenario on moto and the twin."""
+hold asserted here. tests/local/test_feature_store_api.py runs one scenario on moto and the twin."""
 
 import json
 import time

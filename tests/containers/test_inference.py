@@ -127,8 +127,8 @@ def test_a_missing_value_is_scored_only_where_the_schema_allows_gaps(seed, lenie
     assert 0 < scores(body)[0] < 1 and body.strip().endswith(",")  # no flag: gaps are allowed
 
 
-# Each a value the seed schema's validation refuses (tests/test_hostile_tables.py holds the same
-# values against `churn run`), in the second of two rows so the record number is checked too.
+# Each a value the seed schema's validation refuses (tests/hostile/test_hostile_tables.py holds
+# the same values against `churn run`), in the second of two rows so the record number is checked too.
 REFUSED_ROWS = [
     ("150,5,100000,2,1", "column 'age': 150 is outside [0, 120]"),
     ("-42,5,100000,2,1", "column 'age': -42 is outside [0, 120]"),

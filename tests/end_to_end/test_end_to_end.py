@@ -42,7 +42,7 @@ def test_make_run_equivalent_on_generated_data(tmp_path):
         (BANK, "bank", 0.86),  # reference: stratified 5-fold CV 0.866
         (TELCO, "telco", 0.84),  # reference: 0.846
     ],
-)  # bigml runs through `churn run` as a user's own table (tests/test_local_run.py)
+)  # bigml runs through `churn run` as a user's own table (tests/end_to_end/test_local_run.py)
 def test_public_tables_reach_the_reference_auc(tmp_path, data, schema, floor):
     summary = run_sequence(str(data), schema, tmp_path, echo=lambda *_: None)
     assert summary["auc"] >= floor, summary

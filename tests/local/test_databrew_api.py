@@ -4,8 +4,8 @@ codes are the API's, from the API reference
 answer is checked against its output shape while the suite runs (CHURN_CHECK_ANSWERS,
 tests/conftest.py). And one scenario through pipelines/aws/databrew.py (publish) runs against a
 moto server and against the twin with the same observable result. moto has no StartJobRun or
-DescribeJobRun, so runs are not in the scenario (tests/test_workflows.py runs them on the twin,
-tests/test_workflows_aws.py drives run_job with botocore's Stubber)."""
+DescribeJobRun, so runs are not in the scenario (tests/end_to_end/test_workflows.py runs them on
+the twin, tests/aws/test_workflows_aws.py drives run_job with botocore's Stubber)."""
 
 import botocore.session
 import pytest

@@ -7,7 +7,7 @@ checked against its output shape (CHURN_CHECK_ANSWERS, tests/conftest.py).
 moto (5.x) has CreateFeatureGroup and DescribeFeatureGroup only: no ListFeatureGroups, no
 DeleteFeatureGroup, and no sagemaker-featurestore-runtime at all, so the comparison covers the
 control plane's create and describe; ListFeatureGroups and the record calls run on the twin
-alone (tests/test_feature_store_twin.py holds their documented rules)."""
+alone (tests/local/test_feature_store_twin.py holds their documented rules)."""
 
 import datetime
 
