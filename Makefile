@@ -29,7 +29,7 @@ test: $(STAMP) browser
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 # The tests marked fast (tests/README.md): in the pytest process alone, no child process, moto
-# server or browser; about 20 seconds on 2 cores. No Chromium needed. Exit 5 fails it too.
+# server or browser; under 30 seconds on 2 cores. No Chromium needed. Exit 5 fails it too.
 test-fast: $(STAMP)
 	@$(BIN)/python -m pytest -m fast -n auto --dist loadfile; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test-fast: pytest collected no tests" >&2; exit 1; fi; exit $$rc
