@@ -7,7 +7,7 @@ ROWS   ?= 10000
 # BROWSER=skip: `make test` installs no Chromium (the browser tests then skip, saying so).
 BROWSER ?= install
 
-.PHONY: run test lint fmt synth venv clean browser ui
+.PHONY: run test test-fast lint fmt synth venv clean browser ui
 
 venv: $(STAMP)
 
@@ -27,6 +27,12 @@ run: $(STAMP)
 test: $(STAMP) browser
 	@$(BIN)/python -m pytest -n auto --dist loadfile; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# The tests marked fast (tests/README.md): in the pytest process alone, no child process, moto
+# server or browser; under 30 seconds on 2 cores. No Chromium needed. Exit 5 fails it too.
+test-fast: $(STAMP)
+	@$(BIN)/python -m pytest -m fast -n auto --dist loadfile; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test-fast: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 # churn ui's browser tests run in headless Chromium: Debian's package, installed when missing
 # (as root, or through sudo). Elsewhere, point CHURN_CHROMIUM at a Chromium; without one the

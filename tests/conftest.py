@@ -1,5 +1,6 @@
 """Shared test helpers: where the scripts and the public datasets are, and how to run a script."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -8,6 +9,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# The test files sit in one folder per layer (tests/README.md), without __init__.py: pytest
+# imports each under its own name, which is unique across the folders. Every folder is on the
+# path from the start, so a test module imports another's helpers by that name
+# (`from test_serve import start_server`) whichever subset of the suite runs.
+for _folder in sorted(Path(__file__).resolve().parent.iterdir()):
+    if _folder.is_dir() and any(_folder.glob("test_*.py")) and str(_folder) not in sys.path:
+        sys.path.insert(1, str(_folder))
 # Every answer a twin gives, in this process and in every process the tests start, is checked
 # against its operation's output shape in botocore's model (pipelines/local/api.py).
 os.environ["CHURN_CHECK_ANSWERS"] = "1"
@@ -145,6 +153,40 @@ def bank_model(tmp_path_factory):
     if not BANK.is_file():
         pytest.skip("../shared/data is not next to this checkout")
     return write_model_inputs(BANK, "bank", tmp_path_factory.mktemp("bank-model"))
+
+
+# ----------------------------------------------------------------------------- the fast marker
+
+
+# A test marked fast (`make test-fast`) promises to start no process: while its fixtures are set
+# up and while it runs, starting one fails it, naming the command, so the promise cannot rot.
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    with _no_process_if_fast(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    with _no_process_if_fast(item):
+        return (yield)
+
+
+@contextlib.contextmanager
+def _no_process_if_fast(item):
+    if item.get_closest_marker("fast") is None:
+        yield
+        return
+    popen_init = subprocess.Popen.__init__
+
+    def refuse(self, args, *rest, **kwargs):
+        pytest.fail("a test marked fast started a process: %r; unmark it" % (args,))
+
+    subprocess.Popen.__init__ = refuse
+    try:
+        yield
+    finally:
+        subprocess.Popen.__init__ = popen_init
 
 
 # ----------------------------------------------------------------------------- AWS stand-in

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Optional, Sequence, TypedDict
 
 from pipelines.aws.registry import drift_baselines
+from pipelines.aws.s3 import split_s3_uri
 from pipelines.errors import MonitorError
 from pipelines.monitoring.capture_reader import Payload, payloads_of_records
 from pipelines.monitoring.drift import Violation
@@ -39,13 +40,6 @@ class MetricDatum(TypedDict):
     Timestamp: datetime
     Value: float
     Unit: str
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri[len("s3://") :].partition("/") if uri.startswith("s3://") else ("", "", "")
-    if not bucket:
-        raise MonitorError("%r is not an s3://bucket/prefix URI" % uri)
-    return bucket, key
 
 
 def _message(error: Any) -> str:

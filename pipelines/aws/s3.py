@@ -5,7 +5,15 @@ from pathlib import Path
 from typing import Any, Optional
 
 from pipelines.aws.errors import aws_errors
-from pipelines.aws.monitoring import split_s3_uri
+from pipelines.errors import UserError
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """(bucket, key) of s3://bucket/key."""
+    bucket, _, key = uri[len("s3://") :].partition("/") if uri.startswith("s3://") else ("", "", "")
+    if not bucket:
+        raise UserError("%r is not an s3://bucket/prefix URI" % uri)
+    return bucket, key
 
 
 def download_prefix(s3: Any, uri: str, folder: Path) -> Path:

@@ -1,0 +1,478 @@
+"""The CDK app (infra/), synthesized offline in this process: the properties the issue names,
+asserted on the templates with aws_cdk.assertions; cdk-nag's AwsSolutions pack with every
+acknowledgement counted; cfn-lint on the templates; a policy check over every IAM policy."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+
+cdk = pytest.importorskip("aws_cdk")
+from aws_cdk.assertions import Match, Template  # noqa: E402
+
+from infra.app import build  # noqa: E402
+from infra.roles import WILDCARD_RESOURCES  # noqa: E402
+
+ACCOUNT, REGION = "123456789012", "eu-west-1"
+# A new acknowledgement is a visible change: this count moves with it.
+ACKNOWLEDGED = 21
+VPC_ACKNOWLEDGED = 22
+# The only wildcard resources a policy may name (the role's docstring says why).
+SCOPED = [
+    r"arn:aws:s3:::churn-artifacts-%s-%s/churn/\*" % (ACCOUNT, REGION),
+    r"arn:aws:sagemaker:%s:%s:(processing-job|training-job|transform-job|model)/pipelines-\*"
+    % (REGION, ACCOUNT),
+    r"arn:aws:sagemaker:%s:%s:model-package/churn-seed/\*" % (REGION, ACCOUNT),
+    r"arn:aws:logs:%s:%s:log-group:/aws/sagemaker/\*" % (REGION, ACCOUNT),
+    r"arn:aws:sagemaker:%s:%s:(model|endpoint-config|training-job)/churn-\*" % (REGION, ACCOUNT),
+    r"arn:aws:sagemaker:%s:%s:pipeline/churnpipeline/execution/\*" % (REGION, ACCOUNT),
+    r"arn:aws:states:%s:%s:execution:churn-deploy:\*" % (REGION, ACCOUNT),
+    r"arn:aws:s3:::churn-artifacts-%s-%s/churn(-ci|/code)/\*" % (ACCOUNT, REGION),
+    r"arn:aws:glue:%s:%s:table/sagemaker_featurestore/churn_customers\*" % (REGION, ACCOUNT),
+    r"arn:aws:logs:%s:%s:log-group:/aws-glue-databrew/\*" % (REGION, ACCOUNT),
+    r"arn:aws:ec2:%s:%s:network-interface/\*" % (REGION, ACCOUNT),
+]
+CONNECTION = "arn:aws:codestar-connections:%s:%s:connection/example" % (REGION, ACCOUNT)
+
+
+def synthesize(out, **context):
+    app = cdk.App(outdir=str(out), context=dict(context, account=ACCOUNT, region=REGION))
+    stacks = build(app)
+    app.synth()
+    return out, {name: Template.from_stack(stack) for name, stack in stacks.items()}
+
+
+@pytest.fixture(scope="module")
+def synthesized(tmp_path_factory):
+    """The app with its CI from a CodeStar connection."""
+    return synthesize(
+        tmp_path_factory.mktemp("cdk.out"), repository="example/churn", connection_arn=CONNECTION
+    )
+
+
+@pytest.fixture(scope="module")
+def vpc_mode(tmp_path_factory):
+    """In VPC mode, with its CI from a CodeCommit repository."""
+    return synthesize(tmp_path_factory.mktemp("cdk.vpc"), vpc="true", repository="churn-code")
+
+
+def test_the_key_rotates_and_encrypts_the_artifact_bucket(synthesized):
+    _, t = synthesized
+    storage = t["storage"]
+    storage.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    key = next(iter(storage.find_resources("AWS::KMS::Key")))
+    storage.has_resource_properties("AWS::S3::Bucket", {
+        "BucketName": "churn-artifacts-%s-%s" % (ACCOUNT, REGION),
+        "BucketEncryption": {"ServerSideEncryptionConfiguration": [{
+            "BucketKeyEnabled": True,
+            "ServerSideEncryptionByDefault": {
+                "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Fn::GetAtt": [key, "Arn"]}}}]},
+        "VersioningConfiguration": {"Status": "Enabled"},
+        "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                           "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+        "LoggingConfiguration": {"DestinationBucketName": Match.any_value(),
+                                 "LogFilePrefix": "artifacts/"},
+    })  # fmt: skip
+
+
+def test_every_bucket_refuses_plain_http_and_blocks_public_access(synthesized):
+    _, t = synthesized
+    storage = t["storage"]
+    buckets = storage.find_resources("AWS::S3::Bucket")
+    assert len(buckets) == 2
+    for body in buckets.values():
+        assert body["Properties"]["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True, "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True, "RestrictPublicBuckets": True}  # fmt: skip
+    policies = storage.find_resources("AWS::S3::BucketPolicy")
+    assert len(policies) == 2
+    for body in policies.values():
+        statements = body["Properties"]["PolicyDocument"]["Statement"]
+        assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+                   for s in statements)  # fmt: skip
+
+
+def test_the_lifecycle_rules(synthesized):
+    _, t = synthesized
+    t["storage"].has_resource_properties("AWS::S3::Bucket", {
+        "LifecycleConfiguration": {"Rules": [
+            {"Id": "capture-to-infrequent-access", "Prefix": "churn/capture/", "Status": "Enabled",
+             "ExpirationInDays": 365,
+             "Transitions": [{"StorageClass": "STANDARD_IA", "TransitionInDays": 30}]},
+            {"Id": "noncurrent-versions", "Status": "Enabled",
+             "NoncurrentVersionExpiration": {"NoncurrentDays": 30}},
+            {"Id": "incomplete-uploads", "Status": "Enabled",
+             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}},
+        ]},
+    })  # fmt: skip
+
+
+def test_the_model_package_group_and_the_pipeline_role(synthesized):
+    _, t = synthesized
+    mlops = t["mlops"]
+    mlops.has_resource_properties("AWS::SageMaker::ModelPackageGroup",
+                                  {"ModelPackageGroupName": "churn-seed"})  # fmt: skip
+    mlops.has_resource_properties("AWS::IAM::Role", {"AssumeRolePolicyDocument": {"Statement": [{
+        "Action": "sts:AssumeRole", "Effect": "Allow",
+        "Principal": {"Service": "sagemaker.amazonaws.com"}}]}})  # fmt: skip
+    statements = {s["Sid"]: s for s in policy_statements(mlops)}
+    assert statements["PassToJobs"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}  # fmt: skip
+    assert statements["ListProjectPrefix"]["Condition"] == {
+        "StringLike": {"s3:prefix": ["churn/*", "churn"]}
+    }
+    pull = statements["PullJobImages"]["Resource"]
+    assert all(
+        re.fullmatch(r"arn:aws:ecr:eu-west-1:\d{12}:repository/sagemaker-[a-z-]+", r) for r in pull
+    )
+
+
+def policy_statements(template):
+    found = []
+    for body in template.find_resources("AWS::IAM::Policy").values():
+        found += body["Properties"]["PolicyDocument"]["Statement"]
+    for body in template.find_resources("AWS::IAM::Role").values():
+        for policy in body["Properties"].get("Policies", []):
+            found += policy["PolicyDocument"]["Statement"]
+    return found
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("mode", ["synthesized", "vpc_mode"])
+def test_no_policy_grants_everything(mode, request):
+    """No "Action": "*", no kms:* or s3:*, no "Resource": "*" except the actions that have no
+    resource-level permission, and every other wildcard resource one of the scoped ones."""
+    _, t = request.getfixturevalue(mode)
+    statements = [s for template in t.values() for s in policy_statements(template)]
+    assert statements
+    for s in statements:
+        actions = as_list(s["Action"])
+        assert "*" not in actions and not {"kms:*", "s3:*"} & set(actions), s
+        for resource in as_list(s["Resource"]):
+            if not isinstance(resource, str) or "*" not in resource:
+                continue
+            if resource == "*":
+                assert set(actions) <= set(WILDCARD_RESOURCES), s
+            else:
+                assert any(re.fullmatch(p, resource) for p in SCOPED), resource
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize(
+    "mode, count", [("synthesized", ACKNOWLEDGED), ("vpc_mode", VPC_ACKNOWLEDGED)]
+)
+def test_cdk_nag_passes_with_every_acknowledgement_counted_and_reasoned(mode, count, request):
+    out, _ = request.getfixturevalue(mode)
+    report = json.loads((out / "validation-report.json").read_text())
+    (nag,) = [p for p in report["pluginReports"] if p["pluginName"] == "AwsSolutions"]
+    assert nag["conclusion"] == "success" and nag["violations"] == []
+    acknowledged = nag["suppressedViolations"]
+    assert len(acknowledged) == count, [a["acknowledgedId"] for a in acknowledged]
+    assert all(len(a["reason"]) > 40 for a in acknowledged)
+
+
+@pytest.mark.fast
+def test_cdk_nag_fails_synthesis_on_a_finding():
+    from aws_cdk import aws_s3 as s3
+    from cdk_nag import AwsSolutionsChecks
+
+    app = cdk.App()
+    stack = cdk.Stack(app, "Careless")
+    s3.Bucket(stack, "Open")
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    with pytest.raises(RuntimeError, match="AwsSolutions-S10") as refused:
+        app.synth()
+    assert "AwsSolutions-S1'" in str(refused.value)  # no access logs, and no TLS-only policy
+
+
+def test_cfn_lint_finds_nothing_in_the_templates(synthesized, vpc_mode):
+    out, _ = synthesized
+    vpc_out, _ = vpc_mode
+    templates = sorted(str(p) for p in out.glob("*.template.json"))
+    assert len(templates) == 7
+    templates += sorted(str(p) for p in vpc_out.glob("churn-network.template.json"))
+    assert len(templates) == 8
+    cfn_lint = os.path.join(os.path.dirname(sys.executable), "cfn-lint")
+    proc = subprocess.run([cfn_lint, "--regions", REGION, "--", *templates],
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_make_synth_writes_the_templates(tmp_path):
+    env = dict(os.environ, CDK_DEFAULT_ACCOUNT=ACCOUNT, CDK_DEFAULT_REGION=REGION,
+               CDK_OUTDIR=str(tmp_path))  # fmt: skip
+    proc = subprocess.run([sys.executable, "-m", "infra.app"], capture_output=True, text=True,
+                          env=env, cwd=str(os.path.dirname(os.path.dirname(os.path.dirname(__file__)))))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(p.name for p in tmp_path.glob("*.template.json")) == [
+        "churn-config.template.json", "churn-data.template.json", "churn-mlops.template.json",
+        "churn-monitoring.template.json", "churn-storage.template.json",
+        "churn-workflows.template.json"]  # fmt: skip
+
+
+def asl(definition_string):
+    """The ASL of a DefinitionString; each reference in it (the role's ARN, the key's, the
+    subnets') read as ROLE."""
+    if isinstance(definition_string, str):
+        return json.loads(definition_string)
+    parts = definition_string["Fn::Join"][1]
+    return json.loads("".join(x if isinstance(x, str) else "ROLE" for x in parts))
+
+
+def test_the_state_machines_run_the_generated_asl_with_logging_and_tracing(synthesized):
+    _, t = synthesized
+    workflows = t["workflows"]
+    machines = workflows.find_resources("AWS::StepFunctions::StateMachine")
+    assert sorted(m["Properties"]["StateMachineName"] for m in machines.values()) == [
+        "churn-deploy", "churn-direct", "churn-train-and-deploy"]  # fmt: skip
+    from pipelines.churn.workflows import definition
+
+    for body in machines.values():
+        p = body["Properties"]
+        assert p["TracingConfiguration"] == {"Enabled": True}
+        assert p["LoggingConfiguration"]["Level"] == "ALL"
+        assert p["LoggingConfiguration"]["IncludeExecutionData"] is False
+        # The definition is the generated one; only the role's ARN is a reference to resolve.
+        document = asl(p["DefinitionString"])
+        name = p["StateMachineName"][len("churn-") :]
+        assert list(document["States"]) == list(definition(name)["States"])
+    deploy = asl(next(m for m in machines.values() if m["Properties"]["StateMachineName"] ==
+                      "churn-deploy")["Properties"]["DefinitionString"])  # fmt: skip
+    assert deploy["States"]["Create model"]["Parameters"]["ExecutionRoleArn"] == "ROLE"
+    image = deploy["States"]["Create monitoring schedule"]["Parameters"]["MonitoringScheduleConfig"][
+        "MonitoringJobDefinition"]["MonitoringAppSpecification"]["ImageUri"]  # fmt: skip
+    assert re.fullmatch(
+        r"\d{12}\.dkr\.ecr\.eu-west-1\.amazonaws\.com/sagemaker-model-monitor-analyzer", image
+    )
+    capture = deploy["States"]["Create endpoint config"]["Parameters"]["DataCaptureConfig"]
+    assert capture["DestinationS3Uri"] == "s3://churn-artifacts-%s-%s/churn/capture" % (
+        ACCOUNT,
+        REGION,
+    )
+
+
+def test_an_approved_model_package_starts_the_deploy_workflow(synthesized):
+    _, t = synthesized
+    workflows = t["workflows"]
+    deploy = next(k for k, v in workflows.find_resources("AWS::StepFunctions::StateMachine").items()
+                  if v["Properties"]["StateMachineName"] == "churn-deploy")  # fmt: skip
+    workflows.has_resource_properties("AWS::Events::Rule", {
+        "EventPattern": {"source": ["aws.sagemaker"],
+                         "detail-type": ["SageMaker Model Package State Change"],
+                         "detail": {"ModelPackageGroupName": ["churn-seed"],
+                                    "ModelApprovalStatus": ["Approved"]}},
+        "Targets": [Match.object_like({"Arn": {"Ref": deploy}})],
+    })  # fmt: skip
+    statements = {s.get("Sid"): s for s in policy_statements(workflows)}
+    assert statements["PassSageMakerRole"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}  # fmt: skip
+    assert statements["Deploy"]["Resource"][-1] == "arn:aws:sagemaker:%s:%s:endpoint/churn" % (
+        REGION,
+        ACCOUNT,
+    )
+
+
+def test_alarms_on_errors_latency_drift_and_failed_pipelines_to_an_encrypted_topic(synthesized):
+    _, t = synthesized
+    monitoring = t["monitoring"]
+    (topic,) = monitoring.find_resources("AWS::SNS::Topic")
+    assert monitoring.find_resources("AWS::SNS::Topic")[topic]["Properties"]["KmsMasterKeyId"]
+    alarms = {a["Properties"]["AlarmName"]: a["Properties"]
+              for a in monitoring.find_resources("AWS::CloudWatch::Alarm").values()}  # fmt: skip
+    assert alarms["churn-endpoint-5xx"]["MetricName"] == "Invocation5XXErrors"
+    assert alarms["churn-endpoint-5xx"]["Dimensions"] == [
+        {"Name": "EndpointName", "Value": "churn"}, {"Name": "VariantName", "Value": "AllTraffic"}]  # fmt: skip
+    latency = alarms["churn-model-latency-p99"]
+    assert (latency["MetricName"], latency["ExtendedStatistic"], latency["Threshold"]) == (
+        "ModelLatency", "p99", 100000)  # fmt: skip
+    failed = alarms["churn-pipeline-failed"]
+    assert (failed["Namespace"], failed["MetricName"]) == ("AWS/Sagemaker/ModelBuildingPipeline",
+                                                           "ExecutionFailed")  # fmt: skip
+    from processing.churn_schema import load_schema
+
+    for feature in load_schema("seed").feature_names:
+        drift = alarms["churn-drift-%s" % feature]
+        assert drift["Namespace"] == "aws/sagemaker/Endpoints/data-metrics"
+        assert drift["MetricName"] == "feature_baseline_drift_%s" % feature
+        assert drift["Threshold"] == 0.1
+        assert {"Name": "MonitoringSchedule", "Value": "churn-data-quality-hourly"} in drift[
+            "Dimensions"
+        ]
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": topic}]
+    # CloudWatch may use the key to publish to the topic, and only that.
+    key_policy = next(iter(t["storage"].find_resources("AWS::KMS::Key").values()))["Properties"][
+        "KeyPolicy"
+    ]
+    (grant,) = [s for s in key_policy["Statement"] if s.get("Sid") == "CloudWatchAlarmsToTheTopic"]
+    assert grant["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert sorted(grant["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+
+
+def test_one_dashboard_shows_invocations_latency_errors_drift_and_executions(synthesized):
+    _, t = synthesized
+    (dashboard,) = t["monitoring"].find_resources("AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for needle in ("Invocations", "ModelLatency", "Invocation5XXErrors", "feature_baseline_drift_age",
+                   "ExecutionFailed", "Drift per feature"):  # fmt: skip
+        assert needle in body, needle
+
+
+def test_parameter_store_holds_every_name_the_commands_read(synthesized):
+    from pipelines.aws.config import NAMES
+
+    _, t = synthesized
+    parameters = {p["Properties"]["Name"]: p["Properties"]["Value"]
+                  for p in t["config"].find_resources("AWS::SSM::Parameter").values()}  # fmt: skip
+    vpc_only = {"subnets", "security-group-ids"}
+    assert sorted(parameters) == sorted("/churn/%s" % n for n in NAMES if n not in vpc_only)
+    # the monitoring stack's endpoint-5xx and model-latency-p99 alarms, for churn deploy
+    joined = parameters["/churn/rollback-alarms"]["Fn::Join"]
+    assert joined[0] == "," and len(joined[1]) == 2
+    assert parameters["/churn/bucket"] == "churn-artifacts-%s-%s" % (ACCOUNT, REGION)
+    assert parameters["/churn/endpoint-name"] == "churn"
+    assert parameters["/churn/model-package-group"] == "churn-seed"
+
+
+def test_the_workflows_logs_are_encrypted_with_the_key_for_those_log_groups_only(synthesized):
+    _, t = synthesized
+    groups = t["workflows"].find_resources("AWS::Logs::LogGroup")
+    assert len(groups) == 3
+    for body in groups.values():
+        assert body["Properties"]["KmsKeyId"]
+        assert body["Properties"]["LogGroupName"].startswith("/aws/vendedlogs/states/churn-")
+    key_policy = next(iter(t["storage"].find_resources("AWS::KMS::Key").values()))["Properties"][
+        "KeyPolicy"
+    ]
+    (grant,) = [s for s in key_policy["Statement"] if s.get("Sid") == "StateMachineLogs"]
+    assert grant["Principal"] == {"Service": "logs.%s.amazonaws.com" % REGION}
+    assert grant["Condition"] == {"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
+        "arn:aws:logs:%s:%s:log-group:/aws/vendedlogs/states/churn-*" % (REGION, ACCOUNT)}}  # fmt: skip
+
+
+def test_the_sagemaker_pipeline_is_get_pipelines_definition_with_the_key(synthesized):
+    _, t = synthesized
+    (pipeline,) = t["mlops"].find_resources("AWS::SageMaker::Pipeline").values()
+    p = pipeline["Properties"]
+    assert p["PipelineName"] == "ChurnPipeline"
+    body = p["PipelineDefinition"]["PipelineDefinitionBody"]
+    text = body if isinstance(body, str) else "".join(
+        x if isinstance(x, str) else "KEY" for x in body["Fn::Join"][1])  # fmt: skip
+    document = json.loads(text)
+    steps = {s["Name"]: s for s in document["Steps"]}
+    train = steps["TrainModel"]["Arguments"]
+    assert train["OutputDataConfig"] == {
+        "S3OutputPath": "s3://churn-artifacts-%s-%s/churn/models" % (ACCOUNT, REGION),
+        "KmsKeyId": "KEY"}  # fmt: skip
+    assert train["RoleArn"] == "arn:aws:iam::%s:role/churn-pipeline-execution" % ACCOUNT
+    assert steps["ValidateData"]["Arguments"]["ProcessingResources"]["ClusterConfig"][
+        "VolumeKmsKeyId"] == "KEY"  # fmt: skip
+    t["mlops"].has_resource_properties("AWS::IAM::Role", {"RoleName": "churn-pipeline-execution"})
+
+
+def test_codepipeline_takes_the_repository_to_codebuild_which_runs_the_buildspec(synthesized):
+    _, t = synthesized
+    ci = t["ci"]
+    ci.has_resource_properties("AWS::CodeBuild::Project", {
+        "Name": "churn-ci",
+        "Source": {"BuildSpec": "codebuild-buildspec.yml", "Type": "CODEPIPELINE"},
+        "EncryptionKey": Match.any_value(),
+        "Environment": Match.object_like({"PrivilegedMode": False, "EnvironmentVariables": [
+            {"Name": "CONFIG_PREFIX", "Type": "PLAINTEXT", "Value": "/churn/"},
+            {"Name": "PIPELINE_NAME", "Type": "PLAINTEXT", "Value": "ChurnPipeline"}]})})  # fmt: skip
+    (pipeline,) = ci.find_resources("AWS::CodePipeline::Pipeline").values()
+    stages = pipeline["Properties"]["Stages"]
+    assert [s["Name"] for s in stages] == ["Source", "BuildAndRun"]
+    source = stages[0]["Actions"][0]
+    assert source["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
+    assert source["Configuration"]["ConnectionArn"] == CONNECTION
+    assert source["Configuration"]["FullRepositoryId"] == "example/churn"
+    assert stages[1]["Actions"][0]["ActionTypeId"]["Provider"] == "CodeBuild"
+    statements = {s["Sid"]: s for s in policy_statements(ci)}
+    assert statements["UseTheConnection"]["Resource"] == CONNECTION
+    assert statements["UpsertAndStartPipeline"]["Resource"] == (
+        "arn:aws:sagemaker:%s:%s:pipeline/churnpipeline" % (REGION, ACCOUNT))  # fmt: skip
+    assert statements["ReadConfig"]["Action"] == "ssm:GetParametersByPath"
+
+
+@pytest.mark.fast
+def test_a_codecommit_repository_starts_the_pipeline_on_a_commit(vpc_mode):
+    _, t = vpc_mode
+    ci = t["ci"]
+    (pipeline,) = ci.find_resources("AWS::CodePipeline::Pipeline").values()
+    source = pipeline["Properties"]["Stages"][0]["Actions"][0]
+    assert source["ActionTypeId"]["Provider"] == "CodeCommit"
+    assert source["Configuration"]["RepositoryName"] == "churn-code"
+    ci.has_resource_properties("AWS::Events::Rule", {"EventPattern": Match.object_like({
+        "source": ["aws.codecommit"], "detail": Match.object_like({"referenceName": ["main"]})})})  # fmt: skip
+
+
+@pytest.mark.fast
+def test_vpc_mode_puts_the_jobs_in_private_subnets_with_endpoints(vpc_mode):
+    _, t = vpc_mode
+    network = t["network"]
+    services = sorted(
+        json.dumps(e["Properties"]["ServiceName"])
+        for e in network.find_resources("AWS::EC2::VPCEndpoint").values()
+    )
+    for needle in ("sagemaker.api", "sagemaker.runtime", "ecr.api", "ecr.dkr", ".logs", ".sts",
+                   ".s3"):  # fmt: skip
+        assert any(needle in s for s in services), (needle, services)
+    network.has_resource_properties("AWS::EC2::FlowLog", {"LogDestinationType": "cloud-watch-logs"})
+    network.has_resource_properties("AWS::EC2::SecurityGroupIngress", {
+        "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+        "SourceSecurityGroupId": Match.any_value()})  # fmt: skip
+    # The pipeline's jobs run in those subnets; the names reach the commands through SSM.
+    (pipeline,) = t["mlops"].find_resources("AWS::SageMaker::Pipeline").values()
+    assert "VpcConfig" in json.dumps(pipeline["Properties"]["PipelineDefinition"])
+    names = {
+        p["Properties"]["Name"] for p in t["config"].find_resources("AWS::SSM::Parameter").values()
+    }
+    assert {"/churn/subnets", "/churn/security-group-ids"} <= names
+    statements = {s["Sid"]: s for s in policy_statements(t["mlops"])}
+    assert "ec2:CreateNetworkInterface" in statements["JobNetworkInterfaces"]["Action"]
+    # The workflows' models are in the VPC too, their endpoint configs use the key.
+    machines = t["workflows"].find_resources("AWS::StepFunctions::StateMachine").values()
+    for body in machines:
+        document = asl(body["Properties"]["DefinitionString"])
+        if "Create model" in document["States"]:
+            create = document["States"]["Create model"]["Parameters"]
+            assert create["VpcConfig"] == {
+                "Subnets": ["ROLE", "ROLE"],
+                "SecurityGroupIds": ["ROLE"],
+            }
+            config = document["States"]["Create endpoint config"]["Parameters"]
+            assert config["KmsKeyId"] == config["DataCaptureConfig"]["KmsKeyId"] == "ROLE"
+
+
+def test_the_feature_group_and_the_databrew_job(synthesized):
+    _, t = synthesized
+    data = t["data"]
+    data.has_resource_properties("AWS::SageMaker::FeatureGroup", {
+        "FeatureGroupName": "churn-customers",
+        "OnlineStoreConfig": Match.object_like({"EnableOnlineStore": True,
+                                                "SecurityConfig": {"KmsKeyId": Match.any_value()}}),
+        "OfflineStoreConfig": {"S3StorageConfig": {
+            "S3Uri": "s3://churn-artifacts-%s-%s/churn/feature-store" % (ACCOUNT, REGION),
+            "KmsKeyId": Match.any_value()}, "TableFormat": "Glue"}})  # fmt: skip
+    data.has_resource_properties("AWS::DataBrew::Dataset", {"Name": "churn-raw", "Input": {
+        "S3InputDefinition": {"Bucket": "churn-artifacts-%s-%s" % (ACCOUNT, REGION),
+                              "Key": "churn/data/"}}})  # fmt: skip
+    from pipelines.churn.databrew import recipe_steps
+    from pipelines.churn.schema_source import SchemaSource
+
+    (recipe,) = data.find_resources("AWS::DataBrew::Recipe").values()
+    assert recipe["Properties"]["Steps"] == recipe_steps(SchemaSource("seed").schema)
+    data.has_resource_properties("AWS::DataBrew::Job", {
+        "Name": "churn-prepare", "Type": "RECIPE", "DatasetName": "churn-raw",
+        "Recipe": {"Name": "churn-recipe", "Version": "LATEST_WORKING"},
+        "EncryptionMode": "SSE-KMS"})  # fmt: skip
