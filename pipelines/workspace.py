@@ -117,7 +117,7 @@ class RunResult(object):
 
     @property
     def execution_seconds(self):
-        return round(elapsed(self.record), 2)
+        return elapsed(self.record)  # rounded where shown only: rounding twice can disagree
 
     @property
     def status(self):
@@ -155,7 +155,7 @@ class RunResult(object):
             "model_package": self.model_package,
             "batch_output": self.batch_output,
             "seconds": self.seconds,
-            "execution_seconds": self.execution_seconds,
+            "execution_seconds": round(self.execution_seconds, 2),
         }
 
 

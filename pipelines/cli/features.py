@@ -61,14 +61,16 @@ if TYPE_CHECKING:
 
 def _role(args: argparse.Namespace, target: Target) -> Optional[str]:
     return (
-        args.role_arn
+        getattr(args, "role_arn", None)
         or target.local_default(LOCAL_ROLE)
         or os.environ.get("SAGEMAKER_PIPELINE_ROLE_ARN")
     )
 
 
 def _offline_store(args: argparse.Namespace, target: Target) -> Optional[str]:
-    return args.offline_store or target.local_default(offline_store_root(LOCAL_BUCKET, PREFIX))
+    return getattr(args, "offline_store", None) or target.local_default(
+        offline_store_root(LOCAL_BUCKET, PREFIX)
+    )
 
 
 def cmd_create(args: argparse.Namespace, ws: "Workspace") -> int:

@@ -43,7 +43,10 @@ def test_contradictions_and_unknown_targets_are_one_line(aws_env, tmp_path):
         "churn features: error: AWS profile 'no-such-profile' is not in your AWS config: "
         "check AWS_PROFILE (aws configure list-profiles)"
     )
-    no_region = {k: v for k, v in aws_env.items() if k != "AWS_DEFAULT_REGION"}
+    # churn_cli runs with os.environ updated by these: blank, not absent, to hide a region
+    # another test may have set in this process; and no config file's region either.
+    no_region = dict(aws_env, AWS_DEFAULT_REGION="", AWS_REGION="")
+    no_region["AWS_CONFIG_FILE"] = str(tmp_path / "no-aws-config")
     unplaced = features(tmp_path, "list", env=dict(no_region, CHURN_TARGET="aws"))
     assert unplaced.returncode == 1 and unplaced.stderr.strip() == (
         "churn features: error: no AWS region: give --region, or set AWS_DEFAULT_REGION (or "
