@@ -191,7 +191,7 @@ def cmd_create(args: argparse.Namespace, ws: "Workspace") -> int:
                 "subnets": "subnets",
                 "security_group_ids": "security-group-ids",
             },
-            region=args.region,
+            ssm=resolve(args, ws, aws_only=LOCAL_MACHINES).client("ssm"),
         )
     if not args.states_role_arn:
         raise UserError(
