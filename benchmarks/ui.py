@@ -28,10 +28,10 @@ from pipelines.workspace import Workspace
 def make_home(home, executions, versions):
     started = time.time()
     with Workspace(home) as ws:
-        data = ws.generated_data(2000, 0)
+        data = ws.staging.generated_data(2000, 0)
         for i in range(executions):
             passing = i < versions
-            ws.run(data, parameters={} if passing else {"AucThreshold": 0.99})
+            ws.runs.run(data, parameters={} if passing else {"AucThreshold": 0.99})
     print(
         "made %d executions, %d versions in %.0f s" % (executions, versions, time.time() - started)
     )
@@ -57,7 +57,7 @@ def main():
     if not (home / "executions").is_dir():
         make_home(home, args.executions, args.versions)
     with Workspace(home) as ws:
-        summaries = ws.execution_summaries()
+        summaries = ws.runs.summaries()
         packages = ws.registry.list_packages()
         passing = next(s for s in summaries if s["status"] == "Succeeded")["id"]
         failing = next(s for s in summaries if s["status"] == "Failed")["id"]

@@ -41,6 +41,15 @@ def churn_cli(home, *args, env=None, timeout=600):
     )
 
 
+def churn_workspace(home):
+    """A Workspace of `home` as the `churn` command opens it: its local endpoints' serving
+    processes are `churn serve` (the command's launcher)."""
+    from pipelines.cli.serve import serving_argv
+    from pipelines.workspace import Workspace
+
+    return Workspace(home, launcher=serving_argv)
+
+
 def register_versions(home, *statuses):
     """Versions 1, 2, ... of churn-seed in the home's registry, with these approval statuses
     (their packages name a container whose artifact does not exist: the commands under test

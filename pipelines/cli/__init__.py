@@ -46,6 +46,7 @@ from pipelines.cli import (
     workflow,
 )
 from pipelines.cli.common import machine_refusal, package_version, quiet_when_stdout_closes
+from pipelines.cli.serve import serving_argv
 from pipelines.errors import UserError
 from pipelines.workspace import Workspace, home_path
 
@@ -84,7 +85,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     args = build_parser().parse_args(argv)
     home = home_path(getattr(args, "home", None))
     try:
-        with Workspace(home) as ws:
+        with Workspace(home, launcher=serving_argv) as ws:
             return args.func(args, ws)
     except BrokenPipeError:  # an OSError, but no error of the user's: main ends quietly
         raise

@@ -142,7 +142,7 @@ def data_or_generated(
             raise UserError(
                 "--schema %s needs --data: only the seed schema has generated data" % args.schema
             )
-        return ws.generated_data(args.rows, args.seed)
+        return ws.staging.generated_data(args.rows, args.seed)
     if allow_s3 and args.data.startswith("s3://"):
         return args.data
     if allow_folder and Path(args.data).is_dir():

@@ -26,7 +26,7 @@ def cmd_monitor(args, ws):
             "--output %s: S3 is for monitoring on AWS (with --capture-destination "
             "or --model-package-arn); give a folder here" % args.output
         )
-    served = ws.served(args.endpoint_name) or {}
+    served = ws.endpoints.served(args.endpoint_name) or {}
     statistics, constraints, baseline = _local_baseline(args, ws, served)
     if since is None and baseline.get("Served"):
         # Traffic captured before this version served (another version under the same
@@ -36,7 +36,7 @@ def cmd_monitor(args, ws):
     violations, metrics, rows, skipped = monitor(
         statistics,
         constraints,
-        str(args.capture_dir or served.get("CaptureDir") or ws.capture_dir),
+        str(args.capture_dir or served.get("CaptureDir") or ws.endpoints.capture_dir),
         args.endpoint_name,
         str(output),
         since,
@@ -148,10 +148,10 @@ def _local_baseline(args, ws, served):
             )
         group = group_of(args)
         if args.model_version:
-            package = ws.package(args.model_version, group or default_group())
+            package = ws.versions.package(args.model_version, group or default_group())
             why = "--model-version"
         elif served.get("ModelPackageArn"):
-            package = ws.package(served["ModelPackageArn"], None)
+            package = ws.versions.package(served["ModelPackageArn"], None)
             why = "the version endpoint %s serves" % args.endpoint_name
             if group and package["ModelPackageGroupName"] != group:
                 raise UserError(
@@ -166,9 +166,9 @@ def _local_baseline(args, ws, served):
                     )
                 )
         else:
-            package = ws.package(None, group or default_group())
+            package = ws.versions.package(None, group or default_group())
             why = "the newest Approved version of %s" % package["ModelPackageGroupName"]
-        statistics, constraints = ws.drift_baseline(package["ModelPackageArn"])
+        statistics, constraints = ws.versions.drift_baseline(package["ModelPackageArn"])
     except (OSError, ValueError, RegistryError, StoreError) as e:
         raise UserError("cannot read the baseline: %s" % e)
     name = "%s/%d" % (package["ModelPackageGroupName"], package["ModelPackageVersion"])
@@ -198,7 +198,7 @@ def _output_dir(args, ws):
 
     return Path(
         args.output
-        or ws.monitoring_dir
+        or ws.endpoints.monitoring_dir
         / args.endpoint_name
         / datetime.now(timezone.utc).strftime(REPORT_TIME_FORMAT)
     )

@@ -49,7 +49,7 @@ def cmd_run(args: argparse.Namespace, ws: "Workspace") -> int:
     progress = sys.stderr if args.json else sys.stdout
     echo = lambda line: (progress.write(line + "\n"), progress.flush())  # noqa: E731
     try:
-        result = ws.run(
+        result = ws.runs.run(
             data,
             schema=source,
             parameters=parse_params(args.param),
@@ -161,7 +161,7 @@ def log_tail(log: Union[str, Path]) -> tuple[str, Path]:
 
 def cmd_runs(args: argparse.Namespace, ws: "Workspace") -> int:
     if args.action == "list":
-        found = ws.execution_summaries()
+        found = ws.runs.summaries()
         if args.json:
             print(json.dumps(found, indent=1))
             return 0
@@ -185,7 +185,7 @@ def cmd_runs(args: argparse.Namespace, ws: "Workspace") -> int:
         return 0
     if not args.id:
         raise UserError("churn runs show needs an execution id (see `churn runs list`)")
-    record = ws.sagemaker.executions.load(args.id)
+    record = ws.runs.load(args.id)
     if args.json:
         print(json.dumps(record, indent=1, default=str))
         return 0

@@ -32,7 +32,7 @@ def servable(args, ws, ref=None):
         return from_dir(args.model_dir)
     if getattr(args, "model_container", None):
         return container_model(ws, json.loads(args.model_container))
-    return ws.servable_model(ref, group_of(args), args.allow_unapproved)
+    return ws.versions.servable_model(ref, group_of(args), args.allow_unapproved)
 
 
 def container_model(ws, container):
@@ -90,7 +90,7 @@ def cmd_serve(args, ws):
     }
     if args.capture_percent > 0:
         config["capture"] = {
-            "destination": str(Path(args.capture_dir or ws.capture_dir)),
+            "destination": str(Path(args.capture_dir or ws.endpoints.capture_dir)),
             "endpoint": args.endpoint_name,
             "percent": args.capture_percent,
         }
@@ -102,7 +102,7 @@ def cmd_serve(args, ws):
         except argparse.ArgumentTypeError as e:
             raise UserError("SAGEMAKER_BIND_TO_PORT: %s" % e)
     check_port_free(args.host, port)
-    ws.record_serving(
+    ws.endpoints.record_serving(
         args.endpoint_name,
         model.model_package_arn,
         config["capture"]["destination"] if "capture" in config else None,
@@ -138,6 +138,37 @@ def cmd_serve(args, ws):
         timeout_graceful_shutdown=30,
     )
     return 0
+
+
+def serving_argv(ws, model, port, endpoint, capture, log):
+    """The argv of a local endpoint's serving process (the workspace's launcher,
+    pipelines/workspace/home.py): `churn serve` of the model (a DescribeModel answer): its
+    model package, or its container's artifact and serving code (what pipelines/aws/deploy.py
+    and a training job's model name), which the process fetches itself, so a missing artifact
+    fails the endpoint as on SageMaker; capture as the endpoint config asks, into the local
+    store's path of its destination."""
+    container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
+    if container.get("ModelPackageName"):
+        source = ["--model-package-arn", container["ModelPackageName"]]
+    elif container.get("ModelDataUrl"):  # a package's container, a training job's artifact
+        source = ["--model-container", json.dumps(container, default=str)]
+    else:
+        raise UserError(
+            "model %s: a local endpoint serves a model package (ModelPackageName) or a "
+            "model artifact (ModelDataUrl)" % model["ModelName"]
+        )
+    argv = [sys.executable, "-m", "pipelines.cli", "serve", "--home", str(ws.home), *source,
+            "--port", str(port), "--endpoint-name", endpoint]  # fmt: skip
+    if capture and capture.get("EnableCapture", True):
+        argv += [
+            "--capture-percent",
+            str(capture.get("InitialSamplingPercentage", 100)),
+            "--capture-dir",
+            str(ws.store.path(capture["DestinationS3Uri"])),
+        ]
+    else:
+        argv += ["--capture-percent", "0"]
+    return argv
 
 
 def check_port_free(host, port):

@@ -123,7 +123,7 @@ class LocalTarget(Target):
         self.ws = ws
 
     def data_url(self, given: str, folder: str) -> str:
-        return str(self.ws.stage_data(given, folder))
+        return str(self.ws.staging.stage_data(given, folder))
 
     def local_default(self, value: str) -> Optional[str]:
         return value

@@ -99,7 +99,7 @@ def _state_machine(args: argparse.Namespace, ws: "Workspace", target: Target) ->
         data = data_or_generated(args, ws, allow_s3=True)
         settings = _settings(args)
         clock = Clock(getattr(args, "wait_scale", 1.0))
-        return ws.workflows(SchemaSource(args.schema), data, clock=clock, **settings)[0]
+        return ws.workflows.prepare(SchemaSource(args.schema), data, clock=clock, **settings)[0]
 
     client = target.stepfunctions(make_workflows)
     arn = find(client, _machine_name(args))

@@ -52,7 +52,7 @@ def store_href(uri: str) -> str:
 def list_page(ui: UI, status: Optional[str] = None) -> Html:
     if status is not None and status not in STATUSES:
         raise UserError("status %r is not one of %s" % (status, ", ".join(STATUSES)))
-    summaries = ui.ws.execution_summaries()
+    summaries = ui.ws.runs.summaries()
     shown = [s for s in summaries if status is None or s["status"] == status]
     options = [tag("option", "any status", value="")] + [
         tag("option", s, value=s, selected=s == status) for s in STATUSES
@@ -97,7 +97,7 @@ def list_page(ui: UI, status: Optional[str] = None) -> Html:
 
 def state(ui: UI, execution_id: str) -> LiveState:
     """What the live graph redraws: the execution's status and each step's."""
-    record = ui.ws.sagemaker.executions.load(execution_id)
+    record = ui.ws.runs.load(execution_id)
     return {
         "status": record["PipelineExecutionStatus"],
         "failure": record["FailureReason"],
@@ -106,10 +106,10 @@ def state(ui: UI, execution_id: str) -> LiveState:
 
 
 def execution_page(ui: UI, execution_id: str) -> Html:
-    records = ui.ws.sagemaker.executions
+    records = ui.ws.runs.records
     record = records.load(execution_id)
     definition = records.definition(execution_id)
-    metrics = ui.ws.test_metrics(record)
+    metrics = ui.ws.runs.test_metrics(record)
     status = record["PipelineExecutionStatus"]
     facts = table(
         ["Status", "Pipeline", "Start", "Duration", "Cache hits"],
@@ -241,7 +241,7 @@ def step_entry(
 ) -> tuple[dict[str, Any], Optional[dict[str, Any]], Optional[dict[str, Any]]]:
     """(record, entry or None, definition step or None); a step the execution does not have is
     refused (the name is a path component of what the page reads)."""
-    records = ui.ws.sagemaker.executions
+    records = ui.ws.runs.records
     record = records.load(execution_id)
     entry = record_entry(record, step_name)
     definition = records.definition(execution_id) or {"Steps": []}
@@ -298,7 +298,7 @@ def read_log(path: Union[str, Path], offset: Optional[int] = None) -> tuple[str,
 
 def step_page(ui: UI, execution_id: str, step_name: str) -> Html:
     record, entry, step = step_entry(ui, execution_id, step_name)
-    details = ui.ws.sagemaker.executions.step(execution_id, step_name) or {}
+    details = ui.ws.runs.records.step(execution_id, step_name) or {}
     status = graph.step_status(entry)
     facts = [
         ["Execution", tag("a", execution_id, href=execution_href(execution_id))],

@@ -35,20 +35,21 @@ DEFAULT_THRESHOLD = 0.1  # Model Monitor's comparison_threshold when constraints
 def endpoints(ui: UI) -> list[str]:
     """Endpoints with reports or captured traffic in the home (churn serve's capture folder,
     or a local endpoint's capture destination)."""
-    found = set(monitored_endpoints(str(ui.ws.monitoring_dir)))
-    if ui.ws.capture_dir.is_dir():
-        found |= {p.name for p in ui.ws.capture_dir.iterdir() if p.is_dir()}
-    for described in ui.ws.hosting.list_endpoints():
-        capture = (ui.ws.served(described["EndpointName"]) or {}).get("CaptureDir")
-        if capture and os.path.isdir(os.path.join(capture, described["EndpointName"])):
-            found.add(described["EndpointName"])
+    found = set(monitored_endpoints(str(ui.ws.endpoints.monitoring_dir)))
+    if ui.ws.endpoints.capture_dir.is_dir():
+        found |= {p.name for p in ui.ws.endpoints.capture_dir.iterdir() if p.is_dir()}
+    pages = ui.ws.sagemaker_client.get_paginator("list_endpoints").paginate()
+    for name in [e["EndpointName"] for page in pages for e in page["Endpoints"]]:
+        capture = (ui.ws.endpoints.served(name) or {}).get("CaptureDir")
+        if capture and os.path.isdir(os.path.join(capture, name)):
+            found.add(name)
     return sorted(found)
 
 
 def index_page(ui: UI) -> Html:
     rows: list[list[object]] = []
     for name in endpoints(ui):
-        found = reports(str(ui.ws.monitoring_dir), name)
+        found = reports(str(ui.ws.endpoints.monitoring_dir), name)
         last = found[-1] if found else None
         rows.append(
             [
@@ -195,12 +196,12 @@ def baseline_version(
     was checked against; (None, why none, None) when none of them is known. Never the newest
     Approved version of some group: that may be another table's."""
     if version:
-        return ui.ws.package(version, None), "named in the address", None
-    served = ui.ws.served(endpoint) or {}
+        return ui.ws.versions.package(version, None), "named in the address", None
+    served = ui.ws.endpoints.served(endpoint) or {}
     if served.get("ModelPackageArn"):
         since = served.get("Since")
         return (
-            ui.ws.package(served["ModelPackageArn"], None),
+            ui.ws.versions.package(served["ModelPackageArn"], None),
             "the version %s serves" % endpoint,
             # to the second, as captured records name their time
             datetime.fromtimestamp(int(since), timezone.utc) if since else None,
@@ -211,7 +212,11 @@ def baseline_version(
         if r["baseline"] and r["baseline"].get("ModelPackageArn")
     ]
     if checked:
-        return ui.ws.package(checked[-1], None), "the latest report was checked against it", None
+        return (
+            ui.ws.versions.package(checked[-1], None),
+            "the latest report was checked against it",
+            None,
+        )
     return (
         None,
         (
@@ -225,7 +230,7 @@ def baseline_version(
 def endpoint_page(ui: UI, endpoint: str, version: Optional[str] = None) -> Html:
     if endpoint not in endpoints(ui):
         raise UserError("no monitoring reports or captured traffic for endpoint %r" % endpoint)
-    found = reports(str(ui.ws.monitoring_dir), endpoint)
+    found = reports(str(ui.ws.endpoints.monitoring_dir), endpoint)
     parts: list[Html] = []
     statistics: Optional[dict[str, Any]] = None
     constraints: Optional[dict[str, Any]] = None
@@ -233,7 +238,7 @@ def endpoint_page(ui: UI, endpoint: str, version: Optional[str] = None) -> Html:
     baseline_note = tag("p", "No baseline to compare with: %s." % why)
     if package:
         try:
-            statistics, constraints = ui.ws.drift_baseline(package["ModelPackageArn"])
+            statistics, constraints = ui.ws.versions.drift_baseline(package["ModelPackageArn"])
         except UserError as e:
             baseline_note = tag("p", "No baseline to compare with: %s" % e)
         others = sorted(
@@ -286,7 +291,9 @@ def endpoint_page(ui: UI, endpoint: str, version: Optional[str] = None) -> Html:
         else tag("p", "None.")
     )
     parts.append(tag("h2", "Baseline against captured traffic"))
-    capture_dir = (ui.ws.served(endpoint) or {}).get("CaptureDir") or ui.ws.capture_dir
+    capture_dir = (ui.ws.endpoints.served(endpoint) or {}).get(
+        "CaptureDir"
+    ) or ui.ws.endpoints.capture_dir
     if statistics is None or package is None:  # a baseline is read only for a version
         parts.append(baseline_note)
     else:

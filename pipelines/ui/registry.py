@@ -47,7 +47,7 @@ def list_page(ui: UI, group: Optional[str] = None) -> Html:
     for name, versions in sorted(groups.items()):
         rows = []
         for p in reversed(versions):
-            metrics = ui.ws.version_metrics(p)
+            metrics = ui.ws.versions.metrics(p)
             rows.append(
                 [
                     tag("a", "version %d" % p["ModelPackageVersion"], href=version_href(p)),
@@ -179,7 +179,7 @@ def approval_form(ui: UI, package: Mapping[str, Any]) -> Html:
 
 
 def version_page(ui: UI, group: str, version: str) -> Html:
-    report = ui.ws.version_report("%s/%s" % (group, version))
+    report = ui.ws.versions.report("%s/%s" % (group, version))
     p = report["package"]
     container = (p.get("InferenceSpecification") or {}).get("Containers", [{}])[0]
     facts = [
@@ -223,7 +223,7 @@ def version_page(ui: UI, group: str, version: str) -> Html:
 
 
 def compare_page(ui: UI, a: str, b: str) -> Html:
-    reports = [ui.ws.version_report(a), ui.ws.version_report(b)]
+    reports = [ui.ws.versions.report(a), ui.ws.versions.report(b)]
     names = [version_name(r["package"]) for r in reports]
     rows = []
     for key, label in METRIC_LABELS:

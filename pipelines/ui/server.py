@@ -290,14 +290,14 @@ class Application(object):
         except ValueError:
             raise HTTPError(400, "offset must be a whole number")
         _, entry, _ = executions.step_entry(self.ui, execution_id, step)
-        details = self.ui.ws.sagemaker.executions.step(execution_id, step)
+        details = self.ui.ws.runs.records.step(execution_id, step)
         logs = executions.logs(self.ui, entry, details)
         if host not in logs:
             raise HTTPError(404, "step %s has no log of host %r" % (step, host))
         position = {"offset": offset}
 
         def next_event() -> tuple[Optional[tuple[str, str]], bool]:
-            record = self.ui.ws.sagemaker.executions.load(execution_id)
+            record = self.ui.ws.runs.load(execution_id)
             now = executions.record_entry(record, step)
             ended = now is None or now["StepStatus"] != "Executing"
             text, position["offset"] = executions.read_log(logs[host], position["offset"])

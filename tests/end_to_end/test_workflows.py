@@ -11,9 +11,8 @@ import pytest
 
 from pipelines.aws.stepfunctions import describe
 from pipelines.churn.workflows import NAMES, WorkflowSettings, definition
-from pipelines.workspace import Workspace
 
-from conftest import BANK, ROOT, churn_cli, needs_shared_data
+from conftest import BANK, ROOT, churn_cli, churn_workspace, needs_shared_data
 
 SEED_ROW = "40,5,100000,2,1"
 FAST = ("--wait-scale", "0.05")
@@ -98,7 +97,7 @@ def test_the_key_and_the_vpc_reach_the_models_endpoint_configs_and_training(tmp_
 def home(tmp_path_factory):
     home = tmp_path_factory.mktemp("workflows")
     yield home
-    with Workspace(home) as ws:  # no serving process outlives the tests
+    with churn_workspace(home) as ws:  # no serving process outlives the tests
         for endpoint in ws.hosting.list_endpoints():
             ws.hosting.delete_endpoint(endpoint["EndpointName"])
 
@@ -137,7 +136,7 @@ def test_train_and_deploy_runs_the_pipeline_and_deploys_an_approved_model(home):
     assert entered[:4] == ["Defaults", "Settings", "Prepare with DataBrew?", "Start pipeline"]
     assert entered[-1] == "Deploy" and "Describe pipeline execution" in entered
     assert entered == exited  # every state entered was left
-    with Workspace(home) as ws:
+    with churn_workspace(home) as ws:
         described = ws.hosting.describe_endpoint("churn")
         assert described["EndpointStatus"] == "InService"
         assert described["EndpointConfigName"] == output["Deployment"]["EndpointConfigName"]
@@ -177,7 +176,7 @@ def test_a_model_awaiting_approval_is_not_deployed(home):
     assert proc.returncode == 0, proc.stdout[-3000:]
     output = json.loads(execution(home, proc)["output"])
     assert output["Status"] == "awaiting approval"
-    with Workspace(home) as ws:
+    with churn_workspace(home) as ws:
         assert not ws.hosting.has_endpoint("pending")
 
 
@@ -195,24 +194,24 @@ def test_a_failing_pipeline_ends_the_workflow_in_its_fail_state_with_the_reason(
 
 def ws_served(home, endpoint):
     """GROUP/N of the version a local endpoint serves, from its own configuration."""
-    with Workspace(home) as ws:
-        package = ws.registry.find(ws.served(endpoint)["ModelPackageArn"])
+    with churn_workspace(home) as ws:
+        package = ws.registry.find(ws.endpoints.served(endpoint)["ModelPackageArn"])
     return "%s/%d" % (package["ModelPackageGroupName"], package["ModelPackageVersion"])
 
 
 def approved_arn(home):
-    with Workspace(home) as ws:
-        return ws.latest_approved("churn-seed")  # the seed schema's group
+    with churn_workspace(home) as ws:
+        return ws.versions.latest_approved("churn-seed")  # the seed schema's group
 
 
 def test_deploying_again_updates_the_endpoint_under_load_without_a_failed_request(home):
     arn = approved_arn(home)
-    with Workspace(home) as ws:
+    with churn_workspace(home) as ws:
         before = ws.hosting.describe_endpoint("churn")
     stop, outcomes, ports = threading.Event(), [], set()
 
     def load():
-        with Workspace(home) as ws:
+        with churn_workspace(home) as ws:
             while not stop.is_set():
                 ports.add(ws.hosting.address("churn")[1])
                 try:
@@ -234,7 +233,7 @@ def test_deploying_again_updates_the_endpoint_under_load_without_a_failed_reques
             t.join()
     assert proc.returncode == 0, proc.stdout[-3000:]
     output = json.loads(execution(home, proc)["output"])
-    with Workspace(home) as ws:
+    with churn_workspace(home) as ws:
         after = ws.hosting.describe_endpoint("churn")
     assert (
         after["EndpointConfigName"] == output["EndpointConfigName"] != before["EndpointConfigName"]
@@ -245,7 +244,7 @@ def test_deploying_again_updates_the_endpoint_under_load_without_a_failed_reques
 
 
 def test_deploying_a_model_that_cannot_serve_keeps_the_previous_configuration(home):
-    with Workspace(home) as ws:
+    with churn_workspace(home) as ws:
         good = ws.registry.find(approved_arn(home))
         request = {k: good[k] for k in ("ModelPackageGroupName", "InferenceSpecification")}
         container = dict(request["InferenceSpecification"]["Containers"][0])
@@ -267,7 +266,7 @@ def test_deploying_a_model_that_cannot_serve_keeps_the_previous_configuration(ho
 
 
 def test_deploying_an_unapproved_package_fails_naming_it(home):
-    with Workspace(home) as ws:
+    with churn_workspace(home) as ws:
         pending = [p for p in ws.registry.list_packages() if p["ModelApprovalStatus"] != "Approved"]
     proc = workflow(home, "deploy", {"ModelPackageArn": pending[0]["ModelPackageArn"]})
     record = execution(home, proc)
@@ -279,20 +278,20 @@ def test_local_endpoints_commands(home):
     assert listed.returncode == 0 and "InService" in listed.stdout
     proc = churn_cli(home, "endpoints", "describe", "nope")
     assert proc.returncode == 1 and "Could not find endpoint 'nope'" in proc.stderr
-    with Workspace(home) as ws:  # the first Approved version (a later one cannot serve)
+    with churn_workspace(home) as ws:  # the first Approved version (a later one cannot serve)
         first = min((p for p in ws.registry.list_packages() if p["ModelApprovalStatus"] == "Approved"),
                     key=lambda p: p["ModelPackageVersion"])  # fmt: skip
     proc = churn_cli(home, "deploy", "--local", "--endpoint-name", "second", "--model-version",
                      first["ModelPackageArn"])  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "local endpoint second InService" in proc.stdout
-    with Workspace(home) as ws:
+    with churn_workspace(home) as ws:
         pid = json.loads(ws.hosting._endpoint("second")["serving"])["pid"]
     proc = churn_cli(home, "endpoints", "delete", "second")
     assert proc.returncode == 0, proc.stderr
     # A version whose model is gone: the serving process exits, the endpoint is Failed with
     # its last log line, and the command says so in one line.
-    with Workspace(home) as ws:
+    with churn_workspace(home) as ws:
         broken = max(ws.registry.list_packages(), key=lambda p: p["ModelPackageVersion"])
     assert "missing" in broken["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
     proc = churn_cli(home, "deploy", "--local", "--endpoint-name", "third", "--model-version",
@@ -329,7 +328,7 @@ DEDUPE = [{"Action": {"Operation": "DELETE_DUPLICATE_ROWS", "Parameters": {}}}]
 def dedupe_job(ws, table, output_key, output_bucket=None, steps=DEDUPE):
     """A DataBrew job "prepare" running `steps` (by default: dropping the duplicate rows) on
     `table` (a CSV file), staged in the home's store, into `output_key`: the store's bucket."""
-    uri = ws.stage_data(str(table), "databrew-input")
+    uri = ws.staging.stage_data(str(table), "databrew-input")
     bucket, key = uri[len("s3://") :].split("/", 1)
     brew = ws.databrew
     brew.create_dataset(Name="raw", Input={"S3InputDefinition": {"Bucket": bucket, "Key": key}})
@@ -345,7 +344,7 @@ def dedupe_job(ws, table, output_key, output_bucket=None, steps=DEDUPE):
 
 
 def test_a_databrew_job_prepares_the_table_before_the_pipeline(home, seed_csv):
-    with Workspace(home) as ws:
+    with churn_workspace(home) as ws:
         bucket = dedupe_job(ws, seed_csv, "churn/prepared/")
     proc = workflow(home, "train-and-deploy", {"DataBrewJobName": "prepare"}, "--rows", "2000",
                     "--endpoint-name", "brewed")  # fmt: skip
@@ -358,7 +357,7 @@ def test_a_databrew_job_prepares_the_table_before_the_pipeline(home, seed_csv):
     started = next(p for p in scheduled if "PipelineName" in p)
     data_url = started["PipelineParameters"][0]["Value"]
     assert data_url == "s3://%s/churn/prepared/" % bucket
-    with Workspace(home) as ws:
+    with churn_workspace(home) as ws:
         ((name, path),) = ws.store.objects(data_url).items()
     assert name.startswith("prepare_") and name.endswith("_part00000.csv")
     assert path.read_text().splitlines()[0] == Path(seed_csv).read_text().splitlines()[0]
@@ -369,7 +368,7 @@ def test_a_recipe_the_twin_cannot_replay_is_refused_by_name(home):
     from botocore.exceptions import ClientError
 
     with (
-        Workspace(home) as ws,
+        churn_workspace(home) as ws,
         pytest.raises(ClientError, match="operation SPLIT_COLUMN_SINGLE_DELIMITER") as refused,
     ):
         ws.databrew.create_recipe(Name="split", Steps=[{"Action": {
@@ -383,8 +382,8 @@ def test_the_bank_table_through_train_and_deploy(tmp_path):
     pipeline on its output, the Approved version deployed, a bank row scored."""
     home = tmp_path / "bank"
     try:
-        with Workspace(home) as ws:
-            raw = ws.stage_data(str(BANK), "databrew-input")
+        with churn_workspace(home) as ws:
+            raw = ws.staging.stage_data(str(BANK), "databrew-input")
             bucket, key = raw[len("s3://") :].split("/", 1)
             brew = ws.databrew
             brew.create_dataset(
@@ -416,7 +415,7 @@ def test_the_bank_table_through_train_and_deploy(tmp_path):
         assert predicted.returncode == 0, predicted.stderr
         assert 0.0 <= float(predicted.stdout.split(",")[0]) <= 1.0
     finally:
-        with Workspace(home) as ws:
+        with churn_workspace(home) as ws:
             for endpoint in ws.hosting.list_endpoints():
                 ws.hosting.delete_endpoint(endpoint["EndpointName"])
 
@@ -429,7 +428,7 @@ REQUEST_FIELDS = ("AlgorithmSpecification", "OutputDataConfig", "StoppingConditi
 
 def training_request(home):
     """The CreateTrainingJob request a pipeline run made (from its step cache)."""
-    with Workspace(home) as ws:
+    with churn_workspace(home) as ws:
         row = ws.sagemaker.db.execute(
             "SELECT properties FROM step_cache WHERE step = 'TrainModel' LIMIT 1").fetchone()  # fmt: skip
     return {k: v for k, v in json.loads(row["properties"]).items() if k in REQUEST_FIELDS}
@@ -477,7 +476,7 @@ def test_a_training_job_runs_from_a_task_and_a_failing_one_ends_in_the_fail_stat
     from pipelines.local.stepfunctions.service import StepFunctions
 
     request = training_request(home)
-    with Workspace(home) as ws:
+    with churn_workspace(home) as ws:
         service = StepFunctions(home, Integrations(sagemaker_integrations(ws.sagemaker, None)))
         done = run_machine(
             service, "train-only", train_workflow(request), {"name": "direct-train-1"}
@@ -517,7 +516,7 @@ def test_deploy_retries_an_account_limit_with_the_definitions_delays_time_inject
     from pipelines.local.stepfunctions.integrations import Integrations
     from pipelines.local.stepfunctions.service import StepFunctions
 
-    with Workspace(home) as ws:
+    with churn_workspace(home) as ws:
         integrations = Integrations(sagemaker_integrations(ws.sagemaker, None))
         real, refusals = integrations.lookup("sagemaker:createModel"), []
 
@@ -567,7 +566,7 @@ def test_direct_trains_on_the_databrew_output_and_serves_prepared_rows(home, see
         n for n in entered if n in ("Train", "Create model", "Create endpoint config")]  # fmt: skip
     assert entered[-1] == "Deployed" and entered == exited
     output = json.loads(record["output"])
-    with Workspace(home) as ws:
+    with churn_workspace(home) as ws:
         assert ws.store.exists(output["ModelDataUrl"])
         ((_, prepared),) = ws.store.objects("s3://churn-local/churn/databrew/prepared/").items()
     header, first = prepared.read_text().splitlines()[:2]
@@ -578,7 +577,7 @@ def test_direct_trains_on_the_databrew_output_and_serves_prepared_rows(home, see
 
 
 def test_a_failing_training_job_ends_direct_in_its_fail_state_with_the_jobs_reason(home):
-    with Workspace(home) as ws:
+    with churn_workspace(home) as ws:
         brew = ws.databrew
         brew.create_recipe(Name="no-label", Steps=[{"Action": {"Operation": "DELETE",
                                                               "Parameters": {"sourceColumn": "churn"}}}])  # fmt: skip
@@ -595,7 +594,7 @@ def test_a_failing_training_job_ends_direct_in_its_fail_state_with_the_jobs_reas
     assert "no column 'churn' (label_column)" in record["cause"]
     entered, _ = entered_and_exited(record["events"])
     assert entered[-2:] == ["Read training failure", "Training failed"]
-    with Workspace(home) as ws:
+    with churn_workspace(home) as ws:
         assert not ws.hosting.has_endpoint("nolabel")
 
 
@@ -648,7 +647,7 @@ def databrew_run(home, table, output_bucket=None, steps=DEDUPE):
     """StartJobRun of a job running `steps` (a dedupe by default) over `table` (CSV text), then
     DescribeJobRun polled until the run leaves RUNNING (at most 20 s): the run's description
     and the objects under its output prefix."""
-    with Workspace(home) as ws:
+    with churn_workspace(home) as ws:
         source = home.parent / "table.csv"
         source.write_text(table)
         bucket = dedupe_job(ws, source, "prepared/", output_bucket, steps)
@@ -701,7 +700,7 @@ def test_a_databrew_name_longer_than_a_file_name_is_a_validation_error(tmp_path)
     described, _ = databrew_run(tmp_path / "home", "id\n1\n")
     assert described["State"] == "SUCCEEDED"
     long_name = "\u00e9" * 200  # 200 characters, 400 bytes
-    with Workspace(tmp_path / "home") as ws:
+    with churn_workspace(tmp_path / "home") as ws:
         for call in (
             lambda: ws.databrew.describe_job(Name=long_name),
             lambda: ws.databrew.describe_job_run(Name="prepare", RunId=long_name),
@@ -723,7 +722,7 @@ def test_a_databrew_run_whose_process_was_killed_ends_failed(tmp_path):
     home = tmp_path / "home"
     rows = "".join("%d,note %d\n" % (i, i % 97) for i in range(400_000))
     databrew_run(home, "id,note\n" + rows)  # creates the job; its run is not the one killed
-    with Workspace(home) as ws:
+    with churn_workspace(home) as ws:
         runs = ws.databrew.root / "runs"
         before = set(runs.iterdir())
     child = subprocess.Popen(
@@ -742,7 +741,7 @@ def test_a_databrew_run_whose_process_was_killed_ends_failed(tmp_path):
     (started,) = new_runs()
     child.send_signal(signal.SIGKILL)
     child.wait()
-    with Workspace(home) as ws:
+    with churn_workspace(home) as ws:
         described = ws.databrew.describe_job_run(Name="prepare", RunId=started.stem)
     assert described["State"] == "FAILED", described
     assert "ended before" in described["ErrorMessage"] and "CompletedOn" in described
@@ -759,7 +758,7 @@ def test_describe_recipe_without_a_version_answers_the_latest_published_one(tmp_
 
     fill = {"Action": {"Operation": "FILL_WITH_CUSTOM",
                        "Parameters": {"sourceColumn": "a", "value": "0"}}}  # fmt: skip
-    with Workspace(tmp_path / "home") as ws:
+    with churn_workspace(tmp_path / "home") as ws:
         brew = ws.databrew
         brew.create_recipe(Name="r", Steps=[fill])
         with pytest.raises(ClientError) as unpublished:
@@ -786,7 +785,7 @@ def test_an_operation_name_the_model_refuses_is_a_validation_exception(tmp_path,
                          "Parameters": {"sourceColumn": "a", "value": "0"}}}]  # fmt: skip
     good = [{"Action": {"Operation": "FILL_WITH_CUSTOM",
                         "Parameters": {"sourceColumn": "a", "value": "0"}}}]  # fmt: skip
-    with Workspace(tmp_path / "home") as ws:
+    with churn_workspace(tmp_path / "home") as ws:
         with pytest.raises(ClientError, match="regular expression pattern") as created:
             ws.databrew.create_recipe(Name="r", Steps=steps)
         ws.databrew.create_recipe(Name="r", Steps=good)
@@ -849,10 +848,10 @@ def test_every_answer_of_the_databrew_twin_is_valid_against_botocores_output_sha
         answers.append((method, answer))
         return answer
 
-    with Workspace(tmp_path / "home") as ws:
+    with churn_workspace(tmp_path / "home") as ws:
         source = tmp_path / "table.csv"
         source.write_text("id,age\n1,30\n1,30\n")
-        uri = ws.stage_data(str(source), "databrew-input")
+        uri = ws.staging.stage_data(str(source), "databrew-input")
         bucket, key = uri[len("s3://") :].split("/", 1)
         brew = ws.databrew
         location = {"S3InputDefinition": {"Bucket": bucket, "Key": key}}
@@ -924,7 +923,7 @@ def test_a_max_categories_that_is_not_a_positive_count_is_refused(tmp_path, valu
     from botocore.exceptions import ClientError
 
     steps = [step("ONE_HOT_ENCODING", sourceColumn="plan", maxCategories=value)]
-    with Workspace(tmp_path / "home") as ws:
+    with churn_workspace(tmp_path / "home") as ws:
         with pytest.raises(ClientError, match="maxCategories") as refused:
             ws.databrew.create_recipe(Name="r", Steps=steps)
     assert refused.value.response["Error"]["Code"] == "ValidationException"
@@ -970,7 +969,7 @@ def test_a_condition_the_twin_cannot_evaluate_is_refused_by_name(tmp_path):
         "IS": [step("FILL_WITH_CUSTOM", [{"Condition": "IS", "Value": "Paris",
                                           "TargetColumn": "a"}], sourceColumn="a", value="0")],
     }  # fmt: skip
-    with Workspace(tmp_path / "home") as ws:
+    with churn_workspace(tmp_path / "home") as ws:
         for name, steps in refused.items():
             with pytest.raises(ClientError, match=name) as error:
                 ws.databrew.create_recipe(Name="r", Steps=steps)
@@ -985,7 +984,7 @@ def test_start_job_run_answers_before_the_run_ends(tmp_path):
     home = tmp_path / "home"
     rows = "".join("%d,note %d\n" % (i, i % 97) for i in range(400_000))
     databrew_run(home, "id,note\n" + rows)  # creates the job
-    with Workspace(home) as ws:
+    with churn_workspace(home) as ws:
         started = time.time()
         run_id = ws.databrew.start_job_run(Name="prepare")["RunId"]
         answered = time.time() - started

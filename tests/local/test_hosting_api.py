@@ -29,9 +29,8 @@ from pipelines.errors import DeployError, UserError
 from pipelines.local.sagemaker.api import SageMakerClient
 from pipelines.local.sagemaker.database import connect
 from pipelines.local.sagemaker.runtime import RuntimeClient
-from pipelines.workspace import Workspace
 
-from conftest import aws_client
+from conftest import aws_client, churn_workspace
 
 SEED_ROW = "40,5,100000,2,1"
 CAPTURE = "s3://%s/%s/capture" % (LOCAL_BUCKET, PREFIX)
@@ -41,7 +40,7 @@ ROLE = "arn:aws:iam::123456789012:role/ChurnEndpointRole"
 
 @pytest.fixture
 def ws(tmp_path):
-    workspace = Workspace(tmp_path / "home")
+    workspace = churn_workspace(tmp_path / "home")
     yield workspace
     for name in [e["EndpointName"] for e in workspace.hosting.list_endpoints()]:
         workspace.hosting.delete_endpoint(name)
@@ -67,7 +66,7 @@ def register(ws, seed_model, status="Approved"):
     artifact = "s3://%s/%s/models/seed/model.tar.gz" % (LOCAL_BUCKET, PREFIX)
     ws.store.put_bytes(artifact, archive.getvalue())
     bundles = build_bundles()
-    ws.stage_code(bundles)
+    ws.staging.stage_code(bundles)
     return ws.registry.create_model_package(
         {
             "ModelPackageGroupName": "churn-seed",
@@ -210,7 +209,7 @@ def test_a_home_made_before_tags_gets_their_table(tmp_path):
         '\'{"PrimaryContainer": {"Image": "i"}}\');'
     )
     old.close()
-    with Workspace(home) as ws:
+    with churn_workspace(home) as ws:
         sm = SageMakerClient(ws.sagemaker)
         arn = sm.describe_model(ModelName="kept")["ModelArn"]
         sm.add_tags(ResourceArn=arn, Tags=[{"Key": "k", "Value": "v"}])
@@ -314,8 +313,8 @@ def test_deploy_serves_invoke_update_and_undeploy_through_the_twin(ws, sm, seed_
     ]
     found = serving(sm, "churn")
     assert (found["ModelPackageArn"], found["CaptureDestination"]) == (arn, CAPTURE)
-    assert ws.served("churn")["ModelPackageArn"] == arn
-    assert ws.served("churn")["CaptureDir"] == str(ws.store.path(CAPTURE))
+    assert ws.endpoints.served("churn")["ModelPackageArn"] == arn
+    assert ws.endpoints.served("churn")["CaptureDir"] == str(ws.store.path(CAPTURE))
     assert sm.list_endpoints(StatusEquals="InService")["Endpoints"][0]["EndpointName"] == "churn"
 
     runtime = RuntimeClient(ws.sagemaker)
