@@ -240,6 +240,14 @@ def serving(sm: Any, endpoint_name: str) -> Dict[str, Any]:
     }
 
 
+def serving_if_any(sm: Any, endpoint_name: str) -> Optional[Dict[str, Any]]:
+    """`serving`, or None when there is no endpoint `endpoint_name` (DescribeEndpoint's
+    ValidationException)."""
+    if not _exists(sm.describe_endpoint, EndpointName=endpoint_name):
+        return None
+    return serving(sm, endpoint_name)
+
+
 def _instance_type(sm: Any, endpoint_name: str) -> Optional[str]:
     endpoint = sm.describe_endpoint(EndpointName=endpoint_name)
     config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])

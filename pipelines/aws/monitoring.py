@@ -1,9 +1,10 @@
-"""`churn monitor` on AWS: captured requests from S3, metrics to CloudWatch.
+"""`churn monitor`'s service calls, on either target's clients (boto3's or the twins'): captured
+requests and baselines through an `s3` client, metrics to CloudWatch.
 
 What a Model Monitor data-quality job reads and writes (docs/container-contracts.md sections 5
 and 6), with the analysis of pipelines/monitoring/:
 - capture records under <DestinationS3Uri>/<endpoint>/<variant>/yyyy/mm/dd/hh/*.jsonl, the
-  destination given or the one in the endpoint's DataCaptureConfig;
+  destination given or the one in the endpoint's DataCaptureConfig (pipelines/aws/deploy.serving);
 - the baseline a model package carries as DriftCheckBaselines;
 - constraint_violations.json, to S3 or to a folder;
 - one feature_baseline_drift_<feature> metric per feature with PutMetricData, in Model Monitor's
@@ -20,7 +21,7 @@ from pipelines.aws.s3 import split_s3_uri
 from pipelines.errors import MonitorError
 from pipelines.monitoring.capture_reader import Payload, payloads_of_records
 from pipelines.monitoring.drift import Violation
-from pipelines.monitoring.report import NAMESPACE, violations_json
+from pipelines.monitoring.report import NAMESPACE, VIOLATIONS_FILE, violations_json
 
 # PutMetricData takes at most 1,000 data points per call today, 20 in older API versions and
 # stand-ins; 20 per call costs nothing at a few metrics per feature.
@@ -46,28 +47,6 @@ def _message(error: Any) -> str:
     return error.response.get("Error", {}).get("Message") or str(error)
 
 
-def capture_destination(sagemaker: Any, endpoint: str) -> str:
-    """The endpoint's DataCaptureConfig.DestinationS3Uri."""
-    from botocore.exceptions import ClientError
-
-    try:
-        config_name = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
-        config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
-    except ClientError as e:
-        raise MonitorError(
-            "cannot read endpoint %s to find its capture destination (%s); pass "
-            "--capture-destination s3://..." % (endpoint, _message(e))
-        )
-    capture = config.get("DataCaptureConfig") or {}
-    if not capture.get("EnableCapture", True) or not capture.get("DestinationS3Uri"):
-        raise MonitorError(
-            "endpoint %s does not capture data (endpoint config %s has no "
-            "DataCaptureConfig); deploy it with --data-capture-percent > 0"
-            % (endpoint, config_name)
-        )
-    return capture["DestinationS3Uri"]
-
-
 def _read_json(s3: Any, uri: str, what: str) -> Any:
     from botocore.exceptions import ClientError
 
@@ -82,20 +61,26 @@ def _read_json(s3: Any, uri: str, what: str) -> Any:
         raise MonitorError("the %s %s is not JSON: %s" % (what, uri, e))
 
 
-def package_baseline(
-    sagemaker: Any, s3: Any, model_package_arn: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(statistics, constraints) of the version's data-quality DriftCheckBaselines."""
+def described_package(sagemaker: Any, model_package_arn: str) -> dict[str, Any]:
+    """DescribeModelPackage of a version named by its ARN."""
     from botocore.exceptions import ClientError
 
     try:
-        package = sagemaker.describe_model_package(ModelPackageName=model_package_arn)
+        package: dict[str, Any] = sagemaker.describe_model_package(
+            ModelPackageName=model_package_arn
+        )
     except ClientError as e:
         raise MonitorError("model package %s: %s" % (model_package_arn, _message(e)))
-    baselines = drift_baselines(package)
+    return package
+
+
+def package_baseline(s3: Any, package: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(statistics, constraints) of a version's (a DescribeModelPackage answer's) data-quality
+    DriftCheckBaselines, read through the `s3` client."""
+    baselines = drift_baselines(dict(package))
     if not baselines:
         raise MonitorError(
-            "model package %s has no data-quality DriftCheckBaselines" % model_package_arn
+            "model package %s has no data-quality DriftCheckBaselines" % package["ModelPackageArn"]
         )
     return (
         _read_json(s3, baselines[0], "baseline statistics"),
@@ -135,8 +120,10 @@ def captured_payloads(
                 hour = _hour_of(key[len(root) :])
                 if since and hour is not None and hour + timedelta(hours=1) <= since:
                     continue
-                body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
-                found, unreadable = payloads_of_records(body.splitlines(), since)
+                body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+                found, unreadable = payloads_of_records(
+                    body.decode("utf-8", "replace").splitlines(), since
+                )
                 payloads += found
                 skipped += unreadable
                 objects += 1
@@ -155,22 +142,27 @@ def captured_payloads(
     return payloads, skipped
 
 
-def write_violations(s3: Any, output_uri: str, violations: Sequence[Violation]) -> str:
-    """constraint_violations.json under the output prefix; returns its URI."""
+def put_report_file(s3: Any, output_uri: str, name: str, text: str) -> str:
+    """A report's file `name` under the output prefix; returns its URI."""
     from botocore.exceptions import ClientError
 
     bucket, prefix = split_s3_uri(output_uri)
-    key = "/".join(p for p in (prefix.strip("/"), "constraint_violations.json") if p)
+    key = "/".join(p for p in (prefix.strip("/"), name) if p)
     try:
         s3.put_object(
             Bucket=bucket,
             Key=key,
-            Body=violations_json(violations).encode("utf-8"),
+            Body=text.encode("utf-8"),
             ContentType="application/json",
         )
     except ClientError as e:
         raise MonitorError("cannot write s3://%s/%s: %s" % (bucket, key, _message(e)))
     return "s3://%s/%s" % (bucket, key)
+
+
+def write_violations(s3: Any, output_uri: str, violations: Sequence[Violation]) -> str:
+    """constraint_violations.json under the output prefix; returns its URI."""
+    return put_report_file(s3, output_uri, VIOLATIONS_FILE, violations_json(violations))
 
 
 def metric_data(

@@ -1,125 +1,200 @@
-"""`churn monitor`: captured requests against a version's data-quality baseline, locally (capture
-files, EMF lines) or on AWS (capture objects in S3, PutMetricData)."""
+"""`churn monitor`: the requests an endpoint captured, checked against a version's data-quality
+baseline, on the command's target (pipelines/cli/target.py), one path for both: the version
+and its baseline read through the target's `sagemaker` and `s3` clients, the capture through
+its `s3` client from where the endpoint's DataCaptureConfig puts it, the report to a folder or
+s3://, and the metrics published to CloudWatch, or kept as Embedded Metric Format lines in the
+report where the target has none (the local home). A capture folder (--capture-dir, or where
+`churn serve --endpoint-name` captured: it is no service's endpoint) is read as a folder on
+either target."""
 
+import argparse
 import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
+from pipelines.aws import monitoring as monitor_aws
 from pipelines.aws.errors import aws_errors
+from pipelines.aws.registry import find_package
 from pipelines.cli.common import add_group, add_home, default_group, group_of
-from pipelines.errors import RegistryError, StoreError, UserError
+from pipelines.cli.target import Target, add_target, resolve
+from pipelines.errors import MonitorError, RegistryError, StoreError, UserError
+from pipelines.monitoring.capture_reader import Payload
+from pipelines.monitoring.capture_reader import captured_payloads as captured_in_folder
+from pipelines.monitoring.drift import Violation, check
+from pipelines.monitoring.report import (
+    BASELINE_FILE,
+    METRICS_FILE,
+    NAMESPACE,
+    REPORT_TIME_FORMAT,
+    VIOLATIONS_FILE,
+    emf_lines,
+    violations_json,
+    write_report_file,
+)
 from pipelines.workspace import endpoint_name
 
+if TYPE_CHECKING:
+    from pipelines.workspace import Workspace
 
-def cmd_monitor(args, ws):
-    """Captured requests against the version's DriftCheckBaselines (or --baseline-dir): local
-    capture files and EMF lines, or on AWS (--capture-destination or --model-package-arn)
-    capture objects in S3 and PutMetricData."""
+Json = Dict[str, Any]
+
+
+@dataclass
+class Served:
+    """What an endpoint serves, as far as it is known."""
+
+    package_arn: Optional[str] = None  # the version (None: a model folder, or unknown)
+    since: Optional[datetime] = None  # when it began serving it, to the second
+    # The capture: an endpoint's DataCaptureConfig destination (s3://), or the folder `churn
+    # serve` captured into; None when there is none.
+    capture: Optional[str] = None
+    on_target: bool = False  # an endpoint of the target (else a `churn serve` record, or none)
+
+
+def cmd_monitor(args: argparse.Namespace, ws: "Workspace") -> int:
+    """Captured requests against the version's DriftCheckBaselines (or --baseline-dir), on
+    the target's clients; see the module's docstring."""
     endpoint_name(args.endpoint_name)  # it names the capture's folder and the report's
     since = _since(args.since)
-    schedule = args.schedule_name or "%s-adhoc" % args.endpoint_name
-    if args.capture_destination or args.model_package_arn:
-        return _monitor_aws(args, ws, since, schedule)
-    from pipelines.monitoring.report import monitor
-
-    if args.output and args.output.startswith("s3://"):
-        raise UserError(
-            "--output %s: S3 is for monitoring on AWS (with --capture-destination "
-            "or --model-package-arn); give a folder here" % args.output
+    named = [
+        flag
+        for flag, given in (
+            ("--baseline-dir", args.baseline_dir),
+            ("--model-version", args.model_version),
+            ("--model-package-arn", args.model_package_arn),
         )
-    served = ws.endpoints.served(args.endpoint_name) or {}
-    statistics, constraints, baseline = _local_baseline(args, ws, served)
+        if given
+    ]
+    if len(named) > 1:
+        raise UserError("%s each name the baseline: give one" % " and ".join(named))
+    if args.capture_dir and args.capture_destination:
+        raise UserError("--capture-dir and --capture-destination each name the capture: give one")
+    with aws_errors():
+        return _monitor(args, ws, resolve(args, ws), since)
+
+
+def _monitor(
+    args: argparse.Namespace, ws: "Workspace", target: Target, since: Optional[datetime]
+) -> int:
+    endpoint = args.endpoint_name
+    schedule = args.schedule_name or "%s-adhoc" % endpoint
+    namespace = args.metrics_namespace or NAMESPACE
+    known: List[Served] = []
+
+    def served() -> Served:  # asked for only when a flag does not say what it would
+        if not known:
+            known.append(_served(ws, target, endpoint))
+        return known[0]
+
+    statistics, constraints, baseline = _baseline(args, target, served)
     if since is None and baseline.get("Served"):
         # Traffic captured before this version served (another version under the same
         # endpoint name) would be checked against a baseline it was never scored with.
-        since = _epoch(served["Since"])
-    output = _output_dir(args, ws)
-    violations, metrics, rows, skipped = monitor(
-        statistics,
-        constraints,
-        str(args.capture_dir or served.get("CaptureDir") or ws.endpoints.capture_dir),
-        args.endpoint_name,
-        str(output),
-        since,
-        schedule,
-        baseline,
-    )
+        since = served().since
+    payloads, skipped = _captured(args, ws, target, served, since)
+    if not payloads:
+        raise MonitorError("no captured requests for %s since %s" % (endpoint, since))
+    violations, metrics, rows, unreadable = check(statistics, constraints, payloads)
+    write = _report(args.output or str(_output_dir(ws, endpoint)), target)
+    to_cloudwatch = target.has("cloudwatch")
+    # Where there is no CloudWatch the report keeps the metrics, as Embedded Metric Format
+    # lines (what a Model Monitor container hands CloudWatch; `churn ui` draws them).
+    lines = [] if to_cloudwatch else emf_lines(endpoint, schedule, metrics, rows, namespace)
+    if not to_cloudwatch:
+        write(METRICS_FILE, "".join(line + "\n" for line in lines))
+    write(BASELINE_FILE, json.dumps(baseline))
+    where = write(VIOLATIONS_FILE, violations_json(violations))  # last: the report is whole
+    if to_cloudwatch:
+        lines = _publish(target.client("cloudwatch"), endpoint, schedule, metrics, namespace)
     print(
         "baseline: %s%s"
         % (baseline["description"], "; traffic since %s" % since.isoformat() if since else "")
     )
-    for line in metrics:
+    for line in lines:
         print(line)
-    _print_skipped(skipped)
-    _print_violations(violations, rows, output / "constraint_violations.json")
-    return 0
-
-
-def _monitor_aws(args, ws, since, schedule):
-    from datetime import datetime, timezone
-
-    from pipelines.aws import monitoring as monitor_aws
-    from pipelines.aws.errors import require_credentials
-    from pipelines.aws.sessions import aws_session
-    from pipelines.errors import MonitorError
-    from pipelines.monitoring.drift import check
-    from pipelines.monitoring.report import NAMESPACE, write_violations
-
-    namespace = args.metrics_namespace or NAMESPACE
-    if args.capture_dir or args.model_version:
-        raise UserError(
-            "--capture-dir and --model-version read local capture and the local "
-            "registry; on AWS name the baseline with --model-package-arn ARN (or "
-            "--baseline-dir DIR)"
-        )
-    if not (args.model_package_arn or args.baseline_dir):
-        raise UserError(
-            "on AWS, name the baseline: --model-package-arn ARN (its "
-            "DriftCheckBaselines) or --baseline-dir DIR"
-        )
-    session = aws_session()
-    if not session.region_name:
-        raise UserError("no AWS region: set AWS_DEFAULT_REGION to the endpoint's region")
-    require_credentials(session)
-    with aws_errors():
-        s3, sagemaker = session.client("s3"), session.client("sagemaker")
-        if args.baseline_dir:
-            statistics, constraints, _ = _local_baseline(args, ws, {})
-        else:
-            statistics, constraints = monitor_aws.package_baseline(
-                sagemaker, s3, args.model_package_arn
-            )
-        destination = args.capture_destination or monitor_aws.capture_destination(
-            sagemaker, args.endpoint_name
-        )
-        payloads, skipped = monitor_aws.captured_payloads(
-            s3, destination, args.endpoint_name, since
-        )
-        if not payloads:
-            raise MonitorError("no captured requests for %s since %s" % (args.endpoint_name, since))
-        violations, metrics, rows, unreadable = check(statistics, constraints, payloads)
-        skipped += unreadable
-        if args.output and args.output.startswith("s3://"):
-            where = monitor_aws.write_violations(s3, args.output, violations)
-        else:
-            where = write_violations(violations, str(_output_dir(args, ws)))
-        data = monitor_aws.metric_data(
-            args.endpoint_name, schedule, metrics, datetime.now(timezone.utc)
-        )
-        published = monitor_aws.publish(session.client("cloudwatch"), data, namespace)
-    for datum in data:
-        print("%-40s %.6f" % (datum["MetricName"], datum["Value"]))
-    print(
-        "published %d metrics to CloudWatch %s (Endpoint=%s, MonitoringSchedule=%s)"
-        % (published, namespace, args.endpoint_name, schedule)
-    )
-    _print_skipped(skipped)
+    _print_skipped(skipped + unreadable)
     _print_violations(violations, rows, where)
     return 0
 
 
-def _since(text):
-    from datetime import datetime, timedelta, timezone
+def _publish(
+    cloudwatch: Any, endpoint: str, schedule: str, metrics: Dict[str, float], namespace: str
+) -> List[str]:
+    """PutMetricData of the drift metrics, with Model Monitor's dimensions; what to print."""
+    data = monitor_aws.metric_data(endpoint, schedule, metrics, datetime.now(timezone.utc))
+    published = monitor_aws.publish(cloudwatch, data, namespace)
+    return ["%-40s %.6f" % (datum["MetricName"], datum["Value"]) for datum in data] + [
+        "published %d metrics to CloudWatch %s (Endpoint=%s, MonitoringSchedule=%s)"
+        % (published, namespace, endpoint, schedule)
+    ]
 
+
+def _served(ws: "Workspace", target: Target, endpoint: str) -> Served:
+    """What `endpoint` serves: the target's endpoint of that name, read through its
+    `sagemaker` client (pipelines/aws/deploy.serving), else what `churn serve --endpoint-name`
+    recorded in the home."""
+    from pipelines.aws.deploy import serving_if_any
+
+    found = serving_if_any(target.client("sagemaker"), endpoint)
+    if found:
+        return Served(
+            found["ModelPackageArn"],
+            _epoch(found["Since"].timestamp()),
+            found["CaptureDestination"],
+            on_target=True,
+        )
+    record = ws.endpoints.served(endpoint) or {}
+    return Served(
+        record.get("ModelPackageArn"), _epoch(record.get("Since")), record.get("CaptureDir")
+    )
+
+
+def _captured(
+    args: argparse.Namespace,
+    ws: "Workspace",
+    target: Target,
+    served: Callable[[], Served],
+    since: Optional[datetime],
+) -> Tuple[List[Payload], int]:
+    """The captured requests (and the unreadable lines skipped): from --capture-dir, from
+    --capture-destination or the target's endpoint's DataCaptureConfig through the target's
+    `s3` client, else from the folder `churn serve` captured into."""
+    endpoint = args.endpoint_name
+    if args.capture_dir:
+        return captured_in_folder(str(args.capture_dir), endpoint, since)
+    destination = args.capture_destination
+    if not destination and served().on_target:
+        destination = served().capture
+        if not destination:
+            raise MonitorError(
+                "endpoint %s does not capture data (its endpoint config has no "
+                "DataCaptureConfig); deploy it with --data-capture-percent > 0" % endpoint
+            )
+    if destination:
+        s3 = target.client("s3")
+        return monitor_aws.captured_payloads(s3, destination, endpoint, since)
+    folder = Path(served().capture or ws.endpoints.capture_dir)
+    if not (folder / endpoint).is_dir():
+        raise MonitorError(
+            "no captured data for endpoint %s under %s (where `churn serve` captures), and no "
+            "endpoint %s in %s: name the capture with --capture-dir DIR or "
+            "--capture-destination s3://..." % (endpoint, folder, endpoint, target.looked_in)
+        )
+    return captured_in_folder(str(folder), endpoint, since)
+
+
+def _report(output: str, target: Target) -> Callable[[str, str], str]:
+    """write(name, text) -> where: a file of the report, in the folder `output` or under the
+    s3:// prefix `output` (through the target's `s3` client)."""
+    if output.startswith("s3://"):
+        s3 = target.client("s3")
+        return lambda name, text: monitor_aws.put_report_file(s3, output, name, text)
+    return lambda name, text: str(write_report_file(output, name, text))
+
+
+def _since(text: Optional[str]) -> Optional[datetime]:
     if not text:
         return None
     text = text.strip()
@@ -133,11 +208,14 @@ def _since(text):
         raise UserError("--since %r: use an ISO time (2026-11-26T06:00:00Z) or 2h, 30m, 1d" % text)
 
 
-def _local_baseline(args, ws, served):
+def _baseline(
+    args: argparse.Namespace, target: Target, served: Callable[[], Served]
+) -> Tuple[Json, Json, Json]:
     """(statistics, constraints, what they are) from --baseline-dir, else the DriftCheckBaselines
-    of --model-version, of the version the endpoint serves, or of the newest Approved version
-    of the schema's group, in that order. What they are: {"description", "ModelPackageArn" or
-    "BaselineDir"}, kept in the report."""
+    of --model-package-arn, of --model-version, of the version the endpoint serves, or of the
+    newest Approved version of the schema's group, in that order, from the target's registry.
+    What they are: {"description", "ModelPackageArn" or "BaselineDir", "Served"}, kept in the
+    report."""
     try:
         if args.baseline_dir:
             folder = Path(args.baseline_dir)
@@ -146,12 +224,19 @@ def _local_baseline(args, ws, served):
                 json.loads((folder / "constraints.json").read_text()),
                 {"description": "%s (--baseline-dir)" % folder, "BaselineDir": str(folder)},
             )
+        sm = target.client("sagemaker")
+        where = "in %s" % target.where
         group = group_of(args)
-        if args.model_version:
-            package = ws.versions.package(args.model_version, group or default_group())
+        serving = None
+        if args.model_package_arn:
+            package = monitor_aws.described_package(sm, args.model_package_arn)
+            why = "--model-package-arn"
+        elif args.model_version:
+            package = find_package(sm, args.model_version, group or default_group(), where)
             why = "--model-version"
-        elif served.get("ModelPackageArn"):
-            package = ws.versions.package(served["ModelPackageArn"], None)
+        elif served().package_arn:
+            serving = served().package_arn
+            package = find_package(sm, serving, None, where)
             why = "the version endpoint %s serves" % args.endpoint_name
             if group and package["ModelPackageGroupName"] != group:
                 raise UserError(
@@ -166,9 +251,9 @@ def _local_baseline(args, ws, served):
                     )
                 )
         else:
-            package = ws.versions.package(None, group or default_group())
+            package = find_package(sm, None, group or default_group(), where)
             why = "the newest Approved version of %s" % package["ModelPackageGroupName"]
-        statistics, constraints = ws.versions.drift_baseline(package["ModelPackageArn"])
+        statistics, constraints = monitor_aws.package_baseline(target.client("s3"), package)
     except (OSError, ValueError, RegistryError, StoreError) as e:
         raise UserError("cannot read the baseline: %s" % e)
     name = "%s/%d" % (package["ModelPackageGroupName"], package["ModelPackageVersion"])
@@ -178,33 +263,23 @@ def _local_baseline(args, ws, served):
         {
             "description": "%s (%s)" % (name, why),
             "ModelPackageArn": package["ModelPackageArn"],
-            "Served": bool(served.get("ModelPackageArn"))
-            and package["ModelPackageArn"] == served["ModelPackageArn"],
+            "Served": package["ModelPackageArn"] == serving,
         },
     )
 
 
-def _epoch(seconds):
+def _epoch(seconds: Optional[float]) -> Optional[datetime]:
     """A UTC time, to the second: captured records name their time to the second only."""
-    from datetime import datetime, timezone
-
     return datetime.fromtimestamp(int(seconds), timezone.utc) if seconds else None
 
 
-def _output_dir(args, ws):
-    from datetime import datetime, timezone
-
-    from pipelines.monitoring.report import REPORT_TIME_FORMAT
-
-    return Path(
-        args.output
-        or ws.endpoints.monitoring_dir
-        / args.endpoint_name
-        / datetime.now(timezone.utc).strftime(REPORT_TIME_FORMAT)
-    )
+def _output_dir(ws: "Workspace", endpoint: str) -> Path:
+    """The default report folder: <monitoring dir>/<endpoint>/<UTC time of the run>/."""
+    stamp = datetime.now(timezone.utc).strftime(REPORT_TIME_FORMAT)
+    return Path(ws.endpoints.monitoring_dir) / endpoint / stamp
 
 
-def _print_skipped(skipped):
+def _print_skipped(skipped: int) -> None:
     if skipped:
         print(
             "skipped %d unreadable capture line%s (cut short, nested too deeply, not capture "
@@ -212,7 +287,7 @@ def _print_skipped(skipped):
         )
 
 
-def _print_violations(violations, rows, where):
+def _print_violations(violations: List[Violation], rows: int, where: str) -> None:
     print(
         "%d captured rows checked; %d violation%s; %s"
         % (rows, len(violations), "" if len(violations) == 1 else "s", where)
@@ -223,7 +298,7 @@ def _print_violations(violations, rows, where):
         )
 
 
-def add_parsers(sub):
+def add_parsers(sub: Any) -> None:
     p = sub.add_parser(
         "monitor",
         help="check captured requests against the data-quality "
@@ -248,20 +323,23 @@ def add_parsers(sub):
     )
     p.add_argument(
         "--capture-dir",
-        help="where its capture is (default: a local endpoint's capture destination, else "
-        "$CHURN_HOME/capture)",
+        help="a folder of capture files, as `churn serve --capture-dir` writes (default: the "
+        "endpoint's DataCaptureConfig destination, else where `churn serve --endpoint-name` "
+        "captured, else $CHURN_HOME/capture)",
     )
     p.add_argument(
-        "--output", help="folder for constraint_violations.json (on AWS also s3://bucket/prefix)"
+        "--output",
+        help="folder or s3://bucket/prefix for the report (default: "
+        "$CHURN_HOME/monitoring/<endpoint>/<UTC time>/)",
     )
     p.add_argument(
         "--capture-destination",
-        help="AWS: the endpoint's capture destination s3://bucket/prefix (default: "
-        "read from the endpoint's DataCaptureConfig)",
+        help="the endpoint's capture destination s3://bucket/prefix, read through the target's "
+        "S3 (default: the one in the endpoint's DataCaptureConfig)",
     )
     p.add_argument(
         "--model-package-arn",
-        help="AWS: the registered version whose DriftCheckBaselines to check against",
+        help="the registered version, by ARN, whose DriftCheckBaselines to check against",
     )
     p.add_argument(
         "--schedule-name",
@@ -269,8 +347,9 @@ def add_parsers(sub):
     )
     p.add_argument(
         "--metrics-namespace",
-        help="AWS: CloudWatch namespace (default: Model Monitor's, "
+        help="the metrics' CloudWatch namespace (default: Model Monitor's, "
         "aws/sagemaker/Endpoints/data-metrics)",
     )
+    add_target(p)
     add_home(p)
     p.set_defaults(func=cmd_monitor)

@@ -63,6 +63,12 @@ class Target(object):
     def client(self, service: str) -> Any:
         return self.session.client(service)
 
+    def has(self, service: str) -> bool:
+        """Whether the target has `service` at all (on AWS every one: whether the account may
+        call it is AWS's answer), for a command that does without what it lacks (churn
+        monitor keeps its metrics in the report where there is no CloudWatch)."""
+        return True
+
     @property
     def looked_in(self) -> str:
         """Where a name was looked for, and how to look on the other target: for a one-line
@@ -127,6 +133,9 @@ class LocalTarget(Target):
 
     def local_default(self, value: str) -> Optional[str]:
         return value
+
+    def has(self, service: str) -> bool:
+        return bool(self.session.has(service))
 
     def require(self, service: str, flags: str) -> None:
         raise UserError(

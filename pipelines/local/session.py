@@ -59,6 +59,10 @@ class LocalSession(object):
         )
         self._clients: Dict[str, Any] = {}
 
+    def has(self, service_name: str) -> bool:
+        """Whether the home has a twin of `service_name`."""
+        return service_name in self._makers
+
     def client(self, service_name: str, region_name: Optional[str] = None, **_: Any) -> Any:
         """The twin's client of `service_name` (one per session, as cheap to ask for again as
         boto3's)."""

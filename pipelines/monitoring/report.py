@@ -1,7 +1,8 @@
-"""What a monitoring run leaves behind: constraint_violations.json and the per-feature metrics
-as CloudWatch Embedded Metric Format lines (docs/container-contracts.md sections 6.4 and 5);
-`monitor` runs the local analysis end to end (`churn monitor`), and `reports` reads its reports
-back (`churn ui`). The same analysis reads S3 and publishes to CloudWatch in
+"""What a monitoring run leaves behind: constraint_violations.json, which baseline it was checked
+against, and the per-feature metrics as CloudWatch Embedded Metric Format lines where no
+CloudWatch takes them (docs/container-contracts.md sections 6.4 and 5); `reports` reads a
+folder's reports back (`churn ui`). `churn monitor` (pipelines/cli/monitor.py) writes them; the
+service calls it makes (capture and baselines through an s3 client, PutMetricData) are in
 pipelines/aws/monitoring.py."""
 
 import calendar
@@ -9,12 +10,9 @@ import json
 import os
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any, Optional, TypedDict
 
-from pipelines.errors import MonitorError
-from pipelines.monitoring.capture_reader import captured_payloads
-from pipelines.monitoring.drift import Violation, check
+from pipelines.monitoring.drift import Violation
 from processing.churn_job import write_text_atomic
 
 NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
@@ -44,7 +42,11 @@ class Report(TypedDict):
 
 
 def emf_lines(
-    endpoint: str, schedule: str, metrics: Mapping[str, float], item_count: int
+    endpoint: str,
+    schedule: str,
+    metrics: Mapping[str, float],
+    item_count: int,
+    namespace: str = NAMESPACE,
 ) -> list[str]:
     """CloudWatch Embedded Metric Format: one JSON line per feature drift metric."""
     now = int(time.time() * 1000)
@@ -58,7 +60,7 @@ def emf_lines(
                         "Timestamp": now,
                         "CloudWatchMetrics": [
                             {
-                                "Namespace": NAMESPACE,
+                                "Namespace": namespace,
                                 "Dimensions": [["Endpoint", "MonitoringSchedule"]],
                                 "Metrics": [{"Name": metric, "Unit": "None"}],
                             }
@@ -78,35 +80,9 @@ def violations_json(violations: Sequence[Violation]) -> str:
     return json.dumps({"violations": violations}, indent=1)
 
 
-def write_violations(violations: Sequence[Violation], output_dir: str) -> str:
-    """constraint_violations.json in `output_dir`, written whole or not at all."""
-    return write_text_atomic(os.path.join(output_dir, VIOLATIONS_FILE), violations_json(violations))
-
-
-def monitor(
-    statistics: dict[str, Any],
-    constraints: dict[str, Any],
-    capture_dir: str,
-    endpoint: str,
-    output_dir: str,
-    since: Optional[datetime] = None,
-    schedule: str = "churn-local-adhoc",
-    baseline: Optional[dict[str, Any]] = None,
-) -> tuple[list[Violation], list[str], int, int]:
-    """Run the analysis; write constraint_violations.json, the metrics and what the baseline
-    was (`baseline`, kept as BASELINE_FILE: a report names the version it was checked
-    against); returns (violations, emf lines, rows analysed, unreadable capture lines
-    skipped: not capture records, or requests no scoring could read)."""
-    payloads, skipped = captured_payloads(capture_dir, endpoint, since)
-    if not payloads:
-        raise MonitorError("no captured requests for %s since %s" % (endpoint, since))
-    violations, metrics, rows, unreadable = check(statistics, constraints, payloads)
-    lines = emf_lines(endpoint, schedule, metrics, rows)
-    write_text_atomic(os.path.join(output_dir, METRICS_FILE), "".join(x + "\n" for x in lines))
-    if baseline:
-        write_text_atomic(os.path.join(output_dir, BASELINE_FILE), json.dumps(baseline))
-    write_violations(violations, output_dir)  # last: a report with violations is complete
-    return violations, lines, rows, skipped + unreadable
+def write_report_file(output_dir: str, name: str, text: str) -> str:
+    """A report's file `name` in `output_dir`, written whole or not at all; returns its path."""
+    return write_text_atomic(os.path.join(output_dir, name), text)
 
 
 def reports(monitoring_dir: str, endpoint: str) -> list[Report]:

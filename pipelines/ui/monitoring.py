@@ -39,7 +39,7 @@ def endpoints(ui: UI) -> list[str]:
     if ui.ws.endpoints.capture_dir.is_dir():
         found |= {p.name for p in ui.ws.endpoints.capture_dir.iterdir() if p.is_dir()}
     pages = ui.ws.sagemaker_client.get_paginator("list_endpoints").paginate()
-    for name in [e["EndpointName"] for page in pages for e in page["Endpoints"]]:
+    for name in [e["EndpointName"] for listed in pages for e in listed["Endpoints"]]:
         capture = (ui.ws.endpoints.served(name) or {}).get("CaptureDir")
         if capture and os.path.isdir(os.path.join(capture, name)):
             found.add(name)

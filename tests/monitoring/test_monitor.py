@@ -443,6 +443,8 @@ def test_on_aws_drift_from_s3_capture_reaches_cloudwatch(baseline_dir, aws_env, 
 
     proc = churn_aws(
         aws_env,
+        "--region",
+        "us-east-1",
         "--endpoint-name",
         endpoint,
         "--model-package-arn",
@@ -486,6 +488,8 @@ def test_on_aws_unshifted_capture_is_no_violation(baseline_dir, aws_env, bucket,
     upload_capture(s3, bucket, "prod/capture", tmp_path / "capture")
     proc = churn_aws(
         aws_env,
+        "--region",
+        "us-east-1",
         "--endpoint-name",
         "churn-local",
         "--capture-destination",
@@ -523,7 +527,11 @@ MISSING_BUCKET = ["--capture-destination", "s3://no-such-churn-bucket/capture"]
             MISSING_BUCKET,
             "no AWS credentials found",
         ),
-        (["AWS_DEFAULT_REGION"], MISSING_BUCKET, "no AWS region: set AWS_DEFAULT_REGION"),
+        (
+            ["AWS_DEFAULT_REGION"],
+            MISSING_BUCKET,
+            "no AWS region: give --region, or set AWS_DEFAULT_REGION",
+        ),
         (
             [],
             MISSING_BUCKET,
@@ -543,13 +551,14 @@ MISSING_BUCKET = ["--capture-destination", "s3://no-such-churn-bucket/capture"]
         (
             [],
             ["--capture-destination", "s3://BUCKET/c", "--model-version", "1"],
-            "--capture-dir and --model-version read local capture",
+            "--baseline-dir and --model-version each name the baseline: give one",
         ),
     ],
 )
 def test_on_aws_mistakes_are_one_line(baseline_dir, aws_env, bucket, unset, args, message):
     env = {k: v for k, v in aws_env.items() if k not in unset}
     env.update(AWS_CONFIG_FILE="/nonexistent", AWS_SHARED_CREDENTIALS_FILE="/nonexistent")
+    env["CHURN_TARGET"] = "aws"  # the target without a flag (the default is the local home)
     args = [a.replace("BUCKET", bucket) for a in args]
     if "--model-package-arn" not in args:
         args += ["--baseline-dir", str(baseline_dir)]
