@@ -120,6 +120,7 @@ def a_config(sm, name, model, **variant):
 # -- models ------------------------------------------------------------------------------
 
 
+@pytest.mark.fast
 def test_models_are_created_described_listed_and_deleted(sm):
     """API_CreateModel.html, API_DescribeModel.html, API_ListModels.html, API_DeleteModel.html:
     CreateModel answers the ModelArn; a name in use is refused ("Cannot create already existing
@@ -152,6 +153,7 @@ def test_models_are_created_described_listed_and_deleted(sm):
         assert 'Could not find model "%s"' % arn in code(missing)[1]
 
 
+@pytest.mark.fast
 def test_a_model_needs_a_container_and_serves_one(sm):
     """API_CreateModel.html: PrimaryContainer or Containers; a local endpoint serves one
     container, so an inference pipeline of several is refused rather than half served."""
@@ -167,6 +169,7 @@ def test_a_model_needs_a_container_and_serves_one(sm):
 # -- tags --------------------------------------------------------------------------------
 
 
+@pytest.mark.fast
 def test_tags_are_added_listed_overwritten_and_deleted_by_arn(sm, ws):
     """API_AddTags.html (adds or overwrites, answers the resource's tags), API_ListTags.html,
     API_DeleteTags.html, on a model, an endpoint config and a model package; CreateModel's
@@ -197,6 +200,7 @@ def test_tags_are_added_listed_overwritten_and_deleted_by_arn(sm, ws):
         assert code(missing)[0] == "ValidationException"
 
 
+@pytest.mark.fast
 def test_a_home_made_before_tags_gets_their_table(tmp_path):
     """The tags table came later: a home whose database lacks it gets it on its next
     connection, its registry and endpoints untouched."""
@@ -222,6 +226,7 @@ def test_a_home_made_before_tags_gets_their_table(tmp_path):
 # -- endpoint configs --------------------------------------------------------------------
 
 
+@pytest.mark.fast
 def test_endpoint_configs_and_what_a_local_endpoint_refuses(sm):
     """API_CreateEndpointConfig.html, API_DescribeEndpointConfig.html,
     API_ListEndpointConfigs.html, API_DeleteEndpointConfig.html: the variant's model must
@@ -272,6 +277,7 @@ def test_endpoint_configs_and_what_a_local_endpoint_refuses(sm):
 # -- endpoints ---------------------------------------------------------------------------
 
 
+@pytest.mark.fast
 def test_a_missing_endpoint_is_a_validation_exception_and_the_deleted_waiter_is_done(sm):
     """API_DescribeEndpoint.html documents no ResourceNotFound: a missing endpoint is a
     ValidationException, which botocore's EndpointDeleted waiter takes as success."""
@@ -400,6 +406,7 @@ def test_an_endpoint_whose_model_cannot_load_fails_and_the_wait_says_why(ws, sm,
 # -- monitoring schedules ----------------------------------------------------------------
 
 
+@pytest.mark.fast
 def test_monitoring_schedules(sm):
     """API_CreateMonitoringSchedule.html (ResourceInUse for a name in use),
     API_DescribeMonitoringSchedule.html, API_UpdateMonitoringSchedule.html,

@@ -38,6 +38,7 @@ def error_of(call, **request):
     ]
 
 
+@pytest.mark.fast
 def test_an_object_is_put_read_headed_and_deleted_as_s3_does(s3):
     put = s3.put_object(Bucket="churn-test", Key="a/b.csv", Body=b"x,y\n1,2\n")
     # PutObject's ETag is the quoted MD5 of a single-part object (API_PutObject, "ETag").
@@ -52,6 +53,7 @@ def test_an_object_is_put_read_headed_and_deleted_as_s3_does(s3):
     assert error_of(s3.head_object, Bucket="churn-test", Key="a/b.csv") == ("404", 404)
 
 
+@pytest.mark.fast
 def test_a_bucket_that_does_not_exist_is_refused_not_made(s3):
     assert error_of(s3.put_object, Bucket="no-such-bucket", Key="k", Body=b"") == (
         "NoSuchBucket",
@@ -63,6 +65,7 @@ def test_a_bucket_that_does_not_exist_is_refused_not_made(s3):
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["churn-test"]
 
 
+@pytest.mark.fast
 def test_requests_boto3_refuses_are_refused_before_they_reach_the_store(s3):
     with pytest.raises(ParamValidationError):
         s3.put_object(Bucket="churn-test", Body=b"")  # Key is required
@@ -72,6 +75,7 @@ def test_requests_boto3_refuses_are_refused_before_they_reach_the_store(s3):
     )
 
 
+@pytest.mark.fast
 def test_what_the_store_cannot_keep_is_refused_not_ignored(s3):
     code, status = error_of(
         s3.put_object,
@@ -85,6 +89,7 @@ def test_what_the_store_cannot_keep_is_refused_not_ignored(s3):
     assert error_of(s3.get_object, Bucket="churn-test", Key="k")[0] == "NoSuchKey"
 
 
+@pytest.mark.fast
 def test_list_objects_v2_pages_and_groups_by_delimiter(s3):
     for key in ("a/1", "a/2", "b/1", "c", "d"):
         s3.put_object(Bucket="churn-test", Key=key, Body=key.encode())
@@ -103,6 +108,7 @@ def test_list_objects_v2_pages_and_groups_by_delimiter(s3):
     ) == ("InvalidArgument", 400)
 
 
+@pytest.mark.fast
 def test_copy_object_takes_the_source_as_boto3_does(s3):
     s3.put_object(Bucket="churn-test", Key="from", Body=b"data")
     s3.copy_object(

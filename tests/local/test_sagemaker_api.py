@@ -139,6 +139,7 @@ def test_one_registry_scenario_through_the_same_code_against_moto_and_the_twin(a
 # -- model package groups ---------------------------------------------------------------------
 
 
+@pytest.mark.fast
 def test_create_and_describe_a_model_package_group_and_a_taken_name_is_refused(sm):
     """API_CreateModelPackageGroup, API_DescribeModelPackageGroup: the group's ARN,
     description, status Completed; a name taken, or a group there is not, is a
@@ -164,6 +165,7 @@ def test_create_and_describe_a_model_package_group_and_a_taken_name_is_refused(s
     assert code == "ValidationException" and "modelPackageGroupName" in text
 
 
+@pytest.mark.fast
 def test_list_model_package_groups_sorts_filters_and_pages(sm):
     """API_ListModelPackageGroups: NameContains, SortBy Name or CreationTime, SortOrder,
     MaxResults with NextToken (botocore's paginator over them)."""
@@ -187,6 +189,7 @@ def test_list_model_package_groups_sorts_filters_and_pages(sm):
 # -- model packages ---------------------------------------------------------------------------
 
 
+@pytest.mark.fast
 def test_create_model_package_versions_a_group_that_exists(sm):
     """API_CreateModelPackage: with ModelPackageGroupName the package is a version of that
     group, numbered from 1; the group must exist; ModelPackageName and ModelPackageGroupName
@@ -208,6 +211,7 @@ def test_create_model_package_versions_a_group_that_exists(sm):
         sm.create_model_package(ModelPackageGroupName="g", CertifyForMarketplace="yes")
 
 
+@pytest.mark.fast
 def test_describe_model_package_by_arn_or_group_and_number(sm):
     """API_DescribeModelPackage: ModelPackageName is a name or ARN, for a versioned package
     GROUP/NUMBER or its ARN; the answer carries the request's members that are the output
@@ -237,6 +241,7 @@ def test_describe_model_package_by_arn_or_group_and_number(sm):
         assert (code, status) == ("ValidationException", 400) and "not found" in text
 
 
+@pytest.mark.fast
 def test_list_model_packages_filters_sorts_and_pages_through_botocores_paginator(sm):
     """API_ListModelPackages: ModelPackageGroupName (name or ARN) lists its versions;
     ModelApprovalStatus filters; SortBy CreationTime (default) with SortOrder (Ascending by
@@ -286,6 +291,7 @@ def test_list_model_packages_filters_sorts_and_pages_through_botocores_paginator
     )
 
 
+@pytest.mark.fast
 def test_update_model_package_sets_the_approval_its_description_and_metadata(sm):
     """API_UpdateModelPackage: ModelApprovalStatus, ApprovalDescription and
     CustomerMetadataProperties change; LastModifiedTime moves; the answer is the ARN. A
@@ -319,6 +325,7 @@ def test_update_model_package_sets_the_approval_its_description_and_metadata(sm)
 # -- the one registry path's refusals ---------------------------------------------------------
 
 
+@pytest.mark.fast
 def test_find_package_says_what_there_is_and_the_one_approval_gate(sm):
     """pipelines/aws/registry.py: a number names a version of the only group there is;
     with several groups it needs one; a version there is not lists those there are; a ref that
@@ -438,6 +445,7 @@ def test_start_pipeline_execution_goes_through_the_injected_starter(backend):
     assert code == "ResourceNotFound"
 
 
+@pytest.mark.fast
 def test_jobs_there_are_not_are_resource_not_found_and_requests_are_botocores(sm):
     """API_DescribeTrainingJob, API_DescribeProcessingJob, API_DescribeTransformJob model
     ResourceNotFound for a job there is not; a request missing a required member is refused
