@@ -504,8 +504,10 @@ RETRY = [
 SERVICE_RETRY = RETRY[:1]  # job-level retry types do not apply to registering or CreateModel
 
 
-class _Steps(object):
-    """The steps of one build, each built by its own method from the shared pieces."""
+class _StepPieces(object):
+    """What one build's steps are made of: its parameters and images, output locations, code
+    inputs, processors, and the three shapes of processing step (over the raw table, sharded,
+    merging the shards)."""
 
     def __init__(self, build: ChurnBuild) -> None:
         self.b = build
@@ -682,6 +684,11 @@ class _Steps(object):
             retry_policies=RETRY,
         )
 
+
+class _DataSteps(_StepPieces):
+    """The steps over the table: validation, the Feature Store's ingest and dataset,
+    preprocessing, the data-quality baseline."""
+
     def validate(
         self, table: Optional[PipelineVariable] = None
     ) -> tuple[ProcessingStep, ProcessingStep]:
@@ -808,6 +815,11 @@ class _Steps(object):
             cache_config=CACHE if ingest is not None else None,
             retry_policies=RETRY,
         )
+
+
+class _Steps(_DataSteps):
+    """The steps of one build, each built by its own method: the table's (_DataSteps) and the
+    model's (training, evaluation, the serving model, registration, batch scoring)."""
 
     def train(self, preprocess: ProcessingStep) -> TrainingStep:
         """TrainModel: XGBoost framework estimator in script mode; code from a content-hashed
