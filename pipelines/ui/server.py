@@ -24,7 +24,6 @@ styles. At most MAX_STREAMS event streams are followed at once (each polls a fil
 second); the next is refused with 503 and Retry-After.
 """
 
-import asyncio
 import json
 import mimetypes
 import re
@@ -40,6 +39,8 @@ from pipelines.serving.asgi import Headers, Receive, Scope, Send
 from pipelines.ui import executions, graph, monitoring, registry
 from pipelines.ui.context import UI, host_name, is_address
 from pipelines.ui.html import Html, page, tag
+from pipelines.ui.http import SECURITY_HEADERS, HTTPError
+from pipelines.ui.streams import EventStreams
 
 if TYPE_CHECKING:
     from pipelines.workspace import Workspace
@@ -53,10 +54,6 @@ WILDCARDS = ("0.0.0.0", "::", "")  # --host values that listen on every address 
 HOST_NAME = re.compile(
     r"^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$"
 )
-MAX_STREAMS = 32  # event streams followed at once; a browser tab holds one or two
-STREAM_RETRY_SECONDS = 5
-POLL_SECONDS = 0.25
-KEEPALIVE_SECONDS = 15.0
 # Objects a browser may show in place; anything else is downloaded, never rendered as a page.
 INLINE_TYPES = {
     ".png": "image/png",
@@ -66,32 +63,10 @@ INLINE_TYPES = {
     ".log": "text/plain",
     ".jsonl": "text/plain",
 }
-SECURITY_HEADERS: Headers = [
-    (
-        b"content-security-policy",
-        b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-        b"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    ),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"same-origin"),
-    (b"x-frame-options", b"DENY"),
-    (b"cache-control", b"no-store"),
-]
 
 
 # A route's handler: (scope, receive, send, *the groups of its path pattern).
 Handler = Callable[..., Awaitable[None]]
-# What a live view sends next: ((event, data) or None, whether the stream has ended).
-NextEvent = Callable[[], tuple[Optional[tuple[str, str]], bool]]
-
-
-class HTTPError(Exception):
-    def __init__(
-        self, status: int, message: str, headers: Iterable[tuple[bytes, bytes]] = ()
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.headers = list(headers)
 
 
 def answered_names(host: str, allowed: list[str]) -> set[str]:
@@ -189,7 +164,7 @@ class Application(object):
             ("GET", r"/static/([^/]+)", self.static),
         ]
         self.routes = [(m, re.compile("^%s$" % p), f) for m, p, f in routes]
-        self.open_streams = 0
+        self.streams = EventStreams()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -275,7 +250,7 @@ class Application(object):
             last["state"] = now
             return ("state", json.dumps(now)), ended
 
-        await self.stream(receive, send, next_event)
+        await self.streams.follow(receive, send, next_event)
 
     async def step_log(
         self, scope: Scope, receive: Receive, send: Send, execution_id: str, step: str
@@ -307,64 +282,7 @@ class Application(object):
                 return ("status", json.dumps({"status": graph.step_status(now)})), True
             return None, False
 
-        await self.stream(receive, send, next_event)
-
-    async def stream(self, receive: Receive, send: Send, next_event: NextEvent) -> None:
-        """Server-sent events: `next_event()` -> ((event, data) or None, ended) every
-        POLL_SECONDS, until it says ended (an "end" event follows) or the browser goes. Past
-        MAX_STREAMS open at once, a 503 with Retry-After."""
-        if self.open_streams >= MAX_STREAMS:
-            raise HTTPError(
-                503,
-                "%d live views are open, the most this server follows at once: close a tab "
-                "that follows a run or a log, or reload later" % self.open_streams,
-                [(b"retry-after", str(STREAM_RETRY_SECONDS).encode())],
-            )
-        self.open_streams += 1
-        try:
-            await self._stream(receive, send, next_event)
-        finally:
-            self.open_streams -= 1
-
-    async def _stream(self, receive: Receive, send: Send, next_event: NextEvent) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-type", b"text/event-stream"), *SECURITY_HEADERS],
-            }
-        )
-
-        async def disconnected() -> None:  # the request's (empty) body comes first, then this
-            while (await receive())["type"] != "http.disconnect":
-                pass
-
-        async def piece(text: str) -> None:
-            await send({"type": "http.response.body", "more_body": True, "body": text.encode()})
-
-        gone = asyncio.ensure_future(disconnected())
-        idle = 0.0
-        try:
-            while not gone.done():
-                event, ended = next_event()
-                if event:
-                    await piece("event: %s\ndata: %s\n\n" % event)
-                    idle = 0.0
-                if ended:
-                    await piece("event: end\ndata: {}\n\n")
-                    break
-                if idle >= KEEPALIVE_SECONDS:
-                    await piece(": keep-alive\n\n")
-                    idle = 0.0
-                await asyncio.sleep(POLL_SECONDS)
-                idle += POLL_SECONDS
-            await send({"type": "http.response.body", "body": b""})
-        except OSError:  # the browser went between two events
-            pass
-        except UserError:  # the execution went (its folder deleted) while it was followed
-            await send({"type": "http.response.body", "body": b""})
-        finally:
-            gone.cancel()
+        await self.streams.follow(receive, send, next_event)
 
     async def store_object(self, scope: Scope, receive: Receive, send: Send, key: str) -> None:
         """An object of the local store: shown in place when it is an image, JSON or text,

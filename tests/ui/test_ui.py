@@ -514,7 +514,7 @@ def test_event_streams_are_capped_and_the_next_one_is_told_to_retry(tmp_path):
     second). At MAX_STREAMS open, the next is a 503 with Retry-After (the streams open keep
     going; a browser tab holds one or two); once one closes, a new one is served."""
     from pipelines.local.sagemaker.records import ExecutionRecords
-    from pipelines.ui.server import MAX_STREAMS
+    from pipelines.ui.streams import MAX_STREAMS
 
     home = tmp_path / "home"
     # A run in progress (this process is its runner, so it is not settled as killed).
