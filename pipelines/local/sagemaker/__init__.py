@@ -11,8 +11,9 @@ registry     model package groups, versions and models; step_cache the step cach
              home's SQLite database (database)
 api          boto3's `sagemaker` client over them (docs/adr/0011), composed of mixins by
              concern: registry_api (the registry), pipeline_api (pipelines and their
-             executions), job_operations (jobs, run by job_api), hosting_api (models, tags,
-             hosting); client_base what they share
+             executions), job_operations (jobs, run by job_api), model_api (models and
+             tags), hosting_api (endpoint configs and endpoints), monitoring_api
+             (monitoring schedules); client_base what they share
 records      execution records on disk
 backend      one home's store, registry, cache, records and runner, opened once
 """

@@ -2,8 +2,9 @@
 
 One client for every `sagemaker` operation the template calls, composed of mixins by concern,
 each in its module: the model registry (registry_api.py), pipelines and their executions
-(pipeline_api.py), jobs (job_operations.py), models, tags and hosting (endpoint configs,
-endpoints, monitoring schedules: hosting_api.py); feature groups are the Feature Store twin's.
+(pipeline_api.py), jobs (job_operations.py), models and tags (model_api.py), hosting (endpoint
+configs, endpoints and their waiters: hosting_api.py), monitoring schedules (monitoring_api.py);
+feature groups are the Feature Store twin's.
 What they share (their base, answers' shapes, times, paging) is client_base.py. Code in
 pipelines/aws/ calls it exactly as it calls boto3's client.
 
@@ -38,6 +39,7 @@ from pipelines.local.arns import ACCOUNT, REGION
 from pipelines.local.parameters import check_parameters
 from pipelines.local.sagemaker.hosting_api import HostingOperations
 from pipelines.local.sagemaker.job_operations import JobOperations
+from pipelines.local.sagemaker.monitoring_api import MonitoringOperations
 from pipelines.local.sagemaker.pipeline_api import PipelineOperations, StartPipeline
 from pipelines.local.sagemaker.registry_api import RegistryOperations
 
@@ -56,7 +58,13 @@ def _read_arns(value: Any) -> Any:
     return value
 
 
-class SageMakerClient(RegistryOperations, PipelineOperations, JobOperations, HostingOperations):
+class SageMakerClient(
+    RegistryOperations,
+    PipelineOperations,
+    JobOperations,
+    HostingOperations,
+    MonitoringOperations,
+):
     """The `sagemaker` client: its operations by concern, each a mixin of its own module."""
 
     service = "sagemaker"

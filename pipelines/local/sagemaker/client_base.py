@@ -2,17 +2,24 @@
 composes them): their base class, and how an answer is made: cut to the output shape's members
 (at every depth, None meaning absent), times as datetimes, and a List* operation's NextToken
 paging.
+
+Two shapings and two pagings, as the operations were written: the registry's and pipelines'
+answers are cut at every depth (`shaped`) and paged by a token naming the last item's place
+(`paged`); models' and hosting's are cut at the top level (`shaped_top_level`) and paged by
+an offset (`listing`).
 """
 
 import base64
 import datetime
 import json
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from contextlib import contextmanager
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from botocore.utils import parse_to_aware_datetime
 
+from pipelines.errors import UserError
 from pipelines.local.api import Answer, Request, TwinClient, client_error
-from pipelines.local.parameters import output_shape
+from pipelines.local.parameters import error_status, output_shape
 
 
 class SageMakerOperations(TwinClient):
@@ -21,6 +28,19 @@ class SageMakerOperations(TwinClient):
 
     service = "sagemaker"
     backend: Any
+
+    def _refused(self, operation: str, code: str, message: str) -> Exception:
+        return client_error(operation, code, message, error_status("sagemaker", code))
+
+    @contextmanager
+    def _refusals(self, operation: str) -> Iterator[None]:
+        """The backend's refusals (a HostingError's code, any other UserError a
+        ValidationException) as the ClientError boto3 raises."""
+        try:
+            yield
+        except UserError as e:
+            code = getattr(e, "code", "ValidationException")
+            raise self._refused(operation, code, str(e))
 
 
 def as_datetime(value: Any) -> datetime.datetime:
@@ -97,3 +117,53 @@ def paged(
 
 def epoch(value: Any) -> float:
     return as_datetime(value).timestamp() if not isinstance(value, (int, float)) else value
+
+
+def when(seconds: float) -> datetime.datetime:
+    """A stored epoch time as boto3 hands timestamps to its caller."""
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+
+
+def shaped_top_level(operation: str, answer: Dict[str, Any]) -> Answer:
+    """`answer` cut to the members of the operation's output shape, its top-level times as
+    datetimes."""
+    members = output_shape("sagemaker", operation).members
+    out = {k: v for k, v in answer.items() if k in members and v is not None}
+    for key, value in out.items():
+        if members[key].type_name == "timestamp" and isinstance(value, (int, float)):
+            out[key] = when(value)
+    return out
+
+
+def offset(request: Dict[str, Any]) -> int:
+    token = request.get("NextToken") or "0"
+    return int(token) if token.isdigit() else 0
+
+
+def listing(
+    items: List[Dict[str, Any]], request: Dict[str, Any], name_key: str
+) -> Tuple[List[Dict[str, Any]], Dict[str, str]]:
+    """A List* operation's page of `items` (summaries with CreationTime as a datetime): its
+    NameContains, CreationTime and LastModifiedTime bounds, SortBy (Name, CreationTime,
+    Status; CreationTime by default) and SortOrder (Descending by default), MaxResults (100 by
+    default) from NextToken (an offset). Returns (page, {"NextToken": ...} or {})."""
+    if request.get("NameContains"):
+        items = [i for i in items if request["NameContains"] in i[name_key]]
+    for key, member, after in (
+        ("CreationTimeAfter", "CreationTime", True),
+        ("CreationTimeBefore", "CreationTime", False),
+        ("LastModifiedTimeAfter", "LastModifiedTime", True),
+        ("LastModifiedTimeBefore", "LastModifiedTime", False),
+    ):
+        if request.get(key) is not None:
+            bound = parse_to_aware_datetime(request[key])
+            items = [i for i in items if (i[member] > bound) == after and i[member] != bound]
+    by = request.get("SortBy") or "CreationTime"
+    key_of: Callable[[Dict[str, Any]], Any] = {
+        "Name": lambda i: i[name_key],
+        "Status": lambda i: next((v for k, v in i.items() if k.endswith("Status")), ""),
+    }.get(by, lambda i: i["CreationTime"])
+    items = sorted(items, key=key_of, reverse=request.get("SortOrder") != "Ascending")
+    start = offset(request)
+    end = start + int(request.get("MaxResults") or 100)
+    return items[start:end], ({"NextToken": str(end)} if end < len(items) else {})

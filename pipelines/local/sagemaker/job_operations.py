@@ -18,7 +18,7 @@ class JobOperations(SageMakerOperations):
     """CreateTrainingJob, DescribeTrainingJob, CreateProcessingJob, DescribeProcessingJob,
     CreateTransformJob, DescribeTransformJob; wait_for_jobs (the twin's own)."""
 
-    _jobs: Optional[Jobs] = None
+    _jobs: Optional[Jobs]
 
     # ------------------------------------------------------------------ jobs
 
