@@ -34,9 +34,9 @@ from pipelines.local.stepfunctions.interpreter import (
     DefinitionError,
     Event,
     Execution,
-    TaskCall,
     validate,
 )
+from pipelines.local.stepfunctions.runtime import TaskCall
 from processing.churn_job import write_text_atomic
 
 NAME_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
