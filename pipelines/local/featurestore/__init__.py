@@ -3,6 +3,9 @@
 store.py     LocalFeatureStore: one home's feature groups, online and offline stores, and
              the two clients shaped like boto3's (`sagemaker` control plane calls,
              `sagemaker-featurestore-runtime`), so code written against one runs on both
+catalog.py   the control plane: feature groups' definitions in the home's database
+records.py   records: PutRecord's, GetRecord's and DeleteRecord's checks and writes, online
+             and offline in one transaction
 groups.py    CreateFeatureGroup's checks and the group descriptions
 online.py    the online store in SQLite: the newer event time wins, deletes, TTL
 offline.py   the offline store: Parquet in SageMaker's S3 layout, in the local store

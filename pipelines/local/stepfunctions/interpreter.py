@@ -6,87 +6,37 @@ execution, the 256 KiB payload limit, the context object, and a history of event
 of GetExecutionHistory. Task states call integrations: callables looked up by resource ARN
 (integrations.py); a definition naming one that has no local twin is refused before it starts.
 
-Time is a Clock: the real one, one that shortens waits by a factor, or in tests one that only
-records what it was asked to sleep.
+Task states are tasks.py's, Parallel and Map states branches.py's; what a running execution's
+states share (its clock, history, the payload limit) runtime.py's. Time is a Clock: the real
+one, one that shortens waits by a factor, or in tests one that only records what it was asked
+to sleep.
 """
 
-import concurrent.futures
 import json
 import random
 import threading
-import time
 import uuid
-from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
 from pipelines.local.stepfunctions import choice, errors, intrinsics, paths, processing
+from pipelines.local.stepfunctions.branches import BranchStates
 from pipelines.local.stepfunctions.errors import StatesError
-from pipelines.local.stepfunctions.integrations import Integration, Integrations
+from pipelines.local.stepfunctions.integrations import Integrations
+from pipelines.local.stepfunctions.runtime import (
+    Clock,
+    Document,
+    Event,
+    History,
+    iso,
+    limit,
+)
+from pipelines.local.stepfunctions.tasks import TaskStates
 
-PAYLOAD_LIMIT = 256 * 1024
-MAP_CONCURRENCY = 40  # an inline Map's iterations at once when MaxConcurrency is 0, as on AWS
-# A definition, a state, the context object: JSON documents of the Amazon States Language.
-Document = dict[str, Any]
-Event = dict[str, Any]  # one of GetExecutionHistory's events
 STATE_TYPES = ("Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map")
-
-
-class Clock:
-    """Wall-clock time; `scale` < 1 shortens every wait (Wait states, retry delays, polls)."""
-
-    def __init__(self, scale: float = 1.0) -> None:
-        self.scale = scale
-
-    def now(self) -> float:
-        return time.time()
-
-    def sleep(self, seconds: float, cancelled: Optional[threading.Event] = None) -> None:
-        seconds = max(0.0, seconds) * self.scale
-        if cancelled is not None:
-            cancelled.wait(seconds)
-        else:
-            time.sleep(seconds)
-
-    def real_seconds(self, seconds: float) -> float:
-        return seconds * self.scale
 
 
 class DefinitionError(ValueError):
     """A definition that cannot run: the message names the state."""
-
-
-class TaskCall:
-    """What an integration gets besides its parameters: the state's name, the clock, and a
-    way to learn it was cancelled (the state timed out, a sibling branch failed)."""
-
-    def __init__(
-        self,
-        state: str,
-        resource: str,
-        context: Document,
-        clock: Clock,
-        cancelled: threading.Event,
-        deadline: Optional[float],
-    ) -> None:
-        self.state = state
-        self.resource = resource
-        self.context = context
-        self.clock = clock
-        self.cancelled = cancelled
-        self.deadline = deadline
-
-    def sleep(self, seconds: float) -> None:
-        """A poll's wait: returns early and raises States.Timeout when the state times out."""
-        if self.deadline is not None:
-            seconds = min(seconds, max(0.0, self.deadline - self.clock.now()))
-        self.clock.sleep(seconds, self.cancelled)
-        self.check()
-
-    def check(self) -> None:
-        if self.cancelled.is_set() or (
-            self.deadline is not None and self.clock.now() >= self.deadline
-        ):
-            raise StatesError(errors.TIMEOUT, "The task timed out or was cancelled")
 
 
 def validate(definition: Document, integrations: Integrations, where: str = "") -> None:
@@ -199,45 +149,6 @@ def _check_rule(rule: Document, where: str) -> None:
         _parse(rule[operator], where + operator)
 
 
-class History:
-    """Events in GetExecutionHistory's shape: id, previousEventId, timestamp, type, details."""
-
-    def __init__(self, clock: Clock, listener: Optional[Callable[[Event], None]] = None) -> None:
-        self.events: list[Event] = []
-        self.clock = clock
-        self.listener = listener
-        self._lock = threading.Lock()
-
-    def add(
-        self, kind: str, details: Optional[Document] = None, previous: Optional[int] = None
-    ) -> int:
-        with self._lock:
-            event: Event = {
-                "timestamp": _iso(self.clock.now()),
-                "type": kind,
-                "id": len(self.events) + 1,
-                "previousEventId": previous if previous is not None else len(self.events),
-            }
-            if details is not None:
-                event[_details_key(kind)] = details
-            self.events.append(event)
-        if self.listener:
-            self.listener(event)
-        return event["id"]
-
-
-def _details_key(kind: str) -> str:
-    if kind.endswith("StateEntered"):
-        return "stateEnteredEventDetails"
-    if kind.endswith("StateExited"):
-        return "stateExitedEventDetails"
-    return kind[0].lower() + kind[1:] + "EventDetails"
-
-
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds")
-
-
 class Execution:
     """One run of a definition. `run()` returns itself with status SUCCEEDED, FAILED or
     TIMED_OUT, output or error and cause, and history.events."""
@@ -280,7 +191,7 @@ class Execution:
                 "Input": self.input,
                 "Name": self.name,
                 "RoleArn": self.role_arn,
-                "StartTime": _iso(self.started),
+                "StartTime": iso(self.started),
                 "RedriveCount": 0,
             },
             "StateMachine": {
@@ -299,7 +210,7 @@ class Execution:
             },
         )
         try:
-            _limit(self.input, "the execution input")
+            limit(self.input, "the execution input")
             self.output = Machine(self, self.definition).run(self.input, self.context())
             self.status = "SUCCEEDED"
             self.history.add(
@@ -327,21 +238,13 @@ class Execution:
             raise StatesError(errors.TIMEOUT, "The execution timed out")
 
 
-def _limit(value: Any, what: str) -> None:
-    size = len(json.dumps(value).encode())
-    if size > PAYLOAD_LIMIT:
-        raise StatesError(
-            errors.DATA_LIMIT,
-            "The %s is %d bytes, over the limit of %d bytes" % (what, size, PAYLOAD_LIMIT),
-        )
+class Machine(TaskStates, BranchStates):
+    """A definition's states (the top level, a Parallel branch, a Map's item processor): the
+    run from state to state, input and output, Retry and Catch, and the states of no work of
+    their own (Pass, Choice, Wait, Succeed, Fail); Task states are TaskStates', Parallel and
+    Map BranchStates'."""
 
-
-# What Parallel and Map run concurrently: (machine, its input, the context object)
-Work = tuple["Machine", Any, Document]
-
-
-class Machine:
-    """A definition's states (the top level, a Parallel branch, a Map's item processor)."""
+    execution: Execution
 
     def __init__(
         self,
@@ -377,7 +280,7 @@ class Machine:
         )
         context = dict(
             context,
-            State={"Name": name, "EnteredTime": _iso(self.execution.clock.now()), "RetryCount": 0},
+            State={"Name": name, "EnteredTime": iso(self.execution.clock.now()), "RetryCount": 0},
         )
         following: Optional[str]
         try:
@@ -403,7 +306,7 @@ class Machine:
             output = processing.place(raw, e.output(), handler.get("ResultPath", "$"))
             following = handler["Next"]
         else:
-            _limit(output, "output of state %r" % name)
+            limit(output, "output of state %r" % name)
         history.add(
             kind + "StateExited",
             {"name": name, "output": json.dumps(output), "outputDetails": {"truncated": False}},
@@ -537,190 +440,5 @@ class Machine:
             result = self._map(name, state, effective, context)
         return self._finish(state, raw, result, context)
 
-    def _task(self, name: str, state: Document, effective: Any, context: Document) -> Any:
-        parameters = effective
-        if "Parameters" in state:
-            parameters = processing.template(state["Parameters"], effective, context)
-        _limit(parameters, "input of state %r" % name)
-        resource = state["Resource"]
-        integration = self.execution.integrations.lookup(resource)
-        if integration is None:  # validate() refuses such a definition before it runs
-            raise StatesError(errors.TASK_FAILED, "%s has no local twin" % resource)
-        kind, action = _resource_parts(resource)
-        history = self.execution.history
-        clock = self.execution.clock
-        timeout = state.get("TimeoutSeconds")
-        if "TimeoutSecondsPath" in state:
-            timeout = processing.select(
-                effective, state["TimeoutSecondsPath"], context, "TimeoutSecondsPath"
-            )
-        deadline = clock.now() + timeout if timeout else None
-        if self.execution.deadline is not None:
-            deadline = min(deadline or self.execution.deadline, self.execution.deadline)
-        history.add(
-            "TaskScheduled",
-            {
-                "resourceType": kind,
-                "resource": action,
-                "region": "local",
-                "parameters": json.dumps(parameters),
-                **({"timeoutInSeconds": timeout} if timeout else {}),
-            },
-        )
-        history.add("TaskStarted", {"resourceType": kind, "resource": action})
-        cancelled = threading.Event()
-        call = TaskCall(name, resource, context, clock, cancelled, deadline)
-        try:
-            result = self._call(integration, parameters, call)
-            if deadline is not None and clock.now() >= deadline:
-                raise StatesError(errors.TIMEOUT, "The state %r timed out" % name)
-            _limit(result, "result of state %r" % name)
-        except StatesError as e:
-            if e.error == errors.TIMEOUT:
-                history.add(
-                    "TaskTimedOut",
-                    {"resourceType": kind, "resource": action, "error": e.error, "cause": e.cause},
-                )
-            else:
-                history.add(
-                    "TaskFailed",
-                    {"resourceType": kind, "resource": action, "error": e.error, "cause": e.cause},
-                )
-            raise
-        history.add(
-            "TaskSucceeded",
-            {
-                "resourceType": kind,
-                "resource": action,
-                "output": json.dumps(result),
-                "outputDetails": {"truncated": False},
-            },
-        )
-        return result
-
-    def _call(self, integration: Integration, parameters: Any, call: TaskCall) -> Any:
-        """The integration in a thread of its own, so a state's TimeoutSeconds holds even for
-        a call that never returns (it is told to stop through call.cancelled)."""
-        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="sfn-task")
-        future = pool.submit(integration, parameters, call)
-        try:
-            while True:
-                wait = 0.05
-                if call.deadline is not None:
-                    left = call.clock.real_seconds(call.deadline - call.clock.now())
-                    wait = max(0.0, min(wait, left))
-                if concurrent.futures.wait([future], timeout=wait).done:
-                    return _result(future)
-                if self.cancelled.is_set():
-                    call.cancelled.set()
-                    raise StatesError(errors.BRANCH_FAILED, "Cancelled")
-                if call.deadline is not None and call.clock.now() >= call.deadline:
-                    call.cancelled.set()
-                    raise StatesError(errors.TIMEOUT, "The state %r timed out" % call.state)
-        finally:
-            pool.shutdown(wait=False)
-
-    def _parallel(self, name: str, state: Document, effective: Any, context: Document) -> Any:
-        history = self.execution.history
-        history.add("ParallelStateStarted")
-        branches = state["Branches"]
-        try:
-            results = self._concurrently(
-                [
-                    (Machine(self.execution, b, threading.Event()), effective, context)
-                    for b in branches
-                ],
-                len(branches),
-            )
-        except StatesError:
-            history.add("ParallelStateFailed")
-            raise
-        history.add("ParallelStateSucceeded")
-        return results
-
-    def _map(self, name: str, state: Document, effective: Any, context: Document) -> Any:
-        items = effective
-        if "ItemsPath" in state:
-            items = processing.select(effective, state["ItemsPath"], context, "ItemsPath")
-        if not isinstance(items, list):
-            raise StatesError(errors.RUNTIME, "The Map state %r's items are not an array" % name)
-        selector = state.get("ItemSelector", state.get("Parameters"))
-        processor = state.get("ItemProcessor") or state["Iterator"]
-        history = self.execution.history
-        history.add("MapStateStarted", {"length": len(items)})
-        work: list[Work] = []
-        for index, item in enumerate(items):
-            item_context = dict(context, Map={"Item": {"Index": index, "Value": item}})
-            value = processing.template(selector, effective, item_context) if selector else item
-            work.append((Machine(self.execution, processor, threading.Event()), value, context))
-        limit = state.get("MaxConcurrency", 0) or MAP_CONCURRENCY
-        try:
-            results = self._concurrently(work, limit, map_state=name)
-        except StatesError:
-            history.add("MapStateFailed")
-            raise
-        history.add("MapStateSucceeded")
-        return results
-
-    def _concurrently(
-        self, work: list[Work], limit: int, map_state: Optional[str] = None
-    ) -> list[Any]:
-        """Each (machine, input, context) run, at most `limit` at once; the results in order.
-        The first failure cancels the others and is raised."""
-        history = self.execution.history
-        results: list[Any] = [None] * len(work)
-        failure: list[StatesError] = []
-
-        def one(i: int) -> None:
-            machine, document, context = work[i]
-            if map_state is not None:
-                history.add("MapIterationStarted", {"name": map_state, "index": i})
-            try:
-                results[i] = machine.run(document, context)
-            except StatesError as e:
-                if map_state is not None:
-                    history.add("MapIterationFailed", {"name": map_state, "index": i})
-                if not failure:
-                    failure.append(e)
-                for other, _, _ in work:
-                    other.cancelled.set()
-                return
-            if map_state is not None:
-                history.add("MapIterationSucceeded", {"name": map_state, "index": i})
-
-        done = threading.Event()
-
-        def forward_cancel() -> None:
-            """A cancelled parent (a sibling of its own failed) cancels its children."""
-            while not done.is_set():
-                if self.cancelled.wait(0.05):
-                    for machine, _, _ in work:
-                        machine.cancelled.set()
-                    return
-
-        threading.Thread(target=forward_cancel, daemon=True).start()
-        try:
-            with concurrent.futures.ThreadPoolExecutor(max(1, min(limit, len(work) or 1))) as pool:
-                list(pool.map(one, range(len(work))))
-        finally:
-            done.set()
-        if failure:
-            raise failure[0]
-        return results
-
-
-def _result(future: "concurrent.futures.Future[Any]") -> Any:
-    try:
-        return future.result()
-    except StatesError:
-        raise
-    except Exception as e:  # an integration's defect: the execution fails with its text
-        raise StatesError(errors.TASK_FAILED, "%s: %s" % (type(e).__name__, e))
-
-
-def _resource_parts(resource: str) -> tuple[str, str]:
-    """("sagemaker", "createTrainingJob.sync") from
-    arn:aws:states:::sagemaker:createTrainingJob.sync."""
-    tail = resource.split(":::", 1)[-1] if ":::" in resource else resource
-    kind, _, action = tail.partition(":")
-    return kind, action
+    def _branch(self, definition: Document) -> "Machine":
+        return Machine(self.execution, definition, threading.Event())

@@ -1,0 +1,117 @@
+"""Parallel and inline Map states: their branches or iterations, each a state machine of its
+own, run concurrently; the first failure cancels the others (a mixin of the interpreter's
+Machine).
+"""
+
+import concurrent.futures
+import threading
+from typing import Any, Optional
+
+from pipelines.local.stepfunctions import errors, processing
+from pipelines.local.stepfunctions.errors import StatesError
+from pipelines.local.stepfunctions.runtime import Document, Run
+
+MAP_CONCURRENCY = 40  # an inline Map's iterations at once when MaxConcurrency is 0, as on AWS
+
+
+class BranchStates:
+    """A Parallel or Map state run: its branches (iterations) as machines of their own."""
+
+    execution: Run
+    cancelled: threading.Event
+
+    def _branch(self, definition: Document) -> "BranchStates":
+        """A machine of `definition`'s states in this one's execution, cancelled on its own."""
+        raise NotImplementedError
+
+    def run(self, document: Any, context: Document) -> Any:
+        raise NotImplementedError
+
+    def _parallel(self, name: str, state: Document, effective: Any, context: Document) -> Any:
+        history = self.execution.history
+        history.add("ParallelStateStarted")
+        branches = state["Branches"]
+        try:
+            results = self._concurrently(
+                [(self._branch(b), effective, context) for b in branches],
+                len(branches),
+            )
+        except StatesError:
+            history.add("ParallelStateFailed")
+            raise
+        history.add("ParallelStateSucceeded")
+        return results
+
+    def _map(self, name: str, state: Document, effective: Any, context: Document) -> Any:
+        items = effective
+        if "ItemsPath" in state:
+            items = processing.select(effective, state["ItemsPath"], context, "ItemsPath")
+        if not isinstance(items, list):
+            raise StatesError(errors.RUNTIME, "The Map state %r's items are not an array" % name)
+        selector = state.get("ItemSelector", state.get("Parameters"))
+        processor = state.get("ItemProcessor") or state["Iterator"]
+        history = self.execution.history
+        history.add("MapStateStarted", {"length": len(items)})
+        work: list["Work"] = []
+        for index, item in enumerate(items):
+            item_context = dict(context, Map={"Item": {"Index": index, "Value": item}})
+            value = processing.template(selector, effective, item_context) if selector else item
+            work.append((self._branch(processor), value, context))
+        limit = state.get("MaxConcurrency", 0) or MAP_CONCURRENCY
+        try:
+            results = self._concurrently(work, limit, map_state=name)
+        except StatesError:
+            history.add("MapStateFailed")
+            raise
+        history.add("MapStateSucceeded")
+        return results
+
+    def _concurrently(
+        self, work: list["Work"], limit: int, map_state: Optional[str] = None
+    ) -> list[Any]:
+        """Each (machine, input, context) run, at most `limit` at once; the results in order.
+        The first failure cancels the others and is raised."""
+        history = self.execution.history
+        results: list[Any] = [None] * len(work)
+        failure: list[StatesError] = []
+
+        def one(i: int) -> None:
+            machine, document, context = work[i]
+            if map_state is not None:
+                history.add("MapIterationStarted", {"name": map_state, "index": i})
+            try:
+                results[i] = machine.run(document, context)
+            except StatesError as e:
+                if map_state is not None:
+                    history.add("MapIterationFailed", {"name": map_state, "index": i})
+                if not failure:
+                    failure.append(e)
+                for other, _, _ in work:
+                    other.cancelled.set()
+                return
+            if map_state is not None:
+                history.add("MapIterationSucceeded", {"name": map_state, "index": i})
+
+        done = threading.Event()
+
+        def forward_cancel() -> None:
+            """A cancelled parent (a sibling of its own failed) cancels its children."""
+            while not done.is_set():
+                if self.cancelled.wait(0.05):
+                    for machine, _, _ in work:
+                        machine.cancelled.set()
+                    return
+
+        threading.Thread(target=forward_cancel, daemon=True).start()
+        try:
+            with concurrent.futures.ThreadPoolExecutor(max(1, min(limit, len(work) or 1))) as pool:
+                list(pool.map(one, range(len(work))))
+        finally:
+            done.set()
+        if failure:
+            raise failure[0]
+        return results
+
+
+# What Parallel and Map run concurrently: (machine, its input, the context object)
+Work = tuple[BranchStates, Any, Document]

@@ -1,0 +1,134 @@
+"""What the states of a running execution share (interpreter.py runs them): its Clock, its
+History of events in GetExecutionHistory's shape, the TaskCall an integration is handed, the
+256 KiB payload limit, and Run, what the states need of the execution they are part of.
+"""
+
+import json
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable, Optional, Protocol
+
+from pipelines.local.stepfunctions import errors
+from pipelines.local.stepfunctions.errors import StatesError
+from pipelines.local.stepfunctions.integrations import Integrations
+
+PAYLOAD_LIMIT = 256 * 1024
+# A definition, a state, the context object: JSON documents of the Amazon States Language.
+Document = dict[str, Any]
+Event = dict[str, Any]  # one of GetExecutionHistory's events
+
+
+class Clock:
+    """Wall-clock time; `scale` < 1 shortens every wait (Wait states, retry delays, polls)."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        self.scale = scale
+
+    def now(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float, cancelled: Optional[threading.Event] = None) -> None:
+        seconds = max(0.0, seconds) * self.scale
+        if cancelled is not None:
+            cancelled.wait(seconds)
+        else:
+            time.sleep(seconds)
+
+    def real_seconds(self, seconds: float) -> float:
+        return seconds * self.scale
+
+
+class TaskCall:
+    """What an integration gets besides its parameters: the state's name, the clock, and a
+    way to learn it was cancelled (the state timed out, a sibling branch failed)."""
+
+    def __init__(
+        self,
+        state: str,
+        resource: str,
+        context: Document,
+        clock: Clock,
+        cancelled: threading.Event,
+        deadline: Optional[float],
+    ) -> None:
+        self.state = state
+        self.resource = resource
+        self.context = context
+        self.clock = clock
+        self.cancelled = cancelled
+        self.deadline = deadline
+
+    def sleep(self, seconds: float) -> None:
+        """A poll's wait: returns early and raises States.Timeout when the state times out."""
+        if self.deadline is not None:
+            seconds = min(seconds, max(0.0, self.deadline - self.clock.now()))
+        self.clock.sleep(seconds, self.cancelled)
+        self.check()
+
+    def check(self) -> None:
+        if self.cancelled.is_set() or (
+            self.deadline is not None and self.clock.now() >= self.deadline
+        ):
+            raise StatesError(errors.TIMEOUT, "The task timed out or was cancelled")
+
+
+class History:
+    """Events in GetExecutionHistory's shape: id, previousEventId, timestamp, type, details."""
+
+    def __init__(self, clock: Clock, listener: Optional[Callable[[Event], None]] = None) -> None:
+        self.events: list[Event] = []
+        self.clock = clock
+        self.listener = listener
+        self._lock = threading.Lock()
+
+    def add(
+        self, kind: str, details: Optional[Document] = None, previous: Optional[int] = None
+    ) -> int:
+        with self._lock:
+            event: Event = {
+                "timestamp": iso(self.clock.now()),
+                "type": kind,
+                "id": len(self.events) + 1,
+                "previousEventId": previous if previous is not None else len(self.events),
+            }
+            if details is not None:
+                event[details_key(kind)] = details
+            self.events.append(event)
+        if self.listener:
+            self.listener(event)
+        return event["id"]
+
+
+def details_key(kind: str) -> str:
+    if kind.endswith("StateEntered"):
+        return "stateEnteredEventDetails"
+    if kind.endswith("StateExited"):
+        return "stateExitedEventDetails"
+    return kind[0].lower() + kind[1:] + "EventDetails"
+
+
+def iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds")
+
+
+def limit(value: Any, what: str) -> None:
+    size = len(json.dumps(value).encode())
+    if size > PAYLOAD_LIMIT:
+        raise StatesError(
+            errors.DATA_LIMIT,
+            "The %s is %d bytes, over the limit of %d bytes" % (what, size, PAYLOAD_LIMIT),
+        )
+
+
+class Run(Protocol):
+    """What a state machine's states need of the execution they are part of
+    (interpreter.Execution)."""
+
+    integrations: Integrations
+    history: History
+    clock: Clock
+    deadline: Optional[float]
+    status: str
+
+    def check_deadline(self) -> None: ...
