@@ -27,12 +27,20 @@ from processing.churn_job import ArchiveError, extract_archive
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
-    from typing import Any, Callable, Optional, Sequence, Union
+    from typing import Any, Callable, Optional, Protocol, Sequence, Union
 
     from pipelines.local.s3 import Store
 
     # What a runner answers for each host it ran: (host, return code, log path).
     Results = list[tuple[str, int, Path]]
+
+    class Runner(Protocol):
+        """What a job kind asks of its runner (pipelines/local/sagemaker/runners.py)."""
+
+        def run(
+            self, launches: list[Launch], timeout: Optional[float], private_network: bool = ...
+        ) -> Results: ...
+
 
 CORES = os.cpu_count() or 1
 BASE_ENV_KEYS = ("HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from typing import Any, Union
 
     from pipelines.local.s3 import Store
-    from pipelines.local.sagemaker.runners import JobRunner
+    from pipelines.local.sagemaker.jobs.container import Runner
 
 
 def run_processing(
@@ -35,7 +35,7 @@ def run_processing(
     job_name: str,
     workdir: Union[str, Path],
     store: Store,
-    runner: JobRunner,
+    runner: Runner,
 ) -> dict[str, Any]:
     """Run a CreateProcessingJob request; returns its DescribeProcessingJob-shaped dict."""
     started = time.time()

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from typing import Any, Iterable, Union
 
     from pipelines.local.s3 import Store
-    from pipelines.local.sagemaker.runners import JobRunner
+    from pipelines.local.sagemaker.jobs.container import Runner
 
 
 def decode_hyperparameter(value: Any) -> Any:
@@ -209,7 +209,7 @@ def run_training(
     job_name: str,
     workdir: Union[str, Path],
     store: Store,
-    runner: JobRunner,
+    runner: Runner,
     region: str = "local",
 ) -> dict[str, Any]:
     """Run a CreateTrainingJob request (script mode); returns DescribeTrainingJob's shape."""

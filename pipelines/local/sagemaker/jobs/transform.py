@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from typing import Any, Union
 
     from pipelines.local.s3 import Store
-    from pipelines.local.sagemaker.runners import JobRunner
+    from pipelines.local.sagemaker.jobs.container import Runner
 
 TRANSFORM_WORKER = "pipelines.serving.batch_transform"
 
@@ -40,7 +40,7 @@ def run_transform(
     job_name: str,
     workdir: Union[str, Path],
     store: Store,
-    runner: JobRunner,
+    runner: Runner,
     model: dict[str, Any],
 ) -> dict[str, Any]:
     """Run a CreateTransformJob request against a model made by CreateModel (`model`)."""
