@@ -2,11 +2,12 @@
 a missing region or an unreachable endpoint."""
 
 import contextlib
+from typing import Any, Iterator, Optional, cast
 
 from pipelines.errors import UserError
 
 
-def credentials_error(e):
+def credentials_error(e: BaseException) -> Optional[UserError]:
     """botocore's credential and endpoint errors, worded as what to do (or None)."""
     from botocore.exceptions import (
         EndpointConnectionError,
@@ -36,7 +37,7 @@ def credentials_error(e):
     return None
 
 
-def require_credentials(session):
+def require_credentials(session: Any) -> None:
     """Refuse before the slow part (the SDK's import, a pipeline's build) when the boto3 session
     has no credentials: the call that needs them would fail only at the end."""
     from botocore.exceptions import NoCredentialsError
@@ -45,11 +46,11 @@ def require_credentials(session):
         found = session.get_credentials()
     except Exception as e:  # a broken profile: botocore's reason, worded by credentials_error
         raise credentials_error(e) or UserError("cannot load AWS credentials: %s" % e)
-    if found is None:
-        raise credentials_error(NoCredentialsError())
+    if found is None:  # a NoCredentialsError always has its wording
+        raise cast(UserError, credentials_error(NoCredentialsError()))
 
 
-def service_message(e):
+def service_message(e: Any) -> str:
     """A ClientError's message as one line; a page of HTML (a proxy's, or a stand-in's 500)
     becomes the status and code it came with."""
     message = (e.response.get("Error", {}).get("Message") or str(e)).strip()
@@ -62,7 +63,7 @@ def service_message(e):
 
 
 @contextlib.contextmanager
-def aws_errors(context=""):
+def aws_errors(context: str = "") -> Iterator[None]:
     """Turn an AWS call's failure into a UserError. `context` ("endpoint x: ") goes in front of
     a service message."""
     from botocore.exceptions import BotoCoreError, ClientError

@@ -5,19 +5,25 @@ the endpoint is `churn serve` of the version, run in the background (one process
 --instance-count); what needs a service without a twin (Application Auto Scaling, Parameter
 Store, Model Monitor's image) is refused by that twin or lookup, in one line."""
 
+import argparse
 import os
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 from pipelines.aws.config import split_ids
 from pipelines.aws.errors import aws_errors
 from pipelines.churn.feature_group import LOCAL_ROLE
 from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX
 from pipelines.cli.common import add_group, add_home, group_of, percentage, positive_int
-from pipelines.cli.target import add_target, resolve
+from pipelines.cli.target import Target, add_target, resolve
 from pipelines.errors import UserError
 from pipelines.workspace import endpoint_name
 
+if TYPE_CHECKING:
+    from pipelines.aws.scaling import AutoScaling, BlueGreen
+    from pipelines.workspace import Workspace
 
-def cmd_deploy(args, ws):
+
+def cmd_deploy(args: argparse.Namespace, ws: "Workspace") -> int:
     target = resolve(args, ws)
     with aws_errors("endpoint %s: " % args.endpoint_name):
         if args.command == "undeploy":
@@ -25,7 +31,7 @@ def cmd_deploy(args, ws):
         return _deploy(args, ws, target)
 
 
-def _undeploy(args, target):
+def _undeploy(args: argparse.Namespace, target: Target) -> int:
     from pipelines.aws.deploy import undeploy
 
     done = undeploy(args.endpoint_name, session=target.session)
@@ -47,7 +53,7 @@ def _undeploy(args, target):
     return 0
 
 
-def _deploy(args, ws, target):
+def _deploy(args: argparse.Namespace, ws: "Workspace", target: Target) -> int:
     """The version behind the endpoint through pipelines/aws/deploy.py, on the target's
     clients (boto3's or the twins': a local endpoint is `churn serve` of the version in the
     background), then wait until the endpoint serves the new configuration."""
@@ -161,14 +167,14 @@ def _deploy(args, ws, target):
     return 0
 
 
-def _vpc(args):
+def _vpc(args: argparse.Namespace) -> Optional[Dict[str, List[str]]]:
     subnets, groups = split_ids(args.subnets), split_ids(args.security_group_ids)
     if bool(subnets) != bool(groups):
         raise UserError("--subnets and --security-group-ids: an endpoint's VPC needs both")
     return {"Subnets": subnets, "SecurityGroupIds": groups} if subnets else None
 
 
-def _scaling(args):
+def _scaling(args: argparse.Namespace) -> "Optional[AutoScaling]":
     from pipelines.aws.scaling import AutoScaling
 
     given = [args.autoscale_min, args.autoscale_max, args.autoscale_target]
@@ -182,7 +188,7 @@ def _scaling(args):
     return AutoScaling(args.autoscale_min, args.autoscale_max, args.autoscale_target)
 
 
-def _rollout(args):
+def _rollout(args: argparse.Namespace) -> "Optional[BlueGreen]":
     from pipelines.aws.scaling import BlueGreen
 
     if not args.blue_green:
@@ -192,7 +198,7 @@ def _rollout(args):
     )
 
 
-def add_parsers(sub):
+def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser(
         "deploy",
         help="deploy a registered version behind an endpoint with data capture",

@@ -2,15 +2,20 @@
 `churn deploy` or a workflow's CreateEndpoint started), through its `sagemaker` client:
 ListEndpoints, DescribeEndpoint (as boto3 hands it over), DeleteEndpoint."""
 
+import argparse
 import json
+from typing import TYPE_CHECKING
 
 from pipelines.aws.errors import aws_errors
 from pipelines.cli.common import add_home
 from pipelines.cli.target import add_target, resolve
 from pipelines.errors import UserError
 
+if TYPE_CHECKING:
+    from pipelines.workspace import Workspace
 
-def cmd_endpoints(args, ws):
+
+def cmd_endpoints(args: argparse.Namespace, ws: "Workspace") -> int:
     target = resolve(args, ws)
     client = target.client("sagemaker")
     if args.action == "list":
@@ -45,7 +50,7 @@ def cmd_endpoints(args, ws):
     return 0
 
 
-def add_parsers(sub):
+def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("endpoints", help="the endpoints: list, describe, delete")
     p.add_argument(
         "action",

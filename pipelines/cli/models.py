@@ -1,18 +1,23 @@
 """`churn models`: the model registry of the command's target (the home's twin by default, AWS
 with --region), through pipelines/aws/registry.py on its `sagemaker` and `s3` clients."""
 
+import argparse
 import json
 import re
 import time
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from pipelines.aws.errors import aws_errors
 from pipelines.aws.registry import find_package, list_versions, set_approval, version_metrics
 from pipelines.cli.common import add_group, add_home, group_of
-from pipelines.cli.target import add_target, resolve
+from pipelines.cli.target import Target, add_target, resolve
 from pipelines.errors import UserError
 
+if TYPE_CHECKING:
+    from pipelines.workspace import Workspace
 
-def schema_of(package):
+
+def schema_of(package: Dict[str, Any]) -> Optional[str]:
     """The schema a version was trained with: RegisterModel's CustomerMetadataProperties, or
     its description for versions registered before those carried it."""
     named = (package.get("CustomerMetadataProperties") or {}).get("schema")
@@ -22,7 +27,7 @@ def schema_of(package):
     return found.group(1) if found else None
 
 
-def listing(target, group):
+def listing(target: Target, group: Optional[str]) -> List[Dict[str, Any]]:
     """What `churn models list` shows of each version."""
     s3 = target.client("s3")
     return [
@@ -39,12 +44,12 @@ def listing(target, group):
     ]
 
 
-def cmd_models(args, ws):
+def cmd_models(args: argparse.Namespace, ws: "Workspace") -> int:
     with aws_errors():
         return _models(args, resolve(args, ws))
 
 
-def _models(args, target):
+def _models(args: argparse.Namespace, target: Target) -> int:
     sm = target.client("sagemaker")
     group = group_of(args)
     if args.action == "list":
@@ -85,7 +90,7 @@ def _models(args, target):
     return 0
 
 
-def add_parsers(sub):
+def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("models", help="the model registry: list, describe, approve, reject")
     p.add_argument(
         "action",

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from pipelines.aws.errors import aws_errors
 from pipelines.churn.feature_group import DEFAULT_NAME as DEFAULT_GROUP
@@ -18,13 +19,16 @@ from pipelines.cli.common import (
     positive_float,
     positive_int,
 )
-from pipelines.cli.target import add_target, resolve
+from pipelines.cli.target import Target, add_target, resolve
 from pipelines.errors import UserError, first_line
-from pipelines.serving.model import from_dir
+from pipelines.serving.model import ServableModel, from_dir
 from pipelines.workspace import endpoint_name
 
+if TYPE_CHECKING:
+    from pipelines.workspace import Home, Workspace
 
-def servable(args, ws, ref=None):
+
+def servable(args: argparse.Namespace, ws: "Workspace", ref: Optional[Any] = None) -> ServableModel:
     """The model a serving command names: --model-dir, a local endpoint's model container
     (--model-container), else a registered version (`ref`, or the newest Approved one of the
     group --schema or --group names)."""
@@ -35,7 +39,7 @@ def servable(args, ws, ref=None):
     return ws.versions.servable_model(ref, group_of(args), args.allow_unapproved)
 
 
-def container_model(ws, container):
+def container_model(ws: "Workspace", container: Dict[str, Any]) -> ServableModel:
     """The model of a CreateModel container (ModelDataUrl, and the serving code its Environment
     names) fetched from the home's store, as a SageMaker endpoint's instance fetches it."""
     from pipelines.serving.model import unpack_model
@@ -54,7 +58,7 @@ def container_model(ws, container):
     return model
 
 
-def check_loads(model):
+def check_loads(model: ServableModel) -> None:
     """Load the model once here, so a model that cannot be loaded is one line instead of a
     traceback from every worker (with one worker the libraries are imported here anyway)."""
     from pipelines.serving.handlers import load_handlers
@@ -70,7 +74,7 @@ def check_loads(model):
         )
 
 
-def cmd_serve(args, ws):
+def cmd_serve(args: argparse.Namespace, ws: "Workspace") -> int:
     import uvicorn
 
     from pipelines.serving.app import CONFIG_ENV
@@ -82,7 +86,7 @@ def cmd_serve(args, ws):
         raise UserError("give one of --model-version, --model-package-arn, --model-dir")
     model = servable(args, ws, sources[0] if sources else None)
     check_loads(model)
-    config = {
+    config: Dict[str, Any] = {
         "model_dir": model.model_dir,
         "code_dir": model.code_dir,
         "program": model.program,
@@ -140,7 +144,14 @@ def cmd_serve(args, ws):
     return 0
 
 
-def serving_argv(ws, model, port, endpoint, capture, log):
+def serving_argv(
+    ws: "Home",
+    model: Dict[str, Any],
+    port: int,
+    endpoint: str,
+    capture: Optional[Dict[str, Any]],
+    log: str,
+) -> List[str]:
     """The argv of a local endpoint's serving process (the workspace's launcher,
     pipelines/workspace/home.py): `churn serve` of the model (a DescribeModel answer): its
     model package, or its container's artifact and serving code (what pipelines/aws/deploy.py
@@ -171,7 +182,7 @@ def serving_argv(ws, model, port, endpoint, capture, log):
     return argv
 
 
-def check_port_free(host, port):
+def check_port_free(host: str, port: int) -> None:
     """Bind the address as uvicorn will, so a port in use is one line before anything is
     printed, instead of uvicorn's own error after the serving line."""
     import socket
@@ -188,7 +199,7 @@ def check_port_free(host, port):
             )
 
 
-def cmd_predict(args, ws):
+def cmd_predict(args: argparse.Namespace, ws: "Workspace") -> int:
     import urllib.error
     import urllib.request
 
@@ -239,7 +250,7 @@ def cmd_predict(args, ws):
     return 0
 
 
-def _message(body):
+def _message(body: bytes) -> Any:
     """An error answer's message: the JSON "message" the hosting contract sends, or the text."""
     detail = body.decode("utf-8", "replace")
     try:
@@ -248,7 +259,7 @@ def _message(body):
         return detail
 
 
-def customer_features(args, ws):
+def customer_features(args: argparse.Namespace, ws: "Workspace") -> bytes:
     """The customer's online record from the target's feature group (GetRecord) as one JSON
     instance, by feature name: the model reads its own input
     columns from it, whatever its schema."""
@@ -266,7 +277,9 @@ def customer_features(args, ws):
     return json.dumps({"instances": [{n: record.get(n) for n in names}]}).encode()
 
 
-def invoke_named_endpoint(target, name, body, content_type, accept):
+def invoke_named_endpoint(
+    target: Target, name: str, body: bytes, content_type: str, accept: str
+) -> str:
     """InvokeEndpoint (sagemaker-runtime) on the target's endpoint `name`; a name the target
     has no endpoint of is one line naming where it looked (InvokeEndpoint's own refusal)."""
     from pipelines.aws.runtime import invoke_endpoint
@@ -275,7 +288,7 @@ def invoke_named_endpoint(target, name, body, content_type, accept):
     return invoke_endpoint(client, name, body, content_type, accept, target.looked_in)
 
 
-def add_parsers(sub):
+def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser(
         "serve", help="serve a model over HTTP with the SageMaker hosting contract and data capture"
     )

@@ -18,19 +18,24 @@ boto3's or the twin's, through the same functions as `churn databrew run`.
 
 import json
 import time
+from typing import Any, Callable, Dict
 
 from botocore.exceptions import ClientError, ParamValidationError
 
 from pipelines.errors import UserError
-from pipelines.local.sagemaker.api import SageMakerClient
+from pipelines.local.sagemaker.api import SageMakerClient, StartPipeline
+from pipelines.local.sagemaker.backend import SageMakerBackend
 from pipelines.local.sagemaker.job_api import KINDS
 from pipelines.local.stepfunctions.errors import StatesError
+from pipelines.local.stepfunctions.integrations import Integration
+
+Json = Dict[str, Any]
 
 MODELLED = ("ResourceLimitExceeded", "ResourceInUse", "ResourceNotFound")
 JOB_POLL_SECONDS = 0.05
 
 
-def _states_error(code, message, optimized):
+def _states_error(code: str, message: str, optimized: bool) -> StatesError:
     if code.endswith("Exception"):
         code = code[: -len("Exception")]
     if optimized and code not in MODELLED:
@@ -38,7 +43,7 @@ def _states_error(code, message, optimized):
     return StatesError("SageMaker.%sException" % code, message)
 
 
-def _error(exception, optimized):
+def _error(exception: Exception, optimized: bool) -> StatesError:
     """The StatesError of a refusal: a ClientError's code, a ParamValidationError (which the
     service itself answers over HTTP) a ValidationException, another UserError its `code`."""
     if isinstance(exception, ClientError):
@@ -51,13 +56,13 @@ def _error(exception, optimized):
     )
 
 
-def _json(answer):
+def _json(answer: Json) -> Any:
     """boto3's answer holds datetimes; a state's JSON holds them as epoch seconds."""
     return json.loads(json.dumps(answer, default=lambda d: d.timestamp()))
 
 
-def _call(function, optimized):
-    def integration(parameters, call):
+def _call(function: Callable[[Json], Json], optimized: bool) -> Integration:
+    def integration(parameters: Json, call: Any) -> Any:
         try:
             return _json(function(parameters))
         except (ClientError, ParamValidationError, UserError) as e:
@@ -66,13 +71,15 @@ def _call(function, optimized):
     return integration
 
 
-def _client_call(client, name):
+def _client_call(client: SageMakerClient, name: str) -> Callable[[Json], Json]:
     """An aws-sdk integration: the client's boto3 method with the Task's parameters."""
     method = getattr(client, name)
     return lambda p: method(**p)
 
 
-def sagemaker_integrations(backend, start_pipeline):
+def sagemaker_integrations(
+    backend: SageMakerBackend, start_pipeline: StartPipeline
+) -> Dict[str, Integration]:
     client = SageMakerClient(backend, start_pipeline)
     optimized = {
         "sagemaker:" + name: _client_call(client, method)
@@ -109,14 +116,14 @@ def sagemaker_integrations(backend, start_pipeline):
     return out
 
 
-def _sync_job(client, kind):
+def _sync_job(client: SageMakerClient, kind: str) -> Integration:
     """create*Job.sync: the job's description once it ends; a failed job is States.TaskFailed
     with the description (its FailureReason) as the cause, as Step Functions reports it."""
     create = getattr(client, "create_%s_job" % kind.lower())
     describe = getattr(client, "describe_%s_job" % kind.lower())
     name = kind + "JobName"
 
-    def run(parameters, call):
+    def run(parameters: Json, call: Any) -> Any:
         try:
             create(**parameters)
             while True:

@@ -2,33 +2,48 @@
 execution records and job runner. An execution and every command that reads what executions
 made share one of these (as moto keeps one backend per service)."""
 
+import sqlite3
 import threading
 from pathlib import Path
+from typing import Dict, List, Optional, Protocol, Union
 
 from pipelines.local.s3 import Store
 from pipelines.local.sagemaker.database import connect
-from pipelines.local.sagemaker.hosting import Hosting
+from pipelines.local.sagemaker.hosting import Hosting, HostLauncher
 from pipelines.local.sagemaker.records import ExecutionRecords
 from pipelines.local.sagemaker.registry import Registry
-from pipelines.local.sagemaker.runners import make_runner
+from pipelines.local.sagemaker.runners import JobRunner, make_runner
 from pipelines.local.sagemaker.step_cache import StepCache
 
 
+class JobService(Protocol):
+    """A local AWS service the jobs call (backend.attach)."""
+
+    def job_environment(self) -> Dict[str, str]: ...
+
+    def settle(self) -> None: ...
+
+
 class SageMakerBackend(object):
-    def __init__(self, home, store=None, runner=None):
+    def __init__(
+        self,
+        home: Union[str, Path],
+        store: Optional[Store] = None,
+        runner: Optional[JobRunner] = None,
+    ) -> None:
         self.home = Path(home).resolve()  # jobs chdir into their folders
         self.store = store or Store(self.home)
         self.executions = ExecutionRecords(self.home)
         self._local = threading.local()
-        self._connections = []
+        self._connections: List[sqlite3.Connection] = []
         self._runner = runner
         self._own_runner = runner is None
-        self.services = []
-        self.launcher = None
-        self._hosting = None
+        self.services: List[JobService] = []
+        self.launcher: Optional[HostLauncher] = None
+        self._hosting: Optional[Hosting] = None
 
     @property
-    def db(self):
+    def db(self) -> sqlite3.Connection:
         """This thread's connection to the home's database (a Step Functions task runs in a
         thread of its own; SQLite connections stay in the thread that opened them)."""
         db = getattr(self._local, "db", None)
@@ -38,11 +53,11 @@ class SageMakerBackend(object):
         return db
 
     @property
-    def registry(self):
+    def registry(self) -> Registry:
         return Registry(self.db)
 
     @property
-    def hosting(self):
+    def hosting(self) -> Hosting:
         """Endpoint configs and endpoints; their serving processes are started by
         `self.launcher` (the workspace's), none when it is unset."""
         if self._hosting is None:
@@ -50,22 +65,22 @@ class SageMakerBackend(object):
         return self._hosting
 
     @property
-    def step_cache(self):
+    def step_cache(self) -> StepCache:
         return StepCache(self.db)
 
     @property
-    def runner(self):
+    def runner(self) -> JobRunner:
         """The job runner, started on first use."""
         return self.start_runner()
 
-    def start_runner(self):
+    def start_runner(self) -> JobRunner:
         """Start the job runner now (its warm-up then overlaps whatever comes next)."""
         if self._runner is None:
             self._runner = make_runner(self.home)
         self._runner.environment = self.job_environment()
         return self._runner
 
-    def attach(self, service):
+    def attach(self, service: JobService) -> None:
         """A local AWS service the jobs call, as a job on SageMaker calls AWS: every job's
         environment gets its `job_environment()` (endpoint, region, credentials), and its
         `settle()` runs before each job starts, so what one job wrote is what the next reads
@@ -74,22 +89,22 @@ class SageMakerBackend(object):
         if self._runner is not None:
             self._runner.environment = self.job_environment()
 
-    def detach(self, service):
+    def detach(self, service: JobService) -> None:
         self.services.remove(service)
         if self._runner is not None:
             self._runner.environment = self.job_environment()
 
-    def job_environment(self):
-        env = {}
+    def job_environment(self) -> Dict[str, str]:
+        env: Dict[str, str] = {}
         for service in self.services:
             env.update(service.job_environment())
         return env
 
-    def settle(self):
+    def settle(self) -> None:
         for service in self.services:
             service.settle()
 
-    def close(self):
+    def close(self) -> None:
         if self._runner is not None and self._own_runner:
             self._runner.close()
             self._runner = None

@@ -4,6 +4,7 @@ and SQLite's locking lets several runs on one home write at once (docs/adr/0004)
 
 import sqlite3
 from pathlib import Path
+from typing import Union
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS model_package_groups (
@@ -36,7 +37,7 @@ CREATE TABLE IF NOT EXISTS tags (
 """
 
 
-def connect(home):
+def connect(home: Union[str, Path]) -> sqlite3.Connection:
     Path(home).mkdir(parents=True, exist_ok=True)
     # One connection per thread (backend.py); closing them all at the end happens in one.
     db = sqlite3.connect(str(Path(home) / "registry.db"), timeout=30, check_same_thread=False)

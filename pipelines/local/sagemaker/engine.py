@@ -13,6 +13,8 @@ import os
 import re
 import time
 import uuid
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Union
 
 from pipelines.errors import PipelineError, UserError
 from pipelines.local.arns import sagemaker_arn
@@ -21,12 +23,17 @@ from pipelines.local.sagemaker import expressions
 from pipelines.local.sagemaker.backend import SageMakerBackend
 from pipelines.local.sagemaker.failure import StepFailure
 from pipelines.local.sagemaker.limits import check_request
-from pipelines.local.sagemaker.steps import STEP_TYPES
+from pipelines.local.sagemaker.runners import JobRunner
+from pipelines.local.sagemaker.steps import STEP_TYPES, Entry, Step
+
+Definition = Dict[str, Any]  # a pipeline definition's JSON
+Record = Dict[str, Any]  # the execution's record (records.py)
+Echo = Callable[[str], None]
 
 STEP_REF = re.compile(r'"Get": "Steps\.([A-Za-z0-9_-]+)[.\']')
 
 
-def parameter_values(definition, overrides):
+def parameter_values(definition: Definition, overrides: Mapping[str, Any]) -> Dict[str, Any]:
     """Defaults from the definition, overridden by name; values cast to the declared type."""
     declared = {p["Name"]: p for p in definition.get("Parameters", [])}
     unknown = set(overrides) - set(declared)
@@ -35,7 +42,7 @@ def parameter_values(definition, overrides):
             "unknown pipeline parameters %s (the pipeline has: %s)"
             % (", ".join(sorted(unknown)), ", ".join(declared))
         )
-    values = {}
+    values: Dict[str, Any] = {}
     for name, p in declared.items():
         value = overrides.get(name, p.get("DefaultValue"))
         try:
@@ -58,13 +65,13 @@ def parameter_values(definition, overrides):
     return values
 
 
-def all_steps(definition):
+def all_steps(definition: Definition) -> List[Step]:
     """Every step of the definition, those in conditions' branches too (at any depth: a branch
     may hold a condition of its own)."""
     return _with_branches(definition["Steps"])
 
 
-def _with_branches(steps):
+def _with_branches(steps: List[Step]) -> List[Step]:
     found = []
     for step in steps:
         found.append(step)
@@ -74,7 +81,7 @@ def _with_branches(steps):
     return found
 
 
-def dependencies(step):
+def dependencies(step: Step) -> Set[str]:
     arguments = step.get("Arguments", {})
     if step["Type"] == "Condition":
         # A branch's steps wait on what they reference once the branch is chosen; the
@@ -88,10 +95,17 @@ def dependencies(step):
 class Execution(object):
     """Runs one execution of a definition on a backend and records it."""
 
-    def __init__(self, backend, definition, pipeline_name, parameters, echo=None):
+    def __init__(
+        self,
+        backend: SageMakerBackend,
+        definition: Definition,
+        pipeline_name: str,
+        parameters: Mapping[str, Any],
+        echo: Optional[Echo] = None,
+    ) -> None:
         self.backend = backend
         self.definition = definition
-        self.echo = echo or (lambda line: None)
+        self.echo: Echo = echo or (lambda line: None)
         self.id = uuid.uuid4().hex[:12]
         self.pipeline = pipeline_name
         self.folder = backend.executions.folder(self.id)
@@ -121,7 +135,7 @@ class Execution(object):
             },
             backend.store,
         )
-        self.record = {
+        self.record: Record = {
             "PipelineExecutionId": self.id,
             "PipelineExecutionArn": self.arn,
             "PipelineName": self.pipeline,
@@ -135,9 +149,9 @@ class Execution(object):
             "ProcessId": os.getpid(),
             "ProcessStart": process_start(os.getpid()),
         }
-        self.steps = {}
+        self.steps: Dict[str, Entry] = {}
 
-    def _parameter_or_literal(self, raw):
+    def _parameter_or_literal(self, raw: Any) -> Any:
         """A request field's value when a literal or a parameter sets it, before anything ran;
         LookupError for what only running steps will tell."""
         if isinstance(raw, dict):
@@ -149,7 +163,7 @@ class Execution(object):
 
     # ------------------------------------------------------------------ what it produced
 
-    def succeeded(self, step_type):
+    def succeeded(self, step_type: str) -> List[Dict[str, Any]]:
         """The Describe*-shaped properties of each step of `step_type` that succeeded (ran or
         came from the cache), in the order they ran."""
         return [
@@ -158,7 +172,7 @@ class Execution(object):
             if entry["StepType"] == step_type and entry["StepStatus"] == "Succeeded"
         ]
 
-    def property_files(self, file_name):
+    def property_files(self, file_name: str) -> List[str]:
         """The S3 URIs of the property files named `file_name`, of every step that has one."""
         return [
             files[file_name] for files in self.ctx.property_files.values() if file_name in files
@@ -166,11 +180,11 @@ class Execution(object):
 
     # ------------------------------------------------------------------ bookkeeping
 
-    def save(self):
+    def save(self) -> None:
         self.backend.executions.save(self.record)
 
-    def _start(self, step):
-        entry = {
+    def _start(self, step: Step) -> Entry:
+        entry: Entry = {
             "StepName": step["Name"],
             "StepType": step["Type"],
             "StepStatus": "Executing",
@@ -186,7 +200,7 @@ class Execution(object):
         self.save()
         return entry
 
-    def _finish(self, entry, status, reason=None):
+    def _finish(self, entry: Entry, status: str, reason: Optional[str] = None) -> None:
         entry["StepStatus"] = status
         entry["EndTime"] = time.time()
         entry["FailureReason"] = reason
@@ -197,11 +211,11 @@ class Execution(object):
 
     # ------------------------------------------------------------------ running
 
-    def save_step(self, entry, **details):
+    def save_step(self, entry: Entry, **details: Any) -> None:
         """Keep what a step was asked and produced beside the record (records.py)."""
         self.backend.executions.save_step(self.id, entry["StepName"], details)
 
-    def run(self):
+    def run(self) -> Record:
         self.save()
         self.backend.executions.save_definition(self.id, self.definition)
         self.echo("execution %s of %s" % (self.id, self.pipeline))
@@ -238,7 +252,7 @@ class Execution(object):
             self.save()
         return self.record
 
-    def _run_step(self, step):
+    def _run_step(self, step: Step) -> List[Step]:
         """Run one step; returns the steps it unlocks (a condition's chosen branch)."""
         entry = self._start(step)
         self.echo("  %-28s Executing" % step["Name"])
@@ -255,7 +269,14 @@ class Execution(object):
         return follow
 
 
-def run_definition(home, definition, pipeline_name, parameters=None, echo=None, runner=None):
+def run_definition(
+    home: Union[str, Path],
+    definition: Definition,
+    pipeline_name: str,
+    parameters: Optional[Mapping[str, Any]] = None,
+    echo: Optional[Echo] = None,
+    runner: Optional[JobRunner] = None,
+) -> Record:
     """Run a definition on the local SageMaker of `home`; returns the execution record."""
     backend = SageMakerBackend(home, runner=runner)
     try:

@@ -6,10 +6,18 @@
 {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.S.PropertyFiles.F"}, "Path": "a.b"}}
 """
 
+from __future__ import annotations  # the job processes import this: no typing at run time
+
 import json
 import re
 
 from pipelines.errors import ChurnError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Any, Optional, Union
+
+    from pipelines.local.s3 import Store
 
 _INDEX = re.compile(r"\[('([^']*)'|\"([^\"]*)\"|(\d+))\]")
 
@@ -21,15 +29,15 @@ class ExpressionError(ChurnError):
 class Context(object):
     """What expressions resolve against: parameters, execution variables, step properties."""
 
-    def __init__(self, parameters, execution, store):
+    def __init__(self, parameters: dict[str, Any], execution: dict[str, Any], store: Store) -> None:
         self.parameters = parameters  # name -> value
         self.execution = execution  # name -> value (PipelineExecutionId, ...)
-        self.properties = {}  # step name -> Describe*-shaped dict
-        self.property_files = {}  # step name -> {file name: s3 uri}
+        self.properties: dict[str, Any] = {}  # step name -> Describe*-shaped dict
+        self.property_files: dict[str, dict[str, str]] = {}  # step name -> {file name: s3 uri}
         self.store = store
 
 
-def resolve(value, ctx):
+def resolve(value: Any, ctx: Context) -> Any:
     """Replace every expression inside `value` (any JSON) by its value."""
     if isinstance(value, list):
         return [resolve(v, ctx) for v in value]
@@ -45,14 +53,14 @@ def resolve(value, ctx):
     return {k: resolve(v, ctx) for k, v in value.items()}
 
 
-def as_text(value):
+def as_text(value: object) -> str:
     """A value as pipeline text: booleans lower-case, as the service renders them."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
 
 
-def get(path, ctx):
+def get(path: str, ctx: Context) -> Any:
     kind, _, rest = path.partition(".")
     if kind == "Parameters":
         if rest not in ctx.parameters:
@@ -76,7 +84,7 @@ def get(path, ctx):
     raise ExpressionError("cannot resolve %r" % path)
 
 
-def walk(obj, path, full=None):
+def walk(obj: Any, path: str, full: Optional[str] = None) -> Any:
     """Follow `A.B['name'].C[0]` through Describe*-shaped dicts; a list of named items is
     indexed by name as the SDK's Properties do (Outputs['train'])."""
     for token in _tokens(path):
@@ -105,8 +113,8 @@ def walk(obj, path, full=None):
     return obj
 
 
-def _tokens(path):
-    tokens = []
+def _tokens(path: str) -> list[Union[str, int]]:
+    tokens: list[Union[str, int]] = []
     for part in re.split(r"\.(?![^\[]*\])", path):
         name = _INDEX.split(part)[0]
         if name:
@@ -116,7 +124,7 @@ def _tokens(path):
     return tokens
 
 
-def json_get(spec, ctx):
+def json_get(spec: dict[str, Any], ctx: Context) -> Any:
     if "PropertyFile" in spec:
         ref = resolve(spec["PropertyFile"], ctx)
         uri = ref["PropertyFile"] if isinstance(ref, dict) else ref
@@ -135,7 +143,7 @@ def json_get(spec, ctx):
 # ----------------------------------------------------------------------------- conditions
 
 
-def _compare(kind, left, right):
+def _compare(kind: str, left: Any, right: Any) -> bool:
     if kind == "Equals":
         return left == right
     if isinstance(left, str) != isinstance(right, str):
@@ -148,7 +156,7 @@ def _compare(kind, left, right):
     }[kind]
 
 
-def evaluate(condition, ctx):
+def evaluate(condition: dict[str, Any], ctx: Context) -> bool:
     kind = condition["Type"]
     if kind == "Not":
         return not evaluate(condition["Condition"], ctx)
@@ -165,6 +173,6 @@ def evaluate(condition, ctx):
     raise ExpressionError("condition type %r is not supported" % kind)
 
 
-def evaluate_all(conditions, ctx):
+def evaluate_all(conditions: list[dict[str, Any]], ctx: Context) -> bool:
     """The Conditions list of a ConditionStep is a conjunction."""
     return all(evaluate(c, ctx) for c in conditions)

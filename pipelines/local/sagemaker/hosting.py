@@ -26,10 +26,11 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from pipelines.errors import DeployError
 from pipelines.local.arns import sagemaker_arn
@@ -40,30 +41,41 @@ DRAIN_SECONDS = 1.0  # after a switch: a request routed to the old process just 
 STOP_SECONDS = 40.0  # the serving process's graceful shutdown is 30 s
 PING_TIMEOUT = 0.5
 
+Json = Dict[str, Any]
+# launcher(model, port, endpoint, capture config or None, log path) -> the serving argv
+HostLauncher = Callable[[Json, int, str, Optional[Json], str], List[str]]
+# model_of(model name) -> its CreateModel request
+ModelOf = Callable[[str], Json]
+
 
 class HostingError(DeployError):
     """A hosting call SageMaker would refuse; `code` is SageMaker's error code."""
 
-    def __init__(self, message, code="ValidationException"):
+    def __init__(self, message: str, code: str = "ValidationException") -> None:
         super().__init__(message)
         self.code = code
 
 
 class Hosting(object):
-    def __init__(self, connection, home, launcher=None):
+    def __init__(
+        self,
+        connection: Callable[[], sqlite3.Connection],
+        home: Union[str, Path],
+        launcher: Optional[HostLauncher] = None,
+    ) -> None:
         self._connection = connection  # the calling thread's database connection
         self.home = Path(home)
         self.launcher = launcher
-        self._children = {}
+        self._children: Dict[int, "subprocess.Popen[bytes]"] = {}
         self.deleted: Dict[str, Dict[int, str]] = {}  # endpoint: what delete_endpoint reported
 
     @property
-    def db(self):
+    def db(self) -> sqlite3.Connection:
         return self._connection()
 
     # ------------------------------------------------------------------ endpoint configs
 
-    def create_endpoint_config(self, request):
+    def create_endpoint_config(self, request: Json) -> Json:
         name = _checked_name(request["EndpointConfigName"], "endpointConfigName")
         variants = request.get("ProductionVariants") or []
         if len(variants) != 1:
@@ -83,7 +95,7 @@ class Hosting(object):
             )
         return {"EndpointConfigArn": sagemaker_arn("endpoint-config", name)}
 
-    def describe_endpoint_config(self, name):
+    def describe_endpoint_config(self, name: str) -> Json:
         row = self._row("endpoint_configs", name)
         if row is None:
             raise HostingError("Could not find endpoint configuration %r" % name)
@@ -93,19 +105,19 @@ class Hosting(object):
             CreationTime=row["created"],
         )
 
-    def delete_endpoint_config(self, name):
+    def delete_endpoint_config(self, name: str) -> None:
         self.describe_endpoint_config(name)
         with self.db:
             self.db.execute("DELETE FROM endpoint_configs WHERE name = ?", (name,))
 
-    def list_endpoint_configs(self):
+    def list_endpoint_configs(self) -> List[Tuple[str, float]]:
         """[(name, creation time)], oldest first."""
         rows = self.db.execute("SELECT name, created FROM endpoint_configs ORDER BY created")
         return [(r["name"], r["created"]) for r in rows.fetchall()]
 
     # ------------------------------------------------------------------ endpoints
 
-    def create_endpoint(self, name, config_name, model_of):
+    def create_endpoint(self, name: str, config_name: str, model_of: ModelOf) -> Json:
         """`model_of(model_name)` gives the CreateModel request of a model name."""
         _checked_name(name, "endpointName")
         config = self.describe_endpoint_config(config_name)
@@ -123,7 +135,7 @@ class Hosting(object):
             )
         return {"EndpointArn": sagemaker_arn("endpoint", name)}
 
-    def update_endpoint(self, name, config_name, model_of):
+    def update_endpoint(self, name: str, config_name: str, model_of: ModelOf) -> Json:
         self.describe_endpoint(name)  # observe what happened since
         row = self._endpoint(name)
         if row["status"] == "Failed":
@@ -146,9 +158,10 @@ class Hosting(object):
             )
         return {"EndpointArn": sagemaker_arn("endpoint", name)}
 
-    def describe_endpoint(self, name):
+    def describe_endpoint(self, name: str) -> Json:
         row = self._endpoint(name)
-        serving = json.loads(row["serving"]) if row["serving"] else None
+        # create_endpoint writes every row with its process: the else is never taken here
+        serving: Any = json.loads(row["serving"]) if row["serving"] else None
         if row["status"] == "Creating":
             state = self._probe(serving)
             if state == "ready":
@@ -182,7 +195,7 @@ class Hosting(object):
             self._set(name, status="Failed", failure=self._reason(serving))
         return self._description(self._endpoint(name))
 
-    def list_endpoints(self):
+    def list_endpoints(self) -> List[Json]:
         rows = self.db.execute("SELECT name FROM endpoints ORDER BY created").fetchall()
         return [self.describe_endpoint(r["name"]) for r in rows]
 
@@ -191,7 +204,7 @@ class Hosting(object):
         "exited" (before, its pid maybe another process's by now) or "unverified" (left
         running: this system cannot tell whether the pid is still the endpoint's process)}."""
         row = self._endpoint(name)
-        processes = {}
+        processes: Dict[int, str] = {}
         for column in ("pending", "serving"):
             if row[column]:
                 process = json.loads(row[column])
@@ -201,14 +214,14 @@ class Hosting(object):
         self.deleted[name] = processes  # DeleteEndpoint answers nothing; a command may tell
         return processes
 
-    def has_endpoint(self, name):
+    def has_endpoint(self, name: str) -> bool:
         return self._row("endpoints", name) is not None
 
-    def config_of(self, name):
+    def config_of(self, name: str) -> str:
         """The name of the endpoint config `name` serves now."""
         return self._endpoint(name)["config"]
 
-    def address(self, name):
+    def address(self, name: str) -> Tuple[str, int]:
         """(host, port) of the process serving `name` now."""
         row = self._endpoint(name)
         if row["status"] not in ("InService", "Updating"):
@@ -219,7 +232,14 @@ class Hosting(object):
         serving = json.loads(row["serving"])
         return "127.0.0.1", serving["port"]
 
-    def invoke(self, name, body, content_type="text/csv", accept="text/csv", timeout=60):
+    def invoke(
+        self,
+        name: str,
+        body: bytes,
+        content_type: Optional[str] = "text/csv",
+        accept: Optional[str] = "text/csv",
+        timeout: float = 60,
+    ) -> Tuple[int, Optional[str], bytes]:
         """InvokeEndpoint: (status, content type, body) from the process serving `name`; a
         header given as None is not sent."""
         host, port = self.address(name)
@@ -240,7 +260,7 @@ class Hosting(object):
     # ------------------------------------------------------------------ monitoring schedules
     # Recorded as SageMaker records them; locally `churn monitor` runs the checks they name.
 
-    def create_monitoring_schedule(self, request):
+    def create_monitoring_schedule(self, request: Json) -> Json:
         name = request["MonitoringScheduleName"]
         if self._row("monitoring_schedules", name):
             raise HostingError("Monitoring schedule %s already exists" % name, "ResourceInUse")
@@ -252,7 +272,7 @@ class Hosting(object):
             )
         return {"MonitoringScheduleArn": sagemaker_arn("monitoring-schedule", name)}
 
-    def describe_monitoring_schedule(self, name):
+    def describe_monitoring_schedule(self, name: str) -> Json:
         row = self._row("monitoring_schedules", name)
         if row is None:
             raise HostingError("Monitoring schedule %s does not exist" % name, "ResourceNotFound")
@@ -270,7 +290,7 @@ class Hosting(object):
             "LastModifiedTime": row["updated"],
         }
 
-    def update_monitoring_schedule(self, request):
+    def update_monitoring_schedule(self, request: Json) -> Json:
         name = request["MonitoringScheduleName"]
         self.describe_monitoring_schedule(name)
         with self.db:
@@ -280,19 +300,19 @@ class Hosting(object):
             )
         return {"MonitoringScheduleArn": sagemaker_arn("monitoring-schedule", name)}
 
-    def delete_monitoring_schedule(self, name):
+    def delete_monitoring_schedule(self, name: str) -> None:
         self.describe_monitoring_schedule(name)
         with self.db:
             self.db.execute("DELETE FROM monitoring_schedules WHERE name = ?", (name,))
 
-    def list_monitoring_schedules(self):
+    def list_monitoring_schedules(self) -> List[Json]:
         """DescribeMonitoringSchedule of every schedule, oldest first."""
         rows = self.db.execute("SELECT name FROM monitoring_schedules ORDER BY created")
         return [self.describe_monitoring_schedule(r["name"]) for r in rows.fetchall()]
 
     # ------------------------------------------------------------------ processes
 
-    def _start(self, name, config, model_of):
+    def _start(self, name: str, config: Json, model_of: ModelOf) -> Json:
         if self.launcher is None:
             raise HostingError("this home's hosting has no launcher for serving processes")
         variant = config["ProductionVariants"][0]
@@ -321,7 +341,7 @@ class Hosting(object):
             "started": time.time(),
         }
 
-    def _probe(self, process):
+    def _probe(self, process: Json) -> str:
         """ "ready" (answers /ping), "dead" (exited), or "starting"."""
         if not _alive(process, self._children.get(process["pid"])):
             return "dead"
@@ -336,7 +356,7 @@ class Hosting(object):
             return "starting"
         return "ready" if ready else "starting"
 
-    def _stop(self, process: dict) -> str:
+    def _stop(self, process: Json) -> str:
         """SIGTERM, then wait for the graceful shutdown (in-flight requests, capture); only
         ever to the endpoint's own process. "stopped", "exited" or "unverified" (see
         delete_endpoint)."""
@@ -358,7 +378,7 @@ class Hosting(object):
         return "stopped"
 
     @staticmethod
-    def _reason(process):
+    def _reason(process: Json) -> str:
         try:
             lines = Path(process["log"]).read_text(errors="replace").strip().splitlines()
         except OSError:
@@ -372,16 +392,16 @@ class Hosting(object):
 
     # ------------------------------------------------------------------ records
 
-    def _row(self, table, name):
+    def _row(self, table: str, name: str) -> Optional[sqlite3.Row]:
         return self.db.execute("SELECT * FROM %s WHERE name = ?" % table, (name,)).fetchone()
 
-    def _endpoint(self, name):
+    def _endpoint(self, name: str) -> sqlite3.Row:
         row = self._row("endpoints", name)
         if row is None:
             raise HostingError("Could not find endpoint %r" % name)
         return row
 
-    def _set(self, name, **columns):
+    def _set(self, name: str, **columns: Any) -> None:
         columns["updated"] = time.time()
         assignments = ", ".join("%s = ?" % c for c in columns)
         with self.db:
@@ -390,10 +410,10 @@ class Hosting(object):
                 list(columns.values()) + [name],
             )
 
-    def _description(self, row):
+    def _description(self, row: sqlite3.Row) -> Json:
         config = self.describe_endpoint_config(row["config"])
         variant = config["ProductionVariants"][0]
-        out = {
+        out: Json = {
             "EndpointName": row["name"],
             "EndpointArn": sagemaker_arn("endpoint", row["name"]),
             "EndpointConfigName": row["config"],
@@ -442,13 +462,13 @@ def _checked_name(name: str, member: str) -> str:
     return name
 
 
-def _free_port():
+def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _alive(process: dict, child: Optional[subprocess.Popen] = None) -> bool:
+def _alive(process: Json, child: "Optional[subprocess.Popen[bytes]]" = None) -> bool:
     """Whether the endpoint's process runs. One this control plane started is asked directly
     (which also reaps it); any other by its pid, which must not name another process now."""
     if child is not None:

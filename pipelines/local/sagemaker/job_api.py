@@ -14,6 +14,7 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict
 
 from pipelines.errors import PipelineError, UserError
 from pipelines.local.arns import sagemaker_arn
@@ -24,22 +25,27 @@ from pipelines.local.sagemaker.jobs.transform import run_transform
 from pipelines.local.sagemaker.limits import check_request
 from processing.churn_job import write_text_atomic
 
+if TYPE_CHECKING:
+    from pipelines.local.sagemaker.backend import SageMakerBackend
+
 KINDS = ("Training", "Processing", "Transform")
+
+Json = Dict[str, Any]
 
 
 class JobError(UserError):
-    def __init__(self, message, code="ValidationException"):
+    def __init__(self, message: str, code: str = "ValidationException") -> None:
         super().__init__(message)
         self.code = code
 
 
 class Jobs(object):
-    def __init__(self, backend):
+    def __init__(self, backend: "SageMakerBackend") -> None:
         self.backend = backend
         self.root = Path(backend.home) / "jobs"
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="sagemaker-jobs")
 
-    def create(self, kind, request, wait=True):
+    def create(self, kind: str, request: Json, wait: bool = True) -> Json:
         name = request.get(kind + "JobName", "")
         if kind not in KINDS or not name:
             raise JobError("a %s job needs %sJobName" % (kind, kind))
@@ -68,7 +74,7 @@ class Jobs(object):
         future = self._worker.submit(self._run, kind, request, arn)
         return future.result() if wait else {kind + "JobArn": arn}
 
-    def describe(self, kind, name):
+    def describe(self, kind: str, name: str) -> Json:
         path = self._path(kind, name)
         if not path.exists():
             raise JobError(
@@ -76,11 +82,11 @@ class Jobs(object):
             )
         return json.loads(path.read_text())
 
-    def wait(self):
+    def wait(self) -> None:
         """Until every job started has ended."""
         self._worker.submit(lambda: None).result()
 
-    def _run(self, kind, request, arn):
+    def _run(self, kind: str, request: Json, arn: str) -> Json:
         name = request[kind + "JobName"]
         workdir = self.root / kind.lower() / name
         started = time.time()
@@ -104,11 +110,11 @@ class Jobs(object):
         self._save(kind, described)
         return described
 
-    def _path(self, kind, name):
+    def _path(self, kind: str, name: str) -> Path:
         if "/" in name or name.startswith("."):
             raise JobError("%r is not a job name" % name)
         return self.root / kind.lower() / ("%s.json" % name)
 
-    def _save(self, kind, described):
+    def _save(self, kind: str, described: Json) -> None:
         path = self._path(kind, described[kind + "JobName"])
         write_text_atomic(str(path), json.dumps(described, indent=1, default=str))

@@ -7,6 +7,7 @@ SageMaker's own check refuses a training job of no instances even though the mod
 """
 
 import os
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from pipelines.errors import PipelineError
 
@@ -17,7 +18,7 @@ from pipelines.errors import PipelineError
 LOCAL_HOST_MEMORY = 512 * 1024 * 1024
 
 # (path in the request, smallest, largest or None, what to set)
-LIMITS = {
+LIMITS: Dict[str, List[Tuple[str, int, Optional[int], str]]] = {
     "Processing": [
         ("ProcessingResources.ClusterConfig.InstanceCount", 1, 100, "instances"),
         ("ProcessingResources.ClusterConfig.VolumeSizeInGB", 1, 16384, "GB of volume"),
@@ -48,7 +49,7 @@ API = {
 }
 
 
-def _at(request, path):
+def _at(request: Any, path: str) -> Any:
     for key in path.split("."):
         if not isinstance(request, dict) or key not in request:
             return None
@@ -56,11 +57,16 @@ def _at(request, path):
     return request
 
 
-def check_request(step_name, kind, request, resolve=lambda value: value):
+def check_request(
+    step_name: str,
+    kind: str,
+    request: Dict[str, Any],
+    resolve: Callable[[Any], Any] = lambda value: value,
+) -> None:
     """Raise PipelineError naming the step, the field and its range when a value is out of what
     the API accepts. `resolve` turns a field's raw value into its value, or raises LookupError
     when it cannot be known yet (the field is then left to the check at run time)."""
-    problems = []
+    problems: List[str] = []
     for path, low, high, unit in LIMITS.get(kind, []):
         value, source = _value(request, path, resolve)
         if value is None:
@@ -116,7 +122,7 @@ def local_host_limit() -> int:
     return max(1, machine_memory() // LOCAL_HOST_MEMORY)
 
 
-def _spot_problems(request, resolve):
+def _spot_problems(request: Dict[str, Any], resolve: Callable[[Any], Any]) -> List[str]:
     """CreateTrainingJob's rules for Managed Spot Training: MaxWaitTimeInSeconds only with
     EnableManagedSpotTraining, and then required and at least MaxRuntimeInSeconds."""
     spot = request.get("EnableManagedSpotTraining")
@@ -139,7 +145,7 @@ def _spot_problems(request, resolve):
     return []
 
 
-def _value(request, path, resolve):
+def _value(request: Dict[str, Any], path: str, resolve: Callable[[Any], Any]) -> Tuple[Any, str]:
     """(value, " (parameter X)" when a parameter sets it) of a field; (None, "") when the
     request lacks it or its value is not known yet."""
     raw = _at(request, path)

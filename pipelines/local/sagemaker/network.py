@@ -13,6 +13,8 @@ ColdRunner would and writes {"results": [[host, code]]}, {"timed_out": true} or
 {"refused": reason} on stdout.
 """
 
+from __future__ import annotations  # the hosts' leader imports nothing it does not need
+
 import ctypes
 import fcntl
 import json
@@ -22,12 +24,16 @@ import struct
 import sys
 from errno import ENOSPC
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Any
+
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 
 
-def enter_private_network():
+def enter_private_network() -> None:
     """Move this process into a new network namespace with loopback up. As root a network
     namespace alone; otherwise inside a user namespace that maps our own uid and gid, so files
     keep their owner. Raises OSError naming why the system refused."""
@@ -56,12 +62,13 @@ def enter_private_network():
         fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
 
 
-def main():
+def main() -> None:
     from pipelines.local.sagemaker.failure import StepFailure
     from pipelines.local.sagemaker.jobs.container import Launch
     from pipelines.local.sagemaker.runners import ColdRunner
 
     request = json.loads(sys.stdin.read())
+    reply: dict[str, Any]
     try:
         enter_private_network()
     except OSError as e:

@@ -4,6 +4,7 @@
 import hashlib
 import json
 import re
+from typing import Any, Dict, List, Optional
 
 from pipelines.errors import PipelineError
 
@@ -26,7 +27,7 @@ INTERNAL_ERROR = "SageMaker.JOB_INTERNAL_ERROR"
 MAX_ATTEMPTS_DEFAULT = 5
 
 
-def parse_duration(text):
+def parse_duration(text: Optional[str]) -> float:
     """ISO-8601 duration (P30D, PT1H, P1Y2M, P2W) -> seconds; months 30 days, years 365."""
     m = re.fullmatch(
         r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?"
@@ -41,19 +42,20 @@ def parse_duration(text):
     return (((y * 365 + mo * 30 + w * 7 + d) * 24 + h) * 60 + mi) * 60 + s
 
 
-def cache_key(step_type, arguments):
+def cache_key(step_type: str, arguments: Dict[str, Any]) -> str:
     relevant = {k: arguments.get(k) for k in CACHE_KEY_ATTRIBUTES[step_type]}
     return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def retry_delays(policies, error_type):
+def retry_delays(policies: Optional[List[Dict[str, Any]]], error_type: str) -> List[float]:
     """Seconds to wait before each retry the step's RetryPolicies allow for `error_type`."""
     for policy in policies or []:
         if error_type in policy.get("ExceptionType", []):
             interval = float(policy.get("IntervalSeconds", 1))
             backoff = float(policy.get("BackoffRate", 2.0))
             if "ExpireAfterMin" in policy:
-                budget, waited, delays = policy["ExpireAfterMin"] * 60.0, 0.0, []
+                budget, waited = policy["ExpireAfterMin"] * 60.0, 0.0
+                delays: List[float] = []
                 while waited + interval <= budget and len(delays) < 1000:
                     delays.append(interval)
                     waited += interval
@@ -64,7 +66,7 @@ def retry_delays(policies, error_type):
     return []
 
 
-def output_uris(kind, properties):
+def output_uris(kind: str, properties: Dict[str, Any]) -> List[str]:
     """Where a job's outputs went, from its Describe*Job properties."""
     if kind == "Processing":
         outputs = properties.get("ProcessingOutputConfig", {}).get("Outputs", [])

@@ -10,6 +10,7 @@ import json
 import re
 import time
 from pathlib import Path
+from typing import Any, Dict, List, Optional, Union
 
 from pipelines.errors import PipelineError
 from pipelines.local.processes import still_runs
@@ -17,52 +18,54 @@ from processing.churn_job import write_text_atomic
 
 EXECUTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
 
+Record = Dict[str, Any]  # DescribePipelineExecution and ListPipelineExecutionSteps in one
 
-def elapsed(item):
+
+def elapsed(item: Dict[str, Any]) -> float:
     """Seconds an execution or a step took, or has taken so far while it runs."""
     return (item["EndTime"] or time.time()) - item["StartTime"]
 
 
 class ExecutionRecords(object):
-    def __init__(self, home):
+    def __init__(self, home: Union[str, Path]) -> None:
         self.root = Path(home) / "executions"
 
-    def folder(self, execution_id):
+    def folder(self, execution_id: str) -> Path:
         return self.root / execution_id
 
-    def save(self, record):
+    def save(self, record: Record) -> None:
         write_text_atomic(
             self.folder(record["PipelineExecutionId"]) / "execution.json",
             json.dumps(record, indent=1, default=str),
         )
 
-    def save_definition(self, execution_id, definition):
+    def save_definition(self, execution_id: str, definition: Dict[str, Any]) -> None:
         write_text_atomic(
             self.folder(execution_id) / "definition.json", json.dumps(definition, indent=1)
         )
 
-    def definition(self, execution_id):
+    def definition(self, execution_id: str) -> Optional[Dict[str, Any]]:
         """The definition an execution ran; None for a record from before they were kept."""
         return self._optional(self.folder(execution_id) / "definition.json")
 
-    def save_step(self, execution_id, step_name, details):
+    def save_step(self, execution_id: str, step_name: str, details: Dict[str, Any]) -> None:
         write_text_atomic(
             self.folder(execution_id) / (step_name + ".step.json"),
             json.dumps(details, indent=1, default=str),
         )
 
-    def step(self, execution_id, step_name):
+    def step(self, execution_id: str, step_name: str) -> Optional[Dict[str, Any]]:
         """{"Arguments", "Properties"} of a step that started; None when it kept none."""
         return self._optional(self.folder(execution_id) / (step_name + ".step.json"))
 
     @staticmethod
-    def _optional(path):
+    def _optional(path: Path) -> Any:
         try:
             return json.loads(path.read_text())
         except FileNotFoundError:
             return None
 
-    def list(self):
+    def list(self) -> List[Record]:
         """Every readable record, newest first."""
         records = []
         for path in self.root.glob("*/execution.json") if self.root.is_dir() else []:
@@ -72,7 +75,7 @@ class ExecutionRecords(object):
                 continue
         return sorted(records, key=lambda r: r["StartTime"], reverse=True)
 
-    def _settled(self, record):
+    def _settled(self, record: Record) -> Record:
         """An Executing record whose process is gone was killed: it ends Failed, and its
         running steps Stopped, as SageMaker ends an execution whose steps cannot finish. The
         settled record is saved when it can be; a reader of a full or read-only home still
@@ -96,7 +99,7 @@ class ExecutionRecords(object):
             pass
         return record
 
-    def load(self, execution_id):
+    def load(self, execution_id: str) -> Record:
         path = self.folder(execution_id) / "execution.json"
         # An id is letters, digits and '-': anything else (a '../' climbing out of the
         # executions folder) names no execution.

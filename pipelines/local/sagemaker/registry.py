@@ -11,28 +11,35 @@ SageMaker's code), except `model`, whose callers (hosting, the Transform step) t
 """
 
 import json
+import sqlite3
 import time
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 from pipelines.errors import RegistryError
 from pipelines.local.api import client_error
 from pipelines.local.arns import sagemaker_arn
 
+if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
+
 APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
 
+Json = Dict[str, Any]
 
-def not_found(operation, name):
+
+def not_found(operation: str, name: str) -> "ClientError":
     """DescribeModelPackage's answer for a package that is not there: SageMaker's API reference
     models no error for it; SageMaker (and moto) answer ValidationException."""
     return client_error(operation, "ValidationException", "Model package %s not found" % name)
 
 
 class Registry(object):
-    def __init__(self, db):
+    def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db  # a connection from database.connect(home)
 
     # ------------------------------------------------------------------ groups
 
-    def create_group(self, name, request):
+    def create_group(self, name: str, request: Json) -> Optional[Json]:
         """CreateModelPackageGroup's record; a name taken is refused as SageMaker refuses it."""
         with self.db:
             if self.group(name) is not None:
@@ -49,7 +56,7 @@ class Registry(object):
             )
         return self.group(name)
 
-    def group(self, name):
+    def group(self, name: str) -> Optional[Json]:
         """{"name", "created", "request"} of a group, None when there is none. A group a
         pipeline's RegisterModel made has the request {} (SageMaker Pipelines creates it)."""
         row = self.db.execute(
@@ -59,7 +66,7 @@ class Registry(object):
         ).fetchone()
         return None if row is None else _group(row)
 
-    def groups(self):
+    def groups(self) -> List[Json]:
         rows = self.db.execute(
             "SELECT g.name, g.created, r.request FROM model_package_groups g "
             "LEFT JOIN model_package_group_requests r ON r.name = g.name ORDER BY g.name"
@@ -68,7 +75,7 @@ class Registry(object):
 
     # ------------------------------------------------------------------ model packages
 
-    def create_model_package(self, request, execution_arn=None):
+    def create_model_package(self, request: Json, execution_arn: Optional[str] = None) -> Json:
         """A new version of the request's group, which is made when missing: as a pipeline's
         RegisterModel step makes it (CreateModelPackage itself refuses a missing group: api.py
         checks that first)."""
@@ -97,17 +104,17 @@ class Registry(object):
             )
         return self.describe(arn)
 
-    def list_packages(self, group=None):
+    def list_packages(self, group: Optional[str] = None) -> List[Json]:
         """Every version (of `group`), by group and version."""
         query = "SELECT * FROM model_packages"
-        args = ()
+        args: Tuple[str, ...] = ()
         if group:
             query += " WHERE group_name = ?"
             args = (group,)
         rows = self.db.execute(query + " ORDER BY group_name, version", args).fetchall()
         return [self._package(r) for r in rows]
 
-    def package(self, name):
+    def package(self, name: Union[str, int]) -> Optional[Json]:
         """A version by ARN or GROUP/NUMBER (what DescribeModelPackage's ModelPackageName
         takes for a versioned package); None when there is none."""
         name = str(name)
@@ -126,7 +133,7 @@ class Registry(object):
             ).fetchone()
         return None if row is None else self._package(row)
 
-    def find(self, ref, group=None):
+    def find(self, ref: Union[str, int], group: Optional[str] = None) -> Json:
         """A version by ARN, GROUP/NUMBER, or a number in `group`; ValidationException (as
         DescribeModelPackage answers) when there is none. What users name goes through
         pipelines/aws/registry.py's find_package, which says what there is."""
@@ -137,10 +144,16 @@ class Registry(object):
             raise not_found("DescribeModelPackage", ref)
         return found
 
-    def describe(self, arn):
+    def describe(self, arn: str) -> Json:
         return self.find(arn)
 
-    def update_package(self, arn, status=None, description=None, metadata=None):
+    def update_package(
+        self,
+        arn: str,
+        status: Optional[str] = None,
+        description: Optional[str] = None,
+        metadata: Optional[Dict[str, str]] = None,
+    ) -> Json:
         """UpdateModelPackage's changes: the approval status and its description, customer
         metadata properties added or replaced."""
         package = self.find(arn)
@@ -175,7 +188,7 @@ class Registry(object):
         return self.describe(package["ModelPackageArn"])
 
     @staticmethod
-    def _package(row):
+    def _package(row: sqlite3.Row) -> Json:
         out = json.loads(row["request"])
         out.update(
             {
@@ -198,7 +211,7 @@ class Registry(object):
 
     # ------------------------------------------------------------------ models
 
-    def create_model(self, name, request):
+    def create_model(self, name: str, request: Json) -> Json:
         with self.db:
             self.db.execute(
                 "INSERT OR REPLACE INTO models VALUES (?, ?, ?)",
@@ -206,14 +219,14 @@ class Registry(object):
             )
         return dict(request, ModelName=name, ModelArn=sagemaker_arn("model", name))
 
-    def model(self, name):
+    def model(self, name: str) -> Json:
         row = self.db.execute("SELECT * FROM models WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise RegistryError("no model named %r" % name)
         return dict(json.loads(row["request"]), ModelName=name)
 
 
-def _group(row):
+def _group(row: sqlite3.Row) -> Json:
     return {
         "name": row["name"],
         "created": row["created"],

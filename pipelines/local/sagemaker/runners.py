@@ -15,6 +15,8 @@ ColdRunner starts each host as a fresh interpreter, as a container would. WarmRu
 hosts from a parent that imported the heavy libraries once (warm_parent.py; docs/adr/0002).
 """
 
+from __future__ import annotations  # the job processes import this: no typing at run time
+
 import json
 import os
 import subprocess
@@ -25,6 +27,12 @@ from pathlib import Path
 from pipelines.local.sagemaker.failure import StepFailure
 from pipelines.local.sagemaker.jobs.container import CORES, base_env, timed_out
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import IO, Any, Optional, Union
+
+    from pipelines.local.sagemaker.jobs.container import Launch, Results
+
 ROOT = Path(__file__).resolve().parents[3]  # the checkout: the warm parent imports pipelines
 
 # Where the system refuses a private network, the multi-host job is refused unless this is "1".
@@ -34,28 +42,32 @@ ALLOW_OPEN_PORTS = "CHURN_ALLOW_OPEN_PORTS"
 class JobRunner(object):
     """The interface; see the module docstring."""
 
-    last_usage = {}
+    last_usage: dict[str, dict[str, float]] = {}
     waited = 0.0
-    environment = {}
+    environment: dict[str, str] = {}
 
-    def run(self, launches, timeout, private_network=False):
+    def run(
+        self, launches: list[Launch], timeout: Optional[float], private_network: bool = False
+    ) -> Results:
         raise NotImplementedError
 
-    def with_environment(self, launches):
+    def with_environment(self, launches: list[Launch]) -> list[Launch]:
         return [launch._replace(env=dict(self.environment, **launch.env)) for launch in launches]
 
-    def close(self):
+    def close(self) -> None:
         pass
 
 
 class ColdRunner(JobRunner):
     """Each host a fresh process, as a container would start it."""
 
-    def run(self, launches, timeout, private_network=False):
+    def run(
+        self, launches: list[Launch], timeout: Optional[float], private_network: bool = False
+    ) -> Results:
         launches = self.with_environment(launches)
         if private_network:
             return run_in_private_network(launches, timeout, self)
-        started = []
+        started: list[tuple[str, subprocess.Popen[bytes], Path]] = []
         for launch in launches:
             with open(launch.log, "wb") as out:  # the child keeps its own descriptor
                 started.append(
@@ -80,7 +92,7 @@ class ColdRunner(JobRunner):
             except subprocess.TimeoutExpired:
                 for _, other, _ in started:
                     other.kill()
-                raise timed_out(timeout, log)
+                raise timed_out(timeout or 0, log)
             results.append((host, code, log))
         return results
 
@@ -89,7 +101,7 @@ class WarmRunner(JobRunner):
     """Hosts forked from a parent that has the heavy libraries imported already; anything but
     a Python entry point runs cold."""
 
-    def __init__(self, log):
+    def __init__(self, log: Union[str, Path]) -> None:
         self.log = open(log, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pipelines.local.sagemaker.warm_parent"],
@@ -103,7 +115,9 @@ class WarmRunner(JobRunner):
         self.last_usage = {}
         self.waited = 0.0
 
-    def run(self, launches, timeout, private_network=False):
+    def run(
+        self, launches: list[Launch], timeout: Optional[float], private_network: bool = False
+    ) -> Results:
         launches = self.with_environment(launches)
         if private_network:  # a namespace needs a fresh interpreter: its hosts start cold
             self.last_usage = {}
@@ -129,34 +143,46 @@ class WarmRunner(JobRunner):
             ],
             "timeout": timeout,
         }
-        self.proc.stdin.write((json.dumps(request) + "\n").encode())
-        self.proc.stdin.flush()
+        self._stdin.write((json.dumps(request) + "\n").encode())
+        self._stdin.flush()
         reply = self._read()
         self.last_usage = reply.get("usage", {})
         logs = {launch.host: launch.log for launch in launches}
         if reply["timed_out"]:
-            raise timed_out(timeout, logs[launches[0].host])
+            raise timed_out(timeout or 0, logs[launches[0].host])
         return [(host, code, logs[host]) for host, code in reply["results"]]
 
-    def _read(self):
-        line = self.proc.stdout.readline()
+    @property
+    def _stdin(self) -> IO[bytes]:
+        assert self.proc.stdin is not None  # opened with stdin=PIPE
+        return self.proc.stdin
+
+    @property
+    def _stdout(self) -> IO[bytes]:
+        assert self.proc.stdout is not None  # opened with stdout=PIPE
+        return self.proc.stdout
+
+    def _read(self) -> Any:
+        line = self._stdout.readline()
         if not line:
             raise OSError("the warm job parent stopped; see %s" % self.log.name)
         return json.loads(line)
 
-    def close(self):
+    def close(self) -> None:
         if self.proc.poll() is None:
             if self.ready:
-                self.proc.stdin.close()  # end of requests: the parent exits
+                self._stdin.close()  # end of requests: the parent exits
                 self.proc.wait(timeout=30)
             else:
                 self.proc.kill()  # never used (every step came from the cache): no waiting
                 self.proc.wait()
-        self.proc.stdout.close()
+        self._stdout.close()
         self.log.close()
 
 
-def run_in_private_network(launches, timeout, runner):
+def run_in_private_network(
+    launches: list[Launch], timeout: Optional[float], runner: JobRunner
+) -> Results:
     """Start the hosts under a leader that moved into a network namespace of its own
     (network.py). Where the system refuses one, the job is refused with the reason, unless
     CHURN_ALLOW_OPEN_PORTS=1 accepts running it on this machine's network instead."""
@@ -174,7 +200,7 @@ def run_in_private_network(launches, timeout, runner):
         lines = leader.stderr.strip().splitlines() or ["no output"]
         raise StepFailure("the job's network leader failed: " + lines[-1]) from None
     if reply.get("timed_out"):
-        raise timed_out(timeout, launches[0].log)
+        raise timed_out(timeout or 0, launches[0].log)
     if "refused" in reply:
         if os.environ.get(ALLOW_OPEN_PORTS) == "1":
             return runner.run(launches, timeout)
@@ -187,7 +213,7 @@ def run_in_private_network(launches, timeout, runner):
     return [(host, code, Path(log)) for host, code, log in reply["results"]]
 
 
-def make_runner(home):
+def make_runner(home: Union[str, Path]) -> JobRunner:
     """Jobs fork from a warm parent unless CHURN_COLD_JOBS=1 asks for a fresh interpreter per
     job (slower by the imports; useful to rule the warm parent out when debugging)."""
     if os.environ.get("CHURN_COLD_JOBS") == "1":

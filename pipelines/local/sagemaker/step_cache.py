@@ -2,14 +2,18 @@
 (docs/container-contracts.md section 7.4), in the home's SQLite database."""
 
 import json
+import sqlite3
 import time
+from typing import Any, Dict, Optional
 
 
 class StepCache(object):
-    def __init__(self, db):
+    def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db  # a connection from database.connect(home)
 
-    def lookup(self, pipeline, step, key, max_age_seconds):
+    def lookup(
+        self, pipeline: str, step: str, key: str, max_age_seconds: float
+    ) -> Optional[Dict[str, Any]]:
         row = self.db.execute(
             "SELECT * FROM step_cache WHERE pipeline = ? AND step = ? AND cache_key = ? "
             "AND created >= ? ORDER BY created DESC LIMIT 1",
@@ -19,7 +23,9 @@ class StepCache(object):
             return None
         return {"execution_id": row["execution_id"], "properties": json.loads(row["properties"])}
 
-    def store(self, pipeline, step, key, execution_id, properties):
+    def store(
+        self, pipeline: str, step: str, key: str, execution_id: str, properties: Dict[str, Any]
+    ) -> None:
         with self.db:
             self.db.execute(
                 "INSERT INTO step_cache VALUES (?, ?, ?, ?, ?, ?)",

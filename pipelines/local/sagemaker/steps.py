@@ -5,8 +5,12 @@ condition's chosen branch). Job steps go through the step cache and the retry po
 (policies.py) first."""
 
 import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Protocol, TypeVar
 
+from pipelines.local.s3 import Store
 from pipelines.local.sagemaker import expressions
+from pipelines.local.sagemaker.backend import SageMakerBackend
 from pipelines.local.sagemaker.failure import StepFailure
 from pipelines.local.sagemaker.jobs.processing import run_processing
 from pipelines.local.sagemaker.jobs.training import run_training
@@ -19,14 +23,42 @@ from pipelines.local.sagemaker.policies import (
     parse_duration,
     retry_delays,
 )
+from pipelines.local.sagemaker.runners import JobRunner
 from processing.churn_job import archive_has_members
 
+Json = Dict[str, Any]
+Step = Dict[str, Any]  # one of the definition's Steps
+Entry = Dict[str, Any]  # the step's entry in the execution record
 
-def job_name(execution, step):
+
+class RunningExecution(Protocol):
+    """What a handler uses of the execution running it (engine.py's Execution)."""
+
+    id: str
+    pipeline: str
+    arn: str
+    folder: Path
+    backend: SageMakerBackend
+    ctx: expressions.Context
+
+    def echo(self, line: str) -> None: ...
+
+    def save(self) -> None: ...
+
+    def save_step(self, entry: Entry, **details: Any) -> None: ...
+
+
+# run(request, job name, folder, store, runner) -> the job's Describe*Job properties
+JobRun = Callable[[Json, str, Path, Store, JobRunner], Json]
+T = TypeVar("T")
+
+
+def job_name(execution: RunningExecution, step: Step) -> str:
+
     return ("pipelines-%s-%s" % (execution.id, step["Name"]))[:63]
 
 
-def run_job(execution, step, entry, kind, run):
+def run_job(execution: RunningExecution, step: Step, entry: Entry, kind: str, run: JobRun) -> Json:
     """A job step: resolve, look in the cache, run (with retries), remember. `kind` is the
     job's name in the API (Processing, Training, Transform); `run(request, job name, folder,
     store, runner)` runs one and returns its Describe*Job properties."""
@@ -37,7 +69,7 @@ def run_job(execution, step, entry, kind, run):
     key = cache_key(kind, arguments) if cache.get("Enabled") else None
     entry["CacheKey"] = key
     step_cache = execution.backend.step_cache
-    hit = None
+    hit: Optional[Json] = None
     if key:
         max_age = parse_duration(cache["ExpireAfter"]) if cache.get("ExpireAfter") else float("inf")
         hit = step_cache.lookup(execution.pipeline, step["Name"], key, max_age)
@@ -76,7 +108,7 @@ def run_job(execution, step, entry, kind, run):
     return properties
 
 
-def outputs_complete(store, kind, properties):
+def outputs_complete(store: Store, kind: str, properties: Json) -> bool:
     """Whether every output of a job holds something: a step whose outputs are missing or empty
     is never cached, nor reused from the cache (an empty model cached once would fail every
     later run for the cache's 30 days)."""
@@ -89,10 +121,12 @@ def outputs_complete(store, kind, properties):
     return True
 
 
-def _with_retries(execution, step, entry, attempt):
+def _with_retries(
+    execution: RunningExecution, step: Step, entry: Entry, attempt: Callable[[], T]
+) -> T:
     """Run `attempt` under the step's retry policies; each retry is listed in the entry's
     Retries (the error and the wait before the next attempt)."""
-    delays = None
+    delays: Optional[List[float]] = None
     while True:
         try:
             return attempt()
@@ -108,7 +142,7 @@ def _with_retries(execution, step, entry, attempt):
             time.sleep(wait)
 
 
-def processing_step(execution, step, entry):
+def processing_step(execution: RunningExecution, step: Step, entry: Entry) -> None:
     properties = run_job(execution, step, entry, "Processing", run_processing)
     outputs = {
         o["OutputName"]: o["S3Output"]["S3Uri"]
@@ -123,19 +157,19 @@ def processing_step(execution, step, entry):
         entry["PropertyFiles"] = files
 
 
-def training_step(execution, step, entry):
+def training_step(execution: RunningExecution, step: Step, entry: Entry) -> None:
     run_job(execution, step, entry, "Training", run_training)
 
 
-def transform_step(execution, step, entry):
-    def run(request, name, folder, store, runner):
+def transform_step(execution: RunningExecution, step: Step, entry: Entry) -> None:
+    def run(request: Json, name: str, folder: Path, store: Store, runner: JobRunner) -> Json:
         model = execution.backend.registry.model(request["ModelName"])
         return run_transform(request, name, folder, store, runner, model)
 
     run_job(execution, step, entry, "Transform", run)
 
 
-def condition_step(execution, step, entry):
+def condition_step(execution: RunningExecution, step: Step, entry: Entry) -> List[Step]:
     # Resolved once (each Std:JsonGet reads its property file), kept, then judged: the
     # resolved conditions hold only values, which evaluate as they are.
     conditions = expressions.resolve(step["Arguments"]["Conditions"], execution.ctx)
@@ -146,14 +180,14 @@ def condition_step(execution, step, entry):
     return list(step["Arguments"]["IfSteps" if outcome else "ElseSteps"])
 
 
-def fail_step(execution, step, entry):
+def fail_step(execution: RunningExecution, step: Step, entry: Entry) -> NoReturn:
     message = expressions.resolve(step["Arguments"].get("ErrorMessage", ""), execution.ctx)
     execution.save_step(entry, Arguments={"ErrorMessage": message})
     entry["Metadata"] = {"Fail": {"ErrorMessage": message}}
     raise StepFailure(message)
 
 
-def register_model_step(execution, step, entry):
+def register_model_step(execution: RunningExecution, step: Step, entry: Entry) -> None:
     request = expressions.resolve(step["Arguments"], execution.ctx)
     execution.save_step(entry, Arguments=request)
     package = execution.backend.registry.create_model_package(request, execution.arn)
@@ -162,7 +196,7 @@ def register_model_step(execution, step, entry):
     entry["Metadata"] = {"RegisterModel": {"Arn": package["ModelPackageArn"]}}
 
 
-def model_step(execution, step, entry):
+def model_step(execution: RunningExecution, step: Step, entry: Entry) -> None:
     request = expressions.resolve(step["Arguments"], execution.ctx)
     execution.save_step(entry, Arguments=request)
     model = execution.backend.registry.create_model(job_name(execution, step), request)
@@ -171,7 +205,9 @@ def model_step(execution, step, entry):
     entry["Metadata"] = {"Model": {"Arn": model["ModelArn"]}}
 
 
-STEP_TYPES = {
+# A handler returns the steps it unlocks (a condition's chosen branch), or None.
+StepHandler = Callable[[RunningExecution, Step, Entry], Optional[List[Step]]]
+STEP_TYPES: Dict[str, StepHandler] = {
     "Processing": processing_step,
     "Training": training_step,
     "Transform": transform_step,

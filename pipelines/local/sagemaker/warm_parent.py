@@ -13,12 +13,18 @@ Protocol (one JSON object per line): the engine sends {"launches": [{"host", "ar
 parent.
 """
 
+from __future__ import annotations  # the warm parent imports nothing it does not need
+
 import json
 import os
 import signal
 import sys
 import time
 import traceback
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Any, NoReturn, Optional
 
 # Read by these libraries at import time, so set before the imports: OpenMP threads must not
 # spin-wait on a shared 2-core machine, and Great Expectations must not phone home.
@@ -35,7 +41,7 @@ PRELOAD = (
 )
 
 
-def die_with_parent():
+def die_with_parent() -> None:
     """Ask Linux to kill this process when its parent dies (prctl PR_SET_PDEATHSIG): a killed
     `churn run` takes its warm parent and the jobs forked from it along, instead of leaving
     them running. Elsewhere a no-op."""
@@ -49,7 +55,7 @@ def die_with_parent():
         os._exit(1)
 
 
-def preload():
+def preload() -> None:
     for name in PRELOAD:
         try:
             __import__(name)
@@ -60,7 +66,7 @@ def preload():
     matplotlib.use("Agg")  # no display in a job
 
 
-def run_child(launch):
+def run_child(launch: dict[str, Any]) -> NoReturn:
     """In the forked child: become the job's process, run it, never return."""
     die_with_parent()  # a job ends with the warm parent, as a container with its job
     code = 1
@@ -114,14 +120,16 @@ def run_child(launch):
         os._exit(code)
 
 
-def run_launches(launches, timeout):
+def run_launches(launches: list[dict[str, Any]], timeout: Optional[float]) -> dict[str, Any]:
     pids = {}
     for launch in launches:
         pid = os.fork()
         if pid == 0:
             run_child(launch)
         pids[pid] = launch["host"]
-    codes, usage, timed_out = {}, {}, False
+    codes: dict[str, int] = {}
+    usage: dict[str, dict[str, float]] = {}
+    timed_out = False
     deadline = time.time() + timeout if timeout else None
     while len(codes) < len(pids):
         pid, status, rusage = os.wait4(-1, os.WNOHANG)
@@ -147,7 +155,7 @@ def run_launches(launches, timeout):
     }
 
 
-def main():
+def main() -> None:
     die_with_parent()
     preload()
     out = sys.stdout

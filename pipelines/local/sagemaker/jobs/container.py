@@ -12,6 +12,8 @@ virtualenv has every package the images have); each job gets a thread budget (OM
 and a passive OpenMP wait policy, so jobs sharing two cores do not spin against each other.
 """
 
+from __future__ import annotations  # the job processes import this: no typing at run time
+
 import collections
 import json
 import os
@@ -23,6 +25,23 @@ from pipelines.local.sagemaker.expressions import as_text
 from pipelines.local.sagemaker.failure import StepFailure
 from processing.churn_job import ArchiveError, extract_archive
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional, Protocol, Sequence, Union
+
+    from pipelines.local.s3 import Store
+
+    # What a runner answers for each host it ran: (host, return code, log path).
+    Results = list[tuple[str, int, Path]]
+
+    class Runner(Protocol):
+        """What a job kind asks of its runner (pipelines/local/sagemaker/runners.py)."""
+
+        def run(
+            self, launches: list[Launch], timeout: Optional[float], private_network: bool = ...
+        ) -> Results: ...
+
+
 CORES = os.cpu_count() or 1
 BASE_ENV_KEYS = ("HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
 LOG_TAIL_LINES = 20
@@ -31,30 +50,30 @@ LOG_TAIL_LINES = 20
 Launch = collections.namedtuple("Launch", "host argv env cwd log")
 
 
-def hosts_of(count):
+def hosts_of(count: Union[int, str]) -> list[str]:
     return ["algo-%d" % (i + 1) for i in range(int(count))]
 
 
-def thread_budget(concurrent):
+def thread_budget(concurrent: int) -> int:
     return max(1, CORES // max(1, concurrent))
 
 
 class Container(object):
     """One host's stand-in filesystem: maps /opt/ml/... to <root>/opt/ml/..."""
 
-    def __init__(self, root):
+    def __init__(self, root: Union[str, Path]) -> None:
         self.root = Path(root)
 
-    def path(self, container_path):
+    def path(self, container_path: str) -> Path:
         return self.root / container_path.lstrip("/")
 
-    def rewrite(self, value):
+    def rewrite(self, value: Any) -> Any:
         if isinstance(value, str) and value.startswith("/opt/ml"):
             return str(self.path(value))
         return value
 
 
-def base_env(threads):
+def base_env(threads: int) -> dict[str, str]:
     env = {k: os.environ[k] for k in BASE_ENV_KEYS if k in os.environ}
     # The job's python3 is this interpreter; its scripts find the same packages.
     env["PATH"] = os.pathsep.join(
@@ -75,7 +94,7 @@ def base_env(threads):
     return env
 
 
-def stringify_app(request):
+def stringify_app(request: dict[str, Any]) -> dict[str, Any]:
     """The API takes container arguments and environment values as strings; a pipeline
     parameter in them arrives as its text."""
     request = dict(request)
@@ -89,19 +108,21 @@ def stringify_app(request):
     return request
 
 
-def command(argv):
+def command(argv: Sequence[str]) -> list[str]:
     """python3 / python in an entrypoint mean this interpreter."""
     if argv and os.path.basename(argv[0]) in ("python3", "python"):
         return [sys.executable] + list(argv[1:])
     return list(argv)
 
 
-def write_json(path, obj):
+def write_json(path: Path, obj: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=1, default=str))
 
 
-def copy_inputs(store, uri, destination, shard=None):
+def copy_inputs(
+    store: Store, uri: str, destination: Path, shard: Optional[tuple[int, int]] = None
+) -> int:
     """Download an S3Prefix input. `shard` = (index, count) for ShardedByS3Key: objects are
     dealt out by sorted key, as SageMaker deals about 1/n of the objects to each instance."""
     destination.mkdir(parents=True, exist_ok=True)
@@ -116,7 +137,7 @@ def copy_inputs(store, uri, destination, shard=None):
     return len(objects)
 
 
-def tail(path, lines=LOG_TAIL_LINES):
+def tail(path: Union[str, Path], lines: int = LOG_TAIL_LINES) -> str:
     try:
         text = Path(path).read_text(errors="replace")
     except OSError:
@@ -124,7 +145,7 @@ def tail(path, lines=LOG_TAIL_LINES):
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
-def last_message(text):
+def last_message(text: str) -> str:
     """The last unindented log line and the indented lines under it: a script's error with
     its details, or the exception line that ends a traceback."""
     lines = [line for line in text.splitlines() if line.strip()]
@@ -132,7 +153,7 @@ def last_message(text):
     return "\n".join(lines[starts[-1] :]) if starts else "\n".join(lines[-1:])
 
 
-def raise_first_failure(results, failure_file):
+def raise_first_failure(results: Results, failure_file: Optional[Callable[[str], Path]]) -> None:
     for host, code, log in results:
         if code != 0:
             message = ""
@@ -145,13 +166,13 @@ def raise_first_failure(results, failure_file):
             raise StepFailure("%s exited with code %d: %s" % (host, code, reason), log, tail_text)
 
 
-def timed_out(timeout, log):
+def timed_out(timeout: float, log: Union[str, Path]) -> StepFailure:
     return StepFailure(
         "MaxRuntimeInSeconds (%d s) exceeded; the job was stopped" % timeout, log, tail(log)
     )
 
 
-def unpack(archive, destination, uri):
+def unpack(archive: Path, destination: Path, uri: str) -> None:
     """A code or model archive from the store, unpacked with the one safe extractor."""
     try:
         extract_archive(archive, destination, label=uri)

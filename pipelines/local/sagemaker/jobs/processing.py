@@ -2,6 +2,8 @@
 inputs copied in (ShardedByS3Key dealt out by key), the config files written, the entrypoint
 run on every host, outputs copied back once every host exited 0."""
 
+from __future__ import annotations  # kept light as the job layer: no typing at run time
+
 import time
 from pathlib import Path
 
@@ -20,8 +22,21 @@ from pipelines.local.sagemaker.jobs.container import (
     write_json,
 )
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Any, Union
 
-def run_processing(request, job_name, workdir, store, runner):
+    from pipelines.local.s3 import Store
+    from pipelines.local.sagemaker.jobs.container import Runner
+
+
+def run_processing(
+    request: dict[str, Any],
+    job_name: str,
+    workdir: Union[str, Path],
+    store: Store,
+    runner: Runner,
+) -> dict[str, Any]:
     """Run a CreateProcessingJob request; returns its DescribeProcessingJob-shaped dict."""
     started = time.time()
     request = stringify_app(request)
@@ -32,7 +47,8 @@ def run_processing(request, job_name, workdir, store, runner):
     inputs = request.get("ProcessingInputs", [])
     outputs = request.get("ProcessingOutputConfig", {}).get("Outputs", [])
     arn = sagemaker_arn("processing-job", job_name)
-    launches, containers = [], {}
+    launches: list[Launch] = []
+    containers: dict[str, Container] = {}
     for index, host in enumerate(hosts):
         c = containers[host] = Container(Path(workdir) / host)
         for item in inputs:

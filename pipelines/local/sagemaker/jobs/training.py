@@ -14,6 +14,8 @@ the job ends however it ends, as SageMaker keeps the checkpoints of a stopped or
 job: a job started again with the same CheckpointConfig resumes from them.
 """
 
+from __future__ import annotations  # kept light as the job layer: no typing at run time
+
 import json
 import re
 import socket
@@ -36,8 +38,15 @@ from pipelines.local.sagemaker.jobs.container import (
     write_json,
 )
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Any, Iterable, Union
 
-def decode_hyperparameter(value):
+    from pipelines.local.s3 import Store
+    from pipelines.local.sagemaker.jobs.container import Runner
+
+
+def decode_hyperparameter(value: Any) -> Any:
     """The toolkit json.loads each value when it can ("5" -> 5, '"train.py"' -> "train.py")."""
     try:
         return json.loads(value)
@@ -45,7 +54,7 @@ def decode_hyperparameter(value):
         return value
 
 
-def encode_env(value):
+def encode_env(value: Any) -> str:
     """mapping.to_env_vars: strings raw, None empty, anything else compact sorted JSON."""
     if isinstance(value, str):
         return value
@@ -54,10 +63,10 @@ def encode_env(value):
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def cli_args(hyperparameters):
+def cli_args(hyperparameters: dict[str, Any]) -> list[str]:
     """mapping.to_cmd_args: sorted keys, `--key value` (`-k` for one letter), str() values,
     dicts as k1=v1,k2=v2."""
-    args = []
+    args: list[str] = []
     for key in sorted(hyperparameters):
         value = hyperparameters[key]
         if isinstance(value, dict):
@@ -66,7 +75,15 @@ def cli_args(hyperparameters):
     return args
 
 
-def training_env(request, job_name, host, hosts, c, threads, region):
+def training_env(
+    request: dict[str, Any],
+    job_name: str,
+    host: str,
+    hosts: list[str],
+    c: Container,
+    threads: int,
+    region: str,
+) -> tuple[dict[str, str], dict[str, Any], str]:
     hps_raw = request.get("HyperParameters") or {}
     decoded = {k: decode_hyperparameter(v) for k, v in hps_raw.items()}
     user_hps = {k: v for k, v in decoded.items() if not k.startswith("sagemaker_")}
@@ -88,7 +105,7 @@ def training_env(request, job_name, host, hosts, c, threads, region):
     input_config = json.loads(c.path("/opt/ml/input/config/inputdataconfig.json").read_text())
     resource_config = json.loads(c.path("/opt/ml/input/config/resourceconfig.json").read_text())
     log_level = decoded.get("sagemaker_container_log_level", 20)
-    env = {
+    env: dict[str, Any] = {
         "SM_MODEL_DIR": "/opt/ml/model",
         "SM_CHANNELS": channels,
         "SM_HPS": user_hps,
@@ -150,7 +167,7 @@ def training_env(request, job_name, host, hosts, c, threads, region):
     return out, user_hps, program
 
 
-def pack_model(folders, tar_path):
+def pack_model(folders: Iterable[Path], tar_path: Path) -> Path:
     """model.tar.gz: the files of every host's folder at the archive root (SageMaker merges
     the hosts' /opt/ml/model)."""
     tar_path.parent.mkdir(parents=True, exist_ok=True)
@@ -162,10 +179,12 @@ def pack_model(folders, tar_path):
     return tar_path
 
 
-def final_metrics(definitions, logs):
+def final_metrics(
+    definitions: list[dict[str, Any]], logs: Iterable[Union[str, Path]]
+) -> list[dict[str, Any]]:
     """Apply MetricDefinitions to the job logs with tabs as #011 (CloudWatch's spelling); the
     last value of each metric wins, as in FinalMetricDataList."""
-    found = {}
+    found: dict[str, float] = {}
     for log in logs:
         for line in Path(log).read_text(errors="replace").splitlines():
             line = line.replace("\t", "#011")
@@ -179,13 +198,20 @@ def final_metrics(definitions, logs):
     return [{"MetricName": k, "Value": v, "Timestamp": time.time()} for k, v in found.items()]
 
 
-def _free_port():
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def run_training(request, job_name, workdir, store, runner, region="local"):
+def run_training(
+    request: dict[str, Any],
+    job_name: str,
+    workdir: Union[str, Path],
+    store: Store,
+    runner: Runner,
+    region: str = "local",
+) -> dict[str, Any]:
     """Run a CreateTrainingJob request (script mode); returns DescribeTrainingJob's shape."""
     started = time.time()
     resources = request["ResourceConfig"]
@@ -202,7 +228,8 @@ def run_training(request, job_name, workdir, store, runner, region="local"):
     checkpoint = request.get("CheckpointConfig")
     checkpoint_dir = (checkpoint or {}).get("LocalPath") or "/opt/ml/checkpoints"
     tracker = "127.0.0.1:%d" % _free_port() if len(hosts) > 1 else None
-    launches, containers = [], {}
+    launches: list[Launch] = []
+    containers: dict[str, Container] = {}
     for host in hosts:
         c = containers[host] = Container(Path(workdir) / host)
         data_config = {}

@@ -6,6 +6,8 @@ The worker is the serving layer's (pipelines/serving/batch_transform.py), starte
 name: the job knows only the command line a container would run.
 """
 
+from __future__ import annotations  # kept light as the job layer: no typing at run time
+
 import sys
 import time
 from pathlib import Path
@@ -23,10 +25,24 @@ from pipelines.local.sagemaker.jobs.container import (
     unpack,
 )
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Any, Union
+
+    from pipelines.local.s3 import Store
+    from pipelines.local.sagemaker.jobs.container import Runner
+
 TRANSFORM_WORKER = "pipelines.serving.batch_transform"
 
 
-def run_transform(request, job_name, workdir, store, runner, model):
+def run_transform(
+    request: dict[str, Any],
+    job_name: str,
+    workdir: Union[str, Path],
+    store: Store,
+    runner: Runner,
+    model: dict[str, Any],
+) -> dict[str, Any]:
     """Run a CreateTransformJob request against a model made by CreateModel (`model`)."""
     started = time.time()
     processing = request.get("DataProcessing") or {}
