@@ -27,7 +27,7 @@ def record_endpoint(home, name, argv):
             }
         )
         hosting.create_endpoint(name, name + "-config", lambda model: {"ModelName": model})
-        (child,) = hosting._children.values()
+        (child,) = hosting.processes._children.values()
         return child
     finally:
         db.close()
@@ -100,7 +100,7 @@ def test_a_name_sagemaker_refuses_is_refused_before_anything_is_written(tmp_path
             )
             hosting.create_endpoint(endpoint, config, lambda model: {"ModelName": model})
         assert "Value '../../x' at" in str(refused.value)
-        assert hosting._children == {}
+        assert hosting.processes._children == {}
     finally:
         db.close()
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "home", "registry.db"]

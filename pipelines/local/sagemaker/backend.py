@@ -9,10 +9,12 @@ from typing import Dict, List, Optional, Protocol, Union
 
 from pipelines.local.s3 import Store
 from pipelines.local.sagemaker.database import connect
-from pipelines.local.sagemaker.hosting import Hosting, HostLauncher
+from pipelines.local.sagemaker.hosting import Hosting
 from pipelines.local.sagemaker.records import ExecutionRecords
 from pipelines.local.sagemaker.registry import Registry
 from pipelines.local.sagemaker.runners import JobRunner, make_runner
+from pipelines.local.sagemaker.schedules import MonitoringSchedules
+from pipelines.local.sagemaker.serving_processes import HostLauncher
 from pipelines.local.sagemaker.step_cache import StepCache
 
 
@@ -63,6 +65,10 @@ class SageMakerBackend(object):
         if self._hosting is None:
             self._hosting = Hosting(lambda: self.db, self.home, self.launcher)
         return self._hosting
+
+    @property
+    def monitoring_schedules(self) -> MonitoringSchedules:
+        return MonitoringSchedules(lambda: self.db)
 
     @property
     def step_cache(self) -> StepCache:

@@ -23,29 +23,19 @@ answers with. One serving process serves an endpoint whatever its InitialInstanc
 
 import http.client
 import json
-import os
-import signal
-import socket
 import sqlite3
-import subprocess
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from pipelines.errors import DeployError
 from pipelines.local.arns import sagemaker_arn
-from pipelines.local.processes import process_start, same_process, still_runs
+from pipelines.local.sagemaker.serving_processes import HostLauncher, ModelOf, ServingProcesses
 from processing.churn_schema import SAGEMAKER_NAME
 
 DRAIN_SECONDS = 1.0  # after a switch: a request routed to the old process just before it
-STOP_SECONDS = 40.0  # the serving process's graceful shutdown is 30 s
-PING_TIMEOUT = 0.5
 
 Json = Dict[str, Any]
-# launcher(model, port, endpoint, capture config or None, log path) -> the serving argv
-HostLauncher = Callable[[Json, int, str, Optional[Json], str], List[str]]
-# model_of(model name) -> its CreateModel request
-ModelOf = Callable[[str], Json]
 
 
 class HostingError(DeployError):
@@ -65,8 +55,7 @@ class Hosting(object):
     ) -> None:
         self._connection = connection  # the calling thread's database connection
         self.home = Path(home)
-        self.launcher = launcher
-        self._children: Dict[int, "subprocess.Popen[bytes]"] = {}
+        self.processes = ServingProcesses(self.home, launcher)
         self.deleted: Dict[str, Dict[int, str]] = {}  # endpoint: what delete_endpoint reported
 
     @property
@@ -125,7 +114,7 @@ class Hosting(object):
             raise HostingError(
                 "Cannot create already existing endpoint %r" % sagemaker_arn("endpoint", name)
             )
-        process = self._start(name, config, model_of)
+        process = self.processes.start(name, config, model_of)
         now = time.time()
         with self.db:
             self.db.execute(
@@ -149,7 +138,7 @@ class Hosting(object):
                 % (sagemaker_arn("endpoint", name), row["status"])
             )
         config = self.describe_endpoint_config(config_name)
-        process = self._start(name, config, model_of)
+        process = self.processes.start(name, config, model_of)
         with self.db:
             self.db.execute(
                 "UPDATE endpoints SET status = 'Updating', pending = ?, pending_config = ?, "
@@ -163,14 +152,14 @@ class Hosting(object):
         # create_endpoint writes every row with its process: the else is never taken here
         serving: Any = json.loads(row["serving"]) if row["serving"] else None
         if row["status"] == "Creating":
-            state = self._probe(serving)
+            state = self.processes.probe(serving)
             if state == "ready":
                 self._set(name, status="InService")
             elif state == "dead":
-                self._set(name, status="Failed", failure=self._reason(serving))
+                self._set(name, status="Failed", failure=self.processes.reason(serving))
         elif row["status"] == "Updating":
             pending = json.loads(row["pending"])
-            state = self._probe(pending)
+            state = self.processes.probe(pending)
             if state == "ready":
                 self._set(
                     name,
@@ -181,7 +170,7 @@ class Hosting(object):
                     pending_config=None,
                 )
                 time.sleep(DRAIN_SECONDS)
-                self._stop(serving)
+                self.processes.stop(serving)
             elif state == "dead":
                 # As SageMaker does: the endpoint keeps its previous configuration.
                 self._set(
@@ -189,10 +178,10 @@ class Hosting(object):
                     status="InService",
                     pending=None,
                     pending_config=None,
-                    failure=self._reason(pending),
+                    failure=self.processes.reason(pending),
                 )
-        elif row["status"] == "InService" and self._probe(serving) == "dead":
-            self._set(name, status="Failed", failure=self._reason(serving))
+        elif row["status"] == "InService" and self.processes.probe(serving) == "dead":
+            self._set(name, status="Failed", failure=self.processes.reason(serving))
         return self._description(self._endpoint(name))
 
     def list_endpoints(self) -> List[Json]:
@@ -208,7 +197,7 @@ class Hosting(object):
         for column in ("pending", "serving"):
             if row[column]:
                 process = json.loads(row[column])
-                processes[process["pid"]] = self._stop(process)
+                processes[process["pid"]] = self.processes.stop(process)
         with self.db:
             self.db.execute("DELETE FROM endpoints WHERE name = ?", (name,))
         self.deleted[name] = processes  # DeleteEndpoint answers nothing; a command may tell
@@ -256,139 +245,6 @@ class Hosting(object):
             return response.status, response.getheader("Content-Type"), response.read()
         finally:
             connection.close()
-
-    # ------------------------------------------------------------------ monitoring schedules
-    # Recorded as SageMaker records them; locally `churn monitor` runs the checks they name.
-
-    def create_monitoring_schedule(self, request: Json) -> Json:
-        name = request["MonitoringScheduleName"]
-        if self._row("monitoring_schedules", name):
-            raise HostingError("Monitoring schedule %s already exists" % name, "ResourceInUse")
-        now = time.time()
-        with self.db:
-            self.db.execute(
-                "INSERT INTO monitoring_schedules VALUES (?, ?, ?, ?)",
-                (name, now, now, json.dumps(request)),
-            )
-        return {"MonitoringScheduleArn": sagemaker_arn("monitoring-schedule", name)}
-
-    def describe_monitoring_schedule(self, name: str) -> Json:
-        row = self._row("monitoring_schedules", name)
-        if row is None:
-            raise HostingError("Monitoring schedule %s does not exist" % name, "ResourceNotFound")
-        request = json.loads(row["request"])
-        config = request["MonitoringScheduleConfig"]
-        inputs = config.get("MonitoringJobDefinition", {}).get("MonitoringInputs") or [{}]
-        return {
-            "MonitoringScheduleArn": sagemaker_arn("monitoring-schedule", name),
-            "MonitoringScheduleName": name,
-            "MonitoringScheduleStatus": "Scheduled",
-            "MonitoringType": config.get("MonitoringType", "DataQuality"),
-            "MonitoringScheduleConfig": config,
-            "EndpointName": inputs[0].get("EndpointInput", {}).get("EndpointName"),
-            "CreationTime": row["created"],
-            "LastModifiedTime": row["updated"],
-        }
-
-    def update_monitoring_schedule(self, request: Json) -> Json:
-        name = request["MonitoringScheduleName"]
-        self.describe_monitoring_schedule(name)
-        with self.db:
-            self.db.execute(
-                "UPDATE monitoring_schedules SET request = ?, updated = ? WHERE name = ?",
-                (json.dumps(request), time.time(), name),
-            )
-        return {"MonitoringScheduleArn": sagemaker_arn("monitoring-schedule", name)}
-
-    def delete_monitoring_schedule(self, name: str) -> None:
-        self.describe_monitoring_schedule(name)
-        with self.db:
-            self.db.execute("DELETE FROM monitoring_schedules WHERE name = ?", (name,))
-
-    def list_monitoring_schedules(self) -> List[Json]:
-        """DescribeMonitoringSchedule of every schedule, oldest first."""
-        rows = self.db.execute("SELECT name FROM monitoring_schedules ORDER BY created")
-        return [self.describe_monitoring_schedule(r["name"]) for r in rows.fetchall()]
-
-    # ------------------------------------------------------------------ processes
-
-    def _start(self, name: str, config: Json, model_of: ModelOf) -> Json:
-        if self.launcher is None:
-            raise HostingError("this home's hosting has no launcher for serving processes")
-        variant = config["ProductionVariants"][0]
-        model = model_of(variant["ModelName"])
-        folder = self.home / "endpoints" / name
-        folder.mkdir(parents=True, exist_ok=True)
-        log = folder / ("%s.log" % config["EndpointConfigName"])
-        port = _free_port()
-        argv = self.launcher(model, port, name, config.get("DataCaptureConfig"), str(log))
-        with open(log, "ab") as out:
-            child = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-            )
-        self._children[child.pid] = child
-        return {
-            "pid": child.pid,
-            "process_start": process_start(child.pid),  # with the pid, names this process
-            "port": port,
-            "log": str(log),
-            "config": config["EndpointConfigName"],
-            "started": time.time(),
-        }
-
-    def _probe(self, process: Json) -> str:
-        """ "ready" (answers /ping), "dead" (exited), or "starting"."""
-        if not _alive(process, self._children.get(process["pid"])):
-            return "dead"
-        try:
-            connection = http.client.HTTPConnection(
-                "127.0.0.1", process["port"], timeout=PING_TIMEOUT
-            )
-            connection.request("GET", "/ping")
-            ready = connection.getresponse().status == 200
-            connection.close()
-        except OSError:
-            return "starting"
-        return "ready" if ready else "starting"
-
-    def _stop(self, process: Json) -> str:
-        """SIGTERM, then wait for the graceful shutdown (in-flight requests, capture); only
-        ever to the endpoint's own process. "stopped", "exited" or "unverified" (see
-        delete_endpoint)."""
-        pid = process["pid"]
-        child = self._children.get(pid)
-        if not _alive(process, child):
-            return "exited"
-        if child is None and same_process(process["pid"], process.get("process_start")) is None:
-            return "unverified"
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return "exited"
-        deadline = time.time() + STOP_SECONDS
-        while time.time() < deadline and _alive(process, child):
-            time.sleep(0.05)
-        if _alive(process, child):
-            os.kill(pid, signal.SIGKILL)
-        return "stopped"
-
-    @staticmethod
-    def _reason(process: Json) -> str:
-        try:
-            lines = Path(process["log"]).read_text(errors="replace").strip().splitlines()
-        except OSError:
-            lines = []
-        last = lines[-1] if lines else "the serving process exited"
-        return "the serving process for %s exited: %s (log: %s)" % (
-            process["config"],
-            last,
-            process["log"],
-        )
 
     # ------------------------------------------------------------------ records
 
@@ -460,17 +316,3 @@ def _checked_name(name: str, member: str) -> str:
             % (name, member, SAGEMAKER_NAME.pattern.rstrip("$"))
         )
     return name
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _alive(process: Json, child: "Optional[subprocess.Popen[bytes]]" = None) -> bool:
-    """Whether the endpoint's process runs. One this control plane started is asked directly
-    (which also reaps it); any other by its pid, which must not name another process now."""
-    if child is not None:
-        return child.poll() is None
-    return still_runs(process["pid"], process.get("process_start"))

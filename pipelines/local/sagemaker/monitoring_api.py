@@ -23,7 +23,9 @@ class MonitoringOperations(TagOperations):
         self._request(op, request)
         stored = {k: v for k, v in request.items() if k != "Tags"}
         with self._refusals(op):
-            arn = self.backend.hosting.create_monitoring_schedule(stored)["MonitoringScheduleArn"]
+            arn = self.backend.monitoring_schedules.create_monitoring_schedule(stored)[
+                "MonitoringScheduleArn"
+            ]
         self._tag(arn, request.get("Tags") or [])
         return self._answer(op, {"MonitoringScheduleArn": arn})
 
@@ -32,7 +34,7 @@ class MonitoringOperations(TagOperations):
         op = "DescribeMonitoringSchedule"
         self._request(op, request)
         with self._refusals(op):
-            described = self.backend.hosting.describe_monitoring_schedule(
+            described = self.backend.monitoring_schedules.describe_monitoring_schedule(
                 request["MonitoringScheduleName"]
             )
         return self._answer(op, shaped_top_level(op, described))
@@ -42,7 +44,7 @@ class MonitoringOperations(TagOperations):
         op = "UpdateMonitoringSchedule"
         self._request(op, request)
         with self._refusals(op):
-            arn = self.backend.hosting.update_monitoring_schedule(request)
+            arn = self.backend.monitoring_schedules.update_monitoring_schedule(request)
         return self._answer(op, arn)
 
     def delete_monitoring_schedule(self, **request: Any) -> Answer:
@@ -51,7 +53,7 @@ class MonitoringOperations(TagOperations):
         self._request(op, request)
         name = request["MonitoringScheduleName"]
         with self._refusals(op):
-            self.backend.hosting.delete_monitoring_schedule(name)
+            self.backend.monitoring_schedules.delete_monitoring_schedule(name)
         self._untag(sagemaker_arn("monitoring-schedule", name))
         return self._answer(op, {})
 
@@ -60,7 +62,7 @@ class MonitoringOperations(TagOperations):
         op = "ListMonitoringSchedules"
         self._request(op, request)
         items = []
-        for s in self.backend.hosting.list_monitoring_schedules():
+        for s in self.backend.monitoring_schedules.list_monitoring_schedules():
             summary = {
                 "MonitoringScheduleName": s["MonitoringScheduleName"],
                 "MonitoringScheduleArn": s["MonitoringScheduleArn"],
