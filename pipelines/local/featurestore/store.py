@@ -22,8 +22,6 @@ import threading
 from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
-from botocore.utils import parse_to_aware_datetime
-
 from pipelines.local.api import Answer, TwinClient
 from pipelines.local.featurestore import groups
 from pipelines.local.featurestore.catalog import GROUPS, Description
@@ -124,6 +122,9 @@ class SageMakerClient(TwinClient):
     def list_feature_groups(self, **request: Any) -> Answer:
         op = "ListFeatureGroups"
         self._request(op, request)
+        # botocore.utils (50 ms of import) only for a listing that asks for it.
+        from botocore.utils import parse_to_aware_datetime
+
         wanted = [
             lambda d: request.get("NameContains", "").lower() in d["FeatureGroupName"].lower(),
             lambda d: (

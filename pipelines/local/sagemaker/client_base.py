@@ -15,8 +15,6 @@ import json
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-from botocore.utils import parse_to_aware_datetime
-
 from pipelines.errors import UserError
 from pipelines.local.api import Answer, Request, TwinClient, client_error
 from pipelines.local.parameters import error_status, output_shape
@@ -48,6 +46,8 @@ def as_datetime(value: Any) -> datetime.datetime:
         return value
     if isinstance(value, (int, float)):
         return datetime.datetime.fromtimestamp(value, datetime.timezone.utc)
+    from botocore.utils import parse_to_aware_datetime  # botocore.utils: 50 ms of import
+
     return parse_to_aware_datetime(value)
 
 
@@ -156,7 +156,7 @@ def listing(
         ("LastModifiedTimeBefore", "LastModifiedTime", False),
     ):
         if request.get(key) is not None:
-            bound = parse_to_aware_datetime(request[key])
+            bound = as_datetime(request[key])
             items = [i for i in items if (i[member] > bound) == after and i[member] != bound]
     by = request.get("SortBy") or "CreationTime"
     key_of: Callable[[Dict[str, Any]], Any] = {
