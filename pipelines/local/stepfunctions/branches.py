@@ -31,6 +31,8 @@ class BranchStates:
         history = self.execution.history
         history.add("ParallelStateStarted")
         branches = state["Branches"]
+        if "Parameters" in state:  # each branch's input, as a Task's Parameters are its call's
+            effective = processing.template(state["Parameters"], effective, context)
         try:
             results = self._concurrently(
                 [(self._branch(b), effective, context) for b in branches],
