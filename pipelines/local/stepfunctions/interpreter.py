@@ -80,6 +80,7 @@ def validate(definition: Document, integrations: Integrations, where: str = "") 
             "CausePath",
             "ResultPath",
             "TimeoutSecondsPath",
+            "MaxConcurrencyPath",
         ):
             value = state.get(field)
             if isinstance(value, str) and not intrinsics.is_intrinsic(value):
