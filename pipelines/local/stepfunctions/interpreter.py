@@ -219,13 +219,15 @@ class Execution:
                 {"output": json.dumps(self.output), "outputDetails": {"truncated": False}},
             )
         except StatesError as e:
-            self.error, self.cause = e.error, e.cause
+            # A Fail state without Error or Cause: the execution has none (not "")
+            self.error, self.cause = e.error or None, e.cause or None
+            details = {k: v for k, v in (("error", self.error), ("cause", self.cause)) if v}
             if e.error == errors.TIMEOUT and self._past_deadline():
                 self.status = "TIMED_OUT"
-                self.history.add("ExecutionTimedOut", {"error": e.error, "cause": e.cause})
+                self.history.add("ExecutionTimedOut", details)
             else:
                 self.status = "FAILED"
-                self.history.add("ExecutionFailed", {"error": e.error, "cause": e.cause})
+                self.history.add("ExecutionFailed", details)
         finally:
             self.cancelled.set()
             self.stopped = self.clock.now()
