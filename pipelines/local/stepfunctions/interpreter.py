@@ -33,6 +33,7 @@ from pipelines.local.stepfunctions.runtime import (
 from pipelines.local.stepfunctions.tasks import TaskStates
 
 STATE_TYPES = ("Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map")
+RETRYING = ("Task", "Parallel", "Map")  # the states with a Retry field
 
 
 class DefinitionError(ValueError):
@@ -281,10 +282,10 @@ class Machine(TaskStates, BranchStates):
             kind + "StateEntered",
             {"name": name, "input": json.dumps(raw), "inputDetails": {"truncated": False}},
         )
-        context = dict(
-            context,
-            State={"Name": name, "EnteredTime": iso(self.execution.clock.now()), "RetryCount": 0},
-        )
+        entered: Document = {"Name": name, "EnteredTime": iso(self.execution.clock.now())}
+        if kind in RETRYING:  # RetryCount only where a Retry can run the state again
+            entered["RetryCount"] = 0
+        context = dict(context, State=entered)
         following: Optional[str]
         try:
             if kind == "Fail":
