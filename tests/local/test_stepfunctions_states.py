@@ -185,7 +185,9 @@ def test_a_wait_more_than_two_to_the_31_seconds_ahead_fails_at_once():
 @pytest.mark.fast
 def test_an_invalid_wait_timestamp_is_refused_at_create_state_machine(tmp_path):
     sfn = StepFunctions(tmp_path / "home", Integrations(), Clock())
-    definition = machine({"Later": {"Type": "Wait", "Timestamp": "2024-08-18 17:33:00", "End": True}})
+    definition = machine(
+        {"Later": {"Type": "Wait", "Timestamp": "2024-08-18 17:33:00", "End": True}}
+    )
     with pytest.raises(ClientError) as refused:
         sfn.create_state_machine(
             name="m", definition=json.dumps(definition), roleArn="arn:aws:iam::1:role/r"

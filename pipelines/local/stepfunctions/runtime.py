@@ -130,7 +130,9 @@ class Run(Protocol):
     integrations: Integrations
     history: History
     clock: Clock
-    deadline: Optional[float]
     status: str
+
+    @property
+    def deadline(self) -> Optional[float]: ...
 
     def check_deadline(self) -> None: ...
