@@ -4,6 +4,7 @@ Machine).
 """
 
 import concurrent.futures
+import json
 import threading
 from typing import Any, Optional
 
@@ -31,6 +32,8 @@ class BranchStates:
         history = self.execution.history
         history.add("ParallelStateStarted")
         branches = state["Branches"]
+        if "Parameters" in state:  # each branch's input, as a Task's Parameters are its call's
+            effective = processing.template(state["Parameters"], effective, context)
         try:
             results = self._concurrently(
                 [(self._branch(b), effective, context) for b in branches],
@@ -57,7 +60,18 @@ class BranchStates:
             item_context = dict(context, Map={"Item": {"Index": index, "Value": item}})
             value = processing.template(selector, effective, item_context) if selector else item
             work.append((self._branch(processor), value, context))
-        limit = state.get("MaxConcurrency", 0) or MAP_CONCURRENCY
+        limit = state.get("MaxConcurrency", 0)
+        if "MaxConcurrencyPath" in state:
+            limit = processing.select(
+                effective, state["MaxConcurrencyPath"], context, "MaxConcurrencyPath"
+            )
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+                raise StatesError(
+                    errors.RUNTIME,
+                    "The MaxConcurrencyPath of Map state %r selected %s, not a non-negative "
+                    "integer" % (name, json.dumps(limit)),
+                )
+        limit = limit or MAP_CONCURRENCY
         try:
             results = self._concurrently(work, limit, map_state=name)
         except StatesError:

@@ -262,8 +262,9 @@ class Executions(StateMachines):
             out["stopDate"] = execution.stopped
         if execution.status == "SUCCEEDED":
             out["output"] = json.dumps(execution.output)
-        if execution.error is not None:
-            out.update(error=execution.error, cause=execution.cause)
+        for key, value in (("error", execution.error), ("cause", execution.cause)):
+            if value is not None:
+                out[key] = value
         return out
 
     def _load(self, execution: str, op: str) -> Dict[str, Any]:

@@ -33,6 +33,8 @@ from pipelines.local.stepfunctions.runtime import (
 from pipelines.local.stepfunctions.tasks import TaskStates
 
 STATE_TYPES = ("Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map")
+RETRYING = ("Task", "Parallel", "Map")  # the states with a Retry field
+LONGEST_WAIT = 2**31  # seconds: a Wait further ahead fails at once with States.Runtime
 
 
 class DefinitionError(ValueError):
@@ -80,12 +82,18 @@ def validate(definition: Document, integrations: Integrations, where: str = "") 
             "CausePath",
             "ResultPath",
             "TimeoutSecondsPath",
+            "MaxConcurrencyPath",
         ):
             value = state.get(field)
             if isinstance(value, str) and not intrinsics.is_intrinsic(value):
                 _parse(value, here + field)
         for field in ("Parameters", "ResultSelector", "ItemSelector"):
             _check_template(state.get(field), here + field)
+        if kind == "Wait" and "Timestamp" in state and choice.timestamp(state["Timestamp"]) is None:
+            raise DefinitionError(
+                "%sTimestamp %r is not an RFC 3339 timestamp (2024-08-18T17:33:00Z)"
+                % (here, state["Timestamp"])
+            )
         if kind == "Task":
             if "Resource" not in state:
                 raise DefinitionError("%sa Task needs a Resource" % here)
@@ -182,7 +190,25 @@ class Execution:
         self.stopped: Optional[float] = None
         self.cancelled = threading.Event()
         timeout = definition.get("TimeoutSeconds")
-        self.deadline = self.started + timeout if timeout else None
+        self.timeout_at = self.started + timeout if timeout else None
+        # The seconds Wait states passed over in less time (a clock that shortens waits): the
+        # execution's own time is the clock's plus these, and TimeoutSeconds counts in it.
+        self.skipped = 0.0
+        self._skip_lock = threading.Lock()
+
+    @property
+    def deadline(self) -> Optional[float]:
+        """When, on the clock, the execution times out (as far as its waits so far say)."""
+        return None if self.timeout_at is None else self.timeout_at - self.skipped
+
+    def own_time(self) -> float:
+        return self.clock.now() + self.skipped
+
+    def waited(self, since: float, seconds: float) -> None:
+        """A wait begun at own_time() `since` of `seconds` is over: own time is at least its
+        end (waits at once in parallel branches count once)."""
+        with self._skip_lock:
+            self.skipped = max(self.skipped, since + seconds - self.clock.now())
 
     def context(self) -> Document:
         return {
@@ -218,20 +244,22 @@ class Execution:
                 {"output": json.dumps(self.output), "outputDetails": {"truncated": False}},
             )
         except StatesError as e:
-            self.error, self.cause = e.error, e.cause
+            # A Fail state without Error or Cause: the execution has none (not "")
+            self.error, self.cause = e.error or None, e.cause or None
+            details = {k: v for k, v in (("error", self.error), ("cause", self.cause)) if v}
             if e.error == errors.TIMEOUT and self._past_deadline():
                 self.status = "TIMED_OUT"
-                self.history.add("ExecutionTimedOut", {"error": e.error, "cause": e.cause})
+                self.history.add("ExecutionTimedOut", details)
             else:
                 self.status = "FAILED"
-                self.history.add("ExecutionFailed", {"error": e.error, "cause": e.cause})
+                self.history.add("ExecutionFailed", details)
         finally:
             self.cancelled.set()
             self.stopped = self.clock.now()
         return self
 
     def _past_deadline(self) -> bool:
-        return self.deadline is not None and self.clock.now() >= self.deadline
+        return self.timeout_at is not None and self.own_time() >= self.timeout_at - 1e-6
 
     def check_deadline(self) -> None:
         if self._past_deadline():
@@ -278,10 +306,10 @@ class Machine(TaskStates, BranchStates):
             kind + "StateEntered",
             {"name": name, "input": json.dumps(raw), "inputDetails": {"truncated": False}},
         )
-        context = dict(
-            context,
-            State={"Name": name, "EnteredTime": iso(self.execution.clock.now()), "RetryCount": 0},
-        )
+        entered: Document = {"Name": name, "EnteredTime": iso(self.execution.clock.now())}
+        if kind in RETRYING:  # RetryCount only where a Retry can run the state again
+            entered["RetryCount"] = 0
+        context = dict(context, State=entered)
         following: Optional[str]
         try:
             if kind == "Fail":
@@ -381,11 +409,19 @@ class Machine(TaskStates, BranchStates):
             if moment is None:
                 raise StatesError(errors.RUNTIME, "%r is not an RFC 3339 timestamp" % (stamp,))
             seconds = moment.timestamp() - clock.now()
-        deadline = self.execution.deadline
-        if deadline is not None and clock.now() + seconds > deadline:
-            clock.sleep(deadline - clock.now(), self.cancelled)
-            self.execution.check_deadline()
+        if seconds > LONGEST_WAIT:
+            raise StatesError(
+                errors.RUNTIME,
+                "The Wait state %r would wait %d seconds, more than the %d a wait can last"
+                % (context["State"]["Name"], seconds, LONGEST_WAIT),
+            )
+        execution = self.execution
+        since, timeout_at = execution.own_time(), execution.timeout_at
+        if timeout_at is not None and since + seconds > timeout_at:
+            seconds = max(0.0, timeout_at - since)  # only what the execution has left
         clock.sleep(seconds, self.cancelled)
+        execution.waited(since, seconds)
+        execution.check_deadline()
 
     def _with_retries(self, name: str, state: Document, raw: Any, context: Document) -> Any:
         """The state run, and run again as its first Retry matching the error says (each

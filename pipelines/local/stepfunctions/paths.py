@@ -76,13 +76,15 @@ def _bracket(text: str, i: int, path: str) -> tuple[Segment, int]:
 
 
 def _closing(text: str, i: int, path: str) -> int:
-    depth, quote = 0, None
+    depth, quote, escaped = 0, None, False
     for j in range(i, len(text)):
         c = text[j]
         if quote:
-            if c == "\\":
-                continue
-            if c == quote and text[j - 1] != "\\":
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == quote:
                 quote = None
         elif c in "'\"":
             quote = c
@@ -97,10 +99,15 @@ def _closing(text: str, i: int, path: str) -> int:
 
 def _split_union(inner: str) -> list[str]:
     parts: list[str] = []
-    current, quote = "", None
+    current, quote, escaped = "", None, False
     for c in inner:
         if quote:
-            quote = None if c == quote else quote
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == quote:
+                quote = None
         elif c in "'\"":
             quote = c
         elif c == ",":
@@ -113,7 +120,7 @@ def _split_union(inner: str) -> list[str]:
 
 def _key(text: str, path: str) -> Union[str, int]:
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1].replace("\\'", "'").replace('\\"', '"')
+        return re.sub(r"\\(.)", r"\1", text[1:-1])  # a backslash escapes the next character
     if re.fullmatch(r"-?\d+", text):
         return int(text)
     raise PathSyntaxError("%r: [%s] is neither a quoted name nor an index" % (path, text))

@@ -109,7 +109,9 @@ def details_key(kind: str) -> str:
 
 
 def iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds")
+    """As AWS writes the context object's times: 2019-03-26T20:14:13.192Z."""
+    stamp = datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds")
+    return stamp.replace("+00:00", "Z")
 
 
 def limit(value: Any, what: str) -> None:
@@ -128,7 +130,9 @@ class Run(Protocol):
     integrations: Integrations
     history: History
     clock: Clock
-    deadline: Optional[float]
     status: str
+
+    @property
+    def deadline(self) -> Optional[float]: ...
 
     def check_deadline(self) -> None: ...
