@@ -1,24 +1,29 @@
 """The intrinsic functions (States.Format, States.Array, ...), parsed and evaluated as AWS does.
 
-An expression is `States.Name(arg, ...)`; an argument is a 'string' (escapes \\' \\{ \\} \\\\),
-a number, true, false, null, a path ($.x, $$.x) or another call. Wrong arguments raise
-States.IntrinsicFailure with the function's name.
+An expression is `States.Name(arg, ...)`; an argument is a 'string' (escapes \\' \\{ \\} \\\\
+and no other: any other is a syntax error, so CreateStateMachine refuses it), a number, true,
+false, null, a path ($.x, $$.x) or another call. Wrong arguments raise States.IntrinsicFailure
+with the function's name; a result over the 256 KiB payload limit, States.DataLimitExceeded, as
+each call returns (so nested calls cannot build unbounded text). Non-integer arguments to
+MathAdd and MathRandom are rounded to the nearest integer, half up (Java's Math.round).
 """
 
 import base64
 import hashlib
 import json
+import math
 import random
 import re
 import uuid
 from typing import Any, Callable, Optional
 
-from pipelines.local.stepfunctions import paths
+from pipelines.local.stepfunctions import paths, runtime
 from pipelines.local.stepfunctions.errors import INTRINSIC, RUNTIME, StatesError
 
 # A parsed expression: ("call", name, [args]), ("literal", value) or ("path", text).
 Node = tuple[Any, ...]
 _NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?")
+_ESCAPED = "'{}\\"  # the characters a string argument escapes (the ASL spec's grammar)
 
 
 def is_intrinsic(text: object) -> bool:
@@ -69,6 +74,11 @@ def _argument(text: str, i: int) -> tuple[Node, int]:
         while j < len(text):
             c = text[j]
             if c == "\\" and j + 1 < len(text):
+                if text[j + 1] not in _ESCAPED:
+                    raise paths.PathSyntaxError(
+                        "%r: \\%s is not an escape (only \\' \\{ \\} \\\\ are)"
+                        % (text, text[j + 1])
+                    )
                 out.append(text[j + 1])
                 j += 2
                 continue
@@ -130,7 +140,9 @@ def _evaluate(node: Node, document: Any, context: Any) -> Any:
     _, name, args = node
     values = [_evaluate(a, document, context) for a in args]
     try:
-        return FUNCTIONS[name](*values)
+        result = FUNCTIONS[name](*values)
+        runtime.limit(result, "result of %s" % name)
+        return result
     except StatesError:
         raise
     except (TypeError, ValueError, IndexError, KeyError, OverflowError) as e:
@@ -150,6 +162,13 @@ def _integer(value: Any, name: str) -> int:
     return int(value)
 
 
+def _rounded(value: Any, name: str) -> int:
+    """A number rounded to the nearest integer, half up, as AWS rounds MathAdd's and
+    MathRandom's arguments (1.5 -> 2, -1.5 -> -1)."""
+    value = _number(value, name)
+    return value if isinstance(value, int) else int(math.floor(value + 0.5))
+
+
 def _string(value: Any, name: str) -> str:
     if not isinstance(value, str):
         raise ValueError("%s takes a string, not %s" % (name, json.dumps(value)))
@@ -166,6 +185,16 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
+def _java(value: Any) -> str:
+    """A value as AWS's States.Format writes it: Java's Map/List toString, {k=v, k=v} and
+    [a, b], strings unquoted, null/true/false/numbers as JSON writes them."""
+    if isinstance(value, dict):
+        return "{%s}" % ", ".join("%s=%s" % (k, _java(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return "[%s]" % ", ".join(_java(v) for v in value)
+    return _text(value)
+
+
 def _format(template: Any, *args: Any) -> str:
     pieces = re.split(r"(?<!\\)\{\}", _string(template, "States.Format"))
     if len(pieces) - 1 != len(args):
@@ -173,11 +202,9 @@ def _format(template: Any, *args: Any) -> str:
             "the template has %d placeholders and %d arguments were given"
             % (len(pieces) - 1, len(args))
         )
-    if any(isinstance(a, (dict, list)) for a in args):
-        raise ValueError("States.Format takes strings, numbers, booleans and null")
     out = pieces[0]
     for arg, piece in zip(args, pieces[1:]):
-        out += _text(arg) + piece
+        out += _java(arg) + piece
     return out.replace("\\{", "{").replace("\\}", "}")
 
 
@@ -192,18 +219,34 @@ def _range(start: Any, end: Any, step: Any) -> list[int]:
     start, end, step = (_integer(v, "States.ArrayRange") for v in (start, end, step))
     if step == 0:
         raise ValueError("the step must not be 0")
-    out = list(range(start, end + (1 if step > 0 else -1), step))
-    if len(out) > 1000:
-        raise ValueError("States.ArrayRange makes at most 1000 items")
-    return out
+    items = range(start, end + (1 if step > 0 else -1), step)
+    if len(items) > 1000:  # counted before it is built
+        raise ValueError("States.ArrayRange makes at most 1000 items, not %d" % len(items))
+    return list(items)
 
 
 def _unique(array: Any) -> list[Any]:
     out: list[Any] = []
+    seen: set[Any] = set()
     for item in _array(array, "States.ArrayUnique"):
-        if not any(_equal(item, seen) for seen in out):
+        key = _key(item)
+        if key not in seen:
+            seen.add(key)
             out.append(item)
     return out
+
+
+def _key(value: Any) -> Any:
+    """A hashable key equal for equal JSON values (1 and 1.0 alike, true and 1 not)."""
+    if isinstance(value, bool) or value is None:
+        return ("b", value)
+    if isinstance(value, (int, float)):
+        return ("n", value)
+    if isinstance(value, str):
+        return ("s", value)
+    if isinstance(value, list):
+        return ("l", tuple(_key(v) for v in value))
+    return ("o", frozenset((k, _key(v)) for k, v in value.items()))
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -251,8 +294,8 @@ def _merge(a: Any, b: Any, deep: Any) -> dict[str, Any]:
 
 
 def _random(start: Any, end: Any, seed: Any = None) -> int:
-    start, end = _integer(start, "States.MathRandom"), _integer(end, "States.MathRandom")
-    rng = random.Random(_integer(seed, "States.MathRandom")) if seed is not None else random
+    start, end = _rounded(start, "States.MathRandom"), _rounded(end, "States.MathRandom")
+    rng = random.Random(_rounded(seed, "States.MathRandom")) if seed is not None else random
     return rng.randrange(start, end)
 
 
@@ -274,7 +317,8 @@ def _get_item(array: Any, index: Any) -> Any:
 
 
 def _to_json(text: Any) -> Any:
-    return json.loads(_string(text, "States.StringToJson"))
+    text = _string(text, "States.StringToJson")
+    return json.loads(text) if text.strip() else None  # an empty or blank string is null
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -295,7 +339,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "States.Hash": _hash,
     "States.JsonMerge": _merge,
     "States.MathRandom": _random,
-    "States.MathAdd": lambda a, b: _integer(a, "States.MathAdd") + _integer(b, "States.MathAdd"),
+    "States.MathAdd": lambda a, b: _rounded(a, "States.MathAdd") + _rounded(b, "States.MathAdd"),
     "States.StringSplit": _split,
     "States.UUID": lambda: str(uuid.uuid4()),
 }
