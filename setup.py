@@ -17,6 +17,7 @@ REQUIRED = [
     "matplotlib>=3.7,<4",  # ROC / PR plots; the xgboost image ships matplotlib too
     "uvicorn[standard]>=0.30,<1",  # uvloop + httptools: several workers without a fixed delay
     "pyarrow>=14",  # Parquet: the Feature Store's offline store; processing jobs read it too
+    "jsonata-python>=0.7,<0.8",  # JSONata in the Step Functions twin: docs/adr/0012
 ]
 
 EXTRAS = {

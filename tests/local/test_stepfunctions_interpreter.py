@@ -607,7 +607,10 @@ def test_history_records_every_state_entered_and_exited_in_the_get_execution_his
         (machine({"A": {"Type": "Pass", "Next": "Nowhere"}}), "Next 'Nowhere' is not a state"),
         (machine({"A": {"Type": "Pass"}}), "state 'A': needs Next or End"),
         (machine({"A": {"Type": "Pass", "InputPath": "a.b", "End": True}}), "InputPath"),
-        (machine({"A": {"Type": "Pass", "End": True}}, QueryLanguage="JSONata"), "only JSONPath"),
+        (
+            machine({"A": {"Type": "Pass", "End": True}}, QueryLanguage="XPath"),
+            "QueryLanguage 'XPath' is not JSONPath or JSONata",
+        ),
         (
             machine(
                 {

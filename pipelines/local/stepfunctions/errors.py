@@ -17,6 +17,7 @@ DATA_LIMIT = "States.DataLimitExceeded"
 BRANCH_FAILED = "States.BranchFailed"
 NO_CHOICE = "States.NoChoiceMatched"
 INTRINSIC = "States.IntrinsicFailure"
+QUERY_EVALUATION = "States.QueryEvaluationError"  # a JSONata expression that fails
 TERMINAL = (RUNTIME, DATA_LIMIT)
 
 

@@ -18,7 +18,14 @@ import threading
 import uuid
 from typing import Any, Callable, Optional
 
-from pipelines.local.stepfunctions import choice, errors, intrinsics, paths, processing
+from pipelines.local.stepfunctions import (
+    choice,
+    errors,
+    expressions,
+    intrinsics,
+    paths,
+    processing,
+)
 from pipelines.local.stepfunctions.branches import BranchStates
 from pipelines.local.stepfunctions.errors import StatesError
 from pipelines.local.stepfunctions.integrations import Integrations
@@ -33,6 +40,21 @@ from pipelines.local.stepfunctions.runtime import (
 from pipelines.local.stepfunctions.tasks import TaskStates
 
 STATE_TYPES = ("Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map")
+JSONPATH, JSONATA = "JSONPath", expressions.JSONATA
+QUERY_LANGUAGES = (JSONPATH, JSONATA)
+JSONATA_TYPES = ("Task", "Pass", "Choice", "Succeed", "Fail")  # the kinds that run in JSONata
+# The fields AWS refuses in a JSONata state (it has Arguments and Output instead)
+JSONPATH_FIELDS = (
+    "InputPath",
+    "Parameters",
+    "ResultSelector",
+    "ResultPath",
+    "OutputPath",
+    "ErrorPath",
+    "CausePath",
+    "TimeoutSecondsPath",
+    "HeartbeatSecondsPath",
+)
 RETRYING = ("Task", "Parallel", "Map")  # the states with a Retry field
 LONGEST_WAIT = 2**31  # seconds: a Wait further ahead fails at once with States.Runtime
 
@@ -41,13 +63,15 @@ class DefinitionError(ValueError):
     """A definition that cannot run: the message names the state."""
 
 
-def validate(definition: Document, integrations: Integrations, where: str = "") -> None:
-    """Every state reachable and well formed, every path readable, every Task resource one
-    the integrations know. Raises DefinitionError naming the state."""
-    if definition.get("QueryLanguage", "JSONPath") != "JSONPath":
-        raise DefinitionError(
-            "%sQueryLanguage %s: only JSONPath runs locally" % (where, definition["QueryLanguage"])
-        )
+def validate(
+    definition: Document, integrations: Integrations, where: str = "", inherited: str = JSONPATH
+) -> None:
+    """Every state reachable and well formed, every path readable and every JSONata expression
+    parsed, every Task resource one the integrations know. Raises DefinitionError naming the
+    state."""
+    top = expressions.language(definition, inherited)
+    if top not in QUERY_LANGUAGES:
+        raise DefinitionError("%sQueryLanguage %r is not JSONPath or JSONata" % (where, top))
     states = definition.get("States")
     if not isinstance(states, dict) or not states:
         raise DefinitionError("%sthe definition has no States" % where)
@@ -58,20 +82,28 @@ def validate(definition: Document, integrations: Integrations, where: str = "") 
         kind = state.get("Type")
         if kind not in STATE_TYPES:
             raise DefinitionError("%sType %r is not a state type" % (here, kind))
-        if state.get("QueryLanguage", "JSONPath") != "JSONPath":
-            raise DefinitionError("%sonly JSONPath runs locally" % here)
+        language = expressions.language(state, top)
+        if language not in QUERY_LANGUAGES:
+            raise DefinitionError(
+                "%sQueryLanguage %r is not JSONPath or JSONata" % (here, language)
+            )
         targets = [state["Next"]] if "Next" in state else []
         targets += [c["Next"] for c in state.get("Catch", [])]
         if kind == "Choice":
             targets += [r["Next"] for r in state.get("Choices", [])]
             targets += [state["Default"]] if "Default" in state else []
             for rule in state.get("Choices", []):
-                _check_rule(rule, here)
+                if language == JSONATA:
+                    _check_condition(rule, here)
+                else:
+                    _check_rule(rule, here)
         elif kind not in ("Succeed", "Fail") and not state.get("End") and "Next" not in state:
             raise DefinitionError("%sneeds Next or End" % here)
         for target in targets:
             if target not in states:
                 raise DefinitionError("%sNext %r is not a state" % (here, target))
+        if language == JSONATA:
+            _check_jsonata(state, here)
         for field in (
             "InputPath",
             "OutputPath",
@@ -104,7 +136,7 @@ def validate(definition: Document, integrations: Integrations, where: str = "") 
                 )
         if kind == "Parallel":
             for i, branch in enumerate(state.get("Branches", [])):
-                validate(branch, integrations, "%sbranch %d: " % (here, i))
+                validate(branch, integrations, "%sbranch %d: " % (here, i), language)
         if kind == "Map":
             processor = state.get("ItemProcessor") or state.get("Iterator")
             if processor is None:
@@ -112,7 +144,58 @@ def validate(definition: Document, integrations: Integrations, where: str = "") 
             mode = (processor.get("ProcessorConfig") or {}).get("Mode", "INLINE")
             if mode != "INLINE" or "ItemReader" in state:
                 raise DefinitionError("%sonly an inline Map runs locally" % here)
-            validate(processor, integrations, "%sitem processor: " % here)
+            validate(processor, integrations, "%sitem processor: " % here, language)
+
+
+def _check_jsonata(state: Document, where: str) -> None:
+    """A JSONata state: of the kinds that run locally, without JSONPath's fields, its
+    expressions parsed."""
+    kind = state["Type"]
+    if kind not in JSONATA_TYPES:
+        raise DefinitionError(
+            "%sa %s state in JSONata does not run locally yet (JSONPath does)" % (where, kind)
+        )
+    for field in JSONPATH_FIELDS:
+        if field in state:
+            raise DefinitionError(
+                "%s%s is a JSONPath field: a JSONata state has Arguments and Output instead"
+                % (where, field)
+            )
+    if isinstance(state.get("TimeoutSeconds"), str):
+        raise DefinitionError("%sTimeoutSeconds as an expression does not run locally yet" % where)
+    for field in ("Arguments", "Output", "Error", "Cause"):
+        _check_expressions(state.get(field), where + field)
+    for i, catcher in enumerate(state.get("Catch", [])):
+        if "ResultPath" in catcher:
+            raise DefinitionError(
+                "%sCatch %d: ResultPath is a JSONPath field: a JSONata Catch has Output"
+                % (where, i)
+            )
+        _check_expressions(catcher.get("Output"), "%sCatch %d: Output" % (where, i))
+
+
+def _check_condition(rule: Document, where: str) -> None:
+    operators = sorted(k for k in rule if k == "Variable" or k in choice.OPERATORS)
+    for nested in ("And", "Or", "Not"):
+        if nested in rule:
+            operators.append(nested)
+    if operators:
+        raise DefinitionError(
+            "%sa JSONata Choice rule has a Condition, not %s" % (where, ", ".join(operators))
+        )
+    if not expressions.is_expression(rule.get("Condition")) and not isinstance(
+        rule.get("Condition"), bool
+    ):
+        raise DefinitionError("%sa JSONata Choice rule needs a Condition {%% ... %%}" % where)
+    _check_expressions(rule.get("Condition"), where + "Condition")
+    _check_expressions(rule.get("Output"), where + "Output")
+
+
+def _check_expressions(value: Any, where: str) -> None:
+    try:
+        expressions.check(value)
+    except expressions.ExpressionSyntaxError as e:
+        raise DefinitionError("%s: %s" % (where, e))
 
 
 def _parse(path: str, where: str) -> None:
@@ -279,8 +362,10 @@ class Machine(TaskStates, BranchStates):
         execution: Execution,
         definition: Document,
         cancelled: Optional[threading.Event] = None,
+        inherited: str = JSONPATH,
     ) -> None:
         self.execution = execution
+        self.language = expressions.language(definition, inherited)
         self.states = definition["States"]
         self.start = definition["StartAt"]
         self.cancelled = cancelled or execution.cancelled
@@ -311,10 +396,13 @@ class Machine(TaskStates, BranchStates):
             entered["RetryCount"] = 0
         context = dict(context, State=entered)
         following: Optional[str]
+        jsonata = expressions.language(state, self.language) == JSONATA
         try:
-            if kind == "Fail":
+            if jsonata and kind in ("Fail", "Choice", "Succeed"):
+                following, output = self._jsonata_state(name, state, raw, context)
+            elif kind == "Fail":
                 raise self._fail(state, raw, context)
-            if kind == "Choice":
+            elif kind == "Choice":
                 effective = self._input(state, raw, context)
                 following = self._choose(name, state, effective, context)
                 output = self._output(state, effective, context)
@@ -331,7 +419,13 @@ class Machine(TaskStates, BranchStates):
             handler = self._catcher(state, e)
             if handler is None:
                 raise
-            output = processing.place(raw, e.output(), handler.get("ResultPath", "$"))
+            if jsonata:
+                output = e.output()
+                if "Output" in handler:
+                    states = _states(raw, context, errorOutput=output)
+                    output = expressions.fill(handler["Output"], states)
+            else:
+                output = processing.place(raw, e.output(), handler.get("ResultPath", "$"))
             following = handler["Next"]
         else:
             limit(output, "output of state %r" % name)
@@ -459,8 +553,63 @@ class Machine(TaskStates, BranchStates):
                 return catcher
         return None
 
+    def _jsonata_state(
+        self, name: str, state: Document, raw: Any, context: Document
+    ) -> tuple[Optional[str], Any]:
+        """A Fail, Choice or Succeed state in JSONata: its Error and Cause, its rules'
+        Conditions, its Output (by default its input)."""
+        kind = state["Type"]
+        states = _states(raw, context)
+        if kind == "Fail":
+            error, cause = (expressions.fill(state.get(f, ""), states) for f in ("Error", "Cause"))
+            if not isinstance(error, str) or not isinstance(cause, str):
+                raise StatesError(errors.RUNTIME, "Error and Cause must be strings")
+            raise StatesError(error, cause)
+        output_field: Any = state.get("Output", _INPUT)
+        following: Optional[str] = None
+        if kind == "Choice":
+            following, rule = self._condition(name, state, states)
+            if rule is not None and "Output" in rule:
+                output_field = rule["Output"]
+        output = raw if output_field is _INPUT else expressions.fill(output_field, states)
+        return following, output
+
+    def _condition(
+        self, name: str, state: Document, states: Document
+    ) -> tuple[str, Optional[Document]]:
+        """The next state and the rule that chose it (None: the Default)."""
+        for rule in state.get("Choices", []):
+            holds = expressions.fill(rule["Condition"], states)
+            if not isinstance(holds, bool):
+                raise StatesError(
+                    errors.QUERY_EVALUATION,
+                    "The Condition %s of state %r is %s, not a boolean"
+                    % (rule["Condition"], name, json.dumps(holds)),
+                )
+            if holds:
+                return str(rule["Next"]), rule
+        if "Default" in state:
+            return str(state["Default"]), None
+        raise StatesError(
+            errors.NO_CHOICE, "No Choice rule of state %r matched, and it has no Default" % name
+        )
+
+    def _run_jsonata(self, name: str, state: Document, raw: Any, context: Document) -> Any:
+        """A Pass or Task state in JSONata: Arguments (by default the input) to the Task,
+        Output over its result (by default the result; a Pass's, its input)."""
+        states = _states(raw, context)
+        if state["Type"] == "Pass":
+            return expressions.fill(state["Output"], states) if "Output" in state else raw
+        arguments = expressions.fill(state["Arguments"], states) if "Arguments" in state else raw
+        result = self._task(name, state, arguments, context)
+        if "Output" not in state:
+            return result
+        return expressions.fill(state["Output"], dict(states, result=result))
+
     def _run(self, name: str, state: Document, raw: Any, context: Document) -> Any:
         kind = state["Type"]
+        if expressions.language(state, self.language) == JSONATA:
+            return self._run_jsonata(name, state, raw, context)
         effective = self._input(state, raw, context)
         if kind == "Pass":
             if "Parameters" in state:
@@ -477,4 +626,13 @@ class Machine(TaskStates, BranchStates):
         return self._finish(state, raw, result, context)
 
     def _branch(self, definition: Document) -> "Machine":
-        return Machine(self.execution, definition, threading.Event())
+        return Machine(self.execution, definition, threading.Event(), self.language)
+
+
+_INPUT = object()  # a state without Output: its output is its input
+
+
+def _states(raw: Any, context: Document, **more: Any) -> Document:
+    """The $states variable: the state's input, the context object, and (in Output) the
+    result or (in a Catch) the error output."""
+    return dict({"input": raw, "context": context}, **more)
