@@ -6,11 +6,11 @@
   churn runs list | churn runs show ID               local executions
   churn run-scripts [--data CSV --schema NAME]       the container scripts in sequence, no engine
   churn models list [--group G] | describe V | approve V | reject V
-                                                     the local model registry
+                                                     the model registry
   churn serve | predict                              the hosting contract, and a client
   churn batch                                        batch-transform semantics on local files
-  churn deploy | undeploy [--local]                  endpoints on SageMaker, or local ones
-  churn endpoints list | describe NAME | delete NAME the home's local endpoints
+  churn deploy | undeploy                            a version behind an endpoint, and down
+  churn endpoints list | describe NAME | delete NAME the endpoints
   churn workflow definition | run | runs | create | update | start | describe
                                                      the Step Functions workflows
   churn databrew publish | run                       the recipe as a DataBrew job
@@ -21,6 +21,10 @@
                                                      the feature group (SageMaker Feature Store)
   churn generate-data --rows N --seed S --out FILE   synthetic seed-schema customers
   churn schemas                                      list the shipped schemas
+
+The commands that call a service (models, deploy, undeploy, endpoints, predict, workflow,
+databrew, monitor, features) take the same target flags, --local (the default), --region R or
+--profile P, or $CHURN_TARGET (pipelines/cli/target.py): the home's twins or AWS.
 
 Errors a user can cause (pipelines.errors.UserError) print one line saying what is wrong and
 what to do, and exit 1.
