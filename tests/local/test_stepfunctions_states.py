@@ -9,55 +9,12 @@ import threading
 
 import pytest
 from botocore.exceptions import ClientError
+from test_stepfunctions_interpreter import RecordingClock, machine, run, succeeded
 
 from pipelines.local.stepfunctions.errors import StatesError
 from pipelines.local.stepfunctions.integrations import Integrations
-from pipelines.local.stepfunctions.interpreter import Execution, validate
 from pipelines.local.stepfunctions.runtime import Clock
 from pipelines.local.stepfunctions.service import StepFunctions
-
-START = 1_700_000_000.0  # 2023-11-14T22:13:20Z
-
-
-class RecordingClock:
-    """Time that passes only when something sleeps; every sleep is recorded."""
-
-    scale = 1.0
-
-    def __init__(self):
-        self.time = START
-        self.sleeps = []
-        self._lock = threading.Lock()
-
-    def now(self):
-        return self.time
-
-    def sleep(self, seconds, cancelled=None):
-        with self._lock:
-            self.sleeps.append(seconds)
-            self.time += max(0.0, seconds)
-
-    def real_seconds(self, seconds):
-        return seconds
-
-
-def machine(states, start=None, **top):
-    return dict({"StartAt": start or next(iter(states)), "States": states}, **top)
-
-
-def run(definition, document=None, integrations=None, clock=None):
-    integrations = integrations or Integrations()
-    validate(definition, integrations)
-    execution = Execution(
-        definition, integrations, document, name="test", clock=clock or RecordingClock()
-    )
-    return execution.run()
-
-
-def succeeded(definition, document=None, **kw):
-    execution = run(definition, document, **kw)
-    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
-    return execution.output
 
 
 def echo_branch():
