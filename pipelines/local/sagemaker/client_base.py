@@ -13,7 +13,7 @@ import base64
 import datetime
 import json
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 from pipelines.errors import UserError
 from pipelines.local.api import Answer, Request, TwinClient, client_error
@@ -99,10 +99,11 @@ def paged(
     items: List[Dict[str, Any]],
     key: Callable[[Dict[str, Any]], Any],
     descending: bool,
-) -> Tuple[List[Dict[str, Any]], Optional[str]]:
-    """One page of `items` in the order of (key, ARN), and the NextToken of the next page: a
-    token is the place of the last item answered, so an item added or removed between pages
-    moves no other."""
+    member: str,
+) -> Dict[str, Any]:
+    """A List operation's answer: one page of `items` in the order of (key, ARN) under
+    `member`, and the NextToken of the next page when there is one: a token is the place of
+    the last item answered, so an item added or removed between pages moves no other."""
     places = sorted((([key(i), i["_id"]]), i) for i in items)
     if descending:
         places.reverse()
@@ -111,8 +112,10 @@ def paged(
         places = [(p, i) for p, i in places if (p < after if descending else p > after)]
     limit = request.get("MaxResults", 100)
     page = places[:limit]
-    token = _token(page[-1][0]) if len(places) > limit else None
-    return [i for _, i in page], token
+    answer: Dict[str, Any] = {member: [i for _, i in page]}
+    if len(places) > limit:
+        answer["NextToken"] = _token(page[-1][0])
+    return answer
 
 
 def epoch(value: Any) -> float:

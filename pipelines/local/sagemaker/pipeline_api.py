@@ -89,7 +89,7 @@ class PipelineOperations(SageMakerOperations):
             and (before is None or r["StartTime"] < epoch(before))
         ]
         by = request.get("SortBy", "CreationTime")
-        page, token = paged(
+        answer = paged(
             op,
             request,
             summaries,
@@ -97,10 +97,8 @@ class PipelineOperations(SageMakerOperations):
             if by == "PipelineExecutionArn"
             else (lambda s: s["StartTime"]),
             request.get("SortOrder", "Descending") == "Descending",
+            "PipelineExecutionSummaries",
         )
-        answer: Dict[str, Any] = {"PipelineExecutionSummaries": page}
-        if token:
-            answer["NextToken"] = token
         return self._answer(op, shaped(op, answer))
 
     def list_pipeline_execution_steps(self, **request: Any) -> Answer:
@@ -135,16 +133,14 @@ class PipelineOperations(SageMakerOperations):
                     )
                 }
             steps.append(step)
-        page, token = paged(
+        answer = paged(
             op,
             request,
             steps,
             lambda s: s["StartTime"],
             request.get("SortOrder", "Descending") == "Descending",
+            "PipelineExecutionSteps",
         )
-        answer: Dict[str, Any] = {"PipelineExecutionSteps": page}
-        if token:
-            answer["NextToken"] = token
         return self._answer(op, shaped(op, answer))
 
     def _pipeline(self, name: str, records: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -192,7 +188,7 @@ class PipelineOperations(SageMakerOperations):
             if (after is None or s["CreationTime"] > epoch(after))
             and (before is None or s["CreationTime"] < epoch(before))
         ]
-        page, token = paged(
+        answer = paged(
             op,
             request,
             summaries,
@@ -200,10 +196,8 @@ class PipelineOperations(SageMakerOperations):
             if request.get("SortBy") == "Name"
             else (lambda s: s["CreationTime"]),
             request.get("SortOrder", "Descending") == "Descending",
+            "PipelineSummaries",
         )
-        answer: Dict[str, Any] = {"PipelineSummaries": page}
-        if token:
-            answer["NextToken"] = token
         return self._answer(op, shaped(op, answer))
 
     def start_pipeline_execution(self, **request: Any) -> Answer:

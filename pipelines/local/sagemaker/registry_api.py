@@ -71,7 +71,7 @@ class RegistryOperations(SageMakerOperations):
             if request.get("NameContains", "") in g["name"] and self._created_in(request, g)
         ]
         by = request.get("SortBy", "CreationTime")
-        page, token = paged(
+        answer = paged(
             op,
             request,
             groups,
@@ -79,10 +79,8 @@ class RegistryOperations(SageMakerOperations):
             if by == "Name"
             else (lambda g: g["CreationTime"]),
             request.get("SortOrder", "Ascending") == "Descending",
+            "ModelPackageGroupSummaryList",
         )
-        answer: Dict[str, Any] = {"ModelPackageGroupSummaryList": page}
-        if token:
-            answer["NextToken"] = token
         return self._answer(op, shaped(op, answer))
 
     @staticmethod
@@ -165,7 +163,7 @@ class RegistryOperations(SageMakerOperations):
                 if not self._created_in(request, p):
                     continue
                 packages.append(dict(self._package_answer(p), _id=p["ModelPackageArn"]))
-        page, token = paged(
+        answer = paged(
             op,
             request,
             packages,
@@ -173,10 +171,8 @@ class RegistryOperations(SageMakerOperations):
             if request.get("SortBy") == "Name"
             else (lambda p: p["CreationTime"]),
             request.get("SortOrder", "Ascending") == "Descending",
+            "ModelPackageSummaryList",
         )
-        answer: Dict[str, Any] = {"ModelPackageSummaryList": page}
-        if token:
-            answer["NextToken"] = token
         return self._answer(op, shaped(op, answer))
 
     def update_model_package(self, **request: Any) -> Answer:
