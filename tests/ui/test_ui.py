@@ -296,6 +296,8 @@ def test_registry_compare_and_monitoring_pages(site, page):
     shoot(page, "registry-compare")
     page.goto(site.url + "monitoring")
     page.click("text=churn-local")
+    page.wait_for_url(re.compile(r".*/monitoring/churn-local$"))
+    page.wait_for_selector("svg.chart")  # count() does not wait for the page the click opened
     chart = page.locator("svg.chart")
     assert chart.locator("line.threshold").count() == 1
     age = chart.locator('polyline[data-feature="age"]').get_attribute("points").split()
