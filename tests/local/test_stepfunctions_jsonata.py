@@ -329,7 +329,7 @@ def test_hash_random_uuid_parse():
 
 
 # -- 7. Refused at CreateStateMachine, naming the state: JSONPath fields, a syntax error, a
-# JSONPath Choice rule, a kind not yet run in JSONata ----------------------------------------
+# JSONPath Choice rule -------------------------------------------------------------------------
 
 
 @pytest.mark.fast
@@ -371,9 +371,15 @@ def test_hash_random_uuid_parse():
             "Catch 0: ResultPath",
         ),
         (
-            {"Type": "Wait", "Seconds": 1, "End": True},
-            "Wait state in JSONata does not run locally yet",
+            {"Type": "Wait", "SecondsPath": "$.s", "End": True},
+            "SecondsPath is a JSONPath field",
         ),
+        (
+            {"Type": "Map", "ItemsPath": "$.a", "ItemProcessor": {"StartAt": "P", "States": {
+                "P": {"Type": "Pass", "End": True}}}, "End": True},
+            "ItemsPath is a JSONPath field",
+        ),  # fmt: skip
+        ({"Type": "Wait", "Seconds": "{% $x + %}", "End": True}, "Seconds"),
     ],
 )
 def test_jsonpath_fields_and_syntax_errors_are_refused_naming_the_state(state, message):

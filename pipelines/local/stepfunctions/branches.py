@@ -8,9 +8,11 @@ import json
 import threading
 from typing import Any, Optional
 
-from pipelines.local.stepfunctions import errors, processing
+from pipelines.local.stepfunctions import errors, expressions, processing
 from pipelines.local.stepfunctions.errors import StatesError
+from pipelines.local.stepfunctions.expressions import JSONATA
 from pipelines.local.stepfunctions.runtime import Document, Run
+from pipelines.local.stepfunctions.variables import Context
 
 MAP_CONCURRENCY = 40  # an inline Map's iterations at once when MaxConcurrency is 0, as on AWS
 
@@ -20,6 +22,16 @@ class BranchStates:
 
     execution: Run
     cancelled: threading.Event
+    language: str
+
+    def _jsonata_items(self, name: str, state: Document, raw: Any, context: Context) -> Any:
+        raise NotImplementedError
+
+    def _jsonata_item_input(self, state: Document, raw: Any, context: Context) -> Any:
+        raise NotImplementedError
+
+    def _jsonata_number(self, field: str, state: Document, raw: Any, context: Context) -> Any:
+        raise NotImplementedError
 
     def _branch(self, definition: Document) -> "BranchStates":
         """A machine of `definition`'s states in this one's execution, cancelled on its own."""
@@ -45,40 +57,66 @@ class BranchStates:
         history.add("ParallelStateSucceeded")
         return results
 
-    def _map(self, name: str, state: Document, effective: Any, context: Document) -> Any:
-        items = effective
-        if "ItemsPath" in state:
+    def _map(self, name: str, state: Document, effective: Any, context: Context) -> Any:
+        jsonata = expressions.language(state, self.language) == JSONATA
+        if jsonata:
+            items = self._jsonata_items(name, state, effective, context)
+        elif "ItemsPath" in state:
             items = processing.select(effective, state["ItemsPath"], context, "ItemsPath")
+        else:
+            items = effective
         if not isinstance(items, list):
-            raise StatesError(errors.RUNTIME, "The Map state %r's items are not an array" % name)
+            raise StatesError(
+                errors.QUERY_EVALUATION if jsonata else errors.RUNTIME,
+                "The Map state %r's items are %s, not an array" % (name, _kind(items)),
+            )
         selector = state.get("ItemSelector", state.get("Parameters"))
         processor = state.get("ItemProcessor") or state["Iterator"]
         history = self.execution.history
         history.add("MapStateStarted", {"length": len(items)})
         work: list["Work"] = []
         for index, item in enumerate(items):
-            item_context = dict(context, Map={"Item": {"Index": index, "Value": item}})
-            value = processing.template(selector, effective, item_context) if selector else item
+            item_context = context.with_fields(Map={"Item": {"Index": index, "Value": item}})
+            if jsonata:
+                value = self._jsonata_item_input(state, effective, item_context)
+            elif selector:
+                value = processing.template(selector, effective, item_context)
+            else:
+                value = item
             work.append((self._branch(processor), value, context))
-        limit = state.get("MaxConcurrency", 0)
-        if "MaxConcurrencyPath" in state:
-            limit = processing.select(
-                effective, state["MaxConcurrencyPath"], context, "MaxConcurrencyPath"
-            )
-            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-                raise StatesError(
-                    errors.RUNTIME,
-                    "The MaxConcurrencyPath of Map state %r selected %s, not a non-negative "
-                    "integer" % (name, json.dumps(limit)),
-                )
-        limit = limit or MAP_CONCURRENCY
+        limit = self._max_concurrency(name, state, effective, context, jsonata)
         try:
-            results = self._concurrently(work, limit, map_state=name)
+            results = self._concurrently(work, limit or MAP_CONCURRENCY, map_state=name)
         except StatesError:
             history.add("MapStateFailed")
             raise
         history.add("MapStateSucceeded")
         return results
+
+    def _max_concurrency(
+        self, name: str, state: Document, effective: Any, context: Context, jsonata: bool
+    ) -> int:
+        """MaxConcurrency (a number, or in JSONata an expression), or MaxConcurrencyPath's
+        value; 0 is no limit of the state's own."""
+        if jsonata:
+            limit = self._jsonata_number("MaxConcurrency", state, effective, context)
+            field = "MaxConcurrency"
+        elif "MaxConcurrencyPath" in state:
+            limit = processing.select(
+                effective, state["MaxConcurrencyPath"], context, "MaxConcurrencyPath"
+            )
+            field = "MaxConcurrencyPath"
+        else:
+            return int(state.get("MaxConcurrency", 0))
+        if limit is None and jsonata and "MaxConcurrency" not in state:
+            return 0
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise StatesError(
+                errors.RUNTIME,
+                "The %s of Map state %r is %s, not a non-negative integer"
+                % (field, name, json.dumps(limit)),
+            )
+        return limit
 
     def _concurrently(
         self, work: list["Work"], limit: int, map_state: Optional[str] = None
@@ -125,6 +163,19 @@ class BranchStates:
         if failure:
             raise failure[0]
         return results
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's kind, as a message names it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an object"
 
 
 # What Parallel and Map run concurrently: (machine, its input, the context object)

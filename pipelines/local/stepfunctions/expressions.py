@@ -55,10 +55,12 @@ class Expression:
             self._parsed.register_lambda(name, function)
         self._lock = threading.Lock()
 
-    def evaluate(self, states: dict[str, Any]) -> Any:
+    def evaluate(self, states: dict[str, Any], variables: Optional[dict[str, Any]] = None) -> Any:
+        """The expression's value with `$states` and the workflow's variables bound."""
+        bindings = dict(variables or {}, states=states)
         try:
             with self._lock:
-                value = self._parsed.evaluate(None, {"states": states})
+                value = self._parsed.evaluate(None, bindings)
         except StatesError:
             raise
         except Exception as e:
@@ -86,14 +88,14 @@ def check(value: Any) -> None:
             check(item)
 
 
-def fill(value: Any, states: dict[str, Any]) -> Any:
+def fill(value: Any, states: dict[str, Any], variables: Optional[dict[str, Any]] = None) -> Any:
     """`value` with each `{% %}` string replaced by its expression's value."""
     if is_expression(value):
-        return parsed(value).evaluate(states)
+        return parsed(value).evaluate(states, variables)
     if isinstance(value, dict):
-        return {key: fill(item, states) for key, item in value.items()}
+        return {key: fill(item, states, variables) for key, item in value.items()}
     if isinstance(value, list):
-        return [fill(item, states) for item in value]
+        return [fill(item, states, variables) for item in value]
     return value
 
 

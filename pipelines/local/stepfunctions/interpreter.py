@@ -29,6 +29,7 @@ from pipelines.local.stepfunctions import (
 from pipelines.local.stepfunctions.branches import BranchStates
 from pipelines.local.stepfunctions.errors import StatesError
 from pipelines.local.stepfunctions.integrations import Integrations
+from pipelines.local.stepfunctions.jsonata_states import JsonataStates, Step
 from pipelines.local.stepfunctions.runtime import (
     Clock,
     Document,
@@ -38,12 +39,13 @@ from pipelines.local.stepfunctions.runtime import (
     limit,
 )
 from pipelines.local.stepfunctions.tasks import TaskStates
+from pipelines.local.stepfunctions.variables import ASSIGNING, Context, Scope, check_name
 
 STATE_TYPES = ("Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map")
 JSONPATH, JSONATA = "JSONPath", expressions.JSONATA
 QUERY_LANGUAGES = (JSONPATH, JSONATA)
-JSONATA_TYPES = ("Task", "Pass", "Choice", "Succeed", "Fail")  # the kinds that run in JSONata
-# The fields AWS refuses in a JSONata state (it has Arguments and Output instead)
+# The fields AWS refuses in a JSONata state (it has Arguments, Output, Items and expressions
+# in Seconds, Timestamp, MaxConcurrency... instead)
 JSONPATH_FIELDS = (
     "InputPath",
     "Parameters",
@@ -54,7 +56,14 @@ JSONPATH_FIELDS = (
     "CausePath",
     "TimeoutSecondsPath",
     "HeartbeatSecondsPath",
+    "ItemsPath",
+    "SecondsPath",
+    "TimestampPath",
+    "MaxConcurrencyPath",
 )
+# The fields of a JSONata state that may hold {% %} expressions
+JSONATA_FIELDS = ("Arguments", "Output", "Assign", "Error", "Cause", "Items", "ItemSelector",
+                  "Seconds", "Timestamp", "MaxConcurrency")  # fmt: skip
 RETRYING = ("Task", "Parallel", "Map")  # the states with a Retry field
 LONGEST_WAIT = 2**31  # seconds: a Wait further ahead fails at once with States.Runtime
 
@@ -64,11 +73,16 @@ class DefinitionError(ValueError):
 
 
 def validate(
-    definition: Document, integrations: Integrations, where: str = "", inherited: str = JSONPATH
+    definition: Document,
+    integrations: Integrations,
+    where: str = "",
+    inherited: str = JSONPATH,
+    outer: frozenset[str] = frozenset(),
 ) -> None:
     """Every state reachable and well formed, every path readable and every JSONata expression
-    parsed, every Task resource one the integrations know. Raises DefinitionError naming the
-    state."""
+    parsed, every Assign's names ones this scope may assign (not those of the scopes around
+    it, `outer`), every Task resource one the integrations know. Raises DefinitionError
+    naming the state."""
     top = expressions.language(definition, inherited)
     if top not in QUERY_LANGUAGES:
         raise DefinitionError("%sQueryLanguage %r is not JSONPath or JSONata" % (where, top))
@@ -77,6 +91,7 @@ def validate(
         raise DefinitionError("%sthe definition has no States" % where)
     if definition.get("StartAt") not in states:
         raise DefinitionError("%sStartAt %r is not a state" % (where, definition.get("StartAt")))
+    inner = outer | _assigned_names(states, outer, where)
     for name, state in states.items():
         here = "%sstate %r: " % (where, name)
         kind = state.get("Type")
@@ -104,6 +119,11 @@ def validate(
                 raise DefinitionError("%sNext %r is not a state" % (here, target))
         if language == JSONATA:
             _check_jsonata(state, here)
+        if isinstance(state.get("ResultPath"), str) and paths.variable(state["ResultPath"]):
+            raise DefinitionError(
+                "%sResultPath %r names a variable: a variable is set by Assign"
+                % (here, state["ResultPath"])
+            )
         for field in (
             "InputPath",
             "OutputPath",
@@ -119,8 +139,11 @@ def validate(
             value = state.get(field)
             if isinstance(value, str) and not intrinsics.is_intrinsic(value):
                 _parse(value, here + field)
-        for field in ("Parameters", "ResultSelector", "ItemSelector"):
-            _check_template(state.get(field), here + field)
+        if language == JSONPATH:
+            for field in ("Parameters", "ResultSelector", "ItemSelector"):
+                _check_template(state.get(field), here + field)
+            for holder, at in _assigners(state, here):
+                _check_template(holder.get("Assign"), at + "Assign")
         if kind == "Wait" and "Timestamp" in state and choice.timestamp(state["Timestamp"]) is None:
             raise DefinitionError(
                 "%sTimestamp %r is not an RFC 3339 timestamp (2024-08-18T17:33:00Z)"
@@ -136,7 +159,7 @@ def validate(
                 )
         if kind == "Parallel":
             for i, branch in enumerate(state.get("Branches", [])):
-                validate(branch, integrations, "%sbranch %d: " % (here, i), language)
+                validate(branch, integrations, "%sbranch %d: " % (here, i), language, inner)
         if kind == "Map":
             processor = state.get("ItemProcessor") or state.get("Iterator")
             if processor is None:
@@ -144,26 +167,58 @@ def validate(
             mode = (processor.get("ProcessorConfig") or {}).get("Mode", "INLINE")
             if mode != "INLINE" or "ItemReader" in state:
                 raise DefinitionError("%sonly an inline Map runs locally" % here)
-            validate(processor, integrations, "%sitem processor: " % here, language)
+            validate(processor, integrations, "%sitem processor: " % here, language, inner)
+
+
+def _assigners(state: Document, where: str) -> list[tuple[Document, str]]:
+    """What in a state may have an Assign (the state, its Choice rules, its Catchers), each
+    with where it is."""
+    found = [(state, where)]
+    found += [(r, "%sChoices %d: " % (where, i)) for i, r in enumerate(state.get("Choices", []))]
+    found += [(c, "%sCatch %d: " % (where, i)) for i, c in enumerate(state.get("Catch", []))]
+    return [(holder, at) for holder, at in found if isinstance(holder, dict)]
+
+
+def _assigned_names(states: Document, outer: frozenset[str], where: str) -> frozenset[str]:
+    """The variables a machine's states assign: each name one a variable may have, on a state
+    that may assign, and not a variable of a scope around (a Parallel branch or Map iteration
+    reads those, but cannot assign them)."""
+    names: set[str] = set()
+    for name, state in states.items():
+        for holder, at in _assigners(state, "%sstate %r: " % (where, name)):
+            assign = holder.get("Assign")
+            if assign is None:
+                continue
+            if holder is state and state.get("Type") not in ASSIGNING:
+                raise DefinitionError("%sa %s state has no Assign" % (at, state.get("Type")))
+            if not isinstance(assign, dict):
+                raise DefinitionError("%sAssign must be an object" % at)
+            for key in assign:
+                variable = key[:-2] if key.endswith(".$") else key
+                problem = check_name(variable)
+                if problem:
+                    raise DefinitionError("%sAssign: %s" % (at, problem))
+                if variable in outer:
+                    raise DefinitionError(
+                        "%sAssign: $%s is a variable of the scope around this Parallel branch "
+                        "or Map iteration, which can read it but not assign it" % (at, variable)
+                    )
+                names.add(variable)
+    return frozenset(names)
 
 
 def _check_jsonata(state: Document, where: str) -> None:
-    """A JSONata state: of the kinds that run locally, without JSONPath's fields, its
-    expressions parsed."""
-    kind = state["Type"]
-    if kind not in JSONATA_TYPES:
-        raise DefinitionError(
-            "%sa %s state in JSONata does not run locally yet (JSONPath does)" % (where, kind)
-        )
+    """A JSONata state: without JSONPath's fields, its expressions parsed."""
     for field in JSONPATH_FIELDS:
         if field in state:
             raise DefinitionError(
                 "%s%s is a JSONPath field: a JSONata state has Arguments and Output instead"
                 % (where, field)
             )
-    if isinstance(state.get("TimeoutSeconds"), str):
-        raise DefinitionError("%sTimeoutSeconds as an expression does not run locally yet" % where)
-    for field in ("Arguments", "Output", "Error", "Cause"):
+    for field in ("TimeoutSeconds", "HeartbeatSeconds"):
+        if isinstance(state.get(field), str):
+            raise DefinitionError("%s%s as an expression does not run locally yet" % (where, field))
+    for field in JSONATA_FIELDS:
         _check_expressions(state.get(field), where + field)
     for i, catcher in enumerate(state.get("Catch", [])):
         if "ResultPath" in catcher:
@@ -171,7 +226,8 @@ def _check_jsonata(state: Document, where: str) -> None:
                 "%sCatch %d: ResultPath is a JSONPath field: a JSONata Catch has Output"
                 % (where, i)
             )
-        _check_expressions(catcher.get("Output"), "%sCatch %d: Output" % (where, i))
+        for field in ("Output", "Assign"):
+            _check_expressions(catcher.get(field), "%sCatch %d: %s" % (where, i, field))
 
 
 def _check_condition(rule: Document, where: str) -> None:
@@ -187,8 +243,8 @@ def _check_condition(rule: Document, where: str) -> None:
         rule.get("Condition"), bool
     ):
         raise DefinitionError("%sa JSONata Choice rule needs a Condition {%% ... %%}" % where)
-    _check_expressions(rule.get("Condition"), where + "Condition")
-    _check_expressions(rule.get("Output"), where + "Output")
+    for field in ("Condition", "Output", "Assign"):
+        _check_expressions(rule.get(field), where + field)
 
 
 def _check_expressions(value: Any, where: str) -> None:
@@ -349,11 +405,12 @@ class Execution:
             raise StatesError(errors.TIMEOUT, "The execution timed out")
 
 
-class Machine(TaskStates, BranchStates):
-    """A definition's states (the top level, a Parallel branch, a Map's item processor): the
-    run from state to state, input and output, Retry and Catch, and the states of no work of
-    their own (Pass, Choice, Wait, Succeed, Fail); Task states are TaskStates', Parallel and
-    Map BranchStates'."""
+class Machine(TaskStates, BranchStates, JsonataStates):
+    """A definition's states (the top level, a Parallel branch, a Map's item processor) in a
+    scope of variables of their own: the run from state to state, input and output, Assign,
+    Retry and Catch, and the states of no work of their own (Pass, Choice, Wait, Succeed,
+    Fail); Task states are TaskStates', Parallel and Map BranchStates', and every state in
+    JSONata JsonataStates'."""
 
     execution: Execution
 
@@ -363,15 +420,18 @@ class Machine(TaskStates, BranchStates):
         definition: Document,
         cancelled: Optional[threading.Event] = None,
         inherited: str = JSONPATH,
+        outer: Optional[Scope] = None,
     ) -> None:
         self.execution = execution
         self.language = expressions.language(definition, inherited)
         self.states = definition["States"]
         self.start = definition["StartAt"]
         self.cancelled = cancelled or execution.cancelled
+        self.scope = Scope(outer)
 
     def run(self, document: Any, context: Document) -> Any:
         name = self.start
+        context = Context(context, self.scope)
         while True:
             if self.cancelled.is_set() and self.execution.status == "RUNNING":
                 raise StatesError(errors.BRANCH_FAILED, "Cancelled: another branch failed")
@@ -383,7 +443,7 @@ class Machine(TaskStates, BranchStates):
             name = following
 
     def _state(
-        self, name: str, state: Document, raw: Any, context: Document
+        self, name: str, state: Document, raw: Any, context: Context
     ) -> tuple[Optional[str], Any]:
         kind = state["Type"]
         history = self.execution.history
@@ -394,46 +454,33 @@ class Machine(TaskStates, BranchStates):
         entered: Document = {"Name": name, "EnteredTime": iso(self.execution.clock.now())}
         if kind in RETRYING:  # RetryCount only where a Retry can run the state again
             entered["RetryCount"] = 0
-        context = dict(context, State=entered)
-        following: Optional[str]
-        jsonata = expressions.language(state, self.language) == JSONATA
+        context = context.with_fields(State=entered)
         try:
-            if jsonata and kind in ("Fail", "Choice", "Succeed"):
-                following, output = self._jsonata_state(name, state, raw, context)
-            elif kind == "Fail":
-                raise self._fail(state, raw, context)
-            elif kind == "Choice":
-                effective = self._input(state, raw, context)
-                following = self._choose(name, state, effective, context)
-                output = self._output(state, effective, context)
-            elif kind in ("Succeed", "Wait"):
-                effective = self._input(state, raw, context)
-                if kind == "Wait":
-                    self._wait(state, effective, context)
-                output = self._output(state, effective, context)
-                following = None if kind == "Succeed" else state.get("Next")
-            else:
-                output = self._with_retries(name, state, raw, context)
-                following = state.get("Next")
+            step = self._with_retries(name, state, raw, context)
         except StatesError as e:
             handler = self._catcher(state, e)
             if handler is None:
                 raise
-            if jsonata:
-                output = e.output()
-                if "Output" in handler:
-                    states = _states(raw, context, errorOutput=output)
-                    output = expressions.fill(handler["Output"], states)
+            if expressions.language(state, self.language) == JSONATA:
+                step = self._caught(handler, e, raw, context)
             else:
                 output = processing.place(raw, e.output(), handler.get("ResultPath", "$"))
-            following = handler["Next"]
+                assigned = self._assigned(handler, e.output(), context)
+                step = Step(output, assigned, handler["Next"])
         else:
-            limit(output, "output of state %r" % name)
+            limit(step.output, "output of state %r" % name)
+        self.scope.assign(step.assigned, name)  # after the output: it never sees them
         history.add(
             kind + "StateExited",
-            {"name": name, "output": json.dumps(output), "outputDetails": {"truncated": False}},
-        )
-        return following, output  # None after an End state
+            {
+                "name": name,
+                "output": json.dumps(step.output),
+                "outputDetails": {"truncated": False},
+                **({"assignedVariables": {k: json.dumps(v) for k, v in step.assigned.items()},
+                    "assignedVariablesDetails": {"truncated": False}} if step.assigned else {}),
+            },
+        )  # fmt: skip
+        return step.following, step.output
 
     # -- input and output ----------------------------------------------------------------
 
@@ -442,17 +489,19 @@ class Machine(TaskStates, BranchStates):
             return raw
         return processing.select(raw, state["InputPath"], context, "InputPath")
 
-    def _output(self, state: Document, document: Any, context: Document) -> Any:
+    def _selected(self, state: Document, document: Any, context: Document) -> Any:
+        """OutputPath over the state's output."""
         if "OutputPath" not in state:
             return document
         return processing.select(document, state["OutputPath"], context, "OutputPath")
 
-    def _finish(self, state: Document, raw: Any, result: Any, context: Document) -> Any:
-        """ResultSelector, ResultPath and OutputPath over a Task's, Map's or Parallel's result."""
-        if "ResultSelector" in state:
-            result = processing.template(state["ResultSelector"], result, context)
-        combined = processing.place(raw, result, state.get("ResultPath", "$"))
-        return self._output(state, combined, context)
+    def _assigned(self, where: Document, document: Any, context: Document) -> dict[str, Any]:
+        """A JSONPath Assign (of a state, a Choice rule or a Catch) over `document`: the
+        state's result (after ResultSelector), a Choice's or Wait's input (after InputPath),
+        a Catch's error output."""
+        if not where.get("Assign"):
+            return {}
+        return dict(processing.template(where["Assign"], document, context))
 
     # -- the state types -----------------------------------------------------------------
 
@@ -475,30 +524,43 @@ class Machine(TaskStates, BranchStates):
                 cause = value
         return StatesError(error, cause)
 
-    def _choose(self, name: str, state: Document, effective: Any, context: Document) -> str:
+    def _choose(
+        self, name: str, state: Document, effective: Any, context: Document
+    ) -> tuple[str, Document]:
+        """The next state and the rule that chose it (the state itself for the Default)."""
         for rule in state.get("Choices", []):
             if choice.evaluate(rule, effective, context):
-                return rule["Next"]
+                return rule["Next"], rule
         if "Default" in state:
-            return state["Default"]
+            return state["Default"], state
         raise StatesError(
             errors.NO_CHOICE, "No Choice rule of state %r matched, and it has no Default" % name
         )
 
     def _wait(self, state: Document, effective: Any, context: Document) -> None:
-        clock = self.execution.clock
+        seconds = stamp = None
         if "Seconds" in state:
             seconds = state["Seconds"]
         elif "SecondsPath" in state:
             seconds = processing.select(effective, state["SecondsPath"], context, "SecondsPath")
-            if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
-                raise StatesError(errors.RUNTIME, "SecondsPath must select a non-negative integer")
+        elif "TimestampPath" in state:
+            stamp = processing.select(effective, state["TimestampPath"], context, "TimestampPath")
         else:
             stamp = state.get("Timestamp")
-            if "TimestampPath" in state:
-                stamp = processing.select(
-                    effective, state["TimestampPath"], context, "TimestampPath"
+        self._sleep(seconds, stamp, context)
+
+    def _sleep(self, seconds: Any, stamp: Any, context: Document) -> None:
+        """A Wait of `seconds` (a non-negative integer) or until `stamp` (an RFC 3339
+        timestamp), on the execution's clock and within its TimeoutSeconds."""
+        clock = self.execution.clock
+        if seconds is not None:
+            if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+                raise StatesError(
+                    errors.RUNTIME,
+                    "The Wait state %r's seconds are %s, not a non-negative integer"
+                    % (context["State"]["Name"], json.dumps(seconds)),
                 )
+        else:
             moment = choice.timestamp(stamp)
             if moment is None:
                 raise StatesError(errors.RUNTIME, "%r is not an RFC 3339 timestamp" % (stamp,))
@@ -517,7 +579,7 @@ class Machine(TaskStates, BranchStates):
         execution.waited(since, seconds)
         execution.check_deadline()
 
-    def _with_retries(self, name: str, state: Document, raw: Any, context: Document) -> Any:
+    def _with_retries(self, name: str, state: Document, raw: Any, context: Context) -> Step:
         """The state run, and run again as its first Retry matching the error says (each
         retrier counts its own attempts)."""
         retriers = state.get("Retry", [])
@@ -543,7 +605,9 @@ class Machine(TaskStates, BranchStates):
                 if retrier.get("JitterStrategy", "NONE") == "FULL":
                     delay = random.uniform(0, delay)
                 attempts[i] += 1
-                context = dict(context, State=dict(context["State"], RetryCount=sum(attempts)))
+                context = context.with_fields(
+                    State=dict(context["State"], RetryCount=sum(attempts))
+                )
                 self.execution.clock.sleep(delay, self.cancelled)
                 self.execution.check_deadline()
 
@@ -553,86 +617,40 @@ class Machine(TaskStates, BranchStates):
                 return catcher
         return None
 
-    def _jsonata_state(
-        self, name: str, state: Document, raw: Any, context: Document
-    ) -> tuple[Optional[str], Any]:
-        """A Fail, Choice or Succeed state in JSONata: its Error and Cause, its rules'
-        Conditions, its Output (by default its input)."""
-        kind = state["Type"]
-        states = _states(raw, context)
-        if kind == "Fail":
-            error, cause = (expressions.fill(state.get(f, ""), states) for f in ("Error", "Cause"))
-            if not isinstance(error, str) or not isinstance(cause, str):
-                raise StatesError(errors.RUNTIME, "Error and Cause must be strings")
-            raise StatesError(error, cause)
-        output_field: Any = state.get("Output", _INPUT)
-        following: Optional[str] = None
-        if kind == "Choice":
-            following, rule = self._condition(name, state, states)
-            if rule is not None and "Output" in rule:
-                output_field = rule["Output"]
-        output = raw if output_field is _INPUT else expressions.fill(output_field, states)
-        return following, output
-
-    def _condition(
-        self, name: str, state: Document, states: Document
-    ) -> tuple[str, Optional[Document]]:
-        """The next state and the rule that chose it (None: the Default)."""
-        for rule in state.get("Choices", []):
-            holds = expressions.fill(rule["Condition"], states)
-            if not isinstance(holds, bool):
-                raise StatesError(
-                    errors.QUERY_EVALUATION,
-                    "The Condition %s of state %r is %s, not a boolean"
-                    % (rule["Condition"], name, json.dumps(holds)),
-                )
-            if holds:
-                return str(rule["Next"]), rule
-        if "Default" in state:
-            return str(state["Default"]), None
-        raise StatesError(
-            errors.NO_CHOICE, "No Choice rule of state %r matched, and it has no Default" % name
-        )
-
-    def _run_jsonata(self, name: str, state: Document, raw: Any, context: Document) -> Any:
-        """A Pass or Task state in JSONata: Arguments (by default the input) to the Task,
-        Output over its result (by default the result; a Pass's, its input)."""
-        states = _states(raw, context)
-        if state["Type"] == "Pass":
-            return expressions.fill(state["Output"], states) if "Output" in state else raw
-        arguments = expressions.fill(state["Arguments"], states) if "Arguments" in state else raw
-        result = self._task(name, state, arguments, context)
-        if "Output" not in state:
-            return result
-        return expressions.fill(state["Output"], dict(states, result=result))
-
-    def _run(self, name: str, state: Document, raw: Any, context: Document) -> Any:
+    def _run(self, name: str, state: Document, raw: Any, context: Context) -> Step:
+        """The state, once: its output, the variables it assigns, its next state."""
         kind = state["Type"]
         if expressions.language(state, self.language) == JSONATA:
-            return self._run_jsonata(name, state, raw, context)
+            return self._jsonata_step(name, state, raw, context)
+        if kind == "Fail":
+            raise self._fail(state, raw, context)
         effective = self._input(state, raw, context)
+        following = None if kind == "Succeed" else state.get("Next")
+        if kind in ("Choice", "Wait", "Succeed"):
+            where: Document = state
+            if kind == "Choice":
+                following, where = self._choose(name, state, effective, context)
+                where = where if "Assign" in where else state
+            elif kind == "Wait":
+                self._wait(state, effective, context)
+            assigned = self._assigned(where, effective, context)
+            return Step(self._selected(state, effective, context), assigned, following)
         if kind == "Pass":
             if "Parameters" in state:
                 effective = processing.template(state["Parameters"], effective, context)
             result = state["Result"] if "Result" in state else effective
-            combined = processing.place(raw, result, state.get("ResultPath", "$"))
-            return self._output(state, combined, context)
-        if kind == "Task":
-            result = self._task(name, state, effective, context)
-        elif kind == "Parallel":
-            result = self._parallel(name, state, effective, context)
         else:
-            result = self._map(name, state, effective, context)
-        return self._finish(state, raw, result, context)
+            if kind == "Task":
+                result = self._task(name, state, effective, context)
+            elif kind == "Parallel":
+                result = self._parallel(name, state, effective, context)
+            else:
+                result = self._map(name, state, effective, context)
+            if "ResultSelector" in state:
+                result = processing.template(state["ResultSelector"], result, context)
+        assigned = self._assigned(state, result, context)
+        combined = processing.place(raw, result, state.get("ResultPath", "$"))
+        return Step(self._selected(state, combined, context), assigned, following)
 
     def _branch(self, definition: Document) -> "Machine":
-        return Machine(self.execution, definition, threading.Event(), self.language)
-
-
-_INPUT = object()  # a state without Output: its output is its input
-
-
-def _states(raw: Any, context: Document, **more: Any) -> Document:
-    """The $states variable: the state's input, the context object, and (in Output) the
-    result or (in a Catch) the error output."""
-    return dict({"input": raw, "context": context}, **more)
+        return Machine(self.execution, definition, threading.Event(), self.language, self.scope)

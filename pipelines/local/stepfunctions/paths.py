@@ -8,11 +8,13 @@ writes through them, creating objects on the way.
 
 import copy
 import re
-from typing import Any, Iterator, Union
+from typing import Any, Iterator, Optional, Union
 
+from pipelines.local.stepfunctions import variables
 from pipelines.local.stepfunctions.errors import StatesError
 
 _NAME = re.compile(r"[^.\[\]()'\" ,=<>!&|?@]+")
+_VARIABLE = variables.NAME
 MISSING = object()
 # A parsed path's step: ("name", str), ("index", int), ("slice", start, stop, step), ("wild",),
 # ("union", [key, ...]), ("filter", _Filter) or ("deep", segment).
@@ -28,7 +30,11 @@ def parse(path: str) -> list[Segment]:
     ("wild",), ("union", [key, ...]), ("filter", test), each as ("deep", segment) under `..`."""
     if not isinstance(path, str) or not path.startswith("$"):
         raise PathSyntaxError("%r is not a JSONPath (it must start with $)" % (path,))
-    text = path[2:] if path.startswith("$$") else path[1:]
+    name = variable(path)
+    if name is not None:
+        text = path[1 + len(name) :]
+    else:
+        text = path[2:] if path.startswith("$$") else path[1:]
     segments: list[Segment] = []
     i = 0
     while i < len(text):
@@ -126,15 +132,27 @@ def _key(text: str, path: str) -> Union[str, int]:
     raise PathSyntaxError("%r: [%s] is neither a quoted name nor an index" % (path, text))
 
 
+def variable(path: str) -> Optional[str]:
+    """The variable a path starts from ($name.field: "name"), or None for a path of the
+    state's input ($) or of the context object ($$)."""
+    match = _VARIABLE.match(path, 1)
+    return match.group() if match and path.startswith("$") else None
+
+
 def is_definite(path: str) -> bool:
     return all(s[0] in ("name", "index") for s in parse(path))
 
 
 def read(document: Any, path: str, context: Any = None) -> Any:
-    """The value `path` selects (a path starting $$ reads the context object). A definite path
-    that selects nothing raises LookupError; an indefinite one gives a list."""
-    root = context if path.startswith("$$") else document
+    """The value `path` selects (a path starting $$ reads the context object, one starting
+    $name the variable `name`). A definite path that selects nothing, or a variable that is
+    not assigned, raises LookupError; an indefinite one gives a list."""
     segments = parse(path)
+    name = variable(path)
+    if name is not None:
+        root = variables.lookup(context, name)
+    else:
+        root = context if path.startswith("$$") else document
     if all(s[0] in ("name", "index") for s in segments):
         value = root
         for _, key in segments:
