@@ -6,7 +6,7 @@ Machine).
 import concurrent.futures
 import json
 import threading
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from pipelines.local.stepfunctions import errors, expressions, processing
 from pipelines.local.stepfunctions.errors import StatesError
@@ -24,14 +24,10 @@ class BranchStates:
     cancelled: threading.Event
     language: str
 
-    def _jsonata_items(self, name: str, state: Document, raw: Any, context: Context) -> Any:
-        raise NotImplementedError
-
-    def _jsonata_item_input(self, state: Document, raw: Any, context: Context) -> Any:
-        raise NotImplementedError
-
-    def _jsonata_number(self, field: str, state: Document, raw: Any, context: Context) -> Any:
-        raise NotImplementedError
+    # JsonataStates' (jsonata_states.py), declared for the type checker
+    _jsonata_items: Callable[[str, Document, Any, Context], Any]
+    _jsonata_item_input: Callable[[Document, Any, Context], Any]
+    _jsonata_number: Callable[[str, Document, Any, Context], Any]
 
     def _branch(self, definition: Document) -> "BranchStates":
         """A machine of `definition`'s states in this one's execution, cancelled on its own."""

@@ -144,7 +144,13 @@ def validate(
                 _check_template(state.get(field), here + field)
             for holder, at in _assigners(state, here):
                 _check_template(holder.get("Assign"), at + "Assign")
-        if kind == "Wait" and "Timestamp" in state and choice.timestamp(state["Timestamp"]) is None:
+        stamp = state.get("Timestamp")
+        if (
+            kind == "Wait"
+            and stamp is not None
+            and language == JSONPATH
+            and choice.timestamp(stamp) is None
+        ):
             raise DefinitionError(
                 "%sTimestamp %r is not an RFC 3339 timestamp (2024-08-18T17:33:00Z)"
                 % (here, state["Timestamp"])

@@ -7,7 +7,7 @@ page. What a state computes is a Step: its output, the variables it assigns, its
 """
 
 import json
-from typing import Any, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 from pipelines.local.stepfunctions import errors, expressions
 from pipelines.local.stepfunctions.errors import StatesError
@@ -29,18 +29,11 @@ class JsonataStates:
     the JSONPath forms run too."""
 
     scope: Scope
-
-    def _task(self, name: str, state: Document, effective: Any, context: Document) -> Any:
-        raise NotImplementedError
-
-    def _parallel(self, name: str, state: Document, effective: Any, context: Document) -> Any:
-        raise NotImplementedError
-
-    def _map(self, name: str, state: Document, effective: Any, context: Document) -> Any:
-        raise NotImplementedError
-
-    def _sleep(self, seconds: Any, stamp: Any, context: Document) -> None:
-        raise NotImplementedError
+    # the Machine's, TaskStates' and BranchStates', declared for the type checker
+    _task: Callable[[str, Document, Any, Document], Any]
+    _parallel: Callable[[str, Document, Any, Document], Any]
+    _map: Callable[[str, Document, Any, Context], Any]
+    _sleep: Callable[[Any, Any, Document], None]
 
     def fill(self, value: Any, states: Document) -> Any:
         """`value` with its `{% %}` expressions evaluated over `$states` and the variables."""
@@ -50,6 +43,7 @@ class JsonataStates:
         """A state of any kind in JSONata, once (Retry runs it again)."""
         kind = state["Type"]
         states = _states(raw, context)
+        following: Optional[str]
         if kind == "Fail":
             error, cause = (self.fill(state.get(f, ""), states) for f in ("Error", "Cause"))
             if not isinstance(error, str) or not isinstance(cause, str):

@@ -37,8 +37,9 @@ class Scope:
         self.parent = parent
         self.values: dict[str, Any] = {}
         self._sizes: dict[str, int] = {}
-        self._total = [0] if parent is None else parent._total  # the execution's, shared
-        self._lock = threading.Lock() if parent is None else parent._lock
+        # the execution's total size and its lock, shared by every scope of it
+        self._total: list[int] = [0] if parent is None else parent._total
+        self._lock: threading.Lock = threading.Lock() if parent is None else parent._lock
 
     def lookup(self, name: str) -> Any:
         """The value of `name` here or in a scope around; LookupError when none has it."""
@@ -79,7 +80,7 @@ class Scope:
             self._sizes.update(sizes)
 
 
-class Context(dict):  # type: ignore[type-arg]
+class Context(dict[str, Any]):
     """The context object (`$$`) of one state, and the Scope of variables it runs in (which
     is not part of the document)."""
 
