@@ -375,8 +375,12 @@ def test_hash_random_uuid_parse():
             "SecondsPath is a JSONPath field",
         ),
         (
-            {"Type": "Map", "ItemsPath": "$.a", "ItemProcessor": {"StartAt": "P", "States": {
-                "P": {"Type": "Pass", "End": True}}}, "End": True},
+            {
+                "Type": "Map",
+                "ItemsPath": "$.a",
+                "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
+                "End": True,
+            },
             "ItemsPath is a JSONPath field",
         ),  # fmt: skip
         ({"Type": "Wait", "Seconds": "{% $x + %}", "End": True}, "Seconds"),

@@ -59,9 +59,9 @@ def test_jsonpath_assign_then_read_in_parameters_paths_and_intrinsics():
     assert out == {"name": "product1", "first": "a", "label": "product1 x 42"}
 
 
-def test_jsonpath_assign_reads_the_result_after_result_selector_and_output_does_not_see_it():
-    # A Task's Assign is evaluated over its result (after ResultSelector); the variables take
-    # effect after the state's output, so the state's own OutputPath/Parameters never see them.
+def test_jsonpath_assign_reads_the_raw_result_and_the_output_does_not_see_it():
+    # "the assign step in a JSONPath task occurs at the same time as the ResultSelector": both
+    # read the raw result; the variables take effect after the state's output.
     definition = jsonpath(
         {
             "Call": {
@@ -69,7 +69,7 @@ def test_jsonpath_assign_reads_the_result_after_result_selector_and_output_does_
                 "Resource": ECHO,
                 "Parameters": {"price": 7},
                 "ResultSelector": {"cost.$": "$.price"},
-                "Assign": {"cost.$": "$.cost"},
+                "Assign": {"cost.$": "$.price"},
                 "ResultPath": "$.call",
                 "Next": "Show",
             },
@@ -151,12 +151,12 @@ def test_jsonata_assign_output_and_the_next_state_see_what_they_should():
                 "Type": "Task",
                 "Resource": ECHO,
                 "Arguments": {"price": "{% $states.input.price %}"},
-                "Assign": {"price": "{% $states.result.price %}", "old": "{% $price %}"},
+                "Assign": {"price": "{% $states.result.price %}", "old": "{% $exists($price) %}"},
                 "Output": {"seen": "{% $exists($price) %}"},
                 "Next": "Show",
             },
             "Show": {"Type": "Pass", "Output": {"price": "{% $price %}",
-                     "old": "{% $exists($old) %}", "input": "{% $states.input %}"}, "End": True},
+                     "old": "{% $old %}", "input": "{% $states.input %}"}, "End": True},
         }
     )  # fmt: skip
     out = succeeded(definition, {"price": 3})
@@ -295,7 +295,7 @@ def test_jsonata_wait_takes_seconds_and_timestamp_expressions():
     out = succeeded(definition, {"delay": 0, "at": "2001-01-01T00:00:00Z"})
     assert out == {"waited": True}
     execution = run(definition, {"delay": "soon", "at": "2001-01-01T00:00:00Z"})
-    assert (execution.status, execution.error) == ("FAILED", "States.Runtime")
+    assert (execution.status, execution.error) == ("FAILED", "States.QueryEvaluationError")
 
 
 def test_jsonata_parallel_arguments_feed_every_branch_and_output_reads_the_results():
@@ -338,7 +338,7 @@ def test_jsonata_map_items_item_selector_and_max_concurrency():
         {"index": 1, "price": 3, "currency": "EUR"},
     ]
     execution = run(definition, dict(document, workers="many"))
-    assert (execution.status, execution.error) == ("FAILED", "States.Runtime")
+    assert (execution.status, execution.error) == ("FAILED", "States.QueryEvaluationError")
 
 
 def test_jsonata_map_items_that_are_not_an_array_fail_with_query_evaluation_error():

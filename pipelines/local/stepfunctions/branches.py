@@ -72,7 +72,9 @@ class BranchStates:
         history.add("MapStateStarted", {"length": len(items)})
         work: list["Work"] = []
         for index, item in enumerate(items):
-            item_context = context.with_fields(Map={"Item": {"Index": index, "Value": item}})
+            item_context = context.with_fields(
+                Map={"Item": {"Index": index, "Value": item, "Source": "STATE_DATA"}}
+            )  # Source: where the item came from; an inline Map's are the state's input
             if jsonata:
                 value = self._jsonata_item_input(state, effective, item_context)
             elif selector:
@@ -108,7 +110,7 @@ class BranchStates:
             return 0
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise StatesError(
-                errors.RUNTIME,
+                errors.QUERY_EVALUATION if jsonata else errors.RUNTIME,
                 "The %s of Map state %r is %s, not a non-negative integer"
                 % (field, name, json.dumps(limit)),
             )

@@ -7,16 +7,20 @@ developer guide ("Transforming data with JSONata in Step Functions")."""
 import functools
 import hashlib
 import json
+import math
 import random
+import re
 import threading
 import uuid
 from typing import Any, Callable, Optional
 
 from jsonata import Jsonata
+from jsonata.utils import Utils
 
 from pipelines.local.stepfunctions.errors import QUERY_EVALUATION, StatesError
 
 JSONATA = "JSONata"
+_EVAL = re.compile(r"\$eval\s*\(")
 _HASHES = {
     "MD5": "md5",
     "SHA-1": "sha1",
@@ -53,10 +57,16 @@ class Expression:
             raise ExpressionSyntaxError("%s: %s" % (text, e)) from e
         for name, function in _FUNCTIONS.items():
             self._parsed.register_lambda(name, function)
+        # null stays JSON null, apart from undefined (None): "returned nothing" is an error
+        self._parsed.output_convert_nulls = False
         self._lock = threading.Lock()
 
-    def evaluate(self, states: dict[str, Any], variables: Optional[dict[str, Any]] = None) -> Any:
-        """The expression's value with `$states` and the workflow's variables bound."""
+    def evaluate(
+        self, states: dict[str, Any], variables: Optional[dict[str, Any]] = None, field: str = ""
+    ) -> Any:
+        """The expression's value with `$states` and the workflow's variables bound; an
+        expression that returns nothing (undefined) or a function fails, as on AWS, with
+        States.QueryEvaluationError naming `field`."""
         bindings = dict(variables or {}, states=states)
         try:
             with self._lock:
@@ -67,7 +77,13 @@ class Expression:
             raise StatesError(
                 QUERY_EVALUATION, "An error occurred while evaluating %s: %s" % (self.text, e)
             ) from e
-        return _plain(value)
+        if value is None:
+            raise StatesError(
+                QUERY_EVALUATION,
+                "The JSONata expression '%s' specified for the field '%s' returned nothing "
+                "(undefined)." % (self.text[2:-2].strip(), field),
+            )
+        return _plain(value, self.text)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -77,8 +93,17 @@ def parsed(text: str) -> Expression:
 
 
 def check(value: Any) -> None:
-    """Every `{% %}` string in `value` parses; raises ExpressionSyntaxError."""
+    """Every `{% %}` string in `value` parses, none is opened without being closed, none calls
+    $eval; raises ExpressionSyntaxError. (A string that only ends with %} is a literal.)"""
+    if isinstance(value, str) and value.startswith("{%") and not value.endswith("%}"):
+        raise ExpressionSyntaxError(
+            "%r opens a JSONata expression but does not close it: write {%% ... %%}" % value
+        )
     if is_expression(value):
+        if _EVAL.search(value):
+            raise ExpressionSyntaxError(
+                "%s: $eval is not available in Step Functions (use $parse)" % value
+            )
         parsed(value)
     elif isinstance(value, dict):
         for item in value.values():
@@ -88,26 +113,44 @@ def check(value: Any) -> None:
             check(item)
 
 
-def fill(value: Any, states: dict[str, Any], variables: Optional[dict[str, Any]] = None) -> Any:
-    """`value` with each `{% %}` string replaced by its expression's value."""
+def mentions(value: Any, member: str) -> bool:
+    """Whether an expression in `value` reads `$states.<member>`."""
     if is_expression(value):
-        return parsed(value).evaluate(states, variables)
+        return re.search(r"\$states\s*\.\s*%s\b" % re.escape(member), value) is not None
     if isinstance(value, dict):
-        return {key: fill(item, states, variables) for key, item in value.items()}
+        return any(mentions(v, member) for v in value.values())
     if isinstance(value, list):
-        return [fill(item, states, variables) for item in value]
+        return any(mentions(v, member) for v in value)
+    return False
+
+
+def fill(
+    value: Any, states: dict[str, Any], variables: Optional[dict[str, Any]] = None, field: str = ""
+) -> Any:
+    """`value` (the value of `field`) with each `{% %}` string replaced by its expression's
+    value."""
+    if is_expression(value):
+        return parsed(value).evaluate(states, variables, field)
+    if isinstance(value, dict):
+        return {k: fill(v, states, variables, "%s/%s" % (field, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill(v, states, variables, "%s[%d]" % (field, i)) for i, v in enumerate(value)]
     return value
 
 
-def _plain(value: Any) -> Any:
-    """jsonata-python's sequences (list subclasses) as plain lists, and a function (an
-    expression whose value is a lambda) refused: it is not JSON."""
+def _plain(value: Any, text: str) -> Any:
+    """jsonata-python's values as JSON: its sequences (list subclasses) as plain lists, its
+    null as None; a function (an expression whose value is a lambda) refused: it is not JSON."""
+    if value is Utils.NULL_VALUE or value is None:
+        return None
     if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: _plain(item, text) for key, item in value.items()}
     if isinstance(value, list):
-        return [_plain(item) for item in value]
-    if callable(value):
-        raise StatesError(QUERY_EVALUATION, "an expression's value is a function, not JSON")
+        return [_plain(item, text) for item in value]
+    if not isinstance(value, (str, int, float, bool)):
+        raise StatesError(
+            QUERY_EVALUATION, "The value of %s is a function, not a JSON value" % text
+        )
     return value
 
 
@@ -115,9 +158,11 @@ def _plain(value: Any) -> Any:
 
 
 def _integer(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        raise ValueError("%s must be an integer, not %r" % (what, value))
-    return int(value)
+    """An integer argument: "functions that require integer values as parameters will
+    automatically round down any non-integer numbers provided" (the JSONata guide)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise ValueError("%s must be a number, not %r" % (what, value))
+    return math.floor(value)
 
 
 def _partition(array: Any, size: Any) -> list[Any]:

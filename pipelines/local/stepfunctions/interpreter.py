@@ -29,7 +29,7 @@ from pipelines.local.stepfunctions import (
 from pipelines.local.stepfunctions.branches import BranchStates
 from pipelines.local.stepfunctions.errors import StatesError
 from pipelines.local.stepfunctions.integrations import Integrations
-from pipelines.local.stepfunctions.jsonata_states import JsonataStates, Step
+from pipelines.local.stepfunctions.jsonata_states import MOST_SECONDS, JsonataStates, Step
 from pipelines.local.stepfunctions.runtime import (
     Clock,
     Document,
@@ -119,6 +119,8 @@ def validate(
                 raise DefinitionError("%sNext %r is not a state" % (here, target))
         if language == JSONATA:
             _check_jsonata(state, here)
+        else:
+            _check_jsonpath(state, here)
         if isinstance(state.get("ResultPath"), str) and paths.variable(state["ResultPath"]):
             raise DefinitionError(
                 "%sResultPath %r names a variable: a variable is set by Assign"
@@ -214,18 +216,22 @@ def _assigned_names(states: Document, outer: frozenset[str], where: str) -> froz
 
 
 def _check_jsonata(state: Document, where: str) -> None:
-    """A JSONata state: without JSONPath's fields, its expressions parsed."""
+    """A JSONata state: without JSONPath's fields, its expressions parsed, `$states.result`
+    only where a result exists (a Task's, Parallel's or Map's Output and Assign) and
+    `$states.errorOutput` only in a Catch, as AWS checks them at CreateStateMachine."""
     for field in JSONPATH_FIELDS:
         if field in state:
             raise DefinitionError(
                 "%s%s is a JSONPath field: a JSONata state has Arguments and Output instead"
                 % (where, field)
             )
-    for field in ("TimeoutSeconds", "HeartbeatSeconds"):
-        if isinstance(state.get(field), str):
-            raise DefinitionError("%s%s as an expression does not run locally yet" % (where, field))
-    for field in JSONATA_FIELDS:
+    with_result = ("Output", "Assign") if state["Type"] in ("Task", "Parallel", "Map") else ()
+    for field in JSONATA_FIELDS + ("TimeoutSeconds", "HeartbeatSeconds"):
         _check_expressions(state.get(field), where + field)
+        _check_reach(state.get(field), where + field, field in with_result, False)
+    for i, rule in enumerate(state.get("Choices", [])):
+        for field in ("Condition", "Output", "Assign"):
+            _check_reach(rule.get(field), "%sChoices %d: %s" % (where, i, field), False, False)
     for i, catcher in enumerate(state.get("Catch", [])):
         if "ResultPath" in catcher:
             raise DefinitionError(
@@ -234,6 +240,37 @@ def _check_jsonata(state: Document, where: str) -> None:
             )
         for field in ("Output", "Assign"):
             _check_expressions(catcher.get(field), "%sCatch %d: %s" % (where, i, field))
+            _check_reach(catcher.get(field), "%sCatch %d: %s" % (where, i, field), False, True)
+
+
+def _check_reach(value: Any, where: str, result: bool, error_output: bool) -> None:
+    """`$states.result` and `$states.errorOutput` only where they exist."""
+    for name, allowed in (("result", result), ("errorOutput", error_output)):
+        if not allowed and expressions.mentions(value, name):
+            raise DefinitionError(
+                "%s: $states.%s is not available here (%s)" % (where, name, _REACH[name])
+            )
+
+
+_REACH = {
+    "result": "only a Task's, Parallel's or Map's Output and Assign have a result",
+    "errorOutput": "only a Catch's Output and Assign have an error output",
+}
+
+
+def _check_jsonpath(state: Document, where: str) -> None:
+    """A JSONPath state: without JSONata's fields."""
+    for field in ("Arguments", "Output", "Items"):
+        if field in state:
+            raise DefinitionError(
+                "%s%s is a JSONata field: set QueryLanguage to JSONata to use it" % (where, field)
+            )
+    for i, catcher in enumerate(state.get("Catch", [])):
+        if "Output" in catcher:
+            raise DefinitionError(
+                "%sCatch %d: Output is a JSONata field: a JSONPath Catch has ResultPath"
+                % (where, i)
+            )
 
 
 def _check_condition(rule: Document, where: str) -> None:
@@ -503,8 +540,8 @@ class Machine(TaskStates, BranchStates, JsonataStates):
 
     def _assigned(self, where: Document, document: Any, context: Document) -> dict[str, Any]:
         """A JSONPath Assign (of a state, a Choice rule or a Catch) over `document`: the
-        state's result (after ResultSelector), a Choice's or Wait's input (after InputPath),
-        a Catch's error output."""
+        state's result (as ResultSelector reads it), a Choice's or Wait's input (after
+        InputPath), a Catch's error output."""
         if not where.get("Assign"):
             return {}
         return dict(processing.template(where["Assign"], document, context))
@@ -560,11 +597,15 @@ class Machine(TaskStates, BranchStates, JsonataStates):
         timestamp), on the execution's clock and within its TimeoutSeconds."""
         clock = self.execution.clock
         if seconds is not None:
-            if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+            if (
+                isinstance(seconds, bool)
+                or not isinstance(seconds, int)
+                or not 0 <= seconds <= MOST_SECONDS
+            ):
                 raise StatesError(
                     errors.RUNTIME,
-                    "The Wait state %r's seconds are %s, not a non-negative integer"
-                    % (context["State"]["Name"], json.dumps(seconds)),
+                    "The Wait state %r's seconds are %s, not an integer from 0 to %d"
+                    % (context["State"]["Name"], json.dumps(seconds), MOST_SECONDS),
                 )
         else:
             moment = choice.timestamp(stamp)
@@ -633,13 +674,13 @@ class Machine(TaskStates, BranchStates, JsonataStates):
         effective = self._input(state, raw, context)
         following = None if kind == "Succeed" else state.get("Next")
         if kind in ("Choice", "Wait", "Succeed"):
-            where: Document = state
+            assigned = self._assigned(state, effective, context)
             if kind == "Choice":
-                following, where = self._choose(name, state, effective, context)
-                where = where if "Assign" in where else state
+                following, rule = self._choose(name, state, effective, context)
+                if rule is not state:  # the state's Assign applies whichever rule matches
+                    assigned.update(self._assigned(rule, effective, context))
             elif kind == "Wait":
                 self._wait(state, effective, context)
-            assigned = self._assigned(where, effective, context)
             return Step(self._selected(state, effective, context), assigned, following)
         if kind == "Pass":
             if "Parameters" in state:
@@ -652,9 +693,11 @@ class Machine(TaskStates, BranchStates, JsonataStates):
                 result = self._parallel(name, state, effective, context)
             else:
                 result = self._map(name, state, effective, context)
-            if "ResultSelector" in state:
-                result = processing.template(state["ResultSelector"], result, context)
+        # "the assign step in a JSONPath task occurs at the same time as the ResultSelector":
+        # both read the raw result
         assigned = self._assigned(state, result, context)
+        if "ResultSelector" in state:
+            result = processing.template(state["ResultSelector"], result, context)
         combined = processing.place(raw, result, state.get("ResultPath", "$"))
         return Step(self._selected(state, combined, context), assigned, following)
 
