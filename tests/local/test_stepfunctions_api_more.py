@@ -518,3 +518,18 @@ def test_stopping_a_parent_stops_its_running_child(sfn):
     done = threading.Event()
     threading.Thread(target=lambda: (sfn.wait(), done.set()), daemon=True).start()
     assert done.wait(5)
+
+
+@pytest.mark.fast
+def test_stop_right_after_start_still_has_a_started_history(sfn):
+    """StartExecution answers before the run's thread records ExecutionStarted: a StopExecution
+    at once still gives a history that starts with ExecutionStarted and ends with
+    ExecutionAborted (GetExecutionHistory's events in order, API_GetExecutionHistory.html)."""
+    machine = create(sfn, "waits", LONG_WAIT)
+    for _ in range(5):
+        execution = started(sfn, machine)
+        sfn.stop_execution(executionArn=execution)
+        sfn.wait()
+        history = events_of(sfn, execution)
+        assert history[0] == "ExecutionStarted" and history[-1] == "ExecutionAborted"
+        assert sfn.describe_execution(executionArn=execution)["status"] == "ABORTED"

@@ -24,6 +24,7 @@ from pipelines.local.stepfunctions.errors import StatesError
 from pipelines.local.stepfunctions.executions import (
     Executions,
     TwinExecution,
+    begun,
     redrive_status,
 )
 from pipelines.local.stepfunctions.integrations import Integration
@@ -77,6 +78,7 @@ class ExecutionControl(Executions):
         error, cause = request.get("error"), request.get("cause")
         running = self._running.get(arn)
         if running is not None:
+            begun(running)  # StartExecution answers before its thread records ExecutionStarted
             running.abort(error, cause)
             return self._answer(op, {"stopDate": when(running.stopped or self.clock.now())})
         if record["status"] == "RUNNING":  # run by another process, which watches for this
@@ -127,6 +129,7 @@ class ExecutionControl(Executions):
         )
         execution.started = record["startDate"]  # its start; TimeoutSeconds counts from now
         execution.history.events = list(record["events"])
+        execution.earlier = len(record["events"])
         execution.redrive = {"redriveCount": count, "redriveDate": self.clock.now()}
         self._saving(execution)
         self._start(execution)

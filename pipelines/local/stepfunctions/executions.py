@@ -61,6 +61,16 @@ class TwinExecution(Execution):
         super().__init__(*args, **kwargs)
         self.origin: Dict[str, Any] = origin or {}
         self.redrive: Dict[str, Any] = {}
+        self.earlier = 0  # the events of the attempts before a redrive, in history.events
+
+
+def begun(execution: "TwinExecution", seconds: float = 2.0) -> bool:
+    """Once the run has recorded its first event (ExecutionStarted, ExecutionRedriven), which
+    an abort must follow: the run's thread records it as it starts."""
+    deadline = time.monotonic() + seconds
+    while len(execution.history.events) <= execution.earlier and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return len(execution.history.events) > execution.earlier
 
 
 def _settled(record: Dict[str, Any]) -> Dict[str, Any]:
@@ -248,6 +258,7 @@ class Executions(Versions):
         save()
 
     def _start(self, execution: TwinExecution) -> threading.Thread:
+        self._running[execution.arn] = execution
         thread = threading.Thread(
             target=self._run, args=(execution,), name=execution.name, daemon=True
         )
@@ -280,7 +291,7 @@ class Executions(Versions):
     def _watch_stop(self, execution: TwinExecution) -> None:
         stop = self._path_of(execution.arn).with_suffix(".stop")
         while not execution.cancelled.wait(0.1):
-            if stop.exists():
+            if stop.exists() and begun(execution):
                 try:
                     request = json.loads(stop.read_text())
                 except ValueError:

@@ -383,8 +383,7 @@ class Execution:
             self.error, self.cause = error, cause
             self.stopped = self.clock.now()
             details = {k: v for k, v in (("error", error), ("cause", cause)) if v is not None}
-            self.history.add("ExecutionAborted", details)
-            self.history.closed = True
+            self.history.add("ExecutionAborted", details, last=True)
         self.cancelled.set()
         return True
 
