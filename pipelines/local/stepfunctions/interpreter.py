@@ -340,8 +340,13 @@ def _check_rule(rule: Document, where: str) -> None:
 
 
 class Execution:
-    """One run of a definition. `run()` returns itself with status SUCCEEDED, FAILED or
-    TIMED_OUT, output or error and cause, and history.events."""
+    """One run of a definition. `run()` returns itself with status SUCCEEDED, FAILED,
+    TIMED_OUT or ABORTED (`abort()`), output or error and cause, and history.events.
+
+    A redrive (RedriveExecution) runs again from the state `start_at` with `start_input`, the
+    input that state was entered with, after the events of the attempts before it (which the
+    caller puts in history.events); its context's Execution.RedriveCount is `redrive_count`
+    and its history begins with ExecutionRedriven instead of ExecutionStarted."""
 
     def __init__(
         self,
@@ -354,8 +359,17 @@ class Execution:
         role_arn: str = "",
         clock: Optional[Clock] = None,
         listener: Optional[Callable[[Event], None]] = None,
+        start_at: Optional[str] = None,
+        start_input: Any = None,
+        redrive_count: int = 0,
     ) -> None:
         self.definition = definition
+        self.start_at = start_at
+        self.start_input = start_input
+        self.redrive_count = redrive_count
+        # (error, cause) once abort() was called: the run ends ABORTED
+        self.aborted: Optional[tuple[Optional[str], Optional[str]]] = None
+        self._end_lock = threading.Lock()
         self.integrations = integrations
         self.input = {} if input is None else input
         self.name = name or str(uuid.uuid4())
@@ -400,7 +414,7 @@ class Execution:
                 "Name": self.name,
                 "RoleArn": self.role_arn,
                 "StartTime": iso(self.started),
-                "RedriveCount": 0,
+                "RedriveCount": self.redrive_count,
             },
             "StateMachine": {
                 "Id": self.state_machine_arn,
@@ -409,36 +423,68 @@ class Execution:
         }
 
     def run(self) -> "Execution":
-        self.history.add(
-            "ExecutionStarted",
-            {
-                "input": json.dumps(self.input),
-                "inputDetails": {"truncated": False},
-                "roleArn": self.role_arn,
-            },
-        )
-        try:
-            limit(self.input, "the execution input")
-            self.output = Machine(self, self.definition).run(self.input, self.context())
-            self.status = "SUCCEEDED"
+        if self.redrive_count:
+            self.history.add("ExecutionRedriven", {"redriveCount": self.redrive_count})
+        else:
             self.history.add(
-                "ExecutionSucceeded",
-                {"output": json.dumps(self.output), "outputDetails": {"truncated": False}},
+                "ExecutionStarted",
+                {
+                    "input": json.dumps(self.input),
+                    "inputDetails": {"truncated": False},
+                    "roleArn": self.role_arn,
+                },
             )
+        definition, document = self.definition, self.input
+        if self.start_at is not None:
+            definition, document = dict(definition, StartAt=self.start_at), self.start_input
+        try:
+            limit(document, "the execution input")
+            output = Machine(self, definition).run(document, self.context())
+            with self._end_lock:
+                if self.aborted is None:
+                    self.output, self.status = output, "SUCCEEDED"
+                    self.history.add(
+                        "ExecutionSucceeded",
+                        {"output": json.dumps(output), "outputDetails": {"truncated": False}},
+                    )
         except StatesError as e:
-            # A Fail state without Error or Cause: the execution has none (not "")
-            self.error, self.cause = e.error or None, e.cause or None
-            details = {k: v for k, v in (("error", self.error), ("cause", self.cause)) if v}
-            if e.error == errors.TIMEOUT and self._past_deadline():
-                self.status = "TIMED_OUT"
-                self.history.add("ExecutionTimedOut", details)
-            else:
-                self.status = "FAILED"
-                self.history.add("ExecutionFailed", details)
+            with self._end_lock:
+                if self.aborted is None:
+                    self._failed(e)
         finally:
             self.cancelled.set()
-            self.stopped = self.clock.now()
+            with self._end_lock:
+                if self.aborted is not None:
+                    self.status = "ABORTED"
+                else:
+                    self.stopped = self.clock.now()
         return self
+
+    def _failed(self, e: StatesError) -> None:
+        # A Fail state without Error or Cause: the execution has none (not "")
+        self.error, self.cause = e.error or None, e.cause or None
+        details = {k: v for k, v in (("error", self.error), ("cause", self.cause)) if v}
+        if e.error == errors.TIMEOUT and self._past_deadline():
+            self.status = "TIMED_OUT"
+            self.history.add("ExecutionTimedOut", details)
+        else:
+            self.status = "FAILED"
+            self.history.add("ExecutionFailed", details)
+
+    def abort(self, error: Optional[str] = None, cause: Optional[str] = None) -> bool:
+        """StopExecution: a running execution ends now, ABORTED with this error and cause (its
+        history's last event ExecutionAborted; what its states were doing is cancelled, and
+        whatever they record afterwards is not kept). False if it had already ended."""
+        with self._end_lock:
+            if self.status != "RUNNING" or self.aborted is not None or self.stopped is not None:
+                return False
+            self.aborted = (error, cause)
+            self.error, self.cause = error, cause
+            self.stopped = self.clock.now()
+            details = {k: v for k, v in (("error", error), ("cause", cause)) if v is not None}
+            self.history.add("ExecutionAborted", details, last=True)
+        self.cancelled.set()
+        return True
 
     def _past_deadline(self) -> bool:
         return self.timeout_at is not None and self.own_time() >= self.timeout_at - 1e-6

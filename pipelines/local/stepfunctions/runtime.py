@@ -80,12 +80,23 @@ class History:
         self.events: list[Event] = []
         self.clock = clock
         self.listener = listener
+        # An aborted execution's history ends with ExecutionAborted: what its states still
+        # record while they wind down is not kept.
+        self.closed = False
         self._lock = threading.Lock()
 
     def add(
-        self, kind: str, details: Optional[Document] = None, previous: Optional[int] = None
+        self,
+        kind: str,
+        details: Optional[Document] = None,
+        previous: Optional[int] = None,
+        last: bool = False,
     ) -> int:
+        """The event's id; `last`: no event is kept after this one."""
         with self._lock:
+            if self.closed:
+                return len(self.events)
+            self.closed = last
             event: Event = {
                 "timestamp": iso(self.clock.now()),
                 "type": kind,
