@@ -8,7 +8,7 @@ import json
 import threading
 from typing import Any, Optional
 
-from pipelines.local.stepfunctions import errors, processing
+from pipelines.local.stepfunctions import distributed, errors, processing
 from pipelines.local.stepfunctions.errors import StatesError
 from pipelines.local.stepfunctions.runtime import Document, Run
 
@@ -46,6 +46,9 @@ class BranchStates:
         return results
 
     def _map(self, name: str, state: Document, effective: Any, context: Document) -> Any:
+        if distributed.is_distributed(state):  # a Map Run of child executions: distributed.py
+            return distributed.run_map(self.execution, self.cancelled, name, state, effective,
+                                       context)  # fmt: skip
         items = effective
         if "ItemsPath" in state:
             items = processing.select(effective, state["ItemsPath"], context, "ItemsPath")

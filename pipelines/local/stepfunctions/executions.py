@@ -58,7 +58,7 @@ def _settled(record: Dict[str, Any]) -> Dict[str, Any]:
 
 def _described(record: Dict[str, Any]) -> Dict[str, Any]:
     """DescribeExecution's answer from an execution's record."""
-    out = {k: v for k, v in record.items() if k not in ("events", "_process")}
+    out = {k: v for k, v in record.items() if k != "events" and not k.startswith("_")}
     out["startDate"] = when(record["startDate"])
     if record.get("stopDate") is not None:
         out["stopDate"] = when(record["stopDate"])
