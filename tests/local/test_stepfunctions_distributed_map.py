@@ -386,6 +386,45 @@ def test_one_failure_fails_the_map_run_by_default(sfn):
     assert run["itemCounts"]["failed"] == 1
 
 
+def test_once_exceeded_running_children_are_aborted_and_the_rest_stay_pending(sfn, s3):
+    """maprun-fail-threshold.html: once the threshold is exceeded the Map Run fails; the
+    children still running are aborted (ABORTED, ExecutionAborted) and those not started are
+    the PENDING results (input-output-resultwriter.html)."""
+    states = dict(FAIL_ON_BAD)
+    states["Check"] = dict(
+        FAIL_ON_BAD["Check"],
+        Choices=FAIL_ON_BAD["Check"]["Choices"]
+        + [{"Variable": "$", "StringEquals": "slow", "Next": "Slow"}],
+    )
+    states["Slow"] = {"Type": "Wait", "Seconds": 600, "Next": "Good"}
+    definition = distributed_map(
+        states,
+        MaxConcurrency=2,
+        ResultWriter={
+            "Resource": "arn:aws:states:::s3:putObject",
+            "Parameters": {"Bucket": BUCKET, "Prefix": "out/"},
+        },
+    )
+    definition["States"]["Fan"]["ItemProcessor"]["StartAt"] = "Check"
+    described = execute(sfn, definition, ["slow", "bad", "a", "b"])
+    assert described["error"] == "States.ExceedToleratedFailureThreshold"
+    run = map_run_of(sfn, described["executionArn"])
+    counts = run["itemCounts"]
+    assert (counts["aborted"], counts["failed"], counts["pending"], counts["total"]) == (1, 1, 2, 4)
+    children = {
+        c["status"]: c for c in sfn.list_executions(mapRunArn=run["mapRunArn"])["executions"]
+    }
+    assert sorted(children) == ["ABORTED", "FAILED"]
+    events = sfn.get_execution_history(executionArn=children["ABORTED"]["executionArn"])["events"]
+    assert events[-1]["type"] == "ExecutionAborted"
+    run_id = run["mapRunArn"].rsplit(":", 1)[1]
+    manifest = read_json(s3, "out/%s/manifest.json" % run_id)
+    pending = read_json(s3, manifest["ResultFiles"]["PENDING"][0]["Key"])
+    assert [json.loads(p["Input"]) for p in pending] == ["a", "b"]
+    failed = read_json(s3, manifest["ResultFiles"]["FAILED"][0]["Key"])
+    assert sorted(f["Status"] for f in failed) == ["ABORTED", "FAILED"]
+
+
 def test_tolerated_failures_by_count_and_by_percentage_path(sfn):
     """ToleratedFailureCount and ToleratedFailurePercentagePath: the Map Run fails only when
     the failed items exceed them (maprun-fail-threshold.html)."""

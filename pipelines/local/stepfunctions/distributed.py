@@ -544,20 +544,14 @@ class _Children:
         self, batches: Iterator[tuple[Any, int]], limit: int, cancelled: threading.Event,
         exceeded: Callable[[int], bool],
     ) -> None:  # fmt: skip
-        futures = []
+        futures: "list[concurrent.futures.Future[None]]" = []
         slots = threading.Semaphore(max(1, min(limit, CHILD_THREADS)))
         with concurrent.futures.ThreadPoolExecutor(max(1, min(limit, CHILD_THREADS))) as pool:
-            for index, (document, items) in enumerate(batches):
-                child = _Child(index, document, items)
-                while not slots.acquire(timeout=0.05):
-                    self._watch(cancelled)
-                self._watch(cancelled)
-                if self.stop.is_set():
-                    slots.release()
-                    self.pending.append(child)
-                    continue
-                self.started.append(child)
-                futures.append(pool.submit(self._one, child, slots, exceeded))
+            try:
+                self._dispatch(pool, futures, slots, batches, cancelled, exceeded)
+            except BaseException:  # an item that cannot be batched: the run stops here
+                self._abort_running()
+                raise
             with self.run.lock:
                 self.run.execution_counts["total"] = len(self.started) + len(self.pending)
             while not all(f.done() for f in futures):
@@ -571,6 +565,25 @@ class _Children:
         self.parent.check_deadline()
         if cancelled.is_set() and self.parent.status == "RUNNING" and not self.exceeded:
             raise StatesError(errors.BRANCH_FAILED, "Cancelled: another branch failed")
+
+    def _dispatch(
+        self, pool: concurrent.futures.ThreadPoolExecutor,
+        futures: "list[concurrent.futures.Future[None]]", slots: threading.Semaphore,
+        batches: Iterator[tuple[Any, int]], cancelled: threading.Event,
+        exceeded: Callable[[int], bool],
+    ) -> None:  # fmt: skip
+        """Each batch started as a slot frees, or once the run stops kept pending."""
+        for index, (document, items) in enumerate(batches):
+            child = _Child(index, document, items)
+            while not slots.acquire(timeout=0.05):
+                self._watch(cancelled)
+            self._watch(cancelled)
+            if self.stop.is_set():
+                slots.release()
+                self.pending.append(child)
+                continue
+            self.started.append(child)
+            futures.append(pool.submit(self._one, child, slots, exceeded))
 
     def _watch(self, cancelled: threading.Event) -> None:
         """The parent cancelled (a sibling branch failed) or past its deadline: abort all."""
