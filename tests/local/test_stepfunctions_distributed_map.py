@@ -518,3 +518,66 @@ def test_what_the_twin_does_not_run_is_refused_naming_it(sfn):
             ResultWriter={"Resource": "arn:aws:states:::s3:putObject", "Parameters": {}}
         ),
     )
+
+
+def test_json_lines_are_the_items_one_a_line(sfn, s3):
+    """InputType JSONL: one JSON value a line (input-output-itemreader.html)."""
+    put(s3, "lines.jsonl", '{"a": 1}\n\n{"a": 2}\n{"a": 3}\n')
+    definition = distributed_map(
+        ItemReader={
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "JSONL", "MaxItems": 2},
+            "Parameters": {"Bucket": BUCKET, "Key": "lines.jsonl"},
+        }
+    )
+    assert output(execute(sfn, definition)) == [{"a": 1}, {"a": 2}]
+
+
+def test_a_failing_parallel_sibling_aborts_the_map_runs_children(sfn):
+    """A Parallel branch that fails cancels its siblings; a Distributed Map among them aborts
+    the children it runs (state-parallel: "If any branch fails ... the entire Parallel state
+    fails")."""
+    slow = distributed_map({"Slow": {"Type": "Wait", "Seconds": 600, "Next": "Done"},
+                            "Done": {"Type": "Pass", "End": True}})  # fmt: skip
+    slow["States"]["Fan"]["ItemProcessor"]["StartAt"] = "Slow"
+    definition = {
+        "StartAt": "Both",
+        "States": {
+            "Both": {
+                "Type": "Parallel",
+                "End": True,
+                "Branches": [
+                    slow,
+                    {
+                        "StartAt": "Wait",
+                        "States": {
+                            "Wait": {"Type": "Wait", "Seconds": 1, "Next": "Fail"},
+                            "Fail": {"Type": "Fail", "Error": "Sibling"},
+                        },
+                    },
+                ],  # fmt: skip
+            }
+        },
+    }
+    described = execute(sfn, definition, [1, 2])
+    assert (described["status"], described["error"]) == ("FAILED", "Sibling")
+    run = map_run_of(sfn, described["executionArn"])
+    assert run["status"] == "FAILED"
+    statuses = [c["status"] for c in sfn.list_executions(mapRunArn=run["mapRunArn"])["executions"]]
+    assert statuses == ["ABORTED", "ABORTED"]
+
+
+def test_the_interpreter_alone_runs_a_distributed_map_over_its_input():
+    """Without the service (interpreter.Execution), the Map Runs are kept in memory."""
+    from pipelines.local.stepfunctions.interpreter import Execution, validate
+
+    definition = distributed_map(ItemSelector={"v.$": "$$.Map.Item.Value"})
+    validate(definition, Integrations())
+    execution = Execution(definition, Integrations(), [1, 2], clock=Clock()).run()
+    assert (execution.status, execution.output) == ("SUCCEEDED", [{"v": 1}, {"v": 2}])
+    (run,) = execution.map_runs.runs.values()
+    assert run.status == "SUCCEEDED" and run.execution_counts["succeeded"] == 2
+    reader = {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSON"},
+              "Parameters": {"Bucket": BUCKET, "Key": "k"}}  # fmt: skip
+    with pytest.raises(ValueError, match="no local twin"):
+        validate(distributed_map(ItemReader=reader), Integrations())
