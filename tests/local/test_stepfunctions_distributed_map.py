@@ -581,3 +581,100 @@ def test_the_interpreter_alone_runs_a_distributed_map_over_its_input():
               "Parameters": {"Bucket": BUCKET, "Key": "k"}}  # fmt: skip
     with pytest.raises(ValueError, match="no local twin"):
         validate(distributed_map(ItemReader=reader), Integrations())
+
+
+# -- behaviour recorded against AWS -----------------------------------------------------------
+# LocalStack's Step Functions snapshot tests are recorded against AWS
+# (github.com/localstack/localstack, tests/aws/services/stepfunctions/v2/scenarios/
+# test_base_scenarios.snapshot.json): the events, errors and causes below are those recordings'.
+
+
+def csv_map(key, **config):
+    return distributed_map(
+        ItemReader={
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": dict({"InputType": "CSV"}, **config),
+            "Parameters": {"Bucket": BUCKET, "Key": key},
+        }
+    )
+
+
+def test_csv_fields_past_the_headers_are_dropped_and_missing_ones_empty(sfn, s3):
+    """test_map_item_reader_csv_headers_decl_extra_fields: GIVEN ["H1"] over three fields a row
+    keeps H1 only; a row shorter than the headers has "" for the rest."""
+    put(s3, "rows.csv", "Value1,Value2,Value3\nValue4\n")
+    given = csv_map("rows.csv", CSVHeaderLocation="GIVEN", CSVHeaders=["H1", "H2"])
+    assert output(execute(sfn, given)) == [
+        {"H1": "Value1", "H2": "Value2"},
+        {"H1": "Value4", "H2": ""},
+    ]
+
+
+def test_an_item_reader_failure_fails_the_map_run_it_started(sfn, s3):
+    """test_map_item_reader_csv_headers_decl_duplicate_headers: MapStateStarted (length 0),
+    MapRunStarted, MapRunFailed with States.ItemReaderFailed "CSV headers cannot contain
+    duplicates.", MapStateFailed; test_map_item_reader_json_no_json_list_object: "Attempting
+    to map over non-iterable node."."""
+    put(s3, "dup.csv", "A,A\n1,2\n")
+    described = execute(sfn, csv_map("dup.csv", CSVHeaderLocation="FIRST_ROW"), name="dup")
+    assert (described["error"], described["cause"]) == (
+        "States.ItemReaderFailed",
+        "CSV headers cannot contain duplicates.",
+    )
+    events = sfn.get_execution_history(executionArn=described["executionArn"])["events"]
+    kinds = [e["type"] for e in events]
+    assert kinds[2:] == [
+        "MapStateStarted",
+        "MapRunStarted",
+        "MapRunFailed",
+        "MapStateFailed",
+        "ExecutionFailed",
+    ]
+    assert events[2]["mapStateStartedEventDetails"] == {"length": 0}
+    put(s3, "object.json", "{}")
+    not_array = distributed_map(
+        ItemReader={
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "JSON"},
+            "Parameters": {"Bucket": BUCKET, "Key": "object.json"},
+        }
+    )
+    described = execute(sfn, not_array, name="object")
+    assert described["cause"] == "Attempting to map over non-iterable node."
+
+
+def test_max_items_path_values_as_aws_takes_them(sfn, s3):
+    """test_map_item_reader_csv_max_items_paths: -1 is States.ItemReaderFailed "field MaxItems
+    must be positive", 1.5 States.Runtime, 0 and 100000001 read every row."""
+    put(s3, "four.csv", "Col1\n1\n2\n3\n4\n")
+    definition = csv_map("four.csv", CSVHeaderLocation="FIRST_ROW", MaxItemsPath="$.most")
+    for most, name in ((0, "zero"), (100_000_001, "many")):
+        assert len(output(execute(sfn, definition, {"most": most}, name=name))) == 4
+    negative = execute(sfn, definition, {"most": -1}, name="negative")
+    assert (negative["error"], negative["cause"]) == (
+        "States.ItemReaderFailed",
+        "field MaxItems must be positive",
+    )
+    fraction = execute(sfn, definition, {"most": 1.5}, name="fraction")
+    assert fraction["error"] == "States.Runtime"
+    assert 'refers to value "1.5" which is not a valid integer' in fraction["cause"]
+
+
+def test_threshold_paths_refuse_what_aws_refuses(sfn):
+    """test_map_state_tolerated_failure_count_path and _percentage_path: a value that is no
+    number, a negative count, a percentage outside 0-100 are States.Runtime before the Map
+    Run starts; 1.1 percent is taken."""
+    count = distributed_map(ToleratedFailureCountPath="$.n", ItemsPath="$.items")
+    share = distributed_map(ToleratedFailurePercentagePath="$.n", ItemsPath="$.items")
+    cases = [
+        (count, "NoNumber", 'refers to value "NoNumber" which is not a valid integer'),
+        (count, -1, "ToleratedFailureCount cannot be negative."),
+        (share, {}, 'refers to value "{}" which is not a valid float'),
+        (share, 100.1, "ToleratedFailurePercentage must be between 0 and 100."),
+    ]
+    for i, (definition, value, cause) in enumerate(cases):
+        described = execute(sfn, definition, {"items": [0], "n": value}, name="bad%d" % i)
+        assert described["error"] == "States.Runtime" and cause in described["cause"]
+        events = sfn.get_execution_history(executionArn=described["executionArn"])["events"]
+        assert [e["type"] for e in events][-2:] == ["MapStateStarted", "ExecutionFailed"]
+    assert output(execute(sfn, share, {"items": [0], "n": 1.1}, name="ok")) == [0]

@@ -399,59 +399,55 @@ def run_map(
     context: Document,
 ) -> Any:  # fmt: skip
     """The Distributed Map state `name` over its effective input: its result (the children's
-    outputs in order, or with a ResultWriter the Map Run's ARN and the manifest's place)."""
+    outputs in order, or with a ResultWriter the Map Run's ARN and the manifest's place).
+
+    The order of events is AWS's (as recorded against it): MapStateStarted (length 0 with an
+    ItemReader, whose items are read inside the Map Run), the thresholds' and MaxItemsPath's
+    States.Runtime before the Map Run, MapRunStarted, then MapRunSucceeded or MapRunFailed
+    (States.ItemReaderFailed among them) and MapStateSucceeded or MapStateFailed."""
     history = execution.history
-    items = _items(execution, state, effective, context)
-    selector = state.get("ItemSelector", state.get("Parameters"))
-    processor = state["ItemProcessor"]
-    execution_type = processor["ProcessorConfig"]["ExecutionType"]
-    concurrency = _number(state, "MaxConcurrency", effective, context, whole=True, ceiling=None)
-    percentage = _number(state, "ToleratedFailurePercentage", effective, context, whole=False,
-                         ceiling=100)  # fmt: skip
-    count = _number(state, "ToleratedFailureCount", effective, context, whole=True, ceiling=None)
-    by_share = any(f in state for f in ("ToleratedFailurePercentage",
-                                        "ToleratedFailurePercentagePath"))  # fmt: skip
-    by_count = any(f in state for f in ("ToleratedFailureCount", "ToleratedFailureCountPath"))
-
-    def selected(index: int, item: Any) -> Any:
-        if not selector:
-            return item
-        item_context = dict(context, Map={"Item": {"Index": index, "Value": item}})
-        return processing.template(selector, effective, item_context)
-
-    inputs = (selected(i, item) for i, item in enumerate(items))
-    batches = _batches(state.get("ItemBatcher"), inputs, effective, context)
+    reading = "ItemReader" in state
+    items: list[Any] = [] if reading else _input_items(state, effective, context)
     history.add("MapStateStarted", {"length": len(items)})
+    concurrency = _max_concurrency(state, effective, context)
+    percentage = _threshold(state, "ToleratedFailurePercentage", effective, context)
+    count = _threshold(state, "ToleratedFailureCount", effective, context)
+    most = _max_items(state, effective, context) if reading else 0
+    processor = state["ItemProcessor"]
     fields = execution.arn.split(":")
     region, account, machine = fields[3], fields[4], fields[6].split("/")[0]
-    label = state.get("Label", name)
-    run_id = str(uuid.uuid4())
+    label, run_id = state.get("Label", name), str(uuid.uuid4())
     prefix = "arn:aws:states:%s:%s:" % (region, account)
     run = MapRun(
         "%smapRun:%s/%s:%s" % (prefix, machine, label, run_id),
         execution.arn,
         execution.state_machine_arn,
-        execution_type,
+        processor["ProcessorConfig"]["ExecutionType"],
         concurrency,
-        float(percentage),
-        count,
+        float(percentage or 0),
+        int(count or 0),
         execution.clock.now(),
     )
-    run.item_counts["total"] = len(items)
-    run.item_counts["pending"] = len(items)
     recorder: MapRuns = execution.map_runs
     recorder.run_changed(run)
     history.add("MapRunStarted", {"mapRunArn": run.arn})
-    children = _Children(
-        execution, run, recorder, processor, "%sexecution:%s/%s:%s:" % (prefix, machine, label,
-                                                                        run_id),
-    )  # fmt: skip
+    children = _Children(execution, run, recorder, processor,
+                         "%sexecution:%s/%s:%s:" % (prefix, machine, label, run_id))  # fmt: skip
     try:
         try:
-            children.run_all(batches, concurrency or CHILD_THREADS, cancelled,
-                             lambda failed: _exceeded(failed, len(items),
-                                                      percentage if by_share else None,
-                                                      count if by_count else None))  # fmt: skip
+            if reading:
+                items = _read_items(execution, state["ItemReader"], most, effective, context)
+            with run.lock:
+                run.item_counts["total"] = run.item_counts["pending"] = len(items)
+            batches = _batches(
+                state.get("ItemBatcher"), _selected(state, items, effective, context), effective,
+                context,
+            )  # fmt: skip
+            total = len(items)
+            children.run_all(
+                batches, concurrency or CHILD_THREADS, cancelled,
+                lambda failed: _exceeded(failed, total, percentage, count),
+            )  # fmt: skip
             result: Any = [child.result for child in children.started]
             if "ResultWriter" in state:
                 result = _write_results(execution, run, children, state["ResultWriter"],
@@ -475,6 +471,19 @@ def run_map(
     return result
 
 
+def _selected(
+    state: Document, items: list[Any], effective: Any, context: Document
+) -> Iterator[Any]:
+    """Each item as its child gets it: through the ItemSelector over $$.Map.Item."""
+    selector = state.get("ItemSelector", state.get("Parameters"))
+    for index, item in enumerate(items):
+        if not selector:
+            yield item
+            continue
+        item_context = dict(context, Map={"Item": {"Index": index, "Value": item}})
+        yield processing.template(selector, effective, item_context)
+
+
 def _exceeded(failed: int, total: int, percentage: Optional[float], count: Optional[int]) -> bool:
     """maprun-fail-threshold.html: without a threshold any failure fails the Map Run; with
     them, more failed items than ToleratedFailureCount or a larger share than
@@ -486,25 +495,58 @@ def _exceeded(failed: int, total: int, percentage: Optional[float], count: Optio
     return percentage is not None and total > 0 and failed * 100.0 / total > percentage
 
 
-def _number(
-    state: Document, field: str, effective: Any, context: Document, whole: bool,
-    ceiling: Optional[int],
-) -> Any:  # fmt: skip
-    if field + "Path" not in state:
-        return state.get(field, 0)
-    value = processing.select(effective, state[field + "Path"], context, field + "Path")
-    if (
-        (_not_whole(value) if whole else _not_number(value))
-        or value < 0
-        or (ceiling is not None and value > ceiling)
-    ):
+def _max_concurrency(state: Document, effective: Any, context: Document) -> int:
+    if "MaxConcurrencyPath" not in state:
+        return int(state.get("MaxConcurrency", 0))
+    value = processing.select(effective, state["MaxConcurrencyPath"], context, "MaxConcurrencyPath")
+    if _not_whole(value) or value < 0:
         raise StatesError(
             errors.RUNTIME,
-            "The %sPath selected %s, not a %s%s" % (
-                field, json.dumps(value), "non-negative integer" if whole else "number from 0",
-                "" if ceiling is None else " to %d" % ceiling),
-        )  # fmt: skip
+            "The MaxConcurrencyPath selected %s, not a non-negative integer" % json.dumps(value),
+        )
+    return int(value)
+
+
+def _threshold(state: Document, field: str, effective: Any, context: Document) -> Any:
+    """ToleratedFailurePercentage or ToleratedFailureCount, given or through its Path (None:
+    neither); a Path's bad value is States.Runtime with the cause AWS gives (recorded)."""
+    if field + "Path" not in state:
+        return state.get(field)
+    path = state[field + "Path"]
+    value = processing.select(effective, path, context, field + "Path")
+    percentage = field == "ToleratedFailurePercentage"
+    if _not_number(value) if percentage else _not_whole(value):
+        raise StatesError(
+            errors.RUNTIME,
+            'The %sPath field refers to value "%s" which is not a valid %s: %s'
+            % (field, _shown(value), "float" if percentage else "integer", path),
+        )
+    if percentage and not 0 <= value <= 100:
+        raise StatesError(errors.RUNTIME, "ToleratedFailurePercentage must be between 0 and 100.")
+    if not percentage and value < 0:
+        raise StatesError(errors.RUNTIME, "ToleratedFailureCount cannot be negative.")
     return value
+
+
+def _max_items(state: Document, effective: Any, context: Document) -> int:
+    """ReaderConfig MaxItems, or MaxItemsPath's integer (not checked further here: a negative
+    one fails the Map Run's reading, a larger one than MaxItems may be is taken, as AWS does)."""
+    config = state["ItemReader"].get("ReaderConfig", {})
+    if "MaxItemsPath" not in config:
+        return int(config.get("MaxItems", 0))
+    path = config["MaxItemsPath"]
+    value = processing.select(effective, path, context, "MaxItemsPath")
+    if _not_whole(value):
+        raise StatesError(
+            errors.RUNTIME,
+            'The MaxItemsPath field refers to value "%s" which is not a valid integer: %s'
+            % (_shown(value), path),
+        )
+    return int(value)
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
 class _Child:
@@ -686,25 +728,22 @@ def _aborted(execution: Any) -> None:
 # -- items --------------------------------------------------------------------------------------
 
 
-def _items(execution: Run, state: Document, effective: Any, context: Document) -> list[Any]:
-    if "ItemReader" not in state:
-        items = effective
-        if "ItemsPath" in state:
-            items = processing.select(effective, state["ItemsPath"], context, "ItemsPath")
-        if not isinstance(items, list):
-            raise StatesError(errors.RUNTIME, "The Map state's items are not an array")
-        return items
-    reader = state["ItemReader"]
-    config = reader.get("ReaderConfig", {})
-    most = config.get("MaxItems", 0)
-    if "MaxItemsPath" in config:
-        most = processing.select(effective, config["MaxItemsPath"], context, "MaxItemsPath")
-        if _not_whole(most) or not 0 <= most <= MAX_ITEMS:
-            raise StatesError(
-                errors.RUNTIME,
-                "The ItemReader's MaxItemsPath selected %s, not an integer from 0 to %d"
-                % (json.dumps(most), MAX_ITEMS),
-            )
+def _input_items(state: Document, effective: Any, context: Document) -> list[Any]:
+    items = effective
+    if "ItemsPath" in state:
+        items = processing.select(effective, state["ItemsPath"], context, "ItemsPath")
+    if not isinstance(items, list):
+        raise StatesError(errors.RUNTIME, "The Map state's items are not an array")
+    return items
+
+
+def _read_items(
+    execution: Run, reader: Document, most: int, effective: Any, context: Document
+) -> list[Any]:
+    """The ItemReader's items (ItemsPath does not apply to them, as on AWS); every failure is
+    States.ItemReaderFailed."""
+    if most < 0:
+        raise StatesError(errors.ITEM_READER_FAILED, "field MaxItems must be positive")
     parameters = processing.template(reader.get("Parameters", {}), effective, context)
     function = execution.integrations.map_resource(reader["Resource"])
     if function is None:  # validate() refuses such a definition before it runs
@@ -712,7 +751,7 @@ def _items(execution: Run, state: Document, effective: Any, context: Document) -
     try:
         if resource_key(reader["Resource"]) == LIST:
             return _limited(_listed(function, parameters), most)
-        return _read(function, parameters, config, most)
+        return _read(function, parameters, reader.get("ReaderConfig", {}), most)
     except StatesError as e:
         if e.error == errors.ITEM_READER_FAILED:
             raise
@@ -770,8 +809,7 @@ def _read(
                 items = json.load(text)
                 if not isinstance(items, list):
                     raise StatesError(
-                        errors.ITEM_READER_FAILED,
-                        "The ItemReader's JSON object is not an array",
+                        errors.ITEM_READER_FAILED, "Attempting to map over non-iterable node."
                     )
                 return items[:most] if most else items
             if input_type == "JSONL":
@@ -788,7 +826,7 @@ def _read(
 
 
 def _rows(text: Iterable[str], config: Document) -> Iterator[Document]:
-    """A CSV's rows, streamed, each an object of its header's names to the row's strings."""
+    """A CSV's rows, streamed, each an object of its headers' names to the row's strings."""
     rows = csv.reader(text, delimiter=DELIMITERS[config.get("CSVDelimiter", "COMMA")])
     headers = config.get("CSVHeaders")
     if config["CSVHeaderLocation"] == "FIRST_ROW":
@@ -797,17 +835,12 @@ def _rows(text: Iterable[str], config: Document) -> Iterator[Document]:
             raise StatesError(errors.ITEM_READER_FAILED, "The CSV object has no header row")
     assert headers is not None
     if len(set(headers)) != len(headers):
-        raise StatesError(errors.ITEM_READER_FAILED, "The CSV headers name a column twice")
+        raise StatesError(errors.ITEM_READER_FAILED, "CSV headers cannot contain duplicates.")
     for row in rows:
         if not row:
             continue
-        if len(row) != len(headers):
-            raise StatesError(
-                errors.ITEM_READER_FAILED,
-                "Row %d of the CSV has %d fields, the headers %d"
-                % (rows.line_num, len(row), len(headers)),
-            )
-        yield dict(zip(headers, row))
+        # As recorded against AWS: a missing field is "", a field past the headers dropped
+        yield {h: row[i] if i < len(row) else "" for i, h in enumerate(headers)}
 
 
 def _batches(
