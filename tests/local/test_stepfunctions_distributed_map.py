@@ -118,13 +118,17 @@ def test_items_from_the_input_run_as_child_executions_a_user_can_list_and_descri
     assert (run["toleratedFailurePercentage"], run["toleratedFailureCount"]) == (0.0, 0)
     for counts in (run["itemCounts"], run["executionCounts"]):
         assert (counts["total"], counts["succeeded"], counts["failed"]) == (3, 3, 0)
-        # "the count of items whose results were written by ResultWriter": none here
-        assert (counts["pending"], counts["running"], counts["resultsWritten"]) == (0, 0, 0)
+        # 3, not 0, without a ResultWriter: as test_sfn_api_map_run.snapshot.json recorded
+        assert (counts["pending"], counts["running"], counts["resultsWritten"]) == (0, 0, 3)
+    # The Map Run's state machine is <machine>/<label>, as recorded (ListMapRuns)
+    listed = sfn.list_map_runs(executionArn=described["executionArn"])["mapRuns"][0]
+    assert listed["stateMachineArn"] == described["stateMachineArn"] + "/Numbers"
     children = sfn.list_executions(mapRunArn=run["mapRunArn"])["executions"]
     assert len(children) == 3
     for child in children:
         assert child["mapRunArn"] == run["mapRunArn"]
         assert child["itemCount"] == 1 and child["status"] == "SUCCEEDED"
+        assert child["stateMachineArn"] == listed["stateMachineArn"]
         assert child["executionArn"].startswith(
             "arn:aws:states:local:000000000000:execution:m/Numbers:"
         )
@@ -510,7 +514,10 @@ def test_what_the_twin_does_not_run_is_refused_naming_it(sfn):
         "Type": "Task", "Resource": "arn:aws:states:::s3:getObject",
         "Parameters": {"Bucket": BUCKET, "Key": "k"}, "End": True}}}  # fmt: skip
     assert "s3:getObject" in refusal(sfn, task)
-    assert "Label" in refusal(sfn, distributed_map(Label="has space"))
+    # The Label's refusals are AWS's, as test_sfn_api_map_run.snapshot.json recorded them
+    assert "Label contains invalid character: ' '" in refusal(sfn, distributed_map(Label="a b"))
+    assert "Label cannot be empty" in refusal(sfn, distributed_map(Label=""))
+    assert "Label cannot exceed 40 characters" in refusal(sfn, distributed_map(Label="x" * 41))
     assert "MaxItemsPerBatch" in refusal(sfn, distributed_map(ItemBatcher={"BatchInput": {}}))
     assert "Prefix" in refusal(
         sfn,

@@ -56,7 +56,8 @@ BATCHER_FIELDS = (
 )
 MAX_ITEMS = 100_000_000  # ReaderConfig MaxItems' ceiling
 LABEL_LENGTH = 40
-LABEL_REFUSED = re.compile(r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]")
+# The characters AWS refuses in a Label (as recorded against it; "/" is taken)
+LABEL_REFUSED = re.compile(r"[ ?*<>{}\[\]:;,\\|^~$#%&`\"\x00-\x1f\x7f-\x9f]")
 # A local bound, lower than AWS's: an ItemReader object larger than this is refused with
 # States.ItemReaderFailed (CSV and JSON Lines are read row by row, but every item is held).
 READER_LIMIT = 256 * 1024 * 1024
@@ -113,17 +114,10 @@ def _check(
             "ProcessorConfig ExecutionType %r is not STANDARD or EXPRESS (a Distributed Map "
             "needs one)" % (execution_type,)
         )
-    label = state.get("Label", name)
-    if (
-        not isinstance(label, str)
-        or not 0 < len(label) <= LABEL_LENGTH
-        or LABEL_REFUSED.search(label)
-    ):
-        raise _Refused(
-            "Label %r (the state's name when there is none) must be 1-%d characters without "
-            "whitespace, brackets, wildcards or special characters: it names the Map Run"
-            % (label, LABEL_LENGTH)
-        )
+    if "Label" in state:
+        problem = _label_problem(state["Label"])
+        if problem:
+            raise _Refused(problem)
     _check_processor(processor, execution_type)
     if "ItemReader" in state:
         _check_reader(state["ItemReader"], integrations)
@@ -141,6 +135,26 @@ def _check(
     count = state.get("ToleratedFailureCount", 0)
     if _not_whole(count) or count < 0:
         raise _Refused("ToleratedFailureCount must be a non-negative integer")
+
+
+def _label_problem(label: Any) -> str:
+    """AWS's refusal of a Label, in its words ("" when it is one)."""
+    if not isinstance(label, str) or not label:
+        return "Label cannot be empty"
+    if len(label) > LABEL_LENGTH:
+        return "Label cannot exceed %d characters" % LABEL_LENGTH
+    refused = LABEL_REFUSED.search(label)
+    if refused:
+        return "Label contains invalid character: %r" % refused.group()
+    return ""
+
+
+def label_of(name: str, state: Document) -> str:
+    """The Label that names the Map Run: the state's, or its name (with the characters a
+    Label cannot have as "-", at most 40 of them)."""
+    if "Label" in state:
+        return str(state["Label"])
+    return LABEL_REFUSED.sub("-", name)[:LABEL_LENGTH]
 
 
 def _check_processor(processor: Document, execution_type: str) -> None:
@@ -416,12 +430,13 @@ def run_map(
     processor = state["ItemProcessor"]
     fields = execution.arn.split(":")
     region, account, machine = fields[3], fields[4], fields[6].split("/")[0]
-    label, run_id = state.get("Label", name), str(uuid.uuid4())
+    label, run_id = label_of(name, state), str(uuid.uuid4())
     prefix = "arn:aws:states:%s:%s:" % (region, account)
     run = MapRun(
         "%smapRun:%s/%s:%s" % (prefix, machine, label, run_id),
         execution.arn,
-        execution.state_machine_arn,
+        # The Map Run's (and its children's) state machine: <machine>/<label>, as recorded
+        "%s/%s" % (execution.state_machine_arn, label) if execution.state_machine_arn else "",
         processor["ProcessorConfig"]["ExecutionType"],
         concurrency,
         float(percentage or 0),
@@ -449,6 +464,9 @@ def run_map(
                 lambda failed: _exceeded(failed, total, percentage, count),
             )  # fmt: skip
             result: Any = [child.result for child in children.started]
+            with run.lock:  # as recorded against AWS: also when written to the output
+                run.execution_counts["resultsWritten"] = len(children.started)
+                run.item_counts["resultsWritten"] = sum(c.items for c in children.started)
             if "ResultWriter" in state:
                 result = _write_results(execution, run, children, state["ResultWriter"],
                                         effective, context)  # fmt: skip
@@ -671,7 +689,7 @@ class _Children:
             child.input,
             name=name,
             arn=self.arn_prefix + name,
-            state_machine_arn=parent.state_machine_arn,
+            state_machine_arn=run.state_machine_arn,
             role_arn=parent.role_arn,
             clock=parent.clock,
         )
