@@ -385,6 +385,8 @@ def test_one_failure_fails_the_map_run_by_default(sfn):
     assert "MapRunFailed" in kinds and "MapRunSucceeded" not in kinds
     failed = events[kinds.index("MapRunFailed")]["mapRunFailedEventDetails"]
     assert failed["error"] == "States.ExceedToleratedFailureThreshold"
+    # The cause AWS gives (LocalStack's test_state_configuration.snapshot.json, recorded)
+    assert failed["cause"] == "The specified tolerated failure threshold was exceeded"
     run = map_run_of(sfn, described["executionArn"])
     assert run["status"] == "FAILED"
     assert run["itemCounts"]["failed"] == 1
