@@ -14,11 +14,10 @@ versioning and ACLs are not kept, so requests that set them are answered NotImpl
 import base64
 import datetime
 import hashlib
-import io
 import json
 import shutil
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from botocore.response import StreamingBody
 
@@ -109,11 +108,9 @@ class S3Client(TwinClient):
         op = "GetObject"
         self._request(op, request)
         path = self._object(op, request["Bucket"], request["Key"])
-        data = path.read_bytes()
-        return self._answer(
-            op,
-            dict(self._head(path), Body=StreamingBody(io.BytesIO(data), len(data))),
-        )
+        head = self._head(path)
+        body = StreamingBody(_ObjectFile(path), head["ContentLength"])
+        return self._answer(op, dict(head, Body=body))
 
     def head_object(self, **request: Any) -> Answer:
         op = "HeadObject"
@@ -292,6 +289,33 @@ class S3Client(TwinClient):
             self.store.put_bytes("s3://%s/%s" % (request["Bucket"], request["Key"]), data)
         except StoreError as e:
             raise client_error(op, "InvalidArgument", str(e)) from None
+
+
+class _ObjectFile(object):
+    """GetObject's stream: the object's file read as the caller reads it (an object is
+    replaced whole, never rewritten in place), closed once read to its end, so a caller that
+    reads the Body and drops it leaves no file open; read again, it gives b"" as boto3's
+    does."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("rb")
+
+    def read(self, amt: Optional[int] = None) -> bytes:
+        if self._file.closed:
+            return b""
+        data = self._file.read() if amt is None else self._file.read(amt)
+        if amt is None or not data:
+            self._file.close()
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return 0 if self._file.closed else self._file.tell()
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def _etag(path: Path) -> str:

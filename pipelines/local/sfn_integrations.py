@@ -14,6 +14,13 @@ its ARN: the workspace's, which knows what the pipeline is.
 This module joins two twins, so it sits beside them rather than inside either. DataBrew's
 integration (databrew:startJobRun) is pipelines/aws/databrew.py's: it calls a `databrew` client,
 boto3's or the twin's, through the same functions as `churn databrew run`.
+
+    s3_map_resources(s3_client) -> {resource: function}
+
+What a Distributed Map's ItemReader and ResultWriter call (s3:getObject, s3:listObjectsV2,
+s3:putObject): an `s3` client's methods, the S3 twin's over the home's store; a refusal is
+StatesError S3.<ErrorCode> (the Map makes it States.ItemReaderFailed or
+States.ResultWriterFailed).
 """
 
 import json
@@ -75,6 +82,26 @@ def _client_call(client: SageMakerClient, name: str) -> Callable[[Json], Json]:
     """An aws-sdk integration: the client's boto3 method with the Task's parameters."""
     method = getattr(client, name)
     return lambda p: method(**p)
+
+
+def s3_map_resources(client: Any) -> Dict[str, Integration]:
+    def call(method: Callable[..., Json]) -> Integration:
+        def resource(parameters: Json, _: Any) -> Json:
+            try:
+                return method(**parameters)
+            except ClientError as e:
+                error = e.response["Error"]
+                raise StatesError("S3.%s" % error["Code"], error.get("Message", ""))
+            except ParamValidationError as e:
+                raise StatesError("S3.ValidationException", " ".join(str(e).split()))
+
+        return resource
+
+    return {
+        "s3:getObject": call(client.get_object),
+        "s3:listObjectsV2": call(client.list_objects_v2),
+        "s3:putObject": call(client.put_object),
+    }
 
 
 def sagemaker_integrations(

@@ -19,6 +19,7 @@ from pipelines.local.sagemaker.backend import SageMakerBackend
 from pipelines.local.sagemaker.hosting import Hosting
 from pipelines.local.sagemaker.registry import Registry
 from pipelines.local.session import LocalSession
+from pipelines.local.sfn_integrations import s3_map_resources
 from pipelines.local.stepfunctions.integrations import Integrations
 from pipelines.local.stepfunctions.service import StepFunctions
 from processing.churn_schema import SAGEMAKER_NAME
@@ -100,7 +101,11 @@ class Home(object):
                     "feature-groups": lambda: self.features.sagemaker_client(),
                     "sagemaker-featurestore-runtime": lambda: self.features.runtime_client(),
                     "databrew": lambda: self.databrew,
-                    "stepfunctions": lambda: StepFunctions(self.home, Integrations()),
+                    "stepfunctions": lambda: StepFunctions(
+                        self.home,
+                        # a Distributed Map's ItemReader and ResultWriter: the home's store
+                        Integrations(map_resources=s3_map_resources(self.session.client("s3"))),
+                    ),
                 },
             )
         return self._session

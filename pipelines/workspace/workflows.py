@@ -16,7 +16,7 @@ from pipelines.churn.workflows import NAMES as WORKFLOW_NAMES
 from pipelines.churn.workflows import WorkflowSettings, training_labels
 from pipelines.churn.workflows import definition as workflow_definition
 from pipelines.local.sagemaker.hosting import HostingError
-from pipelines.local.sfn_integrations import sagemaker_integrations
+from pipelines.local.sfn_integrations import s3_map_resources, sagemaker_integrations
 from pipelines.local.stepfunctions.integrations import Integrations
 from pipelines.local.stepfunctions.service import StepFunctions, machine_arn
 from pipelines.workspace.home import Home
@@ -63,7 +63,8 @@ class Workflows(object):
             sagemaker_integrations(
                 ws.sagemaker,
                 lambda name, parameters: self._start_pipeline(source, name, parameters, echo),
-            )
+            ),
+            map_resources=s3_map_resources(ws.session.client("s3")),  # a Distributed Map's
         )
         for resource, function in databrew_integrations(ws.databrew).items():
             integrations.register(resource, function)

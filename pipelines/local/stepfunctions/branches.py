@@ -8,7 +8,7 @@ import json
 import threading
 from typing import Any, Callable, Optional
 
-from pipelines.local.stepfunctions import errors, expressions, processing
+from pipelines.local.stepfunctions import distributed, errors, expressions, processing
 from pipelines.local.stepfunctions.errors import StatesError
 from pipelines.local.stepfunctions.expressions import JSONATA
 from pipelines.local.stepfunctions.runtime import Document, Run
@@ -54,6 +54,9 @@ class BranchStates:
         return results
 
     def _map(self, name: str, state: Document, effective: Any, context: Context) -> Any:
+        if distributed.is_distributed(state):  # a Map Run of child executions: distributed.py
+            return distributed.run_map(self.execution, self.cancelled, name, state, effective,
+                                       context)  # fmt: skip
         jsonata = expressions.language(state, self.language) == JSONATA
         if jsonata:
             items = self._jsonata_items(name, state, effective, context)

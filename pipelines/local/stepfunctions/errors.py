@@ -18,6 +18,9 @@ BRANCH_FAILED = "States.BranchFailed"
 NO_CHOICE = "States.NoChoiceMatched"
 INTRINSIC = "States.IntrinsicFailure"
 QUERY_EVALUATION = "States.QueryEvaluationError"  # a JSONata expression that fails
+ITEM_READER_FAILED = "States.ItemReaderFailed"  # a Distributed Map's ItemReader
+RESULT_WRITER_FAILED = "States.ResultWriterFailed"  # its ResultWriter
+EXCEEDED_THRESHOLD = "States.ExceedToleratedFailureThreshold"  # its Map Run's failures
 TERMINAL = (RUNTIME, DATA_LIMIT)
 
 

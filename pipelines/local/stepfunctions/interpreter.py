@@ -20,6 +20,7 @@ from typing import Any, Callable, Optional
 
 from pipelines.local.stepfunctions import (
     choice,
+    distributed,
     errors,
     expressions,
     intrinsics,
@@ -172,10 +173,13 @@ def validate(
             processor = state.get("ItemProcessor") or state.get("Iterator")
             if processor is None:
                 raise DefinitionError("%sa Map needs an ItemProcessor" % here)
-            mode = (processor.get("ProcessorConfig") or {}).get("Mode", "INLINE")
-            if mode != "INLINE" or "ItemReader" in state:
-                raise DefinitionError("%sonly an inline Map runs locally" % here)
-            validate(processor, integrations, "%sitem processor: " % here, language, inner)
+            refused = distributed.refusal(name, state, integrations, language)  # its Mode
+            if refused:
+                raise DefinitionError(here + refused)
+            # a Distributed Map's children are executions of their own, reading no variables
+            # of this one's
+            around = frozenset() if distributed.is_distributed(state) else inner
+            validate(processor, integrations, "%sitem processor: " % here, language, around)
 
 
 def _assigners(state: Document, where: str) -> list[tuple[Document, str]]:
@@ -391,6 +395,7 @@ class Execution:
         # execution's own time is the clock's plus these, and TimeoutSeconds counts in it.
         self.skipped = 0.0
         self._skip_lock = threading.Lock()
+        self.map_runs = distributed.MapRuns()  # the service's keeps them in the home
 
     @property
     def deadline(self) -> Optional[float]:

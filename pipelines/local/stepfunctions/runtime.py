@@ -142,6 +142,10 @@ class Run(Protocol):
     history: History
     clock: Clock
     status: str
+    arn: str
+    state_machine_arn: str
+    role_arn: str
+    map_runs: Any  # distributed.MapRuns: where its Distributed Maps record their Map Runs
 
     @property
     def deadline(self) -> Optional[float]: ...

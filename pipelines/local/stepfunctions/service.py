@@ -13,7 +13,8 @@ StartExecution starts the execution on a thread of the calling process and answe
 on AWS. A local execution lives as long as the process that started it (its thread is a daemon:
 Ctrl-C stops the command at once; `wait()` waits for them): one whose process ended first reads
 as FAILED, saying so. `states:startExecution` (.sync, .sync:2) is an integration of its own
-(control.py), so one workflow can run another as AWS's nested executions do. StepFunctions
+(control.py), so one workflow can run another as AWS's nested executions do, and a
+Distributed Map's Map Runs are map_runs.py's (DescribeMapRun, ListMapRuns). StepFunctions
 composes them.
 """
 
@@ -28,17 +29,20 @@ from pipelines.local.stepfunctions.executions import TwinExecution, execution_ar
 from pipelines.local.stepfunctions.integrations import Integrations
 from pipelines.local.stepfunctions.interpreter import Clock
 from pipelines.local.stepfunctions.machines import checked_name, machine_arn
+from pipelines.local.stepfunctions.map_runs import MapRunOperations
 from pipelines.local.stepfunctions.validation import DefinitionValidation
 
 # The names and ARNs of state machines and executions are the service's to its callers.
 __all__ = ["StepFunctions", "checked_name", "execution_arn", "machine_arn"]
 
 
-class StepFunctions(ExecutionControl, DefinitionValidation):
+class StepFunctions(MapRunOperations, ExecutionControl, DefinitionValidation):
     """boto3's `stepfunctions` client over the home's state machines (StateMachines,
     machines.py), their versions and aliases (Versions, versions.py), their executions
     (Executions, executions.py; ExecutionControl, control.py) and ValidateStateMachineDefinition
-    (DefinitionValidation, validation.py); `integrations` answer the Task states."""
+    (DefinitionValidation, validation.py) and Distributed Maps' Map Runs (MapRunOperations,
+    map_runs.py); `integrations` answer the Task states, and their map resources a
+    Distributed Map's ItemReader and ResultWriter."""
 
     service = "stepfunctions"
 
