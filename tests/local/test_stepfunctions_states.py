@@ -162,3 +162,42 @@ def test_execution_timeout_fires_during_a_scaled_wait():
     definition = machine({"W": {"Type": "Wait", "Seconds": 10, "End": True}}, TimeoutSeconds=2)
     execution = run(definition, {}, clock=Clock(scale=0.05))
     assert execution.status == "TIMED_OUT"
+
+
+# -- Causes as AWS words them: "An error occurred while executing the state 'X' (entered at the
+# event id #N). ..." for States.Runtime, States.DataLimitExceeded and
+# States.QueryEvaluationError (the error examples of the developer guide's "Handling errors in
+# Step Functions workflows" and "Transforming data with JSONata", whose causes begin so) -------
+
+
+@pytest.mark.fast
+def test_a_states_runtime_cause_names_the_state_and_the_event_it_entered_at():
+    definition = machine(
+        {
+            "First": {"Type": "Pass", "Next": "Second"},
+            "Second": {"Type": "Pass", "Parameters": {"a.$": "$.missing"}, "End": True},
+        }
+    )
+    execution = run(definition, {})
+    assert execution.error == "States.Runtime"
+    assert execution.cause.startswith(
+        "An error occurred while executing the state 'Second' (entered at the event id #4). "
+        "The JSONPath '$.missing' specified for the field 'a.$' could not be found"
+    ), execution.cause
+    entered = [e for e in execution.history.events if e["type"] == "PassStateEntered"][1]
+    assert entered["id"] == 4
+
+
+@pytest.mark.fast
+def test_a_data_limit_cause_names_the_state_once_even_from_inside_a_map():
+    big = "x" * (256 * 1024)
+    inner = {"StartAt": "Grow", "States": {"Grow": {"Type": "Pass", "Result": big, "End": True}}}
+    definition = machine(
+        {"Each": {"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": inner, "End": True}}
+    )
+    execution = run(definition, {"items": [1]})
+    assert execution.error == "States.DataLimitExceeded"
+    assert execution.cause.count("An error occurred while executing the state") == 1
+    assert execution.cause.startswith(
+        "An error occurred while executing the state 'Grow' (entered at the event id #"
+    ), execution.cause

@@ -35,6 +35,24 @@ class StatesError(ChurnError):
         return {"Error": self.error, "Cause": self.cause}
 
 
+_LOCATED = "An error occurred while executing the state"
+
+
+def located(error: StatesError, state: str, entered_at: int) -> StatesError:
+    """A States.Runtime, States.DataLimitExceeded or States.QueryEvaluationError raised in a
+    state, its cause worded as AWS words it: "An error occurred while executing the state 'X'
+    (entered at the event id #N). ..." (once: a Map's or Parallel's own state does not word
+    again what one of its branches' states did)."""
+    if error.error not in (RUNTIME, DATA_LIMIT, QUERY_EVALUATION) or error.cause.startswith(
+        _LOCATED
+    ):
+        return error
+    return StatesError(
+        error.error,
+        "%s '%s' (entered at the event id #%d). %s" % (_LOCATED, state, entered_at, error.cause),
+    )
+
+
 def matches(error: str, names: Collection[str]) -> bool:
     """Whether a Retry's or Catch's ErrorEquals takes `error`. States.Runtime "will always cause
     the execution to fail"; States.DataLimitExceeded is taken only when named."""

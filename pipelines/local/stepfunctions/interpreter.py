@@ -443,7 +443,7 @@ class Execution:
         if self.start_at is not None:
             definition, document = dict(definition, StartAt=self.start_at), self.start_input
         try:
-            limit(document, "the execution input")
+            limit(document, "execution input")
             output = Machine(self, definition).run(document, self.context())
             with self._end_lock:
                 if self.aborted is None:
@@ -541,7 +541,7 @@ class Machine(TaskStates, BranchStates, JsonataStates):
     ) -> tuple[Optional[str], Any]:
         kind = state["Type"]
         history = self.execution.history
-        history.add(
+        entered_at = history.add(
             kind + "StateEntered",
             {"name": name, "input": json.dumps(raw), "inputDetails": {"truncated": False}},
         )
@@ -552,18 +552,25 @@ class Machine(TaskStates, BranchStates, JsonataStates):
         try:
             step = self._with_retries(name, state, raw, context)
         except StatesError as e:
-            handler = self._catcher(state, e)
+            failure = errors.located(e, name, entered_at)
+            handler = self._catcher(state, failure)
             if handler is None:
-                raise
+                raise failure from None
             if expressions.language(state, self.language) == JSONATA:
-                step = self._caught(handler, e, raw, context)
+                step = self._caught(handler, failure, raw, context)
             else:
-                output = processing.place(raw, e.output(), handler.get("ResultPath", "$"))
-                assigned = self._assigned(handler, e.output(), context)
+                output = processing.place(raw, failure.output(), handler.get("ResultPath", "$"))
+                assigned = self._assigned(handler, failure.output(), context)
                 step = Step(output, assigned, handler["Next"])
+            caught = True
         else:
-            limit(step.output, "output of state %r" % name)
-        self.scope.assign(step.assigned, name)  # after the output: it never sees them
+            caught = False
+        try:
+            if not caught:
+                limit(step.output, "output of state '%s'" % name)
+            self.scope.assign(step.assigned, name)  # after the output: it never sees them
+        except StatesError as e:
+            raise errors.located(e, name, entered_at) from None
         history.add(
             kind + "StateExited",
             {
