@@ -22,8 +22,9 @@ from typing import Any, Dict, List, Optional, Union
 from pipelines.local.api import Answer, client_error
 from pipelines.local.arns import arn
 from pipelines.local.processes import still_runs
-from pipelines.local.stepfunctions.interpreter import Clock, Event, Execution
+from pipelines.local.stepfunctions.interpreter import Clock, Execution
 from pipelines.local.stepfunctions.machines import arn_name, checked_name, paged, when
+from pipelines.local.stepfunctions.runtime import Throttled
 from pipelines.local.stepfunctions.versions import Versions
 from processing.churn_job import write_text_atomic
 
@@ -62,6 +63,7 @@ class TwinExecution(Execution):
         self.origin: Dict[str, Any] = origin or {}
         self.redrive: Dict[str, Any] = {}
         self.earlier = 0  # the events of the attempts before a redrive, in history.events
+        self.saver: Optional[Throttled] = None  # what writes its record (none if EXPRESS)
 
 
 def begun(execution: "TwinExecution", seconds: float = 2.0) -> bool:
@@ -246,15 +248,16 @@ class Executions(Versions):
         return execution
 
     def _saving(self, execution: TwinExecution) -> None:
-        """The execution's record written now and as each event arrives."""
+        """The execution's record written now and as events arrive (at most four times a
+        second: a follower sees each event within a quarter of a second, and _run writes the
+        end at once)."""
         path = self._path_of(execution.arn)
-        lock = threading.Lock()
 
-        def save(event: Optional[Event] = None) -> None:
-            with lock:
-                write_text_atomic(str(path), json.dumps(self._record(execution), indent=1))
+        def save() -> None:
+            write_text_atomic(str(path), json.dumps(self._record(execution), indent=1))
 
-        execution.history.listener = save
+        execution.saver = Throttled(save)
+        execution.history.listener = execution.saver
         save()
 
     def _start(self, execution: TwinExecution) -> threading.Thread:
@@ -274,6 +277,7 @@ class Executions(Versions):
         self._running[execution.arn] = execution
         if not express:
             threading.Thread(target=self._watch_stop, args=(execution,), daemon=True).start()
+        defect = False
         try:
             execution.run()
         except Exception as e:  # a defect of the twin: the execution fails, saying so
@@ -281,12 +285,12 @@ class Executions(Versions):
                 execution.status, execution.stopped = "FAILED", self.clock.now()
                 execution.error = "States.Runtime"
                 execution.cause = "%s: %s" % (type(e).__name__, e)
+                defect = True
         finally:
             self._running.pop(execution.arn, None)
-        if not express:
-            path = self._path_of(execution.arn)
-            write_text_atomic(str(path), json.dumps(self._record(execution), indent=1))
-            path.with_suffix(".stop").unlink(missing_ok=True)
+        if execution.saver is not None:  # its end was written with its last event
+            (execution.saver.flush if defect else execution.saver.close)()
+            self._path_of(execution.arn).with_suffix(".stop").unlink(missing_ok=True)
 
     def _watch_stop(self, execution: TwinExecution) -> None:
         stop = self._path_of(execution.arn).with_suffix(".stop")

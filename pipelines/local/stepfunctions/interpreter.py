@@ -448,6 +448,7 @@ class Execution:
             with self._end_lock:
                 if self.aborted is None:
                     self.output, self.status = output, "SUCCEEDED"
+                    self.stopped = self.clock.now()  # before the event, which a reader awaits
                     self.history.add(
                         "ExecutionSucceeded",
                         {"output": json.dumps(output), "outputDetails": {"truncated": False}},
@@ -461,13 +462,14 @@ class Execution:
             with self._end_lock:
                 if self.aborted is not None:
                     self.status = "ABORTED"
-                else:
+                elif self.stopped is None:
                     self.stopped = self.clock.now()
         return self
 
     def _failed(self, e: StatesError) -> None:
         # A Fail state without Error or Cause: the execution has none (not "")
         self.error, self.cause = e.error or None, e.cause or None
+        self.stopped = self.clock.now()  # before the event, which a reader awaits
         details = {k: v for k, v in (("error", self.error), ("cause", self.cause)) if v}
         if e.error == errors.TIMEOUT and self._past_deadline():
             self.status = "TIMED_OUT"
