@@ -164,6 +164,22 @@ def test_execution_timeout_fires_during_a_scaled_wait():
     assert execution.status == "TIMED_OUT"
 
 
+@pytest.mark.fast
+def test_execution_timeout_counts_a_retrys_delay_when_waits_are_scaled():
+    # A Retry's IntervalSeconds is the execution's time as a Wait's is: 10 s of delay in an
+    # execution of TimeoutSeconds 5 times it out, however short the scaled clock makes it.
+    def fails(parameters, call):
+        raise StatesError("Busy", "try later")
+
+    definition = machine(
+        {"T": {"Type": "Task", "Resource": "lambda:invoke", "End": True,
+               "Retry": [{"ErrorEquals": ["Busy"], "IntervalSeconds": 10, "MaxAttempts": 3}]}},
+        TimeoutSeconds=5,
+    )  # fmt: skip
+    execution = run(definition, {}, Integrations({"lambda:invoke": fails}), Clock(scale=0.001))
+    assert (execution.status, execution.error) == ("TIMED_OUT", "States.Timeout")
+
+
 # -- Causes as AWS words them: "An error occurred while executing the state 'X' (entered at the
 # event id #N). ..." for States.Runtime, States.DataLimitExceeded and
 # States.QueryEvaluationError (the error examples of the developer guide's "Handling errors in

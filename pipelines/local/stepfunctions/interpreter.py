@@ -411,6 +411,17 @@ class Execution:
         with self._skip_lock:
             self.skipped = max(self.skipped, since + seconds - self.clock.now())
 
+    def pause(self, seconds: float, cancelled: threading.Event) -> None:
+        """A wait of `seconds` of the execution's own time (a Wait state, a retry's delay): on
+        a clock that shortens waits it passes sooner, counted whole towards TimeoutSeconds,
+        and it never outlasts the execution, which times out at its end."""
+        since = self.own_time()
+        if self.timeout_at is not None and since + seconds > self.timeout_at:
+            seconds = max(0.0, self.timeout_at - since)  # only what the execution has left
+        self.clock.sleep(seconds, cancelled)
+        self.waited(since, seconds)
+        self.check_deadline()
+
     def context(self) -> Document:
         return {
             "Execution": {
@@ -678,13 +689,7 @@ class Machine(TaskStates, BranchStates, JsonataStates):
                 "The Wait state %r would wait %d seconds, more than the %d a wait can last"
                 % (context["State"]["Name"], seconds, LONGEST_WAIT),
             )
-        execution = self.execution
-        since, timeout_at = execution.own_time(), execution.timeout_at
-        if timeout_at is not None and since + seconds > timeout_at:
-            seconds = max(0.0, timeout_at - since)  # only what the execution has left
-        clock.sleep(seconds, self.cancelled)
-        execution.waited(since, seconds)
-        execution.check_deadline()
+        self.execution.pause(seconds, self.cancelled)
 
     def _with_retries(self, name: str, state: Document, raw: Any, context: Context) -> Step:
         """The state run, and run again as its first Retry matching the error says (each
@@ -715,8 +720,7 @@ class Machine(TaskStates, BranchStates, JsonataStates):
                 context = context.with_fields(
                     State=dict(context["State"], RetryCount=sum(attempts))
                 )
-                self.execution.clock.sleep(delay, self.cancelled)
-                self.execution.check_deadline()
+                self.execution.pause(delay, self.cancelled)
 
     def _catcher(self, state: Document, error: StatesError) -> Optional[Document]:
         for catcher in state.get("Catch", []):
