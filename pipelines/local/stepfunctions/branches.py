@@ -54,10 +54,11 @@ class BranchStates:
         return results
 
     def _map(self, name: str, state: Document, effective: Any, context: Context) -> Any:
+        language = expressions.language(state, self.language)
         if distributed.is_distributed(state):  # a Map Run of child executions: distributed.py
             return distributed.run_map(self.execution, self.cancelled, name, state, effective,
-                                       context)  # fmt: skip
-        jsonata = expressions.language(state, self.language) == JSONATA
+                                       context, language)  # fmt: skip
+        jsonata = language == JSONATA
         if jsonata:
             items = self._jsonata_items(name, state, effective, context)
         elif "ItemsPath" in state:
