@@ -278,6 +278,94 @@ def test_only_unsuccessful_executions_are_redriven(sfn):
     assert "ExecutionAborted" in events_of(sfn, waiting)
 
 
+def tallied(tmp_path, flaky):
+    """A service whose test:tally integration counts its calls by input."""
+    calls: list = []
+
+    def tally(parameters, call):
+        calls.append(parameters)
+        return {"tallied": parameters}
+
+    integrations = Integrations({"test:flaky": flaky, "test:tally": tally})
+    return StepFunctions(tmp_path / "tallied", integrations, Clock()), calls
+
+
+def task(resource, **fields):
+    return dict({"Type": "Task", "Resource": "arn:aws:states:::test:" + resource}, **fields)
+
+
+@pytest.mark.fast
+def test_a_redriven_parallel_reruns_only_the_branches_that_failed(tmp_path, flaky):
+    """API_RedriveExecution.html: "For workflows that include an Inline Map or Parallel state,
+    RedriveExecution API action reschedules and redrives only the iterations and branches that
+    failed or aborted"; the Parallel's output keeps its branches' order."""
+    sfn, calls = tallied(tmp_path, flaky)
+    definition = {
+        "StartAt": "Both",
+        "States": {
+            "Both": {
+                "Type": "Parallel",
+                "Branches": [
+                    {"StartAt": "Tally", "States": {"Tally": task("tally", End=True)}},
+                    {"StartAt": "Flaky", "States": {"Flaky": task("flaky", End=True)}},
+                ],
+                "End": True,
+            }
+        },
+    }
+    execution = started(sfn, create(sfn, "both", definition), input='{"x": 1}')
+    assert follow(sfn, execution, poll_seconds=0.02)["status"] == "FAILED"
+    assert calls == [{"x": 1}]
+    flaky.failing = False
+    sfn.redrive_execution(executionArn=execution)
+    done = follow(sfn, execution, poll_seconds=0.02)
+    assert done["status"] == "SUCCEEDED"
+    assert calls == [{"x": 1}]  # the branch that succeeded did not run again
+    assert json.loads(done["output"]) == [{"tallied": {"x": 1}}, {"done": {"x": 1}}]
+    history = events_of(sfn, execution)
+    redriven = history[history.index("ExecutionRedriven") :]
+    assert redriven.count("TaskStateEntered") == 1  # only the failed branch's task
+
+
+@pytest.mark.fast
+def test_a_redriven_inline_map_reruns_the_failed_and_aborted_iterations(tmp_path, flaky):
+    """The same for an inline Map: the iteration that failed and the one never started (the
+    failure stopped the Map) run again, the one that succeeded does not."""
+    sfn, calls = tallied(tmp_path, flaky)
+    processor = {
+        "StartAt": "Which",
+        "States": {
+            "Which": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$", "NumericEquals": 2, "Next": "Flaky"}],
+                "Default": "Tally",
+            },
+            "Flaky": task("flaky", End=True),
+            "Tally": task("tally", End=True),
+        },
+    }
+    definition = {
+        "StartAt": "Each",
+        "States": {
+            "Each": {"Type": "Map", "MaxConcurrency": 1, "ItemProcessor": processor, "End": True}
+        },
+    }
+    execution = started(sfn, create(sfn, "each", definition), input="[1, 2, 3]")
+    assert follow(sfn, execution, poll_seconds=0.02)["status"] == "FAILED"
+    assert calls == [1]
+    flaky.failing = False
+    sfn.redrive_execution(executionArn=execution)
+    done = follow(sfn, execution, poll_seconds=0.02)
+    assert done["status"] == "SUCCEEDED"
+    assert calls == [1, 3]  # item 1 did not run again; 2 (failed) and 3 (never run) did
+    assert json.loads(done["output"]) == [{"tallied": 1}, {"done": 2}, {"tallied": 3}]
+    events = sfn.get_execution_history(executionArn=execution)["events"]
+    at = [e["type"] for e in events].index("ExecutionRedriven")
+    rerun = [e["mapIterationStartedEventDetails"]["index"] for e in events[at:]
+             if e["type"] == "MapIterationStarted"]  # fmt: skip
+    assert rerun == [1, 2]
+
+
 # -- ValidateStateMachineDefinition ----------------------------------------------------------
 
 

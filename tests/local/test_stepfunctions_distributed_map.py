@@ -687,3 +687,175 @@ def test_threshold_paths_refuse_what_aws_refuses(sfn):
         events = sfn.get_execution_history(executionArn=described["executionArn"])["events"]
         assert [e["type"] for e in events][-2:] == ["MapStateStarted", "ExecutionFailed"]
     assert output(execute(sfn, share, {"items": [0], "n": 1.1}, name="ok")) == [0]
+
+
+# -- a Distributed Map in JSONata -------------------------------------------------------------
+# The developer guide's JSONata forms: "ItemReader (Map)" shows the JSONata ItemReader with
+# Arguments in place of Parameters; "Transforming data with JSONata" (transforming-data.html)
+# names the JSONPath fields a JSONata state cannot have (ItemsPath, MaxConcurrencyPath, the
+# *Path forms) and the fields that take expressions (Items, ItemSelector, MaxConcurrency...);
+# the other fields' JSONata forms follow LocalStack's templates recorded against AWS
+# (map_item_reader_base_json_max_items_jsonata: ReaderConfig MaxItems an expression;
+# map_item_batcher_base_max_per_batch_jsonata: ItemBatcher fields and BatchInput expressions).
+
+
+def jsonata_map(processor_states=None, **fields):
+    definition = distributed_map(processor_states, **fields)
+    definition["QueryLanguage"] = "JSONata"
+    return definition
+
+
+def test_a_jsonata_item_reader_takes_arguments_and_max_items_as_expressions(sfn, s3):
+    """input-output-itemreader.html: in JSONata "Parameters is replaced with Arguments"; Bucket
+    and Key as values or {% %} expressions over $states.input and the variables, MaxItems a
+    number or an expression (map_item_reader_base_json_max_items_jsonata); the ItemSelector
+    reads $states.context.Map.Item and the parent's variables (it is evaluated in the parent);
+    Output and Assign read $states.result."""
+    put(s3, "in/items.json", json.dumps([{"n": 1}, {"n": 2}, {"n": 3}]))
+    definition = jsonata_map(
+        ItemReader={
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "JSON", "MaxItems": "{% $most %}"},
+            "Arguments": {"Bucket": BUCKET, "Key": "{% $states.input.prefix & '/items.json' %}"},
+        },
+        ItemSelector={
+            "n": "{% $states.context.Map.Item.Value.n %}",
+            "index": "{% $states.context.Map.Item.Index %}",
+            "factor": "{% $factor %}",
+        },
+        Output="{% $states.result.n %}",
+        Assign={"count": "{% $count($states.result) %}"},
+    )
+    fan = definition["States"].pop("Fan")
+    fan.pop("End")
+    fan["Next"] = "Done"
+    definition["States"] = {
+        "Setup": {"Type": "Pass", "Assign": {"most": 2, "factor": 10}, "Next": "Fan"},
+        "Fan": fan,
+        "Done": {"Type": "Pass", "Output": {"ns": "{% $states.input %}", "count": "{% $count %}"},
+                 "End": True},
+    }  # fmt: skip
+    definition["StartAt"] = "Setup"
+    assert output(execute(sfn, definition, {"prefix": "in"})) == {"ns": [1, 2], "count": 2}
+    # the children got the selected items (and read nothing of the parent's variables)
+    described = execute(sfn, definition, {"prefix": "in"}, name="again")
+    run = map_run_of(sfn, described["executionArn"])
+    children = sfn.list_executions(mapRunArn=run["mapRunArn"])["executions"]
+    got = [json.loads(sfn.describe_execution(executionArn=c["executionArn"])["input"])
+           for c in children]  # fmt: skip
+    assert sorted(got, key=lambda i: i["index"]) == [
+        {"n": 1, "index": 0, "factor": 10},
+        {"n": 2, "index": 1, "factor": 10},
+    ]
+
+
+def test_a_jsonata_processor_inherits_the_query_language(sfn):
+    """A child workflow's states are JSONata when the machine's QueryLanguage is (the
+    processor is part of the definition, as a Parallel branch is), without the parent's
+    variables: a child reading one fails (workflow-variables.html: a Distributed Map's
+    children cannot read the outer scope)."""
+    double = {"Double": {"Type": "Pass", "Output": "{% $states.input * 2 %}", "End": True}}
+    definition = jsonata_map(double, Items="{% $states.input.numbers %}", MaxConcurrency="{% 1 %}")
+    definition["States"]["Fan"]["ItemProcessor"]["StartAt"] = "Double"
+    assert output(execute(sfn, definition, {"numbers": [1, 2, 3]})) == [2, 4, 6]
+
+
+def test_jsonata_item_batcher_fields_and_batch_input_are_expressions(sfn):
+    """input-output-itembatcher.html with map_item_batcher_base_max_per_batch_jsonata:
+    MaxItemsPerBatch and MaxInputBytesPerBatch numbers or expressions, BatchInput's values
+    expressions over $states.input and $states.context."""
+    definition = jsonata_map(
+        Items="{% $states.input.items %}",
+        ItemBatcher={
+            "MaxItemsPerBatch": "{% $states.input.per %}",
+            "MaxInputBytesPerBatch": 1000,
+            "BatchInput": {
+                "factor": "{% $states.input.factor %}",
+                "state": "{% $states.context.State.Name %}",
+            },
+        },  # fmt: skip
+    )
+    out = output(execute(sfn, definition, {"items": [1, 2, 3], "per": 2, "factor": 7}))
+    head = {"factor": 7, "state": "Fan"}
+    assert out == [{"Items": [1, 2], "BatchInput": head}, {"Items": [3], "BatchInput": head}]
+    bad = execute(sfn, definition, {"items": [1], "per": 0, "factor": 7}, name="zero")
+    assert bad["error"] == "States.QueryEvaluationError" and "MaxItemsPerBatch" in bad["cause"]
+
+
+def test_jsonata_result_writer_and_thresholds(sfn, s3):
+    """ResultWriter with Arguments (Bucket, Prefix as values or expressions) and
+    ToleratedFailureCount / ToleratedFailurePercentage as numbers or expressions
+    (maprun-fail-threshold.html); a threshold's expression of the wrong kind fails the state
+    with States.QueryEvaluationError (transforming-data.html, "Handling expression errors")."""
+    definition = failing_map(
+        ToleratedFailureCount="{% $states.input.tolerated %}",
+        ToleratedFailurePercentage=100,
+        Items="{% $states.input.items %}",
+        ResultWriter={
+            "Resource": "arn:aws:states:::s3:putObject",
+            "Arguments": {"Bucket": "{% $states.input.bucket %}", "Prefix": "jsonata"},
+        },
+    )
+    definition["QueryLanguage"] = "JSONata"
+    processor = definition["States"]["Fan"]["ItemProcessor"]
+    processor["QueryLanguage"] = "JSONPath"  # FAIL_ON_BAD's states are JSONPath
+    document = {"items": ["a", "bad"], "tolerated": 1, "bucket": BUCKET}
+    out = output(execute(sfn, definition, document))
+    assert out["ResultWriterDetails"]["Bucket"] == BUCKET
+    assert out["ResultWriterDetails"]["Key"].startswith("jsonata/")
+    manifest = read_json(s3, out["ResultWriterDetails"]["Key"])
+    assert len(manifest["ResultFiles"]["FAILED"]) == 1
+    run = map_run_of(sfn, execute(sfn, definition, document, name="again")["executionArn"])
+    assert (run["toleratedFailureCount"], run["toleratedFailurePercentage"]) == (1, 100.0)
+    zero = dict(definition)
+    zero["States"] = json.loads(json.dumps(definition["States"]))
+    del zero["States"]["Fan"]["ToleratedFailurePercentage"]
+    exceeded = execute(sfn, zero, dict(document, tolerated=0), name="exceeded")
+    assert exceeded["error"] == "States.ExceedToleratedFailureThreshold"
+    negative = execute(sfn, zero, dict(document, tolerated=-1), name="negative")
+    assert negative["error"] == "States.QueryEvaluationError"
+    assert "ToleratedFailureCount" in negative["cause"]
+
+
+def test_jsonpath_fields_in_a_jsonata_distributed_map_are_refused_naming_them(sfn):
+    """transforming-data.html: a JSONata state has none of JSONPath's fields; the guide's
+    ItemReader has Arguments, not Parameters. Each is refused naming the state and field."""
+    reader = {
+        "Resource": "arn:aws:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "JSON"},
+        "Arguments": {"Bucket": BUCKET, "Key": "k"},
+    }
+    writer = {"Resource": "arn:aws:states:::s3:putObject",
+              "Arguments": {"Bucket": BUCKET, "Prefix": "p"}}  # fmt: skip
+    cases = [
+        ({"ItemReader": dict(reader, Parameters={"Bucket": BUCKET, "Key": "k"})},
+         "ItemReader Parameters"),
+        ({"ItemReader": dict(reader, ReaderConfig={"InputType": "JSON", "MaxItemsPath": "$.n"})},
+         "MaxItemsPath"),
+        ({"ItemBatcher": {"MaxItemsPerBatchPath": "$.n"}}, "MaxItemsPerBatchPath"),
+        ({"ResultWriter": {"Resource": writer["Resource"],
+                           "Parameters": {"Bucket": BUCKET, "Prefix": "p"}}},
+         "ResultWriter Parameters"),
+        ({"ToleratedFailureCountPath": "$.n"}, "ToleratedFailureCountPath"),
+        ({"ToleratedFailurePercentagePath": "$.n"}, "ToleratedFailurePercentagePath"),
+        ({"ItemsPath": "$.items"}, "ItemsPath"),
+        ({"ItemReader": reader, "Items": "{% $states.input %}"}, "Items"),
+        ({"ItemReader": dict(reader, Arguments={"Bucket": "{% $states.result %}", "Key": "k"})},
+         "$states.result"),
+        ({"ItemReader": dict(reader, Arguments={"Bucket": "{% 1 + %}", "Key": "k"})},
+         "ItemReader Arguments"),
+        ({"ToleratedFailureCount": "{% ( %}"}, "ToleratedFailureCount"),
+        ({"ToleratedFailurePercentage": 101}, "ToleratedFailurePercentage"),
+        ({"ResultWriter": dict(writer, Arguments={"Bucket": BUCKET})}, "Prefix"),
+    ]  # fmt: skip
+    for fields, named in cases:
+        message = refusal(sfn, jsonata_map(**fields))
+        assert "'Fan'" in message and named in message, (fields, message)
+    # The JSONata forms themselves are taken
+    sfn.create_state_machine(
+        name="ok",
+        definition=json.dumps(
+            jsonata_map(ItemReader=reader, ResultWriter=writer, ToleratedFailureCount="{% 1 %}")
+        ),  # fmt: skip
+        roleArn=ROLE,
+    )

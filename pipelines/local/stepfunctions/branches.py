@@ -12,7 +12,7 @@ from pipelines.local.stepfunctions import distributed, errors, expressions, proc
 from pipelines.local.stepfunctions.errors import StatesError
 from pipelines.local.stepfunctions.expressions import JSONATA
 from pipelines.local.stepfunctions.runtime import Document, Run
-from pipelines.local.stepfunctions.variables import Context
+from pipelines.local.stepfunctions.variables import Context, Scope
 
 MAP_CONCURRENCY = 40  # an inline Map's iterations at once when MaxConcurrency is 0, as on AWS
 
@@ -23,6 +23,7 @@ class BranchStates:
     execution: Run
     cancelled: threading.Event
     language: str
+    scope: Scope  # the Machine's: a top-level one's has no parent
 
     # JsonataStates' (jsonata_states.py), declared for the type checker
     _jsonata_items: Callable[[str, Document, Any, Context], Any]
@@ -46,18 +47,33 @@ class BranchStates:
             results = self._concurrently(
                 [(self._branch(b), effective, context) for b in branches],
                 len(branches),
+                kept=self._kept(name),
             )
         except StatesError:
             history.add("ParallelStateFailed")
             raise
+        self._finished(name)
         history.add("ParallelStateSucceeded")
         return results
 
+    def _kept(self, name: str) -> Optional["Kept"]:
+        """A top-level Parallel or inline Map state's branches kept for a redrive
+        (redrives.py), and those a redrive need not run again; None inside a branch (a branch
+        that runs again runs whole)."""
+        if self.scope.parent is not None:
+            return None
+        return name, self.execution.branches.entered(name)
+
+    def _finished(self, name: str) -> None:
+        if self.scope.parent is None:
+            self.execution.branches.finished(name)
+
     def _map(self, name: str, state: Document, effective: Any, context: Context) -> Any:
+        language = expressions.language(state, self.language)
         if distributed.is_distributed(state):  # a Map Run of child executions: distributed.py
             return distributed.run_map(self.execution, self.cancelled, name, state, effective,
-                                       context)  # fmt: skip
-        jsonata = expressions.language(state, self.language) == JSONATA
+                                       context, language)  # fmt: skip
+        jsonata = language == JSONATA
         if jsonata:
             items = self._jsonata_items(name, state, effective, context)
         elif "ItemsPath" in state:
@@ -87,10 +103,13 @@ class BranchStates:
             work.append((self._branch(processor), value, context))
         limit = self._max_concurrency(name, state, effective, context, jsonata)
         try:
-            results = self._concurrently(work, limit or MAP_CONCURRENCY, map_state=name)
+            results = self._concurrently(
+                work, limit or MAP_CONCURRENCY, map_state=name, kept=self._kept(name)
+            )
         except StatesError:
             history.add("MapStateFailed")
             raise
+        self._finished(name)
         history.add("MapStateSucceeded")
         return results
 
@@ -120,13 +139,24 @@ class BranchStates:
         return limit
 
     def _concurrently(
-        self, work: list["Work"], limit: int, map_state: Optional[str] = None
+        self,
+        work: list["Work"],
+        limit: int,
+        map_state: Optional[str] = None,
+        kept: Optional["Kept"] = None,
     ) -> list[Any]:
         """Each (machine, input, context) run, at most `limit` at once; the results in order.
-        The first failure cancels the others and is raised."""
+        The first failure cancels the others and is raised. With `kept` (a top-level state's
+        name and the outputs a redrive keeps by index), those are not run again, and each
+        that succeeds is kept."""
         history = self.execution.history
         results: list[Any] = [None] * len(work)
         failure: list[StatesError] = []
+        done = kept[1] if kept is not None else {}
+        todo = [i for i in range(len(work)) if i not in done]
+        for i in range(len(work)):
+            if i in done:
+                results[i] = done[i]
 
         def one(i: int) -> None:
             machine, document, context = work[i]
@@ -142,14 +172,16 @@ class BranchStates:
                 for other, _, _ in work:
                     other.cancelled.set()
                 return
+            if kept is not None:
+                self.execution.branches.succeeded(kept[0], i, results[i])
             if map_state is not None:
                 history.add("MapIterationSucceeded", {"name": map_state, "index": i})
 
-        done = threading.Event()
+        over = threading.Event()
 
         def forward_cancel() -> None:
             """A cancelled parent (a sibling of its own failed) cancels its children."""
-            while not done.is_set():
+            while not over.is_set():
                 if self.cancelled.wait(0.05):
                     for machine, _, _ in work:
                         machine.cancelled.set()
@@ -157,10 +189,10 @@ class BranchStates:
 
         threading.Thread(target=forward_cancel, daemon=True).start()
         try:
-            with concurrent.futures.ThreadPoolExecutor(max(1, min(limit, len(work) or 1))) as pool:
-                list(pool.map(one, range(len(work))))
+            with concurrent.futures.ThreadPoolExecutor(max(1, min(limit, len(todo) or 1))) as pool:
+                list(pool.map(one, todo))
         finally:
-            done.set()
+            over.set()
         if failure:
             raise failure[0]
         return results
@@ -181,3 +213,5 @@ def _kind(value: Any) -> str:
 
 # What Parallel and Map run concurrently: (machine, its input, the context object)
 Work = tuple[BranchStates, Any, Document]
+# A top-level state's name and the outputs of its branches a redrive keeps, by index
+Kept = tuple[str, dict[int, Any]]

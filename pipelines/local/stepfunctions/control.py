@@ -7,9 +7,8 @@ RedriveExecution restarts an unsuccessful STANDARD execution "from the unsuccess
 "the same input", "the same state machine definition and execution ARN", keeping the history
 of the successful steps (API_RedriveExecution.html; redrive-executions.html in the developer
 guide): the twin finds in the history the top-level state that was entered and never exited,
-and runs again from it with the input it was entered with. Where the twin differs: a Parallel
-or inline Map state that failed runs again whole, every branch and iteration (AWS reruns only
-those that failed or were aborted), so the successful branches' tasks run a second time.
+and runs again from it with the input it was entered with. A Parallel or inline Map state
+there reruns only the branches and iterations that failed or were aborted (redrives.py).
 """
 
 import json
@@ -29,6 +28,7 @@ from pipelines.local.stepfunctions.executions import (
 )
 from pipelines.local.stepfunctions.integrations import Integration
 from pipelines.local.stepfunctions.machines import when
+from pipelines.local.stepfunctions.redrives import BranchOutcomes
 from pipelines.local.stepfunctions.runtime import Document, Event, TaskCall
 
 STOP_WAIT_SECONDS = 5.0  # how long StopExecution waits for another process to abort its run
@@ -127,6 +127,8 @@ class ExecutionControl(Executions):
                 if k in record
             },  # fmt: skip
         )
+        # a Parallel or inline Map it starts at reruns only the branches that did not succeed
+        execution.branches = BranchOutcomes(start_at, record.get("_branches", {}).get(start_at))
         execution.started = record["startDate"]  # its start; TimeoutSeconds counts from now
         execution.history.events = list(record["events"])
         execution.earlier = len(record["events"])

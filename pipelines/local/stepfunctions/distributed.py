@@ -37,6 +37,12 @@ FIELDS = (
     "Label",
 )
 READER_FIELDS = ("Resource", "Parameters", "ReaderConfig")
+# A JSONata Distributed Map's JSONPath-only fields (the state's own ItemsPath, Parameters and
+# MaxConcurrencyPath the interpreter refuses in any JSONata state), each with its JSONata form
+JSONPATH_ONLY = {
+    "ToleratedFailurePercentagePath": "ToleratedFailurePercentage",
+    "ToleratedFailureCountPath": "ToleratedFailureCount",
+}
 CONFIG_FIELDS = (
     "InputType",
     "CSVHeaderLocation",
@@ -104,8 +110,9 @@ def is_distributed(state: Document) -> bool:
 def _check(
     name: str, state: Document, processor: Document, integrations: Integrations, language: str
 ) -> None:
-    if language == expressions.JSONATA:
-        raise _Refused("a Distributed Map in JSONata does not run locally yet (JSONPath does)")
+    jsonata = language == expressions.JSONATA
+    if jsonata:
+        _check_jsonata(state)
     if "ItemProcessor" not in state:
         raise _Refused("a Distributed Map's processor is its ItemProcessor (not Iterator)")
     execution_type = processor["ProcessorConfig"].get("ExecutionType")
@@ -120,21 +127,71 @@ def _check(
             raise _Refused(problem)
     _check_processor(processor, execution_type)
     if "ItemReader" in state:
-        _check_reader(state["ItemReader"], integrations)
+        _check_reader(state["ItemReader"], integrations, jsonata)
     if "ItemBatcher" in state:
-        _check_batcher(state["ItemBatcher"])
+        _check_batcher(state["ItemBatcher"], jsonata)
     if "ResultWriter" in state:
-        _check_writer(state["ResultWriter"], integrations)
-    for field, _ in (("ToleratedFailurePercentage", 0), ("ToleratedFailureCount", 0)):
+        _check_writer(state["ResultWriter"], integrations, jsonata)
+    for field in ("ToleratedFailurePercentage", "ToleratedFailureCount"):
         if field in state and field + "Path" in state:
             raise _Refused("%s and %sPath cannot both be given" % (field, field))
         _check_path(state.get(field + "Path"), field + "Path")
     percentage = state.get("ToleratedFailurePercentage", 0)
-    if _not_number(percentage) or not 0 <= percentage <= 100:
+    if not _given_later(percentage, jsonata) and (
+        _not_number(percentage) or not 0 <= percentage <= 100
+    ):
         raise _Refused("ToleratedFailurePercentage must be a number from 0 to 100")
     count = state.get("ToleratedFailureCount", 0)
-    if _not_whole(count) or count < 0:
+    if not _given_later(count, jsonata) and (_not_whole(count) or count < 0):
         raise _Refused("ToleratedFailureCount must be a non-negative integer")
+
+
+def _given_later(value: Any, jsonata: bool) -> bool:
+    """A JSONata field's `{% %}` expression: its value is known only when the state runs."""
+    return jsonata and expressions.is_expression(value)
+
+
+def _check_jsonata(state: Document) -> None:
+    """A JSONata Distributed Map: none of JSONPath's fields (the interpreter refuses those every
+    JSONata state lacks), not Items with an ItemReader, every expression of its own fields
+    parsed, and none reading `$states.result` or `$states.errorOutput` (the Map's result exists
+    only in its Output and Assign)."""
+    for field, instead in JSONPATH_ONLY.items():
+        if field in state:
+            raise _Refused(
+                "%s is a JSONPath field: a JSONata Distributed Map has %s (a number or a "
+                "{%% %%} expression)" % (field, instead)
+            )
+    if "Items" in state and "ItemReader" in state:
+        raise _Refused(
+            "Items and ItemReader cannot both be given: a Distributed Map's items come from "
+            "its input (Items) or from an ItemReader"
+        )
+    for field in ("ItemReader", "ItemBatcher", "ResultWriter") + tuple(JSONPATH_ONLY.values()):
+        _check_expressions(state.get(field), field)
+
+
+def _check_expressions(value: Any, where: str) -> None:
+    """Each `{% %}` string in `value` parsed and reading neither `$states.result` nor
+    `$states.errorOutput`; `where` names the field (ItemReader Arguments Bucket)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_expressions(item, "%s %s" % (where, key))
+        return
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_expressions(item, "%s[%d]" % (where, i))
+        return
+    try:
+        expressions.check(value)
+    except expressions.ExpressionSyntaxError as e:
+        raise _Refused("%s: %s" % (where, e))
+    for member in ("result", "errorOutput"):
+        if expressions.mentions(value, member):
+            raise _Refused(
+                "%s: $states.%s is not available here (only a Map's Output and Assign read its "
+                "result)" % (where, member)
+            )
 
 
 def _label_problem(label: Any) -> str:
@@ -187,10 +244,11 @@ def _all_states(definition: Document) -> Iterator[Document]:
             yield from _all_states(inner)
 
 
-def _check_reader(reader: Any, integrations: Integrations) -> None:
+def _check_reader(reader: Any, integrations: Integrations, jsonata: bool) -> None:
     if not isinstance(reader, dict):
         raise _Refused("ItemReader must be an object")
-    _only(reader, READER_FIELDS, "ItemReader")
+    arguments = _arguments_field(reader, "ItemReader", jsonata)
+    _only(reader, ("Resource", arguments, "ReaderConfig"), "ItemReader")
     resource = reader.get("Resource")
     key = resource_key(resource) if isinstance(resource, str) else None
     config = reader.get("ReaderConfig", {})
@@ -240,23 +298,48 @@ def _check_reader(reader: Any, integrations: Integrations) -> None:
             )
     elif "CSVHeaderLocation" in config or "CSVHeaders" in config or "CSVDelimiter" in config:
         raise _Refused("ItemReader CSVHeaderLocation, CSVHeaders and CSVDelimiter are for a CSV")
+    if jsonata and "MaxItemsPath" in config:
+        raise _Refused(
+            "ItemReader ReaderConfig MaxItemsPath is a JSONPath field: a JSONata ItemReader has "
+            "MaxItems (a number or a {% %} expression)"
+        )
     if "MaxItems" in config and "MaxItemsPath" in config:
         raise _Refused("ItemReader MaxItems and MaxItemsPath cannot both be given")
     most = config.get("MaxItems", 0)
-    if _not_whole(most) or not 0 <= most <= MAX_ITEMS:
+    if not _given_later(most, jsonata) and (_not_whole(most) or not 0 <= most <= MAX_ITEMS):
         raise _Refused("ItemReader MaxItems must be an integer from 0 to %d" % MAX_ITEMS)
     _check_path(config.get("MaxItemsPath"), "ItemReader MaxItemsPath")
-    parameters = reader.get("Parameters", {})
-    if not isinstance(parameters, dict):
-        raise _Refused("ItemReader Parameters must be an object")
-    if "VersionId" in parameters or "VersionId.$" in parameters:
+    parameters = reader.get(arguments, {})
+    if not isinstance(parameters, dict) and not _given_later(parameters, jsonata):
+        raise _Refused("ItemReader %s must be an object" % arguments)
+    if isinstance(parameters, dict) and ("VersionId" in parameters or "VersionId.$" in parameters):
         raise _Refused("ItemReader VersionId: the local store keeps no object versions")
-    _check_template(parameters, "ItemReader Parameters")
+    if not jsonata:
+        _check_template(parameters, "ItemReader Parameters")
 
 
-def _check_batcher(batcher: Any) -> None:
+def _arguments_field(holder: Document, where: str, jsonata: bool) -> str:
+    """Where an ItemReader or ResultWriter has its S3 call's fields: Arguments in JSONata,
+    Parameters in JSONPath (input-output-itemreader.html); the other refused by name."""
+    field, other = ("Arguments", "Parameters") if jsonata else ("Parameters", "Arguments")
+    if other in holder:
+        raise _Refused(
+            "%s %s is a %s field: a %s %s has %s"
+            % (where, other, "JSONPath" if jsonata else "JSONata",
+               "JSONata" if jsonata else "JSONPath", where, field)
+        )  # fmt: skip
+    return field
+
+
+def _check_batcher(batcher: Any, jsonata: bool) -> None:
     if not isinstance(batcher, dict):
         raise _Refused("ItemBatcher must be an object")
+    for field in BATCHER_FIELDS:
+        if jsonata and field.endswith("Path") and field in batcher:
+            raise _Refused(
+                "ItemBatcher %s is a JSONPath field: a JSONata ItemBatcher has %s (a number or "
+                "a {%% %%} expression)" % (field, field[:-4])
+            )
     _only(batcher, BATCHER_FIELDS, "ItemBatcher")
     if not any(f in batcher for f in BATCHER_FIELDS[:4]):
         raise _Refused(
@@ -265,13 +348,14 @@ def _check_batcher(batcher: Any) -> None:
     for field in ("MaxItemsPerBatch", "MaxInputBytesPerBatch"):
         if field in batcher and field + "Path" in batcher:
             raise _Refused("ItemBatcher %s and %sPath cannot both be given" % (field, field))
-        if field in batcher:
+        if field in batcher and not _given_later(batcher[field], jsonata):
             _batch_limit(batcher[field], field, lambda message: _Refused(message))
         _check_path(batcher.get(field + "Path"), "ItemBatcher %sPath" % field)
-    _check_template(batcher.get("BatchInput"), "ItemBatcher BatchInput")
+    if not jsonata:
+        _check_template(batcher.get("BatchInput"), "ItemBatcher BatchInput")
 
 
-def _check_writer(writer: Any, integrations: Integrations) -> None:
+def _check_writer(writer: Any, integrations: Integrations, jsonata: bool) -> None:
     if not isinstance(writer, dict):
         raise _Refused("ResultWriter must be an object")
     if "WriterConfig" in writer:
@@ -279,7 +363,8 @@ def _check_writer(writer: Any, integrations: Integrations) -> None:
             "ResultWriter WriterConfig (Transformation, OutputType) does not run locally: the "
             "twin writes the results as AWS does without it"
         )
-    _only(writer, ("Resource", "Parameters"), "ResultWriter")
+    arguments = _arguments_field(writer, "ResultWriter", jsonata)
+    _only(writer, ("Resource", arguments), "ResultWriter")
     resource = writer.get("Resource")
     if not isinstance(resource, str) or resource_key(resource) != PUT:
         raise _Refused(
@@ -287,13 +372,17 @@ def _check_writer(writer: Any, integrations: Integrations) -> None:
         )
     if integrations.map_resource(resource) is None:
         raise _Refused("ResultWriter %s has no local twin here (no S3 store)" % resource)
-    parameters = writer.get("Parameters")
+    parameters = writer.get(arguments)
+    if _given_later(parameters, jsonata):
+        return  # an expression whose object's Bucket and Prefix are checked when it runs
     if not isinstance(parameters, dict) or not all(
         f in parameters or f + ".$" in parameters for f in ("Bucket", "Prefix")
     ):
-        raise _Refused("ResultWriter Parameters need Bucket and Prefix")
-    _only(parameters, ("Bucket", "Bucket.$", "Prefix", "Prefix.$"), "ResultWriter Parameters")
-    _check_template(parameters, "ResultWriter Parameters")
+        raise _Refused("ResultWriter %s need Bucket and Prefix" % arguments)
+    names = ("Bucket", "Prefix") if jsonata else ("Bucket", "Bucket.$", "Prefix", "Prefix.$")
+    _only(parameters, names, "ResultWriter " + arguments)
+    if not jsonata:
+        _check_template(parameters, "ResultWriter Parameters")
 
 
 def _only(document: Document, allowed: Iterable[str], where: str) -> None:
@@ -408,28 +497,74 @@ class MapRuns:
 # -- running one ----------------------------------------------------------------------------
 
 
+class _Fields:
+    """The Map state's own fields as it runs, evaluated in the parent execution: in JSONPath
+    values, Paths and templates over the effective input and `$$`; in JSONata values and
+    `{% %}` expressions over `$states` (the state's input and context) and the parent's
+    variables as they were when the state was entered (its children read none of them)."""
+
+    def __init__(self, name: str, effective: Any, context: Document, language: str) -> None:
+        self.name = name
+        self.effective = effective
+        self.context = context
+        self.jsonata = language == expressions.JSONATA
+        scope = getattr(context, "variables", None)  # variables.Context carries its Scope
+        self.variables: Document = scope.visible() if scope is not None else {}
+        # a field's bad value: JSONata's expression errors are States.QueryEvaluationError
+        self.error = errors.QUERY_EVALUATION if self.jsonata else errors.RUNTIME
+
+    def template(self, value: Any, field: str, context: Optional[Document] = None) -> Any:
+        """A JSONPath template (`.$` keys) or a JSONata value with its expressions."""
+        context = self.context if context is None else context
+        if self.jsonata:
+            states = {"input": self.effective, "context": context}
+            return expressions.fill(value, states, self.variables, field)
+        return processing.template(value, self.effective, context)
+
+    def select(self, path: str, field: str) -> Any:
+        return processing.select(self.effective, path, self.context, field)
+
+    def given(self, holder: Document, field: str) -> Any:
+        """`field` of `holder` as the state runs (None: absent): in JSONata its value or its
+        expression's, in JSONPath its value or its Path's."""
+        if self.jsonata:
+            return self.template(holder[field], field) if field in holder else None
+        if field + "Path" in holder:
+            return self.select(holder[field + "Path"], field + "Path")
+        return holder.get(field)
+
+    def bad(self, field: str, value: Any, wanted: str) -> StatesError:
+        return StatesError(
+            self.error,
+            "The %s of Map state %r is %s, not %s" % (field, self.name, _shown(value), wanted),
+        )
+
+
 def run_map(
     execution: Run, cancelled: threading.Event, name: str, state: Document, effective: Any,
-    context: Document,
+    context: Document, language: str = "JSONPath",
 ) -> Any:  # fmt: skip
-    """The Distributed Map state `name` over its effective input: its result (the children's
-    outputs in order, or with a ResultWriter the Map Run's ARN and the manifest's place).
+    """The Distributed Map state `name` over its effective input (in JSONata its raw input):
+    its result (the children's outputs in order, or with a ResultWriter the Map Run's ARN and
+    the manifest's place). Its children are the processor's executions, in the state's
+    `language` unless the processor names its own.
 
     The order of events is AWS's (as recorded against it): MapStateStarted (length 0 with an
     ItemReader, whose items are read inside the Map Run), the thresholds' and MaxItemsPath's
     States.Runtime before the Map Run, MapRunStarted, then MapRunSucceeded or MapRunFailed
     (States.ItemReaderFailed among them) and MapStateSucceeded or MapStateFailed."""
     history = execution.history
+    fields = _Fields(name, effective, context, language)
     reading = "ItemReader" in state
-    items: list[Any] = [] if reading else _input_items(state, effective, context)
+    items: list[Any] = [] if reading else _input_items(state, fields)
     history.add("MapStateStarted", {"length": len(items)})
-    concurrency = _max_concurrency(state, effective, context)
-    percentage = _threshold(state, "ToleratedFailurePercentage", effective, context)
-    count = _threshold(state, "ToleratedFailureCount", effective, context)
-    most = _max_items(state, effective, context) if reading else 0
-    processor = state["ItemProcessor"]
-    fields = execution.arn.split(":")
-    region, account, machine = fields[3], fields[4], fields[6].split("/")[0]
+    concurrency = _max_concurrency(state, fields)
+    percentage = _threshold(state, "ToleratedFailurePercentage", fields)
+    count = _threshold(state, "ToleratedFailureCount", fields)
+    most = _max_items(state, fields) if reading else 0
+    processor = dict({"QueryLanguage": language}, **state["ItemProcessor"])
+    arn = execution.arn.split(":")
+    region, account, machine = arn[3], arn[4], arn[6].split("/")[0]
     label, run_id = label_of(name, state), str(uuid.uuid4())
     prefix = "arn:aws:states:%s:%s:" % (region, account)
     run = MapRun(
@@ -451,13 +586,10 @@ def run_map(
     try:
         try:
             if reading:
-                items = _read_items(execution, state["ItemReader"], most, effective, context)
+                items = _read_items(execution, state["ItemReader"], most, fields)
             with run.lock:
                 run.item_counts["total"] = run.item_counts["pending"] = len(items)
-            batches = _batches(
-                state.get("ItemBatcher"), _selected(state, items, effective, context), effective,
-                context,
-            )  # fmt: skip
+            batches = _batches(state.get("ItemBatcher"), _selected(state, items, fields), fields)
             total = len(items)
             children.run_all(
                 batches, concurrency or CHILD_THREADS, cancelled,
@@ -468,8 +600,7 @@ def run_map(
                 run.execution_counts["resultsWritten"] = len(children.started)
                 run.item_counts["resultsWritten"] = sum(c.items for c in children.started)
             if "ResultWriter" in state:
-                result = _write_results(execution, run, children, state["ResultWriter"],
-                                        effective, context)  # fmt: skip
+                result = _write_results(execution, run, children, state["ResultWriter"], fields)
             if children.exceeded:
                 raise StatesError(errors.EXCEEDED_THRESHOLD, THRESHOLD_CAUSE)
         except StatesError as e:
@@ -489,17 +620,16 @@ def run_map(
     return result
 
 
-def _selected(
-    state: Document, items: list[Any], effective: Any, context: Document
-) -> Iterator[Any]:
-    """Each item as its child gets it: through the ItemSelector over $$.Map.Item."""
+def _selected(state: Document, items: list[Any], fields: _Fields) -> Iterator[Any]:
+    """Each item as its child gets it: through the ItemSelector over $$.Map.Item (in JSONata
+    `$states.context.Map.Item`)."""
     selector = state.get("ItemSelector", state.get("Parameters"))
     for index, item in enumerate(items):
-        if not selector:
+        if selector is None or (not selector and not fields.jsonata):
             yield item
             continue
-        item_context = dict(context, Map={"Item": {"Index": index, "Value": item}})
-        yield processing.template(selector, effective, item_context)
+        item_context = dict(fields.context, Map={"Item": {"Index": index, "Value": item}})
+        yield fields.template(selector, "ItemSelector", item_context)
 
 
 def _exceeded(failed: int, total: int, percentage: Optional[float], count: Optional[int]) -> bool:
@@ -513,10 +643,15 @@ def _exceeded(failed: int, total: int, percentage: Optional[float], count: Optio
     return percentage is not None and total > 0 and failed * 100.0 / total > percentage
 
 
-def _max_concurrency(state: Document, effective: Any, context: Document) -> int:
+def _max_concurrency(state: Document, fields: _Fields) -> int:
+    if fields.jsonata and "MaxConcurrency" in state:
+        value = fields.given(state, "MaxConcurrency")
+        if _not_whole(value) or value < 0:
+            raise fields.bad("MaxConcurrency", value, "a non-negative integer")
+        return int(value)
     if "MaxConcurrencyPath" not in state:
         return int(state.get("MaxConcurrency", 0))
-    value = processing.select(effective, state["MaxConcurrencyPath"], context, "MaxConcurrencyPath")
+    value = fields.select(state["MaxConcurrencyPath"], "MaxConcurrencyPath")
     if _not_whole(value) or value < 0:
         raise StatesError(
             errors.RUNTIME,
@@ -525,14 +660,26 @@ def _max_concurrency(state: Document, effective: Any, context: Document) -> int:
     return int(value)
 
 
-def _threshold(state: Document, field: str, effective: Any, context: Document) -> Any:
-    """ToleratedFailurePercentage or ToleratedFailureCount, given or through its Path (None:
-    neither); a Path's bad value is States.Runtime with the cause AWS gives (recorded)."""
+def _threshold(state: Document, field: str, fields: _Fields) -> Any:
+    """ToleratedFailurePercentage or ToleratedFailureCount, given, through its Path or in
+    JSONata an expression (None: neither); a Path's bad value is States.Runtime with the cause
+    AWS gives (recorded), an expression's States.QueryEvaluationError."""
+    percentage = field == "ToleratedFailurePercentage"
+    if fields.jsonata:
+        value = fields.given(state, field)
+        if value is not None and (
+            (_not_number(value) or not 0 <= value <= 100)
+            if percentage
+            else (_not_whole(value) or value < 0)
+        ):
+            raise fields.bad(
+                field, value, "a number from 0 to 100" if percentage else "a non-negative integer"
+            )
+        return value
     if field + "Path" not in state:
         return state.get(field)
     path = state[field + "Path"]
-    value = processing.select(effective, path, context, field + "Path")
-    percentage = field == "ToleratedFailurePercentage"
+    value = fields.select(path, field + "Path")
     if _not_number(value) if percentage else _not_whole(value):
         raise StatesError(
             errors.RUNTIME,
@@ -546,14 +693,20 @@ def _threshold(state: Document, field: str, effective: Any, context: Document) -
     return value
 
 
-def _max_items(state: Document, effective: Any, context: Document) -> int:
-    """ReaderConfig MaxItems, or MaxItemsPath's integer (not checked further here: a negative
-    one fails the Map Run's reading, a larger one than MaxItems may be is taken, as AWS does)."""
+def _max_items(state: Document, fields: _Fields) -> int:
+    """ReaderConfig MaxItems, or MaxItemsPath's integer or in JSONata MaxItems' expression's
+    (not checked further here: a negative one fails the Map Run's reading, a larger one than
+    MaxItems may be is taken, as AWS does with a Path)."""
     config = state["ItemReader"].get("ReaderConfig", {})
+    if fields.jsonata:
+        value = fields.given(config, "MaxItems")
+        if value is not None and _not_whole(value):
+            raise fields.bad("ItemReader ReaderConfig MaxItems", value, "an integer")
+        return int(value or 0)
     if "MaxItemsPath" not in config:
         return int(config.get("MaxItems", 0))
     path = config["MaxItemsPath"]
-    value = processing.select(effective, path, context, "MaxItemsPath")
+    value = fields.select(path, "MaxItemsPath")
     if _not_whole(value):
         raise StatesError(
             errors.RUNTIME,
@@ -746,23 +899,28 @@ def _aborted(execution: Any) -> None:
 # -- items --------------------------------------------------------------------------------------
 
 
-def _input_items(state: Document, effective: Any, context: Document) -> list[Any]:
-    items = effective
-    if "ItemsPath" in state:
-        items = processing.select(effective, state["ItemsPath"], context, "ItemsPath")
+def _input_items(state: Document, fields: _Fields) -> list[Any]:
+    """The items of the state's input: ItemsPath's or in JSONata Items' (by default the
+    input)."""
+    items = fields.effective
+    if fields.jsonata and "Items" in state:
+        items = fields.given(state, "Items")
+    elif "ItemsPath" in state:
+        items = fields.select(state["ItemsPath"], "ItemsPath")
     if not isinstance(items, list):
-        raise StatesError(errors.RUNTIME, "The Map state's items are not an array")
+        raise StatesError(fields.error, "The Map state %r's items are not an array" % fields.name)
     return items
 
 
-def _read_items(
-    execution: Run, reader: Document, most: int, effective: Any, context: Document
-) -> list[Any]:
+def _read_items(execution: Run, reader: Document, most: int, fields: _Fields) -> list[Any]:
     """The ItemReader's items (ItemsPath does not apply to them, as on AWS); every failure is
-    States.ItemReaderFailed."""
+    States.ItemReaderFailed, but for an Arguments expression's (States.QueryEvaluationError)."""
     if most < 0:
         raise StatesError(errors.ITEM_READER_FAILED, "field MaxItems must be positive")
-    parameters = processing.template(reader.get("Parameters", {}), effective, context)
+    field = "Arguments" if fields.jsonata else "Parameters"
+    parameters = fields.template(reader.get(field, {}), "ItemReader " + field)
+    if not isinstance(parameters, dict):
+        raise fields.bad("ItemReader Arguments", parameters, "an object")
     function = execution.integrations.map_resource(reader["Resource"])
     if function is None:  # validate() refuses such a definition before it runs
         raise StatesError(errors.ITEM_READER_FAILED, "%s has no local twin" % reader["Resource"])
@@ -862,7 +1020,7 @@ def _rows(text: Iterable[str], config: Document) -> Iterator[Document]:
 
 
 def _batches(
-    batcher: Optional[Document], inputs: Iterator[Any], effective: Any, context: Document
+    batcher: Optional[Document], inputs: Iterator[Any], fields: _Fields
 ) -> Iterator[tuple[Any, int]]:
     """Each child's input and how many items it holds: the items one by one, or with an
     ItemBatcher {"Items": [...], "BatchInput": ...} of at most MaxItemsPerBatch items and
@@ -872,23 +1030,21 @@ def _batches(
             yield document, 1
         return
 
-    def runtime(message: str) -> Exception:
-        return StatesError(errors.RUNTIME, message)
+    def failed(message: str) -> Exception:
+        return StatesError(fields.error, message)
 
     most_items = most_bytes = 0
     for field in ("MaxItemsPerBatch", "MaxInputBytesPerBatch"):
-        value = batcher.get(field, 0)
-        if field + "Path" in batcher:
-            value = processing.select(effective, batcher[field + "Path"], context, field + "Path")
-        if value or field + "Path" in batcher:
-            value = _batch_limit(value, field, runtime)
+        value = fields.given(batcher, field) or 0
+        if value or field + "Path" in batcher or (fields.jsonata and field in batcher):
+            value = _batch_limit(value, field, failed)
         if field == "MaxItemsPerBatch":
             most_items = value
         else:
             most_bytes = value
     head: Document = {"Items": []}
     if "BatchInput" in batcher:
-        head["BatchInput"] = processing.template(batcher["BatchInput"], effective, context)
+        head["BatchInput"] = fields.template(batcher["BatchInput"], "ItemBatcher BatchInput")
     empty = _size(head)
     batch: list[Any] = []
     size = empty
@@ -921,13 +1077,15 @@ def _size(document: Any) -> int:
 
 
 def _write_results(
-    execution: Run, run: MapRun, children: _Children, writer: Document, effective: Any,
-    context: Document,
-) -> Document:  # fmt: skip
+    execution: Run, run: MapRun, children: _Children, writer: Document, fields: _Fields
+) -> Document:
     """input-output-resultwriter.html: <Prefix>/<map run id>/manifest.json and a
     SUCCEEDED_0.json, FAILED_0.json, PENDING_0.json for the statuses that have children; the
     Map's result is the Map Run's ARN and the manifest's Bucket and Key."""
-    parameters = processing.template(writer["Parameters"], effective, context)
+    field = "Arguments" if fields.jsonata else "Parameters"
+    parameters = fields.template(writer[field], "ResultWriter " + field)
+    if not isinstance(parameters, dict):
+        raise fields.bad("ResultWriter Arguments", parameters, "an object")
     bucket, prefix = parameters.get("Bucket"), parameters.get("Prefix")
     if not isinstance(bucket, str) or not isinstance(prefix, str):
         raise StatesError(

@@ -318,6 +318,8 @@ class Executions(Versions):
             # What it runs, for a redrive ("the same state machine definition")
             "_definition": execution.definition,
             "_roleArn": execution.role_arn,
+            # The branches of an unfinished Parallel or inline Map that a redrive need not rerun
+            "_branches": execution.branches.record(),
         }
         out.update(execution.origin)
         out.update(execution.redrive)

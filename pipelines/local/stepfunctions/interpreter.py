@@ -31,6 +31,7 @@ from pipelines.local.stepfunctions.branches import BranchStates
 from pipelines.local.stepfunctions.errors import StatesError
 from pipelines.local.stepfunctions.integrations import Integrations
 from pipelines.local.stepfunctions.jsonata_states import MOST_SECONDS, JsonataStates, Step
+from pipelines.local.stepfunctions.redrives import BranchOutcomes
 from pipelines.local.stepfunctions.runtime import (
     Clock,
     Document,
@@ -396,6 +397,7 @@ class Execution:
         self.skipped = 0.0
         self._skip_lock = threading.Lock()
         self.map_runs = distributed.MapRuns()  # the service's keeps them in the home
+        self.branches = BranchOutcomes()  # a redrive's (control.py) keeps those that succeeded
 
     @property
     def deadline(self) -> Optional[float]:

@@ -12,6 +12,7 @@ from typing import Any, Callable, Optional, Protocol
 from pipelines.local.stepfunctions import errors
 from pipelines.local.stepfunctions.errors import StatesError
 from pipelines.local.stepfunctions.integrations import Integrations
+from pipelines.local.stepfunctions.redrives import BranchOutcomes
 
 PAYLOAD_LIMIT = 256 * 1024
 # A definition, a state, the context object: JSON documents of the Amazon States Language.
@@ -203,6 +204,7 @@ class Run(Protocol):
     state_machine_arn: str
     role_arn: str
     map_runs: Any  # distributed.MapRuns: where its Distributed Maps record their Map Runs
+    branches: BranchOutcomes  # its Parallel and Map states' branches, kept for a redrive
 
     @property
     def deadline(self) -> Optional[float]: ...

@@ -7,8 +7,9 @@ INVALID_STATE_NAME) and locations in its format (/States/<StateName>/<FieldName>
 
 The checks are the interpreter's `validate` (which stops at a definition's first error, so one
 ERROR of its own at most) and a few of the twin's. What a definition AWS accepts cannot do
-locally (a Task whose integration has no local twin, a callback, an activity, what
-docs/workflows.md lists) is no error of the definition: it is a WARNING with the twin's own code
+locally (a Task whose integration has no local twin, a callback, an activity, what of a
+Distributed Map the twin does not run: an inventory manifest ItemReader, a WriterConfig) is no
+error of the definition: it is a WARNING with the twin's own code
 LOCAL_TWIN_UNSUPPORTED, so the result stays OK as on AWS, and is shown, as every warning, when
 `severity` is WARNING (the default, ERROR, shows errors only).
 """
