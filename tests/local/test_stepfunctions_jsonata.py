@@ -406,3 +406,29 @@ def test_create_state_machine_refuses_a_syntax_error_as_invalid_definition(tmp_p
         )
     assert refused.value.response["Error"]["Code"] == "InvalidDefinition"
     assert "Broken" in refused.value.response["Error"]["Message"]
+
+
+# -- 8. Bounded: an expression that would build more than any payload holds, or whose value is
+# no JSON, fails the state with States.QueryEvaluationError at once (a hostile review's cases:
+# the twin must neither crash nor run for minutes) ----------------------------------------------
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "$range(0, 1e9, 1)",
+        "$pad('a', 1e9)",
+        "$sum",
+        "$error('boom')",
+        "$partition([1], 0)",
+        "$hash('a', 'SHA-3')",
+        "$parse('{')",
+        "$states.input.nothing",
+    ],
+)
+def test_hostile_expressions_fail_the_state_cleanly(expression):
+    definition = machine({"P": {"Type": "Pass", "Output": "{% " + expression + " %}", "End": True}})
+    execution = run(definition, {})
+    assert (execution.status, execution.error) == ("FAILED", "States.QueryEvaluationError")
+    assert "'P'" in execution.cause

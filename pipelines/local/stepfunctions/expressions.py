@@ -15,12 +15,17 @@ import uuid
 from typing import Any, Callable, Optional
 
 from jsonata import Jsonata
+from jsonata.functions import Functions
 from jsonata.utils import Utils
 
 from pipelines.local.stepfunctions.errors import QUERY_EVALUATION, StatesError
 
 JSONATA = "JSONata"
 _EVAL = re.compile(r"\$eval\s*\(")
+MOST_ITEMS = 256 * 1024 // 2  # numbers in a 256 KiB payload at most ("0," each)
+MOST_CHARACTERS = 10 * 1024 * 1024  # a string no payload or variable (10 MiB in all) can hold
+EVALUATION_MILLISECONDS = 10_000  # one expression's evaluation, at most
+EVALUATION_DEPTH = 1_000  # its nesting (recursive functions), at most
 _HASHES = {
     "MD5": "md5",
     "SHA-1": "sha1",
@@ -67,10 +72,15 @@ class Expression:
         """The expression's value with `$states` and the workflow's variables bound; an
         expression that returns nothing (undefined) or a function fails, as on AWS, with
         States.QueryEvaluationError naming `field`."""
-        bindings = dict(variables or {}, states=states)
         try:
             with self._lock:
-                value = self._parsed.evaluate(None, bindings)
+                frame = self._parsed.create_frame(self._parsed.environment)
+                for name, value in dict(variables or {}, states=states).items():
+                    frame.bind(name, value)
+                # a runaway expression (deep recursion, an endless loop) stops, as a service's
+                # must: the twin's bounds, AWS documents none
+                frame.set_runtime_bounds(EVALUATION_MILLISECONDS, EVALUATION_DEPTH)
+                value = self._parsed.evaluate(None, frame)
         except StatesError:
             raise
         except Exception as e:
@@ -182,7 +192,13 @@ def _range(start: Any, end: Any, step: Any) -> list[int]:
     by = _integer(step, "$range's step")
     if by == 0:
         raise ValueError("$range: the step must not be 0")
-    return list(range(first, last + (1 if by > 0 else -1), by))
+    numbers = range(first, last + (1 if by > 0 else -1), by)
+    if len(numbers) > MOST_ITEMS:  # counted before a list is built
+        raise ValueError(
+            "$range: %d numbers, more than the %d any 256 KiB payload can hold"
+            % (len(numbers), MOST_ITEMS)
+        )
+    return list(numbers)
 
 
 def _hash(data: Any, algorithm: Any) -> str:
@@ -213,7 +229,20 @@ def _parse(text: Any) -> Any:
     return json.loads(text)
 
 
+def _pad(text: Any, width: Any, char: Any = None) -> Any:
+    """JSONata's $pad, refusing a width no payload or variable could hold before it builds
+    the string ($pad('a', 1e9) would take minutes and gigabytes)."""
+    if (
+        isinstance(width, (int, float))
+        and not isinstance(width, bool)
+        and abs(width) > MOST_CHARACTERS
+    ):
+        raise ValueError("$pad: a width of %d is more than any payload or variable holds" % width)
+    return Functions.pad(text, width, char)
+
+
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "pad": _pad,
     "partition": _partition,
     "range": _range,
     "hash": _hash,
