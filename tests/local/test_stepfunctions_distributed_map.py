@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from pipelines.local.s3 import Store
 from pipelines.local.s3_api import S3Client
 from pipelines.local.sfn_integrations import s3_map_resources
-from pipelines.local.stepfunctions import distributed
+from pipelines.local.stepfunctions import map_items
 from pipelines.local.stepfunctions.integrations import Integrations
 from pipelines.local.stepfunctions.interpreter import Clock
 from pipelines.local.stepfunctions.service import StepFunctions
@@ -252,7 +252,7 @@ def test_an_item_reader_that_cannot_read_fails_with_item_reader_failed(sfn, s3, 
     limit fail the Map with States.ItemReaderFailed (input-output-itemreader.html)."""
     put(s3, "object.json", json.dumps({"not": "an array"}))
     put(s3, "big.json", json.dumps(list(range(100))))
-    monkeypatch.setattr(distributed, "READER_LIMIT", 64)
+    monkeypatch.setattr(map_items, "READER_LIMIT", 64)
     for key, name in (("missing.json", "a"), ("object.json", "b"), ("big.json", "c")):
         definition = distributed_map(
             ItemReader={

@@ -8,7 +8,13 @@ import json
 import threading
 from typing import Any, Callable, Optional
 
-from pipelines.local.stepfunctions import distributed, errors, expressions, processing
+from pipelines.local.stepfunctions import (
+    distributed,
+    distributed_checks,
+    errors,
+    expressions,
+    processing,
+)
 from pipelines.local.stepfunctions.errors import StatesError
 from pipelines.local.stepfunctions.expressions import JSONATA
 from pipelines.local.stepfunctions.runtime import Document, Run
@@ -70,7 +76,9 @@ class BranchStates:
 
     def _map(self, name: str, state: Document, effective: Any, context: Context) -> Any:
         language = expressions.language(state, self.language)
-        if distributed.is_distributed(state):  # a Map Run of child executions: distributed.py
+        if distributed_checks.is_distributed(
+            state
+        ):  # a Map Run of child executions: distributed.py
             return distributed.run_map(self.execution, self.cancelled, name, state, effective,
                                        context, language)  # fmt: skip
         jsonata = language == JSONATA

@@ -21,6 +21,7 @@ from typing import Any, Callable, Optional
 from pipelines.local.stepfunctions import (
     choice,
     distributed,
+    distributed_checks,
     errors,
     expressions,
     intrinsics,
@@ -174,12 +175,12 @@ def validate(
             processor = state.get("ItemProcessor") or state.get("Iterator")
             if processor is None:
                 raise DefinitionError("%sa Map needs an ItemProcessor" % here)
-            refused = distributed.refusal(name, state, integrations, language)  # its Mode
+            refused = distributed_checks.refusal(name, state, integrations, language)  # its Mode
             if refused:
                 raise DefinitionError(here + refused)
             # a Distributed Map's children are executions of their own, reading no variables
             # of this one's
-            around = frozenset() if distributed.is_distributed(state) else inner
+            around = frozenset() if distributed_checks.is_distributed(state) else inner
             validate(processor, integrations, "%sitem processor: " % here, language, around)
 
 
