@@ -221,6 +221,17 @@ class Present(Cond):
 
 
 @dataclass(frozen=True)
+class Absent(Cond):
+    value: Ref
+
+    def rule(self) -> State:
+        return {"Variable": self.value.path(), "IsPresent": False}
+
+    def jsonata(self) -> str:
+        return "$not($exists(%s))" % self.value.jsonata()
+
+
+@dataclass(frozen=True)
 class AtLeast(Cond):
     value: Ref
     least: int

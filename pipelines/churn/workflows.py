@@ -36,6 +36,7 @@ from pipelines.aws.deploy import (
 from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX
 from pipelines.churn.workflow_language import (
     OUTPUT,
+    Absent,
     All,
     AtLeast,
     Concat,
@@ -335,13 +336,15 @@ def train_and_deploy(s: WorkflowSettings, d: Dialect) -> State:
             "Catch": _catch(d, "PipelineFailed"),
             "Next": "Approved?",
         },
+        # The package's presence first: on AWS a JSONPath rule on a path the input lacks
+        # fails the execution (States.Runtime) rather than not matching.
         "Approved?": {
             "Type": "Choice",
             "Choices": [
+                d.choice(Absent(var(newest)), "No model package"),
                 d.choice(Equals(var(newest + ".ModelApprovalStatus"), "Approved"), "Deploy"),
-                d.choice(Present(var(newest)), "Awaiting approval"),
             ],
-            "Default": "No model package",
+            "Default": "Awaiting approval",
         },
         "No model package": d.fail(
             "NoModelPackage",

@@ -23,12 +23,13 @@ LANGUAGES = ("JSONPath", "JSONata")
 
 
 def statelint(document):
-    """statelint's problems; it knows JSONata, and parses each {% %} expression (with
-    jsonata-python) when told to."""
-    from statelint.config import Config
+    """statelint's problems. It knows JSONata's fields; its evaluate_jsonata option is left
+    off: it evaluates each expression with no variables and checks the value in place of the
+    text (`{% $not($exists($x)) %}` is then true, "not a String"). The twin's validation
+    parses every expression."""
     from statelint.linter import Linter
 
-    return list(Linter.validate(document, Config(evaluate_jsonata=True)))
+    return list(Linter.validate(document))
 
 
 def cfn_schema(document):
@@ -181,6 +182,60 @@ def validated_fails(document):
         "SCHEMA_VALIDATION_FAILED"
     )
     return answer
+
+
+PIPELINE_ARN = "arn:aws:sagemaker:us-east-1:111122223333:pipeline/churnpipeline/execution/p1"
+PENDING = {"ModelPackageArn": "arn:aws:sagemaker:us-east-1:111122223333:model-package/churn-seed/3",
+           "ModelApprovalStatus": "PendingManualApproval"}  # fmt: skip
+
+
+def pipeline_ending(described, packages):
+    """train-and-deploy's integrations: a pipeline whose DescribePipelineExecution answers
+    `described`, a group holding `packages`; the DataBrew job and the deploy never run."""
+    from pipelines.local.stepfunctions.integrations import Integrations
+
+    def never(parameters, call):
+        raise AssertionError("not in this scenario")
+
+    return Integrations({
+        "databrew:startJobRun.sync": never,
+        "states:startExecution.sync:2": never,
+        "aws-sdk:sagemaker:startPipelineExecution": lambda p, c: {"PipelineExecutionArn": PIPELINE_ARN},
+        "aws-sdk:sagemaker:describePipelineExecution": lambda p, c: described,
+        "aws-sdk:sagemaker:listModelPackages": lambda p, c: {"ModelPackageSummaryList": packages},
+    })  # fmt: skip
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("described, packages, ends", [
+    ({"PipelineExecutionStatus": "Succeeded"}, [PENDING],
+     ("SUCCEEDED", {"Status": "awaiting approval", "PipelineExecutionArn": PIPELINE_ARN,
+                    "ModelPackageArn": PENDING["ModelPackageArn"]}, None, None)),
+    ({"PipelineExecutionStatus": "Succeeded"}, [],  # the evaluation gate registered nothing
+     ("FAILED", None, "NoModelPackage",
+      "the pipeline succeeded but group churn-seed has no model package")),
+    ({"PipelineExecutionStatus": "Failed", "FailureReason": "step TrainModel failed"}, [],
+     ("FAILED", None, "PipelineExecutionFailed", "step TrainModel failed")),
+    ({"PipelineExecutionStatus": "Stopped"}, [],
+     ("FAILED", None, "PipelineExecutionFailed",
+      "the pipeline execution %s ended Stopped" % PIPELINE_ARN)),
+], ids=["awaiting approval", "no package", "failed", "stopped"])  # fmt: skip
+def test_train_and_deploy_ends_alike_in_both_languages_however_the_pipeline_ends(
+    tmp_path, described, packages, ends
+):
+    """The pipeline's ends and the registry's answers of train-and-deploy, given by stand-in
+    integrations (no pipeline runs): the same states, output or error and cause in both."""
+    from pipelines.local.stepfunctions.service import StepFunctions
+
+    seen = []
+    for language in LANGUAGES:
+        service = StepFunctions(tmp_path / language, pipeline_ending(described, packages))
+        settings = WorkflowSettings(query_language=language, pipeline_poll_seconds=0)
+        done = run_machine(service, "t", definition("train-and-deploy", settings), {})
+        output = json.loads(done["output"]) if "output" in done else None
+        assert (done["status"], output, done.get("error"), done.get("cause")) == ends
+        seen.append(entered_and_exited(describe(service, done["executionArn"])["events"]))
+    assert seen[0] == seen[1]
 
 
 @pytest.mark.fast
