@@ -253,6 +253,11 @@ def test_workflow_definition_prints_what_the_code_generates(tmp_path):
     proc = churn_cli(tmp_path, "workflow", "definition", "deploy", "--endpoint-name", "x" * 60)
     assert proc.returncode == 1 and "at most 54 characters" in proc.stderr
     assert "Traceback" not in proc.stderr
+    proc = churn_cli(tmp_path, "workflow", "definition", "direct", "--query-language", "jsonata")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == definition("direct", JSONATA)
+    proc = churn_cli(tmp_path, "workflow", "definition", "direct", "--query-language", "yaml")
+    assert proc.returncode == 2 and "no query language 'yaml': JSONPath or JSONata" in proc.stderr
 
 
 def test_the_key_and_the_vpc_reach_the_models_endpoint_configs_and_training(tmp_path):
