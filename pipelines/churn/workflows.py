@@ -1,6 +1,10 @@
 """The churn workflows as Amazon States Language definitions: plain dicts, no SDK.
 
-    definition(name, settings) -> dict      name: train-and-deploy | deploy
+    definition(name, settings) -> dict      name: train-and-deploy | deploy | direct
+
+Each in JSONPath (the default) or JSONata (settings.query_language): one state graph (names,
+transitions, Retry, Catch, resources), its data handling written once with the values of
+workflow_language.py and rendered in the language's fields.
 
 - train-and-deploy: an optional DataBrew job, then the SageMaker pipeline on the raw table
   (polled: Wait, DescribePipelineExecution, Choice), then the group's newest model package; if
@@ -30,6 +34,26 @@ from pipelines.aws.deploy import (
     schedule_name,
 )
 from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX
+from pipelines.churn.workflow_language import (
+    OUTPUT,
+    Absent,
+    All,
+    AtLeast,
+    Concat,
+    Dialect,
+    Equals,
+    Merge,
+    OneOf,
+    ParseJson,
+    Plus,
+    Present,
+    ShortUuid,
+    context,
+    query_language,
+    result,
+    state_input,
+    var,
+)
 from pipelines.errors import UserError
 
 # An Amazon States Language document: a definition, or one of its states.
@@ -106,6 +130,8 @@ class WorkflowSettings:
     kms_key: str = ""
     subnets: list[str] = field(default_factory=list)
     security_group_ids: list[str] = field(default_factory=list)
+    # The definitions' query language: JSONPath or JSONata (QUERY_LANGUAGES, any case).
+    query_language: str = "JSONPath"
 
     def vpc(self) -> dict[str, Any]:
         """{"VpcConfig": ...} for a model or job in the VPC, else {}."""
@@ -143,62 +169,63 @@ def definition(name: str, settings: Optional[WorkflowSettings] = None) -> State:
             "its models and configs (<name>-<8 hex>) fit SageMaker's 63"
             % (settings.endpoint_name, 63 - SUFFIX_LENGTH)
         )
-    return {"train-and-deploy": train_and_deploy, "deploy": deploy, "direct": direct}[name](
-        settings
-    )
+    try:
+        dialect = Dialect(query_language(settings.query_language))
+    except ValueError as e:
+        raise UserError(str(e))
+    builder = {"train-and-deploy": train_and_deploy, "deploy": deploy, "direct": direct}[name]
+    return builder(settings, dialect)
 
 
 def _input_over_defaults(
-    defaults: dict[str, Any], following: str, comment: Optional[str] = None
+    d: Dialect, defaults: dict[str, Any], following: str, comment: Optional[str] = None
 ) -> dict[str, State]:
-    """Two Pass states: the defaults at $.defaults, then the execution's input merged over them
-    at $.config."""
+    """Two Pass states: the defaults as the data's `defaults`, then the execution's input
+    merged over them as its `config`."""
     first: State = {"Type": "Pass"}
     if comment:
         first["Comment"] = comment
-    first.update(Result=defaults, ResultPath="$.defaults", Next="Settings")
+    first.update(d.keep(defaults, at="defaults"), Next="Settings")
+    merged = Merge(var("defaults"), context("Execution.Input"))
     return {
         "Defaults": first,
-        "Settings": {
-            "Type": "Pass",
-            "Parameters": {"config.$": "States.JsonMerge($.defaults, $$.Execution.Input, false)"},
-            "Next": following,
-        },
+        "Settings": {"Type": "Pass", **d.keep({"config": merged}), "Next": following},
     }
 
 
-def _databrew_job(result_key: str, following: str, **fields: Any) -> State:
-    """The DataBrew job $.config.DataBrewJobName, run to its end; its output's s3:// URL at
-    $.databrew.<result_key>. `fields` adds Comment, Retry, Catch."""
+def _databrew_job(d: Dialect, result_key: str, following: str, **fields: Any) -> State:
+    """The DataBrew job config.DataBrewJobName, run to its end; its output's s3:// URL as
+    databrew.<result_key>. `fields` adds Comment, Retry, Catch."""
     state: State = {"Type": "Task"}
     if "Comment" in fields:
         state["Comment"] = fields.pop("Comment")
+    location = "Outputs[0].Location."
+    url = Concat("s3://", result(location + "Bucket"), "/", result(location + "Key"))
     state.update(
         Resource="arn:aws:states:::databrew:startJobRun.sync",
-        Parameters={"Name.$": "$.config.DataBrewJobName"},
-        ResultSelector={
-            result_key + ".$": "States.Format('s3://{}/{}', $.Outputs[0].Location.Bucket, "
-            "$.Outputs[0].Location.Key)"
-        },
-        ResultPath="$.databrew",
+        **d.arguments({"Name": var("config.DataBrewJobName")}),
+        **d.result("databrew", {result_key: url}),
         **fields,
         Next=following,
     )
     return state
 
 
-def _fail_from_error(name: str = "DeployFailed") -> dict[str, State]:
-    """A Fail state naming the error a Catch put at $.error."""
-    return {name: {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}}
+def _fail_from_error(d: Dialect, name: str = "DeployFailed") -> dict[str, State]:
+    """A Fail state naming the error a Catch kept as the data's `error`."""
+    return {name: d.fail(var("error.Error"), var("error.Cause"))}
 
 
-def _catch(target: str = "DeployFailed") -> list[State]:
-    return [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": target}]
+def _catch(d: Dialect, target: str = "DeployFailed") -> list[State]:
+    return [d.catch(["States.ALL"], target)]
 
 
-def train_and_deploy(s: WorkflowSettings) -> State:
+def train_and_deploy(s: WorkflowSettings, d: Dialect) -> State:
+    status = var("execution.PipelineExecutionStatus")
+    newest = "packages.ModelPackageSummaryList[0]"
     states = {
         **_input_over_defaults(
+            d,
             {
                 "InputDataUrl": s.input_data_url,
                 "ModelApprovalStatus": "PendingManualApproval",
@@ -209,16 +236,11 @@ def train_and_deploy(s: WorkflowSettings) -> State:
         ),
         "Prepare with DataBrew?": {
             "Type": "Choice",
-            "Choices": [
-                {
-                    "Variable": "$.config.DataBrewJobName",
-                    "StringEquals": "",
-                    "Next": "Start pipeline",
-                }
-            ],
+            "Choices": [d.choice(Equals(var("config.DataBrewJobName"), ""), "Start pipeline")],
             "Default": "Run DataBrew job",
         },
         "Run DataBrew job": _databrew_job(
+            d,
             "InputDataUrl",
             "Use DataBrew output",
             Comment="Its output must be a raw table of the schema: the pipeline validates and "
@@ -231,29 +253,29 @@ def train_and_deploy(s: WorkflowSettings) -> State:
                     "BackoffRate": 2.0,
                 }
             ],
-            Catch=_catch("PipelineFailed"),
+            Catch=_catch(d, "PipelineFailed"),
         ),
         "Use DataBrew output": {
             "Type": "Pass",
-            "InputPath": "$.databrew.InputDataUrl",
-            "ResultPath": "$.config.InputDataUrl",
+            **d.update("config", "InputDataUrl", var("databrew.InputDataUrl")),
             "Next": "Start pipeline",
         },
         "Start pipeline": {
             "Type": "Task",
             "Resource": SDK + "startPipelineExecution",
-            "Parameters": {
-                "PipelineName": s.pipeline_name,
-                "PipelineExecutionDescription.$": "States.Format('started by {}', $$.Execution.Id)",
-                "PipelineParameters": [
-                    {"Name": "InputDataUrl", "Value.$": "$.config.InputDataUrl"},
-                    {"Name": "ModelApprovalStatus", "Value.$": "$.config.ModelApprovalStatus"},
-                ],
-            },
-            "ResultSelector": {"PipelineExecutionArn.$": "$.PipelineExecutionArn"},
-            "ResultPath": "$.pipeline",
+            **d.arguments(
+                {
+                    "PipelineName": s.pipeline_name,
+                    "PipelineExecutionDescription": Concat("started by ", context("Execution.Id")),
+                    "PipelineParameters": [
+                        {"Name": "InputDataUrl", "Value": var("config.InputDataUrl")},
+                        {"Name": "ModelApprovalStatus", "Value": var("config.ModelApprovalStatus")},
+                    ],
+                }
+            ),
+            **d.result("pipeline", {"PipelineExecutionArn": result("PipelineExecutionArn")}),
             "Retry": RETRY_LIMITS,
-            "Catch": _catch("PipelineFailed"),
+            "Catch": _catch(d, "PipelineFailed"),
             "Next": "Wait for pipeline",
         },
         "Wait for pipeline": {
@@ -264,228 +286,213 @@ def train_and_deploy(s: WorkflowSettings) -> State:
         "Describe pipeline execution": {
             "Type": "Task",
             "Resource": SDK + "describePipelineExecution",
-            "Parameters": {"PipelineExecutionArn.$": "$.pipeline.PipelineExecutionArn"},
-            "ResultPath": "$.execution",
+            **d.arguments({"PipelineExecutionArn": var("pipeline.PipelineExecutionArn")}),
+            **d.result("execution"),
             "Retry": RETRY_LIMITS,
-            "Catch": _catch("PipelineFailed"),
+            "Catch": _catch(d, "PipelineFailed"),
             "Next": "Pipeline done?",
         },
         "Pipeline done?": {
             "Type": "Choice",
             "Choices": [
-                {
-                    "Variable": "$.execution.PipelineExecutionStatus",
-                    "StringEquals": "Succeeded",
-                    "Next": "Newest model package",
-                },
-                {
-                    "And": [
-                        {
-                            "Or": [
-                                {
-                                    "Variable": "$.execution.PipelineExecutionStatus",
-                                    "StringEquals": s,
-                                }
-                                for s in ("Failed", "Stopped")
-                            ]
-                        },
-                        {"Variable": "$.execution.FailureReason", "IsPresent": True},
-                    ],
-                    "Next": "Pipeline failed with reason",
-                },
-                {
-                    "Or": [
-                        {"Variable": "$.execution.PipelineExecutionStatus", "StringEquals": s}
-                        for s in ("Failed", "Stopped")
-                    ],
-                    "Next": "Pipeline failed without reason",
-                },
+                d.choice(Equals(status, "Succeeded"), "Newest model package"),
+                d.choice(
+                    All(
+                        OneOf(status, ("Failed", "Stopped")),
+                        Present(var("execution.FailureReason")),
+                    ),
+                    "Pipeline failed with reason",
+                ),
+                d.choice(OneOf(status, ("Failed", "Stopped")), "Pipeline failed without reason"),
             ],
             "Default": "Wait for pipeline",
         },
-        "Pipeline failed with reason": {
-            "Type": "Fail",
-            "Error": "PipelineExecutionFailed",
-            "CausePath": "$.execution.FailureReason",
-        },
-        "Pipeline failed without reason": {
-            "Type": "Fail",
-            "Error": "PipelineExecutionFailed",
-            "CausePath": "States.Format('the pipeline execution {} ended {}', "
-            "$.pipeline.PipelineExecutionArn, $.execution.PipelineExecutionStatus)",
-        },
-        "PipelineFailed": _fail_from_error("PipelineFailed")["PipelineFailed"],
+        "Pipeline failed with reason": d.fail(
+            "PipelineExecutionFailed", var("execution.FailureReason")
+        ),
+        "Pipeline failed without reason": d.fail(
+            "PipelineExecutionFailed",
+            Concat(
+                "the pipeline execution ",
+                var("pipeline.PipelineExecutionArn"),
+                " ended ",
+                status,
+            ),
+        ),
+        **_fail_from_error(d, "PipelineFailed"),
         "Newest model package": {
             "Type": "Task",
             "Resource": SDK + "listModelPackages",
-            "Parameters": {
-                "ModelPackageGroupName": s.model_package_group,
-                "SortBy": "CreationTime",
-                "SortOrder": "Descending",
-                "MaxResults": 1,
-            },
-            "ResultPath": "$.packages",
+            **d.arguments(
+                {
+                    "ModelPackageGroupName": s.model_package_group,
+                    "SortBy": "CreationTime",
+                    "SortOrder": "Descending",
+                    "MaxResults": 1,
+                }
+            ),
+            **d.result("packages"),
             "Retry": RETRY_LIMITS,
-            "Catch": _catch("PipelineFailed"),
+            "Catch": _catch(d, "PipelineFailed"),
             "Next": "Approved?",
         },
+        # The package's presence first: on AWS a JSONPath rule on a path the input lacks
+        # fails the execution (States.Runtime) rather than not matching.
         "Approved?": {
             "Type": "Choice",
             "Choices": [
-                {
-                    "Variable": "$.packages.ModelPackageSummaryList[0].ModelApprovalStatus",
-                    "StringEquals": "Approved",
-                    "Next": "Deploy",
-                },
-                {
-                    "Variable": "$.packages.ModelPackageSummaryList[0]",
-                    "IsPresent": True,
-                    "Next": "Awaiting approval",
-                },
+                d.choice(Absent(var(newest)), "No model package"),
+                d.choice(Equals(var(newest + ".ModelApprovalStatus"), "Approved"), "Deploy"),
             ],
-            "Default": "No model package",
+            "Default": "Awaiting approval",
         },
-        "No model package": {
-            "Type": "Fail",
-            "Error": "NoModelPackage",
-            "Cause": "the pipeline succeeded but group %s has no model package"
-            % s.model_package_group,
-        },
+        "No model package": d.fail(
+            "NoModelPackage",
+            "the pipeline succeeded but group %s has no model package" % s.model_package_group,
+        ),
         "Awaiting approval": {
             "Type": "Pass",
-            "Parameters": {
-                "Status": "awaiting approval",
-                "ModelPackageArn.$": "$.packages.ModelPackageSummaryList[0].ModelPackageArn",
-                "PipelineExecutionArn.$": "$.pipeline.PipelineExecutionArn",
-            },
+            **d.output(
+                {
+                    "Status": "awaiting approval",
+                    "ModelPackageArn": var(newest + ".ModelPackageArn"),
+                    "PipelineExecutionArn": var("pipeline.PipelineExecutionArn"),
+                }
+            ),
             "End": True,
         },
         "Deploy": {
             "Type": "Task",
             "Resource": "arn:aws:states:::states:startExecution.sync:2",
-            "Parameters": {
-                "StateMachineArn": s.deploy_state_machine_arn,
-                "Input": {
-                    "ModelPackageArn.$": "$.packages.ModelPackageSummaryList[0].ModelPackageArn",
-                    "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id",
+            **d.arguments(
+                {
+                    "StateMachineArn": s.deploy_state_machine_arn,
+                    "Input": {
+                        "ModelPackageArn": var(newest + ".ModelPackageArn"),
+                        "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": context("Execution.Id"),
+                    },
+                }
+            ),
+            **d.result(
+                OUTPUT,
+                {
+                    "Status": "deployed",
+                    "Deployment": result("Output"),
+                    "DeployExecutionArn": result("ExecutionArn"),
                 },
-            },
-            "ResultSelector": {
-                "Status": "deployed",
-                "Deployment.$": "$.Output",
-                "DeployExecutionArn.$": "$.ExecutionArn",
-            },
-            "Catch": _catch("PipelineFailed"),
+            ),
+            "Catch": _catch(d, "PipelineFailed"),
             "End": True,
         },
     }
-    return {
-        "Comment": "Train the churn model with the SageMaker pipeline and deploy it once approved",
-        "StartAt": "Defaults",
-        "TimeoutSeconds": 24 * 3600,
-        "States": states,
-    }
+    return d.machine(
+        "Train the churn model with the SageMaker pipeline and deploy it once approved",
+        "Defaults",
+        24 * 3600,
+        states,
+    )
 
 
-def deploy(s: WorkflowSettings) -> State:
+def deploy(s: WorkflowSettings, d: Dialect) -> State:
     endpoint = s.endpoint_name
+    package = var("ModelPackageArn")
     states = {
         "From an event?": {
             "Type": "Choice",
-            "Choices": [
-                {"Variable": "$.detail.ModelPackageArn", "IsPresent": True, "Next": "From event"}
-            ],
+            "Choices": [d.choice(Present(state_input("detail.ModelPackageArn")), "From event")],
             "Default": "From input",
         },
         "From event": {
             "Type": "Pass",
             "Comment": "EventBridge's SageMaker Model Package State Change event",
-            "Parameters": {"ModelPackageArn.$": "$.detail.ModelPackageArn"},
+            **d.keep({"ModelPackageArn": state_input("detail.ModelPackageArn")}),
             "Next": "Names",
         },
         "From input": {
             "Type": "Pass",
-            "Parameters": {"ModelPackageArn.$": "$.ModelPackageArn"},
+            **d.keep({"ModelPackageArn": state_input("ModelPackageArn")}),
             "Next": "Names",
         },
-        **_name_states(endpoint, "Describe model package"),
+        **_name_states(d, endpoint, "Describe model package"),
         "Describe model package": {
             "Type": "Task",
             "Resource": SDK + "describeModelPackage",
-            "Parameters": {"ModelPackageName.$": "$.ModelPackageArn"},
-            "ResultPath": "$.package",
+            **d.arguments({"ModelPackageName": package}),
+            **d.result("package"),
             "Retry": RETRY_LIMITS,
-            "Catch": _catch(),
+            "Catch": _catch(d),
             "Next": "Approved?",
         },
         "Approved?": {
             "Type": "Choice",
             "Choices": [
-                {
-                    "Variable": "$.package.ModelApprovalStatus",
-                    "StringEquals": "Approved",
-                    "Next": "Create model",
-                }
+                d.choice(Equals(var("package.ModelApprovalStatus"), "Approved"), "Create model")
             ],
             "Default": "Not approved",
         },
-        "Not approved": {
-            "Type": "Fail",
-            "Error": "ModelPackageNotApproved",
-            "CausePath": "States.Format('model package {} is {}, not Approved: approve it in "
-            "the registry first', $.ModelPackageArn, $.package.ModelApprovalStatus)",
-        },
+        "Not approved": d.fail(
+            "ModelPackageNotApproved",
+            Concat(
+                "model package ",
+                package,
+                " is ",
+                var("package.ModelApprovalStatus"),
+                ", not Approved: approve it in the registry first",
+            ),
+        ),
         "Create model": {
             "Type": "Task",
             "Resource": SAGEMAKER + "createModel",
-            "Parameters": {
-                "ModelName.$": "$.names.Resource",
-                "ExecutionRoleArn": s.role_arn,
-                "PrimaryContainer": {"ModelPackageName.$": "$.ModelPackageArn"},
-                "Tags": [{"Key": "model-package-arn", "Value.$": "$.ModelPackageArn"}],
-                **s.vpc(),
-            },
-            "ResultPath": None,
+            **d.arguments(
+                {
+                    "ModelName": var("names.Resource"),
+                    "ExecutionRoleArn": s.role_arn,
+                    "PrimaryContainer": {"ModelPackageName": package},
+                    "Tags": [{"Key": "model-package-arn", "Value": package}],
+                    **s.vpc(),
+                }
+            ),
+            **d.result(None),
             "Retry": RETRY_LIMITS,
-            "Catch": _catch(),
+            "Catch": _catch(d),
             "Next": "Create endpoint config",
         },
-        **_endpoint_states(s, "Monitor?"),
+        **_endpoint_states(s, d, "Monitor?"),
         "Monitor?": {
             "Type": "Choice",
             "Choices": [
-                {
-                    "Variable": "$.package.DriftCheckBaselines.ModelDataQuality",
-                    "IsPresent": True,
-                    "Next": "Schedule exists?",
-                }
+                d.choice(
+                    Present(var("package.DriftCheckBaselines.ModelDataQuality")),
+                    "Schedule exists?",
+                )
             ],
             "Default": "Deployed",
         },
-        **_monitoring_states(s),
+        **_monitoring_states(s, d),
         "Deployed": {
             "Type": "Pass",
-            "Parameters": {
-                "EndpointName": endpoint,
-                "EndpointConfigName.$": "$.names.Resource",
-                "ModelName.$": "$.names.Resource",
-                "ModelPackageArn.$": "$.ModelPackageArn",
-            },
+            **d.output(
+                {
+                    "EndpointName": endpoint,
+                    "EndpointConfigName": var("names.Resource"),
+                    "ModelName": var("names.Resource"),
+                    "ModelPackageArn": package,
+                }
+            ),
             "End": True,
         },
-        **_fail_from_error(),
+        **_fail_from_error(d),
     }
     if not s.monitor:
         states["Monitor?"] = {"Type": "Pass", "Next": "Deployed"}
-        for name in list(_monitoring_states(s)):
+        for name in list(_monitoring_states(s, d)):
             del states[name]
-    return {
-        "Comment": "Deploy an approved churn model package behind endpoint %s with data capture"
-        % endpoint,
-        "StartAt": "From an event?",
-        "TimeoutSeconds": 2 * 3600,
-        "States": states,
-    }
+    return d.machine(
+        "Deploy an approved churn model package behind endpoint %s with data capture" % endpoint,
+        "From an event?",
+        2 * 3600,
+        states,
+    )
 
 
 def _hyperparameter(value: Any) -> str:
@@ -493,7 +500,7 @@ def _hyperparameter(value: Any) -> str:
     return json.dumps(value) if isinstance(value, str) else str(value)
 
 
-def direct(s: WorkflowSettings) -> State:
+def direct(s: WorkflowSettings, d: Dialect) -> State:
     """The guide's literal shape: the DataBrew job, a training job on its output (train.py on
     the prepared table), a model from the job's artifact, then the endpoint states."""
     hyperparameters = dict(
@@ -506,144 +513,133 @@ def direct(s: WorkflowSettings) -> State:
         hyperparameters["label_positive"] = s.label_positive
     states = {
         **_input_over_defaults(
-            {"DataBrewJobName": s.databrew_job or "churn-prepare"}, "Run DataBrew job"
+            d, {"DataBrewJobName": s.databrew_job or "churn-prepare"}, "Run DataBrew job"
         ),
-        "Run DataBrew job": _databrew_job("DataUrl", "Names", Catch=_catch()),
-        **_name_states(s.endpoint_name, "Train"),
+        "Run DataBrew job": _databrew_job(d, "DataUrl", "Names", Catch=_catch(d)),
+        **_name_states(d, s.endpoint_name, "Train"),
         "Train": {
             "Type": "Task",
             "Resource": SAGEMAKER + "createTrainingJob.sync",
-            "Parameters": {
-                "TrainingJobName.$": "$.names.Resource",
-                "AlgorithmSpecification": {
-                    "TrainingImage": s.training_image,
-                    "TrainingInputMode": "File",
-                    "MetricDefinitions": [{"Name": "train:auc", "Regex": r".*train-auc:([0-9.]+)"}],
-                },
-                "HyperParameters": {k: _hyperparameter(v) for k, v in hyperparameters.items()},
-                "InputDataConfig": [
-                    {
-                        "ChannelName": "train",
-                        "ContentType": "text/csv",
-                        "DataSource": {
-                            "S3DataSource": {
-                                "S3DataType": "S3Prefix",
-                                "S3Uri.$": "$.databrew.DataUrl",
-                                "S3DataDistributionType": "FullyReplicated",
-                            }
-                        },
-                    }
-                ],
-                "OutputDataConfig": dict(
-                    {"S3OutputPath": s.model_output_uri}, **_key("KmsKeyId", s)
-                ),
-                "ResourceConfig": dict(
-                    {
-                        "InstanceCount": 1,
-                        "InstanceType": s.training_instance_type,
-                        "VolumeSizeInGB": 30,
+            **d.arguments(
+                {
+                    "TrainingJobName": var("names.Resource"),
+                    "AlgorithmSpecification": {
+                        "TrainingImage": s.training_image,
+                        "TrainingInputMode": "File",
+                        "MetricDefinitions": [
+                            {"Name": "train:auc", "Regex": r".*train-auc:([0-9.]+)"}
+                        ],
                     },
-                    **_key("VolumeKmsKeyId", s),
-                ),
-                "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
-                "RoleArn": s.role_arn,
-                **s.vpc(),
-            },
-            "ResultSelector": {"ModelDataUrl.$": "$.ModelArtifacts.S3ModelArtifacts"},
-            "ResultPath": "$.training",
+                    "HyperParameters": {k: _hyperparameter(v) for k, v in hyperparameters.items()},
+                    "InputDataConfig": [
+                        {
+                            "ChannelName": "train",
+                            "ContentType": "text/csv",
+                            "DataSource": {
+                                "S3DataSource": {
+                                    "S3DataType": "S3Prefix",
+                                    "S3Uri": var("databrew.DataUrl"),
+                                    "S3DataDistributionType": "FullyReplicated",
+                                }
+                            },
+                        }
+                    ],
+                    "OutputDataConfig": dict(
+                        {"S3OutputPath": s.model_output_uri}, **_key("KmsKeyId", s)
+                    ),
+                    "ResourceConfig": dict(
+                        {
+                            "InstanceCount": 1,
+                            "InstanceType": s.training_instance_type,
+                            "VolumeSizeInGB": 30,
+                        },
+                        **_key("VolumeKmsKeyId", s),
+                    ),
+                    "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
+                    "RoleArn": s.role_arn,
+                    **s.vpc(),
+                }
+            ),
+            **d.result("training", {"ModelDataUrl": result("ModelArtifacts.S3ModelArtifacts")}),
             "Retry": RETRY_LIMITS,
             # States.TaskFailed matches every error but a timeout: the API's refusals first,
             # so what reaches "Read training failure" is a failed job, its cause a description.
             "Catch": [
-                {
-                    "ErrorEquals": ["SageMaker.AmazonSageMakerException", LIMIT],
-                    "ResultPath": "$.error",
-                    "Next": "DeployFailed",
-                },
-                {
-                    "ErrorEquals": ["States.TaskFailed"],
-                    "ResultPath": "$.error",
-                    "Next": "Read training failure",
-                },
-                *_catch(),
+                d.catch(["SageMaker.AmazonSageMakerException", LIMIT], "DeployFailed"),
+                d.catch(["States.TaskFailed"], "Read training failure"),
+                *_catch(d),
             ],
             "Next": "Create model",
         },
         "Read training failure": {
             "Type": "Pass",
-            "Parameters": {"job.$": "States.StringToJson($.error.Cause)"},
-            "ResultPath": "$.failure",
+            **d.keep({"job": ParseJson(var("error.Cause"))}, at="failure"),
             "Next": "Training failed",
         },
-        "Training failed": {
-            "Type": "Fail",
-            "Error": "TrainingJobFailed",
-            "CausePath": "$.failure.job.FailureReason",
-        },
+        "Training failed": d.fail("TrainingJobFailed", var("failure.job.FailureReason")),
         "Create model": {
             "Type": "Task",
             "Resource": SAGEMAKER + "createModel",
-            "Parameters": {
-                "ModelName.$": "$.names.Resource",
-                "ExecutionRoleArn": s.role_arn,
-                "PrimaryContainer": {
-                    "Image": s.training_image,
-                    "ModelDataUrl.$": "$.training.ModelDataUrl",
-                    "Environment": {
-                        "SAGEMAKER_PROGRAM": "inference.py",
-                        "SAGEMAKER_SUBMIT_DIRECTORY": s.inference_code_uri,
-                        "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+            **d.arguments(
+                {
+                    "ModelName": var("names.Resource"),
+                    "ExecutionRoleArn": s.role_arn,
+                    "PrimaryContainer": {
+                        "Image": s.training_image,
+                        "ModelDataUrl": var("training.ModelDataUrl"),
+                        "Environment": {
+                            "SAGEMAKER_PROGRAM": "inference.py",
+                            "SAGEMAKER_SUBMIT_DIRECTORY": s.inference_code_uri,
+                            "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+                        },
                     },
-                },
-                **s.vpc(),
-            },
-            "ResultPath": None,
+                    **s.vpc(),
+                }
+            ),
+            **d.result(None),
             "Retry": RETRY_LIMITS,
-            "Catch": _catch(),
+            "Catch": _catch(d),
             "Next": "Create endpoint config",
         },
-        **_endpoint_states(s, "Deployed"),
+        **_endpoint_states(s, d, "Deployed"),
         "Deployed": {
             "Type": "Pass",
-            "Parameters": {
-                "EndpointName": s.endpoint_name,
-                "EndpointConfigName.$": "$.names.Resource",
-                "ModelName.$": "$.names.Resource",
-                "TrainingJobName.$": "$.names.Resource",
-                "ModelDataUrl.$": "$.training.ModelDataUrl",
-            },
+            **d.output(
+                {
+                    "EndpointName": s.endpoint_name,
+                    "EndpointConfigName": var("names.Resource"),
+                    "ModelName": var("names.Resource"),
+                    "TrainingJobName": var("names.Resource"),
+                    "ModelDataUrl": var("training.ModelDataUrl"),
+                }
+            ),
             "End": True,
         },
-        **_fail_from_error(),
+        **_fail_from_error(d),
     }
-    return {
-        "Comment": "The guide's workflow: DataBrew, a training job, an endpoint (no pipeline, "
-        "no registry, no approval)",
-        "StartAt": "Defaults",
-        "TimeoutSeconds": 24 * 3600,
-        "States": states,
-    }
+    return d.machine(
+        "The guide's workflow: DataBrew, a training job, an endpoint (no pipeline, no "
+        "registry, no approval)",
+        "Defaults",
+        24 * 3600,
+        states,
+    )
 
 
-def _name_states(endpoint: str, following: str) -> dict[str, State]:
+def _name_states(d: Dialect, endpoint: str, following: str) -> dict[str, State]:
     """One suffix for this deployment's resources: <endpoint>-<8 hex> (and a poll counter)."""
     return {
         "Names": {
             "Type": "Pass",
             "Comment": "One suffix for this deployment's model and endpoint config",
-            "Parameters": {
-                "Suffix.$": "States.ArrayGetItem(States.StringSplit(States.UUID(), '-'), 0)"
-            },
-            "ResultPath": "$.names",
+            **d.keep({"Suffix": ShortUuid()}, at="names"),
             "Next": "Resource name",
         },
         "Resource name": {
             "Type": "Pass",
-            "Parameters": {
-                "Resource.$": "States.Format('%s-{}', $.names.Suffix)" % endpoint,
-                "Polls": 0,
-            },
-            "ResultPath": "$.names",
+            **d.keep(
+                {"Resource": Concat(endpoint + "-", var("names.Suffix")), "Polls": 0}, at="names"
+            ),
             "Next": following,
         },
     }
@@ -654,10 +650,11 @@ def _key(field_name: str, s: WorkflowSettings) -> dict[str, str]:
     return {field_name: s.kms_key} if s.kms_key else {}
 
 
-def _endpoint_states(s: WorkflowSettings, following: str) -> dict[str, State]:
+def _endpoint_states(s: WorkflowSettings, d: Dialect, following: str) -> dict[str, State]:
     """CreateEndpointConfig with data capture, then CreateEndpoint or UpdateEndpoint, and the
     poll until the endpoint is InService on the new configuration (then `following`)."""
     endpoint = s.endpoint_name
+    resource = var("names.Resource")
     capture = {
         "EnableCapture": True,
         "InitialSamplingPercentage": int(s.capture_percent),
@@ -669,62 +666,61 @@ def _endpoint_states(s: WorkflowSettings, following: str) -> dict[str, State]:
         },
         **_key("KmsKeyId", s),
     }
+    status = var("endpoint.EndpointStatus")
+    reason = var("endpoint.FailureReason")
     return {
         "Create endpoint config": {
             "Type": "Task",
             "Resource": SAGEMAKER + "createEndpointConfig",
-            "Parameters": {
-                "EndpointConfigName.$": "$.names.Resource",
-                "ProductionVariants": [
-                    {
-                        "VariantName": "AllTraffic",
-                        "ModelName.$": "$.names.Resource",
-                        "InitialInstanceCount": int(s.instance_count),
-                        "InstanceType": s.instance_type,
-                        "InitialVariantWeight": 1.0,
-                    }
-                ],
-                "DataCaptureConfig": capture,
-                **_key("KmsKeyId", s),  # the instances' volumes
-            },
-            "ResultPath": None,
+            **d.arguments(
+                {
+                    "EndpointConfigName": resource,
+                    "ProductionVariants": [
+                        {
+                            "VariantName": "AllTraffic",
+                            "ModelName": resource,
+                            "InitialInstanceCount": int(s.instance_count),
+                            "InstanceType": s.instance_type,
+                            "InitialVariantWeight": 1.0,
+                        }
+                    ],
+                    "DataCaptureConfig": capture,
+                    **_key("KmsKeyId", s),  # the instances' volumes
+                }
+            ),
+            **d.result(None),
             "Retry": RETRY_LIMITS,
-            "Catch": _catch(),
+            "Catch": _catch(d),
             "Next": "Endpoint exists?",
         },
         "Endpoint exists?": {
             "Type": "Task",
             "Resource": SDK + "describeEndpoint",
-            "Parameters": {"EndpointName": endpoint},
-            "ResultSelector": {"EndpointConfigName.$": "$.EndpointConfigName"},
-            "ResultPath": "$.previous",
+            **d.arguments({"EndpointName": endpoint}),
+            **d.result("previous", {"EndpointConfigName": result("EndpointConfigName")}),
             "Retry": RETRY_LIMITS,
             "Catch": [
-                {
-                    "ErrorEquals": ["SageMaker.ValidationException"],
-                    "ResultPath": None,
-                    "Next": "Create endpoint",
-                },
-                *_catch(),
+                d.catch(["SageMaker.ValidationException"], "Create endpoint", keep=False),
+                *_catch(d),
             ],
             "Next": "Update endpoint",
         },
         "Create endpoint": {
             "Type": "Task",
             "Resource": SAGEMAKER + "createEndpoint",
-            "Parameters": {"EndpointName": endpoint, "EndpointConfigName.$": "$.names.Resource"},
-            "ResultPath": None,
+            **d.arguments({"EndpointName": endpoint, "EndpointConfigName": resource}),
+            **d.result(None),
             "Retry": RETRY_LIMITS,
-            "Catch": _catch(),
+            "Catch": _catch(d),
             "Next": "Wait for endpoint",
         },
         "Update endpoint": {
             "Type": "Task",
             "Resource": SAGEMAKER + "updateEndpoint",
-            "Parameters": {"EndpointName": endpoint, "EndpointConfigName.$": "$.names.Resource"},
-            "ResultPath": None,
+            **d.arguments({"EndpointName": endpoint, "EndpointConfigName": resource}),
+            **d.result(None),
             "Retry": RETRY_LIMITS,
-            "Catch": _catch(),
+            "Catch": _catch(d),
             "Next": "Wait for endpoint",
         },
         "Wait for endpoint": {
@@ -735,120 +731,96 @@ def _endpoint_states(s: WorkflowSettings, following: str) -> dict[str, State]:
         "Describe endpoint": {
             "Type": "Task",
             "Resource": SDK + "describeEndpoint",
-            "Parameters": {"EndpointName": endpoint},
-            "ResultPath": "$.endpoint",
+            **d.arguments({"EndpointName": endpoint}),
+            **d.result("endpoint"),
             "Retry": RETRY_LIMITS,
-            "Catch": _catch(),
+            "Catch": _catch(d),
             "Next": "Count poll",
         },
         "Count poll": {
             "Type": "Pass",
-            "Parameters": {
-                "Resource.$": "$.names.Resource",
-                "Polls.$": "States.MathAdd($.names.Polls, 1)",
-            },
-            "ResultPath": "$.names",
+            **d.keep({"Resource": resource, "Polls": Plus(var("names.Polls"), 1)}, at="names"),
             "Next": "Endpoint ready?",
         },
         "Endpoint ready?": {
             "Type": "Choice",
             "Choices": [
-                {
-                    "And": [
-                        {"Variable": "$.endpoint.EndpointStatus", "StringEquals": "InService"},
-                        {
-                            "Variable": "$.endpoint.EndpointConfigName",
-                            "StringEqualsPath": "$.names.Resource",
-                        },
-                    ],
-                    "Next": following,
-                },
-                {
-                    "And": [
-                        {"Variable": "$.endpoint.EndpointStatus", "StringEquals": "InService"},
-                        {"Variable": "$.endpoint.FailureReason", "IsPresent": True},
-                    ],
-                    "Next": "Update rolled back",
-                },
-                {
-                    "And": [
-                        {"Variable": "$.endpoint.EndpointStatus", "StringEquals": "Failed"},
-                        {"Variable": "$.endpoint.FailureReason", "IsPresent": True},
-                    ],
-                    "Next": "Endpoint failed",
-                },
-                {
-                    "Variable": "$.names.Polls",
-                    "NumericGreaterThanEquals": s.endpoint_max_polls,
-                    "Next": "Endpoint timed out",
-                },
+                d.choice(
+                    All(
+                        Equals(status, "InService"),
+                        Equals(var("endpoint.EndpointConfigName"), resource),
+                    ),
+                    following,
+                ),
+                d.choice(All(Equals(status, "InService"), Present(reason)), "Update rolled back"),
+                d.choice(All(Equals(status, "Failed"), Present(reason)), "Endpoint failed"),
+                d.choice(AtLeast(var("names.Polls"), s.endpoint_max_polls), "Endpoint timed out"),
             ],
             "Default": "Wait for endpoint",
         },
-        "Update rolled back": {
-            "Type": "Fail",
-            "Error": "EndpointUpdateFailed",
-            "CausePath": "States.Format('the endpoint keeps serving its previous configuration "
-            "{}: {}', $.endpoint.EndpointConfigName, $.endpoint.FailureReason)",
-        },
-        "Endpoint failed": {
-            "Type": "Fail",
-            "Error": "EndpointFailed",
-            "CausePath": "$.endpoint.FailureReason",
-        },
-        "Endpoint timed out": {
-            "Type": "Fail",
-            "Error": "EndpointTimeout",
-            "Cause": "endpoint %s was not InService on its new configuration after %d s"
+        "Update rolled back": d.fail(
+            "EndpointUpdateFailed",
+            Concat(
+                "the endpoint keeps serving its previous configuration ",
+                var("endpoint.EndpointConfigName"),
+                ": ",
+                reason,
+            ),
+        ),
+        "Endpoint failed": d.fail("EndpointFailed", reason),
+        "Endpoint timed out": d.fail(
+            "EndpointTimeout",
+            "endpoint %s was not InService on its new configuration after %d s"
             % (endpoint, s.endpoint_poll_seconds * s.endpoint_max_polls),
-        },
+        ),
     }
 
 
-def _monitoring_states(s: WorkflowSettings) -> dict[str, State]:
+def _monitoring_states(s: WorkflowSettings, d: Dialect) -> dict[str, State]:
     schedule = schedule_name(s.endpoint_name)
-    quality = "$.package.DriftCheckBaselines.ModelDataQuality"
+    quality = "package.DriftCheckBaselines.ModelDataQuality"
     config = monitoring_schedule_config(
         s.endpoint_name,
-        {"S3Uri.$": quality + ".Constraints.S3Uri"},
-        {"S3Uri.$": quality + ".Statistics.S3Uri"},
+        d.render({"S3Uri": var(quality + ".Constraints.S3Uri")}),
+        d.render({"S3Uri": var(quality + ".Statistics.S3Uri")}),
         s.monitoring_output_uri,
         s.monitor_image,
         s.role_arn,
     )
+    request = d.arguments({"MonitoringScheduleName": schedule, "MonitoringScheduleConfig": config})
     return {
         "Schedule exists?": {
             "Type": "Task",
             "Resource": SDK + "describeMonitoringSchedule",
-            "Parameters": {"MonitoringScheduleName": schedule},
-            "ResultPath": None,
+            **d.arguments({"MonitoringScheduleName": schedule}),
+            **d.result(None),
             "Retry": RETRY_LIMITS,
             "Catch": [
-                {
-                    "ErrorEquals": ["SageMaker.ResourceNotFoundException"],
-                    "ResultPath": None,
-                    "Next": "Create monitoring schedule",
-                },
-                *_catch(),
+                d.catch(
+                    ["SageMaker.ResourceNotFoundException"],
+                    "Create monitoring schedule",
+                    keep=False,
+                ),
+                *_catch(d),
             ],
             "Next": "Update monitoring schedule",
         },
         "Create monitoring schedule": {
             "Type": "Task",
             "Resource": SDK + "createMonitoringSchedule",
-            "Parameters": {"MonitoringScheduleName": schedule, "MonitoringScheduleConfig": config},
-            "ResultPath": None,
+            **request,
+            **d.result(None),
             "Retry": RETRY_LIMITS,
-            "Catch": _catch(),
+            "Catch": _catch(d),
             "Next": "Deployed",
         },
         "Update monitoring schedule": {
             "Type": "Task",
             "Resource": SDK + "updateMonitoringSchedule",
-            "Parameters": {"MonitoringScheduleName": schedule, "MonitoringScheduleConfig": config},
-            "ResultPath": None,
+            **request,
+            **d.result(None),
             "Retry": RETRY_LIMITS,
-            "Catch": _catch(),
+            "Catch": _catch(d),
             "Next": "Deployed",
         },
     }

@@ -12,6 +12,10 @@ default, on AWS with --region or --profile (pipelines/cli/target.py): the same c
   churn workflow create | update NAME --states-role-arn R [names]
                                                the state machine on AWS (locally they are made
                                                from the code at each run)
+
+definition, run, start, create and update take --query-language jsonata: the same workflow,
+state for state, with its data handling in JSONata (Arguments, Output, Assign, Condition,
+variables) instead of JSONPath (the default).
 """
 
 import argparse
@@ -23,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional
 from pipelines.aws.config import split_ids
 from pipelines.aws.errors import aws_errors
 from pipelines.churn.schema_source import SchemaSource
+from pipelines.churn.workflow_language import QUERY_LANGUAGES, query_language
 from pipelines.churn.workflows import NAMES, WorkflowSettings, definition, training_labels
 from pipelines.cli.common import add_generated_data, add_home, add_schema, data_or_generated
 from pipelines.cli.target import Target, add_target, resolve
@@ -51,6 +56,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
             "deploy_state_machine_arn",
             "databrew_job",
             "kms_key",
+            "query_language",
         )
         if getattr(args, key, None)
     }
@@ -317,6 +323,24 @@ def _add_names(p: argparse.ArgumentParser) -> None:
     p.add_argument("--security-group-ids", help="comma-separated, with --subnets")
 
 
+def _query_language(text: str) -> str:
+    try:
+        return query_language(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+
+
+def _add_query_language(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--query-language",
+        type=_query_language,
+        metavar="|".join(q.lower() for q in QUERY_LANGUAGES),
+        help="the definition's query language: jsonpath (the default: Parameters, "
+        "ResultPath, intrinsic functions) or jsonata (Arguments, Output, Assign, Condition, "
+        "variables); the same states either way",
+    )
+
+
 def _add_wait_scale(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--wait-scale",
@@ -343,6 +367,7 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
     q = actions.add_parser("definition", help="print a workflow's state machine definition")
     q.add_argument("name", choices=NAMES, help="the workflow: %s" % ", ".join(NAMES))
     _add_names(q)
+    _add_query_language(q)
     add_home(q)
     q.set_defaults(func=cmd_definition)
 
@@ -355,6 +380,7 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
     add_generated_data(q)
     _add_wait_scale(q)
     _add_names(q)
+    _add_query_language(q)
     _add_prefix(q)
     add_target(q)
     add_home(q)
@@ -382,6 +408,7 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
         add_target(q)
         add_home(q)
         _add_names(q)
+        _add_query_language(q)
         q.set_defaults(func=cmd_create)
 
     q = actions.add_parser(
@@ -397,6 +424,7 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
     add_generated_data(q)
     _add_wait_scale(q)
     _add_names(q)
+    _add_query_language(q)
     _add_prefix(q)
     add_target(q)
     add_home(q)

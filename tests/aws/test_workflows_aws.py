@@ -55,6 +55,21 @@ def test_workflow_create_update_start_and_describe_on_aws(aws_env, bucket, tmp_p
         "MonitoringScheduleConfig"
     ]
     assert schedule["MonitoringJobDefinition"]["MonitoringAppSpecification"]["ImageUri"] == image
+    # The same machine in JSONata, from the same flags.
+    created = workflow(aws_env, tmp_path, "create", "deploy", "--states-role-arn", ROLE,
+                       "--prefix", "t2", "--endpoint-name", "churn-prod", "--bucket", bucket,
+                       "--role-arn", SAGEMAKER_ROLE, "--query-language", "jsonata")  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    jsonata = json.loads(
+        sfn.describe_state_machine(stateMachineArn=created.stdout.split()[-1])["definition"]
+    )
+    assert jsonata["QueryLanguage"] == "JSONata"
+    assert list(jsonata["States"]) == list(stored["States"])
+    base = "s3://%s/t2" % bucket
+    assert jsonata == definition("deploy", WorkflowSettings(
+        endpoint_name="churn-prod", monitor_image=image, capture_uri=base + "/capture",
+        role_arn=SAGEMAKER_ROLE, monitoring_output_uri=base + "/monitoring",
+        input_data_url=base + "/data/", query_language="JSONata"))  # fmt: skip
     # train-and-deploy starts the deploy machine of the same prefix, in this account.
     created = workflow(aws_env, tmp_path, "create", "train-and-deploy", "--states-role-arn", ROLE,
                        "--prefix", "t1", "--bucket", bucket)  # fmt: skip

@@ -1,8 +1,10 @@
 """The churn workflows: their definitions checked by statelint and the Step Functions schema
 cfn-lint ships, then run locally end to end by `churn workflow run` (the ASL interpreter, the
-pipeline, the registry, local endpoints as serving processes, the DataBrew twin)."""
+pipeline, the registry, local endpoints as serving processes, the DataBrew twin). Each in
+JSONPath and in JSONata: the same states, and the same outcome of the same scenario."""
 
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -17,22 +19,36 @@ from conftest import BANK, ROOT, churn_cli, churn_workspace, needs_shared_data
 SEED_ROW = "40,5,100000,2,1"
 FAST = ("--wait-scale", "0.05")
 CFN_SCHEMA = "cfnlint/data/schemas/other/step_functions/statemachine.json"
+LANGUAGES = ("JSONPath", "JSONata")
 
 
 def statelint(document):
+    """statelint's problems. It knows JSONata's fields; its evaluate_jsonata option is left
+    off: it evaluates each expression with no variables and checks the value in place of the
+    text (`{% $not($exists($x)) %}` is then true, "not a String"). The twin's validation
+    parses every expression."""
     from statelint.linter import Linter
 
     return list(Linter.validate(document))
 
 
 def cfn_schema(document):
-    """The Step Functions definition schema cfn-lint ships, as its rule applies it."""
+    """The Step Functions definition schema cfn-lint ships, as its rule (E3601) applies it: to
+    a definition whose QueryLanguage is JSONata, in the JSONata form the rule derives from it
+    (every state JSONata, no JSONPath fields, Choice rules with a Condition)."""
     import importlib.util
 
     import jsonschema
 
-    origin = Path(importlib.util.find_spec("cfnlint").origin).parent.parent
-    schema = json.loads((origin / CFN_SCHEMA).read_text())
+    if document.get("QueryLanguage") == "JSONata":
+        from cfnlint.rules.resources.stepfunctions.StateMachineDefinition import (
+            StateMachineDefinition,
+        )
+
+        schema = StateMachineDefinition()._convert_schema_to_jsonata()
+    else:
+        origin = Path(importlib.util.find_spec("cfnlint").origin).parent.parent
+        schema = json.loads((origin / CFN_SCHEMA).read_text())
     return [e.message for e in jsonschema.Draft7Validator(schema).iter_errors(document)]
 
 
@@ -57,6 +73,179 @@ def test_the_linters_do_refuse_a_broken_definition():
     assert any("'Bogus' is not one of" in p for p in cfn_schema(broken))
 
 
+# -- JSONata: the same states, the data handled in JSONata -----------------------------------
+
+JSONATA = WorkflowSettings(query_language="JSONata")
+# What a state does with data, in either language; the rest is the state graph.
+DATA_FIELDS = {"InputPath", "Parameters", "ResultSelector", "ResultPath", "OutputPath", "Result",
+               "ErrorPath", "CausePath", "Arguments", "Output", "Assign"}  # fmt: skip
+
+
+def validated(document):
+    """The twin's ValidateStateMachineDefinition of `document`, warnings included, against
+    integrations that know every resource (the definition alone)."""
+    import tempfile
+
+    from pipelines.local.stepfunctions.service import StepFunctions
+    from pipelines.local.stepfunctions.validation import AnyResource
+
+    with tempfile.TemporaryDirectory() as home:
+        service = StepFunctions(Path(home), AnyResource())
+        answer = service.validate_state_machine_definition(
+            definition=json.dumps(document), severity="WARNING"
+        )
+        created = service.create_state_machine(name="check", definition=json.dumps(document),
+                                               roleArn="arn:aws:iam::000000000000:role/R")  # fmt: skip
+        assert created["stateMachineArn"].endswith(":stateMachine:check")
+    return answer
+
+
+def graph(document):
+    """The state graph of a definition: every state without its data fields (a Fail's Error
+    and Cause stay when they are texts), a Choice's rules as their targets, a catcher as its
+    errors and target."""
+    states = {}
+    for name, state in document["States"].items():
+        kept = {k: v for k, v in state.items() if k not in DATA_FIELDS}
+        for field in ("Error", "Cause"):
+            if str(kept.get(field, "")).startswith("{%"):
+                del kept[field]
+        if "Choices" in kept:
+            kept["Choices"] = [rule["Next"] for rule in kept["Choices"]]
+        if "Catch" in kept:
+            kept["Catch"] = [(c["ErrorEquals"], c["Next"]) for c in kept["Catch"]]
+        states[name] = kept
+    return dict({k: v for k, v in document.items() if k != "QueryLanguage"}, States=states)
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("name", NAMES)
+def test_each_workflow_in_jsonata_passes_statelint_the_schema_and_the_twins_validation(name):
+    for settings in (JSONATA, WorkflowSettings(query_language="jsonata", monitor=False,
+                                              databrew_job="prep", kms_key="K", subnets=["s"])):  # fmt: skip
+        document = definition(name, settings)
+        assert document["QueryLanguage"] == "JSONata"
+        assert lint(document) == []
+        assert validated(document) == {"result": "OK", "diagnostics": []}
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("name", NAMES)
+def test_jsonata_and_jsonpath_share_one_state_graph(name):
+    """Names, transitions, Retry, Catch errors and targets, resources, waits, timeouts: the
+    same; only the data fields differ, and the JSONata ones are JSONata, not JSONPath with
+    the language flipped."""
+    for more in ({}, {"monitor": False}):
+        jsonpath = definition(name, WorkflowSettings(**more))
+        jsonata = definition(name, WorkflowSettings(query_language="JSONata", **more))
+        assert graph(jsonata) == graph(jsonpath)
+        text = json.dumps(jsonata)
+        assert '.$"' not in text and '"$.' not in text and "$$." not in text  # no paths
+        assert not re.search(r"States\.[A-Za-z]+\(", text)  # no intrinsic functions
+        for field in ("Parameters", "ResultSelector", "ResultPath", "InputPath", "Variable",
+                      "ErrorPath", "CausePath"):  # fmt: skip
+            assert '"%s"' % field not in text
+    texts = json.dumps([definition(n, JSONATA) for n in NAMES])
+    for idiom in ("$states.input.", "$states.result", "$states.errorOutput",
+                  "$states.context.Execution", "$uuid()", "$merge([", "$parse(", " & ",
+                  '"Assign"', '"Condition"', '"Arguments"', '"Output"'):  # fmt: skip
+        assert idiom in texts, idiom
+
+
+@pytest.mark.fast
+def test_the_linters_and_the_twin_refuse_a_broken_jsonata_definition():
+    broken = definition("deploy", JSONATA)
+    broken["States"]["Names"]["Parameters"] = {"Suffix.$": "$.x"}  # a JSONPath field
+    assert any('"Parameters" not allowed in State Machine.States.Names' in p
+               for p in statelint(broken))  # fmt: skip
+    assert any("does not allow {'Suffix.$': '$.x'}" in p for p in cfn_schema(broken))
+    answer = validated_fails(broken)
+    assert answer["diagnostics"][0]["location"] == "/States/Names/Parameters"
+    broken = definition("deploy", JSONATA)
+    broken["States"]["Approved?"]["Choices"][0]["Condition"] = "{% $package.Status = %}"
+    answer = validated_fails(broken)
+    assert answer["diagnostics"][0]["location"] == "/States/Approved?/Condition"
+    assert "Unexpected end of expression" in answer["diagnostics"][0]["message"]
+
+
+def validated_fails(document):
+    import tempfile
+
+    from pipelines.local.stepfunctions.service import StepFunctions
+    from pipelines.local.stepfunctions.validation import AnyResource
+
+    with tempfile.TemporaryDirectory() as home:
+        answer = StepFunctions(Path(home), AnyResource()).validate_state_machine_definition(
+            definition=json.dumps(document)
+        )
+    assert answer["result"] == "FAIL" and answer["diagnostics"][0]["code"] == (
+        "SCHEMA_VALIDATION_FAILED"
+    )
+    return answer
+
+
+PIPELINE_ARN = "arn:aws:sagemaker:us-east-1:111122223333:pipeline/churnpipeline/execution/p1"
+PENDING = {"ModelPackageArn": "arn:aws:sagemaker:us-east-1:111122223333:model-package/churn-seed/3",
+           "ModelApprovalStatus": "PendingManualApproval"}  # fmt: skip
+
+
+def pipeline_ending(described, packages):
+    """train-and-deploy's integrations: a pipeline whose DescribePipelineExecution answers
+    `described`, a group holding `packages`; the DataBrew job and the deploy never run."""
+    from pipelines.local.stepfunctions.integrations import Integrations
+
+    def never(parameters, call):
+        raise AssertionError("not in this scenario")
+
+    return Integrations({
+        "databrew:startJobRun.sync": never,
+        "states:startExecution.sync:2": never,
+        "aws-sdk:sagemaker:startPipelineExecution": lambda p, c: {"PipelineExecutionArn": PIPELINE_ARN},
+        "aws-sdk:sagemaker:describePipelineExecution": lambda p, c: described,
+        "aws-sdk:sagemaker:listModelPackages": lambda p, c: {"ModelPackageSummaryList": packages},
+    })  # fmt: skip
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("described, packages, ends", [
+    ({"PipelineExecutionStatus": "Succeeded"}, [PENDING],
+     ("SUCCEEDED", {"Status": "awaiting approval", "PipelineExecutionArn": PIPELINE_ARN,
+                    "ModelPackageArn": PENDING["ModelPackageArn"]}, None, None)),
+    ({"PipelineExecutionStatus": "Succeeded"}, [],  # the evaluation gate registered nothing
+     ("FAILED", None, "NoModelPackage",
+      "the pipeline succeeded but group churn-seed has no model package")),
+    ({"PipelineExecutionStatus": "Failed", "FailureReason": "step TrainModel failed"}, [],
+     ("FAILED", None, "PipelineExecutionFailed", "step TrainModel failed")),
+    ({"PipelineExecutionStatus": "Stopped"}, [],
+     ("FAILED", None, "PipelineExecutionFailed",
+      "the pipeline execution %s ended Stopped" % PIPELINE_ARN)),
+], ids=["awaiting approval", "no package", "failed", "stopped"])  # fmt: skip
+def test_train_and_deploy_ends_alike_in_both_languages_however_the_pipeline_ends(
+    tmp_path, described, packages, ends
+):
+    """The pipeline's ends and the registry's answers of train-and-deploy, given by stand-in
+    integrations (no pipeline runs): the same states, output or error and cause in both."""
+    from pipelines.local.stepfunctions.service import StepFunctions
+
+    seen = []
+    for language in LANGUAGES:
+        service = StepFunctions(tmp_path / language, pipeline_ending(described, packages))
+        settings = WorkflowSettings(query_language=language, pipeline_poll_seconds=0)
+        done = run_machine(service, "t", definition("train-and-deploy", settings), {})
+        output = json.loads(done["output"]) if "output" in done else None
+        assert (done["status"], output, done.get("error"), done.get("cause")) == ends
+        seen.append(entered_and_exited(describe(service, done["executionArn"])["events"]))
+    assert seen[0] == seen[1]
+
+
+@pytest.mark.fast
+def test_an_unknown_query_language_is_refused_naming_both():
+    from pipelines.errors import UserError
+
+    with pytest.raises(UserError, match="no query language 'YAML': JSONPath or JSONata"):
+        definition("deploy", WorkflowSettings(query_language="YAML"))
+
+
 def test_workflow_definition_prints_what_the_code_generates(tmp_path):
     proc = churn_cli(tmp_path, "workflow", "definition", "deploy", "--endpoint-name", "prod")
     assert proc.returncode == 0, proc.stderr
@@ -64,6 +253,11 @@ def test_workflow_definition_prints_what_the_code_generates(tmp_path):
     proc = churn_cli(tmp_path, "workflow", "definition", "deploy", "--endpoint-name", "x" * 60)
     assert proc.returncode == 1 and "at most 54 characters" in proc.stderr
     assert "Traceback" not in proc.stderr
+    proc = churn_cli(tmp_path, "workflow", "definition", "direct", "--query-language", "jsonata")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == definition("direct", JSONATA)
+    proc = churn_cli(tmp_path, "workflow", "definition", "direct", "--query-language", "yaml")
+    assert proc.returncode == 2 and "no query language 'yaml': JSONPath or JSONata" in proc.stderr
 
 
 def test_the_key_and_the_vpc_reach_the_models_endpoint_configs_and_training(tmp_path):
@@ -109,7 +303,10 @@ def workflow(home, name, document=None, *args):
 
 
 def execution(home, proc):
-    arn = proc.stdout.strip().splitlines()[-1].split()[-1]
+    return shown(home, proc.stdout.strip().splitlines()[-1].split()[-1])
+
+
+def shown(home, arn):
     shown = churn_cli(home, "workflow", "runs", "show", arn)
     assert shown.returncode == 0, shown.stderr
     return json.loads(shown.stdout)
@@ -123,6 +320,67 @@ def entered_and_exited(events):
         e["stateExitedEventDetails"]["name"] for e in events if e["type"].endswith("StateExited")
     ]
     return entered, exited
+
+
+# A poll loop's states: how many rounds a run takes is a matter of timing.
+POLLS = {"Wait for pipeline", "Describe pipeline execution", "Pipeline done?",
+         "Wait for endpoint", "Describe endpoint", "Count poll", "Endpoint ready?"}  # fmt: skip
+# What differs between two runs of one scenario: UUIDs (execution names, ids), a pipeline
+# execution's id, a deployment's <endpoint>-<8 hex>, a model package's version.
+RUN_IDS = [
+    (re.compile(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}"), "<uuid>"),
+    (re.compile(r"(pipeline/[\w-]+/execution/)\w+"), r"\1<id>"),
+    (re.compile(r"-[0-9a-f]{8}\b"), "-<suffix>"),
+    (re.compile(r"(model-package/[\w-]+/)\d+"), r"\1<version>"),
+]
+# scenario -> its outcome in JSONPath, which the run in JSONata must repeat
+OUTCOMES = {}
+
+
+def polled_once(entered):
+    """The states entered, each run of a poll loop's states as one round."""
+    out, round_ = [], []
+    for name in entered + [None]:
+        if name in POLLS:
+            round_ += [] if name in round_ else [name]
+            continue
+        out += round_ + ([name] if name else [])
+        round_ = []
+    return out
+
+
+def outcome(record, endpoint=None):
+    """What an execution came to: status, output or error and cause, the states entered (a poll
+    loop's rounds as one), with the run's own names (RUN_IDS, and the endpoint's) as
+    placeholders."""
+    entered, _ = entered_and_exited(record["events"])
+    seen = {
+        "status": record["status"],
+        "output": json.loads(record["output"]) if record.get("output") else None,
+        "error": record.get("error"),
+        "cause": record.get("cause"),
+        "entered": polled_once(entered),
+    }
+    text = json.dumps(seen)
+    for pattern, placeholder in RUN_IDS:
+        text = pattern.sub(placeholder, text)
+    if endpoint:
+        text = re.sub(r'(?<=")%s(?=")|\b%s(?=-<suffix>)' % (endpoint, endpoint), "<endpoint>", text)
+    return json.loads(text)
+
+
+def same_outcome(scenario, language, record, endpoint=None):
+    """Keeps the JSONPath run's outcome of `scenario`; the JSONata run's must be the same."""
+    seen = outcome(record, endpoint)
+    if language == "JSONPath":
+        OUTCOMES[scenario] = seen
+        return
+    assert scenario in OUTCOMES, "the JSONPath run of %r comes first: run the whole file" % scenario
+    assert seen == OUTCOMES[scenario]
+
+
+def language_args(language):
+    return ("--query-language", language.lower())
 
 
 def test_train_and_deploy_runs_the_pipeline_and_deploys_an_approved_model(home):
@@ -168,28 +426,62 @@ def test_train_and_deploy_runs_the_pipeline_and_deploys_an_approved_model(home):
     )
     unknown = churn_cli(home, "workflow", "runs", "show", "no-such-run")
     assert unknown.returncode == 1 and "no workflow execution named no-such-run" in unknown.stderr
+    same_outcome("train-and-deploy: approved", "JSONPath", record, "churn")
+    deployed = shown(home, output["DeployExecutionArn"])
+    same_outcome("deploy: created", "JSONPath", deployed, "churn")
 
 
-def test_a_model_awaiting_approval_is_not_deployed(home):
+def test_train_and_deploy_in_jsonata_deploys_an_approved_model_alike(home):
+    """The same scenario in JSONata (its nested deploy in JSONata too), behind an endpoint of
+    its own: the same states, the same output, and an endpoint that answers."""
+    proc = workflow(home, "train-and-deploy", {"ModelApprovalStatus": "Approved"}, "--rows", "2000",
+                    "--endpoint-name", "jsonata", *language_args("JSONata"))  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    record = execution(home, proc)
+    same_outcome("train-and-deploy: approved", "JSONata", record, "jsonata")
+    deployed = shown(home, json.loads(record["output"])["DeployExecutionArn"])
+    same_outcome("deploy: created", "JSONata", deployed, "jsonata")
+    from pipelines.local.stepfunctions.integrations import Integrations
+    from pipelines.local.stepfunctions.service import StepFunctions
+
+    service = StepFunctions(home, Integrations())
+    for arn in (record["stateMachineArn"], deployed["stateMachineArn"]):
+        described = service.describe_state_machine(stateMachineArn=arn)
+        assert json.loads(described["definition"])["QueryLanguage"] == "JSONata"
+    predicted = churn_cli(home, "predict", "--endpoint-name", "jsonata", "--csv", SEED_ROW)
+    assert predicted.returncode == 0, predicted.stderr
+    with churn_workspace(home) as ws:
+        ws.hosting.delete_endpoint("jsonata")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_model_awaiting_approval_is_not_deployed(home, language):
     proc = workflow(home, "train-and-deploy", {"ModelApprovalStatus": "PendingManualApproval"},
-                    "--rows", "2000", "--endpoint-name", "pending")  # fmt: skip
+                    "--rows", "2000", "--endpoint-name", "pending", *language_args(language))  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:]
-    output = json.loads(execution(home, proc)["output"])
+    record = execution(home, proc)
+    output = json.loads(record["output"])
     assert output["Status"] == "awaiting approval"
+    same_outcome("train-and-deploy: awaiting approval", language, record)
     with churn_workspace(home) as ws:
         assert not ws.hosting.has_endpoint("pending")
 
 
-def test_a_failing_pipeline_ends_the_workflow_in_its_fail_state_with_the_reason(home, tmp_path):
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_failing_pipeline_ends_the_workflow_in_its_fail_state_with_the_reason(
+    home, tmp_path, language
+):
     bad = tmp_path / "bad.csv"
     bad.write_text("age,tenure\n40,5\n")  # the seed schema's other columns are missing
-    proc = workflow(home, "train-and-deploy", {}, "--data", str(bad), "--endpoint-name", "bad")
+    proc = workflow(home, "train-and-deploy", {}, "--data", str(bad), "--endpoint-name", "bad",
+                    *language_args(language))  # fmt: skip
     assert proc.returncode == 1
     record = execution(home, proc)
     assert record["status"] == "FAILED" and record["error"] == "PipelineExecutionFailed"
     assert "ValidateData" in record["cause"]
     entered, _ = entered_and_exited(record["events"])
     assert entered[-1] == "Pipeline failed with reason"
+    same_outcome("train-and-deploy: the pipeline fails", language, record)
 
 
 def ws_served(home, endpoint):
@@ -204,7 +496,8 @@ def approved_arn(home):
         return ws.versions.latest_approved("churn-seed")  # the seed schema's group
 
 
-def test_deploying_again_updates_the_endpoint_under_load_without_a_failed_request(home):
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_deploying_again_updates_the_endpoint_under_load_without_a_failed_request(home, language):
     arn = approved_arn(home)
     with churn_workspace(home) as ws:
         before = ws.hosting.describe_endpoint("churn")
@@ -225,14 +518,17 @@ def test_deploying_again_updates_the_endpoint_under_load_without_a_failed_reques
     for t in senders:
         t.start()
     try:
-        proc = workflow(home, "deploy", {"detail": {"ModelPackageArn": arn}})
+        proc = workflow(home, "deploy", {"detail": {"ModelPackageArn": arn}},
+                        *language_args(language))  # fmt: skip
     finally:
         time.sleep(0.5)
         stop.set()
         for t in senders:
             t.join()
     assert proc.returncode == 0, proc.stdout[-3000:]
-    output = json.loads(execution(home, proc)["output"])
+    record = execution(home, proc)
+    output = json.loads(record["output"])
+    same_outcome("deploy: updated", language, record)
     with churn_workspace(home) as ws:
         after = ws.hosting.describe_endpoint("churn")
     assert (
@@ -265,12 +561,16 @@ def test_deploying_a_model_that_cannot_serve_keeps_the_previous_configuration(ho
     assert predicted.returncode == 0, predicted.stderr
 
 
-def test_deploying_an_unapproved_package_fails_naming_it(home):
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_deploying_an_unapproved_package_fails_naming_it(home, language):
     with churn_workspace(home) as ws:
         pending = [p for p in ws.registry.list_packages() if p["ModelApprovalStatus"] != "Approved"]
-    proc = workflow(home, "deploy", {"ModelPackageArn": pending[0]["ModelPackageArn"]})
+    proc = workflow(home, "deploy", {"ModelPackageArn": pending[0]["ModelPackageArn"]},
+                    *language_args(language))  # fmt: skip
     record = execution(home, proc)
     assert record["error"] == "ModelPackageNotApproved" and "not Approved" in record["cause"]
+    assert pending[0]["ModelPackageArn"] in record["cause"]
+    same_outcome("deploy: not approved", language, record)
 
 
 def test_local_endpoints_commands(home):
@@ -554,10 +854,13 @@ def approved_first(ws):
 # -- direct: the guide's literal shape -------------------------------------------------------
 
 
-def test_direct_trains_on_the_databrew_output_and_serves_prepared_rows(home, seed_csv):
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_direct_trains_on_the_databrew_output_and_serves_prepared_rows(home, seed_csv, language):
     published = churn_cli(home, "databrew", "publish", "--data-url", seed_csv)
     assert published.returncode == 0, published.stderr
-    proc = workflow(home, "direct", {}, "--data", seed_csv, "--endpoint-name", "direct")
+    endpoint = "direct" if language == "JSONPath" else "direct-jsonata"
+    proc = workflow(home, "direct", {}, "--data", seed_csv, "--endpoint-name", endpoint,
+                    *language_args(language))  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     record = execution(home, proc)
     entered, exited = entered_and_exited(record["events"])
@@ -571,23 +874,30 @@ def test_direct_trains_on_the_databrew_output_and_serves_prepared_rows(home, see
         ((_, prepared),) = ws.store.objects("s3://churn-local/churn/databrew/prepared/").items()
     header, first = prepared.read_text().splitlines()[:2]
     features = [v for name, v in zip(header.split(","), first.split(",")) if name != "churn"]
-    predicted = churn_cli(home, "predict", "--endpoint-name", "direct", "--csv", ",".join(features))
+    predicted = churn_cli(home, "predict", "--endpoint-name", endpoint, "--csv", ",".join(features))
     assert predicted.returncode == 0, predicted.stderr
     assert 0.0 <= float(predicted.stdout.split(",")[0]) <= 1.0
+    same_outcome("direct: deployed", language, record, endpoint)
+    if language == "JSONata":
+        with churn_workspace(home) as ws:
+            ws.hosting.delete_endpoint(endpoint)
 
 
-def test_a_failing_training_job_ends_direct_in_its_fail_state_with_the_jobs_reason(home):
-    with churn_workspace(home) as ws:
-        brew = ws.databrew
-        brew.create_recipe(Name="no-label", Steps=[{"Action": {"Operation": "DELETE",
-                                                              "Parameters": {"sourceColumn": "churn"}}}])  # fmt: skip
-        brew.publish_recipe(Name="no-label")
-        brew.create_recipe_job(Name="no-label", DatasetName="churn-raw",
-                               RecipeReference={"Name": "no-label", "RecipeVersion": "1.0"},
-                               Outputs=[{"Location": {"Bucket": "churn-local", "Key": "churn/no-label/"},
-                                         "Format": "CSV", "Overwrite": True}],
-                               RoleArn="arn:aws:iam::000000000000:role/DataBrew")  # fmt: skip
-    proc = workflow(home, "direct", {"DataBrewJobName": "no-label"}, "--endpoint-name", "nolabel")
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_failing_training_job_ends_direct_in_its_fail_state_with_the_jobs_reason(home, language):
+    if language == "JSONPath":  # the JSONata run runs the same job
+        with churn_workspace(home) as ws:
+            brew = ws.databrew
+            brew.create_recipe(Name="no-label", Steps=[{"Action": {"Operation": "DELETE",
+                                                                  "Parameters": {"sourceColumn": "churn"}}}])  # fmt: skip
+            brew.publish_recipe(Name="no-label")
+            brew.create_recipe_job(Name="no-label", DatasetName="churn-raw",
+                                   RecipeReference={"Name": "no-label", "RecipeVersion": "1.0"},
+                                   Outputs=[{"Location": {"Bucket": "churn-local", "Key": "churn/no-label/"},
+                                             "Format": "CSV", "Overwrite": True}],
+                                   RoleArn="arn:aws:iam::000000000000:role/DataBrew")  # fmt: skip
+    proc = workflow(home, "direct", {"DataBrewJobName": "no-label"}, "--endpoint-name", "nolabel",
+                    *language_args(language))  # fmt: skip
     assert proc.returncode == 1
     record = execution(home, proc)
     assert record["error"] == "TrainingJobFailed"
@@ -596,6 +906,7 @@ def test_a_failing_training_job_ends_direct_in_its_fail_state_with_the_jobs_reas
     assert entered[-2:] == ["Read training failure", "Training failed"]
     with churn_workspace(home) as ws:
         assert not ws.hosting.has_endpoint("nolabel")
+    same_outcome("direct: the training job fails", language, record)
 
 
 # -- names that become paths ------------------------------------------------------------------
