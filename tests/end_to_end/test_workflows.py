@@ -827,13 +827,22 @@ def test_deploy_retries_an_account_limit_with_the_definitions_delays_time_inject
             return real(parameters, call)
 
         integrations.register("sagemaker:createModel", limited)
-        clock = RecordingClock()
+
+        class PollingClock(RecordingClock):
+            """Recorded time, and a little real time per sleep: the local endpoint comes up
+            in real time while the poll loop's Waits pass in recorded time."""
+
+            def sleep(self, seconds, cancelled=None):
+                super().sleep(seconds, cancelled)
+                time.sleep(min(seconds, 0.25))
+
+        clock = PollingClock()
         service = StepFunctions(home, integrations, clock)
         settings = WorkflowSettings(endpoint_name="limited", monitor=False, endpoint_poll_seconds=1)
         create_machine(service, "deploy-limited", definition("deploy", settings))
         clock.sleeps.clear()
         done = run_machine(service, "deploy-limited", None, {"ModelPackageArn": approved_first(ws)})
-        assert done["status"] == "SUCCEEDED", done
+        assert done["status"] == "SUCCEEDED", (done.get("error"), done.get("cause"))
         assert refusals == [0, 1]  # $$.State.RetryCount as the retries counted
         retry_waits = clock.sleeps[:2]
         assert 0 <= retry_waits[0] <= 60 and 0 <= retry_waits[1] <= 120

@@ -263,12 +263,30 @@ def test_each_comparison_operator(rule, document, holds):
 def test_path_operators_compare_two_fields_and_is_present_sees_absence():
     definition = machine({"C": {"Type": "Choice", "Choices": [
         {"Variable": "$.missing", "IsPresent": True, "Next": "No"},
-        {"Variable": "$.missing", "StringEquals": "x", "Next": "No"},
         {"Variable": "$.a", "NumericGreaterThanPath": "$.b", "Next": "Yes"}], "Default": "No"},
         "Yes": {"Type": "Pass", "Result": True, "End": True},
         "No": {"Type": "Pass", "Result": False, "End": True}})  # fmt: skip
     assert succeeded(definition, {"a": 2, "b": 1}) is True
     assert succeeded(definition, {"a": 1, "b": 2}) is False
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"Variable": "$.missing", "StringEquals": "x"},
+        {"Variable": "$.missing", "IsNull": True},
+        {"Variable": "$.a", "NumericGreaterThanPath": "$.missing"},
+    ],
+)
+def test_any_test_but_is_present_of_a_path_the_input_lacks_fails_the_execution(rule):
+    # The Choice state page: "If the state input doesn't contain the $.type field, the
+    # execution fails and an error is displayed in the execution history"; IsPresent is the
+    # test that may look at an absent field.
+    definition = machine({"C": {"Type": "Choice", "Choices": [dict(rule, Next="Done")],
+                                "Default": "Done"}, "Done": {"Type": "Succeed"}})  # fmt: skip
+    execution = run(definition, {"a": 1})
+    assert (execution.status, execution.error) == ("FAILED", "States.Runtime")
+    assert "The choice state's condition path references an invalid value." in execution.cause
 
 
 def test_no_match_without_default_is_no_choice_matched():

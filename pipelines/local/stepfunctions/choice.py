@@ -5,7 +5,8 @@ import re
 from datetime import datetime
 from typing import Any, Callable, Mapping, Optional
 
-from pipelines.local.stepfunctions import paths
+from pipelines.local.stepfunctions import errors, paths
+from pipelines.local.stepfunctions.errors import StatesError
 
 _KINDS = {"String": str, "Numeric": (int, float), "Boolean": bool, "Timestamp": str}
 _RELATIONS: dict[str, Callable[[Any, Any], bool]] = {
@@ -60,8 +61,8 @@ def evaluate(rule: Mapping[str, Any], document: Any, context: Any) -> bool:
     expected = rule[operator]
     if operator == "IsPresent":
         return present == expected
-    if not present:
-        return False  # every other test of an absent variable is false (AWS's behaviour)
+    if not present:  # only IsPresent may test a path the input lacks (the Choice state page)
+        raise _invalid_path(rule["Variable"])
     if operator.startswith("Is"):
         kind = operator[2:]
         holds = {
@@ -77,7 +78,7 @@ def evaluate(rule: Mapping[str, Any], document: Any, context: Any) -> bool:
         try:
             expected = paths.read(document, expected, context)
         except LookupError:
-            return False
+            raise _invalid_path(expected) from None
     if operator == "StringMatches":
         return isinstance(value, str) and _matches(value, expected)
     kind = next(k for k in _KINDS if operator.startswith(k))
@@ -90,6 +91,15 @@ def evaluate(rule: Mapping[str, Any], document: Any, context: Any) -> bool:
         a, b = timestamp(value), timestamp(expected)
         return a is not None and b is not None and relation(a, b)
     return isinstance(value, str) and isinstance(expected, str) and relation(value, expected)
+
+
+def _invalid_path(path: str) -> StatesError:
+    """AWS's failure for a rule whose path selects nothing: "If the state input doesn't
+    contain the $.type field, the execution fails" (the developer guide's Choice state page)."""
+    return StatesError(
+        errors.RUNTIME,
+        "Invalid path '%s': The choice state's condition path references an invalid value." % path,
+    )
 
 
 def _is_number(value: Any) -> bool:
