@@ -44,30 +44,13 @@ from churn_job import (
     write_atomic,
     write_text_atomic,
 )
+from churn_quality import documents, feature_entries, numeric_statistics, string_statistics
 from churn_schema import SchemaError, load_schema
 
 FAILURE_FILE = "/opt/ml/output/message"
 SHARD_FILE = "baseline_shard.npz"
 SHARD_FORMAT = "churn-baseline-shard/1"
 CHUNK_ROWS = 500000  # rows read at a time: about 200 MB of raw text in pandas
-
-SKETCH_SIZE = 2048
-SHRINKING_FACTOR = 0.64
-BUCKETS = 10
-DOMAIN_LIMIT = 50  # text features with at most this many values get a domain constraint
-MONITORING_CONFIG = {
-    "evaluate_constraints": "Enabled",
-    "emit_metrics": "Enabled",
-    "datatype_check_threshold": 0.1,
-    "domain_content_threshold": 0.1,
-    "distribution_constraints": {
-        "perform_comparison": "Enabled",
-        "comparison_threshold": 0.1,
-        "comparison_method": "Robust",
-        "categorical_comparison_threshold": 0.1,
-        "categorical_drift_method": "LInfinity",
-    },
-}
 
 
 def parse_args(argv=None):
@@ -77,59 +60,6 @@ def parse_args(argv=None):
     p.add_argument("--output-dir", default="/opt/ml/processing/baseline")
     add_division_arguments(p, CHUNK_ROWS, "summary", "baseline")
     return p.parse_args(argv)
-
-
-def numeric_statistics(present, missing):
-    """Model Monitor's numerical statistics of the present values, sorted (so the sums are the
-    same whichever instances read which rows)."""
-    common = {"num_present": int(len(present)), "num_missing": int(missing)}
-    if len(present) == 0:
-        return {"common": common}
-    lo, hi = float(present.min()), float(present.max())
-    edges = np.linspace(lo, hi, BUCKETS + 1) if hi > lo else np.array([lo] * (BUCKETS + 1))
-    counts = (
-        np.histogram(present, bins=edges)[0]
-        if hi > lo
-        else np.array([len(present)] + [0] * (BUCKETS - 1))
-    )
-    quantiles = np.quantile(present, np.linspace(0, 1, min(SKETCH_SIZE, len(present))))
-    return {
-        "common": common,
-        "mean": float(present.mean()),
-        "sum": float(present.sum()),
-        "std_dev": float(present.std()),
-        "min": lo,
-        "max": hi,
-        "distribution": {
-            "kll": {
-                "buckets": [
-                    {
-                        "lower_bound": float(edges[i]),
-                        "upper_bound": float(edges[i + 1]),
-                        "count": float(counts[i]),
-                    }
-                    for i in range(BUCKETS)
-                ],
-                "sketch": {
-                    "parameters": {"c": SHRINKING_FACTOR, "k": float(SKETCH_SIZE)},
-                    "data": [[float(q) for q in quantiles]],
-                },
-            }
-        },
-    }
-
-
-def string_statistics(values, counts, missing):
-    """Model Monitor's string statistics from the value counts (values sorted)."""
-    return {
-        "common": {"num_present": int(counts.sum()), "num_missing": int(missing)},
-        "distinct_count": float(len(values)),
-        "distribution": {
-            "categorical": {
-                "buckets": [{"value": str(v), "count": int(c)} for v, c in zip(values, counts)]
-            }
-        },
-    }
 
 
 def text_of(column):
@@ -272,45 +202,21 @@ def baseline(args):
     missing = [f.name for f in schema.features if not summary.seen[f.name]]
     if missing:
         raise DataError("columns %s are missing from the baseline data" % ", ".join(missing))
-    statistics, constraints = [], []
+    entries = []
     for f in schema.features:
         if f.is_numeric:
             values, counts = summary.distinct(f.name, np.float64)
             inferred = "Integral" if f.integer else "Fractional"
             stats = numeric_statistics(np.repeat(values, counts), summary.missing[f.name])
-            statistics.append(
-                {"name": f.name, "inferred_type": inferred, "numerical_statistics": stats}
-            )
-            constraint = {
-                "name": f.name,
-                "inferred_type": inferred,
-                "completeness": _completeness(stats["common"]),
-                "num_constraints": {"is_non_negative": bool(stats.get("min", 0) >= 0)},
-            }
         else:
             values, counts = summary.distinct(f.name, str)
+            inferred = "String"
             stats = string_statistics(values, counts, summary.missing[f.name])
-            statistics.append(
-                {"name": f.name, "inferred_type": "String", "string_statistics": stats}
-            )
-            constraint = {
-                "name": f.name,
-                "inferred_type": "String",
-                "completeness": _completeness(stats["common"]),
-            }
-            domain = [b["value"] for b in stats["distribution"]["categorical"]["buckets"]]
-            if len(domain) <= DOMAIN_LIMIT:
-                constraint["string_constraints"] = {"domains": domain}
-        constraints.append(constraint)
+        entries.append(feature_entries(f.name, inferred, stats))
+    statistics, constraints = documents(summary.rows, entries)
     os.makedirs(args.output_dir, exist_ok=True)
-    _write(
-        os.path.join(args.output_dir, "statistics.json"),
-        {"version": 0.0, "dataset": {"item_count": summary.rows}, "features": statistics},
-    )
-    _write(
-        os.path.join(args.output_dir, "constraints.json"),
-        {"version": 0.0, "features": constraints, "monitoring_config": MONITORING_CONFIG},
-    )
+    _write(os.path.join(args.output_dir, "statistics.json"), statistics)
+    _write(os.path.join(args.output_dir, "constraints.json"), constraints)
     print(
         "baseline: %d rows, %d features -> %s"
         % (summary.rows, len(schema.features), args.output_dir)
@@ -334,11 +240,6 @@ def _number(text):
         return float(text) if text != "" else np.nan
     except ValueError:
         return np.nan
-
-
-def _completeness(common):
-    total = common["num_present"] + common["num_missing"]
-    return round(common["num_present"] / float(total), 6) if total else 0.0
 
 
 def _write(path, obj):

@@ -38,6 +38,7 @@ PROCESSING_FILES = (
     "churn_rules.py",
     "churn_io.py",
     "churn_job.py",
+    "churn_quality.py",
     "requirements.txt",
     "run_with_requirements.py",
 )

@@ -538,9 +538,17 @@ def test_a_crashing_job_fails_the_run_with_its_log_tail(home, runner):
 
 @pytest.mark.fast
 def test_unsupported_steps_and_parameters_are_refused_up_front(home):
-    lam = {"Name": "Notify", "Type": "Lambda", "Arguments": {}}
-    with pytest.raises(PipelineError, match="step Notify has type Lambda, which the local runner"):
-        run_definition(home, definition(processing_step(), lam), "X")
+    # Every step that needs AWS is named, one line each with why, before anything runs.
+    emr = {"Name": "Spark", "Type": "EMR", "Arguments": {}}
+    callback = {"Name": "Notify", "Type": "Callback", "Arguments": {}}
+    with pytest.raises(PipelineError) as refused:
+        run_definition(home, definition(processing_step(), emr, callback), "X")
+    assert str(refused.value).splitlines() == [
+        "the local engine cannot run 2 of this pipeline's steps, so nothing ran:",
+        "  step Spark (type EMR): it runs a step on an Amazon EMR cluster",
+        "  step Notify (type Callback): it waits for a message from an Amazon SQS queue and a "
+        "reply through SendPipelineExecutionStepSuccess",
+    ]
     with pytest.raises(PipelineError, match="unknown pipeline parameters Nope"):
         run_definition(home, definition(processing_step()), "X", {"Nope": 1})
     with pytest.raises(PipelineError, match="parameter N is Integer; 'many' is not one"):

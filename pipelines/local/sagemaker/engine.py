@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Union
 from pipelines.errors import PipelineError, UserError
 from pipelines.local.arns import sagemaker_arn
 from pipelines.local.processes import process_start
-from pipelines.local.sagemaker import expressions
+from pipelines.local.sagemaker import expressions, quality_check
 from pipelines.local.sagemaker.backend import SageMakerBackend
 from pipelines.local.sagemaker.failure import StepFailure
 from pipelines.local.sagemaker.limits import check_request
@@ -92,6 +92,35 @@ def dependencies(step: Step) -> Set[str]:
     return (refs | set(step.get("DependsOn", []))) - {step["Name"]}
 
 
+# Why a step type has no local stand-in: what it needs that only AWS has.
+NEEDS_AWS = {
+    "EMR": "it runs a step on an Amazon EMR cluster",
+    "AutoML": "it runs an Autopilot (AutoML) job, which chooses and trains models in AWS",
+    "Callback": "it waits for a message from an Amazon SQS queue and a reply through "
+    "SendPipelineExecutionStepSuccess",
+    "ClarifyCheck": "it runs SageMaker Clarify's analysis image (bias and explainability), "
+    "which has no local stand-in",
+    "Tuning": "it runs a hyperparameter tuning job, which the local engine does not emulate",
+    "Lambda": "it invokes an AWS Lambda function",
+    "EMRServerless": "it runs a job on EMR Serverless",
+    "NotebookJob": "it runs a notebook job in a SageMaker training container",
+}
+
+
+def refusal(step: Step) -> Optional[str]:
+    """One line naming a step the local engine cannot run and why; None when it can."""
+    if step["Type"] not in STEP_TYPES:
+        why = NEEDS_AWS.get(
+            step["Type"], "the local engine runs %s only" % ", ".join(sorted(STEP_TYPES))
+        )
+        return "step %s (type %s): %s" % (step["Name"], step["Type"], why)
+    if step["Type"] == "QualityCheck":
+        why_not = quality_check.unsupported(step)
+        if why_not:
+            return "step %s (type QualityCheck): %s" % (step["Name"], why_not)
+    return None
+
+
 class Execution(object):
     """Runs one execution of a definition on a backend and records it."""
 
@@ -110,12 +139,11 @@ class Execution(object):
         self.pipeline = pipeline_name
         self.folder = backend.executions.folder(self.id)
         self.arn = sagemaker_arn("pipeline", self.pipeline, "execution", self.id)
-        unsupported = [s for s in all_steps(definition) if s["Type"] not in STEP_TYPES]
-        if unsupported:
-            s = unsupported[0]
+        refusals = [r for r in map(refusal, all_steps(definition)) if r]
+        if refusals:
             raise PipelineError(
-                "step %s has type %s, which the local runner cannot execute "
-                "(it runs %s)" % (s["Name"], s["Type"], ", ".join(STEP_TYPES))
+                "the local engine cannot run %s of this pipeline's steps, so nothing ran:\n  %s"
+                % ("one" if len(refusals) == 1 else len(refusals), "\n  ".join(refusals))
             )
         self.parameters = parameter_values(definition, parameters)
         for step in all_steps(definition):  # what the Create*Job APIs would refuse

@@ -23,6 +23,7 @@ from pipelines.local.sagemaker.policies import (
     parse_duration,
     retry_delays,
 )
+from pipelines.local.sagemaker.quality_check import CHECK_FIELDS, baseline_check, run_analyzer
 from pipelines.local.sagemaker.runners import JobRunner
 from processing.churn_job import archive_has_members
 
@@ -58,10 +59,18 @@ def job_name(execution: RunningExecution, step: Step) -> str:
     return ("pipelines-%s-%s" % (execution.id, step["Name"]))[:63]
 
 
-def run_job(execution: RunningExecution, step: Step, entry: Entry, kind: str, run: JobRun) -> Json:
+def run_job(
+    execution: RunningExecution,
+    step: Step,
+    entry: Entry,
+    kind: str,
+    run: JobRun,
+    in_processes: bool = True,
+) -> Json:
     """A job step: resolve, look in the cache, run (with retries), remember. `kind` is the
     job's name in the API (Processing, Training, Transform); `run(request, job name, folder,
-    store, runner)` runs one and returns its Describe*Job properties."""
+    store, runner)` runs one and returns its Describe*Job properties. A job the engine runs
+    itself (`in_processes` false: the QualityCheck's analysis) starts no job runner."""
     arguments = expressions.resolve(step["Arguments"], execution.ctx)
     execution.save_step(entry, Arguments=arguments)
     check_request(step["Name"], kind, arguments)
@@ -82,7 +91,7 @@ def run_job(execution: RunningExecution, step: Step, entry: Entry, kind: str, ru
         workdir = execution.folder / step["Name"]
         entry["Log"] = str(workdir)
         execution.save()  # where the job's logs are, for a reader following them
-        runner = execution.backend.runner
+        runner = execution.backend.runner if in_processes else JobRunner()
         execution.backend.settle()
         properties = _with_retries(
             execution,
@@ -205,6 +214,19 @@ def model_step(execution: RunningExecution, step: Step, entry: Entry) -> None:
     entry["Metadata"] = {"Model": {"Arn": model["ModelArn"]}}
 
 
+def quality_check_step(execution: RunningExecution, step: Step, entry: Entry) -> None:
+    """The baselining job (run by the engine itself: quality_check.py), then the drift check
+    and the baseline properties."""
+    fields = expressions.resolve({k: step.get(k) for k in CHECK_FIELDS}, execution.ctx)
+    job = run_job(execution, step, entry, "Processing", run_analyzer, in_processes=False)
+    metadata: Json = {}
+    entry["Metadata"] = {"QualityCheck": metadata}
+    backend = execution.backend
+    properties = baseline_check(fields, job, backend.registry, backend.store, metadata)
+    execution.ctx.properties[step["Name"]] = properties
+    execution.save_step(entry, Arguments=job, Properties=dict(properties, CheckJob=job))
+
+
 # A handler returns the steps it unlocks (a condition's chosen branch), or None.
 StepHandler = Callable[[RunningExecution, Step, Entry], Optional[List[Step]]]
 STEP_TYPES: Dict[str, StepHandler] = {
@@ -215,4 +237,5 @@ STEP_TYPES: Dict[str, StepHandler] = {
     "Fail": fail_step,
     "RegisterModel": register_model_step,
     "Model": model_step,
+    "QualityCheck": quality_check_step,
 }
