@@ -538,8 +538,12 @@ def test_a_crashing_job_fails_the_run_with_its_log_tail(home, runner):
 
 @pytest.mark.fast
 def test_unsupported_steps_and_parameters_are_refused_up_front(home):
-    lam = {"Name": "Notify", "Type": "Lambda", "Arguments": {}}
-    with pytest.raises(PipelineError, match="step Notify has type Lambda, which the local runner"):
+    emr = {"Name": "Cluster", "Type": "EMR", "Arguments": {}}
+    with pytest.raises(PipelineError, match="step Cluster has type EMR, which the local runner"):
+        run_definition(home, definition(processing_step(), emr), "X")
+    # A Lambda step needs the home's Lambda twin, which the workspace attaches.
+    lam = {"Name": "Notify", "Type": "Lambda", "Arguments": {}, "FunctionArn": "f"}
+    with pytest.raises(PipelineError, match="step Notify is a Lambda step, and this engine has no"):
         run_definition(home, definition(processing_step(), lam), "X")
     with pytest.raises(PipelineError, match="unknown pipeline parameters Nope"):
         run_definition(home, definition(processing_step()), "X", {"Nope": 1})

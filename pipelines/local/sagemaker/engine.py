@@ -22,6 +22,7 @@ from pipelines.local.processes import process_start
 from pipelines.local.sagemaker import expressions
 from pipelines.local.sagemaker.backend import SageMakerBackend
 from pipelines.local.sagemaker.failure import StepFailure
+from pipelines.local.sagemaker.lambda_step import refusal
 from pipelines.local.sagemaker.limits import check_request
 from pipelines.local.sagemaker.runners import JobRunner
 from pipelines.local.sagemaker.steps import STEP_TYPES, Entry, Step
@@ -117,6 +118,10 @@ class Execution(object):
                 "step %s has type %s, which the local runner cannot execute "
                 "(it runs %s)" % (s["Name"], s["Type"], ", ".join(STEP_TYPES))
             )
+        for step in all_steps(definition):  # a Lambda step's function must be in the home
+            reason = refusal(step, backend) if step["Type"] == "Lambda" else None
+            if reason:
+                raise PipelineError(reason)
         self.parameters = parameter_values(definition, parameters)
         for step in all_steps(definition):  # what the Create*Job APIs would refuse
             check_request(
