@@ -19,12 +19,14 @@
                                                      monitoring, on 127.0.0.1
   churn features create | describe | list | delete-group | ingest | get | delete-record | dataset
                                                      the feature group (SageMaker Feature Store)
+  churn lambda create | list | delete | invoke       Lambda functions (a pipeline's Lambda
+                                                     steps invoke the home's locally)
   churn generate-data --rows N --seed S --out FILE   synthetic seed-schema customers
   churn schemas                                      list the shipped schemas
 
 The commands that call a service (models, deploy, undeploy, endpoints, predict, workflow,
-databrew, monitor, features) take the same target flags, --local (the default), --region R or
---profile P, or $CHURN_TARGET (pipelines/cli/target.py): the home's twins or AWS.
+databrew, monitor, features, lambda) take the same target flags, --local (the default),
+--region R or --profile P, or $CHURN_TARGET (pipelines/cli/target.py): the home's twins or AWS.
 
 Errors a user can cause (pipelines.errors.UserError) print one line saying what is wrong and
 what to do, and exit 1.
@@ -42,6 +44,7 @@ from pipelines.cli import (
     deploy,
     endpoints,
     features,
+    functions,
     models,
     monitor,
     run,
@@ -68,6 +71,7 @@ COMMAND_GROUPS = (
     ui,
     features,
     data,
+    functions,
 )
 
 

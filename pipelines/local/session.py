@@ -44,7 +44,7 @@ class LocalSession(object):
     ) -> None:
         """`makers`: {service: a function making its twin's client} for the twins that are
         opened apart from the SageMaker backend (the Feature Store's `feature-groups`, its
-        runtime, DataBrew, Step Functions); S3, SageMaker, its runtime and Application Auto
+        runtime, DataBrew, Step Functions, Lambda); S3, SageMaker, its runtime and Application Auto
         Scaling come from the backend."""
         self.home = home
         feature_groups = makers.pop("feature-groups")

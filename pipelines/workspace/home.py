@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from pipelines.errors import UserError
+from pipelines.local.awslambda.service import LambdaClient
 from pipelines.local.databrew.service import DataBrew
 from pipelines.local.featurestore.store import LocalFeatureStore
 from pipelines.local.s3 import Store
@@ -57,6 +58,8 @@ class Home(object):
         self.home = home_path(home)
         self.launcher = launcher
         self.sagemaker = SageMakerBackend(self.home)
+        # Lambda steps invoke the home's functions through its `lambda` client.
+        self.sagemaker.functions = lambda: self.session.client("lambda")
         if launcher is not None:
             self.sagemaker.launcher = lambda *args: launcher(self, *args)
         self._features: Optional[LocalFeatureStore] = None
@@ -101,6 +104,7 @@ class Home(object):
                     "feature-groups": lambda: self.features.sagemaker_client(),
                     "sagemaker-featurestore-runtime": lambda: self.features.runtime_client(),
                     "databrew": lambda: self.databrew,
+                    "lambda": lambda: LambdaClient(self.home),
                     "stepfunctions": lambda: StepFunctions(
                         self.home,
                         # a Distributed Map's ItemReader and ResultWriter: the home's store

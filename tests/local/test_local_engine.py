@@ -549,6 +549,13 @@ def test_unsupported_steps_and_parameters_are_refused_up_front(home):
         "  step Notify (type Callback): it waits for a message from an Amazon SQS queue and a "
         "reply through SendPipelineExecutionStepSuccess",
     ]
+    # A Lambda step names a function, and needs the home's Lambda twin (the workspace's).
+    lam = {"Name": "Decide", "Type": "Lambda", "Arguments": {}, "FunctionArn": "f"}
+    with pytest.raises(PipelineError, match=r"step Decide \(type Lambda\): FunctionArn 'f' is"):
+        run_definition(home, definition(processing_step(), lam), "X")
+    lam["FunctionArn"] = "arn:aws:lambda:us-east-1:123456789012:function:decide"
+    with pytest.raises(PipelineError, match=r"\(type Lambda\): .* no Lambda twin attached"):
+        run_definition(home, definition(processing_step(), lam), "X")
     with pytest.raises(PipelineError, match="unknown pipeline parameters Nope"):
         run_definition(home, definition(processing_step()), "X", {"Nope": 1})
     with pytest.raises(PipelineError, match="parameter N is Integer; 'many' is not one"):

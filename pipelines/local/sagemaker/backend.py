@@ -5,7 +5,7 @@ made share one of these (as moto keeps one backend per service)."""
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Dict, List, Optional, Protocol, Union
+from typing import Any, Callable, Dict, List, Optional, Protocol, Union
 
 from pipelines.local.s3 import Store
 from pipelines.local.sagemaker.database import connect
@@ -43,6 +43,9 @@ class SageMakerBackend(object):
         self.services: List[JobService] = []
         self.launcher: Optional[HostLauncher] = None
         self._hosting: Optional[Hosting] = None
+        # What makes the home's boto3-shaped `lambda` client (the workspace's), for Lambda
+        # steps; none: a definition with a Lambda step is refused before it runs.
+        self.functions: Optional[Callable[[], Any]] = None
 
     @property
     def db(self) -> sqlite3.Connection:

@@ -22,6 +22,7 @@ from pipelines.local.processes import process_start
 from pipelines.local.sagemaker import expressions, quality_check
 from pipelines.local.sagemaker.backend import SageMakerBackend
 from pipelines.local.sagemaker.failure import StepFailure
+from pipelines.local.sagemaker import lambda_step
 from pipelines.local.sagemaker.limits import check_request
 from pipelines.local.sagemaker.runners import JobRunner
 from pipelines.local.sagemaker.steps import STEP_TYPES, Entry, Step
@@ -101,24 +102,23 @@ NEEDS_AWS = {
     "ClarifyCheck": "it runs SageMaker Clarify's analysis image (bias and explainability), "
     "which has no local stand-in",
     "Tuning": "it runs a hyperparameter tuning job, which the local engine does not emulate",
-    "Lambda": "it invokes an AWS Lambda function",
     "EMRServerless": "it runs a job on EMR Serverless",
     "NotebookJob": "it runs a notebook job in a SageMaker training container",
 }
 
 
-def refusal(step: Step) -> Optional[str]:
+def refusal(step: Step, backend: SageMakerBackend) -> Optional[str]:
     """One line naming a step the local engine cannot run and why; None when it can."""
+    why: Optional[str] = None
     if step["Type"] not in STEP_TYPES:
         why = NEEDS_AWS.get(
             step["Type"], "the local engine runs %s only" % ", ".join(sorted(STEP_TYPES))
         )
-        return "step %s (type %s): %s" % (step["Name"], step["Type"], why)
-    if step["Type"] == "QualityCheck":
-        why_not = quality_check.unsupported(step)
-        if why_not:
-            return "step %s (type QualityCheck): %s" % (step["Name"], why_not)
-    return None
+    elif step["Type"] == "QualityCheck":
+        why = quality_check.unsupported(step)
+    elif step["Type"] == "Lambda":  # its function must be in the home
+        why = lambda_step.refusal(step, backend)
+    return "step %s (type %s): %s" % (step["Name"], step["Type"], why) if why else None
 
 
 class Execution(object):
@@ -139,7 +139,7 @@ class Execution(object):
         self.pipeline = pipeline_name
         self.folder = backend.executions.folder(self.id)
         self.arn = sagemaker_arn("pipeline", self.pipeline, "execution", self.id)
-        refusals = [r for r in map(refusal, all_steps(definition)) if r]
+        refusals = [r for r in (refusal(s, backend) for s in all_steps(definition)) if r]
         if refusals:
             raise PipelineError(
                 "the local engine cannot run %s of this pipeline's steps, so nothing ran:\n  %s"

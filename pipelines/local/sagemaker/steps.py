@@ -15,6 +15,7 @@ from pipelines.local.sagemaker.failure import StepFailure
 from pipelines.local.sagemaker.jobs.processing import run_processing
 from pipelines.local.sagemaker.jobs.training import run_training
 from pipelines.local.sagemaker.jobs.transform import run_transform
+from pipelines.local.sagemaker.lambda_step import lambda_step
 from pipelines.local.sagemaker.limits import check_request
 from pipelines.local.sagemaker.policies import (
     INTERNAL_ERROR,
@@ -238,4 +239,5 @@ STEP_TYPES: Dict[str, StepHandler] = {
     "RegisterModel": register_model_step,
     "Model": model_step,
     "QualityCheck": quality_check_step,
+    "Lambda": lambda_step,
 }
