@@ -21,6 +21,7 @@ from pipelines.cli.common import (
 )
 from pipelines.cli.target import Target, add_target, resolve
 from pipelines.errors import UserError, first_line
+from pipelines.local.sagemaker.algorithms import SERVING_DIR, SERVING_PROGRAM, model_algorithm
 from pipelines.serving.model import ServableModel, from_dir
 from pipelines.workspace import endpoint_name
 
@@ -55,6 +56,11 @@ def container_model(ws: "Workspace", container: Dict[str, Any]) -> ServableModel
     model = from_dir(model_dir)
     model.program = env.get("SAGEMAKER_PROGRAM", model.program)
     model.description = container["ModelDataUrl"]
+    if model_algorithm(container) is not None:
+        # The XGBoost image's own inference (docs/container-contracts.md section 3.4), which
+        # reads its settings (SAGEMAKER_INFERENCE_OUTPUT, ...) from the container's Environment.
+        model.code_dir, model.program = str(SERVING_DIR), SERVING_PROGRAM
+        os.environ.update({k: str(v) for k, v in env.items()})
     return model
 
 

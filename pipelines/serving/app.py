@@ -139,6 +139,8 @@ def create_app(config: ServeConfig) -> Application:
             out, media = encode_result(handlers.output_fn(prediction, accept), accept)
         except Exception as e:
             status = getattr(e, "status_code", None)
+            if status == 204:  # nothing to answer (an empty body, to the XGBoost algorithm)
+                return await _respond(send, 204, b"", None)
             if isinstance(status, int) and 400 <= status < 500:
                 return await _error(send, status, type(e).__name__, str(e))
             log.exception("invocation failed")

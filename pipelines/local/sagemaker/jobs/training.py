@@ -3,6 +3,13 @@
 the training toolkit would set, hyperparameters as arguments, the hosts' /opt/ml/model packed
 into model.tar.gz, FinalMetricDataList scraped from the logs with the MetricDefinitions.
 
+A job in the XGBoost image's algorithm mode (its TrainingImage the XGBoost image, no
+`sagemaker_program`: algorithms.py) runs the image's built-in trainer instead of a script, here
+training/xgboost_algorithm.py, with the variables the image's algorithm mode reads
+(SM_INPUT_TRAINING_CONFIG_FILE, SM_INPUT_DATA_CONFIG_FILE, SM_CHANNEL_*, SM_MODEL_DIR), and
+the algorithm's metric definitions applied to its log as SageMaker applies a built-in
+algorithm's (section 2.9).
+
 A multi-host job learns the XGBoost tracker's loopback address from CHURN_TRACKER_URI, since the
 hosts' names (algo-1, ...) do not resolve on this machine, and its hosts share a private network
 (network.py). So does a job with EnableNetworkIsolation: its hosts reach nothing but each other,
@@ -25,6 +32,7 @@ import time
 from pathlib import Path
 
 from pipelines.local.arns import sagemaker_arn
+from pipelines.local.sagemaker import algorithms
 from pipelines.local.sagemaker.jobs.container import (
     Container,
     Launch,
@@ -198,6 +206,20 @@ def final_metrics(
     return [{"MetricName": k, "Value": v, "Timestamp": time.time()} for k, v in found.items()]
 
 
+def check_algorithm_mode(request: dict[str, Any], version: str) -> None:
+    """What the local XGBoost algorithm cannot do as the image does, refused before anything
+    runs (docs/container-contracts.md section 2.9)."""
+    if not algorithms.saves_with_save_model(version):
+        raise StepFailure(
+            "XGBoost image %s: its algorithm mode pickles the model; the local twin runs the "
+            "algorithm of images 1.3-1 and later (Booster.save_model)" % version
+        )
+    if int(request["ResourceConfig"]["InstanceCount"]) > 1:
+        raise StepFailure("the local XGBoost algorithm trains on one instance (InstanceCount 1)")
+    if request.get("CheckpointConfig"):
+        raise StepFailure("the local XGBoost algorithm does not take a CheckpointConfig")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -219,10 +241,13 @@ def run_training(
     threads = thread_budget(len(hosts))
     hps = request.get("HyperParameters") or {}
     submit = decode_hyperparameter(hps.get("sagemaker_submit_directory", '""'))
-    if not submit:
+    algorithm = algorithms.training_algorithm(request)
+    if algorithm is not None:
+        check_algorithm_mode(request, algorithm)
+    elif not submit:
         raise StepFailure(
             "the training request has no sagemaker_submit_directory: the local "
-            "runner runs script-mode jobs only"
+            "runner runs script-mode jobs and the XGBoost image's algorithm mode only"
         )
     isolated = bool(request.get("EnableNetworkIsolation"))
     checkpoint = request.get("CheckpointConfig")
@@ -264,9 +289,11 @@ def run_training(
         )
         for folder in ("/opt/ml/model", "/opt/ml/output/data", "/opt/ml/output/intermediate"):
             c.path(folder).mkdir(parents=True, exist_ok=True)
-        # Under network isolation the code is a channel's file (/opt/ml/input/data/code/...).
-        code_archive = c.path(submit) if submit.startswith("/opt/ml/") else store.file(submit)
-        unpack(code_archive, c.path("/opt/ml/code"), submit)
+        c.path("/opt/ml/code").mkdir(parents=True, exist_ok=True)
+        if algorithm is None:
+            # Under network isolation the code is a channel's file (/opt/ml/input/data/code/...).
+            code_archive = c.path(submit) if submit.startswith("/opt/ml/") else store.file(submit)
+            unpack(code_archive, c.path("/opt/ml/code"), submit)
         if checkpoint:
             copy_inputs(store, checkpoint["S3Uri"].rstrip("/") + "/", c.path(checkpoint_dir))
         env, user_hps, program = training_env(request, job_name, host, hosts, c, threads, region)
@@ -276,9 +303,17 @@ def run_training(
             env["CHURN_TRACKER_URI"] = tracker
         if checkpoint:
             env["CHURN_CHECKPOINT_DIR"] = str(c.path(checkpoint_dir))
-        module = program[:-3] if program.endswith(".py") else program
-        # The XGBoost image runs the entry point as a module from /opt/ml/code.
-        argv = [sys.executable, "-m", module] + cli_args(user_hps)
+        if algorithm is not None:
+            # What the image's algorithm mode reads (its sm_env_constants).
+            env["SM_INPUT_TRAINING_CONFIG_FILE"] = str(config / "hyperparameters.json")
+            env["SM_INPUT_DATA_CONFIG_FILE"] = str(config / "inputdataconfig.json")
+            env["SM_CHECKPOINT_CONFIG_FILE"] = str(config / "checkpointconfig.json")
+            env["CHURN_XGBOOST_IMAGE_VERSION"] = algorithm  # the image knows its own version
+            argv = [sys.executable, str(algorithms.TRAINER)]
+        else:
+            module = program[:-3] if program.endswith(".py") else program
+            # The XGBoost image runs the entry point as a module from /opt/ml/code.
+            argv = [sys.executable, "-m", module] + cli_args(user_hps)
         launches.append(
             Launch(host, argv, env, c.path("/opt/ml/code"), Path(workdir) / (host + ".log"))
         )
@@ -297,10 +332,11 @@ def run_training(
     tmp = Path(workdir) / "model.tar.gz"
     pack_model([c.path("/opt/ml/model") for c in containers.values()], tmp)
     store.put_file(model_uri, tmp)
-    metrics = final_metrics(
-        request["AlgorithmSpecification"].get("MetricDefinitions", []),
-        [log for _, _, log in results],
-    )
+    definitions = list(request["AlgorithmSpecification"].get("MetricDefinitions") or [])
+    if algorithm is not None:  # a built-in algorithm's own definitions, as SageMaker applies them
+        named = {d["Name"] for d in definitions}
+        definitions += [d for d in algorithms.METRIC_DEFINITIONS if d["Name"] not in named]
+    metrics = final_metrics(definitions, [log for _, _, log in results])
     return dict(
         request,
         TrainingJobName=job_name,

@@ -2,6 +2,9 @@
 made by CreateModel unpacked as the serving container sees it, the input objects copied in, and
 the batch-transform worker run as the container's process.
 
+A model of the XGBoost image with no SAGEMAKER_PROGRAM is served by the image's algorithm-mode
+inference, here inference/xgboost_algorithm.py (algorithms.py; section 3.4).
+
 The worker is the serving layer's (pipelines/serving/batch_transform.py), started by module
 name: the job knows only the command line a container would run.
 """
@@ -13,6 +16,7 @@ import time
 from pathlib import Path
 
 from pipelines.local.arns import sagemaker_arn
+from pipelines.local.sagemaker import algorithms
 from pipelines.local.sagemaker.expressions import as_text
 from pipelines.local.sagemaker.jobs.container import (
     CORES,
@@ -61,7 +65,9 @@ def run_transform(
     if submit.startswith("s3://"):
         unpack(store.file(submit), code_dir, submit)
     program = env_model.get("SAGEMAKER_PROGRAM")
-    if not program or not (code_dir / program).is_file():
+    if algorithms.model_algorithm(container) is not None:
+        code_dir, program = algorithms.SERVING_DIR, algorithms.SERVING_PROGRAM
+    elif not program or not (code_dir / program).is_file():
         raise StepFailure(
             "the model has no inference program (SAGEMAKER_PROGRAM %r in %s)" % (program, code_dir)
         )
