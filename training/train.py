@@ -71,6 +71,9 @@ def parse_args(argv=None):
     p.add_argument("--gamma", type=float, default=4.0)
     p.add_argument("--min_child_weight", type=float, default=6.0)
     p.add_argument("--subsample", type=float, default=0.8)
+    # The share of features each tree sees (XGBoost's default, 1.0, is all of them); the
+    # template's tuning searches it (pipelines/churn/tuning.py).
+    p.add_argument("--colsample_bytree", type=float, default=1.0)
     p.add_argument("--objective", default="binary:logistic")
     p.add_argument("--num_round", type=int, default=100)
     p.add_argument(
@@ -502,6 +505,7 @@ def _train(args, cluster):
         "gamma": args.gamma,
         "min_child_weight": args.min_child_weight,
         "subsample": args.subsample,
+        "colsample_bytree": args.colsample_bytree,
         "objective": args.objective,
         "eval_metric": args.eval_metric.split(","),
         "tree_method": args.tree_method,

@@ -35,6 +35,13 @@ from pipelines.churn.feature_group import offline_store_root
 from pipelines.churn.images import model_monitor_image
 from pipelines.churn.schema_source import SchemaSource
 from pipelines.churn.sdk import quiet_sdk, telemetry_opted_out
+from pipelines.churn.tuning import (
+    MAX_TRIALS,
+    OBJECTIVE,
+    OBJECTIVE_TYPE,
+    SEARCH_SPACE,
+    STRATEGIES,
+)
 
 quiet_sdk()  # before the SDK import: its v2 deprecation warnings are not our users' business
 
@@ -44,9 +51,15 @@ from sagemaker.inputs import TrainingInput  # noqa: E402
 from sagemaker.model import Model  # noqa: E402
 from sagemaker.model_metrics import MetricsSource, ModelMetrics  # noqa: E402
 from sagemaker.network import NetworkConfig  # noqa: E402
+from sagemaker.parameter import ParameterRange  # noqa: E402
 from sagemaker.processing import ProcessingInput, ProcessingOutput, Processor  # noqa: E402
 from sagemaker.session import Session  # noqa: E402
 from sagemaker.transformer import Transformer  # noqa: E402
+from sagemaker.tuner import (  # noqa: E402
+    ContinuousParameter,
+    HyperparameterTuner,
+    IntegerParameter,
+)
 from sagemaker.workflow.condition_step import ConditionStep  # noqa: E402
 from sagemaker.workflow.conditions import (  # noqa: E402
     ConditionEquals,
@@ -79,6 +92,7 @@ from sagemaker.workflow.steps import (  # noqa: E402
     Step,
     TrainingStep,
     TransformStep,
+    TuningStep,
 )
 from sagemaker.xgboost import XGBoost  # noqa: E402
 
@@ -195,6 +209,12 @@ class BuildOptions:
     spot_training: bool = False
     spot_max_wait_seconds: int = 2 * TRAINING_MAX_RUNTIME
     checkpoint_s3_uri: Optional[str] = None
+    # Hyperparameter tuning (pipelines/churn/tuning.py): with N trials, TuneModel (a TuningStep
+    # of N training jobs, `tuning_parallel` at a time) replaces TrainModel, and its best trial's
+    # model is what EvaluateModel scores and RegisterModel registers.
+    tuning_trials: int = 0
+    tuning_parallel: int = 2
+    tuning_strategy: str = "Bayesian"
 
     def __post_init__(self) -> None:
         batch_input = self.batch_input
@@ -216,6 +236,17 @@ class BuildOptions:
             raise ValueError(
                 "spot_max_wait_seconds %s: at least the training's MaxRuntimeInSeconds (%d)"
                 % (self.spot_max_wait_seconds, TRAINING_MAX_RUNTIME)
+            )
+
+        if not 0 <= int(self.tuning_trials) <= MAX_TRIALS:
+            raise ValueError(
+                "tuning_trials %s: 0 (no tuning) to %d" % (self.tuning_trials, MAX_TRIALS)
+            )
+        if not 1 <= int(self.tuning_parallel) <= 10:
+            raise ValueError("tuning_parallel %s: 1 to 10 trials at a time" % self.tuning_parallel)
+        if self.tuning_strategy not in STRATEGIES:
+            raise ValueError(
+                "tuning_strategy %r: one of %s" % (self.tuning_strategy, ", ".join(STRATEGIES))
             )
 
     @property
@@ -318,6 +349,7 @@ def get_pipeline(
             security=JobSecurity(options),
             pipeline_name=pipeline_name,
             model_package_group_name=model_package_group_name or source.schema.model_package_group,
+            tuning=options if options.tuning_trials else None,
         )
     )
 
@@ -448,6 +480,7 @@ class ChurnBuild:
     security: JobSecurity
     pipeline_name: str
     model_package_group_name: str
+    tuning: Optional[BuildOptions] = None  # the options whose tuning_trials is above 0
 
 
 def _parameters(build: ChurnBuild) -> dict[str, Parameter]:
@@ -821,9 +854,9 @@ class _Steps(_DataSteps):
     """The steps of one build, each built by its own method: the table's (_DataSteps) and the
     model's (training, evaluation, the serving model, registration, batch scoring)."""
 
-    def train(self, preprocess: ProcessingStep) -> TrainingStep:
-        """TrainModel: XGBoost framework estimator in script mode; code from a content-hashed
-        tarball."""
+    def _estimator(self, preprocess: ProcessingStep) -> tuple[XGBoost, dict[str, TrainingInput]]:
+        """XGBoost framework estimator in script mode (code from a content-hashed tarball),
+        and its channels."""
         b, p = self.b, self.p
 
         def split_uri(name: str) -> PipelineVariable:
@@ -871,11 +904,45 @@ class _Steps(_DataSteps):
             # An isolated serving container cannot fetch its code: train.py packs it into the
             # model as code/, where SAGEMAKER_SUBMIT_DIRECTORY then points.
             channels["inference"] = TrainingInput(b.bundles["inference"].uri(b.bucket, b.prefix))
-        with telemetry_opted_out(b.session):
+        return estimator, channels
+
+    def train(self, preprocess: ProcessingStep) -> TrainingStep:
+        """TrainModel: one training job with the parameters' hyperparameters."""
+        estimator, channels = self._estimator(preprocess)
+        with telemetry_opted_out(self.b.session):
             train_args = estimator.fit(inputs=channels)
         return TrainingStep(
             name="TrainModel", step_args=train_args, cache_config=CACHE, retry_policies=RETRY
         )
+
+    def tune(self, preprocess: ProcessingStep, options: BuildOptions) -> TuningStep:
+        """TuneModel: a hyperparameter tuning job over pipelines/churn/tuning.py's search space,
+        its trials the TrainModel job with the tuned hyperparameters in place of the
+        parameters'. (Retry policies: SageMaker retries a tuning job's trials itself.)"""
+        estimator, channels = self._estimator(preprocess)
+        ranges: dict[Union[str, PipelineVariable], ParameterRange] = {
+            name: (IntegerParameter if kind == "Integer" else ContinuousParameter)(
+                low, high, scaling_type=scaling
+            )
+            for name, (kind, low, high, scaling) in SEARCH_SPACE.items()
+        }
+        tuner = HyperparameterTuner(
+            estimator,
+            objective_metric_name=OBJECTIVE,
+            objective_type=OBJECTIVE_TYPE,
+            hyperparameter_ranges=ranges,
+            metric_definitions=[{"Name": OBJECTIVE, "Regex": VALIDATION_AUC_REGEX}],
+            strategy=options.tuning_strategy,
+            max_jobs=int(options.tuning_trials),
+            max_parallel_jobs=int(options.tuning_parallel),
+            base_tuning_job_name="%s-tune" % self.b.prefix,
+            random_seed=0,  # the same trials on every run of the same build
+        )
+        with telemetry_opted_out(self.b.session):
+            # A fixed name: the SDK would otherwise put a timestamped one in the static
+            # hyperparameters (sagemaker_job_name), and the step's cache key would never repeat.
+            tune_args = tuner.fit(inputs=channels, job_name="%s-tune" % self.b.prefix)
+        return TuningStep(name="TuneModel", step_args=tune_args, cache_config=CACHE)
 
     def evaluate(
         self, preprocess: ProcessingStep, model_data: PipelineVariable, report: PropertyFile
@@ -1058,8 +1125,15 @@ def _build(build: ChurnBuild) -> "ChurnPipeline":
             after.append(dataset)
     preprocess = steps.preprocess(validate, table)
     baseline_shards, baseline = steps.baseline(validate, table)
-    train = steps.train(preprocess)
-    model_data = train.properties.ModelArtifacts.S3ModelArtifacts
+    train: Union[TrainingStep, TuningStep]
+    if build.tuning:
+        train = steps.tune(preprocess, build.tuning)
+        model_data = train.get_top_model_s3_uri(
+            top_k=0, s3_bucket=build.bucket, prefix="%s/models" % build.prefix
+        )
+    else:
+        train = steps.train(preprocess)
+        model_data = train.properties.ModelArtifacts.S3ModelArtifacts
     report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
     evaluate = steps.evaluate(preprocess, model_data, report)
     evaluation_json = Join(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 from pipelines.churn.feature_group import DEFAULT_NAME as DEFAULT_GROUP
 from pipelines.churn.schema_source import SchemaSource
+from pipelines.churn.tuning import MAX_TRIALS, STRATEGIES
 from pipelines.cli.common import (
     add_generated_data,
     add_home,
@@ -30,6 +31,12 @@ if TYPE_CHECKING:
 
 
 def cmd_run(args: argparse.Namespace, ws: "Workspace") -> int:
+    if args.kwargs and not args.module_name:
+        raise UserError("--kwargs gives get_pipeline() arguments to the --module-name pipeline")
+    if args.module_name:
+        from pipelines.cli.run_module import cmd_run_module
+
+        return cmd_run_module(args, ws)
     source = SchemaSource(args.schema)  # a wrong schema fails here, before anything starts
     data = data_or_generated(args, ws, allow_s3=True, allow_folder=True)
     if not data.startswith("s3://"):
@@ -64,6 +71,7 @@ def cmd_run(args: argparse.Namespace, ws: "Workspace") -> int:
             spot=args.spot,
             network_isolation=args.network_isolation,
             group=args.group,
+            tuning={"trials": args.tune, "strategy": args.tune_strategy},
         )
     except FileNotFoundError as e:
         raise UserError(str(e))
@@ -235,6 +243,17 @@ def cmd_run_scripts(args: argparse.Namespace, ws: "Workspace") -> int:
     return 0
 
 
+def trial_count(text: str) -> int:
+    """An argparse type: --tune's number of trials."""
+    try:
+        trials = int(text)
+    except ValueError:
+        trials = -1
+    if not 0 <= trials <= MAX_TRIALS:
+        raise argparse.ArgumentTypeError("%r: a number of trials from 0 to %d" % (text, MAX_TRIALS))
+    return trials
+
+
 def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("run", help="run the pipeline definition locally (no Docker, no AWS)")
     p.add_argument(
@@ -288,6 +307,27 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
         action="store_true",
         help="the jobs that need no network run without one, as SageMaker isolates them",
     )
+    p.add_argument(
+        "--tune",
+        type=trial_count,
+        default=0,
+        metavar="TRIALS",
+        help="tune the hyperparameters with this many training jobs (TuneModel, a TuningStep, "
+        "in place of TrainModel; pipelines/churn/tuning.py) and evaluate and register the best",
+    )
+    p.add_argument(
+        "--tune-strategy",
+        choices=STRATEGIES,
+        default="Bayesian",
+        help="with --tune: the tuning job's search strategy (default: %(default)s)",
+    )
+    p.add_argument(
+        "--module-name",
+        help="run another pipeline: the module whose get_pipeline() builds it, as "
+        "run-pipeline --module-name takes it (e.g. pipelines.abalone.pipeline); the churn "
+        "options above do not apply, --param sets its parameters (file://PATH stages a file)",
+    )
+    p.add_argument("--kwargs", help="with --module-name: JSON object of get_pipeline() arguments")
     add_home(p)
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
     add_generated_data(p)

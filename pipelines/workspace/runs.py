@@ -117,13 +117,15 @@ class Runs(object):
         spot: bool = False,
         network_isolation: bool = False,
         group: Optional[str] = None,
+        tuning: Optional[Dict[str, Any]] = None,
     ) -> RunResult:
         """Build (or reuse) the definition, stage code and data, execute. `batch_input` (a CSV
         file or an s3:// URI in the local store) adds the batch-scoring steps and is what they
         score. `feature_store` ({"ingest", "train", "group", "as_of"}) adds the Feature Store
         steps, run against the home's local feature store. `spot` and `network_isolation`
         are get_pipeline's spot_training and network_isolation; `group` its
-        model_package_group_name (default: the schema's)."""
+        model_package_group_name (default: the schema's); `tuning` its tuning_* options
+        ({"trials": N, "strategy": ...}: TuneModel in place of TrainModel)."""
         ws = self.ws
         started = time.time()
         source = schema if isinstance(schema, SchemaSource) else SchemaSource(schema)
@@ -137,6 +139,9 @@ class Runs(object):
             options["network_isolation"] = True
         if group:
             options["model_package_group_name"] = group
+        if tuning and tuning.get("trials"):
+            options["tuning_trials"] = int(tuning["trials"])
+            options["tuning_strategy"] = tuning.get("strategy") or "Bayesian"
         parameters = dict(parameters or {})
         server = None
         if feature_store and (feature_store.get("ingest") or feature_store.get("train")):

@@ -550,8 +550,8 @@ def test_unsupported_steps_and_parameters_are_refused_up_front(home):
         "reply through SendPipelineExecutionStepSuccess",
     ]
     # A Lambda step names a function, and needs the home's Lambda twin (the workspace's).
-    lam = {"Name": "Decide", "Type": "Lambda", "Arguments": {}, "FunctionArn": "f"}
-    with pytest.raises(PipelineError, match=r"step Decide \(type Lambda\): FunctionArn 'f' is"):
+    lam = {"Name": "Decide", "Type": "Lambda", "Arguments": {}, "FunctionArn": "arn:aws:s3:::b"}
+    with pytest.raises(PipelineError, match=r"step Decide \(type Lambda\): FunctionArn 'arn:aws"):
         run_definition(home, definition(processing_step(), lam), "X")
     lam["FunctionArn"] = "arn:aws:lambda:us-east-1:123456789012:function:decide"
     with pytest.raises(PipelineError, match=r"\(type Lambda\): .* no Lambda twin attached"):

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from pipelines.churn.bundles import CodeBundle, deterministic_tarball
+from pipelines.churn.tuning import SEARCH_SPACE
 from pipelines.cli.template import run_command
 from pipelines.get_pipeline_definition import main
 
@@ -158,6 +159,8 @@ def built(user_folder):
         feature_isolated=json.dumps(dict(json.loads(FEATURE_KWARGS), network_isolation=True)),
         no_id=json.dumps(dict(json.loads(KWARGS), schema="bigml", ingest_features=True)),
         user_schema=user_schema_command(user_folder),
+        tuned=json.dumps(dict(json.loads(KWARGS), tuning_trials=20, tuning_strategy="Random")),
+        too_many_trials=json.dumps(dict(json.loads(KWARGS), tuning_trials=101)),
     )
 
 
@@ -247,6 +250,47 @@ def check_references(definition):
                 assert steps[name]["Type"] == "Model", ref
         else:
             assert ref.startswith("Execution."), ref
+
+
+def test_tuning_trains_through_a_tuning_step_whose_best_model_is_evaluated_and_registered(built):
+    tuned = succeeded(built["tuned"])
+    check_references(tuned)
+    steps = all_steps(json.loads(tuned))
+    assert "TrainModel" not in steps and steps["TuneModel"]["Type"] == "Tuning"
+    config = steps["TuneModel"]["Arguments"]["HyperParameterTuningJobConfig"]
+    assert config["Strategy"] == "Random"
+    assert config["ResourceLimits"] == {"MaxNumberOfTrainingJobs": 20, "MaxParallelTrainingJobs": 2}
+    assert config["HyperParameterTuningJobObjective"] == {
+        "Type": "Maximize",
+        "MetricName": "validation:auc",
+    }
+    ranges = config["ParameterRanges"]
+    tuned_names = {r["Name"] for kind in ranges.values() for r in kind}
+    assert tuned_names == set(SEARCH_SPACE)
+    static = steps["TuneModel"]["Arguments"]["TrainingJobDefinition"]["StaticHyperParameters"]
+    assert not tuned_names & set(static)  # a tuned hyperparameter is never also static
+    assert static["sagemaker_job_name"] == '"churn-tune"'  # no timestamp: the cache key repeats
+    best = {
+        "Std:Join": {
+            "On": "/",
+            "Values": [
+                "s3:/",
+                "review-bucket",
+                "churn/models",
+                {"Get": "Steps.TuneModel.TrainingJobSummaries[0].TrainingJobName"},
+                "output/model.tar.gz",
+            ],
+        }
+    }
+    evaluate = steps["EvaluateModel"]["Arguments"]["ProcessingInputs"]
+    assert [i["S3Input"]["S3Uri"] for i in evaluate if i["InputName"] == "model"] == [best]
+    register = steps["RegisterModel-RegisterModel"]["Arguments"]["InferenceSpecification"][
+        "Containers"
+    ]
+    assert register[0]["ModelDataUrl"] == best
+    failed = built["too_many_trials"]
+    assert failed.returncode != 0
+    assert "tuning_trials 101: 0 (no tuning) to 100" in failed.stderr
 
 
 def test_without_batch_input_there_is_no_batch_scoring(definition):
