@@ -217,10 +217,20 @@ class S3Client(TwinClient):
 
     # ------------------------------------------------------------------ boto3's transfers
 
-    def upload_file(self, Filename: str, Bucket: str, Key: str, **_: Any) -> None:  # noqa: N803
-        """boto3's managed upload (one PutObject here: the file is copied, never loaded)."""
+    def upload_file(
+        self,
+        Filename: str,  # noqa: N803
+        Bucket: str,  # noqa: N803
+        Key: str,  # noqa: N803
+        ExtraArgs: Optional[Dict[str, Any]] = None,  # noqa: N803
+        **_: Any,
+    ) -> None:
+        """boto3's managed upload (one PutObject here: the file is copied, never loaded);
+        ExtraArgs the local store cannot keep (an ACL, a KMS key, ...) are refused as
+        put_object refuses them."""
         op = "PutObject"
         self._request(op, {"Bucket": Bucket, "Key": Key})
+        self._supported(op, dict(ExtraArgs or {}))
         self._path(op, Bucket, Key)
         try:
             self.store.put_file("s3://%s/%s" % (Bucket, Key), Filename)
@@ -239,9 +249,7 @@ class S3Client(TwinClient):
     # ------------------------------------------------------------------ helpers
 
     def _supported(self, op: str, request: Dict[str, Any]) -> None:
-        given = [m for m in UNSUPPORTED if request.get(m)]
-        if request.get("ServerSideEncryption") == "aws:kms":
-            given.append("ServerSideEncryption=aws:kms")
+        given = unsupported(request)
         if given:
             raise client_error(
                 op,
@@ -316,6 +324,14 @@ class _ObjectFile(object):
 
     def close(self) -> None:
         self._file.close()
+
+
+def unsupported(request: Dict[str, Any]) -> List[str]:
+    """The members of a request whose effect the local store cannot give (see UNSUPPORTED)."""
+    given = [m for m in UNSUPPORTED if request.get(m)]
+    if str(request.get("ServerSideEncryption", "")).startswith("aws:kms"):
+        given.append("ServerSideEncryption=%s" % request["ServerSideEncryption"])
+    return given
 
 
 def _etag(path: Path) -> str:
