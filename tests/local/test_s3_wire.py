@@ -12,12 +12,14 @@ by unmodified boto3, the SageMaker SDK and raw requests, written from the S3 API
   https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming-trailers.html and
   https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
 
-The last test runs one scenario against the wire layer and a moto server and compares what
+Every test runs in this process (the server on a thread) and is marked fast, but the last one:
+it runs one scenario against the wire layer and a moto server and compares what
 boto3 hands back."""
 
 import base64
 import hashlib
 import http.client
+import io
 import os
 import re
 import zlib
@@ -88,6 +90,7 @@ def md5_etag(data):
 # ---------------------------------------------------------------- objects
 
 
+@pytest.mark.fast
 def test_put_get_head_answer_what_s3_answers(s3):
     data = b"churn,label\n1,0\n"
     put = s3.put_object(Bucket="wire", Key="data/train.csv", Body=data)
@@ -103,6 +106,7 @@ def test_put_get_head_answer_what_s3_answers(s3):
     assert head["LastModified"] == got["LastModified"]
 
 
+@pytest.mark.fast
 def test_put_answers_the_flexible_checksum_back(s3):
     """botocore 1.36+ sends a CRC32 by default (x-amz-checksum-crc32 over http); S3 answers it
     back."""
@@ -114,6 +118,7 @@ def test_put_answers_the_flexible_checksum_back(s3):
     assert sha["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(data).digest()).decode()
 
 
+@pytest.mark.fast
 def test_range_get(s3):
     s3.put_object(Bucket="wire", Key="range", Body=b"0123456789")
     part = s3.get_object(Bucket="wire", Key="range", Range="bytes=2-5")
@@ -129,6 +134,7 @@ def test_range_get(s3):
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 416
 
 
+@pytest.mark.fast
 def test_conditional_get(s3):
     etag = s3.put_object(Bucket="wire", Key="cond", Body=b"c")["ETag"]
     assert s3.get_object(Bucket="wire", Key="cond", IfMatch=etag)["Body"].read() == b"c"
@@ -140,6 +146,7 @@ def test_conditional_get(s3):
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
 
 
+@pytest.mark.fast
 def test_copy_delete_and_delete_objects(s3):
     s3.put_object(Bucket="wire", Key="copy/src", Body=b"abc")
     copied = s3.copy_object(
@@ -161,6 +168,7 @@ def test_copy_delete_and_delete_objects(s3):
     assert "Deleted" not in quiet
 
 
+@pytest.mark.fast
 def test_list_objects_v2_pages_and_common_prefixes(s3):
     keys = ["ls/a/1", "ls/a/2", "ls/b/1", "ls/c", "ls/d", "ls/e", "ls/f key+ü"]
     for key in keys:
@@ -183,6 +191,7 @@ def test_list_objects_v2_pages_and_common_prefixes(s3):
     assert sizes["ls/f key+ü"] == len("ls/f key+ü".encode())
 
 
+@pytest.mark.fast
 def test_list_objects_v1_markers(s3):
     """ListObjects (v1): Marker, and NextMarker when a delimiter is given."""
     keys = ["v1/%d" % i for i in range(5)]
@@ -199,6 +208,7 @@ def test_list_objects_v1_markers(s3):
     assert [o["Key"] for p in pages for o in p["Contents"]] == keys
 
 
+@pytest.mark.fast
 def test_buckets(s3):
     s3.create_bucket(Bucket="wire-two")
     names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
@@ -213,6 +223,7 @@ def test_buckets(s3):
 # ---------------------------------------------------------------- multipart
 
 
+@pytest.mark.fast
 def test_multipart_upload_file_and_download_file(s3, tmp_path):
     data = os.urandom(12 * MB)
     source = tmp_path / "big.bin"
@@ -229,6 +240,7 @@ def test_multipart_upload_file_and_download_file(s3, tmp_path):
     assert target.read_bytes() == data
 
 
+@pytest.mark.fast
 def test_multipart_refusals(s3):
     upload = s3.create_multipart_upload(Bucket="wire", Key="mp")["UploadId"]
     small = s3.upload_part(Bucket="wire", Key="mp", UploadId=upload, PartNumber=1, Body=b"a")
@@ -264,6 +276,9 @@ def test_multipart_refusals(s3):
     )
     assert s3.get_object(Bucket="wire", Key="mp")["Body"].read() == b"b"
     assert one["ETag"].endswith('-1"')
+    assert s3.head_object(Bucket="wire", Key="mp")["ETag"] == one["ETag"]
+    s3.put_object(Bucket="wire", Key="mp", Body=b"b")  # replaced: its ETag is an MD5 again
+    assert s3.head_object(Bucket="wire", Key="mp")["ETag"] == md5_etag(b"b")
     with pytest.raises(ClientError) as e:  # completed: the upload is gone
         s3.abort_multipart_upload(Bucket="wire", Key="mp", UploadId=upload)
     assert code_of(e) == "NoSuchUpload"
@@ -277,6 +292,7 @@ def test_multipart_refusals(s3):
 # ---------------------------------------------------------------- errors
 
 
+@pytest.mark.fast
 def test_errors_are_s3s_codes(s3, server):
     with pytest.raises(ClientError) as e:
         s3.get_object(Bucket="wire", Key="missing")
@@ -321,6 +337,7 @@ def test_errors_are_s3s_codes(s3, server):
     assert status == 405 and b"<Code>MethodNotAllowed</Code>" in body
 
 
+@pytest.mark.fast
 def test_put_needs_content_length_and_bounded_headers(server):
     url = urlsplit(server.url)
     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
@@ -333,6 +350,7 @@ def test_put_needs_content_length_and_bounded_headers(server):
     assert status == 400 and b"RequestHeaderSectionTooLarge" in body
 
 
+@pytest.mark.fast
 def test_digests_are_checked(server, s3):
     data = b"digest me"
     status, _, body = raw(server, "PUT", "/wire/d", data, {"Content-MD5": base64.b64encode(hashlib.md5(b"other").digest()).decode()})  # fmt: skip
@@ -358,6 +376,7 @@ def _aws_chunked(data, trailer, size=4, signed=False):
     return out + b"\r\n"
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("signed", [False, True])
 def test_aws_chunked_body_with_a_trailing_checksum(server, s3, signed):
     """What botocore sends over https (and the CLI may send): Content-Encoding: aws-chunked,
@@ -381,6 +400,85 @@ def test_aws_chunked_body_with_a_trailing_checksum(server, s3, signed):
     assert s3.get_object(Bucket="wire", Key="chunked")["Body"].read() == data
 
 
+@pytest.mark.fast
+def test_botocores_own_aws_chunked_encoding(server, s3):
+    """The framing botocore writes for a trailing checksum (its AwsChunkedWrapper, used over
+    https), decoded here: several chunks, a CRC32 and a SHA256 trailer."""
+    from botocore.httpchecksum import AwsChunkedWrapper, Crc32Checksum, Sha256Checksum
+
+    data = os.urandom(300_000)
+    for checksum, name in ((Crc32Checksum, "crc32"), (Sha256Checksum, "sha256")):
+        wrapper = AwsChunkedWrapper(
+            io.BytesIO(data), checksum_cls=checksum,
+            checksum_name="x-amz-checksum-" + name, chunk_size=64 * 1024,
+        )  # fmt: skip
+        body = wrapper.read()
+        headers = {
+            "Content-Encoding": "aws-chunked",
+            "x-amz-decoded-content-length": str(len(data)),
+            "x-amz-trailer": "x-amz-checksum-" + name,
+            "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        }
+        status, answer, _ = raw(server, "PUT", "/wire/botocore-chunked", body, headers)
+        assert status == 200, name
+        expected = checksum()
+        expected.update(data)
+        assert answer["x-amz-checksum-" + name] == expected.b64digest()
+        assert s3.get_object(Bucket="wire", Key="botocore-chunked")["Body"].read() == data
+    short = dict(headers, **{"x-amz-decoded-content-length": str(len(data) + 1)})
+    status, _, answer_body = raw(server, "PUT", "/wire/botocore-chunked", body, short)
+    assert status == 400 and b"IncompleteBody" in answer_body
+
+
+@pytest.mark.fast
+def test_refused_before_the_body_is_sent(s3):
+    """botocore sends `Expect: 100-continue` with a large PutObject: a request refused before
+    its body is read (NoSuchBucket, NotImplemented) is answered without waiting for the body,
+    and the client's next call works."""
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket="no-such-bucket", Key="k", Body=b"x" * (6 * MB))
+    assert code_of(e) == "NoSuchBucket"
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket="wire", Key="k", Body=b"x" * (6 * MB), ACL="private")
+    assert code_of(e) == "NotImplemented"
+    s3.put_object(Bucket="wire", Key="after", Body=b"x" * (2 * MB))
+    assert s3.head_object(Bucket="wire", Key="after")["ContentLength"] == 2 * MB
+
+
+@pytest.mark.fast
+def test_hostile_requests_get_s3_error_answers(server):
+    """Whatever arrives gets an S3 XML error, never an HTML page or a dropped connection."""
+    cases = [
+        ("PUT", "/wire/te", b"", {"Transfer-Encoding": "chunked"}, 501, b"NotImplemented"),
+        ("PUT", "/wire/cl", b"x", {"Content-Length": "1x"}, 400, b"InvalidArgument"),
+        ("GET", "/wire/k?acl", b"", {}, 501, b"NotImplemented"),
+        ("GET", "/wire?versions", b"", {}, 501, b"NotImplemented"),
+        ("POST", "/wire?delete", b"<not xml", {}, 400, b"MalformedXML"),
+        ("POST", "/wire/k", b"", {}, 501, b"NotImplemented"),
+        ("DELETE", "/", b"", {}, 405, b"MethodNotAllowed"),
+        ("GET", "/wire?max-keys=lots", b"", {}, 400, b"InvalidArgument"),
+        ("GET", "/" + "a" * 70000, b"", {}, 400, b"<Error>"),
+    ]
+    for method, path, body, headers, status, marker in cases:
+        url = urlsplit(server.url)
+        connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+        connection.putrequest(method, path, skip_accept_encoding=True)
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        if "Content-Length" not in headers and "Transfer-Encoding" not in headers:
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        answer = response.read()
+        connection.close()
+        assert (response.status, marker in answer) == (status, True), (
+            method,
+            path[:40],
+            answer[:200],
+        )
+
+
+@pytest.mark.fast
 def test_keys_cannot_leave_the_store(server, s3, home):
     for key in ("../escape", "a/../../escape", "/abs"):
         with pytest.raises(ClientError) as e:
@@ -393,6 +491,108 @@ def test_keys_cannot_leave_the_store(server, s3, home):
     assert not (home / "escape").exists() and not (home / "s3" / "escape").exists()
 
 
+@pytest.mark.fast
 def test_binds_loopback_unless_asked(home):
     with pytest.raises(ValueError):
         S3Server(home, host="0.0.0.0")
+
+
+# ---------------------------------------------------------------- the SageMaker SDK
+
+
+@pytest.mark.fast
+def test_sagemaker_sdk_upload_data_and_s3_downloader(server, s3, tmp_path, monkeypatch):
+    """The SDK's own S3 helpers, unchanged, with only AWS_ENDPOINT_URL_S3 pointing here."""
+    os.environ.setdefault(
+        "SAGEMAKER_SUPPRESS_V2_WARNING", "1"
+    )  # as tests/local/test_lambda_step.py
+    from sagemaker.s3 import S3Downloader, S3Uploader
+    from sagemaker.session import Session
+
+    for name, value in server.environment().items():
+        monkeypatch.setenv(name, value)
+    s3.create_bucket(Bucket="sdk-bucket")
+    boto_session = boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    session = Session(boto_session=boto_session, default_bucket="sdk-bucket")
+    folder = tmp_path / "data"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "train.csv").write_text("a,b\n1,2\n")
+    (folder / "sub" / "big.bin").write_bytes(os.urandom(6 * MB))  # over 5 MB
+    uri = session.upload_data(str(folder), bucket="sdk-bucket", key_prefix="inputs")
+    assert uri == "s3://sdk-bucket/inputs"
+    listed = S3Downloader.list(uri, sagemaker_session=session)
+    assert sorted(listed) == [
+        "s3://sdk-bucket/inputs/sub/big.bin",
+        "s3://sdk-bucket/inputs/train.csv",
+    ]
+    assert S3Downloader.read_file(uri + "/train.csv", sagemaker_session=session) == "a,b\n1,2\n"
+    S3Uploader.upload_string_as_file_body("hello", uri + "/hello.txt", sagemaker_session=session)
+    back = tmp_path / "back"
+    S3Downloader.download(uri, str(back), sagemaker_session=session)
+    assert (back / "train.csv").read_text() == "a,b\n1,2\n"
+    assert (back / "sub" / "big.bin").read_bytes() == (folder / "sub" / "big.bin").read_bytes()
+    assert (back / "hello.txt").read_text() == "hello"
+
+
+# ---------------------------------------------------------------- the same as moto's S3
+
+
+def _scenario(client, bucket, tmp_path):
+    """What boto3 hands back for one scenario, without what differs by nature (dates, request
+    ids, owners)."""
+    seen = {}
+    client.create_bucket(Bucket=bucket)
+    seen["put"] = client.put_object(Bucket=bucket, Key="a/one.txt", Body=b"one")["ETag"]
+    client.put_object(Bucket=bucket, Key="a/b/two.txt", Body=b"two" * 100)
+    client.put_object(Bucket=bucket, Key="c.txt", Body=b"")
+    data = hashlib.sha256(b"seed").digest() * (12 * MB // 32)
+    (tmp_path / "big.bin").write_bytes(data)
+    client.upload_file(str(tmp_path / "big.bin"), bucket, "big.bin", Config=TRANSFER)
+    head = client.head_object(Bucket=bucket, Key="big.bin")
+    seen["multipart"] = (head["ETag"], head["ContentLength"])
+    listing = client.list_objects_v2(Bucket=bucket)
+    seen["keys"] = [(o["Key"], o["Size"], o["ETag"]) for o in listing["Contents"]]
+    grouped = client.list_objects_v2(Bucket=bucket, Delimiter="/", MaxKeys=2)
+    seen["grouped"] = (
+        [o["Key"] for o in grouped.get("Contents", [])],
+        [p["Prefix"] for p in grouped.get("CommonPrefixes", [])],
+        grouped["IsTruncated"],
+        grouped["KeyCount"],
+    )
+    seen["range"] = client.get_object(Bucket=bucket, Key="a/b/two.txt", Range="bytes=3-8")[
+        "Body"
+    ].read()
+    copied = client.copy_object(
+        Bucket=bucket, Key="copy.txt", CopySource={"Bucket": bucket, "Key": "a/one.txt"}
+    )
+    seen["copy"] = copied["CopyObjectResult"]["ETag"]
+    deleted = client.delete_objects(
+        Bucket=bucket, Delete={"Objects": [{"Key": "copy.txt"}, {"Key": "c.txt"}]}
+    )
+    seen["deleted"] = sorted(d["Key"] for d in deleted["Deleted"])
+    errors = []
+    for call in (
+        lambda: client.get_object(Bucket=bucket, Key="nope"),
+        lambda: client.head_object(Bucket=bucket, Key="nope"),
+        lambda: client.get_object(Bucket=bucket + "-none", Key="k"),
+        lambda: client.list_objects_v2(Bucket=bucket + "-none"),
+        lambda: client.get_object(Bucket=bucket, Key="a/one.txt", Range="bytes=50-"),
+    ):
+        with pytest.raises(ClientError) as e:
+            call()
+        errors.append((code_of(e), e.value.response["ResponseMetadata"]["HTTPStatusCode"]))
+    seen["errors"] = errors
+    target = tmp_path / "back.bin"
+    client.download_file(bucket, "big.bin", str(target), Config=TRANSFER)
+    seen["download"] = hashlib.md5(target.read_bytes()).hexdigest()
+    return seen
+
+
+def test_boto3_sees_what_it_sees_on_moto(server, moto_server, tmp_path):
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "moto").mkdir()
+    ours = _scenario(s3_client(server.url), "same-scenario", tmp_path / "ours")
+    theirs = _scenario(s3_client(moto_server), "same-scenario", tmp_path / "moto")
+    assert ours == theirs

@@ -52,6 +52,6 @@ class S3Error(Exception):
 def not_implemented(what: str) -> S3Error:
     return S3Error(
         "NotImplemented",
-        "A header or query you provided implies functionality that is not implemented: %s "
-        "(the local S3 store does not keep it)" % what,
+        "A header or query you provided implies functionality that is not implemented by "
+        "the local S3 store: %s" % what,
     )
