@@ -3,7 +3,8 @@
 routed by method, path and subresource as the S3 API reference lays them out; a subresource or
 header the local store cannot honour is NotImplemented (501), a method the resource does not
 have MethodNotAllowed (405). Failures of the twin come back as its ClientError's code and
-status, in S3's XML error body (a HEAD's status alone)."""
+status, in S3's XML error body (a HEAD's status alone). No signature is verified: any
+credentials are accepted (docs/adr/0014)."""
 
 from typing import BinaryIO, Dict, Mapping, Set
 from urllib.parse import parse_qs, unquote, urlsplit
