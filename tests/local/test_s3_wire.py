@@ -492,6 +492,27 @@ def test_keys_cannot_leave_the_store(server, s3, home):
 
 
 @pytest.mark.fast
+def test_a_stalled_body_is_a_request_timeout(home):
+    """A client that stops sending before its Content-Length is answered RequestTimeout
+    (400) once the server's idle time passes, and its connection closed."""
+    import socket
+
+    with S3Server(home, idle_seconds=0.5) as server:
+        s3_client(server.url).create_bucket(Bucket="stall")
+        url = urlsplit(server.url)
+        with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+            sock.sendall(b"PUT /stall/stalled HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+            answer = b""
+            while True:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                answer += data
+    assert answer.startswith(b"HTTP/1.1 400") and b"<Code>RequestTimeout</Code>" in answer
+    assert b"Connection: close" in answer
+
+
+@pytest.mark.fast
 def test_binds_loopback_unless_asked(home):
     with pytest.raises(ValueError):
         S3Server(home, host="0.0.0.0")

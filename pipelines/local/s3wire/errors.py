@@ -26,6 +26,7 @@ STATUS = {
     "NotImplemented": 501,
     "PreconditionFailed": 412,
     "RequestHeaderSectionTooLarge": 400,
+    "RequestTimeout": 400,
     "XAmzContentSHA256Mismatch": 400,
 }
 

@@ -47,12 +47,14 @@ class Uploads(object):
 
     def folder_of(self, bucket: str, key: str, upload_id: str) -> Path:
         """An open upload's folder, or NoSuchUpload (also for an id of another object)."""
+        known = None
         folder = self.folder / upload_id
-        try:
-            known = json.loads((folder / "upload.json").read_text("utf-8"))
-        except (OSError, ValueError):
-            known = None
-        if not UPLOAD_ID.match(upload_id) or known != {"bucket": bucket, "key": key}:
+        if UPLOAD_ID.match(upload_id):  # checked first: the id becomes a path
+            try:
+                known = json.loads((folder / "upload.json").read_text("utf-8"))
+            except (OSError, ValueError):
+                pass
+        if known != {"bucket": bucket, "key": key}:
             raise S3Error(
                 "NoSuchUpload",
                 "The specified upload does not exist. The upload ID may be invalid, or the "

@@ -155,18 +155,31 @@ class _Bounded(object):
 
     def read(self, n: int) -> bytes:
         n = min(n, self.left)
-        data = self.stream.read(n) if n else b""
+        data = _timed(lambda: self.stream.read(n)) if n else b""
         if len(data) < n:
             raise S3Error("IncompleteBody", "the request body ended before its Content-Length")
         self.left -= len(data)
         return data
 
     def readline(self) -> bytes:
-        line = self.stream.readline(min(LINE, self.left))
+        line = _timed(lambda: self.stream.readline(min(LINE, self.left)))
         self.left -= len(line)
         if not line.endswith(b"\n"):
             raise S3Error("IncompleteBody", "an aws-chunked line is cut short or too long")
         return line
+
+
+def _timed(read: Callable[[], bytes]) -> bytes:
+    """A read of the client's body; a client silent past the server's idle time is S3's
+    RequestTimeout."""
+    try:
+        return read()
+    except TimeoutError:
+        raise S3Error(
+            "RequestTimeout",
+            "Your socket connection to the server was not read from or written to within the "
+            "timeout period.",
+        ) from None
 
 
 def _plain(raw: _Bounded, out: BinaryIO, hashes: Dict[str, _Hash]) -> tuple[int, Dict[str, str]]:

@@ -36,6 +36,7 @@ class S3Server(object):
         host: str = "127.0.0.1",
         port: int = 0,
         allow_remote: bool = False,
+        idle_seconds: float = IDLE_SECONDS,
     ) -> None:
         if not _loopback(host) and not allow_remote:
             raise ValueError(
@@ -44,7 +45,7 @@ class S3Server(object):
             )
         client = home if isinstance(home, S3Client) else S3Client(Store(home))
         self.wire = S3Wire(client)
-        self.httpd = _Server((host, port), _handler(self.wire))
+        self.httpd = _Server((host, port), _handler(self.wire, idle_seconds))
         bound_host, bound_port = self.httpd.server_address[:2]
         self.url = "http://%s:%d" % (str(bound_host), bound_port)
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="s3-wire", daemon=True)
@@ -100,6 +101,7 @@ class _Body(object):
         self.left = length
         self.expect = expect
         self.started = False
+        self.broken = False  # a read failed (timed out, reset): where the body ends is unknown
 
     def _start(self) -> None:
         if self.expect and not self.started:
@@ -110,22 +112,30 @@ class _Body(object):
     def read(self, n: int = -1) -> bytes:
         self._start()
         n = self.left if n < 0 else min(n, self.left)
-        data = self.handler.rfile.read(n) if n else b""
+        try:
+            data = self.handler.rfile.read(n) if n else b""
+        except OSError:
+            self.broken = True
+            raise
         self.left -= len(data)
         return data
 
     def readline(self, limit: int = -1) -> bytes:
         self._start()
         limit = self.left if limit < 0 else min(limit, self.left)
-        data = self.handler.rfile.readline(limit) if limit else b""
+        try:
+            data = self.handler.rfile.readline(limit) if limit else b""
+        except OSError:
+            self.broken = True
+            raise
         self.left -= len(data)
         return data
 
 
-def _handler(wire: S3Wire) -> type[BaseHTTPRequestHandler]:
+def _handler(wire: S3Wire, idle_seconds: float) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
-        timeout = IDLE_SECONDS
+        timeout = idle_seconds  # each read of the socket waits at most this long
         wbufsize = 1 << 16
         disable_nagle_algorithm = True
 
@@ -146,7 +156,11 @@ def _handler(wire: S3Wire) -> type[BaseHTTPRequestHandler]:
             expect = self.headers.get("Expect", "").lower() == "100-continue"
             body = _Body(self, length, expect)
             response = wire.handle(self.command, self.path, self.headers, body)  # type: ignore[arg-type]
-            if self.headers.get("Transfer-Encoding") or (text is not None and not text.isdigit()):
+            if (
+                body.broken
+                or self.headers.get("Transfer-Encoding")
+                or (text is not None and not text.isdigit())
+            ):
                 self.close_connection = True  # where the body ends is unknown
             elif body.left:
                 if expect and not body.started:
