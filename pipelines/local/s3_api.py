@@ -16,8 +16,10 @@ import datetime
 import hashlib
 import json
 import shutil
+import threading
+from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from botocore.response import StreamingBody
 
@@ -133,8 +135,12 @@ class S3Client(TwinClient):
         self._request(op, request)
         self._supported(op, request)
         bucket, _, key = request["CopySource"].lstrip("/").partition("/")
-        data = self._object(op, bucket, key).read_bytes()
-        self._write(op, request, data)
+        source_path = self._object(op, bucket, key)
+        self._path(op, request["Bucket"], request["Key"])
+        try:  # copied file to file, never loaded whole
+            self.store.put_file("s3://%s/%s" % (request["Bucket"], request["Key"]), source_path)
+        except StoreError as e:
+            raise client_error(op, "InvalidArgument", str(e)) from None
         path = self._path(op, request["Bucket"], request["Key"])
         return self._answer(
             op,
@@ -217,10 +223,20 @@ class S3Client(TwinClient):
 
     # ------------------------------------------------------------------ boto3's transfers
 
-    def upload_file(self, Filename: str, Bucket: str, Key: str, **_: Any) -> None:  # noqa: N803
-        """boto3's managed upload (one PutObject here: the file is copied, never loaded)."""
+    def upload_file(
+        self,
+        Filename: str,  # noqa: N803
+        Bucket: str,  # noqa: N803
+        Key: str,  # noqa: N803
+        ExtraArgs: Optional[Dict[str, Any]] = None,  # noqa: N803
+        **_: Any,
+    ) -> None:
+        """boto3's managed upload (one PutObject here: the file is copied, never loaded);
+        ExtraArgs the local store cannot keep (an ACL, a KMS key, ...) are refused as
+        put_object refuses them."""
         op = "PutObject"
         self._request(op, {"Bucket": Bucket, "Key": Key})
+        self._supported(op, dict(ExtraArgs or {}))
         self._path(op, Bucket, Key)
         try:
             self.store.put_file("s3://%s/%s" % (Bucket, Key), Filename)
@@ -239,9 +255,7 @@ class S3Client(TwinClient):
     # ------------------------------------------------------------------ helpers
 
     def _supported(self, op: str, request: Dict[str, Any]) -> None:
-        given = [m for m in UNSUPPORTED if request.get(m)]
-        if request.get("ServerSideEncryption") == "aws:kms":
-            given.append("ServerSideEncryption=aws:kms")
+        given = unsupported(request)
         if given:
             raise client_error(
                 op,
@@ -318,7 +332,38 @@ class _ObjectFile(object):
         self._file.close()
 
 
+def unsupported(request: Dict[str, Any]) -> List[str]:
+    """The members of a request whose effect the local store cannot give (see UNSUPPORTED)."""
+    given = [m for m in UNSUPPORTED if request.get(m)]
+    if str(request.get("ServerSideEncryption", "")).startswith("aws:kms"):
+        given.append("ServerSideEncryption=%s" % request["ServerSideEncryption"])
+    return given
+
+
+_ETAGS: "OrderedDict[Tuple[str, int, int, int], str]" = OrderedDict()
+_ETAGS_LIMIT = 4096
+_ETAGS_LOCK = threading.Lock()
+
+
 def _etag(path: Path) -> str:
+    """The object's MD5, remembered for the file's path, size, mtime and inode (an object is
+    replaced whole, by a rename, never rewritten in place), so heads, reads and listings do not
+    hash a large object again."""
+    stat = path.stat()
+    known = (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    with _ETAGS_LOCK:
+        if known in _ETAGS:
+            _ETAGS.move_to_end(known)
+            return _ETAGS[known]
+    etag = _md5_etag(path)
+    with _ETAGS_LOCK:
+        _ETAGS[known] = etag
+        while len(_ETAGS) > _ETAGS_LIMIT:
+            _ETAGS.popitem(last=False)
+    return etag
+
+
+def _md5_etag(path: Path) -> str:
     digest = hashlib.md5(usedforsecurity=False)
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

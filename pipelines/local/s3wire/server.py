@@ -1,0 +1,217 @@
+"""S3Server: S3Wire on a loopback port, on a daemon thread, for boto3, the SageMaker SDK and the
+AWS CLI to reach the local store with `AWS_ENDPOINT_URL_S3=<server.url>` (any credentials).
+It binds 127.0.0.1 unless another address is asked for together with allow_remote=True: the
+server checks no signature, so whoever reaches the port reads and writes the store.
+
+The HTTP layer's own refusals (a request line or a header over 64 KB, over 100 headers, a
+method no handler has) are S3 XML errors too; `Expect: 100-continue` is answered only when the
+operation starts reading the body, so a request refused before (NoSuchBucket, 501) is answered
+without its body being sent; an unread body up to 1 MiB is drained to keep the connection,
+a longer one closes it."""
+
+import ipaddress
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any, BinaryIO, Optional, Union
+
+from pipelines.local.s3 import Store
+from pipelines.local.s3_api import S3Client
+from pipelines.local.s3wire.errors import S3Error
+from pipelines.local.s3wire.handler import S3Wire
+from pipelines.local.s3wire.messages import WireResponse, error, request_id, stamp
+
+ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_S3"
+DRAIN = 1 << 20
+IDLE_SECONDS = 60.0  # a silent connection is closed (botocore opens another)
+
+
+class S3Server(object):
+    """`with S3Server(home) as s3: ... s3.url ...`; port 0 picks a free port."""
+
+    def __init__(
+        self,
+        home: Union[str, Path, S3Client],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        allow_remote: bool = False,
+        idle_seconds: float = IDLE_SECONDS,
+    ) -> None:
+        if not _loopback(host) and not allow_remote:
+            raise ValueError(
+                "S3Server checks no signatures: it binds a loopback address unless "
+                "allow_remote=True (asked for %r)" % host
+            )
+        client = home if isinstance(home, S3Client) else S3Client(Store(home))
+        self.wire = S3Wire(client)
+        self.httpd = _Server((host, port), _handler(self.wire, idle_seconds))
+        bound_host, bound_port = self.httpd.server_address[:2]
+        self.url = "http://%s:%d" % (str(bound_host), bound_port)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, name="s3-wire", daemon=True)
+        self.thread.start()
+
+    def environment(self) -> dict[str, str]:
+        """What a process needs to reach the store with boto3 (credentials it signs with; the
+        server checks none)."""
+        return {
+            ENDPOINT_VARIABLE: self.url,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "local-s3",
+            "AWS_SECRET_ACCESS_KEY": "local-s3",
+        }
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=10)
+
+    def __enter__(self) -> "S3Server":
+        return self
+
+    def __exit__(
+        self,
+        kind: Optional[type[BaseException]],
+        value: Optional[BaseException],
+        trace: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128
+    daemon_threads = True
+
+
+class _Body(object):
+    """The request body as the operation reads it: no further than Content-Length, and the
+    deferred `100 Continue` sent on the first read."""
+
+    def __init__(self, handler: BaseHTTPRequestHandler, length: int, expect: bool) -> None:
+        self.handler = handler
+        self.left = length
+        self.expect = expect
+        self.started = False
+        self.broken = False  # a read failed (timed out, reset): where the body ends is unknown
+
+    def _start(self) -> None:
+        if self.expect and not self.started:
+            self.handler.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.handler.wfile.flush()
+        self.started = True
+
+    def read(self, n: int = -1) -> bytes:
+        self._start()
+        n = self.left if n < 0 else min(n, self.left)
+        try:
+            data = self.handler.rfile.read(n) if n else b""
+        except OSError:
+            self.broken = True
+            raise
+        self.left -= len(data)
+        return data
+
+    def readline(self, limit: int = -1) -> bytes:
+        self._start()
+        limit = self.left if limit < 0 else min(limit, self.left)
+        try:
+            data = self.handler.rfile.readline(limit) if limit else b""
+        except OSError:
+            self.broken = True
+            raise
+        self.left -= len(data)
+        return data
+
+
+def _handler(wire: S3Wire, idle_seconds: float) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        timeout = idle_seconds  # each read of the socket waits at most this long
+        wbufsize = 1 << 16
+        disable_nagle_algorithm = True
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def handle_expect_100(self) -> bool:
+            return True  # answered by _Body on the first read
+
+        def do_GET(self) -> None:
+            self._call()
+
+        do_HEAD = do_PUT = do_POST = do_DELETE = do_OPTIONS = do_PATCH = do_GET
+
+        def _call(self) -> None:
+            text = self.headers.get("Content-Length")
+            length = int(text) if text and text.isascii() and text.isdigit() else 0
+            expect = self.headers.get("Expect", "").lower() == "100-continue"
+            body = _Body(self, length, expect)
+            response = wire.handle(self.command, self.path, self.headers, body)  # type: ignore[arg-type]
+            if (
+                body.broken
+                or self.headers.get("Transfer-Encoding")
+                or (text is not None and not text.isdigit())
+            ):
+                self.close_connection = True  # where the body ends is unknown
+            elif body.left:
+                if expect and not body.started:
+                    self.close_connection = True  # the client may or may not send it
+                elif body.left <= DRAIN:
+                    _drain(body)
+                else:
+                    self.close_connection = True
+            self._send(response)
+
+        def _send(self, response: WireResponse) -> None:
+            try:
+                self.send_response_only(response.status)
+                names = {name.lower() for name, _ in response.headers}
+                for name, value in response.headers:
+                    self.send_header(name, value)
+                if "content-length" not in names:
+                    self.send_header("Content-Length", str(response.content_length()))
+                if self.close_connection:
+                    self.send_header("Connection", "close")
+                self.end_headers()
+                if self.command != "HEAD" and response.status not in (204, 304):
+                    for block in response.blocks():
+                        self.wfile.write(block)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+            finally:
+                response.close()
+
+        def send_error(
+            self, code: int, message: Optional[str] = None, explain: Optional[str] = None
+        ) -> None:
+            """The HTTP layer's refusals as S3's XML errors, not HTML pages."""
+            self.close_connection = True
+            if self.request_version == self.default_request_version:  # not parsed yet
+                self.request_version = self.protocol_version
+            if code == 431:
+                failure = S3Error(
+                    "RequestHeaderSectionTooLarge",
+                    "Your request header section exceeds the maximum allowed size.",
+                )
+            elif code == 501:
+                failure = S3Error("NotImplemented", "the method %r" % (self.command or "")[:20])
+            else:
+                failure = S3Error("InvalidRequest", message or "a malformed request", 400)
+            rid = request_id()
+            self._send(stamp(error(failure, rid, getattr(self, "command", "") == "HEAD"), rid))
+
+    return Handler
+
+
+def _drain(body: BinaryIO | _Body) -> None:
+    while body.read(1 << 16):
+        pass
