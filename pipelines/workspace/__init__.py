@@ -5,6 +5,7 @@ concern (docs/architecture.md):
                 the session of boto3-shaped clients)
   staging.py    Staging: code bundles, tables and feature groups put where the twins read them
   runs.py       Runs: the churn pipeline executed, and what executions left (RunResult)
+  user_pipelines.py  UserPipelines: a pipeline that is not ours built and executed here
   versions.py   Versions: registered versions read for serving, reports and monitoring
   endpoints.py  Endpoints: what an endpoint serves and where it captures
   workflows.py  Workflows: the Step Functions twin with the churn workflows in it
@@ -21,6 +22,7 @@ from pipelines.workspace.endpoints import Endpoints
 from pipelines.workspace.home import DEFAULT_HOME, Home, Launcher, endpoint_name, home_path
 from pipelines.workspace.runs import RunResult, Runs, staged_name
 from pipelines.workspace.staging import Staging
+from pipelines.workspace.user_pipelines import UserPipelines
 from pipelines.workspace.versions import Versions
 from pipelines.workspace.workflows import Workflows
 
@@ -32,6 +34,7 @@ class Workspace(Home):
         super().__init__(home, launcher)
         self.staging = Staging(self)
         self.runs = Runs(self, self.staging)
+        self.user_pipelines = UserPipelines(self, self.staging)
         self.versions = Versions(self)
         self.endpoints = Endpoints(self)
         self.workflows = Workflows(self, self.staging, self._other_runs)
