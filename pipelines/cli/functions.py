@@ -89,7 +89,11 @@ def cmd_lambda(args: argparse.Namespace, ws: "Workspace") -> int:
 
 def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("lambda", help="Lambda functions: create, list, delete, invoke")
-    p.add_argument("action", choices=("create", "list", "delete", "invoke"))
+    p.add_argument(
+        "action",
+        choices=("create", "list", "delete", "invoke"),
+        help="create (or update the code of) a function, list them, delete one, or invoke one",
+    )
     p.add_argument("--name", help="the function's name")
     p.add_argument("--handler", help="create: module.function, as Lambda's Handler")
     p.add_argument("--code", help="create: a folder (zipped as it is) or a .zip package")
@@ -102,9 +106,9 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
     )
     p.add_argument("--memory", type=int, default=128, help="create: MB (default: %(default)s)")
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
-                   help="create: an environment variable (repeat)")  # fmt: skip
+                   help="create: an environment variable (repeat; default: none)")  # fmt: skip
     p.add_argument("--role-arn", help="create, on AWS: the function's execution role")
-    p.add_argument("--event", default="{}", help="invoke: the event, as JSON")
+    p.add_argument("--event", default="{}", help="invoke: the event, as JSON (default: {})")
     add_target(p)
     add_home(p)
     p.set_defaults(func=cmd_lambda)
