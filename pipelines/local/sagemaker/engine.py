@@ -19,10 +19,9 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Union
 from pipelines.errors import PipelineError, UserError
 from pipelines.local.arns import sagemaker_arn
 from pipelines.local.processes import process_start
-from pipelines.local.sagemaker import expressions, quality_check
+from pipelines.local.sagemaker import expressions, lambda_step, quality_check
 from pipelines.local.sagemaker.backend import SageMakerBackend
 from pipelines.local.sagemaker.failure import StepFailure
-from pipelines.local.sagemaker import lambda_step
 from pipelines.local.sagemaker.limits import check_request
 from pipelines.local.sagemaker.runners import JobRunner
 from pipelines.local.sagemaker.steps import STEP_TYPES, Entry, Step
@@ -101,7 +100,6 @@ NEEDS_AWS = {
     "SendPipelineExecutionStepSuccess",
     "ClarifyCheck": "it runs SageMaker Clarify's analysis image (bias and explainability), "
     "which has no local stand-in",
-    "Tuning": "it runs a hyperparameter tuning job, which the local engine does not emulate",
     "EMRServerless": "it runs a job on EMR Serverless",
     "NotebookJob": "it runs a notebook job in a SageMaker training container",
 }

@@ -14,7 +14,7 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from pipelines.errors import PipelineError, UserError
 from pipelines.local.arns import sagemaker_arn
@@ -81,6 +81,18 @@ class Jobs(object):
                 "Requested resource not found: %s job %s" % (kind, name), "ResourceNotFound"
             )
         return json.loads(path.read_text())
+
+    def save_training(self, described: Json) -> None:
+        """A training job another job ran (a tuning job's trial), kept for DescribeTrainingJob."""
+        self._save("Training", described)
+
+    def save_tuning(self, described: Json) -> None:
+        self._save("HyperParameterTuning", described)
+
+    def tuning_job(self, name: str) -> Optional[Json]:
+        """A tuning job this home ran (with its TrainingJobSummaries), None if none is."""
+        path = self._path("HyperParameterTuning", name)
+        return json.loads(path.read_text()) if path.exists() else None
 
     def wait(self) -> None:
         """Until every job started has ended."""

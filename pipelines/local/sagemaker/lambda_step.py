@@ -63,8 +63,10 @@ def refusal(step: Step, backend: SageMakerBackend) -> Optional[str]:
     except StepFailure as e:
         return e.reason
     if qualifier not in (None, "$LATEST"):
-        return "it invokes version or alias %s of Lambda function %s; the local Lambda twin has " \
+        return (
+            "it invokes version or alias %s of Lambda function %s; the local Lambda twin has "
             "$LATEST only" % (qualifier, name)
+        )
     if backend.functions is None:
         return (
             "it invokes a Lambda function, and this engine has no Lambda twin attached (run the "
@@ -77,8 +79,10 @@ def refusal(step: Step, backend: SageMakerBackend) -> Optional[str]:
     except ClientError as e:
         if e.response["Error"]["Code"] != "ResourceNotFoundException":
             raise
-        return "it invokes Lambda function %s, which exists only on AWS: register it locally " \
+        return (
+            "it invokes Lambda function %s, which exists only on AWS: register it locally "
             "with `%s`" % (name, REGISTER % name)
+        )
     return None
 
 

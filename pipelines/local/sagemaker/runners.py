@@ -85,16 +85,24 @@ class ColdRunner(JobRunner):
                     )
                 )
         deadline = time.time() + timeout if timeout else None
-        results = []
-        for host, proc, log in started:
-            try:
-                code = proc.wait(timeout=max(1, deadline - time.time()) if deadline else None)
-            except subprocess.TimeoutExpired:
+        stops = {launch.host: launch.stop for launch in launches if launch.stop}
+        codes: dict[str, int] = {}
+        while len(codes) < len(started):
+            for host, proc, _ in started:
+                if host in codes:
+                    continue
+                code = proc.poll()
+                if code is not None:
+                    codes[host] = code
+                elif host in stops and os.path.exists(stops.pop(host)):
+                    proc.terminate()  # SIGTERM, as SageMaker stops a job
+            if deadline and time.time() > deadline and len(codes) < len(started):
                 for _, other, _ in started:
-                    other.kill()
-                raise timed_out(timeout or 0, log)
-            results.append((host, code, log))
-        return results
+                    if other.poll() is None:
+                        other.kill()
+                raise timed_out(timeout or 0, started[0][2])
+            time.sleep(0.01)
+        return [(host, codes[host], log) for host, _, log in started]
 
 
 class WarmRunner(JobRunner):
@@ -138,6 +146,7 @@ class WarmRunner(JobRunner):
                     "env": launch.env,
                     "cwd": str(launch.cwd),
                     "log": str(launch.log),
+                    "stop": str(launch.stop) if launch.stop else None,
                 }
                 for launch in launches
             ],
