@@ -229,13 +229,14 @@ def _summary(
     full.setdefault("TrainingJobArn", sagemaker_arn("training-job", request["TrainingJobName"]))
     full.setdefault("TrainingStartTime", now)
     full.setdefault("TrainingEndTime", now)
+    full.setdefault("CreationTime", full["TrainingStartTime"])
     if failure:
         full["FailureReason"] = failure
     tuned = {d.name: request["HyperParameters"][d.name] for d in dims}
     summary: Json = {
         "TrainingJobName": request["TrainingJobName"],
         "TrainingJobArn": full["TrainingJobArn"],
-        "TuningJobName": request["TuningJobArn"].rsplit("/", 1)[-1],
+        "TuningJobName": request["TrainingJobName"].rsplit("-", 2)[0],
         "CreationTime": full["TrainingStartTime"],
         "TrainingStartTime": full["TrainingStartTime"],
         "TrainingEndTime": full["TrainingEndTime"],

@@ -13,6 +13,7 @@ Every strategy draws from one generator seeded by RandomSeed, so a seed gives th
 """
 
 import itertools
+import warnings
 from typing import List, Optional, Sequence, Tuple
 
 from pipelines.local.sagemaker.tuning.ranges import Dimension
@@ -82,7 +83,9 @@ class BayesianSearch(Strategy):
         gp = GaussianProcessRegressor(
             kernel, normalize_y=True, random_state=int(self.rng.integers(2**31))
         )
-        gp.fit(x, y)
+        with warnings.catch_warnings():  # an optimiser's note on a small sample, not a fault
+            warnings.simplefilter("ignore")
+            gp.fit(x, y)
         if pending:  # kriging believer: the running trials as if they scored the mean
             believed = gp.predict(np.array(pending))
             gp = GaussianProcessRegressor(gp.kernel_, normalize_y=True, optimizer=None)

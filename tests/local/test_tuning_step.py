@@ -1,0 +1,379 @@
+"""The Tuning step on the local engine, built with the SageMaker SDK as a user builds it
+(HyperparameterTuner over the XGBoost algorithm's Estimator, IntegerParameter,
+ContinuousParameter, CategoricalParameter, TuningStep, a ModelStep of
+`get_top_model_s3_uri(top_k=0, ...)`) and run as `churn run` runs a definition.
+
+What the tests hold the engine to, from AWS's documentation:
+- CreateHyperParameterTuningJob, HyperParameterTuningJobConfig, ParameterRanges,
+  ResourceLimits, HyperbandStrategyConfig (API reference): the request's rules; Grid takes
+  categorical ranges only and no MaxNumberOfTrainingJobs; Hyperband takes no early stopping.
+- "Define Hyperparameter Ranges" (developer guide): Logarithmic needs min > 0,
+  ReverseLogarithmic 0 <= min < max < 1; values searched in the scaled space.
+- "Stop Training Jobs Early": the median rule over earlier trials' running averages.
+- "Run a Warm Start Hyperparameter Tuning Job": a child reuses its parents' evaluations.
+- DescribeHyperParameterTuningJob / DescribeTrainingJob (TuningJobArn) and
+  HyperParameterTrainingJobSummary: BestTrainingJob is the trial of the best objective.
+- The XGBoost algorithm's "Tune an XGBoost Model": validation:auc, emitted each round.
+"""
+
+import json
+import math
+import os
+import re
+
+import pytest
+
+from pipelines.errors import PipelineError
+from pipelines.local.s3 import Store
+from pipelines.local.sagemaker.api import SageMakerClient
+from pipelines.local.sagemaker.backend import SageMakerBackend
+from pipelines.local.sagemaker.engine import run_definition
+
+from conftest import BANK, needs_shared_data
+
+REGION = "us-east-1"
+BUCKET = "tune-bucket"
+ROLE = "arn:aws:iam::000000000000:role/TuneRole"
+AUC_LINE = re.compile(r"\[[0-9]+\].*validation-auc:(\S+)")
+
+
+def tuning_definition(strategy="Random", max_jobs=4, parallel=2, early_stopping="Off",
+                      ranges=None, static=None, warm_start=None, seed=11,
+                      hyperband=None):  # fmt: skip
+    """The definition of a TuningStep feeding a ModelStep of the best trial's model."""
+    os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    import boto3
+    from sagemaker import image_uris
+    from sagemaker.estimator import Estimator
+    from sagemaker.inputs import TrainingInput
+    from sagemaker.model import Model
+    from sagemaker.tuner import (
+        CategoricalParameter,
+        ContinuousParameter,
+        HyperparameterTuner,
+        IntegerParameter,
+    )
+    from sagemaker.workflow.model_step import ModelStep
+    from sagemaker.workflow.pipeline import Pipeline
+    from sagemaker.workflow.pipeline_context import PipelineSession
+    from sagemaker.workflow.steps import TuningStep
+
+    boto = boto3.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name=REGION)
+    session = PipelineSession(boto_session=boto, default_bucket=BUCKET)
+    image = image_uris.retrieve("xgboost", REGION, "1.7-1")
+    estimator = Estimator(image_uri=image, role=ROLE, instance_count=1,
+                          instance_type="ml.m5.xlarge", output_path="s3://%s/models" % BUCKET,
+                          sagemaker_session=session)  # fmt: skip
+    estimator.set_hyperparameters(**(static or dict(num_round=20, objective="binary:logistic")))
+    if ranges is None:
+        ranges = {
+            "eta": ContinuousParameter(0.01, 0.5, scaling_type="Logarithmic"),
+            "max_depth": IntegerParameter(2, 6),
+            "subsample": ContinuousParameter(0.5, 0.99, scaling_type="ReverseLogarithmic"),
+            "grow_policy": CategoricalParameter(["depthwise", "lossguide"]),
+        }
+    elif ranges == "categorical":
+        ranges = {"max_depth": CategoricalParameter(["2", "4"]),
+                  "eta": CategoricalParameter(["0.05", "0.2", "0.4"])}  # fmt: skip
+    tuner = HyperparameterTuner(estimator, "validation:auc", ranges, strategy=strategy,
+                                max_jobs=max_jobs, max_parallel_jobs=parallel,
+                                early_stopping_type=early_stopping, random_seed=seed,
+                                warm_start_config=warm_start,
+                                strategy_config=hyperband)  # fmt: skip
+    tune = TuningStep(
+        name="Tune",
+        step_args=tuner.fit({
+            "train": TrainingInput("s3://%s/data/train/" % BUCKET, content_type="text/csv"),
+            "validation": TrainingInput("s3://%s/data/validation/" % BUCKET,
+                                        content_type="text/csv"),
+        }),
+    )  # fmt: skip
+    model = Model(image_uri=image, role=ROLE, sagemaker_session=session,
+                  model_data=tune.get_top_model_s3_uri(top_k=0, s3_bucket=BUCKET,
+                                                       prefix="models"))  # fmt: skip
+    best = ModelStep(name="BestModel", step_args=model.create(instance_type="ml.m5.large"))
+    pipeline = Pipeline(name="TuneChurn", steps=[tune, best], sagemaker_session=session)
+    return json.loads(pipeline.definition())
+
+
+@pytest.fixture(scope="module")
+def bank():
+    import pandas as pd
+
+    if not BANK.is_file():
+        pytest.skip("../shared/data is not next to this checkout")
+    table = pd.read_csv(BANK).drop(columns=["RowNumber", "CustomerId", "Surname"])
+    table = pd.get_dummies(table, columns=["Geography", "Gender"], dtype=float)
+    label = table.pop("Exited")
+    table = pd.concat([label, table], axis=1).astype(float)
+    return table.iloc[:1500], table.iloc[1500:2100]  # a slice: each trial takes ~1 s
+
+
+def stage(home, bank):
+    store = Store(home)
+    for name, frame in zip(("train", "validation"), bank):
+        store.put_bytes("s3://%s/data/%s/%s.csv" % (BUCKET, name, name),
+                        frame.to_csv(header=False, index=False).encode())  # fmt: skip
+    return store
+
+
+def run(home, definition):
+    record = run_definition(home, definition, "TuneChurn")
+    assert record["PipelineExecutionStatus"] == "Succeeded", record.get("FailureReason")
+    folder = home / "executions" / record["PipelineExecutionId"]
+    tuning = json.loads((folder / "Tune.step.json").read_text())["Properties"]
+    model = json.loads((folder / "BestModel-CreateModel.step.json").read_text())["Arguments"]
+    return tuning, model
+
+
+def log_objective(home, summary):
+    """The trial's last validation-auc line in its log, what its objective must be."""
+    logs = list((home / "executions").glob("*/Tune/%s/algo-1.log" % summary["TrainingJobName"]))
+    values = AUC_LINE.findall(logs[0].read_text())
+    return float(values[-1])
+
+
+def check_trials(home, tuning, max_jobs):
+    summaries = tuning["TrainingJobSummaries"]
+    assert 1 <= len(summaries) <= max_jobs
+    counters = tuning["TrainingJobStatusCounters"]
+    assert counters["Completed"] + counters["Stopped"] == len(summaries)
+    name = tuning["HyperParameterTuningJobName"]
+    assert len(name) <= 32
+    for s in summaries:  # SageMaker's naming of a tuning job's training jobs
+        assert re.fullmatch(re.escape(name) + r"-\d{3}-[0-9a-f]{8}", s["TrainingJobName"])
+    # BestTrainingJob: the trial whose log holds the best final validation:auc.
+    objectives = {s["TrainingJobName"]: log_objective(home, s) for s in summaries}
+    best = tuning["BestTrainingJob"]
+    assert best["TrainingJobName"] == max(objectives, key=objectives.get)
+    assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == pytest.approx(
+        max(objectives.values())
+    )
+    assert summaries[0]["TrainingJobName"] == best["TrainingJobName"]  # best first
+    return summaries
+
+
+def in_range(summaries):
+    for s in summaries:
+        hps = s["TunedHyperParameters"]
+        assert 0.01 <= float(hps["eta"]) <= 0.5
+        assert hps["max_depth"] in {"2", "3", "4", "5", "6"}
+        assert 0.5 <= float(hps["subsample"]) <= 0.99
+        assert hps["grow_policy"] in {"depthwise", "lossguide"}
+
+
+@needs_shared_data
+def test_random_search_samples_the_scaled_ranges_and_the_model_step_takes_the_best(tmp_path, bank):
+    store = stage(tmp_path, bank)
+    tuning, model = run(tmp_path, tuning_definition("Random", max_jobs=4, parallel=2))
+    summaries = check_trials(tmp_path, tuning, 4)
+    assert len(summaries) == 4
+    in_range(summaries)
+    best = tuning["BestTrainingJob"]["TrainingJobName"]
+    uri = model["PrimaryContainer"]["ModelDataUrl"]
+    assert uri == "s3://%s/models/%s/output/model.tar.gz" % (BUCKET, best)
+    assert store.exists(uri)
+    # Each trial is a training job of its own, told the objective as SageMaker tells a
+    # built-in algorithm, with the static hyperparameters and its tuned ones.
+    backend = SageMakerBackend(tmp_path)
+    try:
+        described = SageMakerClient(backend).describe_training_job(TrainingJobName=best)
+    finally:
+        backend.close()
+    assert described["TuningJobArn"] == tuning["HyperParameterTuningJobArn"]
+    assert described["TuningJobArn"].endswith(  # ARNs spell names in lower case
+        "hyper-parameter-tuning-job/" + tuning["HyperParameterTuningJobName"].lower()
+    )
+    assert described["TrainingJobStatus"] == "Completed"
+    assert described["HyperParameters"]["_tuning_objective_metric"] == "validation:auc"
+    assert described["HyperParameters"]["num_round"] == "20"
+
+
+def rounds_in(home, summary):
+    logs = list((home / "executions").glob("*/Tune/%s/algo-1.log" % summary["TrainingJobName"]))
+    return len(AUC_LINE.findall(logs[0].read_text()))
+
+
+@needs_shared_data
+def test_grid_search_runs_every_categorical_combination_once(tmp_path, bank):
+    """Grid: categorical ranges only, MaxNumberOfTrainingJobs left out (the SDK writes none),
+    one trial per combination."""
+    stage(tmp_path, bank)
+    definition = tuning_definition("Grid", max_jobs=None, ranges="categorical")
+    limits = definition["Steps"][0]["Arguments"]["HyperParameterTuningJobConfig"]
+    assert limits["ResourceLimits"].get("MaxNumberOfTrainingJobs") is None
+    tuning, _ = run(tmp_path, definition)
+    summaries = check_trials(tmp_path, tuning, 6)
+    combinations = sorted(
+        (s["TunedHyperParameters"]["max_depth"], s["TunedHyperParameters"]["eta"])
+        for s in summaries
+    )
+    assert combinations == sorted((d, e) for d in ("2", "4") for e in ("0.05", "0.2", "0.4"))
+
+
+@needs_shared_data
+def test_bayesian_search_keeps_to_the_ranges_and_the_limits(tmp_path, bank):
+    stage(tmp_path, bank)
+    tuning, _ = run(tmp_path, tuning_definition("Bayesian", max_jobs=7, parallel=3))
+    summaries = check_trials(tmp_path, tuning, 7)
+    assert len(summaries) == 7  # MaxParallelTrainingJobs 3: waves of at most 2 on 2 cores
+    in_range(summaries)
+    # Logarithmic and ReverseLogarithmic: the values are spread in the scaled space, so
+    # Bayesian's proposals are not all in the linear middle of the range.
+    assert len({s["TunedHyperParameters"]["eta"] for s in summaries}) == 7
+
+
+@needs_shared_data
+def test_hyperband_stops_trials_at_its_rungs_and_at_max_resource(tmp_path, bank):
+    """HyperbandStrategyConfig: no trial runs past MaxResource iterations (here boosting
+    rounds, each a validation:auc line), and brackets stop the weaker trials at their rungs."""
+    from sagemaker.tuner import HyperbandStrategyConfig, StrategyConfig
+
+    stage(tmp_path, bank)
+    config = StrategyConfig(HyperbandStrategyConfig(max_resource=60, min_resource=3))
+    static = dict(num_round=500, objective="binary:logistic")
+    tuning, _ = run(tmp_path, tuning_definition("Hyperband", max_jobs=6, parallel=2,
+                                                static=static, hyperband=config))  # fmt: skip
+    summaries = check_trials(tmp_path, tuning, 6)
+    for s in summaries:  # every trial reached a rung or MaxResource and was stopped there
+        assert s["TrainingJobStatus"] == "Stopped"
+        assert rounds_in(tmp_path, s) < 500
+    assert min(rounds_in(tmp_path, s) for s in summaries) < 60  # one stopped at a rung
+
+
+@needs_shared_data
+def test_early_stopping_auto_stops_a_trial_worse_than_the_median(tmp_path, bank):
+    """One trial at a time, so each has earlier trials to be compared with."""
+    stage(tmp_path, bank)
+    static = dict(num_round=400, objective="binary:logistic")
+    tuning, _ = run(tmp_path, tuning_definition("Random", max_jobs=5, parallel=1,
+                                                early_stopping="Auto", static=static))  # fmt: skip
+    summaries = check_trials(tmp_path, tuning, 5)
+    stopped = [s for s in summaries if s["TrainingJobStatus"] == "Stopped"]
+    assert stopped and tuning["TrainingJobStatusCounters"]["Stopped"] == len(stopped)
+    for s in stopped:
+        assert rounds_in(tmp_path, s) < 400  # SIGTERM ended it before its last round
+
+
+@needs_shared_data
+def test_warm_start_reuses_the_parent_tuning_jobs_trials(tmp_path, bank):
+    from sagemaker.tuner import WarmStartConfig, WarmStartTypes
+
+    stage(tmp_path, bank)
+    parent, _ = run(tmp_path, tuning_definition("Random", max_jobs=2))
+    warm = WarmStartConfig(WarmStartTypes.IDENTICAL_DATA_AND_ALGORITHM,
+                           parents={parent["HyperParameterTuningJobName"]})  # fmt: skip
+    child, _ = run(tmp_path, tuning_definition("Bayesian", max_jobs=2, warm_start=warm, seed=3))
+    everyone = parent["TrainingJobSummaries"] + child["TrainingJobSummaries"]
+    best = max(everyone, key=lambda s: s["FinalHyperParameterTuningJobObjectiveMetric"]["Value"])
+    assert child["OverallBestTrainingJob"]["TrainingJobName"] == best["TrainingJobName"]
+    assert len(child["TrainingJobSummaries"]) == 2  # the parent's trials are not run again
+    # A parent this home never ran is refused.
+    warm = WarmStartConfig(WarmStartTypes.TRANSFER_LEARNING, parents={"no-such-tuning-job"})
+    record = run_definition(tmp_path, tuning_definition(warm_start=warm), "TuneChurn")
+    assert record["PipelineExecutionStatus"] == "Failed"
+    assert "no-such-tuning-job not found" in record["FailureReason"]
+
+
+def refused(tmp_path, definition):
+    with pytest.raises(PipelineError) as e:
+        run_definition(tmp_path, definition, "TuneChurn")
+    return str(e.value)
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda c, d: c["ParameterRanges"]["ContinuousParameterRanges"][0].update(MinValue="0"),
+         "Logarithmic scaling takes a range of values greater than 0"),
+        (lambda c, d: c["ParameterRanges"]["ContinuousParameterRanges"][1].update(MaxValue="1"),
+         "ReverseLogarithmic scaling takes a range within 0 <= MinValue < MaxValue < 1"),
+        (lambda c, d: c.update(Strategy="Grid"),
+         "the Grid strategy searches categorical ranges only"),
+        (lambda c, d: c.update(Strategy="Hyperband"),
+         "TrainingJobEarlyStoppingType must be Off with the Hyperband strategy"),
+        (lambda c, d: d["StaticHyperParameters"].update(max_depth="3"),
+         "hyperparameters max_depth are both static and tuned"),
+        (lambda c, d: c["ResourceLimits"].pop("MaxNumberOfTrainingJobs"),
+         "MaxNumberOfTrainingJobs is required unless the Strategy is Grid"),
+    ],
+)  # fmt: skip
+def test_what_create_hyper_parameter_tuning_job_refuses_is_refused_before_the_run(
+    tmp_path, change, words
+):
+    definition = tuning_definition("Bayesian", early_stopping="Auto")
+    arguments = definition["Steps"][0]["Arguments"]
+    change(arguments["HyperParameterTuningJobConfig"], arguments["TrainingJobDefinition"])
+    message = refused(tmp_path, definition)
+    assert "step Tune: ValidationException: " in message and words in message
+    assert not (tmp_path / "executions").exists() or not any((tmp_path / "executions").iterdir())
+
+
+@pytest.mark.fast
+def test_hyperband_without_max_resource_is_refused_unless_an_epochs_hyperparameter_gives_it(
+    tmp_path,
+):
+    definition = tuning_definition("Hyperband")
+    assert "MaxResource is not set" in refused(tmp_path, definition)
+
+
+@pytest.mark.fast
+def test_each_scaling_maps_the_unit_interval_as_documented():
+    """ "Define Hyperparameter Ranges": Logarithmic is even in log x, ReverseLogarithmic even in
+    log(1 - x); the inverse maps each value back."""
+    from pipelines.local.sagemaker.tuning.ranges import Dimension
+
+    log = Dimension("eta", "Continuous", 0.001, 1.0, "Logarithmic")
+    assert float(log.value(0.5)) == pytest.approx(math.sqrt(0.001))
+    reverse = Dimension("beta", "Continuous", 0.0, 0.999, "ReverseLogarithmic")
+    assert float(reverse.value(0.5)) == pytest.approx(1 - math.sqrt(0.001))
+    depth = Dimension("depth", "Integer", 1, 100, "Logarithmic")
+    assert depth.value(0.5) == "10"
+    for d in (log, reverse, depth):
+        for u in (0.0, 0.3, 1.0):
+            assert d.unit(d.value(u)) == pytest.approx(u, abs=0.02)
+    categories = Dimension("policy", "Categorical", values=["a", "b", "c"])
+    assert [categories.value(u) for u in (0.0, 0.34, 0.99, 1.0)] == ["a", "b", "c", "c"]
+
+
+@pytest.mark.fast
+def test_bayesian_search_finds_a_better_optimum_than_random_search_with_the_same_budget():
+    """A surrogate with expected improvement, seeded by RandomSeed: the same seed gives the
+    same proposals, and on a smooth function it beats random points of the same seed."""
+    from pipelines.local.sagemaker.tuning.ranges import Dimension
+    from pipelines.local.sagemaker.tuning.strategies import BayesianSearch, RandomSearch
+
+    dims = [Dimension("x", "Continuous", 0, 1, "Linear"), Dimension("y", "Continuous", 0, 1)]
+
+    def score(p):
+        return -((p[0] - 0.73) ** 2) - (p[1] - 0.21) ** 2
+
+    def best_of(kind, seed):
+        search, scored = kind(dims, seed), []
+        for _ in range(20):
+            point = search.propose(scored, [])
+            scored.append((point, score(point)))
+        return max(v for _, v in scored), [p for p, _ in scored]
+
+    bayes, points = best_of(BayesianSearch, 5)
+    assert best_of(BayesianSearch, 5)[1] == points  # reproducible from the seed
+    assert bayes > -0.002
+    assert bayes > best_of(RandomSearch, 5)[0]
+
+
+@pytest.mark.fast
+def test_the_median_rule_and_hyperband_rungs():
+    from pipelines.local.sagemaker.tuning.stopping import HyperbandRule, MedianRule
+
+    rule = MedianRule()
+    assert not rule.stops(1, [0.5])  # no earlier trial: nothing to compare with
+    rule.finished(1, [0.6, 0.7, 0.8])
+    rule.finished(2, [0.7, 0.8, 0.9])
+    # At iteration 2 the running averages are 0.65 and 0.75: their median is 0.7.
+    assert rule.stops(3, [0.6, 0.69]) and not rule.stops(4, [0.6, 0.71])
+    band = HyperbandRule(1, 27)  # s_max 3: rungs 1, 3, 9 in bracket 0; none in bracket 3
+    assert band.rung_levels(0) == [1, 3, 9] and band.rung_levels(3) == []
+    assert not band.stops(0, [0.8])  # the first at a rung goes on
+    assert band.stops(4, [0.7])  # bracket 0 again, below the best third at rung 1
+    assert band.stops(3, [0.1] * 27)  # MaxResource reached
