@@ -175,11 +175,26 @@ def test_random_search_samples_the_scaled_ranges_and_the_model_step_takes_the_be
     assert store.exists(uri)
     # Each trial is a training job of its own, told the objective as SageMaker tells a
     # built-in algorithm, with the static hyperparameters and its tuned ones.
+    name = tuning["HyperParameterTuningJobName"]
     backend = SageMakerBackend(tmp_path)
     try:
-        described = SageMakerClient(backend).describe_training_job(TrainingJobName=best)
+        client = SageMakerClient(backend)
+        described = client.describe_training_job(TrainingJobName=best)
+        job = client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+        listed = client.list_training_jobs_for_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName=name, SortBy="FinalObjectiveMetricValue",
+            SortOrder="Descending")  # fmt: skip
+        jobs = client.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"]
     finally:
         backend.close()
+    assert job["BestTrainingJob"]["TrainingJobName"] == best
+    assert job["TrainingJobStatusCounters"]["Completed"] == 4
+    assert "TrainingJobSummaries" not in job  # the step's property, not the API's member
+    assert [s["TrainingJobName"] for s in listed["TrainingJobSummaries"]] == [
+        s["TrainingJobName"] for s in summaries
+    ]
+    assert [j["HyperParameterTuningJobName"] for j in jobs] == [name]
+    assert jobs[0]["Strategy"] == "Random"
     assert described["TuningJobArn"] == tuning["HyperParameterTuningJobArn"]
     assert described["TuningJobArn"].endswith(  # ARNs spell names in lower case
         "hyper-parameter-tuning-job/" + tuning["HyperParameterTuningJobName"].lower()
@@ -377,3 +392,41 @@ def test_the_median_rule_and_hyperband_rungs():
     assert not band.stops(0, [0.8])  # the first at a rung goes on
     assert band.stops(4, [0.7])  # bracket 0 again, below the best third at rung 1
     assert band.stops(3, [0.1] * 27)  # MaxResource reached
+
+
+@needs_shared_data
+def test_a_tuning_job_created_through_the_client_runs_and_refuses_what_the_api_refuses(
+    tmp_path, bank
+):
+    """CreateHyperParameterTuningJob outside a pipeline: the request of the step's Arguments
+    with a name; DescribeHyperParameterTuningJob once the job thread has run it."""
+    from botocore.exceptions import ClientError
+
+    stage(tmp_path, bank)
+    request = tuning_definition("Random", max_jobs=2)["Steps"][0]["Arguments"]
+    backend = SageMakerBackend(tmp_path)
+    try:
+        client = SageMakerClient(backend)
+        bad = json.loads(json.dumps(request))
+        bad["HyperParameterTuningJobConfig"]["ParameterRanges"]["IntegerParameterRanges"][0][
+            "ScalingType"] = "ReverseLogarithmic"  # fmt: skip
+        with pytest.raises(ClientError) as refused:
+            client.create_hyper_parameter_tuning_job(HyperParameterTuningJobName="bad", **bad)
+        assert refused.value.response["Error"]["Code"] == "ValidationException"
+        assert "ReverseLogarithmic scaling is for continuous ranges only" in str(refused.value)
+        answer = client.create_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName="by-hand", **request
+        )
+        assert answer["HyperParameterTuningJobArn"].endswith("hyper-parameter-tuning-job/by-hand")
+        client.wait_for_jobs()
+        job = client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="by-hand")
+        trials = client.list_training_jobs_for_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName="by-hand"
+        )["TrainingJobSummaries"]
+        trial = client.describe_training_job(TrainingJobName=trials[0]["TrainingJobName"])
+    finally:
+        backend.close()
+    assert job["HyperParameterTuningJobStatus"] == "Completed"
+    assert len(trials) == 2 and trials[0]["TrainingJobName"].startswith("by-hand-00")
+    assert trial["TuningJobArn"] == job["HyperParameterTuningJobArn"]
+    assert Store(tmp_path).exists(trial["ModelArtifacts"]["S3ModelArtifacts"])

@@ -306,9 +306,15 @@ def describe(
         if parents:  # the best across this job and its warm-start parents
             described["OverallBestTrainingJob"] = ranked([order[0]] + parents, sign)[0]
     else:
-        reasons = [s.get("FailureReason", "no objective metric") for s in summaries]
         described["HyperParameterTuningJobStatus"] = "Failed"
-        described["FailureReason"] = "All training jobs failed or produced no objective: %s" % (
-            reasons[0] if reasons else "none ran"
-        )
+        described["FailureReason"] = tuning_failure(described)
     return described
+
+
+def tuning_failure(described: Json) -> str:
+    """Why a tuning job failed: none of its trials produced the objective metric."""
+    summaries = described.get("TrainingJobSummaries") or []
+    reasons = [s.get("FailureReason", "no objective metric") for s in summaries]
+    return "All training jobs failed or produced no objective metric: %s" % (
+        reasons[0] if reasons else "none ran"
+    )
