@@ -430,3 +430,26 @@ def test_a_tuning_job_created_through_the_client_runs_and_refuses_what_the_api_r
     assert len(trials) == 2 and trials[0]["TrainingJobName"].startswith("by-hand-00")
     assert trial["TuningJobArn"] == job["HyperParameterTuningJobArn"]
     assert Store(tmp_path).exists(trial["ModelArtifacts"]["S3ModelArtifacts"])
+
+
+def test_the_cold_runner_sends_sigterm_when_a_launch_stop_file_appears(tmp_path):
+    """StopTrainingJob's signal, as the runner gives it to a trial a tuning job stops: the
+    process gets SIGTERM (its handler runs), and the runner names it in last_stopped."""
+    import sys
+    import threading
+
+    from pipelines.local.sagemaker.jobs.container import Launch, base_env
+    from pipelines.local.sagemaker.runners import ColdRunner
+
+    code = ("import signal, sys, time\n"
+            "signal.signal(signal.SIGTERM, lambda *a: (print('terminated', flush=True), "
+            "sys.exit(0)))\n"
+            "for i in range(600):\n    print(i, flush=True)\n    time.sleep(0.01)\n")  # fmt: skip
+    log, stop = tmp_path / "algo-1.log", tmp_path / "algo-1.stop"
+    launch = Launch("algo-1", [sys.executable, "-c", code], base_env(1), tmp_path, log, stop)
+    threading.Timer(0.5, stop.touch).start()
+    runner = ColdRunner()
+    [(host, returncode, _)] = runner.run([launch], timeout=30)
+    assert (host, returncode) == ("algo-1", 0)
+    assert log.read_text().splitlines()[-1] == "terminated"
+    assert runner.last_stopped == {"algo-1"}

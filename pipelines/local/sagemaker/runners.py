@@ -9,6 +9,8 @@ implementations.
                         services' endpoints and credentials, backend.attach)
     runner.last_usage   {host: {"max_rss_mb", "cpu_seconds"}} of the last run, where measured
     runner.waited       seconds the last run waited for the runner itself to be ready
+    runner.last_stopped hosts of the last run sent SIGTERM because their Launch.stop file
+                        appeared while they ran
     runner.close()
 
 ColdRunner starts each host as a fresh interpreter, as a container would. WarmRunner forks Python
@@ -43,6 +45,7 @@ class JobRunner(object):
     """The interface; see the module docstring."""
 
     last_usage: dict[str, dict[str, float]] = {}
+    last_stopped: set[str] = set()
     waited = 0.0
     environment: dict[str, str] = {}
 
@@ -87,6 +90,7 @@ class ColdRunner(JobRunner):
         deadline = time.time() + timeout if timeout else None
         stops = {launch.host: launch.stop for launch in launches if launch.stop}
         codes: dict[str, int] = {}
+        self.last_stopped = set()
         while len(codes) < len(started):
             for host, proc, _ in started:
                 if host in codes:
@@ -94,8 +98,10 @@ class ColdRunner(JobRunner):
                 code = proc.poll()
                 if code is not None:
                     codes[host] = code
-                elif host in stops and os.path.exists(stops.pop(host)):
+                elif host in stops and os.path.exists(stops[host]):
+                    del stops[host]
                     proc.terminate()  # SIGTERM, as SageMaker stops a job
+                    self.last_stopped.add(host)
             if deadline and time.time() > deadline and len(codes) < len(started):
                 for _, other, _ in started:
                     if other.poll() is None:
@@ -156,6 +162,7 @@ class WarmRunner(JobRunner):
         self._stdin.flush()
         reply = self._read()
         self.last_usage = reply.get("usage", {})
+        self.last_stopped = set(reply.get("stopped", []))
         logs = {launch.host: launch.log for launch in launches}
         if reply["timed_out"]:
             raise timed_out(timeout or 0, logs[launches[0].host])

@@ -9,7 +9,8 @@ so jobs cannot leak state into each other (docs/adr/0002 records why jobs fork f
 
 Protocol (one JSON object per line): the engine sends {"launches": [{"host", "argv", "env",
 "cwd", "log", "stop"}], "timeout": seconds or null} and reads back {"results": [[host, returncode]],
-"usage": {host: {"max_rss_mb", "cpu_seconds"}}, "timed_out": bool}. End of input ends the
+"usage": {host: {"max_rss_mb", "cpu_seconds"}}, "timed_out": bool, "stopped": [host sent SIGTERM
+through its stop file]}. End of input ends the
 parent.
 """
 
@@ -134,6 +135,7 @@ def run_launches(launches: list[dict[str, Any]], timeout: Optional[float]) -> di
     # A launch's stop file asks for SIGTERM (StopTrainingJob's signal), checked every 20 ms.
     stops = {pid: str(launch["stop"]) for pid, launch in zip(pids, launches) if launch.get("stop")}
     checked = 0.0
+    signalled: list[str] = []  # hosts sent SIGTERM while they ran
     while len(codes) < len(pids):
         pid, status, rusage = os.wait4(-1, os.WNOHANG)
         if pid:
@@ -151,6 +153,7 @@ def run_launches(launches: list[dict[str, Any]], timeout: Optional[float]) -> di
                 if os.path.exists(stops[other]):
                     os.kill(other, signal.SIGTERM)
                     del stops[other]
+                    signalled.append(pids[other])
         if deadline and time.time() > deadline:
             timed_out = True
             for other, host in pids.items():
@@ -161,6 +164,7 @@ def run_launches(launches: list[dict[str, Any]], timeout: Optional[float]) -> di
         "results": [[launch["host"], codes[launch["host"]]] for launch in launches],
         "usage": usage,
         "timed_out": timed_out,
+        "stopped": signalled,
     }
 
 

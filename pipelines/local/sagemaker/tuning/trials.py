@@ -12,9 +12,8 @@ signal is not a failure.
 
 import re
 import threading
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from pipelines.local.sagemaker.failure import StepFailure
 from pipelines.local.sagemaker.jobs.container import Launch
@@ -62,6 +61,7 @@ class Wave(JobRunner):
         self.timeouts: List[Optional[float]] = []
         self.private = False
         self.results: Optional["Results"] = None
+        self.signalled: Set[str] = set()
         self.error: Optional[BaseException] = None
         self.local = threading.local()
         self.started = threading.Event()
@@ -89,11 +89,16 @@ class Wave(JobRunner):
             raise self.error
         assert self.results is not None
         mine = "%d/" % index
+        # A host stopped by the signal ended as SageMaker's stopped jobs end: not a failure.
         return [
-            (host[len(mine) :], 0 if code and Path(stop_of(log)).exists() else code, log)
+            (host[len(mine) :], 0 if host in self.signalled else code, log)
             for host, code, log in self.results
             if host.startswith(mine)
         ]
+
+    def stopped(self) -> List[int]:
+        """The trials whose processes the runner sent SIGTERM."""
+        return sorted({int(host.split("/", 1)[0]) for host in self.signalled})
 
     def withdraw(self, index: int) -> None:
         """Trial `index` ended; if it failed before submitting, the wave no longer waits on it."""
@@ -114,6 +119,7 @@ class Wave(JobRunner):
         self.started.set()
         try:
             self.results = self.runner.run(launches, max(known) if known else None, self.private)
+            self.signalled = set(self.runner.last_stopped)
         except BaseException as e:  # every trial of the wave gets the runner's failure
             self.error = e
         self.lock.notify_all()
@@ -121,10 +127,6 @@ class Wave(JobRunner):
 
 def stop_file(log: Path) -> Path:
     return Path(log).with_suffix(".stop")
-
-
-def stop_of(log: Any) -> Path:
-    return stop_file(Path(log))
 
 
 class Watcher(threading.Thread):
@@ -183,10 +185,11 @@ def run_wave(
     runner: JobRunner,
     objective: Objective,
     rule: StoppingRule,
-) -> Tuple[Dict[int, Json], Dict[int, str], Dict[int, List[float]], Dict[int, int]]:
+) -> Tuple[Dict[int, Json], Dict[int, str], Dict[int, List[float]], List[int]]:
     """Run trials (index, folder, run(runner) -> DescribeTrainingJob) side by side; returns the
     descriptions of those that ran, the failure reasons of those that failed, the objective
-    curves read while they ran and the iteration each stopped trial was stopped at."""
+    curves read while they ran and the trials stopped (sent SIGTERM while they ran; a trial
+    the rule stopped after its last iteration completed)."""
     wave = Wave(runner, len(trials))
     watcher = Watcher({index: folder for index, folder, _ in trials}, objective, rule)
     described: Dict[int, Json] = {}
@@ -211,5 +214,4 @@ def run_wave(
         thread.join()
     watcher.done.set()
     watcher.join()
-    time.sleep(0)  # the watcher's last poll read every log to its end
-    return described, failed, watcher.curves, watcher.stopped
+    return described, failed, watcher.curves, wave.stopped()
