@@ -204,6 +204,14 @@ def test_random_search_samples_the_scaled_ranges_and_the_model_step_takes_the_be
     assert described["HyperParameters"]["num_round"] == "20"
 
 
+def model_members(store, summary):
+    import tarfile
+
+    uri = "s3://%s/models/%s/output/model.tar.gz" % (BUCKET, summary["TrainingJobName"])
+    with tarfile.open(store.file(uri)) as tar:
+        return tar.getnames()
+
+
 def rounds_in(home, summary):
     logs = list((home / "executions").glob("*/Tune/%s/algo-1.log" % summary["TrainingJobName"]))
     return len(AUC_LINE.findall(logs[0].read_text()))
@@ -253,6 +261,7 @@ def test_hyperband_stops_trials_at_its_rungs_and_at_max_resource(tmp_path, bank)
     for s in summaries:  # every trial reached a rung or MaxResource and was stopped there
         assert s["TrainingJobStatus"] == "Stopped"
         assert rounds_in(tmp_path, s) < 500
+        assert model_members(Store(tmp_path), s) == ["xgboost-model"]
     assert min(rounds_in(tmp_path, s) for s in summaries) < 60  # one stopped at a rung
 
 
@@ -266,8 +275,12 @@ def test_early_stopping_auto_stops_a_trial_worse_than_the_median(tmp_path, bank)
     summaries = check_trials(tmp_path, tuning, 5)
     stopped = [s for s in summaries if s["TrainingJobStatus"] == "Stopped"]
     assert stopped and tuning["TrainingJobStatusCounters"]["Stopped"] == len(stopped)
+    store = Store(tmp_path)
     for s in stopped:
         assert rounds_in(tmp_path, s) < 400  # SIGTERM ended it before its last round
+        # The algorithm saved the rounds it had (the API reference's StoppingCondition: the
+        # built-in algorithms save intermediate results), and the model was uploaded.
+        assert model_members(store, s) == ["xgboost-model"]
 
 
 @needs_shared_data
