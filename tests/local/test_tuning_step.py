@@ -39,7 +39,7 @@ AUC_LINE = re.compile(r"\[[0-9]+\].*validation-auc:(\S+)")
 
 def tuning_definition(strategy="Random", max_jobs=4, parallel=2, early_stopping="Off",
                       ranges=None, static=None, warm_start=None, seed=11,
-                      hyperband=None):  # fmt: skip
+                      hyperband=None, objective="validation:auc"):  # fmt: skip
     """The definition of a TuningStep feeding a ModelStep of the best trial's model."""
     os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
     import boto3
@@ -75,7 +75,9 @@ def tuning_definition(strategy="Random", max_jobs=4, parallel=2, early_stopping=
     elif ranges == "categorical":
         ranges = {"max_depth": CategoricalParameter(["2", "4"]),
                   "eta": CategoricalParameter(["0.05", "0.2", "0.4"])}  # fmt: skip
-    tuner = HyperparameterTuner(estimator, "validation:auc", ranges, strategy=strategy,
+    kind = "Maximize" if objective.endswith("auc") else "Minimize"
+    tuner = HyperparameterTuner(estimator, objective, ranges, strategy=strategy,
+                                objective_type=kind,
                                 max_jobs=max_jobs, max_parallel_jobs=parallel,
                                 early_stopping_type=early_stopping, random_seed=seed,
                                 warm_start_config=warm_start,
@@ -301,6 +303,14 @@ def test_warm_start_reuses_the_parent_tuning_jobs_trials(tmp_path, bank):
     record = run_definition(tmp_path, tuning_definition(warm_start=warm), "TuneChurn")
     assert record["PipelineExecutionStatus"] == "Failed"
     assert "no-such-tuning-job not found" in record["FailureReason"]
+    # Either warm start type keeps the parents' objective metric (the API reference's
+    # HyperParameterTuningJobWarmStartConfig).
+    warm = WarmStartConfig(WarmStartTypes.TRANSFER_LEARNING,
+                           parents={parent["HyperParameterTuningJobName"]})  # fmt: skip
+    definition = tuning_definition(warm_start=warm, objective="validation:logloss")
+    record = run_definition(tmp_path, definition, "TuneChurn")
+    assert record["PipelineExecutionStatus"] == "Failed"
+    assert "a warm start keeps the parents' objective metric" in record["FailureReason"]
 
 
 def refused(tmp_path, definition):
@@ -325,6 +335,8 @@ def refused(tmp_path, definition):
          "hyperparameters max_depth are both static and tuned"),
         (lambda c, d: c["ResourceLimits"].pop("MaxNumberOfTrainingJobs"),
          "MaxNumberOfTrainingJobs is required unless the Strategy is Grid"),
+        (lambda c, d: c["HyperParameterTuningJobObjective"].update(MetricName="validation:x"),
+         "the objective metric validation:x is not among the metrics the training jobs emit"),
     ],
 )  # fmt: skip
 def test_what_create_hyper_parameter_tuning_job_refuses_is_refused_before_the_run(

@@ -103,6 +103,8 @@ def warm_start_points(
         if described.get("HyperParameterTuningJobStatus") not in ("Completed", "Stopped"):
             raise StepFailure("ValidationException: parent tuning job %s did not end" % name)
         theirs = described.get("TrainingJobDefinition") or {}
+        for problem in _warm_start_problems(request, described):
+            raise StepFailure("ValidationException: parent tuning job %s: %s" % (name, problem))
         if warm["WarmStartType"] == "IdenticalDataAndAlgorithm":
             for key, part in (("image", "AlgorithmSpecification"), ("input", "InputDataConfig")):
                 mine, other = definition.get(part), theirs.get(part)
@@ -122,6 +124,36 @@ def warm_start_points(
             if metric and point is not None:
                 found.append((point, sign * float(metric["Value"]), summary))
     return found
+
+
+def _hyperparameter_count(request: Json) -> int:
+    ranges = (request.get("HyperParameterTuningJobConfig") or {}).get("ParameterRanges") or {}
+    static = (request.get("TrainingJobDefinition") or {}).get("StaticHyperParameters") or {}
+    return len(ranges_of(ranges)) + len(static)
+
+
+def ranges_of(parameter_ranges: Json) -> List[str]:
+    return [d.name for d in ranges.dimensions(parameter_ranges)]
+
+
+def _warm_start_problems(request: Json, parent: Json) -> List[str]:
+    """What either warm start type requires of each parent (HyperParameterTuningJobWarmStartConfig
+    in the API reference): the same objective metric, and as many static plus tunable
+    hyperparameters."""
+    problems = []
+    mine = request["HyperParameterTuningJobConfig"].get("HyperParameterTuningJobObjective") or {}
+    theirs = parent["HyperParameterTuningJobConfig"].get("HyperParameterTuningJobObjective") or {}
+    if mine.get("MetricName") != theirs.get("MetricName"):
+        problems.append(
+            "its objective metric is %s; a warm start keeps the parents' objective metric"
+            % theirs.get("MetricName")
+        )
+    if _hyperparameter_count(request) != _hyperparameter_count(parent):
+        problems.append(
+            "it has %d static plus tunable hyperparameters, this job %d; a warm start keeps "
+            "their number" % (_hyperparameter_count(parent), _hyperparameter_count(request))
+        )
+    return problems
 
 
 def run_tuning(

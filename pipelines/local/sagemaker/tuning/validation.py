@@ -7,6 +7,7 @@ messages is not documented: these say which field and which rule."""
 import math
 from typing import Any, Dict, List, Optional
 
+from pipelines.local.sagemaker import algorithms
 from pipelines.local.sagemaker.tuning.ranges import KINDS
 
 STRATEGIES = ("Bayesian", "Random", "Hyperband", "Grid")
@@ -14,6 +15,7 @@ SCALINGS = ("Auto", "Linear", "Logarithmic", "ReverseLogarithmic")
 MAX_RANGES = 30  # ParameterRanges: the sum over all kinds, and each categorical's values
 # HyperbandStrategyConfig: MaxResource, when unset, comes from one of these static ones.
 EPOCH_KEYS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")
+MAX_RESOURCE = 20000  # HyperbandStrategyConfig: "The maximum value is 20,000 epochs."
 WARM_START_TYPES = ("IdenticalDataAndAlgorithm", "TransferLearning")
 
 
@@ -83,6 +85,8 @@ def tuning_problems(request: Dict[str, Any]) -> List[str]:
             "HyperParameterTuningJobObjective.Type is %r; it takes Maximize | Minimize"
             % objective.get("Type")
         )
+    for job in jobs:
+        problems += _objective_problems(objective or job.get("TuningObjective") or {}, job)
     ranges = config.get("ParameterRanges") or {}
     problems += range_problems(ranges, strategy)
     tuned = {r.get("Name") for kind in KINDS for r in ranges.get("%sParameterRanges" % kind) or []}
@@ -109,6 +113,25 @@ def tuning_problems(request: Dict[str, Any]) -> List[str]:
     return problems
 
 
+def _objective_problems(objective: Dict[str, Any], job: Dict[str, Any]) -> List[str]:
+    """The objective metric must be one the trials emit: a MetricDefinitions name, or for a
+    built-in algorithm one of its metrics ("Define Metrics and Environment Variables")."""
+    name = objective.get("MetricName")
+    if not name:
+        return ["the tuning job needs HyperParameterTuningJobObjective.MetricName"]
+    spec = job.get("AlgorithmSpecification") or {}
+    known = {d.get("Name") for d in spec.get("MetricDefinitions") or []}
+    shape = {"AlgorithmSpecification": spec, "HyperParameters": job.get("StaticHyperParameters")}
+    if algorithms.training_algorithm(shape) is not None:
+        known |= {d["Name"] for d in algorithms.METRIC_DEFINITIONS}
+    if name not in known:
+        return [
+            "the objective metric %s is not among the metrics the training jobs emit (%s)"
+            % (name, ", ".join(sorted(str(k) for k in known)[:8]) or "no MetricDefinitions")
+        ]
+    return []
+
+
 def _hyperband_problems(config: Dict[str, Any], static: Dict[str, Any]) -> List[str]:
     hyperband = (config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig") or {}
     high = max_resource(config, static)
@@ -118,6 +141,8 @@ def _hyperband_problems(config: Dict[str, Any], static: Dict[str, Any]) -> List[
             "HyperbandStrategyConfig.MaxResource is not set and no static hyperparameter "
             "(%s) gives it" % ", ".join(EPOCH_KEYS)
         ]
+    if high > MAX_RESOURCE:
+        return ["HyperbandStrategyConfig.MaxResource is %d; at most %d" % (high, MAX_RESOURCE)]
     if not isinstance(low, int) or low < 1 or low > high:
         return ["HyperbandStrategyConfig.MinResource is %r; it takes 1 to MaxResource %d" % (
             low, high)]  # fmt: skip
