@@ -351,6 +351,17 @@ def test_what_create_hyper_parameter_tuning_job_refuses_is_refused_before_the_ru
 
 
 @pytest.mark.fast
+def test_what_the_local_tuning_job_does_not_apply_is_refused_before_the_run(tmp_path):
+    """Never skipped silently (docs/architecture.md, rule 4): a limit the local tuning job
+    would not apply stops the run before it starts, naming the step."""
+    definition = tuning_definition("Random")
+    limits = definition["Steps"][0]["Arguments"]["HyperParameterTuningJobConfig"]
+    limits["ResourceLimits"]["MaxRuntimeInSeconds"] = 3600
+    message = refused(tmp_path, definition)
+    assert "step Tune (type Tuning): it has ResourceLimits.MaxRuntimeInSeconds" in message
+
+
+@pytest.mark.fast
 def test_hyperband_without_max_resource_is_refused_unless_an_epochs_hyperparameter_gives_it(
     tmp_path,
 ):

@@ -25,6 +25,7 @@ from pipelines.local.sagemaker.failure import StepFailure
 from pipelines.local.sagemaker.limits import check_request
 from pipelines.local.sagemaker.runners import JobRunner
 from pipelines.local.sagemaker.steps import STEP_TYPES, Entry, Step
+from pipelines.local.sagemaker.tuning.validation import unsupported as tuning_unsupported
 
 Definition = Dict[str, Any]  # a pipeline definition's JSON
 Record = Dict[str, Any]  # the execution's record (records.py)
@@ -116,6 +117,8 @@ def refusal(step: Step, backend: SageMakerBackend) -> Optional[str]:
         why = quality_check.unsupported(step)
     elif step["Type"] == "Lambda":  # its function must be in the home
         why = lambda_step.refusal(step, backend)
+    elif step["Type"] == "Tuning":
+        why = tuning_unsupported(step.get("Arguments", {}))
     return "step %s (type %s): %s" % (step["Name"], step["Type"], why) if why else None
 
 

@@ -25,6 +25,7 @@ from pipelines.local.sagemaker.jobs.training import run_training
 from pipelines.local.sagemaker.jobs.transform import run_transform
 from pipelines.local.sagemaker.limits import check_request
 from pipelines.local.sagemaker.tuning.job import run_tuning
+from pipelines.local.sagemaker.tuning.validation import unsupported as tuning_unsupported
 from processing.churn_job import write_text_atomic
 
 if TYPE_CHECKING:
@@ -57,6 +58,9 @@ class Jobs(object):
             check_request(name, kind, request)
         except PipelineError as e:
             raise JobError(str(e))
+        why = tuning_unsupported(request) if kind == "HyperParameterTuning" else None
+        if why:
+            raise JobError("the local SageMaker cannot run tuning job %s: %s" % (name, why))
         path = self._path(kind, name)
         if path.exists():
             raise JobError(

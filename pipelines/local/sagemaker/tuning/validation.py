@@ -204,3 +204,39 @@ def _numeric_problems(where: str, kind: str, r: Dict[str, Any]) -> List[str]:
                 "MaxValue < 1" % where
             ]
     return []
+
+
+def unsupported(request: Dict[str, Any]) -> Optional[str]:
+    """Why the local engine cannot run this tuning job as SageMaker would, or None when it can
+    (asked before a pipeline runs, and by CreateHyperParameterTuningJob)."""
+    config = request.get("HyperParameterTuningJobConfig") or {}
+    if request.get("TrainingJobDefinitions"):
+        return (
+            "it has TrainingJobDefinitions (several algorithms in one tuning job), which the "
+            "local engine does not run; use TrainingJobDefinition"
+        )
+    if (config.get("ParameterRanges") or {}).get("AutoParameters") or request.get("Autotune"):
+        return "it asks Autotune to choose ranges (AutoParameters), which has no local stand-in"
+    if config.get("TuningJobCompletionCriteria"):
+        return "it has TuningJobCompletionCriteria, which the local tuning job does not apply"
+    if (config.get("ResourceLimits") or {}).get("MaxRuntimeInSeconds") is not None:
+        return (
+            "it has ResourceLimits.MaxRuntimeInSeconds, which the local tuning job does not apply"
+        )
+    definition = request.get("TrainingJobDefinition") or {}
+    resources = (
+        definition.get("HyperParameterTuningResourceConfig")
+        or definition.get("ResourceConfig")
+        or {}
+    )
+    stops = (
+        config.get("Strategy") == "Hyperband"
+        or config.get("TrainingJobEarlyStoppingType") == "Auto"
+    )
+    count = resources.get("InstanceCount", 1)
+    if stops and isinstance(count, int) and count > 1:
+        return (
+            "its trials run on %d instances, which run in a private network the local engine "
+            "cannot stop early (Hyperband or early stopping Auto)" % count
+        )
+    return None
