@@ -39,7 +39,7 @@ AUC_LINE = re.compile(r"\[[0-9]+\].*validation-auc:(\S+)")
 
 def tuning_definition(strategy="Random", max_jobs=4, parallel=2, early_stopping="Off",
                       ranges=None, static=None, warm_start=None, seed=11,
-                      hyperband=None, objective="validation:auc"):  # fmt: skip
+                      hyperband=None, objective="validation:auc", cache=False):  # fmt: skip
     """The definition of a TuningStep feeding a ModelStep of the best trial's model."""
     os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
     import boto3
@@ -56,7 +56,7 @@ def tuning_definition(strategy="Random", max_jobs=4, parallel=2, early_stopping=
     from sagemaker.workflow.model_step import ModelStep
     from sagemaker.workflow.pipeline import Pipeline
     from sagemaker.workflow.pipeline_context import PipelineSession
-    from sagemaker.workflow.steps import TuningStep
+    from sagemaker.workflow.steps import CacheConfig, TuningStep
 
     boto = boto3.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name=REGION)
     session = PipelineSession(boto_session=boto, default_bucket=BUCKET)
@@ -84,6 +84,7 @@ def tuning_definition(strategy="Random", max_jobs=4, parallel=2, early_stopping=
                                 strategy_config=hyperband)  # fmt: skip
     tune = TuningStep(
         name="Tune",
+        cache_config=CacheConfig(enable_caching=True, expire_after="PT1H") if cache else None,
         step_args=tuner.fit({
             "train": TrainingInput("s3://%s/data/train/" % BUCKET, content_type="text/csv"),
             "validation": TrainingInput("s3://%s/data/validation/" % BUCKET,
@@ -167,7 +168,8 @@ def in_range(summaries):
 @needs_shared_data
 def test_random_search_samples_the_scaled_ranges_and_the_model_step_takes_the_best(tmp_path, bank):
     store = stage(tmp_path, bank)
-    tuning, model = run(tmp_path, tuning_definition("Random", max_jobs=4, parallel=2))
+    definition = tuning_definition("Random", max_jobs=4, parallel=2, cache=True)
+    tuning, model = run(tmp_path, definition)
     summaries = check_trials(tmp_path, tuning, 4)
     assert len(summaries) == 4
     in_range(summaries)
@@ -197,6 +199,22 @@ def test_random_search_samples_the_scaled_ranges_and_the_model_step_takes_the_be
     ]
     assert [j["HyperParameterTuningJobName"] for j in jobs] == [name]
     assert jobs[0]["Strategy"] == "Random"
+
+    # The step cache holds the whole tuning job: a second execution reuses its properties
+    # (its best model is there), and ListPipelineExecutionSteps names the tuning job.
+    again = run_definition(tmp_path, definition, "TuneChurn")
+    entry = next(s for s in again["Steps"] if s["StepName"] == "Tune")
+    assert entry["CacheHit"] and entry["Metadata"]["TuningJob"]["Arn"] == job[
+        "HyperParameterTuningJobArn"]  # fmt: skip
+    backend = SageMakerBackend(tmp_path)
+    try:
+        steps = SageMakerClient(backend).list_pipeline_execution_steps(
+            PipelineExecutionArn=again["PipelineExecutionArn"]
+        )["PipelineExecutionSteps"]
+    finally:
+        backend.close()
+    tune_step = next(s for s in steps if s["StepName"] == "Tune")
+    assert tune_step["Metadata"]["TuningJob"]["Arn"] == job["HyperParameterTuningJobArn"]
     assert described["TuningJobArn"] == tuning["HyperParameterTuningJobArn"]
     assert described["TuningJobArn"].endswith(  # ARNs spell names in lower case
         "hyper-parameter-tuning-job/" + tuning["HyperParameterTuningJobName"].lower()
