@@ -507,3 +507,27 @@ def test_the_cold_runner_sends_sigterm_when_a_launch_stop_file_appears(tmp_path)
     assert (host, returncode) == ("algo-1", 0)
     assert log.read_text().splitlines()[-1] == "terminated"
     assert runner.last_stopped == {"algo-1"}
+
+
+@needs_shared_data
+def test_a_failed_trial_does_not_fail_the_tuning_job_unless_every_trial_fails(tmp_path, bank):
+    """TrainingJobStatusCounters: a trial failing on a client error (the algorithm refuses
+    max_depth -1) counts as NonRetryableError; the tuning job completes with the others, and
+    fails only when no trial produced the objective metric."""
+    from sagemaker.tuner import CategoricalParameter
+
+    stage(tmp_path, bank)
+    some = {"max_depth": CategoricalParameter(["3", "-1"])}
+    tuning, _ = run(tmp_path, tuning_definition("Grid", max_jobs=None, ranges=some))
+    assert tuning["TrainingJobStatusCounters"]["NonRetryableError"] == 1
+    assert tuning["ObjectiveStatusCounters"] == {"Succeeded": 1, "Pending": 0, "Failed": 1}
+    failed = tuning["TrainingJobSummaries"][-1]  # trials without an objective come last
+    assert failed["TrainingJobStatus"] == "Failed"
+    assert "max_depth" in failed["FailureReason"]
+    assert tuning["BestTrainingJob"]["TunedHyperParameters"] == {"max_depth": "3"}
+
+    every = {"max_depth": CategoricalParameter(["-1", "-2"])}
+    record = run_definition(tmp_path, tuning_definition("Grid", max_jobs=None, ranges=every),
+                            "TuneChurn")  # fmt: skip
+    assert record["PipelineExecutionStatus"] == "Failed"
+    assert "All training jobs failed or produced no objective metric" in record["FailureReason"]
