@@ -192,6 +192,8 @@ class WarmRunner(JobRunner):
             else:
                 self.proc.kill()  # never used (every step came from the cache): no waiting
                 self.proc.wait()
+        if not self._stdin.closed:  # a runner never used still holds its request pipe
+            self._stdin.close()
         self._stdout.close()
         self.log.close()
 
