@@ -531,3 +531,14 @@ def test_a_failed_trial_does_not_fail_the_tuning_job_unless_every_trial_fails(tm
                             "TuneChurn")  # fmt: skip
     assert record["PipelineExecutionStatus"] == "Failed"
     assert "All training jobs failed or produced no objective metric" in record["FailureReason"]
+
+
+@pytest.mark.fast
+def test_a_tuning_job_is_named_within_the_apis_32_letters_digits_and_hyphens():
+    from types import SimpleNamespace
+
+    from pipelines.local.sagemaker.steps import tuning_job_name
+
+    name = tuning_job_name(SimpleNamespace(id="0123456789ab"), {"Name": "Tune_The_Churn_Model"})
+    assert name == "0123456789ab-Tune-The-Churn-Mode"
+    assert re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}", name)

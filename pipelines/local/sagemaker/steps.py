@@ -4,6 +4,7 @@ execution's context and its Metadata in the entry, and returns the steps it unlo
 condition's chosen branch). Job steps go through the step cache and the retry policies
 (policies.py) first."""
 
+import re
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Protocol, TypeVar
@@ -187,8 +188,10 @@ def transform_step(execution: RunningExecution, step: Step, entry: Entry) -> Non
 
 
 def tuning_job_name(execution: RunningExecution, step: Step) -> str:
-    """HyperParameterTuningJobName takes 32 characters; its trials add `-NNN-<8 hex>`."""
-    return ("%s-%s" % (execution.id, step["Name"]))[:32].rstrip("-")
+    """HyperParameterTuningJobName takes 32 letters, digits and hyphens (a step name may hold
+    an underscore); its trials add `-NNN-<8 hex>`."""
+    name = re.sub(r"[^A-Za-z0-9-]", "-", "%s-%s" % (execution.id, step["Name"]))
+    return name[:32].rstrip("-")
 
 
 def tuning_step(execution: RunningExecution, step: Step, entry: Entry) -> None:
