@@ -542,3 +542,109 @@ def test_a_tuning_job_is_named_within_the_apis_32_letters_digits_and_hyphens():
     name = tuning_job_name(SimpleNamespace(id="0123456789ab"), {"Name": "Tune_The_Churn_Model"})
     assert name == "0123456789ab-Tune-The-Churn-Mode"
     assert re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}", name)
+
+
+QUADRATIC = """import argparse, os
+parser = argparse.ArgumentParser()
+parser.add_argument("-x", type=float)  # the toolkit passes a one-letter name as -x
+parser.add_argument("--shape", default="bowl")
+args, _ = parser.parse_known_args()
+for epoch in range(4):
+    print("epoch %d loss=%.6f" % (epoch, (args.x - 0.3) ** 2 + 1.0 / (epoch + 1)))
+with open(os.path.join(os.environ["SM_MODEL_DIR"], "x.txt"), "w") as f:
+    f.write(str(args.x))
+"""
+
+
+def test_a_script_mode_tuning_job_minimises_its_metric_definitions_objective(tmp_path):
+    """Script mode: the objective is read with the request's MetricDefinitions (one line per
+    epoch), Minimize ranks the lowest first, and Bayesian search on a bowl whose bottom is at
+    x = 0.3 gets close to it; CreateHyperParameterTuningJob through the client."""
+    import io
+    import tarfile
+
+    store = Store(tmp_path)
+    code = io.BytesIO()
+    with tarfile.open(fileobj=code, mode="w:gz") as tar:
+        data = QUADRATIC.encode()
+        info = tarfile.TarInfo("quadratic.py")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    store.put_bytes("s3://%s/code/quadratic.tar.gz" % BUCKET, code.getvalue())
+    request = {
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Bayesian", "RandomSeed": 4,
+            "HyperParameterTuningJobObjective": {"Type": "Minimize", "MetricName": "loss"},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 9, "MaxParallelTrainingJobs": 2},
+            "ParameterRanges": {"ContinuousParameterRanges": [
+                {"Name": "x", "MinValue": "-2", "MaxValue": "2", "ScalingType": "Linear"}]},
+        },
+        "TrainingJobDefinition": {
+            "AlgorithmSpecification": {
+                "TrainingImage": "683313688378.dkr.ecr.us-east-1.amazonaws.com/"
+                                 "sagemaker-scikit-learn:1.2-1-cpu-py3",
+                "TrainingInputMode": "File",
+                "MetricDefinitions": [{"Name": "loss", "Regex": "loss=([0-9.]+)"}],
+            },
+            "StaticHyperParameters": {
+                "sagemaker_program": '"quadratic.py"',
+                "sagemaker_submit_directory": '"s3://%s/code/quadratic.tar.gz"' % BUCKET,
+            },
+            "RoleArn": ROLE,
+            "OutputDataConfig": {"S3OutputPath": "s3://%s/bowl" % BUCKET},
+            "ResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large",
+                               "VolumeSizeInGB": 1},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+        },
+    }  # fmt: skip
+    backend = SageMakerBackend(tmp_path)
+    try:
+        client = SageMakerClient(backend)
+        client.create_hyper_parameter_tuning_job(HyperParameterTuningJobName="bowl", **request)
+        client.wait_for_jobs()
+        job = client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="bowl")
+        trials = client.list_training_jobs_for_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName="bowl", SortBy="FinalObjectiveMetricValue",
+            SortOrder="Ascending", MaxResults=100)["TrainingJobSummaries"]  # fmt: skip
+        described = client.describe_training_job(TrainingJobName=trials[0]["TrainingJobName"])
+    finally:
+        backend.close()
+    assert job["HyperParameterTuningJobStatus"] == "Completed", job.get("FailureReason")
+    assert len(trials) == 9
+    losses = {
+        t["TrainingJobName"]: (float(t["TunedHyperParameters"]["x"]) - 0.3) ** 2 + 0.25
+        for t in trials  # the last epoch's loss, as the script prints it
+    }
+    best = job["BestTrainingJob"]
+    assert best["TrainingJobName"] == trials[0]["TrainingJobName"]
+    # The best is a trial of the lowest loss (the log prints 6 decimals: near ties are equal).
+    assert losses[best["TrainingJobName"]] == pytest.approx(min(losses.values()), abs=1e-5)
+    assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == pytest.approx(
+        min(losses.values()), abs=1e-5
+    )
+    assert abs(float(best["TunedHyperParameters"]["x"]) - 0.3) < 0.15
+    # A script-mode trial is not told the objective (SageMaker tells built-in algorithms).
+    assert "_tuning_objective_metric" not in described["HyperParameters"]
+    assert described["ModelArtifacts"]["S3ModelArtifacts"].endswith(
+        "/bowl/%s/output/model.tar.gz" % best["TrainingJobName"]
+    )
+
+
+@pytest.mark.fast
+def test_random_search_is_uniform_in_the_scaled_space_and_reproducible_from_its_seed():
+    """Logarithmic: the median of random values is the range's geometric middle, not its
+    arithmetic one; the same RandomSeed proposes the same values."""
+    import statistics
+
+    from pipelines.local.sagemaker.tuning.ranges import Dimension, point_values
+    from pipelines.local.sagemaker.tuning.strategies import RandomSearch
+
+    dims = [Dimension("eta", "Continuous", 0.001, 1.0, "Logarithmic")]
+
+    def values(seed):
+        search = RandomSearch(dims, seed)
+        return [float(point_values(dims, search.propose([], []))["eta"]) for _ in range(2000)]
+
+    etas = values(7)
+    assert statistics.median(etas) == pytest.approx(math.sqrt(0.001), rel=0.15)
+    assert values(7) == etas and values(8) != etas
