@@ -5,8 +5,8 @@ execution.json, one folder per step with its logs) and SageMaker's status names 
 Succeeded, Failed, Stopped). What each step type does is steps.py's table; caching and retries
 are there too. Jobs run one at a time: on two cores a second XGBoost or pandas job only slows
 the first, and each job gets the whole thread budget (a tuning job's trials, the one exception,
-run side by side within the cores, sharing it: tuning/trials.py). The engine knows nothing of churn: it
-runs any definition whose step types the table has.
+run side by side within the cores, sharing it: tuning/trials.py). The engine knows nothing of
+churn: it runs any definition whose step types the table has.
 """
 
 import json

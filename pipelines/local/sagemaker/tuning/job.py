@@ -195,7 +195,8 @@ def run_tuning(
         wave: List[Tuple[int, Path, Callable[[JobRunner], Json]]] = []
         points: Dict[int, List[float]] = {}
         requests: Dict[int, Json] = {}
-        for _ in range(min(parallel, total - index)):
+        size = min(parallel, total - index)  # the wave's trials share the thread budget
+        for _ in range(size):
             index += 1
             point = strategy.propose(scored, list(points.values()))
             points[index] = point
@@ -203,7 +204,7 @@ def run_tuning(
             tuned = ranges.point_values(dims, point)
             requests[index] = trial_request(definition, trial, arn, dict(static, **tuned))
             folder = Path(workdir) / trial
-            wave.append((index, folder, _trial_run(requests[index], folder, store, parallel)))
+            wave.append((index, folder, _trial_run(requests[index], folder, store, size)))
         described, failed, curves, stopped = run_wave(wave, runner, objective, rule)
         for i, request_i in requests.items():
             summary, full = _summary(

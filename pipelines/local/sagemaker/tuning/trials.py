@@ -64,7 +64,6 @@ class Wave(JobRunner):
         self.signalled: Set[str] = set()
         self.error: Optional[BaseException] = None
         self.local = threading.local()
-        self.started = threading.Event()
 
     def bind(self, index: int) -> None:
         """The trial the calling thread runs."""
@@ -116,7 +115,6 @@ class Wave(JobRunner):
             return
         launches = [launch for index in sorted(self.submitted) for launch in self.submitted[index]]
         known = [t for t in self.timeouts if t]
-        self.started.set()
         try:
             self.results = self.runner.run(launches, max(known) if known else None, self.private)
             self.signalled = set(self.runner.last_stopped)
@@ -207,7 +205,10 @@ def run_wave(
     for _, folder, _ in trials:
         folder.mkdir(parents=True, exist_ok=True)
     watcher.start()
-    threads = [threading.Thread(target=one, args=(index, run)) for index, _, run in trials]
+    # Daemons: a Ctrl-C of the engine (the main thread) does not wait on a wave's threads.
+    threads = [
+        threading.Thread(target=one, args=(index, run), daemon=True) for index, _, run in trials
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
