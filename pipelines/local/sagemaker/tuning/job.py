@@ -103,8 +103,11 @@ def warm_start_points(
         if described.get("HyperParameterTuningJobStatus") not in ("Completed", "Stopped"):
             raise StepFailure("ValidationException: parent tuning job %s did not end" % name)
         theirs = described.get("TrainingJobDefinition") or {}
-        for problem in _warm_start_problems(request, described):
-            raise StepFailure("ValidationException: parent tuning job %s: %s" % (name, problem))
+        problems = _warm_start_problems(request, described)
+        if problems:
+            raise StepFailure(
+                "ValidationException: parent tuning job %s: %s" % (name, "; ".join(problems))
+            )
         if warm["WarmStartType"] == "IdenticalDataAndAlgorithm":
             for key, part in (("image", "AlgorithmSpecification"), ("input", "InputDataConfig")):
                 mine, other = definition.get(part), theirs.get(part)
@@ -127,13 +130,9 @@ def warm_start_points(
 
 
 def _hyperparameter_count(request: Json) -> int:
-    ranges = (request.get("HyperParameterTuningJobConfig") or {}).get("ParameterRanges") or {}
+    config = request.get("HyperParameterTuningJobConfig") or {}
     static = (request.get("TrainingJobDefinition") or {}).get("StaticHyperParameters") or {}
-    return len(ranges_of(ranges)) + len(static)
-
-
-def ranges_of(parameter_ranges: Json) -> List[str]:
-    return [d.name for d in ranges.dimensions(parameter_ranges)]
+    return len(ranges.dimensions(config.get("ParameterRanges") or {})) + len(static)
 
 
 def _warm_start_problems(request: Json, parent: Json) -> List[str]:
