@@ -28,6 +28,8 @@ code, none of which is copied here:
   writes it since version 1.3-1: XGBoost's binary format for the 1.x images (their XGBoost
   is older than 2.1), UBJSON for the 3.0 images (CHURN_XGBOOST_IMAGE_VERSION names the image's
   version). Never pickle.
+- SIGTERM (how SageMaker stops a job): training ends after the round in progress and the model
+  of the rounds done is saved, as the built-in algorithms save intermediate results.
 - Failure: a mistake of the request (a ClientError on SageMaker) or of the algorithm, written
   to /opt/ml/output/failure and standard error, exit 1.
 """
@@ -470,10 +472,6 @@ def train(hps, train_matrix, validation_matrix, model_dir):
     num_round = config["num_round"]
     if "_kfold" in config or "_num_cv_round" in config:
         raise UserError("_kfold cross-validation is not run by the local XGBoost algorithm")
-    if config.get("save_model_on_termination") == "true":
-        raise UserError(
-            "save_model_on_termination 'true' is not honoured by the local XGBoost algorithm"
-        )
     eval_metric = config.get("eval_metric")
     tuning = config.get("_tuning_objective_metric")
     tuning_metrics = tuning.split(":", 1)[1].split(",") if tuning else None
@@ -502,7 +500,7 @@ def train(hps, train_matrix, validation_matrix, model_dir):
     stop_metric = None
     if rounds:
         stop_metric = (tuning_metrics or eval_metric or [None])[-1]
-    callbacks = [xgb.callback.EvaluationMonitor()]
+    callbacks = [xgb.callback.EvaluationMonitor(), stop_on_sigterm(xgb)]
     if validation_matrix is not None and stop_metric and rounds:
         callbacks.append(
             xgb.callback.EarlyStopping(
@@ -534,6 +532,25 @@ def train(hps, train_matrix, validation_matrix, model_dir):
         raise AlgorithmError("XGB train call failed with exception:\n {}".format(e))
     save_model(booster, model_dir, os.environ.get("CHURN_XGBOOST_IMAGE_VERSION", ""))
     return booster
+
+
+def stop_on_sigterm(xgb):
+    """A callback ending training after the round in progress once SIGTERM arrives, so the
+    model of the rounds done is saved: SageMaker stops a job (StopTrainingJob, a tuning job's
+    early stopping, MaxRuntimeInSeconds) with SIGTERM, and its built-in algorithms save the
+    intermediate model when they can ("StoppingCondition" in the API reference)."""
+    import signal
+
+    terminated = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: terminated.append(signum))
+
+    class StopOnSigterm(xgb.callback.TrainingCallback):
+        def after_iteration(self, model, epoch, evals_log):
+            if terminated:
+                logging.info("SIGTERM received: training stops after round %d", epoch)
+            return bool(terminated)
+
+    return StopOnSigterm()
 
 
 def save_model(booster, model_dir, image_version):

@@ -24,7 +24,8 @@ What the twin answers, by area:
   client is given (the workspace's, which knows what a pipeline is); a missing pipeline or
   execution is ResourceNotFound.
 - jobs outside a pipeline, run by job_api.py's job layer: Create/Describe Training, Processing,
-  Transform jobs.
+  Transform jobs; hyperparameter tuning jobs (tuning_api.py): Create/Describe, List, and
+  ListTrainingJobsForHyperParameterTuningJob, over pipelines' Tuning steps' jobs too.
 
 Times are datetimes and every answer holds its output shape's members only (client_base's
 `shaped`). The twin's ARNs name the region `local`, which UpdateModelPackage's ARN pattern (a
@@ -38,10 +39,10 @@ from pipelines.local.api import Request
 from pipelines.local.arns import ACCOUNT, REGION
 from pipelines.local.parameters import check_parameters
 from pipelines.local.sagemaker.hosting_api import HostingOperations
-from pipelines.local.sagemaker.job_operations import JobOperations
 from pipelines.local.sagemaker.monitoring_api import MonitoringOperations
 from pipelines.local.sagemaker.pipeline_api import PipelineOperations, StartPipeline
 from pipelines.local.sagemaker.registry_api import RegistryOperations
+from pipelines.local.sagemaker.tuning_api import TuningOperations
 
 TWIN_ARN = "arn:aws:sagemaker:%s:%s:" % (REGION, ACCOUNT)
 CHECKED_ARN = "arn:aws:sagemaker:us-east-1:%s:" % ACCOUNT
@@ -61,7 +62,7 @@ def _read_arns(value: Any) -> Any:
 class SageMakerClient(
     RegistryOperations,
     PipelineOperations,
-    JobOperations,
+    TuningOperations,
     HostingOperations,
     MonitoringOperations,
 ):

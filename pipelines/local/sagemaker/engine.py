@@ -4,8 +4,9 @@ A run is a first-class execution with an id, a folder (<home>/executions/<id>/ w
 execution.json, one folder per step with its logs) and SageMaker's status names (Executing,
 Succeeded, Failed, Stopped). What each step type does is steps.py's table; caching and retries
 are there too. Jobs run one at a time: on two cores a second XGBoost or pandas job only slows
-the first, and each job gets the whole thread budget. The engine knows nothing of churn: it
-runs any definition whose step types the table has.
+the first, and each job gets the whole thread budget (a tuning job's trials, the one exception,
+run side by side within the cores, sharing it: tuning/trials.py). The engine knows nothing of
+churn: it runs any definition whose step types the table has.
 """
 
 import json
@@ -25,6 +26,7 @@ from pipelines.local.sagemaker.failure import StepFailure
 from pipelines.local.sagemaker.limits import check_request
 from pipelines.local.sagemaker.runners import JobRunner
 from pipelines.local.sagemaker.steps import STEP_TYPES, Entry, Step
+from pipelines.local.sagemaker.tuning.validation import unsupported as tuning_unsupported
 
 Definition = Dict[str, Any]  # a pipeline definition's JSON
 Record = Dict[str, Any]  # the execution's record (records.py)
@@ -100,7 +102,6 @@ NEEDS_AWS = {
     "SendPipelineExecutionStepSuccess",
     "ClarifyCheck": "it runs SageMaker Clarify's analysis image (bias and explainability), "
     "which has no local stand-in",
-    "Tuning": "it runs a hyperparameter tuning job, which the local engine does not emulate",
     "EMRServerless": "it runs a job on EMR Serverless",
     "NotebookJob": "it runs a notebook job in a SageMaker training container",
 }
@@ -117,6 +118,8 @@ def refusal(step: Step, backend: SageMakerBackend) -> Optional[str]:
         why = quality_check.unsupported(step)
     elif step["Type"] == "Lambda":  # its function must be in the home
         why = lambda_step.refusal(step, backend)
+    elif step["Type"] == "Tuning":
+        why = tuning_unsupported(step.get("Arguments", {}))
     return "step %s (type %s): %s" % (step["Name"], step["Type"], why) if why else None
 
 

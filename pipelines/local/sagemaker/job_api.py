@@ -1,5 +1,6 @@
-"""CreateTrainingJob, CreateProcessingJob and CreateTransformJob outside a pipeline (a workflow's
-Task states call them), with DescribeTrainingJob / DescribeProcessingJob / DescribeTransformJob.
+"""CreateTrainingJob, CreateProcessingJob, CreateTransformJob and CreateHyperParameterTuningJob
+outside a pipeline (a workflow's Task states call them), with their Describe*Job; a tuning job's
+trials and a pipeline's Tuning step's tuning job are kept here too (save_training, save_tuning).
 
 A job runs through the same job layer a pipeline step uses (jobs/training.py, processing.py,
 transform.py) in <home>/jobs/<kind>/<name>/, and its description is kept in
@@ -14,7 +15,7 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from pipelines.errors import PipelineError, UserError
 from pipelines.local.arns import sagemaker_arn
@@ -23,12 +24,16 @@ from pipelines.local.sagemaker.jobs.processing import run_processing
 from pipelines.local.sagemaker.jobs.training import run_training
 from pipelines.local.sagemaker.jobs.transform import run_transform
 from pipelines.local.sagemaker.limits import check_request
+from pipelines.local.sagemaker.tuning.job import run_tuning
+from pipelines.local.sagemaker.tuning.validation import unsupported as tuning_unsupported
 from processing.churn_job import write_text_atomic
 
 if TYPE_CHECKING:
     from pipelines.local.sagemaker.backend import SageMakerBackend
 
-KINDS = ("Training", "Processing", "Transform")
+KINDS = ("Training", "Processing", "Transform", "HyperParameterTuning")
+# The resource type of each kind's ARN.
+ARN_TYPES = {"HyperParameterTuning": "hyper-parameter-tuning-job"}
 
 Json = Dict[str, Any]
 
@@ -53,13 +58,16 @@ class Jobs(object):
             check_request(name, kind, request)
         except PipelineError as e:
             raise JobError(str(e))
+        why = tuning_unsupported(request) if kind == "HyperParameterTuning" else None
+        if why:
+            raise JobError("the local SageMaker cannot run tuning job %s: %s" % (name, why))
         path = self._path(kind, name)
         if path.exists():
             raise JobError(
                 "Job name must be unique within an AWS account and region, and a "
                 "job with this name already exists (%s)" % name
             )
-        arn = sagemaker_arn(kind.lower() + "-job", name)
+        arn = sagemaker_arn(ARN_TYPES.get(kind, kind.lower() + "-job"), name)
         self._save(
             kind,
             dict(
@@ -74,6 +82,11 @@ class Jobs(object):
         future = self._worker.submit(self._run, kind, request, arn)
         return future.result() if wait else {kind + "JobArn": arn}
 
+    def all(self, kind: str) -> List[Json]:
+        """Every job of `kind` this home ran or runs."""
+        folder = self.root / kind.lower()
+        return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
     def describe(self, kind: str, name: str) -> Json:
         path = self._path(kind, name)
         if not path.exists():
@@ -81,6 +94,18 @@ class Jobs(object):
                 "Requested resource not found: %s job %s" % (kind, name), "ResourceNotFound"
             )
         return json.loads(path.read_text())
+
+    def save_training(self, described: Json) -> None:
+        """A training job another job ran (a tuning job's trial), kept for DescribeTrainingJob."""
+        self._save("Training", described)
+
+    def save_tuning(self, described: Json) -> None:
+        self._save("HyperParameterTuning", described)
+
+    def tuning_job(self, name: str) -> Optional[Json]:
+        """A tuning job this home ran (with its TrainingJobSummaries), None if none is."""
+        path = self._path("HyperParameterTuning", name)
+        return json.loads(path.read_text()) if path.exists() else None
 
     def wait(self) -> None:
         """Until every job started has ended."""
@@ -92,7 +117,10 @@ class Jobs(object):
         started = time.time()
         try:
             backend = self.backend
-            if kind == "Transform":
+            if kind == "HyperParameterTuning":
+                workdir.mkdir(parents=True, exist_ok=True)
+                described = run_tuning(request, name, workdir, backend.store, backend.runner, self)
+            elif kind == "Transform":
                 model = backend.registry.model(request["ModelName"])
                 described = run_transform(
                     request, name, workdir, backend.store, backend.runner, model
@@ -100,13 +128,17 @@ class Jobs(object):
             else:
                 run = run_training if kind == "Training" else run_processing
                 described = run(request, name, workdir, backend.store, backend.runner)
-            described = dict(described, **{kind + "JobStatus": "Completed"})
+            # A tuning job says its own status (Failed when no trial gave the objective).
+            described = dict(described)
+            described.setdefault(kind + "JobStatus", "Completed")
         except (StepFailure, UserError) as e:
             described = dict(
                 request,
                 **{kind + "JobStatus": "Failed", "FailureReason": getattr(e, "reason", str(e))},
             )
         described.update({kind + "JobArn": arn, "CreationTime": started, "EndTime": time.time()})
+        if kind == "HyperParameterTuning":
+            described.setdefault("HyperParameterTuningEndTime", described["EndTime"])
         self._save(kind, described)
         return described
 

@@ -10,6 +10,7 @@ import os
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from pipelines.errors import PipelineError
+from pipelines.local.sagemaker.tuning.validation import tuning_problems
 
 # A local host is a process on this machine: Python with pandas, Great Expectations or XGBoost
 # imported holds 210-250 MB before it reads a row (measured 2026-12-07), so a job gets at most
@@ -105,8 +106,33 @@ def check_request(
             )
     if kind == "Training":
         problems += _spot_problems(request, resolve)
+    if kind in ("Tuning", "HyperParameterTuning"):
+        try:
+            resolved = _resolved(request, resolve)
+        except LookupError:
+            resolved = None  # a step's property sets part of it: checked when it runs
+        if resolved is not None:
+            problems += ["ValidationException: %s" % p for p in tuning_problems(resolved)]
+            for definition in [resolved.get("TrainingJobDefinition") or {}]:
+                training = dict(definition)
+                training.setdefault(
+                    "ResourceConfig", definition.get("HyperParameterTuningResourceConfig")
+                )
+                check_request(step_name, "Training", training)
     if problems:
         raise PipelineError("step %s: %s" % (step_name, "; ".join(problems)))
+
+
+def _resolved(value: Any, resolve: Callable[[Any], Any]) -> Any:
+    """A request with every parameter or literal resolved; LookupError when a part is a step's
+    property or a function of one."""
+    if isinstance(value, dict):
+        if "Get" in value or any(k.startswith("Std:") for k in value):
+            return resolve(value)
+        return {k: _resolved(v, resolve) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolved(v, resolve) for v in value]
+    return value
 
 
 def machine_memory() -> int:

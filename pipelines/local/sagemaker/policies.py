@@ -21,6 +21,12 @@ CACHE_KEY_ATTRIBUTES = {
         "InputDataConfig",
     ),
     "Transform": ("DataProcessing", "Environment", "ModelName", "TransformInput"),
+    "HyperParameterTuning": (
+        "HyperParameterTuningJobConfig",
+        "TrainingJobDefinition",
+        "TrainingJobDefinitions",
+        "WarmStartConfig",
+    ),
 }
 # Local faults that stand for SageMaker's retryable exception types.
 INTERNAL_ERROR = "SageMaker.JOB_INTERNAL_ERROR"
@@ -73,4 +79,8 @@ def output_uris(kind: str, properties: Dict[str, Any]) -> List[str]:
         return [o["S3Output"]["S3Uri"] for o in outputs]
     if kind == "Training":
         return [properties["ModelArtifacts"]["S3ModelArtifacts"]]
+    if kind == "HyperParameterTuning":  # the best trial's model, what a pipeline goes on with
+        best = properties["BestTrainingJob"]["TrainingJobName"]
+        output = properties["TrainingJobDefinition"]["OutputDataConfig"]["S3OutputPath"]
+        return ["%s/%s/output/model.tar.gz" % (output.rstrip("/"), best)]
     return [properties["TransformOutput"]["S3OutputPath"].rstrip("/") + "/"]

@@ -9,6 +9,8 @@ implementations.
                         services' endpoints and credentials, backend.attach)
     runner.last_usage   {host: {"max_rss_mb", "cpu_seconds"}} of the last run, where measured
     runner.waited       seconds the last run waited for the runner itself to be ready
+    runner.last_stopped hosts of the last run sent SIGTERM because their Launch.stop file
+                        appeared while they ran
     runner.close()
 
 ColdRunner starts each host as a fresh interpreter, as a container would. WarmRunner forks Python
@@ -43,6 +45,7 @@ class JobRunner(object):
     """The interface; see the module docstring."""
 
     last_usage: dict[str, dict[str, float]] = {}
+    last_stopped: set[str] = set()
     waited = 0.0
     environment: dict[str, str] = {}
 
@@ -85,16 +88,27 @@ class ColdRunner(JobRunner):
                     )
                 )
         deadline = time.time() + timeout if timeout else None
-        results = []
-        for host, proc, log in started:
-            try:
-                code = proc.wait(timeout=max(1, deadline - time.time()) if deadline else None)
-            except subprocess.TimeoutExpired:
+        stops = {launch.host: launch.stop for launch in launches if launch.stop}
+        codes: dict[str, int] = {}
+        self.last_stopped = set()
+        while len(codes) < len(started):
+            for host, proc, _ in started:
+                if host in codes:
+                    continue
+                code = proc.poll()
+                if code is not None:
+                    codes[host] = code
+                elif host in stops and os.path.exists(stops[host]):
+                    del stops[host]
+                    proc.terminate()  # SIGTERM, as SageMaker stops a job
+                    self.last_stopped.add(host)
+            if deadline and time.time() > deadline and len(codes) < len(started):
                 for _, other, _ in started:
-                    other.kill()
-                raise timed_out(timeout or 0, log)
-            results.append((host, code, log))
-        return results
+                    if other.poll() is None:
+                        other.kill()
+                raise timed_out(timeout or 0, started[0][2])
+            time.sleep(0.01)
+        return [(host, codes[host], log) for host, _, log in started]
 
 
 class WarmRunner(JobRunner):
@@ -138,6 +152,7 @@ class WarmRunner(JobRunner):
                     "env": launch.env,
                     "cwd": str(launch.cwd),
                     "log": str(launch.log),
+                    "stop": str(launch.stop) if launch.stop else None,
                 }
                 for launch in launches
             ],
@@ -147,6 +162,7 @@ class WarmRunner(JobRunner):
         self._stdin.flush()
         reply = self._read()
         self.last_usage = reply.get("usage", {})
+        self.last_stopped = set(reply.get("stopped", []))
         logs = {launch.host: launch.log for launch in launches}
         if reply["timed_out"]:
             raise timed_out(timeout or 0, logs[launches[0].host])
@@ -176,6 +192,8 @@ class WarmRunner(JobRunner):
             else:
                 self.proc.kill()  # never used (every step came from the cache): no waiting
                 self.proc.wait()
+        if not self._stdin.closed:  # a runner never used still holds its request pipe
+            self._stdin.close()
         self._stdout.close()
         self.log.close()
 

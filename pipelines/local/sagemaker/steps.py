@@ -4,6 +4,7 @@ execution's context and its Metadata in the entry, and returns the steps it unlo
 condition's chosen branch). Job steps go through the step cache and the retry policies
 (policies.py) first."""
 
+import re
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Protocol, TypeVar
@@ -12,6 +13,7 @@ from pipelines.local.s3 import Store
 from pipelines.local.sagemaker import expressions
 from pipelines.local.sagemaker.backend import SageMakerBackend
 from pipelines.local.sagemaker.failure import StepFailure
+from pipelines.local.sagemaker.job_api import Jobs
 from pipelines.local.sagemaker.jobs.processing import run_processing
 from pipelines.local.sagemaker.jobs.training import run_training
 from pipelines.local.sagemaker.jobs.transform import run_transform
@@ -26,6 +28,7 @@ from pipelines.local.sagemaker.policies import (
 )
 from pipelines.local.sagemaker.quality_check import CHECK_FIELDS, baseline_check, run_analyzer
 from pipelines.local.sagemaker.runners import JobRunner
+from pipelines.local.sagemaker.tuning.job import run_tuning
 from processing.churn_job import archive_has_members
 
 Json = Dict[str, Any]
@@ -67,6 +70,7 @@ def run_job(
     kind: str,
     run: JobRun,
     in_processes: bool = True,
+    name: Optional[str] = None,
 ) -> Json:
     """A job step: resolve, look in the cache, run (with retries), remember. `kind` is the
     job's name in the API (Processing, Training, Transform); `run(request, job name, folder,
@@ -99,7 +103,11 @@ def run_job(
             step,
             entry,
             lambda: run(
-                arguments, job_name(execution, step), workdir, execution.backend.store, runner
+                arguments,
+                name or job_name(execution, step),
+                workdir,
+                execution.backend.store,
+                runner,
             ),
         )
         if runner.last_usage:
@@ -179,6 +187,33 @@ def transform_step(execution: RunningExecution, step: Step, entry: Entry) -> Non
     run_job(execution, step, entry, "Transform", run)
 
 
+def tuning_job_name(execution: RunningExecution, step: Step) -> str:
+    """HyperParameterTuningJobName takes 32 letters, digits and hyphens (a step name may hold
+    an underscore); its trials add `-NNN-<8 hex>`."""
+    name = re.sub(r"[^A-Za-z0-9-]", "-", "%s-%s" % (execution.id, step["Name"]))
+    return name[:32].rstrip("-")
+
+
+def tuning_step(execution: RunningExecution, step: Step, entry: Entry) -> None:
+    """A hyperparameter tuning job (tuning/job.py) through the step cache and retry policies;
+    its trials are recorded as training jobs and the tuning job itself, so the local sagemaker
+    client describes them and a later tuning job can warm-start from it. Its properties are
+    DescribeHyperParameterTuningJob's answer with TrainingJobSummaries, best first."""
+    jobs = Jobs(execution.backend)
+
+    def run(request: Json, name: str, folder: Path, store: Store, runner: JobRunner) -> Json:
+        described = run_tuning(request, name, folder, store, runner, jobs)
+        jobs.save_tuning(described)
+        if described["HyperParameterTuningJobStatus"] == "Failed":
+            raise StepFailure(described["FailureReason"])
+        return described
+
+    properties = run_job(
+        execution, step, entry, "HyperParameterTuning", run, name=tuning_job_name(execution, step)
+    )
+    entry["Metadata"] = {"TuningJob": {"Arn": properties["HyperParameterTuningJobArn"]}}
+
+
 def condition_step(execution: RunningExecution, step: Step, entry: Entry) -> List[Step]:
     # Resolved once (each Std:JsonGet reads its property file), kept, then judged: the
     # resolved conditions hold only values, which evaluate as they are.
@@ -240,4 +275,5 @@ STEP_TYPES: Dict[str, StepHandler] = {
     "Model": model_step,
     "QualityCheck": quality_check_step,
     "Lambda": lambda_step,
+    "Tuning": tuning_step,
 }

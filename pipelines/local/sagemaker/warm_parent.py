@@ -8,8 +8,9 @@ would (runpy, with __name__ == "__main__"). Every child starts from the same pri
 so jobs cannot leak state into each other (docs/adr/0002 records why jobs fork from it).
 
 Protocol (one JSON object per line): the engine sends {"launches": [{"host", "argv", "env",
-"cwd", "log"}], "timeout": seconds or null} and reads back {"results": [[host, returncode]],
-"usage": {host: {"max_rss_mb", "cpu_seconds"}}, "timed_out": bool}. End of input ends the
+"cwd", "log", "stop"}], "timeout": seconds or null} and reads back {"results": [[host, returncode]],
+"usage": {host: {"max_rss_mb", "cpu_seconds"}}, "timed_out": bool, "stopped": [host sent SIGTERM
+through its stop file]}. End of input ends the
 parent.
 """
 
@@ -131,6 +132,10 @@ def run_launches(launches: list[dict[str, Any]], timeout: Optional[float]) -> di
     usage: dict[str, dict[str, float]] = {}
     timed_out = False
     deadline = time.time() + timeout if timeout else None
+    # A launch's stop file asks for SIGTERM (StopTrainingJob's signal), checked every 20 ms.
+    stops = {pid: str(launch["stop"]) for pid, launch in zip(pids, launches) if launch.get("stop")}
+    checked = 0.0
+    signalled: list[str] = []  # hosts sent SIGTERM while they ran
     while len(codes) < len(pids):
         pid, status, rusage = os.wait4(-1, os.WNOHANG)
         if pid:
@@ -142,6 +147,13 @@ def run_launches(launches: list[dict[str, Any]], timeout: Optional[float]) -> di
                 "cpu_seconds": round(rusage.ru_utime + rusage.ru_stime, 3),
             }
             continue
+        if stops and time.time() - checked > 0.02:
+            checked = time.time()
+            for other in [p for p in stops if pids[p] not in codes]:
+                if os.path.exists(stops[other]):
+                    os.kill(other, signal.SIGTERM)
+                    del stops[other]
+                    signalled.append(pids[other])
         if deadline and time.time() > deadline:
             timed_out = True
             for other, host in pids.items():
@@ -152,6 +164,7 @@ def run_launches(launches: list[dict[str, Any]], timeout: Optional[float]) -> di
         "results": [[launch["host"], codes[launch["host"]]] for launch in launches],
         "usage": usage,
         "timed_out": timed_out,
+        "stopped": signalled,
     }
 
 

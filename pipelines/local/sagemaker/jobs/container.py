@@ -46,8 +46,10 @@ CORES = os.cpu_count() or 1
 BASE_ENV_KEYS = ("HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
 LOG_TAIL_LINES = 20
 
-# One host's process as a runner starts it (pipelines/local/sagemaker/runners.py).
-Launch = collections.namedtuple("Launch", "host argv env cwd log")
+# One host's process as a runner starts it (pipelines/local/sagemaker/runners.py). `stop`: a
+# file whose appearance asks the runner to send the process SIGTERM, as StopTrainingJob does
+# (a tuning job stopping a trial early: tuning/trials.py); None for a job nothing stops.
+Launch = collections.namedtuple("Launch", "host argv env cwd log stop", defaults=(None,))
 
 
 def hosts_of(count: Union[int, str]) -> list[str]:

@@ -233,12 +233,15 @@ def run_training(
     store: Store,
     runner: Runner,
     region: str = "local",
+    concurrent_jobs: int = 1,
 ) -> dict[str, Any]:
-    """Run a CreateTrainingJob request (script mode); returns DescribeTrainingJob's shape."""
+    """Run a CreateTrainingJob request (script mode); returns DescribeTrainingJob's shape.
+    `concurrent_jobs`: how many jobs run beside it (a tuning job's parallel trials), which
+    share the thread budget."""
     started = time.time()
     resources = request["ResourceConfig"]
     hosts = hosts_of(resources["InstanceCount"])
-    threads = thread_budget(len(hosts))
+    threads = thread_budget(len(hosts) * concurrent_jobs)
     hps = request.get("HyperParameters") or {}
     submit = decode_hyperparameter(hps.get("sagemaker_submit_directory", '""'))
     algorithm = algorithms.training_algorithm(request)
