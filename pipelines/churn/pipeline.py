@@ -36,6 +36,7 @@ from pipelines.churn.images import model_monitor_image
 from pipelines.churn.schema_source import SchemaSource
 from pipelines.churn.sdk import quiet_sdk, telemetry_opted_out
 from pipelines.churn.tuning import (
+    HYPERBAND_RESOURCE,
     MAX_TRIALS,
     OBJECTIVE,
     OBJECTIVE_TYPE,
@@ -57,8 +58,10 @@ from sagemaker.session import Session  # noqa: E402
 from sagemaker.transformer import Transformer  # noqa: E402
 from sagemaker.tuner import (  # noqa: E402
     ContinuousParameter,
+    HyperbandStrategyConfig,
     HyperparameterTuner,
     IntegerParameter,
+    StrategyConfig,
 )
 from sagemaker.workflow.condition_step import ConditionStep  # noqa: E402
 from sagemaker.workflow.conditions import (  # noqa: E402
@@ -920,11 +923,18 @@ class _Steps(_DataSteps):
         its trials the TrainModel job with the tuned hyperparameters in place of the
         parameters'. (Retry policies: SageMaker retries a tuning job's trials itself.)"""
         estimator, channels = self._estimator(preprocess)
+        space = dict(SEARCH_SPACE)
+        strategy_config = None
+        if options.tuning_strategy == "Hyperband":
+            name, low, high = HYPERBAND_RESOURCE
+            del space[name]
+            estimator.set_hyperparameters(**{name: high})
+            strategy_config = StrategyConfig(HyperbandStrategyConfig(high, low))
         ranges: dict[Union[str, PipelineVariable], ParameterRange] = {
             name: (IntegerParameter if kind == "Integer" else ContinuousParameter)(
                 low, high, scaling_type=scaling
             )
-            for name, (kind, low, high, scaling) in SEARCH_SPACE.items()
+            for name, (kind, low, high, scaling) in space.items()
         }
         tuner = HyperparameterTuner(
             estimator,
@@ -933,6 +943,7 @@ class _Steps(_DataSteps):
             hyperparameter_ranges=ranges,
             metric_definitions=[{"Name": OBJECTIVE, "Regex": VALIDATION_AUC_REGEX}],
             strategy=options.tuning_strategy,
+            strategy_config=strategy_config,
             max_jobs=int(options.tuning_trials),
             max_parallel_jobs=int(options.tuning_parallel),
             base_tuning_job_name="%s-tune" % self.b.prefix,

@@ -15,6 +15,10 @@ OBJECTIVE_TYPE = "Maximize"
 # Grid needs categorical ranges only, which this space is not.
 STRATEGIES = ("Bayesian", "Random", "Hyperband")
 MAX_TRIALS = 100  # a guard on cost: SageMaker allows more, a local run should not
+# Hyperband gives each trial a number of rounds (its resource: one validation:auc line a
+# round) from MinResource to MaxResource itself, so num_round is not searched then but fixed at
+# MaxResource.
+HYPERBAND_RESOURCE = ("num_round", 20, 600)
 # name -> (range type, min, max, scaling type)
 SEARCH_SPACE: Dict[str, Tuple[str, float, float, str]] = {
     "max_depth": ("Integer", 3, 8, "Auto"),

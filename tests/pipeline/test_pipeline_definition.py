@@ -161,6 +161,9 @@ def built(user_folder):
         user_schema=user_schema_command(user_folder),
         tuned=json.dumps(dict(json.loads(KWARGS), tuning_trials=20, tuning_strategy="Random")),
         too_many_trials=json.dumps(dict(json.loads(KWARGS), tuning_trials=101)),
+        hyperband=json.dumps(
+            dict(json.loads(KWARGS), tuning_trials=9, tuning_strategy="Hyperband")
+        ),
     )
 
 
@@ -288,6 +291,15 @@ def test_tuning_trains_through_a_tuning_step_whose_best_model_is_evaluated_and_r
         "Containers"
     ]
     assert register[0]["ModelDataUrl"] == best
+    # Hyperband gives each trial its rounds itself: num_round is fixed at MaxResource.
+    hyperband = all_steps(json.loads(succeeded(built["hyperband"])))["TuneModel"]["Arguments"]
+    config = hyperband["HyperParameterTuningJobConfig"]
+    assert config["StrategyConfig"] == {
+        "HyperbandStrategyConfig": {"MinResource": 20, "MaxResource": 600}
+    }
+    searched = {r["Name"] for kind in config["ParameterRanges"].values() for r in kind}
+    assert searched == set(SEARCH_SPACE) - {"num_round"}
+    assert hyperband["TrainingJobDefinition"]["StaticHyperParameters"]["num_round"] == '"600"'
     failed = built["too_many_trials"]
     assert failed.returncode != 0
     assert "tuning_trials 101: 0 (no tuning) to 100" in failed.stderr
