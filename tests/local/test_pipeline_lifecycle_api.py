@@ -172,6 +172,13 @@ def wait_for(sm, arn, statuses, seconds=30.0):
     raise AssertionError("%s is still %s" % (arn, described["PipelineExecutionStatus"]))
 
 
+def wait_for_a_step(sm, arn, seconds=30.0):
+    deadline = time.time() + seconds
+    while not sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]:
+        assert time.time() < deadline, "no step started"
+        time.sleep(0.05)
+
+
 # -- the pipeline ------------------------------------------------------------------------------
 
 
@@ -336,10 +343,7 @@ def test_stop_makes_an_execution_stopping_then_stopped(sm):
     arn = sm.start_pipeline_execution(
         PipelineName="Long", PipelineParameters=[{"Name": "Seconds", "Value": "60"}]
     )["PipelineExecutionArn"]
-    deadline = time.time() + 30
-    while not sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]:
-        assert time.time() < deadline
-        time.sleep(0.05)
+    wait_for_a_step(sm, arn)
     assert sm.stop_pipeline_execution(PipelineExecutionArn=arn) == {"PipelineExecutionArn": arn}
     status = sm.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"]
     assert status in ("Stopping", "Stopped")
@@ -357,10 +361,13 @@ def test_an_execution_whose_process_was_killed_reads_failed(ws, sm):
     arn = sm.start_pipeline_execution(
         PipelineName="Doomed", PipelineParameters=[{"Name": "Seconds", "Value": "60"}]
     )["PipelineExecutionArn"]
+    wait_for_a_step(sm, arn)
     record = ws.sagemaker.executions.load(arn.rsplit("/", 1)[-1])
-    os.kill(record["ProcessId"], signal.SIGKILL)
+    os.kill(record["ProcessId"], signal.SIGKILL)  # the runner, mid-step
     done = wait_for(sm, arn, ("Failed",), 10)
     assert "ended before it finished" in done["FailureReason"]
+    steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)["PipelineExecutionSteps"]
+    assert steps[0]["StepStatus"] == "Stopped"
 
 
 # -- the same scenario on moto ---------------------------------------------------------------
