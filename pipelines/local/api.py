@@ -77,6 +77,33 @@ class TwinClient(object):
                 )
         return answer
 
+    @property
+    def meta(self) -> Any:
+        """botocore's ClientMeta as boto3's client has it (its event emitter, service model,
+        region, operation names), for code that builds on a client rather than calling it: the
+        SageMaker SDK's waiters (botocore.waiter.create_waiter_with_client) read
+        `meta.service_model` and `meta.events`. Made on first use (botocore's loaders are slow
+        to import)."""
+        meta = self.__dict__.get("_meta")
+        if meta is None:
+            import botocore.session
+            from botocore import xform_name
+            from botocore.client import ClientMeta, Config
+            from botocore.hooks import HierarchicalEmitter
+
+            from pipelines.local.arns import REGION
+
+            model = botocore.session.get_session().get_service_model(self.service)
+            meta = self.__dict__["_meta"] = ClientMeta(
+                HierarchicalEmitter(),
+                Config(region_name=REGION),
+                None,
+                model,
+                {xform_name(name): name for name in model.operation_names},
+                "aws",
+            )
+        return meta
+
     def can_paginate(self, operation_name: str) -> bool:
         return pagination(self.service, operation_of(self.service, operation_name)) is not None
 

@@ -8,6 +8,7 @@ the `launcher` it is given (the `churn` command's, pipelines/cli/serve.py).
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
@@ -60,6 +61,13 @@ class Home(object):
         self.sagemaker = SageMakerBackend(self.home)
         # Lambda steps invoke the home's functions through its `lambda` client.
         self.sagemaker.functions = lambda: self.session.client("lambda")
+        # An execution StartPipelineExecution starts runs in a process of its own, on a
+        # workspace of its own (pipelines/workspace/pipeline_process.py).
+        self.sagemaker.pipeline_launcher = [
+            sys.executable,
+            "-m",
+            "pipelines.workspace.pipeline_process",
+        ]
         if launcher is not None:
             self.sagemaker.launcher = lambda *args: launcher(self, *args)
         self._features: Optional[LocalFeatureStore] = None

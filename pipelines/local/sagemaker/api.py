@@ -17,12 +17,17 @@ What the twin answers, by area:
   (without ModelPackageGroupName or ModelPackageType it lists unversioned packages only, the
   documented default, and the twin has none), UpdateModelPackage (approval, its description,
   customer metadata).
-- pipelines, from the execution records `churn run` and the workflows leave (records.py): a
-  pipeline is known by its executions (the twin keeps no CreatePipeline): DescribePipeline,
-  ListPipelines, DescribePipelineExecution, ListPipelineExecutions, ListPipelineExecutionSteps,
-  and StartPipelineExecution through the `start_pipeline(name, parameters)` callable the
-  client is given (the workspace's, which knows what a pipeline is); a missing pipeline or
-  execution is ResourceNotFound.
+- pipelines: CreatePipeline, UpdatePipeline (a version each), DeletePipeline,
+  ListPipelineVersions, tags on the pipeline's ARN (pipeline_lifecycle_api.py, kept in the
+  home's database: pipeline_store.py); DescribePipeline, ListPipelines,
+  DescribePipelineExecution, ListPipelineExecutions, ListPipelineExecutionSteps,
+  DescribePipelineDefinitionForExecution from the execution records (records.py), of stored
+  pipelines and of those the home knows only by their executions (`churn run`'s, the
+  workflows'); StartPipelineExecution runs a stored pipeline in a background process of its
+  own (pipeline_process.py) and answers at once, any other through the
+  `start_pipeline(name, parameters)` callable the client is given (the workspace's, which
+  knows what the churn pipeline is); StopPipelineExecution interrupts an execution's process.
+  A missing pipeline or execution is ResourceNotFound.
 - jobs outside a pipeline, run by job_api.py's job layer: Create/Describe Training, Processing,
   Transform jobs; hyperparameter tuning jobs (tuning_api.py): Create/Describe, List, and
   ListTrainingJobsForHyperParameterTuningJob, over pipelines' Tuning steps' jobs too.
@@ -40,7 +45,8 @@ from pipelines.local.arns import ACCOUNT, REGION
 from pipelines.local.parameters import check_parameters
 from pipelines.local.sagemaker.hosting_api import HostingOperations
 from pipelines.local.sagemaker.monitoring_api import MonitoringOperations
-from pipelines.local.sagemaker.pipeline_api import PipelineOperations, StartPipeline
+from pipelines.local.sagemaker.pipeline_api import StartPipeline
+from pipelines.local.sagemaker.pipeline_lifecycle_api import PipelineLifecycleOperations
 from pipelines.local.sagemaker.registry_api import RegistryOperations
 from pipelines.local.sagemaker.tuning_api import TuningOperations
 
@@ -61,8 +67,8 @@ def _read_arns(value: Any) -> Any:
 
 class SageMakerClient(
     RegistryOperations,
-    PipelineOperations,
-    TuningOperations,
+    PipelineLifecycleOperations,  # and PipelineOperations, its base
+    TuningOperations,  # and JobOperations, its base
     HostingOperations,
     MonitoringOperations,
 ):

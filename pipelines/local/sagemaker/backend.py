@@ -10,6 +10,7 @@ from typing import Any, Callable, Dict, List, Optional, Protocol, Union
 from pipelines.local.s3 import Store
 from pipelines.local.sagemaker.database import connect
 from pipelines.local.sagemaker.hosting import Hosting
+from pipelines.local.sagemaker.pipeline_store import PipelineStore
 from pipelines.local.sagemaker.records import ExecutionRecords
 from pipelines.local.sagemaker.registry import Registry
 from pipelines.local.sagemaker.runners import JobRunner, make_runner
@@ -46,6 +47,9 @@ class SageMakerBackend(object):
         # What makes the home's boto3-shaped `lambda` client (the workspace's), for Lambda
         # steps; none: a definition with a Lambda step is refused before it runs.
         self.functions: Optional[Callable[[], Any]] = None
+        # The argv of the process an execution StartPipelineExecution starts runs in (the
+        # workspace's); none: pipeline_process.py's own, on a bare backend.
+        self.pipeline_launcher: Optional[List[str]] = None
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -60,6 +64,11 @@ class SageMakerBackend(object):
     @property
     def registry(self) -> Registry:
         return Registry(self.db)
+
+    @property
+    def pipelines(self) -> PipelineStore:
+        """The pipelines CreatePipeline made (pipeline_store.py)."""
+        return PipelineStore(lambda: self.db)
 
     @property
     def hosting(self) -> Hosting:

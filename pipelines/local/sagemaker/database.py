@@ -34,6 +34,13 @@ CREATE TABLE IF NOT EXISTS monitoring_schedules (
 CREATE TABLE IF NOT EXISTS tags (
     arn TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, position INTEGER NOT NULL,
     PRIMARY KEY (arn, key));
+-- CreatePipeline / UpdatePipeline: one row per version of a pipeline (the request as JSON,
+-- its definition inline); StartPipelineExecution's ClientRequestToken, per pipeline.
+CREATE TABLE IF NOT EXISTS pipeline_versions (
+    name TEXT NOT NULL, version INTEGER NOT NULL, created REAL NOT NULL, request TEXT NOT NULL,
+    PRIMARY KEY (name, version));
+CREATE TABLE IF NOT EXISTS pipeline_execution_tokens (
+    name TEXT NOT NULL, token TEXT NOT NULL, arn TEXT NOT NULL, PRIMARY KEY (name, token));
 """
 
 

@@ -133,11 +133,16 @@ class Execution(object):
         pipeline_name: str,
         parameters: Mapping[str, Any],
         echo: Optional[Echo] = None,
+        execution_id: Optional[str] = None,
+        details: Optional[Mapping[str, Any]] = None,
     ) -> None:
+        """`execution_id`: the id StartPipelineExecution answered before the execution's
+        process started (a new one by default); `details`: what its request said beside the
+        definition (display name, description, parallelism, ...), kept in the record."""
         self.backend = backend
         self.definition = definition
         self.echo: Echo = echo or (lambda line: None)
-        self.id = uuid.uuid4().hex[:12]
+        self.id = execution_id or uuid.uuid4().hex[:12]
         self.pipeline = pipeline_name
         self.folder = backend.executions.folder(self.id)
         self.arn = sagemaker_arn("pipeline", self.pipeline, "execution", self.id)
@@ -179,6 +184,7 @@ class Execution(object):
             "ProcessId": os.getpid(),
             "ProcessStart": process_start(os.getpid()),
         }
+        self.record.update(details or {})
         self.steps: Dict[str, Entry] = {}
 
     def _parameter_or_literal(self, raw: Any) -> Any:

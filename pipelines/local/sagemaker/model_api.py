@@ -17,7 +17,14 @@ from pipelines.local.sagemaker.client_base import (
     when,
 )
 
-TAGGED = ("model", "endpoint-config", "endpoint", "model-package", "monitoring-schedule")
+TAGGED = (
+    "model",
+    "endpoint-config",
+    "endpoint",
+    "model-package",
+    "monitoring-schedule",
+    "pipeline",
+)
 
 
 def resource_name(arn: str) -> Tuple[str, str]:
@@ -83,6 +90,7 @@ class TagOperations(SageMakerOperations):
                 "endpoint-config": "endpoint_configs",
                 "endpoint": "endpoints",
                 "monitoring-schedule": "monitoring_schedules",
+                "pipeline": "pipeline_versions",
             }[kind]
             query = "SELECT 1 FROM %s WHERE lower(name) = ?" % table
             exists = bool(db.execute(query, (name,)).fetchone())

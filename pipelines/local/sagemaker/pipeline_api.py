@@ -1,6 +1,9 @@
 """Pipelines and their executions, the operations of boto3's `sagemaker` client over the local
-SageMaker (a mixin of SageMakerClient, api.py), from the execution records `churn run` and the
-workflows leave (records.py); StartPipelineExecution through the client's `start_pipeline`.
+SageMaker (a mixin of SageMakerClient, api.py): the pipelines CreatePipeline made
+(pipeline_store.py; pipeline_lifecycle_api.py makes, updates and deletes them) and, for a
+pipeline the home knows only by its executions (`churn run`'s, the workflows'), the execution
+records (records.py). StartPipelineExecution runs a stored pipeline in a background process
+of its own (pipeline_process.py); any other through the client's `start_pipeline`.
 """
 
 import json
@@ -10,6 +13,7 @@ from typing import Any, Callable, Dict, List, Optional
 from pipelines.errors import UserError
 from pipelines.local.api import Answer, client_error
 from pipelines.local.arns import sagemaker_arn
+from pipelines.local.sagemaker import pipeline_process
 from pipelines.local.sagemaker.client_base import SageMakerOperations, epoch, paged, shaped
 
 StartPipeline = Callable[[str, Dict[str, str]], str]
@@ -27,12 +31,17 @@ class PipelineOperations(SageMakerOperations):
         return list(self.backend.executions.list())
 
     def _pipeline_records(self, operation: str, name: str) -> List[Dict[str, Any]]:
-        if name.startswith("arn:"):
-            name = name.rsplit("/", 1)[-1]
+        """The executions of pipeline `name` (a name or its ARN); ResourceNotFound when the
+        home has neither the pipeline nor any execution of it."""
+        name = self._name(name)
         found = [r for r in self._records() if r["PipelineName"].lower() == name.lower()]
-        if not found:
+        if not found and self.backend.pipelines.get(name) is None:
             raise client_error(operation, "ResourceNotFound", "Pipeline %s does not exist" % name)
         return found
+
+    @staticmethod
+    def _name(name: str) -> str:
+        return name.rsplit("/", 1)[-1] if name.startswith("arn:") else name
 
     def _execution(self, operation: str, arn: str) -> Dict[str, Any]:
         try:
@@ -60,11 +69,15 @@ class PipelineOperations(SageMakerOperations):
         answer = {
             "PipelineArn": sagemaker_arn("pipeline", record["PipelineName"]),
             "PipelineExecutionArn": record["PipelineExecutionArn"],
-            "PipelineExecutionDisplayName": record["PipelineExecutionId"],
+            "PipelineExecutionDisplayName": record.get("PipelineExecutionDisplayName")
+            or record["PipelineExecutionId"],
             "PipelineExecutionStatus": record["PipelineExecutionStatus"],
+            "PipelineExecutionDescription": record.get("PipelineExecutionDescription"),
             "FailureReason": record.get("FailureReason"),
             "CreationTime": record["StartTime"],
             "LastModifiedTime": self._modified(record),
+            "ParallelismConfiguration": record.get("ParallelismConfiguration"),
+            "PipelineVersionId": record.get("PipelineVersionId"),
         }
         return self._answer(op, shaped(op, answer))
 
@@ -81,7 +94,9 @@ class PipelineOperations(SageMakerOperations):
                 "PipelineExecutionArn": r["PipelineExecutionArn"],
                 "StartTime": r["StartTime"],
                 "PipelineExecutionStatus": r["PipelineExecutionStatus"],
-                "PipelineExecutionDisplayName": r["PipelineExecutionId"],
+                "PipelineExecutionDisplayName": r.get("PipelineExecutionDisplayName")
+                or r["PipelineExecutionId"],
+                "PipelineExecutionDescription": r.get("PipelineExecutionDescription"),
                 "PipelineExecutionFailureReason": r.get("FailureReason"),
             }
             for r in records
@@ -159,13 +174,46 @@ class PipelineOperations(SageMakerOperations):
             "LastExecutionTime": newest["StartTime"],
         }
 
+    def _stored_pipeline(self, stored: Dict[str, Any]) -> Dict[str, Any]:
+        """A pipeline CreatePipeline made, as DescribePipeline answers it (its version's)."""
+        request, name = stored["request"], stored["name"]
+        runs = [
+            r["StartTime"] for r in self._records() if r["PipelineName"].lower() == name.lower()
+        ]
+        return {
+            "_id": name,
+            "PipelineArn": sagemaker_arn("pipeline", name),
+            "PipelineName": name,
+            "PipelineDisplayName": request.get("PipelineDisplayName") or name,
+            "PipelineDefinition": request["PipelineDefinition"],
+            "PipelineDescription": request.get("PipelineDescription"),
+            "RoleArn": request.get("RoleArn"),
+            "PipelineStatus": "Active",
+            "CreationTime": stored["created"],
+            "LastModifiedTime": stored["updated"],
+            "LastRunTime": max(runs) if runs else None,
+            "LastExecutionTime": max(runs) if runs else None,
+            "ParallelismConfiguration": request.get("ParallelismConfiguration"),
+        }
+
     def describe_pipeline(self, **request: Any) -> Answer:
-        """API_DescribePipeline: a pipeline the home has executions of (its definition the
-        newest one's); ResourceNotFound for one it has none of."""
+        """API_DescribePipeline: a pipeline CreatePipeline made (its latest version, or
+        PipelineVersionId's), else one the home has executions of (its definition the newest
+        one's); ResourceNotFound for any other, or a version there is not."""
         op = "DescribePipeline"
         self._request(op, request)
-        records = self._pipeline_records(op, request["PipelineName"])
-        return self._answer(op, shaped(op, self._pipeline(request["PipelineName"], records)))
+        name = self._name(request["PipelineName"])
+        if self.backend.pipelines.get(name) is not None:
+            stored = self.backend.pipelines.get(name, request.get("PipelineVersionId"))
+            if stored is None:
+                raise client_error(
+                    op,
+                    "ResourceNotFound",
+                    "Pipeline %s has no version %s" % (name, request["PipelineVersionId"]),
+                )
+            return self._answer(op, shaped(op, self._stored_pipeline(stored)))
+        records = self._pipeline_records(op, name)
+        return self._answer(op, shaped(op, self._pipeline(name, records)))
 
     def list_pipelines(self, **request: Any) -> Answer:
         """API_ListPipelines: PipelineNamePrefix, CreatedAfter/Before, SortBy (CreationTime:
@@ -177,11 +225,13 @@ class PipelineOperations(SageMakerOperations):
             by_name.setdefault(r["PipelineName"], []).append(r)
         prefix = request.get("PipelineNamePrefix", "")
         after, before = request.get("CreatedAfter"), request.get("CreatedBefore")
-        summaries = [
+        stored = {p["name"].lower(): p for p in self.backend.pipelines.all()}
+        summaries = [self._stored_pipeline(p) for p in stored.values()] + [
             self._pipeline(name, records)
             for name, records in by_name.items()
-            if name.startswith(prefix)
+            if name.lower() not in stored
         ]
+        summaries = [s for s in summaries if s["PipelineName"].startswith(prefix)]
         summaries = [
             s
             for s in summaries
@@ -201,14 +251,20 @@ class PipelineOperations(SageMakerOperations):
         return self._answer(op, shaped(op, answer))
 
     def start_pipeline_execution(self, **request: Any) -> Answer:
-        """API_StartPipelineExecution, through the client's `start_pipeline`; boto3 fills
-        ClientRequestToken (an idempotency token) when the caller gives none, so the twin does.
-        A pipeline the twin cannot start is ResourceNotFound; one that refuses its parameters
-        a ValidationException."""
+        """API_StartPipelineExecution: boto3 fills ClientRequestToken (an idempotency token)
+        when the caller gives none, so the twin does. A pipeline CreatePipeline made (its
+        latest version, or PipelineVersionId's) starts in a process of its own and the ARN is
+        answered at once; a start repeating a token answers the execution it started. Any
+        other pipeline through the client's `start_pipeline`. A pipeline the twin cannot start
+        is ResourceNotFound; parameters the definition does not declare, or values not of their
+        type, a ValidationException, as is a definition with steps the local engine cannot
+        run (nothing starts)."""
         op = "StartPipelineExecution"
         request.setdefault("ClientRequestToken", str(uuid.uuid4()))
         self._request(op, request)
-        name = request["PipelineName"]
+        name = self._name(request["PipelineName"])
+        if self.backend.pipelines.get(name) is not None:
+            return self._answer(op, {"PipelineExecutionArn": self._start_stored(op, request)})
         if self.start_pipeline is None:
             raise client_error(
                 op, "ResourceNotFound", "Pipeline %s does not exist (nothing starts it here)" % name
@@ -219,3 +275,40 @@ class PipelineOperations(SageMakerOperations):
         except UserError as e:
             raise client_error(op, getattr(e, "code", "ValidationException"), str(e))
         return self._answer(op, {"PipelineExecutionArn": arn})
+
+    def _start_stored(self, op: str, request: Dict[str, Any]) -> str:
+        pipelines = self.backend.pipelines
+        name = self._name(request["PipelineName"])
+        token = request["ClientRequestToken"]
+        earlier = pipelines.started(name, token)
+        if earlier:
+            return earlier
+        stored = pipelines.get(name, request.get("PipelineVersionId"))
+        if stored is None:
+            raise client_error(
+                op,
+                "ResourceNotFound",
+                "Pipeline %s has no version %s" % (name, request.get("PipelineVersionId")),
+            )
+        pipeline = stored["request"]
+        details = {
+            "PipelineExecutionDisplayName": request.get("PipelineExecutionDisplayName"),
+            "PipelineExecutionDescription": request.get("PipelineExecutionDescription"),
+            "ParallelismConfiguration": request.get("ParallelismConfiguration")
+            or pipeline.get("ParallelismConfiguration"),
+            "PipelineVersionId": stored["version"],
+            "ClientRequestToken": token,
+        }
+        parameters = {p["Name"]: p["Value"] for p in request.get("PipelineParameters", [])}
+        try:
+            execution = pipeline_process.start(
+                self.backend,
+                json.loads(pipeline["PipelineDefinition"]),
+                stored["name"],
+                parameters,
+                {k: v for k, v in details.items() if v is not None},
+            )
+        except UserError as e:
+            raise client_error(op, "ValidationException", str(e))
+        pipelines.remember_start(name, token, execution.arn)
+        return execution.arn

@@ -39,6 +39,11 @@ class ExecutionRecords(object):
             json.dumps(record, indent=1, default=str),
         )
 
+    def stopping(self, execution_id: str) -> Path:
+        """The marker StopPipelineExecution leaves: while the execution's process still runs,
+        the execution reads as Stopping; if the process is gone, Stopped."""
+        return self.folder(execution_id) / "stopping"
+
     def save_definition(self, execution_id: str, definition: Dict[str, Any]) -> None:
         write_text_atomic(
             self.folder(execution_id) / "definition.json", json.dumps(definition, indent=1)
@@ -77,20 +82,24 @@ class ExecutionRecords(object):
 
     def _settled(self, record: Record) -> Record:
         """An Executing record whose process is gone was killed: it ends Failed, and its
-        running steps Stopped, as SageMaker ends an execution whose steps cannot finish. The
-        settled record is saved when it can be; a reader of a full or read-only home still
-        gets it (and a later reader saves it)."""
-        if record.get("PipelineExecutionStatus") != "Executing" or still_runs(
-            record.get("ProcessId"), record.get("ProcessStart")
-        ):
+        running steps Stopped, as SageMaker ends an execution whose steps cannot finish (one
+        StopPipelineExecution asked to stop ends Stopped). While its process runs, one asked
+        to stop reads as Stopping. The settled record is saved when it can be; a reader of a
+        full or read-only home still gets it (and a later reader saves it)."""
+        if record.get("PipelineExecutionStatus") != "Executing":
             return record
+        stopping = self.stopping(record["PipelineExecutionId"]).exists()
+        if still_runs(record.get("ProcessId"), record.get("ProcessStart")):
+            return dict(record, PipelineExecutionStatus="Stopping") if stopping else record
         for entry in record["Steps"]:
             if entry["StepStatus"] == "Executing":
                 entry["StepStatus"] = "Stopped"
         record.update(
-            PipelineExecutionStatus="Failed",
+            PipelineExecutionStatus="Stopped" if stopping else "Failed",
             EndTime=record.get("EndTime") or time.time(),
-            FailureReason="the process running this execution ended "
+            FailureReason="stopped by StopPipelineExecution"
+            if stopping
+            else "the process running this execution ended "
             "before it finished (killed?); run it again",
         )
         try:
