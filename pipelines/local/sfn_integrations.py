@@ -27,6 +27,7 @@ import json
 import time
 from typing import Any, Callable, Dict
 
+from botocore import xform_name
 from botocore.exceptions import ClientError, ParamValidationError
 
 from pipelines.errors import UserError
@@ -133,9 +134,9 @@ def sagemaker_integrations(
     }
     for kind in KINDS:
         optimized["sagemaker:create%sJob" % kind] = _client_call(
-            client, "create_%s_job" % kind.lower()
+            client, xform_name("Create%sJob" % kind)
         )
-        sdk["describe%sJob" % kind] = _client_call(client, "describe_%s_job" % kind.lower())
+        sdk["describe%sJob" % kind] = _client_call(client, xform_name("Describe%sJob" % kind))
     out = {name: _call(f, True) for name, f in optimized.items()}
     out.update({"aws-sdk:sagemaker:" + name: _call(f, False) for name, f in sdk.items()})
     for kind in KINDS:
@@ -146,8 +147,8 @@ def sagemaker_integrations(
 def _sync_job(client: SageMakerClient, kind: str) -> Integration:
     """create*Job.sync: the job's description once it ends; a failed job is States.TaskFailed
     with the description (its FailureReason) as the cause, as Step Functions reports it."""
-    create = getattr(client, "create_%s_job" % kind.lower())
-    describe = getattr(client, "describe_%s_job" % kind.lower())
+    create = getattr(client, xform_name("Create%sJob" % kind))
+    describe = getattr(client, xform_name("Describe%sJob" % kind))
     name = kind + "JobName"
 
     def run(parameters: Json, call: Any) -> Any:
