@@ -5,9 +5,10 @@ address is asked for with allow_remote=True: no signature is checked, so whoever
 port acts on the home.
 
 Bodies are read no further than their Content-Length; `Expect: 100-continue` is answered when
-an operation starts reading (S3's uploads); an unread body up to 1 MiB is drained to keep the
-connection, a longer one closes it. The HTTP layer's own refusals (a request line or header
-over 64 KB, a method no handler has) are JSON errors, not HTML pages."""
+an operation starts reading (S3's uploads); an unread body (a refused one) up to 16 MiB is
+drained, so the client reads the refusal and the connection is kept; a longer one closes it.
+The HTTP layer's own refusals (a request line or header over 64 KB, a method no handler has)
+are JSON errors, not HTML pages."""
 
 import ipaddress
 import json
@@ -19,7 +20,7 @@ from typing import Any, Dict, Optional
 from pipelines.local.endpoint.wire import TwinsWire
 from pipelines.local.s3wire import WireResponse
 
-DRAIN = 1 << 20
+DRAIN = 16 << 20  # a refused body up to this size is read, so the client sees the answer
 IDLE_SECONDS = 60.0  # a silent connection is closed (botocore opens another)
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 
