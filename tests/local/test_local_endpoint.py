@@ -17,13 +17,18 @@ What each test checks is the protocols as AWS documents them:
 Over the wire boto3 must hand back what the in-process twin hands back (the same keys and
 values), and a twin's ClientError must come back with its code, message and status."""
 
+import base64
+import hashlib
 import http.client
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import zipfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 import boto3
@@ -153,6 +158,9 @@ def test_sagemaker_registry_calls_answer_as_in_process(server, home):
         sm.list_model_packages(ModelPackageGroupName="wire-group"),
         twin.list_model_packages(ModelPackageGroupName="wire-group"),
     )
+    since = {"ModelPackageGroupName": "wire-group", "CreationTimeAfter": datetime(2020, 1, 1,
+             tzinfo=timezone.utc)}  # fmt: skip
+    same(sm.list_model_packages(**since), twin.list_model_packages(**since))  # epoch seconds in
     described = sm.describe_model_package(ModelPackageName=arn)
     same(described, twin.describe_model_package(ModelPackageName=arn))
     assert described["CreationTime"].tzinfo is not None
@@ -238,9 +246,39 @@ def test_databrew_datasets_and_recipes(server, home):
     )
 
 
-def test_lambda_list_and_a_missing_function(server, home):
+HANDLER = """
+def handler(event, context):
+    if event.get("boom"):
+        raise ValueError("no threshold")
+    return {"doubled": event["n"] * 2}
+"""
+
+
+def test_lambda_create_invoke_and_a_missing_function(server, home):
+    """CreateFunction's ZipFile is a blob in a JSON body (base64); Invoke's Payload is the raw
+    body both ways, its StatusCode the answer's status (200 with X-Amz-Function-Error when the
+    handler raised), LogResult a header (LogType Tail)."""
     lam, twin = wire(server, "lambda"), home.session.client("lambda")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("app.py", HANDLER)
+    created = lam.create_function(FunctionName="double", Runtime="python3.11", Role=ROLE,
+                                  Handler="app.handler", Code={"ZipFile": archive.getvalue()})  # fmt: skip
+    assert (
+        created["CodeSha256"]
+        == base64.b64encode(hashlib.sha256(archive.getvalue()).digest()).decode()
+    )
     same(lam.list_functions(), twin.list_functions())
+    same(
+        lam.get_function_configuration(FunctionName="double"),
+        twin.get_function_configuration(FunctionName="double"),
+    )
+    answer = lam.invoke(FunctionName="double", Payload=b'{"n": 21}', LogType="Tail")
+    assert (answer["StatusCode"], json.loads(answer["Payload"].read())) == (200, {"doubled": 42})
+    assert "LogResult" in answer and "FunctionError" not in answer
+    failed = lam.invoke(FunctionName="double", Payload=b'{"boom": true}')
+    assert (failed["StatusCode"], failed["FunctionError"]) == (200, "Unhandled")
+    assert json.loads(failed["Payload"].read())["errorType"] == "ValueError"
     code, message, status = refusal(lam.get_function, FunctionName="nope")
     assert (code, message, status) == refusal(twin.get_function, FunctionName="nope")
     assert (code, status) == ("ResourceNotFoundException", 404)
