@@ -403,6 +403,9 @@ def test_unsigned_unknown_and_malformed_requests_get_the_protocols_errors(server
     dynamodb = dict(signed_as("dynamodb"), **{"X-Amz-Target": "DynamoDB_20120810.ListTables"})
     status, _, body = raw(server, "POST", "/", b"{}", dynamodb)
     assert (status, json.loads(body)["__type"]) == (400, "UnrecognizedClientException")
+    # a service with no twin, in its own protocol (awsQuery's XML error): botocore reads it
+    code, message, status = refusal(wire(server, "sts").get_caller_identity)
+    assert (code, status) == ("UnrecognizedClientException", 400) and "'sts'" in message
     target = dict(signed_as("sagemaker"), **{"X-Amz-Target": "SageMaker.NoSuchOperation"})
     status, _, body = raw(server, "POST", "/", b"{}", target)
     assert (status, json.loads(body)["__type"]) == (400, "UnknownOperationException")

@@ -5,6 +5,7 @@ answer errors alike."""
 
 import json
 from typing import Any, Dict, Optional
+from xml.sax.saxutils import escape
 
 from pipelines.local.s3wire import WireResponse
 
@@ -34,3 +35,13 @@ def json_error(
         [("Content-Type", content_type), ("x-amzn-ErrorType", code)],
         data,
     )
+
+
+def query_error(status: int, code: str, message: str, request_id: str) -> WireResponse:
+    """awsQuery's error document (what STS or IAM would answer), for the services no twin has."""
+    body = (
+        "<ErrorResponse><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error>"
+        "<RequestId>%s</RequestId></ErrorResponse>"
+        % (escape(code), escape(message), escape(request_id))
+    )
+    return WireResponse(status, [("Content-Type", "text/xml")], body.encode("utf-8"))

@@ -32,6 +32,7 @@ from pipelines.local.endpoint.models import (
 
 S3 = "s3"
 REST_XML = "rest-xml"
+QUERY = "query"  # awsQuery (STS, IAM, CloudWatch): served by no twin, refused in its XML
 _CREDENTIAL = re.compile(r"Credential=([^,\s]+)")
 
 
@@ -80,7 +81,7 @@ class Router(object):
                 "the request is not signed: sign it with SigV4 and any credentials (the local "
                 "endpoint checks no signature, but routes by the credential scope's service)",
                 403,
-                self._looks_like(method, path, query, target),
+                self._looks_like(method, path, query, target, headers),
             )
         if signer == S3:
             return Route(S3, REST_XML)
@@ -91,7 +92,7 @@ class Router(object):
                 "no local twin signs as %r; served: %s"
                 % (signer, ", ".join(sorted(set(self.by_signing) | {S3}))),
                 400,
-                self._looks_like(method, path, query, target),
+                self._looks_like(method, path, query, target, headers),
             )
         if target:
             return self._json(names, target)
@@ -136,9 +137,17 @@ class Router(object):
         return None if best is None else best[1]
 
     def _looks_like(
-        self, method: str, path: str, query: Dict[str, List[str]], target: Optional[str]
+        self,
+        method: str,
+        path: str,
+        query: Dict[str, List[str]],
+        target: Optional[str],
+        headers: Mapping[str, str],
     ) -> str:
         if target:
             return JSON
+        kind = (headers.get("Content-Type") or "").lower()
+        if kind.startswith("application/x-www-form-urlencoded") or "Action" in query:
+            return QUERY
         rest = [n for n in self.services if protocol(n) == REST_JSON]
         return REST_JSON if self._rest(rest, method, path, query) else REST_XML

@@ -12,11 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 from botocore import xform_name
 from botocore.exceptions import ClientError, ParamValidationError
 
-from pipelines.local.endpoint.errors import WireFault, json_error
+from pipelines.local.endpoint.errors import WireFault, json_error, query_error
 from pipelines.local.endpoint.inputs import json_request, rest_request
 from pipelines.local.endpoint.models import JSON, service_model
 from pipelines.local.endpoint.outputs import json_answer, rest_answer
-from pipelines.local.endpoint.routes import REST_XML, S3, Route, Router, Unroutable
+from pipelines.local.endpoint.routes import QUERY, REST_XML, S3, Route, Router, Unroutable
 from pipelines.local.s3wire import S3Wire, WireResponse
 from pipelines.local.s3wire.errors import S3Error
 from pipelines.local.s3wire.messages import error as s3_error
@@ -61,6 +61,8 @@ class TwinsWire(object):
                 code = "AccessDenied" if e.status == 403 else e.code  # S3's word for it
                 failure = S3Error(code, e.message, e.status)
                 return stamp(s3_error(failure, rid, method == "HEAD"), rid)
+            if e.protocol == QUERY:
+                return query_error(e.status, e.code, e.message, request_id())
             return json_error(e.status, e.code, e.message, _content_type(e.protocol))
         if route.service == S3:
             return self.s3.handle(method, target, headers, body)
