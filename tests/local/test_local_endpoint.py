@@ -18,6 +18,7 @@ Over the wire boto3 must hand back what the in-process twin hands back (the same
 values), and a twin's ClientError must come back with its code, message and status."""
 
 import base64
+import concurrent.futures
 import hashlib
 import http.client
 import io
@@ -164,6 +165,7 @@ def test_sagemaker_registry_calls_answer_as_in_process(server, home):
     described = sm.describe_model_package(ModelPackageName=arn)
     same(described, twin.describe_model_package(ModelPackageName=arn))
     assert described["CreationTime"].tzinfo is not None
+    assert len(described["ResponseMetadata"]["RequestId"]) == 36
     sm.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Approved")
     assert twin.describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"] == "Approved"
     pages = sm.get_paginator("list_model_packages").paginate(ModelPackageGroupName="wire-group")
@@ -372,6 +374,29 @@ def test_invoke_endpoint_sends_the_body_and_headers_and_reads_them_back(server, 
         runtime.invoke_endpoint, EndpointName="echo", Body=b"1" * (6 << 20 | 1)
     )
     assert (code, status) == ("ValidationError", 413)
+
+
+def test_many_clients_at_once_open_each_twin_once(tmp_path):
+    """Sixteen threads' first calls to a fresh home's twins at once: every answer is right, and
+    the session opened one Step Functions twin (the state machine one thread made, all see)."""
+    fresh = Home(tmp_path / "fresh")
+    try:
+        with EndpointServer(fresh.session) as served:
+            clients = [wire(served, "stepfunctions") for _ in range(16)]
+            with concurrent.futures.ThreadPoolExecutor(16) as pool:
+                answers = list(
+                    pool.map(lambda c: c.list_state_machines()["stateMachines"], clients)
+                )
+            assert answers == [[]] * 16
+            definition = json.dumps(
+                {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+            )
+            clients[0].create_state_machine(name="once", definition=definition, roleArn=ROLE)
+            with concurrent.futures.ThreadPoolExecutor(16) as pool:
+                names = list(pool.map(lambda c: c.list_state_machines()["stateMachines"], clients))
+            assert {tuple(m["name"] for m in found) for found in names} == {("once",)}
+    finally:
+        fresh.close()
 
 
 # -- S3 through the same port ----------------------------------------------------------------

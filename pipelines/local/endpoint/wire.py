@@ -5,7 +5,9 @@ parameters inputs.py reads off the wire, and its answer or ClientError written b
 outputs.py and errors.py. The twins are asked of the session when first needed."""
 
 import sys
+import threading
 import traceback
+import uuid
 from typing import Any, BinaryIO, Dict, List, Mapping, Optional
 from urllib.parse import parse_qs, urlsplit
 
@@ -42,6 +44,7 @@ class TwinsWire(object):
 
     def __init__(self, session: Any, s3: Optional[S3Wire] = None) -> None:
         self.session = session
+        self._opening = threading.Lock()  # a twin is opened once, however many ask at once
         has = getattr(session, "has", lambda name: True)
         self.router = Router([name for name in SERVICES if has(name)])
         self.s3 = s3 if s3 is not None else S3Wire(session.client(S3))
@@ -67,11 +70,12 @@ class TwinsWire(object):
         if route.service == S3:
             return self.s3.handle(method, target, headers, body)
         try:
-            return self._call(route, query, headers, body)
+            response = self._call(route, query, headers, body)
         except WireFault as e:
-            return json_error(
-                e.status, e.code, e.message, _content_type(route.protocol, route.service)
-            )
+            kind = _content_type(route.protocol, route.service)
+            response = json_error(e.status, e.code, e.message, kind)
+        response.headers.append(("x-amzn-RequestId", str(uuid.uuid4())))  # botocore's RequestId
+        return response
 
     def _call(
         self,
@@ -82,7 +86,8 @@ class TwinsWire(object):
     ) -> WireResponse:
         op = route.operation
         assert op is not None
-        client = self.session.client(route.service)
+        with self._opening:
+            client = self.session.client(route.service)
         kind = _content_type(route.protocol, route.service)
         raw = _read(body, headers, self._cap(route), _too_large(route, client))
         if route.protocol == JSON:
