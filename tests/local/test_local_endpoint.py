@@ -451,12 +451,16 @@ def test_an_operation_the_twin_lacks_is_501(server):
 
 
 class BrokenLambda(object):
-    """A twin with a bug: its ListFunctions raises what no ClientError is."""
+    """A twin with bugs: its ListFunctions raises what no ClientError is, its GetFunction
+    answers what no JSON is."""
 
     validation_code = "ValidationException"
 
     def list_functions(self, **request):
         raise KeyError("/secret/path/in/a/traceback")
+
+    def get_function(self, **request):  # an answer JSON cannot write
+        return {"Configuration": {"FunctionName": object()}}
 
 
 class OneTwinSession(object):
@@ -478,6 +482,9 @@ def test_a_twins_bug_is_internal_failure_with_no_traceback(tmp_path, capfd):
     assert (code, status) == ("InternalFailure", 500)
     assert "Traceback" not in message and "/secret/path" not in message
     assert "KeyError" in capfd.readouterr().err  # the server's own log has it
+    with EndpointServer(OneTwinSession(tmp_path)) as served:
+        code, message, status = refusal(wire(served, "lambda").get_function, FunctionName="f")
+    assert (code, status) == ("InternalFailure", 500) and "TypeError" in message
 
 
 # -- `churn local`, and the AWS CLI ----------------------------------------------------------

@@ -69,11 +69,15 @@ class TwinsWire(object):
             return json_error(e.status, e.code, e.message, _content_type(e.protocol))
         if route.service == S3:
             return self.s3.handle(method, target, headers, body)
+        kind = _content_type(route.protocol, route.service)
         try:
             response = self._call(route, query, headers, body)
         except WireFault as e:
-            kind = _content_type(route.protocol, route.service)
             response = json_error(e.status, e.code, e.message, kind)
+        except OSError:  # the body's read failed: the server answers for the connection
+            raise
+        except Exception as e:  # a bug (of a twin, or of its answer's serialization)
+            response = _internal_failure(route, e, kind)
         response.headers.append(("x-amzn-RequestId", str(uuid.uuid4())))  # botocore's RequestId
         return response
 
@@ -108,14 +112,6 @@ class TwinsWire(object):
         except ParamValidationError as e:
             code = getattr(client, "validation_code", "ValidationException")
             return json_error(400, code, str(e), kind)
-        except Exception as e:  # a bug of the twin: an answer all the same, and no traceback
-            traceback.print_exc(file=sys.stderr)
-            message = "the local twin of %s failed on %s (%s)" % (
-                route.service,
-                op.name,
-                type(e).__name__,
-            )
-            return json_error(500, "InternalFailure", message, kind)
         answer.pop("ResponseMetadata", None)
         if route.protocol == JSON:
             return json_answer(op, answer, kind)
@@ -129,6 +125,19 @@ class TwinsWire(object):
         if payload and shape.members[payload].type_name == "blob":
             return MAX_BLOB_BODY
         return MAX_JSON_BODY
+
+
+def _internal_failure(route: Route, e: Exception, content_type: str) -> WireResponse:
+    """A bug is an answer all the same: InternalFailure naming the exception's type, and no
+    traceback (it goes to the server's stderr)."""
+    traceback.print_exception(e, file=sys.stderr)
+    operation = route.operation.name if route.operation is not None else "?"
+    message = "the local twin of %s failed on %s (%s)" % (
+        route.service,
+        operation,
+        type(e).__name__,
+    )
+    return json_error(500, "InternalFailure", message, content_type)
 
 
 def _content_type(protocol: str, service: Optional[str] = None) -> str:
