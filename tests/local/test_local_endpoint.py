@@ -190,6 +190,23 @@ def test_sagemaker_errors_come_back_as_the_twin_raised_them(server, home):
     assert (code, status) == ("ValidationException", 400) and "a_b" in message
 
 
+def test_application_autoscaling_reads_and_its_refusal(server, home):
+    """Application Auto Scaling (awsJson1_1, target prefix AnyScaleFrontendService): the twin
+    reads, and refuses to scale, as it does in-process."""
+    scaling, twin = (
+        wire(server, "application-autoscaling"),
+        home.session.client("application-autoscaling"),
+    )
+    request = {"ServiceNamespace": "sagemaker"}
+    same(scaling.describe_scalable_targets(**request), twin.describe_scalable_targets(**request))
+    register = dict(request, ResourceId="endpoint/echo/variant/AllTraffic",
+                    ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+                    MinCapacity=1, MaxCapacity=2)  # fmt: skip
+    assert refusal(scaling.register_scalable_target, **register) == refusal(
+        twin.register_scalable_target, **register
+    )
+
+
 # -- awsJson1_0: stepfunctions ---------------------------------------------------------------
 
 
