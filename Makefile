@@ -6,8 +6,12 @@ STAMP  := $(VENV)/.installed-stamp
 ROWS   ?= 10000
 # BROWSER=skip: `make test` installs no Chromium (the browser tests then skip, saying so).
 BROWSER ?= install
+# The AWS CLI v1 pins its own botocore, so it lives in a virtualenv of its own, which the
+# local-endpoint tests (tests/local/test_local_endpoint.py) run `aws` from.
+AWSCLI_VENV := .venv-awscli
+AWSCLI      ?= awscli==1.46.3
 
-.PHONY: run test test-fast lint fmt synth venv clean browser ui
+.PHONY: run test test-fast lint fmt synth venv clean browser ui awscli
 
 venv: $(STAMP)
 
@@ -24,7 +28,7 @@ run: $(STAMP)
 # pytest exits 5 when it collected no test: a broken suite, not a pass. The test files are
 # spread over the cores (most tests wait on child processes importing libraries); a file's
 # tests stay on one worker, so its module fixtures are built once.
-test: $(STAMP) browser
+test: $(STAMP) browser awscli
 	@$(BIN)/python -m pytest -n auto --dist loadfile; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
@@ -33,6 +37,16 @@ test: $(STAMP) browser
 test-fast: $(STAMP)
 	@$(BIN)/python -m pytest -m fast -n auto --dist loadfile; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test-fast: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# `aws ... --endpoint-url` against `churn local`: the pip-installable AWS CLI in its own
+# virtualenv, made once (rebuilt when AWSCLI changes); without it those tests skip and say so.
+awscli: $(AWSCLI_VENV)/.installed-$(subst =,-,$(AWSCLI))
+
+$(AWSCLI_VENV)/.installed-$(subst =,-,$(AWSCLI)):
+	@test -x $(AWSCLI_VENV)/bin/python || $(PYTHON) -m venv $(AWSCLI_VENV)
+	$(AWSCLI_VENV)/bin/python -m pip install --quiet --disable-pip-version-check '$(AWSCLI)' || \
+	echo "make awscli: could not install $(AWSCLI); the AWS CLI tests will skip" >&2
+	@test -x $(AWSCLI_VENV)/bin/aws && touch $@ || true
 
 # churn ui's browser tests run in headless Chromium: Debian's package, installed when missing
 # (as root, or through sudo). Elsewhere, point CHURN_CHROMIUM at a Chromium; without one the
@@ -72,4 +86,4 @@ fmt: $(STAMP)
 	$(BIN)/ruff format
 
 clean:
-	rm -rf $(VENV) .churn *.egg-info .pytest_cache .mypy_cache cdk.out
+	rm -rf $(VENV) $(AWSCLI_VENV) .churn *.egg-info .pytest_cache .mypy_cache cdk.out

@@ -21,6 +21,9 @@
                                                      the feature group (SageMaker Feature Store)
   churn lambda create | list | delete | invoke       Lambda functions (a pipeline's Lambda
                                                      steps invoke the home's locally)
+  churn local [--port 4566]                          every twin over its AWS API on one port:
+                                                     AWS_ENDPOINT_URL for boto3, the AWS CLI
+                                                     and the SageMaker SDK (127.0.0.1)
   churn generate-data --rows N --seed S --out FILE   synthetic seed-schema customers
   churn schemas                                      list the shipped schemas
 
@@ -45,6 +48,7 @@ from pipelines.cli import (
     endpoints,
     features,
     functions,
+    local,
     models,
     monitor,
     run,
@@ -72,6 +76,7 @@ COMMAND_GROUPS = (
     features,
     data,
     functions,
+    local,
 )
 
 

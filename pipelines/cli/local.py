@@ -1,0 +1,87 @@
+"""`churn local`: the home's twins on one loopback endpoint, each over its AWS wire protocol
+(pipelines/local/endpoint/, docs/adr/0015), for code that makes its own clients: boto3, the AWS
+CLI, the SageMaker Python SDK, with
+
+    export AWS_ENDPOINT_URL=http://127.0.0.1:4566
+
+and any credentials. Runs until Ctrl-C or SIGTERM."""
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import TYPE_CHECKING, Dict, Optional
+
+from pipelines.cli.common import add_home
+from pipelines.errors import UserError
+
+if TYPE_CHECKING:
+    from pipelines.workspace import Workspace
+
+REGION = "us-east-1"  # what the clients sign with; the twins answer any region
+
+
+def export_lines(url: str) -> str:
+    """The shell lines that point an AWS SDK or the CLI at `url`."""
+    variables: Dict[str, str] = {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": REGION,
+    }
+    return "".join("export %s=%s\n" % item for item in variables.items())
+
+
+def cmd_local(args: argparse.Namespace, ws: "Workspace") -> int:
+    from pipelines.local.endpoint import EndpointServer
+    from pipelines.local.endpoint.server import loopback
+
+    if not loopback(args.host):
+        sys.stderr.write(
+            "churn local: warning: listening on %s: no signature is checked, so anyone who "
+            "reaches the port reads and changes this home (models, endpoints, the store)\n"
+            % args.host
+        )
+    try:
+        server = EndpointServer(ws.session, args.host, args.port, allow_remote=True)
+    except OSError as e:
+        raise UserError(
+            "cannot listen on %s:%d (%s): pick another --port (0: any free one)"
+            % (args.host, args.port, e.strerror or e)
+        ) from None
+    stop = threading.Event()
+
+    def stopping(signum: int, frame: Optional[FrameType]) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, stopping) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        sys.stdout.write(
+            "churn local: the twins of %s on %s (any credentials; Ctrl-C stops it)\n%s"
+            % (ws.home, server.url, export_lines(server.url))
+        )
+        sys.stdout.flush()
+        stop.wait()
+    finally:
+        server.close()
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    return 0
+
+
+def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser(
+        "local",
+        help="every local twin over its AWS API on one port, for AWS_ENDPOINT_URL (boto3, the "
+        "AWS CLI, the SageMaker SDK)",
+    )
+    p.add_argument("--port", type=int, default=4566, help="default: %(default)s (0: any free)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address to listen on; default: %(default)s, this machine only (no signature "
+        "is checked: another address lets other machines act on the home)",
+    )
+    add_home(p)
+    p.set_defaults(func=cmd_local)
