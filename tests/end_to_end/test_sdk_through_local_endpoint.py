@@ -146,3 +146,16 @@ def test_the_aws_cli_lists_the_pipelines_executions_and_versions_and_copies_file
     run("s3", "cp", str(source), "s3://notebook-bucket/notes/notes.txt")
     run("s3", "cp", "s3://notebook-bucket/notes/notes.txt", str(tmp_path / "back.txt"))
     assert (tmp_path / "back.txt").read_text() == "a file through the AWS CLI\n"
+
+
+@needs_shared_data
+def test_churns_own_aws_path_reaches_the_endpoint_too(endpoint, tmp_path):
+    # `churn models list --region R` calls AWS through boto3: with the endpoint's variables it
+    # lists the home's registry through the endpoint, as the in-process twins list it.
+    env = user_env(endpoint, tmp_path)
+    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "models", "list", "--region",
+                           "us-east-1"], env=env, capture_output=True, text=True, timeout=120,
+                          cwd=str(ROOT))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = [line.split()[:3] for line in done.stdout.splitlines() if line.startswith("churn-bank")]
+    assert rows == [["churn-bank", "1", "PendingManualApproval"]]
