@@ -159,3 +159,34 @@ def test_churns_own_aws_path_reaches_the_endpoint_too(endpoint, tmp_path):
     assert done.returncode == 0, done.stderr
     rows = [line.split()[:3] for line in done.stdout.splitlines() if line.startswith("churn-bank")]
     assert rows == [["churn-bank", "1", "PendingManualApproval"]]
+
+
+def test_the_studio_notebook_runs_against_the_endpoint_unchanged(endpoint, tmp_path, monkeypatch):
+    import boto3
+    import nbformat
+    from nbclient import NotebookClient
+
+    env = user_env(endpoint, tmp_path)
+    for key in [k for k in os.environ if k.startswith(("AWS_", "CHURN_"))]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)  # the kernel inherits this environment
+    monkeypatch.setenv("SAGEMAKER_PIPELINE_ROLE_ARN", ROLE)
+    monkeypatch.setenv("ARTIFACT_BUCKET", "studio-bucket")
+    monkeypatch.setenv("PIPELINE_NAME", "ChurnStudio")
+    monkeypatch.setenv("POLL_SECONDS", "0.5")
+    boto3.client("s3").create_bucket(Bucket="studio-bucket")  # the bucket a Studio user has
+    notebook = nbformat.read(str(ROOT / "sagemaker-pipelines-project.ipynb"), as_version=4)
+    NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+    ).execute()
+    outputs = "".join(
+        o.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for o in cell.outputs
+    )
+    assert "execution status: Succeeded" in outputs
+    assert "registered version(s)" in outputs and "Traceback" not in outputs
+    described = boto3.client("sagemaker").describe_pipeline(PipelineName="ChurnStudio")
+    assert described["PipelineStatus"] == "Active"
