@@ -95,6 +95,14 @@ def read_history(folder, layout):
             "minutes)" % folder
         )
     columns = [n for n, _ in layout.features] + list(ORDER)
+    missing = [c for c in columns if c not in pq.read_schema(files[0]).names]
+    if missing:
+        raise DataError(
+            "the offline store's Parquet objects lack the schema's feature%s %s: the feature "
+            "group was not made from this schema (`churn features create --schema S` makes "
+            "one; another group's objects are read as they are, docs/feature-store.md)"
+            % ("s" if len(missing) > 1 else "", ", ".join(missing))
+        )
     history = pa.concat_tables([pq.read_table(f, columns=columns) for f in files])
     for name in ("write_time", "api_invocation_time"):  # whatever unit the files were written in
         micros = history[name].cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())

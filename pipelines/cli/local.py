@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from pipelines.workspace import Workspace
 
 REGION = "us-east-1"  # what the clients sign with; the twins answer any region
+# How often the Feature Store's buffered offline rows are written (SageMaker: within about 15
+# minutes), so the offline store's files are in the local S3 shortly after an ingest.
+SETTLE_SECONDS = 1.0
 
 
 def export_lines(url: str) -> str:
@@ -55,6 +58,14 @@ def cmd_local(args: argparse.Namespace, ws: "Workspace") -> int:
     def stopping(signum: int, frame: Optional[FrameType]) -> None:
         stop.set()
 
+    def settling() -> None:
+        while not stop.wait(SETTLE_SECONDS):
+            try:
+                ws.settle_features()
+            except Exception as e:  # the rows stay buffered: the next settle or close writes them
+                sys.stderr.write("churn local: the offline store's write failed: %r\n" % e)
+
+    settler = threading.Thread(target=settling, name="offline-store-settle", daemon=True)
     previous = {s: signal.signal(s, stopping) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         sys.stdout.write(
@@ -62,9 +73,12 @@ def cmd_local(args: argparse.Namespace, ws: "Workspace") -> int:
             % (ws.home, server.url, export_lines(server.url))
         )
         sys.stdout.flush()
+        settler.start()
         stop.wait()
     finally:
         server.close()
+        if settler.is_alive():
+            settler.join()
         for number, handler in previous.items():
             signal.signal(number, handler)
     return 0

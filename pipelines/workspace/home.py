@@ -101,6 +101,13 @@ class Home(object):
             self._features = LocalFeatureStore(self.home)
         return self._features
 
+    def settle_features(self) -> None:
+        """Write the offline-store rows this process's Feature Store buffered (SageMaker writes
+        them within about 15 minutes); nothing when it is not open or buffers nothing."""
+        features = self._features
+        if features is not None and features.offline.unflushed:
+            features.flush()
+
     @property
     def session(self) -> LocalSession:
         """The home's twins as boto3 clients (what pipelines/aws/ calls on the local target)."""

@@ -410,3 +410,16 @@ def test_a_rerun_puts_again_only_history_older_than_the_online_record(tmp_path, 
         ("C1", 41),
         ("C2", 50),
     ]
+
+
+def test_a_group_not_made_from_the_schema_names_the_features_it_lacks(tmp_path, twin):
+    fs, _, _ = twin
+    put(fs, "C1", 1714600000, 1)
+    other = dict(SCHEMA, features=SCHEMA["features"] + [{"name": "tenure", "type": "numeric"}])
+    other_file = tmp_path / "other.json"
+    other_file.write_text(json.dumps(other))
+    proc, _ = build(tmp_path, fs, other_file)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("build-dataset: error: the offline store's Parquet objects lack ")
+    assert "the schema's feature tenure: the feature group was not made from this schema" in last

@@ -448,6 +448,9 @@ def test_unsigned_unknown_and_malformed_requests_get_the_protocols_errors(server
     # a service with no twin, in its own protocol (awsQuery's XML error): botocore reads it
     code, message, status = refusal(wire(server, "sts").get_caller_identity)
     assert (code, status) == ("UnrecognizedClientException", 400) and "'sts'" in message
+    # Athena (restJson1, the SageMaker SDK's athena_query): the code, not an unreadable body
+    code, message, status = refusal(wire(server, "athena").start_query_execution, QueryString="1")
+    assert (code, status) == ("UnrecognizedClientException", 400) and "'athena'" in message
     target = dict(signed_as("sagemaker"), **{"X-Amz-Target": "SageMaker.NoSuchOperation"})
     status, _, body = raw(server, "POST", "/", b"{}", target)
     assert (status, json.loads(body)["__type"]) == (400, "UnknownOperationException")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Pattern, Tuple
 from urllib.parse import parse_qsl
 
+from botocore.exceptions import DataNotFoundError, UnknownServiceError
 from botocore.loaders import create_loader
 from botocore.model import OperationModel, ServiceModel
 
@@ -26,6 +27,17 @@ def service_model(service: str) -> ServiceModel:
 @functools.lru_cache(maxsize=1)
 def _loader() -> Any:
     return create_loader()
+
+
+@functools.lru_cache(maxsize=64)
+def foreign_protocol(name: str) -> Optional[str]:
+    """The protocol botocore's client of service `name` speaks (json, rest-json, query,
+    rest-xml), None when botocore has no such service or speaks it some other way."""
+    try:
+        found = service_model(name).metadata.get("protocol")
+    except (UnknownServiceError, DataNotFoundError):
+        return None
+    return str(found) if found in (JSON, REST_JSON, "query", "rest-xml") else None
 
 
 def signing_name(service: str) -> str:

@@ -23,6 +23,7 @@ from pipelines.local.endpoint.errors import WireFault
 from pipelines.local.endpoint.models import (
     JSON,
     REST_JSON,
+    foreign_protocol,
     protocol,
     rest_routes,
     service_model,
@@ -92,7 +93,7 @@ class Router(object):
                 "no local twin signs as %r; served: %s"
                 % (signer, ", ".join(sorted(set(self.by_signing) | {S3}))),
                 400,
-                self._looks_like(method, path, query, target, headers),
+                self._looks_like(method, path, query, target, headers, signer),
             )
         if target:
             return self._json(names, target)
@@ -143,11 +144,17 @@ class Router(object):
         query: Dict[str, List[str]],
         target: Optional[str],
         headers: Mapping[str, str],
+        signer: Optional[str] = None,
     ) -> str:
         if target:
             return JSON
         kind = (headers.get("Content-Type") or "").lower()
         if kind.startswith("application/x-www-form-urlencoded") or "Action" in query:
             return QUERY
+        # A service no twin has is refused in its own protocol when botocore has its model
+        # under the name it signs as (athena: restJson1), so its client reads the code back.
+        own = foreign_protocol(signer) if signer else None
+        if own is not None:
+            return own
         rest = [n for n in self.services if protocol(n) == REST_JSON]
         return REST_JSON if self._rest(rest, method, path, query) else REST_XML
