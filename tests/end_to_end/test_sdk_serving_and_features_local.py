@@ -89,13 +89,18 @@ ingested = group.ingest(data_frame=df, max_workers=1, wait=True)
 record = group.get_record(record_identifier_value_as_string=str(df.CustomerId[3]))
 prefix = described["OfflineStoreConfig"]["S3StorageConfig"]["ResolvedOutputS3Uri"]
 bucket, key = prefix[len("s3://"):].split("/", 1)
-for _ in range(100):  # SageMaker writes the offline store within minutes, churn local in a second
+def offline_rows():
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=key).get("Contents", [])
-    if listed:
+    frames = [pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=o["Key"])[
+        "Body"].read())).to_pandas() for o in listed]
+    return pd.concat(frames) if frames else pd.DataFrame({"CustomerId": []})
+# SageMaker writes the offline store within minutes, churn local every second: a reader polls
+# until every ingested row is there (the buffer may be flushed in more than one file).
+for _ in range(300):
+    offline = offline_rows()
+    if len(offline) >= len(df):
         break
     time.sleep(0.1)
-offline = pd.concat(pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=o["Key"])[
-    "Body"].read())).to_pandas() for o in listed)
 try:
     group.athena_query().run("SELECT * FROM t", output_location="s3://features-bucket/athena/")
     athena = None
