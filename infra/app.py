@@ -9,7 +9,10 @@
 Every stack is checked by cdk-nag's AwsSolutions pack during synthesis: an unacknowledged
 finding fails it."""
 
+import json
 import os
+import sys
+from typing import Any, Optional
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
@@ -128,8 +131,42 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
     return stacks
 
 
-def main() -> None:
-    app = cdk.App()
+def context_from(argv: list[str], cdk_json: str = "cdk.json") -> dict[str, Any]:
+    """The context `cdk synth` would give the app, when run without the CLI: cdk.json's (from
+    the current directory), then cdk.context.json's, then each `-c key=value` of argv."""
+    context: dict[str, Any] = {}
+    for path in (cdk_json, os.path.join(os.path.dirname(cdk_json), "cdk.context.json")):
+        if os.path.isfile(path):
+            with open(path) as f:
+                document = json.load(f)
+            context.update(document.get("context", {}) if path.endswith("cdk.json") else document)
+    for i, arg in enumerate(argv):
+        value = None
+        if arg in ("-c", "--context") and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith("--context="):
+            value = arg[len("--context=") :]
+        if value is not None:
+            key, sep, given = value.partition("=")
+            if not sep:
+                raise SystemExit("context %r is not key=value" % value)
+            context[key] = given
+    return context
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Run by the CDK CLI (cdk.json's app), the App takes its context and out directory from
+    the CLI (CDK_CONTEXT_JSON, CDK_OUTDIR); run directly (`make synth`), it reads cdk.json and
+    `-c key=value` as the CLI does and writes cdk.out/ (or --outdir DIR)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if "CDK_OUTDIR" in os.environ or "CDK_CONTEXT_JSON" in os.environ:
+        app = cdk.App()
+    else:
+        outdir = "cdk.out"
+        for i, arg in enumerate(argv):
+            if arg in ("-o", "--outdir") and i + 1 < len(argv):
+                outdir = argv[i + 1]
+        app = cdk.App(outdir=outdir, context=context_from(argv))
     build(app)
     app.synth()
 

@@ -219,6 +219,39 @@ def test_make_synth_writes_the_templates(tmp_path):
         "churn-workflows.template.json"]  # fmt: skip
 
 
+def test_make_synth_writes_cdk_out_with_cdk_json_and_c_context(tmp_path):
+    """`make synth` ran the app with no out directory (nothing in cdk.out/) and no context
+    (cdk.json's prefix and capture_days ignored): its command, run where a copy of cdk.json
+    says prefix edited, writes edited-* stacks with that copy's capture_days, and -c wins."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "cdk.json")) as f:
+        cdk_json = json.load(f)
+    cdk_json["context"].update(prefix="edited", capture_days=30)
+    (tmp_path / "cdk.json").write_text(json.dumps(cdk_json))
+    bin_dir = os.path.dirname(sys.executable)
+    make = subprocess.run(["make", "-n", "-s", "--no-print-directory", "-C", root,
+                           "-o", ".venv/.installed-stamp", "synth", "BIN=%s" % bin_dir,
+                           "CONTEXT=endpoint=edited-endpoint"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    (command,) = [line for line in make.stdout.splitlines() if "infra.app" in line]
+    assert command.endswith("-m infra.app -c endpoint=edited-endpoint")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CDK_")}
+    env.update(CDK_DEFAULT_ACCOUNT=ACCOUNT, CDK_DEFAULT_REGION=REGION, PYTHONPATH=root)
+    proc = subprocess.run(["sh", "-c", command], capture_output=True, text=True, env=env,
+                          cwd=str(tmp_path))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = tmp_path / "cdk.out"
+    names = sorted(p.name for p in out.glob("*.template.json"))
+    assert names and all(n.startswith("edited-") for n in names), names
+    storage = json.loads((out / "edited-storage.template.json").read_text())
+    rules = [r for b in storage["Resources"].values() if b["Type"] == "AWS::S3::Bucket"
+             for r in b["Properties"].get("LifecycleConfiguration", {}).get("Rules", [])]  # fmt: skip
+    (capture,) = [r for r in rules if r["Id"] == "capture-to-infrequent-access"]
+    assert capture["ExpirationInDays"] == 30
+    monitoring = (out / "edited-monitoring.template.json").read_text()
+    assert '"edited-endpoint"' in monitoring
+
+
 def asl(definition_string):
     """The ASL of a DefinitionString; each reference in it (the role's ARN, the key's, the
     subnets') read as ROLE."""
