@@ -2,9 +2,10 @@
 
     context (cdk.json or -c): prefix (churn), region (us-east-1), account, group (the
     schema's model package group, churn-<schema name>), endpoint (churn), schema (seed: the
-    drift alarms' features), capture_days (365); for the CI stack: repository (owner/name
-    with connection_arn, a CodeStar connection; or a CodeCommit repository's name) and branch
-    (main)
+    drift alarms' features), capture_days (365), alarm_email (subscribed to the alarm topic),
+    alarm_topic_arn (an existing topic the alarms publish to instead of a new one); for the CI
+    stack: repository (owner/name with connection_arn, a CodeStar connection; or a CodeCommit
+    repository's name) and branch (main)
 
 Every stack is checked by cdk-nag's AwsSolutions pack during synthesis: an unacknowledged
 finding fails it."""
@@ -90,6 +91,8 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
         storage=storage,
         features=schema.schema.feature_names,
         endpoint_name=context("endpoint") or "churn",
+        alarm_email=context("alarm_email"),
+        alarm_topic_arn=context("alarm_topic_arn"),
     )
     config = ConfigStack(
         app,

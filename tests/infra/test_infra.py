@@ -347,8 +347,58 @@ def test_alarms_on_errors_latency_drift_and_failed_pipelines_to_an_encrypted_top
         "KeyPolicy"
     ]
     (grant,) = [s for s in key_policy["Statement"] if s.get("Sid") == "CloudWatchAlarmsToTheTopic"]
-    assert grant["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert grant["Principal"] == {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]}
     assert sorted(grant["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert grant["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+def test_cloudwatch_and_eventbridge_may_publish_to_the_alarm_topic(synthesized):
+    """The topic's policy had the TLS-only Deny and no Allow: no alarm could publish."""
+    _, t = synthesized
+    monitoring = t["monitoring"]
+    (topic,) = monitoring.find_resources("AWS::SNS::Topic")
+    (policy,) = monitoring.find_resources("AWS::SNS::TopicPolicy").values()
+    statements = {s.get("Sid"): s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    for sid, service, source in (
+        ("CloudWatchAlarmsPublish", "cloudwatch", "cloudwatch:%s:%s:alarm:churn-*"),
+        ("EventBridgeRulesPublish", "events", "events:%s:%s:rule/churn-*"),
+    ):
+        assert statements[sid] == {
+            "Sid": sid, "Effect": "Allow", "Action": "sns:Publish",
+            "Principal": {"Service": "%s.amazonaws.com" % service}, "Resource": {"Ref": topic},
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT},
+                          "ArnLike": {"aws:SourceArn": {"Fn::Join": ["", [
+                              "arn:", {"Ref": "AWS::Partition"},
+                              ":" + source % (REGION, ACCOUNT)]]}}},
+        }  # fmt: skip
+    assert any(s["Effect"] == "Deny" for s in statements.values())  # TLS only, still
+    assert not monitoring.find_resources("AWS::SNS::Subscription")  # none without the context
+
+
+def monitoring_with(**context):
+    """The monitoring stack's template with more context (not written out: no app.synth)."""
+    app = cdk.App(context=dict(context, account=ACCOUNT, region=REGION))
+    stacks = build(app)
+    return Template.from_stack(stacks["monitoring"])
+
+
+def test_alarm_email_subscribes_to_the_topic():
+    monitoring = monitoring_with(alarm_email="oncall@example.com")
+    (topic,) = monitoring.find_resources("AWS::SNS::Topic")
+    (subscription,) = monitoring.find_resources("AWS::SNS::Subscription").values()
+    assert subscription["Properties"] == {
+        "Protocol": "email", "Endpoint": "oncall@example.com", "TopicArn": {"Ref": topic}}  # fmt: skip
+
+
+def test_alarm_topic_arn_publishes_to_an_existing_topic_instead():
+    existing = "arn:aws:sns:%s:%s:oncall" % (REGION, ACCOUNT)
+    monitoring = monitoring_with(alarm_topic_arn=existing, alarm_email="oncall@example.com")
+    assert not monitoring.find_resources("AWS::SNS::Topic")
+    assert not monitoring.find_resources("AWS::SNS::TopicPolicy")
+    alarms = monitoring.find_resources("AWS::CloudWatch::Alarm").values()
+    assert alarms and all(a["Properties"]["AlarmActions"] == [existing] for a in alarms)
+    monitoring.has_resource_properties("AWS::SNS::Subscription", {
+        "Protocol": "email", "Endpoint": "oncall@example.com", "TopicArn": existing})  # fmt: skip
 
 
 def test_one_dashboard_shows_invocations_latency_errors_drift_and_executions(synthesized):
