@@ -15,15 +15,18 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct, IConstruct
 
 from infra.network import NetworkStack
+from pipelines.monitoring.report import NAMESPACE as DRIFT_NAMESPACE
 
 # Actions that accept no resource but "*" (the Service Authorization Reference lists no
 # resource type for them), with why the role needs each.
 LOG_DELIVERY = "Step Functions' log delivery to CloudWatch Logs (CDK grants it)"
 TRACING = "X-Ray tracing of the state machines (CDK grants it)"
+# The CloudWatch namespaces the code puts metrics in (pipelines/aws/monitoring.py's publish).
+PUBLISHED_NAMESPACES = [DRIFT_NAMESPACE]
 WILDCARD_RESOURCES = {
     "ecr:GetAuthorizationToken": "pulling the job images needs a registry token",
-    "cloudwatch:PutMetricData": "jobs publish metrics (limited to SageMaker's namespaces by a "
-    "condition)",
+    "cloudwatch:PutMetricData": "jobs publish drift metrics (limited by a condition to the "
+    "namespaces the code publishes to)",
     "sagemaker:ListModelPackages": "train-and-deploy finds the group's newest version",
     **{
         "ec2:%s" % a: "jobs in the VPC describe its network (VPC mode only)"
@@ -191,7 +194,10 @@ def pipeline_execution_role(
             sid="JobMetrics",
             actions=["cloudwatch:PutMetricData"],
             resources=["*"],
-            conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*"]}},
+            # Only the namespace the code publishes to (churn monitor, Model Monitor's
+            # schedule under this role) and the drift alarms watch; the other alarms watch
+            # AWS/ namespaces, which SageMaker itself publishes.
+            conditions={"StringEquals": {"cloudwatch:namespace": PUBLISHED_NAMESPACES}},
         ),
         iam.PolicyStatement(
             sid="JobLogs",

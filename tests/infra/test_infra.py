@@ -133,6 +133,29 @@ def test_the_model_package_group_and_the_pipeline_role(synthesized):
     )
 
 
+def test_the_pipeline_role_puts_metrics_in_the_namespaces_the_code_and_the_alarms_use(synthesized):
+    """The role might put metrics only in /aws/sagemaker/*, not where drift is published."""
+    import inspect
+
+    from pipelines.aws.monitoring import publish
+    from pipelines.monitoring.report import NAMESPACE
+
+    published = {inspect.signature(publish).parameters["namespace"].default}
+    assert published == {NAMESPACE}
+    _, t = synthesized
+    statements = {s["Sid"]: s for s in policy_statements(t["mlops"])}
+    condition = statements["JobMetrics"]["Condition"]
+    assert list(condition) == ["StringEquals"] and list(condition["StringEquals"]) == [
+        "cloudwatch:namespace"
+    ]
+    allowed = set(as_list(condition["StringEquals"]["cloudwatch:namespace"]))
+    assert allowed == published
+    # Every alarm watches a namespace the role publishes to, or one SageMaker publishes (AWS/).
+    watched = {a["Properties"]["Namespace"]
+               for a in t["monitoring"].find_resources("AWS::CloudWatch::Alarm").values()}  # fmt: skip
+    assert {n for n in watched if not n.startswith("AWS/")} == allowed
+
+
 def policy_statements(template):
     found = []
     for body in template.find_resources("AWS::IAM::Policy").values():
