@@ -20,9 +20,10 @@ from infra.app import build  # noqa: E402
 from infra.roles import WILDCARD_RESOURCES  # noqa: E402
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
-# A new acknowledgement is a visible change: this count moves with it.
-ACKNOWLEDGED = 21
-VPC_ACKNOWLEDGED = 22
+# A new acknowledgement is a visible change: this count moves with it. 22 and 23: the build
+# role's pipeline/<name>/execution/* (run-pipeline --wait watches the execution it started).
+ACKNOWLEDGED = 22
+VPC_ACKNOWLEDGED = 23
 # The only wildcard resources a policy may name (the role's docstring says why).
 SCOPED = [
     r"arn:aws:s3:::churn-artifacts-%s-%s/churn/\*" % (ACCOUNT, REGION),
@@ -508,6 +509,66 @@ def test_codepipeline_takes_the_repository_to_codebuild_which_runs_the_buildspec
     assert statements["UpsertAndStartPipeline"]["Resource"] == (
         "arn:aws:sagemaker:%s:%s:pipeline/churnpipeline" % (REGION, ACCOUNT))  # fmt: skip
     assert statements["ReadConfig"]["Action"] == "ssm:GetParametersByPath"
+
+
+def test_the_buildspec_waits_for_the_execution_with_a_timeout(synthesized):
+    """CodeBuild started the pipeline and went green without waiting for its execution."""
+    import yaml
+
+    from infra.ci import BUILD_TIMEOUT_HOURS
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "codebuild-buildspec.yml")) as f:
+        spec = yaml.safe_load(f)
+    wait = int(spec["env"]["variables"]["PIPELINE_TIMEOUT"])
+    build = spec["phases"]["build"]["commands"]
+    (script,) = [c for c in build if "run-pipeline" in c]
+    runs = [line.strip() for line in script.splitlines() if " run-pipeline " in line]
+    assert len(runs) == 2  # the project's own CI, and a SageMaker project's
+    for line in runs:
+        assert line.startswith('timeout "${PIPELINE_TIMEOUT}" run-pipeline --wait '), line
+    # the pipe through tee keeps run-pipeline's exit status
+    assert "set -o pipefail" in script and script.count("| tee run-pipeline.log") == 2
+    # The CodeBuild project outlasts the wait; its role may watch the execution.
+    _, t = synthesized
+    (project,) = t["ci"].find_resources("AWS::CodeBuild::Project").values()
+    assert project["Properties"]["TimeoutInMinutes"] == BUILD_TIMEOUT_HOURS * 60 > wait / 60
+    statements = {s["Sid"]: s for s in policy_statements(t["ci"])}
+    assert statements["WaitForTheExecution"]["Resource"] == (
+        "arn:aws:sagemaker:%s:%s:pipeline/churnpipeline/execution/*" % (REGION, ACCOUNT))  # fmt: skip
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("status, code", [("Succeeded", 0), ("Failed", 1), ("Stopped", 1)])
+def test_run_pipeline_wait_exits_1_unless_the_execution_succeeds(monkeypatch, status, code):
+    """What the buildspec relies on: run-pipeline --wait fails the build with the execution."""
+    import io
+    import types
+
+    from pipelines import run_pipeline
+    from pipelines.aws import sessions
+
+    class Client:
+        def describe_pipeline_execution(self, PipelineExecutionArn):
+            return {"PipelineExecutionStatus": status}
+
+        def get_paginator(self, operation):
+            assert operation == "list_pipeline_execution_steps"
+            step = {"StepName": "TrainModel", "StepStatus": status}
+            return types.SimpleNamespace(paginate=lambda **kw: [{"PipelineExecutionSteps": [step]}])
+
+    pipeline = types.SimpleNamespace(
+        upsert=lambda **kwargs: {"PipelineArn": "arn:aws:sagemaker:r:1:pipeline/p"},
+        start=lambda **kwargs: types.SimpleNamespace(arn="arn:aws:sagemaker:r:1:pipeline/p/execution/e"),
+        sagemaker_session=types.SimpleNamespace(sagemaker_client=Client()),
+    )  # fmt: skip
+    monkeypatch.setattr(sessions, "aws_session", lambda region: None)
+    monkeypatch.setattr(run_pipeline, "require_credentials", lambda session: None)
+    monkeypatch.setattr(run_pipeline, "load_pipeline", lambda module, kwargs: pipeline)
+    out = io.StringIO()
+    argv = ["--role-arn", "arn:aws:iam::1:role/r", "--kwargs", '{"region": "eu-west-1"}', "--wait"]
+    assert run_pipeline.main(argv, out=out) == code
+    assert "Execution arn:aws:sagemaker:r:1:pipeline/p/execution/e: %s" % status in out.getvalue()
 
 
 @pytest.mark.fast
