@@ -22,7 +22,7 @@ from constructs import Construct
 
 from infra.cfn import cfn_resource
 from infra.mlops import MlopsStack
-from infra.roles import arn, hand_written_role, use_key
+from infra.roles import arn, hand_written_role, s3_arn, use_key
 from infra.storage import StorageStack
 
 # The build: install, lint, tests, then run-pipeline --wait (up to the buildspec's
@@ -61,7 +61,7 @@ class CiStack(cdk.Stack):
         bucket = s3.Bucket.from_bucket_attributes(
             self, "Artifacts", bucket_name=storage.bucket_name, encryption_key=key
         )
-        bucket_arn = "arn:aws:s3:::%s" % storage.bucket_name
+        bucket_arn = s3_arn(storage.bucket_name)
         # CodePipeline keeps its artifacts under the first 20 characters of its name.
         artifacts = "%s/%s/*" % (bucket_arn, name[:20])
         log_group = logs.LogGroup(
