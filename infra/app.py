@@ -5,7 +5,8 @@
     drift alarms' features), capture_days (365), alarm_email (subscribed to the alarm topic),
     alarm_topic_arn (an existing topic the alarms publish to instead of a new one); for the CI
     stack: repository (owner/name with connection_arn, a CodeStar connection; or a CodeCommit
-    repository's name) and branch (main)
+    repository's name) and branch (main); stage (a tag, with project and prefix, on every
+    resource)
 
 Every stack is checked by cdk-nag's AwsSolutions pack during synthesis: an unacknowledged
 finding fails it."""
@@ -130,8 +131,29 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
             branch=context("branch") or "main",
             connection_arn=context("connection_arn"),
         )
+    tags = project_tags(prefix, context("stage"))
+    for key, value in tags.items():
+        cdk.Tags.of(app).add(key, value)
+    # The data stack's resources are CfnResources by type name, which Tags cannot see.
+    for resource in (data.feature_group, data.dataset, data.recipe, data.job):
+        if resource is not None:
+            resource.add_property_override(
+                "Tags", [{"Key": k, "Value": v} for k, v in tags.items()]
+            )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return stacks
+
+
+PROJECT = "churn-pipelines"
+
+
+def project_tags(prefix: str, stage: Optional[str] = None) -> dict[str, str]:
+    """The tags on every resource that takes tags: the project, its prefix and (with -c
+    stage=...) its stage."""
+    tags = {"project": PROJECT, "prefix": prefix}
+    if stage:
+        tags["stage"] = str(stage)
+    return tags
 
 
 def context_from(argv: list[str], cdk_json: str = "cdk.json") -> dict[str, Any]:

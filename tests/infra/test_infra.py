@@ -316,6 +316,49 @@ def test_no_template_names_the_aws_partition(mode, request):
     assert 'arn:", {"Ref": "AWS::Partition"}, ":states:::sagemaker:createModel' in workflows
 
 
+def taggable(resource_type):
+    """Where a resource type keeps its tags, by CloudFormation's schema (cfn-lint's copy); None
+    for a type that takes none."""
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    tagging = PROVIDER_SCHEMA_MANAGER.get_resource_schema(REGION, resource_type).schema.get(
+        "tagging", {})  # fmt: skip
+    if not tagging.get("taggable", tagging.get("tagProperty") is not None):
+        return None
+    return tagging.get("tagProperty", "/properties/Tags").rsplit("/", 1)[-1]
+
+
+def tags_of(properties, name):
+    tags = properties.get(name)
+    if isinstance(tags, list):
+        return {t["Key"]: t["Value"] for t in tags}
+    return dict(tags or {})
+
+
+@pytest.mark.parametrize("mode", ["synthesized", "vpc_mode"])
+def test_every_taggable_resource_carries_the_project_tags(mode, request):
+    from infra.app import project_tags
+
+    out, _ = request.getfixturevalue(mode)
+    expected = project_tags("churn")
+    checked = 0
+    for path in sorted(out.glob("*.template.json")):
+        for logical_id, body in json.loads(path.read_text())["Resources"].items():
+            name = taggable(body["Type"])
+            if name is None:
+                continue
+            checked += 1
+            tags = tags_of(body.get("Properties", {}), name)
+            assert expected.items() <= tags.items(), (path.name, logical_id, body["Type"], tags)
+    assert checked > 30
+
+
+def test_a_stage_is_one_more_tag():
+    monitoring = monitoring_with(stage="prod")
+    (topic,) = monitoring.find_resources("AWS::SNS::Topic").values()
+    assert {"Key": "stage", "Value": "prod"} in topic["Properties"]["Tags"]
+
+
 def asl(definition_string):
     """The ASL of a DefinitionString; each reference in it (the role's ARN, the key's, the
     subnets') read as ROLE."""
