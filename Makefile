@@ -11,7 +11,7 @@ BROWSER ?= install
 AWSCLI_VENV := .venv-awscli
 AWSCLI      ?= awscli==1.46.3
 
-.PHONY: run test test-fast lint fmt synth venv clean browser ui awscli
+.PHONY: run test test-fast lint fmt synth deploy venv clean browser ui awscli
 
 venv: $(STAMP)
 
@@ -82,6 +82,10 @@ lint: $(STAMP)
 # gives more (each as -c k=v), e.g. make synth CONTEXT="prefix=edited capture_days=30".
 synth: $(STAMP)
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/python -m infra.app$(foreach c,$(CONTEXT), -c $(c))
+
+# `cdk deploy --all` of the stacks (AWS credentials needed); CONTEXT="account=... region=..."
+deploy: $(STAMP)
+	npx aws-cdk@2 deploy --all$(foreach c,$(CONTEXT), -c $(c))
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix --exit-zero --quiet

@@ -359,6 +359,39 @@ def test_a_stage_is_one_more_tag():
     assert {"Key": "stage", "Value": "prod"} in topic["Properties"]["Tags"]
 
 
+@pytest.mark.parametrize("venv", [True, False])
+def test_cdk_json_runs_the_app_with_the_virtualenv_when_there_is_one(tmp_path, venv):
+    """Deploying failed with ModuleNotFoundError: aws_cdk unless the virtualenv was active."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "cdk.json")) as f:
+        app = json.load(f)["app"]
+    log = tmp_path / "ran.log"
+    recorder = '#!/bin/sh\necho "$0 $*" > "%s"\n' % log
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").write_text(recorder)
+    (bin_dir / "python3").chmod(0o755)
+    if venv:
+        (tmp_path / ".venv" / "bin").mkdir(parents=True)
+        (tmp_path / ".venv" / "bin" / "python").write_text(recorder)
+        (tmp_path / ".venv" / "bin" / "python").chmod(0o755)
+    # the CDK CLI runs the app command through a shell, in the directory of cdk.json
+    subprocess.run(["/bin/sh", "-c", app], cwd=str(tmp_path), check=True,
+                   env={"PATH": "%s:/usr/bin:/bin" % bin_dir})  # fmt: skip
+    ran = log.read_text().split()
+    assert ran[0] == (".venv/bin/python" if venv else str(bin_dir / "python3"))
+    assert ran[1:] == ["-m", "infra.app"]
+
+
+def test_the_readme_counts_the_alarms_the_template_has(synthesized):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "README.md")) as f:
+        readme = f.read()
+    (said,) = re.findall(r"(\d+) with the seed schema", readme)
+    _, t = synthesized
+    assert int(said) == len(t["monitoring"].find_resources("AWS::CloudWatch::Alarm"))
+
+
 def asl(definition_string):
     """The ASL of a DefinitionString; each reference in it (the role's ARN, the key's, the
     subnets') read as ROLE."""
