@@ -11,7 +11,7 @@ BROWSER ?= install
 AWSCLI_VENV := .venv-awscli
 AWSCLI      ?= awscli==1.46.3
 
-.PHONY: run test test-fast lint fmt synth venv clean browser ui awscli
+.PHONY: run test test-fast lint fmt synth deploy venv clean browser ui awscli
 
 venv: $(STAMP)
 
@@ -78,8 +78,14 @@ lint: $(STAMP)
 
 # The CDK app's CloudFormation templates into cdk.out, checked by cdk-nag on the way (infra/);
 # Python and the machine's Node.js only, no CDK CLI. Deploying: README, "Infrastructure".
+# The templates in cdk.out/, with cdk.json's context as `cdk synth` reads it; CONTEXT="k=v ..."
+# gives more (each as -c k=v), e.g. make synth CONTEXT="prefix=edited capture_days=30".
 synth: $(STAMP)
-	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/python -m infra.app
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/python -m infra.app$(foreach c,$(CONTEXT), -c $(c))
+
+# `cdk deploy --all` of the stacks (AWS credentials needed); CONTEXT="account=... region=..."
+deploy: $(STAMP)
+	npx aws-cdk@2 deploy --all$(foreach c,$(CONTEXT), -c $(c))
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix --exit-zero --quiet

@@ -2,14 +2,19 @@
 
     context (cdk.json or -c): prefix (churn), region (us-east-1), account, group (the
     schema's model package group, churn-<schema name>), endpoint (churn), schema (seed: the
-    drift alarms' features), capture_days (365); for the CI stack: repository (owner/name
-    with connection_arn, a CodeStar connection; or a CodeCommit repository's name) and branch
-    (main)
+    drift alarms' features), capture_days (365), alarm_email (subscribed to the alarm topic),
+    alarm_topic_arn (an existing topic the alarms publish to instead of a new one); for the CI
+    stack: repository (owner/name with connection_arn, a CodeStar connection; or a CodeCommit
+    repository's name) and branch (main); stage (a tag, with project and prefix, on every
+    resource)
 
 Every stack is checked by cdk-nag's AwsSolutions pack during synthesis: an unacknowledged
 finding fails it."""
 
+import json
 import os
+import sys
+from typing import Any, Optional
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
@@ -87,6 +92,8 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
         storage=storage,
         features=schema.schema.feature_names,
         endpoint_name=context("endpoint") or "churn",
+        alarm_email=context("alarm_email"),
+        alarm_topic_arn=context("alarm_topic_arn"),
     )
     config = ConfigStack(
         app,
@@ -124,12 +131,67 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
             branch=context("branch") or "main",
             connection_arn=context("connection_arn"),
         )
+    tags = project_tags(prefix, context("stage"))
+    for key, value in tags.items():
+        cdk.Tags.of(app).add(key, value)
+    # The data stack's resources are CfnResources by type name, which Tags cannot see.
+    for resource in (data.feature_group, data.dataset, data.recipe, data.job):
+        if resource is not None:
+            resource.add_property_override(
+                "Tags", [{"Key": k, "Value": v} for k, v in tags.items()]
+            )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return stacks
 
 
-def main() -> None:
-    app = cdk.App()
+PROJECT = "churn-pipelines"
+
+
+def project_tags(prefix: str, stage: Optional[str] = None) -> dict[str, str]:
+    """The tags on every resource that takes tags: the project, its prefix and (with -c
+    stage=...) its stage."""
+    tags = {"project": PROJECT, "prefix": prefix}
+    if stage:
+        tags["stage"] = str(stage)
+    return tags
+
+
+def context_from(argv: list[str], cdk_json: str = "cdk.json") -> dict[str, Any]:
+    """The context `cdk synth` would give the app, when run without the CLI: cdk.json's (from
+    the current directory), then cdk.context.json's, then each `-c key=value` of argv."""
+    context: dict[str, Any] = {}
+    for path in (cdk_json, os.path.join(os.path.dirname(cdk_json), "cdk.context.json")):
+        if os.path.isfile(path):
+            with open(path) as f:
+                document = json.load(f)
+            context.update(document.get("context", {}) if path.endswith("cdk.json") else document)
+    for i, arg in enumerate(argv):
+        value = None
+        if arg in ("-c", "--context") and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith("--context="):
+            value = arg[len("--context=") :]
+        if value is not None:
+            key, sep, given = value.partition("=")
+            if not sep:
+                raise SystemExit("context %r is not key=value" % value)
+            context[key] = given
+    return context
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Run by the CDK CLI (cdk.json's app), the App takes its context and out directory from
+    the CLI (CDK_CONTEXT_JSON, CDK_OUTDIR); run directly (`make synth`), it reads cdk.json and
+    `-c key=value` as the CLI does and writes cdk.out/ (or --outdir DIR)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if "CDK_OUTDIR" in os.environ or "CDK_CONTEXT_JSON" in os.environ:
+        app = cdk.App()
+    else:
+        outdir = "cdk.out"
+        for i, arg in enumerate(argv):
+            if arg in ("-o", "--outdir") and i + 1 < len(argv):
+                outdir = argv[i + 1]
+        app = cdk.App(outdir=outdir, context=context_from(argv))
     build(app)
     app.synth()
 

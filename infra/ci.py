@@ -22,12 +22,17 @@ from constructs import Construct
 
 from infra.cfn import cfn_resource
 from infra.mlops import MlopsStack
-from infra.roles import arn, hand_written_role, use_key
+from infra.roles import arn, hand_written_role, s3_arn, use_key
 from infra.storage import StorageStack
+
+# The build: install, lint, tests, then run-pipeline --wait (up to the buildspec's
+# PIPELINE_TIMEOUT, 3 h).
+BUILD_TIMEOUT_HOURS = 4
 
 ROLE_SCOPE = (
     "scoped to CodePipeline's artifacts of this pipeline (<bucket>/<pipeline>/*) and the "
-    "project's code bundles (<bucket>/<prefix>/code/*)"
+    "project's code bundles (<bucket>/<prefix>/code/*), and the executions of the one "
+    "pipeline the build starts and waits for (pipeline/<name>/execution/*)"
 )
 
 
@@ -56,7 +61,7 @@ class CiStack(cdk.Stack):
         bucket = s3.Bucket.from_bucket_attributes(
             self, "Artifacts", bucket_name=storage.bucket_name, encryption_key=key
         )
-        bucket_arn = "arn:aws:s3:::%s" % storage.bucket_name
+        bucket_arn = s3_arn(storage.bucket_name)
         # CodePipeline keeps its artifacts under the first 20 characters of its name.
         artifacts = "%s/%s/*" % (bucket_arn, name[:20])
         log_group = logs.LogGroup(
@@ -111,6 +116,21 @@ class CiStack(cdk.Stack):
                 ],
             ),
             iam.PolicyStatement(
+                sid="WaitForTheExecution",  # run-pipeline --wait polls the execution it started
+                actions=[
+                    "sagemaker:DescribePipelineExecution",
+                    "sagemaker:ListPipelineExecutionSteps",
+                ],
+                resources=[
+                    arn(
+                        "sagemaker",
+                        region,
+                        account,
+                        "pipeline/%s/execution/*" % pipeline_name.lower(),
+                    )
+                ],
+            ),
+            iam.PolicyStatement(
                 sid="PassPipelineRole",
                 actions=["iam:PassRole"],
                 resources=[mlops.pipeline_role.role_arn],
@@ -144,7 +164,9 @@ class CiStack(cdk.Stack):
                 cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)
             ),
             role=build_role.without_policy_updates(),
-            timeout=cdk.Duration.hours(1),
+            # the buildspec waits up to PIPELINE_TIMEOUT (3 h) for the execution, after the
+            # install, lint and tests
+            timeout=cdk.Duration.hours(BUILD_TIMEOUT_HOURS),
         )
         source_output = codepipeline.Artifact("Source")
         pipeline_statements = [

@@ -13,7 +13,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra.mlops import MlopsStack
-from infra.roles import arn, hand_written_role, use_key
+from infra.roles import arn, hand_written_role, s3_arn, use_key
 from infra.storage import StorageStack
 from pipelines.churn.databrew import databrew_requests
 from pipelines.churn.feature_group import (
@@ -65,12 +65,12 @@ class DataStack(cdk.Stack):
             iam.PolicyStatement(
                 sid="ReadRawWritePrepared",
                 actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                resources=["arn:aws:s3:::%s/%s/*" % (bucket, prefix)],
+                resources=[s3_arn(bucket, "%s/*" % prefix)],
             ),
             iam.PolicyStatement(
                 sid="ListProjectPrefix",
                 actions=["s3:ListBucket"],
-                resources=["arn:aws:s3:::%s" % bucket],
+                resources=[s3_arn(bucket)],
                 conditions={"StringLike": {"s3:prefix": ["%s/*" % prefix]}},
             ),
             use_key(key_arn),

@@ -16,7 +16,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from infra.network import NetworkStack
-from infra.roles import pipeline_execution_role, pipeline_role_name
+from infra.roles import arn, pipeline_execution_role, pipeline_role_name
 from infra.storage import StorageStack
 from pipelines.churn.pipeline import get_pipeline
 from pipelines.churn.schema_source import SchemaSource
@@ -68,7 +68,7 @@ class MlopsStack(cdk.Stack):
             if network
             else {}
         )
-        role_arn = "arn:aws:iam::%s:role/%s" % (self.account, pipeline_role_name(prefix))
+        role_arn = arn("iam", "", self.account, "role/%s" % pipeline_role_name(prefix))
         definition = get_pipeline(
             self.region,
             role=role_arn,

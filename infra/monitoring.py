@@ -2,7 +2,12 @@
 each feature's drift (the feature_baseline_drift_<feature> metrics `churn monitor` and Model
 Monitor publish) and failed pipeline executions, all to an SNS topic encrypted with the
 project's key; and one dashboard of invocations, latency, errors, drift per feature and
-pipeline executions."""
+pipeline executions.
+
+The topic's policy lets CloudWatch (the alarms) and EventBridge (rules named <prefix>-*) of
+this account publish, and the key's lets them encrypt for it. Context alarm_email=ADDRESS
+subscribes that address (it confirms by mail); alarm_topic_arn=ARN publishes to that existing
+topic instead of creating one (its policy and key must let CloudWatch publish)."""
 
 from collections.abc import Iterable
 from typing import Any, Optional
@@ -12,6 +17,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from infra.storage import StorageStack
@@ -34,26 +40,59 @@ class MonitoringStack(cdk.Stack):
         pipeline_name: str = "ChurnPipeline",
         endpoint_name: str = "churn",
         latency_p99_ms: float = 100,
+        alarm_email: Optional[str] = None,
+        alarm_topic_arn: Optional[str] = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id, **kwargs)
-        self.topic = sns.Topic(
-            self,
-            "Alarms",
-            topic_name="%s-alarms" % prefix,
-            master_key=storage.key,
-            enforce_ssl=True,
-        )
-        # CloudWatch publishes to the encrypted topic: it may use the key for that, only.
-        storage.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchAlarmsToTheTopic",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=["*"],  # in a key policy, "*" is the key itself
-                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+        self.topic: sns.ITopic
+        if alarm_topic_arn:
+            # An existing topic: its owner's policy must let CloudWatch publish to it.
+            self.topic = sns.Topic.from_topic_arn(self, "Alarms", alarm_topic_arn)
+        else:
+            topic = sns.Topic(
+                self,
+                "Alarms",
+                topic_name="%s-alarms" % prefix,
+                master_key=storage.key,
+                enforce_ssl=True,
             )
-        )
+            # The topic policy has the TLS-only Deny; CloudWatch's alarms and EventBridge's
+            # rules of this account (and these names) may publish, as AWS recommends.
+            topic.add_to_resource_policy(
+                self.publish_statement(
+                    "CloudWatchAlarmsPublish",
+                    "cloudwatch.amazonaws.com",
+                    topic,
+                    "arn:%s:cloudwatch:%s:%s:alarm:%s-*"
+                    % (self.partition, self.region, self.account, prefix),
+                )
+            )
+            topic.add_to_resource_policy(
+                self.publish_statement(
+                    "EventBridgeRulesPublish",
+                    "events.amazonaws.com",
+                    topic,
+                    "arn:%s:events:%s:%s:rule/%s-*"
+                    % (self.partition, self.region, self.account, prefix),
+                )
+            )
+            # Both publish to the encrypted topic: they may use the key for that, only.
+            storage.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="CloudWatchAlarmsToTheTopic",
+                    principals=[
+                        iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+                        iam.ServicePrincipal("events.amazonaws.com"),
+                    ],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=["*"],  # in a key policy, "*" is the key itself
+                    conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+                )
+            )
+            self.topic = topic
+        if alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
         endpoint = {"EndpointName": endpoint_name, "VariantName": "AllTraffic"}
 
         def endpoint_metric(name: str, statistic: str) -> cloudwatch.Metric:
@@ -175,4 +214,19 @@ class MonitoringStack(cdk.Stack):
                     ),
                 ],
             ],
+        )
+
+    def publish_statement(
+        self, sid: str, service: str, topic: sns.ITopic, source_arn: str
+    ) -> iam.PolicyStatement:
+        """`service` may publish to `topic` for this account's resources named `source_arn`."""
+        return iam.PolicyStatement(
+            sid=sid,
+            principals=[iam.ServicePrincipal(service)],
+            actions=["sns:Publish"],
+            resources=[topic.topic_arn],
+            conditions={
+                "StringEquals": {"aws:SourceAccount": self.account},
+                "ArnLike": {"aws:SourceArn": source_arn},
+            },
         )

@@ -48,8 +48,8 @@ class NetworkStack(cdk.Stack):
                 resources=["*"],  # in a key policy, "*" is the key itself
                 conditions={
                     "ArnEquals": {
-                        "kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:%s:%s:log-group:%s"
-                        % (self.region, self.account, flow_log_group)
+                        "kms:EncryptionContext:aws:logs:arn": "arn:%s:logs:%s:%s:log-group:%s"
+                        % (self.partition, self.region, self.account, flow_log_group)
                     }
                 },
             )

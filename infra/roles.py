@@ -15,15 +15,18 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct, IConstruct
 
 from infra.network import NetworkStack
+from pipelines.monitoring.report import NAMESPACE as DRIFT_NAMESPACE
 
 # Actions that accept no resource but "*" (the Service Authorization Reference lists no
 # resource type for them), with why the role needs each.
 LOG_DELIVERY = "Step Functions' log delivery to CloudWatch Logs (CDK grants it)"
 TRACING = "X-Ray tracing of the state machines (CDK grants it)"
+# The CloudWatch namespaces the code puts metrics in (pipelines/aws/monitoring.py's publish).
+PUBLISHED_NAMESPACES = [DRIFT_NAMESPACE]
 WILDCARD_RESOURCES = {
     "ecr:GetAuthorizationToken": "pulling the job images needs a registry token",
-    "cloudwatch:PutMetricData": "jobs publish metrics (limited to SageMaker's namespaces by a "
-    "condition)",
+    "cloudwatch:PutMetricData": "jobs publish drift metrics (limited by a condition to the "
+    "namespaces the code publishes to)",
     "sagemaker:ListModelPackages": "train-and-deploy finds the group's newest version",
     **{
         "ec2:%s" % a: "jobs in the VPC describe its network (VPC mode only)"
@@ -63,18 +66,30 @@ WILDCARD_RESOURCES_REASON = "no resource-level permission exists for " + "; ".jo
 )
 
 
+# The stack's partition (aws, aws-cn, aws-us-gov): a reference CloudFormation resolves, so no
+# ARN names a partition the stack may not be deployed in.
+PARTITION = cdk.Aws.PARTITION
+# How cdk-nag names that reference in a finding's id (acknowledge_wildcards).
+NAG_PARTITION = "<AWS::Partition>"
+
+
 def ecr_repository_arn(image_uri: str) -> str:
-    """arn:aws:ecr:<region>:<account>:repository/<name> of an image URI."""
+    """arn:<partition>:ecr:<region>:<account>:repository/<name> of an image URI."""
     host, _, path = image_uri.partition("/")
     account, _, rest = host.partition(".dkr.ecr.")
     region = rest.split(".", 1)[0]
-    return "arn:aws:ecr:%s:%s:repository/%s" % (region, account, path.split(":", 1)[0])
+    return arn("ecr", region, account, "repository/%s" % path.split(":", 1)[0])
 
 
 def arn(service: str, region: str, account: str, resource: str) -> str:
-    """A plain ARN (partition aws): plain strings, so cdk-nag's findings for them have ids this
-    code can name in its acknowledgements."""
-    return "arn:aws:%s:%s:%s:%s" % (service, region, account, resource)
+    """An ARN in the stack's partition; cdk-nag's findings name it with <AWS::Partition>, which
+    acknowledge_wildcards writes for it."""
+    return "arn:%s:%s:%s:%s:%s" % (PARTITION, service, region, account, resource)
+
+
+def s3_arn(bucket: str, key: str = "") -> str:
+    """The bucket's ARN, or its objects' under `key` (a pattern such as churn/*)."""
+    return arn("s3", "", "", bucket + ("/" + key if key else ""))
 
 
 def use_key(key_arn: str) -> iam.PolicyStatement:
@@ -93,9 +108,10 @@ def acknowledge_wildcards(
     so a wildcard added later is a new finding, not silently covered."""
     for resource in sorted({r for r in policy_resources if "*" in r}):
         why = WILDCARD_RESOURCES_REASON if resource == "*" else reason
+        named = resource.replace(PARTITION, NAG_PARTITION)
         cdk.Validations.of(construct).acknowledge(
             cdk.Acknowledgment(
-                id="AwsSolutions::AwsSolutions-IAM5[Resource::%s]" % resource, reason=why
+                id="AwsSolutions::AwsSolutions-IAM5[Resource::%s]" % named, reason=why
             )
         )
 
@@ -154,7 +170,7 @@ def pipeline_execution_role(
         assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
         description="SageMaker Pipelines execution role for %s (least privilege)" % prefix,
     )
-    objects = "arn:aws:s3:::%s/%s/*" % (bucket_name, prefix)
+    objects = s3_arn(bucket_name, "%s/*" % prefix)
     group = group_name.lower()  # SageMaker writes names lower-case in ARNs
     statements = [
         iam.PolicyStatement(
@@ -165,7 +181,7 @@ def pipeline_execution_role(
         iam.PolicyStatement(
             sid="ListProjectPrefix",
             actions=["s3:ListBucket"],
-            resources=["arn:aws:s3:::%s" % bucket_name],
+            resources=[s3_arn(bucket_name)],
             conditions={"StringLike": {"s3:prefix": ["%s/*" % prefix, prefix]}},
         ),
         use_key(key.key_arn),
@@ -191,7 +207,10 @@ def pipeline_execution_role(
             sid="JobMetrics",
             actions=["cloudwatch:PutMetricData"],
             resources=["*"],
-            conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*"]}},
+            # Only the namespace the code publishes to (churn monitor, Model Monitor's
+            # schedule under this role) and the drift alarms watch; the other alarms watch
+            # AWS/ namespaces, which SageMaker itself publishes.
+            conditions={"StringEquals": {"cloudwatch:namespace": PUBLISHED_NAMESPACES}},
         ),
         iam.PolicyStatement(
             sid="JobLogs",
@@ -255,7 +274,7 @@ def pipeline_execution_role(
             iam.PolicyStatement(
                 sid="OfflineStoreBucket",  # the offline store checks the bucket's owner
                 actions=["s3:GetBucketAcl"],
-                resources=["arn:aws:s3:::%s" % bucket_name],
+                resources=[s3_arn(bucket_name)],
             ),
             iam.PolicyStatement(
                 sid="OfflineStoreTable",

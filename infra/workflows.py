@@ -17,13 +17,19 @@ from constructs import Construct
 from infra.cfn import cfn_resource
 from infra.mlops import MlopsStack
 from infra.network import NetworkStack
-from infra.roles import acknowledge_wildcards, arn
+from infra.roles import PARTITION, acknowledge_wildcards, arn
 from infra.storage import StorageStack
 from pipelines.churn.bundles import build_bundles
 from pipelines.churn.images import model_monitor_image
 from pipelines.churn.pipeline import xgboost_image
 from pipelines.churn.schema_source import SchemaSource
 from pipelines.churn.workflows import WorkflowSettings, definition, training_labels
+
+
+def in_partition(asl: str) -> str:
+    """The ASL with its service integrations' ARNs (arn:aws:states:::sagemaker:..., which the
+    generator writes for the aws partition) in the stack's partition."""
+    return asl.replace('"arn:aws:', '"arn:%s:' % PARTITION)
 
 
 class WorkflowStack(cdk.Stack):
@@ -134,7 +140,7 @@ class WorkflowStack(cdk.Stack):
                 name.title().replace("-", ""),
                 state_machine_name=machine_name,
                 definition_body=sfn.DefinitionBody.from_string(
-                    json.dumps(definition(name, settings))
+                    in_partition(json.dumps(definition(name, settings)))
                 ),
                 role=role,
                 tracing_enabled=True,

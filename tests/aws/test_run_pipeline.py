@@ -154,9 +154,10 @@ def test_codebuild_build_phase(aws_env, bucket, tmp_path):
     """The buildspec's build commands, run as CodeBuild would with the project's variables."""
     spec = yaml.safe_load((ROOT / "codebuild-buildspec.yml").read_text())
     assert spec["env"]["shell"] == "bash"
-    script = "\n".join(spec["phases"]["build"]["commands"])
+    build = spec["phases"]["build"]
+    script = "\n".join(build["commands"] + build["finally"])
     script += '\necho "EXPORTED ${PIPELINE_NAME} ${PIPELINE_EXECUTION_ARN}"\n'
-    env = dict(aws_env)
+    env = dict(spec["env"]["variables"], **aws_env)  # CodeBuild sets the buildspec's variables
     env.update(
         {
             "SAGEMAKER_PROJECT_NAME": "churn",
@@ -176,6 +177,8 @@ def test_codebuild_build_phase(aws_env, bucket, tmp_path):
     assert "passed" in proc.stdout
     exported = [line for line in proc.stdout.splitlines() if line.startswith("EXPORTED")][0].split()
     assert exported[1] == "churn-p-abc123" and exported[2].startswith("arn:aws:sagemaker:")
+    # run-pipeline --wait: the build ends with the execution
+    assert "Execution %s: Succeeded" % exported[2] in proc.stdout
     sagemaker = aws_client("sagemaker", aws_env)
     pipeline = sagemaker.describe_pipeline(PipelineName="churn-p-abc123")
     executions = sagemaker.list_pipeline_executions(PipelineName="churn-p-abc123")
@@ -197,7 +200,9 @@ def test_codebuild_build_phase_with_the_infrastructures_parameters(aws_env, buck
     commands = spec["phases"]["build"]["commands"]
     checks = [c for c in commands if c.startswith(("ruff ", "python -m pytest"))]
     assert len(checks) == 2
-    script = "\n".join(c for c in commands if c not in checks)
+    script = "\n".join(
+        [c for c in commands if c not in checks] + spec["phases"]["build"]["finally"]
+    )
     script += '\necho "EXPORTED ${PIPELINE_NAME} ${PIPELINE_EXECUTION_ARN}"\n'
     ssm = aws_client("ssm", aws_env)
     key = "arn:aws:kms:us-east-1:123456789012:key/cb"
@@ -208,8 +213,8 @@ def test_codebuild_build_phase_with_the_infrastructures_parameters(aws_env, buck
         "kms-key-arn": key,
     }.items():
         ssm.put_parameter(Name="/cb/" + name, Value=value, Type="String", Overwrite=True)
-    env = dict(
-        aws_env,
+    env = dict(spec["env"]["variables"], **aws_env)  # CodeBuild sets the buildspec's variables
+    env.update(
         CONFIG_PREFIX="/cb/",
         PIPELINE_NAME="ChurnFromConfig",
         AWS_REGION="us-east-1",
@@ -221,6 +226,7 @@ def test_codebuild_build_phase_with_the_infrastructures_parameters(aws_env, buck
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     exported = [line for line in proc.stdout.splitlines() if line.startswith("EXPORTED")][0].split()
     assert exported[1] == "ChurnFromConfig" and exported[2].startswith("arn:aws:sagemaker:")
+    assert "Execution %s: Succeeded" % exported[2] in proc.stdout
     pipeline = aws_client("sagemaker", aws_env).describe_pipeline(PipelineName="ChurnFromConfig")
     assert pipeline["RoleArn"] == ROLE
     text = pipeline["PipelineDefinition"]

@@ -20,9 +20,10 @@ from infra.app import build  # noqa: E402
 from infra.roles import WILDCARD_RESOURCES  # noqa: E402
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
-# A new acknowledgement is a visible change: this count moves with it.
-ACKNOWLEDGED = 21
-VPC_ACKNOWLEDGED = 22
+# A new acknowledgement is a visible change: this count moves with it. 22 and 23: the build
+# role's pipeline/<name>/execution/* (run-pipeline --wait watches the execution it started).
+ACKNOWLEDGED = 22
+VPC_ACKNOWLEDGED = 23
 # The only wildcard resources a policy may name (the role's docstring says why).
 SCOPED = [
     r"arn:aws:s3:::churn-artifacts-%s-%s/churn/\*" % (ACCOUNT, REGION),
@@ -41,11 +42,35 @@ SCOPED = [
 CONNECTION = "arn:aws:codestar-connections:%s:%s:connection/example" % (REGION, ACCOUNT)
 
 
+def in_aws(value):
+    """The template with every ARN's partition (a Ref to AWS::Partition in an Fn::Join) read
+    as aws, so the assertions compare plain ARNs; a join with other references stays one."""
+    if isinstance(value, list):
+        return [in_aws(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if list(value) == ["Fn::Join"] and value["Fn::Join"][0] == "":
+        parts = []
+        for part in in_aws(value["Fn::Join"][1]):
+            part = "aws" if part == {"Ref": "AWS::Partition"} else part
+            if parts and isinstance(part, str) and isinstance(parts[-1], str):
+                parts[-1] += part
+            else:
+                parts.append(part)
+        return parts[0] if len(parts) == 1 and isinstance(parts[0], str) else {
+            "Fn::Join": ["", parts]}  # fmt: skip
+    return {k: in_aws(v) for k, v in value.items()}
+
+
+def template_of(stack):
+    return Template.from_json(in_aws(Template.from_stack(stack).to_json()))
+
+
 def synthesize(out, **context):
     app = cdk.App(outdir=str(out), context=dict(context, account=ACCOUNT, region=REGION))
     stacks = build(app)
     app.synth()
-    return out, {name: Template.from_stack(stack) for name, stack in stacks.items()}
+    return out, {name: template_of(stack) for name, stack in stacks.items()}
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +158,29 @@ def test_the_model_package_group_and_the_pipeline_role(synthesized):
     )
 
 
+def test_the_pipeline_role_puts_metrics_in_the_namespaces_the_code_and_the_alarms_use(synthesized):
+    """The role might put metrics only in /aws/sagemaker/*, not where drift is published."""
+    import inspect
+
+    from pipelines.aws.monitoring import publish
+    from pipelines.monitoring.report import NAMESPACE
+
+    published = {inspect.signature(publish).parameters["namespace"].default}
+    assert published == {NAMESPACE}
+    _, t = synthesized
+    statements = {s["Sid"]: s for s in policy_statements(t["mlops"])}
+    condition = statements["JobMetrics"]["Condition"]
+    assert list(condition) == ["StringEquals"] and list(condition["StringEquals"]) == [
+        "cloudwatch:namespace"
+    ]
+    allowed = set(as_list(condition["StringEquals"]["cloudwatch:namespace"]))
+    assert allowed == published
+    # Every alarm watches a namespace the role publishes to, or one SageMaker publishes (AWS/).
+    watched = {a["Properties"]["Namespace"]
+               for a in t["monitoring"].find_resources("AWS::CloudWatch::Alarm").values()}  # fmt: skip
+    assert {n for n in watched if not n.startswith("AWS/")} == allowed
+
+
 def policy_statements(template):
     found = []
     for body in template.find_resources("AWS::IAM::Policy").values():
@@ -217,6 +265,131 @@ def test_make_synth_writes_the_templates(tmp_path):
         "churn-config.template.json", "churn-data.template.json", "churn-mlops.template.json",
         "churn-monitoring.template.json", "churn-storage.template.json",
         "churn-workflows.template.json"]  # fmt: skip
+
+
+def test_make_synth_writes_cdk_out_with_cdk_json_and_c_context(tmp_path):
+    """`make synth` ran the app with no out directory (nothing in cdk.out/) and no context
+    (cdk.json's prefix and capture_days ignored): its command, run where a copy of cdk.json
+    says prefix edited, writes edited-* stacks with that copy's capture_days, and -c wins."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "cdk.json")) as f:
+        cdk_json = json.load(f)
+    cdk_json["context"].update(prefix="edited", capture_days=30)
+    (tmp_path / "cdk.json").write_text(json.dumps(cdk_json))
+    bin_dir = os.path.dirname(sys.executable)
+    make = subprocess.run(["make", "-n", "-s", "--no-print-directory", "-C", root,
+                           "-o", ".venv/.installed-stamp", "synth", "BIN=%s" % bin_dir,
+                           "CONTEXT=endpoint=edited-endpoint"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    (command,) = [line for line in make.stdout.splitlines() if "infra.app" in line]
+    assert command.endswith("-m infra.app -c endpoint=edited-endpoint")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CDK_")}
+    env.update(CDK_DEFAULT_ACCOUNT=ACCOUNT, CDK_DEFAULT_REGION=REGION, PYTHONPATH=root)
+    proc = subprocess.run(["sh", "-c", command], capture_output=True, text=True, env=env,
+                          cwd=str(tmp_path))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = tmp_path / "cdk.out"
+    names = sorted(p.name for p in out.glob("*.template.json"))
+    assert names and all(n.startswith("edited-") for n in names), names
+    storage = json.loads((out / "edited-storage.template.json").read_text())
+    rules = [r for b in storage["Resources"].values() if b["Type"] == "AWS::S3::Bucket"
+             for r in b["Properties"].get("LifecycleConfiguration", {}).get("Rules", [])]  # fmt: skip
+    (capture,) = [r for r in rules if r["Id"] == "capture-to-infrequent-access"]
+    assert capture["ExpirationInDays"] == 30
+    monitoring = (out / "edited-monitoring.template.json").read_text()
+    assert '"edited-endpoint"' in monitoring
+
+
+@pytest.mark.parametrize("mode", ["synthesized", "vpc_mode"])
+def test_no_template_names_the_aws_partition(mode, request):
+    """ARNs were written arn:aws:..., wrong in aws-cn and aws-us-gov: every ARN the app builds
+    takes the stack's partition (a Ref to AWS::Partition); the CDK's own ARNs do too. The one
+    exception is an ARN the user gives in the context (connection_arn here), kept as given."""
+    out, _ = request.getfixturevalue(mode)
+    templates = sorted(out.glob("*.template.json"))
+    assert templates
+    for path in templates:
+        text = path.read_text().replace(CONNECTION, "<given>")
+        assert "arn:aws:" not in text, (path.name, re.findall(r"arn:aws:[^\"]{0,60}", text))
+    # the partition is a reference, in the policies and in the state machines' ASL
+    workflows = json.dumps(json.loads((out / "churn-workflows.template.json").read_text()))
+    assert 'arn:", {"Ref": "AWS::Partition"}, ":states:::sagemaker:createModel' in workflows
+
+
+def taggable(resource_type):
+    """Where a resource type keeps its tags, by CloudFormation's schema (cfn-lint's copy); None
+    for a type that takes none."""
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    tagging = PROVIDER_SCHEMA_MANAGER.get_resource_schema(REGION, resource_type).schema.get(
+        "tagging", {})  # fmt: skip
+    if not tagging.get("taggable", tagging.get("tagProperty") is not None):
+        return None
+    return tagging.get("tagProperty", "/properties/Tags").rsplit("/", 1)[-1]
+
+
+def tags_of(properties, name):
+    tags = properties.get(name)
+    if isinstance(tags, list):
+        return {t["Key"]: t["Value"] for t in tags}
+    return dict(tags or {})
+
+
+@pytest.mark.parametrize("mode", ["synthesized", "vpc_mode"])
+def test_every_taggable_resource_carries_the_project_tags(mode, request):
+    from infra.app import project_tags
+
+    out, _ = request.getfixturevalue(mode)
+    expected = project_tags("churn")
+    checked = 0
+    for path in sorted(out.glob("*.template.json")):
+        for logical_id, body in json.loads(path.read_text())["Resources"].items():
+            name = taggable(body["Type"])
+            if name is None:
+                continue
+            checked += 1
+            tags = tags_of(body.get("Properties", {}), name)
+            assert expected.items() <= tags.items(), (path.name, logical_id, body["Type"], tags)
+    assert checked > 30
+
+
+def test_a_stage_is_one_more_tag():
+    monitoring = monitoring_with(stage="prod")
+    (topic,) = monitoring.find_resources("AWS::SNS::Topic").values()
+    assert {"Key": "stage", "Value": "prod"} in topic["Properties"]["Tags"]
+
+
+@pytest.mark.parametrize("venv", [True, False])
+def test_cdk_json_runs_the_app_with_the_virtualenv_when_there_is_one(tmp_path, venv):
+    """Deploying failed with ModuleNotFoundError: aws_cdk unless the virtualenv was active."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "cdk.json")) as f:
+        app = json.load(f)["app"]
+    log = tmp_path / "ran.log"
+    recorder = '#!/bin/sh\necho "$0 $*" > "%s"\n' % log
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").write_text(recorder)
+    (bin_dir / "python3").chmod(0o755)
+    if venv:
+        (tmp_path / ".venv" / "bin").mkdir(parents=True)
+        (tmp_path / ".venv" / "bin" / "python").write_text(recorder)
+        (tmp_path / ".venv" / "bin" / "python").chmod(0o755)
+    # the CDK CLI runs the app command through a shell, in the directory of cdk.json
+    subprocess.run(["/bin/sh", "-c", app], cwd=str(tmp_path), check=True,
+                   env={"PATH": "%s:/usr/bin:/bin" % bin_dir})  # fmt: skip
+    ran = log.read_text().split()
+    assert ran[0] == (".venv/bin/python" if venv else str(bin_dir / "python3"))
+    assert ran[1:] == ["-m", "infra.app"]
+
+
+def test_the_readme_counts_the_alarms_the_template_has(synthesized):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "README.md")) as f:
+        readme = f.read()
+    (said,) = re.findall(r"(\d+) with the seed schema", readme)
+    _, t = synthesized
+    assert int(said) == len(t["monitoring"].find_resources("AWS::CloudWatch::Alarm"))
 
 
 def asl(definition_string):
@@ -314,8 +487,56 @@ def test_alarms_on_errors_latency_drift_and_failed_pipelines_to_an_encrypted_top
         "KeyPolicy"
     ]
     (grant,) = [s for s in key_policy["Statement"] if s.get("Sid") == "CloudWatchAlarmsToTheTopic"]
-    assert grant["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert grant["Principal"] == {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]}
     assert sorted(grant["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert grant["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+def test_cloudwatch_and_eventbridge_may_publish_to_the_alarm_topic(synthesized):
+    """The topic's policy had the TLS-only Deny and no Allow: no alarm could publish."""
+    _, t = synthesized
+    monitoring = t["monitoring"]
+    (topic,) = monitoring.find_resources("AWS::SNS::Topic")
+    (policy,) = monitoring.find_resources("AWS::SNS::TopicPolicy").values()
+    statements = {s.get("Sid"): s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+    for sid, service, source in (
+        ("CloudWatchAlarmsPublish", "cloudwatch", "cloudwatch:%s:%s:alarm:churn-*"),
+        ("EventBridgeRulesPublish", "events", "events:%s:%s:rule/churn-*"),
+    ):
+        assert statements[sid] == {
+            "Sid": sid, "Effect": "Allow", "Action": "sns:Publish",
+            "Principal": {"Service": "%s.amazonaws.com" % service}, "Resource": {"Ref": topic},
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT},
+                          "ArnLike": {"aws:SourceArn": "arn:aws:" + source % (REGION, ACCOUNT)}},
+        }  # fmt: skip
+    assert any(s["Effect"] == "Deny" for s in statements.values())  # TLS only, still
+    assert not monitoring.find_resources("AWS::SNS::Subscription")  # none without the context
+
+
+def monitoring_with(**context):
+    """The monitoring stack's template with more context (not written out: no app.synth)."""
+    app = cdk.App(context=dict(context, account=ACCOUNT, region=REGION))
+    stacks = build(app)
+    return template_of(stacks["monitoring"])
+
+
+def test_alarm_email_subscribes_to_the_topic():
+    monitoring = monitoring_with(alarm_email="oncall@example.com")
+    (topic,) = monitoring.find_resources("AWS::SNS::Topic")
+    (subscription,) = monitoring.find_resources("AWS::SNS::Subscription").values()
+    assert subscription["Properties"] == {
+        "Protocol": "email", "Endpoint": "oncall@example.com", "TopicArn": {"Ref": topic}}  # fmt: skip
+
+
+def test_alarm_topic_arn_publishes_to_an_existing_topic_instead():
+    existing = "arn:aws:sns:%s:%s:oncall" % (REGION, ACCOUNT)
+    monitoring = monitoring_with(alarm_topic_arn=existing, alarm_email="oncall@example.com")
+    assert not monitoring.find_resources("AWS::SNS::Topic")
+    assert not monitoring.find_resources("AWS::SNS::TopicPolicy")
+    alarms = monitoring.find_resources("AWS::CloudWatch::Alarm").values()
+    assert alarms and all(a["Properties"]["AlarmActions"] == [existing] for a in alarms)
+    monitoring.has_resource_properties("AWS::SNS::Subscription", {
+        "Protocol": "email", "Endpoint": "oncall@example.com", "TopicArn": existing})  # fmt: skip
 
 
 def test_one_dashboard_shows_invocations_latency_errors_drift_and_executions(synthesized):
@@ -402,6 +623,66 @@ def test_codepipeline_takes_the_repository_to_codebuild_which_runs_the_buildspec
     assert statements["UpsertAndStartPipeline"]["Resource"] == (
         "arn:aws:sagemaker:%s:%s:pipeline/churnpipeline" % (REGION, ACCOUNT))  # fmt: skip
     assert statements["ReadConfig"]["Action"] == "ssm:GetParametersByPath"
+
+
+def test_the_buildspec_waits_for_the_execution_with_a_timeout(synthesized):
+    """CodeBuild started the pipeline and went green without waiting for its execution."""
+    import yaml
+
+    from infra.ci import BUILD_TIMEOUT_HOURS
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "codebuild-buildspec.yml")) as f:
+        spec = yaml.safe_load(f)
+    wait = int(spec["env"]["variables"]["PIPELINE_TIMEOUT"])
+    build = spec["phases"]["build"]["commands"]
+    (script,) = [c for c in build if "run-pipeline" in c]
+    runs = [line.strip() for line in script.splitlines() if " run-pipeline " in line]
+    assert len(runs) == 2  # the project's own CI, and a SageMaker project's
+    for line in runs:
+        assert line.startswith('timeout "${PIPELINE_TIMEOUT}" run-pipeline --wait '), line
+    # the pipe through tee keeps run-pipeline's exit status
+    assert "set -o pipefail" in script and script.count("| tee run-pipeline.log") == 2
+    # The CodeBuild project outlasts the wait; its role may watch the execution.
+    _, t = synthesized
+    (project,) = t["ci"].find_resources("AWS::CodeBuild::Project").values()
+    assert project["Properties"]["TimeoutInMinutes"] == BUILD_TIMEOUT_HOURS * 60 > wait / 60
+    statements = {s["Sid"]: s for s in policy_statements(t["ci"])}
+    assert statements["WaitForTheExecution"]["Resource"] == (
+        "arn:aws:sagemaker:%s:%s:pipeline/churnpipeline/execution/*" % (REGION, ACCOUNT))  # fmt: skip
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("status, code", [("Succeeded", 0), ("Failed", 1), ("Stopped", 1)])
+def test_run_pipeline_wait_exits_1_unless_the_execution_succeeds(monkeypatch, status, code):
+    """What the buildspec relies on: run-pipeline --wait fails the build with the execution."""
+    import io
+    import types
+
+    from pipelines import run_pipeline
+    from pipelines.aws import sessions
+
+    class Client:
+        def describe_pipeline_execution(self, PipelineExecutionArn):
+            return {"PipelineExecutionStatus": status}
+
+        def get_paginator(self, operation):
+            assert operation == "list_pipeline_execution_steps"
+            step = {"StepName": "TrainModel", "StepStatus": status}
+            return types.SimpleNamespace(paginate=lambda **kw: [{"PipelineExecutionSteps": [step]}])
+
+    pipeline = types.SimpleNamespace(
+        upsert=lambda **kwargs: {"PipelineArn": "arn:aws:sagemaker:r:1:pipeline/p"},
+        start=lambda **kwargs: types.SimpleNamespace(arn="arn:aws:sagemaker:r:1:pipeline/p/execution/e"),
+        sagemaker_session=types.SimpleNamespace(sagemaker_client=Client()),
+    )  # fmt: skip
+    monkeypatch.setattr(sessions, "aws_session", lambda region: None)
+    monkeypatch.setattr(run_pipeline, "require_credentials", lambda session: None)
+    monkeypatch.setattr(run_pipeline, "load_pipeline", lambda module, kwargs: pipeline)
+    out = io.StringIO()
+    argv = ["--role-arn", "arn:aws:iam::1:role/r", "--kwargs", '{"region": "eu-west-1"}', "--wait"]
+    assert run_pipeline.main(argv, out=out) == code
+    assert "Execution arn:aws:sagemaker:r:1:pipeline/p/execution/e: %s" % status in out.getvalue()
 
 
 @pytest.mark.fast
