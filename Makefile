@@ -76,10 +76,10 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-# The CDK app's CloudFormation templates into cdk.out, checked by cdk-nag on the way (infra/);
-# Python and the machine's Node.js only, no CDK CLI. Deploying: README, "Infrastructure".
-# The templates in cdk.out/, with cdk.json's context as `cdk synth` reads it; CONTEXT="k=v ..."
-# gives more (each as -c k=v), e.g. make synth CONTEXT="prefix=edited capture_days=30".
+# The CDK app's CloudFormation templates into cdk.out/, checked by cdk-nag on the way (infra/),
+# with cdk.json's context as `cdk synth` reads it; CONTEXT="k=v ..." gives more (each as -c k=v),
+# e.g. make synth CONTEXT="prefix=edited capture_days=30". Python and the machine's Node.js
+# only, no CDK CLI. Deploying: README, "Infrastructure".
 synth: $(STAMP)
 	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/python -m infra.app$(foreach c,$(CONTEXT), -c $(c))
 
