@@ -10,28 +10,19 @@ drained, so the client reads the refusal and the connection is kept; a longer on
 The HTTP layer's own refusals (a request line or header over 64 KB, a method no handler has)
 are JSON errors, not HTML pages."""
 
-import ipaddress
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Dict, Optional
 
 from pipelines.local.endpoint.wire import TwinsWire
 from pipelines.local.s3wire import WireResponse
+from pipelines.local.s3wire.http import LoopbackServer, RequestBody, loopback
 
 DRAIN = 16 << 20  # a refused body up to this size is read, so the client sees the answer
 IDLE_SECONDS = 60.0  # a silent connection is closed (botocore opens another)
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
-
-
-def loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class EndpointServer(object):
@@ -51,7 +42,7 @@ class EndpointServer(object):
                 "allow_remote=True (asked for %r)" % host
             )
         self.wire = TwinsWire(session)
-        self.httpd = _Server((host, port), _handler(self.wire, idle_seconds))
+        self.httpd = LoopbackServer((host, port), _handler(self.wire, idle_seconds))
         bound_host, bound_port = self.httpd.server_address[:2]
         self.url = "http://%s:%d" % (str(bound_host), bound_port)
         self.thread = threading.Thread(
@@ -85,51 +76,6 @@ class EndpointServer(object):
         self.close()
 
 
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 128
-    daemon_threads = True
-
-
-class _Body(object):
-    """The request body as an operation reads it: no further than Content-Length, and the
-    deferred `100 Continue` sent on the first read."""
-
-    def __init__(self, handler: BaseHTTPRequestHandler, length: int, expect: bool) -> None:
-        self.handler = handler
-        self.left = length
-        self.expect = expect
-        self.started = False
-        self.broken = False  # a read failed (timed out, reset): where the body ends is unknown
-
-    def _start(self) -> None:
-        if self.expect and not self.started:
-            self.handler.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            self.handler.wfile.flush()
-        self.started = True
-
-    def read(self, n: int = -1) -> bytes:
-        self._start()
-        n = self.left if n < 0 else min(n, self.left)
-        try:
-            data = self.handler.rfile.read(n) if n else b""
-        except OSError:
-            self.broken = True
-            raise
-        self.left -= len(data)
-        return data
-
-    def readline(self, limit: int = -1) -> bytes:
-        self._start()
-        limit = self.left if limit < 0 else min(limit, self.left)
-        try:
-            data = self.handler.rfile.readline(limit) if limit else b""
-        except OSError:
-            self.broken = True
-            raise
-        self.left -= len(data)
-        return data
-
-
 def _handler(wire: TwinsWire, idle_seconds: float) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -141,7 +87,7 @@ def _handler(wire: TwinsWire, idle_seconds: float) -> type[BaseHTTPRequestHandle
             pass
 
         def handle_expect_100(self) -> bool:
-            return True  # answered by _Body on the first read
+            return True  # answered by RequestBody on the first read
 
         def do_GET(self) -> None:
             self._call()
@@ -152,7 +98,7 @@ def _handler(wire: TwinsWire, idle_seconds: float) -> type[BaseHTTPRequestHandle
             text = self.headers.get("Content-Length")
             length = int(text) if text and text.isascii() and text.isdigit() else 0
             expect = self.headers.get("Expect", "").lower() == "100-continue"
-            body = _Body(self, length, expect)
+            body = RequestBody(self, length, expect)
             try:
                 response = wire.handle(self.command, self.path, self.headers, body)  # type: ignore[arg-type]
             except OSError:  # the body's read failed: the client is gone or stalled

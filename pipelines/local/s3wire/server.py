@@ -9,9 +9,8 @@ operation starts reading the body, so a request refused before (NoSuchBucket, 50
 without its body being sent; an unread body up to 1 MiB is drained to keep the connection,
 a longer one closes it."""
 
-import ipaddress
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO, Optional, Union
@@ -20,6 +19,7 @@ from pipelines.local.s3 import Store
 from pipelines.local.s3_api import S3Client
 from pipelines.local.s3wire.errors import S3Error
 from pipelines.local.s3wire.handler import S3Wire
+from pipelines.local.s3wire.http import LoopbackServer, RequestBody, loopback
 from pipelines.local.s3wire.messages import WireResponse, error, request_id, stamp
 
 ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_S3"
@@ -38,14 +38,14 @@ class S3Server(object):
         allow_remote: bool = False,
         idle_seconds: float = IDLE_SECONDS,
     ) -> None:
-        if not _loopback(host) and not allow_remote:
+        if not loopback(host) and not allow_remote:
             raise ValueError(
                 "S3Server checks no signatures: it binds a loopback address unless "
                 "allow_remote=True (asked for %r)" % host
             )
         client = home if isinstance(home, S3Client) else S3Client(Store(home))
         self.wire = S3Wire(client)
-        self.httpd = _Server((host, port), _handler(self.wire, idle_seconds))
+        self.httpd = LoopbackServer((host, port), _handler(self.wire, idle_seconds))
         bound_host, bound_port = self.httpd.server_address[:2]
         self.url = "http://%s:%d" % (str(bound_host), bound_port)
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="s3-wire", daemon=True)
@@ -78,60 +78,6 @@ class S3Server(object):
         self.close()
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 128
-    daemon_threads = True
-
-
-class _Body(object):
-    """The request body as the operation reads it: no further than Content-Length, and the
-    deferred `100 Continue` sent on the first read."""
-
-    def __init__(self, handler: BaseHTTPRequestHandler, length: int, expect: bool) -> None:
-        self.handler = handler
-        self.left = length
-        self.expect = expect
-        self.started = False
-        self.broken = False  # a read failed (timed out, reset): where the body ends is unknown
-
-    def _start(self) -> None:
-        if self.expect and not self.started:
-            self.handler.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            self.handler.wfile.flush()
-        self.started = True
-
-    def read(self, n: int = -1) -> bytes:
-        self._start()
-        n = self.left if n < 0 else min(n, self.left)
-        try:
-            data = self.handler.rfile.read(n) if n else b""
-        except OSError:
-            self.broken = True
-            raise
-        self.left -= len(data)
-        return data
-
-    def readline(self, limit: int = -1) -> bytes:
-        self._start()
-        limit = self.left if limit < 0 else min(limit, self.left)
-        try:
-            data = self.handler.rfile.readline(limit) if limit else b""
-        except OSError:
-            self.broken = True
-            raise
-        self.left -= len(data)
-        return data
-
-
 def _handler(wire: S3Wire, idle_seconds: float) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -143,7 +89,7 @@ def _handler(wire: S3Wire, idle_seconds: float) -> type[BaseHTTPRequestHandler]:
             pass
 
         def handle_expect_100(self) -> bool:
-            return True  # answered by _Body on the first read
+            return True  # answered by RequestBody on the first read
 
         def do_GET(self) -> None:
             self._call()
@@ -154,7 +100,7 @@ def _handler(wire: S3Wire, idle_seconds: float) -> type[BaseHTTPRequestHandler]:
             text = self.headers.get("Content-Length")
             length = int(text) if text and text.isascii() and text.isdigit() else 0
             expect = self.headers.get("Expect", "").lower() == "100-continue"
-            body = _Body(self, length, expect)
+            body = RequestBody(self, length, expect)
             response = wire.handle(self.command, self.path, self.headers, body)  # type: ignore[arg-type]
             if (
                 body.broken
@@ -212,6 +158,6 @@ def _handler(wire: S3Wire, idle_seconds: float) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _drain(body: BinaryIO | _Body) -> None:
+def _drain(body: BinaryIO | RequestBody) -> None:
     while body.read(1 << 16):
         pass
