@@ -12,13 +12,12 @@ are JSON errors, not HTML pages."""
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Dict, Optional
 
 from pipelines.local.endpoint.wire import TwinsWire
 from pipelines.local.s3wire import WireResponse
-from pipelines.local.s3wire.http import LoopbackServer, RequestBody, loopback
+from pipelines.local.s3wire.http import LoopbackServer, RequestBody, WireHandler, loopback
 
 DRAIN = 16 << 20  # a refused body up to this size is read, so the client sees the answer
 IDLE_SECONDS = 60.0  # a silent connection is closed (botocore opens another)
@@ -76,77 +75,23 @@ class EndpointServer(object):
         self.close()
 
 
-def _handler(wire: TwinsWire, idle_seconds: float) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        timeout = idle_seconds  # each read of the socket waits at most this long
-        wbufsize = 1 << 16  # headers and body in one write, and no Nagle
-        disable_nagle_algorithm = True
+def _handler(wire: TwinsWire, idle_seconds: float) -> type[WireHandler]:
+    class Handler(WireHandler):
+        timeout = idle_seconds
+        drain_limit = DRAIN
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def handle_expect_100(self) -> bool:
-            return True  # answered by RequestBody on the first read
-
-        def do_GET(self) -> None:
-            self._call()
-
-        do_HEAD = do_PUT = do_POST = do_DELETE = do_OPTIONS = do_PATCH = do_GET
-
-        def _call(self) -> None:
-            text = self.headers.get("Content-Length")
-            length = int(text) if text and text.isascii() and text.isdigit() else 0
-            expect = self.headers.get("Expect", "").lower() == "100-continue"
-            body = RequestBody(self, length, expect)
+        def answer(self, body: RequestBody) -> WireResponse:
             try:
-                response = wire.handle(self.command, self.path, self.headers, body)  # type: ignore[arg-type]
+                return wire.handle(self.command, self.path, self.headers, body)  # type: ignore[arg-type]
             except OSError:  # the body's read failed: the client is gone or stalled
                 self.close_connection = True
-                response = _json_error(408, "RequestTimeout", "the request body stopped")
-            if (
-                body.broken
-                or self.headers.get("Transfer-Encoding")
-                or (text is not None and not text.isdigit())
-            ):
-                self.close_connection = True  # where the body ends is unknown
-            elif body.left:
-                if (expect and not body.started) or body.left > DRAIN:
-                    self.close_connection = True
-                else:
-                    while body.read(1 << 16):
-                        pass
-            self._send(response)
+                return _json_error(408, "RequestTimeout", "the request body stopped")
 
-        def _send(self, response: WireResponse) -> None:
-            try:
-                self.send_response_only(response.status)
-                names = {name.lower() for name, _ in response.headers}
-                for name, value in response.headers:
-                    self.send_header(name, value)
-                if "content-length" not in names:
-                    self.send_header("Content-Length", str(response.content_length()))
-                if self.close_connection:
-                    self.send_header("Connection", "close")
-                self.end_headers()
-                if self.command != "HEAD" and response.status not in (204, 304):
-                    for block in response.blocks():
-                        self.wfile.write(block)
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True
-            finally:
-                response.close()
-
-        def send_error(
-            self, code: int, message: Optional[str] = None, explain: Optional[str] = None
-        ) -> None:
-            """The HTTP layer's refusals as JSON errors, not HTML pages."""
-            self.close_connection = True
-            if self.request_version == self.default_request_version:  # not parsed yet
-                self.request_version = self.protocol_version
+        def refusal(self, code: int, message: Optional[str]) -> WireResponse:
+            """The HTTP layer's refusals as JSON errors."""
             status = code if 400 <= code < 600 else 400
             short = self.responses.get(code, ("Bad Request", ""))[0]
-            self._send(_json_error(status, "SerializationException", message or short))
+            return _json_error(status, "SerializationException", message or short)
 
     return Handler
 

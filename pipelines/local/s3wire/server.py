@@ -10,16 +10,15 @@ without its body being sent; an unread body up to 1 MiB is drained to keep the c
 a longer one closes it."""
 
 import threading
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO, Optional, Union
+from typing import Optional, Union
 
 from pipelines.local.s3 import Store
 from pipelines.local.s3_api import S3Client
 from pipelines.local.s3wire.errors import S3Error
 from pipelines.local.s3wire.handler import S3Wire
-from pipelines.local.s3wire.http import LoopbackServer, RequestBody, loopback
+from pipelines.local.s3wire.http import LoopbackServer, RequestBody, WireHandler, loopback
 from pipelines.local.s3wire.messages import WireResponse, error, request_id, stamp
 
 ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_S3"
@@ -78,71 +77,16 @@ class S3Server(object):
         self.close()
 
 
-def _handler(wire: S3Wire, idle_seconds: float) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        timeout = idle_seconds  # each read of the socket waits at most this long
-        wbufsize = 1 << 16
-        disable_nagle_algorithm = True
+def _handler(wire: S3Wire, idle_seconds: float) -> type[WireHandler]:
+    class Handler(WireHandler):
+        timeout = idle_seconds
+        drain_limit = DRAIN
 
-        def log_message(self, *args: Any) -> None:
-            pass
+        def answer(self, body: RequestBody) -> WireResponse:
+            return wire.handle(self.command, self.path, self.headers, body)  # type: ignore[arg-type]
 
-        def handle_expect_100(self) -> bool:
-            return True  # answered by RequestBody on the first read
-
-        def do_GET(self) -> None:
-            self._call()
-
-        do_HEAD = do_PUT = do_POST = do_DELETE = do_OPTIONS = do_PATCH = do_GET
-
-        def _call(self) -> None:
-            text = self.headers.get("Content-Length")
-            length = int(text) if text and text.isascii() and text.isdigit() else 0
-            expect = self.headers.get("Expect", "").lower() == "100-continue"
-            body = RequestBody(self, length, expect)
-            response = wire.handle(self.command, self.path, self.headers, body)  # type: ignore[arg-type]
-            if (
-                body.broken
-                or self.headers.get("Transfer-Encoding")
-                or (text is not None and not text.isdigit())
-            ):
-                self.close_connection = True  # where the body ends is unknown
-            elif body.left:
-                if expect and not body.started:
-                    self.close_connection = True  # the client may or may not send it
-                elif body.left <= DRAIN:
-                    _drain(body)
-                else:
-                    self.close_connection = True
-            self._send(response)
-
-        def _send(self, response: WireResponse) -> None:
-            try:
-                self.send_response_only(response.status)
-                names = {name.lower() for name, _ in response.headers}
-                for name, value in response.headers:
-                    self.send_header(name, value)
-                if "content-length" not in names:
-                    self.send_header("Content-Length", str(response.content_length()))
-                if self.close_connection:
-                    self.send_header("Connection", "close")
-                self.end_headers()
-                if self.command != "HEAD" and response.status not in (204, 304):
-                    for block in response.blocks():
-                        self.wfile.write(block)
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True
-            finally:
-                response.close()
-
-        def send_error(
-            self, code: int, message: Optional[str] = None, explain: Optional[str] = None
-        ) -> None:
-            """The HTTP layer's refusals as S3's XML errors, not HTML pages."""
-            self.close_connection = True
-            if self.request_version == self.default_request_version:  # not parsed yet
-                self.request_version = self.protocol_version
+        def refusal(self, code: int, message: Optional[str]) -> WireResponse:
+            """The HTTP layer's refusals as S3's XML errors."""
             if code == 431:
                 failure = S3Error(
                     "RequestHeaderSectionTooLarge",
@@ -153,11 +97,6 @@ def _handler(wire: S3Wire, idle_seconds: float) -> type[BaseHTTPRequestHandler]:
             else:
                 failure = S3Error("InvalidRequest", message or "a malformed request", 400)
             rid = request_id()
-            self._send(stamp(error(failure, rid, getattr(self, "command", "") == "HEAD"), rid))
+            return stamp(error(failure, rid, getattr(self, "command", "") == "HEAD"), rid)
 
     return Handler
-
-
-def _drain(body: BinaryIO | RequestBody) -> None:
-    while body.read(1 << 16):
-        pass
