@@ -4,9 +4,15 @@
     schema's model package group, churn-<schema name>), endpoint (churn), schema (seed: the
     drift alarms' features), capture_days (365), alarm_email (subscribed to the alarm topic),
     alarm_topic_arn (an existing topic the alarms publish to instead of a new one); for the CI
-    stack: repository (owner/name with connection_arn, a CodeStar connection; or a CodeCommit
-    repository's name) and branch (main); stage (a tag, with project and prefix, on every
-    resource)
+    and release stacks: repository (owner/name with connection_arn, a CodeStar connection; or
+    a CodeCommit repository's name) and branch (main); stage (a tag, with project and prefix,
+    on every resource); workflows (1: the Step Functions workflows too, infra/workflows.py);
+    the stage stacks' release: model_package_arn, baseline_constraints, baseline_statistics
+    (what the release pipeline's build gives, infra/stage.py)
+
+The stacks: <prefix>-storage, -mlops, -data, -monitoring, -config, -serving (the stages'
+roles), with a repository -ci and -release, with a release -staging and -prod, and
+optionally -network (vpc=1) and -workflows (workflows=1).
 
 Every stack is checked by cdk-nag's AwsSolutions pack during synthesis: an unacknowledged
 finding fails it."""
@@ -25,10 +31,14 @@ from infra.data import DataStack, has_record_identifier
 from infra.mlops import MlopsStack
 from infra.monitoring import MonitoringStack
 from infra.network import NetworkStack
+from infra.release import ReleaseStack
+from infra.roles import arn
+from infra.stage import STAGES, ServingRolesStack, StageStack, default_release, stage_name
 from infra.storage import StorageStack
 from infra.workflows import WorkflowStack
 from pipelines.churn.feature_group import DEFAULT_NAME as FEATURE_GROUP
-from pipelines.churn.pipeline import job_images
+from pipelines.churn.images import model_monitor_image
+from pipelines.churn.pipeline import job_images, xgboost_image
 from pipelines.churn.schema_source import SchemaSource
 
 
@@ -53,7 +63,7 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
     # and run-pipeline register into it; -c group=NAME keeps an existing group.
     group_name = context("group") or schema.schema.model_package_group
     network = None
-    if str(context("vpc") or "").lower() in ("1", "true", "yes"):
+    if truthy(context("vpc")):
         network = NetworkStack(app, "%s-network" % prefix, prefix=prefix, env=env, storage=storage)
     mlops = MlopsStack(
         app,
@@ -71,29 +81,37 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
         app, "%s-data" % prefix, prefix=prefix, env=env, storage=storage, mlops=mlops,
         schema=schema.schema,
     )  # fmt: skip
-    workflows = WorkflowStack(
-        app,
-        "%s-workflows" % prefix,
-        prefix=prefix,
-        env=env,
-        storage=storage,
-        mlops=mlops,
-        group_name=group_name,
-        endpoint_name=context("endpoint") or "churn",
-        schema=schema,
-        databrew_job="%s-prepare" % prefix,  # the data stack's recipe job
-        network=network,
-    )
+    features = schema.schema.feature_names
+    # The road to production is the release pipeline's stages, whose endpoints are stack
+    # resources; -c workflows=1 adds the Step Functions workflows, whose deploy state machine
+    # creates its endpoint (-c endpoint, churn) outside CloudFormation, as `churn deploy` does.
+    workflows = None
+    if truthy(context("workflows")):
+        workflows = WorkflowStack(
+            app,
+            "%s-workflows" % prefix,
+            prefix=prefix,
+            env=env,
+            storage=storage,
+            mlops=mlops,
+            group_name=group_name,
+            endpoint_name=context("endpoint") or "churn",
+            schema=schema,
+            databrew_job="%s-prepare" % prefix,  # the data stack's recipe job
+            network=network,
+        )
+    served = (context("endpoint") or "churn") if workflows else stage_name(prefix, STAGES[-1].name)
     monitoring = MonitoringStack(
         app,
         "%s-monitoring" % prefix,
         prefix=prefix,
         env=env,
         storage=storage,
-        features=schema.schema.feature_names,
-        endpoint_name=context("endpoint") or "churn",
+        features=features,
+        endpoint_name=served,
         alarm_email=context("alarm_email"),
         alarm_topic_arn=context("alarm_topic_arn"),
+        endpoint_alarms=workflows is not None,
     )
     config = ConfigStack(
         app,
@@ -104,21 +122,55 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
         mlops=mlops,
         workflows=workflows,
         monitoring=monitoring,
-        endpoint_name=context("endpoint") or "churn",
+        endpoint_name=served,
         network=network,
+    )
+    serving = ServingRolesStack(
+        app,
+        "%s-serving" % prefix,
+        prefix=prefix,
+        env=env,
+        storage=storage,
+        stages=STAGES,
+        inference_image=xgboost_image(region),
+        monitor_image=model_monitor_image(region),
     )
     stacks: dict[str, cdk.Stack] = {
         "storage": storage,
         "mlops": mlops,
-        "workflows": workflows,
         "monitoring": monitoring,
         "config": config,
         "data": data,
+        "serving": serving,
     }
+    if workflows:
+        stacks["workflows"] = workflows
     if network:
         stacks["network"] = network
+    release = default_release(context)
+    if release:  # the release pipeline's build gives the version (infra/stage.py)
+        topic_arn = context("alarm_topic_arn") or arn("sns", region, account, "%s-alarms" % prefix)
+        for stage in STAGES:
+            stacks[stage.name] = StageStack(
+                app,
+                stage_name(prefix, stage.name),
+                prefix=prefix,
+                env=env,
+                stage=stage,
+                release=release,
+                storage=storage,
+                features=features,
+                monitor_image=model_monitor_image(region),
+                topic_arn=topic_arn,
+            )
+            stacks[stage.name].node.add_dependency(serving)  # its roles, named by ARN
     repository = context("repository")
-    if repository:  # the CI stack needs to know where the code lives
+    if repository:  # the CI and release pipelines need to know where the code lives
+        source = dict(
+            repository=repository,
+            branch=context("branch") or "main",
+            connection_arn=context("connection_arn"),
+        )
         stacks["ci"] = CiStack(
             app,
             "%s-ci" % prefix,
@@ -127,9 +179,24 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
             storage=storage,
             mlops=mlops,
             pipeline_name="ChurnPipeline",
-            repository=repository,
-            branch=context("branch") or "main",
-            connection_arn=context("connection_arn"),
+            **source,
+        )
+        stacks["release"] = ReleaseStack(
+            app,
+            "%s-release" % prefix,
+            prefix=prefix,
+            env=env,
+            storage=storage,
+            group_name=group_name,
+            stages=STAGES,
+            schema=context("schema") or "seed",
+            synth_context={
+                k: str(context(k))
+                for k in SYNTH_CONTEXT
+                if context(k) is not None and k not in ("account", "region")
+            }
+            | {"account": account, "region": region},
+            **source,
         )
     tags = project_tags(prefix, context("stage"))
     for key, value in tags.items():
@@ -145,6 +212,17 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
 
 
 PROJECT = "churn-pipelines"
+# The context keys the app reads (the module's docstring), which the release pipeline's build
+# synthesizes with again; the release's own three come from pipelines.aws.release_context.
+SYNTH_CONTEXT = (
+    "prefix", "region", "account", "group", "endpoint", "schema", "capture_days", "alarm_email",
+    "alarm_topic_arn", "repository", "branch", "connection_arn", "stage", "vpc", "workflows",
+)  # fmt: skip
+
+
+def truthy(value: Any) -> bool:
+    """A context flag: -c vpc=1 / true / yes."""
+    return str(value or "").lower() in ("1", "true", "yes")
 
 
 def project_tags(prefix: str, stage: Optional[str] = None) -> dict[str, str]:

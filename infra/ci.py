@@ -182,28 +182,7 @@ class CiStack(cdk.Stack):
                 resources=[arn("codebuild", region, account, "project/%s" % name)],
             ),
         ]
-        if connection_arn:
-            owner, _, repo = repository.partition("/")
-            pipeline_statements.append(
-                iam.PolicyStatement(
-                    sid="UseTheConnection",
-                    actions=["codestar-connections:UseConnection"],
-                    resources=[connection_arn],
-                )
-            )
-        else:
-            pipeline_statements.append(
-                iam.PolicyStatement(
-                    sid="ReadTheRepository",
-                    actions=[
-                        "codecommit:GetBranch",
-                        "codecommit:GetCommit",
-                        "codecommit:UploadArchive",
-                        "codecommit:GetUploadArchiveStatus",
-                    ],
-                    resources=[arn("codecommit", region, account, repository)],
-                )
-            )
+        pipeline_statements += source_statements(repository, connection_arn, region, account)
         pipeline_role_itself = hand_written_role(
             self,
             "PipelineRole",
@@ -213,44 +192,9 @@ class CiStack(cdk.Stack):
             ROLE_SCOPE,
         )
         pipeline_role = pipeline_role_itself.without_policy_updates()
-        source: codepipeline.IAction
-        if connection_arn:
-            source = actions.CodeStarConnectionsSourceAction(
-                action_name="Source",
-                connection_arn=connection_arn,
-                owner=owner,
-                repo=repo,
-                branch=branch,
-                output=source_output,
-                role=pipeline_role,
-            )
-        else:
-            # A commit starts the pipeline through an EventBridge rule, with a role that may
-            # start this pipeline only.
-            events_role = hand_written_role(
-                self,
-                "SourceEventsRole",
-                "events.amazonaws.com",
-                [
-                    iam.PolicyStatement(
-                        sid="StartThePipeline",
-                        actions=["codepipeline:StartPipelineExecution"],
-                        resources=[arn("codepipeline", region, account, name)],
-                    )
-                ],
-                "starts %s on a commit" % name,
-                ROLE_SCOPE,
-            )
-            source = actions.CodeCommitSourceAction(
-                action_name="Source",
-                repository=codecommit.Repository.from_repository_name(
-                    self, "Repository", repository
-                ),
-                branch=branch,
-                output=source_output,
-                role=pipeline_role,
-                event_role=events_role.without_policy_updates(),
-            )
+        source = source_action(
+            self, name, repository, branch, connection_arn, source_output, pipeline_role
+        )
         self.pipeline = codepipeline.Pipeline(
             self,
             "Pipeline",
@@ -277,3 +221,77 @@ class CiStack(cdk.Stack):
         # The role's DependsOn is implied by its RoleArn (cfn-lint W3005); its policy's is not.
         policy = cfn_resource(pipeline_role_itself.node.find_child("DefaultPolicy"))
         cfn_resource(self.pipeline).add_override("DependsOn", [self.get_logical_id(policy)])
+
+
+def source_statements(
+    repository: str, connection_arn: Optional[str], region: str, account: str
+) -> list[iam.PolicyStatement]:
+    """What a pipeline's role needs to read `repository`: the CodeStar connection, or the
+    CodeCommit repository."""
+    if connection_arn:
+        return [
+            iam.PolicyStatement(
+                sid="UseTheConnection",
+                actions=["codestar-connections:UseConnection"],
+                resources=[connection_arn],
+            )
+        ]
+    return [
+        iam.PolicyStatement(
+            sid="ReadTheRepository",
+            actions=[
+                "codecommit:GetBranch",
+                "codecommit:GetCommit",
+                "codecommit:UploadArchive",
+                "codecommit:GetUploadArchiveStatus",
+            ],
+            resources=[arn("codecommit", region, account, repository)],
+        )
+    ]
+
+
+def source_action(
+    scope: cdk.Stack,
+    pipeline_name: str,
+    repository: str,
+    branch: str,
+    connection_arn: Optional[str],
+    output: codepipeline.Artifact,
+    role: iam.IRole,
+) -> codepipeline.IAction:
+    """The Source action of pipeline `pipeline_name`: `repository` (owner/name) through the
+    CodeStar connection, or the CodeCommit repository of that name, whose commits start the
+    pipeline through an EventBridge rule with a role that may start this pipeline only."""
+    if connection_arn:
+        owner, _, repo = repository.partition("/")
+        return actions.CodeStarConnectionsSourceAction(
+            action_name="Source",
+            connection_arn=connection_arn,
+            owner=owner,
+            repo=repo,
+            branch=branch,
+            output=output,
+            role=role,
+        )
+    events_role = hand_written_role(
+        scope,
+        "SourceEventsRole",
+        "events.amazonaws.com",
+        [
+            iam.PolicyStatement(
+                sid="StartThePipeline",
+                actions=["codepipeline:StartPipelineExecution"],
+                resources=[arn("codepipeline", scope.region, scope.account, pipeline_name)],
+            )
+        ],
+        "starts %s on a commit" % pipeline_name,
+        "scoped to one pipeline",
+    )
+    return actions.CodeCommitSourceAction(
+        action_name="Source",
+        repository=codecommit.Repository.from_repository_name(scope, "Repository", repository),
+        branch=branch,
+        output=output,
+        role=role,
+        event_role=events_role.without_policy_updates(),
+    )

@@ -23,7 +23,7 @@ class ConfigStack(cdk.Stack):
         prefix: str,
         storage: StorageStack,
         mlops: MlopsStack,
-        workflows: WorkflowStack,
+        workflows: Optional[WorkflowStack],
         monitoring: MonitoringStack,
         endpoint_name: str,
         network: Optional[NetworkStack] = None,
@@ -34,13 +34,16 @@ class ConfigStack(cdk.Stack):
             "bucket": storage.bucket_name,
             "kms-key-arn": storage.key.key_arn,
             "pipeline-role-arn": mlops.pipeline_role.role_arn,
-            "states-role-arn": workflows.role.role_arn,
             "model-package-group": mlops.group.model_package_group_name,
             "endpoint-name": endpoint_name,
             "alarm-topic-arn": monitoring.topic.topic_arn,
-            # churn deploy --blue-green rolls back on these
-            "rollback-alarms": cdk.Fn.join(",", [a.alarm_name for a in monitoring.endpoint_alarms]),
         }
+        if workflows:  # the workflows' role, and the alarms their endpoint rolls back on
+            values["states-role-arn"] = workflows.role.role_arn
+            # churn deploy --blue-green rolls back on these
+            values["rollback-alarms"] = cdk.Fn.join(
+                ",", [a.alarm_name for a in monitoring.endpoint_alarms]
+            )
         if network:
             values["subnets"] = cdk.Fn.join(",", network.subnet_ids)
             values["security-group-ids"] = network.security_group.security_group_id

@@ -42,8 +42,12 @@ class MonitoringStack(cdk.Stack):
         latency_p99_ms: float = 100,
         alarm_email: Optional[str] = None,
         alarm_topic_arn: Optional[str] = None,
+        endpoint_alarms: bool = False,
         **kwargs: Any,
     ) -> None:
+        """`endpoint_name`: the endpoint the dashboard shows (the prod stage's); with
+        `endpoint_alarms`, its alarms too (the workflows' endpoint, which no stage stack
+        owns)."""
         super().__init__(scope, id, **kwargs)
         self.topic: sns.ITopic
         if alarm_topic_arn:
@@ -93,80 +97,24 @@ class MonitoringStack(cdk.Stack):
             self.topic = topic
         if alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
-        endpoint = {"EndpointName": endpoint_name, "VariantName": "AllTraffic"}
-
-        def endpoint_metric(name: str, statistic: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace="AWS/SageMaker",
-                metric_name=name,
-                dimensions_map=endpoint,
-                statistic=statistic,
-                period=FIVE_MINUTES,
-            )
-
-        drift = {
-            f: cloudwatch.Metric(
-                namespace=DRIFT_NAMESPACE,
-                metric_name="feature_baseline_drift_%s" % f,
-                dimensions_map={
-                    "Endpoint": endpoint_name,
-                    "MonitoringSchedule": schedule_name(endpoint_name),
-                },
-                statistic="Maximum",
-                period=cdk.Duration.hours(1),
-            )
-            for f in features
-        }
-
-        def pipeline_metric(name: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace="AWS/Sagemaker/ModelBuildingPipeline",
-                metric_name=name,
-                dimensions_map={"PipelineName": pipeline_name},
-                statistic="Sum",
-                period=FIVE_MINUTES,
-            )
-
-        def above(
-            id: str,
-            name: str,
-            metric: cloudwatch.IMetric,
-            threshold: float,
-            evaluation_periods: int = 1,
-            datapoints_to_alarm: Optional[int] = None,
-        ) -> cloudwatch.Alarm:
-            """An alarm when `metric` goes above `threshold`; no data is not a breach."""
-            return cloudwatch.Alarm(
-                self,
-                id,
-                alarm_name="%s-%s" % (prefix, name),
-                metric=metric,
-                threshold=threshold,
-                evaluation_periods=evaluation_periods,
-                datapoints_to_alarm=datapoints_to_alarm,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
-
-        alarms = [
-            above("Endpoint5xx", "endpoint-5xx", endpoint_metric("Invocation5XXErrors", "Sum"), 0),
-            above(
-                "LatencyP99",
-                "model-latency-p99",
-                endpoint_metric("ModelLatency", "p99"),
-                latency_p99_ms * 1000,  # ModelLatency is in microseconds
-                evaluation_periods=3,
-                datapoints_to_alarm=2,
-            ),
-            above("PipelineFailed", "pipeline-failed", pipeline_metric("ExecutionFailed"), 0),
-        ] + [
-            above("Drift%d" % i, "drift-%s" % f, metric, DRIFT_THRESHOLD)
-            for i, (f, metric) in enumerate(sorted(drift.items()))
-        ]
-        for alarm in alarms:
+        failed = above(
+            self,
+            "PipelineFailed",
+            "%s-pipeline-failed" % prefix,
+            pipeline_metric(pipeline_name, "ExecutionFailed"),
+            0,
+        )
+        self.alarms: list[cloudwatch.AlarmBase] = [failed]
+        # The endpoint the workflows deploy (-c workflows=1) has its alarms here; the stages'
+        # endpoints have theirs in their own stacks (infra/stage.py).
+        self.endpoint_alarms: list[cloudwatch.AlarmBase] = []
+        if endpoint_alarms:
+            alarms = EndpointAlarms(self, prefix, endpoint_name, features, latency_p99_ms)
+            self.endpoint_alarms = alarms.rollback
+            self.alarms += alarms.all
+        for alarm in self.alarms:
             alarm.add_alarm_action(actions.SnsAction(self.topic))
-        self.alarms = alarms
-        self.endpoint_alarms = alarms[:2]  # errors and latency: a rollout's rollback alarms
+        drift = {f: drift_metric(endpoint_name, f) for f in features}
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
@@ -174,22 +122,24 @@ class MonitoringStack(cdk.Stack):
             widgets=[
                 [
                     cloudwatch.GraphWidget(
-                        title="Invocations", width=8, left=[endpoint_metric("Invocations", "Sum")]
+                        title="Invocations %s" % endpoint_name,
+                        width=8,
+                        left=[endpoint_metric(endpoint_name, "Invocations", "Sum")],
                     ),
                     cloudwatch.GraphWidget(
                         title="ModelLatency p50 / p99 (us)",
                         width=8,
                         left=[
-                            endpoint_metric("ModelLatency", "p50"),
-                            endpoint_metric("ModelLatency", "p99"),
+                            endpoint_metric(endpoint_name, "ModelLatency", "p50"),
+                            endpoint_metric(endpoint_name, "ModelLatency", "p99"),
                         ],
                     ),
                     cloudwatch.GraphWidget(
                         title="Errors",
                         width=8,
                         left=[
-                            endpoint_metric("Invocation4XXErrors", "Sum"),
-                            endpoint_metric("Invocation5XXErrors", "Sum"),
+                            endpoint_metric(endpoint_name, "Invocation4XXErrors", "Sum"),
+                            endpoint_metric(endpoint_name, "Invocation5XXErrors", "Sum"),
                         ],
                     ),
                 ],
@@ -204,7 +154,7 @@ class MonitoringStack(cdk.Stack):
                         title="Pipeline executions",
                         width=12,
                         left=[
-                            pipeline_metric(name)
+                            pipeline_metric(pipeline_name, name)
                             for name in (
                                 "ExecutionStarted",
                                 "ExecutionSucceeded",
@@ -230,3 +180,118 @@ class MonitoringStack(cdk.Stack):
                 "ArnLike": {"aws:SourceArn": source_arn},
             },
         )
+
+
+def endpoint_metric(endpoint_name: str, name: str, statistic: str) -> cloudwatch.Metric:
+    """One of the metrics SageMaker publishes for the endpoint's one variant."""
+    return cloudwatch.Metric(
+        namespace="AWS/SageMaker",
+        metric_name=name,
+        dimensions_map={"EndpointName": endpoint_name, "VariantName": "AllTraffic"},
+        statistic=statistic,
+        period=FIVE_MINUTES,
+    )
+
+
+def drift_metric(endpoint_name: str, feature: str) -> cloudwatch.Metric:
+    """The drift `churn monitor` and the endpoint's Model Monitor schedule publish."""
+    return cloudwatch.Metric(
+        namespace=DRIFT_NAMESPACE,
+        metric_name="feature_baseline_drift_%s" % feature,
+        dimensions_map={
+            "Endpoint": endpoint_name,
+            "MonitoringSchedule": schedule_name(endpoint_name),
+        },
+        statistic="Maximum",
+        period=cdk.Duration.hours(1),
+    )
+
+
+def pipeline_metric(pipeline_name: str, name: str) -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace="AWS/Sagemaker/ModelBuildingPipeline",
+        metric_name=name,
+        dimensions_map={"PipelineName": pipeline_name},
+        statistic="Sum",
+        period=FIVE_MINUTES,
+    )
+
+
+def above(
+    scope: Construct,
+    id: str,
+    alarm_name: str,
+    metric: cloudwatch.IMetric,
+    threshold: float,
+    evaluation_periods: int = 1,
+    datapoints_to_alarm: Optional[int] = None,
+) -> cloudwatch.Alarm:
+    """An alarm when `metric` goes above `threshold`; no data is not a breach."""
+    return cloudwatch.Alarm(
+        scope,
+        id,
+        alarm_name=alarm_name,
+        metric=metric,
+        threshold=threshold,
+        evaluation_periods=evaluation_periods,
+        datapoints_to_alarm=datapoints_to_alarm,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
+
+
+class EndpointAlarms(object):
+    """An endpoint's alarms in `scope`, named <name_prefix>-...: any 5xx answer, ModelLatency
+    p99 above the budget in 2 of 3 periods, and each feature's drift above DRIFT_THRESHOLD
+    (`all`, each notifying). `rollback` are the ones a blue/green rollout rolls back on:
+    errors and latency, and with `rollback_on_drift` <name_prefix>-drift-any."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        name_prefix: str,
+        endpoint_name: str,
+        features: Iterable[str],
+        latency_p99_ms: float = 100,
+        rollback_on_drift: bool = False,
+    ) -> None:
+        errors = above(
+            scope,
+            "Endpoint5xx",
+            "%s-endpoint-5xx" % name_prefix,
+            endpoint_metric(endpoint_name, "Invocation5XXErrors", "Sum"),
+            0,
+        )
+        latency = above(
+            scope,
+            "LatencyP99",
+            "%s-model-latency-p99" % name_prefix,
+            endpoint_metric(endpoint_name, "ModelLatency", "p99"),
+            latency_p99_ms * 1000,  # ModelLatency is in microseconds
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+        )
+        self.drift = [
+            above(
+                scope,
+                "Drift%d" % i,
+                "%s-drift-%s" % (name_prefix, f),
+                drift_metric(endpoint_name, f),
+                DRIFT_THRESHOLD,
+            )
+            for i, f in enumerate(sorted(features))
+        ]
+        self.all: list[cloudwatch.AlarmBase] = [errors, latency, *self.drift]
+        self.rollback: list[cloudwatch.AlarmBase] = [errors, latency]
+        if rollback_on_drift and self.drift:
+            # A rollout takes at most 10 alarms (AutoRollbackConfig): the features' drift as
+            # one composite alarm, which notifies nobody (each feature's alarm does).
+            self.rollback.append(
+                cloudwatch.CompositeAlarm(
+                    scope,
+                    "DriftAny",
+                    composite_alarm_name="%s-drift-any" % name_prefix,
+                    alarm_description="any feature of %s drifted" % endpoint_name,
+                    alarm_rule=cloudwatch.AlarmRule.any_of(*self.drift),
+                )
+            )

@@ -25,9 +25,22 @@ TRACING = "X-Ray tracing of the state machines (CDK grants it)"
 PUBLISHED_NAMESPACES = [DRIFT_NAMESPACE]
 WILDCARD_RESOURCES = {
     "ecr:GetAuthorizationToken": "pulling the job images needs a registry token",
-    "cloudwatch:PutMetricData": "jobs publish drift metrics (limited by a condition to the "
-    "namespaces the code publishes to)",
-    "sagemaker:ListModelPackages": "train-and-deploy finds the group's newest version",
+    "cloudwatch:PutMetricData": "jobs and Model Monitor publish drift metrics (limited by a "
+    "condition to the namespaces the code publishes to)",
+    "sagemaker:ListModelPackages": "train-and-deploy and the release build find the group's "
+    "newest approved version",
+    **{
+        "application-autoscaling:%s" % a: "CloudFormation manages the stages' scalable targets "
+        "and policies (the Service Authorization Reference scopes none of these here)"
+        for a in (
+            "RegisterScalableTarget",
+            "DeregisterScalableTarget",
+            "DescribeScalableTargets",
+            "PutScalingPolicy",
+            "DeleteScalingPolicy",
+            "DescribeScalingPolicies",
+        )
+    },
     **{
         "ec2:%s" % a: "jobs in the VPC describe its network (VPC mode only)"
         for a in (
@@ -123,12 +136,15 @@ def hand_written_role(
     statements: Sequence[iam.PolicyStatement],
     purpose: str,
     reason: str,
+    role_name: Optional[str] = None,
 ) -> iam.Role:
     """A role `service` assumes with exactly `statements`, its wildcard resources acknowledged
-    with `reason` (acknowledge_wildcards)."""
+    with `reason` (acknowledge_wildcards); `role_name` names it (for other stacks to name it by
+    ARN without a cross-stack reference)."""
     role = iam.Role(
         scope,
         id,
+        role_name=role_name,
         assumed_by=iam.ServicePrincipal(service),
         description="%s (least privilege)" % purpose,
     )

@@ -21,9 +21,11 @@ from infra.roles import WILDCARD_RESOURCES  # noqa: E402
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 # A new acknowledgement is a visible change: this count moves with it. 22 and 23: the build
-# role's pipeline/<name>/execution/* (run-pipeline --wait watches the execution it started).
-ACKNOWLEDGED = 22
-VPC_ACKNOWLEDGED = 23
+# role's pipeline/<name>/execution/* (run-pipeline --wait watches the execution it started);
+# 61 and 62: the stages' roles (serving), the release pipeline's roles and its CloudFormation
+# role (application-autoscaling's actions, the stages' own names).
+ACKNOWLEDGED = 61
+VPC_ACKNOWLEDGED = 62
 # The only wildcard resources a policy may name (the role's docstring says why).
 SCOPED = [
     r"arn:aws:s3:::churn-artifacts-%s-%s/churn/\*" % (ACCOUNT, REGION),
@@ -38,6 +40,15 @@ SCOPED = [
     r"arn:aws:glue:%s:%s:table/sagemaker_featurestore/churn_customers\*" % (REGION, ACCOUNT),
     r"arn:aws:logs:%s:%s:log-group:/aws-glue-databrew/\*" % (REGION, ACCOUNT),
     r"arn:aws:ec2:%s:%s:network-interface/\*" % (REGION, ACCOUNT),
+    # the stages' (infra/stage.py, infra/release.py)
+    r"arn:aws:s3:::churn-artifacts-%s-%s/churn(/models|/capture/(staging|prod)|"
+    r"/monitoring/(staging|prod)|/\*/baseline|-release)/\*" % (ACCOUNT, REGION),
+    r"arn:aws:logs:%s:%s:log-group:/aws/sagemaker/(Endpoints/churn-(staging|prod)|ProcessingJobs)"
+    r"\*" % (REGION, ACCOUNT),
+    r"arn:aws:cloudwatch:%s:%s:alarm:churn-(staging|prod)-\*" % (REGION, ACCOUNT),
+    r"arn:aws:sagemaker:%s:%s:(model|endpoint-config|data-quality-job-definition)/"
+    r"churn-(staging|prod)-\*" % (REGION, ACCOUNT),
+    r"arn:aws:cloudformation:%s:%s:stack/churn-(staging|prod)/\*" % (REGION, ACCOUNT),
 ]
 CONNECTION = "arn:aws:codestar-connections:%s:%s:connection/example" % (REGION, ACCOUNT)
 
@@ -75,16 +86,21 @@ def synthesize(out, **context):
 
 @pytest.fixture(scope="module")
 def synthesized(tmp_path_factory):
-    """The app with its CI from a CodeStar connection."""
+    """The app with its CI from a CodeStar connection, and the Step Functions workflows."""
     return synthesize(
-        tmp_path_factory.mktemp("cdk.out"), repository="example/churn", connection_arn=CONNECTION
+        tmp_path_factory.mktemp("cdk.out"),
+        repository="example/churn",
+        connection_arn=CONNECTION,
+        workflows="1",
     )
 
 
 @pytest.fixture(scope="module")
 def vpc_mode(tmp_path_factory):
     """In VPC mode, with its CI from a CodeCommit repository."""
-    return synthesize(tmp_path_factory.mktemp("cdk.vpc"), vpc="true", repository="churn-code")
+    return synthesize(
+        tmp_path_factory.mktemp("cdk.vpc"), vpc="true", repository="churn-code", workflows="1"
+    )
 
 
 def test_the_key_rotates_and_encrypts_the_artifact_bucket(synthesized):
@@ -246,9 +262,9 @@ def test_cfn_lint_finds_nothing_in_the_templates(synthesized, vpc_mode):
     out, _ = synthesized
     vpc_out, _ = vpc_mode
     templates = sorted(str(p) for p in out.glob("*.template.json"))
-    assert len(templates) == 7
+    assert len(templates) == 9
     templates += sorted(str(p) for p in vpc_out.glob("churn-network.template.json"))
-    assert len(templates) == 8
+    assert len(templates) == 10
     cfn_lint = os.path.join(os.path.dirname(sys.executable), "cfn-lint")
     proc = subprocess.run([cfn_lint, "--regions", REGION, "--", *templates],
                           capture_output=True, text=True)  # fmt: skip
@@ -263,8 +279,8 @@ def test_make_synth_writes_the_templates(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert sorted(p.name for p in tmp_path.glob("*.template.json")) == [
         "churn-config.template.json", "churn-data.template.json", "churn-mlops.template.json",
-        "churn-monitoring.template.json", "churn-storage.template.json",
-        "churn-workflows.template.json"]  # fmt: skip
+        "churn-monitoring.template.json", "churn-serving.template.json",
+        "churn-storage.template.json"]  # fmt: skip
 
 
 def test_make_synth_writes_cdk_out_with_cdk_json_and_c_context(tmp_path):
@@ -279,10 +295,12 @@ def test_make_synth_writes_cdk_out_with_cdk_json_and_c_context(tmp_path):
     bin_dir = os.path.dirname(sys.executable)
     make = subprocess.run(["make", "-n", "-s", "--no-print-directory", "-C", root,
                            "-o", ".venv/.installed-stamp", "synth", "BIN=%s" % bin_dir,
-                           "CONTEXT=endpoint=edited-endpoint"],
+                           "CONTEXT=workflows=1 endpoint=edited-endpoint"],
                           capture_output=True, text=True, check=True)  # fmt: skip
     (command,) = [line for line in make.stdout.splitlines() if "infra.app" in line]
-    assert command.endswith("-m infra.app -c endpoint=edited-endpoint")
+    assert " ".join(command.split()).endswith(
+        "-m infra.app -c workflows=1 -c endpoint=edited-endpoint"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("CDK_")}
     env.update(CDK_DEFAULT_ACCOUNT=ACCOUNT, CDK_DEFAULT_REGION=REGION, PYTHONPATH=root)
     proc = subprocess.run(["sh", "-c", command], capture_output=True, text=True, env=env,

@@ -1,0 +1,511 @@
+"""From an approved model to production, as AWS's model-deploy project template does it: a
+CodePipeline started when a version of the group is Approved (an EventBridge rule) and on a
+commit, with the stages
+
+    Source -> Build -> DeployStaging -> TestStaging -> ApproveProd -> DeployProd
+
+Build synthesizes the stage stacks (infra/stage.py) for the group's newest Approved version
+(`python -m pipelines.aws.release_context` gives the context), so staging and prod deploy the
+same templates of the same version; CloudFormation deploys each stage's stack with a role that
+may manage only that stage's SageMaker, scaling and alarm resources and pass only its roles;
+TestStaging runs `python -m pipelines.aws.stage_test`, a smoke and load test against the
+staging endpoint that fails the pipeline on an error or a p99 latency over budget (the same
+code `churn release` runs locally); a person approves prod; prod's endpoint takes the version
+with blue/green traffic shifting and rolls back on its alarms.
+
+Roles are written by hand (infra/roles.py) and closed to CDK's grant helpers."""
+
+from collections.abc import Sequence
+from typing import Any, Optional
+
+import aws_cdk as cdk
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_codepipeline_actions as actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.cfn import cfn_resource
+from infra.ci import source_action, source_statements
+from infra.roles import arn, hand_written_role, s3_arn, use_key
+from infra.stage import StageSettings, endpoint_role_name, monitoring_role_name, stage_name
+from infra.storage import StorageStack
+from pipelines.aws.deploy import schedule_name
+
+# The staging test's load and budget (pipelines/aws/stage_test.py).
+TEST_REQUESTS = 500
+TEST_CONCURRENCY = 8
+TEST_P99_MS = 300
+
+ROLE_SCOPE = (
+    "scoped to this pipeline's artifacts (<bucket>/<pipeline>/*), the stages' own names "
+    "(<prefix>-<stage>-*: models, endpoint configs, data-quality job definitions, alarms) "
+    "and the model package group's versions"
+)
+
+
+class ReleaseStack(cdk.Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        prefix: str,
+        storage: StorageStack,
+        group_name: str,
+        stages: Sequence[StageSettings],
+        repository: str,
+        synth_context: dict[str, str],
+        schema: str = "seed",
+        branch: str = "main",
+        connection_arn: Optional[str] = None,
+        **kwargs: Any,
+    ) -> None:
+        """`synth_context`: the context the build synthesizes the app with (prefix, account,
+        region, schema, ...), to which it adds the release's; `schema`: the stage test's
+        rows."""
+        super().__init__(scope, id, **kwargs)
+        region, account = self.region, self.account
+        name = "%s-release" % prefix
+        key = kms.Key.from_key_arn(self, "Key", storage.key.key_arn)
+        bucket = s3.Bucket.from_bucket_attributes(
+            self, "Artifacts", bucket_name=storage.bucket_name, encryption_key=key
+        )
+        # CodePipeline keeps its artifacts under the first 20 characters of its name.
+        artifacts = s3_arn(storage.bucket_name, "%s/*" % name[:20])
+        group = group_name.lower()  # SageMaker writes names lower-case in ARNs
+        log_group = logs.LogGroup(
+            self,
+            "BuildLogs",
+            log_group_name="/aws/codebuild/%s" % name,
+            retention=logs.RetentionDays.ONE_YEAR,
+            encryption_key=key,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+
+        def codebuild_statements() -> list[iam.PolicyStatement]:
+            return [
+                iam.PolicyStatement(
+                    sid="BuildLogs",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[log_group.log_group_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="Artifacts",
+                    actions=["s3:GetObject", "s3:PutObject"],
+                    resources=[artifacts],
+                ),
+                use_key(storage.key.key_arn),
+            ]
+
+        synth = " ".join("-c %s=%s" % kv for kv in sorted(synth_context.items()))
+        build_role = hand_written_role(
+            self,
+            "BuildRole",
+            "codebuild.amazonaws.com",
+            codebuild_statements()
+            + [
+                iam.PolicyStatement(
+                    sid="FindTheApprovedVersion",
+                    actions=["sagemaker:ListModelPackages"],
+                    resources=["*"],
+                ),
+                iam.PolicyStatement(
+                    sid="ReadTheVersion",
+                    actions=["sagemaker:DescribeModelPackage"],
+                    resources=[arn("sagemaker", region, account, "model-package/%s/*" % group)],
+                ),
+            ],
+            "synthesizes %s's stage templates" % name,
+            ROLE_SCOPE,
+        )
+        build = self._project(
+            "Build",
+            "%s-build" % name,
+            "the stage templates for the newest approved version",
+            build_role,
+            key,
+            log_group,
+            {
+                "phases": {
+                    "install": {
+                        "runtime-versions": {"python": "3.11", "nodejs": "20"},
+                        "commands": ['python -m pip install --quiet ".[dev]"'],
+                    },
+                    "build": {
+                        "commands": [
+                            "set -eo pipefail",
+                            "release=$(python -m pipelines.aws.release_context --group %s)"
+                            % group_name,
+                            'echo "releasing: $release"',
+                            "python -m infra.app --outdir cdk.out %s $release" % synth,
+                        ]
+                    },
+                },
+                "artifacts": {
+                    "base-directory": "cdk.out",
+                    "files": ["%s.template.json" % stage_name(prefix, s.name) for s in stages],
+                },
+            },
+        )
+        staging = stage_name(prefix, stages[0].name)
+        test_role = hand_written_role(
+            self,
+            "TestRole",
+            "codebuild.amazonaws.com",
+            codebuild_statements()
+            + [
+                iam.PolicyStatement(
+                    sid="InvokeStaging",
+                    actions=["sagemaker:InvokeEndpoint"],
+                    resources=[arn("sagemaker", region, account, "endpoint/%s" % staging)],
+                )
+            ],
+            "tests %s's staging endpoint" % name,
+            ROLE_SCOPE,
+        )
+        test = self._project(
+            "Test",
+            "%s-test-staging" % name,
+            "a smoke and load test of the staging endpoint",
+            test_role,
+            key,
+            log_group,
+            {
+                "phases": {
+                    "install": {
+                        "runtime-versions": {"python": "3.11"},
+                        "commands": ['python -m pip install --quiet "."'],
+                    },
+                    "build": {
+                        "commands": [
+                            "python -m pipelines.aws.stage_test --endpoint-name %s "
+                            "--region %s --schema %s --requests %d --concurrency %d "
+                            "--p99-ms %d"
+                            % (
+                                staging,
+                                region,
+                                schema,
+                                TEST_REQUESTS,
+                                TEST_CONCURRENCY,
+                                TEST_P99_MS,
+                            )
+                        ]
+                    },
+                },
+            },
+        )
+        self.deploy_role = hand_written_role(
+            self,
+            "DeployRole",
+            "cloudformation.amazonaws.com",
+            deploy_statements(prefix, [s.name for s in stages], storage, group, region, account),
+            "deploys %s's stage stacks" % prefix,
+            ROLE_SCOPE,
+            role_name="%s-stage-deployer" % prefix,
+        )
+        pipeline_statements = [
+            iam.PolicyStatement(
+                sid="Artifacts", actions=["s3:GetObject", "s3:PutObject"], resources=[artifacts]
+            ),
+            use_key(storage.key.key_arn),
+            iam.PolicyStatement(
+                sid="RunTheBuilds",
+                actions=["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
+                resources=[
+                    arn("codebuild", region, account, "project/%s" % p)
+                    for p in ("%s-build" % name, "%s-test-staging" % name)
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="DeployTheStages",
+                actions=[
+                    "cloudformation:CreateStack",
+                    "cloudformation:UpdateStack",
+                    "cloudformation:DescribeStacks",
+                    "cloudformation:DescribeStackEvents",
+                ],
+                resources=[
+                    arn("cloudformation", region, account, "stack/%s/*" % n)
+                    for n in (stage_name(prefix, s.name) for s in stages)
+                ],
+            ),
+            iam.PolicyStatement(
+                sid="PassTheDeployRole",
+                actions=["iam:PassRole"],
+                resources=[self.deploy_role.role_arn],
+                conditions={
+                    "StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}
+                },
+            ),
+        ] + source_statements(repository, connection_arn, region, account)
+        pipeline_role_itself = hand_written_role(
+            self,
+            "PipelineRole",
+            "codepipeline.amazonaws.com",
+            pipeline_statements,
+            "runs %s" % name,
+            ROLE_SCOPE,
+        )
+        pipeline_role = pipeline_role_itself.without_policy_updates()
+        source_output = codepipeline.Artifact("Source")
+        templates = codepipeline.Artifact("Templates")
+
+        def deploy(stage: StageSettings) -> actions.CloudFormationCreateUpdateStackAction:
+            stack = stage_name(prefix, stage.name)
+            return actions.CloudFormationCreateUpdateStackAction(
+                action_name="Deploy",
+                stack_name=stack,
+                template_path=templates.at_path("%s.template.json" % stack),
+                admin_permissions=False,
+                deployment_role=self.deploy_role.without_policy_updates(),
+                role=pipeline_role,
+            )
+
+        stage_props = [
+            codepipeline.StageProps(
+                stage_name="Source",
+                actions=[
+                    source_action(
+                        self, name, repository, branch, connection_arn, source_output, pipeline_role
+                    )
+                ],
+            ),
+            codepipeline.StageProps(
+                stage_name="Build",
+                actions=[
+                    actions.CodeBuildAction(
+                        action_name="Synthesize",
+                        project=build,
+                        input=source_output,
+                        outputs=[templates],
+                        role=pipeline_role,
+                    )
+                ],
+            ),
+            codepipeline.StageProps(stage_name="DeployStaging", actions=[deploy(stages[0])]),
+            codepipeline.StageProps(
+                stage_name="TestStaging",
+                actions=[
+                    actions.CodeBuildAction(
+                        action_name="SmokeAndLoad",
+                        project=test,
+                        input=source_output,
+                        role=pipeline_role,
+                    )
+                ],
+            ),
+        ]
+        for stage in stages[1:]:
+            stage_props += [
+                codepipeline.StageProps(
+                    stage_name="Approve%s" % stage.name.title(),
+                    actions=[
+                        actions.ManualApprovalAction(
+                            action_name="Approve",
+                            additional_information="staging passed its smoke and load test: "
+                            "promote the version to %s?" % stage_name(prefix, stage.name),
+                            role=pipeline_role,
+                        )
+                    ],
+                ),
+                codepipeline.StageProps(
+                    stage_name="Deploy%s" % stage.name.title(), actions=[deploy(stage)]
+                ),
+            ]
+        self.pipeline = codepipeline.Pipeline(
+            self,
+            "Pipeline",
+            pipeline_name=name,
+            pipeline_type=codepipeline.PipelineType.V2,
+            artifact_bucket=bucket,
+            role=pipeline_role,
+            restart_execution_on_update=False,
+            stages=stage_props,
+        )
+        policy = cfn_resource(pipeline_role_itself.node.find_child("DefaultPolicy"))
+        cfn_resource(self.pipeline).add_override("DependsOn", [self.get_logical_id(policy)])
+        # Approved in the registry -> a release, as the model-deploy template's rule does.
+        approval_role = hand_written_role(
+            self,
+            "ApprovalEventsRole",
+            "events.amazonaws.com",
+            [
+                iam.PolicyStatement(
+                    sid="StartTheRelease",
+                    actions=["codepipeline:StartPipelineExecution"],
+                    resources=[arn("codepipeline", region, account, name)],
+                )
+            ],
+            "starts %s when a version is approved" % name,
+            ROLE_SCOPE,
+        )
+        self.rule = events.Rule(
+            self,
+            "OnApproval",
+            rule_name="%s-on-approval" % name,
+            description="an Approved %s version starts %s" % (group_name, name),
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=["SageMaker Model Package State Change"],
+                detail={"ModelPackageGroupName": [group_name], "ModelApprovalStatus": ["Approved"]},
+            ),
+            targets=[
+                targets.CodePipeline(
+                    self.pipeline, event_role=approval_role.without_policy_updates()
+                )
+            ],
+        )
+
+    def _project(
+        self,
+        id: str,
+        project_name: str,
+        description: str,
+        role: iam.Role,
+        key: kms.IKey,
+        log_group: logs.ILogGroup,
+        spec: dict[str, Any],
+    ) -> codebuild.PipelineProject:
+        return codebuild.PipelineProject(
+            self,
+            id,
+            project_name=project_name,
+            description=description,
+            build_spec=codebuild.BuildSpec.from_object(dict({"version": "0.2"}, **spec)),
+            environment=codebuild.BuildEnvironment(
+                build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
+                compute_type=codebuild.ComputeType.SMALL,
+            ),
+            encryption_key=key,
+            logging=codebuild.LoggingOptions(
+                cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=log_group)
+            ),
+            role=role.without_policy_updates(),
+            timeout=cdk.Duration.hours(1),
+        )
+
+
+def deploy_statements(
+    prefix: str,
+    stages: Sequence[str],
+    storage: StorageStack,
+    group: str,
+    region: str,
+    account: str,
+) -> list[iam.PolicyStatement]:
+    """What CloudFormation may do when it deploys (and deletes) the stage stacks: the stages'
+    own SageMaker resources, their scaling and alarms, passing the stages' roles, and no more
+    (no IAM role created: ServingRolesStack holds those)."""
+
+    def sm(resource: str) -> list[str]:
+        return [arn("sagemaker", region, account, resource % stage_name(prefix, s)) for s in stages]
+
+    return [
+        iam.PolicyStatement(
+            sid="StageEndpoints",
+            actions=[
+                "sagemaker:CreateModel",
+                "sagemaker:DescribeModel",
+                "sagemaker:DeleteModel",
+                "sagemaker:CreateEndpointConfig",
+                "sagemaker:DescribeEndpointConfig",
+                "sagemaker:DeleteEndpointConfig",
+                "sagemaker:CreateEndpoint",
+                "sagemaker:DescribeEndpoint",
+                "sagemaker:UpdateEndpoint",
+                "sagemaker:DeleteEndpoint",
+                "sagemaker:CreateDataQualityJobDefinition",
+                "sagemaker:DescribeDataQualityJobDefinition",
+                "sagemaker:DeleteDataQualityJobDefinition",
+                "sagemaker:CreateMonitoringSchedule",
+                "sagemaker:DescribeMonitoringSchedule",
+                "sagemaker:UpdateMonitoringSchedule",
+                "sagemaker:DeleteMonitoringSchedule",
+                "sagemaker:AddTags",
+                "sagemaker:DeleteTags",
+                "sagemaker:ListTags",
+            ],
+            resources=sm("model/%s-*")
+            + sm("endpoint-config/%s-*")
+            + sm("endpoint/%s")
+            + sm("data-quality-job-definition/%s-*")
+            + [
+                arn("sagemaker", region, account, "monitoring-schedule/%s" % schedule_name(n))
+                for n in (stage_name(prefix, s) for s in stages)
+            ],
+        ),
+        iam.PolicyStatement(
+            sid="TheApprovedVersions",  # a model from a package, read when it is created
+            actions=["sagemaker:DescribeModelPackage"],
+            resources=[arn("sagemaker", region, account, "model-package/%s/*" % group)],
+        ),
+        iam.PolicyStatement(
+            sid="StageScaling",
+            actions=[
+                "application-autoscaling:RegisterScalableTarget",
+                "application-autoscaling:DeregisterScalableTarget",
+                "application-autoscaling:DescribeScalableTargets",
+                "application-autoscaling:PutScalingPolicy",
+                "application-autoscaling:DeleteScalingPolicy",
+                "application-autoscaling:DescribeScalingPolicies",
+            ],
+            resources=["*"],
+        ),
+        iam.PolicyStatement(
+            # Application Auto Scaling's role for SageMaker variants, made on first use.
+            sid="ScalingServiceLinkedRole",
+            actions=["iam:CreateServiceLinkedRole"],
+            resources=[
+                arn(
+                    "iam",
+                    "",
+                    account,
+                    "role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
+                    "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
+                )
+            ],
+            conditions={
+                "StringEquals": {
+                    "iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"
+                }
+            },
+        ),
+        iam.PolicyStatement(
+            sid="StageAlarms",
+            actions=[
+                "cloudwatch:PutMetricAlarm",
+                "cloudwatch:DeleteAlarms",
+                "cloudwatch:DescribeAlarms",
+            ],
+            resources=[
+                arn("cloudwatch", region, account, "alarm:%s-*" % stage_name(prefix, s))
+                for s in stages
+            ],
+        ),
+        iam.PolicyStatement(
+            sid="PassTheStageRoles",
+            actions=["iam:PassRole"],
+            resources=[
+                arn("iam", "", account, "role/%s" % f(prefix, s))
+                for s in stages
+                for f in (endpoint_role_name, monitoring_role_name)
+            ],
+            conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        ),
+        iam.PolicyStatement(
+            # Endpoint configs and monitoring jobs name the key: SageMaker takes a grant on it.
+            sid="GrantTheKeyToSageMaker",
+            actions=["kms:CreateGrant"],
+            resources=[storage.key.key_arn],
+            conditions={"Bool": {"kms:GrantIsForAWSResource": True}},
+        ),
+        iam.PolicyStatement(
+            sid="DescribeTheKey", actions=["kms:DescribeKey"], resources=[storage.key.key_arn]
+        ),
+    ]
