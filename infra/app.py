@@ -19,6 +19,7 @@ from typing import Any, Optional
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
+from infra.catalog import CatalogStack, project_context_tags
 from infra.ci import CiStack
 from infra.config import ConfigStack
 from infra.data import DataStack, has_record_identifier
@@ -131,6 +132,25 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
             branch=context("branch") or "main",
             connection_arn=context("connection_arn"),
         )
+    # -- SageMaker project template (infra/catalog.py) --------------------------------------
+    # -c catalog=1: the Service Catalog portfolio and product Studio creates projects from;
+    # -c studio_role_arn=ARN[,ARN]: who sees it. A project's build deploys this app with
+    # -c sagemaker_project_name/-c sagemaker_project_id, which tag every stack and resource.
+    if str(context("catalog") or "").lower() in ("1", "true", "yes"):
+        stacks["catalog"] = CatalogStack(
+            app,
+            "%s-catalog" % prefix,
+            prefix=prefix,
+            env=env,
+            tags_for=lambda name: project_tags(name, context("stage")),
+            studio_role_arns=[a for a in str(context("studio_role_arn") or "").split(",") if a],
+        )
+    project = project_context_tags(
+        context("sagemaker_project_name"), context("sagemaker_project_id")
+    )
+    for key, value in project.items():
+        cdk.Tags.of(app).add(key, value)
+    # -- end of the SageMaker project template ----------------------------------------------
     tags = project_tags(prefix, context("stage"))
     for key, value in tags.items():
         cdk.Tags.of(app).add(key, value)

@@ -28,6 +28,11 @@ WILDCARD_RESOURCES = {
     "cloudwatch:PutMetricData": "jobs publish drift metrics (limited by a condition to the "
     "namespaces the code publishes to)",
     "sagemaker:ListModelPackages": "train-and-deploy finds the group's newest version",
+    # The catalog's launch role (infra/catalog.py): a template is read before any stack exists,
+    # and a key has no ARN before it is created.
+    "cloudformation:GetTemplateSummary": "Service Catalog reads a project's template",
+    "cloudformation:ValidateTemplate": "Service Catalog validates a project's template",
+    "kms:CreateKey": "a project's product creates its key",
     **{
         "ec2:%s" % a: "jobs in the VPC describe its network (VPC mode only)"
         for a in (
