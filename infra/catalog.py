@@ -258,7 +258,6 @@ class ProjectProduct(servicecatalog.ProductStack):
             role=build_role.without_policy_updates(),
             timeout=cdk.Duration.hours(2),
         )
-        # CodePipeline keeps its artifacts under the first 20 characters of its name.
         pipeline_role = self._role(
             "PipelineRole",
             "%s-pipeline" % infra,
@@ -275,7 +274,12 @@ class ProjectProduct(servicecatalog.ProductStack):
                 ),
                 iam.PolicyStatement(
                     sid="UseTheConnection",
-                    actions=["codestar-connections:UseConnection"],
+                    # CodeStar Connections is now AWS CodeConnections: a connection's ARN
+                    # names either service, and IAM takes either prefix.
+                    actions=[
+                        "codestar-connections:UseConnection",
+                        "codeconnections:UseConnection",
+                    ],
                     resources=[p["ConnectionArn"]],
                 ),
             ],
@@ -354,8 +358,10 @@ class ProjectProduct(servicecatalog.ProductStack):
             ),
             "ConnectionArn": dict(
                 description="The CodeStar connection (GitHub, GitLab, Bitbucket) to the "
-                "repository: arn:aws:codestar-connections:<region>:<account>:connection/<id>",
-                allowed_pattern="^arn:aws[a-z-]*:codestar-connections:[a-z0-9-]+:[0-9]{12}:"
+                "repository: arn:aws:codeconnections:<region>:<account>:connection/<id> "
+                "(or codestar-connections)",
+                allowed_pattern="^arn:aws[a-z-]*:(codestar-connections|codeconnections):"
+                "[a-z0-9-]+:[0-9]{12}:"
                 "connection/[A-Za-z0-9-]+$",
             ),
             "Repository": dict(
@@ -636,17 +642,25 @@ def launch_role(scope: Construct, id: str, region: str, account: str) -> iam.Rol
             ],
             resources=[arn("codepipeline", region, account, "*-infra")],
         ),
-        iam.PolicyStatement(
-            sid="PassTheConnection",
-            actions=["codestar-connections:PassConnection"],
-            resources=[arn("codestar-connections", region, account, "connection/*")],
-            conditions={
-                "StringEquals": {
-                    "codestar-connections:PassedToService": "codepipeline.amazonaws.com"
-                }
-            },
-        ),
     ]
+    # A connection's ARN names either service (CodeStar Connections is now CodeConnections).
+    for service, sid in (
+        ("codestar-connections", "PassTheConnection"),
+        ("codeconnections", "PassTheCodeConnection"),
+    ):
+        statements.append(
+            iam.PolicyStatement(
+                sid=sid,
+                actions=["%s:PassConnection" % service],
+                resources=[
+                    arn(s, region, account, "connection/*")
+                    for s in ("codestar-connections", "codeconnections")
+                ],
+                conditions={
+                    "StringEquals": {"%s:PassedToService" % service: "codepipeline.amazonaws.com"}
+                },
+            )
+        )
     role = iam.Role(
         scope,
         id,

@@ -183,7 +183,7 @@ def test_the_launch_role_may_create_and_delete_what_the_product_holds(catalog):
             "cloudformation:DeleteStack", "cloudformation:DescribeStacks"} <= allowed  # fmt: skip
     services = {a.split(":")[0] for a in allowed}
     assert services == {"cloudformation", "s3", "kms", "logs", "iam", "codebuild",
-                        "codepipeline", "codestar-connections"}  # fmt: skip
+                        "codepipeline", "codestar-connections", "codeconnections"}  # fmt: skip
 
 
 def test_the_product_template_takes_the_parameters_studio_passes_and_the_team_fills_in(catalog):
@@ -203,6 +203,9 @@ def test_the_product_template_takes_the_parameters_studio_passes_and_the_team_fi
     assert len("x" * MAX_PROJECT_NAME + "-artifacts-%s-ap-southeast-2" % ACCOUNT) <= 63
     assert re.fullmatch(name["AllowedPattern"], "team-a")
     assert not re.fullmatch(name["AllowedPattern"], "Team_A")  # upper case breaks bucket names
+    for service in ("codestar-connections", "codeconnections"):  # the new name and the old
+        connection = "arn:aws:%s:%s:%s:connection/a1b2-c3" % (service, REGION, ACCOUNT)
+        assert re.fullmatch(parameters["ConnectionArn"]["AllowedPattern"], connection)
     # Nothing a team types reaches the build's shell unconfined.
     for key in ("ConnectionArn", "Repository", "Branch", "SchemaName", "AlarmEmail"):
         pattern = parameters[key]["AllowedPattern"]
