@@ -22,8 +22,8 @@ name and the project's tags (sagemaker_project_name / sagemaker_project_id conte
 The launch role (a launch constraint on the product) is written by hand, as infra/roles.py's
 are: the CloudFormation calls on Service Catalog's stacks and the create/update calls of the
 product template's resource types, on the names the template gives (<project>-infra...), and
-iam:PassRole of its two roles to CodeBuild and CodePipeline only. Its resources are retained
-when a project is deleted (README: removing a project)."""
+iam:PassRole of its two roles to CodeBuild and CodePipeline only. A project's key, buckets and
+log group are retained when the project is deleted, as the app's are (README: removing it)."""
 
 from collections.abc import Callable, Sequence
 from typing import Any, Optional
