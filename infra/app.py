@@ -8,11 +8,14 @@
     a CodeCommit repository's name) and branch (main); stage (a tag, with project and prefix,
     on every resource); workflows (1: the Step Functions workflows too, infra/workflows.py);
     the stage stacks' release: model_package_arn, baseline_constraints, baseline_statistics
-    (what the release pipeline's build gives, infra/stage.py)
+    (what the release pipeline's build gives, infra/stage.py); catalog (1: the SageMaker
+    project template, a Service Catalog portfolio and product, infra/catalog.py) and
+    studio_role_arn (ARN[,ARN]: who sees it in Studio); sagemaker_project_name and
+    sagemaker_project_id (a project's build gives them: they tag every resource)
 
 The stacks: <prefix>-storage, -mlops, -data, -monitoring, -config, -serving (the stages'
 roles), with a repository -ci and -release, with a release -staging and -prod, and
-optionally -network (vpc=1) and -workflows (workflows=1).
+optionally -network (vpc=1), -workflows (workflows=1) and -catalog (catalog=1).
 
 Every stack is checked by cdk-nag's AwsSolutions pack during synthesis: an unacknowledged
 finding fails it."""
@@ -25,6 +28,7 @@ from typing import Any, Optional
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
+from infra.catalog import CatalogStack, project_context_tags
 from infra.ci import CiStack
 from infra.config import ConfigStack
 from infra.data import DataStack, has_record_identifier
@@ -198,6 +202,20 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
             | {"account": account, "region": region},
             **source,
         )
+    if truthy(context("catalog")):  # the SageMaker project template
+        stacks["catalog"] = CatalogStack(
+            app,
+            "%s-catalog" % prefix,
+            prefix=prefix,
+            env=env,
+            tags_for=lambda name: project_tags(name, context("stage")),
+            studio_role_arns=[a for a in str(context("studio_role_arn") or "").split(",") if a],
+        )
+    project = project_context_tags(
+        context("sagemaker_project_name"), context("sagemaker_project_id")
+    )
+    for key, value in project.items():
+        cdk.Tags.of(app).add(key, value)
     tags = project_tags(prefix, context("stage"))
     for key, value in tags.items():
         cdk.Tags.of(app).add(key, value)
@@ -217,6 +235,7 @@ PROJECT = "churn-pipelines"
 SYNTH_CONTEXT = (
     "prefix", "region", "account", "group", "endpoint", "schema", "capture_days", "alarm_email",
     "alarm_topic_arn", "repository", "branch", "connection_arn", "stage", "vpc", "workflows",
+    "sagemaker_project_name", "sagemaker_project_id",
 )  # fmt: skip
 
 

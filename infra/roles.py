@@ -41,6 +41,11 @@ WILDCARD_RESOURCES = {
             "DescribeScalingPolicies",
         )
     },
+    # The catalog's launch role (infra/catalog.py): a template is read before any stack exists,
+    # and a key has no ARN before it is created.
+    "cloudformation:GetTemplateSummary": "Service Catalog reads a project's template",
+    "cloudformation:ValidateTemplate": "Service Catalog validates a project's template",
+    "kms:CreateKey": "a project's product creates its key",
     **{
         "ec2:%s" % a: "jobs in the VPC describe its network (VPC mode only)"
         for a in (
