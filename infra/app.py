@@ -11,7 +11,8 @@
     (what the release pipeline's build gives, infra/stage.py); catalog (1: the SageMaker
     project template, a Service Catalog portfolio and product, infra/catalog.py) and
     studio_role_arn (ARN[,ARN]: who sees it in Studio); sagemaker_project_name and
-    sagemaker_project_id (a project's build gives them: they tag every resource)
+    sagemaker_project_id (a project's build gives them: they tag every resource);
+    permissions_boundary (a managed policy's name or ARN: the boundary of every role)
 
 The stacks: <prefix>-storage, -mlops, -data, -monitoring, -config, -serving (the stages'
 roles), with a repository -ci and -release, with a release -staging and -prod, and
@@ -26,6 +27,7 @@ import sys
 from typing import Any, Optional
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks
 
 from infra.catalog import CatalogStack, project_context_tags
@@ -40,10 +42,10 @@ from infra.roles import arn
 from infra.stage import STAGES, ServingRolesStack, StageStack, default_release, stage_name
 from infra.storage import StorageStack
 from infra.workflows import WorkflowStack
-from pipelines.churn.feature_group import DEFAULT_NAME as FEATURE_GROUP
 from pipelines.churn.images import model_monitor_image
 from pipelines.churn.pipeline import job_images, xgboost_image
 from pipelines.churn.schema_source import SchemaSource
+from processing.churn_schema import Schema, default_group
 
 
 def build(app: cdk.App) -> dict[str, cdk.Stack]:
@@ -65,7 +67,11 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
     schema = SchemaSource(context("schema") or "seed")
     # The schema's model package group (churn-<schema name> unless it names one), as `churn run`
     # and run-pipeline register into it; -c group=NAME keeps an existing group.
-    group_name = context("group") or schema.schema.model_package_group
+    group_name = context("group") or group_of(prefix, schema.schema)
+    pipeline_name = "%s-pipeline" % prefix
+    feature_group = (
+        "%s-customers" % prefix if has_record_identifier(schema.schema) else None
+    )  # the data stack's, which the pipeline's jobs write
     network = None
     if truthy(context("vpc")):
         network = NetworkStack(app, "%s-network" % prefix, prefix=prefix, env=env, storage=storage)
@@ -79,11 +85,12 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
         images=list(job_images(region).values()),
         schema=schema,
         network=network,
-        feature_group=FEATURE_GROUP if has_record_identifier(schema.schema) else None,
+        feature_group=feature_group,
+        pipeline_name=pipeline_name,
     )
     data = DataStack(
         app, "%s-data" % prefix, prefix=prefix, env=env, storage=storage, mlops=mlops,
-        schema=schema.schema,
+        schema=schema.schema, feature_group=feature_group,
     )  # fmt: skip
     features = schema.schema.feature_names
     # The road to production is the release pipeline's stages, whose endpoints are stack
@@ -99,12 +106,13 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
             storage=storage,
             mlops=mlops,
             group_name=group_name,
-            endpoint_name=context("endpoint") or "churn",
+            endpoint_name=context("endpoint") or prefix,
+            pipeline_name=pipeline_name,
             schema=schema,
             databrew_job="%s-prepare" % prefix,  # the data stack's recipe job
             network=network,
         )
-    served = (context("endpoint") or "churn") if workflows else stage_name(prefix, STAGES[-1].name)
+    served = (context("endpoint") or prefix) if workflows else stage_name(prefix, STAGES[-1].name)
     monitoring = MonitoringStack(
         app,
         "%s-monitoring" % prefix,
@@ -113,6 +121,7 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
         storage=storage,
         features=features,
         endpoint_name=served,
+        pipeline_name=pipeline_name,
         alarm_email=context("alarm_email"),
         alarm_topic_arn=context("alarm_topic_arn"),
         endpoint_alarms=workflows is not None,
@@ -127,6 +136,7 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
         workflows=workflows,
         monitoring=monitoring,
         endpoint_name=served,
+        feature_group=feature_group,
         network=network,
     )
     serving = ServingRolesStack(
@@ -182,7 +192,7 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
             env=env,
             storage=storage,
             mlops=mlops,
-            pipeline_name="ChurnPipeline",
+            pipeline_name=pipeline_name,
             **source,
         )
         stacks["release"] = ReleaseStack(
@@ -225,6 +235,16 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
             resource.add_property_override(
                 "Tags", [{"Key": k, "Value": v} for k, v in tags.items()]
             )
+    boundary = context("permissions_boundary")
+    if boundary:  # an organisation's boundary on every role the app creates
+        policy = iam.ManagedPolicy.from_managed_policy_arn(
+            storage,
+            "PermissionsBoundary",
+            boundary
+            if str(boundary).startswith("arn:")
+            else arn("iam", "", account, "policy/%s" % boundary),
+        )
+        iam.PermissionsBoundary.of(app).apply(policy)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return stacks
 
@@ -235,8 +255,16 @@ PROJECT = "churn-pipelines"
 SYNTH_CONTEXT = (
     "prefix", "region", "account", "group", "endpoint", "schema", "capture_days", "alarm_email",
     "alarm_topic_arn", "repository", "branch", "connection_arn", "stage", "vpc", "workflows",
-    "sagemaker_project_name", "sagemaker_project_id",
+    "sagemaker_project_name", "sagemaker_project_id", "permissions_boundary",
 )  # fmt: skip
+
+
+def group_of(prefix: str, schema: Schema) -> str:
+    """The model package group: the one the schema names, else churn-<schema name> (what
+    `churn run` registers into) with the prefix for churn, so two prefixes share an account."""
+    if schema.model_package_group != default_group(schema.name):
+        return schema.model_package_group
+    return prefix + schema.model_package_group[len("churn") :]
 
 
 def truthy(value: Any) -> bool:

@@ -26,6 +26,7 @@ class ConfigStack(cdk.Stack):
         workflows: Optional[WorkflowStack],
         monitoring: MonitoringStack,
         endpoint_name: str,
+        feature_group: Optional[str] = None,
         network: Optional[NetworkStack] = None,
         **kwargs: Any,
     ) -> None:
@@ -38,6 +39,8 @@ class ConfigStack(cdk.Stack):
             "endpoint-name": endpoint_name,
             "alarm-topic-arn": monitoring.topic.topic_arn,
         }
+        if feature_group:  # run-pipeline's FeatureGroupName
+            values["feature-group"] = feature_group
         if workflows:  # the workflows' role, and the alarms their endpoint rolls back on
             values["states-role-arn"] = workflows.role.role_arn
             # churn deploy --blue-green rolls back on these

@@ -17,7 +17,6 @@ from infra.roles import arn, hand_written_role, s3_arn, use_key
 from infra.storage import StorageStack
 from pipelines.churn.databrew import databrew_requests
 from pipelines.churn.feature_group import (
-    DEFAULT_NAME,
     feature_group_request,
     layout_of,
     offline_store_root,
@@ -44,15 +43,17 @@ class DataStack(cdk.Stack):
         storage: StorageStack,
         mlops: MlopsStack,
         schema: Schema,
+        feature_group: Optional[str] = None,
         **kwargs: Any,
     ) -> None:
+        """`feature_group`: its name (None: the schema has no record identifier)."""
         super().__init__(scope, id, **kwargs)
         bucket, key_arn = storage.bucket_name, storage.key.key_arn
         self.feature_group: Optional[cdk.CfnResource] = None
-        if has_record_identifier(schema):  # a feature group needs an id column
+        if feature_group and has_record_identifier(schema):  # it needs an id column
             request = feature_group_request(
                 schema,
-                DEFAULT_NAME,
+                feature_group,
                 offline_store_root(bucket, prefix),
                 mlops.pipeline_role.role_arn,
             )

@@ -60,14 +60,12 @@ class MlopsStack(cdk.Stack):
             network=network,
             feature_group=feature_group,
         )
-        vpc: dict[str, Any] = (  # get_pipeline keywords
-            dict(
+        more: dict[str, Any] = {}  # get_pipeline keywords: the VPC's
+        if network:
+            more.update(
                 subnets=network.subnet_ids,
                 security_group_ids=[network.security_group.security_group_id],
             )
-            if network
-            else {}
-        )
         role_arn = arn("iam", "", self.account, "role/%s" % pipeline_role_name(prefix))
         definition = get_pipeline(
             self.region,
@@ -80,7 +78,7 @@ class MlopsStack(cdk.Stack):
             schema=schema,
             volume_kms_key=storage.key.key_arn,
             output_kms_key=storage.key.key_arn,
-            **vpc,
+            **more,
         ).definition()
         self.pipeline = sagemaker.CfnPipeline(
             self,

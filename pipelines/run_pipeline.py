@@ -120,7 +120,7 @@ def config_kwargs(
 ) -> dict[str, Any]:
     """get_pipeline keywords from the infrastructure's parameters, where `given` lacks them:
     the bucket, group and job prefix (the execution role may use <bucket>/<prefix>/* only),
-    the KMS key for volumes and outputs, and the VPC in VPC mode."""
+    the KMS key for volumes and outputs, the feature group, and the VPC in VPC mode."""
     found: dict[str, Any] = {
         "default_bucket": config.get("bucket"),
         "model_package_group_name": config.get("model-package-group"),
@@ -128,6 +128,8 @@ def config_kwargs(
         "volume_kms_key": config.get("kms-key-arn"),
         "output_kms_key": config.get("kms-key-arn"),
     }
+    if given.get("ingest_features") or given.get("train_from_feature_store"):
+        found["FeatureGroupName"] = config.get("feature-group")  # the data stack's
     if config.get("subnets"):
         from pipelines.aws.config import split_ids
 

@@ -3,8 +3,9 @@ commands and CodeBuild need no hard-coded names: `--config-prefix /churn/` fills
 that was not given from <prefix><name>.
 
     bucket, kms-key-arn, pipeline-role-arn, states-role-arn, model-package-group,
-    endpoint-name, alarm-topic-arn, rollback-alarms (comma-separated), and in VPC mode
-    subnets and security-group-ids (comma-separated)
+    endpoint-name, alarm-topic-arn, rollback-alarms (comma-separated), feature-group (with a
+    schema that has a record identifier), and in VPC mode subnets and security-group-ids
+    (comma-separated)
 """
 
 import argparse
@@ -24,6 +25,7 @@ NAMES = (
     "rollback-alarms",
     "subnets",
     "security-group-ids",
+    "feature-group",
 )
 
 

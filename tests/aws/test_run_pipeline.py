@@ -281,3 +281,20 @@ def test_get_pipeline_definition_defaults_to_the_churn_pipeline(aws_env, bucket)
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == definition(aws_env, json.dumps(kwargs))
+
+
+def test_config_prefix_names_the_data_stacks_feature_group(aws_env, bucket):
+    """The data stack's feature group is <prefix>-customers (every name carries the prefix):
+    with the Feature Store steps, run-pipeline takes its name from Parameter Store."""
+    ssm = aws_client("ssm", aws_env)
+    for name, value in {"bucket": bucket, "pipeline-role-arn": ROLE,
+                        "feature-group": "t8-customers"}.items():  # fmt: skip
+        ssm.put_parameter(Name="/t8/" + name, Value=value, Type="String", Overwrite=True)
+    proc = run_pipeline(aws_env, "--config-prefix", "/t8/", "-kwargs",
+                        '{"pipeline_name": "Churn-fg", "ingest_features": true}')  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "feature-group/t8-customers" in proc.stdout
+    described = aws_client("sagemaker", aws_env).describe_pipeline(PipelineName="Churn-fg")
+    parameters = json.loads(described["PipelineDefinition"])["Parameters"]
+    (group,) = [p for p in parameters if p["Name"] == "FeatureGroupName"]
+    assert group["DefaultValue"] == "t8-customers"

@@ -34,7 +34,7 @@ SCOPED = [
     r"arn:aws:sagemaker:%s:%s:model-package/churn-seed/\*" % (REGION, ACCOUNT),
     r"arn:aws:logs:%s:%s:log-group:/aws/sagemaker/\*" % (REGION, ACCOUNT),
     r"arn:aws:sagemaker:%s:%s:(model|endpoint-config|training-job)/churn-\*" % (REGION, ACCOUNT),
-    r"arn:aws:sagemaker:%s:%s:pipeline/churnpipeline/execution/\*" % (REGION, ACCOUNT),
+    r"arn:aws:sagemaker:%s:%s:pipeline/churn-pipeline/execution/\*" % (REGION, ACCOUNT),
     r"arn:aws:states:%s:%s:execution:churn-deploy:\*" % (REGION, ACCOUNT),
     r"arn:aws:s3:::churn-artifacts-%s-%s/churn(-ci|/code)/\*" % (ACCOUNT, REGION),
     r"arn:aws:glue:%s:%s:table/sagemaker_featurestore/churn_customers\*" % (REGION, ACCOUNT),
@@ -602,7 +602,7 @@ def test_the_sagemaker_pipeline_is_get_pipelines_definition_with_the_key(synthes
     _, t = synthesized
     (pipeline,) = t["mlops"].find_resources("AWS::SageMaker::Pipeline").values()
     p = pipeline["Properties"]
-    assert p["PipelineName"] == "ChurnPipeline"
+    assert p["PipelineName"] == "churn-pipeline"
     body = p["PipelineDefinition"]["PipelineDefinitionBody"]
     text = body if isinstance(body, str) else "".join(
         x if isinstance(x, str) else "KEY" for x in body["Fn::Join"][1])  # fmt: skip
@@ -627,7 +627,7 @@ def test_codepipeline_takes_the_repository_to_codebuild_which_runs_the_buildspec
         "EncryptionKey": Match.any_value(),
         "Environment": Match.object_like({"PrivilegedMode": False, "EnvironmentVariables": [
             {"Name": "CONFIG_PREFIX", "Type": "PLAINTEXT", "Value": "/churn/"},
-            {"Name": "PIPELINE_NAME", "Type": "PLAINTEXT", "Value": "ChurnPipeline"}]})})  # fmt: skip
+            {"Name": "PIPELINE_NAME", "Type": "PLAINTEXT", "Value": "churn-pipeline"}]})})  # fmt: skip
     (pipeline,) = ci.find_resources("AWS::CodePipeline::Pipeline").values()
     stages = pipeline["Properties"]["Stages"]
     assert [s["Name"] for s in stages] == ["Source", "BuildAndRun"]
@@ -639,7 +639,7 @@ def test_codepipeline_takes_the_repository_to_codebuild_which_runs_the_buildspec
     statements = {s["Sid"]: s for s in policy_statements(ci)}
     assert statements["UseTheConnection"]["Resource"] == CONNECTION
     assert statements["UpsertAndStartPipeline"]["Resource"] == (
-        "arn:aws:sagemaker:%s:%s:pipeline/churnpipeline" % (REGION, ACCOUNT))  # fmt: skip
+        "arn:aws:sagemaker:%s:%s:pipeline/churn-pipeline" % (REGION, ACCOUNT))  # fmt: skip
     assert statements["ReadConfig"]["Action"] == "ssm:GetParametersByPath"
 
 
@@ -667,7 +667,7 @@ def test_the_buildspec_waits_for_the_execution_with_a_timeout(synthesized):
     assert project["Properties"]["TimeoutInMinutes"] == BUILD_TIMEOUT_HOURS * 60 > wait / 60
     statements = {s["Sid"]: s for s in policy_statements(t["ci"])}
     assert statements["WaitForTheExecution"]["Resource"] == (
-        "arn:aws:sagemaker:%s:%s:pipeline/churnpipeline/execution/*" % (REGION, ACCOUNT))  # fmt: skip
+        "arn:aws:sagemaker:%s:%s:pipeline/churn-pipeline/execution/*" % (REGION, ACCOUNT))  # fmt: skip
 
 
 @pytest.mark.fast

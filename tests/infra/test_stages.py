@@ -421,3 +421,44 @@ def test_no_stage_template_names_the_aws_partition_and_every_resource_is_tagged(
         tags = tags_of(body.get("Properties", {}), name)
         assert expected.items() <= tags.items(), (logical, body["Type"], tags)
     assert checked >= 5
+
+
+# Properties ending in Name that name something else than the resource itself.
+NOT_OWN = {"MetricName", "ModelPackageName", "ServiceName", "RecordIdentifierFeatureName",
+           "EventTimeFeatureName", "PolicyName", "VariantName", "ProviderName"}  # fmt: skip
+
+
+def test_every_name_carries_the_prefix_so_two_prefixes_share_an_account(tmp_path):
+    """ChurnPipeline, churn-customers and the schema's group kept their names whatever the
+    prefix: two copies of the app collided in one account."""
+    _, t = synthesize(tmp_path, prefix="edited", workflows="1", repository="example/churn",
+                      connection_arn=CONNECTION, **RELEASE)  # fmt: skip
+    checked = 0
+    for stack, template in t.items():
+        for body in template.to_json()["Resources"].values():
+            for key, value in body.get("Properties", {}).items():
+                if not key.endswith("Name") or key in NOT_OWN or not isinstance(value, str):
+                    continue
+                checked += 1
+                assert "edited" in value and "churn-" not in value, (stack, body["Type"], key)
+    assert checked > 40
+    mlops = t["mlops"].to_json()["Resources"]
+    names = {k: v for b in mlops.values() for k, v in b["Properties"].items() if k.endswith("Name")}
+    assert names["PipelineName"] == "edited-pipeline"
+    assert names["ModelPackageGroupName"] == "edited-seed"
+    (group,) = [b for b in t["data"].to_json()["Resources"].values()
+                if b["Type"] == "AWS::SageMaker::FeatureGroup"]  # fmt: skip
+    assert group["Properties"]["FeatureGroupName"] == "edited-customers"
+
+
+def test_a_permissions_boundary_bounds_every_role(tmp_path):
+    _, t = synthesize(tmp_path, repository="example/churn", connection_arn=CONNECTION,
+                      workflows="1", permissions_boundary="org-boundary", **RELEASE)  # fmt: skip
+    roles = [(stack, r) for stack, template in t.items()
+             for r in resources(template, "AWS::IAM::Role")]  # fmt: skip
+    assert len(roles) > 10
+    for stack, role in roles:
+        assert role["PermissionsBoundary"] == ("arn:aws:iam::%s:policy/org-boundary" % ACCOUNT), (
+            stack,
+            role.get("RoleName"),
+        )
