@@ -64,7 +64,7 @@ ROLE_PATH = "/churn-projects/"
 DEPLOY_COMMANDS = [
     'echo \'{"requireApproval": "never"}\' > "$HOME/.cdk.json"',
     'CONTEXT="prefix=$SAGEMAKER_PROJECT_NAME region=$AWS_REGION schema=$SCHEMA'
-    " group=$SAGEMAKER_PROJECT_NAME-$SCHEMA endpoint=$SAGEMAKER_PROJECT_NAME"
+    " group=$SAGEMAKER_PROJECT_NAME-$SCHEMA"
     " repository=$REPOSITORY connection_arn=$CONNECTION_ARN branch=$BRANCH"
     ' sagemaker_project_name=$SAGEMAKER_PROJECT_NAME sagemaker_project_id=$SAGEMAKER_PROJECT_ID"',
     'if [ -n "$ALARM_EMAIL" ]; then CONTEXT="$CONTEXT alarm_email=$ALARM_EMAIL"; fi',

@@ -401,15 +401,6 @@ def test_cdk_json_runs_the_app_with_the_virtualenv_when_there_is_one(tmp_path, v
     assert ran[1:] == ["-m", "infra.app"]
 
 
-def test_the_readme_counts_the_alarms_the_template_has(synthesized):
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    with open(os.path.join(root, "README.md")) as f:
-        readme = f.read()
-    (said,) = re.findall(r"(\d+) with the seed schema", readme)
-    _, t = synthesized
-    assert int(said) == len(t["monitoring"].find_resources("AWS::CloudWatch::Alarm"))
-
-
 def asl(definition_string):
     """The ASL of a DefinitionString; each reference in it (the role's ARN, the key's, the
     subnets') read as ROLE."""

@@ -462,3 +462,14 @@ def test_a_permissions_boundary_bounds_every_role(tmp_path):
             stack,
             role.get("RoleName"),
         )
+
+
+def test_the_readme_counts_the_alarms_the_templates_have(staged):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "README.md")) as f:
+        readme = f.read()
+    (said,) = re.findall(r"\((\d+) with the seed schema", readme)
+    _, t = staged
+    alarms = sum(len(x.find_resources("AWS::CloudWatch::Alarm")) for x in t.values())
+    composite = sum(len(x.find_resources("AWS::CloudWatch::CompositeAlarm")) for x in t.values())
+    assert (int(said), composite) == (alarms, 2)
