@@ -182,6 +182,7 @@ def _positive(cast: Any) -> Any:
             raise argparse.ArgumentTypeError("%r is not above 0" % text)
         return value
 
+    parse.__name__ = cast.__name__  # argparse names the type in its message
     return parse
 
 

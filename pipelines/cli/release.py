@@ -183,7 +183,10 @@ def _approve(args: argparse.Namespace, question: str) -> None:
         return
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UserError("approval: no terminal to ask on: pass --approve to %s" % question[:-1])
-    answer = input("%s [y/N] " % question).strip().lower()
+    # Not input(): without readline it writes its prompt to stderr.
+    sys.stdout.write("%s [y/N] " % question)
+    sys.stdout.flush()
+    answer = sys.stdin.readline().strip().lower()
     if answer not in ("y", "yes"):
         raise UserError("approval: not given: prod not touched")
     print("approval: given")

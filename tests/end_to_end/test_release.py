@@ -6,6 +6,11 @@ breaking a rule are flagged): both score the same rows, but version 2's answer h
 flags field, so each answer says which fleet gave it."""
 
 import io
+import os
+import pty
+import select
+import subprocess
+import sys
 import tarfile
 import threading
 import time
@@ -18,7 +23,7 @@ from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX
 from pipelines.local.sagemaker.api import SageMakerClient
 from pipelines.local.sagemaker.runtime import RuntimeClient
 
-from conftest import churn_cli, churn_workspace
+from conftest import ROOT, churn_cli, churn_workspace
 
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:3.0-5"
 ROW = "age,tenure,balance,num_products,is_active\n40,5,100000,2,1"
@@ -59,6 +64,31 @@ def home(tmp_path, seed_model, lenient_seed_model):
             ws.hosting.delete_endpoint(e["EndpointName"])
 
 
+def on_a_terminal(home, answer, *args):
+    """`churn` run with a terminal as its stdin and stdout, `answer` typed once it asks:
+    (exit status, what the terminal showed, stderr)."""
+    master, child_side = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", *args], stdin=child_side,
+                            stdout=child_side, stderr=subprocess.PIPE, cwd=str(ROOT),
+                            env=dict(os.environ, CHURN_HOME=str(home)))  # fmt: skip
+    os.close(child_side)
+    shown, deadline = b"", time.time() + 120
+    while b"[y/N]" not in shown and time.time() < deadline and proc.poll() is None:
+        if select.select([master], [], [], 0.2)[0]:
+            shown += os.read(master, 4096)
+    os.write(master, answer.encode() + b"\n")
+    with proc.stderr:
+        errors = proc.stderr.read().decode()
+    status = proc.wait(timeout=120)
+    while select.select([master], [], [], 0.1)[0]:
+        try:
+            shown += os.read(master, 4096)
+        except OSError:  # the terminal's other side closed
+            break
+    os.close(master)
+    return status, shown.decode(errors="replace"), errors
+
+
 def prod_config(home):
     with churn_workspace(home) as ws:
         return SageMakerClient(ws.sagemaker).describe_endpoint(EndpointName="churn-prod")
@@ -97,6 +127,14 @@ def test_a_release_stops_at_a_failing_staging_and_replaces_prod_under_load(home)
     assert asked.returncode == 1 and asked.stderr.strip() == (
         "churn release: error: approval: no terminal to ask on: pass --approve to promote "
         "version 2 of churn-seed to churn-prod"
+    )
+    assert prod_config(home)["EndpointConfigName"] == before
+    # On a terminal it asks; anything but y or yes leaves prod alone.
+    status, shown, errors = on_a_terminal(home, "n", "release", "--model-version", "2",
+                                          "--requests", "10")  # fmt: skip
+    assert "promote version 2 of churn-seed to churn-prod? [y/N]" in shown
+    assert status == 1 and errors.strip() == (
+        "churn release: error: approval: not given: prod not touched"
     )
     assert prod_config(home)["EndpointConfigName"] == before
 
