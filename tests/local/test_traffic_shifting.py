@@ -183,8 +183,9 @@ def test_sizes_and_ranges_are_checked_as_the_api_checks_them(sm):
 
 def test_boto3_refuses_the_same_bad_sizes_before_sending_to_moto_or_the_twin(aws_env, sm):
     """The checks boto3 makes before sending are the same whichever server answers: a
-    CapacitySize of 0 or a timeout under 600 never reaches moto (which, as of moto 5, has no
-    UpdateEndpoint at all: an unknown action) or the twin."""
+    CapacitySize of 0 or a timeout under 600 never reaches moto or the twin. What passes them
+    cannot be compared: moto (5.2) does not implement UpdateEndpoint and answers it HTTP 500
+    (its NotImplementedError), so the twin's behaviour follows the developer guide alone."""
     moto = aws_client("sagemaker", aws_env)
     zero = {"BlueGreenUpdatePolicy": {"TrafficRoutingConfiguration": {
         "Type": "CANARY", "WaitIntervalInSeconds": 1,
@@ -194,23 +195,24 @@ def test_boto3_refuses_the_same_bad_sizes_before_sending_to_moto_or_the_twin(aws
             with pytest.raises(ParamValidationError):
                 client.update_endpoint(EndpointName="e", EndpointConfigName="c",
                                        DeploymentConfig=bad)  # fmt: skip
-    with pytest.raises(ClientError):  # moto answers an action it does not implement so
+    with pytest.raises(ClientError) as unimplemented:
         moto.update_endpoint(EndpointName="e", EndpointConfigName="c",
                              DeploymentConfig=canary(percent=10))  # fmt: skip
+    assert unimplemented.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
 
 
 # -- the shift, observed -----------------------------------------------------------------
 
 
-def test_a_canary_update_routes_its_share_to_green_then_all_without_a_failed_request(ws, sm):
-    """CAN: green gets the canary's share while blue answers the rest, then all of it; BG: the
-    endpoint is Updating until blue is terminated, InService after; no request fails."""
+def shifted_under_load(ws, sm, deployment, green_instances=1):
+    """Endpoint `e` on blue, updated to green with `deployment` while two threads invoke it:
+    ([(time, answer or the failure)], [(time, status)], the last DescribeEndpoint)."""
     a_fleet(sm, "blue")
-    a_fleet(sm, "green", instances=2)
+    a_fleet(sm, "green", instances=green_instances)
     sm.create_endpoint(EndpointName="e", EndpointConfigName="blue")
     sm.get_waiter("endpoint_in_service").wait(EndpointName="e")
     runtime = RuntimeClient(ws.sagemaker)
-    answers, stop = [], threading.Event()
+    answers, statuses, stop = [], [], threading.Event()
 
     def load():
         while not stop.is_set():
@@ -226,10 +228,8 @@ def test_a_canary_update_routes_its_share_to_green_then_all_without_a_failed_req
         t.start()
     try:
         time.sleep(0.3)
-        # One instance of two: a canary of 50% (TRC's INSTANCE_COUNT over the variant's count).
         sm.update_endpoint(EndpointName="e", EndpointConfigName="green",
-                           DeploymentConfig=canary(count=1, wait=2))  # fmt: skip
-        statuses = []
+                           DeploymentConfig=deployment)  # fmt: skip
         while True:
             described = sm.describe_endpoint(EndpointName="e")
             statuses.append((time.time(), described["EndpointStatus"]))
@@ -242,20 +242,40 @@ def test_a_canary_update_routes_its_share_to_green_then_all_without_a_failed_req
         stop.set()
         for t in threads:
             t.join()
-    assert described["EndpointStatus"] == "InService"
-    assert described["EndpointConfigName"] == "green" and "FailureReason" not in described
-    assert [a for _, a in answers if a not in ("blue", "green")] == []
-    pending = ws.hosting._endpoint("e")
-    assert pending["pending"] is None
+    assert [a for _, a in answers if a not in ("blue", "green")] == []  # none failed
+    assert described["EndpointStatus"] == "InService" and "FailureReason" not in described
+    assert described["EndpointConfigName"] == "green"
+    assert ws.hosting._endpoint("e")["pending"] is None  # blue is gone
+    return answers, statuses, described
+
+
+def green_share(answers, start, end):
+    window = [a for t, a in answers if start <= t < end]
+    return window.count("green") / len(window)
+
+
+def test_a_canary_update_routes_its_share_to_green_then_all_without_a_failed_request(ws, sm):
+    """CAN: green gets the canary's share while blue answers the rest, then all of it; BG: the
+    endpoint is Updating until blue is terminated, InService after; no request fails."""
+    # One instance of two: a canary of 50% (TRC's INSTANCE_COUNT over the variant's count).
+    answers, statuses, _ = shifted_under_load(ws, sm, canary(count=1, wait=2), 2)
     first_green = min(t for t, a in answers if a == "green")
-    canary_phase = [a for t, a in answers if first_green <= t < first_green + 1.8]
-    share = canary_phase.count("green") / len(canary_phase)
-    assert 0.2 < share < 0.8, share  # about half during the canary
+    assert 0.2 < green_share(answers, first_green, first_green + 1.8) < 0.8  # about half
     after = [a for t, a in answers if first_green + 2.2 <= t]
     assert after and set(after) == {"green"}
     updating = [t for t, s in statuses if s == "Updating"]
     # Updating through the canary (2 s) and the final baking period (2 s).
     assert updating[-1] - first_green > 3.5
+
+
+def test_a_linear_update_moves_a_step_more_each_interval(ws, sm):
+    """LIN: LinearStepSize (25%) more of the traffic on green every WaitIntervalInSeconds
+    until all of it, no request failing on the way."""
+    answers, _, _ = shifted_under_load(ws, sm, linear(25, wait=2))
+    first = min(t for t, a in answers if a == "green")
+    shares = [green_share(answers, first + 2 * k + 0.2, first + 2 * k + 1.8) for k in range(4)]
+    assert shares[0] < 0.45 and 0.3 < shares[1] < 0.7 and shares[2] > 0.55, shares
+    assert shares[3] == 1.0, shares
 
 
 def test_an_update_past_its_execution_timeout_rolls_back_to_blue(ws, sm):
