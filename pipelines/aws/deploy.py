@@ -248,6 +248,22 @@ def serving_if_any(sm: Any, endpoint_name: str) -> Optional[Dict[str, Any]]:
     return serving(sm, endpoint_name)
 
 
+def config_served(sm: Any, endpoint_name: str) -> Optional[str]:
+    """The endpoint config `endpoint_name` serves, or None when there is no such endpoint."""
+    if not _exists(sm.describe_endpoint, EndpointName=endpoint_name):
+        return None
+    return str(sm.describe_endpoint(EndpointName=endpoint_name)["EndpointConfigName"])
+
+
+def roll_back(
+    sm: Any, endpoint_name: str, config_name: str, waiter_config: Optional[Dict[str, Any]] = None
+) -> Dict[str, Any]:
+    """UpdateEndpoint back to `config_name` (a config the endpoint served before, which deploy
+    leaves in place), all at once, and wait until it serves it (wait_until_serving)."""
+    sm.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name)
+    return wait_until_serving(sm, endpoint_name, config_name, waiter_config)
+
+
 def _instance_type(sm: Any, endpoint_name: str) -> Optional[str]:
     endpoint = sm.describe_endpoint(EndpointName=endpoint_name)
     config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])

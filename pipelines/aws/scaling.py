@@ -93,7 +93,9 @@ def remove(client: Any, endpoint_name: str) -> None:
 
 
 class BlueGreen(object):
-    """UpdateEndpoint's DeploymentConfig: canary traffic shifting with automatic rollback."""
+    """UpdateEndpoint's DeploymentConfig: canary traffic shifting with automatic rollback on
+    `alarms`. `require_alarms` False: a canary whose rollback is its caller's (`churn
+    release` tests the new fleet itself and updates back), with no AutoRollbackConfiguration."""
 
     def __init__(
         self,
@@ -101,13 +103,14 @@ class BlueGreen(object):
         wait_seconds: int = 600,
         bake_seconds: int = 600,
         alarms: Iterable[str] = (),
+        require_alarms: bool = True,
     ) -> None:
         if not 0 < canary_percent < 100:
             raise DeployError(
                 "--canary-percent %g: the share of capacity to shift first, between 0 and 100"
                 % canary_percent
             )
-        if not alarms:
+        if not alarms and require_alarms:
             raise DeployError(
                 "a blue/green rollout rolls back on alarms: give --rollback-alarms (the "
                 "monitoring stack's <prefix>-endpoint-5xx,<prefix>-model-latency-p99) or "
@@ -117,7 +120,7 @@ class BlueGreen(object):
         self.bake_seconds, self.alarms = bake_seconds, list(alarms)
 
     def deployment_config(self) -> dict[str, Any]:
-        return {
+        config: dict[str, Any] = {
             "BlueGreenUpdatePolicy": {
                 "TrafficRoutingConfiguration": {
                     "Type": "CANARY",
@@ -127,5 +130,9 @@ class BlueGreen(object):
                 # The old fleet stays up this long after the shift, for a rollback.
                 "TerminationWaitInSeconds": int(self.bake_seconds),
             },
-            "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": a} for a in self.alarms]},
         }
+        if self.alarms:
+            config["AutoRollbackConfiguration"] = {
+                "Alarms": [{"AlarmName": a} for a in self.alarms]
+            }
+        return config

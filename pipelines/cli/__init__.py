@@ -10,6 +10,8 @@
   churn serve | predict                              the hosting contract, and a client
   churn batch                                        batch-transform semantics on local files
   churn deploy | undeploy                            a version behind an endpoint, and down
+  churn release                                      staging, its test, approval, prod with a
+                                                     canary, its test (docs/release.md)
   churn endpoints list | describe NAME | delete NAME the endpoints
   churn workflow definition | run | runs | create | update | start | describe
                                                      the Step Functions workflows
@@ -27,7 +29,7 @@
   churn generate-data --rows N --seed S --out FILE   synthetic seed-schema customers
   churn schemas                                      list the shipped schemas
 
-The commands that call a service (models, deploy, undeploy, endpoints, predict, workflow,
+The commands that call a service (models, deploy, undeploy, release, endpoints, predict, workflow,
 databrew, monitor, features, lambda) take the same target flags, --local (the default),
 --region R or --profile P, or $CHURN_TARGET (pipelines/cli/target.py): the home's twins or AWS.
 
@@ -51,6 +53,7 @@ from pipelines.cli import (
     local,
     models,
     monitor,
+    release,
     run,
     serve,
     ui,
@@ -68,6 +71,7 @@ COMMAND_GROUPS = (
     serve,
     batch,
     deploy,
+    release,
     endpoints,
     workflow,
     databrew,

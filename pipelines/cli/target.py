@@ -52,6 +52,10 @@ class Target(object):
     elsewhere = "--local"  # the flag of the other target
     # How often a command that follows an execution asks for its history.
     poll_seconds = 2.0
+    # How often a command waiting for an endpoint asks (botocore's EndpointInService waiter's
+    # delay on AWS), and how long `churn release` keeps a canary by default.
+    endpoint_poll_seconds = 30.0
+    canary_seconds = 600
     # Whether an execution lives only as long as the command that started it (a local twin
     # runs it on a thread of that process, docs/adr/0011): `start` then waits for its end.
     executions_end_with_the_command = False
@@ -122,6 +126,8 @@ class LocalTarget(Target):
     endpoint_word = "local endpoint"
     elsewhere = "--region R"
     poll_seconds = 0.05  # a local execution's history is a file: following it is cheap
+    endpoint_poll_seconds = 0.2  # a local endpoint starts in about a second
+    canary_seconds = 5  # a local release is watched as it happens
     executions_end_with_the_command = True
 
     def __init__(self, ws: Any) -> None:

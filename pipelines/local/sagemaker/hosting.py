@@ -9,11 +9,13 @@ log)` gives its argv, for a model (the CreateModel request) and the config's dat
 
 The API follows SageMaker's: CreateEndpointConfig, CreateEndpoint (Creating until the process
 answers GET /ping, then InService; Failed with the log's last line if it dies), UpdateEndpoint
-(only an InService endpoint; the new configuration starts beside the old, traffic switches
-once it answers, then the old one drains: SIGTERM, in-flight requests finish, capture is
-flushed), DescribeEndpoint (which is also when those transitions are observed), DeleteEndpoint.
-Clients address an endpoint by name (`invoke`), as InvokeEndpoint does, and are routed to the
-process serving at that moment, so a switch loses no request.
+(only an InService endpoint; the new configuration starts beside the old, traffic moves to it
+once it answers, all at once or by a blue/green canary or linear shift: shifting.py; then the
+old one drains: SIGTERM, in-flight requests finish, capture is flushed), DescribeEndpoint
+(which is also when those transitions are observed; a shift's state is computed from its
+timestamps by every reader), DeleteEndpoint.
+Clients address an endpoint by name (`invoke`), as InvokeEndpoint does, and each request is
+routed to the old or the new process by the share of the moment, so a shift loses no request.
 
 This is the twin's backend (as moto keeps one per service): requests arrive already checked
 and shaped by boto3's `sagemaker` client over it (hosting_api.py) and boto3's
@@ -23,6 +25,7 @@ answers with. One serving process serves an endpoint whatever its InitialInstanc
 
 import http.client
 import json
+import random
 import sqlite3
 import time
 from pathlib import Path
@@ -30,6 +33,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from pipelines.errors import DeployError
 from pipelines.local.arns import sagemaker_arn
+from pipelines.local.sagemaker import shifting
 from pipelines.local.sagemaker.serving_processes import HostLauncher, ModelOf, ServingProcesses
 from processing.churn_schema import SAGEMAKER_NAME
 
@@ -124,7 +128,10 @@ class Hosting(object):
             )
         return {"EndpointArn": sagemaker_arn("endpoint", name)}
 
-    def update_endpoint(self, name: str, config_name: str, model_of: ModelOf) -> Json:
+    def update_endpoint(
+        self, name: str, config_name: str, model_of: ModelOf, deployment: Optional[Json] = None
+    ) -> Json:
+        """`deployment`: the request's checked DeploymentConfig (shifting.py), or None."""
         self.describe_endpoint(name)  # observe what happened since
         row = self._endpoint(name)
         if row["status"] == "Failed":
@@ -138,7 +145,10 @@ class Hosting(object):
                 % (sagemaker_arn("endpoint", name), row["status"])
             )
         config = self.describe_endpoint_config(config_name)
+        count = config["ProductionVariants"][0].get("InitialInstanceCount", 1)
         process = self.processes.start(name, config, model_of)
+        # The schedule travels with the green process's record: every reader computes from it.
+        process["shift"] = shifting.plan(deployment, count)
         with self.db:
             self.db.execute(
                 "UPDATE endpoints SET status = 'Updating', pending = ?, pending_config = ?, "
@@ -158,31 +168,54 @@ class Hosting(object):
             elif state == "dead":
                 self._set(name, status="Failed", failure=self.processes.reason(serving))
         elif row["status"] == "Updating":
-            pending = json.loads(row["pending"])
-            state = self.processes.probe(pending)
-            if state == "ready":
-                self._set(
-                    name,
-                    status="InService",
-                    serving=row["pending"],
-                    config=row["pending_config"],
-                    pending=None,
-                    pending_config=None,
-                )
-                time.sleep(DRAIN_SECONDS)
-                self.processes.stop(serving)
-            elif state == "dead":
-                # As SageMaker does: the endpoint keeps its previous configuration.
-                self._set(
-                    name,
-                    status="InService",
-                    pending=None,
-                    pending_config=None,
-                    failure=self.processes.reason(pending),
-                )
+            self._observe_update(name, row)
         elif row["status"] == "InService" and self.processes.probe(serving) == "dead":
             self._set(name, status="Failed", failure=self.processes.reason(serving))
         return self._description(self._endpoint(name))
+
+    def _observe_update(self, name: str, row: sqlite3.Row) -> None:
+        """Where an update stands now (shifting.py): green not yet answering, shifting, baking
+        or done (blue stopped); or ended with the endpoint back on blue, InService with a
+        FailureReason: green exited, or MaximumExecutionTimeoutInSeconds passed."""
+        pending = json.loads(row["pending"])
+        schedule = pending.get("shift") or shifting.plan(None, 1)
+        now = time.time()
+        state = self.processes.probe(pending)
+        if state == "dead":  # as SageMaker does: the endpoint keeps its previous configuration
+            self._roll_back(name, pending, self.processes.reason(pending))
+            return
+        if shifting.timed_out(schedule, now - pending["started"]):
+            self._roll_back(
+                name,
+                pending,
+                "the update to %s did not finish within MaximumExecutionTimeoutInSeconds (%d "
+                "s): rolled back, all traffic on %s" % (row["pending_config"],
+                                                         schedule["timeout"], row["config"]),
+            )  # fmt: skip
+            return
+        if pending.get("ready") is None:
+            if state != "ready":
+                return
+            pending["ready"] = now  # the shift's clock starts
+            self._set(name, pending=json.dumps(pending))
+        if now - pending["ready"] >= shifting.finished_after(schedule):
+            self._set(
+                name,
+                status="InService",
+                serving=json.dumps(pending),
+                config=row["pending_config"],
+                pending=None,
+                pending_config=None,
+            )
+            time.sleep(DRAIN_SECONDS)  # for a request routed to blue just before
+            self.processes.stop(json.loads(row["serving"]))
+
+    def _roll_back(self, name: str, pending: Json, reason: str) -> None:
+        """All traffic back to blue, then green stopped once requests routed to it end."""
+        self._set(name, status="InService", pending=None, pending_config=None, failure=reason)
+        if pending.get("ready") is not None:
+            time.sleep(DRAIN_SECONDS)
+        self.processes.stop(pending)
 
     def list_endpoints(self) -> List[Json]:
         rows = self.db.execute("SELECT name FROM endpoints ORDER BY created").fetchall()
@@ -219,6 +252,12 @@ class Hosting(object):
                 % (name, row["status"], ": " + row["failure"] if row["failure"] else "")
             )
         serving = json.loads(row["serving"])
+        pending = json.loads(row["pending"]) if row["pending"] else None
+        if pending and pending.get("ready") is not None:
+            schedule = pending.get("shift") or shifting.plan(None, 1)
+            share = shifting.green_share(schedule, time.time() - pending["ready"])
+            if random.random() < share:  # this request's fleet, by the current share
+                return "127.0.0.1", pending["port"]
         return "127.0.0.1", serving["port"]
 
     def invoke(
@@ -299,6 +338,8 @@ class Hosting(object):
             }
         if row["failure"]:
             out["FailureReason"] = row["failure"]
+        if row["pending_config"]:  # the deployment in progress
+            out["PendingDeploymentSummary"] = {"EndpointConfigName": row["pending_config"]}
         serving = json.loads(row["serving"]) if row["serving"] else None
         if serving and row["status"] in ("InService", "Updating"):
             out["Url"] = "http://127.0.0.1:%d" % serving["port"]  # not in SageMaker's answer

@@ -10,8 +10,10 @@ config or endpoint is a ValidationException ("Could not find endpoint ...").
 
 What a local endpoint cannot do is refused, never ignored (docs/workflows.md, "Local
 endpoints"): more than one production variant or container, asynchronous, serverless, shadow
-and explainer endpoints, and any DeploymentConfig but an all-at-once blue/green switch (no
-canary or linear shifting, no rollback alarms: CloudWatch has no twin, no termination wait).
+and explainer endpoints, a DeploymentConfig's rollback alarms (CloudWatch has no twin) and a
+RollingUpdatePolicy. A BlueGreenUpdatePolicy is honoured: all at once, canary or linear
+shifting, the baking periods, the termination wait and the execution timeout (shifting.py),
+its sizes checked as SageMaker checks them.
 VpcConfig, KmsKeyId and EnableNetworkIsolation are accepted and recorded: they have no local
 meaning (the serving process runs on this machine's network, captures unencrypted).
 """
@@ -20,7 +22,9 @@ from typing import Any, Callable, Dict, Optional
 
 from pipelines.local.api import Answer
 from pipelines.local.arns import sagemaker_arn
+from pipelines.local.sagemaker import shifting
 from pipelines.local.sagemaker.client_base import listing, shaped_top_level, when
+from pipelines.local.sagemaker.hosting import HostingError
 from pipelines.local.sagemaker.model_api import ModelOperations
 
 # The twin's waiters poll as botocore's do, but often: a local endpoint starts in about a second.
@@ -103,7 +107,7 @@ class HostingOperations(ModelOperations):
         answers at once, the endpoint Creating until its serving process answers /ping."""
         op = "CreateEndpoint"
         self._request(op, request)
-        self._check_deployment(op, request.get("DeploymentConfig"))
+        self._check_deployment(op, request.get("DeploymentConfig"), request["EndpointConfigName"])
         with self._refusals(op):
             arn = self.backend.hosting.create_endpoint(
                 request["EndpointName"], request["EndpointConfigName"], self._model_of(op)
@@ -123,16 +127,19 @@ class HostingOperations(ModelOperations):
 
     def update_endpoint(self, **request: Any) -> Answer:
         """https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpoint.html:
-        the new configuration starts beside the old, all traffic moves once it answers.
+        the new configuration starts beside the old, and traffic moves to it once it answers,
+        all at once or as the DeploymentConfig's BlueGreenUpdatePolicy shifts it (shifting.py).
         RetainAllVariantProperties and ExcludeRetainedVariantProperties are accepted: a local
         endpoint's one process has no variant property that changes after it starts."""
         op = "UpdateEndpoint"
         self._request(op, request)
-        self._check_deployment(op, request.get("DeploymentConfig"))
+        deployment = request.get("DeploymentConfig")
+        self._check_deployment(op, deployment, request["EndpointConfigName"])
         with self._refusals(op):
             arn = self.backend.hosting.update_endpoint(
-                request["EndpointName"], request["EndpointConfigName"], self._model_of(op)
-            )["EndpointArn"]
+                request["EndpointName"], request["EndpointConfigName"], self._model_of(op),
+                deployment,
+            )["EndpointArn"]  # fmt: skip
         return self._answer(op, {"EndpointArn": arn})
 
     def delete_endpoint(self, **request: Any) -> Answer:
@@ -179,9 +186,12 @@ class HostingOperations(ModelOperations):
 
         return model
 
-    def _check_deployment(self, operation: str, config: Optional[Dict[str, Any]]) -> None:
-        """A DeploymentConfig a local endpoint can honour (an all-at-once switch, which is
-        what every local update does), else a ValidationException naming what it cannot."""
+    def _check_deployment(
+        self, operation: str, config: Optional[Dict[str, Any]], config_name: str
+    ) -> None:
+        """A DeploymentConfig a local endpoint can honour (blue/green, all at once, canary or
+        linear: shifting.py), checked as SageMaker checks it for an update to `config_name`;
+        else a ValidationException naming what it cannot."""
         if not config:
             return
         cannot = []
@@ -189,20 +199,25 @@ class HostingOperations(ModelOperations):
             cannot.append("AutoRollbackConfiguration's alarms (CloudWatch has no local twin)")
         if config.get("RollingUpdatePolicy"):
             cannot.append("a RollingUpdatePolicy (one local process, no instances to roll)")
-        policy = config.get("BlueGreenUpdatePolicy") or {}
-        routing = (policy.get("TrafficRoutingConfiguration") or {}).get("Type")
-        if routing not in (None, "ALL_AT_ONCE"):
-            cannot.append("%s traffic shifting (a local update switches all at once)" % routing)
-        if policy.get("TerminationWaitInSeconds"):
-            cannot.append("TerminationWaitInSeconds (the old process drains and stops at once)")
-        if policy.get("MaximumExecutionTimeoutInSeconds"):
-            cannot.append("MaximumExecutionTimeoutInSeconds (a local update has no time limit)")
         if cannot:
             raise self._refused(
                 operation,
                 "ValidationException",
                 "DeploymentConfig: a local endpoint cannot honour %s; these are AWS only"
                 % "; ".join(cannot),
+            )
+        try:
+            variant = self.backend.hosting.describe_endpoint_config(config_name)
+            count = variant["ProductionVariants"][0].get("InitialInstanceCount", 1)
+        except HostingError:
+            return  # the operation refuses the missing config itself
+        found = shifting.problems(config, count)
+        if found:
+            raise self._refused(
+                operation,
+                "ValidationException",
+                "%d validation error%s detected: %s"
+                % (len(found), "" if len(found) == 1 else "s", "; ".join(found)),
             )
 
     def get_waiter(self, waiter_name: str) -> Any:

@@ -1,5 +1,6 @@
 """boto3's `sagemaker-runtime` client, answered by the home's local endpoints (docs/adr/0011):
-InvokeEndpoint, routed by endpoint name to the process serving it at that moment (hosting.py).
+InvokeEndpoint, routed by endpoint name to the process serving it at that moment (hosting.py;
+during a blue/green shift, to the old or the new process by the share of that moment).
 
 Refusals as the API reference documents them
 (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpoint.html):
