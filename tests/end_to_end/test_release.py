@@ -17,7 +17,6 @@ import time
 
 import pytest
 
-from pipelines.aws.deploy import roll_back
 from pipelines.churn.bundles import build_bundles
 from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX
 from pipelines.local.sagemaker.api import SageMakerClient
@@ -179,13 +178,27 @@ def test_a_release_stops_at_a_failing_staging_and_replaces_prod_under_load(home)
     assert [t for t in old if t > first_new], "no request answered by blue during the canary"
     assert max(old) < first_new + 4.5
 
-    # (e)'s rollback, as the flow does it when prod fails its test: back to the config prod
-    # served before, all at once.
+    # (e) A version that passes staging but not prod's own objective (a budget prod cannot
+    # meet) goes through the canary and is rolled back to what prod served before.
+    rolled = churn_cli(home, "release", "--model-version", "1", *FAST, "--prod-p99-ms", "0.001")
+    assert rolled.returncode == 1
+    lines = rolled.stdout.splitlines()
+    assert lines[1].startswith("stage test churn-staging: 40 requests, 0 errors")
+    assert "stage test churn-prod" in lines[4] and "failed (p99 over the budget)" in lines[4]
+    assert (
+        lines[5]
+        == "prod: rolled back: churn-prod serves config %s again" % (after["EndpointConfigName"])
+    )
+    assert rolled.stderr.strip() == (
+        "churn release: error: version 1 of churn-seed failed on churn-prod and was rolled back"
+    )
+    back = prod_config(home)
+    assert (back["EndpointConfigName"], back["EndpointStatus"]) == (
+        after["EndpointConfigName"],
+        "InService",
+    )
     with churn_workspace(home) as ws:
-        sm = SageMakerClient(ws.sagemaker)
-        back = roll_back(sm, "churn-prod", before, {"Delay": 0.2, "MaxAttempts": 300})
-        assert (back["EndpointConfigName"], back["EndpointStatus"]) == (before, "InService")
         answer = RuntimeClient(ws.sagemaker).invoke_endpoint(
             EndpointName="churn-prod", Body=ROW.encode(), ContentType="text/csv"
         )
-        assert answer["Body"].read().decode().strip().count(",") == 1  # version 1's answer
+        assert answer["Body"].read().decode().strip().count(",") == 2  # version 2's answer
