@@ -12,7 +12,8 @@
     project template, a Service Catalog portfolio and product, infra/catalog.py) and
     studio_role_arn (ARN[,ARN]: who sees it in Studio); sagemaker_project_name and
     sagemaker_project_id (a project's build gives them: they tag every resource);
-    permissions_boundary (a managed policy's name or ARN: the boundary of every role)
+    permissions_boundary (a managed policy's name or ARN: the boundary of every role);
+    staging_account, prod_account (a stage in an account of its own: infra/stage_roles.py)
 
 The stacks: <prefix>-storage, -mlops, -data, -monitoring, -config, -serving (the stages'
 roles), with a repository -ci and -release, with a release -staging and -prod, and
@@ -39,7 +40,14 @@ from infra.monitoring import MonitoringStack
 from infra.network import NetworkStack
 from infra.release import ReleaseStack
 from infra.roles import arn
-from infra.stage import STAGES, ServingRolesStack, StageStack, default_release, stage_name
+from infra.stage import STAGES, StageStack, default_release
+from infra.stage_roles import (
+    Models,
+    ReleaseAccess,
+    ServingRolesStack,
+    release_account_grants,
+    stage_name,
+)
 from infra.storage import StorageStack
 from infra.workflows import WorkflowStack
 from pipelines.churn.images import model_monitor_image
@@ -64,6 +72,12 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
         env=env,
         capture_days=int(context("capture_days") or 365),
     )
+    # Each stage in this account, or one of its own (-c staging_account=..., -c
+    # prod_account=...): infra/stage_roles.py.
+    accounts = {s.name: str(context("%s_account" % s.name) or account) for s in STAGES}
+    elsewhere = {stage: a for stage, a in accounts.items() if a != account}
+    if elsewhere:
+        release_account_grants(storage, prefix, elsewhere)
     schema = SchemaSource(context("schema") or "seed")
     # The schema's model package group (churn-<schema name> unless it names one), as `churn run`
     # and run-pipeline register into it; -c group=NAME keeps an existing group.
@@ -87,6 +101,7 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
         network=network,
         feature_group=feature_group,
         pipeline_name=pipeline_name,
+        reader_accounts=sorted(set(elsewhere.values())),
     )
     data = DataStack(
         app, "%s-data" % prefix, prefix=prefix, env=env, storage=storage, mlops=mlops,
@@ -139,45 +154,67 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
         feature_group=feature_group,
         network=network,
     )
-    serving = ServingRolesStack(
-        app,
-        "%s-serving" % prefix,
-        prefix=prefix,
-        env=env,
-        storage=storage,
-        stages=STAGES,
-        inference_image=xgboost_image(region),
-        monitor_image=model_monitor_image(region),
-    )
+    models = Models(prefix, account, region, group_name.lower())
+    inference_image, monitor_image = xgboost_image(region), model_monitor_image(region)
+    # Per account that has stages, its roles (and in a stage's own account its storage):
+    # {stage: (that account's storage, its roles stack)}.
+    homes: dict[str, tuple[StorageStack, ServingRolesStack]] = {}
+    here = [s.name for s in STAGES if s.name not in elsewhere]
+    if here:
+        serving = ServingRolesStack(
+            app, "%s-serving" % prefix, prefix=prefix, env=env, storage=storage, models=models,
+            stages=here, inference_image=inference_image, monitor_image=monitor_image,
+        )  # fmt: skip
+        homes.update({stage: (storage, serving) for stage in here})
+    for stage, there in sorted(elsewhere.items()):
+        stage_env = cdk.Environment(account=there, region=region)
+        own = StorageStack(
+            app, "%s-%s-storage" % (prefix, stage), prefix=prefix, env=stage_env,
+            capture_days=int(context("capture_days") or 365),
+        )  # fmt: skip
+        homes[stage] = (
+            own,
+            ServingRolesStack(
+                app, "%s-%s-serving" % (prefix, stage), prefix=prefix, env=stage_env,
+                storage=own, models=models, stages=[stage], release=ReleaseAccess(account),
+                alarm_email=context("alarm_email"), inference_image=inference_image,
+                monitor_image=monitor_image,
+            ),
+        )  # fmt: skip
     stacks: dict[str, cdk.Stack] = {
         "storage": storage,
         "mlops": mlops,
         "monitoring": monitoring,
         "config": config,
         "data": data,
-        "serving": serving,
     }
+    for stage, (own, roles) in homes.items():
+        stacks[roles.stack_name.replace(prefix + "-", "", 1)] = roles
+        if own is not storage:
+            stacks["%s-storage" % stage] = own
     if workflows:
         stacks["workflows"] = workflows
     if network:
         stacks["network"] = network
     release = default_release(context)
     if release:  # the release pipeline's build gives the version (infra/stage.py)
-        topic_arn = context("alarm_topic_arn") or arn("sns", region, account, "%s-alarms" % prefix)
-        for stage in STAGES:
-            stacks[stage.name] = StageStack(
+        for settings in STAGES:
+            own, roles = homes[settings.name]
+            given_topic = context("alarm_topic_arn") if settings.name not in elsewhere else None
+            stacks[settings.name] = StageStack(
                 app,
-                stage_name(prefix, stage.name),
+                stage_name(prefix, settings.name),
                 prefix=prefix,
-                env=env,
-                stage=stage,
+                env=cdk.Environment(account=accounts[settings.name], region=region),
+                stage=settings,
                 release=release,
-                storage=storage,
+                storage=own,
                 features=features,
-                monitor_image=model_monitor_image(region),
-                topic_arn=topic_arn,
+                monitor_image=monitor_image,
+                topic_arn=given_topic
+                or arn("sns", region, accounts[settings.name], "%s-alarms" % prefix),
             )
-            stacks[stage.name].node.add_dependency(serving)  # its roles, named by ARN
+            stacks[settings.name].node.add_dependency(roles)  # its roles, named by ARN
     repository = context("repository")
     if repository:  # the CI and release pipelines need to know where the code lives
         source = dict(
@@ -203,6 +240,8 @@ def build(app: cdk.App) -> dict[str, cdk.Stack]:
             storage=storage,
             group_name=group_name,
             stages=STAGES,
+            accounts=accounts,
+            models=models,
             schema=context("schema") or "seed",
             synth_context={
                 k: str(context(k))
@@ -256,6 +295,7 @@ SYNTH_CONTEXT = (
     "prefix", "region", "account", "group", "endpoint", "schema", "capture_days", "alarm_email",
     "alarm_topic_arn", "repository", "branch", "connection_arn", "stage", "vpc", "workflows",
     "sagemaker_project_name", "sagemaker_project_id", "permissions_boundary",
+    "staging_account", "prod_account",
 )  # fmt: skip
 
 

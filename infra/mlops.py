@@ -17,6 +17,7 @@ from constructs import Construct
 
 from infra.network import NetworkStack
 from infra.roles import arn, pipeline_execution_role, pipeline_role_name
+from infra.stage_roles import package_group_policy
 from infra.storage import StorageStack
 from pipelines.churn.pipeline import get_pipeline
 from pipelines.churn.schema_source import SchemaSource
@@ -36,10 +37,12 @@ class MlopsStack(cdk.Stack):
         pipeline_name: str = "ChurnPipeline",
         network: Optional[NetworkStack] = None,
         feature_group: Optional[str] = None,
+        reader_accounts: Sequence[str] = (),
         **kwargs: Any,
     ) -> None:
         """`storage`: the StorageStack (its bucket is addressed by name, its key by ARN);
-        `network`: the NetworkStack in VPC mode; `feature_group`: the name the jobs may write."""
+        `network`: the NetworkStack in VPC mode; `feature_group`: the name the jobs may write;
+        `reader_accounts`: the stage accounts that deploy its versions (infra/stage_roles.py)."""
         super().__init__(scope, id, **kwargs)
         self.group = sagemaker.CfnModelPackageGroup(
             self,
@@ -47,6 +50,13 @@ class MlopsStack(cdk.Stack):
             model_package_group_name=group_name,
             model_package_group_description="churn models that passed the AUC gate",
         )
+        if reader_accounts:
+            group = group_name.lower()
+            self.group.model_package_group_policy = package_group_policy(
+                arn("sagemaker", self.region, self.account, "model-package-group/%s" % group),
+                arn("sagemaker", self.region, self.account, "model-package/%s/*" % group),
+                reader_accounts,
+            )
         self.pipeline_role = pipeline_execution_role(
             self,
             "PipelineExecutionRole",

@@ -33,9 +33,17 @@ from constructs import Construct
 from infra.cfn import cfn_resource
 from infra.ci import source_action, source_statements
 from infra.roles import arn, hand_written_role, s3_arn, use_key
-from infra.stage import StageSettings, endpoint_role_name, monitoring_role_name, stage_name
+from infra.stage import StageSettings
+from infra.stage_roles import (
+    Models,
+    deploy_statements,
+    deployer_role_name,
+    release_action_role_name,
+    release_artifacts,
+    release_pipeline_role_name,
+    stage_name,
+)
 from infra.storage import StorageStack
-from pipelines.aws.deploy import schedule_name
 
 # The staging test's load and budget (pipelines/aws/stage_test.py).
 TEST_REQUESTS = 500
@@ -59,6 +67,8 @@ class ReleaseStack(cdk.Stack):
         storage: StorageStack,
         group_name: str,
         stages: Sequence[StageSettings],
+        accounts: dict[str, str],
+        models: Models,
         repository: str,
         synth_context: dict[str, str],
         schema: str = "seed",
@@ -66,9 +76,10 @@ class ReleaseStack(cdk.Stack):
         connection_arn: Optional[str] = None,
         **kwargs: Any,
     ) -> None:
-        """`synth_context`: the context the build synthesizes the app with (prefix, account,
-        region, schema, ...), to which it adds the release's; `schema`: the stage test's
-        rows."""
+        """`accounts`: {stage: the account it is deployed in} (this one's, or one of its own:
+        infra/stage_roles.py); `synth_context`: the context the build synthesizes the app with
+        (prefix, account, region, schema, ...), to which it adds the release's; `schema`: the
+        stage test's rows."""
         super().__init__(scope, id, **kwargs)
         region, account = self.region, self.account
         name = "%s-release" % prefix
@@ -76,8 +87,14 @@ class ReleaseStack(cdk.Stack):
         bucket = s3.Bucket.from_bucket_attributes(
             self, "Artifacts", bucket_name=storage.bucket_name, encryption_key=key
         )
-        # CodePipeline keeps its artifacts under the first 20 characters of its name.
-        artifacts = s3_arn(storage.bucket_name, "%s/*" % name[:20])
+        artifacts = s3_arn(storage.bucket_name, "%s/*" % release_artifacts(prefix))
+
+        def action_role(stage: str) -> Optional[str]:
+            """The release action role in the stage's own account, or None in this one."""
+            if accounts[stage] == account:
+                return None
+            return arn("iam", "", accounts[stage], "role/%s" % release_action_role_name(prefix))
+
         group = group_name.lower()  # SageMaker writes names lower-case in ARNs
         log_group = logs.LogGroup(
             self,
@@ -154,21 +171,34 @@ class ReleaseStack(cdk.Stack):
             },
         )
         staging = stage_name(prefix, stages[0].name)
+        staging_action = action_role(stages[0].name)
+        # The stage test invokes staging; in staging's own account, as its release action role.
+        invoke = (
+            iam.PolicyStatement(
+                sid="ActInStaging", actions=["sts:AssumeRole"], resources=[staging_action]
+            )
+            if staging_action
+            else iam.PolicyStatement(
+                sid="InvokeStaging",
+                actions=["sagemaker:InvokeEndpoint"],
+                resources=[arn("sagemaker", region, account, "endpoint/%s" % staging)],
+            )
+        )
         test_role = hand_written_role(
             self,
             "TestRole",
             "codebuild.amazonaws.com",
-            codebuild_statements()
-            + [
-                iam.PolicyStatement(
-                    sid="InvokeStaging",
-                    actions=["sagemaker:InvokeEndpoint"],
-                    resources=[arn("sagemaker", region, account, "endpoint/%s" % staging)],
-                )
-            ],
+            codebuild_statements() + [invoke],
             "tests %s's staging endpoint" % name,
             ROLE_SCOPE,
         )
+        test_command = (
+            "python -m pipelines.aws.stage_test --endpoint-name %s --region %s --schema %s "
+            "--requests %d --concurrency %d --p99-ms %d"
+            % (staging, region, schema, TEST_REQUESTS, TEST_CONCURRENCY, TEST_P99_MS)
+        )
+        if staging_action:
+            test_command += " --assume-role-arn %s" % staging_action
         test = self._project(
             "Test",
             "%s-test-staging" % name,
@@ -182,33 +212,12 @@ class ReleaseStack(cdk.Stack):
                         "runtime-versions": {"python": "3.11"},
                         "commands": ['python -m pip install --quiet "."'],
                     },
-                    "build": {
-                        "commands": [
-                            "python -m pipelines.aws.stage_test --endpoint-name %s "
-                            "--region %s --schema %s --requests %d --concurrency %d "
-                            "--p99-ms %d"
-                            % (
-                                staging,
-                                region,
-                                schema,
-                                TEST_REQUESTS,
-                                TEST_CONCURRENCY,
-                                TEST_P99_MS,
-                            )
-                        ]
-                    },
+                    "build": {"commands": [test_command]},
                 },
             },
         )
-        self.deploy_role = hand_written_role(
-            self,
-            "DeployRole",
-            "cloudformation.amazonaws.com",
-            deploy_statements(prefix, [s.name for s in stages], storage, group, region, account),
-            "deploys %s's stage stacks" % prefix,
-            ROLE_SCOPE,
-            role_name="%s-stage-deployer" % prefix,
-        )
+        here = [s.name for s in stages if accounts[s.name] == account]
+        elsewhere = [a for a in (action_role(s.name) for s in stages) if a]
         pipeline_statements = [
             iam.PolicyStatement(
                 sid="Artifacts", actions=["s3:GetObject", "s3:PutObject"], resources=[artifacts]
@@ -222,28 +231,47 @@ class ReleaseStack(cdk.Stack):
                     for p in ("%s-build" % name, "%s-test-staging" % name)
                 ],
             ),
-            iam.PolicyStatement(
-                sid="DeployTheStages",
-                actions=[
-                    "cloudformation:CreateStack",
-                    "cloudformation:UpdateStack",
-                    "cloudformation:DescribeStacks",
-                    "cloudformation:DescribeStackEvents",
-                ],
-                resources=[
-                    arn("cloudformation", region, account, "stack/%s/*" % n)
-                    for n in (stage_name(prefix, s.name) for s in stages)
-                ],
-            ),
-            iam.PolicyStatement(
-                sid="PassTheDeployRole",
-                actions=["iam:PassRole"],
-                resources=[self.deploy_role.role_arn],
-                conditions={
-                    "StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}
-                },
-            ),
         ] + source_statements(repository, connection_arn, region, account)
+        self.deploy_role: Optional[iam.Role] = None
+        if here:  # CloudFormation deploys this account's stages with the stage deployer
+            self.deploy_role = hand_written_role(
+                self,
+                "DeployRole",
+                "cloudformation.amazonaws.com",
+                deploy_statements(prefix, here, storage.key.key_arn, models, region, account),
+                "deploys %s's stage stacks" % prefix,
+                ROLE_SCOPE,
+                role_name=deployer_role_name(prefix),
+            )
+            pipeline_statements += [
+                iam.PolicyStatement(
+                    sid="DeployTheStages",
+                    actions=[
+                        "cloudformation:CreateStack",
+                        "cloudformation:UpdateStack",
+                        "cloudformation:DescribeStacks",
+                        "cloudformation:DescribeStackEvents",
+                    ],
+                    resources=[
+                        arn("cloudformation", region, account, "stack/%s/*" % n)
+                        for n in (stage_name(prefix, s) for s in here)
+                    ],
+                ),
+                iam.PolicyStatement(
+                    sid="PassTheDeployRole",
+                    actions=["iam:PassRole"],
+                    resources=[self.deploy_role.role_arn],
+                    conditions={
+                        "StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}
+                    },
+                ),
+            ]
+        if elsewhere:  # the stages in accounts of their own, through their action roles
+            pipeline_statements.append(
+                iam.PolicyStatement(
+                    sid="ActInTheStageAccounts", actions=["sts:AssumeRole"], resources=elsewhere
+                )
+            )
         pipeline_role_itself = hand_written_role(
             self,
             "PipelineRole",
@@ -251,6 +279,7 @@ class ReleaseStack(cdk.Stack):
             pipeline_statements,
             "runs %s" % name,
             ROLE_SCOPE,
+            role_name=release_pipeline_role_name(prefix),  # stage accounts trust it by name
         )
         pipeline_role = pipeline_role_itself.without_policy_updates()
         source_output = codepipeline.Artifact("Source")
@@ -258,13 +287,27 @@ class ReleaseStack(cdk.Stack):
 
         def deploy(stage: StageSettings) -> actions.CloudFormationCreateUpdateStackAction:
             stack = stage_name(prefix, stage.name)
+            acting = action_role(stage.name)
+            if acting is None:
+                assert self.deploy_role is not None
+                role, deployer = pipeline_role, self.deploy_role.without_policy_updates()
+            else:  # in the stage's account: its action role, its stage deployer
+                there, title = accounts[stage.name], stage.name.title()
+
+                def role_in_stage_account(id: str, name: str) -> iam.IRole:
+                    # Fn::Sub, as cfn-lint wants it in an action's configuration (E3703)
+                    sub = cdk.Fn.sub("arn:${AWS::Partition}:iam::%s:role/%s" % (there, name))
+                    return iam.Role.from_role_arn(self, id, sub, mutable=False)
+
+                role = role_in_stage_account(title + "Action", release_action_role_name(prefix))
+                deployer = role_in_stage_account(title + "Deployer", deployer_role_name(prefix))
             return actions.CloudFormationCreateUpdateStackAction(
                 action_name="Deploy",
                 stack_name=stack,
                 template_path=templates.at_path("%s.template.json" % stack),
                 admin_permissions=False,
-                deployment_role=self.deploy_role.without_policy_updates(),
-                role=pipeline_role,
+                deployment_role=deployer,
+                role=role,
             )
 
         stage_props = [
@@ -389,123 +432,3 @@ class ReleaseStack(cdk.Stack):
             role=role.without_policy_updates(),
             timeout=cdk.Duration.hours(1),
         )
-
-
-def deploy_statements(
-    prefix: str,
-    stages: Sequence[str],
-    storage: StorageStack,
-    group: str,
-    region: str,
-    account: str,
-) -> list[iam.PolicyStatement]:
-    """What CloudFormation may do when it deploys (and deletes) the stage stacks: the stages'
-    own SageMaker resources, their scaling and alarms, passing the stages' roles, and no more
-    (no IAM role created: ServingRolesStack holds those)."""
-
-    def sm(resource: str) -> list[str]:
-        return [arn("sagemaker", region, account, resource % stage_name(prefix, s)) for s in stages]
-
-    return [
-        iam.PolicyStatement(
-            sid="StageEndpoints",
-            actions=[
-                "sagemaker:CreateModel",
-                "sagemaker:DescribeModel",
-                "sagemaker:DeleteModel",
-                "sagemaker:CreateEndpointConfig",
-                "sagemaker:DescribeEndpointConfig",
-                "sagemaker:DeleteEndpointConfig",
-                "sagemaker:CreateEndpoint",
-                "sagemaker:DescribeEndpoint",
-                "sagemaker:UpdateEndpoint",
-                "sagemaker:DeleteEndpoint",
-                "sagemaker:CreateDataQualityJobDefinition",
-                "sagemaker:DescribeDataQualityJobDefinition",
-                "sagemaker:DeleteDataQualityJobDefinition",
-                "sagemaker:CreateMonitoringSchedule",
-                "sagemaker:DescribeMonitoringSchedule",
-                "sagemaker:UpdateMonitoringSchedule",
-                "sagemaker:DeleteMonitoringSchedule",
-                "sagemaker:AddTags",
-                "sagemaker:DeleteTags",
-                "sagemaker:ListTags",
-            ],
-            resources=sm("model/%s-*")
-            + sm("endpoint-config/%s-*")
-            + sm("endpoint/%s")
-            + sm("data-quality-job-definition/%s-*")
-            + [
-                arn("sagemaker", region, account, "monitoring-schedule/%s" % schedule_name(n))
-                for n in (stage_name(prefix, s) for s in stages)
-            ],
-        ),
-        iam.PolicyStatement(
-            sid="TheApprovedVersions",  # a model from a package, read when it is created
-            actions=["sagemaker:DescribeModelPackage"],
-            resources=[arn("sagemaker", region, account, "model-package/%s/*" % group)],
-        ),
-        iam.PolicyStatement(
-            sid="StageScaling",
-            actions=[
-                "application-autoscaling:RegisterScalableTarget",
-                "application-autoscaling:DeregisterScalableTarget",
-                "application-autoscaling:DescribeScalableTargets",
-                "application-autoscaling:PutScalingPolicy",
-                "application-autoscaling:DeleteScalingPolicy",
-                "application-autoscaling:DescribeScalingPolicies",
-            ],
-            resources=["*"],
-        ),
-        iam.PolicyStatement(
-            # Application Auto Scaling's role for SageMaker variants, made on first use.
-            sid="ScalingServiceLinkedRole",
-            actions=["iam:CreateServiceLinkedRole"],
-            resources=[
-                arn(
-                    "iam",
-                    "",
-                    account,
-                    "role/aws-service-role/sagemaker.application-autoscaling.amazonaws.com/"
-                    "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint",
-                )
-            ],
-            conditions={
-                "StringEquals": {
-                    "iam:AWSServiceName": "sagemaker.application-autoscaling.amazonaws.com"
-                }
-            },
-        ),
-        iam.PolicyStatement(
-            sid="StageAlarms",
-            actions=[
-                "cloudwatch:PutMetricAlarm",
-                "cloudwatch:DeleteAlarms",
-                "cloudwatch:DescribeAlarms",
-            ],
-            resources=[
-                arn("cloudwatch", region, account, "alarm:%s-*" % stage_name(prefix, s))
-                for s in stages
-            ],
-        ),
-        iam.PolicyStatement(
-            sid="PassTheStageRoles",
-            actions=["iam:PassRole"],
-            resources=[
-                arn("iam", "", account, "role/%s" % f(prefix, s))
-                for s in stages
-                for f in (endpoint_role_name, monitoring_role_name)
-            ],
-            conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-        ),
-        iam.PolicyStatement(
-            # Endpoint configs and monitoring jobs name the key: SageMaker takes a grant on it.
-            sid="GrantTheKeyToSageMaker",
-            actions=["kms:CreateGrant"],
-            resources=[storage.key.key_arn],
-            conditions={"Bool": {"kms:GrantIsForAWSResource": True}},
-        ),
-        iam.PolicyStatement(
-            sid="DescribeTheKey", actions=["kms:DescribeKey"], resources=[storage.key.key_arn]
-        ),
-    ]

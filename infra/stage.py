@@ -13,8 +13,9 @@ for an endpoint is a resource of one stack and `cdk destroy <prefix>-<stage>` re
 - the alarms, to the project's topic.
 
 The roles the endpoint and the monitoring jobs run as are per stage and per purpose, in
-ServingRolesStack (<prefix>-serving), which an administrator deploys: the release pipeline's
-CloudFormation role creates no role, it only passes these.
+ServingRolesStack (infra/stage_roles.py: <prefix>-serving, or <prefix>-<stage>-serving in a
+stage's own account), which an administrator deploys: the release pipeline's CloudFormation
+role creates no role, it only passes these.
 
 What the stacks deploy comes from the synthesis context (the release build writes it with
 `python -m pipelines.aws.release_context`): model_package_arn, baseline_constraints and
@@ -22,24 +23,29 @@ baseline_statistics. Without model_package_arn the app has no stage stack (nothi
 yet)."""
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Optional
 
 import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as autoscaling
 from aws_cdk import aws_cloudwatch_actions as actions
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.monitoring import EndpointAlarms
-from infra.roles import arn, ecr_repository_arn, hand_written_role, s3_arn
+from infra.roles import arn
+from infra.stage_roles import (
+    capture_prefix,
+    endpoint_role_name,
+    monitoring_prefix,
+    monitoring_role_name,
+    stage_name,
+)
 from infra.storage import StorageStack
 from pipelines.aws.deploy import CAPTURE_CSV_TYPES, CAPTURE_JSON_TYPES, HOURLY, schedule_name
 from pipelines.aws.scaling import DIMENSION, METRIC, VARIANT
-from pipelines.monitoring.report import NAMESPACE as DRIFT_NAMESPACE
 
 MONITORING_INSTANCE = "ml.m5.xlarge"
 
@@ -83,170 +89,6 @@ class Release(object):
         definition gets a new name, so CloudFormation replaces it (creates, then deletes)."""
         text = "%s %s" % (self.model_package_arn, stage)
         return hashlib.sha256(text.encode()).hexdigest()[:8]
-
-
-def stage_name(prefix: str, stage: str) -> str:
-    """The stage's endpoint and stack: <prefix>-<stage>."""
-    return "%s-%s" % (prefix, stage)
-
-
-def endpoint_role_name(prefix: str, stage: str) -> str:
-    return "%s-%s-endpoint" % (prefix, stage)
-
-
-def monitoring_role_name(prefix: str, stage: str) -> str:
-    return "%s-%s-monitoring" % (prefix, stage)
-
-
-def capture_prefix(prefix: str, stage: str) -> str:
-    return "%s/capture/%s" % (prefix, stage)
-
-
-def monitoring_prefix(prefix: str, stage: str) -> str:
-    return "%s/monitoring/%s" % (prefix, stage)
-
-
-class ServingRolesStack(cdk.Stack):
-    """Per stage, the role its endpoint runs as and the one its monitoring jobs run as."""
-
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        prefix: str,
-        storage: StorageStack,
-        stages: Sequence[StageSettings],
-        inference_image: str,
-        monitor_image: str,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(scope, id, **kwargs)
-        region, account = self.region, self.account
-        bucket, key = storage.bucket_name, storage.key.key_arn
-        self.roles: dict[str, iam.Role] = {}
-        for stage in stages:
-            name = stage_name(prefix, stage.name)
-            title = stage.name.title()
-
-            def logs(kind: str) -> iam.PolicyStatement:
-                return iam.PolicyStatement(
-                    sid="Logs",
-                    actions=[
-                        "logs:CreateLogGroup",
-                        "logs:CreateLogStream",
-                        "logs:PutLogEvents",
-                        "logs:DescribeLogStreams",
-                    ],
-                    resources=[arn("logs", region, account, "log-group:/aws/sagemaker/%s*" % kind)],
-                )
-
-            def pull(image: str) -> list[iam.PolicyStatement]:
-                return [
-                    iam.PolicyStatement(
-                        sid="PullTheImage",
-                        actions=[
-                            "ecr:BatchGetImage",
-                            "ecr:GetDownloadUrlForLayer",
-                            "ecr:BatchCheckLayerAvailability",
-                        ],
-                        resources=[ecr_repository_arn(image)],
-                    ),
-                    iam.PolicyStatement(
-                        sid="RegistryToken",
-                        actions=["ecr:GetAuthorizationToken"],
-                        resources=["*"],
-                    ),
-                ]
-
-            endpoint = [
-                iam.PolicyStatement(
-                    sid="ReadTheModel",  # the artifact and the serving code, never written
-                    actions=["s3:GetObject"],
-                    resources=[
-                        s3_arn(bucket, "%s/models/*" % prefix),
-                        s3_arn(bucket, "%s/code/*" % prefix),
-                    ],
-                ),
-                iam.PolicyStatement(
-                    sid="WriteCapture",
-                    actions=["s3:PutObject"],
-                    resources=[s3_arn(bucket, "%s/*" % capture_prefix(prefix, stage.name))],
-                ),
-                iam.PolicyStatement(
-                    sid="UseTheKey",
-                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                    resources=[key],
-                ),
-                logs("Endpoints/%s" % name),
-                iam.PolicyStatement(
-                    # Deployment guardrails: the rollout reads its rollback alarms' state.
-                    sid="RollbackAlarms",
-                    actions=["cloudwatch:DescribeAlarms"],
-                    resources=[arn("cloudwatch", region, account, "alarm:%s-*" % name)],
-                ),
-            ] + pull(inference_image)
-            self.roles["%s-endpoint" % stage.name] = hand_written_role(
-                self,
-                "%sEndpointRole" % title,
-                "sagemaker.amazonaws.com",
-                endpoint,
-                "the %s endpoint's model: reads the model and its code, writes capture" % name,
-                "scoped to the model artifacts and code bundles (<bucket>/%s/models/*, "
-                "/code/*), the stage's capture prefix and its endpoint's log groups" % prefix,
-                role_name=endpoint_role_name(prefix, stage.name),
-            )
-            monitoring = [
-                iam.PolicyStatement(
-                    sid="ReadCaptureAndBaselines",
-                    actions=["s3:GetObject"],
-                    resources=[
-                        s3_arn(bucket, "%s/*" % capture_prefix(prefix, stage.name)),
-                        s3_arn(bucket, "%s/*/baseline/*" % prefix),  # the pipeline's baselines
-                    ],
-                ),
-                iam.PolicyStatement(
-                    sid="ListCapture",
-                    actions=["s3:ListBucket"],
-                    resources=[s3_arn(bucket)],
-                    conditions={
-                        "StringLike": {"s3:prefix": ["%s/*" % capture_prefix(prefix, stage.name)]}
-                    },
-                ),
-                iam.PolicyStatement(
-                    sid="WriteReports",
-                    actions=["s3:PutObject"],
-                    resources=[s3_arn(bucket, "%s/*" % monitoring_prefix(prefix, stage.name))],
-                ),
-                iam.PolicyStatement(
-                    sid="UseTheKey",
-                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                    resources=[key],
-                ),
-                iam.PolicyStatement(
-                    sid="EncryptJobVolumes",
-                    actions=["kms:CreateGrant"],
-                    resources=[key],
-                    conditions={"Bool": {"kms:GrantIsForAWSResource": True}},
-                ),
-                iam.PolicyStatement(
-                    sid="DriftMetrics",
-                    actions=["cloudwatch:PutMetricData"],
-                    resources=["*"],
-                    conditions={"StringEquals": {"cloudwatch:namespace": [DRIFT_NAMESPACE]}},
-                ),
-                logs("ProcessingJobs"),
-            ] + pull(monitor_image)
-            self.roles["%s-monitoring" % stage.name] = hand_written_role(
-                self,
-                "%sMonitoringRole" % title,
-                "sagemaker.amazonaws.com",
-                monitoring,
-                "the %s endpoint's Model Monitor jobs" % name,
-                "scoped to the stage's capture and report prefixes, the pipeline's baselines "
-                "(<bucket>/%s/*/baseline/*) and the processing jobs' log groups" % prefix,
-                role_name=monitoring_role_name(prefix, stage.name),
-            )
 
 
 class StageStack(cdk.Stack):

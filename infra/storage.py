@@ -10,7 +10,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 # Prefixes under the artifact bucket, as the pipeline and the workflows write them.
-CAPTURE_PREFIX = "churn/capture/"
+CAPTURE_PREFIX = "%s/capture/"  # of the prefix
 
 
 class StorageStack(cdk.Stack):
@@ -70,7 +70,7 @@ class StorageStack(cdk.Stack):
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="capture-to-infrequent-access",
-                    prefix=CAPTURE_PREFIX,
+                    prefix=CAPTURE_PREFIX % prefix,
                     transitions=[
                         s3.Transition(
                             storage_class=s3.StorageClass.INFREQUENT_ACCESS,

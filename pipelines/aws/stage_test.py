@@ -199,6 +199,11 @@ def parser() -> argparse.ArgumentParser:
         "(default: AWS's)",
     )
     p.add_argument(
+        "--assume-role-arn",
+        help="act as this role (the release action role of a stage in an account of its own; "
+        "default: the session's credentials)",
+    )
+    p.add_argument(
         "--schema", default="seed", help="the model's schema: a name or file (default: seed)"
     )
     p.add_argument("--requests", type=_positive(int), default=REQUESTS, help="default: %(default)s")
@@ -214,6 +219,20 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def assumed(session: Any, role_arn: str, endpoint_url: Optional[str] = None) -> Any:
+    """A boto3 session acting as `role_arn` (STS AssumeRole, one hour)."""
+    import boto3
+
+    sts = session.client("sts", endpoint_url=endpoint_url)
+    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName="stage-test")["Credentials"]
+    return boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=session.region_name,
+    )
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -225,9 +244,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         with aws_errors("endpoint %s: " % args.endpoint_name):
             import boto3
 
-            runtime = boto3.session.Session(region_name=args.region).client(
-                "sagemaker-runtime", endpoint_url=args.endpoint_url
-            )
+            session = boto3.session.Session(region_name=args.region)
+            if args.assume_role_arn:  # the endpoint is in another account (a stage's own)
+                session = assumed(session, args.assume_role_arn, args.endpoint_url)
+            runtime = session.client("sagemaker-runtime", endpoint_url=args.endpoint_url)
             report = stage_test(
                 runtime, args.endpoint_name, rows, args.requests, args.concurrency, args.p99_ms
             )

@@ -109,3 +109,23 @@ def test_the_command_as_the_codepipeline_runs_it(served, capsys):
     assert err.startswith("stage test churn: error: schema bigml: feature State") and (
         err.count("\n") == 1
     )
+
+
+def test_a_stage_in_another_account_is_tested_as_its_release_action_role(aws_env):
+    """The release pipeline's TestStaging runs in the release account; a staging endpoint in
+    an account of its own is invoked as that account's release action role (STS AssumeRole,
+    against the moto server)."""
+    import boto3
+
+    from pipelines.aws.stage_test import assumed
+
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    role = "arn:aws:iam::222222222222:role/churn-release-action"
+    acting = assumed(session, role, aws_env["AWS_ENDPOINT_URL"])
+    credentials = acting.get_credentials()
+    assert credentials.access_key != "testing" and credentials.token
+    assert acting.region_name == "us-east-1"
+    who = acting.client("sts", endpoint_url=aws_env["AWS_ENDPOINT_URL"]).get_caller_identity()
+    assert who["Arn"].startswith("arn:aws:sts::222222222222:assumed-role/churn-release-action/")

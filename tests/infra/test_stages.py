@@ -473,3 +473,133 @@ def test_the_readme_counts_the_alarms_the_templates_have(staged):
     alarms = sum(len(x.find_resources("AWS::CloudWatch::Alarm")) for x in t.values())
     composite = sum(len(x.find_resources("AWS::CloudWatch::CompositeAlarm")) for x in t.values())
     assert (int(said), composite) == (alarms, 2)
+
+
+STAGING_ACCOUNT, PROD_ACCOUNT = "111111111111", "222222222222"
+
+
+@pytest.fixture(scope="module")
+def accounts(tmp_path_factory):
+    """Staging and prod each in an account of their own, as AWS's enterprise samples do."""
+    return synthesize(
+        tmp_path_factory.mktemp("cdk.accounts"),
+        repository="example/churn",
+        connection_arn=CONNECTION,
+        staging_account=STAGING_ACCOUNT,
+        prod_account=PROD_ACCOUNT,
+        **RELEASE,
+    )
+
+
+@pytest.mark.parametrize("stage, there", [("staging", STAGING_ACCOUNT), ("prod", PROD_ACCOUNT)])
+def test_a_stage_of_its_own_account_has_its_storage_roles_deployer_action_role_and_topic(
+    accounts, stage, there
+):
+    out, t = accounts
+    assert "serving" not in t  # no stage left in the release account
+    serving = t["%s-serving" % stage]
+    _, endpoint = role_statements(serving, "churn-%s-endpoint" % stage)
+    # the models stay in the release account: read there, decrypted with its key by alias
+    assert as_list(endpoint["ReadTheModel"]["Resource"]) == [
+        "arn:aws:s3:::churn-artifacts-%s-%s/churn/%s" % (ACCOUNT, REGION, k)
+        for k in ("models/*", "code/*")
+    ]
+    assert endpoint["ReadTheModelKey"]["Resource"] == "arn:aws:kms:%s:%s:key/*" % (REGION, ACCOUNT)
+    assert endpoint["ReadTheModelKey"]["Condition"] == {
+        "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/churn"}
+    }
+    # the capture goes to the stage account's own bucket
+    assert as_list(endpoint["WriteCapture"]["Resource"]) == [
+        "arn:aws:s3:::churn-artifacts-%s-%s/churn/capture/%s/*" % (there, REGION, stage)
+    ]
+    role, action = role_statements(serving, "churn-release-action")
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "AWS": "arn:aws:iam::%s:role/churn-release-pipeline" % ACCOUNT
+    }
+    assert as_list(action["DeployTheStages"]["Resource"]) == [
+        "arn:aws:cloudformation:%s:%s:stack/churn-%s/*" % (REGION, there, stage)
+    ]
+    assert as_list(action["StageTest"]["Resource"]) == [
+        "arn:aws:sagemaker:%s:%s:endpoint/churn-%s" % (REGION, there, stage)
+    ]
+    role, deployer = role_statements(serving, "churn-stage-deployer")
+    assert deployer["TheApprovedVersions"]["Resource"] == (
+        "arn:aws:sagemaker:%s:%s:model-package/churn-seed/*" % (REGION, ACCOUNT)
+    )
+    assert serving.find_resources("AWS::SNS::Topic")
+    (config,) = resources(t[stage], "AWS::SageMaker::EndpointConfig")
+    assert config["DataCaptureConfig"]["DestinationS3Uri"] == (
+        "s3://churn-artifacts-%s-%s/churn/capture/%s" % (there, REGION, stage)
+    )
+    alarms = resources(t[stage], "AWS::CloudWatch::Alarm")
+    assert {a["AlarmActions"][0] for a in alarms} == {
+        "arn:aws:sns:%s:%s:churn-alarms" % (REGION, there)
+    }
+    assert t["%s-storage" % stage].find_resources("AWS::KMS::Key")
+
+
+def test_the_release_account_lets_the_stage_accounts_read_models_and_deploy_versions(accounts):
+    _, t = accounts
+    statements = {s.get("Sid"): s for p in resources(t["storage"], "AWS::S3::BucketPolicy")
+                  for s in p["PolicyDocument"]["Statement"]}  # fmt: skip
+    reads = statements["StageProdReads"]
+    assert reads["Principal"] == {"AWS": "arn:aws:iam::%s:root" % PROD_ACCOUNT}
+    assert reads["Action"] == "s3:GetObject"
+    assert reads["Condition"]["ArnLike"]["aws:PrincipalArn"] == [
+        "arn:aws:iam::%s:role/%s" % (PROD_ACCOUNT, name)
+        for name in ("churn-prod-endpoint", "churn-prod-monitoring", "churn-release-action")
+    ]
+    (key,) = resources(t["storage"], "AWS::KMS::Key")
+    decrypts = {s.get("Sid"): s for s in key["KeyPolicy"]["Statement"]}["StageProdDecrypts"]
+    assert sorted(decrypts["Action"]) == ["kms:Decrypt", "kms:DescribeKey"]
+    (group,) = resources(t["mlops"], "AWS::SageMaker::ModelPackageGroup")
+    (allowed,) = group["ModelPackageGroupPolicy"]["Statement"]
+    assert allowed["Principal"] == {
+        "AWS": ["arn:aws:iam::%s:root" % a for a in (STAGING_ACCOUNT, PROD_ACCOUNT)]
+    }
+
+
+def test_the_release_pipeline_acts_in_the_stage_accounts_through_their_roles(accounts):
+    _, t = accounts
+    release = t["release"]
+    (pipeline,) = resources(release, "AWS::CodePipeline::Pipeline")
+    deploys = {
+        s["Name"]: s["Actions"][0] for s in pipeline["Stages"] if s["Name"].startswith("Deploy")
+    }
+    for stage, there in (("staging", STAGING_ACCOUNT), ("prod", PROD_ACCOUNT)):
+        action = deploys["Deploy%s" % stage.title()]
+        assert action["RoleArn"] == {
+            "Fn::Sub": "arn:${AWS::Partition}:iam::%s:role/churn-release-action" % there
+        }
+        assert action["Configuration"]["RoleArn"] == {
+            "Fn::Sub": "arn:${AWS::Partition}:iam::%s:role/churn-stage-deployer" % there
+        }
+    _, pipeline_role = role_statements(release, "churn-release-pipeline")
+    assert sorted(as_list(pipeline_role["ActInTheStageAccounts"]["Resource"])) == [
+        "arn:aws:iam::%s:role/churn-release-action" % a for a in (STAGING_ACCOUNT, PROD_ACCOUNT)
+    ]
+    assert not release.find_resources(
+        "AWS::IAM::Role", {"Properties": {"RoleName": "churn-stage-deployer"}}
+    )
+    (command,) = buildspec(release, "churn-release-test-staging")["phases"]["build"]["commands"]
+    argv = shlex.split(command)
+    assert argv[argv.index("--assume-role-arn") + 1] == (
+        "arn:aws:iam::%s:role/churn-release-action" % STAGING_ACCOUNT
+    )
+
+
+def test_the_accounts_templates_pass_cdk_nag_and_cfn_lint(accounts):
+    out, _ = accounts
+    report = json.loads((out / "validation-report.json").read_text())
+    (nag,) = [p for p in report["pluginReports"] if p["pluginName"] == "AwsSolutions"]
+    assert nag["conclusion"] == "success" and nag["violations"] == []
+    templates = sorted(str(p) for p in out.glob("*.template.json"))
+    assert len(templates) == 13
+    for path in templates:  # every ARN in the stack's partition, the given ones aside
+        with open(path) as f:
+            text = f.read().replace(PACKAGE, "<given>").replace(CONNECTION, "<given>")
+        assert "arn:aws:" not in text, (path, re.findall(r"arn:aws:[^\"]{0,60}", text))
+    cfn_lint = os.path.join(os.path.dirname(sys.executable), "cfn-lint")
+    proc = subprocess.run([cfn_lint, "--regions", REGION, "--", *templates],
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
