@@ -16,6 +16,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
@@ -54,46 +55,7 @@ class MonitoringStack(cdk.Stack):
             # An existing topic: its owner's policy must let CloudWatch publish to it.
             self.topic = sns.Topic.from_topic_arn(self, "Alarms", alarm_topic_arn)
         else:
-            topic = sns.Topic(
-                self,
-                "Alarms",
-                topic_name="%s-alarms" % prefix,
-                master_key=storage.key,
-                enforce_ssl=True,
-            )
-            # The topic policy has the TLS-only Deny; CloudWatch's alarms and EventBridge's
-            # rules of this account (and these names) may publish, as AWS recommends.
-            topic.add_to_resource_policy(
-                self.publish_statement(
-                    "CloudWatchAlarmsPublish",
-                    "cloudwatch.amazonaws.com",
-                    topic,
-                    "arn:%s:cloudwatch:%s:%s:alarm:%s-*"
-                    % (self.partition, self.region, self.account, prefix),
-                )
-            )
-            topic.add_to_resource_policy(
-                self.publish_statement(
-                    "EventBridgeRulesPublish",
-                    "events.amazonaws.com",
-                    topic,
-                    "arn:%s:events:%s:%s:rule/%s-*"
-                    % (self.partition, self.region, self.account, prefix),
-                )
-            )
-            # Both publish to the encrypted topic: they may use the key for that, only.
-            storage.key.add_to_resource_policy(
-                iam.PolicyStatement(
-                    sid="CloudWatchAlarmsToTheTopic",
-                    principals=[
-                        iam.ServicePrincipal("cloudwatch.amazonaws.com"),
-                        iam.ServicePrincipal("events.amazonaws.com"),
-                    ],
-                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                    resources=["*"],  # in a key policy, "*" is the key itself
-                    conditions={"StringEquals": {"aws:SourceAccount": self.account}},
-                )
-            )
+            topic = alarm_topic(self, prefix, storage.key)
             self.topic = topic
         if alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
@@ -166,20 +128,46 @@ class MonitoringStack(cdk.Stack):
             ],
         )
 
-    def publish_statement(
-        self, sid: str, service: str, topic: sns.ITopic, source_arn: str
-    ) -> iam.PolicyStatement:
-        """`service` may publish to `topic` for this account's resources named `source_arn`."""
-        return iam.PolicyStatement(
-            sid=sid,
-            principals=[iam.ServicePrincipal(service)],
-            actions=["sns:Publish"],
-            resources=[topic.topic_arn],
-            conditions={
-                "StringEquals": {"aws:SourceAccount": self.account},
-                "ArnLike": {"aws:SourceArn": source_arn},
-            },
+
+def alarm_topic(stack: cdk.Stack, prefix: str, key: kms.IKey) -> sns.Topic:
+    """The topic <prefix>-alarms, encrypted with `key`. Its policy has the TLS-only Deny;
+    CloudWatch's alarms and EventBridge's rules of this account (and these names) may publish,
+    as AWS recommends, and use the key for that only."""
+    topic = sns.Topic(
+        stack, "Alarms", topic_name="%s-alarms" % prefix, master_key=key, enforce_ssl=True
+    )
+    for sid, service, source in (
+        ("CloudWatchAlarmsPublish", "cloudwatch", "alarm:%s-*" % prefix),
+        ("EventBridgeRulesPublish", "events", "rule/%s-*" % prefix),
+    ):
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=sid,
+                principals=[iam.ServicePrincipal("%s.amazonaws.com" % service)],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": "arn:%s:%s:%s:%s:%s"
+                        % (stack.partition, service, stack.region, stack.account, source)
+                    },
+                },
+            )
         )
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="CloudWatchAlarmsToTheTopic",
+            principals=[
+                iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+                iam.ServicePrincipal("events.amazonaws.com"),
+            ],
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            resources=["*"],  # in a key policy, "*" is the key itself
+            conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+        )
+    )
+    return topic
 
 
 def endpoint_metric(endpoint_name: str, name: str, statistic: str) -> cloudwatch.Metric:

@@ -36,6 +36,7 @@ from infra.roles import arn, hand_written_role, s3_arn, use_key
 from infra.stage import StageSettings
 from infra.stage_roles import (
     Models,
+    deploy_stages_statement,
     deploy_statements,
     deployer_role_name,
     release_action_role_name,
@@ -244,19 +245,7 @@ class ReleaseStack(cdk.Stack):
                 role_name=deployer_role_name(prefix),
             )
             pipeline_statements += [
-                iam.PolicyStatement(
-                    sid="DeployTheStages",
-                    actions=[
-                        "cloudformation:CreateStack",
-                        "cloudformation:UpdateStack",
-                        "cloudformation:DescribeStacks",
-                        "cloudformation:DescribeStackEvents",
-                    ],
-                    resources=[
-                        arn("cloudformation", region, account, "stack/%s/*" % n)
-                        for n in (stage_name(prefix, s) for s in here)
-                    ],
-                ),
+                deploy_stages_statement(prefix, here, region, account),
                 iam.PolicyStatement(
                     sid="PassTheDeployRole",
                     actions=["iam:PassRole"],

@@ -22,10 +22,10 @@ from typing import Any, Optional
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from infra.monitoring import alarm_topic
 from infra.roles import acknowledge_wildcards, arn, ecr_repository_arn, hand_written_role, s3_arn
 from infra.storage import StorageStack
 from pipelines.aws.deploy import schedule_name
@@ -285,19 +285,7 @@ class ServingRolesStack(cdk.Stack):
             % prefix,
         )
         statements = [
-            iam.PolicyStatement(
-                sid="DeployTheStages",
-                actions=[
-                    "cloudformation:CreateStack",
-                    "cloudformation:UpdateStack",
-                    "cloudformation:DescribeStacks",
-                    "cloudformation:DescribeStackEvents",
-                ],
-                resources=[
-                    arn("cloudformation", region, account, "stack/%s/*" % stage_name(prefix, s))
-                    for s in stages
-                ],
-            ),
+            deploy_stages_statement(prefix, stages, region, account),
             iam.PolicyStatement(
                 sid="PassTheDeployer",
                 actions=["iam:PassRole"],
@@ -326,38 +314,28 @@ class ServingRolesStack(cdk.Stack):
         acknowledge_wildcards(action, [r for s in statements for r in s.resources], ROLE_SCOPE)
         # The stage's alarms notify through a topic of this account, named as the release
         # account's (alarms publish to topics of their own account).
-        topic = sns.Topic(
-            self,
-            "Alarms",
-            topic_name="%s-alarms" % prefix,
-            master_key=storage.key,
-            enforce_ssl=True,
-        )
-        topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchAlarmsPublish",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[topic.topic_arn],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": account},
-                    "ArnLike": {
-                        "aws:SourceArn": arn("cloudwatch", region, account, "alarm:%s-*" % prefix)
-                    },
-                },
-            )
-        )
-        storage.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="CloudWatchAlarmsToTheTopic",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=["*"],  # in a key policy, "*" is the key itself
-                conditions={"StringEquals": {"aws:SourceAccount": account}},
-            )
-        )
+        topic = alarm_topic(self, prefix, storage.key)
         if alarm_email:
             topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+
+
+def deploy_stages_statement(
+    prefix: str, stages: Sequence[str], region: str, account: str
+) -> iam.PolicyStatement:
+    """What CodePipeline's CloudFormation action does with the stages' stacks of `account`."""
+    return iam.PolicyStatement(
+        sid="DeployTheStages",
+        actions=[
+            "cloudformation:CreateStack",
+            "cloudformation:UpdateStack",
+            "cloudformation:DescribeStacks",
+            "cloudformation:DescribeStackEvents",
+        ],
+        resources=[
+            arn("cloudformation", region, account, "stack/%s/*" % stage_name(prefix, s))
+            for s in stages
+        ],
+    )
 
 
 def deploy_statements(
