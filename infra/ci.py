@@ -64,25 +64,8 @@ class CiStack(cdk.Stack):
         bucket_arn = s3_arn(storage.bucket_name)
         # CodePipeline keeps its artifacts under the first 20 characters of its name.
         artifacts = "%s/%s/*" % (bucket_arn, name[:20])
-        log_group = logs.LogGroup(
-            self,
-            "BuildLogs",
-            log_group_name="/aws/codebuild/%s" % name,
-            retention=logs.RetentionDays.ONE_YEAR,
-            encryption_key=key,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
-        build_statements = [
-            iam.PolicyStatement(
-                sid="BuildLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[log_group.log_group_arn],
-            ),
-            iam.PolicyStatement(
-                sid="SourceArtifact",
-                actions=["s3:GetObject", "s3:PutObject"],
-                resources=[artifacts],
-            ),
+        log_group = build_logs(self, name, key)
+        build_statements = build_basics(log_group, artifacts, storage.key.key_arn) + [
             iam.PolicyStatement(
                 sid="UploadCode",  # run-pipeline uploads the code bundles (HeadObject first)
                 actions=["s3:GetObject", "s3:PutObject"],
@@ -95,7 +78,6 @@ class CiStack(cdk.Stack):
                 resources=[bucket_arn],
                 conditions={"StringLike": {"s3:prefix": ["%s/code/*" % prefix]}},
             ),
-            use_key(storage.key.key_arn),
             iam.PolicyStatement(
                 sid="ReadConfig",
                 actions=["ssm:GetParametersByPath"],
@@ -295,3 +277,33 @@ def source_action(
         role=role,
         event_role=events_role.without_policy_updates(),
     )
+
+
+def build_logs(scope: cdk.Stack, project_name: str, key: kms.IKey) -> logs.LogGroup:
+    """The CodeBuild project's log group, encrypted with the key, kept a year (and kept)."""
+    return logs.LogGroup(
+        scope,
+        "BuildLogs",
+        log_group_name="/aws/codebuild/%s" % project_name,
+        retention=logs.RetentionDays.ONE_YEAR,
+        encryption_key=key,
+        removal_policy=cdk.RemovalPolicy.RETAIN,
+    )
+
+
+def build_basics(
+    log_group: logs.ILogGroup, artifacts: str, key_arn: str
+) -> list[iam.PolicyStatement]:
+    """What every CodeBuild action of a pipeline needs: its logs, the pipeline's artifacts
+    (`artifacts`, an object ARN pattern) and the key they are encrypted with."""
+    return [
+        iam.PolicyStatement(
+            sid="BuildLogs",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[log_group.log_group_arn],
+        ),
+        iam.PolicyStatement(
+            sid="Artifacts", actions=["s3:GetObject", "s3:PutObject"], resources=[artifacts]
+        ),
+        use_key(key_arn),
+    ]

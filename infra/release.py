@@ -31,7 +31,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.cfn import cfn_resource
-from infra.ci import source_action, source_statements
+from infra.ci import build_basics, build_logs, source_action, source_statements
 from infra.roles import arn, hand_written_role, s3_arn, use_key
 from infra.stage import StageSettings
 from infra.stage_roles import (
@@ -97,29 +97,10 @@ class ReleaseStack(cdk.Stack):
             return arn("iam", "", accounts[stage], "role/%s" % release_action_role_name(prefix))
 
         group = group_name.lower()  # SageMaker writes names lower-case in ARNs
-        log_group = logs.LogGroup(
-            self,
-            "BuildLogs",
-            log_group_name="/aws/codebuild/%s" % name,
-            retention=logs.RetentionDays.ONE_YEAR,
-            encryption_key=key,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
+        log_group = build_logs(self, name, key)
 
         def codebuild_statements() -> list[iam.PolicyStatement]:
-            return [
-                iam.PolicyStatement(
-                    sid="BuildLogs",
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[log_group.log_group_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="Artifacts",
-                    actions=["s3:GetObject", "s3:PutObject"],
-                    resources=[artifacts],
-                ),
-                use_key(storage.key.key_arn),
-            ]
+            return build_basics(log_group, artifacts, storage.key.key_arn)
 
         synth = " ".join("-c %s=%s" % kv for kv in sorted(synth_context.items()))
         build_role = hand_written_role(
