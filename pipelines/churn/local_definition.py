@@ -12,7 +12,7 @@ import json
 import os
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Optional
 
 from pipelines.churn.bundles import ROOT, CodeBundle, build_bundles
 from pipelines.churn.schema_source import SchemaSource
@@ -48,10 +48,14 @@ def memo_folder() -> Path:
 
 
 def local_definition(
-    source: SchemaSource, pipeline_name: str = "ChurnPipeline", **overrides: Any
+    source: SchemaSource,
+    pipeline_name: str = "ChurnPipeline",
+    before_build: Optional[Callable[[], Any]] = None,
+    **overrides: Any,
 ) -> tuple[dict[str, Any], dict[str, CodeBundle]]:
     """(definition dict, bundles) for a SchemaSource, from the memo when nothing it depends on
-    changed."""
+    changed. `before_build` is called when it must be built (seconds of the SDK's import):
+    what may overlap that, such as starting the job parent."""
     bundles = build_bundles(source.user_file)
     build_args = dict(overrides, pipeline_name=pipeline_name, **source.identity())
     memo = memo_folder() / (definition_key(build_args, bundles) + ".json")
@@ -65,6 +69,8 @@ def local_definition(
         except OSError:
             pass
         return definition, bundles
+    if before_build is not None:
+        before_build()
     from pipelines.churn.pipeline import get_pipeline  # imports the SDK: seconds
 
     pipeline = get_pipeline(

@@ -125,7 +125,7 @@ def print_result(result: "RunResult", data: Optional[str] = None) -> None:
     # finding the definition, staging code and data and starting the job parent.
     print(
         "%s: %s in %.1f s (%d of %d steps from cache); %.1f s in all with the definition, "
-        "staging and job parent"
+        "staging and %s"
         % (
             record["PipelineExecutionId"],
             result.status,
@@ -133,6 +133,7 @@ def print_result(result: "RunResult", data: Optional[str] = None) -> None:
             sum(1 for s in steps if s["CacheHit"]),
             len(steps),
             result.seconds,
+            "job parent" if result.job_parent else "no job parent",
         )
     )
     if result.metrics:

@@ -46,8 +46,10 @@ class RunResult(object):
         batch_output: Optional[Dict[str, Any]],
         seconds: float,
         data_checks: Optional[Dict[str, Any]] = None,
+        job_parent: bool = True,
     ) -> None:
         self.record = record
+        self.job_parent = job_parent  # whether the run started one (not when all was cached)
         self.metrics = metrics
         self.data_checks = data_checks  # EvaluateModel's verdict on the table (evaluate.py)
         self.model_package = model_package
@@ -96,6 +98,7 @@ class RunResult(object):
             "batch_output": self.batch_output,
             "seconds": self.seconds,
             "execution_seconds": round(self.execution_seconds, 2),
+            "job_parent": self.job_parent,
         }
 
 
@@ -129,7 +132,6 @@ class Runs(object):
         ws = self.ws
         started = time.time()
         source = schema if isinstance(schema, SchemaSource) else SchemaSource(schema)
-        ws.sagemaker.start_runner()  # it imports the libraries while the definition builds
         # The definition gets a fixed placeholder input and the file goes in as the
         # BatchInputUrl parameter: scoring another file reuses the memoised definition.
         options: Dict[str, Any] = {"batch_input": True} if batch_input else {}
@@ -184,7 +186,12 @@ class Runs(object):
         on_start: Optional[Callable[[str], Any]] = None,
     ) -> RunResult:
         ws = self.ws
-        definition, bundles = local_definition(source, pipeline_name=pipeline_name, **options)
+        # The job parent imports the libraries while a definition builds; with the definition
+        # memoised it starts at the first job that is not a cache hit (a rerun whose every
+        # step comes from the cache starts none).
+        definition, bundles = local_definition(
+            source, pipeline_name=pipeline_name, before_build=ws.sagemaker.start_runner, **options
+        )
         self.staging.stage_code(bundles)
         for name, flag in (("InputDataUrl", "--data"), ("BatchInputUrl", "--batch-input")):
             if name in parameters:  # it would be replaced by what the flag stages
@@ -204,6 +211,7 @@ class Runs(object):
             self._batch_output(execution),
             round(time.time() - started, 2),
             evaluation.get("data_checks"),
+            ws.sagemaker.runner_started,
         )
 
     def load(self, execution_id: str) -> Record:

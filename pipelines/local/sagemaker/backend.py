@@ -91,6 +91,11 @@ class SageMakerBackend(object):
         """The job runner, started on first use."""
         return self.start_runner()
 
+    @property
+    def runner_started(self) -> bool:
+        """Whether the job runner was started (a job ran, or a definition was built)."""
+        return self._runner is not None
+
     def start_runner(self) -> JobRunner:
         """Start the job runner now (its warm-up then overlaps whatever comes next)."""
         if self._runner is None:
