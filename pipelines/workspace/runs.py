@@ -186,9 +186,9 @@ class Runs(object):
         on_start: Optional[Callable[[str], Any]] = None,
     ) -> RunResult:
         ws = self.ws
-        # The job parent imports the libraries while a definition builds; with the definition
-        # memoised it starts at the first job that is not a cache hit (a rerun whose every
-        # step comes from the cache starts none).
+        # The job parent imports the libraries while a definition builds or new data is copied
+        # in; otherwise it starts at the first job that is not a cache hit (a rerun whose every
+        # job comes from the cache starts none).
         definition, bundles = local_definition(
             source, pipeline_name=pipeline_name, before_build=ws.sagemaker.start_runner, **options
         )
@@ -196,7 +196,9 @@ class Runs(object):
         for name, flag in (("InputDataUrl", "--data"), ("BatchInputUrl", "--batch-input")):
             if name in parameters:  # it would be replaced by what the flag stages
                 raise UserError("--param %s: give the file with %s instead" % (name, flag))
-        parameters["InputDataUrl"] = self.staging.stage_data(data)
+        parameters["InputDataUrl"] = self.staging.stage_data(
+            data, on_copy=ws.sagemaker.start_runner
+        )
         if batch_input:
             parameters["BatchInputUrl"] = self.staging.stage_data(batch_input, "batch/input")
         execution = Execution(ws.sagemaker, definition, pipeline_name, parameters, echo)

@@ -4,7 +4,7 @@ under content-hashed keys, generated seed data, the schema's feature group."""
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from pipelines.aws.code_upload import upload
 from pipelines.aws.featurestore import ensure_feature_group
@@ -39,14 +39,17 @@ class Staging(object):
             s3.create_bucket(Bucket=LOCAL_BUCKET)
         upload(bundles, s3, LOCAL_BUCKET, PREFIX)
 
-    def stage_data(self, data: str, folder: str = DATA_FOLDER) -> str:
+    def stage_data(
+        self, data: str, folder: str = DATA_FOLDER, on_copy: Optional[Callable[[], Any]] = None
+    ) -> str:
         """A local CSV goes into the store as exactly one object, keyed by a hash of its bytes
         (same data, same key, cache hits), and the run's input is that object alone: a file
         staged under another name never joins it. The copy is published atomically and checked
         against the source's size and hash, and an object already at the key is used only when
         it matches them too (a kill or a full disk during an older copy cannot leave a partial
         table that later runs train on). A folder of CSV files goes in as one prefix
-        (_stage_folder). An s3:// URI must already be in the local store."""
+        (_stage_folder). An s3:// URI must already be in the local store. `on_copy` is called
+        before a copy (new data: what may overlap it, such as starting the job parent)."""
         store = self.ws.store
         if data.startswith("s3://"):
             if not store.objects(data):
@@ -57,13 +60,15 @@ class Staging(object):
             return data
         source = Path(data)
         if source.is_dir():
-            return self._stage_folder(source.resolve(), folder)
+            return self._stage_folder(source.resolve(), folder, on_copy)
         size, digest = file_digest(source)
         uri = "s3://%s/%s/%s/%s/%s" % (LOCAL_BUCKET, PREFIX, folder, digest[:16], source.name)
-        self._stage_object(uri, source, (size, digest))
+        self._stage_object(uri, source, (size, digest), on_copy)
         return uri
 
-    def _stage_folder(self, source: Path, folder: str) -> str:
+    def _stage_folder(
+        self, source: Path, folder: str, on_copy: Optional[Callable[[], Any]] = None
+    ) -> str:
         """A folder of CSV parts (every *.csv under it, as csv_files and the jobs select them)
         under one prefix, keyed by a hash of their names and contents, each part staged as a
         single file is: the same parts give the same prefix, and a prefix whose parts a kill
@@ -80,7 +85,7 @@ class Staging(object):
         label = source.name or "data"  # the root folder has no name
         prefix = "s3://%s/%s/%s/%s/%s/" % (LOCAL_BUCKET, PREFIX, folder, key[:16], label)
         for name, path in sorted(parts.items()):
-            self._stage_object(prefix + name, path, digests[name])
+            self._stage_object(prefix + name, path, digests[name], on_copy)
         store = self.ws.store
         stray = sorted(set(store.objects(prefix)) - set(parts))
         if stray:
@@ -90,12 +95,20 @@ class Staging(object):
             )
         return prefix
 
-    def _stage_object(self, uri: str, source: Path, expected: Tuple[int, str]) -> None:
+    def _stage_object(
+        self,
+        uri: str,
+        source: Path,
+        expected: Tuple[int, str],
+        on_copy: Optional[Callable[[], Any]] = None,
+    ) -> None:
         """`source` at `uri`, published atomically and checked against its (size, sha256); an
         object already there is kept only when it matches them too."""
         store = self.ws.store
         if store.exists(uri) and file_digest(store.file(uri)) == expected:
             return
+        if on_copy is not None:
+            on_copy()
         store.put_file(uri, source)
         if file_digest(store.file(uri)) != expected:
             raise UserError(
