@@ -26,9 +26,8 @@ run: $(STAMP)
 	$(BIN)/churn run --rows $(ROWS)
 
 # pytest exits 5 when it collected no test: a broken suite, not a pass. The test files are
-# spread over one worker per core and one more (tests/conftest.py: most tests wait on child
-# processes, and the extra worker uses a core another's wait leaves idle); a file's tests stay
-# on one worker, so its module fixtures are built once.
+# spread over the cores (most tests wait on child processes importing libraries); a file's
+# tests stay on one worker, so its module fixtures are built once.
 test: $(STAMP) browser awscli
 	@$(BIN)/python -m pytest -n auto --dist loadfile; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc

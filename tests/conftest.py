@@ -164,24 +164,6 @@ def bank_model(tmp_path_factory):
     return write_model_inputs(BANK, "bank", tmp_path_factory.mktemp("bank-model"))
 
 
-# ----------------------------------------------------------------------------- workers
-
-
-def pytest_xdist_auto_num_workers(config):
-    """`-n auto` (make test): one worker more than the cores. Most tests wait on child processes
-    (a `churn run`'s jobs, a serving process, a canary's seconds), and with one worker per core
-    a core idles through each such wait; the extra worker fills it (on 2 cores the whole suite
-    took about 650 s instead of about 770 s). With -m (make test-fast, whose tests run in the
-    pytest process and wait on nothing) or PYTEST_XDIST_AUTO_NUM_WORKERS, xdist decides."""
-    if config.getoption("markexpr") or os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
-        return None
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return cores + 1
-
-
 # ----------------------------------------------------------------------------- the fast marker
 
 
