@@ -39,7 +39,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_servicecatalog as servicecatalog
 from constructs import Construct
 
-from infra.cfn import cfn_resource
+from infra.ci import hand_written_pipeline
 from infra.roles import PARTITION, acknowledge_wildcards, arn, s3_arn, use_key
 
 # The tags SageMaker projects look for on a project's resources.
@@ -288,19 +288,17 @@ class ProjectProduct(servicecatalog.ProductStack):
         immutable = pipeline_role.without_policy_updates()
         source_output = codepipeline.Artifact("Source")
         repository = p["Repository"]
-        self.pipeline = codepipeline.Pipeline(
+        self.pipeline = hand_written_pipeline(
             self,
-            "Pipeline",
-            pipeline_name=infra,
-            pipeline_type=codepipeline.PipelineType.V2,
+            infra,
             # By name: the pipeline takes a bucket named by tokens (the project's name) for
             # one in another environment.
-            artifact_bucket=s3.Bucket.from_bucket_attributes(
+            s3.Bucket.from_bucket_attributes(
                 self, "ArtifactStore", bucket_name=bucket_name, encryption_key=self.key
             ),
-            role=immutable,
-            restart_execution_on_update=False,
-            stages=[
+            pipeline_role,
+            immutable,
+            [
                 codepipeline.StageProps(
                     stage_name="Source",
                     actions=[
@@ -328,9 +326,6 @@ class ProjectProduct(servicecatalog.ProductStack):
                 ),
             ],
         )
-        # The role's DependsOn is implied by its RoleArn (cfn-lint W3005); its policy's is not.
-        policy = cfn_resource(pipeline_role.node.find_child("DefaultPolicy"))
-        cfn_resource(self.pipeline).add_override("DependsOn", [self.get_logical_id(policy)])
         # Every resource that takes tags: the app's tags with prefix = the project's name, and
         # the project's name and id, as SageMaker projects tag theirs. Above the app's own
         # tags (priority 100), which name the catalog's prefix.

@@ -7,6 +7,7 @@ Parameter Store.
 Both roles are written by hand and closed to CDK's grant helpers (`without_policy_updates`):
 those would add s3:GetObject*-style wildcard actions and grants on every artifact."""
 
+from collections.abc import Sequence
 from typing import Any, Optional
 
 import aws_cdk as cdk
@@ -177,15 +178,13 @@ class CiStack(cdk.Stack):
         source = source_action(
             self, name, repository, branch, connection_arn, source_output, pipeline_role
         )
-        self.pipeline = codepipeline.Pipeline(
+        self.pipeline = hand_written_pipeline(
             self,
-            "Pipeline",
-            pipeline_name=name,
-            pipeline_type=codepipeline.PipelineType.V2,
-            artifact_bucket=bucket,
-            role=pipeline_role,
-            restart_execution_on_update=False,
-            stages=[
+            name,
+            bucket,
+            pipeline_role_itself,
+            pipeline_role,
+            [
                 codepipeline.StageProps(stage_name="Source", actions=[source]),
                 codepipeline.StageProps(
                     stage_name="BuildAndRun",
@@ -200,9 +199,6 @@ class CiStack(cdk.Stack):
                 ),
             ],
         )
-        # The role's DependsOn is implied by its RoleArn (cfn-lint W3005); its policy's is not.
-        policy = cfn_resource(pipeline_role_itself.node.find_child("DefaultPolicy"))
-        cfn_resource(self.pipeline).add_override("DependsOn", [self.get_logical_id(policy)])
 
 
 def source_statements(
@@ -307,3 +303,30 @@ def build_basics(
         ),
         use_key(key_arn),
     ]
+
+
+def hand_written_pipeline(
+    scope: cdk.Stack,
+    name: str,
+    bucket: s3.IBucket,
+    role: iam.Role,
+    immutable_role: iam.IRole,
+    stages: Sequence[codepipeline.StageProps],
+) -> codepipeline.Pipeline:
+    """A V2 pipeline `name` run as `role` (hand-written; `immutable_role` its
+    without_policy_updates(), which the actions take too), its artifacts in `bucket`. It
+    depends on the role's policy: the role's DependsOn is implied by its RoleArn (cfn-lint
+    W3005), its policy's is not."""
+    pipeline = codepipeline.Pipeline(
+        scope,
+        "Pipeline",
+        pipeline_name=name,
+        pipeline_type=codepipeline.PipelineType.V2,
+        artifact_bucket=bucket,
+        role=immutable_role,
+        restart_execution_on_update=False,
+        stages=list(stages),
+    )
+    policy = cfn_resource(role.node.find_child("DefaultPolicy"))
+    cfn_resource(pipeline).add_override("DependsOn", [scope.get_logical_id(policy)])
+    return pipeline

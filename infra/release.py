@@ -30,8 +30,13 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra.cfn import cfn_resource
-from infra.ci import build_basics, build_logs, source_action, source_statements
+from infra.ci import (
+    build_basics,
+    build_logs,
+    hand_written_pipeline,
+    source_action,
+    source_statements,
+)
 from infra.roles import arn, hand_written_role, s3_arn, use_key
 from infra.stage import StageSettings
 from infra.stage_roles import (
@@ -331,18 +336,9 @@ class ReleaseStack(cdk.Stack):
                     stage_name="Deploy%s" % stage.name.title(), actions=[deploy(stage)]
                 ),
             ]
-        self.pipeline = codepipeline.Pipeline(
-            self,
-            "Pipeline",
-            pipeline_name=name,
-            pipeline_type=codepipeline.PipelineType.V2,
-            artifact_bucket=bucket,
-            role=pipeline_role,
-            restart_execution_on_update=False,
-            stages=stage_props,
+        self.pipeline = hand_written_pipeline(
+            self, name, bucket, pipeline_role_itself, pipeline_role, stage_props
         )
-        policy = cfn_resource(pipeline_role_itself.node.find_child("DefaultPolicy"))
-        cfn_resource(self.pipeline).add_override("DependsOn", [self.get_logical_id(policy)])
         # Approved in the registry -> a release, as the model-deploy template's rule does.
         approval_role = hand_written_role(
             self,
