@@ -109,6 +109,21 @@ def add_model_choice(parser: argparse.ArgumentParser, verb: str) -> None:
     add_group(parser)
 
 
+def add_version_choice(parser: argparse.ArgumentParser, verb: str) -> None:
+    """The options that say which registered version a command takes: by ARN, or by number in
+    the schema's group, GROUP/N or ARN (the newest Approved by default). `verb`: what the
+    command does with it ("deploy", "release")."""
+    parser.add_argument("--model-package-arn", help="the registered version to %s, by ARN" % verb)
+    parser.add_argument(
+        "--model-version",
+        help="N, GROUP/N or ARN (default: the newest Approved version of the schema's group)",
+    )
+    add_group(parser)
+    parser.add_argument(
+        "--allow-unapproved", action="store_true", help="%s a version that is not Approved" % verb
+    )
+
+
 def group_of(args: argparse.Namespace) -> Optional[str]:
     """The model package group a command's --group or --schema names (None: neither given)."""
     from pipelines.churn.schema_source import SchemaSource

@@ -13,7 +13,7 @@ from pipelines.aws.config import split_ids
 from pipelines.aws.errors import aws_errors
 from pipelines.churn.feature_group import LOCAL_ROLE
 from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX
-from pipelines.cli.common import add_group, add_home, group_of, percentage, positive_int
+from pipelines.cli.common import add_home, add_version_choice, group_of, percentage, positive_int
 from pipelines.cli.target import Target, add_target, resolve
 from pipelines.errors import UserError
 from pipelines.workspace import endpoint_name
@@ -203,12 +203,7 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
         "deploy",
         help="deploy a registered version behind an endpoint with data capture",
     )
-    p.add_argument("--model-package-arn", help="the registered version to deploy, by ARN")
-    p.add_argument(
-        "--model-version",
-        help="N, GROUP/N or ARN (default: the newest Approved version of the schema's group)",
-    )
-    add_group(p)
+    add_version_choice(p, "deploy")
     p.add_argument("--endpoint-name", required=True, help="the endpoint to create or update")
     p.add_argument(
         "--role-arn", help="execution role of the model (default: $SAGEMAKER_EXECUTION_ROLE_ARN)"
@@ -229,9 +224,6 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
         help="share of the requests captured; 0 turns capture off (default: %(default)s)",
     )
     p.add_argument("--capture-destination", help="s3://bucket/prefix for captured data")
-    p.add_argument(
-        "--allow-unapproved", action="store_true", help="deploy a version that is not Approved"
-    )
     p.add_argument(
         "--monitor",
         choices=("none", "hourly"),

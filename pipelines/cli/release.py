@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 from pipelines.aws.errors import aws_errors
 from pipelines.churn.feature_group import LOCAL_ROLE
 from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX
-from pipelines.cli.common import add_group, add_home, group_of, positive_float, positive_int
+from pipelines.cli.common import (
+    add_home,
+    add_version_choice,
+    group_of,
+    positive_float,
+    positive_int,
+)
 from pipelines.cli.target import LocalTarget, Target, add_target, resolve
 from pipelines.errors import UserError
 from pipelines.workspace import endpoint_name
@@ -194,15 +200,7 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
         "release",
         help="the staged release: staging, its test, approval, prod with a canary, its test",
     )
-    p.add_argument("--model-package-arn", help="the registered version to release, by ARN")
-    p.add_argument(
-        "--model-version",
-        help="N, GROUP/N or ARN (default: the newest Approved version of the schema's group)",
-    )
-    add_group(p)
-    p.add_argument(
-        "--allow-unapproved", action="store_true", help="release a version that is not Approved"
-    )
+    add_version_choice(p, "release")
     p.add_argument(
         "--prefix",
         default="churn",
