@@ -337,7 +337,12 @@ def test_a_local_run_needs_no_network(tmp_path):
         "1000",
         "--param",
         "AucThreshold=0.5",
-        env={"PYTHONPATH": str(guard), "XDG_CACHE_HOME": str(tmp_path / "cache")},
+        # A parent of the run's own too: the shared one's socket is in the test's namespace.
+        env={
+            "PYTHONPATH": str(guard),
+            "XDG_CACHE_HOME": str(tmp_path / "cache"),
+            "CHURN_JOB_PARENT": "",
+        },
         wrap=["unshare", "--net", "--"],
     )
     assert result["status"] == "Succeeded", proc.stderr[-3000:]
@@ -474,16 +479,14 @@ def alive(pid):
     return state != "Z"
 
 
-def test_a_killed_run_ends_failed_and_takes_its_jobs_with_it(tmp_path):
-    """A killed run stayed Executing forever and its warm parent outlived it by 30 s."""
-    import signal
+def start_run_and_wait_for_a_step(home, env):
+    """A `churn run` of 20k rows, once a step of it executes: (its process, its record)."""
     import time
 
-    home = tmp_path / "home"
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipelines.cli", "run", "--rows", "20000"],
         cwd=str(ROOT),
-        env=dict(os.environ, CHURN_HOME=str(home)),
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -497,17 +500,62 @@ def test_a_killed_run_ends_failed_and_takes_its_jobs_with_it(tmp_path):
                 break
         time.sleep(0.05)
     assert record is not None, "the run never started a step"
-    helpers = children_of(proc.pid)  # the warm parent (and through it the job)
-    assert helpers
+    return proc, record
+
+
+def kill_and_wait_for(proc, helpers):
+    """SIGKILL `proc`; the `helpers` still alive 10 s later."""
+    import signal
+    import time
+
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     deadline = time.time() + 10
     while time.time() < deadline and any(alive(pid) for pid in helpers):
         time.sleep(0.1)
-    assert not any(alive(pid) for pid in helpers), "the warm parent outlived the run"
+    return [pid for pid in helpers if alive(pid)]
 
+
+def test_a_killed_run_ends_failed_and_takes_its_jobs_with_it(tmp_path):
+    """A killed run stayed Executing forever and its warm parent outlived it by 30 s."""
+    home = tmp_path / "home"
+    env = dict(os.environ, CHURN_HOME=str(home))
+    env.pop("CHURN_JOB_PARENT", None)  # a parent of the run's own
+    proc, record = start_run_and_wait_for_a_step(home, env)
+    helpers = children_of(proc.pid)  # the warm parent (and through it the job)
+    assert helpers
+    assert not kill_and_wait_for(proc, helpers), "the warm parent outlived the run"
     listed = churn(home, "runs", "list")
     assert " Failed " in listed.stdout and "Executing" not in listed.stdout, listed.stdout
     shown = churn(home, "runs", "show", record["PipelineExecutionId"])
     assert "the process running this execution ended before it finished" in shown.stdout
     assert "Stopped" in shown.stdout
+
+
+def test_a_killed_run_takes_its_job_along_and_leaves_the_shared_parent_serving(tmp_path):
+    """With CHURN_JOB_PARENT the job is forked by a session of the shared parent, no child of
+    the run: the session must notice the run is gone, kill the job and end, while the shared
+    parent goes on serving the next run."""
+    import time
+
+    from pipelines.local.sagemaker.runners import SharedJobParent
+
+    shared = SharedJobParent(tmp_path / "shared.log")
+    try:
+        home = tmp_path / "home"
+        env = dict(os.environ, CHURN_HOME=str(home), **shared.environment)
+        proc, _ = start_run_and_wait_for_a_step(home, env)
+        assert not children_of(proc.pid)  # no parent of the run's own
+        deadline, hosts = time.time() + 30, []
+        while time.time() < deadline and not hosts:  # the step's hosts, once forked
+            sessions = children_of(shared.proc.pid)
+            hosts = [pid for session in sessions for pid in children_of(session)]
+        assert len(sessions) == 1 and hosts, (sessions, hosts)
+        assert not kill_and_wait_for(proc, sessions + hosts), "the job outlived the run"
+        assert shared.proc.poll() is None
+        again = churn(tmp_path / "again", "run", "--rows", "2000", env=shared.environment)
+        assert again.returncode == 0 and "Succeeded" in again.stdout, again.stderr
+        assert not (tmp_path / "again" / "warm-parent.log").read_text()  # it connected
+    finally:
+        shared.close()
+    assert shared.proc.poll() is not None and not os.path.exists(shared.path)

@@ -184,19 +184,48 @@ def training_step(count=1):
     }
 
 
-@pytest.fixture(scope="module", params=["warm", "cold"])
+@pytest.fixture(scope="module", params=["warm", "shared", "cold"])
 def runner(request, tmp_path_factory):
-    """Both job launchers must give a job the same contract: forked from the warm parent
-    (the default) and a fresh interpreter per job (CHURN_COLD_JOBS=1)."""
-    from pipelines.local.sagemaker.runners import ColdRunner, WarmRunner
+    """Every job launcher must give a job the same contract: forked from a warm parent of the
+    run's own (the default), from a session of a shared one (CHURN_JOB_PARENT), and a fresh
+    interpreter per job (CHURN_COLD_JOBS=1)."""
+    from pipelines.local.sagemaker.runners import ColdRunner, SharedJobParent, WarmRunner
 
-    launcher = (
-        WarmRunner(tmp_path_factory.mktemp("warm-parent") / "warm-parent.log")
-        if request.param == "warm"
-        else ColdRunner()
-    )
+    log = tmp_path_factory.mktemp("warm-parent") / "warm-parent.log"
+    shared = SharedJobParent(log.with_name("shared.log")) if request.param == "shared" else None
+    launcher = ColdRunner() if request.param == "cold" else WarmRunner(log, shared and shared.path)
     yield launcher
     launcher.close()
+    if shared:
+        assert not log.read_text(), "the runner did not use the shared parent"
+        shared.close()
+
+
+def test_the_shared_parents_socket_is_its_users_alone_and_a_stale_one_is_said(tmp_path, home):
+    """A session runs whatever a request names: nobody but the user may connect. A variable
+    naming a socket nothing answers at costs the run its speed, not its result, and says so."""
+    import stat
+
+    from pipelines.local.sagemaker.runners import SharedJobParent, WarmRunner
+
+    shared = SharedJobParent(tmp_path / "shared.log")
+    try:
+        assert stat.S_IMODE(os.stat(shared.path).st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(os.path.dirname(shared.path)).st_mode) == 0o700
+        stale = shared.path
+    finally:
+        shared.close()
+    log = tmp_path / "stale" / "warm-parent.log"
+    log.parent.mkdir()
+    launcher = WarmRunner(log, stale)
+    try:
+        assert launcher.proc is not None  # a parent of its own
+        record = run_definition(home, definition(processing_step()), "Stale", runner=launcher)
+        assert record["PipelineExecutionStatus"] == "Succeeded", record
+    finally:
+        launcher.close()
+    said = log.read_text()
+    assert "CHURN_JOB_PARENT=%s answers nothing" % stale in said, said
 
 
 @pytest.fixture

@@ -14,15 +14,20 @@ implementations.
     runner.close()
 
 ColdRunner starts each host as a fresh interpreter, as a container would. WarmRunner forks Python
-hosts from a parent that imported the heavy libraries once (warm_parent.py; docs/adr/0002).
+hosts from a parent that imported the heavy libraries once (warm_parent.py; docs/adr/0002): one
+of the run's own, or, when CHURN_JOB_PARENT names the socket of a SharedJobParent, a session of
+that one, which many runs share (a test session, a developer's shell).
 """
 
 from __future__ import annotations  # the job processes import this: no typing at run time
 
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,6 +42,8 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[3]  # the checkout: the warm parent imports pipelines
 
+# The socket of a shared warm parent (SharedJobParent) a run forks its jobs from, if it answers.
+SHARED_PARENT = "CHURN_JOB_PARENT"
 # Where the system refuses a private network, the multi-host job is refused unless this is "1".
 ALLOW_OPEN_PORTS = "CHURN_ALLOW_OPEN_PORTS"
 
@@ -115,16 +122,21 @@ class WarmRunner(JobRunner):
     """Hosts forked from a parent that has the heavy libraries imported already; anything but
     a Python entry point runs cold."""
 
-    def __init__(self, log: Union[str, Path]) -> None:
+    def __init__(self, log: Union[str, Path], shared: Optional[str] = None) -> None:
+        """A parent of this runner's own, or a session of the shared parent listening at
+        `shared` (SharedJobParent) when it answers there."""
         self.log = open(log, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pipelines.local.sagemaker.warm_parent"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            env=dict(os.environ, **base_env(CORES)),
-            cwd=str(ROOT),
-        )
+        self.proc: Optional[subprocess.Popen[bytes]] = None
+        self.connection: Optional[socket.socket] = None
+        if shared:
+            self.connection = connect_shared(shared, self.log)
+        if self.connection:
+            self.requests: IO[bytes] = self.connection.makefile("wb")
+            self.replies: IO[bytes] = self.connection.makefile("rb")
+        else:
+            self.proc = start_parent(["-m", "pipelines.local.sagemaker.warm_parent"], self.log)
+            assert self.proc.stdin and self.proc.stdout  # opened as pipes
+            self.requests, self.replies = self.proc.stdin, self.proc.stdout
         self.ready = False
         self.last_usage = {}
         self.waited = 0.0
@@ -158,8 +170,8 @@ class WarmRunner(JobRunner):
             ],
             "timeout": timeout,
         }
-        self._stdin.write((json.dumps(request) + "\n").encode())
-        self._stdin.flush()
+        self.requests.write((json.dumps(request) + "\n").encode())
+        self.requests.flush()
         reply = self._read()
         self.last_usage = reply.get("usage", {})
         self.last_stopped = set(reply.get("stopped", []))
@@ -168,34 +180,93 @@ class WarmRunner(JobRunner):
             raise timed_out(timeout or 0, logs[launches[0].host])
         return [(host, code, logs[host]) for host, code in reply["results"]]
 
-    @property
-    def _stdin(self) -> IO[bytes]:
-        assert self.proc.stdin is not None  # opened with stdin=PIPE
-        return self.proc.stdin
-
-    @property
-    def _stdout(self) -> IO[bytes]:
-        assert self.proc.stdout is not None  # opened with stdout=PIPE
-        return self.proc.stdout
-
     def _read(self) -> Any:
-        line = self._stdout.readline()
+        line = self.replies.readline()
         if not line:
             raise OSError("the warm job parent stopped; see %s" % self.log.name)
         return json.loads(line)
 
     def close(self) -> None:
-        if self.proc.poll() is None:
+        if self.proc and self.proc.poll() is None:
             if self.ready:
-                self._stdin.close()  # end of requests: the parent exits
+                self.requests.close()  # end of requests: the parent exits
                 self.proc.wait(timeout=30)
             else:
                 self.proc.kill()  # never used (every step came from the cache): no waiting
                 self.proc.wait()
-        if not self._stdin.closed:  # a runner never used still holds its request pipe
-            self._stdin.close()
-        self._stdout.close()
+        for stream in (self.requests, self.replies):
+            stream.close()  # a shared parent's session ends with its connection
+        if self.connection:
+            self.connection.close()
         self.log.close()
+
+
+def start_parent(arguments: list[str], log: IO[bytes]) -> subprocess.Popen[bytes]:
+    """The warm parent's process, importing from the start (warm_parent.py)."""
+    return subprocess.Popen(
+        [sys.executable] + arguments,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        env=dict(os.environ, **base_env(CORES)),
+        cwd=str(ROOT),
+    )
+
+
+def connect_shared(path: str, log: IO[bytes]) -> Optional[socket.socket]:
+    """A connection to the shared parent at `path`, or None (said in the log) when nothing
+    answers there: the run then starts a parent of its own, only slower."""
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        connection.connect(path)
+    except OSError as e:
+        connection.close()
+        log.write(
+            (
+                "%s=%s answers nothing (%s): a parent of this run's own\n"
+                % (SHARED_PARENT, path, e)
+            ).encode()
+        )
+        log.flush()
+        return None
+    return connection
+
+
+class SharedJobParent(object):
+    """One warm parent for many runs (warm_parent.py --serve): runs whose environment names
+    its socket in CHURN_JOB_PARENT fork their jobs from it and pay no imports. The socket lies
+    in a folder only this user can open; the parent ends with close() or this process."""
+
+    def __init__(self, log: Union[str, Path]) -> None:
+        self.folder = tempfile.mkdtemp(prefix="churn-job-parent-")
+        self.path = os.path.join(self.folder, "parent.sock")
+        self.log = open(log, "ab")
+        self.proc = start_parent(
+            ["-m", "pipelines.local.sagemaker.warm_parent", "--serve", self.path], self.log
+        )
+        assert self.proc.stdout  # opened as a pipe
+        if not self.proc.stdout.readline():
+            self.close()
+            raise OSError("the shared job parent did not start; see %s" % self.log.name)
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return {SHARED_PARENT: self.path}
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            assert self.proc.stdin  # opened as a pipe
+            self.proc.stdin.close()  # the parent's end of input: it exits
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream:
+                stream.close()
+        self.log.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def run_in_private_network(
@@ -232,9 +303,10 @@ def run_in_private_network(
 
 
 def make_runner(home: Union[str, Path]) -> JobRunner:
-    """Jobs fork from a warm parent unless CHURN_COLD_JOBS=1 asks for a fresh interpreter per
-    job (slower by the imports; useful to rule the warm parent out when debugging)."""
+    """Jobs fork from a warm parent (the shared one CHURN_JOB_PARENT names, else one of the
+    run's own) unless CHURN_COLD_JOBS=1 asks for a fresh interpreter per job (slower by the
+    imports; useful to rule the warm parent out when debugging)."""
     if os.environ.get("CHURN_COLD_JOBS") == "1":
         return ColdRunner()
     Path(home).mkdir(parents=True, exist_ok=True)
-    return WarmRunner(Path(home) / "warm-parent.log")
+    return WarmRunner(Path(home) / "warm-parent.log", os.environ.get(SHARED_PARENT))

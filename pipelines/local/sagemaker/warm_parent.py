@@ -12,20 +12,29 @@ Protocol (one JSON object per line): the engine sends {"launches": [{"host", "ar
 "usage": {host: {"max_rss_mb", "cpu_seconds"}}, "timed_out": bool, "stopped": [host sent SIGTERM
 through its stop file]}. End of input ends the
 parent.
+
+Shared (`python -m pipelines.local.sagemaker.warm_parent --serve SOCKET`): one parent for many
+runs, so each pays no imports. It imports once, listens on a Unix socket only its user may
+open, prints {"ready": true} and forks a session per connection; a session speaks the protocol
+above over its connection and ends with it. A session whose client hangs up while a job runs
+(a killed `churn run`) kills the job's hosts, as the unshared parent's death does. The server
+ends when its standard input closes or its starter dies.
 """
 
 from __future__ import annotations  # the warm parent imports nothing it does not need
 
 import json
 import os
+import select
 import signal
+import socket
 import sys
 import time
 import traceback
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
-    from typing import Any, NoReturn, Optional
+    from typing import IO, Any, Callable, NoReturn, Optional
 
 # Read by these libraries at import time, so set before the imports: OpenMP threads must not
 # spin-wait on a shared 2-core machine, and Great Expectations must not phone home.
@@ -121,7 +130,13 @@ def run_child(launch: dict[str, Any]) -> NoReturn:
         os._exit(code)
 
 
-def run_launches(launches: list[dict[str, Any]], timeout: Optional[float]) -> dict[str, Any]:
+def run_launches(
+    launches: list[dict[str, Any]],
+    timeout: Optional[float],
+    hung_up: Optional[Callable[[], bool]] = None,
+) -> dict[str, Any]:
+    """Fork every launch's host and wait for all. `hung_up` (a shared parent's session) says
+    whether the client went away: then the hosts are killed and the session ends."""
     pids = {}
     for launch in launches:
         pid = os.fork()
@@ -147,13 +162,18 @@ def run_launches(launches: list[dict[str, Any]], timeout: Optional[float]) -> di
                 "cpu_seconds": round(rusage.ru_utime + rusage.ru_stime, 3),
             }
             continue
-        if stops and time.time() - checked > 0.02:
+        if (stops or hung_up) and time.time() - checked > 0.02:
             checked = time.time()
             for other in [p for p in stops if pids[p] not in codes]:
                 if os.path.exists(stops[other]):
                     os.kill(other, signal.SIGTERM)
                     del stops[other]
                     signalled.append(pids[other])
+            if hung_up and hung_up():
+                for other, host in pids.items():
+                    if host not in codes:
+                        os.kill(other, signal.SIGKILL)
+                os._exit(1)  # the hosts die with this session (die_with_parent)
         if deadline and time.time() > deadline:
             timed_out = True
             for other, host in pids.items():
@@ -168,18 +188,80 @@ def run_launches(launches: list[dict[str, Any]], timeout: Optional[float]) -> di
     }
 
 
+def serve_requests(
+    requests: IO[str], replies: IO[str], hung_up: Optional[Callable[[], bool]] = None
+) -> None:
+    """Answer each request line with one reply line until the requests end."""
+    replies.write(json.dumps({"ready": True}) + "\n")
+    replies.flush()
+    for line in requests:
+        request = json.loads(line)
+        reply = run_launches(request["launches"], request.get("timeout"), hung_up)
+        replies.write(json.dumps(reply) + "\n")
+        replies.flush()
+
+
 def main() -> None:
     die_with_parent()
     preload()
     out = sys.stdout
     sys.stdout = sys.stderr  # nothing else may write into the protocol stream
+    serve_requests(sys.stdin, out)
+
+
+def serve(path: str) -> None:
+    """The shared parent: a session forked per connection to the socket at `path`."""
+    die_with_parent()
+    preload()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_mask = os.umask(0o177)  # the socket is its user's alone: a session runs any code
+    try:
+        listener.bind(path)
+    finally:
+        os.umask(old_mask)
+    listener.listen(64)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # sessions reap themselves
+    out = sys.stdout
+    sys.stdout = sys.stderr
     out.write(json.dumps({"ready": True}) + "\n")
     out.flush()
-    for line in sys.stdin:
-        request = json.loads(line)
-        out.write(json.dumps(run_launches(request["launches"], request.get("timeout"))) + "\n")
-        out.flush()
+    while True:
+        readable, _, _ = select.select([listener, sys.stdin], [], [])
+        if sys.stdin in readable and not os.read(sys.stdin.fileno(), 1):  # the starter is done
+            return
+        if listener in readable:
+            connection, _ = listener.accept()
+            if os.fork() == 0:
+                listener.close()
+                run_session(connection)
+            connection.close()
+
+
+def run_session(connection: socket.socket) -> NoReturn:
+    """In a session's process: the protocol over one connection, then exit."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # this process waits for its job hosts
+    die_with_parent()  # sessions, and through them their jobs, end with the server
+    sys.stdin.close()
+
+    def hung_up() -> bool:  # between requests the client sends nothing: readable is EOF
+        return bool(select.select([connection], [], [], 0)[0]) and not connection.recv(
+            1, socket.MSG_PEEK
+        )
+
+    code = 0
+    try:
+        with connection.makefile("r") as requests, connection.makefile("w") as replies:
+            serve_requests(requests, replies, hung_up)
+    except OSError:
+        code = 1  # the client went away mid-reply
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    os._exit(code)
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--serve"] and len(sys.argv) == 3:
+        serve(sys.argv[2])
+    else:
+        main()
