@@ -4,17 +4,22 @@ CLI, the SageMaker Python SDK, with
 
     export AWS_ENDPOINT_URL=http://127.0.0.1:4566
 
-and any credentials. Runs until Ctrl-C or SIGTERM."""
+and any credentials. It also keeps a warm job parent (docs/adr/0002) that the executions it
+starts, and `churn run` in a shell given its exports (CHURN_JOB_PARENT), fork their jobs from
+instead of importing the libraries again. Runs until Ctrl-C or SIGTERM."""
 
 import argparse
+import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Dict, Optional
 
 from pipelines.cli.common import add_home
 from pipelines.errors import UserError
+from pipelines.local.sagemaker.runners import SHARED_PARENT, SharedJobParent
 
 if TYPE_CHECKING:
     from pipelines.workspace import Workspace
@@ -25,15 +30,28 @@ REGION = "us-east-1"  # what the clients sign with; the twins answer any region
 SETTLE_SECONDS = 1.0
 
 
-def export_lines(url: str) -> str:
-    """The shell lines that point an AWS SDK or the CLI at `url`."""
+def export_lines(url: str, job_parent: str) -> str:
+    """The shell lines that point an AWS SDK or the CLI at `url`, and `churn run` at the
+    shared job parent's socket."""
     variables: Dict[str, str] = {
         "AWS_ENDPOINT_URL": url,
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_DEFAULT_REGION": REGION,
+        SHARED_PARENT: job_parent,
     }
     return "".join("export %s=%s\n" % item for item in variables.items())
+
+
+def share_a_job_parent(ws: "Workspace") -> Optional[SharedJobParent]:
+    """The executions this process starts (the SDK's pipeline.start()), and every `churn run`
+    given the exports, fork their jobs from one warm parent: none pays the imports. One that
+    CHURN_JOB_PARENT names already is used instead."""
+    if os.environ.get(SHARED_PARENT):
+        return None
+    parent = SharedJobParent(Path(ws.home) / "warm-parent-shared.log")
+    os.environ.update(parent.environment)
+    return parent
 
 
 def cmd_local(args: argparse.Namespace, ws: "Workspace") -> int:
@@ -53,6 +71,7 @@ def cmd_local(args: argparse.Namespace, ws: "Workspace") -> int:
             "cannot listen on %s:%d (%s): pick another --port (0: any free one)"
             % (args.host, args.port, e.strerror or e)
         ) from None
+    parent = share_a_job_parent(ws)
     stop = threading.Event()
 
     def stopping(signum: int, frame: Optional[FrameType]) -> None:
@@ -70,7 +89,7 @@ def cmd_local(args: argparse.Namespace, ws: "Workspace") -> int:
     try:
         sys.stdout.write(
             "churn local: the twins of %s on %s (any credentials; Ctrl-C stops it)\n%s"
-            % (ws.home, server.url, export_lines(server.url))
+            % (ws.home, server.url, export_lines(server.url, os.environ[SHARED_PARENT]))
         )
         sys.stdout.flush()
         settler.start()
@@ -79,6 +98,8 @@ def cmd_local(args: argparse.Namespace, ws: "Workspace") -> int:
         server.close()
         if settler.is_alive():
             settler.join()
+        if parent:
+            parent.close()
         for number, handler in previous.items():
             signal.signal(number, handler)
     return 0

@@ -68,7 +68,7 @@ def endpoint(tmp_path_factory):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT),
     )  # fmt: skip
     try:
-        lines = [proc.stdout.readline() for _ in range(5)]
+        lines = [proc.stdout.readline() for _ in range(6)]
         yield dict(line[len("export ") :].strip().split("=", 1) for line in lines[1:])
     finally:
         proc.terminate()

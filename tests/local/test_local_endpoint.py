@@ -511,6 +511,8 @@ def test_a_twins_bug_is_internal_failure_with_no_traceback(tmp_path, capfd):
 
 
 def test_churn_local_starts_fast_serves_and_stops_on_sigterm(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("CHURN_JOB_PARENT", None)  # churn local starts a shared job parent of its own
     started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipelines.cli", "local", "--port", "0", "--home", str(tmp_path)],
@@ -518,16 +520,23 @@ def test_churn_local_starts_fast_serves_and_stops_on_sigterm(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         cwd=str(ROOT),
-        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        env=env,
     )
     try:
-        lines = [proc.stdout.readline() for _ in range(5)]
+        lines = [proc.stdout.readline() for _ in range(6)]
         elapsed = time.monotonic() - started
         exports = dict(line[len("export ") :].strip().split("=", 1) for line in lines[1:])
         assert elapsed < 3, "churn local took %.1f s to print its endpoint" % elapsed
         assert set(exports) == {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                "AWS_DEFAULT_REGION"}  # fmt: skip
+                                "AWS_DEFAULT_REGION", "CHURN_JOB_PARENT"}  # fmt: skip
         env = dict(os.environ, **exports)
+        # A run given the exports forks its jobs from churn local's parent: its own log is empty.
+        run_home = tmp_path / "run-home"
+        ran = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--rows", "2000",
+                              "--home", str(run_home)], env=env, capture_output=True, text=True,
+                             cwd=str(ROOT), timeout=300)  # fmt: skip
+        assert ran.returncode == 0 and "Succeeded" in ran.stdout, ran.stderr[-2000:]
+        assert (run_home / "warm-parent.log").read_text() == ""
         script = (
             "import boto3; print(boto3.client('sagemaker').list_model_package_groups()"
             "['ModelPackageGroupSummaryList'])"
@@ -538,6 +547,7 @@ def test_churn_local_starts_fast_serves_and_stops_on_sigterm(tmp_path):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
         assert proc.stderr.read() == ""
+        assert not os.path.exists(exports["CHURN_JOB_PARENT"])  # its parent ended with it
     finally:
         proc.kill()
         proc.wait()

@@ -14,11 +14,11 @@ through its stop file]}. End of input ends the
 parent.
 
 Shared (`python -m pipelines.local.sagemaker.warm_parent --serve SOCKET`): one parent for many
-runs, so each pays no imports. It imports once, listens on a Unix socket only its user may
-open, prints {"ready": true} and forks a session per connection; a session speaks the protocol
-above over its connection and ends with it. A session whose client hangs up while a job runs
-(a killed `churn run`) kills the job's hosts, as the unshared parent's death does. The server
-ends when its standard input closes or its starter dies.
+runs, so each pays no imports. It listens on a Unix socket only its user may open, prints
+{"listening": SOCKET}, imports once and forks a session per connection; a session speaks the
+protocol above over its connection and ends with it. A session whose client hangs up while a
+job runs (a killed `churn run`) kills the job's hosts, as the unshared parent's death does. The
+server ends when its standard input closes or its starter dies.
 """
 
 from __future__ import annotations  # the warm parent imports nothing it does not need
@@ -210,9 +210,10 @@ def main() -> None:
 
 
 def serve(path: str) -> None:
-    """The shared parent: a session forked per connection to the socket at `path`."""
+    """The shared parent: a session forked per connection to the socket at `path`. The
+    socket is bound before the imports, so the starter need not wait for them: a client that
+    connects meanwhile waits in the backlog, then for its session's {"ready": true}."""
     die_with_parent()
-    preload()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old_mask = os.umask(0o177)  # the socket is its user's alone: a session runs any code
     try:
@@ -220,11 +221,12 @@ def serve(path: str) -> None:
     finally:
         os.umask(old_mask)
     listener.listen(64)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # sessions reap themselves
     out = sys.stdout
     sys.stdout = sys.stderr
-    out.write(json.dumps({"ready": True}) + "\n")
+    out.write(json.dumps({"listening": path}) + "\n")
     out.flush()
+    preload()
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # sessions reap themselves
     while True:
         readable, _, _ = select.select([listener, sys.stdin], [], [])
         if sys.stdin in readable and not os.read(sys.stdin.fileno(), 1):  # the starter is done
