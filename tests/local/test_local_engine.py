@@ -201,11 +201,12 @@ def runner(request, tmp_path_factory):
         shared.close()
 
 
-def test_the_shared_parents_socket_is_its_users_alone_and_a_stale_one_is_said(tmp_path, home):
+def test_the_shared_parents_socket_is_its_users_alone_and_a_stale_one_is_said(tmp_path):
     """A session runs whatever a request names: nobody but the user may connect. A variable
     naming a socket nothing answers at costs the run its speed, not its result, and says so."""
     import stat
 
+    from pipelines.local.sagemaker.jobs.container import Launch
     from pipelines.local.sagemaker.runners import SharedJobParent, WarmRunner
 
     shared = SharedJobParent(tmp_path / "shared.log")
@@ -219,9 +220,10 @@ def test_the_shared_parents_socket_is_its_users_alone_and_a_stale_one_is_said(tm
     log.parent.mkdir()
     launcher = WarmRunner(log, stale)
     try:
-        assert launcher.proc is not None  # a parent of its own
-        record = run_definition(home, definition(processing_step()), "Stale", runner=launcher)
-        assert record["PipelineExecutionStatus"] == "Succeeded", record
+        assert launcher.proc is not None  # a parent of its own, which runs the job
+        job = Launch("algo-1", [sys.executable, "-c", "raise SystemExit(3)"], {}, tmp_path,
+                     tmp_path / "job.log")  # fmt: skip
+        assert launcher.run([job], timeout=120) == [("algo-1", 3, tmp_path / "job.log")]
     finally:
         launcher.close()
     said = log.read_text()

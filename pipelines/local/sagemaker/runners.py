@@ -255,13 +255,10 @@ class SharedJobParent(object):
 
     def close(self) -> None:
         if self.proc.poll() is None:
-            assert self.proc.stdin  # opened as a pipe
-            self.proc.stdin.close()  # the parent's end of input: it exits
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            # It keeps nothing to save, and may still be importing: killed, it ends at once,
+            # and its sessions and their jobs with it (die_with_parent).
+            self.proc.kill()
+            self.proc.wait()
         for stream in (self.proc.stdin, self.proc.stdout):
             if stream:
                 stream.close()
