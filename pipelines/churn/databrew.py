@@ -13,7 +13,9 @@ reaches the model); train from PreprocessData's output when the numbers matter.
 from typing import Any
 
 from pipelines.errors import UserError
-from processing.churn_recipe import RecipeError, default_recipe, normalize_steps
+
+# processing's table and recipe modules import pandas or numpy: they are imported in the
+# functions that use them, so a command that reads no table starts about 0.4 s sooner.
 
 
 def _location(uri: str, what: str) -> dict[str, str]:
@@ -24,6 +26,8 @@ def _location(uri: str, what: str) -> dict[str, str]:
 
 
 def recipe_steps(schema: Any) -> list[dict[str, Any]]:
+    from processing.churn_recipe import RecipeError, default_recipe, normalize_steps
+
     steps = schema.recipe if schema.recipe is not None else default_recipe(schema)
     try:
         return normalize_steps(steps)

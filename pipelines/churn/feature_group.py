@@ -8,7 +8,9 @@ ingest and dataset jobs use too).
 from typing import Any, Optional
 
 from pipelines.errors import UserError
-from processing.churn_features import FeatureGroupError, definitions
+
+# processing's table and recipe modules import pandas or numpy: they are imported in the
+# functions that use them, so a command that reads no table starts about 0.4 s sooner.
 
 DEFAULT_NAME = "churn-customers"
 OFFLINE_FOLDER = "feature-store"  # s3://<bucket>/<prefix>/feature-store: the offline store
@@ -17,6 +19,8 @@ LOCAL_ROLE = "arn:aws:iam::000000000000:role/FeatureStoreRole"  # the twin check
 
 def layout_of(schema: Any) -> Any:
     """The schema's feature group layout, or a UserError naming what to change."""
+    from processing.churn_features import FeatureGroupError, definitions
+
     try:
         return definitions(schema)
     except FeatureGroupError as e:

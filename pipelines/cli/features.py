@@ -47,16 +47,13 @@ from pipelines.churn.script_run import StepFailed, run_script
 from pipelines.cli.common import add_home, add_schema, positive_int
 from pipelines.cli.target import Target, add_target, resolve
 from pipelines.errors import UserError
-from processing.churn_features import (
-    FeatureGroupError,
-    FeatureGroupLayout,
-    parse_event_time,
-    refused_record,
-)
-from processing.churn_io import DataError, csv_files, read_raw_table
+
+# processing's table and recipe modules import pandas or numpy: they are imported in the
+# functions that use them, so a command that reads no table starts about 0.4 s sooner.
 
 if TYPE_CHECKING:
     from pipelines.workspace import Workspace
+    from processing.churn_features import FeatureGroupLayout
 
 
 def _role(args: argparse.Namespace, target: Target) -> Optional[str]:
@@ -110,8 +107,10 @@ def cmd_delete_group(args: argparse.Namespace, ws: "Workspace") -> int:
     return 0
 
 
-def read_table(path: str, schema: Any, group_layout: FeatureGroupLayout) -> dict[str, list[Any]]:
+def read_table(path: str, schema: Any, group_layout: "FeatureGroupLayout") -> dict[str, list[Any]]:
     """The CSV's columns the feature group holds, as {column: [raw text]}."""
+    from processing.churn_io import DataError, csv_files, read_raw_table
+
     try:
         table = read_raw_table(csv_files(path), schema, str)
     except DataError as e:
@@ -125,9 +124,11 @@ def read_table(path: str, schema: Any, group_layout: FeatureGroupLayout) -> dict
 
 
 def event_times(
-    path: str, table: Mapping[str, list[Any]], group_layout: FeatureGroupLayout
+    path: str, table: Mapping[str, list[Any]], group_layout: "FeatureGroupLayout"
 ) -> list[float]:
     """Each row's event time: the schema's event-time column, or now for every row."""
+    from processing.churn_features import FeatureGroupError, parse_event_time
+
     column = group_layout.table_event_time
     if not column:
         return [time.time()] * len(table[group_layout.record_identifier])
@@ -166,6 +167,8 @@ def require_group(target: Target, args: argparse.Namespace) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace, ws: "Workspace") -> int:
+    from processing.churn_features import FeatureGroupError, refused_record
+
     target = resolve(args, ws)
     schema = SchemaSource(args.schema).schema
     group_layout = layout_of(schema)

@@ -24,13 +24,17 @@ from pipelines.cli.common import (
 from pipelines.errors import UserError
 from pipelines.local.sagemaker.jobs.container import tail
 from pipelines.local.sagemaker.records import elapsed
-from processing.churn_io import DataError, check_header, check_table, csv_files
+
+# processing's table and recipe modules import pandas or numpy: they are imported in the
+# functions that use them, so a command that reads no table starts about 0.4 s sooner.
 
 if TYPE_CHECKING:
     from pipelines.workspace import RunResult, Workspace
 
 
 def cmd_run(args: argparse.Namespace, ws: "Workspace") -> int:
+    from processing.churn_io import DataError, check_table
+
     if args.kwargs and not args.module_name:
         raise UserError("--kwargs gives get_pipeline() arguments to the --module-name pipeline")
     if args.module_name:
@@ -86,6 +90,8 @@ def note_absent_drops(table: str, schema: Any) -> None:
     """A "drop" naming a column the table does not have changes nothing (columns the schema does
     not name are ignored anyway) but may be a misspelt name: said, not refused, since a table
     built from the feature store has no dropped columns at all."""
+    from processing.churn_io import check_header
+
     header = set(check_header(table))
     absent = [c for c in schema.drop if c not in header]
     if absent:
@@ -99,6 +105,8 @@ def in_users_terms(reason: str, data: Optional[str]) -> str:
     """A job's failure reason as one line, naming the user's file (for a folder, its file)
     where the job named its container path (/opt/ml/processing/input/data/<file>) or, in a
     validation example, the file relative to its input ("(<file> line 5)")."""
+    from processing.churn_io import csv_files
+
     reason = "; ".join(line.strip(" -") for line in reason.splitlines() if line.strip())
     if not data or data.startswith("s3://"):
         return reason

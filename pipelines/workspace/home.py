@@ -10,21 +10,19 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union
 
 from pipelines.errors import UserError
-from pipelines.local.awslambda.service import LambdaClient
-from pipelines.local.databrew.service import DataBrew
-from pipelines.local.featurestore.store import LocalFeatureStore
 from pipelines.local.s3 import Store
 from pipelines.local.sagemaker.backend import SageMakerBackend
 from pipelines.local.sagemaker.hosting import Hosting
 from pipelines.local.sagemaker.registry import Registry
 from pipelines.local.session import LocalSession
-from pipelines.local.sfn_integrations import s3_map_resources
-from pipelines.local.stepfunctions.integrations import Integrations
-from pipelines.local.stepfunctions.service import StepFunctions
 from processing.churn_schema import SAGEMAKER_NAME
+
+if TYPE_CHECKING:  # the twins below import numpy, pyarrow, the recipe: only when first used
+    from pipelines.local.databrew.service import DataBrew
+    from pipelines.local.featurestore.store import LocalFeatureStore
 
 DEFAULT_HOME = ".churn"
 
@@ -70,7 +68,7 @@ class Home(object):
         ]
         if launcher is not None:
             self.sagemaker.launcher = lambda *args: launcher(self, *args)
-        self._features: Optional[LocalFeatureStore] = None
+        self._features: Optional["LocalFeatureStore"] = None
         self._session: Optional[LocalSession] = None
         self._parsed: Dict[Tuple[str, int, int], Any] = {}
 
@@ -91,13 +89,17 @@ class Home(object):
         return self.sagemaker.hosting
 
     @property
-    def databrew(self) -> DataBrew:
+    def databrew(self) -> "DataBrew":
+        from pipelines.local.databrew.service import DataBrew
+
         return DataBrew(self.home, self.store)
 
     @property
-    def features(self) -> LocalFeatureStore:
+    def features(self) -> "LocalFeatureStore":
         """The home's local SageMaker Feature Store, opened on first use."""
         if self._features is None:
+            from pipelines.local.featurestore.store import LocalFeatureStore
+
             self._features = LocalFeatureStore(self.home)
         return self._features
 
@@ -119,15 +121,26 @@ class Home(object):
                     "feature-groups": lambda: self.features.sagemaker_client(),
                     "sagemaker-featurestore-runtime": lambda: self.features.runtime_client(),
                     "databrew": lambda: self.databrew,
-                    "lambda": lambda: LambdaClient(self.home),
-                    "stepfunctions": lambda: StepFunctions(
-                        self.home,
-                        # a Distributed Map's ItemReader and ResultWriter: the home's store
-                        Integrations(map_resources=s3_map_resources(self.session.client("s3"))),
-                    ),
+                    "lambda": self._lambda,
+                    "stepfunctions": self._stepfunctions,
                 },
             )
         return self._session
+
+    def _lambda(self) -> Any:
+        from pipelines.local.awslambda.service import LambdaClient
+
+        return LambdaClient(self.home)
+
+    def _stepfunctions(self) -> Any:
+        from pipelines.local.sfn_integrations import s3_map_resources
+        from pipelines.local.stepfunctions.integrations import Integrations
+        from pipelines.local.stepfunctions.service import StepFunctions
+
+        # a Distributed Map's ItemReader and ResultWriter: the home's store
+        return StepFunctions(
+            self.home, Integrations(map_resources=s3_map_resources(self.session.client("s3")))
+        )
 
     @property
     def sagemaker_client(self) -> Any:

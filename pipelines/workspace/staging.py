@@ -12,8 +12,10 @@ from pipelines.churn.feature_group import LOCAL_ROLE, feature_group_request, off
 from pipelines.churn.local_definition import LOCAL_BUCKET, PREFIX
 from pipelines.errors import UserError
 from pipelines.workspace.home import Home
-from processing.churn_io import csv_files
 from processing.churn_job import file_digest
+
+# processing's table and recipe modules import pandas or numpy: they are imported in the
+# functions that use them, so a command that reads no table starts about 0.4 s sooner.
 
 DATA_FOLDER = "data"  # where stage_data puts a run's input, under the store's churn prefix
 
@@ -74,6 +76,8 @@ class Staging(object):
         single file is: the same parts give the same prefix, and a prefix whose parts a kill
         interrupted is completed, never used in part, as every run stages before it starts.
         The run's input is the prefix, holding exactly these parts."""
+        from processing.churn_io import csv_files
+
         parts = {
             Path(f).relative_to(source).as_posix(): Path(f)
             for f in csv_files(str(source), none_is_empty=True)
