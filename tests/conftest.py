@@ -221,7 +221,8 @@ def _share_a_job_parent():
 
 def pytest_sessionfinish(session):
     for parent, folder in _job_parent:
-        os.environ.pop("CHURN_JOB_PARENT", None)
+        for variable in parent.environment:
+            os.environ.pop(variable, None)
         parent.close()
         shutil.rmtree(folder, ignore_errors=True)
 
