@@ -7,7 +7,9 @@ a test. Reads
                              `xgboost-model` (XGBoost's own UBJSON format, never pickle) and
                              `preprocessing.json` at its root; unpacked into a temporary
                              folder, refusing links, devices and paths leaving the folder
-  <test-dir>/test.csv        no header, label (0/1) first, float features after it
+  <test-dir>/*.csv           the test split: test.csv, or its parts test-part-00000.csv ...
+                             (read in name order); no header, label (0/1) first, float
+                             features after it
 
 and writes to <output-dir>
 
@@ -26,6 +28,22 @@ and writes to <output-dir>
 AUC, PR AUC and the curves are computed on the predicted probabilities; --threshold turns them
 into labels only for the confusion-matrix metrics (recall, precision, F-scores, rates). Every
 output is written under a temporary name and renamed, so nothing half-written is published.
+
+Every metric, its bootstrap deviation and the curves are computed from the count of churned
+and retained rows per distinct predicted probability, which sums exactly over any division of
+the rows. That divides the work over instances (the pipeline's EvaluateShards and
+EvaluateModel steps), each part of the test split scored where it lies:
+
+    python evaluate.py --model-dir M --test-dir T --output-dir O    the whole split, as above
+    python evaluate.py ... --shard-of RESOURCE_CONFIG   this instance's parts of the split:
+                                                        <output-dir>/<host>/evaluation_shard.npz
+    python evaluate.py --merge DIR --model-dir M --output-dir O    the shards' counts summed
+                                                        into evaluation.json and the plots
+
+and the report is the same, byte for byte but for its evaluation_time, however the rows were
+divided. The test split is read --chunk-rows rows at a time, so memory grows with the distinct
+scores, not the rows. The counts are numpy arrays in an .npz archive, read with
+allow_pickle=False.
 """
 
 import argparse
@@ -35,6 +53,7 @@ import os
 import sys
 import tempfile
 import time
+import zipfile
 
 import numpy as np
 import pandas as pd
@@ -43,13 +62,25 @@ import pandas as pd
 # it lives with the processing scripts.
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.join(HERE, "..", "processing")]
-from churn_job import ArchiveError, extract_archive, fail, write_atomic, write_text_atomic  # noqa: E402
+from churn_job import (  # noqa: E402
+    ArchiveError,
+    add_division_arguments,
+    current_host,
+    extract_archive,
+    fail,
+    shard_results,
+    write_atomic,
+    write_text_atomic,
+)
 
 FAILURE_FILE = "/opt/ml/output/message"
 MODEL_ARCHIVE = "model.tar.gz"
 BOOSTER_FILE = "xgboost-model"
 PREPROCESSING_FILE = "preprocessing.json"
 TEST_FILE = "test.csv"
+SHARD_FILE = "evaluation_shard.npz"
+SHARD_FORMAT = "churn-evaluation-shard/1"
+CHUNK_ROWS = 500000  # test rows read and scored at a time: about 100 MB of features
 # The share of distinctive test rows below which a train/test overlap is not judged: a handful
 # of rows says nothing about a split.
 MIN_DISTINCTIVE_ROWS = 20
@@ -76,7 +107,11 @@ def parse_args(argv=None):
         default="/opt/ml/processing/model",
         help="folder holding model.tar.gz, or the path of the archive itself",
     )
-    p.add_argument("--test-dir", default="/opt/ml/processing/test", help="folder holding test.csv")
+    p.add_argument(
+        "--test-dir",
+        default="/opt/ml/processing/test",
+        help="folder holding the test split: test.csv or its parts, every .csv in name order",
+    )
     p.add_argument("--output-dir", default="/opt/ml/processing/evaluation")
     p.add_argument(
         "--threshold",
@@ -98,6 +133,7 @@ def parse_args(argv=None):
         help="refuse the model when more than this share of the test rows with a distinctive "
         "value repeat a train row (the same customers in both splits)",
     )
+    add_division_arguments(p, CHUNK_ROWS, "score counts", "evaluation")
     return p.parse_args(argv)
 
 
@@ -117,8 +153,9 @@ def model_archive(model_dir):
     return path
 
 
-def load_model(archive_path):
-    """(booster, the artifact's preprocessing.json as a dict, or None without one)."""
+def load_model(archive_path, with_booster=True):
+    """(booster, or None when not `with_booster`; the artifact's preprocessing.json as a dict,
+    or None without one)."""
     with tempfile.TemporaryDirectory(prefix="evaluate-model-") as folder:
         try:
             extract_archive(archive_path, folder)
@@ -137,7 +174,7 @@ def load_model(archive_path):
                     spec = json.load(f)
             except ValueError as e:
                 raise EvaluationError("%s in %s: %s" % (PREPROCESSING_FILE, archive_path, e))
-        return read_booster(path, archive_path), spec
+        return (read_booster(path, archive_path) if with_booster else None), spec
 
 
 def read_booster(path, archive_path):
@@ -167,41 +204,56 @@ def first_line(error):
 # Test data and predictions
 
 
-def test_file(test_dir):
-    path = os.path.join(test_dir, TEST_FILE)
-    if not os.path.isfile(path):
-        raise EvaluationError(
-            "no %s in %s: point --test-dir at the preprocessing step's test "
-            "split" % (TEST_FILE, test_dir)
-        )
-    return path
-
-
-def read_test_set(path):
-    """(labels as 0/1 ints, float32 feature matrix) from test.csv."""
+def test_files(test_dir, none_is_empty=False):
+    """The test split's files, every .csv in `test_dir` in name order (test.csv, or its parts
+    test-part-00000.csv ...). An instance of a sharded job may be given none
+    (`none_is_empty`): it then scores nothing."""
     try:
-        table = pd.read_csv(path, header=None, dtype=np.float32).to_numpy()
+        names = sorted(n for n in os.listdir(test_dir) if n.endswith(".csv"))
+    except OSError:
+        names = []
+    if not names and not none_is_empty:
+        raise EvaluationError(
+            "no %s in %s (nor its parts, test-part-*.csv): point --test-dir at the "
+            "preprocessing step's test split" % (TEST_FILE, test_dir)
+        )
+    return [os.path.join(test_dir, n) for n in names]
+
+
+def read_test_chunks(path, chunk_rows):
+    """Yields (labels as 0/1 ints, float32 feature matrix) of each `chunk_rows` rows of a
+    test split file."""
+    line = 0
+    try:
+        for chunk in pd.read_csv(path, header=None, dtype=np.float32, chunksize=chunk_rows):
+            table = chunk.to_numpy()
+            labels = table[:, 0]
+            bad = ~np.isin(labels, (0.0, 1.0))
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise EvaluationError(
+                    "%s: line %d has the label %r; the first column must be 0 or 1"
+                    % (path, line + row + 1, float(labels[row]))
+                )
+            line += len(table)
+            yield labels.astype(np.int64), np.ascontiguousarray(table[:, 1:])
     except pd.errors.EmptyDataError:
         raise EvaluationError("%s is empty: expected rows of label then features" % path)
     except ValueError as e:  # pandas' ParserError and UnicodeDecodeError are ValueErrors
+        if isinstance(e, EvaluationError):
+            raise
         raise EvaluationError(
             "%s is not a headerless numeric CSV (label first): %s" % (path, first_line(e))
         )
-    labels = table[:, 0]
-    bad = ~np.isin(labels, (0.0, 1.0))
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
+
+
+def check_probability_model(booster):
+    objective = json.loads(booster.save_config())["learner"]["objective"]["name"]
+    if objective not in PROBABILITY_OBJECTIVES:
         raise EvaluationError(
-            "%s: the label column has %d values other than 0 and 1 (first on "
-            "line %d: %r)" % (path, int(bad.sum()), row + 1, float(labels[row]))
+            "the model's objective %r does not predict probabilities; train "
+            "with one of %s" % (objective, ", ".join(PROBABILITY_OBJECTIVES))
         )
-    labels = labels.astype(np.int64)
-    if labels.min() == labels.max():
-        raise EvaluationError(
-            "%s holds only rows labelled %d; AUC and the rates need both "
-            "classes" % (path, labels[0])
-        )
-    return labels, np.ascontiguousarray(table[:, 1:])
 
 
 def predict_probabilities(booster, features):
@@ -212,15 +264,82 @@ def predict_probabilities(booster, features):
             "%d: the test split and the model come from different "
             "preprocessing" % (TEST_FILE, features.shape[1], expected)
         )
-    objective = json.loads(booster.save_config())["learner"]["objective"]["name"]
-    if objective not in PROBABILITY_OBJECTIVES:
-        raise EvaluationError(
-            "the model's objective %r does not predict probabilities; train "
-            "with one of %s" % (objective, ", ".join(PROBABILITY_OBJECTIVES))
-        )
     # The CSV has no header: its columns are in the booster's feature order by contract, so the
     # feature names the booster may carry are not compared.
     return booster.inplace_predict(features, validate_features=False).astype(np.float64)
+
+
+# ---------------------------------------------------------------------------------------------
+# Score counts: (scores, counts), the distinct predicted probabilities ascending and, for each,
+# the rows of each class, counts[:, 0] retained and counts[:, 1] churned. They sum exactly.
+
+
+def count_scores(labels, probabilities):
+    scores, score_index = np.unique(probabilities, return_inverse=True)
+    cells = score_index.reshape(-1) * 2 + labels  # the (score, class) cell of each row
+    return scores, np.bincount(cells, minlength=2 * len(scores)).reshape(len(scores), 2)
+
+
+def merge_counts(parts):
+    """The (scores, counts) of the rows of all `parts` together."""
+    parts = [part for part in parts if len(part[0])]
+    if not parts:
+        return np.array([], dtype=np.float64), np.zeros((0, 2), dtype=np.int64)
+    if len(parts) == 1:
+        return parts[0]
+    scores, inverse = np.unique(np.concatenate([s for s, _ in parts]), return_inverse=True)
+    counts = np.concatenate([c for _, c in parts])
+    merged = np.stack(
+        [
+            np.bincount(inverse.reshape(-1), weights=counts[:, k], minlength=len(scores))
+            for k in (0, 1)
+        ],
+        axis=1,
+    )
+    return scores, merged.astype(np.int64)  # exact: counts stay far below 2**53
+
+
+def score_test_split(booster, files, chunk_rows):
+    """The score counts of every row of `files`, scored `chunk_rows` at a time."""
+    check_probability_model(booster)
+    counted = merge_counts([])
+    for path in files:
+        for labels, features in read_test_chunks(path, chunk_rows):
+            # Merged as it goes: memory holds the distinct scores, not the rows.
+            counted = merge_counts(
+                [counted, count_scores(labels, predict_probabilities(booster, features))]
+            )
+    return counted
+
+
+def save_counts(path, scores, counts):
+    meta = json.dumps({"format": SHARD_FORMAT})
+    write_atomic(
+        path,
+        lambda tmp: np.savez(tmp, meta=np.array(meta), scores=scores, counts=counts),
+        suffix=".npz",
+    )
+
+
+def load_counts(path):
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if json.loads(str(archive["meta"])).get("format") != SHARD_FORMAT:
+                raise ValueError("not a %s archive" % SHARD_FORMAT)
+            scores, counts = archive["scores"], archive["counts"]
+            if (
+                scores.ndim != 1
+                or scores.dtype != np.float64
+                or counts.shape != (len(scores), 2)
+                or counts.dtype.kind != "i"
+                or (counts < 0).any()
+                or (np.diff(scores) <= 0).any()
+                or not np.isfinite(scores).all()
+            ):
+                raise ValueError("its arrays are not ascending scores with their class counts")
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as e:
+        raise EvaluationError("%s is not an evaluation shard's counts: %s" % (path, e))
+    return scores, counts.astype(np.int64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -301,26 +420,30 @@ def scalar_metrics(counts, predicted_positive):
     return metrics
 
 
-def bootstrap_counts(cells, n_scores, seed):
+def bootstrap_counts(counts, seed):
     """Yields, for each of BOOTSTRAP_RESAMPLES resamples of the rows drawn with replacement, the
-    (scores, 2) counts of the resample. `cells` holds each row's (score, class) cell."""
+    (scores, 2) counts of the resample. Drawn from the (scores, 2) `counts` alone, so the
+    deviations do not depend on the rows' order or on how they were divided."""
     rng = np.random.default_rng(seed)
-    n = len(cells)
-    occupied, rows_per_cell = np.unique(cells, return_counts=True)
+    flat = counts.reshape(-1)
+    occupied = np.flatnonzero(flat)
+    rows_per_cell = flat[occupied]
+    n = int(rows_per_cell.sum())
     # A resample's cell counts follow a multinomial over the occupied cells, so they can be drawn
     # per cell instead of per row. Per cell costs about twice as much per draw; it wins whenever
     # cells are fewer than rows / 3, as with a small model or a large test set.
     by_cell = len(occupied) * 3 < n
+    cells = None if by_cell else np.repeat(occupied, rows_per_cell)  # each row's cell
     for _ in range(BOOTSTRAP_RESAMPLES):
-        if by_cell:
-            counts = np.zeros(2 * n_scores, dtype=np.int64)
-            counts[occupied] = rng.multinomial(n, rows_per_cell / n)
+        if cells is None:
+            resample = np.zeros(len(flat), dtype=np.int64)
+            resample[occupied] = rng.multinomial(n, rows_per_cell / n)
         else:
-            counts = np.bincount(cells[rng.integers(0, n, size=n)], minlength=2 * n_scores)
-        yield counts.reshape(n_scores, 2)
+            resample = np.bincount(cells[rng.integers(0, n, size=n)], minlength=len(flat))
+        yield resample.reshape(counts.shape)
 
 
-def bootstrap_deviations(cells, n_scores, predicted_positive, seed):
+def bootstrap_deviations(counts, predicted_positive, seed):
     """{metric name: standard deviation over the bootstrap resamples, or "NaN" when fewer than
     two resamples define the metric}.
 
@@ -329,8 +452,8 @@ def bootstrap_deviations(cells, n_scores, predicted_positive, seed):
     varies much from run to run.
     """
     resamples = [
-        scalar_metrics(counts[None], predicted_positive)
-        for counts in bootstrap_counts(cells, n_scores, seed)
+        scalar_metrics(resample[None], predicted_positive)
+        for resample in bootstrap_counts(counts, seed)
     ]
     deviations = {}
     for name in resamples[0]:
@@ -360,7 +483,7 @@ def thin_curve(x, y, max_points=MAX_CURVE_POINTS):
 
 def curves(counts):
     """Full ROC and precision-recall curves from the (scores, 2) counts of the test set, from the
-    highest threshold down. Both classes are present (read_test_set checks), so no rate divides
+    highest threshold down. Both classes are present (check_both_classes), so no rate divides
     by zero, and every score holds a row, so no precision does."""
     false_positives = np.cumsum(counts[::-1, 0])
     true_positives = np.cumsum(counts[::-1, 1])
@@ -379,9 +502,27 @@ def curves(counts):
 
 def evaluation_report(labels, probabilities, threshold, seed):
     """evaluation.json as a dict, keys in the order of the convention."""
-    scores, score_index = np.unique(probabilities, return_inverse=True)
-    cells = score_index.reshape(-1) * 2 + labels  # the (score, class) cell of each row
-    counts = np.bincount(cells, minlength=2 * len(scores)).reshape(1, len(scores), 2)
+    return report_from_counts(*count_scores(labels, probabilities), threshold, seed)
+
+
+def check_both_classes(counts, source):
+    """AUC and the rates need rows of both classes."""
+    totals = counts.sum(axis=0)
+    if totals.sum() == 0:
+        raise EvaluationError(
+            "the test split (%s) has no rows: expected rows of label then features" % source
+        )
+    if 0 in totals:
+        raise EvaluationError(
+            "the test split (%s) holds only rows labelled %d; AUC and the rates need both classes"
+            % (source, int(totals[1] > 0))
+        )
+
+
+def report_from_counts(scores, score_counts, threshold, seed):
+    """evaluation.json as a dict from the score counts of the test split."""
+    counts = score_counts[None]
+    rows = int(score_counts.sum())
     predicted_positive = scores >= threshold
     # An undefined value (precision when no row is flagged) is reported as 0, like
     # scikit-learn's zero_division=0: the JSON must hold numbers, never NaN.
@@ -389,8 +530,8 @@ def evaluation_report(labels, probabilities, threshold, seed):
         name: float(np.nan_to_num(v[0]))
         for name, v in scalar_metrics(counts, predicted_positive).items()
     }
-    if len(labels) >= MIN_ROWS_FOR_DEVIATION:
-        deviations = bootstrap_deviations(cells, len(scores), predicted_positive, seed)
+    if rows >= MIN_ROWS_FOR_DEVIATION:
+        deviations = bootstrap_deviations(score_counts, predicted_positive, seed)
     else:
         deviations = dict.fromkeys(values, "NaN")
 
@@ -443,7 +584,7 @@ def evaluation_report(labels, probabilities, threshold, seed):
     return {
         "version": 0.0,
         "dataset": {
-            "item_count": int(len(labels)),
+            "item_count": rows,
             "evaluation_time": evaluated_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
         },
         "binary_classification_metrics": metrics,
@@ -610,11 +751,29 @@ def evaluate(args):
             "--max-train-test-overlap (MaxTrainTestOverlap) must be a share from 0 to 1, got %r"
             % args.max_train_test_overlap
         )
-    archive, test_path = model_archive(args.model_dir), test_file(args.test_dir)
-    booster, spec = load_model(archive)
-    labels, features = read_test_set(test_path)
-    probabilities = predict_probabilities(booster, features)
-    report = evaluation_report(labels, probabilities, args.threshold, args.seed)
+    if args.chunk_rows < 1:
+        raise EvaluationError("--chunk-rows must be at least 1, not %d" % args.chunk_rows)
+    archive = model_archive(args.model_dir)
+    if args.merge:
+        _, spec = load_model(archive, with_booster=False)
+        paths = shard_results(args.merge, SHARD_FILE, "evaluate.py")
+        scores, counts = merge_counts([load_counts(path) for path in paths])
+        source = "the shards' counts under %s" % args.merge
+    else:
+        files = test_files(args.test_dir, none_is_empty=bool(args.shard_of))
+        booster, spec = load_model(archive)
+        scores, counts = score_test_split(booster, files, args.chunk_rows)
+        source = ", ".join(files)
+        if args.shard_of:
+            host = current_host(args.shard_of)
+            save_counts(os.path.join(args.output_dir, host, SHARD_FILE), scores, counts)
+            print(
+                "evaluate: %s scored %d rows (%d distinct scores), %.2f s"
+                % (host, int(counts.sum()), len(scores), time.time() - started)
+            )
+            return None
+    check_both_classes(counts, source)
+    report = report_from_counts(scores, counts, args.threshold, args.seed)
     report["data_checks"] = judge_data(
         (spec or {}).get("data_checks"), args.max_feature_auc, args.max_train_test_overlap
     )
@@ -627,7 +786,7 @@ def evaluate(args):
     print(
         "evaluate: %d rows, auc %.4f, accuracy %.4f, %.2f s; %s"
         % (
-            len(labels),
+            report["dataset"]["item_count"],
             metrics["auc"]["value"],
             metrics["accuracy"]["value"],
             time.time() - started,

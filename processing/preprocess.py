@@ -10,7 +10,9 @@ fits the DataBrew recipe on the train rows and replays it on all three. Writes
       (the pipeline passes TrainingInstanceCount) the train split is K files instead,
       train/train-part-00000.csv ..., consecutive runs of its rows whose concatenation is
       byte for byte the single train.csv: the train channel is ShardedByS3Key, so each
-      training host downloads only its part.
+      training host downloads only its part. --test-parts K (the pipeline passes
+      ProcessingInstanceCount) does the same for the test split, which EvaluateShards scores
+      ShardedByS3Key.
   <output-dir>/preprocessing/preprocessing.json
       the fitted recipe and feature order that inference replays, the rules a request's values
       must obey (processing/churn_rules.py: the schema's, with the categories the table holds
@@ -76,7 +78,13 @@ def parse_args(argv=None):
         "--train-parts",
         type=int,
         default=1,
-        help="files to write the train split as, one per training host",
+        help="files to write the train split as, one per training host (default 1)",
+    )
+    p.add_argument(
+        "--test-parts",
+        type=int,
+        default=1,
+        help="files to write the test split as, one per evaluating instance (default 1)",
     )
     return p.parse_args(argv)
 
@@ -202,17 +210,21 @@ def format_floats(values):
     return text
 
 
+SPLIT_READERS = {"train": "training", "test": "processing"}  # the instances given its parts
+
+
 def split_files(folder, name, parts, row_count):
     """(path, row slice) of each file a split is written as: one file, or `parts` consecutive
     runs of rows as even as they divide."""
     if parts < 1:
-        raise DataError("--train-parts is %d; it must be at least 1" % parts)
+        raise DataError("--%s-parts is %d; it must be at least 1" % (name, parts))
     if parts == 1:
         return [(os.path.join(folder, name + ".csv"), slice(None))]
     if row_count < parts:
         raise DataError(
-            "the %s split has %d rows, fewer than the %d training instances that each "
-            "need a part; use fewer instances or a larger table" % (name, row_count, parts)
+            "the %s split has %d rows, fewer than the %d %s instances that each need a "
+            "part; use fewer instances or a larger table"
+            % (name, row_count, parts, SPLIT_READERS[name])
         )
     bounds = [row_count * i // parts for i in range(parts + 1)]
     return [
@@ -254,14 +266,21 @@ def preprocess(args):
     feature_names = [c for c in tables["train"] if c != label_key]
     check_reproducible(fitted, df, schema, feature_names)
 
+    parts = {"train": args.train_parts, "test": args.test_parts}
+    files = {  # every split's files known before any is written: a refusal publishes nothing
+        name: split_files(
+            os.path.join(args.output_dir, name),
+            name,
+            parts.get(name, 1),
+            len(tables[name][label_key]),
+        )
+        for name in SPLITS
+    }
     rows = {}
     for name in SPLITS:
         table = tables[name]
         matrix = feature_matrix(table, feature_names)
-        parts = args.train_parts if name == "train" else 1
-        for path, part in split_files(
-            os.path.join(args.output_dir, name), name, parts, len(matrix)
-        ):
+        for path, part in files[name]:
             write_xgboost_csv(path, table[label_key][part], matrix[part])
         rows[name] = {
             "rows": int(len(table[label_key])),

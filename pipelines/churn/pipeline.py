@@ -1,7 +1,7 @@
 """get_pipeline(): the churn SageMaker Pipeline. The only module that imports the SageMaker SDK
 (an import-linter contract in pyproject.toml keeps it so).
 
-ValidateShards -> ValidateData -> PreprocessData -> TrainModel -> EvaluateModel
+ValidateShards -> ValidateData -> PreprocessData -> TrainModel -> EvaluateShards -> EvaluateModel
     -> CheckDataChecks -> CheckAucThreshold -> RegisterModel (AUC >= AucThreshold)
                                             or AucTooLow (FailStep)
                        or UntrustedData (FailStep: a feature that alone separates the target,
@@ -9,8 +9,9 @@ ValidateShards -> ValidateData -> PreprocessData -> TrainModel -> EvaluateModel
 ValidateData -> BaselineShards -> BaselineData (data-quality baseline, registered as
     DriftCheckBaselines)
 The *Shards steps run on ProcessingInstanceCount instances, each on its share of the table's
-files (ShardedByS3Key); ValidateData and BaselineData merge their partial results into the
-report and baseline one instance would have written.
+files (ShardedByS3Key; EvaluateShards on its parts of the test split); ValidateData,
+BaselineData and EvaluateModel merge their partial results into the report, baseline and
+evaluation one instance would have written.
 With batch_input: RegisterModel -> BatchModel (CreateModel) -> BatchTransform, in the AUC-passed
 branch, so only a model that passed the gate scores anything.
 With ingest_features: ValidateData -> IngestFeatures (the validated rows into the feature group).
@@ -750,7 +751,8 @@ class _DataSteps(_StepPieces):
         the recipe's statistics (min-max, categories) are fitted on the whole train split, so
         the instances of a sharded job would each fit other numbers. It writes the train
         split as one file per training instance, the parts of the ShardedByS3Key train
-        channel (so changing TrainingInstanceCount reruns it)."""
+        channel, and the test split as one file per processing instance, EvaluateShards'
+        shares (so changing either instance count reruns it)."""
         return self.raw_table_step(
             "PreprocessData",
             "preprocess",
@@ -758,7 +760,12 @@ class _DataSteps(_StepPieces):
             ["train", "validation", "test", "preprocessing"],
             "/opt/ml/processing",
             table=table,
-            arguments=["--train-parts", self.p["TrainingInstanceCount"].to_string()],
+            arguments=[
+                "--train-parts",
+                self.p["TrainingInstanceCount"].to_string(),
+                "--test-parts",
+                self.p["ProcessingInstanceCount"].to_string(),
+            ],
             single_instance=True,
             depends_on=[validate],
         )
@@ -957,36 +964,67 @@ class _Steps(_DataSteps):
 
     def evaluate(
         self, preprocess: ProcessingStep, model_data: PipelineVariable, report: PropertyFile
-    ) -> ProcessingStep:
-        """EvaluateModel: evaluation.json in the model-quality convention and the verdict of
-        the data checks, read by the conditions. One instance: the metrics are over the whole
-        test split."""
+    ) -> tuple[ProcessingStep, ProcessingStep]:
+        """EvaluateShards: each of ProcessingInstanceCount instances scores its parts of the
+        test split (ShardedByS3Key) and counts the rows of each class per distinct score;
+        EvaluateModel: the counts summed into evaluation.json in the model-quality convention
+        (exactly what one instance computes from all the rows) and the verdict of the data
+        checks, read by the conditions. Returns both."""
         test = preprocess.properties.ProcessingOutputConfig.Outputs["test"].S3Output.S3Uri
-        return ProcessingStep(
-            name="EvaluateModel",
-            step_args=self.processor(
-                "evaluate",
-                self.xgboost_image,
-                ["python3", CODE + "/evaluate.py"],
-                single_instance=True,
-            ).run(
+        model = ProcessingInput(
+            source=model_data, destination="/opt/ml/processing/model", input_name="model"
+        )
+        entrypoint: Words = ["python3", CODE + "/evaluate.py"]
+        shards = ProcessingStep(
+            name="EvaluateShards",
+            step_args=self.processor("evaluate-shards", self.xgboost_image, entrypoint).run(
                 inputs=[
+                    model,
                     ProcessingInput(
-                        source=model_data,
-                        destination="/opt/ml/processing/model",
-                        input_name="model",
-                    ),
-                    ProcessingInput(
-                        source=test, destination="/opt/ml/processing/test", input_name="test"
+                        source=test,
+                        destination="/opt/ml/processing/test",
+                        input_name="test",
+                        s3_data_distribution_type="ShardedByS3Key",
                     ),
                     self.code_input("evaluation"),
                 ],
-                outputs=self.outputs("EvaluateModel", ["evaluation"]),
+                outputs=self.outputs("EvaluateShards", ["shards"]),
                 arguments=[
                     "--model-dir",
                     "/opt/ml/processing/model",
                     "--test-dir",
                     "/opt/ml/processing/test",
+                    "--output-dir",
+                    SHARDS,
+                    "--shard-of",
+                    RESOURCE_CONFIG,
+                ],
+            ),
+            cache_config=CACHE,
+            retry_policies=RETRY,
+        )
+        merge = ProcessingStep(
+            name="EvaluateModel",
+            step_args=self.processor(
+                "evaluate", self.xgboost_image, entrypoint, single_instance=True
+            ).run(
+                inputs=[
+                    model,
+                    ProcessingInput(
+                        source=shards.properties.ProcessingOutputConfig.Outputs[
+                            "shards"
+                        ].S3Output.S3Uri,
+                        destination=SHARDS,
+                        input_name="shards",
+                    ),
+                    self.code_input("evaluation"),
+                ],
+                outputs=self.outputs("EvaluateModel", ["evaluation"]),
+                arguments=[
+                    "--merge",
+                    SHARDS,
+                    "--model-dir",
+                    "/opt/ml/processing/model",
                     "--output-dir",
                     "/opt/ml/processing/evaluation",
                     "--max-feature-auc",
@@ -999,6 +1037,7 @@ class _Steps(_DataSteps):
             cache_config=CACHE,
             retry_policies=RETRY,
         )
+        return shards, merge
 
     def serving_model(self, model_data: PipelineVariable) -> Model:
         """The serving container finds inference.py through SAGEMAKER_SUBMIT_DIRECTORY (a
@@ -1146,7 +1185,7 @@ def _build(build: ChurnBuild) -> "ChurnPipeline":
         train = steps.train(preprocess)
         model_data = train.properties.ModelArtifacts.S3ModelArtifacts
     report = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
-    evaluate = steps.evaluate(preprocess, model_data, report)
+    evaluate_shards, evaluate = steps.evaluate(preprocess, model_data, report)
     evaluation_json = Join(
         on="/",
         values=[
@@ -1217,7 +1256,7 @@ def _build(build: ChurnBuild) -> "ChurnPipeline":
         steps=before
         + [validate_shards, validate]
         + after
-        + [baseline_shards, baseline, preprocess, train, evaluate, check_data],
+        + [baseline_shards, baseline, preprocess, train, evaluate_shards, evaluate, check_data],
         sagemaker_session=build.session,
     )
 

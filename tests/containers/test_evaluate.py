@@ -562,3 +562,155 @@ def test_thresholds_outside_their_range_are_one_line(
     assert_user_error(
         run(tmp_path, tmp_path / "model", test_split, tmp_path / "out", *arguments), message
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Divided over instances (the pipeline's EvaluateShards and EvaluateModel): the same report
+
+
+def write_parts(folder, labels, features, bounds):
+    """The test split as PreprocessData writes it for several instances: consecutive runs of
+    rows in test-part-00000.csv ..."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, (start, stop) in enumerate(zip(bounds, bounds[1:])):
+        rows = np.column_stack([labels[start:stop], features[start:stop]])
+        fmt = ["%d"] + ["%.6f"] * features.shape[1]
+        np.savetxt(folder / ("test-part-%05d.csv" % i), rows, fmt=fmt, delimiter=",")
+    return folder
+
+
+def shard(tmp_path, host, model, test, shards, *extra):
+    """evaluate.py --shard-of as one instance named `host` of a sharded job."""
+    config = tmp_path / ("%s-resourceconfig.json" % host)
+    config.write_text(json.dumps({"current_host": host, "hosts": ["algo-1", "algo-2", "algo-3"]}))
+    return run(tmp_path, model, test, shards, "--shard-of", str(config), *extra)
+
+
+def merge(tmp_path, model, shards, output, *extra):
+    """evaluate.py --merge: the shards' counts into the report (no test split read)."""
+    return run(tmp_path, model, tmp_path / "no-test-split", output, "--merge", str(shards), *extra)
+
+
+def same_report(a, b):
+    """Two evaluation.json files equal in everything but the time they were written."""
+    left, right = strict_json(a), strict_json(b)
+    for report in (left, right):
+        report["dataset"].pop("evaluation_time")
+    return left == right
+
+
+def test_three_instances_write_the_report_one_instance_writes(tmp_path, booster_bytes):
+    """Each instance scores its parts of the split and counts each class per distinct score;
+    the merge sums the counts. The report (metrics, curves, bootstrap deviations, data checks)
+    and the plots are those of one instance over all the rows, whichever way they divide: an
+    instance given no part (a split in fewer files than instances) adds nothing."""
+    rows = 300
+    labels, features = synthetic(rows, seed=11)
+    spec = {"data_checks": facts()}
+    model = write_model(tmp_path / "model", booster_bytes, spec=spec)
+    whole = write_test_csv(tmp_path / "whole", labels, features)
+    single = run(tmp_path, model, whole, tmp_path / "single")
+    assert single.returncode == 0, single.stderr
+
+    # Three parts: algo-1 is given two (read in name order), algo-2 one, algo-3 none.
+    parts = write_parts(tmp_path / "parts", labels, features, [0, 60, 120, rows])
+    hosts = {"algo-1": parts / "a", "algo-2": parts / "b", "algo-3": parts / "none"}
+    for name, host in (("00000", "a"), ("00001", "a"), ("00002", "b")):
+        (parts / host).mkdir(exist_ok=True)
+        (parts / ("test-part-%s.csv" % name)).rename(parts / host / ("test-part-%s.csv" % name))
+    for host, folder in hosts.items():
+        # Seven rows at a time on one instance: chunks merge as instances do.
+        result = shard(tmp_path, host, model, folder, tmp_path / "shards", "--chunk-rows", "7")
+        assert result.returncode == 0, result.stderr
+        assert "evaluate: %s scored" % host in result.stdout
+    assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == sorted(hosts)
+    merged = merge(tmp_path, model, tmp_path / "shards", tmp_path / "merged")
+    assert merged.returncode == 0, merged.stderr
+
+    assert same_report(
+        tmp_path / "single" / "evaluation.json", tmp_path / "merged" / "evaluation.json"
+    )
+    report = strict_json(tmp_path / "merged" / "evaluation.json")
+    assert report["dataset"]["item_count"] == rows
+    auc = report["binary_classification_metrics"]["auc"]["value"]
+    assert auc == pytest.approx(skm.roc_auc_score(labels, predict(booster_bytes, features)))
+    for plot in ("roc_curve.png", "precision_recall_curve.png"):
+        assert (tmp_path / "merged" / plot).read_bytes() == (
+            tmp_path / "single" / plot
+        ).read_bytes()
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("distinct_scores", [20, None])  # resampled per cell / per row
+def test_counts_summed_over_any_division_give_the_whole_splits_report(distinct_scores):
+    """The pure part of the above, with both ways of drawing the bootstrap's resamples: the
+    report from counts merged over uneven parts is the report of all the rows at once."""
+    evaluate = load_script()
+    rng = np.random.default_rng(14)
+    n = 3000
+    labels = rng.integers(0, 2, n)
+    probabilities = np.clip(0.4 * labels + rng.uniform(0.0, 0.6, n), 0.0, 1.0)
+    if distinct_scores:
+        probabilities = np.round(probabilities * distinct_scores) / distinct_scores
+    whole = evaluate.evaluation_report(labels, probabilities, threshold=0.5, seed=0)
+    bounds = [0, 1, 700, 700, 2999, n]
+    parts = [
+        evaluate.count_scores(labels[a:b], probabilities[a:b]) for a, b in zip(bounds, bounds[1:])
+    ]
+    scores, counts = evaluate.merge_counts(parts[::-1])
+    divided = evaluate.report_from_counts(scores, counts, threshold=0.5, seed=0)
+    for report in (whole, divided):
+        report["dataset"].pop("evaluation_time")
+    assert divided == whole
+    assert divided["dataset"]["item_count"] == n
+
+
+def test_a_merge_without_counts_or_of_one_class_is_one_line(tmp_path, booster_bytes):
+    model = write_model(tmp_path / "model", booster_bytes)
+    (tmp_path / "empty").mkdir()
+    assert_user_error(
+        merge(tmp_path, model, tmp_path / "empty", tmp_path / "out"),
+        "no evaluation_shard.npz under",
+        "evaluate.py --shard-of writes them",
+    )
+    labels, features = synthetic(100, seed=12)
+    churned = write_test_csv(tmp_path / "churned", labels[labels == 1], features[labels == 1])
+    assert shard(tmp_path, "algo-1", model, churned, tmp_path / "shards").returncode == 0
+    assert_user_error(
+        merge(tmp_path, model, tmp_path / "shards", tmp_path / "out"),
+        "the test split (the shards' counts under",
+        "holds only rows labelled 1; AUC and",
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_shard_file_that_is_not_counts_is_refused(tmp_path, booster_bytes):
+    model = write_model(tmp_path / "model", booster_bytes)
+    forged = tmp_path / "shards" / "algo-1" / "evaluation_shard.npz"
+    forged.parent.mkdir(parents=True)
+    meta = np.array(json.dumps({"format": "churn-evaluation-shard/1"}))
+    np.savez(forged, meta=meta, scores=np.array([0.9, 0.1]), counts=np.array([[1, 2], [3, 4]]))
+    assert_user_error(
+        merge(tmp_path, model, tmp_path / "shards", tmp_path / "out"),
+        str(forged),
+        "is not an evaluation shard's counts",
+        "not ascending scores",
+    )
+    forged.write_bytes(b"PK\x03\x04 not a zip")
+    assert_user_error(
+        merge(tmp_path, model, tmp_path / "shards", tmp_path / "out"),
+        "is not an evaluation shard's counts",
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_bad_label_names_its_file_and_line(tmp_path, booster_bytes):
+    model = write_model(tmp_path / "model", booster_bytes)
+    labels, features = synthetic(40, seed=13)
+    labels = labels.copy()
+    labels[22] = 2
+    test = write_test_csv(tmp_path / "test", labels, features)
+    assert_user_error(
+        run(tmp_path, model, test, tmp_path / "out", "--chunk-rows", "10"),
+        "%s: line 23 has the label 2.0; the first column must be 0 or 1" % (test / "test.csv"),
+    )

@@ -205,27 +205,31 @@ def test_the_csv_writer_writes_the_bytes_pandas_to_csv_did(tmp_path):
     assert (tmp_path / "ours.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
 
 
-def test_train_parts_are_consecutive_runs_of_the_one_train_file(seed_csv, tmp_path):
-    """One part per training host (the train channel is ShardedByS3Key); concatenated, the
-    parts are the single-host train.csv byte for byte, and the other outputs do not change."""
-    for name, parts in (("one", "1"), ("three", "3")):
+def test_train_and_test_parts_are_consecutive_runs_of_the_one_file(seed_csv, tmp_path):
+    """One train part per training host (the train channel is ShardedByS3Key), one test part
+    per processing instance (EvaluateShards' input is too); concatenated, the parts are the
+    single file byte for byte, and the other outputs do not change."""
+    for name, parts in (("one", ["1", "1"]), ("three", ["3", "2"])):
         run("processing/preprocess.py", "--input", seed_csv, "--output-dir", tmp_path / name,
-            "--train-parts", parts, check=0)  # fmt: skip
+            "--train-parts", parts[0], "--test-parts", parts[1], check=0)  # fmt: skip
     one, three = tmp_path / "one", tmp_path / "three"
-    files = sorted(p.name for p in (three / "train").iterdir())
-    assert files == ["train-part-00000.csv", "train-part-00001.csv", "train-part-00002.csv"]
-    pieces = [(three / "train" / f).read_bytes() for f in files]
-    assert b"".join(pieces) == (one / "train" / "train.csv").read_bytes()
-    assert sorted(piece.count(b"\n") for piece in pieces) == [700, 700, 700]  # 2100 rows
-    for same in ("validation/validation.csv", "test/test.csv", "preprocessing/preprocessing.json"):
+    for split, count, rows in (("train", 3, [700, 700, 700]), ("test", 2, [225, 225])):
+        files = sorted(p.name for p in (three / split).iterdir())
+        assert files == ["%s-part-%05d.csv" % (split, i) for i in range(count)]
+        pieces = [(three / split / f).read_bytes() for f in files]
+        assert b"".join(pieces) == (one / split / (split + ".csv")).read_bytes()
+        assert sorted(piece.count(b"\n") for piece in pieces) == rows  # 2100 and 450 rows
+    for same in ("validation/validation.csv", "preprocessing/preprocessing.json"):
         assert (three / same).read_bytes() == (one / same).read_bytes()
-    too_many = run("processing/preprocess.py", "--input", seed_csv, "--output-dir",
-                   tmp_path / "many", "--train-parts", "5000")  # fmt: skip
-    assert too_many.returncode == 1 and "Traceback" not in too_many.stderr
-    assert "the train split has 2100 rows, fewer than the 5000 training instances" in (
-        too_many.stderr
-    )
-    assert not (tmp_path / "many" / "train").exists()
+    for option, message in (
+        ("--train-parts", "the train split has 2100 rows, fewer than the 5000 training instances"),
+        ("--test-parts", "the test split has 450 rows, fewer than the 5000 processing instances"),
+    ):
+        too_many = run("processing/preprocess.py", "--input", seed_csv, "--output-dir",
+                       tmp_path / "many", option, "5000")  # fmt: skip
+        assert too_many.returncode == 1 and "Traceback" not in too_many.stderr
+        assert message in too_many.stderr
+        assert not (tmp_path / "many" / "train").exists()
 
 
 def test_too_few_rows_to_stratify(tmp_path):

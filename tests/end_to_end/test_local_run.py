@@ -59,6 +59,7 @@ def test_full_run_succeeds_and_registers_a_version(home):
         ("BaselineData", "Processing", "Succeeded"),
         ("PreprocessData", "Processing", "Succeeded"),
         ("TrainModel", "Training", "Succeeded"),
+        ("EvaluateShards", "Processing", "Succeeded"),
         ("EvaluateModel", "Processing", "Succeeded"),
         ("CheckDataChecks", "Condition", "Succeeded"),
         ("CheckAucThreshold", "Condition", "Succeeded"),
@@ -109,6 +110,7 @@ def test_rerun_reuses_every_job_step(home):
         "BaselineData": True,
         "PreprocessData": True,
         "TrainModel": True,
+        "EvaluateShards": True,
         "EvaluateModel": True,
         "CheckDataChecks": False,
         "CheckAucThreshold": False,
@@ -273,6 +275,17 @@ def test_three_processing_and_two_training_instances_divide_the_work(home, seed_
     ]
     assert channels == [["train-part-00000.csv"], ["train-part-00001.csv"]]
     assert abs(result["metrics"]["auc"] - single["metrics"]["auc"]) <= 0.005
+    # Evaluation divides too: PreprocessData writes the test split in three parts, each
+    # EvaluateShards instance scores one, and EvaluateModel sums their counts over every row.
+    tests = [
+        sorted(
+            p.name for p in (execution / "EvaluateShards" / h / "opt/ml/processing/test").iterdir()
+        )
+        for h in ("algo-1", "algo-2", "algo-3")
+    ]
+    assert tests == [["test-part-%05d.csv" % i] for i in range(3)]
+    evaluation = json.loads(published(result, "EvaluateModel", "evaluation", "evaluation.json"))
+    assert evaluation["dataset"]["item_count"] == 450
 
 
 def test_a_validation_failure_stops_at_validate_data(home, tmp_path, seed_csv):

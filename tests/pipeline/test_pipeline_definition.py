@@ -53,6 +53,7 @@ STEP_TYPES = {
     "BaselineData": "Processing",
     "PreprocessData": "Processing",
     "TrainModel": "Training",
+    "EvaluateShards": "Processing",
     "EvaluateModel": "Processing",
     "CheckDataChecks": "Condition",
     "CheckAucThreshold": "Condition",
@@ -285,8 +286,9 @@ def test_tuning_trains_through_a_tuning_step_whose_best_model_is_evaluated_and_r
             ],
         }
     }
-    evaluate = steps["EvaluateModel"]["Arguments"]["ProcessingInputs"]
-    assert [i["S3Input"]["S3Uri"] for i in evaluate if i["InputName"] == "model"] == [best]
+    for name in ("EvaluateShards", "EvaluateModel"):
+        evaluate = steps[name]["Arguments"]["ProcessingInputs"]
+        assert [i["S3Input"]["S3Uri"] for i in evaluate if i["InputName"] == "model"] == [best]
     register = steps["RegisterModel-RegisterModel"]["Arguments"]["InferenceSpecification"][
         "Containers"
     ]
@@ -413,9 +415,11 @@ def test_wiring_of_the_job_steps(definition):
         "preprocessing": "FullyReplicated",
     }
     preprocess = steps["PreprocessData"]["Arguments"]
-    assert preprocess["AppSpecification"]["ContainerArguments"][-2:] == [
+    assert preprocess["AppSpecification"]["ContainerArguments"][-4:] == [
         "--train-parts",
         {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.TrainingInstanceCount"}]}},
+        "--test-parts",
+        {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.ProcessingInstanceCount"}]}},
     ]
     processing = [n for n, t in STEP_TYPES.items() if t == "Processing"]
     counts = {
@@ -428,6 +432,7 @@ def test_wiring_of_the_job_steps(definition):
         "BaselineShards": {"Get": "Parameters.ProcessingInstanceCount"},
         "BaselineData": 1,
         "PreprocessData": 1,
+        "EvaluateShards": {"Get": "Parameters.ProcessingInstanceCount"},
         "EvaluateModel": 1,
     }
     # The shard steps divide the table's objects; each merge reads every shard's result.
@@ -449,11 +454,17 @@ def test_wiring_of_the_job_steps(definition):
         arguments = steps[job + "Data"]["Arguments"]["AppSpecification"]["ContainerArguments"]
         assert arguments[:2] == ["--merge", "/opt/ml/processing/shards"]
     assert data["PreprocessData"] == {"data": (table, "FullyReplicated")}
-    evaluate_inputs = {
-        i["InputName"]: i["S3Input"]["S3Uri"]
-        for i in steps["EvaluateModel"]["Arguments"]["ProcessingInputs"]
-    }
-    assert evaluate_inputs["model"] == {"Get": "Steps.TrainModel.ModelArtifacts.S3ModelArtifacts"}
+    # Evaluation too: each instance scores its parts of the test split (PreprocessData writes
+    # one per processing instance), and EvaluateModel sums their counts.
+    model = ({"Get": "Steps.TrainModel.ModelArtifacts.S3ModelArtifacts"}, "FullyReplicated")
+    test = {"Get": "Steps.PreprocessData.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"}
+    shards = "Steps.EvaluateShards.ProcessingOutputConfig.Outputs['shards'].S3Output.S3Uri"
+    assert data["EvaluateShards"] == {"model": model, "test": (test, "ShardedByS3Key")}
+    assert data["EvaluateModel"] == {"model": model, "shards": ({"Get": shards}, "FullyReplicated")}
+    arguments = steps["EvaluateShards"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert arguments[-2:] == ["--shard-of", "/opt/ml/config/resourceconfig.json"]
+    arguments = steps["EvaluateModel"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert arguments[:2] == ["--merge", "/opt/ml/processing/shards"]
     condition = steps["CheckAucThreshold"]["Arguments"]["Conditions"][0]
     assert condition["Type"] == "GreaterThanOrEqualTo"
     assert (
