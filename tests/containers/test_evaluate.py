@@ -329,18 +329,25 @@ def test_no_flagged_rows_give_zero_precision_without_nan():
     assert metrics["f1"]["value"] == 0.0
 
 
+def scored_rows(n, seed, separation, distinct_scores):
+    """(0/1 labels, probabilities) of `n` rows, churners scored `separation` higher on average;
+    the probabilities rounded to `distinct_scores` levels, or left distinct with None."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    probabilities = np.clip(separation * labels + rng.uniform(0.0, 0.6, n), 0.0, 1.0)
+    if distinct_scores:
+        probabilities = np.round(probabilities * distinct_scores) / distinct_scores
+    return labels, probabilities
+
+
 @pytest.mark.fast
 @pytest.mark.parametrize("distinct_scores", [10, None])
 def test_bootstrap_deviation_matches_the_binomial_error_of_accuracy(distinct_scores):
     """Both ways of drawing resamples (per (score, class) cell when scores are few, per row when
     they are many) give the textbook standard error sqrt(a (1 - a) / n) of an accuracy a."""
     evaluate = load_script()
-    rng = np.random.default_rng(8)
     n = 2000
-    labels = rng.integers(0, 2, n)
-    probabilities = np.clip(0.5 * labels + rng.uniform(0.0, 0.6, n), 0.0, 1.0)
-    if distinct_scores:
-        probabilities = np.round(probabilities * distinct_scores) / distinct_scores
+    labels, probabilities = scored_rows(n, 8, 0.5, distinct_scores)
     report = evaluate.evaluation_report(labels, probabilities, threshold=0.5, seed=0)
     accuracy = report["binary_classification_metrics"]["accuracy"]
     expected = np.sqrt(accuracy["value"] * (1 - accuracy["value"]) / n)
@@ -646,12 +653,8 @@ def test_counts_summed_over_any_division_give_the_whole_splits_report(distinct_s
     """The pure part of the above, with both ways of drawing the bootstrap's resamples: the
     report from counts merged over uneven parts is the report of all the rows at once."""
     evaluate = load_script()
-    rng = np.random.default_rng(14)
     n = 3000
-    labels = rng.integers(0, 2, n)
-    probabilities = np.clip(0.4 * labels + rng.uniform(0.0, 0.6, n), 0.0, 1.0)
-    if distinct_scores:
-        probabilities = np.round(probabilities * distinct_scores) / distinct_scores
+    labels, probabilities = scored_rows(n, 14, 0.4, distinct_scores)
     whole = evaluate.evaluation_report(labels, probabilities, threshold=0.5, seed=0)
     bounds = [0, 1, 700, 700, 2999, n]
     parts = [
