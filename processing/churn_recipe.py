@@ -26,6 +26,7 @@ Semantics worth knowing (where DataBrew leaves a choice):
 """
 
 import copy
+import itertools
 import json
 import math
 import re
@@ -358,15 +359,101 @@ def _numeric(table, column):
 
 
 def fit(table, steps):
-    """Fit `steps` on `table` (the train split) and return (fitted_steps, transformed_table)."""
+    """Fit `steps` on `table` (the train split) and return (fitted_steps, transformed_table).
+    Every fitted number comes from the column's distinct values and their row counts, in
+    ascending order (count_values), never from the rows in their order: fit_counts, given the
+    same counts summed over any division of the rows, fits the same numbers, to the bit."""
     table = dict(table)  # the steps change this copy, never the caller's table or arrays
     fitted = []
     for step in normalize_steps(steps):
         step = copy.deepcopy(step)
-        step["Fitted"] = _fit_step(table, step["Action"]["Operation"], step["Action"]["Parameters"])
+        op, p = step["Action"]["Operation"], step["Action"]["Parameters"]
+        step["Fitted"] = _fit_step(table, op, p, None)
         table = _apply_step(table, step, strict=False, filter_rows=True)
         fitted.append(step)
     return fitted, table
+
+
+def fit_counts(columns, counts, steps):
+    """Fit `steps` from value counts of the train rows, as fit does from the rows: `columns`
+    names the table's columns in order; `counts` maps some of them to (distinct values, rows
+    of each), summed over any division of the rows (a value may appear more than once). A
+    value-wise step maps a column's values to values, so each fitted step sees the counts of
+    its column as the rows would give them; the counts must cover every column a fitted step
+    reads, or the one its values derive from. A step that drops rows (a row filter) or reads
+    another column (a condition) before the last fitted step would change which rows count:
+    NotReplayable names it. Returns the fitted steps."""
+    steps = normalize_steps(steps)
+    fitting = [i for i, s in enumerate(steps) if OPERATION_TABLE[s["Action"]["Operation"]].fit]
+    last = fitting[-1] if fitting else -1
+    groups = {
+        name: [{name: np.asarray(v)}, np.asarray(c, np.int64)] for name, (v, c) in counts.items()
+    }
+    owner = {name: name if name in counts else None for name in columns}
+    fitted = []
+    for i, step in enumerate(steps):
+        step = dict(copy.deepcopy(step), Fitted=None)
+        fitted.append(step)
+        if i > last:
+            continue
+        op, p = step["Action"]["Operation"], step["Action"]["Parameters"]
+        operation = OPERATION_TABLE[op]
+        source = p.get("sourceColumn")
+        if operation.needs_column and source not in owner:
+            raise RecipeError(
+                "%s: column %r is not in the data (columns: %s)" % (op, source, ", ".join(owner))
+            )
+        _check_replayable(i, step, operation, owner)
+        group = owner.get(source)
+        if group is None:  # a column no fitted step depends on: only its name is followed
+            if operation.fit:
+                raise RecipeError("%s of %r: its column has no value counts" % (op, source))
+            _follow_names(owner, op, p, None)
+            continue
+        table, weights = groups[group]
+        step["Fitted"] = _fit_step(table, op, p, weights)
+        before = set(table)
+        table = _apply_step(dict(table), step, strict=False, filter_rows=False)
+        groups[group][0] = table
+        for name in before - set(table):
+            owner.pop(name, None)
+        for name in table:
+            owner[name] = group
+        _follow_names(owner, op, p, group)
+    return fitted
+
+
+class NotReplayable(RecipeError):
+    """A recipe whose fit depends on more than per-column value counts."""
+
+
+def _check_replayable(i, step, operation, owner):
+    p = step["Action"]["Parameters"]
+    what = "step %d (%s of %r)" % (i + 1, step["Action"]["Operation"], p.get("sourceColumn"))
+    keeps_every_row = operation.keep is None or (
+        operation.keep is _keep_mapped and p.get("deleteOtherRows", "false").lower() != "true"
+    )
+    if operation.apply is None or not keeps_every_row:
+        raise NotReplayable(
+            "%s removes rows before a fitted step, so the fit depends on whole rows, not on "
+            "each column's value counts" % what
+        )
+    for expression in step.get("ConditionExpressions") or []:
+        if owner.get(expression["TargetColumn"], 0) != owner.get(p.get("sourceColumn"), 1):
+            raise NotReplayable(
+                "%s changes rows chosen by column %r before a fitted step, so the fit depends "
+                "on whole rows, not on each column's value counts"
+                % (what, expression["TargetColumn"])
+            )
+
+
+def _follow_names(owner, op, p, group):
+    """Columns a step without value counts writes or deletes, followed by name."""
+    source, target = p.get("sourceColumn"), p.get("targetColumn")
+    if op == "DELETE":
+        owner.pop(source, None)
+    elif target and group is None:
+        owner[target] = None
 
 
 def transform(table, fitted_steps, strict=False, filter_rows=False):
@@ -432,15 +519,16 @@ SCALING_STATISTICS = {
 }
 
 
-def _fit_normalization(table, p):
+def _fit_normalization(table, p, counts):
     column = p["sourceColumn"]
-    x = _present_numbers(table, column, "NORMALIZATION")
+    x, rows = _present_numbers(table, column, "NORMALIZATION", counts)
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow is refused below
+        mean = np.sum(x * rows) / rows.sum()
         fitted = {
-            "min": float(x.min()),
-            "max": float(x.max()),
-            "mean": float(x.mean()),
-            "std": float(x.std()),
+            "min": float(x[0]),
+            "max": float(x[-1]),
+            "mean": float(mean),
+            "std": float(np.sqrt(np.sum(rows * (x - mean) ** 2) / rows.sum())),
         }
     bounds = dict(fitted, span=fitted["max"] - fitted["min"])
     overflowing = [k for k in SCALING_STATISTICS[p["strategy"]] if not math.isfinite(bounds[k])]
@@ -471,26 +559,28 @@ def _apply_normalization(table, p, fitted, strict):
     return _with(table, p, out)
 
 
-def _fit_average(table, p):
-    return {
-        "value": float(np.mean(_present_numbers(table, p["sourceColumn"], "FILL_WITH_AVERAGE")))
-    }
+def _fit_average(table, p, counts):
+    x, rows = _present_numbers(table, p["sourceColumn"], "FILL_WITH_AVERAGE", counts)
+    return {"value": float(np.sum(x * rows) / rows.sum())}
 
 
-def _fit_median(table, p):
-    return {
-        "value": float(np.median(_present_numbers(table, p["sourceColumn"], "FILL_WITH_MEDIAN")))
-    }
+def _fit_median(table, p, counts):
+    x, rows = _present_numbers(table, p["sourceColumn"], "FILL_WITH_MEDIAN", counts)
+    below = np.cumsum(rows)  # rows at or below each value
+    n = int(below[-1])
+    ranks = sorted({(n - 1) // 2, n // 2})  # the middle row, or the two middle rows
+    middle = x[np.searchsorted(below, ranks, side="right")]
+    return {"value": float(np.mean(middle))}  # as np.median gives it
 
 
-def _fit_mode(table, p):
+def _fit_mode(table, p, counts):
     col = p["sourceColumn"]
     values = table[col]
-    present = values[~_missing(values)]
-    if len(present) == 0:
+    present = ~_missing(values)
+    if not present.any():
         raise RecipeError("FILL_WITH_MODE of %r: the train split has no values" % col)
-    uniq, counts = np.unique(present, return_counts=True)
-    tied = uniq[counts == counts.max()]
+    uniq, rows = count_values(values[present], None if counts is None else counts[present])
+    tied = uniq[rows == rows.max()]
     choice = p.get("modeType", "MINIMUM").upper()
     if values.dtype.kind in "fiub" and choice == "AVERAGE":
         value = float(np.mean(tied.astype(np.float64)))
@@ -538,10 +628,10 @@ def _apply_delete(table, p, fitted, strict):
     return table
 
 
-def _fit_one_hot(table, p):
+def _fit_one_hot(table, p, counts):
     text = to_text(table[p["sourceColumn"]])
-    present = text[text != ""]
-    uniq, counts = np.unique(present, return_counts=True)
+    present = text != ""
+    uniq, counts = count_values(text[present], None if counts is None else counts[present])
     limit = int(p.get("maxCategories", "10"))
     # Most frequent first; ties broken by value so the encoding is deterministic.
     order = sorted(range(len(uniq)), key=lambda i: (-counts[i], uniq[i]))[:limit]
@@ -688,14 +778,16 @@ CONDITION_TESTS = {
 CONDITIONAL_OPERATIONS = ("FILL_WITH_CUSTOM", "FILL_WITH_NULL", "REMOVE_MISSING", "REMOVE_INVALID")
 
 
-def _fit_step(table, op, p):
+def _fit_step(table, op, p, counts):
+    """The step's Fitted object from the table's rows, each counted `counts` times (None:
+    once)."""
     operation = OPERATION_TABLE[op]
     if operation.needs_column and p.get("sourceColumn") not in table:
         raise RecipeError(
             "%s: column %r is not in the data (columns: %s)"
             % (op, p.get("sourceColumn"), ", ".join(table))
         )
-    return operation.fit(table, p) if operation.fit else None
+    return operation.fit(table, p, counts) if operation.fit else None
 
 
 def _apply_step(table, step, strict, filter_rows):
@@ -757,12 +849,36 @@ def _with(table, p, values):
     return table
 
 
-def _present_numbers(table, column, op):
+def _present_numbers(table, column, op, counts):
+    """(the column's distinct present numbers ascending, the rows holding each)."""
     x = _numeric(table, column)
-    x = x[~np.isnan(x)]
-    if len(x) == 0:
+    present = ~np.isnan(x)
+    if not present.any():
         raise RecipeError("%s of %r: the train split has no values" % (op, column))
-    return x
+    return count_values(x[present], None if counts is None else counts[present])
+
+
+def count_values(values, counts=None):
+    """(distinct values in ascending order, the rows holding each) of `values`, each row
+    counted `counts` times (None: once): what fit_counts is given, summed over the rows'
+    parts. -0.0 counts as 0.0. Text is counted in a dict: an object array's values need not
+    be comparable with each other (text beside a JSON number)."""
+    if values.dtype.kind == "f":
+        values = values + 0.0  # -0.0 + 0.0 is 0.0: which of the two np.unique keeps is chance
+    if values.dtype != object:
+        if counts is None:
+            return np.unique(values, return_counts=True)
+        uniq, inverse = np.unique(values, return_inverse=True)
+        summed = np.bincount(inverse.reshape(-1), weights=counts, minlength=len(uniq))
+        return uniq, summed.astype(np.int64)  # exact: whole numbers below 2**53
+    tally = {}
+    weights = itertools.repeat(1) if counts is None else counts.tolist()
+    for value, rows in zip(values.tolist(), weights):
+        tally[value] = tally.get(value, 0) + rows
+    keys = sorted(tally, key=lambda v: (type(v).__name__, v))
+    uniq = np.empty(len(keys), dtype=object)
+    uniq[:] = keys
+    return uniq, np.array([tally[k] for k in keys], dtype=np.int64)
 
 
 def _convert(values, column, kind, strict):

@@ -5,9 +5,12 @@ import pytest
 
 from processing.churn_recipe import (
     InputValueError,
+    NotReplayable,
     RecipeError,
+    count_values,
     feature_matrix,
     fit,
+    fit_counts,
     normalize_steps,
     transform,
 )
@@ -163,3 +166,116 @@ def test_each_condition_chooses_its_rows(condition, value, filled):
     fitted, out = fit(data, [fill])
     assert out["note"].tolist() == filled
     assert transform(data, fitted)["note"].tolist() == filled  # inference replays them too
+
+
+def counted_in_parts(columns, parts, seed=0):
+    """Each column's value counts of `parts` shuffled parts of the rows, concatenated: what a
+    divided PreprocessData's instances would sum."""
+    order = np.random.default_rng(seed).permutation(len(next(iter(columns.values()))))
+    counts = {}
+    for name, values in columns.items():
+        pieces = [count_values(values[rows]) for rows in np.array_split(order, parts)]
+        counts[name] = tuple(np.concatenate(piece) for piece in zip(*pieces))
+    return counts
+
+
+def mixed_rows(n=400):
+    rng = np.random.default_rng(7)
+    x = np.round(rng.normal(10, 5, n), 1)
+    x[rng.random(n) < 0.1] = np.nan
+    x[:5] = -0.0  # counted as 0.0, whichever of the two comes first
+    c = rng.choice(np.array(["north", "south", "east", "west", "", "up"], dtype=object), n)
+    y = np.array([str(v) for v in rng.integers(0, 9, n)], dtype=object)
+    return {"x": x, "c": c, "y": y}
+
+
+REPLAYABLE = {
+    "modes": [
+        step("FILL_WITH_MODE", sourceColumn="x", modeType="AVERAGE", targetColumn="xa"),
+        step("FILL_WITH_MODE", sourceColumn="x", modeType="MAXIMUM", targetColumn="xm"),
+        step("FILL_WITH_MODE", sourceColumn="x"),
+        step("FILL_WITH_MODE", sourceColumn="c", modeType="MAXIMUM"),
+    ],
+    "averages and scalings": [
+        step("FILL_WITH_AVERAGE", sourceColumn="x"),
+        step("NORMALIZATION", sourceColumn="x", strategy="Z_SCORE", targetColumn="xz"),
+        step("NORMALIZATION", sourceColumn="xz", strategy="MEAN_NORMALIZATION"),
+    ],
+    "a mapping, then fitted steps on what it made": [
+        step(
+            "CATEGORICAL_MAPPING",
+            sourceColumn="c",
+            mapType="NUMERIC",
+            categoryMap='{"north": "1", "south": "2", "east": "3"}',
+        ),  # fmt: skip
+        step("FILL_WITH_MEDIAN", sourceColumn="c"),
+        step("NORMALIZATION", sourceColumn="c", strategy="SCALE_BETWEEN", lowerBound="-1"),
+    ],
+    "a cast into another column, one-hot encoded": [
+        step("CHANGE_DATA_TYPE", sourceColumn="y", columnDataType="integer", targetColumn="n"),
+        step("ONE_HOT_ENCODING", sourceColumn="n", maxCategories="3"),
+        step("ONE_HOT_ENCODING", sourceColumn="c"),
+    ],
+    "a condition on the column itself, a row filter after the last fit": [
+        {
+            **step("FILL_WITH_CUSTOM", sourceColumn="x", value="0"),
+            "ConditionExpressions": [{"Condition": "IS_MISSING", "TargetColumn": "x"}],
+        },  # fmt: skip
+        step("FILL_WITH_MEDIAN", sourceColumn="x"),
+        step("DELETE", sourceColumn="y"),
+        step("REMOVE_MISSING", sourceColumn="c"),
+    ],
+}
+
+
+@pytest.mark.parametrize("steps", list(REPLAYABLE.values()), ids=list(REPLAYABLE))
+def test_value_counts_over_any_division_fit_what_the_rows_fit(steps):
+    """fit_counts, given the value counts of each column summed over the parts of the rows,
+    fits every statistic fit does on the rows, to the bit (ADR 0017)."""
+    rows = mixed_rows()
+    fitted = fit(rows, steps)[0]
+    assert all(s.get("Fitted") is not None for s in fitted if "FILL_WITH_M" in str(s))
+    for parts in (1, 2, 5):
+        assert fit_counts(list(rows), counted_in_parts(rows, parts), steps) == fitted
+
+
+NOT_REPLAYABLE = [
+    (
+        [step("REMOVE_MISSING", sourceColumn="c"), step("FILL_WITH_MEDIAN", sourceColumn="x")],
+        "step 1 (REMOVE_MISSING of 'c') removes rows before a fitted step",
+    ),
+    (
+        [
+            {
+                **step("FILL_WITH_CUSTOM", sourceColumn="x", value="0"),
+                "ConditionExpressions": [
+                    {"Condition": "IS", "Value": '["up"]', "TargetColumn": "c"}
+                ],
+            },  # fmt: skip
+            step("NORMALIZATION", sourceColumn="x", strategy="MIN_MAX"),
+        ],
+        "step 1 (FILL_WITH_CUSTOM of 'x') changes rows chosen by column 'c' before a fitted",
+    ),
+    (
+        [
+            step(
+                "CATEGORICAL_MAPPING",
+                sourceColumn="c",
+                categoryMap='{"up": "1"}',
+                deleteOtherRows="true",
+            ),  # fmt: skip
+            step("FILL_WITH_MEDIAN", sourceColumn="x"),
+        ],
+        "step 1 (CATEGORICAL_MAPPING of 'c') removes rows before a fitted step",
+    ),
+]
+
+
+@pytest.mark.parametrize("steps, message", NOT_REPLAYABLE)
+def test_a_fit_that_depends_on_whole_rows_is_not_replayed_from_counts(steps, message):
+    """Which rows a fitted step sees depends, here, on another column's values: per-column
+    counts cannot say, and fit_counts refuses by name rather than fit other numbers."""
+    rows = mixed_rows()
+    fit(rows, steps)  # the rows fit it
+    with pytest.raises(NotReplayable, match="^" + message.replace("(", r"\(").replace(")", r"\)")):
+        fit_counts(list(rows), counted_in_parts(rows, 2), steps)
