@@ -1,9 +1,10 @@
-"""Preprocess a raw churn table for XGBoost: stratified split, recipe fitted on train only.
+"""Preprocess a raw churn table for XGBoost: hashed split, recipe fitted on train only.
 
 Runs unchanged as a SageMaker Processing job (sklearn image), under the local runner and in a
 test. Reads every CSV under --input (a folder, so sharded inputs work, or one file), maps the
-target to 0/1 with the schema, splits rows into train / validation / test (stratified, seeded),
-fits the DataBrew recipe on the train rows and replays it on all three. Writes
+target to 0/1 with the schema, splits rows into train / validation / test by a seeded hash of
+each row's id (no row's split depends on another row), fits the DataBrew recipe on the train
+rows and replays it on all three. Writes
 
   <output-dir>/train/train.csv, validation/validation.csv, test/test.csv
       label first, no header: the SageMaker XGBoost CSV convention. With --train-parts K > 1
@@ -122,24 +123,24 @@ def labels_from_target(raw, schema):
     return (text == schema.positive).astype(np.int8)
 
 
-def stratified_split(labels, validation_fraction, test_fraction, seed):
-    """Row indices per split, each class divided in the same proportions; rows keep their
-    original order inside a split so the output is stable and easy to audit."""
+def hash_split(hashes, labels, validation_fraction, test_fraction):
+    """Row indices per split, chosen row by row from each row's 64-bit hash (split_hashes):
+    test below the test fraction of the hash's range, validation below the two fractions' sum,
+    train above. A row's split depends on its own key and the seed alone, never on the other
+    rows or their order, so any division of the table over instances splits it as one instance
+    does, and a customer's repeated rows stay in one split. Each class is divided in the
+    fractions in expectation, not to the row (ADR 0017). Rows keep their order in a split."""
     if not (
         0 < validation_fraction < 1
         and 0 < test_fraction < 1
         and validation_fraction + test_fraction < 1
     ):
         raise DataError("validation and test fractions must be in (0, 1) and sum below 1")
-    rng = np.random.default_rng(seed)
-    assignment = np.zeros(len(labels), dtype=np.int8)
-    for cls in (0, 1):
-        idx = np.flatnonzero(labels == cls)
-        rng.shuffle(idx)
-        n_test = int(round(len(idx) * test_fraction))
-        n_val = int(round(len(idx) * validation_fraction))
-        assignment[idx[:n_test]] = 2
-        assignment[idx[n_test : n_test + n_val]] = 1
+    test_below = int(test_fraction * 2**64)  # exact: a double times a power of two
+    validation_below = test_below + int(validation_fraction * 2**64)
+    assignment = np.zeros(len(hashes), dtype=np.int8)
+    assignment[hashes < np.uint64(validation_below)] = 1
+    assignment[hashes < np.uint64(test_below)] = 2
     splits = {name: np.flatnonzero(assignment == i) for i, name in enumerate(SPLITS)}
     for name, idx in splits.items():
         classes = set(labels[idx].tolist())
@@ -155,6 +156,24 @@ def stratified_split(labels, validation_fraction, test_fraction, seed):
                 )
             )
     return splits
+
+
+def split_hashes(df, schema, seed):
+    """Each raw row's seeded 64-bit hash: of its id, or of the whole raw row where the schema
+    has no id or the row's id is missing (hashing a missing id would put every such row in one
+    split)."""
+    key = "%016x" % (seed % 2**64)  # the 16 characters pandas' hash is keyed with
+    if schema.id_column:
+        ids = df[schema.id_column]
+        missing = (ids.isna() | (ids.astype(str).str.strip() == "")).to_numpy()
+        hashes = pd.util.hash_pandas_object(ids, index=False, hash_key=key).to_numpy()
+        if not missing.any():
+            return hashes
+        rows = pd.util.hash_pandas_object(df[missing], index=False, hash_key=key).to_numpy()
+        hashes = hashes.copy()  # pandas' array is read-only
+        hashes[missing] = rows
+        return hashes
+    return pd.util.hash_pandas_object(df, index=False, hash_key=key).to_numpy()
 
 
 def as_table(df):
@@ -251,8 +270,9 @@ def preprocess(args):
 
     df = read_table(args.input, schema)
     labels = labels_from_target(df[schema.target], schema)
+    hashes = split_hashes(df, schema, args.seed)
+    splits = hash_split(hashes, labels, args.validation_fraction, args.test_fraction)
     df = df.drop(columns=[schema.target])
-    splits = stratified_split(labels, args.validation_fraction, args.test_fraction, args.seed)
 
     label_key = "\0label"  # rides along so row filters drop the label with its row
     tables = {}

@@ -746,10 +746,10 @@ class _DataSteps(_StepPieces):
     def preprocess(
         self, validate: ProcessingStep, table: Optional[PipelineVariable] = None
     ) -> ProcessingStep:
-        """PreprocessData: stratified split, DataBrew recipe fitted on train,
-        preprocessing.json. One instance: the split is stratified over the whole table and
-        the recipe's statistics (min-max, categories) are fitted on the whole train split, so
-        the instances of a sharded job would each fit other numbers. It writes the train
+        """PreprocessData: the split by a hash of each id, DataBrew recipe fitted on train,
+        preprocessing.json. One instance: the recipe's statistics (min-max, categories) are
+        fitted on the whole train split, so the instances of a sharded job would each fit
+        other numbers (ADR 0017 is the design that divides it). It writes the train
         split as one file per training instance, the parts of the ShardedByS3Key train
         channel, and the test split as one file per processing instance, EvaluateShards'
         shares (so changing either instance count reruns it)."""

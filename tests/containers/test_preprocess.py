@@ -3,17 +3,41 @@
 import json
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT, TELCO, needs_shared_data, run
+from conftest import BANK, BIGML, ROOT, TELCO, needs_shared_data, run
 
 sys.path.insert(0, str(ROOT / "processing"))
-from preprocess import CSV_BLOCK_ROWS, stratified_split, write_xgboost_csv  # noqa: E402
+from preprocess import (  # noqa: E402
+    CSV_BLOCK_ROWS,
+    as_table,
+    hash_split,
+    labels_from_target,
+    read_table,
+    split_hashes,
+    write_xgboost_csv,
+)
+
+from churn_recipe import count_values, default_recipe, fit, fit_counts  # noqa: E402
+from churn_schema import load_schema  # noqa: E402
 
 
 def read_split(out, name):
     return pd.read_csv(out / name / (name + ".csv"), header=None)
+
+
+def splits_of(raw, schema="seed", seed=42):
+    """The rows of each split of `raw` (the seed table's target is 0/1): by the job's rule."""
+    labels = raw[load_schema(schema).target].to_numpy().astype("int8")
+    return hash_split(split_hashes(raw, load_schema(schema), seed), labels, 0.15, 0.15)
+
+
+def split_counts(stdout):
+    """{split: rows} from the job's closing line ("3000 rows -> train 2093, ...")."""
+    listed = stdout.split(" rows -> ")[1].split(";")[0].split(", ")
+    return {name: int(rows) for name, rows in (item.split() for item in listed)}
 
 
 def test_outputs_follow_the_xgboost_csv_convention(seed_csv, tmp_path):
@@ -28,7 +52,10 @@ def test_outputs_follow_the_xgboost_csv_convention(seed_csv, tmp_path):
         out,
         check=0,
     )
-    assert "3000 rows -> train 2100, validation 450, test 450" in proc.stdout
+    counts = split_counts(proc.stdout)
+    assert sum(counts.values()) == 3000
+    for name, fraction in (("train", 0.7), ("validation", 0.15), ("test", 0.15)):  # 4 sd
+        assert abs(counts[name] - 3000 * fraction) < 4 * (3000 * fraction * (1 - fraction)) ** 0.5
     spec = json.loads((out / "preprocessing" / "preprocessing.json").read_text())
     assert spec["feature_names"] == ["age", "tenure", "balance", "num_products", "is_active"]
     assert spec["input_columns"] == spec["feature_names"]
@@ -38,10 +65,13 @@ def test_outputs_follow_the_xgboost_csv_convention(seed_csv, tmp_path):
         frame = read_split(out, name)
         assert frame.shape[1] == 1 + len(spec["feature_names"])  # label first, no header
         assert set(frame[0].unique()) == {0, 1}
-        rates.append(frame[0].mean())
-    # Stratified: every split has the table's churn rate (to within one row per split).
-    assert max(rates) - min(rates) < 0.005
-    assert abs(rates[0] - raw.churn.mean()) < 0.005
+        assert len(frame) == counts[name]
+        rates.append((frame[0].mean(), len(frame)))
+    # Each row's split is drawn from its id's hash: every split has the table's churn rate in
+    # expectation, within four binomial standard errors (ADR 0017).
+    p = raw.churn.mean()
+    for rate, rows in rates:
+        assert abs(rate - p) < 4 * (p * (1 - p) / rows) ** 0.5
     assert not (out / "train" / "train.csv.tmp").exists()
 
 
@@ -50,7 +80,7 @@ def test_statistics_are_fitted_on_the_train_split_only(seed_csv, tmp_path):
     run("processing/preprocess.py", "--input", seed_csv, "--output-dir", out, check=0)
     spec = json.loads((out / "preprocessing" / "preprocessing.json").read_text())
     raw = pd.read_csv(seed_csv)
-    train_rows = raw.iloc[stratified_split(raw.churn.to_numpy(), 0.15, 0.15, 42)["train"]]
+    train_rows = raw.iloc[splits_of(raw)["train"]]
     fitted = {
         (s["Action"]["Operation"], s["Action"]["Parameters"]["sourceColumn"]): s["Fitted"]
         for s in spec["recipe"]
@@ -88,6 +118,62 @@ def test_same_input_and_seed_give_identical_files(seed_csv, tmp_path):
     assert (tmp_path / "c/train/train.csv").read_bytes() != (
         tmp_path / "a/train/train.csv"
     ).read_bytes()
+
+
+def test_a_rows_split_follows_its_id_and_the_seed_alone(seed_csv, tmp_path):
+    """No row's split depends on another row (ADR 0017), so dividing the table over instances
+    splits it as one instance does: half the rows, shuffled, land where they did in the whole
+    table; a customer's repeated rows share a split; a row without an id is placed by its
+    whole row, not all such rows in one split."""
+    raw = pd.read_csv(seed_csv)
+    whole = {name: set(raw.customer_id.iloc[idx]) for name, idx in splits_of(raw).items()}
+    half = raw.sample(frac=0.5, random_state=1)
+    for name, idx in splits_of(half).items():
+        assert set(half.customer_id.iloc[idx]) == whole[name] & set(half.customer_id)
+    other_seed = {name: set(raw.customer_id.iloc[i]) for name, i in splits_of(raw, seed=1).items()}
+    assert other_seed["test"] != whole["test"]
+    blank = splits_of(raw.assign(customer_id=[""] * 1000 + list(raw.customer_id[1000:])))
+    assert sum(idx[idx < 1000].size > 100 for idx in blank.values()) == 3  # spread, not piled
+
+    twice = tmp_path / "twice.csv"
+    pd.concat([raw, raw]).to_csv(twice, index=False)
+    proc = run("processing/preprocess.py", "--input", twice, "--output-dir", tmp_path / "out",
+               check=0)  # fmt: skip
+    assert split_counts(proc.stdout)["test"] == 2 * len(whole["test"])
+    spec = json.loads((tmp_path / "out/preprocessing/preprocessing.json").read_text())
+    assert spec["data_checks"]["train_test_overlap"]["repeated"] == 0
+
+
+@pytest.mark.parametrize("name", ["seed", "bank", "telco", "bigml"])
+def test_the_fit_from_value_counts_over_any_division_is_the_fit_from_the_rows(name, seed_csv):
+    """A divided PreprocessData fits the recipe from each column's value counts summed over
+    the instances (ADR 0017): on the train split of each table, with its schema's recipe, the
+    counts of 1, 3 or 7 shuffled parts fit the very numbers fit gives on the rows, to the
+    bit (the seed table with a tenth of its balances and ages blank: the medians fill them
+    before the scaling is fitted)."""
+    path = {"seed": seed_csv, "bank": BANK, "telco": TELCO, "bigml": BIGML}[name]
+    if not path.is_file():
+        pytest.skip("../shared/data is not next to this checkout")
+    schema = load_schema(name)
+    frame = read_table(str(path), schema)
+    if name == "seed":
+        blank = np.random.default_rng(0).random(len(frame)) < 0.1
+        frame.loc[blank, "balance"] = np.nan
+        frame.loc[blank[::-1], "age"] = np.nan
+    labels = labels_from_target(frame[schema.target], schema)
+    train = frame.iloc[hash_split(split_hashes(frame, schema, 42), labels, 0.15, 0.15)["train"]]
+    table = as_table(train.drop(columns=[schema.target]))
+    steps = schema.recipe if schema.recipe is not None else default_recipe(schema)
+    fitted = json.dumps(fit(table, steps)[0])
+    for parts in (1, 3, 7):
+        order = np.random.default_rng(parts).permutation(len(train))
+        pieces = [[count_values(v[rows]) for rows in np.array_split(order, parts)]
+                  for v in table.values()]  # fmt: skip
+        counts = {
+            column: (np.concatenate([u for u, _ in piece]), np.concatenate([c for _, c in piece]))
+            for column, piece in zip(table, pieces)
+        }
+        assert json.dumps(fit_counts(list(table), counts, steps)) == fitted, parts
 
 
 def test_a_folder_of_shards_is_one_table(seed_csv, tmp_path):
@@ -210,23 +296,25 @@ def test_train_and_test_parts_are_consecutive_runs_of_the_one_file(seed_csv, tmp
     per processing instance (EvaluateShards' input is too); concatenated, the parts are the
     single file byte for byte, and the other outputs do not change."""
     for name, parts in (("one", ["1", "1"]), ("three", ["3", "2"])):
-        run("processing/preprocess.py", "--input", seed_csv, "--output-dir", tmp_path / name,
-            "--train-parts", parts[0], "--test-parts", parts[1], check=0)  # fmt: skip
+        proc = run("processing/preprocess.py", "--input", seed_csv, "--output-dir",
+                   tmp_path / name, "--train-parts", parts[0], "--test-parts", parts[1],
+                   check=0)  # fmt: skip
+    counts = split_counts(proc.stdout)
     one, three = tmp_path / "one", tmp_path / "three"
-    for split, count, rows in (("train", 3, [700, 700, 700]), ("test", 2, [225, 225])):
+    for split, count in (("train", 3), ("test", 2)):
         files = sorted(p.name for p in (three / split).iterdir())
         assert files == ["%s-part-%05d.csv" % (split, i) for i in range(count)]
         pieces = [(three / split / f).read_bytes() for f in files]
         assert b"".join(pieces) == (one / split / (split + ".csv")).read_bytes()
-        assert sorted(piece.count(b"\n") for piece in pieces) == rows  # 2100 and 450 rows
+        rows = [piece.count(b"\n") for piece in pieces]  # as even as the rows divide
+        assert sum(rows) == counts[split] and max(rows) - min(rows) <= 1
     for same in ("validation/validation.csv", "preprocessing/preprocessing.json"):
         assert (three / same).read_bytes() == (one / same).read_bytes()
-    for option, message in (
-        ("--train-parts", "the train split has 2100 rows, fewer than the 5000 training instances"),
-        ("--test-parts", "the test split has 450 rows, fewer than the 5000 processing instances"),
-    ):
+    for split, readers in (("train", "training"), ("test", "processing")):
+        message = "the %s split has %d rows, fewer than the 5000 %s instances" % (
+            split, counts[split], readers)  # fmt: skip
         too_many = run("processing/preprocess.py", "--input", seed_csv, "--output-dir",
-                       tmp_path / "many", option, "5000")  # fmt: skip
+                       tmp_path / "many", "--%s-parts" % split, "5000")  # fmt: skip
         assert too_many.returncode == 1 and "Traceback" not in too_many.stderr
         assert message in too_many.stderr
         assert not (tmp_path / "many" / "train").exists()
