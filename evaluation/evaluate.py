@@ -623,11 +623,20 @@ def judge_data(facts, max_feature_auc, max_overlap):
     judged = distinctive >= MIN_DISTINCTIVE_ROWS
     repeats = judged and share > max_overlap
     if repeats:
+        compared = overlap.get("compared_test_rows", overlap["test_rows"])
         reasons.append(
-            "%d of the %d test rows with a distinctive value (%.1f%%, MaxTrainTestOverlap "
+            "%d of the %d test rows with a distinctive value%s (%.1f%%, MaxTrainTestOverlap "
             "%g) repeat a train row feature for feature: the same customers are in both "
             "splits (rows listed twice?); remove the duplicates"
-            % (overlap["repeated"], distinctive, 100.0 * share, max_overlap)
+            % (
+                overlap["repeated"],
+                distinctive,
+                ""
+                if compared == overlap["test_rows"]
+                else " among %d test rows chosen by hash of %d" % (compared, overlap["test_rows"]),
+                100.0 * share,
+                max_overlap,
+            )
         )
     varying = facts["varying_features"]
     constant = varying["varying"] == 0

@@ -858,6 +858,9 @@ def _present_numbers(table, column, op, counts):
     return count_values(x[present], None if counts is None else counts[present])
 
 
+_NAN = float("nan")
+
+
 def count_values(values, counts=None):
     """(distinct values in ascending order, the rows holding each) of `values`, each row
     counted `counts` times (None: once): what fit_counts is given, summed over the rows'
@@ -865,6 +868,11 @@ def count_values(values, counts=None):
     be comparable with each other (text beside a JSON number)."""
     if values.dtype.kind == "f":
         values = values + 0.0  # -0.0 + 0.0 is 0.0: which of the two np.unique keeps is chance
+        nan = np.isnan(values)
+        if nan.any():  # one NaN, last (numpy before 1.21 keeps every NaN apart)
+            uniq, rows = count_values(values[~nan], None if counts is None else counts[~nan])
+            lost = int(nan.sum()) if counts is None else int(counts[nan].sum())
+            return np.append(uniq, np.nan), np.append(rows, lost)
     if values.dtype != object:
         if counts is None:
             return np.unique(values, return_counts=True)
@@ -874,8 +882,10 @@ def count_values(values, counts=None):
     tally = {}
     weights = itertools.repeat(1) if counts is None else counts.tolist()
     for value, rows in zip(values.tolist(), weights):
+        if value != value:  # every NaN one key: NaN is not equal to itself
+            value = _NAN
         tally[value] = tally.get(value, 0) + rows
-    keys = sorted(tally, key=lambda v: (type(v).__name__, v))
+    keys = sorted(tally, key=lambda v: ("~",) if v is _NAN else (type(v).__name__, v))
     uniq = np.empty(len(keys), dtype=object)
     uniq[:] = keys
     return uniq, np.array([tally[k] for k in keys], dtype=np.int64)

@@ -33,6 +33,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from churn_checks import data_checks, summarize, table_categories
 from churn_io import DataError, csv_files, read_raw_table, schema_columns
 from churn_job import fail, write_atomic, write_text_atomic
 from churn_recipe import (
@@ -42,19 +43,15 @@ from churn_recipe import (
     feature_matrix,
     fit,
     normalize_steps,
-    to_float,
     transform,
 )
-from churn_rules import feature_rules, observed_categories
+from churn_rules import feature_rules
 from churn_schema import SchemaError, load_schema
 
 FORMAT = "churn-preprocessing/2"  # 2: input_rules
 FAILURE_FILE = "/opt/ml/output/message"
 SPLITS = ("train", "validation", "test")
 CSV_BLOCK_ROWS = 100000  # formatted at a time: a 10M-row split's text would not fit in memory
-# A feature's AUC on its own is computed over at most this many train rows (its error there is
-# far below the gap between any real feature and a copy of the target).
-AUC_SAMPLE_ROWS = 1000000
 
 
 def parse_args(argv=None):
@@ -307,7 +304,7 @@ def preprocess(args):
             "positive_rate": round(float(table[label_key].mean()), 6),
         }
 
-    checks = data_checks(df, labels, splits, schema, args.seed)
+    summary = summarize(df, labels, splits, schema)
     spec = {
         "format": FORMAT,
         "schema": schema.name,
@@ -316,10 +313,10 @@ def preprocess(args):
         "positive_value": schema.positive,
         "input_columns": schema.feature_names,
         "missing_values": schema.missing_values,
-        "input_rules": feature_rules(schema, table_categories(df, schema)),
+        "input_rules": feature_rules(schema, table_categories(summary, schema)),
         "recipe": fitted,
         "feature_names": feature_names,
-        "data_checks": checks,
+        "data_checks": data_checks(summary, schema),
         "split": {
             "seed": args.seed,
             "validation_fraction": args.validation_fraction,
@@ -345,94 +342,6 @@ def preprocess(args):
         )
     )
     return spec
-
-
-def table_categories(df, schema):
-    """The categories the whole table holds, for the categorical features whose schema entry
-    declares no `values`: a request's category must be one of them (a row of the table is never
-    refused, whichever split it fell in)."""
-    return {
-        f.name: observed_categories(df[f.name].dropna().unique())
-        for f in schema.features
-        if not f.is_numeric and f.values is None
-    }
-
-
-def data_checks(df, labels, splits, schema, seed):
-    """What the split shows about the table, judged later (evaluation/evaluate.py) against the
-    pipeline's thresholds, on the raw features the schema names:
-
-    single_feature_auc  each feature alone as a score of the target: a numeric feature's values
-                        on the train split (missing below every value); a categorical
-                        feature's train churn rate per category, scored on the held-out rows.
-                        max(AUC, 1 - AUC): a feature that is the target reversed separates it
-                        as well. A copy of the target gives 1.0.
-    train_test_overlap  the test rows that hold a distinctive value (one the train split holds
-                        at most once, in any feature) and repeat a train row feature for
-                        feature. Customers alike in every feature are common where features
-                        take few values, and such repeats are no leak; a repeat of a row with
-                        a distinctive value is the same customer in both splits.
-    varying_features    the features with more than one value in the train split."""
-    features = schema.feature_names
-    train, held_out = splits["train"], np.concatenate([splits["validation"], splits["test"]])
-    rng = np.random.default_rng(seed)
-    sample = np.sort(rng.choice(train, min(len(train), AUC_SAMPLE_ROWS), replace=False))
-    aucs, constant = [], []
-    for f in schema.features:
-        column = df[f.name]
-        if column.iloc[train].nunique(dropna=False) <= 1:
-            constant.append(f.name)
-        if f.is_numeric:
-            values = to_float(column.to_numpy()[sample])
-            auc = binary_auc(np.where(np.isnan(values), -np.inf, values), labels[sample])
-            rows = len(sample)
-        else:
-            text = column.fillna("")
-            rates = pd.Series(labels[train]).groupby(text.iloc[train].to_numpy()).mean()
-            scores = text.iloc[held_out].map(rates).fillna(labels[train].mean()).to_numpy()
-            auc, rows = binary_auc(scores, labels[held_out]), len(held_out)
-        aucs.append({"feature": f.name, "auc": round(max(auc, 1.0 - auc), 6), "rows": rows})
-    aucs.sort(key=lambda a: -a["auc"])
-    return {
-        "single_feature_auc": aucs,
-        "train_test_overlap": train_test_overlap(df[features], splits["train"], splits["test"]),
-        "varying_features": {
-            "features": len(features),
-            "varying": len(features) - len(constant),
-            "constant": constant,
-        },
-    }
-
-
-def binary_auc(scores, labels):
-    """The area under the ROC curve of `scores` for the 0/1 `labels`, ties counting half
-    (Mann-Whitney, as roc_auc_score gives it); 0.5 when a class is absent."""
-    positives = int(labels.sum())
-    negatives = len(labels) - positives
-    if positives == 0 or negatives == 0:
-        return 0.5
-    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
-    ranks = (np.cumsum(counts) - (counts - 1) / 2.0)[inverse.reshape(-1)]
-    return float((ranks[labels == 1].sum() - positives * (positives + 1) / 2.0)) / (
-        positives * negatives
-    )
-
-
-def train_test_overlap(table, train, test):
-    """{test_rows, distinctive_test_rows, repeated}: see data_checks."""
-    test_table, train_table = table.iloc[test], table.iloc[train]
-    distinctive = np.zeros(len(test), dtype=bool)
-    for column in table.columns:
-        counts = train_table[column].value_counts(dropna=False)
-        seen = test_table[column].map(counts).fillna(0).to_numpy()
-        distinctive |= seen <= 1
-    hashes = pd.util.hash_pandas_object(table, index=False).to_numpy()
-    repeated = pd.Series(hashes[test]).isin(hashes[train]).to_numpy()  # a hash table, no sort
-    return {
-        "test_rows": int(len(test)),
-        "distinctive_test_rows": int(distinctive.sum()),
-        "repeated": int((distinctive & repeated).sum()),
-    }
 
 
 def _json_default(value):

@@ -33,6 +33,7 @@ PROCESSING_FILES = (
     "ingest.py",
     "build_dataset.py",
     "churn_features.py",
+    "churn_checks.py",
     "churn_schema.py",
     "churn_recipe.py",
     "churn_rules.py",

@@ -480,7 +480,7 @@ def test_empty_test_csv_is_a_clear_error(tmp_path, booster_bytes):
 # Data checks: preprocessing's facts (in the artifact's preprocessing.json), judged here
 
 
-def facts(top_auc=0.73, repeated=0, distinctive=280, varying=5):
+def facts(top_auc=0.73, repeated=0, distinctive=280, varying=5, compared=300):
     """data_checks as processing/preprocess.py writes them."""
     return {
         "single_feature_auc": [
@@ -489,6 +489,7 @@ def facts(top_auc=0.73, repeated=0, distinctive=280, varying=5):
         ],
         "train_test_overlap": {
             "test_rows": 300,
+            "compared_test_rows": compared,
             "distinctive_test_rows": distinctive,
             "repeated": repeated,
         },
@@ -523,6 +524,13 @@ def test_split(tmp_path_factory):
             1,
             "196 of the 280 test rows with a distinctive value (70.0%, MaxTrainTestOverlap 0.05) "
             "repeat a train row feature for feature",
+        ),
+        (
+            facts(repeated=40, distinctive=50, compared=60),  # a table of many distinct rows
+            [],
+            1,
+            "40 of the 50 test rows with a distinctive value among 60 test rows chosen by hash "
+            "of 300 (80.0%",
         ),
         (facts(repeated=196), ["--max-train-test-overlap", "0.8"], 0, ""),
         (facts(repeated=10, distinctive=12), [], 0, ""),  # too few rows to judge a split by

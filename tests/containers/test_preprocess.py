@@ -20,6 +20,7 @@ from preprocess import (  # noqa: E402
     write_xgboost_csv,
 )
 
+from churn_checks import OVERLAP_TUPLES, data_checks, merge, summarize, table_categories  # noqa: E402
 from churn_recipe import count_values, default_recipe, fit, fit_counts  # noqa: E402
 from churn_schema import load_schema  # noqa: E402
 
@@ -174,6 +175,40 @@ def test_the_fit_from_value_counts_over_any_division_is_the_fit_from_the_rows(na
             for column, piece in zip(table, pieces)
         }
         assert json.dumps(fit_counts(list(table), counts, steps)) == fitted, parts
+
+
+def test_the_data_checks_from_the_parts_counts_are_the_whole_tables(seed_csv):
+    """Each instance of a divided PreprocessData summarises its rows in counts; the merged
+    summaries give the data checks and categories one instance gives, to the bit: on the seed
+    table with every customer twice under two ids (a leak the overlap check must see), with
+    the overlap check exact and with it bounded to 500 distinct train rows, where it judges a
+    hash-chosen sample of the test rows and estimates the same share of repeats."""
+    schema = load_schema("seed")
+    frame = read_table(str(seed_csv), schema)
+    frame = pd.concat([frame, frame.assign(customer_id=frame.customer_id + "-2")])
+    frame = frame.reset_index(drop=True)
+    labels = labels_from_target(frame[schema.target], schema)
+    splits = hash_split(split_hashes(frame, schema, 42), labels, 0.15, 0.15)
+    features = frame.drop(columns=[schema.target])
+    overlaps = []
+    for compared in (OVERLAP_TUPLES, 500):
+        whole = summarize(features, labels, splits, schema, compared)
+        report = json.dumps(data_checks(whole, schema))
+        order = np.random.default_rng(compared).permutation(len(frame))
+        parts = []
+        for rows in np.array_split(order, 3):
+            kept = {name: np.flatnonzero(np.isin(rows, idx)) for name, idx in splits.items()}
+            part = features.iloc[rows].reset_index(drop=True)
+            parts.append(summarize(part, labels[rows], kept, schema, compared))
+        merged = merge(parts, compared)
+        assert json.dumps(data_checks(merged, schema)) == report
+        assert table_categories(merged, schema) == table_categories(whole, schema)
+        overlaps.append(json.loads(report)["train_test_overlap"])
+    exact, sampled = overlaps
+    assert exact["compared_test_rows"] == exact["test_rows"] == len(splits["test"])
+    assert 0 < sampled["compared_test_rows"] < exact["test_rows"] / 3
+    share = [o["repeated"] / o["distinctive_test_rows"] for o in overlaps]
+    assert share[0] > 0.5 and abs(share[1] - share[0]) < 0.15, overlaps
 
 
 def test_a_folder_of_shards_is_one_table(seed_csv, tmp_path):
