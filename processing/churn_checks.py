@@ -16,6 +16,10 @@ A summary is a dict:
   test_values   {feature: those test rows' raw values}
 """
 
+import json
+import os
+import zipfile
+
 import numpy as np
 import pandas as pd
 
@@ -59,6 +63,19 @@ def summarize(frame, labels, splits, schema, compared=OVERLAP_TUPLES):
     summary["test_tuples"] = tuples[kept]
     summary["test_values"] = {name: frame[name].to_numpy()[kept] for name in schema.feature_names}
     return summary
+
+
+def empty_summary(schema):
+    """The summary of no rows (an instance ShardedByS3Key gave no object)."""
+    nothing = (np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    return {
+        "rows": {name: [0, 0] for name in SPLITS},
+        "train": {f.name: nothing for f in schema.features},
+        "held_out": {f.name: nothing for f in schema.features if not f.is_numeric},
+        "train_tuples": np.zeros(0, np.uint64),
+        "test_tuples": np.zeros(0, np.uint64),
+        "test_values": {name: np.zeros(0) for name in schema.feature_names},
+    }
 
 
 def class_counts(values, labels):
@@ -243,3 +260,114 @@ def train_count(values, counts, wanted):
     return np.array(
         [tally.get(None if a else v, 0) for v, a in zip(wanted.tolist(), absent)], dtype=np.int64
     )
+
+
+# ----------------------------------------------------------------------------- summary files
+# A divided PreprocessData's instances hand their summaries to the merge as .npz archives,
+# read with allow_pickle=False: text travels as UTF-8 bytes with offsets and a missing mask.
+
+SUMMARY_FORMAT = "churn-preprocess-summary/1"
+
+
+def save_summary(path, summary, schema, columns, sample):
+    """Write `summary` of a table whose header is `columns`, with a few raw rows (`sample`, a
+    list of lists) the merge replays the recipe on to learn its columns."""
+    arrays, names = {}, schema.feature_names
+    for part in ("train", "held_out"):
+        for k, name in enumerate(names):
+            if name in summary[part]:
+                for j, array in enumerate(summary[part][name]):
+                    arrays.update(encoded("%s_%d_%d" % (part, k, j), array))
+    for k, name in enumerate(names):
+        arrays.update(encoded("test_values_%d" % k, summary["test_values"][name]))
+    arrays["train_tuples"], arrays["test_tuples"] = summary["train_tuples"], summary["test_tuples"]
+    meta = {
+        "format": SUMMARY_FORMAT,
+        "rows": summary["rows"],
+        "features": names,
+        "columns": columns,
+        "sample": sample,
+    }
+    arrays["meta"] = np.array(json.dumps(meta, default=plain))
+    tmp = path + ".tmp"
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, path)
+
+
+def plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError("not JSON serializable: %r" % (value,))
+
+
+def encoded(key, values):
+    """{key...: arrays} that hold `values` without pickling: numbers as they are; text (an
+    object array of str and missing values) as UTF-8 bytes, their ends and a missing mask."""
+    if values.dtype != object:
+        return {key: values}
+    absent = np.asarray(missing(values), dtype=bool)
+    texts = ["" if a else str(v) for v, a in zip(values.tolist(), absent.tolist())]
+    data = [t.encode("utf-8") for t in texts]
+    return {
+        key + "_text": np.frombuffer(b"".join(data), dtype=np.uint8),
+        key + "_ends": np.cumsum([len(d) for d in data], dtype=np.int64),
+        key + "_missing": absent,
+    }
+
+
+def decoded(archive, key):
+    if key in archive:
+        return archive[key]
+    data, ends = archive[key + "_text"].tobytes(), archive[key + "_ends"]
+    starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
+    values = np.empty(len(ends), dtype=object)
+    values[:] = [data[s:e].decode("utf-8") for s, e in zip(starts.tolist(), ends.tolist())]
+    values[archive[key + "_missing"]] = np.nan
+    return values
+
+
+def load_summary(path, schema):
+    """(summary, columns, sample) of a summary file; a file of another format or schema is one
+    clear error."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            meta = json.loads(str(archive["meta"]))
+            if meta.get("format") != SUMMARY_FORMAT:
+                raise ValueError("not a %s archive" % SUMMARY_FORMAT)
+            if meta["features"] != schema.feature_names:
+                raise ValueError("its features are not schema %s's" % schema.name)
+            names = meta["features"]
+            summary = {"rows": meta["rows"], "train": {}, "held_out": {}, "test_values": {}}
+            for part in ("train", "held_out"):
+                for k, name in enumerate(names):
+                    if part + "_%d_0" % k in archive or part + "_%d_0_text" % k in archive:
+                        summary[part][name] = tuple(
+                            decoded(archive, "%s_%d_%d" % (part, k, j)) for j in range(3)
+                        )
+            for k, name in enumerate(names):
+                summary["test_values"][name] = decoded(archive, "test_values_%d" % k)
+            summary["train_tuples"] = archive["train_tuples"]
+            summary["test_tuples"] = archive["test_tuples"]
+            check_summary(summary)
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as e:
+        raise OSError("%s is not a preprocessing shard's summary: %s" % (path, e))
+    return summary, meta["columns"], meta["sample"]
+
+
+def check_summary(summary):
+    """A summary's arrays agree with each other (a forged or truncated file fails here, not
+    as a wrong report)."""
+    for part in ("train", "held_out"):
+        for values, retained, churned in summary[part].values():
+            if not (len(values) == len(retained) == len(churned)):
+                raise ValueError("its value counts are of different lengths")
+            if retained.dtype.kind != "i" or churned.dtype.kind != "i":
+                raise ValueError("its counts are not whole numbers")
+            if (retained < 0).any() or (churned < 0).any():
+                raise ValueError("it holds negative counts")
+    if summary["train_tuples"].dtype != np.uint64 or summary["test_tuples"].dtype != np.uint64:
+        raise ValueError("its row hashes are not 64-bit")
+    if any(len(v) != len(summary["test_tuples"]) for v in summary["test_values"].values()):
+        raise ValueError("its test rows are of different lengths")

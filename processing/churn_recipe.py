@@ -423,6 +423,22 @@ def fit_counts(columns, counts, steps):
     return fitted
 
 
+def removes_rows(steps):
+    """What the first step of `steps` that can remove rows is (None: every row stays): a row
+    filter, a CATEGORICAL_MAPPING that deletes unmapped rows."""
+    for i, step in enumerate(normalize_steps(steps)):
+        op, p = step["Action"]["Operation"], step["Action"]["Parameters"]
+        if not _keeps_every_row(OPERATION_TABLE[op], p):
+            return "step %d (%s of %r) removes rows" % (i + 1, op, p.get("sourceColumn"))
+    return None
+
+
+def _keeps_every_row(operation, p):
+    return operation.keep is None or (
+        operation.keep is _keep_mapped and p.get("deleteOtherRows", "false").lower() != "true"
+    )
+
+
 class NotReplayable(RecipeError):
     """A recipe whose fit depends on more than per-column value counts."""
 
@@ -430,10 +446,7 @@ class NotReplayable(RecipeError):
 def _check_replayable(i, step, operation, owner):
     p = step["Action"]["Parameters"]
     what = "step %d (%s of %r)" % (i + 1, step["Action"]["Operation"], p.get("sourceColumn"))
-    keeps_every_row = operation.keep is None or (
-        operation.keep is _keep_mapped and p.get("deleteOtherRows", "false").lower() != "true"
-    )
-    if operation.apply is None or not keeps_every_row:
+    if operation.apply is None or not _keeps_every_row(operation, p):
         raise NotReplayable(
             "%s removes rows before a fitted step, so the fit depends on whole rows, not on "
             "each column's value counts" % what

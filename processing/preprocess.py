@@ -33,16 +33,28 @@ import time
 import numpy as np
 import pandas as pd
 
-from churn_checks import data_checks, summarize, table_categories
+from churn_checks import (
+    data_checks,
+    empty_summary,
+    load_summary,
+    merge,
+    recipe_counts,
+    save_summary,
+    summarize,
+    table_categories,
+)
 from churn_io import DataError, csv_files, read_raw_table, schema_columns
-from churn_job import fail, write_atomic, write_text_atomic
+from churn_job import current_host, fail, shard_results, write_atomic, write_text_atomic
 from churn_recipe import (
     InputValueError,
+    NotReplayable,
     RecipeError,
     default_recipe,
     feature_matrix,
     fit,
+    fit_counts,
     normalize_steps,
+    removes_rows,
     transform,
 )
 from churn_rules import feature_rules
@@ -84,15 +96,45 @@ def parse_args(argv=None):
         default=1,
         help="files to write the test split as, one per evaluating instance (default 1)",
     )
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--shard-of",
+        metavar="RESOURCE_CONFIG",
+        help="PreprocessShards: summarise this instance's rows (its host named in this "
+        "resourceconfig.json) under <output-dir>/<host>/ for --merge",
+    )
+    mode.add_argument(
+        "--merge",
+        metavar="DIR",
+        help="PreprocessData divided: fit the recipe and the data checks from the summaries "
+        "under DIR and write preprocessing/preprocessing.json, reading no rows",
+    )
+    mode.add_argument(
+        "--apply",
+        metavar="DIR",
+        help="PreprocessApply: replay the preprocessing.json under DIR on this instance's "
+        "rows and write its part of each split; needs --shard-of's resource config as "
+        "--resource-config",
+    )
+    p.add_argument(
+        "--resource-config",
+        default="/opt/ml/config/resourceconfig.json",
+        help="this instance's resourceconfig.json, naming its host and the job's hosts "
+        "(--apply; default the processing contract's)",
+    )
     return p.parse_args(argv)
 
 
-def read_table(path, schema):
-    """Raw CSV -> DataFrame. Text columns (categories, id, target) stay text; numbers parse."""
+def read_table(path, schema, none_is_empty=False):
+    """Raw CSV -> DataFrame (None for an instance given no file, with `none_is_empty`). Text
+    columns (categories, id, target) stay text; numbers parse."""
     text_columns = [f.name for f in schema.features if not f.is_numeric] + [schema.target]
     if schema.id_column:
         text_columns.append(schema.id_column)
-    df = read_raw_table(csv_files(path), schema, {c: str for c in text_columns})
+    files = csv_files(path, none_is_empty)
+    if not files:
+        return None
+    df = read_raw_table(files, schema, {c: str for c in text_columns})
     missing = [c for c in schema.required_columns if c not in df.columns]
     if missing:
         raise DataError(
@@ -127,6 +169,14 @@ def hash_split(hashes, labels, validation_fraction, test_fraction):
     rows or their order, so any division of the table over instances splits it as one instance
     does, and a customer's repeated rows stay in one split. Each class is divided in the
     fractions in expectation, not to the row (ADR 0017). Rows keep their order in a split."""
+    splits = assign_splits(hashes, validation_fraction, test_fraction)
+    check_classes({n: [int((labels[i] == c).sum()) for c in (0, 1)] for n, i in splits.items()})
+    return splits
+
+
+def assign_splits(hashes, validation_fraction, test_fraction):
+    """{split: row indices} by the rows' hashes alone (hash_split without the class check,
+    which a divided job makes on the whole table's counts)."""
     if not (
         0 < validation_fraction < 1
         and 0 < test_fraction < 1
@@ -138,21 +188,20 @@ def hash_split(hashes, labels, validation_fraction, test_fraction):
     assignment = np.zeros(len(hashes), dtype=np.int8)
     assignment[hashes < np.uint64(validation_below)] = 1
     assignment[hashes < np.uint64(test_below)] = 2
-    splits = {name: np.flatnonzero(assignment == i) for i, name in enumerate(SPLITS)}
-    for name, idx in splits.items():
-        classes = set(labels[idx].tolist())
-        if classes != {0, 1}:
+    return {name: np.flatnonzero(assignment == i) for i, name in enumerate(SPLITS)}
+
+
+def check_classes(rows):
+    """Every split must hold both classes: {split: [retained rows, churned rows]}."""
+    for name in SPLITS:
+        if 0 in rows[name]:
+            churned = sum(r[1] for r in rows.values())
+            retained = sum(r[0] for r in rows.values())
             raise DataError(
                 "the %s split has no %s rows: the table has %d churned and %d "
                 "retained rows, too few to split; add rows or change the fractions"
-                % (
-                    name,
-                    "churned" if 1 not in classes else "retained",
-                    int(labels.sum()),
-                    int(len(labels) - labels.sum()),
-                )
+                % (name, "churned" if rows[name][1] == 0 else "retained", churned, retained)
             )
-    return splits
 
 
 def split_hashes(df, schema, seed):
@@ -250,8 +299,56 @@ def split_files(folder, name, parts, row_count):
 
 
 def preprocess(args):
+    """One of the job's four modes: the whole table on one instance (default), or a divided
+    job's three steps (--shard-of, --merge, --apply)."""
     started = time.time()
     schema = load_schema(args.schema)
+    if args.merge:
+        return fit_from_summaries(args, schema, started)
+    if args.apply:
+        return apply_to_share(args, schema, started)
+    steps = recipe_steps(args, schema)
+    df = read_table(args.input, schema, none_is_empty=bool(args.shard_of))
+    if args.shard_of:
+        return summarize_share(args, schema, df, started)
+    labels = labels_from_target(df[schema.target], schema)
+    hashes = split_hashes(df, schema, args.seed)
+    splits = hash_split(hashes, labels, args.validation_fraction, args.test_fraction)
+    df = df.drop(columns=[schema.target])
+
+    tables = split_tables(df, labels, splits)
+    fitted, tables["train"] = fit(tables["train"], steps)
+    for name in ("validation", "test"):
+        tables[name] = transform(tables[name], fitted, filter_rows=True)
+    feature_names = [c for c in tables["train"] if c != LABEL]
+    check_reproducible(fitted, df, schema, feature_names)
+
+    parts = {"train": args.train_parts, "test": args.test_parts}
+    files = {  # every split's files known before any is written: a refusal publishes nothing
+        name: split_files(
+            os.path.join(args.output_dir, name), name, parts.get(name, 1), len(tables[name][LABEL])
+        )
+        for name in SPLITS
+    }
+    write_splits(tables, feature_names, files)
+    rows = {name: split_rows(tables[name][LABEL]) for name in SPLITS}
+    summary = summarize(df, labels, splits, schema)
+    path = os.path.join(args.output_dir, "preprocessing", "preprocessing.json")
+    spec = write_spec(path, args, schema, fitted, feature_names, summary, rows)
+    print(
+        "preprocess: %d rows -> %s; %d features; %.2f s"
+        % (len(labels), split_sizes(rows), len(feature_names), time.time() - started)
+    )
+    return spec
+
+
+LABEL = "\0label"  # rides along in a split's table so row filters drop the label with its row
+SUMMARY_FILE = "preprocess_summary.npz"
+SAMPLE_ROWS = 5  # raw rows a summary carries for the merge to lay the recipe's columns out
+
+
+def recipe_steps(args, schema):
+    """The recipe to fit: --recipe, else the schema's, else the one the schema implies."""
     if args.recipe:
         with open(args.recipe, encoding="utf-8") as f:
             steps = json.load(f)
@@ -264,47 +361,163 @@ def preprocess(args):
                 "the recipe touches the target column %r; the schema maps the "
                 "target, leave it out of the recipe" % schema.target
             )
+    return steps
 
-    df = read_table(args.input, schema)
-    labels = labels_from_target(df[schema.target], schema)
-    hashes = split_hashes(df, schema, args.seed)
-    splits = hash_split(hashes, labels, args.validation_fraction, args.test_fraction)
-    df = df.drop(columns=[schema.target])
 
-    label_key = "\0label"  # rides along so row filters drop the label with its row
+def split_tables(df, labels, splits):
+    """{split: table of its rows, the label beside the columns}."""
     tables = {}
     for name, idx in splits.items():
         table = as_table(df.iloc[idx])
-        table[label_key] = labels[idx]
+        table[LABEL] = labels[idx]
         tables[name] = table
-    fitted, tables["train"] = fit(tables["train"], steps)
-    for name in ("validation", "test"):
-        tables[name] = transform(tables[name], fitted, filter_rows=True)
-    feature_names = [c for c in tables["train"] if c != label_key]
-    check_reproducible(fitted, df, schema, feature_names)
+    return tables
 
-    parts = {"train": args.train_parts, "test": args.test_parts}
-    files = {  # every split's files known before any is written: a refusal publishes nothing
-        name: split_files(
-            os.path.join(args.output_dir, name),
-            name,
-            parts.get(name, 1),
-            len(tables[name][label_key]),
-        )
-        for name in SPLITS
-    }
-    rows = {}
-    for name in SPLITS:
-        table = tables[name]
+
+def write_splits(tables, feature_names, files):
+    for name, table in tables.items():
         matrix = feature_matrix(table, feature_names)
         for path, part in files[name]:
-            write_xgboost_csv(path, table[label_key][part], matrix[part])
-        rows[name] = {
-            "rows": int(len(table[label_key])),
-            "positive_rate": round(float(table[label_key].mean()), 6),
-        }
+            write_xgboost_csv(path, table[LABEL][part], matrix[part])
 
-    summary = summarize(df, labels, splits, schema)
+
+def split_rows(labels):
+    return {"rows": int(len(labels)), "positive_rate": round(float(labels.mean()), 6)}
+
+
+def split_sizes(rows):
+    return ", ".join("%s %d" % (n, rows[n]["rows"]) for n in SPLITS)
+
+
+def summarize_share(args, schema, df, started):
+    """PreprocessShards: this instance's rows summarised (churn_checks) for the merge."""
+    host = current_host(args.shard_of)
+    if df is None:  # ShardedByS3Key gave this instance no object
+        summary, columns, sample = empty_summary(schema), None, []
+    else:
+        labels = labels_from_target(df[schema.target], schema)
+        hashes = split_hashes(df, schema, args.seed)
+        splits = assign_splits(hashes, args.validation_fraction, args.test_fraction)
+        df = df.drop(columns=[schema.target])
+        summary = summarize(df, labels, splits, schema)
+        columns = [str(c) for c in df.columns]
+        sample = df.head(SAMPLE_ROWS).astype(object).where(df.head(SAMPLE_ROWS).notna(), None)
+        sample = sample.to_numpy().tolist()
+    save_summary(
+        os.path.join(args.output_dir, host, SUMMARY_FILE), summary, schema, columns, sample
+    )
+    print(
+        "preprocess: %s summarised %d rows; %.2f s"
+        % (host, sum(sum(r) for r in summary["rows"].values()), time.time() - started)
+    )
+
+
+def fit_from_summaries(args, schema, started):
+    """PreprocessData divided: the instances' summaries merged; the recipe fitted from their
+    value counts (fit_counts) and the data checks from their counts; no row is read."""
+    steps = recipe_steps(args, schema)
+    removing = removes_rows(steps)
+    if removing:
+        raise NotReplayable(
+            "%s; a divided PreprocessData writes each instance's rows as they come, so the "
+            "recipe must keep every row: run with ProcessingInstanceCount 1" % removing
+        )
+    shares = [
+        load_summary(path, schema)
+        for path in shard_results(args.merge, SUMMARY_FILE, "preprocess.py --shard-of")
+    ]
+    given = [share for share in shares if share[1] is not None]
+    if not given:
+        raise DataError("no instance was given a row of the table under %s" % args.merge)
+    columns, sample = given[0][1], given[0][2]
+    for _, other, _ in given:
+        if other != columns:
+            raise DataError(
+                "the instances read tables with different headers (%s; %s)"
+                % (", ".join(columns), ", ".join(other))
+            )
+    summary = merge([share[0] for share in given])
+    check_classes(summary["rows"])
+    fitted = fit_counts(columns, recipe_counts(summary), steps)
+    sample = pd.DataFrame(sample, columns=columns).infer_objects()
+    laid_out = transform(as_table(sample), fitted, filter_rows=True)
+    feature_names = list(laid_out)
+    check_reproducible(fitted, sample, schema, feature_names)
+    rows = {}
+    for name in SPLITS:
+        retained, churned = summary["rows"][name]
+        rows[name] = split_rows(np.repeat(np.array([0, 1], np.int8), [retained, churned]))
+    path = os.path.join(args.output_dir, "preprocessing.json")
+    spec = write_spec(path, args, schema, fitted, feature_names, summary, rows)
+    print(
+        "preprocess: %d rows in %d summaries -> %s; %d features; %.2f s"
+        % (
+            sum(r["rows"] for r in rows.values()),
+            len(shares),
+            split_sizes(rows),
+            len(feature_names),
+            time.time() - started,
+        )
+    )
+    return spec
+
+
+def apply_to_share(args, schema, started):
+    """PreprocessApply: the fitted recipe replayed on this instance's rows, written as its
+    part of each split: train as --train-parts files (training host t reads part t of every
+    instance), validation and test as one file each, numbered by the instance's place among
+    the job's hosts so the parts' names are in the instances' order."""
+    with open(os.path.join(args.apply, "preprocessing.json"), encoding="utf-8") as f:
+        spec = json.load(f)
+    split = spec["split"]
+    place, hosts = host_place(args.resource_config)
+    df = read_table(args.input, schema, none_is_empty=True)
+    if df is None:
+        print("preprocess: %s was given no rows" % hosts[place])
+        return None
+    labels = labels_from_target(df[schema.target], schema)
+    hashes = split_hashes(df, schema, split["seed"])
+    splits = assign_splits(hashes, split["validation_fraction"], split["test_fraction"])
+    tables = split_tables(df.drop(columns=[schema.target]), labels, splits)
+    tables = {n: transform(t, spec["recipe"], filter_rows=True) for n, t in tables.items()}
+    files = {}
+    for name in SPLITS:
+        parts = args.train_parts if name == "train" else 1
+        rows = len(tables[name][LABEL])
+        bounds = [rows * i // parts for i in range(parts + 1)]
+        files[name] = [
+            (
+                os.path.join(args.output_dir, name, "%s-part-%05d.csv" % (name, place * parts + i)),
+                slice(bounds[i], bounds[i + 1]),
+            )
+            for i in range(parts)
+            if bounds[i + 1] > bounds[i]  # no empty file: a host given none reads the others'
+        ]
+    write_splits(tables, spec["feature_names"], files)
+    print(
+        "preprocess: %s wrote %s; %.2f s"
+        % (
+            hosts[place],
+            split_sizes({n: {"rows": len(t[LABEL])} for n, t in tables.items()}),
+            time.time() - started,
+        )
+    )
+    return None
+
+
+def host_place(resource_config):
+    """(this instance's index among the job's hosts, the hosts) from resourceconfig.json."""
+    host = current_host(resource_config)
+    with open(resource_config, encoding="utf-8") as f:
+        hosts = json.load(f).get("hosts")
+    if not isinstance(hosts, list) or host not in hosts:
+        raise OSError("%s does not list this instance %r among its hosts" % (resource_config, host))
+    return hosts.index(host), hosts
+
+
+def write_spec(path, args, schema, fitted, feature_names, summary, rows):
+    """preprocessing.json: the fitted recipe, the features, the input rules, the data checks
+    and the split, as one instance and a divided job both write it."""
     spec = {
         "format": FORMAT,
         "schema": schema.name,
@@ -331,16 +544,7 @@ def preprocess(args):
             "the fitted recipe holds a value that is not a finite number; check the numeric "
             "columns for overflowing values"
         )
-    write_text_atomic(os.path.join(args.output_dir, "preprocessing", "preprocessing.json"), text)
-    print(
-        "preprocess: %d rows -> %s; %d features; %.2f s"
-        % (
-            len(labels),
-            ", ".join("%s %d" % (n, rows[n]["rows"]) for n in SPLITS),
-            len(feature_names),
-            time.time() - started,
-        )
-    )
+    write_text_atomic(path, text)
     return spec
 
 

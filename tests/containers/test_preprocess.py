@@ -418,3 +418,91 @@ def test_a_recipes_conditions_reach_preprocess_data(seed_csv, tmp_path):
     )
     assert proc.returncode == 1 and "condition MATCHES is not evaluated" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def divided(table_csv, tmp_path, hosts=4, objects=5, extra=()):
+    """preprocess.py as a divided job: the table as `objects` objects dealt round-robin to
+    `hosts` instances (the last hosts may get none), PreprocessShards on each, PreprocessData
+    merging their summaries, PreprocessApply on each. Returns the merge's process."""
+    lines = table_csv.read_text().splitlines()
+    size = -(-(len(lines) - 1) // objects)
+    names = ["algo-%d" % (h + 1) for h in range(hosts)]
+    for k in range(objects):
+        share = tmp_path / "in" / names[k % hosts]
+        share.mkdir(parents=True, exist_ok=True)
+        rows = lines[1 + size * k : 1 + size * (k + 1)]
+        (share / ("part-%d.csv" % k)).write_text("\n".join([lines[0]] + rows) + "\n")
+    for name in names:
+        (tmp_path / "in" / name).mkdir(parents=True, exist_ok=True)
+        config = tmp_path / ("%s.json" % name)
+        config.write_text(json.dumps({"current_host": name, "hosts": names}))
+        run("processing/preprocess.py", "--input", tmp_path / "in" / name, "--output-dir",
+            tmp_path / "shards", "--shard-of", config, *extra, check=0)  # fmt: skip
+    merged = run("processing/preprocess.py", "--merge", tmp_path / "shards", "--output-dir",
+                 tmp_path / "merged", *extra)  # fmt: skip
+    if merged.returncode == 0:
+        for name in names:
+            run("processing/preprocess.py", "--input", tmp_path / "in" / name, "--output-dir",
+                tmp_path / "applied", "--apply", tmp_path / "merged", "--resource-config",
+                tmp_path / ("%s.json" % name), "--train-parts", "2", *extra, check=0)  # fmt: skip
+    return merged
+
+
+@pytest.mark.parametrize("name", ["seed", "bank"])
+def test_a_divided_job_writes_what_one_instance_writes(name, seed_csv, tmp_path):
+    """PreprocessShards, PreprocessData and PreprocessApply (ADR 0017) over four instances,
+    one given no object: preprocessing.json is one instance's byte for byte (the fitted
+    recipe, the data checks, the split, the categories: bank's travel as text); each split
+    holds one instance's rows, line for line (in the instances' order, not the table's); each
+    instance writes its train rows as two parts, numbered so that training host t reads part
+    t of every instance."""
+    table = {"seed": seed_csv, "bank": BANK}[name]
+    if not table.is_file():
+        pytest.skip("../shared/data is not next to this checkout")
+    run("processing/preprocess.py", "--input", table, "--schema", name, "--output-dir",
+        tmp_path / "one", check=0)  # fmt: skip
+    merged = divided(table, tmp_path, hosts=4, objects=3, extra=("--schema", name))
+    assert merged.returncode == 0, merged.stderr
+    rows = len(table.read_text().splitlines()) - 1
+    assert "%d rows in 4 summaries -> train " % rows in merged.stdout
+    one = (tmp_path / "one/preprocessing/preprocessing.json").read_bytes()
+    assert (tmp_path / "merged/preprocessing.json").read_bytes() == one
+    for split in ("train", "validation", "test"):
+        single = (tmp_path / "one" / split / (split + ".csv")).read_text().splitlines()
+        parts = sorted((tmp_path / "applied" / split).iterdir())
+        lines = [line for part in parts for line in part.read_text().splitlines()]
+        assert sorted(lines) == sorted(single) and len(lines) == len(single)
+    train = sorted(p.name for p in (tmp_path / "applied/train").iterdir())
+    assert train == ["train-part-%05d.csv" % i for i in range(6)]  # algo-4 wrote none
+    assert sorted(p.name for p in (tmp_path / "applied/test").iterdir()) == [
+        "test-part-00000.csv", "test-part-00001.csv", "test-part-00002.csv"]  # fmt: skip
+
+
+def test_a_divided_job_refuses_what_counts_cannot_fit(seed_csv, tmp_path):
+    """A recipe that removes rows, a summary of another schema or a forged one: one line
+    naming what is wrong, and no preprocessing.json."""
+    remove = [{"Action": {"Operation": "REMOVE_MISSING", "Parameters": {"sourceColumn": "age"}}}]
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(
+        json.dumps(remove + json.loads(json.dumps(default_recipe(load_schema("seed")))))
+    )
+    proc = divided(seed_csv, tmp_path / "filter", hosts=2, objects=2, extra=("--recipe", recipe))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "step 1 (REMOVE_MISSING of 'age') removes rows; a divided PreprocessData" in proc.stderr
+    assert "run with ProcessingInstanceCount 1" in proc.stderr
+    assert not (tmp_path / "filter/merged/preprocessing.json").exists()
+
+    assert divided(seed_csv, tmp_path / "good", hosts=2, objects=2).returncode == 0
+    shards = tmp_path / "good" / "shards"
+    (shards / "algo-2" / "preprocess_summary.npz").write_bytes(b"PK\x03\x04 not a zip")
+    proc = run("processing/preprocess.py", "--merge", shards, "--output-dir", tmp_path / "out")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "algo-2/preprocess_summary.npz is not a preprocessing shard's summary" in proc.stderr
+    bank = tmp_path / "bank.json"
+    schema = json.loads((ROOT / "processing/schemas/seed.json").read_text())
+    schema["features"] = schema["features"][:3]
+    bank.write_text(json.dumps(schema))
+    proc = run("processing/preprocess.py", "--merge", shards, "--schema", bank, "--output-dir",
+               tmp_path / "out")  # fmt: skip
+    assert proc.returncode == 1 and "its features are not schema" in proc.stderr
+    assert not (tmp_path / "out").exists()
