@@ -24,12 +24,13 @@ from pathlib import Path
 
 from common import churn_run, generate, in_process, machine, physical_floor
 
-# The single process runs each script once, unsharded; the pipeline runs validation and the
-# baseline and evaluation as a shard job and its merge, both counted against that one script.
+# The single process runs each script once, unsharded; the pipeline runs validation, the
+# baseline and evaluation as a shard job and its merge, preprocessing as a shard job, its merge
+# and the job that applies it, all counted against that one script.
 STEPS = {
     "ValidateData": ("ValidateShards", "ValidateData"),
     "BaselineData": ("BaselineShards", "BaselineData"),
-    "PreprocessData": ("PreprocessData",),
+    "PreprocessData": ("PreprocessShards", "PreprocessData", "PreprocessApply"),
     "TrainModel": ("TrainModel",),
     "EvaluateModel": ("EvaluateShards", "EvaluateModel"),
 }
@@ -107,7 +108,7 @@ def report(home, result, wall, instances, floor, physical):
         % (instances, wall, result["metrics"]["auc"])
     )
     print(
-        "  %-28s %9s %9s %9s %12s %s"
+        "  %-46s %9s %9s %9s %12s %s"
         % ("step", "local s", "floor s", "overhead", "peak RSS MB", "(waited for imports)")
     )
     by_name = {step["StepName"]: step for step in record["Steps"]}
@@ -118,7 +119,7 @@ def report(home, result, wall, instances, floor, physical):
         rss = [u["max_rss_mb"] for step in steps for u in step.get("Resources", {}).values()]
         base = floor["steps"][name]
         print(
-            "  %-28s %9.2f %9.2f %+9.2f %12.0f %s"
+            "  %-46s %9.2f %9.2f %+9.2f %12.0f %s"
             % (
                 "+".join(jobs) if len(jobs) > 1 else name,
                 seconds - wait,

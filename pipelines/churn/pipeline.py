@@ -107,6 +107,9 @@ RAW_DATA = "/opt/ml/processing/input/data"
 SHARDS = "/opt/ml/processing/shards"
 # Where SageMaker tells each processing instance its name; sharded jobs name their results so.
 RESOURCE_CONFIG = "/opt/ml/config/resourceconfig.json"
+PREPROCESSING = (
+    "/opt/ml/processing/preprocessing"  # PreprocessData's output, PreprocessApply's input
+)
 # Stand-in execution role for definitions built without one (review, CI diffs, local runs).
 # run-pipeline always passes the real role.
 PLACEHOLDER_ROLE = "arn:aws:iam::000000000000:role/SageMakerPipelineExecutionRole"
@@ -617,11 +620,13 @@ class _StepPieces(object):
         needs_network: bool = False,
         single_instance: bool = False,
         sharded: bool = False,
+        inputs: Sequence[ProcessingInput] = (),
         **step_options: Any,
     ) -> ProcessingStep:
         """A processing step over the raw table (InputDataUrl, or `table`: BuildDataset's
-        output) with the processing code and the schema, and the script's own `arguments`.
-        `sharded`: each instance downloads only its share of the table's objects."""
+        output) with the processing code and the schema, the script's own `arguments` and
+        any other `inputs`. `sharded`: each instance downloads only its share of the table's
+        objects."""
         processor = self.processor(
             job, self.sklearn_image, entrypoint, needs_network, single_instance
         )
@@ -638,6 +643,7 @@ class _StepPieces(object):
                         ),
                     ),
                     self.code_input("processing"),
+                    *inputs,
                 ],
                 outputs=self.outputs(name, outputs),
                 arguments=[
@@ -745,30 +751,62 @@ class _DataSteps(_StepPieces):
 
     def preprocess(
         self, validate: ProcessingStep, table: Optional[PipelineVariable] = None
-    ) -> ProcessingStep:
-        """PreprocessData: the split by a hash of each id, DataBrew recipe fitted on train,
-        preprocessing.json. One instance: the recipe's statistics (min-max, categories) are
-        fitted on the whole train split, so the instances of a sharded job would each fit
-        other numbers (ADR 0017 is the design that divides it). It writes the train
-        split as one file per training instance, the parts of the ShardedByS3Key train
-        channel, and the test split as one file per processing instance, EvaluateShards'
-        shares (so changing either instance count reruns it)."""
-        return self.raw_table_step(
-            "PreprocessData",
-            "preprocess",
-            ["python3", CODE + "/preprocess.py"],
-            ["train", "validation", "test", "preprocessing"],
+    ) -> "Preprocessing":
+        """The split by a hash of each id, the DataBrew recipe fitted on the train rows,
+        preprocessing.json, divided as ADR 0017 says: PreprocessShards summarises each
+        instance's share of the table in counts, PreprocessData merges them and fits the
+        recipe and the data checks from them (preprocessing.json, what one instance would
+        write), PreprocessApply replays it on each share and writes its part of each split
+        (the train rows as one file per training host). A recipe that can remove rows cannot
+        be fitted before the rows are written: then PreprocessData alone reads the whole table
+        on one instance and writes everything."""
+        if self.b.source.removes_rows():
+            single = self.raw_table_step(
+                "PreprocessData",
+                "preprocess",
+                ["python3", CODE + "/preprocess.py"],
+                ["train", "validation", "test", "preprocessing"],
+                "/opt/ml/processing",
+                table=table,
+                arguments=[
+                    "--train-parts",
+                    self.p["TrainingInstanceCount"].to_string(),
+                    "--test-parts",
+                    self.p["ProcessingInstanceCount"].to_string(),
+                ],
+                single_instance=True,
+                depends_on=[validate],
+            )
+            return Preprocessing([single], single, single)
+        entrypoint: Words = ["python3", CODE + "/preprocess.py"]
+        shards = self.shard_step(
+            "PreprocessShards", "preprocess-shards", entrypoint, table=table, depends_on=[validate]
+        )
+        fitted = self.merge_step(
+            "PreprocessData", "preprocess", "preprocess.py", shards, "preprocessing"
+        )
+        spec = fitted.properties.ProcessingOutputConfig.Outputs["preprocessing"].S3Output.S3Uri
+        applied = self.raw_table_step(
+            "PreprocessApply",
+            "preprocess-apply",
+            entrypoint,
+            ["train", "validation", "test"],
             "/opt/ml/processing",
             table=table,
             arguments=[
+                "--apply",
+                PREPROCESSING,
+                "--resource-config",
+                RESOURCE_CONFIG,
                 "--train-parts",
                 self.p["TrainingInstanceCount"].to_string(),
-                "--test-parts",
-                self.p["ProcessingInstanceCount"].to_string(),
             ],
-            single_instance=True,
-            depends_on=[validate],
+            sharded=True,
+            inputs=[
+                ProcessingInput(source=spec, destination=PREPROCESSING, input_name="preprocessing")
+            ],
         )
+        return Preprocessing([shards, fitted, applied], applied, fitted)
 
     def baseline(
         self, validate: ProcessingStep, table: Optional[PipelineVariable] = None
@@ -864,13 +902,11 @@ class _Steps(_DataSteps):
     """The steps of one build, each built by its own method: the table's (_DataSteps) and the
     model's (training, evaluation, the serving model, registration, batch scoring)."""
 
-    def _estimator(self, preprocess: ProcessingStep) -> tuple[XGBoost, dict[str, TrainingInput]]:
+    def _estimator(self, preprocess: "Preprocessing") -> tuple[XGBoost, dict[str, TrainingInput]]:
         """XGBoost framework estimator in script mode (code from a content-hashed tarball),
         and its channels."""
         b, p = self.b, self.p
-
-        def split_uri(name: str) -> PipelineVariable:
-            return preprocess.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri
+        split_uri = preprocess.uri
 
         estimator = XGBoost(
             entry_point="train.py",
@@ -916,7 +952,7 @@ class _Steps(_DataSteps):
             channels["inference"] = TrainingInput(b.bundles["inference"].uri(b.bucket, b.prefix))
         return estimator, channels
 
-    def train(self, preprocess: ProcessingStep) -> TrainingStep:
+    def train(self, preprocess: "Preprocessing") -> TrainingStep:
         """TrainModel: one training job with the parameters' hyperparameters."""
         estimator, channels = self._estimator(preprocess)
         with telemetry_opted_out(self.b.session):
@@ -925,7 +961,7 @@ class _Steps(_DataSteps):
             name="TrainModel", step_args=train_args, cache_config=CACHE, retry_policies=RETRY
         )
 
-    def tune(self, preprocess: ProcessingStep, options: BuildOptions) -> TuningStep:
+    def tune(self, preprocess: "Preprocessing", options: BuildOptions) -> TuningStep:
         """TuneModel: a hyperparameter tuning job over pipelines/churn/tuning.py's search space,
         its trials the TrainModel job with the tuned hyperparameters in place of the
         parameters'. (Retry policies: SageMaker retries a tuning job's trials itself.)"""
@@ -963,14 +999,14 @@ class _Steps(_DataSteps):
         return TuningStep(name="TuneModel", step_args=tune_args, cache_config=CACHE)
 
     def evaluate(
-        self, preprocess: ProcessingStep, model_data: PipelineVariable, report: PropertyFile
+        self, preprocess: "Preprocessing", model_data: PipelineVariable, report: PropertyFile
     ) -> tuple[ProcessingStep, ProcessingStep]:
         """EvaluateShards: each of ProcessingInstanceCount instances scores its parts of the
         test split (ShardedByS3Key) and counts the rows of each class per distinct score;
         EvaluateModel: the counts summed into evaluation.json in the model-quality convention
         (exactly what one instance computes from all the rows) and the verdict of the data
         checks, read by the conditions. Returns both."""
-        test = preprocess.properties.ProcessingOutputConfig.Outputs["test"].S3Output.S3Uri
+        test = preprocess.uri("test")
         model = ProcessingInput(
             source=model_data, destination="/opt/ml/processing/model", input_name="model"
         )
@@ -1256,9 +1292,25 @@ def _build(build: ChurnBuild) -> "ChurnPipeline":
         steps=before
         + [validate_shards, validate]
         + after
-        + [baseline_shards, baseline, preprocess, train, evaluate_shards, evaluate, check_data],
+        + [baseline_shards, baseline, *preprocess.steps, train, evaluate_shards, evaluate]
+        + [check_data],
         sagemaker_session=build.session,
     )
+
+
+class Preprocessing(object):
+    """The preprocessing steps of a build, the one whose outputs are the splits and the one
+    whose output is preprocessing.json (one step of both, or three)."""
+
+    def __init__(
+        self, steps: list[ProcessingStep], splits: ProcessingStep, spec: ProcessingStep
+    ) -> None:
+        self.steps, self.splits, self.spec = steps, splits, spec
+
+    def uri(self, output: str) -> PipelineVariable:
+        """The S3 prefix of the train, validation or test split, or of preprocessing."""
+        step = self.spec if output == "preprocessing" else self.splits
+        return step.properties.ProcessingOutputConfig.Outputs[output].S3Output.S3Uri
 
 
 def dataset_uri(build_dataset: ProcessingStep) -> PipelineVariable:

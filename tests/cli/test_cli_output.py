@@ -54,7 +54,7 @@ def test_runs_list_json_is_the_summaries_with_the_input_file(home):
     first = [r for r in listed if r["id"] == home.first["execution_id"]]
     assert len(first) == 1, listed
     summary = first[0]
-    assert summary["status"] == "Succeeded" and summary["steps"] == 11
+    assert summary["status"] == "Succeeded" and summary["steps"] == 13
     assert summary["auc"] == home.first["metrics"]["auc"]
     # the staged key is content-hashed; what the user gave was customers.csv
     assert summary["input"] == "customers.csv"
@@ -77,14 +77,14 @@ def test_the_run_line_gives_the_executions_time_and_the_commands_apart(home):
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = [x for x in proc.stdout.splitlines() if ": Succeeded in " in x][0]
     found = re.fullmatch(
-        r"(\w+): Succeeded in ([\d.]+) s \((\d+) of 11 steps from cache\); ([\d.]+) s in all with "
+        r"(\w+): Succeeded in ([\d.]+) s \((\d+) of 13 steps from cache\); ([\d.]+) s in all with "
         r"the definition, staging and no job parent",
         line,
     )
     # The same file and parameters again: every job from the cache, so no job parent started
     # (issue 31: its imports cost a cached rerun about 5 CPU-seconds).
     assert found, line
-    assert int(found.group(3)) == 8  # the three steps that are not jobs ran again
+    assert int(found.group(3)) == 10  # the three steps that are not jobs ran again
     record = record_of(home, found.group(1))
     took = record["EndTime"] - record["StartTime"]
     assert found.group(2) == "%.1f" % took

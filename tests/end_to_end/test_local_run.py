@@ -58,7 +58,9 @@ def test_full_run_succeeds_and_registers_a_version(home):
         ("ValidateData", "Processing", "Succeeded"),
         ("BaselineShards", "Processing", "Succeeded"),
         ("BaselineData", "Processing", "Succeeded"),
+        ("PreprocessShards", "Processing", "Succeeded"),
         ("PreprocessData", "Processing", "Succeeded"),
+        ("PreprocessApply", "Processing", "Succeeded"),
         ("TrainModel", "Training", "Succeeded"),
         ("EvaluateShards", "Processing", "Succeeded"),
         ("EvaluateModel", "Processing", "Succeeded"),
@@ -109,7 +111,9 @@ def test_rerun_reuses_every_job_step(home):
         "ValidateData": True,
         "BaselineShards": True,
         "BaselineData": True,
+        "PreprocessShards": True,
         "PreprocessData": True,
+        "PreprocessApply": True,
         "TrainModel": True,
         "EvaluateShards": True,
         "EvaluateModel": True,
@@ -211,11 +215,12 @@ def test_auc_threshold_takes_the_fail_branch(home):
 
 
 def test_three_processing_and_two_training_instances_divide_the_work(home, seed_csv, tmp_path):
-    """The table as six objects. With ProcessingInstanceCount=3 each ValidateShards and
-    BaselineShards instance downloads two of them, and the merges make the very report and
-    baseline one instance makes; with TrainingInstanceCount=2 each host downloads only its
-    part of the train split (a ShardedByS3Key channel over the parts PreprocessData writes,
-    one per host), and the two train one model together: its AUC is within 0.005 of the
+    """The table as six objects. With ProcessingInstanceCount=3 each ValidateShards,
+    BaselineShards, PreprocessShards and PreprocessApply instance downloads two of them, and
+    the merges make the very report, baseline and preprocessing.json one instance makes; with
+    TrainingInstanceCount=2 each host downloads only its parts of the train split (a
+    ShardedByS3Key channel over the parts PreprocessApply writes, two per instance), and the
+    two train one model together: its AUC is within 0.005 of the
     single host's. Subsample=1: with row sampling each host would draw its own sample, which
     is another model, not the same one trained on two hosts. The scaled run has a home of its
     own: in the first one it would reuse the shard steps (the instance count is not in
@@ -245,10 +250,11 @@ def test_three_processing_and_two_training_instances_divide_the_work(home, seed_
         ("ValidateData", "validation", "validation_report.json"),
         ("BaselineData", "baseline", "statistics.json"),
         ("BaselineData", "baseline", "constraints.json"),
+        ("PreprocessData", "preprocessing", "preprocessing.json"),
     ]:
         assert published(result, step, output, name) == published(single, step, output, name)
     execution = scaled_home / "executions" / result["execution_id"]
-    for step in ("ValidateShards", "BaselineShards"):
+    for step in ("ValidateShards", "BaselineShards", "PreprocessShards", "PreprocessApply"):
         shares = [
             sorted(
                 p.name for p in (execution / step / host / "opt/ml/processing/input/data").iterdir()
@@ -260,9 +266,8 @@ def test_three_processing_and_two_training_instances_divide_the_work(home, seed_
     report = json.loads(published(result, "ValidateData", "validation", "validation_report.json"))
     assert report["row_count"] == 3000 and report["success"] is True
     hits = {s["name"]: s["cache_hit"] for s in result["steps"]}
-    # The part count is PreprocessData's argument: it reruns, and what depends on it.
     assert not any(
-        hits[s] for s in ("ValidateShards", "PreprocessData", "TrainModel", "EvaluateModel")
+        hits[s] for s in ("ValidateShards", "PreprocessApply", "TrainModel", "EvaluateModel")
     )
     first = (execution / "TrainModel" / "algo-1.log").read_text()
     second = (execution / "TrainModel" / "algo-2.log").read_text()
@@ -270,8 +275,8 @@ def test_three_processing_and_two_training_instances_divide_the_work(home, seed_
     rows = [
         int(re.search(r"train: (\d+) rows on each of 2 hosts", first).group(1)),
         int(re.search(r"algo-2 of \['algo-1', 'algo-2'\] done \((\d+) rows\)", second).group(1)),
-    ]  # each host its part: the train split's rows, as even as they divide
-    assert sum(rows) == spec["split"]["splits"]["train"]["rows"] and abs(rows[0] - rows[1]) <= 1
+    ]  # each host part t of each of the three PreprocessApply instances' train rows
+    assert sum(rows) == spec["split"]["splits"]["train"]["rows"] and abs(rows[0] - rows[1]) <= 3
     assert "validation-auc" in first and "got rank 1" in second
     channels = [
         sorted(
@@ -279,10 +284,11 @@ def test_three_processing_and_two_training_instances_divide_the_work(home, seed_
         )
         for host in ("algo-1", "algo-2")
     ]
-    assert channels == [["train-part-00000.csv"], ["train-part-00001.csv"]]
+    assert channels == [["train-part-%05d.csv" % i for i in (0, 2, 4)],
+                        ["train-part-%05d.csv" % i for i in (1, 3, 5)]]  # fmt: skip
     assert abs(result["metrics"]["auc"] - single["metrics"]["auc"]) <= 0.005
-    # Evaluation divides too: PreprocessData writes the test split in three parts, each
-    # EvaluateShards instance scores one, and EvaluateModel sums their counts over every row.
+    # Evaluation divides too: each PreprocessApply instance writes its test rows as one part,
+    # each EvaluateShards instance scores one, and EvaluateModel sums their counts.
     tests = [
         sorted(
             p.name for p in (execution / "EvaluateShards" / h / "opt/ml/processing/test").iterdir()
@@ -585,3 +591,26 @@ def test_a_killed_run_takes_its_job_along_and_leaves_the_shared_parent_serving(t
     finally:
         shared.close()
     assert shared.proc.poll() is not None and not os.path.exists(shared.path)
+
+
+def test_a_recipe_that_removes_rows_preprocesses_the_table_on_one_instance(seed_csv, tmp_path):
+    """A divided PreprocessData writes each instance's rows as they come, so it needs a recipe
+    that keeps every row (ADR 0017). A schema whose recipe removes rows (REMOVE_MISSING) gets
+    the one-instance PreprocessData, which reads the whole table and writes everything, on
+    any ProcessingInstanceCount."""
+    sys.path.insert(0, str(ROOT / "processing"))
+    from churn_recipe import default_recipe
+    from churn_schema import load_schema
+
+    schema = json.loads((ROOT / "processing/schemas/seed.json").read_text())
+    schema["name"] = "seed_filtered"
+    remove = {"Action": {"Operation": "REMOVE_MISSING", "Parameters": {"sourceColumn": "age"}}}
+    schema["recipe"] = default_recipe(load_schema("seed")) + [remove]
+    path = tmp_path / "filtered.json"
+    path.write_text(json.dumps(schema))
+    proc, result = run_json(tmp_path / "home", "--data", str(seed_csv), "--schema", str(path),
+                            "--param", "ProcessingInstanceCount=2")  # fmt: skip
+    assert result["status"] == "Succeeded", proc.stderr[-3000:]
+    steps = [s["name"] for s in result["steps"]]
+    assert "PreprocessData" in steps and "PreprocessShards" not in steps
+    assert "PreprocessApply" not in steps

@@ -51,7 +51,9 @@ STEP_TYPES = {
     "ValidateData": "Processing",
     "BaselineShards": "Processing",
     "BaselineData": "Processing",
+    "PreprocessShards": "Processing",
     "PreprocessData": "Processing",
+    "PreprocessApply": "Processing",
     "TrainModel": "Training",
     "EvaluateShards": "Processing",
     "EvaluateModel": "Processing",
@@ -398,13 +400,15 @@ def test_wiring_of_the_job_steps(definition):
         c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]["Get"]
         for c in steps["TrainModel"]["Arguments"]["InputDataConfig"]
     }
+    output = "Steps.%s.ProcessingOutputConfig.Outputs['%s'].S3Output.S3Uri"
     assert channels == {
-        name: "Steps.PreprocessData.ProcessingOutputConfig.Outputs['%s'].S3Output.S3Uri" % name
-        for name in ("train", "validation", "preprocessing")
+        "train": output % ("PreprocessApply", "train"),
+        "validation": output % ("PreprocessApply", "validation"),
+        "preprocessing": output % ("PreprocessData", "preprocessing"),
     }
-    assert steps["PreprocessData"]["DependsOn"] == ["ValidateData"]
-    # Scale-out: each training host downloads only its part of the train split, which
-    # PreprocessData writes as one file per host; the jobs that do not divide run once.
+    assert steps["PreprocessShards"]["DependsOn"] == ["ValidateData"]
+    # Scale-out: each training host downloads only its part of the train split, of which
+    # each PreprocessApply instance writes one file per host; the merges run once.
     distribution = {
         c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3DataDistributionType"]
         for c in steps["TrainModel"]["Arguments"]["InputDataConfig"]
@@ -414,12 +418,14 @@ def test_wiring_of_the_job_steps(definition):
         "validation": "FullyReplicated",
         "preprocessing": "FullyReplicated",
     }
-    preprocess = steps["PreprocessData"]["Arguments"]
-    assert preprocess["AppSpecification"]["ContainerArguments"][-4:] == [
+    preprocess = steps["PreprocessApply"]["Arguments"]
+    assert preprocess["AppSpecification"]["ContainerArguments"][-6:] == [
+        "--apply",
+        "/opt/ml/processing/preprocessing",
+        "--resource-config",
+        "/opt/ml/config/resourceconfig.json",
         "--train-parts",
         {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.TrainingInstanceCount"}]}},
-        "--test-parts",
-        {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.ProcessingInstanceCount"}]}},
     ]
     processing = [n for n, t in STEP_TYPES.items() if t == "Processing"]
     counts = {
@@ -431,7 +437,9 @@ def test_wiring_of_the_job_steps(definition):
         "ValidateData": 1,
         "BaselineShards": {"Get": "Parameters.ProcessingInstanceCount"},
         "BaselineData": 1,
+        "PreprocessShards": {"Get": "Parameters.ProcessingInstanceCount"},
         "PreprocessData": 1,
+        "PreprocessApply": {"Get": "Parameters.ProcessingInstanceCount"},
         "EvaluateShards": {"Get": "Parameters.ProcessingInstanceCount"},
         "EvaluateModel": 1,
     }
@@ -445,7 +453,7 @@ def test_wiring_of_the_job_steps(definition):
         for name in processing
     }
     table = {"Get": "Parameters.InputDataUrl"}
-    for job in ("Validate", "Baseline"):
+    for job in ("Validate", "Baseline", "Preprocess"):
         shards = "Steps.%sShards.ProcessingOutputConfig.Outputs['shards'].S3Output.S3Uri" % job
         assert data[job + "Shards"] == {"data": (table, "ShardedByS3Key")}
         assert data[job + "Data"] == {"shards": ({"Get": shards}, "FullyReplicated")}
@@ -453,11 +461,16 @@ def test_wiring_of_the_job_steps(definition):
         assert arguments[-2:] == ["--shard-of", "/opt/ml/config/resourceconfig.json"]
         arguments = steps[job + "Data"]["Arguments"]["AppSpecification"]["ContainerArguments"]
         assert arguments[:2] == ["--merge", "/opt/ml/processing/shards"]
-    assert data["PreprocessData"] == {"data": (table, "FullyReplicated")}
-    # Evaluation too: each instance scores its parts of the test split (PreprocessData writes
-    # one per processing instance), and EvaluateModel sums their counts.
+    # PreprocessApply replays preprocessing.json on each instance's share of the table.
+    spec = {"Get": output % ("PreprocessData", "preprocessing")}
+    assert data["PreprocessApply"] == {
+        "data": (table, "ShardedByS3Key"),
+        "preprocessing": (spec, "FullyReplicated"),
+    }
+    # Evaluation too: each instance scores its parts of the test split (each PreprocessApply
+    # instance writes one), and EvaluateModel sums their counts.
     model = ({"Get": "Steps.TrainModel.ModelArtifacts.S3ModelArtifacts"}, "FullyReplicated")
-    test = {"Get": "Steps.PreprocessData.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"}
+    test = {"Get": output % ("PreprocessApply", "test")}
     shards = "Steps.EvaluateShards.ProcessingOutputConfig.Outputs['shards'].S3Output.S3Uri"
     assert data["EvaluateShards"] == {"model": model, "test": (test, "ShardedByS3Key")}
     assert data["EvaluateModel"] == {"model": model, "shards": ({"Get": shards}, "FullyReplicated")}
@@ -674,9 +687,9 @@ def test_the_feature_store_steps_build_offline_deterministically(feature_definit
         "BuildDataset",
     ]
     assert steps["IngestFeatures"]["DependsOn"] == ["ValidateData"]
-    # Only validated rows are ingested; PreprocessData and BaselineShards read the built dataset.
+    # Only validated rows are ingested; the steps over the table read the built dataset.
     dataset = "Steps.BuildDataset.ProcessingOutputConfig.Outputs['dataset'].S3Output.S3Uri"
-    for name in ("PreprocessData", "BaselineShards"):
+    for name in ("PreprocessShards", "PreprocessApply", "BaselineShards"):
         data = steps[name]["Arguments"]["ProcessingInputs"][0]["S3Input"]["S3Uri"]
         assert data == {"Get": dataset}, name
     inputs = {

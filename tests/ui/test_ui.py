@@ -194,7 +194,7 @@ def test_execution_view_shows_every_step_succeeded_and_the_auc(site, page):
     page.click("text=" + execution)
     page.wait_for_selector("svg.graph")
     ran = [s["name"] for s in site.passing["steps"]]
-    assert len(ran) == 11
+    assert len(ran) == 13
     for step in ran:
         assert node_status(page, step) == "status-succeeded", step
     assert node_status(page, "AucTooLow") == "status-not-run"  # the branches not taken
