@@ -103,10 +103,14 @@ def merge(summaries, compared=OVERLAP_TUPLES):
         }
     }
     for part in ("train", "held_out"):
-        merged[part] = {
-            name: tuple(np.concatenate([s[part][name][k] for s in summaries]) for k in range(3))
-            for name in summaries[0][part]
-        }
+        merged[part] = {}
+        for name in summaries[0][part]:
+            # An empty part's arrays are float64: left out, they cannot widen an integer column.
+            given = [s[part][name] for s in summaries if len(s[part][name][0])]
+            given = given or [summaries[0][part][name]]
+            values, retained, churned = (np.concatenate([g[k] for g in given]) for k in range(3))
+            uniq, rows = count_values(values, retained)  # each value once: the summary of a
+            merged[part][name] = (uniq, rows, count_values(values, churned)[1])  # share stays small
     train_tuples = np.unique(np.concatenate([s["train_tuples"] for s in summaries]))
     merged["train_tuples"] = train_tuples[:compared]
     largest = largest_compared(merged["train_tuples"], compared)

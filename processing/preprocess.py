@@ -43,7 +43,15 @@ from churn_checks import (
     summarize,
     table_categories,
 )
-from churn_io import DataError, csv_files, read_raw_table, schema_columns
+from churn_io import (
+    DataError,
+    check_header,
+    column_union,
+    csv_files,
+    read_raw_chunks,
+    read_raw_table,
+    schema_columns,
+)
 from churn_job import current_host, fail, shard_results, write_atomic, write_text_atomic
 from churn_recipe import (
     InputValueError,
@@ -63,6 +71,7 @@ from churn_schema import SchemaError, load_schema
 FORMAT = "churn-preprocessing/2"  # 2: input_rules
 FAILURE_FILE = "/opt/ml/output/message"
 SPLITS = ("train", "validation", "test")
+CHUNK_ROWS = 500000  # a divided job's rows at a time: a few hundred MB with the recipe's copies
 CSV_BLOCK_ROWS = 100000  # formatted at a time: a 10M-row split's text would not fit in memory
 
 
@@ -96,6 +105,13 @@ def parse_args(argv=None):
         default=1,
         help="files to write the test split as, one per evaluating instance (default 1)",
     )
+    p.add_argument(
+        "--chunk-rows",
+        type=int,
+        default=CHUNK_ROWS,
+        help="rows read and worked on at a time by --shard-of and --apply (default %d)"
+        % CHUNK_ROWS,
+    )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(
         "--shard-of",
@@ -128,36 +144,70 @@ def parse_args(argv=None):
 def read_table(path, schema, none_is_empty=False):
     """Raw CSV -> DataFrame (None for an instance given no file, with `none_is_empty`). Text
     columns (categories, id, target) stay text; numbers parse."""
-    text_columns = [f.name for f in schema.features if not f.is_numeric] + [schema.target]
-    if schema.id_column:
-        text_columns.append(schema.id_column)
     files = csv_files(path, none_is_empty)
     if not files:
         return None
-    df = read_raw_table(files, schema, {c: str for c in text_columns})
-    missing = [c for c in schema.required_columns if c not in df.columns]
+    df = read_raw_table(files, schema, text_types(schema))
+    df = df[named_columns(df.columns, schema)]
+    if len(df) == 0:
+        raise DataError("the input has a header but no rows")
+    return df
+
+
+def read_chunks(files, schema, rows):
+    """(its first row's number in the share, frame) for each chunk of at most `rows` rows of
+    the files, read as read_table reads them (the same columns in every chunk, in the order
+    of the files' headers), so a divided job's memory follows the chunk, not its share."""
+    if not files:  # ShardedByS3Key gave this instance no object
+        return
+    kept = named_columns(column_union([check_header(name) for name in files]), schema)
+    first = 0
+    for _, _, chunk in read_raw_chunks(files, schema, text_types(schema), rows):
+        if len(chunk):
+            yield first, chunk.reindex(columns=kept)
+            first += len(chunk)
+
+
+def text_types(schema):
+    """The columns read as text (categories, id, target); the numbers parse."""
+    text_columns = [f.name for f in schema.features if not f.is_numeric] + [schema.target]
+    if schema.id_column:
+        text_columns.append(schema.id_column)
+    return {c: str for c in text_columns}
+
+
+def named_columns(columns, schema):
+    """The columns the schema names, in the table's order; a required one missing is an
+    error, one it does not name is said and ignored."""
+    missing = [c for c in schema.required_columns if c not in columns]
     if missing:
         raise DataError(
             "columns %s are missing (the table has: %s); fix the data or the schema"
-            % (", ".join(missing), ", ".join(map(str, df.columns)))
+            % (", ".join(missing), ", ".join(map(str, columns)))
         )
-    if len(df) == 0:
-        raise DataError("the input has a header but no rows")
     named = schema_columns(schema)
-    ignored = [c for c in df.columns if c not in named]
+    ignored = [c for c in columns if c not in named]
     if ignored:
         print("preprocess: ignoring columns the schema does not name: %s" % ", ".join(ignored))
-    return df[[c for c in df.columns if c in named]]
+    return [c for c in columns if c in named]
 
 
-def labels_from_target(raw, schema):
+def labels_from_target(raw, schema, first_row=0):
+    """The 0/1 labels of the target's values; `first_row`: the number of rows before these
+    (a chunk's), for the error's row number."""
     text = pd.Series(raw).fillna("").astype(str).str.strip().to_numpy()
     bad = ~np.isin(text, schema.target_values)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         raise DataError(
             "target column %r has %d values outside %s (first at data row %d: %r)"
-            % (schema.target, int(bad.sum()), schema.target_values, first + 1, text[first])
+            % (
+                schema.target,
+                int(bad.sum()),
+                schema.target_values,
+                first_row + first + 1,
+                text[first],
+            )
         )
     return (text == schema.positive).astype(np.int8)
 
@@ -252,18 +302,23 @@ def write_xgboost_csv(path, labels, features):
     inference computes, which matters because tree split points are data values. The bytes are
     those of pandas' to_csv(float_format="%.9g"), written a block of rows at a time: pandas
     checks every value for NaN in Python before formatting it, three quarters of its time."""
-    labels = np.asarray(labels).astype(np.float32).astype(np.int8)
-    features = np.asarray(features, dtype=np.float32)
 
     def write(tmp):
         with open(tmp, "w", encoding="utf-8", newline="") as f:
-            for start in range(0, len(labels), CSV_BLOCK_ROWS):
-                block = slice(start, start + CSV_BLOCK_ROWS)
-                columns = [[str(v) for v in labels[block].tolist()]]
-                columns += [format_floats(column) for column in features[block].T]
-                f.write("".join(",".join(row) + "\n" for row in zip(*columns)))
+            write_csv_rows(f, labels, features)
 
     write_atomic(path, write)
+
+
+def write_csv_rows(f, labels, features):
+    """Append rows to an open text file as write_xgboost_csv writes them."""
+    labels = np.asarray(labels).astype(np.float32).astype(np.int8)
+    features = np.asarray(features, dtype=np.float32)
+    for start in range(0, len(labels), CSV_BLOCK_ROWS):
+        block = slice(start, start + CSV_BLOCK_ROWS)
+        columns = [[str(v) for v in labels[block].tolist()]]
+        columns += [format_floats(column) for column in features[block].T]
+        f.write("".join(",".join(row) + "\n" for row in zip(*columns)))
 
 
 def format_floats(values):
@@ -308,9 +363,9 @@ def preprocess(args):
     if args.apply:
         return apply_to_share(args, schema, started)
     steps = recipe_steps(args, schema)
-    df = read_table(args.input, schema, none_is_empty=bool(args.shard_of))
     if args.shard_of:
-        return summarize_share(args, schema, df, started)
+        return summarize_share(args, schema, started)
+    df = read_table(args.input, schema)
     labels = labels_from_target(df[schema.target], schema)
     hashes = split_hashes(df, schema, args.seed)
     splits = hash_split(hashes, labels, args.validation_fraction, args.test_fraction)
@@ -389,20 +444,21 @@ def split_sizes(rows):
     return ", ".join("%s %d" % (n, rows[n]["rows"]) for n in SPLITS)
 
 
-def summarize_share(args, schema, df, started):
-    """PreprocessShards: this instance's rows summarised (churn_checks) for the merge."""
+def summarize_share(args, schema, started):
+    """PreprocessShards: this instance's rows summarised (churn_checks), --chunk-rows at a
+    time, for the merge."""
     host = current_host(args.shard_of)
-    if df is None:  # ShardedByS3Key gave this instance no object
-        summary, columns, sample = empty_summary(schema), None, []
-    else:
-        labels = labels_from_target(df[schema.target], schema)
-        hashes = split_hashes(df, schema, args.seed)
+    summary, columns, sample = empty_summary(schema), None, []
+    for first, chunk in read_chunks(csv_files(args.input, True), schema, args.chunk_rows):
+        labels = labels_from_target(chunk[schema.target], schema, first)
+        hashes = split_hashes(chunk, schema, args.seed)
         splits = assign_splits(hashes, args.validation_fraction, args.test_fraction)
-        df = df.drop(columns=[schema.target])
-        summary = summarize(df, labels, splits, schema)
-        columns = [str(c) for c in df.columns]
-        sample = df.head(SAMPLE_ROWS).astype(object).where(df.head(SAMPLE_ROWS).notna(), None)
-        sample = sample.to_numpy().tolist()
+        frame = chunk.drop(columns=[schema.target])
+        summary = merge([summary, summarize(frame, labels, splits, schema)])
+        if columns is None:  # the first rows: what the merge lays the recipe's columns out on
+            columns = [str(c) for c in frame.columns]
+            head = frame.head(SAMPLE_ROWS).astype(object)
+            sample = head.where(head.notna(), None).to_numpy().tolist()
     save_summary(
         os.path.join(args.output_dir, host, SUMMARY_FILE), summary, schema, columns, sample
     )
@@ -463,46 +519,81 @@ def fit_from_summaries(args, schema, started):
 
 
 def apply_to_share(args, schema, started):
-    """PreprocessApply: the fitted recipe replayed on this instance's rows, written as its
-    part of each split: train as --train-parts files (training host t reads part t of every
-    instance), validation and test as one file each, numbered by the instance's place among
-    the job's hosts so the parts' names are in the instances' order."""
+    """PreprocessApply: the fitted recipe replayed on this instance's rows, --chunk-rows at a
+    time, written as its part of each split: the train rows as --train-parts files (dealt
+    round-robin, so the parts differ by a row at most and training host t reads part t of
+    every instance), validation and test as one file each, numbered by the instance's place
+    among the job's hosts so the parts' names are in the instances' order. Nothing is
+    published until every row is written."""
     with open(os.path.join(args.apply, "preprocessing.json"), encoding="utf-8") as f:
         spec = json.load(f)
+    removing = removes_rows(spec["recipe"])
+    if removing:
+        raise NotReplayable("%s: PreprocessApply writes every row it is given" % removing)
     split = spec["split"]
     place, hosts = host_place(args.resource_config)
-    df = read_table(args.input, schema, none_is_empty=True)
-    if df is None:
-        print("preprocess: %s was given no rows" % hosts[place])
-        return None
-    labels = labels_from_target(df[schema.target], schema)
-    hashes = split_hashes(df, schema, split["seed"])
-    splits = assign_splits(hashes, split["validation_fraction"], split["test_fraction"])
-    tables = split_tables(df.drop(columns=[schema.target]), labels, splits)
-    tables = {n: transform(t, spec["recipe"], filter_rows=True) for n, t in tables.items()}
-    files = {}
-    for name in SPLITS:
-        parts = args.train_parts if name == "train" else 1
-        rows = len(tables[name][LABEL])
-        bounds = [rows * i // parts for i in range(parts + 1)]
-        files[name] = [
-            (
-                os.path.join(args.output_dir, name, "%s-part-%05d.csv" % (name, place * parts + i)),
-                slice(bounds[i], bounds[i + 1]),
-            )
-            for i in range(parts)
-            if bounds[i + 1] > bounds[i]  # no empty file: a host given none reads the others'
-        ]
-    write_splits(tables, spec["feature_names"], files)
+    parts = {"train": args.train_parts, "validation": 1, "test": 1}
+    if args.train_parts < 1:
+        raise DataError("--train-parts is %d; it must be at least 1" % args.train_parts)
+    rows = dict.fromkeys(SPLITS, 0)
+    with PartWriter(args.output_dir, place, parts) as writer:
+        for first, chunk in read_chunks(csv_files(args.input, True), schema, args.chunk_rows):
+            labels = labels_from_target(chunk[schema.target], schema, first)
+            hashes = split_hashes(chunk, schema, split["seed"])
+            splits = assign_splits(hashes, split["validation_fraction"], split["test_fraction"])
+            tables = split_tables(chunk.drop(columns=[schema.target]), labels, splits)
+            for name, table in tables.items():
+                table = transform(table, spec["recipe"], filter_rows=True)
+                dealt = (rows[name] + np.arange(len(table[LABEL]))) % parts[name]
+                writer.write(
+                    name, dealt, table[LABEL], feature_matrix(table, spec["feature_names"])
+                )
+                rows[name] += len(table[LABEL])
     print(
         "preprocess: %s wrote %s; %.2f s"
         % (
             hosts[place],
-            split_sizes({n: {"rows": len(t[LABEL])} for n, t in tables.items()}),
+            split_sizes({n: {"rows": r} for n, r in rows.items()}),
             time.time() - started,
         )
     )
-    return None
+
+
+class PartWriter(object):
+    """The split files of one PreprocessApply instance, written a chunk at a time under
+    temporary names and renamed together when every chunk is in (a file no row reached is
+    not created: a host given none reads the other instances' parts)."""
+
+    def __init__(self, output_dir, place, parts):
+        self.output_dir, self.place, self.parts = output_dir, place, parts
+        self.open = {}
+
+    def path(self, name, part):
+        number = self.place * self.parts[name] + part
+        return os.path.join(self.output_dir, name, "%s-part-%05d.csv" % (name, number))
+
+    def write(self, name, part, labels, matrix):
+        for p in np.unique(part).tolist():
+            chosen = part == p
+            path = self.path(name, p)
+            if path not in self.open:
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                self.open[path] = open(path + ".tmp", "w", encoding="utf-8", newline="")
+            write_csv_rows(self.open[path], labels[chosen], matrix[chosen])
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, trace):
+        for path, f in self.open.items():
+            f.flush()
+            os.fsync(f.fileno())
+            f.close()
+            if kind is None:
+                os.replace(path + ".tmp", path)
+            else:
+                os.unlink(path + ".tmp")
+        return False
 
 
 def host_place(resource_config):

@@ -461,7 +461,9 @@ def test_a_divided_job_writes_what_one_instance_writes(name, seed_csv, tmp_path)
         pytest.skip("../shared/data is not next to this checkout")
     run("processing/preprocess.py", "--input", table, "--schema", name, "--output-dir",
         tmp_path / "one", check=0)  # fmt: skip
-    merged = divided(table, tmp_path, hosts=4, objects=3, extra=("--schema", name))
+    merged = divided(
+        table, tmp_path, hosts=4, objects=3, extra=("--schema", name, "--chunk-rows", "400")
+    )
     assert merged.returncode == 0, merged.stderr
     rows = len(table.read_text().splitlines()) - 1
     assert "%d rows in 4 summaries -> train " % rows in merged.stdout
@@ -493,6 +495,19 @@ def test_a_divided_job_refuses_what_counts_cannot_fit(seed_csv, tmp_path):
     assert not (tmp_path / "filter/merged/preprocessing.json").exists()
 
     assert divided(seed_csv, tmp_path / "good", hosts=2, objects=2).returncode == 0
+    # A bad row in the last chunk of a share: PreprocessApply names its row in the share and
+    # publishes none of the parts it had begun.
+    lines = seed_csv.read_text().splitlines()
+    share = tmp_path / "bad-share"
+    share.mkdir()
+    (share / "a.csv").write_text("\n".join(lines[:1001]) + "\n")
+    (share / "b.csv").write_text("\n".join([lines[0], lines[1001], lines[1002][:-1] + "7"]) + "\n")
+    proc = run("processing/preprocess.py", "--input", share, "--output-dir", tmp_path / "bad",
+               "--apply", tmp_path / "good/merged", "--resource-config",
+               tmp_path / "good/algo-1.json", "--chunk-rows", "400")  # fmt: skip
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "values outside ['0', '1'] (first at data row 1002: '7')" in proc.stderr
+    assert not list((tmp_path / "bad").rglob("*.csv*"))
     shards = tmp_path / "good" / "shards"
     (shards / "algo-2" / "preprocess_summary.npz").write_bytes(b"PK\x03\x04 not a zip")
     proc = run("processing/preprocess.py", "--merge", shards, "--output-dir", tmp_path / "out")
