@@ -207,7 +207,7 @@ REPLAYABLE = {
             sourceColumn="c",
             mapType="NUMERIC",
             categoryMap='{"north": "1", "south": "2", "east": "3"}',
-        ),  # fmt: skip
+        ),
         step("FILL_WITH_MEDIAN", sourceColumn="c"),
         step("NORMALIZATION", sourceColumn="c", strategy="SCALE_BETWEEN", lowerBound="-1"),
     ],
@@ -263,7 +263,7 @@ NOT_REPLAYABLE = [
                 sourceColumn="c",
                 categoryMap='{"up": "1"}',
                 deleteOtherRows="true",
-            ),  # fmt: skip
+            ),
             step("FILL_WITH_MEDIAN", sourceColumn="x"),
         ],
         "step 1 (CATEGORICAL_MAPPING of 'c') removes rows before a fitted step",
