@@ -386,7 +386,10 @@ def preprocess(args):
         for name in SPLITS
     }
     write_splits(tables, feature_names, files)
-    rows = {name: split_rows(tables[name][LABEL]) for name in SPLITS}
+    rows = {
+        name: split_rows(int((tables[name][LABEL] == 0).sum()), int(tables[name][LABEL].sum()))
+        for name in SPLITS
+    }
     summary = summarize(df, labels, splits, schema)
     path = os.path.join(args.output_dir, "preprocessing", "preprocessing.json")
     spec = write_spec(path, args, schema, fitted, feature_names, summary, rows)
@@ -436,8 +439,10 @@ def write_splits(tables, feature_names, files):
             write_xgboost_csv(path, table[LABEL][part], matrix[part])
 
 
-def split_rows(labels):
-    return {"rows": int(len(labels)), "positive_rate": round(float(labels.mean()), 6)}
+def split_rows(retained, churned):
+    """A split's size and churn rate, as preprocessing.json records them."""
+    rows = retained + churned
+    return {"rows": rows, "positive_rate": round(churned / float(rows), 6)}
 
 
 def split_sizes(rows):
@@ -499,10 +504,7 @@ def fit_from_summaries(args, schema, started):
     laid_out = transform(as_table(sample), fitted, filter_rows=True)
     feature_names = list(laid_out)
     check_reproducible(fitted, sample, schema, feature_names)
-    rows = {}
-    for name in SPLITS:
-        retained, churned = summary["rows"][name]
-        rows[name] = split_rows(np.repeat(np.array([0, 1], np.int8), [retained, churned]))
+    rows = {name: split_rows(*summary["rows"][name]) for name in SPLITS}
     path = os.path.join(args.output_dir, "preprocessing.json")
     spec = write_spec(path, args, schema, fitted, feature_names, summary, rows)
     print(
