@@ -201,6 +201,11 @@ def _condition_value(kind, value):
     return value or None
 
 
+def schema_recipe(schema):
+    """The recipe a schema fits: its own, or the one it implies (default_recipe)."""
+    return schema.recipe if schema.recipe is not None else default_recipe(schema)
+
+
 def default_recipe(schema):
     """The recipe a schema implies: drop the id, event-time and unused columns, numbers cast,
     median-filled and min-max scaled, categories one-hot encoded."""

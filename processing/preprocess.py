@@ -57,12 +57,12 @@ from churn_recipe import (
     InputValueError,
     NotReplayable,
     RecipeError,
-    default_recipe,
     feature_matrix,
     fit,
     fit_counts,
     normalize_steps,
     removes_rows,
+    schema_recipe,
     transform,
 )
 from churn_rules import feature_rules
@@ -411,7 +411,7 @@ def recipe_steps(args, schema):
         with open(args.recipe, encoding="utf-8") as f:
             steps = json.load(f)
     else:
-        steps = schema.recipe if schema.recipe is not None else default_recipe(schema)
+        steps = schema_recipe(schema)
     steps = normalize_steps(steps)
     for step in steps:
         if step["Action"]["Parameters"].get("sourceColumn") == schema.target:

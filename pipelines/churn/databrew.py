@@ -26,11 +26,10 @@ def _location(uri: str, what: str) -> dict[str, str]:
 
 
 def recipe_steps(schema: Any) -> list[dict[str, Any]]:
-    from processing.churn_recipe import RecipeError, default_recipe, normalize_steps
+    from processing.churn_recipe import RecipeError, normalize_steps, schema_recipe
 
-    steps = schema.recipe if schema.recipe is not None else default_recipe(schema)
     try:
-        return normalize_steps(steps)
+        return normalize_steps(schema_recipe(schema))
     except RecipeError as e:
         raise UserError("schema %s: %s" % (schema.name, e))
 

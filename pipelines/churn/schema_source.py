@@ -7,7 +7,7 @@ import os
 from typing import Any, Optional
 
 from pipelines.errors import UserError
-from processing.churn_recipe import RecipeError, default_recipe, removes_rows
+from processing.churn_recipe import RecipeError, removes_rows, schema_recipe
 from processing.churn_schema import SchemaError, is_shipped, load_schema, resolve_schema_path
 
 
@@ -24,11 +24,8 @@ class SchemaSource(object):
         """Which step of the schema's recipe (or the recipe it implies) can remove rows, or
         None: such a recipe is fitted on one instance (ADR 0017). A recipe the processing
         code refuses counts as one: the one-instance job then fails with its reason."""
-        schema = self.schema
         try:
-            return removes_rows(
-                schema.recipe if schema.recipe is not None else default_recipe(schema)
-            )
+            return removes_rows(schema_recipe(self.schema))
         except RecipeError as e:
             return str(e)
 
