@@ -413,7 +413,7 @@ def fit_counts(columns, counts, steps):
         if group is None:  # a column no fitted step depends on: only its name is followed
             if operation.fit:
                 raise RecipeError("%s of %r: its column has no value counts" % (op, source))
-            _follow_names(owner, op, p, None)
+            _follow_names(owner, op, p)
             continue
         table, weights = groups[group]
         step["Fitted"] = _fit_step(table, op, p, weights)
@@ -424,7 +424,6 @@ def fit_counts(columns, counts, steps):
             owner.pop(name, None)
         for name in table:
             owner[name] = group
-        _follow_names(owner, op, p, group)
     return fitted
 
 
@@ -432,16 +431,20 @@ def removes_rows(steps):
     """What the first step of `steps` that can remove rows is (None: every row stays): a row
     filter, a CATEGORICAL_MAPPING that deletes unmapped rows."""
     for i, step in enumerate(normalize_steps(steps)):
-        op, p = step["Action"]["Operation"], step["Action"]["Parameters"]
-        if not _keeps_every_row(OPERATION_TABLE[op], p):
-            return "step %d (%s of %r) removes rows" % (i + 1, op, p.get("sourceColumn"))
+        if not _keeps_every_row(OPERATION_TABLE[step["Action"]["Operation"]], step):
+            return "%s removes rows" % _step_name(i, step)
     return None
 
 
-def _keeps_every_row(operation, p):
-    return operation.keep is None or (
-        operation.keep is _keep_mapped and p.get("deleteOtherRows", "false").lower() != "true"
-    )
+def _keeps_every_row(operation, step):
+    deletes = step["Action"]["Parameters"].get("deleteOtherRows", "false").lower() == "true"
+    return operation.keep is None or (operation.keep is _keep_mapped and not deletes)
+
+
+def _step_name(i, step):
+    """How a message names the i-th step (from 0): "step 2 (FILL_WITH_MEDIAN of 'age')"."""
+    column = step["Action"]["Parameters"].get("sourceColumn")
+    return "step %d (%s of %r)" % (i + 1, step["Action"]["Operation"], column)
 
 
 class NotReplayable(RecipeError):
@@ -449,29 +452,27 @@ class NotReplayable(RecipeError):
 
 
 def _check_replayable(i, step, operation, owner):
-    p = step["Action"]["Parameters"]
-    what = "step %d (%s of %r)" % (i + 1, step["Action"]["Operation"], p.get("sourceColumn"))
-    if operation.apply is None or not _keeps_every_row(operation, p):
+    if not _keeps_every_row(operation, step):
         raise NotReplayable(
             "%s removes rows before a fitted step, so the fit depends on whole rows, not on "
-            "each column's value counts" % what
+            "each column's value counts" % _step_name(i, step)
         )
+    source = step["Action"]["Parameters"].get("sourceColumn")
     for expression in step.get("ConditionExpressions") or []:
-        if owner.get(expression["TargetColumn"], 0) != owner.get(p.get("sourceColumn"), 1):
+        if owner.get(expression["TargetColumn"], 0) != owner.get(source, 1):
             raise NotReplayable(
                 "%s changes rows chosen by column %r before a fitted step, so the fit depends "
                 "on whole rows, not on each column's value counts"
-                % (what, expression["TargetColumn"])
+                % (_step_name(i, step), expression["TargetColumn"])
             )
 
 
-def _follow_names(owner, op, p, group):
-    """Columns a step without value counts writes or deletes, followed by name."""
-    source, target = p.get("sourceColumn"), p.get("targetColumn")
+def _follow_names(owner, op, p):
+    """Columns a step on a column without value counts writes or deletes, followed by name."""
     if op == "DELETE":
-        owner.pop(source, None)
-    elif target and group is None:
-        owner[target] = None
+        owner.pop(p.get("sourceColumn"), None)
+    elif p.get("targetColumn"):
+        owner[p["targetColumn"]] = None
 
 
 def transform(table, fitted_steps, strict=False, filter_rows=False):
