@@ -17,12 +17,12 @@ A summary is a dict:
 """
 
 import json
-import os
 import zipfile
 
 import numpy as np
 import pandas as pd
 
+from churn_job import write_atomic
 from churn_recipe import count_values, to_float
 from churn_rules import observed_categories
 
@@ -293,11 +293,7 @@ def save_summary(path, summary, schema, columns, sample):
         "sample": sample,
     }
     arrays["meta"] = np.array(json.dumps(meta, default=plain))
-    tmp = path + ".tmp"
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-    os.replace(tmp, path)
+    write_atomic(path, lambda tmp: np.savez(tmp, **arrays), suffix=".npz")
 
 
 def plain(value):

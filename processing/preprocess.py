@@ -8,12 +8,11 @@ rows and replays it on all three. Writes
 
   <output-dir>/train/train.csv, validation/validation.csv, test/test.csv
       label first, no header: the SageMaker XGBoost CSV convention. With --train-parts K > 1
-      (the pipeline passes TrainingInstanceCount) the train split is K files instead,
-      train/train-part-00000.csv ..., consecutive runs of its rows whose concatenation is
-      byte for byte the single train.csv: the train channel is ShardedByS3Key, so each
-      training host downloads only its part. --test-parts K (the pipeline passes
-      ProcessingInstanceCount) does the same for the test split, which EvaluateShards scores
-      ShardedByS3Key.
+      (TrainingInstanceCount) the train split is K files instead, train/train-part-00000.csv
+      ..., consecutive runs of its rows whose concatenation is byte for byte the single
+      train.csv: the train channel is ShardedByS3Key, so each training host downloads only its
+      part. --test-parts K (ProcessingInstanceCount) does the same for the test split, which
+      EvaluateShards scores ShardedByS3Key.
   <output-dir>/preprocessing/preprocessing.json
       the fitted recipe and feature order that inference replays, the rules a request's values
       must obey (processing/churn_rules.py: the schema's, with the categories the table holds
@@ -21,6 +20,12 @@ rows and replays it on all three. Writes
       (data_checks, which EvaluateModel judges before a version may be registered): how well
       each feature alone separates the target, how many test rows repeat a train row, and
       which features vary at all
+
+The pipeline runs this whole-table mode only for a recipe that can remove rows. Otherwise it
+divides the job (ADR 0017): --shard-of (PreprocessShards) summarises each instance's rows in
+counts, --merge (PreprocessData) fits the recipe and the data checks from the summaries and
+writes preprocessing.json as this mode would, --apply (PreprocessApply) replays it on each
+instance's rows and writes its part of each split.
 
 Every file is written under a temporary name and renamed, so nothing half-written is published.
 """
@@ -123,14 +128,14 @@ def parse_args(argv=None):
         "--merge",
         metavar="DIR",
         help="PreprocessData divided: fit the recipe and the data checks from the summaries "
-        "under DIR and write preprocessing/preprocessing.json, reading no rows",
+        "under DIR and write <output-dir>/preprocessing.json, reading no rows",
     )
     mode.add_argument(
         "--apply",
         metavar="DIR",
         help="PreprocessApply: replay the preprocessing.json under DIR on this instance's "
-        "rows and write its part of each split; needs --shard-of's resource config as "
-        "--resource-config",
+        "rows and write its part of each split, numbered by its place among the hosts "
+        "--resource-config lists",
     )
     p.add_argument(
         "--resource-config",
@@ -333,11 +338,15 @@ def format_floats(values):
 SPLIT_READERS = {"train": "training", "test": "processing"}  # the instances given its parts
 
 
+def check_parts(name, parts):
+    if parts < 1:
+        raise DataError("--%s-parts is %d; it must be at least 1" % (name, parts))
+
+
 def split_files(folder, name, parts, row_count):
     """(path, row slice) of each file a split is written as: one file, or `parts` consecutive
     runs of rows as even as they divide."""
-    if parts < 1:
-        raise DataError("--%s-parts is %d; it must be at least 1" % (name, parts))
+    check_parts(name, parts)
     if parts == 1:
         return [(os.path.join(folder, name + ".csv"), slice(None))]
     if row_count < parts:
@@ -534,9 +543,8 @@ def apply_to_share(args, schema, started):
         raise NotReplayable("%s: PreprocessApply writes every row it is given" % removing)
     split = spec["split"]
     place, hosts = host_place(args.resource_config)
+    check_parts("train", args.train_parts)
     parts = {"train": args.train_parts, "validation": 1, "test": 1}
-    if args.train_parts < 1:
-        raise DataError("--train-parts is %d; it must be at least 1" % args.train_parts)
     rows = dict.fromkeys(SPLITS, 0)
     with PartWriter(args.output_dir, place, parts) as writer:
         for first, chunk in read_chunks(csv_files(args.input, True), schema, args.chunk_rows):

@@ -760,11 +760,12 @@ class _DataSteps(_StepPieces):
         (the train rows as one file per training host). A recipe that can remove rows cannot
         be fitted before the rows are written: then PreprocessData alone reads the whole table
         on one instance and writes everything."""
+        entrypoint: Words = ["python3", CODE + "/preprocess.py"]
         if self.b.source.removes_rows():
             single = self.raw_table_step(
                 "PreprocessData",
                 "preprocess",
-                ["python3", CODE + "/preprocess.py"],
+                entrypoint,
                 ["train", "validation", "test", "preprocessing"],
                 "/opt/ml/processing",
                 table=table,
@@ -778,7 +779,6 @@ class _DataSteps(_StepPieces):
                 depends_on=[validate],
             )
             return Preprocessing([single], single, single)
-        entrypoint: Words = ["python3", CODE + "/preprocess.py"]
         shards = self.shard_step(
             "PreprocessShards", "preprocess-shards", entrypoint, table=table, depends_on=[validate]
         )
