@@ -84,6 +84,43 @@ def write_atomic(path, write, suffix=""):
     return path
 
 
+class PublishedTogether(object):
+    """Files written a piece at a time and published together: each under a temporary name
+    (one `is_temporary` knows) until the `with` block ends, then flushed to disk and renamed;
+    removed instead if the block raises. A job that streams its outputs over chunks of its
+    input never leaves readers a half-written file or a set with one file missing."""
+
+    def __init__(self):
+        self.files = {}
+
+    def file(self, path, binary=False):
+        """The open temporary file that becomes `path`; opened (folders made) on first use."""
+        if path not in self.files:
+            folder = os.path.dirname(path) or "."
+            os.makedirs(folder, exist_ok=True)
+            tmp = os.path.join(folder, "." + os.path.basename(path) + ".tmp")
+            if binary:
+                self.files[path] = open(tmp, "wb")
+            else:
+                self.files[path] = open(tmp, "w", encoding="utf-8", newline="")
+        return self.files[path]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, trace):
+        for path, f in self.files.items():
+            if kind is None:
+                f.flush()
+                os.fsync(f.fileno())
+            f.close()
+            if kind is None:
+                os.replace(f.name, path)
+            else:
+                os.unlink(f.name)
+        return False
+
+
 def is_temporary(name):
     """Whether a file name is one of write_atomic's temporary files (not yet published)."""
     return name.startswith(".") and ".tmp" in name

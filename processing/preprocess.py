@@ -57,7 +57,14 @@ from churn_io import (
     read_raw_table,
     schema_columns,
 )
-from churn_job import current_host, fail, shard_results, write_atomic, write_text_atomic
+from churn_job import (
+    PublishedTogether,
+    current_host,
+    fail,
+    shard_results,
+    write_atomic,
+    write_text_atomic,
+)
 from churn_recipe import (
     InputValueError,
     NotReplayable,
@@ -569,14 +576,14 @@ def apply_to_share(args, schema, started):
     )
 
 
-class PartWriter(object):
-    """The split files of one PreprocessApply instance, written a chunk at a time under
-    temporary names and renamed together when every chunk is in (a file no row reached is
-    not created: a host given none reads the other instances' parts)."""
+class PartWriter(PublishedTogether):
+    """The split files of one PreprocessApply instance, written a chunk at a time and
+    published together when every chunk is in (a file no row reached is not created: a host
+    given none reads the other instances' parts)."""
 
     def __init__(self, output_dir, place, parts):
+        super(PartWriter, self).__init__()
         self.output_dir, self.place, self.parts = output_dir, place, parts
-        self.open = {}
 
     def path(self, name, part):
         number = self.place * self.parts[name] + part
@@ -585,25 +592,7 @@ class PartWriter(object):
     def write(self, name, part, labels, matrix):
         for p in np.unique(part).tolist():
             chosen = part == p
-            path = self.path(name, p)
-            if path not in self.open:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                self.open[path] = open(path + ".tmp", "w", encoding="utf-8", newline="")
-            write_csv_rows(self.open[path], labels[chosen], matrix[chosen])
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, trace):
-        for path, f in self.open.items():
-            f.flush()
-            os.fsync(f.fileno())
-            f.close()
-            if kind is None:
-                os.replace(path + ".tmp", path)
-            else:
-                os.unlink(path + ".tmp")
-        return False
+            write_csv_rows(self.file(self.path(name, p)), labels[chosen], matrix[chosen])
 
 
 def host_place(resource_config):

@@ -99,6 +99,30 @@ def test_temporary_files_are_named_so_listings_can_skip_them(tmp_path):
     assert (tmp_path / "data.csv").exists()
 
 
+@pytest.mark.fast
+def test_files_published_together_appear_together_or_not_at_all(tmp_path):
+    """Files streamed over chunks stay under temporary names (which listings skip) until the
+    block ends; a block that raises leaves the old files and no temporary one."""
+    (tmp_path / "b.bin").write_bytes(b"old")
+    with churn_job.PublishedTogether() as files:
+        files.file(str(tmp_path / "a" / "a.csv")).write("x,1\n")
+        files.file(str(tmp_path / "b.bin"), binary=True).write(b"new")
+        files.file(str(tmp_path / "a" / "a.csv")).write("y,2\n")
+        hidden = sorted(p.name for p in tmp_path.rglob("*") if p.is_file())
+        assert hidden == [".a.csv.tmp", ".b.bin.tmp", "b.bin"]
+        assert all(churn_job.is_temporary(n) for n in hidden[:2])
+    assert (tmp_path / "a" / "a.csv").read_text() == "x,1\ny,2\n"
+    assert (tmp_path / "b.bin").read_bytes() == b"new"
+
+    with pytest.raises(OSError):
+        with churn_job.PublishedTogether() as files:
+            files.file(str(tmp_path / "b.bin"), binary=True).write(b"newer")
+            files.file(str(tmp_path / "c.csv")).write("half")
+            raise OSError(28, "No space left on device")
+    assert (tmp_path / "b.bin").read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["a.csv", "b.bin"]
+
+
 class Zeros(io.RawIOBase):
     """n zero bytes, read without holding them."""
 
