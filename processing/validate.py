@@ -22,32 +22,37 @@ temporary name and then renamed. Exits 0 when every check
 passes; otherwise exits 1 with a message naming each failed check, its column and its count, also
 written to /opt/ml/output/message for SageMaker's failure reason.
 
-The table is validated in batches of --chunk-rows rows (a million by default), so a job's
-memory does not grow with the table, and the same mechanics divide the work over the instances of
-two jobs (the pipeline's ValidateShards and ValidateData steps):
+The table is validated in batches of --chunk-rows rows (a million by default), and its ids
+compared about as many at a time, so a job's memory does not grow with the table; the same
+mechanics divide the work over the instances of two jobs (the pipeline's ValidateShards and
+ValidateData steps):
 
   --shard-of RESOURCE_CONFIG   each instance runs the suite on its share of the files and writes
                                <output-dir>/<its host>/validation_shard.json (per batch and
                                check: the count, the first bad values with the file and row of
-                               each; the ids of its rows) and its GE results beside it. Exits 0
-                               whatever the data holds: a verdict needs every shard.
+                               each), the ids of its rows in three binary files and its GE
+                               results beside it. Exits 0 whatever the data holds: a verdict
+                               needs every shard.
   --merge DIR                  reads every shard result under DIR and writes the report, with
                                the verdict and exit code of an unsharded run.
 
 An unsharded run is its batches merged, so the report is the same for any number of instances
 and any batch size: counts add up, completeness is judged on the whole table, ids are compared
-across batches, and examples are the table's first bad values in file and row order.
+across batches (one range of their hashes at a time, so the merge's memory is bounded too),
+and examples are the table's first bad values in file and row order.
 ge_validation_result.json holds Great Expectations' own results, one per batch.
 """
 
 import argparse
 import bisect
 import functools
+import gc
 import json
 import math
 import os
 import re
 import sys
+import tempfile
 import time
 
 STARTED = time.time()  # the reported time includes the imports, most of the job's cost
@@ -58,6 +63,7 @@ os.environ["GX_ANALYTICS_ENABLED"] = "False"
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from churn_checks import encoded  # noqa: E402
 from churn_io import (  # noqa: E402
     DataError,
     column_union,
@@ -66,6 +72,7 @@ from churn_io import (  # noqa: E402
     schema_columns,
 )
 from churn_job import (  # noqa: E402
+    PublishedTogether,
     add_division_arguments,
     current_host,
     shard_results,
@@ -83,7 +90,19 @@ SHARD_FILE = "validation_shard.json"
 # 2: input_files relative to the input; unexpected_example_lines (file and line of each
 # example) added since, which readers of 2 may ignore
 FORMAT = "churn-validation/2"
-SHARD_FORMAT = "churn-validation-shard/2"  # 2: one part per batch
+SHARD_FORMAT = "churn-validation-shard/3"  # 2: one part per batch; 3: ids in binary files
+# A shard's ids travel beside its result in binary files (no pickle), which the merge reads
+# memory-mapped, so neither job's memory grows with the table: per batch, a (hash, shard row)
+# record of each present id, sorted by hash; the ids' UTF-8 bytes in shard row order; and
+# where each row's id ends in them (a missing id is empty there and has no record).
+ID_RECORDS = "validation_id_records.bin"
+ID_TEXT = "validation_id_text.bin"
+ID_ENDS = "validation_id_ends.bin"
+RECORD = np.dtype([("hash", "<u8"), ("row", "<i8")])
+END = np.dtype("<i8")
+ID_HASH_KEY = "churn ids unique"  # the 16 characters pandas' hash is keyed with
+# A row's place in the table as one integer: its file's rank in name order, then its row.
+FILE_ROW_BITS = 40
 
 # Range and overflow checks need numbers while the type checks need the raw text, so a numeric
 # column gets a parsed copy under this derived name in the frame Great Expectations sees.
@@ -432,20 +451,53 @@ def run_suite(frame, checks, suite_name):
 # ----------------------------------------------------------------------------- one shard
 
 
-def check_shard(schema, input_path, files, chunk_rows):
+def check_shard(schema, input_path, files, chunk_rows, folder):
     """Run the suite on these files (one instance's share of the table, or all of it), one
     batch of about `chunk_rows` rows at a time, so memory does not grow with the table.
-    Returns the shard's result, JSON-safe, with one part per batch, and GE's own results."""
+    Returns the shard's result, JSON-safe, with one part per batch, and GE's own results;
+    writes the ids of its rows into `folder`."""
     shard = {"format": SHARD_FORMAT, "schema": schema.name, "input": input_path, "parts": []}
     # Named relative to the input: every instance has its own copy of the input folder (on
     # SageMaker at the same path, under the local runner in its own host folder).
     root = input_path if os.path.isdir(input_path) else os.path.dirname(input_path)
     ge_results = []
-    for batch in batches(files, schema, chunk_rows):
-        part, ge_result = check_batch(schema, root, batch, len(ge_results))
-        shard["parts"].append(part)
-        ge_results.append(ge_result)
+    with PublishedTogether() as published:
+        ids = IdWriter(published, folder)
+        for batch in batches(files, schema, chunk_rows):
+            part, ge_result = check_batch(schema, root, batch, len(ge_results), ids)
+            shard["parts"].append(part)
+            ge_results.append(ge_result)
+            # Great Expectations' objects hold the batch's frame in reference cycles, which
+            # only the cyclic collector frees: without this, batches pile up (2.3 GB at 10M).
+            gc.collect()
     return shard, ge_results
+
+
+class IdWriter(object):
+    """Appends each batch's ids to a shard's id files."""
+
+    def __init__(self, published, folder):
+        self.records = published.file(os.path.join(folder, ID_RECORDS), binary=True)
+        self.text = published.file(os.path.join(folder, ID_TEXT), binary=True)
+        self.ends = published.file(os.path.join(folder, ID_ENDS), binary=True)
+        self.rows = self.size = 0  # the shard's rows and id bytes so far
+
+    def add(self, ids, rows):
+        """A batch's ids (its id column, or None where no file has one) -> its records."""
+        values = np.full(rows, np.nan, dtype=object) if ids is None else ids.to_numpy(object)
+        arrays = encoded("id", values)
+        present = np.flatnonzero(~arrays["id_missing"])
+        hashes = pd.util.hash_array(values[present], hash_key=ID_HASH_KEY, categorize=False)
+        order = np.argsort(hashes, kind="stable")
+        records = np.empty(len(present), dtype=RECORD)
+        records["hash"] = hashes[order]
+        records["row"] = self.rows + present[order]
+        self.records.write(records.tobytes())
+        self.text.write(arrays["id_text"].tobytes())
+        self.ends.write((self.size + arrays["id_ends"]).astype(END).tobytes())
+        self.rows += rows
+        self.size += len(arrays["id_text"])
+        return len(records)
 
 
 def batches(files, schema, rows):
@@ -462,8 +514,10 @@ def batches(files, schema, rows):
         yield batch
 
 
-def check_batch(schema, root, batch, index):
-    """The suite on one batch. Returns its part of the shard result and GE's result."""
+def check_batch(schema, root, batch, index, ids):
+    """The suite on one batch. Returns its part of the shard result and GE's result; its ids
+    go to the `ids` writer (uniqueness is a property of the whole table: the merge compares
+    every shard's)."""
     frames = [frame for _, _, frame in batch]
     raw = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     checks = plan_checks(schema, column_union(list(f.columns) for f in frames))
@@ -474,20 +528,18 @@ def check_batch(schema, root, batch, index):
     starts = [0]
     for f in frames:
         starts.append(starts[-1] + len(f))
-    pieces = []
-    for k, (name, first, f) in enumerate(batch):
-        piece = {
+    pieces = [
+        {
             "path": os.path.relpath(name, root),
             "first_row": first,
             "rows": len(f),
             "columns": [str(c) for c in f.columns],
         }
-        # Uniqueness is a property of the whole table: the merge compares every shard's ids.
-        if schema.id_column in raw.columns:
-            piece["ids"] = raw[schema.id_column].iloc[starts[k] : starts[k + 1]].tolist()
-        pieces.append(piece)
+        for name, first, f in batch
+    ]
     checks = [shard_check(c, r, pieces, starts) for c, r in zip(checks, results)]
-    return {"pieces": pieces, "checks": checks}, ge_result
+    records = ids.add(raw.get(schema.id_column), len(raw))
+    return {"pieces": pieces, "checks": checks, "id_records": records}, ge_result
 
 
 def shard_check(check, result, pieces, starts):
@@ -537,6 +589,7 @@ def read_shards(folder):
         problem = shard_problem(shard)
         if problem:
             raise DataError("%s is not a whole shard result: %s" % (path, problem))
+        shard["folder"] = os.path.dirname(path)  # where its id files are
         shards.append(shard)
     return shards
 
@@ -551,15 +604,15 @@ def shard_problem(shard):
             isinstance(part.get(k), list) for k in ("pieces", "checks")
         ):
             return "a part lacks its pieces or checks"
+        if not isinstance(part.get("id_records"), int) or part["id_records"] < 0:
+            return "a part lacks its count of ids"
         for piece in part["pieces"]:
             fields = [(piece.get("path"), str), (piece.get("first_row"), int),
                       (piece.get("rows"), int), (piece.get("columns"), list)]  # fmt: skip
             if not all(isinstance(v, t) for v, t in fields):
                 return "a piece lacks its path, first row, row count or columns"
-            if "ids" in piece and not (
-                isinstance(piece["ids"], list) and len(piece["ids"]) == piece["rows"]
-            ):
-                return "a piece's ids do not match its row count"
+            if piece["first_row"] < 0 or piece["rows"] < 0:
+                return "a piece has a negative first row or row count"
         for check in part["checks"]:
             count = check.get("unexpected_count")
             if not (
@@ -589,7 +642,7 @@ class Outcome(object):
         self.error = error
 
 
-def merge_shards(schema, shards):
+def merge_shards(schema, shards, chunk_rows):
     """(input files, columns, row count, checks, outcomes) of the whole table: the checks
     an unsharded run would plan, each judged by GE's rule on the batches' summed counts."""
     for shard in shards:
@@ -615,7 +668,14 @@ def merge_shards(schema, shards):
     columns = column_union(p["columns"] for p in pieces)
     row_count = sum(p["rows"] for p in pieces)
     checks = plan_checks(schema, columns)
-    outcomes = [merge_check(check, parts, pieces, row_count) for check in checks]
+    outcomes = [
+        (
+            unique_outcome(shards, files, chunk_rows)
+            if check.expectation == "ExpectColumnValuesToBeUnique"
+            else merge_check(check, parts, pieces, row_count)
+        )
+        for check in checks
+    ]
     return files, columns, row_count, checks, outcomes
 
 
@@ -624,8 +684,6 @@ def merge_check(check, parts, pieces, row_count):
         return Outcome(row_count >= check.kwargs["min_value"], observed=row_count)
     if check.expectation == "ExpectColumnToExist":
         return Outcome(any(check.column in p["columns"] for p in pieces))
-    if check.expectation == "ExpectColumnValuesToBeUnique":
-        return unique_outcome(pieces)
     unexpected, bad, errors = 0, [], []
     for part in parts:
         found = [
@@ -657,15 +715,106 @@ def merge_check(check, parts, pieces, row_count):
     return Outcome(success, unexpected, first_bad, where=where)
 
 
-def unique_outcome(pieces):
+def unique_outcome(shards, files, chunk_rows):
     """GE's uniqueness rule on every batch's ids: each present id that occurs more than once,
-    in any file, counts once per row."""
-    ids = pd.Series([v for p in pieces for v in p.get("ids", [None] * p["rows"])], dtype=object)
-    present = ids[ids.notna()]
-    duplicated = present[present.duplicated(keep=False)]
-    return Outcome(
-        len(duplicated) == 0, len(duplicated), duplicated.head(PARTIAL_UNEXPECTED).tolist()
-    )
+    in any file, counts once per row. The shards' records are compared one range of hashes
+    at a time, about `chunk_rows` of them; rows whose hashes meet are then compared by their
+    ids' text."""
+    rank = {name: k for k, name in enumerate(files)}
+    ids = [ShardIds(shard, rank) for shard in shards]
+    ranges = max(1, -(-sum(len(s.records) for s in ids) // chunk_rows))
+    edges = [2**64 * r // ranges for r in range(ranges + 1)]
+    count, first = 0, []  # first: (place, id) of the table's first rows with a duplicated id
+    for low, high in zip(edges, edges[1:]):
+        found = [s.records_between(low, high) for s in ids]
+        hashes = np.concatenate([r["hash"] for r in found])
+        order = np.argsort(hashes, kind="stable")
+        ordered = hashes[order]
+        met = np.zeros(len(order), dtype=bool)
+        met[1:] = ordered[1:] == ordered[:-1]
+        met[:-1] |= met[1:]
+        met = order[met]
+        if not len(met):
+            continue
+        rows = np.concatenate([r["row"] for r in found])[met]
+        shard = np.concatenate([np.full(len(r), k) for k, r in enumerate(found)])[met]
+        places, texts = [], []
+        for k in np.unique(shard).tolist():
+            places.append(ids[k].places(rows[shard == k]))
+            texts.extend(ids[k].texts(rows[shard == k]))
+        rows_met = pd.DataFrame({"place": np.concatenate(places), "id": texts})
+        duplicated = rows_met[rows_met["id"].duplicated(keep=False)]
+        count += len(duplicated)
+        smallest = duplicated.nsmallest(PARTIAL_UNEXPECTED, "place")
+        first = sorted(first + list(zip(smallest["place"].tolist(), smallest["id"].tolist())))
+        first = first[:PARTIAL_UNEXPECTED]
+    where = [(files[p >> FILE_ROW_BITS], p & (2**FILE_ROW_BITS - 1)) for p, _ in first]
+    return Outcome(count == 0, count, [v for _, v in first], where=where)
+
+
+class ShardIds(object):
+    """One shard's id files, memory-mapped; a file whose size does not match the shard's
+    result is refused."""
+
+    def __init__(self, shard, file_rank):
+        pieces = [piece for part in shard["parts"] for piece in part["pieces"]]
+        counts = [part["id_records"] for part in shard["parts"]]
+        self.records = mapped(shard["folder"], ID_RECORDS, RECORD, sum(counts))
+        self.ends = mapped(shard["folder"], ID_ENDS, END, sum(p["rows"] for p in pieces))
+        self.text = mapped(
+            shard["folder"], ID_TEXT, np.uint8, int(self.ends[-1]) if len(self.ends) else 0
+        )
+        bounds = np.cumsum([0] + counts)
+        self.runs = list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))  # one per batch
+        # Shard row -> place in the table: its piece's file rank and first row, plus the rest.
+        self.starts = np.cumsum([0] + [p["rows"] for p in pieces])
+        self.firsts = np.array(
+            [(file_rank[p["path"]] << FILE_ROW_BITS) + p["first_row"] for p in pieces],
+            dtype=np.int64,
+        )
+
+    def records_between(self, low, high):
+        """The records whose hash is at least `low` and below `high` (2**64: no bound)."""
+        found = []
+        for start, stop in self.runs:
+            hashes = self.records["hash"][start:stop]
+            a = np.searchsorted(hashes, np.uint64(low))
+            b = stop - start if high >= 2**64 else np.searchsorted(hashes, np.uint64(high))
+            found.append(np.asarray(self.records[start + a : start + b]))
+        return np.concatenate(found) if found else np.empty(0, dtype=RECORD)
+
+    def places(self, rows):
+        """Each shard row's place in the table (its file's rank, then its row in the file)."""
+        if len(rows) and (rows.min() < 0 or rows.max() >= len(self.ends)):
+            raise DataError("an id record names a row its shard does not have")
+        piece = np.searchsorted(self.starts, rows, side="right") - 1
+        return self.firsts[piece] + (rows - self.starts[piece])
+
+    def texts(self, rows):
+        """The ids of these shard rows."""
+        # An edited ends file gives wrong or empty ids here, never an index error.
+        ends = self.ends[rows]
+        starts = np.where(rows > 0, self.ends[np.maximum(rows - 1, 0)], 0)
+        return [
+            self.text[a:b].tobytes().decode("utf-8", "replace")
+            for a, b in zip(starts.tolist(), ends.tolist())
+        ]
+
+
+def mapped(folder, name, dtype, count):
+    """`count` items of `dtype` from the binary file `name` in `folder`, memory-mapped."""
+    path = os.path.join(folder, name)
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        raise DataError("%s is not a whole shard result: it lacks %s" % (folder, name))
+    if size != count * np.dtype(dtype).itemsize:
+        raise DataError(
+            "%s is not a whole shard result: %s is cut short or edited" % (folder, name)
+        )
+    if count == 0:
+        return np.empty(0, dtype=dtype)
+    return np.memmap(path, dtype=dtype, mode="r", shape=(count,))
 
 
 # ----------------------------------------------------------------------------- reporting
@@ -682,7 +831,7 @@ def summarize(check, outcome, row_count):
         "unexpected_count": outcome.unexpected_count,
         "unexpected_examples": [value for value, _ in picked],
         # Beside each example: its file (relative to the input) and line, the data row + 2
-        # (the header is line 1); empty where the check keeps no rows (unique ids).
+        # (the header is line 1); a repeated id where it first occurs.
         "unexpected_example_lines": [
             {"file": outcome.where[i][0], "line": outcome.where[i][1] + 2}
             for _, i in picked
@@ -785,16 +934,23 @@ def validate(args):
     schema = load_schema(args.schema)
     if args.chunk_rows < 1:
         raise DataError("--chunk-rows must be at least 1, not %d" % args.chunk_rows)
-    ge_results = []
     if args.merge:
-        shards = read_shards(args.merge)
-    else:
-        files = csv_files(args.input, none_is_empty=bool(args.shard_of))
-        shard, ge_results = check_shard(schema, args.input, files, args.chunk_rows)
-        if args.shard_of:
-            return write_shard(args, shard, ge_results)
-        shards = [shard]
-    files, columns, row_count, checks, outcomes = merge_shards(schema, shards)
+        return judge(args, schema, read_shards(args.merge), [])
+    files = csv_files(args.input, none_is_empty=bool(args.shard_of))
+    if args.shard_of:
+        folder = os.path.join(args.output_dir, current_host(args.shard_of))
+        shard, ge_results = check_shard(schema, args.input, files, args.chunk_rows, folder)
+        return write_shard(args, folder, shard, ge_results)
+    # One instance is one shard and its merge, its id files a scratch folder's.
+    with tempfile.TemporaryDirectory(prefix="churn-validate-") as folder:
+        shard, ge_results = check_shard(schema, args.input, files, args.chunk_rows, folder)
+        shard["folder"] = folder
+        return judge(args, schema, [shard], ge_results)
+
+
+def judge(args, schema, shards, ge_results):
+    """The report of the whole table from its shards' results: (exit code, message)."""
+    files, columns, row_count, checks, outcomes = merge_shards(schema, shards, args.chunk_rows)
     entries = [summarize(c, o, row_count) for c, o in zip(checks, outcomes)]
     success = all(e["success"] for e in entries)
     report = {
@@ -824,11 +980,10 @@ def validate(args):
     )
 
 
-def write_shard(args, shard, ge_results):
-    """This instance's result under <output-dir>/<host>/: every instance uploads to the same
-    S3 prefix, so each writes under its own name."""
-    host = current_host(args.shard_of)
-    folder = os.path.join(args.output_dir, host)
+def write_shard(args, folder, shard, ge_results):
+    """This instance's result under <output-dir>/<host>/ (its id files are there already):
+    every instance uploads to the same S3 prefix, so each writes under its own name."""
+    host = os.path.basename(folder)
     os.makedirs(folder, exist_ok=True)
     if ge_results:
         write_ge_results(folder, ge_results)

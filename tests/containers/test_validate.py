@@ -10,6 +10,7 @@ own count, with nothing else failing.
 import csv
 import json
 import re
+import shutil
 import subprocess
 import sys
 import warnings
@@ -126,7 +127,7 @@ class ShardedRun(object):
     started now), their folders uploaded to one prefix, then one `--merge` process."""
 
     def __init__(self, tmp, input_path, schema, hosts, chunk_rows):
-        self.tmp, self.schema = tmp, str(schema)
+        self.tmp, self.schema, self.chunk_rows = tmp, str(schema), chunk_rows
         self.shards, self.out = tmp / "shards", tmp / "merged"
         if Path(input_path).is_file():  # one file: the object of a prefix that holds one
             files, input_folder = [Path(input_path)], Path(input_path).parent
@@ -163,7 +164,9 @@ class ShardedRun(object):
                 stdout, stderr = proc.communicate(timeout=180)
                 assert proc.returncode == 0 and stderr == "", stderr
                 assert re.match(r"validate: algo-\d checked \d+ rows in \d+ files", stdout)
-            args = ["--merge", str(self.shards), "--schema", self.schema, "--output-dir"]
+            # The merge compares the ids as many at a time as a batch holds rows.
+            args = ["--merge", str(self.shards), "--schema", self.schema,
+                    "--chunk-rows", str(self.chunk_rows), "--output-dir"]  # fmt: skip
             self.merged = subprocess.run(
                 [sys.executable, str(SCRIPT)] + args + [str(self.out)],
                 capture_output=True,
@@ -477,7 +480,14 @@ def test_a_table_only_the_whole_can_judge_is_reported_exactly(runs):
         ("is_active", "expect_column_values_to_not_be_null"),
         ("tenure", "expect_column_values_to_match_regex"),
     ]
-    assert failed[("customer_id", "expect_column_values_to_be_unique")]["unexpected_count"] == 4
+    unique = failed[("customer_id", "expect_column_values_to_be_unique")]
+    assert unique["unexpected_count"] == 4
+    # Each repeated id once, where it first occurs in the table (file order, then line).
+    assert unique["unexpected_examples"] == ["C00003", "C00025"]
+    assert unique["unexpected_example_lines"] == [
+        {"file": "part-0.csv", "line": 5},
+        {"file": "part-2.csv", "line": 7},
+    ]
     assert failed[("is_active", "expect_column_values_to_not_be_null")]["unexpected_count"] == 10
     tenure = failed[("tenure", "expect_column_values_to_match_regex")]
     assert (tenure["unexpected_count"], tenure["unexpected_examples"]) == (4, ["two", "1.5", "x9"])
@@ -509,26 +519,50 @@ def test_three_instances_report_what_one_does(runs, name):
 
 
 def test_a_damaged_shard_result_is_one_line_and_no_report(runs, tmp_path):
-    """A shard file cut short or edited (a lost upload, a hand edit) is refused by name."""
+    """A shard's result or id files cut short or edited (a lost upload, a hand edit) are
+    refused by name."""
     shards = runs["spread_sharded"]
     shards.wait()
-    original = json.loads((shards.shards / "algo-2" / "validation_shard.json").read_text())
+    original = shards.shards / "algo-2"
+
+    def edit(change):
+        def damage(folder):
+            path = folder / "validation_shard.json"
+            shard = json.loads(path.read_text())
+            change(shard)
+            path.write_text(json.dumps(shard))
+
+        return damage
+
+    def cut(name):
+        def damage(folder):
+            data = (folder / name).read_bytes()
+            (folder / name).write_bytes(data[:-1])
+
+        return damage
+
     damages = {
-        "no parts": lambda s: s.pop("parts"),
-        "ids short": lambda s: s["parts"][0]["pieces"][0]["ids"].pop(),
-        "bad count": lambda s: s["parts"][0]["checks"][1].update(unexpected_count="many"),
+        "no parts": edit(lambda s: s.pop("parts")),
+        "bad count": edit(lambda s: s["parts"][0]["checks"][1].update(unexpected_count="many")),
+        "no id count": edit(lambda s: s["parts"][0].pop("id_records")),
+        "id count": edit(
+            lambda s: s["parts"][0].update(id_records=s["parts"][0]["id_records"] + 1)
+        ),
+        "records cut": cut("validation_id_records.bin"),
+        "ends cut": cut("validation_id_ends.bin"),
+        "text cut": cut("validation_id_text.bin"),
+        "text lost": lambda folder: (folder / "validation_id_text.bin").unlink(),
     }
     for name, damage in damages.items():
         folder = tmp_path / name.replace(" ", "-")
-        shard = json.loads(json.dumps(original))
-        damage(shard)
-        (folder / "algo-1").mkdir(parents=True)
-        (folder / "algo-1" / "validation_shard.json").write_text(json.dumps(shard))
+        shutil.copytree(original, folder / "algo-1")
+        damage(folder / "algo-1")
         args = ["--merge", str(folder), "--schema", shards.schema, "--output-dir"]
         proc = subprocess.run([sys.executable, str(SCRIPT)] + args + [str(folder / "out")],
                               capture_output=True, text=True)  # fmt: skip
         assert proc.returncode == 1, name
-        assert proc.stderr.startswith("validate: error: ") and "is not a whole shard" in proc.stderr
+        assert proc.stderr.startswith("validate: error: "), name
+        assert "is not a whole shard result" in proc.stderr, (name, proc.stderr)
         assert proc.stderr.count("\n") == 1 and not (folder / "out").exists(), name
 
 
