@@ -4,6 +4,10 @@ The seed template draws labels at random, so every model scores AUC 0.5 and noth
 can be trusted. Here churn follows a logistic model with effects of the kind the public bank
 churn data shows (older, inactive, single- or many-product customers with a balance leave more),
 plus label noise, calibrated to a 20% churn rate. Same rows and seed, same file.
+
+A file of more than CHUNK_ROWS rows is written a chunk at a time, chunk k drawn from seed + k
+with ids that continue the previous chunk's, so a table of any size is generated in bounded
+memory (a benchmark's hundred million rows is generated, not stored).
 """
 
 from pathlib import Path
@@ -16,9 +20,11 @@ from processing.churn_job import write_atomic
 
 COLUMNS = ["customer_id", "age", "tenure", "balance", "num_products", "is_active", "churn"]
 CHURN_RATE = 0.20
+CHUNK_ROWS = 1000000
 
 
-def generate(rows: int, seed: int = 0) -> pd.DataFrame:
+def generate(rows: int, seed: int = 0, first_id: int = 1) -> pd.DataFrame:
+    """`rows` customers drawn from `seed`, their ids numbered from `first_id`."""
     if rows < 1:
         raise ValueError("--rows must be at least 1")
     rng = np.random.default_rng(seed)
@@ -53,7 +59,7 @@ def generate(rows: int, seed: int = 0) -> pd.DataFrame:
 
     return pd.DataFrame(
         {
-            "customer_id": ["C%08d" % i for i in range(1, rows + 1)],
+            "customer_id": ["C%08d" % i for i in range(first_id, first_id + rows)],
             "age": age,
             "tenure": tenure,
             "balance": balance,
@@ -65,7 +71,20 @@ def generate(rows: int, seed: int = 0) -> pd.DataFrame:
     )
 
 
-def write_csv(rows: int, seed: int, path: Union[str, Path]) -> pd.DataFrame:
-    frame = generate(rows, seed)
-    write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False))
-    return frame
+def write_csv(rows: int, seed: int, path: Union[str, Path], chunk_rows: int = CHUNK_ROWS) -> float:
+    """Write the table to `path` (whole or not at all), `chunk_rows` rows generated at a time;
+    returns its churn rate."""
+    if rows < 1:
+        raise ValueError("--rows must be at least 1")
+    churned = 0
+
+    def write(tmp: str) -> None:
+        nonlocal churned
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            for k, first in enumerate(range(0, rows, chunk_rows)):
+                frame = generate(min(chunk_rows, rows - first), seed + k, first + 1)
+                frame.to_csv(f, index=False, header=k == 0)
+                churned += int(frame["churn"].sum())
+
+    write_atomic(path, write)
+    return churned / rows
