@@ -278,6 +278,11 @@ def test_three_processing_and_two_training_instances_divide_the_work(home, seed_
     ]  # each host part t of each of the three PreprocessApply instances' train rows
     assert sum(rows) == spec["split"]["splits"]["train"]["rows"] and abs(rows[0] - rows[1]) <= 3
     assert "validation-auc" in first and "got rank 1" in second
+    # The hosts ran cold in their private network; each one's peak memory and CPU is recorded.
+    record = json.loads((execution / "execution.json").read_text())
+    usage = [s for s in record["Steps"] if s["StepName"] == "TrainModel"][0]["Resources"]
+    assert sorted(usage) == ["algo-1", "algo-2"]
+    assert all(u["max_rss_mb"] > 50 and u["cpu_seconds"] > 0.1 for u in usage.values()), usage
     channels = [
         sorted(
             p.name for p in (execution / "TrainModel" / host / "opt/ml/input/data/train").iterdir()

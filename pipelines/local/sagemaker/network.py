@@ -75,8 +75,10 @@ def main() -> None:
         reply = {"refused": str(e)}
     else:
         launches = [Launch(**launch) for launch in request["launches"]]
+        runner = ColdRunner()
         try:
-            reply = {"results": ColdRunner().run(launches, request["timeout"])}
+            reply = {"results": runner.run(launches, request["timeout"])}
+            reply["usage"] = runner.last_usage
         except StepFailure:  # only the timeout raises; the engine words it
             reply = {"timed_out": True}
     sys.stdout.write(json.dumps(reply, default=str) + "\n")

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 from pipelines.local.sagemaker.failure import StepFailure
-from pipelines.local.sagemaker.jobs.container import CORES, base_env, timed_out
+from pipelines.local.sagemaker.jobs.container import CORES, base_env, job_usage, timed_out
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
@@ -97,14 +97,15 @@ class ColdRunner(JobRunner):
         deadline = time.time() + timeout if timeout else None
         stops = {launch.host: launch.stop for launch in launches if launch.stop}
         codes: dict[str, int] = {}
-        self.last_stopped = set()
+        self.last_stopped, self.last_usage = set(), {}
         while len(codes) < len(started):
             for host, proc, _ in started:
                 if host in codes:
                     continue
-                code = proc.poll()
-                if code is not None:
-                    codes[host] = code
+                pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    proc.returncode = codes[host] = os.waitstatus_to_exitcode(status)
+                    self.last_usage[host] = job_usage(rusage)
                 elif host in stops and os.path.exists(stops[host]):
                     del stops[host]
                     proc.terminate()  # SIGTERM, as SageMaker stops a job
@@ -296,6 +297,7 @@ def run_in_private_network(
             "%s=1 to run them on this machine's network, where XGBoost's peer sockets listen "
             "on every interface" % (reply["refused"], ALLOW_OPEN_PORTS)
         )
+    runner.last_usage = reply.get("usage", {})
     return [(host, code, Path(log)) for host, code, log in reply["results"]]
 
 

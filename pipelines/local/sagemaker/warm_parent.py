@@ -32,6 +32,8 @@ import sys
 import time
 import traceback
 
+from pipelines.local.sagemaker.jobs.container import job_usage
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from typing import IO, Any, Callable, NoReturn, Optional
@@ -156,11 +158,8 @@ def run_launches(
         if pid:
             host = pids[pid]
             codes[host] = os.waitstatus_to_exitcode(status)
-            # ru_maxrss counts the pages shared with this parent too (Linux: KiB).
-            usage[host] = {
-                "max_rss_mb": round(rusage.ru_maxrss / 1024.0, 1),
-                "cpu_seconds": round(rusage.ru_utime + rusage.ru_stime, 3),
-            }
+            # ru_maxrss counts the pages shared with this parent too.
+            usage[host] = job_usage(rusage)
             continue
         if (stops or hung_up) and time.time() - checked > 0.02:
             checked = time.time()

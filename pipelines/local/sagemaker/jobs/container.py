@@ -180,3 +180,12 @@ def unpack(archive: Path, destination: Path, uri: str) -> None:
         extract_archive(archive, destination, label=uri)
     except ArchiveError as e:
         raise StepFailure(str(e))
+
+
+def job_usage(rusage: Any) -> dict[str, float]:
+    """A finished job process's peak memory and CPU time, from os.wait4's resource usage
+    (Linux counts ru_maxrss in KiB, and includes the children it waited for)."""
+    return {
+        "max_rss_mb": round(rusage.ru_maxrss / 1024.0, 1),
+        "cpu_seconds": round(rusage.ru_utime + rusage.ru_stime, 3),
+    }
