@@ -305,16 +305,21 @@ def plain(value):
 def encoded(key, values):
     """{key...: arrays} that hold `values` without pickling: numbers as they are; text (an
     object array of str and missing values) as UTF-8 bytes, their ends and a missing mask."""
+    import pyarrow as pa  # in the processing image's requirements; read by the jobs that write
+
     if values.dtype != object:
         return {key: values}
     absent = np.asarray(missing(values), dtype=bool)
-    texts = ["" if a else str(v) for v, a in zip(values.tolist(), absent.tolist())]
-    data = [t.encode("utf-8") for t in texts]
-    return {
-        key + "_text": np.frombuffer(b"".join(data), dtype=np.uint8),
-        key + "_ends": np.cumsum([len(d) for d in data], dtype=np.int64),
-        key + "_missing": absent,
-    }
+    present = [None if a else v for v, a in zip(values.tolist(), absent.tolist())]
+    try:  # Arrow writes the bytes in C: a missing value is empty there
+        text = pa.array(present, type=pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):  # not all str: as str() writes them
+        text = pa.array([None if v is None else str(v) for v in present], type=pa.string())
+    _, offsets, data = text.buffers()
+    ends = np.frombuffer(offsets, dtype=np.int32)[1 : len(text) + 1].astype(np.int64)
+    size = int(ends[-1]) if len(ends) else 0
+    data = np.frombuffer(data, dtype=np.uint8)[:size].copy() if size else np.zeros(0, np.uint8)
+    return {key + "_text": data, key + "_ends": ends, key + "_missing": absent}
 
 
 def decoded(archive, key):
