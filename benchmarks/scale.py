@@ -12,7 +12,8 @@ parent's imports, to that floor. The single process and the floor hold the whole
 sizes above --floor-rows run `churn run` alone. Prints per step:
 seconds in the local run, seconds of the same script in the single process, their difference
 (the local runner's cost for that step: copying inputs and outputs through the store, forking,
-config files), and the job's peak RSS (the highest of its instances'). The first job also waits
+config files), and the job's peak RSS (the highest of its instances'), then each job of a step
+divided into several. The first job also waits
 for the warm parent to finish its imports (shown in brackets, not counted in the step's
 seconds): that is the import cost the single process pays up front. Peak RSS is measured on the
 forked job process and includes the pages it shares with the warm parent (about 190 MB of
@@ -165,6 +166,8 @@ def report(home, result, wall, instances, floor, physical):
                 "(+%.2f s)" % wait if wait else "",
             )
         )
+        if len(jobs) > 1:
+            print("      " + "; ".join(job_figures(step) for step in steps))
     waited = sum(step.get("JobParentWaitSeconds", 0.0) for step in record["Steps"])
     print(
         "  churn run less its %.1f s wait for imports: %.1f s%s"
@@ -175,6 +178,16 @@ def report(home, result, wall, instances, floor, physical):
             if physical
             else "",
         )
+    )
+
+
+def job_figures(step):
+    """One job's seconds (less its wait for imports) and its instances' largest peak RSS."""
+    rss = [u["max_rss_mb"] for u in step.get("Resources", {}).values()]
+    return "%s %.2f s, %s MB" % (
+        step["StepName"],
+        step["EndTime"] - step["StartTime"] - step.get("JobParentWaitSeconds", 0.0),
+        "%.0f" % max(rss) if rss else "?",
     )
 
 
