@@ -119,9 +119,15 @@ class Summary(object):
             return np.array([], dtype=dtype), np.array([], dtype=np.int64)
         if len(parts) == 1:
             return parts[0]
-        values, inverse = np.unique(np.concatenate([v for v, _ in parts]), return_inverse=True)
-        counts = np.bincount(inverse.ravel(), weights=np.concatenate([c for _, c in parts]))
-        return values, counts.astype(np.int64)
+        # Each part is sorted and distinct already: look each one up in the union instead of
+        # sorting every value with its inverse and weights at once (at 25M rows an instance
+        # that took about 45 bytes a row).
+        values = np.unique(np.concatenate([v for v, _ in parts]))
+        counts = np.zeros(len(values), dtype=np.int64)
+        for part_values, part_counts in parts:
+            # A part's values are distinct, so no place is named twice in one addition.
+            counts[np.searchsorted(values, part_values)] += part_counts
+        return values, counts
 
     def save(self, path):
         arrays = {"rows": np.array(self.rows, dtype=np.int64)}
