@@ -109,16 +109,34 @@ class PublishedTogether(object):
         return self
 
     def __exit__(self, kind, error, trace):
-        for path, f in self.files.items():
+        try:
             if kind is None:
-                f.flush()
-                os.fsync(f.fileno())
-            f.close()
-            if kind is None:
-                os.replace(f.name, path)
-            else:
-                os.unlink(f.name)
+                # Every file whole on disk before the first is renamed: a full disk at the
+                # last flush must not leave the files before it published alone.
+                for f in self.files.values():
+                    f.flush()
+                    os.fsync(f.fileno())
+                    f.close()
+                for path, f in self.files.items():
+                    os.replace(f.name, path)
+                return False
+        except BaseException:
+            self.discard()
+            raise
+        self.discard()
         return False
+
+    def discard(self):
+        """Close and remove every temporary file that was not renamed."""
+        for f in self.files.values():
+            try:
+                f.close()
+            except OSError:  # the flush that failed fails again: the file closes all the same
+                pass
+            try:
+                os.unlink(f.name)
+            except FileNotFoundError:  # renamed before a later rename failed
+                pass
 
 
 def is_temporary(name):

@@ -123,6 +123,33 @@ def test_files_published_together_appear_together_or_not_at_all(tmp_path):
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["a.csv", "b.bin"]
 
 
+def test_a_set_whose_last_flush_fails_publishes_none_of_its_files(tmp_path):
+    """A full disk met at the end, when the last file's buffer is flushed: the file flushed
+    before it must not be published alone. A 10 KB file-size limit stands in for the disk:
+    12 KB written a kilobyte at a time leaves 4 KB in the buffer for the end."""
+    script = """
+import resource, signal, sys
+sys.path.insert(0, sys.argv[2])
+import churn_job
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (10 * 1024, 10 * 1024))
+try:
+    with churn_job.PublishedTogether() as files:
+        files.file(sys.argv[1] + "/a.csv").write("a" * 100)
+        for _ in range(12):
+            files.file(sys.argv[1] + "/b.csv").write("b" * 1024)
+except OSError as e:
+    print("refused:", e.strerror)
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path), str(ROOT / "processing")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.stdout == "refused: File too large\n", proc.stdout + proc.stderr
+    assert os.listdir(tmp_path) == []
+
+
 class Zeros(io.RawIOBase):
     """n zero bytes, read without holding them."""
 
